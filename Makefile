@@ -1,0 +1,55 @@
+# neurops developer entry points. Every target creates/reuses the virtual environment in
+# $(VENV) and installs what it needs; re-running skips what is already done.
+# torch is installed FIRST and pinned (a CPU build), so no other package pulls in a CUDA build.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_VERSION ?= 2.13.0
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: quickstart test test-all docs bench install clean-runs
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.torch: | $(PY)
+	$(PIP) install "torch==$(TORCH_VERSION)"
+	@touch $@
+
+$(VENV)/.installed-core: pyproject.toml $(VENV)/.torch
+	$(PIP) install -e ".[test]"
+	@touch $@
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-core
+	$(PIP) install -e ".[test,bench]"
+	@touch $@
+
+$(VENV)/.installed-docs: pyproject.toml $(VENV)/.installed-core
+	$(PIP) install -e ".[docs]"
+	@touch $@
+
+install: $(VENV)/.installed-core
+
+## the main job: generate Darcy data, train, evaluate at two resolutions (a few minutes on a CPU)
+quickstart: $(VENV)/.installed-core
+	$(VENV)/bin/neurops quickstart
+
+## the default test suite (slow tests excluded)
+test: $(VENV)/.installed-core
+	$(PY) -m pytest -q
+
+## everything, including tests marked slow
+test-all: $(VENV)/.installed-bench
+	$(PY) -m pytest -q -m "slow or not slow"
+
+## documentation site (fails on any warning)
+docs: $(VENV)/.installed-docs
+	$(VENV)/bin/mkdocs build --strict
+
+## peers for side-by-side benchmarks (neuraloperator, pyamg)
+bench: $(VENV)/.installed-bench
+	@echo "benchmark environment ready: $(PY) benchmarks/<script>.py --quick"
+
+clean-runs:
+	rm -rf runs neurops_quickstart lightning_logs

@@ -1,0 +1,32 @@
+"""Exceptions raised by neurops.
+
+Every error a user can trigger with bad input is one of these (or a plain
+``ValueError``/``FileNotFoundError`` subclass of them), with a message that names
+the problem and the fix.
+"""
+
+from __future__ import annotations
+
+
+class NeuropsError(Exception):
+    """Base class of all neurops errors."""
+
+
+class DataError(NeuropsError, ValueError):
+    """A data file or array is unusable (missing field, NaN/Inf, wrong shape...)."""
+
+
+class SchemaError(DataError):
+    """An HDF5 file does not follow the neurops schema (or an unknown version of it)."""
+
+
+class ConfigError(NeuropsError, ValueError):
+    """A configuration value or key is invalid."""
+
+
+class ModelError(NeuropsError, ValueError):
+    """A model cannot be built or does not fit the data (unknown name, channel mismatch...)."""
+
+
+class SolverError(NeuropsError, RuntimeError):
+    """A numerical solver failed (no convergence, operator not SPD...)."""

@@ -1,0 +1,61 @@
+"""Load operator checkpoints and predict on neurops HDF5 files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
+from neurops.data.writer import H5Writer
+from neurops.errors import ConfigError, DataError
+
+
+def load_operator(ckpt: str | os.PathLike, map_location: str | torch.device = "cpu"):
+    """Load an :class:`~neurops.tasks.operator.OperatorTask` from a checkpoint (weights only, no pickles)."""
+    from neurops.tasks.operator import OperatorTask
+
+    ckpt = Path(ckpt)
+    if not ckpt.is_file():
+        raise ConfigError(f"checkpoint {ckpt} does not exist; train one with `neurops fit` first.")
+    try:
+        task = OperatorTask.load_from_checkpoint(ckpt, map_location=map_location, weights_only=True)
+    except (KeyError, RuntimeError, EOFError) as exc:
+        raise ConfigError(f"{ckpt} is not a neurops operator checkpoint ({exc}).") from exc
+    return task.eval()
+
+
+@torch.no_grad()
+def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
+                 splits: Sequence[str] | None = None, batch_size: int = 16, overwrite: bool = False) -> Path:
+    """Predict every sample of ``data`` (selected splits) with ``ckpt``; write an ``operator`` file.
+
+    The output file keeps the data's coordinates, inputs and root attributes; its outputs are
+    the predictions, named like the training data's output fields.
+    """
+    task = load_operator(ckpt)
+    fields = task.data_fields or {}
+    attrs = read_attrs(data)
+    splits = list(splits) if splits else list_splits(data)
+    out_names = fields.get("outputs") or [f"y{i}" for i in range(task.hparams.model_kwargs["out_channels"])]
+    with H5Writer(out, kind="operator", name=f"{attrs['name']}-predictions", dims=attrs["dims"],
+                  boundary=attrs["boundary"], parameters=attrs.get("parameters"),
+                  generator={"predicted_by": str(ckpt), "model": task.hparams.model, "source": str(data)},
+                  seed=attrs.get("seed"), overwrite=overwrite) as writer:
+        for split in splits:
+            ds = H5OperatorDataset(data, split, input_fields=fields.get("inputs"), output_fields=[])
+            if ds.in_channels != task.hparams.model_kwargs["in_channels"]:
+                raise DataError(f"the checkpoint expects {task.hparams.model_kwargs['in_channels']} input "
+                                f"channel(s) but {data} split {split!r} has {ds.in_channels}.")
+            writer.create_split(split, len(ds), coords=ds.coords,
+                                inputs={f: ds.spatial_shape for f in ds.input_fields},
+                                outputs={f: ds.spatial_shape for f in out_names})
+            for start in range(0, len(ds), batch_size):
+                x = torch.stack([ds[i]["x"] for i in range(start, min(start + batch_size, len(ds)))])
+                y = task(x).cpu().numpy()
+                writer.write(split, start, inputs={f: x[:, i].numpy() for i, f in enumerate(ds.input_fields)},
+                             outputs={f: y[:, i] for i, f in enumerate(out_names)})
+    return Path(out)
+

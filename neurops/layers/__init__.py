@@ -1,0 +1,1 @@
+"""Function-space building blocks (plain ``nn.Module``s, no Lightning)."""

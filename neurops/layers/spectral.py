@@ -1,0 +1,44 @@
+"""Spectral convolution layer (FNO's Fourier layer) for 1D, 2D and 3D fields."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from neurops.kernels.spectral import spectral_conv
+
+
+class SpectralConv(nn.Module):
+    """``K(v) = irfftn(R * rfftn(v))`` keeping ``modes[i]`` Fourier modes per spatial dim.
+
+    Parameters
+    ----------
+    in_channels, out_channels : channel counts.
+    modes : modes kept per spatial dimension; its length sets the dimension (1, 2 or 3).
+    path : kernel implementation (``"auto"``, ``"reference"``, ...; see :mod:`neurops.kernels.spectral`).
+
+    Shapes: ``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]`` for any grid
+    with at least ``2 * modes[i]`` points per dim (``modes[-1]`` for the last).
+
+    References
+    ----------
+    Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations", ICLR 2021.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, modes: Sequence[int], path: str = "auto") -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.modes = tuple(int(m) for m in modes)
+        self.path = path
+        kept = (*[2 * m for m in self.modes[:-1]], self.modes[-1])
+        scale = 1.0 / (in_channels * out_channels)
+        # real storage of complex weights (uniform in [0, scale) per part, as in the FNO paper's code)
+        self.weight = nn.Parameter(scale * torch.rand(in_channels, out_channels, *kept, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return spectral_conv(x, self.weight, self.modes, self.path)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}, modes={self.modes}, path={self.path!r}"

@@ -1,0 +1,126 @@
+"""Relative Lp and H1 errors of fields ``[B, C, *spatial]``, averaged over the batch.
+
+Convention: every loss is computed per sample over all channels and grid points, then
+**averaged** over the batch (``reduction="mean"``), so its value does not depend on the
+batch size (unlike losses summed over the batch). Domains are the unit cube with node
+grids, so the grid spacing along a dim with ``n`` points is ``1 / (n - 1)``. Norms are plain
+sums over the nodes (the quadrature weight cancels in the ratios).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    if reduction == "none":
+        return values
+    raise ValueError(f"unknown reduction {reduction!r}; use 'mean', 'sum' or 'none'.")
+
+
+def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(f"prediction shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}.")
+    if pred.dim() < 2:
+        raise ValueError(f"expected fields [B, C, *spatial], got shape {tuple(pred.shape)}.")
+
+
+def relative_lp(pred: torch.Tensor, target: torch.Tensor, p: float = 2, reduction: str = "mean",
+                eps: float = 1e-12) -> torch.Tensor:
+    """``||pred - target||_p / ||target||_p`` per sample (all channels and points), then reduced.
+
+    Parameters
+    ----------
+    pred, target : [B, C, *spatial].
+    p : norm order.
+    reduction : ``mean`` (default), ``sum`` or ``none`` (per-sample values ``[B]``).
+    """
+    _check(pred, target)
+    diff = torch.linalg.vector_norm((pred - target).flatten(1), ord=p, dim=1)
+    ref = torch.linalg.vector_norm(target.flatten(1), ord=p, dim=1)
+    return _reduce(diff / (ref + eps), reduction)
+
+
+def relative_l2(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Relative L2 error (see :func:`relative_lp`)."""
+    return relative_lp(pred, target, 2, reduction)
+
+
+def _sq_h1_seminorm_fd(u: torch.Tensor, spacing: Sequence[float]) -> torch.Tensor:
+    """Sum over dims of ``||d_i u||^2`` per sample, second-order finite differences."""
+    dims = tuple(range(2, u.dim()))
+    grads = torch.gradient(u, spacing=list(spacing), dim=dims, edge_order=2) if len(dims) > 1 else (
+        torch.gradient(u, spacing=list(spacing), dim=dims[0], edge_order=2))
+    return sum(g.flatten(1).pow(2).sum(1) for g in grads)
+
+
+def _sq_h1_seminorm_fourier(u: torch.Tensor, k_max: int | None) -> torch.Tensor:
+    """``sum_k |k|^2 |u_hat(k)|^2`` per sample (periodic extension, integer wavenumbers, optional cut-off)."""
+    dims = tuple(range(2, u.dim()))
+    uf = torch.fft.fftn(u, dim=dims, norm="forward")
+    k2 = torch.zeros(u.shape[2:], device=u.device, dtype=u.real.dtype if u.is_complex() else u.dtype)
+    for i, n in enumerate(u.shape[2:]):
+        k = torch.fft.fftfreq(n, d=1.0 / n, device=u.device)
+        shape = [1] * len(dims)
+        shape[i] = n
+        k2 = k2 + k.view(shape).pow(2)
+    weight = (2 * torch.pi) ** 2 * k2
+    if k_max is not None:
+        weight = torch.where(k2 < k_max**2, weight, torch.zeros_like(weight))
+    sq_l2 = uf.abs().pow(2)
+    return (sq_l2 * weight).flatten(1).sum(1) * torch.tensor(u.shape[2:]).prod()
+
+
+def relative_h1(pred: torch.Tensor, target: torch.Tensor, method: str = "fd", reduction: str = "mean",
+                spacing: Sequence[float] | None = None, k_max: int | None = 20, eps: float = 1e-12) -> torch.Tensor:
+    """Relative H1 error ``||e||_H1 / ||target||_H1`` with ``||v||_H1^2 = ||v||^2 + ||grad v||^2``.
+
+    Parameters
+    ----------
+    pred, target : [B, C, *spatial].
+    method : ``"fd"`` (second-order finite differences on the node grid of the unit cube) or
+        ``"fourier"`` (MgNO's Fourier-weighted H1: spectral derivatives of the periodic extension).
+    spacing : grid spacing per spatial dim (default ``1 / (n - 1)``, for ``fd``).
+    k_max : for ``fourier``: only wavenumbers ``|k| < k_max`` enter the seminorm (MgNO uses 20).
+    reduction : ``mean``, ``sum`` or ``none``.
+
+    References
+    ----------
+    He, Liu, Xu, "MgNO: Efficient Parameterization of Linear Operators via Multigrid", ICLR 2024
+    (Fourier-weighted H1 loss).
+    """
+    _check(pred, target)
+    err = pred - target
+    if method == "fd":
+        spacing = list(spacing) if spacing is not None else [1.0 / max(n - 1, 1) for n in pred.shape[2:]]
+        num = err.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fd(err, spacing)
+        den = target.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fd(target, spacing)
+    elif method == "fourier":
+        num = err.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fourier(err, k_max)
+        den = target.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fourier(target, k_max)
+    else:
+        raise ValueError(f"unknown H1 method {method!r}; use 'fd' or 'fourier'.")
+    return _reduce(num.sqrt() / (den.sqrt() + eps), reduction)
+
+
+#: losses by config name: ``loss: rel_l2`` in a task config
+LOSSES: dict[str, Loss] = {
+    "rel_l2": relative_l2,
+    "rel_h1": lambda pred, target: relative_h1(pred, target, method="fd"),
+    "rel_h1_fourier": lambda pred, target: relative_h1(pred, target, method="fourier"),
+}
+
+
+def get_loss(name: str) -> Loss:
+    """A loss by name, with the known names in the error."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
+    return LOSSES[name]

@@ -1,0 +1,8 @@
+"""Assembled operators and dynamics models, with a registry (``build(name, **kwargs)``)."""
+
+from neurops.models.registry import available, build, get_class, register, spec_of
+
+# model modules (one import line each; importing registers them) -------------------------
+from neurops.models import fno  # noqa: E402,F401
+
+__all__ = ["available", "build", "get_class", "register", "spec_of"]

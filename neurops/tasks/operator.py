@@ -1,0 +1,186 @@
+"""Supervised operator learning: ``OperatorTask`` (LightningModule)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from torch import nn
+
+from neurops.data.normalizers import GaussianNormalizer
+from neurops.data.schema import SCHEMA_VERSION
+from neurops.errors import ConfigError, ModelError
+from neurops.metrics.field import get_loss, relative_h1, relative_lp
+from neurops.models.registry import build, get_class
+
+Scheduler = Literal["onecycle", "step", "cosine", "none"]
+
+
+class OperatorTask(L.LightningModule):
+    """Train a registered operator model on input -> output field pairs.
+
+    The model sees normalized inputs and predicts normalized outputs; losses and metrics are
+    computed on the decoded (physical) outputs. Normalizers are fitted on the training split
+    only and stored as buffers, so a checkpoint holds everything prediction needs: the
+    model's registry name and kwargs (hyperparameters), the normalizers (state dict) and the
+    data schema version.
+
+    Parameters
+    ----------
+    model : registry name (``neurops.models.available()``).
+    model_kwargs : keyword arguments of the model; ``in_channels`` / ``out_channels`` are
+        filled in from the data when absent.
+    loss : ``rel_l2`` (default), ``rel_h1`` (finite differences) or another name in
+        :data:`neurops.metrics.field.LOSSES`; relative losses are averaged over the batch.
+    lr, weight_decay : AdamW settings.
+    scheduler : ``onecycle`` (per step), ``step`` (StepLR per epoch), ``cosine`` or ``none``.
+    step_size, gamma : StepLR settings (epochs, factor).
+    pct_start, div_factor, final_div_factor : OneCycleLR settings.
+    normalize : fit Gaussian normalizers on inputs and outputs.
+    normalizer_batches : at most this many training batches are used to fit the normalizers.
+    """
+
+    def __init__(
+        self,
+        model: str = "fno",
+        model_kwargs: dict[str, Any] | None = None,
+        loss: str = "rel_l2",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        scheduler: Scheduler = "onecycle",
+        step_size: int = 100,
+        gamma: float = 0.5,
+        pct_start: float = 0.2,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        normalize: bool = True,
+        normalizer_batches: int | None = None,
+    ) -> None:
+        super().__init__()
+        get_class(model)  # unknown names fail here, before any data is read
+        get_loss(loss)
+        if scheduler not in ("onecycle", "step", "cosine", "none"):
+            raise ConfigError(f"unknown scheduler {scheduler!r}; use onecycle, step, cosine or none.")
+        self.save_hyperparameters()
+        self.loss_fn = get_loss(loss)
+        self.net: nn.Module | None = None
+        self.in_norm: GaussianNormalizer | None = None
+        self.out_norm: GaussianNormalizer | None = None
+        self._test_tags: list[str] = []
+        #: input/output field names of the training data (saved in checkpoints, used by predict)
+        self.data_fields: dict[str, list[str]] | None = None
+        kwargs = model_kwargs or {}
+        if "in_channels" in kwargs and "out_channels" in kwargs:
+            self._build(kwargs["in_channels"], kwargs["out_channels"])
+
+    # model construction -------------------------------------------------------------
+    def _build(self, in_channels: int, out_channels: int) -> None:
+        kwargs = dict(self.hparams.model_kwargs or {})
+        for key, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if key in kwargs and kwargs[key] != value:
+                raise ModelError(f"model_kwargs.{key}={kwargs[key]} but the data has {value} "
+                                 f"{key.split('_')[0]} channel(s); fix model_kwargs.{key} or remove it.")
+            kwargs[key] = value
+        self.hparams.model_kwargs = kwargs  # saved with the checkpoint
+        self.net = build(self.hparams.model, **kwargs)
+        self.in_norm = GaussianNormalizer(in_channels)
+        self.out_norm = GaussianNormalizer(out_channels)
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if self.net is None:
+            if dm is None:
+                raise ConfigError("the model's channel counts are unknown: pass model_kwargs.in_channels and "
+                                  "out_channels, or train with an OperatorDataModule.")
+            self._build(dm.in_channels, dm.out_channels)
+        elif dm is not None and hasattr(dm, "in_channels"):
+            self._check_channels(dm.in_channels, dm.out_channels)
+        if dm is not None and hasattr(dm, "test_tags"):
+            self._test_tags = dm.test_tags
+        if dm is not None and hasattr(dm, "train_set"):
+            self.data_fields = {"inputs": list(dm.train_set.input_fields),
+                                "outputs": list(dm.train_set.output_fields)}
+        if stage == "fit" and self.hparams.normalize and not bool(self.in_norm.fitted):
+            self._fit_normalizers(dm)
+
+    def _check_channels(self, in_channels: int, out_channels: int) -> None:
+        kw = self.hparams.model_kwargs
+        if kw["in_channels"] != in_channels or kw["out_channels"] != out_channels:
+            raise ModelError(f"the model maps {kw['in_channels']} -> {kw['out_channels']} channels but the data "
+                             f"has {in_channels} -> {out_channels}; use data with matching fields or retrain.")
+
+    def _fit_normalizers(self, dm: Any) -> None:
+        batches = list(dm.train_batches(self.hparams.normalizer_batches))
+        self.in_norm.fit(b["x"] for b in batches)
+        self.out_norm.fit(b["y"] for b in batches)
+
+    # forward ------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Physical input ``[B, C_in, *spatial]`` -> physical prediction ``[B, C_out, *spatial]``."""
+        if self.net is None:
+            raise ModelError("the model is not built yet; call trainer.fit or pass channel counts.")
+        if self.hparams.normalize:
+            return self.out_norm.decode(self.net(self.in_norm.encode(x)))
+        return self.net(x)
+
+    def _step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        pred = self(batch["x"])
+        return pred, self.loss_fn(pred, batch["y"])
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        _, loss = self._step(batch)
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch["x"]))
+        return loss
+
+    def _log_metrics(self, prefix: str, suffix: str, pred: torch.Tensor, target: torch.Tensor, loss: torch.Tensor):
+        n = len(target)
+        self.log(f"{prefix}/loss{suffix}", loss, batch_size=n, add_dataloader_idx=False, sync_dist=True)
+        self.log(f"{prefix}/rel_l2{suffix}", relative_lp(pred, target), prog_bar=prefix == "val", batch_size=n,
+                 add_dataloader_idx=False, sync_dist=True)
+        self.log(f"{prefix}/rel_h1{suffix}", relative_h1(pred, target), batch_size=n, add_dataloader_idx=False,
+                 sync_dist=True)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        pred, loss = self._step(batch)
+        self._log_metrics("val", "", pred, batch["y"], loss)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        pred, loss = self._step(batch)
+        tag = self._test_tags[dataloader_idx] if dataloader_idx < len(self._test_tags) else str(dataloader_idx)
+        self._log_metrics("test", f"@{tag}", pred, batch["y"], loss)
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        return self(batch["x"])
+
+    # optimisation -------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return opt
+        if hp.scheduler == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=hp.lr, total_steps=max(1, int(self.trainer.estimated_stepping_batches)),
+                pct_start=hp.pct_start, div_factor=hp.div_factor, final_div_factor=hp.final_div_factor)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        if hp.scheduler == "step":
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.step_size, gamma=hp.gamma)
+        else:
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.trainer.max_epochs or 1))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
+
+    # checkpoints --------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from neurops import __version__
+
+        checkpoint["neurops"] = {"schema_version": SCHEMA_VERSION, "neurops_version": __version__,
+                                 "model": self.hparams.model, "model_kwargs": dict(self.hparams.model_kwargs),
+                                 "data_fields": self.data_fields}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        meta = checkpoint.get("neurops", {})
+        if meta.get("schema_version", SCHEMA_VERSION) > SCHEMA_VERSION:
+            raise ConfigError(f"checkpoint was written for data schema v{meta['schema_version']}; "
+                              f"this neurops reads v{SCHEMA_VERSION}. Upgrade neurops.")
+        self.data_fields = meta.get("data_fields")

@@ -1,0 +1,1 @@
+"""Matplotlib figures (Agg backend; nothing is shown, everything is saved)."""

@@ -1,0 +1,47 @@
+import h5py
+import numpy as np
+import pytest
+
+from neurops.cli import main
+from neurops.data.reader import read_attrs, read_split
+
+
+def test_check_valid_and_invalid_exit_codes(operator_file, capsys):
+    assert main(["data", "check", str(operator_file)]) == 0
+    assert "valid neurops file" in capsys.readouterr().out
+    with h5py.File(operator_file, "a") as f:
+        f["train/outputs/u"][0, 0, 0] = np.nan
+        del f.attrs["kind"]
+    assert main(["data", "check", str(operator_file)]) == 1
+    err = capsys.readouterr().err
+    assert "missing root attribute 'kind'" in err
+
+
+def test_info_and_missing_file(operator_file, tmp_path, capsys):
+    assert main(["data", "info", str(operator_file)]) == 0
+    assert "split 'test@32'" in capsys.readouterr().out
+    assert main(["data", "info", str(tmp_path / "missing.h5")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_generate_darcy_through_the_cli(tmp_path, capsys):
+    out = tmp_path / "darcy.h5"
+    args = ["data", "generate", "darcy", "--n-train", "4", "--n-val", "1", "--n-test", "2", "--resolution", "9",
+            "--test-resolutions", "17", "--seed", "3", "--workers", "1", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    assert main(["data", "check", str(out)]) == 0
+    attrs = read_attrs(out)
+    assert attrs["seed"] == 3 and attrs["generator"]["n_train"] == 4
+    test, test17 = read_split(out, "test"), read_split(out, "test@17")
+    np.testing.assert_array_equal(test17["outputs"]["u"][:, ::2, ::2], test["outputs"]["u"])  # subsampled
+    before = out.read_bytes()
+    assert main(args) == 2  # refuses to overwrite
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
+
+
+def test_generate_rejects_bad_options(tmp_path, capsys):
+    assert main(["data", "generate", "darcy", "--n-train", "0", "--out", str(tmp_path / "x.h5")]) == 2
+    assert "n_train" in capsys.readouterr().err
+    assert not (tmp_path / "x.h5").exists()
+    with pytest.raises(SystemExit):
+        main(["data", "generate", "darcy", "--coefficient", "checkerboard", "--out", str(tmp_path / "x.h5")])

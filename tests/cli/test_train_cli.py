@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from neurops.cli import main
+from neurops.configs import available_configs, resolve_config
+from neurops.data.reader import read_split
+from neurops.errors import ConfigError
+
+
+def _config(tmp_path: Path, data: Path, **model_overrides) -> Path:
+    cfg = yaml.safe_load(resolve_config("darcy_fno").read_text())
+    cfg["trainer"].update({"max_epochs": 2, "enable_progress_bar": False, "default_root_dir": str(tmp_path / "runs")})
+    cfg["trainer"]["logger"] = False
+    cfg["model"]["model_kwargs"].update({"modes": [4, 4], "width": 8})
+    cfg["model"].update(model_overrides)
+    cfg["data"].update({"path": str(data), "batch_size": 8, "num_workers": 0})
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_fit_test_predict_roundtrip(operator_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = _config(tmp_path, operator_file)
+    assert main(["fit", "--config", str(cfg)]) == 0
+    ckpts = sorted((tmp_path / "runs").rglob("*.ckpt"))
+    assert ckpts, "fit wrote no checkpoint"
+    assert main(["test", "--config", str(cfg), "--ckpt_path", str(ckpts[-1])]) == 0
+    out = tmp_path / "pred.h5"
+    assert main(["predict", "--ckpt", str(ckpts[-1]), "--data", str(operator_file), "--out", str(out)]) == 0
+    pred = read_split(out, "test@32")
+    assert pred["outputs"]["u"].shape == (8, 32, 32) and np.isfinite(pred["outputs"]["u"]).all()
+    np.testing.assert_array_equal(pred["inputs"]["a"], read_split(operator_file, "test@32")["inputs"]["a"])
+
+
+def test_misspelled_key_and_unknown_model(operator_file, tmp_path, capsys):
+    cfg = _config(tmp_path, operator_file, weight_decai=0.1)
+    assert main(["fit", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown config key 'model.weight_decai'" in err and "Did you mean 'model.weight_decay'" in err
+    cfg = _config(tmp_path, operator_file, model="fnoo")
+    assert main(["fit", "--config", str(cfg)]) == 2
+    assert "unknown model 'fnoo'" in capsys.readouterr().err
+
+
+def test_shipped_configs_resolve_by_short_name():
+    assert "darcy_fno" in available_configs()
+    assert resolve_config("darcy_fno").is_file()
+    with pytest.raises(ConfigError, match="shipped configs"):
+        resolve_config("darcy_fnx")
+
+
+def test_predict_checks_channels_and_files(operator_file, tmp_path, capsys):
+    assert main(["predict", "--ckpt", str(tmp_path / "none.ckpt"), "--data", str(operator_file),
+                 "--out", str(tmp_path / "p.h5")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,103 @@
+"""LightningDataModule over neurops HDF5 operator files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
+from neurops.data.schema import is_test_split, resolution_tag
+from neurops.errors import DataError
+
+
+class OperatorDataModule(L.LightningDataModule):
+    """Train / val / test loaders over a neurops ``operator`` file.
+
+    Every split named ``test`` or ``test@...`` becomes one test dataloader; its metrics are
+    named by the split's resolution (``test/rel_l2@64``), see :attr:`test_tags`.
+
+    Parameters
+    ----------
+    path : HDF5 file (kind ``operator``).
+    batch_size : training batch size (evaluation uses the same).
+    num_workers : DataLoader worker processes (each opens the file itself).
+    input_fields, output_fields : fields to stack as channels (default: all).
+    train_split, val_split : split names; ``val_split=None`` skips validation.
+    test_splits : test split names (default: every ``test*`` split, training resolution first).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        input_fields: list[str] | None = None,
+        output_fields: list[str] | None = None,
+        train_split: str = "train",
+        val_split: str | None = "val",
+        test_splits: list[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.input_fields, self.output_fields = input_fields, output_fields
+        self.train_split, self.val_split = train_split, val_split
+        attrs = read_attrs(self.path)
+        if attrs["kind"] != "operator":
+            raise DataError(f"{self.path} holds {attrs['kind']!r} data; supervised operator training needs an "
+                            "'operator' file with inputs and outputs.")
+        splits = list_splits(self.path)
+        for s in (train_split, val_split):
+            if s is not None and s not in splits:
+                raise DataError(f"{self.path} has no split {s!r}; it has {splits}.")
+        self.test_splits = test_splits if test_splits is not None else sorted(
+            (s for s in splits if is_test_split(s)), key=lambda s: (s != "test", s))
+        self.attrs = attrs
+        self.train_set = self._dataset(train_split)
+        self.val_set = self._dataset(val_split) if val_split else None
+        self.test_sets = [self._dataset(s) for s in self.test_splits]
+
+    def _dataset(self, split: str) -> H5OperatorDataset:
+        return H5OperatorDataset(self.path, split, self.input_fields, self.output_fields)
+
+    @property
+    def in_channels(self) -> int:
+        return self.train_set.in_channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.train_set.out_channels
+
+    @property
+    def test_tags(self) -> list[str]:
+        """Metric suffix of each test loader: its resolution (``64``), unique per loader."""
+        tags = [resolution_tag(ds.spatial_shape) for ds in self.test_sets]
+        return [t if tags.count(t) == 1 else f"{t}_{s}" for t, s in zip(tags, self.test_splits)]
+
+    def train_batches(self, max_batches: int | None = None):
+        """Iterate over training batches without shuffling (used to fit normalizers)."""
+        loader = self._loader(self.train_set, shuffle=False)
+        for i, batch in enumerate(loader):
+            if max_batches is not None and i >= max_batches:
+                break
+            yield batch
+
+    def _loader(self, dataset: H5OperatorDataset, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available())
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [self._loader(ds, shuffle=False) for ds in self.test_sets]
+
+    def predict_dataloader(self) -> list[DataLoader]:
+        return self.test_dataloader()

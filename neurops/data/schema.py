@@ -1,0 +1,74 @@
+"""The neurops HDF5 schema, version 1 (documented in ``docs/data-format.md``).
+
+Layout::
+
+    /                         attrs: schema_version, kind, name, dims, boundary, parameters,
+                              generator, neurops_version, seed
+    /<split>/                 attrs: resolution ; split names: train, val, test, test@128, ...
+        coords/<dim>          float64 [n_dim]
+        inputs/<field>        float32 [N, *spatial]        (kind operator, input_only)
+        outputs/<field>       float32 [N, *spatial]        (kind operator)
+        time                  float64 [T]                  (kind trajectory)
+        states/<field>        float32 [N, T, *spatial]     (kind trajectory)
+
+``dims``, ``boundary``, ``parameters`` and ``generator`` are JSON strings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+
+Kind = Literal["operator", "input_only", "trajectory"]
+KINDS: tuple[str, ...] = ("operator", "input_only", "trajectory")
+BOUNDARY_TYPES: tuple[str, ...] = ("dirichlet", "periodic", "neumann", "none")
+
+JSON_ATTRS = ("dims", "boundary", "parameters", "generator")
+REQUIRED_ROOT_ATTRS = ("schema_version", "kind", "name", "dims", "boundary", "neurops_version")
+
+#: field groups each kind must (True) or must not (False) have in every split
+KIND_GROUPS: dict[str, dict[str, bool]] = {
+    "operator": {"inputs": True, "outputs": True, "states": False},
+    "input_only": {"inputs": True, "outputs": False, "states": False},
+    "trajectory": {"inputs": False, "outputs": False, "states": True},
+}
+
+
+def encode_attr(value: Any) -> Any:
+    """Encode a root attribute value for HDF5 (dicts/lists as JSON)."""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=_json_default)
+    return value
+
+
+def decode_attr(name: str, value: Any) -> Any:
+    """Decode a root attribute read from HDF5."""
+    if isinstance(value, bytes):
+        value = value.decode()
+    if name in JSON_ATTRS and isinstance(value, str):
+        return json.loads(value)
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return value.item()
+    return value
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
+
+
+def is_test_split(split: str) -> bool:
+    """Splits named ``test`` or ``test@<tag>`` are test sets."""
+    return split == "test" or split.startswith("test@")
+
+
+def resolution_tag(resolution: tuple[int, ...] | list[int]) -> str:
+    """The tag used in metric names: ``64`` for a 64x64 grid, ``64x32`` otherwise."""
+    res = [int(r) for r in resolution]
+    return str(res[0]) if len(set(res)) == 1 else "x".join(map(str, res))

@@ -1,0 +1,223 @@
+"""Atomic writer for neurops HDF5 files (schema v1, see :mod:`neurops.data.schema`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import h5py
+import numpy as np
+
+from neurops.data.schema import BOUNDARY_TYPES, KIND_GROUPS, KINDS, SCHEMA_VERSION, encode_attr
+from neurops.errors import DataError, SchemaError
+from neurops.utils.io import atomic_path
+
+FieldShapes = Mapping[str, Sequence[int]]
+Arrays = Mapping[str, np.ndarray]
+
+
+class H5Writer:
+    """Write a neurops HDF5 file atomically.
+
+    The file is written to a temporary name and renamed onto ``path`` only when the
+    ``with`` block ends without error and every declared sample was written; otherwise
+    the temporary file is removed and nothing at ``path`` changes.
+
+    Parameters
+    ----------
+    path : output file.
+    kind : ``"operator"`` (input -> output pairs), ``"input_only"`` or ``"trajectory"``.
+    name : dataset name.
+    dims : spatial axis names, e.g. ``("x", "y")``; ``("component",)`` for ODE states.
+    boundary : boundary condition per dim (``dirichlet``, ``periodic``, ``neumann``, ``none``).
+    parameters : physical parameters (stored as JSON).
+    generator : the generator's full configuration (stored as JSON).
+    seed : the seed the data was generated with.
+    compression : ``None`` or ``"gzip"`` / ``"lzf"``.
+    overwrite : replace an existing file (only on success).
+
+    Examples
+    --------
+    >>> with H5Writer("d.h5", kind="operator", name="darcy", dims=("x", "y")) as w:  # doctest: +SKIP
+    ...     w.add_split("train", coords={"x": x, "y": y}, inputs={"a": a}, outputs={"u": u})
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        kind: str,
+        name: str,
+        dims: Sequence[str],
+        boundary: Mapping[str, str] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        generator: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        compression: str | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        if kind not in KINDS:
+            raise SchemaError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}.")
+        dims = [str(d) for d in dims]
+        boundary = dict(boundary or {d: "none" for d in dims})
+        unknown = set(boundary) - set(dims)
+        if unknown:
+            raise SchemaError(f"boundary names dims {sorted(unknown)} that are not in dims {dims}.")
+        for d, bc in boundary.items():
+            if bc not in BOUNDARY_TYPES:
+                raise SchemaError(f"boundary {bc!r} for dim {d!r} is unknown; use one of {BOUNDARY_TYPES}.")
+        if compression not in (None, "gzip", "lzf"):
+            raise SchemaError(f"compression {compression!r} is not supported; use None, 'gzip' or 'lzf'.")
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(f"{self.path} already exists; pass overwrite=True (--overwrite) to replace it.")
+        self.kind, self.dims, self.compression, self.overwrite = kind, dims, compression, overwrite
+        self._root_attrs = {
+            "schema_version": SCHEMA_VERSION,
+            "kind": kind,
+            "name": name,
+            "dims": dims,
+            "boundary": boundary,
+            "parameters": dict(parameters or {}),
+            "generator": dict(generator or {}),
+            "neurops_version": _package_version(),
+            "seed": -1 if seed is None else int(seed),
+        }
+        self._file: h5py.File | None = None
+        self._ctx: Any = None
+        self._written: dict[str, np.ndarray] = {}
+
+    # context management -------------------------------------------------------------
+    def __enter__(self) -> H5Writer:
+        self._ctx = atomic_path(self.path, overwrite=self.overwrite)
+        tmp = self._ctx.__enter__()
+        self._file = h5py.File(tmp, "w")
+        for key, value in self._root_attrs.items():
+            self._file.attrs[key] = encode_attr(value)
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        assert self._file is not None and self._ctx is not None
+        self._file.close()
+        if exc is None:
+            missing = {s: int((~m).sum()) for s, m in self._written.items() if not m.all()}
+            if not missing:
+                self._ctx.__exit__(None, None, None)  # rename onto the target
+                return
+            exc = DataError(f"samples were declared but never written (split: count) {missing}; nothing was saved.")
+            self._ctx.__exit__(type(exc), exc, None)  # removes the temporary file
+            raise exc
+        self._ctx.__exit__(exc_type, exc, tb)  # removes the temporary file; the exception propagates
+
+    @property
+    def file(self) -> h5py.File:
+        if self._file is None:
+            raise RuntimeError("use H5Writer inside a `with` block")
+        return self._file
+
+    # splits -------------------------------------------------------------------------
+    def create_split(
+        self,
+        split: str,
+        n: int,
+        *,
+        coords: Mapping[str, np.ndarray],
+        inputs: FieldShapes | None = None,
+        outputs: FieldShapes | None = None,
+        states: FieldShapes | None = None,
+        time: np.ndarray | None = None,
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Declare a split of ``n`` samples; fields map name -> per-sample shape."""
+        if split in self.file:
+            raise SchemaError(f"split {split!r} was already created.")
+        if n < 1:
+            raise DataError(f"split {split!r} needs at least one sample, got n={n}.")
+        groups = {"inputs": inputs, "outputs": outputs, "states": states}
+        for group, required in KIND_GROUPS[self.kind].items():
+            if required and not groups[group]:
+                raise SchemaError(f"kind {self.kind!r} needs {group} in split {split!r}.")
+            if not required and groups[group]:
+                raise SchemaError(f"kind {self.kind!r} has no {group}; remove them from split {split!r}.")
+        missing = [d for d in self.dims if d not in coords]
+        if missing:
+            raise SchemaError(f"split {split!r} lacks coordinates for dims {missing}.")
+        spatial = tuple(len(np.asarray(coords[d])) for d in self.dims)
+        g = self.file.create_group(split)
+        g.attrs["resolution"] = list(spatial)
+        for key, value in (attrs or {}).items():
+            g.attrs[key] = encode_attr(value)
+        for d in self.dims:
+            g.create_dataset(f"coords/{d}", data=np.asarray(coords[d], dtype=np.float64))
+        if self.kind == "trajectory":
+            if time is None:
+                raise SchemaError(f"trajectory split {split!r} needs a time array.")
+            time = np.asarray(time, dtype=np.float64)
+            g.create_dataset("time", data=time)
+            expected = (len(time), *spatial)
+        else:
+            expected = spatial
+        for group, fields in groups.items():
+            for field, shape in (fields or {}).items():
+                if tuple(shape) != expected:
+                    raise DataError(
+                        f"field {group}/{field} in split {split!r} has per-sample shape {tuple(shape)}, "
+                        f"but the coordinates (and time) give {expected}."
+                    )
+                g.create_dataset(
+                    f"{group}/{field}", shape=(n, *expected), dtype=np.float32,
+                    chunks=(1, *expected), compression=self.compression,
+                )
+        self._written[split] = np.zeros(n, dtype=bool)
+
+    def write(self, split: str, start: int, *, inputs: Arrays | None = None, outputs: Arrays | None = None,
+              states: Arrays | None = None) -> None:
+        """Write samples ``start:start+n`` of ``split``; every declared field must be given."""
+        if split not in self._written:
+            raise SchemaError(f"split {split!r} was not created; call create_split first.")
+        g = self.file[split]
+        given = {"inputs": inputs or {}, "outputs": outputs or {}, "states": states or {}}
+        n = None
+        for group, arrays in given.items():
+            declared = set(g[group].keys()) if group in g else set()
+            if set(arrays) != declared:
+                raise DataError(f"split {split!r}: {group} given {sorted(arrays)}, declared {sorted(declared)}.")
+            for field, arr in arrays.items():
+                arr = np.asarray(arr, dtype=np.float32)
+                ds = g[f"{group}/{field}"]
+                if arr.shape[1:] != ds.shape[1:]:
+                    raise DataError(f"{split}/{group}/{field}: samples of shape {arr.shape[1:]}, "
+                                    f"expected {ds.shape[1:]}.")
+                if not np.isfinite(arr).all():
+                    raise DataError(f"{split}/{group}/{field}: NaN or Inf values in samples "
+                                    f"{start}..{start + len(arr) - 1}; fix the generator or drop them.")
+                if n is not None and len(arr) != n:
+                    raise DataError(f"split {split!r}: fields have different sample counts.")
+                n = len(arr)
+                if start < 0 or start + n > ds.shape[0]:
+                    raise DataError(f"{split}/{group}/{field}: samples {start}..{start + n - 1} are outside "
+                                    f"the declared {ds.shape[0]}.")
+                ds[start:start + n] = arr
+        if n is not None:
+            self._written[split][start:start + n] = True
+
+    def add_split(self, split: str, *, coords: Mapping[str, np.ndarray], inputs: Arrays | None = None,
+                  outputs: Arrays | None = None, states: Arrays | None = None, time: np.ndarray | None = None,
+                  attrs: Mapping[str, Any] | None = None) -> None:
+        """Create a split and write whole arrays ``[N, ...]`` into it."""
+        groups = {"inputs": inputs or {}, "outputs": outputs or {}, "states": states or {}}
+        arrays = [np.asarray(a) for g in groups.values() for a in g.values()]
+        if not arrays:
+            raise SchemaError(f"split {split!r}: no fields given.")
+        shapes = {k: {f: np.shape(a)[1:] for f, a in g.items()} or None for k, g in groups.items()}
+        self.create_split(split, len(arrays[0]), coords=coords, time=time, attrs=attrs, **shapes)
+        self.write(split, 0, **{k: (g or None) for k, g in groups.items()})
+
+
+def _package_version() -> str:
+    from neurops import __version__
+
+    return __version__

@@ -1,0 +1,57 @@
+import h5py
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from neurops.data.reader import H5OperatorDataset, open_h5
+from neurops.errors import DataError, SchemaError
+
+
+def test_lazy_dataset_samples_and_channels(operator_file):
+    ds = H5OperatorDataset(operator_file, "test@32")
+    assert len(ds) == 8 and ds.spatial_shape == (32, 32) and ds.in_channels == 1 and ds.out_channels == 1
+    s = ds[3]
+    assert s["x"].shape == (1, 32, 32) and s["y"].dtype == torch.float32
+    with h5py.File(operator_file) as f:
+        np.testing.assert_array_equal(s["y"][0].numpy(), f["test@32/outputs/u"][3])
+    assert ds._file is not None  # opened lazily, on first access
+
+
+def test_dataloader_with_worker_processes(operator_file):
+    ds = H5OperatorDataset(operator_file, "train")
+    batches = list(DataLoader(ds, batch_size=8, num_workers=2))
+    assert sum(len(b["x"]) for b in batches) == 24
+    ref = torch.stack([ds[i]["x"] for i in range(24)])
+    torch.testing.assert_close(torch.cat([b["x"] for b in batches]), ref)
+
+
+def test_missing_file_and_not_hdf5(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        open_h5(tmp_path / "nope.h5")
+    txt = tmp_path / "notes.h5"
+    txt.write_text("not hdf5")
+    with pytest.raises(DataError, match="not an HDF5 file"):
+        open_h5(txt)
+
+
+def test_unknown_schema_version(operator_file):
+    with h5py.File(operator_file, "a") as f:
+        f.attrs["schema_version"] = 99
+    with pytest.raises(SchemaError, match="schema version 99"):
+        H5OperatorDataset(operator_file, "train")
+
+
+def test_missing_field_and_split(operator_file):
+    with pytest.raises(DataError, match=r"no inputs field\(s\) \['k'\]"):
+        H5OperatorDataset(operator_file, "train", input_fields=["k"])
+    with pytest.raises(DataError, match="no split 'validation'"):
+        H5OperatorDataset(operator_file, "validation")
+
+
+def test_nan_in_data_is_named(operator_file):
+    with h5py.File(operator_file, "a") as f:
+        f["train/inputs/a"][5, 0, 0] = np.nan
+    ds = H5OperatorDataset(operator_file, "train")
+    with pytest.raises(DataError, match="sample 5: NaN or Inf"):
+        ds[5]

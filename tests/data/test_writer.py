@@ -1,0 +1,87 @@
+import h5py
+import numpy as np
+import pytest
+
+from neurops.data.reader import read_attrs, read_split
+from neurops.data.writer import H5Writer
+from neurops.errors import DataError, SchemaError
+
+
+def _coords(r):
+    return {"x": np.linspace(0, 1, r), "y": np.linspace(0, 1, r)}
+
+
+def test_roundtrip_attrs_layout_and_chunks(tmp_path):
+    path = tmp_path / "d.h5"
+    a, u = np.random.rand(3, 8, 8), np.random.rand(3, 8, 8)
+    with H5Writer(path, kind="operator", name="t", dims=("x", "y"), boundary={"x": "periodic", "y": "dirichlet"},
+                  parameters={"nu": 0.1}, generator={"n": 3}, seed=7, compression="gzip") as w:
+        w.add_split("train", coords=_coords(8), inputs={"a": a}, outputs={"u": u})
+    attrs = read_attrs(path)
+    assert attrs["schema_version"] == 1 and attrs["kind"] == "operator" and attrs["seed"] == 7
+    assert attrs["dims"] == ["x", "y"] and attrs["boundary"]["x"] == "periodic"
+    assert attrs["parameters"] == {"nu": 0.1} and attrs["generator"] == {"n": 3}
+    data = read_split(path, "train")
+    np.testing.assert_allclose(data["inputs"]["a"], a.astype(np.float32))
+    assert data["resolution"] == (8, 8)
+    with h5py.File(path) as f:
+        ds = f["train/outputs/u"]
+        assert ds.dtype == np.float32 and ds.chunks == (1, 8, 8) and ds.compression == "gzip"
+
+
+def test_incremental_writes_and_trajectory(tmp_path):
+    path = tmp_path / "traj.h5"
+    with H5Writer(path, kind="trajectory", name="l63", dims=("component",)) as w:
+        w.create_split("train", 4, coords={"component": np.arange(3)}, states={"x": (10, 3)},
+                       time=np.arange(10) * 0.01)
+        w.write("train", 0, states={"x": np.ones((2, 10, 3))})
+        w.write("train", 2, states={"x": np.zeros((2, 10, 3))})
+    data = read_split(path, "train")
+    assert data["states"]["x"].shape == (4, 10, 3) and data["time"][1] == pytest.approx(0.01)
+
+
+def test_crash_leaves_no_file_and_keeps_existing(tmp_path):
+    path = tmp_path / "d.h5"
+    path.write_text("user data")
+    with pytest.raises(RuntimeError):
+        with H5Writer(path, kind="operator", name="t", dims=("x", "y"), overwrite=True) as w:
+            w.add_split("train", coords=_coords(4), inputs={"a": np.ones((1, 4, 4))}, outputs={"u": np.ones((1, 4, 4))})
+            raise RuntimeError("crash")
+    assert path.read_text() == "user data"
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left
+
+
+def test_refuses_to_overwrite_and_incomplete_splits(tmp_path):
+    path = tmp_path / "d.h5"
+    path.write_text("x")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        H5Writer(path, kind="operator", name="t", dims=("x",))
+    other = tmp_path / "e.h5"
+    with pytest.raises(DataError, match="never written"):
+        with H5Writer(other, kind="input_only", name="t", dims=("x",)) as w:
+            w.create_split("train", 3, coords={"x": np.arange(4)}, inputs={"a": (4,)})
+            w.write("train", 0, inputs={"a": np.ones((2, 4))})
+    assert not other.exists()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_rejects_nonfinite_values(tmp_path, bad):
+    a = np.ones((2, 4))
+    a[1, 2] = bad
+    with pytest.raises(DataError, match="NaN or Inf"):
+        with H5Writer(tmp_path / "d.h5", kind="input_only", name="t", dims=("x",)) as w:
+            w.add_split("train", coords={"x": np.arange(4)}, inputs={"a": a})
+    assert not (tmp_path / "d.h5").exists()
+
+
+def test_schema_errors(tmp_path):
+    with pytest.raises(SchemaError, match="unknown kind"):
+        H5Writer(tmp_path / "a.h5", kind="pairs", name="t", dims=("x",))
+    with pytest.raises(SchemaError, match="boundary"):
+        H5Writer(tmp_path / "a.h5", kind="operator", name="t", dims=("x",), boundary={"x": "wall"})
+    with pytest.raises(SchemaError, match="needs outputs"):
+        with H5Writer(tmp_path / "a.h5", kind="operator", name="t", dims=("x",)) as w:
+            w.create_split("train", 1, coords={"x": np.arange(4)}, inputs={"a": (4,)})
+    with pytest.raises(DataError, match="per-sample shape"):
+        with H5Writer(tmp_path / "a.h5", kind="input_only", name="t", dims=("x",)) as w:
+            w.create_split("train", 1, coords={"x": np.arange(4)}, inputs={"a": (5,)})

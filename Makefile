@@ -45,7 +45,7 @@ test-all: $(VENV)/.installed-bench
 
 ## documentation site (fails on any warning)
 docs: $(VENV)/.installed-docs
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 ## peers for side-by-side benchmarks (neuraloperator, pyamg)
 bench: $(VENV)/.installed-bench

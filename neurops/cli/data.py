@@ -57,6 +57,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     conv.add_argument("src", type=Path)
     conv.add_argument("--from", dest="fmt", required=True, choices=["pdebench", "the_well", "fno-mat"])
     conv.add_argument("--out", type=Path, required=True)
+    conv.add_argument("--layout", default=None, help="force a source layout (default: detected)")
+    conv.add_argument("--n-train", type=int, default=None)
+    conv.add_argument("--n-val", type=int, default=None)
+    conv.add_argument("--n-test", type=int, default=None)
+    conv.add_argument("--test-fraction", type=float, default=None)
+    conv.add_argument("--space-stride", type=int, default=None, help="keep every k-th grid point")
+    conv.add_argument("--time-stride", type=int, default=None, help="keep every k-th time step")
+    conv.add_argument("--test-src", type=Path, default=None, help="second file holding the test samples")
+    conv.add_argument("--fields", nargs="*", default=None, help="fields to keep")
+    conv.add_argument("--include-initial", action="store_true", default=None)
+    conv.add_argument("--compression", choices=["none", "gzip", "lzf"], default=None)
+    conv.add_argument("--overwrite", action="store_true", default=None)
     conv.set_defaults(func=_convert)
 
 
@@ -142,6 +154,9 @@ def _import_series(args: argparse.Namespace) -> int:
 def _convert(args: argparse.Namespace) -> int:
     from neurops.data.external import convert
 
-    out = convert(args.src, args.fmt, args.out)
+    options = {k: getattr(args, k) for k in ("layout", "n_train", "n_val", "n_test", "test_fraction", "space_stride",
+                                              "time_stride", "test_src", "fields", "include_initial", "compression",
+                                              "overwrite")}
+    out = convert(args.src, args.fmt, args.out, **options)
     print(f"wrote {out}")
     return 0

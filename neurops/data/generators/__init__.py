@@ -3,5 +3,8 @@
 from neurops.data.generators.base import GENERATORS, get_generator, register_generator
 
 # generator modules (one import line each) ---------------------------------------------
+import neurops.data.generators.darcy  # noqa: F401  (registers "darcy")
+import neurops.data.generators.burgers  # noqa: F401  (registers "burgers")
+import neurops.data.generators.navier_stokes  # noqa: F401  (registers "navier_stokes")
 
 __all__ = ["GENERATORS", "get_generator", "register_generator"]

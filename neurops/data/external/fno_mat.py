@@ -1,0 +1,303 @@
+"""Convert the FNO ``.mat`` data files into neurops files.
+
+The FNO paper's data sets (and those reused by MgNO and LSM) are MATLAB files, read by FNO's
+``MatReader`` with ``scipy.io.loadmat`` for MATLAB v5 files and with ``h5py`` for v7.3 files,
+which are HDF5 with every array's axes REVERSED (MATLAB is column-major). Both are read here;
+v7.3 arrays are read lazily, a block of samples at a time, and transposed back to MATLAB order.
+
+Known layouts (MATLAB order):
+
+``darcy``
+    ``coeff`` [N, S, S] (the coefficient a) and ``sol`` [N, S, S] (the pressure u), e.g.
+    ``piececonst_r421_N1024_smooth1.mat``; a node grid with both end points, u = 0 on the
+    boundary. -> kind ``operator``, ``inputs/a`` -> ``outputs/u``, Dirichlet.
+``navier_stokes``
+    ``u`` [N, S, S, T] (vorticity, frame ``k`` at time ``t[k]``), optionally ``a`` [N, S, S]
+    (the initial vorticity) and ``t`` [T], e.g. ``NavierStokes_V1e-5_N1200_T20.mat``.
+    -> kind ``trajectory``, ``states/w`` [N, T, S, S], periodic.
+``burgers``
+    ``a`` [N, S] (initial condition) and ``u`` [N, S] (solution at t = 1), optionally ``visc``,
+    e.g. ``burgers_data_R10.mat``. -> kind ``operator``, ``inputs/a`` -> ``outputs/u``, periodic.
+``custom``
+    ``input_key`` + ``output_key`` (operator pairs [N, *spatial]) or ``state_key``
+    ([N, *spatial, T], time last as in FNO files).
+
+Splits follow FNO: the first ``n_train`` samples train, the LAST ``n_test`` test; or the test
+samples come from a second file (``test_src``; FNO's Darcy tests on ``..._smooth2.mat``).
+
+References
+----------
+.. [1] Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations",
+   ICLR 2021, arXiv:2010.08895.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Literal
+
+import h5py
+import numpy as np
+import scipy.io
+
+from neurops.data.external._common import (
+    Collection,
+    FieldSource,
+    Meta,
+    Striding,
+    json_safe,
+    node_coords,
+    periodic_coords,
+    plan_splits,
+    write_converted,
+)
+from neurops.data.schema import BOUNDARY_TYPES
+from neurops.errors import ConfigError, DataError
+
+FNOMatLayout = Literal["auto", "darcy", "navier_stokes", "burgers", "custom"]
+LAYOUTS: tuple[str, ...] = ("darcy", "navier_stokes", "burgers", "custom")
+SPATIAL_NAMES: tuple[str, ...] = ("x", "y", "z")
+EXPECTED = ("an FNO .mat file with `coeff` + `sol` [N, S, S] (Darcy), `u` [N, S, S, T] (+ `a`, `t`) "
+            "(Navier-Stokes), or `a` + `u` [N, S] (Burgers); for other files pass input_key/output_key "
+            "or state_key")
+
+
+class MatArray:
+    """One MATLAB variable in MATLAB axis order, readable a block of samples (first axis) at a time.
+
+    Parameters
+    ----------
+    data : a numpy array (v5 file, already in MATLAB order) or an ``h5py.Dataset`` (v7.3 file,
+        axes reversed on disk).
+    """
+
+    def __init__(self, data: np.ndarray | h5py.Dataset) -> None:
+        self._data = data
+        self._reversed = isinstance(data, h5py.Dataset)
+        self.shape: tuple[int, ...] = tuple(data.shape[::-1] if self._reversed else data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def take(self, lo: int, hi: int) -> np.ndarray:
+        """Samples ``lo..hi-1`` along the first MATLAB axis, in MATLAB order."""
+        if self._reversed:
+            return np.asarray(self._data[..., lo:hi]).transpose()
+        return np.asarray(self._data[lo:hi])
+
+    def values(self) -> np.ndarray:
+        """The whole array in MATLAB order."""
+        return self.take(0, self.shape[0]) if self.ndim else np.asarray(self._data[()])
+
+
+def is_v73(path: Path) -> bool:
+    """MATLAB v7.3 files are HDF5 files."""
+    return h5py.is_hdf5(path)
+
+
+def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
+    """The numeric variables of a MATLAB file (v5 via scipy, v7.3 via h5py), in MATLAB order.
+
+    Parameters
+    ----------
+    path : the ``.mat`` file.
+    stack : keeps a v7.3 file open until the stack closes.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"MATLAB file {path} does not exist; check the path.")
+    if is_v73(path):
+        f = stack.enter_context(h5py.File(path, "r"))
+        return {k: MatArray(v) for k, v in f.items()
+                if isinstance(v, h5py.Dataset) and v.dtype.kind in "fiu" and not k.startswith("#")}
+    try:
+        raw = scipy.io.loadmat(path)
+    except (ValueError, NotImplementedError, OSError) as err:
+        raise DataError(f"{path} is not a readable MATLAB file (v5 via scipy or v7.3 via h5py): {err}") from err
+    return {k: MatArray(np.asarray(v)) for k, v in raw.items()
+            if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiu"}
+
+
+def detect_layout(variables: Mapping[str, MatArray], label: str) -> str:
+    """Which FNO layout the variables follow (see the module docstring)."""
+    if {"coeff", "sol"} <= variables.keys():
+        return "darcy"
+    if "u" in variables and variables["u"].ndim == 4:
+        return "navier_stokes"
+    if {"a", "u"} <= variables.keys() and variables["u"].ndim == 2:
+        return "burgers"
+    found = {k: v.shape for k, v in variables.items()}
+    raise DataError(f"{label} does not match a known FNO layout; expected {EXPECTED}. Found variables {found}.")
+
+
+def _require(variables: Mapping[str, MatArray], key: str, label: str, what: str) -> MatArray:
+    if key not in variables:
+        raise DataError(f"{label} has no variable {key!r} ({what}); it has {sorted(variables)}.")
+    return variables[key]
+
+
+def _pair(variables: Mapping[str, MatArray], in_key: str, out_key: str, label: str, stride: Striding,
+          coords_fn, in_name: str = "a", out_name: str = "u") -> tuple[Collection, list[str]]:
+    a = _require(variables, in_key, label, "the input field [N, *spatial]")
+    u = _require(variables, out_key, label, "the output field [N, *spatial]")
+    if a.shape != u.shape or not 2 <= a.ndim <= 4:
+        raise DataError(f"{label}: `{in_key}` {a.shape} and `{out_key}` {u.shape} must share one shape "
+                        "[N, *spatial] with 1 to 3 spatial axes.")
+    dims = list(SPATIAL_NAMES[: a.ndim - 1])
+    coords = {d: coords_fn(n)[:: stride.space] for d, n in zip(dims, a.shape[1:])}
+    shape = tuple(len(coords[d]) for d in dims)
+    fields = [
+        FieldSource("inputs", in_name, shape, lambda lo, hi: stride.spatial(a.take(lo, hi), len(dims))),
+        FieldSource("outputs", out_name, shape, lambda lo, hi: stride.spatial(u.take(lo, hi), len(dims))),
+    ]
+    return Collection(a.shape[0], fields, coords, label=label), dims
+
+
+def _states(variables: Mapping[str, MatArray], key: str, label: str, stride: Striding, *,
+            include_initial: bool, field: str) -> tuple[Collection, list[str]]:
+    u = _require(variables, key, label, "the trajectories [N, *spatial, T]")
+    if not 3 <= u.ndim <= 5:
+        raise DataError(f"{label}: `{key}` has shape {u.shape}; expected [N, *spatial, T] with 1 to 3 spatial axes.")
+    n_time = u.shape[-1]
+    dims = list(SPATIAL_NAMES[: u.ndim - 2])
+    t = (np.asarray(variables["t"].values(), dtype=np.float64).ravel() if "t" in variables
+         else np.arange(1, n_time + 1, dtype=np.float64))
+    if len(t) != n_time:
+        raise DataError(f"{label}: `t` has {len(t)} entries but `{key}` has {n_time} frames.")
+    initial = None
+    if include_initial:
+        initial = _require(variables, "a", label, "the initial condition [N, *spatial], for include_initial")
+        if initial.shape != u.shape[:-1]:
+            raise DataError(f"{label}: `a` {initial.shape} does not match `{key}` {u.shape} without its time axis.")
+        t = np.concatenate([[0.0], t])
+
+    def read(lo: int, hi: int) -> np.ndarray:
+        block = np.moveaxis(u.take(lo, hi), -1, 1)  # [n, T, *spatial]
+        if initial is not None:
+            block = np.concatenate([initial.take(lo, hi)[:, None], block], axis=1)
+        return stride.spatial(stride.frames(block, 1), len(dims))
+
+    coords = {d: periodic_coords(n)[:: stride.space] for d, n in zip(dims, u.shape[1:-1])}
+    time = t[:: stride.time]
+    shape = (len(time), *(len(coords[d]) for d in dims))
+    return Collection(u.shape[0], [FieldSource("states", field, shape, read)], coords, time, label), dims
+
+
+def _collection(variables: Mapping[str, MatArray], layout: str, label: str, stride: Striding,
+                options: dict[str, Any]) -> tuple[Collection, list[str]]:
+    if layout == "darcy":
+        return _pair(variables, "coeff", "sol", label, stride, node_coords)
+    if layout == "burgers":
+        return _pair(variables, "a", "u", label, stride, periodic_coords)
+    if layout == "navier_stokes":
+        return _states(variables, "u", label, stride, include_initial=options["include_initial"], field="w")
+    if options["state_key"]:
+        return _states(variables, options["state_key"], label, stride, include_initial=options["include_initial"],
+                       field=options["state_key"])
+    if options["input_key"] and options["output_key"]:
+        coords_fn = periodic_coords if options["boundary"] == "periodic" else node_coords
+        return _pair(variables, options["input_key"], options["output_key"], label, stride, coords_fn,
+                     options["input_key"], options["output_key"])
+    raise ConfigError("layout 'custom' needs state_key (trajectories [N, *spatial, T]) or both input_key and "
+                      "output_key (pairs [N, *spatial]).")
+
+
+DEFAULT_BOUNDARY = {"darcy": "dirichlet", "navier_stokes": "periodic", "burgers": "periodic", "custom": "none"}
+
+
+def convert_fno_mat(
+    src: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    layout: FNOMatLayout = "auto",
+    test_src: str | os.PathLike | None = None,
+    input_key: str | None = None,
+    output_key: str | None = None,
+    state_key: str | None = None,
+    include_initial: bool = False,
+    boundary: str | None = None,
+    name: str | None = None,
+    n_train: int | None = None,
+    n_val: int = 0,
+    n_test: int | None = None,
+    test_fraction: float = 0.1,
+    space_stride: int = 1,
+    time_stride: int = 1,
+    compression: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Convert an FNO ``.mat`` file (MATLAB v5 or v7.3) into a neurops file.
+
+    Parameters
+    ----------
+    src : the ``.mat`` file.
+    out : the neurops file to write (atomically).
+    layout : ``auto`` (from the variable names) or ``darcy``, ``navier_stokes``, ``burgers``, ``custom``.
+    test_src : a second file of the same layout whose first ``n_test`` (default all) samples are
+        the test split; ``src`` then gives train and val only.
+    input_key, output_key, state_key : variables of the ``custom`` layout.
+    include_initial : Navier-Stokes: prepend the initial vorticity ``a`` as the frame ``t = 0``
+        (FNO's protocol uses ``u`` alone: frames 0-9 -> 10-19).
+    boundary : boundary condition for every axis (default from the layout).
+    name : dataset name (default: the file's stem).
+    n_train, n_val, n_test, test_fraction : split sizes (train first, test the tail).
+    space_stride, time_stride : keep every k-th grid point / frame (FNO Darcy ``r = 5``:
+        421 -> 85 points).
+    compression : ``None``, ``"gzip"`` or ``"lzf"`` for the output.
+    overwrite : replace an existing ``out``.
+    progress : show a progress bar.
+
+    Returns
+    -------
+    out : the neurops file (Darcy/Burgers: kind ``operator``, ``inputs/a`` -> ``outputs/u``;
+        Navier-Stokes: kind ``trajectory``, ``states/w`` [N, T, S, S]).
+
+    References
+    ----------
+    .. [1] Z. Li et al., "Fourier Neural Operator for Parametric PDEs", ICLR 2021, arXiv:2010.08895.
+    """
+    src = Path(src)
+    stride = Striding(space_stride, time_stride)
+    if layout != "auto" and layout not in LAYOUTS:
+        raise ConfigError(f"unknown FNO layout {layout!r}; use 'auto' or one of {LAYOUTS}.")
+    if boundary is not None and boundary not in BOUNDARY_TYPES:
+        raise ConfigError(f"boundary {boundary!r} is unknown; use one of {BOUNDARY_TYPES}.")
+    if (input_key or output_key or state_key) and layout == "auto":
+        layout = "custom"
+    options = {"include_initial": include_initial, "input_key": input_key, "output_key": output_key,
+               "state_key": state_key, "boundary": boundary}
+    with ExitStack() as stack:
+        variables = open_mat(src, stack)
+        found = detect_layout(variables, str(src)) if layout == "auto" else layout
+        coll, dims = _collection(variables, found, str(src), stride, options)
+        if test_src is None:
+            ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=n_test, test_fraction=test_fraction)
+            splits = {s: [(coll, r)] for s, r in ranges.items()}
+        else:
+            test_coll, _ = _collection(open_mat(test_src, stack), found, str(test_src), stride, options)
+            ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=0)
+            n_t = test_coll.n if n_test is None else int(n_test)
+            if not 1 <= n_t <= test_coll.n:
+                raise ConfigError(f"n_test={n_t} but {test_src} has {test_coll.n} samples.")
+            splits = {s: [(coll, r)] for s, r in ranges.items()}
+            splits["test"] = [(test_coll, range(n_t))]
+        bc = boundary or DEFAULT_BOUNDARY[found]
+        parameters = {k: json_safe(v.values().ravel()[0]) for k, v in variables.items()
+                      if k in ("visc", "nu") and np.prod(v.shape) == 1}
+        meta = Meta(
+            kind="trajectory" if coll.time is not None else "operator",
+            name=name or src.stem,
+            dims=dims,
+            boundary={d: bc for d in dims},
+            parameters=parameters,
+            generator={"converter": "fno-mat", "layout": found, "source": src.name,
+                       "test_source": Path(test_src).name if test_src else None,
+                       "matlab_version": "7.3" if is_v73(src) else "5", "space_stride": stride.space,
+                       "time_stride": stride.time, "include_initial": include_initial},
+        )
+        return write_converted(out, meta, splits, compression=compression, overwrite=overwrite, progress=progress)

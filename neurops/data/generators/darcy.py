@@ -1,0 +1,340 @@
+"""The Darcy flow data set of the FNO paper: coefficient ``a`` -> solution ``u``.
+
+Problem: ``-div(a grad u) = f`` on (0,1)^2, ``u = 0`` on the boundary, constant forcing
+``f`` (FNO: 1). The coefficient comes from a Gaussian random field ``g`` with covariance
+``sigma^2 (-Laplace + tau^2)^(-alpha)`` and Neumann (cosine) basis
+(:mod:`neurops.data.generators.grf`; FNO: alpha = 2, tau = 3):
+
+* ``coefficient="piecewise"``: ``a = a_high`` where ``g >= 0``, ``a_low`` elsewhere
+  (FNO paper: 12 and 3; FNO's ``demo.m`` uses 12 and 4);
+* ``coefficient="lognormal"``: ``a = exp(g)`` (smooth).
+
+Each sample is solved once on a fine node grid of ``R_fine`` nodes per axis (second-order
+5-point finite differences, :func:`neurops.solvers.darcy.solve_darcy`) and stored at the
+requested resolutions by subsampling every ``s``-th node, as FNO's data is (421 nodes ->
+``(421 - 1) / s + 1`` = 211, 141, 106, 85, 61, 43, 29). Resolution ``R`` nests in
+``R_fine`` exactly when ``(R - 1)`` divides ``(R_fine - 1)``; see :func:`fine_resolution_for`.
+
+Randomness: sample ``i`` of split ``train``/``val``/``test`` draws from
+``np.random.SeedSequence(seed, spawn_key=(split_id, i))``, so the file is the same for any
+number of worker processes, and the test samples do not change with ``n_train``.
+
+References
+----------
+.. [1] Z. Li, N. Kovachki, K. Azizzadenesheli, B. Liu, K. Bhattacharya, A. Stuart,
+   A. Anandkumar, "Fourier Neural Operator for Parametric Partial Differential
+   Equations", ICLR 2021, arXiv:2010.08895.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing as mp
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from neurops.data.generators.base import register_generator
+from neurops.data.generators.grf import gaussian_random_field, grf_default_sigma
+from neurops.data.writer import H5Writer
+from neurops.errors import ConfigError
+from neurops.solvers.darcy import DARCY_METHODS, solve_darcy
+from neurops.solvers.diffusion_fd import FACE_MEANS
+
+#: split name -> the first spawn-key entry of its samples' seeds
+SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
+#: "auto" fine grids may be at most this many times finer than the finest requested grid
+MAX_AUTO_REFINEMENT = 8
+_WRITE_BLOCK = 16
+
+
+def _opt(default: Any, help: str) -> Any:  # noqa: A002 - argparse's name
+    """A dataclass field whose ``help`` shows in ``neurops data generate darcy --help``."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclass
+class DarcyConfig:
+    """Configuration of the Darcy generator (every field is a ``neurops data generate darcy`` option).
+
+    Parameters
+    ----------
+    n_train, n_val, n_test : samples per split (``n_val = -1``: ``max(1, n_train // 10)``;
+        0 leaves the split out).
+    resolution : nodes per axis of the train/val/test splits (boundary nodes included).
+    test_resolutions : further resolutions of the SAME test samples, stored as ``test@R``.
+    fine_resolution : nodes per axis of the grid the PDE is solved on; 0 chooses the
+        smallest grid every resolution nests in, times ``fine_factor``.
+    fine_factor : refinement of the automatic fine grid: ``R_fine - 1 = fine_factor *
+        lcm(R_i - 1)``.
+    coefficient : ``"piecewise"`` (two values) or ``"lognormal"`` (``exp(GRF)``).
+    a_high, a_low : the two values of the piecewise coefficient (where GRF >= 0 / < 0).
+    forcing : the constant right-hand side ``f``.
+    alpha, tau : GRF covariance ``sigma^2 (-Laplace + tau^2)^(-alpha)``.
+    sigma : GRF amplitude; 0 means the default ``tau^(alpha - 1)`` (FNO's scaling).
+    face_mean : face averaging of ``a`` in the finite differences (``arithmetic`` as FNO,
+        or ``harmonic``).
+    solver : ``auto``, ``direct`` or ``amg`` (:func:`neurops.solvers.darcy.solve_darcy`).
+    rtol : required relative residual of every solve.
+    seed : the one seed of the data set.
+    compression : HDF5 compression: ``none``, ``gzip`` or ``lzf``.
+    unlabelled : write kind ``input_only`` with the coefficient ``a`` only (no solves).
+    """
+
+    n_train: int = _opt(1000, "training samples (>= 1)")
+    n_val: int = _opt(-1, "validation samples; -1: max(1, n_train // 10); 0: no val split")
+    n_test: int = _opt(200, "test samples; 0: no test split")
+    resolution: int = _opt(65, "nodes per axis of train/val/test, boundary included (e.g. 33, 65, 85, 129)")
+    test_resolutions: tuple[int, ...] = _opt((), "more resolutions of the same test samples, stored as test@R")
+    fine_resolution: int = _opt(0, "nodes per axis of the solve grid; 0: smallest grid all resolutions nest in")
+    fine_factor: int = _opt(1, "automatic fine grid: R_fine - 1 = fine_factor * lcm(R - 1)")
+    coefficient: Literal["piecewise", "lognormal"] = _opt("piecewise", "a_high/a_low thresholded GRF, or exp(GRF)")
+    a_high: float = _opt(12.0, "piecewise coefficient where the GRF >= 0")
+    a_low: float = _opt(3.0, "piecewise coefficient where the GRF < 0")
+    forcing: float = _opt(1.0, "constant right-hand side f")
+    alpha: float = _opt(2.0, "GRF smoothness exponent of (-Laplace + tau^2)^(-alpha)")
+    tau: float = _opt(3.0, "GRF inverse length scale")
+    sigma: float = _opt(0.0, "GRF amplitude; 0: tau^(alpha - 1) as FNO")
+    face_mean: Literal["arithmetic", "harmonic"] = _opt("arithmetic", "face averaging of a (arithmetic as FNO)")
+    solver: Literal["auto", "direct", "amg"] = _opt("auto", "sparse solver: SuperLU, AMG-PCG, or auto by size")
+    rtol: float = _opt(1e-10, "required relative residual of every solve")
+    seed: int = _opt(0, "seed of the whole data set")
+    compression: Literal["none", "gzip", "lzf"] = _opt("none", "HDF5 compression")
+    unlabelled: bool = _opt(False, "write kind input_only with the coefficient a only (no solves)")
+
+    def __post_init__(self) -> None:
+        self.test_resolutions = tuple(int(r) for r in (self.test_resolutions or ()))
+        if self.n_train < 1:
+            raise ConfigError(f"n_train must be >= 1, got {self.n_train}; pass --n-train N with N >= 1.")
+        if self.n_val < -1 or self.n_test < 0:
+            raise ConfigError(f"n_val (>= 0, or -1 for 10% of n_train) and n_test (>= 0) are invalid: "
+                              f"n_val={self.n_val}, n_test={self.n_test}.")
+        if self.test_resolutions and self.n_test == 0:
+            raise ConfigError("test_resolutions were given but n_test is 0; pass --n-test N > 0 or drop them.")
+        for name, choices in (("coefficient", ("piecewise", "lognormal")), ("face_mean", FACE_MEANS),
+                              ("solver", DARCY_METHODS), ("compression", ("none", "gzip", "lzf"))):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name} {getattr(self, name)!r} is unknown; choose one of {list(choices)}.")
+        if min((self.resolution, *self.test_resolutions)) < 3:
+            raise ConfigError(f"resolutions must be >= 3 nodes per axis (boundary included), got "
+                              f"{[self.resolution, *self.test_resolutions]}.")
+        if self.coefficient == "piecewise" and not (self.a_high > 0 and self.a_low > 0):
+            raise ConfigError(f"a_high and a_low must be > 0, got {self.a_high} and {self.a_low}.")
+        if not (self.alpha > 0 and self.tau > 0 and self.sigma >= 0):
+            raise ConfigError(f"GRF needs alpha > 0, tau > 0, sigma >= 0; got {self.alpha}, {self.tau}, {self.sigma}.")
+        if self.fine_factor < 1 or self.fine_resolution < 0:
+            raise ConfigError(f"fine_factor must be >= 1 and fine_resolution >= 0 (0 = automatic), got "
+                              f"{self.fine_factor} and {self.fine_resolution}.")
+        if not 0 < self.rtol < 1:
+            raise ConfigError(f"rtol must be in (0, 1), got {self.rtol}.")
+        fine_resolution_for(self.all_resolutions, self.fine_resolution, self.fine_factor)  # nesting check
+
+    @property
+    def n_val_effective(self) -> int:
+        """``n_val``, with -1 resolved to ``max(1, n_train // 10)``."""
+        return max(1, self.n_train // 10) if self.n_val == -1 else self.n_val
+
+    @property
+    def all_resolutions(self) -> tuple[int, ...]:
+        """The training resolution followed by the extra test resolutions (duplicates removed)."""
+        return tuple(dict.fromkeys((self.resolution, *self.test_resolutions)))
+
+    @property
+    def grf_sigma(self) -> float:
+        """The GRF amplitude actually used."""
+        return self.sigma if self.sigma > 0 else grf_default_sigma(self.alpha, self.tau, 2)
+
+    @property
+    def fine(self) -> int:
+        """Nodes per axis of the grid the PDE is solved on."""
+        return fine_resolution_for(self.all_resolutions, self.fine_resolution, self.fine_factor)
+
+
+def _suggest(resolution: int) -> int:
+    """The nearest ``2^k + 1`` node count (those all nest in each other)."""
+    k = max(1, round(math.log2(max(resolution - 1, 1))))
+    return 2**k + 1
+
+
+def fine_resolution_for(resolutions: Sequence[int], fine_resolution: int = 0, fine_factor: int = 1) -> int:
+    """The fine node grid from which every requested resolution is a subsample.
+
+    A node grid of ``R`` nodes (boundary included) is every ``s``-th node of one with
+    ``R_fine`` nodes iff ``(R_fine - 1) = s (R - 1)``. The automatic choice is
+    ``R_fine = fine_factor * lcm(R_i - 1) + 1``.
+
+    Parameters
+    ----------
+    resolutions : requested nodes per axis, e.g. ``(85, 141, 211)``.
+    fine_resolution : a given fine grid (checked), or 0 for the automatic one.
+    fine_factor : refinement of the automatic fine grid.
+
+    Raises
+    ------
+    ConfigError : the resolutions do not nest (naming valid choices).
+
+    Examples
+    --------
+    >>> fine_resolution_for([85, 141, 211])
+    421
+    >>> fine_resolution_for([33, 65], fine_factor=2)
+    129
+    """
+    res = [int(r) for r in resolutions]
+    if fine_resolution:
+        bad = [r for r in res if (fine_resolution - 1) % (r - 1)]
+        if bad:
+            valid = [d + 1 for d in range(2, fine_resolution) if (fine_resolution - 1) % d == 0]
+            raise ConfigError(
+                f"resolution(s) {bad} are not subsamples of the fine grid of {fine_resolution} nodes: (R - 1) must "
+                f"divide {fine_resolution - 1}. Valid resolutions for this fine grid: {valid}.")
+        return int(fine_resolution)
+    lcm = math.lcm(*(r - 1 for r in res))
+    if lcm > MAX_AUTO_REFINEMENT * max(res):
+        suggestion = sorted({_suggest(r) for r in res})
+        raise ConfigError(
+            f"resolutions {res} cannot be subsampled from one node grid of sensible size (the smallest would have "
+            f"{lcm + 1} nodes per axis): (R - 1) of each must divide (R_fine - 1). Use nesting node counts such as "
+            f"{suggestion} (2^k + 1, boundary included), or FNO's 421-node family 29, 43, 61, 85, 106, 141, 211.")
+    return fine_factor * lcm + 1
+
+
+def darcy_coefficient(g: np.ndarray, config: DarcyConfig) -> np.ndarray:
+    """The coefficient ``a`` from a GRF sample ``g`` (any shape): thresholded or ``exp(g)``."""
+    if config.coefficient == "piecewise":
+        return np.where(g >= 0, config.a_high, config.a_low)
+    return np.exp(g)
+
+
+def darcy_sample(config: DarcyConfig, split: str, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sample ``index`` of ``split`` on the fine grid: ``(a, u)``, ``u = None`` if unlabelled.
+
+    Returns
+    -------
+    a, u : float64 [R_fine, R_fine] each (``u`` zero on the boundary).
+    """
+    seed_seq = np.random.SeedSequence(config.seed, spawn_key=(SPLIT_IDS[split], int(index)))
+    rng = np.random.default_rng(seed_seq)
+    g = gaussian_random_field((config.fine,) * 2, rng, alpha=config.alpha, tau=config.tau,
+                              sigma=config.grf_sigma, boundary="neumann")
+    a = darcy_coefficient(g, config)
+    if config.unlabelled:
+        return a, None
+    u = solve_darcy(a, config.forcing, rtol=config.rtol, method=config.solver, mean=config.face_mean)
+    return a, u
+
+
+def _subsample(x: np.ndarray, fine: int, resolution: int) -> np.ndarray:
+    s = (fine - 1) // (resolution - 1)
+    return x[::s, ::s]
+
+
+def _work(task: tuple[DarcyConfig, str, int, tuple[int, ...]]) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+    config, split, index, resolutions = task
+    a, u = darcy_sample(config, split, index)
+    fine = config.fine
+    return {r: (_subsample(a, fine, r).astype(np.float32),
+                None if u is None else _subsample(u, fine, r).astype(np.float32)) for r in resolutions}
+
+
+def _split_plan(config: DarcyConfig) -> list[tuple[str, int, tuple[int, ...]]]:
+    plan = [("train", config.n_train, (config.resolution,)), ("val", config.n_val_effective, (config.resolution,)),
+            ("test", config.n_test, config.all_resolutions)]
+    return [p for p in plan if p[1] > 0]
+
+
+def _pool(workers: int) -> Any:
+    method = "fork" if sys.platform.startswith("linux") else "spawn"  # fork: no re-import of torch per worker
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded parent; workers use numpy only
+        return mp.get_context(method).Pool(workers)
+
+
+def _results(tasks: list[Any], workers: int) -> Iterator[dict[int, tuple[np.ndarray, np.ndarray | None]]]:
+    if workers <= 1:
+        yield from map(_work, tasks)
+        return
+    pool = _pool(workers)
+    try:
+        yield from pool.imap(_work, tasks, chunksize=max(1, min(8, len(tasks) // (4 * workers))))
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def _split_name(split: str, resolution: int, config: DarcyConfig) -> str:
+    return split if resolution == config.resolution else f"{split}@{resolution}"
+
+
+@register_generator("darcy", DarcyConfig)
+def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, progress: bool = True,
+                   overwrite: bool = False) -> Path:
+    """Darcy flow -div(a grad u) = f (FNO benchmark): GRF coefficient a -> pressure u.
+
+    Parameters
+    ----------
+    config : the :class:`DarcyConfig`.
+    out : the HDF5 file to write (atomically; schema v1, kind ``operator`` or ``input_only``).
+    workers : worker processes (1: in this process); the contents do not depend on it.
+    progress : show a tqdm progress bar.
+    overwrite : replace an existing ``out``.
+
+    Returns
+    -------
+    path : ``out``. Splits ``train``, ``val``, ``test`` at ``config.resolution`` and
+        ``test@R`` for every extra test resolution; input field ``a`` [N, R, R], output field
+        ``u`` [N, R, R]; coordinates ``x``, ``y`` = ``linspace(0, 1, R)``.
+
+    References
+    ----------
+    .. [1] Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential
+       Equations", ICLR 2021, arXiv:2010.08895.
+    """
+    if not isinstance(config, DarcyConfig):
+        raise TypeError(f"config must be a DarcyConfig, got {type(config).__name__}.")
+    out = Path(out)
+    fine = config.fine
+    parameters = {
+        "equation": "-div(a grad u) = f on (0,1)^2, u = 0 on the boundary",
+        "coefficient": config.coefficient, "a_high": config.a_high, "a_low": config.a_low,
+        "forcing": config.forcing, "grf": {"alpha": config.alpha, "tau": config.tau, "sigma": config.grf_sigma,
+                                          "basis": "neumann (cosine)"},
+        "discretisation": "5-point second-order finite differences on the node grid",
+        "face_mean": config.face_mean, "fine_resolution": fine, "storage": "subsampled from the fine grid",
+    }
+    plan = _split_plan(config)
+    tasks = [(config, split, i, res) for split, n, res in plan for i in range(n)]
+    writer = H5Writer(out, kind="input_only" if config.unlabelled else "operator", name="darcy", dims=("x", "y"),
+                      boundary={"x": "dirichlet", "y": "dirichlet"}, parameters=parameters,
+                      generator={"name": "darcy", **dataclasses.asdict(config)},
+                      seed=config.seed, compression=None if config.compression == "none" else config.compression,
+                      overwrite=overwrite)
+    with writer as w:
+        for split, n, resolutions in plan:
+            for r in resolutions:
+                coords = {"x": np.linspace(0.0, 1.0, r), "y": np.linspace(0.0, 1.0, r)}
+                w.create_split(_split_name(split, r, config), n, coords=coords, inputs={"a": (r, r)},
+                               outputs=None if config.unlabelled else {"u": (r, r)})
+        results = _results(tasks, workers)
+        bar = tqdm(total=len(tasks), desc="darcy", unit="sample", disable=not progress)
+        try:
+            for split, n, resolutions in plan:
+                for start in range(0, n, _WRITE_BLOCK):
+                    block = [next(results) for _ in range(min(_WRITE_BLOCK, n - start))]
+                    for r in resolutions:
+                        a = np.stack([b[r][0] for b in block])
+                        u = None if config.unlabelled else {"u": np.stack([b[r][1] for b in block])}
+                        w.write(_split_name(split, r, config), start, inputs={"a": a}, outputs=u)
+                    bar.update(len(block))
+        finally:
+            bar.close()
+            results.close()  # stops the worker pool, also on errors
+    return out

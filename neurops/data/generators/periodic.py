@@ -1,0 +1,195 @@
+"""Shared driver of the periodic time-dependent PDE generators (Burgers, Navier-Stokes).
+
+A generator supplies two things: how to draw one initial condition from a per-sample random
+generator, and how to integrate a batch of them to the record times on the fine solver grid.
+This module does the rest: split sizes, per-sample seeds (sample ``i`` gets the same numbers
+whatever the batch size or thread count), batching with a progress bar, subsampling the fine
+periodic grid to the stored resolutions, and writing through :class:`~neurops.data.writer.H5Writer`
+either as a ``trajectory`` file (``states/<field>`` [N, T, *spatial]) or as an ``operator``
+file (first frame -> last frame).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from neurops.data.writer import H5Writer
+from neurops.errors import ConfigError
+from neurops.utils.seeding import sample_seeds
+
+InitialCondition = Callable[[np.random.Generator], np.ndarray]
+BatchSolver = Callable[[torch.Tensor], torch.Tensor]
+
+LAYOUTS: tuple[str, ...] = ("trajectory", "operator")
+COMPRESSIONS: tuple[str, ...] = ("none", "gzip", "lzf")
+
+
+def split_sizes(n_train: int, n_val: int, n_test: int) -> dict[str, int]:
+    """Sample count per split, empty splits dropped; at least one training sample."""
+    for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
+        if int(n) < 0:
+            raise ConfigError(f"{name} must be >= 0, got {n}.")
+    if int(n_train) < 1:
+        raise ConfigError(f"n_train must be >= 1, got {n_train}.")
+    sizes = {"train": int(n_train), "val": int(n_val), "test": int(n_test)}
+    return {k: v for k, v in sizes.items() if v > 0}
+
+
+def nested_strides(solver_resolution: int, resolutions: Sequence[int]) -> dict[int, int]:
+    """Subsampling stride from the fine periodic grid to each stored resolution.
+
+    On the periodic grid ``x_j = j / N`` every ``s``-th node of the fine grid is the grid of
+    ``N / s`` points, so a stored resolution must divide the solver resolution.
+    """
+    strides = {}
+    for r in resolutions:
+        if r < 2 or solver_resolution % r:
+            divisors = [d for d in range(2, solver_resolution + 1) if solver_resolution % d == 0]
+            raise ConfigError(
+                f"resolution {r} does not divide the solver resolution {solver_resolution}; periodic grids "
+                f"nest only by integer strides. Choose among {divisors} or change --solver-resolution."
+            )
+        strides[int(r)] = solver_resolution // int(r)
+    return strides
+
+
+def compression_arg(compression: str) -> str | None:
+    """Map the CLI value (``none``/``gzip``/``lzf``) onto :class:`H5Writer`'s argument."""
+    if compression not in COMPRESSIONS:
+        raise ConfigError(f"compression {compression!r} is unknown; use one of {COMPRESSIONS}.")
+    return None if compression == "none" else compression
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (restored afterwards)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _subsample(frames: np.ndarray, stride: int, ndim: int) -> np.ndarray:
+    index = (Ellipsis, *([slice(None, None, stride)] * ndim))
+    return np.ascontiguousarray(frames[index])
+
+
+def generate_periodic(
+    out: Path,
+    *,
+    name: str,
+    dims: Sequence[str],
+    field: str,
+    initial_condition: InitialCondition,
+    solve: BatchSolver,
+    time: np.ndarray,
+    splits: Mapping[str, int],
+    resolution: int,
+    solver_resolution: int,
+    test_resolutions: Sequence[int] = (),
+    layout: str = "trajectory",
+    seed: int = 0,
+    batch_size: int = 32,
+    device: str = "cpu",
+    parameters: Mapping[str, Any] | None = None,
+    generator: Mapping[str, Any] | None = None,
+    compression: str = "none",
+    overwrite: bool = False,
+    workers: int = 2,
+    progress: bool = True,
+) -> Path:
+    """Draw initial conditions, integrate them in batches and write one neurops file.
+
+    Parameters
+    ----------
+    out : the HDF5 file to write (atomically).
+    name : dataset name (root attribute).
+    dims : spatial axis names, e.g. ``("x", "y")``; every axis is periodic on ``[0, 1)``.
+    field : name of the state field (``u``, ``w``).
+    initial_condition : ``rng -> [*fine]`` one initial condition on the solver grid.
+    solve : ``[B, *fine] -> [B, T, *fine]`` the state at the record times ``time``.
+    time : [T] record times.
+    splits : sample count per split (``train``/``val``/``test``), in this order of seeds.
+    resolution : stored points per axis; ``test_resolutions`` add ``test@R`` splits holding
+        the same test samples at other resolutions.
+    solver_resolution : points per axis of the solver grid (each stored resolution divides it).
+    layout : ``"trajectory"`` (``states/<field>`` [N, T, *spatial]) or ``"operator"``
+        (``inputs/<field>0`` = first frame, ``outputs/<field>`` = last frame).
+    seed : the root seed; sample ``i`` draws from ``SeedSequence(seed).spawn(n)[i]``.
+    batch_size : samples integrated together.
+    device : torch device of the solver (``cpu``, ``cuda``).
+    workers : torch intra-op threads used by the solver.
+    progress : show a tqdm bar.
+
+    Returns
+    -------
+    out : the path written.
+    """
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout {layout!r} is unknown; use one of {LAYOUTS}.")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
+    if layout == "operator" and len(time) < 2:
+        raise ConfigError("the operator layout maps the first frame to the last; record at least two times.")
+    extra = [int(r) for r in test_resolutions if int(r) != resolution]
+    if extra and "test" not in splits:
+        raise ConfigError("test_resolutions need test samples; set n_test >= 1.")
+    strides = nested_strides(solver_resolution, [resolution, *extra])
+    ndim = len(dims)
+    try:
+        device_t = torch.device(device)
+        torch.empty(0, device=device_t)
+    except (RuntimeError, AssertionError) as err:
+        raise ConfigError(f"device {device!r} is not available here ({err}); use --device cpu.") from err
+
+    # every split, including test@R, as (split name, first sample index, count, resolution)
+    plan: list[tuple[str, int, int, int]] = []
+    start = 0
+    for split, n in splits.items():
+        plan.append((split, start, n, resolution))
+        if split == "test":
+            plan.extend((f"test@{r}", start, n, r) for r in extra)
+        start += n
+    total = start
+    seeds = sample_seeds(seed, total)
+    time = np.asarray(time, dtype=np.float64)
+
+    with H5Writer(out, kind="operator" if layout == "operator" else "trajectory", name=name, dims=dims,
+                  boundary={d: "periodic" for d in dims}, parameters=parameters, generator=generator,
+                  seed=seed, compression=compression_arg(compression), overwrite=overwrite) as writer:
+        for split, _, n, res in plan:
+            coords = {d: np.arange(res, dtype=np.float64) / res for d in dims}
+            spatial = (res,) * ndim
+            if layout == "trajectory":
+                writer.create_split(split, n, coords=coords, time=time, states={field: (len(time), *spatial)})
+            else:
+                writer.create_split(split, n, coords=coords, inputs={f"{field}0": spatial},
+                                    outputs={field: spatial}, attrs={"t_input": time[0], "t_output": time[-1]})
+        bar = tqdm(total=total, desc=f"{name}", unit="sample", disable=not progress)
+        with torch_threads(workers), torch.no_grad():
+            for lo in range(0, total, batch_size):
+                hi = min(total, lo + batch_size)
+                ics = np.stack([initial_condition(np.random.default_rng(s)) for s in seeds[lo:hi]])
+                frames = solve(torch.as_tensor(ics, dtype=torch.float64, device=device_t)).cpu().numpy()
+                for split, first, n, res in plan:
+                    a, b = max(lo, first), min(hi, first + n)
+                    if a >= b:
+                        continue
+                    part = _subsample(frames[a - lo:b - lo], strides[res], ndim)
+                    if layout == "trajectory":
+                        writer.write(split, a - first, states={field: part})
+                    else:
+                        writer.write(split, a - first, inputs={f"{field}0": part[:, 0]},
+                                     outputs={field: part[:, -1]})
+                bar.update(hi - lo)
+        bar.close()
+    return Path(out)

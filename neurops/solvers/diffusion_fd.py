@@ -1,0 +1,168 @@
+"""Second-order finite differences for ``-div(a grad u)`` on a node grid of (0,1)^d.
+
+The grid has ``N_i`` nodes per axis at ``x = j h_i``, ``h_i = 1 / (N_i - 1)``, boundary
+nodes included. The flux through the face between nodes ``j`` and ``j+1`` of axis ``i``
+uses a face coefficient ``a_{j+1/2}`` built from the two neighbouring node values
+(:func:`face_coefficients`), giving the (2d+1)-point stencil (3/5/7 points in 1/2/3-D)
+
+    (A u)_j = sum_i [ a_{j+1/2} (u_j - u_{j+1}) + a_{j-1/2} (u_j - u_{j-1}) ] / h_i^2 .
+
+With ``u = 0`` on the boundary (homogeneous Dirichlet) the unknowns are the interior
+nodes; :func:`diffusion_matrix` assembles ``A`` over them (C order of the interior grid)
+as a symmetric positive definite scipy CSR matrix.
+
+Face averaging. ``"arithmetic"``: ``(a_j + a_{j+1}) / 2``; ``"harmonic"``:
+``2 a_j a_{j+1} / (a_j + a_{j+1})``. Both are second order where ``a`` is smooth. The
+arithmetic mean is the default because it is what FNO's Darcy data uses [1]_, so data
+generated here matches the published benchmarks. The harmonic mean is the exact
+conductance of two half-cells in series: for a coefficient that jumps between two nodes
+it keeps the flux continuous and is the better choice for high-contrast media [2]_.
+Other solvers of the same operator (matrix-free, multigrid) call
+:func:`face_coefficients` so every solver discretises the same equation.
+
+References
+----------
+.. [1] Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential
+   Equations", ICLR 2021, arXiv:2010.08895 (``solve_gwf.m`` of the data generator).
+.. [2] S. V. Patankar, "Numerical Heat Transfer and Fluid Flow", Hemisphere 1980,
+   section 4.2-5 (interface conductivity: the harmonic mean).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, TypeVar
+
+import numpy as np
+import scipy.sparse as sp
+
+FaceMean = Literal["arithmetic", "harmonic"]
+FACE_MEANS: tuple[str, ...] = ("arithmetic", "harmonic")
+
+ArrayT = TypeVar("ArrayT")  # numpy array or torch tensor
+
+
+def _axis_slice(ndim_total: int, axis: int, sl: slice) -> tuple[slice, ...]:
+    index = [slice(None)] * ndim_total
+    index[axis] = sl
+    return tuple(index)
+
+
+def face_coefficients(a: ArrayT, mean: FaceMean = "arithmetic", *, ndim: int | None = None) -> tuple[ArrayT, ...]:
+    """Coefficients on the faces between neighbouring nodes, one array per spatial axis.
+
+    Works on numpy arrays and torch tensors alike (only slicing and arithmetic are used),
+    so batched and differentiable solvers reuse it.
+
+    Parameters
+    ----------
+    a : [..., N_1, .., N_d] node values of the coefficient (any leading batch/channel axes).
+    mean : ``"arithmetic"`` ``(a_j + a_{j+1}) / 2`` or ``"harmonic"``
+        ``2 a_j a_{j+1} / (a_j + a_{j+1})`` (see the module docstring for the choice).
+    ndim : number of trailing spatial axes; ``None`` means all axes of ``a``.
+
+    Returns
+    -------
+    faces : tuple of d arrays; ``faces[i]`` has shape ``[..., N_1, .., N_i - 1, .., N_d]``,
+        entry ``j`` along axis i being the face between nodes ``j`` and ``j + 1``.
+
+    References
+    ----------
+    .. [1] S. V. Patankar, "Numerical Heat Transfer and Fluid Flow", 1980, section 4.2-5.
+    """
+    if mean not in FACE_MEANS:
+        raise ValueError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
+    total = len(a.shape)
+    ndim = total if ndim is None else int(ndim)
+    if not 1 <= ndim <= total:
+        raise ValueError(f"ndim={ndim} spatial axes do not fit a coefficient of shape {tuple(a.shape)}.")
+    faces = []
+    for axis in range(total - ndim, total):
+        if a.shape[axis] < 2:
+            raise ValueError(f"coefficient axis {axis} has {a.shape[axis]} node(s); faces need at least 2.")
+        left = a[_axis_slice(total, axis, slice(None, -1))]
+        right = a[_axis_slice(total, axis, slice(1, None))]
+        if mean == "arithmetic":
+            faces.append((left + right) * 0.5)
+        else:
+            faces.append(2.0 * left * right / (left + right))
+    return tuple(faces)
+
+
+def grid_spacing(shape: Sequence[int]) -> tuple[float, ...]:
+    """Node spacing ``h_i = 1 / (N_i - 1)`` of a node grid of (0,1)^d with ``N_i`` nodes per axis."""
+    return tuple(1.0 / (int(n) - 1) for n in shape)
+
+
+def interior(x: ArrayT, ndim: int | None = None) -> ArrayT:
+    """The interior nodes ``x[..., 1:-1, .., 1:-1]`` of the last ``ndim`` (default: all) axes."""
+    total = len(x.shape)
+    ndim = total if ndim is None else int(ndim)
+    return x[(Ellipsis,) + (slice(1, -1),) * ndim]
+
+
+def diffusion_matrix(a: np.ndarray, *, mean: FaceMean = "arithmetic",
+                     ordering: np.ndarray | None = None) -> sp.csr_matrix:
+    """Assemble ``-div(a grad .)`` with ``u = 0`` on the boundary, over the interior nodes.
+
+    Parameters
+    ----------
+    a : [N_1, .., N_d] coefficient at the nodes of (0,1)^d (boundary nodes included),
+        d in 1..3, every ``N_i >= 3``, positive.
+    mean : face averaging, ``"arithmetic"`` (default, as FNO's data) or ``"harmonic"``.
+    ordering : optional permutation of ``0 .. n-1``: unknown ``k`` is the interior node
+        ``ordering[k]`` (C order), i.e. the matrix is ``P A P^T`` assembled directly (used by
+        the direct solver with a nested-dissection ordering).
+
+    Returns
+    -------
+    A : scipy CSR matrix ``[n, n]``, ``n = prod(N_i - 2)``, symmetric positive definite,
+        rows and columns in C order of the interior grid ``u[1:-1, .., 1:-1].ravel()``
+        (or in ``ordering``).
+
+    References
+    ----------
+    .. [1] R. J. LeVeque, "Finite Difference Methods for Ordinary and Partial Differential
+       Equations", SIAM 2007, section 2.15 (variable-coefficient diffusion).
+    """
+    a = np.asarray(a, dtype=np.float64)
+    if not 1 <= a.ndim <= 3:
+        raise ValueError(f"coefficient of shape {a.shape}: expected a 1-, 2- or 3-D node grid.")
+    if min(a.shape) < 3:
+        raise ValueError(f"coefficient of shape {a.shape}: every axis needs >= 3 nodes (one interior node).")
+    if not np.isfinite(a).all():
+        raise ValueError("the diffusion coefficient has NaN or Inf values; it must be finite and > 0 at every node.")
+    if (a <= 0).any():
+        raise ValueError(f"the diffusion coefficient must be > 0 at every node (min {a.min():.3g}); "
+                         "check the coefficient field.")
+    d = a.ndim
+    n_int = tuple(n - 2 for n in a.shape)
+    n = int(np.prod(n_int))
+    if ordering is None:
+        index = np.arange(n).reshape(n_int)
+    else:
+        ordering = np.asarray(ordering)
+        if ordering.shape != (n,):
+            raise ValueError(f"ordering has shape {ordering.shape}; it must be a permutation of the {n} "
+                             "interior nodes.")
+        index = np.empty(n, dtype=np.int64)
+        index[ordering] = np.arange(n)
+        index = index.reshape(n_int)
+    diag = np.zeros(n_int)
+    rows, cols, vals = [], [], []
+    for axis, (faces, h) in enumerate(zip(face_coefficients(a, mean), grid_spacing(a.shape))):
+        # faces restricted to interior nodes on the other axes; along `axis` there are N-1 faces
+        other = tuple(slice(None) if i == axis else slice(1, -1) for i in range(d))
+        k = faces[other] / h**2
+        diag += k[_axis_slice(d, axis, slice(None, -1))] + k[_axis_slice(d, axis, slice(1, None))]
+        # couplings between interior neighbours j, j+1 (faces 1 .. N-3)
+        rows.append(index[_axis_slice(d, axis, slice(None, -1))].ravel())
+        cols.append(index[_axis_slice(d, axis, slice(1, None))].ravel())
+        vals.append(-k[_axis_slice(d, axis, slice(1, -1))].ravel())
+    r, c, v = (np.concatenate(x) for x in (rows, cols, vals))
+    A = sp.coo_matrix(
+        (np.concatenate([diag.ravel(), v, v]), (np.concatenate([index.ravel(), r, c]),
+                                                np.concatenate([index.ravel(), c, r]))),
+        shape=(n, n),
+    )
+    return A.tocsr()

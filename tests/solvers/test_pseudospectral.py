@@ -1,0 +1,181 @@
+"""Tests for the periodic pseudo-spectral machinery and its time steppers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from neurops.errors import ConfigError, SolverError
+from neurops.solvers.pseudospectral import (
+    Burgers1D,
+    NavierStokes2D,
+    dealias_mask,
+    fno_forcing,
+    periodic_grid,
+    spectral_derivative,
+    wavenumber_grid,
+    wavenumbers,
+)
+
+
+# ----------------------------------------------------------------------------- grids
+def test_wavenumbers_match_numpy_fft_order():
+    k = wavenumbers(8, length=2.0)
+    np.testing.assert_allclose(k.numpy(), 2 * np.pi / 2.0 * np.fft.fftfreq(8, d=1 / 8))
+    kr = wavenumbers(8, real=True)
+    np.testing.assert_allclose(kr.numpy(), 2 * np.pi * np.arange(5))
+
+
+def test_wavenumber_grid_shapes_follow_rfftn_layout():
+    kx, ky, kz = wavenumber_grid((6, 4, 10), lengths=(1.0, 2.0, 3.0))
+    assert kx.shape == (6, 1, 1) and ky.shape == (1, 4, 1) and kz.shape == (1, 1, 6)
+    assert torch.fft.rfftn(torch.zeros(6, 4, 10)).shape == (kx + ky + kz).shape
+
+
+def test_wavenumber_grid_rejects_wrong_number_of_lengths():
+    with pytest.raises(ConfigError, match="one length per axis"):
+        wavenumber_grid((8, 8), lengths=(1.0, 2.0, 3.0))
+
+
+def test_dealias_mask_keeps_two_thirds():
+    mask = dealias_mask((12,))
+    # |m| < 4 kept: m = 0, 1, 2, 3 of the rfft half axis 0..6
+    assert mask.tolist() == [True, True, True, True, False, False, False]
+    mask2 = dealias_mask((12, 12))
+    assert mask2.shape == (12, 7)
+    assert mask2[4, 0].item() is False and mask2[3, 3].item() is True and mask2[-3, 2].item() is True
+
+
+def test_dealiased_product_has_no_aliasing_error():
+    # cos(5x)^2 = (1 + cos 10x) / 2: on 16 points mode 10 aliases onto mode 6; the 2/3 mask
+    # (|m| < 16/3) keeps mode 5 and removes the alias, leaving the resolved part 1/2
+    n = 16
+    x = periodic_grid(n, 2 * math.pi)
+    mask = dealias_mask((n,))
+    u = torch.fft.irfft(torch.fft.rfft(torch.cos(5 * x)) * mask, n=n)
+    assert torch.allclose(u, torch.cos(5 * x), atol=1e-14)
+    raw_hat = torch.fft.rfft(u * u)
+    assert raw_hat[6].abs() > 1.0  # the alias
+    clean = torch.fft.irfft(raw_hat * mask, n=n)
+    assert torch.allclose(clean, torch.full((n,), 0.5, dtype=torch.float64), atol=1e-14)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_spectral_derivative_is_exact_for_trigonometric_fields(ndim):
+    n, length = 16, 2.0
+    axes = torch.meshgrid(*[periodic_grid(n, length)] * ndim, indexing="ij")
+    w = 2 * math.pi / length
+    u = torch.sin(w * axes[0]) * torch.cos(2 * w * axes[-1]) if ndim > 1 else torch.sin(3 * w * axes[0])
+    u = u.expand(2, *u.shape)  # a batch axis in front
+    order = (1,) + (0,) * (ndim - 1)
+    du = spectral_derivative(u, order, length)
+    if ndim > 1:
+        expected = w * torch.cos(w * axes[0]) * torch.cos(2 * w * axes[-1])
+        second = spectral_derivative(u, (0,) * (ndim - 1) + (2,), length)
+        assert torch.allclose(second, -(2 * w) ** 2 * u, atol=1e-10)
+    else:
+        expected = 3 * w * torch.cos(3 * w * axes[0])
+    assert torch.allclose(du, expected.expand_as(du), atol=1e-10)
+
+
+def test_spectral_derivative_rejects_negative_order():
+    with pytest.raises(ConfigError, match=">= 0"):
+        spectral_derivative(torch.zeros(8), (-1,))
+
+
+# ----------------------------------------------------------------------------- Burgers
+def cole_hopf(x: torch.Tensor, t: float, nu: float) -> torch.Tensor:
+    """Exact periodic Burgers solution u = -2 nu phi_x / phi with phi a positive heat solution."""
+    d1, d2 = math.exp(-nu * (2 * math.pi) ** 2 * t), math.exp(-nu * (4 * math.pi) ** 2 * t)
+    phi = 2.5 + torch.cos(2 * math.pi * x) * d1 + 0.5 * torch.sin(4 * math.pi * x + 0.3) * d2
+    phi_x = -2 * math.pi * torch.sin(2 * math.pi * x) * d1 + 2 * math.pi * torch.cos(4 * math.pi * x + 0.3) * d2
+    return -2 * nu * phi_x / phi
+
+
+@pytest.mark.parametrize("nu", [0.05, 0.01])
+def test_burgers_matches_cole_hopf_to_1e6(nu):
+    n = 256 if nu == 0.05 else 512
+    x = periodic_grid(n)
+    times = [0.0, 0.1, 0.3, 0.5]
+    u = Burgers1D(nu, dt=1e-2).solve(cole_hopf(x, 0.0, nu), times)
+    assert u.shape == (len(times), n)
+    for i, t in enumerate(times):
+        assert np.abs(u[i] - cole_hopf(x, t, nu).numpy()).max() < 1e-6
+
+
+def test_burgers_results_do_not_depend_on_batch_mates():
+    x = periodic_grid(64)
+    small = cole_hopf(x, 0.0, 0.05)
+    batch = torch.stack([small, 20 * small])  # the large one needs a much smaller step
+    together = Burgers1D(0.05, dt=0.05).solve(batch, [0.1, 0.2])
+    alone = Burgers1D(0.05, dt=0.05).solve(small[None], [0.1, 0.2])
+    np.testing.assert_array_equal(together[0], alone[0])
+
+
+def test_burgers_rejects_bad_input():
+    with pytest.raises(ConfigError, match="viscosity"):
+        Burgers1D(0.0)
+    with pytest.raises(ConfigError, match="increasing"):
+        Burgers1D(0.1).solve(torch.zeros(16), [0.2, 0.1])
+    with pytest.raises(ConfigError, match=r"\[B, X\]"):
+        Burgers1D(0.1).solve(torch.zeros(2, 3, 16), [0.1])
+
+
+# ----------------------------------------------------------------------------- Navier-Stokes
+def _grid2(n):
+    x = periodic_grid(n)
+    return torch.meshgrid(x, x, indexing="ij")
+
+
+def test_taylor_green_vortex_decays_exactly():
+    n, nu, t, dt = 32, 0.01, 1.0, 1e-3
+    x, y = _grid2(n)
+    w0 = torch.sin(2 * math.pi * x) * torch.sin(2 * math.pi * y)
+    w = NavierStokes2D(nu, dt=dt).solve(w0, [0.5, t])
+    decay = nu * 8 * math.pi**2
+    exact = w0 * math.exp(-decay * t)
+    assert (w[-1] - exact).abs().max() / exact.abs().max() < 1e-6
+    # the advection of a single-shell vortex vanishes: only Crank-Nicolson's own factor remains
+    z = dt * decay
+    cn = ((1 - z / 2) / (1 + z / 2)) ** round(t / dt)
+    assert torch.allclose(w[-1], w0 * cn, atol=1e-12)
+
+
+def test_navier_stokes_velocity_is_divergence_free_and_curl_is_vorticity():
+    x, y = _grid2(32)
+    w = torch.sin(2 * math.pi * x) * torch.cos(4 * math.pi * y) + torch.cos(6 * math.pi * (x + y))
+    u, v = NavierStokes2D(1e-3).velocity(w)
+    div = spectral_derivative(u, (1, 0)) + spectral_derivative(v, (0, 1))
+    curl = spectral_derivative(v, (1, 0)) - spectral_derivative(u, (0, 1))
+    assert div.abs().max() < 1e-10
+    assert torch.allclose(curl, w, atol=1e-10)
+
+
+@pytest.mark.parametrize(("scheme", "order"), [("heun", 2), ("euler", 1)])
+def test_navier_stokes_converges_under_step_halving(scheme, order):
+    n = 32
+    x, y = _grid2(n)
+    w0 = torch.sin(2 * math.pi * x) + 0.5 * torch.cos(2 * math.pi * (x + 2 * y)) + 0.3 * torch.sin(6 * math.pi * y)
+    runs = [NavierStokes2D(1e-3, forcing=fno_forcing(n), dt=dt, scheme=scheme).solve(w0, [1.0])[-1]
+            for dt in (0.02, 0.01, 0.005)]
+    ratio = (runs[0] - runs[1]).abs().max() / (runs[1] - runs[2]).abs().max()
+    assert abs(math.log2(ratio) - order) < 0.2
+
+
+def test_fno_forcing_values():
+    f = fno_forcing(4)
+    assert f.shape == (4, 4)
+    assert f[0, 0] == pytest.approx(0.1) and f[1, 0] == pytest.approx(0.1)  # sin(pi/2) + cos(pi/2)
+
+
+def test_navier_stokes_rejects_bad_input():
+    with pytest.raises(ConfigError, match="scheme"):
+        NavierStokes2D(1e-3, scheme="rk4")
+    with pytest.raises(ConfigError, match="forcing has shape"):
+        NavierStokes2D(1e-3, forcing=fno_forcing(8)).solve(torch.zeros(16, 16), [0.1])
+    with pytest.raises(SolverError, match="reduce dt"):
+        x, y = _grid2(16)
+        NavierStokes2D(1e-5, dt=5.0).solve(200 * torch.sin(2 * math.pi * x) * torch.cos(4 * math.pi * y), [50.0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,17 +15,39 @@ from neurops.errors import ConfigError, DataError
 
 
 def load_operator(ckpt: str | os.PathLike, map_location: str | torch.device = "cpu"):
-    """Load an :class:`~neurops.tasks.operator.OperatorTask` from a checkpoint (weights only, no pickles)."""
-    from neurops.tasks.operator import OperatorTask
+    """Load the operator task (``OperatorTask`` or a subclass such as ``RolloutTask``) saved in a checkpoint.
 
+    The task class is read from the checkpoint's ``neurops`` record; loading uses ``weights_only=True``.
+    """
     ckpt = Path(ckpt)
     if not ckpt.is_file():
         raise ConfigError(f"checkpoint {ckpt} does not exist; train one with `neurops fit` first.")
     try:
-        task = OperatorTask.load_from_checkpoint(ckpt, map_location=map_location, weights_only=True)
-    except (KeyError, RuntimeError, EOFError) as exc:
-        raise ConfigError(f"{ckpt} is not a neurops operator checkpoint ({exc}).") from exc
+        meta = torch.load(ckpt, map_location="cpu", weights_only=True).get("neurops")
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+        raise ConfigError(f"{ckpt} is not a readable PyTorch checkpoint ({exc}).") from exc
+    if not meta:
+        raise ConfigError(f"{ckpt} is not a neurops operator checkpoint (no 'neurops' record); "
+                          "checkpoints written by `neurops fit` have one.")
+    task_class = _task_class(meta.get("task", "neurops.tasks.operator.OperatorTask"))
+    try:
+        task = task_class.load_from_checkpoint(ckpt, map_location=map_location, weights_only=True)
+    except (KeyError, RuntimeError) as exc:
+        raise ConfigError(f"{ckpt} could not be loaded as {task_class.__name__} ({exc}).") from exc
     return task.eval()
+
+
+def _task_class(qualified: str) -> type:
+    """The task class named in a checkpoint; only classes inside ``neurops.tasks`` are accepted."""
+    from neurops.tasks.operator import OperatorTask
+
+    module_name, _, name = qualified.rpartition(".")
+    if not module_name.startswith("neurops.tasks."):
+        raise ConfigError(f"checkpoint names task class {qualified!r}, which is not a neurops task.")
+    cls = getattr(importlib.import_module(module_name), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, OperatorTask)):
+        raise ConfigError(f"checkpoint names task class {qualified!r}, which is not an operator task.")
+    return cls
 
 
 @torch.no_grad()

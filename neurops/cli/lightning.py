@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import importlib.util
 import inspect
 import sys
@@ -18,6 +19,7 @@ from lightning.pytorch.cli import LightningCLI
 from neurops.configs import resolve_config
 from neurops.data.datamodule import OperatorDataModule
 from neurops.errors import ConfigError
+from neurops.models.registry import get_class
 from neurops.tasks.operator import OperatorTask
 
 RUNS_DIR = "runs"
@@ -58,8 +60,25 @@ def validate_config(path: Path, task_class: type, datamodule_class: type) -> Non
             close = difflib.get_close_matches(key, top, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise ConfigError(f"{path}: unknown top-level config key '{key}'.{hint} Valid: {sorted(top)}.")
-        if key in sections and isinstance(value, dict) and "class_path" not in value:
-            _check_keys(key, value, sections[key], path)
+        if key in sections and isinstance(value, dict):
+            if "class_path" in value:  # subclass form: check init_args against the named class
+                target = _import_class(value["class_path"], path)
+                _check_keys(key, value.get("init_args") or {}, target.__init__, path)
+            else:
+                _check_keys(key, value, sections[key], path)
+    model = cfg.get("model")
+    if isinstance(model, dict):
+        name = (model.get("init_args") or {}).get("model") if "class_path" in model else model.get("model")
+        if isinstance(name, str):
+            get_class(name)  # an unknown model name fails here with suggestions
+
+
+def _import_class(class_path: str, where: Path) -> type:
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"{where}: class_path {class_path!r} cannot be imported ({exc}).") from exc
 
 
 def resolve_config_args(argv: Sequence[str]) -> list[str]:
@@ -98,6 +117,8 @@ def run_lightning(argv: Sequence[str], task_class: type = OperatorTask,
             datamodule_class,
             args=args,
             seed_everything_default=0,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
             trainer_defaults={"default_root_dir": RUNS_DIR, "logger": default_loggers()},
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"prog": "neurops"},

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
+from neurops.data.rollout import H5RolloutDataset
 from neurops.data.schema import is_test_split, resolution_tag
 from neurops.errors import DataError
 
@@ -30,6 +31,10 @@ class OperatorDataModule(L.LightningDataModule):
     test_splits : test split names (default: every ``test*`` split, training resolution first).
     """
 
+    #: the file kind this data module reads, and what it is for (in the error for another kind)
+    kind = "operator"
+    kind_hint = "supervised operator training needs an 'operator' file with inputs and outputs"
+
     def __init__(
         self,
         path: str | os.PathLike,
@@ -47,9 +52,8 @@ class OperatorDataModule(L.LightningDataModule):
         self.input_fields, self.output_fields = input_fields, output_fields
         self.train_split, self.val_split = train_split, val_split
         attrs = read_attrs(self.path)
-        if attrs["kind"] != "operator":
-            raise DataError(f"{self.path} holds {attrs['kind']!r} data; supervised operator training needs an "
-                            "'operator' file with inputs and outputs.")
+        if attrs["kind"] != self.kind:
+            raise DataError(f"{self.path} holds {attrs['kind']!r} data; {self.kind_hint}.")
         splits = list_splits(self.path)
         for s in (train_split, val_split):
             if s is not None and s not in splits:
@@ -57,11 +61,11 @@ class OperatorDataModule(L.LightningDataModule):
         self.test_splits = test_splits if test_splits is not None else sorted(
             (s for s in splits if is_test_split(s)), key=lambda s: (s != "test", s))
         self.attrs = attrs
-        self.train_set = self._dataset(train_split)
+        self.train_set = self._dataset(train_split, train=True)
         self.val_set = self._dataset(val_split) if val_split else None
         self.test_sets = [self._dataset(s) for s in self.test_splits]
 
-    def _dataset(self, split: str) -> H5OperatorDataset:
+    def _dataset(self, split: str, train: bool = False) -> H5OperatorDataset:
         return H5OperatorDataset(self.path, split, self.input_fields, self.output_fields)
 
     @property
@@ -101,3 +105,59 @@ class OperatorDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> list[DataLoader]:
         return self.test_dataloader()
+
+
+class RolloutDataModule(OperatorDataModule):
+    """Train / val / test loaders of (T_in -> T_out) windows over a ``trajectory`` file.
+
+    Same loaders, test-split discovery and metric tags (``test/rel_l2@64``) as
+    :class:`~neurops.data.datamodule.OperatorDataModule`; samples come from
+    :class:`H5RolloutDataset`. ``in_channels``/``out_channels`` are the channels of
+    ``x``/``y`` (``t_in * F`` and ``t_out * F``); :attr:`n_fields` is F.
+
+    Parameters
+    ----------
+    path : HDF5 file (kind ``trajectory``).
+    t_in, t_out : input and target frames per sample (FNO/LSM: 10, 10; MgNO: 1, 10).
+    batch_size, num_workers : loader settings.
+    fields : state fields (default: all).
+    train_split, val_split, test_splits : split names, as in ``OperatorDataModule``.
+    start, window_stride, time_stride : window placement (see :func:`window_starts`);
+        ``window_stride`` applies to the training split only, evaluation uses one
+        window per trajectory starting at ``start``.
+    max_train_trajectories : use only the first trajectories of the training split.
+    """
+
+    kind = "trajectory"
+    kind_hint = "rollout training needs a 'trajectory' file (states/<field> [N, T, *spatial])"
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        t_in: int = 10,
+        t_out: int = 10,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        fields: list[str] | None = None,
+        train_split: str = "train",
+        val_split: str | None = "val",
+        test_splits: list[str] | None = None,
+        start: int = 0,
+        window_stride: int | None = None,
+        time_stride: int = 1,
+        max_train_trajectories: int | None = None,
+    ) -> None:
+        self.t_in, self.t_out, self.fields = t_in, t_out, fields
+        self._window = dict(start=start, time_stride=time_stride)
+        self._train_window = dict(window_stride=window_stride, max_trajectories=max_train_trajectories)
+        super().__init__(path, batch_size=batch_size, num_workers=num_workers, train_split=train_split,
+                         val_split=val_split, test_splits=test_splits)
+
+    def _dataset(self, split: str, train: bool = False) -> H5RolloutDataset:
+        extra = self._train_window if train else {}
+        return H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.fields, **self._window, **extra)
+
+    @property
+    def n_fields(self) -> int:
+        """F, state fields per frame."""
+        return self.train_set.n_fields

@@ -83,7 +83,37 @@ def read_split(path: str | os.PathLike, split: str) -> dict[str, Any]:
         return out
 
 
-class H5OperatorDataset(Dataset):
+class LazyH5:
+    """Mixin: one read-only handle on ``self.path`` per process, opened on first use.
+
+    DataLoader workers get a copy without the handle (``__getstate__``) and open their own,
+    so no HDF5 handle is ever shared across a fork.
+    """
+
+    path: Path
+    _file: h5py.File | None = None
+    _pid: int | None = None
+
+    def _handle(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            self._file = open_h5(self.path)
+            self._pid = os.getpid()
+        return self._file
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_file"], state["_pid"] = None, None
+        return state
+
+    def __del__(self) -> None:
+        if getattr(self, "_file", None) is not None:
+            try:
+                self._file.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+
+class H5OperatorDataset(LazyH5, Dataset):
     """Input -> output samples of one split, read lazily.
 
     ``__getitem__`` returns ``{"x": float32 [C_in, *spatial], "y": float32 [C_out, *spatial]}``
@@ -119,8 +149,6 @@ class H5OperatorDataset(Dataset):
                         raise DataError(f"{path} split {split!r}: {grp}/{name} has shape {g[grp][name].shape}, "
                                         f"expected {(self._len, *self.spatial_shape)}.")
         self.attrs = attrs
-        self._file: h5py.File | None = None
-        self._pid: int | None = None
 
     @staticmethod
     def _fields(g: h5py.Group, group: str, wanted: Sequence[str] | None) -> list[str]:
@@ -144,13 +172,6 @@ class H5OperatorDataset(Dataset):
     def __len__(self) -> int:
         return self._len
 
-    def _handle(self) -> h5py.File:
-        # one handle per process: DataLoader workers re-open after the fork
-        if self._file is None or self._pid != os.getpid():
-            self._file = open_h5(self.path)
-            self._pid = os.getpid()
-        return self._file
-
     def _stack(self, group: str, names: list[str], index: int) -> torch.Tensor:
         g = self._handle()[self.split][group]
         arr = np.stack([g[name][index] for name in names]).astype(np.float32, copy=False)
@@ -167,15 +188,3 @@ class H5OperatorDataset(Dataset):
         if self.output_fields:
             sample["y"] = self._stack("outputs", self.output_fields, index)
         return sample
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_file"], state["_pid"] = None, None
-        return state
-
-    def __del__(self) -> None:
-        if getattr(self, "_file", None) is not None:
-            try:
-                self._file.close()
-            except Exception:  # noqa: BLE001
-                pass

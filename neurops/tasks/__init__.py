@@ -1,5 +1,6 @@
 """LightningModules wiring model + loss + metrics (thin by design)."""
 
 from neurops.tasks.operator import OperatorTask
+from neurops.tasks.rollout import RolloutTask
 
-__all__ = ["OperatorTask"]
+__all__ = ["OperatorTask", "RolloutTask"]

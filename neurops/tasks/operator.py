@@ -175,6 +175,7 @@ class OperatorTask(L.LightningModule):
         from neurops import __version__
 
         checkpoint["neurops"] = {"schema_version": SCHEMA_VERSION, "neurops_version": __version__,
+                                 "task": f"{type(self).__module__}.{type(self).__qualname__}",
                                  "model": self.hparams.model, "model_kwargs": dict(self.hparams.model_kwargs),
                                  "data_fields": self.data_fields}
 

@@ -1,0 +1,79 @@
+"""Train and test neurops Lightning tasks side by side, with seconds per training epoch.
+
+Used by the LSM benchmarks (``lsm_darcy.py``, ``lsm_navier_stokes.py``): every model is
+trained through the same code path users run (``OperatorTask`` / ``RolloutTask`` with
+their datamodules), from the same seed, on the same data, in one process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+
+from neurops.utils.seeding import seed_everything
+
+
+class EpochTimer(L.Callback):
+    """Wall-clock and process CPU seconds of every training epoch (validation excluded).
+
+    On a shared machine the wall-clock time depends on the other processes; the CPU time
+    of this process (all its threads) does much less, so both are recorded.
+    """
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.cpu_times: list[float] = []
+        self._t0 = self._c0 = 0.0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.times.append(time.perf_counter() - self._t0)
+        self.cpu_times.append(time.process_time() - self._c0)
+
+
+def n_params(module: torch.nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.LightningDataModule, *, epochs: int,
+                 seed: int, accelerator: str = "auto") -> dict[str, Any]:
+    """Seed, build a task, train it ``epochs`` epochs without validation, test it.
+
+    Returns
+    -------
+    dict with ``params`` (of the model), ``seconds_per_epoch`` and ``cpu_seconds_per_epoch``
+    (medians over the epochs after the first, or the only one), ``epoch_seconds`` (all),
+    ``train_seconds`` and ``test`` (the test metrics of every test loader).
+    """
+    seed_everything(seed)
+    task = make_task()
+    timer = EpochTimer()
+    trainer = L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[timer], num_sanity_val_steps=0, limit_val_batches=0)
+    t0 = time.perf_counter()
+    trainer.fit(task, datamodule)
+    train_seconds = time.perf_counter() - t0
+    results = trainer.test(task, datamodule, verbose=False)
+    metrics: dict[str, float] = {}
+    for r in results:
+        metrics.update({k: float(v) for k, v in r.items()})
+    return {"params": n_params(task.net), "seconds_per_epoch": _steady_median(timer.times),
+            "cpu_seconds_per_epoch": _steady_median(timer.cpu_times), "epoch_seconds": timer.times,
+            "train_seconds": train_seconds, "test": metrics, "task": task}
+
+
+def _steady_median(values: list[float]) -> float:
+    return float(np.median(values[1:] or values))

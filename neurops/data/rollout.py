@@ -1,0 +1,178 @@
+"""Lazy (T_in -> T_out) windows of trajectory files, for autoregressive rollout training.
+
+A window of a trajectory ``states/<field> : [N, T, *spatial]`` starting at frame
+``t0`` gives the input frames ``t0 .. t0+T_in-1`` and the target frames
+``t0+T_in .. t0+T_in+T_out-1`` (every ``time_stride``-th stored frame). Frames are
+stacked **time-major** into channels: channel ``t * F + f`` is field ``f`` of frame
+``t`` (``F`` fields), so dropping the oldest ``k`` frames of an input is
+``x[:, k * F:]`` and appending predicted frames is a concatenation.
+
+Protocols of the papers, on the FNO Navier-Stokes files (20 stored frames):
+
+* FNO / LSM: ``t_in=10, t_out=10`` with one window per trajectory (``window_stride=None``);
+* MgNO: ``t_in=1, t_out=10``.
+
+``window_stride=k`` instead takes every window that fits, starting at frames
+``start, start + k, ...`` (more training samples from long trajectories).
+
+References
+----------
+.. [1] Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential
+   Equations", ICLR 2021, arXiv:2010.08895 (the 10 -> 10 Navier-Stokes protocol).
+.. [2] H. Wu et al., "Solving High-Dimensional PDEs with Latent Spectral Models",
+   ICML 2023, arXiv:2301.12664.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from neurops.data.reader import LazyH5, _split_group, open_h5, read_attrs
+from neurops.errors import ConfigError, DataError
+
+__all__ = ["H5RolloutDataset", "window_starts"]
+
+
+def window_starts(n_frames: int, t_in: int, t_out: int, *, start: int = 0, window_stride: int | None = None,
+                  time_stride: int = 1) -> list[int]:
+    """First stored frame of every (t_in + t_out)-frame window that fits in ``n_frames``.
+
+    Parameters
+    ----------
+    n_frames : stored frames T of each trajectory.
+    t_in, t_out : input and target frames per window (after subsampling by ``time_stride``).
+    start : first stored frame of the first window.
+    window_stride : stored frames between window starts; ``None`` gives one window.
+    time_stride : use every ``time_stride``-th stored frame.
+    """
+    for name, value in (("t_in", t_in), ("t_out", t_out), ("time_stride", time_stride)):
+        if value < 1:
+            raise ConfigError(f"{name} must be >= 1, got {value}.")
+    if start < 0:
+        raise ConfigError(f"start must be >= 0, got {start}.")
+    if window_stride is not None and window_stride < 1:
+        raise ConfigError(f"window_stride must be >= 1 or None (one window per trajectory), got {window_stride}.")
+    span = (t_in + t_out - 1) * time_stride + 1  # stored frames a window covers
+    if start + span > n_frames:
+        raise DataError(
+            f"a window of t_in={t_in} + t_out={t_out} frames (time_stride={time_stride}) starting at frame {start} "
+            f"needs {start + span} stored frames, but the trajectories have {n_frames}; lower t_in/t_out/"
+            "time_stride/start or generate longer trajectories."
+        )
+    if window_stride is None:
+        return [start]
+    return list(range(start, n_frames - span + 1, window_stride))
+
+
+class H5RolloutDataset(LazyH5, Dataset):
+    """(T_in -> T_out) windows of one split of a ``trajectory`` file, read lazily.
+
+    ``__getitem__`` returns ``{"x": float32 [T_in * F, *spatial], "y": float32
+    [T_out * F, *spatial]}`` with frames stacked time-major (channel ``t * F + f``).
+
+    Parameters
+    ----------
+    path : neurops HDF5 file of kind ``trajectory``.
+    split : split name.
+    t_in, t_out : input and target frames per sample.
+    fields : state fields to use, in channel order (default: all, sorted).
+    start, window_stride, time_stride : window placement, see :func:`window_starts`.
+    max_trajectories : use only the first trajectories of the split (default: all).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        split: str,
+        t_in: int,
+        t_out: int,
+        *,
+        fields: Sequence[str] | None = None,
+        start: int = 0,
+        window_stride: int | None = None,
+        time_stride: int = 1,
+        max_trajectories: int | None = None,
+    ) -> None:
+        self.path, self.split = Path(path), split
+        self.t_in, self.t_out, self.time_stride = int(t_in), int(t_out), int(time_stride)
+        with open_h5(self.path) as f:
+            attrs = read_attrs(f)
+            if attrs["kind"] != "trajectory":
+                raise DataError(
+                    f"{path} holds {attrs['kind']!r} data; rollout windows need a 'trajectory' file with "
+                    "states/<field> [N, T, *spatial] (e.g. `neurops data generate navier_stokes`)."
+                )
+            g = _split_group(f, split)
+            present = sorted(g["states"].keys())
+            self.fields = list(fields) if fields is not None else present
+            missing = [name for name in self.fields if name not in present]
+            if missing or not self.fields:
+                raise DataError(f"{path} split {split!r} has no state field(s) {missing or self.fields}; "
+                                f"available: {present}.")
+            shape = g["states"][self.fields[0]].shape
+            for name in self.fields:
+                if g["states"][name].shape != shape:
+                    raise DataError(f"{path} split {split!r}: states/{name} has shape {g['states'][name].shape}, "
+                                    f"but states/{self.fields[0]} has {shape}; fields must share [N, T, *spatial].")
+            self.n_trajectories = shape[0] if max_trajectories is None else min(shape[0], int(max_trajectories))
+            self.n_frames = shape[1]
+            self.spatial_shape = tuple(shape[2:])
+            self.time = g["time"][()] if "time" in g else None
+            self.coords = {k: g["coords"][k][()] for k in g["coords"]} if "coords" in g else {}
+        self.starts = window_starts(self.n_frames, self.t_in, self.t_out, start=start, window_stride=window_stride,
+                                    time_stride=self.time_stride)
+        self.attrs = attrs
+
+    @property
+    def n_fields(self) -> int:
+        """F, state fields per frame."""
+        return len(self.fields)
+
+    @property
+    def input_fields(self) -> list[str]:
+        """State fields of the input frames (the same as the target frames')."""
+        return list(self.fields)
+
+    @property
+    def output_fields(self) -> list[str]:
+        """State fields of the target frames."""
+        return list(self.fields)
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of ``x``: T_in * F."""
+        return self.t_in * self.n_fields
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of ``y``: T_out * F."""
+        return self.t_out * self.n_fields
+
+    def __len__(self) -> int:
+        return self.n_trajectories * len(self.starts)
+
+    def window(self, index: int) -> tuple[int, int]:
+        """``(trajectory, first stored frame)`` of sample ``index``."""
+        return index // len(self.starts), self.starts[index % len(self.starts)]
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"sample {index} out of range for {n} windows")
+        traj, t0 = self.window(index % n)
+        stop = t0 + (self.t_in + self.t_out - 1) * self.time_stride + 1
+        g = self._handle()[self.split]["states"]
+        # [T_in + T_out, F, *spatial] -> time-major channels
+        frames = np.stack([g[name][traj, t0:stop:self.time_stride] for name in self.fields], axis=1)
+        frames = frames.astype(np.float32, copy=False).reshape(-1, *self.spatial_shape)
+        if not np.isfinite(frames).all():
+            raise DataError(f"{self.path} split {self.split!r} trajectory {traj}: NaN or Inf in frames "
+                            f"{t0}..{stop - 1}; run `neurops data check {self.path}`.")
+        cut = self.t_in * self.n_fields
+        return {"x": torch.from_numpy(frames[:cut].copy()), "y": torch.from_numpy(frames[cut:].copy())}

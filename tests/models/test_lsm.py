@@ -1,0 +1,135 @@
+"""Tests of the Latent Spectral Model (neurops/models/lsm.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neurops.errors import ModelError
+from neurops.models import build, spec_of
+from neurops.models.lsm import LSM, PRESETS
+
+
+def _n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _small(in_channels=3, out_channels=2, patch_size=(4, 4), **kw) -> LSM:
+    torch.manual_seed(0)
+    kw.setdefault("width", 8)
+    kw.setdefault("num_scales", 3)
+    return LSM(in_channels, out_channels, patch_size=patch_size, num_heads=4, head_width=16, **kw)
+
+
+@pytest.mark.parametrize(
+    "patch, spatial",
+    [((4,), (32,)), ((4, 4), (16, 16)), ((2, 2, 2), (8, 8, 8))],
+)
+def test_shapes_and_gradients_reach_every_parameter(patch, spatial):
+    model = _small(patch_size=patch)
+    x = torch.randn(2, 3, *spatial)
+    y = model(x)
+    assert y.shape == (2, 2, *spatial)
+    y.square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("patch, spatial", [((4,), (37,)), ((4, 4), (29, 20)), ((2, 3, 2), (9, 10, 7))])
+def test_grids_that_are_not_multiples_of_the_patch_size(patch, spatial):
+    model = _small(patch_size=patch).eval()
+    y = model(torch.randn(2, 3, *spatial))
+    assert y.shape == (2, 2, *spatial) and torch.isfinite(y).all()
+
+
+def test_resolution_change_after_training_steps():
+    """Fit a few steps on 16x16, then predict on 24x24 and 33x33: shapes, finite values,
+    and a smooth target learned on the coarse grid stays closer than the untrained model."""
+    torch.manual_seed(0)
+    model = _small(1, 1, norm="instance")
+
+    def data(n):
+        g = torch.linspace(0, 1, n)
+        xx, yy = torch.meshgrid(g, g, indexing="ij")
+        a = torch.stack([torch.sin(torch.pi * (k + 1) * xx) * torch.cos(torch.pi * yy) for k in range(4)])[:, None]
+        return a, 2.0 * a
+
+    a16, u16 = data(16)
+    a24, u24 = data(24)
+    model.eval()
+    with torch.no_grad():
+        before = (model(a24) - u24).norm() / u24.norm()
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        opt.zero_grad()
+        loss = (model(a16) - u16).square().mean()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        after = (model(a24) - u24).norm() / u24.norm()
+        y33 = model(data(33)[0])
+    assert y33.shape == (4, 1, 33, 33) and torch.isfinite(y33).all()
+    assert after < 0.5 * before
+
+
+def test_batch_independence_in_eval_mode():
+    model = _small().eval()
+    x = torch.randn(3, 3, 16, 16)
+    torch.testing.assert_close(model(x)[1:2], model(x[1:2]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("preset, in_ch, expected", [("darcy", 1, 19_187_457), ("navier_stokes", 10, 19_188_033)])
+def test_preset_parameter_counts_match_the_paper(preset, in_ch, expected):
+    model = build("lsm", preset=preset)
+    n = _n_params(model)
+    assert n == expected
+    assert abs(n - 19.19e6) / 19.19e6 < 0.005  # research notes: 19.19M for both
+    assert model.in_channels == in_ch and model.patch_size == PRESETS[preset]["patch_size"]
+    assert spec_of(model) == ("lsm", {"preset": preset})
+
+
+def test_3d_plasticity_configuration_parameter_count():
+    # the paper's 3D plasticity model: width 32, patch (7, 2, 2), 4 output channels: 13.46M
+    model = LSM(1, 4, width=32, patch_size=(7, 2, 2))
+    assert abs(_n_params(model) - 13.46e6) / 13.46e6 < 0.005
+
+
+def test_explicit_kwargs_override_preset_and_same_seed_same_weights():
+    torch.manual_seed(1)
+    a = LSM(preset="navier_stokes", width=8, num_scales=2, in_channels=3)
+    torch.manual_seed(1)
+    b = LSM(preset="navier_stokes", width=8, num_scales=2, in_channels=3)
+    assert a.width == 8 and a.in_channels == 3 and a.patch_size == (4, 4)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_int_patch_size_with_ndim_and_single_scale():
+    model = LSM(2, 1, width=8, num_scales=1, patch_size=3, ndim=1, num_heads=2, head_width=8)
+    assert model.patch_size == (3,)
+    assert model(torch.randn(2, 2, 10)).shape == (2, 1, 10)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(preset="darcyy"), "Unknown LSM preset"),
+        (dict(patch_size=(4, 4), ndim=3), "ndim"),
+        (dict(patch_size=(2, 2, 2, 2)), "1, 2 or 3"),
+        (dict(num_scales=0), "num_scales"),
+        (dict(norm="layer"), "norm"),
+    ],
+)
+def test_invalid_configuration_raises_model_error(kwargs, match):
+    with pytest.raises(ModelError, match=match):
+        LSM(**kwargs)
+
+
+def test_wrong_input_raises_model_error():
+    model = _small()
+    with pytest.raises(ModelError, match="in_channels"):
+        model(torch.randn(1, 5, 16, 16))
+    with pytest.raises(ModelError, match="expects input"):
+        model(torch.randn(1, 3, 16))

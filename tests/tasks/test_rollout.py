@@ -1,0 +1,155 @@
+"""Tests of autoregressive rollout training (neurops/tasks/rollout.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from neurops.data.datamodule import RolloutDataModule
+from neurops.data.writer import H5Writer
+from neurops.errors import ConfigError, ModelError
+from neurops.tasks.rollout import RolloutTask, autoregressive_rollout, teacher_forcing_windows
+
+N_FRAMES, NX = 6, 16
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@pytest.fixture(scope="module")
+def decay_file(tmp_path_factory):
+    """Trajectories u_t = 0.8^t (a sin 2 pi x + b cos 2 pi x): a linear one-step map to learn."""
+    path = tmp_path_factory.mktemp("rollout") / "decay.h5"
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 1, NX, endpoint=False)
+    decay = 0.8 ** np.arange(N_FRAMES)[None, :, None]
+
+    def states(n):
+        a, b = rng.normal(size=(2, n, 1, 1))
+        return {"u": (decay * (a * np.sin(2 * np.pi * x) + b * np.cos(2 * np.pi * x))).astype(np.float32)}
+
+    with H5Writer(path, kind="trajectory", name="decay", dims=["x"], boundary={"x": "periodic"}) as w:
+        for split, n in (("train", 16), ("val", 4), ("test", 4)):
+            w.add_split(split, coords={"x": x}, time=np.arange(N_FRAMES, dtype=float), states=states(n))
+    return path
+
+
+def test_autoregressive_rollout_feeds_predictions_back():
+    x = torch.arange(1.0, 4.0).reshape(1, 3, 1)  # frames 1, 2, 3 (one field)
+    # next frame = sum of the last three: 6, 11, 20, 37
+    out = autoregressive_rollout(lambda w: w.sum(1, keepdim=True), x, 4)
+    assert out.flatten().tolist() == [6.0, 11.0, 20.0, 37.0]
+    # a step larger than the window keeps the last frames only: x -> [2x_last, 3x_last]
+    out = autoregressive_rollout(lambda w: torch.cat([2 * w[:, -1:], 3 * w[:, -1:]], 1), x[:, :1], 2)
+    assert out.flatten().tolist() == [2.0, 3.0, 6.0, 9.0]
+
+
+def test_teacher_forcing_windows_use_true_frames():
+    x = torch.arange(4.0).reshape(1, 4, 1)  # 2 frames x 2 fields
+    y = torch.arange(4.0, 10.0).reshape(1, 6, 1)  # 3 frames x 2 fields
+    inputs, targets = teacher_forcing_windows(x, y, 3)
+    assert inputs[:, :, 0].tolist() == [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7]]
+    assert targets[:, :, 0].tolist() == [[4, 5], [6, 7], [8, 9]]
+
+
+def test_exact_model_rollout_equals_teacher_forcing_targets():
+    x = torch.randn(3, 2, 8)
+    frames = [x[:, 0:1], x[:, 1:2]]
+    for _ in range(4):
+        frames.append(0.5 * frames[-1] - frames[-2])
+    y = torch.cat(frames[2:], 1)
+
+    def step(w):
+        return 0.5 * w[:, -1:] - w[:, -2:-1]
+
+    torch.testing.assert_close(autoregressive_rollout(step, x, 4), y)
+    inputs, targets = teacher_forcing_windows(x, y, 4)
+    torch.testing.assert_close(step(inputs), targets)
+
+
+def _fit(path, tmp_path, training, epochs=12, t_in=2, **task_kw):
+    torch.manual_seed(0)
+    dm = RolloutDataModule(path, t_in=t_in, t_out=4, batch_size=8)
+    task = RolloutTask(model="fno", model_kwargs=dict(modes=[4], width=8, n_layers=1), training=training,
+                       lr=1e-2, scheduler="none", **task_kw)
+    trainer = L.Trainer(max_epochs=epochs, logger=L.pytorch.loggers.CSVLogger(tmp_path, name="run"),
+                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(task, dm)
+    return task, dm, trainer
+
+
+@pytest.mark.parametrize("training", ["rollout", "teacher_forcing"])
+def test_fit_learns_the_rollout_and_logs_per_step_errors(decay_file, tmp_path, training):
+    task, dm, trainer = _fit(decay_file, tmp_path, training)
+    assert task.hparams.t_in == 2 and task.hparams.t_out == 4 and task.n_steps == 4
+    assert task.hparams.model_kwargs["in_channels"] == 2 and task.hparams.model_kwargs["out_channels"] == 1
+    (res,) = trainer.test(task, dm, verbose=False)
+    # an untrained model has relative error ~1; the linear decay is learned quickly
+    assert res["test/rel_l2@16"] < 0.35
+    per_step = [res[f"test/rel_l2_step{k}@16"] for k in range(1, 5)]
+    assert task.rollout_errors["test"]["16"] == pytest.approx(per_step, rel=1e-5)
+    record = json.loads((tmp_path / "run" / "version_0" / "rollout_errors_test.json").read_text())
+    assert record["rel_l2_per_step"]["16"] == pytest.approx(per_step, rel=1e-5)
+    assert (tmp_path / "run" / "version_0" / "rollout_errors_test.png").stat().st_size > 0
+    assert "val" in task.rollout_errors and len(task.rollout_errors["val"]["val"]) == 4
+    saved = json.loads((tmp_path / "run" / "version_0" / "rollout_errors_val.json").read_text())
+    assert saved["rel_l2_per_step"] == task.rollout_errors["val"]
+
+
+def test_checkpoint_restores_rollout_settings(decay_file, tmp_path):
+    task, dm, trainer = _fit(decay_file, tmp_path, "rollout", epochs=1, step=2)
+    ckpt = tmp_path / "last.ckpt"
+    trainer.save_checkpoint(ckpt)
+    assert torch.load(ckpt, weights_only=True)["neurops"]["task"] == "neurops.tasks.rollout.RolloutTask"
+    restored = RolloutTask.load_from_checkpoint(ckpt, weights_only=True)
+    assert (restored.hparams.t_in, restored.hparams.t_out, restored.hparams.step) == (2, 4, 2)
+    assert restored.hparams.model_kwargs["out_channels"] == 2
+    x = dm.test_sets[0][0]["x"][None]
+    task.eval()
+    restored.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(restored.rollout(x), task.rollout(x))
+    assert restored.rollout(x).shape == (1, 4, NX)
+
+
+def test_mgno_protocol_one_frame_in_teacher_forced(decay_file, tmp_path):
+    task, dm, trainer = _fit(decay_file, tmp_path, "teacher_forcing", epochs=1, t_in=1)
+    assert task.net.in_channels == 1 and task.net.out_channels == 1 and task.n_steps == 4
+    (res,) = trainer.test(task, dm, verbose=False)
+    assert {f"test/rel_l2_step{k}@16" for k in range(1, 5)} <= set(res)
+    assert task.predict_step(next(iter(dm.test_dataloader()[0])), 0).shape == (4, 4, NX)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(training="pushforward"), "training"),
+        (dict(step=0), "step"),
+        (dict(t_out=5, step=2), "multiple of step"),
+        (dict(t_in=0), "t_in"),
+    ],
+)
+def test_bad_settings_raise_config_error(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        RolloutTask(model="fno", **kwargs)
+
+
+def test_mismatch_with_data_raises(decay_file, tmp_path):
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    dm = RolloutDataModule(decay_file, t_in=2, t_out=4)
+    with pytest.raises(ConfigError, match="t_in=3"):
+        trainer.fit(RolloutTask(model="fno", model_kwargs=dict(modes=[4], width=4), t_in=3), dm)
+    task = RolloutTask(model="fno", model_kwargs=dict(modes=[4], width=4, in_channels=2, out_channels=2))
+    with pytest.raises(ModelError, match="needs 2 -> 1"):
+        trainer.fit(task, dm)

@@ -22,6 +22,7 @@ MODULES = [
     "neurops.cli.predict",
     "neurops.cli.data",
     "neurops.cli.quickstart",
+    "neurops.cli.invert",
 ]
 
 

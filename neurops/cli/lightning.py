@@ -73,6 +73,12 @@ def validate_config(path: Path, task_class: type, datamodule_class: type) -> Non
             get_class(name)  # an unknown model name fails here with suggestions
 
 
+def _named_classes(path: Path) -> set[str]:
+    """Sections (``model``, ``data``) of a config file that name their class with ``class_path``."""
+    cfg = yaml.safe_load(path.read_text()) or {}
+    return {k for k in ("model", "data") if isinstance(cfg.get(k), dict) and "class_path" in cfg[k]}
+
+
 def _import_class(class_path: str, where: Path) -> type:
     module_name, _, name = class_path.rpartition(".")
     try:
@@ -110,6 +116,10 @@ def run_lightning(argv: Sequence[str], task_class: type = OperatorTask,
     for flag, value in zip(args, args[1:]):
         if flag == "--config":
             validate_config(Path(value), task_class, datamodule_class)
+            named = _named_classes(Path(value))
+            # a config that names its classes (class_path) may use any LightningModule / DataModule
+            task_class = L.LightningModule if "model" in named else task_class
+            datamodule_class = L.LightningDataModule if "data" in named else datamodule_class
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
         NeuropsCLI(

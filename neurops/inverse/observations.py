@@ -1,0 +1,209 @@
+"""Sparse noisy observations of a solution field, and their HDF5 file (``kind="observations"``).
+
+An observation file holds ``M`` point values of the solution ``u`` with Gaussian noise of known
+standard deviation, the grid on which a posterior should be reported, and optionally the true
+fields (for evaluation). The format is documented in ``docs/data-format.md`` (section
+"Observation and posterior files").
+
+Noise follows DGNO [1]_: for a signal-to-noise ratio ``SNR`` in dB,
+``sigma = sqrt(mean(u_obs^2) / 10^(SNR / 10))``.
+
+References
+----------
+.. [1] Y. Zang, P.-S. Koutsourelakis, "DGenNO: a novel physics-aware neural operator for
+   solving forward and inverse PDE problems based on deep, generative probabilistic
+   modeling", J. Comput. Phys. 538, 114137 (2025), arXiv:2502.06250.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from neurops.data.reader import read_attrs, read_split
+from neurops.errors import DataError, SchemaError
+from neurops.utils.io import atomic_path
+
+__all__ = [
+    "OBSERVATIONS_KIND",
+    "OBSERVATIONS_VERSION",
+    "Observations",
+    "make_observations",
+    "observations_from_file",
+    "read_observations",
+    "write_observations",
+]
+
+OBSERVATIONS_KIND = "observations"
+OBSERVATIONS_VERSION = 1
+
+
+@dataclass
+class Observations:
+    """Noisy point observations of ``u`` and the evaluation grid.
+
+    Attributes
+    ----------
+    points : [M, d] float64 observation coordinates.
+    values : [M] float64 noisy observed ``u``.
+    noise_std : standard deviation of the additive Gaussian noise.
+    coords : ``{dim: [n_dim]}`` node coordinates of the grid for the posterior fields.
+    snr_db : signal-to-noise ratio the noise was drawn at (None if unknown).
+    truth : optional true fields on the grid, ``{"a": [*spatial], "u": [*spatial]}``.
+    source : provenance (file, split, index, seed...).
+    """
+
+    points: np.ndarray
+    values: np.ndarray
+    noise_std: float
+    coords: dict[str, np.ndarray]
+    snr_db: float | None = None
+    truth: dict[str, np.ndarray] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.points = np.asarray(self.points, dtype=np.float64)
+        self.values = np.asarray(self.values, dtype=np.float64).reshape(-1)
+        if self.points.ndim != 2 or self.points.shape[0] != self.values.shape[0]:
+            raise DataError(f"observation points must be [M, d] and values [M]; got {self.points.shape} and "
+                            f"{self.values.shape}.")
+        if self.points.shape[1] != len(self.coords):
+            raise DataError(f"points have {self.points.shape[1]} coordinates but the grid has dims "
+                            f"{list(self.coords)}.")
+        if not np.isfinite(self.values).all() or not np.isfinite(self.points).all():
+            raise DataError("observations contain NaN or Inf; remove those points.")
+        if not self.noise_std > 0:
+            raise DataError(f"noise_std must be > 0, got {self.noise_std}.")
+
+    @property
+    def dims(self) -> list[str]:
+        return list(self.coords)
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(len(c) for c in self.coords.values())
+
+
+def make_observations(u: np.ndarray, coords: dict[str, np.ndarray], n_obs: int, snr_db: float, seed: int, *,
+                      a: np.ndarray | None = None, interior: bool = True,
+                      source: dict[str, Any] | None = None) -> Observations:
+    """Observe ``u`` at ``n_obs`` random grid nodes with Gaussian noise of a given SNR.
+
+    Parameters
+    ----------
+    u : [*spatial] true solution on the grid.
+    coords : ``{dim: [n_dim]}`` grid coordinates (one entry per axis of ``u``, in order).
+    n_obs : number M of observed nodes (drawn without replacement).
+    snr_db : signal-to-noise ratio in dB (DGNO uses 25).
+    seed : seed of the node choice and the noise.
+    a : optional true coefficient [*spatial], stored for evaluation.
+    interior : draw only nodes off the boundary (boundary values are known exactly).
+    source : provenance stored with the observations.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    axes = [np.asarray(c, dtype=np.float64) for c in coords.values()]
+    if tuple(len(c) for c in axes) != u.shape:
+        raise DataError(f"u has shape {u.shape} but the coordinates have lengths {[len(c) for c in axes]}.")
+    mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, u.ndim)
+    candidates = np.arange(u.size)
+    if interior:
+        inner = np.ones(u.shape, dtype=bool)
+        for ax in range(u.ndim):
+            idx = [slice(None)] * u.ndim
+            idx[ax] = [0, u.shape[ax] - 1]
+            inner[tuple(idx)] = False
+        candidates = np.flatnonzero(inner)
+    if not 1 <= n_obs <= candidates.size:
+        raise DataError(f"n_obs must be between 1 and {candidates.size} (the eligible grid nodes), got {n_obs}.")
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(candidates, size=n_obs, replace=False))
+    clean = u.reshape(-1)[chosen]
+    sigma = float(np.sqrt(np.mean(clean**2) / 10 ** (snr_db / 10)))
+    if not sigma > 0:
+        raise DataError("the observed values are all zero, so an SNR-based noise level is undefined; "
+                        "observe other points or another sample.")
+    values = clean + sigma * rng.standard_normal(n_obs)
+    truth = {"u": u.astype(np.float32)}
+    if a is not None:
+        truth["a"] = np.asarray(a, dtype=np.float32)
+    src = {"seed": int(seed), "n_obs": int(n_obs), **(source or {})}
+    return Observations(mesh[chosen], values, sigma, dict(coords), float(snr_db), truth, src)
+
+
+def observations_from_file(path: str | os.PathLike, split: str = "test", index: int = 0, *, n_obs: int = 100,
+                           snr_db: float = 25.0, seed: int = 0, input_field: str = "a",
+                           output_field: str = "u") -> Observations:
+    """Observations of sample ``index`` of a labelled neurops file (kind ``operator``).
+
+    Parameters
+    ----------
+    path : neurops HDF5 file with ``inputs/<input_field>`` and ``outputs/<output_field>``.
+    split, index : which sample.
+    n_obs, snr_db, seed : see :func:`make_observations`.
+    """
+    attrs = read_attrs(path)
+    if attrs["kind"] != "operator":
+        raise DataError(f"{path} has kind {attrs['kind']!r}; observations need a labelled 'operator' file.")
+    data = read_split(path, split)
+    for group, name in (("inputs", input_field), ("outputs", output_field)):
+        if name not in data[group]:
+            raise DataError(f"{path} split {split!r} has no {group} field {name!r}; it has {list(data[group])}.")
+    n = data["inputs"][input_field].shape[0]
+    if not -n <= index < n:
+        raise DataError(f"{path} split {split!r} has {n} samples; index {index} is out of range.")
+    coords = {d: data["coords"][d] for d in attrs["dims"]}
+    return make_observations(data["outputs"][output_field][index], coords, n_obs, snr_db, seed,
+                             a=data["inputs"][input_field][index],
+                             source={"file": str(path), "split": split, "index": int(index), "name": attrs["name"],
+                                     "forcing": (attrs.get("parameters") or {}).get("forcing")})
+
+
+def write_observations(obs: Observations, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``obs`` to an HDF5 observation file (atomically)."""
+    path = Path(path)
+    with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["schema_version"] = OBSERVATIONS_VERSION
+        f.attrs["kind"] = OBSERVATIONS_KIND
+        f.attrs["dims"] = json.dumps(obs.dims)
+        f.attrs["noise_std"] = float(obs.noise_std)
+        f.attrs["snr_db"] = float("nan") if obs.snr_db is None else float(obs.snr_db)
+        f.attrs["source"] = json.dumps(obs.source, default=str)
+        f.create_dataset("points", data=obs.points)
+        f.create_dataset("values", data=obs.values)
+        for d, c in obs.coords.items():
+            f.create_dataset(f"coords/{d}", data=np.asarray(c, dtype=np.float64))
+        for name, arr in obs.truth.items():
+            f.create_dataset(f"truth/{name}", data=np.asarray(arr, dtype=np.float32))
+    return path
+
+
+def read_observations(path: str | os.PathLike) -> Observations:
+    """Read an observation file written by :func:`write_observations` (clear errors otherwise)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"observation file {path} does not exist; make one with "
+                                "`neurops invert --make-obs --data FILE --out OBS.h5`.")
+    if not h5py.is_hdf5(path):
+        raise DataError(f"{path} is not an HDF5 file.")
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("kind") != OBSERVATIONS_KIND:
+            raise SchemaError(f"{path} is not an observation file (kind {f.attrs.get('kind')!r}, expected "
+                              f"{OBSERVATIONS_KIND!r}); make one with `neurops invert --make-obs`.")
+        if int(f.attrs.get("schema_version", -1)) != OBSERVATIONS_VERSION:
+            raise SchemaError(f"{path} has observation format version {f.attrs.get('schema_version')}; this neurops "
+                              f"reads version {OBSERVATIONS_VERSION}.")
+        for key in ("points", "values", "coords"):
+            if key not in f:
+                raise SchemaError(f"{path} lacks the required dataset/group {key!r}.")
+        dims = json.loads(f.attrs["dims"])
+        coords = {d: f["coords"][d][()] for d in dims}
+        truth = {k: f["truth"][k][()] for k in f["truth"]} if "truth" in f else {}
+        snr = float(f.attrs.get("snr_db", np.nan))
+        return Observations(f["points"][()], f["values"][()], float(f.attrs["noise_std"]), coords,
+                            None if np.isnan(snr) else snr, truth, json.loads(f.attrs.get("source", "{}")))

@@ -1,0 +1,1 @@
+"""PDE definitions and residuals: weak forms with CSRBF test functions, strong forms."""

@@ -1,0 +1,122 @@
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from neurops.data.generators.darcy import DarcyConfig, generate_darcy
+from neurops.errors import ConfigError, DataError
+from neurops.inverse import load_dgno
+from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
+
+TINY = dict(latent_dim=8, width=16, depth=2, encoder_hidden=[32])
+DARCY = dict(resolution=9, coefficient="piecewise", a_high=10.0, a_low=5.0, forcing=10.0, seed=3)
+
+
+@pytest.fixture(scope="module")
+def darcy_files(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("dgno")
+    coef = generate_darcy(DarcyConfig(n_train=20, n_val=0, n_test=0, unlabelled=True, **DARCY), root / "coef.h5",
+                          workers=1, progress=False)
+    lab = generate_darcy(DarcyConfig(n_train=1, n_val=4, n_test=4, test_resolutions=(17,), **DARCY),
+                         root / "lab.h5", workers=1, progress=False)
+    return coef, lab
+
+
+def _trainer(tmp_path: Path, epochs: int) -> L.Trainer:
+    return L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, default_root_dir=tmp_path, accelerator="cpu")
+
+
+def test_tiny_fit_test_and_checkpoint_round_trip(darcy_files, tmp_path):
+    coef, lab = darcy_files
+    dm = GenerativeDataModule(coef, lab, batch_size=10)
+    task = GenerativeOperatorTask(model_kwargs=TINY, n_particles=10, n_quad_per_axis=5, seed=1)
+    trainer = _trainer(tmp_path, 2)
+    trainer.fit(task, dm)
+    assert task.hparams.model_kwargs["resolution"] == [9, 9]  # filled in from the data
+    metrics = trainer.callback_metrics
+    assert {"train/data", "train/pde", "train/loss", "val/rel_l2"} <= set(metrics)
+    tested = trainer.test(task, dm, verbose=False)
+    assert [set(t) for t in tested] == [{"test/rel_l2@9"}, {"test/rel_l2@17"}]
+    # latent prior and residual scale were recorded from the training encodings
+    net = task.net
+    assert not torch.equal(net.latent_std, torch.ones_like(net.latent_std))
+    assert 0 < net.latent_std.max() <= 1 and net.residual_rms > 0
+    ckpt = tmp_path / "dgno.ckpt"
+    trainer.save_checkpoint(ckpt)
+    model, meta = load_dgno(ckpt)
+    assert meta["model"] == "dgno" and meta["forcing"] == 10.0
+    a = torch.full((1, 1, 9, 9), 5.0)
+    assert torch.allclose(model(a), net.eval()(a), atol=1e-6)
+    assert torch.equal(model.latent_mean, net.latent_mean)
+
+
+def test_training_steps_lower_the_physics_and_data_losses(darcy_files):
+    from neurops.data.reader import read_split
+
+    torch.manual_seed(0)
+    a = torch.from_numpy(read_split(darcy_files[0], "train")["inputs"]["a"])[:, None]
+    task = GenerativeOperatorTask(model_kwargs={**TINY, "resolution": [9, 9]}, n_particles=20, n_quad_per_axis=5,
+                                  radius_min=0.02, radius_max=0.05)
+    opt = torch.optim.Adam(task.parameters(), lr=1e-2)
+    history = []
+    for _ in range(80):
+        out = task.losses({"x": a})
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        history.append((out["data"].item(), out["pde"].item()))
+    first = torch.tensor(history[:5]).mean(0)
+    last = torch.tensor(history[-5:]).mean(0)
+    assert last[1] < 0.5 * first[1]  # weak residual
+    assert last[0] < first[0]  # reconstruction of a
+
+
+def test_labels_add_a_supervised_term(darcy_files):
+    from neurops.data.reader import read_split
+
+    data = read_split(darcy_files[1], "val")
+    batch = {"x": torch.from_numpy(data["inputs"]["a"])[:, None], "y": torch.from_numpy(data["outputs"]["u"])[:, None]}
+    task = GenerativeOperatorTask(model_kwargs={**TINY, "resolution": [9, 9]}, w_label=1.0, n_particles=5,
+                                  n_quad_per_axis=3)
+    out = task.losses(batch)
+    assert out["label"].item() == pytest.approx(1.0, abs=1e-3)  # untrained u = 0 -> relative error 1
+    assert "label" not in GenerativeOperatorTask(model_kwargs={**TINY, "resolution": [9, 9]}).losses(batch)
+
+
+def test_bad_configurations_raise_clear_errors(darcy_files, tmp_path):
+    coef, lab = darcy_files
+    with pytest.raises(DataError, match="no labels"):
+        GenerativeDataModule(coef, coef, val_split=None, test_splits=["train"])
+    with pytest.raises(DataError, match="no split"):
+        GenerativeDataModule(coef, lab, val_split="validation")
+    with pytest.raises(ConfigError, match="unknown pde"):
+        GenerativeOperatorTask(pde="stokes")
+    with pytest.raises(ConfigError, match="loss weights"):
+        GenerativeOperatorTask(w_pde=-1.0)
+    task = GenerativeOperatorTask(model_kwargs=TINY)
+    with pytest.raises(Exception, match="not built yet"):
+        task(torch.zeros(1, 1, 9, 9))
+
+
+@pytest.mark.parametrize("name", ["dgno_darcy_piecewise", "dgno_darcy_smooth"])
+def test_shipped_configs_build_the_task(name):
+    import importlib
+    import inspect
+
+    import yaml
+
+    from neurops.configs import resolve_config
+
+    cfg = yaml.safe_load(resolve_config(name).read_text())
+
+    def cls(section):
+        module, _, attr = cfg[section]["class_path"].rpartition(".")
+        return getattr(importlib.import_module(module), attr)
+
+    task = cls("model")(**cfg["model"]["init_args"])
+    assert isinstance(task, GenerativeOperatorTask) and task.net is not None
+    assert task.net(torch.full((1, 1, 29, 29), 5.0)).shape == (1, 1, 29, 29)
+    assert cls("data") is GenerativeDataModule
+    assert set(cfg["data"]["init_args"]) <= set(inspect.signature(GenerativeDataModule).parameters)

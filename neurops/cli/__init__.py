@@ -22,6 +22,7 @@ MODULES = [
     "neurops.cli.predict",
     "neurops.cli.data",
     "neurops.cli.quickstart",
+    "neurops.cli.dsr",
     "neurops.cli.invert",
 ]
 
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NeuropsError as exc:
         print(f"neurops: error: {exc}", file=sys.stderr)
         return 2
-    except FileExistsError as exc:
+    except (FileExistsError, FileNotFoundError) as exc:
         print(f"neurops: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,133 @@
+"""AL-RNN on Lorenz-63 (P = 2) and Roessler (P = 1): linear subregions used and fixed points vs the true system.
+
+Brenner et al. (NeurIPS 2024) find that AL-RNNs trained with sparse teacher forcing use
+the topologically minimal number of linear subregions: 3 for Lorenz-63 (P = 2) and 2 for
+Roessler (P = 1), with fixed points placed like the true system's. This script generates
+both data sets with the package's generators (standardised), trains an AL-RNN (M = 20)
+on each with STF, and reports in one run
+
+* the number of subregions the free-running model orbit visits (all, and those with at
+  least 1 % of the time),
+* its real fixed points (exhaustive over the 2^P regions) against the true system's
+  fixed points, in the standardised coordinates of the data, with their stability,
+* D_stsp, D_H and lambda_max on a held-out test trajectory.
+
+Run: ``python benchmarks/dsr_alrnn.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.dsr_common import WORK_DIR, evaluate, train  # noqa: E402
+from neurops.data.generators import get_generator  # noqa: E402
+from neurops.data.generators.chaotic_systems import Lorenz63, Roessler  # noqa: E402
+from neurops.data.reader import read_attrs, read_split  # noqa: E402
+from neurops.dynamics.symbolic import code_label, fixed_points, orbit_codes, region_frequencies  # noqa: E402
+from neurops.metrics.dsr import data_lyapunov_max  # noqa: E402
+from neurops.tasks.dynamics import load_dynamics_checkpoint  # noqa: E402
+from neurops.utils.bench import markdown_table, save_results  # noqa: E402
+
+SYSTEMS = {
+    "lorenz63": {"system": Lorenz63(), "n_relu": 2, "tau": 16, "seq_len": 64, "dt": 0.01, "minimal": 3},
+    "rossler": {"system": Roessler(), "n_relu": 1, "tau": 8, "seq_len": 64, "dt": 0.08, "minimal": 2},
+}
+
+
+def _kind(jacobian: np.ndarray) -> str:
+    ev = np.linalg.eigvals(jacobian)
+    unstable = int((ev.real > 0).sum())
+    focus = bool(np.any(np.abs(ev.imag) > 1e-9))
+    return f"{'saddle' if 0 < unstable < 3 else ('unstable' if unstable == 3 else 'stable')}{' focus' if focus else ''}"
+
+
+def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, seed: int) -> dict:
+    gen = get_generator(name)
+    path = WORK_DIR / f"{name}_alrnn.h5"
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    gen.fn(gen.make_config(n_steps=n_steps, dt=spec["dt"], standardize=True, seed=seed), path, progress=False,
+           overwrite=True)
+    attrs = read_attrs(path)
+    stats = attrs["parameters"]["standardization"]
+    mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
+    task = {"model": "alrnn", "model_kwargs": {"latent_dim": 20, "n_relu": spec["n_relu"]}, "training": "stf",
+            "tau": spec["tau"], "input_noise": 0.05, "lr": 5e-3, "lr_end": 1e-4}
+    ckpt, seconds = train(f"alrnn_{name}", path, task, epochs=epochs, batches=batches, seq_len=spec["seq_len"],
+                          batch_size=32, val_every=max(1, epochs // 10), seed=seed)
+    x_test = read_split(path, "test")["states"]["x"][0].astype(np.float64)
+    metrics = evaluate(ckpt, x_test, spec["dt"])
+    model, _ = load_dynamics_checkpoint(ckpt)
+    model = model.double()
+    with torch.no_grad():
+        z0 = model.infer_latent(torch.as_tensor(x_test[:1]))[0]
+    _, codes = orbit_codes(model, z0, 20_000, transient=2000)
+    unique, freq = region_frequencies(codes)
+    model_fps = [fp for fp in fixed_points(model) if fp.real]
+    with torch.no_grad():
+        model_obs = [model.observe(torch.as_tensor(fp.points[0])).numpy() for fp in model_fps]
+    system = spec["system"]
+    true_std = (system.fixed_points() - mean) / std
+    matches = []
+    for tp, tfp in zip(true_std, system.fixed_points()):
+        dists = [float(np.linalg.norm(tp - m)) for m in model_obs]
+        j = int(np.argmin(dists)) if dists else -1
+        matches.append({"true_fixed_point": np.round(tp, 3).tolist(), "true_kind": _kind(system.jacobian(tfp)),
+                        "nearest_model_fp": None if j < 0 else np.round(model_obs[j], 3).tolist(),
+                        "distance": None if j < 0 else dists[j], "model_kind": None if j < 0 else model_fps[j].kind})
+    return {
+        "system": name, "P": spec["n_relu"], "minimal_regions": spec["minimal"],
+        "regions_visited": int(len(unique)), "regions_visited_1pct": int((freq >= 0.01).sum()),
+        "region_frequencies": {code_label(c): float(f) for c, f in zip(unique, freq)},
+        "real_fixed_points": len(model_fps), "fixed_point_matches": matches,
+        "lambda_max_model": metrics["lambda_max"], "lambda_max_data": data_lyapunov_max(x_test, attrs),
+        "d_stsp": metrics["d_stsp"], "d_h": metrics["d_h"], "pe20": metrics["pe"], "train_seconds": seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs for Roessler")
+    parser.add_argument("--lorenz-epochs", type=int, default=None, help="epochs for Lorenz-63 (harder: more)")
+    parser.add_argument("--batches", type=int, default=None)
+    parser.add_argument("--n-steps", type=int, default=None, help="samples per generated trajectory")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    epochs = args.epochs or (5 if args.quick else 40)
+    batches = args.batches or (10 if args.quick else 50)
+    n_steps = args.n_steps or (10_000 if args.quick else 50_000)
+    lorenz_epochs = args.lorenz_epochs or (5 if args.quick else 100)
+    budget = {"lorenz63": lorenz_epochs, "rossler": epochs}
+    results = [run_system(name, spec, n_steps, budget[name], batches, args.seed) for name, spec in SYSTEMS.items()]
+    rows = [{"system": r["system"], "P": r["P"], "regions (minimal)": r["minimal_regions"],
+             "regions visited": r["regions_visited"], "regions >= 1 %": r["regions_visited_1pct"],
+             "real FPs (true)": f"{r['real_fixed_points']} ({len(r['fixed_point_matches'])})",
+             "max FP distance": max((m["distance"] for m in r["fixed_point_matches"]
+                                     if m["distance"] is not None), default=float("nan")),
+             "D_stsp": r["d_stsp"], "D_H": r["d_h"], "lambda_max model": r["lambda_max_model"],
+             "lambda_max data": r["lambda_max_data"], "train s": r["train_seconds"]} for r in results]
+    table = markdown_table(rows)
+    fp_lines = ["", "Fixed points (standardised data coordinates; nearest real model fixed point):", ""]
+    fp_rows = [{"system": r["system"], "true": m["true_fixed_point"], "true kind": m["true_kind"],
+                "model": m["nearest_model_fp"], "model kind": m["model_kind"], "distance": m["distance"]}
+               for r in results for m in r["fixed_point_matches"]]
+    notes = (f"\n\nAL-RNN M = 20, STF (tau 16 / 8), Gaussian input noise 0.05, RAdam lr 5e-3 -> 1e-4; "
+             f"{lorenz_epochs} (Lorenz-63) / {epochs} (Roessler) epochs x {batches} batches of 32 windows of T~ = 64 "
+             "(the paper: T~ = 200 / 300, 2000-3000 epochs); "
+             f"data: {n_steps} samples per split, standardised, from neurops' generators. "
+             "Checkpoint: lowest validation D_stsp.\n")
+    md = table + "\n" + "\n".join(fp_lines) + markdown_table(fp_rows) + notes
+    print(md)
+    save_results("dsr_alrnn", {"epochs": budget, "batches_per_epoch": batches, "n_steps": n_steps,
+                               "results": results}, md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Shared pieces of the DSR benchmarks: data import, ONE training path, evaluation.
+
+Every method of a side-by-side comparison is trained by :func:`train` (the package's
+``neurops dsr fit`` path: :func:`neurops.cli.dsr.run_fit`) with the same model, data,
+batches, epochs, learning-rate schedule and seed; only the ``task`` options differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neurops.cli.dsr import run_fit
+from neurops.data.series_import import import_series
+from neurops.metrics.dsr import evaluate_reconstruction
+from neurops.tasks.dynamics import load_dynamics_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+WORK_DIR = REPO / "benchmarks" / "work"
+DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "dsr"
+
+
+def data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="folder with the reference series (default ../shared/data/dsr)")
+
+
+def import_npy(src: Path, name: str, dt: float, val_fraction: float = 0.1) -> Path:
+    """Write ``src`` ([T, N] .npy) as a trajectory file whose last ``val_fraction`` is the validation split."""
+    out = WORK_DIR / f"{name}.h5"
+    if out.exists():
+        out.unlink()
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    return import_series(src, dt=dt, out=out, name=name, test_fraction=val_fraction)
+
+
+def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: int, seq_len: int,
+          batch_size: int = 16, val_every: int = 5, val_length: int = 10_000, seed: int = 0) -> tuple[Path, float]:
+    """Train one configuration; returns the checkpoint with the lowest validation D_stsp and the seconds taken."""
+    torch.set_num_threads(1)
+    shutil.rmtree(WORK_DIR / "runs" / name, ignore_errors=True)  # no stale checkpoints from earlier runs
+    config = {
+        "seed": seed, "out": str(WORK_DIR / "runs" / name),
+        "data": {"path": str(data), "seq_len": seq_len, "batch_size": batch_size, "batches_per_epoch": batches,
+                 "val_length": val_length},
+        "task": task,
+        "trainer": {"max_epochs": epochs, "check_val_every_n_epoch": val_every, "enable_progress_bar": False,
+                    "num_sanity_val_steps": 0, "logger": False},
+    }
+    start = time.perf_counter()
+    best = run_fit(config)
+    return best, time.perf_counter() - start
+
+
+def evaluate(ckpt: Path, x_test: np.ndarray, dt: float, *, lyapunov_steps: int = 20_000) -> dict[str, float]:
+    """The GTF paper's protocol on the whole test series (see :func:`evaluate_reconstruction`)."""
+    model, _ = load_dynamics_checkpoint(ckpt)
+    return evaluate_reconstruction(model.double(), x_test, dt=dt, lyapunov_steps=lyapunov_steps)

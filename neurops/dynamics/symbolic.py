@@ -1,0 +1,341 @@
+"""Symbolic analysis of piecewise-linear (PWL) RNNs: regions, fixed points, cycles, graphs.
+
+A PWL model (:class:`neurops.models.plrnn.PiecewiseLinearRNN`) is affine inside each linear
+subregion, ``F(z) = J_d z + c_d`` for the region with boolean code ``d``. That makes the
+analysis exact:
+
+* :func:`orbit_codes`, :func:`region_frequencies`: the regions an orbit visits and how often;
+* :func:`fixed_points`: ``z* = (I - J_d)^{-1} c_d`` for every candidate region; *real* if
+  ``z*`` lies in region ``d`` (else *virtual*), stable iff all ``|eig(J_d)| < 1``;
+* :func:`find_cycles`: k-cycles by a SCYFI-style self-consistency iteration: for a code
+  sequence ``d_1..d_k`` solve the linear k-periodicity condition, recompute the codes of
+  the candidate orbit, repeat until they agree, restart from new sequences;
+* :func:`symbolic_graph`: nodes are regions, edges the observed transitions;
+* :func:`topological_entropy`: ``log`` of the spectral radius of the transition graph, or
+  the growth rate ``(1/L) log N(L)`` of the number of distinct symbol words.
+
+References
+----------
+.. [1] Eisenmann, L., Monfared, Z., Goering, N., Durstewitz, D. (2023). Bifurcations and
+   loss jumps in RNN training. NeurIPS 2023 (SCYFI).
+.. [2] Brenner, M., Hemmer, C. J., Monfared, Z., Durstewitz, D. (2024). Almost-linear RNNs
+   yield highly interpretable symbolic codes in dynamical systems reconstruction. NeurIPS 2024.
+.. [3] Lind, D., Marcus, B. (1995). An Introduction to Symbolic Dynamics and Coding.
+   Cambridge University Press (topological entropy of shifts of finite type, Thm. 4.3.3).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from neurops.errors import ModelError
+
+
+@dataclass
+class Cycle:
+    """A fixed point (``period == 1``) or k-cycle of a PWL map.
+
+    Attributes
+    ----------
+    points : [k, M] the states of the cycle.
+    codes : [k, R] bool region codes the map is evaluated with at each point.
+    eigenvalues : [M] complex eigenvalues of the k-step Jacobian product.
+    real : True if every point lies in its assumed region (always True for k > 1 results).
+    """
+
+    points: np.ndarray
+    codes: np.ndarray
+    eigenvalues: np.ndarray
+    real: bool = True
+
+    @property
+    def period(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def stable(self) -> bool:
+        return bool(np.max(np.abs(self.eigenvalues)) < 1.0)
+
+    @property
+    def kind(self) -> str:
+        """``stable``/``unstable`` node, focus or saddle, from the eigenvalues."""
+        mags = np.abs(self.eigenvalues)
+        complex_pair = bool(np.any(np.abs(self.eigenvalues.imag) > 1e-9))
+        if np.all(mags < 1):
+            return "stable focus" if complex_pair else "stable node"
+        if np.all(mags > 1):
+            return "unstable focus" if complex_pair else "unstable node"
+        return "saddle focus" if complex_pair else "saddle"
+
+
+@dataclass
+class SymbolicGraph:
+    """Transition graph between the linear subregions visited by an orbit.
+
+    Attributes
+    ----------
+    codes : [K, R] bool, the distinct region codes (nodes), most visited first.
+    visits : [K] relative visit frequencies (sum 1).
+    counts : [K, K] transition counts ``i -> j`` between successive time steps (self-loops included).
+    """
+
+    codes: np.ndarray
+    visits: np.ndarray
+    counts: np.ndarray
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """[K, K] row-normalised transition probabilities."""
+        rows = self.counts.sum(axis=1, keepdims=True)
+        return self.counts / np.where(rows > 0, rows, 1)
+
+
+def _double(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model).double().eval()
+
+
+def code_label(code: np.ndarray) -> str:
+    """A region code as a bit string, e.g. ``"011"``."""
+    return "".join("1" if b else "0" for b in np.asarray(code).ravel())
+
+
+@torch.no_grad()
+def orbit_codes(model: nn.Module, z0: torch.Tensor, n_steps: int, transient: int = 0) -> tuple[np.ndarray,
+                                                                                                  np.ndarray]:
+    """Run the autonomous latent map and return its orbit and region codes.
+
+    Parameters
+    ----------
+    z0 : [M] initial latent state.
+
+    Returns
+    -------
+    z : [n_steps, M] float64 orbit, codes : [n_steps, R] bool.
+    """
+    m = _double(model)
+    z = torch.as_tensor(z0, dtype=torch.float64).reshape(1, -1)
+    for _ in range(transient):
+        z = m.latent_step(z)
+    states = []
+    for _ in range(n_steps):
+        states.append(z[0])
+        z = m.latent_step(z)
+    zs = torch.stack(states)
+    return zs.numpy(), m.region_code(zs).numpy()
+
+
+def region_frequencies(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct region codes of a sequence and their relative frequencies, most frequent first.
+
+    Parameters
+    ----------
+    codes : [T, R] bool.
+
+    Returns
+    -------
+    unique : [K, R] bool, freq : [K] (sum 1).
+    """
+    unique, counts = np.unique(np.asarray(codes, dtype=bool), axis=0, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    return unique[order], counts[order] / counts.sum()
+
+
+def _solve_cycle(m: nn.Module, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Points ``[k, M]`` of the k-periodic orbit of the affine maps of ``codes [k, R]``, and their product."""
+    j, c = m.linear_map(codes)
+    dim = j.shape[-1]
+    prod = torch.eye(dim, dtype=j.dtype)
+    offset = torch.zeros(dim, dtype=j.dtype)
+    for i in range(codes.shape[0]):
+        prod, offset = j[i] @ prod, j[i] @ offset + c[i]
+    try:
+        z = torch.linalg.solve(torch.eye(dim, dtype=j.dtype) - prod, offset)
+    except RuntimeError:  # singular: a continuum or none
+        return None
+    points = [z]
+    for i in range(codes.shape[0] - 1):
+        points.append(j[i] @ points[-1] + c[i])
+    return torch.stack(points), prod
+
+
+@torch.no_grad()
+def fixed_points(model: nn.Module, codes: np.ndarray | None = None, *, max_exhaustive_bits: int = 12,
+                 include_virtual: bool = True) -> list[Cycle]:
+    """All fixed points of the PWL map over the given (default: all) linear subregions.
+
+    For each region code ``d``: ``z* = (I - J_d)^{-1} c_d``. ``z*`` is *real* if its own code
+    is ``d``, *virtual* otherwise (it then shapes the flow in region ``d`` without being
+    reached).
+
+    Parameters
+    ----------
+    model : PWL RNN.
+    codes : [K, R] bool candidate regions; default all ``2^R`` codes (only if
+        ``R <= max_exhaustive_bits``; otherwise pass codes, e.g. from :func:`region_frequencies`,
+        or use :func:`find_cycles` with ``k=1``).
+    include_virtual : also return virtual fixed points.
+
+    Returns
+    -------
+    list of :class:`Cycle` with ``period == 1``; real ones first.
+
+    References
+    ----------
+    Durstewitz (2017), PLoS Comput. Biol.; Brenner et al. (2024), NeurIPS.
+    """
+    m = _double(model)
+    if codes is None:
+        bits = m.code_size
+        if bits > max_exhaustive_bits:
+            raise ModelError(f"the model has 2^{bits} region codes, too many to enumerate (limit "
+                             f"2^{max_exhaustive_bits}); pass codes= (e.g. the visited regions) or use "
+                             "find_cycles(model, k=1).")
+        codes = np.array(list(itertools.product([False, True], repeat=bits)), dtype=bool).reshape(-1, bits)
+    out = []
+    for code in np.asarray(codes, dtype=bool):
+        d = torch.as_tensor(code).unsqueeze(0)
+        solved = _solve_cycle(m, d)
+        if solved is None:
+            continue
+        points, prod = solved
+        real = bool(torch.equal(m.region_code(points), d))
+        if real or include_virtual:
+            out.append(Cycle(points.numpy(), code[None], np.linalg.eigvals(prod.numpy()), real))
+    out.sort(key=lambda c: not c.real)
+    return out
+
+
+def _minimal_period(points: np.ndarray, tol: float) -> int:
+    k = len(points)
+    for p in range(1, k):
+        if k % p == 0 and np.allclose(points, np.roll(points, p, axis=0), atol=tol):
+            return p
+    return k
+
+
+def _same_cycle(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
+    return a.shape == b.shape and any(np.allclose(np.roll(a, s, axis=0), b, atol=tol) for s in range(len(a)))
+
+
+@torch.no_grad()
+def find_cycles(model: nn.Module, k: int, *, n_restarts: int = 50, max_iter: int = 30, seed: int = 0,
+                start_states: np.ndarray | None = None, tol: float = 1e-8) -> list[Cycle]:
+    """Real k-cycles (k = 1: fixed points) of a PWL map by a SCYFI-style search.
+
+    Each restart takes a start state (one of ``start_states``, else ``N(0, I)``), uses the
+    codes of its first ``k`` iterates as the initial region sequence, and then iterates:
+    solve the k-periodicity condition for that sequence, recompute the codes of the
+    candidate orbit, stop when they agree (a real cycle) or after ``max_iter`` updates.
+    Only cycles of minimal period ``k`` are returned, each once.
+
+    Parameters
+    ----------
+    model : PWL RNN.
+    k : cycle length (>= 1).
+    start_states : [S, M] latent states to seed restarts from (e.g. an orbit).
+    tol : tolerance for comparing cycles.
+
+    References
+    ----------
+    Eisenmann et al. (2023), NeurIPS (SCYFI).
+    """
+    if k < 1:
+        raise ValueError(f"cycle length k must be >= 1, got {k}.")
+    m = _double(model)
+    rng = np.random.default_rng(seed)
+    found: list[Cycle] = []
+    for _ in range(n_restarts):
+        if start_states is not None and len(start_states):
+            z = torch.as_tensor(start_states[rng.integers(len(start_states))], dtype=torch.float64)
+        else:
+            z = torch.as_tensor(rng.normal(size=m.latent_dim))
+        seq = []
+        for _ in range(k):
+            seq.append(z)
+            z = m.latent_step(z.unsqueeze(0))[0]
+        codes = m.region_code(torch.stack(seq))
+        for _ in range(max_iter):
+            solved = _solve_cycle(m, codes)
+            if solved is None:
+                break
+            points, prod = solved
+            new_codes = m.region_code(points)
+            if torch.equal(new_codes, codes):
+                pts = points.numpy()
+                if np.isfinite(pts).all() and _minimal_period(pts, tol) == k and not any(
+                        _same_cycle(pts, c.points, tol * max(1.0, float(np.abs(pts).max()))) for c in found):
+                    found.append(Cycle(pts, codes.numpy(), np.linalg.eigvals(prod.numpy()), True))
+                break
+            codes = new_codes
+    return found
+
+
+def symbolic_graph(codes: np.ndarray) -> SymbolicGraph:
+    """Transition graph of a region-code sequence ``codes : [T, R]``.
+
+    Nodes are the distinct codes (most visited first); ``counts[i, j]`` counts the steps
+    ``t`` with ``code_t = i`` and ``code_{t+1} = j`` (self-loops included).
+
+    References
+    ----------
+    Brenner et al. (2024), NeurIPS (symbolic graphs of AL-RNNs).
+    """
+    codes = np.asarray(codes, dtype=bool)
+    unique, visits = region_frequencies(codes)
+    lookup = {code_label(c): i for i, c in enumerate(unique)}
+    ids = np.array([lookup[code_label(c)] for c in codes])
+    counts = np.zeros((len(unique), len(unique)), dtype=np.int64)
+    np.add.at(counts, (ids[:-1], ids[1:]), 1)
+    return SymbolicGraph(unique, visits, counts, [code_label(c) for c in unique])
+
+
+def _collapse(ids: np.ndarray) -> np.ndarray:
+    keep = np.concatenate([[True], ids[1:] != ids[:-1]])
+    return ids[keep]
+
+
+def topological_entropy(codes: np.ndarray, *, method: Literal["spectral", "words"] = "spectral",
+                        word_length: int = 8, collapse_repeats: bool = True) -> float:
+    """Topological-entropy estimate (nats per symbol) of a region-code sequence ``codes : [T, R]``.
+
+    With ``collapse_repeats`` the sequence is first reduced to its changes of region (a
+    symbol per visit, not per time step), so dwelling does not count as complexity.
+
+    * ``spectral``: ``log rho(A)`` with ``A`` the 0/1 adjacency of observed transitions
+      (the entropy of the shift of finite type the graph allows);
+    * ``words``: ``(1/L) log N(L)``, ``N(L)`` the number of distinct words of length ``L``.
+
+    References
+    ----------
+    Lind & Marcus (1995), Thm. 4.3.3.
+    """
+    codes = np.asarray(codes, dtype=bool)
+    labels = [code_label(c) for c in codes]
+    lookup = {lab: i for i, lab in enumerate(dict.fromkeys(labels))}
+    ids = np.array([lookup[lab] for lab in labels])
+    if collapse_repeats:
+        ids = _collapse(ids)
+    if method == "spectral":
+        adj = np.zeros((len(lookup), len(lookup)))
+        adj[ids[:-1], ids[1:]] = 1.0
+        rho = float(np.max(np.abs(np.linalg.eigvals(adj)))) if len(ids) > 1 else 0.0
+        return math.log(rho) if rho > 0 else 0.0
+    if method == "words":
+        if word_length < 1 or len(ids) < word_length:
+            raise ValueError(f"need 1 <= word_length <= {len(ids)} symbols, got {word_length}.")
+        words = {tuple(ids[i:i + word_length]) for i in range(len(ids) - word_length + 1)}
+        return math.log(len(words)) / word_length
+    raise ValueError(f"topological-entropy method {method!r} is unknown; use 'spectral' or 'words'.")
+
+
+__all__ = ["Cycle", "SymbolicGraph", "code_label", "find_cycles", "fixed_points", "orbit_codes",
+           "region_frequencies", "symbolic_graph", "topological_entropy"]

@@ -1,0 +1,331 @@
+"""Metrics of dynamical-systems reconstruction and the papers' evaluation protocol.
+
+* :func:`state_space_divergence` ``D_stsp``: Kullback-Leibler divergence between the
+  distributions of true and generated states in state space (histograms for few
+  dimensions, a Gaussian-mixture Monte-Carlo estimate for many).
+* :func:`hellinger_distance` ``D_H``: Hellinger distance of the smoothed power spectra,
+  averaged over dimensions (long-term temporal structure).
+* :func:`prediction_error` ``PE(n)``: mean squared error after ``n`` free-running steps
+  started from every data point (short-term predictability).
+* :func:`model_lyapunov_max`, :func:`data_lyapunov_max`: the largest Lyapunov exponent of
+  a trained model and of the data (when the generating system is known).
+* :func:`evaluate_reconstruction`: the protocol of Hess et al. (2023): generate
+  ``1.25 T`` steps from the first test point, drop the first ``0.25 T``, compare with the
+  whole test series.
+
+References
+----------
+.. [1] Koppe, G., Toutounji, H., Kirsch, P., Lis, S., Durstewitz, D. (2019). Identifying
+   nonlinear dynamical systems via generative recurrent neural networks with applications
+   to fMRI. PLoS Comput. Biol. 15(8): e1007263 (D_stsp by binning).
+.. [2] Brenner, M. et al. (2022). Tractable dendritic RNNs for reconstructing nonlinear
+   dynamical systems. ICML 2022 (GMM estimate of D_stsp).
+.. [3] Mikhaeil, J. M., Monfared, Z., Durstewitz, D. (2022). On the difficulty of learning
+   chaotic dynamics with RNNs. NeurIPS 2022 (D_H).
+.. [4] Hess, F., Monfared, Z., Brenner, M., Durstewitz, D. (2023). Generalized teacher
+   forcing for learning chaotic dynamics. ICML 2023 (evaluation protocol).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter1d
+from torch import nn
+
+from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
+
+#: dimension below which ``method="auto"`` bins (above: Gaussian mixture)
+BINNING_MAX_DIM = 5
+
+
+def _as_series(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
+    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a series [T, N], got shape {arr.shape}.")
+    return arr.astype(np.float64)
+
+
+def state_space_divergence(x_true: np.ndarray | torch.Tensor, x_gen: np.ndarray | torch.Tensor, *,
+                           method: Literal["auto", "binning", "gmm"] = "auto", n_bins: int = 30,
+                           n_centers: int = 10_000, n_samples: int = 1000, variance: float = 1.0,
+                           seed: int = 0) -> float:
+    """``D_stsp = KL(p_true || p_gen)`` of the state-space distributions of two series.
+
+    * ``binning`` (``auto`` for ``N <= 5``): ``n_bins`` bins per dimension over
+      ``[min - 0.1 std, max + 0.1 std]`` of the true series; ``p = (h + eps) / (sum h +
+      eps * n_bins^N)`` with ``eps = 1e-5``; generated points outside the range are not
+      counted. NaN if no generated point falls inside.
+    * ``gmm`` (``auto`` for ``N > 5``): each series is a mixture of Gaussians with variance
+      ``variance`` centred on ``n_centers`` evenly spaced points; ``KL`` is estimated from
+      ``n_samples`` Monte-Carlo draws of the true mixture (non-finite terms dropped).
+
+    The value depends strongly on the series length and bin count: compare only at equal
+    ``T`` and ``n_bins``.
+
+    Parameters
+    ----------
+    x_true : [T, N] true (test) series.
+    x_gen : [T', N] generated series.
+    seed : seed of the Monte-Carlo draws (``gmm``).
+
+    References
+    ----------
+    Koppe et al. (2019), PLoS Comput. Biol.; Brenner et al. (2022), ICML.
+    """
+    p, q = _as_series(x_true, "x_true"), _as_series(x_gen, "x_gen")
+    if p.shape[1] != q.shape[1]:
+        raise ValueError(f"x_true has {p.shape[1]} variables but x_gen has {q.shape[1]}.")
+    if method == "auto":
+        method = "binning" if p.shape[1] <= BINNING_MAX_DIM else "gmm"
+    if method == "binning":
+        return _binned_kl(p, q, n_bins)
+    if method == "gmm":
+        return _gmm_kl(p, q, n_centers, n_samples, variance, seed)
+    raise ValueError(f"D_stsp method {method!r} is unknown; use 'auto', 'binning' or 'gmm'.")
+
+
+def _binned_kl(p: np.ndarray, q: np.ndarray, n_bins: int, eps: float = 1e-5) -> float:
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}.")
+    std = p.std(axis=0)
+    lo, hi = p.min(axis=0) - 0.1 * std, p.max(axis=0) + 0.1 * std
+    width = np.where(hi > lo, (hi - lo) / n_bins, 1.0)
+    n_total = float(n_bins) ** p.shape[1]
+
+    def flat_index(x: np.ndarray) -> np.ndarray:
+        idx = np.floor((x - lo) / width).astype(np.int64)
+        inside = np.all((idx >= 0) & (idx < n_bins), axis=1)
+        return np.ravel_multi_index(idx[inside].T, (n_bins,) * p.shape[1])
+
+    bins_p, counts_p = np.unique(flat_index(p), return_counts=True)
+    bins_q, counts_q = np.unique(flat_index(q), return_counts=True)
+    if counts_q.sum() == 0:
+        return float("nan")
+    z_p, z_q = counts_p.sum() + eps * n_total, counts_q.sum() + eps * n_total
+    occupied = np.union1d(bins_p, bins_q)
+    hp = np.zeros(len(occupied))
+    hq = np.zeros(len(occupied))
+    hp[np.searchsorted(occupied, bins_p)] = counts_p
+    hq[np.searchsorted(occupied, bins_q)] = counts_q
+    pp, qq = (hp + eps) / z_p, (hq + eps) / z_q
+    kl = float(np.sum(pp * np.log(pp / qq)))
+    empty = n_total - len(occupied)  # bins empty in both: identical terms
+    kl += empty * (eps / z_p) * math.log(z_q / z_p)
+    return kl
+
+
+def _mixture_logpdf(points: torch.Tensor, centers: torch.Tensor, variance: float) -> torch.Tensor:
+    d = points.shape[1]
+    sq = torch.cdist(points, centers).pow(2)
+    return (torch.logsumexp(-sq / (2 * variance), dim=1) - math.log(centers.shape[0])
+            - 0.5 * d * math.log(2 * math.pi * variance))
+
+
+def _gmm_kl(p: np.ndarray, q: np.ndarray, n_centers: int, n_samples: int, variance: float, seed: int) -> float:
+    def centers(x: np.ndarray) -> torch.Tensor:
+        stride = max(1, len(x) // n_centers)
+        return torch.from_numpy(x[::stride][:n_centers])
+
+    cp, cq = centers(p), centers(q)
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.randint(len(cp), (n_samples,), generator=g)
+    samples = cp[pick] + math.sqrt(variance) * torch.randn(n_samples, p.shape[1], generator=g, dtype=cp.dtype)
+    terms = _mixture_logpdf(samples, cp, variance) - _mixture_logpdf(samples, cq, variance)
+    terms = terms[torch.isfinite(terms)]
+    return float(terms.mean()) if len(terms) else float("nan")
+
+
+def power_spectra(x: np.ndarray | torch.Tensor, smoothing: float = 20.0) -> np.ndarray:
+    """Normalised, Gaussian-smoothed power spectra per dimension.
+
+    Each dimension is z-scored; ``|rfft|^2`` is smoothed with a Gaussian kernel of
+    ``smoothing`` frequency bins (scipy ``gaussian_filter1d``), clipped at 0 and normalised
+    to sum 1.
+
+    Parameters
+    ----------
+    x : [T, N] series.
+
+    Returns
+    -------
+    spectra : [N, T // 2 + 1].
+    """
+    arr = _as_series(x, "x")
+    std = arr.std(axis=0)
+    z = (arr - arr.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    spec = np.abs(np.fft.rfft(z, axis=0)).T ** 2
+    if smoothing > 0:
+        spec = gaussian_filter1d(spec, smoothing, axis=-1)
+    spec = np.clip(spec, 0.0, None)
+    total = spec.sum(axis=-1, keepdims=True)
+    return spec / np.where(total > 0, total, 1.0)
+
+
+def hellinger_distance(x_true: np.ndarray | torch.Tensor, x_gen: np.ndarray | torch.Tensor, *,
+                       smoothing: float = 20.0) -> float:
+    """``D_H``: Hellinger distance of the smoothed power spectra, averaged over dimensions.
+
+    ``H(p, q) = ||sqrt(p) - sqrt(q)||_2 / sqrt(2)`` in [0, 1] per dimension, with the spectra
+    of :func:`power_spectra`. Invariant to offsets, rescaling and time shifts of a series.
+
+    Parameters
+    ----------
+    x_true, x_gen : [T, N] series of equal length.
+
+    References
+    ----------
+    Mikhaeil et al. (2022), NeurIPS; Hess et al. (2023), ICML.
+    """
+    p, q = _as_series(x_true, "x_true"), _as_series(x_gen, "x_gen")
+    if p.shape != q.shape:
+        raise ValueError(f"D_H compares series of equal shape; got {p.shape} and {q.shape} (cut both to the "
+                         "same length T).")
+    sp, sq = power_spectra(p, smoothing), power_spectra(q, smoothing)
+    h = np.sqrt(np.sum((np.sqrt(sp) - np.sqrt(sq)) ** 2, axis=-1)) / math.sqrt(2.0)
+    return float(np.mean(h))
+
+
+@torch.no_grad()
+def prediction_error(model: nn.Module, x: np.ndarray | torch.Tensor, n: int = 20, *, every: int = 1,
+                     batch_size: int = 20_000) -> float:
+    """``PE(n)``: MSE between ``x_{t+n}`` and the model's ``n``-step free prediction from ``x_t``.
+
+    Starts from every ``every``-th point ``t <= T - n - 1``; the error is taken at step ``n``
+    only, averaged over starts and variables.
+
+    Parameters
+    ----------
+    model : PWL RNN (``infer_latent``, ``step``, ``observe``).
+    x : [T, N] series.
+    n : prediction horizon in steps.
+    """
+    arr = torch.as_tensor(_as_series(x, "x"), dtype=next(model.parameters()).dtype)
+    if n < 1 or len(arr) <= n:
+        raise ValueError(f"PE(n) needs 1 <= n < T; got n={n} for a series of {len(arr)} points.")
+    starts = torch.arange(0, len(arr) - n, every)
+    total, count = 0.0, 0
+    for chunk in starts.split(batch_size):
+        pred = model.generate(arr[chunk], n)[0][:, -1]
+        total += float((pred - arr[chunk + n]).pow(2).sum())
+        count += pred.numel()
+    return total / count
+
+
+@torch.no_grad()
+def model_lyapunov_max(model: nn.Module, x0: np.ndarray | torch.Tensor, *, dt: float = 1.0, n_steps: int = 10_000,
+                       transient: int = 1000, seed: int = 0) -> float:
+    """Largest Lyapunov exponent of a trained model (per time unit), started from ``x0 : [N]``.
+
+    QR iteration on the model's Jacobians along its own orbit (transient discarded),
+    divided by the sampling interval ``dt``.
+    """
+    x0 = torch.as_tensor(np.asarray(x0), dtype=next(model.parameters()).dtype).reshape(1, -1)
+    z0 = model.infer_latent(x0)
+    lam = lyapunov_spectrum_map(model.latent_step, model.jacobian, z0, n_steps, n_exponents=1, transient=transient,
+                                dt=dt, seed=seed)
+    return float(lam[0, 0])
+
+
+def data_lyapunov_max(x: np.ndarray, attrs: dict[str, Any]) -> float | None:
+    """Largest Lyapunov exponent of a generated series from its true vector field, or None.
+
+    Works for files written by the chaotic-system generators (``name`` in lorenz63,
+    rossler, lorenz96): the series is un-standardised with the stored statistics and the
+    tangent dynamics are integrated along it (:func:`lyapunov_spectrum_orbit`).
+
+    Parameters
+    ----------
+    x : [T, N] or [B, T, N] series from the file.
+    attrs : the file's root attributes (:func:`neurops.data.reader.read_attrs`).
+    """
+    from neurops.data.generators.chaotic_systems import system_from_attrs
+
+    params = attrs.get("parameters") or {}
+    system = system_from_attrs(str(attrs.get("name", "")), params)
+    if system is None or "dt" not in params:
+        return None
+    orbit = np.asarray(x, dtype=np.float64)
+    if params.get("standardized"):
+        stats = params["standardization"]
+        orbit = orbit * np.asarray(stats["std"]) + np.asarray(stats["mean"])
+    lam = lyapunov_spectrum_orbit(system.jacobian, orbit if orbit.ndim == 3 else orbit[None], float(params["dt"]),
+                                  n_exponents=1)
+    return float(np.mean(lam[:, 0]))
+
+
+@torch.no_grad()
+def generate_like(model: nn.Module, x_test: np.ndarray | torch.Tensor, warmup_fraction: float = 0.25) -> np.ndarray:
+    """The protocol's generated series: ``(1 + w) T`` free steps from ``x_test[0]``, first ``w T`` dropped.
+
+    Parameters
+    ----------
+    x_test : [T, N].
+
+    Returns
+    -------
+    x_gen : [T, N].
+    """
+    arr = torch.as_tensor(_as_series(x_test, "x_test"), dtype=next(model.parameters()).dtype)
+    t = len(arr)
+    warmup = int(round(warmup_fraction * t))
+    x_gen = model.generate(arr[:1], t + warmup)[0][0, warmup:]
+    return x_gen.cpu().numpy().astype(np.float64)
+
+
+def evaluate_reconstruction(model: nn.Module, x_test: np.ndarray | torch.Tensor, *, dt: float = 1.0,
+                            n_bins: int = 30, smoothing: float = 20.0, pe_steps: int = 20, pe_every: int = 1,
+                            lyapunov_steps: int = 10_000, warmup_fraction: float = 0.25,
+                            method: Literal["auto", "binning", "gmm"] = "auto", seed: int = 0) -> dict[str, float]:
+    """The evaluation protocol of Hess et al. (2023) for one test series.
+
+    Generates ``1.25 T`` steps from ``x_test[0]``, drops the first ``0.25 T`` and compares
+    with the whole test series.
+
+    Parameters
+    ----------
+    model : trained PWL RNN (in eval mode).
+    x_test : [T, N] test series.
+    dt : sampling interval (for ``lambda_max`` per time unit).
+
+    Returns
+    -------
+    ``{"d_stsp", "d_h", "pe", "lambda_max"}`` (``pe`` is PE(``pe_steps``)); a diverging
+    model gives ``inf``/``nan`` entries rather than an exception.
+
+    References
+    ----------
+    Hess et al. (2023), ICML, Sec. 4 and Appendix (evaluation).
+    """
+    x_np = _as_series(x_test, "x_test")
+    x_gen = generate_like(model, x_np, warmup_fraction)
+    finite = bool(np.isfinite(x_gen).all())
+    return {
+        "d_stsp": state_space_divergence(x_np, x_gen, method=method, n_bins=n_bins, seed=seed) if finite
+        else float("nan"),
+        "d_h": hellinger_distance(x_np, x_gen, smoothing=smoothing) if finite else float("nan"),
+        "pe": prediction_error(model, x_np, pe_steps, every=pe_every),
+        "lambda_max": model_lyapunov_max(model, x_np[0], dt=dt, n_steps=lyapunov_steps, seed=seed) if finite
+        else float("nan"),
+    }
+
+
+def summarize(values: list[float] | np.ndarray) -> dict[str, float]:
+    """Mean, standard error, median and median absolute deviation of per-run values (NaNs dropped)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return {"mean": float("nan"), "sem": float("nan"), "median": float("nan"), "mad": float("nan"), "n": 0}
+    sem = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+    med = float(np.median(v))
+    return {"mean": float(v.mean()), "sem": sem, "median": med, "mad": float(np.median(np.abs(v - med))),
+            "n": int(len(v))}
+
+
+__all__ = ["BINNING_MAX_DIM", "data_lyapunov_max", "evaluate_reconstruction", "generate_like", "hellinger_distance",
+           "model_lyapunov_max", "power_spectra", "prediction_error", "state_space_divergence", "summarize"]

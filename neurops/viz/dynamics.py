@@ -1,0 +1,113 @@
+"""Figures of dynamical-systems reconstruction: attractors, power spectra, symbolic graphs.
+
+Everything is saved atomically as PNG with the Agg backend.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from neurops.dynamics.symbolic import SymbolicGraph  # noqa: E402
+from neurops.metrics.dsr import power_spectra  # noqa: E402
+from neurops.utils.io import atomic_path  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+    return path
+
+
+def plot_attractor(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.PathLike, *, dims: tuple[int, ...] = (0, 1, 2),
+                   max_points: int = 20_000, title: str = "") -> Path:
+    """True and generated orbits side by side, in 3D (or 2D if the series has fewer dimensions).
+
+    Parameters
+    ----------
+    x_true, x_gen : [T, N] series.
+    dims : the (up to three) variables plotted.
+    """
+    dims = tuple(d for d in dims if d < x_true.shape[1])[:3]
+    three_d = len(dims) == 3
+    fig = plt.figure(figsize=(10, 4.6), constrained_layout=True)
+    for i, (x, name) in enumerate(((x_true, "data"), (x_gen, "model"))):
+        ax = fig.add_subplot(1, 2, i + 1, projection="3d" if three_d else None)
+        x = np.asarray(x)[:max_points]
+        cols = [x[:, d] for d in dims] if len(dims) > 1 else [np.arange(len(x)), x[:, dims[0]]]
+        ax.plot(*cols, lw=0.3, color="C0" if i == 0 else "C1")
+        ax.set_title(name)
+        ax.set_xlabel(f"x{dims[0]}" if len(dims) > 1 else "t")
+        ax.set_ylabel(f"x{dims[1]}" if len(dims) > 1 else f"x{dims[0]}")
+        if three_d:
+            ax.set_zlabel(f"x{dims[2]}")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.PathLike, *, dt: float = 1.0,
+                       smoothing: float = 20.0, max_dims: int = 5, title: str = "") -> Path:
+    """Smoothed, normalised power spectra (as used by ``D_H``) of data and model, per dimension.
+
+    Parameters
+    ----------
+    x_true, x_gen : [T, N] series of equal length.
+    dt : sampling interval (frequency axis in 1 / time unit).
+    """
+    sp_true, sp_gen = power_spectra(x_true, smoothing), power_spectra(x_gen, smoothing)
+    freqs = np.fft.rfftfreq(len(x_true), d=dt)
+    n = min(max_dims, sp_true.shape[0])
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.0), constrained_layout=True, squeeze=False)
+    cut = max(2, int(0.1 * len(freqs)))  # the informative low-frequency part
+    for d, ax in enumerate(axes[0]):
+        ax.semilogy(freqs[1:cut], sp_true[d, 1:cut], label="data")
+        ax.semilogy(freqs[1:cut], np.clip(sp_gen[d, 1:cut], 1e-12, None), label="model", ls="--")
+        ax.set_title(f"x{d}")
+        ax.set_xlabel("frequency")
+    axes[0, 0].legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_nodes: int = 24,
+                        title: str = "") -> Path:
+    """The transition graph between linear subregions: nodes sized by visits, edges by probability.
+
+    Nodes are placed on a circle (most visited first); self-loops are omitted.
+    """
+    k = min(max_nodes, len(graph.visits))
+    angle = 2 * np.pi * np.arange(k) / max(k, 1)
+    pos = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    prob = graph.probabilities[:k, :k]
+    sizes = 300 + 3000 * graph.visits[:k]  # marker areas in points^2
+    radius = np.sqrt(sizes) / 2  # points
+    fig, ax = plt.subplots(figsize=(5.2, 5.2), constrained_layout=True)
+    for i in range(k):
+        for j in range(k):
+            if i != j and prob[i, j] > 0:
+                ax.annotate("", xy=pos[j], xytext=pos[i], zorder=4,
+                            arrowprops={"arrowstyle": "-|>", "lw": 0.5 + 4 * prob[i, j], "alpha": 0.7,
+                                        "connectionstyle": "arc3,rad=0.15", "shrinkA": radius[i] + 2,
+                                        "shrinkB": radius[j] + 2, "mutation_scale": 18})
+    ax.scatter(pos[:, 0], pos[:, 1], s=sizes, c=graph.visits[:k], cmap="viridis", zorder=3, edgecolors="k")
+    for (px, py), label, v in zip(pos, graph.labels[:k], graph.visits[:k]):
+        ax.text(px, py - 0.22, f"{label}\n{v:.0%}", ha="center", va="top", fontsize=8)
+    ax.set_xlim(-1.5, 1.5)
+    ax.set_ylim(-1.6, 1.4)
+    ax.axis("off")
+    ax.set_title(title or f"symbolic graph ({len(graph.visits)} regions visited)")
+    return _save(fig, path)
+
+
+__all__ = ["plot_attractor", "plot_power_spectra", "plot_symbolic_graph"]

@@ -1,0 +1,143 @@
+"""Tests of generalized / adaptive / sparse teacher forcing (neurops/dynamics/teacher_forcing.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from neurops.data.generators import get_generator
+from neurops.data.reader import read_split
+from neurops.dynamics.teacher_forcing import (AdaptiveAlpha, alpha_from_sigma, estimate_alpha, estimate_sigma,
+                                              gtf_rollout, stf_rollout)
+from neurops.errors import ConfigError
+from neurops.models import build
+
+
+@pytest.fixture(scope="module")
+def lorenz_windows(tmp_path_factory: pytest.TempPathFactory) -> torch.Tensor:
+    """Standardised Lorenz-63 data from the package's generator, dt = 0.05: [8, 600, 3]."""
+    spec = get_generator("lorenz63")
+    cfg = spec.make_config(n_train=8, n_val=0, n_test=0, n_steps=600, dt=0.05, substeps=10, transient=5.0,
+                           standardize=True, seed=0)
+    path = spec.fn(cfg, tmp_path_factory.mktemp("l63") / "l63.h5", progress=False)
+    return torch.as_tensor(read_split(path, "train")["states"]["x"], dtype=torch.float64)
+
+
+def _fitted_shplrnn(x: torch.Tensor) -> torch.nn.Module:
+    """A clipped shPLRNN whose one-step map is fitted to the data by least squares on random ReLU features.
+
+    Its Jacobians along the data are expanding (as those of a well-trained model of a chaotic
+    system are), which is the regime where BPTT gradients explode.
+    """
+    model = build("clipped_shplrnn", obs_dim=3, latent_dim=3, hidden_dim=50, seed=0).double()
+    with torch.no_grad():
+        model.W2.mul_(3.0)
+        model.h2.mul_(3.0)
+        model.A.fill_(0.9)
+        z, z_next = x[:, :-1].reshape(-1, 3), x[:, 1:].reshape(-1, 3)
+        pre = z @ model.W2.T
+        feats = torch.cat([torch.relu(pre + model.h2) - torch.relu(pre), torch.ones(len(z), 1, dtype=z.dtype)], 1)
+        sol = torch.linalg.lstsq(feats, z_next - model.A * z).solution
+        model.W1.copy_(sol[:-1].T)
+        model.h1.copy_(sol[-1])
+    return model
+
+
+def _grad_norm(model: torch.nn.Module, x: torch.Tensor, alpha: float) -> float:
+    model.zero_grad()
+    pred, _ = gtf_rollout(model, x, alpha)
+    torch.nn.functional.mse_loss(pred, x[:, 1:]).backward()
+    return math.sqrt(sum(float(p.grad.pow(2).sum()) for p in model.parameters()))
+
+
+def test_gtf_bounds_gradients_where_bptt_explodes(lorenz_windows: torch.Tensor) -> None:
+    model = _fitted_shplrnn(lorenz_windows)
+    one_step = torch.nn.functional.mse_loss(model.latent_step(lorenz_windows[:, :-1]), lorenz_windows[:, 1:])
+    assert one_step < 0.05  # the model does describe the Lorenz data
+    alpha_star = estimate_alpha(model, lorenz_windows[:, :200])
+    assert 0.3 < alpha_star < 1.0
+    lengths = [25, 50, 100, 200]
+    bptt = [_grad_norm(model, lorenz_windows[:, : t + 1], 0.0) for t in lengths]
+    gtf = [_grad_norm(model, lorenz_windows[:, : t + 1], alpha_star) for t in lengths]
+    # plain BPTT: exponential growth with the sequence length
+    slope = np.polyfit(lengths, np.log(bptt), 1)[0]
+    assert slope > 0.05 and bptt[-1] / bptt[0] > 1e6
+    # GTF at alpha*: bounded, not growing with T
+    assert max(gtf) < 10.0 and gtf[-1] <= 2.0 * gtf[0]
+
+
+def test_alpha_star_bounds_the_forced_jacobian_product(lorenz_windows: torch.Tensor) -> None:
+    model = _fitted_shplrnn(lorenz_windows)
+    x = lorenz_windows[:, :100]
+    sigma = estimate_sigma(model, x, "product_upper_bound")
+    alpha = alpha_from_sigma(sigma)
+    with torch.no_grad():
+        jac = model.jacobian(model.infer_latent(x))
+    for b in range(x.shape[0]):
+        prod = torch.eye(3, dtype=jac.dtype)
+        for t in range(x.shape[1]):
+            prod = (1 - alpha) * jac[b, t] @ prod
+        assert torch.linalg.matrix_norm(prod, ord=2) <= 1.0 + 1e-9
+
+
+def test_alpha_methods_and_limits(lorenz_windows: torch.Tensor) -> None:
+    model = _fitted_shplrnn(lorenz_windows)
+    x = lorenz_windows[:, :50]
+    values = {m: estimate_sigma(model, x, m) for m in ("product_upper_bound", "arithmetic_mean", "batch_maximum")}
+    assert values["batch_maximum"] >= values["product_upper_bound"]  # max >= geometric mean
+    assert alpha_from_sigma(0.5) == 0.0 and alpha_from_sigma(2.0) == pytest.approx(0.5)
+    with pytest.raises(ConfigError, match="unknown"):
+        estimate_sigma(model, x, "median")
+
+
+def test_gtf_extremes() -> None:
+    model = build("plrnn", obs_dim=2, latent_dim=2, seed=0)
+    x = torch.randn(3, 6, 2)
+    # alpha = 1: every step starts from the data -> one-step predictions
+    pred, _ = gtf_rollout(model, x, 1.0)
+    torch.testing.assert_close(pred, model.step(x[:, :-1].reshape(-1, 2)).reshape(3, 5, 2))
+    # alpha = 0: free running from x_0
+    free, _ = gtf_rollout(model, x, 0.0)
+    torch.testing.assert_close(free, model.generate(x[:, 0], 5)[0])
+    with pytest.raises(ValueError, match="alpha"):
+        gtf_rollout(model, x, 1.5)
+    with pytest.raises(ValueError, match=r"\[B, T\+1, N\]"):
+        gtf_rollout(model, x[0], 0.5)
+
+
+def test_stf_resets_every_tau_and_cuts_gradients() -> None:
+    model = build("plrnn", obs_dim=2, latent_dim=2, seed=0)
+    x = torch.randn(1, 9, 2)
+    pred, _ = stf_rollout(model, x, tau=4)
+    # step 5 starts from the data x_4
+    torch.testing.assert_close(pred[:, 4], model.step(x[:, 4]))
+    torch.testing.assert_close(pred[:, :4], model.generate(x[:, 0], 4)[0])
+    # tau = 1 equals full forcing
+    torch.testing.assert_close(stf_rollout(model, x, 1)[0], gtf_rollout(model, x, 1.0)[0])
+    # the loss at step 6 does not depend on parameters through steps 1..4
+    x_req = x.clone().requires_grad_(True)
+    out, _ = stf_rollout(model, x_req, tau=4)
+    out[:, 5].sum().backward()
+    assert torch.all(x_req.grad[:, 0] == 0) and torch.any(x_req.grad[:, 4] != 0)
+    with pytest.raises(ValueError, match="tau"):
+        stf_rollout(model, x, 0)
+
+
+def test_adaptive_alpha_rule() -> None:
+    schedule = AdaptiveAlpha(every=1, rate=0.5)
+    assert schedule.alpha == 1.0
+    assert schedule.update(0.2) == pytest.approx(0.6)  # decays slowly
+    assert schedule.update(0.9) == pytest.approx(0.9)  # jumps up at once
+    model = build("plrnn", obs_dim=2, latent_dim=2, seed=0)
+    every = AdaptiveAlpha(every=3)
+    values = [every(model, torch.randn(2, 5, 2)) for _ in range(4)]
+    assert values[0] == values[1] == values[2]
+    state = every.state_dict()
+    again = AdaptiveAlpha(every=3)
+    again.load_state_dict(state)
+    assert again.alpha == every.alpha
+    with pytest.raises(ConfigError):
+        AdaptiveAlpha(every=0)

@@ -1,0 +1,103 @@
+"""Tests of the DSR metrics (neurops/metrics/dsr.py) on cases with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from neurops.metrics.dsr import (data_lyapunov_max, evaluate_reconstruction, hellinger_distance, power_spectra,
+                                 prediction_error, state_space_divergence, summarize)
+from neurops.models import build
+
+
+@pytest.fixture(scope="module")
+def series() -> np.ndarray:
+    """A quasi-periodic 3-D series with noise: [4096, 3]."""
+    t = np.arange(4096) * 0.05
+    rng = np.random.default_rng(0)
+    x = np.stack([np.sin(t), np.cos(1.3 * t), np.sin(0.7 * t) * np.cos(0.2 * t)], axis=1)
+    return x + 0.05 * rng.normal(size=x.shape)
+
+
+def test_identical_series_give_zero(series: np.ndarray) -> None:
+    assert state_space_divergence(series, series) == pytest.approx(0.0, abs=1e-12)
+    assert state_space_divergence(series, series, method="gmm", n_centers=500, n_samples=200) == pytest.approx(0.0)
+    assert hellinger_distance(series, series) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_binned_kl_analytic_value() -> None:
+    # true: uniform over the 3 bins of [0, 3); generated: all mass in bin 0 (eps = 1e-5)
+    x_true = np.array([[0.5], [1.5], [2.5]] * 100)
+    x_gen = np.full((300, 1), 0.5)
+    eps, n = 1e-5, 3
+    std = x_true.std()
+    lo, hi = 0.5 - 0.1 * std, 2.5 + 0.1 * std
+    edges = np.linspace(lo, hi, n + 1)
+    h_true = np.histogram(x_true[:, 0], edges)[0]
+    h_gen = np.histogram(x_gen[:, 0], edges)[0]
+    p = (h_true + eps) / (h_true.sum() + eps * n)
+    q = (h_gen + eps) / (h_gen.sum() + eps * n)
+    assert state_space_divergence(x_true, x_gen, n_bins=n) == pytest.approx(float(np.sum(p * np.log(p / q))))
+
+
+def test_binned_kl_shifted_out_of_range_is_nan(series: np.ndarray) -> None:
+    assert math.isnan(state_space_divergence(series, series + 100.0))
+
+
+def test_gmm_kl_of_two_points_is_half_squared_distance() -> None:
+    # single-centre mixtures N(mu1, I) and N(mu2, I): KL = |mu1 - mu2|^2 / 2
+    x_true = np.zeros((50, 6))
+    x_gen = np.full((50, 6), 0.5)
+    kl = state_space_divergence(x_true, x_gen, n_samples=20_000, seed=1)  # auto -> gmm for N = 6
+    assert kl == pytest.approx(6 * 0.25 / 2, rel=0.05)
+
+
+def test_hellinger_invariances_and_disjoint_spectra(series: np.ndarray) -> None:
+    # offsets, rescaling and circular time shifts leave the power spectrum unchanged
+    assert hellinger_distance(series, 3.0 * series + 7.0) == pytest.approx(0.0, abs=1e-12)
+    assert hellinger_distance(series, np.roll(series, 100, axis=0)) == pytest.approx(0.0, abs=1e-12)
+    t = np.arange(8192)
+    slow, fast = np.sin(2 * np.pi * 0.01 * t)[:, None], np.sin(2 * np.pi * 0.4 * t)[:, None]
+    assert hellinger_distance(slow, fast, smoothing=5) == pytest.approx(1.0, abs=2e-3)
+    spectra = power_spectra(series)
+    assert spectra.shape == (3, 2049) and np.allclose(spectra.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="equal shape"):
+        hellinger_distance(series, series[:-1])
+
+
+def test_prediction_error_of_a_perfect_model() -> None:
+    model = build("plrnn", obs_dim=2, latent_dim=2, seed=0)
+    x = model.generate(torch.tensor([[0.3, -0.2]]), 200)[0][0].detach()
+    assert prediction_error(model, x, 20) == pytest.approx(0.0, abs=1e-10)
+    shifted = x + 1.0  # the model predicts the unshifted continuation: error is known at step n
+    pe = prediction_error(model, shifted, 5)
+    assert pe > 0
+    with pytest.raises(ValueError, match="n < T"):
+        prediction_error(model, x[:10], 20)
+
+
+def test_evaluate_reconstruction_of_the_data_generating_model() -> None:
+    model = build("alrnn", obs_dim=1, latent_dim=1, n_relu=1, seed=0).double()  # tent map, lambda = log 2
+    with torch.no_grad():
+        model.A.fill_(1.99)
+        model.W.fill_(-3.98)
+        model.h.fill_(0.995)
+    x = model.generate(torch.tensor([[0.1234]], dtype=torch.float64), 20_000)[0][0].detach().numpy()
+    result = evaluate_reconstruction(model, x, dt=1.0, lyapunov_steps=2000)
+    assert set(result) == {"d_stsp", "d_h", "pe", "lambda_max"}
+    assert result["pe"] == pytest.approx(0.0, abs=1e-20)
+    assert result["lambda_max"] == pytest.approx(math.log(1.99), rel=1e-6)
+    assert result["d_stsp"] < 0.05 and result["d_h"] < 0.05  # same system, other stretch of the attractor
+
+
+def test_data_lyapunov_needs_a_known_system() -> None:
+    assert data_lyapunov_max(np.zeros((10, 3)), {"name": "ecg", "parameters": {}}) is None
+
+
+def test_summarize() -> None:
+    s = summarize([1.0, 2.0, 3.0, float("nan")])
+    assert s["mean"] == 2.0 and s["median"] == 2.0 and s["mad"] == 1.0 and s["n"] == 3
+    assert s["sem"] == pytest.approx(1.0 / math.sqrt(3))

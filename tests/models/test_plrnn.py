@@ -1,0 +1,151 @@
+"""Tests of the PLRNN family (neurops/models/plrnn.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neurops.errors import ModelError
+from neurops.models import build, spec_of
+from neurops.models.plrnn import talathi_vartak_init
+
+NAMES = {
+    "plrnn": {},
+    "shplrnn": {"hidden_dim": 7},
+    "clipped_shplrnn": {"hidden_dim": 7},
+    "alrnn": {"n_relu": 2},
+    "dendplrnn": {"n_bases": 3},
+}
+
+
+def _model(name: str, **kw) -> torch.nn.Module:
+    kwargs = {"obs_dim": 3, "latent_dim": 5, "seed": 1, **NAMES[name], **kw}
+    model = build(name, **kwargs).double()
+    with torch.no_grad():  # move off the initialisation (h = 0) so offsets are exercised
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(3), dtype=p.dtype))
+    return model
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_affine_in_region_matches_step(name: str) -> None:
+    model = _model(name)
+    z = torch.randn(64, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2
+    j, c = model.linear_map(model.region_code(z))
+    expected = (j @ z.unsqueeze(-1)).squeeze(-1) + c
+    torch.testing.assert_close(model.latent_step(z), expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_jacobian_matches_autograd(name: str) -> None:
+    model = _model(name)
+    z = torch.randn(4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    auto = torch.stack([torch.autograd.functional.jacobian(model.latent_step, zi) for zi in z])
+    torch.testing.assert_close(model.jacobian(z), auto)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_generate_shapes_gradients_and_seed(name: str) -> None:
+    model = build(name, obs_dim=3, latent_dim=5, seed=4, **NAMES[name])
+    x, z = model.generate(torch.randn(2, 3), 7)
+    assert x.shape == (2, 7, 3) and z.shape == (2, 7, 5)
+    x.pow(2).mean().backward()
+    grads = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert grads == {n for n, _ in model.named_parameters()}
+    same = build(name, obs_dim=3, latent_dim=5, seed=4, **NAMES[name])
+    for (n, a), (_, b) in zip(model.state_dict().items(), same.state_dict().items()):
+        assert torch.equal(a, b), n
+    assert spec_of(model) == (name, {"obs_dim": 3, "latent_dim": 5, "seed": 4, **NAMES[name]})
+
+
+def test_plrnn_formula_and_offdiagonal_w() -> None:
+    model = _model("plrnn")
+    z = torch.tensor([[1.0, -2.0, 0.5, -0.1, 3.0]], dtype=torch.float64)
+    w = model.W * (1 - torch.eye(5, dtype=torch.float64))
+    expected = model.A * z + torch.relu(z) @ w.T + model.h
+    torch.testing.assert_close(model.step(z), expected)
+    model.W.grad = None
+    model.step(z).sum().backward()
+    assert torch.all(torch.diagonal(model.W.grad) == 0)
+
+
+def test_alrnn_only_last_p_units_are_nonlinear() -> None:
+    model = _model("alrnn", n_relu=2)
+    assert model.code_size == 2
+    z = torch.randn(10, 5, dtype=torch.float64)
+    # changing the sign of the linear units keeps the region; the map stays affine there
+    z2 = z.clone()
+    z2[:, :3] *= -1
+    assert torch.equal(model.region_code(z), model.region_code(z2))
+
+
+def test_clipped_shplrnn_is_bounded() -> None:
+    model = build("clipped_shplrnn", obs_dim=3, latent_dim=3, hidden_dim=20, seed=0)
+    assert model.A.abs().max() < 1
+    x = model.generate(torch.full((1, 3), 1e3), 2000)[0]
+    assert torch.isfinite(x).all() and x[0, -1].abs().max() < 1e3
+
+
+def test_talathi_vartak_init_spectral_radius_one() -> None:
+    a, w = talathi_vartak_init(6, torch.Generator().manual_seed(0))
+    k = torch.diag(a) + w
+    assert torch.allclose(torch.linalg.eigvalsh(k.double()).max(), torch.tensor(1.0, dtype=torch.float64), atol=1e-5)
+    assert torch.all(torch.diagonal(w) == 0)
+
+
+def test_affine_observation_pseudo_inverse_forcing() -> None:
+    model = build("shplrnn", obs_dim=4, latent_dim=3, hidden_dim=5, observation="affine", seed=0)
+    z = torch.randn(8, 3)
+    x = model.observe(z)
+    torch.testing.assert_close(model.infer_latent(x), z, atol=1e-4, rtol=1e-4)  # B has full column rank
+    assert model.forcing_mask().all()
+    assert model.observation_regularization() >= 0
+
+
+def test_identity_observation_with_more_latents() -> None:
+    model = build("plrnn", obs_dim=2, latent_dim=4, seed=0)
+    x = torch.randn(5, 2)
+    z = model.infer_latent(x)
+    assert z.shape == (5, 4) and torch.equal(z[:, :2], x) and torch.equal(model.observe(z), x)
+    assert model.forcing_mask().tolist() == [True, True, False, False]
+
+
+def test_external_inputs() -> None:
+    model = build("alrnn", obs_dim=2, latent_dim=3, n_relu=1, input_dim=2, seed=0)
+    s = torch.randn(1, 5, 2)
+    x_in, _ = model.generate(torch.zeros(1, 2), 5, inputs=s)
+    x_0, _ = model.generate(torch.zeros(1, 2), 5, inputs=torch.zeros_like(s))
+    assert not torch.allclose(x_in, x_0)
+    with pytest.raises(ModelError, match="pass the inputs"):
+        model.generate(torch.zeros(1, 2), 5)
+
+
+def test_regularizers() -> None:
+    model = build("alrnn", obs_dim=2, latent_dim=4, n_relu=1, seed=0)
+    with torch.no_grad():
+        model.A.fill_(1.0)
+        model.W.zero_()
+        model.h.zero_()
+    assert model.latent_regularization() == 0
+    assert model.manifold_attractor_regularization(0.5) == 0
+    with torch.no_grad():
+        model.W[0, 1] = 2.0  # unit 0 is not regularised by MAR over the last half
+    assert model.manifold_attractor_regularization(0.5) == 0
+    assert model.latent_regularization().item() == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"obs_dim": 4, "latent_dim": 3}, "latent_dim >= obs_dim"),
+    ({"obs_dim": 3, "latent_dim": 3, "observation": "linear"}, "observation"),
+    ({"obs_dim": 0, "latent_dim": 3}, "must be >= 1"),
+])
+def test_bad_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ModelError, match=match):
+        build("plrnn", **kwargs)
+
+
+def test_bad_alrnn_p_and_wrong_obs_dim() -> None:
+    with pytest.raises(ModelError, match="n_relu"):
+        build("alrnn", obs_dim=3, latent_dim=3, n_relu=4)
+    with pytest.raises(ModelError, match="obs_dim=3"):
+        build("plrnn", obs_dim=3, latent_dim=3).infer_latent(torch.zeros(2, 4))

@@ -1,0 +1,36 @@
+"""Tests of the ODE integrators (neurops/solvers/ode.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurops.errors import SolverError
+from neurops.solvers.ode import integrate
+
+
+def test_rk4_fourth_order_on_linear_decay() -> None:
+    x0 = np.array([[1.0], [2.0]])
+    errors = []
+    for substeps in (1, 2):
+        x = integrate(lambda y: -y, x0, 0.2, 11, substeps=substeps)
+        errors.append(np.abs(x[:, -1] - x0 * np.exp(-2.0)).max())
+    assert errors[0] / errors[1] == pytest.approx(16.0, rel=0.1)
+
+
+def test_transient_and_scipy_agree() -> None:
+    f = lambda y: np.stack([y[..., 1], -y[..., 0]], axis=-1)  # noqa: E731 - harmonic oscillator
+    x_rk4 = integrate(f, np.array([[1.0, 0.0]]), 0.01, 100, substeps=4, transient=50)
+    x_ivp = integrate(f, np.array([[1.0, 0.0]]), 0.01, 100, method="DOP853", transient=50)
+    t = 0.01 * np.arange(50, 150)
+    np.testing.assert_allclose(x_rk4[0, :, 0], np.cos(t), atol=1e-9)
+    np.testing.assert_allclose(x_ivp[0, :, 0], np.cos(t), atol=1e-8)
+
+
+def test_errors() -> None:
+    with pytest.raises(ValueError, match="method"):
+        integrate(lambda y: y, np.zeros((1, 1)), 0.1, 3, method="euler")
+    with pytest.raises(ValueError, match="dt > 0"):
+        integrate(lambda y: y, np.zeros((1, 1)), 0.0, 3)
+    with pytest.raises(SolverError, match="blew up"), np.errstate(over="ignore", invalid="ignore"):
+        integrate(lambda y: y**3, np.ones((1, 1)), 1.0, 50)

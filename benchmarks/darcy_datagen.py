@@ -7,7 +7,8 @@ the solver, the process pool and the file writing, not the problem:
 * ``spsolve loop``: ``for i: g = GRF; a = threshold(g); u = scipy.sparse.linalg.spsolve(A(a), 1)``
   in this process, nothing written;
 * ``neurops, 1 worker`` / ``neurops, 2 workers``: ``generate_darcy`` end to end (GRF,
-  nested-dissection SuperLU or AMG-PCG, residual check, HDF5 file written atomically).
+  ``solve_darcy``'s default path -- nested-dissection SuperLU on small grids, batched geometric
+  multigrid PCG from ~9,000 interior nodes per sample -- residual check, HDF5 file written atomically).
 
 Grids are node grids with the boundary: 65, 129, 257 nodes per axis (64^2, 128^2, 256^2
 cells: the nearest sizes that nest, see ``datasets/darcy/README.md``), plus FNO's 421 in the
@@ -89,8 +90,8 @@ def main() -> None:
     note = (
         "\n\nSame samples on both sides (same GRF draws and 5-point matrix, FNO piecewise 12/3, f = 1). "
         "`spsolve loop`: scipy `spsolve` per sample in one process, nothing written. `neurops Nw`: "
-        "`generate_darcy` end to end with N worker processes (nested-dissection SuperLU up to 421^2, AMG-PCG "
-        "above; residual <= 1e-10 checked; HDF5 written). Difference column: float32 storage. "
+        "`generate_darcy` end to end with N worker processes (solve_darcy's default: SuperLU on small grids, "
+        "multigrid PCG from ~9,000 interior nodes; residual <= 1e-10 checked; HDF5 written). Difference column: float32 storage. "
         f"Load average at the end: {os.getloadavg()[0]:.2f} (the CPU is shared).\n"
     )
     save_results("darcy_datagen", {"quick": args.quick, "repeat": args.repeat, "rows": rows,

@@ -19,12 +19,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
-from benchmarks.common import darcy_file, load_operator_data, n_parameters, train_eval
+from benchmarks.common import (darcy_argument_parser, darcy_file, load_operator_data, n_parameters,
+                               parse_darcy_args, train_eval)
 from neurops.models import build
 from neurops.utils.bench import markdown_table, save_results
 
@@ -66,22 +66,7 @@ def interleaved_step_ratio(models: dict[str, torch.nn.Module], x: torch.Tensor, 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="200 train / 50 test at 33^2, 10 epochs")
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-test", type=int, default=200)
-    ap.add_argument("--resolution", type=int, default=65)
-    ap.add_argument("--test-resolution", type=int, default=129)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--batch-size", type=int, default=20)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--width", type=int, default=32)
-    ap.add_argument("--modes", type=int, default=12)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    if args.quick:
-        args.n_train, args.n_test, args.resolution, args.test_resolution, args.epochs = 200, 50, 33, 65, 10
-        args.modes = min(args.modes, 8)
+    args = parse_darcy_args(darcy_argument_parser(__doc__))
     modes = (args.modes, args.modes + 1)
     path = darcy_file(args.n_train, args.n_test, args.resolution, (args.test_resolution,), seed=args.seed)
     data = load_operator_data(path)

@@ -5,6 +5,7 @@ from neurops.models.registry import available, build, get_class, register, spec_
 # model modules (one import line each; importing registers them) -------------------------
 from neurops.models import fno  # noqa: E402,F401
 from neurops.models import lsm  # noqa: E402,F401
+from neurops.models import mgno  # noqa: E402,F401
 from neurops.models import plrnn  # noqa: E402,F401
 from neurops.models import dgno  # noqa: E402,F401
 

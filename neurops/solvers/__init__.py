@@ -1,7 +1,15 @@
 """Numerical methods used to generate data and inside physics losses.
 
-Finite-difference assembly and the Darcy solve (scipy), matrix-free batched operators,
+Finite-difference assembly and the Darcy solve, matrix-free batched operators,
 preconditioned conjugate gradients with a geometric multigrid preconditioner, differentiable
 linear solves, the deep conjugate direction method, pseudo-spectral / ETDRK4 time steppers and
 ODE integrators.
 """
+
+from neurops.solvers.differentiable import diffusion_solve, linear_solve
+from neurops.solvers.multigrid import Multigrid
+from neurops.solvers.operators import CSROperator, DiffusionOperator, StencilOperator
+from neurops.solvers.pcg import ConvergenceError, NotSPDError, SolveResult, pcg
+
+__all__ = ["CSROperator", "ConvergenceError", "DiffusionOperator", "Multigrid", "NotSPDError", "SolveResult",
+           "StencilOperator", "diffusion_solve", "linear_solve", "pcg"]

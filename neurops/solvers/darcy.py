@@ -170,8 +170,11 @@ def solve_darcy(
     f : scalar or array broadcastable to ``a`` (node values; boundary values are unused).
     rtol : required relative residual ``||f - A u||_2 / ||f||_2`` of the discrete system.
     method : ``"direct"`` (SuperLU after a nested-dissection ordering), ``"amg"``
-        (smoothed-aggregation AMG + CG) or ``"auto"`` (direct up to
-        ``AUTO_DIRECT_MAX_UNKNOWNS[ndim]`` interior nodes, AMG above).
+        (smoothed-aggregation AMG + CG) or ``"auto"``: from 9,000 interior nodes per sample
+        on, all samples at once by batched geometric-multigrid PCG
+        (:class:`neurops.solvers.multigrid.Multigrid` with a float32 V-cycle inside float64
+        CG, torch, chunks of at most 2^22 unknowns; the fastest path measured, see
+        ``docs/solvers.md``), and the direct solver below that.
     mean : face averaging of ``a`` (:func:`neurops.solvers.diffusion_fd.face_coefficients`).
     ndim : number of spatial dimensions d (a has d or d + 1 axes).
     return_info : also return a :class:`DarcySolveInfo` with residuals and iterations.
@@ -201,6 +204,36 @@ def solve_darcy(
     a_b, f_b = (a[None], f_arr[None]) if single else (a, f_arr)
     u_b = np.zeros_like(a_b)
     info = DarcySolveInfo()
+    unknowns = int(np.prod([n - 2 for n in a_b.shape[1:]]))
+    if method == "auto" and unknowns >= 9_000:
+        # batched geometric multigrid PCG (neurops.solvers): many samples per call
+        import multiprocessing
+
+        import torch
+
+        from neurops.solvers.multigrid import Multigrid
+        from neurops.solvers.operators import DiffusionOperator
+        from neurops.solvers.pcg import pcg
+
+        threads = torch.get_num_threads()
+        if multiprocessing.parent_process() is not None:
+            torch.set_num_threads(1)  # a worker of a process pool: do not oversubscribe the cores
+        try:
+            chunk = max(1, (1 << 22) // unknowns)
+            for start in range(0, a_b.shape[0], chunk):
+                with torch.no_grad():
+                    op = DiffusionOperator.from_coefficient(torch.from_numpy(a_b[start:start + chunk]), "dirichlet",
+                                                            mean=mean)
+                    rhs = op.interior(torch.from_numpy(np.ascontiguousarray(f_b[start:start + chunk])))
+                    res = pcg(op, rhs, preconditioner=Multigrid(op, dtype=torch.float32), rtol=rtol, maxiter=500)
+                u_b[start:start + chunk] = op.embed(res.x).numpy()
+                info.methods += ["multigrid"] * res.x.shape[0]
+                info.residuals += res.residual.tolist()
+                info.iterations += res.iterations.tolist()
+        finally:
+            torch.set_num_threads(threads)
+        u = u_b[0] if single else u_b
+        return (u, info) if return_info else u
     for i in range(a_b.shape[0]):
         b = np.ascontiguousarray(interior(f_b[i])).ravel()
         grid = interior(a_b[i]).shape

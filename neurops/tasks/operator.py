@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Literal
 
 import lightning as L
@@ -11,6 +12,7 @@ from torch import nn
 from neurops.data.normalizers import GaussianNormalizer
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import ConfigError, ModelError
+from neurops.layers.boundary import boundary_from_attrs
 from neurops.metrics.field import get_loss, relative_h1, relative_lp
 from neurops.models.registry import build, get_class
 
@@ -30,7 +32,8 @@ class OperatorTask(L.LightningModule):
     ----------
     model : registry name (``neurops.models.available()``).
     model_kwargs : keyword arguments of the model; ``in_channels`` / ``out_channels`` are
-        filled in from the data when absent.
+        filled in from the data when absent, and so is ``boundary`` (from the file's boundary
+        attributes) for models that take one, such as MgNO.
     loss : ``rel_l2`` (default), ``rel_h1`` (finite differences) or another name in
         :data:`neurops.metrics.field.LOSSES`; relative losses are averaged over the batch.
     lr, weight_decay : AdamW settings.
@@ -75,8 +78,12 @@ class OperatorTask(L.LightningModule):
             self._build(kwargs["in_channels"], kwargs["out_channels"])
 
     # model construction -------------------------------------------------------------
-    def _build(self, in_channels: int, out_channels: int) -> None:
+    def _build(self, in_channels: int, out_channels: int, data_attrs: dict[str, Any] | None = None) -> None:
         kwargs = dict(self.hparams.model_kwargs or {})
+        accepts = inspect.signature(get_class(self.hparams.model).__init__).parameters
+        if data_attrs and "boundary" in accepts and "boundary" not in kwargs:
+            # models with boundary-aware padding (MgNO) take the data's boundary conditions by default
+            kwargs["boundary"] = list(boundary_from_attrs(data_attrs))
         for key, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if key in kwargs and kwargs[key] != value:
                 raise ModelError(f"model_kwargs.{key}={kwargs[key]} but the data has {value} "
@@ -93,7 +100,7 @@ class OperatorTask(L.LightningModule):
             if dm is None:
                 raise ConfigError("the model's channel counts are unknown: pass model_kwargs.in_channels and "
                                   "out_channels, or train with an OperatorDataModule.")
-            self._build(dm.in_channels, dm.out_channels)
+            self._build(dm.in_channels, dm.out_channels, getattr(dm, "attrs", None))
         elif dm is not None and hasattr(dm, "in_channels"):
             self._check_channels(dm.in_channels, dm.out_channels)
         if dm is not None and hasattr(dm, "test_tags"):

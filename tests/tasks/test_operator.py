@@ -52,3 +52,17 @@ def test_h1_loss_and_onecycle(operator_file, tmp_path):
     task = OperatorTask("fno", {"modes": [4, 4], "width": 8, "n_layers": 1}, loss="rel_h1", scheduler="onecycle")
     _trainer(tmp_path, epochs=1).fit(task, dm)
     assert torch.isfinite(torch.tensor(_trainer(tmp_path).validate(task, dm, verbose=False)[0]["val/loss"]))
+
+
+def test_boundary_conditions_come_from_the_data_file(operator_file, tmp_path):
+    import h5py
+
+    with h5py.File(operator_file, "a") as f:
+        f.attrs["boundary"] = '{"x": "periodic", "y": "dirichlet"}'
+    dm = OperatorDataModule(operator_file, batch_size=8)
+    task = OperatorTask("mgno", {"width": 4, "n_layers": 1, "levels": 2})
+    _trainer(tmp_path, epochs=1).fit(task, dm)
+    assert task.hparams.model_kwargs["boundary"] == ["periodic", "dirichlet"]
+    explicit = OperatorTask("mgno", {"width": 4, "n_layers": 1, "levels": 2, "boundary": "neumann"})
+    _trainer(tmp_path, epochs=1).fit(explicit, dm)
+    assert explicit.hparams.model_kwargs["boundary"] == "neumann"  # a user's choice is kept

@@ -1,0 +1,131 @@
+"""Training-step time of MgNO against our FNO of similar size, in one run.
+
+One step = forward, relative-L2 loss, backward and an Adam update on a batch of 8
+fields of 64 x 64 (the issue's profiling setting), on ``--threads`` CPU threads.
+The models are timed interleaved (one step of each in turn, ``--repeat`` rounds) so
+that load from other processes affects all of them alike; the table reports the
+median and the minimum time per step and their ratios to FNO (on a shared machine the
+minimum is the closest to an unloaded run), and the forward + backward GFLOP per step
+of the convolutions and matrix products (FFTs not counted).
+
+Variants: MgNO in channels-first layout (the plain implementation), in
+channels-last layout (the default), and optionally compiled with ``torch.compile``
+(``--compile``). The FNO uses width 16 and 12 modes (593k parameters against
+MgNO's 573k).
+
+    python benchmarks/mgno_speed.py --quick
+    python benchmarks/mgno_speed.py --compile --repeat 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from neurops.metrics.field import relative_l2
+from neurops.models import build
+from neurops.utils.bench import markdown_table, save_results
+
+
+def _n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def gflops(model: nn.Module, x: torch.Tensor) -> float:
+    """Forward + backward GFLOP of convolutions and matrix products (FFTs are not counted)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(x).square().mean().backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / 1e9
+
+
+def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
+    """A closure running one training step of ``model`` on ``(x, y)``."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = relative_l2(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (about a minute)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--res", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd MgNO")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="mgno_speed", help="results file name")
+    args = parser.parse_args(argv)
+    repeat = 6 if args.quick else args.repeat
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+
+    gen = torch.Generator().manual_seed(args.seed)
+    x = torch.randn(args.batch, 1, args.res, args.res, generator=gen)
+    y = torch.randn(args.batch, 1, args.res, args.res, generator=gen)
+    models: dict[str, nn.Module] = {
+        "fno (width 16, 12 modes)": build("fno", in_channels=1, out_channels=1, width=16, modes=(12, 12)),
+        "mgno, channels-first": build("mgno", in_channels=1, out_channels=1, preset="darcy",
+                                      channels_last=False),
+        "mgno, channels-last": build("mgno", in_channels=1, out_channels=1, preset="darcy"),
+    }
+    compile_seconds = None
+    if args.compile:
+        mgno = build("mgno", in_channels=1, out_channels=1, preset="darcy")
+        models["mgno, channels-last + torch.compile"] = torch.compile(mgno)
+    steps = {name: make_step(m, x, y) for name, m in models.items()}
+    for name, step in steps.items():  # warm-up (and compilation)
+        t0 = time.perf_counter()
+        step()
+        if "compile" in name:
+            compile_seconds = time.perf_counter() - t0
+        step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeat):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - t0)
+
+    fno_name = next(iter(steps))
+    fno_median, fno_min = statistics.median(times[fno_name]), min(times[fno_name])
+    rows = []
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        rows.append({
+            "model": name,
+            "params": _n_params(models[name]),
+            "GFLOP/step": gflops(models[name], x) if "compile" not in name else None,
+            "median s/step": med,
+            "min s/step": min(ts),
+            "median vs fno": med / fno_median,
+            "min vs fno": min(ts) / fno_min,
+        })
+    table = markdown_table([{k: ("-" if v is None else v) for k, v in r.items()} for r in rows],
+                           floatfmt=".3g")
+    print(table)
+    setting = (f"forward + relative-L2 loss + backward + Adam step, batch {args.batch}, "
+               f"{args.res}x{args.res}, {args.threads} threads, {repeat} interleaved rounds")
+    md = f"Training-step time ({setting}).\n\n{table}\n"
+    if compile_seconds is not None:
+        md += f"\nFirst compiled step (compilation included): {compile_seconds:.1f} s.\n"
+    save_results(args.name, {"setting": setting, "rows": rows, "times": times,
+                             "compile_first_step_s": compile_seconds}, md)
+
+
+if __name__ == "__main__":
+    main()

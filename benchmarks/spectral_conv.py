@@ -1,0 +1,124 @@
+"""Spectral convolution forward + backward: our paths against neuraloperator's ``SpectralConv``.
+
+One run, identical weights everywhere (neuraloperator's dense complex weights are copied into
+our layout: its kept modes are fft-shifted ``[-m..m-1]`` along the full axes, ours ``[0..m-1,
+-m..-1]``), batch 16, 2-D grids, ``C_in = C_out``. Reported: median seconds of forward +
+backward (gradients w.r.t. the input and the weights), the relative difference of outputs
+and input gradients to the reference, and speed-ups of our fastest path over neuraloperator.
+
+Paths: ``reference`` (rfftn + slice + einsum + irfftn), ``dft`` (truncated DFT by real GEMMs,
+:mod:`neurops.kernels.spectral_dft`), ``auto`` (the dispatcher's choice), ``neuralop``.
+
+Usage::
+
+    python benchmarks/spectral_conv.py --quick   # fewer repeats
+    python benchmarks/spectral_conv.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import torch
+
+from neurops.kernels.spectral import PATHS, select_path, spectral_conv
+from neurops.utils.bench import markdown_table, save_results
+
+
+def neuralop_conv(channels: int, modes: int):
+    """neuraloperator's SpectralConv keeping the same frequencies as our ``(modes, modes)``."""
+    from neuralop.layers.spectral_convolution import SpectralConv
+
+    # n_modes = total kept along each full axis (2m); along the last (rfft) axis it keeps n//2 + 1
+    return SpectralConv(channels, channels, (2 * modes, 2 * (modes - 1)), bias=False)
+
+
+def our_weight_from(conv, modes: int) -> torch.Tensor:
+    """neuraloperator's weight [I, O, 2m (shifted), m] complex -> ours [I, O, 2m, m, 2] real."""
+    w = conv.weight.to_tensor().detach()
+    w = torch.roll(w, shifts=-modes, dims=2)  # [-m..m-1] -> [0..m-1, -m..-1]
+    return torch.view_as_real(w).contiguous()
+
+
+def fwd_bwd_time(fn, x: torch.Tensor, params: list[torch.Tensor], repeat: int) -> float:
+    grad = None
+    for _ in range(2):
+        y = fn(x)
+        grad = torch.ones_like(y) if grad is None else grad
+        y.backward(grad)
+    times = []
+    for _ in range(repeat):
+        x.grad = None
+        for p in params:
+            p.grad = None
+        t0 = time.perf_counter()
+        y = fn(x)
+        y.backward(grad)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def case(channels: int, n: int, modes: int, batch: int, repeat: int) -> dict:
+    torch.manual_seed(0)
+    conv = neuralop_conv(channels, modes)
+    weight = our_weight_from(conv, modes).requires_grad_(True)
+    x = torch.randn(batch, channels, n, n, requires_grad=True)
+    m = (modes, modes)
+    row = {"channels": channels, "grid": f"{n}^2", "modes": modes, "auto picks": select_path(x, weight, m)}
+    g = torch.randn(batch, channels, n, n)
+    ref = spectral_conv(x, weight, m, path="reference")
+    (ref_gx,) = torch.autograd.grad(ref, x, g)
+    y_nop = conv(x)
+    (nop_gx,) = torch.autograd.grad(y_nop, x, g)
+    rel = lambda a, b: float((a - b).norm() / b.norm())  # noqa: E731
+    row["neuralop vs reference (out)"] = rel(y_nop.detach(), ref.detach())
+    row["neuralop vs reference (grad x)"] = rel(nop_gx, ref_gx)
+    for name in PATHS:
+        y = spectral_conv(x, weight, m, path=name)
+        (gx,) = torch.autograd.grad(y, x, g)
+        row[f"{name} vs reference (out)"] = rel(y.detach(), ref.detach())
+        row[f"{name} vs reference (grad x)"] = rel(gx, ref_gx)
+    for name in [*PATHS, "auto"]:
+        row[f"{name} ms"] = 1e3 * fwd_bwd_time(lambda inp, p=name: spectral_conv(inp, weight, m, path=p), x,
+                                               [weight], repeat)
+    row["neuralop ms"] = 1e3 * fwd_bwd_time(conv, x, [conv.weight.tensor], repeat)
+    fastest = min(PATHS, key=lambda p: row[f"{p} ms"])
+    row["fastest"] = fastest
+    row["speedup fastest vs neuralop"] = row["neuralop ms"] / row[f"{fastest} ms"]
+    row["speedup auto vs neuralop"] = row["neuralop ms"] / row["auto ms"]
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--batch", type=int, default=16)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    repeat = 3 if args.quick else 7
+    rows = []
+    for channels, n, modes in itertools.product((32, 64), (64, 128), (12, 16)):
+        rows.append(case(channels, n, modes, args.batch, repeat))
+        r = rows[-1]
+        print(f"C={channels} {n}^2 m={modes}: " + ", ".join(f"{p} {r[p + ' ms']:.1f} ms" for p in
+                                                           [*PATHS, "auto", "neuralop"]), flush=True)
+    for r in rows:
+        for key, value in r.items():
+            if key.endswith("vs reference (out)") or key.endswith("vs reference (grad x)"):
+                assert value < 1e-5, (key, value, r)
+    cols = ["channels", "grid", "modes", "reference ms", "dft ms", "neuralop ms", "auto picks",
+            "speedup fastest vs neuralop", "speedup auto vs neuralop", "dft vs reference (out)",
+            "neuralop vs reference (out)"]
+    md = (f"Forward + backward, batch {args.batch}, float32, torch threads = {args.threads}; outputs compared "
+          f"with the reference (relative L2).\n\n" + markdown_table(rows, cols))
+    print(md)
+    save_results("spectral_conv", {"batch": args.batch, "threads": args.threads, "quick": args.quick, "rows": rows},
+                 md)
+
+
+if __name__ == "__main__":
+    main()

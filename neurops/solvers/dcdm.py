@@ -1,0 +1,408 @@
+"""Deep conjugate direction method (DCDM): a CNN proposes search directions for an SPD solve.
+
+A convolutional network ``f`` approximates the action of ``A^{-1}`` up to a scalar. The solver
+takes ``q_k = f(r_k / |r_k|)``, A-orthogonalises it against the previous two search directions
+and does an exact line search, so the A-norm of the error decreases monotonically whatever the
+network returns, and the method is CG when ``f`` is the identity. The network is trained
+without labels on one matrix: right-hand sides are random combinations of the matrix's Ritz
+vectors (from Lanczos), weighted towards the low end of the spectrum, and the loss is the
+residual after the optimal step along the network's direction,
+
+    ``L(b) = || b - A q (q^T b) / (q^T A q) ||^2,  q = f(b),  |b| = 1``,
+
+which is invariant to the scale of ``f``. Being fully convolutional, a network trained on one
+grid runs on any other.
+
+The network here is bias-free with ReLU activations, hence positively homogeneous
+(``f(c r) = c f(r)`` for ``c > 0``); residuals are fed with unit RMS, so the input looks the
+same on every grid. A CNN that sees only the residual is translation-equivariant: it suits
+constant-coefficient operators (the paper's pressure Poisson) but cannot represent the inverse
+of a spatially varying coefficient (Darcy). ``DCDMNet(condition_channels=2d)`` is our
+extension for that case: it also receives the operator's normalised stencil
+(:func:`stencil_features`) and can be trained on several matrices.
+
+References
+----------
+.. [1] A. Kaneda, O. Akar, J. Chen, V. A. T. Kala, D. Hyde, J. Teran, "A deep conjugate
+   direction method for iteratively solving linear systems", ICML 2023, PMLR 202:15720-15736.
+.. [2] C. Lanczos, "An iteration method for the solution of the eigenvalue problem of linear
+   differential and integral operators", J. Res. Nat. Bur. Standards 45 (1950) 255-282.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from neurops.solvers.operators import LinearOperator, StencilOperator, batch_dot
+from neurops.solvers.pcg import ConvergenceError, NotSPDError, SolveResult, check_rhs
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+_POOL = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
+
+
+class _Residual(nn.Module):
+    def __init__(self, dim: int, width: int) -> None:
+        super().__init__()
+        self.conv = _CONV[dim](width, width, 3, padding=1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.relu(self.conv(x))
+
+
+class DCDMNet(nn.Module):
+    """The DCDM network: ``[B, 1, *shape] -> [B, 1, *shape]``, approximately ``A^{-1} r`` up to scale.
+
+    A linear 3^d convolution lifts to ``width`` channels; residual ReLU convolutions at full
+    resolution; one 2x average-pooling level with more residual convolutions; upsampling with
+    a skip connection; residual convolutions; a 1x1 convolution to one channel. No biases.
+
+    Parameters
+    ----------
+    dim : spatial dimension (1, 2 or 3).
+    width : channels (16 in the paper).
+    fine_blocks : residual convolutions before and after the coarse level.
+    coarse_blocks : residual convolutions on the coarse level (6 at 64^3, 10 at 128^3 in the paper).
+    condition_channels : 0 for the paper's network (input: the residual only). A positive number
+        adds that many input channels describing the operator (:func:`stencil_features`: its
+        off-diagonal stencil weights divided by the diagonal, ``2d`` channels for a diffusion
+        operator). A CNN is translation-equivariant, so without them it cannot represent
+        ``A^{-1}`` of a spatially varying coefficient (Darcy); with them it can, and it can be
+        applied to coefficients it was not trained on (an extension of the paper).
+
+    References
+    ----------
+    .. [1] A. Kaneda et al., "A deep conjugate direction method for iteratively solving linear
+       systems", ICML 2023.
+    """
+
+    def __init__(self, dim: int = 2, width: int = 16, fine_blocks: int = 2, coarse_blocks: int = 6,
+                 condition_channels: int = 0) -> None:
+        super().__init__()
+        if dim not in _CONV:
+            raise ValueError(f"DCDMNet supports dim 1, 2 or 3, got {dim}.")
+        if width < 1 or fine_blocks < 0 or coarse_blocks < 0 or condition_channels < 0:
+            raise ValueError(f"width={width}, fine_blocks={fine_blocks}, coarse_blocks={coarse_blocks}, "
+                             f"condition_channels={condition_channels}: use width >= 1 and non-negative counts.")
+        self.dim = dim
+        self.condition_channels = condition_channels
+        self.lift = _CONV[dim](1 + condition_channels, width, 3, padding=1, bias=False)
+        self.pre = nn.Sequential(*[_Residual(dim, width) for _ in range(fine_blocks)])
+        self.pool = _POOL[dim](2, ceil_mode=True)
+        self.coarse = nn.Sequential(*[_Residual(dim, width) for _ in range(coarse_blocks)])
+        self.post = nn.Sequential(*[_Residual(dim, width) for _ in range(fine_blocks)])
+        self.out = _CONV[dim](width, 1, 1, bias=False)
+
+    def forward(self, r: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """``r : [B, 1, *shape]`` (and ``condition : [B or 1, condition_channels, *shape]``) -> ``[B, 1, *shape]``."""
+        if r.ndim != self.dim + 2 or r.shape[1] != 1:
+            raise ValueError(f"DCDMNet({self.dim}-D) takes [B, 1, *shape] residuals, got {tuple(r.shape)}.")
+        if self.condition_channels:
+            if condition is None or condition.shape[1] != self.condition_channels or condition.shape[2:] != r.shape[2:]:
+                got = None if condition is None else tuple(condition.shape)
+                raise ValueError(f"this DCDMNet needs a condition [B, {self.condition_channels}, *shape] matching the "
+                                 f"residual {tuple(r.shape)}, got {got}; pass stencil_features(op).")
+            r = torch.cat([r, condition.to(r.dtype).expand(r.shape[0], -1, *r.shape[2:])], dim=1)
+        h = self.pre(self.lift(r))
+        c = self.coarse(self.pool(h))
+        up = nn.functional.interpolate(c, size=h.shape[2:], mode="nearest")
+        return self.out(self.post(h + up))
+
+
+def stencil_features(op: StencilOperator) -> torch.Tensor:
+    """Operator description for a conditioned :class:`DCDMNet`: stencil weights over the diagonal.
+
+    Returns ``[B, len(offsets), *shape]`` with ``coeffs / diag`` (dimensionless, independent of
+    the grid spacing and of the coefficient's scale; zero where a neighbour is missing).
+    """
+    if not isinstance(op, StencilOperator):
+        raise TypeError(f"stencil_features needs a StencilOperator, got {type(op).__name__}.")
+    return op.coeffs / op.diag.unsqueeze(1)
+
+
+def _unit(r: torch.Tensor) -> torch.Tensor:
+    norm = torch.linalg.vector_norm(r.reshape(r.shape[0], -1), dim=1).clamp_min(torch.finfo(r.dtype).tiny)
+    return r / norm.reshape(-1, *([1] * (r.ndim - 1)))
+
+
+def _rms_unit(r: torch.Tensor) -> torch.Tensor:
+    """``r`` scaled to unit root-mean-square per sample (O(1) entries on any grid)."""
+    return _unit(r) * (r[0].numel() ** 0.5)
+
+
+def _condition(net: Callable, op: LinearOperator) -> torch.Tensor | None:
+    return stencil_features(op) if getattr(net, "condition_channels", 0) else None
+
+
+def _apply_net(net: Callable, r: torch.Tensor, dtype: torch.dtype, condition: torch.Tensor | None) -> torch.Tensor:
+    x = _rms_unit(r).unsqueeze(1).to(dtype)
+    out = net(x) if condition is None else net(x, condition)
+    return out[:, 0].to(r.dtype)
+
+
+def _net_dtype(net: Callable) -> torch.dtype | None:
+    if isinstance(net, nn.Module):
+        for p in net.parameters():
+            return p.dtype
+    return None
+
+
+def dcdm_solve(
+    op: LinearOperator,
+    b: torch.Tensor,
+    net: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    x0: torch.Tensor | None = None,
+    rtol: float = 1e-6,
+    maxiter: int = 200,
+    check: bool = True,
+    record_history: bool = False,
+) -> SolveResult:
+    """Solve ``A x = b`` by the deep conjugate direction method (batched).
+
+    Parameters
+    ----------
+    op : SPD operator on ``[B, *shape]``.
+    b : [B, *shape] right-hand sides.
+    net : direction generator ``[B, 1, *shape] -> [B, 1, *shape]`` (a :class:`DCDMNet`, or any
+        callable: the identity gives CG); a conditioned :class:`DCDMNet` also receives
+        :func:`stencil_features` of ``op``. Inputs are residuals scaled to unit RMS.
+    x0 : initial guess; default zeros.
+    rtol : stop a sample at ``||b - A x|| <= rtol ||b||``.
+    maxiter, check, record_history : as in :func:`neurops.solvers.pcg.pcg`.
+
+    Returns
+    -------
+    SolveResult
+
+    Raises
+    ------
+    NotSPDError : a direction with ``q^T A q <= 0`` (operator not SPD).
+    ConvergenceError : with ``check=True``, when ``maxiter`` is reached first.
+
+    References
+    ----------
+    .. [1] A. Kaneda et al., ICML 2023, Algorithm 2.
+    """
+    check_rhs(op, b, x0)
+    if not rtol > 0:
+        raise ValueError(f"rtol must be > 0, got {rtol}.")
+    dtype = _net_dtype(net) or b.dtype
+    bnorm = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
+    scale = torch.where(bnorm > 0, bnorm, torch.ones_like(bnorm))
+    target = rtol * bnorm
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    r = b.clone() if x0 is None else op.residual(x, b)
+    rnorm = torch.linalg.vector_norm(r.reshape(r.shape[0], -1), dim=1)
+    active = rnorm > target
+    iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
+    history = [rnorm / scale] if record_history else []
+    previous: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    condition = _condition(net, op)
+    expand = lambda v: v.reshape(-1, *([1] * (b.ndim - 1)))  # noqa: E731
+    with torch.no_grad():
+        for it in range(maxiter):
+            if not bool(active.any()):
+                break
+            q = _apply_net(net, r, dtype, condition)
+            for p, Ap, pAp in previous:  # A-orthogonalise against the last two directions
+                q = q - expand(batch_dot(q, Ap) / pAp) * p
+            Aq = op.apply(q)
+            qAq = batch_dot(q, Aq)
+            if bool(((qAq <= 0) & active).any()):
+                raise NotSPDError(f"q^T A q <= 0 at iteration {it}: the operator is not symmetric positive definite "
+                                  f"(or the network returned a zero direction); check the operator.")
+            qAq_safe = torch.where(active, qAq, torch.ones_like(qAq))
+            alpha = torch.where(active, batch_dot(q, r) / qAq_safe, torch.zeros_like(qAq))
+            x.add_(expand(alpha) * q)
+            r.sub_(expand(alpha) * Aq)
+            iterations += active.long()
+            previous = (previous + [(q, Aq, qAq_safe)])[-2:]
+            rnorm = torch.linalg.vector_norm(r.reshape(r.shape[0], -1), dim=1)
+            if record_history:
+                history.append(rnorm / scale)
+            active = active & (rnorm > target)
+        true_res = torch.linalg.vector_norm(op.residual(x, b).reshape(b.shape[0], -1), dim=1)
+    converged = true_res <= target * (1 + 1e-3) + torch.finfo(b.dtype).eps * scale
+    result = SolveResult(x, iterations, true_res / scale, converged, history)
+    if check and not bool(converged.all()):
+        raise ConvergenceError(
+            f"DCDM did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations for "
+            f"{int((~converged).sum())} of {b.shape[0]} samples (worst relative residual "
+            f"{float(result.residual.max()):.2e}); raise maxiter, train the network longer, or use "
+            f"pcg with a multigrid preconditioner.", result)
+    return result
+
+
+def ritz_vectors(op: LinearOperator, k: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ritz pairs of ``op`` (batch 1) from ``k`` Lanczos steps with full re-orthogonalisation.
+
+    Parameters
+    ----------
+    op : SPD operator with ``batch_size == 1``.
+    k : Lanczos steps (at most the number of unknowns).
+    seed : seed of the random start vector.
+
+    Returns
+    -------
+    values : [k'] Ritz values, ascending (``k' <= k`` if Lanczos broke down early).
+    vectors : [k', *shape] orthonormal Ritz vectors.
+
+    References
+    ----------
+    .. [1] C. Lanczos, J. Res. Nat. Bur. Standards 45 (1950) 255-282.
+    """
+    if op.batch_size != 1:
+        raise ValueError(f"ritz_vectors takes one operator (batch 1), got a batch of {op.batch_size}; "
+                         f"use op.select(i).")
+    n = op.numel
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} Lanczos steps for {n} unknowns; use 1 <= k <= {n}.")
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    q = torch.randn(n, generator=g, dtype=op.dtype).to(op.device)
+    Q = torch.zeros(k, n, dtype=op.dtype, device=op.device)
+    alphas, betas = [], []
+    q = q / q.norm()
+    beta = torch.zeros((), dtype=op.dtype, device=op.device)
+    q_prev = torch.zeros_like(q)
+    for j in range(k):
+        Q[j] = q
+        w = op.apply(q.reshape(1, *op.shape)).reshape(-1) - beta * q_prev
+        alpha = torch.dot(w, q)
+        w = w - alpha * q
+        for _ in range(2):  # full re-orthogonalisation (twice is enough)
+            w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
+        alphas.append(alpha)
+        beta = w.norm()
+        if j == k - 1 or beta <= 1e-10 * abs(float(alpha)):
+            break
+        betas.append(beta)
+        q_prev, q = q, w / beta
+    m = len(alphas)
+    T = torch.diag(torch.stack(alphas))
+    if m > 1:
+        off = torch.stack(betas[: m - 1])
+        T = T + torch.diag(off, 1) + torch.diag(off, -1)
+    values, S = torch.linalg.eigh(T)
+    vectors = (S.T @ Q[:m]).reshape(m, *op.shape)
+    return values, vectors
+
+
+def ritz_right_hand_sides(values: torch.Tensor, vectors: torch.Tensor, n: int, *, seed: int = 0,
+                          low_fraction: float = 0.55, boost: float = 9.0, drop_below: float = 1e-8) -> torch.Tensor:
+    """Training right-hand sides: random combinations of Ritz vectors, low modes boosted, unit norm.
+
+    As in the paper: coefficients are standard normal, the lowest ``low_fraction`` of the modes
+    (``m/2 + theta`` with ``theta = m/20``) are multiplied by ``boost`` (9), and modes with Ritz
+    values below ``drop_below * max`` (the kernel of singular operators) are left out.
+
+    Returns
+    -------
+    [n, *shape] right-hand sides with unit 2-norm.
+    """
+    keep = values > drop_below * values.abs().max()
+    vals, vecs = values[keep], vectors[keep]
+    m = vals.numel()
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    coef = torch.randn(n, m, generator=g, dtype=vecs.dtype).to(vecs.device)
+    coef[:, : int(round(low_fraction * m))] *= boost
+    rhs = (coef @ vecs.reshape(m, -1)).reshape(n, *vecs.shape[1:])
+    return _unit(rhs)
+
+
+def dcdm_loss(net: nn.Module, op: LinearOperator, b: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ``||b - A q (q^T b)/(q^T A q)||^2`` with ``q = net(b)``, ``b : [B, *shape]``.
+
+    Invariant to the scale of ``q``; ``b`` is expected with unit norm.
+
+    References
+    ----------
+    .. [1] A. Kaneda et al., ICML 2023, eq. (6).
+    """
+    x = _rms_unit(b).unsqueeze(1)
+    condition = _condition(net, op)
+    q = (net(x) if condition is None else net(x, condition))[:, 0]
+    Aq = op.apply(q)
+    step = batch_dot(q, b) / batch_dot(q, Aq).clamp_min(torch.finfo(q.dtype).tiny)
+    res = b - step.reshape(-1, *([1] * (b.ndim - 1))) * Aq
+    return batch_dot(res, res).mean()
+
+
+@dataclass
+class DCDMTraining:
+    """What :func:`train_dcdm` did: loss per step, Ritz vectors used, seconds."""
+
+    losses: list[float] = field(default_factory=list)
+    ritz_count: int = 0
+    seconds: float = 0.0
+
+
+def train_dcdm(
+    net: nn.Module,
+    op: LinearOperator,
+    *,
+    steps: int = 1000,
+    batch_size: int = 10,
+    lr: float = 1e-3,
+    num_ritz: int = 200,
+    num_rhs: int = 2000,
+    seed: int = 0,
+    progress: bool = False,
+) -> DCDMTraining:
+    """Train a DCDM network without labels on one SPD operator (or a few: a batch of them).
+
+    Parameters
+    ----------
+    net : the network (e.g. :class:`DCDMNet`), trained in place on the operator's device.
+    op : the training matrix (batch 1, one per resolution as in the paper); a batch of B
+        operators trains on all of them (each step draws its right-hand sides from one operator,
+        in turn), which a conditioned network needs to generalise across coefficients.
+    steps, batch_size, lr : Adam steps, right-hand sides per step, learning rate.
+    num_ritz : Lanczos steps for the Ritz vectors, per operator.
+    num_rhs : right-hand sides in the pool, per operator.
+    seed : seeds Lanczos, the pool and the batch order.
+    progress : show a tqdm bar.
+
+    References
+    ----------
+    .. [1] A. Kaneda et al., ICML 2023, section 3.3.
+    """
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps={steps}, batch_size={batch_size}: both must be >= 1.")
+    if op.batch_size > 1 and not getattr(net, "condition_channels", 0):
+        raise ValueError(f"training on {op.batch_size} operators needs a conditioned network "
+                         f"(DCDMNet(condition_channels=...)); the paper's network trains on one matrix (batch 1).")
+    t0 = time.perf_counter()
+    dtype = _net_dtype(net) or op.dtype
+    ops, pools = [], []
+    ritz = 0
+    for i in range(op.batch_size):
+        single = op.select(i)
+        values, vectors = ritz_vectors(single, min(num_ritz, single.numel), seed=seed + 7 * i)
+        ritz += values.numel()
+        pools.append(ritz_right_hand_sides(values, vectors, num_rhs, seed=seed + 7 * i + 1).to(dtype))
+        ops.append(single.to(dtype=dtype) if hasattr(single, "to") and single.dtype != dtype else single)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    g = torch.Generator(device="cpu").manual_seed(seed + 2)
+    record = DCDMTraining(ritz_count=ritz)
+    iterator = range(steps)
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc="DCDM training")
+    net.train()
+    for step in iterator:
+        k = step % len(ops)
+        idx = torch.randint(0, num_rhs, (batch_size,), generator=g).to(pools[k].device)
+        loss = dcdm_loss(net, ops[k], pools[k][idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        record.losses.append(float(loss.detach()))
+    net.eval()
+    record.seconds = time.perf_counter() - t0
+    return record

@@ -1,0 +1,192 @@
+"""Batched preconditioned conjugate gradients for symmetric positive definite operators.
+
+Each sample of the batch runs its own CG recurrence (its own step sizes); samples that have
+converged are frozen while the others continue, so one call solves B systems at the cost of
+the slowest. Works with every :class:`~neurops.solvers.operators.LinearOperator` and any
+symmetric positive definite preconditioner ``z = M(r)`` (e.g. a
+:class:`~neurops.solvers.multigrid.Multigrid` V-cycle), on whatever device the tensors live.
+
+References
+----------
+.. [1] M. R. Hestenes, E. Stiefel, "Methods of conjugate gradients for solving linear systems",
+   J. Res. Nat. Bur. Standards 49 (1952) 409-436.
+.. [2] Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., SIAM 2003, Algorithm 9.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from neurops.errors import SolverError
+from neurops.solvers.operators import LinearOperator, batch_dot
+
+Preconditioner = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ConvergenceError(SolverError):
+    """An iterative solve stopped at ``maxiter`` before reaching its tolerance (``.result`` holds it)."""
+
+    def __init__(self, message: str, result: SolveResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class NotSPDError(SolverError):
+    """The operator (or the preconditioner) is not symmetric positive definite."""
+
+
+@dataclass
+class SolveResult:
+    """Outcome of a batched iterative solve.
+
+    Attributes
+    ----------
+    x : [B, *shape] the solutions.
+    iterations : [B] iterations each sample took.
+    residual : [B] relative residuals ``||b - A x|| / ||b||`` at the end (recomputed, not recursive).
+    converged : [B] whether each sample reached the tolerance.
+    history : per iteration, the [B] relative residuals (only with ``record_history=True``).
+    """
+
+    x: torch.Tensor
+    iterations: torch.Tensor
+    residual: torch.Tensor
+    converged: torch.Tensor
+    history: list[torch.Tensor] = field(default_factory=list)
+
+    @property
+    def max_iterations(self) -> int:
+        """The largest iteration count over the batch."""
+        return int(self.iterations.max()) if self.iterations.numel() else 0
+
+
+def _safe_div(num: torch.Tensor, den: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    return torch.where(active, num / torch.where(active, den, torch.ones_like(den)), torch.zeros_like(num))
+
+
+def _expand(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None) -> None:
+    """Raise a clear error for a right-hand side or initial guess that does not fit ``op``."""
+    op.check_input(b, "right-hand side b")
+    if not b.is_floating_point():
+        raise TypeError(f"right-hand side must be a floating-point tensor, got {b.dtype}.")
+    if x0 is not None:
+        op.check_input(x0, "initial guess x0")
+        if x0.shape != b.shape:
+            raise ValueError(f"initial guess x0 {tuple(x0.shape)} and b {tuple(b.shape)} differ in shape.")
+    if not torch.isfinite(b).all():
+        raise ValueError("right-hand side b contains NaN or Inf; check the forcing.")
+
+
+def pcg(
+    op: LinearOperator,
+    b: torch.Tensor,
+    *,
+    x0: torch.Tensor | None = None,
+    preconditioner: Preconditioner | None = None,
+    rtol: float = 1e-8,
+    atol: float = 0.0,
+    maxiter: int = 1000,
+    check: bool = True,
+    record_history: bool = False,
+) -> SolveResult:
+    """Solve ``A x = b`` for a batch by (preconditioned) conjugate gradients.
+
+    Parameters
+    ----------
+    op : SPD operator acting on ``[B, *shape]`` (batch B or 1).
+    b : [B, *shape] right-hand sides.
+    x0 : [B, *shape] initial guesses (warm start); default zeros.
+    preconditioner : SPD map ``r -> z ~ A^{-1} r`` (e.g. :class:`~neurops.solvers.multigrid.Multigrid`);
+        ``None`` runs plain CG.
+    rtol, atol : stop a sample when ``||b - A x|| <= max(rtol ||b||, atol)``.
+    maxiter : iteration cap.
+    check : raise :class:`ConvergenceError` if a sample misses the tolerance (otherwise return the
+        partial result with ``converged`` False).
+    record_history : keep the relative residual of every iteration.
+
+    Returns
+    -------
+    SolveResult
+
+    Raises
+    ------
+    NotSPDError : a search direction with ``p^T A p <= 0`` (operator not SPD) or ``r^T M r <= 0``
+        (preconditioner not SPD).
+    ConvergenceError : with ``check=True``, when ``maxiter`` is reached first.
+
+    References
+    ----------
+    .. [1] Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., SIAM 2003, Alg. 9.1.
+    """
+    check_rhs(op, b, x0)
+    if not rtol >= 0 or not atol >= 0 or rtol == atol == 0:
+        raise ValueError(f"rtol={rtol}, atol={atol}: tolerances must be >= 0 and not both 0.")
+    if maxiter < 0:
+        raise ValueError(f"maxiter must be >= 0, got {maxiter}.")
+    precond = preconditioner if preconditioner is not None else (lambda r: r)
+    bnorm = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
+    target = torch.clamp(rtol * bnorm, min=atol)
+    scale = torch.where(bnorm > 0, bnorm, torch.ones_like(bnorm))
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    r = b.clone() if x0 is None else op.residual(x, b)
+    rnorm = torch.linalg.vector_norm(r.reshape(r.shape[0], -1), dim=1)
+    active = rnorm > target
+    iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
+    history = [rnorm / scale] if record_history else []
+    z = precond(r)
+    rz = batch_dot(r, z)
+    p = z.clone()
+    for it in range(maxiter):
+        if not bool(active.any()):
+            break
+        if bool(((rz <= 0) & active).any()):
+            raise NotSPDError(f"r^T M r <= 0 at iteration {it}: the preconditioner is not positive definite; "
+                              f"use a symmetric smoother/V-cycle or no preconditioner.")
+        Ap = op.apply(p)
+        pAp = batch_dot(p, Ap)
+        if bool(((pAp <= 0) & active).any()):
+            bad = int(torch.nonzero((pAp <= 0) & active)[0])
+            raise NotSPDError(f"p^T A p = {float(pAp[bad]):.3g} <= 0 at iteration {it} (sample {bad}): the operator "
+                              f"is not symmetric positive definite; check that the coefficient is positive and "
+                              f"the matrix symmetric, or use a solver for indefinite systems.")
+        alpha = _safe_div(rz, pAp, active)
+        x.add_(_expand(alpha, x) * p)
+        r.sub_(_expand(alpha, r) * Ap)
+        iterations += active.long()
+        rnorm = torch.linalg.vector_norm(r.reshape(r.shape[0], -1), dim=1)
+        if record_history:
+            history.append(rnorm / scale)
+        active = active & (rnorm > target)
+        if not bool(active.any()):
+            break
+        z = precond(r)
+        rz_new = batch_dot(r, z)
+        beta = _safe_div(rz_new, rz, active)
+        rz = torch.where(active, rz_new, rz)
+        p = torch.where(_expand(active, p), z + _expand(beta, p) * p, p)
+    true_res = torch.linalg.vector_norm(op.residual(x, b).reshape(b.shape[0], -1), dim=1)
+    converged = true_res <= target * (1 + 1e-6) + torch.finfo(b.dtype).eps * scale
+    result = SolveResult(x, iterations, true_res / scale, converged, history)
+    if check and not bool(converged.all()):
+        k = int((~converged).sum())
+        raise ConvergenceError(
+            f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations for {k} of {b.shape[0]} "
+            f"samples (worst relative residual {float(result.residual.max()):.2e}); raise maxiter, use a "
+            f"multigrid preconditioner, or pass check=False to get the partial result.", result)
+    return result
+
+
+def jacobi_preconditioner(op: LinearOperator) -> Preconditioner:
+    """``z = D^{-1} r`` with ``D`` the diagonal of ``op`` (must be positive)."""
+    diag = op.diagonal()
+    if (diag <= 0).any():
+        raise NotSPDError("the operator has a non-positive diagonal entry, so it is not SPD; check the coefficient.")
+    inv = 1.0 / diag
+    return lambda r: inv * r

@@ -1,0 +1,70 @@
+"""Tests of neurops.solvers.adapters: scipy and pyamg references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from neurops.solvers.adapters import from_scipy, pyamg_solve, scipy_solve, to_scipy
+from neurops.solvers.diffusion_fd import diffusion_matrix
+from neurops.solvers.multigrid import Multigrid
+from neurops.solvers.operators import DiffusionOperator, LinearOperator
+from neurops.solvers.pcg import pcg
+
+
+def _problem(shape=(23, 19), batch=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(batch, *shape, generator=g, dtype=torch.float64) * 3 + 0.5
+    op = DiffusionOperator.from_coefficient(a)
+    return a, op, torch.randn(batch, *op.shape, generator=g, dtype=torch.float64)
+
+
+def test_to_scipy_equals_assembly_and_round_trips():
+    a, op, _ = _problem()
+    mats = to_scipy(op)
+    for i, m in enumerate(mats):
+        assert abs(m - diffusion_matrix(a[i].numpy())).max() < 1e-9
+    back = from_scipy(mats)
+    u = torch.randn(2, op.numel, dtype=torch.float64)
+    torch.testing.assert_close(back.apply(u), op.apply(u.reshape(2, *op.shape)).reshape(2, -1))
+    assert all(abs(m1 - m2).max() == 0 for m1, m2 in zip(to_scipy(back), mats))
+
+
+@pytest.mark.parametrize("method", ["spsolve", "cg"])
+def test_scipy_solve_agrees_with_mgpcg(method):
+    _, op, b = _problem()
+    ours = pcg(op, b, preconditioner=Multigrid(op), rtol=1e-11)
+    ref = scipy_solve(op, b, method=method, rtol=1e-11)
+    assert ref.converged.all()
+    torch.testing.assert_close(ref.x, ours.x, rtol=1e-7, atol=1e-10)
+    if method == "cg":
+        assert (ref.iterations > ours.iterations).all()
+
+
+def test_pyamg_solve_agrees_and_reports_iterations():
+    pytest.importorskip("pyamg")
+    _, op, b = _problem(shape=(33, 33))
+    res = pyamg_solve(op, b, rtol=1e-10)
+    assert res.converged.all() and (res.iterations > 0).all() and (res.iterations < 40).all()
+    torch.testing.assert_close(res.x, pcg(op, b, rtol=1e-12).x, rtol=1e-6, atol=1e-9)
+
+
+def test_bad_inputs():
+    _, op, b = _problem()
+    with pytest.raises(ValueError, match="scipy method"):
+        scipy_solve(op, b, method="lu")
+    with pytest.raises(ValueError, match="pyamg method"):
+        pyamg_solve(op, b, method="gmg")
+    with pytest.raises(TypeError, match="scipy.sparse"):
+        from_scipy([np.eye(3)])
+    with pytest.raises(ValueError, match="shape"):
+        scipy_solve(op, b[:, 1:])
+    assert sp.issparse(to_scipy(op)[0])
+
+    class Other(LinearOperator):
+        batch_size = 1
+
+    with pytest.raises(TypeError, match="cannot convert"):
+        to_scipy(Other())

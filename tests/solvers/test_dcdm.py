@@ -1,0 +1,156 @@
+"""Tests of neurops.solvers.dcdm (tiny grids): solver loop, Ritz vectors, unsupervised training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neurops.solvers.dcdm import (
+    DCDMNet,
+    dcdm_loss,
+    dcdm_solve,
+    ritz_right_hand_sides,
+    ritz_vectors,
+    stencil_features,
+    train_dcdm,
+)
+from neurops.solvers.operators import DiffusionOperator
+from neurops.solvers.pcg import ConvergenceError, NotSPDError, pcg
+
+
+def _op(n=12, seed=0, batch=1):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(batch, n + 2, n + 2, generator=g, dtype=torch.float64) + 0.5
+    return DiffusionOperator.from_coefficient(a)
+
+
+def test_identity_network_is_conjugate_gradients():
+    op = _op()
+    b = torch.randn(2, *op.shape, dtype=torch.float64)
+    cg = pcg(op, b, rtol=1e-8)
+    dc = dcdm_solve(op, b, lambda r: r, rtol=1e-8)
+    assert (dc.iterations - cg.iterations).abs().max() <= 1
+    torch.testing.assert_close(dc.x, cg.x, rtol=1e-6, atol=1e-9)
+
+
+def test_exact_inverse_network_converges_in_one_step():
+    op = _op(8)
+    inv = torch.linalg.inv(op.to_dense()[0])
+    net = lambda r: (inv @ r.reshape(r.shape[0], -1).T).T.reshape(r.shape)  # noqa: E731
+    b = torch.randn(3, *op.shape, dtype=torch.float64)
+    res = dcdm_solve(op, b, net, rtol=1e-10)
+    assert res.max_iterations == 1 and res.converged.all()
+
+
+def test_a_norm_error_never_increases_whatever_the_network():
+    """The exact line search makes the A-norm of the error non-increasing even for an untrained network."""
+    torch.manual_seed(0)
+    op = _op(10)
+    b = torch.randn(1, *op.shape, dtype=torch.float64)
+    exact = pcg(op, b, rtol=1e-12).x
+    net = DCDMNet(2, width=4, fine_blocks=1, coarse_blocks=1).double()
+    errors = [float((exact * op.apply(exact)).sum())]
+    for k in (1, 5, 20):
+        e = dcdm_solve(op, b, net, rtol=1e-6, maxiter=k, check=False).x - exact
+        errors.append(float((e * op.apply(e)).sum()))
+    assert all(later <= earlier * (1 + 1e-12) for earlier, later in zip(errors, errors[1:]))
+    assert errors[-1] < errors[0]
+
+
+def test_ritz_vectors_are_eigenvectors_when_lanczos_runs_to_the_end():
+    op = _op(5)
+    values, vectors = ritz_vectors(op, op.numel, seed=1)
+    ref = torch.linalg.eigvalsh(op.to_dense()[0])
+    torch.testing.assert_close(values, ref, rtol=1e-8, atol=1e-8)
+    av = op.apply(vectors)
+    torch.testing.assert_close(av, values.reshape(-1, 1, 1) * vectors, rtol=1e-6, atol=1e-6)
+    rhs = ritz_right_hand_sides(values, vectors, 7, seed=0)
+    torch.testing.assert_close(rhs.reshape(7, -1).norm(dim=1), torch.ones(7, dtype=torch.float64))
+
+
+def test_training_lowers_the_loss_and_transfers_to_a_larger_grid():
+    torch.manual_seed(0)
+    op = _op(14)
+    net = DCDMNet(2, width=8, fine_blocks=1, coarse_blocks=2).double()
+    record = train_dcdm(net, op, steps=120, batch_size=8, lr=3e-3, num_ritz=60, num_rhs=200, seed=0)
+    assert record.ritz_count == 60
+    assert sum(record.losses[-10:]) / 10 < 0.5 * sum(record.losses[:5]) / 5
+    for n, seed in ((14, 0), (28, 1)):  # the training matrix, and another coefficient on a 2x finer grid
+        other = _op(n, seed=seed)
+        b = torch.randn(1, *other.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        dcdm_its = dcdm_solve(other, b, net, rtol=1e-6, maxiter=300).max_iterations
+        assert dcdm_its < 0.5 * pcg(other, b, rtol=1e-6).max_iterations
+
+
+def test_loss_is_scale_invariant_and_zero_for_the_inverse():
+    op = _op(6)
+    inv = torch.linalg.inv(op.to_dense()[0])
+
+    class Inverse(torch.nn.Module):
+        def __init__(self, scale: float) -> None:
+            super().__init__()
+            self.scale = scale
+
+        def forward(self, r):
+            return self.scale * (inv @ r.reshape(r.shape[0], -1).T).T.reshape(r.shape)
+
+    b = torch.randn(4, *op.shape, dtype=torch.float64)
+    assert float(dcdm_loss(Inverse(1.0), op, b)) < 1e-20
+    torch.testing.assert_close(dcdm_loss(torch.nn.Identity(), op, b), dcdm_loss(torch.nn.Identity(), op, 5 * b) / 25)
+
+
+@pytest.mark.parametrize("dim", [1, 3])
+def test_network_shapes_any_grid(dim):
+    net = DCDMNet(dim, width=4, fine_blocks=1, coarse_blocks=1)
+    shape = (2, 1, *([7] * dim))
+    assert net(torch.randn(shape)).shape == shape
+
+
+def test_stencil_features_are_dimensionless():
+    op = DiffusionOperator.from_coefficient(torch.full((1, 9, 9), 7.0, dtype=torch.float64))
+    feats = stencil_features(op)
+    assert feats.shape == (1, 4, 7, 7)
+    torch.testing.assert_close(feats[0, :, 3, 3], torch.full((4,), -0.25, dtype=torch.float64))
+    coarse = DiffusionOperator.from_coefficient(torch.full((1, 5, 5), 1.0, dtype=torch.float64))
+    torch.testing.assert_close(stencil_features(coarse)[0, :, 1, 1], feats[0, :, 3, 3])
+
+
+def test_conditioned_network_trains_on_several_operators_and_solves():
+    torch.manual_seed(1)
+    g = torch.Generator().manual_seed(0)
+    a = torch.where(torch.rand(2, 12, 12, generator=g) > 0.5, 12.0, 3.0).double()
+    ops = DiffusionOperator.from_coefficient(a)
+    net = DCDMNet(2, width=4, fine_blocks=1, coarse_blocks=1, condition_channels=4).double()
+    record = train_dcdm(net, ops, steps=4, batch_size=4, num_ritz=20, num_rhs=16)
+    assert record.ritz_count == 40 and len(record.losses) == 4
+    b = torch.ones(2, *ops.shape, dtype=torch.float64)
+    res = dcdm_solve(ops, b, net, rtol=1e-6, maxiter=20, check=False)
+    assert res.x.shape == b.shape and torch.isfinite(res.x).all() and (res.iterations == 20).all()
+    with pytest.raises(ValueError, match="condition"):
+        net(torch.randn(1, 1, 10, 10))
+
+
+def test_errors():
+    op = _op(6)
+    b = torch.randn(1, *op.shape, dtype=torch.float64)
+    negative = DiffusionOperator([-w for w in op.face_weights], op.boundary)
+    with pytest.raises(NotSPDError):
+        dcdm_solve(negative, b, lambda r: r)
+    with pytest.raises(ConvergenceError, match="maxiter=1"):
+        dcdm_solve(op, b, lambda r: r, rtol=1e-12, maxiter=1)
+    with pytest.raises(ValueError, match="dim"):
+        DCDMNet(4)
+    with pytest.raises(ValueError, match=r"\[B, 1, \*shape\]"):
+        DCDMNet(2)(torch.randn(2, 3, 5, 5))
+    with pytest.raises(ValueError, match="batch 1"):
+        ritz_vectors(_op(6, batch=2), 5)
+    with pytest.raises(ValueError, match="Lanczos"):
+        ritz_vectors(op, 0)
+    with pytest.raises(ValueError, match="batch 1"):
+        train_dcdm(DCDMNet(2), _op(6, batch=2), steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        train_dcdm(DCDMNet(2), op, steps=0)
+    with pytest.raises(ValueError, match="rtol"):
+        dcdm_solve(op, b, lambda r: r, rtol=0.0)
+    with pytest.raises(ValueError, match="channels"):
+        DCDMNet(2, width=0)

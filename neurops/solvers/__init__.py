@@ -9,7 +9,8 @@ ODE integrators.
 from neurops.solvers.differentiable import diffusion_solve, linear_solve
 from neurops.solvers.multigrid import Multigrid
 from neurops.solvers.operators import CSROperator, DiffusionOperator, StencilOperator
-from neurops.solvers.pcg import ConvergenceError, NotSPDError, SolveResult, pcg
+from neurops.solvers.pcg import ConvergenceError, NotSPDError, SolveResult
 
 __all__ = ["CSROperator", "ConvergenceError", "DiffusionOperator", "Multigrid", "NotSPDError", "SolveResult",
-           "StencilOperator", "diffusion_solve", "linear_solve", "pcg"]
+           "StencilOperator", "diffusion_solve", "linear_solve"]
+# ``pcg`` (the function) stays in ``neurops.solvers.pcg``: re-exporting it here would shadow that module

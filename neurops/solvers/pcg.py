@@ -33,6 +33,10 @@ class ConvergenceError(SolverError):
         super().__init__(message)
         self.result = result
 
+    def __reduce__(self) -> tuple:
+        # picklable, so that a failure inside a worker process reaches the caller intact
+        return type(self), (str(self), self.result)
+
 
 class NotSPDError(SolverError):
     """The operator (or the preconditioner) is not symmetric positive definite."""

@@ -134,3 +134,38 @@ def test_nested_dissection_is_a_permutation(shape):
     perm = nested_dissection(shape, leaf=3)
     np.testing.assert_array_equal(np.sort(perm), np.arange(int(np.prod(shape))))
     assert not np.array_equal(perm, np.arange(perm.size))  # it reorders
+
+
+def test_multigrid_path_finishes_samples_the_float32_cycle_leaves_short(monkeypatch):
+    """If the float32-preconditioned CG stops short of rtol, a float64 cycle finishes the solve."""
+    import neurops.solvers.pcg as pcg_module
+
+    real_pcg = pcg_module.pcg
+    calls = []
+
+    def first_call_stops_early(*args, **kwargs):
+        calls.append(kwargs.get("x0") is not None)
+        if len(calls) == 1:
+            kwargs["maxiter"] = 2  # simulate the stall seen in worker processes
+        return real_pcg(*args, **kwargs)
+
+    monkeypatch.setattr(pcg_module, "pcg", first_call_stops_early)
+    a = np.where(np.random.default_rng(0).standard_normal((2, 101, 101)) > 0, 12.0, 3.0)
+    u, info = solve_darcy(a, 1.0, rtol=1e-10, return_info=True)
+    assert calls == [False, True]  # second call warm-started from the first
+    assert max(info.residuals) <= 1e-10 and set(info.methods) == {"multigrid"}
+    np.testing.assert_allclose(u, solve_darcy(a, 1.0, rtol=1e-10, method="direct"), rtol=1e-7, atol=1e-12)
+
+
+def test_convergence_error_survives_pickling():
+    """Errors raised in generator worker processes must reach the parent intact."""
+    import pickle
+
+    import torch
+
+    from neurops.solvers.pcg import ConvergenceError, SolveResult
+
+    result = SolveResult(x=torch.zeros(1, 3), iterations=torch.tensor([5]), residual=torch.tensor([1e-3]),
+                         converged=torch.tensor([False]))
+    err = pickle.loads(pickle.dumps(ConvergenceError("CG stopped", result)))
+    assert str(err) == "CG stopped" and int(err.result.iterations[0]) == 5

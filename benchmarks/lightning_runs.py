@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from neurops.utils.seeding import seed_everything
+from benchmarks.common import n_parameters  # noqa: E402
 
 
 class EpochTimer(L.Callback):
@@ -42,11 +43,6 @@ class EpochTimer(L.Callback):
         self.cpu_times.append(time.process_time() - self._c0)
 
 
-def n_params(module: torch.nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.LightningDataModule, *, epochs: int,
                  seed: int, accelerator: str = "auto") -> dict[str, Any]:
     """Seed, build a task, train it ``epochs`` epochs without validation, test it.
@@ -70,7 +66,7 @@ def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.Light
     metrics: dict[str, float] = {}
     for r in results:
         metrics.update({k: float(v) for k, v in r.items()})
-    return {"params": n_params(task.net), "seconds_per_epoch": _steady_median(timer.times),
+    return {"params": n_parameters(task.net), "seconds_per_epoch": _steady_median(timer.times),
             "cpu_seconds_per_epoch": _steady_median(timer.cpu_times), "epoch_seconds": timer.times,
             "train_seconds": train_seconds, "test": metrics, "task": task}
 

@@ -31,10 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from neurops.metrics.field import relative_l2
 from neurops.models import build
 from neurops.utils.bench import markdown_table, save_results
-
-
-def _n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+from benchmarks.common import n_parameters  # noqa: E402
 
 
 def gflops(model: nn.Module, x: torch.Tensor) -> float:
@@ -108,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         med = statistics.median(ts)
         rows.append({
             "model": name,
-            "params": _n_params(models[name]),
+            "params": n_parameters(models[name]),
             "GFLOP/step": gflops(models[name], x) if "compile" not in name else None,
             "median s/step": med,
             "min s/step": min(ts),

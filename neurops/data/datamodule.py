@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
 from neurops.data.rollout import H5RolloutDataset
@@ -15,7 +15,36 @@ from neurops.data.schema import is_test_split, resolution_tag
 from neurops.errors import DataError
 
 
-class OperatorDataModule(L.LightningDataModule):
+class SplitLoaders:
+    """DataLoaders over ``train_set``, ``val_set`` (or None) and ``test_sets``.
+
+    Shared by the data modules; each loader process opens the HDF5 file itself.
+    """
+
+    batch_size: int
+    num_workers: int
+    train_set: Dataset
+    val_set: Dataset | None
+    test_sets: list[Dataset]
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available())
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [self._loader(ds, shuffle=False) for ds in self.test_sets]
+
+    def predict_dataloader(self) -> list[DataLoader]:
+        return self.test_dataloader()
+
+
+class OperatorDataModule(SplitLoaders, L.LightningDataModule):
     """Train / val / test loaders over a neurops ``operator`` file.
 
     Every split named ``test`` or ``test@...`` becomes one test dataloader; its metrics are
@@ -90,21 +119,6 @@ class OperatorDataModule(L.LightningDataModule):
                 break
             yield batch
 
-    def _loader(self, dataset: H5OperatorDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available())
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []
-
-    def test_dataloader(self) -> list[DataLoader]:
-        return [self._loader(ds, shuffle=False) for ds in self.test_sets]
-
-    def predict_dataloader(self) -> list[DataLoader]:
-        return self.test_dataloader()
 
 
 class RolloutDataModule(OperatorDataModule):

@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
+from neurops.data.datamodule import SplitLoaders
 from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
 from neurops.data.schema import SCHEMA_VERSION, is_test_split, resolution_tag
 from neurops.errors import ConfigError, DataError, ModelError
@@ -39,7 +39,7 @@ from neurops.physics.weak_form import WeakFormSampler
 __all__ = ["GenerativeDataModule", "GenerativeOperatorTask"]
 
 
-class GenerativeDataModule(L.LightningDataModule):
+class GenerativeDataModule(SplitLoaders, L.LightningDataModule):
     """Unlabelled training coefficients and labelled evaluation pairs, from one or two files.
 
     Parameters
@@ -92,18 +92,6 @@ class GenerativeDataModule(L.LightningDataModule):
         tags = [resolution_tag(ds.spatial_shape) for ds in self.test_sets]
         return [t if tags.count(t) == 1 else f"{t}_{s}" for t, s in zip(tags, self.test_splits)]
 
-    def _loader(self, ds: H5OperatorDataset, shuffle: bool) -> DataLoader:
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader | list:
-        return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []
-
-    def test_dataloader(self) -> list[DataLoader]:
-        return [self._loader(ds, shuffle=False) for ds in self.test_sets]
 
 
 class GenerativeOperatorTask(L.LightningModule):

@@ -224,6 +224,8 @@ class MultiONet(_InnerProductHead):
     sum_layers : l, how many of the last hidden layers contribute (default: all).
     activation : trunk and branch activation (``tanh_sin`` as in [2]_).
 
+    Notes
+    -----
     Shapes: ``x : [N, d]`` or ``[B, N, d]``, ``beta : [B, m]`` -> ``[B, N, C]``.
     """
 
@@ -310,6 +312,8 @@ class MLPFieldEncoder(nn.Module):
     out_features : code width.
     activation : name in ``ACTIVATIONS``.
 
+    Notes
+    -----
     Shapes: ``a : [B, C, *spatial]`` -> ``[B, out_features]``.
     """
 
@@ -336,6 +340,8 @@ class ConvFieldEncoder(nn.Module):
     out_features : code width.
     activation : name in ``ACTIVATIONS``.
 
+    Notes
+    -----
     Shapes: ``a : [B, C, *spatial]`` -> ``[B, out_features]``.
     """
 

@@ -19,6 +19,8 @@ class SpectralConv(nn.Module):
     modes : modes kept per spatial dimension; its length sets the dimension (1, 2 or 3).
     path : kernel implementation (``"auto"``, ``"reference"``, ...; see :mod:`neurops.kernels.spectral`).
 
+    Notes
+    -----
     Shapes: ``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]`` for any grid
     with at least ``2 * modes[i]`` points per dim (``modes[-1]`` for the last).
 

@@ -98,6 +98,8 @@ class DGNO(nn.Module):
     u_scale : constant multiplying the solution head (helps when ``|u|`` is far from 1).
     domain : ``d`` pairs ``(low, high)``; default unit cube.
 
+    Notes
+    -----
     Shapes: ``forward(a : [B, C_a, *spatial]) -> u : [B, C_u, *spatial]``; the heads take points
     ``x : [N, d]`` (or ``[B, N, d]``) and ``beta : [B, m]``.
     """
@@ -266,6 +268,8 @@ class MultiONetOperator(nn.Module):
         ``normalize=True``) it would pin the boundary to the output mean: keep ``"none"`` there.
     domain : ``d`` pairs ``(low, high)``.
 
+    Notes
+    -----
     Shapes: ``x : [B, C_in, *spatial] -> [B, C_out, *spatial]``.
     """
 

@@ -32,6 +32,8 @@ class FNO(nn.Module):
     activation : ``gelu`` (default), ``relu``, ``tanh``, ``silu``.
     spectral_path : spectral-convolution kernel (``"auto"`` picks the fastest).
 
+    Notes
+    -----
     Shapes: ``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``; the same
     weights apply on any grid with enough points for ``modes`` (resolution-agnostic).
 

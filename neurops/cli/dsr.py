@@ -100,7 +100,7 @@ def run_fit(config: dict[str, Any]) -> Path:
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
-    from neurops.data.dynamics_datamodule import DynamicsDataModule
+    from neurops.data.datamodule import DynamicsDataModule
     from neurops.tasks.dynamics import DynamicsTask
 
     _check_kwargs("data", config["data"], DynamicsDataModule.__init__)

@@ -1,7 +1,7 @@
 """Dynamical-systems reconstruction: ``DynamicsTask`` (LightningModule) and checkpoint loading.
 
 The task trains a PWL RNN (:mod:`neurops.models.plrnn`) on random windows
-(:class:`neurops.data.dynamics_datamodule.DynamicsDataModule`) with one of
+(:class:`neurops.data.datamodule.DynamicsDataModule`) with one of
 
 * ``gtf``: generalized teacher forcing with a fixed ``alpha``;
 * ``agtf``: adaptive GTF, ``alpha`` re-estimated from Jacobian-product bounds;

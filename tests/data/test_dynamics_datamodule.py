@@ -1,4 +1,4 @@
-"""Tests of DynamicsDataModule (neurops/data/dynamics_datamodule.py)."""
+"""Tests of DynamicsDataModule (neurops/data/datamodule.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from neurops.data.dynamics_datamodule import DynamicsDataModule, RandomWindowSampler
+from neurops.data.datamodule import DynamicsDataModule
+from neurops.data.windows import RandomWindowSampler
 from neurops.data.series_import import import_series
 from neurops.errors import DataError
 

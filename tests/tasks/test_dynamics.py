@@ -8,7 +8,7 @@ import lightning as L
 import pytest
 import torch
 
-from neurops.data.dynamics_datamodule import DynamicsDataModule
+from neurops.data.datamodule import DynamicsDataModule
 from neurops.data.generators import get_generator
 from neurops.errors import ConfigError, ModelError
 from neurops.tasks.dynamics import DynamicsTask, load_dynamics_checkpoint

@@ -1,0 +1,61 @@
+"""Random windows from long series for dynamical-systems reconstruction (dataset + sampler).
+
+Used by :class:`neurops.data.datamodule.DynamicsDataModule`.
+
+Training batches are windows ``[B, T~ + 1, N]`` cut at uniformly random positions (with
+replacement) from the trajectories of the train split, a fresh set every epoch; validation
+yields whole series ``[1, T, N]`` of the validation split, on which a task runs the model
+freely and compares the statistics (D_stsp, D_H).
+
+References
+----------
+.. [1] Hess, F. et al. (2023). Generalized teacher forcing for learning chaotic dynamics.
+   ICML 2023 (windows of T~ = 200 sampled uniformly, 50 batches of 16 per epoch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+
+
+class WindowDataset(Dataset):
+    """Windows ``{"x": float32 [length, N]}`` of in-memory series ``[S, T, N]``, indexed by ``(s, start)``."""
+
+    def __init__(self, series: np.ndarray, length: int) -> None:
+        self.series = torch.as_tensor(np.asarray(series, dtype=np.float32))
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.series.shape[0] * (self.series.shape[1] - self.length + 1)
+
+    def __getitem__(self, index: tuple[int, int]) -> dict[str, torch.Tensor]:
+        s, start = index
+        return {"x": self.series[s, start: start + self.length]}
+
+
+class RandomWindowSampler(Sampler):
+    """Draws ``n_windows`` ``(series, start)`` pairs uniformly with replacement, anew each epoch.
+
+    The draws come from one generator seeded with ``seed``: the same seed gives the same
+    sequence of epochs.
+    """
+
+    def __init__(self, n_series: int, n_steps: int, length: int, n_windows: int, seed: int = 0) -> None:
+        self.n_series, self.n_starts, self.n_windows = n_series, n_steps - length + 1, n_windows
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return self.n_windows
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        s = torch.randint(self.n_series, (self.n_windows,), generator=self.generator)
+        t = torch.randint(self.n_starts, (self.n_windows,), generator=self.generator)
+        return iter(zip(s.tolist(), t.tolist()))
+
+
+__all__ = ["RandomWindowSampler", "WindowDataset"]

@@ -45,8 +45,11 @@ def _check_keys(section: str, given: dict[str, Any], target: Any, where: Path) -
                               f"Valid keys of '{section}': {sorted(valid)}.")
 
 
-def validate_config(path: Path, task_class: type, datamodule_class: type) -> None:
-    """Raise one ``ConfigError`` naming the first misspelled key of a config file (with a suggestion)."""
+def validate_config(path: Path, task_class: type, datamodule_class: type) -> set[str]:
+    """Raise one ``ConfigError`` naming the first misspelled key of a config file (with a suggestion).
+
+    Returns the sections (``model``, ``data``) that name their class with ``class_path``.
+    """
     try:
         cfg = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -71,11 +74,6 @@ def validate_config(path: Path, task_class: type, datamodule_class: type) -> Non
         name = (model.get("init_args") or {}).get("model") if "class_path" in model else model.get("model")
         if isinstance(name, str):
             get_class(name)  # an unknown model name fails here with suggestions
-
-
-def _named_classes(path: Path) -> set[str]:
-    """Sections (``model``, ``data``) of a config file that name their class with ``class_path``."""
-    cfg = yaml.safe_load(path.read_text()) or {}
     return {k for k in ("model", "data") if isinstance(cfg.get(k), dict) and "class_path" in cfg[k]}
 
 
@@ -115,8 +113,7 @@ def run_lightning(argv: Sequence[str], task_class: type = OperatorTask,
     args = resolve_config_args(argv)
     for flag, value in zip(args, args[1:]):
         if flag == "--config":
-            validate_config(Path(value), task_class, datamodule_class)
-            named = _named_classes(Path(value))
+            named = validate_config(Path(value), task_class, datamodule_class)
             # a config that names its classes (class_path) may use any LightningModule / DataModule
             task_class = L.LightningModule if "model" in named else task_class
             datamodule_class = L.LightningDataModule if "data" in named else datamodule_class

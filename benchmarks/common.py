@@ -22,7 +22,6 @@ from neurops.data.generators import get_generator
 from neurops.data.normalizers import GaussianNormalizer
 from neurops.data.reader import list_splits, read_attrs, read_split
 from neurops.metrics.field import get_loss, relative_h1, relative_lp
-from neurops.utils.io import atomic_path
 from neurops.utils.seeding import seed_everything
 
 WORK_DIR = Path(__file__).resolve().parent / "work"
@@ -78,10 +77,7 @@ def darcy_file(n_train: int, n_test: int, resolution: int, test_resolutions: tup
     path = WORK_DIR / name
     if path.exists() and read_attrs(path)["generator"].get("n_train") == n_train:
         return path
-    with atomic_path(path) as tmp:
-        tmp.unlink()
-        spec.fn(config, tmp, workers=workers, progress=True)
-    return path
+    return spec.generate(config, path, workers=workers, overwrite=True)
 
 
 def load_operator_data(path: Path, input_field: str = "a", output_field: str = "u") -> OperatorData:

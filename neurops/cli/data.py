@@ -11,7 +11,6 @@ from typing import Any, Literal, get_args, get_origin
 
 from neurops.data.check import check_file
 from neurops.data.info import summarize
-from neurops.utils.io import atomic_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -118,10 +117,7 @@ def _generate(args: argparse.Namespace) -> int:
         if isinstance(values.get(f.name), list) and isinstance(f.default, tuple):
             values[f.name] = tuple(values[f.name])
     config = spec.make_config(**values)
-    # the generator writes a fresh file at a temporary path, renamed onto --out on success only
-    with atomic_path(args.out, overwrite=args.overwrite) as tmp:
-        tmp.unlink()
-        spec.fn(config, tmp, workers=args.workers, progress=not args.no_progress)
+    spec.generate(config, args.out, workers=args.workers, progress=not args.no_progress, overwrite=args.overwrite)
     print(f"wrote {args.out}")
     return 0
 

@@ -21,6 +21,8 @@ from neurops.data.check import check_file
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.generators import get_generator
 from neurops.data.reader import read_attrs
+from neurops.errors import ConfigError
+from neurops.kernels.spectral import check_modes
 from neurops.tasks.operator import OperatorTask
 from neurops.utils.io import atomic_path
 from neurops.utils.seeding import seed_everything
@@ -60,10 +62,7 @@ def _dataset(out: Path, n_train: int, n_test: int, resolution: int, test_resolut
     if path.exists() and not check_file(path) and read_attrs(path).get("seed") == seed:
         print(f"using cached data {path}")
         return path
-    with atomic_path(path) as tmp:
-        tmp.unlink()
-        spec.fn(config, tmp, workers=workers, progress=True)
-    return path
+    return spec.generate(config, path, workers=workers, overwrite=True)
 
 
 def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_MODEL, n_train: int = 1000,
@@ -71,6 +70,13 @@ def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_
                    batch_size: int = 20, lr: float = 3e-3, seed: int = 0, workers: int = 2) -> dict[str, Any]:
     """Run the quickstart and return its summary (also written to ``out/summary.json``)."""
     out = Path(out)
+    modes = MODEL_SETTINGS[model].get("modes")
+    if modes is not None:
+        try:
+            check_modes((resolution, resolution), modes)
+        except ValueError as exc:
+            raise ConfigError(f"--resolution {resolution} is too coarse for the {model}'s {max(modes)} Fourier "
+                              f"modes ({exc}); use --resolution {2 * max(modes) + 1} or more.") from exc
     t0 = time.perf_counter()
     seed_everything(seed)
     data = _dataset(out, n_train, n_test, resolution, test_resolution, seed, workers)

@@ -8,12 +8,14 @@ every field of ``config_cls`` into a ``--kebab-case`` option.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from neurops.errors import ConfigError
+from neurops.utils.io import atomic_path
 
 GeneratorFn = Callable[..., Path]
 
@@ -38,6 +40,14 @@ class GeneratorSpec:
         if unknown:
             raise ConfigError(f"generator {self.name!r} has no option(s) {unknown}; valid: {sorted(names)}.")
         return self.config_cls(**values)
+
+    def generate(self, config: Any, out: str | os.PathLike, *, workers: int = 2, progress: bool = True,
+                 overwrite: bool = False) -> Path:
+        """Run the generator into a fresh temporary file that replaces ``out`` only on success."""
+        with atomic_path(out, overwrite=overwrite) as tmp:
+            tmp.unlink()  # generators write a new file (and refuse to overwrite one)
+            self.fn(config, tmp, workers=workers, progress=progress)
+        return Path(out)
 
 
 GENERATORS: dict[str, GeneratorSpec] = {}

@@ -6,19 +6,27 @@ our layout: its kept modes are fft-shifted ``[-m..m-1]`` along the full axes, ou
 backward (gradients w.r.t. the input and the weights), the relative difference of outputs
 and input gradients to the reference, and speed-ups of our fastest path over neuraloperator.
 
-Paths: ``reference`` (rfftn + slice + einsum + irfftn), ``dft`` (truncated DFT by real GEMMs,
+Paths: ``reference`` (rfftn + slice + batched matmul + irfftn), ``fft`` (pruned FFTs,
+:mod:`neurops.kernels.spectral_fft`), ``dft`` (truncated DFT by real GEMMs,
 :mod:`neurops.kernels.spectral_dft`), ``auto`` (the dispatcher's choice), ``neuralop``.
+
+glibc returns freed blocks above its mmap threshold (at most 32 MB) to the system, so every
+full-size spectrum at 128^2 is page-faulted in again on each use. That slows every path; run
+with ``MALLOC_MMAP_THRESHOLD_=4000000000 --name spectral_conv_malloc`` to measure without it
+(the variable is recorded in the results).
 
 Usage::
 
     python benchmarks/spectral_conv.py --quick   # fewer repeats
     python benchmarks/spectral_conv.py
+    MALLOC_MMAP_THRESHOLD_=4000000000 python benchmarks/spectral_conv.py --name spectral_conv_malloc
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import time
 
 import torch
@@ -73,7 +81,7 @@ def case(channels: int, n: int, modes: int, batch: int, repeat: int) -> dict:
     (ref_gx,) = torch.autograd.grad(ref, x, g)
     y_nop = conv(x)
     (nop_gx,) = torch.autograd.grad(y_nop, x, g)
-    rel = lambda a, b: float((a - b).norm() / b.norm())  # noqa: E731
+    rel = lambda a, b: float((a - b).norm() / b.norm())
     row["neuralop vs reference (out)"] = rel(y_nop.detach(), ref.detach())
     row["neuralop vs reference (grad x)"] = rel(nop_gx, ref_gx)
     for name in PATHS:
@@ -97,6 +105,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--name", default="spectral_conv", help="results file name (benchmarks/results/NAME.*)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     repeat = 3 if args.quick else 7
@@ -108,16 +117,17 @@ def main() -> None:
                                                            [*PATHS, "auto", "neuralop"]), flush=True)
     for r in rows:
         for key, value in r.items():
-            if key.endswith("vs reference (out)") or key.endswith("vs reference (grad x)"):
+            if key.endswith(("vs reference (out)", "vs reference (grad x)")):
                 assert value < 1e-5, (key, value, r)
-    cols = ["channels", "grid", "modes", "reference ms", "dft ms", "neuralop ms", "auto picks",
-            "speedup fastest vs neuralop", "speedup auto vs neuralop", "dft vs reference (out)",
-            "neuralop vs reference (out)"]
+    cols = ["channels", "grid", "modes", "reference ms", "fft ms", "dft ms", "neuralop ms", "auto picks",
+            "speedup fastest vs neuralop", "speedup auto vs neuralop", "fft vs reference (out)",
+            "dft vs reference (out)", "neuralop vs reference (out)"]
+    malloc = os.environ.get("MALLOC_MMAP_THRESHOLD_", "glibc default")
     md = (f"Forward + backward, batch {args.batch}, float32, torch threads = {args.threads}; outputs compared "
-          f"with the reference (relative L2).\n\n" + markdown_table(rows, cols))
+          f"with the reference (relative L2). MALLOC_MMAP_THRESHOLD_: {malloc}.\n\n" + markdown_table(rows, cols))
     print(md)
-    save_results("spectral_conv", {"batch": args.batch, "threads": args.threads, "quick": args.quick, "rows": rows},
-                 md)
+    save_results(args.name, {"batch": args.batch, "threads": args.threads, "quick": args.quick,
+                             "malloc_mmap_threshold": malloc, "rows": rows}, md)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ along the last axis (the half-spectrum of ``rfftn``) the ``m_d`` lowest frequenc
 Transforms use ``norm="forward"`` both ways, so the same weights act the same way on any
 grid resolution (the coefficients approximate those of the continuous function).
 
+Paths (:data:`PATHS`, all checked against the reference in ``tests/kernels/test_spectral.py``):
+``reference`` (this module), ``fft`` (pruned FFTs, :mod:`neurops.kernels.spectral_fft`) and
+``dft`` (truncated DFT by GEMMs, :mod:`neurops.kernels.spectral_dft`); ``path="auto"`` picks by
+size (:func:`select_path`).
+
 References
 ----------
 Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations", ICLR 2021.
@@ -16,11 +21,13 @@ Li et al., "Fourier Neural Operator for Parametric Partial Differential Equation
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 
 import torch
 
 from neurops.kernels.spectral_dft import spectral_conv_dft
+from neurops.kernels.spectral_fft import spectral_conv_fft
 
 SpectralPath = Callable[[torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor]
 
@@ -89,23 +96,46 @@ def mix_channels(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     [B, C_out, *K]. Computed as ONE batched matmul over the modes on contiguous
-    ``[K, B, C_in] @ [K, C_in, C_out]`` operands: ``torch.einsum`` on the mode-last layout
-    and strided batched products are orders of magnitude slower on CPU.
+    ``[K, B, C_in] @ [K, C_in, C_out]`` operands, reached by 2-D transposes
+    (:func:`swap_blocks`): ``torch.einsum`` on the mode-last layout and strided batched
+    products are orders of magnitude slower on CPU, and so are N-d permuting copies.
     """
     b, ci, *k = x.shape
     co = w.shape[1]
-    d = len(k)
-    # .contiguous(): reshape may return a view whose batch stride is 1, which BLAS handles ~300x slower
-    xm = x.permute(*range(2, 2 + d), 0, 1).reshape(-1, b, ci).contiguous()
-    wm = w.permute(*range(2, 2 + d), 0, 1).reshape(-1, ci, co).contiguous()
-    return _ContiguousBmm.apply(xm, wm).reshape(*k, b, co).permute(d, d + 1, *range(d))
+    xm = swap_blocks(x, 2).view(-1, b, ci)
+    wm = swap_blocks(w, 2).view(-1, ci, co)
+    return swap_blocks(_ContiguousBmm.apply(xm, wm).view(*k, b, co), len(k))
+
+
+def swap_blocks(t: torch.Tensor, split: int) -> torch.Tensor:
+    """``[*A, *B] -> [*B, *A]`` (``A = t.shape[:split]``), contiguous, differentiable.
+
+    The same data movement as ``permute(...).contiguous()``, done as one 2-D transpose:
+    PyTorch copies 2-D transposes in cache blocks but general N-d permutes element by element,
+    which was 5-7x slower for spectral weights on CPU.
+    """
+    return _SwapBlocks.apply(t, split)
+
+
+class _SwapBlocks(torch.autograd.Function):
+    """:func:`swap_blocks`; its gradient is the swap back."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor, split: int) -> torch.Tensor:  # type: ignore[override]
+        a, b = t.shape[:split], t.shape[split:]
+        ctx.split_back = len(b)
+        return t.reshape(math.prod(a), math.prod(b)).t().contiguous().view(*b, *a)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return _SwapBlocks.apply(grad, ctx.split_back), None
 
 
 class _ContiguousBmm(torch.autograd.Function):
-    """``torch.bmm`` whose backward products also run on contiguous operands.
+    """``torch.bmm`` whose backward products run on contiguous (or conjugate-transposed) operands.
 
-    Autograd's own bmm backward multiplies the incoming gradient as it arrives (here a
-    permuted view with batch stride 1), which is the slow strided case again.
+    Autograd's own bmm backward multiplies the incoming gradient as it arrives, which can be a
+    view with batch stride 1: the slow strided case.
     """
 
     @staticmethod
@@ -117,27 +147,29 @@ class _ContiguousBmm(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:  # type: ignore[override]
         x, w = ctx.saved_tensors
         grad = grad.contiguous()
-        gx = torch.bmm(grad, w.transpose(1, 2).conj().contiguous()) if ctx.needs_input_grad[0] else None
-        gw = torch.bmm(x.transpose(1, 2).conj().contiguous(), grad) if ctx.needs_input_grad[1] else None
+        gx = torch.bmm(grad, w.mH) if ctx.needs_input_grad[0] else None
+        gw = torch.bmm(x.mH, grad) if ctx.needs_input_grad[1] else None
         return gx, gw
 
 
 #: available implementations, by name (faster paths register here; tests compare each with "reference")
-PATHS: dict[str, SpectralPath] = {"reference": spectral_conv_reference, "dft": spectral_conv_dft}
+PATHS: dict[str, SpectralPath] = {"reference": spectral_conv_reference, "dft": spectral_conv_dft,
+                                  "fft": spectral_conv_fft}
 
 #: ``path="auto"`` takes the truncated-DFT path when every axis keeps at most this fraction of its
-#: points (``m_i / N_i``); its cost grows like ``N m`` per line against ``N log N`` for the FFT. On
-#: CPU (``benchmarks/spectral_conv.py``) it was 1.5-5x faster forward + backward at 12/64, 12/128 and
-#: 16/128 modes per point, and on par with the reference at 16/64.
-DFT_MAX_MODE_FRACTION = 0.2
+#: points (``m_i / N_i``), and the pruned-FFT path otherwise. The DFT's cost grows like ``N m`` per
+#: line against ``N log N`` for the FFT, but it never materialises a full-size complex spectrum.
+#: Measured on CPU (``benchmarks/spectral_conv.py``, batch 16, 32/64 channels): the pruned FFT was
+#: fastest at 12/64 and 16/64 modes per point, the DFT at 12/128 and 16/128.
+DFT_MAX_MODE_FRACTION = 0.15
 
 
 def select_path(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> str:
-    """The implementation ``path="auto"`` uses for these sizes (``"dft"`` for few modes, else ``"reference"``)."""
+    """The implementation ``path="auto"`` uses for these sizes (``"dft"`` for few modes, else ``"fft"``)."""
     spatial = x.shape[2:]
     if len(spatial) == len(modes) and all(m <= DFT_MAX_MODE_FRACTION * n for n, m in zip(spatial, modes)):
         return "dft"
-    return "reference"
+    return "fft"
 
 
 def spectral_conv(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int], path: str = "auto") -> torch.Tensor:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-from neurops.kernels.spectral import PATHS, select_path, spectral_conv, spectral_conv_reference
+from neurops.kernels.spectral import PATHS, select_path, spectral_conv, spectral_conv_reference, swap_blocks
 from neurops.kernels.spectral_dft import spectral_conv_dft
+from neurops.kernels.spectral_fft import half_spectrum_weights, padded_irfftn, spectral_conv_fft, truncated_rfftn
 
 CASES = [
     ((16,), (5,)),
@@ -47,34 +50,69 @@ def test_path_matches_reference_forward_and_backward(path, spatial, modes):
         assert _rel(a, b) < 1e-5
 
 
-def test_dft_float64_gradcheck():
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_float64_gradcheck(path):
     x, w = _inputs((6, 5), (2, 3), ci=2, co=2, batch=1)
     x, w = x.detach().double().requires_grad_(True), w.detach().double().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda a, b: spectral_conv_dft(a, b, (2, 3)), (x, w))
+    assert torch.autograd.gradcheck(lambda a, b: PATHS[path](a, b, (2, 3)), (x, w))
 
 
-def test_dft_is_a_convolution_shift_equivariant():
+@pytest.mark.parametrize("spatial,modes", [((6, 5), (2, 3)), ((7,), (4,)), ((4, 5, 6), (2, 2, 4))])
+def test_fft_path_second_derivatives(spatial, modes):
+    """The pruned transforms differentiate each other, so double backward works too."""
+    x, w = _inputs(spatial, modes, ci=2, co=1, batch=1)
+    x, w = x.detach().double().requires_grad_(True), w.detach().double().requires_grad_(True)
+    assert torch.autograd.gradgradcheck(lambda a, b: spectral_conv_fft(a, b, modes), (x, w))
+
+
+@pytest.mark.parametrize("spatial,modes", CASES)
+def test_pruned_transforms_are_adjoint(spatial, modes):
+    """<F x, z> = <x, F* z> with F* = irfftn(z / c) / prod(N) (the identity the backward pass uses)."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, *spatial, dtype=torch.float64, generator=g)
+    kept = [2 * m for m in modes[:-1]] + [modes[-1]]
+    z = torch.randn(2, *kept, dtype=torch.complex128, generator=g)
+    c = half_spectrum_weights(spatial[-1], modes[-1], torch.float64, torch.device("cpu"))
+    lhs = (truncated_rfftn(x, modes).conj() * z).real.sum()
+    rhs = (x * padded_irfftn(z / c, spatial)).sum() / math.prod(spatial)
+    torch.testing.assert_close(lhs, rhs)
+    full = torch.fft.rfftn(x, dim=tuple(range(1, 1 + len(spatial))), norm="forward")
+    torch.testing.assert_close(truncated_rfftn(x, modes)[(..., *[slice(0, m) for m in modes])],
+                               full[(..., *[slice(0, m) for m in modes])])
+
+
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_is_a_convolution_shift_equivariant(path):
     x, w = _inputs((16, 12), (4, 3))
-    y = spectral_conv_dft(x, w, (4, 3))
-    y_shift = spectral_conv_dft(torch.roll(x, (3, 5), dims=(2, 3)), w, (4, 3))
+    y = PATHS[path](x, w, (4, 3))
+    y_shift = PATHS[path](torch.roll(x, (3, 5), dims=(2, 3)), w, (4, 3))
     torch.testing.assert_close(y_shift, torch.roll(y, (3, 5), dims=(2, 3)), rtol=1e-4, atol=1e-5)
 
 
-def test_resolution_change_keeps_the_low_modes():
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_resolution_change_keeps_the_low_modes(path):
     """A band-limited input sampled at two resolutions gives the same band-limited output."""
     n1, n2, m = 16, 32, 3
     x1 = torch.sin(2 * torch.pi * torch.arange(n1) / n1)[None, None].repeat(1, 2, 1)
     x2 = torch.sin(2 * torch.pi * torch.arange(n2) / n2)[None, None].repeat(1, 2, 1)
     _, w = _inputs((n1,), (m,), ci=2, co=2, batch=1)
-    y1, y2 = spectral_conv_dft(x1, w, (m,)), spectral_conv_dft(x2, w, (m,))
+    y1, y2 = PATHS[path](x1, w, (m,)), PATHS[path](x2, w, (m,))
     torch.testing.assert_close(y2[..., ::2], y1, rtol=1e-4, atol=1e-5)
+
+
+def test_swap_blocks_is_a_permute_with_its_gradient():
+    t = torch.randn(3, 4, 5, 2, dtype=torch.float64, requires_grad=True)
+    out = swap_blocks(t, 2)
+    torch.testing.assert_close(out, t.permute(2, 3, 0, 1))
+    assert out.is_contiguous()
+    assert torch.autograd.gradcheck(lambda a: swap_blocks(a, 2), (t,))
 
 
 def test_auto_selection_and_override():
     x, w = _inputs((64, 64), (8, 8), batch=1)
     assert select_path(x, w, (8, 8)) == "dft"
     x_small, w_big = _inputs((16, 16), (8, 8), batch=1)
-    assert select_path(x_small, w_big, (8, 8)) == "reference"
+    assert select_path(x_small, w_big, (8, 8)) == "fft"
     torch.testing.assert_close(spectral_conv(x, w, (8, 8)), spectral_conv(x, w, (8, 8), path="reference"),
                                rtol=1e-4, atol=1e-5)
 

@@ -19,12 +19,22 @@ Usage::
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from benchmarks.common import (darcy_argument_parser, darcy_file, load_operator_data, n_parameters,
-                               parse_darcy_args, train_eval)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
+
+from benchmarks.common import (
+    darcy_argument_parser,
+    darcy_file,
+    load_operator_data,
+    n_parameters,
+    parse_darcy_args,
+    train_eval,
+)
 from neurops.models import build
 from neurops.utils.bench import markdown_table, save_results
 

@@ -42,18 +42,18 @@ import torch
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     OperatorData,
+    darcy_argument_parser,
     darcy_file,
     load_operator_data,
     n_parameters,
-    train_eval,
-    darcy_argument_parser,
     parse_darcy_args,
+    train_eval,
 )
-from benchmarks.darcy_fno import _Wrap, interleaved_step_ratio, neuralop_fno, neurops_fno  # noqa: E402
-from neurops.models import build  # noqa: E402
-from neurops.utils.bench import markdown_table, save_results  # noqa: E402
+from benchmarks.darcy_fno import _Wrap, interleaved_step_ratio, neuralop_fno, neurops_fno
+from neurops.models import build
+from neurops.utils.bench import markdown_table, save_results
 
 MGNO = "neurops MgNO"
 FNO = "neurops FNO"

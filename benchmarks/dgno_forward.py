@@ -38,14 +38,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import WORK_DIR, darcy_file  # noqa: E402
-from lightning_runs import fit_and_test  # noqa: E402
+from common import WORK_DIR, darcy_file
+from lightning_runs import fit_and_test
 
-from neurops.data.datamodule import OperatorDataModule  # noqa: E402
-from neurops.data.reader import read_split  # noqa: E402
-from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask  # noqa: E402
-from neurops.tasks.operator import OperatorTask  # noqa: E402
-from neurops.utils.bench import markdown_table, save_results  # noqa: E402
+from neurops.data.datamodule import OperatorDataModule
+from neurops.data.reader import read_split
+from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
+from neurops.tasks.operator import OperatorTask
+from neurops.utils.bench import markdown_table, save_results
 
 PAPER = {"piecewise": 0.0207, "smooth": 0.0077}
 

@@ -35,13 +35,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import WORK_DIR  # noqa: E402
+from common import WORK_DIR
+from dgno_forward import SIZES, data_files
 
-from neurops.utils.bench import RESULTS_DIR  # noqa: E402
-from dgno_forward import SIZES, data_files  # noqa: E402
-
-from neurops.inverse import InversionConfig, invert, load_dgno, observations_from_file  # noqa: E402
-from neurops.utils.bench import markdown_table, save_results  # noqa: E402
+from neurops.inverse import InversionConfig, invert, load_dgno, observations_from_file
+from neurops.utils.bench import (
+    RESULTS_DIR,
+    markdown_table,
+    save_results,
+)
 
 PAPER = {100: {"rel L2 a": "0.104-0.127", "rel L2 u": "0.011-0.027"}, 25: {"rel L2 a": "-", "rel L2 u": "-"}}
 

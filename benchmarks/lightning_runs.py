@@ -7,8 +7,10 @@ their datamodules), from the same seed, on the same data, in one process.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -16,7 +18,10 @@ import numpy as np
 import torch
 
 from neurops.utils.seeding import seed_everything
-from benchmarks.common import n_parameters  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
+
+from benchmarks.common import n_parameters
 
 
 class EpochTimer(L.Callback):

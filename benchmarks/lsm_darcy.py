@@ -35,13 +35,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lightning_runs import fit_and_test  # noqa: E402
+from lightning_runs import fit_and_test
 
-import neurops.models.mgno  # noqa: E402,F401  (registers "mgno" until neurops.models imports it)
-from neurops.data.datamodule import OperatorDataModule  # noqa: E402
-from neurops.data.generators.darcy import DarcyConfig, generate_darcy  # noqa: E402
-from neurops.tasks.operator import OperatorTask  # noqa: E402
-from neurops.utils.bench import markdown_table, save_results  # noqa: E402
+import neurops.models.mgno  # noqa: F401  (registers "mgno" until neurops.models imports it)
+from neurops.data.datamodule import OperatorDataModule
+from neurops.data.generators.darcy import DarcyConfig, generate_darcy
+from neurops.tasks.operator import OperatorTask
+from neurops.utils.bench import markdown_table, save_results
 
 REFERENCE = {"lsm": 0.0065, "fno": 0.0108}  # LSM paper, Darcy 85x85, relative L2
 

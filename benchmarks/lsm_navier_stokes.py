@@ -39,15 +39,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-from lightning_runs import fit_and_test  # noqa: E402
+import torch
+from lightning_runs import fit_and_test
 
-import neurops.models.mgno  # noqa: E402,F401  (registers "mgno" until neurops.models imports it)
-from neurops.data.generators.navier_stokes import NavierStokesConfig, generate_navier_stokes  # noqa: E402
-from neurops.data.datamodule import RolloutDataModule  # noqa: E402
-from neurops.metrics.field import relative_lp  # noqa: E402
-from neurops.tasks.rollout import RolloutTask  # noqa: E402
-from neurops.utils.bench import markdown_table, save_results  # noqa: E402
+import neurops.models.mgno  # noqa: F401  (registers "mgno" until neurops.models imports it)
+from neurops.data.datamodule import RolloutDataModule
+from neurops.data.generators.navier_stokes import NavierStokesConfig, generate_navier_stokes
+from neurops.metrics.field import relative_lp
+from neurops.tasks.rollout import RolloutTask
+from neurops.utils.bench import markdown_table, save_results
 
 REFERENCE = {"lsm": 0.1535, "fno": 0.1556}  # LSM paper, NS nu = 1e-5, relative L2
 T_IN, T_OUT = 10, 10

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -31,7 +33,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from neurops.metrics.field import relative_l2
 from neurops.models import build
 from neurops.utils.bench import markdown_table, save_results
-from benchmarks.common import n_parameters  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
+
+from benchmarks.common import n_parameters
 
 
 def gflops(model: nn.Module, x: torch.Tensor) -> float:

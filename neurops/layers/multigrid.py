@@ -235,23 +235,28 @@ class MultigridConv(nn.Module):
         return self._conv(residual, S).add_(u)
 
     def _prolongate(
-        self, u_coarse: torch.Tensor, weight: torch.Tensor, fine_shape: Sequence[int]
+        self, u_coarse: torch.Tensor, weight: torch.Tensor, fine: torch.Tensor
     ) -> torch.Tensor:
-        """Transposed conv (kernel 4, stride 2) to ``fine_shape``, boundary-aware.
+        """``fine + P u_coarse``: transposed conv (kernel 4, stride 2), boundary-aware.
 
         Dirichlet dims use the transposed conv's own cropping (zero ghost cells);
         periodic/Neumann dims get one explicit ghost cell on the coarse grid first,
-        whose contribution lands on the fine boundary nodes.
+        whose contribution lands on the fine boundary nodes. The sum goes in place into
+        the fresh convolution output only when no crop is needed: an in-place update of
+        a cropped view makes autograd clone the whole gradient (``CopySlices``).
         """
         explicit = tuple(0 if m == "dirichlet" else 1 for m in self.boundary)
         if any(explicit):
             u_coarse = pad_boundary(u_coarse, self.boundary, explicit)
         out = _CONV_T[self.ndim](u_coarse, weight, stride=2, padding=1)
+        fine_shape = fine.shape[2:]
+        if not any(explicit) and out.shape[2:] == fine_shape:
+            return out.add_(fine)
         index = [slice(None), slice(None)]
         for e, n in zip(explicit, fine_shape):
             start = 2 * e
             index.append(slice(start, start + n))
-        return out[tuple(index)]
+        return out[tuple(index)] + fine
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         """Apply the V-cycle.
@@ -291,7 +296,7 @@ class MultigridConv(nn.Module):
         u = us[-1]
         for level in range(self.levels - 2, -1, -1):
             fine = us[level]
-            u = self._prolongate(u, self.prolong[level], fine.shape[2:]).add_(fine)
+            u = self._prolongate(u, self.prolong[level], fine)
             for _ in range(self.schedule[level][1]):
                 u = self._smooth(u, fs[level], next(post_A), next(post_S))
         return u

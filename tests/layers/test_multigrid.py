@@ -130,7 +130,7 @@ def test_periodic_prolongation_matches_tiled_transposed_conv():
     torch.manual_seed(2)
     mg = MultigridConv(1, 2, [1, 1], boundary="periodic", ndim=2).double()
     uc = torch.randn(1, 2, 5, 6, dtype=torch.float64)
-    got = mg._prolongate(uc, mg.prolong[0], (10, 12))
+    got = mg._prolongate(uc, mg.prolong[0], torch.zeros(1, 2, 10, 12, dtype=torch.float64))
     tiled = uc.repeat(1, 1, 3, 3)
     full = F.conv_transpose2d(tiled, mg.prolong[0], stride=2, padding=1)
     torch.testing.assert_close(got, full[..., 10:20, 12:24])

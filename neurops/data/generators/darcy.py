@@ -213,6 +213,29 @@ def darcy_coefficient(g: np.ndarray, config: DarcyConfig) -> np.ndarray:
     return np.exp(g)
 
 
+def darcy_coefficient_sample(config: DarcyConfig, split: str, index: int) -> np.ndarray:
+    """Coefficient ``a`` [R_fine, R_fine] of sample ``index`` of ``split`` (its own seed, so it does
+    not depend on the other samples, on the split sizes or on the number of workers)."""
+    seed_seq = np.random.SeedSequence(config.seed, spawn_key=(SPLIT_IDS[split], int(index)))
+    rng = np.random.default_rng(seed_seq)
+    g = gaussian_random_field((config.fine,) * 2, rng, alpha=config.alpha, tau=config.tau,
+                              sigma=config.grf_sigma, boundary="neumann")
+    return darcy_coefficient(g, config)
+
+
+def darcy_samples(config: DarcyConfig, split: str, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Samples ``indices`` of ``split`` on the fine grid, solved together in one batched call.
+
+    Returns
+    -------
+    a, u : float64 [n, R_fine, R_fine] each (``u`` zero on the boundary; ``None`` if unlabelled).
+    """
+    a = np.stack([darcy_coefficient_sample(config, split, i) for i in indices])
+    if config.unlabelled:
+        return a, None
+    return a, solve_darcy(a, config.forcing, rtol=config.rtol, method=config.solver, mean=config.face_mean)
+
+
 def darcy_sample(config: DarcyConfig, split: str, index: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Sample ``index`` of ``split`` on the fine grid: ``(a, u)``, ``u = None`` if unlabelled.
 
@@ -220,28 +243,31 @@ def darcy_sample(config: DarcyConfig, split: str, index: int) -> tuple[np.ndarra
     -------
     a, u : float64 [R_fine, R_fine] each (``u`` zero on the boundary).
     """
-    seed_seq = np.random.SeedSequence(config.seed, spawn_key=(SPLIT_IDS[split], int(index)))
-    rng = np.random.default_rng(seed_seq)
-    g = gaussian_random_field((config.fine,) * 2, rng, alpha=config.alpha, tau=config.tau,
-                              sigma=config.grf_sigma, boundary="neumann")
-    a = darcy_coefficient(g, config)
-    if config.unlabelled:
-        return a, None
-    u = solve_darcy(a, config.forcing, rtol=config.rtol, method=config.solver, mean=config.face_mean)
-    return a, u
+    a, u = darcy_samples(config, split, [index])
+    return a[0], None if u is None else u[0]
 
 
 def _subsample(x: np.ndarray, fine: int, resolution: int) -> np.ndarray:
     s = (fine - 1) // (resolution - 1)
-    return x[::s, ::s]
+    return x[..., ::s, ::s]
 
 
-def _work(task: tuple[DarcyConfig, str, int, tuple[int, ...]]) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
-    config, split, index, resolutions = task
-    a, u = darcy_sample(config, split, index)
+#: samples solved together per task: one batched multigrid solve instead of one solve each. Fixed
+#: (not derived from the worker count), so the file's contents do not depend on ``workers``.
+_SOLVE_BLOCK = 8
+
+
+def _work(task: tuple[DarcyConfig, str, tuple[int, ...], tuple[int, ...]]
+          ) -> list[dict[int, tuple[np.ndarray, np.ndarray | None]]]:
+    """One block of samples -> per sample, ``{resolution: (a, u)}`` in float32."""
+    config, split, indices, resolutions = task
+    a, u = darcy_samples(config, split, indices)
     fine = config.fine
-    return {r: (_subsample(a, fine, r).astype(np.float32),
-                None if u is None else _subsample(u, fine, r).astype(np.float32)) for r in resolutions}
+    out = []
+    for k in range(len(indices)):
+        out.append({r: (_subsample(a[k], fine, r).astype(np.float32),
+                        None if u is None else _subsample(u[k], fine, r).astype(np.float32)) for r in resolutions})
+    return out
 
 
 def _split_plan(config: DarcyConfig) -> list[tuple[str, int, tuple[int, ...]]]:
@@ -258,12 +284,15 @@ def _pool(workers: int) -> Any:
 
 
 def _results(tasks: list[Any], workers: int) -> Iterator[dict[int, tuple[np.ndarray, np.ndarray | None]]]:
+    """Per sample, in task order: ``{resolution: (a, u)}``."""
     if workers <= 1:
-        yield from map(_work, tasks)
+        for task in tasks:
+            yield from _work(task)
         return
     pool = _pool(workers)
     try:
-        yield from pool.imap(_work, tasks, chunksize=max(1, min(8, len(tasks) // (4 * workers))))
+        for block in pool.imap(_work, tasks):
+            yield from block
         pool.close()
     finally:
         pool.terminate()
@@ -311,7 +340,9 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
         "face_mean": config.face_mean, "fine_resolution": fine, "storage": "subsampled from the fine grid",
     }
     plan = _split_plan(config)
-    tasks = [(config, split, i, res) for split, n, res in plan for i in range(n)]
+    tasks = [(config, split, tuple(range(i, min(i + _SOLVE_BLOCK, n))), res)
+             for split, n, res in plan for i in range(0, n, _SOLVE_BLOCK)]
+    n_samples = sum(n for _, n, _ in plan)
     writer = H5Writer(out, kind="input_only" if config.unlabelled else "operator", name="darcy", dims=("x", "y"),
                       boundary={"x": "dirichlet", "y": "dirichlet"}, parameters=parameters,
                       generator={"name": "darcy", **dataclasses.asdict(config)},
@@ -324,7 +355,7 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
                 w.create_split(_split_name(split, r, config), n, coords=coords, inputs={"a": (r, r)},
                                outputs=None if config.unlabelled else {"u": (r, r)})
         results = _results(tasks, workers)
-        bar = tqdm(total=len(tasks), desc="darcy", unit="sample", disable=not progress)
+        bar = tqdm(total=n_samples, desc="darcy", unit="sample", disable=not progress)
         try:
             for split, n, resolutions in plan:
                 for start in range(0, n, _WRITE_BLOCK):

@@ -6,15 +6,17 @@ One run. Problems (node grids of ``2^k + 1`` points per side, ``u = 0`` on the b
 * ``darcy``: ``-div(a grad u) = 1`` with ``a`` in {12, 3} from a thresholded GRF (the Darcy
   generator's coefficient); every test uses a coefficient the network never saw.
 
-Networks (:class:`neurops.solvers.dcdm.DCDMNet`, width 16) are trained without labels on ONE
-matrix per problem at the training grid (64^2 in 2-D, 16^3 in 3-D; right-hand sides from Ritz
-vectors, as in the paper) and then applied unchanged to the larger grids -- the paper's
-"trained at a smaller grid, applied to a larger one". For Darcy a second, coefficient-
-conditioned network (our extension: it also sees the operator's normalised stencil, since a
-CNN that sees only the residual is translation-equivariant and cannot represent the inverse
-of a spatially varying coefficient) is trained on four coefficient fields. Reported per case: iterations and
-seconds to ``||b - A x|| <= 1e-6 ||b||`` for CG, MG-PCG and DCDM (the training time is
-reported separately).
+Networks (:class:`neurops.solvers.dcdm.DCDMNet`, width 16) are trained without labels, as in
+the paper, on ONE matrix per resolution (right-hand sides from its Ritz vectors): the paper's
+network on the matrix it then solves, at every training grid (64^2 and 128^2 with ``--quick``,
+also 256^2 without; 16^3 in 3-D). Each network is then applied unchanged to the larger grids
+too -- the paper's "trained at a smaller grid, applied to a larger one"; there the Darcy
+coefficient is a new one. For Darcy a second, coefficient-conditioned network (our extension:
+it also sees the operator's normalised stencil, since a CNN that sees only the residual is
+translation-equivariant and cannot represent the inverse of a spatially varying coefficient)
+is trained on four coefficient fields no test uses. Reported per case: iterations and seconds
+to ``||b - A x|| <= 1e-6 ||b||`` for CG, MG-PCG and DCDM (the training time is reported
+separately).
 
 Usage::
 
@@ -78,13 +80,15 @@ def compare(problem: str, nodes: int, dim: int, net: DCDMNet, trained_at: str, s
 
 
 def train(problem: str, nodes: int, dim: int, steps: int, seed: int, num_ritz: int,
-          matrices: int = 0) -> tuple[DCDMNet, dict]:
-    """The paper's network on one training matrix (``matrices=0``), or the coefficient-conditioned
-    extension on ``matrices`` training matrices."""
+          matrices: int = 0, matrix_seed: int = 0) -> tuple[DCDMNet, dict]:
+    """The paper's network on the one matrix of ``matrix_seed`` (``matrices=0``), or the coefficient-conditioned
+    extension on ``matrices`` training matrices no test uses."""
     torch.manual_seed(seed)
     net = DCDMNet(dim, width=16, fine_blocks=2, coarse_blocks=6, condition_channels=2 * dim if matrices else 0)
-    # training matrices: coefficients no test uses
-    a = torch.cat([coefficient(problem, nodes, dim, 10_000 + seed + i) for i in range(max(1, matrices))])
+    if matrices:
+        a = torch.cat([coefficient(problem, nodes, dim, 10_000 + seed + i) for i in range(matrices)])
+    else:
+        a = coefficient(problem, nodes, dim, matrix_seed)
     op = DiffusionOperator.from_coefficient(a)
     record = train_dcdm(net, op, steps=steps, batch_size=10, lr=1e-3, num_ritz=num_ritz, num_rhs=2000, seed=seed)
     info = {"problem": problem, "network": "conditioned" if matrices else "paper", "matrices": max(1, matrices),
@@ -103,6 +107,8 @@ def main() -> None:
     parser.add_argument("--maxiter", type=int, default=300, help="DCDM iteration cap")
     parser.add_argument("--problems", nargs="+", default=["poisson", "darcy"], choices=["poisson", "darcy"])
     parser.add_argument("--dims", nargs="+", type=int, default=[2, 3], choices=[2, 3])
+    parser.add_argument("--train-grids", nargs="+", type=int, default=None,
+                        help="2-D node counts to train at (default 65 129; full: 65 129 257)")
     parser.add_argument("--grids3", nargs="+", type=int, default=None, help="3-D node counts (default 33; full: 33 65)")
     parser.add_argument("--name", default="dcdm", help="results file name")
     parser.add_argument("--steps2", type=int, default=0, help="training steps, 2-D paper network (0: default)")
@@ -114,28 +120,34 @@ def main() -> None:
     steps2, steps_cond, steps3 = args.steps2 or steps2, args.steps_cond or steps_cond, args.steps3 or steps3
     ritz = 400 if args.quick else 1000
     grids2 = [65, 129, 257]
+    train_grids2 = args.train_grids or ([65, 129] if args.quick else grids2)
     grids3 = args.grids3 or ([33] if args.quick else [33, 65])
     rows, training = [], []
+
+    def run(problem: str, dim: int, matrices: int, steps: int, train_nodes: int, test_grids: list[int]) -> None:
+        net, info = train(problem, train_nodes, dim, steps, args.seed, ritz, matrices,
+                          matrix_seed=args.seed + train_nodes)
+        training.append(info)
+        for nodes in [n for n in test_grids if n >= train_nodes]:
+            rows.append(compare(problem, nodes, dim, net, f"{train_nodes - 1}^{dim}", args.seed + nodes,
+                                maxiter=args.maxiter))
+            print(rows[-1], flush=True)
+
     if 2 in args.dims:
         setups = [(p, 0) for p in args.problems] + ([("darcy", 4)] if "darcy" in args.problems else [])
         for problem, matrices in setups:  # (problem, conditioned on N matrices; 0: the paper's network)
-            net, info = train(problem, 65, 2, steps_cond if matrices else steps2, args.seed, ritz, matrices)
-            training.append(info)
-            for nodes in grids2:
-                rows.append(compare(problem, nodes, 2, net, "64^2", args.seed + nodes, maxiter=args.maxiter))
-                print(rows[-1], flush=True)
+            for train_nodes in train_grids2:
+                run(problem, 2, matrices, steps_cond if matrices else steps2, train_nodes, grids2)
     if 3 in args.dims:
         for problem in args.problems:
-            net3, info3 = train(problem, 17, 3, steps3, args.seed, ritz)
-            training.append(info3)
-            for nodes in grids3:
-                rows.append(compare(problem, nodes, 3, net3, "16^3", args.seed + nodes, maxiter=args.maxiter))
-                print(rows[-1], flush=True)
+            run(problem, 3, 0, steps3, 17, grids3)
     cols = ["problem", "network", "grid", "net trained at", "cg its", "cg s", "mg-pcg its", "mg-pcg s", "dcdm its", "dcdm s",
             "dcdm ok", "dcdm res"]
     md = (f"Iterations and seconds to a relative residual of {RTOL:g} (f = 1, u = 0 on the boundary), torch threads = "
-          f"{args.threads}; DCDM networks trained once per problem on the grid named, then applied unchanged.\n\n"
-          + markdown_table(rows, cols) + "\n\nTraining (unsupervised, one matrix, Ritz-vector right-hand sides):\n\n"
+          f"{args.threads}; DCDM networks trained on the grid named, then applied unchanged to it and larger "
+          f"grids.\n\n"
+          + markdown_table(rows, cols) + "\n\nTraining (unsupervised, Ritz-vector right-hand sides; the paper's network on the matrix it solves "
+             "at that grid, the conditioned one on four other coefficients):\n\n"
           + markdown_table(training, ["problem", "network", "matrices", "train grid", "steps", "ritz vectors", "train s", "loss first 10",
                                       "loss last 10"]))
     print(md)

@@ -26,14 +26,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dsr_common import WORK_DIR, evaluate, train  # noqa: E402
-from neurops.data.generators import get_generator  # noqa: E402
-from neurops.data.generators.chaotic_systems import Lorenz63, Roessler  # noqa: E402
-from neurops.data.reader import read_attrs, read_split  # noqa: E402
-from neurops.dynamics.symbolic import code_label, fixed_points, orbit_codes, region_frequencies  # noqa: E402
-from neurops.metrics.dsr import data_lyapunov_max  # noqa: E402
-from neurops.tasks.dynamics import load_dynamics_checkpoint  # noqa: E402
-from neurops.utils.bench import markdown_table, save_results  # noqa: E402
+from benchmarks.dsr_common import WORK_DIR, evaluate, train
+from neurops.data.generators import get_generator
+from neurops.data.generators.chaotic_systems import Lorenz63, Roessler
+from neurops.data.reader import read_attrs, read_split
+from neurops.dynamics.symbolic import code_label, fixed_points, orbit_codes, region_frequencies
+from neurops.metrics.dsr import data_lyapunov_max
+from neurops.tasks.dynamics import load_dynamics_checkpoint
+from neurops.utils.bench import markdown_table, save_results
 
 SYSTEMS = {
     "lorenz63": {"system": Lorenz63(), "n_relu": 2, "tau": 16, "seq_len": 64, "dt": 0.01, "minimal": 3},
@@ -83,7 +83,7 @@ def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, s
                         "distance": None if j < 0 else dists[j], "model_kind": None if j < 0 else model_fps[j].kind})
     return {
         "system": name, "P": spec["n_relu"], "minimal_regions": spec["minimal"],
-        "regions_visited": int(len(unique)), "regions_visited_1pct": int((freq >= 0.01).sum()),
+        "regions_visited": len(unique), "regions_visited_1pct": int((freq >= 0.01).sum()),
         "region_frequencies": {code_label(c): float(f) for c, f in zip(unique, freq)},
         "real_fixed_points": len(model_fps), "fixed_point_matches": matches,
         "lambda_max_model": metrics["lambda_max"], "lambda_max_data": data_lyapunov_max(x_test, attrs),

@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dsr_common import data_dir_argument, evaluate, import_npy, train  # noqa: E402
-from neurops.metrics.dsr import hellinger_distance, state_space_divergence  # noqa: E402
-from neurops.utils.bench import markdown_table, save_results  # noqa: E402
+from benchmarks.dsr_common import data_dir_argument, evaluate, import_npy, train
+from neurops.metrics.dsr import hellinger_distance, state_space_divergence
+from neurops.utils.bench import markdown_table, save_results
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dsr_common import data_dir_argument, evaluate, import_npy, train  # noqa: E402
-from neurops.metrics.dsr import hellinger_distance, state_space_divergence  # noqa: E402
-from neurops.utils.bench import markdown_table, save_results  # noqa: E402
+from benchmarks.dsr_common import data_dir_argument, evaluate, import_npy, train
+from neurops.metrics.dsr import hellinger_distance, state_space_divergence
+from neurops.utils.bench import markdown_table, save_results
 
 DT = 0.01
 LAMBDA_LORENZ = 0.9056  # per time unit, literature (e.g. Sprott 2003, Chaos and Time-Series Analysis)

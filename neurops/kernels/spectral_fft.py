@@ -112,18 +112,11 @@ class PaddedIrfftn(torch.autograd.Function):
 
 
 def spectral_conv_fft(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:
-    """Truncated spectral convolution by pruned FFTs (same contract as the reference).
+    """Truncated spectral convolution by pruned FFTs.
 
-    Parameters
-    ----------
-    x : [B, C_in, *spatial] real input (1 to 3 spatial dims).
-    weight : [C_in, C_out, *K, 2] real view of the complex weights, ``K = (2m_1, .., 2m_{d-1}, m_d)``.
-    modes : kept modes per spatial dim ``(m_1, ..., m_d)``.
-
-    Returns
-    -------
-    [B, C_out, *spatial] real output, equal to
-    :func:`neurops.kernels.spectral.spectral_conv_reference` up to rounding.
+    Same contract as :func:`neurops.kernels.spectral.spectral_conv_reference` (``x : [B, C_in,
+    *spatial]``, weight ``[C_in, C_out, *K, 2]`` -> ``[B, C_out, *spatial]``), equal to it up to
+    rounding.
     """
     from neurops.kernels.spectral import check_modes, mix_channels  # the dispatcher module imports this one
 

@@ -66,3 +66,23 @@ def test_boundary_conditions_come_from_the_data_file(operator_file, tmp_path):
     explicit = OperatorTask("mgno", {"width": 4, "n_layers": 1, "levels": 2, "boundary": "neumann"})
     _trainer(tmp_path, epochs=1).fit(explicit, dm)
     assert explicit.hparams.model_kwargs["boundary"] == "neumann"  # a user's choice is kept
+
+
+@pytest.mark.parametrize("model,kwargs", [("mgno", {"width": 4, "n_layers": 1, "levels": 2}),
+                                          ("fno", {"modes": [3, 3], "width": 4, "n_layers": 1})])
+def test_compiled_model_matches_and_checkpoints_alike(model, kwargs):
+    """``compile=`` runs the model through torch.compile (here its C++-free "eager" backend, which
+    still traces the model with dynamo): same outputs and gradients, same state-dict keys, so
+    checkpoints do not depend on it."""
+    torch.manual_seed(0)
+    plain = OperatorTask(model, {**kwargs, "in_channels": 1, "out_channels": 1})
+    compiled = OperatorTask(model, {**kwargs, "in_channels": 1, "out_channels": 1}, compile="eager")
+    compiled.load_state_dict(plain.state_dict())
+    assert set(compiled.state_dict()) == set(plain.state_dict())
+    x = torch.randn(2, 1, 12, 12)
+    y_plain, y_compiled = plain(x), compiled(x)
+    torch.testing.assert_close(y_compiled, y_plain, rtol=1e-5, atol=1e-6)
+    y_plain.square().sum().backward()
+    y_compiled.square().sum().backward()
+    for (name, p), q in zip(plain.named_parameters(), compiled.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)

@@ -35,9 +35,11 @@ from neurops.metrics.dsr import data_lyapunov_max
 from neurops.tasks.dynamics import load_dynamics_checkpoint
 from neurops.utils.bench import markdown_table, save_results
 
+LR, LR_END, BATCH_SIZE, VAL_EVERY = 5e-3, 1e-5, 16, 10
+# the AL-RNN paper's settings per system: P, tau, T~ (noise 0.05, M = 20)
 SYSTEMS = {
-    "lorenz63": {"system": Lorenz63(), "n_relu": 2, "tau": 16, "seq_len": 64, "dt": 0.01, "minimal": 3},
-    "rossler": {"system": Roessler(), "n_relu": 1, "tau": 8, "seq_len": 64, "dt": 0.08, "minimal": 2},
+    "lorenz63": {"system": Lorenz63(), "n_relu": 2, "tau": 16, "seq_len": 200, "dt": 0.01, "minimal": 3},
+    "rossler": {"system": Roessler(), "n_relu": 1, "tau": 8, "seq_len": 300, "dt": 0.08, "minimal": 2},
 }
 
 
@@ -58,9 +60,9 @@ def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, s
     stats = attrs["parameters"]["standardization"]
     mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
     task = {"model": "alrnn", "model_kwargs": {"latent_dim": 20, "n_relu": spec["n_relu"]}, "training": "stf",
-            "tau": spec["tau"], "input_noise": 0.05, "lr": 5e-3, "lr_end": 1e-4}
+            "tau": spec["tau"], "input_noise": 0.05, "lr": LR, "lr_end": LR_END, "val_gen_length": 50_000}
     ckpt, seconds = train(f"alrnn_{name}", path, task, epochs=epochs, batches=batches, seq_len=spec["seq_len"],
-                          batch_size=32, val_every=max(1, epochs // 10), seed=seed)
+                          batch_size=BATCH_SIZE, val_every=min(VAL_EVERY, epochs), seed=seed)
     x_test = read_split(path, "test")["states"]["x"][0].astype(np.float64)
     metrics = evaluate(ckpt, x_test, spec["dt"])
     model, _ = load_dynamics_checkpoint(ckpt)
@@ -100,10 +102,10 @@ def main() -> None:
     parser.add_argument("--n-steps", type=int, default=None, help="samples per generated trajectory")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    epochs = args.epochs or (5 if args.quick else 40)
+    epochs = args.epochs or (5 if args.quick else 150)
     batches = args.batches or (10 if args.quick else 50)
     n_steps = args.n_steps or (10_000 if args.quick else 50_000)
-    lorenz_epochs = args.lorenz_epochs or (5 if args.quick else 100)
+    lorenz_epochs = args.lorenz_epochs or (5 if args.quick else 300)
     budget = {"lorenz63": lorenz_epochs, "rossler": epochs}
     results = [run_system(name, spec, n_steps, budget[name], batches, args.seed) for name, spec in SYSTEMS.items()]
     rows = [{"system": r["system"], "P": r["P"], "regions (minimal)": r["minimal_regions"],
@@ -118,11 +120,12 @@ def main() -> None:
     fp_rows = [{"system": r["system"], "true": m["true_fixed_point"], "true kind": m["true_kind"],
                 "model": m["nearest_model_fp"], "model kind": m["model_kind"], "distance": m["distance"]}
                for r in results for m in r["fixed_point_matches"]]
-    notes = (f"\n\nAL-RNN M = 20, STF (tau 16 / 8), Gaussian input noise 0.05, RAdam lr 5e-3 -> 1e-4; "
-             f"{lorenz_epochs} (Lorenz-63) / {epochs} (Roessler) epochs x {batches} batches of 32 windows of T~ = 64 "
-             "(the paper: T~ = 200 / 300, 2000-3000 epochs); "
-             f"data: {n_steps} samples per split, standardised, from neurops' generators. "
-             "Checkpoint: lowest validation D_stsp.\n")
+    notes = (f"\n\nAL-RNN M = 20, STF (tau 16 / 8), Gaussian input noise 0.05, RAdam lr {LR:g} -> {LR_END:g}; "
+             f"{lorenz_epochs} (Lorenz-63) / {epochs} (Roessler) epochs x {batches} batches of {BATCH_SIZE} windows "
+             "of T~ = 200 / 300 (the paper's T~; it trains 2000-3000 epochs); "
+             f"data: {n_steps} samples per split, standardised, from neurops' generators, seed {args.seed}. "
+             f"Checkpoint: lowest validation D_stsp (every {VAL_EVERY} epochs, 5e4-step orbit). Regions counted on "
+             "a 20 000-step model orbit after 2000 transient steps.\n")
     md = table + "\n" + "\n".join(fp_lines) + markdown_table(fp_rows) + notes
     print(md)
     save_results("dsr_alrnn", {"epochs": budget, "batches_per_epoch": batches, "n_steps": n_steps,

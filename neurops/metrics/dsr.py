@@ -260,21 +260,23 @@ def data_lyapunov_max(x: np.ndarray, attrs: dict[str, Any]) -> float | None:
 
 
 @torch.no_grad()
-def generate_like(model: nn.Module, x_test: np.ndarray | torch.Tensor, warmup_fraction: float = 0.25) -> np.ndarray:
+def generate_like(model: nn.Module, x_test: np.ndarray | torch.Tensor, warmup_fraction: float = 0.25,
+                  n_steps: int | None = None) -> np.ndarray:
     """The protocol's generated series: ``(1 + w) T`` free steps from ``x_test[0]``, first ``w T`` dropped.
 
     Parameters
     ----------
     x_test : [T, N].
+    n_steps : length kept after the warm-up (default ``T``; the warm-up stays ``w T``).
 
     Returns
     -------
-    x_gen : [T, N].
+    x_gen : [n_steps, N].
     """
     arr = torch.as_tensor(_as_series(x_test, "x_test"), dtype=next(model.parameters()).dtype)
     t = len(arr)
     warmup = int(round(warmup_fraction * t))
-    x_gen = model.generate(arr[:1], t + warmup)[0][0, warmup:]
+    x_gen = model.generate(arr[:1], (t if n_steps is None else int(n_steps)) + warmup)[0][0, warmup:]
     return x_gen.cpu().numpy().astype(np.float64)
 
 

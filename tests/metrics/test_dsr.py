@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from neurops.metrics.dsr import (data_lyapunov_max, evaluate_reconstruction, hellinger_distance, power_spectra,
-                                 prediction_error, state_space_divergence, summarize)
+from neurops.metrics.dsr import (data_lyapunov_max, evaluate_reconstruction, generate_like, hellinger_distance,
+                                 power_spectra, prediction_error, state_space_divergence, summarize)
 from neurops.models import build
 
 
@@ -91,6 +91,20 @@ def test_evaluate_reconstruction_of_the_data_generating_model() -> None:
     assert result["pe"] == pytest.approx(0.0, abs=1e-20)
     assert result["lambda_max"] == pytest.approx(math.log(1.99), rel=1e-6)
     assert result["d_stsp"] < 0.05 and result["d_h"] < 0.05  # same system, other stretch of the attractor
+
+
+def test_generate_like_longer_orbit_keeps_the_protocol_warmup() -> None:
+    model = build("alrnn", obs_dim=1, latent_dim=1, n_relu=1, seed=0).double()
+    with torch.no_grad():
+        model.A.fill_(1.99)
+        model.W.fill_(-3.98)
+        model.h.fill_(0.995)
+    x = np.full((400, 1), 0.1234)
+    short, long = generate_like(model, x), generate_like(model, x, n_steps=1000)
+    assert short.shape == (400, 1) and long.shape == (1000, 1)
+    np.testing.assert_array_equal(long[:400], short)  # same start: 0.25 T = 100 warm-up steps dropped
+    full = model.generate(torch.tensor([[0.1234]], dtype=torch.float64), 1100)[0][0].detach().numpy()
+    np.testing.assert_array_equal(long, full[100:])
 
 
 def test_data_lyapunov_needs_a_known_system() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.data.generators import get_generator
 from neurops.errors import ConfigError, ModelError
+from neurops.metrics.dsr import generate_like, hellinger_distance, state_space_divergence
 from neurops.tasks.dynamics import DynamicsTask, load_dynamics_checkpoint
 
 
@@ -93,3 +95,25 @@ def test_errors(l63_file: Path, tmp_path: Path) -> None:
         DynamicsTask(tau=0)
     with pytest.raises(FileNotFoundError, match="dsr fit"):
         load_dynamics_checkpoint(tmp_path / "none.ckpt")
+
+
+def _small_task(**kwargs) -> DynamicsTask:
+    return DynamicsTask(model="clipped_shplrnn", model_kwargs={"obs_dim": 3, "latent_dim": 3, "hidden_dim": 8},
+                        **kwargs)
+
+
+def test_val_gen_length_sets_the_orbit_length_of_d_stsp() -> None:
+    x = torch.randn(1, 120, 3, generator=torch.Generator().manual_seed(0))
+    x_np = x[0].double().numpy()
+    for n_gen in (None, 600):
+        task = _small_task(val_gen_length=n_gen)
+        logged: dict[str, float] = {}
+        task.log = lambda key, value, _logged=logged, **_: _logged.__setitem__(key, value)  # no trainer
+        task.validation_step({"x": x}, 0)
+        gen = generate_like(task.model, x_np, n_steps=n_gen)
+        assert len(gen) == (n_gen or 120)
+        assert logged["val/d_stsp"] == pytest.approx(state_space_divergence(x_np, gen))
+        assert logged["val/d_h"] == pytest.approx(hellinger_distance(x_np, gen[:120]))
+    with pytest.raises(ConfigError, match="val_gen_length"):
+        _small_task(val_gen_length=0)
+    assert np.isfinite(logged["val/d_h"])

@@ -113,13 +113,15 @@ def run_fit(config: dict[str, Any]) -> Path:
     task = DynamicsTask(**config["task"])
     has_val = dm.val_series is not None
     ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val/d_stsp" if has_val else None,
-                           mode="min", save_last=True)
+                           mode="min")
     trainer_kwargs = {"accelerator": "cpu", "logger": CSVLogger(str(out), name="logs"), "callbacks": [ckpt],
                       "enable_model_summary": False, **config["trainer"]}
     trainer = L.Trainer(**trainer_kwargs)
     trainer.fit(task, datamodule=dm)
-    best = Path(ckpt.best_model_path or ckpt.last_model_path)
-    return best
+    # the final state (Lightning's save_last would hold the state at the last validation instead)
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.save_checkpoint(last)
+    return Path(ckpt.best_model_path) if ckpt.best_model_path else last
 
 
 def _fit(args: argparse.Namespace) -> int:

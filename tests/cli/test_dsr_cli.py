@@ -33,6 +33,22 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     return data, ckpt, tmp
 
 
+def test_last_checkpoint_holds_the_final_state(trained) -> None:
+    """``last.ckpt`` is the state after the last epoch, also when that epoch was not validated."""
+    import torch
+
+    data, _, tmp = trained
+    config = yaml.safe_load((tmp / "cfg.yaml").read_text())
+    config["out"] = str(tmp / "run_last")
+    config["trainer"].update({"max_epochs": 3, "check_val_every_n_epoch": 2})
+    cfg = tmp / "cfg_last.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    assert main(["dsr", "fit", "--config", str(cfg)]) == 0
+    steps = {name: torch.load(tmp / "run_last" / "checkpoints" / name, map_location="cpu",
+                              weights_only=False)["global_step"] for name in ("best.ckpt", "last.ckpt")}
+    assert steps == {"best.ckpt": 2 * 3, "last.ckpt": 3 * 3}  # validated after epoch 2 of 3; 3 batches each
+
+
 def test_evaluate_prints_model_and_data_metrics(trained, capsys: pytest.CaptureFixture) -> None:
     data, ckpt, tmp = trained
     assert main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--reference-split", "val",

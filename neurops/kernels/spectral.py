@@ -163,13 +163,29 @@ PATHS: dict[str, SpectralPath] = {"reference": spectral_conv_reference, "dft": s
 #: fastest at 12/64 and 16/64 modes per point, the DFT at 12/128 and 16/128.
 DFT_MAX_MODE_FRACTION = 0.15
 
+#: The threshold for grids with an axis whose length has a prime factor above 7 (33, 65, 85, 129,
+#: 257, 421, ...: the node grids of Darcy data), where FFTs are slow: there the DFT path was faster
+#: at 12/65 and up to 10x faster than neuraloperator at 129, the FFT path at 16/65
+#: (``benchmarks/results/spectral_conv_odd.md``).
+DFT_MAX_MODE_FRACTION_UNFRIENDLY = 0.2
+
+
+def fft_friendly(n: int) -> bool:
+    """Whether ``n`` has no prime factor above 7 (the lengths FFT libraries transform fastest)."""
+    for p in (2, 3, 5, 7):
+        while n % p == 0 and n > 1:
+            n //= p
+    return n == 1
+
 
 def select_path(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> str:
     """The implementation ``path="auto"`` uses for these sizes (``"dft"`` for few modes, else ``"fft"``)."""
     spatial = x.shape[2:]
-    if len(spatial) == len(modes) and all(m <= DFT_MAX_MODE_FRACTION * n for n, m in zip(spatial, modes)):
-        return "dft"
-    return "fft"
+    if len(spatial) != len(modes):
+        return "fft"  # the path reports the mismatch
+    limit = (DFT_MAX_MODE_FRACTION if all(fft_friendly(int(n)) for n in spatial)
+             else DFT_MAX_MODE_FRACTION_UNFRIENDLY)
+    return "dft" if all(m <= limit * n for n, m in zip(spatial, modes)) else "fft"
 
 
 def spectral_conv(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int], path: str = "auto") -> torch.Tensor:

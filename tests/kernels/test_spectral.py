@@ -7,7 +7,14 @@ import math
 import pytest
 import torch
 
-from neurops.kernels.spectral import PATHS, select_path, spectral_conv, spectral_conv_reference, swap_blocks
+from neurops.kernels.spectral import (
+    PATHS,
+    fft_friendly,
+    select_path,
+    spectral_conv,
+    spectral_conv_reference,
+    swap_blocks,
+)
 from neurops.kernels.spectral_dft import spectral_conv_dft
 from neurops.kernels.spectral_fft import half_spectrum_weights, padded_irfftn, spectral_conv_fft, truncated_rfftn
 
@@ -113,6 +120,10 @@ def test_auto_selection_and_override():
     assert select_path(x, w, (8, 8)) == "dft"
     x_small, w_big = _inputs((16, 16), (8, 8), batch=1)
     assert select_path(x_small, w_big, (8, 8)) == "fft"
+    # 12 of 64 points: FFT; 12 of 65 (= 5 * 13, slow for FFTs): DFT
+    assert select_path(torch.zeros(1, 1, 64, 64), None, (12, 12)) == "fft"
+    assert select_path(torch.zeros(1, 1, 65, 65), None, (12, 12)) == "dft"
+    assert [n for n in range(60, 70) if fft_friendly(n)] == [60, 63, 64]
     torch.testing.assert_close(spectral_conv(x, w, (8, 8)), spectral_conv(x, w, (8, 8), path="reference"),
                                rtol=1e-4, atol=1e-5)
 

@@ -84,14 +84,16 @@ def _arrange(t: torch.Tensor, names: list, want: list) -> torch.Tensor:
     return t.permute([names.index(n) for n in want]).contiguous()
 
 
-def _mix(t: torch.Tensor, weight: torch.Tensor, order: list[int]) -> torch.Tensor:
+def _mix(t: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Complex channel mixing per kept mode with three real batched GEMMs (Gauss's trick).
 
-    ``t : [K, 2, B, I]`` (real/imaginary parts), ``weight : [I, O, *K, 2]`` with its mode axes
-    taken in ``order`` -> ``[K, B, 2, O]``.
+    ``t : [K, 2, B, I]`` (real/imaginary parts, modes in the weight's order),
+    ``weight : [I, O, *K, 2]`` -> ``[K, B, 2, O]``.
     """
+    from neurops.kernels.spectral import swap_blocks  # the dispatcher module imports this one
+
     ci, co = weight.shape[:2]
-    w = weight.permute(*[2 + i for i in order], -1, 0, 1).reshape(-1, 2, ci, co)  # [K, 2, I, O]
+    w = swap_blocks(weight, 2).view(-1, 2, ci, co)  # [K, 2, I, O]
     xr, xi = t[:, 0], t[:, 1]
     wr, wi = w[:, 0], w[:, 1]
     t1 = torch.bmm(xr, wr)
@@ -136,11 +138,10 @@ def spectral_conv_dft(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int
         t = (t.reshape(-1, 2 * spatial[i]) @ _matrices("fft", spatial[i], int(modes[i]), dtype, device))
         t, names = t.reshape(*lead, 2, 2 * int(modes[i])), want
     # channel mixing per kept mode: [K, B, 2I] @ [K, 2I, 2O]
-    order = [n for n in names if isinstance(n, int)]
-    t = _arrange(t, names, [*order, "P", "B", "C"])
+    t = _arrange(t, names, [*range(d), "P", "B", "C"])  # modes in the weight's order
     kept = t.shape[:d]
-    t = _mix(t.reshape(-1, 2, b, ci), weight, order).reshape(*kept, b, 2, co)
-    names = [*order, "B", "P", "C"]
+    t = _mix(t.reshape(-1, 2, b, ci), weight).reshape(*kept, b, 2, co)
+    names = [*range(d), "B", "P", "C"]
     # inverse: complex DFT along the other axes, then the last axis by one real GEMM
     for i in range(d - 1):
         want = [n for n in names if n not in (i, "P")] + ["P", i]

@@ -31,6 +31,15 @@ def data_dir_argument(parser: argparse.ArgumentParser) -> None:
                         help="folder with the reference series (default ../shared/data/dsr)")
 
 
+def chosen_methods(parser: argparse.ArgumentParser, spec: str, methods: dict[str, Any]) -> list[str]:
+    """The method keys of a comma-separated ``--methods`` value, in order; unknown ones end the run."""
+    chosen = [m.strip() for m in spec.split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(methods))
+    if unknown:
+        parser.error(f"unknown methods {unknown}; choose from {sorted(methods)}")
+    return chosen
+
+
 def import_npy(src: Path, name: str, dt: float, val_fraction: float = 0.1) -> Path:
     """Write ``src`` ([T, N] .npy) as a trajectory file whose last ``val_fraction`` is the validation split."""
     out = WORK_DIR / f"{name}.h5"

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dsr_common import data_dir_argument, evaluate, import_npy, train
+from benchmarks.dsr_common import chosen_methods, data_dir_argument, evaluate, import_npy, train
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
 from neurops.utils.bench import markdown_table, save_results
 
@@ -48,10 +48,7 @@ def main() -> None:
         "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)", {**model, "training": "gtf", "alpha": 0.3}),
         "agtf": ("aGTF (alpha estimated)", {**model, "training": "agtf", "alpha_rate": 0.02}),
     }
-    chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if set(chosen) - set(all_methods):
-        parser.error(f"unknown methods {sorted(set(chosen) - set(all_methods))}; choose from {sorted(all_methods)}")
-    methods = dict(all_methods[k] for k in chosen)
+    methods = dict(all_methods[k] for k in chosen_methods(parser, args.methods, all_methods))
     rows, raw = [], {}
     for i, (label, task) in enumerate(methods.items()):
         ckpt, seconds = train(f"ecg_{i}", data, task, epochs=epochs, batches=batches, seq_len=seq_len,

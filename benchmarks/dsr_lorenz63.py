@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dsr_common import data_dir_argument, evaluate, import_npy, train
+from benchmarks.dsr_common import chosen_methods, data_dir_argument, evaluate, import_npy, train
 from neurops.errors import ModelError
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
 from neurops.utils.bench import markdown_table, save_results
@@ -71,10 +71,7 @@ def main() -> None:
         "bptt": ("BPTT (alpha = 0)", {**common, "training": "bptt"}),
         "stf": ("STF (tau = 16)", {**common, "training": "stf", "tau": 16}),
     }
-    chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = sorted(set(chosen) - set(methods))
-    if unknown:
-        parser.error(f"unknown methods {unknown}; choose from {sorted(methods)}")
+    chosen = chosen_methods(parser, args.methods, methods)
     rows, raw = [], {}
     for key in chosen:
         label, task = methods[key]

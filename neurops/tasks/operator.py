@@ -99,8 +99,14 @@ class OperatorTask(L.LightningModule):
         self.hparams.model_kwargs = kwargs  # saved with the checkpoint
         self.net = build(self.hparams.model, **kwargs)
         option = self.hparams.get("compile", False)
-        self._compiled_forward = (torch.compile(self.net.forward, **({} if option is True else {"backend": option}))
-                                  if option else None)
+        self._compiled_forward = None
+        if option:
+            try:
+                self._compiled_forward = torch.compile(self.net.forward,
+                                                       **({} if option is True else {"backend": option}))
+            except Exception as exc:  # torch raises its own InvalidBackend
+                raise ConfigError(f"compile={option!r} is not usable: {exc}; use true, false or a backend "
+                                  f"from torch._dynamo.list_backends().") from exc
         self.in_norm = GaussianNormalizer(in_channels)
         self.out_norm = GaussianNormalizer(out_channels)
 

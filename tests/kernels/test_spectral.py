@@ -15,7 +15,6 @@ from neurops.kernels.spectral import (
     spectral_conv_reference,
     swap_blocks,
 )
-from neurops.kernels.spectral_dft import spectral_conv_dft
 from neurops.kernels.spectral_fft import half_spectrum_weights, padded_irfftn, spectral_conv_fft, truncated_rfftn
 
 CASES = [
@@ -128,11 +127,12 @@ def test_auto_selection_and_override():
                                rtol=1e-4, atol=1e-5)
 
 
-def test_bad_inputs():
+@pytest.mark.parametrize("path", FAST_PATHS)
+def test_bad_inputs(path):
     x, w = _inputs((16, 16), (4, 4))
     with pytest.raises(ValueError, match="path"):
         spectral_conv(x, w, (4, 4), path="triton")
     with pytest.raises(ValueError, match="Fourier modes"):
-        spectral_conv_dft(x, w, (9, 4))
+        PATHS[path](x, w, (9, 4))
     with pytest.raises(ValueError, match="mode counts"):
-        spectral_conv_dft(x, w, (4,))
+        PATHS[path](x, w, (4,))

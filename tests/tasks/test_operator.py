@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from neurops.data.datamodule import OperatorDataModule
-from neurops.errors import ModelError
+from neurops.errors import ConfigError, ModelError
 from neurops.inference import load_operator
 from neurops.tasks.operator import OperatorTask
 
@@ -86,3 +86,8 @@ def test_compiled_model_matches_and_checkpoints_alike(model, kwargs):
     y_compiled.square().sum().backward()
     for (name, p), q in zip(plain.named_parameters(), compiled.parameters()):
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_compile_with_an_unknown_backend_is_one_clear_error():
+    with pytest.raises(ConfigError, match="compile='nonsense'"):
+        OperatorTask("fno", {"modes": [3, 3], "width": 4, "in_channels": 1, "out_channels": 1}, compile="nonsense")

@@ -96,6 +96,22 @@ def n_parameters(model: nn.Module) -> int:
     return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters() if p.requires_grad)
 
 
+class Bf16Autocast(nn.Module):
+    """``model`` with its forward pass under bf16 autocast, as Lightning's ``bf16-mixed`` precision runs it.
+
+    Parameters, gradients and optimizer state stay float32; convolutions and matrix
+    products run in bfloat16 (float32 accumulation); the output is cast back to float32.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return self.model(x).float()
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, in_norm: GaussianNormalizer,
              out_norm: GaussianNormalizer, batch_size: int = 32) -> dict[str, float]:

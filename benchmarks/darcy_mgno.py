@@ -23,6 +23,7 @@ Two comparisons:
 Usage (from the repository root)::
 
     python -m benchmarks.darcy_mgno --quick     # 200 train / 50 test at 33^2, a few minutes
+    python -m benchmarks.darcy_mgno --quick --bf16   # also MgNO under bf16 autocast (bf16-mixed)
     python -m benchmarks.darcy_mgno             # 1000 train / 200 test at 65^2 (+129^2)
     # paper-like scale, for a GPU: MgNO's optimizer settings and Fourier H1 loss
     python -m benchmarks.darcy_mgno --n-train 1000 --n-test 200 --resolution 65 \
@@ -43,6 +44,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (
+    Bf16Autocast,
     OperatorData,
     darcy_argument_parser,
     darcy_file,
@@ -58,15 +60,19 @@ from neurops.utils.bench import markdown_table, save_results
 MGNO = "neurops MgNO"
 FNO = "neurops FNO"
 NEURALOP_FNO = "neuraloperator FNO"
+MGNO_BF16 = "neurops MgNO, bf16 autocast"
 
 
-def builders(width: int, modes: tuple[int, int]) -> dict[str, Any]:
+def builders(width: int, modes: tuple[int, int], bf16: bool = False) -> dict[str, Any]:
     """Model constructors by display name (our FNO first: it sets the time budget)."""
-    return {
+    makers = {
         FNO: lambda: neurops_fno(modes, width),
         NEURALOP_FNO: lambda: _Wrap(neuralop_fno(modes, width)),
         MGNO: lambda: build("mgno", in_channels=1, out_channels=1, preset="darcy"),
     }
+    if bf16:
+        makers[MGNO_BF16] = lambda: Bf16Autocast(build("mgno", in_channels=1, out_channels=1, preset="darcy"))
+    return makers
 
 
 def train_all(makers: dict[str, Any], data: OperatorData, epochs: dict[str, int], args: argparse.Namespace,
@@ -120,13 +126,15 @@ def main() -> None:
     ap.add_argument("--no-equal-time", action="store_true", help="skip the equal wall-clock comparison")
     ap.add_argument("--timing-rounds", type=int, default=10, help="rounds of the interleaved step timing")
     ap.add_argument("--name", default=None, help="results file name (default darcy_mgno[_quick])")
+    ap.add_argument("--bf16", action="store_true",
+                    help="also train MgNO under bf16 autocast (Lightning's bf16-mixed precision)")
     args = parse_darcy_args(ap)
     torch.set_num_threads(args.threads)
     modes = (args.modes, args.modes + 1)
     step = max(1, args.epochs // 3)
     path = darcy_file(args.n_train, args.n_test, args.resolution, (args.test_resolution,), seed=args.seed)
     data = to_device(load_operator_data(path), args.device)
-    makers = builders(args.width, modes)
+    makers = builders(args.width, modes, bf16=args.bf16)
 
     torch.manual_seed(args.seed)
     step_times = interleaved_step_ratio({k: make().to(args.device) for k, make in makers.items()},
@@ -156,6 +164,9 @@ def main() -> None:
         "mgno_over_fno_step_time": step_times[MGNO] / step_times[FNO],
         "mgno_over_fno_epoch_time": mg["seconds_per_epoch"] / fno["seconds_per_epoch"],
     }
+    if MGNO_BF16 in results:
+        ratios["mgno_bf16_over_fno_step_time"] = step_times[MGNO_BF16] / step_times[FNO]
+        ratios["mgno_bf16_over_mgno_rel_l2"] = results[MGNO_BF16]["tests"]["test"]["rel_l2"] / mg["tests"]["test"]["rel_l2"]
     if equal_time:
         ratios["mgno_over_fno_rel_l2_equal_time"] = (equal_time[MGNO]["tests"]["test"]["rel_l2"]
                                                      / equal_time[FNO]["tests"]["test"]["rel_l2"])
@@ -168,7 +179,9 @@ def main() -> None:
         f"epoch time {ratios['mgno_over_fno_epoch_time']:.2f}"
         + (f", rel. L2 at equal wall-clock {ratios['mgno_over_fno_rel_l2_equal_time']:.2f}" if equal_time else "")
         + ".\n\n"
-        f"Data: piecewise-constant Darcy (`darcy` generator), {args.n_train} train / {args.n_test} test at "
+        + (f"MgNO under bf16 autocast: step time {ratios['mgno_bf16_over_fno_step_time']:.2f}x our FNO's, rel. L2 "
+           f"{ratios['mgno_bf16_over_mgno_rel_l2']:.2f}x MgNO's in float32.\n\n" if MGNO_BF16 in results else "")
+        + f"Data: piecewise-constant Darcy (`darcy` generator), {args.n_train} train / {args.n_test} test at "
         f"{args.resolution}^2, zero-shot {args.test_resolution}^2; {args.epochs} epochs, batch {args.batch_size}, "
         f"AdamW lr {args.lr} ({args.scheduler} schedule), loss {args.loss}, seed {args.seed}, "
         f"{args.threads} CPU threads. Errors are relative L2 / H1 (finite differences) of the decoded "

@@ -8,8 +8,11 @@ batches, epochs, learning-rate schedule and seed; only the ``task`` options diff
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import shutil
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +74,40 @@ def evaluate(ckpt: Path, x_test: np.ndarray, dt: float, *, lyapunov_steps: int =
     """The GTF paper's protocol on the whole test series (see :func:`evaluate_reconstruction`)."""
     model, _ = load_dynamics_checkpoint(ckpt)
     return evaluate_reconstruction(model.double(), x_test, dt=dt, lyapunov_steps=lyapunov_steps)
+
+
+def run_jobs(fn: Callable[[Any], dict[str, Any]], jobs: Sequence[Any], workers: int = 1) -> list[dict[str, Any]]:
+    """``[fn(job) for job in jobs]``, with up to ``workers`` jobs at once in separate processes, in job order."""
+    if workers <= 1:
+        return [_report(fn(job)) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [_report(result) for result in pool.map(fn, jobs)]
+
+
+def _report(run: dict[str, Any]) -> dict[str, Any]:
+    print({k: v for k, v in run.items() if k != "checkpoint"}, flush=True)
+    return run
+
+
+METRICS = ("d_stsp", "d_h", "pe", "lambda_max", "train_seconds")
+
+
+def median_run(runs: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Per-metric medians over seeds; a diverged run counts as infinitely far (its lambda_max is left out)."""
+    out = {}
+    for m in METRICS:
+        if m == "lambda_max":
+            values = [r[m] for r in runs if "error" not in r]
+            out[m] = float(np.median(values)) if values else float("nan")
+        else:
+            out[m] = float(np.median([r.get(m, float("inf")) for r in runs]))
+    return out
+
+
+def row_of(label: str, run: dict[str, Any]) -> dict[str, Any]:
+    """One results-table row of a trained (or diverged) run."""
+    if "error" in run:
+        return {"method": f"{label}: training diverged", "D_stsp": float("nan"), "D_H": float("nan"),
+                "PE(20)": float("nan"), "lambda_max": float("nan"), "train s": run["train_seconds"]}
+    return {"method": label, "D_stsp": run["d_stsp"], "D_H": run["d_h"], "PE(20)": run["pe"],
+            "lambda_max": run["lambda_max"], "train s": run["train_seconds"]}

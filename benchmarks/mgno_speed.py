@@ -10,7 +10,9 @@ of the convolutions and matrix products (FFTs not counted).
 
 Variants: MgNO in channels-first layout (the plain implementation), in
 channels-last layout (the default), and optionally compiled with ``torch.compile``
-(``--compile``). The FNO uses width 16 and 12 modes (593k parameters against
+(``--compile``), and both models under bf16 autocast (``--bf16``: Lightning's
+``bf16-mixed`` precision; bfloat16 convolutions and matrix products with float32
+accumulation, float32 parameters). The FNO uses width 16 and 12 modes (593k parameters against
 MgNO's 573k).
 
     python benchmarks/mgno_speed.py --quick
@@ -36,7 +38,7 @@ from neurops.utils.bench import markdown_table, save_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
 
-from benchmarks.common import n_parameters
+from benchmarks.common import Bf16Autocast, n_parameters
 
 
 def gflops(model: nn.Module, x: torch.Tensor) -> float:
@@ -46,6 +48,18 @@ def gflops(model: nn.Module, x: torch.Tensor) -> float:
         model(x).square().mean().backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops() / 1e9
+
+
+def gemm_gflops(dtype: torch.dtype, n: int = 2048, repeat: int = 7) -> float:
+    """Dense matrix-product rate (GFLOP/s, median of ``repeat``) in ``dtype``: what the machine sustains."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    torch.mm(a, b)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
 
 
 def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
@@ -69,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--res", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd MgNO")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time both models under bf16 autocast (Lightning's bf16-mixed precision)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="mgno_speed", help="results file name")
     args = parser.parse_args(argv)
@@ -85,6 +101,11 @@ def main(argv: list[str] | None = None) -> None:
                                       channels_last=False),
         "mgno, channels-last": build("mgno", in_channels=1, out_channels=1, preset="darcy"),
     }
+    if args.bf16:
+        models["fno, bf16 autocast"] = Bf16Autocast(build("fno", in_channels=1, out_channels=1, width=16,
+                                                          modes=(12, 12)))
+        models["mgno, channels-last, bf16 autocast"] = Bf16Autocast(build("mgno", in_channels=1, out_channels=1,
+                                                                          preset="darcy"))
     compile_seconds = None
     if args.compile:
         mgno = build("mgno", in_channels=1, out_channels=1, preset="darcy")
@@ -119,14 +140,21 @@ def main(argv: list[str] | None = None) -> None:
         })
     table = markdown_table([{k: ("-" if v is None else v) for k, v in r.items()} for r in rows],
                            floatfmt=".3g")
+    gemm = {"float32": gemm_gflops(torch.float32), "bfloat16": gemm_gflops(torch.bfloat16)}
+    mgno_row = next(r for r in rows if r["model"] == "mgno, channels-last")
+    mgno_rate = mgno_row["GFLOP/step"] / mgno_row["min s/step"]
+    table += (f"\n\nDense 2048x2048 matrix products on the same threads: {gemm['float32']:.0f} GFLOP/s in float32, "
+              f"{gemm['bfloat16']:.0f} in bfloat16. MgNO (channels-last, float32) runs its convolution and matrix "
+              f"work at {mgno_rate:.0f} GFLOP/s at its fastest step, {100 * mgno_rate / gemm['float32']:.0f} % of the "
+              "float32 rate.")
     print(table)
     setting = (f"forward + relative-L2 loss + backward + Adam step, batch {args.batch}, "
                f"{args.res}x{args.res}, {args.threads} threads, {repeat} interleaved rounds")
     md = f"Training-step time ({setting}).\n\n{table}\n"
     if compile_seconds is not None:
         md += f"\nFirst compiled step (compilation included): {compile_seconds:.1f} s.\n"
-    save_results(args.name, {"setting": setting, "rows": rows, "times": times,
-                             "compile_first_step_s": compile_seconds}, md)
+    save_results(args.name, {"setting": setting, "rows": rows, "times": times, "gemm_gflops": gemm,
+                             "mgno_gflops_per_s": mgno_rate, "compile_first_step_s": compile_seconds}, md)
 
 
 if __name__ == "__main__":

@@ -91,3 +91,25 @@ def test_compiled_model_matches_and_checkpoints_alike(model, kwargs):
 def test_compile_with_an_unknown_backend_is_one_clear_error():
     with pytest.raises(ConfigError, match="compile='nonsense'"):
         OperatorTask("fno", {"modes": [3, 3], "width": 4, "in_channels": 1, "out_channels": 1}, compile="nonsense")
+
+
+
+def test_bf16_mixed_precision_runs_mgno_in_bfloat16_with_float32_parameters(operator_file, tmp_path):
+    """``--trainer.precision bf16-mixed`` (CPU autocast; the fast MgNO setting in docs/models/mgno.md):
+    the V-cycle's convolutions run in bfloat16 close to the float32 result, parameters stay float32."""
+    torch.manual_seed(0)
+    dm = OperatorDataModule(operator_file, batch_size=8)
+    task = OperatorTask("mgno", {"width": 8, "n_layers": 2, "levels": 3}, lr=5e-3)
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=1, default_root_dir=tmp_path,
+                        logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        enable_checkpointing=False, precision="bf16-mixed")
+    trainer.fit(task, dm)
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in task.parameters())
+    assert torch.isfinite(torch.tensor(trainer.callback_metrics["val/loss"]))
+    x = dm.test_sets[0][0]["x"][None]
+    reference = task.eval()(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = task(x)
+    assert low.dtype == torch.bfloat16
+    relative = float((low.float() - reference).norm() / reference.norm())
+    assert 0 < relative < 3e-2  # bfloat16 rounding of the same model

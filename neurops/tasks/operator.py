@@ -44,9 +44,9 @@ class OperatorTask(L.LightningModule):
     normalizer_batches : at most this many training batches are used to fit the normalizers.
     compile : run the model through ``torch.compile``: ``True`` (the default backend, inductor,
         which needs a C++ compiler on CPU) or a backend name such as ``"aot_eager"``. The first
-        step compiles (a minute or more for MgNO on a small CPU); later steps of MgNO were about
-        1.4x faster on CPU (``benchmarks/mgno_speed.py --compile``). Checkpoints are the same
-        as without it.
+        step compiles (a minute or more for MgNO on a small CPU); on CPU later steps of MgNO were
+        no faster than eager channels-last MgNO (``benchmarks/mgno_speed.py --compile``).
+        Checkpoints are the same as without it.
     """
 
     def __init__(

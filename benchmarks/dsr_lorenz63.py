@@ -56,9 +56,20 @@ LR, LR_END = 5e-3, 1e-5
 LAMBDA_LORENZ = 0.9056  # per time unit, literature (e.g. Sprott 2003, Chaos and Time-Series Analysis)
 
 
-def train_and_evaluate(job: tuple[str, str, dict, dict, int], data: Path, x_test: np.ndarray) -> dict:
-    """Train one (method, seed) and evaluate it on the test series; a diverged run is reported, not raised."""
-    key, label, task, budget, seed = job
+def seed_list(text: str) -> list[int]:
+    """``--seeds`` value ``"0,1,2"`` -> ``[0, 1, 2]``."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return seeds
+
+
+def train_and_evaluate(job: tuple[str, str, dict, int], data: Path, x_test: np.ndarray, budget: dict) -> dict:
+    """Train one (method, seed) with ``budget`` and evaluate it on the test series; a diverged run is reported."""
+    key, label, task, seed = job
     start = time.perf_counter()
     try:
         ckpt, seconds = train(f"l63_{key}_s{seed}", data, task, seed=seed, **budget)
@@ -80,7 +91,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=LR, help="start learning rate")
     parser.add_argument("--lr-end", type=float, default=LR_END, help="learning rate after the last epoch")
     parser.add_argument("--methods", default="gtf,agtf,bptt,stf", help="comma-separated subset to train")
-    parser.add_argument("--seeds", default="0", help="comma-separated seeds; every method is trained with each")
+    parser.add_argument("--seeds", type=seed_list, default=[0],
+                        help="comma-separated seeds; every method is trained with each")
     parser.add_argument("--workers", type=int, default=1, help="runs trained at once (one process and thread each)")
     parser.add_argument("--name", default="dsr_lorenz63", help="results file name")
     args = parser.parse_args()
@@ -88,7 +100,7 @@ def main() -> None:
     batches = args.batches or (10 if args.quick else 50)
     seq_len, batch_size = args.seq_len, 16
     val_every = 1 if args.quick else 10
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    seeds = args.seeds
 
     x_train = np.load(args.data_dir / "lorenz63_noise0.05_train.npy")
     x_test = np.load(args.data_dir / "lorenz63_test.npy")
@@ -107,8 +119,8 @@ def main() -> None:
     chosen = chosen_methods(parser, args.methods, methods)
     budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
               "val_every": val_every}
-    jobs = [(key, methods[key][0], methods[key][1], budget, seed) for key in chosen for seed in seeds]
-    runs = run_jobs(partial(train_and_evaluate, data=data, x_test=x_test), jobs, args.workers)
+    jobs = [(key, *methods[key], seed) for key in chosen for seed in seeds]
+    runs = run_jobs(partial(train_and_evaluate, data=data, x_test=x_test, budget=budget), jobs, args.workers)
 
     rows, raw = [], {}
     for key in chosen:

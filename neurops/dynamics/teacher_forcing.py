@@ -28,6 +28,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from neurops.dynamics.forced_rollout import forced_rollout
 from neurops.errors import ConfigError
 
 AlphaMethod = Literal["product_upper_bound", "arithmetic_mean", "batch_maximum"]
@@ -69,14 +70,8 @@ def gtf_rollout(model: nn.Module, x: torch.Tensor, alpha: float | torch.Tensor,
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {float(alpha)}.")
     z_hat = model.infer_latent(x)
-    weight = model.forcing_mask().to(x.dtype) * alpha  # [M]
-    z_tilde = z_hat[:, 0]
-    preds = []
-    for t in range(1, x.shape[1]):
-        z = model.step(z_tilde, None if inputs is None else inputs[:, t - 1])
-        preds.append(z)
-        z_tilde = z - weight * (z - z_hat[:, t])
-    zs = torch.stack(preds, dim=1)
+    weights = (model.forcing_mask().to(x.dtype) * alpha).expand(x.shape[1] - 1, -1)  # [T, M]
+    zs = forced_rollout(model, z_hat, weights, inputs)
     return model.observe(zs), zs
 
 
@@ -108,14 +103,9 @@ def stf_rollout(model: nn.Module, x: torch.Tensor, tau: int,
     if int(tau) < 1:
         raise ValueError(f"the sparse-forcing interval tau must be >= 1 step, got {tau}.")
     z_hat = model.infer_latent(x)
-    mask = model.forcing_mask()
-    z_tilde = z_hat[:, 0]
-    preds = []
-    for t in range(1, x.shape[1]):
-        z = model.step(z_tilde, None if inputs is None else inputs[:, t - 1])
-        preds.append(z)
-        z_tilde = torch.where(mask, z_hat[:, t], z) if t % tau == 0 else z
-    zs = torch.stack(preds, dim=1)
+    forced_now = torch.arange(1, x.shape[1], device=x.device) % int(tau) == 0  # [T]
+    weights = (forced_now[:, None] & model.forcing_mask()).to(x.dtype)  # [T, M], 1 = replace by the data
+    zs = forced_rollout(model, z_hat, weights, inputs)
     return model.observe(zs), zs
 
 

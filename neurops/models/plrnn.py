@@ -352,6 +352,8 @@ class ShallowPLRNN(PiecewiseLinearRNN):
         hidden = torch.relu(pre + self.h2)
         if self.clipped:
             hidden = hidden - torch.relu(pre)
+        if z.ndim == 2:  # one fused op less per step of a rollout
+            return torch.addmm(torch.addcmul(self.h1, self.A, z), hidden, self.W1.T)
         return self.A * z + hidden @ self.W1.T + self.h1
 
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
@@ -367,9 +369,21 @@ class ShallowPLRNN(PiecewiseLinearRNN):
             slope = d_on - d_off
         else:
             d_on = slope = d
-        j = _diag_plus(self.A, (self.W1 * slope.unsqueeze(-2)) @ self.W2)
-        c = self.h1 + (d_on * self.h2) @ self.W1.T
-        return j, c
+        return self._jacobian_of_slopes(slope), self.h1 + (d_on * self.h2) @ self.W1.T
+
+    def jacobian(self, z: torch.Tensor) -> torch.Tensor:
+        # the slopes straight from the pre-activations (no region code, no offset c)
+        pre = z @ self.W2.T
+        slope = (pre + self.h2 > 0).to(z.dtype)
+        if self.clipped:
+            slope = slope - (pre > 0).to(z.dtype)
+        return self._jacobian_of_slopes(slope)
+
+    def _jacobian_of_slopes(self, slope: torch.Tensor) -> torch.Tensor:
+        """``diag(A) + W1 diag(slope) W2 : [..., M, M]`` for hidden-unit slopes ``[..., L]``."""
+        # W1 diag(s) W2 = s @ K with K[l, i*M + j] = W1[i, l] W2[l, j]: one GEMM for many states
+        outer = (self.W1.T.unsqueeze(-1) * self.W2.unsqueeze(1)).flatten(1)  # [L, M*M]
+        return _diag_plus(self.A, (slope @ outer).unflatten(-1, (self.latent_dim, self.latent_dim)))
 
     def _recurrent_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.A, self.W1, self.h1

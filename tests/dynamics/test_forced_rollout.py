@@ -1,0 +1,68 @@
+"""Tests of the forced rollout with the hand-written backward pass (neurops/dynamics/forced_rollout.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neurops.dynamics import forced_rollout as fr
+from neurops.models import build
+
+MODELS = [("plrnn", {}), ("shplrnn", {"hidden_dim": 7}), ("clipped_shplrnn", {"hidden_dim": 7}),
+          ("alrnn", {"n_relu": 2}), ("dendplrnn", {"n_bases": 3})]
+
+
+def _values_and_grads(model: torch.nn.Module, z_hat: torch.Tensor, weights: torch.Tensor, s: torch.Tensor,
+                      cotangent: torch.Tensor, fused: bool) -> list[torch.Tensor]:
+    model.zero_grad()
+    z_hat.grad = s.grad = None
+    out = fr.forced_rollout(model, z_hat, weights, s, fused=fused)
+    (out * cotangent).sum().backward()
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
+    return [out.detach(), z_hat.grad, s.grad, *grads]
+
+
+@pytest.mark.parametrize("observation", ["identity", "affine"])
+@pytest.mark.parametrize(("name", "kwargs"), MODELS)
+def test_fused_backward_matches_autograd(name: str, kwargs: dict, observation: str) -> None:
+    torch.manual_seed(0)
+    model = build(name, obs_dim=2, latent_dim=4, observation=observation, input_dim=2, **kwargs).double()
+    z_hat = torch.randn(3, 13, 4, dtype=torch.float64, requires_grad=True)
+    s = torch.randn(3, 12, 2, dtype=torch.float64, requires_grad=True)
+    weights = torch.rand(12, 4, dtype=torch.float64)  # GTF, STF and free running are special cases
+    weights[::3] = 0.0
+    cotangent = torch.randn(3, 12, 4, dtype=torch.float64)
+    reference = _values_and_grads(model, z_hat, weights, s, cotangent, fused=False)
+    fused = _values_and_grads(model, z_hat, weights, s, cotangent, fused=True)
+    for ref, got in zip(reference, fused, strict=True):
+        torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
+    assert any(float(g.abs().max()) > 0 for g in reference[3:])
+
+
+def test_jacobian_chunks_and_frozen_parameters_give_the_same_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(1)
+    model = build("clipped_shplrnn", obs_dim=3, latent_dim=3, hidden_dim=20).double()
+    model.A.requires_grad_(False)  # a frozen parameter gets no gradient, the others the usual ones
+    z_hat = torch.randn(4, 31, 3, dtype=torch.float64)
+    weights = torch.full((30, 3), 0.2, dtype=torch.float64)
+
+    def grads(fused: bool) -> list[torch.Tensor]:
+        model.zero_grad()
+        fr.forced_rollout(model, z_hat, weights, fused=fused).pow(2).sum().backward()
+        return [p.grad for p in model.parameters() if p.requires_grad]
+
+    reference = grads(False)
+    monkeypatch.setattr(fr, "_JACOBIAN_CHUNK", 4 * 9 * 7)  # 7 steps of Jacobians at a time
+    for ref, got in zip(reference, grads(True), strict=True):
+        torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
+    assert model.A.grad is None
+
+
+@pytest.mark.parametrize("clipped", [False, True])
+def test_shallow_plrnn_jacobian_is_the_derivative_of_the_map(clipped: bool) -> None:
+    model = build("clipped_shplrnn" if clipped else "shplrnn", obs_dim=3, latent_dim=3, hidden_dim=30,
+                  seed=2).double()
+    z = torch.randn(5, 3, dtype=torch.float64)
+    expected = torch.stack([torch.autograd.functional.jacobian(model.latent_step, zi) for zi in z])
+    torch.testing.assert_close(model.jacobian(z), expected)
+    torch.testing.assert_close(model.jacobian(z), model.linear_map(model.region_code(z))[0])

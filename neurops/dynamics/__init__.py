@@ -9,4 +9,5 @@ from neurops.dynamics.teacher_forcing import (AdaptiveAlpha, estimate_alpha, est
                                               stf_rollout)
 
 __all__ = ["AdaptiveAlpha", "Cycle", "SymbolicGraph", "estimate_alpha", "estimate_sigma", "find_cycles",
-           "fixed_points", "gtf_rollout", "orbit_codes", "region_frequencies", "stf_rollout", "symbolic_graph", "topological_entropy"]
+           "fixed_points", "gtf_rollout", "orbit_codes", "region_frequencies", "stf_rollout",
+           "symbolic_graph", "topological_entropy"]

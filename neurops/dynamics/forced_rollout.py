@@ -6,13 +6,14 @@ with per-step, per-unit weights ``w_k``: ``w = alpha`` on the forced units is ge
 teacher forcing, ``w in {0, 1}`` every ``tau`` steps is sparse teacher forcing, ``w = 0``
 is free running.
 
-Autograd records ~20 small operations per step of such a loop; on a CPU that bookkeeping,
-not arithmetic, is the training time of the small models DSR uses. The fused path runs the
-forward loop without autograd and back-propagates by hand: a piecewise-linear map has the
-exact Jacobian ``J(z~_k)`` of its linear subregion, so the adjoint recursion
+Autograd records a dozen or more small operations per step of such a loop; on a CPU that
+bookkeeping, not arithmetic, is the training time of the small models DSR uses. The fused
+path runs the forward loop without autograd and back-propagates by hand: a piecewise-linear
+map has the exact Jacobian ``J(z~_k)`` of its linear subregion, so the adjoint recursion
 ``a_{k-1} = g_{k-1} + (1 - w_{k-1}) J(z~_k)^T a_k`` costs two operations per step, and the
-parameter gradients are one batched vector-Jacobian product of the map over all ``T B``
-step inputs. ``benchmarks/dsr_lorenz63.py --quick`` trains the same models either way.
+parameter gradients are one batched vector-Jacobian product of the map per chunk of steps.
+Values and gradients equal autograd's (``tests/dynamics/test_forced_rollout.py``); the
+speed-up is measured by ``benchmarks/dsr_training_speed.py``.
 
 References
 ----------
@@ -32,11 +33,12 @@ from torch.autograd.function import once_differentiable
 
 from neurops.models.plrnn import PiecewiseLinearRNN
 
-_JACOBIAN_CHUNK = 2**21  # elements of the Jacobians held at once in the backward pass
+_FUSED_MAX_COST = 2**16  # M^2 R above which autograd is faster (fused_backward_pays)
+_CHUNK_ELEMENTS = 2**18  # numbers per step chunk of the backward pass (~1 MB: stays in cache)
 
 
 def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
-                   inputs: torch.Tensor | None = None, *, fused: bool = True) -> torch.Tensor:
+                   inputs: torch.Tensor | None = None, *, fused: bool | None = None) -> torch.Tensor:
     """Un-forced predictions ``z_1 .. z_T : [B, T, M]`` of a forced rollout.
 
     Parameters
@@ -47,13 +49,28 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
     weights : [T, M] forcing weights ``w_k`` in [0, 1], applied after step ``k + 1``
         (``w_{T-1}`` is unused).
     inputs : [B, T, K] external inputs ``s_k`` of the steps.
-    fused : use the hand-written backward pass when the model allows it (same values and
-        gradients as autograd through the loop, several times faster on a CPU).
+    fused : ``True`` back-propagates by the hand-written recursion, ``False`` by autograd
+        through the loop (same values and gradients); ``None`` picks the faster
+        (:func:`fused_backward_pays`).
     """
+    if fused is None:
+        fused = fused_backward_pays(model)
     if fused and isinstance(model, PiecewiseLinearRNN):
         params = [p for p in model.parameters() if p.requires_grad]
         return _FusedForcedRollout.apply(model, z_hat, weights, inputs, *params)
     return _autograd_rollout(model, z_hat, weights, inputs)
+
+
+def fused_backward_pays(model: nn.Module) -> bool:
+    """Whether the fused backward is expected to beat autograd for ``model``.
+
+    It builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
+    region bits (e.g. ``2 L`` hidden units of a clipped shPLRNN); autograd's cost per state
+    grows only like ``M R``. Measured with ``benchmarks/dsr_training_speed.py``: 2-3x faster
+    for ``M^2 R`` up to ~10^4 (Lorenz-63, ECG, AL-RNN settings), slower at ~2.6 10^5
+    (M = 16, L = 512).
+    """
+    return isinstance(model, PiecewiseLinearRNN) and model.latent_dim ** 2 * model.code_size <= _FUSED_MAX_COST
 
 
 def _autograd_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
@@ -79,31 +96,38 @@ def _forward_loop(model: nn.Module, z_hat: torch.Tensor, keep: torch.Tensor, pul
     return torch.stack(starts), torch.stack(preds)
 
 
-def _adjoints(model: PiecewiseLinearRNN, starts: torch.Tensor, keep: torch.Tensor,
-              grad_z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Adjoints ``a_k = dL/dz_{k+1}`` and ``b_k = dL/dz~_k``, both ``[T, B, M]``.
+def _steps_per_chunk(model: PiecewiseLinearRNN, batch: int) -> int:
+    """Steps whose Jacobians and hidden activations (``B (M^2 + R)`` numbers a step) fit ``_CHUNK_ELEMENTS``."""
+    width = model.latent_dim ** 2 + model.code_size
+    return max(1, _CHUNK_ELEMENTS // (batch * width))
 
-    ``a_{T-1} = g_{T-1}``, ``b_k = J(z~_k)^T a_k``, ``a_{k-1} = g_{k-1} + (1 - w_{k-1}) b_k``.
-    Jacobians are built for chunks of steps, newest first, to bound memory.
+
+def _chunk_adjoints(jac: torch.Tensor, keep: torch.Tensor, grad_z: torch.Tensor, a: torch.Tensor,
+                    first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The adjoint recursion over steps ``first .. first + len(jac) - 1``, newest first.
+
+    ``a_k = dL/dz_{k+1}``, ``b_k = dL/dz~_k = J(z~_k)^T a_k`` and
+    ``a_{k-1} = g_{k-1} + (1 - w_{k-1}) b_k``; ``a`` is ``a_k`` of the chunk's last step.
+    Returns the chunk's ``a`` and ``b`` (``[steps, B, M]``) and ``a_{first-1}``.
     """
-    n_steps, batch, m = starts.shape
-    chunk = max(1, _JACOBIAN_CHUNK // (batch * m * m))
-    a_list: list[torch.Tensor] = [grad_z[-1]] * n_steps
-    b_list: list[torch.Tensor] = [grad_z[-1]] * n_steps
-    a = grad_z[-1]
-    for stop in range(n_steps, 0, -chunk):
-        first = max(0, stop - chunk)
-        jac = model.jacobian(starts[first:stop])  # [chunk, B, M, M]
-        for k in range(stop - 1, first - 1, -1):
-            a_list[k] = a
-            b_list[k] = b = torch.bmm(a.unsqueeze(1), jac[k - first]).squeeze(1)
-            if k:
-                a = torch.addcmul(grad_z[k - 1], keep[k - 1], b)
-    return torch.stack(a_list), torch.stack(b_list)
+    a_list, b_list = [a] * len(jac), [a] * len(jac)
+    for i in range(len(jac) - 1, -1, -1):
+        k = first + i
+        a_list[i] = a
+        b_list[i] = b = torch.bmm(a.unsqueeze(1), jac[i]).squeeze(1)
+        if k:
+            a = torch.addcmul(grad_z[k - 1], keep[k - 1], b)
+    return torch.stack(a_list), torch.stack(b_list), a
 
 
 class _FusedForcedRollout(torch.autograd.Function):
-    """``forced_rollout`` with the adjoint recursion written out (see the module docstring)."""
+    """``forced_rollout`` with the adjoint recursion written out (see the module docstring).
+
+    The backward pass walks chunks of steps, newest first (:func:`_steps_per_chunk`): the
+    chunk's Jacobians, its adjoint recursion, then one vector-Jacobian product of the map
+    over the chunk's ``steps x B`` inputs for the parameter (and input) gradients. Chunks
+    sized to the CPU cache keep wide hidden layers (ECG, EEG settings) as fast as autograd.
+    """
 
     @staticmethod
     def forward(ctx: Any, model: PiecewiseLinearRNN, z_hat: torch.Tensor, weights: torch.Tensor,
@@ -119,27 +143,41 @@ class _FusedForcedRollout(torch.autograd.Function):
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         starts, keep, weights, inputs = ctx.saved_tensors
         model, (n_steps, batch, m) = ctx.model, starts.shape
-        a, b = _adjoints(model, starts, keep, grad_out.transpose(0, 1).contiguous())
+        grad_z = grad_out.transpose(0, 1)  # [T, B, M]
+        needed = ctx.needs_input_grad[4:]
+        targets = [p for p, n in zip(ctx.params, needed, strict=True) if n]
+        wrt_inputs = inputs is not None and ctx.needs_input_grad[3]
+        grad_targets: list[torch.Tensor | None] = [None] * len(targets)
+        b_all = torch.empty_like(grad_z)
+        grad_inputs = torch.zeros_like(inputs) if wrt_inputs else None
+
+        chunk, a = _steps_per_chunk(model, batch), grad_z[-1]
+        for stop in range(n_steps, 0, -chunk):
+            first = max(0, stop - chunk)
+            z_in = starts[first:stop]
+            a_chunk, b_all[first:stop], a = _chunk_adjoints(model.jacobian(z_in), keep, grad_z, a, first)
+            with torch.enable_grad():  # parameter (and input) gradients of this chunk's steps
+                s = None
+                if inputs is not None:
+                    s = inputs[:, first:stop].detach().transpose(0, 1).reshape(-1, inputs.shape[-1])
+                    s.requires_grad_(wrt_inputs)
+                out = model.step(z_in.reshape(-1, m), s)
+                wrt = targets + ([s] if wrt_inputs else [])
+                grads = torch.autograd.grad(out, wrt, a_chunk.reshape(-1, m), allow_unused=True) if wrt else ()
+            for i, g in enumerate(grads[: len(targets)]):
+                if g is not None:
+                    grad_targets[i] = g if grad_targets[i] is None else grad_targets[i] + g
+            if wrt_inputs:
+                grad_inputs[:, first:stop] = grads[-1].reshape(stop - first, batch, -1).transpose(0, 1)
 
         grad_z_hat = None
         if ctx.needs_input_grad[1]:
             grad_z_hat = grad_out.new_zeros(batch, n_steps + 1, m)
-            grad_z_hat[:, 0] = b[0]
-            grad_z_hat[:, 1:n_steps] = (weights[:-1, None] * b[1:]).transpose(0, 1)
-
-        # parameter (and input) gradients: one vector-Jacobian product of the batched map
-        needed = ctx.needs_input_grad[4:]
-        wrt_inputs = inputs is not None and ctx.needs_input_grad[3]
-        with torch.enable_grad():
-            flat_s = None
-            if inputs is not None:
-                flat_s = inputs.detach().transpose(0, 1).reshape(n_steps * batch, -1).requires_grad_(wrt_inputs)
-            out = model.step(starts.reshape(-1, m), flat_s)
-            targets = [p for p, n in zip(ctx.params, needed, strict=True) if n] + ([flat_s] if wrt_inputs else [])
-            grads = iter(torch.autograd.grad(out, targets, a.reshape(-1, m), allow_unused=True) if targets else ())
-        grad_params = [next(grads) if n else None for n in needed]
-        grad_inputs = next(grads).reshape(n_steps, batch, -1).transpose(0, 1) if wrt_inputs else None
+            grad_z_hat[:, 0] = b_all[0]
+            grad_z_hat[:, 1:n_steps] = (weights[:-1, None] * b_all[1:]).transpose(0, 1)
+        found = iter(grad_targets)
+        grad_params = [next(found) if n else None for n in needed]
         return (None, grad_z_hat, None, grad_inputs, *grad_params)
 
 
-__all__ = ["forced_rollout"]
+__all__ = ["forced_rollout", "fused_backward_pays"]

@@ -22,9 +22,13 @@ def _values_and_grads(model: torch.nn.Module, z_hat: torch.Tensor, weights: torc
     return [out.detach(), z_hat.grad, s.grad, *grads]
 
 
+@pytest.mark.parametrize("chunked", [False, True])
 @pytest.mark.parametrize("observation", ["identity", "affine"])
 @pytest.mark.parametrize(("name", "kwargs"), MODELS)
-def test_fused_backward_matches_autograd(name: str, kwargs: dict, observation: str) -> None:
+def test_fused_backward_matches_autograd(name: str, kwargs: dict, observation: str, chunked: bool,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    if chunked:  # backward pass in chunks of a few steps
+        monkeypatch.setattr(fr, "_CHUNK_ELEMENTS", 200)
     torch.manual_seed(0)
     model = build(name, obs_dim=2, latent_dim=4, observation=observation, input_dim=2, **kwargs).double()
     z_hat = torch.randn(3, 13, 4, dtype=torch.float64, requires_grad=True)
@@ -52,7 +56,7 @@ def test_jacobian_chunks_and_frozen_parameters_give_the_same_gradients(monkeypat
         return [p.grad for p in model.parameters() if p.requires_grad]
 
     reference = grads(False)
-    monkeypatch.setattr(fr, "_JACOBIAN_CHUNK", 4 * 9 * 7)  # 7 steps of Jacobians at a time
+    monkeypatch.setattr(fr, "_CHUNK_ELEMENTS", 4 * (9 + 40) * 7)  # chunks of 7 steps
     for ref, got in zip(reference, grads(True), strict=True):
         torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
     assert model.A.grad is None
@@ -66,3 +70,10 @@ def test_shallow_plrnn_jacobian_is_the_derivative_of_the_map(clipped: bool) -> N
     expected = torch.stack([torch.autograd.functional.jacobian(model.latent_step, zi) for zi in z])
     torch.testing.assert_close(model.jacobian(z), expected)
     torch.testing.assert_close(model.jacobian(z), model.linear_map(model.region_code(z))[0])
+
+
+def test_default_path_is_fused_for_small_models_only() -> None:
+    assert fr.fused_backward_pays(build("clipped_shplrnn", obs_dim=3, latent_dim=3, hidden_dim=100))
+    assert fr.fused_backward_pays(build("alrnn", obs_dim=3, latent_dim=20, n_relu=2))
+    assert not fr.fused_backward_pays(build("clipped_shplrnn", obs_dim=16, latent_dim=16, hidden_dim=512))
+    assert not fr.fused_backward_pays(torch.nn.Linear(3, 3))

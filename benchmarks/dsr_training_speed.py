@@ -1,0 +1,116 @@
+"""Training-step time of teacher-forced PWL RNNs: hand-written backward pass against autograd, in one run.
+
+One step = a forced rollout over a batch of 16 windows, the MSE loss, the backward pass
+and a RAdam update, on ``--threads`` CPU threads (the DSR benchmarks train on one). The
+two backward paths of :func:`neurops.dynamics.forced_rollout.forced_rollout` give the
+same gradients (``tests/dynamics/test_forced_rollout.py``); only the time differs:
+
+* ``autograd``: autograd records every small operation of the time loop;
+* ``fused`` (the default): the forward loop runs without autograd, the adjoint recursion
+  uses the models' region Jacobians, and the parameter gradients are one batched
+  vector-Jacobian product.
+
+Settings are those of the papers' experiments (Hess et al. 2023; Brenner et al. 2024):
+GTF clipped shPLRNN on Lorenz-63 (M = 3, L = 100) and on the ECG (M = 5, L = 250, affine),
+sparse teacher forcing of the AL-RNN on Lorenz-63 (M = 20, P = 2, tau = 16), and
+GTF on a 16-dimensional series with T~ = 50 (the EEG setting, M = 16, L = 512), and
+sparse teacher forcing of the AL-RNN on a 10-variable Lorenz-96 series (M = 100, P = 50,
+T~ = 50, tau = 20). The variants are timed interleaved (one step of each in turn); the
+table gives medians and the path that the default (``fused=None``) picks.
+
+    python benchmarks/dsr_training_speed.py [--quick] [--repeat 40] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
+
+from neurops.dynamics.forced_rollout import fused_backward_pays
+from neurops.dynamics.teacher_forcing import gtf_rollout, stf_rollout
+from neurops.models import build
+from neurops.utils.bench import markdown_table, save_results
+
+# name: (model, model kwargs, observed variables, window length T~, forcing)
+SETTINGS = {
+    "Lorenz-63, GTF shPLRNN (M 3, L 100)": ("clipped_shplrnn", {"latent_dim": 3, "hidden_dim": 100}, 3, 200,
+                                           ("gtf", 0.1)),
+    "ECG, GTF shPLRNN (M 5, L 250, affine)": ("clipped_shplrnn", {"latent_dim": 5, "hidden_dim": 250,
+                                                                 "observation": "affine"}, 5, 200, ("gtf", 0.3)),
+    "Lorenz-63, STF AL-RNN (M 20, P 2)": ("alrnn", {"latent_dim": 20, "n_relu": 2}, 3, 200, ("stf", 16)),
+    "EEG-like, GTF shPLRNN (M 16, L 512, T~ 50)": ("clipped_shplrnn", {"latent_dim": 16, "hidden_dim": 512}, 16,
+                                                  50, ("gtf", 0.1)),
+    "Lorenz-96, STF AL-RNN (M 100, P 50, T~ 50)": ("alrnn", {"latent_dim": 100, "n_relu": 50}, 10, 50, ("stf", 20)),
+}
+
+
+def build_model(setting: tuple) -> torch.nn.Module:
+    name, kwargs, n_obs = setting[:3]
+    return build(name, obs_dim=n_obs, seed=0, **kwargs)
+
+
+def make_step(setting: tuple, fused: bool, batch: int = 16) -> Callable[[], None]:
+    """One training step (rollout, loss, backward, RAdam) of ``setting`` with the chosen backward path."""
+    _, _, n_obs, seq_len, (forcing, value) = setting
+    model = build_model(setting)
+    opt = torch.optim.RAdam(model.parameters(), lr=1e-3)
+    x = torch.randn(batch, seq_len + 1, n_obs, generator=torch.Generator().manual_seed(0))
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        if forcing == "gtf":
+            pred = gtf_rollout(model, x, value, fused=fused)[0]
+        else:
+            pred = stf_rollout(model, x, value, fused=fused)[0]
+        torch.nn.functional.mse_loss(pred, x[:, 1:]).backward()
+        opt.step()
+
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--repeat", type=int, default=None, help="timing rounds (default 40, quick 8)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--name", default="dsr_training_speed", help="results file name")
+    args = parser.parse_args()
+    repeat = args.repeat or (8 if args.quick else 40)
+    torch.set_num_threads(args.threads)
+
+    rows, raw = [], {}
+    for label, setting in SETTINGS.items():
+        steps = {"autograd": make_step(setting, fused=False), "fused": make_step(setting, fused=True)}
+        for fn in steps.values():  # warm-up
+            fn()
+        times: dict[str, list[float]] = {k: [] for k in steps}
+        for _ in range(repeat):
+            for key, fn in steps.items():
+                t0 = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - t0)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        raw[label] = {"median_s": med, "min_s": {k: min(v) for k, v in times.items()}}
+        picks = "fused" if fused_backward_pays(build_model(setting)) else "autograd"
+        raw[label]["default_picks"] = picks
+        rows.append({"setting": label, "autograd ms": 1e3 * med["autograd"], "fused ms": 1e3 * med["fused"],
+                     "speed-up": med["autograd"] / med["fused"], "default": picks})
+        print(rows[-1], flush=True)
+
+    table = markdown_table(rows, ["setting", "autograd ms", "fused ms", "speed-up", "default"], floatfmt=".3g")
+    notes = (f"\n\nOne training step (forced rollout over 16 windows, MSE, backward, RAdam), median of {repeat} "
+             f"interleaved rounds on {args.threads} thread(s). Both paths give the same gradients.\n")
+    print(table + notes)
+    save_results(args.name, {"repeat": repeat, "threads": args.threads, "results": raw}, table + notes)
+
+
+if __name__ == "__main__":
+    main()

@@ -70,6 +70,15 @@ def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: 
     return best, time.perf_counter() - start
 
 
+def run_checkpoint(name: str) -> Path:
+    """The validation-selected checkpoint of an earlier :func:`train` run called ``name``."""
+    best = WORK_DIR / "runs" / name / "checkpoints" / "best.ckpt"
+    if not best.exists() or not best.with_name("last.ckpt").exists():
+        raise FileNotFoundError(f"{best.parent} holds no best.ckpt and last.ckpt; train the run first "
+                                "(the same command without --evaluate-only).")
+    return best
+
+
 def evaluate(ckpt: Path, x_test: np.ndarray, dt: float, *, lyapunov_steps: int = 20_000) -> dict[str, float]:
     """The GTF paper's protocol on the whole test series (see :func:`evaluate_reconstruction`)."""
     model, _ = load_dynamics_checkpoint(ckpt)

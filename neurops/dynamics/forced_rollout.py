@@ -66,9 +66,9 @@ def fused_backward_pays(model: nn.Module) -> bool:
 
     It builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
     region bits (e.g. ``2 L`` hidden units of a clipped shPLRNN); autograd's cost per state
-    grows only like ``M R``. Measured with ``benchmarks/dsr_training_speed.py``: 2-3x faster
-    for ``M^2 R`` up to ~10^4 (Lorenz-63, ECG, AL-RNN settings), slower at ~2.6 10^5
-    (M = 16, L = 512).
+    grows only like ``M R``. Measured training steps (``benchmarks/dsr_training_speed.py``,
+    one thread): 1.6-2.2x faster for ``M^2 R`` up to ~10^4 (Lorenz-63 and ECG shPLRNNs,
+    Lorenz-63 AL-RNN), 0.5-0.7x at 2.6e5-5e5 (shPLRNN M = 16, L = 512; AL-RNN M = 100).
     """
     return isinstance(model, PiecewiseLinearRNN) and model.latent_dim ** 2 * model.code_size <= _FUSED_MAX_COST
 

@@ -2,11 +2,13 @@
 
 Used by the LSM benchmarks (``lsm_darcy.py``, ``lsm_navier_stokes.py``): every model is
 trained through the same code path users run (``OperatorTask`` / ``RolloutTask`` with
-their datamodules), from the same seed, on the same data, in one process.
+their datamodules), from the same seed, on the same data, in one process. They share
+their command line too (:func:`comparison_parser`, :func:`parse_sized`).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +24,32 @@ from neurops.utils.seeding import seed_everything
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
 
 from benchmarks.common import n_parameters
+
+
+def comparison_parser(description: str | None, data_help: str, default_name: str) -> argparse.ArgumentParser:
+    """Options of a side-by-side benchmark of LSM, MgNO and FNO; sizes left ``None`` for :func:`parse_sized`."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="CPU-sized run (reduced widths, samples, epochs)")
+    p.add_argument("--data", type=Path, default=None, help=f"existing {data_help} (default: generate one)")
+    p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--n-test", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--models", default="lsm,mgno,fno", help="comma-separated subset of lsm,mgno,fno")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--accelerator", default="auto")
+    p.add_argument("--name", default=None, help=f"results name (default {default_name}[_quick])")
+    return p
+
+
+def parse_sized(parser: argparse.ArgumentParser, argv: list[str] | None, quick: dict[str, int],
+                full: dict[str, int]) -> argparse.Namespace:
+    """Parse ``argv``; sizes not given on the command line come from ``quick`` or ``full``."""
+    args = parser.parse_args(argv)
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 class EpochTimer(L.Callback):

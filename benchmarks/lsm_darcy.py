@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lightning_runs import fit_and_test
+from lightning_runs import comparison_parser, fit_and_test, parse_sized
 
 import neurops.models.mgno  # noqa: F401  (registers "mgno" until neurops.models imports it)
 from neurops.data.datamodule import OperatorDataModule
@@ -60,25 +60,10 @@ MODELS: dict[str, dict[str, Any]] = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="CPU-sized run (reduced widths, samples, epochs)")
-    p.add_argument("--data", type=Path, default=None, help="existing Darcy file (default: generate one)")
+    p = comparison_parser(__doc__, "Darcy file", "lsm_darcy")
     p.add_argument("--resolution", type=int, default=64, help="grid points per axis")
-    p.add_argument("--n-train", type=int, default=None)
-    p.add_argument("--n-test", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--models", default="lsm,mgno,fno", help="comma-separated subset of lsm,mgno,fno")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--accelerator", default="auto")
-    p.add_argument("--name", default=None, help="results name (default lsm_darcy[_quick])")
-    args = p.parse_args(argv)
-    quick = dict(n_train=100, n_test=50, epochs=10, batch_size=10)
-    full = dict(n_train=1000, n_test=200, epochs=500, batch_size=20)
-    for key, value in (quick if args.quick else full).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    return args
+    return parse_sized(p, argv, quick=dict(n_train=100, n_test=50, epochs=10, batch_size=10),
+                       full=dict(n_train=1000, n_test=200, epochs=500, batch_size=20))
 
 
 def darcy_data(args: argparse.Namespace) -> Path:

@@ -8,7 +8,7 @@ same gradients (``tests/dynamics/test_forced_rollout.py``); only the time differ
 * ``autograd``: autograd records every small operation of the time loop;
 * ``fused`` (the default): the forward loop runs without autograd, the adjoint recursion
   uses the models' region Jacobians, and the parameter gradients are one batched
-  vector-Jacobian product.
+  vector-Jacobian product per chunk of steps.
 
 Settings are those of the papers' experiments (Hess et al. 2023; Brenner et al. 2024):
 GTF clipped shPLRNN on Lorenz-63 (M = 3, L = 100) and on the ECG (M = 5, L = 250, affine),
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: t
 from neurops.dynamics.forced_rollout import fused_backward_pays
 from neurops.dynamics.teacher_forcing import gtf_rollout, stf_rollout
 from neurops.models import build
-from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.bench import interleaved_times, markdown_table, save_results
 
 # name: (model, model kwargs, observed variables, window length T~, forcing)
 SETTINGS = {
@@ -91,12 +90,7 @@ def main() -> None:
         steps = {"autograd": make_step(setting, fused=False), "fused": make_step(setting, fused=True)}
         for fn in steps.values():  # warm-up
             fn()
-        times: dict[str, list[float]] = {k: [] for k in steps}
-        for _ in range(repeat):
-            for key, fn in steps.items():
-                t0 = time.perf_counter()
-                fn()
-                times[key].append(time.perf_counter() - t0)
+        times = interleaved_times(steps, repeat)
         med = {k: statistics.median(v) for k, v in times.items()}
         raw[label] = {"median_s": med, "min_s": {k: min(v) for k, v in times.items()}}
         picks = "fused" if fused_backward_pays(build_model(setting)) else "autograd"

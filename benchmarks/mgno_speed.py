@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from neurops.metrics.field import relative_l2
 from neurops.models import build
-from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.bench import interleaved_times, markdown_table, save_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
 
@@ -117,12 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         if "compile" in name:
             compile_seconds = time.perf_counter() - t0
         step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeat):
-        for name, step in steps.items():
-            t0 = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - t0)
+    times = interleaved_times(steps, repeat)
 
     fno_name = next(iter(steps))
     fno_median, fno_min = statistics.median(times[fno_name]), min(times[fno_name])

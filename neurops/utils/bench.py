@@ -59,6 +59,21 @@ def timeit(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
     return float(np.median(times))
 
 
+def interleaved_times(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, list[float]]:
+    """Wall-clock seconds of every ``fns[name]()`` over ``repeat`` rounds, one call of each per round.
+
+    Interleaving spreads load from other processes over all candidates alike, so ratios of
+    their medians hold on a shared machine. Warm up before calling.
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None, floatfmt: str = ".4g") -> str:
     """Render a list of dicts as a Markdown table."""
     if not rows:

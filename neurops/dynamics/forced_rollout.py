@@ -53,12 +53,16 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
         through the loop (same values and gradients); ``None`` picks the faster
         (:func:`fused_backward_pays`).
     """
+    if z_hat.ndim != 3 or weights.shape != (z_hat.shape[1] - 1, z_hat.shape[2]):
+        raise ValueError(f"forcing weights must be [T, M] for latent windows z_hat : [B, T+1, M]; got weights "
+                         f"{tuple(weights.shape)} and z_hat {tuple(z_hat.shape)}.")
     if fused is None:
         fused = fused_backward_pays(model)
     if fused and isinstance(model, PiecewiseLinearRNN):
         params = [p for p in model.parameters() if p.requires_grad]
         return _FusedForcedRollout.apply(model, z_hat, weights, inputs, *params)
-    return _autograd_rollout(model, z_hat, weights, inputs)
+    # the reference: the same loop, differentiated by autograd
+    return _forward_loop(model, z_hat, 1.0 - weights, weights * z_hat[:, 1:], inputs)[1].transpose(0, 1)
 
 
 def fused_backward_pays(model: nn.Module) -> bool:
@@ -67,26 +71,19 @@ def fused_backward_pays(model: nn.Module) -> bool:
     It builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
     region bits (e.g. ``2 L`` hidden units of a clipped shPLRNN); autograd's cost per state
     grows only like ``M R``. Measured training steps (``benchmarks/dsr_training_speed.py``,
-    one thread): 1.6-2.2x faster for ``M^2 R`` up to ~10^4 (Lorenz-63 and ECG shPLRNNs,
+    one thread): 1.5-2x faster for ``M^2 R`` up to ~10^4 (Lorenz-63 and ECG shPLRNNs,
     Lorenz-63 AL-RNN), 0.5-0.7x at 2.6e5-5e5 (shPLRNN M = 16, L = 512; AL-RNN M = 100).
     """
     return isinstance(model, PiecewiseLinearRNN) and model.latent_dim ** 2 * model.code_size <= _FUSED_MAX_COST
 
 
-def _autograd_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
-                      inputs: torch.Tensor | None) -> torch.Tensor:
-    """The reference: the same loop, differentiated by autograd."""
-    z_tilde, preds = z_hat[:, 0], []
-    for k in range(weights.shape[0]):
-        z = model.step(z_tilde, None if inputs is None else inputs[:, k])
-        preds.append(z)
-        z_tilde = z - weights[k] * (z - z_hat[:, k + 1])
-    return torch.stack(preds, dim=1)
-
-
 def _forward_loop(model: nn.Module, z_hat: torch.Tensor, keep: torch.Tensor, pull: torch.Tensor,
                   inputs: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step inputs ``z~_0 .. z~_{T-1}`` and outputs ``z_1 .. z_T``, both ``[T, B, M]``."""
+    """Step inputs ``z~_0 .. z~_{T-1}`` and outputs ``z_1 .. z_T``, both ``[T, B, M]``.
+
+    ``keep = 1 - w`` ([T, M]) and ``pull = w z_hat_{1..T}`` ([B, T, M]) give
+    ``z~_{k+1} = keep_k z_{k+1} + pull_k``; differentiable when grad mode is on.
+    """
     z_tilde, starts, preds = z_hat[:, 0], [], []
     for k in range(keep.shape[0]):
         starts.append(z_tilde)

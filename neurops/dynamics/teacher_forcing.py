@@ -57,7 +57,7 @@ def gtf_rollout(model: nn.Module, x: torch.Tensor, alpha: float | torch.Tensor,
     alpha : forcing strength in [0, 1]; 0 is free running (plain BPTT), 1 full forcing.
     inputs : [B, T, K] external inputs for steps ``1..T``.
     fused : back-propagate by the hand-written adjoint recursion (``True``; same gradients,
-        2-3x faster training steps of small models on a CPU) or by autograd through the loop
+        1.5-2x faster training steps of small models on a CPU) or by autograd through the loop
         (``False``); ``None`` picks the faster (see
         :func:`~neurops.dynamics.forced_rollout.forced_rollout`).
 

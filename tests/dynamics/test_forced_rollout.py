@@ -77,3 +77,10 @@ def test_default_path_is_fused_for_small_models_only() -> None:
     assert fr.fused_backward_pays(build("alrnn", obs_dim=3, latent_dim=20, n_relu=2))
     assert not fr.fused_backward_pays(build("clipped_shplrnn", obs_dim=16, latent_dim=16, hidden_dim=512))
     assert not fr.fused_backward_pays(torch.nn.Linear(3, 3))
+
+
+def test_forcing_weights_of_the_wrong_shape_are_rejected() -> None:
+    model = build("plrnn", obs_dim=2, latent_dim=2)
+    z_hat = torch.randn(3, 6, 2)
+    with pytest.raises(ValueError, match=r"forcing weights must be \[T, M\].*\(4, 2\)"):
+        fr.forced_rollout(model, z_hat, torch.zeros(4, 2))

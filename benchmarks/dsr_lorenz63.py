@@ -137,6 +137,12 @@ def main() -> None:
     budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
               "val_every": val_every}
     jobs = [(key, *methods[key], seed) for key in chosen for seed in seeds]
+    if args.evaluate_only:  # every run to re-evaluate must exist before any is evaluated
+        for key, _, _, seed in jobs:
+            try:
+                run_checkpoint(f"l63_{key}_s{seed}")
+            except FileNotFoundError as err:
+                parser.error(str(err))
     runs = run_jobs(partial(train_and_evaluate, data=data, x_test=x_test, budget=budget,
                             evaluate_only=args.evaluate_only), jobs, args.workers)
 

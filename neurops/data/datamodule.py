@@ -9,13 +9,21 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
 from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs, read_split
 from neurops.data.rollout import H5RolloutDataset
 from neurops.data.schema import is_test_split, resolution_tag
 from neurops.data.windows import RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
+
+
+def _data_parallel_ranks(module: L.LightningDataModule) -> dict[str, int]:
+    """``{"num_replicas", "rank"}`` of this process among the data-parallel processes (1, 0 without a trainer)."""
+    trainer = module.trainer
+    kwargs = trainer.distributed_sampler_kwargs if trainer is not None else None
+    return {"num_replicas": kwargs["num_replicas"], "rank": kwargs["rank"]} if kwargs else {"num_replicas": 1,
+                                                                                              "rank": 0}
 
 
 class SplitLoaders:
@@ -30,12 +38,21 @@ class SplitLoaders:
     val_set: Dataset | None
     test_sets: list[Dataset]
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available())
+    def _loader(self, dataset: Dataset, shuffle: bool = False, sampler: Sampler | None = None) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+                          pin_memory=torch.cuda.is_available())
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        """Shuffled training batches of this process's share of the training split.
+
+        The order depends on the seed (``seed_everything``) and the epoch only: P processes with
+        batch size B see, step by step, the same samples as one process with batch size P * B.
+        """
+        ranks = _data_parallel_ranks(self)
+        sampler = DistributedSampler(self.train_set, shuffle=True, seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),
+                                     **ranks)
+        return self._loader(self.train_set, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader | list:
         return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []
@@ -114,13 +131,16 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         tags = [resolution_tag(ds.spatial_shape) for ds in self.test_sets]
         return [t if tags.count(t) == 1 else f"{t}_{s}" for t, s in zip(tags, self.test_splits)]
 
-    def train_batches(self, max_batches: int | None = None):
-        """Iterate over training batches without shuffling (used to fit normalizers)."""
-        loader = self._loader(self.train_set, shuffle=False)
-        for i, batch in enumerate(loader):
-            if max_batches is not None and i >= max_batches:
-                break
-            yield batch
+    def train_batches(self, max_batches: int | None = None, rank: int = 0, num_replicas: int = 1):
+        """Unshuffled batches of one process's share of the training split (used to fit normalizers).
+
+        The first ``max_batches * batch_size`` samples (all by default) are cut into
+        ``num_replicas`` contiguous blocks; process ``rank`` reads block ``rank``, so the
+        processes of a distributed job read every sample once between them.
+        """
+        n = len(self.train_set) if max_batches is None else min(len(self.train_set), max_batches * self.batch_size)
+        lo, hi = rank * n // num_replicas, (rank + 1) * n // num_replicas
+        yield from self._loader(Subset(self.train_set, range(lo, hi)))
 
 
 

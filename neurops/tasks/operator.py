@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from torch import nn
 
-from neurops.data.normalizers import GaussianNormalizer
+from neurops.data.normalizers import ChannelMoments, GaussianNormalizer
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import ConfigError, ModelError
 from neurops.layers.boundary import boundary_from_attrs
@@ -41,7 +41,9 @@ class OperatorTask(L.LightningModule):
     step_size, gamma : StepLR settings (epochs, factor).
     pct_start, div_factor, final_div_factor : OneCycleLR settings.
     normalize : fit Gaussian normalizers on inputs and outputs.
-    normalizer_batches : at most this many training batches are used to fit the normalizers.
+    normalizer_batches : fit the normalizers on the first ``normalizer_batches * batch_size`` training
+        samples (default: all). They are streamed batch by batch; under DDP every process reads
+        its share and the moments are merged across processes, so all hold the same normalizers.
     compile : run the model through ``torch.compile``: ``True`` (the default backend, inductor,
         which needs a C++ compiler on CPU) or a backend name such as ``"aot_eager"``. The first
         step compiles (a minute or more for MgNO on a small CPU); on CPU later steps of MgNO were
@@ -134,9 +136,19 @@ class OperatorTask(L.LightningModule):
                              f"has {in_channels} -> {out_channels}; use data with matching fields or retrain.")
 
     def _fit_normalizers(self, dm: Any) -> None:
-        batches = list(dm.train_batches(self.hparams.normalizer_batches))
-        self.in_norm.fit(b["x"] for b in batches)
-        self.out_norm.fit(b["y"] for b in batches)
+        """Stream this process's share of the training split, then merge the moments of all processes."""
+        ranks = self.trainer.distributed_sampler_kwargs or {"rank": 0, "num_replicas": 1}
+        moments_in, moments_out = ChannelMoments(self.in_norm.mean.numel()), ChannelMoments(self.out_norm.mean.numel())
+        for batch in dm.train_batches(self.hparams.normalizer_batches, ranks["rank"], ranks["num_replicas"]):
+            x, y = self._normalizer_samples(batch)
+            moments_in.update(x)
+            moments_out.update(y)
+        self.in_norm.fit_moments(moments_in.all_reduce())
+        self.out_norm.fit_moments(moments_out.all_reduce())
+
+    def _normalizer_samples(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model inputs and outputs of a training batch, as the normalizers see them."""
+        return batch["x"], batch["y"]
 
     # forward ------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,7 +166,8 @@ class OperatorTask(L.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         _, loss = self._step(batch)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch["x"]))
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch["x"]),
+                 sync_dist=True)
         return loss
 
     def _log_metrics(self, prefix: str, suffix: str, pred: torch.Tensor, target: torch.Tensor, loss: torch.Tensor):

@@ -187,11 +187,9 @@ class RolloutTask(OperatorTask):
                              f"needs {in_channels} -> {expected_out} (t_in={hp.t_in}, step={hp.step}, "
                              f"{out_channels // hp.t_out} field(s)); fix model_kwargs or the windows.")
 
-    def _fit_normalizers(self, dm: Any) -> None:
-        batches = list(dm.train_batches(self.hparams.normalizer_batches))
-        self.in_norm.fit(b["x"] for b in batches)
+    def _normalizer_samples(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         # every step's target frames are one output sample of the model
-        self.out_norm.fit(teacher_forcing_windows(b["x"], b["y"], self.n_steps)[1] for b in batches)
+        return batch["x"], teacher_forcing_windows(batch["x"], batch["y"], self.n_steps)[1]
 
     # rollout -------------------------------------------------------------------------
     def rollout(self, x: torch.Tensor, n_steps: int | None = None) -> torch.Tensor:
@@ -213,7 +211,7 @@ class RolloutTask(OperatorTask):
         else:
             pred = self.rollout(x)
             loss = torch.stack([self.loss_fn(p, t) for p, t in self._per_step(pred, y)]).mean()
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(x))
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(x), sync_dist=True)
         return loss
 
     def _evaluate(self, stage: str, tag: str, batch: dict[str, torch.Tensor]) -> None:

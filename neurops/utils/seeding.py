@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -9,7 +10,12 @@ import torch
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (CPU and CUDA) from one integer."""
+    """Seed Python, numpy and torch (CPU and CUDA) from one integer.
+
+    The seed is also recorded in ``PL_GLOBAL_SEED``, as Lightning's ``seed_everything`` does:
+    the training sampler's shuffle (and Lightning's processes) take it from there.
+    """
+    os.environ["PL_GLOBAL_SEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

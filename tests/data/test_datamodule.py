@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from neurops.data.datamodule import OperatorDataModule
 from neurops.errors import DataError
@@ -24,3 +25,27 @@ def test_rejects_missing_split_and_wrong_kind(operator_file, tmp_path):
         w.add_split("train", coords={"x": np.arange(4)}, inputs={"a": np.ones((2, 4))})
     with pytest.raises(DataError, match="needs an 'operator' file"):
         OperatorDataModule(path)
+
+
+def test_train_batches_deal_the_split_to_processes(operator_file):
+    """Normalizer batches: process shares are disjoint contiguous blocks that cover the (limited) split once."""
+    dm = OperatorDataModule(operator_file, batch_size=5)
+    everything = torch.cat([b["x"] for b in dm.train_batches()])
+    assert len(everything) == 24
+    shares = [torch.cat([b["x"] for b in dm.train_batches(rank=r, num_replicas=3)]) for r in range(3)]
+    assert [len(s) for s in shares] == [8, 8, 8]
+    assert torch.equal(torch.cat(shares), everything)
+    limited = [torch.cat([b["x"] for b in dm.train_batches(2, rank=r, num_replicas=2)]) for r in range(2)]
+    assert torch.equal(torch.cat(limited), everything[:10])  # the first 2 batches' samples, split 5 + 5
+
+
+def test_training_order_depends_on_the_seed_only(operator_file):
+    from neurops.utils.seeding import seed_everything
+
+    dm = OperatorDataModule(operator_file, batch_size=4)
+    orders = []
+    for seed in (3, 3, 4):
+        seed_everything(seed)
+        torch.manual_seed(123)  # the global generator is not what shuffles
+        orders.append(torch.cat([b["x"] for b in dm.train_dataloader()]))
+    assert torch.equal(orders[0], orders[1]) and not torch.equal(orders[0], orders[2])

@@ -1,0 +1,86 @@
+"""``neurops fit`` in two real processes (DDP on CPU, gloo) against the same run in one process.
+
+Both runs have the same global batch size (2 processes x 4 against 1 x 8), and the training
+sampler's order depends only on the seed and the epoch, so they see the same batches: their
+normalizers, weights, validation metrics (reduced across the two processes) and test metrics agree
+to float32 round-off. The two-process run costs about 15 s of CPU (each process imports Lightning).
+"""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import lightning as L
+import yaml
+
+from neurops.cli import main
+from neurops.data.datamodule import OperatorDataModule
+from neurops.inference import load_operator
+
+#: relative tolerance of the metrics: measured differences are ~1e-7 (float32 sums in another order)
+RTOL = 1e-4
+
+
+def _config(tmp_path: Path, data: Path) -> Path:
+    cfg = {"seed_everything": 0,
+           "trainer": {"max_epochs": 4, "accelerator": "cpu", "enable_progress_bar": False,
+                       "enable_model_summary": False},
+           "model": {"model": "fno", "model_kwargs": {"modes": [4, 4], "width": 8, "n_layers": 2},
+                     "lr": 2e-2, "scheduler": "onecycle"},
+           "data": {"path": str(data), "num_workers": 0}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _run_args(root: Path) -> list[str]:
+    logger = {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": str(root),
+                                                                                "name": "logs"}}
+    return ["--trainer.default_root_dir", str(root), "--trainer.logger", yaml.safe_dump(logger, default_flow_style=True)]
+
+
+def _val_curve(root: Path) -> list[float]:
+    (metrics,) = root.rglob("metrics.csv")
+    with open(metrics) as f:
+        return [float(row["val/rel_l2"]) for row in csv.DictReader(f) if row.get("val/rel_l2")]
+
+
+def _test_metrics(ckpt: Path, data: Path) -> dict[str, float]:
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    (first, second) = trainer.test(load_operator(ckpt), OperatorDataModule(data, batch_size=8), verbose=False)
+    return {**first, **second}
+
+
+def test_two_process_ddp_fit_equals_one_process(operator_file, tmp_path):
+    cfg = _config(tmp_path, operator_file)
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    assert main(["fit", "--config", str(cfg), "--data.batch_size", "8", *_run_args(single)]) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", str(cfg), "--data.batch_size", "4",
+                           "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+                           *_run_args(ddp)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Starting with 2 processes" in done.stderr + done.stdout
+    # rank zero alone writes: one checkpoint, one config, one metrics file
+    for pattern in ("*.ckpt", "config.yaml", "metrics.csv"):
+        assert len(list(ddp.rglob(pattern))) == 1, (pattern, sorted(ddp.rglob("*")))
+    (ckpt_single,), (ckpt_ddp,) = single.rglob("*.ckpt"), ddp.rglob("*.ckpt")
+    model_single, model_ddp = load_operator(ckpt_single), load_operator(ckpt_ddp)
+    for name in ("in_norm.mean", "in_norm.std", "out_norm.mean", "out_norm.std"):
+        assert (model_single.state_dict()[name] == model_ddp.state_dict()[name]).all(), name
+    weights_single, weights_ddp = model_single.net.state_dict(), model_ddp.net.state_dict()
+    for name, value in weights_single.items():
+        assert (value - weights_ddp[name]).abs().max() <= 1e-5 * value.abs().max(), name
+    # validation metrics logged by the DDP run are reduced over both processes' halves of the split
+    val_single, val_ddp = _val_curve(single), _val_curve(ddp)
+    assert len(val_single) == len(val_ddp) == 4
+    for a, b in zip(val_single, val_ddp):
+        assert abs(a - b) <= RTOL * a
+    assert val_single[-1] < 0.9 * val_single[0]  # the runs learned something, so the comparison means something
+    test_single, test_ddp = _test_metrics(ckpt_single, operator_file), _test_metrics(ckpt_ddp, operator_file)
+    assert set(test_single) == set(test_ddp) == {f"test/{m}@{r}" for m in ("loss", "rel_l2", "rel_h1")
+                                                 for r in (16, 32)}
+    for key, value in test_single.items():
+        assert abs(value - test_ddp[key]) <= RTOL * value, key

@@ -1,7 +1,18 @@
-"""Shared fixtures: small neurops files written by the tests themselves."""
+"""Shared fixtures: small neurops files written by the tests themselves, and the devices tests run on.
+
+Devices. A test that takes the ``device`` fixture runs once per device chosen with
+``pytest --device``: ``auto`` (default: ``cpu``, plus ``cuda`` when torch sees a GPU), or a
+comma-separated list such as ``cpu,cuda`` or ``cuda``. When ``cpu`` is not among them, tests
+without the fixture are deselected, so ``pytest --device cuda`` runs exactly the CUDA subset.
+Triton kernels on ``cpu`` run through Triton's interpreter (``TRITON_INTERPRET=1``, set here
+before anything imports Triton).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +22,66 @@ import torch
 from neurops.data.writer import H5Writer
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--device", default="auto",
+                     help="devices for tests that take the `device` fixture: 'auto' (cpu, and cuda when "
+                          "available) or a comma-separated list, e.g. 'cuda' or 'cpu,cuda'.")
+
+
+def _devices(config: pytest.Config) -> list[str]:
+    value = config.getoption("--device")
+    if value == "auto":
+        return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+    devices = [d.strip() for d in value.split(",") if d.strip()]
+    for d in devices:
+        try:
+            kind = torch.device(d).type
+        except RuntimeError as exc:
+            raise pytest.UsageError(f"--device {value!r}: {exc}") from None
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise pytest.UsageError(f"--device {value!r}: torch sees no CUDA device here (torch "
+                                    f"{torch.__version__}); drop 'cuda' or run on a GPU machine.")
+    return devices
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "cpu" in _devices(config):
+        os.environ.setdefault("TRITON_INTERPRET", "1")  # Triton kernels on CPU tensors
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "device" in metafunc.fixturenames:
+        metafunc.parametrize("device", _devices(metafunc.config))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "cpu" in _devices(config):
+        return
+    keep = [item for item in items if "device" in getattr(item, "fixturenames", ())]
+    if len(keep) < len(items):
+        kept = set(map(id, keep))
+        config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept])
+        items[:] = keep
+
+
+@pytest.fixture
+def implicit_device_trap() -> Callable[[], contextlib.AbstractContextManager]:
+    """A context in which tensors created WITHOUT an explicit device land on ``meta``.
+
+    Code that builds its tensors from its inputs' device keeps working on CPU data inside it;
+    a ``torch.zeros(n)`` (or ``torch.tensor``, ``torch.arange``...) without ``device=`` makes a
+    meta tensor that fails as soon as it meets the CPU data (or leaves meta in the result) --
+    the same mistake that breaks the code on a GPU, caught on a CPU-only machine.
+    """
+
+    @contextlib.contextmanager
+    def trap() -> Iterator[None]:
+        with torch.device("meta"):
+            yield
+
+    return trap
 
 
 def smooth_operator_pair(n: int, res: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

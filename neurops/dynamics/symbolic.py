@@ -100,7 +100,8 @@ class SymbolicGraph:
 
 
 def _double(model: nn.Module) -> nn.Module:
-    return copy.deepcopy(model).double().eval()
+    """A float64 copy of the model on the CPU, where the analysis runs (small matrices, numpy results)."""
+    return copy.deepcopy(model).double().cpu().eval()
 
 
 def code_label(code: np.ndarray) -> str:
@@ -122,7 +123,7 @@ def orbit_codes(model: nn.Module, z0: torch.Tensor, n_steps: int, transient: int
     z : [n_steps, M] float64 orbit, codes : [n_steps, R] bool.
     """
     m = _double(model)
-    z = torch.as_tensor(z0, dtype=torch.float64).reshape(1, -1)
+    z = torch.as_tensor(z0, dtype=torch.float64, device="cpu").reshape(1, -1)
     for _ in range(transient):
         z = m.latent_step(z)
     states = []
@@ -153,12 +154,12 @@ def _solve_cycle(m: nn.Module, codes: torch.Tensor) -> tuple[torch.Tensor, torch
     """Points ``[k, M]`` of the k-periodic orbit of the affine maps of ``codes [k, R]``, and their product."""
     j, c = m.linear_map(codes)
     dim = j.shape[-1]
-    prod = torch.eye(dim, dtype=j.dtype)
-    offset = torch.zeros(dim, dtype=j.dtype)
+    prod = torch.eye(dim, dtype=j.dtype, device=j.device)
+    offset = torch.zeros(dim, dtype=j.dtype, device=j.device)
     for i in range(codes.shape[0]):
         prod, offset = j[i] @ prod, j[i] @ offset + c[i]
     try:
-        z = torch.linalg.solve(torch.eye(dim, dtype=j.dtype) - prod, offset)
+        z = torch.linalg.solve(torch.eye(dim, dtype=j.dtype, device=j.device) - prod, offset)
     except RuntimeError:  # singular: a continuum or none
         return None
     points = [z]
@@ -202,7 +203,7 @@ def fixed_points(model: nn.Module, codes: np.ndarray | None = None, *, max_exhau
         codes = np.array(list(itertools.product([False, True], repeat=bits)), dtype=bool).reshape(-1, bits)
     out = []
     for code in np.asarray(codes, dtype=bool):
-        d = torch.as_tensor(code).unsqueeze(0)
+        d = torch.as_tensor(code, device="cpu").unsqueeze(0)
         solved = _solve_cycle(m, d)
         if solved is None:
             continue
@@ -255,9 +256,9 @@ def find_cycles(model: nn.Module, k: int, *, n_restarts: int = 50, max_iter: int
     found: list[Cycle] = []
     for _ in range(n_restarts):
         if start_states is not None and len(start_states):
-            z = torch.as_tensor(start_states[rng.integers(len(start_states))], dtype=torch.float64)
+            z = torch.as_tensor(start_states[rng.integers(len(start_states))], dtype=torch.float64, device="cpu")
         else:
-            z = torch.as_tensor(rng.normal(size=m.latent_dim))
+            z = torch.as_tensor(rng.normal(size=m.latent_dim), device="cpu")
         seq = []
         for _ in range(k):
             seq.append(z)

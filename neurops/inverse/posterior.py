@@ -231,6 +231,7 @@ def mala(post: LatentPosterior, beta0: torch.Tensor, *, n_burn: int, n_samples: 
     log_h = math.log(step_size)
     kept, accepted, proposed = [], 0.0, 0
     dev = beta.device
+    draw_on = generator.device if generator is not None else dev
 
     def log_q(to: torch.Tensor, frm: torch.Tensor, grad_frm: torch.Tensor, h: float) -> torch.Tensor:
         mean = frm - 0.5 * h**2 * scale**2 * grad_frm
@@ -238,12 +239,12 @@ def mala(post: LatentPosterior, beta0: torch.Tensor, *, n_burn: int, n_samples: 
 
     for step in range(n_burn + n_samples):
         h = math.exp(log_h)
-        noise = torch.randn(beta.shape, generator=generator).to(dev)
+        noise = torch.randn(beta.shape, generator=generator, device=draw_on).to(dev)
         prop = beta - 0.5 * h**2 * scale**2 * grad + h * scale * noise
         e_prop, g_prop = post.energy_and_grad(prop)
         log_alpha = (energy - e_prop) + log_q(beta, prop, g_prop, h) - log_q(prop, beta, grad, h)
         log_alpha = torch.nan_to_num(log_alpha, nan=-math.inf)
-        u = torch.rand(beta.shape[0], generator=generator).to(dev)
+        u = torch.rand(beta.shape[0], generator=generator, device=draw_on).to(dev)
         accept = torch.log(u) < log_alpha
         beta = torch.where(accept[:, None], prop, beta)
         energy = torch.where(accept, e_prop, energy)

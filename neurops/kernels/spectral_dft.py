@@ -39,7 +39,7 @@ import torch
 
 def _kept_frequencies(n: int, m: int) -> torch.Tensor:
     """Kept frequencies of a full (complex) axis in weight order ``[0..m-1, -m..-1]``."""
-    return torch.cat([torch.arange(m), torch.arange(-m, 0)]).to(torch.float64)
+    return torch.cat([torch.arange(m, device="cpu"), torch.arange(-m, 0, device="cpu")]).to(torch.float64)
 
 
 def _complex_block(re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
@@ -59,13 +59,13 @@ def _matrices(kind: str, n: int, m: int, dtype: torch.dtype, device: str) -> tor
     frequencies ``[0..m-1, -m..-1]`` (forward scaled by 1/n), in the real block form of
     :func:`_complex_block`.
     """
-    pos = torch.arange(n, dtype=torch.float64)
+    pos = torch.arange(n, dtype=torch.float64, device="cpu")  # built on the CPU in float64, then moved
     if kind in ("rfft", "irfft"):
-        angle = 2 * math.pi * torch.outer(pos, torch.arange(m, dtype=torch.float64)) / n  # [n, m]
+        angle = 2 * math.pi * torch.outer(pos, torch.arange(m, dtype=torch.float64, device="cpu")) / n  # [n, m]
         if kind == "rfft":
             mat = torch.cat([torch.cos(angle), -torch.sin(angle)], dim=1) / n
         else:
-            c = torch.full((m,), 2.0, dtype=torch.float64)
+            c = torch.full((m,), 2.0, dtype=torch.float64, device="cpu")
             c[0] = 1.0
             if n % 2 == 0 and m - 1 == n // 2:
                 c[-1] = 1.0  # Nyquist: counted once, as irfft does

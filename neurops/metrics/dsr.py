@@ -51,6 +51,12 @@ def _as_series(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def _model_tensor(model: nn.Module, arr: np.ndarray) -> torch.Tensor:
+    """``arr`` as a tensor with the dtype and device of the model's parameters."""
+    ref = next(model.parameters())
+    return torch.as_tensor(arr, dtype=ref.dtype, device=ref.device)
+
+
 def state_space_divergence(x_true: np.ndarray | torch.Tensor, x_gen: np.ndarray | torch.Tensor, *,
                            method: Literal["auto", "binning", "gmm"] = "auto", n_bins: int = 30,
                            n_centers: int = 10_000, n_samples: int = 1000, variance: float = 1.0,
@@ -133,9 +139,10 @@ def _gmm_kl(p: np.ndarray, q: np.ndarray, n_centers: int, n_samples: int, varian
         return torch.from_numpy(x[::stride][:n_centers])
 
     cp, cq = centers(p), centers(q)
-    g = torch.Generator().manual_seed(seed)
-    pick = torch.randint(len(cp), (n_samples,), generator=g)
-    samples = cp[pick] + math.sqrt(variance) * torch.randn(n_samples, p.shape[1], generator=g, dtype=cp.dtype)
+    g = torch.Generator().manual_seed(seed)  # numpy series: CPU work
+    pick = torch.randint(len(cp), (n_samples,), generator=g, device="cpu")
+    samples = cp[pick] + math.sqrt(variance) * torch.randn(n_samples, p.shape[1], generator=g, dtype=cp.dtype,
+                                                           device="cpu")
     terms = _mixture_logpdf(samples, cp, variance) - _mixture_logpdf(samples, cq, variance)
     terms = terms[torch.isfinite(terms)]
     return float(terms.mean()) if len(terms) else float("nan")
@@ -205,10 +212,10 @@ def prediction_error(model: nn.Module, x: np.ndarray | torch.Tensor, n: int = 20
     x : [T, N] series.
     n : prediction horizon in steps.
     """
-    arr = torch.as_tensor(_as_series(x, "x"), dtype=next(model.parameters()).dtype)
+    arr = _model_tensor(model, _as_series(x, "x"))
     if n < 1 or len(arr) <= n:
         raise ValueError(f"PE(n) needs 1 <= n < T; got n={n} for a series of {len(arr)} points.")
-    starts = torch.arange(0, len(arr) - n, every)
+    starts = torch.arange(0, len(arr) - n, every, device=arr.device)
     total, count = 0.0, 0
     for chunk in starts.split(batch_size):
         pred = model.generate(arr[chunk], n)[0][:, -1]
@@ -225,7 +232,7 @@ def model_lyapunov_max(model: nn.Module, x0: np.ndarray | torch.Tensor, *, dt: f
     QR iteration on the model's Jacobians along its own orbit (transient discarded),
     divided by the sampling interval ``dt``.
     """
-    x0 = torch.as_tensor(np.asarray(x0), dtype=next(model.parameters()).dtype).reshape(1, -1)
+    x0 = _model_tensor(model, np.asarray(x0)).reshape(1, -1)
     z0 = model.infer_latent(x0)
     lam = lyapunov_spectrum_map(model.latent_step, model.jacobian, z0, n_steps, n_exponents=1, transient=transient,
                                 dt=dt, seed=seed)
@@ -273,7 +280,7 @@ def generate_like(model: nn.Module, x_test: np.ndarray | torch.Tensor, warmup_fr
     -------
     x_gen : [n_steps, N].
     """
-    arr = torch.as_tensor(_as_series(x_test, "x_test"), dtype=next(model.parameters()).dtype)
+    arr = _model_tensor(model, _as_series(x_test, "x_test"))
     t = len(arr)
     warmup = int(round(warmup_fraction * t))
     x_gen = model.generate(arr[:1], (t if n_steps is None else int(n_steps)) + warmup)[0][0, warmup:]

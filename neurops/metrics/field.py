@@ -9,6 +9,7 @@ sums over the nodes (the quadrature weight cancels in the ratios).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -76,7 +77,7 @@ def _sq_h1_seminorm_fourier(u: torch.Tensor, k_max: int | None) -> torch.Tensor:
     if k_max is not None:
         weight = torch.where(k2 < k_max**2, weight, torch.zeros_like(weight))
     sq_l2 = uf.abs().pow(2)
-    return (sq_l2 * weight).flatten(1).sum(1) * torch.tensor(u.shape[2:]).prod()
+    return (sq_l2 * weight).flatten(1).sum(1) * math.prod(u.shape[2:])
 
 
 def relative_h1(pred: torch.Tensor, target: torch.Tensor, method: str = "fd", reduction: str = "mean",

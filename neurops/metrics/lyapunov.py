@@ -59,9 +59,10 @@ def lyapunov_spectrum_map(step: Callable[[torch.Tensor], torch.Tensor],
     k = m if n_exponents is None else n_exponents
     for _ in range(transient):
         z = step(z)
-    g = torch.Generator().manual_seed(seed)
-    q = torch.linalg.qr(torch.randn(z.shape[0], m, k, generator=g, dtype=torch.float64))[0]
-    total = torch.zeros(z.shape[0], k, dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)  # on the CPU: the same frame on every device
+    frame = torch.randn(z.shape[0], m, k, generator=g, dtype=torch.float64, device="cpu").to(z.device)
+    q = torch.linalg.qr(frame)[0]
+    total = torch.zeros(z.shape[0], k, dtype=torch.float64, device=z.device)
     for _ in range(n_steps):
         q, r = torch.linalg.qr(jacobian(z).double() @ q)
         total += torch.log(torch.diagonal(r, dim1=-2, dim2=-1).abs().clamp_min(1e-300))

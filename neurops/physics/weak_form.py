@@ -100,6 +100,11 @@ def wendland_grad_factor(r: torch.Tensor, dim: int) -> torch.Tensor:
     return (1.0 - r) ** (p - 1) * (-(p + 2) * a * r + 2 * a - (p + 1) * b) / 3.0
 
 
+def _generator_device(generator: torch.Generator | None) -> torch.device:
+    """Where random draws happen: on the generator's device (the CPU without one)."""
+    return generator.device if generator is not None else torch.device("cpu")
+
+
 def latin_hypercube(n: int, dim: int, generator: torch.Generator | None = None,
                     dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Latin-hypercube sample of ``n`` points in ``[0, 1]^dim``.
@@ -113,8 +118,9 @@ def latin_hypercube(n: int, dim: int, generator: torch.Generator | None = None,
     """
     if n < 1 or dim < 1:
         raise ConfigError(f"latin_hypercube needs n >= 1 and dim >= 1, got n={n}, dim={dim}.")
-    u = torch.rand(n, dim, generator=generator, dtype=torch.float64)
-    perms = torch.stack([torch.randperm(n, generator=generator) for _ in range(dim)], dim=1)
+    device = _generator_device(generator)
+    u = torch.rand(n, dim, generator=generator, dtype=torch.float64, device=device)
+    perms = torch.stack([torch.randperm(n, generator=generator, device=device) for _ in range(dim)], dim=1)
     return ((perms.to(torch.float64) + u) / n).to(dtype)
 
 
@@ -156,10 +162,11 @@ def sample_particles(n: int, dim: int, radius: float | tuple[float, float], *, d
     if not 0 < r_min <= r_max < shortest / 2:
         raise ConfigError(f"radius range ({r_min}, {r_max}) must satisfy 0 < R_min <= R_max < "
                           f"{shortest / 2} (half the shortest domain side).")
-    radii = r_min + (r_max - r_min) * torch.rand(n, generator=generator, dtype=torch.float64)
+    device = _generator_device(generator)
+    radii = r_min + (r_max - r_min) * torch.rand(n, generator=generator, dtype=torch.float64, device=device)
     unit = latin_hypercube(n, dim, generator, dtype=torch.float64)
-    lo = torch.tensor([d[0] for d in dom], dtype=torch.float64)
-    hi = torch.tensor([d[1] for d in dom], dtype=torch.float64)
+    lo = torch.tensor([d[0] for d in dom], dtype=torch.float64, device=device)
+    hi = torch.tensor([d[1] for d in dom], dtype=torch.float64, device=device)
     centres = lo + radii[:, None] + unit * (hi - lo - 2 * radii[:, None])
     return Particles(centres.to(dtype), radii.to(dtype))
 
@@ -178,12 +185,12 @@ def ball_quadrature(dim: int, n_per_axis: int, dtype: torch.dtype = torch.float6
     """
     if n_per_axis < 2:
         raise ConfigError(f"n_per_axis must be >= 2, got {n_per_axis}.")
-    axis = torch.linspace(-1.0, 1.0, n_per_axis, dtype=torch.float64)
+    axis = torch.linspace(-1.0, 1.0, n_per_axis, dtype=torch.float64, device="cpu")
     grid = torch.stack(torch.meshgrid(*([axis] * dim), indexing="ij"), dim=-1).reshape(-1, dim)
     points = grid[(grid**2).sum(-1) <= 1.0]
     h = 2.0 / (n_per_axis - 1)
     ball_volume = math.pi ** (dim / 2) / math.gamma(dim / 2 + 1)
-    weights = torch.full((points.shape[0],), h**dim / ball_volume, dtype=torch.float64)
+    weights = torch.full((points.shape[0],), h**dim / ball_volume, dtype=torch.float64, device="cpu")
     return points.to(dtype), weights.to(dtype)
 
 

@@ -5,7 +5,8 @@
 * :func:`pyamg_solve` solves each sample with pyamg's smoothed-aggregation AMG as a CG
   preconditioner (setup + solve), reporting iterations.
 
-All of them run on the CPU in float64 and return torch tensors on the input's device.
+All of them run on the CPU in float64 (scipy and pyamg are CPU libraries): they take operators and
+right-hand sides on the CPU and raise :class:`~neurops.errors.SolverError` for any other device.
 
 References
 ----------
@@ -27,6 +28,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
+from neurops.errors import SolverError
 from neurops.solvers.operators import CSROperator, LinearOperator, StencilOperator, csr_tensor
 from neurops.solvers.pcg import SolveResult, check_rhs
 
@@ -35,15 +37,17 @@ def to_scipy(op: LinearOperator) -> list[sp.csr_matrix]:
     """One float64 ``scipy.sparse.csr_matrix`` ``[N, N]`` per sample (C order of the grid of unknowns)."""
     mats = []
     for b in range(op.batch_size):
+        if isinstance(op, (StencilOperator, CSROperator)):
+            _check_cpu(op.device, "the operator")
         if isinstance(op, StencilOperator):
-            r, c, v = (t.detach().cpu().numpy() for t in op.coo(b))
+            r, c, v = (t.detach().numpy() for t in op.coo(b))
             m = sp.coo_matrix((v.astype(np.float64), (r, c)), shape=(op.numel, op.numel)).tocsr()
             m.sum_duplicates()
             m.eliminate_zeros()
         elif isinstance(op, CSROperator):
             a = op.matrices[b]
-            m = sp.csr_matrix((a.values().detach().cpu().double().numpy(), a.col_indices().cpu().numpy(),
-                               a.crow_indices().cpu().numpy()), shape=tuple(a.shape))
+            m = sp.csr_matrix((a.values().detach().double().numpy(), a.col_indices().numpy(),
+                               a.crow_indices().numpy()), shape=tuple(a.shape))
         else:
             raise TypeError(f"cannot convert {type(op).__name__} to scipy; use a StencilOperator or CSROperator.")
         mats.append(m)
@@ -66,12 +70,19 @@ def from_scipy(matrices: sp.spmatrix | Sequence[sp.spmatrix], *, dtype: torch.dt
     return CSROperator(out)
 
 
+def _check_cpu(device: torch.device, what: str) -> None:
+    if device.type != "cpu":
+        raise SolverError(f"scipy and pyamg run on the CPU, but {what} is on {device}; move it with .to('cpu') "
+                          f"(operators: op.to(device='cpu')), or solve on {device} with neurops.solvers.pcg.pcg.")
+
+
 def _per_sample(op: LinearOperator, b: torch.Tensor) -> tuple[list[sp.csr_matrix], np.ndarray]:
+    _check_cpu(b.device, "the right-hand side")
     check_rhs(op, b, None)
     mats = to_scipy(op)
     if len(mats) == 1 and b.shape[0] > 1:
         mats = mats * b.shape[0]
-    return mats, b.detach().cpu().double().reshape(b.shape[0], -1).numpy()
+    return mats, b.detach().double().reshape(b.shape[0], -1).numpy()
 
 
 def _result(op: LinearOperator, mats: list[sp.csr_matrix], xs: list[np.ndarray], rhs: np.ndarray, b: torch.Tensor,
@@ -80,9 +91,9 @@ def _result(op: LinearOperator, mats: list[sp.csr_matrix], xs: list[np.ndarray],
     for m, x, r in zip(mats, xs, rhs):
         nb = np.linalg.norm(r)
         res.append(np.linalg.norm(r - m @ x) / (nb if nb > 0 else 1.0))
-    x = torch.as_tensor(np.stack(xs), dtype=b.dtype, device=b.device).reshape(b.shape)
-    residual = torch.as_tensor(res, dtype=torch.float64)
-    return SolveResult(x, torch.as_tensor(iterations), residual, residual <= rtol * (1 + 1e-6))
+    x = torch.as_tensor(np.stack(xs), dtype=b.dtype, device="cpu").reshape(b.shape)
+    residual = torch.as_tensor(res, dtype=torch.float64, device="cpu")
+    return SolveResult(x, torch.as_tensor(iterations, device="cpu"), residual, residual <= rtol * (1 + 1e-6))
 
 
 def scipy_solve(op: LinearOperator, b: torch.Tensor, *, method: Literal["spsolve", "cg"] = "spsolve",

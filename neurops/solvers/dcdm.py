@@ -263,7 +263,7 @@ def ritz_vectors(op: LinearOperator, k: int, *, seed: int = 0) -> tuple[torch.Te
     if not 1 <= k <= n:
         raise ValueError(f"k={k} Lanczos steps for {n} unknowns; use 1 <= k <= {n}.")
     g = torch.Generator(device="cpu").manual_seed(seed)
-    q = torch.randn(n, generator=g, dtype=op.dtype).to(op.device)
+    q = torch.randn(n, generator=g, dtype=op.dtype, device="cpu").to(op.device)
     Q = torch.zeros(k, n, dtype=op.dtype, device=op.device)
     alphas, betas = [], []
     q = q / q.norm()
@@ -308,7 +308,7 @@ def ritz_right_hand_sides(values: torch.Tensor, vectors: torch.Tensor, n: int, *
     vals, vecs = values[keep], vectors[keep]
     m = vals.numel()
     g = torch.Generator(device="cpu").manual_seed(seed)
-    coef = torch.randn(n, m, generator=g, dtype=vecs.dtype).to(vecs.device)
+    coef = torch.randn(n, m, generator=g, dtype=vecs.dtype, device="cpu").to(vecs.device)
     coef[:, : int(round(low_fraction * m))] *= boost
     rhs = (coef @ vecs.reshape(m, -1)).reshape(n, *vecs.shape[1:])
     return _unit(rhs)
@@ -397,7 +397,7 @@ def train_dcdm(
     net.train()
     for step in iterator:
         k = step % len(ops)
-        idx = torch.randint(0, num_rhs, (batch_size,), generator=g).to(pools[k].device)
+        idx = torch.randint(0, num_rhs, (batch_size,), generator=g, device="cpu").to(pools[k].device)
         loss = dcdm_loss(net, ops[k], pools[k][idx])
         opt.zero_grad()
         loss.backward()

@@ -204,12 +204,12 @@ def average_coarse_operator(op: DiffusionOperator, plans: Sequence[AxisCoarsenin
     return DiffusionOperator(weights, op.boundary)
 
 
-def _axis_colours(n: int, periodic: bool) -> torch.Tensor:
+def _axis_colours(n: int, periodic: bool, device: torch.device) -> torch.Tensor:
     """Colour of each point so that the points within distance 1 of any point differ (3 to 5 colours)."""
-    c = torch.arange(n) % 3
+    c = torch.arange(n, device=device) % 3
     if periodic and n % 3:
         tail = n % 3
-        c[n - tail:] = torch.arange(3, 3 + tail)
+        c[n - tail:] = torch.arange(3, 3 + tail, device=device)
     return c
 
 
@@ -218,7 +218,7 @@ def galerkin_coarse_operator(op: StencilOperator, plans: Sequence[AxisCoarsening
     coarse = tuple(p.n_coarse for p in plans)
     periodic = tuple(p.bc == "periodic" for p in plans)
     ndim = len(coarse)
-    colours = [_axis_colours(n, per).to(op.device) for n, per in zip(coarse, periodic)]
+    colours = [_axis_colours(n, per, op.device) for n, per in zip(coarse, periodic)]
     counts = [int(c.max()) + 1 for c in colours]
     responses = []
     for combo in itertools.product(*[range(k) for k in counts]):

@@ -265,7 +265,7 @@ class StencilOperator(LinearOperator):
         n = self.numel
         with warnings.catch_warnings():  # torch flags sparse CSR as beta
             warnings.simplefilter("ignore", UserWarning)
-            coo = torch.sparse_coo_tensor(torch.stack([r, c]), v, (n, n), check_invariants=True)
+            coo = torch.sparse_coo_tensor(torch.stack([r, c]), v, (n, n), check_invariants=True, device=v.device)
             return coo.coalesce().to_sparse_csr()
 
     def symmetry_error(self) -> float:
@@ -276,7 +276,7 @@ class StencilOperator(LinearOperator):
             if a is None:
                 r, c, v = self.coo(b)
                 n = self.numel
-                m = torch.sparse_coo_tensor(torch.stack([r, c]), v, (n, n)).coalesce()
+                m = torch.sparse_coo_tensor(torch.stack([r, c]), v, (n, n), device=v.device).coalesce()
                 d = (m - m.transpose(0, 1)).coalesce().values().abs().max()
                 worst = max(worst, float(d / v.abs().max()))
             else:
@@ -550,7 +550,7 @@ def csr_tensor(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, size
     """``torch.sparse_csr_tensor`` with its invariants checked (and torch's beta warning silenced)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=True)
+        return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=True, device=values.device)
 
 
 def _csr_diagonal(m: torch.Tensor) -> torch.Tensor:

@@ -93,8 +93,8 @@ def wavenumbers(n: int, length: float = 1.0, *, real: bool = False, dtype: torch
     k : [n] or [n // 2 + 1]
     """
     _check_shape((n,))
-    freq = torch.fft.rfftfreq(n, d=1.0 / n) if real else torch.fft.fftfreq(n, d=1.0 / n)
-    return (2 * math.pi / length) * freq.to(dtype=dtype, device=device)
+    freq = (torch.fft.rfftfreq if real else torch.fft.fftfreq)(n, d=1.0 / n, dtype=dtype, device=device)
+    return (2 * math.pi / length) * freq
 
 
 def wavenumber_grid(shape: Sequence[int], lengths: Lengths = 1.0, *, dtype: torch.dtype = torch.float64,
@@ -141,7 +141,7 @@ def dealias_mask(shape: Sequence[int], *, device: torch.device | str | None = No
     mask = torch.ones((), dtype=torch.bool, device=device)
     for axis, n in enumerate(shape):
         real = axis == len(shape) - 1
-        m = (torch.fft.rfftfreq(n, d=1.0 / n) if real else torch.fft.fftfreq(n, d=1.0 / n)).to(device)
+        m = (torch.fft.rfftfreq if real else torch.fft.fftfreq)(n, d=1.0 / n, device=device)
         view = [1] * len(shape)
         view[axis] = m.numel()
         mask = mask & (m.abs() < n / 3.0).reshape(view)

@@ -58,10 +58,10 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     The output file keeps the data's coordinates, inputs and root attributes; its outputs are
     the predictions, named like the training data's output fields.
     """
+    attrs = read_attrs(data)  # a bad data file fails before the checkpoint is loaded
+    splits = list(splits) if splits else list_splits(data)
     task = load_operator(ckpt)
     fields = task.data_fields or {}
-    attrs = read_attrs(data)
-    splits = list(splits) if splits else list_splits(data)
     out_names = fields.get("outputs") or [f"y{i}" for i in range(task.hparams.model_kwargs["out_channels"])]
     with H5Writer(out, kind="operator", name=f"{attrs['name']}-predictions", dims=attrs["dims"],
                   boundary=attrs["boundary"], parameters=attrs.get("parameters"),

@@ -1,40 +1,108 @@
-"""Validation of neurops HDF5 files: every problem found, not just the first."""
+"""Validation of neurops HDF5 files: every problem found, not just the first.
+
+:func:`structure_problems` checks the layout (attributes, splits, fields, dtypes, shapes, links)
+without reading the values; every reader runs it on the files it opens. :func:`check_file`
+(``neurops data check``) adds a scan of every value for NaN/Inf.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from neurops.data.files import link_problems, open_hdf5
 from neurops.data.schema import (
     BOUNDARY_TYPES, JSON_ATTRS, KIND_GROUPS, KINDS, REQUIRED_ROOT_ATTRS, SUPPORTED_VERSIONS,
 )
+from neurops.data.shards import DataPath, list_files, set_problems
 
 _SCAN_BYTES = 64 * 2**20  # scan values for NaN/Inf in blocks of this size
+#: kinds whose fields live on a grid that models convolve over (at least 2 points per axis)
+GRID_KINDS = ("operator", "input_only")
 
 
-def check_file(path: str | os.PathLike) -> list[str]:
-    """Return the list of problems in a file (empty for a valid file)."""
-    path = Path(path)
-    if not path.exists():
-        return [f"{path}: file does not exist"]
-    if not h5py.is_hdf5(path):
-        return [f"{path}: not an HDF5 file"]
-    with h5py.File(path, "r") as f:
-        problems = _check_root(f)
-        if problems and any("schema_version" in p or "kind" in p for p in problems):
-            return problems
-        kind = f.attrs["kind"]
-        dims = _json(f.attrs.get("dims")) or []
-        splits = [k for k in f if isinstance(f[k], h5py.Group)]
+def check_file(path: DataPath) -> list[str]:
+    """Return the list of problems of a file, or of a data set of several files (empty: valid).
+
+    Parameters
+    ----------
+    path : one file; or a folder or list of files holding one data set (each file is checked,
+        and that together they are one data set, see :mod:`neurops.data.shards`).
+
+    Raises
+    ------
+    DataError : a file cannot be opened as HDF5 at all (missing, not HDF5, truncated...).
+    """
+    files, problems = set_problems(list_files(path))
+    if len(files) == 1:
+        return _file_problems(files[0])
+    for q in files:
+        problems += [f"{q.name}: {p}" for p in _file_problems(q)]
+    return problems
+
+
+def _file_problems(path: Path) -> list[str]:
+    with open_hdf5(path) as f:
+        links = link_problems(f)
+        problems = layout_problems(f, require_train=True) + links
+        if not links:  # never read values through a link that leaves the file's folder
+            problems += value_problems(f)
+    return problems
+
+
+def structure_problems(f: h5py.File) -> list[str]:
+    """Problems of an open file found without reading its values (what every reader checks):
+    :func:`layout_problems` and :func:`~neurops.data.files.link_problems`. A file without a
+    ``train`` split passes (it can be predicted or evaluated on)."""
+    return layout_problems(f) + link_problems(f)
+
+
+def layout_problems(f: h5py.File, *, require_train: bool = False) -> list[str]:
+    """Problems of the layout of an open file: root attributes, splits, fields, dtypes and shapes.
+
+    ``require_train`` (``neurops data check``) also asks for a ``train`` split, except in one shard
+    of a generation run and in files of predictions.
+    """
+    problems = _check_root(f)
+    if any("schema_version" in p or "kind" in p for p in problems):
+        return problems
+    kind = f.attrs["kind"]
+    dims = _json(f.attrs.get("dims"))
+    dims = dims if isinstance(dims, list) else []
+    splits = [k for k in f if isinstance(f.get(k, getlink=True), h5py.HardLink) and isinstance(f[k], h5py.Group)]
+    if kind in KIND_GROUPS:
         if not splits:
             problems.append("no splits: expected groups such as 'train' and 'test'")
+        elif require_train and "train" not in splits and _needs_train(f):
+            problems.append(f"no 'train' split (the file has {splits}): it can be predicted or evaluated on, not "
+                            "trained on; regenerate or reconvert it with training samples")
         for split in splits:
             problems += _check_split(f[split], split, kind, dims)
     return problems
+
+
+def value_problems(f: h5py.File) -> list[str]:
+    """NaN/Inf values in any field of any split (reads every value, a block at a time)."""
+    problems = []
+    for split in f:
+        g = f[split]
+        if not isinstance(g, h5py.Group):
+            continue
+        for group in ("inputs", "outputs", "states"):
+            for name, ds in (g[group].items() if group in g else ()):
+                bad = _count_nonfinite(ds)
+                if bad:
+                    problems.append(f"{split}/{group}/{name}: {bad} NaN/Inf values")
+    return problems
+
+
+def _needs_train(f: h5py.File) -> bool:
+    """Every data set needs a train split, except one shard of a set and files of predictions."""
+    generator = _json(f.attrs.get("generator"))
+    return "shard" not in f.attrs and not (isinstance(generator, dict) and "predicted_by" in generator)
 
 
 def _json(value: object) -> object:
@@ -54,11 +122,15 @@ def _check_root(f: h5py.File) -> list[str]:
     for a in JSON_ATTRS:
         if a in f.attrs and _json(f.attrs[a]) is None:
             problems.append(f"root attribute {a!r} is not valid JSON")
+    dims = _json(f.attrs.get("dims"))
+    if "dims" in f.attrs and dims is not None and not (
+            isinstance(dims, list) and dims and all(isinstance(d, str) for d in dims)):
+        problems.append(f"root attribute 'dims' must be a non-empty list of axis names, got {dims!r}")
+        dims = []
     boundary = _json(f.attrs.get("boundary")) or {}
-    dims = _json(f.attrs.get("dims")) or []
     if isinstance(boundary, dict):
         for d, bc in boundary.items():
-            if d not in dims:
+            if d not in (dims or []):
                 problems.append(f"boundary names dim {d!r} which is not in dims {dims}")
             if bc not in BOUNDARY_TYPES:
                 problems.append(f"boundary {bc!r} for dim {d!r} is not one of {BOUNDARY_TYPES}")
@@ -73,8 +145,13 @@ def _check_split(g: h5py.Group, split: str, kind: str, dims: list[str]) -> list[
         if coords is None or d not in coords:
             problems.append(f"{split}: missing coords/{d}")
         else:
-            sizes.append(coords[d].shape[0])
+            sizes.append(coords[d].shape[0] if coords[d].ndim == 1 else -1)
+            if coords[d].ndim != 1:
+                problems.append(f"{split}: coords/{d} must be one-dimensional, has shape {coords[d].shape}")
     spatial = tuple(sizes) if len(sizes) == len(dims) else None
+    if spatial is not None and kind in GRID_KINDS and min(spatial, default=2) < 2:
+        problems.append(f"{split}: grid {'x'.join(map(str, spatial))} has an axis with fewer than 2 points; operator "
+                        "data needs at least 2 points per axis")
     res = tuple(int(r) for r in g.attrs.get("resolution", ()))
     if spatial is not None and res and res != spatial:
         problems.append(f"{split}: resolution attribute {res} disagrees with the coordinates {spatial}")
@@ -86,7 +163,7 @@ def _check_split(g: h5py.Group, split: str, kind: str, dims: list[str]) -> list[
         elif spatial is not None:
             expected = (g["time"].shape[0], *spatial)
     n_samples = set()
-    for group, required in KIND_GROUPS.get(kind, {}).items():
+    for group, required in KIND_GROUPS[kind].items():
         if group not in g:
             if required:
                 problems.append(f"{split}: missing group {group!r} (required for kind {kind!r})")
@@ -101,20 +178,20 @@ def _check_split(g: h5py.Group, split: str, kind: str, dims: list[str]) -> list[
                 problems.append(f"{where}: expected a dataset")
                 continue
             if ds.dtype != np.float32:
-                problems.append(f"{where}: dtype {ds.dtype}, expected float32")
+                problems.append(f"{where}: dtype {ds.dtype}, expected float32 (convert the values to float32; "
+                                "complex fields as two real fields)")
             if expected is not None and tuple(ds.shape[1:]) != expected:
                 problems.append(f"{where}: per-sample shape {tuple(ds.shape[1:])}, expected {expected}")
-            n_samples.add(ds.shape[0])
-            bad = _count_nonfinite(ds)
-            if bad:
-                problems.append(f"{where}: {bad} NaN/Inf values")
+            n_samples.add(ds.shape[0] if ds.ndim else 0)
     if len(n_samples) > 1:
         problems.append(f"{split}: fields have different sample counts {sorted(n_samples)}")
+    elif n_samples == {0}:
+        problems.append(f"{split}: no samples (its fields hold 0 samples)")
     return problems
 
 
 def _count_nonfinite(ds: h5py.Dataset) -> int:
-    if ds.size == 0 or ds.dtype.kind not in "fc":
+    if ds.ndim == 0 or ds.size == 0 or ds.dtype.kind not in "fc":
         return 0
     per_sample = max(1, int(np.prod(ds.shape[1:])) * ds.dtype.itemsize)
     step = max(1, _SCAN_BYTES // per_sample)

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
-from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs, read_split
+from neurops.data.reader import H5OperatorDataset, collate, list_splits, read_attrs, read_split
 from neurops.data.rollout import H5RolloutDataset
 from neurops.data.schema import is_test_split, resolution_tag
+from neurops.data.shards import data_path
 from neurops.data.windows import RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
 
@@ -41,7 +42,7 @@ class SplitLoaders:
     def _loader(self, dataset: Dataset, shuffle: bool = False, sampler: Sampler | None = None) -> DataLoader:
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-                          pin_memory=torch.cuda.is_available())
+                          pin_memory=torch.cuda.is_available(), collate_fn=collate)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches of this process's share of the training split.
@@ -72,7 +73,8 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
 
     Parameters
     ----------
-    path : HDF5 file (kind ``operator``).
+    path : HDF5 file (kind ``operator``), or a folder or list of files holding one data set
+        (e.g. the shards of ``neurops data generate --shard I/N``), read as one.
     batch_size : training batch size (evaluation uses the same).
     num_workers : DataLoader worker processes (each opens the file itself).
     input_fields, output_fields : fields to stack as channels (default: all).
@@ -86,7 +88,7 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | list[str],
         batch_size: int = 16,
         num_workers: int = 0,
         input_fields: list[str] | None = None,
@@ -96,7 +98,7 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         test_splits: list[str] | None = None,
     ) -> None:
         super().__init__()
-        self.path = Path(path)
+        self.path = data_path(path)
         self.batch_size, self.num_workers = batch_size, num_workers
         self.input_fields, self.output_fields = input_fields, output_fields
         self.train_split, self.val_split = train_split, val_split
@@ -154,7 +156,7 @@ class RolloutDataModule(OperatorDataModule):
 
     Parameters
     ----------
-    path : HDF5 file (kind ``trajectory``).
+    path : HDF5 file (kind ``trajectory``), or a folder or list of files holding one data set.
     t_in, t_out : input and target frames per sample (FNO/LSM: 10, 10; MgNO: 1, 10).
     batch_size, num_workers : loader settings.
     fields : state fields (default: all).
@@ -170,7 +172,7 @@ class RolloutDataModule(OperatorDataModule):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | list[str],
         t_in: int = 10,
         t_out: int = 10,
         batch_size: int = 16,

@@ -1,11 +1,15 @@
 """Lazy readers for neurops HDF5 files.
 
 Files are opened on first access inside each DataLoader worker (never shared across a
-fork), and only the requested samples are read, so memory is bounded by the batch.
+fork), and only the requested samples are read, so memory is bounded by the batch. A data
+set may span several files (a folder, a list, or the shards of a generation run, see
+:mod:`neurops.data.shards`): a split is then the concatenation of that split in each file.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,50 +18,60 @@ from typing import Any
 import h5py
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
+from neurops.data.check import structure_problems
+from neurops.data.files import open_hdf5
 from neurops.data.schema import SUPPORTED_VERSIONS, decode_attr
+from neurops.data.shards import DataPath, data_files
 from neurops.errors import DataError, SchemaError
 
 
 def open_h5(path: str | os.PathLike) -> h5py.File:
-    """Open a neurops HDF5 file read-only, with one clear error for each way it can be unusable."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"data file {path} does not exist; check the path or generate it with "
-                        "`neurops data generate ...`.")
-    if path.is_dir():
-        raise DataError(f"{path} is a directory, not an HDF5 file.")
-    if not h5py.is_hdf5(path):
-        raise DataError(f"{path} is not an HDF5 file; neurops reads HDF5 (convert other formats with "
-                        "`neurops data convert`).")
-    f = h5py.File(path, "r")
-    version = f.attrs.get("schema_version")
-    if version is None:
+    """Open a neurops HDF5 file read-only, validated: one clear error for each way it can be unusable.
+
+    The file must open as HDF5 (:func:`~neurops.data.files.open_hdf5`), carry a supported schema
+    version, and pass the checks of ``neurops data check`` that need no values
+    (:func:`~neurops.data.check.structure_problems`: attributes, splits, float32 fields, shapes,
+    no link or source outside the file's folder).
+    """
+    f = open_hdf5(path)
+    try:
+        version = f.attrs.get("schema_version")
+        if version is None:
+            raise SchemaError(f"{path} has no 'schema_version' attribute: it is not a neurops file "
+                              "(convert it with `neurops data convert`).")
+        if int(version) not in SUPPORTED_VERSIONS:
+            raise SchemaError(f"{path} uses schema version {int(version)}, but this neurops reads versions "
+                              f"{list(SUPPORTED_VERSIONS)}; upgrade neurops or regenerate the file.")
+        problems = structure_problems(f)
+        if problems:
+            shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+            raise SchemaError(f"{path} is not a valid neurops file: {shown} (`neurops data check {path}` lists "
+                              "every problem).")
+    except BaseException:
         f.close()
-        raise SchemaError(f"{path} has no 'schema_version' attribute: it is not a neurops file "
-                          "(convert it with `neurops data convert`).")
-    if int(version) not in SUPPORTED_VERSIONS:
-        f.close()
-        raise SchemaError(f"{path} uses schema version {int(version)}, but this neurops reads versions "
-                          f"{list(SUPPORTED_VERSIONS)}; upgrade neurops or regenerate the file.")
+        raise
     return f
 
 
-def read_attrs(path_or_file: str | os.PathLike | h5py.File) -> dict[str, Any]:
-    """Root attributes with JSON values decoded."""
+def read_attrs(path_or_file: DataPath | h5py.File) -> dict[str, Any]:
+    """Root attributes with JSON values decoded (of the first file, for a data set of several files)."""
     if isinstance(path_or_file, h5py.File):
         return {k: decode_attr(k, v) for k, v in path_or_file.attrs.items()}
-    with open_h5(path_or_file) as f:
+    with open_h5(data_files(path_or_file)[0]) as f:
         return read_attrs(f)
 
 
-def list_splits(path_or_file: str | os.PathLike | h5py.File) -> list[str]:
-    """Names of the splits (top-level groups) in a file."""
+def list_splits(path_or_file: DataPath | h5py.File) -> list[str]:
+    """Names of the splits (top-level groups) of a file, or of any file of a data set."""
     if isinstance(path_or_file, h5py.File):
         return [k for k in path_or_file.keys() if isinstance(path_or_file[k], h5py.Group)]
-    with open_h5(path_or_file) as f:
-        return list_splits(f)
+    names: dict[str, None] = {}
+    for p in data_files(path_or_file):
+        with open_h5(p) as f:
+            names.update(dict.fromkeys(list_splits(f)))
+    return list(names)
 
 
 def _split_group(f: h5py.File, split: str) -> h5py.Group:
@@ -66,54 +80,121 @@ def _split_group(f: h5py.File, split: str) -> h5py.Group:
     return f[split]
 
 
-def read_split(path: str | os.PathLike, split: str) -> dict[str, Any]:
-    """Read a whole split into numpy arrays.
+def read_split(path: DataPath, split: str) -> dict[str, Any]:
+    """Read a whole split into numpy arrays (for data that fits in memory; training reads lazily).
 
     Returns ``{"inputs": {...}, "outputs": {...}, "states": {...}, "coords": {...},
-    "time": array | None, "resolution": tuple}``.
+    "time": array | None, "resolution": tuple}``; the fields of a data set of several files
+    are concatenated in file order.
     """
-    with open_h5(path) as f:
-        g = _split_group(f, split)
-        out: dict[str, Any] = {
-            group: {k: g[group][k][()] for k in g[group]} if group in g else {}
-            for group in ("inputs", "outputs", "states", "coords")
-        }
-        out["time"] = g["time"][()] if "time" in g else None
-        out["resolution"] = tuple(int(r) for r in g.attrs.get("resolution", ()))
-        return out
+    files = data_files(path)
+    parts, time, resolution = [], None, ()
+    for p in files:
+        with open_h5(p) as f:
+            if len(files) > 1 and split not in f:
+                continue
+            g = _split_group(f, split)
+            if not parts:
+                time = g["time"][()] if "time" in g else None
+                resolution = tuple(int(r) for r in g.attrs.get("resolution", ()))
+            parts.append({group: {k: g[group][k][()] for k in g[group]} if group in g else {}
+                          for group in ("inputs", "outputs", "states", "coords")})
+    if not parts:
+        raise DataError(f"the files {[str(p) for p in files]} have no split {split!r}; available: "
+                        f"{list_splits(files)}.")
+    out: dict[str, Any] = {group: {k: np.concatenate([p[group][k] for p in parts]) for k in parts[0][group]}
+                           for group in ("inputs", "outputs", "states")}
+    out.update(coords=parts[0]["coords"], time=time, resolution=resolution)
+    return out
 
 
 class LazyH5:
-    """Mixin: one read-only handle on ``self.path`` per process, opened on first use.
+    """Mixin: one read-only handle per file of ``self.paths`` and process, opened on first use.
 
-    DataLoader workers get a copy without the handle (``__getstate__``) and open their own,
-    so no HDF5 handle is ever shared across a fork.
+    DataLoader workers get a copy without the handles (``__getstate__``) and open their own,
+    so no HDF5 handle is ever shared across a fork. The HDF5 datasets read per sample are
+    looked up once per process (:meth:`_node`): a path lookup costs more than a sample read.
     """
 
-    path: Path
-    _file: h5py.File | None = None
+    paths: list[Path]
+    _files: dict[int, h5py.File] | None = None
+    _nodes: dict[tuple[int, tuple[str, ...]], list[h5py.Dataset]] | None = None
     _pid: int | None = None
 
-    def _handle(self) -> h5py.File:
-        if self._file is None or self._pid != os.getpid():
-            self._file = open_h5(self.path)
-            self._pid = os.getpid()
-        return self._file
+    def _handle(self, k: int = 0) -> h5py.File:
+        """The open handle of file ``self.paths[k]`` in this process."""
+        if self._files is None or self._pid != os.getpid():
+            self._files, self._nodes, self._pid = {}, {}, os.getpid()
+        if k not in self._files:
+            self._files[k] = open_h5(self.paths[k])
+        return self._files[k]
+
+    def _datasets(self, k: int, names: tuple[str, ...]) -> list[h5py.Dataset]:
+        """The datasets ``names`` (e.g. ``("train/inputs/a",)``) of file ``k``, looked up once per process."""
+        f = self._handle(k)
+        nodes = self._nodes.get((k, names))
+        if nodes is None:
+            nodes = self._nodes[(k, names)] = [f[name] for name in names]
+        return nodes
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_file"], state["_pid"] = None, None
+        state["_files"], state["_nodes"], state["_pid"] = None, None, None
         return state
 
     def __del__(self) -> None:
-        if getattr(self, "_file", None) is not None:
+        self._nodes = None
+        for f in (getattr(self, "_files", None) or {}).values():
             try:
-                self._file.close()
+                f.close()
             except Exception:  # noqa: BLE001 - interpreter shutdown
                 pass
 
 
-class H5OperatorDataset(LazyH5, Dataset):
+class H5SplitDataset(LazyH5, Dataset):
+    """Base of the lazy datasets: one split of a data set of one or more files.
+
+    Subclasses read the split's layout from the first file that has it (:meth:`_describe`) and
+    the number of items in each file (:meth:`_count`); :meth:`_locate` maps a global item index
+    to ``(file, index in that file)``.
+    """
+
+    def __init__(self, path: DataPath, split: str) -> None:
+        self.paths, self.split = data_files(path), split
+        self.path = self.paths[0] if len(self.paths) == 1 else Path(os.path.commonpath(self.paths))
+        self._parts: list[tuple[int, int]] = []  # (file index, items in it), files without the split skipped
+        for k, p in enumerate(self.paths):
+            with open_h5(p) as f:
+                if split not in f:
+                    continue
+                if not self._parts:
+                    self.attrs = read_attrs(f)
+                    self._describe(f[split])
+                self._parts.append((k, self._count(f[split])))
+        if not self._parts:
+            where = self.paths[0] if len(self.paths) == 1 else f"the files {[str(p) for p in self.paths]}"
+            raise DataError(f"{where} {'has' if len(self.paths) == 1 else 'have'} no split {split!r}; "
+                            f"available: {list_splits(self.paths)}.")
+        self._offsets = [0, *itertools.accumulate(n for _, n in self._parts)]
+
+    def _describe(self, g: h5py.Group) -> None:
+        raise NotImplementedError
+
+    def _count(self, g: h5py.Group) -> int:
+        raise NotImplementedError
+
+    @property
+    def n_items(self) -> int:
+        """Items (samples, trajectories) of the split over all files."""
+        return self._offsets[-1]
+
+    def _locate(self, index: int) -> tuple[int, int]:
+        """``(file index k, index in that file)`` of global item ``index`` (0 <= index < n_items)."""
+        part = bisect.bisect_right(self._offsets, index) - 1
+        return self._parts[part][0], index - self._offsets[part]
+
+
+class H5OperatorDataset(H5SplitDataset):
     """Input -> output samples of one split, read lazily.
 
     ``__getitem__`` returns ``{"x": float32 [C_in, *spatial], "y": float32 [C_out, *spatial]}``
@@ -121,34 +202,33 @@ class H5OperatorDataset(LazyH5, Dataset):
 
     Parameters
     ----------
-    path : neurops HDF5 file of kind ``operator`` or ``input_only``.
+    path : neurops HDF5 file of kind ``operator`` or ``input_only``; or a folder or list of
+        such files holding one data set (:func:`~neurops.data.shards.data_files`).
     split : split name (``train``, ``val``, ``test``, ``test@128`` ...).
     input_fields, output_fields : field names to stack as channels (default: all, sorted).
     """
 
-    def __init__(self, path: str | os.PathLike, split: str, input_fields: Sequence[str] | None = None,
+    def __init__(self, path: DataPath, split: str, input_fields: Sequence[str] | None = None,
                  output_fields: Sequence[str] | None = None) -> None:
-        self.path, self.split = Path(path), split
-        with open_h5(self.path) as f:
-            attrs = read_attrs(f)
-            if attrs["kind"] not in ("operator", "input_only"):
-                raise DataError(f"{path} holds {attrs['kind']} data; an operator dataset needs kind "
-                                "'operator' or 'input_only'.")
-            g = _split_group(f, split)
-            self.input_fields = self._fields(g, "inputs", input_fields)
-            self.output_fields = self._fields(g, "outputs", output_fields) if "outputs" in g else []
-            if output_fields and not self.output_fields:
-                raise DataError(f"{path} split {split!r} has no outputs (kind {attrs['kind']}).")
-            first = g["inputs"][self.input_fields[0]]
-            self._len = first.shape[0]
-            self.spatial_shape = tuple(first.shape[1:])
-            self.coords = {k: g["coords"][k][()] for k in g["coords"]} if "coords" in g else {}
-            for grp, names in (("inputs", self.input_fields), ("outputs", self.output_fields)):
-                for name in names:
-                    if g[grp][name].shape != (self._len, *self.spatial_shape):
-                        raise DataError(f"{path} split {split!r}: {grp}/{name} has shape {g[grp][name].shape}, "
-                                        f"expected {(self._len, *self.spatial_shape)}.")
-        self.attrs = attrs
+        self._wanted = (input_fields, output_fields)
+        super().__init__(path, split)
+
+    def _describe(self, g: h5py.Group) -> None:
+        if self.attrs["kind"] not in ("operator", "input_only"):
+            raise DataError(f"{g.file.filename} holds {self.attrs['kind']} data; an operator dataset needs kind "
+                            "'operator' or 'input_only'.")
+        input_fields, output_fields = self._wanted
+        self.input_fields = self._fields(g, "inputs", input_fields)
+        self.output_fields = self._fields(g, "outputs", output_fields) if "outputs" in g else []
+        if output_fields and not self.output_fields:
+            raise DataError(f"{g.file.filename} split {self.split!r} has no outputs (kind {self.attrs['kind']}).")
+        self.spatial_shape = tuple(g["inputs"][self.input_fields[0]].shape[1:])
+        self.coords = {k: g["coords"][k][()] for k in g["coords"]}
+        self._paths = {group: tuple(f"{self.split}/{group}/{name}" for name in names)
+                       for group, names in (("inputs", self.input_fields), ("outputs", self.output_fields))}
+
+    def _count(self, g: h5py.Group) -> int:
+        return g["inputs"][self.input_fields[0]].shape[0]
 
     @staticmethod
     def _fields(g: h5py.Group, group: str, wanted: Sequence[str] | None) -> list[str]:
@@ -170,21 +250,71 @@ class H5OperatorDataset(LazyH5, Dataset):
         return len(self.output_fields)
 
     def __len__(self) -> int:
-        return self._len
+        return self.n_items
 
-    def _stack(self, group: str, names: list[str], index: int) -> torch.Tensor:
-        g = self._handle()[self.split][group]
-        arr = np.stack([g[name][index] for name in names]).astype(np.float32, copy=False)
-        if not np.isfinite(arr).all():
-            raise DataError(f"{self.path} split {self.split!r} sample {index}: NaN or Inf in {group} "
-                            f"{names}; run `neurops data check {self.path}`.")
-        return torch.from_numpy(arr)
+    def _read(self, k: int, group: str, index: int) -> np.ndarray:
+        """Fields of ``group`` of sample ``index`` of file ``k``, stacked as channels ``[C, *spatial]``."""
+        reads = [ds[index] for ds in self._datasets(k, self._paths[group])]
+        return reads[0][None] if len(reads) == 1 else np.stack(reads)
+
+    def _check_finite(self, arr: np.ndarray, located: list[tuple[int, int]], group: str) -> None:
+        """NaN/Inf in ``arr`` (samples ``located`` of ``group``) is a DataError naming the file and sample."""
+        if np.isfinite(arr).all():
+            return
+        for (k, index), sample in zip(located, arr.reshape(len(located), -1)):
+            if not np.isfinite(sample).all():
+                names = self.input_fields if group == "inputs" else self.output_fields
+                raise DataError(f"{self.paths[k]} split {self.split!r} sample {index}: NaN or Inf in {group} {names}; "
+                                f"run `neurops data check {self.paths[k]}`.")
+
+    def _samples(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Samples ``indices`` as a batch ``{"x": [B, C_in, *spatial], "y": [B, C_out, *spatial]}``."""
+        n = self._offsets[-1]
+        for i in indices:
+            if not -n <= i < n:
+                raise IndexError(f"sample {i} out of range for {n} samples")
+        located = [self._locate(i % n) for i in indices]
+        batch = {}
+        for key, group in (("x", "inputs"), ("y", "outputs")):
+            if key == "y" and not self.output_fields:
+                continue
+            arr = np.stack([self._read(k, group, index) for k, index in located])
+            self._check_finite(arr, located, group)
+            batch[key] = torch.from_numpy(arr)
+        return batch
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if not -self._len <= index < self._len:
-            raise IndexError(f"sample {index} out of range for {self._len} samples")
-        index = index % self._len
-        sample = {"x": self._stack("inputs", self.input_fields, index)}
-        if self.output_fields:
-            sample["y"] = self._stack("outputs", self.output_fields, index)
-        return sample
+        return {key: value[0] for key, value in self._samples([index]).items()}
+
+    def __getitems__(self, indices: list[int]) -> SampleBatch:
+        """The samples of one batch (the DataLoader's batched fetch), read into one array per key and
+        checked for NaN/Inf once; :func:`collate` hands the batch on without stacking it again."""
+        return SampleBatch(self._samples(indices))
+
+
+class SampleBatch(Sequence):
+    """The samples of one batch as a sequence of sample dicts (views of ``stacked``), as any
+    ``collate_fn`` expects; :func:`collate` returns ``stacked`` itself instead of copying it.
+
+    Parameters
+    ----------
+    stacked : ``{"x": [B, ...], "y": [B, ...]}``.
+    """
+
+    def __init__(self, stacked: dict[str, torch.Tensor]) -> None:
+        self.stacked = stacked
+
+    def __len__(self) -> int:
+        return len(next(iter(self.stacked.values())))
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return {key: value[i] for key, value in self.stacked.items()}
+
+
+def collate(samples: Sequence[Any]) -> Any:
+    """``torch``'s ``default_collate``, except that a :class:`SampleBatch` is already stacked."""
+    if isinstance(samples, SampleBatch):
+        return dict(samples.stacked)
+    return default_collate(samples)

@@ -25,15 +25,14 @@ References
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from neurops.data.reader import LazyH5, _split_group, open_h5, read_attrs
+from neurops.data.reader import H5SplitDataset
+from neurops.data.shards import DataPath
 from neurops.errors import ConfigError, DataError
 
 __all__ = ["H5RolloutDataset", "window_starts"]
@@ -70,7 +69,7 @@ def window_starts(n_frames: int, t_in: int, t_out: int, *, start: int = 0, windo
     return list(range(start, n_frames - span + 1, window_stride))
 
 
-class H5RolloutDataset(LazyH5, Dataset):
+class H5RolloutDataset(H5SplitDataset):
     """(T_in -> T_out) windows of one split of a ``trajectory`` file, read lazily.
 
     ``__getitem__`` returns ``{"x": float32 [T_in * F, *spatial], "y": float32
@@ -78,7 +77,8 @@ class H5RolloutDataset(LazyH5, Dataset):
 
     Parameters
     ----------
-    path : neurops HDF5 file of kind ``trajectory``.
+    path : neurops HDF5 file of kind ``trajectory``; or a folder or list of such files
+        holding one data set (:func:`~neurops.data.shards.data_files`).
     split : split name.
     t_in, t_out : input and target frames per sample.
     fields : state fields to use, in channel order (default: all, sorted).
@@ -88,7 +88,7 @@ class H5RolloutDataset(LazyH5, Dataset):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: DataPath,
         split: str,
         t_in: int,
         t_out: int,
@@ -99,35 +99,34 @@ class H5RolloutDataset(LazyH5, Dataset):
         time_stride: int = 1,
         max_trajectories: int | None = None,
     ) -> None:
-        self.path, self.split = Path(path), split
         self.t_in, self.t_out, self.time_stride = int(t_in), int(t_out), int(time_stride)
-        with open_h5(self.path) as f:
-            attrs = read_attrs(f)
-            if attrs["kind"] != "trajectory":
-                raise DataError(
-                    f"{path} holds {attrs['kind']!r} data; rollout windows need a 'trajectory' file with "
-                    "states/<field> [N, T, *spatial] (e.g. `neurops data generate navier_stokes`)."
-                )
-            g = _split_group(f, split)
-            present = sorted(g["states"].keys())
-            self.fields = list(fields) if fields is not None else present
-            missing = [name for name in self.fields if name not in present]
-            if missing or not self.fields:
-                raise DataError(f"{path} split {split!r} has no state field(s) {missing or self.fields}; "
-                                f"available: {present}.")
-            shape = g["states"][self.fields[0]].shape
-            for name in self.fields:
-                if g["states"][name].shape != shape:
-                    raise DataError(f"{path} split {split!r}: states/{name} has shape {g['states'][name].shape}, "
-                                    f"but states/{self.fields[0]} has {shape}; fields must share [N, T, *spatial].")
-            self.n_trajectories = shape[0] if max_trajectories is None else min(shape[0], int(max_trajectories))
-            self.n_frames = shape[1]
-            self.spatial_shape = tuple(shape[2:])
-            self.time = g["time"][()] if "time" in g else None
-            self.coords = {k: g["coords"][k][()] for k in g["coords"]} if "coords" in g else {}
+        self._wanted = fields
+        super().__init__(path, split)
+        self.n_trajectories = self.n_items if max_trajectories is None else min(self.n_items, int(max_trajectories))
         self.starts = window_starts(self.n_frames, self.t_in, self.t_out, start=start, window_stride=window_stride,
                                     time_stride=self.time_stride)
-        self.attrs = attrs
+
+    def _describe(self, g: h5py.Group) -> None:
+        if self.attrs["kind"] != "trajectory":
+            raise DataError(
+                f"{g.file.filename} holds {self.attrs['kind']!r} data; rollout windows need a 'trajectory' file with "
+                "states/<field> [N, T, *spatial] (e.g. `neurops data generate navier_stokes`)."
+            )
+        present = sorted(g["states"].keys())
+        self.fields = list(self._wanted) if self._wanted is not None else present
+        missing = [name for name in self.fields if name not in present]
+        if missing or not self.fields:
+            raise DataError(f"{g.file.filename} split {self.split!r} has no state field(s) {missing or self.fields}; "
+                            f"available: {present}.")
+        shape = g["states"][self.fields[0]].shape
+        self.n_frames = shape[1]
+        self.spatial_shape = tuple(shape[2:])
+        self.time = g["time"][()]
+        self.coords = {k: g["coords"][k][()] for k in g["coords"]}
+        self._paths = tuple(f"{self.split}/states/{name}" for name in self.fields)
+
+    def _count(self, g: h5py.Group) -> int:
+        return g["states"][self.fields[0]].shape[0]
 
     @property
     def n_fields(self) -> int:
@@ -167,12 +166,12 @@ class H5RolloutDataset(LazyH5, Dataset):
             raise IndexError(f"sample {index} out of range for {n} windows")
         traj, t0 = self.window(index % n)
         stop = t0 + (self.t_in + self.t_out - 1) * self.time_stride + 1
-        g = self._handle()[self.split]["states"]
+        k, local = self._locate(traj)
         # [T_in + T_out, F, *spatial] -> time-major channels
-        frames = np.stack([g[name][traj, t0:stop:self.time_stride] for name in self.fields], axis=1)
-        frames = frames.astype(np.float32, copy=False).reshape(-1, *self.spatial_shape)
+        frames = np.stack([ds[local, t0:stop:self.time_stride] for ds in self._datasets(k, self._paths)], axis=1)
+        frames = frames.reshape(-1, *self.spatial_shape)
         if not np.isfinite(frames).all():
-            raise DataError(f"{self.path} split {self.split!r} trajectory {traj}: NaN or Inf in frames "
-                            f"{t0}..{stop - 1}; run `neurops data check {self.path}`.")
+            raise DataError(f"{self.paths[k]} split {self.split!r} trajectory {local}: NaN or Inf in frames "
+                            f"{t0}..{stop - 1}; run `neurops data check {self.paths[k]}`.")
         cut = self.t_in * self.n_fields
         return {"x": torch.from_numpy(frames[:cut].copy()), "y": torch.from_numpy(frames[cut:].copy())}

@@ -11,7 +11,8 @@ Layout::
         time                  float64 [T]                  (kind trajectory)
         states/<field>        float32 [N, T, *spatial]     (kind trajectory)
 
-``dims``, ``boundary``, ``parameters`` and ``generator`` are JSON strings.
+``dims``, ``boundary``, ``parameters`` and ``generator`` are JSON strings; so is the optional
+``shard`` of a file holding one shard of a generation run (see :mod:`neurops.data.shards`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ Kind = Literal["operator", "input_only", "trajectory"]
 KINDS: tuple[str, ...] = ("operator", "input_only", "trajectory")
 BOUNDARY_TYPES: tuple[str, ...] = ("dirichlet", "periodic", "neumann", "none")
 
-JSON_ATTRS = ("dims", "boundary", "parameters", "generator")
+JSON_ATTRS = ("dims", "boundary", "parameters", "generator", "shard")
 REQUIRED_ROOT_ATTRS = ("schema_version", "kind", "name", "dims", "boundary", "neurops_version")
 
 #: field groups each kind must (True) or must not (False) have in every split

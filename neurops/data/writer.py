@@ -36,6 +36,8 @@ class H5Writer:
     parameters : physical parameters (stored as JSON).
     generator : the generator's full configuration (stored as JSON).
     seed : the seed the data was generated with.
+    shard : the ``shard`` record of a file holding one shard of a generation run
+        (:meth:`neurops.data.shards.Shard.record`).
     compression : ``None`` or ``"gzip"`` / ``"lzf"``.
     overwrite : replace an existing file (only on success).
 
@@ -56,6 +58,7 @@ class H5Writer:
         parameters: Mapping[str, Any] | None = None,
         generator: Mapping[str, Any] | None = None,
         seed: int | None = None,
+        shard: Mapping[str, Any] | None = None,
         compression: str | None = None,
         overwrite: bool = False,
     ) -> None:
@@ -86,6 +89,8 @@ class H5Writer:
             "neurops_version": _package_version(),
             "seed": -1 if seed is None else int(seed),
         }
+        if shard is not None:
+            self._root_attrs["shard"] = dict(shard)
         self._file: h5py.File | None = None
         self._ctx: Any = None
         self._written: dict[str, np.ndarray] = {}
@@ -186,7 +191,13 @@ class H5Writer:
             if set(arrays) != declared:
                 raise DataError(f"split {split!r}: {group} given {sorted(arrays)}, declared {sorted(declared)}.")
             for field, arr in arrays.items():
-                arr = np.asarray(arr, dtype=np.float32)
+                arr = np.asarray(arr)
+                if arr.dtype.kind not in "biuf":
+                    raise DataError(f"{split}/{group}/{field}: values of dtype {arr.dtype} cannot be stored as "
+                                    "float32" + (" without dropping their imaginary part; store the real and "
+                                                 "imaginary parts as two fields" if arr.dtype.kind == "c" else "")
+                                    + ".")
+                arr = arr.astype(np.float32, copy=False)
                 ds = g[f"{group}/{field}"]
                 if arr.shape[1:] != ds.shape[1:]:
                     raise DataError(f"{split}/{group}/{field}: samples of shape {arr.shape[1:]}, "

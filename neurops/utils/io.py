@@ -1,35 +1,98 @@
-"""Atomic file writes: nothing a crash interrupts leaves a half-written file."""
+"""Atomic file writes: nothing a crash interrupts leaves a half-written file.
+
+A write goes to a hidden temporary file next to its target, named
+``.<target name>.<host>.<pid>.<token>.tmp``, which is renamed onto the target on success. A
+process killed mid-write (SIGKILL) cannot delete its temporary file; the next atomic write to
+the same target removes it once the process that wrote it is gone (same host, dead pid).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import re
+import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+
+from neurops.errors import ConfigError
+
+_TEMP_RE = re.compile(r"^\.(?P<target>.+)\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
+
+
+def _host() -> str:
+    """This machine's name as one token of a temporary file's name (no dots)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
+
+
+def temporary_owner(path: str | os.PathLike) -> tuple[str, str, int] | None:
+    """``(target name, host, pid)`` if ``path`` is a temporary file of :func:`atomic_path`, else None."""
+    m = _TEMP_RE.match(Path(path).name)
+    return (m["target"], m["host"], int(m["pid"])) if m else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Delete temporary files of ``target`` left by killed writers on this host; return them."""
+    target = Path(target)
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    host = _host()
+    for candidate in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        owner = temporary_owner(candidate)
+        if owner and owner[0] == target.name and owner[1] == host and not _alive(owner[2]):
+            with contextlib.suppress(FileNotFoundError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob wildcards escaped."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def check_output_path(path: str | os.PathLike, *, overwrite: bool) -> Path:
+    """The output file ``path``, refused before any work if it is a directory or exists without ``overwrite``."""
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"output {target} is a directory; give a file name (e.g. {target / 'data.h5'}).")
+    if not overwrite and target.exists():
+        raise FileExistsError(
+            f"{target} already exists; pass overwrite=True (or --overwrite) to replace it, "
+            "or choose another output path."
+        )
+    return target
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
-    On an exception the temporary file is deleted and ``path`` is left untouched.
+    On an exception the temporary file is deleted and ``path`` is left untouched; temporary
+    files of earlier, killed writes to ``path`` are removed first.
 
     Parameters
     ----------
     path : target file.
     overwrite : if False and ``path`` exists, raise ``FileExistsError`` before writing.
     """
-    target = Path(path)
-    if not overwrite and target.exists():
-        raise FileExistsError(
-            f"{target} already exists; pass overwrite=True (or --overwrite) to replace it, "
-            "or choose another output path."
-        )
+    target = check_output_path(path, overwrite=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    remove_stale_temporaries(target)
+    tmp = target.parent / f".{target.name}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp.touch(exist_ok=False)
     try:
         yield tmp
         os.replace(tmp, target)

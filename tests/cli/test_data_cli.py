@@ -45,3 +45,38 @@ def test_generate_rejects_bad_options(tmp_path, capsys):
     assert not (tmp_path / "x.h5").exists()
     with pytest.raises(SystemExit):
         main(["data", "generate", "darcy", "--coefficient", "checkerboard", "--out", str(tmp_path / "x.h5")])
+
+
+def test_generate_checks_seed_and_output_before_generating(tmp_path, capsys, monkeypatch):
+    import neurops.data.generators.darcy as darcy
+
+    def never(*args, **kwargs):
+        raise AssertionError("generated although the options were bad")
+
+    monkeypatch.setattr(darcy, "darcy_samples", never)
+    base = ["data", "generate", "darcy", "--n-train", "4", "--workers", "1", "--no-progress"]
+    assert main([*base, "--seed", "-1", "--out", str(tmp_path / "x.h5")]) == 2
+    assert "seed must be an integer in [0, 2^63)" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path), "--overwrite"]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_sharded_generation_merge_and_check_through_the_cli(tmp_path, capsys):
+    base = ["data", "generate", "darcy", "--n-train", "16", "--n-val", "0", "--n-test", "8", "--resolution", "9",
+            "--seed", "1", "--workers", "1", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "full.h5")]) == 0
+    for i in range(2):
+        assert main([*base, "--shard", f"{i}/2", "--out", str(tmp_path / "parts" / f"p{i}.h5")]) == 0
+    assert "(shard 1 of 2)" in capsys.readouterr().out
+    assert main(["data", "check", str(tmp_path / "parts")]) == 0
+    assert "valid neurops data set" in capsys.readouterr().out
+    assert main(["data", "merge", str(tmp_path / "parts"), "--out", str(tmp_path / "merged.h5")]) == 0
+    assert main(["data", "check", str(tmp_path / "merged.h5")]) == 0
+    for split in ("train", "test"):
+        np.testing.assert_array_equal(read_split(tmp_path / "merged.h5", split)["outputs"]["u"],
+                                      read_split(tmp_path / "full.h5", split)["outputs"]["u"])
+    assert main(["data", "check", str(tmp_path / "parts" / "p1.h5")]) == 0  # one shard alone is a valid file
+    assert main(["data", "merge", str(tmp_path / "parts" / "p1.h5"), str(tmp_path / "full.h5"),
+                 "--out", str(tmp_path / "m2.h5")]) == 2
+    assert "mixed with other files" in capsys.readouterr().err

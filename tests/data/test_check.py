@@ -1,7 +1,11 @@
 import h5py
 import numpy as np
+import pytest
 
 from neurops.data.check import check_file
+from neurops.data.reader import H5OperatorDataset
+from neurops.errors import DataError, SchemaError
+from tests.conftest import write_operator_file
 
 
 def test_valid_file_has_no_problems(operator_file):
@@ -35,4 +39,55 @@ def test_unknown_version_and_not_hdf5(operator_file, tmp_path):
     assert any("unknown schema_version 3" in p for p in check_file(operator_file))
     bad = tmp_path / "x.h5"
     bad.write_bytes(b"\x00" * 10)
-    assert check_file(bad) == [f"{bad}: not an HDF5 file"]
+    with pytest.raises(DataError, match="not an HDF5 file"):
+        check_file(bad)
+
+
+def _replace(f, name, data):
+    del f[name]
+    f.create_dataset(name, data=data)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.int32, np.float16])
+def test_fields_that_are_not_float32_are_refused_by_check_and_reader(operator_file, dtype):
+    with h5py.File(operator_file, "a") as f:
+        _replace(f, "train/outputs/u", f["train/outputs/u"][()].astype(dtype))
+    assert any(f"train/outputs/u: dtype {np.dtype(dtype)}, expected float32" in p for p in check_file(operator_file))
+    with pytest.raises(SchemaError, match=f"dtype {np.dtype(dtype)}"):
+        H5OperatorDataset(operator_file, "train")
+
+
+def test_zero_samples_missing_train_split_and_dims_are_problems(operator_file):
+    with h5py.File(operator_file, "a") as f:
+        _replace(f, "val/inputs/a", np.zeros((0, 16, 16), np.float32))
+        _replace(f, "val/outputs/u", np.zeros((0, 16, 16), np.float32))
+    assert check_file(operator_file) == ["val: no samples (its fields hold 0 samples)"]
+    with h5py.File(operator_file, "a") as f:
+        del f["val"]
+        f.move("train", "training")
+        del f.attrs["dims"]
+    problems = check_file(operator_file)
+    assert "missing root attribute 'dims'" in problems
+    assert any("no 'train' split" in p and "'training'" in p for p in problems)
+    with pytest.raises(SchemaError, match="missing root attribute 'dims'"):
+        H5OperatorDataset(operator_file, "training")
+    with h5py.File(operator_file, "a") as f:
+        f.attrs["dims"] = '["x", "y"]'
+    assert len(H5OperatorDataset(operator_file, "test")) == 8  # readers take a file without train split
+
+
+def test_one_point_grid_and_missing_outputs_are_refused(tmp_path):
+    path = write_operator_file(tmp_path / "tiny.h5", {"train": (4, 1)})
+    assert any("grid 1x1 has an axis with fewer than 2 points" in p for p in check_file(path))
+    path = write_operator_file(tmp_path / "ok.h5", {"train": (4, 8)})
+    with h5py.File(path, "a") as f:
+        del f["train/outputs"]
+    with pytest.raises(SchemaError, match="missing group 'outputs'"):
+        H5OperatorDataset(path, "train")
+
+
+def test_inputs_and_outputs_of_different_sample_counts(operator_file):
+    with h5py.File(operator_file, "a") as f:
+        _replace(f, "train/outputs/u", f["train/outputs/u"][:20])
+    with pytest.raises(SchemaError, match=r"different sample counts \[20, 24\]"):
+        H5OperatorDataset(operator_file, "train")

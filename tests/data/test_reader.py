@@ -15,7 +15,7 @@ def test_lazy_dataset_samples_and_channels(operator_file):
     assert s["x"].shape == (1, 32, 32) and s["y"].dtype == torch.float32
     with h5py.File(operator_file) as f:
         np.testing.assert_array_equal(s["y"][0].numpy(), f["test@32/outputs/u"][3])
-    assert ds._file is not None  # opened lazily, on first access
+    assert list(ds._files) == [0]  # opened lazily, on first access
 
 
 def test_dataloader_with_worker_processes(operator_file):
@@ -55,3 +55,23 @@ def test_nan_in_data_is_named(operator_file):
     ds = H5OperatorDataset(operator_file, "train")
     with pytest.raises(DataError, match="sample 5: NaN or Inf"):
         ds[5]
+
+
+def test_batched_fetch_equals_samples_and_names_the_bad_sample(operator_file, tmp_path):
+    from neurops.data.reader import collate
+
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(operator_file.read_bytes())
+    with h5py.File(bad, "a") as f:
+        f["train/outputs/u"][23, 3, 3] = np.inf
+    ds = H5OperatorDataset(operator_file, "train")
+    order = [5, 0, 23, 7, 7]
+    fast = next(iter(DataLoader(ds, batch_size=5, sampler=order, collate_fn=collate)))
+    slow = torch.utils.data.default_collate([ds[i] for i in order])
+    assert fast.keys() == slow.keys()
+    for key in fast:
+        torch.testing.assert_close(fast[key], slow[key], rtol=0, atol=0)
+    default = next(iter(DataLoader(ds, batch_size=5, sampler=order)))  # any collate_fn sees sample dicts
+    torch.testing.assert_close(default["y"], slow["y"], rtol=0, atol=0)
+    with pytest.raises(DataError, match="sample 23: NaN or Inf in outputs"):
+        next(iter(DataLoader(H5OperatorDataset(bad, "train"), batch_size=5, sampler=order, collate_fn=collate)))

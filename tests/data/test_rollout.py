@@ -92,7 +92,7 @@ def test_dataset_pickles_without_open_handle(traj_file):
     ds = H5RolloutDataset(traj_file, "test", t_in=1, t_out=1)
     first = ds[0]["x"]
     clone = pickle.loads(pickle.dumps(ds))
-    assert clone._file is None
+    assert clone._files is None
     assert torch.equal(clone[0]["x"], first)
 
 

@@ -85,3 +85,14 @@ def test_schema_errors(tmp_path):
     with pytest.raises(DataError, match="per-sample shape"):
         with H5Writer(tmp_path / "a.h5", kind="input_only", name="t", dims=("x",)) as w:
             w.create_split("train", 1, coords={"x": np.arange(4)}, inputs={"a": (5,)})
+
+
+def test_complex_values_are_refused_not_truncated(tmp_path):
+    a = np.ones((2, 4)) * (1 + 2j)
+    with pytest.raises(DataError, match="imaginary part; store the real and imaginary parts as two fields"):
+        with H5Writer(tmp_path / "d.h5", kind="input_only", name="t", dims=("x",)) as w:
+            w.add_split("train", coords={"x": np.arange(4)}, inputs={"a": a})
+    assert list(tmp_path.iterdir()) == []
+    with H5Writer(tmp_path / "d.h5", kind="input_only", name="t", dims=("x",)) as w:
+        w.add_split("train", coords={"x": np.arange(4)}, inputs={"a": np.arange(8).reshape(2, 4)})  # ints: exact
+    np.testing.assert_array_equal(read_split(tmp_path / "d.h5", "train")["inputs"]["a"], np.arange(8).reshape(2, 4))

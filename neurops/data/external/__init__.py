@@ -1,12 +1,13 @@
 """Readers of external data formats, converted into neurops HDF5 files.
 
-``neurops data convert SRC --from pdebench|the_well|fno-mat --out FILE.h5`` calls
+``neurops data convert SRC --from pdebench|the_well|fno-mat|arrays --out FILE.h5`` calls
 :func:`convert`. Once converted, every model trains on the file unchanged (the same readers,
 normalizers and data modules as for generated data).
 
 * :func:`convert_pdebench` -- PDEBench HDF5 (1D scalar files, 2D Darcy, CFD, per-seed group files);
 * :func:`convert_the_well` -- The Well HDF5 (t0/t1/t2 fields, dimensions, boundary conditions);
-* :func:`convert_fno_mat` -- the FNO ``.mat`` files (MATLAB v5 via scipy, v7.3 via h5py).
+* :func:`convert_fno_mat` -- the FNO ``.mat`` files (MATLAB v5 via scipy, v7.3 via h5py);
+* :func:`convert_arrays` -- numpy / torch arrays (``.npy``, ``.npz``, ``.pt``) of input/output pairs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from neurops.data.external.arrays import convert_arrays
 from neurops.data.external.fno_mat import convert_fno_mat
 from neurops.data.external.pdebench import convert_pdebench
 from neurops.data.external.the_well import convert_the_well
@@ -27,9 +29,10 @@ CONVERTERS: dict[str, Callable[..., Path]] = {
     "pdebench": convert_pdebench,
     "the_well": convert_the_well,
     "fno-mat": convert_fno_mat,
+    "arrays": convert_arrays,
 }
 _ALIASES = {"the-well": "the_well", "thewell": "the_well", "well": "the_well", "fno_mat": "fno-mat", "fno": "fno-mat",
-            "mat": "fno-mat"}
+            "mat": "fno-mat", "numpy": "arrays", "npy": "arrays", "npz": "arrays", "torch": "arrays", "pt": "arrays"}
 
 
 def convert(src: str | os.PathLike, fmt: str, out: str | os.PathLike, **options: Any) -> Path:
@@ -38,7 +41,8 @@ def convert(src: str | os.PathLike, fmt: str, out: str | os.PathLike, **options:
     Parameters
     ----------
     src : the external file (or, for The Well, a dataset directory).
-    fmt : ``"pdebench"``, ``"the_well"`` or ``"fno-mat"`` (``the-well`` and ``fno_mat`` also accepted).
+    fmt : ``"pdebench"``, ``"the_well"``, ``"fno-mat"`` or ``"arrays"`` (``the-well``, ``fno_mat``,
+        ``numpy``, ``torch`` also accepted).
     out : the neurops file to write (atomically: nothing is left at ``out`` on failure).
     **options : keyword options of the converter, e.g. ``n_test``, ``space_stride``, ``overwrite``
         (see :func:`convert_pdebench`, :func:`convert_the_well`, :func:`convert_fno_mat`).
@@ -56,7 +60,8 @@ def convert(src: str | os.PathLike, fmt: str, out: str | os.PathLike, **options:
     key = str(fmt).lower()
     key = _ALIASES.get(key, key)
     if key not in CONVERTERS:
-        raise ConfigError(f"unknown external format {fmt!r}; use one of {sorted(CONVERTERS)}.")
+        raise ConfigError(f"unknown external format {fmt!r}; use one of {sorted(CONVERTERS)} (numpy or torch "
+                          "arrays you already have: 'arrays').")
     converter = CONVERTERS[key]
     options = {k: v for k, v in options.items() if v is not None}
     accepted = set(inspect.signature(converter).parameters) - {"src", "out"}
@@ -66,4 +71,4 @@ def convert(src: str | os.PathLike, fmt: str, out: str | os.PathLike, **options:
     return converter(Path(src), Path(out), **options)
 
 
-__all__ = ["CONVERTERS", "convert", "convert_fno_mat", "convert_pdebench", "convert_the_well"]
+__all__ = ["CONVERTERS", "convert", "convert_arrays", "convert_fno_mat", "convert_pdebench", "convert_the_well"]

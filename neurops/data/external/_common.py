@@ -15,12 +15,13 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
+from neurops.data.schema import resolution_tag
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError
 
@@ -49,6 +50,11 @@ class Collection:
 
     def signature(self) -> tuple:
         return tuple((f.group, f.name, f.shape) for f in self.fields)
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        """Grid points per axis after striding."""
+        return tuple(len(c) for c in self.coords.values())
 
 
 @dataclass
@@ -99,8 +105,58 @@ def open_upstream(path: str | os.PathLike, what: str) -> h5py.File:
     if path.is_dir():
         raise DataError(f"{path} is a directory; pass one {what} HDF5 file.")
     if not h5py.is_hdf5(path):
-        raise DataError(f"{path} is not an HDF5 file; {what} data is stored as HDF5 (.h5/.hdf5).")
-    return h5py.File(path, "r")
+        raise DataError(f"{path} is not an HDF5 file; {what} data is stored as HDF5 (.h5/.hdf5). Numpy or torch "
+                        "arrays convert with `neurops data convert FILE --from arrays`.")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise DataError(f"{path} cannot be opened as HDF5 (truncated or damaged: {err}).") from err
+
+
+SPATIAL_NAMES: tuple[str, ...] = ("x", "y", "z")
+
+
+class SampleArray(Protocol):
+    """An array of samples along its first axis, read a block at a time."""
+
+    shape: tuple[int, ...]
+
+    @property
+    def ndim(self) -> int: ...
+
+    def take(self, lo: int, hi: int) -> np.ndarray: ...
+
+
+def pair_collection(a: SampleArray, u: SampleArray, keys: tuple[str, str], names: tuple[str, str], label: str,
+                    stride: Striding, coords_fn: Callable[[int], np.ndarray]) -> tuple[Collection, list[str]]:
+    """Operator pairs ``a -> u`` from two arrays ``[N, *spatial]`` of one shape (1 to 3 spatial axes).
+
+    Parameters
+    ----------
+    a, u : input and output samples.
+    keys : their names in the source (for errors); names : the neurops field names.
+    label : the source (for errors).
+    stride : subsampling of the grid.
+    coords_fn : points per axis -> coordinates (``node_coords`` or ``periodic_coords``).
+
+    Returns
+    -------
+    collection, dims : the pairs as ``inputs/<names[0]>`` and ``outputs/<names[1]>``; dims ``x, y, z``.
+    """
+    if a.shape != u.shape or not 2 <= len(a.shape) <= 4:
+        raise DataError(f"{label}: `{keys[0]}` {a.shape} and `{keys[1]}` {u.shape} must share one shape "
+                        "[N, *spatial] with 1 to 3 spatial axes.")
+    if min(a.shape[1:]) < 2:
+        raise DataError(f"{label}: `{keys[0]}` has shape {a.shape}, with an axis of size 1 that is not a grid "
+                        "axis; drop it (e.g. numpy.squeeze) so the arrays are [N, *spatial].")
+    dims = list(SPATIAL_NAMES[: len(a.shape) - 1])
+    coords = {d: coords_fn(n)[:: stride.space] for d, n in zip(dims, a.shape[1:])}
+    shape = tuple(len(coords[d]) for d in dims)
+    fields = [
+        FieldSource("inputs", names[0], shape, lambda lo, hi: stride.spatial(a.take(lo, hi), len(dims))),
+        FieldSource("outputs", names[1], shape, lambda lo, hi: stride.spatial(u.take(lo, hi), len(dims))),
+    ]
+    return Collection(a.shape[0], fields, coords, label=label), dims
 
 
 def plan_splits(n: int, *, n_train: int | None = None, n_val: int = 0, n_test: int | None = None,
@@ -129,7 +185,7 @@ def plan_splits(n: int, *, n_train: int | None = None, n_val: int = 0, n_test: i
 
 
 def check_compatible(collections: Sequence[Collection]) -> None:
-    """All collections written into one split list must have the same fields, grids and times."""
+    """All collections written into one split must have the same fields, grids and times."""
     first = collections[0]
     for other in collections[1:]:
         if other.signature() != first.signature():
@@ -145,6 +201,32 @@ def check_compatible(collections: Sequence[Collection]) -> None:
                             "convert them into separate files.")
 
 
+def add_test_resolutions(splits: dict[str, list[tuple[Collection, range]]], space_strides: Sequence[int],
+                         rebuild: Callable[[Collection, Striding], Collection], time_stride: int = 1) -> None:
+    """Add ``test@R`` splits: the test samples again at other space strides of the source grid.
+
+    Parameters
+    ----------
+    splits : split -> (collection, sample range) parts; its ``test`` split is read again.
+    space_strides : strides of the source grid, e.g. ``(1, 2)`` next to ``space_stride=4``.
+    rebuild : ``(collection, striding) -> collection`` of the same source at another striding.
+    time_stride : the frame stride of the conversion (kept).
+    """
+    if not space_strides:
+        return
+    if "test" not in splits:
+        raise ConfigError("test_space_strides need a test split; set n_test (or test_fraction) above 0.")
+    taken = {resolution_tag(splits["test"][0][0].spatial_shape)}
+    for stride in space_strides:
+        parts = [(rebuild(coll, Striding(int(stride), time_stride)), rng) for coll, rng in splits["test"]]
+        tag = resolution_tag(parts[0][0].spatial_shape)
+        if tag in taken:
+            raise ConfigError(f"test_space_strides {list(space_strides)} repeat the test resolution {tag}; give "
+                              "strides that make other grids.")
+        taken.add(tag)
+        splits[f"test@{tag}"] = parts
+
+
 def write_converted(out: str | os.PathLike, meta: Meta, splits: Mapping[str, Sequence[tuple[Collection, range]]],
                     *, compression: str | None = None, overwrite: bool = False, chunk_mb: float = 256.0,
                     progress: bool = True) -> Path:
@@ -154,7 +236,9 @@ def write_converted(out: str | os.PathLike, meta: Meta, splits: Mapping[str, Seq
     ----------
     out : the neurops HDF5 file to write (atomically).
     meta : root attributes.
-    splits : split name -> list of (collection, sample range) concatenated in that order.
+    splits : split name -> list of (collection, sample range) concatenated in that order. The
+        collections of one split share their fields, grid and times; splits may differ in grid
+        (``test@R``) but not in fields.
     compression : ``None``, ``"gzip"`` or ``"lzf"``.
     overwrite : replace an existing ``out``.
     chunk_mb : largest block read from the source at once.
@@ -162,33 +246,35 @@ def write_converted(out: str | os.PathLike, meta: Meta, splits: Mapping[str, Seq
     """
     if compression == "none":
         compression = None
-    parts = [c for items in splits.values() for c, _ in items]
-    if not parts:
+    splits = {split: items for split, items in splits.items() if sum(len(r) for _, r in items)}
+    if not splits:
         raise DataError("nothing to convert: every split is empty.")
-    check_compatible(parts)
-    first = parts[0]
+    names = {split: sorted((f.group, f.name) for f in items[0][0].fields) for split, items in splits.items()}
+    for split, items in splits.items():
+        check_compatible([c for c, _ in items])
+        if names[split] != next(iter(names.values())):
+            raise DataError(f"split {split!r} has fields {names[split]}, the first split "
+                            f"{next(iter(names.values()))}; every split needs the same fields.")
     total = sum(len(r) for items in splits.values() for _, r in items)
-    bytes_per_sample = sum(4 * math.prod(f.shape) for f in first.fields)
-    chunk = max(1, int(chunk_mb * 2**20 // max(bytes_per_sample, 1)))
     with H5Writer(out, kind=meta.kind, name=meta.name, dims=meta.dims, boundary=meta.boundary,
                   parameters=meta.parameters, generator=meta.generator, compression=compression,
                   overwrite=overwrite) as writer:
         bar = tqdm(total=total, desc=f"convert {meta.name}", unit="sample", disable=not progress)
         for split, items in splits.items():
-            n = sum(len(r) for _, r in items)
-            if n == 0:
-                continue
+            first = items[0][0]
+            bytes_per_sample = sum(4 * math.prod(f.shape) for f in first.fields)
+            chunk = max(1, int(chunk_mb * 2**20 // max(bytes_per_sample, 1)))
             shapes: dict[str, dict[str, tuple[int, ...]]] = {}
             for f in first.fields:
                 shapes.setdefault(f.group, {})[f.name] = f.shape
-            writer.create_split(split, n, coords=first.coords, time=first.time, **shapes)
+            writer.create_split(split, sum(len(r) for _, r in items), coords=first.coords, time=first.time, **shapes)
             pos = 0
             for coll, rng in items:
                 for lo in range(rng.start, rng.stop, chunk):
                     hi = min(rng.stop, lo + chunk)
                     arrays: dict[str, dict[str, np.ndarray]] = {}
                     for f in coll.fields:
-                        block = np.asarray(f.read(lo, hi), dtype=np.float32)
+                        block = np.asarray(f.read(lo, hi))
                         if block.shape != (hi - lo, *f.shape):
                             raise DataError(f"{coll.label}: field {f.name} read as {block.shape}, expected "
                                             f"{(hi - lo, *f.shape)}; the file does not follow its layout.")

@@ -34,7 +34,7 @@ References
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
@@ -48,8 +48,12 @@ from neurops.data.external._common import (
     FieldSource,
     Meta,
     Striding,
+    SPATIAL_NAMES,
+    add_test_resolutions,
     json_safe,
     node_coords,
+    open_upstream,
+    pair_collection,
     periodic_coords,
     plan_splits,
     write_converted,
@@ -59,10 +63,9 @@ from neurops.errors import ConfigError, DataError
 
 FNOMatLayout = Literal["auto", "darcy", "navier_stokes", "burgers", "custom"]
 LAYOUTS: tuple[str, ...] = ("darcy", "navier_stokes", "burgers", "custom")
-SPATIAL_NAMES: tuple[str, ...] = ("x", "y", "z")
 EXPECTED = ("an FNO .mat file with `coeff` + `sol` [N, S, S] (Darcy), `u` [N, S, S, T] (+ `a`, `t`) "
             "(Navier-Stokes), or `a` + `u` [N, S] (Burgers); for other files pass input_key/output_key "
-            "or state_key")
+            "or state_key (--input-key/--output-key/--state-key); numpy or torch arrays convert with --from arrays")
 
 
 class MatArray:
@@ -111,13 +114,15 @@ def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
     if not path.exists():
         raise FileNotFoundError(f"MATLAB file {path} does not exist; check the path.")
     if is_v73(path):
-        f = stack.enter_context(h5py.File(path, "r"))
+        f = stack.enter_context(open_upstream(path, "MATLAB v7.3"))
         return {k: MatArray(v) for k, v in f.items()
                 if isinstance(v, h5py.Dataset) and v.dtype.kind in "fiu" and not k.startswith("#")}
     try:
         raw = scipy.io.loadmat(path)
-    except (ValueError, NotImplementedError, OSError) as err:
-        raise DataError(f"{path} is not a readable MATLAB file (v5 via scipy or v7.3 via h5py): {err}") from err
+    except Exception as err:  # noqa: BLE001 - scipy raises many types on files that are not MATLAB files
+        raise DataError(f"{path} is not a readable MATLAB file (v5 via scipy or v7.3 via h5py: {err}); numpy or "
+                        "torch arrays (.npy, .npz, .pt) convert with `neurops data convert FILE --from arrays`."
+                        ) from err
     return {k: MatArray(np.asarray(v)) for k, v in raw.items()
             if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiu"}
 
@@ -144,17 +149,7 @@ def _pair(variables: Mapping[str, MatArray], in_key: str, out_key: str, label: s
           coords_fn, in_name: str = "a", out_name: str = "u") -> tuple[Collection, list[str]]:
     a = _require(variables, in_key, label, "the input field [N, *spatial]")
     u = _require(variables, out_key, label, "the output field [N, *spatial]")
-    if a.shape != u.shape or not 2 <= a.ndim <= 4:
-        raise DataError(f"{label}: `{in_key}` {a.shape} and `{out_key}` {u.shape} must share one shape "
-                        "[N, *spatial] with 1 to 3 spatial axes.")
-    dims = list(SPATIAL_NAMES[: a.ndim - 1])
-    coords = {d: coords_fn(n)[:: stride.space] for d, n in zip(dims, a.shape[1:])}
-    shape = tuple(len(coords[d]) for d in dims)
-    fields = [
-        FieldSource("inputs", in_name, shape, lambda lo, hi: stride.spatial(a.take(lo, hi), len(dims))),
-        FieldSource("outputs", out_name, shape, lambda lo, hi: stride.spatial(u.take(lo, hi), len(dims))),
-    ]
-    return Collection(a.shape[0], fields, coords, label=label), dims
+    return pair_collection(a, u, (in_key, out_key), (in_name, out_name), label, stride, coords_fn)
 
 
 def _states(variables: Mapping[str, MatArray], key: str, label: str, stride: Striding, *,
@@ -227,6 +222,7 @@ def convert_fno_mat(
     test_fraction: float = 0.1,
     space_stride: int = 1,
     time_stride: int = 1,
+    test_space_strides: Sequence[int] = (),
     compression: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
@@ -248,6 +244,9 @@ def convert_fno_mat(
     n_train, n_val, n_test, test_fraction : split sizes (train first, test the tail).
     space_stride, time_stride : keep every k-th grid point / frame (FNO Darcy ``r = 5``:
         421 -> 85 points).
+    test_space_strides : the test samples again at these strides, stored as ``test@R`` (FNO's
+        zero-shot protocol: ``space_stride=5, test_space_strides=(3,)`` trains at 85 and tests at
+        85 and 141 points).
     compression : ``None``, ``"gzip"`` or ``"lzf"`` for the output.
     overwrite : replace an existing ``out``.
     progress : show a progress bar.
@@ -273,19 +272,24 @@ def convert_fno_mat(
                "state_key": state_key, "boundary": boundary}
     with ExitStack() as stack:
         variables = open_mat(src, stack)
+        sources = {str(src): variables}
         found = detect_layout(variables, str(src)) if layout == "auto" else layout
         coll, dims = _collection(variables, found, str(src), stride, options)
         if test_src is None:
             ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=n_test, test_fraction=test_fraction)
             splits = {s: [(coll, r)] for s, r in ranges.items()}
         else:
-            test_coll, _ = _collection(open_mat(test_src, stack), found, str(test_src), stride, options)
+            sources[str(test_src)] = open_mat(test_src, stack)
+            test_coll, _ = _collection(sources[str(test_src)], found, str(test_src), stride, options)
             ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=0)
             n_t = test_coll.n if n_test is None else int(n_test)
             if not 1 <= n_t <= test_coll.n:
                 raise ConfigError(f"n_test={n_t} but {test_src} has {test_coll.n} samples.")
             splits = {s: [(coll, r)] for s, r in ranges.items()}
             splits["test"] = [(test_coll, range(n_t))]
+        add_test_resolutions(splits, test_space_strides,
+                             lambda c, striding: _collection(sources[c.label], found, c.label, striding, options)[0],
+                             stride.time)
         bc = boundary or DEFAULT_BOUNDARY[found]
         parameters = {k: json_safe(v.values().ravel()[0]) for k, v in variables.items()
                       if k in ("visc", "nu") and np.prod(v.shape) == 1}

@@ -45,8 +45,10 @@ import numpy as np
 from neurops.data.external._common import (
     Collection,
     FieldSource,
+    SPATIAL_NAMES,
     Meta,
     Striding,
+    add_test_resolutions,
     open_upstream,
     periodic_coords,
     plan_splits,
@@ -59,7 +61,6 @@ from neurops.errors import ConfigError, DataError
 PDEBenchLayout = Literal["auto", "scalar", "darcy", "cfd", "seeds"]
 LAYOUTS: tuple[str, ...] = ("scalar", "darcy", "cfd", "seeds")
 CFD_VARIABLES: tuple[str, ...] = ("density", "pressure", "Vx", "Vy", "Vz")
-SPATIAL_NAMES: tuple[str, ...] = ("x", "y", "z")
 #: channel names of the per-seed files, by a fragment of the file name
 SEED_CHANNELS: dict[str, tuple[str, ...]] = {"diff-react": ("u", "v"), "rdb": ("h",), "diff-sorp": ("u",)}
 SEED_BOUNDARY: dict[str, str] = {"diff-react": "neumann"}
@@ -236,6 +237,7 @@ def convert_pdebench(
     test_fraction: float = 0.1,
     space_stride: int = 1,
     time_stride: int = 1,
+    test_space_strides: Sequence[int] = (),
     compression: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
@@ -255,6 +257,9 @@ def convert_pdebench(
     name : dataset name (default: the file's stem).
     n_train, n_val, n_test, test_fraction : split sizes; test is the tail of the file.
     space_stride, time_stride : keep every k-th grid point / frame.
+    test_space_strides : the test samples again at these strides of the source grid, stored as
+        ``test@R`` (e.g. ``space_stride=4, test_space_strides=(2, 1)``: train at 1/4 of the
+        grid, test at 1/4, 1/2 and the full grid).
     compression : ``None``, ``"gzip"`` or ``"lzf"`` for the output.
     overwrite : replace an existing ``out``.
     progress : show a progress bar.
@@ -281,14 +286,17 @@ def convert_pdebench(
             raise DataError(f"{src} looks like a PDEBench {found!r} file, not {layout!r}; pass layout='auto' "
                             f"or the right one. Expected for {layout!r}: {EXPECTED}.")
         label = str(src)
-        if found == "scalar":
-            coll, dims = _scalar(f, label, stride, field)
-        elif found == "darcy":
-            coll, dims = _darcy(f, label, stride)
-        elif found == "cfd":
-            coll, dims = _cfd(f, label, stride)
-        else:
-            coll, dims = _seeds(f, label, stride, channel_names, stem)
+
+        def build(striding: Striding) -> tuple[Collection, list[str]]:
+            if found == "scalar":
+                return _scalar(f, label, striding, field)
+            if found == "darcy":
+                return _darcy(f, label, striding)
+            if found == "cfd":
+                return _cfd(f, label, striding)
+            return _seeds(f, label, striding, channel_names, stem)
+
+        coll, dims = build(stride)
         bc = boundary or _default_boundary(found, stem.lower())
         parameters = root_parameters(f.attrs)
         parameters.update(_parameters_from_name(stem))
@@ -302,8 +310,9 @@ def convert_pdebench(
                        "space_stride": stride.space, "time_stride": stride.time},
         )
         ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=n_test, test_fraction=test_fraction)
-        return write_converted(out, meta, {s: [(coll, r)] for s, r in ranges.items()}, compression=compression,
-                               overwrite=overwrite, progress=progress)
+        splits = {s: [(coll, r)] for s, r in ranges.items()}
+        add_test_resolutions(splits, test_space_strides, lambda _, striding: build(striding)[0], stride.time)
+        return write_converted(out, meta, splits, compression=compression, overwrite=overwrite, progress=progress)
 
 
 def _parameters_from_name(stem: str) -> dict[str, float]:

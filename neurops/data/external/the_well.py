@@ -47,6 +47,7 @@ from neurops.data.external._common import (
     FieldSource,
     Meta,
     Striding,
+    add_test_resolutions,
     json_safe,
     open_upstream,
     plan_splits,
@@ -220,6 +221,7 @@ def convert_the_well(
     test_fraction: float = 0.1,
     space_stride: int = 1,
     time_stride: int = 1,
+    test_space_strides: Sequence[int] = (),
     compression: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
@@ -236,6 +238,8 @@ def convert_the_well(
     name : dataset name (default: the ``dataset_name`` attribute).
     n_train, n_val, n_test, test_fraction : split sizes when ``src`` is one file (test = the tail).
     space_stride, time_stride : keep every k-th grid point / frame.
+    test_space_strides : the test samples again at these strides of the source grid, stored as
+        ``test@R``.
     compression : ``None``, ``"gzip"`` or ``"lzf"`` for the output.
     overwrite : replace an existing ``out``.
     progress : show a progress bar.
@@ -259,9 +263,10 @@ def convert_the_well(
     with ExitStack() as stack:
         collections: dict[str, list[tuple[Collection, range]]] = {}
         info: dict[str, Any] | None = None
+        opened: dict[str, h5py.File] = {}  # label -> open file, to read the test files again at other strides
         for split, paths in files.items():
             for path in paths:
-                f = stack.enter_context(open_upstream(path, "The Well"))
+                f = opened[str(path)] = stack.enter_context(open_upstream(path, "The Well"))
                 coll, file_info = _collection(f, str(path), stride, fields)
                 info = info or file_info
                 if split:
@@ -271,6 +276,9 @@ def convert_the_well(
                                          test_fraction=test_fraction)
                     collections = {s: [(coll, r)] for s, r in ranges.items()}
         assert info is not None
+        add_test_resolutions(collections, test_space_strides,
+                             lambda coll, striding: _collection(opened[coll.label], coll.label, striding, fields)[0],
+                             stride.time)
         parameters = dict(info["parameters"], boundary_conditions=info["boundary_conditions"])
         meta = Meta(kind="trajectory", name=name or info["name"], dims=info["dims"], boundary=info["boundary"],
                     parameters=parameters,

@@ -1,21 +1,26 @@
 """Registry of data generators; their config dataclasses become CLI options.
 
-A generator is a function ``fn(config, out: Path, *, workers: int = 2, progress: bool = True)
--> Path`` registered with :func:`register_generator`. ``neurops data generate NAME`` turns
-every field of ``config_cls`` into a ``--kebab-case`` option.
+A generator is a function ``fn(config, out: Path, *, workers: int = 2, progress: bool = True,
+overwrite: bool = False) -> Path`` that writes ``out`` atomically (through
+:class:`~neurops.data.writer.H5Writer`), registered with :func:`register_generator`.
+``neurops data generate NAME`` turns every field of ``config_cls`` into a ``--kebab-case``
+option. A generator that also takes ``shard`` (a :class:`~neurops.data.shards.Shard`) can
+write one shard of a run (``--shard I/N``): the samples an unsharded run writes in that part.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from neurops.data.shards import Shard
 from neurops.errors import ConfigError
-from neurops.utils.io import atomic_path
+from neurops.utils.io import check_output_path
 
 GeneratorFn = Callable[..., Path]
 
@@ -33,21 +38,44 @@ class GeneratorSpec:
         doc = (self.fn.__doc__ or self.config_cls.__doc__ or "").strip()
         return doc.splitlines()[0] if doc else self.name
 
+    @property
+    def shardable(self) -> bool:
+        """Whether the generator can write one shard of a run (its function takes ``shard``)."""
+        return "shard" in inspect.signature(self.fn).parameters
+
     def make_config(self, **values: Any) -> Any:
-        """Build the config, naming unknown keys clearly."""
+        """Build the config, naming unknown keys and an unusable seed clearly."""
         names = {f.name for f in dataclasses.fields(self.config_cls)}
         unknown = sorted(set(values) - names)
         if unknown:
             raise ConfigError(f"generator {self.name!r} has no option(s) {unknown}; valid: {sorted(names)}.")
+        seed = values.get("seed")
+        if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2**63):
+            raise ConfigError(f"seed must be an integer in [0, 2^63), got {seed!r}; pass e.g. --seed 0.")
         return self.config_cls(**values)
 
     def generate(self, config: Any, out: str | os.PathLike, *, workers: int = 2, progress: bool = True,
-                 overwrite: bool = False) -> Path:
-        """Run the generator into a fresh temporary file that replaces ``out`` only on success."""
-        with atomic_path(out, overwrite=overwrite) as tmp:
-            tmp.unlink()  # generators write a new file (and refuse to overwrite one)
-            self.fn(config, tmp, workers=workers, progress=progress)
-        return Path(out)
+                 overwrite: bool = False, shard: Shard | None = None) -> Path:
+        """Run the generator; ``out`` is checked before any work and written atomically.
+
+        Parameters
+        ----------
+        config : the generator's config dataclass.
+        out : the file to write (refused at once if it is a directory, or exists without ``overwrite``).
+        workers, progress : passed to the generator.
+        overwrite : replace an existing ``out``.
+        shard : write only this shard of the run (generators whose function takes ``shard``).
+        """
+        out = check_output_path(out, overwrite=overwrite)
+        extra = {}
+        if shard is not None:
+            if not self.shardable:
+                shardable = sorted(name for name, spec in GENERATORS.items() if spec.shardable)
+                raise ConfigError(f"generator {self.name!r} cannot write shards (its samples depend on each other, "
+                                  f"e.g. through statistics of the whole split); generate it in one run. "
+                                  f"Generators with --shard: {shardable}.")
+            extra["shard"] = shard
+        return Path(self.fn(config, out, workers=workers, progress=progress, overwrite=overwrite, **extra))
 
 
 GENERATORS: dict[str, GeneratorSpec] = {}

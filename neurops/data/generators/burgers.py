@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from neurops.data.generators.base import register_generator
+from neurops.data.shards import Shard
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.generators.periodic import generate_periodic, split_sizes
 from neurops.errors import ConfigError
@@ -85,7 +86,7 @@ class BurgersConfig:
 
 @register_generator("burgers", BurgersConfig)
 def generate_burgers(config: BurgersConfig, out: Path, *, workers: int = 2, progress: bool = True,
-                     overwrite: bool = False) -> Path:
+                     overwrite: bool = False, shard: Shard | None = None) -> Path:
     """Viscous Burgers 1D trajectories (periodic, GRF initial conditions, ETDRK4).
 
     Parameters
@@ -95,6 +96,7 @@ def generate_burgers(config: BurgersConfig, out: Path, *, workers: int = 2, prog
     workers : torch threads of the solver; the numbers do not depend on it.
     progress : show a tqdm progress bar.
     overwrite : replace an existing ``out``.
+    shard : write only this shard of the run (same samples, see :func:`generate_periodic`).
 
     Returns
     -------
@@ -129,5 +131,5 @@ def generate_burgers(config: BurgersConfig, out: Path, *, workers: int = 2, prog
         test_resolutions=config.test_resolutions, layout=config.layout, seed=config.seed,
         batch_size=config.batch_size, device="cpu", parameters=parameters,
         generator={"name": "burgers", **dataclasses.asdict(config)}, compression=config.compression,
-        overwrite=overwrite, workers=workers, progress=progress,
+        overwrite=overwrite, workers=workers, progress=progress, shard=shard,
     )

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from neurops.data.generators.base import register_generator
 from neurops.data.generators.grf import gaussian_random_field, grf_default_sigma
+from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
 from neurops.solvers.darcy import DARCY_METHODS, solve_darcy
@@ -270,10 +271,15 @@ def _work(task: tuple[DarcyConfig, str, tuple[int, ...], tuple[int, ...]]
     return out
 
 
-def _split_plan(config: DarcyConfig) -> list[tuple[str, int, tuple[int, ...]]]:
-    plan = [("train", config.n_train, (config.resolution,)), ("val", config.n_val_effective, (config.resolution,)),
-            ("test", config.n_test, config.all_resolutions)]
-    return [p for p in plan if p[1] > 0]
+def _split_sizes(config: DarcyConfig) -> dict[str, int]:
+    """Samples per split of the whole run (empty splits left out), in generation order."""
+    sizes = {"train": config.n_train, "val": config.n_val_effective, "test": config.n_test}
+    return {split: n for split, n in sizes.items() if n > 0}
+
+
+def _resolutions(split: str, config: DarcyConfig) -> tuple[int, ...]:
+    """The resolutions a split is stored at (the test samples at every test resolution)."""
+    return config.all_resolutions if split == "test" else (config.resolution,)
 
 
 def _pool(workers: int) -> Any:
@@ -305,7 +311,7 @@ def _split_name(split: str, resolution: int, config: DarcyConfig) -> str:
 
 @register_generator("darcy", DarcyConfig)
 def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, progress: bool = True,
-                   overwrite: bool = False) -> Path:
+                   overwrite: bool = False, shard: Shard | None = None) -> Path:
     """Darcy flow -div(a grad u) = f (FNO benchmark): GRF coefficient a -> pressure u.
 
     Parameters
@@ -315,6 +321,7 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
     workers : worker processes (1: in this process); the contents do not depend on it.
     progress : show a tqdm progress bar.
     overwrite : replace an existing ``out``.
+    shard : write only this shard of the run: the same samples, in blocks of 8 solved together.
 
     Returns
     -------
@@ -339,31 +346,40 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
         "discretisation": "5-point second-order finite differences on the node grid",
         "face_mean": config.face_mean, "fine_resolution": fine, "storage": "subsampled from the fine grid",
     }
-    plan = _split_plan(config)
-    tasks = [(config, split, tuple(range(i, min(i + _SOLVE_BLOCK, n))), res)
-             for split, n, res in plan for i in range(0, n, _SOLVE_BLOCK)]
-    n_samples = sum(n for _, n, _ in plan)
+    shard = shard or Shard(0, 1)
+    plan = [(split, r, _resolutions(split, config))
+            for split, r in shard.samples(_split_sizes(config), _SOLVE_BLOCK).items()]
+    if not plan:
+        raise ConfigError(f"shard {shard.index}/{shard.count} would hold no samples: the run has fewer blocks of "
+                          f"{_SOLVE_BLOCK} samples than shards; use fewer shards.")
+    tasks = [(config, split, tuple(range(i, min(i + _SOLVE_BLOCK, r.stop))), res)
+             for split, r, res in plan for i in range(r.start, r.stop, _SOLVE_BLOCK)]
+    n_samples = sum(len(r) for _, r, _ in plan)
+    record = shard.record({_split_name(split, res, config): r for split, r, resolutions in plan for res in resolutions},
+                          {_split_name(split, res, config): n for split, n in _split_sizes(config).items()
+                           for res in _resolutions(split, config)})
     writer = H5Writer(out, kind="input_only" if config.unlabelled else "operator", name="darcy", dims=("x", "y"),
                       boundary={"x": "dirichlet", "y": "dirichlet"}, parameters=parameters,
-                      generator={"name": "darcy", **dataclasses.asdict(config)},
-                      seed=config.seed, compression=None if config.compression == "none" else config.compression,
+                      generator={"name": "darcy", **dataclasses.asdict(config)}, seed=config.seed,
+                      shard=record if shard.count > 1 else None,
+                      compression=None if config.compression == "none" else config.compression,
                       overwrite=overwrite)
     with writer as w:
-        for split, n, resolutions in plan:
-            for r in resolutions:
-                coords = {"x": np.linspace(0.0, 1.0, r), "y": np.linspace(0.0, 1.0, r)}
-                w.create_split(_split_name(split, r, config), n, coords=coords, inputs={"a": (r, r)},
-                               outputs=None if config.unlabelled else {"u": (r, r)})
+        for split, r, resolutions in plan:
+            for res in resolutions:
+                coords = {"x": np.linspace(0.0, 1.0, res), "y": np.linspace(0.0, 1.0, res)}
+                w.create_split(_split_name(split, res, config), len(r), coords=coords, inputs={"a": (res, res)},
+                               outputs=None if config.unlabelled else {"u": (res, res)})
         results = _results(tasks, workers)
         bar = tqdm(total=n_samples, desc="darcy", unit="sample", disable=not progress)
         try:
-            for split, n, resolutions in plan:
-                for start in range(0, n, _WRITE_BLOCK):
-                    block = [next(results) for _ in range(min(_WRITE_BLOCK, n - start))]
-                    for r in resolutions:
-                        a = np.stack([b[r][0] for b in block])
-                        u = None if config.unlabelled else {"u": np.stack([b[r][1] for b in block])}
-                        w.write(_split_name(split, r, config), start, inputs={"a": a}, outputs=u)
+            for split, r, resolutions in plan:
+                for start in range(0, len(r), _WRITE_BLOCK):
+                    block = [next(results) for _ in range(min(_WRITE_BLOCK, len(r) - start))]
+                    for res in resolutions:
+                        a = np.stack([b[res][0] for b in block])
+                        u = None if config.unlabelled else {"u": np.stack([b[res][1] for b in block])}
+                        w.write(_split_name(split, res, config), start, inputs={"a": a}, outputs=u)
                     bar.update(len(block))
         finally:
             bar.close()

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from neurops.data.generators.base import register_generator
+from neurops.data.shards import Shard
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.generators.periodic import generate_periodic, split_sizes
 from neurops.errors import ConfigError
@@ -105,7 +106,7 @@ class NavierStokesConfig:
 
 @register_generator("navier_stokes", NavierStokesConfig)
 def generate_navier_stokes(config: NavierStokesConfig, out: Path, *, workers: int = 2,
-                           progress: bool = True, overwrite: bool = False) -> Path:
+                           progress: bool = True, overwrite: bool = False, shard: Shard | None = None) -> Path:
     """2D Navier-Stokes vorticity trajectories on the unit torus (the FNO setup).
 
     Parameters
@@ -115,6 +116,7 @@ def generate_navier_stokes(config: NavierStokesConfig, out: Path, *, workers: in
     workers : torch threads of the solver; the numbers do not depend on it.
     progress : show a tqdm progress bar.
     overwrite : replace an existing ``out``.
+    shard : write only this shard of the run (same samples, see :func:`generate_periodic`).
 
     Returns
     -------
@@ -152,5 +154,5 @@ def generate_navier_stokes(config: NavierStokesConfig, out: Path, *, workers: in
         resolution=config.resolution, solver_resolution=n, test_resolutions=config.test_resolutions,
         layout=config.layout, seed=config.seed, batch_size=config.batch_size, device=config.device,
         parameters=parameters, generator={"name": "navier_stokes", **dataclasses.asdict(config)},
-        compression=config.compression, overwrite=overwrite, workers=workers, progress=progress,
+        compression=config.compression, overwrite=overwrite, workers=workers, progress=progress, shard=shard,
     )

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
 from neurops.utils.seeding import sample_seeds
@@ -106,6 +107,7 @@ def generate_periodic(
     overwrite: bool = False,
     workers: int = 2,
     progress: bool = True,
+    shard: Shard | None = None,
 ) -> Path:
     """Draw initial conditions, integrate them in batches and write one neurops file.
 
@@ -129,6 +131,8 @@ def generate_periodic(
     device : torch device of the solver (``cpu``, ``cuda``).
     workers : torch intra-op threads used by the solver.
     progress : show a tqdm bar.
+    shard : write only this shard of the run: the same samples, in the same batches of
+        ``batch_size`` (batches run over split boundaries).
 
     Returns
     -------
@@ -151,22 +155,32 @@ def generate_periodic(
     except (RuntimeError, AssertionError) as err:
         raise ConfigError(f"device {device!r} is not available here ({err}); use --device cpu.") from err
 
-    # every split, including test@R, as (split name, first sample index, count, resolution)
-    plan: list[tuple[str, int, int, int]] = []
+    # every split, including test@R, as (split name, first global sample index, sample range, resolution)
+    shard = shard or Shard(0, 1)
+    ranges = shard.samples(splits, batch_size, across_splits=True)
+    if not ranges:
+        raise ConfigError(f"shard {shard.index}/{shard.count} would hold no samples: the run has fewer batches of "
+                          f"{batch_size} samples than shards; use fewer shards or a smaller batch_size.")
+    plan: list[tuple[str, int, range, int]] = []
+    sizes: dict[str, int] = {}
     start = 0
     for split, n in splits.items():
-        plan.append((split, start, n, resolution))
-        if split == "test":
-            plan.extend((f"test@{r}", start, n, r) for r in extra)
+        for stored, res in [(split, resolution)] + ([(f"test@{r}", r) for r in extra] if split == "test" else []):
+            sizes[stored] = n
+            if split in ranges:
+                plan.append((stored, start, ranges[split], res))
         start += n
-    total = start
-    seeds = sample_seeds(seed, total)
+    seeds = sample_seeds(seed, start)
+    lo_all = min(first + r.start for _, first, r, _ in plan)
+    hi_all = max(first + r.stop for _, first, r, _ in plan)
     time = np.asarray(time, dtype=np.float64)
+    record = shard.record({stored: r for stored, _, r, _ in plan}, sizes) if shard.count > 1 else None
 
     with H5Writer(out, kind="operator" if layout == "operator" else "trajectory", name=name, dims=dims,
                   boundary={d: "periodic" for d in dims}, parameters=parameters, generator=generator,
-                  seed=seed, compression=compression_arg(compression), overwrite=overwrite) as writer:
-        for split, _, n, res in plan:
+                  seed=seed, shard=record, compression=compression_arg(compression), overwrite=overwrite) as writer:
+        for split, _, r, res in plan:
+            n = len(r)
             coords = {d: np.arange(res, dtype=np.float64) / res for d in dims}
             spatial = (res,) * ndim
             if layout == "trajectory":
@@ -174,22 +188,22 @@ def generate_periodic(
             else:
                 writer.create_split(split, n, coords=coords, inputs={f"{field}0": spatial},
                                     outputs={field: spatial}, attrs={"t_input": time[0], "t_output": time[-1]})
-        bar = tqdm(total=total, desc=f"{name}", unit="sample", disable=not progress)
+        bar = tqdm(total=hi_all - lo_all, desc=f"{name}", unit="sample", disable=not progress)
         with torch_threads(workers), torch.no_grad():
-            for lo in range(0, total, batch_size):
-                hi = min(total, lo + batch_size)
+            for lo in range(lo_all, hi_all, batch_size):
+                hi = min(hi_all, lo + batch_size)
                 ics = np.stack([initial_condition(np.random.default_rng(s)) for s in seeds[lo:hi]])
                 frames = solve(torch.as_tensor(ics, dtype=torch.float64, device=device_t)).cpu().numpy()
-                for split, first, n, res in plan:
-                    a, b = max(lo, first), min(hi, first + n)
+                for split, first, r, res in plan:
+                    a, b = max(lo, first + r.start), min(hi, first + r.stop)
                     if a >= b:
                         continue
                     part = _subsample(frames[a - lo:b - lo], strides[res], ndim)
+                    at = a - first - r.start
                     if layout == "trajectory":
-                        writer.write(split, a - first, states={field: part})
+                        writer.write(split, at, states={field: part})
                     else:
-                        writer.write(split, a - first, inputs={f"{field}0": part[:, 0]},
-                                     outputs={field: part[:, -1]})
+                        writer.write(split, at, inputs={f"{field}0": part[:, 0]}, outputs={field: part[:, -1]})
                 bar.update(hi - lo)
         bar.close()
     return Path(out)

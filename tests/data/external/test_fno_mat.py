@@ -142,3 +142,23 @@ def test_errors_name_what_was_expected(tmp_path, ns_variables):
     with pytest.raises(DataError, match="initial condition"):
         convert_fno_mat(no_a, tmp_path / "x.h5", include_initial=True)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_zero_shot_test_resolution_and_custom_keys_from_the_command_line(tmp_path):
+    from neurops.cli import main
+
+    rng = np.random.default_rng(4)
+    coeff, sol = rng.uniform(3, 12, (N, 13, 13)), rng.standard_normal((N, 13, 13))
+    src = tmp_path / "fields.mat"
+    scipy.io.savemat(src, {"K": coeff, "P": sol})
+    out = tmp_path / "d.h5"
+    assert main(["data", "convert", str(src), "--from", "fno-mat", "--input-key", "K", "--output-key", "P",
+                 "--n-test", "2", "--space-stride", "4", "--test-space-strides", "2", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert check_file(out) == []
+    for split, stride in (("test", 4), ("test@7", 2), ("test@13", 1)):
+        np.testing.assert_allclose(read_split(out, split)["outputs"]["P"], sol[-2:, ::stride, ::stride], rtol=1e-6)
+    assert read_split(out, "train")["inputs"]["K"].shape == (4, 4, 4)
+    with pytest.raises(ConfigError, match="repeat the test resolution 4"):
+        convert_fno_mat(src, tmp_path / "x.h5", input_key="K", output_key="P", space_stride=4,
+                        test_space_strides=(4,))

@@ -111,6 +111,10 @@ def test_darcy_becomes_operator_pairs_for_every_model(darcy_2d, tmp_path):
     sample = H5OperatorDataset(out, "train")[3]
     assert sample["x"].shape == (1, 12, 12) and sample["y"].shape == (1, 12, 12)
     np.testing.assert_array_equal(sample["x"][0].numpy(), a[3])
+    coarse = convert(src, "pdebench", tmp_path / "coarse.h5", n_test=2, space_stride=2, test_space_strides=[1],
+                     progress=False)
+    assert read_split(coarse, "train")["inputs"]["a"].shape == (6, 6, 6)
+    np.testing.assert_array_equal(read_split(coarse, "test@12")["outputs"]["u"], u[6:, 0])
 
 
 def test_cfd_variables_become_states(cfd_2d, tmp_path):

@@ -1,0 +1,71 @@
+"""``neurops data merge``: a virtual data set over shards (relative paths), or a copy."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from neurops.data.check import check_file
+from neurops.data.generators import get_generator
+from neurops.data.merge import merge_files
+from neurops.data.reader import H5OperatorDataset, read_attrs, read_split
+from neurops.data.shards import Shard
+from neurops.errors import ConfigError, DataError
+
+DARCY = dict(n_train=12, n_val=2, n_test=8, resolution=33, seed=5)
+
+
+@pytest.fixture
+def run(tmp_path):
+    spec = get_generator("darcy")
+    config = spec.make_config(**DARCY)
+    data = tmp_path / "data"
+    full = spec.generate(config, tmp_path / "full.h5", workers=1, progress=False)
+    for i in range(2):
+        spec.generate(config, data / "shards" / f"part-{i}.h5", workers=1, progress=False, shard=Shard(i, 2))
+    return full, data
+
+
+def _same_samples(a, b):
+    for split in ("train", "val", "test"):
+        x, y = read_split(a, split), read_split(b, split)
+        for group in ("inputs", "outputs"):
+            for name in x[group]:
+                np.testing.assert_array_equal(x[group][name], y[group][name])
+
+
+def test_virtual_merge_uses_relative_paths_and_moves_with_its_folder(run, tmp_path):
+    full, data = run
+    merged = merge_files(data / "shards", data / "darcy.h5", progress=False)
+    assert check_file(merged) == []
+    attrs = read_attrs(merged)
+    assert "shard" not in attrs and attrs["generator"]["merged_from"] == ["shards/part-0.h5", "shards/part-1.h5"]
+    assert merged.stat().st_size < 0.2 * full.stat().st_size  # no samples copied
+    _same_samples(full, merged)
+    moved = shutil.move(data, tmp_path / "elsewhere")
+    _same_samples(full, moved / "darcy.h5")
+    (moved / "shards" / "part-1.h5").unlink()
+    assert any("virtual source shards/part-1.h5 is missing" in p for p in check_file(moved / "darcy.h5"))
+    with pytest.raises(DataError, match="is missing"):
+        H5OperatorDataset(moved / "darcy.h5", "train")
+
+
+def test_copy_is_self_contained_and_virtual_merge_outside_the_folder_is_refused(run, tmp_path):
+    full, data = run
+    with pytest.raises(ConfigError, match="pass --copy"):
+        merge_files(data / "shards", tmp_path / "outside" / "darcy.h5")
+    assert not (tmp_path / "outside" / "darcy.h5").exists()
+    copy = merge_files(data / "shards", tmp_path / "outside" / "darcy.h5", copy=True, progress=False)
+    shutil.rmtree(data)
+    assert check_file(copy) == []
+    _same_samples(full, copy)
+    with pytest.raises(FileExistsError):
+        merge_files(full, copy, copy=True)
+
+
+def test_output_among_the_inputs_is_refused(run):
+    _, data = run
+    with pytest.raises(ConfigError, match="is one of the files to merge"):
+        merge_files(data / "shards", data / "shards" / "part-0.h5", overwrite=True)

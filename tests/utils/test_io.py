@@ -1,0 +1,67 @@
+"""Atomic writes: temporary files of killed writers are found and removed by the next write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neurops.errors import ConfigError
+from neurops.utils.io import atomic_path, remove_stale_temporaries, temporary_owner
+
+WRITER = """
+import sys, time
+from neurops.utils.io import atomic_path
+with atomic_path(sys.argv[1]) as tmp:
+    tmp.write_bytes(b"x" * 100_000)
+    print(tmp, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_success_renames_and_failure_leaves_nothing(tmp_path):
+    target = tmp_path / "out.bin"
+    with atomic_path(target) as tmp:
+        assert temporary_owner(tmp) == ("out.bin", temporary_owner(tmp)[1], os.getpid())
+        tmp.write_bytes(b"done")
+    assert target.read_bytes() == b"done"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("crash")
+    assert target.read_bytes() == b"done" and sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_directory_and_existing_output_are_refused_before_writing(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory"), atomic_path(tmp_path, overwrite=True):
+        pass
+    (tmp_path / "a.h5").write_text("keep")
+    with pytest.raises(FileExistsError, match="--overwrite"), atomic_path(tmp_path / "a.h5", overwrite=False):
+        pass
+    assert (tmp_path / "a.h5").read_text() == "keep"
+
+
+def test_sigkilled_writer_leaves_a_temporary_file_that_the_next_write_removes(tmp_path):
+    target = tmp_path / "data.h5"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    tmp = Path(proc.stdout.readline().strip())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert tmp.exists() and not target.exists() and temporary_owner(tmp)[2] == proc.pid
+    live = tmp_path / f".data.h5.{temporary_owner(tmp)[1]}.{os.getpid()}.0123abcd.tmp"
+    live.write_bytes(b"a write in progress in this very process")
+    other_target = tmp_path / ".data.h5.h.1.00000000.tmp.tmp"  # not a temporary file of data.h5
+    other_target.write_bytes(b"")
+    with atomic_path(target) as new_tmp:
+        assert not tmp.exists()  # the killed writer's file is gone
+        new_tmp.write_bytes(b"ok")
+    assert target.read_bytes() == b"ok" and live.exists() and other_target.exists()
+    assert remove_stale_temporaries(target) == []
+
+
+def test_temporary_names_are_recognised():
+    assert temporary_owner(".x.h5.node-1.123.deadbeef.tmp") == ("x.h5", "node-1", 123)
+    assert temporary_owner("x.h5") is None and temporary_owner(".x.h5.tmp") is None

@@ -22,22 +22,31 @@ from neurops.errors import DataError
 from neurops.utils.io import temporary_owner
 
 
-def open_hdf5(path: str | os.PathLike) -> h5py.File:
-    """Open an HDF5 file read-only, with one clear :class:`DataError` for each way it can be unusable."""
+def open_hdf5(path: str | os.PathLike, source: str | None = None) -> h5py.File:
+    """Open an HDF5 file read-only, with one clear :class:`DataError` for each way it can be unusable.
+
+    Parameters
+    ----------
+    path : the file.
+    source : the external format the file should be in (``"PDEBench"``, ...), named in the
+        errors; ``None`` for a neurops data file.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"data file {path} does not exist; check the path or generate it with "
                         "`neurops data generate ...`.")
     if path.is_dir():
-        raise DataError(f"{path} is a directory, not an HDF5 file.")
+        raise DataError(f"{path} is a directory, not an HDF5 file" + (f"; pass one {source} file." if source else "."))
     owner = temporary_owner(path)
     if owner is not None:
         raise DataError(f"{path} is the temporary file of an interrupted write of {owner[0]!r} (process {owner[2]} "
                         f"on {owner[1]}); it is incomplete: delete it and rerun the command that writes "
                         f"{owner[0]!r}.")
     if not h5py.is_hdf5(path):
-        raise DataError(f"{path} is not an HDF5 file; neurops reads HDF5 (convert other formats, or numpy/torch "
-                        "arrays, with `neurops data convert`).")
+        fix = (f"{source} data is stored as HDF5 (.h5/.hdf5)" if source
+               else "neurops reads HDF5; convert other formats with `neurops data convert`")
+        raise DataError(f"{path} is not an HDF5 file; {fix} (numpy/torch arrays: `neurops data convert FILE --from "
+                        "arrays`).")
     try:
         return h5py.File(path, "r")
     except OSError as err:

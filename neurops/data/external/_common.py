@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
+from neurops.data.files import open_hdf5
 from neurops.data.schema import resolution_tag
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError
@@ -98,19 +99,12 @@ class Striding:
 
 
 def open_upstream(path: str | os.PathLike, what: str) -> h5py.File:
-    """Open an upstream HDF5 file read-only with clear errors."""
+    """Open an upstream HDF5 file of format ``what`` read-only with clear errors
+    (:func:`~neurops.data.files.open_hdf5`; a missing file is a ``FileNotFoundError``)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{what} file {path} does not exist; check the path.")
-    if path.is_dir():
-        raise DataError(f"{path} is a directory; pass one {what} HDF5 file.")
-    if not h5py.is_hdf5(path):
-        raise DataError(f"{path} is not an HDF5 file; {what} data is stored as HDF5 (.h5/.hdf5). Numpy or torch "
-                        "arrays convert with `neurops data convert FILE --from arrays`.")
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        raise DataError(f"{path} cannot be opened as HDF5 (truncated or damaged: {err}).") from err
+    return open_hdf5(path, source=what)
 
 
 SPATIAL_NAMES: tuple[str, ...] = ("x", "y", "z")

@@ -49,7 +49,7 @@ def import_npy(src: Path, name: str, dt: float, val_fraction: float = 0.1) -> Pa
     if out.exists():
         out.unlink()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    return import_series(src, dt=dt, out=out, name=name, test_fraction=val_fraction)
+    return import_series(src, dt=dt, out=out, name=name, val_fraction=val_fraction, test_fraction=0.0)
 
 
 def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: int, seq_len: int,

@@ -59,13 +59,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     info.add_argument("file", type=Path)
     info.set_defaults(func=_info)
 
-    imp = data_sub.add_parser("import-series", help="import a measured time series (.npy or .csv, [T, N])")
+    imp = data_sub.add_parser("import-series", help="import a measured time series (.npy or .csv, [T, N])",
+                              description="Write a [T, N] series as a trajectory file cut into contiguous blocks "
+                              "in time: train, then val (checkpoint selection), then test (final evaluation).",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     imp.add_argument("file", type=Path)
     imp.add_argument("--dt", type=float, required=True, help="sampling interval")
     imp.add_argument("--out", type=Path, required=True)
-    imp.add_argument("--name", default=None)
-    imp.add_argument("--standardize", action="store_true", help="z-score every variable")
-    imp.add_argument("--test-fraction", type=float, default=0.0, help="last fraction of the series as test split")
+    imp.add_argument("--name", default=None, help="dataset name (default: the file stem)")
+    imp.add_argument("--standardize", action="store_true", help="z-score every variable by the train block")
+    imp.add_argument("--val-fraction", type=float, default=0.1,
+                     help="fraction of the series after the train block as split val (0: none)")
+    imp.add_argument("--test-fraction", type=float, default=0.1,
+                     help="last fraction of the series as split test (0: none)")
+    imp.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     imp.set_defaults(func=_import_series)
 
     conv = data_sub.add_parser(
@@ -197,7 +204,7 @@ def _import_series(args: argparse.Namespace) -> int:
     from neurops.data.series_import import import_series
 
     out = import_series(args.file, dt=args.dt, out=args.out, name=args.name, standardize=args.standardize,
-                        test_fraction=args.test_fraction)
+                        val_fraction=args.val_fraction, test_fraction=args.test_fraction, overwrite=args.overwrite)
     print(f"wrote {out}")
     return 0
 

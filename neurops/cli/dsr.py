@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fit.add_argument("--out", help="override the output folder (default: the config's out)")
     fit.add_argument("--max-epochs", type=int, help="override trainer.max_epochs")
     fit.add_argument("--seed", type=int, help="override seed")
+    fit.add_argument("--val-from-train", type=float, metavar="FRACTION",
+                     help="validate on the last FRACTION of the training series (for files without a val split)")
     fit.set_defaults(func=_fit)
 
     ev = dsr_sub.add_parser("evaluate", help="D_stsp, D_H, PE(n), lambda_max of a checkpoint on a data file")
@@ -134,10 +136,23 @@ def _fit(args: argparse.Namespace) -> int:
         config["trainer"]["max_epochs"] = args.max_epochs
     if args.seed is not None:
         config["seed"] = args.seed
+    if args.val_from_train is not None:
+        config["data"]["val_from_train"] = args.val_from_train
     best = run_fit(config)
     print(f"best checkpoint: {best}")
-    print(f"evaluate it: neurops dsr evaluate --ckpt {best} --data {config['data']['path']}")
+    print(evaluate_hint(best, config["data"]["path"]))
     return 0
+
+
+def evaluate_hint(ckpt: str | Path, data: str | Path) -> str:
+    """The command that evaluates ``ckpt`` on held-out data: the file's ``test`` split, never used in training."""
+    from neurops.data.reader import list_splits
+
+    if "test" in list_splits(data):
+        return (f"evaluate it on the held-out test split (not seen in training or checkpoint selection): "
+                f"neurops dsr evaluate --ckpt {ckpt} --data {data} --split test")
+    return (f"{data} has no test split: evaluate on held-out data, e.g. neurops dsr evaluate --ckpt {ckpt} "
+            "--data HELD_OUT.h5 --split test")
 
 
 # -- evaluate -----------------------------------------------------------------------------------

@@ -205,6 +205,10 @@ class RolloutDataModule(OperatorDataModule):
 class DynamicsDataModule(L.LightningDataModule):
     """Random training windows and whole validation series from a neurops trajectory file.
 
+    Checkpoints are chosen on the validation series, so a ``test`` split never validates:
+    a file without ``val`` is refused unless ``val_from_train`` carves a validation block
+    from the end of every training trajectory.
+
     Parameters
     ----------
     path : HDF5 file of kind ``trajectory`` (``neurops data generate lorenz63`` or
@@ -214,8 +218,11 @@ class DynamicsDataModule(L.LightningDataModule):
     batch_size : windows per batch.
     batches_per_epoch : batches per training epoch.
     field : the state field to read (default: the file's only field).
-    train_split, val_split : split names; ``val_split=None`` skips validation
-        (default ``"val"``, or ``"test"`` if the file has no ``val``).
+    train_split, val_split : split names; ``val_split=None`` skips validation. A test
+        split (``test``, ``test@...``) is refused as ``val_split``.
+    val_from_train : validate on the last ``val_from_train`` fraction of every training
+        trajectory (contiguous in time) and train on the rest, for files without a ``val``
+        split; ``None`` (default) uses ``val_split``.
     val_length : validation series are cut to their first ``val_length`` points.
     seed : seed of the window positions.
     num_workers : DataLoader workers (the data is held in memory; 0 is usually fastest).
@@ -223,8 +230,8 @@ class DynamicsDataModule(L.LightningDataModule):
 
     def __init__(self, path: str | os.PathLike, seq_len: int = 200, batch_size: int = 16,
                  batches_per_epoch: int = 50, field: str | None = None, train_split: str = "train",
-                 val_split: str | None = "val", val_length: int | None = 10_000, seed: int = 0,
-                 num_workers: int = 0) -> None:
+                 val_split: str | None = "val", val_from_train: float | None = None,
+                 val_length: int | None = 10_000, seed: int = 0, num_workers: int = 0) -> None:
         super().__init__()
         self.path = Path(path)
         self.attrs: dict[str, Any] = read_attrs(self.path)
@@ -233,29 +240,52 @@ class DynamicsDataModule(L.LightningDataModule):
                             "'trajectory' file (see `neurops data generate lorenz63` or `neurops data "
                             "import-series`).")
         splits = list_splits(self.path)
-        if val_split == "val" and "val" not in splits:
-            val_split = "test" if "test" in splits else None
-        for s in (train_split, val_split):
-            if s is not None and s not in splits:
-                raise DataError(f"{self.path} has no split {s!r}; it has {splits}.")
+        if val_from_train is not None:
+            if not 0.0 < val_from_train < 1.0:
+                raise DataError(f"val_from_train is the fraction of the training series held out for validation "
+                                f"and must lie in (0, 1), got {val_from_train}.")
+            val_split = None
+        elif val_split is not None and is_test_split(val_split):
+            raise DataError(f"val_split={val_split!r} is a test split: checkpoints chosen on it would be judged on "
+                            "the data they were chosen by. Validate on a 'val' split (`neurops data import-series "
+                            "--val-fraction`) or carve one from train with val_from_train=FRACTION "
+                            "(--data.val_from_train 0.1).")
+        elif val_split is not None and val_split not in splits:
+            raise DataError(f"{self.path} has no validation split {val_split!r} (it has {splits}); checkpoints are "
+                            "never chosen on a test split. Re-import with `neurops data import-series "
+                            "--val-fraction 0.1`, or carve a validation block from the end of the training series "
+                            "with val_from_train=0.1 (--data.val_from_train 0.1), or skip validation with "
+                            "val_split=None.")
+        if train_split not in splits:
+            raise DataError(f"{self.path} has no split {train_split!r}; it has {splits}.")
         if seq_len < 1 or batch_size < 1 or batches_per_epoch < 1:
             raise DataError(f"seq_len, batch_size and batches_per_epoch must be >= 1; got {seq_len}, "
                             f"{batch_size}, {batches_per_epoch}.")
         self.seq_len, self.batch_size, self.batches_per_epoch = seq_len, batch_size, batches_per_epoch
         self.train_split, self.val_split, self.val_length = train_split, val_split, val_length
+        self.val_from_train = val_from_train
         self.seed, self.num_workers = seed, num_workers
         train = read_split(self.path, train_split)
         self.field = self._pick_field(train["states"], field)
         self.train_series = self._series(train["states"][self.field], train_split)
-        if self.train_series.shape[1] < seq_len + 1:
-            raise DataError(f"split {train_split!r} has series of {self.train_series.shape[1]} steps, shorter "
-                            f"than a window of seq_len + 1 = {seq_len + 1}; lower seq_len.")
         time = train["time"]
         self.dt = float(time[1] - time[0]) if time is not None and len(time) > 1 else 1.0
         self.val_series = None
-        if val_split is not None:
-            val = self._series(read_split(self.path, val_split)["states"][self.field], val_split)
-            self.val_series = val[:, :val_length] if val_length else val
+        if val_from_train is not None:
+            n_val = int(round(val_from_train * self.train_series.shape[1]))
+            if n_val < 2:
+                raise DataError(f"val_from_train={val_from_train} of {self.train_series.shape[1]} training steps "
+                                "leaves fewer than 2 validation points; use a larger fraction.")
+            self.train_series, self.val_series = (self.train_series[:, :-n_val],
+                                                  self.train_series[:, -n_val:])
+        elif val_split is not None:
+            self.val_series = self._series(read_split(self.path, val_split)["states"][self.field], val_split)
+        if self.val_series is not None and val_length:
+            self.val_series = self.val_series[:, :val_length]
+        if self.train_series.shape[1] < seq_len + 1:
+            raise DataError(f"split {train_split!r} has series of {self.train_series.shape[1]} steps"
+                            f"{' after holding out val_from_train' if val_from_train else ''}, shorter than a "
+                            f"window of seq_len + 1 = {seq_len + 1}; lower seq_len.")
 
     def _pick_field(self, states: dict[str, np.ndarray], field: str | None) -> str:
         if field is None:
@@ -291,5 +321,3 @@ class DynamicsDataModule(L.LightningDataModule):
             return []
         series = torch.as_tensor(self.val_series)
         return DataLoader([{"x": s} for s in series], batch_size=1)
-
-

@@ -1,13 +1,17 @@
 """Import a measured multivariate time series (``.npy`` / ``.csv``, ``[T, N]``) as a trajectory file.
 
 The result is a neurops ``trajectory`` file (schema v1) with dims ``["component"]`` and
-one field ``x`` of shape ``[1, T, N]`` per split, ready for :class:`DynamicsDataModule`
-and ``neurops dsr fit``. ``neurops data import-series FILE --dt DT --out FILE.h5`` calls
-:func:`import_series`.
+one field ``x`` of shape ``[1, T_split, N]`` per split. The series is cut into contiguous
+blocks in time: ``train`` first, then ``val``, then ``test`` (the last
+``test_fraction`` of the points), so that checkpoints are chosen on ``val`` and the
+``test`` block is only used for the final evaluation. ``neurops data import-series FILE
+--dt DT --val-fraction 0.1 --test-fraction 0.1 --out FILE.h5`` calls :func:`import_series`.
 """
 
 from __future__ import annotations
 
+import csv
+import math
 import os
 from pathlib import Path
 
@@ -16,6 +20,41 @@ import numpy as np
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError
 
+#: fewest points a split may hold (a window and a target, or a series to compare with)
+MIN_SPLIT_POINTS = 2
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    """``[T, N]`` floats of a comma-separated file; a first row that is not numeric is a header."""
+    with open(path, newline="") as f:
+        rows = [(i + 1, row) for i, row in enumerate(csv.reader(f)) if any(cell.strip() for cell in row)]
+    if rows and not _numeric(rows[0][1]):
+        rows = rows[1:]  # header
+    if not rows:
+        raise DataError(f"{path} holds no data rows; import-series needs a series [T, N] with one time step "
+                        "per row and one variable per column.")
+    width = len(rows[0][1])
+    values = np.empty((len(rows), width))
+    for k, (line, row) in enumerate(rows):
+        if len(row) != width:
+            raise DataError(f"{path} line {line} has {len(row)} values but line {rows[0][0]} has {width}; every "
+                            "row must hold one value per variable (fill or drop the incomplete rows).")
+        for j, cell in enumerate(row):
+            try:
+                values[k, j] = float(cell)
+            except ValueError:
+                raise DataError(f"{path} line {line}, column {j + 1} holds {cell.strip()!r}, not a number; "
+                                "import-series reads numbers only (a header is allowed on the first line).") from None
+    return values
+
+
+def _numeric(row: list[str]) -> bool:
+    try:
+        [float(cell) for cell in row]
+    except ValueError:
+        return False
+    return True
+
 
 def load_series(src: str | os.PathLike) -> np.ndarray:
     """Read a ``[T, N]`` series from ``.npy`` or ``.csv`` (comma separated; a header row is skipped).
@@ -23,25 +62,28 @@ def load_series(src: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     FileNotFoundError, DataError
-        for a missing file, an unknown suffix, a wrong shape or non-finite values.
+        for a missing file, an unknown suffix, text or ragged rows, an empty file, a wrong
+        shape or non-finite values.
     """
     path = Path(src)
     if not path.is_file():
         raise FileNotFoundError(f"series file {path} does not exist; pass the path of a .npy or .csv file.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        data = np.load(path, allow_pickle=False)
-    elif suffix == ".csv":
         try:
-            data = np.loadtxt(path, delimiter=",", ndmin=2)
-        except ValueError:
-            data = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataError(f"{path} is not a readable .npy array ({exc}); save the series with numpy.save.") from None
+        if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
+            raise DataError(f"{path} holds {data.dtype} values; import-series needs a real-valued series [T, N].")
+    elif suffix == ".csv":
+        data = _read_csv(path)
     else:
         raise DataError(f"{path} has suffix {suffix!r}; import-series reads .npy or .csv files of shape [T, N].")
     data = np.asarray(data, dtype=np.float64)
     if data.ndim == 1:
         data = data[:, None]
-    if data.ndim != 2:
+    if data.ndim != 2 or data.size == 0:
         raise DataError(f"{path} holds an array of shape {data.shape}; expected a series [T, N] (time first).")
     if data.shape[0] < data.shape[1]:
         raise DataError(f"{path} has shape {data.shape}: fewer time steps than variables. Store the series as "
@@ -52,51 +94,76 @@ def load_series(src: str | os.PathLike) -> np.ndarray:
     return data
 
 
-def import_series(src: Path, *, dt: float, out: Path, name: str | None = None, standardize: bool = False,
-                  test_fraction: float = 0.0) -> Path:
-    """Write a measured series as a neurops trajectory file.
+def split_lengths(n_points: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
+    """Points of the contiguous ``train`` / ``val`` / ``test`` blocks of a series of ``n_points``.
+
+    A fraction of 0 leaves that split out; every split written holds at least
+    :data:`MIN_SPLIT_POINTS` points.
+    """
+    for name, frac in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= frac < 1.0 or not math.isfinite(frac):
+            raise DataError(f"{name} must lie in [0, 1), got {frac}.")
+    if val_fraction + test_fraction >= 1.0:
+        raise DataError(f"val_fraction + test_fraction = {val_fraction + test_fraction:g} leaves nothing to train "
+                        "on; keep their sum below 1.")
+    n_val, n_test = int(round(val_fraction * n_points)), int(round(test_fraction * n_points))
+    lengths = {"train": n_points - n_val - n_test, "val": n_val, "test": n_test}
+    fractions = {"train": 1.0, "val": val_fraction, "test": test_fraction}
+    short = {k: v for k, v in lengths.items() if fractions[k] > 0 and v < MIN_SPLIT_POINTS}
+    if short:
+        raise DataError(f"a series of {n_points} points split by val_fraction={val_fraction:g}, "
+                        f"test_fraction={test_fraction:g} leaves {short} points (need >= {MIN_SPLIT_POINTS} each); "
+                        "use larger fractions or a longer series.")
+    return {k: v for k, v in lengths.items() if v > 0}
+
+
+def import_series(src: str | os.PathLike, *, dt: float, out: str | os.PathLike, name: str | None = None,
+                  standardize: bool = False, val_fraction: float = 0.1, test_fraction: float = 0.1,
+                  overwrite: bool = False) -> Path:
+    """Write a measured series as a neurops trajectory file with contiguous train / val / test blocks.
 
     Parameters
     ----------
     src : ``.npy`` or ``.csv`` file holding ``[T, N]`` (time first).
     dt : sampling interval (stored as the time axis and in the parameters).
-    out : output ``.h5`` file (written atomically; must not exist).
+    out : output ``.h5`` file (written atomically).
     name : dataset name (default: the file stem).
-    standardize : z-score every variable with the statistics of the training part.
-    test_fraction : the last ``test_fraction`` of the series becomes split ``test``
-        (the rest ``train``); 0 keeps one ``train`` split.
+    standardize : z-score every variable with the statistics of the ``train`` block.
+    val_fraction : the block after ``train`` becomes split ``val`` (checkpoint selection);
+        0 writes none (``DynamicsDataModule`` then needs ``val_from_train``).
+    test_fraction : the last block becomes split ``test`` (final evaluation only); 0 writes
+        none.
+    overwrite : replace an existing ``out``.
 
     Returns
     -------
     The path written.
     """
-    if dt <= 0:
+    if not dt > 0 or not math.isfinite(dt):
         raise DataError(f"dt must be > 0, got {dt}; pass the sampling interval with --dt.")
-    if not 0.0 <= test_fraction < 1.0:
-        raise DataError(f"test_fraction must lie in [0, 1), got {test_fraction}.")
     data = load_series(src)
-    n_test = int(round(test_fraction * len(data)))
-    if test_fraction > 0 and (n_test < 2 or len(data) - n_test < 2):
-        raise DataError(f"test_fraction={test_fraction} leaves too few time steps in a split (T={len(data)}).")
-    splits = {"train": data[: len(data) - n_test]}
-    if n_test:
-        splits["test"] = data[len(data) - n_test:]
+    lengths = split_lengths(len(data), val_fraction, test_fraction)
+    ends = np.cumsum(list(lengths.values()))
+    splits = dict(zip(lengths, np.split(data, ends[:-1])))
     mean, std = splits["train"].mean(axis=0), splits["train"].std(axis=0)
     if standardize:
         if np.any(std == 0):
-            raise DataError(f"variables {np.flatnonzero(std == 0).tolist()} are constant in {src}; drop them "
-                            "before standardising.")
+            raise DataError(f"variables {np.flatnonzero(std == 0).tolist()} are constant in the train block of "
+                            f"{src}; drop them before standardising.")
         splits = {k: (v - mean) / std for k, v in splits.items()}
+    starts = dict(zip(lengths, np.concatenate([[0], ends[:-1]]).tolist()))
     parameters = {"dt": dt, "source": str(Path(src).name), "standardized": standardize,
-                  "standardization": {"mean": mean.tolist(), "std": std.tolist()}, "test_fraction": test_fraction}
+                  "standardization": {"mean": mean.tolist(), "std": std.tolist()},
+                  "val_fraction": val_fraction, "test_fraction": test_fraction,
+                  "split_blocks": {k: [starts[k], starts[k] + n] for k, n in lengths.items()}}
     generator = {"name": "import_series", "src": str(src), "dt": dt, "standardize": standardize,
-                 "test_fraction": test_fraction}
+                 "val_fraction": val_fraction, "test_fraction": test_fraction}
     with H5Writer(out, kind="trajectory", name=name or Path(src).stem, dims=["component"],
-                  parameters=parameters, generator=generator) as writer:
+                  parameters=parameters, generator=generator, overwrite=overwrite) as writer:
         for split, arr in splits.items():
             writer.add_split(split, coords={"component": np.arange(data.shape[1])}, states={"x": arr[None]},
-                             time=dt * np.arange(len(arr)), attrs={"dt": dt})
+                             time=dt * (starts[split] + np.arange(len(arr))), attrs={"dt": dt})
     return Path(out)
 
 
-__all__ = ["import_series", "load_series"]
+__all__ = ["MIN_SPLIT_POINTS", "import_series", "load_series", "split_lengths"]

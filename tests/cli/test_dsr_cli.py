@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from neurops.cli import main
-from neurops.cli.dsr import evaluate_checkpoint, load_fit_config
+from neurops.cli.dsr import evaluate_checkpoint, evaluate_hint, load_fit_config
 from neurops.configs import available_configs
 from neurops.data.generators import get_generator
 from neurops.errors import ConfigError
@@ -31,6 +31,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     ckpt = tmp / "run" / "checkpoints" / "best.ckpt"
     assert ckpt.is_file()
     return data, ckpt, tmp
+
+
+def test_fit_hint_points_at_the_held_out_test_split(trained, tmp_path: Path) -> None:
+    import numpy as np
+
+    from neurops.data.series_import import import_series
+
+    data, ckpt, _ = trained
+    assert evaluate_hint(ckpt, data).endswith(f"--data {data} --split test")
+    np.save(tmp_path / "s.npy", np.random.default_rng(0).normal(size=(100, 3)))
+    no_test = import_series(tmp_path / "s.npy", dt=1.0, out=tmp_path / "s.h5", test_fraction=0.0)
+    assert "has no test split" in evaluate_hint(ckpt, no_test)
 
 
 def test_last_checkpoint_holds_the_final_state(trained) -> None:

@@ -18,7 +18,7 @@ from neurops.errors import DataError
 def series_file(tmp_path: Path) -> Path:
     x = np.arange(300, dtype=np.float64)[:, None] * np.array([1.0, -1.0])
     np.save(tmp_path / "s.npy", x)
-    return import_series(tmp_path / "s.npy", dt=0.5, out=tmp_path / "s.h5", test_fraction=0.2)
+    return import_series(tmp_path / "s.npy", dt=0.5, out=tmp_path / "s.h5", val_fraction=0.1, test_fraction=0.2)
 
 
 def test_windows_are_contiguous_random_and_seeded(series_file: Path) -> None:
@@ -30,8 +30,28 @@ def test_windows_are_contiguous_random_and_seeded(series_file: Path) -> None:
     again = DynamicsDataModule(series_file, seq_len=20, batch_size=4, batches_per_epoch=3, seed=5)
     assert torch.equal(next(iter(again.train_dataloader()))["x"], batches[0])
     assert dm.obs_dim == 2 and dm.dt == 0.5
-    # no "val" split: validation falls back to "test", whole series [1, T, N]
-    assert dm.val_split == "test" and next(iter(dm.val_dataloader()))["x"].shape == (1, 60, 2)
+    # validation: the whole "val" block [1, T, N], the points after the train block
+    val = next(iter(dm.val_dataloader()))["x"]
+    assert dm.val_split == "val" and val.shape == (1, 30, 2) and val[0, 0, 0] == 210.0
+
+
+def test_a_file_without_val_never_validates_on_test(tmp_path: Path) -> None:
+    x = np.arange(300, dtype=np.float64)[:, None] * np.array([1.0, -1.0])
+    np.save(tmp_path / "s.npy", x)
+    no_val = import_series(tmp_path / "s.npy", dt=0.5, out=tmp_path / "nv.h5", val_fraction=0.0, test_fraction=0.2)
+    with pytest.raises(DataError, match="no validation split 'val'.*val_from_train"):
+        DynamicsDataModule(no_val, seq_len=20)
+    with pytest.raises(DataError, match="is a test split"):
+        DynamicsDataModule(no_val, seq_len=20, val_split="test")
+    # explicit: the last 10 % of the training block validates, the rest trains; test stays untouched
+    dm = DynamicsDataModule(no_val, seq_len=20, val_from_train=0.1)
+    assert dm.train_series.shape == (1, 216, 2) and dm.val_series.shape == (1, 24, 2)
+    assert dm.val_series[0, 0, 0] == 216.0 and dm.val_series[0, -1, 0] == 239.0  # test starts at 240
+    for batch in dm.train_dataloader():  # no training window reaches into the validation block
+        assert batch["x"][..., 0].max() < 216.0
+    assert DynamicsDataModule(no_val, seq_len=20, val_split=None).val_series is None
+    with pytest.raises(DataError, match=r"val_from_train .* \(0, 1\)"):
+        DynamicsDataModule(no_val, seq_len=20, val_from_train=1.5)
 
 
 def test_sampler_covers_all_starts() -> None:
@@ -43,8 +63,10 @@ def test_sampler_covers_all_starts() -> None:
 def test_errors(series_file: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="shorter"):
         DynamicsDataModule(series_file, seq_len=500)
-    with pytest.raises(DataError, match="no split"):
+    with pytest.raises(DataError, match="no validation split 'valid'"):
         DynamicsDataModule(series_file, val_split="valid")
+    with pytest.raises(DataError, match="no split 'training'"):
+        DynamicsDataModule(series_file, train_split="training")
     with pytest.raises(DataError, match="no state field"):
         DynamicsDataModule(series_file, field="u")
     with pytest.raises(DataError, match="does not exist"):

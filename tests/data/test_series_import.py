@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurops.data.reader import read_attrs, read_split
-from neurops.data.series_import import import_series
+from neurops.data.reader import list_splits, read_attrs, read_split
+from neurops.data.series_import import import_series, split_lengths
 from neurops.errors import DataError
 
 
@@ -17,30 +17,66 @@ def series() -> np.ndarray:
     return np.random.default_rng(0).normal(size=(200, 3)) * [1.0, 2.0, 3.0] + [0.0, 1.0, -1.0]
 
 
-def test_npy_roundtrip_with_test_split_and_standardization(tmp_path: Path, series: np.ndarray) -> None:
+def test_npy_roundtrip_with_contiguous_splits_and_standardization(tmp_path: Path, series: np.ndarray) -> None:
     np.save(tmp_path / "s.npy", series)
-    out = import_series(tmp_path / "s.npy", dt=0.1, out=tmp_path / "s.h5", standardize=True, test_fraction=0.25)
+    out = import_series(tmp_path / "s.npy", dt=0.1, out=tmp_path / "s.h5", standardize=True, val_fraction=0.15,
+                        test_fraction=0.25)
     attrs = read_attrs(out)
     assert attrs["kind"] == "trajectory" and attrs["name"] == "s" and attrs["parameters"]["dt"] == 0.1
-    train, test = read_split(out, "train"), read_split(out, "test")
-    assert train["states"]["x"].shape == (1, 150, 3) and test["states"]["x"].shape == (1, 50, 3)
-    mean, std = series[:150].mean(0), series[:150].std(0)
-    np.testing.assert_allclose(train["states"]["x"][0], (series[:150] - mean) / std, atol=1e-5)
-    np.testing.assert_allclose(test["states"]["x"][0], (series[150:] - mean) / std, atol=1e-5)
-    np.testing.assert_allclose(train["time"], 0.1 * np.arange(150))
+    assert attrs["parameters"]["split_blocks"] == {"train": [0, 120], "val": [120, 150], "test": [150, 200]}
+    parts = {s: read_split(out, s) for s in ("train", "val", "test")}
+    mean, std = series[:120].mean(0), series[:120].std(0)  # statistics of the train block only
+    for split, (a, b) in attrs["parameters"]["split_blocks"].items():
+        np.testing.assert_allclose(parts[split]["states"]["x"][0], (series[a:b] - mean) / std, atol=1e-5)
+        np.testing.assert_allclose(parts[split]["time"], 0.1 * np.arange(a, b))  # time continues across blocks
+
+
+def test_default_fractions_write_three_splits(tmp_path: Path, series: np.ndarray) -> None:
+    np.save(tmp_path / "s.npy", series)
+    out = import_series(tmp_path / "s.npy", dt=1.0, out=tmp_path / "s.h5")
+    assert sorted(list_splits(out)) == ["test", "train", "val"]
+    assert [read_split(out, s)["states"]["x"].shape[1] for s in ("train", "val", "test")] == [160, 20, 20]
+
+
+def test_split_lengths() -> None:
+    assert split_lengths(1000, 0.1, 0.2) == {"train": 700, "val": 100, "test": 200}
+    assert split_lengths(1000, 0.0, 0.1) == {"train": 900, "test": 100}
+    assert split_lengths(10, 0.0, 0.0) == {"train": 10}
+    with pytest.raises(DataError, match="nothing to train"):
+        split_lengths(1000, 0.5, 0.5)
+    with pytest.raises(DataError, match="need >= 2"):
+        split_lengths(10, 0.05, 0.3)
+    with pytest.raises(DataError, match="val_fraction"):
+        split_lengths(10, -0.1, 0.3)
 
 
 def test_csv_with_header(tmp_path: Path, series: np.ndarray) -> None:
     np.savetxt(tmp_path / "s.csv", series, delimiter=",", header="a,b,c", comments="")
-    out = import_series(tmp_path / "s.csv", dt=1.0, out=tmp_path / "s.h5", name="measured")
+    out = import_series(tmp_path / "s.csv", dt=1.0, out=tmp_path / "s.h5", name="measured", val_fraction=0.0,
+                        test_fraction=0.0)
     np.testing.assert_allclose(read_split(out, "train")["states"]["x"][0], series, atol=1e-5)
     assert read_attrs(out)["name"] == "measured"
+
+
+@pytest.mark.parametrize("text, match", [
+    ("a,b\n1,2\n3,x\n", "line 3, column 2 holds 'x'"),
+    ("1,2\n3\n4,5\n", "line 2 has 1 values but line 1 has 2"),
+    ("", "no data rows"),
+    ("a,b\n\n", "no data rows"),
+])
+def test_bad_csv_is_one_clear_error(tmp_path: Path, text: str, match: str) -> None:
+    (tmp_path / "bad.csv").write_text(text)
+    with pytest.raises(DataError, match=match):
+        import_series(tmp_path / "bad.csv", dt=0.1, out=tmp_path / "o.h5")
+    assert not (tmp_path / "o.h5").exists()
 
 
 @pytest.mark.parametrize("array, suffix, match", [
     (np.zeros((3, 50)), ".npy", "time first"),
     (np.full((50, 2), np.nan), ".npy", "NaN"),
     (np.zeros((50, 2, 2)), ".npy", "shape"),
+    (np.zeros((0, 2)), ".npy", "shape"),
+    (np.array(["a", "b"]), ".npy", "real-valued"),
     (np.zeros((50, 2)), ".txt", "suffix"),
 ])
 def test_bad_input(tmp_path: Path, array: np.ndarray, suffix: str, match: str) -> None:
@@ -65,10 +101,20 @@ def test_bad_arguments(tmp_path: Path, series: np.ndarray) -> None:
         import_series(tmp_path / "c.npy", dt=0.1, out=tmp_path / "o.h5", standardize=True)
 
 
-def test_command_line(tmp_path: Path, series: np.ndarray) -> None:
+def test_command_line(tmp_path: Path, series: np.ndarray, capsys: pytest.CaptureFixture) -> None:
     from neurops.cli import main
 
     np.save(tmp_path / "s.npy", series)
-    assert main(["data", "import-series", str(tmp_path / "s.npy"), "--dt", "0.5", "--out", str(tmp_path / "s.h5"),
-                 "--test-fraction", "0.1"]) == 0
+    args = ["data", "import-series", str(tmp_path / "s.npy"), "--dt", "0.5", "--out", str(tmp_path / "s.h5"),
+            "--val-fraction", "0.2", "--test-fraction", "0.1"]
+    assert main(args) == 0
+    assert read_split(tmp_path / "s.h5", "val")["states"]["x"].shape == (1, 40, 3)
     assert read_split(tmp_path / "s.h5", "test")["states"]["x"].shape == (1, 20, 3)
+    assert main(args) == 2  # refuses to replace the file ...
+    assert "already exists" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--val-fraction", "0.1"]) == 0  # ... unless told to
+    assert read_split(tmp_path / "s.h5", "val")["states"]["x"].shape == (1, 20, 3)
+    (tmp_path / "t.csv").write_text("1,2\n3,oops\n")
+    assert main(["data", "import-series", str(tmp_path / "t.csv"), "--dt", "1", "--out", str(tmp_path / "t.h5")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("neurops: error:") and "'oops'" in err[0]

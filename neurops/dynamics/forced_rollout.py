@@ -15,6 +15,11 @@ parameter gradients are one batched vector-Jacobian product of the map per chunk
 Values and gradients equal autograd's (``tests/dynamics/test_forced_rollout.py``); the
 speed-up is measured by ``benchmarks/dsr_training_speed.py``.
 
+An ensemble (:func:`neurops.models.plrnn.stack_members`) rolls out all its members at once:
+states, data and weights carry the member axis first (``z_hat : [R, B, T+1, M]``), every
+step is one batched operation over the members, and the backward pass is the same
+recursion with batched Jacobians. Member ``r`` gets the gradient of its own loss.
+
 References
 ----------
 .. [1] Hess, F., Monfared, Z., Brenner, M., Durstewitz, D. (2023). Generalized teacher
@@ -45,24 +50,36 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
     ----------
     model : the RNN (``step``); the fused backward needs a
         :class:`~neurops.models.plrnn.PiecewiseLinearRNN` (its region Jacobians).
-    z_hat : [B, T+1, M] data-inferred latent states; ``z_hat[:, 0]`` starts the rollout.
+    z_hat : [B, T+1, M] data-inferred latent states; ``z_hat[:, 0]`` starts the rollout
+        (``[R, B, T+1, M]`` for an ensemble of R members).
     weights : [T, M] forcing weights ``w_k`` in [0, 1], applied after step ``k + 1``
-        (``w_{T-1}`` is unused).
-    inputs : [B, T, K] external inputs ``s_k`` of the steps.
+        (``w_{T-1}`` is unused); an ensemble also takes ``[R, T, M]`` (one per member).
+    inputs : [B, T, K] external inputs ``s_k`` of the steps (``[R, B, T, K]``).
     fused : ``True`` back-propagates by the hand-written recursion, ``False`` by autograd
         through the loop (same values and gradients); ``None`` picks the faster
         (:func:`fused_backward_pays`).
+
+    Returns
+    -------
+    z : [B, T, M] (``[R, B, T, M]`` for an ensemble).
     """
-    if z_hat.ndim != 3 or weights.shape != (z_hat.shape[1] - 1, z_hat.shape[2]):
-        raise ValueError(f"forcing weights must be [T, M] for latent windows z_hat : [B, T+1, M]; got weights "
+    members = getattr(model, "members", 0)
+    lead = (members,) if members else ()
+    t, m = z_hat.shape[-2] - 1, z_hat.shape[-1]
+    if z_hat.ndim != 3 + len(lead) or z_hat.shape[: len(lead)] != lead or weights.shape[-2:] != (t, m) \
+            or weights.shape[:-2] not in ((), lead):
+        shapes = "[R, B, T+1, M] and weights [T, M] or [R, T, M]" if members else "[B, T+1, M] and weights [T, M]"
+        raise ValueError(f"a forced rollout needs latent windows z_hat : {shapes}; got weights "
                          f"{tuple(weights.shape)} and z_hat {tuple(z_hat.shape)}.")
+    weights = weights.expand(*lead, t, m)  # one set per member
     if fused is None:
         fused = fused_backward_pays(model)
     if fused and isinstance(model, PiecewiseLinearRNN):
         params = [p for p in model.parameters() if p.requires_grad]
         return _FusedForcedRollout.apply(model, z_hat, weights, inputs, *params)
     # the reference: the same loop, differentiated by autograd
-    return _forward_loop(model, z_hat, 1.0 - weights, weights * z_hat[:, 1:], inputs)[1].transpose(0, 1)
+    keep, pull = _forcing_terms(z_hat, weights)
+    return _forward_loop(model, z_hat, keep, pull, inputs)[1].movedim(0, -2)
 
 
 def fused_backward_pays(model: nn.Module) -> bool:
@@ -77,26 +94,45 @@ def fused_backward_pays(model: nn.Module) -> bool:
     return isinstance(model, PiecewiseLinearRNN) and model.latent_dim ** 2 * model.code_size <= _FUSED_MAX_COST
 
 
+def _forcing_terms(z_hat: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``keep = 1 - w : [T, *E, 1, M]`` and ``pull = w z_hat_{1..T} : [T, *E, B, M]``, time first.
+
+    ``E`` is the member axis of an ensemble (absent for one model).
+    """
+    w = weights.movedim(-2, 0).unsqueeze(-2)  # [T, *E, 1, M]
+    return 1.0 - w, w * z_hat[..., 1:, :].movedim(-2, 0)
+
+
 def _forward_loop(model: nn.Module, z_hat: torch.Tensor, keep: torch.Tensor, pull: torch.Tensor,
                   inputs: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step inputs ``z~_0 .. z~_{T-1}`` and outputs ``z_1 .. z_T``, both ``[T, B, M]``.
+    """Step inputs ``z~_0 .. z~_{T-1}`` and outputs ``z_1 .. z_T``, both ``[T, *E, B, M]``.
 
-    ``keep = 1 - w`` ([T, M]) and ``pull = w z_hat_{1..T}`` ([B, T, M]) give
-    ``z~_{k+1} = keep_k z_{k+1} + pull_k``; differentiable when grad mode is on.
+    ``keep`` and ``pull`` (:func:`_forcing_terms`) give ``z~_{k+1} = keep_k z_{k+1} + pull_k``;
+    differentiable when grad mode is on.
     """
-    z_tilde, starts, preds = z_hat[:, 0], [], []
+    z_tilde, starts, preds = z_hat[..., 0, :], [], []
     for k in range(keep.shape[0]):
         starts.append(z_tilde)
-        z = model.step(z_tilde, None if inputs is None else inputs[:, k])
+        z = model.step(z_tilde, None if inputs is None else inputs[..., k, :])
         preds.append(z)
-        z_tilde = torch.addcmul(pull[:, k], keep[k], z)
+        z_tilde = torch.addcmul(pull[k], keep[k], z)
     return torch.stack(starts), torch.stack(preds)
 
 
 def _steps_per_chunk(model: PiecewiseLinearRNN, batch: int) -> int:
-    """Steps whose Jacobians and hidden activations (``B (M^2 + R)`` numbers a step) fit ``_CHUNK_ELEMENTS``."""
+    """Steps whose Jacobians and hidden activations (``B (M^2 + R)`` numbers a step) fit ``_CHUNK_ELEMENTS``.
+
+    ``batch`` counts the states of a step (windows times members).
+    """
     width = model.latent_dim ** 2 + model.code_size
     return max(1, _CHUNK_ELEMENTS // (batch * width))
+
+
+def _members_first(x: torch.Tensor, members: int) -> torch.Tensor:
+    """Time-first states ``[t, R, B, X]`` of an ensemble as ``[R, t * B, X]`` (one model: ``[t * B, X]``)."""
+    if members:
+        return x.transpose(0, 1).reshape(members, -1, x.shape[-1])
+    return x.reshape(-1, x.shape[-1])
 
 
 def _chunk_adjoints(jac: torch.Tensor, keep: torch.Tensor, grad_z: torch.Tensor, a: torch.Tensor,
@@ -111,7 +147,7 @@ def _chunk_adjoints(jac: torch.Tensor, keep: torch.Tensor, grad_z: torch.Tensor,
     for i in range(len(jac) - 1, -1, -1):
         k = first + i
         a_list[i] = a
-        b_list[i] = b = torch.bmm(a.unsqueeze(1), jac[i]).squeeze(1)
+        b_list[i] = b = torch.matmul(a.unsqueeze(-2), jac[i]).squeeze(-2)
         if k:
             a = torch.addcmul(grad_z[k - 1], keep[k - 1], b)
     return torch.stack(a_list), torch.stack(b_list), a
@@ -129,18 +165,19 @@ class _FusedForcedRollout(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, model: PiecewiseLinearRNN, z_hat: torch.Tensor, weights: torch.Tensor,
                 inputs: torch.Tensor | None, *params: torch.Tensor) -> torch.Tensor:
-        keep = 1.0 - weights
-        starts, preds = _forward_loop(model, z_hat, keep, weights * z_hat[:, 1:], inputs)
+        keep, pull = _forcing_terms(z_hat, weights)
+        starts, preds = _forward_loop(model, z_hat, keep, pull, inputs)
         ctx.model, ctx.params = model, params
         ctx.save_for_backward(starts, keep, weights, inputs)
-        return preds.transpose(0, 1)
+        return preds.movedim(0, -2)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        starts, keep, weights, inputs = ctx.saved_tensors
-        model, (n_steps, batch, m) = ctx.model, starts.shape
-        grad_z = grad_out.transpose(0, 1)  # [T, B, M]
+        starts, keep, weights, inputs = ctx.saved_tensors  # starts : [T, *E, B, M], keep : [T, *E, 1, M]
+        model, members = ctx.model, ctx.model.members
+        n_steps, batch, m = starts.shape[0], starts.shape[-2], starts.shape[-1]
+        grad_z = grad_out.movedim(-2, 0)  # [T, *E, B, M]
         needed = ctx.needs_input_grad[4:]
         targets = [p for p, n in zip(ctx.params, needed, strict=True) if n]
         wrt_inputs = inputs is not None and ctx.needs_input_grad[3]
@@ -148,30 +185,35 @@ class _FusedForcedRollout(torch.autograd.Function):
         b_all = torch.empty_like(grad_z)
         grad_inputs = torch.zeros_like(inputs) if wrt_inputs else None
 
-        chunk, a = _steps_per_chunk(model, batch), grad_z[-1]
+        chunk, a = _steps_per_chunk(model, batch * max(1, members)), grad_z[-1]
         for stop in range(n_steps, 0, -chunk):
             first = max(0, stop - chunk)
-            z_in = starts[first:stop]
-            a_chunk, b_all[first:stop], a = _chunk_adjoints(model.jacobian(z_in), keep, grad_z, a, first)
+            z_in = _members_first(starts[first:stop], members)  # [R, t * B, M] ([t * B, M])
+            jac = model.jacobian(z_in).reshape(*starts[first:stop].shape[1:-2], stop - first, batch, m, m)
+            jac = jac.transpose(0, 1).contiguous() if members else jac  # [t, *E, B, M, M]
+            a_chunk, b_all[first:stop], a = _chunk_adjoints(jac, keep, grad_z, a, first)
             with torch.enable_grad():  # parameter (and input) gradients of this chunk's steps
                 s = None
                 if inputs is not None:
-                    s = inputs[:, first:stop].detach().transpose(0, 1).reshape(-1, inputs.shape[-1])
+                    s = _members_first(inputs[..., first:stop, :].detach().movedim(-2, 0), members)
                     s.requires_grad_(wrt_inputs)
-                out = model.step(z_in.reshape(-1, m), s)
+                out = model.step(z_in, s)
                 wrt = targets + ([s] if wrt_inputs else [])
-                grads = torch.autograd.grad(out, wrt, a_chunk.reshape(-1, m), allow_unused=True) if wrt else ()
+                cotangent = _members_first(a_chunk, members)
+                grads = torch.autograd.grad(out, wrt, cotangent, allow_unused=True) if wrt else ()
             for i, g in enumerate(grads[: len(targets)]):
                 if g is not None:
                     grad_targets[i] = g if grad_targets[i] is None else grad_targets[i] + g
             if wrt_inputs:
-                grad_inputs[:, first:stop] = grads[-1].reshape(stop - first, batch, -1).transpose(0, 1)
+                g_s = grads[-1].reshape(*inputs.shape[:-3], stop - first, batch, -1)  # [*E, t, B, K]
+                grad_inputs[..., first:stop, :] = g_s.transpose(-3, -2)
 
         grad_z_hat = None
         if ctx.needs_input_grad[1]:
-            grad_z_hat = grad_out.new_zeros(batch, n_steps + 1, m)
-            grad_z_hat[:, 0] = b_all[0]
-            grad_z_hat[:, 1:n_steps] = (weights[:-1, None] * b_all[1:]).transpose(0, 1)
+            grad_z_hat = grad_out.new_zeros(*grad_out.shape[:-2], n_steps + 1, m)  # [*E, B, T+1, M]
+            grad_z_hat[..., 0, :] = b_all[0]
+            w = weights.movedim(-2, 0)[:-1].unsqueeze(-2)  # [T-1, *E, 1, M]
+            grad_z_hat[..., 1:n_steps, :] = (w * b_all[1:]).movedim(0, -2)
         found = iter(grad_targets)
         grad_params = [next(found) if n else None for n in needed]
         return (None, grad_z_hat, None, grad_inputs, *grad_params)

@@ -10,7 +10,10 @@
   the data, cutting the gradient through them.
 
 Models follow the interface of :class:`neurops.models.plrnn.PiecewiseLinearRNN`
-(``step``, ``observe``, ``infer_latent``, ``forcing_mask``, ``jacobian``).
+(``step``, ``observe``, ``infer_latent``, ``forcing_mask``, ``jacobian``). An ensemble of R
+members (:func:`neurops.models.plrnn.stack_members`) takes windows ``[R, B, T+1, N]``
+(each member its own) and, for GTF, one ``alpha`` per member; alpha estimates are then
+per member too.
 
 References
 ----------
@@ -36,10 +39,19 @@ ALPHA_METHODS: tuple[str, ...] = ("product_upper_bound", "arithmetic_mean", "bat
 
 
 def _check_window(model: nn.Module, x: torch.Tensor) -> None:
-    if x.ndim != 3 or x.shape[1] < 2:
+    members = getattr(model, "members", 0)
+    if members and (x.ndim != 4 or x.shape[0] != members or x.shape[-2] < 2):
+        raise ValueError(f"an ensemble of {members} members needs windows x : [R={members}, B, T+1, N] with T >= 1, "
+                         f"got shape {tuple(x.shape)}.")
+    if not members and (x.ndim != 3 or x.shape[1] < 2):
         raise ValueError(f"teacher forcing needs windows x : [B, T+1, N] with T >= 1, got shape {tuple(x.shape)}.")
     if x.shape[-1] != model.obs_dim:
         raise ValueError(f"windows have {x.shape[-1]} variables but the model observes obs_dim={model.obs_dim}.")
+
+
+def _time_axis(x: torch.Tensor) -> int:
+    """Length T+1 of windows ``[..., T+1, N]``."""
+    return x.shape[-2]
 
 
 def gtf_rollout(model: nn.Module, x: torch.Tensor, alpha: float | torch.Tensor,
@@ -52,9 +64,11 @@ def gtf_rollout(model: nn.Module, x: torch.Tensor, alpha: float | torch.Tensor,
 
     Parameters
     ----------
-    model : a PWL RNN (:class:`~neurops.models.plrnn.PiecewiseLinearRNN`).
-    x : [B, T+1, N] observed windows; ``x[:, 0]`` initialises, ``x[:, 1:]`` are targets.
-    alpha : forcing strength in [0, 1]; 0 is free running (plain BPTT), 1 full forcing.
+    model : a PWL RNN (:class:`~neurops.models.plrnn.PiecewiseLinearRNN`) or an ensemble of them.
+    x : [B, T+1, N] observed windows; ``x[:, 0]`` initialises, ``x[:, 1:]`` are targets
+        (``[R, B, T+1, N]`` for an ensemble).
+    alpha : forcing strength in [0, 1]; 0 is free running (plain BPTT), 1 full forcing. An
+        ensemble also takes one per member (``[R]``).
     inputs : [B, T, K] external inputs for steps ``1..T``.
     fused : back-propagate by the hand-written adjoint recursion (``True``; same gradients,
         1.5-2x faster training steps of small models on a CPU) or by autograd through the loop
@@ -72,10 +86,13 @@ def gtf_rollout(model: nn.Module, x: torch.Tensor, alpha: float | torch.Tensor,
     Hess et al. (2023), ICML, Sec. 3 (GTF).
     """
     _check_window(model, x)
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {float(alpha)}.")
+    alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+    if alpha.numel() and not (0.0 <= float(alpha.min()) and float(alpha.max()) <= 1.0):
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha.tolist()}.")
     z_hat = model.infer_latent(x)
-    weights = (model.forcing_mask().to(x.dtype) * alpha).expand(x.shape[1] - 1, -1)  # [T, M]
+    mask = model.forcing_mask().to(x.dtype)
+    weights = (mask * alpha.unsqueeze(-1)).unsqueeze(-2)  # [1, M] or [R, 1, M]
+    weights = weights.expand(*weights.shape[:-2], _time_axis(x) - 1, mask.shape[0])  # [T, M] or [R, T, M]
     zs = forced_rollout(model, z_hat, weights, inputs, fused=fused)
     return model.observe(zs), zs
 
@@ -110,7 +127,7 @@ def stf_rollout(model: nn.Module, x: torch.Tensor, tau: int,
     if int(tau) < 1:
         raise ValueError(f"the sparse-forcing interval tau must be >= 1 step, got {tau}.")
     z_hat = model.infer_latent(x)
-    forced_now = torch.arange(1, x.shape[1], device=x.device) % int(tau) == 0  # [T]
+    forced_now = torch.arange(1, _time_axis(x), device=x.device) % int(tau) == 0  # [T]
     weights = (forced_now[:, None] & model.forcing_mask()).to(x.dtype)  # [T, M], 1 = replace by the data
     zs = forced_rollout(model, z_hat, weights, inputs, fused=fused)
     return model.observe(zs), zs
@@ -121,14 +138,15 @@ def jacobian_norms(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
     Parameters
     ----------
-    x : [B, T, N] observed windows.
+    x : [B, T, N] observed windows (``[R, B, T, N]`` for an ensemble; norms ``[R, B, T]``).
     """
     with torch.no_grad():
         j = model.jacobian(model.infer_latent(x))
         return torch.linalg.matrix_norm(j, ord=2)
 
 
-def estimate_sigma(model: nn.Module, x: torch.Tensor, method: AlphaMethod = "product_upper_bound") -> float:
+def estimate_sigma(model: nn.Module, x: torch.Tensor,
+                   method: AlphaMethod = "product_upper_bound") -> float | torch.Tensor:
     """Bound ``sigma`` on the growth of Jacobian products along the data.
 
     * ``product_upper_bound``: per window the geometric mean over t of ``||J(z_hat_t)||_2``,
@@ -139,7 +157,11 @@ def estimate_sigma(model: nn.Module, x: torch.Tensor, method: AlphaMethod = "pro
 
     Parameters
     ----------
-    x : [B, T, N] observed windows.
+    x : [B, T, N] observed windows (``[R, B, T, N]`` for an ensemble).
+
+    Returns
+    -------
+    sigma : a float; for an ensemble one per member, ``[R]``.
 
     References
     ----------
@@ -147,27 +169,38 @@ def estimate_sigma(model: nn.Module, x: torch.Tensor, method: AlphaMethod = "pro
     """
     if method not in ALPHA_METHODS:
         raise ConfigError(f"alpha estimation method {method!r} is unknown; use one of {ALPHA_METHODS}.")
-    if x.ndim != 3:
-        raise ValueError(f"alpha estimation needs windows x : [B, T, N], got shape {tuple(x.shape)}.")
+    members = getattr(model, "members", 0)
+    if x.ndim != 3 + bool(members):
+        shape = "[R, B, T, N]" if members else "[B, T, N]"
+        raise ValueError(f"alpha estimation needs windows x : {shape}, got shape {tuple(x.shape)}.")
     with torch.no_grad():
         if method == "arithmetic_mean":
-            j = model.jacobian(model.infer_latent(x)).mean(dim=1)
-            return float(torch.linalg.matrix_norm(j, ord=2).max())
-        norms = jacobian_norms(model, x)
-        if method == "batch_maximum":
-            return float(norms.max())
-        return float(norms.clamp_min(1e-12).log().mean(dim=1).exp().max())
+            j = model.jacobian(model.infer_latent(x)).mean(dim=-3)  # [*E, B, M, M]
+            sigma = torch.linalg.matrix_norm(j, ord=2).amax(dim=-1)
+        else:
+            norms = jacobian_norms(model, x)  # [*E, B, T]
+            if method == "batch_maximum":
+                sigma = norms.flatten(-2).amax(dim=-1)
+            else:
+                sigma = norms.clamp_min(1e-12).log().mean(dim=-1).exp().amax(dim=-1)
+    return sigma if members else float(sigma)
 
 
-def alpha_from_sigma(sigma: float) -> float:
-    """``alpha* = max(0, 1 - 1/sigma)``: the smallest alpha that keeps ``((1-alpha) sigma)^T`` bounded."""
+def alpha_from_sigma(sigma: float | torch.Tensor) -> float | torch.Tensor:
+    """``alpha* = max(0, 1 - 1/sigma)``: the smallest alpha that keeps ``((1-alpha) sigma)^T`` bounded.
+
+    Works elementwise on a tensor of sigmas (one per ensemble member); an infinite sigma gives 1.
+    """
+    if isinstance(sigma, torch.Tensor):
+        return torch.where(torch.isfinite(sigma), (1.0 - 1.0 / sigma.clamp_min(1e-300)).clamp_min(0.0), 1.0)
     if sigma <= 0 or not math.isfinite(sigma):
         return 1.0 if not math.isfinite(sigma) else 0.0
     return max(0.0, 1.0 - 1.0 / sigma)
 
 
-def estimate_alpha(model: nn.Module, x: torch.Tensor, method: AlphaMethod = "product_upper_bound") -> float:
-    """Estimated optimal forcing strength ``alpha*`` for windows ``x : [B, T, N]``.
+def estimate_alpha(model: nn.Module, x: torch.Tensor,
+                   method: AlphaMethod = "product_upper_bound") -> float | torch.Tensor:
+    """Estimated optimal forcing strength ``alpha*`` for windows ``x : [B, T, N]`` (``[R]`` for an ensemble).
 
     References
     ----------
@@ -206,26 +239,33 @@ class AdaptiveAlpha:
         self.alpha = alpha0
         self._batches = 0
 
-    def update(self, estimate: float) -> float:
-        """Fold in a new estimate ``alpha*`` and return the current alpha."""
-        if estimate > self.alpha:
+    def update(self, estimate: float | torch.Tensor) -> float | torch.Tensor:
+        """Fold in a new estimate ``alpha*`` (one per member: ``[R]``) and return the current alpha."""
+        if isinstance(estimate, torch.Tensor) or isinstance(self.alpha, torch.Tensor):
+            new = torch.as_tensor(estimate, dtype=torch.float64).cpu()
+            old = torch.as_tensor(self.alpha, dtype=torch.float64).expand_as(new)
+            self.alpha = torch.where(new > old, new, (1.0 - self.rate) * old + self.rate * new)
+        elif estimate > self.alpha:
             self.alpha = float(estimate)
         else:
             self.alpha = (1.0 - self.rate) * self.alpha + self.rate * float(estimate)
         return self.alpha
 
-    def __call__(self, model: nn.Module, x: torch.Tensor) -> float:
-        """Alpha for this batch ``x : [B, T, N]`` (re-estimated every ``every`` calls)."""
+    def __call__(self, model: nn.Module, x: torch.Tensor) -> float | torch.Tensor:
+        """Alpha for this batch ``x : [B, T, N]`` (``[R, B, T, N]``; re-estimated every ``every`` calls)."""
         if self._batches % self.every == 0:
             self.update(estimate_alpha(model, x, self.method))
         self._batches += 1
         return self.alpha
 
-    def state_dict(self) -> dict[str, float | int]:
-        return {"alpha": self.alpha, "batches": self._batches}
+    def state_dict(self) -> dict[str, float | int | list[float]]:
+        alpha = self.alpha.tolist() if isinstance(self.alpha, torch.Tensor) else self.alpha
+        return {"alpha": alpha, "batches": self._batches}
 
-    def load_state_dict(self, state: dict[str, float | int]) -> None:
-        self.alpha, self._batches = float(state["alpha"]), int(state["batches"])
+    def load_state_dict(self, state: dict[str, float | int | list[float]]) -> None:
+        alpha = state["alpha"]
+        self.alpha = torch.tensor(alpha, dtype=torch.float64) if isinstance(alpha, list) else float(alpha)
+        self._batches = int(state["batches"])
 
 
 __all__ = ["ALPHA_METHODS", "AdaptiveAlpha", "alpha_from_sigma", "estimate_alpha", "estimate_sigma", "gtf_rollout",

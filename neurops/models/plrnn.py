@@ -21,6 +21,12 @@ Observation models: ``identity`` reads the first ``N`` latent units (``x = z[:N]
 ``M > N`` a learned ``L`` completes the first state, ``z_1 = [x_1; L x_1]``), and
 ``affine`` reads ``x = B z`` and forces with the pseudo-inverse ``B^+ x``.
 
+Ensembles: :func:`stack_members` turns R models of one kind into ONE model whose
+parameters carry a leading member axis (``A : [R, M]``, ``W1 : [R, M, L]`` ...) and whose
+states do too (``z : [R, ..., M]``); every method above then works member by member in
+batched operations, so R independent seeds train in one process at little more than the
+cost of one. :meth:`PiecewiseLinearRNN.member` takes member ``r`` out as a plain model.
+
 References
 ----------
 .. [1] Durstewitz, D. (2017). A state space approach for piecewise-linear recurrent
@@ -39,8 +45,11 @@ References
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Literal, TypeVar
 
 import torch
 from torch import nn
@@ -76,6 +85,32 @@ def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator) -
     return (torch.rand(shape, generator=generator) * 2.0 - 1.0) * bound
 
 
+F = TypeVar("F", bound=Callable)
+
+
+def _per_member(fn: F) -> F:
+    """Let a method of an ensemble take states ``[R, *batch, X]``: it sees ``[R, n, X]``, results get ``*batch`` back.
+
+    A plain model (``members == 0``) calls ``fn`` unchanged.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(self: PiecewiseLinearRNN, z: torch.Tensor, *args: torch.Tensor | None) -> torch.Tensor:
+        if not self.members or (z.ndim == 3 and z.shape[0] == self.members):
+            return fn(self, z, *args)  # one model, or states already [R, n, X]
+        if z.shape[0] != self.members:
+            raise ModelError(f"an ensemble of {self.members} members takes states with the member axis first, "
+                             f"[{self.members}, ..., X]; got shape {tuple(z.shape)}.")
+        batch = z.shape[1:-1]
+        flat = [None if a is None else a.reshape(self.members, -1, a.shape[-1]) for a in args]
+        out = fn(self, z.reshape(self.members, -1, z.shape[-1]), *flat)
+        if isinstance(out, tuple):
+            return tuple(o.reshape(self.members, *batch, *o.shape[2:]) for o in out)
+        return out.reshape(self.members, *batch, *out.shape[2:])
+
+    return wrapper  # type: ignore[return-value]
+
+
 class PiecewiseLinearRNN(nn.Module):
     """Base class: observation model, inputs, generation, regularisers, PWL description.
 
@@ -89,7 +124,13 @@ class PiecewiseLinearRNN(nn.Module):
     observation : ``"identity"`` (``x = z[:N]``, needs ``M >= N``) or ``"affine"`` (``x = B z``).
     input_dim : K, number of external inputs ``s_t`` entering as ``+ C s_t`` (0: none).
     seed : seed of the initialisation (same seed, same weights).
+
+    Attributes
+    ----------
+    members : R for an ensemble of R stacked models (:func:`stack_members`), 0 for one model.
     """
+
+    members: int = 0
 
     def __init__(self, obs_dim: int, latent_dim: int, *, observation: Observation = "identity",
                  input_dim: int = 0, seed: int | None = 0) -> None:
@@ -139,7 +180,34 @@ class PiecewiseLinearRNN(nn.Module):
     def code_size(self) -> int:
         """Number of bits R of a region code."""
         ref = next(self.parameters())
-        return int(self.region_code(ref.new_zeros(1, self.latent_dim)).shape[-1])
+        return int(self.region_code(ref.new_zeros(*self._member_shape, 1, self.latent_dim)).shape[-1])
+
+    @property
+    def _member_shape(self) -> tuple[int, ...]:
+        """``(R,)`` for an ensemble, ``()`` for one model: the leading axes of parameters and states."""
+        return (self.members,) if self.members else ()
+
+    def _lift(self, p: torch.Tensor, axes: int = 1) -> torch.Tensor:
+        """An ensemble's parameter ``[R, ...]`` with ``axes`` broadcast axes after the member axis (``p`` if one model)."""
+        return p.reshape(p.shape[0], *(1,) * axes, *p.shape[1:]) if self.members else p
+
+    def member(self, r: int) -> PiecewiseLinearRNN:
+        """Member ``r`` of an ensemble as a plain model (a copy; its own parameters)."""
+        if not self.members:
+            raise ModelError("member(r) takes one model out of an ensemble; this model is not one.")
+        if not -self.members <= r < self.members:
+            raise ModelError(f"member {r} is out of range for an ensemble of {self.members}.")
+        single = copy.deepcopy(self)
+        for module in single.modules():
+            for name, p in list(module.named_parameters(recurse=False)):
+                setattr(module, name, nn.Parameter(p.detach()[r].clone(), requires_grad=p.requires_grad))
+        single.members = 0
+        seeds = getattr(self, "member_seeds", None)
+        if seeds is not None:
+            del single.member_seeds
+            if hasattr(single, "_neurops_spec"):
+                single._neurops_spec[1]["seed"] = seeds[r]
+        return single
 
     @property
     def _device(self) -> torch.device:
@@ -158,20 +226,26 @@ class PiecewiseLinearRNN(nn.Module):
         if self.input_dim:
             if s is None:
                 raise ModelError(f"this model was built with input_dim={self.input_dim}; pass the inputs s.")
-            z_next = z_next + s @ self.C.T
+            z_next = z_next + self._input_drive(z_next, s)
         elif s is not None:
             raise ModelError("this model has no external inputs (input_dim=0) but inputs were passed; "
                              "rebuild it with input_dim=K.")
         return z_next
 
+    @_per_member
+    def _input_drive(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """``C s : [..., M]`` (``z`` only carries the batch shape)."""
+        return s @ self.C.mT
+
     def jacobian(self, z: torch.Tensor) -> torch.Tensor:
         """Jacobian ``dF/dz : [..., M, M]`` of the latent map at ``z : [..., M]``."""
         return self.linear_map(self.region_code(z))[0]
 
+    @_per_member
     def observe(self, z: torch.Tensor) -> torch.Tensor:
         """Observation ``x : [..., N]`` of latent states ``z : [..., M]``."""
         if self.observation == "affine":
-            return z @ self.B.T
+            return z @ self.B.mT
         return z[..., : self.obs_dim]
 
     def forcing_mask(self) -> torch.Tensor:
@@ -180,6 +254,7 @@ class PiecewiseLinearRNN(nn.Module):
         mask[: self.latent_dim if self.observation == "affine" else self.obs_dim] = True
         return mask
 
+    @_per_member
     def infer_latent(self, x: torch.Tensor) -> torch.Tensor:
         """Data-inferred latent states ``z_hat : [..., M]`` of observations ``x : [..., N]``.
 
@@ -189,9 +264,9 @@ class PiecewiseLinearRNN(nn.Module):
         if x.shape[-1] != self.obs_dim:
             raise ModelError(f"observations have {x.shape[-1]} variables, the model expects obs_dim={self.obs_dim}.")
         if self.observation == "affine":
-            return x @ torch.linalg.pinv(self.B).T
+            return x @ torch.linalg.pinv(self.B).mT
         if self.latent_dim > self.obs_dim:
-            return torch.cat([x, x @ self.L.T], dim=-1)
+            return torch.cat([x, x @ self.L.mT], dim=-1)
         return x
 
     def generate(self, x0: torch.Tensor, n_steps: int, inputs: torch.Tensor | None = None,
@@ -200,22 +275,22 @@ class PiecewiseLinearRNN(nn.Module):
 
         Parameters
         ----------
-        x0 : [B, N] initial observation (ignored if ``z0`` is given).
+        x0 : [B, N] initial observation (ignored if ``z0`` is given); ``[R, B, N]`` for an ensemble.
         n_steps : number of steps T.
         inputs : [B, T, K] external inputs, one per generated step.
         z0 : [B, M] initial latent state.
 
         Returns
         -------
-        x : [B, T, N] observations of ``z_1 .. z_T``.
+        x : [B, T, N] observations of ``z_1 .. z_T`` (``[R, B, T, N]`` for an ensemble).
         z : [B, T, M] latent states ``z_1 .. z_T``.
         """
         z = self.infer_latent(x0) if z0 is None else z0
         states = []
         for t in range(n_steps):
-            z = self.step(z, None if inputs is None else inputs[:, t])
+            z = self.step(z, None if inputs is None else inputs[..., t, :])
             states.append(z)
-        zs = torch.stack(states, dim=1) if states else z.new_zeros(z.shape[0], 0, self.latent_dim)
+        zs = torch.stack(states, dim=-2) if states else z.new_zeros(*z.shape[:-1], 0, self.latent_dim)
         return self.observe(zs), zs
 
     def forward(self, x0: torch.Tensor, n_steps: int, inputs: torch.Tensor | None = None) -> torch.Tensor:
@@ -255,18 +330,56 @@ class PiecewiseLinearRNN(nn.Module):
         a, w, h = self._recurrent_parts()
         if n == 0:
             return a.sum() * 0.0
-        return (1.0 - a[-n:]).pow(2).sum() + w[-n:].pow(2).sum() + h[-n:].pow(2).sum()
+        return (1.0 - a[..., -n:]).pow(2).sum() + w[..., -n:, :].pow(2).sum() + h[..., -n:].pow(2).sum()
 
     def observation_regularization(self) -> torch.Tensor:
-        """``(1 - sigma_max / sigma_min)^2`` of ``B`` (affine only, 0 otherwise): keeps ``B^+`` well conditioned."""
+        """``(1 - sigma_max / sigma_min)^2`` of ``B`` (affine only, 0 otherwise): keeps ``B^+`` well conditioned.
+
+        An ensemble's regularisers are the sums of its members'.
+        """
         if self.observation != "affine":
             return torch.zeros((), device=self._device)
         s = torch.linalg.svdvals(self.B)
-        return (1.0 - s.max() / s.min()).pow(2)
+        return (1.0 - s.amax(dim=-1) / s.amin(dim=-1)).pow(2).sum()
+
+    def _diag_plus(self, a: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """``m + diag(a)`` for a diagonal ``a : [M]`` (``[R, M]``) and matrices ``m : [..., M, M]``."""
+        return m + torch.diag_embed(self._lift(a).expand(m.shape[:-1]))
 
 
-def _diag_plus(a: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    return m + torch.diag_embed(a.expand(m.shape[:-1]))
+def stack_members(models: Sequence[PiecewiseLinearRNN], seeds: Sequence[int] | None = None) -> PiecewiseLinearRNN:
+    """One ensemble model from R models of the same kind and size: parameters stacked on a leading member axis.
+
+    Member ``r`` computes exactly what ``models[r]`` computes (states ``[R, ..., M]``, member
+    axis first) and gets exactly its gradients from a loss that sums the members' losses;
+    :meth:`PiecewiseLinearRNN.member` takes it out again.
+
+    Parameters
+    ----------
+    models : R >= 1 models built with the same class and arguments (except ``seed``).
+    seeds : the members' seeds, recorded as ``member_seeds`` (and put back by ``member``).
+    """
+    if not models:
+        raise ModelError("an ensemble needs at least one member.")
+    first = models[0]
+    if any(m.members for m in models):
+        raise ModelError("stack_members takes plain models, not ensembles.")
+    shapes = [[(n, p.shape) for n, p in m.named_parameters()] for m in models]
+    if any(type(m) is not type(first) or s != shapes[0] for m, s in zip(models, shapes)):
+        raise ModelError("ensemble members must be models of one class with parameters of the same shapes.")
+    ensemble = copy.deepcopy(first)
+    params = [dict(m.named_parameters()) for m in models]
+    for module_name, module in ensemble.named_modules():
+        prefix = f"{module_name}." if module_name else ""
+        for name, p in list(module.named_parameters(recurse=False)):
+            stacked = torch.stack([ps[prefix + name].detach() for ps in params])
+            setattr(module, name, nn.Parameter(stacked, requires_grad=p.requires_grad))
+    ensemble.members = len(models)
+    if seeds is not None:
+        if len(seeds) != len(models):
+            raise ModelError(f"got {len(seeds)} seeds for {len(models)} members.")
+        ensemble.member_seeds = [int(s) for s in seeds]
+    return ensemble
 
 
 @register("plrnn")
@@ -297,16 +410,18 @@ class PLRNN(PiecewiseLinearRNN):
     def _w(self) -> torch.Tensor:
         return self.W * self._offdiag
 
+    @_per_member
     def latent_step(self, z: torch.Tensor) -> torch.Tensor:
-        return self.A * z + torch.relu(z) @ self._w().T + self.h
+        return self._lift(self.A) * z + torch.relu(z) @ self._w().mT + self._lift(self.h)
 
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
         return z > 0
 
+    @_per_member
     def linear_map(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = code.to(self.A.dtype)
-        j = _diag_plus(self.A, self._w() * d.unsqueeze(-2))
-        return j, self.h.expand(j.shape[:-1])
+        j = self._diag_plus(self.A, self._lift(self._w()) * d.unsqueeze(-2))
+        return j, self._lift(self.h).expand(j.shape[:-1])
 
     def _recurrent_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.A, self._w(), self.h
@@ -347,21 +462,26 @@ class ShallowPLRNN(PiecewiseLinearRNN):
         h2 = _uniform((hidden_dim,), 1.0 / math.sqrt(hidden_dim), g) if self.clipped else torch.zeros(hidden_dim)
         self.h2 = nn.Parameter(h2)
 
+    @_per_member
     def latent_step(self, z: torch.Tensor) -> torch.Tensor:
-        pre = z @ self.W2.T
-        hidden = torch.relu(pre + self.h2)
+        pre = z @ self.W2.mT
+        hidden = torch.relu(pre + self._lift(self.h2))
         if self.clipped:
             hidden = hidden - torch.relu(pre)
         if z.ndim == 2:  # one fused op less per step of a rollout
             return torch.addmm(torch.addcmul(self.h1, self.A, z), hidden, self.W1.T)
+        if self.members:  # the same for a batch of members: [R, B, M]
+            return torch.baddbmm(torch.addcmul(self._lift(self.h1), self._lift(self.A), z), hidden, self.W1.mT)
         return self.A * z + hidden @ self.W1.T + self.h1
 
+    @_per_member
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
-        pre = z @ self.W2.T
+        pre = z @ self.W2.mT
         if self.clipped:
-            return torch.cat([pre + self.h2 > 0, pre > 0], dim=-1)
-        return pre + self.h2 > 0
+            return torch.cat([pre + self._lift(self.h2) > 0, pre > 0], dim=-1)
+        return pre + self._lift(self.h2) > 0
 
+    @_per_member
     def linear_map(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = code.to(self.A.dtype)
         if self.clipped:
@@ -369,21 +489,22 @@ class ShallowPLRNN(PiecewiseLinearRNN):
             slope = d_on - d_off
         else:
             d_on = slope = d
-        return self._jacobian_of_slopes(slope), self.h1 + (d_on * self.h2) @ self.W1.T
+        return self._jacobian_of_slopes(slope), self._lift(self.h1) + (d_on * self._lift(self.h2)) @ self.W1.mT
 
+    @_per_member
     def jacobian(self, z: torch.Tensor) -> torch.Tensor:
         # the slopes straight from the pre-activations (no region code, no offset c)
-        pre = z @ self.W2.T
-        slope = (pre + self.h2 > 0).to(z.dtype)
+        pre = z @ self.W2.mT
+        slope = (pre + self._lift(self.h2) > 0).to(z.dtype)
         if self.clipped:
             slope = slope - (pre > 0).to(z.dtype)
         return self._jacobian_of_slopes(slope)
 
     def _jacobian_of_slopes(self, slope: torch.Tensor) -> torch.Tensor:
-        """``diag(A) + W1 diag(slope) W2 : [..., M, M]`` for hidden-unit slopes ``[..., L]``."""
+        """``diag(A) + W1 diag(slope) W2 : [..., M, M]`` for hidden-unit slopes ``[..., L]`` (``[R, n, L]``)."""
         # W1 diag(s) W2 = s @ K with K[l, i*M + j] = W1[i, l] W2[l, j]: one GEMM for many states
-        outer = (self.W1.T.unsqueeze(-1) * self.W2.unsqueeze(1)).flatten(1)  # [L, M*M]
-        return _diag_plus(self.A, (slope @ outer).unflatten(-1, (self.latent_dim, self.latent_dim)))
+        outer = (self.W1.mT.unsqueeze(-1) * self.W2.unsqueeze(-2)).flatten(-2)  # [L, M*M] ([R, L, M*M])
+        return self._diag_plus(self.A, (slope @ outer).unflatten(-1, (self.latent_dim, self.latent_dim)))
 
     def _recurrent_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.A, self.W1, self.h1
@@ -441,17 +562,19 @@ class ALRNN(PiecewiseLinearRNN):
         k = self.latent_dim - self.n_relu
         return torch.cat([z[..., :k], torch.relu(z[..., k:])], dim=-1)
 
+    @_per_member
     def latent_step(self, z: torch.Tensor) -> torch.Tensor:
-        return self.A * z + self._phi(z) @ self.W.T + self.h
+        return self._lift(self.A) * z + self._phi(z) @ self.W.mT + self._lift(self.h)
 
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
         return z[..., self.latent_dim - self.n_relu:] > 0
 
+    @_per_member
     def linear_map(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = code.to(self.A.dtype)
         ones = d.new_ones((*d.shape[:-1], self.latent_dim - self.n_relu))
-        j = _diag_plus(self.A, self.W * torch.cat([ones, d], dim=-1).unsqueeze(-2))
-        return j, self.h.expand(j.shape[:-1])
+        j = self._diag_plus(self.A, self._lift(self.W) * torch.cat([ones, d], dim=-1).unsqueeze(-2))
+        return j, self._lift(self.h).expand(j.shape[:-1])
 
     def _recurrent_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.A, self.W, self.h
@@ -489,19 +612,26 @@ class DendPLRNN(PiecewiseLinearRNN):
         self.alpha = nn.Parameter(torch.full((n_bases,), 1.0 / n_bases))
         self.theta = nn.Parameter(_uniform((latent_dim, n_bases), 1.0, self._generator))
 
+    @_per_member
     def latent_step(self, z: torch.Tensor) -> torch.Tensor:
-        basis = torch.relu(z.unsqueeze(-1) - self.theta) @ self.alpha
-        return self.A * z + basis @ self.W.T + self.h
+        basis = self._bases(torch.relu(z.unsqueeze(-1) - self._lift(self.theta)))
+        return self._lift(self.A) * z + basis @ self.W.mT + self._lift(self.h)
 
+    def _bases(self, per_base: torch.Tensor) -> torch.Tensor:
+        """``sum_b alpha_b v_b : [..., M]`` of per-base values ``v : [..., M, n_bases]``."""
+        return (per_base @ self._lift(self.alpha, 1).unsqueeze(-1)).squeeze(-1)
+
+    @_per_member
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
-        return (z.unsqueeze(-1) > self.theta).flatten(-2)
+        return (z.unsqueeze(-1) > self._lift(self.theta)).flatten(-2)
 
+    @_per_member
     def linear_map(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = code.to(self.A.dtype).unflatten(-1, (self.latent_dim, self.n_bases))
-        slope = d @ self.alpha  # [..., M]
-        offset = (d * self.theta) @ self.alpha  # [..., M]
-        j = _diag_plus(self.A, self.W * slope.unsqueeze(-2))
-        return j, self.h - offset @ self.W.T
+        slope = self._bases(d)  # [..., M]
+        offset = self._bases(d * self._lift(self.theta))  # [..., M]
+        j = self._diag_plus(self.A, self._lift(self.W) * slope.unsqueeze(-2))
+        return j, self._lift(self.h) - offset @ self.W.mT
 
     def _recurrent_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.A, self.W, self.h
@@ -511,4 +641,4 @@ class DendPLRNN(PiecewiseLinearRNN):
 
 
 __all__ = ["ALRNN", "ClippedShallowPLRNN", "DendPLRNN", "PLRNN", "PiecewiseLinearRNN", "ShallowPLRNN",
-           "talathi_vartak_init"]
+           "stack_members", "talathi_vartak_init"]

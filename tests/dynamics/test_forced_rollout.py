@@ -7,6 +7,7 @@ import torch
 
 from neurops.dynamics import forced_rollout as fr
 from neurops.models import build
+from neurops.models.plrnn import stack_members
 
 MODELS = [("plrnn", {}), ("shplrnn", {"hidden_dim": 7}), ("clipped_shplrnn", {"hidden_dim": 7}),
           ("alrnn", {"n_relu": 2}), ("dendplrnn", {"n_bases": 3})]
@@ -82,5 +83,35 @@ def test_default_path_is_fused_for_small_models_only() -> None:
 def test_forcing_weights_of_the_wrong_shape_are_rejected() -> None:
     model = build("plrnn", obs_dim=2, latent_dim=2)
     z_hat = torch.randn(3, 6, 2)
-    with pytest.raises(ValueError, match=r"forcing weights must be \[T, M\].*\(4, 2\)"):
+    with pytest.raises(ValueError, match=r"z_hat : \[B, T\+1, M\] and weights \[T, M\]; got weights \(4, 2\)"):
         fr.forced_rollout(model, z_hat, torch.zeros(4, 2))
+    ensemble = stack_members([model, model])
+    with pytest.raises(ValueError, match=r"\[R, B, T\+1, M\]"):
+        fr.forced_rollout(ensemble, z_hat, torch.zeros(5, 2))
+    with pytest.raises(ValueError, match=r"\[R, B, T\+1, M\]"):
+        fr.forced_rollout(ensemble, z_hat.expand(2, 3, 6, 2), torch.zeros(3, 5, 2))
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize(("name", "kwargs"), MODELS)
+def test_ensemble_members_get_the_gradients_of_their_own_rollouts(name: str, kwargs: dict, fused: bool,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Member r of a stacked ensemble gets exactly the values and gradients of model r rolled out alone."""
+    monkeypatch.setattr(fr, "_CHUNK_ELEMENTS", 300)  # several chunks of steps
+    models = [build(name, obs_dim=2, latent_dim=4, observation="affine", input_dim=2, seed=s, **kwargs).double()
+              for s in (0, 1, 2)]
+    ensemble = stack_members(models)
+    g = torch.Generator().manual_seed(0)
+    z_hat = torch.randn(3, 2, 10, 4, dtype=torch.float64, generator=g, requires_grad=True)  # its own data per member
+    s = torch.randn(3, 2, 9, 2, dtype=torch.float64, generator=g, requires_grad=True)
+    weights = torch.rand(3, 9, 4, dtype=torch.float64, generator=g)  # its own forcing per member (aGTF)
+    cotangent = torch.randn(3, 2, 9, 4, dtype=torch.float64, generator=g)
+    got = _values_and_grads(ensemble, z_hat, weights, s, cotangent, fused=fused)
+    for r, model in enumerate(models):
+        z_r, s_r = z_hat.detach()[r].requires_grad_(True), s.detach()[r].requires_grad_(True)
+        want = _values_and_grads(model, z_r, weights[r], s_r, cotangent[r], fused=fused)
+        for ours, theirs in zip(got, want, strict=True):
+            torch.testing.assert_close(ours[r], theirs, rtol=1e-10, atol=1e-12)
+    # shared weights [T, M] broadcast over the members
+    shared = fr.forced_rollout(ensemble, z_hat.detach(), weights[0], s.detach(), fused=fused)
+    torch.testing.assert_close(shared[1], fr.forced_rollout(models[1], z_hat.detach()[1], weights[0], s.detach()[1]))

@@ -14,6 +14,7 @@ from neurops.dynamics.teacher_forcing import (AdaptiveAlpha, alpha_from_sigma, e
                                               gtf_rollout, stf_rollout)
 from neurops.errors import ConfigError
 from neurops.models import build
+from neurops.models.plrnn import stack_members
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,33 @@ def test_adaptive_alpha_rule() -> None:
     assert again.alpha == every.alpha
     with pytest.raises(ConfigError):
         AdaptiveAlpha(every=0)
+
+
+def test_ensembles_force_and_estimate_alpha_per_member(lorenz_windows: torch.Tensor) -> None:
+    models = [build("clipped_shplrnn", obs_dim=3, latent_dim=3, hidden_dim=50, seed=s).double() for s in (0, 1)]
+    models[1] = _fitted_shplrnn(lorenz_windows)  # a second member with expanding Jacobians: a larger alpha*
+    ensemble = stack_members(models)
+    x = torch.stack([lorenz_windows[:4, :60], lorenz_windows[4:, :60]])  # [R, B, T+1, N]: own windows per member
+    alphas = torch.tensor([0.1, 0.4], dtype=torch.float64)
+    pred, z = gtf_rollout(ensemble, x, alphas)
+    assert pred.shape == (2, 4, 59, 3) and z.shape == (2, 4, 59, 3)
+    for r, model in enumerate(models):
+        torch.testing.assert_close(pred[r], gtf_rollout(model, x[r], float(alphas[r]))[0])
+        torch.testing.assert_close(stf_rollout(ensemble, x, 7)[0][r], stf_rollout(model, x[r], 7)[0])
+        for method in ("product_upper_bound", "arithmetic_mean", "batch_maximum"):
+            assert float(estimate_sigma(ensemble, x, method)[r]) == pytest.approx(estimate_sigma(model, x[r], method))
+    star = estimate_alpha(ensemble, x)
+    assert star.shape == (2,) and star[1] > star[0]
+    # aGTF keeps one alpha per member, with the same rule as for one model
+    schedule, single = AdaptiveAlpha(every=1, rate=0.5), AdaptiveAlpha(every=1, rate=0.5)
+    for estimate in ([0.2, 0.9], [0.3, 0.1]):
+        schedule.update(torch.tensor(estimate))
+        single.update(estimate[1])
+    assert schedule.alpha.tolist() == pytest.approx([0.45, 0.525]) and single.alpha == pytest.approx(0.525)
+    again = AdaptiveAlpha()
+    again.load_state_dict(schedule.state_dict())
+    assert torch.equal(again.alpha, schedule.alpha)
+    with pytest.raises(ValueError, match=r"\[R=2, B, T\+1, N\]"):
+        gtf_rollout(ensemble, x[0], 0.1)
+    with pytest.raises(ValueError, match="alpha must"):
+        gtf_rollout(ensemble, x, torch.tensor([0.1, 1.2]))

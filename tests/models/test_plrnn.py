@@ -7,7 +7,7 @@ import torch
 
 from neurops.errors import ModelError
 from neurops.models import build, spec_of
-from neurops.models.plrnn import talathi_vartak_init
+from neurops.models.plrnn import stack_members, talathi_vartak_init
 
 NAMES = {
     "plrnn": {},
@@ -149,3 +149,71 @@ def test_bad_alrnn_p_and_wrong_obs_dim() -> None:
         build("alrnn", obs_dim=3, latent_dim=3, n_relu=4)
     with pytest.raises(ModelError, match="obs_dim=3"):
         build("plrnn", obs_dim=3, latent_dim=3).infer_latent(torch.zeros(2, 4))
+
+
+# -- ensembles: R models stacked on a leading member axis -----------------------------------------
+def _members(name: str, observation: str = "identity", input_dim: int = 0) -> list[torch.nn.Module]:
+    obs = 3 if observation == "identity" else 4
+    return [_model(name, seed=s, obs_dim=obs, observation=observation, input_dim=input_dim) for s in (1, 2, 5)]
+
+
+@pytest.mark.parametrize("observation", ["identity", "affine"])
+@pytest.mark.parametrize("name", NAMES)
+def test_ensemble_members_compute_what_the_models_compute(name: str, observation: str) -> None:
+    models = _members(name, observation, input_dim=2)
+    ens = stack_members(models, seeds=[1, 2, 5])
+    assert ens.members == 3 and ens.code_size == models[0].code_size
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(3, 4, 6, 5, dtype=torch.float64, generator=g) * 2  # [R, *batch, M]
+    x0 = torch.randn(3, 2, models[0].obs_dim, dtype=torch.float64, generator=g)
+    s = torch.randn(3, 2, 7, 2, dtype=torch.float64, generator=g)
+    x_ens, z_ens = ens.generate(x0, 7, inputs=s)
+    assert x_ens.shape == (3, 2, 7, models[0].obs_dim)
+    for r, model in enumerate(models):
+        torch.testing.assert_close(ens.latent_step(z)[r], model.latent_step(z[r]))
+        torch.testing.assert_close(ens.jacobian(z)[r], model.jacobian(z[r]))
+        code = ens.region_code(z)
+        assert torch.equal(code[r], model.region_code(z[r]))
+        for got, want in zip(ens.linear_map(code), model.linear_map(code[r])):
+            torch.testing.assert_close(got[r], want)
+        torch.testing.assert_close(ens.observe(z)[r], model.observe(z[r]))
+        torch.testing.assert_close(ens.infer_latent(x0)[r], model.infer_latent(x0[r]))
+        x_r, z_r = model.generate(x0[r], 7, inputs=s[r])
+        torch.testing.assert_close(x_ens[r], x_r)
+        torch.testing.assert_close(z_ens[r], z_r)
+    # regularisers: the sum of the members'
+    for reg in ("latent_regularization", "observation_regularization"):
+        torch.testing.assert_close(getattr(ens, reg)(), sum(getattr(m, reg)() for m in models))
+    torch.testing.assert_close(ens.manifold_attractor_regularization(0.4),
+                               sum(m.manifold_attractor_regularization(0.4) for m in models))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_member_takes_a_model_out_of_the_ensemble(name: str) -> None:
+    models = [build(name, obs_dim=3, latent_dim=5, seed=s, **NAMES[name]) for s in (3, 4)]
+    ens = stack_members(models, seeds=[3, 4])
+    single = ens.member(1)
+    assert single.members == 0 and not hasattr(single, "member_seeds")
+    assert spec_of(single) == spec_of(models[1])  # its own seed: rebuildable from a checkpoint
+    for (n, a), (_, b) in zip(single.state_dict().items(), models[1].state_dict().items()):
+        assert torch.equal(a, b), n
+    with torch.no_grad():  # a copy: training the ensemble does not change it
+        next(ens.parameters()).add_(1.0)
+    assert torch.equal(next(single.parameters()), next(models[1].parameters()))
+
+
+def test_ensemble_errors() -> None:
+    a = build("plrnn", obs_dim=2, latent_dim=3, seed=0)
+    with pytest.raises(ModelError, match="one class"):
+        stack_members([a, build("plrnn", obs_dim=2, latent_dim=4, seed=1)])
+    with pytest.raises(ModelError, match="at least one"):
+        stack_members([])
+    ens = stack_members([a, a])
+    with pytest.raises(ModelError, match="member axis first"):
+        ens.latent_step(torch.zeros(3, 3))
+    with pytest.raises(ModelError, match="out of range"):
+        ens.member(2)
+    with pytest.raises(ModelError, match="not one"):
+        a.member(0)
+    with pytest.raises(ModelError, match="plain models"):
+        stack_members([ens])

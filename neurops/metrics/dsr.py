@@ -11,7 +11,8 @@
   a trained model and of the data (when the generating system is known).
 * :func:`evaluate_reconstruction`: the protocol of Hess et al. (2023): generate
   ``1.25 T`` steps from the first test point, drop the first ``0.25 T``, compare with the
-  whole test series.
+  whole test series; from several initial conditions, with the orbits' verdict
+  (:func:`orbit_verdict`: collapsed to a fixed point, diverged or bounded).
 
 References
 ----------
@@ -96,19 +97,35 @@ def state_space_divergence(x_true: np.ndarray | torch.Tensor, x_gen: np.ndarray 
     raise ValueError(f"D_stsp method {method!r} is unknown; use 'auto', 'binning' or 'gmm'.")
 
 
-def _binned_kl(p: np.ndarray, q: np.ndarray, n_bins: int, eps: float = 1e-5) -> float:
+def _bin_indexer(p: np.ndarray, n_bins: int) -> Any:
+    """``x [T, N] -> flat bin indices`` of the points inside the D_stsp grid of the true series ``p``."""
     if n_bins < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}.")
     std = p.std(axis=0)
     lo, hi = p.min(axis=0) - 0.1 * std, p.max(axis=0) + 0.1 * std
     width = np.where(hi > lo, (hi - lo) / n_bins, 1.0)
-    n_total = float(n_bins) ** p.shape[1]
 
     def flat_index(x: np.ndarray) -> np.ndarray:
         idx = np.floor((x - lo) / width).astype(np.int64)
         inside = np.all((idx >= 0) & (idx < n_bins), axis=1)
         return np.ravel_multi_index(idx[inside].T, (n_bins,) * p.shape[1])
 
+    return flat_index
+
+
+def occupied_bins(x: np.ndarray | torch.Tensor, n_bins: int = 30) -> int:
+    """Number of the ``n_bins^N`` D_stsp bins that the series ``x : [T, N]`` occupies (its own grid).
+
+    ``T / occupied_bins(x)`` points per occupied bin says whether the histogram is resolved:
+    with a few points per bin D_stsp mostly measures sampling noise.
+    """
+    arr = _as_series(x, "x")
+    return int(len(np.unique(_bin_indexer(arr, n_bins)(arr))))
+
+
+def _binned_kl(p: np.ndarray, q: np.ndarray, n_bins: int, eps: float = 1e-5) -> float:
+    flat_index = _bin_indexer(p, n_bins)
+    n_total = float(n_bins) ** p.shape[1]
     bins_p, counts_p = np.unique(flat_index(p), return_counts=True)
     bins_q, counts_q = np.unique(flat_index(q), return_counts=True)
     if counts_q.sum() == 0:
@@ -226,17 +243,18 @@ def prediction_error(model: nn.Module, x: np.ndarray | torch.Tensor, n: int = 20
 
 @torch.no_grad()
 def model_lyapunov_max(model: nn.Module, x0: np.ndarray | torch.Tensor, *, dt: float = 1.0, n_steps: int = 10_000,
-                       transient: int = 1000, seed: int = 0) -> float:
-    """Largest Lyapunov exponent of a trained model (per time unit), started from ``x0 : [N]``.
+                       transient: int = 1000, seed: int = 0) -> float | np.ndarray:
+    """Largest Lyapunov exponent of a trained model (per time unit), started from ``x0 : [N]`` (or ``[K, N]``).
 
     QR iteration on the model's Jacobians along its own orbit (transient discarded),
-    divided by the sampling interval ``dt``.
+    divided by the sampling interval ``dt``. Several starts ``[K, N]`` run as one batch and
+    give ``[K]`` exponents.
     """
-    x0 = _model_tensor(model, np.asarray(x0)).reshape(1, -1)
-    z0 = model.infer_latent(x0)
+    x = _model_tensor(model, np.asarray(x0))
+    z0 = model.infer_latent(x.reshape(-1, x.shape[-1]))
     lam = lyapunov_spectrum_map(model.latent_step, model.jacobian, z0, n_steps, n_exponents=1, transient=transient,
-                                dt=dt, seed=seed)
-    return float(lam[0, 0])
+                                dt=dt, seed=seed)[:, 0]
+    return float(lam[0]) if x.ndim == 1 else lam.cpu().numpy()
 
 
 def data_lyapunov_max(x: np.ndarray, attrs: dict[str, Any]) -> float | None:
@@ -266,61 +284,153 @@ def data_lyapunov_max(x: np.ndarray, attrs: dict[str, Any]) -> float | None:
     return float(np.mean(lam[:, 0]))
 
 
+def start_indices(n_points: int, n_starts: int) -> np.ndarray:
+    """``n_starts`` initial-condition indices spread evenly over a series of ``n_points``, the first at 0."""
+    if n_starts < 1:
+        raise ValueError(f"the number of initial conditions must be >= 1, got {n_starts}.")
+    return np.unique(np.arange(n_starts, dtype=np.int64) * n_points // n_starts)
+
+
 @torch.no_grad()
 def generate_like(model: nn.Module, x_test: np.ndarray | torch.Tensor, warmup_fraction: float = 0.25,
-                  n_steps: int | None = None) -> np.ndarray:
+                  n_steps: int | None = None, starts: np.ndarray | None = None) -> np.ndarray:
     """The protocol's generated series: ``(1 + w) T`` free steps from ``x_test[0]``, first ``w T`` dropped.
 
     Parameters
     ----------
     x_test : [T, N].
     n_steps : length kept after the warm-up (default ``T``; the warm-up stays ``w T``).
+    starts : indices of several initial conditions in ``x_test`` (one batched rollout).
 
     Returns
     -------
-    x_gen : [n_steps, N].
+    x_gen : [n_steps, N] (``[K, n_steps, N]`` for ``K`` starts); non-finite where the orbit diverged.
     """
     arr = _model_tensor(model, _as_series(x_test, "x_test"))
     t = len(arr)
     warmup = int(round(warmup_fraction * t))
-    x_gen = model.generate(arr[:1], (t if n_steps is None else int(n_steps)) + warmup)[0][0, warmup:]
-    return x_gen.cpu().numpy().astype(np.float64)
+    x0 = arr[:1] if starts is None else arr[torch.as_tensor(starts, device=arr.device)]
+    x_gen = model.generate(x0, (t if n_steps is None else int(n_steps)) + warmup)[0][:, warmup:]
+    x_gen = x_gen.cpu().numpy().astype(np.float64)
+    return x_gen[0] if starts is None else x_gen
+
+
+#: an orbit whose spread (std over its second half) is below this fraction of the data's in every
+#: dimension has collapsed to a fixed point
+COLLAPSE_SPREAD = 0.01
+#: an orbit that strays more than this many times the data's largest deviation from its mean has diverged
+DIVERGE_RANGE = 10.0
+VERDICTS = ("bounded", "collapsed to a fixed point", "diverged")
+
+
+def orbit_verdict(x_gen: np.ndarray, x_data: np.ndarray) -> dict[str, Any]:
+    """Whether a free-running orbit stays on a bounded set like the data, collapses or diverges.
+
+    * ``"diverged"``: non-finite values, or a point farther from the data's mean than
+      ``DIVERGE_RANGE`` times the data's largest deviation from it (in some dimension);
+    * ``"collapsed to a fixed point"``: over the orbit's second half its standard deviation
+      is below ``COLLAPSE_SPREAD`` times the data's in every dimension;
+    * ``"bounded"``: otherwise (the metrics then say how well it matches).
+
+    Parameters
+    ----------
+    x_gen : [T', N] generated orbit (after the warm-up).
+    x_data : [T, N] data series.
+
+    Returns
+    -------
+    ``{"verdict", "spread": [N] std of the orbit's second half, "data_spread": [N] std of the data}``.
+    """
+    gen, data = _as_series(x_gen, "x_gen"), _as_series(x_data, "x_data")
+    mean, data_spread = data.mean(axis=0), data.std(axis=0)
+    reach = np.abs(data - mean).max(axis=0)
+    with np.errstate(all="ignore"):
+        far = ~np.isfinite(gen).all() or np.any(np.abs(gen - mean) > DIVERGE_RANGE * np.maximum(reach, 1e-300))
+        spread = np.full(gen.shape[1], np.nan) if far else gen[len(gen) // 2:].std(axis=0)
+    if far:
+        verdict = "diverged"
+    elif np.all(spread < COLLAPSE_SPREAD * np.maximum(data_spread, 1e-300)):
+        verdict = "collapsed to a fixed point"
+    else:
+        verdict = "bounded"
+    return {"verdict": verdict, "spread": spread.tolist(), "data_spread": data_spread.tolist()}
 
 
 def evaluate_reconstruction(model: nn.Module, x_test: np.ndarray | torch.Tensor, *, dt: float = 1.0,
                             n_bins: int = 30, smoothing: float = 20.0, pe_steps: int = 20, pe_every: int = 1,
-                            lyapunov_steps: int = 10_000, warmup_fraction: float = 0.25,
-                            method: Literal["auto", "binning", "gmm"] = "auto", seed: int = 0) -> dict[str, float]:
-    """The evaluation protocol of Hess et al. (2023) for one test series.
+                            lyapunov_steps: int = 10_000, lyapunov_starts: int = 1, n_starts: int = 1,
+                            warmup_fraction: float = 0.25, orbit_length: int | None = None,
+                            method: Literal["auto", "binning", "gmm"] = "auto", seed: int = 0) -> dict[str, Any]:
+    """The evaluation protocol of Hess et al. (2023) for one test series, from one or several initial conditions.
 
-    Generates ``1.25 T`` steps from ``x_test[0]``, drops the first ``0.25 T`` and compares
-    with the whole test series.
+    From each of ``n_starts`` initial conditions spread over the test series (the first is
+    ``x_test[0]``, the paper's) it generates ``orbit_length + 0.25 T`` steps, drops the
+    first ``0.25 T`` and compares the orbit with the whole test series (D_stsp, D_H) and
+    with the data's spread (:func:`orbit_verdict`). ``lambda_max`` is computed along the
+    orbits from ``lyapunov_starts`` of those initial conditions.
 
     Parameters
     ----------
     model : trained PWL RNN (in eval mode).
     x_test : [T, N] test series.
     dt : sampling interval (for ``lambda_max`` per time unit).
+    n_bins, method : D_stsp bins per dimension and estimator (:func:`state_space_divergence`).
+    smoothing : D_H Gaussian smoothing in frequency bins (:func:`power_spectra`).
+    pe_steps, pe_every : horizon and start stride of PE(n).
+    lyapunov_steps, lyapunov_starts : QR steps per orbit and number of orbits for ``lambda_max``.
+    n_starts : initial conditions of the generated orbits.
+    warmup_fraction : the warm-up dropped from every orbit, as a fraction of T.
+    orbit_length : points kept per orbit (default T; D_H then uses its first T points, and
+        needs ``orbit_length >= T``).
 
     Returns
     -------
-    ``{"d_stsp", "d_h", "pe", "lambda_max"}`` (``pe`` is PE(``pe_steps``)); a diverging
-    model gives ``inf``/``nan`` entries rather than an exception.
+    ``{"d_stsp", "d_h", "lambda_max"}``: medians over the initial conditions (with one start
+    the paper's value), ``"pe"``: PE(``pe_steps``), ``"per_start"``: each start's values and
+    verdict, ``"summary"``: :func:`summarize` of each metric over the starts (finite values
+    only; ``n`` counts them), ``"verdict"``: ``{verdict: count}`` over the starts,
+    ``"spread"`` / ``"data_spread"``: per-dimension standard deviations (median over the
+    starts) of the orbits and of the data. A diverged orbit (or one outside the data's
+    range) gives D_stsp and D_H ``inf`` rather than an exception, and its ``lambda_max`` ``nan``.
 
     References
     ----------
     Hess et al. (2023), ICML, Sec. 4 and Appendix (evaluation).
     """
     x_np = _as_series(x_test, "x_test")
-    x_gen = generate_like(model, x_np, warmup_fraction)
-    finite = bool(np.isfinite(x_gen).all())
+    t = len(x_np)
+    if orbit_length is not None and orbit_length < t:
+        raise ValueError(f"orbit_length={orbit_length} is shorter than the test series (T={t}); D_H compares "
+                         "equally long series: use orbit_length >= T or cut the test series.")
+    starts = start_indices(t, n_starts)
+    x_gen = generate_like(model, x_np, warmup_fraction, orbit_length, starts=starts)  # [K, T', N]
+    per_start: dict[str, list[Any]] = {"start": starts.tolist(), "d_stsp": [], "d_h": [], "verdict": []}
+    spreads = []
+    for orbit in x_gen:
+        check = orbit_verdict(orbit, x_np)
+        per_start["verdict"].append(check["verdict"])
+        spreads.append(check["spread"])
+        if check["verdict"] == "diverged":
+            per_start["d_stsp"].append(math.inf)
+            per_start["d_h"].append(math.inf)
+            continue
+        d_stsp = state_space_divergence(x_np, orbit, method=method, n_bins=n_bins, seed=seed)
+        per_start["d_stsp"].append(d_stsp if np.isfinite(d_stsp) else math.inf)  # inf: no point in the data's range
+        per_start["d_h"].append(hellinger_distance(x_np, orbit[:t], smoothing=smoothing))
+    with np.errstate(all="ignore"):
+        lam = np.atleast_1d(model_lyapunov_max(model, x_np[start_indices(t, lyapunov_starts)], dt=dt,
+                                               n_steps=lyapunov_steps, seed=seed))
+    per_start["lambda_max"] = [float(v) if np.isfinite(v) else math.nan for v in lam]
+    metrics = ("d_stsp", "d_h", "lambda_max")
+    summary = {m: summarize(per_start[m]) for m in metrics}
+    verdicts = {v: per_start["verdict"].count(v) for v in VERDICTS if v in per_start["verdict"]}
     return {
-        "d_stsp": state_space_divergence(x_np, x_gen, method=method, n_bins=n_bins, seed=seed) if finite
-        else float("nan"),
-        "d_h": hellinger_distance(x_np, x_gen, smoothing=smoothing) if finite else float("nan"),
+        **{m: float(np.median(per_start[m])) for m in metrics},
         "pe": prediction_error(model, x_np, pe_steps, every=pe_every),
-        "lambda_max": model_lyapunov_max(model, x_np[0], dt=dt, n_steps=lyapunov_steps, seed=seed) if finite
-        else float("nan"),
+        "per_start": per_start, "summary": summary, "verdict": verdicts,
+        "spread": np.nanmedian(np.asarray(spreads), axis=0).tolist() if np.isfinite(spreads).any() else
+        [float("nan")] * x_np.shape[1],
+        "data_spread": np.asarray(x_np.std(axis=0)).tolist(),
     }
 
 
@@ -336,5 +446,6 @@ def summarize(values: list[float] | np.ndarray) -> dict[str, float]:
             "n": int(len(v))}
 
 
-__all__ = ["BINNING_MAX_DIM", "data_lyapunov_max", "evaluate_reconstruction", "generate_like", "hellinger_distance",
-           "model_lyapunov_max", "power_spectra", "prediction_error", "state_space_divergence", "summarize"]
+__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "VERDICTS", "data_lyapunov_max",
+           "evaluate_reconstruction", "generate_like", "hellinger_distance", "model_lyapunov_max", "occupied_bins",
+           "orbit_verdict", "power_spectra", "prediction_error", "start_indices", "state_space_divergence", "summarize"]

@@ -28,30 +28,50 @@ def _save(fig: plt.Figure, path: str | os.PathLike, dpi: int = 100) -> Path:
     return path
 
 
-def plot_attractor(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.PathLike, *, dims: tuple[int, ...] = (0, 1, 2),
-                   max_points: int = 20_000, title: str = "") -> Path:
-    """True and generated orbits side by side, in 3D (or 2D if the series has fewer dimensions).
+def plot_attractor(x_true: np.ndarray | None, x_gen: np.ndarray, path: str | os.PathLike, *,
+                   dims: tuple[int, ...] = (0, 1, 2), max_points: int = 20_000, title: str = "") -> Path:
+    """Data and model orbits side by side on SHARED axes, in 3D (or 2D / against time for fewer variables).
+
+    Both panels span the union of the two series' ranges, so a model that collapses shows
+    as a point next to the data's attractor and one that explodes dwarfs it; each panel
+    states its series' span per variable.
 
     Parameters
     ----------
-    x_true, x_gen : [T, N] series.
+    x_true : [T, N] data series, or None (the model alone).
+    x_gen : [T', N] generated series.
     dims : the (up to three) variables plotted.
     """
-    dims = tuple(d for d in dims if d < x_true.shape[1])[:3]
+    x_gen = np.asarray(x_gen)[:max_points]
+    series = [(np.asarray(x_true)[:max_points], "data")] if x_true is not None else []
+    series.append((x_gen, "model"))
+    dims = tuple(d for d in dims if d < x_gen.shape[1])[:3]
     three_d = len(dims) == 3
-    fig = plt.figure(figsize=(10, 4.6), constrained_layout=True)
-    for i, (x, name) in enumerate(((x_true, "data"), (x_gen, "model"))):
-        ax = fig.add_subplot(1, 2, i + 1, projection="3d" if three_d else None)
-        x = np.asarray(x)[:max_points]
+    finite = [x[np.isfinite(x).all(axis=1)] for x, _ in series]
+    both = np.concatenate([f[:, list(dims)] for f in finite]) if sum(len(f) for f in finite) else np.zeros((1, len(dims)))
+    lo, hi = both.min(axis=0), both.max(axis=0)
+    pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
+    limits = list(zip(lo - pad, hi + pad))
+    fig = plt.figure(figsize=(5.0 * len(series), 4.6), constrained_layout=True)
+    for i, (x, name) in enumerate(series):
+        ax = fig.add_subplot(1, len(series), i + 1, projection="3d" if three_d else None)
         cols = [x[:, d] for d in dims] if len(dims) > 1 else [np.arange(len(x)), x[:, dims[0]]]
-        ax.plot(*cols, lw=0.3, color="C0" if i == 0 else "C1")
-        ax.set_title(name)
+        ax.plot(*cols, lw=0.3, color="C0" if name == "data" else "C1")
+        span = np.ptp(x[:, list(dims)], axis=0) if np.isfinite(x).all() else None
+        spans = "diverged" if span is None else "span " + " / ".join(f"{v:.3g}" for v in span)
+        ax.set_title(f"{name} ({spans})", fontsize=9)
+        if len(dims) > 1:
+            ax.set_xlim(*limits[0])
+            ax.set_ylim(*limits[1])
+            if three_d:
+                ax.set_zlim(*limits[2])
+        else:
+            ax.set_ylim(*limits[0])
         ax.set_xlabel(f"x{dims[0]}" if len(dims) > 1 else "t")
         ax.set_ylabel(f"x{dims[1]}" if len(dims) > 1 else f"x{dims[0]}")
         if three_d:
             ax.set_zlabel(f"x{dims[2]}")
-    if title:
-        fig.suptitle(title)
+    fig.suptitle((title + ": " if title else "") + "shared axes", fontsize=10)
     return _save(fig, path)
 
 
@@ -84,11 +104,12 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
                         title: str = "") -> Path:
     """The transition graph between linear subregions: nodes sized by visits, edges by probability.
 
-    Nodes are placed on a circle (most visited first); self-loops are omitted.
+    Nodes are placed on a circle (most visited first; a single node at the centre);
+    self-loops are omitted.
     """
     k = min(max_nodes, len(graph.visits))
     angle = 2 * np.pi * np.arange(k) / max(k, 1)
-    pos = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    pos = np.stack([np.cos(angle), np.sin(angle)], axis=1) if k > 1 else np.zeros((k, 2))  # one node: the centre
     prob = graph.probabilities[:k, :k]
     sizes = 300 + 3000 * graph.visits[:k]  # marker areas in points^2
     radius = np.sqrt(sizes) / 2  # points

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 import yaml
 
 from neurops.cli import main
-from neurops.cli.dsr import evaluate_checkpoint, evaluate_hint, load_fit_config
+from neurops.cli.dsr import evaluate_hint, load_fit_config
 from neurops.configs import available_configs
 from neurops.data.generators import get_generator
 from neurops.errors import ConfigError
@@ -63,27 +64,105 @@ def test_last_checkpoint_holds_the_final_state(trained) -> None:
 
 def test_evaluate_prints_model_and_data_metrics(trained, capsys: pytest.CaptureFixture) -> None:
     data, ckpt, tmp = trained
-    assert main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--reference-split", "val",
-                 "--json", str(tmp / "eval.json")]) == 0
+    out_json = tmp / "eval.json"
+    args = ["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--reference-split", "val", "--starts", "3",
+            "--lyapunov-steps", "500", "--lyapunov-starts", "2", "--json", str(out_json)]
+    assert main(args) == 0
     out = capsys.readouterr().out
-    for label in ("D_stsp", "D_H", "PE(20)", "lambda_max"):
+    for label in ("D_stsp", "D_H", "PE(20)", "lambda_max", "3 initial conditions", "spread"):
         assert label in out
-    res = json.loads((tmp / "eval.json").read_text())
-    assert res["data"]["lambda_max"] == pytest.approx(0.9, abs=0.25)  # true Lorenz Jacobian, 20 time units
-    assert res["data"]["d_stsp"] is not None and res["model"]["pe"] >= 0
+    res = json.loads(out_json.read_text())
+    assert res["floor"]["lambda_max"] == pytest.approx(0.9, abs=0.25)  # true Lorenz Jacobian, 20 time units
+    assert res["floor"]["d_stsp"] is not None and res["models"][0]["pe"] >= 0
+    model = res["models"][0]
+    assert len(model["per_start"]["d_stsp"]) == 3 and len(model["per_start"]["lambda_max"]) == 2
+    assert sum(model["verdict"].values()) == 3 and res["settings"]["n_bins"] == 30
+    # an existing --json file is refused (before any work) unless --overwrite
+    out_json.write_text("my notes")
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err and out_json.read_text() == "my notes"
+    assert main([*args, "--overwrite"]) == 0 and json.loads(out_json.read_text())["split"] == "test"
+
+
+def _decaying_checkpoint(path: Path, data: Path) -> Path:
+    """A hand-built model whose orbits spiral into a fixed point, saved as a DynamicsTask checkpoint."""
+    import math
+
+    import lightning as L
+    import torch
+
+    from neurops.data.datamodule import DynamicsDataModule
+    from neurops.tasks.dynamics import DynamicsTask
+
+    task = DynamicsTask(model="alrnn", model_kwargs={"obs_dim": 3, "latent_dim": 3, "n_relu": 0})
+    trainer = L.Trainer(max_epochs=0, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        enable_checkpointing=False, default_root_dir=path.parent)
+    trainer.fit(task, datamodule=DynamicsDataModule(data, seq_len=20, batch_size=2, batches_per_epoch=1))
+    with torch.no_grad():
+        c, s = 0.9 * math.cos(0.3), 0.9 * math.sin(0.3)
+        task.model.A.zero_()
+        task.model.W.copy_(torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 0.5]]))
+        task.model.h.zero_()
+    trainer.save_checkpoint(path)
+    return path
+
+
+def test_evaluate_flags_a_collapsed_model_among_several(trained, capsys: pytest.CaptureFixture) -> None:
+    data, ckpt, tmp = trained
+    decaying = _decaying_checkpoint(tmp / "decaying.ckpt", data)
+    assert main(["dsr", "evaluate", "--ckpt", str(ckpt), str(decaying), "--data", str(data), "--starts", "2",
+                 "--lyapunov-steps", "300", "--lyapunov-starts", "1", "--json", str(tmp / "two.json")]) == 0
+    out = capsys.readouterr().out
+    res = json.loads((tmp / "two.json").read_text())
+    assert res["models"][1]["verdict"] == {"collapsed to a fixed point": 2}
+    assert "model 1       collapsed to a fixed point (2/2 starts)" in out and "all models" in out
+    assert "WARNING: collapsed to a fixed point: models [" in out and 1 in res["verdicts"]["collapsed to a fixed point"]
+    assert res["models"][1]["lambda_max"] == pytest.approx(math.log(0.9) / 0.02, rel=0.03)  # per time unit
+    assert max(res["models"][1]["spread"]) < 1e-6 and res["summary"]["d_stsp"]["n"] == 2
+
+
+def test_evaluate_says_when_a_series_is_too_short(trained, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import numpy as np
+
+    from neurops.data.series_import import import_series
+
+    _, ckpt, _ = trained
+    np.save(tmp_path / "short.npy", np.random.default_rng(0).normal(size=(400, 3)))
+    short = import_series(tmp_path / "short.npy", dt=0.02, out=tmp_path / "short.h5", val_fraction=0.0,
+                          test_fraction=0.18)  # a 72-point test split
+    assert main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(short), "--lyapunov-steps", "100",
+                 "--pe-steps", "80"]) == 0
+    out = capsys.readouterr().out
+    assert "T = 72 points" in out
+    assert "note: D_H: the power spectrum of 72 points has 37 frequency bins" in out
+    assert "note: D_stsp: the 72 test points fill" in out and "note: PE(80) needs more than 80" in out
 
 
 def test_analyze_writes_tables_and_figures(trained, capsys: pytest.CaptureFixture) -> None:
     data, ckpt, tmp = trained
     assert main(["dsr", "analyze", "--ckpt", str(ckpt), "--data", str(data), "--out", str(tmp / "an"),
-                 "--steps", "1000", "--max-period", "2"]) == 0
+                 "--steps", "3000", "--max-period", "2"]) == 0
     out = capsys.readouterr().out
     assert "fixed points" in out and "linear subregions visited" in out
     report = json.loads((tmp / "an" / "analysis.json").read_text())
     assert report["code_bits"] == 2 and 1 <= report["regions_visited"] <= 4
     assert len(report["fixed_points"]) == 4  # 2^P regions, each with a real or virtual fixed point
+    # the test split (1000 points) is shorter than the orbit (3000 steps): the spectra compare 1000 of each
     for name in ("attractor", "power_spectra", "symbolic_graph"):
         assert Path(report["figures"][name]).stat().st_size > 1000
+
+
+def test_analysis_prints_region_codes_in_full() -> None:
+    from neurops.dynamics.analyze import format_analysis
+
+    codes = ["1" * 20 + "0", "1" * 20 + "1"]  # differ only in the 21st bit
+    rep = {"model": "m", "regions_visited": 2, "code_bits": 21, "lambda_max": 0.1,
+           "regions": [{"code": c, "frequency": 0.5} for c in codes],
+           "fixed_points": [{"region": codes[1], "real": True, "kind": "saddle", "max_abs_eigenvalue": 1.5,
+                             "observed": [0.0]}],
+           "cycles": {}, "topological_entropy": {"spectral": 0.0, "words_8": 0.0}, "figures": {}}
+    text = format_analysis(rep)
+    assert all(c in text for c in codes)
 
 
 def test_shipped_configs_are_valid() -> None:
@@ -104,5 +183,4 @@ def test_bad_configs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
         load_fit_config(str(bad))
     assert main(["dsr", "fit", "--config", "no_such_config"]) == 2
     assert "neither a file" in capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="dsr fit"):
-        evaluate_checkpoint(str(tmp_path / "none.ckpt"), "x.h5")
+    assert main(["dsr", "evaluate", "--ckpt", str(tmp_path / "none.ckpt"), "--data", "x.h5"]) == 2

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from neurops.metrics.dsr import (data_lyapunov_max, evaluate_reconstruction, generate_like, hellinger_distance,
-                                 power_spectra, prediction_error, state_space_divergence, summarize)
+                                 orbit_verdict, power_spectra, prediction_error, state_space_divergence, summarize)
 from neurops.models import build
 
 
@@ -87,10 +87,43 @@ def test_evaluate_reconstruction_of_the_data_generating_model() -> None:
         model.h.fill_(0.995)
     x = model.generate(torch.tensor([[0.1234]], dtype=torch.float64), 20_000)[0][0].detach().numpy()
     result = evaluate_reconstruction(model, x, dt=1.0, lyapunov_steps=2000)
-    assert set(result) == {"d_stsp", "d_h", "pe", "lambda_max"}
+    assert {"d_stsp", "d_h", "pe", "lambda_max", "verdict", "summary", "per_start"} <= set(result)
     assert result["pe"] == pytest.approx(0.0, abs=1e-20)
     assert result["lambda_max"] == pytest.approx(math.log(1.99), rel=1e-6)
     assert result["d_stsp"] < 0.05 and result["d_h"] < 0.05  # same system, other stretch of the attractor
+    assert result["verdict"] == {"bounded": 1} and result["per_start"]["start"] == [0]
+    # several initial conditions and Lyapunov starts: each one alike for the data-generating map
+    several = evaluate_reconstruction(model, x, dt=0.5, lyapunov_steps=2000, n_starts=4, lyapunov_starts=3)
+    assert several["per_start"]["start"] == [0, 5000, 10000, 15000] and several["verdict"] == {"bounded": 4}
+    assert np.allclose(several["per_start"]["lambda_max"], 2 * math.log(1.99), rtol=1e-6)  # per time unit
+    assert max(several["per_start"]["d_stsp"]) < 0.05 and several["summary"]["d_stsp"]["n"] == 4
+    np.testing.assert_allclose(several["spread"], several["data_spread"], rtol=0.05)
+
+
+def _decaying_model(rate: float = 0.9) -> torch.nn.Module:
+    """A hand-built linear model z' = rate R(0.5) z: its orbits spiral into the origin (rate < 1) or out (> 1)."""
+    model = build("alrnn", obs_dim=2, latent_dim=2, n_relu=0, seed=0).double()
+    with torch.no_grad():
+        model.A.zero_()
+        c, s = math.cos(0.5), math.sin(0.5)
+        model.W.copy_(rate * torch.tensor([[c, -s], [s, c]], dtype=torch.float64))
+        model.h.zero_()
+    return model
+
+
+def test_verdict_of_a_decaying_model_is_collapsed_and_of_an_exploding_one_diverged(series: np.ndarray) -> None:
+    x = series[:, :2]
+    decaying = evaluate_reconstruction(_decaying_model(0.9), x, n_starts=3, lyapunov_steps=200)
+    assert decaying["verdict"] == {"collapsed to a fixed point": 3}
+    assert max(decaying["spread"]) < 1e-6 < min(decaying["data_spread"])
+    assert decaying["lambda_max"] == pytest.approx(math.log(0.9), rel=1e-6)
+    exploding = evaluate_reconstruction(_decaying_model(1.1), x, n_starts=2, lyapunov_steps=200)
+    assert exploding["verdict"] == {"diverged": 2} and exploding["d_stsp"] == math.inf
+    # a rotation keeps the data's amplitude: bounded
+    assert orbit_verdict(x, x)["verdict"] == "bounded"
+    assert orbit_verdict(np.full_like(x, np.nan), x)["verdict"] == "diverged"
+    with pytest.raises(ValueError, match="orbit_length"):
+        evaluate_reconstruction(_decaying_model(0.9), x, orbit_length=100)
 
 
 def test_generate_like_longer_orbit_keeps_the_protocol_warmup() -> None:

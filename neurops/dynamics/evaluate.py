@@ -1,0 +1,282 @@
+"""Evaluation of trained DSR models on a trajectory file (the library side of ``neurops dsr evaluate``).
+
+For every checkpoint (one model, or the members of a seed study) it runs the GTF paper's
+protocol (:func:`neurops.metrics.dsr.evaluate_reconstruction`) from several initial
+conditions of the test split: D_stsp, D_H, PE(n) and lambda_max, each start's values with
+their mean +- sem and median, the orbits' spread per dimension against the data's and a
+verdict (``bounded``, ``collapsed to a fixed point``, ``diverged``). Next to them stand the
+data's own values: D_stsp and D_H of another split against the test split (the floor a
+model can reach) and the true system's lambda_max (from the generating equations, or the
+published value a ``dysts`` file records). Settings a series is too short for are named
+in ``notes``.
+
+References
+----------
+.. [1] Hess, F., Monfared, Z., Brenner, M., Durstewitz, D. (2023). Generalized teacher
+   forcing for learning chaotic dynamics. ICML 2023, PMLR 202 (evaluation protocol,
+   mean +- sem and median over runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurops.errors import ConfigError, DataError
+
+#: the metrics reported per model (``pe`` does not depend on the initial condition)
+METRICS = ("d_stsp", "d_h", "pe", "lambda_max")
+LABELS = {"d_stsp": "D_stsp", "d_h": "D_H", "pe": "PE", "lambda_max": "lambda_max"}
+
+
+@dataclass
+class EvaluationSettings:
+    """Metric settings of :func:`evaluate_checkpoints`; the defaults are the papers'.
+
+    Parameters
+    ----------
+    n_bins : D_stsp bins per dimension (30: Hess et al. 2023).
+    smoothing : D_H Gaussian smoothing of the power spectra, in frequency bins (20).
+    warmup : fraction of T dropped from the start of every generated orbit (0.25).
+    orbit_length : points of every generated orbit after the warm-up (None: T, the protocol).
+    starts : initial conditions spread evenly over the test series (the first is its first point).
+    lyapunov_steps : QR steps along each orbit for lambda_max.
+    lyapunov_starts : orbits (initial conditions) lambda_max is averaged over.
+    pe_steps : horizon n of PE(n) (20).
+    max_length : use at most this many test points (None: all).
+    seed : seed of the random tangent frames (lambda_max) and Monte-Carlo draws (D_stsp for N > 5).
+    """
+
+    n_bins: int = 30
+    smoothing: float = 20.0
+    warmup: float = 0.25
+    orbit_length: int | None = None
+    starts: int = 5
+    lyapunov_steps: int = 10_000
+    lyapunov_starts: int = 5
+    pe_steps: int = 20
+    max_length: int | None = 100_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        positive = {"n_bins": self.n_bins, "starts": self.starts, "lyapunov_steps": self.lyapunov_steps,
+                    "lyapunov_starts": self.lyapunov_starts, "pe_steps": self.pe_steps}
+        bad = {k: v for k, v in positive.items() if v < 1}
+        for key in ("orbit_length", "max_length"):
+            value = getattr(self, key)
+            if value is not None and value < 2:
+                bad[key] = value
+        if bad:
+            raise ConfigError(f"evaluation settings {bad} must be positive integers (orbit_length and max_length "
+                              ">= 2).")
+        if not 0.0 <= self.warmup < 10.0 or self.smoothing < 0:
+            raise ConfigError(f"need 0 <= warmup < 10 (a fraction of T) and smoothing >= 0; got warmup={self.warmup}, "
+                              f"smoothing={self.smoothing}.")
+
+
+def read_series(path: str | os.PathLike, split: str, max_length: int | None = None) -> np.ndarray:
+    """The first trajectory of ``split`` of a trajectory file as ``[T, N]`` float64 (at most ``max_length`` points)."""
+    from neurops.data.reader import read_split
+
+    states = read_split(path, split)["states"]
+    if not states:
+        raise DataError(f"{path} split {split!r} has no states; DSR evaluation needs a trajectory file.")
+    arr = next(iter(states.values()))
+    x = np.asarray(arr[0], dtype=np.float64).reshape(arr.shape[1], -1)
+    if not np.isfinite(x).all():
+        raise DataError(f"{path} split {split!r} has NaN or Inf values; run `neurops data check {path}`.")
+    return x[:max_length] if max_length else x
+
+
+def reference_lyapunov(x: np.ndarray, attrs: dict[str, Any]) -> tuple[float | None, str | None]:
+    """The data's lambda_max per time unit and where it comes from, or ``(None, None)``.
+
+    Files of the neurops generators: integrated along the data with the true Jacobian;
+    files of ``neurops data generate dysts``: the published value of the system's metadata.
+    """
+    from neurops.metrics.dsr import data_lyapunov_max
+
+    value = data_lyapunov_max(x, attrs)
+    if value is not None:
+        return value, "true system, along the data"
+    published = ((attrs.get("parameters") or {}).get("published") or {}).get("lambda_max")
+    if published is not None:
+        return float(published), "published (dysts metadata)"
+    return None, None
+
+
+def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
+    """Metrics the test series is too short for, with the setting that fixes each."""
+    from neurops.metrics.dsr import BINNING_MAX_DIM, occupied_bins
+
+    t, n = x_test.shape
+    notes = []
+    n_freq = t // 2 + 1
+    if settings.smoothing > 0.02 * n_freq:
+        notes.append(f"D_H: the power spectrum of {t} points has {n_freq} frequency bins; smoothing over "
+                     f"{settings.smoothing:g} bins blurs it into its overall shape, so D_H separates little. Use "
+                     f"--smoothing {max(0.5, 0.01 * n_freq):.2g} or a longer test series.")
+    if n <= BINNING_MAX_DIM:
+        bins = occupied_bins(x_test, settings.n_bins)
+        if t / bins < 5:
+            notes.append(f"D_stsp: the {t} test points fill {bins} of {settings.n_bins}^{n} bins, {t / bins:.1f} per "
+                         "bin: the histogram is mostly sampling noise and D_stsp is large even for a perfect model "
+                         "(compare with the data's own value); use fewer --bins or a longer test series.")
+    if t <= settings.pe_steps:
+        notes.append(f"PE({settings.pe_steps}) needs more than {settings.pe_steps} test points, the series has {t}; "
+                     "lower --pe-steps.")
+    return notes
+
+
+def _model_dt(attrs: dict[str, Any], meta: dict[str, Any]) -> float:
+    return float((attrs.get("parameters") or {}).get("dt", meta.get("dt", 1.0)))
+
+
+def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike, *, split: str = "test",
+                         reference_split: str | None = "train",
+                         settings: EvaluationSettings | None = None) -> dict[str, Any]:
+    """Evaluate one or several DSR checkpoints (e.g. the members of a seed study) on ``split`` of ``data``.
+
+    Parameters
+    ----------
+    ckpts : checkpoint paths (``neurops dsr fit``; one per member of an ensemble).
+    data : trajectory file.
+    split : the held-out split evaluated on.
+    reference_split : the split whose D_stsp / D_H against ``split`` is the data's floor.
+    settings : metric settings (default: the papers').
+
+    Returns
+    -------
+    ``{"data", "split", "n_points", "dt", "settings", "models": [per checkpoint: metrics, per-start
+    values, verdict, spread], "summary": {metric: mean/sem/median/mad/n over the models}, "verdicts":
+    {verdict: [member indices]}, "floor": the data's own values, "notes": [...]}``.
+    """
+    from neurops.data.reader import list_splits, read_attrs
+    from neurops.metrics.dsr import evaluate_reconstruction, hellinger_distance, state_space_divergence, summarize
+    from neurops.tasks.dynamics import load_dynamics_checkpoint
+
+    settings = settings or EvaluationSettings()
+    if not ckpts:
+        raise ConfigError("give at least one checkpoint to evaluate.")
+    x_test = read_series(data, split, settings.max_length)
+    t = len(x_test)
+    if settings.orbit_length is not None and settings.orbit_length < t:
+        raise ConfigError(f"orbit_length={settings.orbit_length} is shorter than the test series (T={t}); D_H "
+                          "compares equally long series: use --orbit-length >= T or --max-length "
+                          f"{settings.orbit_length}.")
+    attrs = read_attrs(data)
+    notes = metric_notes(x_test, settings)
+    models = []
+    for ckpt in ckpts:
+        model, meta = load_dynamics_checkpoint(ckpt)
+        if x_test.shape[1] != model.obs_dim:
+            raise ConfigError(f"{data} has {x_test.shape[1]} variables but the model {ckpt} observes "
+                              f"{model.obs_dim}.")
+        dt = _model_dt(attrs, meta)
+        result = evaluate_reconstruction(
+            model.double(), x_test, dt=dt, n_bins=settings.n_bins, smoothing=settings.smoothing,
+            pe_steps=min(settings.pe_steps, t - 1), lyapunov_steps=settings.lyapunov_steps,
+            lyapunov_starts=settings.lyapunov_starts, n_starts=settings.starts, warmup_fraction=settings.warmup,
+            orbit_length=settings.orbit_length, seed=settings.seed)
+        if t <= settings.pe_steps:
+            result["pe"] = None
+        models.append({"checkpoint": str(ckpt), "model": meta["model"], **result})
+
+    floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split}
+    floor["lambda_max"], floor["lambda_max_source"] = reference_lyapunov(x_test, attrs)
+    if reference_split and reference_split != split and reference_split in list_splits(data):
+        ref = read_series(data, reference_split, t)
+        if len(ref) == t:
+            floor["d_stsp"] = state_space_divergence(x_test, ref, n_bins=settings.n_bins, seed=settings.seed)
+            floor["d_h"] = hellinger_distance(x_test, ref, smoothing=settings.smoothing)
+        else:
+            notes.append(f"no data floor: split {reference_split!r} has {len(ref)} points, fewer than the {t} test "
+                         "points (D_stsp and D_H compare equally long series); pass --max-length "
+                         f"{len(ref)} or another --reference-split.")
+    verdicts: dict[str, list[int]] = {}
+    for i, m in enumerate(models):
+        for verdict in m["verdict"]:
+            verdicts.setdefault(verdict, []).append(i)
+    summary = {k: summarize([m[k] for m in models if m[k] is not None]) for k in METRICS}
+    for k in ("d_stsp", "d_h"):  # a diverged model counts as infinitely far in the median
+        values = [m[k] for m in models]
+        summary[k]["median"] = float(np.median(values))
+    return {"data": str(data), "split": split, "n_points": t, "dt": _model_dt(attrs, meta),
+            "settings": dataclasses.asdict(settings), "models": models, "summary": summary, "verdicts": verdicts,
+            "floor": floor, "notes": notes}
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
+
+
+def _verdict_text(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    return ", ".join(f"{v} ({n}/{total} starts)" for v, n in counts.items())
+
+
+def format_evaluation(res: dict[str, Any]) -> str:
+    """The human-readable report of :func:`evaluate_checkpoints`."""
+    s, floor = res["settings"], res["floor"]
+    pe_label = f"PE({s['pe_steps']})"
+    orbit = s["orbit_length"] or res["n_points"]
+    lines = [f"{res['data']} [{res['split']}]: T = {res['n_points']} points, dt = {res['dt']:g}; orbits of {orbit} "
+             f"steps after {round(s['warmup'] * res['n_points'])} warm-up steps from {s['starts']} initial "
+             f"conditions; D_stsp with {s['n_bins']} bins per dimension, D_H smoothed over {s['smoothing']:g} "
+             f"bins; lambda_max from {s['lyapunov_starts']} orbits of {s['lyapunov_steps']} steps."]
+    header = f"{'':<14}{'D_stsp':>22}{'D_H':>22}{pe_label:>12}{'lambda_max':>22}"
+    lines += ["", "per model: median over initial conditions (mean +- sem)", header]
+    for i, m in enumerate(res["models"]):
+        cells = []
+        for k in ("d_stsp", "d_h"):
+            sm = m["summary"][k]
+            extra = f" ({sm['mean']:.3g}+-{sm['sem']:.2g})" if sm["n"] > 1 else ""
+            cells.append(f"{_fmt(m[k])}{extra}")
+        lam = m["summary"]["lambda_max"]
+        lam_text = _fmt(m["lambda_max"]) + (f" ({lam['mean']:.3g}+-{lam['sem']:.2g})" if lam["n"] > 1 else "")
+        name = f"model {i}" if len(res["models"]) > 1 else "model"
+        lines.append(f"{name:<14}{cells[0]:>22}{cells[1]:>22}{_fmt(m['pe']):>12}{lam_text:>22}")
+    if len(res["models"]) > 1:
+        sm = res["summary"]
+        row = [f"{_fmt(sm[k]['median'])} ({sm[k]['mean']:.3g}+-{sm[k]['sem']:.2g})" if sm[k]["n"] else "-"
+               for k in METRICS]
+        lines.append(f"{'all models':<14}{row[0]:>22}{row[1]:>22}{_fmt(sm['pe']['median']):>12}{row[3]:>22}")
+        lines.append("  (all models: median over the models (mean +- sem over the finite ones))")
+    lines.append(f"{'data':<14}{_fmt(floor['d_stsp']):>22}{_fmt(floor['d_h']):>22}{'-':>12}"
+                 f"{_fmt(floor['lambda_max']):>22}")
+    ref = floor["reference_split"]
+    lines.append(f"  (data: D_stsp / D_H of split {ref!r} against {res['split']!r}; lambda_max: "
+                 f"{floor['lambda_max_source'] or 'unknown system'})")
+    lines += ["", "orbits (std per dimension; data: " + " ".join(f"{v:.3g}" for v in
+                                                                res["models"][0]["data_spread"]) + ")"]
+    for i, m in enumerate(res["models"]):
+        name = f"model {i}" if len(res["models"]) > 1 else "model"
+        spread = " ".join(_fmt(v) for v in m["spread"])
+        lines.append(f"{name:<14}{_verdict_text(m['verdict'])}; spread {spread}")
+    failed = {v: idx for v, idx in res["verdicts"].items() if v != "bounded"}
+    if failed and len(res["models"]) > 1:
+        for v, idx in failed.items():
+            lines.append(f"WARNING: {v}: models {sorted(set(idx))}")
+    for note in res["notes"]:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def write_json(res: dict[str, Any], path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write an evaluation as JSON, atomically; an existing file is refused unless ``overwrite``."""
+    from neurops.utils.io import atomic_path
+
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        Path(tmp).write_text(json.dumps(res, indent=2, default=float) + "\n")
+    return Path(path)
+
+
+__all__ = ["EvaluationSettings", "evaluate_checkpoints", "format_evaluation", "metric_notes", "read_series",
+           "reference_lyapunov", "write_json"]

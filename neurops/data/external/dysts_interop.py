@@ -1,12 +1,14 @@
-"""Optional interop with ``dysts`` (Gilpin 2021): its 130+ chaotic flows as neurops trajectory files.
+"""Optional interop with ``dysts`` (Gilpin 2021): its 130+ chaotic flows for the chaotic-system generators.
+
+``neurops data generate dysts --system NAME ...`` (:func:`neurops.data.generators.chaotic.generate_dysts`)
+integrates a dysts flow through :class:`DystsFlow`, the same interface as the package's
+own systems (:mod:`neurops.data.generators.chaotic_systems`), and records the system's
+published Lyapunov spectrum, dimensions and period from dysts' metadata, which
+``neurops dsr evaluate`` shows next to a model's lambda_max.
 
 ``dysts`` is an optional extra (``pip install "neurops[dysts]"``, pinned to 0.95: version
 0.96 hard-imports ``gluonts[arrow]`` and with it pandas, pyarrow and pydantic). Nothing
-here is imported by the rest of neurops.
-
-Notes on dysts (0.95): a system's stored ``dt`` overrides the ``dt`` argument of
-``make_trajectory``; we set ``model.dt`` instead. Trajectories are integrated with
-``pts_per_period`` samples per dominant period when ``resample=True``.
+else in neurops imports it.
 
 References
 ----------
@@ -16,82 +18,92 @@ References
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import warnings
 from typing import Any
 
 import numpy as np
 
-from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
 
 DYSTS_PIN = "dysts==0.95"
+#: metadata fields of a dysts system recorded as ``parameters["published"]`` of a generated file
+PUBLISHED = {"maximum_lyapunov_estimated": "lambda_max", "lyapunov_spectrum_estimated": "lyapunov_spectrum",
+             "kaplan_yorke_dimension": "kaplan_yorke_dimension", "correlation_dimension": "correlation_dimension",
+             "period": "period"}
 
 
 def _import_dysts() -> Any:
     try:
-        import dysts.flows as flows
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(f"dysts is not installed; install the optional extra with `pip install \"{DYSTS_PIN}\"` "
-                          "(or `pip install \"neurops[dysts]\"`). Version 0.96 pulls in gluonts/pandas/pyarrow; "
-                          "0.95 needs only numpy, scipy and tqdm.") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Numba not installed": dysts runs without it
+            import dysts.flows as flows
+    except ImportError:
+        raise ConfigError(f"the dysts flows need the optional package dysts; install it with `pip install "
+                          f"\"{DYSTS_PIN}\"` (or `pip install \"neurops[dysts]\"`). Version 0.96 pulls in "
+                          "gluonts/pandas/pyarrow; 0.95 needs only numpy, scipy and tqdm.") from None
     return flows
 
 
 def dysts_system(name: str) -> Any:
     """An instance of the dysts flow ``name`` (e.g. ``"Lorenz"``, ``"Rossler"``), with a clear error if unknown."""
+    import difflib
+
     flows = _import_dysts()
     cls = getattr(flows, name, None)
     if cls is None or not isinstance(cls, type):
-        known = sorted(n for n in dir(flows) if n[:1].isupper())
-        raise ConfigError(f"dysts has no flow {name!r}; some available: {known[:20]} ...")
+        known = sorted(n for n in dir(flows) if n[:1].isupper() and isinstance(getattr(flows, n), type))
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"dysts has no flow {name!r}.{hint} Some of its {len(known)} flows: {known[:12]} ...")
     return cls()
 
 
-def dysts_to_h5(name: str, out: str | os.PathLike, *, n_steps: int = 10_000, dt: float | None = None,
-                n_trajectories: int = 1, standardize: bool = False, method: str = "RK45", rtol: float = 1e-9,
-                seed: int = 0, overwrite: bool = False) -> Path:
-    """Integrate the dysts flow ``name`` and write it as a neurops trajectory file (split ``train``).
+class DystsFlow:
+    """A dysts flow behind the interface of the package's chaotic systems.
+
+    ``field(x)`` (vectorised over leading axes), ``initial_state(rng, n)`` (dysts'
+    initial condition, perturbed), ``parameters()``, ``dim`` and ``published()``.
 
     Parameters
     ----------
-    name : dysts class name.
-    out : output HDF5 file.
-    n_steps : samples per trajectory.
-    dt : sampling interval (default: the system's stored ``dt``).
-    n_trajectories : independent trajectories from perturbed initial conditions.
-    standardize : z-score every variable.
-    method, rtol : scipy ``solve_ivp`` method and tolerance (dysts defaults to Radau at 1e-12,
-        slow without numba).
-    seed : seed of the initial-condition perturbations.
-
-    Returns
-    -------
-    The path written (field ``x`` of shape ``[n_trajectories, n_steps, D]``, dims ``["component"]``).
+    name : the dysts class name.
     """
-    system = dysts_system(name)
-    if dt is not None:
-        system.dt = dt
-    rng = np.random.default_rng(seed)
-    base_ic = np.asarray(system.ic, dtype=np.float64)
-    trajs = []
-    for _ in range(n_trajectories):
-        system.ic = base_ic + 1e-3 * rng.normal(size=base_ic.shape)
-        traj = system.make_trajectory(n_steps, resample=False, method=method, rtol=rtol, atol=rtol)
-        trajs.append(np.asarray(traj, dtype=np.float64))
-    x = np.stack(trajs)
-    mean, std = x.mean(axis=(0, 1)), x.std(axis=(0, 1))
-    if standardize:
-        x = (x - mean) / std
-    dysts_params = {k: np.asarray(v).tolist() for k, v in (getattr(system, "params", None) or {}).items()}
-    params = {"dt": float(system.dt), "dysts_parameters": dysts_params,
-              "standardized": standardize, "standardization": {"mean": mean.tolist(), "std": std.tolist()}}
-    with H5Writer(out, kind="trajectory", name=f"dysts_{name}", dims=["component"], parameters=params,
-                  generator={"name": "dysts", "system": name, "n_steps": n_steps, "seed": seed,
-                             "n_trajectories": n_trajectories}, seed=seed, overwrite=overwrite) as writer:
-        writer.add_split("train", coords={"component": np.arange(x.shape[-1])}, states={"x": x},
-                         time=float(system.dt) * np.arange(n_steps))
-    return Path(out)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.system = dysts_system(name)
+        self.ic = np.asarray(self.system.ic, dtype=np.float64)
+        self.dim = int(self.ic.shape[-1])
+
+    def field(self, x: np.ndarray) -> np.ndarray:
+        """``dx/dt : [..., D]`` at ``x : [..., D]`` (dysts' right-hand side; autonomous flows)."""
+        flat = np.asarray(x, dtype=np.float64).reshape(-1, self.dim)
+        out = np.asarray(self.system.rhs(flat, 0.0), dtype=np.float64)  # [D, B]
+        return out.T.reshape(np.shape(x))
+
+    def initial_state(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """[n, D]: dysts' stored initial condition plus a 1 % perturbation (scaled by its magnitude)."""
+        scale = 0.01 * (np.abs(self.ic) + 1.0)
+        return self.ic + scale * rng.normal(size=(n, self.dim))
+
+    def parameters(self) -> dict[str, Any]:
+        """The flow's parameters (JSON-ready) and its dysts name."""
+        params = {k: np.asarray(v).tolist() for k, v in (getattr(self.system, "params", None) or {}).items()}
+        return {"dysts_system": self.name, "dysts_parameters": params}
+
+    def published(self) -> dict[str, Any]:
+        """The system's published lambda_max, Lyapunov spectrum, dimensions and period (per time unit)."""
+        record: dict[str, Any] = {"source": f"dysts metadata ({DYSTS_PIN})"}
+        for attr, key in PUBLISHED.items():
+            value = getattr(self.system, attr, None)
+            if value is not None:
+                record[key] = np.asarray(value, dtype=np.float64).tolist()
+        return record
+
+    def default_dt(self) -> float:
+        """A sampling interval of 1/100 of the dominant period (dysts' ``pts_per_period=100``), else its ``dt``."""
+        period = getattr(self.system, "period", None)
+        return float(period) / 100.0 if period else float(self.system.dt)
 
 
-__all__ = ["DYSTS_PIN", "dysts_system", "dysts_to_h5"]
+__all__ = ["DYSTS_PIN", "DystsFlow", "dysts_system"]

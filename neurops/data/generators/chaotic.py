@@ -1,4 +1,4 @@
-"""Chaotic-system data sets: Lorenz-63, Roessler, Lorenz-96 and Kuramoto-Sivashinsky.
+"""Chaotic-system data sets: Lorenz-63, Roessler, Lorenz-96, Kuramoto-Sivashinsky and any dysts flow.
 
 Every generator writes a ``trajectory`` file (schema v1) with splits ``train``, ``val``
 and ``test``; each split holds ``n_<split>`` independent trajectories of ``n_steps``
@@ -12,6 +12,9 @@ standard deviation, added to ``train`` and ``val``, and to ``test`` only with
 ``noise_test``), standardisation by the clean train split's mean and std (stored in the
 ``parameters`` attribute as ``standardization``), and one ``seed``. ``dt``, the integrator
 and all physical parameters are recorded in the root attributes.
+
+``dysts`` integrates any flow of the optional dysts library (``--system Lorenz``, ``Rossler``,
+...) and records its published Lyapunov spectrum in ``parameters["published"]``.
 
 Randomness: trajectory ``i`` of split ``s`` starts from a state drawn with
 ``SeedSequence(seed, spawn_key=(split_id, i))`` and its noise from
@@ -84,13 +87,14 @@ class _CommonConfig:
 class _OdeConfig(_CommonConfig):
     method: Literal["rk4", "RK45", "DOP853", "Radau", "LSODA"] = "rk4"
     substeps: int = 2
+    rtol: float = 1e-10
 
     def _check_ode(self) -> None:
         self._check_common()
         if self.method not in METHODS:
             raise ConfigError(f"method {self.method!r} is unknown; use one of {METHODS}.")
-        if self.substeps < 1:
-            raise ConfigError(f"substeps must be >= 1, got {self.substeps}.")
+        if self.substeps < 1 or not self.rtol > 0:
+            raise ConfigError(f"substeps must be >= 1 and rtol > 0, got substeps={self.substeps}, rtol={self.rtol}.")
 
 
 @dataclass
@@ -120,7 +124,7 @@ class Lorenz63Config(_OdeConfig):
     def __post_init__(self) -> None:
         self._check_ode()
 
-    def system(self) -> Lorenz63:
+    def build_system(self) -> Lorenz63:
         return Lorenz63(self.sigma, self.rho, self.beta)
 
 
@@ -143,7 +147,7 @@ class RoesslerConfig(_OdeConfig):
     def __post_init__(self) -> None:
         self._check_ode()
 
-    def system(self) -> Roessler:
+    def build_system(self) -> Roessler:
         return Roessler(self.a, self.b, self.c)
 
 
@@ -165,8 +169,42 @@ class Lorenz96Config(_OdeConfig):
         if self.n < 4:
             raise ConfigError(f"Lorenz-96 needs n >= 4 sites, got {self.n}.")
 
-    def system(self) -> Lorenz96:
+    def build_system(self) -> Lorenz96:
         return Lorenz96(self.n, self.forcing)
+
+
+@dataclass
+class DystsConfig(_OdeConfig):
+    """A flow of the dysts library (Gilpin 2021), e.g. ``--system Lorenz`` (needs ``pip install "dysts==0.95"``).
+
+    Parameters
+    ----------
+    system : the dysts class name (``Lorenz``, ``Rossler``, ``Chen``, ...).
+    dt : sampling interval (default: 1/100 of the system's dominant period, from dysts' metadata).
+    method : integrator, default scipy's adaptive ``RK45`` (dysts systems can be stiff); ``rk4``
+        integrates all trajectories at once with fixed steps ``dt / substeps``.
+    rtol : relative (and absolute) tolerance of the adaptive integrators.
+    n_train, n_val, n_test, n_steps, transient, noise, ... : as :class:`Lorenz63Config`.
+    """
+
+    system: str | None = None
+    dt: float | None = None
+    n_steps: int = 20_000
+    method: Literal["rk4", "RK45", "DOP853", "Radau", "LSODA"] = "RK45"
+    rtol: float = 1e-9
+    transient: float = 50.0
+
+    def __post_init__(self) -> None:
+        if not self.system:
+            raise ConfigError("choose the dysts flow with --system NAME (e.g. Lorenz, Rossler, Chen).")
+        if self.dt is None:
+            self.dt = self.build_system().default_dt()
+        self._check_ode()
+
+    def build_system(self) -> Any:
+        from neurops.data.external.dysts_interop import DystsFlow
+
+        return DystsFlow(str(self.system))
 
 
 @dataclass
@@ -234,7 +272,7 @@ def _write(out: Path, name: str, dims: list[str], boundary: dict[str, str], coor
 
 
 def _generate_ode(name: str, config: _OdeConfig, out: str | Path, progress: bool, overwrite: bool) -> Path:
-    system = config.system()
+    system = config.build_system()
     transient = int(round(config.transient / config.dt))
     splits = config.split_sizes()
     x0 = np.concatenate([system.initial_state(_split_rng(config.seed, split, i), 1)
@@ -243,12 +281,15 @@ def _generate_ode(name: str, config: _OdeConfig, out: str | Path, progress: bool
     with tqdm(total=total, disable=not progress, unit="sample", desc=name) as bar:
         # all trajectories of all splits advance together (vectorised rk4)
         traj = integrate(system.field, x0, config.dt, config.n_steps, method=config.method,
-                         substeps=config.substeps, transient=transient, progress=bar.update)
+                         substeps=config.substeps, transient=transient, rtol=config.rtol, atol=config.rtol,
+                         progress=bar.update)
     ends = np.cumsum(list(splits.values()))
     clean = dict(zip(splits, np.split(traj, ends[:-1])))
     data, record = _postprocess(clean, config, scalar_stats=False)
     parameters = {**system.parameters(), "dt": config.dt, "integrator": config.method,
-                  "substeps": config.substeps, **record}
+                  "substeps": config.substeps, "rtol": config.rtol, **record}
+    if hasattr(system, "published"):  # dysts: the published lambda_max, spectrum, dimensions
+        parameters["published"] = system.published()
     return _write(Path(out), name, ["component"], {"component": "none"}, {"component": np.arange(system.dim)},
                   "x", data, config.dt, parameters, config, overwrite)
 
@@ -283,6 +324,13 @@ def generate_lorenz96(config: Lorenz96Config, out: str | Path, *, workers: int =
     return _generate_ode("lorenz96", config, out, progress, overwrite)
 
 
+@register_generator("dysts", DystsConfig)
+def generate_dysts(config: DystsConfig, out: str | Path, *, workers: int = 2, progress: bool = True,
+                   overwrite: bool = False) -> Path:
+    """A dysts flow (--system NAME; needs dysts==0.95) with its published Lyapunov spectrum (field x [N, T, D])."""
+    return _generate_ode(f"dysts_{config.system}", config, out, progress, overwrite)
+
+
 @register_generator("kuramoto_sivashinsky", KuramotoSivashinskyConfig)
 def generate_kuramoto_sivashinsky(config: KuramotoSivashinskyConfig, out: str | Path, *, workers: int = 2,
                                   progress: bool = True, overwrite: bool = False) -> Path:
@@ -302,5 +350,6 @@ def generate_kuramoto_sivashinsky(config: KuramotoSivashinskyConfig, out: str | 
                   config.dt, parameters, config, overwrite)
 
 
-__all__ = ["KuramotoSivashinskyConfig", "Lorenz63Config", "Lorenz96Config", "RoesslerConfig",
-           "generate_kuramoto_sivashinsky", "generate_lorenz63", "generate_lorenz96", "generate_rossler"]
+__all__ = ["DystsConfig", "KuramotoSivashinskyConfig", "Lorenz63Config", "Lorenz96Config", "RoesslerConfig",
+           "generate_dysts", "generate_kuramoto_sivashinsky", "generate_lorenz63", "generate_lorenz96",
+           "generate_rossler"]

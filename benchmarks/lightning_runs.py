@@ -9,6 +9,7 @@ their command line too (:func:`comparison_parser`, :func:`parse_sized`).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from neurops.utils.io import atomic_path
 from neurops.utils.seeding import seed_everything
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
@@ -56,10 +58,14 @@ class EpochTimer(L.Callback):
     """Wall-clock and process CPU seconds of every training epoch (validation excluded).
 
     On a shared machine the wall-clock time depends on the other processes; the CPU time
-    of this process (all its threads) does much less, so both are recorded.
+    of this process (all its threads) does much less, so both are recorded. With ``out``, global
+    rank zero writes them to that JSON file at the end of the fit (for runs in other processes,
+    such as ``neurops fit --trainer.callbacks+=benchmarks.lightning_runs.EpochTimer``); under DDP
+    its epochs are the job's, since the processes step together.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, out: str | None = None) -> None:
+        self.out = out
         self.times: list[float] = []
         self.cpu_times: list[float] = []
         self._t0 = self._c0 = 0.0
@@ -74,6 +80,13 @@ class EpochTimer(L.Callback):
             torch.cuda.synchronize()
         self.times.append(time.perf_counter() - self._t0)
         self.cpu_times.append(time.process_time() - self._c0)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.out is not None and trainer.is_global_zero:
+            record = {"epoch_seconds": self.times, "cpu_seconds": self.cpu_times, "world_size": trainer.world_size,
+                      "torch_threads": torch.get_num_threads()}
+            with atomic_path(Path(self.out)) as tmp:
+                tmp.write_text(json.dumps(record) + "\n")
 
 
 def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.LightningDataModule, *, epochs: int,

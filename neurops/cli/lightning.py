@@ -15,6 +15,7 @@ from typing import Any
 import lightning as L
 import yaml
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops.configs import resolve_config
 from neurops.data.datamodule import OperatorDataModule
@@ -105,6 +106,14 @@ def resolve_config_args(argv: Sequence[str]) -> list[str]:
 
 class NeuropsCLI(LightningCLI):
     """LightningCLI with neurops defaults (CSV/TensorBoard logs under ``runs/``)."""
+
+    def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
+        """The Trainer; options it rejects (``strategy fsdp`` on CPU, too many devices...) are one ConfigError."""
+        try:
+            return super().instantiate_trainer(**kwargs)
+        except (ValueError, MisconfigurationException) as exc:
+            raise ConfigError(f"the trainer options are not usable: {exc} (multi-process training: "
+                              "docs/scaling.md)") from exc
 
 
 def run_lightning(argv: Sequence[str], task_class: type = OperatorTask,

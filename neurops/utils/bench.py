@@ -38,6 +38,8 @@ def machine_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "neurops": neurops.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        # 1-, 5- and 15-minute load averages: on a shared machine, how many others were running
+        "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
     for mod in ("scipy", "lightning", "neuralop", "pyamg"):
         try:

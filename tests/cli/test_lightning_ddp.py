@@ -84,3 +84,12 @@ def test_two_process_ddp_fit_equals_one_process(operator_file, tmp_path):
                                                  for r in (16, 32)}
     for key, value in test_single.items():
         assert abs(value - test_ddp[key]) <= RTOL * value, key
+
+
+def test_fsdp_on_cpu_is_one_clear_error(operator_file, tmp_path, capsys):
+    cfg = _config(tmp_path, operator_file)
+    assert main(["fit", "--config", str(cfg), "--trainer.strategy", "fsdp", "--trainer.devices", "2",
+                 "--trainer.default_root_dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "neurops: error: the trainer options are not usable" in err and "requires a GPU accelerator" in err
+    assert not (tmp_path / "runs").exists()  # nothing was written

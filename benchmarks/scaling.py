@@ -146,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
              f"{args.resolution}^2, {args.n_train} training samples, batch {args.batch_size} per process, "
              f"{args.epochs} epochs per run (the first not timed), {args.rounds} interleaved rounds, "
              f"accelerator {args.accelerator}; samples/s over the timed epochs of all rounds. Weak scaling: the global "
-             f"batch grows with the processes.\n\nN GPUs: `{gpu_cmd}`.")
+             f"batch grows with the processes.")
+    loads = [rec["load_average_1min"] for recs in runs.values() for rec in recs]
+    notes += (f" The machine has {os.cpu_count()} cores and is shared: its 1-minute load average at the end of the "
+              f"runs was {min(loads):.1f}-{max(loads):.1f} (a load above the core count slows multi-threaded and "
+              f"multi-process runs most).\n\nN GPUs: `{gpu_cmd}`.")
     print("\n" + table + "\n\n" + notes)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     save_results(args.name or ("scaling_quick" if args.quick else "scaling"),

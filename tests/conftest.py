@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -114,3 +117,28 @@ def operator_file(tmp_path: Path) -> Path:
     """train 24 @ 16^2, val 8 @ 16^2, test 8 @ 16^2, test@32 8 @ 32^2."""
     return write_operator_file(tmp_path / "toy.h5", {"train": (24, 16), "val": (8, 16), "test": (8, 16),
                                                      "test@32": (8, 32)})
+
+
+@pytest.fixture
+def two_processes(tmp_path: Path):
+    """Run a Python script in 2 real processes of one ``torch.distributed`` job (env:// rendezvous).
+
+    ``run(source, *args)`` writes ``source`` to a file and starts it twice with ``RANK``,
+    ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` set (one thread each), so the script
+    calls ``dist.init_process_group("gloo")``; it fails with both processes' stderr if either does.
+    """
+    def run(source: str, *args: str, timeout: float = 300) -> None:
+        script = tmp_path / "two_process_worker.py"
+        script.write_text(source)
+        with socket.socket() as sock:  # a free port for the rendezvous
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+               "WORLD_SIZE": "2"}
+        procs = [subprocess.Popen([sys.executable, str(script), *args], env={**env, "RANK": str(r)},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+        outputs = [p.communicate(timeout=timeout) for p in procs]
+        failed = [(r, err[-3000:]) for r, (p, (_, err)) in enumerate(zip(procs, outputs)) if p.returncode]
+        assert not failed, failed
+
+    return run

@@ -8,5 +8,6 @@ from neurops.models import lsm  # noqa: E402,F401
 from neurops.models import mgno  # noqa: E402,F401
 from neurops.models import plrnn  # noqa: E402,F401
 from neurops.models import dgno  # noqa: E402,F401
+from neurops.models import external  # noqa: E402,F401
 
 __all__ = ["available", "build", "get_class", "register", "spec_of"]

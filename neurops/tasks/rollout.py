@@ -264,6 +264,8 @@ class RolloutTask(OperatorTask):
 
     def _finish_curves(self, stage: str) -> None:
         acc = self._step_errors.pop(stage, {})
+        if self._trainer is not None:  # error sums and counts over the samples of all processes
+            acc = {tag: self.trainer.strategy.reduce(v, reduce_op="sum") for tag, v in acc.items()}
         if acc and not (self._trainer is not None and self.trainer.sanity_checking):
             self.rollout_errors[stage] = {tag or stage: (v[:-1] / v[-1]).tolist() for tag, v in acc.items()}
 

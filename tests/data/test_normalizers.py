@@ -1,7 +1,3 @@
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -87,15 +83,10 @@ dist.destroy_process_group()
 """
 
 
-def test_all_reduce_across_two_processes(tmp_path):
+def test_all_reduce_across_two_processes(tmp_path, two_processes):
     x = _offset_fields(2)
     np.save(tmp_path / "x.npy", x)
-    script = tmp_path / "worker.py"
-    script.write_text(_REDUCE_WORKER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                    str(script), str(tmp_path / "x.npy"), str(tmp_path)], check=True, env=env, timeout=120,
-                   capture_output=True)
+    two_processes(_REDUCE_WORKER, str(tmp_path / "x.npy"), str(tmp_path))
     results = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     for key in ("mean", "m2"):
         assert torch.equal(results[0][key], results[1][key])  # bit-identical on every process

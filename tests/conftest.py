@@ -112,6 +112,13 @@ def write_operator_file(path: Path, splits: dict[str, tuple[int, int]], seed: in
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_seed_from_earlier_tests(monkeypatch):
+    """Every test starts without a recorded global seed (``PL_GLOBAL_SEED``, which shuffles the training
+    batches), so its result does not depend on the tests that ran before it."""
+    monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+
+
 @pytest.fixture
 def operator_file(tmp_path: Path) -> Path:
     """train 24 @ 16^2, val 8 @ 16^2, test 8 @ 16^2, test@32 8 @ 32^2."""

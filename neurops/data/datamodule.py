@@ -21,8 +21,7 @@ from neurops.errors import DataError
 
 def _data_parallel_ranks(module: L.LightningDataModule) -> dict[str, int]:
     """``{"num_replicas", "rank"}`` of this process among the data-parallel processes (1, 0 without a trainer)."""
-    trainer = module.trainer
-    kwargs = trainer.distributed_sampler_kwargs if trainer is not None else None
+    kwargs = module.trainer.distributed_sampler_kwargs if module.trainer is not None else None
     return {"num_replicas": kwargs["num_replicas"], "rank": kwargs["rank"]} if kwargs else {"num_replicas": 1,
                                                                                               "rank": 0}
 
@@ -133,13 +132,18 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         tags = [resolution_tag(ds.spatial_shape) for ds in self.test_sets]
         return [t if tags.count(t) == 1 else f"{t}_{s}" for t, s in zip(tags, self.test_splits)]
 
-    def train_batches(self, max_batches: int | None = None, rank: int = 0, num_replicas: int = 1):
+    def train_batches(self, max_batches: int | None = None, rank: int | None = None,
+                      num_replicas: int | None = None):
         """Unshuffled batches of one process's share of the training split (used to fit normalizers).
 
         The first ``max_batches * batch_size`` samples (all by default) are cut into
         ``num_replicas`` contiguous blocks; process ``rank`` reads block ``rank``, so the
-        processes of a distributed job read every sample once between them.
+        processes of a distributed job read every sample once between them. ``rank`` and
+        ``num_replicas`` default to this process's place in the trainer's job (0 of 1 without one).
         """
+        if rank is None or num_replicas is None:
+            ranks = _data_parallel_ranks(self)
+            rank, num_replicas = ranks["rank"], ranks["num_replicas"]
         n = len(self.train_set) if max_batches is None else min(len(self.train_set), max_batches * self.batch_size)
         lo, hi = rank * n // num_replicas, (rank + 1) * n // num_replicas
         yield from self._loader(Subset(self.train_set, range(lo, hi)))

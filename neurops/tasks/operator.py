@@ -137,9 +137,8 @@ class OperatorTask(L.LightningModule):
 
     def _fit_normalizers(self, dm: Any) -> None:
         """Stream this process's share of the training split, then merge the moments of all processes."""
-        ranks = self.trainer.distributed_sampler_kwargs or {"rank": 0, "num_replicas": 1}
         moments_in, moments_out = ChannelMoments(self.in_norm.mean.numel()), ChannelMoments(self.out_norm.mean.numel())
-        for batch in dm.train_batches(self.hparams.normalizer_batches, ranks["rank"], ranks["num_replicas"]):
+        for batch in dm.train_batches(self.hparams.normalizer_batches):
             x, y = self._normalizer_samples(batch)
             moments_in.update(x)
             moments_out.update(y)

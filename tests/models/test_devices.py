@@ -32,6 +32,8 @@ CASES = {
     "alrnn": (dict(obs_dim=3, latent_dim=4, n_relu=2, seed=0), (2, 3)),
 }
 RNN_STEPS = 5
+#: models of other packages wrapped for side-by-side runs (neurops.models.external): their code, not ours
+PEERS = {"neuralop_fno"}
 
 
 def _model_name(case: str) -> str:
@@ -53,7 +55,7 @@ def _built(case: str) -> tuple[torch.nn.Module, torch.Tensor]:
 
 
 def test_every_registered_model_has_a_case():
-    assert set(available()) <= {_model_name(c) for c in CASES}
+    assert set(available()) - PEERS <= {_model_name(c) for c in CASES}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

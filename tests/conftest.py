@@ -149,3 +149,21 @@ def two_processes(tmp_path: Path):
         assert not failed, failed
 
     return run
+
+
+def operator_checkpoint(data: Path, ckpt: Path, model: str = "fno", model_kwargs: dict | None = None,
+                        steps: int = 2) -> Path:
+    """A real ``OperatorTask`` checkpoint: ``steps`` Lightning training steps on ``data``, then saved."""
+    import lightning as L
+
+    from neurops.data.datamodule import OperatorDataModule
+    from neurops.tasks.operator import OperatorTask
+
+    torch.manual_seed(0)
+    task = OperatorTask(model, model_kwargs or {"modes": [3, 3], "width": 8, "n_layers": 2})
+    trainer = L.Trainer(max_steps=steps, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        enable_checkpointing=False, default_root_dir=ckpt.parent, num_sanity_val_steps=0,
+                        limit_val_batches=0)
+    trainer.fit(task, OperatorDataModule(data, batch_size=4, val_split=None))
+    trainer.save_checkpoint(ckpt)
+    return ckpt

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from neurops.data.files import link_problems, open_hdf5
+from neurops.data.records import record_kind, record_problems
 from neurops.data.schema import (
     BOUNDARY_TYPES, JSON_ATTRS, KIND_GROUPS, KINDS, REQUIRED_ROOT_ATTRS, SUPPORTED_VERSIONS,
 )
@@ -47,6 +48,8 @@ def check_file(path: DataPath) -> list[str]:
 def _file_problems(path: Path) -> list[str]:
     with open_hdf5(path) as f:
         links = link_problems(f)
+        if record_kind(f) is not None:  # observation / posterior files (links included)
+            return record_problems(f)
         problems = layout_problems(f, require_train=True) + links
         if not links:  # never read values through a link that leaves the file's folder
             problems += value_problems(f)

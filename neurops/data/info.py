@@ -9,12 +9,17 @@ import h5py
 import numpy as np
 
 from neurops.data.reader import list_splits, open_h5, read_attrs
+from neurops.data.records import open_record, record_summary
 
 _RANGE_SAMPLES = 64  # value ranges are estimated from at most this many samples per field
 
 
 def summarize(path: str | os.PathLike) -> str:
     """Fields, shapes, splits, resolutions, parameters and value ranges of a file."""
+    record = open_record(path)
+    if record is not None:  # observation / posterior files
+        with record:
+            return "\n".join(record_summary(record))
     lines = []
     with open_h5(path) as f:
         attrs = read_attrs(f)

@@ -13,6 +13,10 @@ Layout::
 
 ``dims``, ``boundary``, ``parameters`` and ``generator`` are JSON strings; so is the optional
 ``shard`` of a file holding one shard of a generation run (see :mod:`neurops.data.shards`).
+
+Two more kinds hold no splits: ``observations`` (point values of a solution for an inverse
+problem) and ``posterior`` (what an inversion infers); their layouts are in
+:mod:`neurops.data.records`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ SUPPORTED_VERSIONS = (1,)
 
 Kind = Literal["operator", "input_only", "trajectory"]
 KINDS: tuple[str, ...] = ("operator", "input_only", "trajectory")
+#: kinds without splits (:mod:`neurops.data.records`)
+RECORD_KINDS: tuple[str, ...] = ("observations", "posterior")
 BOUNDARY_TYPES: tuple[str, ...] = ("dirichlet", "periodic", "neumann", "none")
 
 JSON_ATTRS = ("dims", "boundary", "parameters", "generator", "shard")

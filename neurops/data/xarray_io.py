@@ -7,6 +7,7 @@ import os
 import xarray as xr
 
 from neurops.data.reader import list_splits, read_attrs, read_split
+from neurops.data.records import open_record, record_to_xarray
 from neurops.errors import DataError
 
 
@@ -22,8 +23,13 @@ def to_xarray(path: str | os.PathLike, split: str | None = None) -> xr.Dataset:
     -------
     Dataset whose variables are the fields, with dims ``("sample", *dims)`` for operator
     data and ``("sample", "time", *dims)`` for trajectories. Input and output fields that
-    share a name are prefixed ``input_`` / ``output_``.
+    share a name are prefixed ``input_`` / ``output_``. Observation and posterior files (no
+    splits) give the dataset of :func:`neurops.data.records.record_to_xarray`.
     """
+    record = open_record(path)
+    if record is not None:
+        with record:
+            return record_to_xarray(record)
     attrs = read_attrs(path)
     splits = list_splits(path)
     if split is None:

@@ -1,8 +1,34 @@
-"""Inverse problems: infer a coefficient field from sparse noisy observations of the solution,
-by MAP estimation and MALA sampling in the latent space of a trained DGNO."""
+"""Inverse problems: infer a coefficient field, with uncertainty, from sparse noisy observations.
 
-from neurops.inverse.calibration import band_coverage, field_relative_l2
-from neurops.inverse.checkpoint import load_dgno
+Posteriors are sampled in the coefficients of the data generator's Gaussian random field prior
+(through the true Darcy solve, the reference, or through any trained operator) or in the latent
+space of a DGNO; every inversion reports convergence diagnostics and a posterior-predictive check
+through the true solver. See ``docs/inverse.md``.
+"""
+
+from neurops.inverse.calibration import (
+    band_coverage,
+    crps_ensemble,
+    field_relative_l2,
+    interval_coverage,
+    sliced_wasserstein,
+)
+from neurops.inverse.checkpoint import Surrogate, load_dgno, load_surrogate
+from neurops.inverse.diagnostics import effective_sample_size, split_rhat
+from neurops.inverse.field_posterior import FieldPosterior
+from neurops.inverse.forward import DarcyForward, SurrogateForward, observe
+from neurops.inverse.inversion import (
+    InversionConfig,
+    InversionWarning,
+    PosteriorResult,
+    invert_fields,
+    invert_latent,
+    run_chains,
+)
+from neurops.inverse.laplace import laplace_reference
+from neurops.inverse.latent import LatentPosterior
+from neurops.inverse.likelihood import GaussianLikelihood, ModelError, estimate_model_error
+from neurops.inverse.mcmc import Chains, GaussianReference, map_estimate, pcn, pcnl
 from neurops.inverse.observations import (
     Observations,
     make_observations,
@@ -10,32 +36,47 @@ from neurops.inverse.observations import (
     read_observations,
     write_observations,
 )
-from neurops.inverse.posterior import (
-    InversionConfig,
-    InversionResult,
-    LatentPosterior,
-    invert,
-    mala,
-    map_estimate,
-    posterior_fields,
-    write_posterior,
-)
+from neurops.inverse.prior import GRFPrior, prior_from_file
+from neurops.inverse.results import read_posterior, write_posterior
 
 __all__ = [
+    "Chains",
+    "DarcyForward",
+    "FieldPosterior",
+    "GRFPrior",
+    "GaussianLikelihood",
+    "GaussianReference",
     "InversionConfig",
-    "InversionResult",
+    "InversionWarning",
     "LatentPosterior",
+    "ModelError",
     "Observations",
+    "PosteriorResult",
+    "Surrogate",
+    "SurrogateForward",
     "band_coverage",
+    "crps_ensemble",
+    "effective_sample_size",
+    "estimate_model_error",
     "field_relative_l2",
-    "invert",
+    "interval_coverage",
+    "invert_fields",
+    "invert_latent",
+    "laplace_reference",
     "load_dgno",
+    "load_surrogate",
     "make_observations",
-    "mala",
     "map_estimate",
     "observations_from_file",
-    "posterior_fields",
+    "observe",
+    "pcn",
+    "pcnl",
+    "prior_from_file",
     "read_observations",
+    "read_posterior",
+    "run_chains",
+    "sliced_wasserstein",
+    "split_rhat",
     "write_observations",
     "write_posterior",
 ]

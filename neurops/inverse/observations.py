@@ -1,9 +1,12 @@
 """Sparse noisy observations of a solution field, and their HDF5 file (``kind="observations"``).
 
 An observation file holds ``M`` point values of the solution ``u`` with Gaussian noise of known
-standard deviation, the grid on which a posterior should be reported, and optionally the true
-fields (for evaluation). The format is documented in ``docs/data-format.md`` (section
-"Observation and posterior files").
+standard deviation, the grid on which a posterior should be reported, optionally the true
+fields (for evaluation) and the configuration of the generator whose data were observed (it
+defines the default prior and the true solver). The format is a kind of the neurops schema,
+checked by :mod:`neurops.data.records` and documented in ``docs/data-format.md``; a hand-made
+file with the documented fields (``points``, ``values``, ``noise_std``, ``dims``, ``coords``) is
+read too.
 
 Noise follows DGNO [1]_: for a signal-to-noise ratio ``SNR`` in dB,
 ``sigma = sqrt(mean(u_obs^2) / 10^(SNR / 10))``.
@@ -26,22 +29,20 @@ from typing import Any
 import h5py
 import numpy as np
 
+from neurops.data.files import open_hdf5
 from neurops.data.reader import read_attrs, read_split
+from neurops.data.records import OBSERVATIONS_KIND, decode_dims, open_record, record_problems
+from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import DataError, SchemaError
 from neurops.utils.io import atomic_path
 
 __all__ = [
-    "OBSERVATIONS_KIND",
-    "OBSERVATIONS_VERSION",
     "Observations",
     "make_observations",
     "observations_from_file",
     "read_observations",
     "write_observations",
 ]
-
-OBSERVATIONS_KIND = "observations"
-OBSERVATIONS_VERSION = 1
 
 
 @dataclass
@@ -57,6 +58,9 @@ class Observations:
     snr_db : signal-to-noise ratio the noise was drawn at (None if unknown).
     truth : optional true fields on the grid, ``{"a": [*spatial], "u": [*spatial]}``.
     source : provenance (file, split, index, seed...).
+    generator : the configuration of the data generator whose solution was observed (the
+        ``generator`` record of its data file), if known: it defines the default prior and the
+        true solver of an inversion.
     """
 
     points: np.ndarray
@@ -66,6 +70,7 @@ class Observations:
     snr_db: float | None = None
     truth: dict[str, np.ndarray] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
+    generator: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.points = np.asarray(self.points, dtype=np.float64)
@@ -80,6 +85,11 @@ class Observations:
             raise DataError("observations contain NaN or Inf; remove those points.")
         if not self.noise_std > 0:
             raise DataError(f"noise_std must be > 0, got {self.noise_std}.")
+        for k, (d, c) in enumerate(self.coords.items()):
+            lo, hi = float(np.min(c)), float(np.max(c))
+            if ((self.points[:, k] < lo) | (self.points[:, k] > hi)).any():
+                raise DataError(f"observation points lie outside the domain along {d!r} [{lo:g}, {hi:g}]; remove them "
+                                f"or fix the coordinates.")
 
     @property
     def dims(self) -> list[str]:
@@ -91,8 +101,8 @@ class Observations:
 
 
 def make_observations(u: np.ndarray, coords: dict[str, np.ndarray], n_obs: int, snr_db: float, seed: int, *,
-                      a: np.ndarray | None = None, interior: bool = True,
-                      source: dict[str, Any] | None = None) -> Observations:
+                      a: np.ndarray | None = None, interior: bool = True, source: dict[str, Any] | None = None,
+                      generator: dict[str, Any] | None = None) -> Observations:
     """Observe ``u`` at ``n_obs`` random grid nodes with Gaussian noise of a given SNR.
 
     Parameters
@@ -105,6 +115,7 @@ def make_observations(u: np.ndarray, coords: dict[str, np.ndarray], n_obs: int, 
     a : optional true coefficient [*spatial], stored for evaluation.
     interior : draw only nodes off the boundary (boundary values are known exactly).
     source : provenance stored with the observations.
+    generator : the data generator's configuration (see :class:`Observations`).
     """
     u = np.asarray(u, dtype=np.float64)
     axes = [np.asarray(c, dtype=np.float64) for c in coords.values()]
@@ -133,7 +144,7 @@ def make_observations(u: np.ndarray, coords: dict[str, np.ndarray], n_obs: int, 
     if a is not None:
         truth["a"] = np.asarray(a, dtype=np.float32)
     src = {"seed": int(seed), "n_obs": int(n_obs), **(source or {})}
-    return Observations(mesh[chosen], values, sigma, dict(coords), float(snr_db), truth, src)
+    return Observations(mesh[chosen], values, sigma, dict(coords), float(snr_db), truth, src, generator)
 
 
 def observations_from_file(path: str | os.PathLike, split: str = "test", index: int = 0, *, n_obs: int = 100,
@@ -161,19 +172,26 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     return make_observations(data["outputs"][output_field][index], coords, n_obs, snr_db, seed,
                              a=data["inputs"][input_field][index],
                              source={"file": str(path), "split": split, "index": int(index), "name": attrs["name"],
-                                     "forcing": (attrs.get("parameters") or {}).get("forcing")})
+                                     "forcing": (attrs.get("parameters") or {}).get("forcing")},
+                             generator=attrs.get("generator") or None)
 
 
 def write_observations(obs: Observations, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write ``obs`` to an HDF5 observation file (atomically)."""
+    from neurops import __version__
+
     path = Path(path)
     with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["schema_version"] = OBSERVATIONS_VERSION
+        f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["kind"] = OBSERVATIONS_KIND
+        f.attrs["name"] = str(obs.source.get("name", "observations"))
+        f.attrs["neurops_version"] = __version__
         f.attrs["dims"] = json.dumps(obs.dims)
         f.attrs["noise_std"] = float(obs.noise_std)
         f.attrs["snr_db"] = float("nan") if obs.snr_db is None else float(obs.snr_db)
         f.attrs["source"] = json.dumps(obs.source, default=str)
+        if obs.generator:
+            f.attrs["generator"] = json.dumps(obs.generator, default=str)
         f.create_dataset("points", data=obs.points)
         f.create_dataset("values", data=obs.values)
         for d, c in obs.coords.items():
@@ -183,27 +201,42 @@ def write_observations(obs: Observations, path: str | os.PathLike, *, overwrite:
     return path
 
 
+def _json_attr(f: h5py.File, name: str, default: Any) -> Any:
+    value = f.attrs.get(name)
+    if value is None:
+        return default
+    try:
+        return json.loads(value.decode() if isinstance(value, bytes) else value)
+    except (TypeError, json.JSONDecodeError):
+        raise SchemaError(f"{f.filename}: attribute {name!r} is not valid JSON.") from None
+
+
 def read_observations(path: str | os.PathLike) -> Observations:
-    """Read an observation file written by :func:`write_observations` (clear errors otherwise)."""
+    """Read an observation file (written by :func:`write_observations` or by hand; clear errors otherwise)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"observation file {path} does not exist; make one with "
                                 "`neurops invert --make-obs --data FILE --out OBS.h5`.")
     if not h5py.is_hdf5(path):
-        raise DataError(f"{path} is not an HDF5 file.")
-    with h5py.File(path, "r") as f:
-        if f.attrs.get("kind") != OBSERVATIONS_KIND:
-            raise SchemaError(f"{path} is not an observation file (kind {f.attrs.get('kind')!r}, expected "
-                              f"{OBSERVATIONS_KIND!r}); make one with `neurops invert --make-obs`.")
-        if int(f.attrs.get("schema_version", -1)) != OBSERVATIONS_VERSION:
-            raise SchemaError(f"{path} has observation format version {f.attrs.get('schema_version')}; this neurops "
-                              f"reads version {OBSERVATIONS_VERSION}.")
-        for key in ("points", "values", "coords"):
-            if key not in f:
-                raise SchemaError(f"{path} lacks the required dataset/group {key!r}.")
-        dims = json.loads(f.attrs["dims"])
-        coords = {d: f["coords"][d][()] for d in dims}
+        raise DataError(f"{path} is not an HDF5 file; an observation file is HDF5 with points, values, noise_std, "
+                        "dims and coords (see docs/data-format.md).")
+    f = open_record(path)
+    if f is None:
+        with open_hdf5(path) as g:
+            kind = g.attrs.get("kind")
+        raise SchemaError(f"{path} is not an observation file (kind {kind!r}); make one with `neurops invert "
+                          "--make-obs` or write points, values, noise_std, dims and coords (see docs/data-format.md).")
+    with f:
+        if f.attrs.get("kind") not in (None, OBSERVATIONS_KIND):
+            raise SchemaError(f"{path} is not an observation file (kind {f.attrs.get('kind')!r}); make one with "
+                              "`neurops invert --make-obs`.")
+        problems = record_problems(f)
+        if problems:
+            raise SchemaError(f"{path} is not a usable observation file: " + "; ".join(problems) + ".")
+        dims = decode_dims(f.attrs["dims"])
+        coords = {d: f["coords"][d][()].astype(np.float64) for d in dims}
         truth = {k: f["truth"][k][()] for k in f["truth"]} if "truth" in f else {}
         snr = float(f.attrs.get("snr_db", np.nan))
-        return Observations(f["points"][()], f["values"][()], float(f.attrs["noise_std"]), coords,
-                            None if np.isnan(snr) else snr, truth, json.loads(f.attrs.get("source", "{}")))
+        return Observations(f["points"][()], f["values"][()], float(np.asarray(f.attrs["noise_std"]).item()), coords,
+                            None if np.isnan(snr) else snr, truth, _json_attr(f, "source", {}),
+                            _json_attr(f, "generator", None))

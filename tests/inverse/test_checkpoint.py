@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from neurops.errors import ModelError
-from neurops.inverse import load_dgno
+from neurops.inverse import load_dgno, load_surrogate
 from neurops.models import build
+from tests.conftest import operator_checkpoint
 
 KWARGS = dict(resolution=[5, 5], latent_dim=3, width=4, depth=1, encoder_hidden=[4])
 
@@ -34,3 +35,29 @@ def test_clear_errors(tmp_path):
     _save(tmp_path / "mismatch.ckpt", {**KWARGS, "width": 8}, build("dgno", **KWARGS).state_dict())
     with pytest.raises(ModelError, match="does not match"):
         load_dgno(tmp_path / "mismatch.ckpt")
+
+
+def test_load_surrogate_takes_any_operator_checkpoint(operator_file, tmp_path):
+    ckpt = operator_checkpoint(operator_file, tmp_path / "fno.ckpt")
+    surrogate = load_surrogate(ckpt)
+    assert surrogate.name == "fno" and surrogate.dgno is None
+    a = torch.rand(2, 1, 16, 16)
+    assert surrogate.forward(a).shape == (2, 1, 16, 16)
+    model = build("dgno", **KWARGS)
+    _save(tmp_path / "dgno.ckpt", KWARGS, model.state_dict())
+    dgno = load_surrogate(tmp_path / "dgno.ckpt")
+    assert dgno.name == "dgno" and dgno.dgno is not None and dgno.meta["forcing"] == 2.0
+
+
+def test_load_surrogate_refuses_what_is_not_an_operator(tmp_path):
+    torch.save({"neurops": {"model": "shplrnn", "task": "neurops.tasks.dynamics.DynamicsTask"}, "state_dict": {}},
+               tmp_path / "dsr.ckpt")
+    with pytest.raises(ModelError, match="DynamicsTask checkpoint"):
+        load_surrogate(tmp_path / "dsr.ckpt")
+    (tmp_path / "text.ckpt").write_text("hello")
+    with pytest.raises(ModelError, match="not a readable PyTorch checkpoint") as err:
+        load_surrogate(tmp_path / "text.ckpt")
+    assert "weights_only=False" not in str(err.value)
+    torch.save({"state_dict": {}}, tmp_path / "plain.ckpt")
+    with pytest.raises(ModelError, match="no 'neurops' record"):
+        load_surrogate(tmp_path / "plain.ckpt")

@@ -4,7 +4,8 @@ import pytest
 
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError, SchemaError
-from neurops.inverse import make_observations, observations_from_file, read_observations, write_observations
+from neurops.inverse import (Observations, make_observations, observations_from_file, read_observations,
+                             write_observations)
 
 
 def _fields(res: int = 21):
@@ -73,3 +74,57 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         f.attrs["kind"] = "operator"
     with pytest.raises(SchemaError, match="not an observation file"):
         read_observations(tmp_path / "other.h5")
+
+
+def _hand_made(path, **changes):
+    """An observation file written by hand with the documented fields only (no kind, no version)."""
+    x = np.linspace(0, 1, 5)
+    fields = {"points": np.array([[0.25, 0.5], [0.75, 0.25]]), "values": np.array([0.1, 0.2]),
+              "noise_std": 0.01, "dims": '["x", "y"]', "coords/x": x, "coords/y": x, **changes}
+    with h5py.File(path, "w") as f:
+        for key, value in fields.items():
+            if value is None:
+                continue
+            if key in ("noise_std", "dims"):
+                f.attrs[key] = value
+            else:
+                f.create_dataset(key, data=value)
+    return path
+
+
+def test_hand_made_files_with_the_documented_fields_are_read(tmp_path):
+    obs = read_observations(_hand_made(tmp_path / "o.h5"))
+    assert obs.dims == ["x", "y"] and obs.noise_std == 0.01 and obs.grid_shape == (5, 5)
+    listed = read_observations(_hand_made(tmp_path / "l.h5", dims=np.array(["x", "y"], dtype=h5py.string_dtype())))
+    assert listed.dims == ["x", "y"]
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"dims": "[x, y"}, "not valid JSON"),
+    ({"dims": '["x", "z"]'}, "no dataset coords/z"),
+    ({"noise_std": None}, "missing root attribute 'noise_std'"),
+    ({"noise_std": "small"}, "must be a positive number"),
+    ({"values": np.array([b"0.1", b"0.2"])}, "values must be numbers"),
+    ({"points": np.array([[5.0, -3.0], [0.5, 0.5]])}, "outside the domain"),
+    ({"values": np.array([0.1, 0.2, 0.3])}, "one per point"),
+])
+def test_bad_observation_files_get_one_clear_error(tmp_path, changes, message):
+    with pytest.raises(SchemaError, match=message):
+        read_observations(_hand_made(tmp_path / "bad.h5", **changes))
+
+
+def test_truncated_and_foreign_files(tmp_path):
+    good = _hand_made(tmp_path / "good.h5")
+    data = good.read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="truncated|not an HDF5 file"):
+        read_observations(tmp_path / "cut.h5")
+    (tmp_path / "text.h5").write_text("points,values")
+    with pytest.raises(DataError, match="not an HDF5 file"):
+        read_observations(tmp_path / "text.h5")
+
+
+def test_points_outside_the_domain_are_refused_in_python_too():
+    coords, _, u = _fields(5)
+    with pytest.raises(DataError, match="outside the domain"):
+        Observations(np.array([[5.0, -3.0]]), np.array([1.0]), 0.1, coords)

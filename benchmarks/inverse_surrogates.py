@@ -1,0 +1,157 @@
+"""Train the surrogates of the inverse-problem benchmark (``inverse_posterior.py``) and save their checkpoints.
+
+Problems (33 x 33 node grid, the Darcy generator's defaults otherwise: GRF alpha 2, tau 3, f = 1):
+
+* ``lognormal``: ``a = exp(g)``;
+* ``piecewise``: ``a = 12`` where ``g >= 0``, ``3`` elsewhere.
+
+Each problem gets one labelled file: ``--n-train`` pairs to train on, ``--n-val`` validation pairs
+(the surrogates' error statistics for the model-error likelihood), and ``--n-test`` test pairs
+whose solutions the inverse problems observe. Models, all trained through the neurops tasks and a
+Lightning ``Trainer`` (the path ``neurops fit`` runs), then saved as ordinary checkpoints that
+``neurops invert --ckpt`` takes:
+
+* ``fno``: FNO of the FNO paper (12 modes, width 32, 4 layers), AdamW 1e-3, step decay,
+  relative L2 loss, batch 20;
+* ``mgno``: MgNO's Darcy preset, relative H1 loss, AdamW 5e-4, one-cycle schedule, batch 8;
+* ``dgno``: DGNO on the coefficients alone (the weak-form residual as physics), the shipped
+  configs' settings (smooth: CNN encoder, Gaussian decoder; piecewise: MLP encoder, Bernoulli
+  decoder, mixed form).
+
+Every model is trained for a fixed wall-clock budget's worth of epochs on one CPU thread
+(``--epochs``), and its test relative L2 error of ``u`` is recorded in
+``benchmarks/results/inverse_surrogates.json``. Run it in the background, e.g.::
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/inverse_surrogates.py --models fno --coefficients lognormal
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
+
+from benchmarks.common import WORK_DIR, darcy_file, n_parameters
+from benchmarks.lightning_runs import EpochTimer
+from neurops.data.datamodule import OperatorDataModule
+from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
+from neurops.tasks.operator import OperatorTask
+from neurops.utils.bench import RESULTS_DIR, save_results
+from neurops.utils.seeding import seed_everything
+
+INVERSE_DIR = WORK_DIR / "inverse"
+RESOLUTION = 33
+#: training settings per model: epochs, batch size, task keyword arguments
+#: (measured CPU cost on one thread: FNO 9 ms and MgNO 12 ms per training sample, so an epoch of 1000 samples
+#: costs 9 s / 12 s; the paper schedules of 500 epochs do not fit a shared 2-core machine)
+SETTINGS: dict[str, dict[str, Any]] = {
+    "fno": {"epochs": 150, "batch_size": 20},
+    "mgno": {"epochs": 60, "batch_size": 8},
+    "dgno": {"epochs": 150, "batch_size": 50},
+}
+
+
+def problem_file(coefficient: str, n_train: int = 1000, n_val: int = 200, n_test: int = 100, seed: int = 0) -> Path:
+    """The labelled 33 x 33 Darcy file of a problem (generated once into ``benchmarks/work``)."""
+    return darcy_file(n_train, n_test, RESOLUTION, coefficient=coefficient, seed=seed, n_val=n_val)
+
+
+def checkpoint_path(model: str, coefficient: str) -> Path:
+    """Where the trained surrogate of a problem is saved."""
+    return INVERSE_DIR / f"{model}_{coefficient}.ckpt"
+
+
+def make_task(model: str, coefficient: str, epochs: int) -> L.LightningModule:
+    """The task of a model, with the shipped configs' hyperparameters (schedules relative to ``epochs``)."""
+    if model == "fno":
+        return OperatorTask("fno", {"modes": [12, 12], "width": 32, "n_layers": 4, "grid_embedding": True,
+                                    "padding": 0.0}, loss="rel_l2", lr=1e-3, weight_decay=1e-4, scheduler="step",
+                            step_size=max(1, epochs // 5), gamma=0.5)
+    if model == "mgno":
+        return OperatorTask("mgno", {"preset": "darcy", "boundary": "dirichlet"}, loss="rel_h1_fourier", lr=5e-4,
+                            weight_decay=1e-4, scheduler="onecycle", pct_start=0.2, div_factor=2.0,
+                            final_div_factor=100.0)
+    if model == "dgno":
+        common = {"resolution": [RESOLUTION, RESOLUTION], "latent_dim": 128, "width": 100, "depth": 5,
+                  "activation": "tanh_sin", "dirichlet": "sin"}
+        if coefficient == "lognormal":
+            kwargs = {**common, "encoder": "cnn", "encoder_channels": [64, 64, 64], "encoder_hidden": [256, 128],
+                      "a_likelihood": "gaussian", "a_low": 0.2, "a_high": 5.0, "mixed_form": False}
+            return GenerativeOperatorTask(model_kwargs=kwargs, forcing=1.0, a_interpolation="linear", w_data=0.25,
+                                          w_pde=1.0, n_particles=100, n_quad_per_axis=9, top_k=1000, lr=5e-4,
+                                          weight_decay=1e-4, gamma=0.5)
+        kwargs = {**common, "encoder": "mlp", "encoder_hidden": [512, 256], "a_likelihood": "bernoulli",
+                  "a_low": 3.0, "a_high": 12.0, "mixed_form": True}
+        return GenerativeOperatorTask(model_kwargs=kwargs, forcing=1.0, a_interpolation="nearest", w_data=1.0,
+                                      w_pde=1.0, n_particles=100, n_quad_per_axis=7, lr=5e-4, weight_decay=1e-4,
+                                      gamma=0.5)
+    raise SystemExit(f"unknown model {model!r}; use fno, mgno or dgno.")
+
+
+def train(model: str, coefficient: str, epochs: int, batch_size: int, seed: int, data: Path) -> dict[str, Any]:
+    """Train one surrogate, save its checkpoint, return its test errors and timings."""
+    seed_everything(seed)
+    task = make_task(model, coefficient, epochs)
+    if model == "dgno":
+        dm = GenerativeDataModule(data, data, batch_size=batch_size, val_split="val")
+    else:
+        dm = OperatorDataModule(data, batch_size=batch_size, num_workers=0, val_split="val")
+    timer = EpochTimer()
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+                        num_sanity_val_steps=0, check_val_every_n_epoch=max(1, epochs // 10))
+    t0 = time.perf_counter()
+    trainer.fit(task, dm)
+    seconds = time.perf_counter() - t0
+    path = checkpoint_path(model, coefficient)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    trainer.save_checkpoint(path)
+    tests = {}
+    for r in trainer.test(task, dm, verbose=False):
+        tests.update({k: float(v) for k, v in r.items()})
+    return {"model": model, "coefficient": coefficient, "epochs": epochs, "batch_size": batch_size,
+            "params": n_parameters(task.net), "train_seconds": seconds,
+            "seconds_per_epoch": sorted(timer.times)[len(timer.times) // 2] if timer.times else None,
+            "test": tests, "checkpoint": str(path), "data": str(data)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="fno,mgno,dgno")
+    p.add_argument("--coefficients", default="lognormal,piecewise")
+    p.add_argument("--epochs", type=int, default=None, help="override every model's epochs")
+    p.add_argument("--n-train", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    results_path = RESULTS_DIR / "inverse_surrogates.json"
+    for coefficient in args.coefficients.split(","):
+        data = problem_file(coefficient, n_train=args.n_train)
+        for model in args.models.split(","):
+            s = SETTINGS[model]
+            row = train(model, coefficient, args.epochs or s["epochs"], s["batch_size"], args.seed, data)
+            print(json.dumps(row), flush=True)
+            # re-read: another process may have added its rows meanwhile
+            rows = json.loads(results_path.read_text())["rows"] if results_path.exists() else []
+            rows = [r for r in rows if (r["model"], r["coefficient"]) != (model, coefficient)] + [row]
+            table = "\n".join(f"| {r['model']} | {r['coefficient']} | {r['epochs']} | {r['params']} | "
+                              f"{r['train_seconds']:.0f} | "
+                              + ", ".join(f"{k} {v:.4f}" for k, v in r["test"].items() if "rel_l2" in k) + " |"
+                              for r in rows)
+            save_results("inverse_surrogates", {"rows": rows},
+                         "| model | coefficient | epochs | params | train s | test |\n|---|---|---|---|---|---|\n"
+                         + table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""What an inversion needs besides the observations, found from the data they were made from.
+
+The data file of the problem (given, or the one the observations record as their source)
+supplies the Darcy generator's configuration, hence the prior (:class:`~neurops.inverse.prior.GRFPrior`)
+and the true solver (:class:`~neurops.inverse.forward.DarcyForward`), and its validation split
+supplies pairs ``(a, u)`` for a surrogate's error statistics.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurops.data.reader import list_splits, read_attrs, read_split
+from neurops.errors import ConfigError, DataError
+from neurops.inverse.forward import DarcyForward
+from neurops.inverse.observations import Observations
+from neurops.inverse.prior import GRFPrior
+
+__all__ = ["data_file", "problem_generator", "problem_prior", "true_solver", "validation_pairs"]
+
+
+def data_file(obs: Observations, data: str | os.PathLike | None = None) -> Path | None:
+    """The problem's data file: ``data`` if given, else the observations' source file if it still exists."""
+    if data is not None:
+        return Path(data)
+    source = obs.source.get("file")
+    return Path(source) if source and Path(source).is_file() else None
+
+
+def problem_generator(obs: Observations, data: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """The data generator's configuration: from ``data`` (or the source file), else the one the observations carry."""
+    path = data_file(obs, data)
+    if path is not None:
+        generator = read_attrs(path).get("generator")
+        if generator:
+            return dict(generator)
+    return dict(obs.generator) if obs.generator else None
+
+
+def problem_prior(obs: Observations, data: str | os.PathLike | None = None,
+                  overrides: dict[str, Any] | None = None) -> GRFPrior:
+    """The prior of ``a``: the generator's GRF prior with ``overrides``, or ``overrides`` alone.
+
+    Raises
+    ------
+    ConfigError : neither a generator record nor a complete prior description.
+    """
+    generator = problem_generator(obs, data)
+    if generator is not None:
+        return GRFPrior.from_generator(generator, **(overrides or {}))
+    if overrides and "resolution" in overrides:
+        return GRFPrior.from_dict(overrides)
+    raise ConfigError("the prior of a is unknown: the observations do not say which data generator made them. Pass "
+                      "--data FILE (the Darcy data file they come from) or --prior '{\"coefficient\": \"lognormal\", "
+                      "\"resolution\": 33, \"alpha\": 2, \"tau\": 3}'.")
+
+
+def true_solver(obs: Observations, data: str | os.PathLike | None = None, forcing: float | None = None,
+                rtol: float = 1e-8) -> DarcyForward | None:
+    """The Darcy solve of the problem (``forcing`` overrides the generator's), or None when unknown."""
+    generator = problem_generator(obs, data)
+    if generator is not None:
+        return DarcyForward.from_generator(generator, rtol=rtol, **({} if forcing is None else {"forcing": forcing}))
+    return None if forcing is None else DarcyForward(forcing=forcing, rtol=rtol)
+
+
+def validation_pairs(obs: Observations, data: str | os.PathLike | None = None, split: str = "val",
+                     input_field: str = "a", output_field: str = "u") -> tuple[np.ndarray, np.ndarray] | None:
+    """Validation pairs ``a, u : [N, *spatial]`` on the observations' grid, or None when there are none."""
+    path = data_file(obs, data)
+    if path is None or read_attrs(path).get("kind") != "operator" or split not in list_splits(path):
+        return None
+    pairs = read_split(path, split)
+    if input_field not in pairs["inputs"] or output_field not in pairs["outputs"]:
+        return None
+    a, u = pairs["inputs"][input_field], pairs["outputs"][output_field]
+    if a.shape[1:] != obs.grid_shape:
+        raise DataError(f"the validation split of {path} is on a {a.shape[1:]} grid, the observations on "
+                        f"{obs.grid_shape}; use data at the observations' resolution.")
+    if a.shape[0] < 2:
+        return None
+    return a, u

@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+import torch
+
+from neurops.errors import ConfigError, DataError
+from neurops.inverse import DarcyForward, SurrogateForward, observe
+from neurops.inverse.forward import subsample
+from neurops.solvers import solve_darcy  # the public export
+
+
+def test_darcy_forward_matches_the_generators_direct_solve():
+    rng = np.random.default_rng(0)
+    a = np.exp(0.5 * rng.standard_normal((3, 17, 17)))
+    for mean in ("arithmetic", "harmonic"):
+        u = DarcyForward(forcing=2.0, mean=mean, rtol=1e-10)(torch.as_tensor(a))
+        ref = solve_darcy(a, 2.0, method="direct", mean=mean)
+        assert np.allclose(u.numpy(), ref, rtol=1e-7, atol=1e-12)
+
+
+def test_darcy_forward_gradient_is_the_adjoint_one():
+    """d/da of sum_i w_i u(x_i) by the adjoint solve agrees with a central difference along a random direction."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.exp(0.3 * torch.randn(1, 9, 9, generator=gen, dtype=torch.float64))
+    pts = torch.tensor([[0.25, 0.5], [0.5, 0.75], [0.625, 0.375]], dtype=torch.float64)
+    w = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    fwd = DarcyForward(rtol=1e-12)
+    loss = lambda x: (observe(fwd(x), pts) * w).sum()  # noqa: E731
+    x = a.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss(x), x)
+    d = torch.randn(a.shape, generator=gen, dtype=torch.float64)
+    eps = 1e-5
+    fd = (loss(a + eps * d) - loss(a - eps * d)) / (2 * eps)
+    assert float((grad * d).sum()) == pytest.approx(float(fd), rel=1e-6)
+
+
+def test_observe_interpolates_node_values_and_subsample_keeps_nodes():
+    x = np.linspace(0, 1, 9)
+    u = torch.as_tensor(np.add.outer(2 * x, 3 * x))[None]  # linear: interpolation is exact anywhere
+    pts = torch.tensor([[0.125, 0.5], [0.3, 0.71]], dtype=torch.float64)
+    assert np.allclose(observe(u, pts)[0].numpy(), 2 * pts[:, 0].numpy() + 3 * pts[:, 1].numpy())
+    assert subsample(u, 5).shape == (1, 5, 5) and torch.equal(subsample(u, 5)[0, 1], u[0, 2, ::2])
+    with pytest.raises(DataError, match="not a subsample"):
+        subsample(u, 4)
+    with pytest.raises(ConfigError, match="face mean"):
+        DarcyForward(mean="geometric")
+
+
+def test_surrogate_forward_evaluates_the_model_on_its_grid():
+    calls = []
+
+    def model(x):
+        calls.append(tuple(x.shape))
+        return 2 * x
+
+    fwd = SurrogateForward(model, resolution=5, batch_size=2)
+    a = torch.rand(3, 9, 9, dtype=torch.float64)
+    u = fwd(a)
+    assert u.shape == (3, 5, 5) and u.dtype == torch.float64
+    assert torch.allclose(u, 2 * a[:, ::2, ::2].float().double())
+    assert calls == [(2, 1, 5, 5), (1, 1, 5, 5)]

@@ -1,0 +1,109 @@
+"""End-to-end inversions: the reference through the true solver, a wrong surrogate caught, a DGNO latent posterior."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from neurops.data.check import check_file
+from neurops.data.generators.darcy import DarcyConfig, generate_darcy
+from neurops.data.info import summarize
+from neurops.data.reader import read_attrs
+from neurops.data.xarray_io import to_xarray
+from neurops.errors import ConfigError
+from neurops.inverse import (DarcyForward, InversionConfig, InversionWarning, SurrogateForward, invert_fields,
+                             invert_latent, make_observations, observations_from_file, prior_from_file, read_posterior,
+                             write_posterior)
+from neurops.models import build
+
+CONFIG = dict(n_chains=4, n_burn=60, n_samples=160, thin=2, n_predictive=40)
+
+
+@pytest.fixture(scope="module")
+def darcy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("darcy") / "d.h5"
+    generate_darcy(DarcyConfig(n_train=2, n_val=8, n_test=2, resolution=9, coefficient="lognormal", seed=2), path,
+                   workers=1, progress=False)
+    return path, prior_from_file(path), DarcyForward.from_generator(read_attrs(path)["generator"])
+
+
+def test_reference_inversion_reports_everything_and_round_trips(darcy, tmp_path):
+    path, prior, forward = darcy
+    obs = [observations_from_file(path, "test", i, n_obs=12, snr_db=25, seed=i) for i in range(2)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InversionWarning)  # short chains: the R-hat/ESS warnings may fire
+        results = invert_fields(prior, forward, obs, InversionConfig(**CONFIG, seed=1))
+    assert len(results) == 2
+    r = results[0]
+    assert r.samples["a"].shape == (4 * 80, 9, 9) and r.samples["latent"].shape == (320, prior.dim)
+    assert np.array_equal(np.unique(r.samples["chain"]), np.arange(4))
+    assert (r.summary["a_lower"] <= r.summary["a_median"]).all() and (r.summary["a_median"] <= r.summary["a_upper"]).all()
+    assert {"rel_l2_a", "rel_l2_u", "coverage_a", "coverage_u", "crps_a", "crps_u", "rel_l2_a_map"} <= set(r.metrics)
+    assert {"rhat_max", "ess_min", "acceptance"} <= set(r.diagnostics) and r.method["sampler"] == "gpcn"
+    # draws of the true posterior explain the data through the true solver
+    assert r.predictive["checked"] and r.predictive["passed"]
+    assert r.metrics["rel_l2_u"] < 0.1
+    out = write_posterior(r, tmp_path / "post.h5")
+    assert check_file(out) == []
+    assert "posterior file" in summarize(out)
+    ds = to_xarray(out)
+    assert ds["a"].dims == ("draw", "x", "y") and ds["a_mean"].shape == (9, 9) and "chain" in ds.coords
+    back = read_posterior(out)
+    assert np.allclose(back.summary["u_mean"], r.summary["u_mean"], rtol=1e-6)
+    assert back.diagnostics == r.diagnostics and back.method["prior"] == prior.to_dict()
+    with pytest.raises(FileExistsError):
+        write_posterior(r, out)
+
+
+def test_a_wrong_surrogate_fails_the_predictive_check(darcy):
+    """A surrogate 40 % off fits the data through itself; solved by the true PDE, its draws miss them."""
+    path, prior, forward = darcy
+    obs = observations_from_file(path, "test", 0, n_obs=30, snr_db=25, seed=0)
+    wrong = SurrogateForward(lambda a: 1.4 * forward(a[:, 0].double())[:, None], name="wrong")
+    with pytest.warns(InversionWarning, match="posterior-predictive check failed"):
+        (r,) = invert_fields(prior, wrong, obs, InversionConfig(**CONFIG), check=forward)
+    assert r.predictive["chi2_per_obs"] > 3 * r.predictive["upper"]
+    assert any("predictive" in w for w in r.warnings)
+
+
+def test_level_set_prior_uses_pcn_and_refuses_gradients(darcy):
+    path, _, forward = darcy
+    prior = prior_from_file(path, coefficient="piecewise", a_high=12.0, a_low=3.0)
+    obs = observations_from_file(path, "test", 0, n_obs=12, snr_db=25, seed=0)
+    with pytest.raises(ConfigError, match="needs gradients"):
+        invert_fields(prior, forward, obs, InversionConfig(**CONFIG, sampler="gpcn"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InversionWarning)
+        (r,) = invert_fields(prior, forward, obs, InversionConfig(**CONFIG))
+    assert r.method["sampler"] == "pcn" and set(np.unique(r.samples["a"])) <= {3.0, 12.0}
+
+
+def test_dgno_latent_posterior(tmp_path):
+    torch.manual_seed(0)
+    model = build("dgno", resolution=(9, 9), latent_dim=4, width=16, depth=2, encoder_hidden=(16,),
+                  a_likelihood="bernoulli", a_low=3.0, a_high=12.0)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(0.5 * torch.randn(p.shape, generator=g))
+        model.latent_std.fill_(0.5)
+        beta = torch.tensor([[0.4, -0.3, 0.2, 0.5]])
+        u = model.decode_solution(beta, (9, 9))[0, 0].double().numpy()
+        u_prior_mean = model.decode_solution(model.latent_mean[None], (9, 9))[0, 0].double().numpy()
+    x = np.linspace(0, 1, 9)
+    obs = make_observations(u, {"x": x, "y": x}, n_obs=30, snr_db=40.0, seed=0)
+    config = InversionConfig(n_chains=4, n_burn=50, n_samples=100, thin=2, physics_weight=0.0, map_steps=200,
+                             n_predictive=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InversionWarning)
+        r = invert_latent(model, obs, config, check=DarcyForward(forcing=10.0))
+        again = invert_latent(model, obs, config, check=DarcyForward(forcing=10.0))
+    assert r.method["sampler"] == "pcnl" and r.method["decoder"] == "bernoulli"
+    assert np.array_equal(r.samples["latent"], again.samples["latent"])  # same seed, same chains
+    assert "a_decoder_std" in r.summary and (r.summary["a_decoder_std"] > 0).any()
+    assert r.samples["latent"].shape == (4 * 50, 4) and r.predictive["checked"]
+    prior_error = np.linalg.norm(u_prior_mean - u) / np.linalg.norm(u)
+    assert r.metrics["rel_l2_u_map"] < 0.3 * prior_error  # the MAP moves towards the model's own solution
+    with pytest.raises(ConfigError, match="Gauss-Newton"):
+        invert_latent(model, obs, InversionConfig(sampler="gpcn"))

@@ -1,0 +1,121 @@
+"""Samplers against a linear-Gaussian posterior whose mean and covariance are known in closed form."""
+
+import numpy as np
+import pytest
+import torch
+
+from neurops.errors import ConfigError
+from neurops.inverse import GaussianLikelihood, GaussianReference, effective_sample_size, laplace_reference, pcn, pcnl
+
+
+class LinearGaussian:
+    """Prior N(0, I_n), observations y = G x + N(0, sigma^2 I): posterior N(m, S) in closed form, P problems."""
+
+    def __init__(self, P=2, n=12, M=4, sigma=0.5, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        self.G = torch.randn(P, M, n, generator=g, dtype=torch.float64) / np.sqrt(n) * 2.0
+        x_true = torch.randn(P, n, generator=g, dtype=torch.float64)
+        y = torch.einsum("pmn,pn->pm", self.G, x_true) + sigma * torch.randn(P, M, generator=g, dtype=torch.float64)
+        self.likelihood = GaussianLikelihood(y.numpy(), np.full(P, sigma))
+        prec = torch.eye(n, dtype=torch.float64) + self.G.transpose(1, 2) @ self.G / sigma**2
+        self.cov = torch.linalg.inv(prec)
+        self.mean = torch.einsum("pij,pj->pi", self.cov, torch.einsum("pmn,pm->pn", self.G, y) / sigma**2)
+
+    def predict(self, x):
+        return torch.einsum("pmn,pcn->pcm", self.G, x)
+
+    def potential(self, x):
+        return self.likelihood.potential(self.predict(x))
+
+    def potential_and_grad(self, x):
+        with torch.enable_grad():
+            z = x.detach().requires_grad_(True)
+            phi = self.potential(z)
+            (grad,) = torch.autograd.grad(phi.sum(), z)
+        return phi.detach(), grad
+
+    def jacobian(self, x):
+        return self.predict(x[:, None])[:, 0], self.G.clone()
+
+
+def _check_moments(target, chains):
+    """Sample mean within 4 Monte-Carlo standard errors (sd / sqrt(ESS)) of the exact one, and the sample
+    covariance within the Monte-Carlo error of a covariance estimate from ESS draws."""
+    P, C, S, n = chains.samples.shape
+    for p in range(P):
+        ess = torch.as_tensor(effective_sample_size(chains.samples[p].numpy()))
+        assert ess.min() > 100
+        draws = chains.samples[p].reshape(C * S, n)
+        sd = target.cov[p].diagonal().sqrt()
+        assert ((draws.mean(0) - target.mean[p]).abs() / (sd / ess.sqrt())).max() < 4
+        rel = torch.linalg.norm(torch.cov(draws.T) - target.cov[p]) / torch.linalg.norm(target.cov[p])
+        assert rel < 4 * np.sqrt(2 / float(ess.min()))
+
+
+@pytest.mark.parametrize("kind", ["pcn", "gpcn", "gpcn_inflated", "pcnl"])
+def test_samplers_recover_the_linear_gaussian_posterior(kind):
+    target = LinearGaussian()
+    gen = torch.Generator().manual_seed(1)
+    x0 = torch.randn(2, 16, 12, generator=gen, dtype=torch.float64) * 2  # dispersed starts
+    if kind == "pcnl":
+        chains = pcnl(target.potential_and_grad, x0, n_burn=300, n_samples=1500, thin=3, step=0.2, generator=gen)
+        assert 0.45 < float(chains.acceptance.mean()) < 0.7  # adapted towards 0.574
+    elif kind == "pcn":
+        chains = pcn(target.potential, x0, n_burn=300, n_samples=3000, thin=6, step=0.3, generator=gen)
+        assert 0.15 < float(chains.acceptance.mean()) < 0.35  # adapted towards 0.25
+    elif kind == "gpcn_inflated":  # the default reference: the Laplace variances doubled
+        reference = laplace_reference(target, torch.zeros(2, 12, dtype=torch.float64))[0]
+        chains = pcn(target.potential, x0, n_burn=300, n_samples=1500, thin=3, step=0.3, reference=reference,
+                     generator=gen)
+        assert float(chains.step.min()) > 0.5
+    else:  # the Laplace approximation of a linear-Gaussian posterior is exact: every proposal is accepted
+        reference = laplace_reference(target, torch.zeros(2, 12, dtype=torch.float64), inflation=1.0)[0]
+        chains = pcn(target.potential, x0, n_burn=300, n_samples=1500, thin=3, step=0.3, reference=reference,
+                     generator=gen)
+        assert float(chains.acceptance.min()) > 0.99
+    _check_moments(target, chains)
+    assert chains.samples.shape == (2, 16, 500, 12) and chains.potential.shape == (2, 16, 500)
+
+
+def test_exact_reference_makes_independent_proposals_accepted():
+    """With the posterior itself as the gpCN reference, every proposal is accepted and b grows to 1."""
+    target = LinearGaussian(P=1)
+    reference, history = laplace_reference(target, torch.zeros(1, 12, dtype=torch.float64), inflation=1.0)
+    assert torch.allclose(reference.mean, target.mean, atol=1e-8)
+    V, lam = reference.basis[0], reference.variances[0]
+    cov = torch.eye(12, dtype=torch.float64) + V @ torch.diag(lam - 1) @ V.T
+    assert torch.allclose(cov, target.cov[0], atol=1e-8)
+    assert history["objective"][-1] <= history["objective"][0]
+    gen = torch.Generator().manual_seed(0)
+    chains = pcn(target.potential, torch.zeros(1, 4, 12, dtype=torch.float64), n_burn=50, n_samples=400,
+                 reference=reference, generator=gen)
+    assert float(chains.acceptance.min()) > 0.99 and float(chains.step[0]) == pytest.approx(1.0)
+    ess = effective_sample_size(chains.samples[0].numpy())
+    assert ess.min() > 0.7 * 4 * 400  # independent draws
+
+
+def test_same_seed_same_chains_and_bad_arguments():
+    target = LinearGaussian(P=1)
+    run = lambda: pcn(target.potential, torch.zeros(1, 3, 12, dtype=torch.float64), n_burn=5, n_samples=10,  # noqa
+                      generator=torch.Generator().manual_seed(3))
+    assert torch.equal(run().samples, run().samples)
+    with pytest.raises(ConfigError, match=r"\[P, C, n\]"):
+        pcn(target.potential, torch.zeros(3, 12), n_burn=1, n_samples=2)
+    with pytest.raises(ConfigError, match="thin"):
+        pcn(target.potential, torch.zeros(1, 3, 12), n_burn=1, n_samples=2, thin=3)
+    with pytest.raises(ConfigError, match="reference"):
+        pcn(target.potential, torch.zeros(1, 3, 12, dtype=torch.float64), n_burn=1, n_samples=2,
+            reference=GaussianReference.prior(2, 12))
+
+
+def test_reference_from_samples_estimates_the_covariance_in_a_subspace():
+    gen = torch.Generator().manual_seed(0)
+    scale = torch.tensor([0.1, 0.5, 1.0, 1.0], dtype=torch.float64)
+    draws = torch.randn(1, 20000, 4, generator=gen, dtype=torch.float64) * scale + 2.0
+    basis = torch.eye(4, dtype=torch.float64)[:, :2][None]
+    ref = GaussianReference.from_samples(draws, basis)
+    assert torch.allclose(ref.mean, torch.full((1, 4), 2.0, dtype=torch.float64), atol=0.02)
+    assert torch.allclose(ref.variances.sort().values, (scale[:2] ** 2)[None], rtol=0.05)
+    w = torch.randn(1, 50000, 4, generator=gen, dtype=torch.float64)
+    assert torch.allclose(ref.scale(w).std(1)[0], torch.tensor([0.1, 0.5, 1.0, 1.0], dtype=torch.float64),
+                          rtol=0.03)

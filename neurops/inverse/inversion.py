@@ -234,7 +234,8 @@ def _predictive(target: Target, x: torch.Tensor, check: DarcyForward | None, res
     m = len(obs.values)
     lo, hi = (float(v) / m for v in scipy.stats.chi2.ppf([0.005, 0.995], m))
     if check is None or n_draws == 0:
-        return {"checked": False, "reason": "no true solver (the data's generator is unknown)"}, None
+        reason = "the forcing of the true solver is unknown" if check is None else "n_predictive = 0"
+        return {"checked": False, "reason": reason}, None
     pick = torch.linspace(0, x.shape[0] - 1, min(n_draws, x.shape[0])).round().long()
     a = target.coefficient(x[pick], resolution)
     with torch.no_grad():
@@ -290,7 +291,10 @@ def _summarize(target: Target, chains: Chains, x_map: torch.Tensor, p: int, conf
     if diagnostics["ess_min"] < config.min_ess:
         found.append(f"smallest effective sample size {diagnostics['ess_min']:.0f} < {config.min_ess:.0f}: run longer "
                      f"or keep more draws")
-    if predictive.get("checked") and not predictive["passed"]:
+    if not predictive.get("checked"):
+        found.append(f"no posterior-predictive check through the true solver ({predictive['reason']}); give the "
+                     f"problem's data file (--data) or --forcing, and --predictive > 0")
+    elif not predictive["passed"]:
         found.append(f"posterior-predictive check failed: draws of a solved by the true PDE give chi2/M "
                      f"{predictive['chi2_per_obs']:.2f}, outside [{predictive['lower']:.2f}, {predictive['upper']:.2f}]"
                      f": the posterior does not explain the data through the physics")

@@ -1,0 +1,248 @@
+"""Surrogate posteriors against the reference posterior through the true PDE, on many Darcy inverse problems.
+
+Problems: test samples of the 33 x 33 Darcy files of ``inverse_surrogates.py`` (lognormal and
+piecewise coefficients), each observed at ``M`` interior grid nodes (25 and 100) with 25 dB
+Gaussian noise; ``--problems`` per (coefficient, M) group, so 4 groups of 13 give 52 problems.
+Observation points and noise are drawn from the problem's index (the same for every method).
+
+Methods (``--methods``):
+
+* ``reference``: the posterior in the data generator's GRF prior through the finite-difference
+  Darcy solve (batched MG-PCG; generalised pCN around the Laplace approximation for lognormal
+  coefficients, pCN for piecewise ones), all problems of a group in one batched solve per step;
+* ``fno`` / ``mgno``: the same posterior through the trained surrogate (``inverse_surrogates.py``),
+  without and with (``fno_me`` / ``mgno_me``) the surrogate's error statistics on the 200 validation
+  pairs in the likelihood;
+* ``dgno``: DGNO's latent posterior (pCN-Langevin, physics term, model-error term), one problem at
+  a time.
+
+Metrics per method, over all problems of a group: relative L2 of the posterior mean of ``a`` and
+``u`` against the truth and against the reference mean; relative L2 error of the posterior standard
+deviation field against the reference's, and the ratio of their means; coverage of the central 95 %
+interval of ``a`` and ``u`` (fraction of grid nodes, pooled); CRPS of ``a`` and ``u``; sliced
+2-Wasserstein distance of the draws of ``a`` to the reference draws (divided by the RMS reference
+standard deviation, so 0 is identical and ~1 is one posterior width off); the posterior-predictive
+chi^2/M through the true solver; R-hat and ESS; seconds per inversion and the speed-up over the
+reference. Every method's posteriors are cached in ``benchmarks/work/inverse/posteriors``, so an
+interrupted run resumes.
+
+Run it in the background on a shared machine::
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/inverse_posterior.py --methods reference
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/inverse_posterior.py --methods fno,fno_me,mgno,mgno_me,dgno
+    python benchmarks/inverse_posterior.py --report        # tables from the cached posteriors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
+
+from benchmarks.inverse_surrogates import INVERSE_DIR, checkpoint_path, problem_file
+from neurops.data.reader import read_attrs, read_split
+from neurops.inverse import (DarcyForward, InversionConfig, InversionWarning, SurrogateForward, estimate_model_error,
+                             invert_fields, invert_latent, load_surrogate, observations_from_file, prior_from_file,
+                             read_posterior, sliced_wasserstein, write_posterior)
+from neurops.inverse.calibration import field_relative_l2
+from neurops.utils.bench import markdown_table, save_results
+
+POSTERIORS = INVERSE_DIR / "posteriors"
+METHODS = ("reference", "fno", "fno_me", "mgno", "mgno_me", "dgno")
+SNR_DB = 25.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
+    p.add_argument("--coefficients", default="lognormal,piecewise")
+    p.add_argument("--n-obs", default="25,100", help="observation counts, one group each")
+    p.add_argument("--problems", type=int, default=13, help="problems per (coefficient, observation count) group")
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--steps", default="lognormal=1000+2000,piecewise=5000+20000",
+                   help="burn-in+kept steps per coefficient (reference and surrogates alike)")
+    p.add_argument("--thin", default="lognormal=10,piecewise=50")
+    p.add_argument("--dgno-steps", default="1000+2000", help="burn-in+kept pCN-Langevin steps of DGNO")
+    p.add_argument("--report", action="store_true", help="only build the tables from the cached posteriors")
+    p.add_argument("--name", default="inverse_posterior")
+    p.add_argument("--cache", type=Path, default=POSTERIORS, help="folder of the cached posterior files")
+    p.add_argument("--threads", type=int, default=1)
+    return p.parse_args(argv)
+
+
+def _per_coefficient(text: str) -> dict[str, str]:
+    return dict(item.split("=") for item in text.split(","))
+
+
+def _config(args: argparse.Namespace, coefficient: str, method: str) -> InversionConfig:
+    burn, kept = (int(v) for v in (args.dgno_steps if method == "dgno"
+                                   else _per_coefficient(args.steps)[coefficient]).split("+"))
+    thin = int(_per_coefficient(args.thin)[coefficient]) if method != "dgno" else 10
+    return InversionConfig(n_chains=args.chains, n_burn=burn, n_samples=kept, thin=thin, seed=0)
+
+
+def _path(method: str, coefficient: str, n_obs: int, index: int, cache: Path = POSTERIORS) -> Path:
+    return cache / f"{method}_{coefficient}_m{n_obs}_{index:03d}.h5"
+
+
+def _observations(data: Path, n_obs: int, problems: int) -> list[Any]:
+    return [observations_from_file(data, "test", i, n_obs=n_obs, snr_db=SNR_DB, seed=1000 * n_obs + i)
+            for i in range(problems)]
+
+
+def run_method(method: str, coefficient: str, n_obs: int, args: argparse.Namespace) -> None:
+    """Invert every problem of a group with ``method`` and cache the posterior files."""
+    data = problem_file(coefficient)
+    todo = [i for i in range(args.problems) if not _path(method, coefficient, n_obs, i, args.cache).exists()]
+    if not todo:
+        return
+    obs = _observations(data, n_obs, args.problems)
+    prior = prior_from_file(data)
+    pde = DarcyForward.from_generator(read_attrs(data)["generator"])
+    config = _config(args, coefficient, method)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InversionWarning)  # recorded in every result's warnings
+        if method == "reference":
+            results = invert_fields(prior, pde, [obs[i] for i in todo], config)
+        elif method == "dgno":
+            surrogate = load_surrogate(checkpoint_path("dgno", coefficient))
+            val = read_split(data, "val")
+            fwd = SurrogateForward(surrogate.forward, name="dgno")
+            results = []
+            for i in todo:
+                error = estimate_model_error(fwd, val["inputs"]["a"], val["outputs"]["u"], obs[i].points)
+                results.append(invert_latent(surrogate.dgno, obs[i], config, forcing=surrogate.meta["forcing"],
+                                             error=error, check=pde, check_resolution=prior.resolution))
+        else:
+            name = method.removesuffix("_me")
+            fwd = SurrogateForward(load_surrogate(checkpoint_path(name, coefficient)).forward, name=name)
+            errors = None
+            if method.endswith("_me"):
+                val = read_split(data, "val")
+                errors = [estimate_model_error(fwd, val["inputs"]["a"], val["outputs"]["u"], obs[i].points)
+                          for i in todo]
+            results = invert_fields(prior, fwd, [obs[i] for i in todo], config, errors=errors, check=pde)
+    seconds = (time.perf_counter() - t0) / len(todo)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    for i, r in zip(todo, results):
+        r.info["seconds_wall_per_inversion"] = seconds
+        write_posterior(r, _path(method, coefficient, n_obs, i, args.cache), name=f"{method} {coefficient} M={n_obs} #{i}",
+                        overwrite=True)
+    print(f"{method} {coefficient} M={n_obs}: {len(todo)} problems, {seconds:.1f} s per inversion", flush=True)
+
+
+def _rel(x: np.ndarray, ref: np.ndarray) -> float:
+    return field_relative_l2(x, ref)
+
+
+def compare(method: str, coefficient: str, n_obs: int, problems: int, cache: Path) -> dict[str, Any] | None:
+    """Metrics of ``method`` on one group against the truth and the cached reference (None if missing)."""
+    rows = []
+    for i in range(problems):
+        path, ref_path = _path(method, coefficient, n_obs, i, cache), _path("reference", coefficient, n_obs, i, cache)
+        if not path.exists():
+            return None
+        r = read_posterior(path)
+        ref = read_posterior(ref_path) if ref_path.exists() else None
+        t = r.truth
+        row = {"rel_l2_a": r.metrics["rel_l2_a"], "rel_l2_u": r.metrics["rel_l2_u"],
+               "coverage_a": r.metrics["coverage_a"], "coverage_u": r.metrics["coverage_u"],
+               "crps_a": r.metrics["crps_a"] / float(np.mean(np.abs(t["a"]))),
+               "crps_u": r.metrics["crps_u"] / float(np.mean(np.abs(t["u"]))),
+               "chi2": r.predictive.get("chi2_per_obs", np.nan), "passed": r.predictive.get("passed", False),
+               "rhat_max": r.diagnostics["rhat_max"], "ess_min": r.diagnostics["ess_min"],
+               "acceptance": r.diagnostics["acceptance"], "seconds": r.info["seconds"],
+               "steps": f"{r.info['config']['n_burn']}+{r.info['config']['n_samples']}",
+               "decoder_std": float(np.mean(r.summary["a_decoder_std"])) if "a_decoder_std" in r.summary else None}
+        if ref is not None:
+            ref_std = {k: ref.summary[f"{k}_std"] for k in ("a", "u")}
+            row.update({
+                "rel_l2_a_vs_ref": _rel(r.summary["a_mean"], ref.summary["a_mean"]),
+                "rel_l2_u_vs_ref": _rel(r.summary["u_mean"], ref.summary["u_mean"]),
+                "std_error_a": _rel(r.summary["a_std"], ref_std["a"]),
+                "std_error_u": _rel(r.summary["u_std"], ref_std["u"]),
+                "std_ratio_a": float(r.summary["a_std"].mean() / ref_std["a"].mean()),
+                "std_ratio_u": float(r.summary["u_std"].mean() / ref_std["u"].mean()),
+                "sw_a": sliced_wasserstein(r.samples["a"].reshape(len(r.samples["a"]), -1),
+                                           ref.samples["a"].reshape(len(ref.samples["a"]), -1))
+                / float(np.sqrt(np.mean(ref_std["a"] ** 2))),
+                "ref_seconds": ref.info["seconds"]})
+        rows.append(row)
+    keys = [k for k in rows[0] if rows[0][k] is not None and k != "steps"]
+    mean: dict[str, Any] = {k: float(np.nanmean([r[k] for r in rows])) for k in keys
+                            if k not in ("rhat_max", "ess_min")}
+    mean["steps"] = rows[0]["steps"]
+    mean["rhat_max"] = float(np.median([r["rhat_max"] for r in rows]))
+    mean["ess_min"] = float(np.median([r["ess_min"] for r in rows]))
+    mean["passed"] = float(np.mean([r["passed"] for r in rows]))
+    return {"method": method, "coefficient": coefficient, "n_obs": n_obs, "problems": problems, "mean": mean,
+            "per_problem": rows}
+
+
+def report(args: argparse.Namespace) -> None:
+    records = []
+    for coefficient in args.coefficients.split(","):
+        for n_obs in (int(m) for m in args.n_obs.split(",")):
+            for method in METHODS:
+                rec = compare(method, coefficient, n_obs, args.problems, args.cache)
+                if rec is not None:
+                    records.append(rec)
+    rows = []
+    for rec in records:
+        m = rec["mean"]
+        def fmt(key: str, digits: int = 3, m: dict[str, Any] = m) -> Any:
+            if key not in m or np.isnan(m[key]):
+                return "-"
+            return round(m[key], digits) if np.isfinite(m[key]) else "inf"
+
+        speed = m["ref_seconds"] / m["seconds"] if "ref_seconds" in m and rec["method"] != "reference" else None
+        rows.append({"coef.": rec["coefficient"], "M": rec["n_obs"], "method": rec["method"], "steps": m["steps"],
+                     "L2 a / u vs truth": f"{fmt('rel_l2_a')} / {fmt('rel_l2_u')}",
+                     "L2 a / u vs ref. mean": f"{fmt('rel_l2_a_vs_ref')} / {fmt('rel_l2_u_vs_ref')}",
+                     "std err a / u": f"{fmt('std_error_a')} / {fmt('std_error_u')}",
+                     "std ratio a / u": f"{fmt('std_ratio_a', 2)} / {fmt('std_ratio_u', 2)}",
+                     "cover a / u": f"{fmt('coverage_a', 2)} / {fmt('coverage_u', 2)}",
+                     "CRPS a / u": f"{fmt('crps_a')} / {fmt('crps_u', 4)}",
+                     "SW a": fmt("sw_a", 2), "chi2/M": fmt("chi2", 2), "pass": fmt("passed", 2),
+                     "R-hat": fmt("rhat_max", 3), "ESS": fmt("ess_min", 0),
+                     "s / inv.": fmt("seconds", 1), "speed-up": round(speed, 2) if speed else "-"})
+    table = markdown_table(rows)
+    print(table)
+    note = ("Means over the problems of each group (R-hat: median over problems of the largest R-hat over all grid "
+            "values of a and u and Phi; ESS: median of the smallest ESS). 'vs ref.': against the reference "
+            "posterior through the true PDE. std err: relative L2 error of the posterior std field against the "
+            "reference's; std ratio: mean std / reference mean std. cover: fraction of grid nodes whose truth lies "
+            "in the central 95 % interval. CRPS divided by the mean |truth|. SW a: sliced 2-Wasserstein distance of "
+            "the draws of a to the reference draws, divided by the RMS reference std. chi2/M: posterior-predictive "
+            "check through the true solver (pass: fraction of problems inside the 99 % band of chi2_M/M). s / inv.: "
+            "seconds per inversion (problems of a group inverted together, except DGNO). steps: burn-in + kept "
+            f"steps per chain; {args.chains} chains from independent prior draws.")
+    save_results(args.name, {"records": records, "args": {k: str(v) for k, v in vars(args).items()}}, table + "\n\n" + note + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not args.report:
+        for method in args.methods.split(","):
+            if method not in METHODS:
+                raise SystemExit(f"unknown method {method!r}; use {', '.join(METHODS)}")
+            for coefficient in args.coefficients.split(","):
+                for n_obs in (int(m) for m in args.n_obs.split(",")):
+                    run_method(method, coefficient, n_obs, args)
+    report(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

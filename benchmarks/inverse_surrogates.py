@@ -51,11 +51,12 @@ INVERSE_DIR = WORK_DIR / "inverse"
 RESOLUTION = 33
 #: training settings per model: epochs, batch size, task keyword arguments
 #: (measured CPU cost on one thread: FNO 9 ms and MgNO 12 ms per training sample, so an epoch of 1000 samples
-#: costs 9 s / 12 s; the paper schedules of 500 epochs do not fit a shared 2-core machine)
+#: costs 9 s / 12 s; the paper schedules of 500 epochs do not fit a 2-core machine shared by eight engineers,
+#: where a background job got 3-20 % of a core)
 SETTINGS: dict[str, dict[str, Any]] = {
-    "fno": {"epochs": 150, "batch_size": 20},
-    "mgno": {"epochs": 60, "batch_size": 8},
-    "dgno": {"epochs": 150, "batch_size": 50},
+    "fno": {"epochs": 60, "batch_size": 20},
+    "mgno": {"epochs": 25, "batch_size": 8},
+    "dgno": {"epochs": 60, "batch_size": 50},
 }
 
 

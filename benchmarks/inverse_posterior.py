@@ -67,12 +67,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--coefficients", default="lognormal,piecewise")
     p.add_argument("--n-obs", default="25,100", help="observation counts, one group each")
     p.add_argument("--problems", type=int, default=13, help="problems per (coefficient, observation count) group")
-    p.add_argument("--chains", type=int, default=4)
-    p.add_argument("--steps", default="lognormal=1000+2000,piecewise=5000+20000",
-                   help="burn-in+kept steps per coefficient (reference and surrogates alike)")
-    p.add_argument("--thin", default="lognormal=10,piecewise=50")
-    p.add_argument("--dgno-steps", default="1000+2000", help="burn-in+kept pCN-Langevin steps of DGNO")
+    p.add_argument("--chains", type=int, default=4, help="chains per problem, from independent prior draws")
+    p.add_argument("--ref-steps", default="lognormal=1000+2000,piecewise=5000+20000",
+                   help="burn-in+kept steps of the reference chains per coefficient")
+    p.add_argument("--ref-thin", default="lognormal=10,piecewise=50")
+    p.add_argument("--steps", default="lognormal=500+1500,piecewise=1000+4000",
+                   help="burn-in+kept steps of the surrogate chains per coefficient")
+    p.add_argument("--thin", default="lognormal=5,piecewise=10")
+    p.add_argument("--dgno-steps", default="500+1500", help="burn-in+kept pCN-Langevin steps of DGNO (thin 5)")
+    p.add_argument("--dgno-particles", type=int, default=50, help="test functions of DGNO's physics term")
     p.add_argument("--report", action="store_true", help="only build the tables from the cached posteriors")
+    p.add_argument("--figures", type=Path, default=None,
+                   help="also draw the posterior of problem 0 with M=100 of every method and coefficient here")
     p.add_argument("--name", default="inverse_posterior")
     p.add_argument("--cache", type=Path, default=POSTERIORS, help="folder of the cached posterior files")
     p.add_argument("--threads", type=int, default=1)
@@ -84,10 +90,14 @@ def _per_coefficient(text: str) -> dict[str, str]:
 
 
 def _config(args: argparse.Namespace, coefficient: str, method: str) -> InversionConfig:
-    burn, kept = (int(v) for v in (args.dgno_steps if method == "dgno"
-                                   else _per_coefficient(args.steps)[coefficient]).split("+"))
-    thin = int(_per_coefficient(args.thin)[coefficient]) if method != "dgno" else 10
-    return InversionConfig(n_chains=args.chains, n_burn=burn, n_samples=kept, thin=thin, seed=0)
+    if method == "dgno":
+        burn, kept = (int(v) for v in args.dgno_steps.split("+"))
+        return InversionConfig(n_chains=args.chains, n_burn=burn, n_samples=kept, thin=5,
+                               n_particles=args.dgno_particles, seed=0)
+    steps, thin = (args.ref_steps, args.ref_thin) if method == "reference" else (args.steps, args.thin)
+    burn, kept = (int(v) for v in _per_coefficient(steps)[coefficient].split("+"))
+    return InversionConfig(n_chains=args.chains, n_burn=burn, n_samples=kept,
+                           thin=int(_per_coefficient(thin)[coefficient]), seed=0)
 
 
 def _path(method: str, coefficient: str, n_obs: int, index: int, cache: Path = POSTERIORS) -> Path:
@@ -218,6 +228,15 @@ def report(args: argparse.Namespace) -> None:
                      "s / inv.": fmt("seconds", 1), "speed-up": round(speed, 2) if speed else "-"})
     table = markdown_table(rows)
     print(table)
+    if args.figures is not None:
+        from neurops.viz.posterior import plot_posterior
+
+        args.figures.mkdir(parents=True, exist_ok=True)
+        for rec in records:
+            path = _path(rec["method"], rec["coefficient"], 100, 0, args.cache)
+            if rec["n_obs"] == 100 and path.exists():
+                plot_posterior(read_posterior(path), args.figures / f"{rec['method']}_{rec['coefficient']}.png",
+                               title=f"{rec['method']}: {rec['coefficient']} coefficient, 100 observations, 25 dB")
     note = ("Means over the problems of each group (R-hat: median over problems of the largest R-hat over all grid "
             "values of a and u and Phi; ESS: median of the smallest ESS). 'vs ref.': against the reference "
             "posterior through the true PDE. std err: relative L2 error of the posterior std field against the "

@@ -240,7 +240,7 @@ def _predictive(target: Target, x: torch.Tensor, check: DarcyForward | None, res
     a = target.coefficient(x[pick], resolution)
     with torch.no_grad():
         u = check(a)
-    pred = observe(u, torch.as_tensor(obs.points, dtype=u.dtype)).cpu().numpy()
+    pred = observe(u, torch.as_tensor(obs.points, dtype=u.dtype, device=u.device)).cpu().numpy()
     chi2 = ((pred - obs.values) ** 2).mean(-1) / obs.noise_std**2
     mean = float(chi2.mean())
     return ({"checked": True, "chi2_per_obs": mean, "chi2_per_obs_q05": float(np.quantile(chi2, 0.05)),

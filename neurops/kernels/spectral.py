@@ -9,9 +9,11 @@ Transforms use ``norm="forward"`` both ways, so the same weights act the same wa
 grid resolution (the coefficients approximate those of the continuous function).
 
 Paths (:data:`PATHS`, all checked against the reference in ``tests/kernels/test_spectral.py``):
-``reference`` (this module), ``fft`` (pruned FFTs, :mod:`neurops.kernels.spectral_fft`) and
-``dft`` (truncated DFT by GEMMs, :mod:`neurops.kernels.spectral_dft`); ``path="auto"`` picks by
-size (:func:`select_path`).
+``reference`` (this module), ``fft`` (pruned FFTs, :mod:`neurops.kernels.spectral_fft`),
+``dft`` (truncated DFT by GEMMs, :mod:`neurops.kernels.spectral_dft`) and ``triton`` (GPU
+kernels, :mod:`neurops.kernels.spectral_triton`; needs the ``gpu`` extra). ``path="auto"`` picks
+``triton`` for CUDA tensors when Triton is installed, otherwise by size (:func:`select_path`);
+the environment variable ``NEUROPS_SPECTRAL_PATH`` replaces ``"auto"`` by a path of its own.
 
 References
 ----------
@@ -26,6 +28,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from neurops.errors import ConfigError
+from neurops.kernels.backend import path_from_environment, triton_available
 from neurops.kernels.spectral_dft import spectral_conv_dft
 from neurops.kernels.spectral_fft import spectral_conv_fft
 
@@ -152,9 +156,20 @@ class _ContiguousBmm(torch.autograd.Function):
         return gx, gw
 
 
+def spectral_conv_triton(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:
+    """The Triton path (:func:`neurops.kernels.spectral_triton.spectral_conv_triton`), imported on first use."""
+    if not triton_available():
+        raise ConfigError("the triton spectral path needs Triton: pip install 'neurops[gpu]' (or use path='auto').")
+    from neurops.kernels.spectral_triton import spectral_conv_triton as run
+
+    return run(x, weight, modes)
+
+
 #: available implementations, by name (faster paths register here; tests compare each with "reference")
 PATHS: dict[str, SpectralPath] = {"reference": spectral_conv_reference, "dft": spectral_conv_dft,
-                                  "fft": spectral_conv_fft}
+                                  "fft": spectral_conv_fft, "triton": spectral_conv_triton}
+#: environment variable that sets the path ``"auto"`` stands for (e.g. to compare paths in a run)
+PATH_VARIABLE = "NEUROPS_SPECTRAL_PATH"
 
 #: ``path="auto"`` takes the truncated-DFT path when every axis keeps at most this fraction of its
 #: points (``m_i / N_i``), and the pruned-FFT path otherwise. The DFT's cost grows like ``N m`` per
@@ -169,6 +184,9 @@ DFT_MAX_MODE_FRACTION = 0.15
 #: (``benchmarks/results/spectral_conv_odd.md``).
 DFT_MAX_MODE_FRACTION_UNFRIENDLY = 0.2
 
+#: input dtypes the triton path takes
+TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
 
 def fft_friendly(n: int) -> bool:
     """Whether ``n`` has no prime factor above 7 (the lengths FFT libraries transform fastest)."""
@@ -179,10 +197,15 @@ def fft_friendly(n: int) -> bool:
 
 
 def select_path(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> str:
-    """The implementation ``path="auto"`` uses for these sizes (``"dft"`` for few modes, else ``"fft"``)."""
+    """The implementation ``path="auto"`` uses: ``"triton"`` for CUDA tensors it takes (when Triton
+    is installed and the GPU has TF32/bf16 tensor cores, compute capability >= 8.0), else ``"dft"``
+    for few modes per point and ``"fft"`` otherwise."""
     spatial = x.shape[2:]
     if len(spatial) != len(modes):
         return "fft"  # the path reports the mismatch
+    if (x.is_cuda and 1 <= len(spatial) <= 3 and x.dtype in TRITON_DTYPES and triton_available()
+            and torch.cuda.get_device_capability(x.device)[0] >= 8):  # TF32/bf16 tensor cores: Ampere and newer
+        return "triton"
     limit = (DFT_MAX_MODE_FRACTION if all(fft_friendly(int(n)) for n in spatial)
              else DFT_MAX_MODE_FRACTION_UNFRIENDLY)
     return "dft" if all(m <= limit * n for n, m in zip(spatial, modes)) else "fft"
@@ -191,9 +214,12 @@ def select_path(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> 
 def spectral_conv(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int], path: str = "auto") -> torch.Tensor:
     """Truncated spectral convolution through the chosen (or automatically selected) path.
 
-    Shapes as in :func:`spectral_conv_reference`; every path agrees with it.
+    Shapes as in :func:`spectral_conv_reference`; every path agrees with it. ``path="auto"``
+    takes the path named by ``$NEUROPS_SPECTRAL_PATH`` if it is set, else :func:`select_path`.
     """
+    if path == "auto":
+        path = path_from_environment(PATH_VARIABLE, list(PATHS))
     name = select_path(x, weight, modes) if path == "auto" else path
     if name not in PATHS:
-        raise ValueError(f"unknown spectral-convolution path {path!r}; choose 'auto' or one of {sorted(PATHS)}.")
+        raise ConfigError(f"unknown spectral-convolution path {path!r}; choose 'auto' or one of {sorted(PATHS)}.")
     return PATHS[name](x, weight, modes)

@@ -1,0 +1,478 @@
+"""Triton path of the spectral convolution: truncated DFTs and the per-mode channel mixing as GPU kernels.
+
+The truncated spectral convolution ``y = irfftn(W * rfftn(x))`` keeps a few modes per axis, so
+its spectrum is small (``2m_1 x m_2`` numbers per channel against ``N_1 x N_2`` grid points).
+This path never forms the full spectrum and reads and writes each field once:
+
+1. :func:`truncated_dft` -- one program per 2-D plane (a whole line block in 1-D) reads the
+   field tile by tile, contracts the last axis with ``[cos | -sin] / N_2`` of the ``m_2`` kept
+   frequencies and, in the same program, the other axis with the ``2m_1`` kept rows of the
+   complex DFT (``tl.dot`` on the tensor cores), and writes only the kept modes;
+2. :func:`mode_mix` -- the per-mode complex channel mixing ``Y[b, o, k] = sum_i X[b, i, k]
+   W[i, o, k]`` (optionally conjugated or transposed), accumulated in registers;
+3. :func:`truncated_idft` -- the inverse in reverse order, ending with ``[c cos ; -c sin]``
+   (``c`` = 1 for the zero and Nyquist frequencies, 2 otherwise, as ``irfft``), written tile by
+   tile into the output.
+
+The backward pass runs the same kernels, as the adjoint identities of the pruned-FFT path
+(:mod:`neurops.kernels.spectral_fft`) give: ``dL/dx = idft(mix(dft(g), W^H))`` (the weights
+``c`` and the factor ``prod(N)`` cancel) and ``dL/dW = c prod(N) sum_b conj(dft(x)) dft(g)``,
+with ``dft(x)`` saved from the forward pass (it is small). 3-D fields run the 2-D kernels on
+the planes of the last two axes and transform the first axis of the (small) truncated
+spectrum with one complex matrix product.
+
+Precision: float32 fields use 3xTF32 matrix products (about float32 accuracy; plain TF32 when
+``torch.get_float32_matmul_precision()`` is not ``"highest"``); bfloat16/float16 fields multiply
+in their own precision on the tensor cores with float32 accumulation, and the spectrum and the
+mixing stay in float32 -- no power-of-two limit on the grid (cuFFT's half-precision transforms
+have one). float64 works where Triton has float64 products (and in the interpreter).
+
+Runs on CUDA tensors, or on CPU tensors through Triton's interpreter (``TRITON_INTERPRET=1``
+set before Triton is imported; tests do this). The interpreter cannot multiply bfloat16/float16
+blocks, so there the operands are rounded to that precision and multiplied in float32, which
+is what the tensor cores compute up to summation order.
+
+References
+----------
+.. [1] Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations",
+   ICLR 2021, arXiv:2010.08895.
+.. [2] S. Wu et al., "TurboFNO: high-performance Fourier neural operator with fused
+   FFT-GEMM-iFFT on GPU", arXiv:2504.11681 (2025).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import triton
+import triton.language as tl
+
+from neurops.errors import ConfigError
+from neurops.kernels.backend import INTERPRETER, device_function
+from neurops.kernels.spectral import TRITON_DTYPES, check_modes
+from neurops.kernels.spectral_dft import _matrices
+from neurops.kernels.spectral_fft import half_spectrum_weights
+
+
+
+# ------------------------------------------------------------------ kernels
+@device_function
+def _dot(a, b, MODE: tl.constexpr):
+    """``a @ b`` with float32 accumulation (float64 for ``"f64"``).
+
+    ``MODE``: an input precision for float32 operands (``"tf32x3"``, ``"tf32"``, ``"ieee"``),
+    ``"bf16"``/``"fp16"`` (operands in that format, tensor cores), ``"emu_bf16"``/``"emu_fp16"``
+    (the same rounding, products in float32: the interpreter), or ``"f64"``.
+    """
+    if MODE == "f64":
+        return tl.dot(a, b, input_precision="ieee")
+    elif MODE == "bf16":
+        return tl.dot(a.to(tl.bfloat16), b.to(tl.bfloat16))
+    elif MODE == "fp16":
+        return tl.dot(a.to(tl.float16), b.to(tl.float16))
+    elif MODE == "emu_bf16":
+        return tl.dot(a.to(tl.float32).to(tl.bfloat16).to(tl.float32),
+                      b.to(tl.float32).to(tl.bfloat16).to(tl.float32), input_precision="ieee")
+    elif MODE == "emu_fp16":
+        return tl.dot(a.to(tl.float32).to(tl.float16).to(tl.float32),
+                      b.to(tl.float32).to(tl.float16).to(tl.float32), input_precision="ieee")
+    else:
+        return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision=MODE)
+
+
+@device_function
+def _rdft_rows(x_row_ptr, rows, n_rows, N2, sx_row, rt_ptr, s_rt, M2,
+               BLOCK_R: tl.constexpr, BLOCK_2: tl.constexpr, M2P: tl.constexpr, ACC: tl.constexpr,
+               MODE: tl.constexpr):
+    """Kept half-spectrum ``[BLOCK_R, M2P]`` (real, imaginary) of the rows ``rows`` of a field."""
+    r2 = tl.arange(0, BLOCK_2)
+    rk = tl.arange(0, M2P)
+    t_re = tl.zeros((BLOCK_R, M2P), ACC)
+    t_im = tl.zeros((BLOCK_R, M2P), ACC)
+    row_ok = rows[:, None] < n_rows
+    for n2 in range(0, N2, BLOCK_2):
+        cols = n2 + r2
+        xt = tl.load(x_row_ptr + rows[:, None] * sx_row + cols[None, :], mask=row_ok & (cols[None, :] < N2), other=0.0)
+        tmask = (cols[:, None] < N2) & (rk[None, :] < M2)
+        table = rt_ptr + cols[:, None] * s_rt + rk[None, :]
+        t_re += _dot(xt, tl.load(table, mask=tmask, other=0.0), MODE)
+        t_im += _dot(xt, tl.load(table + M2, mask=tmask, other=0.0), MODE)
+    return t_re, t_im
+
+
+@triton.jit
+def _truncated_dft_kernel(x_ptr, out_ptr, rt_ptr, ft_ptr, N1, N2, K1, M2, sx_plane, sx_row, s_rt, s_ft_n, s_ft_j,
+                          ft_im, ONE_D: tl.constexpr, BLOCK_1: tl.constexpr, BLOCK_2: tl.constexpr,
+                          K1P: tl.constexpr, M2P: tl.constexpr, ACC: tl.constexpr, DATA_MODE: tl.constexpr,
+                          MID_MODE: tl.constexpr):
+    """Kept modes ``out[p, j, k, re/im]`` of plane ``p`` (1-D: of the lines ``p*BLOCK_1 ...``)."""
+    pid = tl.program_id(0)
+    rk = tl.arange(0, M2P)
+    if ONE_D:  # the rows are lines of the batch; no other axis to transform
+        rows = pid * BLOCK_1 + tl.arange(0, BLOCK_1)
+        t_re, t_im = _rdft_rows(x_ptr, rows, N1, N2, sx_row, rt_ptr, s_rt, M2, BLOCK_1, BLOCK_2, M2P, ACC,
+                                DATA_MODE)
+        dst = out_ptr + rows[:, None] * (M2 * 2) + rk[None, :] * 2
+        ok = (rows[:, None] < N1) & (rk[None, :] < M2)
+        tl.store(dst, t_re.to(out_ptr.dtype.element_ty), mask=ok)
+        tl.store(dst + 1, t_im.to(out_ptr.dtype.element_ty), mask=ok)
+    else:
+        rj = tl.arange(0, K1P)
+        x_plane = x_ptr + pid.to(tl.int64) * sx_plane
+        acc_re = tl.zeros((K1P, M2P), ACC)
+        acc_im = tl.zeros((K1P, M2P), ACC)
+        for n1 in range(0, N1, BLOCK_1):
+            rows = n1 + tl.arange(0, BLOCK_1)
+            t_re, t_im = _rdft_rows(x_plane, rows, N1, N2, sx_row, rt_ptr, s_rt, M2, BLOCK_1, BLOCK_2, M2P, ACC,
+                                    DATA_MODE)
+            fmask = (rj[:, None] < K1) & (rows[None, :] < N1)
+            f = ft_ptr + rows[None, :] * s_ft_n + rj[:, None] * s_ft_j
+            f_re = tl.load(f, mask=fmask, other=0.0)
+            f_im = tl.load(f + ft_im, mask=fmask, other=0.0)
+            acc_re += _dot(f_re, t_re, MID_MODE) - _dot(f_im, t_im, MID_MODE)
+            acc_im += _dot(f_re, t_im, MID_MODE) + _dot(f_im, t_re, MID_MODE)
+        dst = out_ptr + pid.to(tl.int64) * (K1 * M2 * 2) + rj[:, None] * (M2 * 2) + rk[None, :] * 2
+        ok = (rj[:, None] < K1) & (rk[None, :] < M2)
+        tl.store(dst, acc_re.to(out_ptr.dtype.element_ty), mask=ok)
+        tl.store(dst + 1, acc_im.to(out_ptr.dtype.element_ty), mask=ok)
+
+
+@triton.jit
+def _truncated_idft_kernel(z_ptr, y_ptr, it_ptr, gt_ptr, N1, N2, K1, M2, sy_plane, sy_row, s_it, s_gt_n, s_gt_j,
+                           gt_im, ONE_D: tl.constexpr, BLOCK_1: tl.constexpr, BLOCK_2: tl.constexpr,
+                           K1P: tl.constexpr, M2P: tl.constexpr, ACC: tl.constexpr, DATA_MODE: tl.constexpr,
+                           MID_MODE: tl.constexpr):
+    """Rows ``pid1*BLOCK_1 ...`` of plane ``pid0`` (1-D: lines ``pid0*BLOCK_1 ...``) from kept modes."""
+    rk = tl.arange(0, M2P)
+    if ONE_D:
+        rows = tl.program_id(0) * BLOCK_1 + tl.arange(0, BLOCK_1)
+        src = z_ptr + rows[:, None] * (M2 * 2) + rk[None, :] * 2
+        ok = (rows[:, None] < N1) & (rk[None, :] < M2)
+        w_re = tl.load(src, mask=ok, other=0.0).to(ACC)
+        w_im = tl.load(src + 1, mask=ok, other=0.0).to(ACC)
+        y_rows = y_ptr
+    else:
+        plane = tl.program_id(0).to(tl.int64)
+        rows = tl.program_id(1) * BLOCK_1 + tl.arange(0, BLOCK_1)
+        rj = tl.arange(0, K1P)
+        src = z_ptr + plane * (K1 * M2 * 2) + rj[:, None] * (M2 * 2) + rk[None, :] * 2
+        ok = (rj[:, None] < K1) & (rk[None, :] < M2)
+        z_re = tl.load(src, mask=ok, other=0.0)
+        z_im = tl.load(src + 1, mask=ok, other=0.0)
+        gmask = (rows[:, None] < N1) & (rj[None, :] < K1)
+        g = gt_ptr + rows[:, None] * s_gt_n + rj[None, :] * s_gt_j
+        g_re = tl.load(g, mask=gmask, other=0.0)
+        g_im = tl.load(g + gt_im, mask=gmask, other=0.0)
+        w_re = _dot(g_re, z_re, MID_MODE) - _dot(g_im, z_im, MID_MODE)
+        w_im = _dot(g_re, z_im, MID_MODE) + _dot(g_im, z_re, MID_MODE)
+        y_rows = y_ptr + plane * sy_plane
+    r2 = tl.arange(0, BLOCK_2)
+    row_ok = rows[:, None] < N1
+    for n2 in range(0, N2, BLOCK_2):
+        cols = n2 + r2
+        tmask = (rk[:, None] < M2) & (cols[None, :] < N2)
+        table = it_ptr + rk[:, None] * s_it + cols[None, :]
+        y = (_dot(w_re, tl.load(table, mask=tmask, other=0.0), DATA_MODE)
+             + _dot(w_im, tl.load(table + M2 * s_it, mask=tmask, other=0.0), DATA_MODE))
+        tl.store(y_rows + rows[:, None] * sy_row + cols[None, :], y.to(y_ptr.dtype.element_ty),
+                 mask=row_ok & (cols[None, :] < N2))
+
+
+@triton.jit
+def _mode_mix_kernel(a_ptr, b_ptr, out_ptr, P, Q, R, K, sa_p, sa_r, sb_r, sb_q, so_p, so_q,
+                     CONJ_A: tl.constexpr, CONJ_B: tl.constexpr, BP: tl.constexpr, BQ: tl.constexpr,
+                     BK: tl.constexpr, ACC: tl.constexpr):
+    """``out[p, q, k] = sum_r a[p, r, k] b[r, q, k]`` for complex entries stored as (re, im) pairs."""
+    rk = tl.program_id(0) * BK + tl.arange(0, BK)
+    rq = tl.program_id(1) * BQ + tl.arange(0, BQ)
+    rp = tl.program_id(2) * BP + tl.arange(0, BP)
+    a_off = rp[:, None].to(tl.int64) * sa_p + rk[None, :] * 2
+    b_off = rq[:, None].to(tl.int64) * sb_q + rk[None, :] * 2
+    a_ok = (rp[:, None] < P) & (rk[None, :] < K)
+    b_ok = (rq[:, None] < Q) & (rk[None, :] < K)
+    acc_re = tl.zeros((BP, BQ, BK), ACC)
+    acc_im = tl.zeros((BP, BQ, BK), ACC)
+    for r in range(R):
+        a_re = tl.load(a_ptr + r * sa_r + a_off, mask=a_ok, other=0.0).to(ACC)
+        a_im = tl.load(a_ptr + r * sa_r + a_off + 1, mask=a_ok, other=0.0).to(ACC)
+        b_re = tl.load(b_ptr + r * sb_r + b_off, mask=b_ok, other=0.0).to(ACC)
+        b_im = tl.load(b_ptr + r * sb_r + b_off + 1, mask=b_ok, other=0.0).to(ACC)
+        if CONJ_A:
+            a_im = -a_im
+        if CONJ_B:
+            b_im = -b_im
+        acc_re += a_re[:, None, :] * b_re[None, :, :] - a_im[:, None, :] * b_im[None, :, :]
+        acc_im += a_re[:, None, :] * b_im[None, :, :] + a_im[:, None, :] * b_re[None, :, :]
+    dst = out_ptr + rp[:, None, None].to(tl.int64) * so_p + rq[None, :, None] * so_q + rk[None, None, :] * 2
+    ok = (rp[:, None, None] < P) & (rq[None, :, None] < Q) & (rk[None, None, :] < K)
+    tl.store(dst, acc_re.to(out_ptr.dtype.element_ty), mask=ok)
+    tl.store(dst + 1, acc_im.to(out_ptr.dtype.element_ty), mask=ok)
+
+
+# ------------------------------------------------------------------ launchers
+class _Tuned:
+    """A kernel launched with the best of ``configs`` (block sizes, warps, pipeline stages): timed by
+    Triton's autotuner at the first call per ``key`` on a GPU; the first config under the interpreter.
+
+    The configs have no register spills on sm_90 (``cuobjdump -res-usage`` of Triton's cubins, compiled
+    on a CPU) for float32 (3xTF32) and bfloat16 inputs, except the larger float32 tiles (a few spills).
+    """
+
+    def __init__(self, kernel: Any, configs: list[triton.Config], key: list[str]) -> None:
+        self.configs = configs
+        self.kernel = kernel if INTERPRETER else triton.autotune(configs=configs, key=key)(kernel)
+
+    def __call__(self, grid: Callable[[dict[str, Any]], tuple[int, ...]], *args: Any, **constexprs: Any) -> None:
+        if INTERPRETER:
+            meta = self.configs[0].kwargs
+            self.kernel[grid(meta)](*args, **constexprs, **meta)
+        else:
+            self.kernel[grid](*args, **constexprs)
+
+
+_KEY = ["N1", "N2", "K1", "M2"]
+_dft = _Tuned(_truncated_dft_kernel, [triton.Config({"BLOCK_1": 32, "BLOCK_2": 32}, num_warps=4, num_stages=3),
+                                      triton.Config({"BLOCK_1": 32, "BLOCK_2": 64}, num_warps=8, num_stages=2),
+                                      triton.Config({"BLOCK_1": 64, "BLOCK_2": 32}, num_warps=8, num_stages=3)], _KEY)
+_idft = _Tuned(_truncated_idft_kernel, [triton.Config({"BLOCK_1": 32, "BLOCK_2": 32}, num_warps=4, num_stages=3),
+                                        triton.Config({"BLOCK_1": 64, "BLOCK_2": 32}, num_warps=8, num_stages=3),
+                                        triton.Config({"BLOCK_1": 64, "BLOCK_2": 64}, num_warps=8, num_stages=3)], _KEY)
+
+
+def _pow2(n: int, low: int = 16, high: int | None = None) -> int:
+    p = max(low, triton.next_power_of_2(int(n)))
+    return p if high is None else min(p, max(low, high))
+
+
+def _spectrum_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The spectrum, the tables and the accumulators: float64 for float64 fields, float32 otherwise."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _modes(dtype: torch.dtype) -> tuple[str, str]:
+    """``(DATA_MODE, MID_MODE)`` of :func:`_dot` for fields of ``dtype``."""
+    if dtype == torch.float64:
+        return "f64", "f64"
+    if dtype == torch.float32:
+        prec = "ieee" if INTERPRETER else ("tf32x3" if torch.get_float32_matmul_precision() == "highest" else "tf32")
+        return prec, prec
+    low = {torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    return ("emu_" + low, "ieee") if INTERPRETER else (low, "tf32")
+
+
+def _acc(dtype: torch.dtype) -> tl.dtype:
+    return tl.float64 if dtype == torch.float64 else tl.float32
+
+
+def _unit_table(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The 1 x 1 complex identity ``[[1, 0]]`` standing in for the missing axis of a 1-D field."""
+    return torch.tensor([[1.0, 0.0]], dtype=dtype, device=device)
+
+
+def truncated_dft(x: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:
+    """Kept Fourier coefficients ``rfftn(x, norm="forward")`` of the planes or lines of ``x``.
+
+    Parameters
+    ----------
+    x : [P, N] (1-D lines) or [P, N_1, N_2] (2-D planes), float16/bfloat16/float32/float64.
+    modes : ``(m,)`` or ``(m_1, m_2)``.
+
+    Returns
+    -------
+    [P, M, 2] or [P, 2m_1, m_2, 2] real and imaginary parts (float32; float64 for float64 input),
+    frequencies in the weight order ``[0..m_1-1, -m_1..-1]`` x ``[0..m_2-1]``.
+    """
+    x = x.contiguous()
+    sdtype = _spectrum_dtype(x.dtype)
+    data_mode, mid_mode = _modes(x.dtype)
+    device_key = str(x.device)
+    if x.ndim == 2:
+        p, n2 = x.shape
+        m2 = int(modes[0])
+        out = torch.empty(p, m2, 2, dtype=sdtype, device=x.device)
+        rt = _matrices("rfft", n2, m2, sdtype, device_key)
+        _dft(lambda meta: (triton.cdiv(p, meta["BLOCK_1"]),),
+             x, out, rt, rt, p, n2, 1, m2, 0, n2, 2 * m2, 0, 0, 0, ONE_D=True, K1P=16, M2P=_pow2(m2),
+             ACC=_acc(x.dtype), DATA_MODE=data_mode, MID_MODE=mid_mode)
+        return out
+    p, n1, n2 = x.shape
+    m1, m2 = int(modes[0]), int(modes[1])
+    out = torch.empty(p, 2 * m1, m2, 2, dtype=sdtype, device=x.device)
+    rt = _matrices("rfft", n2, m2, sdtype, device_key)  # [n2, 2 m2] = [cos | -sin] / n2
+    ft = _matrices("fft", n1, m1, sdtype, device_key)  # [2 n1, 4 m1]; Re at [n, j], Im at [n, 2 m1 + j]
+    _dft(lambda meta: (p,),
+         x, out, rt, ft, n1, n2, 2 * m1, m2, n1 * n2, n2, 2 * m2, 4 * m1, 1, 2 * m1, ONE_D=False,
+         K1P=_pow2(2 * m1), M2P=_pow2(m2), ACC=_acc(x.dtype), DATA_MODE=data_mode, MID_MODE=mid_mode)
+    return out
+
+
+def truncated_idft(z: torch.Tensor, spatial: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+    """Real field from kept coefficients (zero elsewhere): ``irfftn(., norm="forward")``.
+
+    Parameters
+    ----------
+    z : [P, M, 2] or [P, 2m_1, m_2, 2] as returned by :func:`truncated_dft`.
+    spatial : ``(N,)`` or ``(N_1, N_2)``.
+    dtype : dtype of the field.
+
+    Returns
+    -------
+    [P, N] or [P, N_1, N_2]. Imaginary parts of the zero (and Nyquist) frequency of the last
+    axis are ignored, as ``irfft`` does.
+    """
+    z = z.contiguous()
+    data_mode, mid_mode = _modes(dtype)
+    device_key = str(z.device)
+    if len(spatial) == 1:
+        p, m2, _ = z.shape
+        n2 = int(spatial[0])
+        y = torch.empty(p, n2, dtype=dtype, device=z.device)
+        it = _matrices("irfft", n2, m2, z.dtype, device_key)  # [2 m2, n2] = [c cos ; -c sin]
+        _idft(lambda meta: (triton.cdiv(p, meta["BLOCK_1"]), 1),
+              z, y, it, it, p, n2, 1, m2, 0, n2, n2, 0, 0, 0, ONE_D=True, K1P=16, M2P=_pow2(m2),
+              ACC=_acc(dtype), DATA_MODE=data_mode, MID_MODE=mid_mode)
+        return y
+    p, k1, m2, _ = z.shape
+    n1, n2 = int(spatial[0]), int(spatial[1])
+    y = torch.empty(p, n1, n2, dtype=dtype, device=z.device)
+    it = _matrices("irfft", n2, m2, z.dtype, device_key)
+    gt = _matrices("ifft", n1, k1 // 2, z.dtype, device_key)  # [4 m1, 2 n1]; Re at [j, n], Im at [j, n1 + n]
+    _idft(lambda meta: (p, triton.cdiv(n1, meta["BLOCK_1"])),
+          z, y, it, gt, n1, n2, k1, m2, n1 * n2, n2, n2, 1, 2 * n1, n1, ONE_D=False, K1P=_pow2(k1),
+          M2P=_pow2(m2), ACC=_acc(dtype), DATA_MODE=data_mode, MID_MODE=mid_mode)
+    return y
+
+
+def mode_mix(a: torch.Tensor, b: torch.Tensor, *, transpose_b: bool = False, adjoint_a: bool = False,
+             conj_b: bool = False) -> torch.Tensor:
+    """Per-mode complex matrix products of (re, im)-pair tensors.
+
+    Parameters
+    ----------
+    a : [P, R, K, 2], or [R, P, K, 2] read as its conjugate transpose with ``adjoint_a``.
+    b : [R, Q, K, 2], or [Q, R, K, 2] read transposed with ``transpose_b``; conjugated with ``conj_b``.
+
+    Returns
+    -------
+    [P, Q, K, 2] with ``out[p, q, k] = sum_r a[p, r, k] b[r, q, k]`` (after the transposes).
+    """
+    a, b = a.contiguous(), b.contiguous()
+    k = a.shape[2]
+    sa_p, sa_r = (2 * k, a.shape[1] * 2 * k) if adjoint_a else (a.shape[1] * 2 * k, 2 * k)
+    p, r = (a.shape[1], a.shape[0]) if adjoint_a else (a.shape[0], a.shape[1])
+    q = b.shape[0] if transpose_b else b.shape[1]
+    sb_r, sb_q = (2 * k, b.shape[1] * 2 * k) if transpose_b else (b.shape[1] * 2 * k, 2 * k)
+    out = torch.empty(p, q, k, 2, dtype=a.dtype, device=a.device)
+    bp, bq, bk = _pow2(p, low=2, high=16), _pow2(q, low=2, high=16), _pow2(k, low=2, high=16)
+    grid = (triton.cdiv(k, bk), triton.cdiv(q, bq), triton.cdiv(p, bp))
+    _mode_mix_kernel[grid](a, b, out, p, q, r, k, sa_p, sa_r, sb_r, sb_q, q * 2 * k, 2 * k, CONJ_A=adjoint_a,
+                           CONJ_B=conj_b, BP=bp, BQ=bq, BK=bk, ACC=_acc(a.dtype))
+    return out
+
+
+# ------------------------------------------------------------------ transforms of 1-3 axes
+def _forward_transform(x: torch.Tensor, modes: tuple[int, ...]) -> torch.Tensor:
+    """``x : [P, *spatial]`` -> kept modes ``[P, *K, 2]`` (weight order)."""
+    if len(modes) < 3:
+        return truncated_dft(x, modes)
+    p, n0 = x.shape[:2]
+    z = truncated_dft(x.reshape(p * n0, *x.shape[2:]), modes[1:])  # planes of the last two axes
+    table = _matrices("fft", n0, modes[0], z.dtype, str(z.device))  # [2 n0, 4 m0]
+    f0 = torch.complex(table[:n0, : 2 * modes[0]], table[:n0, 2 * modes[0]:])  # [n0, 2 m0]
+    zc = torch.view_as_complex(z.view(p, n0, -1, 2))
+    return torch.view_as_real(torch.einsum("pnk,nj->pjk", zc, f0).contiguous()).reshape(p, 2 * modes[0], *z.shape[1:])
+
+
+def _inverse_transform(z: torch.Tensor, spatial: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """Kept modes ``[P, *K, 2]`` -> field ``[P, *spatial]`` of ``dtype``."""
+    if len(spatial) < 3:
+        return truncated_idft(z, spatial, dtype)
+    p, k0 = z.shape[:2]
+    n0, m0 = spatial[0], k0 // 2
+    table = _matrices("ifft", n0, m0, z.dtype, str(z.device))  # [4 m0, 2 n0]
+    g0 = torch.complex(table[:k0, :n0], table[:k0, n0:])  # [2 m0, n0]
+    zc = torch.view_as_complex(z.reshape(p, k0, -1, 2).contiguous())
+    planes = torch.view_as_real(torch.einsum("pjk,jn->pnk", zc, g0).contiguous()).reshape(p * n0, *z.shape[2:])
+    return truncated_idft(planes, spatial[1:], dtype).reshape(p, *spatial)
+
+
+class _SpectralConvTriton(torch.autograd.Function):
+    """Truncated spectral convolution whose backward runs the same kernels (see the module doc)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor,  # type: ignore[override]
+                modes: tuple[int, ...]) -> torch.Tensor:
+        b, ci, *spatial = x.shape
+        co = weight.shape[1]
+        xs = _forward_transform(x.reshape(b * ci, *spatial), modes)
+        kept = xs.shape[1:-1]
+        w = weight.to(xs.dtype).reshape(ci, co, -1, 2)
+        ys = mode_mix(xs.view(b, ci, -1, 2), w)
+        y = _inverse_transform(ys.view(b * co, *kept, 2), tuple(spatial), x.dtype)
+        ctx.save_for_backward(xs if ctx.needs_input_grad[1] else None, w)
+        ctx.shapes = (b, ci, co, tuple(spatial), tuple(kept), x.dtype, weight.dtype)
+        return y.view(b, co, *spatial)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor  # type: ignore[override]
+                 ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+        xs, w = ctx.saved_tensors
+        b, ci, co, spatial, kept, x_dtype, w_dtype = ctx.shapes
+        gs = _forward_transform(grad.to(x_dtype).reshape(b * co, *spatial), tuple(
+            [k // 2 for k in kept[:-1]] + [kept[-1]])).view(b, co, -1, 2)
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gxs = mode_mix(gs, w, transpose_b=True, conj_b=True)  # [b, ci, K, 2]
+            gx = _inverse_transform(gxs.view(b * ci, *kept, 2), spatial, x_dtype).view(b, ci, *spatial)
+        if ctx.needs_input_grad[1]:
+            gw = mode_mix(xs.view(b, ci, -1, 2), gs, adjoint_a=True)  # [ci, co, K, 2]
+            c = half_spectrum_weights(spatial[-1], kept[-1], gw.dtype, gw.device) * math.prod(spatial)
+            gw = (gw.view(ci, co, -1, kept[-1], 2) * c[:, None]).view(ci, co, *kept, 2).to(w_dtype)
+        return gx, gw, None
+
+
+def unsupported_reason(x: torch.Tensor, modes: Sequence[int]) -> str | None:
+    """Why this path cannot take ``x`` (``None`` when it can)."""
+    if x.dtype not in TRITON_DTYPES:
+        return f"dtype {x.dtype} (it takes {', '.join(str(d) for d in TRITON_DTYPES)})"
+    if not 1 <= x.ndim - 2 <= 3:
+        return f"{x.ndim - 2} spatial dimensions (it takes 1 to 3)"
+    if x.device.type == "cpu" and not INTERPRETER:
+        return "CPU tensors without Triton's interpreter (set TRITON_INTERPRET=1 before importing Triton)"
+    if x.device.type not in ("cpu", "cuda"):
+        return f"tensors on {x.device} (it takes CUDA tensors)"
+    return None
+
+
+def spectral_conv_triton(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:
+    """Truncated spectral convolution by Triton kernels (same contract as the reference path).
+
+    Parameters
+    ----------
+    x : [B, C_in, *spatial] real input, 1 to 3 spatial dims, float16/bfloat16/float32/float64.
+    weight : [C_in, C_out, *K, 2] real view of the complex weights, ``K = (2m_1, .., 2m_{d-1}, m_d)``.
+    modes : kept modes per spatial dim ``(m_1, ..., m_d)``.
+
+    Returns
+    -------
+    [B, C_out, *spatial] with the dtype of ``x``, equal to
+    :func:`neurops.kernels.spectral.spectral_conv_reference` up to rounding (float32
+    accumulation for half-precision inputs). Differentiable once (no double backward).
+    """
+    modes = tuple(int(m) for m in modes)
+    check_modes(tuple(x.shape[2:]), modes)
+    reason = unsupported_reason(x, modes)
+    if reason is not None:
+        raise ConfigError(f"the triton spectral path cannot take {reason}; use path='auto' or 'fft'.")
+    if weight.device != x.device:
+        raise ConfigError(f"the spectral weights are on {weight.device} but the input is on {x.device}; move the "
+                          f"layer with .to(device).")
+    expected = (x.shape[1], weight.shape[1], *[2 * m for m in modes[:-1]], modes[-1], 2)
+    if tuple(weight.shape) != expected:
+        raise ValueError(f"spectral weights have shape {tuple(weight.shape)}, expected {expected} = "
+                         f"[C_in, C_out, *K, 2] for {x.shape[1]} input channels and modes {modes}.")
+    return _SpectralConvTriton.apply(x, weight, modes)

@@ -28,7 +28,9 @@ interpolation would fix it; AMG is the robust alternative there).
 
 Smoothers: damped Jacobi (``omega`` default ``2d/(2d+1)`` for star stencils, 2/3 otherwise) or
 multicolour Gauss-Seidel (``"rbgs"``: red-black for star stencils, 2^d colours for full ones),
-forward before and backward after the coarse correction so the cycle stays symmetric.
+forward before and backward after the coarse correction so the cycle stays symmetric. On CUDA
+tensors, star-stencil levels smooth and take residuals with one Triton kernel per sweep
+(:mod:`neurops.kernels.stencil`); transfers and coarse solves stay torch operations.
 
 References
 ----------
@@ -49,6 +51,7 @@ from typing import Literal
 
 import torch
 
+from neurops.kernels.stencil import star_stencil
 from neurops.solvers.operators import (
     DiffusionOperator,
     LinearOperator,
@@ -278,7 +281,8 @@ def _colour_masks(shape: tuple[int, ...], full: bool, dtype: torch.dtype, device
 class _Level:
     op: StencilOperator
     plans: tuple[AxisCoarsening, ...] | None  # transfer to the next coarser level (None: coarsest)
-    inv_diag: torch.Tensor
+    omega: float  # Jacobi damping
+    inv_diag: torch.Tensor  # omega / diag
     colour_scales: list[torch.Tensor] | None = None  # mask / diag per colour (Gauss-Seidel)
 
 
@@ -367,7 +371,7 @@ class Multigrid:
                               "definite; check the coefficient field (it must be > 0).")
         full = len(op.offsets) > 2 * op.ndim
         omega = self.omega if self.omega is not None else (2 * op.ndim / (2 * op.ndim + 1) if not full else 2 / 3)
-        level = _Level(op, plans, omega / diag)
+        level = _Level(op, plans, omega, omega / diag)
         if self.smoother == "rbgs":
             level.colour_scales = [m / diag for m in _colour_masks(op.shape, full, op.dtype, op.device)]
         return level
@@ -379,19 +383,25 @@ class Multigrid:
 
     def _smooth(self, level: _Level, u: torch.Tensor | None, f: torch.Tensor, sweeps: int,
                 reverse: bool) -> torch.Tensor:
+        op = level.op
+        kernel = op.kernel_path(f) == "triton"  # one fused pass per sweep (neurops.kernels.stencil)
         for _ in range(sweeps):
             if level.colour_scales is None:
                 if u is None:
                     u = level.inv_diag * f
+                elif kernel:
+                    u = star_stencil("jacobi", op.diag, op.coeffs, op.periodic, u, f, omega=level.omega)
                 else:
-                    u = u.addcmul_(level.inv_diag, level.op.residual(u, f))
+                    u = u.addcmul_(level.inv_diag, op.residual(u, f))
             else:
-                order = reversed(level.colour_scales) if reverse else level.colour_scales
-                for scale in order:
+                colours = list(enumerate(level.colour_scales))
+                for colour, scale in reversed(colours) if reverse else colours:
                     if u is None:
                         u = scale * f
+                    elif kernel:  # star stencils: the colours are the two parities
+                        u = star_stencil("colour", op.diag, op.coeffs, op.periodic, u, f, colour=colour)
                     else:
-                        u = u.addcmul_(scale, level.op.residual(u, f))
+                        u = u.addcmul_(scale, op.residual(u, f))
         return u if u is not None else torch.zeros_like(f)
 
     def _coarse_solve(self, f: torch.Tensor) -> torch.Tensor:

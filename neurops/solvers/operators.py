@@ -43,6 +43,7 @@ from typing import Literal
 
 import torch
 
+from neurops.kernels.stencil import select_stencil_path, star_stencil
 from neurops.solvers.diffusion_fd import FACE_MEANS, FaceMean, face_coefficients
 
 Boundary = Literal["dirichlet", "neumann", "periodic"]
@@ -177,7 +178,9 @@ class StencilOperator(LinearOperator):
     Notes
     -----
     The operator is symmetric when ``c_o[i] == c_{-o}[i + o]``; :meth:`symmetry_error` measures it.
-    Applying it costs one pass over ``u`` per offset (views, no padding copies).
+    Applying it costs one pass over ``u`` per offset (views, no padding copies); star stencils on
+    CUDA tensors take one Triton kernel instead (:mod:`neurops.kernels.stencil`) unless a gradient
+    flows through them.
 
     References
     ----------
@@ -210,6 +213,7 @@ class StencilOperator(LinearOperator):
             if p and n < 3:
                 raise ValueError(f"periodic axis {ax} has {n} points; a periodic stencil needs at least 3.")
         self._pieces = [self._offset_pieces(o) for o in offsets]
+        self.star = offsets == star_offsets(ndim)  # the (2d+1)-point stencils the Triton kernel takes
 
     def _offset_pieces(self, o: Offset) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
         per_axis = [_shift_pieces(n, v, p) for n, v, p in zip(self.shape, o, self.periodic)]
@@ -220,7 +224,15 @@ class StencilOperator(LinearOperator):
             pieces.append((rows, cols))
         return pieces
 
+    def kernel_path(self, u: torch.Tensor) -> str:
+        """``"triton"`` or ``"torch"``: the path :meth:`apply` and :meth:`residual` take for ``u``."""
+        differentiable = torch.is_grad_enabled() and (u.requires_grad or self.diag.requires_grad
+                                                      or self.coeffs.requires_grad)
+        return select_stencil_path(u, self.star, differentiable)
+
     def apply(self, u: torch.Tensor) -> torch.Tensor:
+        if self.kernel_path(u) == "triton":
+            return star_stencil("apply", self.diag, self.coeffs, self.periodic, u)
         out = self.diag * u
         for k, pieces in enumerate(self._pieces):
             c = self.coeffs[:, k]
@@ -229,6 +241,8 @@ class StencilOperator(LinearOperator):
         return out
 
     def residual(self, u: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        if self.kernel_path(u) == "triton":
+            return star_stencil("residual", self.diag, self.coeffs, self.periodic, u, f)
         out = torch.addcmul(f, self.diag, u, value=-1.0)
         for k, pieces in enumerate(self._pieces):
             c = self.coeffs[:, k]

@@ -59,6 +59,10 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
         through the loop (same values and gradients); ``None`` picks the faster
         (:func:`fused_backward_pays`).
 
+    The rollout runs in the precision of the model's parameters, also under autocast
+    (``bf16-mixed`` training): a chaotic recursion loses its accuracy in bfloat16 within a few
+    steps, and these small maps gain no speed from it.
+
     Returns
     -------
     z : [B, T, M] (``[R, B, T, M]`` for an ensemble).
@@ -74,12 +78,16 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
     weights = weights.expand(*lead, t, m)  # one set per member
     if fused is None:
         fused = fused_backward_pays(model)
-    if fused and isinstance(model, PiecewiseLinearRNN):
-        params = [p for p in model.parameters() if p.requires_grad]
-        return _FusedForcedRollout.apply(model, z_hat, weights, inputs, *params)
-    # the reference: the same loop, differentiated by autograd
-    keep, pull = _forcing_terms(z_hat, weights)
-    return _forward_loop(model, z_hat, keep, pull, inputs)[1].movedim(0, -2)
+    dtype = next(model.parameters()).dtype
+    z_hat, weights = z_hat.to(dtype), weights.to(dtype)
+    inputs = None if inputs is None else inputs.to(dtype)
+    with torch.autocast(z_hat.device.type, enabled=False):
+        if fused and isinstance(model, PiecewiseLinearRNN):
+            params = [p for p in model.parameters() if p.requires_grad]
+            return _FusedForcedRollout.apply(model, z_hat, weights, inputs, *params)
+        # the reference: the same loop, differentiated by autograd
+        keep, pull = _forcing_terms(z_hat, weights)
+        return _forward_loop(model, z_hat, keep, pull, inputs)[1].movedim(0, -2)
 
 
 def fused_backward_pays(model: nn.Module) -> bool:

@@ -115,3 +115,19 @@ def test_ensemble_members_get_the_gradients_of_their_own_rollouts(name: str, kwa
     # shared weights [T, M] broadcast over the members
     shared = fr.forced_rollout(ensemble, z_hat.detach(), weights[0], s.detach(), fused=fused)
     torch.testing.assert_close(shared[1], fr.forced_rollout(models[1], z_hat.detach()[1], weights[0], s.detach()[1]))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_rollout_under_bf16_autocast_runs_in_the_parameters_precision(fused: bool) -> None:
+    """bf16-mixed training: the rollout and its backward stay in float32 and match the float32 run."""
+    model = build("shplrnn", obs_dim=3, latent_dim=3, hidden_dim=8, seed=0)
+    z_hat = torch.randn(4, 9, 3, generator=torch.Generator().manual_seed(0))
+    weights = torch.full((8, 3), 0.2)
+    expected = fr.forced_rollout(model, z_hat, weights, fused=fused)
+    (grad_expected,) = torch.autograd.grad(expected.square().sum(), model.W1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fr.forced_rollout(model, z_hat.bfloat16(), weights, fused=fused)
+    (grad,) = torch.autograd.grad(out.square().sum(), model.W1)
+    assert out.dtype == torch.float32 and grad.dtype == torch.float32
+    torch.testing.assert_close(out, fr.forced_rollout(model, z_hat.bfloat16().float(), weights, fused=fused))
+    assert float((grad - grad_expected).norm() / grad_expected.norm()) < 2e-2  # input rounded to bf16 only

@@ -120,7 +120,8 @@ def test_scipy_adapters_are_cpu_only_and_say_so():
     op = DiffusionOperator.from_coefficient(_coefficient((6, 6), batch=1))
     b = _rhs((4, 4), batch=1)
     on_meta = op.to(device="meta")
-    for call in (lambda: to_scipy(on_meta), lambda: scipy_solve(op, b.to("meta")), lambda: pyamg_solve(op, b.to("meta"))):
+    calls = (lambda: to_scipy(on_meta), lambda: scipy_solve(op, b.to("meta")), lambda: pyamg_solve(op, b.to("meta")))
+    for call in calls:
         with pytest.raises(SolverError, match=r"scipy and pyamg run on the CPU.*\.to\('cpu'\)"):
             call()
     assert scipy_solve(op, b).x.device.type == "cpu"

@@ -7,9 +7,7 @@ DynamicsTask (GTF-trained shPLRNN), each on a tiny file written here.
 
 from __future__ import annotations
 
-import logging
 import math
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,14 +24,6 @@ from neurops.tasks.dynamics import DynamicsTask
 from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
 from neurops.tasks.rollout import RolloutTask
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    logging.getLogger("lightning").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 @pytest.fixture(scope="module")

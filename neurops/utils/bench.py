@@ -61,17 +61,30 @@ def timeit(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
     return float(np.median(times))
 
 
-def interleaved_times(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, list[float]]:
+def interleaved_times(fns: dict[str, Callable[[], Any]], repeat: int,
+                      device: torch.device | str | None = None) -> dict[str, list[float]]:
     """Wall-clock seconds of every ``fns[name]()`` over ``repeat`` rounds, one call of each per round.
 
     Interleaving spreads load from other processes over all candidates alike, so ratios of
-    their medians hold on a shared machine. Warm up before calling.
+    their medians hold on a shared machine. Warm up before calling. On a CUDA ``device`` each
+    call starts with a cold L2 cache (a buffer larger than it is overwritten, untimed) and ends
+    when the device has finished its work.
     """
+    cuda = device is not None and torch.device(device).type == "cuda"
+    flush = None
+    if cuda:
+        l2 = getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 64 << 20)
+        flush = torch.empty(2 * l2, dtype=torch.uint8, device=device)
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
+            if flush is not None:
+                flush.zero_()
+                torch.cuda.synchronize(device)
             t0 = time.perf_counter()
             fn()
+            if cuda:
+                torch.cuda.synchronize(device)
             times[name].append(time.perf_counter() - t0)
     return times
 

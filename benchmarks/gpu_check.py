@@ -144,7 +144,9 @@ def run_tests(device: torch.device, sizes: Sizes) -> dict[str, Any]:
             proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=sizes.tests_timeout)
             output, code = proc.stdout + proc.stderr, proc.returncode
         except subprocess.TimeoutExpired as exc:
-            output, code = f"{exc.stdout or ''}{exc.stderr or ''}\nTIMEOUT after {sizes.tests_timeout} s", -1
+            text = "".join(s.decode(errors="replace") if isinstance(s, bytes) else s for s in (exc.stdout, exc.stderr)
+                           if s)
+            output, code = f"{text}\nTIMEOUT after {sizes.tests_timeout} s", -1
         seconds = time.perf_counter() - t0
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         failed: list[str] = []
@@ -155,10 +157,9 @@ def run_tests(device: torch.device, sizes: Sizes) -> dict[str, Any]:
             for case in ET.parse(report).getroot().iter("testcase"):
                 if case.find("failure") is not None or case.find("error") is not None:
                     failed.append(f"{case.get('classname')}::{case.get('name')}")
-    tail = output[-3000:] if isinstance(output, str) else str(output)[-3000:]
     return {"command": " ".join(cmd[1:]), "returncode": code, "seconds": seconds, **counts,
             "passed": counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"],
-            "failed": failed, "output_tail": tail}
+            "failed": failed, "output_tail": output[-3000:]}
 
 
 # ------------------------------------------------------------------ part 2: spectral convolution
@@ -172,10 +173,8 @@ def copy_bandwidth(device: torch.device, nbytes: int) -> float:
 
 def _neuralop_conv(channels: int, modes: int, device: torch.device):
     """neuraloperator's SpectralConv keeping our ``(modes, modes)`` frequencies, or None if not installed."""
-    try:
-        from benchmarks.spectral_conv import neuralop_conv, our_weight_from
-    except ImportError:
-        return None, None
+    from benchmarks.spectral_conv import neuralop_conv, our_weight_from
+
     try:
         conv = neuralop_conv(channels, modes).to(device)
     except ImportError:

@@ -215,7 +215,8 @@ def _mode_mix_kernel(a_ptr, b_ptr, out_ptr, P, Q, R, K, sa_p, sa_r, sb_r, sb_q, 
 # ------------------------------------------------------------------ launchers
 class _Tuned:
     """A kernel launched with the best of ``configs`` (block sizes, warps, pipeline stages): timed by
-    Triton's autotuner at the first call per ``key`` on a GPU; the first config under the interpreter.
+    Triton's autotuner at the first call per ``key`` on a GPU for fields of at least
+    ``TUNE_MIN_POINTS`` points (smaller ones, and the interpreter, take the first config).
 
     The configs have no register spills on sm_90 (``cuobjdump -res-usage`` of Triton's cubins, compiled
     on a CPU) for float32 (3xTF32) and bfloat16 inputs, except the larger float32 tiles (a few spills).
@@ -223,7 +224,13 @@ class _Tuned:
 
     def __init__(self, kernel: Any, configs: list[triton.Config], key: list[str]) -> None:
         self.configs = configs
-        self.kernel = kernel if INTERPRETER else triton.autotune(configs=configs, key=key)(kernel)
+        self.kernel = kernel if INTERPRETER else triton.autotune(
+            configs=configs, key=key, prune_configs_by={"early_config_prune": self._prune})(kernel)
+
+    @staticmethod
+    def _prune(configs: list[triton.Config], named_args: dict[str, Any], **kwargs: Any) -> list[triton.Config]:
+        """All configs for large fields; the first for small ones (no compiling and timing the others)."""
+        return configs if named_args["N1"] * named_args["N2"] >= TUNE_MIN_POINTS else configs[:1]
 
     def __call__(self, grid: Callable[[dict[str, Any]], tuple[int, ...]], *args: Any, **constexprs: Any) -> None:
         if INTERPRETER:
@@ -234,6 +241,8 @@ class _Tuned:
 
 
 _KEY = ["N1", "N2", "K1", "M2"]
+#: fields (plane, or all lines of a 1-D batch) smaller than this are not autotuned
+TUNE_MIN_POINTS = 64 * 64
 _dft = _Tuned(_truncated_dft_kernel, [triton.Config({"BLOCK_1": 32, "BLOCK_2": 32}, num_warps=4, num_stages=3),
                                       triton.Config({"BLOCK_1": 32, "BLOCK_2": 64}, num_warps=8, num_stages=2),
                                       triton.Config({"BLOCK_1": 64, "BLOCK_2": 32}, num_warps=8, num_stages=3)], _KEY)
@@ -242,9 +251,9 @@ _idft = _Tuned(_truncated_idft_kernel, [triton.Config({"BLOCK_1": 32, "BLOCK_2":
                                         triton.Config({"BLOCK_1": 64, "BLOCK_2": 64}, num_warps=8, num_stages=3)], _KEY)
 
 
-def _pow2(n: int, low: int = 16, high: int | None = None) -> int:
-    p = max(low, triton.next_power_of_2(int(n)))
-    return p if high is None else min(p, max(low, high))
+def _pow2(n: int) -> int:
+    """Block length for ``n`` kept modes: a power of two, at least 16 (the smallest ``tl.dot`` side)."""
+    return max(16, triton.next_power_of_2(int(n)))
 
 
 def _spectrum_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -366,10 +375,10 @@ def mode_mix(a: torch.Tensor, b: torch.Tensor, *, transpose_b: bool = False, adj
     q = b.shape[0] if transpose_b else b.shape[1]
     sb_r, sb_q = (2 * k, b.shape[1] * 2 * k) if transpose_b else (b.shape[1] * 2 * k, 2 * k)
     out = torch.empty(p, q, k, 2, dtype=a.dtype, device=a.device)
-    bp, bq, bk = _pow2(p, low=2, high=16), _pow2(q, low=2, high=16), _pow2(k, low=2, high=16)
-    grid = (triton.cdiv(k, bk), triton.cdiv(q, bq), triton.cdiv(p, bp))
+    block = 16  # one block shape for all sizes (masked): one compiled variant per dtype and conjugation
+    grid = (triton.cdiv(k, block), triton.cdiv(q, block), triton.cdiv(p, block))
     _mode_mix_kernel[grid](a, b, out, p, q, r, k, sa_p, sa_r, sb_r, sb_q, q * 2 * k, 2 * k, CONJ_A=adjoint_a,
-                           CONJ_B=conj_b, BP=bp, BQ=bq, BK=bk, ACC=_acc(a.dtype))
+                           CONJ_B=conj_b, BP=block, BQ=block, BK=block, ACC=_acc(a.dtype))
     return out
 
 

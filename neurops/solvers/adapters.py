@@ -35,10 +35,10 @@ from neurops.solvers.pcg import SolveResult, check_rhs
 
 def to_scipy(op: LinearOperator) -> list[sp.csr_matrix]:
     """One float64 ``scipy.sparse.csr_matrix`` ``[N, N]`` per sample (C order of the grid of unknowns)."""
+    if isinstance(op, (StencilOperator, CSROperator)):
+        _check_cpu(op.device, "the operator")
     mats = []
     for b in range(op.batch_size):
-        if isinstance(op, (StencilOperator, CSROperator)):
-            _check_cpu(op.device, "the operator")
         if isinstance(op, StencilOperator):
             r, c, v = (t.detach().numpy() for t in op.coo(b))
             m = sp.coo_matrix((v.astype(np.float64), (r, c)), shape=(op.numel, op.numel)).tocsr()

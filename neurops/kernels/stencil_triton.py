@@ -55,7 +55,7 @@ def _axis_terms(u_b, c_lo, c_hi, idx, i, n, stride, ok, PERIODIC: tl.constexpr):
 
 
 @triton.jit
-def _star_kernel(u_ptr, f_ptr, diag_ptr, coef_ptr, out_ptr, N0, N1, N2, numel, s_op, s_coef, omega, colour,
+def _star_kernel(u_ptr, f_ptr, diag_ptr, coef_ptr, out_ptr, omega_ptr, N0, N1, N2, numel, s_op, s_coef, colour,
                  NDIM: tl.constexpr, PER0: tl.constexpr, PER1: tl.constexpr, PER2: tl.constexpr,
                  MODE: tl.constexpr, BLOCK: tl.constexpr):
     """One output field of sample ``program_id(1)``, points ``program_id(0) * BLOCK ...`` (C order
@@ -83,7 +83,7 @@ def _star_kernel(u_ptr, f_ptr, diag_ptr, coef_ptr, out_ptr, N0, N1, N2, numel, s
         if MODE == "residual":
             out = r
         elif MODE == "jacobi":
-            out = u + omega * r / d
+            out = u + tl.load(omega_ptr) * r / d
         else:
             out = tl.where((i0 + i1 + i2) % 2 == colour, u + r / d, u)
     tl.store(out_ptr + b * numel + idx, out, mask=ok)
@@ -116,8 +116,9 @@ def star_stencil(mode: str, diag: torch.Tensor, coeffs: torch.Tensor, periodic: 
     f = u if f is None else f.to(u.dtype).contiguous()
     diag, coeffs = diag.to(u.dtype).contiguous(), coeffs.to(u.dtype).contiguous()
     out = torch.empty_like(u)
+    omega_t = torch.full((1,), float(omega), dtype=u.dtype, device=u.device)  # a float argument would be float32
     grid = (triton.cdiv(numel, BLOCK), u.shape[0])
-    _star_kernel[grid](u, f, diag, coeffs, out, *shape, numel, numel if diag.shape[0] > 1 else 0,
-                       coeffs[0].numel() if coeffs.shape[0] > 1 else 0, float(omega), int(colour), NDIM=ndim,
+    _star_kernel[grid](u, f, diag, coeffs, out, omega_t, *shape, numel, numel if diag.shape[0] > 1 else 0,
+                       coeffs[0].numel() if coeffs.shape[0] > 1 else 0, int(colour), NDIM=ndim,
                        PER0=per[0], PER1=per[1], PER2=per[2], MODE=mode, BLOCK=BLOCK)
     return out

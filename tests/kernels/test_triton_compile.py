@@ -1,7 +1,7 @@
 """The Triton kernels compile for an H100/H200 (sm_90) on this CPU-only machine.
 
 Four variants: the 2-D float32 forward transform (3xTF32 dots), the 1-D bfloat16 inverse
-transform, the conjugating mode mixing and the 3-D red-black stencil sweep with periodic axes.
+transform, the conjugating mode mixing and the 3-D float64 Jacobi stencil sweep with periodic axes.
 
 The interpreter runs the kernels' Python; it does not type-check them as the compiler does (dot
 shapes and dtypes, constexpr branches, pointer arithmetic). ``triton.compile`` for a target
@@ -33,8 +33,8 @@ IDFT = dict(z_ptr="*fp32", y_ptr="*fp32", it_ptr="*fp32", gt_ptr="*fp32", N1=I, 
             sy_row=I, s_it=I, s_gt_n=I, s_gt_j=I, gt_im=I)
 MIX = dict(a_ptr="*fp32", b_ptr="*fp32", out_ptr="*fp32", P=I, Q=I, R=I, K=I, sa_p=I, sa_r=I, sb_r=I, sb_q=I,
            so_p=I, so_q=I)
-STAR = dict(u_ptr="*fp64", f_ptr="*fp64", diag_ptr="*fp64", coef_ptr="*fp64", out_ptr="*fp64", N0=I, N1=I, N2=I,
-            numel=I, s_op=I, s_coef=I, omega="fp32", colour=I)
+STAR = dict(u_ptr="*fp64", f_ptr="*fp64", diag_ptr="*fp64", coef_ptr="*fp64", out_ptr="*fp64", omega_ptr="*fp64",
+            N0=I, N1=I, N2=I, numel=I, s_op=I, s_coef=I, colour=I)
 TRANSFORM = dict(K1P=32, M2P=16, ACC=tl.float32)
 CASES = [
     (st._truncated_dft_kernel, DFT, dict(ONE_D=False, BLOCK_1=32, BLOCK_2=32, DATA_MODE="tf32x3", MID_MODE="tf32x3",
@@ -42,7 +42,7 @@ CASES = [
     (st._truncated_idft_kernel, {**IDFT, "y_ptr": "*bf16"}, dict(ONE_D=True, BLOCK_1=32, BLOCK_2=32, DATA_MODE="bf16",
                                                                  MID_MODE="tf32", **TRANSFORM)),
     (st._mode_mix_kernel, MIX, dict(CONJ_A=True, CONJ_B=False, BP=16, BQ=16, BK=16, ACC=tl.float32)),
-    (sk._star_kernel, STAR, dict(NDIM=3, PER0=True, PER1=False, PER2=True, MODE="colour", BLOCK=1024)),
+    (sk._star_kernel, STAR, dict(NDIM=3, PER0=True, PER1=False, PER2=True, MODE="jacobi", BLOCK=1024)),
 ]
 for jit, types, consts in CASES:
     signature = {name: "constexpr" if name in consts else types[name] for name in jit.arg_names}

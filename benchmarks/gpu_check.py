@@ -513,7 +513,8 @@ def markdown(results: dict[str, Any]) -> str:
             out.append(markdown_table(res["rows"], ["dtype", "channels", "grid", "modes", "triton ms", "fft ms",
                                                     "reference ms", "dft ms", "neuralop ms", "speedup vs fft",
                                                     "speedup vs neuralop", "triton fwd ms", "triton fwd GB/s",
-                                                    "triton fwd bandwidth fraction", "triton rel err"]))
+                                                    "triton fwd bandwidth fraction", "triton rel err",
+                                                    "neuralop rel err"]))
         elif part == "solvers":
             out.append(f"Relative residual <= {res['rtol']:g}, setup + solve, float64: "
                        f"{'all met' if res['all residuals <= rtol'] else 'NOT all met'}.\n")

@@ -5,7 +5,8 @@ Devices. A test that takes the ``device`` fixture runs once per device chosen wi
 comma-separated list such as ``cpu,cuda`` or ``cuda``. When ``cpu`` is not among them, tests
 without the fixture are deselected, so ``pytest --device cuda`` runs exactly the CUDA subset.
 Triton kernels on ``cpu`` run through Triton's interpreter (``TRITON_INTERPRET=1``, set here
-before anything imports Triton).
+before anything imports Triton) when ``cuda`` is not a test device; with both, the kernels are
+compiled and their CPU variants skip (``triton_device``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def _devices(config: pytest.Config) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if "cpu" in _devices(config):
+    kinds = {torch.device(d).type for d in _devices(config)}
+    if kinds == {"cpu"}:
         os.environ.setdefault("TRITON_INTERPRET", "1")  # Triton kernels on CPU tensors
 
 
@@ -67,6 +69,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         kept = set(map(id, keep))
         config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept])
         items[:] = keep
+
+
+def triton_interpreted() -> bool:
+    """Whether Triton kernels run in the interpreter in this session (decided before any import of Triton)."""
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+@pytest.fixture
+def triton_device(device: str) -> str:
+    """``device`` for tests of Triton kernels; on the CPU they need the interpreter, else they skip."""
+    if torch.device(device).type == "cpu" and not triton_interpreted():
+        pytest.skip("Triton kernels on CPU tensors need TRITON_INTERPRET=1 (set when cuda is not a test device)")
+    return device
 
 
 @pytest.fixture

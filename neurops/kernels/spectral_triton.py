@@ -57,7 +57,6 @@ from neurops.kernels.spectral_dft import _matrices
 from neurops.kernels.spectral_fft import half_spectrum_weights
 
 
-
 # ------------------------------------------------------------------ kernels
 @device_function
 def _dot(a, b, MODE: tl.constexpr):
@@ -274,11 +273,6 @@ def _modes(dtype: torch.dtype) -> tuple[str, str]:
 
 def _acc(dtype: torch.dtype) -> tl.dtype:
     return tl.float64 if dtype == torch.float64 else tl.float32
-
-
-def _unit_table(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """The 1 x 1 complex identity ``[[1, 0]]`` standing in for the missing axis of a 1-D field."""
-    return torch.tensor([[1.0, 0.0]], dtype=dtype, device=device)
 
 
 def truncated_dft(x: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:

@@ -46,8 +46,8 @@ def _inputs(spatial, modes, device, dtype=torch.float32, ci=2, co=3, batch=1, se
 
 
 @pytest.mark.parametrize("spatial,modes", CASES)
-def test_matches_reference_forward_and_backward_float32(spatial, modes, device):
-    x, w = _inputs(spatial, modes, device)
+def test_matches_reference_forward_and_backward_float32(spatial, modes, triton_device):
+    x, w = _inputs(spatial, modes, triton_device)
     w = w.float()
     x.requires_grad_(True)
     w.requires_grad_(True)
@@ -62,16 +62,16 @@ def test_matches_reference_forward_and_backward_float32(spatial, modes, device):
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("spatial,modes", [((15,), (6,)), ((11, 12), (4, 5))])
-def test_half_precision_inputs_accumulate_in_float32(spatial, modes, dtype, device):
+def test_half_precision_inputs_accumulate_in_float32(spatial, modes, dtype, triton_device):
     """bf16/fp16 fields of any size (11 x 12: no power of two); float32 weights, as under autocast."""
-    x64, w64 = _inputs(spatial, modes, device, dtype=torch.float64)
+    x64, w64 = _inputs(spatial, modes, triton_device, dtype=torch.float64)
     ref = spectral_conv_reference(x64.to(dtype).double(), w64, modes)  # exact math on the rounded input
     x = x64.to(dtype).requires_grad_(True)
     w = w64.float().requires_grad_(True)
     out = spectral_conv_triton(x, w, modes)
     assert out.dtype == dtype
     assert _rel(out, ref) < TOLERANCE[dtype]
-    g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64).to(device)
+    g = torch.randn(ref.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64).to(triton_device)
     x_ref, w_ref = x64.to(dtype).double().requires_grad_(True), w64.clone().requires_grad_(True)
     ref_grads = torch.autograd.grad(spectral_conv_reference(x_ref, w_ref, modes), (x_ref, w_ref), g)
     gx, gw = torch.autograd.grad(out, (x, w), g.to(dtype))
@@ -80,8 +80,8 @@ def test_half_precision_inputs_accumulate_in_float32(spatial, modes, dtype, devi
 
 
 @pytest.mark.parametrize("spatial,modes", [((7,), (3,)), ((6, 5), (2, 3))])
-def test_float64_gradcheck(spatial, modes, device):
-    x, w = _inputs(spatial, modes, device, dtype=torch.float64, ci=2, co=1, batch=1)
+def test_float64_gradcheck(spatial, modes, triton_device):
+    x, w = _inputs(spatial, modes, triton_device, dtype=torch.float64, ci=2, co=1, batch=1)
     x.requires_grad_(True)
     w.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda a, b: spectral_conv_triton(a, b, modes), (x, w), fast_mode=True)
@@ -89,10 +89,10 @@ def test_float64_gradcheck(spatial, modes, device):
     assert _rel(out, spectral_conv_reference(x, w, modes)) < TOLERANCE[torch.float64]
 
 
-def test_transforms_are_the_truncated_rfft_and_its_inverse(device):
+def test_transforms_are_the_truncated_rfft_and_its_inverse(triton_device):
     """The kept coefficients equal rfft2's; the inverse of a spectrum with only those modes is irfft2."""
     g = torch.Generator().manual_seed(3)
-    x = torch.randn(3, 9, 14, generator=g, dtype=torch.float64).to(device)
+    x = torch.randn(3, 9, 14, generator=g, dtype=torch.float64).to(triton_device)
     z = truncated_dft(x, (3, 5))
     full = torch.fft.rfft2(x, norm="forward")
     kept = torch.cat([full[:, :3, :5], full[:, -3:, :5]], dim=1)
@@ -103,10 +103,10 @@ def test_transforms_are_the_truncated_rfft_and_its_inverse(device):
                                torch.fft.irfft2(padded, s=(9, 14), norm="forward"))
 
 
-def test_mode_mix_contracts_per_mode_with_conjugates_and_transposes(device):
+def test_mode_mix_contracts_per_mode_with_conjugates_and_transposes(triton_device):
     g = torch.Generator().manual_seed(4)
-    a = torch.randn(3, 4, 5, 2, generator=g, dtype=torch.float64).to(device)  # [P, R, K]
-    b = torch.randn(4, 2, 5, 2, generator=g, dtype=torch.float64).to(device)  # [R, Q, K]
+    a = torch.randn(3, 4, 5, 2, generator=g, dtype=torch.float64).to(triton_device)  # [P, R, K]
+    b = torch.randn(4, 2, 5, 2, generator=g, dtype=torch.float64).to(triton_device)  # [R, Q, K]
     ac, bc = torch.view_as_complex(a), torch.view_as_complex(b)
     torch.testing.assert_close(torch.view_as_complex(mode_mix(a, b)), torch.einsum("prk,rqk->pqk", ac, bc))
     bt = b.transpose(0, 1).contiguous()  # [Q, R, K]
@@ -117,10 +117,10 @@ def test_mode_mix_contracts_per_mode_with_conjugates_and_transposes(device):
                                torch.einsum("prk,rqk->pqk", ac.conj(), bc))
 
 
-def test_dispatcher_picks_and_forces_paths(device, monkeypatch):
-    x, w = _inputs((12, 10), (3, 3), device, batch=1)
+def test_dispatcher_picks_and_forces_paths(triton_device, monkeypatch):
+    x, w = _inputs((12, 10), (3, 3), triton_device, batch=1)
     w = w.float()
-    expected = "triton" if torch.device(device).type == "cuda" else "fft"  # 3 of 12 points: FFT on CPUs
+    expected = "triton" if torch.device(triton_device).type == "cuda" else "fft"  # 3 of 12 points: FFT on CPUs
     assert select_path(x, w, (3, 3)) == expected
     monkeypatch.setenv(PATH_VARIABLE, "triton")
     torch.testing.assert_close(spectral_conv(x, w, (3, 3)), spectral_conv_reference(x, w, (3, 3)),
@@ -132,8 +132,8 @@ def test_dispatcher_picks_and_forces_paths(device, monkeypatch):
                                rtol=1e-5, atol=1e-5)  # an explicit path wins over the variable
 
 
-def test_bad_inputs_are_clear_errors(device):
-    x, w = _inputs((12, 10), (3, 3), device, batch=1)
+def test_bad_inputs_are_clear_errors(triton_device):
+    x, w = _inputs((12, 10), (3, 3), triton_device, batch=1)
     with pytest.raises(ConfigError, match="cannot take dtype torch.int64"):
         spectral_conv_triton(x.long(), w, (3, 3))
     with pytest.raises(ValueError, match="Fourier modes"):

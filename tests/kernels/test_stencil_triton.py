@@ -37,13 +37,13 @@ def _parity(shape, device):
 
 @pytest.mark.parametrize("shape,boundary", CASES)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_every_mode_matches_the_torch_operator(shape, boundary, dtype, device, monkeypatch):
+def test_every_mode_matches_the_torch_operator(shape, boundary, dtype, triton_device, monkeypatch):
     """apply, residual, a Jacobi sweep and a red-black half sweep (odd periodic axes included, where
     two points of one colour are neighbours); a batch-1 operator broadcasts over the fields."""
     monkeypatch.setenv(PATH_VARIABLE, "torch")  # the reference
-    op, u, f = _operator(shape, boundary, device, dtype)
+    op, u, f = _operator(shape, boundary, triton_device, dtype)
     r = op.residual(u, f)
-    odd = _parity(op.shape, device) == 1
+    odd = _parity(op.shape, triton_device) == 1
     expected = {"apply": op.apply(u), "residual": r, "jacobi": u + 0.8 * r / op.diag,
                 "colour": torch.where(odd, u + r / op.diag, u)}
     for mode, want in expected.items():
@@ -55,8 +55,8 @@ def test_every_mode_matches_the_torch_operator(shape, boundary, dtype, device, m
 
 
 @pytest.mark.parametrize("smoother", ["jacobi", "rbgs"])
-def test_v_cycle_with_the_kernel_equals_the_torch_v_cycle(smoother, device, monkeypatch):
-    op, _, f = _operator((12, 11), ("dirichlet", "periodic"), device)
+def test_v_cycle_with_the_kernel_equals_the_torch_v_cycle(smoother, triton_device, monkeypatch):
+    op, _, f = _operator((12, 11), ("dirichlet", "periodic"), triton_device)
     mg = Multigrid(op, smoother=smoother, coarse_size=30)
     assert mg.num_levels == 2
     monkeypatch.setenv(PATH_VARIABLE, "torch")
@@ -65,9 +65,9 @@ def test_v_cycle_with_the_kernel_equals_the_torch_v_cycle(smoother, device, monk
     torch.testing.assert_close(mg(f), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_dispatch(device, monkeypatch):
-    op, u, _ = _operator((7, 8), "dirichlet", device, batch=1)
-    expected = "triton" if torch.device(device).type == "cuda" else "torch"
+def test_dispatch(triton_device, monkeypatch):
+    op, u, _ = _operator((7, 8), "dirichlet", triton_device, batch=1)
+    expected = "triton" if torch.device(triton_device).type == "cuda" else "torch"
     assert op.kernel_path(u) == expected
     assert select_stencil_path(u, star=True, differentiable=True) == "torch"  # no backward in the kernel
     full = galerkin_coarse_operator(op, tuple(plan_axis(n, "dirichlet") for n in op.shape))

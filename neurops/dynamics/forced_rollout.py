@@ -59,13 +59,15 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
         through the loop (same values and gradients); ``None`` picks the faster
         (:func:`fused_backward_pays`).
 
-    The rollout runs in the precision of the model's parameters, also under autocast
-    (``bf16-mixed`` training): a chaotic recursion loses its accuracy in bfloat16 within a few
-    steps, and these small maps gain no speed from it.
-
     Returns
     -------
     z : [B, T, M] (``[R, B, T, M]`` for an ensemble).
+
+    Notes
+    -----
+    The rollout runs in the precision of the model's parameters, also under autocast
+    (``bf16-mixed`` training): a chaotic recursion loses its accuracy in bfloat16 within a few
+    steps, and these small maps gain no speed from it.
     """
     members = getattr(model, "members", 0)
     lead = (members,) if members else ()

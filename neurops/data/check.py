@@ -18,7 +18,7 @@ from neurops.data.records import record_kind, record_problems
 from neurops.data.schema import (
     BOUNDARY_TYPES, JSON_ATTRS, KIND_GROUPS, KINDS, REQUIRED_ROOT_ATTRS, SUPPORTED_VERSIONS,
 )
-from neurops.data.shards import DataPath, list_files, set_problems
+from neurops.data.shards import DataPath, is_shard_record, list_files, set_problems
 
 _SCAN_BYTES = 64 * 2**20  # scan values for NaN/Inf in blocks of this size
 #: kinds whose fields live on a grid that models convolve over (at least 2 points per axis)
@@ -125,6 +125,8 @@ def _check_root(f: h5py.File) -> list[str]:
     for a in JSON_ATTRS:
         if a in f.attrs and _json(f.attrs[a]) is None:
             problems.append(f"root attribute {a!r} is not valid JSON")
+    if "shard" in f.attrs and not is_shard_record(_json(f.attrs["shard"])):
+        problems.append("root attribute 'shard' is not a shard record {index, count, samples, split_sizes}")
     dims = _json(f.attrs.get("dims"))
     if "dims" in f.attrs and dims is not None and not (
             isinstance(dims, list) and dims and all(isinstance(d, str) for d in dims)):

@@ -87,7 +87,7 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
 
     def __init__(
         self,
-        path: str | os.PathLike | list[str],
+        path: list[str] | str | os.PathLike,
         batch_size: int = 16,
         num_workers: int = 0,
         input_fields: list[str] | None = None,
@@ -176,7 +176,7 @@ class RolloutDataModule(OperatorDataModule):
 
     def __init__(
         self,
-        path: str | os.PathLike | list[str],
+        path: list[str] | str | os.PathLike,
         t_in: int = 10,
         t_out: int = 10,
         batch_size: int = 16,

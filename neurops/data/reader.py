@@ -113,7 +113,7 @@ class LazyH5:
 
     DataLoader workers get a copy without the handles (``__getstate__``) and open their own,
     so no HDF5 handle is ever shared across a fork. The HDF5 datasets read per sample are
-    looked up once per process (:meth:`_node`): a path lookup costs more than a sample read.
+    looked up once per process (:meth:`_datasets`): a path lookup costs more than a sample read.
     """
 
     paths: list[Path]
@@ -252,10 +252,12 @@ class H5OperatorDataset(H5SplitDataset):
     def __len__(self) -> int:
         return self.n_items
 
-    def _read(self, k: int, group: str, index: int) -> np.ndarray:
-        """Fields of ``group`` of sample ``index`` of file ``k``, stacked as channels ``[C, *spatial]``."""
-        reads = [ds[index] for ds in self._datasets(k, self._paths[group])]
-        return reads[0][None] if len(reads) == 1 else np.stack(reads)
+    def _read(self, located: list[tuple[int, int]], group: str) -> np.ndarray:
+        """Fields of ``group`` of the samples ``located`` (file, index), stacked ``[B, C, *spatial]``."""
+        nodes = {k: self._datasets(k, self._paths[group]) for k in {k for k, _ in located}}
+        if len(self._paths[group]) == 1:  # one field: no per-sample channel stacking
+            return np.stack([nodes[k][0][index] for k, index in located])[:, None]
+        return np.stack([np.stack([ds[index] for ds in nodes[k]]) for k, index in located])
 
     def _check_finite(self, arr: np.ndarray, located: list[tuple[int, int]], group: str) -> None:
         """NaN/Inf in ``arr`` (samples ``located`` of ``group``) is a DataError naming the file and sample."""
@@ -278,7 +280,7 @@ class H5OperatorDataset(H5SplitDataset):
         for key, group in (("x", "inputs"), ("y", "outputs")):
             if key == "y" and not self.output_fields:
                 continue
-            arr = np.stack([self._read(k, group, index) for k, index in located])
+            arr = self._read(located, group)
             self._check_finite(arr, located, group)
             batch[key] = torch.from_numpy(arr)
         return batch

@@ -140,7 +140,19 @@ class FileSummary:
     @property
     def shard(self) -> dict[str, Any] | None:
         shard = self.attrs.get("shard")
-        return shard if isinstance(shard, dict) else None
+        return shard if is_shard_record(shard) else None
+
+
+def is_shard_record(value: Any) -> bool:
+    """Whether ``value`` has the form of :meth:`Shard.record` (a malformed one is reported by the file check)."""
+    if not isinstance(value, dict):
+        return False
+    samples, sizes = value.get("samples"), value.get("split_sizes")
+    return (isinstance(value.get("index"), int) and isinstance(value.get("count"), int)
+            and isinstance(samples, dict) and isinstance(sizes, dict)
+            and all(isinstance(r, list) and len(r) == 2 and all(isinstance(x, int) for x in r)
+                    for r in samples.values())
+            and all(isinstance(n, int) for n in sizes.values()))
 
 
 def data_path(path: DataPath) -> Path | list[Path]:

@@ -61,6 +61,15 @@ def _complex_field(tmp: Path) -> None:
         f["train/outputs/u"] = u.astype(np.complex64)
 
 
+def _outside_storage(tmp: Path) -> None:
+    _good(tmp)
+    (tmp / "secret.bin").write_bytes(np.full(4 * 8 * 8, 7.0, np.float32).tobytes())
+    with h5py.File(tmp / "good.h5", "a") as f:
+        del f["train/inputs/a"]
+        f.create_dataset("train/inputs/a", shape=(4, 8, 8), dtype=np.float32,
+                         external=[(str(tmp / "secret.bin"), 0, 4 * 8 * 8 * 4)])
+
+
 def _outside_link(tmp: Path) -> None:
     _good(tmp)
     with h5py.File(tmp / "good.h5", "a") as f:
@@ -76,6 +85,8 @@ CASES = [
     ("check-missing", _good, ["data", "check", "{tmp}/nope.h5"], "does not exist"),
     ("info-complex-field", _complex_field, ["data", "info", "{tmp}/good.h5"], "complex64"),
     ("info-external-link", _outside_link, ["data", "info", "{tmp}/good.h5"], "external link"),
+    ("predict-external-storage", _outside_storage,
+     ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5"], "external storage"),
     ("predict-truncated-data", _truncated,
      ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/cut.h5", "--out", "{tmp}/p.h5"], "truncated"),
     ("generate-negative-seed", None, ["data", "generate", "darcy", "--seed", "-1", "--out", "{tmp}/d.h5"], "seed"),

@@ -128,3 +128,26 @@ def test_burgers_shards_follow_the_batches_across_splits(tmp_path):
         assert len(a) == len(b)
         for i in range(len(a)):
             torch.testing.assert_close(a[i], b[i], rtol=0, atol=0)
+
+
+def test_a_malformed_shard_record_is_a_problem_of_the_file(darcy_run, tmp_path):
+    _, shards = darcy_run
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(data_files(shards)[0].read_bytes())
+    with h5py.File(bad, "a") as f:
+        f.attrs["shard"] = '{"index": 0}'
+    assert any("is not a shard record" in p for p in check_file(bad))
+    with pytest.raises(DataError, match="is not a shard record"):
+        H5OperatorDataset(bad, "train")
+
+
+def test_a_list_of_files_on_the_command_line_reaches_the_data_module_as_a_list():
+    import os
+
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser()
+    parser.add_class_arguments(OperatorDataModule, "data")
+    args = parser.parse_args(["--data.path", "[a.h5, b.h5]"])
+    assert args.data.path == ["a.h5", "b.h5"]
+    assert parser.parse_args(["--data.path", os.path.join("data", "x.h5")]).data.path == os.path.join("data", "x.h5")

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurops.errors import ConfigError, ModelError
+from neurops.layers.resample import resample
 
 __all__ = [
     "ACTIVATIONS",
@@ -290,14 +291,6 @@ class DeepONet(_InnerProductHead):
         return out + self.bias if with_bias else out
 
 
-def _resample(a: torch.Tensor, resolution: Sequence[int]) -> torch.Tensor:
-    """Bring a field ``[B, C, *spatial]`` onto the encoder's sensor grid (corner-aligned)."""
-    if tuple(a.shape[2:]) == tuple(resolution):
-        return a
-    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(resolution)]
-    return F.interpolate(a, size=tuple(resolution), mode=mode, align_corners=True)
-
-
 class MLPFieldEncoder(nn.Module):
     """Encode a field on a fixed sensor grid with an MLP of its flattened values.
 
@@ -325,7 +318,7 @@ class MLPFieldEncoder(nn.Module):
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         _check_field(a, self.in_channels, len(self.resolution))
-        return self.net(_resample(a, self.resolution).flatten(1))
+        return self.net(resample(a, self.resolution).flatten(1))
 
 
 class ConvFieldEncoder(nn.Module):
@@ -360,7 +353,7 @@ class ConvFieldEncoder(nn.Module):
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         _check_field(a, self.in_channels, len(self.resolution))
-        return self.head(self.convs(_resample(a, self.resolution)).flatten(1))
+        return self.head(self.convs(resample(a, self.resolution)).flatten(1))
 
 
 def _check_field(a: torch.Tensor, channels: int, dim: int) -> None:

@@ -1,0 +1,176 @@
+"""Kernel-interpolated convolution: a stencil defined at a reference grid spacing, used on any grid.
+
+A convolution with a learned stencil ``W`` of ``k = 2p + 1`` taps at spacing ``h_ref`` is
+read as the trapezoidal quadrature of an integral operator
+
+.. math:: (K v)(x) = \\int_{|y_i| \\le p h_{ref}} \\kappa(y) \\, v(x - y) \\, dy,
+          \\qquad W_i = c_i \\, h_{ref}^d \\, \\kappa(i h_{ref}),
+
+with trapezoidal weights ``c_i`` (1 inside, 1/2 on the stencil's outer taps, per axis)
+and ``kappa`` the piecewise-(multi)linear function through the samples. On a grid of
+spacing ``h`` the layer samples ``kappa`` at the new offsets ``j h`` inside the same
+physical support and applies the trapezoidal weights of that spacing, i.e. it
+interpolates the stencil and rescales it by the cell-size ratio ``(h / h_ref)^d``:
+
+* at ``h = h_ref`` it is exactly the ordinary convolution with ``W``;
+* at ``h = h_ref / s`` (``s`` an integer) the stencil has ``s (k - 1) + 1`` taps per
+  axis (3 -> 5 at twice the resolution) and the same sum (a constant field gives the
+  same output on every grid);
+* as ``h -> 0`` the output converges to ``K v`` (second order on grids nested in the
+  reference grid), so outputs on two fine grids agree to a discretisation error that
+  shrinks with ``h``;
+* on grids coarser than the reference the kernel is under-resolved (fewer taps than
+  it has pieces); models resample such inputs up to the reference grid instead.
+
+Grid spacings follow from the input's shape and the boundary condition of each axis
+(:func:`neurops.layers.resample.cells`): lengths are fractions of the domain's side.
+A ``1``-tap axis (pointwise) is left as it is.
+
+References
+----------
+.. [1] J. Berner, M. Liu-Schiaffini, J. Kossaifi, V. Duruisseaux, B. Bonev,
+   K. Azizzadenesheli, A. Anandkumar, "Principled Approaches for Extending Neural
+   Architectures to Function Spaces for Operator Learning", 2025, arXiv:2506.10973
+   (kernel interpolation of convolutional layers, Sec. 4).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neurops.layers.boundary import BoundaryLike, pad_for_conv, resolve_boundary
+from neurops.layers.resample import cells
+
+__all__ = ["KernelInterpConv", "grid_spacing", "stencil_resampling"]
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_EPS = 1e-9
+
+
+def grid_spacing(shape: Sequence[int], boundary: Sequence[str]) -> tuple[float, ...]:
+    """Spacing per axis of a grid on the unit cube (``1 / n`` periodic, ``1 / (n - 1)`` nodes)."""
+    return tuple(1.0 / cells(int(n), m) for n, m in zip(shape, boundary))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=256)
+def _resampling_matrix(k: int, ratio: float) -> np.ndarray:
+    p = (k - 1) // 2
+    if p == 0:
+        return np.ones((1, 1))
+    t = 1.0 / ratio  # new spacing in units of the reference spacing
+    n = int(math.floor((p + t / 2) / t - _EPS))  # last j whose cell [jt - t/2, jt + t/2] overlaps [-p, p]
+    j = np.arange(-n, n + 1)
+    pos = j * t
+    overlap = np.minimum(pos + t / 2, p) - np.maximum(pos - t / 2, -p)
+    weight = np.clip(overlap, 0.0, None) / t  # trapezoidal / cell weights of the new grid
+    # hat functions of the reference taps evaluated at the new offsets (clamped to the support)
+    x = np.clip(pos, -p, p)[:, None]
+    hats = np.clip(1.0 - np.abs(x - np.arange(-p, p + 1)[None, :]), 0.0, None)
+    ref_weight = np.ones(k)
+    ref_weight[[0, -1]] = 0.5
+    return weight[:, None] * t * hats / ref_weight[None, :]
+
+
+def stencil_resampling(kernel_size: int, ratio: float) -> np.ndarray:
+    """Matrix ``M [k', k]`` mapping a ``k``-tap stencil at spacing ``h_ref`` to spacing ``h_ref / ratio``.
+
+    ``M`` is the identity at ``ratio = 1``; its rows are the new taps (trapezoidal weight
+    times the linearly interpolated kernel), so ``W' = M @ W`` per axis.
+
+    Parameters
+    ----------
+    kernel_size : odd number of taps ``k``.
+    ratio : ``h_ref / h`` (2 for a grid twice as fine).
+
+    Returns
+    -------
+    float64 array ``[k', k]``.
+    """
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+    if not ratio > 0:
+        raise ValueError(f"spacing ratio must be positive, got {ratio}")
+    return _resampling_matrix(int(kernel_size), round(float(ratio), 12))
+
+
+class KernelInterpConv(nn.Module):
+    """Convolution whose stencil lives at ``reference_spacing`` and is resampled for any other grid.
+
+    Parameters
+    ----------
+    in_channels, out_channels : channel counts.
+    kernel_size : odd taps per axis at the reference spacing (int, or one per axis).
+    reference_spacing : grid spacing (fraction of the domain's side) at which the stencil is
+        the ordinary convolution weight, one value or one per axis; e.g. ``1 / 64`` for a
+        65-node training grid. ``None``: the stencil is in grid units, i.e. an ordinary
+        (boundary-padded) convolution on every grid.
+    boundary : boundary condition per axis (padding, and the grid type that fixes the
+        spacing of an input's shape).
+    ndim : number of spatial dims (1, 2 or 3).
+    bias : add a learned bias per output channel.
+
+    Shapes
+    ------
+    ``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]`` for any grid.
+
+    References
+    ----------
+    .. [1] Berner et al., "Principled Approaches for Extending Neural Architectures to
+       Function Spaces for Operator Learning", 2025, arXiv:2506.10973.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int] = 3,
+                 reference_spacing: float | Sequence[float] | None = 1.0 / 64, boundary: BoundaryLike = "dirichlet",
+                 ndim: int = 2, bias: bool = True) -> None:
+        super().__init__()
+        if ndim not in _CONV:
+            raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}")
+        ks = (int(kernel_size),) * ndim if isinstance(kernel_size, int) else tuple(int(k) for k in kernel_size)
+        if len(ks) != ndim or any(k < 1 or k % 2 == 0 for k in ks):
+            raise ValueError(f"kernel_size must be odd and positive, one per axis, got {kernel_size}")
+        ref = (None if reference_spacing is None else (float(reference_spacing),) * ndim
+               if isinstance(reference_spacing, (int, float)) else tuple(float(h) for h in reference_spacing))
+        if ref is not None and (len(ref) != ndim or min(ref) <= 0):
+            raise ValueError(f"reference_spacing must be positive, one per axis, got {reference_spacing}")
+        self.in_channels, self.out_channels, self.ndim = int(in_channels), int(out_channels), ndim
+        self.kernel_size, self.reference_spacing = ks, ref
+        self.boundary = resolve_boundary(boundary, ndim)
+        conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[ndim](in_channels, out_channels, ks, bias=bias)
+        self.weight = conv.weight  # [out, in, *kernel], torch's default init
+        self.bias = conv.bias
+
+    def ratio(self, shape: Sequence[int]) -> tuple[float, ...]:
+        """``h_ref / h`` per axis for an input grid of ``shape`` (1 in grid units)."""
+        if self.reference_spacing is None:
+            return (1.0,) * self.ndim
+        return tuple(r / h for r, h in zip(self.reference_spacing, grid_spacing(shape, self.boundary)))
+
+    def stencil(self, shape: Sequence[int]) -> torch.Tensor:
+        """The weight ``[out, in, *taps]`` used on a grid of ``shape``."""
+        w = self.weight
+        for axis, (k, r) in enumerate(zip(self.kernel_size, self.ratio(shape))):
+            if k == 1 or abs(r - 1.0) < 1e-12:
+                continue
+            m = torch.as_tensor(stencil_resampling(k, r), dtype=w.dtype, device=w.device)
+            w = torch.movedim(torch.tensordot(w, m, dims=([2 + axis], [1])), -1, 2 + axis)
+        return w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
+        if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
+            raise ValueError(f"KernelInterpConv expects [B, {self.in_channels}, {self.ndim} spatial dims], got "
+                             f"shape {tuple(x.shape)}")
+        w = self.stencil(x.shape[2:])
+        x, padding = pad_for_conv(x, self.boundary, [s // 2 for s in w.shape[2:]])
+        return _CONV[self.ndim](x, w, self.bias, padding=padding)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"reference_spacing={self.reference_spacing}, boundary={self.boundary}")

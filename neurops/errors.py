@@ -30,3 +30,8 @@ class ModelError(NeuropsError, ValueError):
 
 class SolverError(NeuropsError, RuntimeError):
     """A numerical solver failed (no convergence, operator not SPD...)."""
+
+
+class NeuropsWarning(UserWarning):
+    """A result that may be wrong in a way the user should know about (the CLI prints it as
+    ``neurops: warning: ...``)."""

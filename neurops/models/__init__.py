@@ -1,6 +1,14 @@
 """Assembled operators and dynamics models, with a registry (``build(name, **kwargs)``)."""
 
-from neurops.models.registry import available, build, get_class, register, spec_of
+from neurops.models.registry import (
+    RESOLUTION_BEHAVIOURS,
+    available,
+    build,
+    get_class,
+    register,
+    resolution_behaviour,
+    spec_of,
+)
 
 # model modules (one import line each; importing registers them) -------------------------
 from neurops.models import fno  # noqa: E402,F401
@@ -9,5 +17,14 @@ from neurops.models import mgno  # noqa: E402,F401
 from neurops.models import plrnn  # noqa: E402,F401
 from neurops.models import dgno  # noqa: E402,F401
 from neurops.models import external  # noqa: E402,F401
+from neurops.models import unet  # noqa: E402,F401
 
-__all__ = ["available", "build", "get_class", "register", "spec_of"]
+__all__ = [
+    "RESOLUTION_BEHAVIOURS",
+    "available",
+    "build",
+    "get_class",
+    "register",
+    "resolution_behaviour",
+    "spec_of",
+]

@@ -104,6 +104,9 @@ class DGNO(nn.Module):
     ``x : [N, d]`` (or ``[B, N, d]``) and ``beta : [B, m]``.
     """
 
+    #: fields are resampled to the encoder's sensor grid; the decoders are functions of coordinates
+    resolution_behaviour = "function_space"
+
     def __init__(
         self,
         in_channels: int = 1,
@@ -272,6 +275,9 @@ class MultiONetOperator(nn.Module):
     -----
     Shapes: ``x : [B, C_in, *spatial] -> [B, C_out, *spatial]``.
     """
+
+    #: fields are resampled to the encoder's sensor grid; the trunk is a function of coordinates
+    resolution_behaviour = "function_space"
 
     def __init__(
         self,

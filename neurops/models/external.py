@@ -34,6 +34,9 @@ class NeuralopFNO(nn.Module):
         ``lifting_channel_ratio``, ``projection_channel_ratio``, ``positional_embedding``, ...).
     """
 
+    #: spectral layers on Fourier modes and pointwise maps, as neurops' FNO
+    resolution_behaviour = "function_space"
+
     def __init__(self, in_channels: int, out_channels: int, n_modes: list[int] | tuple[int, ...],
                  hidden_channels: int, **kwargs: Any) -> None:
         super().__init__()

@@ -43,6 +43,9 @@ class FNO(nn.Module):
     Operator for Parametric Partial Differential Equations", ICLR 2021.
     """
 
+    #: spectral layers act on Fourier modes, pointwise maps on points: the same operator on any grid
+    resolution_behaviour = "function_space"
+
     def __init__(
         self,
         in_channels: int = 1,

@@ -33,8 +33,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurops.errors import ModelError
+from neurops.layers.boundary import BoundaryLike, resolve_boundary
 from neurops.layers.latent_spectral import LatentSpectralBlock, crop, pad_to_multiple
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
+from neurops.layers.resample import on_grid
 from neurops.models.registry import register
 
 __all__ = ["LSM", "PRESETS"]
@@ -105,20 +107,34 @@ class LSM(nn.Module):
         problems), ``"instance"`` (often better for time-dependent rollouts) or
         ``"none"``.
     positional_embedding : concatenate grid coordinates in [0, 1] to the input.
+    reference_resolution : points per axis of the grid the backbone runs on (the training
+        grid; ``OperatorTask`` fills it in). ``None``: the input's own grid (the paper's
+        behaviour, declared ``fixed_grid``). Adds no parameters.
+    boundary : boundary condition per axis; only places the grid points when resampling to
+        ``reference_resolution`` (periodic points or nodes with both ends).
 
     Notes
     -----
     The grid is padded on its high side to a multiple of ``2**(num_scales-1)``
     (85 -> 96 for the Darcy preset, as in the paper), and each latent spectral
-    block masks the points it pads itself, so any grid size works and a model
-    trained on one grid predicts on another. The patch size is fixed in grid
-    points, so a finer grid puts more patches on the same domain.
+    block masks the points it pads itself, so any grid size runs. But the 3-point
+    convolutions, the max-pooling, the padding and the patch size are all counted in
+    grid points, so on another grid the trained weights act on other physical
+    lengths and the predictions degrade (declared ``fixed_grid``). With
+    ``reference_resolution`` the backbone (steps 2-4) runs on that grid
+    (:func:`~neurops.layers.resample.on_grid`): a finer input's lifted feature is sampled
+    onto it and the backbone's output interpolated back to the input grid for the
+    pointwise head. The model then predicts on any grid with the lengths it was trained
+    with, but detail finer than the reference grid does not reach the output.
 
     References
     ----------
     .. [1] H. Wu, T. Hu, H. Luo, J. Wang, M. Long, "Solving High-Dimensional PDEs
        with Latent Spectral Models", ICML 2023, arXiv:2301.12664.
     """
+
+    #: refined per instance: "function_space" with ``reference_resolution``
+    resolution_behaviour = "fixed_grid"
 
     def __init__(
         self,
@@ -136,6 +152,8 @@ class LSM(nn.Module):
         head_width: int = 128,
         norm: Norm = "batch",
         positional_embedding: bool = True,
+        reference_resolution: Sequence[int] | None = None,
+        boundary: BoundaryLike = "dirichlet",
     ) -> None:
         super().__init__()
         if preset is not None and preset not in PRESETS:
@@ -175,6 +193,17 @@ class LSM(nn.Module):
         self.patch_size = patch
         self.ndim = d = len(patch)
         self.positional_embedding = positional_embedding
+        if reference_resolution is not None and len(reference_resolution) != d:
+            raise ModelError(f"reference_resolution={list(reference_resolution)} needs one point count per spatial "
+                             f"axis ({d}).")
+        self.reference_resolution = None if reference_resolution is None else tuple(int(r) for r in
+                                                                                   reference_resolution)
+        try:
+            self.boundary = resolve_boundary(boundary, d)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"invalid LSM boundary: {exc}") from exc
+        #: how predictions behave on another grid (read by ``neurops predict``)
+        self.resolution_behaviour = "fixed_grid" if reference_resolution is None else "function_space"
 
         # channels per scale: w, 2w, ..., 2^(S-2) w, and the coarsest repeats the one above it
         channels = [w * 2**i for i in range(s - 1)] + [w * 2 ** max(s - 2, 0)]
@@ -219,6 +248,12 @@ class LSM(nn.Module):
         if self.positional_embedding:
             x = torch.cat([x, grid_coordinates(x)], dim=1)
         x = self.lift(x)
+        if self.reference_resolution is not None:
+            return self.head(on_grid(self._backbone, x, self.reference_resolution, self.boundary))
+        return self.head(self._backbone(x))
+
+    def _backbone(self, x: torch.Tensor) -> torch.Tensor:
+        """U-shaped backbone with latent spectral blocks: ``[B, w, *spatial] -> [B, w, *spatial]``."""
         x, spatial = pad_to_multiple(x, [2 ** (self.num_scales - 1)] * self.ndim)
 
         skips = []
@@ -233,7 +268,7 @@ class LSM(nn.Module):
             skip = self.spectral_blocks[i](skips[i])
             x = F.interpolate(x, size=skip.shape[2:], mode=mode, align_corners=True)
             x = self.decoders[i](torch.cat([skip, x], dim=1))
-        return self.head(crop(x, spatial))
+        return crop(x, spatial)
 
 
 def _max_pool(x: torch.Tensor) -> torch.Tensor:

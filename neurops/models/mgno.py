@@ -9,6 +9,18 @@ a pointwise (1x1) map and ``b_i`` a bias. There is no lifting: the input field i
 right-hand side of the first V-cycle. A bias-free pointwise head maps the last layer's
 ``c`` channels to the output channels.
 
+Resolution: the V-cycle's 3x3 stencils and stride-2 transfers are defined in grid cells.
+Without ``reference_resolution`` every V-cycle runs on the input's own grid, so on a grid
+twice as fine each stencil spans half the physical distance and the trained operator
+changes (declared ``fixed_grid``). With ``reference_resolution`` (the training grid;
+``OperatorTask`` fills it in) the V-cycles run on that grid
+(:func:`~neurops.layers.resample.on_grid`): a finer input is sampled onto it and each
+V-cycle's output interpolated back, while the pointwise maps ``K_i``, the activations and
+the head act at every point of the input grid. Every V-cycle then keeps the physical grid
+sizes of its levels, and on the reference points of a finer nested grid the model gives
+exactly its training-grid prediction. This adds no parameters: the two variants share
+their weights.
+
 References
 ----------
 .. [1] He, J., Liu, X., & Xu, J. (2024). MgNO: Efficient parameterization of linear
@@ -34,6 +46,7 @@ from neurops.layers.multigrid import (
     parse_smoothing,
 )
 from neurops.layers.pointwise import activation as make_activation
+from neurops.layers.resample import on_grid
 from neurops.models.registry import register
 
 #: Paper configurations. ``darcy`` is the official rough-Darcy model (572,661
@@ -112,6 +125,10 @@ class MGNO(nn.Module):
         Run 2D/3D convolutions in channels-last memory format (faster on CPU with
         oneDNN). Inputs and outputs keep the caller's layout semantics
         ``[B, C, *spatial]``. Default True.
+    reference_resolution : sequence of int, optional
+        Points per axis of the grid the V-cycles run on (the training grid). ``None``
+        (default): the input's own grid, today's grid-unit behaviour (``fixed_grid``).
+        Adds no parameters.
 
     Shapes
     ------
@@ -123,6 +140,9 @@ class MGNO(nn.Module):
     .. [1] He, J., Liu, X., & Xu, J. (2024). MgNO: Efficient parameterization of
        linear operators via multigrid. ICLR 2024. https://arxiv.org/abs/2310.19809
     """
+
+    #: refined per instance: "function_space" with ``reference_resolution``
+    resolution_behaviour = "fixed_grid"
 
     def __init__(
         self,
@@ -138,6 +158,7 @@ class MGNO(nn.Module):
         activation: str | None = None,
         preset: str | None = None,
         channels_last: bool = True,
+        reference_resolution: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if preset is not None and preset not in PRESETS:
@@ -194,6 +215,17 @@ class MGNO(nn.Module):
         # channels-last layouts exist for 4D and 5D tensors only
         self.channels_last = bool(channels_last) and ndim in (2, 3)
 
+        if reference_resolution is not None and len(reference_resolution) != ndim:
+            raise ModelError(
+                f"reference_resolution={list(reference_resolution)} needs one point count per "
+                f"spatial dimension ({ndim})"
+            )
+        self.reference_resolution = (
+            None if reference_resolution is None else tuple(int(r) for r in reference_resolution)
+        )
+        #: how predictions behave on another grid (read by ``neurops predict``)
+        self.resolution_behaviour = "fixed_grid" if reference_resolution is None else "function_space"
+
         channels = [self.in_channels] + [self.width] * self.n_layers
         self.vcycles = nn.ModuleList(
             MultigridConv(c_in, self.width, schedule, self.boundary, ndim)
@@ -249,8 +281,10 @@ class MGNO(nn.Module):
         if self.channels_last:
             x = _channels_last(x)
         u = x
+        grid = self.reference_resolution
         for vcycle, pointwise in zip(self.vcycles, self.pointwise):
-            u = self.act(vcycle(u).add_(_pointwise(u, pointwise.weight, pointwise.bias)))
+            w = vcycle(u) if grid is None else on_grid(vcycle, u, grid, self.boundary)
+            u = self.act(w.add_(_pointwise(u, pointwise.weight, pointwise.bias)))
         return _pointwise(u, self.head.weight, None).contiguous()
 
 

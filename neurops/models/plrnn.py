@@ -131,6 +131,7 @@ class PiecewiseLinearRNN(nn.Module):
     """
 
     members: int = 0
+    resolution_behaviour = "not_spatial"
 
     def __init__(self, obs_dim: int, latent_dim: int, *, observation: Observation = "identity",
                  input_dim: int = 0, seed: int | None = 0) -> None:

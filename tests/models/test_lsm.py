@@ -133,3 +133,18 @@ def test_wrong_input_raises_model_error():
         model(torch.randn(1, 5, 16, 16))
     with pytest.raises(ModelError, match="expects input"):
         model(torch.randn(1, 3, 16))
+
+
+def test_reference_resolution_runs_the_backbone_on_the_training_grid():
+    torch.manual_seed(0)
+    grid = _small(1, 1).eval().double()
+    ref = _small(1, 1, reference_resolution=[16, 16]).eval().double()
+    ref.load_state_dict(grid.state_dict())
+    x16 = torch.randn(2, 1, 16, 16, dtype=torch.float64)
+    torch.testing.assert_close(ref(x16), grid(x16))
+    x31 = torch.randn(2, 1, 31, 31, dtype=torch.float64)  # 2x as fine as 16 nodes
+    x31[..., ::2, ::2] = x16
+    torch.testing.assert_close(ref(x31)[..., ::2, ::2], grid(x16))
+    assert grid.resolution_behaviour == "fixed_grid" and ref.resolution_behaviour == "function_space"
+    with pytest.raises(ModelError, match="one point count per"):
+        _small(1, 1, reference_resolution=[16])

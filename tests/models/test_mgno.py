@@ -228,3 +228,23 @@ def test_wrong_input_shape_raises_model_error():
         model(torch.randn(1, 1, 8, 8))
     with pytest.raises(ModelError, match="2 spatial dims"):
         model(torch.randn(1, 2, 8))
+
+
+def test_reference_resolution_keeps_the_training_grid_prediction_on_finer_grids():
+    """With reference_resolution the V-cycles run on the training grid: on the nodes a finer
+    nested grid shares with it, the prediction is exactly the training-grid one."""
+    torch.manual_seed(0)
+    grid = MGNO(1, 1, width=4, n_layers=2, levels=3).double()
+    ref = MGNO(1, 1, width=4, n_layers=2, levels=3, reference_resolution=[17, 17]).double()
+    ref.load_state_dict(grid.state_dict())  # the same parameters
+    x17 = torch.randn(2, 1, 17, 17, dtype=torch.float64)
+    x33 = torch.randn(2, 1, 33, 33, dtype=torch.float64)
+    x33[..., ::2, ::2] = x17
+    torch.testing.assert_close(ref(x17), grid(x17))
+    torch.testing.assert_close(ref(x33)[..., ::2, ::2], grid(x17))
+    assert (grid(x33)[..., ::2, ::2] - grid(x17)).abs().max() > 1e-2  # grid units: another operator
+    assert ref(torch.randn(1, 1, 9, 9, dtype=torch.float64)).shape == (1, 1, 9, 9)
+    assert grid.resolution_behaviour == "fixed_grid" and ref.resolution_behaviour == "function_space"
+    assert sum(p.numel() for p in MGNO(preset="darcy", reference_resolution=[65, 65]).parameters()) == 572_661
+    with pytest.raises(ModelError, match="one point count per"):
+        MGNO(1, 1, reference_resolution=[17])

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from neurops.errors import ModelError
 from neurops.models import available, build, spec_of
@@ -21,3 +22,18 @@ def test_unknown_name_suggests_close_matches():
 def test_unknown_kwarg_is_named():
     with pytest.raises(ModelError, match=r"no argument\(s\) \['widht'\]"):
         build("fno", widht=8)
+
+
+def test_every_registered_model_declares_its_resolution_behaviour():
+    from neurops.models import RESOLUTION_BEHAVIOURS, get_class, register, resolution_behaviour
+
+    for name in available():
+        assert get_class(name).resolution_behaviour in RESOLUTION_BEHAVIOURS, name
+    assert resolution_behaviour(build("fno", modes=[4, 4], width=8)) == "function_space"
+    assert resolution_behaviour(build("mgno", width=4, levels=2)) == "fixed_grid"
+    assert resolution_behaviour(build("mgno", width=4, levels=2, reference_resolution=[9, 9])) == "function_space"
+    assert {"unet", "fs_unet"} <= set(available())
+    with pytest.raises(ValueError, match="must declare resolution_behaviour"):
+        @register("undeclared")
+        class Undeclared(torch.nn.Module):
+            pass

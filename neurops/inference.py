@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import torch
 
 from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
 from neurops.data.writer import H5Writer
-from neurops.errors import ConfigError, DataError
+from neurops.errors import ConfigError, DataError, NeuropsWarning
+from neurops.models.registry import RESOLUTION_BEHAVIOURS, resolution_behaviour
 
 
 def load_operator(ckpt: str | os.PathLike, map_location: str | torch.device = "cpu"):
@@ -56,7 +58,9 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     """Predict every sample of ``data`` (selected splits) with ``ckpt``; write an ``operator`` file.
 
     The output file keeps the data's coordinates, inputs and root attributes; its outputs are
-    the predictions, named like the training data's output fields.
+    the predictions, named like the training data's output fields. A split on a grid other
+    than the training grid gets a :class:`~neurops.errors.NeuropsWarning` when the model's
+    resolution behaviour is ``fixed_grid`` (see :func:`check_grid`).
     """
     attrs = read_attrs(data)  # a bad data file fails before the checkpoint is loaded
     splits = list(splits) if splits else list_splits(data)
@@ -72,6 +76,7 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
             if ds.in_channels != task.hparams.model_kwargs["in_channels"]:
                 raise DataError(f"the checkpoint expects {task.hparams.model_kwargs['in_channels']} input "
                                 f"channel(s) but {data} split {split!r} has {ds.in_channels}.")
+            check_grid(task, ds.spatial_shape, f"split {split!r}")
             writer.create_split(split, len(ds), coords=ds.coords,
                                 inputs={f: ds.spatial_shape for f in ds.input_fields},
                                 outputs={f: ds.spatial_shape for f in out_names})
@@ -82,3 +87,26 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
                              outputs={f: y[:, i] for i, f in enumerate(out_names)})
     return Path(out)
 
+
+def check_grid(task, shape: Sequence[int], what: str = "the data") -> bool:
+    """Warn (:class:`~neurops.errors.NeuropsWarning`) if a ``fixed_grid`` model meets another grid.
+
+    Parameters
+    ----------
+    task : a loaded operator task (its ``train_resolution`` comes from the checkpoint).
+    shape : points per axis of the grid to predict on.
+    what : names the data in the message.
+
+    Returns
+    -------
+    True if a warning was given.
+    """
+    trained = task.train_resolution
+    if not trained or tuple(shape) == tuple(trained) or resolution_behaviour(task.net) != "fixed_grid":
+        return False
+    grid = "x".join(map(str, shape))
+    warnings.warn(f"{what} is on a {grid} grid but the {task.hparams.model!r} model was trained on "
+                  f"{'x'.join(map(str, trained))} and is fixed_grid ({RESOLUTION_BEHAVIOURS['fixed_grid']}): expect "
+                  "large errors. Predict on the training grid, or retrain with reference_resolution set (MgNO, LSM) "
+                  "or a function-space model (see docs/resolution.md).", NeuropsWarning, stacklevel=2)
+    return True

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
-from neurops.errors import NeuropsError
+from neurops.errors import NeuropsError, NeuropsWarning
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
 
@@ -48,6 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``neurops`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+            if issubclass(category, NeuropsWarning):
+                print(f"neurops: warning: {message}", file=sys.stderr)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show_warning
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
     try:
         if argv and argv[0] in LIGHTNING_COMMANDS:
             from neurops.cli.lightning import run_lightning

@@ -17,6 +17,8 @@ from neurops.data.schema import is_test_split, resolution_tag
 from neurops.data.shards import data_path
 from neurops.data.windows import RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
+from neurops.layers.boundary import boundary_from_attrs
+from neurops.layers.resample import cells, coarse_size
 
 
 def _data_parallel_ranks(module: L.LightningDataModule) -> dict[str, int]:
@@ -79,6 +81,14 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
     input_fields, output_fields : fields to stack as channels (default: all).
     train_split, val_split : split names; ``val_split=None`` skips validation.
     test_splits : test split names (default: every ``test*`` split, training resolution first).
+    train_strides : multi-resolution training: each training batch keeps every ``s``-th grid
+        point of its samples, with ``s`` drawn per step from this list (e.g. ``[1, 2]`` trains
+        on 65- and 33-node grids from a 65-node file; ``[2]`` on the 33-node grid alone). Every
+        stride must map the training grid onto a coarser grid of the same domain (``s``
+        divides ``n - 1`` nodes, or ``n`` periodic points). The draw depends on the seed
+        (``PL_GLOBAL_SEED``) and the optimizer step only, so all processes of a distributed
+        run train on the same grid at every step. Applied by the Trainer
+        (:meth:`on_before_batch_transfer`); default: the file's grid only.
     """
 
     #: the file kind this data module reads, and what it is for (in the error for another kind)
@@ -95,6 +105,7 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         train_split: str = "train",
         val_split: str | None = "val",
         test_splits: list[str] | None = None,
+        train_strides: list[int] | None = None,
     ) -> None:
         super().__init__()
         self.path = data_path(path)
@@ -114,6 +125,46 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         self.train_set = self._dataset(train_split, train=True)
         self.val_set = self._dataset(val_split) if val_split else None
         self.test_sets = [self._dataset(s) for s in self.test_splits]
+        self.train_strides = self._check_strides(train_strides)
+
+    def _check_strides(self, strides: list[int] | None) -> list[int] | None:
+        if strides is None:
+            return None
+        strides = [int(s) for s in strides]
+        grid = list(zip(self.train_set.spatial_shape, boundary_from_attrs(self.attrs)))
+        bad = [s for s in strides if any(coarse_size(n, m, s) < 0 for n, m in grid)]
+        if not strides or bad:
+            valid = [s for s in range(1, max(n for n, _ in grid)) if all(coarse_size(n, m, s) > 0 for n, m in grid)]
+            raise DataError(f"train_strides {strides} do not fit the training grid {self.train_set.spatial_shape}: a "
+                            f"stride must divide its {[cells(n, m) for n, m in grid]} cells so that the coarse grid "
+                            f"keeps both ends; valid strides: {valid}.")
+        return sorted(set(strides))
+
+    @property
+    def train_resolution(self) -> tuple[int, ...]:
+        """Points per axis of the finest grid the model trains on."""
+        step = min(self.train_strides) if self.train_strides else 1
+        return tuple(coarse_size(n, m, step) for n, m in zip(self.train_set.spatial_shape,
+                                                              boundary_from_attrs(self.attrs)))
+
+    def train_stride(self, step: int) -> int:
+        """The grid stride of training step ``step`` (1 without ``train_strides``)."""
+        if not self.train_strides:
+            return 1
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0))
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + int(step))
+        return self.train_strides[int(torch.randint(len(self.train_strides), (1,), generator=generator))]
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Multi-resolution training: keep every ``train_stride(step)``-th grid point of a training batch."""
+        trainer = self.trainer
+        if not self.train_strides or trainer is None or not trainer.training:
+            return batch
+        stride = self.train_stride(trainer.global_step)
+        if stride == 1:
+            return batch
+        every = (slice(None), slice(None), *[slice(None, None, stride)] * len(self.train_set.spatial_shape))
+        return {key: value[every] for key, value in batch.items()}
 
     def _dataset(self, split: str, train: bool = False) -> H5OperatorDataset:
         return H5OperatorDataset(self.path, split, self.input_fields, self.output_fields)

@@ -32,8 +32,10 @@ class OperatorTask(L.LightningModule):
     ----------
     model : registry name (``neurops.models.available()``).
     model_kwargs : keyword arguments of the model; ``in_channels`` / ``out_channels`` are
-        filled in from the data when absent, and so is ``boundary`` (from the file's boundary
-        attributes) for models that take one, such as MgNO.
+        filled in from the data when absent, and so are ``boundary`` (from the file's boundary
+        attributes) and ``reference_resolution`` (the training grid) for models that take
+        them, such as MgNO; pass ``reference_resolution: null`` to keep a model's grid-unit
+        behaviour.
     loss : ``rel_l2`` (default), ``rel_h1`` (finite differences) or another name in
         :data:`neurops.metrics.field.LOSSES`; relative losses are averaged over the batch.
     lr, weight_decay : AdamW settings.
@@ -82,17 +84,23 @@ class OperatorTask(L.LightningModule):
         self._test_tags: list[str] = []
         #: input/output field names of the training data (saved in checkpoints, used by predict)
         self.data_fields: dict[str, list[str]] | None = None
+        #: points per axis of the (finest) training grid (saved in checkpoints, used by predict)
+        self.train_resolution: list[int] | None = None
         kwargs = model_kwargs or {}
         if "in_channels" in kwargs and "out_channels" in kwargs:
             self._build(kwargs["in_channels"], kwargs["out_channels"])
 
     # model construction -------------------------------------------------------------
-    def _build(self, in_channels: int, out_channels: int, data_attrs: dict[str, Any] | None = None) -> None:
+    def _build(self, in_channels: int, out_channels: int, data_attrs: dict[str, Any] | None = None,
+               train_resolution: tuple[int, ...] | None = None) -> None:
         kwargs = dict(self.hparams.model_kwargs or {})
         accepts = inspect.signature(get_class(self.hparams.model).__init__).parameters
         if data_attrs and "boundary" in accepts and "boundary" not in kwargs:
             # models with boundary-aware padding (MgNO) take the data's boundary conditions by default
             kwargs["boundary"] = list(boundary_from_attrs(data_attrs))
+        if train_resolution and "reference_resolution" in accepts and "reference_resolution" not in kwargs:
+            # models whose stencils live on a reference grid (MgNO, LSM, fs_unet) take the training grid
+            kwargs["reference_resolution"] = list(train_resolution)
         for key, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if key in kwargs and kwargs[key] != value:
                 raise ModelError(f"model_kwargs.{key}={kwargs[key]} but the data has {value} "
@@ -118,7 +126,8 @@ class OperatorTask(L.LightningModule):
             if dm is None:
                 raise ConfigError("the model's channel counts are unknown: pass model_kwargs.in_channels and "
                                   "out_channels, or train with an OperatorDataModule.")
-            self._build(dm.in_channels, dm.out_channels, getattr(dm, "attrs", None))
+            self._build(dm.in_channels, dm.out_channels, getattr(dm, "attrs", None),
+                        getattr(dm, "train_resolution", None))
         elif dm is not None and hasattr(dm, "in_channels"):
             self._check_channels(dm.in_channels, dm.out_channels)
         if dm is not None and hasattr(dm, "test_tags"):
@@ -126,6 +135,8 @@ class OperatorTask(L.LightningModule):
         if dm is not None and hasattr(dm, "train_set"):
             self.data_fields = {"inputs": list(dm.train_set.input_fields),
                                 "outputs": list(dm.train_set.output_fields)}
+        if dm is not None and getattr(dm, "train_resolution", None) is not None and stage == "fit":
+            self.train_resolution = list(dm.train_resolution)
         if stage == "fit" and self.hparams.normalize and not bool(self.in_norm.fitted):
             self._fit_normalizers(dm)
 
@@ -213,7 +224,7 @@ class OperatorTask(L.LightningModule):
         checkpoint["neurops"] = {"schema_version": SCHEMA_VERSION, "neurops_version": __version__,
                                  "task": f"{type(self).__module__}.{type(self).__qualname__}",
                                  "model": self.hparams.model, "model_kwargs": dict(self.hparams.model_kwargs),
-                                 "data_fields": self.data_fields}
+                                 "data_fields": self.data_fields, "train_resolution": self.train_resolution}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get("neurops", {})
@@ -221,3 +232,4 @@ class OperatorTask(L.LightningModule):
             raise ConfigError(f"checkpoint was written for data schema v{meta['schema_version']}; "
                               f"this neurops reads v{SCHEMA_VERSION}. Upgrade neurops.")
         self.data_fields = meta.get("data_fields")
+        self.train_resolution = meta.get("train_resolution")

@@ -3,6 +3,7 @@ import torch
 
 from neurops.data.datamodule import OperatorDataModule
 from neurops.errors import DataError
+from tests.conftest import write_operator_file
 
 
 def test_test_loaders_per_resolution(operator_file):
@@ -49,3 +50,40 @@ def test_training_order_depends_on_the_seed_only(operator_file):
         torch.manual_seed(123)  # the global generator is not what shuffles
         orders.append(torch.cat([b["x"] for b in dm.train_dataloader()]))
     assert torch.equal(orders[0], orders[1]) and not torch.equal(orders[0], orders[2])
+
+
+def test_train_strides_give_batches_of_several_grids_in_one_epoch(tmp_path):
+    """A real fit: every training batch is on the 17- or the 9-node grid, as drawn for its step."""
+    import lightning as L
+
+    from neurops.tasks.operator import OperatorTask
+    from neurops.utils.seeding import seed_everything
+
+    path = write_operator_file(tmp_path / "r.h5", {"train": (24, 17), "val": (4, 17), "test": (4, 17)})
+    seed_everything(3)
+    dm = OperatorDataModule(path, batch_size=4, train_strides=[1, 2])
+    assert dm.train_resolution == (17, 17)
+
+    class Shapes(L.Callback):
+        def __init__(self):
+            self.seen, self.val = [], set()
+
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            self.seen.append((trainer.global_step, tuple(batch["x"].shape[2:]), tuple(batch["y"].shape[2:])))
+
+        def on_validation_batch_start(self, trainer, module, batch, batch_idx, dataloader_idx=0):
+            self.val.add(tuple(batch["x"].shape[2:]))
+
+    shapes = Shapes()
+    task = OperatorTask("fno", {"modes": [3, 3], "width": 4, "n_layers": 1})
+    L.Trainer(max_epochs=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
+              enable_checkpointing=False, callbacks=[shapes], default_root_dir=tmp_path).fit(task, dm)
+    assert len(shapes.seen) == 12
+    for step, x_shape, y_shape in shapes.seen:
+        n = 16 // dm.train_stride(step) + 1
+        assert x_shape == y_shape == (n, n)
+    assert {s[1] for s in shapes.seen[:6]} == {(17, 17), (9, 9)}  # both grids in the first epoch
+    assert shapes.val == {(17, 17)}  # validation keeps the file's grid
+    assert OperatorDataModule(path, train_strides=[2]).train_resolution == (9, 9)
+    with pytest.raises(DataError, match=r"valid strides: \[1, 2, 4, 8, 16\]"):
+        OperatorDataModule(path, train_strides=[3])

@@ -6,6 +6,7 @@ from neurops.data.datamodule import OperatorDataModule
 from neurops.errors import ConfigError, ModelError
 from neurops.inference import load_operator
 from neurops.tasks.operator import OperatorTask
+from tests.conftest import write_operator_file
 
 
 def _trainer(tmp_path, epochs=3):
@@ -113,3 +114,19 @@ def test_bf16_mixed_precision_runs_mgno_in_bfloat16_with_float32_parameters(oper
     assert low.dtype == torch.bfloat16
     relative = float((low.float() - reference).norm() / reference.norm())
     assert 0 < relative < 3e-2  # bfloat16 rounding of the same model
+
+
+def test_reference_resolution_and_training_grid_come_from_the_data(tmp_path):
+    path = write_operator_file(tmp_path / "r.h5", {"train": (8, 17), "test": (4, 17), "test@33": (4, 33)})
+    dm = OperatorDataModule(path, batch_size=4, val_split=None, train_strides=[2])
+    task = OperatorTask("mgno", {"width": 4, "n_layers": 1, "levels": 2})
+    trainer = _trainer(tmp_path, epochs=1)
+    trainer.fit(task, dm)
+    assert task.hparams.model_kwargs["reference_resolution"] == [9, 9] and task.train_resolution == [9, 9]
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    loaded = load_operator(tmp_path / "m.ckpt")
+    assert loaded.train_resolution == [9, 9] and loaded.net.resolution_behaviour == "function_space"
+    kept = OperatorTask("mgno", {"width": 4, "n_layers": 1, "levels": 2, "reference_resolution": None})
+    _trainer(tmp_path, epochs=1).fit(kept, dm)
+    assert kept.hparams.model_kwargs["reference_resolution"] is None  # a user's choice is kept
+    assert kept.net.resolution_behaviour == "fixed_grid"

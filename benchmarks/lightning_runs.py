@@ -90,8 +90,8 @@ class EpochTimer(L.Callback):
 
 
 def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.LightningDataModule, *, epochs: int,
-                 seed: int, accelerator: str = "auto") -> dict[str, Any]:
-    """Seed, build a task, train it ``epochs`` epochs without validation, test it.
+                 seed: int, accelerator: str = "auto", test: bool = True) -> dict[str, Any]:
+    """Seed, build a task, train it ``epochs`` epochs without validation, test it (unless ``test=False``).
 
     Returns
     -------
@@ -108,7 +108,7 @@ def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.Light
     t0 = time.perf_counter()
     trainer.fit(task, datamodule)
     train_seconds = time.perf_counter() - t0
-    results = trainer.test(task, datamodule, verbose=False)
+    results = trainer.test(task, datamodule, verbose=False) if test else []
     metrics: dict[str, float] = {}
     for r in results:
         metrics.update({k: float(v) for k, v in r.items()})

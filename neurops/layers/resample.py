@@ -38,7 +38,7 @@ from torch import nn
 
 from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 
-__all__ = ["Resample", "ResampleMode", "on_grid", "cells", "coarse_size", "fine_size", "resample", "spacing_ratio"]
+__all__ = ["Resample", "ResampleMode", "coarser", "on_grid", "cells", "coarse_size", "fine_size", "resample", "spacing_ratio"]
 
 ResampleMode = Literal["linear", "fourier"]
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -226,6 +226,11 @@ class Resample(nn.Module):
         what = f"size={self.size}" if self.size is not None else f"factor={self.factor}"
         return f"{what}, mode={self.mode!r}, boundary={self.boundary}"
 
+
+
+def coarser(shape: Sequence[int], reference: Sequence[int], boundary: Sequence[BoundaryMode]) -> bool:
+    """Whether a grid of ``shape`` is coarser than ``reference`` along any axis."""
+    return any(cells(n, m) < cells(r, m) for n, r, m in zip(shape, reference, boundary))
 
 
 def on_grid(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, grid: Sequence[int],

@@ -36,7 +36,7 @@ from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, resolve_boundary
 from neurops.layers.latent_spectral import LatentSpectralBlock, crop, pad_to_multiple
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
-from neurops.layers.resample import on_grid
+from neurops.layers.resample import coarser, on_grid
 from neurops.models.registry import register
 
 __all__ = ["LSM", "PRESETS"]
@@ -124,7 +124,8 @@ class LSM(nn.Module):
     ``reference_resolution`` the backbone (steps 2-4) runs on that grid
     (:func:`~neurops.layers.resample.on_grid`): a finer input's lifted feature is sampled
     onto it and the backbone's output interpolated back to the input grid for the
-    pointwise head. The model then predicts on any grid with the lengths it was trained
+    pointwise head; a coarser input is interpolated up to the reference grid and the whole
+    model runs there. The model then predicts on any grid with the lengths it was trained
     with, but detail finer than the reference grid does not reach the output.
 
     References
@@ -245,11 +246,14 @@ class LSM(nn.Module):
                 f"LSM expects input [B, {self.in_channels}, *{self.ndim} spatial axes], got {tuple(x.shape)}; "
                 "check in_channels and the patch_size/ndim of the model against the data."
             )
+        grid = self.reference_resolution
+        if grid is not None and coarser(x.shape[2:], grid, self.boundary):
+            return on_grid(self.forward, x, grid, self.boundary)
         if self.positional_embedding:
             x = torch.cat([x, grid_coordinates(x)], dim=1)
         x = self.lift(x)
-        if self.reference_resolution is not None:
-            return self.head(on_grid(self._backbone, x, self.reference_resolution, self.boundary))
+        if grid is not None:
+            return self.head(on_grid(self._backbone, x, grid, self.boundary))
         return self.head(self._backbone(x))
 
     def _backbone(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,8 @@ changes (declared ``fixed_grid``). With ``reference_resolution`` (the training g
 ``OperatorTask`` fills it in) the V-cycles run on that grid
 (:func:`~neurops.layers.resample.on_grid`): a finer input is sampled onto it and each
 V-cycle's output interpolated back, while the pointwise maps ``K_i``, the activations and
-the head act at every point of the input grid. Every V-cycle then keeps the physical grid
+the head act at every point of the input grid; a coarser input is interpolated up to the
+training grid and the whole model runs there. Every V-cycle then keeps the physical grid
 sizes of its levels, and on the reference points of a finer nested grid the model gives
 exactly its training-grid prediction. This adds no parameters: the two variants share
 their weights.
@@ -46,7 +47,7 @@ from neurops.layers.multigrid import (
     parse_smoothing,
 )
 from neurops.layers.pointwise import activation as make_activation
-from neurops.layers.resample import on_grid
+from neurops.layers.resample import coarser, on_grid
 from neurops.models.registry import register
 
 #: Paper configurations. ``darcy`` is the official rough-Darcy model (572,661
@@ -278,10 +279,12 @@ class MGNO(nn.Module):
                 f"MgNO expects input [B, {self.in_channels}, {self.ndim} spatial dims], got "
                 f"shape {tuple(x.shape)}; check in_channels/dim against the data"
             )
+        grid = self.reference_resolution
+        if grid is not None and coarser(x.shape[2:], grid, self.boundary):
+            return on_grid(self.forward, x, grid, self.boundary)
         if self.channels_last:
             x = _channels_last(x)
         u = x
-        grid = self.reference_resolution
         for vcycle, pointwise in zip(self.vcycles, self.pointwise):
             w = vcycle(u) if grid is None else on_grid(vcycle, u, grid, self.boundary)
             u = self.act(w.add_(_pointwise(u, pointwise.weight, pointwise.bias)))

@@ -53,7 +53,7 @@ from neurops.layers.kernel_interp import KernelInterpConv, grid_spacing
 from neurops.layers.local_integral import LocalIntegralConv
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.pointwise import activation as make_activation
-from neurops.layers.resample import cells, resample
+from neurops.layers.resample import cells, coarser, resample
 from neurops.models.registry import register
 
 __all__ = ["FunctionSpaceUNet", "UNet"]
@@ -191,8 +191,7 @@ class UNet(nn.Module):
     def _work_shape(self, shape: Sequence[int]) -> tuple[int, ...]:
         """The grid a function-space variant runs on: the smallest one at least as fine as ``shape``
         (and as the reference grid, for ``interp``) that halves ``L - 1`` times."""
-        if self.conv == "interp" and any(cells(n, m) < cells(r, m)
-                                         for n, r, m in zip(shape, self.reference_resolution, self.boundary)):
+        if self.conv == "interp" and coarser(shape, self.reference_resolution, self.boundary):
             shape = self.reference_resolution
         step = 2 ** (self.levels - 1)
         out = []

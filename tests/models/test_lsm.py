@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from neurops.errors import ModelError
+from neurops.layers.resample import resample
 from neurops.models import build, spec_of
 from neurops.models.lsm import LSM, PRESETS
 
@@ -145,6 +146,8 @@ def test_reference_resolution_runs_the_backbone_on_the_training_grid():
     x31 = torch.randn(2, 1, 31, 31, dtype=torch.float64)  # 2x as fine as 16 nodes
     x31[..., ::2, ::2] = x16
     torch.testing.assert_close(ref(x31)[..., ::2, ::2], grid(x16))
+    x8 = x16[..., ::2, ::2][..., :8, :8]  # 8 nodes: coarser, the whole model runs on the 16-node grid
+    torch.testing.assert_close(ref(x8), resample(grid(resample(x8, (16, 16))), (8, 8)))
     assert grid.resolution_behaviour == "fixed_grid" and ref.resolution_behaviour == "function_space"
     with pytest.raises(ModelError, match="one point count per"):
         _small(1, 1, reference_resolution=[16])

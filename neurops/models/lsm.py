@@ -36,7 +36,7 @@ from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, resolve_boundary
 from neurops.layers.latent_spectral import LatentSpectralBlock, crop, pad_to_multiple
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
-from neurops.layers.resample import coarser, on_grid
+from neurops.layers.resample import coarser, on_grid, resample
 from neurops.models.registry import register
 
 __all__ = ["LSM", "PRESETS"]
@@ -58,7 +58,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 _INSTANCE_NORM = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}
-_INTERPOLATION = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
 def _norm(kind: str, ndim: int, channels: int) -> nn.Module:
@@ -267,10 +266,9 @@ class LSM(nn.Module):
             x = encoder(x)
             skips.append(x)
         x = self.spectral_blocks[-1](skips[-1])
-        mode = _INTERPOLATION[self.ndim]
         for i in reversed(range(self.num_scales - 1)):
             skip = self.spectral_blocks[i](skips[i])
-            x = F.interpolate(x, size=skip.shape[2:], mode=mode, align_corners=True)
+            x = resample(x, skip.shape[2:])  # (bi/tri)linear, corners aligned
             x = self.decoders[i](torch.cat([skip, x], dim=1))
         return crop(x, spatial)
 

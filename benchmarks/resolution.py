@@ -147,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         runs = json.loads(previous.read_text())["runs"]
         print(f"resuming: {len(runs)} run(s) from {previous}", flush=True)
     for mode in args.modes.split(","):
-        strides = [1] if mode == "single" else [1, 2]
+        strides = None if mode == "single" else [1, 2]
         dm = OperatorDataModule(path, batch_size=args.batch_size, val_split=None, test_splits=[],
-                                train_strides=strides, seed=args.seed)
+                                train_strides=strides)
         for display in args.models.split(","):
             if any(r["model"] == display and r["mode"] == mode for r in runs):
                 continue

@@ -97,7 +97,8 @@ def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.Light
     -------
     dict with ``params`` (of the model), ``seconds_per_epoch`` and ``cpu_seconds_per_epoch``
     (medians over the epochs after the first, or the only one), ``epoch_seconds`` (all),
-    ``train_seconds`` and ``test`` (the test metrics of every test loader).
+    ``train_seconds``, ``train_loss`` (the last epoch's mean training loss) and ``test`` (the test
+    metrics of every test loader).
     """
     seed_everything(seed)
     task = make_task()
@@ -108,13 +109,15 @@ def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.Light
     t0 = time.perf_counter()
     trainer.fit(task, datamodule)
     train_seconds = time.perf_counter() - t0
+    train_loss = trainer.callback_metrics.get("train/loss_epoch")
     results = trainer.test(task, datamodule, verbose=False) if test else []
     metrics: dict[str, float] = {}
     for r in results:
         metrics.update({k: float(v) for k, v in r.items()})
     return {"params": n_parameters(task.net), "seconds_per_epoch": _steady_median(timer.times),
             "cpu_seconds_per_epoch": _steady_median(timer.cpu_times), "epoch_seconds": timer.times,
-            "train_seconds": train_seconds, "test": metrics, "task": task}
+            "train_seconds": train_seconds,
+            "train_loss": None if train_loss is None else float(train_loss), "test": metrics, "task": task}
 
 
 def _steady_median(values: list[float]) -> float:

@@ -184,6 +184,7 @@ def rows_of(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["2x / 1x"] = f"{ratio:.2f}"
         row["targets (<=1.5x, <=interp.)"] = ("yes" if ratio <= 1.5 else "no") + ", " + (
             "yes" if e["2x"]["model"] <= e["2x"]["interpolated"] else "no")
+        row["train loss"] = f"{run['train_loss']:.4f}" if run.get("train_loss") is not None else "-"
         row["s/epoch"] = f"{run['seconds_per_epoch']:.1f}"
         rows.append(row)
     return rows
@@ -197,7 +198,8 @@ def save(name: str, args: argparse.Namespace, path: Path, runs: list[dict[str, A
         f"{args.batch_size}, AdamW lr {args.lr} (one-cycle), relative-L2 loss, seed {args.seed}, {args.threads} CPU "
         "thread(s). Cells: rel. L2 of the model (in brackets: interpolating its 1x prediction linearly onto the grid; "
         "at 0.5x: predicting on the input interpolated up to the training grid). Training 'multi': each batch on the "
-        "training grid or the grid half as fine. s/epoch: wall-clock on a shared machine."
+        "training grid or the grid half as fine. train loss: mean relative L2 of the last training epoch (on the "
+        "training grids, in training mode). s/epoch: wall-clock on a shared machine."
     )
     print(table, flush=True)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}

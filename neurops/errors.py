@@ -1,8 +1,10 @@
 """Exceptions raised by neurops.
 
-Every error a user can trigger with bad input is one of these (or a plain
-``ValueError``/``FileNotFoundError`` subclass of them), with a message that names
-the problem and the fix.
+Every error a user can trigger with bad input is one of these, with a message that names
+the problem and the fix; each also derives from the built-in exception it refines
+(``ValueError``, ``FileNotFoundError``, ...), so code catching those keeps working. The
+``neurops`` command prints any of them as one line ``neurops: error: ...`` and exits with
+status 2 (``docs/troubleshooting.md`` lists them).
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ class ModelError(NeuropsError, ValueError):
 
 class SolverError(NeuropsError, RuntimeError):
     """A numerical solver failed (no convergence, operator not SPD...)."""
+
+
+class MissingFileError(NeuropsError, FileNotFoundError):
+    """A file the command reads does not exist."""
+
+
+class OutputExistsError(NeuropsError, FileExistsError):
+    """An output file exists and replacing it was not asked for (``--overwrite``)."""
 
 
 class NeuropsWarning(UserWarning):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from neurops.data.writer import H5Writer
-from neurops.errors import DataError
+from neurops.errors import DataError, MissingFileError
 
 #: fewest points a split may hold (a window and a target, or a series to compare with)
 MIN_SPLIT_POINTS = 2
@@ -67,7 +67,7 @@ def load_series(src: str | os.PathLike) -> np.ndarray:
     """
     path = Path(src)
     if not path.is_file():
-        raise FileNotFoundError(f"series file {path} does not exist; pass the path of a .npy or .csv file.")
+        raise MissingFileError(f"series file {path} does not exist; pass the path of a .npy or .csv file.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 from neurops.data.schema import BOUNDARY_TYPES, KIND_GROUPS, KINDS, SCHEMA_VERSION, encode_attr
-from neurops.errors import DataError, SchemaError
+from neurops.errors import DataError, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path
 
 FieldShapes = Mapping[str, Sequence[int]]
@@ -76,7 +76,7 @@ class H5Writer:
             raise SchemaError(f"compression {compression!r} is not supported; use None, 'gzip' or 'lzf'.")
         self.path = Path(path)
         if self.path.exists() and not overwrite:
-            raise FileExistsError(f"{self.path} already exists; pass overwrite=True (--overwrite) to replace it.")
+            raise OutputExistsError(f"{self.path} already exists; pass overwrite=True (--overwrite) to replace it.")
         self.kind, self.dims, self.compression, self.overwrite = kind, dims, compression, overwrite
         self._root_attrs = {
             "schema_version": SCHEMA_VERSION,

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from neurops.errors import ModelError
 from neurops.models.plrnn import PiecewiseLinearRNN
 
 _FUSED_MAX_COST = 2**16  # M^2 R above which autograd is faster (fused_backward_pays)
@@ -75,7 +76,7 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
     if z_hat.ndim != 3 + len(lead) or z_hat.shape[: len(lead)] != lead or weights.shape[-2:] != (t, m) \
             or weights.shape[:-2] not in ((), lead):
         shapes = "[R, B, T+1, M] and weights [T, M] or [R, T, M]" if members else "[B, T+1, M] and weights [T, M]"
-        raise ValueError(f"a forced rollout needs latent windows z_hat : {shapes}; got weights "
+        raise ModelError(f"a forced rollout needs latent windows z_hat : {shapes}; got weights "
                          f"{tuple(weights.shape)} and z_hat {tuple(z_hat.shape)}.")
     weights = weights.expand(*lead, t, m)  # one set per member
     if fused is None:

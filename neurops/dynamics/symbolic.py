@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurops.errors import ModelError
+from neurops.errors import ConfigError, ModelError
 
 
 @dataclass
@@ -250,7 +250,7 @@ def find_cycles(model: nn.Module, k: int, *, n_restarts: int = 50, max_iter: int
     Eisenmann et al. (2023), NeurIPS (SCYFI).
     """
     if k < 1:
-        raise ValueError(f"cycle length k must be >= 1, got {k}.")
+        raise ConfigError(f"cycle length k must be >= 1, got {k}.")
     m = _double(model)
     rng = np.random.default_rng(seed)
     found: list[Cycle] = []
@@ -332,10 +332,10 @@ def topological_entropy(codes: np.ndarray, *, method: Literal["spectral", "words
         return math.log(rho) if rho > 0 else 0.0
     if method == "words":
         if word_length < 1 or len(ids) < word_length:
-            raise ValueError(f"need 1 <= word_length <= {len(ids)} symbols, got {word_length}.")
+            raise ConfigError(f"need 1 <= word_length <= {len(ids)} symbols, got {word_length}.")
         words = {tuple(ids[i:i + word_length]) for i in range(len(ids) - word_length + 1)}
         return math.log(len(words)) / word_length
-    raise ValueError(f"topological-entropy method {method!r} is unknown; use 'spectral' or 'words'.")
+    raise ConfigError(f"topological-entropy method {method!r} is unknown; use 'spectral' or 'words'.")
 
 
 __all__ = ["Cycle", "SymbolicGraph", "code_label", "find_cycles", "fixed_points", "orbit_codes",

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from neurops.dynamics.forced_rollout import forced_rollout
-from neurops.errors import ConfigError
+from neurops.errors import ConfigError, DataError
 
 AlphaMethod = Literal["product_upper_bound", "arithmetic_mean", "batch_maximum"]
 ALPHA_METHODS: tuple[str, ...] = ("product_upper_bound", "arithmetic_mean", "batch_maximum")
@@ -41,12 +41,12 @@ ALPHA_METHODS: tuple[str, ...] = ("product_upper_bound", "arithmetic_mean", "bat
 def _check_window(model: nn.Module, x: torch.Tensor) -> None:
     members = getattr(model, "members", 0)
     if members and (x.ndim != 4 or x.shape[0] != members or x.shape[-2] < 2):
-        raise ValueError(f"an ensemble of {members} members needs windows x : [R={members}, B, T+1, N] with T >= 1, "
+        raise DataError(f"an ensemble of {members} members needs windows x : [R={members}, B, T+1, N] with T >= 1, "
                          f"got shape {tuple(x.shape)}.")
     if not members and (x.ndim != 3 or x.shape[1] < 2):
-        raise ValueError(f"teacher forcing needs windows x : [B, T+1, N] with T >= 1, got shape {tuple(x.shape)}.")
+        raise DataError(f"teacher forcing needs windows x : [B, T+1, N] with T >= 1, got shape {tuple(x.shape)}.")
     if x.shape[-1] != model.obs_dim:
-        raise ValueError(f"windows have {x.shape[-1]} variables but the model observes obs_dim={model.obs_dim}.")
+        raise DataError(f"windows have {x.shape[-1]} variables but the model observes obs_dim={model.obs_dim}.")
 
 
 def _time_axis(x: torch.Tensor) -> int:
@@ -88,7 +88,7 @@ def gtf_rollout(model: nn.Module, x: torch.Tensor, alpha: float | torch.Tensor,
     _check_window(model, x)
     alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
     if alpha.numel() and not (0.0 <= float(alpha.min()) and float(alpha.max()) <= 1.0):
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha.tolist()}.")
+        raise ConfigError(f"alpha must lie in [0, 1], got {alpha.tolist()}.")
     z_hat = model.infer_latent(x)
     mask = model.forcing_mask().to(x.dtype)
     weights = (mask * alpha.unsqueeze(-1)).unsqueeze(-2)  # [1, M] or [R, 1, M]
@@ -125,7 +125,7 @@ def stf_rollout(model: nn.Module, x: torch.Tensor, tau: int,
     """
     _check_window(model, x)
     if int(tau) < 1:
-        raise ValueError(f"the sparse-forcing interval tau must be >= 1 step, got {tau}.")
+        raise ConfigError(f"the sparse-forcing interval tau must be >= 1 step, got {tau}.")
     z_hat = model.infer_latent(x)
     forced_now = torch.arange(1, _time_axis(x), device=x.device) % int(tau) == 0  # [T]
     weights = (forced_now[:, None] & model.forcing_mask()).to(x.dtype)  # [T, M], 1 = replace by the data
@@ -172,7 +172,7 @@ def estimate_sigma(model: nn.Module, x: torch.Tensor,
     members = getattr(model, "members", 0)
     if x.ndim != 3 + bool(members):
         shape = "[R, B, T, N]" if members else "[B, T, N]"
-        raise ValueError(f"alpha estimation needs windows x : {shape}, got shape {tuple(x.shape)}.")
+        raise DataError(f"alpha estimation needs windows x : {shape}, got shape {tuple(x.shape)}.")
     with torch.no_grad():
         if method == "arithmetic_mean":
             j = model.jacobian(model.infer_latent(x)).mean(dim=-3)  # [*E, B, M, M]

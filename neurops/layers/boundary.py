@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurops.errors import ModelError, SchemaError
+
 BoundaryMode = Literal["dirichlet", "periodic", "neumann"]
 BoundaryLike = Union[str, Sequence[str], Mapping[str, str]]
 
@@ -61,7 +63,7 @@ def _canonical(mode: str) -> BoundaryMode:
         )
     key = mode.strip().lower()
     if key not in _ALIASES:
-        raise ValueError(
+        raise ModelError(
             f"unknown boundary condition {mode!r}; use one of "
             "'dirichlet' (zero padding), 'periodic' (circular) or 'neumann' (reflect)"
         )
@@ -96,13 +98,13 @@ def resolve_boundary(
         return (_canonical(boundary),) * ndim
     if isinstance(boundary, Mapping):
         if dims is None:
-            raise ValueError(
+            raise ModelError(
                 "a boundary mapping needs the dimension names to order it; pass dims=[...] "
                 "(the 'dims' attribute of the HDF5 file) or give one condition per dimension"
             )
         missing = [d for d in dims if d not in boundary]
         if missing:
-            raise ValueError(
+            raise ModelError(
                 f"boundary mapping {dict(boundary)} has no entry for dimension(s) {missing}; "
                 f"add them (e.g. {{'{missing[0]}': 'dirichlet'}})"
             )
@@ -115,7 +117,7 @@ def resolve_boundary(
             f"{type(boundary).__name__}"
         )
     if len(modes) != ndim:
-        raise ValueError(
+        raise ModelError(
             f"got {len(modes)} boundary condition(s) {modes} for {ndim} spatial dimension(s); "
             "give one per dimension or a single string for all"
         )
@@ -138,7 +140,7 @@ def boundary_from_attrs(attrs: Mapping[str, object]) -> tuple[BoundaryMode, ...]
         One canonical mode per entry of ``attrs["dims"]``.
     """
     if "dims" not in attrs:
-        raise ValueError("file attributes have no 'dims'; it is required by the HDF5 schema")
+        raise SchemaError("file attributes have no 'dims'; it is required by the HDF5 schema")
     dims = list(attrs["dims"])  # type: ignore[arg-type]
     boundary = attrs.get("boundary") or {}
     if isinstance(boundary, str):
@@ -154,12 +156,12 @@ def _torch_mode(mode: BoundaryMode, size: int, width: int) -> str:
             # the mirror image of a single node is the node itself
             return "replicate"
         if width >= size:
-            raise ValueError(
+            raise ModelError(
                 f"reflect (neumann) padding of width {width} needs more than {width} points, "
                 f"got {size}; use a larger grid or fewer multigrid levels"
             )
     elif mode == "periodic" and width > size:
-        raise ValueError(
+        raise ModelError(
             f"circular (periodic) padding of width {width} needs at least {width} points, "
             f"got {size}; use a larger grid or fewer multigrid levels"
         )
@@ -195,7 +197,7 @@ def pad_boundary(
     ndim = x.dim() - 2
     widths = _widths(width, ndim)
     if len(boundary) != ndim:
-        raise ValueError(
+        raise ModelError(
             f"{len(boundary)} boundary condition(s) for a field with {ndim} spatial dims "
             f"(shape {tuple(x.shape)}); give one per spatial dimension"
         )
@@ -269,7 +271,7 @@ def _widths(width: int | Sequence[int], ndim: int) -> tuple[int, ...]:
         return (width,) * ndim
     widths = tuple(int(w) for w in width)
     if len(widths) != ndim:
-        raise ValueError(f"got {len(widths)} padding widths for {ndim} spatial dimensions")
+        raise ModelError(f"got {len(widths)} padding widths for {ndim} spatial dimensions")
     return widths
 
 
@@ -306,7 +308,7 @@ class BoundaryPad(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pad ``x : [B, C, *spatial]``."""
         if x.dim() - 2 != len(self.boundary):
-            raise ValueError(
+            raise ModelError(
                 f"BoundaryPad for {len(self.boundary)}D fields got shape {tuple(x.shape)}; "
                 f"expected [B, C] + {len(self.boundary)} spatial dims"
             )

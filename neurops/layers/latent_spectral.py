@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurops.errors import ModelError
+
 __all__ = ["LatentSpectralBlock", "crop", "pad_to_multiple", "patchify", "unpatchify"]
 
 
@@ -150,17 +152,17 @@ class LatentSpectralBlock(nn.Module):
         super().__init__()
         patch_size = tuple(int(p) for p in patch_size)
         if not 1 <= len(patch_size) <= 3 or min(patch_size) < 1:
-            raise ValueError(
+            raise ModelError(
                 f"patch_size={patch_size} is invalid: give 1 to 3 positive ints, one per spatial axis, "
                 "e.g. (4, 4) for a 2D field."
             )
         if width % num_heads:
-            raise ValueError(
+            raise ModelError(
                 f"width={width} is not divisible by num_heads={num_heads}; choose a width that is a "
                 f"multiple of {num_heads} or change num_heads."
             )
         if num_tokens < 1 or num_basis < 1:
-            raise ValueError(f"num_tokens={num_tokens} and num_basis={num_basis} must both be >= 1.")
+            raise ModelError(f"num_tokens={num_tokens} and num_basis={num_basis} must both be >= 1.")
         self.width = width
         self.patch_size = patch_size
         self.num_tokens = num_tokens
@@ -230,7 +232,7 @@ class LatentSpectralBlock(nn.Module):
         [B, C, *spatial]
         """
         if x.dim() != self.ndim + 2 or x.shape[1] != self.width:
-            raise ValueError(
+            raise ModelError(
                 f"LatentSpectralBlock(width={self.width}, patch_size={self.patch_size}) expects "
                 f"[B, {self.width}, *{self.ndim} spatial axes], got shape {tuple(x.shape)}."
             )

@@ -50,6 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, pad_boundary, pad_for_conv, resolve_boundary
 
 SmoothingSchedule = Sequence["int | tuple[int, int] | Sequence[int]"]
@@ -79,7 +80,7 @@ def parse_smoothing(smoothing: SmoothingSchedule) -> tuple[tuple[int, int], ...]
             f"got {smoothing!r}"
         )
     if len(smoothing) == 0:
-        raise ValueError("smoothing schedule is empty; give at least one level, e.g. [2]")
+        raise ModelError("smoothing schedule is empty; give at least one level, e.g. [2]")
     levels: list[tuple[int, int]] = []
     for entry in smoothing:
         if isinstance(entry, int):
@@ -87,20 +88,20 @@ def parse_smoothing(smoothing: SmoothingSchedule) -> tuple[tuple[int, int], ...]
         elif isinstance(entry, Sequence) and len(entry) == 2:
             pair = (int(entry[0]), int(entry[1]))
         else:
-            raise ValueError(
+            raise ModelError(
                 f"smoothing entry {entry!r} is neither an int (pre-smoothing steps) nor a "
                 "(pre, post) pair"
             )
         if min(pair) < 0:
-            raise ValueError(f"smoothing steps must be >= 0, got {pair}")
+            raise ModelError(f"smoothing steps must be >= 0, got {pair}")
         levels.append(pair)
     if levels[0][0] < 1:
-        raise ValueError(
+        raise ModelError(
             "the finest level needs at least one pre-smoothing step (its first step u = S f "
             f"starts the cycle); got schedule {levels}"
         )
     if levels[-1][1] != 0:
-        raise ValueError(
+        raise ModelError(
             f"the coarsest level cannot post-smooth (got {levels[-1]}); put its steps in 'pre'"
         )
     return tuple(levels)
@@ -120,7 +121,7 @@ def default_smoothing(levels: int) -> tuple[tuple[int, int], ...]:
         ``((1, 0),) * (levels - 1) + ((2, 0),)``; a single level gets ``((2, 0),)``.
     """
     if levels < 1:
-        raise ValueError(f"levels must be >= 1, got {levels}")
+        raise ModelError(f"levels must be >= 1, got {levels}")
     return ((1, 0),) * (levels - 1) + ((2, 0),)
 
 
@@ -173,9 +174,9 @@ class MultigridConv(nn.Module):
     ) -> None:
         super().__init__()
         if ndim not in _CONV:
-            raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}")
+            raise ModelError(f"ndim must be 1, 2 or 3, got {ndim}")
         if in_channels < 1 or out_channels < 1:
-            raise ValueError(
+            raise ModelError(
                 f"channel counts must be positive, got in={in_channels}, out={out_channels}"
             )
         self.in_channels = int(in_channels)
@@ -270,7 +271,7 @@ class MultigridConv(nn.Module):
         u : [B, C_u, *spatial]
         """
         if f.dim() != self.ndim + 2 or f.shape[1] != self.in_channels:
-            raise ValueError(
+            raise ModelError(
                 f"MultigridConv expects [B, {self.in_channels}, "
                 f"{', '.join(['n'] * self.ndim)}], got shape {tuple(f.shape)}"
             )

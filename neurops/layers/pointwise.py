@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurops.errors import ModelError
+
 
 class PointwiseLinear(nn.Linear):
     """A linear map over channels at every grid point: ``[B, C_in, *spatial] -> [B, C_out, *spatial]``."""
@@ -28,5 +30,5 @@ ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiL
 def activation(name: str) -> nn.Module:
     """Activation module by name (``gelu``, ``relu``, ``tanh``, ``silu``, ``identity``)."""
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}.")
+        raise ModelError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}.")
     return ACTIVATIONS[name]()

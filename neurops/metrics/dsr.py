@@ -37,6 +37,7 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 from torch import nn
 
+from neurops.errors import ConfigError, DataError
 from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
 
 #: dimension below which ``method="auto"`` bins (above: Gaussian mixture)
@@ -48,7 +49,7 @@ def _as_series(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a series [T, N], got shape {arr.shape}.")
+        raise DataError(f"{name} must be a series [T, N], got shape {arr.shape}.")
     return arr.astype(np.float64)
 
 
@@ -87,20 +88,20 @@ def state_space_divergence(x_true: np.ndarray | torch.Tensor, x_gen: np.ndarray 
     """
     p, q = _as_series(x_true, "x_true"), _as_series(x_gen, "x_gen")
     if p.shape[1] != q.shape[1]:
-        raise ValueError(f"x_true has {p.shape[1]} variables but x_gen has {q.shape[1]}.")
+        raise DataError(f"x_true has {p.shape[1]} variables but x_gen has {q.shape[1]}.")
     if method == "auto":
         method = "binning" if p.shape[1] <= BINNING_MAX_DIM else "gmm"
     if method == "binning":
         return _binned_kl(p, q, n_bins)
     if method == "gmm":
         return _gmm_kl(p, q, n_centers, n_samples, variance, seed)
-    raise ValueError(f"D_stsp method {method!r} is unknown; use 'auto', 'binning' or 'gmm'.")
+    raise ConfigError(f"D_stsp method {method!r} is unknown; use 'auto', 'binning' or 'gmm'.")
 
 
 def _bin_indexer(p: np.ndarray, n_bins: int) -> Any:
     """``x [T, N] -> flat bin indices`` of the points inside the D_stsp grid of the true series ``p``."""
     if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}.")
+        raise ConfigError(f"n_bins must be >= 1, got {n_bins}.")
     std = p.std(axis=0)
     lo, hi = p.min(axis=0) - 0.1 * std, p.max(axis=0) + 0.1 * std
     width = np.where(hi > lo, (hi - lo) / n_bins, 1.0)
@@ -208,7 +209,7 @@ def hellinger_distance(x_true: np.ndarray | torch.Tensor, x_gen: np.ndarray | to
     """
     p, q = _as_series(x_true, "x_true"), _as_series(x_gen, "x_gen")
     if p.shape != q.shape:
-        raise ValueError(f"D_H compares series of equal shape; got {p.shape} and {q.shape} (cut both to the "
+        raise DataError(f"D_H compares series of equal shape; got {p.shape} and {q.shape} (cut both to the "
                          "same length T).")
     sp, sq = power_spectra(p, smoothing), power_spectra(q, smoothing)
     h = np.sqrt(np.sum((np.sqrt(sp) - np.sqrt(sq)) ** 2, axis=-1)) / math.sqrt(2.0)
@@ -231,7 +232,7 @@ def prediction_error(model: nn.Module, x: np.ndarray | torch.Tensor, n: int = 20
     """
     arr = _model_tensor(model, _as_series(x, "x"))
     if n < 1 or len(arr) <= n:
-        raise ValueError(f"PE(n) needs 1 <= n < T; got n={n} for a series of {len(arr)} points.")
+        raise ConfigError(f"PE(n) needs 1 <= n < T; got n={n} for a series of {len(arr)} points.")
     starts = torch.arange(0, len(arr) - n, every, device=arr.device)
     total, count = 0.0, 0
     for chunk in starts.split(batch_size):
@@ -287,7 +288,7 @@ def data_lyapunov_max(x: np.ndarray, attrs: dict[str, Any]) -> float | None:
 def start_indices(n_points: int, n_starts: int) -> np.ndarray:
     """``n_starts`` initial-condition indices spread evenly over a series of ``n_points``, the first at 0."""
     if n_starts < 1:
-        raise ValueError(f"the number of initial conditions must be >= 1, got {n_starts}.")
+        raise ConfigError(f"the number of initial conditions must be >= 1, got {n_starts}.")
     return np.unique(np.arange(n_starts, dtype=np.int64) * n_points // n_starts)
 
 
@@ -400,8 +401,8 @@ def evaluate_reconstruction(model: nn.Module, x_test: np.ndarray | torch.Tensor,
     x_np = _as_series(x_test, "x_test")
     t = len(x_np)
     if orbit_length is not None and orbit_length < t:
-        raise ValueError(f"orbit_length={orbit_length} is shorter than the test series (T={t}); D_H compares "
-                         "equally long series: use orbit_length >= T or cut the test series.")
+        raise ConfigError(f"orbit_length={orbit_length} is shorter than the test series (T={t}); D_H compares "
+                          "equally long series: use orbit_length >= T or cut the test series.")
     starts = start_indices(t, n_starts)
     x_gen = generate_like(model, x_np, warmup_fraction, orbit_length, starts=starts)  # [K, T', N]
     per_start: dict[str, list[Any]] = {"start": starts.tolist(), "d_stsp": [], "d_h": [], "verdict": []}

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from neurops.errors import ConfigError, DataError
+
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -24,14 +26,14 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
         return values.sum()
     if reduction == "none":
         return values
-    raise ValueError(f"unknown reduction {reduction!r}; use 'mean', 'sum' or 'none'.")
+    raise ConfigError(f"unknown reduction {reduction!r}; use 'mean', 'sum' or 'none'.")
 
 
 def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
     if pred.shape != target.shape:
-        raise ValueError(f"prediction shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}.")
+        raise DataError(f"prediction shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}.")
     if pred.dim() < 2:
-        raise ValueError(f"expected fields [B, C, *spatial], got shape {tuple(pred.shape)}.")
+        raise DataError(f"expected fields [B, C, *spatial], got shape {tuple(pred.shape)}.")
 
 
 def relative_lp(pred: torch.Tensor, target: torch.Tensor, p: float = 2, reduction: str = "mean",
@@ -108,7 +110,7 @@ def relative_h1(pred: torch.Tensor, target: torch.Tensor, method: str = "fd", re
         num = err.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fourier(err, k_max)
         den = target.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fourier(target, k_max)
     else:
-        raise ValueError(f"unknown H1 method {method!r}; use 'fd' or 'fourier'.")
+        raise ConfigError(f"unknown H1 method {method!r}; use 'fd' or 'fourier'.")
     return _reduce(num.sqrt() / (den.sqrt() + eps), reduction)
 
 
@@ -123,5 +125,5 @@ LOSSES: dict[str, Loss] = {
 def get_loss(name: str) -> Loss:
     """A loss by name, with the known names in the error."""
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
+        raise ConfigError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
     return LOSSES[name]

@@ -25,10 +25,12 @@ import numpy as np
 import torch
 from scipy.linalg import expm
 
+from neurops.errors import ConfigError
+
 
 def _check_steps(n_steps: int, dt: float) -> None:
     if n_steps < 1 or dt <= 0:
-        raise ValueError(f"Lyapunov exponents need n_steps >= 1 averaging steps and dt > 0; got n_steps={n_steps}, "
+        raise ConfigError(f"Lyapunov exponents need n_steps >= 1 averaging steps and dt > 0; got n_steps={n_steps}, "
                          f"dt={dt}.")
 
 

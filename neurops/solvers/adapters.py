@@ -28,7 +28,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from neurops.errors import SolverError
+from neurops.errors import ConfigError, SolverError
 from neurops.solvers.operators import CSROperator, LinearOperator, StencilOperator, csr_tensor
 from neurops.solvers.pcg import SolveResult, check_rhs
 
@@ -108,7 +108,7 @@ def scipy_solve(op: LinearOperator, b: torch.Tensor, *, method: Literal["spsolve
     rtol, maxiter : CG settings (``rtol`` also decides ``converged``).
     """
     if method not in ("spsolve", "cg"):
-        raise ValueError(f"scipy method {method!r} is unknown; use 'spsolve' or 'cg'.")
+        raise ConfigError(f"scipy method {method!r} is unknown; use 'spsolve' or 'cg'.")
     mats, rhs = _per_sample(op, b)
     xs, its = [], []
     for m, r in zip(mats, rhs):
@@ -138,7 +138,7 @@ def pyamg_solve(op: LinearOperator, b: torch.Tensor, *, rtol: float = 1e-8, maxi
     .. [1] N. Bell, L. N. Olson, J. Schroder, J. Open Source Software 7 (2022) 4142.
     """
     if method not in ("sa", "rs"):
-        raise ValueError(f"pyamg method {method!r} is unknown; use 'sa' or 'rs'.")
+        raise ConfigError(f"pyamg method {method!r} is unknown; use 'sa' or 'rs'.")
     try:
         import pyamg
     except ImportError as err:  # pragma: no cover - optional peer

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from neurops.errors import SolverError
+from neurops.errors import ConfigError, DataError, SolverError
 from neurops.solvers.diffusion_fd import FACE_MEANS, FaceMean, diffusion_matrix, interior
 
 DarcyMethod = Literal["auto", "direct", "amg"]
@@ -132,21 +132,21 @@ def _solve_amg(a: np.ndarray, b: np.ndarray, rtol: float, mean: FaceMean) -> tup
 def _check_inputs(a: np.ndarray, f: float | np.ndarray, ndim: int, rtol: float, method: str,
                   mean: str) -> tuple[np.ndarray, np.ndarray]:
     if method not in DARCY_METHODS:
-        raise ValueError(f"Darcy solver method {method!r} is unknown; use one of {DARCY_METHODS}.")
+        raise ConfigError(f"Darcy solver method {method!r} is unknown; use one of {DARCY_METHODS}.")
     if mean not in FACE_MEANS:
-        raise ValueError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
+        raise ConfigError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
     if not 0 < rtol < 1:
-        raise ValueError(f"rtol must be in (0, 1), got {rtol}.")
+        raise ConfigError(f"rtol must be in (0, 1), got {rtol}.")
     if not 1 <= ndim <= 3:
-        raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}.")
+        raise ConfigError(f"ndim must be 1, 2 or 3, got {ndim}.")
     a = np.asarray(a, dtype=np.float64)
     if a.ndim not in (ndim, ndim + 1):
-        raise ValueError(f"coefficient of shape {a.shape} is neither one {ndim}-D field [*spatial] nor a batch "
+        raise DataError(f"coefficient of shape {a.shape} is neither one {ndim}-D field [*spatial] nor a batch "
                          f"[B, *spatial]; pass ndim= for other dimensions.")
     try:
         f_arr = np.broadcast_to(np.asarray(f, dtype=np.float64), a.shape)
     except ValueError as err:
-        raise ValueError(f"forcing of shape {np.shape(f)} does not broadcast to the coefficient's shape "
+        raise DataError(f"forcing of shape {np.shape(f)} does not broadcast to the coefficient's shape "
                          f"{a.shape}; pass a scalar or an array of that shape.") from err
     return a, f_arr
 

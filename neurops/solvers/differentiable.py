@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from neurops.errors import DataError
 from neurops.solvers.diffusion_fd import FaceMean
 from neurops.solvers.multigrid import Multigrid
 from neurops.solvers.operators import DiffusionOperator, LinearOperator
@@ -134,7 +135,7 @@ def diffusion_solve(
     if not isinstance(f, torch.Tensor) or not isinstance(a, torch.Tensor):
         raise TypeError("diffusion_solve takes torch tensors a [B, *R] and f [B, *R].")
     if f.shape != a.shape:
-        raise ValueError(f"forcing f {tuple(f.shape)} and coefficient a {tuple(a.shape)} must have the same "
+        raise DataError(f"forcing f {tuple(f.shape)} and coefficient a {tuple(a.shape)} must have the same "
                          f"shape [B, *R] (node values on the full grid).")
     op = DiffusionOperator.from_coefficient(a, boundary, mean=mean)
     mg_options = None if multigrid is False else ({} if multigrid is True else dict(multigrid))

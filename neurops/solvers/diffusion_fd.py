@@ -36,6 +36,8 @@ from typing import Literal, TypeVar
 import numpy as np
 import scipy.sparse as sp
 
+from neurops.errors import ConfigError, DataError
+
 FaceMean = Literal["arithmetic", "harmonic"]
 FACE_MEANS: tuple[str, ...] = ("arithmetic", "harmonic")
 
@@ -71,15 +73,15 @@ def face_coefficients(a: ArrayT, mean: FaceMean = "arithmetic", *, ndim: int | N
     .. [1] S. V. Patankar, "Numerical Heat Transfer and Fluid Flow", 1980, section 4.2-5.
     """
     if mean not in FACE_MEANS:
-        raise ValueError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
+        raise ConfigError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
     total = len(a.shape)
     ndim = total if ndim is None else int(ndim)
     if not 1 <= ndim <= total:
-        raise ValueError(f"ndim={ndim} spatial axes do not fit a coefficient of shape {tuple(a.shape)}.")
+        raise DataError(f"ndim={ndim} spatial axes do not fit a coefficient of shape {tuple(a.shape)}.")
     faces = []
     for axis in range(total - ndim, total):
         if a.shape[axis] < 2:
-            raise ValueError(f"coefficient axis {axis} has {a.shape[axis]} node(s); faces need at least 2.")
+            raise DataError(f"coefficient axis {axis} has {a.shape[axis]} node(s); faces need at least 2.")
         left = a[_axis_slice(total, axis, slice(None, -1))]
         right = a[_axis_slice(total, axis, slice(1, None))]
         if mean == "arithmetic":
@@ -127,13 +129,13 @@ def diffusion_matrix(a: np.ndarray, *, mean: FaceMean = "arithmetic",
     """
     a = np.asarray(a, dtype=np.float64)
     if not 1 <= a.ndim <= 3:
-        raise ValueError(f"coefficient of shape {a.shape}: expected a 1-, 2- or 3-D node grid.")
+        raise DataError(f"coefficient of shape {a.shape}: expected a 1-, 2- or 3-D node grid.")
     if min(a.shape) < 3:
-        raise ValueError(f"coefficient of shape {a.shape}: every axis needs >= 3 nodes (one interior node).")
+        raise DataError(f"coefficient of shape {a.shape}: every axis needs >= 3 nodes (one interior node).")
     if not np.isfinite(a).all():
-        raise ValueError("the diffusion coefficient has NaN or Inf values; it must be finite and > 0 at every node.")
+        raise DataError("the diffusion coefficient has NaN or Inf values; it must be finite and > 0 at every node.")
     if (a <= 0).any():
-        raise ValueError(f"the diffusion coefficient must be > 0 at every node (min {a.min():.3g}); "
+        raise DataError(f"the diffusion coefficient must be > 0 at every node (min {a.min():.3g}); "
                          "check the coefficient field.")
     d = a.ndim
     n_int = tuple(n - 2 for n in a.shape)
@@ -143,7 +145,7 @@ def diffusion_matrix(a: np.ndarray, *, mean: FaceMean = "arithmetic",
     else:
         ordering = np.asarray(ordering)
         if ordering.shape != (n,):
-            raise ValueError(f"ordering has shape {ordering.shape}; it must be a permutation of the {n} "
+            raise DataError(f"ordering has shape {ordering.shape}; it must be a permutation of the {n} "
                              "interior nodes.")
         index = np.empty(n, dtype=np.int64)
         index[ordering] = np.arange(n)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from neurops.errors import SolverError
+from neurops.errors import ConfigError, SolverError
 
 
 class ETDRK4:
@@ -40,7 +40,7 @@ class ETDRK4:
     def __init__(self, lin: np.ndarray, nonlinear: Callable[[np.ndarray], np.ndarray], h: float,
                  n_contour: int = 64) -> None:
         if h <= 0:
-            raise ValueError(f"the ETDRK4 time step must be > 0, got h={h}.")
+            raise ConfigError(f"the ETDRK4 time step must be > 0, got h={h}.")
         lin = np.asarray(lin, dtype=np.complex128)
         self.nonlinear, self.h = nonlinear, h
         self.e = np.exp(h * lin)
@@ -90,9 +90,9 @@ class KuramotoSivashinsky:
 
     def __init__(self, length: float = 22.0, n_points: int = 64, h: float = 0.05) -> None:
         if n_points < 8 or n_points % 2:
-            raise ValueError(f"n_points must be an even number >= 8, got {n_points}.")
+            raise ConfigError(f"n_points must be an even number >= 8, got {n_points}.")
         if length <= 0:
-            raise ValueError(f"the domain length must be > 0, got {length}.")
+            raise ConfigError(f"the domain length must be > 0, got {length}.")
         self.length, self.n_points = length, n_points
         k = 2.0 * np.pi / length * np.arange(n_points // 2 + 1)
         self.x = length * np.arange(n_points) / n_points

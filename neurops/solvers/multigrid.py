@@ -51,6 +51,7 @@ from typing import Literal
 
 import torch
 
+from neurops.errors import ConfigError
 from neurops.kernels.stencil import star_stencil
 from neurops.solvers.operators import (
     DiffusionOperator,
@@ -328,17 +329,17 @@ class Multigrid:
             raise TypeError(f"Multigrid needs a StencilOperator (or DiffusionOperator), got {type(op).__name__}; "
                             f"use PCG with a Jacobi preconditioner for CSR matrices.")
         if coarse not in ("average", "galerkin"):
-            raise ValueError(f"coarse operator {coarse!r} is unknown; use 'average' or 'galerkin'.")
+            raise ConfigError(f"coarse operator {coarse!r} is unknown; use 'average' or 'galerkin'.")
         if coarse == "average" and not isinstance(op, DiffusionOperator):
-            raise ValueError("coarse='average' re-discretises a DiffusionOperator; for a general stencil use "
+            raise ConfigError("coarse='average' re-discretises a DiffusionOperator; for a general stencil use "
                              "coarse='galerkin'.")
         if smoother not in ("jacobi", "rbgs"):
-            raise ValueError(f"smoother {smoother!r} is unknown; use 'jacobi' or 'rbgs'.")
+            raise ConfigError(f"smoother {smoother!r} is unknown; use 'jacobi' or 'rbgs'.")
         if pre_smooth < 0 or post_smooth < 0 or pre_smooth + post_smooth == 0:
-            raise ValueError(f"pre_smooth={pre_smooth}, post_smooth={post_smooth}: use non-negative counts, "
+            raise ConfigError(f"pre_smooth={pre_smooth}, post_smooth={post_smooth}: use non-negative counts, "
                              f"at least one sweep in total.")
         if coarse_size < 1:
-            raise ValueError(f"coarse_size must be >= 1, got {coarse_size}.")
+            raise ConfigError(f"coarse_size must be >= 1, got {coarse_size}.")
         self.coarse, self.smoother = coarse, smoother
         self.pre_smooth, self.post_smooth = int(pre_smooth), int(post_smooth)
         self.dtype = dtype or op.dtype

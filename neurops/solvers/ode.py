@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from neurops.errors import SolverError
+from neurops.errors import ConfigError, SolverError
 
 VectorField = Callable[[np.ndarray], np.ndarray]
 Method = Literal["rk4", "RK45", "DOP853", "Radau", "LSODA"]
@@ -54,9 +54,9 @@ def integrate(f: VectorField, x0: np.ndarray, dt: float, n_steps: int, *, method
     x : [B, T, D] float64.
     """
     if method not in METHODS:
-        raise ValueError(f"ODE method {method!r} is unknown; use one of {METHODS}.")
+        raise ConfigError(f"ODE method {method!r} is unknown; use one of {METHODS}.")
     if dt <= 0 or n_steps < 1 or substeps < 1 or transient < 0:
-        raise ValueError(f"need dt > 0, n_steps >= 1, substeps >= 1, transient >= 0; got dt={dt}, "
+        raise ConfigError(f"need dt > 0, n_steps >= 1, substeps >= 1, transient >= 0; got dt={dt}, "
                          f"n_steps={n_steps}, substeps={substeps}, transient={transient}.")
     x = np.array(x0, dtype=np.float64, ndmin=2)
     if method != "rk4":

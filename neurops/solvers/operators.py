@@ -43,6 +43,7 @@ from typing import Literal
 
 import torch
 
+from neurops.errors import ConfigError, DataError
 from neurops.kernels.stencil import select_stencil_path, star_stencil
 from neurops.solvers.diffusion_fd import FACE_MEANS, FaceMean, face_coefficients
 
@@ -63,11 +64,11 @@ def normalize_boundary(boundary: str | Sequence[str] | Mapping[str, str], ndim: 
     else:
         bcs = tuple(boundary)
     if len(bcs) != ndim:
-        raise ValueError(f"{len(bcs)} boundary conditions {bcs} for a {ndim}-D grid; give one per axis "
+        raise ConfigError(f"{len(bcs)} boundary conditions {bcs} for a {ndim}-D grid; give one per axis "
                          f"or a single string for all axes.")
     for bc in bcs:
         if bc not in BOUNDARIES:
-            raise ValueError(f"boundary condition {bc!r} is unknown; use one of {BOUNDARIES}.")
+            raise ConfigError(f"boundary condition {bc!r} is unknown; use one of {BOUNDARIES}.")
     return tuple(bcs)
 
 
@@ -128,10 +129,10 @@ class LinearOperator:
         if not isinstance(u, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(u).__name__}.")
         if tuple(u.shape[1:]) != tuple(self.shape):
-            raise ValueError(f"{name} has shape {tuple(u.shape)} but the operator acts on [B, *{tuple(self.shape)}]; "
+            raise DataError(f"{name} has shape {tuple(u.shape)} but the operator acts on [B, *{tuple(self.shape)}]; "
                              f"pass the field on the grid of unknowns with a leading batch axis.")
         if self.batch_size not in (1, u.shape[0]):
-            raise ValueError(f"{name} has batch {u.shape[0]} but the operator holds {self.batch_size} samples; "
+            raise DataError(f"{name} has batch {u.shape[0]} but the operator holds {self.batch_size} samples; "
                              f"use the same batch size or an operator with batch 1.")
 
     def to_dense(self) -> torch.Tensor:
@@ -191,16 +192,16 @@ class StencilOperator(LinearOperator):
                  periodic: Sequence[bool]) -> None:
         ndim = diag.ndim - 1
         if not 1 <= ndim <= 3:
-            raise ValueError(f"stencil diagonal of shape {tuple(diag.shape)}: expected [B, *shape] with 1-3 axes.")
+            raise DataError(f"stencil diagonal of shape {tuple(diag.shape)}: expected [B, *shape] with 1-3 axes.")
         offsets = [tuple(int(v) for v in o) for o in offsets]
         for o in offsets:
             if len(o) != ndim or any(v not in (-1, 0, 1) for v in o) or not any(o):
-                raise ValueError(f"stencil offset {o} is invalid for a {ndim}-D grid; use tuples of -1/0/1 per axis.")
+                raise DataError(f"stencil offset {o} is invalid for a {ndim}-D grid; use tuples of -1/0/1 per axis.")
         if coeffs.shape != (diag.shape[0], len(offsets), *diag.shape[1:]):
-            raise ValueError(f"stencil coefficients have shape {tuple(coeffs.shape)}, expected "
+            raise DataError(f"stencil coefficients have shape {tuple(coeffs.shape)}, expected "
                              f"{(diag.shape[0], len(offsets), *diag.shape[1:])} = [B, offsets, *shape].")
         if len(periodic) != ndim:
-            raise ValueError(f"{len(periodic)} periodic flags for a {ndim}-D grid; give one per axis.")
+            raise DataError(f"{len(periodic)} periodic flags for a {ndim}-D grid; give one per axis.")
         self.diag = diag
         self.offsets = offsets
         self.coeffs = coeffs
@@ -211,7 +212,7 @@ class StencilOperator(LinearOperator):
         self.device = diag.device
         for ax, (n, p) in enumerate(zip(self.shape, self.periodic)):
             if p and n < 3:
-                raise ValueError(f"periodic axis {ax} has {n} points; a periodic stencil needs at least 3.")
+                raise DataError(f"periodic axis {ax} has {n} points; a periodic stencil needs at least 3.")
         self._pieces = [self._offset_pieces(o) for o in offsets]
         self.star = offsets == star_offsets(ndim)  # the (2d+1)-point stencils the Triton kernel takes
 
@@ -374,11 +375,11 @@ class DiffusionOperator(StencilOperator):
         face_weights = list(face_weights)
         ndim = len(face_weights)
         if not 1 <= ndim <= 3:
-            raise ValueError(f"{ndim} face-weight arrays given; a diffusion operator needs one per axis (1-3 axes).")
+            raise DataError(f"{ndim} face-weight arrays given; a diffusion operator needs one per axis (1-3 axes).")
         bcs = normalize_boundary(boundary, ndim)
         w0 = face_weights[0]
         if w0.ndim != ndim + 1:
-            raise ValueError(f"face weights of axis 0 have shape {tuple(w0.shape)}; expected [B, *faces] with "
+            raise DataError(f"face weights of axis 0 have shape {tuple(w0.shape)}; expected [B, *faces] with "
                              f"{ndim} grid axes.")
         # grid of unknowns: along axis k, inverted from the number of faces of axis k
         shape = []
@@ -390,10 +391,10 @@ class DiffusionOperator(StencilOperator):
             expect = list(shape)
             expect[ax] = num_faces(shape[ax], bcs[ax])
             if tuple(w.shape[1:]) != tuple(expect) or w.shape[0] != w0.shape[0]:
-                raise ValueError(f"face weights of axis {ax} have shape {tuple(w.shape)}, expected "
+                raise DataError(f"face weights of axis {ax} have shape {tuple(w.shape)}, expected "
                                  f"{(w0.shape[0], *expect)} for unknowns {shape} with {bcs}.")
         if min(shape) < 1:
-            raise ValueError(f"grid of unknowns {shape} is empty; each axis needs at least one unknown.")
+            raise DataError(f"grid of unknowns {shape} is empty; each axis needs at least one unknown.")
         self.face_weights = face_weights
         self.boundary = bcs
         diag = torch.zeros((w0.shape[0], *shape), dtype=w0.dtype, device=w0.device)
@@ -437,20 +438,20 @@ class DiffusionOperator(StencilOperator):
             raise TypeError(f"coefficient must be a torch.Tensor [B, *spatial], got {type(a).__name__}.")
         ndim = a.ndim - 1
         if not 1 <= ndim <= 3:
-            raise ValueError(f"coefficient of shape {tuple(a.shape)}: expected [B, *spatial] with 1-3 spatial axes.")
+            raise DataError(f"coefficient of shape {tuple(a.shape)}: expected [B, *spatial] with 1-3 spatial axes.")
         if mean not in FACE_MEANS:
-            raise ValueError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
+            raise ConfigError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
         bcs = normalize_boundary(boundary, ndim)
         for ax, (n, bc) in enumerate(zip(a.shape[1:], bcs)):
             if n < 3:
-                raise ValueError(f"coefficient axis {ax} has {n} nodes; a {bc} axis needs at least 3.")
+                raise DataError(f"coefficient axis {ax} has {n} nodes; a {bc} axis needs at least 3.")
         if not torch.isfinite(a).all() or (a <= 0).any():
-            raise ValueError("the diffusion coefficient must be finite and > 0 at every node "
+            raise DataError("the diffusion coefficient must be finite and > 0 at every node "
                              f"(min {float(a.min()):.3g}); check the coefficient field.")
         if spacing is None:
             spacing = [1.0 / (n if bc == "periodic" else n - 1) for n, bc in zip(a.shape[1:], bcs)]
         if len(spacing) != ndim:
-            raise ValueError(f"{len(spacing)} grid spacings for a {ndim}-D grid; give one per axis.")
+            raise DataError(f"{len(spacing)} grid spacings for a {ndim}-D grid; give one per axis.")
         # periodic axes: append the first node so the wrap-around face is averaged like the others
         a_ext = a
         for ax, bc in enumerate(bcs):
@@ -521,13 +522,13 @@ class CSROperator(LinearOperator):
     def __init__(self, matrix: torch.Tensor | Sequence[torch.Tensor]) -> None:
         mats = [matrix] if isinstance(matrix, torch.Tensor) else list(matrix)
         if not mats:
-            raise ValueError("CSROperator needs at least one matrix.")
+            raise DataError("CSROperator needs at least one matrix.")
         for m in mats:
             if not isinstance(m, torch.Tensor) or m.layout != torch.sparse_csr:
                 raise TypeError("CSROperator takes torch.sparse_csr_tensor matrices; convert with "
                                 "tensor.to_sparse_csr() or neurops.solvers.adapters.from_scipy().")
             if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape != mats[0].shape:
-                raise ValueError(f"CSR matrices must be square and of one size, got {[tuple(x.shape) for x in mats]}.")
+                raise DataError(f"CSR matrices must be square and of one size, got {[tuple(x.shape) for x in mats]}.")
         n = mats[0].shape[0]
         self.shape = (n,)
         self.batch_size = len(mats)

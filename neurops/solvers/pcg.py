@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from neurops.errors import SolverError
+from neurops.errors import ConfigError, DataError, SolverError
 from neurops.solvers.operators import LinearOperator, batch_dot
 
 Preconditioner = Callable[[torch.Tensor], torch.Tensor]
@@ -83,9 +83,9 @@ def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None) -> N
     if x0 is not None:
         op.check_input(x0, "initial guess x0")
         if x0.shape != b.shape:
-            raise ValueError(f"initial guess x0 {tuple(x0.shape)} and b {tuple(b.shape)} differ in shape.")
+            raise DataError(f"initial guess x0 {tuple(x0.shape)} and b {tuple(b.shape)} differ in shape.")
     if not torch.isfinite(b).all():
-        raise ValueError("right-hand side b contains NaN or Inf; check the forcing.")
+        raise DataError("right-hand side b contains NaN or Inf; check the forcing.")
 
 
 def pcg(
@@ -131,9 +131,9 @@ def pcg(
     """
     check_rhs(op, b, x0)
     if not rtol >= 0 or not atol >= 0 or rtol == atol == 0:
-        raise ValueError(f"rtol={rtol}, atol={atol}: tolerances must be >= 0 and not both 0.")
+        raise ConfigError(f"rtol={rtol}, atol={atol}: tolerances must be >= 0 and not both 0.")
     if maxiter < 0:
-        raise ValueError(f"maxiter must be >= 0, got {maxiter}.")
+        raise ConfigError(f"maxiter must be >= 0, got {maxiter}.")
     precond = preconditioner if preconditioner is not None else (lambda r: r)
     bnorm = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
     target = torch.clamp(rtol * bnorm, min=atol)

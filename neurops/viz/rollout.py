@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from neurops.errors import DataError
 from neurops.utils.io import atomic_path
 
 __all__ = ["plot_rollout_errors", "plot_rollout_frames"]
@@ -101,7 +102,7 @@ def plot_rollout_frames(
     pred = torch.as_tensor(prediction).detach().cpu().float().numpy()
     true = torch.as_tensor(target).detach().cpu().float().numpy()
     if pred.shape != true.shape or pred.ndim != 3 or pred.shape[0] % n_fields:
-        raise ValueError(f"expected prediction and target of the same shape [T * F, H, W] with F={n_fields}, got "
+        raise DataError(f"expected prediction and target of the same shape [T * F, H, W] with F={n_fields}, got "
                          f"{pred.shape} and {true.shape}.")
     pred, true = pred[field::n_fields], true[field::n_fields]
     frames = np.unique(np.linspace(0, len(pred) - 1, min(max_frames, len(pred))).round().astype(int))

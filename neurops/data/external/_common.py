@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from neurops.data.files import open_hdf5
 from neurops.data.schema import resolution_tag
 from neurops.data.writer import H5Writer
-from neurops.errors import ConfigError, DataError
+from neurops.errors import ConfigError, DataError, MissingFileError
 
 Reader = Callable[[int, int], np.ndarray]
 
@@ -103,7 +103,7 @@ def open_upstream(path: str | os.PathLike, what: str) -> h5py.File:
     (:func:`~neurops.data.files.open_hdf5`; a missing file is a ``FileNotFoundError``)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{what} file {path} does not exist; check the path.")
+        raise MissingFileError(f"{what} file {path} does not exist; check the path.")
     return open_hdf5(path, source=what)
 
 

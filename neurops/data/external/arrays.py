@@ -35,7 +35,7 @@ from neurops.data.external._common import (
     write_converted,
 )
 from neurops.data.schema import BOUNDARY_TYPES, resolution_tag
-from neurops.errors import ConfigError, DataError
+from neurops.errors import ConfigError, DataError, MissingFileError
 
 SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".pt", ".pth")
 
@@ -72,7 +72,7 @@ def load_array(path: str | os.PathLike, key: str | None = None) -> ArraySamples:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"array file {path} does not exist; check the path.")
+        raise MissingFileError(f"array file {path} does not exist; check the path.")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"{path} is not an array file neurops reads ({', '.join(SUFFIXES)}); save the arrays with "

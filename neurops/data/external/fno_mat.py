@@ -59,7 +59,7 @@ from neurops.data.external._common import (
     write_converted,
 )
 from neurops.data.schema import BOUNDARY_TYPES
-from neurops.errors import ConfigError, DataError
+from neurops.errors import ConfigError, DataError, MissingFileError
 
 FNOMatLayout = Literal["auto", "darcy", "navier_stokes", "burgers", "custom"]
 LAYOUTS: tuple[str, ...] = ("darcy", "navier_stokes", "burgers", "custom")
@@ -112,7 +112,7 @@ def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"MATLAB file {path} does not exist; check the path.")
+        raise MissingFileError(f"MATLAB file {path} does not exist; check the path.")
     if is_v73(path):
         f = stack.enter_context(open_upstream(path, "MATLAB v7.3"))
         return {k: MatArray(v) for k, v in f.items()

@@ -53,7 +53,7 @@ from neurops.data.external._common import (
     plan_splits,
     write_converted,
 )
-from neurops.errors import ConfigError, DataError
+from neurops.errors import ConfigError, DataError, MissingFileError
 
 BC_MAP: dict[str, str] = {"periodic": "periodic", "wall": "dirichlet", "open": "none"}
 SPLIT_DIRS: dict[str, str] = {"train": "train", "valid": "val", "test": "test"}
@@ -255,7 +255,7 @@ def convert_the_well(
     src = Path(src)
     stride = Striding(space_stride, time_stride)
     if not src.exists():
-        raise FileNotFoundError(f"The Well source {src} does not exist; pass a .hdf5 file or a dataset directory.")
+        raise MissingFileError(f"The Well source {src} does not exist; pass a .hdf5 file or a dataset directory.")
     if src.is_dir() and (n_train is not None or n_test is not None or n_val):
         raise ConfigError("n_train/n_val/n_test apply to a single file; a dataset directory keeps its own "
                           "train/valid/test split.")

@@ -51,25 +51,27 @@ from typing import Literal
 import numpy as np
 import scipy.fft
 
+from neurops.errors import ConfigError
+
 GRFBoundary = Literal["neumann", "periodic"]
 GRF_BOUNDARIES: tuple[str, ...] = ("neumann", "periodic")
 
 
 def _check_args(shape: Sequence[int], alpha: float, tau: float, boundary: str) -> tuple[int, ...]:
     if boundary not in GRF_BOUNDARIES:
-        raise ValueError(f"GRF boundary {boundary!r} is unknown; use one of {GRF_BOUNDARIES}.")
+        raise ConfigError(f"GRF boundary {boundary!r} is unknown; use one of {GRF_BOUNDARIES}.")
     try:
         shape = tuple(int(s) for s in shape)
     except TypeError as err:
         raise TypeError(f"GRF shape must be a sequence of ints such as (64, 64), got {shape!r}.") from err
     if not 1 <= len(shape) <= 3:
-        raise ValueError(f"GRF shape {shape} has {len(shape)} dimensions; 1, 2 or 3 are supported.")
+        raise ConfigError(f"GRF shape {shape} has {len(shape)} dimensions; 1, 2 or 3 are supported.")
     smallest = 2
     if min(shape) < smallest:
-        raise ValueError(f"GRF shape {shape} has an axis with fewer than {smallest} points; use at least "
+        raise ConfigError(f"GRF shape {shape} has an axis with fewer than {smallest} points; use at least "
                          f"{smallest} per axis.")
     if not alpha > 0 or not tau > 0:
-        raise ValueError(f"GRF needs alpha > 0 and tau > 0, got alpha={alpha}, tau={tau}.")
+        raise ConfigError(f"GRF needs alpha > 0 and tau > 0, got alpha={alpha}, tau={tau}.")
     return shape
 
 
@@ -138,7 +140,7 @@ def grf_variance(
     periodic case is a single number, so only it is offered here.
     """
     if boundary != "periodic":
-        raise ValueError("grf_variance is defined for boundary='periodic' only (the Neumann field's "
+        raise ConfigError("grf_variance is defined for boundary='periodic' only (the Neumann field's "
                          "variance depends on the position).")
     mu = grf_eigenvalues(shape, alpha=alpha, tau=tau, sigma=sigma, boundary="periodic")
     # the rfft half-spectrum holds each +k/-k pair once, except the k_d = 0 (and Nyquist) planes

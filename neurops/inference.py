@@ -11,9 +11,11 @@ from pathlib import Path
 import torch
 
 from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
+from neurops.data.shards import data_files
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError, NeuropsWarning
 from neurops.models.registry import RESOLUTION_BEHAVIOURS, resolution_behaviour
+from neurops.utils.io import check_output_path
 
 
 def load_operator(ckpt: str | os.PathLike, map_location: str | torch.device = "cpu"):
@@ -62,7 +64,10 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     than the training grid gets a :class:`~neurops.errors.NeuropsWarning` when the model's
     resolution behaviour is ``fixed_grid`` (see :func:`check_grid`).
     """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}; pass --batch-size 16 (or any positive size).")
     attrs = read_attrs(data)  # a bad data file fails before the checkpoint is loaded
+    check_output_path(out, overwrite=overwrite, inputs=[*data_files(data), ckpt])
     splits = list(splits) if splits else list_splits(data)
     task = load_operator(ckpt)
     fields = task.data_fields or {}

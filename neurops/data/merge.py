@@ -48,14 +48,12 @@ def merge_files(sources: DataPath, out: str | os.PathLike, *, copy: bool = False
         attributes are the first file's, without ``shard``, and ``generator.merged_from``
         lists the sources.
     """
-    out = check_output_path(out, overwrite=overwrite)
     files = data_files(sources)
+    out = check_output_path(out, overwrite=overwrite, inputs=files)
     home = out.absolute().parent.resolve()
     for q in files:
         with open_h5(q):  # each source is a valid neurops file on its own
             pass
-        if q.resolve() == out.resolve():
-            raise ConfigError(f"the output {out} is one of the files to merge; choose another name.")
         if not copy and not q.resolve().is_relative_to(home):
             raise ConfigError(f"{q} is not inside the folder of {out} ({home}); a virtual merge names its sources by "
                               "relative paths inside that folder: write the merged file next to (or above) the "

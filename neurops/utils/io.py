@@ -13,10 +13,10 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from neurops.errors import ConfigError
+from neurops.errors import ConfigError, OutputExistsError
 
 _TEMP_RE = re.compile(r"^\.(?P<target>.+)\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
 
@@ -63,17 +63,31 @@ def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def check_output_path(path: str | os.PathLike, *, overwrite: bool) -> Path:
-    """The output file ``path``, refused before any work if it is a directory or exists without ``overwrite``."""
+def check_output_path(path: str | os.PathLike, *, overwrite: bool,
+                      inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """The output file ``path``, refused before any work if it is a directory, exists without
+    ``overwrite``, or is one of the files the command reads (``inputs``; ``None`` entries are
+    skipped): an output never replaces an input, even with ``overwrite``."""
     target = Path(path)
     if target.is_dir():
         raise ConfigError(f"output {target} is a directory; give a file name (e.g. {target / 'data.h5'}).")
+    for source in inputs:
+        if source is not None and _same_file(target, Path(source)):
+            raise ConfigError(f"output {target} is also an input of this command ({source}); writing it would "
+                              "replace the data it reads: choose another output path.")
     if not overwrite and target.exists():
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{target} already exists; pass overwrite=True (or --overwrite) to replace it, "
             "or choose another output path."
         )
     return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (also through links or different spellings)."""
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.absolute().resolve() == b.absolute().resolve()
 
 
 @contextlib.contextmanager

@@ -67,5 +67,5 @@ def test_copy_is_self_contained_and_virtual_merge_outside_the_folder_is_refused(
 
 def test_output_among_the_inputs_is_refused(run):
     _, data = run
-    with pytest.raises(ConfigError, match="is one of the files to merge"):
+    with pytest.raises(ConfigError, match="is also an input"):
         merge_files(data / "shards", data / "shards" / "part-0.h5", overwrite=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from neurops.errors import ConfigError
-from neurops.utils.io import atomic_path, remove_stale_temporaries, temporary_owner
+from neurops.utils.io import atomic_path, check_output_path, remove_stale_temporaries, temporary_owner
 
 WRITER = """
 import sys, time
@@ -42,6 +42,17 @@ def test_directory_and_existing_output_are_refused_before_writing(tmp_path):
     with pytest.raises(FileExistsError, match="--overwrite"), atomic_path(tmp_path / "a.h5", overwrite=False):
         pass
     assert (tmp_path / "a.h5").read_text() == "keep"
+
+
+def test_an_output_that_is_an_input_is_refused_even_with_overwrite(tmp_path):
+    data = tmp_path / "data.h5"
+    data.write_bytes(b"data")
+    (tmp_path / "link.h5").symlink_to(data)
+    for out in (data, tmp_path / "link.h5", tmp_path / "sub" / ".." / "data.h5"):
+        with pytest.raises(ConfigError, match="also an input"):
+            check_output_path(out, overwrite=True, inputs=[None, tmp_path / "other.h5", data])
+    assert check_output_path(tmp_path / "new.h5", overwrite=False, inputs=[data]) == tmp_path / "new.h5"
+    assert data.read_bytes() == b"data"
 
 
 def test_sigkilled_writer_leaves_a_temporary_file_that_the_next_write_removes(tmp_path):

@@ -23,6 +23,7 @@ from neurops.data.external.fno_mat import convert_fno_mat
 from neurops.data.external.pdebench import convert_pdebench
 from neurops.data.external.the_well import convert_the_well
 from neurops.errors import ConfigError
+from neurops.utils.io import check_output_path
 
 #: converter per ``--from`` value
 CONVERTERS: dict[str, Callable[..., Path]] = {
@@ -68,6 +69,9 @@ def convert(src: str | os.PathLike, fmt: str, out: str | os.PathLike, **options:
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ConfigError(f"format {key!r} has no option(s) {unknown}; valid: {sorted(accepted)}.")
+    inputs = [src, *(options.get(k) for k in ("test_src", "outputs", "test_outputs"))]
+    inputs += [q for pair in options.get("extra_test") or () for q in pair]
+    check_output_path(out, overwrite=bool(options.get("overwrite")), inputs=inputs)
     return converter(Path(src), Path(out), **options)
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from neurops.errors import ConfigError
+from neurops.errors import ConfigError, ModelError
 from neurops.kernels.backend import path_from_environment, triton_available
 from neurops.kernels.spectral_dft import spectral_conv_dft
 from neurops.kernels.spectral_fft import spectral_conv_fft
@@ -36,16 +36,23 @@ from neurops.kernels.spectral_fft import spectral_conv_fft
 SpectralPath = Callable[[torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor]
 
 
+def max_modes(spatial: Sequence[int]) -> tuple[int, ...]:
+    """The most Fourier modes a grid of ``spatial`` points per axis holds: ``n // 2`` on every axis
+    but the last, ``n // 2 + 1`` on the last (the half-spectrum of ``rfftn``)."""
+    return tuple(n // 2 + 1 if i == len(spatial) - 1 else n // 2 for i, n in enumerate(spatial))
+
+
 def check_modes(spatial: Sequence[int], modes: Sequence[int]) -> None:
-    """Raise ``ValueError`` if the grid cannot hold the requested number of modes."""
+    """Raise :class:`~neurops.errors.ModelError` if the grid cannot hold the requested number of modes;
+    the message gives the maximum of every axis (:func:`max_modes`)."""
     if len(spatial) != len(modes):
-        raise ValueError(f"input has {len(spatial)} spatial dims but {len(modes)} mode counts were given "
+        raise ModelError(f"input has {len(spatial)} spatial dims but {len(modes)} mode counts were given "
                          f"(modes={tuple(modes)}); use one mode count per spatial dimension.")
-    for i, (n, m) in enumerate(zip(spatial, modes)):
-        limit = n // 2 + 1 if i == len(modes) - 1 else n // 2
-        if m < 1 or m > limit:
-            raise ValueError(f"spatial dim {i} has {n} points, which holds at most {limit} Fourier modes, "
-                             f"but {m} were requested; use a finer grid or fewer modes.")
+    limits = max_modes(spatial)
+    if any(m < 1 or m > limit for m, limit in zip(modes, limits)):
+        raise ModelError(f"{tuple(int(m) for m in modes)} Fourier modes do not fit a {'x'.join(map(str, spatial))} "
+                         f"grid, which holds at most {limits} modes per axis; use a finer grid or at most {limits} "
+                         "modes (and at least 1).")
 
 
 def mode_blocks(spatial: Sequence[int], modes: Sequence[int]) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:

@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from neurops.errors import ModelError
+from neurops.kernels.spectral import max_modes
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.pointwise import activation as make_activation
 from neurops.layers.spectral import SpectralConv
@@ -78,6 +79,22 @@ class FNO(nn.Module):
             PointwiseLinear(width, projection_channels), make_activation(activation),
             PointwiseLinear(projection_channels, out_channels),
         )
+
+    def check_grid(self, spatial: Sequence[int]) -> None:
+        """Raise :class:`~neurops.errors.ModelError` if the Fourier layers cannot run on a grid of
+        ``spatial`` points per axis (fewer points, after padding, than ``modes`` needs); tasks call
+        it for every grid of the data before training."""
+        padded = tuple(int(n) + round(self.padding * int(n)) for n in spatial)
+        if len(padded) == len(self.modes) and all(1 <= m <= k for m, k in zip(self.modes, max_modes(padded))):
+            return
+        grid = "x".join(map(str, spatial)) + (f" (padded to {'x'.join(map(str, padded))})" if padded != tuple(spatial)
+                                              else "")
+        if len(padded) != len(self.modes):
+            raise ModelError(f"the FNO has modes for {len(self.modes)} spatial dims (modes={list(self.modes)}) but the "
+                             f"data's grid {grid} has {len(padded)}; give one mode count per axis of the data.")
+        raise ModelError(f"the FNO's modes {list(self.modes)} do not fit the {grid} grid of the data, which holds at "
+                         f"most {list(max_modes(padded))} Fourier modes per axis; set model_kwargs.modes to at most "
+                         "that, or use finer data.")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""

@@ -130,6 +130,8 @@ class OperatorTask(L.LightningModule):
                         getattr(dm, "train_resolution", None))
         elif dm is not None and hasattr(dm, "in_channels"):
             self._check_channels(dm.in_channels, dm.out_channels)
+        if dm is not None and hasattr(self.net, "check_grid"):
+            self._check_grids(dm)
         if dm is not None and hasattr(dm, "test_tags"):
             self._test_tags = dm.test_tags
         if dm is not None and hasattr(dm, "train_set"):
@@ -139,6 +141,12 @@ class OperatorTask(L.LightningModule):
             self.train_resolution = list(dm.train_resolution)
         if stage == "fit" and self.hparams.normalize and not bool(self.in_norm.fitted):
             self._fit_normalizers(dm)
+
+    def _check_grids(self, dm: Any) -> None:
+        """Let the model refuse a grid of the data before any step (e.g. too many Fourier modes for it)."""
+        for ds in (getattr(dm, "train_set", None), getattr(dm, "val_set", None), *getattr(dm, "test_sets", ())):
+            if ds is not None and hasattr(ds, "spatial_shape"):
+                self.net.check_grid(ds.spatial_shape)
 
     def _check_channels(self, in_channels: int, out_channels: int) -> None:
         kw = self.hparams.model_kwargs

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from neurops.errors import ModelError
 from neurops.layers.spectral import SpectralConv
 
 
@@ -51,5 +52,5 @@ def test_resolution_consistency_on_band_limited_input():
 
 
 def test_too_many_modes_is_a_clear_error():
-    with pytest.raises(ValueError, match="holds at most 4 Fourier modes"):
+    with pytest.raises(ModelError, match=r"\(6, 6\) Fourier modes do not fit a 8x8 grid, which holds at most \(4, 5\)"):
         SpectralConv(1, 1, (6, 6))(torch.randn(1, 1, 8, 8))

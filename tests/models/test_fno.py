@@ -43,3 +43,28 @@ def test_bad_input_shape_is_named():
     model = build("fno", in_channels=2, modes=(4, 4), width=4)
     with pytest.raises(ModelError, match=r"expects input \[B, 2, 2 spatial dims\]"):
         model(torch.randn(1, 1, 8, 8))
+
+
+@pytest.mark.parametrize("padding, fitting", [
+    (0.0, [(8, 8), (9, 8), (8, 9), (12, 12)]),
+    (0.25, [(8, 8), (9, 8), (7, 7), (8, 9), (6, 6), (12, 12)]),  # padded: 7 -> 9, 6 -> 8 points
+])
+def test_check_grid_agrees_with_the_forward_pass(padding, fitting):
+    model = build("fno", modes=(4, 5), width=4, n_layers=1, padding=padding)
+    grids = [(8, 8), (9, 8), (7, 7), (8, 9), (6, 6), (10, 3), (12, 12)]
+    for grid in grids:
+        try:
+            model.check_grid(grid)
+            fits = True
+        except ModelError as exc:
+            fits = False
+            padded = [n + round(padding * n) for n in grid]
+            assert f"at most {[padded[0] // 2, padded[1] // 2 + 1]} Fourier modes per axis" in str(exc)
+        try:
+            model(torch.randn(1, 1, *grid))
+            runs = True
+        except ModelError:
+            runs = False
+        assert fits == runs == (grid in fitting), grid
+    with pytest.raises(ModelError, match="modes for 2 spatial dims"):
+        model.check_grid((16,))

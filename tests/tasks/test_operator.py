@@ -43,6 +43,16 @@ def test_channel_mismatch_is_one_clear_error(operator_file, tmp_path):
         _trainer(tmp_path).fit(task, dm)
 
 
+def test_too_many_modes_for_a_grid_of_the_data_is_refused_before_any_step(operator_file, tmp_path):
+    dm = OperatorDataModule(operator_file, batch_size=8)
+    task = OperatorTask("fno", {"modes": [9, 9], "width": 4, "n_layers": 1})  # fits test@32, not the 16^2 splits
+    steps = []
+    task.training_step = lambda batch, i: steps.append(i)
+    with pytest.raises(ModelError, match=r"modes \[9, 9\] do not fit the 16x16 grid .* at most \[8, 9\] Fourier"):
+        _trainer(tmp_path).fit(task, dm)
+    assert steps == []
+
+
 def test_unknown_model_fails_at_construction():
     with pytest.raises(ModelError, match="unknown model 'fourier'"):
         OperatorTask("fourier")

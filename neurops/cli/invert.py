@@ -18,7 +18,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from neurops.errors import ConfigError
+from neurops.errors import ConfigError, OutputExistsError
 
 SAMPLERS = ("auto", "pcn", "gpcn", "pcnl")
 
@@ -88,7 +88,7 @@ def _prior_overrides(text: str | None) -> dict | None:
 
 def _check_args(args: argparse.Namespace) -> Path | None:
     if args.out.exists() and not args.overwrite:  # fail before any work
-        raise FileExistsError(f"{args.out} already exists; pass --overwrite to replace it or choose another --out.")
+        raise OutputExistsError(f"{args.out} already exists; pass --overwrite to replace it or choose another --out.")
     if args.make_obs:
         if args.data is None:
             raise ConfigError("--make-obs needs --data FILE (a labelled neurops file).")
@@ -105,7 +105,7 @@ def _check_args(args: argparse.Namespace) -> Path | None:
                               f"{getattr(args, name)}.")
     figure = None if args.no_figure else (args.figure or args.out.with_suffix(".png"))
     if figure is not None and figure.exists() and not args.overwrite:
-        raise FileExistsError(f"figure {figure} already exists; pass --overwrite, --figure PATH or --no-figure.")
+        raise OutputExistsError(f"figure {figure} already exists; pass --overwrite, --figure PATH or --no-figure.")
     return figure
 
 

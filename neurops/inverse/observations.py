@@ -33,7 +33,7 @@ from neurops.data.files import open_hdf5
 from neurops.data.reader import read_attrs, read_split
 from neurops.data.records import OBSERVATIONS_KIND, decode_dims, open_record, record_problems
 from neurops.data.schema import SCHEMA_VERSION
-from neurops.errors import DataError, SchemaError
+from neurops.errors import DataError, MissingFileError, SchemaError
 from neurops.utils.io import atomic_path
 
 __all__ = [
@@ -215,7 +215,7 @@ def read_observations(path: str | os.PathLike) -> Observations:
     """Read an observation file (written by :func:`write_observations` or by hand; clear errors otherwise)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"observation file {path} does not exist; make one with "
+        raise MissingFileError(f"observation file {path} does not exist; make one with "
                                 "`neurops invert --make-obs --data FILE --out OBS.h5`.")
     if not h5py.is_hdf5(path):
         raise DataError(f"{path} is not an HDF5 file; an observation file is HDF5 with points, values, noise_std, "

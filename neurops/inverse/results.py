@@ -15,7 +15,7 @@ import numpy as np
 
 from neurops.data.records import POSTERIOR_KIND, decode_dims, open_record, record_problems
 from neurops.data.schema import SCHEMA_VERSION
-from neurops.errors import DataError, SchemaError
+from neurops.errors import DataError, MissingFileError, SchemaError
 from neurops.inverse.inversion import PosteriorResult
 from neurops.utils.io import atomic_path
 
@@ -78,7 +78,7 @@ def read_posterior(path: str | os.PathLike, *, samples: bool = True) -> Posterio
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"posterior file {path} does not exist; write one with `neurops invert`.")
+        raise MissingFileError(f"posterior file {path} does not exist; write one with `neurops invert`.")
     f = open_record(path)
     if f is None or f.attrs.get("kind") != POSTERIOR_KIND:
         if f is not None:

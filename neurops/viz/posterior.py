@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from neurops.errors import DataError  # noqa: E402
 from neurops.utils.io import atomic_path  # noqa: E402
 
 
@@ -35,7 +36,7 @@ def plot_posterior(result: Any, path: str | os.PathLike, title: str = "") -> Pat
     s, truth = result.summary, result.truth
     pts = np.asarray(result.observations["points"])
     if pts.shape[1] != 2:
-        raise ValueError("plot_posterior draws 2-D posteriors; this one is not 2-D.")
+        raise DataError("plot_posterior draws 2-D posteriors; this one is not 2-D (write no figure: --no-figure).")
     coords = list(result.coords.values())
     extent = (coords[0][0], coords[0][-1], coords[1][0], coords[1][-1])
     level = int(round(100 * result.level))

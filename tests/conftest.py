@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -126,6 +127,23 @@ def write_operator_file(path: Path, splits: dict[str, tuple[int, int]], seed: in
             w.add_split(split, coords={"x": x, "y": x}, inputs={"a": a}, outputs={"u": u})
     return path
 
+
+
+def write_observation_file(path: Path, n: int = 5, **changes) -> Path:
+    """An observation file written by hand with the documented fields only (no kind, no version): two
+    points on a unit-square ``n x n`` grid; ``changes`` replaces fields (``None`` leaves one out)."""
+    x = np.linspace(0, 1, n)
+    fields = {"points": np.array([[0.25, 0.5], [0.75, 0.25]]), "values": np.array([0.1, 0.2]),
+              "noise_std": 0.01, "dims": '["x", "y"]', "coords/x": x, "coords/y": x, **changes}
+    with h5py.File(path, "w") as f:
+        for key, value in fields.items():
+            if value is None:
+                continue
+            if key in ("noise_std", "dims"):
+                f.attrs[key] = value
+            else:
+                f.create_dataset(key, data=value)
+    return path
 
 @pytest.fixture(autouse=True)
 def _no_seed_from_earlier_tests(monkeypatch):

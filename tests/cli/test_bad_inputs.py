@@ -8,6 +8,7 @@ the error line must contain.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from neurops.cli import main
-from tests.conftest import write_operator_file
+from tests.conftest import write_observation_file, write_operator_file
 
 
 def _good(tmp: Path) -> None:
@@ -53,15 +54,40 @@ def _shards(tmp: Path) -> None:
         spec.generate(config, tmp / "parts" / f"p{i}.h5", workers=1, progress=False, shard=Shard(i, 3))
 
 
-def _complex_field(tmp: Path) -> None:
-    _good(tmp)
-    with h5py.File(tmp / "good.h5", "a") as f:
-        u = f["train/outputs/u"][()]
-        del f["train/outputs/u"]
-        f["train/outputs/u"] = u.astype(np.complex64)
+def _edited(edit: Callable[[h5py.File], None]) -> Callable[[Path], None]:
+    """A maker writing ``good.h5`` and then changing it with ``edit(file)``."""
+
+    def make(tmp: Path) -> None:
+        _good(tmp)
+        with h5py.File(tmp / "good.h5", "a") as f:
+            edit(f)
+
+    return make
+
+
+def _replace(f: h5py.File, name: str, values: np.ndarray, **kwargs) -> None:
+    del f[name]
+    f.create_dataset(name, data=values, **kwargs)
+
+
+def _retyped(dtype: type) -> Callable[[Path], None]:
+    return _edited(lambda f: _replace(f, "train/outputs/u", f["train/outputs/u"][()].astype(dtype)))
+
+
+def _no_samples(f: h5py.File) -> None:
+    for name in ("train/inputs/a", "train/outputs/u"):
+        _replace(f, name, np.zeros((0, *f[name].shape[1:]), np.float32))
+
+
+def _external_storage(f: h5py.File) -> None:
+    shape = f["train/outputs/u"].shape
+    del f["train/outputs/u"]
+    f.create_dataset("train/outputs/u", shape=shape, dtype=np.float32,
+                     external=[("/etc/hostname", 0, h5py.h5f.UNLIMITED)])
 
 
 def _outside_storage(tmp: Path) -> None:
+    """``good.h5`` whose train inputs are stored in the raw file ``secret.bin`` (HDF5 external storage)."""
     _good(tmp)
     (tmp / "secret.bin").write_bytes(np.full(4 * 8 * 8, 7.0, np.float32).tobytes())
     with h5py.File(tmp / "good.h5", "a") as f:
@@ -70,10 +96,59 @@ def _outside_storage(tmp: Path) -> None:
                          external=[(str(tmp / "secret.bin"), 0, 4 * 8 * 8 * 4)])
 
 
-def _outside_link(tmp: Path) -> None:
+def _virtual(source: str) -> Callable[[Path], None]:
+    """``good.h5`` with its train outputs a virtual data set reading ``source`` (a path as HDF5 stores it)."""
+
+    def edit(f: h5py.File) -> None:
+        layout = h5py.VirtualLayout(shape=(4, 8, 8), dtype=np.float32)
+        layout[:] = h5py.VirtualSource(source, "u", shape=(4, 8, 8))
+        del f["train/outputs/u"]
+        f.create_virtual_dataset("train/outputs/u", layout)
+
+    return _edited(edit)
+
+
+def _one_point_grid(tmp: Path) -> None:
     _good(tmp)
     with h5py.File(tmp / "good.h5", "a") as f:
-        f["leak"] = h5py.ExternalLink("/etc/hostname", "/")
+        for split in ("train", "test"):
+            g = f[split]
+            for name in ("inputs/a", "outputs/u"):
+                _replace(f, f"{split}/{name}", g[name][:, :1, :1])
+            for dim in ("x", "y"):
+                _replace(f, f"{split}/coords/{dim}", g[f"coords/{dim}"][:1])
+            g.attrs["resolution"] = [1, 1]
+
+
+def _observations(**changes) -> Callable[[Path], None]:
+    """A maker writing a hand-made observation file ``obs.h5`` (9x9 unit square) with ``changes``."""
+    return lambda tmp: write_observation_file(tmp / "obs.h5", n=9, **{"values": np.array([0.01, 0.02]), **changes})
+
+
+def _truncated_observations(tmp: Path) -> None:
+    data = write_observation_file(tmp / "whole.h5").read_bytes()
+    (tmp / "obs.h5").write_bytes(data[: len(data) // 2])
+
+
+def _series(text: str) -> Callable[[Path], None]:
+    return lambda tmp: (tmp / "series.csv").write_text(text)
+
+
+def _trajectory(tmp: Path) -> None:
+    """A measured series imported as a trajectory file ``series.h5`` (train / val / test blocks)."""
+    from neurops.data.series_import import import_series
+
+    t = np.arange(300) * 0.05
+    np.save(tmp / "series.npy", np.stack([np.sin(t), np.cos(t)], axis=1))
+    import_series(tmp / "series.npy", dt=0.05, out=tmp / "series.h5")
+
+
+def _notes(tmp: Path) -> None:
+    (tmp / "notes.json").write_text('{"mine": true}')
+
+
+_complex_field = _retyped(np.complex64)
+_outside_link = _edited(lambda f: f.__setitem__("leak", h5py.ExternalLink("/etc/hostname", "/")))
 
 
 CASES = [
@@ -106,15 +181,146 @@ CASES = [
      ["data", "convert", "{tmp}/notes.mat", "--from", "fno-mat", "--out", "{tmp}/d.h5"], "MATLAB"),
     ("convert-tensor-as-mat", _tensor,
      ["data", "convert", "{tmp}/fields.pt", "--from", "fno-mat", "--out", "{tmp}/d.h5"], "--from arrays"),
+    # files that break the schema: every reader validates what it opens
+    ("info-int32-field", _retyped(np.int32), ["data", "info", "{tmp}/good.h5"], "int32"),
+    ("info-float16-field", _retyped(np.float16), ["data", "info", "{tmp}/good.h5"], "float16"),
+    ("info-no-samples", _edited(_no_samples), ["data", "info", "{tmp}/good.h5"], "no samples"),
+    ("info-no-dims", _edited(lambda f: f.attrs.__delitem__("dims")), ["data", "info", "{tmp}/good.h5"], "dims"),
+    ("info-future-schema", _edited(lambda f: f.attrs.__setitem__("schema_version", 99)),
+     ["data", "info", "{tmp}/good.h5"], "schema version 99"),
+    ("info-missing-output-field", _edited(lambda f: f.__delitem__("train/outputs/u")),
+     ["data", "info", "{tmp}/good.h5"], "no fields"),
+    ("info-sample-count-mismatch", _edited(lambda f: _replace(f, "train/outputs/u", f["train/outputs/u"][:3])),
+     ["data", "info", "{tmp}/good.h5"], "different sample counts"),
+    ("info-one-point-grid", _one_point_grid, ["data", "info", "{tmp}/good.h5"], "fewer than 2 points"),
+    ("info-external-storage", _edited(_external_storage), ["data", "info", "{tmp}/good.h5"], "external storage"),
+    ("info-virtual-source-absolute", _virtual("/etc/hostname"), ["data", "info", "{tmp}/good.h5"], "absolute path"),
+    ("info-virtual-source-outside", _virtual("../elsewhere/src.h5"), ["data", "info", "{tmp}/good.h5"],
+     "outside the data set's folder"),
+    ("predict-external-link", _outside_link,
+     ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5"], "external link"),
+    ("predict-virtual-source-outside", _virtual("../elsewhere/src.h5"),
+     ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5"], "outside"),
+    # nothing a user wrote is lost: an output never replaces an input, an existing output needs --overwrite
+    ("predict-out-is-the-data", _good,
+     ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/good.h5", "--overwrite"],
+     "also an input"),
+    ("convert-out-is-the-source", _tensor,
+     ["data", "convert", "{tmp}/fields.pt", "--from", "arrays", "--out", "{tmp}/fields.pt", "--overwrite"],
+     "also an input"),
+    ("merge-out-is-a-source", _shards,
+     ["data", "merge", "{tmp}/parts/p0.h5", "--out", "{tmp}/parts/p0.h5", "--overwrite"], "also an input"),
+    ("generate-existing-out", _good, ["data", "generate", "darcy", "--n-train", "2", "--out", "{tmp}/good.h5"],
+     "already exists"),
+    ("predict-batch-size-zero", _good,
+     ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5", "--batch-size", "0"],
+     "batch_size"),
+    ("predict-missing-checkpoint", _good,
+     ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5"], "does not exist"),
+    # command-line mistakes: one line, with the closest valid option
+    ("misspelled-option", _good, ["data", "merge", "{tmp}/good.h5", "--out", "{tmp}/m.h5", "--cpy"],
+     "did you mean --copy"),
+    ("unknown-command", None, ["dat", "check", "x.h5"], "invalid choice"),
+    ("unknown-generator", None, ["data", "generate", "darcyy", "--out", "{tmp}/d.h5"], "invalid choice"),
+    ("generate-bad-choice", None,
+     ["data", "generate", "darcy", "--coefficient", "checkerboard", "--out", "{tmp}/d.h5"], "checkerboard"),
+    ("generate-zero-samples", None, ["data", "generate", "darcy", "--n-train", "0", "--out", "{tmp}/d.h5"],
+     "n_train"),
+    ("missing-required-option", None, ["data", "convert", "{tmp}/x.npy", "--out", "{tmp}/d.h5"], "--from"),
+    ("not-a-number", None, ["data", "generate", "darcy", "--n-train", "many", "--out", "{tmp}/d.h5"],
+     "invalid int value"),
+    ("convert-option-of-another-format", _tensor,
+     ["data", "convert", "{tmp}/fields.pt", "--from", "fno-mat", "--fields", "u", "--out", "{tmp}/d.h5"],
+     "has no option"),
+
+    ("info-a-directory", None, ["data", "info", "{tmp}"], "directory"),
+    ("predict-missing-data", _good,
+     ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/none.h5", "--out", "{tmp}/p.h5"], "does not exist"),
+    ("predict-out-is-a-directory", _good,
+     ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}"], "directory"),
+    ("convert-missing-source", None,
+     ["data", "convert", "{tmp}/none.mat", "--from", "fno-mat", "--out", "{tmp}/d.h5"], "does not exist"),
+    ("generate-one-point-grid", None, ["data", "generate", "darcy", "--resolution", "1", "--out", "{tmp}/d.h5"],
+     "resolution"),
+    ("quickstart-unknown-option", None, ["quickstart", "--epohcs", "3"], "did you mean --epochs"),
+    # measured series: one line for a CSV neurops cannot read as a series [T, N]
+    ("import-series-text", _series("t,x\n0,1.5\n1,abc\n"),
+     ["data", "import-series", "{tmp}/series.csv", "--dt", "0.1", "--out", "{tmp}/s.h5"], "not a number"),
+    ("import-series-ragged", _series("1,2\n3\n4,5\n"),
+     ["data", "import-series", "{tmp}/series.csv", "--dt", "0.1", "--out", "{tmp}/s.h5"], "values but line"),
+    ("import-series-empty", _series(""),
+     ["data", "import-series", "{tmp}/series.csv", "--dt", "0.1", "--out", "{tmp}/s.h5"], "no data rows"),
+    ("import-series-missing", None,
+     ["data", "import-series", "{tmp}/none.csv", "--dt", "0.1", "--out", "{tmp}/s.h5"], "does not exist"),
+    ("import-series-no-dt", _series("1,2\n3,4\n"),
+     ["data", "import-series", "{tmp}/series.csv", "--out", "{tmp}/s.h5"], "--dt"),
+    # DSR evaluation
+    ("dsr-evaluate-existing-json", _notes,
+     ["dsr", "evaluate", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/d.h5", "--json", "{tmp}/notes.json"],
+     "already exists"),
+    ("dsr-evaluate-missing-checkpoint", _trajectory,
+     ["dsr", "evaluate", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/series.h5"], "does not exist"),
+    ("dsr-evaluate-missing-split", _trajectory,
+     ["dsr", "evaluate", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/series.h5", "--split", "tset"], "tset"),
+    ("dsr-evaluate-operator-data", _good, ["dsr", "evaluate", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5"],
+     "trajectory file"),
+    # inverse problems: observation files and options
+    ("invert-obs-not-hdf5", _series("x,y,value\n"),
+     ["invert", "--obs", "{tmp}/series.csv", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
+     "not an HDF5 file"),
+    ("invert-obs-is-operator-data", _good,
+     ["invert", "--obs", "{tmp}/good.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
+     "not an observation file"),
+    ("invert-obs-truncated", _truncated_observations,
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"], "HDF5"),
+    ("invert-obs-missing", None,
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
+     "does not exist"),
+    ("invert-obs-dims-not-json", _observations(dims="[x, y"),
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
+     "not valid JSON"),
+    ("invert-obs-unknown-dim", _observations(dims='["x", "z"]'),
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"], "coords/z"),
+    ("invert-obs-no-noise-std", _observations(noise_std=None),
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"], "noise_std"),
+    ("invert-obs-text-values", _observations(values=np.array([b"1", b"2"])),
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
+     "must be numbers"),
+    ("invert-obs-outside-domain", _observations(points=np.array([[5.0, -3.0], [0.5, 0.5]])),
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
+     "outside the domain"),
+    ("invert-no-obs", None, ["invert", "--forward", "pde", "--out", "{tmp}/p.h5"], "--obs"),
+    ("invert-no-forward-map", _observations(), ["invert", "--obs", "{tmp}/obs.h5", "--out", "{tmp}/p.h5"], "--ckpt"),
+    ("invert-prior-not-json", _observations(),
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--prior", "{bad", "--out", "{tmp}/p.h5"],
+     "--prior is not valid JSON"),
+    ("invert-unknown-prior-setting", _observations(),
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--prior",
+      '{"resolution": 9, "tua": 3}', "--out", "{tmp}/p.h5"],
+     "unknown prior setting"),
+    ("invert-one-chain", _observations(),
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--chains", "1", "--out", "{tmp}/p.h5"],
+     "--chains must be >= 2"),
+    ("invert-missing-checkpoint", _observations(),
+     ["invert", "--obs", "{tmp}/obs.h5", "--ckpt", "{tmp}/none.ckpt", "--out", "{tmp}/p.h5"], "does not exist"),
+    ("invert-existing-out", _observations(),
+     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/obs.h5"],
+     "already exists"),
+    ("make-obs-without-data", None, ["invert", "--make-obs", "--out", "{tmp}/o.h5"], "--make-obs needs --data"),
+    ("make-obs-too-many-points", _good,
+     ["invert", "--make-obs", "--data", "{tmp}/good.h5", "--n-obs", "500", "--out", "{tmp}/o.h5"],
+     "n_obs must be between"),
 ]
 
 
-def _listing(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+def _listing(root: Path) -> dict[str, bytes | None]:
+    """Every file (with its bytes) and folder under ``root``."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
 
 
 @pytest.mark.parametrize("case_id, make, argv, cause", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_gives_one_error_line(case_id, make, argv, cause, tmp_path, capsys):
+def test_bad_input_gives_one_error_line(case_id, make, argv, cause, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # what a command writes next to the user (runs/, logs) is seen too
     if make is not None:
         make(tmp_path)
     before = _listing(tmp_path)

@@ -4,6 +4,7 @@ import pytest
 
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError, SchemaError
+from tests.conftest import write_observation_file
 from neurops.inverse import (Observations, make_observations, observations_from_file, read_observations,
                              write_observations)
 
@@ -76,26 +77,10 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         read_observations(tmp_path / "other.h5")
 
 
-def _hand_made(path, **changes):
-    """An observation file written by hand with the documented fields only (no kind, no version)."""
-    x = np.linspace(0, 1, 5)
-    fields = {"points": np.array([[0.25, 0.5], [0.75, 0.25]]), "values": np.array([0.1, 0.2]),
-              "noise_std": 0.01, "dims": '["x", "y"]', "coords/x": x, "coords/y": x, **changes}
-    with h5py.File(path, "w") as f:
-        for key, value in fields.items():
-            if value is None:
-                continue
-            if key in ("noise_std", "dims"):
-                f.attrs[key] = value
-            else:
-                f.create_dataset(key, data=value)
-    return path
-
-
 def test_hand_made_files_with_the_documented_fields_are_read(tmp_path):
-    obs = read_observations(_hand_made(tmp_path / "o.h5"))
+    obs = read_observations(write_observation_file(tmp_path / "o.h5"))
     assert obs.dims == ["x", "y"] and obs.noise_std == 0.01 and obs.grid_shape == (5, 5)
-    listed = read_observations(_hand_made(tmp_path / "l.h5", dims=np.array(["x", "y"], dtype=h5py.string_dtype())))
+    listed = read_observations(write_observation_file(tmp_path / "l.h5", dims=np.array(["x", "y"], dtype=h5py.string_dtype())))
     assert listed.dims == ["x", "y"]
 
 
@@ -110,11 +95,11 @@ def test_hand_made_files_with_the_documented_fields_are_read(tmp_path):
 ])
 def test_bad_observation_files_get_one_clear_error(tmp_path, changes, message):
     with pytest.raises(SchemaError, match=message):
-        read_observations(_hand_made(tmp_path / "bad.h5", **changes))
+        read_observations(write_observation_file(tmp_path / "bad.h5", **changes))
 
 
 def test_truncated_and_foreign_files(tmp_path):
-    good = _hand_made(tmp_path / "good.h5")
+    good = write_observation_file(tmp_path / "good.h5")
     data = good.read_bytes()
     (tmp_path / "cut.h5").write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match="truncated|not an HDF5 file"):

@@ -8,7 +8,7 @@ TORCH_VERSION ?= 2.13.0
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: quickstart test test-all docs bench install clean-runs
+.PHONY: quickstart test test-processes test-all docs bench install clean-runs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,13 @@ quickstart: $(VENV)/.installed-core
 test: $(VENV)/.installed-core
 	$(PY) -m pytest -q
 
+## tests that start and kill real processes (a SIGKILLed run resumed); CI runs them after `make test`
+test-processes: $(VENV)/.installed-core
+	$(PY) -m pytest -q -m processes
+
 ## everything, including tests marked slow
 test-all: $(VENV)/.installed-bench
-	$(PY) -m pytest -q -m "slow or not slow"
+	$(PY) -m pytest -q -m "slow or not slow or processes"
 
 ## documentation site (fails on any warning)
 docs: $(VENV)/.installed-docs

@@ -33,17 +33,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import torch
 from common import WORK_DIR, darcy_file
 from lightning_runs import fit_and_test
 
-from neurops.data.datamodule import OperatorDataModule
+from neurops.data.datamodule import GenerativeDataModule, OperatorDataModule
 from neurops.data.reader import read_split
-from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
+from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
 from neurops.utils.bench import markdown_table, save_results
 
@@ -96,7 +98,9 @@ def dgno_task(problem: str, a_range: tuple[float, float], quick: bool) -> Genera
         task = dict(a_interpolation="linear", w_data=0.25, w_pde=1.0, n_quad_per_axis=5 if quick else 9,
                     top_k=250 if quick else 1000)
     # quick: a higher rate halved once (the paper halves every epochs/5 over 1000 epochs)
-    sched = dict(lr=1e-3, step_size=SIZES["quick"][3] // 2) if quick else dict(lr=5e-4)
+    sched = dict(optimizer=partial(torch.optim.AdamW, lr=1e-3, weight_decay=1e-4),
+                 lr_scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=SIZES["quick"][3] // 2, gamma=0.5)
+                 ) if quick else {}
     return GenerativeOperatorTask(model_kwargs={**net, **kw}, forcing=10.0, n_particles=100, **sched, **task)
 
 
@@ -106,7 +110,7 @@ def supervised_task(model: str, quick: bool) -> OperatorTask:
     else:
         kw = dict(resolution=[29, 29], latent_dim=128, width=64 if quick else 100, depth=4 if quick else 5,
                   encoder_hidden=[512, 256], dirichlet="none")  # outputs are normalised: no hard zero BC
-    return OperatorTask(model=model, model_kwargs=kw, lr=1e-3)
+    return OperatorTask(model=model, model_kwargs=kw)  # AdamW lr 1e-3, one cycle
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,13 +26,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dsr_common import WORK_DIR, evaluate, train
+from benchmarks.dsr_common import WORK_DIR, evaluate, load_model, train
 from neurops.data.generators import get_generator
 from neurops.data.generators.chaotic_systems import Lorenz63, Roessler
 from neurops.data.reader import read_attrs, read_split
 from neurops.dynamics.symbolic import code_label, fixed_points, orbit_codes, region_frequencies
 from neurops.metrics.dsr import data_lyapunov_max
-from neurops.tasks.dynamics import load_dynamics_checkpoint
 from neurops.utils.bench import markdown_table, save_results
 
 LR, LR_END, BATCH_SIZE, VAL_EVERY = 5e-3, 1e-5, 16, 10
@@ -65,8 +64,7 @@ def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, s
                           batch_size=BATCH_SIZE, val_every=min(VAL_EVERY, epochs), seed=seed)
     x_test = read_split(path, "test")["states"]["x"][0].astype(np.float64)
     metrics = evaluate(ckpt, x_test, spec["dt"])
-    model, _ = load_dynamics_checkpoint(ckpt)
-    model = model.double()
+    model = load_model(ckpt).double()
     with torch.no_grad():
         z0 = model.infer_latent(torch.as_tensor(x_test[:1]))[0]
     _, codes = orbit_codes(model, z0, 20_000, transient=2000)

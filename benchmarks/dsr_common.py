@@ -1,7 +1,7 @@
 """Shared pieces of the DSR benchmarks: data import, ONE training path, evaluation.
 
-Every method of a side-by-side comparison is trained by :func:`train` (the package's
-``neurops dsr fit`` path: :func:`neurops.cli.dsr.run_fit`) with the same model, data,
+Every method of a side-by-side comparison is trained by :func:`train` (the package's one
+training path: ``neurops fit`` with a DynamicsTask config) with the same model, data,
 batches, epochs, learning-rate schedule and seed; only the ``task`` options differ.
 """
 
@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
-from neurops.cli.dsr import run_fit
+from neurops.checkpoints import load
+from neurops.cli.lightning import run_lightning
 from neurops.data.series_import import import_series
 from neurops.metrics.dsr import evaluate_reconstruction
-from neurops.tasks.dynamics import load_dynamics_checkpoint
+from neurops.tasks.callbacks import run_checkpoint_dir
 
 REPO = Path(__file__).resolve().parents[1]
 WORK_DIR = REPO / "benchmarks" / "work"
@@ -54,20 +56,35 @@ def import_npy(src: Path, name: str, dt: float, val_fraction: float = 0.1) -> Pa
 
 def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: int, seq_len: int,
           batch_size: int = 16, val_every: int = 5, val_length: int = 10_000, seed: int = 0) -> tuple[Path, float]:
-    """Train one configuration; returns the checkpoint with the lowest validation D_stsp and the seconds taken."""
+    """Train one configuration with ``neurops fit``; returns the checkpoint with the lowest validation D_stsp
+    and the seconds taken. ``task`` holds DynamicsTask arguments plus ``lr`` / ``lr_end`` (RAdam, decayed
+    exponentially per epoch)."""
     torch.set_num_threads(1)
-    shutil.rmtree(WORK_DIR / "runs" / name, ignore_errors=True)  # no stale checkpoints from earlier runs
+    root = WORK_DIR / "runs" / name
+    shutil.rmtree(root, ignore_errors=True)  # no stale checkpoints from earlier runs
+    task = dict(task)
+    lr, lr_end = task.pop("lr"), task.pop("lr_end")
     config = {
-        "seed": seed, "out": str(WORK_DIR / "runs" / name),
-        "data": {"path": str(data), "seq_len": seq_len, "batch_size": batch_size, "batches_per_epoch": batches,
-                 "val_length": val_length},
-        "task": task,
-        "trainer": {"max_epochs": epochs, "check_val_every_n_epoch": val_every, "enable_progress_bar": False,
-                    "num_sanity_val_steps": 0, "logger": False},
+        "seed_everything": seed,
+        "trainer": {"default_root_dir": str(root), "max_epochs": epochs, "check_val_every_n_epoch": val_every,
+                    "accelerator": "cpu", "enable_progress_bar": False, "enable_model_summary": False,
+                    "num_sanity_val_steps": 0, "logger": False,
+                    "callbacks": [{"class_path": "neurops.tasks.callbacks.BestCheckpoint",
+                                   "init_args": {"monitor": "val/d_stsp"}},
+                                  {"class_path": "neurops.tasks.callbacks.LastCheckpoint"}]},
+        "model": {"class_path": "neurops.tasks.DynamicsTask",
+                  "init_args": {**task, "optimizer": {"class_path": "torch.optim.RAdam", "init_args": {"lr": lr}},
+                                "lr_scheduler": {"class_path": "neurops.tasks.schedules.ExponentialTo",
+                                                 "init_args": {"lr_end": lr_end}}}},
+        "data": {"class_path": "neurops.data.datamodule.DynamicsDataModule",
+                 "init_args": {"path": str(data), "seq_len": seq_len, "batch_size": batch_size,
+                               "batches_per_epoch": batches, "val_length": val_length}},
     }
+    root.mkdir(parents=True)
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
     start = time.perf_counter()
-    best = run_fit(config)
-    return best, time.perf_counter() - start
+    run_lightning(["fit", "--config", str(root / "config.yaml")])
+    return run_checkpoint_dir(root) / "best.ckpt", time.perf_counter() - start
 
 
 def run_checkpoint(name: str) -> Path:
@@ -79,10 +96,14 @@ def run_checkpoint(name: str) -> Path:
     return best
 
 
+def load_model(ckpt: Path) -> torch.nn.Module:
+    """The trained PWL RNN of a DynamicsTask checkpoint."""
+    return load(ckpt, "dynamics")[1].net
+
+
 def evaluate(ckpt: Path, x_test: np.ndarray, dt: float, *, lyapunov_steps: int = 20_000) -> dict[str, float]:
     """The GTF paper's protocol on the whole test series (see :func:`evaluate_reconstruction`)."""
-    model, _ = load_dynamics_checkpoint(ckpt)
-    return evaluate_reconstruction(model.double(), x_test, dt=dt, lyapunov_steps=lyapunov_steps)
+    return evaluate_reconstruction(load_model(ckpt).double(), x_test, dt=dt, lyapunov_steps=lyapunov_steps)
 
 
 def run_jobs(fn: Callable[[Any], dict[str, Any]], jobs: Sequence[Any], workers: int = 1) -> list[dict[str, Any]]:

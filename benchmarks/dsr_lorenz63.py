@@ -76,7 +76,7 @@ def train_and_evaluate(job: tuple[str, str, dict, int], data: Path, x_test: np.n
                        evaluate_only: bool = False) -> dict:
     """Train one (method, seed) with ``budget`` and evaluate its checkpoints on the test series.
 
-    Both the checkpoint with the lowest validation D_stsp (the ``neurops dsr fit`` default)
+    Both the checkpoint with the lowest validation D_stsp (the shipped DSR configs' BestCheckpoint)
     and the final state (end of the learning-rate schedule) are evaluated; a diverged run is
     reported. ``evaluate_only`` evaluates the checkpoints of an earlier run of the same job.
     """

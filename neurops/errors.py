@@ -45,3 +45,7 @@ class OutputExistsError(NeuropsError, FileExistsError):
 class NeuropsWarning(UserWarning):
     """A result that may be wrong in a way the user should know about (the CLI prints it as
     ``neurops: warning: ...``)."""
+
+
+class CheckpointError(NeuropsError, ValueError):
+    """A checkpoint is missing, unreadable, not written by neurops, or given to the wrong command."""

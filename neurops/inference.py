@@ -1,8 +1,7 @@
-"""Load operator checkpoints and predict on neurops HDF5 files."""
+"""Predict with an operator checkpoint on neurops HDF5 files."""
 
 from __future__ import annotations
 
-import importlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -10,48 +9,13 @@ from pathlib import Path
 
 import torch
 
+from neurops.checkpoints import load
 from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
 from neurops.data.shards import data_files
 from neurops.data.writer import H5Writer
-from neurops.errors import ConfigError, DataError, NeuropsWarning
+from neurops.errors import DataError, NeuropsWarning
 from neurops.models.registry import RESOLUTION_BEHAVIOURS, resolution_behaviour
 from neurops.utils.io import check_output_path
-
-
-def load_operator(ckpt: str | os.PathLike, map_location: str | torch.device = "cpu"):
-    """Load the operator task (``OperatorTask`` or a subclass such as ``RolloutTask``) saved in a checkpoint.
-
-    The task class is read from the checkpoint's ``neurops`` record; loading uses ``weights_only=True``.
-    """
-    ckpt = Path(ckpt)
-    if not ckpt.is_file():
-        raise ConfigError(f"checkpoint {ckpt} does not exist; train one with `neurops fit` first.")
-    try:
-        meta = torch.load(ckpt, map_location="cpu", weights_only=True).get("neurops")
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
-        raise ConfigError(f"{ckpt} is not a readable PyTorch checkpoint ({exc}).") from exc
-    if not meta:
-        raise ConfigError(f"{ckpt} is not a neurops operator checkpoint (no 'neurops' record); "
-                          "checkpoints written by `neurops fit` have one.")
-    task_class = _task_class(meta.get("task", "neurops.tasks.operator.OperatorTask"))
-    try:
-        task = task_class.load_from_checkpoint(ckpt, map_location=map_location, weights_only=True)
-    except (KeyError, RuntimeError) as exc:
-        raise ConfigError(f"{ckpt} could not be loaded as {task_class.__name__} ({exc}).") from exc
-    return task.eval()
-
-
-def _task_class(qualified: str) -> type:
-    """The task class named in a checkpoint; only classes inside ``neurops.tasks`` are accepted."""
-    from neurops.tasks.operator import OperatorTask
-
-    module_name, _, name = qualified.rpartition(".")
-    if not module_name.startswith("neurops.tasks."):
-        raise ConfigError(f"checkpoint names task class {qualified!r}, which is not a neurops task.")
-    cls = getattr(importlib.import_module(module_name), name, None)
-    if not (isinstance(cls, type) and issubclass(cls, OperatorTask)):
-        raise ConfigError(f"checkpoint names task class {qualified!r}, which is not an operator task.")
-    return cls
 
 
 @torch.no_grad()
@@ -69,7 +33,7 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     attrs = read_attrs(data)  # a bad data file fails before the checkpoint is loaded
     check_output_path(out, overwrite=overwrite, inputs=[*data_files(data), ckpt])
     splits = list(splits) if splits else list_splits(data)
-    task = load_operator(ckpt)
+    _, task = load(ckpt, ("operator", "rollout"), command="neurops predict")
     fields = task.data_fields or {}
     out_names = fields.get("outputs") or [f"y{i}" for i in range(task.hparams.model_kwargs["out_channels"])]
     with H5Writer(out, kind="operator", name=f"{attrs['name']}-predictions", dims=attrs["dims"],

@@ -15,15 +15,19 @@ DGNO and through the true Darcy solver.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 import lightning as L
+import torch
 
+from neurops.data.datamodule import GenerativeDataModule
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.data.reader import read_attrs
-from neurops.inverse import (DarcyForward, InversionConfig, invert_latent, load_dgno, observations_from_file,
+from neurops.inverse import (DarcyForward, InversionConfig, invert_latent, load_surrogate, observations_from_file,
                              prior_from_file, write_observations, write_posterior)
-from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
+from neurops.tasks.generative import GenerativeOperatorTask
+from neurops.tasks.schedules import StepDecay
 from neurops.utils.seeding import seed_everything
 from neurops.viz.posterior import plot_posterior
 
@@ -39,7 +43,8 @@ def train_small_dgno(epochs: int) -> tuple[Path, Path]:
                           overwrite=True)
     seed_everything(0)
     task = GenerativeOperatorTask(model_kwargs=dict(latent_dim=128, width=100, depth=5), n_quad_per_axis=5,
-                                  lr=1e-3, step_size=max(1, epochs // 2))
+                                  optimizer=partial(torch.optim.AdamW, lr=1e-3, weight_decay=1e-4),
+                                  lr_scheduler=StepDecay(every=0.5, gamma=0.5))
     trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, default_root_dir=OUT)
     trainer.fit(task, GenerativeDataModule(coef, test, val_split=None))
     trainer.save_checkpoint(OUT / "dgno.ckpt")
@@ -63,11 +68,11 @@ def main() -> None:
     write_observations(obs, OUT / "obs.h5", overwrite=True)
     # 2. MAP + pCN-Langevin chains (from prior draws) in the latent space of the DGNO, with the
     #    posterior-predictive check through the true Darcy solver of the data
-    model, meta = load_dgno(ckpt)
+    dgno = load_surrogate(ckpt)
     check = DarcyForward.from_generator(read_attrs(data)["generator"])
     config = InversionConfig(n_chains=4, n_burn=300, n_samples=600, thin=3, n_particles=50)
     fine = prior_from_file(data).resolution  # the data were solved on this grid: the check solves there too
-    result = invert_latent(model, obs, config, forcing=meta.get("forcing", 10.0), check=check, check_resolution=fine)
+    result = invert_latent(dgno.dgno, obs, config, forcing=dgno.meta["forcing"], check=check, check_resolution=fine)
     write_posterior(result, OUT / "posterior.h5", overwrite=True)
     # 3. truth / mean / std / interval / fit to the data
     plot_posterior(result, OUT / "posterior.png")

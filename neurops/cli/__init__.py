@@ -107,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     try:
+        if argv[:2] == ["dsr", "fit"]:  # a short alias of `neurops fit`
+            argv = argv[1:]
         if argv and argv[0] in LIGHTNING_COMMANDS:
             from neurops.cli.lightning import run_lightning
 

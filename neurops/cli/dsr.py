@@ -1,9 +1,8 @@
 """``neurops dsr fit|evaluate|analyze``: dynamical-systems reconstruction from the command line.
 
-* ``neurops dsr fit --config dsr_lorenz63`` trains a :class:`~neurops.tasks.dynamics.DynamicsTask`
-  from a YAML file with sections ``data`` (:class:`DynamicsDataModule` arguments),
-  ``task`` (:class:`DynamicsTask` arguments), ``trainer`` (``lightning.Trainer`` arguments),
-  and top-level ``seed`` and ``out``; it keeps the checkpoint with the lowest ``val/d_stsp``.
+* ``neurops dsr fit ...`` is ``neurops fit ...``: it trains a :class:`~neurops.tasks.dynamics.DynamicsTask`
+  from a LightningCLI config such as ``dsr_lorenz63`` (its callbacks keep ``best.ckpt``, the lowest
+  ``val/d_stsp``, and ``last.ckpt``, the final state, in ``<run folder>/checkpoints``).
 * ``neurops dsr evaluate --ckpt CKPT [CKPT ...] --data FILE.h5`` prints D_stsp, D_H, PE(20)
   and lambda_max of the models from several initial conditions, the orbits' verdict and
   the data's own values (:mod:`neurops.dynamics.evaluate`).
@@ -16,13 +15,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
-
 
 from neurops.dynamics.evaluate import EvaluationSettings
-from neurops.errors import ConfigError
-
-FIT_SECTIONS = ("seed", "out", "data", "task", "trainer")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,15 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description="Train PLRNN-family models on time series and analyse them.")
     dsr_sub = dsr.add_subparsers(dest="dsr_command", metavar="ACTION")
 
-    fit = dsr_sub.add_parser("fit", help="train a DSR model from a YAML config")
-    fit.add_argument("--config", required=True, help="YAML file or shipped config name (e.g. dsr_lorenz63)")
-    fit.add_argument("--data", help="override data.path")
-    fit.add_argument("--out", help="override the output folder (default: the config's out)")
-    fit.add_argument("--max-epochs", type=int, help="override trainer.max_epochs")
-    fit.add_argument("--seed", type=int, help="override seed")
-    fit.add_argument("--val-from-train", type=float, metavar="FRACTION",
-                     help="validate on the last FRACTION of the training series (for files without a val split)")
-    fit.set_defaults(func=_fit)
+    # `neurops dsr fit ARGS` runs `neurops fit ARGS` (see neurops.cli.main); listed here for the help
+    dsr_sub.add_parser("fit", help="the same as `neurops fit` (e.g. --config dsr_lorenz63)", add_help=False)
 
     ev = dsr_sub.add_parser("evaluate", help="D_stsp, D_H, PE(n), lambda_max and the orbit's verdict of checkpoints",
                             description="Evaluate DSR checkpoints on a held-out split: several initial conditions, "
@@ -47,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "point, diverged). Several checkpoints (the members of a seed study) get a summary over "
                             "the models. Metric defaults are the papers'.",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ev.add_argument("--ckpt", required=True, nargs="+", help="checkpoint(s) written by `neurops dsr fit`")
+    ev.add_argument("--ckpt", required=True, nargs="+", help="checkpoint(s) written by `neurops fit` (DynamicsTask)")
     ev.add_argument("--data", required=True, help="trajectory HDF5 file")
     ev.add_argument("--split", default="test", help="held-out split to evaluate on")
     ev.add_argument("--reference-split", default="train", help="split the data's own floor is measured against")
@@ -69,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.set_defaults(func=_evaluate)
 
     an = dsr_sub.add_parser("analyze", help="regions, fixed points, cycles and figures of a checkpoint")
-    an.add_argument("--ckpt", required=True, help="checkpoint written by `neurops dsr fit`")
+    an.add_argument("--ckpt", required=True, help="checkpoint written by `neurops fit` (DynamicsTask)")
     an.add_argument("--data", help="trajectory HDF5 file (for the start state and data figures)")
     an.add_argument("--split", default="test")
     an.add_argument("--out", help="folder for figures and analysis.json (default: next to the checkpoint)")
@@ -79,87 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     an.set_defaults(func=_analyze)
 
 
-# -- fit ---------------------------------------------------------------------------------------
-def load_fit_config(path: str) -> dict[str, Any]:
-    """Read and check a ``dsr fit`` YAML config (shipped short names allowed)."""
-    import yaml
-
-    from neurops.configs import resolve_config
-
-    resolved = resolve_config(path)
-    config = yaml.safe_load(resolved.read_text()) or {}
-    if not isinstance(config, dict):
-        raise ConfigError(f"{resolved} must hold a mapping with sections {FIT_SECTIONS}.")
-    unknown = sorted(set(config) - set(FIT_SECTIONS))
-    if unknown:
-        raise ConfigError(f"{resolved} has unknown section(s) {unknown}; valid: {list(FIT_SECTIONS)}.")
-    for section in ("data", "task", "trainer"):
-        config.setdefault(section, {})
-        if not isinstance(config[section], dict):
-            raise ConfigError(f"section {section!r} of {resolved} must be a mapping.")
-    if "path" not in config["data"]:
-        raise ConfigError(f"{resolved} has no data.path; add it or pass --data FILE.h5.")
-    config["_source"] = str(resolved)
-    return config
-
-
-def _check_kwargs(section: str, given: dict[str, Any], target: Any) -> None:
-    import inspect
-
-    valid = set(inspect.signature(target).parameters) - {"self"}
-    unknown = sorted(set(given) - valid)
-    if unknown:
-        raise ConfigError(f"section {section!r} has unknown key(s) {unknown}; valid: {sorted(valid)}.")
-
-
-def run_fit(config: dict[str, Any]) -> Path:
-    """Train as configured; returns the path of the best checkpoint (lowest ``val/d_stsp``)."""
-    import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
-
-    from neurops.data.datamodule import DynamicsDataModule
-    from neurops.tasks.dynamics import DynamicsTask
-
-    _check_kwargs("data", config["data"], DynamicsDataModule.__init__)
-    _check_kwargs("task", config["task"], DynamicsTask.__init__)
-    _check_kwargs("trainer", config["trainer"], L.Trainer.__init__)
-    seed = int(config.get("seed", 0))
-    L.seed_everything(seed, verbose=False)
-    out = Path(config.get("out") or f"runs/dsr/{Path(config['data']['path']).stem}")
-    dm = DynamicsDataModule(**{"seed": seed, **config["data"]})
-    task = DynamicsTask(**config["task"])
-    has_val = dm.val_series is not None
-    ckpt = ModelCheckpoint(dirpath=out / "checkpoints", filename="best", monitor="val/d_stsp" if has_val else None,
-                           mode="min")
-    trainer_kwargs = {"accelerator": "cpu", "logger": CSVLogger(str(out), name="logs"), "callbacks": [ckpt],
-                      "enable_model_summary": False, **config["trainer"]}
-    trainer = L.Trainer(**trainer_kwargs)
-    trainer.fit(task, datamodule=dm)
-    # the final state (Lightning's save_last would hold the state at the last validation instead)
-    last = out / "checkpoints" / "last.ckpt"
-    trainer.save_checkpoint(last)
-    return Path(ckpt.best_model_path) if ckpt.best_model_path else last
-
-
-def _fit(args: argparse.Namespace) -> int:
-    config = load_fit_config(args.config)
-    if args.data:
-        config["data"]["path"] = args.data
-    if args.out:
-        config["out"] = args.out
-    if args.max_epochs is not None:
-        config["trainer"]["max_epochs"] = args.max_epochs
-    if args.seed is not None:
-        config["seed"] = args.seed
-    if args.val_from_train is not None:
-        config["data"]["val_from_train"] = args.val_from_train
-    best = run_fit(config)
-    print(f"best checkpoint: {best}")
-    print(evaluate_hint(best, config["data"]["path"]))
-    return 0
-
-
+# -- after fit -----------------------------------------------------------------------------------
 def evaluate_hint(ckpt: str | Path, data: str | Path) -> str:
     """The command that evaluates ``ckpt`` on held-out data: the file's ``test`` split, never used in training."""
     from neurops.data.reader import list_splits
@@ -199,4 +106,4 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["evaluate_hint", "load_fit_config", "register", "run_fit"]
+__all__ = ["evaluate_hint", "register"]

@@ -1,11 +1,19 @@
-"""``neurops fit|validate|test`` through LightningCLI (``OperatorTask`` + ``OperatorDataModule``)."""
+"""``neurops fit|validate|test``: every task through one LightningCLI.
+
+A config names its task and data module (``class_path``, the one config dialect of every
+shipped config). Runs live in run folders: ``--trainer.default_root_dir DIR`` (default
+``runs/<config name>``) holds ``checkpoints/`` (``last.ckpt``, ``best.ckpt``: see
+:mod:`neurops.tasks.callbacks`) and the logs of each attempt (``logs/version_N``);
+``--ckpt_path last`` resumes the run of that folder, ``--ckpt_path best`` names its best
+checkpoint. Checkpoints given with ``--ckpt_path`` are read by :func:`neurops.checkpoints.read`.
+"""
 
 from __future__ import annotations
 
 import difflib
 import importlib
 import importlib.util
-import inspect
+import shutil
 import sys
 import warnings
 from collections.abc import Sequence
@@ -14,68 +22,83 @@ from typing import Any
 
 import lightning as L
 import yaml
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from neurops import checkpoints
 from neurops.configs import resolve_config
-from neurops.data.datamodule import OperatorDataModule
-from neurops.errors import ConfigError
+from neurops.errors import CheckpointError, ConfigError
 from neurops.models.registry import get_class
-from neurops.tasks.operator import OperatorTask
+from neurops.tasks.base import Task
+from neurops.tasks.callbacks import LastCheckpoint, _RunFolderCheckpoint, run_checkpoint_dir
+from neurops.utils.signature import init_parameters
 
+#: parent of the default run folders (``runs/<config name>``)
 RUNS_DIR = "runs"
+#: top-level keys of a config
+TOP_KEYS = ("model", "data", "trainer", "seed_everything", "ckpt_path", "weights_only")
+#: files a run writes before its first step; a failed run that left only these leaves nothing
+_STUB_FILES = {"config.yaml", "hparams.yaml"}
 
 
-def default_loggers(save_dir: str = RUNS_DIR, name: str = "neurops") -> list[dict[str, Any]]:
-    """CSV logging always; TensorBoard too when it is installed."""
-    loggers = [{"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": save_dir,
-                                                                                    "name": name}}]
+def default_loggers(root: str | Path) -> list[Logger]:
+    """CSV logs in ``<root>/logs/version_N`` always; TensorBoard in ``<root>/tensorboard`` when it is installed."""
+    loggers: list[Logger] = [CSVLogger(save_dir=str(root), name="logs")]
     if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
-        loggers.append({"class_path": "lightning.pytorch.loggers.TensorBoardLogger",
-                        "init_args": {"save_dir": f"{save_dir}/tensorboard", "name": name}})
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(save_dir=str(root), name="tensorboard"))
     return loggers
 
 
-def _check_keys(section: str, given: dict[str, Any], target: Any, where: Path) -> None:
-    valid = [n for n in inspect.signature(target).parameters if n != "self"]
+def _check_keys(section: str, given: dict[str, Any], target: type, where: Path) -> None:
+    valid = init_parameters(target)
     for key in given:
         if key not in valid:
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" Did you mean '{section}.{close[0]}'?" if close else ""
+            section_of = section.removesuffix(".init_args")
             raise ConfigError(f"{where}: unknown config key '{section}.{key}'.{hint} "
-                              f"Valid keys of '{section}': {sorted(valid)}.")
+                              f"Valid keys of '{section_of}': {sorted(valid)}.")
 
 
-def validate_config(path: Path, task_class: type, datamodule_class: type) -> set[str]:
-    """Raise one ``ConfigError`` naming the first misspelled key of a config file (with a suggestion).
-
-    Returns the sections (``model``, ``data``) that name their class with ``class_path``.
-    """
+def validate_config(path: Path) -> None:
+    """Raise one ``ConfigError`` for the first problem of a config file: the old ``dsr fit`` dialect, a
+    section that names no class, a misspelled key (with a suggestion) or an unknown model name."""
     try:
         cfg = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path} must hold a mapping with sections trainer/model/data.")
-    sections = {"model": task_class.__init__, "data": datamodule_class.__init__, "trainer": L.Trainer.__init__}
-    top = [*sections, "seed_everything", "optimizer", "lr_scheduler", "ckpt_path", "weights_only"]
+    if {"task", "out", "seed"} & set(cfg):
+        raise ConfigError(
+            f"{path} is written in the old `neurops dsr fit` dialect (sections seed/out/data/task/trainer); "
+            "configs are LightningCLI configs now: `model: {class_path: neurops.tasks.DynamicsTask, init_args: "
+            "<the task section>}`, `data: {class_path: neurops.data.datamodule.DynamicsDataModule, init_args: <the "
+            "data section>}`, `seed_everything: <seed>` and `trainer: {default_root_dir: <out>, ...}`; lr/lr_end "
+            "became `optimizer` and `lr_scheduler` (see the shipped config dsr_lorenz63 and docs/dsr.md).")
     for key, value in cfg.items():
-        if key not in top:
-            close = difflib.get_close_matches(key, top, n=1)
+        if key not in TOP_KEYS:
+            close = difflib.get_close_matches(key, TOP_KEYS, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"{path}: unknown top-level config key '{key}'.{hint} Valid: {sorted(top)}.")
-        if key in sections and isinstance(value, dict):
-            if "class_path" in value:  # subclass form: check init_args against the named class
-                target = _import_class(value["class_path"], path)
-                _check_keys(key, value.get("init_args") or {}, target.__init__, path)
-            else:
-                _check_keys(key, value, sections[key], path)
+            raise ConfigError(f"{path}: unknown top-level config key '{key}'.{hint} Valid: {sorted(TOP_KEYS)}.")
+        if key == "trainer" and isinstance(value, dict):
+            _check_keys(key, value, L.Trainer, path)
+        elif key in ("model", "data") and isinstance(value, dict):
+            if "class_path" not in value:
+                example = "neurops.tasks.OperatorTask" if key == "model" else "neurops.data.datamodule.OperatorDataModule"
+                raise ConfigError(f"{path}: section '{key}' names no class; write it as `{key}: {{class_path: "
+                                  f"{example}, init_args: {{...}}}}` (as every shipped config does).")
+            _check_keys(f"{key}.init_args", value.get("init_args") or {}, _import_class(value["class_path"], path),
+                        path)
     model = cfg.get("model")
     if isinstance(model, dict):
-        name = (model.get("init_args") or {}).get("model") if "class_path" in model else model.get("model")
+        name = (model.get("init_args") or {}).get("model")
         if isinstance(name, str):
             get_class(name)  # an unknown model name fails here with suggestions
-    return {k for k in ("model", "data") if isinstance(cfg.get(k), dict) and "class_path" in cfg[k]}
 
 
 def _import_class(class_path: str, where: Path) -> type:
@@ -86,26 +109,118 @@ def _import_class(class_path: str, where: Path) -> type:
         raise ConfigError(f"{where}: class_path {class_path!r} cannot be imported ({exc}).") from exc
 
 
-def resolve_config_args(argv: Sequence[str]) -> list[str]:
-    """Replace short config names after ``--config`` (or ``--config=``) with the shipped file's path."""
+def resolve_config_args(argv: Sequence[str]) -> tuple[list[str], list[Path]]:
+    """``argv`` with short config names (``--config darcy_fno``) replaced by the shipped files' paths,
+    and the config files named."""
     out: list[str] = []
+    configs: list[Path] = []
     args = list(argv)
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg == "--config" and i + 1 < len(args):
-            out += [arg, str(resolve_config(args[i + 1]))]
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            configs.append(resolve_config(args[i + 1]))
+            out += [arg, str(configs[-1])]
             i += 2
             continue
         if arg.startswith("--config="):
-            arg = "--config=" + str(resolve_config(arg.split("=", 1)[1]))
+            configs.append(resolve_config(arg.split("=", 1)[1]))
+            arg = f"--config={configs[-1]}"
         out.append(arg)
         i += 1
-    return out
+    return out, configs
 
 
 class NeuropsCLI(LightningCLI):
-    """LightningCLI with neurops defaults (CSV/TensorBoard logs under ``runs/``)."""
+    """LightningCLI for every neurops task, with run folders, resumption and the checkpoint loader."""
+
+    def _root(self) -> Path:
+        return Path(self.config[self.config.subcommand].trainer.default_root_dir or RUNS_DIR)
+
+    # --ckpt_path: resolved in the run folder and read by neurops's loader, never by importing what it names
+    def _parse_ckpt_path(self) -> None:
+        sub = self.config.get("subcommand")
+        if not sub or self.config[sub].get("ckpt_path") is None:
+            return
+        cfg = self.config[sub]
+        if cfg.ckpt_path in ("last", "best"):
+            found = run_checkpoint_dir(self._root()) / f"{cfg.ckpt_path}.ckpt"
+            if not found.is_file():
+                if sub == "fit" and cfg.ckpt_path == "last":
+                    print(f"neurops: nothing to resume ({found} does not exist); starting a new run in "
+                          f"{self._root()}", file=sys.stderr)
+                    cfg.ckpt_path = None
+                    return
+                raise CheckpointError(f"--ckpt_path {cfg.ckpt_path}: {found} does not exist; the run folder is set "
+                                      "by --trainer.default_root_dir (default runs/<config name>).")
+            cfg.ckpt_path = str(found)
+        ckpt = checkpoints.read(cfg.ckpt_path)
+        task_class = _import_class(ckpt.kind.task, Path(cfg.ckpt_path))
+        configured = cfg.model.class_path
+        if not issubclass(_import_class(configured, Path("config")), task_class):
+            raise CheckpointError(f"{cfg.ckpt_path} is a {ckpt.kind.name} checkpoint ({task_class.__name__}) but the "
+                                  f"config trains {configured}; use it with a config of {task_class.__name__}, "
+                                  f"or with {ckpt.kind.commands}.")
+        accepted = set(init_parameters(task_class)) - set(Task.NOT_SAVED)
+        # the checkpoint's settings of the task (its network above all) replace the config's; the optimizer and
+        # schedule (not saved in checkpoints) stay the config's
+        for key, value in ckpt.init_args.items():
+            if key in accepted:
+                cfg.model.init_args[key] = value
+
+    # run folder: loggers and the resume checkpoint -----------------------------------------------
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> L.Trainer:
+        root = config.get("default_root_dir") or RUNS_DIR
+        if config.get("logger") in (None, True):
+            config["logger"] = default_loggers(root)
+        named = list(config.get("callbacks") or []) + list(callbacks)
+        if config.get("enable_checkpointing", True) is not False and not any(
+                isinstance(cb, ModelCheckpoint) for cb in named):
+            callbacks = [*callbacks, LastCheckpoint()]
+        return super()._instantiate_trainer(config, callbacks)
+
+    def before_fit(self) -> None:
+        folder = run_checkpoint_dir(self.trainer.default_root_dir)
+        writes_there = any(isinstance(cb, _RunFolderCheckpoint) and cb.dirpath is None for cb in self.trainer.callbacks)
+        existing = sorted(p.name for p in folder.glob("*.ckpt")) if writes_there else []
+        ckpt_path = self.config.fit.get("ckpt_path")
+        resuming = ckpt_path is not None and Path(ckpt_path).resolve().parent == folder.resolve()
+        if existing and not resuming:
+            raise ConfigError(f"{self.trainer.default_root_dir} already holds the checkpoints of an earlier run "
+                              f"({', '.join(existing)} in {folder}); resume it with --ckpt_path last, or give this "
+                              "run its own folder with --trainer.default_root_dir DIR.")
+
+    def after_fit(self) -> None:
+        if not self.trainer.is_global_zero:
+            return
+        kind = checkpoints.KINDS.get(f"{type(self.model).__module__}.{type(self.model).__qualname__}")
+        written = sorted({p for cb in self.trainer.checkpoint_callbacks
+                          for p in (cb.best_model_path, cb.last_model_path) if p and Path(p).is_file()})
+        if written:
+            print(f"checkpoints: {', '.join(written)}" + (f"; use them with {kind.commands}" if kind else ""))
+
+    # failed runs leave no stub log folders --------------------------------------------------------
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            self._remove_stub_logs()
+            raise
+
+    def _remove_stub_logs(self) -> None:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or not trainer.is_global_zero:
+            return
+        for logger in trainer.loggers:
+            log_dir = Path(logger.log_dir) if getattr(logger, "log_dir", None) else None
+            if log_dir is None or not log_dir.is_dir():
+                continue
+            files = [p for p in log_dir.rglob("*") if p.is_file()]
+            if all(p.name in _STUB_FILES for p in files):
+                shutil.rmtree(log_dir)
+                for parent in (log_dir.parent, log_dir.parent.parent):  # logs/, then the run folder, if now empty
+                    if parent.is_dir() and not any(parent.iterdir()):
+                        parent.rmdir()
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         """The Trainer; options it rejects (``strategy fsdp`` on CPU, too many devices...) are one ConfigError."""
@@ -116,26 +231,23 @@ class NeuropsCLI(LightningCLI):
                               "docs/scaling.md)") from exc
 
 
-def run_lightning(argv: Sequence[str], task_class: type = OperatorTask,
-                  datamodule_class: type = OperatorDataModule) -> int:
+def run_lightning(argv: Sequence[str]) -> int:
     """Run ``fit``/``validate``/``test`` with ``argv`` (``["fit", "--config", ...]``)."""
-    args = resolve_config_args(argv)
-    for flag, value in zip(args, args[1:]):
-        if flag == "--config":
-            named = validate_config(Path(value), task_class, datamodule_class)
-            # a config that names its classes (class_path) may use any LightningModule / DataModule
-            task_class = L.LightningModule if "model" in named else task_class
-            datamodule_class = L.LightningDataModule if "data" in named else datamodule_class
+    args, configs = resolve_config_args(argv)
+    for config in configs:
+        validate_config(config)
+    root = f"{RUNS_DIR}/{configs[0].stem if configs else 'neurops'}"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
         NeuropsCLI(
-            task_class,
-            datamodule_class,
+            Task,
+            L.LightningDataModule,
             args=args,
             seed_everything_default=0,
             subclass_mode_model=True,
             subclass_mode_data=True,
-            trainer_defaults={"default_root_dir": RUNS_DIR, "logger": default_loggers()},
+            auto_configure_optimizers=False,  # one way to set them: the task's optimizer / lr_scheduler
+            trainer_defaults={"default_root_dir": root},
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"prog": "neurops"},
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from neurops.data.reader import read_attrs
 from neurops.errors import ConfigError
 from neurops.kernels.spectral import check_modes
 from neurops.tasks.operator import OperatorTask
+from neurops.tasks.schedules import OneCycle
 from neurops.utils.io import atomic_path
 from neurops.utils.seeding import seed_everything
 from neurops.viz.fields import plot_prediction
@@ -82,8 +84,9 @@ def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_
     data = _dataset(out, n_train, n_test, resolution, test_resolution, seed, workers)
     t_data = time.perf_counter() - t0
     dm = OperatorDataModule(data, batch_size=batch_size)
-    task = OperatorTask(model, dict(MODEL_SETTINGS[model]), loss="rel_l2", lr=lr, weight_decay=1e-4,
-                        scheduler="onecycle", pct_start=0.1)
+    task = OperatorTask(model, dict(MODEL_SETTINGS[model]), loss="rel_l2",
+                        optimizer=partial(torch.optim.AdamW, lr=lr, weight_decay=1e-4),
+                        lr_scheduler=OneCycle(pct_start=0.1))
     trainer = L.Trainer(max_epochs=epochs, logger=CSVLogger(out, name="logs"), default_root_dir=out,
                         enable_checkpointing=False, enable_model_summary=False, deterministic=True)
     trainer.fit(task, dm)

@@ -1,4 +1,4 @@
-"""LightningDataModule over neurops HDF5 operator files."""
+"""LightningDataModules over neurops HDF5 files: operator pairs, rollouts, generative (DGNO) and dynamics data."""
 
 from __future__ import annotations
 
@@ -39,7 +39,6 @@ class SplitLoaders:
     train_set: Dataset
     val_set: Dataset | None
     test_sets: list[Dataset]
-
     def _loader(self, dataset: Dataset, shuffle: bool = False, sampler: Sampler | None = None) -> DataLoader:
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
@@ -257,6 +256,60 @@ class RolloutDataModule(OperatorDataModule):
         return self.train_set.n_fields
 
 
+class GenerativeDataModule(SplitLoaders, L.LightningDataModule):
+    """Unlabelled training coefficients and labelled evaluation pairs, from one or two files.
+
+    Parameters
+    ----------
+    train_path : file whose ``train_split`` provides the coefficient field (kind
+        ``input_only`` or ``operator``; outputs, if any, are passed on as labels ``y``).
+    eval_path : ``operator`` file with labelled ``val_split`` / ``test*`` splits
+        (default: ``train_path``).
+    batch_size : batch size of all loaders.
+    num_workers : DataLoader worker processes.
+    input_field, output_field : names of the coefficient and solution fields.
+    train_split, val_split : split names (``val_split=None`` skips validation).
+    test_splits : test split names of ``eval_path`` (default: every ``test*`` split).
+    """
+
+    def __init__(self, train_path: str | os.PathLike, eval_path: str | os.PathLike | None = None,
+                 batch_size: int = 25, num_workers: int = 0, input_field: str = "a", output_field: str = "u",
+                 train_split: str = "train", val_split: str | None = "val",
+                 test_splits: list[str] | None = None) -> None:
+        super().__init__()
+        self.train_path = Path(train_path)
+        self.eval_path = Path(eval_path) if eval_path is not None else self.train_path
+        self.batch_size, self.num_workers = batch_size, num_workers
+        train_kind = read_attrs(self.train_path)["kind"]
+        outputs = [output_field] if train_kind == "operator" else None
+        self.train_set = H5OperatorDataset(self.train_path, train_split, [input_field], outputs)
+        eval_splits = list_splits(self.eval_path)
+        wanted = [s for s in [val_split, *(test_splits or [])] if s is not None]
+        missing = [s for s in wanted if s not in eval_splits]
+        if missing:
+            raise DataError(f"{self.eval_path} has no split(s) {missing}; it has {eval_splits}. Pass "
+                            "eval_path= a labelled file (neurops data generate darcy ...) or fix the split names.")
+        if read_attrs(self.eval_path)["kind"] != "operator" and (val_split or test_splits):
+            raise DataError(f"{self.eval_path} has no labels (kind {read_attrs(self.eval_path)['kind']!r}); "
+                            "validation and tests need an 'operator' file: pass eval_path=.")
+        self.val_set = (H5OperatorDataset(self.eval_path, val_split, [input_field], [output_field])
+                        if val_split else None)
+        names = test_splits if test_splits is not None else sorted(
+            (s for s in eval_splits if is_test_split(s)), key=lambda s: (s != "test", s))
+        self.test_splits = names
+        self.test_sets = [H5OperatorDataset(self.eval_path, s, [input_field], [output_field]) for s in names]
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_set.spatial_shape)
+
+    @property
+    def test_tags(self) -> list[str]:
+        """Metric suffix of each test loader: its resolution, unique per loader."""
+        tags = [resolution_tag(ds.spatial_shape) for ds in self.test_sets]
+        return [t if tags.count(t) == 1 else f"{t}_{s}" for t, s in zip(tags, self.test_splits)]
+
+
 class DynamicsDataModule(L.LightningDataModule):
     """Random training windows and whole validation series from a neurops trajectory file.
 
@@ -279,14 +332,15 @@ class DynamicsDataModule(L.LightningDataModule):
         trajectory (contiguous in time) and train on the rest, for files without a ``val``
         split; ``None`` (default) uses ``val_split``.
     val_length : validation series are cut to their first ``val_length`` points.
-    seed : seed of the window positions.
+    seed : seed of the window positions (default: the run's seed, ``PL_GLOBAL_SEED``, which
+        ``seed_everything`` sets; else 0).
     num_workers : DataLoader workers (the data is held in memory; 0 is usually fastest).
     """
 
     def __init__(self, path: str | os.PathLike, seq_len: int = 200, batch_size: int = 16,
                  batches_per_epoch: int = 50, field: str | None = None, train_split: str = "train",
                  val_split: str | None = "val", val_from_train: float | None = None,
-                 val_length: int | None = 10_000, seed: int = 0, num_workers: int = 0) -> None:
+                 val_length: int | None = 10_000, seed: int | None = None, num_workers: int = 0) -> None:
         super().__init__()
         self.path = Path(path)
         self.attrs: dict[str, Any] = read_attrs(self.path)
@@ -319,7 +373,10 @@ class DynamicsDataModule(L.LightningDataModule):
         self.seq_len, self.batch_size, self.batches_per_epoch = seq_len, batch_size, batches_per_epoch
         self.train_split, self.val_split, self.val_length = train_split, val_split, val_length
         self.val_from_train = val_from_train
-        self.seed, self.num_workers = seed, num_workers
+        self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else seed  # the run's seed
+        self.num_workers = num_workers
+        self._sampler: RandomWindowSampler | None = None
+        self._windows_state: torch.Tensor | None = None
         train = read_split(self.path, train_split)
         self.field = self._pick_field(train["states"], field)
         self.train_series = self._series(train["states"][self.field], train_split)
@@ -368,8 +425,19 @@ class DynamicsDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         sampler = RandomWindowSampler(self.train_series.shape[0], self.train_series.shape[1], self.seq_len + 1,
                                       self.batch_size * self.batches_per_epoch, self.seed)
+        if self._windows_state is not None:  # resuming: continue the window draws where the checkpoint left them
+            sampler.generator.set_state(self._windows_state)
+            self._windows_state = None
+        self._sampler = sampler
         return DataLoader(WindowDataset(self.train_series, self.seq_len + 1), batch_size=self.batch_size,
                           sampler=sampler, num_workers=self.num_workers)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state of the window draws (saved in checkpoints, so a resumed run draws the same windows)."""
+        return {} if self._sampler is None else {"windows": self._sampler.generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._windows_state = state_dict.get("windows")
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_series is None:

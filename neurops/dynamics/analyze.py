@@ -46,10 +46,11 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     max_period : cycles of periods 2 .. ``max_period`` are searched.
     seed : seed of the random start (no ``data``) and of the cycle search.
     """
-    from neurops.tasks.dynamics import load_dynamics_checkpoint
+    from neurops.checkpoints import load
     from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
 
-    model, meta = load_dynamics_checkpoint(ckpt)
+    task = load(ckpt, "dynamics", command="neurops dsr analyze")[1]
+    model, meta = task.net, task.record
     model = model.double()
     out_dir = Path(out) if out else Path(ckpt).parent / "analysis"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -146,7 +146,7 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
 
     Parameters
     ----------
-    ckpts : checkpoint paths (``neurops dsr fit``; one per member of an ensemble).
+    ckpts : checkpoint paths (``neurops fit`` of a DynamicsTask; one per member of an ensemble).
     data : trajectory file.
     split : the held-out split evaluated on.
     reference_split : the split whose D_stsp / D_H against ``split`` is the data's floor.
@@ -160,7 +160,7 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     """
     from neurops.data.reader import list_splits, read_attrs
     from neurops.metrics.dsr import evaluate_reconstruction, hellinger_distance, state_space_divergence, summarize
-    from neurops.tasks.dynamics import load_dynamics_checkpoint
+    from neurops.checkpoints import load
 
     settings = settings or EvaluationSettings()
     if not ckpts:
@@ -175,7 +175,8 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     notes = metric_notes(x_test, settings)
     models = []
     for ckpt in ckpts:
-        model, meta = load_dynamics_checkpoint(ckpt)
+        task = load(ckpt, "dynamics", command="neurops dsr evaluate")[1]
+        model, meta = task.net, task.record
         if x_test.shape[1] != model.obs_dim:
             raise ConfigError(f"{data} has {x_test.shape[1]} variables but the model {ckpt} observes "
                               f"{model.obs_dim}.")

@@ -13,7 +13,6 @@ from neurops.inverse.calibration import (
     interval_coverage,
     sliced_wasserstein,
 )
-from neurops.inverse.checkpoint import Surrogate, load_dgno, load_surrogate
 from neurops.inverse.diagnostics import effective_sample_size, split_rhat
 from neurops.inverse.field_posterior import FieldPosterior
 from neurops.inverse.forward import DarcyForward, SurrogateForward, observe
@@ -38,6 +37,7 @@ from neurops.inverse.observations import (
 )
 from neurops.inverse.prior import GRFPrior, prior_from_file
 from neurops.inverse.results import read_posterior, write_posterior
+from neurops.inverse.surrogate import Surrogate, load_surrogate
 
 __all__ = [
     "Chains",
@@ -63,7 +63,6 @@ __all__ = [
     "invert_fields",
     "invert_latent",
     "laplace_reference",
-    "load_dgno",
     "load_surrogate",
     "make_observations",
     "map_estimate",

@@ -1,7 +1,9 @@
-"""LightningModules wiring model + loss + metrics (thin by design)."""
+"""LightningModules wiring model + loss + metrics (thin by design), all on one base (:class:`Task`)."""
 
-from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
+from neurops.tasks.base import Task
+from neurops.tasks.dynamics import DynamicsTask
+from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
 from neurops.tasks.rollout import RolloutTask
 
-__all__ = ["GenerativeDataModule", "GenerativeOperatorTask", "OperatorTask", "RolloutTask"]
+__all__ = ["DynamicsTask", "GenerativeOperatorTask", "OperatorTask", "RolloutTask", "Task"]

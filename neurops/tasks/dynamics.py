@@ -1,4 +1,4 @@
-"""Dynamical-systems reconstruction: ``DynamicsTask`` (LightningModule) and checkpoint loading.
+"""Dynamical-systems reconstruction: ``DynamicsTask`` (LightningModule).
 
 The task trains a PWL RNN (:mod:`neurops.models.plrnn`) on random windows
 (:class:`neurops.data.datamodule.DynamicsDataModule`) with one of
@@ -9,9 +9,9 @@ The task trains a PWL RNN (:mod:`neurops.models.plrnn`) on random windows
 * ``bptt``: plain back-propagation through time (free running, ``alpha = 0``);
 
 with RAdam and an exponential learning-rate decay from ``lr`` to ``lr_end`` over the
-epochs, the latent, manifold-attractor and observation regularisers, and validation by
+epochs (:class:`~neurops.tasks.schedules.ExponentialTo`), the latent, manifold-attractor and observation regularisers, and validation by
 free-running generation (``val/d_stsp``, ``val/d_h``; choose checkpoints by the minimum
-``val/d_stsp`` as in the AL-RNN paper).
+``val/d_stsp`` as in the AL-RNN paper, with :class:`~neurops.tasks.callbacks.BestCheckpoint`).
 
 References
 ----------
@@ -25,25 +25,26 @@ References
 
 from __future__ import annotations
 
-import os
+from functools import partial
 from typing import Any, Literal
 
-import lightning as L
 import numpy as np
 import torch
-from torch import nn
+from jsonargparse import lazy_instance
+from lightning.pytorch.cli import OptimizerCallable
 
-from neurops.data.schema import SCHEMA_VERSION
 from neurops.dynamics.teacher_forcing import ALPHA_METHODS, AdaptiveAlpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, hellinger_distance, state_space_divergence
 from neurops.models.registry import build, get_class
+from neurops.tasks.base import Scheduler, Task
+from neurops.tasks.schedules import ExponentialTo
 
 Training = Literal["gtf", "agtf", "stf", "bptt"]
 TRAININGS: tuple[str, ...] = ("gtf", "agtf", "stf", "bptt")
 
 
-class DynamicsTask(L.LightningModule):
+class DynamicsTask(Task):
     """Train a PWL RNN for dynamical-systems reconstruction.
 
     Parameters
@@ -56,8 +57,9 @@ class DynamicsTask(L.LightningModule):
         rate at which alpha decays towards lower estimates (``agtf``; the paper's 1e-3 suits its
         ~10^5 steps, shorter runs need a faster rate).
     tau : sparse-forcing interval in steps (``stf``).
-    lr, lr_end : RAdam learning rate, decayed exponentially per epoch to ``lr_end`` at the
-        last epoch (``lr_end = lr`` keeps it constant).
+    optimizer : default RAdam with lr 1e-3.
+    lr_scheduler : default :class:`~neurops.tasks.schedules.ExponentialTo` decaying the learning
+        rate per epoch to ``lr_end`` 1e-6 at the last epoch.
     lambda_latent : weight of ``||1-A||^2 + ||W||^2 + ||h||^2``.
     lambda_mar, mar_fraction : weight of the manifold-attractor regulariser and the fraction
         of units it acts on.
@@ -72,14 +74,17 @@ class DynamicsTask(L.LightningModule):
     gradient_clip : clip the gradient norm to this value (0: off; GTF needs none).
     """
 
+    default_optimizer = partial(torch.optim.RAdam, lr=1e-3)
+
     def __init__(self, model: str = "clipped_shplrnn", model_kwargs: dict[str, Any] | None = None,
                  training: Training = "gtf", alpha: float = 0.1,
                  alpha_method: str = "product_upper_bound", alpha_every: int = 5, alpha_rate: float = 1e-3,
-                 tau: int = 10,
-                 lr: float = 1e-3, lr_end: float = 1e-6, lambda_latent: float = 0.0, lambda_mar: float = 0.0,
+                 tau: int = 10, optimizer: OptimizerCallable | None = None,
+                 lr_scheduler: Scheduler = lazy_instance(ExponentialTo, lr_end=1e-6),
+                 lambda_latent: float = 0.0, lambda_mar: float = 0.0,
                  mar_fraction: float = 0.5, lambda_obs: float = 0.0, input_noise: float = 0.0, n_bins: int = 30,
                  smoothing: float = 20.0, gradient_clip: float = 0.0, val_gen_length: int | None = None) -> None:
-        super().__init__()
+        super().__init__(optimizer, lr_scheduler)
         if training not in TRAININGS:
             raise ConfigError(f"training {training!r} is unknown; use one of {TRAININGS}.")
         if not 0.0 <= alpha <= 1.0:
@@ -88,11 +93,10 @@ class DynamicsTask(L.LightningModule):
             raise ConfigError(f"alpha_method {alpha_method!r} is unknown; use one of {ALPHA_METHODS}.")
         if val_gen_length is not None and val_gen_length < 1:
             raise ConfigError(f"val_gen_length must be >= 1 (or None), got {val_gen_length}.")
-        if tau < 1 or lr <= 0 or lr_end <= 0:
-            raise ConfigError(f"need tau >= 1, lr > 0 and lr_end > 0; got tau={tau}, lr={lr}, lr_end={lr_end}.")
+        if tau < 1:
+            raise ConfigError(f"need tau >= 1, got tau={tau}.")
         get_class(model)  # unknown names fail here, with suggestions
-        self.save_hyperparameters()
-        self.model: nn.Module | None = None
+        self.save_hyperparameters(ignore=Task.NOT_SAVED)
         self.alpha_schedule = (AdaptiveAlpha(alpha_method, every=alpha_every, rate=alpha_rate)
                                if training == "agtf" else None)
         self.dt = 1.0
@@ -103,20 +107,21 @@ class DynamicsTask(L.LightningModule):
         kwargs = dict(self.hparams.model_kwargs or {})
         if "latent_dim" not in kwargs:
             raise ConfigError(f"model_kwargs of {self.hparams.model!r} need latent_dim (the number of latent units).")
-        self.model = build(self.hparams.model, **kwargs)
+        self.net = build(self.hparams.model, **kwargs)
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        super().setup(stage)
+        dm = self.datamodule()
         if dm is None:
-            if self.model is None:
+            if self.net is None:
                 raise ConfigError("DynamicsTask needs model_kwargs['obs_dim'] or a DynamicsDataModule to infer it.")
             return
         self.dt = float(getattr(dm, "dt", 1.0))
         kwargs = dict(self.hparams.model_kwargs or {})
         if kwargs.get("obs_dim", dm.obs_dim) != dm.obs_dim:
             raise ModelError(f"model_kwargs obs_dim={kwargs['obs_dim']} but the data has {dm.obs_dim} variables.")
-        if self.model is None:
+        if self.net is None:
             kwargs["obs_dim"] = dm.obs_dim
             self.hparams.model_kwargs = kwargs
             self._build()
@@ -125,24 +130,24 @@ class DynamicsTask(L.LightningModule):
     def current_alpha(self, x: torch.Tensor) -> float:
         """The forcing strength used for batch ``x : [B, T+1, N]``."""
         if self.hparams.training == "agtf":
-            return self.alpha_schedule(self.model, x)
+            return self.alpha_schedule(self.net, x)
         return self.hparams.alpha if self.hparams.training == "gtf" else 0.0
 
     def rollout(self, x: torch.Tensor) -> torch.Tensor:
         """Predictions ``[B, T, N]`` of ``x[:, 1:]`` under the configured forcing."""
         if self.hparams.training == "stf":
-            return stf_rollout(self.model, x, self.hparams.tau)[0]
-        return gtf_rollout(self.model, x, self.current_alpha(x))[0]
+            return stf_rollout(self.net, x, self.hparams.tau)[0]
+        return gtf_rollout(self.net, x, self.current_alpha(x))[0]
 
     def regularization(self) -> torch.Tensor:
         h = self.hparams
         reg = torch.zeros((), device=self.device)
         if h.lambda_latent:
-            reg = reg + h.lambda_latent * self.model.latent_regularization()
+            reg = reg + h.lambda_latent * self.net.latent_regularization()
         if h.lambda_mar:
-            reg = reg + h.lambda_mar * self.model.manifold_attractor_regularization(h.mar_fraction)
+            reg = reg + h.lambda_mar * self.net.manifold_attractor_regularization(h.mar_fraction)
         if h.lambda_obs:
-            reg = reg + h.lambda_obs * self.model.observation_regularization()
+            reg = reg + h.lambda_obs * self.net.observation_regularization()
         return reg
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -170,7 +175,7 @@ class DynamicsTask(L.LightningModule):
         x = batch["x"][0].detach().cpu().numpy().astype(np.float64)
         n_gen = max(len(x), self.hparams.val_gen_length or 0)
         with torch.no_grad():
-            x_gen = generate_like(self.model, x, n_steps=n_gen)
+            x_gen = generate_like(self.net, x, n_steps=n_gen)
         if np.isfinite(x_gen).all():
             d_stsp = state_space_divergence(x, x_gen, n_bins=self.hparams.n_bins)
             d_h = hellinger_distance(x, x_gen[: len(x)], smoothing=self.hparams.smoothing)
@@ -180,49 +185,14 @@ class DynamicsTask(L.LightningModule):
         self.log("val/d_stsp", d_stsp, prog_bar=True, batch_size=1)
         self.log("val/d_h", d_h, prog_bar=True, batch_size=1)
 
-    # -- optimisation ------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        opt = torch.optim.RAdam(self.parameters(), lr=self.hparams.lr)
-        epochs = max(1, int(self.trainer.max_epochs or 1)) if self._trainer is not None else 1
-        gamma = (self.hparams.lr_end / self.hparams.lr) ** (1.0 / epochs)
-        sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-
     # -- checkpoints ------------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from neurops import __version__
+    def checkpoint_extra(self) -> dict[str, Any]:
+        return {"dt": self.dt, "alpha": None if self.alpha_schedule is None else self.alpha_schedule.state_dict()}
 
-        checkpoint["neurops"] = {"schema_version": SCHEMA_VERSION, "neurops_version": __version__,
-                                 "model": self.hparams.model, "model_kwargs": dict(self.hparams.model_kwargs),
-                                 "dt": self.dt,
-                                 "alpha": None if self.alpha_schedule is None else self.alpha_schedule.state_dict()}
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        meta = checkpoint.get("neurops", {})
-        self.dt = float(meta.get("dt", 1.0))
-        if self.alpha_schedule is not None and meta.get("alpha"):
-            self.alpha_schedule.load_state_dict(meta["alpha"])
+    def load_checkpoint_extra(self, record: dict[str, Any]) -> None:
+        self.dt = float(record.get("dt", 1.0))
+        if self.alpha_schedule is not None and record.get("alpha"):
+            self.alpha_schedule.load_state_dict(record["alpha"])
 
 
-def load_dynamics_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the trained model from a :class:`DynamicsTask` checkpoint, with nothing else.
-
-    Returns
-    -------
-    model : the PWL RNN in eval mode (built by name + kwargs from the checkpoint).
-    meta : ``{"model", "model_kwargs", "dt", "schema_version", "neurops_version", "alpha"}``.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint {path} does not exist; train one with `neurops dsr fit --config ...`.")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    meta = ckpt.get("neurops")
-    if not meta or "model" not in meta:
-        raise ModelError(f"{path} is not a DynamicsTask checkpoint (no neurops model record); train one with "
-                         "`neurops dsr fit`.")
-    model = build(meta["model"], **meta["model_kwargs"])
-    state = {k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
-    model.load_state_dict(state)
-    return model.eval(), meta
-
-
-__all__ = ["TRAININGS", "DynamicsTask", "load_dynamics_checkpoint"]
+__all__ = ["TRAININGS", "DynamicsTask"]

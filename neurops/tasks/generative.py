@@ -19,82 +19,26 @@ References
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from functools import partial
 from typing import Any, Literal
 
-import lightning as L
 import torch
+from jsonargparse import lazy_instance
+from lightning.pytorch.cli import OptimizerCallable
 
-from neurops.data.datamodule import SplitLoaders
-from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
-from neurops.data.schema import SCHEMA_VERSION, is_test_split, resolution_tag
-from neurops.errors import ConfigError, DataError, ModelError
+from neurops.errors import ConfigError, ModelError
 from neurops.metrics.field import relative_lp
 from neurops.models.dgno import DGNO
 from neurops.models.registry import build
 from neurops.physics.pdes import DarcyProblem
 from neurops.physics.weak_form import WeakFormSampler
+from neurops.tasks.base import Scheduler, Task
+from neurops.tasks.schedules import StepDecay
 
-__all__ = ["GenerativeDataModule", "GenerativeOperatorTask"]
-
-
-class GenerativeDataModule(SplitLoaders, L.LightningDataModule):
-    """Unlabelled training coefficients and labelled evaluation pairs, from one or two files.
-
-    Parameters
-    ----------
-    train_path : file whose ``train_split`` provides the coefficient field (kind
-        ``input_only`` or ``operator``; outputs, if any, are passed on as labels ``y``).
-    eval_path : ``operator`` file with labelled ``val_split`` / ``test*`` splits
-        (default: ``train_path``).
-    batch_size : batch size of all loaders.
-    num_workers : DataLoader worker processes.
-    input_field, output_field : names of the coefficient and solution fields.
-    train_split, val_split : split names (``val_split=None`` skips validation).
-    test_splits : test split names of ``eval_path`` (default: every ``test*`` split).
-    """
-
-    def __init__(self, train_path: str | os.PathLike, eval_path: str | os.PathLike | None = None,
-                 batch_size: int = 25, num_workers: int = 0, input_field: str = "a", output_field: str = "u",
-                 train_split: str = "train", val_split: str | None = "val",
-                 test_splits: list[str] | None = None) -> None:
-        super().__init__()
-        self.train_path = Path(train_path)
-        self.eval_path = Path(eval_path) if eval_path is not None else self.train_path
-        self.batch_size, self.num_workers = batch_size, num_workers
-        train_kind = read_attrs(self.train_path)["kind"]
-        outputs = [output_field] if train_kind == "operator" else None
-        self.train_set = H5OperatorDataset(self.train_path, train_split, [input_field], outputs)
-        eval_splits = list_splits(self.eval_path)
-        wanted = [s for s in [val_split, *(test_splits or [])] if s is not None]
-        missing = [s for s in wanted if s not in eval_splits]
-        if missing:
-            raise DataError(f"{self.eval_path} has no split(s) {missing}; it has {eval_splits}. Pass "
-                            "eval_path= a labelled file (neurops data generate darcy ...) or fix the split names.")
-        if read_attrs(self.eval_path)["kind"] != "operator" and (val_split or test_splits):
-            raise DataError(f"{self.eval_path} has no labels (kind {read_attrs(self.eval_path)['kind']!r}); "
-                            "validation and tests need an 'operator' file: pass eval_path=.")
-        self.val_set = (H5OperatorDataset(self.eval_path, val_split, [input_field], [output_field])
-                        if val_split else None)
-        names = test_splits if test_splits is not None else sorted(
-            (s for s in eval_splits if is_test_split(s)), key=lambda s: (s != "test", s))
-        self.test_splits = names
-        self.test_sets = [H5OperatorDataset(self.eval_path, s, [input_field], [output_field]) for s in names]
-
-    @property
-    def spatial_shape(self) -> tuple[int, ...]:
-        return tuple(self.train_set.spatial_shape)
-
-    @property
-    def test_tags(self) -> list[str]:
-        """Metric suffix of each test loader: its resolution, unique per loader."""
-        tags = [resolution_tag(ds.spatial_shape) for ds in self.test_sets]
-        return [t if tags.count(t) == 1 else f"{t}_{s}" for t, s in zip(tags, self.test_splits)]
+__all__ = ["GenerativeOperatorTask"]
 
 
-
-class GenerativeOperatorTask(L.LightningModule):
+class GenerativeOperatorTask(Task):
     """Train a DGNO with the coefficient reconstruction and the weak Darcy residual [1]_.
 
     Parameters
@@ -110,10 +54,13 @@ class GenerativeOperatorTask(L.LightningModule):
     n_quad_per_axis : grid points per axis of the ball quadrature (paper: 7 piecewise, 9 smooth).
     residual_weight : ``w_r`` of :class:`~neurops.physics.pdes.DarcyProblem` (None: paper's choice).
     top_k : top-k squared residual term (paper: 1000 for smooth Darcy; 0 off).
-    lr, weight_decay : AdamW settings (paper: 5e-4, 1e-4).
-    step_size, gamma : StepLR in epochs (None: max_epochs / 5, as in the paper) and its factor.
-    seed : seed of the particle draws.
+    optimizer : default AdamW with the paper's lr 5e-4 and weight decay 1e-4.
+    lr_scheduler : default :class:`~neurops.tasks.schedules.StepDecay` halving the learning rate
+        every fifth of the epochs, as in the paper.
+    seed : seed of the particle draws (their generator travels with checkpoints).
     """
+
+    default_optimizer = partial(torch.optim.AdamW, lr=5e-4, weight_decay=1e-4)
 
     def __init__(
         self,
@@ -130,23 +77,19 @@ class GenerativeOperatorTask(L.LightningModule):
         n_quad_per_axis: int = 7,
         residual_weight: float | None = None,
         top_k: int = 0,
-        lr: float = 5e-4,
-        weight_decay: float = 1e-4,
-        step_size: int | None = None,
-        gamma: float = 0.5,
+        optimizer: OptimizerCallable | None = None,
+        lr_scheduler: Scheduler = lazy_instance(StepDecay, every=0.2, gamma=0.5),
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(optimizer, lr_scheduler)
         if pde != "darcy":
             raise ConfigError(f"unknown pde {pde!r}; GenerativeOperatorTask supports 'darcy'.")
         if min(w_data, w_pde, w_label) < 0:
             raise ConfigError("loss weights w_data, w_pde, w_label must be >= 0.")
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=Task.NOT_SAVED)
         self.problem = DarcyProblem(forcing, a_interpolation, residual_weight, top_k)
-        self.net: DGNO | None = None
         self.sampler: WeakFormSampler | None = None
         self._gen = torch.Generator().manual_seed(int(seed))
-        self._test_tags: list[str] = []
         self._stats: list[torch.Tensor] | None = None
         if "resolution" in (model_kwargs or {}):
             self._build(tuple(model_kwargs["resolution"]))
@@ -165,14 +108,13 @@ class GenerativeOperatorTask(L.LightningModule):
                                        self.hparams.n_quad_per_axis, net.domain)
 
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        super().setup(stage)
+        dm = self.datamodule()
         if self.net is None:
             if dm is None or not hasattr(dm, "spatial_shape"):
                 raise ConfigError("the DGNO resolution is unknown: pass model_kwargs.resolution or train with a "
                                   "GenerativeDataModule.")
             self._build(dm.spatial_shape)
-        if dm is not None and hasattr(dm, "test_tags"):
-            self._test_tags = dm.test_tags
 
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         """Coefficient ``[B, 1, *spatial]`` -> solution ``[B, 1, *spatial]``."""
@@ -227,25 +169,15 @@ class GenerativeOperatorTask(L.LightningModule):
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         pred = self(batch["x"])
-        tag = self._test_tags[dataloader_idx] if dataloader_idx < len(self._test_tags) else str(dataloader_idx)
-        self.log(f"test/rel_l2@{tag}", relative_lp(pred, batch["y"]), batch_size=len(pred),
+        self.log(f"test/rel_l2@{self.test_tag(dataloader_idx)}", relative_lp(pred, batch["y"]), batch_size=len(pred),
                  add_dataloader_idx=False)
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch["x"])
 
-    # optimisation ----------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        hp = self.hparams
-        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        step = hp.step_size or max(1, int(self.trainer.max_epochs or 5) // 5)
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step, gamma=hp.gamma)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-
     # checkpoints -----------------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from neurops import __version__
+    def checkpoint_extra(self) -> dict[str, Any]:
+        return {"forcing": float(self.hparams.forcing)}
 
-        checkpoint["neurops"] = {"schema_version": SCHEMA_VERSION, "neurops_version": __version__,
-                                 "model": "dgno", "model_kwargs": dict(self.hparams.model_kwargs or {}),
-                                 "forcing": float(self.hparams.forcing)}
+    def generators(self) -> dict[str, torch.Generator]:
+        return {"particles": self._gen}

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import Any
 
-import lightning as L
 import torch
-from torch import nn
+from jsonargparse import lazy_instance
+from lightning.pytorch.cli import OptimizerCallable
 
 from neurops.data.normalizers import ChannelMoments, GaussianNormalizer
-from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import ConfigError, ModelError
 from neurops.layers.boundary import boundary_from_attrs
 from neurops.metrics.field import get_loss, relative_h1, relative_lp
 from neurops.models.registry import build, get_class
+from neurops.tasks.base import Scheduler, Task
+from neurops.tasks.schedules import OneCycle
 
-Scheduler = Literal["onecycle", "step", "cosine", "none"]
 
-
-class OperatorTask(L.LightningModule):
+class OperatorTask(Task):
     """Train a registered operator model on input -> output field pairs.
 
     The model sees normalized inputs and predicts normalized outputs; losses and metrics are
@@ -38,10 +37,11 @@ class OperatorTask(L.LightningModule):
         behaviour.
     loss : ``rel_l2`` (default), ``rel_h1`` (finite differences) or another name in
         :data:`neurops.metrics.field.LOSSES`; relative losses are averaged over the batch.
-    lr, weight_decay : AdamW settings.
-    scheduler : ``onecycle`` (per step), ``step`` (StepLR per epoch), ``cosine`` or ``none``.
-    step_size, gamma : StepLR settings (epochs, factor).
-    pct_start, div_factor, final_div_factor : OneCycleLR settings.
+    optimizer : ``params -> Optimizer`` (default: AdamW, lr 1e-3, weight decay 1e-4), see
+        :class:`~neurops.tasks.base.Task`.
+    lr_scheduler : default :class:`~neurops.tasks.schedules.OneCycle` (``pct_start`` 0.2,
+        ``div_factor`` 25, ``final_div_factor`` 1e4, per step over the whole run); any torch
+        scheduler, another :mod:`~neurops.tasks.schedules` schedule, or None.
     normalize : fit Gaussian normalizers on inputs and outputs.
     normalizer_batches : fit the normalizers on the first ``normalizer_batches * batch_size`` training
         samples (default: all). They are streamed batch by batch; under DDP every process reads
@@ -58,30 +58,20 @@ class OperatorTask(L.LightningModule):
         model: str = "fno",
         model_kwargs: dict[str, Any] | None = None,
         loss: str = "rel_l2",
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        scheduler: Scheduler = "onecycle",
-        step_size: int = 100,
-        gamma: float = 0.5,
-        pct_start: float = 0.2,
-        div_factor: float = 25.0,
-        final_div_factor: float = 1e4,
+        optimizer: OptimizerCallable | None = None,
+        lr_scheduler: Scheduler = lazy_instance(OneCycle),
         normalize: bool = True,
         normalizer_batches: int | None = None,
         compile: bool | str = False,
     ) -> None:
-        super().__init__()
+        super().__init__(optimizer, lr_scheduler)
         get_class(model)  # unknown names fail here, before any data is read
         get_loss(loss)
-        if scheduler not in ("onecycle", "step", "cosine", "none"):
-            raise ConfigError(f"unknown scheduler {scheduler!r}; use onecycle, step, cosine or none.")
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=Task.NOT_SAVED)
         self.loss_fn = get_loss(loss)
-        self.net: nn.Module | None = None
         self._compiled_forward: Any = None  # torch.compile'd self.net.forward (a function, not a submodule)
         self.in_norm: GaussianNormalizer | None = None
         self.out_norm: GaussianNormalizer | None = None
-        self._test_tags: list[str] = []
         #: input/output field names of the training data (saved in checkpoints, used by predict)
         self.data_fields: dict[str, list[str]] | None = None
         #: points per axis of the (finest) training grid (saved in checkpoints, used by predict)
@@ -121,7 +111,8 @@ class OperatorTask(L.LightningModule):
         self.out_norm = GaussianNormalizer(out_channels)
 
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        super().setup(stage)
+        dm = self.datamodule()
         if self.net is None:
             if dm is None:
                 raise ConfigError("the model's channel counts are unknown: pass model_kwargs.in_channels and "
@@ -132,8 +123,6 @@ class OperatorTask(L.LightningModule):
             self._check_channels(dm.in_channels, dm.out_channels)
         if dm is not None and hasattr(self.net, "check_grid"):
             self._check_grids(dm)
-        if dm is not None and hasattr(dm, "test_tags"):
-            self._test_tags = dm.test_tags
         if dm is not None and hasattr(dm, "train_set"):
             self.data_fields = {"inputs": list(dm.train_set.input_fields),
                                 "outputs": list(dm.train_set.output_fields)}
@@ -202,42 +191,15 @@ class OperatorTask(L.LightningModule):
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         pred, loss = self._step(batch)
-        tag = self._test_tags[dataloader_idx] if dataloader_idx < len(self._test_tags) else str(dataloader_idx)
-        self._log_metrics("test", f"@{tag}", pred, batch["y"], loss)
+        self._log_metrics("test", f"@{self.test_tag(dataloader_idx)}", pred, batch["y"], loss)
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch["x"])
 
-    # optimisation -------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        hp = self.hparams
-        opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.scheduler == "none":
-            return opt
-        if hp.scheduler == "onecycle":
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=hp.lr, total_steps=max(1, int(self.trainer.estimated_stepping_batches)),
-                pct_start=hp.pct_start, div_factor=hp.div_factor, final_div_factor=hp.final_div_factor)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-        if hp.scheduler == "step":
-            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=hp.step_size, gamma=hp.gamma)
-        else:
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.trainer.max_epochs or 1))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-
     # checkpoints --------------------------------------------------------------------
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from neurops import __version__
+    def checkpoint_extra(self) -> dict[str, Any]:
+        return {"data_fields": self.data_fields, "train_resolution": self.train_resolution}
 
-        checkpoint["neurops"] = {"schema_version": SCHEMA_VERSION, "neurops_version": __version__,
-                                 "task": f"{type(self).__module__}.{type(self).__qualname__}",
-                                 "model": self.hparams.model, "model_kwargs": dict(self.hparams.model_kwargs),
-                                 "data_fields": self.data_fields, "train_resolution": self.train_resolution}
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        meta = checkpoint.get("neurops", {})
-        if meta.get("schema_version", SCHEMA_VERSION) > SCHEMA_VERSION:
-            raise ConfigError(f"checkpoint was written for data schema v{meta['schema_version']}; "
-                              f"this neurops reads v{SCHEMA_VERSION}. Upgrade neurops.")
-        self.data_fields = meta.get("data_fields")
-        self.train_resolution = meta.get("train_resolution")
+    def load_checkpoint_extra(self, record: dict[str, Any]) -> None:
+        self.data_fields = record.get("data_fields")
+        self.train_resolution = record.get("train_resolution")

@@ -39,7 +39,7 @@ import torch
 
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.field import relative_h1, relative_lp
-from neurops.tasks.operator import OperatorTask, Scheduler
+from neurops.tasks.operator import OperatorTask
 from neurops.utils.io import atomic_path
 
 __all__ = ["RolloutTask", "autoregressive_rollout", "teacher_forcing_windows"]
@@ -109,10 +109,9 @@ class RolloutTask(OperatorTask):
     training : ``"rollout"`` (back-propagation through the rollout) or
         ``"teacher_forcing"`` (each step sees the true previous frames).
     plot : save per-step error curves (JSON + PNG) after validation/test runs.
-    loss, lr, weight_decay, scheduler, step_size, gamma, pct_start, div_factor,
-    final_div_factor, normalize, normalizer_batches : as in
-        :class:`~neurops.tasks.operator.OperatorTask`; the loss is averaged over the
-        rollout steps.
+    **kwargs : every other argument of :class:`~neurops.tasks.operator.OperatorTask` (``loss``,
+        ``optimizer``, ``lr_scheduler``, ``normalize``, ``compile`` ...); the loss is averaged
+        over the rollout steps.
     """
 
     def __init__(
@@ -124,17 +123,7 @@ class RolloutTask(OperatorTask):
         step: int = 1,
         training: Training = "rollout",
         plot: bool = True,
-        loss: str = "rel_l2",
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        scheduler: Scheduler = "onecycle",
-        step_size: int = 100,
-        gamma: float = 0.5,
-        pct_start: float = 0.2,
-        div_factor: float = 25.0,
-        final_div_factor: float = 1e4,
-        normalize: bool = True,
-        normalizer_batches: int | None = None,
+        **kwargs: Any,
     ) -> None:
         if training not in ("rollout", "teacher_forcing"):
             raise ConfigError(f"training={training!r} is unknown; use 'rollout' or 'teacher_forcing'.")
@@ -145,10 +134,7 @@ class RolloutTask(OperatorTask):
                 raise ConfigError(f"{name} must be >= 1, got {value}.")
         if t_out is not None and t_out % step:
             raise ConfigError(f"t_out={t_out} is not a multiple of step={step}; choose step dividing t_out.")
-        super().__init__(model=model, model_kwargs=model_kwargs, loss=loss, lr=lr, weight_decay=weight_decay,
-                         scheduler=scheduler, step_size=step_size, gamma=gamma, pct_start=pct_start,
-                         div_factor=div_factor, final_div_factor=final_div_factor, normalize=normalize,
-                         normalizer_batches=normalizer_batches)
+        super().__init__(model=model, model_kwargs=model_kwargs, **kwargs)
         # OperatorTask.save_hyperparameters() also records this subclass's arguments (t_in, step, ...)
         self._step_errors: dict[str, dict[str, torch.Tensor]] = {}
         #: mean relative L2 error per rollout step of the last validation/test run, ``{stage: {tag: [K]}}``
@@ -163,7 +149,7 @@ class RolloutTask(OperatorTask):
         return self.hparams.t_out // self.hparams.step
 
     def setup(self, stage: str) -> None:
-        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        dm = self.datamodule()
         if dm is not None and hasattr(dm, "n_fields"):
             for name in ("t_in", "t_out"):
                 ours, theirs = self.hparams[name], getattr(dm, name)
@@ -237,8 +223,7 @@ class RolloutTask(OperatorTask):
         self._evaluate("val", "", batch)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
-        tag = self._test_tags[dataloader_idx] if dataloader_idx < len(self._test_tags) else str(dataloader_idx)
-        self._evaluate("test", tag, batch)
+        self._evaluate("test", self.test_tag(dataloader_idx), batch)
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self.rollout(batch["x"])

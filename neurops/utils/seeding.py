@@ -29,3 +29,27 @@ def rng(seed: int | np.random.SeedSequence | None) -> np.random.Generator:
 def sample_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
     """Independent per-sample seed sequences: sample ``i`` gets the same stream whatever the workers."""
     return np.random.SeedSequence(seed).spawn(n)
+
+
+def rng_states() -> dict[str, object]:
+    """The global random states of Python, numpy and torch (CPU and CUDA), as plain tensors and tuples.
+
+    Saved in checkpoints (which load with ``weights_only=True``) so that a resumed run draws the same
+    numbers as an uninterrupted one; restore with :func:`set_rng_states`.
+    """
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    states: dict[str, object] = {"python": random.getstate(), "torch": torch.get_rng_state(),
+                                 "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, object]) -> None:
+    """Restore the random states returned by :func:`rng_states`."""
+    random.setstate(states["python"])
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])

@@ -1,4 +1,4 @@
-"""Tests of `neurops dsr fit|evaluate|analyze` (neurops/cli/dsr.py)."""
+"""Tests of `neurops dsr fit|evaluate|analyze` (neurops/cli/dsr.py); `dsr fit` is `neurops fit`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from neurops.cli import main
-from neurops.cli.dsr import evaluate_hint, load_fit_config
-from neurops.configs import available_configs
+from neurops.cli.dsr import evaluate_hint
+from neurops.cli.lightning import validate_config
+from neurops.configs import available_configs, resolve_config
 from neurops.data.generators import get_generator
 from neurops.errors import ConfigError
 
@@ -22,16 +23,24 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     spec = get_generator("lorenz63")
     data = spec.fn(spec.make_config(n_train=1, n_val=1, n_test=1, n_steps=1000, dt=0.02, substeps=4,
                                     transient=10.0, standardize=True), tmp / "l63.h5", progress=False)
-    config = {"seed": 0, "out": str(tmp / "run"),
-              "data": {"path": str(data), "seq_len": 20, "batch_size": 4, "batches_per_epoch": 3, "val_length": 500},
-              "task": {"model": "alrnn", "model_kwargs": {"latent_dim": 4, "n_relu": 2}, "training": "agtf"},
-              "trainer": {"max_epochs": 1, "enable_progress_bar": False}}
     cfg = tmp / "cfg.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    assert main(["dsr", "fit", "--config", str(cfg), "--max-epochs", "2"]) == 0
+    cfg.write_text(yaml.safe_dump(dsr_config(data, tmp / "run")))
+    assert main(["dsr", "fit", "--config", str(cfg), "--trainer.max_epochs", "2"]) == 0
     ckpt = tmp / "run" / "checkpoints" / "best.ckpt"
     assert ckpt.is_file()
     return data, ckpt, tmp
+
+
+def dsr_config(data: Path, root: Path) -> dict:
+    """A tiny version of the shipped dsr_lorenz63 config (same callbacks and classes)."""
+    config = yaml.safe_load(resolve_config("dsr_lorenz63").read_text())
+    config["trainer"].update({"default_root_dir": str(root), "max_epochs": 1, "check_val_every_n_epoch": 1,
+                              "enable_progress_bar": False, "logger": False})
+    config["model"]["init_args"].update({"model": "alrnn", "model_kwargs": {"latent_dim": 4, "n_relu": 2},
+                                         "training": "agtf", "val_gen_length": None})
+    config["data"]["init_args"].update({"path": str(data), "seq_len": 20, "batch_size": 4, "batches_per_epoch": 3,
+                                        "val_length": 500})
+    return config
 
 
 def test_fit_hint_points_at_the_held_out_test_split(trained, tmp_path: Path) -> None:
@@ -51,14 +60,13 @@ def test_last_checkpoint_holds_the_final_state(trained) -> None:
     import torch
 
     data, _, tmp = trained
-    config = yaml.safe_load((tmp / "cfg.yaml").read_text())
-    config["out"] = str(tmp / "run_last")
+    config = dsr_config(data, tmp / "run_last")
     config["trainer"].update({"max_epochs": 3, "check_val_every_n_epoch": 2})
     cfg = tmp / "cfg_last.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    assert main(["dsr", "fit", "--config", str(cfg)]) == 0
+    assert main(["fit", "--config", str(cfg)]) == 0
     steps = {name: torch.load(tmp / "run_last" / "checkpoints" / name, map_location="cpu",
-                              weights_only=False)["global_step"] for name in ("best.ckpt", "last.ckpt")}
+                              weights_only=True)["global_step"] for name in ("best.ckpt", "last.ckpt")}
     assert steps == {"best.ckpt": 2 * 3, "last.ckpt": 3 * 3}  # validated after epoch 2 of 3; 3 batches each
 
 
@@ -100,9 +108,9 @@ def _decaying_checkpoint(path: Path, data: Path) -> Path:
     trainer.fit(task, datamodule=DynamicsDataModule(data, seq_len=20, batch_size=2, batches_per_epoch=1))
     with torch.no_grad():
         c, s = 0.9 * math.cos(0.3), 0.9 * math.sin(0.3)
-        task.model.A.zero_()
-        task.model.W.copy_(torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 0.5]]))
-        task.model.h.zero_()
+        task.net.A.zero_()
+        task.net.W.copy_(torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 0.5]]))
+        task.net.h.zero_()
     trainer.save_checkpoint(path)
     return path
 
@@ -165,22 +173,25 @@ def test_analysis_prints_region_codes_in_full() -> None:
     assert all(c in text for c in codes)
 
 
-def test_shipped_configs_are_valid() -> None:
+def test_shipped_configs_are_lightning_configs_of_the_dynamics_task() -> None:
     names = [n for n in available_configs() if n.startswith("dsr_")]
     assert {"dsr_lorenz63", "dsr_ecg", "dsr_lorenz63_alrnn", "dsr_rossler_alrnn"} <= set(names)
     for name in names:
-        config = load_fit_config(name)
-        assert config["task"]["model"] in ("clipped_shplrnn", "alrnn")
+        validate_config(resolve_config(name))
+        config = yaml.safe_load(resolve_config(name).read_text())
+        assert config["model"]["class_path"] == "neurops.tasks.DynamicsTask"
+        assert config["model"]["init_args"]["model"] in ("clipped_shplrnn", "alrnn")
+        callbacks = [c["class_path"].rpartition(".")[2] for c in config["trainer"]["callbacks"]]
+        assert callbacks == ["BestCheckpoint", "LastCheckpoint"]
 
 
 def test_bad_configs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"data": {"path": "x.h5"}, "model": {}}))
-    with pytest.raises(ConfigError, match="unknown section"):
-        load_fit_config(str(bad))
-    bad.write_text(yaml.safe_dump({"data": {"seq_len": 3}}))
-    with pytest.raises(ConfigError, match="data.path"):
-        load_fit_config(str(bad))
+    old = tmp_path / "old.yaml"  # the dialect of `neurops dsr fit` before it became `neurops fit`
+    old.write_text(yaml.safe_dump({"seed": 0, "out": "runs/x", "data": {"path": "x.h5"}, "task": {"model": "alrnn"}}))
+    with pytest.raises(ConfigError, match="old `neurops dsr fit` dialect"):
+        validate_config(old)
+    assert main(["dsr", "fit", "--config", str(old)]) == 2
+    assert "old `neurops dsr fit` dialect" in capsys.readouterr().err
     assert main(["dsr", "fit", "--config", "no_such_config"]) == 2
     assert "neither a file" in capsys.readouterr().err
     assert main(["dsr", "evaluate", "--ckpt", str(tmp_path / "none.ckpt"), "--data", "x.h5"]) == 2

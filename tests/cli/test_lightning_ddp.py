@@ -15,9 +15,9 @@ from pathlib import Path
 import lightning as L
 import yaml
 
+from neurops.checkpoints import load
 from neurops.cli import main
 from neurops.data.datamodule import OperatorDataModule
-from neurops.inference import load_operator
 
 #: relative tolerance of the metrics: measured differences are ~1e-7 (float32 sums in another order)
 RTOL = 1e-4
@@ -27,9 +27,12 @@ def _config(tmp_path: Path, data: Path) -> Path:
     cfg = {"seed_everything": 0,
            "trainer": {"max_epochs": 4, "accelerator": "cpu", "enable_progress_bar": False,
                        "enable_model_summary": False},
-           "model": {"model": "fno", "model_kwargs": {"modes": [4, 4], "width": 8, "n_layers": 2},
-                     "lr": 2e-2, "scheduler": "onecycle"},
-           "data": {"path": str(data), "num_workers": 0}}
+           "model": {"class_path": "neurops.tasks.OperatorTask",
+                     "init_args": {"model": "fno", "model_kwargs": {"modes": [4, 4], "width": 8, "n_layers": 2},
+                                   "optimizer": {"class_path": "torch.optim.AdamW",
+                                                 "init_args": {"lr": 2e-2, "weight_decay": 1e-4}}}},  # one cycle
+           "data": {"class_path": "neurops.data.datamodule.OperatorDataModule",
+                    "init_args": {"path": str(data), "num_workers": 0}}}
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -49,7 +52,7 @@ def _val_curve(root: Path) -> list[float]:
 
 def _test_metrics(ckpt: Path, data: Path) -> dict[str, float]:
     trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
-    (first, second) = trainer.test(load_operator(ckpt), OperatorDataModule(data, batch_size=8), verbose=False)
+    (first, second) = trainer.test(load(ckpt)[1], OperatorDataModule(data, batch_size=8), verbose=False)
     return {**first, **second}
 
 
@@ -67,7 +70,7 @@ def test_two_process_ddp_fit_equals_one_process(operator_file, tmp_path):
     for pattern in ("*.ckpt", "config.yaml", "metrics.csv"):
         assert len(list(ddp.rglob(pattern))) == 1, (pattern, sorted(ddp.rglob("*")))
     (ckpt_single,), (ckpt_ddp,) = single.rglob("*.ckpt"), ddp.rglob("*.ckpt")
-    model_single, model_ddp = load_operator(ckpt_single), load_operator(ckpt_ddp)
+    model_single, model_ddp = load(ckpt_single)[1], load(ckpt_ddp)[1]
     for name in ("in_norm.mean", "in_norm.std", "out_norm.mean", "out_norm.std"):
         assert (model_single.state_dict()[name] == model_ddp.state_dict()[name]).all(), name
     weights_single, weights_ddp = model_single.net.state_dict(), model_ddp.net.state_dict()

@@ -14,9 +14,9 @@ def _config(tmp_path: Path, data: Path, **model_overrides) -> Path:
     cfg = yaml.safe_load(resolve_config("darcy_fno").read_text())
     cfg["trainer"].update({"max_epochs": 2, "enable_progress_bar": False, "default_root_dir": str(tmp_path / "runs")})
     cfg["trainer"]["logger"] = False
-    cfg["model"]["model_kwargs"].update({"modes": [4, 4], "width": 8})
-    cfg["model"].update(model_overrides)
-    cfg["data"].update({"path": str(data), "batch_size": 8, "num_workers": 0})
+    cfg["model"]["init_args"]["model_kwargs"].update({"modes": [4, 4], "width": 8})
+    cfg["model"]["init_args"].update(model_overrides)
+    cfg["data"]["init_args"].update({"path": str(data), "batch_size": 8, "num_workers": 0})
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -37,10 +37,11 @@ def test_fit_test_predict_roundtrip(operator_file, tmp_path, monkeypatch):
 
 
 def test_misspelled_key_and_unknown_model(operator_file, tmp_path, capsys):
-    cfg = _config(tmp_path, operator_file, weight_decai=0.1)
+    cfg = _config(tmp_path, operator_file, normalise=False)
     assert main(["fit", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert "unknown config key 'model.weight_decai'" in err and "Did you mean 'model.weight_decay'" in err
+    assert "unknown config key 'model.init_args.normalise'" in err
+    assert "Did you mean 'model.init_args.normalize'" in err
     cfg = _config(tmp_path, operator_file, model="fnoo")
     assert main(["fit", "--config", str(cfg)]) == 2
     assert "unknown model 'fnoo'" in capsys.readouterr().err

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from lightning.pytorch.cli import LightningCLI
 
 from neurops.configs import resolve_config
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.datamodule import RolloutDataModule
 from neurops.data.writer import H5Writer
+from neurops.tasks.base import Task
 from neurops.tasks.operator import OperatorTask
 from neurops.tasks.rollout import RolloutTask
+from neurops.tasks.schedules import StepDecay
 
 
 @pytest.fixture
@@ -29,11 +32,11 @@ def data_files(tmp_path):
 
 
 def _cli(name: str, path) -> LightningCLI:
-    # subclass mode: configs may name a task/datamodule subclass (RolloutTask) by class_path
-    key = "--data.init_args.path" if name == "ns_lsm" else "--data.path"
-    return LightningCLI(OperatorTask, OperatorDataModule, subclass_mode_model=True, subclass_mode_data=True,
-                        run=False, save_config_callback=None,
-                        args=["--config", str(resolve_config(name)), key, str(path), "--trainer.logger", "false"])
+    # configs name their task and datamodule by class_path, as `neurops fit` reads them
+    return LightningCLI(Task, OperatorDataModule, subclass_mode_model=True, subclass_mode_data=True,
+                        run=False, save_config_callback=None, auto_configure_optimizers=False,
+                        args=["--config", str(resolve_config(name)), "--data.init_args.path", str(path),
+                              "--trainer.logger", "false"])
 
 
 @pytest.mark.parametrize("name, task_cls, dm_cls, lr", [
@@ -43,8 +46,12 @@ def _cli(name: str, path) -> LightningCLI:
 def test_config_builds_the_paper_setup(data_files, name, task_cls, dm_cls, lr):
     cli = _cli(name, data_files[name])
     assert type(cli.model) is task_cls and type(cli.datamodule) is dm_cls
-    assert cli.model.hparams.model == "lsm" and cli.model.hparams.lr == lr
-    assert cli.model.hparams.scheduler == "step" and cli.trainer.max_epochs == 500
+    optimizer = cli.model.optimizer_factory([torch.nn.Parameter(torch.zeros(1))])
+    assert cli.model.hparams.model == "lsm" and type(optimizer) is torch.optim.AdamW
+    assert optimizer.defaults["lr"] == lr and optimizer.defaults["weight_decay"] == 1e-4
+    schedule = cli.model.scheduler_factory  # the paper's halving every 100 of its 500 epochs
+    assert isinstance(schedule, StepDecay) and (schedule.every, schedule.gamma) == (0.2, 0.5)
+    assert schedule.build(optimizer, 0, cli.trainer.max_epochs).step_size == 100 and cli.trainer.max_epochs == 500
     assert cli.datamodule.batch_size == 20
     if name == "ns_lsm":
         assert (cli.model.hparams.t_in, cli.model.hparams.t_out, cli.model.hparams.step) == (10, 10, 1)

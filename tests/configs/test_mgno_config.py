@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from lightning.pytorch.cli import LightningCLI
 
 from neurops.configs import resolve_config
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.writer import H5Writer
-from neurops.tasks.operator import OperatorTask
+from neurops.tasks.base import Task
+from neurops.tasks.schedules import OneCycle
 
 
 @pytest.fixture
@@ -26,8 +28,9 @@ def darcy_file(tmp_path):
 
 
 def _cli(path, *extra: str) -> LightningCLI:
-    return LightningCLI(OperatorTask, OperatorDataModule, run=False, save_config_callback=None,
-                        args=["--config", str(resolve_config("darcy_mgno")), "--data.path", str(path),
+    return LightningCLI(Task, OperatorDataModule, subclass_mode_model=True, subclass_mode_data=True, run=False,
+                        save_config_callback=None, auto_configure_optimizers=False,
+                        args=["--config", str(resolve_config("darcy_mgno")), "--data.init_args.path", str(path),
                               "--trainer.logger", "false", *extra])
 
 
@@ -35,15 +38,19 @@ def test_darcy_mgno_config_builds_the_paper_setup(darcy_file):
     cli = _cli(darcy_file)
     hp = cli.model.hparams
     assert hp.model == "mgno" and hp.model_kwargs["preset"] == "darcy"
-    assert hp.loss == "rel_h1_fourier" and hp.lr == 5e-4 and hp.scheduler == "onecycle"
-    assert (hp.div_factor, hp.final_div_factor, hp.pct_start) == (2.0, 100.0, 0.2)
+    optimizer = cli.model.optimizer_factory([torch.nn.Parameter(torch.zeros(1))])
+    assert hp.loss == "rel_h1_fourier" and type(optimizer) is torch.optim.AdamW
+    assert (optimizer.defaults["lr"], optimizer.defaults["weight_decay"]) == (5e-4, 1e-4)
+    schedule = cli.model.scheduler_factory
+    assert isinstance(schedule, OneCycle)
+    assert (schedule.div_factor, schedule.final_div_factor, schedule.pct_start) == (2.0, 100.0, 0.2)
     assert cli.trainer.max_epochs == 500 and cli.datamodule.batch_size == 8
 
 
 def test_darcy_mgno_config_trains_one_step(darcy_file, tmp_path):
     cli = _cli(darcy_file, "--trainer.fast_dev_run", "true", "--trainer.enable_progress_bar", "false",
-               "--trainer.default_root_dir", str(tmp_path), "--data.num_workers", "0",
-               "--data.batch_size", "2")
+               "--trainer.default_root_dir", str(tmp_path), "--data.init_args.num_workers", "0",
+               "--data.init_args.batch_size", "2")
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     n_params = sum(p.numel() for p in cli.model.net.parameters())
     assert n_params == 572_661

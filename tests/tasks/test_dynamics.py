@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -9,11 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from neurops.checkpoints import load
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.data.generators import get_generator
-from neurops.errors import ConfigError, ModelError
+from neurops.errors import CheckpointError, ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, hellinger_distance, state_space_divergence
-from neurops.tasks.dynamics import DynamicsTask, load_dynamics_checkpoint
+from neurops.tasks.dynamics import DynamicsTask
+from neurops.tasks.schedules import ExponentialTo
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,8 @@ def _fit(path: Path, tmp: Path, **task_kwargs) -> tuple[L.Trainer, DynamicsTask,
     L.seed_everything(0, verbose=False)
     dm = DynamicsDataModule(path, seq_len=30, batch_size=8, batches_per_epoch=10, val_length=800)
     task = DynamicsTask(**{"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 16},
-                           "lr": 5e-3, "lr_end": 1e-3, **task_kwargs})
+                           "optimizer": partial(torch.optim.RAdam, lr=5e-3), "lr_scheduler": ExponentialTo(1e-3),
+                           **task_kwargs})
     trainer = L.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
                         enable_model_summary=False, default_root_dir=tmp, num_sanity_val_steps=0)
     trainer.fit(task, datamodule=dm)
@@ -45,19 +49,21 @@ def test_fit_evaluates_and_checkpoint_rebuilds(l63_file: Path, tmp_path: Path) -
     assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3, rel=1e-6)
     ckpt = tmp_path / "m.ckpt"
     trainer.save_checkpoint(ckpt)
-    model, meta = load_dynamics_checkpoint(ckpt)
-    assert meta["model"] == "clipped_shplrnn" and meta["dt"] == pytest.approx(0.02)
+    kind, loaded = load(ckpt)
+    meta = loaded.record
+    assert kind == "dynamics" and meta["model"] == "clipped_shplrnn" and meta["dt"] == pytest.approx(0.02)
+    assert loaded.dt == pytest.approx(0.02)
     x0 = torch.randn(2, 3)
-    torch.testing.assert_close(model(x0, 10), task.model.eval()(x0, 10))
+    torch.testing.assert_close(loaded.net(x0, 10), task.net.eval()(x0, 10))
     again = DynamicsTask.load_from_checkpoint(ckpt, weights_only=True)
-    torch.testing.assert_close(again.model(x0, 10), model(x0, 10))
+    torch.testing.assert_close(again.net(x0, 10), loaded.net(x0, 10))
 
 
 def test_training_lowers_the_forced_loss(l63_file: Path) -> None:
     dm = DynamicsDataModule(l63_file, seq_len=30, batch_size=8, batches_per_epoch=1)
     task = DynamicsTask(model="clipped_shplrnn", model_kwargs={"obs_dim": 3, "latent_dim": 3, "hidden_dim": 16},
-                        training="gtf", alpha=0.3, lr=3e-2)
-    opt = task.configure_optimizers()["optimizer"]
+                        training="gtf", alpha=0.3, optimizer=partial(torch.optim.RAdam, lr=3e-2), lr_scheduler=None)
+    opt = task.configure_optimizers()
     batch = next(iter(dm.train_dataloader()))["x"]
     losses = []
     for _ in range(60):
@@ -77,7 +83,7 @@ def test_other_forcings_run(l63_file: Path, tmp_path: Path, training: str) -> No
         assert 0.0 <= task.alpha_schedule.alpha <= 1.0
         ckpt = tmp_path / "a.ckpt"
         trainer.save_checkpoint(ckpt)
-        assert load_dynamics_checkpoint(ckpt)[1]["alpha"]["alpha"] == task.alpha_schedule.alpha
+        assert load(ckpt)[1].alpha_schedule.alpha == task.alpha_schedule.alpha
 
 
 def test_errors(l63_file: Path, tmp_path: Path) -> None:
@@ -93,8 +99,8 @@ def test_errors(l63_file: Path, tmp_path: Path) -> None:
         DynamicsTask(alpha_method="median")
     with pytest.raises(ConfigError, match="tau"):
         DynamicsTask(tau=0)
-    with pytest.raises(FileNotFoundError, match="dsr fit"):
-        load_dynamics_checkpoint(tmp_path / "none.ckpt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load(tmp_path / "none.ckpt")
 
 
 def _small_task(**kwargs) -> DynamicsTask:
@@ -110,7 +116,7 @@ def test_val_gen_length_sets_the_orbit_length_of_d_stsp() -> None:
         logged: dict[str, float] = {}
         task.log = lambda key, value, _logged=logged, **_: _logged.__setitem__(key, value)  # no trainer
         task.validation_step({"x": x}, 0)
-        gen = generate_like(task.model, x_np, n_steps=n_gen)
+        gen = generate_like(task.net, x_np, n_steps=n_gen)
         assert len(gen) == (n_gen or 120)
         assert logged["val/d_stsp"] == pytest.approx(state_space_divergence(x_np, gen))
         assert logged["val/d_h"] == pytest.approx(hellinger_distance(x_np, gen[:120]))

@@ -4,10 +4,11 @@ import lightning as L
 import pytest
 import torch
 
+from neurops.checkpoints import load
+from neurops.data.datamodule import GenerativeDataModule
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.errors import ConfigError, DataError
-from neurops.inverse import load_dgno
-from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
+from neurops.tasks.generative import GenerativeOperatorTask
 
 TINY = dict(latent_dim=8, width=16, depth=2, encoder_hidden=[32])
 DARCY = dict(resolution=9, coefficient="piecewise", a_high=10.0, a_low=5.0, forcing=10.0, seed=3)
@@ -45,8 +46,9 @@ def test_tiny_fit_test_and_checkpoint_round_trip(darcy_files, tmp_path):
     assert 0 < net.latent_std.max() <= 1 and net.residual_rms > 0
     ckpt = tmp_path / "dgno.ckpt"
     trainer.save_checkpoint(ckpt)
-    model, meta = load_dgno(ckpt)
-    assert meta["model"] == "dgno" and meta["forcing"] == 10.0
+    kind, loaded = load(ckpt)
+    model, meta = loaded.net, loaded.record
+    assert kind == "generative" and meta["model"] == "dgno" and meta["forcing"] == 10.0
     a = torch.full((1, 1, 9, 9), 5.0)
     assert torch.allclose(model(a), net.eval()(a), atol=1e-6)
     assert torch.equal(model.latent_mean, net.latent_mean)

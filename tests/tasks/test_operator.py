@@ -1,10 +1,12 @@
+from functools import partial
+
 import lightning as L
 import pytest
 import torch
 
+from neurops.checkpoints import load
 from neurops.data.datamodule import OperatorDataModule
 from neurops.errors import ConfigError, ModelError
-from neurops.inference import load_operator
 from neurops.tasks.operator import OperatorTask
 from tests.conftest import write_operator_file
 
@@ -17,7 +19,9 @@ def _trainer(tmp_path, epochs=3):
 def test_fit_test_per_resolution_and_checkpoint_roundtrip(operator_file, tmp_path):
     torch.manual_seed(0)
     dm = OperatorDataModule(operator_file, batch_size=8)
-    task = OperatorTask("fno", {"modes": [4, 4], "width": 8, "n_layers": 2}, lr=1e-2, scheduler="step", step_size=10)
+    task = OperatorTask("fno", {"modes": [4, 4], "width": 8, "n_layers": 2},
+                        optimizer=partial(torch.optim.AdamW, lr=1e-2, weight_decay=1e-4),
+                        lr_scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=10, gamma=0.5))
     trainer = _trainer(tmp_path, epochs=20)
     trainer.fit(task, dm)
     results = trainer.test(task, dm, verbose=False)
@@ -29,7 +33,8 @@ def test_fit_test_per_resolution_and_checkpoint_roundtrip(operator_file, tmp_pat
     torch.testing.assert_close(task.in_norm.mean, train_x.mean().reshape(1), rtol=1e-4, atol=1e-5)
     ckpt = tmp_path / "m.ckpt"
     trainer.save_checkpoint(ckpt)
-    loaded = load_operator(ckpt)
+    kind, loaded = load(ckpt)
+    assert kind == "operator"
     x = dm.test_sets[1][0]["x"][None]
     torch.testing.assert_close(loaded(x), task.eval()(x))
     assert loaded.hparams.model_kwargs["in_channels"] == 1 and loaded.data_fields == {"inputs": ["a"],
@@ -60,7 +65,7 @@ def test_unknown_model_fails_at_construction():
 
 def test_h1_loss_and_onecycle(operator_file, tmp_path):
     dm = OperatorDataModule(operator_file, batch_size=8)
-    task = OperatorTask("fno", {"modes": [4, 4], "width": 8, "n_layers": 1}, loss="rel_h1", scheduler="onecycle")
+    task = OperatorTask("fno", {"modes": [4, 4], "width": 8, "n_layers": 1}, loss="rel_h1")  # one cycle: default
     _trainer(tmp_path, epochs=1).fit(task, dm)
     assert torch.isfinite(torch.tensor(_trainer(tmp_path).validate(task, dm, verbose=False)[0]["val/loss"]))
 
@@ -110,7 +115,7 @@ def test_bf16_mixed_precision_runs_mgno_in_bfloat16_with_float32_parameters(oper
     the V-cycle's convolutions run in bfloat16 close to the float32 result, parameters stay float32."""
     torch.manual_seed(0)
     dm = OperatorDataModule(operator_file, batch_size=8)
-    task = OperatorTask("mgno", {"width": 8, "n_layers": 2, "levels": 3}, lr=5e-3)
+    task = OperatorTask("mgno", {"width": 8, "n_layers": 2, "levels": 3}, optimizer=partial(torch.optim.AdamW, lr=5e-3))
     trainer = L.Trainer(max_epochs=1, limit_train_batches=3, limit_val_batches=1, default_root_dir=tmp_path,
                         logger=False, enable_progress_bar=False, enable_model_summary=False,
                         enable_checkpointing=False, precision="bf16-mixed")

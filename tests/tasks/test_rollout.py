@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from functools import partial
 
 import lightning as L
 import numpy as np
@@ -82,7 +83,7 @@ def _fit(path, tmp_path, training, epochs=12, t_in=2, **task_kw):
     torch.manual_seed(0)
     dm = RolloutDataModule(path, t_in=t_in, t_out=4, batch_size=8)
     task = RolloutTask(model="fno", model_kwargs=dict(modes=[4], width=8, n_layers=1), training=training,
-                       lr=1e-2, scheduler="none", **task_kw)
+                       optimizer=partial(torch.optim.AdamW, lr=1e-2, weight_decay=1e-4), lr_scheduler=None, **task_kw)
     trainer = L.Trainer(max_epochs=epochs, logger=L.pytorch.loggers.CSVLogger(tmp_path, name="run"),
                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
     trainer.fit(task, dm)

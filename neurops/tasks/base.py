@@ -1,0 +1,153 @@
+"""The one base of every neurops task: ``Task`` (a LightningModule).
+
+Every task (:class:`~neurops.tasks.operator.OperatorTask`, :class:`~neurops.tasks.rollout.RolloutTask`,
+:class:`~neurops.tasks.generative.GenerativeOperatorTask`, :class:`~neurops.tasks.dynamics.DynamicsTask`)
+is a ``Task`` and trains through the same ``neurops fit|validate|test``. The base holds what they share:
+
+* the wrapped network, always ``task.net`` (a registered model, built by name + kwargs);
+* the data module of the run (:meth:`Task.datamodule`) and the metric tags of its test splits;
+* optimizer and scheduler injection: ``optimizer`` is any ``params -> torch.optim.Optimizer``
+  callable (in a config, the ``class_path`` of any torch optimizer), ``lr_scheduler`` any torch
+  scheduler or a run-relative :class:`~neurops.tasks.schedules.RunSchedule`;
+* ONE checkpoint record, ``checkpoint["neurops"]``: task class, model registry name and kwargs,
+  normalizers, data schema and package versions (read back by :mod:`neurops.checkpoints`);
+* the random states of the run in every checkpoint, so that a resumed run continues with the
+  numbers an uninterrupted one would have drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any, ClassVar, Union
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
+
+from neurops.data.schema import SCHEMA_VERSION
+from neurops.errors import CheckpointError
+from neurops.models.registry import spec_of
+from neurops.tasks.schedules import RunSchedule
+from neurops.utils.seeding import rng_states, set_rng_states
+
+__all__ = ["Scheduler", "Task"]
+
+#: what ``lr_scheduler`` accepts: a run-relative schedule, any torch scheduler callable, or None (constant)
+Scheduler = Union[RunSchedule, LRSchedulerCallable, None]
+
+
+class Task(L.LightningModule):
+    """Base LightningModule of every neurops task.
+
+    Subclasses call ``super().__init__(optimizer, lr_scheduler)`` first, then
+    ``self.save_hyperparameters(ignore=Task.NOT_SAVED)``; they build ``self.net`` with
+    :func:`neurops.models.build` and may override :meth:`checkpoint_extra`,
+    :meth:`load_checkpoint_extra` and :meth:`generators`.
+
+    Parameters
+    ----------
+    optimizer : callable ``params -> Optimizer``; ``None`` uses :attr:`default_optimizer`. In a
+        config: ``optimizer: {class_path: torch.optim.SGD, init_args: {lr: 0.01}}``.
+    lr_scheduler : a :class:`~neurops.tasks.schedules.RunSchedule` (fitted to the run length), a
+        callable ``optimizer -> scheduler`` (any ``torch.optim.lr_scheduler`` class in a config,
+        stepped per epoch; ``OneCycleLR`` per step), or ``None`` for a constant learning rate.
+    """
+
+    #: the optimizer when ``optimizer=None`` (subclasses set their paper's default)
+    default_optimizer: ClassVar[Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]] = partial(
+        torch.optim.AdamW, lr=1e-3, weight_decay=1e-4)
+    #: init arguments that are code, not hyperparameters: never saved in checkpoints
+    NOT_SAVED: ClassVar[list[str]] = ["optimizer", "lr_scheduler"]
+
+    def __init__(self, optimizer: OptimizerCallable | None = None, lr_scheduler: Scheduler = None) -> None:
+        super().__init__()
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = lr_scheduler
+        self.net: nn.Module | None = None
+        #: metric suffix of each test dataloader (``test/rel_l2@64``), from the data module
+        self.test_tags: list[str] = []
+        #: the ``neurops`` record of the checkpoint this task was loaded from (empty otherwise)
+        self.record: dict[str, Any] = {}
+
+    # the run's data ---------------------------------------------------------------------------
+    def datamodule(self) -> Any:
+        """The data module of the attached trainer, or ``None``."""
+        return getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+
+    def setup(self, stage: str) -> None:
+        dm = self.datamodule()
+        if dm is not None and hasattr(dm, "test_tags"):
+            self.test_tags = list(dm.test_tags)
+
+    def test_tag(self, dataloader_idx: int) -> str:
+        """The metric suffix of test dataloader ``dataloader_idx``."""
+        return self.test_tags[dataloader_idx] if dataloader_idx < len(self.test_tags) else str(dataloader_idx)
+
+    # optimisation -----------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        optimizer = (self.optimizer_factory or type(self).default_optimizer)(self.parameters())
+        schedule = self.scheduler_factory
+        if schedule is None:
+            return optimizer
+        if isinstance(schedule, RunSchedule):
+            trainer = self.trainer
+            epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
+            scheduler, interval = schedule.build(optimizer, int(trainer.estimated_stepping_batches), epochs), \
+                schedule.interval
+        else:
+            scheduler = schedule(optimizer)
+            interval = "step" if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) else "epoch"
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+    # checkpoints ------------------------------------------------------------------------------
+    def checkpoint_record(self) -> dict[str, Any]:
+        """The ``neurops`` record saved in every checkpoint of this task."""
+        import lightning
+
+        from neurops import __version__
+
+        if self.net is None:
+            raise CheckpointError(f"{type(self).__name__} has no network yet; nothing to checkpoint.")
+        model, model_kwargs = spec_of(self.net)
+        normalizers = {name: type(module).__name__ for name, module in self.named_children()
+                       if name.endswith("_norm") and module is not None}
+        return {"task": f"{type(self).__module__}.{type(self).__qualname__}", "model": model,
+                "model_kwargs": model_kwargs, "normalizers": normalizers, "schema_version": SCHEMA_VERSION,
+                "neurops_version": __version__, "torch_version": str(torch.__version__),
+                "lightning_version": str(lightning.__version__), **self.checkpoint_extra()}
+
+    def checkpoint_extra(self) -> dict[str, Any]:
+        """Task-specific entries of the checkpoint record (plain data)."""
+        return {}
+
+    def load_checkpoint_extra(self, record: dict[str, Any]) -> None:
+        """Restore task state from the entries written by :meth:`checkpoint_extra`."""
+
+    def generators(self) -> dict[str, torch.Generator]:
+        """The task's own random generators, saved and restored with checkpoints."""
+        return {}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["neurops"] = self.checkpoint_record()
+        checkpoint["neurops_rng"] = {"global": rng_states(),
+                                     "task": {k: g.get_state() for k, g in self.generators().items()}}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        record = checkpoint.get("neurops") or {}
+        if record.get("schema_version", SCHEMA_VERSION) > SCHEMA_VERSION:
+            raise CheckpointError(f"the checkpoint was written for data schema v{record['schema_version']}; this "
+                                  f"neurops reads v{SCHEMA_VERSION}. Upgrade neurops.")
+        self.record = dict(record)
+        self.load_checkpoint_extra(record)
+        rng = checkpoint.get("neurops_rng")
+        if rng:
+            for key, generator in self.generators().items():
+                if key in rng["task"]:
+                    generator.set_state(rng["task"][key])
+            if self._trainer is not None:
+                # a trainer resumes this run: from here on it draws what the interrupted run would have drawn
+                # after its checkpoint (Lightning restores a checkpoint after `setup` and before the optimizers
+                # and the first training batch; the sanity check between keeps the random state it found)
+                set_rng_states(rng["global"])

@@ -1,0 +1,147 @@
+"""Learning-rate schedules written relative to the length of the run.
+
+Every task takes ``lr_scheduler``: any torch scheduler (``optimizer -> scheduler``, e.g.
+``class_path: torch.optim.lr_scheduler.StepLR`` in a config), or one of the schedules
+below, which are fitted to the run when the optimizers are configured: their lengths are
+fractions of the run, so ``--trainer.max_epochs 50`` decays the learning rate as
+``--trainer.max_epochs 500`` does, ten times faster. Each builds the torch scheduler that
+implements it.
+
+=================  =========================================================  ========
+schedule           torch scheduler it builds                                  interval
+=================  =========================================================  ========
+``OneCycle``       ``OneCycleLR(max_lr=lr, total_steps=<optimizer steps>)``    step
+``StepDecay``      ``StepLR(step_size=every * max_epochs, gamma)``            epoch
+``Cosine``         ``CosineAnnealingLR(T_max=max_epochs)``                    epoch
+``ExponentialTo``  ``ExponentialLR(gamma=(lr_end / lr) ** (1 / max_epochs))``   epoch
+=================  =========================================================  ========
+
+References
+----------
+.. [1] L. N. Smith, N. Topin, "Super-convergence: very fast training of neural networks
+   using large learning rates", arXiv:1708.07120 (the one-cycle policy).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from neurops.errors import ConfigError
+
+__all__ = ["Cosine", "ExponentialTo", "OneCycle", "RunSchedule", "StepDecay"]
+
+Interval = Literal["step", "epoch"]
+
+
+class RunSchedule:
+    """A schedule whose torch scheduler is built once the run length is known.
+
+    Subclasses set :attr:`interval` and implement :meth:`build`.
+    """
+
+    #: whether the built scheduler steps after every optimizer step or every epoch
+    interval: Interval = "epoch"
+
+    def build(self, optimizer: Optimizer, total_steps: int, total_epochs: int | None) -> LRScheduler:
+        """The torch scheduler for a run of ``total_steps`` optimizer steps and ``total_epochs`` epochs
+        (``None`` when the run is bounded by steps only)."""
+        raise NotImplementedError
+
+    def _epochs(self, total_epochs: int | None) -> int:
+        if not total_epochs or total_epochs < 1:
+            raise ConfigError(f"{type(self).__name__} is relative to the number of epochs, but the run has none "
+                              "(trainer.max_epochs is unset or -1); set --trainer.max_epochs, or use OneCycle.")
+        return int(total_epochs)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+class OneCycle(RunSchedule):
+    """The one-cycle policy [1]_ over the whole run, stepped per optimizer step.
+
+    The optimizer's learning rate is the peak; it starts at ``lr / div_factor``, rises
+    (cosine) for the first ``pct_start`` of the steps, then anneals to
+    ``lr / (div_factor * final_div_factor)``; Adam-type momentum cycles inversely (torch's
+    ``OneCycleLR`` defaults).
+
+    Parameters
+    ----------
+    pct_start : fraction of the run spent rising.
+    div_factor : peak / initial learning rate.
+    final_div_factor : initial / final learning rate.
+    """
+
+    interval: Interval = "step"
+
+    def __init__(self, pct_start: float = 0.2, div_factor: float = 25.0, final_div_factor: float = 1e4) -> None:
+        if not 0.0 < pct_start < 1.0 or div_factor <= 0 or final_div_factor <= 0:
+            raise ConfigError(f"OneCycle needs 0 < pct_start < 1 and positive factors; got pct_start={pct_start}, "
+                              f"div_factor={div_factor}, final_div_factor={final_div_factor}.")
+        self.pct_start, self.div_factor, self.final_div_factor = pct_start, div_factor, final_div_factor
+
+    def build(self, optimizer: Optimizer, total_steps: int, total_epochs: int | None) -> LRScheduler:
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=max(1, int(total_steps)),
+            pct_start=self.pct_start, div_factor=self.div_factor, final_div_factor=self.final_div_factor)
+
+
+class StepDecay(RunSchedule):
+    """Multiply the learning rate by ``gamma`` every ``every`` of the run's epochs.
+
+    ``every=0.2`` over 500 epochs is ``StepLR(step_size=100)`` (the FNO paper's schedule);
+    the step is ``floor(every * max_epochs)``, at least one epoch.
+
+    Parameters
+    ----------
+    every : fraction of the epochs between two decays, in (0, 1].
+    gamma : factor per decay.
+    """
+
+    def __init__(self, every: float = 0.2, gamma: float = 0.5) -> None:
+        if not 0.0 < every <= 1.0 or gamma <= 0:
+            raise ConfigError(f"StepDecay needs 0 < every <= 1 and gamma > 0; got every={every}, gamma={gamma}.")
+        self.every, self.gamma = every, gamma
+
+    def build(self, optimizer: Optimizer, total_steps: int, total_epochs: int | None) -> LRScheduler:
+        step = max(1, int(self._epochs(total_epochs) * self.every + 1e-9))
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=self.gamma)
+
+
+class Cosine(RunSchedule):
+    """Cosine annealing from the optimizer's learning rate to ``eta_min`` over the run's epochs."""
+
+    def __init__(self, eta_min: float = 0.0) -> None:
+        if eta_min < 0:
+            raise ConfigError(f"Cosine needs eta_min >= 0, got {eta_min}.")
+        self.eta_min = eta_min
+
+    def build(self, optimizer: Optimizer, total_steps: int, total_epochs: int | None) -> LRScheduler:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self._epochs(total_epochs),
+                                                          eta_min=self.eta_min)
+
+
+class ExponentialTo(RunSchedule):
+    """Exponential decay per epoch from the optimizer's learning rate to ``lr_end`` at the last epoch.
+
+    The schedule of the GTF and AL-RNN papers (``lr_end = lr`` keeps it constant).
+
+    Parameters
+    ----------
+    lr_end : learning rate after the last epoch (> 0).
+    """
+
+    def __init__(self, lr_end: float = 1e-6) -> None:
+        if lr_end <= 0:
+            raise ConfigError(f"ExponentialTo needs lr_end > 0, got {lr_end}.")
+        self.lr_end = lr_end
+
+    def build(self, optimizer: Optimizer, total_steps: int, total_epochs: int | None) -> LRScheduler:
+        epochs = self._epochs(total_epochs)
+        lr = optimizer.param_groups[0]["lr"]
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=(self.lr_end / lr) ** (1.0 / epochs))

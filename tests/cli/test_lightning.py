@@ -1,0 +1,145 @@
+"""Run folders of `neurops fit|test` (neurops/cli/lightning.py): where logs and checkpoints go, resuming
+with `--ckpt_path last` (also after a SIGKILL), and no stub folders from failed runs."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from neurops.cli import main
+from neurops.configs import resolve_config
+from neurops.data.generators import get_generator
+
+KILLER = '''
+import os, signal
+import lightning as L
+
+class Kill(L.Callback):
+    """SIGKILL this process in the middle of epoch 2 (after the checkpoint of epoch 1)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if (trainer.current_epoch, batch_idx) == (2, 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+def operator_config(data: Path, root: Path, epochs: int = 4, workers: int = 0) -> dict:
+    """A tiny version of the shipped darcy_fno config."""
+    cfg = yaml.safe_load(resolve_config("darcy_fno").read_text())
+    cfg["trainer"].update({"max_epochs": epochs, "enable_progress_bar": False, "default_root_dir": str(root),
+                           "accelerator": "cpu", "num_sanity_val_steps": 0, "enable_model_summary": False})
+    cfg["model"]["init_args"]["model_kwargs"].update({"modes": [4, 4], "width": 8, "n_layers": 1})
+    cfg["model"]["init_args"]["optimizer"]["init_args"]["lr"] = 1e-2
+    cfg["data"]["init_args"].update({"path": str(data), "batch_size": 8, "num_workers": workers})
+    return cfg
+
+
+def dynamics_config(data: Path, root: Path, epochs: int = 4) -> dict:
+    """A tiny version of the shipped dsr_lorenz63 config (random windows, input noise)."""
+    cfg = yaml.safe_load(resolve_config("dsr_lorenz63").read_text())
+    cfg["trainer"].update({"max_epochs": epochs, "check_val_every_n_epoch": 1, "enable_progress_bar": False,
+                           "default_root_dir": str(root), "num_sanity_val_steps": 0})
+    cfg["model"]["init_args"].update({"model": "alrnn", "model_kwargs": {"latent_dim": 4, "n_relu": 2},
+                                      "training": "stf", "tau": 5, "input_noise": 0.05, "val_gen_length": None})
+    cfg["data"]["init_args"].update({"path": str(data), "seq_len": 20, "batch_size": 4, "batches_per_epoch": 3,
+                                     "val_length": 200})
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def l63_file(tmp_path_factory) -> Path:
+    spec = get_generator("lorenz63")
+    cfg = spec.make_config(n_train=1, n_val=1, n_test=1, n_steps=600, dt=0.02, substeps=2, transient=5.0,
+                           standardize=True)
+    return spec.fn(cfg, tmp_path_factory.mktemp("lightning") / "l63.h5", progress=False)
+
+
+def _write(cfg: dict, path: Path) -> str:
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def _metrics(log_dir: Path) -> list[dict[str, str]]:
+    with open(log_dir / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_run_folder_holds_logs_and_checkpoints_and_last_resumes_it(operator_file, tmp_path, capsys):
+    root = tmp_path / "run"
+    cfg = _write(operator_config(operator_file, root, epochs=2), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg]) == 0
+    last = root / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["global_step"] == 2 * 3
+    assert (root / "logs" / "version_0" / "config.yaml").is_file() and _metrics(root / "logs" / "version_0")
+    assert "checkpoints: " in capsys.readouterr().out
+    # a new run into the same folder would mix two runs: refused, nothing touched
+    before = last.read_bytes()
+    assert main(["fit", "--config", cfg]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("neurops: error:") and "Traceback" not in err
+    assert "already holds the checkpoints" in err and "--ckpt_path last" in err
+    assert last.read_bytes() == before and not (root / "logs" / "version_1").exists()
+    # resume: two more epochs continue from the checkpoint; this attempt logs into version_1
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "4", "--ckpt_path", "last"]) == 0
+    assert torch.load(last, weights_only=True)["global_step"] == 4 * 3
+    assert {int(r["epoch"]) for r in _metrics(root / "logs" / "version_1")} == {2, 3}
+    # test and best/last by name, in the run folder
+    assert main(["test", "--config", cfg, "--ckpt_path", "last"]) == 0
+    assert main(["test", "--config", cfg, "--ckpt_path", "best"]) == 2
+    assert "best.ckpt does not exist" in capsys.readouterr().err
+
+
+def test_last_in_an_empty_folder_starts_a_new_run_and_the_default_folder_is_named_after_the_config(
+        operator_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    cfg = operator_config(operator_file, tmp_path, epochs=1)
+    del cfg["trainer"]["default_root_dir"]
+    assert main(["fit", "--config", _write(cfg, tmp_path / "my_study.yaml"), "--ckpt_path", "last"]) == 0
+    assert "nothing to resume" in capsys.readouterr().err
+    assert (tmp_path / "runs" / "my_study" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_failed_run_leaves_no_stub_folder(operator_file, tmp_path, capsys):
+    cfg = operator_config(operator_file, tmp_path / "run")
+    cfg["model"]["init_args"]["model_kwargs"]["in_channels"] = 3  # the data has 1: fails in setup
+    assert main(["fit", "--config", _write(cfg, tmp_path / "cfg.yaml")]) == 2
+    assert "in_channels=3 but the data has 1" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.processes  # ~10 s each; tests/tasks/test_base.py checks the same resumption in-process, fast
+@pytest.mark.parametrize("kind", ["operator", "dynamics"])
+def test_a_sigkilled_run_resumes_to_the_same_final_state_and_metrics(kind, operator_file, l63_file, tmp_path):
+    """The uninterrupted run and the killed-then-resumed run end bit-identical (CPU, same seed)."""
+    # the operator run reads its data in a worker process (persistent across epochs, restarted by the resume)
+    make = {"operator": lambda root: operator_config(operator_file, root, workers=1),
+            "dynamics": lambda root: dynamics_config(l63_file, root)}[kind]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert main(["fit", "--config", _write(make(whole), tmp_path / "whole.yaml")]) == 0
+    (tmp_path / "killer.py").write_text(KILLER)
+    cfg = make(cut)
+    cfg["trainer"]["callbacks"].append({"class_path": "killer.Kill"})
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    child = subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", _write(cfg, tmp_path / "kill.yaml")],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    last = cut / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 1  # the state after epoch 2 of 4
+    assert main(["fit", "--config", _write(make(cut), tmp_path / "resume.yaml"), "--ckpt_path", "last"]) == 0
+    final = {name: torch.load(root / "checkpoints" / "last.ckpt", weights_only=True) for name, root in
+             (("whole", whole), ("cut", cut))}
+    assert final["whole"]["global_step"] == final["cut"]["global_step"] == 4 * 3
+    for key, value in final["whole"]["state_dict"].items():
+        assert torch.equal(value, final["cut"]["state_dict"][key]), key
+    metric = {"operator": "val/rel_l2", "dynamics": "val/d_stsp"}[kind]
+    logged = {name: [r[metric] for r in _metrics(log) if r.get(metric)] for name, log in
+              (("whole", whole / "logs" / "version_0"), ("cut", cut / "logs" / "version_1"))}
+    assert logged["cut"] == logged["whole"][-2:]  # epochs 2 and 3, to the last digit

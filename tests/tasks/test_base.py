@@ -1,0 +1,161 @@
+"""The base of every task (neurops/tasks/base.py): one network attribute, one checkpoint record,
+optimizer/scheduler injection, and random states that make a resumed run end where an
+uninterrupted one does."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from neurops.data.datamodule import DynamicsDataModule, GenerativeDataModule, OperatorDataModule
+from neurops.data.generators import get_generator
+from neurops.data.generators.darcy import DarcyConfig, generate_darcy
+from neurops.models.registry import spec_of
+from neurops.tasks import DynamicsTask, GenerativeOperatorTask, OperatorTask, RolloutTask, Task
+from neurops.tasks.callbacks import LastCheckpoint
+from neurops.tasks.schedules import ExponentialTo
+
+FNO = {"modes": [4, 4], "width": 8, "n_layers": 1}
+DGNO = {"latent_dim": 4, "width": 8, "depth": 2, "encoder_hidden": [8]}
+
+
+@pytest.fixture(scope="module")
+def l63_file(tmp_path_factory) -> Path:
+    spec = get_generator("lorenz63")
+    cfg = spec.make_config(n_train=1, n_val=1, n_test=1, n_steps=600, dt=0.02, substeps=2, transient=5.0,
+                           standardize=True)
+    return spec.fn(cfg, tmp_path_factory.mktemp("base") / "l63.h5", progress=False)
+
+
+@pytest.fixture(scope="module")
+def darcy_files(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("base_dgno")
+    common = dict(resolution=9, coefficient="piecewise", a_high=10.0, a_low=5.0, forcing=10.0, seed=3)
+    coef = generate_darcy(DarcyConfig(n_train=8, n_val=0, n_test=0, unlabelled=True, **common), root / "coef.h5",
+                          workers=1, progress=False)
+    lab = generate_darcy(DarcyConfig(n_train=1, n_val=2, n_test=2, **common), root / "lab.h5", workers=1,
+                         progress=False)
+    return coef, lab
+
+
+def _built_tasks() -> list[Task]:
+    return [OperatorTask("fno", {**FNO, "in_channels": 1, "out_channels": 1}),
+            RolloutTask("fno", {"modes": [4], "width": 8, "in_channels": 2, "out_channels": 1}, t_in=2, t_out=2),
+            GenerativeOperatorTask(model_kwargs={**DGNO, "resolution": [9, 9]}),
+            DynamicsTask("alrnn", {"obs_dim": 3, "latent_dim": 4, "n_relu": 2})]
+
+
+def test_every_task_wraps_its_registered_network_in_net_and_writes_one_record():
+    records = []
+    for task in _built_tasks():
+        assert isinstance(task, Task) and isinstance(task.net, torch.nn.Module)
+        name, kwargs = spec_of(task.net)
+        record = task.checkpoint_record()
+        assert (record["model"], record["model_kwargs"]) == (name, kwargs)
+        assert record["task"] == f"{type(task).__module__}.{type(task).__name__}"
+        assert record["torch_version"] == str(torch.__version__) and record["schema_version"] == 1
+        records.append(record)
+    assert records[0]["normalizers"] == {"in_norm": "GaussianNormalizer", "out_norm": "GaussianNormalizer"}
+    assert records[2]["normalizers"] == {} and records[2]["forcing"] == 10.0 and records[3]["dt"] == 1.0
+    common = {"task", "model", "model_kwargs", "normalizers", "schema_version", "neurops_version", "torch_version",
+              "lightning_version"}
+    assert all(common <= set(r) for r in records)
+
+
+def test_rollout_task_takes_every_operator_argument():
+    """RolloutTask passes **kwargs on to OperatorTask instead of restating them (it had lost `compile`)."""
+    task = RolloutTask("fno", {"modes": [4], "width": 8, "in_channels": 2, "out_channels": 1}, t_in=2, t_out=2,
+                       compile="eager", normalize=False, loss="rel_h1")
+    assert task.hparams.compile == "eager" and task._compiled_forward is not None
+    assert (task.hparams.normalize, task.hparams.loss, task.hparams.t_in) == (False, "rel_h1", 2)
+
+
+def _trainer(root: Path, epochs: int, **kwargs) -> L.Trainer:
+    return L.Trainer(max_epochs=epochs, default_root_dir=root, logger=False, enable_progress_bar=False,
+                     enable_model_summary=False, accelerator="cpu", **kwargs)
+
+
+def test_any_torch_optimizer_and_scheduler_can_be_injected(operator_file, tmp_path):
+    task = OperatorTask("fno", FNO, optimizer=partial(torch.optim.SGD, lr=0.1, momentum=0.9),
+                        lr_scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5))
+    trainer = _trainer(tmp_path, 2, enable_checkpointing=False)
+    trainer.fit(task, OperatorDataModule(operator_file, batch_size=8))
+    opt = trainer.optimizers[0]
+    assert type(opt) is torch.optim.SGD and opt.defaults["momentum"] == 0.9
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**2)  # stepped per epoch
+    assert trainer.lr_scheduler_configs[0].interval == "epoch"
+
+
+def test_default_optimizers_and_run_relative_schedules(operator_file, tmp_path):
+    task = OperatorTask("fno", FNO)  # AdamW 1e-3, one cycle over the run, per step
+    trainer = _trainer(tmp_path, 2, enable_checkpointing=False)
+    trainer.fit(task, OperatorDataModule(operator_file, batch_size=8))
+    opt = trainer.optimizers[0]
+    assert type(opt) is torch.optim.AdamW and opt.defaults["weight_decay"] == 1e-4
+    assert trainer.lr_scheduler_configs[0].interval == "step"
+    scheduler = trainer.lr_scheduler_configs[0].scheduler
+    assert type(scheduler) is torch.optim.lr_scheduler.OneCycleLR and scheduler.total_steps == 2 * 3  # 24 / 8 x 2
+    assert scheduler.last_epoch == 6 and opt.param_groups[0]["max_lr"] == 1e-3
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    assert type(DynamicsTask.default_optimizer(params)) is torch.optim.RAdam
+    assert GenerativeOperatorTask.default_optimizer(params).defaults["lr"] == 5e-4
+    # no scheduler: a constant learning rate
+    assert isinstance(OperatorTask("fno", {**FNO, "in_channels": 1, "out_channels": 1},
+                                   lr_scheduler=None).configure_optimizers(), torch.optim.AdamW)
+
+
+class _Interrupt(L.Callback):
+    """Stop the run with an exception in the middle of an epoch (after its checkpoint of the epoch before)."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.at = (epoch, batch)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if (trainer.current_epoch, batch_idx) == self.at:
+            raise RuntimeError("interrupted")
+
+
+def _operator(files):
+    return (OperatorTask("fno", FNO, optimizer=partial(torch.optim.AdamW, lr=1e-2)),
+            OperatorDataModule(files["operator"], batch_size=8))
+
+
+def _dynamics(files):
+    # input noise and the random windows draw from the global and the data module's generators
+    return (DynamicsTask("alrnn", {"latent_dim": 4, "n_relu": 2}, training="stf", tau=5, input_noise=0.05,
+                         optimizer=partial(torch.optim.RAdam, lr=5e-3), lr_scheduler=ExponentialTo(1e-3)),
+            DynamicsDataModule(files["l63"], seq_len=20, batch_size=4, batches_per_epoch=3, val_length=200))
+
+
+def _generative(files):
+    # the weak-form particles come from the task's own generator
+    return (GenerativeOperatorTask(model_kwargs=DGNO, n_particles=5, n_quad_per_axis=3),
+            GenerativeDataModule(*files["darcy"], batch_size=4, val_split=None, test_splits=[]))
+
+
+@pytest.mark.parametrize("make", [_operator, _dynamics, _generative], ids=["operator", "dynamics", "generative"])
+def test_a_resumed_run_ends_bit_identical_to_an_uninterrupted_one(make, operator_file, l63_file, darcy_files,
+                                                                  tmp_path):
+    files = {"operator": operator_file, "l63": l63_file, "darcy": darcy_files}
+    epochs = 4
+
+    def run(root: Path, *extra: L.Callback, ckpt_path: Path | None = None) -> Task:
+        L.seed_everything(0, verbose=False)
+        task, dm = make(files)
+        trainer = _trainer(root, epochs, callbacks=[LastCheckpoint(), *extra], num_sanity_val_steps=0)
+        trainer.fit(task, dm, ckpt_path=ckpt_path)
+        return task
+
+    whole = run(tmp_path / "whole")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run(tmp_path / "cut", _Interrupt(epoch=2, batch=1))
+    last = tmp_path / "cut" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["epoch"] == 1  # the state after epoch 2 of 4
+    resumed = run(tmp_path / "cut", ckpt_path=last)
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert not list((tmp_path / "cut" / "checkpoints").glob(".*"))  # no temporary file left

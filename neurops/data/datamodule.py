@@ -39,6 +39,8 @@ class SplitLoaders:
     train_set: Dataset
     val_set: Dataset | None
     test_sets: list[Dataset]
+    _resume_epoch: int | None = None
+
     def _loader(self, dataset: Dataset, shuffle: bool = False, sampler: Sampler | None = None) -> DataLoader:
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
@@ -53,7 +55,20 @@ class SplitLoaders:
         ranks = _data_parallel_ranks(self)
         sampler = DistributedSampler(self.train_set, shuffle=True, seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),
                                      **ranks)
+        if self._resume_epoch is not None:
+            # a resumed run creates (and, with worker processes, fills) its first iterator before Lightning sets
+            # the epoch: it must already be the epoch the run resumes with
+            sampler.set_epoch(self._resume_epoch)
+            self._resume_epoch = None
         return self._loader(self.train_set, sampler=sampler)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The epoch a run resumed from this checkpoint starts with (its training order depends on it)."""
+        trainer = self.trainer
+        return {} if trainer is None else {"epoch": trainer.fit_loop.epoch_progress.current.processed}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resume_epoch = state_dict.get("epoch")
 
     def val_dataloader(self) -> DataLoader | list:
         return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []

@@ -120,8 +120,9 @@ class _Interrupt(L.Callback):
 
 
 def _operator(files):
+    # a worker process reads the data: the resumed run's first iterator is filled before Lightning sets the epoch
     return (OperatorTask("fno", FNO, optimizer=partial(torch.optim.AdamW, lr=1e-2)),
-            OperatorDataModule(files["operator"], batch_size=8))
+            OperatorDataModule(files["operator"], batch_size=8, num_workers=1))
 
 
 def _dynamics(files):

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from neurops.data.datamodule import DynamicsDataModule, OperatorDataModule, RolloutDataModule
+from neurops.data.datamodule import DynamicsDataModule, GenerativeDataModule, OperatorDataModule, RolloutDataModule
 from neurops.data.generators import get_generator
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.data.writer import H5Writer
 from neurops.tasks.dynamics import DynamicsTask
-from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
+from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
 from neurops.tasks.rollout import RolloutTask
 
@@ -55,7 +55,7 @@ Setup = Callable[[dict[str, Path]], tuple[L.LightningDataModule, L.LightningModu
 
 
 def _operator(model: str, kwargs: dict) -> Setup:
-    return lambda f: (OperatorDataModule(f["darcy"], batch_size=4), OperatorTask(model, kwargs, lr=1e-3))
+    return lambda f: (OperatorDataModule(f["darcy"], batch_size=4), OperatorTask(model, kwargs))  # AdamW lr 1e-3
 
 
 #: task name -> (data module, task) on the files above

@@ -6,8 +6,9 @@ One run. Problems (node grids of ``2^k + 1`` points per side, ``u = 0`` on the b
 * ``darcy``: ``-div(a grad u) = 1`` with ``a`` in {12, 3} from a thresholded GRF (the Darcy
   generator's coefficient); every test uses a coefficient the network never saw.
 
-Networks (:class:`neurops.solvers.dcdm.DCDMNet`, width 16) are trained without labels, as in
-the paper, on ONE matrix per resolution (right-hand sides from its Ritz vectors): the paper's
+Networks (:class:`neurops.models.dcdm.DCDMNet`, width 16) are trained without labels, as in
+the paper, through the package's one training path (:class:`neurops.tasks.dcdm.DCDMTask` with
+:class:`neurops.data.datamodule.DCDMDataModule` in a Lightning ``Trainer``), on ONE matrix per resolution (right-hand sides from its Ritz vectors): the paper's
 network on the matrix it then solves, at every training grid (64^2 and 128^2 with ``--quick``,
 also 256^2 without; 16^3 in 3-D). Each network is then applied unchanged to the larger grids
 too -- the paper's "trained at a smaller grid, applied to a larger one"; there the Darcy
@@ -29,16 +30,21 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
+import lightning as L
 import numpy as np
 import torch
 
+from neurops.data.datamodule import DCDMDataModule
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient
 from neurops.data.generators.grf import gaussian_random_field
-from neurops.solvers.dcdm import DCDMNet, dcdm_solve, train_dcdm
+from neurops.models.dcdm import DCDMNet
+from neurops.solvers.dcdm import dcdm_solve
 from neurops.solvers.multigrid import Multigrid
 from neurops.solvers.operators import DiffusionOperator
 from neurops.solvers.pcg import pcg
+from neurops.tasks.dcdm import DCDMTask
 from neurops.utils.bench import markdown_table, save_results
 
 RTOL = 1e-6
@@ -79,24 +85,40 @@ def compare(problem: str, nodes: int, dim: int, net: DCDMNet, trained_at: str, s
     return row
 
 
+class _Losses(L.Callback):
+    """The training loss of every step."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.values.append(float(outputs["loss"]))
+
+
 def train(problem: str, nodes: int, dim: int, steps: int, seed: int, num_ritz: int,
           matrices: int = 0, matrix_seed: int = 0) -> tuple[DCDMNet, dict]:
     """The paper's network on the one matrix of ``matrix_seed`` (``matrices=0``), or the coefficient-conditioned
     extension on ``matrices`` training matrices no test uses."""
     torch.manual_seed(seed)
-    net = DCDMNet(dim, width=16, fine_blocks=2, coarse_blocks=6, condition_channels=2 * dim if matrices else 0)
+    kwargs = dict(dim=dim, width=16, fine_blocks=2, coarse_blocks=6, condition_channels=2 * dim if matrices else 0)
+    task = DCDMTask("dcdm", kwargs, optimizer=partial(torch.optim.Adam, lr=1e-3))
     if matrices:
         a = torch.cat([coefficient(problem, nodes, dim, 10_000 + seed + i) for i in range(matrices)])
     else:
         a = coefficient(problem, nodes, dim, matrix_seed)
-    op = DiffusionOperator.from_coefficient(a)
-    record = train_dcdm(net, op, steps=steps, batch_size=10, lr=1e-3, num_ritz=num_ritz, num_rhs=2000, seed=seed)
+    dm = DCDMDataModule(a, n_matrices=len(a), num_ritz=num_ritz, num_rhs=2000, batch_size=10, steps_per_epoch=steps,
+                        seed=seed)
+    losses = _Losses()
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[losses])
+    t0 = time.perf_counter()
+    trainer.fit(task, dm)
     info = {"problem": problem, "network": "conditioned" if matrices else "paper", "matrices": max(1, matrices),
             "dim": dim, "train grid": f"{nodes - 1}^{dim}", "steps": steps,
-            "ritz vectors": record.ritz_count, "train s": record.seconds,
-            "loss first 10": float(np.mean(record.losses[:10])), "loss last 10": float(np.mean(record.losses[-10:]))}
+            "ritz vectors": dm.ritz_count, "train s": time.perf_counter() - t0,
+            "loss first 10": float(np.mean(losses.values[:10])), "loss last 10": float(np.mean(losses.values[-10:]))}
     print(info, flush=True)
-    return net, info
+    return task.net.eval(), info
 
 
 def main() -> None:

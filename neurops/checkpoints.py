@@ -53,6 +53,8 @@ KINDS: dict[str, Kind] = {k.task: k for k in (
          "`neurops invert --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
     Kind("dynamics", "neurops.tasks.dynamics.DynamicsTask",
          "`neurops dsr evaluate --ckpt CKPT`, `neurops dsr analyze --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
+    Kind("dcdm", "neurops.tasks.dcdm.DCDMTask",
+         "`neurops.solvers.dcdm.dcdm_solve(op, b, neurops.checkpoints.load(CKPT)[1].net)` in Python"),
 )}
 
 #: hyperparameter keys written by LightningCLI that name code; never used to build a task
@@ -158,7 +160,7 @@ def load(path: str | os.PathLike, kinds: str | Sequence[str] | None = None, *, c
     ----------
     path : a ``.ckpt`` written by any neurops task.
     kinds : the kinds the caller takes (``"operator"``, ``"rollout"``, ``"generative"``,
-        ``"dynamics"``); another kind is a :class:`~neurops.errors.CheckpointError` saying
+        ``"dynamics"``, ``"dcdm"``); another kind is a :class:`~neurops.errors.CheckpointError` saying
         which kind the checkpoint is and which commands take it. ``None`` takes every kind.
     command : the command named in that error (e.g. ``"neurops predict"``).
     map_location : device of the loaded tensors.

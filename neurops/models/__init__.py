@@ -16,6 +16,7 @@ from neurops.models import lsm  # noqa: E402,F401
 from neurops.models import mgno  # noqa: E402,F401
 from neurops.models import plrnn  # noqa: E402,F401
 from neurops.models import dgno  # noqa: E402,F401
+from neurops.models import dcdm  # noqa: E402,F401
 from neurops.models import external  # noqa: E402,F401
 from neurops.models import unet  # noqa: E402,F401
 

@@ -13,13 +13,16 @@ residual after the optimal step along the network's direction,
 which is invariant to the scale of ``f``. Being fully convolutional, a network trained on one
 grid runs on any other.
 
-The network here is bias-free with ReLU activations, hence positively homogeneous
-(``f(c r) = c f(r)`` for ``c > 0``); residuals are fed with unit RMS, so the input looks the
-same on every grid. A CNN that sees only the residual is translation-equivariant: it suits
-constant-coefficient operators (the paper's pressure Poisson) but cannot represent the inverse
-of a spatially varying coefficient (Darcy). ``DCDMNet(condition_channels=2d)`` is our
-extension for that case: it also receives the operator's normalised stencil
-(:func:`stencil_features`) and can be trained on several matrices.
+The network (:class:`neurops.models.dcdm.DCDMNet`, registered ``"dcdm"``) is bias-free with
+ReLU activations, hence positively homogeneous (``f(c r) = c f(r)`` for ``c > 0``); residuals
+are fed with unit RMS, so the input looks the same on every grid. A CNN that sees only the
+residual is translation-equivariant: it suits constant-coefficient operators (the paper's
+pressure Poisson) but cannot represent the inverse of a spatially varying coefficient (Darcy).
+``DCDMNet(condition_channels=2d)`` is our extension for that case: it also receives the
+operator's normalised stencil (:func:`stencil_features`) and can be trained on several
+matrices. Training goes through the one training path: :class:`neurops.tasks.dcdm.DCDMTask`
+with the right-hand sides of :class:`neurops.data.datamodule.DCDMDataModule` (``neurops fit
+--config dcdm_darcy``); this module holds the solver, the Ritz vectors and the loss.
 
 References
 ----------
@@ -31,9 +34,7 @@ References
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -41,80 +42,8 @@ from torch import nn
 from neurops.solvers.operators import LinearOperator, StencilOperator, batch_dot
 from neurops.solvers.pcg import ConvergenceError, NotSPDError, SolveResult, check_rhs
 
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-_POOL = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
-
-
-class _Residual(nn.Module):
-    def __init__(self, dim: int, width: int) -> None:
-        super().__init__()
-        self.conv = _CONV[dim](width, width, 3, padding=1, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + torch.relu(self.conv(x))
-
-
-class DCDMNet(nn.Module):
-    """The DCDM network: ``[B, 1, *shape] -> [B, 1, *shape]``, approximately ``A^{-1} r`` up to scale.
-
-    A linear 3^d convolution lifts to ``width`` channels; residual ReLU convolutions at full
-    resolution; one 2x average-pooling level with more residual convolutions; upsampling with
-    a skip connection; residual convolutions; a 1x1 convolution to one channel. No biases.
-
-    Parameters
-    ----------
-    dim : spatial dimension (1, 2 or 3).
-    width : channels (16 in the paper).
-    fine_blocks : residual convolutions before and after the coarse level.
-    coarse_blocks : residual convolutions on the coarse level (6 at 64^3, 10 at 128^3 in the paper).
-    condition_channels : 0 for the paper's network (input: the residual only). A positive number
-        adds that many input channels describing the operator (:func:`stencil_features`: its
-        off-diagonal stencil weights divided by the diagonal, ``2d`` channels for a diffusion
-        operator). A CNN is translation-equivariant, so without them it cannot represent
-        ``A^{-1}`` of a spatially varying coefficient (Darcy); with them it can, and it can be
-        applied to coefficients it was not trained on (an extension of the paper).
-
-    References
-    ----------
-    .. [1] A. Kaneda et al., "A deep conjugate direction method for iteratively solving linear
-       systems", ICML 2023.
-    """
-
-    def __init__(self, dim: int = 2, width: int = 16, fine_blocks: int = 2, coarse_blocks: int = 6,
-                 condition_channels: int = 0) -> None:
-        super().__init__()
-        if dim not in _CONV:
-            raise ValueError(f"DCDMNet supports dim 1, 2 or 3, got {dim}.")
-        if width < 1 or fine_blocks < 0 or coarse_blocks < 0 or condition_channels < 0:
-            raise ValueError(f"width={width}, fine_blocks={fine_blocks}, coarse_blocks={coarse_blocks}, "
-                             f"condition_channels={condition_channels}: use width >= 1 and non-negative counts.")
-        self.dim = dim
-        self.condition_channels = condition_channels
-        self.lift = _CONV[dim](1 + condition_channels, width, 3, padding=1, bias=False)
-        self.pre = nn.Sequential(*[_Residual(dim, width) for _ in range(fine_blocks)])
-        self.pool = _POOL[dim](2, ceil_mode=True)
-        self.coarse = nn.Sequential(*[_Residual(dim, width) for _ in range(coarse_blocks)])
-        self.post = nn.Sequential(*[_Residual(dim, width) for _ in range(fine_blocks)])
-        self.out = _CONV[dim](width, 1, 1, bias=False)
-
-    def forward(self, r: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """``r : [B, 1, *shape]`` (and ``condition : [B or 1, condition_channels, *shape]``) -> ``[B, 1, *shape]``."""
-        if r.ndim != self.dim + 2 or r.shape[1] != 1:
-            raise ValueError(f"DCDMNet({self.dim}-D) takes [B, 1, *shape] residuals, got {tuple(r.shape)}.")
-        if self.condition_channels:
-            if condition is None or condition.shape[1] != self.condition_channels or condition.shape[2:] != r.shape[2:]:
-                got = None if condition is None else tuple(condition.shape)
-                raise ValueError(f"this DCDMNet needs a condition [B, {self.condition_channels}, *shape] matching the "
-                                 f"residual {tuple(r.shape)}, got {got}; pass stencil_features(op).")
-            r = torch.cat([r, condition.to(r.dtype).expand(r.shape[0], -1, *r.shape[2:])], dim=1)
-        h = self.pre(self.lift(r))
-        c = self.coarse(self.pool(h))
-        up = nn.functional.interpolate(c, size=h.shape[2:], mode="nearest")
-        return self.out(self.post(h + up))
-
-
 def stencil_features(op: StencilOperator) -> torch.Tensor:
-    """Operator description for a conditioned :class:`DCDMNet`: stencil weights over the diagonal.
+    """Operator description for a conditioned DCDM network: stencil weights over the diagonal.
 
     Returns ``[B, len(offsets), *shape]`` with ``coeffs / diag`` (dimensionless, independent of
     the grid spacing and of the coefficient's scale; zero where a neighbour is missing).
@@ -168,8 +97,9 @@ def dcdm_solve(
     ----------
     op : SPD operator on ``[B, *shape]``.
     b : [B, *shape] right-hand sides.
-    net : direction generator ``[B, 1, *shape] -> [B, 1, *shape]`` (a :class:`DCDMNet`, or any
-        callable: the identity gives CG); a conditioned :class:`DCDMNet` also receives
+    net : direction generator ``[B, 1, *shape] -> [B, 1, *shape]`` (a
+        :class:`~neurops.models.dcdm.DCDMNet`, or any callable: the identity gives CG); a
+        conditioned ``DCDMNet`` also receives
         :func:`stencil_features` of ``op``. Inputs are residuals scaled to unit RMS.
     x0 : initial guess; default zeros.
     rtol : stop a sample at ``||b - A x|| <= rtol ||b||``.
@@ -330,79 +260,3 @@ def dcdm_loss(net: nn.Module, op: LinearOperator, b: torch.Tensor) -> torch.Tens
     step = batch_dot(q, b) / batch_dot(q, Aq).clamp_min(torch.finfo(q.dtype).tiny)
     res = b - step.reshape(-1, *([1] * (b.ndim - 1))) * Aq
     return batch_dot(res, res).mean()
-
-
-@dataclass
-class DCDMTraining:
-    """What :func:`train_dcdm` did: loss per step, Ritz vectors used, seconds."""
-
-    losses: list[float] = field(default_factory=list)
-    ritz_count: int = 0
-    seconds: float = 0.0
-
-
-def train_dcdm(
-    net: nn.Module,
-    op: LinearOperator,
-    *,
-    steps: int = 1000,
-    batch_size: int = 10,
-    lr: float = 1e-3,
-    num_ritz: int = 200,
-    num_rhs: int = 2000,
-    seed: int = 0,
-    progress: bool = False,
-) -> DCDMTraining:
-    """Train a DCDM network without labels on one SPD operator (or a few: a batch of them).
-
-    Parameters
-    ----------
-    net : the network (e.g. :class:`DCDMNet`), trained in place on the operator's device.
-    op : the training matrix (batch 1, one per resolution as in the paper); a batch of B
-        operators trains on all of them (each step draws its right-hand sides from one operator,
-        in turn), which a conditioned network needs to generalise across coefficients.
-    steps, batch_size, lr : Adam steps, right-hand sides per step, learning rate.
-    num_ritz : Lanczos steps for the Ritz vectors, per operator.
-    num_rhs : right-hand sides in the pool, per operator.
-    seed : seeds Lanczos, the pool and the batch order.
-    progress : show a tqdm bar.
-
-    References
-    ----------
-    .. [1] A. Kaneda et al., ICML 2023, section 3.3.
-    """
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps={steps}, batch_size={batch_size}: both must be >= 1.")
-    if op.batch_size > 1 and not getattr(net, "condition_channels", 0):
-        raise ValueError(f"training on {op.batch_size} operators needs a conditioned network "
-                         f"(DCDMNet(condition_channels=...)); the paper's network trains on one matrix (batch 1).")
-    t0 = time.perf_counter()
-    dtype = _net_dtype(net) or op.dtype
-    ops, pools = [], []
-    ritz = 0
-    for i in range(op.batch_size):
-        single = op.select(i)
-        values, vectors = ritz_vectors(single, min(num_ritz, single.numel), seed=seed + 7 * i)
-        ritz += values.numel()
-        pools.append(ritz_right_hand_sides(values, vectors, num_rhs, seed=seed + 7 * i + 1).to(dtype))
-        ops.append(single.to(dtype=dtype) if hasattr(single, "to") and single.dtype != dtype else single)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    g = torch.Generator(device="cpu").manual_seed(seed + 2)
-    record = DCDMTraining(ritz_count=ritz)
-    iterator = range(steps)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, desc="DCDM training")
-    net.train()
-    for step in iterator:
-        k = step % len(ops)
-        idx = torch.randint(0, num_rhs, (batch_size,), generator=g, device="cpu").to(pools[k].device)
-        loss = dcdm_loss(net, ops[k], pools[k][idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        record.losses.append(float(loss.detach()))
-    net.eval()
-    record.seconds = time.perf_counter() - t0
-    return record

@@ -32,3 +32,31 @@ def test_misspelled_init_arg_is_named(tmp_path, capsys):
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     assert main(["fit", "--config", str(tmp_path / "cfg.yaml")]) == 2
     assert "unknown config key 'model.init_args.w_pdee'. Did you mean 'model.init_args.w_pde'?" in capsys.readouterr().err
+
+
+def test_dcdm_config_trains_through_the_cli_and_its_checkpoint_solves(tmp_path, monkeypatch):
+    import torch
+
+    from neurops.checkpoints import load
+    from neurops.data.reader import read_split
+    from neurops.solvers.dcdm import dcdm_solve
+    from neurops.solvers.operators import DiffusionOperator
+    from neurops.solvers.pcg import pcg
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "generate", "darcy", "--resolution", "9", "--n-train", "2", "--n-val", "0", "--n-test", "0",
+                 "--unlabelled", "--workers", "1", "--no-progress", "--out", "coef.h5"]) == 0
+    cfg = yaml.safe_load(resolve_config("dcdm_darcy").read_text())
+    cfg["model"]["init_args"]["model_kwargs"].update({"width": 4, "fine_blocks": 1, "coarse_blocks": 1})
+    cfg["data"]["init_args"].update({"coefficients": "coef.h5", "n_matrices": 2, "num_ritz": 10, "num_rhs": 20,
+                                     "steps_per_epoch": 6})
+    cfg["trainer"].update({"max_epochs": 1, "enable_progress_bar": False, "default_root_dir": str(tmp_path / "run")})
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["fit", "--config", "cfg.yaml"]) == 0
+    kind, task = load(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert kind == "dcdm" and task.hparams.model_kwargs["dim"] == 2  # the grid dimension came from the data
+    op = DiffusionOperator.from_coefficient(torch.as_tensor(read_split("coef.h5", "train")["inputs"]["a"][:1]))
+    b = torch.ones(1, *op.shape, dtype=torch.float64)
+    exact = pcg(op, b, rtol=1e-12).x
+    x = dcdm_solve(op, b, task.net, rtol=1e-6, maxiter=10, check=False).x
+    assert float(((x - exact) * op.apply(x - exact)).sum()) < float((exact * op.apply(exact)).sum())

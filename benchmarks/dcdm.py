@@ -8,9 +8,10 @@ One run. Problems (node grids of ``2^k + 1`` points per side, ``u = 0`` on the b
 
 Networks (:class:`neurops.models.dcdm.DCDMNet`, width 16) are trained without labels, as in
 the paper, through the package's one training path (:class:`neurops.tasks.dcdm.DCDMTask` with
-:class:`neurops.data.datamodule.DCDMDataModule` in a Lightning ``Trainer``), on ONE matrix per resolution (right-hand sides from its Ritz vectors): the paper's
-network on the matrix it then solves, at every training grid (64^2 and 128^2 with ``--quick``,
-also 256^2 without; 16^3 in 3-D). Each network is then applied unchanged to the larger grids
+:class:`neurops.data.datamodule.DCDMDataModule` in a Lightning ``Trainer``), on ONE matrix per
+resolution (right-hand sides from its Ritz vectors): the paper's network on the matrix it then
+solves, at every training grid (64^2 and 128^2 with ``--quick``, also 256^2 without; 16^3 in
+3-D). Each network is then applied unchanged to the larger grids
 too -- the paper's "trained at a smaller grid, applied to a larger one"; there the Darcy
 coefficient is a new one. For Darcy a second, coefficient-conditioned network (our extension:
 it also sees the operator's normalised stencil, since a CNN that sees only the residual is

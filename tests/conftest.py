@@ -200,3 +200,14 @@ def operator_checkpoint(data: Path, ckpt: Path, model: str = "fno", model_kwargs
     trainer.fit(task, OperatorDataModule(data, batch_size=4, val_split=None))
     trainer.save_checkpoint(ckpt)
     return ckpt
+
+
+@pytest.fixture(scope="session")
+def lorenz63_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A short standardised Lorenz-63 trajectory file: train / val / test, one series of 600 steps each."""
+    from neurops.data.generators import get_generator
+
+    spec = get_generator("lorenz63")
+    cfg = spec.make_config(n_train=1, n_val=1, n_test=1, n_steps=600, dt=0.02, substeps=2, transient=5.0,
+                           standardize=True)
+    return spec.fn(cfg, tmp_path_factory.mktemp("lorenz63") / "l63.h5", progress=False)

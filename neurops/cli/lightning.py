@@ -89,7 +89,8 @@ def validate_config(path: Path) -> None:
             _check_keys(key, value, L.Trainer, path)
         elif key in ("model", "data") and isinstance(value, dict):
             if "class_path" not in value:
-                example = "neurops.tasks.OperatorTask" if key == "model" else "neurops.data.datamodule.OperatorDataModule"
+                example = ("neurops.tasks.OperatorTask" if key == "model"
+                           else "neurops.data.datamodule.OperatorDataModule")
                 raise ConfigError(f"{path}: section '{key}' names no class; write it as `{key}: {{class_path: "
                                   f"{example}, init_args: {{...}}}}` (as every shipped config does).")
             _check_keys(f"{key}.init_args", value.get("init_args") or {}, _import_class(value["class_path"], path),

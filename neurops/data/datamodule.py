@@ -537,7 +537,8 @@ class DCDMDataModule(L.LightningDataModule):
         else:
             inputs = read_split(coefficients, split)["inputs"]
             if field not in inputs:
-                raise DataError(f"{coefficients} split {split!r} has no input field {field!r}; it has {sorted(inputs)}.")
+                raise DataError(f"{coefficients} split {split!r} has no input field {field!r}; it has "
+                                f"{sorted(inputs)}.")
             a = torch.as_tensor(np.asarray(inputs[field][:n_matrices], dtype=np.float64))
         if a.ndim < 2 or not torch.isfinite(a).all() or bool((a <= 0).any()):
             raise DataError(f"the coefficients must be positive finite fields [M, *nodes]; got shape {tuple(a.shape)}.")

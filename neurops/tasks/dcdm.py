@@ -79,7 +79,7 @@ class DCDMTask(Task):
         self.operators = [op.to(dtype=dtype, device=self.device) for op in self.operators]
 
     def forward(self, r: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Residuals ``[B, 1, *shape]`` (and ``condition`` of a conditioned network) -> directions ``[B, 1, *shape]``."""
+        """Residuals ``[B, 1, *shape]`` (and the ``condition`` of a conditioned network) -> ``[B, 1, *shape]``."""
         return self.net(r) if condition is None else self.net(r, condition)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -9,9 +9,10 @@ The task trains a PWL RNN (:mod:`neurops.models.plrnn`) on random windows
 * ``bptt``: plain back-propagation through time (free running, ``alpha = 0``);
 
 with RAdam and an exponential learning-rate decay from ``lr`` to ``lr_end`` over the
-epochs (:class:`~neurops.tasks.schedules.ExponentialTo`), the latent, manifold-attractor and observation regularisers, and validation by
-free-running generation (``val/d_stsp``, ``val/d_h``; choose checkpoints by the minimum
-``val/d_stsp`` as in the AL-RNN paper, with :class:`~neurops.tasks.callbacks.BestCheckpoint`).
+epochs (:class:`~neurops.tasks.schedules.ExponentialTo`), the latent, manifold-attractor and
+observation regularisers, and validation by free-running generation (``val/d_stsp``,
+``val/d_h``; choose checkpoints by the minimum ``val/d_stsp`` as in the AL-RNN paper, with
+:class:`~neurops.tasks.callbacks.BestCheckpoint`).
 
 References
 ----------

@@ -31,7 +31,8 @@ def test_misspelled_init_arg_is_named(tmp_path, capsys):
     cfg["model"]["init_args"]["w_pdee"] = 1.0
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     assert main(["fit", "--config", str(tmp_path / "cfg.yaml")]) == 2
-    assert "unknown config key 'model.init_args.w_pdee'. Did you mean 'model.init_args.w_pde'?" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown config key 'model.init_args.w_pdee'. Did you mean 'model.init_args.w_pde'?" in err
 
 
 def test_dcdm_config_trains_through_the_cli_and_its_checkpoint_solves(tmp_path, monkeypatch):

@@ -16,7 +16,6 @@ import yaml
 
 from neurops.cli import main
 from neurops.configs import resolve_config
-from neurops.data.generators import get_generator
 
 KILLER = '''
 import os, signal
@@ -52,14 +51,6 @@ def dynamics_config(data: Path, root: Path, epochs: int = 4) -> dict:
     cfg["data"]["init_args"].update({"path": str(data), "seq_len": 20, "batch_size": 4, "batches_per_epoch": 3,
                                      "val_length": 200})
     return cfg
-
-
-@pytest.fixture(scope="module")
-def l63_file(tmp_path_factory) -> Path:
-    spec = get_generator("lorenz63")
-    cfg = spec.make_config(n_train=1, n_val=1, n_test=1, n_steps=600, dt=0.02, substeps=2, transient=5.0,
-                           standardize=True)
-    return spec.fn(cfg, tmp_path_factory.mktemp("lightning") / "l63.h5", progress=False)
 
 
 def _write(cfg: dict, path: Path) -> str:
@@ -117,11 +108,12 @@ def test_a_failed_run_leaves_no_stub_folder(operator_file, tmp_path, capsys):
 
 @pytest.mark.processes  # ~10 s each; tests/tasks/test_base.py checks the same resumption in-process, fast
 @pytest.mark.parametrize("kind", ["operator", "dynamics"])
-def test_a_sigkilled_run_resumes_to_the_same_final_state_and_metrics(kind, operator_file, l63_file, tmp_path):
+def test_a_sigkilled_run_resumes_to_the_same_final_state_and_metrics(kind, operator_file, lorenz63_file,
+                                                                     tmp_path):
     """The uninterrupted run and the killed-then-resumed run end bit-identical (CPU, same seed)."""
     # the operator run reads its data in a worker process (persistent across epochs, restarted by the resume)
     make = {"operator": lambda root: operator_config(operator_file, root, workers=1),
-            "dynamics": lambda root: dynamics_config(l63_file, root)}[kind]
+            "dynamics": lambda root: dynamics_config(lorenz63_file, root)}[kind]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert main(["fit", "--config", _write(make(whole), tmp_path / "whole.yaml")]) == 0
     (tmp_path / "killer.py").write_text(KILLER)

@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from neurops.data.datamodule import DynamicsDataModule, GenerativeDataModule, OperatorDataModule
-from neurops.data.generators import get_generator
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.models.registry import spec_of
 from neurops.tasks import DynamicsTask, GenerativeOperatorTask, OperatorTask, RolloutTask, Task
@@ -21,14 +20,6 @@ from neurops.tasks.schedules import ExponentialTo
 
 FNO = {"modes": [4, 4], "width": 8, "n_layers": 1}
 DGNO = {"latent_dim": 4, "width": 8, "depth": 2, "encoder_hidden": [8]}
-
-
-@pytest.fixture(scope="module")
-def l63_file(tmp_path_factory) -> Path:
-    spec = get_generator("lorenz63")
-    cfg = spec.make_config(n_train=1, n_val=1, n_test=1, n_steps=600, dt=0.02, substeps=2, transient=5.0,
-                           standardize=True)
-    return spec.fn(cfg, tmp_path_factory.mktemp("base") / "l63.h5", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +130,9 @@ def _generative(files):
 
 
 @pytest.mark.parametrize("make", [_operator, _dynamics, _generative], ids=["operator", "dynamics", "generative"])
-def test_a_resumed_run_ends_bit_identical_to_an_uninterrupted_one(make, operator_file, l63_file, darcy_files,
+def test_a_resumed_run_ends_bit_identical_to_an_uninterrupted_one(make, operator_file, lorenz63_file, darcy_files,
                                                                   tmp_path):
-    files = {"operator": operator_file, "l63": l63_file, "darcy": darcy_files}
+    files = {"operator": operator_file, "l63": lorenz63_file, "darcy": darcy_files}
     epochs = 4
 
     def run(root: Path, *extra: L.Callback, ckpt_path: Path | None = None) -> Task:

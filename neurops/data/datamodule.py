@@ -480,8 +480,8 @@ class _RitzBatches(Sampler):
         for _ in range(self.steps):
             k = self.step % self.n_matrices
             self.step += 1
-            yield [(k, i) for i in torch.randint(0, self.pool_size, (self.batch_size,), generator=self.generator)
-                   .tolist()]
+            draws = torch.randint(0, self.pool_size, (self.batch_size,), generator=self.generator, device="cpu")
+            yield [(k, i) for i in draws.tolist()]
 
 
 class _RitzPools(Dataset):

@@ -13,7 +13,8 @@ import torch
 
 from neurops.errors import SolverError
 from neurops.solvers.adapters import pyamg_solve, scipy_solve, to_scipy
-from neurops.solvers.dcdm import DCDMNet, dcdm_solve
+from neurops.models.dcdm import DCDMNet
+from neurops.solvers.dcdm import dcdm_solve
 from neurops.solvers.differentiable import diffusion_solve
 from neurops.solvers.multigrid import Multigrid
 from neurops.solvers.operators import CSROperator, DiffusionOperator

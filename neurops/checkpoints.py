@@ -42,6 +42,12 @@ class Kind:
     task: str
     commands: str
 
+    @property
+    def described(self) -> str:
+        """``"an operator checkpoint (OperatorTask)"``: how errors name this kind."""
+        article = "an" if self.name[0] in "aeiou" else "a"
+        return f"{article} {self.name} checkpoint ({self.task.rpartition('.')[2]})"
+
 
 #: the task classes neurops loads from checkpoints, by qualified name (nothing else is imported)
 KINDS: dict[str, Kind] = {k.task: k for k in (
@@ -175,8 +181,7 @@ def load(path: str | os.PathLike, kinds: str | Sequence[str] | None = None, *, c
     wanted = [kinds] if isinstance(kinds, str) else list(kinds or KINDS_BY_NAME)
     if ckpt.kind.name not in wanted:
         who = f"`{command}`" if command else "this command"
-        task_name = ckpt.kind.task.rpartition(".")[2]
-        raise CheckpointError(f"{ckpt.path} is a {ckpt.kind.name} checkpoint (written by {task_name}); "
+        raise CheckpointError(f"{ckpt.path} is {ckpt.kind.described}; "
                               f"{who} takes {' or '.join(wanted)} checkpoints. Use it with {ckpt.kind.commands}.")
     cls = _task_class(ckpt.kind)
     accepted = set(init_parameters(cls)) - set(cls.NOT_SAVED)

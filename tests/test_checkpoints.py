@@ -66,7 +66,7 @@ def test_a_checkpoint_given_to_the_wrong_command_says_what_it_is(kind, takes, co
     with pytest.raises(CheckpointError) as err:
         load(path, takes, command=command)
     msg = str(err.value)
-    assert f"is a {kind} checkpoint" in msg and f"`{command}` takes" in msg and says in msg
+    assert f"{kind} checkpoint (" in msg and f"`{command}` takes" in msg and says in msg
 
 
 def test_the_commands_name_the_kind_of_a_wrong_checkpoint(operator_file, tmp_path, capsys):
@@ -75,10 +75,12 @@ def test_the_commands_name_the_kind_of_a_wrong_checkpoint(operator_file, tmp_pat
     out = str(tmp_path / "p.h5")
     for argv, kind in ((["predict", "--ckpt", str(dsr), "--data", str(operator_file), "--out", out], "dynamics"),
                        (["predict", "--ckpt", str(dgno), "--data", str(operator_file), "--out", out], "generative"),
-                       (["dsr", "evaluate", "--ckpt", str(fno), "--data", str(operator_file)], "operator")):
+                       (["dsr", "evaluate", "--ckpt", str(fno), "--data", str(operator_file)], "operator"),
+                       (["test", "--config", "darcy_fno", "--data.path", str(operator_file), "--ckpt_path", str(dsr),
+                         "--trainer.default_root_dir", str(tmp_path / "runs")], "dynamics")):
         assert main(argv) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith("neurops: error:") and f"is a {kind} checkpoint" in err
+        assert err.count("\n") == 1 and err.startswith("neurops: error:") and f"{kind} checkpoint (" in err
     assert not (tmp_path / "p.h5").exists()
 
 

@@ -159,7 +159,7 @@ class NeuropsCLI(LightningCLI):
         task_class = _import_class(ckpt.kind.task, Path(cfg.ckpt_path))
         configured = cfg.model.class_path
         if not issubclass(_import_class(configured, Path("config")), task_class):
-            raise CheckpointError(f"{cfg.ckpt_path} is a {ckpt.kind.name} checkpoint ({task_class.__name__}) but the "
+            raise CheckpointError(f"{cfg.ckpt_path} is {ckpt.kind.described} but the "
                                   f"config trains {configured}; use it with a config of {task_class.__name__}, "
                                   f"or with {ckpt.kind.commands}.")
         accepted = set(init_parameters(task_class)) - set(Task.NOT_SAVED)

@@ -17,6 +17,7 @@ is a ``Task`` and trains through the same ``neurops fit|validate|test``. The bas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, ClassVar, Union
@@ -92,14 +93,22 @@ class Task(L.LightningModule):
         if schedule is None:
             return optimizer
         if isinstance(schedule, RunSchedule):
-            trainer = self.trainer
-            epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
-            scheduler, interval = schedule.build(optimizer, int(trainer.estimated_stepping_batches), epochs), \
-                schedule.interval
+            steps, epochs = self._run_length()
+            scheduler, interval = schedule.build(optimizer, steps, epochs), schedule.interval
         else:
             scheduler = schedule(optimizer)
             interval = "step" if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) else "epoch"
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+    def _run_length(self) -> tuple[int, int | None]:
+        """Optimizer steps and epochs of the run: the epochs the steps fill, also when ``max_steps`` bounds it."""
+        trainer = self.trainer
+        trainer.fit_loop.setup_data()  # as estimated_stepping_batches does (it skips it when max_steps bounds the run)
+        steps = int(trainer.estimated_stepping_batches)
+        per_epoch = trainer.num_training_batches
+        if math.isfinite(per_epoch) and per_epoch > 0:
+            return steps, max(1, math.ceil(steps * trainer.accumulate_grad_batches / per_epoch))
+        return steps, (trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None)
 
     # checkpoints ------------------------------------------------------------------------------
     def checkpoint_record(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ References
 
 from __future__ import annotations
 
+import inspect
 from typing import Literal
 
 import torch
@@ -51,15 +52,21 @@ class RunSchedule:
         (``None`` when the run is bounded by steps only)."""
         raise NotImplementedError
 
+    def _schedule_class(self) -> type:
+        # configs build defaults lazily (jsonargparse's LazyInstance_* subclasses): name the schedule itself
+        return next(c for c in type(self).__mro__ if c.__module__ == __name__)
+
     def _epochs(self, total_epochs: int | None) -> int:
         if not total_epochs or total_epochs < 1:
-            raise ConfigError(f"{type(self).__name__} is relative to the number of epochs, but the run has none "
-                              "(trainer.max_epochs is unset or -1); set --trainer.max_epochs, or use OneCycle.")
+            raise ConfigError(f"{self._schedule_class().__name__} is relative to the number of epochs, but the run "
+                              "has none (an iterable data set without length?); set --trainer.max_epochs, or use "
+                              "OneCycle.")
         return int(total_epochs)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({args})"
+        cls = self._schedule_class()
+        names = [n for n in inspect.signature(cls.__init__).parameters if n != "self"]
+        return f"{cls.__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in names)})"
 
 
 class OneCycle(RunSchedule):

@@ -39,6 +39,7 @@ CASES = {
     "clipped_shplrnn": (dict(obs_dim=3, latent_dim=3, hidden_dim=6, seed=0), (2, 3)),
     "dendplrnn": (dict(obs_dim=3, latent_dim=4, seed=0), (2, 3)),
     "alrnn": (dict(obs_dim=3, latent_dim=4, n_relu=2, seed=0), (2, 3)),
+    "dcdm": (dict(dim=2, width=4, fine_blocks=1, coarse_blocks=1), (2, 1, 9, 9)),
 }
 RNN_STEPS = 5
 #: models of other packages wrapped for side-by-side runs (neurops.models.external): their code, not ours

@@ -16,7 +16,7 @@ from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.models.registry import spec_of
 from neurops.tasks import DynamicsTask, GenerativeOperatorTask, OperatorTask, RolloutTask, Task
 from neurops.tasks.callbacks import LastCheckpoint
-from neurops.tasks.schedules import ExponentialTo
+from neurops.tasks.schedules import ExponentialTo, StepDecay
 
 FNO = {"modes": [4, 4], "width": 8, "n_layers": 1}
 DGNO = {"latent_dim": 4, "width": 8, "depth": 2, "encoder_hidden": [8]}
@@ -97,6 +97,15 @@ def test_default_optimizers_and_run_relative_schedules(operator_file, tmp_path):
     # no scheduler: a constant learning rate
     assert isinstance(OperatorTask("fno", {**FNO, "in_channels": 1, "out_channels": 1},
                                    lr_scheduler=None).configure_optimizers(), torch.optim.AdamW)
+
+
+def test_epoch_relative_schedules_follow_a_run_bounded_by_steps(operator_file, tmp_path):
+    """--trainer.max_steps alone: the run is as many epochs as its steps fill (here 3 batches an epoch)."""
+    task = OperatorTask("fno", FNO, lr_scheduler=StepDecay(every=0.5, gamma=0.5))
+    trainer = L.Trainer(max_steps=7, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=False, limit_val_batches=0)
+    trainer.fit(task, OperatorDataModule(operator_file, batch_size=8))
+    assert trainer.max_epochs == -1 and trainer.lr_scheduler_configs[0].scheduler.step_size == 1  # 0.5 x 3 epochs
 
 
 class _Interrupt(L.Callback):

@@ -199,6 +199,10 @@ class NeuropsCLI(LightningCLI):
                           for p in (cb.best_model_path, cb.last_model_path) if p and Path(p).is_file()})
         if written:
             print(f"checkpoints: {', '.join(written)}" + (f"; use them with {kind.commands}" if kind else ""))
+        if written and kind is not None and kind.name == "dynamics" and hasattr(self.datamodule, "path"):
+            from neurops.cli.dsr import evaluate_hint
+
+            print(evaluate_hint(written[0], self.datamodule.path))  # best.ckpt sorts before last.ckpt
 
     # failed runs leave no stub log folders --------------------------------------------------------
     def _run_subcommand(self, subcommand: str) -> None:

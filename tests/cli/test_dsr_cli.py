@@ -55,7 +55,7 @@ def test_fit_hint_points_at_the_held_out_test_split(trained, tmp_path: Path) -> 
     assert "has no test split" in evaluate_hint(ckpt, no_test)
 
 
-def test_last_checkpoint_holds_the_final_state(trained) -> None:
+def test_last_checkpoint_holds_the_final_state(trained, capsys: pytest.CaptureFixture) -> None:
     """``last.ckpt`` is the state after the last epoch, also when that epoch was not validated."""
     import torch
 
@@ -65,6 +65,8 @@ def test_last_checkpoint_holds_the_final_state(trained) -> None:
     cfg = tmp / "cfg_last.yaml"
     cfg.write_text(yaml.safe_dump(config))
     assert main(["fit", "--config", str(cfg)]) == 0
+    best = tmp / "run_last" / "checkpoints" / "best.ckpt"
+    assert f"neurops dsr evaluate --ckpt {best} --data {data} --split test" in capsys.readouterr().out
     steps = {name: torch.load(tmp / "run_last" / "checkpoints" / name, map_location="cpu",
                               weights_only=True)["global_step"] for name in ("best.ckpt", "last.ckpt")}
     assert steps == {"best.ckpt": 2 * 3, "last.ckpt": 3 * 3}  # validated after epoch 2 of 3; 3 batches each

@@ -69,13 +69,13 @@ def test_a_checkpoint_given_to_the_wrong_command_says_what_it_is(kind, takes, co
     assert f"{kind} checkpoint (" in msg and f"`{command}` takes" in msg and says in msg
 
 
-def test_the_commands_name_the_kind_of_a_wrong_checkpoint(operator_file, tmp_path, capsys):
+def test_the_commands_name_the_kind_of_a_wrong_checkpoint(operator_file, lorenz63_file, tmp_path, capsys):
     dsr, fno = save(TASKS["dynamics"](), tmp_path / "dsr.ckpt"), save(TASKS["operator"](), tmp_path / "fno.ckpt")
     dgno = save(TASKS["generative"](), tmp_path / "dgno.ckpt")
     out = str(tmp_path / "p.h5")
     for argv, kind in ((["predict", "--ckpt", str(dsr), "--data", str(operator_file), "--out", out], "dynamics"),
                        (["predict", "--ckpt", str(dgno), "--data", str(operator_file), "--out", out], "generative"),
-                       (["dsr", "evaluate", "--ckpt", str(fno), "--data", str(operator_file)], "operator"),
+                       (["dsr", "evaluate", "--ckpt", str(fno), "--data", str(lorenz63_file)], "operator"),
                        (["test", "--config", "darcy_fno", "--data.path", str(operator_file), "--ckpt_path", str(dsr),
                          "--trainer.default_root_dir", str(tmp_path / "runs")], "dynamics")):
         assert main(argv) == 2

@@ -31,6 +31,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: t
 
 from benchmarks.common import WORK_DIR, darcy_file, n_parameters
 from benchmarks.lightning_runs import EpochTimer
-from neurops.data.datamodule import OperatorDataModule
-from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
+from neurops.data.datamodule import GenerativeDataModule, OperatorDataModule
+from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
+from neurops.tasks.schedules import OneCycle, StepDecay
 from neurops.utils.bench import RESULTS_DIR, save_results
 from neurops.utils.seeding import seed_everything
 
@@ -74,12 +76,12 @@ def make_task(model: str, coefficient: str, epochs: int) -> L.LightningModule:
     """The task of a model, with the shipped configs' hyperparameters (schedules relative to ``epochs``)."""
     if model == "fno":
         return OperatorTask("fno", {"modes": [12, 12], "width": 32, "n_layers": 4, "grid_embedding": True,
-                                    "padding": 0.0}, loss="rel_l2", lr=1e-3, weight_decay=1e-4, scheduler="step",
-                            step_size=max(1, epochs // 5), gamma=0.5)
+                                    "padding": 0.0}, loss="rel_l2", optimizer=partial(torch.optim.AdamW, lr=1e-3, weight_decay=1e-4),
+                            lr_scheduler=StepDecay(every=0.2, gamma=0.5))
     if model == "mgno":
-        return OperatorTask("mgno", {"preset": "darcy", "boundary": "dirichlet"}, loss="rel_h1_fourier", lr=5e-4,
-                            weight_decay=1e-4, scheduler="onecycle", pct_start=0.2, div_factor=2.0,
-                            final_div_factor=100.0)
+        return OperatorTask("mgno", {"preset": "darcy", "boundary": "dirichlet"}, loss="rel_h1_fourier",
+                            optimizer=partial(torch.optim.AdamW, lr=5e-4, weight_decay=1e-4),
+                            lr_scheduler=OneCycle(pct_start=0.2, div_factor=2.0, final_div_factor=100.0))
     if model == "dgno":
         common = {"resolution": [RESOLUTION, RESOLUTION], "latent_dim": 128, "width": 100, "depth": 5,
                   "activation": "tanh_sin", "dirichlet": "sin"}
@@ -87,13 +89,11 @@ def make_task(model: str, coefficient: str, epochs: int) -> L.LightningModule:
             kwargs = {**common, "encoder": "cnn", "encoder_channels": [64, 64, 64], "encoder_hidden": [256, 128],
                       "a_likelihood": "gaussian", "a_low": 0.2, "a_high": 5.0, "mixed_form": False}
             return GenerativeOperatorTask(model_kwargs=kwargs, forcing=1.0, a_interpolation="linear", w_data=0.25,
-                                          w_pde=1.0, n_particles=100, n_quad_per_axis=9, top_k=1000, lr=5e-4,
-                                          weight_decay=1e-4, gamma=0.5)
+                                          w_pde=1.0, n_particles=100, n_quad_per_axis=9, top_k=1000)
         kwargs = {**common, "encoder": "mlp", "encoder_hidden": [512, 256], "a_likelihood": "bernoulli",
                   "a_low": 3.0, "a_high": 12.0, "mixed_form": True}
         return GenerativeOperatorTask(model_kwargs=kwargs, forcing=1.0, a_interpolation="nearest", w_data=1.0,
-                                      w_pde=1.0, n_particles=100, n_quad_per_axis=7, lr=5e-4, weight_decay=1e-4,
-                                      gamma=0.5)
+                                      w_pde=1.0, n_particles=100, n_quad_per_axis=7)
     raise SystemExit(f"unknown model {model!r}; use fno, mgno or dgno.")
 
 

@@ -396,46 +396,35 @@ def _config(name: str) -> dict[str, Any]:
 
 
 def fit_setups(work: Path, sizes: Sizes) -> dict[str, Callable[[], tuple[Any, Any]]]:
-    """Model name -> ``() -> (task, datamodule)`` from the shipped configs, on data written to ``work``."""
-    from neurops.data.datamodule import DynamicsDataModule, OperatorDataModule
+    """Model name -> ``() -> (task, datamodule)``: the shipped configs as ``neurops fit`` builds them, on data
+    written to ``work``."""
+    from neurops.cli.lightning import instantiate
     from neurops.data.generators import get_generator
     from neurops.data.generators.darcy import DarcyConfig, generate_darcy
-    from neurops.tasks.dynamics import DynamicsTask
-    from neurops.tasks.generative import GenerativeDataModule, GenerativeOperatorTask
-    from neurops.tasks.operator import OperatorTask
 
     workers = max(1, min(8, (os.cpu_count() or 2) - 1))
     darcy = generate_darcy(DarcyConfig(n_train=sizes.darcy_samples, n_val=4, n_test=0, resolution=sizes.darcy_nodes),
                            work / "darcy.h5", workers=workers, progress=False)
-    dgno_cfg = _config("dgno_darcy_piecewise")
     dgno_data = dict(resolution=sizes.dgno_nodes, coefficient="piecewise", a_high=10.0, a_low=5.0, forcing=10.0)
     coef = generate_darcy(DarcyConfig(n_train=sizes.darcy_samples, n_val=0, n_test=0, unlabelled=True, **dgno_data),
                           work / "dgno_coef.h5", workers=workers, progress=False)
     labelled = generate_darcy(DarcyConfig(n_train=1, n_val=4, n_test=0, **dgno_data), work / "dgno_lab.h5",
                               workers=workers, progress=False)
-    dsr_cfg = _config("dsr_lorenz63")
     spec = get_generator("lorenz63")
     l63 = spec.fn(spec.make_config(n_train=1, n_val=1, n_test=0, n_steps=sizes.lorenz_steps, standardize=True),
                   work / "l63.h5", progress=False)
 
     def operator(config: str) -> Callable[[], tuple[Any, Any]]:
-        cfg = _config(config)
-
-        def make() -> tuple[Any, Any]:
-            model = dict(cfg["model"])
-            return OperatorTask(**model), OperatorDataModule(darcy, batch_size=cfg["data"]["batch_size"])
-        return make
+        return lambda: instantiate(config, "--data.init_args.path", str(darcy), "--data.init_args.num_workers", "0")
 
     def dgno() -> tuple[Any, Any]:
-        kwargs = dict(dgno_cfg["model"]["init_args"])
-        kwargs["model_kwargs"] = {**kwargs["model_kwargs"], "resolution": [sizes.dgno_nodes] * 2}
-        return (GenerativeOperatorTask(**kwargs),
-                GenerativeDataModule(coef, labelled, batch_size=dgno_cfg["data"]["init_args"]["batch_size"]))
+        kwargs = {**_config("dgno_darcy_piecewise")["model"]["init_args"]["model_kwargs"],
+                  "resolution": [sizes.dgno_nodes] * 2}
+        return instantiate("dgno_darcy_piecewise", "--model.init_args.model_kwargs", json.dumps(kwargs),
+                           "--data.init_args.train_path", str(coef), "--data.init_args.eval_path", str(labelled))
 
     def gtf_shplrnn() -> tuple[Any, Any]:
-        data = {k: v for k, v in dsr_cfg["data"].items() if k != "path"}
-        data["val_length"] = None
-        return DynamicsTask(**dsr_cfg["task"]), DynamicsDataModule(l63, **data)
+        return instantiate("dsr_lorenz63", "--data.init_args.path", str(l63), "--data.init_args.val_length", "null")
 
     return {"fno": operator("darcy_fno"), "mgno": operator("darcy_mgno"), "lsm": operator("darcy_lsm"),
             "dgno": dgno, "gtf_shplrnn": gtf_shplrnn}

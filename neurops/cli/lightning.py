@@ -236,18 +236,18 @@ class NeuropsCLI(LightningCLI):
                               "docs/scaling.md)") from exc
 
 
-def run_lightning(argv: Sequence[str]) -> int:
-    """Run ``fit``/``validate``/``test`` with ``argv`` (``["fit", "--config", ...]``)."""
+def _cli(argv: Sequence[str], run: bool = True) -> NeuropsCLI:
     args, configs = resolve_config_args(argv)
     for config in configs:
         validate_config(config)
     root = f"{RUNS_DIR}/{configs[0].stem if configs else 'neurops'}"
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
-        NeuropsCLI(
+        return NeuropsCLI(
             Task,
             L.LightningDataModule,
             args=args,
+            run=run,
             seed_everything_default=0,
             subclass_mode_model=True,
             subclass_mode_data=True,
@@ -256,7 +256,24 @@ def run_lightning(argv: Sequence[str]) -> int:
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"prog": "neurops"},
         )
+
+
+def run_lightning(argv: Sequence[str]) -> int:
+    """Run ``fit``/``validate``/``test`` with ``argv`` (``["fit", "--config", ...]``)."""
+    _cli(argv)
     return 0
+
+
+def instantiate(config: str | Path, *overrides: str) -> tuple[Task, L.LightningDataModule]:
+    """The task and data module of a config, built exactly as ``neurops fit`` builds them.
+
+    Parameters
+    ----------
+    config : a shipped config's short name (``darcy_fno``) or a config file.
+    overrides : command-line options, e.g. ``"--data.init_args.path", "data/d.h5"``.
+    """
+    cli = _cli(["--config", str(config), *overrides], run=False)
+    return cli.model, cli.datamodule
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -135,3 +135,17 @@ def test_a_sigkilled_run_resumes_to_the_same_final_state_and_metrics(kind, opera
     logged = {name: [r[metric] for r in _metrics(log) if r.get(metric)] for name, log in
               (("whole", whole / "logs" / "version_0"), ("cut", cut / "logs" / "version_1"))}
     assert logged["cut"] == logged["whole"][-2:]  # epochs 2 and 3, to the last digit
+
+
+def test_instantiate_builds_a_config_as_fit_does(operator_file, tmp_path):
+    from neurops.cli.lightning import instantiate
+    from neurops.tasks.schedules import OneCycle
+
+    task, dm = instantiate("darcy_mgno", "--data.init_args.path", str(operator_file),
+                           "--model.init_args.loss", "rel_l2")
+    assert type(task).__name__ == "OperatorTask" and task.hparams.model == "mgno" and task.hparams.loss == "rel_l2"
+    assert task.hparams.model_kwargs == {"preset": "darcy", "boundary": "dirichlet"}
+    optimizer = task.optimizer_factory([torch.nn.Parameter(torch.zeros(1))])
+    assert type(optimizer) is torch.optim.AdamW and optimizer.defaults["lr"] == 5e-4
+    assert isinstance(task.scheduler_factory, OneCycle) and task.scheduler_factory.div_factor == 2.0
+    assert Path(dm.path) == operator_file and dm.batch_size == 8

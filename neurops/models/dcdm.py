@@ -63,6 +63,9 @@ class DCDMNet(nn.Module):
        systems", ICML 2023.
     """
 
+    #: its 3^d kernels act in grid units: it runs on any grid, but another grid gives another map
+    resolution_behaviour = "fixed_grid"
+
     def __init__(self, dim: int = 2, width: int = 16, fine_blocks: int = 2, coarse_blocks: int = 6,
                  condition_channels: int = 0) -> None:
         super().__init__()

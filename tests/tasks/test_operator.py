@@ -139,7 +139,7 @@ def test_reference_resolution_and_training_grid_come_from_the_data(tmp_path):
     trainer.fit(task, dm)
     assert task.hparams.model_kwargs["reference_resolution"] == [9, 9] and task.train_resolution == [9, 9]
     trainer.save_checkpoint(tmp_path / "m.ckpt")
-    loaded = load_operator(tmp_path / "m.ckpt")
+    _, loaded = load(tmp_path / "m.ckpt")
     assert loaded.train_resolution == [9, 9] and loaded.net.resolution_behaviour == "function_space"
     kept = OperatorTask("mgno", {"width": 4, "n_layers": 1, "levels": 2, "reference_resolution": None})
     _trainer(tmp_path, epochs=1).fit(kept, dm)

@@ -13,7 +13,7 @@ from neurops.checkpoints import load
 from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
 from neurops.data.shards import data_files
 from neurops.data.writer import H5Writer
-from neurops.errors import DataError, NeuropsWarning
+from neurops.errors import ConfigError, DataError, NeuropsWarning
 from neurops.models.registry import RESOLUTION_BEHAVIOURS, resolution_behaviour
 from neurops.utils.io import check_output_path
 

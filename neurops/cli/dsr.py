@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 
 from neurops.dynamics.evaluate import EvaluationSettings
+from neurops.errors import OutputExistsError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,7 +84,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from neurops.dynamics.evaluate import evaluate_checkpoints, format_evaluation, write_json
 
     if args.json and Path(args.json).exists() and not args.overwrite:  # refuse before the work, not after
-        raise FileExistsError(f"{args.json} already exists; pass --overwrite to replace it or choose another file.")
+        raise OutputExistsError(f"{args.json} already exists; pass --overwrite to replace it or choose another file.")
     settings = EvaluationSettings(n_bins=args.bins, smoothing=args.smoothing, warmup=args.warmup,
                                   orbit_length=args.orbit_length, starts=args.starts,
                                   lyapunov_steps=args.lyapunov_steps, lyapunov_starts=args.lyapunov_starts,

@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, pad_for_conv, resolve_boundary
 from neurops.layers.resample import cells
 
@@ -94,9 +95,9 @@ def stencil_resampling(kernel_size: int, ratio: float) -> np.ndarray:
     float64 array ``[k', k]``.
     """
     if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        raise ModelError(f"kernel_size must be odd and positive, got {kernel_size}")
     if not ratio > 0:
-        raise ValueError(f"spacing ratio must be positive, got {ratio}")
+        raise ModelError(f"spacing ratio must be positive, got {ratio}")
     return _resampling_matrix(int(kernel_size), round(float(ratio), 12))
 
 
@@ -131,14 +132,14 @@ class KernelInterpConv(nn.Module):
                  ndim: int = 2, bias: bool = True) -> None:
         super().__init__()
         if ndim not in _CONV:
-            raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}")
+            raise ModelError(f"ndim must be 1, 2 or 3, got {ndim}")
         ks = (int(kernel_size),) * ndim if isinstance(kernel_size, int) else tuple(int(k) for k in kernel_size)
         if len(ks) != ndim or any(k < 1 or k % 2 == 0 for k in ks):
-            raise ValueError(f"kernel_size must be odd and positive, one per axis, got {kernel_size}")
+            raise ModelError(f"kernel_size must be odd and positive, one per axis, got {kernel_size}")
         ref = (None if reference_spacing is None else (float(reference_spacing),) * ndim
                if isinstance(reference_spacing, (int, float)) else tuple(float(h) for h in reference_spacing))
         if ref is not None and (len(ref) != ndim or min(ref) <= 0):
-            raise ValueError(f"reference_spacing must be positive, one per axis, got {reference_spacing}")
+            raise ModelError(f"reference_spacing must be positive, one per axis, got {reference_spacing}")
         self.in_channels, self.out_channels, self.ndim = int(in_channels), int(out_channels), ndim
         self.kernel_size, self.reference_spacing = ks, ref
         self.boundary = resolve_boundary(boundary, ndim)
@@ -165,7 +166,7 @@ class KernelInterpConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
         if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"KernelInterpConv expects [B, {self.in_channels}, {self.ndim} spatial dims], got "
+            raise ModelError(f"KernelInterpConv expects [B, {self.in_channels}, {self.ndim} spatial dims], got "
                              f"shape {tuple(x.shape)}")
         w = self.stencil(x.shape[2:])
         x, padding = pad_for_conv(x, self.boundary, [s // 2 for s in w.shape[2:]])

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, pad_for_conv, resolve_boundary
 from neurops.layers.kernel_interp import grid_spacing
 
@@ -129,9 +130,9 @@ class LocalIntegralConv(nn.Module):
                  order: int = 1, boundary: BoundaryLike = "dirichlet", ndim: int = 2, bias: bool = True) -> None:
         super().__init__()
         if ndim not in _CONV:
-            raise ValueError(f"ndim must be 1, 2 or 3, got {ndim}")
+            raise ModelError(f"ndim must be 1, 2 or 3, got {ndim}")
         if not radius > 0 or n_rings < 1 or order not in (0, 1):
-            raise ValueError(f"need radius > 0, n_rings >= 1 and order 0 or 1; got {radius}, {n_rings}, {order}")
+            raise ModelError(f"need radius > 0, n_rings >= 1 and order 0 or 1; got {radius}, {n_rings}, {order}")
         self.in_channels, self.out_channels, self.ndim = int(in_channels), int(out_channels), ndim
         self.radius, self.n_rings, self.order = float(radius), int(n_rings), int(order)
         self.boundary = resolve_boundary(boundary, ndim)
@@ -150,7 +151,7 @@ class LocalIntegralConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
         if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"LocalIntegralConv expects [B, {self.in_channels}, {self.ndim} spatial dims], got "
+            raise ModelError(f"LocalIntegralConv expects [B, {self.in_channels}, {self.ndim} spatial dims], got "
                              f"shape {tuple(x.shape)}")
         shape = x.shape[2:]
         w = self.stencil(shape)

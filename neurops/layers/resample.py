@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 
 __all__ = ["Resample", "ResampleMode", "coarser", "on_grid", "cells", "coarse_size", "fine_size", "resample", "spacing_ratio"]
@@ -64,12 +65,12 @@ def spacing_ratio(shape: Sequence[int], reference: Sequence[int],
     tuple of float, e.g. ``(2.0, 2.0)`` for 129x129 nodes against 65x65.
     """
     if not len(shape) == len(reference) == len(boundary):
-        raise ValueError(f"grid {tuple(shape)}, reference {tuple(reference)} and boundary {tuple(boundary)} "
+        raise ModelError(f"grid {tuple(shape)}, reference {tuple(reference)} and boundary {tuple(boundary)} "
                          "must have one entry per spatial dimension")
     out = []
     for n, r, m in zip(shape, reference, boundary):
         if cells(n, m) < 1 or cells(r, m) < 1:
-            raise ValueError(f"a {m} axis needs at least {1 if m == 'periodic' else 2} points; "
+            raise ModelError(f"a {m} axis needs at least {1 if m == 'periodic' else 2} points; "
                              f"got grid {tuple(shape)} and reference {tuple(reference)}")
         out.append(cells(n, m) / cells(r, m))
     return tuple(out)
@@ -109,15 +110,15 @@ def resample(x: torch.Tensor, size: Sequence[int], mode: ResampleMode = "linear"
     """
     ndim = x.dim() - 2
     if ndim not in _LINEAR:
-        raise ValueError(f"resample expects [B, C, *spatial] with 1-3 spatial dims, got shape {tuple(x.shape)}")
+        raise ModelError(f"resample expects [B, C, *spatial] with 1-3 spatial dims, got shape {tuple(x.shape)}")
     size = tuple(int(s) for s in size)
     modes = resolve_boundary(boundary, ndim)
     if len(size) != ndim:
-        raise ValueError(f"size {size} must give one point count per spatial dim of a field of shape "
+        raise ModelError(f"size {size} must give one point count per spatial dim of a field of shape "
                          f"{tuple(x.shape)}")
     for n, m in zip((*x.shape[2:], *size), modes + modes):
         if cells(n, m) < 1:
-            raise ValueError(f"a {m} axis needs at least {1 if m == 'periodic' else 2} points; cannot resample "
+            raise ModelError(f"a {m} axis needs at least {1 if m == 'periodic' else 2} points; cannot resample "
                              f"{tuple(x.shape[2:])} -> {size}")
     if tuple(x.shape[2:]) == size:
         return x
@@ -127,7 +128,7 @@ def resample(x: torch.Tensor, size: Sequence[int], mode: ResampleMode = "linear"
         for axis, (n, m) in enumerate(zip(size, modes)):
             x = _fourier_axis(x, 2 + axis, n, m)
         return x
-    raise ValueError(f"unknown resampling mode {mode!r}; use 'linear' or 'fourier'")
+    raise ModelError(f"unknown resampling mode {mode!r}; use 'linear' or 'fourier'")
 
 
 def _linear(x: torch.Tensor, size: tuple[int, ...], modes: tuple[BoundaryMode, ...]) -> torch.Tensor:
@@ -196,9 +197,9 @@ class Resample(nn.Module):
                  mode: ResampleMode = "linear", boundary: BoundaryLike = "dirichlet", ndim: int = 2) -> None:
         super().__init__()
         if (size is None) == (factor is None):
-            raise ValueError("give exactly one of size (target points per axis) and factor (refinement)")
+            raise ModelError("give exactly one of size (target points per axis) and factor (refinement)")
         if mode not in ("linear", "fourier"):
-            raise ValueError(f"unknown resampling mode {mode!r}; use 'linear' or 'fourier'")
+            raise ModelError(f"unknown resampling mode {mode!r}; use 'linear' or 'fourier'")
         self.boundary = resolve_boundary(boundary, ndim)
         self.size = None if size is None else tuple(int(s) for s in size)
         self.factor = None if factor is None else (
@@ -213,7 +214,7 @@ class Resample(nn.Module):
         for n, f, m in zip(shape, self.factor, self.boundary):
             c = cells(n, m) * f
             if abs(c - round(c)) > 1e-9 or round(c) < 1:
-                raise ValueError(f"a grid of {n} points ({m}) has no counterpart {f}x as fine; choose a "
+                raise ModelError(f"a grid of {n} points ({m}) has no counterpart {f}x as fine; choose a "
                                  f"factor that maps its {cells(n, m)} cells to a whole number")
             out.append(int(round(c)) + (0 if m == "periodic" else 1))
         return tuple(out)

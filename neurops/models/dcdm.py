@@ -86,11 +86,11 @@ class DCDMNet(nn.Module):
     def forward(self, r: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """``r : [B, 1, *shape]`` (and ``condition : [B or 1, condition_channels, *shape]``) -> ``[B, 1, *shape]``."""
         if r.ndim != self.dim + 2 or r.shape[1] != 1:
-            raise ValueError(f"DCDMNet({self.dim}-D) takes [B, 1, *shape] residuals, got {tuple(r.shape)}.")
+            raise ModelError(f"DCDMNet({self.dim}-D) takes [B, 1, *shape] residuals, got {tuple(r.shape)}.")
         if self.condition_channels:
             if condition is None or condition.shape[1] != self.condition_channels or condition.shape[2:] != r.shape[2:]:
                 got = None if condition is None else tuple(condition.shape)
-                raise ValueError(f"this DCDMNet needs a condition [B, {self.condition_channels}, *shape] matching the "
+                raise ModelError(f"this DCDMNet needs a condition [B, {self.condition_channels}, *shape] matching the "
                                  f"residual {tuple(r.shape)}, got {got}; pass neurops.solvers.dcdm.stencil_features(op).")
             r = torch.cat([r, condition.to(r.dtype).expand(r.shape[0], -1, *r.shape[2:])], dim=1)
         h = self.pre(self.lift(r))

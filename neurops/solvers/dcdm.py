@@ -39,6 +39,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from neurops.errors import ConfigError
 from neurops.solvers.operators import LinearOperator, StencilOperator, batch_dot
 from neurops.solvers.pcg import ConvergenceError, NotSPDError, SolveResult, check_rhs
 
@@ -120,7 +121,7 @@ def dcdm_solve(
     """
     check_rhs(op, b, x0)
     if not rtol > 0:
-        raise ValueError(f"rtol must be > 0, got {rtol}.")
+        raise ConfigError(f"rtol must be > 0, got {rtol}.")
     dtype = _net_dtype(net) or b.dtype
     bnorm = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
     scale = torch.where(bnorm > 0, bnorm, torch.ones_like(bnorm))
@@ -187,11 +188,11 @@ def ritz_vectors(op: LinearOperator, k: int, *, seed: int = 0) -> tuple[torch.Te
     .. [1] C. Lanczos, J. Res. Nat. Bur. Standards 45 (1950) 255-282.
     """
     if op.batch_size != 1:
-        raise ValueError(f"ritz_vectors takes one operator (batch 1), got a batch of {op.batch_size}; "
+        raise ConfigError(f"ritz_vectors takes one operator (batch 1), got a batch of {op.batch_size}; "
                          f"use op.select(i).")
     n = op.numel
     if not 1 <= k <= n:
-        raise ValueError(f"k={k} Lanczos steps for {n} unknowns; use 1 <= k <= {n}.")
+        raise ConfigError(f"k={k} Lanczos steps for {n} unknowns; use 1 <= k <= {n}.")
     g = torch.Generator(device="cpu").manual_seed(seed)
     q = torch.randn(n, generator=g, dtype=op.dtype, device="cpu").to(op.device)
     Q = torch.zeros(k, n, dtype=op.dtype, device=op.device)

@@ -55,6 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
     kinds = {torch.device(d).type for d in _devices(config)}
     if kinds == {"cpu"}:
         os.environ.setdefault("TRITON_INTERPRET", "1")  # Triton kernels on CPU tensors
+    # Lightning is imported here, before any test, so that its log handler writes to pytest's session capture,
+    # not to the (later closed) stream of the first test that imports it (`neurops` imports it lazily)
+    import lightning  # noqa: F401
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

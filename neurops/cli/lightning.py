@@ -10,26 +10,32 @@ checkpoint. Checkpoints given with ``--ckpt_path`` are read by :func:`neurops.ch
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import importlib.util
+import logging
+import re
 import shutil
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import yaml
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from jsonargparse import ArgumentError
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
+from neurops.cli import LIGHTNING_COMMANDS
+from neurops.cli.progress import progress_callback
 from neurops.configs import resolve_config
-from neurops.errors import CheckpointError, ConfigError
+from neurops.errors import CheckpointError, ConfigError, NeuropsError
 from neurops.models.registry import get_class
 from neurops.tasks.base import Task
 from neurops.tasks.callbacks import LastCheckpoint, _RunFolderCheckpoint, run_checkpoint_dir
@@ -132,8 +138,86 @@ def resolve_config_args(argv: Sequence[str]) -> tuple[list[str], list[Path]]:
     return out, configs
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from (``__cause__``, else ``__context__``), outermost first."""
+    chain: list[BaseException] = []
+    while exc is not None and all(exc is not seen for seen in chain):
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def _short(message: str) -> str:
+    """jsonargparse's multi-line report as one line: the key, what it expects or accepts, and the value given."""
+    key = ".".join(dict.fromkeys(re.findall(r'Parser key "([^"]+)"', message)))  # nested sections: data.batch_size
+    option = re.search(r"Option '([^']+)' is not accepted", message)
+    class_path = re.search(r"class_path '([^']+)'", message)
+    if key and option and class_path:
+        valid = init_parameters(_import_class(class_path.group(1), Path("config")))
+        close = difflib.get_close_matches(option.group(1), valid, n=1)
+        hint = f"; did you mean --{key}.{close[0]}?" if close else ""
+        return f"--{key}.{option.group(1)}: {class_path.group(1)} has no option {option.group(1)!r}{hint} " \
+               f"Valid: {sorted(valid)}."
+    inner = re.search(r"Expected a <class '([^']+)'>\. Got value: (.*)", message)  # a section's own key
+    expected = [inner.group(1)] if inner else re.findall(r"Expected a <class '([^']+)'>", message)
+    given = inner or re.search(r"Given value: (.*)", message)
+    if key and expected and given:
+        names = " or ".join(dict.fromkeys(name.replace("NoneType", "null") for name in expected))
+        return f"--{key} expects {names}, got {given.groups()[-1].strip()!r}."
+    skip = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value type:")
+    lines = [line.strip().lstrip("- ").strip() for line in message.splitlines()]
+    text = "; ".join(line for line in lines if line and not line.startswith(skip))
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def neurops_error(exc: BaseException) -> NeuropsError:
+    """The :class:`NeuropsError` an exception was raised from, or a ``ConfigError`` stating its innermost cause."""
+    chain = _chain(exc)
+    for inner in chain:
+        if isinstance(inner, NeuropsError):
+            return inner
+    return ConfigError(f"invalid configuration: {_short(str(chain[-1]))}")
+
+
+def argument_error(exc: ArgumentError, parser: Any, args: Sequence[str] | None) -> ConfigError:
+    """One line for a command line jsonargparse refused, with the closest valid option for an unknown one."""
+    message = str(exc)
+    unknown = re.match(r"unrecognized arguments: (\S+)", message)
+    if unknown:
+        flag = unknown.group(1).split("=", 1)[0]
+        sub = next((a for a in args or () if a in LIGHTNING_COMMANDS), None)
+        subcommands = getattr(getattr(parser, "_subcommands_action", None), "_name_parser_map", {})  # jsonargparse's
+        target = subcommands.get(sub, parser)
+        options = [o for action in target._actions for o in action.option_strings if o.startswith("--")]
+        close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return ConfigError(f"neurops {sub or ''}: unrecognized option {flag}{hint} See `neurops {sub or 'fit'} --help` "
+                           "(and --print_config for the whole configuration).")
+    return ConfigError(_short(message))
+
+
 class NeuropsCLI(LightningCLI):
-    """LightningCLI for every neurops task, with run folders, resumption and the checkpoint loader."""
+    """LightningCLI for every neurops task, with run folders, resumption and the checkpoint loader.
+
+    A mistake in the command line or the config, and any error while the model, data module
+    and trainer are built, is one :class:`~neurops.errors.NeuropsError` (the CLI prints one line):
+    jsonargparse's and Lightning's wrapped errors are unwrapped to the neurops error inside them,
+    or shortened to their cause.
+    """
+
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        try:
+            super().parse_arguments(parser, args)
+        except ArgumentError as exc:
+            raise argument_error(exc, parser, args) from None
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except NeuropsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever building the configured objects raised
+            raise neurops_error(exc) from exc
 
     def _root(self) -> Path:
         return Path(self.config[self.config.subcommand].trainer.default_root_dir or RUNS_DIR)
@@ -172,6 +256,12 @@ class NeuropsCLI(LightningCLI):
     # run folder: loggers and the resume checkpoint -----------------------------------------------
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> L.Trainer:
         root = config.get("default_root_dir") or RUNS_DIR
+        #: folders of the run path that this run creates (removed again, when left empty, if it fails)
+        self._created_dirs = [p for p in (Path(root), *Path(root).parents) if not p.exists()]
+        named = list(config.get("callbacks") or []) + list(callbacks)
+        if config.get("enable_progress_bar", True) is not False and not any(isinstance(cb, ProgressBar)
+                                                                             for cb in named):
+            callbacks = [*callbacks, *filter(None, [progress_callback()])]
         if config.get("logger") in (None, True):
             config["logger"] = default_loggers(root)
         named = list(config.get("callbacks") or []) + list(callbacks)
@@ -191,7 +281,13 @@ class NeuropsCLI(LightningCLI):
                               f"({', '.join(existing)} in {folder}); resume it with --ckpt_path last, or give this "
                               "run its own folder with --trainer.default_root_dir DIR.")
 
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_argument("--test_after_fit", type=bool, default=True,
+                            help="fit: evaluate the test splits at the end of training (the best checkpoint if one "
+                            "is kept, else the final weights) and print the per-resolution table")
+
     def after_fit(self) -> None:
+        self._test_after_fit()
         if not self.trainer.is_global_zero:
             return
         kind = checkpoints.KINDS.get(f"{type(self.model).__module__}.{type(self.model).__qualname__}")
@@ -203,6 +299,16 @@ class NeuropsCLI(LightningCLI):
             from neurops.cli.dsr import evaluate_hint
 
             print(evaluate_hint(written[0], self.datamodule.path))  # best.ckpt sorts before last.ckpt
+
+    def _test_after_fit(self) -> None:
+        if not self.config.fit.get("test_after_fit", True) or not getattr(self.datamodule, "test_sets", None):
+            return
+        if self.trainer.interrupted:
+            return
+        best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks
+                     if getattr(cb, "monitor", None) and cb.best_model_path and Path(cb.best_model_path).is_file()),
+                    None)
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best, weights_only=True)
 
     # failed runs leave no stub log folders --------------------------------------------------------
     def _run_subcommand(self, subcommand: str) -> None:
@@ -216,6 +322,7 @@ class NeuropsCLI(LightningCLI):
         trainer = getattr(self, "trainer", None)
         if trainer is None or not trainer.is_global_zero:
             return
+        stubs = []
         for logger in trainer.loggers:
             log_dir = Path(logger.log_dir) if getattr(logger, "log_dir", None) else None
             if log_dir is None or not log_dir.is_dir():
@@ -223,9 +330,10 @@ class NeuropsCLI(LightningCLI):
             files = [p for p in log_dir.rglob("*") if p.is_file()]
             if all(p.name in _STUB_FILES for p in files):
                 shutil.rmtree(log_dir)
-                for parent in (log_dir.parent, log_dir.parent.parent):  # logs/, then the run folder, if now empty
-                    if parent.is_dir() and not any(parent.iterdir()):
-                        parent.rmdir()
+                stubs.append(log_dir)
+        for folder in [log_dir.parent for log_dir in stubs] + getattr(self, "_created_dirs", []):
+            if folder.is_dir() and not any(folder.iterdir()):  # logs/, then the run folders this run created
+                folder.rmdir()
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         """The Trainer; options it rejects (``strategy fsdp`` on CPU, too many devices...) are one ConfigError."""
@@ -236,13 +344,39 @@ class NeuropsCLI(LightningCLI):
                               "docs/scaling.md)") from exc
 
 
+class _Quiet(logging.Filter):
+    """Drops Lightning's advertising tips and its "Seed set to N" line (the seed is in the run's config.yaml)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("\N{ELECTRIC LIGHT BULB} Tip:") or message.startswith("Seed set to"))
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Lightning without its noise: tips, the seed line, and the warning that an empty validation
+    list (a run without validation) has no batches."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch.utilities.rank_zero",
+                                                    "lightning.fabric.utilities.seed")]
+    quiet = _Quiet()
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+            warnings.filterwarnings("ignore", message="Total length of `list` across ranks is zero")
+            yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
 def _cli(argv: Sequence[str], run: bool = True) -> NeuropsCLI:
     args, configs = resolve_config_args(argv)
     for config in configs:
         validate_config(config)
     root = f"{RUNS_DIR}/{configs[0].stem if configs else 'neurops'}"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+    with _quiet_lightning():
         return NeuropsCLI(
             Task,
             L.LightningDataModule,
@@ -254,7 +388,7 @@ def _cli(argv: Sequence[str], run: bool = True) -> NeuropsCLI:
             auto_configure_optimizers=False,  # one way to set them: the task's optimizer / lr_scheduler
             trainer_defaults={"default_root_dir": root},
             save_config_kwargs={"overwrite": True},
-            parser_kwargs={"prog": "neurops"},
+            parser_kwargs={"prog": "neurops", "exit_on_error": False},
         )
 
 

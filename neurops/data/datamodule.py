@@ -31,6 +31,14 @@ def _data_parallel_ranks(module: L.LightningDataModule) -> dict[str, int]:
                                                                                               "rank": 0}
 
 
+def check_loader_options(batch_size: int, num_workers: int) -> None:
+    """Raise one :class:`DataError` for a batch size below 1 or a negative worker count."""
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise DataError(f"batch_size must be a whole number >= 1, got {batch_size} (--data.batch_size).")
+    if num_workers < 0:
+        raise DataError(f"num_workers must be >= 0 (0 loads in the main process), got {num_workers}.")
+
+
 class SplitLoaders:
     """DataLoaders over ``train_set``, ``val_set`` (or None) and ``test_sets``.
 
@@ -96,7 +104,9 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
     batch_size : training batch size (evaluation uses the same).
     num_workers : DataLoader worker processes (each opens the file itself).
     input_fields, output_fields : fields to stack as channels (default: all).
-    train_split, val_split : split names; ``val_split=None`` skips validation.
+    train_split, val_split : split names; ``val_split=None`` skips validation. A file without
+        ``val_split`` can be tested and predicted on; ``fit`` and ``validate`` then stop with one
+        error naming ``--data.val_split null``.
     test_splits : test split names (default: every ``test*`` split, training resolution first).
     train_strides : multi-resolution training: each training batch keeps every ``s``-th grid
         point of its samples, with ``s`` drawn per step from this list (e.g. ``[1, 2]`` trains
@@ -125,17 +135,21 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         train_strides: list[int] | None = None,
     ) -> None:
         super().__init__()
+        check_loader_options(batch_size, num_workers)
         self.path = data_path(path)
         self.batch_size, self.num_workers = batch_size, num_workers
         self.input_fields, self.output_fields = input_fields, output_fields
-        self.train_split, self.val_split = train_split, val_split
         attrs = read_attrs(self.path)
         if attrs["kind"] != self.kind:
             raise DataError(f"{self.path} holds {attrs['kind']!r} data; {self.kind_hint}.")
         splits = list_splits(self.path)
-        for s in (train_split, val_split):
-            if s is not None and s not in splits:
-                raise DataError(f"{self.path} has no split {s!r}; it has {splits}.")
+        if train_split not in splits:
+            raise DataError(f"{self.path} has no split {train_split!r}; it has {splits}.")
+        #: the validation split the file lacks (fit and validate refuse it in :meth:`setup`)
+        self.missing_val_split = val_split if val_split is not None and val_split not in splits else None
+        if self.missing_val_split:
+            val_split = None
+        self.train_split, self.val_split = train_split, val_split
         self.test_splits = test_splits if test_splits is not None else sorted(
             (s for s in splits if is_test_split(s)), key=lambda s: (s != "test", s))
         self.attrs = attrs
@@ -143,6 +157,12 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         self.val_set = self._dataset(val_split) if val_split else None
         self.test_sets = [self._dataset(s) for s in self.test_splits]
         self.train_strides = self._check_strides(train_strides)
+
+    def setup(self, stage: str) -> None:
+        if self.missing_val_split and stage in ("fit", "validate"):
+            raise DataError(f"{self.path} has no validation split {self.missing_val_split!r} (it has "
+                            f"{list_splits(self.path)}); train without validation with --data.val_split "
+                            "null, or write a 'val' split (neurops data generate --n-val N).")
 
     def _check_strides(self, strides: list[int] | None) -> list[int] | None:
         if strides is None:
@@ -295,6 +315,7 @@ class GenerativeDataModule(SplitLoaders, L.LightningDataModule):
                  train_split: str = "train", val_split: str | None = "val",
                  test_splits: list[str] | None = None) -> None:
         super().__init__()
+        check_loader_options(batch_size, num_workers)
         self.train_path = Path(train_path)
         self.eval_path = Path(eval_path) if eval_path is not None else self.train_path
         self.batch_size, self.num_workers = batch_size, num_workers

@@ -28,7 +28,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
 from neurops.data.schema import SCHEMA_VERSION
-from neurops.errors import CheckpointError
+from neurops.errors import CheckpointError, ConfigError
 from neurops.models.registry import spec_of
 from neurops.tasks.schedules import RunSchedule
 from neurops.utils.seeding import rng_states, set_rng_states
@@ -88,7 +88,11 @@ class Task(L.LightningModule):
 
     # optimisation -----------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        optimizer = (self.optimizer_factory or type(self).default_optimizer)(self.parameters())
+        try:
+            optimizer = (self.optimizer_factory or type(self).default_optimizer)(self.parameters())
+        except ValueError as exc:  # torch's own check of its settings: "Invalid learning rate: -0.1"
+            raise ConfigError(f"the optimizer settings are not usable: {exc} (set them under model.init_args."
+                              "optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001).") from exc
         schedule = self.scheduler_factory
         if schedule is None:
             return optimizer

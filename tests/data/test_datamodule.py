@@ -16,8 +16,14 @@ def test_test_loaders_per_resolution(operator_file):
 
 
 def test_rejects_missing_split_and_wrong_kind(operator_file, tmp_path):
-    with pytest.raises(DataError, match="no split 'valid'"):
-        OperatorDataModule(operator_file, val_split="valid")
+    with pytest.raises(DataError, match="no split 'training'"):
+        OperatorDataModule(operator_file, train_split="training")
+    dm = OperatorDataModule(operator_file, val_split="valid")  # testing needs no validation split
+    dm.setup("test")
+    assert dm.val_set is None and len(dm.test_sets) == 2
+    for stage in ("fit", "validate"):
+        with pytest.raises(DataError, match="no validation split 'valid'.*--data.val_split null"):
+            dm.setup(stage)
     import numpy as np
 
     from neurops.data.writer import H5Writer

@@ -132,5 +132,5 @@ def test_datamodule_loaders_and_tags(traj_file):
     assert batch["x"].shape == (2, 4, NX, NY) and batch["y"].shape == (2, 8, NX, NY)
     assert round(float(batch["x"][1, 0, 0, 0])) == 2100
     assert sum(len(b["x"]) for b in dm.train_batches()) == N_TRAJ * 4
-    with pytest.raises(DataError, match="no split"):
-        RolloutDataModule(traj_file, t_in=1, t_out=1, val_split="valid")
+    with pytest.raises(DataError, match="no validation split 'valid'"):  # when fitting; testing needs none
+        RolloutDataModule(traj_file, t_in=1, t_out=1, val_split="valid").setup("fit")

@@ -8,12 +8,15 @@ the error line must contain.
 
 from __future__ import annotations
 
+import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from neurops.cli import main
 from tests.conftest import write_observation_file, write_operator_file
@@ -147,9 +150,42 @@ def _notes(tmp: Path) -> None:
     (tmp / "notes.json").write_text('{"mine": true}')
 
 
+class _Evil:
+    """Unpickling this runs a shell command that leaves a file behind (a malicious checkpoint)."""
+
+    def __reduce__(self):
+        return os.system, ("touch pwned",)
+
+
+def _checkpoints(tmp: Path) -> None:
+    """``good.h5``, a real operator and a DSR checkpoint, and checkpoints no one should load."""
+    from tests.test_checkpoints import TASKS, save
+
+    _good(tmp)
+    torch.manual_seed(0)
+    real = save(TASKS["operator"](), tmp / "fno.ckpt").read_bytes()
+    save(TASKS["dynamics"](), tmp / "dsr.ckpt")
+    (tmp / "notes.ckpt").write_text("my notes\n")
+    (tmp / "cut.ckpt").write_bytes(real[: len(real) // 2])
+    torch.save({"state_dict": {}, "hyper_parameters": {"model": _Evil()}}, tmp / "evil.ckpt")
+    with open(tmp / "evil.pkl", "wb") as f:
+        pickle.dump({"state_dict": _Evil()}, f)
+
+
+def _no_val(tmp: Path) -> None:
+    write_operator_file(tmp / "good.h5", {"train": (4, 8), "test": (2, 8)})
+
+
 _complex_field = _retyped(np.complex64)
 _outside_link = _edited(lambda f: f.__setitem__("leak", h5py.ExternalLink("/etc/hostname", "/")))
 
+
+#: a small fit of the shipped FNO config (the data and the mistake are added by each case)
+FIT = ["fit", "--config", "darcy_fno", "--trainer.max_epochs", "1", "--model.init_args.model_kwargs.modes", "[3, 3]",
+       "--model.init_args.model_kwargs.width", "4"]
+
+#: an inversion through the true solver of the observations in obs.h5
+INVERT = ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"]
 
 CASES = [
     ("check-truncated", _truncated, ["data", "check", "{tmp}/cut.h5"], "truncated"),
@@ -232,7 +268,6 @@ CASES = [
     ("convert-option-of-another-format", _tensor,
      ["data", "convert", "{tmp}/fields.pt", "--from", "fno-mat", "--fields", "u", "--out", "{tmp}/d.h5"],
      "has no option"),
-
     ("info-a-directory", None, ["data", "info", "{tmp}"], "directory"),
     ("predict-missing-data", _good,
      ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/none.h5", "--out", "{tmp}/p.h5"], "does not exist"),
@@ -271,23 +306,13 @@ CASES = [
     ("invert-obs-is-operator-data", _good,
      ["invert", "--obs", "{tmp}/good.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
      "not an observation file"),
-    ("invert-obs-truncated", _truncated_observations,
-     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"], "HDF5"),
-    ("invert-obs-missing", None,
-     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
-     "does not exist"),
-    ("invert-obs-dims-not-json", _observations(dims="[x, y"),
-     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
-     "not valid JSON"),
-    ("invert-obs-unknown-dim", _observations(dims='["x", "z"]'),
-     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"], "coords/z"),
-    ("invert-obs-no-noise-std", _observations(noise_std=None),
-     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"], "noise_std"),
-    ("invert-obs-text-values", _observations(values=np.array([b"1", b"2"])),
-     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
-     "must be numbers"),
-    ("invert-obs-outside-domain", _observations(points=np.array([[5.0, -3.0], [0.5, 0.5]])),
-     ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"],
+    ("invert-obs-truncated", _truncated_observations, INVERT, "HDF5"),
+    ("invert-obs-missing", None, INVERT, "does not exist"),
+    ("invert-obs-dims-not-json", _observations(dims="[x, y"), INVERT, "not valid JSON"),
+    ("invert-obs-unknown-dim", _observations(dims='["x", "z"]'), INVERT, "coords/z"),
+    ("invert-obs-no-noise-std", _observations(noise_std=None), INVERT, "noise_std"),
+    ("invert-obs-text-values", _observations(values=np.array([b"1", b"2"])), INVERT, "must be numbers"),
+    ("invert-obs-outside-domain", _observations(points=np.array([[5.0, -3.0], [0.5, 0.5]])), INVERT,
      "outside the domain"),
     ("invert-no-obs", None, ["invert", "--forward", "pde", "--out", "{tmp}/p.h5"], "--obs"),
     ("invert-no-forward-map", _observations(), ["invert", "--obs", "{tmp}/obs.h5", "--out", "{tmp}/p.h5"], "--ckpt"),
@@ -310,6 +335,65 @@ CASES = [
     ("make-obs-too-many-points", _good,
      ["invert", "--make-obs", "--data", "{tmp}/good.h5", "--n-obs", "500", "--out", "{tmp}/o.h5"],
      "n_obs must be between"),
+    # neurops fit|validate|test: data and config mistakes are one line, not a jsonargparse traceback
+    ("fit-missing-data", None, [*FIT, "--data.init_args.path", "{tmp}/none.h5"], "does not exist"),
+    ("fit-not-hdf5", _text, [*FIT, "--data.init_args.path", "{tmp}/notes.h5"], "not an HDF5 file"),
+    ("fit-truncated-data", _truncated, [*FIT, "--data.init_args.path", "{tmp}/cut.h5"], "truncated"),
+    ("fit-future-schema", _edited(lambda f: f.attrs.__setitem__("schema_version", 99)),
+     [*FIT, "--data.init_args.path", "{tmp}/good.h5"], "schema version 99"),
+    ("fit-missing-output-field", _edited(lambda f: f.__delitem__("train/outputs/u")),
+     [*FIT, "--data.init_args.path", "{tmp}/good.h5"], "no fields"),
+    ("fit-sample-count-mismatch", _edited(lambda f: _replace(f, "train/outputs/u", f["train/outputs/u"][:3])),
+     [*FIT, "--data.init_args.path", "{tmp}/good.h5"], "different sample counts"),
+    ("fit-int32-field", _retyped(np.int32), [*FIT, "--data.init_args.path", "{tmp}/good.h5"], "int32"),
+    ("fit-no-val-split", _no_val, [*FIT, "--data.init_args.path", "{tmp}/good.h5"], "val_split null"),
+    ("fit-no-train-split", _edited(lambda f: f.__delitem__("train")), [*FIT, "--data.init_args.path",
+                                                                      "{tmp}/good.h5"], "train"),
+    ("fit-external-link", _outside_link, [*FIT, "--data.init_args.path", "{tmp}/good.h5"], "external link"),
+    ("fit-too-many-modes", _good, ["fit", "--config", "darcy_fno", "--data.init_args.path", "{tmp}/good.h5",
+                                   "--data.init_args.val_split", "null"], "at most [4, 5] Fourier modes"),
+    ("fit-misspelled-trainer-option", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--trainer.max_epocs",
+                                              "2"], "did you mean --trainer.max_epochs"),
+    ("fit-misspelled-task-option", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--model.init_args.los",
+                                           "rel_h1"], "did you mean --model.loss"),
+    ("fit-not-a-number", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--data.init_args.batch_size",
+                                 "many"], "expects int"),
+    ("fit-negative-epochs", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--trainer.max_epochs", "-3"],
+     "max_epochs"),
+    ("fit-batch-size-zero", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--data.init_args.batch_size",
+                                    "0"], "batch_size"),
+    ("fit-negative-learning-rate", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--data.init_args.val_split",
+                                           "null", "--model.init_args.optimizer.init_args.lr", "-0.1"],
+     "learning rate"),
+    ("fit-unknown-config", None, ["fit", "--config", "darcy_fnoo"], "shipped config"),
+    ("validate-no-val-split", _no_val, ["validate", "--config", "darcy_fno", "--data.init_args.path",
+                                        "{tmp}/good.h5"], "val_split null"),
+    # checkpoints: unreadable, malicious, or of another kind, for every command that reads one
+    ("predict-text-checkpoint", _checkpoints,
+     ["predict", "--ckpt", "{tmp}/notes.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5"], "checkpoint"),
+    ("predict-truncated-checkpoint", _checkpoints,
+     ["predict", "--ckpt", "{tmp}/cut.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5"], "truncated"),
+    ("predict-malicious-checkpoint", _checkpoints,
+     ["predict", "--ckpt", "{tmp}/evil.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5"], "refuses"),
+    ("predict-malicious-pickle", _checkpoints,
+     ["predict", "--ckpt", "{tmp}/evil.pkl", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5"], "checkpoint"),
+    ("predict-dsr-checkpoint", _checkpoints,
+     ["predict", "--ckpt", "{tmp}/dsr.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5"], "dsr evaluate"),
+    ("test-malicious-checkpoint", _checkpoints,
+     ["test", "--config", "darcy_fno", "--data.init_args.path", "{tmp}/good.h5", "--ckpt_path", "{tmp}/evil.ckpt"],
+     "refuses"),
+    ("test-text-checkpoint", _checkpoints,
+     ["test", "--config", "darcy_fno", "--data.init_args.path", "{tmp}/good.h5", "--ckpt_path", "{tmp}/notes.ckpt"],
+     "checkpoint"),
+    ("test-dsr-checkpoint", _checkpoints,
+     ["test", "--config", "darcy_fno", "--data.init_args.path", "{tmp}/good.h5", "--ckpt_path", "{tmp}/dsr.ckpt"],
+     "dynamics checkpoint"),
+    ("dsr-evaluate-operator-checkpoint", lambda tmp: (_checkpoints(tmp), _trajectory(tmp)),
+     ["dsr", "evaluate", "--ckpt", "{tmp}/fno.ckpt", "--data", "{tmp}/series.h5"], "operator checkpoint"),
+    ("dsr-evaluate-malicious-checkpoint", lambda tmp: (_checkpoints(tmp), _trajectory(tmp)),
+     ["dsr", "evaluate", "--ckpt", "{tmp}/evil.ckpt", "--data", "{tmp}/series.h5"], "refuses"),
+    ("invert-malicious-checkpoint", lambda tmp: (_checkpoints(tmp), _observations()(tmp)),
+     ["invert", "--obs", "{tmp}/obs.h5", "--ckpt", "{tmp}/evil.ckpt", "--out", "{tmp}/p.h5"], "refuses"),
 ]
 
 

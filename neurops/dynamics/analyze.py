@@ -53,7 +53,6 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     model, meta = task.net, task.record
     model = model.double()
     out_dir = Path(out) if out else Path(ckpt).parent / "analysis"
-    out_dir.mkdir(parents=True, exist_ok=True)
     x_data = read_series(data, split, steps) if data else None
     if x_data is not None:
         with torch.no_grad():
@@ -90,6 +89,7 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
         "figures": {},
     }
     title = f"{meta['model']} ({Path(ckpt).name})"
+    out_dir.mkdir(parents=True, exist_ok=True)  # only now: a bad input leaves no empty folder behind
     report["figures"]["attractor"] = str(plot_attractor(x_data, x_model, out_dir / "attractor.png", title=title))
     if x_data is not None:
         n = min(len(x_data), len(x_model))  # equally long series; the title says how long

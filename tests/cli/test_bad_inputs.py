@@ -392,6 +392,12 @@ CASES = [
      ["dsr", "evaluate", "--ckpt", "{tmp}/fno.ckpt", "--data", "{tmp}/series.h5"], "operator checkpoint"),
     ("dsr-evaluate-malicious-checkpoint", lambda tmp: (_checkpoints(tmp), _trajectory(tmp)),
      ["dsr", "evaluate", "--ckpt", "{tmp}/evil.ckpt", "--data", "{tmp}/series.h5"], "refuses"),
+    ("dsr-analyze-operator-checkpoint", _checkpoints, ["dsr", "analyze", "--ckpt", "{tmp}/fno.ckpt"],
+     "operator checkpoint"),
+    ("dsr-analyze-malicious-checkpoint", _checkpoints, ["dsr", "analyze", "--ckpt", "{tmp}/evil.ckpt"], "refuses"),
+    ("dsr-analyze-operator-data", _checkpoints,
+     ["dsr", "analyze", "--ckpt", "{tmp}/dsr.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/analysis"],
+     "trajectory file"),
     ("invert-malicious-checkpoint", lambda tmp: (_checkpoints(tmp), _observations()(tmp)),
      ["invert", "--obs", "{tmp}/obs.h5", "--ckpt", "{tmp}/evil.ckpt", "--out", "{tmp}/p.h5"], "refuses"),
 ]

@@ -1,3 +1,4 @@
+import warnings
 from functools import partial
 
 import lightning as L
@@ -6,7 +7,7 @@ import torch
 
 from neurops.checkpoints import load
 from neurops.data.datamodule import OperatorDataModule
-from neurops.errors import ConfigError, ModelError
+from neurops.errors import ConfigError, ModelError, NeuropsWarning
 from neurops.tasks.operator import OperatorTask
 from tests.conftest import write_operator_file
 
@@ -145,3 +146,17 @@ def test_reference_resolution_and_training_grid_come_from_the_data(tmp_path):
     _trainer(tmp_path, epochs=1).fit(kept, dm)
     assert kept.hparams.model_kwargs["reference_resolution"] is None  # a user's choice is kept
     assert kept.net.resolution_behaviour == "fixed_grid"
+
+
+def test_multi_resolution_training_warns_for_batch_norm_on_a_fixed_grid(tmp_path):
+    path = write_operator_file(tmp_path / "r.h5", {"train": (8, 17), "test": (4, 17)})
+    dm = OperatorDataModule(path, batch_size=4, val_split=None, train_strides=[1, 2])
+    lsm = {"width": 4, "num_scales": 2, "patch_size": [2, 2], "num_tokens": 2, "num_basis": 2, "num_heads": 1,
+           "head_width": 8}
+    grid = OperatorTask("lsm", {**lsm, "reference_resolution": None})
+    with pytest.warns(NeuropsWarning, match="running statistics average"):
+        _trainer(tmp_path, epochs=1).fit(grid, dm)
+    for kwargs in (lsm, {**lsm, "reference_resolution": None, "norm": "instance"}):  # one grid / no running stats
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", NeuropsWarning)
+            _trainer(tmp_path, epochs=1).fit(OperatorTask("lsm", kwargs), dm)

@@ -148,7 +148,8 @@ class OperatorTask(Task):
             warnings.warn(f"train_strides {strides} with the fixed_grid {self.hparams.model!r} model and its batch "
                           "normalisation: the running statistics average the features of the different grids, which "
                           "differ (stencils and padding in grid points), so evaluation on any one grid can be far "
-                          "off (measured, LSM on Darcy: rel. L2 0.50 instead of 0.04). Keep reference_resolution "
+                          "off (measured, LSM on Darcy: rel. L2 0.50 on the training grid after a training loss of "
+                          "0.049; benchmarks/results/resolution_33.md). Keep reference_resolution "
                           "(the default), use norm='instance', or train on one grid.", NeuropsWarning, stacklevel=2)
 
     def _check_channels(self, in_channels: int, out_channels: int) -> None:

@@ -20,8 +20,9 @@ interpolating its own 1x prediction.
 Usage::
 
     python benchmarks/resolution.py --quick                       # minutes: 33^2, few samples
-    python benchmarks/resolution.py --resolution 65 --name resolution_65   # 1000 train / 200 test
-    python benchmarks/resolution.py --resolution 33 --name resolution_33
+    # the committed results (shared 2-core CPU, 1 thread: about 25 min each on a lightly loaded machine)
+    python benchmarks/resolution.py --resolution 33 --n-train 400 --n-test 100 --epochs 10 --name resolution_33
+    python benchmarks/resolution.py --resolution 65 --n-train 200 --n-test 50 --epochs 10 --name resolution_65
 
 Models (sizes for a 2-core CPU): FNO (12 modes, 8 when trained at 33^2 so that the 0.5x grid holds
 them; width 24); MgNO, rough-Darcy preset (572,661

@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--lyapunov-starts", type=int, default=defaults.lyapunov_starts,
                     help="orbits lambda_max is averaged over")
     ev.add_argument("--seed", type=int, default=defaults.seed)
+    ev.add_argument("--member-state", choices=("best", "final"), default="best",
+                    help="members of an ensemble checkpoint at their own best validation state or their final state")
     ev.add_argument("--json", help="also write the numbers to this JSON file")
     ev.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     ev.set_defaults(func=_evaluate)
@@ -64,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     an.add_argument("--steps", type=int, default=20_000, help="length of the model orbit analysed")
     an.add_argument("--max-period", type=int, default=4, help="search cycles up to this period")
     an.add_argument("--seed", type=int, default=0)
+    an.add_argument("--member", type=int, default=None, help="member of an ensemble checkpoint (index)")
+    an.add_argument("--member-state", choices=("best", "final"), default="best",
+                    help="the member at its best validation state or its final state")
     an.set_defaults(func=_analyze)
 
 
@@ -90,7 +95,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                                   lyapunov_steps=args.lyapunov_steps, lyapunov_starts=args.lyapunov_starts,
                                   pe_steps=args.pe_steps, max_length=args.max_length, seed=args.seed)
     res = evaluate_checkpoints(args.ckpt, args.data, split=args.split, reference_split=args.reference_split,
-                               settings=settings)
+                               settings=settings, member_state=args.member_state)
     print(format_evaluation(res))
     if args.json:
         write_json(res, args.json, overwrite=args.overwrite)
@@ -102,7 +107,8 @@ def _analyze(args: argparse.Namespace) -> int:
     from neurops.dynamics.analyze import analyze_checkpoint, format_analysis
 
     rep = analyze_checkpoint(args.ckpt, data=args.data, split=args.split, out=args.out, steps=args.steps,
-                             max_period=args.max_period, seed=args.seed)
+                             max_period=args.max_period, seed=args.seed, member=args.member,
+                             member_state=args.member_state)
     print(format_analysis(rep))
     return 0
 

@@ -299,6 +299,9 @@ class NeuropsCLI(LightningCLI):
             from neurops.cli.dsr import evaluate_hint
 
             print(evaluate_hint(written[0], self.datamodule.path))  # best.ckpt sorts before last.ckpt
+        summary = getattr(self.model, "member_summary", None)
+        if callable(summary) and summary():
+            print(summary())
 
     def _test_after_fit(self) -> None:
         if not self.config.fit.get("test_after_fit", True) or not getattr(self.datamodule, "test_sets", None):

@@ -16,7 +16,7 @@ from neurops.data.reader import H5OperatorDataset, collate, list_splits, read_at
 from neurops.data.rollout import H5RolloutDataset
 from neurops.data.schema import is_test_split, resolution_tag
 from neurops.data.shards import data_path
-from neurops.data.windows import RandomWindowSampler, WindowDataset
+from neurops.data.windows import MemberWindowSampler, RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
 from neurops.layers.boundary import boundary_from_attrs
 from neurops.layers.resample import cells, coarse_size
@@ -374,6 +374,13 @@ class DynamicsDataModule(L.LightningDataModule):
     seed : seed of the window positions (default: the run's seed, ``PL_GLOBAL_SEED``, which
         ``seed_everything`` sets; else 0).
     num_workers : DataLoader workers (the data is held in memory; 0 is usually fastest).
+
+    Attributes
+    ----------
+    member_seeds : set by an ensemble :class:`~neurops.tasks.dynamics.DynamicsTask` (its ``seeds``):
+        every batch then holds ``R * batch_size`` windows, member ``r``'s ``batch_size`` windows
+        drawn with seed ``member_seeds[r]`` (:class:`~neurops.data.windows.MemberWindowSampler`),
+        so member ``r`` trains on the windows of a single run with that seed.
     """
 
     def __init__(self, path: str | os.PathLike, seq_len: int = 200, batch_size: int = 16,
@@ -414,8 +421,9 @@ class DynamicsDataModule(L.LightningDataModule):
         self.val_from_train = val_from_train
         self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else seed  # the run's seed
         self.num_workers = num_workers
-        self._sampler: RandomWindowSampler | None = None
-        self._windows_state: torch.Tensor | None = None
+        self.member_seeds: list[int] | None = None
+        self._samplers: list[RandomWindowSampler] = []
+        self._windows_state: list[torch.Tensor] | None = None
         train = read_split(self.path, train_split)
         self.field = self._pick_field(train["states"], field)
         self.train_series = self._series(train["states"][self.field], train_split)
@@ -462,21 +470,29 @@ class DynamicsDataModule(L.LightningDataModule):
         return int(self.train_series.shape[-1])
 
     def train_dataloader(self) -> DataLoader:
-        sampler = RandomWindowSampler(self.train_series.shape[0], self.train_series.shape[1], self.seq_len + 1,
-                                      self.batch_size * self.batches_per_epoch, self.seed)
+        seeds = self.member_seeds or [self.seed]
+        self._samplers = [RandomWindowSampler(self.train_series.shape[0], self.train_series.shape[1],
+                                              self.seq_len + 1, self.batch_size * self.batches_per_epoch, seed)
+                          for seed in seeds]
         if self._windows_state is not None:  # resuming: continue the window draws where the checkpoint left them
-            sampler.generator.set_state(self._windows_state)
+            if len(self._windows_state) != len(seeds):
+                raise DataError(f"the checkpoint holds the window draws of {len(self._windows_state)} member(s), "
+                                f"this run has {len(seeds)}; resume with the run's own settings.")
+            for sampler, state in zip(self._samplers, self._windows_state):
+                sampler.generator.set_state(state)
             self._windows_state = None
-        self._sampler = sampler
-        return DataLoader(WindowDataset(self.train_series, self.seq_len + 1), batch_size=self.batch_size,
-                          sampler=sampler, num_workers=self.num_workers)
+        sampler = self._samplers[0] if self.member_seeds is None else MemberWindowSampler(self._samplers,
+                                                                                           self.batch_size)
+        return DataLoader(WindowDataset(self.train_series, self.seq_len + 1),
+                          batch_size=self.batch_size * len(seeds), sampler=sampler, num_workers=self.num_workers)
 
     def state_dict(self) -> dict[str, Any]:
         """The state of the window draws (saved in checkpoints, so a resumed run draws the same windows)."""
-        return {} if self._sampler is None else {"windows": self._sampler.generator.get_state()}
+        return {"windows": [s.generator.get_state() for s in self._samplers]} if self._samplers else {}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._windows_state = state_dict.get("windows")
+        state = state_dict.get("windows")
+        self._windows_state = [state] if isinstance(state, torch.Tensor) else state
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_series is None:

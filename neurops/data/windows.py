@@ -58,4 +58,32 @@ class RandomWindowSampler(Sampler):
         return iter(zip(s.tolist(), t.tolist()))
 
 
-__all__ = ["RandomWindowSampler", "WindowDataset"]
+class MemberWindowSampler(Sampler):
+    """The windows of R ensemble members, each drawn by its own :class:`RandomWindowSampler`.
+
+    Batch ``k`` (of ``R * batch_size`` windows) holds member 0's windows ``k B .. (k+1) B - 1``,
+    then member 1's, ...: reshaped to ``[R, B, T~ + 1, N]``, member ``r`` sees exactly the
+    batches a single run with its sampler's seed sees.
+
+    Parameters
+    ----------
+    samplers : one sampler per member (the same ``n_windows`` each).
+    batch_size : windows per member and batch (B).
+    """
+
+    def __init__(self, samplers: list[RandomWindowSampler], batch_size: int) -> None:
+        if len({len(s) for s in samplers}) != 1:
+            raise ValueError("member samplers must draw the same number of windows.")
+        self.samplers, self.batch_size = samplers, batch_size
+
+    def __len__(self) -> int:
+        return len(self.samplers) * len(self.samplers[0])
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        draws = [list(s) for s in self.samplers]
+        for lo in range(0, len(draws[0]), self.batch_size):
+            for member in draws:
+                yield from member[lo: lo + self.batch_size]
+
+
+__all__ = ["MemberWindowSampler", "RandomWindowSampler", "WindowDataset"]

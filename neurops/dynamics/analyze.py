@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from neurops.dynamics.evaluate import read_series
+from neurops.errors import ConfigError
 from neurops.dynamics.symbolic import (Cycle, code_label, find_cycles, fixed_points, orbit_codes, region_frequencies,
                                        symbolic_graph, topological_entropy)
 from neurops.metrics.dsr import model_lyapunov_max
@@ -34,7 +35,8 @@ from neurops.utils.io import atomic_path
 
 def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | None = None, split: str = "test",
                        out: str | os.PathLike | None = None, steps: int = 20_000, max_period: int = 4,
-                       seed: int = 0) -> dict[str, Any]:
+                       seed: int = 0, member: int | None = None,
+                       member_state: Literal["best", "final"] = "best") -> dict[str, Any]:
     """Regions, fixed points, cycles, symbolic graph and entropy of a checkpoint; writes figures and ``analysis.json``.
 
     Parameters
@@ -45,12 +47,21 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``).
     max_period : cycles of periods 2 .. ``max_period`` are searched.
     seed : seed of the random start (no ``data``) and of the cycle search.
+    member, member_state : for an ensemble checkpoint (``DynamicsTask(seeds=...)``): which member,
+        at its ``best`` validation state or its ``final`` state.
     """
     from neurops.checkpoints import load
     from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
 
     task = load(ckpt, "dynamics", command="neurops dsr analyze")[1]
-    model, meta = task.net, task.record
+    meta = task.record
+    if task.members and member is None:
+        raise ConfigError(f"{ckpt} holds an ensemble of {task.members} members (seeds {list(task.hparams.seeds)}); "
+                          f"choose one with --member R (0 <= R < {task.members}).")
+    if member is not None and not 0 <= member < max(task.members, 1):
+        raise ConfigError(f"--member {member} is out of range: {ckpt} holds "
+                          + (f"{task.members} members." if task.members else "one model (use --member 0 or none)."))
+    model = task.member_models(member_state)[member or 0]
     model = model.double()
     out_dir = Path(out) if out else Path(ckpt).parent / "analysis"
     x_data = read_series(data, split, steps) if data else None

@@ -25,7 +25,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -141,16 +141,20 @@ def _model_dt(attrs: dict[str, Any], meta: dict[str, Any]) -> float:
 
 def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike, *, split: str = "test",
                          reference_split: str | None = "train",
-                         settings: EvaluationSettings | None = None) -> dict[str, Any]:
+                         settings: EvaluationSettings | None = None,
+                         member_state: Literal["best", "final"] = "best") -> dict[str, Any]:
     """Evaluate one or several DSR checkpoints (e.g. the members of a seed study) on ``split`` of ``data``.
 
     Parameters
     ----------
-    ckpts : checkpoint paths (``neurops fit`` of a DynamicsTask; one per member of an ensemble).
+    ckpts : checkpoint paths (``neurops fit`` of a DynamicsTask); an ensemble checkpoint (``seeds``)
+        counts as its R members.
     data : trajectory file.
     split : the held-out split evaluated on.
     reference_split : the split whose D_stsp / D_H against ``split`` is the data's floor.
     settings : metric settings (default: the papers').
+    member_state : the members of an ensemble checkpoint at their own ``best`` validation state, or
+        at their ``final`` state (:meth:`~neurops.tasks.dynamics.DynamicsTask.member_models`).
 
     Returns
     -------
@@ -176,19 +180,22 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     models = []
     for ckpt in ckpts:
         task = load(ckpt, "dynamics", command="neurops dsr evaluate")[1]
-        model, meta = task.net, task.record
-        if x_test.shape[1] != model.obs_dim:
+        meta = task.record
+        if x_test.shape[1] != task.net.obs_dim:
             raise ConfigError(f"{data} has {x_test.shape[1]} variables but the model {ckpt} observes "
-                              f"{model.obs_dim}.")
+                              f"{task.net.obs_dim}.")
         dt = _model_dt(attrs, meta)
-        result = evaluate_reconstruction(
-            model.double(), x_test, dt=dt, n_bins=settings.n_bins, smoothing=settings.smoothing,
-            pe_steps=min(settings.pe_steps, t - 1), lyapunov_steps=settings.lyapunov_steps,
-            lyapunov_starts=settings.lyapunov_starts, n_starts=settings.starts, warmup_fraction=settings.warmup,
-            orbit_length=settings.orbit_length, seed=settings.seed)
-        if t <= settings.pe_steps:
-            result["pe"] = None
-        models.append({"checkpoint": str(ckpt), "model": meta["model"], **result})
+        seeds = task.hparams.get("seeds")
+        for r, model in enumerate(task.member_models(member_state)):
+            result = evaluate_reconstruction(
+                model.double(), x_test, dt=dt, n_bins=settings.n_bins, smoothing=settings.smoothing,
+                pe_steps=min(settings.pe_steps, t - 1), lyapunov_steps=settings.lyapunov_steps,
+                lyapunov_starts=settings.lyapunov_starts, n_starts=settings.starts, warmup_fraction=settings.warmup,
+                orbit_length=settings.orbit_length, seed=settings.seed)
+            if t <= settings.pe_steps:
+                result["pe"] = None
+            member = {"member": r, "seed": int(seeds[r]), "state": member_state} if seeds else {}
+            models.append({"checkpoint": str(ckpt), **member, "model": meta["model"], **result})
 
     floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split}
     floor["lambda_max"], floor["lambda_max_source"] = reference_lyapunov(x_test, attrs)
@@ -223,6 +230,14 @@ def _verdict_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{v} ({n}/{total} starts)" for v, n in counts.items())
 
 
+def _model_name(res: dict[str, Any], i: int) -> str:
+    """``model``, ``model 3``, or ``seed 7`` for a member of an ensemble checkpoint."""
+    m = res["models"][i]
+    if "seed" in m:
+        return f"seed {m['seed']}"
+    return f"model {i}" if len(res["models"]) > 1 else "model"
+
+
 def format_evaluation(res: dict[str, Any]) -> str:
     """The human-readable report of :func:`evaluate_checkpoints`."""
     s, floor = res["settings"], res["floor"]
@@ -233,7 +248,10 @@ def format_evaluation(res: dict[str, Any]) -> str:
              f"conditions; D_stsp with {s['n_bins']} bins per dimension, D_H smoothed over {s['smoothing']:g} "
              f"bins; lambda_max from {s['lyapunov_starts']} orbits of {s['lyapunov_steps']} steps."]
     header = f"{'':<14}{'D_stsp':>22}{'D_H':>22}{pe_label:>12}{'lambda_max':>22}"
-    lines += ["", "per model: median over initial conditions (mean +- sem)", header]
+    states = {m["state"] for m in res["models"] if "state" in m}
+    lines += ["", "per model: median over initial conditions (mean +- sem)"
+              + "".join(f"; ensemble members at their {st} state" + (" (lowest validation D_stsp)" if st == "best"
+                                                                      else "") for st in sorted(states)), header]
     for i, m in enumerate(res["models"]):
         cells = []
         for k in ("d_stsp", "d_h"):
@@ -242,7 +260,7 @@ def format_evaluation(res: dict[str, Any]) -> str:
             cells.append(f"{_fmt(m[k])}{extra}")
         lam = m["summary"]["lambda_max"]
         lam_text = _fmt(m["lambda_max"]) + (f" ({lam['mean']:.3g}+-{lam['sem']:.2g})" if lam["n"] > 1 else "")
-        name = f"model {i}" if len(res["models"]) > 1 else "model"
+        name = _model_name(res, i)
         lines.append(f"{name:<14}{cells[0]:>22}{cells[1]:>22}{_fmt(m['pe']):>12}{lam_text:>22}")
     if len(res["models"]) > 1:
         sm = res["summary"]
@@ -258,7 +276,7 @@ def format_evaluation(res: dict[str, Any]) -> str:
     lines += ["", "orbits (std per dimension; data: " + " ".join(f"{v:.3g}" for v in
                                                                 res["models"][0]["data_spread"]) + ")"]
     for i, m in enumerate(res["models"]):
-        name = f"model {i}" if len(res["models"]) > 1 else "model"
+        name = _model_name(res, i)
         spread = " ".join(_fmt(v) for v in m["spread"])
         lines.append(f"{name:<14}{_verdict_text(m['verdict'])}; spread {spread}")
     failed = {v: idx for v, idx in res["verdicts"].items() if v != "bounded"}

@@ -26,6 +26,8 @@ References
 
 from __future__ import annotations
 
+import math
+import os
 from functools import partial
 from typing import Any, Literal
 
@@ -37,6 +39,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from neurops.dynamics.teacher_forcing import ALPHA_METHODS, AdaptiveAlpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, hellinger_distance, state_space_divergence
+from neurops.models.plrnn import stack_members
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
 from neurops.tasks.schedules import ExponentialTo
@@ -72,7 +75,21 @@ class DynamicsTask(Task):
         ``0.25 T`` warm-up); at least ``T`` (``None``: ``T``, the protocol). A longer orbit makes the
         checkpoint choice less noisy for short validation series; ``val/d_h`` always uses
         the first ``T`` points.
-    gradient_clip : clip the gradient norm to this value (0: off; GTF needs none).
+    gradient_clip : clip the gradient norm to this value (0: off; GTF needs none); for an
+        ensemble, each member's gradient norm on its own.
+    seeds : train one model per seed, all at once: an ensemble of ``R = len(seeds)`` members
+        (:func:`~neurops.models.plrnn.stack_members`, one batched rollout). Member ``r`` is
+        initialised with seed ``seeds[r]`` and trains on its own windows, drawn with that seed
+        (:class:`~neurops.data.windows.MemberWindowSampler`): it trains as a single run with
+        ``--seed seeds[r]`` would (up to the order of floating-point sums), at a fraction of R runs'
+        cost. Validation logs every member's ``val/d_stsp/member_r`` and ``val/d_h/member_r``, and
+        their median as ``val/d_stsp`` / ``val/d_h``; each member's own best state (lowest
+        validation D_stsp) is kept in the checkpoint (:meth:`member_models`). ``None``: one model,
+        initialised with the run's seed (``seed`` in ``model_kwargs`` overrides it).
+
+    References
+    ----------
+    Seed studies: [1]_ and [3]_ report medians over 10-20 independently trained models.
     """
 
     default_optimizer = partial(torch.optim.RAdam, lr=1e-3)
@@ -84,7 +101,8 @@ class DynamicsTask(Task):
                  lr_scheduler: Scheduler = lazy_instance(ExponentialTo, lr_end=1e-6),
                  lambda_latent: float = 0.0, lambda_mar: float = 0.0,
                  mar_fraction: float = 0.5, lambda_obs: float = 0.0, input_noise: float = 0.0, n_bins: int = 30,
-                 smoothing: float = 20.0, gradient_clip: float = 0.0, val_gen_length: int | None = None) -> None:
+                 smoothing: float = 20.0, gradient_clip: float = 0.0, val_gen_length: int | None = None,
+                 seeds: list[int] | None = None) -> None:
         super().__init__(optimizer, lr_scheduler)
         if training not in TRAININGS:
             raise ConfigError(f"training {training!r} is unknown; use one of {TRAININGS}.")
@@ -96,11 +114,14 @@ class DynamicsTask(Task):
             raise ConfigError(f"val_gen_length must be >= 1 (or None), got {val_gen_length}.")
         if tau < 1:
             raise ConfigError(f"need tau >= 1, got tau={tau}.")
+        if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
+            raise ConfigError(f"seeds must be distinct seeds, one per ensemble member; got {seeds}.")
         get_class(model)  # unknown names fail here, with suggestions
         self.save_hyperparameters(ignore=Task.NOT_SAVED)
         self.alpha_schedule = (AdaptiveAlpha(alpha_method, every=alpha_every, rate=alpha_rate)
                                if training == "agtf" else None)
         self.dt = 1.0
+        self._member_val: list[np.ndarray] = []
         if model_kwargs and "obs_dim" in model_kwargs:
             self._build()
 
@@ -108,7 +129,21 @@ class DynamicsTask(Task):
         kwargs = dict(self.hparams.model_kwargs or {})
         if "latent_dim" not in kwargs:
             raise ConfigError(f"model_kwargs of {self.hparams.model!r} need latent_dim (the number of latent units).")
-        self.net = build(self.hparams.model, **kwargs)
+        seeds = self.hparams.seeds
+        if seeds is None:
+            kwargs.setdefault("seed", int(os.environ.get("PL_GLOBAL_SEED", 0)))  # the run's seed
+            self.hparams.model_kwargs = kwargs
+            self.net = build(self.hparams.model, **kwargs)
+            return
+        kwargs.pop("seed", None)
+        self.net = stack_members([build(self.hparams.model, **kwargs, seed=s) for s in seeds], seeds)
+        # each member's best state so far (buffers: checkpointed and moved with the task, never optimised)
+        self.member_best = _MemberBest(self.net)
+
+    @property
+    def members(self) -> int:
+        """R for an ensemble (``seeds``), 0 for one model."""
+        return len(self.hparams.seeds) if self.hparams.seeds is not None else 0
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -126,16 +161,19 @@ class DynamicsTask(Task):
             kwargs["obs_dim"] = dm.obs_dim
             self.hparams.model_kwargs = kwargs
             self._build()
+        if hasattr(dm, "member_seeds"):
+            dm.member_seeds = None if self.hparams.seeds is None else list(self.hparams.seeds)
 
     # -- training ----------------------------------------------------------------------
-    def current_alpha(self, x: torch.Tensor) -> float:
-        """The forcing strength used for batch ``x : [B, T+1, N]``."""
+    def current_alpha(self, x: torch.Tensor) -> float | torch.Tensor:
+        """The forcing strength used for batch ``x : [B, T+1, N]`` (``[R, B, T+1, N]`` for an ensemble; aGTF
+        then gives one alpha per member, ``[R]``)."""
         if self.hparams.training == "agtf":
             return self.alpha_schedule(self.net, x)
         return self.hparams.alpha if self.hparams.training == "gtf" else 0.0
 
     def rollout(self, x: torch.Tensor) -> torch.Tensor:
-        """Predictions ``[B, T, N]`` of ``x[:, 1:]`` under the configured forcing."""
+        """Predictions ``[B, T, N]`` of ``x[:, 1:]`` under the configured forcing (``[R, B, T, N]`` for an ensemble)."""
         if self.hparams.training == "stf":
             return stf_rollout(self.net, x, self.hparams.tau)[0]
         return gtf_rollout(self.net, x, self.current_alpha(x))[0]
@@ -153,38 +191,110 @@ class DynamicsTask(Task):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x = batch["x"]
+        if self.members:  # [R * B, T+1, N], member r's windows in block r -> [R, B, T+1, N]
+            x = x.reshape(self.members, -1, *x.shape[1:])
         if self.hparams.input_noise:
             x = x + self.hparams.input_noise * torch.randn_like(x)
         pred = self.rollout(x)
-        mse = torch.nn.functional.mse_loss(pred, x[:, 1:])
-        loss = mse + self.regularization()
+        # the members' losses are summed, so member r gets exactly the gradient of its own loss
+        mse = (pred - x[..., 1:, :]).square().flatten(start_dim=int(bool(self.members))).mean(-1)
+        loss = mse.sum() + self.regularization()
         if not torch.isfinite(loss):
-            raise ModelError(f"the training loss became {float(loss)} at step {self.global_step}; use GTF/aGTF "
-                             "(training: gtf) or a smaller lr.")
-        self.log("train/mse", mse, prog_bar=True)
+            where = ""
+            if self.members:
+                bad = [s for s, m in zip(self.hparams.seeds, mse.tolist()) if not math.isfinite(m)]
+                where = f" (members with seeds {bad})" if bad else ""
+            raise ModelError(f"the training loss became {float(loss)} at step {self.global_step}{where}; use "
+                             "GTF/aGTF (training: gtf) or a smaller lr.")
+        self.log("train/mse", mse.mean(), prog_bar=True)
         if self.hparams.training in ("gtf", "agtf"):
-            self.log("train/alpha", float(self.current_alpha(x)) if self.hparams.training == "gtf"
-                     else self.alpha_schedule.alpha)
+            alpha = self.current_alpha(x) if self.hparams.training == "gtf" else self.alpha_schedule.alpha
+            self.log("train/alpha", float(torch.as_tensor(alpha, dtype=torch.float64).mean()))
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        if self.hparams.gradient_clip:
-            torch.nn.utils.clip_grad_norm_(self.parameters(), self.hparams.gradient_clip)
+        clip = self.hparams.gradient_clip
+        if not clip:
+            return
+        if not self.members:
+            torch.nn.utils.clip_grad_norm_(self.parameters(), clip)
+            return
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        norms = torch.stack([g.reshape(self.members, -1).square().sum(1) for g in grads]).sum(0).sqrt()
+        scale = (clip / (norms + 1e-6)).clamp(max=1.0)  # [R]: each member clipped on its own norm
+        for g in grads:
+            g.mul_(scale.reshape(-1, *(1,) * (g.ndim - 1)))
 
     # -- validation -----------------------------------------------------------------------
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        x = batch["x"][0].detach().cpu().numpy().astype(np.float64)
+    def _val_metrics(self, net: torch.nn.Module, x: np.ndarray) -> tuple[float, float]:
+        """``(D_stsp, D_H)`` of ``net``'s free-running orbit against the validation series ``x : [T, N]``."""
         n_gen = max(len(x), self.hparams.val_gen_length or 0)
         with torch.no_grad():
-            x_gen = generate_like(self.net, x, n_steps=n_gen)
-        if np.isfinite(x_gen).all():
-            d_stsp = state_space_divergence(x, x_gen, n_bins=self.hparams.n_bins)
-            d_h = hellinger_distance(x, x_gen[: len(x)], smoothing=self.hparams.smoothing)
-        else:
-            d_stsp = d_h = float("inf")
-        d_stsp = float("inf") if not np.isfinite(d_stsp) else d_stsp
-        self.log("val/d_stsp", d_stsp, prog_bar=True, batch_size=1)
-        self.log("val/d_h", d_h, prog_bar=True, batch_size=1)
+            x_gen = generate_like(net, x, n_steps=n_gen)
+        if not np.isfinite(x_gen).all():
+            return float("inf"), float("inf")
+        d_stsp = state_space_divergence(x, x_gen, n_bins=self.hparams.n_bins)
+        d_h = hellinger_distance(x, x_gen[: len(x)], smoothing=self.hparams.smoothing)
+        return (d_stsp if np.isfinite(d_stsp) else float("inf")), d_h
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        x = batch["x"][0].detach().cpu().numpy().astype(np.float64)
+        if not self.members:
+            d_stsp, d_h = self._val_metrics(self.net, x)
+            self.log("val/d_stsp", d_stsp, prog_bar=True, batch_size=1)
+            self.log("val/d_h", d_h, prog_bar=True, batch_size=1)
+            return
+        values = np.array([self._val_metrics(self.net.member(r), x) for r in range(self.members)])  # [R, 2]
+        self._member_val.append(values[:, 0])
+        for r, (d_stsp, d_h) in enumerate(values):
+            self.log(f"val/d_stsp/member_{r}", d_stsp, batch_size=1)
+            self.log(f"val/d_h/member_{r}", d_h, batch_size=1)
+        self.log("val/d_stsp", float(np.median(values[:, 0])), prog_bar=True, batch_size=1)
+        self.log("val/d_h", float(np.median(values[:, 1])), prog_bar=True, batch_size=1)
+
+    def on_validation_epoch_start(self) -> None:
+        self._member_val: list[np.ndarray] = []
+
+    def on_validation_epoch_end(self) -> None:
+        """Keep each member's best state: the lowest validation D_stsp (mean over the validation series)."""
+        if not self.members or self.trainer.sanity_checking:
+            return
+        values = torch.as_tensor(np.array(self._member_val), dtype=torch.float64, device=self.device)
+        sums, count = values.sum(0), torch.tensor(float(len(values)), dtype=torch.float64, device=self.device)
+        if self.trainer.world_size > 1:  # the validation series are spread over the processes
+            sums, count = self.all_gather(sums).sum(0), self.all_gather(count).sum()
+        if count > 0:
+            self.member_best.update(self.net, (sums / count).cpu(), self.global_step)
+
+    # -- ensembles -----------------------------------------------------------------------------
+    def member_models(self, state: Literal["best", "final"] = "best") -> list[torch.nn.Module]:
+        """The members of an ensemble as plain models: each at its own ``best`` validation state (a member
+        never validated keeps its final state), or all at their ``final`` state; ``[net]`` for one model."""
+        if state not in ("best", "final"):
+            raise ConfigError(f"state must be 'best' or 'final', got {state!r}.")
+        if not self.members:
+            return [self.net]
+        models = [self.net.member(r) for r in range(self.members)]
+        if state == "best":
+            self.member_best.restore(models)
+        return models
+
+    def member_summary(self) -> str:
+        """Each member's seed, best validation D_stsp and its step, and their mean +- sem and median
+        (ensembles; ``""`` for one model). ``neurops fit`` prints it at the end of training."""
+        if not self.members:
+            return ""
+        from neurops.metrics.dsr import summarize
+
+        best = self.member_best
+        rows = [f"  member {r} (seed {s}): best val/d_stsp {float(best.score[r]):.4g} at step {int(best.step[r])}"
+                for r, s in enumerate(self.hparams.seeds)]
+        st = summarize(best.score.tolist())
+        diverged = int((~torch.isfinite(best.score)).sum())
+        return "\n".join([f"ensemble of {self.members} members (each member's best state is in every checkpoint; "
+                          "`neurops dsr evaluate` evaluates them all):", *rows,
+                          f"  best val/d_stsp over the members: mean {st['mean']:.4g} +- {st['sem']:.2g} (sem), "
+                          f"median {st['median']:.4g}" + (f"; {diverged} never finite" if diverged else "")])
 
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint_extra(self) -> dict[str, Any]:
@@ -194,6 +304,45 @@ class DynamicsTask(Task):
         self.dt = float(record.get("dt", 1.0))
         if self.alpha_schedule is not None and record.get("alpha"):
             self.alpha_schedule.load_state_dict(record["alpha"])
+
+
+class _MemberBest(torch.nn.Module):
+    """Each ensemble member's best parameters so far, its score and step (buffers).
+
+    ``params`` mirrors the ensemble's parameters (``[R, ...]`` each); :meth:`update` copies the
+    slices of members whose score improved.
+    """
+
+    def __init__(self, ensemble: torch.nn.Module) -> None:
+        super().__init__()
+        for name, p in ensemble.named_parameters():
+            self.register_buffer(self._key(name), p.detach().clone())
+        members = next(ensemble.parameters()).shape[0]
+        self.register_buffer("score", torch.full((members,), float("inf"), dtype=torch.float64))
+        self.register_buffer("step", torch.full((members,), -1, dtype=torch.long))
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return "p_" + name.replace(".", "__")
+
+    def update(self, ensemble: torch.nn.Module, scores: torch.Tensor, step: int) -> None:
+        better = scores.to(self.score.device) < self.score
+        if not better.any():
+            return
+        for name, p in ensemble.named_parameters():
+            buf = getattr(self, self._key(name))
+            buf[better.to(buf.device)] = p.detach()[better.to(p.device)]
+        self.score[better] = scores.to(self.score.device)[better]
+        self.step[better] = step
+
+    def restore(self, models: list[torch.nn.Module]) -> None:
+        """Put member r's best parameters into ``models[r]`` (members never scored keep theirs)."""
+        for r, model in enumerate(models):
+            if self.step[r] < 0:
+                continue
+            with torch.no_grad():
+                for name, p in model.named_parameters():
+                    p.copy_(getattr(self, self._key(name))[r])
 
 
 __all__ = ["TRAININGS", "DynamicsTask"]

@@ -197,3 +197,26 @@ def test_bad_configs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["dsr", "fit", "--config", "no_such_config"]) == 2
     assert "neither a file" in capsys.readouterr().err
     assert main(["dsr", "evaluate", "--ckpt", str(tmp_path / "none.ckpt"), "--data", "x.h5"]) == 2
+
+
+def test_seed_study_through_fit_evaluate_and_analyze(trained, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`dsr fit --model.seeds [...]` trains an ensemble; evaluate reports every member; analyze takes one."""
+    data, _, _ = trained
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(dsr_config(data, tmp_path / "run")))
+    assert main(["dsr", "fit", "--config", str(cfg), "--trainer.max_epochs", "2", "--model.seeds", "[4, 7]"]) == 0
+    out = capsys.readouterr().out
+    assert "ensemble of 2 members" in out and "member 1 (seed 7)" in out and "median" in out
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert main(["dsr", "evaluate", "--ckpt", str(last), "--data", str(data), "--starts", "2",
+                 "--lyapunov-steps", "200", "--lyapunov-starts", "1", "--pe-steps", "5", "--json",
+                 str(tmp_path / "ev.json")]) == 0
+    out = capsys.readouterr().out
+    assert "seed 4" in out and "seed 7" in out and "all models" in out and "best state" in out
+    res = json.loads((tmp_path / "ev.json").read_text())
+    assert [m["seed"] for m in res["models"]] == [4, 7]
+    assert main(["dsr", "analyze", "--ckpt", str(last), "--data", str(data), "--steps", "400"]) == 2
+    assert "choose one with --member" in capsys.readouterr().err
+    assert main(["dsr", "analyze", "--ckpt", str(last), "--data", str(data), "--steps", "400", "--member", "1",
+                 "--out", str(tmp_path / "an")]) == 0
+    assert (tmp_path / "an" / "analysis.json").is_file()

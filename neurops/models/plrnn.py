@@ -503,8 +503,9 @@ class ShallowPLRNN(PiecewiseLinearRNN):
 
     def _jacobian_of_slopes(self, slope: torch.Tensor) -> torch.Tensor:
         """``diag(A) + W1 diag(slope) W2 : [..., M, M]`` for hidden-unit slopes ``[..., L]`` (``[R, n, L]``)."""
-        # W1 diag(s) W2 = s @ K with K[l, i*M + j] = W1[i, l] W2[l, j]: one GEMM for many states
-        outer = (self.W1.mT.unsqueeze(-1) * self.W2.unsqueeze(-2)).flatten(-2)  # [L, M*M] ([R, L, M*M])
+        # W1 diag(s) W2 = s @ K with K[l, i*M + j] = W1[i, l] W2[l, j]: one GEMM for many states. K is built
+        # as the transpose of a contiguous [M*M, L] array: GEMMs with a narrow right factor run ~2x faster so
+        outer = (self.W1.unsqueeze(-2) * self.W2.mT.unsqueeze(-3)).flatten(-3, -2).mT  # [L, M*M] ([R, L, M*M])
         return self._diag_plus(self.A, (slope @ outer).unflatten(-1, (self.latent_dim, self.latent_dim)))
 
     def _recurrent_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

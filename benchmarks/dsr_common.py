@@ -55,15 +55,19 @@ def import_npy(src: Path, name: str, dt: float, val_fraction: float = 0.1) -> Pa
 
 
 def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: int, seq_len: int,
-          batch_size: int = 16, val_every: int = 5, val_length: int = 10_000, seed: int = 0) -> tuple[Path, float]:
+          batch_size: int = 16, val_every: int = 5, val_length: int = 10_000, seed: int = 0,
+          seeds: Sequence[int] | None = None) -> tuple[Path, float]:
     """Train one configuration with ``neurops fit``; returns the checkpoint with the lowest validation D_stsp
     and the seconds taken. ``task`` holds DynamicsTask arguments plus ``lr`` / ``lr_end`` (RAdam, decayed
-    exponentially per epoch)."""
+    exponentially per epoch). ``seeds`` trains one model per seed in one run (an ensemble,
+    ``DynamicsTask(seeds=...)``; evaluate its members with :func:`evaluate_members`)."""
     torch.set_num_threads(1)
     root = WORK_DIR / "runs" / name
     shutil.rmtree(root, ignore_errors=True)  # no stale checkpoints from earlier runs
     task = dict(task)
     lr, lr_end = task.pop("lr"), task.pop("lr_end")
+    if seeds is not None:
+        task["seeds"] = [int(s) for s in seeds]
     config = {
         "seed_everything": seed,
         "trainer": {"default_root_dir": str(root), "max_epochs": epochs, "check_val_every_n_epoch": val_every,
@@ -104,6 +108,14 @@ def load_model(ckpt: Path) -> torch.nn.Module:
 def evaluate(ckpt: Path, x_test: np.ndarray, dt: float, *, lyapunov_steps: int = 20_000) -> dict[str, float]:
     """The GTF paper's protocol on the whole test series (see :func:`evaluate_reconstruction`)."""
     return evaluate_reconstruction(load_model(ckpt).double(), x_test, dt=dt, lyapunov_steps=lyapunov_steps)
+
+
+def evaluate_members(ckpt: Path, x_test: np.ndarray, dt: float, state: str, *,
+                     lyapunov_steps: int = 20_000) -> list[dict[str, float]]:
+    """:func:`evaluate` for every member of an ensemble checkpoint, at its ``best`` or ``final`` state."""
+    task = load(ckpt, "dynamics")[1]
+    return [evaluate_reconstruction(m.double(), x_test, dt=dt, lyapunov_steps=lyapunov_steps)
+            for m in task.member_models(state)]
 
 
 def run_jobs(fn: Callable[[Any], dict[str, Any]], jobs: Sequence[Any], workers: int = 1) -> list[dict[str, Any]]:

@@ -23,8 +23,12 @@ Training outcomes vary with the seed (at 15 000 steps the GTF D_stsp of seeds 0,
 0.26, 0.55, 0.57): ``--seeds 0,1,2`` trains every method with each seed and adds the
 median; ``--workers N`` trains N runs at once, one process and thread each.
 
+``--ensemble`` trains all seeds of a method in ONE run, as an ensemble (``DynamicsTask(seeds=...)``:
+member r trains as the single run with seed r would); each member is evaluated at its own best
+validation state and at its final state.
+
 Run: ``python benchmarks/dsr_lorenz63.py [--quick] [--methods gtf,agtf,bptt,stf] [--seeds 0,1] [--workers 2]
-[--epochs E --lr LR --lr-end LR_END --name NAME] [--evaluate-only] [--data-dir ../shared/data/dsr]``.
+[--epochs E --lr LR --lr-end LR_END --name NAME] [--ensemble] [--evaluate-only] [--data-dir ../shared/data/dsr]``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from benchmarks.dsr_common import (
     chosen_methods,
     data_dir_argument,
     evaluate,
+    evaluate_members,
     import_npy,
     median_run,
     row_of,
@@ -70,6 +75,26 @@ def seed_list(text: str) -> list[int]:
     if not seeds:
         raise argparse.ArgumentTypeError("give at least one seed")
     return seeds
+
+
+def train_and_evaluate_ensemble(job: tuple[str, str, dict, tuple[int, ...]], data: Path, x_test: np.ndarray,
+                                budget: dict, evaluate_only: bool = False) -> dict:
+    """Train all seeds of one method as an ensemble in one run; one result per member (val-selected and final)."""
+    key, label, task, seeds = job
+    name, start = f"l63_{key}_ensemble_s{'-'.join(map(str, seeds))}", time.perf_counter()
+    if evaluate_only:
+        ckpt, seconds = run_checkpoint(name), float("nan")
+    else:
+        try:
+            ckpt, seconds = train(name, data, task, seeds=seeds, **budget)
+        except ModelError as err:
+            return {"key": key, "label": label, "seeds": list(seeds), "error": str(err),
+                    "train_seconds": time.perf_counter() - start}
+    last = ckpt.with_name("last.ckpt")
+    best, final = evaluate_members(last, x_test, DT, "best"), evaluate_members(last, x_test, DT, "final")
+    return {"key": key, "label": label, "seeds": list(seeds), "train_seconds": seconds, "checkpoint": str(last),
+            "members": [{"key": key, "label": label, "seed": s, **b, "train_seconds": seconds,
+                         "final": {**f, "train_seconds": seconds}} for s, b, f in zip(seeds, best, final)]}
 
 
 def train_and_evaluate(job: tuple[str, str, dict, int], data: Path, x_test: np.ndarray, budget: dict,
@@ -108,6 +133,8 @@ def main() -> None:
     parser.add_argument("--methods", default="gtf,agtf,bptt,stf", help="comma-separated subset to train")
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; every method is trained with each")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="train all seeds of a method in one run (an ensemble; one process)")
     parser.add_argument("--workers", type=int, default=1, help="runs trained at once (one process and thread each)")
     parser.add_argument("--name", default="dsr_lorenz63", help="results file name")
     parser.add_argument("--evaluate-only", action="store_true",
@@ -136,15 +163,25 @@ def main() -> None:
     chosen = chosen_methods(parser, args.methods, methods)
     budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
               "val_every": val_every}
-    jobs = [(key, *methods[key], seed) for key in chosen for seed in seeds]
+    if args.ensemble:
+        jobs = [(key, *methods[key], tuple(seeds)) for key in chosen]
+        names = [f"l63_{key}_ensemble_s{'-'.join(map(str, seeds))}" for key in chosen]
+        fn = train_and_evaluate_ensemble
+    else:
+        jobs = [(key, *methods[key], seed) for key in chosen for seed in seeds]
+        names = [f"l63_{key}_s{seed}" for key in chosen for seed in seeds]
+        fn = train_and_evaluate
     if args.evaluate_only:  # every run to re-evaluate must exist before any is evaluated
-        for key, _, _, seed in jobs:
+        for name in names:
             try:
-                run_checkpoint(f"l63_{key}_s{seed}")
+                run_checkpoint(name)
             except FileNotFoundError as err:
                 parser.error(str(err))
-    runs = run_jobs(partial(train_and_evaluate, data=data, x_test=x_test, budget=budget,
-                            evaluate_only=args.evaluate_only), jobs, args.workers)
+    runs = run_jobs(partial(fn, data=data, x_test=x_test, budget=budget, evaluate_only=args.evaluate_only), jobs,
+                    args.workers)
+    if args.ensemble:  # one result per member; a diverged ensemble run counts for each of its seeds
+        runs = [m for r in runs for m in (r["members"] if "members" in r else
+                                          [{**r, "seed": s} for s in r["seeds"]])]
 
     rows, raw = [], {}
     for key in chosen:
@@ -173,7 +210,8 @@ def main() -> None:
     print(table + notes)
     save_results(args.name, {"epochs": epochs, "batches_per_epoch": batches, "seq_len": seq_len,
                              "batch_size": batch_size, "lr": [args.lr, args.lr_end], "val_every": val_every,
-                             "methods": chosen, "seeds": seeds, "evaluate_only": args.evaluate_only,
+                             "methods": chosen, "seeds": seeds, "ensemble": args.ensemble,
+                             "evaluate_only": args.evaluate_only,
                              "floor": floor, "lambda_data": LAMBDA_LORENZ,
                              "results": raw}, table + notes)
 

@@ -209,7 +209,7 @@ class DynamicsTask(Task):
         self.log("train/mse", mse.mean(), prog_bar=True)
         if self.hparams.training in ("gtf", "agtf"):
             alpha = self.current_alpha(x) if self.hparams.training == "gtf" else self.alpha_schedule.alpha
-            self.log("train/alpha", float(torch.as_tensor(alpha, dtype=torch.float64).mean()))
+            self.log("train/alpha", float(alpha.mean()) if isinstance(alpha, torch.Tensor) else float(alpha))
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:

@@ -12,7 +12,11 @@ on each with STF, and reports in one run
   fixed points, in the standardised coordinates of the data, with their stability,
 * D_stsp, D_H and lambda_max on a held-out test trajectory.
 
-Run: ``python benchmarks/dsr_alrnn.py [--quick]``.
+Seed studies: ``--seeds 0,1,2,3,4`` trains one AL-RNN per seed in ONE run per system (an
+ensemble, ``DynamicsTask(seeds=...)``) and reports every member (at its best validation state)
+and how many of them use the topologically minimal number of subregions.
+
+Run: ``python benchmarks/dsr_alrnn.py [--quick] [--seeds 0,1,2,3,4]``.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dsr_common import WORK_DIR, evaluate, load_model, train
+from benchmarks.dsr_common import WORK_DIR, seed_list, train
+from neurops.checkpoints import load
 from neurops.data.generators import get_generator
 from neurops.data.generators.chaotic_systems import Lorenz63, Roessler
 from neurops.data.reader import read_attrs, read_split
 from neurops.dynamics.symbolic import code_label, fixed_points, orbit_codes, region_frequencies
-from neurops.metrics.dsr import data_lyapunov_max
+from neurops.metrics.dsr import data_lyapunov_max, evaluate_reconstruction
 from neurops.utils.bench import markdown_table, save_results
 
 LR, LR_END, BATCH_SIZE, VAL_EVERY = 5e-3, 1e-5, 16, 10
@@ -49,22 +54,35 @@ def _kind(jacobian: np.ndarray) -> str:
     return f"{'saddle' if 0 < unstable < 3 else ('unstable' if unstable == 3 else 'stable')}{' focus' if focus else ''}"
 
 
-def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, seed: int) -> dict:
+def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, seeds: list[int]) -> list[dict]:
+    """Generate the system's data (seed ``seeds[0]``), train one AL-RNN per seed (one ensemble run when there are
+    several) and analyse each at its best validation state; one result per seed."""
     gen = get_generator(name)
     path = WORK_DIR / f"{name}_alrnn.h5"
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    gen.fn(gen.make_config(n_steps=n_steps, dt=spec["dt"], standardize=True, seed=seed), path, progress=False,
+    gen.fn(gen.make_config(n_steps=n_steps, dt=spec["dt"], standardize=True, seed=seeds[0]), path, progress=False,
            overwrite=True)
+    task = {"model": "alrnn", "model_kwargs": {"latent_dim": 20, "n_relu": spec["n_relu"]}, "training": "stf",
+            "tau": spec["tau"], "input_noise": 0.05, "lr": LR, "lr_end": LR_END, "val_gen_length": 50_000}
+    budget = {"epochs": epochs, "batches": batches, "seq_len": spec["seq_len"], "batch_size": BATCH_SIZE,
+              "val_every": min(VAL_EVERY, epochs)}
+    if len(seeds) == 1:
+        ckpt, seconds = train(f"alrnn_{name}", path, task, seed=seeds[0], **budget)
+        models = [load(ckpt, "dynamics")[1].net]
+    else:
+        ckpt, seconds = train(f"alrnn_{name}_s{'-'.join(map(str, seeds))}", path, task, seeds=seeds, **budget)
+        models = load(ckpt.with_name("last.ckpt"), "dynamics")[1].member_models("best")
+    return [{"seed": seed, **analyze_member(name, spec, path, model.double()), "train_seconds": seconds}
+            for seed, model in zip(seeds, models)]
+
+
+def analyze_member(name: str, spec: dict, path: Path, model: torch.nn.Module) -> dict:
+    """Subregions visited, real fixed points against the true system's, and the DSR metrics of one model."""
     attrs = read_attrs(path)
     stats = attrs["parameters"]["standardization"]
     mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
-    task = {"model": "alrnn", "model_kwargs": {"latent_dim": 20, "n_relu": spec["n_relu"]}, "training": "stf",
-            "tau": spec["tau"], "input_noise": 0.05, "lr": LR, "lr_end": LR_END, "val_gen_length": 50_000}
-    ckpt, seconds = train(f"alrnn_{name}", path, task, epochs=epochs, batches=batches, seq_len=spec["seq_len"],
-                          batch_size=BATCH_SIZE, val_every=min(VAL_EVERY, epochs), seed=seed)
     x_test = read_split(path, "test")["states"]["x"][0].astype(np.float64)
-    metrics = evaluate(ckpt, x_test, spec["dt"])
-    model = load_model(ckpt).double()
+    metrics = evaluate_reconstruction(model, x_test, dt=spec["dt"], lyapunov_steps=20_000)
     with torch.no_grad():
         z0 = model.infer_latent(torch.as_tensor(x_test[:1]))[0]
     _, codes = orbit_codes(model, z0, 20_000, transient=2000)
@@ -87,7 +105,7 @@ def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, s
         "region_frequencies": {code_label(c): float(f) for c, f in zip(unique, freq)},
         "real_fixed_points": len(model_fps), "fixed_point_matches": matches,
         "lambda_max_model": metrics["lambda_max"], "lambda_max_data": data_lyapunov_max(x_test, attrs),
-        "d_stsp": metrics["d_stsp"], "d_h": metrics["d_h"], "pe20": metrics["pe"], "train_seconds": seconds,
+        "d_stsp": metrics["d_stsp"], "d_h": metrics["d_h"], "pe20": metrics["pe"],
     }
 
 
@@ -98,15 +116,19 @@ def main() -> None:
     parser.add_argument("--lorenz-epochs", type=int, default=None, help="epochs for Lorenz-63 (harder: more)")
     parser.add_argument("--batches", type=int, default=None)
     parser.add_argument("--n-steps", type=int, default=None, help="samples per generated trajectory")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=seed_list, default=[0],
+                        help="comma-separated seeds; several train as one ensemble run per system")
+    parser.add_argument("--name", default="dsr_alrnn", help="results file name")
     args = parser.parse_args()
     epochs = args.epochs or (5 if args.quick else 150)
     batches = args.batches or (10 if args.quick else 50)
     n_steps = args.n_steps or (10_000 if args.quick else 50_000)
     lorenz_epochs = args.lorenz_epochs or (5 if args.quick else 300)
     budget = {"lorenz63": lorenz_epochs, "rossler": epochs}
-    results = [run_system(name, spec, n_steps, budget[name], batches, args.seed) for name, spec in SYSTEMS.items()]
-    rows = [{"system": r["system"], "P": r["P"], "regions (minimal)": r["minimal_regions"],
+    seeds = args.seeds
+    results = [r for name, spec in SYSTEMS.items() for r in run_system(name, spec, n_steps, budget[name], batches,
+                                                                           seeds)]
+    rows = [{"system": r["system"], "seed": r["seed"], "P": r["P"], "regions (minimal)": r["minimal_regions"],
              "regions visited": r["regions_visited"], "regions >= 1 %": r["regions_visited_1pct"],
              "real FPs (true)": f"{r['real_fixed_points']} ({len(r['fixed_point_matches'])})",
              "max FP distance": max((m["distance"] for m in r["fixed_point_matches"]
@@ -114,20 +136,26 @@ def main() -> None:
              "D_stsp": r["d_stsp"], "D_H": r["d_h"], "lambda_max model": r["lambda_max_model"],
              "lambda_max data": r["lambda_max_data"], "train s": r["train_seconds"]} for r in results]
     table = markdown_table(rows)
+    minimal = {name: sum(r["regions_visited_1pct"] == r["minimal_regions"] for r in results if r["system"] == name)
+               for name in SYSTEMS}
+    summary = "\n\nMembers using the topologically minimal number of subregions (>= 1 % of the time): " + ", ".join(
+        f"{name} {minimal[name]} of {len(seeds)}" for name in SYSTEMS) + "."
+    table += summary
     fp_lines = ["", "Fixed points (standardised data coordinates; nearest real model fixed point):", ""]
-    fp_rows = [{"system": r["system"], "true": m["true_fixed_point"], "true kind": m["true_kind"],
+    fp_rows = [{"system": r["system"], "seed": r["seed"], "true": m["true_fixed_point"], "true kind": m["true_kind"],
                 "model": m["nearest_model_fp"], "model kind": m["model_kind"], "distance": m["distance"]}
                for r in results for m in r["fixed_point_matches"]]
     notes = (f"\n\nAL-RNN M = 20, STF (tau 16 / 8), Gaussian input noise 0.05, RAdam lr {LR:g} -> {LR_END:g}; "
              f"{lorenz_epochs} (Lorenz-63) / {epochs} (Roessler) epochs x {batches} batches of {BATCH_SIZE} windows "
              "of T~ = 200 / 300 (the paper's T~; it trains 2000-3000 epochs); "
-             f"data: {n_steps} samples per split, standardised, from neurops' generators, seed {args.seed}. "
+             f"data: {n_steps} samples per split, standardised, from neurops' generators, seed {seeds[0]}; model "
+             f"seeds {seeds}" + (" (one ensemble run per system)" if len(seeds) > 1 else "") + ". "
              f"Checkpoint: lowest validation D_stsp (every {VAL_EVERY} epochs, 5e4-step orbit). Regions counted on "
              "a 20 000-step model orbit after 2000 transient steps.\n")
     md = table + "\n" + "\n".join(fp_lines) + markdown_table(fp_rows) + notes
     print(md)
-    save_results("dsr_alrnn", {"epochs": budget, "batches_per_epoch": batches, "n_steps": n_steps,
-                               "results": results}, md)
+    save_results(args.name, {"epochs": budget, "batches_per_epoch": batches, "n_steps": n_steps, "seeds": seeds,
+                             "minimal_members": minimal, "results": results}, md)
 
 
 if __name__ == "__main__":

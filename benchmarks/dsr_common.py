@@ -31,6 +31,17 @@ WORK_DIR = REPO / "benchmarks" / "work"
 DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "dsr"
 
 
+def seed_list(text: str) -> list[int]:
+    """``--seeds`` value ``"0,1,2"`` -> ``[0, 1, 2]``."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed")
+    return seeds
+
+
 def data_dir_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                         help="folder with the reference series (default ../shared/data/dsr)")
@@ -116,6 +127,24 @@ def evaluate_members(ckpt: Path, x_test: np.ndarray, dt: float, state: str, *,
     task = load(ckpt, "dynamics")[1]
     return [evaluate_reconstruction(m.double(), x_test, dt=dt, lyapunov_steps=lyapunov_steps)
             for m in task.member_models(state)]
+
+
+def seed_rows(label: str, seeds: Sequence[int], runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a seed study: one per seed (``label, seed s``), then the medians over the seeds."""
+    if len(seeds) == 1:
+        return [row_of(label, runs[0])]
+    rows = [row_of(f"{label}, seed {s}", r) for s, r in zip(seeds, runs)]
+    return rows + [row_of(f"{label}, median of {len(seeds)} seeds", median_run(runs))]
+
+
+def verdict_counts(runs: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many models' orbits ended bounded / collapsed to a fixed point / diverged (majority over their starts)."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        verdicts = r.get("verdict") or {"diverged": 1}
+        v = max(verdicts, key=verdicts.get)
+        counts[v] = counts.get(v, 0) + 1
+    return counts
 
 
 def run_jobs(fn: Callable[[Any], dict[str, Any]], jobs: Sequence[Any], workers: int = 1) -> list[dict[str, Any]]:

@@ -7,7 +7,12 @@ the whole test series: D_stsp (binning, 30 bins per dimension), D_H, PE(20); the
 own floor is test vs train (D_stsp 0.295, D_H 0.060). The ECG's sampling interval is not
 part of the files; lambda_max is reported per step.
 
-Run: ``python benchmarks/dsr_ecg.py [--quick] [--data-dir ../shared/data/dsr]``.
+Seed studies: ``--seeds 0,1,2,3,4`` trains one model per seed in ONE run (an ensemble,
+``DynamicsTask(seeds=...)``; member r trains as the single run with seed r would) and reports
+every member at its best validation state, the medians over the seeds, and how many members'
+orbits stayed bounded, collapsed to a fixed point or diverged.
+
+Run: ``python benchmarks/dsr_ecg.py [--quick] [--seeds 0,1,2,3,4] [--data-dir ../shared/data/dsr]``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.dsr_common import chosen_methods, data_dir_argument, evaluate, import_npy, train
+from benchmarks.dsr_common import (chosen_methods, data_dir_argument, evaluate, evaluate_members, import_npy,
+                                   seed_list, seed_rows, train, verdict_counts)
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
 from neurops.utils.bench import markdown_table, save_results
 
@@ -32,7 +38,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batches", type=int, default=None)
     parser.add_argument("--methods", default="gtf,agtf", help="comma-separated subset to train")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="dsr_ecg", help="results file name")
+    parser.add_argument("--seeds", type=seed_list, default=[0],
+                        help="comma-separated seeds; several train as one ensemble run")
     args = parser.parse_args()
     epochs = args.epochs or (5 if args.quick else 100)
     batches = args.batches or (10 if args.quick else 50)
@@ -49,25 +57,39 @@ def main() -> None:
         "agtf": ("aGTF (alpha estimated)", {**model, "training": "agtf", "alpha_rate": 0.02}),
     }
     methods = dict(all_methods[k] for k in chosen_methods(parser, args.methods, all_methods))
+    seeds = args.seeds
     rows, raw = [], {}
     for i, (label, task) in enumerate(methods.items()):
-        ckpt, seconds = train(f"ecg_{i}", data, task, epochs=epochs, batches=batches, seq_len=seq_len,
-                              batch_size=batch_size, val_every=max(1, epochs // 10), seed=args.seed)
-        res = evaluate(ckpt, x_test, 1.0)
-        raw[label] = {**res, "train_seconds": seconds, "checkpoint": str(ckpt)}
-        rows.append({"method": label, "D_stsp": res["d_stsp"], "D_H": res["d_h"], "PE(20)": res["pe"],
-                     "lambda_max / step": res["lambda_max"], "train s": seconds})
-        print(rows[-1], flush=True)
+        budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
+                  "val_every": max(1, epochs // 10)}
+        if len(seeds) == 1:
+            ckpt, seconds = train(f"ecg_{i}", data, task, seed=seeds[0], **budget)
+            runs = [evaluate(ckpt, x_test, 1.0)]
+        else:  # one ensemble run; each member at its own best validation state
+            ckpt, seconds = train(f"ecg_{i}_s{'-'.join(map(str, seeds))}", data, task, seeds=seeds, **budget)
+            ckpt = ckpt.with_name("last.ckpt")
+            runs = evaluate_members(ckpt, x_test, 1.0, "best")
+        runs = [{**r, "train_seconds": seconds} for r in runs]
+        raw[label] = {"seeds": seeds, "runs": runs, "verdicts": verdict_counts(runs), "train_seconds": seconds,
+                      "checkpoint": str(ckpt)}
+        rows += seed_rows(label, seeds, runs)
+        print(rows[-1], raw[label]["verdicts"], flush=True)
     rows.append({"method": "data (test vs train)", "D_stsp": floor["d_stsp"], "D_H": floor["d_h"], "PE(20)": "-",
-                 "lambda_max / step": "-", "train s": "-"})
+                 "lambda_max": "-", "train s": "-"})
     table = markdown_table(rows)
+    verdicts = "; ".join(f"{label}: " + ", ".join(f"{n} {v}" for v, n in r["verdicts"].items())
+                         for label, r in raw.items())
     notes = (f"\n\nBudget: {epochs} epochs x {batches} batches of {batch_size} windows of T~ = {seq_len} "
              f"({epochs * batches} RAdam steps, lr 5e-3 -> 1e-4), checkpoint with the lowest validation D_stsp "
              "(every epochs/10, 5e4-step orbit); "
-             "the paper trains far longer (5000 epochs x 50 batches).\n")
+             f"the paper trains far longer (5000 epochs x 50 batches). Seeds {seeds}"
+             + (" (one ensemble run per method; train s is the whole run's)" if len(seeds) > 1 else "")
+             + f". Orbits (majority over the starts): {verdicts}. lambda_max is per step (the ECG's sampling "
+             f"interval is not in the files). Targets: D_stsp <= {2 * floor['d_stsp']:.3g}, D_H <= "
+             f"{2 * floor['d_h']:.3g} (2x the data's floor).\n")
     print(table + notes)
-    save_results("dsr_ecg", {"epochs": epochs, "batches_per_epoch": batches, "seq_len": seq_len, "floor": floor,
-                             "results": raw}, table + notes)
+    save_results(args.name, {"epochs": epochs, "batches_per_epoch": batches, "seq_len": seq_len, "floor": floor,
+                             "seeds": seeds, "results": raw}, table + notes)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from benchmarks.dsr_common import (
     row_of,
     run_checkpoint,
     run_jobs,
+    seed_list,
     train,
 )
 from neurops.errors import ModelError
@@ -64,17 +65,6 @@ ALPHA = 0.1  # GTF: near the alpha* that aGTF estimates for this series (0.10-0.
 ALPHA_RATE = 5e-3  # aGTF decay rate; the paper's 1e-3 suits its 250 000 steps
 LR, LR_END = 5e-3, 1e-5
 LAMBDA_LORENZ = 0.9056  # per time unit, literature (e.g. Sprott 2003, Chaos and Time-Series Analysis)
-
-
-def seed_list(text: str) -> list[int]:
-    """``--seeds`` value ``"0,1,2"`` -> ``[0, 1, 2]``."""
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2, got {text!r}") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("give at least one seed")
-    return seeds
 
 
 def train_and_evaluate_ensemble(job: tuple[str, str, dict, tuple[int, ...]], data: Path, x_test: np.ndarray,

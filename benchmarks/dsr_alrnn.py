@@ -54,18 +54,20 @@ def _kind(jacobian: np.ndarray) -> str:
     return f"{'saddle' if 0 < unstable < 3 else ('unstable' if unstable == 3 else 'stable')}{' focus' if focus else ''}"
 
 
-def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, seeds: list[int]) -> list[dict]:
+def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, seeds: list[int],
+               resume: bool = False) -> list[dict]:
     """Generate the system's data (seed ``seeds[0]``), train one AL-RNN per seed (one ensemble run when there are
     several) and analyse each at its best validation state; one result per seed."""
     gen = get_generator(name)
     path = WORK_DIR / f"{name}_alrnn.h5"
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    gen.fn(gen.make_config(n_steps=n_steps, dt=spec["dt"], standardize=True, seed=seeds[0]), path, progress=False,
-           overwrite=True)
+    if not (resume and path.is_file()):  # a resumed run keeps its data
+        gen.fn(gen.make_config(n_steps=n_steps, dt=spec["dt"], standardize=True, seed=seeds[0]), path,
+               progress=False, overwrite=True)
     task = {"model": "alrnn", "model_kwargs": {"latent_dim": 20, "n_relu": spec["n_relu"]}, "training": "stf",
             "tau": spec["tau"], "input_noise": 0.05, "lr": LR, "lr_end": LR_END, "val_gen_length": 50_000}
     budget = {"epochs": epochs, "batches": batches, "seq_len": spec["seq_len"], "batch_size": BATCH_SIZE,
-              "val_every": min(VAL_EVERY, epochs)}
+              "val_every": min(VAL_EVERY, epochs), "resume": resume}
     if len(seeds) == 1:
         ckpt, seconds = train(f"alrnn_{name}", path, task, seed=seeds[0], **budget)
         models = [load(ckpt, "dynamics")[1].net]
@@ -119,6 +121,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; several train as one ensemble run per system")
     parser.add_argument("--name", default="dsr_alrnn", help="results file name")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue interrupted runs of the same settings from their last.ckpt")
     args = parser.parse_args()
     epochs = args.epochs or (5 if args.quick else 150)
     batches = args.batches or (10 if args.quick else 50)
@@ -127,7 +131,7 @@ def main() -> None:
     budget = {"lorenz63": lorenz_epochs, "rossler": epochs}
     seeds = args.seeds
     results = [r for name, spec in SYSTEMS.items() for r in run_system(name, spec, n_steps, budget[name], batches,
-                                                                           seeds)]
+                                                                           seeds, args.resume)]
     rows = [{"system": r["system"], "seed": r["seed"], "P": r["P"], "regions (minimal)": r["minimal_regions"],
              "regions visited": r["regions_visited"], "regions >= 1 %": r["regions_visited_1pct"],
              "real FPs (true)": f"{r['real_fixed_points']} ({len(r['fixed_point_matches'])})",

@@ -67,14 +67,18 @@ def import_npy(src: Path, name: str, dt: float, val_fraction: float = 0.1) -> Pa
 
 def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: int, seq_len: int,
           batch_size: int = 16, val_every: int = 5, val_length: int = 10_000, seed: int = 0,
-          seeds: Sequence[int] | None = None) -> tuple[Path, float]:
+          seeds: Sequence[int] | None = None, resume: bool = False) -> tuple[Path, float]:
     """Train one configuration with ``neurops fit``; returns the checkpoint with the lowest validation D_stsp
     and the seconds taken. ``task`` holds DynamicsTask arguments plus ``lr`` / ``lr_end`` (RAdam, decayed
     exponentially per epoch). ``seeds`` trains one model per seed in one run (an ensemble,
-    ``DynamicsTask(seeds=...)``; evaluate its members with :func:`evaluate_members`)."""
+    ``DynamicsTask(seeds=...)``; evaluate its members with :func:`evaluate_members`). ``resume`` continues
+    an interrupted run of the same name and settings from its ``last.ckpt`` (``neurops fit --ckpt_path last``)
+    instead of starting afresh; the seconds are then those of the resumed part."""
     torch.set_num_threads(1)
     root = WORK_DIR / "runs" / name
-    shutil.rmtree(root, ignore_errors=True)  # no stale checkpoints from earlier runs
+    resuming = resume and (run_checkpoint_dir(root) / "last.ckpt").is_file()
+    if not resuming:
+        shutil.rmtree(root, ignore_errors=True)  # no stale checkpoints from earlier runs
     task = dict(task)
     lr, lr_end = task.pop("lr"), task.pop("lr_end")
     if seeds is not None:
@@ -95,10 +99,12 @@ def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: 
                  "init_args": {"path": str(data), "seq_len": seq_len, "batch_size": batch_size,
                                "batches_per_epoch": batches, "val_length": val_length}},
     }
-    root.mkdir(parents=True)
-    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    if resuming and yaml.safe_load((root / "benchmark.yaml").read_text()) != config:
+        raise ValueError(f"{root} holds a run with other settings; resume it with its own settings or drop --resume.")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "benchmark.yaml").write_text(yaml.safe_dump(config))
     start = time.perf_counter()
-    run_lightning(["fit", "--config", str(root / "config.yaml")])
+    run_lightning(["fit", "--config", str(root / "benchmark.yaml"), *(["--ckpt_path", "last"] if resuming else [])])
     return run_checkpoint_dir(root) / "best.ckpt", time.perf_counter() - start
 
 

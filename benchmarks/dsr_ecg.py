@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=None)
     parser.add_argument("--methods", default="gtf,agtf", help="comma-separated subset to train")
     parser.add_argument("--name", default="dsr_ecg", help="results file name")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue interrupted runs of the same settings from their last.ckpt")
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; several train as one ensemble run")
     args = parser.parse_args()
@@ -61,7 +63,7 @@ def main() -> None:
     rows, raw = [], {}
     for i, (label, task) in enumerate(methods.items()):
         budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
-                  "val_every": max(1, epochs // 10)}
+                  "val_every": max(1, epochs // 10), "resume": args.resume}
         if len(seeds) == 1:
             ckpt, seconds = train(f"ecg_{i}", data, task, seed=seeds[0], **budget)
             runs = [evaluate(ckpt, x_test, 1.0)]

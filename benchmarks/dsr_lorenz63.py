@@ -123,6 +123,8 @@ def main() -> None:
     parser.add_argument("--methods", default="gtf,agtf,bptt,stf", help="comma-separated subset to train")
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; every method is trained with each")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue interrupted runs of the same settings from their last.ckpt")
     parser.add_argument("--ensemble", action="store_true",
                         help="train all seeds of a method in one run (an ensemble; one process)")
     parser.add_argument("--workers", type=int, default=1, help="runs trained at once (one process and thread each)")
@@ -152,7 +154,7 @@ def main() -> None:
     }
     chosen = chosen_methods(parser, args.methods, methods)
     budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
-              "val_every": val_every}
+              "val_every": val_every, "resume": args.resume}
     if args.ensemble:
         jobs = [(key, *methods[key], tuple(seeds)) for key in chosen]
         names = [f"l63_{key}_ensemble_s{'-'.join(map(str, seeds))}" for key in chosen]

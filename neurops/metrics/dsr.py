@@ -306,14 +306,19 @@ def generate_like(model: nn.Module, x_test: np.ndarray | torch.Tensor, warmup_fr
     Returns
     -------
     x_gen : [n_steps, N] (``[K, n_steps, N]`` for ``K`` starts); non-finite where the orbit diverged.
+    An ensemble of R members (:func:`~neurops.models.plrnn.stack_members`) generates all its orbits in
+    one batched rollout and adds a leading member axis: ``[R, n_steps, N]`` (``[R, K, n_steps, N]``).
     """
     arr = _model_tensor(model, _as_series(x_test, "x_test"))
     t = len(arr)
     warmup = int(round(warmup_fraction * t))
     x0 = arr[:1] if starts is None else arr[torch.as_tensor(starts, device=arr.device)]
-    x_gen = model.generate(x0, (t if n_steps is None else int(n_steps)) + warmup)[0][:, warmup:]
+    members = getattr(model, "members", 0)
+    if members:
+        x0 = x0.expand(members, *x0.shape)
+    x_gen = model.generate(x0, (t if n_steps is None else int(n_steps)) + warmup)[0][..., warmup:, :]
     x_gen = x_gen.cpu().numpy().astype(np.float64)
-    return x_gen[0] if starts is None else x_gen
+    return x_gen[..., 0, :, :] if starts is None else x_gen
 
 
 #: an orbit whose spread (std over its second half) is below this fraction of the data's in every

@@ -226,11 +226,8 @@ class DynamicsTask(Task):
             g.mul_(scale.reshape(-1, *(1,) * (g.ndim - 1)))
 
     # -- validation -----------------------------------------------------------------------
-    def _val_metrics(self, net: torch.nn.Module, x: np.ndarray) -> tuple[float, float]:
-        """``(D_stsp, D_H)`` of ``net``'s free-running orbit against the validation series ``x : [T, N]``."""
-        n_gen = max(len(x), self.hparams.val_gen_length or 0)
-        with torch.no_grad():
-            x_gen = generate_like(net, x, n_steps=n_gen)
+    def _val_metrics(self, x: np.ndarray, x_gen: np.ndarray) -> tuple[float, float]:
+        """``(D_stsp, D_H)`` of a free-running orbit ``x_gen`` against the validation series ``x : [T, N]``."""
         if not np.isfinite(x_gen).all():
             return float("inf"), float("inf")
         d_stsp = state_space_divergence(x, x_gen, n_bins=self.hparams.n_bins)
@@ -239,12 +236,14 @@ class DynamicsTask(Task):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["x"][0].detach().cpu().numpy().astype(np.float64)
+        with torch.no_grad():  # one batched rollout for all members of an ensemble: [R, n, N]
+            x_gen = generate_like(self.net, x, n_steps=max(len(x), self.hparams.val_gen_length or 0))
         if not self.members:
-            d_stsp, d_h = self._val_metrics(self.net, x)
+            d_stsp, d_h = self._val_metrics(x, x_gen)
             self.log("val/d_stsp", d_stsp, prog_bar=True, batch_size=1)
             self.log("val/d_h", d_h, prog_bar=True, batch_size=1)
             return
-        values = np.array([self._val_metrics(self.net.member(r), x) for r in range(self.members)])  # [R, 2]
+        values = np.array([self._val_metrics(x, orbit) for orbit in x_gen])  # [R, 2]
         self._member_val.append(values[:, 0])
         for r, (d_stsp, d_h) in enumerate(values):
             self.log(f"val/d_stsp/member_{r}", d_stsp, batch_size=1)

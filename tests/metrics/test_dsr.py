@@ -148,3 +148,19 @@ def test_summarize() -> None:
     s = summarize([1.0, 2.0, 3.0, float("nan")])
     assert s["mean"] == 2.0 and s["median"] == 2.0 and s["mad"] == 1.0 and s["n"] == 3
     assert s["sem"] == pytest.approx(1.0 / math.sqrt(3))
+
+
+def test_generate_like_of_an_ensemble_is_every_members_orbit() -> None:
+    from neurops.models import build
+    from neurops.models.plrnn import stack_members
+
+    members = [build("clipped_shplrnn", obs_dim=3, latent_dim=3, hidden_dim=8, seed=s) for s in (0, 1, 2)]
+    ensemble = stack_members(members).double()
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    together = generate_like(ensemble, x, n_steps=60)  # [R, 60, N]
+    starts = generate_like(ensemble, x, n_steps=60, starts=np.array([0, 5]))  # [R, K, 60, N]
+    assert together.shape == (3, 60, 3) and starts.shape == (3, 2, 60, 3)
+    for r, m in enumerate(members):
+        np.testing.assert_allclose(together[r], generate_like(m.double(), x, n_steps=60), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(starts[r], generate_like(m.double(), x, n_steps=60, starts=np.array([0, 5])),
+                                   rtol=1e-10, atol=1e-12)

@@ -155,6 +155,28 @@ def _no_seed_from_earlier_tests(monkeypatch):
     monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of writing (``capsys``'s stream in a test)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+@pytest.fixture
+def lightning_logs_to_capsys(capsys, monkeypatch) -> None:
+    """Lightning's console log lines (its own stderr handlers, bound to the stream of the moment Lightning
+    was imported) go to ``capsys``'s stderr, so a test sees exactly what a user's terminal would show."""
+    import logging
+
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler) is logging.StreamHandler:  # Lightning's own; not pytest's log capture handlers
+                monkeypatch.setattr(handler, "stream", _CurrentStderr())
+
+
 @pytest.fixture
 def operator_file(tmp_path: Path) -> Path:
     """train 24 @ 16^2, val 8 @ 16^2, test 8 @ 16^2, test@32 8 @ 32^2."""

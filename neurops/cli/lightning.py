@@ -348,17 +348,21 @@ class NeuropsCLI(LightningCLI):
 
 
 class _Quiet(logging.Filter):
-    """Drops Lightning's advertising tips and its "Seed set to N" line (the seed is in the run's config.yaml)."""
+    """Drops Lightning's advertising tips, its "Seed set to N" line (the seed is in the run's config.yaml) and
+    its list of the accelerators it found (printed before any error of a run; Lightning still warns when a
+    GPU is available but not used)."""
+
+    NOISE = ("\N{ELECTRIC LIGHT BULB} Tip:", "Seed set to", "GPU available:", "TPU available:", "HPU available:")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not (message.startswith("\N{ELECTRIC LIGHT BULB} Tip:") or message.startswith("Seed set to"))
+        return not record.getMessage().startswith(self.NOISE)
 
 
 @contextlib.contextmanager
 def _quiet_lightning() -> Iterator[None]:
-    """Lightning without its noise: tips, the seed line, and the warning that an empty validation
-    list (a run without validation) has no batches."""
+    """Lightning without its noise: tips, the seed and accelerator lines, the warning that an empty
+    validation list (a run without validation) has no batches, and Lightning's deprecation warning
+    about its own use of torch."""
     loggers = [logging.getLogger(name) for name in ("lightning.pytorch.utilities.rank_zero",
                                                     "lightning.fabric.utilities.seed")]
     quiet = _Quiet()
@@ -368,6 +372,8 @@ def _quiet_lightning() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
             warnings.filterwarnings("ignore", message="Total length of `list` across ranks is zero")
+            # Lightning's own use of a torch API that torch deprecates: nothing a user can act on
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
             yield
     finally:
         for logger in loggers:

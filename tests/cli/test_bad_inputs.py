@@ -408,6 +408,7 @@ def _listing(root: Path) -> dict[str, bytes | None]:
     return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
 
 
+@pytest.mark.usefixtures("lightning_logs_to_capsys")
 @pytest.mark.parametrize("case_id, make, argv, cause", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_gives_one_error_line(case_id, make, argv, cause, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # what a command writes next to the user (runs/, logs) is seen too

@@ -67,6 +67,7 @@ def _table(out: str) -> dict[str, float]:
     return {k: float(v) for k, v in re.findall(r"(test/\w+@\d+)\s+([-+\d.e]+)", out)}
 
 
+@pytest.mark.usefixtures("lightning_logs_to_capsys")
 def test_fit_ends_with_the_test_table_of_its_final_weights(operator_file, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     cfg = _config(tmp_path, operator_file)

@@ -257,9 +257,11 @@ class RolloutTask(OperatorTask):
     def _save_curves(self, stage: str) -> None:
         curves = self.rollout_errors.get(stage)
         trainer = self._trainer
-        if not curves or not self.hparams.plot or trainer is None or not trainer.loggers or not trainer.is_global_zero:
+        if not curves or not self.hparams.plot or trainer is None or not trainer.loggers:
             return  # files go to the logger's directory; no logger, no files
-        out_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        out_dir = Path(trainer.log_dir or trainer.default_root_dir)  # a broadcast under DDP: every process asks
+        if not trainer.is_global_zero:
+            return
         record = {"stage": stage, "epoch": int(self.current_epoch), "t_in": self.hparams.t_in,
                   "t_out": self.hparams.t_out, "step": self.hparams.step, "rel_l2_per_step": curves}
         with atomic_path(out_dir / f"rollout_errors_{stage}.json") as tmp:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import lightning as L
+import pytest
 import yaml
 
 from neurops.checkpoints import load
@@ -96,3 +97,86 @@ def test_fsdp_on_cpu_is_one_clear_error(operator_file, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "neurops: error: the trainer options are not usable" in err and "requires a GPU accelerator" in err
     assert not (tmp_path / "runs").exists()  # nothing was written
+
+
+def _rollout_file(path: Path) -> Path:
+    """Trajectories u_t = 0.8^t (a sin 2 pi x + b cos 2 pi x) on 16 points, 6 frames."""
+    import numpy as np
+
+    from neurops.data.writer import H5Writer
+
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 1, 16, endpoint=False)
+    decay = 0.8 ** np.arange(6)[None, :, None]
+    with H5Writer(path, kind="trajectory", name="decay", dims=["x"], boundary={"x": "periodic"}) as w:
+        for split, n in (("train", 16), ("val", 4), ("test", 4)):
+            a, b = rng.normal(size=(2, n, 1, 1))
+            w.add_split(split, coords={"x": x}, time=np.arange(6, dtype=float),
+                        states={"u": (decay * (a * np.sin(2 * np.pi * x) + b * np.cos(2 * np.pi * x)))
+                                .astype(np.float32)})
+    return path
+
+
+def _tiny_configs(tmp_path: Path, lorenz63: Path) -> dict[str, tuple[dict, str]]:
+    """kind -> (a tiny version of its shipped config, its validation metric)."""
+    from neurops.configs import resolve_config
+    from neurops.data.generators.darcy import DarcyConfig, generate_darcy
+
+    shipped = {name: yaml.safe_load(resolve_config(name).read_text())
+               for name in ("ns_lsm", "dgno_darcy_piecewise", "dsr_lorenz63")}
+    rollout = shipped["ns_lsm"]
+    rollout["model"]["init_args"].update({"model": "fno", "model_kwargs": {"modes": [4], "width": 8, "n_layers": 1},
+                                          "t_in": 2, "t_out": 2})
+    rollout["data"]["init_args"].update({"path": str(_rollout_file(tmp_path / "decay.h5")), "t_in": 2, "t_out": 2,
+                                         "batch_size": 4, "num_workers": 0})
+    darcy = dict(resolution=9, coefficient="piecewise", a_high=10.0, a_low=5.0, forcing=10.0)
+    coef = generate_darcy(DarcyConfig(n_train=8, n_val=0, n_test=0, unlabelled=True, **darcy), tmp_path / "coef.h5",
+                          workers=1, progress=False)
+    labelled = generate_darcy(DarcyConfig(n_train=1, n_val=4, n_test=4, seed=1, **darcy), tmp_path / "lab.h5",
+                              workers=1, progress=False)
+    dgno = shipped["dgno_darcy_piecewise"]
+    dgno["model"]["init_args"]["model_kwargs"].update({"resolution": [9, 9], "latent_dim": 8, "encoder_hidden": [16],
+                                                        "width": 8, "depth": 2})
+    dgno["model"]["init_args"].update({"n_particles": 8, "n_quad_per_axis": 3})
+    dgno["data"]["init_args"].update({"train_path": str(coef), "eval_path": str(labelled), "batch_size": 2})
+    dsr = shipped["dsr_lorenz63"]
+    dsr["model"]["init_args"].update({"model": "alrnn", "model_kwargs": {"latent_dim": 4, "n_relu": 2},
+                                      "training": "stf", "tau": 5, "val_gen_length": None})
+    dsr["data"]["init_args"].update({"path": str(lorenz63), "seq_len": 20, "batch_size": 4, "batches_per_epoch": 4,
+                                     "val_length": 200})
+    configs = {"rollout": (rollout, "val/rel_l2"), "generative": (dgno, "val/rel_l2"), "dynamics": (dsr, "val/d_stsp")}
+    for cfg, _ in configs.values():
+        cfg["trainer"].update({"max_epochs": 2, "check_val_every_n_epoch": 1, "accelerator": "cpu",
+                               "enable_progress_bar": False, "enable_model_summary": False})
+        cfg["trainer"].pop("default_root_dir", None)
+    return configs
+
+
+@pytest.mark.processes  # ~15-25 s each (two processes import Lightning); the operator task's test above is fast
+@pytest.mark.parametrize("kind", ["rollout", "generative", "dynamics"])
+def test_every_task_fits_in_two_ddp_processes(kind, lorenz63_file, tmp_path):
+    """The rollout, generative (DGNO) and dynamics (DSR) tasks under `--trainer.strategy ddp --trainer.devices 2`:
+    the run ends, rank zero alone writes one checkpoint per callback and one metrics file, and the checkpoint is
+    the task's kind."""
+    cfg, metric = _tiny_configs(tmp_path, lorenz63_file)[kind]
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    root = tmp_path / "ddp"
+    done = subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", str(path), "--trainer.strategy", "ddp",
+                           "--trainer.devices", "2", *_run_args(root)], cwd=tmp_path,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Starting with 2 processes" in done.stderr + done.stdout
+    callbacks = {c["class_path"].rpartition(".")[2] for c in cfg["trainer"]["callbacks"]}
+    names = {"LastCheckpoint": "last.ckpt", "BestCheckpoint": "best.ckpt"}
+    assert sorted(p.name for p in root.rglob("*.ckpt")) == sorted(names[c] for c in callbacks)
+    assert len(list(root.rglob("metrics.csv"))) == 1
+    values = [float(v) for v in _val_curve_of(root, metric)]
+    assert len(values) == 2 and all(v == v and v < float("inf") for v in values)
+    assert load(root / "checkpoints" / "last.ckpt")[0] == kind
+
+
+def _val_curve_of(root: Path, metric: str) -> list[str]:
+    (metrics,) = root.rglob("metrics.csv")
+    with open(metrics) as f:
+        return [row[metric] for row in csv.DictReader(f) if row.get(metric)]

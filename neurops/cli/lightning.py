@@ -303,6 +303,9 @@ class NeuropsCLI(LightningCLI):
         if callable(summary) and summary():
             print(summary())
 
+    #: the metrics of the test after fit, one dict per test loader (empty without one)
+    test_results: list[dict[str, float]] = []
+
     def _test_after_fit(self) -> None:
         if not self.config.fit.get("test_after_fit", True) or not getattr(self.datamodule, "test_sets", None):
             return
@@ -311,7 +314,8 @@ class NeuropsCLI(LightningCLI):
         best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks
                      if getattr(cb, "monitor", None) and cb.best_model_path and Path(cb.best_model_path).is_file()),
                     None)
-        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best, weights_only=True)
+        self.test_results = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best,
+                                              weights_only=True)
 
     # failed runs leave no stub log folders --------------------------------------------------------
     def _run_subcommand(self, subcommand: str) -> None:
@@ -380,7 +384,9 @@ def _quiet_lightning() -> Iterator[None]:
             logger.removeFilter(quiet)
 
 
-def _cli(argv: Sequence[str], run: bool = True) -> NeuropsCLI:
+def run_cli(argv: Sequence[str], run: bool = True) -> NeuropsCLI:
+    """The :class:`NeuropsCLI` of ``argv`` (``["fit", "--config", ...]``), after running its subcommand;
+    with ``run=False``, ``argv`` has no subcommand and the CLI only builds the trainer, task and data module."""
     args, configs = resolve_config_args(argv)
     for config in configs:
         validate_config(config)
@@ -403,7 +409,7 @@ def _cli(argv: Sequence[str], run: bool = True) -> NeuropsCLI:
 
 def run_lightning(argv: Sequence[str]) -> int:
     """Run ``fit``/``validate``/``test`` with ``argv`` (``["fit", "--config", ...]``)."""
-    _cli(argv)
+    run_cli(argv)
     return 0
 
 
@@ -415,7 +421,7 @@ def instantiate(config: str | Path, *overrides: str) -> tuple[Task, L.LightningD
     config : a shipped config's short name (``darcy_fno``) or a config file.
     overrides : command-line options, e.g. ``"--data.init_args.path", "data/d.h5"``.
     """
-    cli = _cli(["--config", str(config), *overrides], run=False)
+    cli = run_cli(["--config", str(config), *overrides], run=False)
     return cli.model, cli.datamodule
 
 

@@ -6,3 +6,33 @@ def test_too_coarse_resolution_is_one_clear_error_before_any_work(tmp_path, caps
     err = capsys.readouterr().err
     assert "--resolution 17 is too coarse" in err and "use --resolution 25 or more" in err
     assert not (tmp_path / "qs").exists()  # nothing was generated
+
+
+def test_the_quickstart_is_a_run_of_neurops_fit_and_a_second_one_replaces_it(tmp_path, capsys):
+    """Its numbers are those of the checkpoint `neurops fit` wrote in the quickstart's run folder."""
+    import json
+
+    import torch
+
+    from neurops.checkpoints import load
+    from neurops.data.reader import read_split
+    from neurops.metrics.field import relative_lp
+
+    args = ["quickstart", "--out", str(tmp_path / "qs"), "--n-train", "12", "--n-test", "4", "--resolution", "25",
+            "--test-resolution", "33", "--epochs", "2", "--workers", "1"]
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "qs" / "summary.json").read_text())
+    assert summary["command"].startswith("neurops fit --config darcy_fno_quickstart ")
+    assert summary["checkpoint"] == str(tmp_path / "qs" / "run" / "checkpoints" / "last.ckpt")
+    kind, task = load(summary["checkpoint"])
+    assert kind == "operator" and task.hparams.model_kwargs["modes"] == [12, 12]
+    for res, split in ((25, "test"), (33, "test@33")):
+        data = read_split(summary["data"], split)
+        x = torch.from_numpy(data["inputs"]["a"])[:, None].float()
+        y = torch.from_numpy(data["outputs"]["u"])[:, None].float()
+        with torch.no_grad():
+            error = relative_lp(task(x), y).item()
+        assert abs(error - summary["metrics"][f"test/rel_l2@{res}"]) <= 1e-5 * error
+    assert main(args) == 0  # the second run replaces the first one's run folder instead of refusing it
+    assert "replacing the previous quickstart run" in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "qs" / "run" / "logs").iterdir()] == ["version_0"]

@@ -1,28 +1,22 @@
-"""Shared pieces of the operator benchmarks: data preparation and ONE training/evaluation loop.
+"""Shared pieces of the operator benchmarks: command-line options, data files, parameter counts.
 
-Every model in a side-by-side comparison is trained by :func:`train_eval` with the same
-normalization, optimizer, schedule, loss, batches and seed, so differences come from the
+The models of a side-by-side comparison train through the path users run (``OperatorTask`` +
+data module + Lightning ``Trainer``, :func:`benchmarks.lightning_runs.fit_and_test`) with the
+same normalization, optimizer, schedule, loss, batches and seed, so differences come from the
 models alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from neurops.data.generators import get_generator
-from neurops.data.normalizers import GaussianNormalizer
-from neurops.data.reader import list_splits, read_attrs, read_split
-from neurops.metrics.field import get_loss, relative_h1, relative_lp
-from neurops.utils.seeding import seed_everything
+from neurops.data.reader import read_attrs
 
 WORK_DIR = Path(__file__).resolve().parent / "work"
 
@@ -53,18 +47,6 @@ def parse_darcy_args(ap: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-@dataclass
-class OperatorData:
-    """Whole splits of an operator file in memory: ``x``/``y`` tensors ``[N, C, *spatial]``."""
-
-    train: tuple[torch.Tensor, torch.Tensor]
-    tests: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
-
-    @property
-    def resolution(self) -> int:
-        return int(self.train[0].shape[-1])
-
-
 def darcy_file(n_train: int, n_test: int, resolution: int, test_resolutions: tuple[int, ...] = (),
                coefficient: str = "piecewise", seed: int = 0, workers: int = 2, **options: Any) -> Path:
     """Generate (or reuse from ``benchmarks/work``) a Darcy file with these settings."""
@@ -78,17 +60,6 @@ def darcy_file(n_train: int, n_test: int, resolution: int, test_resolutions: tup
     if path.exists() and read_attrs(path)["generator"].get("n_train") == n_train:
         return path
     return spec.generate(config, path, workers=workers, overwrite=True)
-
-
-def load_operator_data(path: Path, input_field: str = "a", output_field: str = "u") -> OperatorData:
-    """Train split and every ``test*`` split (keyed by split name) as tensors."""
-    def pair(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        d = read_split(path, split)
-        return (torch.from_numpy(d["inputs"][input_field])[:, None].float(),
-                torch.from_numpy(d["outputs"][output_field])[:, None].float())
-
-    tests = {s: pair(s) for s in list_splits(path) if s == "test" or s.startswith("test@")}
-    return OperatorData(train=pair("train"), tests=tests)
 
 
 def n_parameters(model: nn.Module) -> int:
@@ -110,75 +81,3 @@ class Bf16Autocast(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, dtype=torch.bfloat16):
             return self.model(x).float()
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, in_norm: GaussianNormalizer,
-             out_norm: GaussianNormalizer, batch_size: int = 32) -> dict[str, float]:
-    """Relative L2 and H1 (finite differences) of a model on a whole split, mean over samples."""
-    model.eval()
-    preds = torch.cat([out_norm.decode(model(in_norm.encode(x[i:i + batch_size])))
-                       for i in range(0, len(x), batch_size)])
-    return {"rel_l2": relative_lp(preds, y).item(), "rel_h1": relative_h1(preds, y).item()}
-
-
-def train_eval(model: nn.Module, data: OperatorData, *, epochs: int, batch_size: int = 20, lr: float = 1e-3,
-               weight_decay: float = 1e-4, scheduler: str = "step", step_size: int = 100, gamma: float = 0.5,
-               loss: str = "rel_l2", seed: int = 0, max_seconds: float | None = None,
-               verbose: bool = True, name: str = "") -> dict[str, Any]:
-    """Train ``model`` on ``data.train`` and evaluate on every test split.
-
-    Parameters
-    ----------
-    epochs : number of epochs (the schedule is laid out for this many).
-    scheduler : ``step`` (StepLR per epoch, FNO paper) or ``onecycle`` (per step).
-    loss : a name in :data:`neurops.metrics.field.LOSSES`, computed on decoded outputs.
-    max_seconds : stop after the epoch during which this training wall-clock time is exceeded
-        (equal-time comparisons).
-
-    Returns
-    -------
-    dict with ``epochs_run``, ``seconds_per_epoch`` (median), ``train_seconds``, ``final_train_loss``
-    and ``tests: {split: {"rel_l2", "rel_h1"}}``.
-    """
-    seed_everything(seed)
-    x, y = data.train
-    in_norm, out_norm = GaussianNormalizer(x.shape[1]).fit([x]), GaussianNormalizer(y.shape[1]).fit([y])
-    loss_fn = get_loss(loss)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(x) / batch_size)
-    if scheduler == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch,
-                                                    pct_start=0.1)
-    else:
-        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=gamma)
-    gen = torch.Generator().manual_seed(seed)
-    epoch_times, train_seconds, running = [], 0.0, float("nan")
-    for epoch in range(epochs):
-        model.train()
-        t0 = time.perf_counter()
-        perm = torch.randperm(len(x), generator=gen)
-        total = 0.0
-        for i in range(0, len(x), batch_size):
-            idx = perm[i:i + batch_size]
-            opt.zero_grad(set_to_none=True)
-            pred = out_norm.decode(model(in_norm.encode(x[idx])))
-            batch_loss = loss_fn(pred, y[idx])
-            batch_loss.backward()
-            opt.step()
-            if scheduler == "onecycle":
-                sched.step()
-            total += batch_loss.item() * len(idx)
-        if scheduler != "onecycle":
-            sched.step()
-        epoch_times.append(time.perf_counter() - t0)
-        train_seconds += epoch_times[-1]
-        running = total / len(x)
-        if verbose and (epoch % max(1, epochs // 10) == 0 or epoch == epochs - 1):
-            print(f"  [{name}] epoch {epoch + 1}/{epochs}: train {loss} {running:.4f} ({epoch_times[-1]:.2f} s)",
-                  flush=True)
-        if max_seconds is not None and train_seconds >= max_seconds:
-            break
-    tests = {split: evaluate(model, xs, ys, in_norm, out_norm) for split, (xs, ys) in data.tests.items()}
-    return {"epochs_run": len(epoch_times), "seconds_per_epoch": float(np.median(epoch_times)),
-            "train_seconds": train_seconds, "final_train_loss": running, "tests": tests}

@@ -1,8 +1,9 @@
 """Train and test neurops Lightning tasks side by side, with seconds per training epoch.
 
-Used by the LSM benchmarks (``lsm_darcy.py``, ``lsm_navier_stokes.py``): every model is
-trained through the same code path users run (``OperatorTask`` / ``RolloutTask`` with
-their datamodules), from the same seed, on the same data, in one process. They share
+Used by the operator benchmarks (``darcy_fno.py``, ``darcy_mgno.py``, ``lsm_darcy.py``,
+``lsm_navier_stokes.py``, ``dgno_forward.py``, ``resolution.py``): every model is trained through the same code
+path users run (``OperatorTask`` / ``RolloutTask`` ... with their datamodules and a Lightning
+``Trainer``), from the same seed, on the same data, in one process. The LSM benchmarks share
 their command line too (:func:`comparison_parser`, :func:`parse_sized`).
 """
 
@@ -90,8 +91,11 @@ class EpochTimer(L.Callback):
 
 
 def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.LightningDataModule, *, epochs: int,
-                 seed: int, accelerator: str = "auto", test: bool = True) -> dict[str, Any]:
+                 seed: int, accelerator: str = "auto", precision: str | None = None,
+                 test: bool = True) -> dict[str, Any]:
     """Seed, build a task, train it ``epochs`` epochs without validation, test it (unless ``test=False``).
+
+    ``precision`` is the Trainer's (``"bf16-mixed"`` ...; default float32).
 
     Returns
     -------
@@ -103,7 +107,7 @@ def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.Light
     seed_everything(seed)
     task = make_task()
     timer = EpochTimer()
-    trainer = L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, logger=False,
+    trainer = L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, logger=False, precision=precision,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         callbacks=[timer], num_sanity_val_steps=0, limit_val_batches=0)
     t0 = time.perf_counter()

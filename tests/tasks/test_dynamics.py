@@ -13,6 +13,7 @@ import torch
 from neurops.checkpoints import load
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.data.generators import get_generator
+from neurops.dynamics.evaluate import EvaluationSettings, evaluate_checkpoints
 from neurops.errors import CheckpointError, ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, hellinger_distance, state_space_divergence
 from neurops.tasks.dynamics import DynamicsTask
@@ -123,3 +124,73 @@ def test_val_gen_length_sets_the_orbit_length_of_d_stsp() -> None:
     with pytest.raises(ConfigError, match="val_gen_length"):
         _small_task(val_gen_length=0)
     assert np.isfinite(logged["val/d_h"])
+
+
+# -- ensembles (seeds): member r trains as a single run with seed r would ---------------------------
+def _fit_seeded(path: Path, tmp: Path, seed: int, epochs: int = 2, **task_kwargs) -> tuple[L.Trainer, DynamicsTask]:
+    L.seed_everything(seed, verbose=False)
+    dm = DynamicsDataModule(path, seq_len=20, batch_size=4, batches_per_epoch=6, val_length=600)
+    task = DynamicsTask(model="clipped_shplrnn", model_kwargs={"latent_dim": 3, "hidden_dim": 12},
+                        optimizer=partial(torch.optim.RAdam, lr=5e-3), lr_scheduler=ExponentialTo(1e-3),
+                        **task_kwargs)
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp, num_sanity_val_steps=0,
+                        enable_checkpointing=False)
+    trainer.fit(task, datamodule=dm)
+    return trainer, task
+
+
+@pytest.mark.parametrize("training", ["gtf", "agtf"])
+def test_member_trains_as_the_single_run_with_its_seed(l63_file: Path, tmp_path: Path, training: str) -> None:
+    # gradient clipping on: each member is clipped on its own gradient norm, as its single run is
+    kwargs = {"training": training, "alpha": 0.2, "alpha_every": 2, "gradient_clip": 0.5, "lambda_latent": 1e-4}
+    _, ens = _fit_seeded(l63_file, tmp_path / "ens", seed=0, seeds=[3, 5], **kwargs)
+    for r, seed in enumerate((3, 5)):
+        _, single = _fit_seeded(l63_file, tmp_path / f"s{seed}", seed=seed, **kwargs)
+        member = ens.member_models("final")[r]
+        for (name, p), q in zip(member.named_parameters(), single.net.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5, msg=f"member {r} {name}")
+    # different seeds: different members
+    a, b = ens.member_models("final")
+    assert not torch.allclose(next(a.parameters()), next(b.parameters()))
+
+
+def test_best_states_checkpoint_and_evaluation(l63_file: Path, tmp_path: Path) -> None:
+    trainer, task = _fit_seeded(l63_file, tmp_path, seed=0, epochs=3, seeds=[0, 1, 2], training="gtf", alpha=0.2)
+    metrics = trainer.callback_metrics
+    per_member = [float(metrics[f"val/d_stsp/member_{r}"]) for r in range(3)]
+    assert float(metrics["val/d_stsp"]) == pytest.approx(float(np.median(per_member)))
+    best = task.member_best
+    assert (best.step > 0).all() and torch.isfinite(best.score).all()
+    # the best score of each member is the lowest of its validations; the last one is among them
+    assert all(best.score[r] <= per_member[r] * (1 + 1e-6) for r in range(3))  # logged as float32
+    # a member's best state is what member_models("best") returns
+    for r, model in enumerate(task.member_models("best")):
+        torch.testing.assert_close(dict(model.named_parameters())["A"], best.p_A[r])
+    summary = task.member_summary()
+    assert "member 2 (seed 2)" in summary and "median" in summary
+
+    ckpt = tmp_path / "ens.ckpt"
+    trainer.save_checkpoint(ckpt)
+    kind, loaded = load(ckpt)
+    assert kind == "dynamics" and loaded.members == 3
+    torch.testing.assert_close(loaded.member_best.score, best.score)
+    for m, n in zip(loaded.member_models("best"), task.member_models("best")):
+        x0 = torch.randn(2, 3)
+        torch.testing.assert_close(m(x0, 5), n.eval()(x0, 5))
+    res = evaluate_checkpoints([ckpt], l63_file, settings=EvaluationSettings(starts=2, lyapunov_steps=200,
+                                                                             lyapunov_starts=1, pe_steps=5))
+    assert [m["seed"] for m in res["models"]] == [0, 1, 2] and res["summary"]["d_stsp"]["n"] >= 1
+    final = evaluate_checkpoints([ckpt], l63_file, member_state="final",
+                                 settings=EvaluationSettings(starts=2, lyapunov_steps=200, lyapunov_starts=1,
+                                                             pe_steps=5))
+    assert {m["state"] for m in final["models"]} == {"final"}
+
+
+def test_ensemble_errors(l63_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="distinct"):
+        DynamicsTask(model_kwargs={"obs_dim": 3, "latent_dim": 3}, seeds=[1, 1])
+    with pytest.raises(ConfigError, match="distinct"):
+        DynamicsTask(model_kwargs={"obs_dim": 3, "latent_dim": 3}, seeds=[])
+    with pytest.raises(ConfigError, match="best' or 'final"):
+        DynamicsTask(model_kwargs={"obs_dim": 3, "latent_dim": 3}, seeds=[1, 2]).member_models("middle")

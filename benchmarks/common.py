@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from benchmarks.runner import benchmark_parser
 from neurops.data.generators import get_generator
 from neurops.data.reader import read_attrs
 
@@ -23,8 +24,7 @@ WORK_DIR = Path(__file__).resolve().parent / "work"
 
 def darcy_argument_parser(description: str | None) -> argparse.ArgumentParser:
     """The options every Darcy operator benchmark shares (data sizes, training, FNO size, seed)."""
-    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="200 train / 50 test at 33^2 (65^2 zero-shot), 10 epochs")
+    ap = benchmark_parser(description, quick="200 train / 50 test at 33^2 (65^2 zero-shot), 10 epochs")
     ap.add_argument("--n-train", type=int, default=1000)
     ap.add_argument("--n-test", type=int, default=200)
     ap.add_argument("--resolution", type=int, default=65)
@@ -38,9 +38,9 @@ def darcy_argument_parser(description: str | None) -> argparse.ArgumentParser:
     return ap
 
 
-def parse_darcy_args(ap: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse, then shrink everything for ``--quick`` (a few minutes on 2 CPU cores)."""
-    args = ap.parse_args()
+def parse_darcy_args(ap: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv`` (default: the command line), then shrink everything for ``--quick`` (a few minutes on 2 CPU cores)."""
+    args = ap.parse_args(argv)
     if args.quick:
         args.n_train, args.n_test, args.resolution, args.test_resolution, args.epochs = 200, 50, 33, 65, 10
         args.modes = min(args.modes, 8)

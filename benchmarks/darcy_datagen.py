@@ -16,26 +16,25 @@ full run. Samples per second are the median of ``--repeat`` runs.
 
 Usage::
 
-    python benchmarks/darcy_datagen.py --quick     # about a minute
-    python benchmarks/darcy_datagen.py             # a few minutes
+    python -m benchmarks run darcy_datagen --quick     # about a minute
+    python -m benchmarks run darcy_datagen             # a few minutes
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse.linalg as spla
 
+from benchmarks.runner import benchmark_parser
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient, generate_darcy
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.reader import read_split
 from neurops.solvers.diffusion_fd import diffusion_matrix, interior
-from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.bench import markdown_table, save_results, timed
 
 FULL = {65: 64, 129: 32, 257: 12, 421: 6}
 QUICK = {65: 16, 129: 8, 257: 4}
@@ -54,20 +53,14 @@ def spsolve_loop(config: DarcyConfig, n: int) -> np.ndarray:
 
 
 def _median_time(fn, repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), result
+    runs = [timed(fn) for _ in range(repeat)]
+    return float(np.median([t for t, _ in runs])), runs[-1][1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer samples and grids up to 257")
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick="fewer samples and grids up to 257")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
-    parser.add_argument("--results-dir", type=Path, default=None, help="default: benchmarks/results")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     rows = []
     with tempfile.TemporaryDirectory(prefix="darcy_datagen_") as tmp:
@@ -94,9 +87,8 @@ def main() -> None:
         "multigrid PCG from ~9,000 interior nodes; residual <= 1e-10 checked; HDF5 written). Difference column: float32 storage. "
         f"Load average at the end: {os.getloadavg()[0]:.2f} (the CPU is shared).\n"
     )
-    save_results("darcy_datagen", {"quick": args.quick, "repeat": args.repeat, "rows": rows,
-                                   "load_average": list(os.getloadavg())}, table + note,
-                 results_dir=args.results_dir)
+    save_results("darcy_datagen_quick" if args.quick else "darcy_datagen", vars(args), rows, table + note,
+                 args.results_dir)
 
 
 if __name__ == "__main__":

@@ -9,42 +9,37 @@ geometric-multigrid PCG from 9,000 interior nodes on
 
 Usage::
 
-    python benchmarks/darcy_datagen_solvers.py --quick   # 65, 129, 257 nodes per side
-    python benchmarks/darcy_datagen_solvers.py           # adds 421 (FNO's fine grid)
+    python -m benchmarks run darcy_datagen_solvers --quick   # 65, 129, 257 nodes per side
+    python -m benchmarks run darcy_datagen_solvers           # adds 421 (FNO's fine grid)
 """
 
 from __future__ import annotations
 
-import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.runner import benchmark_parser
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.data.reader import read_split
-from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.bench import markdown_table, save_results, timed
 
 QUICK = {65: 16, 129: 8, 257: 4}
 FULL = {65: 32, 129: 16, 257: 8, 421: 4}
 
 
 def rate(config: DarcyConfig, path: Path, workers: int, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        generate_darcy(config, path, workers=workers, progress=False, overwrite=True)
-        best = min(best, time.perf_counter() - t0)
+    best = min(timed(lambda: generate_darcy(config, path, workers=workers, progress=False, overwrite=True))[0]
+               for _ in range(repeat))
     return config.n_train / best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick="65, 129 and 257 nodes per side")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="darcy_solvers_") as tmp:
         for nodes, n in (QUICK if args.quick else FULL).items():
@@ -65,7 +60,7 @@ def main() -> None:
           "`solver=\"auto\"` (multigrid PCG from 9,000 interior nodes), same samples, residual <= 1e-10.\n\n"
           + markdown_table(rows))
     print(md)
-    save_results("darcy_datagen_solvers", {"quick": args.quick, "repeat": args.repeat, "rows": rows}, md)
+    save_results("darcy_datagen_solvers", vars(args), rows, md, args.results_dir)
 
 
 if __name__ == "__main__":

@@ -15,23 +15,19 @@ shared machine).
 
 Usage::
 
-    python benchmarks/darcy_fno.py --quick          # a few minutes on 2 CPU cores
-    python benchmarks/darcy_fno.py                  # 1000 train / 200 test at 65^2 (+129^2 zero-shot)
-    python benchmarks/darcy_fno.py --epochs 500 --resolution 85   # FNO-paper scale (GPU)
+    python -m benchmarks run darcy_fno --quick      # a few minutes on 2 CPU cores
+    python -m benchmarks run darcy_fno              # 1000 train / 200 test at 65^2 (+129^2 zero-shot)
+    python -m benchmarks run darcy_fno --epochs 500 --resolution 85   # FNO-paper scale (GPU)
 """
 
 from __future__ import annotations
 
-import sys
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
 
 from benchmarks.common import darcy_argument_parser, darcy_file, parse_darcy_args
 from benchmarks.lightning_runs import fit_and_test
@@ -71,8 +67,8 @@ def first_inputs(dm: OperatorDataModule, n: int) -> torch.Tensor:
     return torch.stack([dm.train_set[i]["x"] for i in range(n)])
 
 
-def main() -> None:
-    args = parse_darcy_args(darcy_argument_parser(__doc__))
+def main(argv: list[str] | None = None) -> None:
+    args = parse_darcy_args(darcy_argument_parser(__doc__), argv)
     modes = (args.modes, args.modes + 1)
     path = darcy_file(args.n_train, args.n_test, args.resolution, (args.test_resolution,), seed=args.seed)
     dm = OperatorDataModule(path, batch_size=args.batch_size, val_split=None)
@@ -114,8 +110,8 @@ def main() -> None:
                f"epochs, batch {args.batch_size}, AdamW lr {args.lr} halved every {step} epochs, seed {args.seed}.")
     print("\n" + summary)
     name = "darcy_fno_quick" if args.quick else "darcy_fno"
-    save_results(name, {"settings": vars(args), "results": results, "step_seconds": times, "ratios": ratios},
-                 summary)
+    save_results(name, vars(args), rows, summary, args.results_dir,
+                 details={"results": results, "step_seconds": times, "ratios": ratios})
 
 
 if __name__ == "__main__":

@@ -23,11 +23,11 @@ Two comparisons:
 
 Usage (from the repository root)::
 
-    python -m benchmarks.darcy_mgno --quick     # 200 train / 50 test at 33^2, a few minutes
-    python -m benchmarks.darcy_mgno --quick --bf16   # also MgNO in bf16-mixed precision
-    python -m benchmarks.darcy_mgno             # 1000 train / 200 test at 65^2 (+129^2)
+    python -m benchmarks run darcy_mgno --quick     # 200 train / 50 test at 33^2, a few minutes
+    python -m benchmarks run darcy_mgno --quick --bf16   # also MgNO in bf16-mixed precision
+    python -m benchmarks run darcy_mgno             # 1000 train / 200 test at 65^2 (+129^2)
     # paper-like scale, for a GPU: MgNO's optimizer settings and Fourier H1 loss
-    python -m benchmarks.darcy_mgno --n-train 1000 --n-test 200 --resolution 65 \
+    python -m benchmarks run darcy_mgno --n-train 1000 --n-test 200 --resolution 65 \
         --test-resolution 129 --epochs 500 --batch-size 8 --lr 5e-4 --scheduler onecycle \
         --loss rel_h1_fourier --accelerator gpu
 """
@@ -35,15 +35,10 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import sys
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import torch
-
-if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import Bf16Autocast, darcy_argument_parser, darcy_file, parse_darcy_args
 from benchmarks.darcy_fno import FNO, NEURALOP_FNO, first_inputs, fno_specs, step_times
@@ -107,7 +102,7 @@ def rows_of(results: dict[str, dict[str, Any]], res: int, test_res: int,
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = darcy_argument_parser(__doc__)
     ap.add_argument("--scheduler", choices=["step", "onecycle"], default="step",
                     help="step: halve the lr three times over the run (FNO); onecycle: MgNO's")
@@ -118,7 +113,7 @@ def main() -> None:
     ap.add_argument("--timing-rounds", type=int, default=10, help="rounds of the interleaved step timing")
     ap.add_argument("--name", default=None, help="results file name (default darcy_mgno[_quick])")
     ap.add_argument("--bf16", action="store_true", help="also train MgNO in bf16-mixed precision (autocast)")
-    args = parse_darcy_args(ap)
+    args = parse_darcy_args(ap, argv)
     torch.set_num_threads(args.threads)
     modes = (args.modes, args.modes + 1)
     step = max(1, args.epochs // 3)
@@ -137,7 +132,8 @@ def main() -> None:
 
     print("== equal epochs ==", flush=True)
     results = train_all(specs, dm, {k: args.epochs for k in specs}, args, step)
-    table = markdown_table(rows_of(results, args.resolution, args.test_resolution, times))
+    rows = rows_of(results, args.resolution, args.test_resolution, times)
+    table = markdown_table(rows)
     print(table, flush=True)
 
     equal_time: dict[str, dict[str, Any]] = {}
@@ -185,8 +181,8 @@ def main() -> None:
     )
     print("\n" + summary)
     name = args.name or ("darcy_mgno_quick" if args.quick else "darcy_mgno")
-    save_results(name, {"settings": vars(args), "results": results, "equal_time": equal_time,
-                        "step_seconds": times, "ratios": ratios}, summary)
+    save_results(name, vars(args), rows, summary, args.results_dir,
+                 details={"results": results, "equal_time": equal_time, "step_seconds": times, "ratios": ratios})
 
 
 if __name__ == "__main__":

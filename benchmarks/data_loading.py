@@ -25,33 +25,30 @@
 The fields are random numbers (the content does not change reading costs), written with
 ``H5Writer`` (float32, one sample per chunk, no compression) under ``--work`` and deleted after.
 
-    python benchmarks/data_loading.py                 # 0.25 GB vs 2 GB (several minutes)
-    python benchmarks/data_loading.py --quick         # 32 MB vs 128 MB
+    python -m benchmarks run data_loading             # 0.25 GB vs 2 GB (several minutes)
+    python -m benchmarks run data_loading --quick     # 32 MB vs 128 MB
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
-
-from neurops.data.datamodule import OperatorDataModule  # noqa: E402
-from neurops.data.merge import merge_files  # noqa: E402
-from neurops.data.shards import Shard  # noqa: E402
-from neurops.data.writer import H5Writer  # noqa: E402
-from neurops.utils.bench import interleaved_times, markdown_table, save_results  # noqa: E402
+from benchmarks.runner import benchmark_parser
+from neurops.data.datamodule import OperatorDataModule
+from neurops.data.merge import merge_files
+from neurops.data.shards import Shard
+from neurops.data.writer import H5Writer
+from neurops.utils.bench import interleaved_times, markdown_table, save_results, timed
 
 _WRITE_BLOCK = 64  # samples drawn together (and the unit of sharding)
 
@@ -159,17 +156,15 @@ def memory(work: Path, sizes_gb: list[float], res: int, batch_size: int, steps: 
         size_gb = path.stat().st_size / 2**30
         row = {"file (GB)": size_gb, "samples": n}
         for mode in ("read", "fit"):
-            t0 = time.perf_counter()
-            row[f"{mode}: peak RSS (MB)"] = peak_rss(mode, path, batch_size, steps, work)
-            row[f"{mode}: seconds"] = time.perf_counter() - t0
+            row[f"{mode}: seconds"], row[f"{mode}: peak RSS (MB)"] = timed(
+                lambda mode=mode: peak_rss(mode, path, batch_size, steps, work))
         rows.append(row)
         path.unlink()
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="small files (32 MB / 128 MB; 2048 samples for speed)")
+    p = benchmark_parser(__doc__, quick="small files (32 MB / 128 MB; 2048 samples for speed)")
     p.add_argument("--res", type=int, default=64, help="grid points per axis of each field")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n", type=int, default=None, help="samples of the throughput file (default 8192; quick 2048)")
@@ -197,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     name = args.name or ("data_loading_quick" if args.quick else "data_loading")
-    settings = {"res": args.res, "batch_size": args.batch_size, "n_throughput": n, "rounds": args.rounds,
-                "sizes_gb": sizes, "fit_steps": args.fit_steps, "torch_threads": 1}
+    settings = {**vars(args), "n_throughput": n, "sizes_gb": sizes, "torch_threads": 1}
     md = ""
     if speed:
         md += (f"Throughput: one shuffled epoch of {n} samples of two {args.res}x{args.res} float32 fields, batch "
@@ -208,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         md += (f"Peak resident memory of fresh processes, batch {args.batch_size}: `read` = one DataModule pass "
                f"over the training split; `fit` = `neurops fit` of a small FNO (normalizers fitted on the whole "
                f"split, then {args.fit_steps} steps).\n\n" + markdown_table(mem))
-    save_results(name, {"settings": settings, "throughput": speed, "memory": mem}, md)
+    save_results(name, settings, speed, md, args.results_dir, details={"memory": mem})
     return 0
 
 

@@ -22,21 +22,20 @@ separately).
 
 Usage::
 
-    python benchmarks/dcdm.py --quick   # 2-D 64^2..256^2 and 3-D 32^3, short training (a few minutes)
-    python benchmarks/dcdm.py           # longer training, adds 64^3
-    python benchmarks/dcdm.py --quick --dims 3 --problems poisson --grids3 33 65 --name dcdm_3d
+    python -m benchmarks run dcdm --quick   # 2-D 64^2..256^2 and 3-D 32^3, short training (a few minutes)
+    python -m benchmarks run dcdm           # longer training, adds 64^3
+    python -m benchmarks run dcdm --quick --dims 3 --problems poisson --grids3 33 65 --name dcdm_3d
 """
 
 from __future__ import annotations
 
-import argparse
-import time
 from functools import partial
 
 import lightning as L
 import numpy as np
 import torch
 
+from benchmarks.runner import benchmark_parser
 from neurops.data.datamodule import DCDMDataModule
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient
 from neurops.data.generators.grf import gaussian_random_field
@@ -46,7 +45,7 @@ from neurops.solvers.multigrid import Multigrid
 from neurops.solvers.operators import DiffusionOperator
 from neurops.solvers.pcg import pcg
 from neurops.tasks.dcdm import DCDMTask
-from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.bench import markdown_table, save_results, timed
 
 RTOL = 1e-6
 
@@ -62,12 +61,6 @@ def coefficient(problem: str, nodes: int, dim: int, seed: int) -> torch.Tensor:
 
 def operator(problem: str, nodes: int, dim: int, seed: int) -> DiffusionOperator:
     return DiffusionOperator.from_coefficient(coefficient(problem, nodes, dim, seed))
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def compare(problem: str, nodes: int, dim: int, net: DCDMNet, trained_at: str, seed: int, maxiter: int) -> dict:
@@ -112,19 +105,17 @@ def train(problem: str, nodes: int, dim: int, steps: int, seed: int, num_ritz: i
     losses = _Losses()
     trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[losses])
-    t0 = time.perf_counter()
-    trainer.fit(task, dm)
+    train_seconds, _ = timed(lambda: trainer.fit(task, dm))
     info = {"problem": problem, "network": "conditioned" if matrices else "paper", "matrices": max(1, matrices),
             "dim": dim, "train grid": f"{nodes - 1}^{dim}", "steps": steps,
-            "ritz vectors": dm.ritz_count, "train s": time.perf_counter() - t0,
+            "ritz vectors": dm.ritz_count, "train s": train_seconds,
             "loss first 10": float(np.mean(losses.values[:10])), "loss last 10": float(np.mean(losses.values[-10:]))}
     print(info, flush=True)
     return task.net.eval(), info
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short training, no 64^3 (a few minutes)")
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick="short training, no 64^3 (a few minutes)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--maxiter", type=int, default=300, help="DCDM iteration cap")
@@ -137,7 +128,7 @@ def main() -> None:
     parser.add_argument("--steps2", type=int, default=0, help="training steps, 2-D paper network (0: default)")
     parser.add_argument("--steps-cond", type=int, default=0, help="training steps, conditioned network (0: default)")
     parser.add_argument("--steps3", type=int, default=0, help="training steps, 3-D network (0: default)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     steps2, steps_cond, steps3 = (500, 1000, 200) if args.quick else (2000, 4000, 1000)
     steps2, steps_cond, steps3 = args.steps2 or steps2, args.steps_cond or steps_cond, args.steps3 or steps3
@@ -174,8 +165,7 @@ def main() -> None:
           + markdown_table(training, ["problem", "network", "matrices", "train grid", "steps", "ritz vectors", "train s", "loss first 10",
                                       "loss last 10"]))
     print(md)
-    save_results(args.name, {"rtol": RTOL, "threads": args.threads, "quick": args.quick, "rows": rows,
-                          "training": training}, md)
+    save_results(args.name, {**vars(args), "rtol": RTOL}, rows, md, args.results_dir, details={"training": training})
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ relative L2 of about 0.02 (piecewise) and 0.008 (smooth) for DGNO.
 its numbers show the pipeline works and how the methods compare at that budget, not the
 paper's accuracy. Paper-scale command (GPU)::
 
-    python benchmarks/dgno_forward.py --accelerator gpu
+    python -m benchmarks run dgno_forward --accelerator gpu
 
 References
 ----------
@@ -37,12 +37,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import torch
-from common import WORK_DIR, darcy_file
-from lightning_runs import fit_and_test
 
+from benchmarks.common import WORK_DIR, darcy_file
+from benchmarks.lightning_runs import fit_and_test
+from benchmarks.runner import benchmark_parser
 from neurops.data.datamodule import GenerativeDataModule, OperatorDataModule
 from neurops.data.reader import read_split
 from neurops.tasks.generative import GenerativeOperatorTask
@@ -58,8 +57,7 @@ SIZES = {"quick": (400, 200, 50, 40, {"multionet": 200, "fno": 60}, 25),
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="CPU-sized run (a few minutes)")
+    p = benchmark_parser(__doc__, quick="CPU-sized run (a few minutes)")
     p.add_argument("--problems", default="piecewise,smooth", help="comma-separated subset of piecewise,smooth")
     p.add_argument("--models", default="dgno,multionet,fno", help="comma-separated subset of dgno,multionet,fno")
     p.add_argument("--seed", type=int, default=0)
@@ -148,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     note = ("DGNO trains on coefficient samples only (no solutions); MultiONet and FNO on labelled pairs. "
             "Test: relative L2 of u on labelled samples at 29x29 and the same samples at 57x57. "
             f"Paper (DGNO, GPU, 1000 epochs): {PAPER}.")
-    save_results(name, {"rows": records, "sizes": dict(zip(
-        ["unlabelled", "labelled", "test", "dgno_epochs", "supervised_epochs", "batch"], sizes))},
-        table + "\n\n" + note + "\n")
+    settings = {**vars(args), "sizes": dict(zip(
+        ["unlabelled", "labelled", "test", "dgno_epochs", "supervised_epochs", "batch"], sizes))}
+    save_results(name, settings, records, table + "\n\n" + note + "\n", args.results_dir)
     return 0
 
 

@@ -16,21 +16,18 @@ Seed studies: ``--seeds 0,1,2,3,4`` trains one AL-RNN per seed in ONE run per sy
 ensemble, ``DynamicsTask(seeds=...)``) and reports every member (at its best validation state)
 and how many of them use the topologically minimal number of subregions.
 
-Run: ``python benchmarks/dsr_alrnn.py [--quick] [--seeds 0,1,2,3,4]``.
+Run: ``python -m benchmarks run dsr_alrnn [--quick] [--seeds 0,1,2,3,4]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from benchmarks.dsr_common import WORK_DIR, seed_list, train
+from benchmarks.runner import benchmark_parser
 from neurops.checkpoints import load
 from neurops.data.generators import get_generator
 from neurops.data.generators.chaotic_systems import Lorenz63, Roessler
@@ -111,9 +108,8 @@ def analyze_member(name: str, spec: dict, path: Path, model: torch.nn.Module) ->
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick="5 epochs of 10 batches, 10 000-step series")
     parser.add_argument("--epochs", type=int, default=None, help="epochs for Roessler")
     parser.add_argument("--lorenz-epochs", type=int, default=None, help="epochs for Lorenz-63 (harder: more)")
     parser.add_argument("--batches", type=int, default=None)
@@ -123,7 +119,7 @@ def main() -> None:
     parser.add_argument("--name", default="dsr_alrnn", help="results file name")
     parser.add_argument("--resume", action="store_true",
                         help="continue interrupted runs of the same settings from their last.ckpt")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 150)
     batches = args.batches or (10 if args.quick else 50)
     n_steps = args.n_steps or (10_000 if args.quick else 50_000)
@@ -158,8 +154,9 @@ def main() -> None:
              "a 20 000-step model orbit after 2000 transient steps.\n")
     md = table + "\n" + "\n".join(fp_lines) + markdown_table(fp_rows) + notes
     print(md)
-    save_results(args.name, {"epochs": budget, "batches_per_epoch": batches, "n_steps": n_steps, "seeds": seeds,
-                             "minimal_members": minimal, "results": results}, md)
+    settings = {**vars(args), "epochs_per_system": budget, "batches_per_epoch": batches, "n_steps": n_steps}
+    save_results(args.name, settings, rows, md, args.results_dir,
+                 details={"minimal_members": minimal, "results": results, "fixed_points": fp_rows})
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -25,6 +24,7 @@ from neurops.cli.lightning import run_lightning
 from neurops.data.series_import import import_series
 from neurops.metrics.dsr import evaluate_reconstruction
 from neurops.tasks.callbacks import run_checkpoint_dir
+from neurops.utils.bench import timed
 
 REPO = Path(__file__).resolve().parents[1]
 WORK_DIR = REPO / "benchmarks" / "work"
@@ -103,9 +103,9 @@ def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: 
         raise ValueError(f"{root} holds a run with other settings; resume it with its own settings or drop --resume.")
     root.mkdir(parents=True, exist_ok=True)
     (root / "benchmark.yaml").write_text(yaml.safe_dump(config))
-    start = time.perf_counter()
-    run_lightning(["fit", "--config", str(root / "benchmark.yaml"), *(["--ckpt_path", "last"] if resuming else [])])
-    return run_checkpoint_dir(root) / "best.ckpt", time.perf_counter() - start
+    seconds, _ = timed(lambda: run_lightning(["fit", "--config", str(root / "benchmark.yaml"),
+                                               *(["--ckpt_path", "last"] if resuming else [])]))
+    return run_checkpoint_dir(root) / "best.ckpt", seconds
 
 
 def run_checkpoint(name: str) -> Path:
@@ -153,17 +153,21 @@ def verdict_counts(runs: Sequence[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def run_jobs(fn: Callable[[Any], dict[str, Any]], jobs: Sequence[Any], workers: int = 1) -> list[dict[str, Any]]:
-    """``[fn(job) for job in jobs]``, with up to ``workers`` jobs at once in separate processes, in job order."""
+def run_jobs(fn: Callable[[Any], list[dict[str, Any]]], jobs: Sequence[Any],
+             workers: int = 1) -> list[list[dict[str, Any]]]:
+    """``[fn(job) for job in jobs]``, with up to ``workers`` jobs at once in separate processes, in job order.
+
+    Each job gives a list of results (one per trained model), printed as they come."""
     if workers <= 1:
         return [_report(fn(job)) for job in jobs]
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return [_report(result) for result in pool.map(fn, jobs)]
 
 
-def _report(run: dict[str, Any]) -> dict[str, Any]:
-    print({k: v for k, v in run.items() if k != "checkpoint"}, flush=True)
-    return run
+def _report(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for run in runs:
+        print({k: v for k, v in run.items() if k != "checkpoint"}, flush=True)
+    return runs
 
 
 METRICS = ("d_stsp", "d_h", "pe", "lambda_max", "train_seconds")

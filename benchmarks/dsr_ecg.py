@@ -12,29 +12,23 @@ Seed studies: ``--seeds 0,1,2,3,4`` trains one model per seed in ONE run (an ens
 every member at its best validation state, the medians over the seeds, and how many members'
 orbits stayed bounded, collapsed to a fixed point or diverged.
 
-Run: ``python benchmarks/dsr_ecg.py [--quick] [--seeds 0,1,2,3,4] [--data-dir ../shared/data/dsr]``.
+Run: ``python -m benchmarks run dsr_ecg [--quick] [--seeds 0,1,2,3,4] [--data-dir ../shared/data/dsr]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.dsr_common import (chosen_methods, data_dir_argument, evaluate, evaluate_members, import_npy,
                                    seed_list, seed_rows, train, verdict_counts)
+from benchmarks.runner import benchmark_parser
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
 from neurops.utils.bench import markdown_table, save_results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick="5 epochs of 10 batches")
     data_dir_argument(parser)
-    parser.add_argument("--quick", action="store_true")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batches", type=int, default=None)
     parser.add_argument("--methods", default="gtf,agtf", help="comma-separated subset to train")
@@ -43,7 +37,7 @@ def main() -> None:
                         help="continue interrupted runs of the same settings from their last.ckpt")
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; several train as one ensemble run")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 100)
     batches = args.batches or (10 if args.quick else 50)
     seq_len, batch_size = 100, 32
@@ -90,8 +84,9 @@ def main() -> None:
              f"interval is not in the files). Targets: D_stsp <= {2 * floor['d_stsp']:.3g}, D_H <= "
              f"{2 * floor['d_h']:.3g} (2x the data's floor).\n")
     print(table + notes)
-    save_results(args.name, {"epochs": epochs, "batches_per_epoch": batches, "seq_len": seq_len, "floor": floor,
-                             "seeds": seeds, "results": raw}, table + notes)
+    settings = {**vars(args), "epochs": epochs, "batches_per_epoch": batches, "seq_len": seq_len,
+                "batch_size": batch_size}
+    save_results(args.name, settings, rows, table + notes, args.results_dir, details={"floor": floor, "results": raw})
 
 
 if __name__ == "__main__":

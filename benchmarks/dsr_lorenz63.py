@@ -27,21 +27,17 @@ median; ``--workers N`` trains N runs at once, one process and thread each.
 member r trains as the single run with seed r would); each member is evaluated at its own best
 validation state and at its final state.
 
-Run: ``python benchmarks/dsr_lorenz63.py [--quick] [--methods gtf,agtf,bptt,stf] [--seeds 0,1] [--workers 2]
+Run: ``python -m benchmarks run dsr_lorenz63 [--quick] [--methods gtf,agtf,bptt,stf] [--seeds 0,1] [--workers 2]
 [--epochs E --lr LR --lr-end LR_END --name NAME] [--ensemble] [--evaluate-only] [--data-dir ../shared/data/dsr]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.dsr_common import (
     chosen_methods,
@@ -56,6 +52,7 @@ from benchmarks.dsr_common import (
     seed_list,
     train,
 )
+from benchmarks.runner import benchmark_parser
 from neurops.errors import ModelError
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
 from neurops.utils.bench import markdown_table, save_results
@@ -67,53 +64,44 @@ LR, LR_END = 5e-3, 1e-5
 LAMBDA_LORENZ = 0.9056  # per time unit, literature (e.g. Sprott 2003, Chaos and Time-Series Analysis)
 
 
-def train_and_evaluate_ensemble(job: tuple[str, str, dict, tuple[int, ...]], data: Path, x_test: np.ndarray,
-                                budget: dict, evaluate_only: bool = False) -> dict:
-    """Train all seeds of one method as an ensemble in one run; one result per member (val-selected and final)."""
-    key, label, task, seeds = job
-    name, start = f"l63_{key}_ensemble_s{'-'.join(map(str, seeds))}", time.perf_counter()
-    if evaluate_only:
-        ckpt, seconds = run_checkpoint(name), float("nan")
-    else:
-        try:
-            ckpt, seconds = train(name, data, task, seeds=seeds, **budget)
-        except ModelError as err:
-            return {"key": key, "label": label, "seeds": list(seeds), "error": str(err),
-                    "train_seconds": time.perf_counter() - start}
-    last = ckpt.with_name("last.ckpt")
-    best, final = evaluate_members(last, x_test, DT, "best"), evaluate_members(last, x_test, DT, "final")
-    return {"key": key, "label": label, "seeds": list(seeds), "train_seconds": seconds, "checkpoint": str(last),
-            "members": [{"key": key, "label": label, "seed": s, **b, "train_seconds": seconds,
-                         "final": {**f, "train_seconds": seconds}} for s, b, f in zip(seeds, best, final)]}
+def run_name(key: str, seeds: tuple[int, ...], ensemble: bool) -> str:
+    """Folder name (under ``benchmarks/work/runs``) of the run training method ``key`` with ``seeds``."""
+    return f"l63_{key}_ensemble_s{'-'.join(map(str, seeds))}" if ensemble else f"l63_{key}_s{seeds[0]}"
 
 
-def train_and_evaluate(job: tuple[str, str, dict, int], data: Path, x_test: np.ndarray, budget: dict,
-                       evaluate_only: bool = False) -> dict:
-    """Train one (method, seed) with ``budget`` and evaluate its checkpoints on the test series.
+def train_and_evaluate(job: tuple[str, str, dict, tuple[int, ...]], data: Path, x_test: np.ndarray, budget: dict,
+                       ensemble: bool = False, evaluate_only: bool = False) -> list[dict]:
+    """Train one method with ``budget`` and evaluate it on the test series; one result per seed.
 
-    Both the checkpoint with the lowest validation D_stsp (the shipped DSR configs' BestCheckpoint)
-    and the final state (end of the learning-rate schedule) are evaluated; a diverged run is
-    reported. ``evaluate_only`` evaluates the checkpoints of an earlier run of the same job.
+    ``job = (key, label, task, seeds)``: one seed trains one model; with ``ensemble`` all seeds
+    train as one ensemble run (``DynamicsTask(seeds=...)``). Every model is evaluated at its
+    checkpoint with the lowest validation D_stsp (the shipped DSR configs' BestCheckpoint) and
+    at its final state (end of the learning-rate schedule). A diverged run is reported for each of
+    its seeds. ``evaluate_only`` evaluates the checkpoints of an earlier run of the same job.
     """
-    key, label, task, seed = job
-    name, start = f"l63_{key}_s{seed}", time.perf_counter()
+    key, label, task, seeds = job
+    name, start = run_name(key, seeds, ensemble), time.perf_counter()
     if evaluate_only:
         ckpt, seconds = run_checkpoint(name), float("nan")
     else:
         try:
-            ckpt, seconds = train(name, data, task, seed=seed, **budget)
+            ckpt, seconds = train(name, data, task, **({"seeds": seeds} if ensemble else {"seed": seeds[0]}),
+                                  **budget)
         except ModelError as err:  # e.g. BPTT's loss overflowing: report it, keep the other runs
-            return {"key": key, "label": label, "seed": seed, "error": str(err),
-                    "train_seconds": time.perf_counter() - start}
-    final = ckpt.with_name("last.ckpt")
-    return {"key": key, "label": label, "seed": seed, **evaluate(ckpt, x_test, DT), "train_seconds": seconds,
-            "checkpoint": str(ckpt), "final": {**evaluate(final, x_test, DT), "train_seconds": seconds}}
+            return [{"key": key, "label": label, "seed": s, "error": str(err),
+                     "train_seconds": time.perf_counter() - start} for s in seeds]
+    last = ckpt.with_name("last.ckpt")
+    if ensemble:
+        best, final = evaluate_members(last, x_test, DT, "best"), evaluate_members(last, x_test, DT, "final")
+    else:
+        best, final = [evaluate(ckpt, x_test, DT)], [evaluate(last, x_test, DT)]
+    return [{"key": key, "label": label, "seed": s, **b, "train_seconds": seconds, "checkpoint": str(ckpt),
+             "final": {**f, "train_seconds": seconds}} for s, b, f in zip(seeds, best, final)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick="a few minutes: fewer epochs")
     data_dir_argument(parser)
-    parser.add_argument("--quick", action="store_true", help="a few minutes: fewer epochs")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batches", type=int, default=None, help="batches per epoch")
     parser.add_argument("--seq-len", type=int, default=200, help="window length T~")
@@ -131,7 +119,7 @@ def main() -> None:
     parser.add_argument("--name", default="dsr_lorenz63", help="results file name")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="evaluate the checkpoints of an earlier run with the same methods and seeds; no training")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     epochs = args.epochs or (6 if args.quick else 300)
     batches = args.batches or (10 if args.quick else 50)
     seq_len, batch_size = args.seq_len, 16
@@ -155,25 +143,18 @@ def main() -> None:
     chosen = chosen_methods(parser, args.methods, methods)
     budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
               "val_every": val_every, "resume": args.resume}
-    if args.ensemble:
-        jobs = [(key, *methods[key], tuple(seeds)) for key in chosen]
-        names = [f"l63_{key}_ensemble_s{'-'.join(map(str, seeds))}" for key in chosen]
-        fn = train_and_evaluate_ensemble
-    else:
-        jobs = [(key, *methods[key], seed) for key in chosen for seed in seeds]
-        names = [f"l63_{key}_s{seed}" for key in chosen for seed in seeds]
-        fn = train_and_evaluate
+    seed_groups = [tuple(seeds)] if args.ensemble else [(seed,) for seed in seeds]
+    jobs = [(key, *methods[key], group) for key in chosen for group in seed_groups]
     if args.evaluate_only:  # every run to re-evaluate must exist before any is evaluated
-        for name in names:
+        for key, _, _, group in jobs:
             try:
-                run_checkpoint(name)
+                run_checkpoint(run_name(key, group, args.ensemble))
             except FileNotFoundError as err:
                 parser.error(str(err))
-    runs = run_jobs(partial(fn, data=data, x_test=x_test, budget=budget, evaluate_only=args.evaluate_only), jobs,
-                    args.workers)
-    if args.ensemble:  # one result per member; a diverged ensemble run counts for each of its seeds
-        runs = [m for r in runs for m in (r["members"] if "members" in r else
-                                          [{**r, "seed": s} for s in r["seeds"]])]
+    runs = [member for results in run_jobs(partial(train_and_evaluate, data=data, x_test=x_test, budget=budget,
+                                                   ensemble=args.ensemble, evaluate_only=args.evaluate_only),
+                                           jobs, args.workers)
+            for member in results]
 
     rows, raw = [], {}
     for key in chosen:
@@ -200,12 +181,10 @@ def main() -> None:
              f"Targets: D_stsp <= {2 * floor['d_stsp']:.3g}, D_H <= {2 * floor['d_h']:.3g}, lambda_max within 10 % of "
              f"{LAMBDA_LORENZ} (1/time unit, dt = {DT}).\n")
     print(table + notes)
-    save_results(args.name, {"epochs": epochs, "batches_per_epoch": batches, "seq_len": seq_len,
-                             "batch_size": batch_size, "lr": [args.lr, args.lr_end], "val_every": val_every,
-                             "methods": chosen, "seeds": seeds, "ensemble": args.ensemble,
-                             "evaluate_only": args.evaluate_only,
-                             "floor": floor, "lambda_data": LAMBDA_LORENZ,
-                             "results": raw}, table + notes)
+    settings = {**vars(args), "epochs": epochs, "batches_per_epoch": batches, "batch_size": batch_size,
+                "val_every": val_every, "methods": chosen}
+    save_results(args.name, settings, rows, table + notes, args.results_dir,
+                 details={"floor": floor, "lambda_data": LAMBDA_LORENZ, "results": raw})
 
 
 if __name__ == "__main__":

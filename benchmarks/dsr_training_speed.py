@@ -24,21 +24,17 @@ member its own windows) against one step of a single model, for the Lorenz-63 an
 settings, both backward paths, interleaved in the same run. ``R x t_1 / t_R`` is how much
 faster R seeds train in one process than one after the other.
 
-    python benchmarks/dsr_training_speed.py [--quick] [--repeat 40] [--threads 1] [--members 8] [--only-ensembles]
+    python -m benchmarks run dsr_training_speed [--quick] [--repeat 40] [--threads 1] [--members 8] [--only-ensembles]
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
-
+from benchmarks.runner import benchmark_parser
 from neurops.dynamics.forced_rollout import fused_backward_pays
 from neurops.dynamics.teacher_forcing import gtf_rollout, stf_rollout
 from neurops.models import build
@@ -114,15 +110,14 @@ def ensemble_rows(members: int, repeat: int) -> tuple[list[dict], dict]:
     return rows, raw
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick="8 timing rounds instead of 40")
     parser.add_argument("--repeat", type=int, default=None, help="timing rounds (default 40, quick 8)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--name", default="dsr_training_speed", help="results file name")
     parser.add_argument("--members", type=int, default=8, help="ensemble size R of the seed-study table")
     parser.add_argument("--only-ensembles", action="store_true", help="time the seed-study table only")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     repeat = args.repeat or (8 if args.quick else 40)
     torch.set_num_threads(args.threads)
 
@@ -151,8 +146,8 @@ def main() -> None:
              f"interleaved rounds on {args.threads} thread(s). Both paths give the same gradients.\n")
     markdown = (table + notes + "\n" if rows else "") + ens_table + ens_notes
     print(markdown)
-    save_results(args.name, {"repeat": repeat, "threads": args.threads, "results": raw, "members": args.members,
-                             "ensembles": ens_raw}, markdown)
+    save_results(args.name, {**vars(args), "repeat": repeat}, rows + ens_rows, markdown, args.results_dir,
+                 details={"results": raw, "ensembles": ens_raw})
 
 
 if __name__ == "__main__":

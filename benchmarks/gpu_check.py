@@ -31,9 +31,9 @@ Parts
 
 Usage (repository root)::
 
-    PYTHONPATH=. python3 benchmarks/gpu_check.py --out $OUT         # on the GPU machine, <= 8 min
-    python benchmarks/gpu_check.py --cpu-dry-run --out /tmp/check   # every part at tiny sizes on the CPU
-    python benchmarks/gpu_check.py --parts spectral solvers          # a subset
+    python -m benchmarks run gpu_check --results-dir $OUT                # on the GPU machine, <= 8 min
+    python -m benchmarks run gpu_check --cpu-dry-run --results-dir /tmp/check   # every part, tiny sizes, CPU
+    python -m benchmarks run gpu_check --parts spectral solvers          # a subset
 
 The dry run sets ``TRITON_INTERPRET=1`` (Triton's interpreter runs the kernels on CPU tensors);
 docs/kernels.md gives the one-line command with the wheels the GPU machine lacks.
@@ -44,10 +44,9 @@ from __future__ import annotations
 import os
 import sys
 
-if "--cpu-dry-run" in sys.argv:
+if "--cpu-dry-run" in sys.argv or "--quick" in sys.argv:
     os.environ.setdefault("TRITON_INTERPRET", "1")  # before anything imports Triton
 
-import argparse  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -68,9 +67,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a file: the repository root is importable
-
+from benchmarks.runner import benchmark_parser  # noqa: E402
 from benchmarks.solvers_darcy import coefficients  # noqa: E402
 from neurops.configs import resolve_config  # noqa: E402
 from neurops.kernels.spectral import spectral_conv  # noqa: E402
@@ -79,6 +76,7 @@ from neurops.solvers.operators import DiffusionOperator  # noqa: E402
 from neurops.solvers.pcg import pcg  # noqa: E402
 from neurops.utils.bench import interleaved_times, markdown_table, save_results  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("tests", "spectral", "solvers", "fits")
 RTOL = 1e-8
 
@@ -518,12 +516,11 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__, quick="the same as --cpu-dry-run")
     parser.add_argument("--cpu-dry-run", action="store_true", help="every part at tiny sizes on the CPU")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
-    parser.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results)")
     args = parser.parse_args(argv)
+    args.cpu_dry_run = args.cpu_dry_run or args.quick
     if args.cpu_dry_run:
         device, sizes = torch.device("cpu"), DRY_RUN
     elif torch.cuda.is_available():
@@ -531,9 +528,9 @@ def main(argv: list[str] | None = None) -> Path:
     else:
         parser.error("torch sees no CUDA device; run on a GPU machine or pass --cpu-dry-run.")
     name = f"gpu_check_{device_slug(device, args.cpu_dry_run)}"
-    results: dict[str, Any] = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                               "dry_run": args.cpu_dry_run, "parts": args.parts, "sizes": asdict(sizes),
-                               "triton": _version("triton")}
+    settings = {**vars(args), "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                "sizes": asdict(sizes)}
+    results: dict[str, Any] = {"device": settings["device"], "parts": args.parts}
     runners = {"tests": run_tests, "spectral": run_spectral, "solvers": run_solvers, "fits": run_fits}
     t_start = time.perf_counter()
     path = None
@@ -547,17 +544,13 @@ def main(argv: list[str] | None = None) -> Path:
             print(f"[gpu_check] {part} FAILED: {results[part]['error']}", flush=True)
         results[part]["part seconds"] = time.perf_counter() - t0
         results["seconds"] = time.perf_counter() - t_start
-        path = save_results(name, results, markdown(results), args.out)
+        rows = [{"part": p, "ok": "error" not in results[p], "seconds": results[p]["part seconds"]}
+                for p in args.parts if p in results]
+        path = save_results(name, settings, rows, markdown(results), args.results_dir,
+                            details={p: results[p] for p in args.parts if p in results})
     print(markdown(results))
     print(f"[gpu_check] results: {path}")
     return path
-
-
-def _version(module: str) -> str | None:
-    try:
-        return __import__(module).__version__
-    except ImportError:
-        return None
 
 
 if __name__ == "__main__":

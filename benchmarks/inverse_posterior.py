@@ -28,9 +28,9 @@ interrupted run resumes.
 
 Run it in the background on a shared machine::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/inverse_posterior.py --methods reference
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/inverse_posterior.py --methods fno,fno_me,mgno,mgno_me,dgno
-    python benchmarks/inverse_posterior.py --report        # tables from the cached posteriors
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks run inverse_posterior --methods reference
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks run inverse_posterior --methods fno,fno_me,mgno,mgno_me,dgno
+    python -m benchmarks run inverse_posterior --report        # tables from the cached posteriors
 """
 
 from __future__ import annotations
@@ -46,9 +46,8 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
-
 from benchmarks.inverse_surrogates import INVERSE_DIR, checkpoint_path, problem_file
+from benchmarks.runner import benchmark_parser
 from neurops.data.reader import read_attrs, read_split
 from neurops.inverse import (DarcyForward, InversionConfig, InversionWarning, SurrogateForward, estimate_model_error,
                              invert_fields, invert_latent, load_surrogate, observations_from_file, prior_from_file,
@@ -62,7 +61,7 @@ SNR_DB = 25.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = benchmark_parser(__doc__, quick=None)
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--coefficients", default="lognormal,piecewise")
     p.add_argument("--n-obs", default="25,100", help="observation counts, one group each")
@@ -246,7 +245,8 @@ def report(args: argparse.Namespace) -> None:
             "check through the true solver (pass: fraction of problems inside the 99 % band of chi2_M/M). s / inv.: "
             "seconds per inversion (problems of a group inverted together, except DGNO). steps: burn-in + kept "
             f"steps per chain; {args.chains} chains from independent prior draws.")
-    save_results(args.name, {"records": records, "args": {k: str(v) for k, v in vars(args).items()}}, table + "\n\n" + note + "\n")
+    save_results(args.name, vars(args), rows, table + "\n\n" + note + "\n", args.results_dir,
+                 details={"records": records})
 
 
 def main(argv: list[str] | None = None) -> int:

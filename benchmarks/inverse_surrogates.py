@@ -22,12 +22,11 @@ Every model is trained for a fixed wall-clock budget's worth of epochs on one CP
 (``--epochs``), and its test relative L2 error of ``u`` is recorded in
 ``benchmarks/results/inverse_surrogates.json``. Run it in the background, e.g.::
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/inverse_surrogates.py --models fno --coefficients lognormal
+    OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks run inverse_surrogates --models fno --coefficients lognormal
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -38,15 +37,14 @@ from typing import Any
 import lightning as L
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
-
 from benchmarks.common import WORK_DIR, darcy_file, n_parameters
 from benchmarks.lightning_runs import EpochTimer
+from benchmarks.runner import benchmark_parser
 from neurops.data.datamodule import GenerativeDataModule, OperatorDataModule
 from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
 from neurops.tasks.schedules import OneCycle, StepDecay
-from neurops.utils.bench import RESULTS_DIR, save_results
+from neurops.utils.bench import save_results
 from neurops.utils.seeding import seed_everything
 
 INVERSE_DIR = WORK_DIR / "inverse"
@@ -125,7 +123,7 @@ def train(model: str, coefficient: str, epochs: int, batch_size: int, seed: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = benchmark_parser(__doc__, quick=None)
     p.add_argument("--models", default="fno,mgno,dgno")
     p.add_argument("--coefficients", default="lognormal,piecewise")
     p.add_argument("--epochs", type=int, default=None, help="override every model's epochs")
@@ -134,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    results_path = RESULTS_DIR / "inverse_surrogates.json"
+    results_path = args.results_dir / "inverse_surrogates.json"
     for coefficient in args.coefficients.split(","):
         data = problem_file(coefficient, n_train=args.n_train)
         for model in args.models.split(","):
@@ -148,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                               f"{r['train_seconds']:.0f} | "
                               + ", ".join(f"{k} {v:.4f}" for k, v in r["test"].items() if "rel_l2" in k) + " |"
                               for r in rows)
-            save_results("inverse_surrogates", {"rows": rows},
+            save_results("inverse_surrogates", vars(args), rows,
                          "| model | coefficient | epochs | params | train s | test |\n|---|---|---|---|---|---|\n"
-                         + table + "\n")
+                         + table + "\n", args.results_dir)
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,18 +20,16 @@ import lightning as L
 import numpy as np
 import torch
 
+from benchmarks.common import n_parameters
+from benchmarks.runner import benchmark_parser
+from neurops.utils.bench import clock, timed
 from neurops.utils.io import atomic_path
 from neurops.utils.seeding import seed_everything
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
-
-from benchmarks.common import n_parameters
 
 
 def comparison_parser(description: str | None, data_help: str, default_name: str) -> argparse.ArgumentParser:
     """Options of a side-by-side benchmark of LSM, MgNO and FNO; sizes left ``None`` for :func:`parse_sized`."""
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="CPU-sized run (reduced widths, samples, epochs)")
+    p = benchmark_parser(description, quick="CPU-sized run (reduced widths, samples, epochs)")
     p.add_argument("--data", type=Path, default=None, help=f"existing {data_help} (default: generate one)")
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--n-test", type=int, default=None)
@@ -72,14 +69,10 @@ class EpochTimer(L.Callback):
         self._t0 = self._c0 = 0.0
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        self._t0, self._c0 = time.perf_counter(), time.process_time()
+        self._t0, self._c0 = clock(), time.process_time()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        self.times.append(time.perf_counter() - self._t0)
+        self.times.append(clock() - self._t0)
         self.cpu_times.append(time.process_time() - self._c0)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -110,9 +103,7 @@ def fit_and_test(make_task: Callable[[], L.LightningModule], datamodule: L.Light
     trainer = L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, logger=False, precision=precision,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         callbacks=[timer], num_sanity_val_steps=0, limit_val_batches=0)
-    t0 = time.perf_counter()
-    trainer.fit(task, datamodule)
-    train_seconds = time.perf_counter() - t0
+    train_seconds, _ = timed(lambda: trainer.fit(task, datamodule))
     train_loss = trainer.callback_metrics.get("train/loss_epoch")
     results = trainer.test(task, datamodule, verbose=False) if test else []
     metrics: dict[str, float] = {}

@@ -10,8 +10,8 @@ LSM 0.0065 vs FNO 0.0108 relative L2.
 
 Usage::
 
-    python benchmarks/lsm_darcy.py --quick        # CPU, reduced widths, a few minutes
-    python benchmarks/lsm_darcy.py                # paper scale (1000/200 samples, 500 epochs,
+    python -m benchmarks run lsm_darcy --quick        # CPU, reduced widths, a few minutes
+    python -m benchmarks run lsm_darcy                # paper scale (1000/200 samples, 500 epochs,
                                                   # paper widths); meant for a GPU
 
 Model settings:
@@ -34,11 +34,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import torch
-from lightning_runs import comparison_parser, fit_and_test, parse_sized
 
+from benchmarks.lightning_runs import comparison_parser, fit_and_test, parse_sized
 import neurops.models.mgno  # noqa: F401  (registers "mgno" until neurops.models imports it)
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
@@ -110,14 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(rows, columns)
     print(table)
     name = args.name or ("lsm_darcy_quick" if args.quick else "lsm_darcy")
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     notes = (f"Darcy (piecewise, FNO setup) at {args.resolution}^2, {args.n_train} train / {args.n_test} test "
              f"samples, {args.epochs} epochs, batch {args.batch_size}, relative L2 loss, seed {args.seed}. "
              "Paper column: LSM paper's 85^2 numbers after 500 epochs on 1000 samples, for reference only. "
              "s/epoch is wall-clock time (it grows with the load of a shared machine); cpu s/epoch is the CPU time "
              "of this process, which the load changes much less.")
-    save_results(name, {"settings": settings, "data": str(path), "results": runs, "rows": rows},
-                 notes + "\n\n" + table)
+    save_results(name, {**vars(args), "data": path}, rows, notes + "\n\n" + table, args.results_dir,
+                 details={"results": runs})
     return 0
 
 

@@ -13,9 +13,9 @@ Reference (LSM paper, Wu et al., ICML 2023, nu = 1e-5, T = 20, 1000 train / 200 
 
 Usage::
 
-    python benchmarks/lsm_navier_stokes.py --quick   # CPU: 24 train / 8 test trajectories
+    python -m benchmarks run lsm_navier_stokes --quick   # CPU: 24 train / 8 test trajectories
                                                      # from a 64^2 solver, reduced widths
-    python benchmarks/lsm_navier_stokes.py           # paper scale (1000/200 trajectories
+    python -m benchmarks run lsm_navier_stokes           # paper scale (1000/200 trajectories
                                                      # from a 256^2 solver, 500 epochs,
                                                      # paper widths); meant for a GPU
 
@@ -38,11 +38,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import torch
-from lightning_runs import comparison_parser, fit_and_test, parse_sized
 
+from benchmarks.lightning_runs import comparison_parser, fit_and_test, parse_sized
 import neurops.models.mgno  # noqa: F401  (registers "mgno" until neurops.models imports it)
 from neurops.data.datamodule import RolloutDataModule
 from neurops.data.generators.navier_stokes import NavierStokesConfig, generate_navier_stokes
@@ -142,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown_table(rows, columns)
     print(table)
     name = args.name or ("lsm_navier_stokes_quick" if args.quick else "lsm_navier_stokes")
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     notes = (f"Navier-Stokes nu={args.nu:g} at 64^2, frames 1-10 -> 11-20, one frame per step, trained through the "
              f"10-step rollout; {args.n_train} train / {args.n_test} test trajectories, {args.epochs} epochs, batch "
              f"{args.batch_size}, relative L2 loss, seed {args.seed}. Paper column: LSM paper's nu=1e-5 numbers "
@@ -152,13 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from neurops.viz.rollout import plot_rollout_errors
 
-        out = Path(__file__).resolve().parent / "results" / f"{name}.png"
+        out = Path(args.results_dir) / f"{name}.png"
         plot_rollout_errors({n: r["rel_l2_per_step"] for n, r in runs.items()}, out,
                             title=f"NS nu={args.nu:g}: error per rollout step")
     except Exception as exc:  # noqa: BLE001 - the figure is optional
         print(f"no figure: {exc}")
-    save_results(name, {"settings": settings, "data": str(path), "results": runs, "rows": rows},
-                 notes + "\n\n" + table)
+    save_results(name, {**vars(args), "data": path}, rows, notes + "\n\n" + table, args.results_dir,
+                 details={"results": runs})
     return 0
 
 

@@ -15,30 +15,24 @@ channels-last layout (the default), and optionally compiled with ``torch.compile
 accumulation, float32 parameters). The FNO uses width 16 and 12 modes (593k parameters against
 MgNO's 573k).
 
-    python benchmarks/mgno_speed.py --quick
-    python benchmarks/mgno_speed.py --compile --repeat 30
+    python -m benchmarks run mgno_speed --quick
+    python -m benchmarks run mgno_speed --compile --repeat 30
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.common import Bf16Autocast, n_parameters
+from benchmarks.runner import benchmark_parser
 from neurops.metrics.field import relative_l2
 from neurops.models import build
-from neurops.utils.bench import interleaved_times, markdown_table, save_results
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
-
-from benchmarks.common import Bf16Autocast, n_parameters
+from neurops.utils.bench import interleaved_times, markdown_table, save_results, timed, timeit
 
 
 def gflops(model: nn.Module, x: torch.Tensor) -> float:
@@ -53,13 +47,7 @@ def gflops(model: nn.Module, x: torch.Tensor) -> float:
 def gemm_gflops(dtype: torch.dtype, n: int = 2048, repeat: int = 7) -> float:
     """Dense matrix-product rate (GFLOP/s, median of ``repeat``) in ``dtype``: what the machine sustains."""
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    torch.mm(a, b)
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        times.append(time.perf_counter() - t0)
-    return 2 * n**3 / statistics.median(times) / 1e9
+    return 2 * n**3 / timeit(lambda: torch.mm(a, b), repeat=repeat) / 1e9
 
 
 def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
@@ -76,8 +64,7 @@ def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (about a minute)")
+    parser = benchmark_parser(__doc__, quick="fewer repeats (about a minute)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--res", type=int, default=64)
@@ -112,10 +99,9 @@ def main(argv: list[str] | None = None) -> None:
         models["mgno, channels-last + torch.compile"] = torch.compile(mgno)
     steps = {name: make_step(m, x, y) for name, m in models.items()}
     for name, step in steps.items():  # warm-up (and compilation)
-        t0 = time.perf_counter()
-        step()
+        first_seconds, _ = timed(step)
         if "compile" in name:
-            compile_seconds = time.perf_counter() - t0
+            compile_seconds = first_seconds
         step()
     times = interleaved_times(steps, repeat)
 
@@ -148,8 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     md = f"Training-step time ({setting}).\n\n{table}\n"
     if compile_seconds is not None:
         md += f"\nFirst compiled step (compilation included): {compile_seconds:.1f} s.\n"
-    save_results(args.name, {"setting": setting, "rows": rows, "times": times, "gemm_gflops": gemm,
-                             "mgno_gflops_per_s": mgno_rate, "compile_first_step_s": compile_seconds}, md)
+    save_results(args.name, {**vars(args), "repeat": repeat, "setting": setting}, rows, md, args.results_dir,
+                 details={"times": times, "gemm_gflops": gemm, "mgno_gflops_per_s": mgno_rate,
+                          "compile_first_step_s": compile_seconds})
 
 
 if __name__ == "__main__":

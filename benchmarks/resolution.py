@@ -19,10 +19,10 @@ interpolating its own 1x prediction.
 
 Usage::
 
-    python benchmarks/resolution.py --quick                       # minutes: 33^2, few samples
+    python -m benchmarks run resolution --quick                       # minutes: 33^2, few samples
     # the committed results (shared 2-core CPU, 1 thread: about 25 min each on a lightly loaded machine)
-    python benchmarks/resolution.py --resolution 33 --n-train 400 --n-test 100 --epochs 10 --name resolution_33
-    python benchmarks/resolution.py --resolution 65 --n-train 200 --n-test 50 --epochs 10 --name resolution_65
+    python -m benchmarks run resolution --resolution 33 --n-train 400 --n-test 100 --epochs 10 --name resolution_33
+    python -m benchmarks run resolution --resolution 65 --n-train 200 --n-test 50 --epochs 10 --name resolution_65
 
 Models (sizes for a 2-core CPU): FNO (12 modes, 8 when trained at 33^2 so that the 0.5x grid holds
 them; width 24); MgNO, rough-Darcy preset (572,661
@@ -42,16 +42,15 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
-
 from benchmarks.common import darcy_file
 from benchmarks.lightning_runs import fit_and_test
+from benchmarks.runner import benchmark_parser
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.reader import read_split
 from neurops.layers.resample import resample
 from neurops.metrics.field import relative_lp
 from neurops.tasks.operator import OperatorTask
-from neurops.utils.bench import RESULTS_DIR, markdown_table, save_results
+from neurops.utils.bench import markdown_table, save_results
 
 #: display name -> (registry name, model kwargs); ``reference_resolution: None`` keeps grid units
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -67,8 +66,7 @@ FACTORS = (0.5, 1.0, 2.0, 4.0)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="33^2, 100 train / 20 test, 3 epochs")
+    p = benchmark_parser(__doc__, quick="33^2, 100 train / 20 test, 3 epochs")
     p.add_argument("--resolution", type=int, default=65, help="training grid (2^k + 1 nodes)")
     p.add_argument("--n-train", type=int, default=1000)
     p.add_argument("--n-test", type=int, default=200)
@@ -144,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     y_fine = torch.from_numpy(test["outputs"]["u"])[:, None].float()
     name = args.name or (f"resolution_{args.resolution}" + ("_quick" if args.quick else ""))
     runs: list[dict[str, Any]] = []
-    previous = RESULTS_DIR / f"{name}.json"
+    previous = Path(args.results_dir) / f"{name}.json"
     if args.resume and previous.exists():
-        runs = json.loads(previous.read_text())["runs"]
+        runs = json.loads(previous.read_text())["details"]["runs"]
         print(f"resuming: {len(runs)} run(s) from {previous}", flush=True)
     for mode in args.modes.split(","):
         strides = None if mode == "single" else [1, 2]
@@ -193,7 +191,8 @@ def rows_of(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def save(name: str, args: argparse.Namespace, path: Path, runs: list[dict[str, Any]]) -> None:
-    table = markdown_table(rows_of(runs))
+    rows = rows_of(runs)
+    table = markdown_table(rows)
     notes = (
         f"Darcy (piecewise-constant coefficient, FNO setup), trained at {args.resolution}^2 on {args.n_train} samples, "
         f"tested on {args.n_test} samples at 0.5x, 1x, 2x, 4x the training resolution. {args.epochs} epochs, batch "
@@ -204,8 +203,8 @@ def save(name: str, args: argparse.Namespace, path: Path, runs: list[dict[str, A
         "training grids, in training mode). s/epoch: wall-clock on a shared machine."
     )
     print(table, flush=True)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    save_results(name, {"settings": settings, "data": str(path), "runs": runs}, notes + "\n\n" + table)
+    save_results(name, {**vars(args), "data": path}, rows, notes + "\n\n" + table, args.results_dir,
+                 details={"runs": runs})
 
 
 if __name__ == "__main__":

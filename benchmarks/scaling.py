@@ -13,12 +13,12 @@ Default configurations on a CPU machine with C cores: 1 process x 1 thread, 1 pr
 threads (all cores, one process), and P DDP processes x C/P threads for each P in
 ``--processes`` above 1 (gloo). On GPUs, one process per GPU::
 
-    python benchmarks/scaling.py --accelerator gpu --processes 1,2,4,8 --threads 4 --batch-size 20
+    python -m benchmarks run scaling --accelerator gpu --processes 1,2,4,8 --threads 4 --batch-size 20
 
 Usage::
 
-    python benchmarks/scaling.py --quick     # 33^2, a few minutes on 2 CPU cores
-    python benchmarks/scaling.py             # 65^2, 400 samples, 3 rounds
+    python -m benchmarks run scaling --quick     # 33^2, a few minutes on 2 CPU cores
+    python -m benchmarks run scaling             # 65^2, 400 samples, 3 rounds
 """
 
 from __future__ import annotations
@@ -33,17 +33,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: the repository root is importable
-
 from benchmarks.common import darcy_file
+from benchmarks.runner import benchmark_parser
 from neurops.utils.bench import markdown_table, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="33^2 grid, 200 samples, 2 rounds")
+    p = benchmark_parser(__doc__, quick="33^2 grid, 200 samples, 2 rounds")
     p.add_argument("--resolution", type=int, default=None, help="grid points per axis (65; quick 33)")
     p.add_argument("--n-train", type=int, default=None, help="training samples (400; quick 200)")
     p.add_argument("--epochs", type=int, default=4, help="epochs per run; the first is not timed")
@@ -139,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         row["vs 1 process x 1 thread"] = row["samples/s (median)"] / base
         row["vs 1 process (all threads)"] = row["samples/s (median)"] / single_all
     table = markdown_table(rows, floatfmt=".3g")
-    gpu_cmd = ("python benchmarks/scaling.py --accelerator gpu --processes 1,2,4,8 --threads 4; one training run "
+    gpu_cmd = ("python -m benchmarks run scaling --accelerator gpu --processes 1,2,4,8 --threads 4; one training run "
                "on N GPUs: neurops fit --config darcy_fno --trainer.accelerator gpu --trainer.devices N "
                "--trainer.strategy ddp")
     notes = (f"`neurops fit --config darcy_fno` (FNO, 12 modes, width 32, 4 layers) on piecewise Darcy at "
@@ -152,9 +150,8 @@ def main(argv: list[str] | None = None) -> int:
               f"runs was {min(loads):.1f}-{max(loads):.1f} (a load above the core count slows multi-threaded and "
               f"multi-process runs most).\n\nN GPUs: `{gpu_cmd}`.")
     print("\n" + table + "\n\n" + notes)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    save_results(args.name or ("scaling_quick" if args.quick else "scaling"),
-                 {"settings": settings, "data": str(data), "runs": runs, "rows": rows}, notes + "\n\n" + table)
+    save_results(args.name or ("scaling_quick" if args.quick else "scaling"), {**vars(args), "data": data}, rows,
+                 notes + "\n\n" + table, args.results_dir, details={"runs": runs})
     return 0
 
 

@@ -19,26 +19,24 @@ torch runs with ``--threads`` threads (default 1: scipy and pyamg are single-thr
 
 Usage::
 
-    python benchmarks/solvers_darcy.py --quick   # 128^2, 256^2, 512^2; about a minute
-    python benchmarks/solvers_darcy.py           # adds 1024^2
+    python -m benchmarks run solvers_darcy --quick   # 128^2, 256^2, 512^2; about a minute
+    python -m benchmarks run solvers_darcy           # adds 1024^2
 """
 
 from __future__ import annotations
-
-import argparse
-import time
 
 import numpy as np
 import scipy.sparse.linalg as spla
 import torch
 
+from benchmarks.runner import benchmark_parser
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.solvers.adapters import to_scipy
 from neurops.solvers.multigrid import Multigrid
 from neurops.solvers.operators import DiffusionOperator
 from neurops.solvers.pcg import pcg
-from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.bench import markdown_table, save_results, timed
 
 RTOL = 1e-8
 
@@ -52,12 +50,9 @@ def coefficients(nodes: int, count: int, seed: int) -> np.ndarray:
 
 
 def best_of(fn, repeat: int):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+    """Fewest seconds of ``repeat`` calls ``fn()``, and the last call's result."""
+    runs = [timed(fn) for _ in range(repeat)]
+    return min(t for t, _ in runs), runs[-1][1]
 
 
 def ours(a: torch.Tensor, cycle_dtype: torch.dtype | None = None):
@@ -121,15 +116,14 @@ def batched(nodes: int, count: int, seed: int, repeat: int) -> dict:
             "speedup vs spsolve loop": t_sp / min(t_ours, t_ours32)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="128^2..512^2 only (about a minute)")
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick="128^2..512^2 only (about a minute)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (scipy/pyamg are single-threaded)")
     parser.add_argument("--repeat", type=int, default=2, help="best of N timings (1 at 1024^2)")
     parser.add_argument("--spsolve-max", type=int, default=1025, help="largest grid (nodes) for spsolve")
     parser.add_argument("--batch", type=int, default=32, help="coefficient fields in the batched comparison")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.set_default_dtype(torch.float64)
     sizes = [129, 257, 513] if args.quick else [129, 257, 513, 1025]
@@ -160,8 +154,8 @@ def main() -> None:
           + markdown_table([batch], ["grid", "fields", "mg-pcg batched s", "mg-pcg f32 batched s", "spsolve loop s",
                                      "pyamg loop s", "max its", "speedup vs spsolve loop"]))
     print(md)
-    save_results("solvers_darcy", {"rtol": RTOL, "threads": args.threads, "quick": args.quick, "single": rows,
-                                   "scaling": scaling, "batched": batch}, md)
+    save_results("solvers_darcy", {**vars(args), "rtol": RTOL}, rows, md, args.results_dir,
+                 details={"scaling": scaling, "batched": batch})
 
 
 if __name__ == "__main__":

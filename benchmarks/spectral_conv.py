@@ -17,23 +17,22 @@ with ``MALLOC_MMAP_THRESHOLD_=4000000000 --name spectral_conv_malloc`` to measur
 
 Usage::
 
-    python benchmarks/spectral_conv.py --quick   # fewer repeats
-    python benchmarks/spectral_conv.py
-    python benchmarks/spectral_conv.py --grids 65 129 --name spectral_conv_odd
-    MALLOC_MMAP_THRESHOLD_=4000000000 python benchmarks/spectral_conv.py --name spectral_conv_malloc
+    python -m benchmarks run spectral_conv --quick   # fewer repeats
+    python -m benchmarks run spectral_conv
+    python -m benchmarks run spectral_conv --grids 65 129 --name spectral_conv_odd
+    MALLOC_MMAP_THRESHOLD_=4000000000 python -m benchmarks run spectral_conv --name spectral_conv_malloc
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
-import time
 
 import torch
 
+from benchmarks.runner import benchmark_parser
 from neurops.kernels.spectral import PATHS, select_path, spectral_conv
-from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.bench import markdown_table, save_results, timed
 
 
 def neuralop_conv(channels: int, modes: int):
@@ -62,10 +61,7 @@ def fwd_bwd_time(fn, x: torch.Tensor, params: list[torch.Tensor], repeat: int) -
         x.grad = None
         for p in params:
             p.grad = None
-        t0 = time.perf_counter()
-        y = fn(x)
-        y.backward(grad)
-        times.append(time.perf_counter() - t0)
+        times.append(timed(lambda: fn(x).backward(grad))[0])
     times.sort()
     return times[len(times) // 2]
 
@@ -101,15 +97,14 @@ def case(channels: int, n: int, modes: int, batch: int, repeat: int) -> dict:
     return row
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick="3 repeats instead of 7")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--name", default="spectral_conv", help="results file name (benchmarks/results/NAME.*)")
+    parser.add_argument("--name", default="spectral_conv", help="results file name (<results dir>/NAME.*)")
     parser.add_argument("--grids", nargs="+", type=int, default=[64, 128],
                         help="points per side (e.g. 65 129 for Darcy node grids, slow for FFTs)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     repeat = 3 if args.quick else 7
     rows = []
@@ -134,8 +129,8 @@ def main() -> None:
           f"with the reference (relative L2). MALLOC_MMAP_THRESHOLD_: {malloc}.{odd_note}\n\n"
           + markdown_table(rows, cols))
     print(md)
-    save_results(args.name, {"batch": args.batch, "threads": args.threads, "quick": args.quick,
-                             "malloc_mmap_threshold": malloc, "rows": rows}, md)
+    save_results(args.name, {**vars(args), "repeat": repeat, "malloc_mmap_threshold": malloc}, rows, md,
+                 args.results_dir)
 
 
 if __name__ == "__main__":

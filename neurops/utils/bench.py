@@ -1,7 +1,13 @@
 """Benchmark bookkeeping: machine description, timing and result files.
 
-Results go to ``benchmarks/results/<name>.json`` (numbers, machine, versions and the
-command that produced them) and ``<name>.md`` (the table quoted in the docs).
+Every benchmark writes one result through :func:`save_results`: ``<name>.json`` in one schema
+(:data:`SCHEMA`: name, date, command, git commit and dirty flag, machine, versions, settings,
+rows, details) and ``<name>.md`` (the table quoted in the docs). There is no default folder:
+the caller names it (``python -m benchmarks run`` passes ``--results-dir``, by default the
+``benchmarks/results`` folder of the checkout the benchmarks run from).
+
+Timings read the clock of :mod:`torch.utils.benchmark`, which waits for the accelerator
+(CUDA) to finish its queued work before it reads the time.
 """
 
 from __future__ import annotations
@@ -9,56 +15,95 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.benchmark import timer as _benchmark_timer
 
 from neurops.utils.io import atomic_path
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+SCHEMA = 2
+"""Version of the result schema written by :func:`save_results`."""
+
+_PEERS = ("scipy", "lightning", "neuralop", "pyamg", "triton")
 
 
 def machine_info() -> dict[str, Any]:
-    """Describe the machine and software versions a benchmark ran on."""
-    import neurops
-
-    info: dict[str, Any] = {
+    """Describe the machine a benchmark runs on (processor, cores, threads, GPU, load)."""
+    return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "neurops": neurops.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         # 1-, 5- and 15-minute load averages: on a shared machine, how many others were running
         "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
-    for mod in ("scipy", "lightning", "neuralop", "pyamg"):
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of Python, neurops, torch, numpy and the peers (``None``: not installed)."""
+    import neurops
+
+    found: dict[str, str | None] = {"python": sys.version.split()[0], "neurops": neurops.__version__,
+                                    "torch": torch.__version__, "numpy": np.__version__}
+    for mod in _PEERS:
         try:
-            info[mod] = __import__(mod).__version__
+            found[mod] = __import__(mod).__version__
         except Exception:  # noqa: BLE001 - optional peers
-            info[mod] = None
-    return info
+            found[mod] = None
+    return found
+
+
+def git_state(path: str | Path | None = None) -> dict[str, Any]:
+    """Commit of the git checkout holding ``path`` (default: the neurops package) and whether it is dirty.
+
+    ``dirty`` is True when tracked files differ from the commit, benchmark results
+    (``benchmarks/results``) not counted. Outside a git checkout (an installed wheel) both are ``None``.
+    """
+    import neurops
+
+    where = Path(path) if path is not None else Path(neurops.__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True, check=True,
+                              timeout=30).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ":/",
+                      ":(top,exclude)benchmarks/results")
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(changed)}
+
+
+def clock() -> float:
+    """Seconds of a monotonic wall clock, read after the accelerator finished its queued work.
+
+    The clock of :mod:`torch.utils.benchmark`: it synchronises CUDA (any accelerator torch sees).
+    """
+    return _benchmark_timer()
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Wall-clock seconds of one call ``fn()`` (queued device work finished) and what it returned."""
+    t0 = clock()
+    out = fn()
+    return clock() - t0, out
 
 
 def timeit(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
     """Median wall-clock seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(np.median([timed(fn)[0] for _ in range(repeat)]))
 
 
 def interleaved_times(fns: dict[str, Callable[[], Any]], repeat: int,
@@ -67,12 +112,11 @@ def interleaved_times(fns: dict[str, Callable[[], Any]], repeat: int,
 
     Interleaving spreads load from other processes over all candidates alike, so ratios of
     their medians hold on a shared machine. Warm up before calling. On a CUDA ``device`` each
-    call starts with a cold L2 cache (a buffer larger than it is overwritten, untimed) and ends
-    when the device has finished its work.
+    call starts with a cold L2 cache (a buffer larger than it is overwritten, untimed); every
+    call ends when the device has finished its work.
     """
-    cuda = device is not None and torch.device(device).type == "cuda"
     flush = None
-    if cuda:
+    if device is not None and torch.device(device).type == "cuda":
         l2 = getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 64 << 20)
         flush = torch.empty(2 * l2, dtype=torch.uint8, device=device)
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -80,12 +124,7 @@ def interleaved_times(fns: dict[str, Callable[[], Any]], repeat: int,
         for name, fn in fns.items():
             if flush is not None:
                 flush.zero_()
-                torch.cuda.synchronize(device)
-            t0 = time.perf_counter()
-            fn()
-            if cuda:
-                torch.cuda.synchronize(device)
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(timed(fn)[0])
     return times
 
 
@@ -103,27 +142,58 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None,
     return "\n".join(lines)
 
 
-def save_results(name: str, payload: dict[str, Any], markdown: str, results_dir: str | Path | None = None) -> Path:
-    """Write ``<name>.json`` (payload + machine + command + date) and ``<name>.md``; return the JSON path."""
-    out_dir = Path(results_dir) if results_dir else RESULTS_DIR
+def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in settings.items()}
+
+
+def save_results(name: str, settings: Mapping[str, Any], rows: list[dict[str, Any]], markdown: str,
+                 results_dir: str | Path, details: Mapping[str, Any] | None = None) -> Path:
+    """Write ``<results_dir>/<name>.json`` and ``<name>.md`` atomically; return the JSON path.
+
+    Parameters
+    ----------
+    name:
+        Result name (file stem), e.g. ``"darcy_fno_quick"``.
+    settings:
+        What the run was asked to do (its parsed options): enough to repeat it.
+    rows:
+        The main table, one dict per row (the same rows as the Markdown table).
+    markdown:
+        The Markdown text quoted in the docs (tables and notes), below a header with the
+        command, date, commit and machine.
+    results_dir:
+        Folder of the result files (created if missing).
+    details:
+        Further numbers of the run (raw timings, per-epoch curves, ratios), by name.
+    """
+    out_dir = Path(results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {
+        "schema": SCHEMA,
         "name": name,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "git": git_state(),
         "machine": machine_info(),
-        **payload,
+        "versions": versions(),
+        "settings": _jsonable(settings),
+        "rows": rows,
+        "details": dict(details or {}),
     }
     json_path = out_dir / f"{name}.json"
     with atomic_path(json_path) as tmp:
         tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
-    header = (
-        f"# {name}\n\nCommand: `{record['command']}`  \nDate: {record['date']}  \n"
-        f"Machine: {record['machine']['processor']}, {record['machine']['cpu_count']} CPUs, "
-        f"torch {record['machine']['torch']}"
-        + (f", GPU {record['machine']['cuda']}" if record["machine"]["cuda"] else "")
-        + "\n\n"
-    )
     with atomic_path(out_dir / f"{name}.md") as tmp:
-        tmp.write_text(header + markdown.rstrip() + "\n")
+        tmp.write_text(markdown_header(record) + markdown.rstrip() + "\n")
     return json_path
+
+
+def markdown_header(record: Mapping[str, Any]) -> str:
+    """The header of a result's Markdown file: name, command, date, commit and machine of ``record``."""
+    git, machine = record["git"], record["machine"]
+    commit = "unknown" if not git.get("commit") else git["commit"][:12] + (" (uncommitted changes)"
+                                                                          if git.get("dirty") else "")
+    return (f"# {record['name']}\n\nCommand: `{record['command']}`  \nDate: {record['date']}  \n"
+            f"Commit: {commit}  \n"
+            f"Machine: {machine['processor']}, {machine['cpu_count']} CPUs, torch {record['versions']['torch']}"
+            + (f", GPU {machine['cuda']}" if machine.get("cuda") else "") + "\n\n")

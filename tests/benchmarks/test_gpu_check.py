@@ -20,7 +20,6 @@ if os.environ.get("TRITON_INTERPRET") != "1":
                 "cuda is not a test device)", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # the benchmarks package, as the script itself does
 gpu_check = importlib.import_module("benchmarks.gpu_check")
 CPU = torch.device("cpu")
 
@@ -59,10 +58,10 @@ def test_fits_part_trains_in_bf16_mixed():
 
 @pytest.mark.slow
 def test_cpu_dry_run_writes_one_result_with_every_part(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--cpu-dry-run", "--out",
-                           str(tmp_path)], capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "run", "gpu_check", "--cpu-dry-run", "--results-dir",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = json.loads((tmp_path / "gpu_check_cpu_dry_run.json").read_text())
+    results = json.loads((tmp_path / "gpu_check_cpu_dry_run.json").read_text())["details"]
     assert (tmp_path / "gpu_check_cpu_dry_run.md").exists()
     for part in gpu_check.PARTS:
         assert "error" not in results[part], results[part]

@@ -1,0 +1,88 @@
+"""The one entry point of the benchmark scripts, and the options they all share.
+
+Usage (repository root of a checkout; the scripts are not part of the installed package)::
+
+    python -m benchmarks list                          # the benchmarks and their first doc line
+    python -m benchmarks run NAME [--quick] [--results-dir DIR] [options of NAME]
+    python -m benchmarks run NAME --help               # the options of one benchmark
+
+``run`` calls ``benchmarks.<NAME>.main`` with the remaining arguments. Every benchmark writes
+one result, ``<DIR>/<result name>.json`` and ``.md``, through
+:func:`neurops.utils.bench.save_results` (one schema: settings, rows, machine, versions, git
+commit and dirty flag). ``DIR`` defaults to :data:`RESULTS_DIR`, the ``benchmarks/results``
+folder next to this file: in a checkout that is the folder the README and docs quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import sys
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+"""Default folder of the result files: ``benchmarks/results`` of the checkout the scripts run from."""
+
+HELPERS = frozenset({"__init__", "__main__", "runner", "common", "dsr_common", "lightning_runs"})
+"""Modules of ``benchmarks/`` that hold shared code, not a benchmark."""
+
+
+def benchmark_parser(description: str | None, quick: str | None) -> argparse.ArgumentParser:
+    """A parser with the options the benchmarks share: ``--results-dir`` and (most) ``--quick``.
+
+    Parameters
+    ----------
+    description:
+        The benchmark's description (usually its module docstring).
+    quick:
+        What ``--quick`` shrinks, for the help text; ``None`` for a benchmark without a quick run.
+    """
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if quick is not None:
+        parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
+                        help="folder of the result files <name>.json and <name>.md (default: %(default)s)")
+    return parser
+
+
+def benchmark_names() -> list[str]:
+    """Names of the benchmarks in this folder (``NAME`` of ``python -m benchmarks run NAME``)."""
+    here = Path(__file__).resolve().parent
+    return sorted(p.stem for p in here.glob("*.py") if p.stem not in HELPERS)
+
+
+def _summary(name: str) -> str:
+    source = (Path(__file__).resolve().parent / f"{name}.py").read_text()
+    doc = source.split('"""', 2)[1] if source.lstrip().startswith('"""') else ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks list | run NAME [options]``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the benchmarks and what each measures")
+    run = sub.add_parser("run", help="run one benchmark", add_help=False)
+    run.add_argument("name", help="benchmark name (see `list`)")
+    run.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's options (--quick, --results-dir, ...)")
+    args = parser.parse_args(argv)
+    names = benchmark_names()
+    if args.command == "list":
+        width = max(map(len, names))
+        print("\n".join(f"{n:<{width}}  {_summary(n)}" for n in names))
+        return 0
+    if args.name not in names:
+        close = difflib.get_close_matches(args.name, names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        print(f"python -m benchmarks: error: no benchmark named {args.name!r}; {hint}"
+              "`python -m benchmarks list` shows them.", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"benchmarks.{args.name}")
+    argv_before = sys.argv
+    sys.argv = [f"python -m benchmarks run {args.name}", *args.options]  # the command the result records
+    try:
+        status = module.main(args.options)
+    finally:
+        sys.argv = argv_before
+    return status if isinstance(status, int) else 0

@@ -10,6 +10,7 @@ from neurops.data.check import check_file
 from neurops.data.external import convert
 from neurops.data.external.the_well import convert_the_well
 from neurops.data.reader import list_splits, read_attrs, read_split
+from neurops.data.rollout import H5RolloutDataset
 from neurops.errors import ConfigError, DataError
 
 B, T, X, Y = 3, 5, 8, 6
@@ -164,12 +165,11 @@ def test_files_of_different_datasets_are_not_mixed(tmp_path):
 
 
 def test_converted_file_feeds_rollout_windows(tmp_path):
-    rollout = pytest.importorskip("neurops.data.rollout")
     src = tmp_path / "toy.hdf5"
     data = write_well_file(src)
     out = convert_the_well(src, tmp_path / "r.h5", fields=["density", "velocity"], test_fraction=0.0,
                            progress=False)
-    ds = rollout.H5RolloutDataset(out, "train", t_in=2, t_out=1)
+    ds = H5RolloutDataset(out, "train", t_in=2, t_out=1)
     sample = ds[0]
     assert sample["x"].shape == (2 * 3, X, Y) and sample["y"].shape == (3, X, Y)  # 3 fields, time-major
     np.testing.assert_array_equal(sample["y"][0].numpy(), data["density"][0, 2])

@@ -16,6 +16,7 @@ from neurops.data.generators import get_generator
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.generators.navier_stokes import FNO_NS_SIGMA, NavierStokesConfig, generate_navier_stokes
 from neurops.data.reader import list_splits, read_attrs, read_split
+from neurops.data.rollout import H5RolloutDataset
 from neurops.errors import ConfigError
 from neurops.solvers.pseudospectral import NavierStokes2D, fno_forcing
 
@@ -102,9 +103,8 @@ def test_bad_config_raises_one_clear_error(tmp_path, changes, message):
 
 
 def test_trajectory_file_feeds_rollout_windows(small_file):
-    rollout = pytest.importorskip("neurops.data.rollout")
     path, _ = small_file
-    ds = rollout.H5RolloutDataset(path, "train", t_in=2, t_out=2)
+    ds = H5RolloutDataset(path, "train", t_in=2, t_out=2)
     sample = ds[0]
     assert sample["x"].shape == (2, 16, 16) and sample["y"].shape == (2, 16, 16)
     w = read_split(path, "train")["states"]["w"]

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from neurops.errors import ConfigError
+from neurops.registry import Registry
 
 #: whether ``@triton.jit`` kernels run in Triton's interpreter (CPU tensors): Triton decides this
 #: when a kernel is defined, from ``TRITON_INTERPRET=1`` in the environment
@@ -32,10 +32,10 @@ def device_function(fn: Callable) -> Callable:
     return triton.jit(fn)
 
 
-def path_from_environment(variable: str, paths: Sequence[str]) -> str:
+def path_from_environment(variable: str, paths: Registry) -> str:
     """The path named by ``$variable`` (``"auto"`` when unset); one clear error for an unknown name."""
     name = os.environ.get(variable) or "auto"
     if name != "auto" and name not in paths:
-        raise ConfigError(f"{variable}={name!r} is not a path of this kernel; set it to 'auto' or one of "
-                          f"{sorted(paths)}, or unset it.")
-    return name
+        raise paths.unknown(name, what=f"{variable}={name!r} is not a path of this kernel; unset it, set it to "
+                                       "'auto' or choose a path")
+    return paths.canonical(name) if name != "auto" else name

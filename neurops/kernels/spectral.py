@@ -32,6 +32,7 @@ from neurops.errors import ConfigError, ModelError
 from neurops.kernels.backend import path_from_environment, triton_available
 from neurops.kernels.spectral_dft import spectral_conv_dft
 from neurops.kernels.spectral_fft import spectral_conv_fft
+from neurops.registry import Registry
 
 SpectralPath = Callable[[torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor]
 
@@ -173,8 +174,10 @@ def spectral_conv_triton(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[
 
 
 #: available implementations, by name (faster paths register here; tests compare each with "reference")
-PATHS: dict[str, SpectralPath] = {"reference": spectral_conv_reference, "dft": spectral_conv_dft,
-                                  "fft": spectral_conv_fft, "triton": spectral_conv_triton}
+PATHS: Registry[SpectralPath] = Registry("spectral-convolution path", ConfigError, hint="Or 'auto'.")
+for _name, _path in {"reference": spectral_conv_reference, "dft": spectral_conv_dft, "fft": spectral_conv_fft,
+                     "triton": spectral_conv_triton}.items():
+    PATHS.add(_name, _path)
 #: environment variable that sets the path ``"auto"`` stands for (e.g. to compare paths in a run)
 PATH_VARIABLE = "NEUROPS_SPECTRAL_PATH"
 
@@ -225,8 +228,6 @@ def spectral_conv(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int], p
     takes the path named by ``$NEUROPS_SPECTRAL_PATH`` if it is set, else :func:`select_path`.
     """
     if path == "auto":
-        path = path_from_environment(PATH_VARIABLE, list(PATHS))
+        path = path_from_environment(PATH_VARIABLE, PATHS)
     name = select_path(x, weight, modes) if path == "auto" else path
-    if name not in PATHS:
-        raise ConfigError(f"unknown spectral-convolution path {path!r}; choose 'auto' or one of {sorted(PATHS)}.")
-    return PATHS[name](x, weight, modes)
+    return PATHS.get(name)(x, weight, modes)

@@ -15,8 +15,12 @@ import torch
 
 from neurops.errors import ConfigError
 from neurops.kernels.backend import INTERPRETER, path_from_environment, triton_available
+from neurops.registry import Registry
 
-PATHS = ("torch", "triton")
+#: the paths of the star-stencil kernels, by name (``NEUROPS_STENCIL_PATH``)
+PATHS: Registry[str] = Registry("stencil path", ConfigError)
+PATHS.add("torch", "the reference: StencilOperator and the multigrid smoothers in torch")
+PATHS.add("triton", "one Triton kernel pass per output field (star stencils, no gradient)")
 PATH_VARIABLE = "NEUROPS_STENCIL_PATH"
 DTYPES = (torch.float32, torch.float64)
 

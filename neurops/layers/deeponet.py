@@ -1,4 +1,4 @@
-"""DeepONet and MultiONet heads, field encoders, and the "shortcut" activations of DGNO.
+"""DeepONet and MultiONet heads and field encoders (DGNO's "shortcut" activations: :mod:`neurops.layers.activations`).
 
 A DeepONet [1]_ evaluates an operator output at query points ``x`` as the inner product of a
 *trunk* network of ``x`` and a *branch* network of the (encoded) input function:
@@ -32,13 +32,13 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neurops.errors import ConfigError, ModelError
+from neurops.layers.activations import ACTIVATIONS, SiLUId, SiLUSin, TanhSin, get_activation
 from neurops.layers.resample import resample
 
 __all__ = [
@@ -56,45 +56,6 @@ __all__ = [
 ]
 
 Domain = Sequence[tuple[float, float]]
-
-
-class TanhSin(nn.Module):
-    """``tanh(sin(pi (x + 1))) + x``: a periodic nonlinearity with an identity shortcut [2]_."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(torch.sin(math.pi * (x + 1.0))) + x
-
-
-class SiLUSin(nn.Module):
-    """``silu(sin(pi (x + 1))) + x`` [2]_."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.silu(torch.sin(math.pi * (x + 1.0))) + x
-
-
-class SiLUId(nn.Module):
-    """``silu(x) + x`` [2]_."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.silu(x) + x
-
-
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "tanh_sin": TanhSin,
-    "silu_sin": SiLUSin,
-    "silu_id": SiLUId,
-    "tanh": nn.Tanh,
-    "silu": nn.SiLU,
-    "gelu": nn.GELU,
-    "relu": nn.ReLU,
-}
-
-
-def get_activation(name: str) -> nn.Module:
-    """A fresh activation module by name (see ``ACTIVATIONS``)."""
-    if name not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}.")
-    return ACTIVATIONS[name]()
 
 
 class MLP(nn.Module):

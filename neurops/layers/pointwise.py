@@ -6,8 +6,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurops.errors import ModelError
-
 
 class PointwiseLinear(nn.Linear):
     """A linear map over channels at every grid point: ``[B, C_in, *spatial] -> [B, C_out, *spatial]``."""
@@ -24,11 +22,3 @@ def grid_coordinates(x: torch.Tensor) -> torch.Tensor:
     return grid.unsqueeze(0).expand(x.shape[0], *grid.shape)
 
 
-ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU, "identity": nn.Identity}
-
-
-def activation(name: str) -> nn.Module:
-    """Activation module by name (``gelu``, ``relu``, ``tanh``, ``silu``, ``identity``)."""
-    if name not in ACTIVATIONS:
-        raise ModelError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}.")
-    return ACTIVATIONS[name]()

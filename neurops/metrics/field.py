@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from neurops.errors import ConfigError, DataError
+from neurops.registry import Registry
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -115,15 +116,12 @@ def relative_h1(pred: torch.Tensor, target: torch.Tensor, method: str = "fd", re
 
 
 #: losses by config name: ``loss: rel_l2`` in a task config
-LOSSES: dict[str, Loss] = {
-    "rel_l2": relative_l2,
-    "rel_h1": lambda pred, target: relative_h1(pred, target, method="fd"),
-    "rel_h1_fourier": lambda pred, target: relative_h1(pred, target, method="fourier"),
-}
+LOSSES: Registry[Loss] = Registry("loss", ConfigError)
+LOSSES.add("rel_l2", relative_l2)
+LOSSES.add("rel_h1", lambda pred, target: relative_h1(pred, target, method="fd"))
+LOSSES.add("rel_h1_fourier", lambda pred, target: relative_h1(pred, target, method="fourier"))
 
 
 def get_loss(name: str) -> Loss:
     """A loss by name, with the known names in the error."""
-    if name not in LOSSES:
-        raise ConfigError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
-    return LOSSES[name]
+    return LOSSES.get(name)

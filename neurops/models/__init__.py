@@ -1,7 +1,9 @@
 """Assembled operators and dynamics models, with a registry (``build(name, **kwargs)``)."""
 
 from neurops.models.registry import (
+    MODELS,
     RESOLUTION_BEHAVIOURS,
+    Presets,
     available,
     build,
     get_class,
@@ -21,6 +23,8 @@ from neurops.models import external  # noqa: E402,F401
 from neurops.models import unet  # noqa: E402,F401
 
 __all__ = [
+    "MODELS",
+    "Presets",
     "RESOLUTION_BEHAVIOURS",
     "available",
     "build",

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from neurops.errors import ModelError
 from neurops.kernels.spectral import max_modes
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
-from neurops.layers.pointwise import activation as make_activation
+from neurops.layers.activations import get_activation
 from neurops.layers.spectral import SpectralConv
 from neurops.models.registry import register
 
@@ -74,9 +74,9 @@ class FNO(nn.Module):
         self.lift = PointwiseLinear(lift_in, width)
         self.spectral = nn.ModuleList(SpectralConv(width, width, modes, spectral_path) for _ in range(n_layers))
         self.pointwise = nn.ModuleList(PointwiseLinear(width, width) for _ in range(n_layers))
-        self.act = make_activation(activation)
+        self.act = get_activation(activation)
         self.project = nn.Sequential(
-            PointwiseLinear(width, projection_channels), make_activation(activation),
+            PointwiseLinear(width, projection_channels), get_activation(activation),
             PointwiseLinear(projection_channels, out_channels),
         )
 

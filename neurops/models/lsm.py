@@ -37,13 +37,14 @@ from neurops.layers.boundary import BoundaryLike, resolve_boundary
 from neurops.layers.latent_spectral import LatentSpectralBlock, crop, pad_to_multiple
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.resample import coarser, on_grid, resample
-from neurops.models.registry import register
+from neurops.models.registry import Presets, register
 
 __all__ = ["LSM", "PRESETS"]
 
 Norm = Literal["batch", "instance", "none"]
 
-#: The paper's configurations. ``darcy``: 85x85 Darcy (421 points subsampled by 5),
+#: The paper's configurations (``LSM.from_preset(name)``, or ``preset: name`` in a model's kwargs).
+#: ``darcy``: 85x85 Darcy (421 points subsampled by 5),
 #: 19.19M parameters; ``navier_stokes``: 64x64 vorticity, 10 frames in, 1 out per
 #: autoregressive step, 19.19M parameters.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -83,16 +84,15 @@ def _double_conv(ndim: int, in_ch: int, mid_ch: int, out_ch: int, norm: str) -> 
 
 
 @register("lsm")
-class LSM(nn.Module):
+class LSM(Presets, nn.Module):
     """Latent Spectral Model, ``[B, C_in, *spatial] -> [B, C_out, *spatial]``.
 
     Parameters
     ----------
     in_channels : C_in.
     out_channels : C_out.
-    preset : ``"darcy"`` or ``"navier_stokes"`` (see :data:`PRESETS`); its values are
-        defaults that explicit keyword arguments override.
-    width : channels ``w`` of the finest scale (the paper: 64, or 32/48 for some tasks).
+    width : channels ``w`` of the finest scale (the paper: 64, or 32/48 for some tasks; the
+        paper's configurations are :data:`PRESETS`, built by ``LSM.from_preset("darcy")``).
     num_scales : scales of the U-shaped backbone (the paper: 5).
     patch_size : points per patch along each axis, same at every scale; its length
         sets the spatial dimension (1, 2 or 3). An int means the same size on
@@ -133,21 +133,21 @@ class LSM(nn.Module):
        with Latent Spectral Models", ICML 2023, arXiv:2301.12664.
     """
 
+    presets = PRESETS
     #: refined per instance: "function_space" with ``reference_resolution``
     resolution_behaviour = "fixed_grid"
 
     def __init__(
         self,
-        in_channels: int | None = None,
-        out_channels: int | None = None,
+        in_channels: int = 1,
+        out_channels: int = 1,
         *,
-        preset: str | None = None,
-        width: int | None = None,
-        num_scales: int | None = None,
-        patch_size: int | Sequence[int] | None = None,
+        width: int = 32,
+        num_scales: int = 5,
+        patch_size: int | Sequence[int] = 4,
         ndim: int | None = None,
-        num_tokens: int | None = None,
-        num_basis: int | None = None,
+        num_tokens: int = 4,
+        num_basis: int = 12,
         num_heads: int = 8,
         head_width: int = 128,
         norm: Norm = "batch",
@@ -156,24 +156,7 @@ class LSM(nn.Module):
         boundary: BoundaryLike = "dirichlet",
     ) -> None:
         super().__init__()
-        if preset is not None and preset not in PRESETS:
-            raise ModelError(f"Unknown LSM preset {preset!r}; choose one of {sorted(PRESETS)} or pass preset=None.")
-        given = dict(
-            in_channels=in_channels,
-            out_channels=out_channels,
-            width=width,
-            num_scales=num_scales,
-            patch_size=patch_size,
-            num_tokens=num_tokens,
-            num_basis=num_basis,
-        )
-        defaults: dict[str, Any] = dict(
-            in_channels=1, out_channels=1, width=32, num_scales=5, patch_size=4, num_tokens=4, num_basis=12
-        )
-        defaults.update(PRESETS.get(preset, {}) if preset else {})
-        cfg = {k: (v if v is not None else defaults[k]) for k, v in given.items()}
-
-        patch = cfg["patch_size"]
+        patch = patch_size
         if isinstance(patch, int):
             patch = (patch,) * (2 if ndim is None else ndim)
         patch = tuple(int(p) for p in patch)
@@ -181,15 +164,15 @@ class LSM(nn.Module):
             raise ModelError(f"ndim={ndim} does not match patch_size={patch} ({len(patch)} axes); drop one of them.")
         if len(patch) not in _CONV:
             raise ModelError(f"LSM supports 1, 2 or 3 spatial axes, got patch_size={patch}.")
-        if cfg["num_scales"] < 1:
-            raise ModelError(f"num_scales must be >= 1, got {cfg['num_scales']}.")
+        if num_scales < 1:
+            raise ModelError(f"num_scales must be >= 1, got {num_scales}.")
         if norm not in ("batch", "instance", "none"):
             raise ModelError(f"norm={norm!r} is not one of 'batch', 'instance', 'none'.")
 
-        self.in_channels = int(cfg["in_channels"])
-        self.out_channels = int(cfg["out_channels"])
-        self.width = w = int(cfg["width"])
-        self.num_scales = s = int(cfg["num_scales"])
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.width = w = int(width)
+        self.num_scales = s = int(num_scales)
         self.patch_size = patch
         self.ndim = d = len(patch)
         self.positional_embedding = positional_embedding
@@ -212,7 +195,7 @@ class LSM(nn.Module):
             [_double_conv(d, w, w, channels[0], norm)]
             + [_double_conv(d, channels[i - 1], channels[i], channels[i], norm) for i in range(1, s)]
         )
-        block_kw = dict(num_tokens=cfg["num_tokens"], num_basis=cfg["num_basis"], num_heads=num_heads)
+        block_kw = dict(num_tokens=num_tokens, num_basis=num_basis, num_heads=num_heads)
         self.spectral_blocks = nn.ModuleList([LatentSpectralBlock(c, patch, **block_kw) for c in channels])
         # decoder at scale i merges the skip (channels[i]) with the upsampled coarser feature, which
         # also has channels[i] channels, and returns channels[i-1] (w at the finest scale)

@@ -46,15 +46,15 @@ from neurops.layers.multigrid import (
     default_smoothing,
     parse_smoothing,
 )
-from neurops.layers.pointwise import activation as make_activation
+from neurops.layers.activations import get_activation
 from neurops.layers.resample import coarser, on_grid
-from neurops.models.registry import register
+from neurops.models.registry import Presets, register
 
-#: Paper configurations. ``darcy`` is the official rough-Darcy model (572,661
-#: parameters for 1 input and 1 output channel). ``navier_stokes`` and ``helmholtz``
-#: keep the official width, depth, levels and boundary handling but omit the
-#: resolution-locked LayerNorms (and, for Helmholtz, the per-level channel growth and
-#: unpadded restriction), so they stay resolution-agnostic.
+#: Paper configurations (``MGNO.from_preset(name)``, or ``preset: name`` in a model's kwargs).
+#: ``darcy`` is the official rough-Darcy model (572,661 parameters for 1 input and 1 output
+#: channel). ``navier_stokes`` and ``helmholtz`` keep the official width, depth, levels and
+#: boundary handling but omit the resolution-locked LayerNorms (and, for Helmholtz, the
+#: per-level channel growth and unpadded restriction), so they stay resolution-agnostic.
 PRESETS: dict[str, dict[str, Any]] = {
     "darcy": {
         "width": 24,
@@ -76,18 +76,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-_DEFAULTS: dict[str, Any] = {
-    "width": 24,
-    "n_layers": 4,
-    "smoothing": None,
-    "levels": None,
-    "boundary": "dirichlet",
-    "activation": "gelu",
-}
-
 
 @register("mgno")
-class MGNO(nn.Module):
+class MGNO(Presets, nn.Module):
     """Multigrid neural operator (MgNO) for 1D, 2D and 3D fields.
 
     Parameters
@@ -119,9 +110,6 @@ class MGNO(nn.Module):
         Names of the spatial dimensions (the HDF5 ``dims`` attribute).
     activation : str, optional
         ``"gelu"`` (default), ``"relu"``, ``"tanh"``, ``"silu"`` or ``"identity"``.
-    preset : str, optional
-        One of :data:`PRESETS` (``"darcy"``, ``"navier_stokes"``, ``"helmholtz"``);
-        explicit arguments override the preset's values.
     channels_last : bool, optional
         Run 2D/3D convolutions in channels-last memory format (faster on CPU with
         oneDNN). Inputs and outputs keep the caller's layout semantics
@@ -140,8 +128,15 @@ class MGNO(nn.Module):
     ----------
     .. [1] He, J., Liu, X., & Xu, J. (2024). MgNO: Efficient parameterization of
        linear operators via multigrid. ICLR 2024. https://arxiv.org/abs/2310.19809
+
+    Examples
+    --------
+    >>> sum(p.numel() for p in MGNO.from_preset("darcy").parameters())  # the official rough-Darcy model
+    572661
     """
 
+    presets = PRESETS
+    paper_name = "MgNO"
     #: refined per instance: "function_space" with ``reference_resolution``
     resolution_behaviour = "fixed_grid"
 
@@ -149,68 +144,41 @@ class MGNO(nn.Module):
         self,
         in_channels: int = 1,
         out_channels: int = 1,
-        width: int | None = None,
-        n_layers: int | None = None,
+        width: int = 24,
+        n_layers: int = 4,
         levels: int | None = None,
         smoothing: SmoothingSchedule | None = None,
-        boundary: BoundaryLike | None = None,
+        boundary: BoundaryLike = "dirichlet",
         dim: int | None = None,
         dims: Sequence[str] | None = None,
-        activation: str | None = None,
-        preset: str | None = None,
+        activation: str = "gelu",
         channels_last: bool = True,
         reference_resolution: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        if preset is not None and preset not in PRESETS:
-            raise ModelError(
-                f"unknown MgNO preset {preset!r}; choose one of {sorted(PRESETS)} or give "
-                "width/n_layers/smoothing/boundary yourself"
-            )
-        cfg = dict(_DEFAULTS)
-        if preset is not None:
-            cfg.update(PRESETS[preset])
-        explicit = {
-            "width": width,
-            "n_layers": n_layers,
-            "levels": levels,
-            "smoothing": smoothing,
-            "boundary": boundary,
-            "activation": activation,
-        }
-        cfg.update({k: v for k, v in explicit.items() if v is not None})
         if levels is not None and smoothing is not None and len(smoothing) != levels:
             raise ModelError(
                 f"levels={levels} but the smoothing schedule has {len(smoothing)} entries; "
                 "give one of them, or a schedule with one entry per level"
             )
-        if levels is not None and smoothing is None:
-            cfg["smoothing"] = None  # an explicit level count replaces a preset schedule
-
         if in_channels < 1 or out_channels < 1:
             raise ModelError(
                 f"MgNO needs in_channels >= 1 and out_channels >= 1, got "
                 f"{in_channels} and {out_channels}"
             )
-        if cfg["width"] < 1 or cfg["n_layers"] < 1:
-            raise ModelError(
-                f"MgNO needs width >= 1 and n_layers >= 1, got {cfg['width']} and "
-                f"{cfg['n_layers']}"
-            )
-        ndim = self._infer_dim(dim, cfg["boundary"], dims)
+        if width < 1 or n_layers < 1:
+            raise ModelError(f"MgNO needs width >= 1 and n_layers >= 1, got {width} and {n_layers}")
+        ndim = self._infer_dim(dim, boundary, dims)
         try:
-            if cfg["smoothing"] is not None:
-                schedule = parse_smoothing(cfg["smoothing"])
-            else:
-                schedule = default_smoothing(cfg["levels"] if cfg["levels"] is not None else 6)
-            self.boundary = resolve_boundary(cfg["boundary"], ndim, dims)
+            schedule = parse_smoothing(smoothing) if smoothing is not None else default_smoothing(levels or 6)
+            self.boundary = resolve_boundary(boundary, ndim, dims)
         except (TypeError, ValueError) as exc:
             raise ModelError(f"invalid MgNO configuration: {exc}") from exc
 
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
-        self.width = int(cfg["width"])
-        self.n_layers = int(cfg["n_layers"])
+        self.width = int(width)
+        self.n_layers = int(n_layers)
         self.ndim = ndim
         self.schedule = schedule
         # channels-last layouts exist for 4D and 5D tensors only
@@ -235,8 +203,17 @@ class MGNO(nn.Module):
         self.pointwise = nn.ModuleList(
             _pointwise_conv(c_in, self.width, ndim, bias=True) for c_in in channels[:-1]
         )
-        self.act = make_activation(cfg["activation"])
+        self.act = get_activation(activation)
         self.head = _pointwise_conv(self.width, self.out_channels, ndim, bias=False)
+
+    @classmethod
+    def preset_arguments(cls, preset: str, **overrides: Any) -> dict[str, Any]:
+        """As :meth:`Presets.preset_arguments`; an explicit ``levels`` without ``smoothing`` replaces the
+        preset's schedule by the default one of that depth."""
+        arguments = super().preset_arguments(preset, **overrides)
+        if overrides.get("levels") is not None and overrides.get("smoothing") is None:
+            arguments.pop("smoothing", None)
+        return arguments
 
     @staticmethod
     def _infer_dim(

@@ -3,23 +3,27 @@
 Checkpoints store ``spec_of(model)`` so that a model can be rebuilt with no other
 information (see :mod:`neurops.tasks.operator`). Every registered class declares its
 ``resolution_behaviour`` (a class attribute, which an instance may refine from its
-options), one of :data:`RESOLUTION_BEHAVIOURS`.
+options), one of :data:`RESOLUTION_BEHAVIOURS`. A class with named paper configurations
+(:class:`Presets`: MgNO, LSM) is built from one by ``build(name, preset="darcy", ...)``,
+which calls its ``from_preset``; the spec keeps ``preset`` so a checkpoint rebuilds the same way.
 """
 
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 from torch import nn
 
 from neurops.errors import ModelError
+from neurops.registry import Registry
 
-_MODELS: dict[str, type[nn.Module]] = {}
+#: every registered model class, by name
+MODELS: Registry[type[nn.Module]] = Registry("model", ModelError)
 M = TypeVar("M", bound=type[nn.Module])
+P = TypeVar("P", bound="Presets")
 
 #: what a model's predictions do on a grid other than its training grid
 RESOLUTION_BEHAVIOURS = {
@@ -36,12 +40,10 @@ def register(name: str) -> Callable[[M], M]:
     """
 
     def deco(cls: M) -> M:
-        if name in _MODELS and _MODELS[name] is not cls:
-            raise ValueError(f"model name {name!r} is already registered to {_MODELS[name].__qualname__}")
         if getattr(cls, "resolution_behaviour", None) not in RESOLUTION_BEHAVIOURS:
             raise ValueError(f"model {cls.__qualname__} must declare resolution_behaviour, one of "
                              f"{sorted(RESOLUTION_BEHAVIOURS)}")
-        _MODELS[name] = cls
+        MODELS.add(name, cls)
         cls.registry_name = name  # type: ignore[attr-defined]
         return cls
 
@@ -50,20 +52,51 @@ def register(name: str) -> Callable[[M], M]:
 
 def available() -> list[str]:
     """Names of all registered models."""
-    return sorted(_MODELS)
+    return MODELS.names()
 
 
 def get_class(name: str) -> type[nn.Module]:
     """The class registered as ``name`` (clear error with suggestions otherwise)."""
-    if name not in _MODELS:
-        close = difflib.get_close_matches(name, _MODELS, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ModelError(f"unknown model {name!r}.{hint} Available models: {available()}.")
-    return _MODELS[name]
+    return MODELS.get(name)
+
+
+class Presets:
+    """Mixin of a model class with named configurations (the papers'), built by :meth:`from_preset`.
+
+    A subclass sets :attr:`presets` (name -> constructor keyword arguments); its constructor takes
+    plain arguments with plain defaults and knows nothing of presets.
+    """
+
+    #: name -> keyword arguments of the constructor
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    #: the model's name in its paper, as errors say it (default: the class name)
+    paper_name: ClassVar[str] = ""
+
+    @classmethod
+    def preset_registry(cls) -> Registry[Mapping[str, Any]]:
+        """The presets as a :class:`~neurops.registry.Registry` (its error names the model's presets)."""
+        kind = f"{cls.paper_name or cls.__name__} preset"
+        registry: Registry[Mapping[str, Any]] = Registry(kind, ModelError,
+                                                         hint="Or pass the model's arguments yourself.")
+        for name, kwargs in cls.presets.items():
+            registry.add(name, kwargs)
+        return registry
+
+    @classmethod
+    def preset_arguments(cls, preset: str, **overrides: Any) -> dict[str, Any]:
+        """The constructor arguments of ``preset`` with ``overrides`` applied on top (``None``: the preset's)."""
+        return {**cls.preset_registry().get(preset), **{k: v for k, v in overrides.items() if v is not None}}
+
+    @classmethod
+    def from_preset(cls: type[P], preset: str, **overrides: Any) -> P:
+        """The model of the named configuration ``preset``; explicit ``overrides`` replace its values."""
+        return cls(**cls.preset_arguments(preset, **overrides))
 
 
 def build(name: str, **kwargs: Any) -> nn.Module:
     """Build the model registered as ``name`` with ``kwargs``; the module remembers both.
+
+    ``preset`` (models with :class:`Presets`) builds through the class's ``from_preset``.
 
     Raises
     ------
@@ -71,14 +104,16 @@ def build(name: str, **kwargs: Any) -> nn.Module:
         for an unknown name or keyword arguments the model does not accept.
     """
     cls = get_class(name)
+    arguments = dict(kwargs)
+    preset = arguments.pop("preset", None) if issubclass(cls, Presets) else None
     params = inspect.signature(cls.__init__).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(kwargs) - set(params) - {"self"})
+        valid = sorted({*params, *(("preset",) if issubclass(cls, Presets) else ())} - {"self"})
+        unknown = sorted(set(kwargs) - set(valid))
         if unknown:
-            raise ModelError(f"model {name!r} has no argument(s) {unknown}; valid: "
-                             f"{sorted(p for p in params if p != 'self')}.")
+            raise ModelError(f"model {name!r} has no argument(s) {unknown}; valid: {valid}.")
     try:
-        model = cls(**kwargs)
+        model = cls.from_preset(preset, **arguments) if preset is not None else cls(**arguments)
     except TypeError as exc:
         raise ModelError(f"cannot build model {name!r} with {kwargs}: {exc}") from exc
     model._neurops_spec = (name, copy.deepcopy(kwargs))  # type: ignore[assignment]

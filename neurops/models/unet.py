@@ -52,7 +52,7 @@ from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 from neurops.layers.kernel_interp import KernelInterpConv, grid_spacing
 from neurops.layers.local_integral import LocalIntegralConv
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
-from neurops.layers.pointwise import activation as make_activation
+from neurops.layers.activations import get_activation
 from neurops.layers.resample import cells, coarser, resample
 from neurops.models.registry import register
 
@@ -70,7 +70,7 @@ class _ResidualBlock(nn.Module):
         self.conv1 = conv(c_in, c_out)
         self.norm2 = nn.GroupNorm(1, c_out) if norm else nn.Identity()
         self.conv2 = conv(c_out, c_out)
-        self.act = make_activation(activation)
+        self.act = get_activation(activation)
         self.shortcut = PointwiseLinear(c_in, c_out) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -99,9 +99,9 @@ def test_3d_plasticity_configuration_parameter_count():
 
 def test_explicit_kwargs_override_preset_and_same_seed_same_weights():
     torch.manual_seed(1)
-    a = LSM(preset="navier_stokes", width=8, num_scales=2, in_channels=3)
+    a = LSM.from_preset("navier_stokes", width=8, num_scales=2, in_channels=3)
     torch.manual_seed(1)
-    b = LSM(preset="navier_stokes", width=8, num_scales=2, in_channels=3)
+    b = LSM.from_preset("navier_stokes", width=8, num_scales=2, in_channels=3)
     assert a.width == 8 and a.in_channels == 3 and a.patch_size == (4, 4)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
@@ -116,7 +116,6 @@ def test_int_patch_size_with_ndim_and_single_scale():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(preset="darcyy"), "Unknown LSM preset"),
         (dict(patch_size=(4, 4), ndim=3), "ndim"),
         (dict(patch_size=(2, 2, 2, 2)), "1, 2 or 3"),
         (dict(num_scales=0), "num_scales"),
@@ -126,6 +125,13 @@ def test_int_patch_size_with_ndim_and_single_scale():
 def test_invalid_configuration_raises_model_error(kwargs, match):
     with pytest.raises(ModelError, match=match):
         LSM(**kwargs)
+
+
+def test_unknown_preset_raises_model_error_with_suggestion():
+    with pytest.raises(ModelError, match="unknown LSM preset 'darcyy'. Did you mean 'darcy'"):
+        LSM.from_preset("darcyy")
+    with pytest.raises(ModelError, match="unknown LSM preset"):
+        build("lsm", preset="darcyy")
 
 
 def test_wrong_input_raises_model_error():

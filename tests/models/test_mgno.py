@@ -26,13 +26,13 @@ def test_rough_darcy_preset_matches_official_parameter_count():
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_presets_build_and_run(preset):
-    model = MGNO(2, 1, preset=preset)
+    model = MGNO.from_preset(preset, in_channels=2, out_channels=1)
     assert model.boundary == (PRESETS[preset]["boundary"],) * 2
     assert model(torch.randn(1, 2, 16, 16)).shape == (1, 1, 16, 16)
 
 
 def test_explicit_arguments_override_preset():
-    model = MGNO(1, 1, preset="darcy", width=8, levels=3, boundary="periodic")
+    model = MGNO.from_preset("darcy", in_channels=1, out_channels=1, width=8, levels=3, boundary="periodic")
     assert model.width == 8 and model.levels == 3 and model.boundary == ("periodic", "periodic")
     assert model.n_layers == 4
 
@@ -207,7 +207,6 @@ def test_dim_inferred_from_boundary_and_dims():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"preset": "burgers"}, "unknown MgNO preset"),
         ({"width": 0}, "width >= 1"),
         ({"in_channels": 0}, "in_channels >= 1"),
         ({"dim": 4}, "1, 2 or 3"),
@@ -221,6 +220,25 @@ def test_dim_inferred_from_boundary_and_dims():
 def test_bad_configuration_raises_model_error(kwargs, match):
     with pytest.raises((ModelError, ValueError), match=match):
         MGNO(**{"in_channels": 1, "out_channels": 1, **kwargs})
+
+
+def test_unknown_preset_raises_model_error():
+    with pytest.raises(ModelError, match="unknown MgNO preset 'burgers'"):
+        MGNO.from_preset("burgers", in_channels=1, out_channels=1)
+    with pytest.raises(ModelError, match="unknown MgNO preset"):
+        build("mgno", preset="burgers")
+
+
+def test_preset_spec_rebuilds_the_same_model():
+    """A checkpoint stores ``preset`` among the kwargs; building from that spec goes through from_preset."""
+    torch.manual_seed(0)
+    model = build("mgno", preset="helmholtz", width=6)
+    assert spec_of(model) == ("mgno", {"preset": "helmholtz", "width": 6})
+    torch.manual_seed(0)
+    direct = MGNO.from_preset("helmholtz", width=6)
+    assert model.boundary == direct.boundary == ("neumann", "neumann") and model.width == 6
+    for a, b in zip(model.parameters(), direct.parameters()):
+        assert torch.equal(a, b)
 
 
 def test_wrong_input_shape_raises_model_error():
@@ -247,6 +265,6 @@ def test_reference_resolution_keeps_the_training_grid_prediction_on_finer_grids(
     x9 = torch.randn(1, 1, 9, 9, dtype=torch.float64)  # coarser: the whole model runs on the 17-node grid
     torch.testing.assert_close(ref(x9), grid(resample(x9, (17, 17)))[..., ::2, ::2])
     assert grid.resolution_behaviour == "fixed_grid" and ref.resolution_behaviour == "function_space"
-    assert sum(p.numel() for p in MGNO(preset="darcy", reference_resolution=[65, 65]).parameters()) == 572_661
+    assert sum(p.numel() for p in MGNO.from_preset("darcy", reference_resolution=[65, 65]).parameters()) == 572_661
     with pytest.raises(ModelError, match="one point count per"):
         MGNO(1, 1, reference_resolution=[17])

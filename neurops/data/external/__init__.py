@@ -23,17 +23,16 @@ from neurops.data.external.fno_mat import convert_fno_mat
 from neurops.data.external.pdebench import convert_pdebench
 from neurops.data.external.the_well import convert_the_well
 from neurops.errors import ConfigError
+from neurops.registry import Registry
 from neurops.utils.io import check_output_path
 
-#: converter per ``--from`` value
-CONVERTERS: dict[str, Callable[..., Path]] = {
-    "pdebench": convert_pdebench,
-    "the_well": convert_the_well,
-    "fno-mat": convert_fno_mat,
-    "arrays": convert_arrays,
-}
-_ALIASES = {"the-well": "the_well", "thewell": "the_well", "well": "the_well", "fno_mat": "fno-mat", "fno": "fno-mat",
-            "mat": "fno-mat", "numpy": "arrays", "npy": "arrays", "npz": "arrays", "torch": "arrays", "pt": "arrays"}
+#: converter per format (``--from`` value)
+CONVERTERS: Registry[Callable[..., Path]] = Registry("external format", ConfigError,
+                                                    hint="Numpy or torch arrays you already have: 'arrays'.")
+CONVERTERS.add("pdebench", convert_pdebench)
+CONVERTERS.add("the_well", convert_the_well, aliases=("the-well", "thewell", "well"))
+CONVERTERS.add("fno-mat", convert_fno_mat, aliases=("fno_mat", "fno", "mat"))
+CONVERTERS.add("arrays", convert_arrays, aliases=("numpy", "npy", "npz", "torch", "pt"))
 
 
 def convert(src: str | os.PathLike, fmt: str, out: str | os.PathLike, **options: Any) -> Path:
@@ -58,12 +57,8 @@ def convert(src: str | os.PathLike, fmt: str, out: str | os.PathLike, **options:
     --------
     >>> convert("2D_DarcyFlow_beta1.0_Train.hdf5", "pdebench", "darcy_beta1.h5", n_test=1000)  # doctest: +SKIP
     """
-    key = str(fmt).lower()
-    key = _ALIASES.get(key, key)
-    if key not in CONVERTERS:
-        raise ConfigError(f"unknown external format {fmt!r}; use one of {sorted(CONVERTERS)} (numpy or torch "
-                          "arrays you already have: 'arrays').")
-    converter = CONVERTERS[key]
+    key = CONVERTERS.canonical(str(fmt).lower())
+    converter = CONVERTERS.get(key)
     options = {k: v for k, v in options.items() if v is not None}
     accepted = set(inspect.signature(converter).parameters) - {"src", "out"}
     unknown = sorted(set(options) - accepted)

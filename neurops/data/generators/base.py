@@ -20,6 +20,7 @@ from typing import Any
 
 from neurops.data.shards import Shard
 from neurops.errors import ConfigError
+from neurops.registry import Registry
 from neurops.utils.io import check_output_path
 
 GeneratorFn = Callable[..., Path]
@@ -70,7 +71,7 @@ class GeneratorSpec:
         extra = {}
         if shard is not None:
             if not self.shardable:
-                shardable = sorted(name for name, spec in GENERATORS.items() if spec.shardable)
+                shardable = [name for name, spec in GENERATORS.items() if spec.shardable]
                 raise ConfigError(f"generator {self.name!r} cannot write shards (its samples depend on each other, "
                                   f"e.g. through statistics of the whole split); generate it in one run. "
                                   f"Generators with --shard: {shardable}.")
@@ -78,7 +79,8 @@ class GeneratorSpec:
         return Path(self.fn(config, out, workers=workers, progress=progress, overwrite=overwrite, **extra))
 
 
-GENERATORS: dict[str, GeneratorSpec] = {}
+#: every registered generator, by name
+GENERATORS: Registry[GeneratorSpec] = Registry("data generator", ConfigError)
 
 
 def register_generator(name: str, config_cls: type) -> Callable[[GeneratorFn], GeneratorFn]:
@@ -87,9 +89,7 @@ def register_generator(name: str, config_cls: type) -> Callable[[GeneratorFn], G
         raise TypeError(f"config_cls for generator {name!r} must be a dataclass")
 
     def deco(fn: GeneratorFn) -> GeneratorFn:
-        if name in GENERATORS and GENERATORS[name].fn is not fn:
-            raise ValueError(f"generator {name!r} is registered twice")
-        GENERATORS[name] = GeneratorSpec(name, config_cls, fn)
+        GENERATORS.add(name, GeneratorSpec(name, config_cls, fn))
         return fn
 
     return deco
@@ -97,6 +97,4 @@ def register_generator(name: str, config_cls: type) -> Callable[[GeneratorFn], G
 
 def get_generator(name: str) -> GeneratorSpec:
     """Look up a generator by name, with the list of known ones in the error."""
-    if name not in GENERATORS:
-        raise ConfigError(f"unknown data generator {name!r}; available: {sorted(GENERATORS)}.")
-    return GENERATORS[name]
+    return GENERATORS.get(name)

@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--save-ckpt", type=Path, default=WORK_DIR / "dgno_ckpt",
-                   help="folder for the trained DGNO checkpoints (e.g. for `neurops invert --ckpt`)")
+                   help="folder for the trained DGNO checkpoints (e.g. for `neurops invert surrogate --ckpt`)")
     p.add_argument("--name", default=None, help="results name (default dgno_forward[_quick])")
     return p.parse_args(argv)
 

@@ -9,7 +9,7 @@ Each problem gets one labelled file: ``--n-train`` pairs to train on, ``--n-val`
 (the surrogates' error statistics for the model-error likelihood), and ``--n-test`` test pairs
 whose solutions the inverse problems observe. Models, all trained through the neurops tasks and a
 Lightning ``Trainer`` (the path ``neurops fit`` runs), then saved as ordinary checkpoints that
-``neurops invert --ckpt`` takes:
+``neurops invert surrogate`` takes:
 
 * ``fno``: FNO of the FNO paper (12 modes, width 32, 4 layers), AdamW 1e-3, step decay,
   relative L2 loss, batch 20;

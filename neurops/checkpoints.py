@@ -56,7 +56,7 @@ KINDS: dict[str, Kind] = {k.task: k for k in (
     Kind("rollout", "neurops.tasks.rollout.RolloutTask",
          "`neurops predict --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
     Kind("generative", "neurops.tasks.generative.GenerativeOperatorTask",
-         "`neurops invert --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
+         "`neurops invert surrogate --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
     Kind("dynamics", "neurops.tasks.dynamics.DynamicsTask",
          "`neurops dsr evaluate --ckpt CKPT`, `neurops dsr analyze --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
     Kind("dcdm", "neurops.tasks.dcdm.DCDMTask",

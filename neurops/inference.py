@@ -27,6 +27,19 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     the predictions, named like the training data's output fields. A split on a grid other
     than the training grid gets a :class:`~neurops.errors.NeuropsWarning` when the model's
     resolution behaviour is ``fixed_grid`` (see :func:`check_grid`).
+
+    Parameters
+    ----------
+    ckpt : checkpoint written by ``neurops fit`` (an operator or rollout task).
+    data : neurops HDF5 file with the input fields (any resolution).
+    out : the predictions file to write (an ``operator`` file: inputs copied, outputs predicted).
+    splits : splits to predict (default: all).
+    batch_size : samples per forward pass.
+    overwrite : replace ``out`` if it exists.
+
+    Returns
+    -------
+    out : the path written.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}; pass --batch-size 16 (or any positive size).")

@@ -132,6 +132,30 @@ def write_operator_file(path: Path, splits: dict[str, tuple[int, int]], seed: in
 
 
 
+#: the dataset cards (one folder per data set, named like its generator)
+DATASETS = Path(__file__).resolve().parents[1] / "datasets"
+
+
+def recipe_configs(card: str) -> dict[str, tuple[object, dict]]:
+    """Every recipe file of ``datasets/<card>`` read as ``neurops data generate <card> --config FILE`` reads it:
+    ``{file stem: (the generator's config, the command's other options such as out)}``."""
+    import dataclasses
+
+    from neurops.cli import command
+    from neurops.cli.builder import parse, parser_for
+    from neurops.data.generators import get_generator
+
+    spec, prog = get_generator(card), f"neurops data generate {card}"
+    generate = command("data").children()["generate"].children()[card]
+    fields = {f.name for f in dataclasses.fields(spec.config_cls)}
+    out = {}
+    for path in sorted((DATASETS / card).glob("recipe*.yaml")):
+        values = parse(parser_for(generate, prog), ["--config", str(path)], prog)
+        out[path.stem] = (spec.make_config(**{k: v for k, v in values.items() if k in fields}),
+                          {k: v for k, v in values.items() if k not in fields})
+    return out
+
+
 def write_observation_file(path: Path, n: int = 5, **changes) -> Path:
     """An observation file written by hand with the documented fields only (no kind, no version): two
     points on a unit-square ``n x n`` grid; ``changes`` replaces fields (``None`` leaves one out)."""

@@ -2,19 +2,19 @@
 
 ``neurops fit|validate|test --config FILE`` run through LightningCLI (config files shipped
 in ``neurops/configs`` can be named by short name, e.g. ``--config darcy_fno``); every other
-subcommand is an argparse subcommand contributed by a module listed in :data:`COMMANDS`,
-each exposing ``register(subparsers)``. Only the module of the command that runs is
-imported (``neurops --help`` imports neither torch nor Lightning).
+command is built by :mod:`neurops.cli.builder` from the signatures of the functions it calls,
+and contributed by a module listed in :data:`COMMANDS` that defines ``COMMAND`` (a
+:class:`~neurops.cli.builder.Command` or :class:`~neurops.cli.builder.Group`). Only the module
+of the command that runs is imported (``neurops --help`` imports neither torch nor Lightning).
 
 A mistake on the command line is one line ``neurops: error: ...`` with exit status 2, never
-a usage dump or a traceback: argparse errors and unknown options (with the closest valid
-option) become :class:`~neurops.errors.ConfigError`, and every
+a usage dump or a traceback: unknown options (with the closest valid option), values of the
+wrong type and missing arguments become :class:`~neurops.errors.ConfigError`, and every
 :class:`~neurops.errors.NeuropsError` is printed the same way.
 """
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import importlib
 import sys
@@ -25,7 +25,7 @@ from neurops.errors import ConfigError, NeuropsError, NeuropsWarning
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
 
-#: argparse subcommands: name -> (module with ``register(subparsers)``, one-line help)
+#: commands built by neurops.cli.builder: name -> (module defining ``COMMAND``, one-line help)
 COMMANDS = {
     "predict": ("neurops.cli.predict", "predict with a trained operator checkpoint into an HDF5 file"),
     "data": ("neurops.cli.data", "generate, check, inspect, merge, import and convert HDF5 data files"),
@@ -35,58 +35,22 @@ COMMANDS = {
 }
 
 
-class Parser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose errors are one :class:`ConfigError` line, not usage text."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{self.prog}: {message}; see `{self.prog} --help`.")
-
-    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's signature
-        namespace, extras = super().parse_known_args(args, namespace)
-        if extras and not hasattr(namespace, "_parser"):
-            namespace._parser = self  # the innermost (sub)parser left with arguments it does not know
-        return namespace, extras
+def command(name: str):  # noqa: ANN201 - a Command or Group, imported on demand
+    """The ``COMMAND`` (:class:`~neurops.cli.builder.Command` or ``Group``) of the module of ``name``."""
+    return importlib.import_module(COMMANDS[name][0]).COMMAND
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argparse parser of every non-Lightning subcommand.
-
-    Only ``command``'s module is imported and registered in full; the others appear by name and
-    help line (enough for ``neurops --help``).
-    """
+def usage() -> str:
+    """``neurops --help``: the commands and their one-line help, without importing any of them."""
     from neurops import __version__
 
-    parser = Parser(
-        prog="neurops",
-        description="Neural operators and dynamical-systems reconstruction. Training: "
-        "`neurops fit|validate|test --config FILE_OR_NAME` (LightningCLI; see `neurops fit --help`).",
-    )
-    parser.add_argument("--version", action="version", version=f"neurops {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for cmd in LIGHTNING_COMMANDS:
-        sub.add_parser(cmd, help=f"LightningCLI {cmd} (see `neurops {cmd} --help`)", add_help=False)
-    for name, (module, help_line) in COMMANDS.items():
-        if name == command:
-            importlib.import_module(module).register(sub)
-        else:
-            sub.add_parser(name, help=help_line, add_help=False)
-    return parser
-
-
-def _command_of(argv: Sequence[str]) -> str | None:
-    """The subcommand named in ``argv`` (its first word that is not an option)."""
-    return next((a for a in argv if not a.startswith("-")), None)
-
-
-def _unrecognized(parser: argparse.ArgumentParser, extras: list[str]) -> ConfigError:
-    """One error for arguments no parser took, suggesting the closest option of ``parser``."""
-    options = [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
-    flags = [e.split("=", 1)[0] for e in extras if e.startswith("-")]
-    if flags:
-        close = difflib.get_close_matches(flags[0], options, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        return ConfigError(f"{parser.prog}: unrecognized option {flags[0]}{hint} See `{parser.prog} --help`.")
-    return ConfigError(f"{parser.prog}: unrecognized argument(s) {' '.join(extras)}; see `{parser.prog} --help`.")
+    lines = [f"usage: neurops COMMAND ...   (neurops {__version__})", "",
+             "Neural operators and dynamical-systems reconstruction.", "", "commands:"]
+    lines += [f"  {cmd:<12}LightningCLI {cmd} (see `neurops {cmd} --help`)" for cmd in LIGHTNING_COMMANDS]
+    lines += [f"  {name:<12}{help_line}" for name, (_, help_line) in COMMANDS.items()]
+    lines += ["", "Training: `neurops fit|validate|test --config FILE_OR_NAME` (LightningCLI); "
+              "see `neurops COMMAND --help` for the options of a command."]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,14 +77,23 @@ def _run(argv: list[str]) -> int:
             from neurops.cli.lightning import run_lightning
 
             return run_lightning(argv)
-        parser = build_parser(_command_of(argv))
-        args, extras = parser.parse_known_args(argv)
-        if extras:
-            raise _unrecognized(getattr(args, "_parser", parser), extras)
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 0 if not argv else 2
-        return int(args.func(args) or 0)
+        if not argv or argv[0] in ("-h", "--help"):
+            print(usage())
+            return 0 if argv else 2
+        if argv[0] == "--version":
+            from neurops import __version__
+
+            print(f"neurops {__version__}")
+            return 0
+        name = argv[0]
+        if name not in COMMANDS:
+            close = difflib.get_close_matches(name, [*LIGHTNING_COMMANDS, *COMMANDS], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"neurops: invalid choice: {name!r}{hint} Choose from "
+                              f"{', '.join([*LIGHTNING_COMMANDS, *COMMANDS])}; see `neurops --help`.")
+        from neurops.cli.builder import run
+
+        return run(command(name), argv[1:], prog=f"neurops {name}")
     except NeuropsError as exc:
         print(f"neurops: error: {exc}", file=sys.stderr)
         return 2

@@ -13,63 +13,13 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Any
 
-from neurops.dynamics.evaluate import EvaluationSettings
+from neurops.cli.builder import Command, Group
+from neurops.dynamics.analyze import analyze_checkpoint
+from neurops.dynamics.evaluate import EvaluationSettings, evaluate_checkpoints
 from neurops.errors import OutputExistsError
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``neurops dsr ...`` to the top-level subparsers."""
-    dsr = sub.add_parser("dsr", help="dynamical-systems reconstruction (fit / evaluate / analyze)",
-                         description="Train PLRNN-family models on time series and analyse them.")
-    dsr_sub = dsr.add_subparsers(dest="dsr_command", metavar="ACTION")
-
-    # `neurops dsr fit ARGS` runs `neurops fit ARGS` (see neurops.cli.main); listed here for the help
-    dsr_sub.add_parser("fit", help="the same as `neurops fit` (e.g. --config dsr_lorenz63)", add_help=False)
-
-    ev = dsr_sub.add_parser("evaluate", help="D_stsp, D_H, PE(n), lambda_max and the orbit's verdict of checkpoints",
-                            description="Evaluate DSR checkpoints on a held-out split: several initial conditions, "
-                            "the data's own values, the orbits' spread and a verdict (bounded, collapsed to a fixed "
-                            "point, diverged). Several checkpoints (the members of a seed study) get a summary over "
-                            "the models. Metric defaults are the papers'.",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ev.add_argument("--ckpt", required=True, nargs="+", help="checkpoint(s) written by `neurops fit` (DynamicsTask)")
-    ev.add_argument("--data", required=True, help="trajectory HDF5 file")
-    ev.add_argument("--split", default="test", help="held-out split to evaluate on")
-    ev.add_argument("--reference-split", default="train", help="split the data's own floor is measured against")
-    defaults = EvaluationSettings()
-    ev.add_argument("--max-length", type=int, default=defaults.max_length, help="use at most this many test points")
-    ev.add_argument("--starts", type=int, default=defaults.starts, help="initial conditions of the generated orbits")
-    ev.add_argument("--orbit-length", type=int, default=None, help="orbit points after the warm-up (default: T)")
-    ev.add_argument("--warmup", type=float, default=defaults.warmup, help="warm-up dropped, as a fraction of T")
-    ev.add_argument("--bins", type=int, default=defaults.n_bins, help="D_stsp bins per dimension")
-    ev.add_argument("--smoothing", type=float, default=defaults.smoothing,
-                    help="D_H Gaussian smoothing of the spectra, in frequency bins")
-    ev.add_argument("--pe-steps", type=int, default=defaults.pe_steps, help="prediction horizon n of PE(n)")
-    ev.add_argument("--lyapunov-steps", type=int, default=defaults.lyapunov_steps, help="QR steps per orbit")
-    ev.add_argument("--lyapunov-starts", type=int, default=defaults.lyapunov_starts,
-                    help="orbits lambda_max is averaged over")
-    ev.add_argument("--seed", type=int, default=defaults.seed)
-    ev.add_argument("--member-state", choices=("best", "final"), default="best",
-                    help="members of an ensemble checkpoint at their own best validation state or their final state")
-    ev.add_argument("--json", help="also write the numbers to this JSON file")
-    ev.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
-    ev.set_defaults(func=_evaluate)
-
-    an = dsr_sub.add_parser("analyze", help="regions, fixed points, cycles and figures of a checkpoint")
-    an.add_argument("--ckpt", required=True, help="checkpoint written by `neurops fit` (DynamicsTask)")
-    an.add_argument("--data", help="trajectory HDF5 file (for the start state and data figures)")
-    an.add_argument("--split", default="test")
-    an.add_argument("--out", help="folder for figures and analysis.json (default: next to the checkpoint)")
-    an.add_argument("--steps", type=int, default=20_000, help="length of the model orbit analysed")
-    an.add_argument("--max-period", type=int, default=4, help="search cycles up to this period")
-    an.add_argument("--seed", type=int, default=0)
-    an.add_argument("--member", type=int, default=None, help="member of an ensemble checkpoint (index)")
-    an.add_argument("--member-state", choices=("best", "final"), default="best",
-                    help="the member at its best validation state or its final state")
-    an.set_defaults(func=_analyze)
 
 
 # -- after fit -----------------------------------------------------------------------------------
@@ -85,32 +35,50 @@ def evaluate_hint(ckpt: str | Path, data: str | Path) -> str:
 
 
 # -- evaluate -----------------------------------------------------------------------------------
-def _evaluate(args: argparse.Namespace) -> int:
-    from neurops.dynamics.evaluate import evaluate_checkpoints, format_evaluation, write_json
+def evaluate(ckpts: list[str], data: str, split: str = "test", reference_split: str | None = "train",
+             member_state: str = "best", json: Path | None = None, overwrite: bool = False,
+             **settings: Any) -> int:
+    """Print (and with ``json`` write) the evaluation of :func:`~neurops.dynamics.evaluate.evaluate_checkpoints`.
 
-    if args.json and Path(args.json).exists() and not args.overwrite:  # refuse before the work, not after
-        raise OutputExistsError(f"{args.json} already exists; pass --overwrite to replace it or choose another file.")
-    settings = EvaluationSettings(n_bins=args.bins, smoothing=args.smoothing, warmup=args.warmup,
-                                  orbit_length=args.orbit_length, starts=args.starts,
-                                  lyapunov_steps=args.lyapunov_steps, lyapunov_starts=args.lyapunov_starts,
-                                  pe_steps=args.pe_steps, max_length=args.max_length, seed=args.seed)
-    res = evaluate_checkpoints(args.ckpt, args.data, split=args.split, reference_split=args.reference_split,
-                               settings=settings, member_state=args.member_state)
+    Parameters
+    ----------
+    json : also write the numbers to this JSON file.
+    overwrite : replace an existing ``json`` file.
+    """
+    from neurops.dynamics.evaluate import format_evaluation, write_json
+
+    if json and Path(json).exists() and not overwrite:  # refuse before the work, not after
+        raise OutputExistsError(f"{json} already exists; pass --overwrite to replace it or choose another file.")
+    res = evaluate_checkpoints(ckpts, data, split=split, reference_split=reference_split,
+                               settings=EvaluationSettings(**settings), member_state=member_state)  # type: ignore[arg-type]
     print(format_evaluation(res))
-    if args.json:
-        write_json(res, args.json, overwrite=args.overwrite)
+    if json:
+        write_json(res, json, overwrite=overwrite)
     return 0
 
 
 # -- analyze ------------------------------------------------------------------------------------
-def _analyze(args: argparse.Namespace) -> int:
-    from neurops.dynamics.analyze import analyze_checkpoint, format_analysis
+def _analyze(**options: Any) -> int:
+    from neurops.dynamics.analyze import format_analysis
 
-    rep = analyze_checkpoint(args.ckpt, data=args.data, split=args.split, out=args.out, steps=args.steps,
-                             max_period=args.max_period, seed=args.seed, member=args.member,
-                             member_state=args.member_state)
-    print(format_analysis(rep))
+    print(format_analysis(analyze_checkpoint(**options)))
     return 0
 
 
-__all__ = ["evaluate_hint", "register"]
+COMMAND = Group(
+    "dynamical-systems reconstruction (fit / evaluate / analyze)",
+    {"evaluate": Command(evaluate, signature=[evaluate_checkpoints, EvaluationSettings, evaluate],
+                         skip=["settings"], rename={"ckpts": "ckpt", "n_bins": "bins"},
+                         types={"ckpts": list[Path]},
+                         help="D_stsp, D_H, PE(n), lambda_max and the orbit's verdict of checkpoints",
+                         description="Evaluate DSR checkpoints on a held-out split: several initial conditions, "
+                         "the data's own values, the orbits' spread and a verdict (bounded, collapsed to a fixed "
+                         "point, diverged). Several checkpoints (the members of a seed study) get a summary over "
+                         "the models. Metric defaults are the papers'."),
+     "analyze": Command(_analyze, signature=[analyze_checkpoint],
+                        help="regions, fixed points, cycles and figures of a checkpoint")},
+    description="Train PLRNN-family models on time series and analyse them. `neurops dsr fit ARGS` is "
+                "`neurops fit ARGS` (e.g. --config dsr_lorenz63).")
+
+
+__all__ = ["COMMAND", "evaluate", "evaluate_hint"]

@@ -1,76 +1,36 @@
-"""``neurops invert``: the posterior of a coefficient field from sparse noisy observations.
+"""``neurops invert observe|pde|surrogate``: the posterior of a coefficient field from sparse noisy observations.
 
-Two modes of one command::
+One subcommand per mode::
 
     # observations of a labelled test sample
-    neurops invert --make-obs --data darcy.h5 --split test --index 0 --n-obs 100 --snr-db 25 --out obs.h5
+    neurops invert observe --data darcy.h5 --split test --index 0 --n-obs 100 --snr-db 25 --out obs.h5
     # the reference posterior, through the true Darcy solve
-    neurops invert --obs obs.h5 --forward pde --out post_pde.h5
+    neurops invert pde --obs obs.h5 --out post_pde.h5
     # a surrogate posterior, through any operator checkpoint (FNO, MgNO, LSM, DGNO)
-    neurops invert --obs obs.h5 --ckpt fno.ckpt --out post_fno.h5
+    neurops invert surrogate --obs obs.h5 --ckpt fno.ckpt --out post_fno.h5
+
+``--forward pde|surrogate`` also names the mode. The sampler's options are the fields of
+:class:`~neurops.inverse.inversion.InversionConfig`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Any, Literal
 
+from neurops.cli.builder import Command, Group
 from neurops.errors import ConfigError, OutputExistsError
+from neurops.inverse.inversion import InversionConfig
+from neurops.inverse.observations import observations_from_file
 
-SAMPLERS = ("auto", "pcn", "gpcn", "pcnl")
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "invert", help="infer a coefficient field, with uncertainty, from sparse noisy observations",
-        description="Sample the posterior of the coefficient a behind observations of u (--obs, --out): through "
-        "the true Darcy solve (--forward pde, the reference) or through a trained operator (--ckpt: FNO, MgNO, LSM "
-        "or DGNO). Writes a posterior file (samples of a and u, summaries, diagnostics) and a figure, and warns "
-        "when R-hat, the effective sample size or the posterior-predictive check through the true solver fail. "
-        "With --make-obs: write an observation file from a labelled sample instead.")
-    p.add_argument("--out", required=True, type=Path, help="posterior file (or observation file with --make-obs)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out (and the figure) if they exist")
-    p.add_argument("--seed", type=int, default=0, help="seed of observation points/noise, or of the chains")
-    p.add_argument("--data", type=Path, help="the problem's Darcy data file: its generator gives the prior and the "
-                   "true solver, its val split the surrogate's error statistics (default: the file the observations "
-                   "were made from); with --make-obs the labelled file to observe")
-    inv = p.add_argument_group("inversion")
-    inv.add_argument("--obs", type=Path, help="observation file (see docs/data-format.md)")
-    inv.add_argument("--ckpt", type=Path, help="operator checkpoint a -> u (FNO, MgNO, LSM, DGNO)")
-    inv.add_argument("--forward", choices=("surrogate", "pde"), default=None,
-                     help="the forward map: the checkpoint (default with --ckpt) or the true solver (pde)")
-    inv.add_argument("--space", choices=("latent", "prior"), default=None,
-                     help="for a DGNO: sample its latent space (default) or the prior's coefficients through it")
-    inv.add_argument("--prior", default=None, help="JSON object overriding the prior of a (coefficient, alpha, tau, "
-                     "sigma, a_high, a_low, resolution, max_wavenumber); by default the data generator's GRF prior")
-    inv.add_argument("--forcing", type=float, default=None, help="right-hand side f of the true solver (default: the "
-                     "data generator's)")
-    inv.add_argument("--model-error", choices=("auto", "off"), default="auto",
-                     help="add the surrogate's error statistics on validation pairs to the noise (auto: when the "
-                     "data file has a val split)")
-    inv.add_argument("--sampler", choices=SAMPLERS, default="auto",
-                     help="auto: gpcn (Laplace-centred pCN) for a lognormal a, pcn for a piecewise a, pcnl for DGNO")
-    inv.add_argument("--chains", type=int, default=4, help="chains, started from independent prior draws")
-    inv.add_argument("--burn", type=int, default=1000, help="burn-in steps per chain")
-    inv.add_argument("--samples", type=int, default=2000, help="steps per chain after burn-in")
-    inv.add_argument("--thin", type=int, default=10, help="keep every THIN-th step")
-    inv.add_argument("--predictive", type=int, default=100, help="posterior draws solved by the true PDE in the "
-                     "posterior-predictive check")
-    inv.add_argument("--figure", type=Path, default=None, help="figure path (default: --out with .png)")
-    inv.add_argument("--no-figure", action="store_true", help="write no figure")
-    inv.add_argument("--physics-weight", type=float, default=1.0, help="DGNO: weight of the weak PDE residual")
-    inv.add_argument("--particles", type=int, default=100, help="DGNO: test functions of the residual")
-    inv.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    obs = p.add_argument_group("observations (--make-obs)")
-    obs.add_argument("--make-obs", action="store_true", help="write observations of a labelled sample instead")
-    obs.add_argument("--split", default="test", help="split of --data")
-    obs.add_argument("--index", type=int, default=0, help="sample index in the split")
-    obs.add_argument("--n-obs", type=int, default=100, help="number of observed grid nodes")
-    obs.add_argument("--snr-db", type=float, default=25.0, help="signal-to-noise ratio of the noise, dB")
-    p.set_defaults(func=_run)
+#: InversionConfig fields under the names the command line keeps
+SETTING_OPTIONS = {"n_chains": "chains", "n_burn": "burn", "n_samples": "samples", "n_predictive": "predictive",
+                   "n_particles": "particles"}
+#: settings of the physics term of a DGNO posterior (not options of ``invert pde``)
+DGNO_SETTINGS = ("map_steps", "map_lr", "physics_weight", "n_particles", "radius", "n_quad_per_axis")
 
 
 def _prior_overrides(text: str | None) -> dict | None:
@@ -86,45 +46,142 @@ def _prior_overrides(text: str | None) -> dict | None:
     return value
 
 
-def _check_args(args: argparse.Namespace) -> Path | None:
-    if args.out.exists() and not args.overwrite:  # fail before any work
-        raise OutputExistsError(f"{args.out} already exists; pass --overwrite to replace it or choose another --out.")
-    if args.make_obs:
-        if args.data is None:
-            raise ConfigError("--make-obs needs --data FILE (a labelled neurops file).")
-        return None
-    if args.obs is None:
-        raise ConfigError("inversion needs --obs OBS.h5 (or use --make-obs to create observations).")
-    if args.ckpt is None and args.forward != "pde":
-        raise ConfigError("inversion needs --ckpt CKPT (a trained operator) or --forward pde (the true solver).")
-    if args.forward == "pde" and args.ckpt is not None:
-        raise ConfigError("--forward pde uses the true solver; drop --ckpt (or use --forward surrogate).")
-    for name in ("chains", "thin", "burn", "samples", "predictive", "particles"):
-        if getattr(args, name) < (2 if name == "chains" else 1 if name == "thin" else 0):
-            raise ConfigError(f"--{name} must be >= {2 if name == 'chains' else 1 if name == 'thin' else 0}, got "
-                              f"{getattr(args, name)}.")
-    figure = None if args.no_figure else (args.figure or args.out.with_suffix(".png"))
-    if figure is not None and figure.exists() and not args.overwrite:
-        raise OutputExistsError(f"figure {figure} already exists; pass --overwrite, --figure PATH or --no-figure.")
-    return figure
+def _figure(out: Path, figure: Path | None, no_figure: bool, overwrite: bool) -> Path | None:
+    """The figure path of a posterior (checked before any work)."""
+    if out.exists() and not overwrite:  # fail before any work
+        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it or choose another --out.")
+    path = None if no_figure else (figure or out.with_suffix(".png"))
+    if path is not None and path.exists() and not overwrite:
+        raise OutputExistsError(f"figure {path} already exists; pass --overwrite, --figure PATH or --no-figure.")
+    return path
 
 
-def _run(args: argparse.Namespace) -> int:
-    figure = _check_args(args)
-    from neurops.inverse import observations_from_file, write_observations
+def _config(settings: dict[str, Any]) -> InversionConfig:
+    for name, low in (("n_chains", 2), ("thin", 1), ("n_burn", 0), ("n_samples", 0), ("n_predictive", 0),
+                      ("n_particles", 0)):
+        if name in settings and settings[name] < low:
+            raise ConfigError(f"--{SETTING_OPTIONS.get(name, name)} must be >= {low}, got {settings[name]}.")
+    return InversionConfig(**settings)
 
-    if args.make_obs:
-        obs = observations_from_file(args.data, args.split, args.index, n_obs=args.n_obs, snr_db=args.snr_db,
-                                     seed=args.seed)
-        write_observations(obs, args.out, overwrite=args.overwrite)
-        print(f"wrote {len(obs.values)} observations (noise std {obs.noise_std:.3g}) to {args.out}")
-        return 0
+
+def observe(path: Path, out: Path, overwrite: bool = False, **options: Any) -> int:
+    """Write an observation file of a labelled sample (:func:`~neurops.inverse.observations.observations_from_file`).
+
+    Parameters
+    ----------
+    out : the observation file to write.
+    overwrite : replace ``out`` if it exists.
+    """
+    from neurops.inverse import write_observations
+
+    if out.exists() and not overwrite:  # fail before any work
+        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it or choose another --out.")
+    obs = observations_from_file(path, **options)
+    write_observations(obs, out, overwrite=overwrite)
+    print(f"wrote {len(obs.values)} observations (noise std {obs.noise_std:.3g}) to {out}")
+    return 0
+
+
+def pde(obs: Path, out: Path, data: Path | None = None, prior: str | None = None, forcing: float | None = None,
+        figure: Path | None = None, no_figure: bool = False, overwrite: bool = False, **settings: Any) -> int:
+    """Sample the posterior of the coefficient behind the observations through the true Darcy solve (the reference).
+
+    Writes a posterior file (samples of a and u, summaries, diagnostics) and a figure, and warns when
+    R-hat, the effective sample size or the posterior-predictive check fail.
+
+    Parameters
+    ----------
+    obs : observation file (see docs/data-format.md).
+    out : the posterior file to write.
+    data : the problem's Darcy data file: its generator gives the prior and the true solver (default:
+        the file the observations were made from).
+    prior : JSON object overriding the prior of a (coefficient, alpha, tau, sigma, a_high, a_low,
+        resolution, max_wavenumber); by default the data generator's GRF prior.
+    forcing : right-hand side f of the true solver (default: the data generator's).
+    figure : figure path (default: ``out`` with .png).
+    no_figure : write no figure.
+    overwrite : replace ``out`` (and the figure) if they exist.
+    """
+    path = _figure(out, figure, no_figure, overwrite)
+    config, overrides = _config(settings), _prior_overrides(prior)
+
+    def invert() -> Any:
+        from neurops.inverse import invert_fields, read_observations
+        from neurops.inverse.problem import problem_prior, true_solver
+
+        observations = read_observations(obs)
+        solver = true_solver(observations, data, forcing)
+        if solver is None:
+            raise ConfigError("invert pde needs the problem's forcing: pass --data FILE or --forcing F.")
+        return invert_fields(problem_prior(observations, data, overrides), solver, observations, config)[0]
+
+    return _write(invert, obs, out, path, overwrite)
+
+
+def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
+              space: Literal["latent", "prior"] = "latent", prior: str | None = None, forcing: float | None = None,
+              model_error: Literal["auto", "off"] = "auto", device: str = "cpu", figure: Path | None = None,
+              no_figure: bool = False, overwrite: bool = False, **settings: Any) -> int:
+    """Sample the posterior of the coefficient behind the observations through a trained operator.
+
+    Any operator checkpoint a -> u (FNO, MgNO, LSM, DGNO). Writes a posterior file and a figure, and
+    warns when R-hat, the effective sample size or the posterior-predictive check through the true
+    solver fail.
+
+    Parameters
+    ----------
+    obs : observation file (see docs/data-format.md).
+    ckpt : operator checkpoint a -> u (FNO, MgNO, LSM, DGNO).
+    out : the posterior file to write.
+    data : the problem's Darcy data file: its generator gives the prior and the true solver, its val
+        split the surrogate's error statistics (default: the file the observations were made from).
+    space : for a DGNO: sample its latent space or the prior's coefficients through it.
+    prior : JSON object overriding the prior of a (coefficient, alpha, tau, sigma, a_high, a_low,
+        resolution, max_wavenumber); by default the data generator's GRF prior.
+    forcing : right-hand side f of the true solver (default: the data generator's).
+    model_error : add the surrogate's error statistics on validation pairs to the noise (auto: when
+        the data file has a val split).
+    device : torch device, e.g. cuda.
+    figure : figure path (default: ``out`` with .png).
+    no_figure : write no figure.
+    overwrite : replace ``out`` (and the figure) if they exist.
+    """
+    path = _figure(out, figure, no_figure, overwrite)
+    config, overrides = _config(settings), _prior_overrides(prior)
+
+    def invert() -> Any:
+        from neurops.inverse import (SurrogateForward, estimate_model_error, invert_fields, invert_latent,
+                                     load_surrogate, read_observations)
+        from neurops.inverse.problem import problem_prior, true_solver, validation_pairs
+
+        observations = read_observations(obs)
+        model = load_surrogate(ckpt, map_location=device)
+        pairs = validation_pairs(observations, data) if model_error == "auto" else None
+        f = forcing if forcing is not None else model.meta.get("forcing")
+        check = true_solver(observations, data, f)
+        if model.dgno is not None and space != "prior":
+            error = None
+            if pairs is not None:
+                error = estimate_model_error(SurrogateForward(model.forward, name="dgno"), *pairs, observations.points)
+            grf = _optional_prior(observations, data, overrides)
+            return invert_latent(model.dgno, observations, config, forcing=f if f is not None else 10.0,
+                                 error=error, check=check, check_resolution=grf.resolution if grf else None)
+        forward = SurrogateForward(model.forward, name=model.name)
+        error = estimate_model_error(forward, *pairs, observations.points) if pairs is not None else None
+        return invert_fields(problem_prior(observations, data, overrides), forward, observations, config,
+                             errors=[error], check=check)[0]
+
+    return _write(invert, obs, out, path, overwrite)
+
+
+def _write(invert: Any, obs: Path, out: Path, figure: Path | None, overwrite: bool) -> int:
+    """Run ``invert()``, write its posterior (and figure) and print the summary and the inversion's warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = _invert(args)
+        result = invert()
     from neurops.inverse import InversionWarning, write_posterior
 
-    write_posterior(result, args.out, name=f"posterior of {args.obs.name}", overwrite=args.overwrite)
+    write_posterior(result, out, name=f"posterior of {obs.name}", overwrite=overwrite)
     if figure is not None:
         from neurops.viz.posterior import plot_posterior
 
@@ -136,43 +193,11 @@ def _run(args: argparse.Namespace) -> int:
     if pc.get("checked"):
         summary["true_solver_chi2_per_obs"] = round(pc["chi2_per_obs"], 3)
     summary.update({k: round(v, 4) for k, v in result.metrics.items()})
-    print(f"wrote posterior to {args.out}" + (f" and figure {figure}" if figure else "") + f": {json.dumps(summary)}")
+    print(f"wrote posterior to {out}" + (f" and figure {figure}" if figure else "") + f": {json.dumps(summary)}")
     for w in caught:
         if issubclass(w.category, InversionWarning):
             print(f"neurops: warning: {w.message}", file=sys.stderr)
     return 0
-
-
-def _invert(args: argparse.Namespace):
-    from neurops.inverse import (InversionConfig, SurrogateForward, estimate_model_error, invert_fields,
-                                 invert_latent, load_surrogate, read_observations)
-    from neurops.inverse.problem import problem_prior, true_solver, validation_pairs
-
-    obs = read_observations(args.obs)
-    config = InversionConfig(sampler=args.sampler, n_chains=args.chains, n_burn=args.burn, n_samples=args.samples,
-                             thin=args.thin, n_predictive=args.predictive, physics_weight=args.physics_weight,
-                             n_particles=args.particles, seed=args.seed)
-    overrides = _prior_overrides(args.prior)
-    if args.forward == "pde":
-        solver = true_solver(obs, args.data, args.forcing)
-        if solver is None:
-            raise ConfigError("--forward pde needs the problem's forcing: pass --data FILE or --forcing F.")
-        return invert_fields(problem_prior(obs, args.data, overrides), solver, obs, config)[0]
-    surrogate = load_surrogate(args.ckpt, map_location=args.device)
-    pairs = validation_pairs(obs, args.data) if args.model_error == "auto" else None
-    forcing = args.forcing if args.forcing is not None else surrogate.meta.get("forcing")
-    check = true_solver(obs, args.data, forcing)
-    if surrogate.dgno is not None and args.space != "prior":
-        error = None
-        if pairs is not None:
-            error = estimate_model_error(SurrogateForward(surrogate.forward, name="dgno"), *pairs, obs.points)
-        prior = _optional_prior(obs, args.data, overrides)
-        return invert_latent(surrogate.dgno, obs, config, forcing=forcing if forcing is not None else 10.0,
-                             error=error, check=check, check_resolution=prior.resolution if prior else None)
-    prior = problem_prior(obs, args.data, overrides)
-    forward = SurrogateForward(surrogate.forward, name=surrogate.name)
-    error = estimate_model_error(forward, *pairs, obs.points) if pairs is not None else None
-    return invert_fields(prior, forward, obs, config, errors=[error], check=check)[0]
 
 
 def _optional_prior(obs, data, overrides):
@@ -182,3 +207,20 @@ def _optional_prior(obs, data, overrides):
         return problem_prior(obs, data, overrides)
     except ConfigError:
         return None
+
+
+COMMAND = Group(
+    "infer a coefficient field, with uncertainty, from sparse noisy observations",
+    {"observe": Command(observe, signature=[observations_from_file, observe], rename={"path": "data"},
+                        skip=["input_field", "output_field"],
+                        help="write observations of a labelled sample (the input of an inversion)",
+                        description="Write an observation file: noisy values of the output field of one "
+                        "labelled sample at random grid nodes."),
+     "pde": Command(pde, signature=[pde, InversionConfig], rename=SETTING_OPTIONS, skip=DGNO_SETTINGS,
+                    help="the reference posterior, through the true Darcy solve"),
+     "surrogate": Command(surrogate, signature=[surrogate, InversionConfig], rename=SETTING_OPTIONS,
+                          help="a posterior through a trained operator checkpoint (FNO, MgNO, LSM, DGNO)")},
+    description="Sample the posterior of the coefficient a behind observations of u: through the true Darcy "
+                "solve (pde, the reference) or through a trained operator (surrogate). `observe` writes an "
+                "observation file from a labelled sample.",
+    selector="--forward")

@@ -8,16 +8,16 @@ L2 at the training resolution and zero-shot at a finer one -> PNG figure and a s
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import yaml
 
+from neurops.cli.builder import Command
 from neurops.configs import resolve_config
 from neurops.data.check import check_file
 from neurops.data.generators import get_generator
@@ -31,24 +31,6 @@ from neurops.viz.fields import plot_prediction
 #: the model the quickstart trains -> the shipped config of its run (CPU-sized settings)
 DEFAULT_MODEL = "fno"
 CONFIGS: dict[str, str] = {"fno": "darcy_fno_quickstart"}
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("quickstart", help="generate Darcy data, train, evaluate at two resolutions (minutes, CPU)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", type=Path, default=Path("neurops_quickstart"), help="output folder (data are cached)")
-    p.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(CONFIGS))
-    p.add_argument("--n-train", type=int, default=1000)
-    p.add_argument("--n-test", type=int, default=100)
-    p.add_argument("--resolution", type=int, default=33, help="training grid (nodes per axis)")
-    p.add_argument("--test-resolution", type=int, default=65, help="zero-shot evaluation grid")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's, 30)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the config's, 20)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the config's, 3e-3)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2, help="data-generation processes")
-    p.set_defaults(func=lambda args: _print(run_quickstart(**{k: v for k, v in vars(args).items()
-                                                               if k not in ("func", "command")})))
 
 
 def _dataset(out: Path, n_train: int, n_test: int, resolution: int, test_resolution: int, seed: int,
@@ -67,9 +49,22 @@ def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_
                    n_test: int = 100, resolution: int = 33, test_resolution: int = 65, epochs: int | None = None,
                    batch_size: int | None = None, lr: float | None = None, seed: int = 0,
                    workers: int = 2) -> dict[str, Any]:
-    """Run the quickstart and return its summary (also written to ``out/summary.json``).
+    """Generate Darcy data, train, evaluate at two resolutions (minutes, CPU); return the summary.
 
-    ``epochs``, ``batch_size`` and ``lr`` default to the quickstart config's (30, 20, 3e-3).
+    The summary is also written to ``out/summary.json``.
+
+    Parameters
+    ----------
+    out : output folder (the data are cached in ``out/data``; the run folder is ``out/run``).
+    model : the model trained (its shipped config: :data:`CONFIGS`).
+    n_train, n_test : training and test samples.
+    resolution : training grid (nodes per axis).
+    test_resolution : zero-shot evaluation grid.
+    epochs : training epochs (default: the config's, 30).
+    batch_size : batch size (default: the config's, 20).
+    lr : peak learning rate (default: the config's, 3e-3).
+    seed : the one seed of data and training.
+    workers : data-generation processes.
     """
     from neurops.cli.lightning import run_cli
 
@@ -117,6 +112,7 @@ def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_
 
 
 def _print(summary: dict[str, Any]) -> int:
+    """Print the quickstart's table, times and the next commands."""
     m = summary["metrics"]
     print(f"\nneurops quickstart: {summary['model']} ({summary['parameters']:,} parameters), "
           f"{summary['n_train']} training samples, {summary['epochs']} epochs")
@@ -132,3 +128,8 @@ def _print(summary: dict[str, Any]) -> int:
     print(f"predict on any resolution: neurops predict --ckpt {summary['checkpoint']} --data {summary['data']} "
           "--out predictions.h5")
     return 0
+
+
+COMMAND = Command(lambda **options: _print(run_quickstart(**options)), signature=[run_quickstart],
+                  types={"model": Literal[tuple(sorted(CONFIGS))]},
+                  help="generate Darcy data, train, evaluate at two resolutions (minutes, CPU)")

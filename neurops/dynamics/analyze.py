@@ -43,6 +43,7 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     ----------
     ckpt : a DSR checkpoint.
     data : trajectory file: its ``split`` gives the start state and the data of the figures.
+    split : the split of ``data`` used.
     out : folder for the figures and ``analysis.json`` (default: ``analysis/`` next to the checkpoint).
     steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``).
     max_period : cycles of periods 2 .. ``max_period`` are searched.

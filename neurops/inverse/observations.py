@@ -156,7 +156,9 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     ----------
     path : neurops HDF5 file with ``inputs/<input_field>`` and ``outputs/<output_field>``.
     split, index : which sample.
-    n_obs, snr_db, seed : see :func:`make_observations`.
+    n_obs : number of observed grid nodes (see :func:`make_observations`).
+    snr_db : signal-to-noise ratio of the noise, in dB.
+    seed : seed of the observation points and the noise.
     """
     attrs = read_attrs(path)
     if attrs["kind"] != "operator":
@@ -216,7 +218,7 @@ def read_observations(path: str | os.PathLike) -> Observations:
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"observation file {path} does not exist; make one with "
-                                "`neurops invert --make-obs --data FILE --out OBS.h5`.")
+                                "`neurops invert observe --data FILE --out OBS.h5`.")
     if not h5py.is_hdf5(path):
         raise DataError(f"{path} is not an HDF5 file; an observation file is HDF5 with points, values, noise_std, "
                         "dims and coords (see docs/data-format.md).")
@@ -225,11 +227,11 @@ def read_observations(path: str | os.PathLike) -> Observations:
         with open_hdf5(path) as g:
             kind = g.attrs.get("kind")
         raise SchemaError(f"{path} is not an observation file (kind {kind!r}); make one with `neurops invert "
-                          "--make-obs` or write points, values, noise_std, dims and coords (see docs/data-format.md).")
+                          "observe` or write points, values, noise_std, dims and coords (see docs/data-format.md).")
     with f:
         if f.attrs.get("kind") not in (None, OBSERVATIONS_KIND):
             raise SchemaError(f"{path} is not an observation file (kind {f.attrs.get('kind')!r}); make one with "
-                              "`neurops invert --make-obs`.")
+                              "`neurops invert observe`.")
         problems = record_problems(f)
         if problems:
             raise SchemaError(f"{path} is not a usable observation file: " + "; ".join(problems) + ".")

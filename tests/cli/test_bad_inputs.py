@@ -185,7 +185,7 @@ FIT = ["fit", "--config", "darcy_fno", "--trainer.max_epochs", "1", "--model.ini
        "--model.init_args.model_kwargs.width", "4"]
 
 #: an inversion through the true solver of the observations in obs.h5
-INVERT = ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/p.h5"]
+INVERT = ["invert", "pde", "--obs", "{tmp}/obs.h5", "--forcing", "1", "--out", "{tmp}/p.h5"]
 
 CASES = [
     ("check-truncated", _truncated, ["data", "check", "{tmp}/cut.h5"], "truncated"),
@@ -315,7 +315,8 @@ CASES = [
     ("invert-obs-outside-domain", _observations(points=np.array([[5.0, -3.0], [0.5, 0.5]])), INVERT,
      "outside the domain"),
     ("invert-no-obs", None, ["invert", "--forward", "pde", "--out", "{tmp}/p.h5"], "--obs"),
-    ("invert-no-forward-map", _observations(), ["invert", "--obs", "{tmp}/obs.h5", "--out", "{tmp}/p.h5"], "--ckpt"),
+    ("invert-no-forward-map", _observations(), ["invert", "surrogate", "--obs", "{tmp}/obs.h5", "--out",
+                                                "{tmp}/p.h5"], "--ckpt"),
     ("invert-prior-not-json", _observations(),
      ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--prior", "{bad", "--out", "{tmp}/p.h5"],
      "--prior is not valid JSON"),
@@ -327,13 +328,14 @@ CASES = [
      ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--chains", "1", "--out", "{tmp}/p.h5"],
      "--chains must be >= 2"),
     ("invert-missing-checkpoint", _observations(),
-     ["invert", "--obs", "{tmp}/obs.h5", "--ckpt", "{tmp}/none.ckpt", "--out", "{tmp}/p.h5"], "does not exist"),
+     ["invert", "surrogate", "--obs", "{tmp}/obs.h5", "--ckpt", "{tmp}/none.ckpt", "--out", "{tmp}/p.h5"],
+     "does not exist"),
     ("invert-existing-out", _observations(),
      ["invert", "--obs", "{tmp}/obs.h5", "--forward", "pde", "--forcing", "1", "--out", "{tmp}/obs.h5"],
      "already exists"),
-    ("make-obs-without-data", None, ["invert", "--make-obs", "--out", "{tmp}/o.h5"], "--make-obs needs --data"),
+    ("make-obs-without-data", None, ["invert", "observe", "--out", "{tmp}/o.h5"], "required: --data"),
     ("make-obs-too-many-points", _good,
-     ["invert", "--make-obs", "--data", "{tmp}/good.h5", "--n-obs", "500", "--out", "{tmp}/o.h5"],
+     ["invert", "observe", "--data", "{tmp}/good.h5", "--n-obs", "500", "--out", "{tmp}/o.h5"],
      "n_obs must be between"),
     # neurops fit|validate|test: data and config mistakes are one line, not a jsonargparse traceback
     ("fit-missing-data", None, [*FIT, "--data.init_args.path", "{tmp}/none.h5"], "does not exist"),
@@ -399,7 +401,8 @@ CASES = [
      ["dsr", "analyze", "--ckpt", "{tmp}/dsr.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/analysis"],
      "trajectory file"),
     ("invert-malicious-checkpoint", lambda tmp: (_checkpoints(tmp), _observations()(tmp)),
-     ["invert", "--obs", "{tmp}/obs.h5", "--ckpt", "{tmp}/evil.ckpt", "--out", "{tmp}/p.h5"], "refuses"),
+     ["invert", "surrogate", "--obs", "{tmp}/obs.h5", "--ckpt", "{tmp}/evil.ckpt", "--out", "{tmp}/p.h5"],
+     "refuses"),
 ]
 
 

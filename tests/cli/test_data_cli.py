@@ -39,6 +39,31 @@ def test_generate_darcy_through_the_cli(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
 
 
+def test_generate_from_a_recipe_file_with_options_after_it(tmp_path, capsys):
+    """`--config RECIPE.yaml` gives the options; options after it replace the recipe's values."""
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("out: never.h5\nn_train: 3\nn_val: 0\nn_test: 2\nresolution: 9\ntest_resolutions: [17]\n"
+                      "coefficient: lognormal\nseed: 5\n")
+    out = tmp_path / "d.h5"
+    assert main(["data", "generate", "darcy", "--config", str(recipe), "--seed", "6", "--workers", "1",
+                 "--no-progress", "--out", str(out)]) == 0
+    generator = read_attrs(out)["generator"]
+    assert (generator["n_train"], generator["coefficient"], generator["seed"]) == (3, "lognormal", 6)
+    assert read_split(out, "test@17")["outputs"]["u"].shape == (2, 17, 17) and not (tmp_path / "never.h5").exists()
+    recipe.write_text("n_trian: 3\n")
+    assert main(["data", "generate", "darcy", "--config", str(recipe), "--out", str(out)]) == 2
+    assert "n_trian" in capsys.readouterr().err
+
+
+def test_every_command_shows_its_defaults(capsys):
+    for argv, shown in ((["data", "generate", "darcy"], "--n-train N_TRAIN     training samples (>= 1) (default: 1000)"),
+                        (["predict"], "(default: 16)"), (["dsr", "evaluate"], "(30: Hess et al. 2023) (default: 30)"),
+                        (["invert", "pde"], "--chains CHAINS"), (["data", "convert", "arrays"], "--extra-test")):
+        with pytest.raises(SystemExit):
+            main([*argv, "--help"])
+        assert " ".join(shown.split()) in " ".join(capsys.readouterr().out.split()), argv
+
+
 def test_generate_rejects_bad_options(tmp_path, capsys):
     assert main(["data", "generate", "darcy", "--n-train", "0", "--out", str(tmp_path / "x.h5")]) == 2
     assert "n_train" in capsys.readouterr().err

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from neurops.cli import COMMANDS, build_parser, main
+from neurops.cli import COMMANDS, command, main
+from neurops.cli.builder import parse, parser_for
 
 
 def test_help_imports_neither_torch_nor_lightning():
@@ -23,10 +24,11 @@ def test_help_imports_neither_torch_nor_lightning():
     assert seconds < 5.0, f"`neurops --help` took {seconds:.1f} s"
 
 
-def test_only_the_chosen_command_is_registered():
-    parser = build_parser("predict")
-    args = parser.parse_args(["predict", "--ckpt", "a.ckpt", "--data", "d.h5", "--out", "p.h5"])
-    assert args.batch_size == 16 and callable(args.func)
+def test_options_come_from_the_signature_of_the_function_called():
+    predict = command("predict")
+    values = parse(parser_for(predict, "neurops predict"), ["--ckpt", "a.ckpt", "--data", "d.h5", "--out", "p.h5"],
+                   "neurops predict")
+    assert values["batch_size"] == 16 and callable(predict.run)
 
 
 @pytest.mark.parametrize("argv, expected", [

@@ -69,7 +69,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
         make_observations(0 * u, coords, 3, 25.0, seed=0)
     with pytest.raises(DataError, match="coordinates have lengths"):
         make_observations(u[:4], coords, 3, 25.0, seed=0)
-    with pytest.raises(FileNotFoundError, match="--make-obs"):
+    with pytest.raises(FileNotFoundError, match="invert observe"):
         read_observations(tmp_path / "missing.h5")
     with h5py.File(tmp_path / "other.h5", "w") as f:
         f.attrs["kind"] = "operator"

@@ -1,6 +1,6 @@
 """Readers of external data formats, converted into neurops HDF5 files.
 
-``neurops data convert SRC --from pdebench|the_well|fno-mat|arrays --out FILE.h5`` calls
+``neurops data convert pdebench|the_well|fno-mat|arrays SRC --out FILE.h5`` calls
 :func:`convert`. Once converted, every model trains on the file unchanged (the same readers,
 normalizers and data modules as for generated data).
 

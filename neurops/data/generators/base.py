@@ -63,7 +63,8 @@ class GeneratorSpec:
         ----------
         config : the generator's config dataclass.
         out : the file to write (refused at once if it is a directory, or exists without ``overwrite``).
-        workers, progress : passed to the generator.
+        workers : worker processes computing the samples.
+        progress : show a progress bar.
         overwrite : replace an existing ``out``.
         shard : write only this shard of the run (generators whose function takes ``shard``).
         """

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from neurops.data.check import check_file
 from neurops.data.generators import get_generator
@@ -17,6 +15,7 @@ from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.reader import H5OperatorDataset, read_attrs, read_split
 from neurops.errors import ConfigError
 from neurops.solvers.pseudospectral import Burgers1D, spectral_derivative
+from tests.conftest import recipe_configs
 
 SMALL = dict(n_train=3, n_val=1, n_test=2, resolution=32, solver_resolution=128, n_frames=4, t_final=0.3,
              batch_size=2)
@@ -122,10 +121,8 @@ def test_bad_config_raises_one_clear_error(tmp_path, changes, message):
 
 
 def test_dataset_card_recipes_are_valid_configs():
-    recipe = yaml.safe_load((Path(__file__).parents[3] / "datasets" / "burgers" / "recipe.yaml").read_text())
-    assert recipe["generator"] == "burgers"
-    for name, entry in recipe["recipes"].items():
-        cfg = get_generator("burgers").make_config(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in entry["config"].items()})
-        assert f"--out {entry['out']}" in entry["command"], name
+    recipes = recipe_configs("burgers")
+    assert len(recipes) == 3
+    for name, (cfg, options) in recipes.items():
+        assert str(options["out"]).startswith("data/burgers"), name
         assert cfg.resolution in (256, 1024)

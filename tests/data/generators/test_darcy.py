@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-import shlex
-from pathlib import Path
-
 import numpy as np
 import pytest
-import yaml
 
 from neurops.data.check import check_file
 from neurops.data.generators import get_generator
@@ -16,6 +11,7 @@ from neurops.data.generators.darcy import DarcyConfig, darcy_sample, fine_resolu
 from neurops.data.reader import list_splits, read_attrs, read_split
 from neurops.errors import ConfigError, SolverError
 from neurops.solvers.diffusion_fd import diffusion_matrix, interior
+from tests.conftest import recipe_configs
 
 
 @pytest.mark.parametrize(
@@ -158,25 +154,15 @@ def test_existing_file_is_not_overwritten(tmp_path):
     assert out.read_bytes() == b"keep"
 
 
-RECIPE = Path(__file__).resolve().parents[3] / "datasets" / "darcy" / "recipe.yaml"
-
-
-def test_recipes_are_valid_and_their_commands_match_their_configs():
-    """Every recipe builds a DarcyConfig, and its documented command line gives the same config."""
-    from neurops.cli.data import add_dataclass_arguments
-
-    recipes = yaml.safe_load(RECIPE.read_text())["recipes"]
-    assert {"benchmark", "quickstart"} <= set(recipes)
-    for name, recipe in recipes.items():
-        config = DarcyConfig(**recipe["config"])
-        parser = argparse.ArgumentParser()
-        add_dataclass_arguments(parser, DarcyConfig)
-        parser.add_argument("--out")
-        tokens = shlex.split(recipe["command"])
-        assert tokens[:4] == ["neurops", "data", "generate", "darcy"], name
-        values = vars(parser.parse_args(tokens[4:]))
-        assert values.pop("out") == recipe["out"], name
-        assert DarcyConfig(**values) == config, name
+def test_recipe_files_are_configs_of_the_generate_command():
+    """Every recipe file of the dataset card, read by `neurops data generate darcy --config FILE`, is a DarcyConfig."""
+    recipes = recipe_configs("darcy")
+    assert {"recipe", "recipe_quickstart"} <= set(recipes)
+    benchmark, options = recipes["recipe"]
+    assert (benchmark.resolution, benchmark.test_resolutions, benchmark.fine_resolution) == (85, (141, 211), 421)
+    assert str(options["out"]) == "data/darcy/darcy_piecewise_r85.h5" and options["workers"] == 2
+    quickstart, options = recipes["recipe_quickstart"]
+    assert quickstart == DarcyConfig(n_train=1000, n_test=100, resolution=33, test_resolutions=(65,), seed=0)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

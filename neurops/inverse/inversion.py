@@ -77,6 +77,9 @@ class InversionConfig:
     n_samples, thin : steps after burn-in; every ``thin``-th state is kept.
     step, target_accept : initial step and the acceptance rate the burn-in aims at (None: the
         sampler's defaults, pCN 0.1 / 0.25, gpCN 0.5 / 0.25, pCN-Langevin 0.05 / 0.574).
+    temperatures : inverse temperatures ``1 > beta_1 > ... > 0`` of parallel tempering for the
+        pCN samplers (None: no tempering; every extra rung costs one more evaluation per chain and
+        step), see :func:`~neurops.inverse.mcmc.pcn`.
     laplace_iterations : Gauss-Newton steps of the MAP / Laplace approximation.
     map_steps, map_lr : Adam steps and rate of the MAP where Gauss-Newton does not apply (DGNO).
     n_predictive : posterior draws pushed through the true solver in the predictive check.
@@ -93,6 +96,7 @@ class InversionConfig:
     thin: int = 10
     step: float | None = None
     target_accept: float | None = None
+    temperatures: tuple[float, ...] | None = None
     laplace_iterations: int = 12
     map_steps: int = 300
     map_lr: float = 0.05
@@ -117,6 +121,9 @@ class InversionConfig:
         if not 0 < self.level < 1 or self.n_predictive < 0 or self.physics_weight < 0:
             raise ConfigError(f"need 0 < level < 1, n_predictive >= 0 and physics_weight >= 0; got {self.level}, "
                               f"{self.n_predictive}, {self.physics_weight}.")
+        if self.temperatures and (self.sampler == "pcnl" or not all(0 < b < 1 for b in self.temperatures)):
+            raise ConfigError(f"temperatures are inverse temperatures in (0, 1) below the posterior's 1, for the pCN "
+                              f"samplers; got {self.temperatures} with sampler {self.sampler!r}.")
         if self.step is not None and not self.step > 0:
             raise ConfigError(f"step must be > 0, got {self.step}.")
 
@@ -184,6 +191,8 @@ def run_chains(target: Target, config: InversionConfig) -> tuple[Chains, torch.T
     info : sampler name, seconds of the MAP / Laplace stage, MAP objective history.
     """
     sampler = _sampler(config, target)
+    if sampler == "pcnl" and config.temperatures:
+        raise ConfigError("parallel tempering (temperatures) is for the pCN samplers; pCN-Langevin has none.")
     gen = torch.Generator().manual_seed(int(config.seed))
     P, C, n = target.n_problems, config.n_chains, target.dim
     device = target.mean.device if isinstance(target, LatentPosterior) else target.device
@@ -209,7 +218,9 @@ def run_chains(target: Target, config: InversionConfig) -> tuple[Chains, torch.T
     if sampler == "pcnl":
         chains = pcnl(target.potential_and_grad, x0, **common)
     else:
-        chains = pcn(target.potential, x0, reference=reference if sampler == "gpcn" else None, **common)
+        temperatures = (1.0, *config.temperatures) if config.temperatures else None
+        chains = pcn(target.potential, x0, reference=reference if sampler == "gpcn" else None,
+                     temperatures=temperatures, **common)
     if x_map is None:  # no gradient: the kept state of highest posterior density
         density = chains.potential + 0.5 * (chains.samples**2).sum(-1)
         best = density.reshape(P, -1).argmin(1)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -83,31 +83,37 @@ def _check(x0: torch.Tensor, n_burn: int, n_samples: int, thin: int, step: float
 
 
 def _adapt(log_step: torch.Tensor, accepted: torch.Tensor, target: float, t: int) -> torch.Tensor:
-    """One Robbins-Monro update of ``log step`` per problem from this step's acceptances ``[P, C]``."""
+    """One Robbins-Monro update of ``log step`` per problem and rung ``[P, K]`` from this step's acceptances ``[P, K C]``."""
     gain = 1.0 / (1.0 + t) ** 0.6
-    return log_step + gain * (accepted.to(log_step.dtype).mean(1) - target)
+    rate = accepted.to(log_step.dtype).reshape(*log_step.shape, -1).mean(-1)
+    return log_step + gain * (rate - target)
 
 
 def _run(propose: Callable, x0: torch.Tensor, state0: tuple, n_burn: int, n_samples: int, thin: int,
-         step: float, target: float, max_step: float, generator: torch.Generator | None) -> Chains:
+         step: float, target: float, max_step: float, generator: torch.Generator | None, rungs: int = 1,
+         exchange: Callable | None = None) -> Chains:
+    """Advance ``[P, K C, n]`` chains (``K = rungs`` temperature rungs of ``C`` chains, rung-major); keep rung 0."""
     t0 = time.perf_counter()
-    P, C, n = x0.shape
+    P, KC, n = x0.shape
+    C = KC // rungs
     x, state = x0.clone(), state0
-    log_step = torch.full((P,), math.log(min(step, max_step)), dtype=torch.float64, device=x.device)
+    log_step = torch.full((P, rungs), math.log(min(step, max_step)), dtype=torch.float64, device=x.device)
     kept, kept_phi = [], []
     accepts = torch.zeros(P, C, dtype=torch.float64, device=x.device)
     for t in range(n_burn + n_samples):
-        s = log_step.exp().clamp(max=max_step).to(x.dtype)[:, None, None]
+        s = log_step.exp().clamp(max=max_step).to(x.dtype).repeat_interleave(C, dim=1)[..., None]
         x, state, accepted = propose(x, state, s, generator)
+        if exchange is not None:
+            x, state = exchange(x, state, t, generator)
         if t < n_burn:
             log_step = _adapt(log_step, accepted, target, t)
         else:
-            accepts += accepted.to(accepts.dtype)
+            accepts += accepted[:, :C].to(accepts.dtype)
             if (t - n_burn + 1) % thin == 0:
-                kept.append(x.clone())
-                kept_phi.append(state[0].clone())
+                kept.append(x[:, :C].clone())
+                kept_phi.append(state[0][:, :C].clone())
     return Chains(torch.stack(kept, dim=2), torch.stack(kept_phi, dim=2), accepts / n_samples,
-                  log_step.exp().clamp(max=max_step), time.perf_counter() - t0, n_burn + n_samples + 1)
+                  log_step[:, 0].exp().clamp(max=max_step), time.perf_counter() - t0, n_burn + n_samples + 1)
 
 
 def _normal(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -186,7 +192,7 @@ class GaussianReference:
 
 def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, thin: int = 1, step: float = 0.1,
         target_accept: float = 0.25, reference: GaussianReference | None = None,
-        generator: torch.Generator | None = None) -> Chains:
+        temperatures: Sequence[float] | None = None, generator: torch.Generator | None = None) -> Chains:
     """Preconditioned Crank-Nicolson chains for ``exp(-Phi(x)) N(x; 0, I)`` (module doc).
 
     With a ``reference`` Gaussian ``N(m, G)`` the proposal is the generalised pCN of Rudolf &
@@ -203,6 +209,14 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
     step : initial ``b`` in (0, 1].
     target_accept : acceptance rate the burn-in adapts ``b`` to.
     reference : the Gaussian the proposal keeps invariant (default: the prior).
+    temperatures : inverse temperatures ``1 = beta_0 > beta_1 > ... > 0`` of parallel tempering
+        [3]_ (default: none). Every chain gets a companion at each ``beta_k`` targeting
+        ``exp(-beta_k Phi(x)) N(x; 0, I)`` (from the same start, with its own adapted step);
+        after every move, neighbouring rungs (even pairs, then odd pairs on alternate steps)
+        exchange states with probability
+        ``min(1, exp((beta_k - beta_k+1) (Phi(x_k) - Phi(x_k+1))))``, so states found by the
+        flatter, freely moving hot chains reach the posterior chains. Costs ``K`` evaluations per
+        step; only the ``beta = 1`` chains are kept.
     generator : torch generator (same seed, same chains).
 
     Returns
@@ -214,16 +228,38 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
     .. [1] S. L. Cotter et al., Statistical Science 28(3), 424-446 (2013), section 4.2.
     .. [2] D. Rudolf, B. Sprungk, "On a generalization of the preconditioned Crank-Nicolson
        Metropolis algorithm", Foundations of Computational Mathematics 18, 309-343 (2018).
+    .. [3] C. J. Geyer, "Markov chain Monte Carlo maximum likelihood", Computing Science and
+       Statistics 23, 156-163 (1991); D. J. Earl, M. W. Deem, "Parallel tempering: theory,
+       applications, and new perspectives", Phys. Chem. Chem. Phys. 7, 3910-3916 (2005).
     """
     _check(x0, n_burn, n_samples, thin, step, target_accept)
     ref = reference or GaussianReference.prior(x0.shape[0], x0.shape[2], dtype=x0.dtype, device=x0.device)
     if ref.mean.shape != (x0.shape[0], x0.shape[2]):
         raise ConfigError(f"the reference Gaussian is for {tuple(ref.mean.shape)} (problems, coefficients), the "
                           f"chains are {tuple(x0.shape)}.")
+    betas = [1.0] if temperatures is None else [float(b) for b in temperatures]
+    if betas[0] != 1.0 or any(not 0 < b1 < b0 for b0, b1 in zip(betas, betas[1:])):
+        raise ConfigError(f"temperatures must be inverse temperatures 1 = beta_0 > beta_1 > ... > 0, got {betas}.")
+    K, C = len(betas), x0.shape[1]
+    beta = torch.as_tensor(betas, dtype=x0.dtype, device=x0.device).repeat_interleave(C)  # [K C], rung-major
     m = ref.mean[:, None]
 
     def psi(x, phi):
-        return phi - ref.log_ratio(x)
+        return beta * phi - ref.log_ratio(x)
+
+    def exchange(x, state, t, gen):
+        phi = state[0]
+        log_u = _uniform_log((phi.shape[0], K // 2 * C + C), x, gen)
+        perm = torch.arange(K * C, device=x.device).expand(phi.shape[0], -1).clone()
+        for j, k in enumerate(range(t % 2, K - 1, 2)):
+            lo, hi = torch.arange(k * C, (k + 1) * C, device=x.device), torch.arange((k + 1) * C, (k + 2) * C,
+                                                                                     device=x.device)
+            log_alpha = ((betas[k] - betas[k + 1]) * (phi[:, lo] - phi[:, hi])).to(torch.float64)
+            swap = log_u[:, j * C:(j + 1) * C] < log_alpha
+            perm[:, lo], perm[:, hi] = torch.where(swap, hi, lo), torch.where(swap, lo, hi)
+        x = torch.gather(x, 1, perm[..., None].expand_as(x))
+        phi = torch.gather(phi, 1, perm)
+        return x, (phi, psi(x, phi))
 
     def propose(x, state, b, gen):
         phi, psi_x = state
@@ -236,8 +272,10 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
         return torch.where(accept[..., None], prop, x), (keep(phi_prop, phi), keep(psi_prop, psi_x)), accept
 
     with torch.no_grad():
-        phi0 = potential(x0)
-        return _run(propose, x0, (phi0, psi(x0, phi0)), n_burn, n_samples, thin, step, target_accept, 1.0, generator)
+        x_all = x0.repeat(1, K, 1)
+        phi0 = potential(x_all)
+        return _run(propose, x_all, (phi0, psi(x_all, phi0)), n_burn, n_samples, thin, step, target_accept, 1.0,
+                    generator, rungs=K, exchange=exchange if K > 1 else None)
 
 
 def pcnl(potential_and_grad: PotentialAndGrad, x0: torch.Tensor, *, n_burn: int, n_samples: int, thin: int = 1,

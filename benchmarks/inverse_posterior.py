@@ -53,7 +53,7 @@ from neurops.inverse import (DarcyForward, InversionConfig, InversionWarning, Su
                              invert_fields, invert_latent, load_surrogate, observations_from_file, prior_from_file,
                              read_posterior, sliced_wasserstein, write_posterior)
 from neurops.inverse.calibration import field_relative_l2
-from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.bench import interleaved_times, markdown_table, save_results
 
 POSTERIORS = INVERSE_DIR / "posteriors"
 METHODS = ("reference", "fno", "fno_me", "mgno", "mgno_me", "dgno")
@@ -67,12 +67,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-obs", default="25,100", help="observation counts, one group each")
     p.add_argument("--problems", type=int, default=13, help="problems per (coefficient, observation count) group")
     p.add_argument("--chains", type=int, default=4, help="chains per problem, from independent prior draws")
-    p.add_argument("--ref-steps", default="lognormal=1000+2000,piecewise=5000+20000",
+    p.add_argument("--ref-steps", default="lognormal=300+700,piecewise=500+1500",
                    help="burn-in+kept steps of the reference chains per coefficient")
-    p.add_argument("--ref-thin", default="lognormal=10,piecewise=50")
-    p.add_argument("--steps", default="lognormal=500+1500,piecewise=1000+4000",
+    p.add_argument("--ref-thin", default="lognormal=5,piecewise=10")
+    p.add_argument("--steps", default="lognormal=100+300,piecewise=100+400",
                    help="burn-in+kept steps of the surrogate chains per coefficient")
-    p.add_argument("--thin", default="lognormal=5,piecewise=10")
+    p.add_argument("--thin", default="lognormal=2,piecewise=2")
+    p.add_argument("--surrogate-laplace", type=int, default=4,
+                   help="Gauss-Newton steps of the Laplace reference through a surrogate (M Jacobian rows each)")
     p.add_argument("--dgno-steps", default="500+1500", help="burn-in+kept pCN-Langevin steps of DGNO (thin 5)")
     p.add_argument("--dgno-particles", type=int, default=50, help="test functions of DGNO's physics term")
     p.add_argument("--report", action="store_true", help="only build the tables from the cached posteriors")
@@ -96,7 +98,8 @@ def _config(args: argparse.Namespace, coefficient: str, method: str) -> Inversio
     steps, thin = (args.ref_steps, args.ref_thin) if method == "reference" else (args.steps, args.thin)
     burn, kept = (int(v) for v in _per_coefficient(steps)[coefficient].split("+"))
     return InversionConfig(n_chains=args.chains, n_burn=burn, n_samples=kept,
-                           thin=int(_per_coefficient(thin)[coefficient]), seed=0)
+                           thin=int(_per_coefficient(thin)[coefficient]), seed=0,
+                           laplace_iterations=12 if method == "reference" else args.surrogate_laplace)
 
 
 def _path(method: str, coefficient: str, n_obs: int, index: int, cache: Path = POSTERIORS) -> Path:
@@ -148,6 +151,26 @@ def run_method(method: str, coefficient: str, n_obs: int, args: argparse.Namespa
         write_posterior(r, _path(method, coefficient, n_obs, i, args.cache), name=f"{method} {coefficient} M={n_obs} #{i}",
                         overwrite=True)
     print(f"{method} {coefficient} M={n_obs}: {len(todo)} problems, {seconds:.1f} s per inversion", flush=True)
+
+
+def forward_cost(coefficient: str, batch: int = 52, repeat: int = 7) -> dict[str, float]:
+    """Wall-clock ms per sample of one batched ``a -> u`` evaluation: the true solve and every trained surrogate.
+
+    One evaluation per MCMC step and chain is what every sampler here pays, so these ratios bound
+    the speed-up a surrogate can give at equal steps. Interleaved rounds, the median of each.
+    """
+    data = problem_file(coefficient)
+    a = torch.as_tensor(read_split(data, "val")["inputs"]["a"][:batch], dtype=torch.float64)
+    fns = {"pde": DarcyForward.from_generator(read_attrs(data)["generator"])}
+    for name in ("fno", "mgno"):
+        if checkpoint_path(name, coefficient).exists():
+            fns[name] = SurrogateForward(load_surrogate(checkpoint_path(name, coefficient)).forward, name=name)
+    calls = {name: (lambda f=f: f(a)) for name, f in fns.items()}
+    with torch.no_grad():
+        for fn in calls.values():  # warm-up
+            fn()
+        times = interleaved_times(calls, repeat)
+    return {name: 1e3 * float(np.median(t)) / batch for name, t in times.items()}
 
 
 def _rel(x: np.ndarray, ref: np.ndarray) -> float:
@@ -226,6 +249,9 @@ def report(args: argparse.Namespace) -> None:
                      "R-hat": fmt("rhat_max", 3), "ESS": fmt("ess_min", 0),
                      "s / inv.": fmt("seconds", 1), "speed-up": round(speed, 2) if speed else "-"})
     table = markdown_table(rows)
+    costs = {c: forward_cost(c) for c in args.coefficients.split(",")}
+    cost_line = "; ".join(f"{c}: " + ", ".join(f"{k} {v:.2f}" for k, v in cost.items()) for c, cost in costs.items())
+    table += f"\n\nForward evaluation, ms per sample (batch 52, {args.threads} thread, interleaved medians): {cost_line}.\n"
     print(table)
     if args.figures is not None:
         from neurops.viz.posterior import plot_posterior
@@ -246,7 +272,7 @@ def report(args: argparse.Namespace) -> None:
             "seconds per inversion (problems of a group inverted together, except DGNO). steps: burn-in + kept "
             f"steps per chain; {args.chains} chains from independent prior draws.")
     save_results(args.name, vars(args), rows, table + "\n\n" + note + "\n", args.results_dir,
-                 details={"records": records})
+                 details={"records": records, "forward_ms_per_sample": costs})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -139,8 +139,8 @@ def test_parallel_tempering_visits_both_modes_of_a_symmetric_posterior():
     gen = torch.Generator().manual_seed(0)
     x0 = torch.randn(1, 8, 3, generator=gen, dtype=torch.float64)
     x0[0, :, 0] = torch.tensor([2.0, -2.0] * 4, dtype=torch.float64)  # chains start in both modes
-    plain = pcn(potential, x0, n_burn=200, n_samples=2000, thin=5, generator=gen)
-    tempered = pcn(potential, x0, n_burn=200, n_samples=2000, thin=5, generator=gen,
+    plain = pcn(potential, x0, n_burn=200, n_samples=1200, thin=4, generator=gen)
+    tempered = pcn(potential, x0, n_burn=200, n_samples=1200, thin=4, generator=gen,
                    temperatures=[1.0, 0.1, 0.01, 0.001])
     assert split_rhat(plain.samples[0, :, :, 0].numpy()) > 1.5
     assert split_rhat(tempered.samples[0, :, :, 0].numpy()) < 1.05

@@ -73,6 +73,9 @@ def test_level_set_prior_uses_pcn_and_refuses_gradients(darcy):
     obs = observations_from_file(path, "test", 0, n_obs=12, snr_db=25, seed=0)
     with pytest.raises(ConfigError, match="needs gradients"):
         invert_fields(prior, forward, obs, InversionConfig(**CONFIG, sampler="gpcn"))
+    for bad in ({"temperatures": (1.5,)}, {"temperatures": (0.5,), "sampler": "pcnl"}):
+        with pytest.raises(ConfigError, match="inverse temperatures in"):
+            InversionConfig(**bad)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InversionWarning)
         (r,) = invert_fields(prior, forward, obs, InversionConfig(**CONFIG))

@@ -1,7 +1,7 @@
 """Darcy data generation: neurops' generator against a plain per-sample scipy ``spsolve`` loop.
 
 Both sides make the same samples (the same GRF draws, the same 5-point matrix from
-:func:`neurops.solvers.diffusion_fd.diffusion_matrix`) in one run, so the ratio measures
+:func:`neurops.solvers.pde.diffusion_fd.diffusion_matrix`) in one run, so the ratio measures
 the solver, the process pool and the file writing, not the problem:
 
 * ``spsolve loop``: ``for i: g = GRF; a = threshold(g); u = scipy.sparse.linalg.spsolve(A(a), 1)``
@@ -33,7 +33,7 @@ from benchmarks.runner import benchmark_parser
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient, generate_darcy
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.reader import read_split
-from neurops.solvers.diffusion_fd import diffusion_matrix, interior
+from neurops.solvers.pde.diffusion_fd import diffusion_matrix, interior
 from neurops.utils.bench import markdown_table, save_results, timed
 
 FULL = {65: 64, 129: 32, 257: 12, 421: 6}

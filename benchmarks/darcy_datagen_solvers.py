@@ -4,7 +4,7 @@
 solver forced to its previous default at these sizes, ``solver="direct"`` (SuperLU after a
 nested-dissection ordering), against ``solver="auto"``, which now solves with batched
 geometric-multigrid PCG from 9,000 interior nodes on
-(:func:`neurops.solvers.darcy.solve_darcy`). Same samples, same seeds; samples per second
+(:func:`neurops.solvers.pde.darcy.solve_darcy`). Same samples, same seeds; samples per second
 (best of ``--repeat``), and the largest difference between the two files' solutions.
 
 Usage::

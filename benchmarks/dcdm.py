@@ -40,10 +40,10 @@ from neurops.data.datamodule import DCDMDataModule
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.models.dcdm import DCDMNet
-from neurops.solvers.dcdm import dcdm_solve
-from neurops.solvers.multigrid import Multigrid
-from neurops.solvers.operators import DiffusionOperator
-from neurops.solvers.pcg import pcg
+from neurops.solvers.learned.dcdm import dcdm_solve
+from neurops.solvers.linear.cg import pcg
+from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.solvers.linear.multigrid import Multigrid
 from neurops.tasks.dcdm import DCDMTask
 from neurops.utils.bench import markdown_table, save_results, timed
 

@@ -30,10 +30,10 @@ from benchmarks.dsr_common import WORK_DIR, seed_list, train
 from benchmarks.runner import benchmark_parser
 from neurops.checkpoints import load
 from neurops.data.generators import get_generator
-from neurops.data.generators.chaotic_systems import Lorenz63, Roessler
 from neurops.data.reader import read_attrs, read_split
 from neurops.dynamics.symbolic import code_label, fixed_points, orbit_codes, region_frequencies
 from neurops.metrics.dsr import data_lyapunov_max, evaluate_reconstruction
+from neurops.systems import Lorenz63, Roessler
 from neurops.utils.bench import markdown_table, save_results
 
 LR, LR_END, BATCH_SIZE, VAL_EVERY = 5e-3, 1e-5, 16, 10

@@ -71,9 +71,9 @@ from benchmarks.runner import benchmark_parser  # noqa: E402
 from benchmarks.solvers_darcy import coefficients  # noqa: E402
 from neurops.configs import resolve_config  # noqa: E402
 from neurops.kernels.spectral import spectral_conv  # noqa: E402
-from neurops.solvers.multigrid import Multigrid  # noqa: E402
-from neurops.solvers.operators import DiffusionOperator  # noqa: E402
-from neurops.solvers.pcg import pcg  # noqa: E402
+from neurops.solvers.linear.cg import pcg  # noqa: E402
+from neurops.solvers.linear.diffusion import DiffusionOperator  # noqa: E402
+from neurops.solvers.linear.multigrid import Multigrid  # noqa: E402
 from neurops.utils.bench import interleaved_times, markdown_table, save_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -287,7 +287,7 @@ def _pyamg_loop(a: torch.Tensor) -> Callable[[], list[np.ndarray]] | None:
         import pyamg
     except ImportError:
         return None
-    from neurops.solvers.adapters import to_scipy
+    from neurops.solvers.linear.adapters import to_scipy
 
     mats = to_scipy(DiffusionOperator.from_coefficient(a))
     b = np.ones(mats[0].shape[0])
@@ -335,7 +335,7 @@ def solver_row(label: str, a_cpu: torch.Tensor, device: torch.device, repeat: in
         row[f"{name} s"] = _median(t)
     for name, out in outputs.items():  # the last run of each contender
         if name == "pyamg":
-            from neurops.solvers.adapters import to_scipy
+            from neurops.solvers.linear.adapters import to_scipy
 
             mats = to_scipy(DiffusionOperator.from_coefficient(a_cpu))
             b = np.ones(mats[0].shape[0])

@@ -7,8 +7,8 @@ One run, same matrices for everyone: the FNO Darcy problem ``-div(a grad u) = 1`
 
 Contenders, each timed with its setup (what a user pays per new coefficient field):
 
-* ``mg-pcg``: :class:`neurops.solvers.multigrid.Multigrid` (averaged coefficients, damped Jacobi
-  2+2) + :func:`neurops.solvers.pcg.pcg`, float64;
+* ``mg-pcg``: :class:`neurops.solvers.linear.multigrid.Multigrid` (averaged coefficients, damped Jacobi
+  2+2) + :func:`neurops.solvers.linear.cg.pcg`, float64;
 * ``mg-pcg f32 cycle``: the same with the V-cycle in float32 (CG and the residual in float64);
 * ``pyamg SA-PCG``: pyamg smoothed aggregation as a CG preconditioner (setup + solve);
 * ``scipy spsolve``: SuperLU direct solve (skipped above ``--spsolve-max`` nodes per side).
@@ -32,10 +32,10 @@ import torch
 from benchmarks.runner import benchmark_parser
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient
 from neurops.data.generators.grf import gaussian_random_field
-from neurops.solvers.adapters import to_scipy
-from neurops.solvers.multigrid import Multigrid
-from neurops.solvers.operators import DiffusionOperator
-from neurops.solvers.pcg import pcg
+from neurops.solvers.linear.adapters import to_scipy
+from neurops.solvers.linear.cg import pcg
+from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.solvers.linear.multigrid import Multigrid
 from neurops.utils.bench import markdown_table, save_results, timed
 
 RTOL = 1e-8

@@ -12,6 +12,8 @@ import neurops
 
 SUBPACKAGES = ["kernels", "solvers", "layers", "models", "physics", "data", "metrics", "dynamics", "inverse",
                "tasks", "viz", "cli", "utils"]
+#: modules directly under neurops/ (one page, "neurops")
+TOP_LEVEL = ["neurops", "neurops.checkpoints", "neurops.errors", "neurops.inference", "neurops.systems"]
 API_DIR = Path(__file__).parent / "api"
 
 
@@ -24,14 +26,19 @@ def modules(sub: str) -> list[str]:
     return names
 
 
+def page(title: str, names: list[str]) -> str:
+    body = [f"# {title}\n"]
+    for name in names:
+        body.append(f"::: {name}\n    options:\n      show_submodules: false\n")
+    return "\n".join(body)
+
+
 def main() -> None:
     API_DIR.mkdir(exist_ok=True)
+    (API_DIR / "neurops.md").write_text(page("neurops", TOP_LEVEL))
     for sub in SUBPACKAGES:
-        body = [f"# neurops.{sub}\n"]
-        for name in modules(sub):
-            body.append(f"::: {name}\n    options:\n      show_submodules: false\n")
-        (API_DIR / f"{sub}.md").write_text("\n".join(body))
-    print("\n".join(f"      - {sub}: api/{sub}.md" for sub in SUBPACKAGES))
+        (API_DIR / f"{sub}.md").write_text(page(f"neurops.{sub}", modules(sub)))
+    print("\n".join(f"    - {sub}: api/{sub}.md" for sub in ["neurops", *SUBPACKAGES]))
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ KINDS: dict[str, Kind] = {k.task: k for k in (
     Kind("dynamics", "neurops.tasks.dynamics.DynamicsTask",
          "`neurops dsr evaluate --ckpt CKPT`, `neurops dsr analyze --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
     Kind("dcdm", "neurops.tasks.dcdm.DCDMTask",
-         "`neurops.solvers.dcdm.dcdm_solve(op, b, neurops.checkpoints.load(CKPT)[1].net)` in Python"),
+         "`neurops.solvers.dcdm_solve(op, b, neurops.checkpoints.load(CKPT)[1].net)` in Python"),
 )}
 
 #: hyperparameter keys written by LightningCLI that name code; never used to build a task

@@ -23,7 +23,7 @@ from neurops.data.check import check_file
 from neurops.data.generators import get_generator
 from neurops.data.reader import read_attrs
 from neurops.errors import ConfigError
-from neurops.kernels.spectral import check_modes
+from neurops.kernels import check_modes
 from neurops.utils.io import atomic_path
 from neurops.utils.seeding import seed_everything
 from neurops.viz.fields import plot_prediction

@@ -20,8 +20,8 @@ from neurops.data.windows import MemberWindowSampler, RandomWindowSampler, Windo
 from neurops.errors import DataError
 from neurops.layers.boundary import boundary_from_attrs
 from neurops.layers.resample import cells, coarse_size
-from neurops.solvers.dcdm import ritz_right_hand_sides, ritz_vectors
-from neurops.solvers.operators import DiffusionOperator
+from neurops.solvers.learned.dcdm import ritz_right_hand_sides, ritz_vectors
+from neurops.solvers.linear.diffusion import DiffusionOperator
 
 
 def _data_parallel_ranks(module: L.LightningDataModule) -> dict[str, int]:

@@ -5,9 +5,9 @@ grid of the unit square (the same grid, or a subsample of it for a surrogate tra
 resolution); :func:`observe` evaluates a solution at the observation points.
 
 * :class:`DarcyForward` solves ``-div(a grad u) = f``, ``u = 0`` on the boundary, with the
-  finite differences of the data generator (:func:`neurops.solvers.darcy.solve_darcy`), all
+  finite differences of the data generator (:func:`neurops.solvers.pde.darcy.solve_darcy`), all
   samples of a batch in one multigrid-preconditioned CG call
-  (:func:`neurops.solvers.differentiable.diffusion_solve`), differentiable by one adjoint solve.
+  (:func:`neurops.solvers.linear.differentiable.diffusion_solve`), differentiable by one adjoint solve.
 * :class:`SurrogateForward` wraps any trained operator ``a -> u`` (FNO, MgNO, LSM, DGNO, ...).
 """
 
@@ -20,8 +20,8 @@ import torch
 
 from neurops.errors import ConfigError, DataError
 from neurops.physics.weak_form import sample_field
-from neurops.solvers.differentiable import diffusion_solve
-from neurops.solvers.diffusion_fd import FACE_MEANS
+from neurops.solvers.linear.differentiable import diffusion_solve
+from neurops.solvers.linear.diffusion import FACE_MEANS
 
 __all__ = ["DarcyForward", "SurrogateForward", "observe", "subsample"]
 

@@ -36,6 +36,8 @@ from functools import lru_cache
 
 import torch
 
+from neurops.kernels._common import check_modes, swap_blocks
+
 
 def _kept_frequencies(n: int, m: int) -> torch.Tensor:
     """Kept frequencies of a full (complex) axis in weight order ``[0..m-1, -m..-1]``."""
@@ -90,7 +92,6 @@ def _mix(t: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     ``t : [K, 2, B, I]`` (real/imaginary parts, modes in the weight's order),
     ``weight : [I, O, *K, 2]`` -> ``[K, B, 2, O]``.
     """
-    from neurops.kernels.spectral import swap_blocks  # the dispatcher module imports this one
 
     ci, co = weight.shape[:2]
     w = swap_blocks(weight, 2).view(-1, 2, ci, co)  # [K, 2, I, O]
@@ -120,8 +121,6 @@ def spectral_conv_dft(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int
     ----------
     .. [1] Z. Li et al., ICLR 2021, arXiv:2010.08895.
     """
-    from neurops.kernels.spectral import check_modes  # the dispatcher module imports this one
-
     spatial = tuple(x.shape[2:])
     d = len(spatial)
     check_modes(spatial, modes)

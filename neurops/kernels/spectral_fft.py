@@ -34,6 +34,8 @@ from collections.abc import Sequence
 
 import torch
 
+from neurops.kernels._common import check_modes, mix_channels
+
 
 def half_spectrum_weights(n: int, m: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """``c_k`` for the ``m`` lowest frequencies of an ``rfft`` of length ``n``: how often each one
@@ -118,8 +120,6 @@ def spectral_conv_fft(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int
     *spatial]``, weight ``[C_in, C_out, *K, 2]`` -> ``[B, C_out, *spatial]``), equal to it up to
     rounding.
     """
-    from neurops.kernels.spectral import check_modes, mix_channels  # the dispatcher module imports this one
-
     spatial = tuple(x.shape[2:])
     modes = tuple(int(m) for m in modes)
     check_modes(spatial, modes)

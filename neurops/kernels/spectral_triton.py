@@ -51,8 +51,8 @@ import triton
 import triton.language as tl
 
 from neurops.errors import ConfigError
+from neurops.kernels._common import TRITON_DTYPES, check_modes
 from neurops.kernels.backend import INTERPRETER, device_function
-from neurops.kernels.spectral import TRITON_DTYPES, check_modes
 from neurops.kernels.spectral_dft import _matrices
 from neurops.kernels.spectral_fft import half_spectrum_weights
 

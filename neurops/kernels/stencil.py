@@ -1,7 +1,7 @@
 """Star-stencil kernels of the multigrid solver: which path runs (torch or Triton).
 
-The torch path is the reference: :meth:`~neurops.solvers.operators.StencilOperator.apply` /
-``residual`` and the smoothers of :class:`~neurops.solvers.multigrid.Multigrid`. The ``triton``
+The torch path is the reference: :meth:`~neurops.solvers.linear.stencil.StencilOperator.apply` /
+``residual`` and the smoothers of :class:`~neurops.solvers.linear.multigrid.Multigrid`. The ``triton``
 path (:mod:`neurops.kernels.stencil_triton`) computes the same in one pass per output field, for
 star stencils (3-, 5-, 7-point) in float32/float64 when no gradient flows through the operator;
 other stencils (Galerkin coarse operators: 3^d points) always take the torch path. ``"auto"``

@@ -1,6 +1,6 @@
 """Triton kernels for variable-coefficient star stencils: apply, residual and the multigrid smoothers.
 
-One kernel serves the (2d+1)-point operators of :class:`~neurops.solvers.operators.StencilOperator`
+One kernel serves the (2d+1)-point operators of :class:`~neurops.solvers.linear.stencil.StencilOperator`
 (3-point 1-D, 5-point 2-D, 7-point 3-D; Dirichlet/Neumann ends, where the coefficients toward
 the outside are ignored, or periodic wrap-around per axis). Each program takes a block of grid
 points of one sample and reads ``u`` (centre and neighbours, mostly from cache), ``f``, the
@@ -98,7 +98,7 @@ def star_stencil(mode: str, diag: torch.Tensor, coeffs: torch.Tensor, periodic: 
     mode : ``"apply"`` (``A u``), ``"residual"`` (``f - A u``), ``"jacobi"`` (``u + omega (f - A u) / diag``)
         or ``"colour"`` (that update on the points whose index sum has parity ``colour``).
     diag : [B or 1, *shape]; coeffs : [B or 1, 2d, *shape] in the order ``-e_0, +e_0, -e_1, ...``
-        (:func:`~neurops.solvers.operators.star_offsets`).
+        (:func:`~neurops.solvers.linear.stencil.star_offsets`).
     periodic : per axis.
     u, f : [B, *shape] (``f`` unused by ``"apply"``).
 

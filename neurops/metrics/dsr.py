@@ -39,6 +39,7 @@ from torch import nn
 
 from neurops.errors import ConfigError, DataError
 from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
+from neurops.systems import system_from_attrs
 
 #: dimension below which ``method="auto"`` bins (above: Gaussian mixture)
 BINNING_MAX_DIM = 5
@@ -270,8 +271,6 @@ def data_lyapunov_max(x: np.ndarray, attrs: dict[str, Any]) -> float | None:
     x : [T, N] or [B, T, N] series from the file.
     attrs : the file's root attributes (:func:`neurops.data.reader.read_attrs`).
     """
-    from neurops.data.generators.chaotic_systems import system_from_attrs
-
     params = attrs.get("parameters") or {}
     system = system_from_attrs(str(attrs.get("name", "")), params)
     if system is None or "dt" not in params:

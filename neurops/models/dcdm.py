@@ -1,6 +1,6 @@
 """The network of the deep conjugate direction method: ``DCDMNet``, registered as ``"dcdm"``.
 
-It proposes search directions for :func:`neurops.solvers.dcdm.dcdm_solve`: given a residual
+It proposes search directions for :func:`neurops.solvers.learned.dcdm.dcdm_solve`: given a residual
 ``r``, it approximates ``A^{-1} r`` up to a scalar. It is trained without labels by
 :class:`neurops.tasks.dcdm.DCDMTask` (``neurops fit --config dcdm_darcy``). Bias-free with ReLU
 activations, hence positively homogeneous; fully convolutional, so a network trained on one grid
@@ -51,7 +51,7 @@ class DCDMNet(nn.Module):
     coarse_blocks : residual convolutions on the coarse level (6 at 64^3, 10 at 128^3 in the paper).
     condition_channels : 0 for the paper's network (input: the residual only). A positive number
         adds that many input channels describing the operator
-        (:func:`neurops.solvers.dcdm.stencil_features`: its
+        (:func:`neurops.solvers.learned.dcdm.stencil_features`: its
         off-diagonal stencil weights divided by the diagonal, ``2d`` channels for a diffusion
         operator). A CNN is translation-equivariant, so without them it cannot represent
         ``A^{-1}`` of a spatially varying coefficient (Darcy); with them it can, and it can be
@@ -91,7 +91,7 @@ class DCDMNet(nn.Module):
             if condition is None or condition.shape[1] != self.condition_channels or condition.shape[2:] != r.shape[2:]:
                 got = None if condition is None else tuple(condition.shape)
                 raise ModelError(f"this DCDMNet needs a condition [B, {self.condition_channels}, *shape] matching the "
-                                 f"residual {tuple(r.shape)}, got {got}; pass neurops.solvers.dcdm.stencil_features(op).")
+                                 f"residual {tuple(r.shape)}, got {got}; pass neurops.solvers.learned.dcdm.stencil_features(op).")
             r = torch.cat([r, condition.to(r.dtype).expand(r.shape[0], -1, *r.shape[2:])], dim=1)
         h = self.pre(self.lift(r))
         c = self.coarse(self.pool(h))

@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from neurops.errors import ModelError
-from neurops.kernels.spectral import max_modes
+from neurops.kernels import max_modes
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.activations import get_activation
 from neurops.layers.spectral import SpectralConv

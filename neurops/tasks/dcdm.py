@@ -5,8 +5,8 @@ residual to (a multiple of) ``A^{-1}`` applied to it. No solutions are needed: f
 sides ``b`` built from the Ritz vectors of the training matrices
 (:class:`~neurops.data.datamodule.DCDMDataModule`), the loss is the residual after the optimal
 step along the network's direction, ``|| b - A q (q^T b) / (q^T A q) ||^2`` with ``q = f(b)``
-(:func:`neurops.solvers.dcdm.dcdm_loss`). The trained network solves with
-:func:`neurops.solvers.dcdm.dcdm_solve` on any grid.
+(:func:`neurops.solvers.learned.dcdm.dcdm_loss`). The trained network solves with
+:func:`neurops.solvers.learned.dcdm.dcdm_solve` on any grid.
 
 References
 ----------
@@ -24,8 +24,8 @@ from lightning.pytorch.cli import OptimizerCallable
 
 from neurops.errors import ConfigError
 from neurops.models.registry import build, get_class
-from neurops.solvers.dcdm import dcdm_loss
-from neurops.solvers.operators import LinearOperator
+from neurops.solvers.learned.dcdm import dcdm_loss
+from neurops.solvers.linear.operators import LinearOperator
 from neurops.tasks.base import Scheduler, Task
 
 __all__ = ["DCDMTask"]

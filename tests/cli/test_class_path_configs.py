@@ -40,9 +40,9 @@ def test_dcdm_config_trains_through_the_cli_and_its_checkpoint_solves(tmp_path, 
 
     from neurops.checkpoints import load
     from neurops.data.reader import read_split
-    from neurops.solvers.dcdm import dcdm_solve
-    from neurops.solvers.operators import DiffusionOperator
-    from neurops.solvers.pcg import pcg
+    from neurops.solvers.learned.dcdm import dcdm_solve
+    from neurops.solvers.linear.cg import pcg
+    from neurops.solvers.linear.diffusion import DiffusionOperator
 
     monkeypatch.chdir(tmp_path)
     assert main(["data", "generate", "darcy", "--resolution", "9", "--n-train", "2", "--n-val", "0", "--n-test", "0",

@@ -99,8 +99,8 @@ def test_train_strides_give_batches_of_several_grids_in_one_epoch(tmp_path):
 def test_dcdm_right_hand_sides_are_unit_combinations_of_ritz_vectors_drawn_per_matrix(tmp_path):
     from neurops.data.datamodule import DCDMDataModule
     from neurops.data.writer import H5Writer
-    from neurops.solvers.dcdm import ritz_vectors
-    from neurops.solvers.operators import DiffusionOperator
+    from neurops.solvers.learned.dcdm import ritz_vectors
+    from neurops.solvers.linear.diffusion import DiffusionOperator
 
     x = np.linspace(0, 1, 9)
     a = np.where(np.random.default_rng(0).random((3, 9, 9)) > 0.5, 12.0, 3.0)

@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 
+from neurops.kernels._common import swap_blocks
 from neurops.kernels.spectral import (
     PATHS,
     fft_friendly,
     select_path,
     spectral_conv,
     spectral_conv_reference,
-    swap_blocks,
 )
 from neurops.kernels.spectral_fft import half_spectrum_weights, padded_irfftn, spectral_conv_fft, truncated_rfftn
 

@@ -15,8 +15,9 @@ pytest.importorskip("triton")
 from neurops.errors import ConfigError  # noqa: E402
 from neurops.kernels.stencil import PATH_VARIABLE, select_stencil_path  # noqa: E402
 from neurops.kernels.stencil_triton import star_stencil  # noqa: E402
-from neurops.solvers.multigrid import Multigrid, galerkin_coarse_operator, plan_axis  # noqa: E402
-from neurops.solvers.operators import DiffusionOperator  # noqa: E402
+from neurops.solvers.linear.coarsening import galerkin_coarse_operator, plan_axis  # noqa: E402
+from neurops.solvers.linear.diffusion import DiffusionOperator  # noqa: E402
+from neurops.solvers.linear.multigrid import Multigrid  # noqa: E402
 
 CASES = [((9,), "dirichlet"), ((7, 8), ("periodic", "neumann")), ((5, 6, 5), ("dirichlet", "periodic", "periodic"))]
 TOL = {torch.float64: dict(rtol=1e-12, atol=1e-12), torch.float32: dict(rtol=1e-5, atol=1e-5)}

@@ -12,14 +12,15 @@ import pytest
 import torch
 
 from neurops.errors import SolverError
-from neurops.solvers.adapters import pyamg_solve, scipy_solve, to_scipy
 from neurops.models.dcdm import DCDMNet
-from neurops.solvers.dcdm import dcdm_solve
-from neurops.solvers.differentiable import diffusion_solve
-from neurops.solvers.multigrid import Multigrid
-from neurops.solvers.operators import CSROperator, DiffusionOperator
-from neurops.solvers.pcg import jacobi_preconditioner, pcg
-from neurops.solvers.pseudospectral import NavierStokes2D, fno_forcing
+from neurops.solvers.learned.dcdm import dcdm_solve
+from neurops.solvers.linear.adapters import pyamg_solve, scipy_solve, to_scipy
+from neurops.solvers.linear.cg import jacobi_preconditioner, pcg
+from neurops.solvers.linear.csr import CSROperator
+from neurops.solvers.linear.differentiable import diffusion_solve
+from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.solvers.linear.multigrid import Multigrid
+from neurops.solvers.timestepping.pseudospectral import NavierStokes2D, fno_forcing
 
 
 def _coefficient(shape, seed=0, batch=2):

@@ -10,9 +10,9 @@ import torch
 
 from neurops.data.datamodule import DCDMDataModule
 from neurops.errors import ConfigError
-from neurops.solvers.dcdm import dcdm_solve
-from neurops.solvers.operators import DiffusionOperator
-from neurops.solvers.pcg import pcg
+from neurops.solvers.learned.dcdm import dcdm_solve
+from neurops.solvers.linear.cg import pcg
+from neurops.solvers.linear.diffusion import DiffusionOperator
 from neurops.tasks import DCDMTask
 
 

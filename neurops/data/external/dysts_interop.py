@@ -2,7 +2,7 @@
 
 ``neurops data generate dysts --system NAME ...`` (:func:`neurops.data.generators.chaotic.generate_dysts`)
 integrates a dysts flow through :class:`DystsFlow`, the same interface as the package's
-own systems (:mod:`neurops.data.generators.chaotic_systems`), and records the system's
+own systems (:mod:`neurops.systems`), and records the system's
 published Lyapunov spectrum, dimensions and period from dysts' metadata, which
 ``neurops dsr evaluate`` shows next to a model's lambda_max.
 

@@ -3,7 +3,7 @@
 ``u_t + (u^2 / 2)_x = nu u_xx`` on ``[0, 1)``, periodic, with initial conditions from the
 Gaussian random field ``N(0, sigma^2 (-Laplace + tau^2)^(-alpha))`` (FNO: ``625 (-Laplace + 25)^(-2)``,
 i.e. ``alpha = 2``, ``tau = 5``, ``sigma = 25``) and ``nu = 0.1``. Solved pseudo-spectrally with
-ETDRK4 (:class:`neurops.solvers.pseudospectral.Burgers1D`) on the solver grid and subsampled to the
+ETDRK4 (:class:`neurops.solvers.timestepping.pseudospectral.Burgers1D`) on the solver grid and subsampled to the
 stored resolution.
 
 ``neurops data generate burgers --n-train 1000 --n-test 200 --out data/burgers.h5``
@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 from neurops.data.generators.base import register_generator
-from neurops.data.shards import Shard
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.generators.periodic import generate_periodic, split_sizes
+from neurops.data.shards import Shard
 from neurops.errors import ConfigError
-from neurops.solvers.pseudospectral import Burgers1D
+from neurops.solvers.timestepping.pseudospectral import Burgers1D
 
 
 @dataclass

@@ -23,7 +23,7 @@ Randomness: trajectory ``i`` of split ``s`` starts from a state drawn with
 References
 ----------
 .. [1] Lorenz (1963); Roessler (1976); Lorenz (1996) - see
-   :mod:`neurops.data.generators.chaotic_systems`.
+   :mod:`neurops.systems`.
 .. [2] Kassam, A.-K., Trefethen, L. N. (2005). Fourth-order time-stepping for stiff PDEs.
    SIAM J. Sci. Comput. 26(4), 1214-1233.
 .. [3] Hess, F. et al. (2023). Generalized teacher forcing for learning chaotic dynamics.
@@ -41,11 +41,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from neurops.data.generators.base import register_generator
-from neurops.data.generators.chaotic_systems import Lorenz63, Lorenz96, Roessler
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
-from neurops.solvers.etdrk4 import KuramotoSivashinsky
-from neurops.solvers.ode import METHODS, integrate
+from neurops.solvers.timestepping.etdrk4 import KuramotoSivashinsky
+from neurops.solvers.timestepping.ode import METHODS, integrate
+from neurops.systems import Lorenz63, Lorenz96, Roessler
 
 SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 

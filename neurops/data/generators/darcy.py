@@ -10,7 +10,7 @@ Problem: ``-div(a grad u) = f`` on (0,1)^2, ``u = 0`` on the boundary, constant 
 * ``coefficient="lognormal"``: ``a = exp(g)`` (smooth).
 
 Each sample is solved once on a fine node grid of ``R_fine`` nodes per axis (second-order
-5-point finite differences, :func:`neurops.solvers.darcy.solve_darcy`) and stored at the
+5-point finite differences, :func:`neurops.solvers.pde.darcy.solve_darcy`) and stored at the
 requested resolutions by subsampling every ``s``-th node, as FNO's data is (421 nodes ->
 ``(421 - 1) / s + 1`` = 211, 141, 106, 85, 61, 43, 29). Resolution ``R`` nests in
 ``R_fine`` exactly when ``(R - 1)`` divides ``(R_fine - 1)``; see :func:`fine_resolution_for`.
@@ -46,8 +46,8 @@ from neurops.data.generators.grf import gaussian_random_field, grf_default_sigma
 from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
-from neurops.solvers.darcy import DARCY_METHODS, solve_darcy
-from neurops.solvers.diffusion_fd import FACE_MEANS
+from neurops.solvers.linear.diffusion import FACE_MEANS
+from neurops.solvers.pde.darcy import DARCY_METHODS, solve_darcy
 
 #: split name -> the first spawn-key entry of its samples' seeds
 SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
@@ -82,7 +82,7 @@ class DarcyConfig:
     sigma : GRF amplitude; 0 means the default ``tau^(alpha - 1)`` (FNO's scaling).
     face_mean : face averaging of ``a`` in the finite differences (``arithmetic`` as FNO,
         or ``harmonic``).
-    solver : ``auto``, ``direct`` or ``amg`` (:func:`neurops.solvers.darcy.solve_darcy`).
+    solver : ``auto``, ``direct`` or ``amg`` (:func:`neurops.solvers.pde.darcy.solve_darcy`).
     rtol : required relative residual of every solve.
     seed : the one seed of the data set.
     compression : HDF5 compression: ``none``, ``gzip`` or ``lzf``.

@@ -4,7 +4,7 @@
 ``f = 0.1 (sin 2 pi (x + y) + cos 2 pi (x + y))`` and initial vorticity from the Gaussian random
 field of FNO, ``alpha = 2.5``, ``tau = 7`` and amplitude ``sqrt(2) 7^(3/2)`` (FNO's ``GaussianRF``).
 Solved pseudo-spectrally with 2/3 dealiasing and Crank-Nicolson diffusion
-(:class:`neurops.solvers.pseudospectral.NavierStokes2D`) on the solver grid (FNO: 256^2) and
+(:class:`neurops.solvers.timestepping.pseudospectral.NavierStokes2D`) on the solver grid (FNO: 256^2) and
 subsampled to the stored grid (64^2). FNO's data uses ``nu`` in {1e-3, 1e-4, 1e-5} with
 ``T`` = 50, 30, 20 and a record every time unit, the initial vorticity not among the frames.
 
@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 from neurops.data.generators.base import register_generator
-from neurops.data.shards import Shard
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.generators.periodic import generate_periodic, split_sizes
+from neurops.data.shards import Shard
 from neurops.errors import ConfigError
-from neurops.solvers.pseudospectral import NavierStokes2D, fno_forcing
+from neurops.solvers.timestepping.pseudospectral import NavierStokes2D, fno_forcing
 
 #: FNO's GaussianRF amplitude for the Navier-Stokes initial vorticity: sqrt(2) * tau^(alpha - 1), tau=7, alpha=2.5
 FNO_NS_SIGMA = math.sqrt(2.0) * 7.0**1.5

@@ -14,7 +14,8 @@ from neurops.data.generators.burgers import BurgersConfig, generate_burgers
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.reader import H5OperatorDataset, read_attrs, read_split
 from neurops.errors import ConfigError
-from neurops.solvers.pseudospectral import Burgers1D, spectral_derivative
+from neurops.solvers.timestepping.fourier import spectral_derivative
+from neurops.solvers.timestepping.pseudospectral import Burgers1D
 from tests.conftest import recipe_configs
 
 SMALL = dict(n_train=3, n_val=1, n_test=2, resolution=32, solver_resolution=128, n_frames=4, t_final=0.3,

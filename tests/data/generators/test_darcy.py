@@ -10,7 +10,7 @@ from neurops.data.generators import get_generator
 from neurops.data.generators.darcy import DarcyConfig, darcy_sample, fine_resolution_for, generate_darcy
 from neurops.data.reader import list_splits, read_attrs, read_split
 from neurops.errors import ConfigError, SolverError
-from neurops.solvers.diffusion_fd import diffusion_matrix, interior
+from neurops.solvers.pde.diffusion_fd import diffusion_matrix, interior
 from tests.conftest import recipe_configs
 
 

@@ -16,7 +16,7 @@ from neurops.data.generators.navier_stokes import FNO_NS_SIGMA, NavierStokesConf
 from neurops.data.reader import list_splits, read_attrs, read_split
 from neurops.data.rollout import H5RolloutDataset
 from neurops.errors import ConfigError
-from neurops.solvers.pseudospectral import NavierStokes2D, fno_forcing
+from neurops.solvers.timestepping.pseudospectral import NavierStokes2D, fno_forcing
 from tests.conftest import recipe_configs
 
 SMALL = dict(n_train=2, n_val=0, n_test=2, resolution=16, solver_resolution=32, t_final=1.0, record_dt=0.25,

@@ -37,6 +37,8 @@ class ETDRK4:
     Kassam & Trefethen (2005), SIAM J. Sci. Comput. 26(4), Sec. 3-5.
     """
 
+    order = 4
+
     def __init__(self, lin: np.ndarray, nonlinear: Callable[[np.ndarray], np.ndarray], h: float,
                  n_contour: int = 64) -> None:
         if h <= 0:

@@ -22,10 +22,11 @@ from typing import Any
 import torch
 
 from neurops.errors import DataError
-from neurops.solvers.diffusion_fd import FaceMean
-from neurops.solvers.multigrid import Multigrid
-from neurops.solvers.operators import DiffusionOperator, LinearOperator
-from neurops.solvers.pcg import Preconditioner, pcg
+from neurops.solvers.linear.cg import Preconditioner, pcg
+from neurops.solvers.linear.diffusion import FaceMean
+from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.solvers.linear.multigrid import Multigrid
+from neurops.solvers.linear.operators import LinearOperator
 
 
 def _solve(op: LinearOperator, b: torch.Tensor, precond: Preconditioner | None, opts: dict[str, Any]) -> torch.Tensor:
@@ -112,12 +113,12 @@ def diffusion_solve(
     ----------
     a : [B, *R] positive coefficient at the nodes (boundary nodes included), 1-3 spatial axes.
     f : [B, *R] forcing at the nodes (values on Dirichlet boundary nodes are unused).
-    boundary : per-axis condition (:func:`neurops.solvers.operators.normalize_boundary`); Dirichlet
+    boundary : per-axis condition (:func:`neurops.solvers.linear.operators.normalize_boundary`); Dirichlet
         means ``u = 0`` there.
-    mean : face averaging of ``a`` (the same as :func:`neurops.solvers.diffusion_fd.face_coefficients`).
+    mean : face averaging of ``a`` (the same as :func:`neurops.solvers.linear.diffusion.face_coefficients`).
     rtol, maxiter : PCG tolerance (relative residual) and iteration cap, forward and adjoint.
     multigrid : ``True`` for the default V-cycle preconditioner, a dict of
-        :class:`~neurops.solvers.multigrid.Multigrid` options, or ``False`` for plain CG.
+        :class:`~neurops.solvers.linear.multigrid.Multigrid` options, or ``False`` for plain CG.
 
     Returns
     -------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from neurops.errors import SolverError
-from neurops.solvers.darcy import nested_dissection, solve_darcy
+from neurops.solvers.pde.darcy import nested_dissection, solve_darcy
 
 
 def _manufactured(n: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,7 +138,7 @@ def test_nested_dissection_is_a_permutation(shape):
 
 def test_multigrid_path_finishes_samples_the_float32_cycle_leaves_short(monkeypatch):
     """If the float32-preconditioned CG stops short of rtol, a float64 cycle finishes the solve."""
-    import neurops.solvers.pcg as pcg_module
+    import neurops.solvers.linear.cg as pcg_module
 
     real_pcg = pcg_module.pcg
     calls = []
@@ -163,7 +163,7 @@ def test_convergence_error_survives_pickling():
 
     import torch
 
-    from neurops.solvers.pcg import ConvergenceError, SolveResult
+    from neurops.solvers.linear.cg import ConvergenceError, SolveResult
 
     result = SolveResult(x=torch.zeros(1, 3), iterations=torch.tensor([5]), residual=torch.tensor([1e-3]),
                          converged=torch.tensor([False]))

@@ -9,7 +9,8 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from neurops.solvers.diffusion_fd import diffusion_matrix, face_coefficients, grid_spacing, interior
+from neurops.solvers.linear.diffusion import face_coefficients
+from neurops.solvers.pde.diffusion_fd import diffusion_matrix, grid_spacing, interior
 
 
 def test_face_coefficients_values():

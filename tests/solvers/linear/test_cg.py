@@ -1,4 +1,4 @@
-"""Tests of neurops.solvers.pcg: batched (preconditioned) conjugate gradients."""
+"""Tests of neurops.solvers.linear.cg: batched (preconditioned) conjugate gradients."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import pytest
 import scipy.sparse.linalg as spla
 import torch
 
-from neurops.solvers.diffusion_fd import diffusion_matrix
-from neurops.solvers.operators import CSROperator, DiffusionOperator
-from neurops.solvers.pcg import ConvergenceError, NotSPDError, SolveResult, jacobi_preconditioner, pcg
+from neurops.solvers.linear.cg import ConvergenceError, NotSPDError, SolveResult, jacobi_preconditioner, pcg
+from neurops.solvers.linear.csr import CSROperator
+from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.solvers.pde.diffusion_fd import diffusion_matrix
 
 
 def _problem(shape=(17, 13), batch=3, seed=0):

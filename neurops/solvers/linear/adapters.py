@@ -29,8 +29,10 @@ import scipy.sparse.linalg as spla
 import torch
 
 from neurops.errors import ConfigError, SolverError
-from neurops.solvers.operators import CSROperator, LinearOperator, StencilOperator, csr_tensor
-from neurops.solvers.pcg import SolveResult, check_rhs
+from neurops.solvers.linear.cg import SolveResult, check_rhs
+from neurops.solvers.linear.csr import CSROperator, csr_tensor
+from neurops.solvers.linear.operators import LinearOperator
+from neurops.solvers.linear.stencil import StencilOperator
 
 
 def to_scipy(op: LinearOperator) -> list[sp.csr_matrix]:
@@ -56,7 +58,7 @@ def to_scipy(op: LinearOperator) -> list[sp.csr_matrix]:
 
 def from_scipy(matrices: sp.spmatrix | Sequence[sp.spmatrix], *, dtype: torch.dtype = torch.float64,
                device: torch.device | str | None = None) -> CSROperator:
-    """A :class:`~neurops.solvers.operators.CSROperator` from one scipy sparse matrix or one per sample."""
+    """A :class:`~neurops.solvers.linear.csr.CSROperator` from one scipy sparse matrix or one per sample."""
     mats = [matrices] if sp.issparse(matrices) else list(matrices)
     out = []
     for m in mats:
@@ -73,7 +75,7 @@ def from_scipy(matrices: sp.spmatrix | Sequence[sp.spmatrix], *, dtype: torch.dt
 def _check_cpu(device: torch.device, what: str) -> None:
     if device.type != "cpu":
         raise SolverError(f"scipy and pyamg run on the CPU, but {what} is on {device}; move it with .to('cpu') "
-                          f"(operators: op.to(device='cpu')), or solve on {device} with neurops.solvers.pcg.pcg.")
+                          f"(operators: op.to(device='cpu')), or solve on {device} with neurops.solvers.linear.cg.pcg.")
 
 
 def _per_sample(op: LinearOperator, b: torch.Tensor) -> tuple[list[sp.csr_matrix], np.ndarray]:

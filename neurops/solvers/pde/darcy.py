@@ -1,7 +1,7 @@
 """Darcy flow ``-div(a grad u) = f`` on (0,1)^d with ``u = 0`` on the boundary.
 
 :func:`solve_darcy` is the one entry point data generators and benchmarks call. It
-discretises with :func:`neurops.solvers.diffusion_fd.diffusion_matrix` (second-order
+discretises with :func:`neurops.solvers.pde.diffusion_fd.diffusion_matrix` (second-order
 (2d+1)-point finite differences on the node grid) and solves the sparse system with
 scipy's SuperLU after a nested-dissection ordering (``"direct"``) or with conjugate
 gradients preconditioned by pyamg's smoothed-aggregation AMG (``"amg"``). Every solution's relative residual
@@ -28,7 +28,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from neurops.errors import ConfigError, DataError, SolverError
-from neurops.solvers.diffusion_fd import FACE_MEANS, FaceMean, diffusion_matrix, interior
+from neurops.solvers.linear.diffusion import FACE_MEANS, FaceMean
+from neurops.solvers.pde.diffusion_fd import diffusion_matrix, interior
 
 DarcyMethod = Literal["auto", "direct", "amg"]
 DARCY_METHODS: tuple[str, ...] = ("auto", "direct", "amg")
@@ -172,10 +173,10 @@ def solve_darcy(
     method : ``"direct"`` (SuperLU after a nested-dissection ordering), ``"amg"``
         (smoothed-aggregation AMG + CG) or ``"auto"``: from 9,000 interior nodes per sample
         on, all samples at once by batched geometric-multigrid PCG
-        (:class:`neurops.solvers.multigrid.Multigrid` with a float32 V-cycle inside float64
+        (:class:`neurops.solvers.linear.multigrid.Multigrid` with a float32 V-cycle inside float64
         CG, torch, chunks of at most 2^22 unknowns; the fastest path measured, see
         ``docs/solvers.md``), and the direct solver below that.
-    mean : face averaging of ``a`` (:func:`neurops.solvers.diffusion_fd.face_coefficients`).
+    mean : face averaging of ``a`` (:func:`neurops.solvers.linear.diffusion.face_coefficients`).
     ndim : number of spatial dimensions d (a has d or d + 1 axes).
     return_info : also return a :class:`DarcySolveInfo` with residuals and iterations.
 
@@ -211,9 +212,9 @@ def solve_darcy(
 
         import torch
 
-        from neurops.solvers.multigrid import Multigrid
-        from neurops.solvers.operators import DiffusionOperator
-        from neurops.solvers.pcg import pcg
+        from neurops.solvers.linear.cg import pcg
+        from neurops.solvers.linear.diffusion import DiffusionOperator
+        from neurops.solvers.linear.multigrid import Multigrid
 
         threads = torch.get_num_threads()
         if multiprocessing.parent_process() is not None:

@@ -1,29 +1,21 @@
-"""Periodic pseudo-spectral machinery and stiff time steppers.
+"""Pseudo-spectral solvers of periodic PDEs: viscous Burgers (1D) and Navier-Stokes (2D).
 
-Fields live on the uniform periodic grid ``x_j = j L / n`` (``j = 0..n-1``) of a box of side
-lengths ``L``; the last ``d`` axes of an array are the spatial ones (channels-first
-convention, ``u : [..., *spatial]``). Spectra use the ``rfftn`` layout: every axis is a full
-FFT axis except the last one, which holds the ``n // 2 + 1`` non-negative wavenumbers.
+Space is Fourier pseudo-spectral on the periodic grid of :mod:`neurops.solvers.timestepping.fourier`
+(wavenumbers, Orszag's 2/3 dealiasing, spectral derivatives); time is a stiff stepper:
 
-Contents
-
-* grid helpers: :func:`periodic_grid`, :func:`wavenumbers`, :func:`wavenumber_grid`,
-  :func:`dealias_mask` (Orszag's 2/3 rule) and :func:`spectral_derivative`;
 * :class:`Burgers1D`, viscous Burgers ``u_t + (u^2/2)_x = nu u_xx`` advanced by the ETDRK4
-  scheme of :mod:`neurops.solvers.etdrk4` (numpy, float64);
+  scheme of :mod:`neurops.solvers.timestepping.etdrk4` (numpy, float64);
 * :class:`NavierStokes2D`, incompressible Navier-Stokes in vorticity form with
   Crank-Nicolson diffusion (the FNO data setup), in torch (float64) so that batches of samples
   advance together on the CPU or a GPU.
 
 References
 ----------
-.. [1] S. A. Orszag, "On the elimination of aliasing in finite-difference schemes by filtering
-   high-wavenumber components", J. Atmos. Sci. 28 (1971).
-.. [2] S. M. Cox and P. C. Matthews, "Exponential time differencing for stiff systems",
+.. [1] S. M. Cox and P. C. Matthews, "Exponential time differencing for stiff systems",
    J. Comput. Phys. 176 (2002).
-.. [3] A.-K. Kassam and L. N. Trefethen, "Fourth-order time-stepping for stiff PDEs",
+.. [2] A.-K. Kassam and L. N. Trefethen, "Fourth-order time-stepping for stiff PDEs",
    SIAM J. Sci. Comput. 26 (2005).
-.. [4] Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations",
+.. [3] Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations",
    ICLR 2021 (data generation for Burgers and Navier-Stokes).
 """
 
@@ -37,156 +29,11 @@ import numpy as np
 import torch
 
 from neurops.errors import ConfigError, SolverError
-from neurops.solvers.etdrk4 import ETDRK4
+from neurops.solvers.timestepping.etdrk4 import ETDRK4
+from neurops.solvers.timestepping.fourier import dealias_mask, periodic_grid, wavenumber_grid, wavenumbers
+from neurops.solvers.timestepping.imex import IMEX_SCHEMES, CrankNicolsonIMEX
 
 Tensor = torch.Tensor
-Lengths = float | Sequence[float]
-
-
-# ----------------------------------------------------------------------------- grids
-def _as_lengths(lengths: Lengths, ndim: int) -> tuple[float, ...]:
-    if isinstance(lengths, (int, float)):
-        return (float(lengths),) * ndim
-    lengths = tuple(float(v) for v in lengths)
-    if len(lengths) != ndim:
-        raise ConfigError(f"got {len(lengths)} domain lengths for a {ndim}-D grid; give one length per axis.")
-    return lengths
-
-
-def _check_shape(shape: Sequence[int]) -> tuple[int, ...]:
-    shape = tuple(int(n) for n in shape)
-    if not shape or any(n < 2 for n in shape):
-        raise ConfigError(f"grid shape {shape} is invalid; every axis needs at least 2 points.")
-    return shape
-
-
-def periodic_grid(n: int, length: float = 1.0, *, dtype: torch.dtype = torch.float64,
-                  device: torch.device | str | None = None) -> Tensor:
-    """Nodes ``x_j = j L / n`` of a periodic grid, the right end point excluded.
-
-    Parameters
-    ----------
-    n : number of points.
-    length : period ``L``.
-
-    Returns
-    -------
-    x : [n]
-    """
-    _check_shape((n,))
-    return torch.arange(n, dtype=dtype, device=device) * (length / n)
-
-
-def wavenumbers(n: int, length: float = 1.0, *, real: bool = False, dtype: torch.dtype = torch.float64,
-                device: torch.device | str | None = None) -> Tensor:
-    """Angular wavenumbers ``2 pi m / L`` of an ``n``-point periodic axis in FFT order.
-
-    Parameters
-    ----------
-    n : number of grid points.
-    length : period ``L``.
-    real : the ``rfft`` half axis (``m = 0..n//2``) instead of the full ``fft`` one
-        (``m = 0..n/2-1, -n/2..-1``).
-
-    Returns
-    -------
-    k : [n] or [n // 2 + 1]
-    """
-    _check_shape((n,))
-    freq = (torch.fft.rfftfreq if real else torch.fft.fftfreq)(n, d=1.0 / n, dtype=dtype, device=device)
-    return (2 * math.pi / length) * freq
-
-
-def wavenumber_grid(shape: Sequence[int], lengths: Lengths = 1.0, *, dtype: torch.dtype = torch.float64,
-                    device: torch.device | str | None = None) -> tuple[Tensor, ...]:
-    """Broadcastable angular wavenumbers of a ``d``-D grid in ``rfftn`` layout.
-
-    Parameters
-    ----------
-    shape : spatial grid ``(n_1, ..., n_d)``.
-    lengths : period per axis (one float for all).
-
-    Returns
-    -------
-    ks : d tensors; ``ks[i]`` has shape ``[1, ..., n_i, ..., 1]`` (``n_d // 2 + 1`` on the last axis)
-        so that ``sum(k**2 for k in ks)`` is ``|k|^2`` on the spectral grid.
-    """
-    shape = _check_shape(shape)
-    lengths = _as_lengths(lengths, len(shape))
-    out = []
-    for axis, (n, length) in enumerate(zip(shape, lengths)):
-        real = axis == len(shape) - 1
-        k = wavenumbers(n, length, real=real, dtype=dtype, device=device)
-        view = [1] * len(shape)
-        view[axis] = k.numel()
-        out.append(k.reshape(view))
-    return tuple(out)
-
-
-def dealias_mask(shape: Sequence[int], *, device: torch.device | str | None = None) -> Tensor:
-    """Orszag's 2/3 rule: keep the modes with ``|m_i| < n_i / 3`` on every axis.
-
-    Multiplying the spectra of two fields truncated by this mask, and truncating the product
-    again, removes the aliasing error of a quadratic nonlinearity.
-
-    Parameters
-    ----------
-    shape : spatial grid ``(n_1, ..., n_d)``.
-
-    Returns
-    -------
-    mask : bool [n_1, ..., n_{d-1}, n_d // 2 + 1]
-    """
-    shape = _check_shape(shape)
-    mask = torch.ones((), dtype=torch.bool, device=device)
-    for axis, n in enumerate(shape):
-        real = axis == len(shape) - 1
-        m = (torch.fft.rfftfreq if real else torch.fft.fftfreq)(n, d=1.0 / n, device=device)
-        view = [1] * len(shape)
-        view[axis] = m.numel()
-        mask = mask & (m.abs() < n / 3.0).reshape(view)
-    return mask
-
-
-def spectral_derivative(u: Tensor, order: Sequence[int], lengths: Lengths = 1.0) -> Tensor:
-    """Mixed partial derivative of a periodic field by Fourier differentiation.
-
-    For odd orders the Nyquist mode of an even-sized axis is dropped (its derivative is not
-    real), as usual.
-
-    Parameters
-    ----------
-    u : [..., n_1, ..., n_d] real field; the last ``d = len(order)`` axes are spatial.
-    order : derivative order per spatial axis, e.g. ``(1, 0)`` for ``d/dx`` in 2D.
-    lengths : period per axis.
-
-    Returns
-    -------
-    du : same shape as ``u``.
-    """
-    d = len(order)
-    if d == 0 or u.ndim < d:
-        raise ConfigError(f"order {tuple(order)} needs a field with at least {max(d, 1)} spatial axes; "
-                          f"got shape {tuple(u.shape)}.")
-    if any(int(o) < 0 for o in order):
-        raise ConfigError(f"derivative orders must be >= 0, got {tuple(order)}.")
-    shape = tuple(u.shape[-d:])
-    dims = tuple(range(-d, 0))
-    ks = wavenumber_grid(shape, lengths, dtype=u.dtype if u.is_floating_point() else torch.float64,
-                         device=u.device)
-    u_hat = torch.fft.rfftn(u, dim=dims)
-    factor = torch.ones((), dtype=u_hat.dtype, device=u.device)
-    for axis, (k, o) in enumerate(zip(ks, order)):
-        if o == 0:
-            continue
-        k = k.clone()
-        n = shape[axis]
-        if o % 2 == 1 and n % 2 == 0:  # Nyquist mode of an odd derivative
-            idx = [0] * d
-            idx[axis] = n // 2
-            k[tuple(idx[i] if i == axis else slice(None) for i in range(d))] = 0.0
-        factor = factor * (1j * k) ** int(o)
-    return torch.fft.irfftn(u_hat * factor, s=shape, dim=dims)
 
 
 def _substeps(interval: float, dt_max: float) -> tuple[int, float]:
@@ -212,7 +59,7 @@ class Burgers1D:
     """Viscous Burgers ``u_t + u u_x = nu u_xx`` on the periodic interval ``[0, L)``.
 
     Pseudo-spectral in space (2/3 dealiasing of the flux ``u^2/2``) and ETDRK4 in time
-    (:class:`neurops.solvers.etdrk4.ETDRK4`), the viscous term ``-nu k^2`` being integrated
+    (:class:`neurops.solvers.timestepping.etdrk4.ETDRK4`), the viscous term ``-nu k^2`` being integrated
     exactly. The explicit treatment of advection limits the step to ``dt <= cfl / (max|u_0| k_max)``;
     since ``max|u|`` cannot grow for viscous Burgers, the bound computed from the initial condition
     holds for the whole run. Runs in numpy (float64) on the CPU.
@@ -327,7 +174,8 @@ class NavierStokes2D:
 
     ``w_t + u . grad w = nu lap w + f``, ``u = (psi_y, -psi_x)``, ``-lap psi = w``, with
     ``x`` the first and ``y`` the second spatial axis. Pseudo-spectral with the 2/3 rule on the
-    advection term; diffusion by Crank-Nicolson. The advection and forcing are explicit:
+    advection term; diffusion by Crank-Nicolson. The advection and forcing are explicit
+    (:class:`~neurops.solvers.timestepping.imex.CrankNicolsonIMEX`):
 
     * ``scheme="heun"`` (default): a Crank-Nicolson / Heun predictor-corrector, second order;
     * ``scheme="euler"``: forward Euler on advection as in the FNO data script, first order.
@@ -352,7 +200,7 @@ class NavierStokes2D:
             raise ConfigError(f"Navier-Stokes needs a positive viscosity nu, got {nu}.")
         if not dt > 0:
             raise ConfigError(f"dt must be positive, got {dt}.")
-        if scheme not in ("heun", "euler"):
+        if scheme not in IMEX_SCHEMES:
             raise ConfigError(f"unknown scheme {scheme!r}; use 'heun' (2nd order) or 'euler' (FNO's, 1st order).")
         self.nu, self.length, self.dt, self.scheme = float(nu), float(length), float(dt), scheme
         self.forcing = forcing
@@ -425,14 +273,9 @@ class NavierStokes2D:
         for t_rec in times:
             n_steps, h = _substeps(t_rec - t_now, self.dt) if t_rec > t_now else (0, 0.0)
             if n_steps:
-                plus = 1 + 0.5 * h * self.nu * lap
-                minus = 1 - 0.5 * h * self.nu * lap
+                stepper = CrankNicolsonIMEX(lap, explicit, h, nu=self.nu, scheme=self.scheme)
                 for _ in range(n_steps):
-                    n0 = explicit(w_hat)
-                    pred = (plus * w_hat + h * n0) / minus
-                    if self.scheme == "heun":
-                        pred = (plus * w_hat + 0.5 * h * (n0 + explicit(pred))) / minus
-                    w_hat = pred
+                    w_hat = stepper.step(w_hat)
                 _check_finite(w_hat, "Navier-Stokes", t_rec, "reduce dt or raise the resolution.")
             t_now = t_rec
             out.append(torch.fft.irfft2(w_hat, s=shape))

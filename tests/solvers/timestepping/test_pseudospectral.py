@@ -9,16 +9,14 @@ import pytest
 import torch
 
 from neurops.errors import ConfigError, SolverError
-from neurops.solvers.pseudospectral import (
-    Burgers1D,
-    NavierStokes2D,
+from neurops.solvers.timestepping.fourier import (
     dealias_mask,
-    fno_forcing,
     periodic_grid,
     spectral_derivative,
     wavenumber_grid,
     wavenumbers,
 )
+from neurops.solvers.timestepping.pseudospectral import Burgers1D, NavierStokes2D, fno_forcing
 
 
 # ----------------------------------------------------------------------------- grids

@@ -1,4 +1,4 @@
-"""Tests of neurops.solvers.adapters: scipy and pyamg references."""
+"""Tests of neurops.solvers.linear.adapters: scipy and pyamg references."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from neurops.solvers.adapters import from_scipy, pyamg_solve, scipy_solve, to_scipy
-from neurops.solvers.diffusion_fd import diffusion_matrix
-from neurops.solvers.multigrid import Multigrid
-from neurops.solvers.operators import DiffusionOperator, LinearOperator
-from neurops.solvers.pcg import pcg
+from neurops.solvers.linear.adapters import from_scipy, pyamg_solve, scipy_solve, to_scipy
+from neurops.solvers.linear.cg import pcg
+from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.solvers.linear.multigrid import Multigrid
+from neurops.solvers.linear.operators import LinearOperator
+from neurops.solvers.pde.diffusion_fd import diffusion_matrix
 
 
 def _problem(shape=(23, 19), batch=2, seed=0):

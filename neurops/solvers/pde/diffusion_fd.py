@@ -3,7 +3,7 @@
 The grid has ``N_i`` nodes per axis at ``x = j h_i``, ``h_i = 1 / (N_i - 1)``, boundary
 nodes included. The flux through the face between nodes ``j`` and ``j+1`` of axis ``i``
 uses a face coefficient ``a_{j+1/2}`` built from the two neighbouring node values
-(:func:`face_coefficients`), giving the (2d+1)-point stencil (3/5/7 points in 1/2/3-D)
+(:func:`~neurops.solvers.linear.diffusion.face_coefficients`), giving the (2d+1)-point stencil (3/5/7 points in 1/2/3-D)
 
     (A u)_j = sum_i [ a_{j+1/2} (u_j - u_{j+1}) + a_{j-1/2} (u_j - u_{j-1}) ] / h_i^2 .
 
@@ -11,14 +11,9 @@ With ``u = 0`` on the boundary (homogeneous Dirichlet) the unknowns are the inte
 nodes; :func:`diffusion_matrix` assembles ``A`` over them (C order of the interior grid)
 as a symmetric positive definite scipy CSR matrix.
 
-Face averaging. ``"arithmetic"``: ``(a_j + a_{j+1}) / 2``; ``"harmonic"``:
-``2 a_j a_{j+1} / (a_j + a_{j+1})``. Both are second order where ``a`` is smooth. The
-arithmetic mean is the default because it is what FNO's Darcy data uses [1]_, so data
-generated here matches the published benchmarks. The harmonic mean is the exact
-conductance of two half-cells in series: for a coefficient that jumps between two nodes
-it keeps the flux continuous and is the better choice for high-contrast media [2]_.
-Other solvers of the same operator (matrix-free, multigrid) call
-:func:`face_coefficients` so every solver discretises the same equation.
+Face averaging: ``"arithmetic"`` (the default, as FNO's Darcy data [1]_) or ``"harmonic"`` (the
+conductance of two half-cells in series, for high-contrast media [2]_); the matrix-free and
+multigrid solvers share that function, so every solver discretises the same equation.
 
 References
 ----------
@@ -31,64 +26,16 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from neurops.errors import ConfigError, DataError
-
-FaceMean = Literal["arithmetic", "harmonic"]
-FACE_MEANS: tuple[str, ...] = ("arithmetic", "harmonic")
+from neurops.errors import DataError
+from neurops.solvers.linear.diffusion import FaceMean, face_coefficients
+from neurops.solvers.linear.operators import axis_index
 
 ArrayT = TypeVar("ArrayT")  # numpy array or torch tensor
-
-
-def _axis_slice(ndim_total: int, axis: int, sl: slice) -> tuple[slice, ...]:
-    index = [slice(None)] * ndim_total
-    index[axis] = sl
-    return tuple(index)
-
-
-def face_coefficients(a: ArrayT, mean: FaceMean = "arithmetic", *, ndim: int | None = None) -> tuple[ArrayT, ...]:
-    """Coefficients on the faces between neighbouring nodes, one array per spatial axis.
-
-    Works on numpy arrays and torch tensors alike (only slicing and arithmetic are used),
-    so batched and differentiable solvers reuse it.
-
-    Parameters
-    ----------
-    a : [..., N_1, .., N_d] node values of the coefficient (any leading batch/channel axes).
-    mean : ``"arithmetic"`` ``(a_j + a_{j+1}) / 2`` or ``"harmonic"``
-        ``2 a_j a_{j+1} / (a_j + a_{j+1})`` (see the module docstring for the choice).
-    ndim : number of trailing spatial axes; ``None`` means all axes of ``a``.
-
-    Returns
-    -------
-    faces : tuple of d arrays; ``faces[i]`` has shape ``[..., N_1, .., N_i - 1, .., N_d]``,
-        entry ``j`` along axis i being the face between nodes ``j`` and ``j + 1``.
-
-    References
-    ----------
-    .. [1] S. V. Patankar, "Numerical Heat Transfer and Fluid Flow", 1980, section 4.2-5.
-    """
-    if mean not in FACE_MEANS:
-        raise ConfigError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
-    total = len(a.shape)
-    ndim = total if ndim is None else int(ndim)
-    if not 1 <= ndim <= total:
-        raise DataError(f"ndim={ndim} spatial axes do not fit a coefficient of shape {tuple(a.shape)}.")
-    faces = []
-    for axis in range(total - ndim, total):
-        if a.shape[axis] < 2:
-            raise DataError(f"coefficient axis {axis} has {a.shape[axis]} node(s); faces need at least 2.")
-        left = a[_axis_slice(total, axis, slice(None, -1))]
-        right = a[_axis_slice(total, axis, slice(1, None))]
-        if mean == "arithmetic":
-            faces.append((left + right) * 0.5)
-        else:
-            faces.append(2.0 * left * right / (left + right))
-    return tuple(faces)
 
 
 def grid_spacing(shape: Sequence[int]) -> tuple[float, ...]:
@@ -156,11 +103,11 @@ def diffusion_matrix(a: np.ndarray, *, mean: FaceMean = "arithmetic",
         # faces restricted to interior nodes on the other axes; along `axis` there are N-1 faces
         other = tuple(slice(None) if i == axis else slice(1, -1) for i in range(d))
         k = faces[other] / h**2
-        diag += k[_axis_slice(d, axis, slice(None, -1))] + k[_axis_slice(d, axis, slice(1, None))]
+        diag += k[axis_index(d, axis, slice(None, -1))] + k[axis_index(d, axis, slice(1, None))]
         # couplings between interior neighbours j, j+1 (faces 1 .. N-3)
-        rows.append(index[_axis_slice(d, axis, slice(None, -1))].ravel())
-        cols.append(index[_axis_slice(d, axis, slice(1, None))].ravel())
-        vals.append(-k[_axis_slice(d, axis, slice(1, -1))].ravel())
+        rows.append(index[axis_index(d, axis, slice(None, -1))].ravel())
+        cols.append(index[axis_index(d, axis, slice(1, None))].ravel())
+        vals.append(-k[axis_index(d, axis, slice(1, -1))].ravel())
     r, c, v = (np.concatenate(x) for x in (rows, cols, vals))
     A = sp.coo_matrix(
         (np.concatenate([diag.ravel(), v, v]), (np.concatenate([index.ravel(), r, c]),

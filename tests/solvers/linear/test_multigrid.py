@@ -1,4 +1,4 @@
-"""Tests of neurops.solvers.multigrid: transfers, coarse operators, V-cycle and MG-PCG."""
+"""Tests of neurops.solvers.linear.multigrid: transfers, coarse operators, V-cycle and MG-PCG."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ import scipy.sparse.linalg as spla
 import torch
 
 from neurops.errors import SolverError
-from neurops.solvers.diffusion_fd import diffusion_matrix
-from neurops.solvers.multigrid import (
-    Multigrid,
+from neurops.solvers.linear.cg import pcg
+from neurops.solvers.linear.coarsening import (
     average_coarse_operator,
     galerkin_coarse_operator,
-    multigrid_preconditioner,
     plan_axis,
     prolong,
     restrict,
 )
-from neurops.solvers.operators import CSROperator, DiffusionOperator, StencilOperator
-from neurops.solvers.pcg import pcg
+from neurops.solvers.linear.csr import CSROperator
+from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.solvers.linear.multigrid import Multigrid, multigrid_preconditioner
+from neurops.solvers.linear.stencil import StencilOperator
+from neurops.solvers.pde.diffusion_fd import diffusion_matrix
 
 CASES = [(7, "dirichlet"), (8, "dirichlet"), (9, "neumann"), (10, "neumann"), (9, "periodic"),
          (10, "periodic"), (11, "periodic"), (19, "dirichlet")]
@@ -201,7 +202,7 @@ def test_bad_options_raise():
 
 def test_darcy_solver_auto_uses_batched_multigrid_and_matches_direct():
     """solve_darcy's default switches to batched MG-PCG from 9,000 interior nodes (here 127^2)."""
-    from neurops.solvers.darcy import solve_darcy
+    from neurops.solvers.pde.darcy import solve_darcy
 
     a = _piecewise((129, 129), seed=8, batch=3).numpy()
     u, info = solve_darcy(a, 1.0, return_info=True)

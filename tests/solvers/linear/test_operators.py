@@ -1,4 +1,4 @@
-"""Tests of neurops.solvers.operators: stencil, diffusion and CSR operators."""
+"""Tests of neurops.solvers.linear.operators: stencil, diffusion and CSR operators."""
 
 from __future__ import annotations
 
@@ -8,15 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from neurops.solvers.diffusion_fd import diffusion_matrix
-from neurops.solvers.operators import (
-    CSROperator,
-    DiffusionOperator,
-    StencilOperator,
-    face_differences,
-    normalize_boundary,
-    star_offsets,
-)
+from neurops.solvers.linear.csr import CSROperator
+from neurops.solvers.linear.diffusion import DiffusionOperator, face_differences
+from neurops.solvers.linear.operators import normalize_boundary
+from neurops.solvers.linear.stencil import StencilOperator, star_offsets
+from neurops.solvers.pde.diffusion_fd import diffusion_matrix
 
 
 def _coef(shape, seed=0, batch=2):

@@ -2,9 +2,9 @@
 
 Each sample of the batch runs its own CG recurrence (its own step sizes); samples that have
 converged are frozen while the others continue, so one call solves B systems at the cost of
-the slowest. Works with every :class:`~neurops.solvers.operators.LinearOperator` and any
+the slowest. Works with every :class:`~neurops.solvers.linear.operators.LinearOperator` and any
 symmetric positive definite preconditioner ``z = M(r)`` (e.g. a
-:class:`~neurops.solvers.multigrid.Multigrid` V-cycle), on whatever device the tensors live.
+:class:`~neurops.solvers.linear.multigrid.Multigrid` V-cycle), on whatever device the tensors live.
 
 References
 ----------
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from neurops.errors import ConfigError, DataError, SolverError
-from neurops.solvers.operators import LinearOperator, batch_dot
+from neurops.solvers.linear.operators import LinearOperator, batch_dot
 
 Preconditioner = Callable[[torch.Tensor], torch.Tensor]
 
@@ -107,7 +107,7 @@ def pcg(
     op : SPD operator acting on ``[B, *shape]`` (batch B or 1).
     b : [B, *shape] right-hand sides.
     x0 : [B, *shape] initial guesses (warm start); default zeros.
-    preconditioner : SPD map ``r -> z ~ A^{-1} r`` (e.g. :class:`~neurops.solvers.multigrid.Multigrid`);
+    preconditioner : SPD map ``r -> z ~ A^{-1} r`` (e.g. :class:`~neurops.solvers.linear.multigrid.Multigrid`);
         ``None`` runs plain CG.
     rtol, atol : stop a sample when ``||b - A x|| <= max(rtol ||b||, atol)``.
     maxiter : iteration cap.

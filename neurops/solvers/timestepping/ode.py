@@ -23,13 +23,34 @@ Method = Literal["rk4", "RK45", "DOP853", "Radau", "LSODA"]
 METHODS: tuple[str, ...] = ("rk4", "RK45", "DOP853", "Radau", "LSODA")
 
 
-def rk4_step(f: VectorField, x: np.ndarray, h: float) -> np.ndarray:
-    """One classical Runge-Kutta step of size ``h``; ``x : [..., D]``."""
-    k1 = f(x)
-    k2 = f(x + 0.5 * h * k1)
-    k3 = f(x + 0.5 * h * k2)
-    k4 = f(x + h * k3)
-    return x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+class RK4:
+    """The classical Runge-Kutta method for ``dx/dt = f(x)``: a time stepper of order 4.
+
+    Parameters
+    ----------
+    f : vector field, ``[..., D] -> [..., D]`` (vectorised over leading axes).
+    h : time step (> 0).
+
+    References
+    ----------
+    .. [1] Hairer, Norsett, Wanner (1993), Sec. II.1.
+    """
+
+    order = 4
+
+    def __init__(self, f: VectorField, h: float) -> None:
+        if not h > 0:
+            raise ConfigError(f"the RK4 time step must be > 0, got h={h}.")
+        self.f, self.h = f, h
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """Advance ``x : [..., D]`` by one step ``h``."""
+        f, h = self.f, self.h
+        k1 = f(x)
+        k2 = f(x + 0.5 * h * k1)
+        k3 = f(x + 0.5 * h * k2)
+        k4 = f(x + h * k3)
+        return x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
 def integrate(f: VectorField, x0: np.ndarray, dt: float, n_steps: int, *, method: Method = "rk4",
@@ -43,7 +64,7 @@ def integrate(f: VectorField, x0: np.ndarray, dt: float, n_steps: int, *, method
     x0 : [B, D] initial states.
     dt : sampling interval.
     n_steps : number of samples T kept (the first is ``x(transient * dt)``).
-    method : ``"rk4"`` (fixed step ``dt / substeps``, vectorised over the batch) or a
+    method : ``"rk4"`` (:class:`RK4`, fixed step ``dt / substeps``, vectorised over the batch) or a
         ``scipy.integrate.solve_ivp`` method (per trajectory, adaptive, ``rtol``/``atol``).
     substeps : rk4 steps per sample.
     transient : samples discarded before the kept ones.
@@ -61,7 +82,7 @@ def integrate(f: VectorField, x0: np.ndarray, dt: float, n_steps: int, *, method
     x = np.array(x0, dtype=np.float64, ndmin=2)
     if method != "rk4":
         return _integrate_scipy(f, x, dt, n_steps, transient, method, rtol, atol)
-    h = dt / substeps
+    stepper = RK4(f, dt / substeps)
     out = np.empty((x.shape[0], n_steps, x.shape[1]))
     for i in range(transient + n_steps):
         if i >= transient:
@@ -69,7 +90,7 @@ def integrate(f: VectorField, x0: np.ndarray, dt: float, n_steps: int, *, method
         if progress is not None and (i + 1) % 1000 == 0:
             progress(1000)
         for _ in range(substeps):
-            x = rk4_step(f, x, h)
+            x = stepper.step(x)
         if not np.isfinite(x).all():
             raise SolverError(f"the ODE solution blew up (NaN/Inf) after {i + 1} samples; reduce dt or "
                               "increase substeps.")
@@ -91,4 +112,4 @@ def _integrate_scipy(f: VectorField, x: np.ndarray, dt: float, n_steps: int, tra
     return out
 
 
-__all__ = ["METHODS", "integrate", "rk4_step"]
+__all__ = ["METHODS", "RK4", "integrate"]

@@ -1,14 +1,14 @@
-"""Tests of neurops.solvers.differentiable: adjoint gradients of linear solves."""
+"""Tests of neurops.solvers.linear.differentiable: adjoint gradients of linear solves."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from neurops.solvers.darcy import solve_darcy
-from neurops.solvers.differentiable import diffusion_solve, linear_solve
-from neurops.solvers.multigrid import Multigrid
-from neurops.solvers.operators import DiffusionOperator
+from neurops.solvers.linear.differentiable import diffusion_solve, linear_solve
+from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.solvers.linear.multigrid import Multigrid
+from neurops.solvers.pde.darcy import solve_darcy
 
 
 def _inputs(shape, seed=0, batch=2):

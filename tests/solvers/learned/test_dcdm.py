@@ -1,4 +1,4 @@
-"""Tests of neurops.solvers.dcdm (tiny grids): solver loop, Ritz vectors, loss. Training: tests/tasks/test_dcdm.py."""
+"""Tests of neurops.solvers.learned.dcdm (tiny grids): solver loop, Ritz vectors, loss. Training: tests/tasks/test_dcdm.py."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from neurops.models.dcdm import DCDMNet
-from neurops.solvers.dcdm import dcdm_loss, dcdm_solve, ritz_right_hand_sides, ritz_vectors, stencil_features
-from neurops.solvers.operators import DiffusionOperator
-from neurops.solvers.pcg import ConvergenceError, NotSPDError, pcg
+from neurops.solvers.learned.dcdm import dcdm_loss, dcdm_solve, ritz_right_hand_sides, ritz_vectors, stencil_features
+from neurops.solvers.linear.cg import ConvergenceError, NotSPDError, pcg
+from neurops.solvers.linear.diffusion import DiffusionOperator
 
 
 def _op(n=12, seed=0, batch=1):

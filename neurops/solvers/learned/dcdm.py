@@ -40,8 +40,9 @@ import torch
 from torch import nn
 
 from neurops.errors import ConfigError
-from neurops.solvers.operators import LinearOperator, StencilOperator, batch_dot
-from neurops.solvers.pcg import ConvergenceError, NotSPDError, SolveResult, check_rhs
+from neurops.solvers.linear.cg import ConvergenceError, NotSPDError, SolveResult, check_rhs
+from neurops.solvers.linear.operators import LinearOperator, batch_dot
+from neurops.solvers.linear.stencil import StencilOperator
 
 def stencil_features(op: StencilOperator) -> torch.Tensor:
     """Operator description for a conditioned DCDM network: stencil weights over the diagonal.
@@ -104,7 +105,7 @@ def dcdm_solve(
         :func:`stencil_features` of ``op``. Inputs are residuals scaled to unit RMS.
     x0 : initial guess; default zeros.
     rtol : stop a sample at ``||b - A x|| <= rtol ||b||``.
-    maxiter, check, record_history : as in :func:`neurops.solvers.pcg.pcg`.
+    maxiter, check, record_history : as in :func:`neurops.solvers.linear.cg.pcg`.
 
     Returns
     -------

@@ -131,6 +131,20 @@ def write_operator_file(path: Path, splits: dict[str, tuple[int, int]], seed: in
     return path
 
 
+def write_decay_file(path: Path, n_frames: int = 6, nx: int = 16) -> Path:
+    """A ``trajectory`` file of ``u_t = 0.8^t (a sin 2 pi x + b cos 2 pi x)`` on ``nx`` periodic points,
+    ``n_frames`` frames, splits train/val/test of 16/4/4: a linear one-step map to learn."""
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 1, nx, endpoint=False)
+    decay = 0.8 ** np.arange(n_frames)[None, :, None]
+    with H5Writer(path, kind="trajectory", name="decay", dims=["x"], boundary={"x": "periodic"}) as w:
+        for split, n in (("train", 16), ("val", 4), ("test", 4)):
+            a, b = rng.normal(size=(2, n, 1, 1))
+            w.add_split(split, coords={"x": x}, time=np.arange(n_frames, dtype=float),
+                        states={"u": (decay * (a * np.sin(2 * np.pi * x) + b * np.cos(2 * np.pi * x)))
+                                .astype(np.float32)})
+    return path
+
 
 #: the dataset cards (one folder per data set, named like its generator)
 DATASETS = Path(__file__).resolve().parents[1] / "datasets"

@@ -8,7 +8,7 @@
   the data's own values (:mod:`neurops.dynamics.evaluate`).
 * ``neurops dsr analyze --ckpt CKPT [--data FILE.h5] [--out DIR]`` prints the regions,
   fixed points and cycles of the model and writes figures (attractor, power spectra,
-  symbolic graph) and ``analysis.json`` (:mod:`neurops.dynamics.analyze`).
+  symbolic graph) and ``analysis.json`` (:mod:`neurops.cli.analysis`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from neurops.cli.analysis import analyze_checkpoint
 from neurops.cli.builder import Command, Group
-from neurops.dynamics.analyze import analyze_checkpoint
 from neurops.dynamics.evaluate import EvaluationSettings, evaluate_checkpoints
 from neurops.errors import OutputExistsError
 

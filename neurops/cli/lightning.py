@@ -33,6 +33,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
 from neurops.cli import LIGHTNING_COMMANDS
+from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.cli.progress import progress_callback
 from neurops.configs import resolve_config
 from neurops.errors import CheckpointError, ConfigError, NeuropsError
@@ -268,6 +269,8 @@ class NeuropsCLI(LightningCLI):
         if config.get("enable_checkpointing", True) is not False and not any(
                 isinstance(cb, ModelCheckpoint) for cb in named):
             callbacks = [*callbacks, LastCheckpoint()]
+        if not any(isinstance(cb, RolloutErrorFigures) for cb in named):
+            callbacks = [*callbacks, RolloutErrorFigures()]
         return super()._instantiate_trainer(config, callbacks)
 
     def before_fit(self) -> None:

@@ -1,11 +1,11 @@
-"""Symbolic analysis of a trained piecewise-linear DSR model (the library side of ``neurops dsr analyze``).
+"""Symbolic analysis of a trained piecewise-linear DSR model (what ``neurops dsr analyze`` reports).
 
-From a checkpoint it runs the model freely, records the linear subregions its orbit visits,
+:func:`analyze_model` runs the model freely, records the linear subregions its orbit visits,
 finds fixed points (all ``2^R`` regions when the code is short, else those of the visited
 regions and of a SCYFI search) and k-cycles, builds the symbolic transition graph and the
-topological entropy, and draws the figures of :mod:`neurops.viz.dynamics` so that a model
-that fails looks like a failure: data and model attractors on shared axes, their power
-spectra on one axis, the symbolic graph.
+topological entropy, and estimates the largest Lyapunov exponent. The command
+(:func:`neurops.cli.analysis.analyze_checkpoint`) loads the checkpoint, draws the figures of
+:mod:`neurops.viz.dynamics` and writes ``analysis.json``; :func:`format_analysis` prints it.
 
 References
 ----------
@@ -17,60 +17,47 @@ References
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from neurops.dynamics.evaluate import read_series
-from neurops.errors import ConfigError
-from neurops.dynamics.symbolic import (Cycle, code_label, find_cycles, fixed_points, orbit_codes, region_frequencies,
-                                       symbolic_graph, topological_entropy)
+from neurops.dynamics.symbolic import (Cycle, SymbolicGraph, code_label, find_cycles, fixed_points, orbit_codes,
+                                       region_frequencies, symbolic_graph, topological_entropy)
 from neurops.metrics.dsr import model_lyapunov_max
-from neurops.utils.io import atomic_path
 
 
-def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | None = None, split: str = "test",
-                       out: str | os.PathLike | None = None, steps: int = 20_000, max_period: int = 4,
-                       seed: int = 0, member: int | None = None,
-                       member_state: Literal["best", "final"] = "best") -> dict[str, Any]:
-    """Regions, fixed points, cycles, symbolic graph and entropy of a checkpoint; writes figures and ``analysis.json``.
+@dataclass
+class Analysis:
+    """What :func:`analyze_model` found.
+
+    Attributes
+    ----------
+    report : the JSON-ready record (code bits, regions and their frequencies, fixed points,
+        cycles, topological entropy, ``lambda_max``).
+    observed : [T, N] the model's orbit in observation space (for the figures).
+    graph : the symbolic transition graph of the orbit.
+    """
+
+    report: dict[str, Any]
+    observed: np.ndarray
+    graph: SymbolicGraph
+
+
+def analyze_model(model: torch.nn.Module, z0: torch.Tensor, *, steps: int = 20_000, max_period: int = 4,
+                  seed: int = 0, dt: float = 1.0) -> Analysis:
+    """Regions, fixed points, cycles, symbolic graph, entropy and ``lambda_max`` of a PL model's orbit.
 
     Parameters
     ----------
-    ckpt : a DSR checkpoint.
-    data : trajectory file: its ``split`` gives the start state and the data of the figures.
-    split : the split of ``data`` used.
-    out : folder for the figures and ``analysis.json`` (default: ``analysis/`` next to the checkpoint).
-    steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``).
+    model : a piecewise-linear DSR model (PLRNN family), float64.
+    z0 : [M] latent start state.
+    steps : length of the orbit analysed (after a transient of ``min(1000, steps / 4)``).
     max_period : cycles of periods 2 .. ``max_period`` are searched.
-    seed : seed of the random start (no ``data``) and of the cycle search.
-    member, member_state : for an ensemble checkpoint (``DynamicsTask(seeds=...)``): which member,
-        at its ``best`` validation state or its ``final`` state.
+    seed : seed of the cycle search.
+    dt : time step of the data (``lambda_max`` is per time unit).
     """
-    from neurops.checkpoints import load
-    from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
-
-    task = load(ckpt, "dynamics", command="neurops dsr analyze")[1]
-    meta = task.record
-    if task.members and member is None:
-        raise ConfigError(f"{ckpt} holds an ensemble of {task.members} members (seeds {list(task.hparams.seeds)}); "
-                          f"choose one with --member R (0 <= R < {task.members}).")
-    if member is not None and not 0 <= member < max(task.members, 1):
-        raise ConfigError(f"--member {member} is out of range: {ckpt} holds "
-                          + (f"{task.members} members." if task.members else "one model (use --member 0 or none)."))
-    model = task.member_models(member_state)[member or 0]
-    model = model.double()
-    out_dir = Path(out) if out else Path(ckpt).parent / "analysis"
-    x_data = read_series(data, split, steps) if data else None
-    if x_data is not None:
-        with torch.no_grad():
-            z0 = model.infer_latent(torch.as_tensor(x_data[:1]))[0]
-    else:
-        z0 = torch.as_tensor(np.random.default_rng(seed).normal(0, 0.1, model.latent_dim))
     transient = min(1000, steps // 4)
     z, codes = orbit_codes(model, z0, steps, transient=transient)
     unique, freq = region_frequencies(codes)
@@ -84,9 +71,8 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     graph = symbolic_graph(codes)
     with torch.no_grad():
         x_model = model.observe(torch.as_tensor(z)).numpy()
-    dt = float(meta.get("dt", 1.0))
     report = {
-        "checkpoint": str(ckpt), "model": meta["model"], "model_kwargs": meta["model_kwargs"], "code_bits": bits,
+        "code_bits": bits,
         "regions_visited": len(unique),
         "regions": [{"code": code_label(c), "frequency": float(f)} for c, f in zip(unique, freq)],
         "fixed_points": [_point_record(model, fp) for fp in fps],
@@ -98,20 +84,8 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
                                 if len(unique) > 1 and len(codes) > 8 else 0.0},
         "lambda_max": model_lyapunov_max(model, model.observe(z0[None])[0].detach().numpy(), dt=dt,
                                          n_steps=min(steps, 10_000)),
-        "figures": {},
     }
-    title = f"{meta['model']} ({Path(ckpt).name})"
-    out_dir.mkdir(parents=True, exist_ok=True)  # only now: a bad input leaves no empty folder behind
-    report["figures"]["attractor"] = str(plot_attractor(x_data, x_model, out_dir / "attractor.png", title=title))
-    if x_data is not None:
-        n = min(len(x_data), len(x_model))  # equally long series; the title says how long
-        report["figures"]["power_spectra"] = str(plot_power_spectra(
-            x_data[:n], x_model[:n], out_dir / "power_spectra.png", dt=dt,
-            title=f"{title}: first {n} points of data [{split}] and model orbit"))
-    report["figures"]["symbolic_graph"] = str(plot_symbolic_graph(graph, out_dir / "symbolic_graph.png"))
-    with atomic_path(out_dir / "analysis.json") as tmp:
-        Path(tmp).write_text(json.dumps(report, indent=2, default=float) + "\n")
-    return report
+    return Analysis(report, x_model, graph)
 
 
 def _point_record(model: torch.nn.Module, fp: Cycle) -> dict[str, Any]:
@@ -130,7 +104,8 @@ def _dedup(fps: list[Cycle]) -> list[Cycle]:
 
 
 def format_analysis(rep: dict[str, Any], max_rows: int = 20) -> str:
-    """The human-readable report of :func:`analyze_checkpoint` (region codes in full)."""
+    """The human-readable report of ``neurops dsr analyze`` (:func:`neurops.cli.analysis.analyze_checkpoint`;
+    region codes in full)."""
     width = max([len("region")] + [len(r["code"]) for r in rep["regions"]] +
                 [len(fp["region"]) for fp in rep["fixed_points"]])
     lines = [f"{rep['model']}: {rep['regions_visited']} linear subregions visited (code of {rep['code_bits']} bits); "
@@ -153,4 +128,4 @@ def format_analysis(rep: dict[str, Any], max_rows: int = 20) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["analyze_checkpoint", "format_analysis"]
+__all__ = ["Analysis", "analyze_model", "format_analysis"]

@@ -15,8 +15,9 @@ Two ways to train:
 Validation and test always roll out freely. The relative L2 error of every step
 is logged (``val/rel_l2_step3``, ``test/rel_l2_step3@64``). The mean per-step errors
 of the last validation of a fit, of a validation run and of a test run are saved as
-JSON and plotted (``rollout_errors_<stage>.json/.png`` in the logger's directory, when
-there is a logger).
+JSON (``rollout_errors_<stage>.json`` in the logger's directory, when there is a logger);
+``neurops fit|validate|test`` also plots them next to it (``.png``,
+:class:`neurops.cli.callbacks.RolloutErrorFigures`).
 
 References
 ----------
@@ -108,7 +109,7 @@ class RolloutTask(OperatorTask):
     step : frames predicted per model call; ``t_out`` must be a multiple of it.
     training : ``"rollout"`` (back-propagation through the rollout) or
         ``"teacher_forcing"`` (each step sees the true previous frames).
-    plot : save per-step error curves (JSON + PNG) after validation/test runs.
+    plot : save per-step error curves (JSON; the command's trainer adds the PNG) after validation/test runs.
     **kwargs : every other argument of :class:`~neurops.tasks.operator.OperatorTask` (``loss``,
         ``optimizer``, ``lr_scheduler``, ``normalize``, ``compile`` ...); the loss is averaged
         over the rollout steps.
@@ -254,20 +255,23 @@ class RolloutTask(OperatorTask):
         if acc and not (self._trainer is not None and self.trainer.sanity_checking):
             self.rollout_errors[stage] = {tag or stage: (v[:-1] / v[-1]).tolist() for tag, v in acc.items()}
 
-    def _save_curves(self, stage: str) -> None:
+    def curves_to_save(self, stage: str) -> tuple[Path, dict[str, list[float]]] | None:
+        """The folder the per-step error curves of ``stage`` are saved to and the curves ``{tag: [K]}``,
+        or ``None`` where nothing is saved (no curves, ``plot=False``, no trainer or logger, or not the
+        global rank zero). Every process must call it (the logger's folder is a broadcast under DDP)."""
         curves = self.rollout_errors.get(stage)
         trainer = self._trainer
         if not curves or not self.hparams.plot or trainer is None or not trainer.loggers:
-            return  # files go to the logger's directory; no logger, no files
+            return None  # files go to the logger's directory; no logger, no files
         out_dir = Path(trainer.log_dir or trainer.default_root_dir)  # a broadcast under DDP: every process asks
-        if not trainer.is_global_zero:
+        return (out_dir, curves) if trainer.is_global_zero else None
+
+    def _save_curves(self, stage: str) -> None:
+        target = self.curves_to_save(stage)
+        if target is None:
             return
+        out_dir, curves = target
         record = {"stage": stage, "epoch": int(self.current_epoch), "t_in": self.hparams.t_in,
                   "t_out": self.hparams.t_out, "step": self.hparams.step, "rel_l2_per_step": curves}
         with atomic_path(out_dir / f"rollout_errors_{stage}.json") as tmp:
             tmp.write_text(json.dumps(record, indent=2) + "\n")
-        from neurops.viz.rollout import plot_rollout_errors
-
-        plot_rollout_errors({f"{stage}@{t}" if stage == "test" else t: c for t, c in curves.items()},
-                            out_dir / f"rollout_errors_{stage}.png", frames_per_step=self.hparams.step,
-                            title=f"{stage}: relative L2 error per rollout step")

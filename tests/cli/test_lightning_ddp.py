@@ -19,6 +19,7 @@ import yaml
 from neurops.checkpoints import load
 from neurops.cli import main
 from neurops.data.datamodule import OperatorDataModule
+from tests.conftest import write_decay_file
 
 #: relative tolerance of the metrics: measured differences are ~1e-7 (float32 sums in another order)
 RTOL = 1e-4
@@ -99,24 +100,6 @@ def test_fsdp_on_cpu_is_one_clear_error(operator_file, tmp_path, capsys):
     assert not (tmp_path / "runs").exists()  # nothing was written
 
 
-def _rollout_file(path: Path) -> Path:
-    """Trajectories u_t = 0.8^t (a sin 2 pi x + b cos 2 pi x) on 16 points, 6 frames."""
-    import numpy as np
-
-    from neurops.data.writer import H5Writer
-
-    rng = np.random.default_rng(0)
-    x = np.linspace(0, 1, 16, endpoint=False)
-    decay = 0.8 ** np.arange(6)[None, :, None]
-    with H5Writer(path, kind="trajectory", name="decay", dims=["x"], boundary={"x": "periodic"}) as w:
-        for split, n in (("train", 16), ("val", 4), ("test", 4)):
-            a, b = rng.normal(size=(2, n, 1, 1))
-            w.add_split(split, coords={"x": x}, time=np.arange(6, dtype=float),
-                        states={"u": (decay * (a * np.sin(2 * np.pi * x) + b * np.cos(2 * np.pi * x)))
-                                .astype(np.float32)})
-    return path
-
-
 def _tiny_configs(tmp_path: Path, lorenz63: Path) -> dict[str, tuple[dict, str]]:
     """kind -> (a tiny version of its shipped config, its validation metric)."""
     from neurops.configs import resolve_config
@@ -127,7 +110,7 @@ def _tiny_configs(tmp_path: Path, lorenz63: Path) -> dict[str, tuple[dict, str]]
     rollout = shipped["ns_lsm"]
     rollout["model"]["init_args"].update({"model": "fno", "model_kwargs": {"modes": [4], "width": 8, "n_layers": 1},
                                           "t_in": 2, "t_out": 2})
-    rollout["data"]["init_args"].update({"path": str(_rollout_file(tmp_path / "decay.h5")), "t_in": 2, "t_out": 2,
+    rollout["data"]["init_args"].update({"path": str(write_decay_file(tmp_path / "decay.h5")), "t_in": 2, "t_out": 2,
                                          "batch_size": 4, "num_workers": 0})
     darcy = dict(resolution=9, coefficient="piecewise", a_high=10.0, a_low=5.0, forcing=10.0)
     coef = generate_darcy(DarcyConfig(n_train=8, n_val=0, n_test=0, unlabelled=True, **darcy), tmp_path / "coef.h5",

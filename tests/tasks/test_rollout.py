@@ -8,14 +8,14 @@ import warnings
 from functools import partial
 
 import lightning as L
-import numpy as np
 import pytest
 import torch
 
+from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.data.datamodule import RolloutDataModule
-from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, ModelError
 from neurops.tasks.rollout import RolloutTask, autoregressive_rollout, teacher_forcing_windows
+from tests.conftest import write_decay_file
 
 N_FRAMES, NX = 6, 16
 
@@ -31,19 +31,7 @@ def _quiet():
 @pytest.fixture(scope="module")
 def decay_file(tmp_path_factory):
     """Trajectories u_t = 0.8^t (a sin 2 pi x + b cos 2 pi x): a linear one-step map to learn."""
-    path = tmp_path_factory.mktemp("rollout") / "decay.h5"
-    rng = np.random.default_rng(0)
-    x = np.linspace(0, 1, NX, endpoint=False)
-    decay = 0.8 ** np.arange(N_FRAMES)[None, :, None]
-
-    def states(n):
-        a, b = rng.normal(size=(2, n, 1, 1))
-        return {"u": (decay * (a * np.sin(2 * np.pi * x) + b * np.cos(2 * np.pi * x))).astype(np.float32)}
-
-    with H5Writer(path, kind="trajectory", name="decay", dims=["x"], boundary={"x": "periodic"}) as w:
-        for split, n in (("train", 16), ("val", 4), ("test", 4)):
-            w.add_split(split, coords={"x": x}, time=np.arange(N_FRAMES, dtype=float), states=states(n))
-    return path
+    return write_decay_file(tmp_path_factory.mktemp("rollout") / "decay.h5", N_FRAMES, NX)
 
 
 def test_autoregressive_rollout_feeds_predictions_back():
@@ -85,7 +73,8 @@ def _fit(path, tmp_path, training, epochs=12, t_in=2, **task_kw):
     task = RolloutTask(model="fno", model_kwargs=dict(modes=[4], width=8, n_layers=1), training=training,
                        optimizer=partial(torch.optim.AdamW, lr=1e-2, weight_decay=1e-4), lr_scheduler=None, **task_kw)
     trainer = L.Trainer(max_epochs=epochs, logger=L.pytorch.loggers.CSVLogger(tmp_path, name="run"),
-                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                        callbacks=[RolloutErrorFigures()])  # the figure neurops fit draws
     trainer.fit(task, dm)
     return task, dm, trainer
 

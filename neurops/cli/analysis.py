@@ -1,0 +1,86 @@
+"""``neurops dsr analyze``'s work: a DSR checkpoint's symbolic analysis with its figures and ``analysis.json``.
+
+The analysis itself is :func:`neurops.dynamics.analyze.analyze_model`; this command-level
+function reads the checkpoint (:func:`neurops.checkpoints.load`), picks the ensemble member,
+starts the orbit from the data (or at random) and draws the figures of :mod:`neurops.viz.dynamics`
+so that a model that fails looks like a failure: data and model attractors on shared axes, their
+power spectra on one axis, the symbolic graph.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from neurops.checkpoints import load
+from neurops.dynamics.analyze import analyze_model
+from neurops.dynamics.evaluate import read_series
+from neurops.errors import ConfigError
+from neurops.utils.io import atomic_path
+from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
+
+
+def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | None = None, split: str = "test",
+                       out: str | os.PathLike | None = None, steps: int = 20_000, max_period: int = 4,
+                       seed: int = 0, member: int | None = None,
+                       member_state: Literal["best", "final"] = "best") -> dict[str, Any]:
+    """Regions, fixed points, cycles, symbolic graph and entropy of a checkpoint; writes figures and ``analysis.json``.
+
+    Parameters
+    ----------
+    ckpt : a DSR checkpoint.
+    data : trajectory file: its ``split`` gives the start state and the data of the figures.
+    split : the split of ``data`` used.
+    out : folder for the figures and ``analysis.json`` (default: ``analysis/`` next to the checkpoint).
+    steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``).
+    max_period : cycles of periods 2 .. ``max_period`` are searched.
+    seed : seed of the random start (no ``data``) and of the cycle search.
+    member, member_state : for an ensemble checkpoint (``DynamicsTask(seeds=...)``): which member,
+        at its ``best`` validation state or its ``final`` state.
+
+    Returns
+    -------
+    The report written to ``analysis.json`` (:func:`neurops.dynamics.analyze.format_analysis` prints it).
+    """
+    task = load(ckpt, "dynamics", command="neurops dsr analyze")[1]
+    meta = task.record
+    if task.members and member is None:
+        raise ConfigError(f"{ckpt} holds an ensemble of {task.members} members (seeds {list(task.hparams.seeds)}); "
+                          f"choose one with --member R (0 <= R < {task.members}).")
+    if member is not None and not 0 <= member < max(task.members, 1):
+        raise ConfigError(f"--member {member} is out of range: {ckpt} holds "
+                          + (f"{task.members} members." if task.members else "one model (use --member 0 or none)."))
+    model = task.member_models(member_state)[member or 0]
+    model = model.double()
+    out_dir = Path(out) if out else Path(ckpt).parent / "analysis"
+    x_data = read_series(data, split, steps) if data else None
+    if x_data is not None:
+        with torch.no_grad():
+            z0 = model.infer_latent(torch.as_tensor(x_data[:1]))[0]
+    else:
+        z0 = torch.as_tensor(np.random.default_rng(seed).normal(0, 0.1, model.latent_dim))
+    dt = float(meta.get("dt", 1.0))
+    analysis = analyze_model(model, z0, steps=steps, max_period=max_period, seed=seed, dt=dt)
+    report = {"checkpoint": str(ckpt), "model": meta["model"], "model_kwargs": meta["model_kwargs"],
+              **analysis.report, "figures": {}}
+    title = f"{meta['model']} ({Path(ckpt).name})"
+    x_model = analysis.observed
+    out_dir.mkdir(parents=True, exist_ok=True)  # only now: a bad input leaves no empty folder behind
+    report["figures"]["attractor"] = str(plot_attractor(x_data, x_model, out_dir / "attractor.png", title=title))
+    if x_data is not None:
+        n = min(len(x_data), len(x_model))  # equally long series; the title says how long
+        report["figures"]["power_spectra"] = str(plot_power_spectra(
+            x_data[:n], x_model[:n], out_dir / "power_spectra.png", dt=dt,
+            title=f"{title}: first {n} points of data [{split}] and model orbit"))
+    report["figures"]["symbolic_graph"] = str(plot_symbolic_graph(analysis.graph, out_dir / "symbolic_graph.png"))
+    with atomic_path(out_dir / "analysis.json") as tmp:
+        Path(tmp).write_text(json.dumps(report, indent=2, default=float) + "\n")
+    return report
+
+
+__all__ = ["analyze_checkpoint"]

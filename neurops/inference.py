@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from neurops.checkpoints import load
-from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
+from neurops.data.metadata import read_meta
+from neurops.data.reader import H5OperatorDataset, list_splits
 from neurops.data.shards import data_files
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError, NeuropsWarning
@@ -43,16 +45,15 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}; pass --batch-size 16 (or any positive size).")
-    attrs = read_attrs(data)  # a bad data file fails before the checkpoint is loaded
+    source = read_meta(data)  # a bad data file fails before the checkpoint is loaded
     check_output_path(out, overwrite=overwrite, inputs=[*data_files(data), ckpt])
     splits = list(splits) if splits else list_splits(data)
     _, task = load(ckpt, ("operator", "rollout"), command="neurops predict")
     fields = task.data_fields or {}
     out_names = fields.get("outputs") or [f"y{i}" for i in range(task.hparams.model_kwargs["out_channels"])]
-    with H5Writer(out, kind="operator", name=f"{attrs['name']}-predictions", dims=attrs["dims"],
-                  boundary=attrs["boundary"], parameters=attrs.get("parameters"),
-                  generator={"predicted_by": str(ckpt), "model": task.hparams.model, "source": str(data)},
-                  seed=attrs.get("seed"), overwrite=overwrite) as writer:
+    meta = replace(source, kind="operator", name=f"{source.name}-predictions", shard=None, neurops_version="",
+                   generator={"predicted_by": str(ckpt), "model": task.hparams.model, "source": str(data)})
+    with H5Writer(out, meta, overwrite=overwrite) as writer:
         for split in splits:
             ds = H5OperatorDataset(data, split, input_fields=fields.get("inputs"), output_fields=[])
             if ds.in_channels != task.hparams.model_kwargs["in_channels"]:

@@ -15,9 +15,8 @@ import numpy as np
 
 from neurops.data.files import link_problems, open_hdf5
 from neurops.data.records import record_kind, record_problems
-from neurops.data.schema import (
-    BOUNDARY_TYPES, JSON_ATTRS, KIND_GROUPS, KINDS, REQUIRED_ROOT_ATTRS, SUPPORTED_VERSIONS,
-)
+from neurops.data.metadata import DatasetMeta
+from neurops.data.schema import JSON_ATTRS, KIND_GROUPS, REQUIRED_ROOT_ATTRS
 from neurops.data.shards import DataPath, is_shard_record, list_files, set_problems
 
 _SCAN_BYTES = 64 * 2**20  # scan values for NaN/Inf in blocks of this size
@@ -117,29 +116,14 @@ def _json(value: object) -> object:
 
 def _check_root(f: h5py.File) -> list[str]:
     problems = [f"missing root attribute {a!r}" for a in REQUIRED_ROOT_ATTRS if a not in f.attrs]
-    if "schema_version" in f.attrs and int(f.attrs["schema_version"]) not in SUPPORTED_VERSIONS:
-        problems.append(f"unknown schema_version {int(f.attrs['schema_version'])} "
-                        f"(supported: {list(SUPPORTED_VERSIONS)})")
-    if "kind" in f.attrs and f.attrs["kind"] not in KINDS:
-        problems.append(f"unknown kind {f.attrs['kind']!r} (expected one of {KINDS})")
-    for a in JSON_ATTRS:
-        if a in f.attrs and _json(f.attrs[a]) is None:
-            problems.append(f"root attribute {a!r} is not valid JSON")
-    if "shard" in f.attrs and not is_shard_record(_json(f.attrs["shard"])):
+    attrs = {}
+    for name, value in f.attrs.items():
+        attrs[name] = _json(value) if name in JSON_ATTRS else value
+        if name in JSON_ATTRS and attrs[name] is None:
+            problems.append(f"root attribute {name!r} is not valid JSON")
+    if "shard" in attrs and not is_shard_record(attrs["shard"]):
         problems.append("root attribute 'shard' is not a shard record {index, count, samples, split_sizes}")
-    dims = _json(f.attrs.get("dims"))
-    if "dims" in f.attrs and dims is not None and not (
-            isinstance(dims, list) and dims and all(isinstance(d, str) for d in dims)):
-        problems.append(f"root attribute 'dims' must be a non-empty list of axis names, got {dims!r}")
-        dims = []
-    boundary = _json(f.attrs.get("boundary")) or {}
-    if isinstance(boundary, dict):
-        for d, bc in boundary.items():
-            if d not in (dims or []):
-                problems.append(f"boundary names dim {d!r} which is not in dims {dims}")
-            if bc not in BOUNDARY_TYPES:
-                problems.append(f"boundary {bc!r} for dim {d!r} is not one of {BOUNDARY_TYPES}")
-    return problems
+    return problems + DatasetMeta.problems(attrs)
 
 
 def _check_split(g: h5py.Group, split: str, kind: str, dims: list[str]) -> list[str]:

@@ -12,13 +12,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
+from neurops.data.metadata import DatasetMeta
 from neurops.data.reader import H5OperatorDataset, collate, list_splits, read_attrs, read_split
 from neurops.data.rollout import H5RolloutDataset
 from neurops.data.schema import is_test_split, resolution_tag
 from neurops.data.shards import data_path
 from neurops.data.windows import MemberWindowSampler, RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
-from neurops.layers.boundary import boundary_from_attrs
 from neurops.layers.resample import cells, coarse_size
 from neurops.solvers.learned.dcdm import ritz_right_hand_sides, ritz_vectors
 from neurops.solvers.linear.diffusion import DiffusionOperator
@@ -153,6 +153,8 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         self.test_splits = test_splits if test_splits is not None else sorted(
             (s for s in splits if is_test_split(s)), key=lambda s: (s != "test", s))
         self.attrs = attrs
+        #: the file's metadata (dims, boundary conditions, parameters, ...)
+        self.meta = DatasetMeta.from_attrs(attrs)
         self.train_set = self._dataset(train_split, train=True)
         self.val_set = self._dataset(val_split) if val_split else None
         self.test_sets = [self._dataset(s) for s in self.test_splits]
@@ -168,7 +170,7 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         if strides is None:
             return None
         strides = [int(s) for s in strides]
-        grid = list(zip(self.train_set.spatial_shape, boundary_from_attrs(self.attrs)))
+        grid = list(zip(self.train_set.spatial_shape, self.meta.boundary_modes()))
         bad = [s for s in strides if any(coarse_size(n, m, s) < 0 for n, m in grid)]
         if not strides or bad:
             valid = [s for s in range(1, max(n for n, _ in grid)) if all(coarse_size(n, m, s) > 0 for n, m in grid)]
@@ -182,7 +184,7 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         """Points per axis of the finest grid the model trains on."""
         step = min(self.train_strides) if self.train_strides else 1
         return tuple(coarse_size(n, m, step) for n, m in zip(self.train_set.spatial_shape,
-                                                              boundary_from_attrs(self.attrs)))
+                                                              self.meta.boundary_modes()))
 
     def train_stride(self, step: int) -> int:
         """The grid stride of training step ``step`` (1 without ``train_strides``)."""

@@ -8,6 +8,7 @@ import os
 import h5py
 import numpy as np
 
+from neurops.data.metadata import DatasetMeta
 from neurops.data.reader import list_splits, open_h5, read_attrs
 from neurops.data.records import open_record, record_summary
 
@@ -22,13 +23,13 @@ def summarize(path: str | os.PathLike) -> str:
             return "\n".join(record_summary(record))
     lines = []
     with open_h5(path) as f:
-        attrs = read_attrs(f)
-        lines.append(f"{path}: neurops schema v{attrs['schema_version']}, kind {attrs['kind']}, "
-                     f"name {attrs['name']!r}, written by neurops {attrs.get('neurops_version')}, "
-                     f"seed {attrs.get('seed')}")
-        lines.append(f"  dims: {attrs['dims']}  boundary: {attrs['boundary']}")
-        if attrs.get("parameters"):
-            lines.append(f"  parameters: {json.dumps(attrs['parameters'])}")
+        meta = DatasetMeta.from_attrs(read_attrs(f))
+        lines.append(f"{path}: neurops schema v{meta.schema_version}, kind {meta.kind}, "
+                     f"name {meta.name!r}, written by neurops {meta.neurops_version}, "
+                     f"seed {-1 if meta.seed is None else meta.seed}")
+        lines.append(f"  dims: {list(meta.dims)}  boundary: {meta.boundary}")
+        if meta.parameters:
+            lines.append(f"  parameters: {json.dumps(meta.parameters)}")
         for split in list_splits(f):
             g = f[split]
             res = "x".join(str(int(r)) for r in g.attrs.get("resolution", ()))

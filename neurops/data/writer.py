@@ -11,7 +11,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from neurops.data.schema import BOUNDARY_TYPES, KIND_GROUPS, KINDS, SCHEMA_VERSION, encode_attr
+from neurops.data.metadata import DatasetMeta
+from neurops.data.schema import KIND_GROUPS, encode_attr
 from neurops.errors import DataError, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path
 
@@ -29,15 +30,9 @@ class H5Writer:
     Parameters
     ----------
     path : output file.
-    kind : ``"operator"`` (input -> output pairs), ``"input_only"`` or ``"trajectory"``.
-    name : dataset name.
-    dims : spatial axis names, e.g. ``("x", "y")``; ``("component",)`` for ODE states.
-    boundary : boundary condition per dim (``dirichlet``, ``periodic``, ``neumann``, ``none``).
-    parameters : physical parameters (stored as JSON).
-    generator : the generator's full configuration (stored as JSON).
-    seed : the seed the data was generated with.
-    shard : the ``shard`` record of a file holding one shard of a generation run
-        (:meth:`neurops.data.shards.Shard.record`).
+    meta : the root attributes (:class:`~neurops.data.metadata.DatasetMeta`); or give its fields
+        (``kind``, ``name``, ``dims``, ``boundary``, ``parameters``, ``generator``, ``seed``,
+        ``shard``) as keyword arguments.
     compression : ``None`` or ``"gzip"`` / ``"lzf"``.
     overwrite : replace an existing file (only on success).
 
@@ -50,47 +45,23 @@ class H5Writer:
     def __init__(
         self,
         path: str | os.PathLike,
+        meta: DatasetMeta | None = None,
         *,
-        kind: str,
-        name: str,
-        dims: Sequence[str],
-        boundary: Mapping[str, str] | None = None,
-        parameters: Mapping[str, Any] | None = None,
-        generator: Mapping[str, Any] | None = None,
-        seed: int | None = None,
-        shard: Mapping[str, Any] | None = None,
         compression: str | None = None,
         overwrite: bool = False,
+        **fields: Any,
     ) -> None:
-        if kind not in KINDS:
-            raise SchemaError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}.")
-        dims = [str(d) for d in dims]
-        boundary = dict(boundary or {d: "none" for d in dims})
-        unknown = set(boundary) - set(dims)
-        if unknown:
-            raise SchemaError(f"boundary names dims {sorted(unknown)} that are not in dims {dims}.")
-        for d, bc in boundary.items():
-            if bc not in BOUNDARY_TYPES:
-                raise SchemaError(f"boundary {bc!r} for dim {d!r} is unknown; use one of {BOUNDARY_TYPES}.")
+        if (meta is None) == (not fields):
+            raise TypeError("H5Writer takes a DatasetMeta or its fields as keyword arguments (one of them).")
+        meta = meta if meta is not None else DatasetMeta(**fields)
         if compression not in (None, "gzip", "lzf"):
             raise SchemaError(f"compression {compression!r} is not supported; use None, 'gzip' or 'lzf'.")
         self.path = Path(path)
         if self.path.exists() and not overwrite:
             raise OutputExistsError(f"{self.path} already exists; pass overwrite=True (--overwrite) to replace it.")
-        self.kind, self.dims, self.compression, self.overwrite = kind, dims, compression, overwrite
-        self._root_attrs = {
-            "schema_version": SCHEMA_VERSION,
-            "kind": kind,
-            "name": name,
-            "dims": dims,
-            "boundary": boundary,
-            "parameters": dict(parameters or {}),
-            "generator": dict(generator or {}),
-            "neurops_version": _package_version(),
-            "seed": -1 if seed is None else int(seed),
-        }
-        if shard is not None:
-            self._root_attrs["shard"] = dict(shard)
+        self.meta, self.compression, self.overwrite = meta, compression, overwrite
+        self.kind, self.dims = meta.kind, list(meta.dims)
+        self._root_attrs = meta.attrs()
         self._file: h5py.File | None = None
         self._ctx: Any = None
         self._written: dict[str, np.ndarray] = {}
@@ -227,8 +198,3 @@ class H5Writer:
         self.create_split(split, len(arrays[0]), coords=coords, time=time, attrs=attrs, **shapes)
         self.write(split, 0, **{k: (g or None) for k, g in groups.items()})
 
-
-def _package_version() -> str:
-    from neurops import __version__
-
-    return __version__

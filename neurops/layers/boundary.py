@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neurops.errors import ModelError, SchemaError
+from neurops.errors import ModelError
 
 BoundaryMode = Literal["dirichlet", "periodic", "neumann"]
 BoundaryLike = Union[str, Sequence[str], Mapping[str, str]]
@@ -122,31 +122,6 @@ def resolve_boundary(
             "give one per dimension or a single string for all"
         )
     return modes
-
-
-def boundary_from_attrs(attrs: Mapping[str, object]) -> tuple[BoundaryMode, ...]:
-    """Boundary modes in dimension order from an HDF5 file's root attributes.
-
-    Parameters
-    ----------
-    attrs : mapping
-        Decoded root attributes (``neurops.data.reader.read_attrs``) holding
-        ``dims`` (list of names) and ``boundary`` (``{dim: condition}``).
-        A missing ``boundary`` attribute means Dirichlet (zero padding).
-
-    Returns
-    -------
-    tuple of str
-        One canonical mode per entry of ``attrs["dims"]``.
-    """
-    if "dims" not in attrs:
-        raise SchemaError("file attributes have no 'dims'; it is required by the HDF5 schema")
-    dims = list(attrs["dims"])  # type: ignore[arg-type]
-    boundary = attrs.get("boundary") or {}
-    if isinstance(boundary, str):
-        return resolve_boundary(boundary, len(dims))
-    filled = {d: boundary.get(d, "none") for d in dims}  # type: ignore[union-attr]
-    return resolve_boundary(filled, len(dims), dims)
 
 
 def _torch_mode(mode: BoundaryMode, size: int, width: int) -> str:

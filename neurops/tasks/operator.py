@@ -10,9 +10,9 @@ import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
 
+from neurops.data.metadata import DatasetMeta
 from neurops.data.normalizers import ChannelMoments, GaussianNormalizer
 from neurops.errors import ConfigError, ModelError, NeuropsWarning
-from neurops.layers.boundary import boundary_from_attrs
 from neurops.metrics.field import get_loss, relative_h1, relative_lp
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
@@ -82,13 +82,13 @@ class OperatorTask(Task):
             self._build(kwargs["in_channels"], kwargs["out_channels"])
 
     # model construction -------------------------------------------------------------
-    def _build(self, in_channels: int, out_channels: int, data_attrs: dict[str, Any] | None = None,
+    def _build(self, in_channels: int, out_channels: int, data_meta: DatasetMeta | None = None,
                train_resolution: tuple[int, ...] | None = None) -> None:
         kwargs = dict(self.hparams.model_kwargs or {})
         accepts = inspect.signature(get_class(self.hparams.model).__init__).parameters
-        if data_attrs and "boundary" in accepts and "boundary" not in kwargs:
+        if data_meta is not None and "boundary" in accepts and "boundary" not in kwargs:
             # models with boundary-aware padding (MgNO) take the data's boundary conditions by default
-            kwargs["boundary"] = list(boundary_from_attrs(data_attrs))
+            kwargs["boundary"] = list(data_meta.boundary_modes())
         if train_resolution and "reference_resolution" in accepts and "reference_resolution" not in kwargs:
             # models whose stencils live on a reference grid (MgNO, LSM, fs_unet) take the training grid
             kwargs["reference_resolution"] = list(train_resolution)
@@ -118,7 +118,7 @@ class OperatorTask(Task):
             if dm is None:
                 raise ConfigError("the model's channel counts are unknown: pass model_kwargs.in_channels and "
                                   "out_channels, or train with an OperatorDataModule.")
-            self._build(dm.in_channels, dm.out_channels, getattr(dm, "attrs", None),
+            self._build(dm.in_channels, dm.out_channels, getattr(dm, "meta", None),
                         getattr(dm, "train_resolution", None))
         elif dm is not None and hasattr(dm, "in_channels"):
             self._check_channels(dm.in_channels, dm.out_channels)

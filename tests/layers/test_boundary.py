@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from neurops.layers.boundary import (
     BoundaryPad,
-    boundary_from_attrs,
     pad_boundary,
     pad_for_conv,
     resolve_boundary,
@@ -118,14 +117,6 @@ def test_resolve_boundary_forms_and_aliases():
 def test_resolve_boundary_errors(boundary, ndim, dims, exc, match):
     with pytest.raises(exc, match=match):
         resolve_boundary(boundary, ndim, dims)
-
-
-def test_boundary_from_attrs():
-    attrs = {"dims": ["x", "y"], "boundary": {"x": "periodic", "y": "neumann"}}
-    assert boundary_from_attrs(attrs) == ("periodic", "neumann")
-    assert boundary_from_attrs({"dims": ["x"]}) == ("dirichlet",)
-    with pytest.raises(ValueError, match="dims"):
-        boundary_from_attrs({"boundary": {}})
 
 
 def test_boundary_pad_module():

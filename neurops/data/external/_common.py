@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from neurops.data.files import open_hdf5
+from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import resolution_tag
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError, MissingFileError
@@ -56,18 +57,6 @@ class Collection:
     def spatial_shape(self) -> tuple[int, ...]:
         """Grid points per axis after striding."""
         return tuple(len(c) for c in self.coords.values())
-
-
-@dataclass
-class Meta:
-    """Root attributes of the converted file."""
-
-    kind: str
-    name: str
-    dims: list[str]
-    boundary: dict[str, str]
-    parameters: dict[str, Any] = field(default_factory=dict)
-    generator: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -221,7 +210,7 @@ def add_test_resolutions(splits: dict[str, list[tuple[Collection, range]]], spac
         splits[f"test@{tag}"] = parts
 
 
-def write_converted(out: str | os.PathLike, meta: Meta, splits: Mapping[str, Sequence[tuple[Collection, range]]],
+def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[str, Sequence[tuple[Collection, range]]],
                     *, compression: str | None = None, overwrite: bool = False, chunk_mb: float = 256.0,
                     progress: bool = True) -> Path:
     """Copy the chosen samples of every collection into one neurops file, chunk by chunk.
@@ -250,9 +239,7 @@ def write_converted(out: str | os.PathLike, meta: Meta, splits: Mapping[str, Seq
             raise DataError(f"split {split!r} has fields {names[split]}, the first split "
                             f"{next(iter(names.values()))}; every split needs the same fields.")
     total = sum(len(r) for items in splits.values() for _, r in items)
-    with H5Writer(out, kind=meta.kind, name=meta.name, dims=meta.dims, boundary=meta.boundary,
-                  parameters=meta.parameters, generator=meta.generator, compression=compression,
-                  overwrite=overwrite) as writer:
+    with H5Writer(out, meta, compression=compression, overwrite=overwrite) as writer:
         bar = tqdm(total=total, desc=f"convert {meta.name}", unit="sample", disable=not progress)
         for split, items in splits.items():
             first = items[0][0]

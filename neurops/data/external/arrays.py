@@ -25,7 +25,6 @@ import numpy as np
 
 from neurops.data.external._common import (
     Collection,
-    Meta,
     Striding,
     add_test_resolutions,
     node_coords,
@@ -34,6 +33,7 @@ from neurops.data.external._common import (
     plan_splits,
     write_converted,
 )
+from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import BOUNDARY_TYPES, resolution_tag
 from neurops.errors import ConfigError, DataError, MissingFileError
 
@@ -228,7 +228,7 @@ def convert_arrays(
                               "resolutions.")
         splits[split] = [(extra, range(extra.n))]
     dims = list(coll.coords)
-    meta = Meta(kind="operator", name=name or src.stem, dims=dims, boundary={d: boundary for d in dims},
+    meta = DatasetMeta(kind="operator", name=name or src.stem, dims=dims, boundary={d: boundary for d in dims},
                 generator={"converter": "arrays", "inputs": src.name, "outputs": outputs.name,
                            "input_key": input_key, "output_key": output_key, "space_stride": stride.space,
                            "test_inputs": test_files[0].name, "test_outputs": test_files[1].name,

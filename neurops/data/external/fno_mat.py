@@ -46,7 +46,6 @@ import scipy.io
 from neurops.data.external._common import (
     Collection,
     FieldSource,
-    Meta,
     Striding,
     SPATIAL_NAMES,
     add_test_resolutions,
@@ -58,6 +57,7 @@ from neurops.data.external._common import (
     plan_splits,
     write_converted,
 )
+from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import BOUNDARY_TYPES
 from neurops.errors import ConfigError, DataError, MissingFileError
 
@@ -293,7 +293,7 @@ def convert_fno_mat(
         bc = boundary or DEFAULT_BOUNDARY[found]
         parameters = {k: json_safe(v.values().ravel()[0]) for k, v in variables.items()
                       if k in ("visc", "nu") and np.prod(v.shape) == 1}
-        meta = Meta(
+        meta = DatasetMeta(
             kind="trajectory" if coll.time is not None else "operator",
             name=name or src.stem,
             dims=dims,

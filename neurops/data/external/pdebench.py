@@ -46,7 +46,6 @@ from neurops.data.external._common import (
     Collection,
     FieldSource,
     SPATIAL_NAMES,
-    Meta,
     Striding,
     add_test_resolutions,
     open_upstream,
@@ -55,6 +54,7 @@ from neurops.data.external._common import (
     root_parameters,
     write_converted,
 )
+from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import BOUNDARY_TYPES
 from neurops.errors import ConfigError, DataError
 
@@ -300,7 +300,7 @@ def convert_pdebench(
         bc = boundary or _default_boundary(found, stem.lower())
         parameters = root_parameters(f.attrs)
         parameters.update(_parameters_from_name(stem))
-        meta = Meta(
+        meta = DatasetMeta(
             kind="operator" if found == "darcy" else "trajectory",
             name=name or stem,
             dims=dims,

@@ -45,7 +45,6 @@ import numpy as np
 from neurops.data.external._common import (
     Collection,
     FieldSource,
-    Meta,
     Striding,
     add_test_resolutions,
     json_safe,
@@ -53,6 +52,7 @@ from neurops.data.external._common import (
     plan_splits,
     write_converted,
 )
+from neurops.data.metadata import DatasetMeta
 from neurops.errors import ConfigError, DataError, MissingFileError
 
 BC_MAP: dict[str, str] = {"periodic": "periodic", "wall": "dirichlet", "open": "none"}
@@ -280,7 +280,7 @@ def convert_the_well(
                              lambda coll, striding: _collection(opened[coll.label], coll.label, striding, fields)[0],
                              stride.time)
         parameters = dict(info["parameters"], boundary_conditions=info["boundary_conditions"])
-        meta = Meta(kind="trajectory", name=name or info["name"], dims=info["dims"], boundary=info["boundary"],
+        meta = DatasetMeta(kind="trajectory", name=name or info["name"], dims=info["dims"], boundary=info["boundary"],
                     parameters=parameters,
                     generator={"converter": "the_well", "source": src.name, "space_stride": stride.space,
                                "time_stride": stride.time})

@@ -167,6 +167,26 @@ def plan_splits(n: int, *, n_train: int | None = None, n_val: int = 0, n_test: i
     return {k: r for k, r in ranges.items() if len(r)}
 
 
+#: split name -> the (collection, sample range) pairs written into it, in order
+Splits = dict[str, list[tuple[Collection, range]]]
+
+
+def split_collections(coll: Collection, test: Collection | None = None, *, n_train: int | None = None, n_val: int = 0,
+                      n_test: int | None = None, test_fraction: float = 0.1) -> Splits:
+    """The splits of a conversion: train / val / test ranges of ``coll`` (:func:`plan_splits`), or, with a
+    second collection ``test`` (a file of test samples), train / val of ``coll`` and the first ``n_test``
+    (default: all) samples of ``test``."""
+    if test is None:
+        return {s: [(coll, r)] for s, r in plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=n_test,
+                                                        test_fraction=test_fraction).items()}
+    n_t = test.n if n_test is None else int(n_test)
+    if not 1 <= n_t <= test.n:
+        raise ConfigError(f"n_test={n_t} but {test.label} has {test.n} samples.")
+    splits = {s: [(coll, r)] for s, r in plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=0).items()}
+    splits["test"] = [(test, range(n_t))]
+    return splits
+
+
 def check_compatible(collections: Sequence[Collection]) -> None:
     """All collections written into one split must have the same fields, grids and times."""
     first = collections[0]

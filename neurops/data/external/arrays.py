@@ -18,19 +18,21 @@ resolutions as ``test@R``: from other arrays holding the same samples on another
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from neurops.data.external._common import (
     Collection,
+    Splits,
     Striding,
     add_test_resolutions,
     node_coords,
     pair_collection,
     periodic_coords,
-    plan_splits,
+    split_collections,
     write_converted,
 )
 from neurops.data.metadata import DatasetMeta
@@ -132,6 +134,23 @@ def _pairs(inputs: str | os.PathLike, outputs: str | os.PathLike, input_key: str
                            stride, coords_fn)[0]
 
 
+def _extra_test(pair: Sequence[str | os.PathLike], splits: Splits,
+                coll: Collection, read: Callable[[Any, Any], Collection]) -> tuple[str, Collection]:
+    """``(test@R, collection)`` of an ``(inputs, outputs)`` file pair holding the test samples on another grid."""
+    if len(pair) != 2:
+        raise ConfigError(f"extra_test takes (inputs, outputs) file pairs, got {pair!r}.")
+    extra = read(pair[0], pair[1])
+    n_t = len(splits["test"][0][1]) if "test" in splits else 0
+    if extra.n != n_t:
+        raise DataError(f"{extra.label} holds {extra.n} samples but the test split has {n_t}; extra_test files "
+                        "hold the same test samples on another grid.")
+    split = f"test@{resolution_tag(extra.spatial_shape)}"
+    if split in splits or resolution_tag(extra.spatial_shape) == resolution_tag(coll.spatial_shape):
+        raise ConfigError(f"{extra.label} is on a grid the file already has ({split}); extra_test adds other "
+                          "resolutions.")
+    return split, extra
+
+
 def convert_arrays(
     src: str | os.PathLike,
     out: str | os.PathLike,
@@ -199,33 +218,17 @@ def convert_arrays(
     stride = Striding(space_stride)
     names = (input_key or src.stem, output_key or outputs.stem)
     coll = _pairs(src, outputs, input_key, output_key, names, stride, boundary)
-    if test_src is None:
-        ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=n_test, test_fraction=test_fraction)
-        splits = {s: [(coll, r)] for s, r in ranges.items()}
-        test_files = (src, outputs)
-    else:
-        test_files = (Path(test_src), Path(test_outputs) if test_outputs is not None else Path(test_src))
-        test_coll = _pairs(*test_files, input_key, output_key, names, stride, boundary)
-        n_t = test_coll.n if n_test is None else int(n_test)
-        if not 1 <= n_t <= test_coll.n:
-            raise ConfigError(f"n_test={n_t} but {test_coll.label} has {test_coll.n} samples.")
-        splits = {s: [(coll, r)] for s, r in plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=0).items()}
-        splits["test"] = [(test_coll, range(n_t))]
+    test_files = (src, outputs) if test_src is None else (
+        Path(test_src), Path(test_outputs) if test_outputs is not None else Path(test_src))
+    test_coll = None if test_src is None else _pairs(*test_files, input_key, output_key, names, stride, boundary)
+    splits = split_collections(coll, test_coll, n_train=n_train, n_val=n_val, n_test=n_test,
+                               test_fraction=test_fraction)
     add_test_resolutions(splits, test_space_strides,
                          lambda _, striding: _pairs(*test_files, input_key, output_key, names, striding, boundary),
                          1)
     for pair in extra_test:
-        if len(pair) != 2:
-            raise ConfigError(f"extra_test takes (inputs, outputs) file pairs, got {pair!r}.")
-        extra = _pairs(pair[0], pair[1], input_key, output_key, names, Striding(), boundary)
-        n_t = len(splits["test"][0][1]) if "test" in splits else 0
-        if extra.n != n_t:
-            raise DataError(f"{extra.label} holds {extra.n} samples but the test split has {n_t}; extra_test files "
-                            "hold the same test samples on another grid.")
-        split = f"test@{resolution_tag(extra.spatial_shape)}"
-        if split in splits or resolution_tag(extra.spatial_shape) == resolution_tag(coll.spatial_shape):
-            raise ConfigError(f"{extra.label} is on a grid the file already has ({split}); extra_test adds other "
-                              "resolutions.")
+        split, extra = _extra_test(pair, splits, coll, lambda a, b: _pairs(a, b, input_key, output_key, names,
+                                                                           Striding(), boundary))
         splits[split] = [(extra, range(extra.n))]
     dims = list(coll.coords)
     meta = DatasetMeta(kind="operator", name=name or src.stem, dims=dims, boundary={d: boundary for d in dims},

@@ -54,7 +54,7 @@ from neurops.data.external._common import (
     open_upstream,
     pair_collection,
     periodic_coords,
-    plan_splits,
+    split_collections,
     write_converted,
 )
 from neurops.data.metadata import DatasetMeta
@@ -275,18 +275,12 @@ def convert_fno_mat(
         sources = {str(src): variables}
         found = detect_layout(variables, str(src)) if layout == "auto" else layout
         coll, dims = _collection(variables, found, str(src), stride, options)
-        if test_src is None:
-            ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=n_test, test_fraction=test_fraction)
-            splits = {s: [(coll, r)] for s, r in ranges.items()}
-        else:
+        test_coll = None
+        if test_src is not None:
             sources[str(test_src)] = open_mat(test_src, stack)
-            test_coll, _ = _collection(sources[str(test_src)], found, str(test_src), stride, options)
-            ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=0)
-            n_t = test_coll.n if n_test is None else int(n_test)
-            if not 1 <= n_t <= test_coll.n:
-                raise ConfigError(f"n_test={n_t} but {test_src} has {test_coll.n} samples.")
-            splits = {s: [(coll, r)] for s, r in ranges.items()}
-            splits["test"] = [(test_coll, range(n_t))]
+            test_coll = _collection(sources[str(test_src)], found, str(test_src), stride, options)[0]
+        splits = split_collections(coll, test_coll, n_train=n_train, n_val=n_val, n_test=n_test,
+                                   test_fraction=test_fraction)
         add_test_resolutions(splits, test_space_strides,
                              lambda c, striding: _collection(sources[c.label], found, c.label, striding, options)[0],
                              stride.time)

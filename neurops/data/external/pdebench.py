@@ -50,8 +50,8 @@ from neurops.data.external._common import (
     add_test_resolutions,
     open_upstream,
     periodic_coords,
-    plan_splits,
     root_parameters,
+    split_collections,
     write_converted,
 )
 from neurops.data.metadata import DatasetMeta
@@ -309,8 +309,7 @@ def convert_pdebench(
             generator={"converter": "pdebench", "layout": found, "source": src.name,
                        "space_stride": stride.space, "time_stride": stride.time},
         )
-        ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=n_test, test_fraction=test_fraction)
-        splits = {s: [(coll, r)] for s, r in ranges.items()}
+        splits = split_collections(coll, n_train=n_train, n_val=n_val, n_test=n_test, test_fraction=test_fraction)
         add_test_resolutions(splits, test_space_strides, lambda _, striding: build(striding)[0], stride.time)
         return write_converted(out, meta, splits, compression=compression, overwrite=overwrite, progress=progress)
 

@@ -45,11 +45,12 @@ import numpy as np
 from neurops.data.external._common import (
     Collection,
     FieldSource,
+    Splits,
     Striding,
     add_test_resolutions,
     json_safe,
     open_upstream,
-    plan_splits,
+    split_collections,
     write_converted,
 )
 from neurops.data.metadata import DatasetMeta
@@ -209,6 +210,24 @@ def _split_files(src: Path) -> dict[str, list[Path]]:
     return found
 
 
+def _collections(files: dict[str, list[Path]], opened: dict[str, h5py.File], stride: Striding,
+                 fields: Sequence[str] | None, **sizes: Any) -> tuple[Splits, dict[str, Any]]:
+    """The splits of The Well's files (a directory's train/valid/test files, or the ranges ``sizes`` of one
+    file, key ``""``) and the metadata of the first file."""
+    collections: Splits = {}
+    info: dict[str, Any] | None = None
+    for split, paths in files.items():
+        for path in paths:
+            coll, file_info = _collection(opened[str(path)], str(path), stride, fields)
+            info = info or file_info
+            if split:
+                collections.setdefault(split, []).append((coll, range(coll.n)))
+            else:
+                collections = split_collections(coll, **sizes)
+    assert info is not None
+    return collections, info
+
+
 def convert_the_well(
     src: str | os.PathLike,
     out: str | os.PathLike,
@@ -261,28 +280,17 @@ def convert_the_well(
                           "train/valid/test split.")
     files = _split_files(src) if src.is_dir() else {"": [src]}
     with ExitStack() as stack:
-        collections: dict[str, list[tuple[Collection, range]]] = {}
-        info: dict[str, Any] | None = None
-        opened: dict[str, h5py.File] = {}  # label -> open file, to read the test files again at other strides
-        for split, paths in files.items():
-            for path in paths:
-                f = opened[str(path)] = stack.enter_context(open_upstream(path, "The Well"))
-                coll, file_info = _collection(f, str(path), stride, fields)
-                info = info or file_info
-                if split:
-                    collections.setdefault(split, []).append((coll, range(coll.n)))
-                else:
-                    ranges = plan_splits(coll.n, n_train=n_train, n_val=n_val, n_test=n_test,
-                                         test_fraction=test_fraction)
-                    collections = {s: [(coll, r)] for s, r in ranges.items()}
-        assert info is not None
+        opened = {str(path): stack.enter_context(open_upstream(path, "The Well")) for paths in files.values()
+                  for path in paths}  # label -> open file, to read the test files again at other strides
+        collections, info = _collections(files, opened, stride, fields, n_train=n_train, n_val=n_val,
+                                         n_test=n_test, test_fraction=test_fraction)
         add_test_resolutions(collections, test_space_strides,
                              lambda coll, striding: _collection(opened[coll.label], coll.label, striding, fields)[0],
                              stride.time)
         parameters = dict(info["parameters"], boundary_conditions=info["boundary_conditions"])
         meta = DatasetMeta(kind="trajectory", name=name or info["name"], dims=info["dims"], boundary=info["boundary"],
-                    parameters=parameters,
-                    generator={"converter": "the_well", "source": src.name, "space_stride": stride.space,
-                               "time_stride": stride.time})
+                           parameters=parameters,
+                           generator={"converter": "the_well", "source": src.name, "space_stride": stride.space,
+                                      "time_stride": stride.time})
         return write_converted(out, meta, collections, compression=compression, overwrite=overwrite,
                                progress=progress)

@@ -43,11 +43,10 @@ class Command:
     signature : the functions or dataclasses whose parameters are the options (default: ``run``'s);
         the first one's docstring gives the description.
     help : the line ``--help`` of the parent group shows.
-    positional : parameters given as positional arguments (in this order).
+    positional : parameters given as positional arguments.
     skip : parameters that are not options (``run`` supplies them).
     rename : parameter -> the name of its option (without ``--``) or positional argument where the command
         line keeps another name than the function.
-    defaults : parameter -> default where the command's differs from the function's.
     types : parameter -> the type its option is parsed as, where the function's hint is not one a command
         line gives (e.g. ``list[Path]`` for a path-or-list-of-paths parameter).
     description : shown by ``--help`` (default: the first paragraph of the first signature's docstring).
@@ -59,7 +58,6 @@ class Command:
     positional: Sequence[str] = ()
     skip: Sequence[str] = ()
     rename: Mapping[str, str] = field(default_factory=dict)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
     types: Mapping[str, Any] = field(default_factory=dict)
     description: str | None = None
 
@@ -203,24 +201,16 @@ def parser_for(command: Command, prog: str) -> Any:
             if p.name in seen or p.name in command.skip:
                 continue
             seen.add(p.name)
-            default = command.defaults.get(p.name, p.default)
             if p.name in command.types:
                 p = dataclasses.replace(p, hint=command.types[p.name])
             flag = None if p.name in command.positional else command.rename.get(p.name, p.name).replace("_", "-")
             if flag is None and p.name in command.rename:
                 p = dataclasses.replace(p, name=command.rename[p.name])
-            flags, kwargs = _argument(p, flag, default)
+            flags, kwargs = _argument(p, flag, p.default)
             parser.add_argument(*flags, **kwargs)
     missing = set(command.positional) - seen
     if missing:
         raise TypeError(f"positional parameters {sorted(missing)} are not parameters of {sources}")
-    # positionals in the order the command names them
-    positionals = [a for a in parser._actions if not a.option_strings]
-    order = {command.rename.get(name, name): i for i, name in enumerate(command.positional)}
-    positionals.sort(key=lambda a: order.get(a.dest, -1))
-    parser._positionals._group_actions[:] = [a for a in parser._positionals._group_actions if a.option_strings] \
-        + positionals
-    parser._actions[:] = [a for a in parser._actions if a.option_strings] + positionals
     return parser
 
 
@@ -241,7 +231,7 @@ def _help_formatter() -> type:
             if action.required:
                 return f"{text} (required)".strip()
             default = action.default
-            if default is None or default is False or default == "==SUPPRESS==" or action.dest == "config":
+            if default is None or default is False or default == argparse.SUPPRESS or action.dest == "config":
                 return text
             if isinstance(default, (list, tuple)):
                 default = " ".join(map(str, default)) or "none"
@@ -314,8 +304,6 @@ def parse(parser: Any, argv: Sequence[str], prog: str) -> dict[str, Any]:
         text = _one_line(str(exc), parser)
         end = f" See `{prog} --help`." if text.startswith("unrecognized option") else f"; see `{prog} --help`."
         raise ConfigError(f"{prog}: {text}{end}") from None
-    except SystemExit:  # --help, --print_config: printed
-        raise
     values = namespace.as_dict()
     values.pop("config", None)
     values.pop("__path__", None)

@@ -1,0 +1,97 @@
+"""The command-line builder: options from signatures, their help and defaults, one error line per mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from neurops.cli.builder import Command, Group, parameter_docs, parse, parser_for, run
+from neurops.errors import ConfigError
+
+
+def solve(src: Path, out: Path, *, n_steps: int = 10, method: Literal["rk4", "euler"] = "rk4",
+          sizes: tuple[int, ...] = (3, 5), pairs: list[tuple[str, str]] = (), rate: float | None = None,
+          overwrite: bool = False, progress: bool = True) -> dict:
+    """Solve something.
+
+    Parameters
+    ----------
+    src : the input file.
+    out : the output file.
+    n_steps : time steps; the second line
+        of this help.
+    method, rate : the integrator and its rate.
+    sizes : sizes.
+    pairs : file pairs.
+    overwrite : replace ``out``.
+    progress : show a bar.
+    """
+    return dict(src=src, out=out, n_steps=n_steps, method=method, sizes=sizes, pairs=pairs, rate=rate,
+                overwrite=overwrite, progress=progress)
+
+
+def test_numpydoc_lines_are_the_help():
+    docs = parameter_docs(solve)
+    assert docs["n_steps"] == "time steps; the second line of this help."
+    assert docs["method"] == docs["rate"] == "the integrator and its rate."
+    assert docs["overwrite"] == "replace 'out'."
+
+
+def test_each_parameter_becomes_the_option_its_type_asks_for(tmp_path):
+    command = Command(solve, positional=["src"], rename={"n_steps": "steps"})
+    parser = parser_for(command, "neurops solve")
+    values = parse(parser, ["in.h5", "--out", "o.h5", "--steps", "3", "--method", "euler", "--sizes", "7", "8",
+                            "--pairs", "a", "b", "--pairs", "c", "d", "--rate", "0.5", "--overwrite",
+                            "--no-progress"], "neurops solve")
+    assert values == dict(src=Path("in.h5"), out=Path("o.h5"), n_steps=3, method="euler", sizes=[7, 8],
+                          pairs=[["a", "b"], ["c", "d"]], rate=0.5, overwrite=True, progress=False)
+    defaults = parse(parser, ["in.h5", "--out", "o.h5"], "neurops solve")
+    assert (defaults["n_steps"], defaults["sizes"], defaults["rate"], defaults["progress"]) == (10, [3, 5], None, True)
+    help_text = " ".join(parser.format_help().split())
+    assert "--steps STEPS time steps; the second line of this help (default: 10)" in help_text
+    assert "--method {rk4,euler}" in help_text and "--out OUT the output file (required)" in help_text
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("out: from_file.h5\nn_steps: 4\nsizes: [1]\n")
+    from_file = parse(parser, ["in.h5", "--config", str(recipe), "--sizes", "2"], "neurops solve")
+    assert (from_file["out"], from_file["n_steps"], from_file["sizes"]) == (Path("from_file.h5"), 4, [2])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["in.h5", "--out", "o", "--stpes", "3"], "neurops solve: unrecognized option --stpes; did you mean --steps? See"),
+    (["in.h5", "--out", "o", "--steps", "x"], "argument --steps: invalid int value: 'x'"),
+    (["in.h5", "--out", "o", "--method", "rk5"], "argument --method: invalid choice: 'rk5' (choose from 'rk4', "
+                                                 "'euler')"),
+    (["in.h5"], "the following arguments are required: --out"),
+    ([], "the following arguments are required: src, --out"),
+])
+def test_a_mistake_is_one_config_error_line(argv, message):
+    parser = parser_for(Command(solve, positional=["src"], rename={"n_steps": "steps"}), "neurops solve")
+    with pytest.raises(ConfigError) as info:
+        parse(parser, argv, "neurops solve")
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_groups_select_subcommands_by_name_or_selector_and_name_a_sibling_option(capsys):
+    def first(a: int = 1) -> int:
+        print("first", a)
+
+    def second(b: int = 2) -> int:
+        print("second", b)
+        return 3
+
+    tree = Group("two tools", {"first": Command(first, help="the first"), "second": Command(second)},
+                 selector="--tool")
+    assert run(tree, ["first", "--a", "5"], "neurops x") == 0 and capsys.readouterr().out == "first 5\n"
+    assert run(tree, ["--b", "4", "--tool", "second"], "neurops x") == 3
+    assert capsys.readouterr().out == "second 4\n"
+    with pytest.raises(ConfigError, match="invalid choice: 'frist'; did you mean 'first'?"):
+        run(tree, ["frist"], "neurops x")
+    with pytest.raises(ConfigError, match=r"first has no option\(s\) \['b'\] \(it is an option of `neurops x "
+                                          r"second`\)"):
+        run(tree, ["first", "--b", "1"], "neurops x")
+    assert run(tree, ["--help"], "neurops x") == 0
+    assert " ".join(capsys.readouterr().out.split()) == ("usage: neurops x {first,second} ... two tools commands: first "
+                                                         "the first second See `neurops x COMMAND --help` for the "
+                                                         "options of a command.")

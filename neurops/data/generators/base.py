@@ -66,7 +66,8 @@ class GeneratorSpec:
         workers : worker processes computing the samples.
         progress : show a progress bar.
         overwrite : replace an existing ``out``.
-        shard : write only this shard of the run (generators whose function takes ``shard``).
+        shard : write only this shard of the run, ``I/N`` on the command line (shard I, 0-based, of N: the
+            samples an unsharded run writes in that part; generators whose function takes ``shard``).
         """
         out = check_output_path(out, overwrite=overwrite)
         extra = {}

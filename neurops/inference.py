@@ -11,8 +11,7 @@ from pathlib import Path
 import torch
 
 from neurops.checkpoints import load
-from neurops.data.metadata import read_meta
-from neurops.data.reader import H5OperatorDataset, list_splits
+from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
 from neurops.data.shards import data_files
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError, NeuropsWarning

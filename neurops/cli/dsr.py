@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from neurops.cli.analysis import analyze_checkpoint
 from neurops.cli.builder import Command, Group
@@ -36,7 +36,7 @@ def evaluate_hint(ckpt: str | Path, data: str | Path) -> str:
 
 # -- evaluate -----------------------------------------------------------------------------------
 def evaluate(ckpts: list[str], data: str, split: str = "test", reference_split: str | None = "train",
-             member_state: str = "best", json: Path | None = None, overwrite: bool = False,
+             member_state: Literal["best", "final"] = "best", json: Path | None = None, overwrite: bool = False,
              **settings: Any) -> int:
     """Print (and with ``json`` write) the evaluation of :func:`~neurops.dynamics.evaluate.evaluate_checkpoints`.
 
@@ -50,7 +50,7 @@ def evaluate(ckpts: list[str], data: str, split: str = "test", reference_split: 
     if json and Path(json).exists() and not overwrite:  # refuse before the work, not after
         raise OutputExistsError(f"{json} already exists; pass --overwrite to replace it or choose another file.")
     res = evaluate_checkpoints(ckpts, data, split=split, reference_split=reference_split,
-                               settings=EvaluationSettings(**settings), member_state=member_state)  # type: ignore[arg-type]
+                               settings=EvaluationSettings(**settings), member_state=member_state)
     print(format_evaluation(res))
     if json:
         write_json(res, json, overwrite=overwrite)

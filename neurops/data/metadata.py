@@ -1,7 +1,7 @@
 """The metadata of a neurops data set: its root attributes as one typed, validated object.
 
 :class:`DatasetMeta` is what the writer stores (:class:`~neurops.data.writer.H5Writer`), what the
-reader returns (:func:`read_meta`), what the checker validates (:meth:`DatasetMeta.problems`),
+reader returns (:func:`neurops.data.reader.read_meta`), what the checker validates (:meth:`DatasetMeta.problems`),
 what ``neurops data info`` prints, what the converters of external formats build, and what
 boundary-aware layers read their boundary conditions from (:meth:`DatasetMeta.boundary_modes`).
 On disk nothing changes: the attributes of schema v1 (``docs/data-format.md``), with ``dims``,
@@ -135,11 +135,4 @@ class DatasetMeta:
         return resolve_boundary({d: self.boundary.get(d, "none") for d in self.dims}, len(self.dims), self.dims)
 
 
-def read_meta(path: Any) -> DatasetMeta:
-    """The :class:`DatasetMeta` of a file, an open ``h5py.File`` or a data set of several files (the first)."""
-    from neurops.data.reader import read_attrs
-
-    return DatasetMeta.from_attrs(read_attrs(path))
-
-
-__all__ = ["DatasetMeta", "read_meta"]
+__all__ = ["DatasetMeta"]

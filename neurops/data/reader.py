@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from neurops.data.check import structure_problems
+from neurops.data.metadata import DatasetMeta
 from neurops.data.files import open_hdf5
 from neurops.data.schema import SUPPORTED_VERSIONS, decode_attr
 from neurops.data.shards import DataPath, data_files
@@ -61,6 +62,12 @@ def read_attrs(path_or_file: DataPath | h5py.File) -> dict[str, Any]:
         return {k: decode_attr(k, v) for k, v in path_or_file.attrs.items()}
     with open_h5(data_files(path_or_file)[0]) as f:
         return read_attrs(f)
+
+
+def read_meta(path_or_file: DataPath | h5py.File) -> DatasetMeta:
+    """The root attributes as one typed :class:`~neurops.data.metadata.DatasetMeta` (of the first file of a
+    data set of several files)."""
+    return DatasetMeta.from_attrs(read_attrs(path_or_file))
 
 
 def list_splits(path_or_file: DataPath | h5py.File) -> list[str]:

@@ -92,6 +92,6 @@ def test_groups_select_subcommands_by_name_or_selector_and_name_a_sibling_option
                                           r"second`\)"):
         run(tree, ["first", "--b", "1"], "neurops x")
     assert run(tree, ["--help"], "neurops x") == 0
-    assert " ".join(capsys.readouterr().out.split()) == ("usage: neurops x {first,second} ... two tools commands: first "
-                                                         "the first second See `neurops x COMMAND --help` for the "
-                                                         "options of a command.")
+    assert " ".join(capsys.readouterr().out.split()) == (
+        "usage: neurops x {first,second} ... two tools commands: first the first second See `neurops x COMMAND "
+        "--help` for the options of a command.")

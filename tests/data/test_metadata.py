@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from neurops.data.check import check_file
-from neurops.data.metadata import DatasetMeta, read_meta
-from neurops.data.reader import read_attrs
+from neurops.data.metadata import DatasetMeta
+from neurops.data.reader import read_attrs, read_meta
 from neurops.data.writer import H5Writer
 from neurops.errors import SchemaError
 

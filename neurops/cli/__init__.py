@@ -21,6 +21,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from neurops.cli.builder import Command, Group, run
 from neurops.errors import ConfigError, NeuropsError, NeuropsWarning
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
@@ -35,8 +36,8 @@ COMMANDS = {
 }
 
 
-def command(name: str):  # noqa: ANN201 - a Command or Group, imported on demand
-    """The ``COMMAND`` (:class:`~neurops.cli.builder.Command` or ``Group``) of the module of ``name``."""
+def command(name: str) -> Command | Group:
+    """The ``COMMAND`` (:class:`~neurops.cli.builder.Command` or ``Group``) of the module of ``name``, imported now."""
     return importlib.import_module(COMMANDS[name][0]).COMMAND
 
 
@@ -91,8 +92,6 @@ def _run(argv: list[str]) -> int:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"neurops: invalid choice: {name!r}{hint} Choose from "
                               f"{', '.join([*LIGHTNING_COMMANDS, *COMMANDS])}; see `neurops --help`.")
-        from neurops.cli.builder import run
-
         return run(command(name), argv[1:], prog=f"neurops {name}")
     except NeuropsError as exc:
         print(f"neurops: error: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ T~ = 50, tau = 20). The variants are timed interleaved (one step of each in turn
 table gives medians and the path that the default (``fused=None``) picks.
 
 A second table times seed studies: one training step of an ensemble of R members
-(:func:`neurops.models.plrnn.stack_members`: stacked parameters, one batched rollout, each
+(:func:`neurops.models.piecewise_linear.stack_members`: stacked parameters, one batched rollout, each
 member its own windows) against one step of a single model, for the Lorenz-63 and ECG GTF
 settings, both backward paths, interleaved in the same run. ``R x t_1 / t_R`` is how much
 faster R seeds train in one process than one after the other.
@@ -38,7 +38,7 @@ from benchmarks.runner import benchmark_parser
 from neurops.dynamics.forced_rollout import fused_backward_pays
 from neurops.dynamics.teacher_forcing import gtf_rollout, stf_rollout
 from neurops.models import build
-from neurops.models.plrnn import stack_members
+from neurops.models.piecewise_linear import stack_members
 from neurops.utils.bench import interleaved_times, markdown_table, save_results
 
 # name: (model, model kwargs, observed variables, window length T~, forcing)

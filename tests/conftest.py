@@ -131,6 +131,16 @@ def write_operator_file(path: Path, splits: dict[str, tuple[int, int]], seed: in
     return path
 
 
+def two_phase_coefficient(shape: tuple[int, ...], seed: int = 0, batch: int = 1, high: float = 12.0,
+                          low: float = 3.0) -> torch.Tensor:
+    """Two-phase coefficient ``[batch, *shape]`` (as FNO's Darcy data): a smooth random field thresholded at 0."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(batch, 1, *[max(2, n // 8) for n in shape], generator=g, dtype=torch.float64)
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(shape)]
+    z = torch.nn.functional.interpolate(coarse, size=shape, mode=mode, align_corners=True)[:, 0]
+    return torch.where(z > 0, high, low).to(torch.float64)
+
+
 def write_decay_file(path: Path, n_frames: int = 6, nx: int = 16) -> Path:
     """A ``trajectory`` file of ``u_t = 0.8^t (a sin 2 pi x + b cos 2 pi x)`` on ``nx`` periodic points,
     ``n_frames`` frames, splits train/val/test of 16/4/4: a linear one-step map to learn."""

@@ -162,9 +162,8 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     values, verdict, spread], "summary": {metric: mean/sem/median/mad/n over the models}, "verdicts":
     {verdict: [member indices]}, "floor": the data's own values, "notes": [...]}``.
     """
-    from neurops.data.reader import list_splits, read_attrs
-    from neurops.metrics.dsr import evaluate_reconstruction, hellinger_distance, state_space_divergence, summarize
-    from neurops.checkpoints import load
+    from neurops.data.reader import read_attrs
+    from neurops.metrics.dsr import summarize
 
     settings = settings or EvaluationSettings()
     if not ckpts:
@@ -177,6 +176,30 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
                           f"{settings.orbit_length}.")
     attrs = read_attrs(data)
     notes = metric_notes(x_test, settings)
+    models, dt = _evaluate_members(ckpts, data, x_test, attrs, settings, member_state)
+    floor = _data_floor(data, x_test, attrs, split, reference_split, settings, notes)
+    verdicts: dict[str, list[int]] = {}
+    for i, m in enumerate(models):
+        for verdict in m["verdict"]:
+            verdicts.setdefault(verdict, []).append(i)
+    summary = {k: summarize([m[k] for m in models if m[k] is not None]) for k in METRICS}
+    for k in ("d_stsp", "d_h"):  # a diverged model counts as infinitely far in the median
+        values = [m[k] for m in models]
+        summary[k]["median"] = float(np.median(values))
+    return {"data": str(data), "split": split, "n_points": t, "dt": dt,
+            "settings": dataclasses.asdict(settings), "models": models, "summary": summary, "verdicts": verdicts,
+            "floor": floor, "notes": notes}
+
+
+def _evaluate_members(ckpts: list[str | os.PathLike], data: str | os.PathLike, x_test: np.ndarray,
+                      attrs: dict[str, Any], settings: EvaluationSettings,
+                      member_state: Literal["best", "final"]) -> tuple[list[dict[str, Any]], float]:
+    """The metrics of every model (every member of an ensemble checkpoint) on ``x_test``, and the time step
+    of the last checkpoint."""
+    from neurops.checkpoints import load
+    from neurops.metrics.dsr import evaluate_reconstruction
+
+    t = len(x_test)
     models = []
     for ckpt in ckpts:
         task = load(ckpt, "dynamics", command="neurops dsr evaluate")[1]
@@ -196,7 +219,17 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
                 result["pe"] = None
             member = {"member": r, "seed": int(seeds[r]), "state": member_state} if seeds else {}
             models.append({"checkpoint": str(ckpt), **member, "model": meta["model"], **result})
+    return models, dt
 
+
+def _data_floor(data: str | os.PathLike, x_test: np.ndarray, attrs: dict[str, Any], split: str,
+                reference_split: str | None, settings: EvaluationSettings, notes: list[str]) -> dict[str, Any]:
+    """The data's own values: D_stsp / D_H of ``reference_split`` against the test series, and lambda_max
+    of the system the data came from (a note explains a missing floor)."""
+    from neurops.data.reader import list_splits
+    from neurops.metrics.dsr import hellinger_distance, state_space_divergence
+
+    t = len(x_test)
     floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split}
     floor["lambda_max"], floor["lambda_max_source"] = reference_lyapunov(x_test, attrs)
     if reference_split and reference_split != split and reference_split in list_splits(data):
@@ -208,17 +241,7 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
             notes.append(f"no data floor: split {reference_split!r} has {len(ref)} points, fewer than the {t} test "
                          "points (D_stsp and D_H compare equally long series); pass --max-length "
                          f"{len(ref)} or another --reference-split.")
-    verdicts: dict[str, list[int]] = {}
-    for i, m in enumerate(models):
-        for verdict in m["verdict"]:
-            verdicts.setdefault(verdict, []).append(i)
-    summary = {k: summarize([m[k] for m in models if m[k] is not None]) for k in METRICS}
-    for k in ("d_stsp", "d_h"):  # a diverged model counts as infinitely far in the median
-        values = [m[k] for m in models]
-        summary[k]["median"] = float(np.median(values))
-    return {"data": str(data), "split": split, "n_points": t, "dt": _model_dt(attrs, meta),
-            "settings": dataclasses.asdict(settings), "models": models, "summary": summary, "verdicts": verdicts,
-            "floor": floor, "notes": notes}
+    return floor
 
 
 def _fmt(v: float | None) -> str:

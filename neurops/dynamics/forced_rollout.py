@@ -15,7 +15,7 @@ parameter gradients are one batched vector-Jacobian product of the map per chunk
 Values and gradients equal autograd's (``tests/dynamics/test_forced_rollout.py``); the
 speed-up is measured by ``benchmarks/dsr_training_speed.py``.
 
-An ensemble (:func:`neurops.models.plrnn.stack_members`) rolls out all its members at once:
+An ensemble (:func:`neurops.models.piecewise_linear.stack_members`) rolls out all its members at once:
 states, data and weights carry the member axis first (``z_hat : [R, B, T+1, M]``), every
 step is one batched operation over the members, and the backward pass is the same
 recursion with batched Jacobians. Member ``r`` gets the gradient of its own loss.
@@ -37,7 +37,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from neurops.errors import ModelError
-from neurops.models.plrnn import PiecewiseLinearRNN
+from neurops.models.piecewise_linear import PiecewiseLinearRNN
 
 _FUSED_MAX_COST = 2**16  # M^2 R above which autograd is faster (fused_backward_pays)
 _CHUNK_ELEMENTS = 2**18  # numbers per step chunk of the backward pass (~1 MB: stays in cache)
@@ -50,7 +50,7 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
     Parameters
     ----------
     model : the RNN (``step``); the fused backward needs a
-        :class:`~neurops.models.plrnn.PiecewiseLinearRNN` (its region Jacobians).
+        :class:`~neurops.models.piecewise_linear.PiecewiseLinearRNN` (its region Jacobians).
     z_hat : [B, T+1, M] data-inferred latent states; ``z_hat[:, 0]`` starts the rollout
         (``[R, B, T+1, M]`` for an ensemble of R members).
     weights : [T, M] forcing weights ``w_k`` in [0, 1], applied after step ``k + 1``

@@ -1,6 +1,6 @@
 """Symbolic analysis of piecewise-linear (PWL) RNNs: regions, fixed points, cycles, graphs.
 
-A PWL model (:class:`neurops.models.plrnn.PiecewiseLinearRNN`) is affine inside each linear
+A PWL model (:class:`neurops.models.piecewise_linear.PiecewiseLinearRNN`) is affine inside each linear
 subregion, ``F(z) = J_d z + c_d`` for the region with boolean code ``d``. That makes the
 analysis exact:
 

@@ -9,9 +9,9 @@
 * **STF** (sparse teacher forcing): every ``tau`` steps the forced units are replaced by
   the data, cutting the gradient through them.
 
-Models follow the interface of :class:`neurops.models.plrnn.PiecewiseLinearRNN`
+Models follow the interface of :class:`neurops.models.piecewise_linear.PiecewiseLinearRNN`
 (``step``, ``observe``, ``infer_latent``, ``forcing_mask``, ``jacobian``). An ensemble of R
-members (:func:`neurops.models.plrnn.stack_members`) takes windows ``[R, B, T+1, N]``
+members (:func:`neurops.models.piecewise_linear.stack_members`) takes windows ``[R, B, T+1, N]``
 (each member its own) and, for GTF, one ``alpha`` per member; alpha estimates are then
 per member too.
 
@@ -64,7 +64,7 @@ def gtf_rollout(model: nn.Module, x: torch.Tensor, alpha: float | torch.Tensor,
 
     Parameters
     ----------
-    model : a PWL RNN (:class:`~neurops.models.plrnn.PiecewiseLinearRNN`) or an ensemble of them.
+    model : a PWL RNN (:class:`~neurops.models.piecewise_linear.PiecewiseLinearRNN`) or an ensemble of them.
     x : [B, T+1, N] observed windows; ``x[:, 0]`` initialises, ``x[:, 1:]`` are targets
         (``[R, B, T+1, N]`` for an ensemble).
     alpha : forcing strength in [0, 1]; 0 is free running (plain BPTT), 1 full forcing. An

@@ -49,7 +49,7 @@ from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, pad_for_conv, resolve_boundary
 from neurops.layers.resample import cells
 
-__all__ = ["KernelInterpConv", "grid_spacing", "stencil_resampling"]
+__all__ = ["GridStencilConv", "KernelInterpConv", "grid_spacing", "stencil_resampling"]
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _EPS = 1e-9
@@ -101,25 +101,66 @@ def stencil_resampling(kernel_size: int, ratio: float) -> np.ndarray:
     return _resampling_matrix(int(kernel_size), round(float(ratio), 12))
 
 
-class KernelInterpConv(nn.Module):
-    """Convolution whose stencil lives at ``reference_spacing`` and is resampled for any other grid.
+class GridStencilConv(nn.Module):
+    """Base of the convolutions whose stencil depends on the input's grid (:class:`KernelInterpConv`,
+    :class:`~neurops.layers.local_integral.LocalIntegralConv`).
+
+    A subclass holds ``weight`` and ``bias`` and implements :meth:`stencil`; :meth:`forward` checks the
+    input, samples the stencil for its grid, weights the input (:meth:`weigh`; e.g. quadrature), pads
+    it by the boundary conditions and convolves.
 
     Parameters
     ----------
     in_channels, out_channels : channel counts.
+    boundary : boundary condition per axis (padding, and the grid type that fixes the spacing of an
+        input's shape).
+    ndim : number of spatial dims (1, 2 or 3).
+
+    Shapes
+    ------
+    ``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]`` for any grid.
+    """
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+
+    def __init__(self, in_channels: int, out_channels: int, boundary: BoundaryLike, ndim: int) -> None:
+        super().__init__()
+        if ndim not in _CONV:
+            raise ModelError(f"ndim must be 1, 2 or 3, got {ndim}")
+        self.in_channels, self.out_channels, self.ndim = int(in_channels), int(out_channels), ndim
+        self.boundary = resolve_boundary(boundary, ndim)
+
+    def stencil(self, shape: Sequence[int]) -> torch.Tensor:  # pragma: no cover - abstract
+        """The weight ``[out, in, *taps]`` used on a grid of ``shape``."""
+        raise NotImplementedError
+
+    def weigh(self, x: torch.Tensor) -> torch.Tensor:
+        """The input as the convolution sums it (unchanged here)."""
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
+        if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
+            raise ModelError(f"{type(self).__name__} expects [B, {self.in_channels}, {self.ndim} spatial dims], "
+                             f"got shape {tuple(x.shape)}")
+        w = self.stencil(x.shape[2:])
+        x, padding = pad_for_conv(self.weigh(x), self.boundary, [s // 2 for s in w.shape[2:]])
+        return _CONV[self.ndim](x, w, self.bias, padding=padding)
+
+
+class KernelInterpConv(GridStencilConv):
+    """Convolution whose stencil lives at ``reference_spacing`` and is resampled for any other grid.
+
+    Parameters
+    ----------
     kernel_size : odd taps per axis at the reference spacing (int, or one per axis).
     reference_spacing : grid spacing (fraction of the domain's side) at which the stencil is
         the ordinary convolution weight, one value or one per axis; e.g. ``1 / 64`` for a
         65-node training grid. ``None``: the stencil is in grid units, i.e. an ordinary
         (boundary-padded) convolution on every grid.
-    boundary : boundary condition per axis (padding, and the grid type that fixes the
-        spacing of an input's shape).
-    ndim : number of spatial dims (1, 2 or 3).
     bias : add a learned bias per output channel.
-
-    Shapes
-    ------
-    ``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]`` for any grid.
+    in_channels, out_channels, boundary, ndim : as in :class:`GridStencilConv` (and its shapes).
 
     References
     ----------
@@ -130,9 +171,7 @@ class KernelInterpConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int] = 3,
                  reference_spacing: float | Sequence[float] | None = 1.0 / 64, boundary: BoundaryLike = "dirichlet",
                  ndim: int = 2, bias: bool = True) -> None:
-        super().__init__()
-        if ndim not in _CONV:
-            raise ModelError(f"ndim must be 1, 2 or 3, got {ndim}")
+        super().__init__(in_channels, out_channels, boundary, ndim)
         ks = (int(kernel_size),) * ndim if isinstance(kernel_size, int) else tuple(int(k) for k in kernel_size)
         if len(ks) != ndim or any(k < 1 or k % 2 == 0 for k in ks):
             raise ModelError(f"kernel_size must be odd and positive, one per axis, got {kernel_size}")
@@ -140,9 +179,7 @@ class KernelInterpConv(nn.Module):
                if isinstance(reference_spacing, (int, float)) else tuple(float(h) for h in reference_spacing))
         if ref is not None and (len(ref) != ndim or min(ref) <= 0):
             raise ModelError(f"reference_spacing must be positive, one per axis, got {reference_spacing}")
-        self.in_channels, self.out_channels, self.ndim = int(in_channels), int(out_channels), ndim
         self.kernel_size, self.reference_spacing = ks, ref
-        self.boundary = resolve_boundary(boundary, ndim)
         conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[ndim](in_channels, out_channels, ks, bias=bias)
         self.weight = conv.weight  # [out, in, *kernel], torch's default init
         self.bias = conv.bias
@@ -162,15 +199,6 @@ class KernelInterpConv(nn.Module):
             m = torch.as_tensor(stencil_resampling(k, r), dtype=w.dtype, device=w.device)
             w = torch.movedim(torch.tensordot(w, m, dims=([2 + axis], [1])), -1, 2 + axis)
         return w
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
-        if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
-            raise ModelError(f"KernelInterpConv expects [B, {self.in_channels}, {self.ndim} spatial dims], got "
-                             f"shape {tuple(x.shape)}")
-        w = self.stencil(x.shape[2:])
-        x, padding = pad_for_conv(x, self.boundary, [s // 2 for s in w.shape[2:]])
-        return _CONV[self.ndim](x, w, self.bias, padding=padding)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

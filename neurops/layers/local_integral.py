@@ -37,16 +37,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neurops.errors import ModelError
-from neurops.layers.boundary import BoundaryLike, pad_for_conv, resolve_boundary
-from neurops.layers.kernel_interp import grid_spacing
+from neurops.layers.boundary import BoundaryLike
+from neurops.layers.kernel_interp import GridStencilConv, grid_spacing
 
 __all__ = ["LocalIntegralConv", "local_basis", "quadrature_weights"]
-
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def _ball_volume(radius: float, ndim: int) -> float:
@@ -100,23 +97,18 @@ def quadrature_weights(shape: Sequence[int], boundary: Sequence[str], dtype: tor
     return weights
 
 
-class LocalIntegralConv(nn.Module):
+class LocalIntegralConv(GridStencilConv):
     """Local integral operator with a kernel of physical radius on a fixed basis (DISCO-style).
 
     Parameters
     ----------
-    in_channels, out_channels : channel counts.
     radius : support radius as a fraction of the domain's side (e.g. ``1 / 32``); a grid
         needs ``h <= radius`` to resolve the kernel at all.
     n_rings : radial basis functions.
     order : 0 (isotropic kernels) or 1 (also first-order anisotropic ones).
-    boundary : boundary condition per axis (padding, grid type and boundary quadrature).
-    ndim : number of spatial dims (1, 2 or 3).
     bias : add a learned bias per output channel.
-
-    Shapes
-    ------
-    ``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]`` for any grid.
+    in_channels, out_channels, boundary, ndim : as in
+        :class:`~neurops.layers.kernel_interp.GridStencilConv` (the boundary also sets the quadrature).
 
     References
     ----------
@@ -128,14 +120,10 @@ class LocalIntegralConv(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, radius: float = 1.0 / 32, n_rings: int = 3,
                  order: int = 1, boundary: BoundaryLike = "dirichlet", ndim: int = 2, bias: bool = True) -> None:
-        super().__init__()
-        if ndim not in _CONV:
-            raise ModelError(f"ndim must be 1, 2 or 3, got {ndim}")
+        super().__init__(in_channels, out_channels, boundary, ndim)
         if not radius > 0 or n_rings < 1 or order not in (0, 1):
             raise ModelError(f"need radius > 0, n_rings >= 1 and order 0 or 1; got {radius}, {n_rings}, {order}")
-        self.in_channels, self.out_channels, self.ndim = int(in_channels), int(out_channels), ndim
         self.radius, self.n_rings, self.order = float(radius), int(n_rings), int(order)
-        self.boundary = resolve_boundary(boundary, ndim)
         n_basis = n_rings + (ndim * (n_rings - 1) if order else 0)
         bound = 1.0 / math.sqrt(in_channels)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, n_basis).uniform_(-bound, bound))
@@ -148,16 +136,9 @@ class LocalIntegralConv(nn.Module):
                                           self.order), dtype=w.dtype, device=w.device)
         return torch.tensordot(w, phi, dims=([2], [0]))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
-        if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
-            raise ModelError(f"LocalIntegralConv expects [B, {self.in_channels}, {self.ndim} spatial dims], got "
-                             f"shape {tuple(x.shape)}")
-        shape = x.shape[2:]
-        w = self.stencil(shape)
-        x = x * quadrature_weights(shape, self.boundary, x.dtype, x.device)
-        x, padding = pad_for_conv(x, self.boundary, [s // 2 for s in w.shape[2:]])
-        return _CONV[self.ndim](x, w, self.bias, padding=padding)
+    def weigh(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` times the trapezoidal weights of its grid (the quadrature of the integral)."""
+        return x * quadrature_weights(x.shape[2:], self.boundary, x.dtype, x.device)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, radius={self.radius}, n_rings={self.n_rings}, "

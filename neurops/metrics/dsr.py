@@ -305,7 +305,7 @@ def generate_like(model: nn.Module, x_test: np.ndarray | torch.Tensor, warmup_fr
     Returns
     -------
     x_gen : [n_steps, N] (``[K, n_steps, N]`` for ``K`` starts); non-finite where the orbit diverged.
-    An ensemble of R members (:func:`~neurops.models.plrnn.stack_members`) generates all its orbits in
+    An ensemble of R members (:func:`~neurops.models.piecewise_linear.stack_members`) generates all its orbits in
     one batched rollout and adds a leading member axis: ``[R, n_steps, N]`` (``[R, K, n_steps, N]``).
     """
     arr = _model_tensor(model, _as_series(x_test, "x_test"))

@@ -91,7 +91,8 @@ class DCDMNet(nn.Module):
             if condition is None or condition.shape[1] != self.condition_channels or condition.shape[2:] != r.shape[2:]:
                 got = None if condition is None else tuple(condition.shape)
                 raise ModelError(f"this DCDMNet needs a condition [B, {self.condition_channels}, *shape] matching the "
-                                 f"residual {tuple(r.shape)}, got {got}; pass neurops.solvers.learned.dcdm.stencil_features(op).")
+                                 f"residual {tuple(r.shape)}, got {got}; pass "
+                                 "neurops.solvers.learned.dcdm.stencil_features(op).")
             r = torch.cat([r, condition.to(r.dtype).expand(r.shape[0], -1, *r.shape[2:])], dim=1)
         h = self.pre(self.lift(r))
         c = self.coarse(self.pool(h))

@@ -39,7 +39,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from neurops.dynamics.teacher_forcing import ALPHA_METHODS, AdaptiveAlpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, hellinger_distance, state_space_divergence
-from neurops.models.plrnn import stack_members
+from neurops.models.piecewise_linear import stack_members
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
 from neurops.tasks.schedules import ExponentialTo
@@ -78,7 +78,7 @@ class DynamicsTask(Task):
     gradient_clip : clip the gradient norm to this value (0: off; GTF needs none); for an
         ensemble, each member's gradient norm on its own.
     seeds : train one model per seed, all at once: an ensemble of ``R = len(seeds)`` members
-        (:func:`~neurops.models.plrnn.stack_members`, one batched rollout). Member ``r`` is
+        (:func:`~neurops.models.piecewise_linear.stack_members`, one batched rollout). Member ``r`` is
         initialised with seed ``seeds[r]`` and trains on its own windows, drawn with that seed
         (:class:`~neurops.data.windows.MemberWindowSampler`): it trains as a single run with
         ``--seed seeds[r]`` would (up to the order of floating-point sums), at a fraction of R runs'

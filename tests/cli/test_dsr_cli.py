@@ -11,7 +11,7 @@ import yaml
 
 from neurops.cli import main
 from neurops.cli.dsr import evaluate_hint
-from neurops.cli.lightning import validate_config
+from neurops.cli.lightning_config import validate_config
 from neurops.configs import available_configs, resolve_config
 from neurops.data.generators import get_generator
 from neurops.errors import ConfigError

@@ -7,7 +7,7 @@ import torch
 
 from neurops.dynamics import forced_rollout as fr
 from neurops.models import build
-from neurops.models.plrnn import stack_members
+from neurops.models.piecewise_linear import stack_members
 
 MODELS = [("plrnn", {}), ("shplrnn", {"hidden_dim": 7}), ("clipped_shplrnn", {"hidden_dim": 7}),
           ("alrnn", {"n_relu": 2}), ("dendplrnn", {"n_bases": 3})]

@@ -14,7 +14,7 @@ from neurops.dynamics.teacher_forcing import (AdaptiveAlpha, alpha_from_sigma, e
                                               gtf_rollout, stf_rollout)
 from neurops.errors import ConfigError
 from neurops.models import build
-from neurops.models.plrnn import stack_members
+from neurops.models.piecewise_linear import stack_members
 
 
 @pytest.fixture(scope="module")

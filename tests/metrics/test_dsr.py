@@ -152,7 +152,7 @@ def test_summarize() -> None:
 
 def test_generate_like_of_an_ensemble_is_every_members_orbit() -> None:
     from neurops.models import build
-    from neurops.models.plrnn import stack_members
+    from neurops.models.piecewise_linear import stack_members
 
     members = [build("clipped_shplrnn", obs_dim=3, latent_dim=3, hidden_dim=8, seed=s) for s in (0, 1, 2)]
     ensemble = stack_members(members).double()

@@ -84,6 +84,38 @@ def _subsample(frames: np.ndarray, stride: int, ndim: int) -> np.ndarray:
     return np.ascontiguousarray(frames[index])
 
 
+def _plan(splits: Mapping[str, int], resolution: int, extra: Sequence[int], shard: Shard,
+          batch_size: int) -> tuple[list[tuple[str, int, range, int]], dict[str, int]]:
+    """What this shard writes: every split, ``test@R`` included, as (stored split name, first global sample
+    index of its split, the range of its samples in this shard, resolution); and every stored split's size."""
+    ranges = shard.samples(splits, batch_size, across_splits=True)
+    if not ranges:
+        raise ConfigError(f"shard {shard.index}/{shard.count} would hold no samples: the run has fewer batches of "
+                          f"{batch_size} samples than shards; use fewer shards or a smaller batch_size.")
+    plan: list[tuple[str, int, range, int]] = []
+    sizes: dict[str, int] = {}
+    start = 0
+    for split, n in splits.items():
+        for stored, res in [(split, resolution)] + ([(f"test@{r}", r) for r in extra] if split == "test" else []):
+            sizes[stored] = n
+            if split in ranges:
+                plan.append((stored, start, ranges[split], res))
+        start += n
+    return plan, sizes
+
+
+def _create_splits(writer: H5Writer, plan: list[tuple[str, int, range, int]], dims: Sequence[str], field: str,
+                   time: np.ndarray, layout: str) -> None:
+    for split, _, r, res in plan:
+        coords = {d: np.arange(res, dtype=np.float64) / res for d in dims}
+        spatial = (res,) * len(dims)
+        if layout == "trajectory":
+            writer.create_split(split, len(r), coords=coords, time=time, states={field: (len(time), *spatial)})
+        else:
+            writer.create_split(split, len(r), coords=coords, inputs={f"{field}0": spatial},
+                                outputs={field: spatial}, attrs={"t_input": time[0], "t_output": time[-1]})
+
+
 def generate_periodic(
     out: Path,
     *,
@@ -148,29 +180,15 @@ def generate_periodic(
     if extra and "test" not in splits:
         raise ConfigError("test_resolutions need test samples; set n_test >= 1.")
     strides = nested_strides(solver_resolution, [resolution, *extra])
-    ndim = len(dims)
     try:
         device_t = torch.device(device)
         torch.empty(0, device=device_t)
     except (RuntimeError, AssertionError) as err:
         raise ConfigError(f"device {device!r} is not available here ({err}); use --device cpu.") from err
 
-    # every split, including test@R, as (split name, first global sample index, sample range, resolution)
     shard = shard or Shard(0, 1)
-    ranges = shard.samples(splits, batch_size, across_splits=True)
-    if not ranges:
-        raise ConfigError(f"shard {shard.index}/{shard.count} would hold no samples: the run has fewer batches of "
-                          f"{batch_size} samples than shards; use fewer shards or a smaller batch_size.")
-    plan: list[tuple[str, int, range, int]] = []
-    sizes: dict[str, int] = {}
-    start = 0
-    for split, n in splits.items():
-        for stored, res in [(split, resolution)] + ([(f"test@{r}", r) for r in extra] if split == "test" else []):
-            sizes[stored] = n
-            if split in ranges:
-                plan.append((stored, start, ranges[split], res))
-        start += n
-    seeds = sample_seeds(seed, start)
+    plan, sizes = _plan(splits, resolution, extra, shard, batch_size)
+    seeds = sample_seeds(seed, sum(splits.values()))
     lo_all = min(first + r.start for _, first, r, _ in plan)
     hi_all = max(first + r.stop for _, first, r, _ in plan)
     time = np.asarray(time, dtype=np.float64)
@@ -179,31 +197,32 @@ def generate_periodic(
     with H5Writer(out, kind="operator" if layout == "operator" else "trajectory", name=name, dims=dims,
                   boundary={d: "periodic" for d in dims}, parameters=parameters, generator=generator,
                   seed=seed, shard=record, compression=compression_arg(compression), overwrite=overwrite) as writer:
-        for split, _, r, res in plan:
-            n = len(r)
-            coords = {d: np.arange(res, dtype=np.float64) / res for d in dims}
-            spatial = (res,) * ndim
-            if layout == "trajectory":
-                writer.create_split(split, n, coords=coords, time=time, states={field: (len(time), *spatial)})
-            else:
-                writer.create_split(split, n, coords=coords, inputs={f"{field}0": spatial},
-                                    outputs={field: spatial}, attrs={"t_input": time[0], "t_output": time[-1]})
+        _create_splits(writer, plan, dims, field, time, layout)
         bar = tqdm(total=hi_all - lo_all, desc=f"{name}", unit="sample", disable=not progress)
         with torch_threads(workers), torch.no_grad():
             for lo in range(lo_all, hi_all, batch_size):
                 hi = min(hi_all, lo + batch_size)
                 ics = np.stack([initial_condition(np.random.default_rng(s)) for s in seeds[lo:hi]])
                 frames = solve(torch.as_tensor(ics, dtype=torch.float64, device=device_t)).cpu().numpy()
-                for split, first, r, res in plan:
-                    a, b = max(lo, first + r.start), min(hi, first + r.stop)
-                    if a >= b:
-                        continue
-                    part = _subsample(frames[a - lo:b - lo], strides[res], ndim)
-                    at = a - first - r.start
-                    if layout == "trajectory":
-                        writer.write(split, at, states={field: part})
-                    else:
-                        writer.write(split, at, inputs={f"{field}0": part[:, 0]}, outputs={field: part[:, -1]})
+                _write_frames(writer, plan, lo, frames, strides, field, layout)
                 bar.update(hi - lo)
         bar.close()
     return Path(out)
+
+
+def _write_frames(writer: H5Writer, plan: list[tuple[str, int, range, int]], lo: int, frames: np.ndarray,
+                  strides: dict[int, int], field: str, layout: str) -> None:
+    """Write the solved batch ``frames`` [b, T, *fine] of global samples ``lo, lo + 1, ...`` into every split of
+    ``plan`` that holds some of them, each at its resolution."""
+    hi = lo + len(frames)
+    ndim = frames.ndim - 2
+    for split, first, r, res in plan:
+        a, b = max(lo, first + r.start), min(hi, first + r.stop)
+        if a >= b:
+            continue
+        part = _subsample(frames[a - lo:b - lo], strides[res], ndim)
+        at = a - first - r.start
+        if layout == "trajectory":
+            writer.write(split, at, states={field: part})
+        else:
+            writer.write(split, at, inputs={f"{field}0": part[:, 0]}, outputs={field: part[:, -1]})

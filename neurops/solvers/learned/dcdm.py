@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from neurops.errors import ConfigError
-from neurops.solvers.linear.cg import ConvergenceError, NotSPDError, SolveResult, check_rhs
+from neurops.solvers.linear.cg import NotSPDError, SolveResult, check_rhs, final_result, initial_state
 from neurops.solvers.linear.operators import LinearOperator, batch_dot
 from neurops.solvers.linear.stencil import StencilOperator
 
@@ -124,12 +124,7 @@ def dcdm_solve(
     if not rtol > 0:
         raise ConfigError(f"rtol must be > 0, got {rtol}.")
     dtype = _net_dtype(net) or b.dtype
-    bnorm = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
-    scale = torch.where(bnorm > 0, bnorm, torch.ones_like(bnorm))
-    target = rtol * bnorm
-    x = torch.zeros_like(b) if x0 is None else x0.clone()
-    r = b.clone() if x0 is None else op.residual(x, b)
-    rnorm = torch.linalg.vector_norm(r.reshape(r.shape[0], -1), dim=1)
+    x, r, rnorm, target, scale = initial_state(op, b, x0, rtol)
     active = rnorm > target
     iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
     history = [rnorm / scale] if record_history else []
@@ -158,16 +153,10 @@ def dcdm_solve(
             if record_history:
                 history.append(rnorm / scale)
             active = active & (rnorm > target)
-        true_res = torch.linalg.vector_norm(op.residual(x, b).reshape(b.shape[0], -1), dim=1)
-    converged = true_res <= target * (1 + 1e-3) + torch.finfo(b.dtype).eps * scale
-    result = SolveResult(x, iterations, true_res / scale, converged, history)
-    if check and not bool(converged.all()):
-        raise ConvergenceError(
-            f"DCDM did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations for "
-            f"{int((~converged).sum())} of {b.shape[0]} samples (worst relative residual "
-            f"{float(result.residual.max()):.2e}); raise maxiter, train the network longer, or use "
-            f"pcg with a multigrid preconditioner.", result)
-    return result
+        return final_result(op, b, x, iterations, history, target, scale, slack=1e-3, check=check,
+                            failure=f"DCDM did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations",
+                            fix="raise maxiter, train the network longer, or use pcg with a multigrid "
+                            "preconditioner.")
 
 
 def ritz_vectors(op: LinearOperator, k: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -88,6 +88,45 @@ def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None) -> N
         raise DataError("right-hand side b contains NaN or Inf; check the forcing.")
 
 
+def initial_state(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, rtol: float,
+                  atol: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Start of a batched Krylov solve: ``x`` (``x0`` or zeros), ``r = b - A x``, ``|r|``, the stopping
+    targets ``max(rtol |b|, atol)`` and the norm scale ``|b|`` (1 for a zero ``b``), each per sample."""
+    bnorm = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
+    target = torch.clamp(rtol * bnorm, min=atol)
+    scale = torch.where(bnorm > 0, bnorm, torch.ones_like(bnorm))
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    r = b.clone() if x0 is None else op.residual(x, b)
+    rnorm = torch.linalg.vector_norm(r.reshape(r.shape[0], -1), dim=1)
+    return x, r, rnorm, target, scale
+
+
+def final_result(op: LinearOperator, b: torch.Tensor, x: torch.Tensor, iterations: torch.Tensor,
+                 history: list[torch.Tensor], target: torch.Tensor, scale: torch.Tensor, *, slack: float,
+                 check: bool, failure: str, fix: str) -> SolveResult:
+    """The :class:`SolveResult` of a batched Krylov solve, judged on the true residual ``|b - A x|``
+    (within ``slack`` of the target, plus rounding); with ``check``, a :class:`ConvergenceError`
+    ``"<failure> for k of B samples (worst relative residual ...); <fix>"`` if a sample missed it."""
+    true_res = torch.linalg.vector_norm(op.residual(x, b).reshape(b.shape[0], -1), dim=1)
+    converged = true_res <= target * (1 + slack) + torch.finfo(b.dtype).eps * scale
+    result = SolveResult(x, iterations, true_res / scale, converged, history)
+    if check and not bool(converged.all()):
+        raise ConvergenceError(f"{failure} for {int((~converged).sum())} of {b.shape[0]} samples (worst relative "
+                               f"residual {float(result.residual.max()):.2e}); {fix}", result)
+    return result
+
+
+def _check_curvature(rz: torch.Tensor, pAp: torch.Tensor, active: torch.Tensor, it: int) -> None:
+    if bool(((rz <= 0) & active).any()):
+        raise NotSPDError(f"r^T M r <= 0 at iteration {it}: the preconditioner is not positive definite; "
+                          f"use a symmetric smoother/V-cycle or no preconditioner.")
+    if bool(((pAp <= 0) & active).any()):
+        bad = int(torch.nonzero((pAp <= 0) & active)[0])
+        raise NotSPDError(f"p^T A p = {float(pAp[bad]):.3g} <= 0 at iteration {it} (sample {bad}): the operator "
+                          f"is not symmetric positive definite; check that the coefficient is positive and "
+                          f"the matrix symmetric, or use a solver for indefinite systems.")
+
+
 def pcg(
     op: LinearOperator,
     b: torch.Tensor,
@@ -135,12 +174,7 @@ def pcg(
     if maxiter < 0:
         raise ConfigError(f"maxiter must be >= 0, got {maxiter}.")
     precond = preconditioner if preconditioner is not None else (lambda r: r)
-    bnorm = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
-    target = torch.clamp(rtol * bnorm, min=atol)
-    scale = torch.where(bnorm > 0, bnorm, torch.ones_like(bnorm))
-    x = torch.zeros_like(b) if x0 is None else x0.clone()
-    r = b.clone() if x0 is None else op.residual(x, b)
-    rnorm = torch.linalg.vector_norm(r.reshape(r.shape[0], -1), dim=1)
+    x, r, rnorm, target, scale = initial_state(op, b, x0, rtol, atol)
     active = rnorm > target
     iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
     history = [rnorm / scale] if record_history else []
@@ -150,16 +184,9 @@ def pcg(
     for it in range(maxiter):
         if not bool(active.any()):
             break
-        if bool(((rz <= 0) & active).any()):
-            raise NotSPDError(f"r^T M r <= 0 at iteration {it}: the preconditioner is not positive definite; "
-                              f"use a symmetric smoother/V-cycle or no preconditioner.")
         Ap = op.apply(p)
         pAp = batch_dot(p, Ap)
-        if bool(((pAp <= 0) & active).any()):
-            bad = int(torch.nonzero((pAp <= 0) & active)[0])
-            raise NotSPDError(f"p^T A p = {float(pAp[bad]):.3g} <= 0 at iteration {it} (sample {bad}): the operator "
-                              f"is not symmetric positive definite; check that the coefficient is positive and "
-                              f"the matrix symmetric, or use a solver for indefinite systems.")
+        _check_curvature(rz, pAp, active, it)
         alpha = _safe_div(rz, pAp, active)
         x.add_(_expand(alpha, x) * p)
         r.sub_(_expand(alpha, r) * Ap)
@@ -175,16 +202,10 @@ def pcg(
         beta = _safe_div(rz_new, rz, active)
         rz = torch.where(active, rz_new, rz)
         p = torch.where(_expand(active, p), z + _expand(beta, p) * p, p)
-    true_res = torch.linalg.vector_norm(op.residual(x, b).reshape(b.shape[0], -1), dim=1)
-    converged = true_res <= target * (1 + 1e-6) + torch.finfo(b.dtype).eps * scale
-    result = SolveResult(x, iterations, true_res / scale, converged, history)
-    if check and not bool(converged.all()):
-        k = int((~converged).sum())
-        raise ConvergenceError(
-            f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations for {k} of {b.shape[0]} "
-            f"samples (worst relative residual {float(result.residual.max()):.2e}); raise maxiter, use a "
-            f"multigrid preconditioner, or pass check=False to get the partial result.", result)
-    return result
+    return final_result(op, b, x, iterations, history, target, scale, slack=1e-6, check=check,
+                        failure=f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations",
+                        fix="raise maxiter, use a multigrid preconditioner, or pass check=False to get the partial "
+                        "result.")
 
 
 def jacobi_preconditioner(op: LinearOperator) -> Preconditioner:

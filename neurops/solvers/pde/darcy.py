@@ -207,40 +207,54 @@ def solve_darcy(
     info = DarcySolveInfo()
     unknowns = int(np.prod([n - 2 for n in a_b.shape[1:]]))
     if method == "auto" and unknowns >= 9_000:
-        # batched geometric multigrid PCG (neurops.solvers): many samples per call
-        import multiprocessing
+        _solve_multigrid_batches(a_b, f_b, u_b, rtol, mean, info)
+    else:
+        _solve_each(a_b, f_b, u_b, rtol, method, mean, info)
+    u = u_b[0] if single else u_b
+    return (u, info) if return_info else u
 
-        import torch
 
-        from neurops.solvers.linear.cg import pcg
-        from neurops.solvers.linear.diffusion import DiffusionOperator
-        from neurops.solvers.linear.multigrid import Multigrid
+def _solve_multigrid_batches(a_b: np.ndarray, f_b: np.ndarray, u_b: np.ndarray, rtol: float, mean: FaceMean,
+                             info: DarcySolveInfo) -> None:
+    """Batched geometric-multigrid PCG (torch) for every sample, chunks of at most 2^22 unknowns, into ``u_b``."""
+    import multiprocessing
 
-        threads = torch.get_num_threads()
-        if multiprocessing.parent_process() is not None:
-            torch.set_num_threads(1)  # a worker of a process pool: do not oversubscribe the cores
-        try:
-            chunk = max(1, (1 << 22) // unknowns)
-            for start in range(0, a_b.shape[0], chunk):
-                with torch.no_grad():
-                    op = DiffusionOperator.from_coefficient(torch.from_numpy(a_b[start:start + chunk]), "dirichlet",
-                                                            mean=mean)
-                    rhs = op.interior(torch.from_numpy(np.ascontiguousarray(f_b[start:start + chunk])))
-                    res = pcg(op, rhs, preconditioner=Multigrid(op, dtype=torch.float32), rtol=rtol, maxiter=500,
-                              check=False)
-                    if not bool(res.converged.all()):
-                        # the float32 V-cycle can stall right at a tight rtol (rounding differs between
-                        # processes): finish from where it stopped with a float64 cycle
-                        res = pcg(op, rhs, x0=res.x, preconditioner=Multigrid(op, dtype=torch.float64), rtol=rtol,
-                                  maxiter=500)
-                u_b[start:start + chunk] = op.embed(res.x).numpy()
-                info.methods += ["multigrid"] * res.x.shape[0]
-                info.residuals += res.residual.tolist()
-                info.iterations += res.iterations.tolist()
-        finally:
-            torch.set_num_threads(threads)
-        u = u_b[0] if single else u_b
-        return (u, info) if return_info else u
+    import torch
+
+    from neurops.solvers.linear.cg import pcg
+    from neurops.solvers.linear.diffusion import DiffusionOperator
+    from neurops.solvers.linear.multigrid import Multigrid
+
+    unknowns = int(np.prod([n - 2 for n in a_b.shape[1:]]))
+    threads = torch.get_num_threads()
+    if multiprocessing.parent_process() is not None:
+        torch.set_num_threads(1)  # a worker of a process pool: do not oversubscribe the cores
+    try:
+        chunk = max(1, (1 << 22) // unknowns)
+        for start in range(0, a_b.shape[0], chunk):
+            with torch.no_grad():
+                op = DiffusionOperator.from_coefficient(torch.from_numpy(a_b[start:start + chunk]), "dirichlet",
+                                                        mean=mean)
+                rhs = op.interior(torch.from_numpy(np.ascontiguousarray(f_b[start:start + chunk])))
+                res = pcg(op, rhs, preconditioner=Multigrid(op, dtype=torch.float32), rtol=rtol, maxiter=500,
+                          check=False)
+                if not bool(res.converged.all()):
+                    # the float32 V-cycle can stall right at a tight rtol (rounding differs between
+                    # processes): finish from where it stopped with a float64 cycle
+                    res = pcg(op, rhs, x0=res.x, preconditioner=Multigrid(op, dtype=torch.float64), rtol=rtol,
+                              maxiter=500)
+            u_b[start:start + chunk] = op.embed(res.x).numpy()
+            info.methods += ["multigrid"] * res.x.shape[0]
+            info.residuals += res.residual.tolist()
+            info.iterations += res.iterations.tolist()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _solve_each(a_b: np.ndarray, f_b: np.ndarray, u_b: np.ndarray, rtol: float, method: str, mean: FaceMean,
+                info: DarcySolveInfo) -> None:
+    """Sample by sample with scipy: SuperLU (``direct``) or AMG-CG (``amg``; ``auto`` picks by size), into ``u_b``."""
+    ndim = a_b.ndim - 1
     for i in range(a_b.shape[0]):
         b = np.ascontiguousarray(interior(f_b[i])).ravel()
         grid = interior(a_b[i]).shape
@@ -253,5 +267,3 @@ def solve_darcy(
         info.methods.append(chosen)
         info.residuals.append(res)
         info.iterations.append(its)
-    u = u_b[0] if single else u_b
-    return (u, info) if return_info else u

@@ -11,16 +11,10 @@ With ``u = 0`` on the boundary (homogeneous Dirichlet) the unknowns are the inte
 nodes; :func:`diffusion_matrix` assembles ``A`` over them (C order of the interior grid)
 as a symmetric positive definite scipy CSR matrix.
 
-Face averaging: ``"arithmetic"`` (the default, as FNO's Darcy data [1]_) or ``"harmonic"`` (the
-conductance of two half-cells in series, for high-contrast media [2]_); the matrix-free and
-multigrid solvers share that function, so every solver discretises the same equation.
-
-References
-----------
-.. [1] Z. Li et al., "Fourier Neural Operator for Parametric Partial Differential
-   Equations", ICLR 2021, arXiv:2010.08895 (``solve_gwf.m`` of the data generator).
-.. [2] S. V. Patankar, "Numerical Heat Transfer and Fluid Flow", Hemisphere 1980,
-   section 4.2-5 (interface conductivity: the harmonic mean).
+Face averaging: ``"arithmetic"`` (the default, as FNO's Darcy data) or ``"harmonic"`` (for
+high-contrast media); the matrix-free and multigrid solvers share the same function, so every
+solver discretises the same equation (the choice and its references:
+:mod:`neurops.solvers.linear.diffusion`).
 """
 
 from __future__ import annotations

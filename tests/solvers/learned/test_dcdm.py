@@ -1,4 +1,7 @@
-"""Tests of neurops.solvers.learned.dcdm (tiny grids): solver loop, Ritz vectors, loss. Training: tests/tasks/test_dcdm.py."""
+"""Tests of neurops.solvers.learned.dcdm (tiny grids): solver loop, Ritz vectors, loss.
+
+Training: tests/tasks/test_dcdm.py.
+"""
 
 from __future__ import annotations
 

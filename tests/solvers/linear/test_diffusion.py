@@ -1,4 +1,4 @@
-"""Tests of neurops.solvers.linear.operators: stencil, diffusion and CSR operators."""
+"""Tests of neurops.solvers.linear.diffusion (and the operator interface): -div(a grad u), input checks."""
 
 from __future__ import annotations
 
@@ -94,24 +94,6 @@ def test_face_differences_dirichlet_ends():
     torch.testing.assert_close(face_differences(u, 1, "dirichlet"), torch.tensor([[1.0, 1.0, 2.0, -4.0]]))
     torch.testing.assert_close(face_differences(u, 1, "periodic"), torch.tensor([[1.0, 2.0, -3.0]]))
     torch.testing.assert_close(face_differences(u, 1, "neumann"), torch.tensor([[1.0, 2.0]]))
-
-
-def test_csr_operator_matches_stencil():
-    a = _coef((5, 4), seed=4, batch=2)
-    op = DiffusionOperator.from_coefficient(a, "neumann")
-    csr = CSROperator([op.to_sparse_csr(0), op.to_sparse_csr(1)])
-    u = torch.randn(2, op.numel, dtype=torch.float64)
-    torch.testing.assert_close(csr.apply(u), op.apply(u.reshape(2, *op.shape)).reshape(2, -1))
-    torch.testing.assert_close(csr.diagonal(), op.diagonal().reshape(2, -1))
-    single = CSROperator(op.to_sparse_csr(1))
-    torch.testing.assert_close(single.apply(u)[1], csr.apply(u)[1])
-
-
-def test_symmetry_error_detects_nonsymmetric_stencil():
-    diag = torch.full((1, 4), 2.0)
-    coeffs = torch.stack([torch.full((1, 4), -1.0), torch.full((1, 4), -0.5)], dim=1)
-    op = StencilOperator(diag, star_offsets(1), coeffs, [False])
-    assert op.symmetry_error() > 0.1
 
 
 def test_bad_inputs_raise_clear_errors():

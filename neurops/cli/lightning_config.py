@@ -1,0 +1,169 @@
+"""What ``neurops fit|validate|test`` checks in a config before LightningCLI parses it, and its one-line errors.
+
+:func:`validate_config` refuses the old ``dsr fit`` dialect, a section that names no class, a
+misspelled key (with the closest valid one) and an unknown model name; :func:`resolve_config_args`
+turns short config names into the shipped files; :func:`neurops_error` and :func:`argument_error`
+turn jsonargparse's and Lightning's wrapped errors into one :class:`~neurops.errors.NeuropsError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import yaml
+from jsonargparse import ArgumentError
+
+from neurops.cli import LIGHTNING_COMMANDS
+from neurops.configs import resolve_config
+from neurops.errors import ConfigError, NeuropsError
+from neurops.models.registry import get_class
+from neurops.utils.signature import init_parameters
+
+#: top-level keys of a config
+TOP_KEYS = ("model", "data", "trainer", "seed_everything", "ckpt_path", "weights_only")
+
+
+def _check_keys(section: str, given: dict[str, Any], target: type, where: Path) -> None:
+    valid = init_parameters(target)
+    for key in given:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" Did you mean '{section}.{close[0]}'?" if close else ""
+            section_of = section.removesuffix(".init_args")
+            raise ConfigError(f"{where}: unknown config key '{section}.{key}'.{hint} "
+                              f"Valid keys of '{section_of}': {sorted(valid)}.")
+
+
+def validate_config(path: Path) -> None:
+    """Raise one ``ConfigError`` for the first problem of a config file: the old ``dsr fit`` dialect, a
+    section that names no class, a misspelled key (with a suggestion) or an unknown model name."""
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path} must hold a mapping with sections trainer/model/data.")
+    if {"task", "out", "seed"} & set(cfg):
+        raise ConfigError(
+            f"{path} is written in the old `neurops dsr fit` dialect (sections seed/out/data/task/trainer); "
+            "configs are LightningCLI configs now: `model: {class_path: neurops.tasks.DynamicsTask, init_args: "
+            "<the task section>}`, `data: {class_path: neurops.data.datamodule.DynamicsDataModule, init_args: <the "
+            "data section>}`, `seed_everything: <seed>` and `trainer: {default_root_dir: <out>, ...}`; lr/lr_end "
+            "became `optimizer` and `lr_scheduler` (see the shipped config dsr_lorenz63 and docs/dsr.md).")
+    for key, value in cfg.items():
+        if key not in TOP_KEYS:
+            close = difflib.get_close_matches(key, TOP_KEYS, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{path}: unknown top-level config key '{key}'.{hint} Valid: {sorted(TOP_KEYS)}.")
+        if key == "trainer" and isinstance(value, dict):
+            _check_keys(key, value, L.Trainer, path)
+        elif key in ("model", "data") and isinstance(value, dict):
+            if "class_path" not in value:
+                example = ("neurops.tasks.OperatorTask" if key == "model"
+                           else "neurops.data.datamodule.OperatorDataModule")
+                raise ConfigError(f"{path}: section '{key}' names no class; write it as `{key}: {{class_path: "
+                                  f"{example}, init_args: {{...}}}}` (as every shipped config does).")
+            _check_keys(f"{key}.init_args", value.get("init_args") or {}, import_class(value["class_path"], path),
+                        path)
+    model = cfg.get("model")
+    if isinstance(model, dict):
+        name = (model.get("init_args") or {}).get("model")
+        if isinstance(name, str):
+            get_class(name)  # an unknown model name fails here with suggestions
+
+
+def import_class(class_path: str, where: Path) -> type:
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"{where}: class_path {class_path!r} cannot be imported ({exc}).") from exc
+
+
+def resolve_config_args(argv: Sequence[str]) -> tuple[list[str], list[Path]]:
+    """``argv`` with short config names (``--config darcy_fno``) replaced by the shipped files' paths,
+    and the config files named."""
+    out: list[str] = []
+    configs: list[Path] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            configs.append(resolve_config(args[i + 1]))
+            out += [arg, str(configs[-1])]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            configs.append(resolve_config(arg.split("=", 1)[1]))
+            arg = f"--config={configs[-1]}"
+        out.append(arg)
+        i += 1
+    return out, configs
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from (``__cause__``, else ``__context__``), outermost first."""
+    chain: list[BaseException] = []
+    while exc is not None and all(exc is not seen for seen in chain):
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def _short(message: str) -> str:
+    """jsonargparse's multi-line report as one line: the key, what it expects or accepts, and the value given."""
+    key = ".".join(dict.fromkeys(re.findall(r'Parser key "([^"]+)"', message)))  # nested sections: data.batch_size
+    option = re.search(r"Option '([^']+)' is not accepted", message)
+    class_path = re.search(r"class_path '([^']+)'", message)
+    if key and option and class_path:
+        valid = init_parameters(import_class(class_path.group(1), Path("config")))
+        close = difflib.get_close_matches(option.group(1), valid, n=1)
+        hint = f"; did you mean --{key}.{close[0]}?" if close else ""
+        return f"--{key}.{option.group(1)}: {class_path.group(1)} has no option {option.group(1)!r}{hint} " \
+               f"Valid: {sorted(valid)}."
+    inner = re.search(r"Expected a <class '([^']+)'>\. Got value: (.*)", message)  # a section's own key
+    expected = [inner.group(1)] if inner else re.findall(r"Expected a <class '([^']+)'>", message)
+    given = inner or re.search(r"Given value: (.*)", message)
+    if key and expected and given:
+        names = " or ".join(dict.fromkeys(name.replace("NoneType", "null") for name in expected))
+        return f"--{key} expects {names}, got {given.groups()[-1].strip()!r}."
+    skip = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value type:")
+    lines = [line.strip().lstrip("- ").strip() for line in message.splitlines()]
+    text = "; ".join(line for line in lines if line and not line.startswith(skip))
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def neurops_error(exc: BaseException) -> NeuropsError:
+    """The :class:`NeuropsError` an exception was raised from, or a ``ConfigError`` stating its innermost cause."""
+    chain = _chain(exc)
+    for inner in chain:
+        if isinstance(inner, NeuropsError):
+            return inner
+    return ConfigError(f"invalid configuration: {_short(str(chain[-1]))}")
+
+
+def argument_error(exc: ArgumentError, parser: Any, args: Sequence[str] | None) -> ConfigError:
+    """One line for a command line jsonargparse refused, with the closest valid option for an unknown one."""
+    message = str(exc)
+    unknown = re.match(r"unrecognized arguments: (\S+)", message)
+    if unknown:
+        flag = unknown.group(1).split("=", 1)[0]
+        sub = next((a for a in args or () if a in LIGHTNING_COMMANDS), None)
+        subcommands = getattr(getattr(parser, "_subcommands_action", None), "_name_parser_map", {})  # jsonargparse's
+        target = subcommands.get(sub, parser)
+        options = [o for action in target._actions for o in action.option_strings if o.startswith("--")]
+        close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return ConfigError(f"neurops {sub or ''}: unrecognized option {flag}{hint} See `neurops {sub or 'fit'} --help` "
+                           "(and --print_config for the whole configuration).")
+    return ConfigError(_short(message))
+
+
+__all__ = ["TOP_KEYS", "argument_error", "import_class", "neurops_error", "resolve_config_args", "validate_config"]

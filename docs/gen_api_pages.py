@@ -12,8 +12,8 @@ import neurops
 
 SUBPACKAGES = ["kernels", "solvers", "layers", "models", "physics", "data", "metrics", "dynamics", "inverse",
                "tasks", "viz", "cli", "utils"]
-#: modules directly under neurops/ (one page, "neurops")
-TOP_LEVEL = ["neurops", "neurops.checkpoints", "neurops.errors", "neurops.inference", "neurops.systems"]
+#: modules directly under neurops/ (one page, "neurops"; neurops.errors has its own in troubleshooting.md)
+TOP_LEVEL = ["neurops", "neurops.checkpoints", "neurops.inference", "neurops.registry", "neurops.systems"]
 API_DIR = Path(__file__).parent / "api"
 
 

@@ -22,14 +22,37 @@ from neurops.models import dcdm  # noqa: E402,F401
 from neurops.models import external  # noqa: E402,F401
 from neurops.models import unet  # noqa: E402,F401
 
+from neurops.models.dcdm import DCDMNet  # noqa: E402
+from neurops.models.dgno import DGNO  # noqa: E402
+from neurops.models.fno import FNO  # noqa: E402
+from neurops.models.lsm import LSM  # noqa: E402
+from neurops.models.mgno import MGNO  # noqa: E402
+from neurops.models.piecewise_linear import PiecewiseLinearRNN, stack_members  # noqa: E402
+from neurops.models.plrnn import ALRNN, PLRNN, ClippedShallowPLRNN, DendPLRNN, ShallowPLRNN  # noqa: E402
+from neurops.models.unet import FunctionSpaceUNet, UNet  # noqa: E402
+
 __all__ = [
+    "ALRNN",
+    "DCDMNet",
+    "DGNO",
+    "FNO",
+    "LSM",
+    "MGNO",
     "MODELS",
-    "Presets",
+    "PLRNN",
     "RESOLUTION_BEHAVIOURS",
+    "ClippedShallowPLRNN",
+    "DendPLRNN",
+    "FunctionSpaceUNet",
+    "PiecewiseLinearRNN",
+    "Presets",
+    "ShallowPLRNN",
+    "UNet",
     "available",
     "build",
     "get_class",
     "register",
     "resolution_behaviour",
     "spec_of",
+    "stack_members",
 ]

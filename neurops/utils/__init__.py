@@ -1,1 +1,6 @@
 """Small shared helpers: atomic file writes, seeding, benchmark bookkeeping."""
+
+from neurops.utils.io import atomic_path, check_output_path
+from neurops.utils.seeding import sample_seeds, seed_everything
+
+__all__ = ["atomic_path", "check_output_path", "sample_seeds", "seed_everything"]

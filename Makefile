@@ -39,7 +39,7 @@ quickstart: $(VENV)/.installed-core
 test: $(VENV)/.installed-core
 	$(PY) -m pytest -q
 
-## tests that start and kill real processes (a SIGKILLed run resumed); CI runs them after `make test`
+## tests that start real processes (DDP/FSDP jobs, a SIGKILLed run resumed); CI runs them after `make test`
 test-processes: $(VENV)/.installed-core
 	$(PY) -m pytest -q -m processes
 

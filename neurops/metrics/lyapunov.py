@@ -23,7 +23,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.linalg import expm
 
 from neurops.errors import ConfigError
 
@@ -93,7 +92,9 @@ def lyapunov_spectrum_orbit(jacobian: Callable[[np.ndarray], np.ndarray], orbit:
     x = np.asarray(orbit, dtype=np.float64)[None] if single else np.asarray(orbit, dtype=np.float64)
     b, t, d = x.shape
     k = d if n_exponents is None else n_exponents
-    steps = expm(jacobian(0.5 * (x[:, 1:] + x[:, :-1])) * dt)  # [B, T-1, D, D]
+    # batched matrix exponentials (torch's: scipy's expm loops in Python, ~50x slower for 10^5 3x3 matrices)
+    steps = torch.linalg.matrix_exp(torch.from_numpy(np.ascontiguousarray(
+        jacobian(0.5 * (x[:, 1:] + x[:, :-1])) * dt, dtype=np.float64))).numpy()  # [B, T-1, D, D]
     q = np.linalg.qr(np.random.default_rng(seed).normal(size=(b, d, k)))[0]
     total = np.zeros((b, k))
     for i in range(t - 1):

@@ -58,6 +58,7 @@ def _test_metrics(ckpt: Path, data: Path) -> dict[str, float]:
     return {**first, **second}
 
 
+@pytest.mark.processes  # ~15-30 s: two processes import Lightning; CI runs it in `make test-processes`
 def test_two_process_ddp_fit_equals_one_process(operator_file, tmp_path):
     cfg = _config(tmp_path, operator_file)
     single, ddp = tmp_path / "single", tmp_path / "ddp"
@@ -135,7 +136,7 @@ def _tiny_configs(tmp_path: Path, lorenz63: Path) -> dict[str, tuple[dict, str]]
     return configs
 
 
-@pytest.mark.processes  # ~15-25 s each (two processes import Lightning); the operator task's test above is fast
+@pytest.mark.processes  # ~15-25 s each (two processes import Lightning)
 @pytest.mark.parametrize("kind", ["rollout", "generative", "dynamics"])
 def test_every_task_fits_in_two_ddp_processes(kind, lorenz63_file, tmp_path):
     """The rollout, generative (DGNO) and dynamics (DSR) tasks under `--trainer.strategy ddp --trainer.devices 2`:

@@ -83,6 +83,7 @@ dist.destroy_process_group()
 """
 
 
+@pytest.mark.processes  # ~5-10 s: two processes import torch.distributed; CI runs it in `make test-processes`
 def test_all_reduce_across_two_processes(tmp_path, two_processes):
     x = _offset_fields(2)
     np.save(tmp_path / "x.npy", x)

@@ -8,6 +8,7 @@ instance normalisation here: batch statistics would differ between a half and a 
 
 import json
 
+import pytest
 import torch
 
 from neurops.models import build
@@ -46,6 +47,7 @@ dist.destroy_process_group()
 """
 
 
+@pytest.mark.processes  # ~10-20 s: two processes import torch.distributed; CI runs it in `make test-processes`
 def test_fsdp2_step_in_two_processes_equals_the_unsharded_step(tmp_path, two_processes):
     gen = torch.Generator().manual_seed(1)
     x, y = torch.randn(4, 1, 16, 16, generator=gen), torch.randn(4, 1, 16, 16, generator=gen)

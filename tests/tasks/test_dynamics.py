@@ -13,6 +13,7 @@ import torch
 from neurops.checkpoints import load
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.data.generators import get_generator
+from neurops.dynamics import teacher_forcing
 from neurops.dynamics.evaluate import EvaluationSettings, evaluate_checkpoints
 from neurops.errors import CheckpointError, ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, hellinger_distance, state_space_divergence
@@ -77,11 +78,26 @@ def test_training_lowers_the_forced_loss(l63_file: Path) -> None:
 
 
 @pytest.mark.parametrize("training", ["agtf", "stf", "bptt"])
-def test_other_forcings_run(l63_file: Path, tmp_path: Path, training: str) -> None:
-    trainer, task, _ = _fit(l63_file, tmp_path, training=training, tau=5, alpha_every=2, lambda_mar=1e-3)
+def test_other_forcings_run(l63_file: Path, tmp_path: Path, training: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    estimates: list[float] = []
+    estimate_alpha = teacher_forcing.estimate_alpha
+
+    def recorded(*args, **kwargs):
+        value = estimate_alpha(*args, **kwargs)
+        estimates.append(float(value))
+        return value
+
+    monkeypatch.setattr(teacher_forcing, "estimate_alpha", recorded)
+    trainer, task, _ = _fit(l63_file, tmp_path, training=training, tau=5, alpha_every=2, alpha_rate=0.1,
+                            lambda_mar=1e-3)
     assert torch.isfinite(trainer.callback_metrics["train/mse"])
     if training == "agtf":
-        assert 0.0 <= task.alpha_schedule.alpha <= 1.0
+        # alpha* re-estimated every second training batch; alpha jumps up to it at once, else decays towards it
+        assert len(estimates) == -(-trainer.global_step // 2) and all(0.0 <= a <= 1.0 for a in estimates)
+        alpha = 1.0
+        for a in estimates:
+            alpha = a if a > alpha else 0.9 * alpha + 0.1 * a
+        assert task.alpha_schedule.alpha == pytest.approx(alpha, rel=1e-12) and alpha < 1.0
         ckpt = tmp_path / "a.ckpt"
         trainer.save_checkpoint(ckpt)
         assert load(ckpt)[1].alpha_schedule.alpha == task.alpha_schedule.alpha

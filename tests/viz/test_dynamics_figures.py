@@ -4,23 +4,50 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.image
 import numpy as np
 import pytest
 
 from neurops.dynamics.symbolic import symbolic_graph
+from neurops.metrics.dsr import power_spectra
 from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
 
 
-def test_figures_are_written(tmp_path: Path) -> None:
+def test_figures_draw_the_series_and_are_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     t = np.linspace(0, 60, 3000)
     x3 = np.stack([np.sin(t), np.cos(t), np.sin(2 * t)], axis=1)
+    path = plot_attractor(x3, 1.1 * x3, tmp_path / "a3.png")  # the real file: a PNG of the figure's size
+    png = matplotlib.image.imread(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.shape[:2] == (460, 1000) and png.std() > 0.05
+    figures = _capture(monkeypatch)
     for x, name in ((x3, "a3"), (x3[:, :2], "a2"), (x3[:, :1], "a1")):
-        assert plot_attractor(x, 1.1 * x, tmp_path / f"{name}.png").stat().st_size > 1000
-    assert plot_power_spectra(x3, x3[::-1].copy(), tmp_path / "s.png", dt=0.02).stat().st_size > 1000
+        plot_attractor(x, 1.1 * x, tmp_path / f"{name}.png")
+        for ax, y in zip(figures[-1].axes, (x, 1.1 * x)):  # data, then model: every plotted point is the series'
+            line = ax.get_lines()[0]
+            drawn = [line.get_xdata(), line.get_ydata()] if x.shape[1] < 3 else [*line.get_data_3d()]
+            expected = [np.arange(len(y)), y[:, 0]] if x.shape[1] == 1 else [y[:, d] for d in range(x.shape[1])]
+            for got, want in zip(drawn, expected):
+                np.testing.assert_allclose(got, want)
+    plot_power_spectra(x3, x3[::-1].copy(), tmp_path / "s.png", dt=0.02)
+    spectra = power_spectra(x3)
+    freqs = np.fft.rfftfreq(len(x3), d=0.02)
+    cut = int(0.1 * len(freqs))  # the low-frequency tenth is drawn
+    assert len(figures[-1].axes) == 3
+    for d, ax in enumerate(figures[-1].axes):  # both series have the same spectra: reversing time keeps them
+        data, model = ax.get_lines()
+        np.testing.assert_allclose(data.get_xdata(), freqs[1:cut])
+        np.testing.assert_allclose(data.get_ydata(), spectra[d, 1:cut])
+        np.testing.assert_allclose(model.get_ydata(), np.clip(data.get_ydata(), 1e-12, None), rtol=1e-6)
     codes = np.array([[0, 0], [0, 1], [1, 1], [0, 1]] * 25, dtype=bool)
     graph = symbolic_graph(codes)
     assert graph.labels == ["01", "00", "11"] and graph.counts.sum() == len(codes) - 1
-    assert plot_symbolic_graph(graph, tmp_path / "g.png").stat().st_size > 1000
+    plot_symbolic_graph(graph, tmp_path / "g.png")
+    ax = figures[-1].axes[0]
+    np.testing.assert_allclose(np.hypot(*ax.collections[0].get_offsets().T), 1.0)  # three nodes on the circle
+    labels = [t.get_text() for t in ax.texts if t.get_text()]
+    assert labels == [f"{label}\n{v:.0%}" for label, v in zip(graph.labels, graph.visits)]
+    arrows = [t for t in ax.texts if not t.get_text()]  # one arrow per transition between two regions
+    assert len(arrows) == int((graph.probabilities[~np.eye(3, dtype=bool)] > 0).sum()) > 0
 
 
 def _capture(monkeypatch: pytest.MonkeyPatch) -> list:

@@ -23,8 +23,15 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from jaxtyping import install_import_hook
 
-from neurops.data.writer import H5Writer
+# Shapes are checked at run time for the whole test session: every function of these modules is checked
+# against its annotations (jaxtyping shapes such as Float[Tensor, "batch channel *space"]) by beartype when
+# it is called. The hook acts on modules imported after it, so it comes before any neurops import.
+SHAPE_CHECKED = ("neurops.layers", "neurops.metrics")
+install_import_hook(SHAPE_CHECKED, "beartype.beartype(conf=beartype.BeartypeConf(is_pep484_tower=True))")
+
+from neurops.data.writer import H5Writer  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -29,8 +29,9 @@ from collections.abc import Mapping, Sequence
 from typing import Literal, Union
 
 import torch
+from jaxtyping import Float
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from neurops.errors import ModelError
 
@@ -55,7 +56,7 @@ _TORCH_MODE: dict[BoundaryMode, str] = {
 }
 
 
-def _canonical(mode: str) -> BoundaryMode:
+def _canonical(mode: str | object) -> BoundaryMode:
     if not isinstance(mode, str):
         raise TypeError(
             f"boundary condition must be a string, got {type(mode).__name__}; "
@@ -71,7 +72,7 @@ def _canonical(mode: str) -> BoundaryMode:
 
 
 def resolve_boundary(
-    boundary: BoundaryLike, ndim: int, dims: Sequence[str] | None = None
+    boundary: BoundaryLike | object, ndim: int, dims: Sequence[str] | None = None
 ) -> tuple[BoundaryMode, ...]:
     """Normalise a boundary specification to one canonical mode per spatial dim.
 
@@ -83,7 +84,8 @@ def resolve_boundary(
         condition as stored in the HDF5 ``boundary`` attribute
         (``{"x": "periodic", "y": "dirichlet"}``; needs ``dims``). Aliases:
         ``zeros``/``none`` -> dirichlet, ``circular`` -> periodic,
-        ``reflect`` -> neumann.
+        ``reflect`` -> neumann. Anything else is one clear TypeError (so the
+        annotation admits any object: this function is where it is checked).
     ndim : int
         Number of spatial dimensions (1, 2 or 3).
     dims : sequence of str, optional
@@ -152,8 +154,8 @@ def _pad_list(widths: Sequence[int]) -> list[int]:
 
 
 def pad_boundary(
-    x: torch.Tensor, boundary: Sequence[BoundaryMode], width: int | Sequence[int]
-) -> torch.Tensor:
+    x: Float[Tensor, "batch channel *_space"], boundary: Sequence[BoundaryMode], width: int | Sequence[int]
+) -> Float[Tensor, "batch channel *padded"]:
     """Pad every spatial dimension with ghost cells set by its boundary condition.
 
     Parameters
@@ -209,8 +211,8 @@ def _circular_pad_dim(x: torch.Tensor, axis: int, width: int) -> torch.Tensor:
 
 
 def pad_for_conv(
-    x: torch.Tensor, boundary: Sequence[BoundaryMode], width: int | Sequence[int]
-) -> tuple[torch.Tensor, tuple[int, ...]]:
+    x: Float[Tensor, "batch channel *_space"], boundary: Sequence[BoundaryMode], width: int | Sequence[int]
+) -> tuple[Float[Tensor, "batch channel *padded"], tuple[int, ...]]:
     """Pad the non-Dirichlet dimensions explicitly, leave zero padding to the conv.
 
     Convolutions pad with zeros themselves at no extra memory traffic, so Dirichlet
@@ -280,7 +282,7 @@ class BoundaryPad(nn.Module):
         self.boundary = resolve_boundary(boundary, ndim, dims)
         self.width = int(width)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[Tensor, "batch channel *_space"]) -> Float[Tensor, "batch channel *padded"]:
         """Pad ``x : [B, C, *spatial]``."""
         if x.dim() - 2 != len(self.boundary):
             raise ModelError(

@@ -43,7 +43,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from jaxtyping import Float
+from torch import Tensor, nn
 
 from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, pad_for_conv, resolve_boundary
@@ -139,7 +140,7 @@ class GridStencilConv(nn.Module):
         """The input as the convolution sums it (unchanged here)."""
         return x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[Tensor, "batch in_channel *space"]) -> Float[Tensor, "batch out_channel *space"]:
         """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
         if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
             raise ModelError(f"{type(self).__name__} expects [B, {self.in_channels}, {self.ndim} spatial dims], "

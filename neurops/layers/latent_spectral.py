@@ -24,15 +24,17 @@ import math
 from collections.abc import Sequence
 
 import torch
+from jaxtyping import Float
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from neurops.errors import ModelError
 
 __all__ = ["LatentSpectralBlock", "crop", "pad_to_multiple", "patchify", "unpatchify"]
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: Sequence[int]) -> tuple[torch.Tensor, tuple[int, ...]]:
+def pad_to_multiple(x: Float[Tensor, "batch channel *space"],
+                    multiple: Sequence[int]) -> tuple[Float[Tensor, "batch channel *padded"], tuple[int, ...]]:
     """Zero-pad the trailing (high-index) side of each spatial axis to a multiple.
 
     Parameters
@@ -56,14 +58,15 @@ def pad_to_multiple(x: torch.Tensor, multiple: Sequence[int]) -> tuple[torch.Ten
     return x, spatial
 
 
-def crop(x: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
+def crop(x: Float[Tensor, "batch channel *padded"], spatial: Sequence[int]) -> Float[Tensor, "batch channel *space"]:
     """Crop ``x : [B, C, *padded]`` back to its leading ``spatial`` points per axis."""
     if tuple(x.shape[2:]) == tuple(spatial):
         return x
     return x[(slice(None), slice(None), *(slice(0, s) for s in spatial))]
 
 
-def patchify(x: torch.Tensor, patch_size: Sequence[int]) -> torch.Tensor:
+def patchify(x: Float[Tensor, "batch channel *space"],
+             patch_size: Sequence[int]) -> Float[Tensor, "batch_patches patch channel"]:
     """Cut a field into non-overlapping patches, channels last.
 
     Parameters
@@ -88,7 +91,8 @@ def patchify(x: torch.Tensor, patch_size: Sequence[int]) -> torch.Tensor:
     return x.permute(order).reshape(b * math.prod(counts), math.prod(patch_size), c)
 
 
-def unpatchify(patches: torch.Tensor, batch: int, spatial: Sequence[int], patch_size: Sequence[int]) -> torch.Tensor:
+def unpatchify(patches: Float[Tensor, "batch_patches patch channel"], batch: int, spatial: Sequence[int],
+               patch_size: Sequence[int]) -> Float[Tensor, "batch channel *space"]:
     """Inverse of :func:`patchify`.
 
     Parameters
@@ -220,7 +224,7 @@ class LatentSpectralBlock(nn.Module):
         valid = patchify(ones, self.patch_size)[..., 0] > 0.5  # [N, P]
         return valid.repeat(batch, 1)[:, None, None, :]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[Tensor, "batch channel *space"]) -> Float[Tensor, "batch channel *space"]:
         """Apply the block.
 
         Parameters

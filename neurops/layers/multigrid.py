@@ -47,8 +47,9 @@ import math
 from collections.abc import Sequence
 
 import torch
+from jaxtyping import Float
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, pad_boundary, pad_for_conv, resolve_boundary
@@ -59,7 +60,7 @@ _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
-def parse_smoothing(smoothing: SmoothingSchedule) -> tuple[tuple[int, int], ...]:
+def parse_smoothing(smoothing: SmoothingSchedule | object) -> tuple[tuple[int, int], ...]:
     """Normalise a smoothing schedule to ``((pre, post), ...)`` per level.
 
     Parameters
@@ -68,7 +69,8 @@ def parse_smoothing(smoothing: SmoothingSchedule) -> tuple[tuple[int, int], ...]
         One entry per level, finest first: an int (pre-smoothing steps, no
         post-smoothing) or a pair ``(pre, post)``. The official code's
         ``--num_iteration 10 10 10 10 10 20`` is ``[1, 1, 1, 1, 1, 2]`` here. The
-        coarsest level's post count must be 0 (it has nothing to prolong from).
+        coarsest level's post count must be 0 (it has nothing to prolong from). Anything
+        else is one clear error, raised here (so the annotation admits any object).
 
     Returns
     -------
@@ -259,7 +261,7 @@ class MultigridConv(nn.Module):
             index.append(slice(start, start + n))
         return out[tuple(index)] + fine
 
-    def forward(self, f: torch.Tensor) -> torch.Tensor:
+    def forward(self, f: Float[Tensor, "batch in_channel *space"]) -> Float[Tensor, "batch out_channel *space"]:
         """Apply the V-cycle.
 
         Parameters

@@ -33,8 +33,9 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
+from jaxtyping import Float
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
@@ -93,15 +94,15 @@ def fine_size(n: int, mode: BoundaryMode) -> int:
     return 2 * n if mode == "periodic" else 2 * n - 1
 
 
-def resample(x: torch.Tensor, size: Sequence[int], mode: ResampleMode = "linear",
-             boundary: BoundaryLike = "dirichlet") -> torch.Tensor:
+def resample(x: Float[Tensor, "batch channel *_space"], size: Sequence[int], mode: str = "linear",
+             boundary: BoundaryLike = "dirichlet") -> Float[Tensor, "batch channel *target"]:
     """Resample a field onto another grid of the same domain.
 
     Parameters
     ----------
     x : [B, C, *spatial] with 1, 2 or 3 spatial dims.
     size : points per spatial axis of the target grid.
-    mode : ``"linear"`` or ``"fourier"`` (see the module docstring).
+    mode : ``"linear"`` or ``"fourier"`` (see the module docstring; checked here, with an error naming both).
     boundary : boundary condition per axis (one string for all); it fixes the grid type.
 
     Returns
@@ -219,7 +220,7 @@ class Resample(nn.Module):
             out.append(int(round(c)) + (0 if m == "periodic" else 1))
         return tuple(out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[Tensor, "batch channel *space"]) -> Float[Tensor, "batch channel *target"]:
         """``x : [B, C, *spatial] -> [B, C, *target]``."""
         return resample(x, self.target(x.shape[2:]), self.mode, self.boundary)
 
@@ -234,8 +235,9 @@ def coarser(shape: Sequence[int], reference: Sequence[int], boundary: Sequence[B
     return any(cells(n, m) < cells(r, m) for n, r, m in zip(shape, reference, boundary))
 
 
-def on_grid(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, grid: Sequence[int],
-            boundary: BoundaryLike = "dirichlet", mode: ResampleMode = "linear") -> torch.Tensor:
+def on_grid(fn: Callable[[Tensor], Tensor], x: Float[Tensor, "batch in_channel *space"], grid: Sequence[int],
+            boundary: BoundaryLike = "dirichlet",
+            mode: ResampleMode = "linear") -> Float[Tensor, "batch out_channel *space"]:
     """Apply ``fn`` on another grid: ``resample(fn(resample(x, grid)), x's grid)``.
 
     Runs a block trained on a reference grid (the training grid) on inputs of any

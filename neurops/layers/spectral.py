@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
+from jaxtyping import Float
+from torch import Tensor, nn
 
 from neurops.kernels.spectral import spectral_conv
 
@@ -39,7 +40,7 @@ class SpectralConv(nn.Module):
         # real storage of complex weights (uniform in [0, scale) per part, as in the FNO paper's code)
         self.weight = nn.Parameter(scale * torch.rand(in_channels, out_channels, *kept, 2))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[Tensor, "batch in_channel *space"]) -> Float[Tensor, "batch out_channel *space"]:
         return spectral_conv(x, self.weight, self.modes, self.path)
 
     def extra_repr(self) -> str:

@@ -34,12 +34,17 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from jaxtyping import Float, Int
 from scipy.ndimage import gaussian_filter1d
-from torch import nn
+from torch import Tensor, nn
 
 from neurops.errors import ConfigError, DataError
 from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
 from neurops.systems import system_from_attrs
+
+#: a series ``[T, N]`` (one variable may come as ``[T]``). Dims with a leading ``_`` are checked by the
+#: functions themselves, with an error that names the problem (jaxtyping leaves them alone).
+Series = Float[np.ndarray, "_time *_var"] | Float[Tensor, "_time *_var"]
 
 #: dimension below which ``method="auto"`` bins (above: Gaussian mixture)
 BINNING_MAX_DIM = 5
@@ -60,7 +65,7 @@ def _model_tensor(model: nn.Module, arr: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(arr, dtype=ref.dtype, device=ref.device)
 
 
-def state_space_divergence(x_true: np.ndarray | torch.Tensor, x_gen: np.ndarray | torch.Tensor, *,
+def state_space_divergence(x_true: Series, x_gen: Series, *,
                            method: Literal["auto", "binning", "gmm"] = "auto", n_bins: int = 30,
                            n_centers: int = 10_000, n_samples: int = 1000, variance: float = 1.0,
                            seed: int = 0) -> float:
@@ -115,7 +120,7 @@ def _bin_indexer(p: np.ndarray, n_bins: int) -> Any:
     return flat_index
 
 
-def occupied_bins(x: np.ndarray | torch.Tensor, n_bins: int = 30) -> int:
+def occupied_bins(x: Series, n_bins: int = 30) -> int:
     """Number of the ``n_bins^N`` D_stsp bins that the series ``x : [T, N]`` occupies (its own grid).
 
     ``T / occupied_bins(x)`` points per occupied bin says whether the histogram is resolved:
@@ -167,7 +172,7 @@ def _gmm_kl(p: np.ndarray, q: np.ndarray, n_centers: int, n_samples: int, varian
     return float(terms.mean()) if len(terms) else float("nan")
 
 
-def power_spectra(x: np.ndarray | torch.Tensor, smoothing: float = 20.0) -> np.ndarray:
+def power_spectra(x: Series, smoothing: float = 20.0) -> Float[np.ndarray, "var freq"]:
     """Normalised, Gaussian-smoothed power spectra per dimension.
 
     Each dimension is z-scored; ``|rfft|^2`` is smoothed with a Gaussian kernel of
@@ -193,7 +198,7 @@ def power_spectra(x: np.ndarray | torch.Tensor, smoothing: float = 20.0) -> np.n
     return spec / np.where(total > 0, total, 1.0)
 
 
-def hellinger_distance(x_true: np.ndarray | torch.Tensor, x_gen: np.ndarray | torch.Tensor, *,
+def hellinger_distance(x_true: Series, x_gen: Series, *,
                        smoothing: float = 20.0) -> float:
     """``D_H``: Hellinger distance of the smoothed power spectra, averaged over dimensions.
 
@@ -218,7 +223,7 @@ def hellinger_distance(x_true: np.ndarray | torch.Tensor, x_gen: np.ndarray | to
 
 
 @torch.no_grad()
-def prediction_error(model: nn.Module, x: np.ndarray | torch.Tensor, n: int = 20, *, every: int = 1,
+def prediction_error(model: nn.Module, x: Series, n: int = 20, *, every: int = 1,
                      batch_size: int = 20_000) -> float:
     """``PE(n)``: MSE between ``x_{t+n}`` and the model's ``n``-step free prediction from ``x_t``.
 
@@ -244,8 +249,9 @@ def prediction_error(model: nn.Module, x: np.ndarray | torch.Tensor, n: int = 20
 
 
 @torch.no_grad()
-def model_lyapunov_max(model: nn.Module, x0: np.ndarray | torch.Tensor, *, dt: float = 1.0, n_steps: int = 10_000,
-                       transient: int = 1000, seed: int = 0) -> float | np.ndarray:
+def model_lyapunov_max(model: nn.Module, x0: Float[np.ndarray, "*starts var"] | Float[Tensor, "*starts var"], *,
+                       dt: float = 1.0, n_steps: int = 10_000, transient: int = 1000,
+                       seed: int = 0) -> float | Float[np.ndarray, " starts"]:
     """Largest Lyapunov exponent of a trained model (per time unit), started from ``x0 : [N]`` (or ``[K, N]``).
 
     QR iteration on the model's Jacobians along its own orbit (transient discarded),
@@ -259,7 +265,7 @@ def model_lyapunov_max(model: nn.Module, x0: np.ndarray | torch.Tensor, *, dt: f
     return float(lam[0]) if x.ndim == 1 else lam.cpu().numpy()
 
 
-def data_lyapunov_max(x: np.ndarray, attrs: dict[str, Any]) -> float | None:
+def data_lyapunov_max(x: Float[np.ndarray, "*batch time var"], attrs: dict[str, Any]) -> float | None:
     """Largest Lyapunov exponent of a generated series from its true vector field, or None.
 
     Works for files written by the chaotic-system generators (``name`` in lorenz63,
@@ -284,7 +290,7 @@ def data_lyapunov_max(x: np.ndarray, attrs: dict[str, Any]) -> float | None:
     return float(np.mean(lam[:, 0]))
 
 
-def start_indices(n_points: int, n_starts: int) -> np.ndarray:
+def start_indices(n_points: int, n_starts: int) -> Int[np.ndarray, " starts"]:
     """``n_starts`` initial-condition indices spread evenly over a series of ``n_points``, the first at 0."""
     if n_starts < 1:
         raise ConfigError(f"the number of initial conditions must be >= 1, got {n_starts}.")
@@ -292,8 +298,8 @@ def start_indices(n_points: int, n_starts: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def generate_like(model: nn.Module, x_test: np.ndarray | torch.Tensor, warmup_fraction: float = 0.25,
-                  n_steps: int | None = None, starts: np.ndarray | None = None) -> np.ndarray:
+def generate_like(model: nn.Module, x_test: Series, warmup_fraction: float = 0.25, n_steps: int | None = None,
+                  starts: Int[np.ndarray, " starts"] | None = None) -> Float[np.ndarray, "*members_starts steps var"]:
     """The protocol's generated series: ``(1 + w) T`` free steps from ``x_test[0]``, first ``w T`` dropped.
 
     Parameters
@@ -328,7 +334,7 @@ DIVERGE_RANGE = 10.0
 VERDICTS = ("bounded", "collapsed to a fixed point", "diverged")
 
 
-def orbit_verdict(x_gen: np.ndarray, x_data: np.ndarray) -> dict[str, Any]:
+def orbit_verdict(x_gen: Float[np.ndarray, "steps var"], x_data: Float[np.ndarray, "time var"]) -> dict[str, Any]:
     """Whether a free-running orbit stays on a bounded set like the data, collapses or diverges.
 
     * ``"diverged"``: non-finite values, or a point farther from the data's mean than
@@ -361,7 +367,7 @@ def orbit_verdict(x_gen: np.ndarray, x_data: np.ndarray) -> dict[str, Any]:
     return {"verdict": verdict, "spread": spread.tolist(), "data_spread": data_spread.tolist()}
 
 
-def evaluate_reconstruction(model: nn.Module, x_test: np.ndarray | torch.Tensor, *, dt: float = 1.0,
+def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0,
                             n_bins: int = 30, smoothing: float = 20.0, pe_steps: int = 20, pe_every: int = 1,
                             lyapunov_steps: int = 10_000, lyapunov_starts: int = 1, n_starts: int = 1,
                             warmup_fraction: float = 0.25, orbit_length: int | None = None,
@@ -439,7 +445,7 @@ def evaluate_reconstruction(model: nn.Module, x_test: np.ndarray | torch.Tensor,
     }
 
 
-def summarize(values: list[float] | np.ndarray) -> dict[str, float]:
+def summarize(values: list[float] | Float[np.ndarray, " runs"]) -> dict[str, float]:
     """Mean, standard error, median and median absolute deviation of per-run values (NaNs dropped)."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]

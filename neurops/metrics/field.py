@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from neurops.errors import ConfigError, DataError
 from neurops.registry import Registry
@@ -37,8 +39,8 @@ def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
         raise DataError(f"expected fields [B, C, *spatial], got shape {tuple(pred.shape)}.")
 
 
-def relative_lp(pred: torch.Tensor, target: torch.Tensor, p: float = 2, reduction: str = "mean",
-                eps: float = 1e-12) -> torch.Tensor:
+def relative_lp(pred: Float[Tensor, "_batch _channel *_space"], target: Float[Tensor, "_batch _channel *_space"],
+                p: float = 2, reduction: str = "mean", eps: float = 1e-12) -> Float[Tensor, "*batch"]:
     """``||pred - target||_p / ||target||_p`` per sample (all channels and points), then reduced.
 
     Parameters
@@ -53,7 +55,8 @@ def relative_lp(pred: torch.Tensor, target: torch.Tensor, p: float = 2, reductio
     return _reduce(diff / (ref + eps), reduction)
 
 
-def relative_l2(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+def relative_l2(pred: Float[Tensor, "_batch _channel *_space"], target: Float[Tensor, "_batch _channel *_space"],
+                reduction: str = "mean") -> Float[Tensor, "*batch"]:
     """Relative L2 error (see :func:`relative_lp`)."""
     return relative_lp(pred, target, 2, reduction)
 
@@ -83,8 +86,9 @@ def _sq_h1_seminorm_fourier(u: torch.Tensor, k_max: int | None) -> torch.Tensor:
     return (sq_l2 * weight).flatten(1).sum(1) * math.prod(u.shape[2:])
 
 
-def relative_h1(pred: torch.Tensor, target: torch.Tensor, method: str = "fd", reduction: str = "mean",
-                spacing: Sequence[float] | None = None, k_max: int | None = 20, eps: float = 1e-12) -> torch.Tensor:
+def relative_h1(pred: Float[Tensor, "_batch _channel *_space"], target: Float[Tensor, "_batch _channel *_space"],
+                method: str = "fd", reduction: str = "mean", spacing: Sequence[float] | None = None,
+                k_max: int | None = 20, eps: float = 1e-12) -> Float[Tensor, "*batch"]:
     """Relative H1 error ``||e||_H1 / ||target||_H1`` with ``||v||_H1^2 = ||v||^2 + ||grad v||^2``.
 
     Parameters

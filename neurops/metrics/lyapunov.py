@@ -23,6 +23,8 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from neurops.errors import ConfigError
 
@@ -34,10 +36,9 @@ def _check_steps(n_steps: int, dt: float) -> None:
 
 
 @torch.no_grad()
-def lyapunov_spectrum_map(step: Callable[[torch.Tensor], torch.Tensor],
-                          jacobian: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, n_steps: int, *,
-                          n_exponents: int | None = None, transient: int = 1000, dt: float = 1.0,
-                          seed: int = 0) -> torch.Tensor:
+def lyapunov_spectrum_map(step: Callable[[Tensor], Tensor], jacobian: Callable[[Tensor], Tensor],
+                          z0: Float[Tensor, "batch latent"], n_steps: int, *, n_exponents: int | None = None,
+                          transient: int = 1000, dt: float = 1.0, seed: int = 0) -> Float[Tensor, "batch exponents"]:
     """Lyapunov exponents of the map ``z -> step(z)`` along orbits from ``z0``.
 
     Parameters
@@ -71,8 +72,9 @@ def lyapunov_spectrum_map(step: Callable[[torch.Tensor], torch.Tensor],
     return total / (n_steps * dt)
 
 
-def lyapunov_spectrum_orbit(jacobian: Callable[[np.ndarray], np.ndarray], orbit: np.ndarray, dt: float, *,
-                            n_exponents: int | None = None, seed: int = 0) -> np.ndarray:
+def lyapunov_spectrum_orbit(jacobian: Callable[[np.ndarray], np.ndarray], orbit: Float[np.ndarray, "*batch time dim"],
+                            dt: float, *, n_exponents: int | None = None,
+                            seed: int = 0) -> Float[np.ndarray, "*batch exponents"]:
     """Lyapunov exponents of a flow along sampled orbits, from its true Jacobian.
 
     Parameters
@@ -104,8 +106,8 @@ def lyapunov_spectrum_orbit(jacobian: Callable[[np.ndarray], np.ndarray], orbit:
     return out[0] if single else out
 
 
-def lyapunov_max_twin(step: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, n_steps: int, dt: float, *,
-                      eps: float = 1e-7, transient: int = 0, seed: int = 0) -> np.ndarray:
+def lyapunov_max_twin(step: Callable[[np.ndarray], np.ndarray], x0: Float[np.ndarray, "batch dim"], n_steps: int,
+                      dt: float, *, eps: float = 1e-7, transient: int = 0, seed: int = 0) -> Float[np.ndarray, " batch"]:
     """Largest Lyapunov exponent from a reference and a perturbed state, renormalised every step.
 
     Parameters

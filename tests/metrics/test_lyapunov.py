@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import jaxtyping
 import numpy as np
 import pytest
 import torch
@@ -33,3 +34,15 @@ def test_twin_method_on_a_linear_map() -> None:
         lyapunov_max_twin(lambda x: x, np.ones((2, 3)), 0, 1.0)
     with pytest.raises(ValueError, match="n_steps"):
         lyapunov_spectrum_map(lambda z: z, lambda z: z, torch.ones(1, 2), 0)
+
+
+def test_a_wrong_shape_is_caught_at_the_call() -> None:
+    """The test session checks the jaxtyping annotations of kernels, layers and metrics (tests/conftest.py)."""
+    a = torch.eye(2, dtype=torch.float64)
+    with pytest.raises(jaxtyping.TypeCheckError, match=r"z0"):  # [M] instead of [B, M]: caught before any work
+        lyapunov_spectrum_map(lambda z: z @ a, lambda z: a.expand(z.shape[0], 2, 2), torch.ones(2), 10)
+    with pytest.raises(jaxtyping.TypeCheckError, match=r"orbit"):  # integers where states are floats
+        lyapunov_spectrum_orbit(lambda x: np.zeros((*x.shape, 2)), np.zeros((10, 2), dtype=np.int64), 0.1)
+    # the exponents [B, k] of a batch of B orbits: the returned shape is checked too
+    assert lyapunov_spectrum_map(lambda z: z @ a, lambda z: a.expand(z.shape[0], 2, 2), torch.ones(3, 2).double(), 10,
+                                 transient=0).shape == (3, 2)

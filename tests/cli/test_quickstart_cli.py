@@ -12,6 +12,7 @@ def test_the_quickstart_is_a_run_of_neurops_fit_and_a_second_one_replaces_it(tmp
     """Its numbers are those of the checkpoint `neurops fit` wrote in the quickstart's run folder."""
     import json
 
+    import matplotlib.image
     import torch
 
     from neurops.checkpoints import load
@@ -22,6 +23,12 @@ def test_the_quickstart_is_a_run_of_neurops_fit_and_a_second_one_replaces_it(tmp
             "--test-resolution", "33", "--epochs", "2", "--workers", "1"]
     assert main(args) == 0
     summary = json.loads((tmp_path / "qs" / "summary.json").read_text())
+    printed = capsys.readouterr().out  # the table shows the summary's errors, training grid first
+    m = summary["metrics"]
+    assert f"25x25 | {m['test/rel_l2@25']:>12.4f} | {m['test/rel_h1@25']:>12.4f}  (train)" in printed
+    assert f"33x33 | {m['test/rel_l2@33']:>12.4f} | {m['test/rel_h1@33']:>12.4f}  (zero-shot)" in printed
+    figure = matplotlib.image.imread(summary["figure"])  # the prediction figure, drawn
+    assert figure.ndim == 3 and figure.std() > 0.05
     assert summary["command"].startswith("neurops fit --config darcy_fno_quickstart ")
     assert summary["checkpoint"] == str(tmp_path / "qs" / "run" / "checkpoints" / "last.ckpt")
     kind, task = load(summary["checkpoint"])

@@ -236,7 +236,7 @@ class AdaptiveAlpha:
             raise ConfigError(f"AdaptiveAlpha needs every >= 1, 0 < rate <= 1, 0 <= alpha0 <= 1; "
                               f"got every={every}, rate={rate}, alpha0={alpha0}.")
         self.method, self.every, self.rate = method, every, rate
-        self.alpha = alpha0
+        self.alpha: float | torch.Tensor = alpha0
         self._batches = 0
 
     def update(self, estimate: float | torch.Tensor) -> float | torch.Tensor:

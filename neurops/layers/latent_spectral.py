@@ -62,7 +62,8 @@ def crop(x: Float[Tensor, "batch channel *padded"], spatial: Sequence[int]) -> F
     """Crop ``x : [B, C, *padded]`` back to its leading ``spatial`` points per axis."""
     if tuple(x.shape[2:]) == tuple(spatial):
         return x
-    return x[(slice(None), slice(None), *(slice(0, s) for s in spatial))]
+    index = (slice(None), slice(None), *(slice(0, s) for s in spatial))
+    return x[index]
 
 
 def patchify(x: Float[Tensor, "batch channel *space"],

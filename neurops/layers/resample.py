@@ -143,7 +143,8 @@ def _linear(x: torch.Tensor, size: tuple[int, ...], modes: tuple[BoundaryMode, .
             target[axis] += 1
     y = F.interpolate(x, size=tuple(target), mode=_LINEAR[len(size)], align_corners=True)
     if any(periodic):
-        y = y[(slice(None), slice(None), *(slice(0, n) for n in size))]
+        index = (slice(None), slice(None), *(slice(0, n) for n in size))
+        y = y[index]
     return y
 
 

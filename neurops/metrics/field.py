@@ -9,7 +9,9 @@ sums over the nodes (the quadrature weight cancels in the ratios).
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Callable, Sequence
 
 import torch
@@ -66,7 +68,7 @@ def _sq_h1_seminorm_fd(u: torch.Tensor, spacing: Sequence[float]) -> torch.Tenso
     dims = tuple(range(2, u.dim()))
     grads = torch.gradient(u, spacing=list(spacing), dim=dims, edge_order=2) if len(dims) > 1 else (
         torch.gradient(u, spacing=list(spacing), dim=dims[0], edge_order=2))
-    return sum(g.flatten(1).pow(2).sum(1) for g in grads)
+    return functools.reduce(operator.add, [g.flatten(1).pow(2).sum(1) for g in grads])
 
 
 def _sq_h1_seminorm_fourier(u: torch.Tensor, k_max: int | None) -> torch.Tensor:

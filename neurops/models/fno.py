@@ -113,6 +113,7 @@ class FNO(nn.Module):
             if i < len(self.spectral) - 1:
                 x = self.act(x)
         if any(pads):
-            x = x[(slice(None), slice(None), *(slice(0, n) for n in spatial))]
+            index = (slice(None), slice(None), *(slice(0, n) for n in spatial))
+            x = x[index]
         return self.project(x)
 

@@ -45,7 +45,7 @@ def _alive(pid: int) -> bool:
 def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
     """Delete temporary files of ``target`` left by killed writers on this host; return them."""
     target = Path(target)
-    removed = []
+    removed: list[Path] = []
     if not target.parent.is_dir():
         return removed
     host = _host()

@@ -59,8 +59,8 @@ def plot_rollout_errors(
     """
     curves = dict(errors) if isinstance(errors, Mapping) else {"": errors}
     fig, ax = _figure(figsize=(5.0, 3.4))
-    for label, values in curves.items():
-        values = np.asarray(values, dtype=float)
+    for label, curve in curves.items():
+        values = np.asarray(curve, dtype=float)
         steps = frames_per_step * np.arange(1, len(values) + 1)
         ax.plot(steps, values, marker="o", label=label or None)
     ax.set_xlabel("predicted frame" if frames_per_step > 1 else "rollout step")

@@ -39,7 +39,7 @@ def darcy_argument_parser(description: str | None) -> argparse.ArgumentParser:
 
 
 def parse_darcy_args(ap: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse ``argv`` (default: the command line), then shrink everything for ``--quick`` (a few minutes on 2 CPU cores)."""
+    """Parse ``argv`` (default: the command line), then shrink everything for ``--quick`` (minutes on 2 cores)."""
     args = ap.parse_args(argv)
     if args.quick:
         args.n_train, args.n_test, args.resolution, args.test_resolution, args.epochs = 200, 50, 33, 65, 10

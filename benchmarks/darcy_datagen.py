@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +67,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="darcy_datagen_") as tmp:
         for r, n in sizes.items():
             config = DarcyConfig(n_train=n, n_val=0, n_test=0, resolution=r, seed=0)
-            t_base, u_base = _median_time(lambda: spsolve_loop(config, n), args.repeat)
+            t_base, u_base = _median_time(partial(spsolve_loop, config, n), args.repeat)
             row = {"grid": f"{r}x{r}", "samples": n, "spsolve loop [samples/s]": n / t_base}
             for workers in (1, 2):
                 path = Path(tmp) / f"d{r}_{workers}.h5"
-                t, _ = _median_time(lambda: generate_darcy(config, path, workers=workers, progress=False,
-                                                           overwrite=True), args.repeat)
+                t, _ = _median_time(partial(generate_darcy, config, path, workers=workers, progress=False,
+                                            overwrite=True), args.repeat)
                 row[f"neurops {workers}w [samples/s]"] = n / t
                 row[f"speed-up {workers}w"] = t_base / t
             u_ours = read_split(path, "train")["outputs"]["u"]

@@ -41,7 +41,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import Bf16Autocast, darcy_argument_parser, darcy_file, parse_darcy_args
-from benchmarks.darcy_fno import FNO, NEURALOP_FNO, first_inputs, fno_specs, step_times
+from benchmarks.darcy_fno import FNO, first_inputs, fno_specs, step_times
 from benchmarks.lightning_runs import fit_and_test
 from neurops.data.datamodule import OperatorDataModule
 from neurops.models import build

@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import h5py
@@ -157,7 +158,7 @@ def memory(work: Path, sizes_gb: list[float], res: int, batch_size: int, steps: 
         row = {"file (GB)": size_gb, "samples": n}
         for mode in ("read", "fit"):
             row[f"{mode}: seconds"], row[f"{mode}: peak RSS (MB)"] = timed(
-                lambda mode=mode: peak_rss(mode, path, batch_size, steps, work))
+                partial(peak_rss, mode, path, batch_size, steps, work))
         rows.append(row)
         path.unlink()
     return rows

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.models.split(","):
             if model == "dgno":
                 dm = GenerativeDataModule(coef, lab, batch_size=batch, val_split=None)
-                out = fit_and_test(lambda: dgno_task(problem, a_range, args.quick), dm, epochs=dgno_epochs,
+                out = fit_and_test(partial(dgno_task, problem, a_range, args.quick), dm, epochs=dgno_epochs,
                                    seed=args.seed, accelerator=args.accelerator)
                 args.save_ckpt.mkdir(parents=True, exist_ok=True)
                 ckpt = args.save_ckpt / f"dgno_{problem}{'_quick' if args.quick else ''}.ckpt"
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 labels, n_samples, epochs = 0, n_unlab, dgno_epochs
             else:
                 dm = OperatorDataModule(lab, batch_size=batch, val_split=None)
-                out = fit_and_test(lambda: supervised_task(model, args.quick), dm, epochs=sup_epochs[model],
+                out = fit_and_test(partial(supervised_task, model, args.quick), dm, epochs=sup_epochs[model],
                                    seed=args.seed, accelerator=args.accelerator)
                 labels, n_samples, epochs = n_lab, n_lab, sup_epochs[model]
             test = out["test"]

@@ -78,7 +78,10 @@ def case(channels: int, n: int, modes: int, batch: int, repeat: int) -> dict:
     (ref_gx,) = torch.autograd.grad(ref, x, g)
     y_nop = conv(x)
     (nop_gx,) = torch.autograd.grad(y_nop, x, g)
-    rel = lambda a, b: float((a - b).norm() / b.norm())
+
+    def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float((a - b).norm() / b.norm())
+
     row["neuralop vs reference (out)"] = rel(y_nop.detach(), ref.detach())
     row["neuralop vs reference (grad x)"] = rel(nop_gx, ref_gx)
     for name in PATHS:
@@ -124,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
             "dft vs reference (out)", "neuralop vs reference (out)"]
     malloc = os.environ.get("MALLOC_MMAP_THRESHOLD_", "glibc default")
     odd_note = (" On odd grids neuraloperator's layer keeps other frequencies than ours (the same number), so its "
-                "output differs; the timings compare the same amount of work." if any(n % 2 for n in args.grids) else "")
+                "output differs; the timings compare the same amount of work."
+                if any(n % 2 for n in args.grids) else "")
     md = (f"Forward + backward, batch {args.batch}, float32, torch threads = {args.threads}; outputs compared "
           f"with the reference (relative L2). MALLOC_MMAP_THRESHOLD_: {malloc}.{odd_note}\n\n"
           + markdown_table(rows, cols))

@@ -26,7 +26,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 from jaxtyping import Float
@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from neurops.errors import ModelError
 
 BoundaryMode = Literal["dirichlet", "periodic", "neumann"]
-BoundaryLike = Union[str, Sequence[str], Mapping[str, str]]
+BoundaryLike = str | Sequence[str] | Mapping[str, str]
 
 _ALIASES: dict[str, BoundaryMode] = {
     "dirichlet": "dirichlet",

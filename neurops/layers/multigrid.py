@@ -196,7 +196,7 @@ class MultigridConv(nn.Module):
         self.pre_S = nn.ParameterList()
         self.post_A = nn.ParameterList()
         self.post_S = nn.ParameterList()
-        for level, (pre, post) in enumerate(self.schedule):
+        for level, (pre, _post) in enumerate(self.schedule):
             for step in range(pre):
                 if not (level == 0 and step == 0):
                     self.pre_A.append(_conv_weight(cf, cu, 3, ndim))

@@ -40,7 +40,8 @@ from torch import Tensor, nn
 from neurops.errors import ModelError
 from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 
-__all__ = ["Resample", "ResampleMode", "coarser", "on_grid", "cells", "coarse_size", "fine_size", "resample", "spacing_ratio"]
+__all__ = ["Resample", "ResampleMode", "coarser", "on_grid", "cells", "coarse_size", "fine_size", "resample",
+           "spacing_ratio"]
 
 ResampleMode = Literal["linear", "fourier"]
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}

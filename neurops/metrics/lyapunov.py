@@ -107,7 +107,8 @@ def lyapunov_spectrum_orbit(jacobian: Callable[[np.ndarray], np.ndarray], orbit:
 
 
 def lyapunov_max_twin(step: Callable[[np.ndarray], np.ndarray], x0: Float[np.ndarray, "batch dim"], n_steps: int,
-                      dt: float, *, eps: float = 1e-7, transient: int = 0, seed: int = 0) -> Float[np.ndarray, " batch"]:
+                      dt: float, *, eps: float = 1e-7, transient: int = 0,
+                      seed: int = 0) -> Float[np.ndarray, " batch"]:
     """Largest Lyapunov exponent from a reference and a perturbed state, renormalised every step.
 
     Parameters

@@ -79,10 +79,10 @@ def wendland(r: torch.Tensor, dim: int) -> torch.Tensor:
     -------
     phi : [...], ``phi(0) = 1``.
     """
-    l = _wendland_order(dim)
+    ell = _wendland_order(dim)
     r = r.clamp(min=0.0, max=1.0)
-    poly = (l * l + 4 * l + 3) * r**2 + (3 * l + 6) * r + 3.0
-    return (1.0 - r) ** (l + 2) * poly / 3.0
+    poly = (ell * ell + 4 * ell + 3) * r**2 + (3 * ell + 6) * r + 3.0
+    return (1.0 - r) ** (ell + 2) * poly / 3.0
 
 
 def wendland_grad_factor(r: torch.Tensor, dim: int) -> torch.Tensor:
@@ -93,9 +93,9 @@ def wendland_grad_factor(r: torch.Tensor, dim: int) -> torch.Tensor:
     r : [...] normalised radius.
     dim : spatial dimension d.
     """
-    l = _wendland_order(dim)
-    p = l + 2
-    a, b = l * l + 4 * l + 3, 3 * l + 6
+    ell = _wendland_order(dim)
+    p = ell + 2
+    a, b = ell * ell + 4 * ell + 3, 3 * ell + 6
     r = r.clamp(min=0.0, max=1.0)
     return (1.0 - r) ** (p - 1) * (-(p + 2) * a * r + 2 * a - (p + 1) * b) / 3.0
 

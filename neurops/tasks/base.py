@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import lightning as L
 import torch
@@ -36,7 +36,7 @@ from neurops.utils.seeding import rng_states, set_rng_states
 __all__ = ["Scheduler", "Task"]
 
 #: what ``lr_scheduler`` accepts: a run-relative schedule, any torch scheduler callable, or None (constant)
-Scheduler = Union[RunSchedule, LRSchedulerCallable, None]
+Scheduler = RunSchedule | LRSchedulerCallable | None
 
 
 class Task(L.LightningModule):

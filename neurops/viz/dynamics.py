@@ -48,7 +48,8 @@ def plot_attractor(x_true: np.ndarray | None, x_gen: np.ndarray, path: str | os.
     dims = tuple(d for d in dims if d < x_gen.shape[1])[:3]
     three_d = len(dims) == 3
     finite = [x[np.isfinite(x).all(axis=1)] for x, _ in series]
-    both = np.concatenate([f[:, list(dims)] for f in finite]) if sum(len(f) for f in finite) else np.zeros((1, len(dims)))
+    both = (np.concatenate([f[:, list(dims)] for f in finite]) if sum(len(f) for f in finite)
+            else np.zeros((1, len(dims))))
     lo, hi = both.min(axis=0), both.max(axis=0)
     pad = 0.05 * np.where(hi > lo, hi - lo, 1.0)
     limits = list(zip(lo - pad, hi + pad))

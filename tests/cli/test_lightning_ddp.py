@@ -43,7 +43,8 @@ def _config(tmp_path: Path, data: Path) -> Path:
 def _run_args(root: Path) -> list[str]:
     logger = {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": str(root),
                                                                                 "name": "logs"}}
-    return ["--trainer.default_root_dir", str(root), "--trainer.logger", yaml.safe_dump(logger, default_flow_style=True)]
+    return ["--trainer.default_root_dir", str(root),
+            "--trainer.logger", yaml.safe_dump(logger, default_flow_style=True)]
 
 
 def _val_curve(root: Path) -> list[float]:

@@ -8,7 +8,8 @@ from neurops.errors import DataError
 
 def test_fit_encode_decode_per_channel():
     torch.manual_seed(0)
-    x = torch.randn(50, 2, 8, 8) * torch.tensor([3.0, 0.5]).view(1, 2, 1, 1) + torch.tensor([1.0, -2.0]).view(1, 2, 1, 1)
+    scale, shift = torch.tensor([3.0, 0.5]).view(1, 2, 1, 1), torch.tensor([1.0, -2.0]).view(1, 2, 1, 1)
+    x = torch.randn(50, 2, 8, 8) * scale + shift
     norm = GaussianNormalizer(2).fit(x.split(7))  # batches of different sizes give the exact statistics
     torch.testing.assert_close(norm.mean, x.transpose(0, 1).reshape(2, -1).mean(1))
     torch.testing.assert_close(norm.std, x.transpose(0, 1).reshape(2, -1).std(1, unbiased=False), rtol=1e-5, atol=1e-6)

@@ -115,8 +115,8 @@ def test_data_module_reads_a_folder_as_one_data_set_sharded_across_ranks_and_wor
 
 def test_burgers_shards_follow_the_batches_across_splits(tmp_path):
     spec = get_generator("burgers")
-    config = spec.make_config(n_train=5, n_val=2, n_test=3, resolution=32, solver_resolution=64, n_frames=4, t_final=0.1,
-                              test_resolutions=(16,), batch_size=4)
+    config = spec.make_config(n_train=5, n_val=2, n_test=3, resolution=32, solver_resolution=64, n_frames=4,
+                              t_final=0.1, test_resolutions=(16,), batch_size=4)
     full = spec.generate(config, tmp_path / "full.h5", progress=False)
     (tmp_path / "shards").mkdir()
     for i in range(2):

@@ -26,6 +26,8 @@ import itertools
 from collections.abc import Callable, Sequence
 
 import torch
+from jaxtyping import Float, Shaped
+from torch import Tensor
 
 from neurops.errors import ConfigError
 from neurops.kernels._common import TRITON_DTYPES, check_modes, mix_channels
@@ -53,7 +55,9 @@ def mode_blocks(spatial: Sequence[int], modes: Sequence[int]) -> list[tuple[tupl
     return blocks
 
 
-def spectral_conv_reference(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:
+def spectral_conv_reference(x: Float[Tensor, "batch in_channel *space"],
+                            weight: Float[Tensor, "in_channel out_channel *kept 2"],
+                            modes: Sequence[int]) -> Float[Tensor, "batch out_channel *space"]:
     """Reference path: ``rfftn`` -> keep modes -> complex channel mixing -> ``irfftn``.
 
     Parameters
@@ -79,8 +83,12 @@ def spectral_conv_reference(x: torch.Tensor, weight: torch.Tensor, modes: Sequen
     return torch.fft.irfftn(out, s=spatial, dim=axes, norm="forward")
 
 
-def spectral_conv_triton(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:
-    """The Triton path (:func:`neurops.kernels.spectral_triton.spectral_conv_triton`), imported on first use."""
+def spectral_conv_triton(x: Shaped[Tensor, "batch in_channel *space"], weight: Shaped[Tensor, "..."],
+                         modes: Sequence[int]) -> Float[Tensor, "batch out_channel *space"]:
+    """The Triton path (:func:`neurops.kernels.spectral_triton.spectral_conv_triton`), imported on first use.
+
+    It checks the dtypes, devices and the weights' layout itself, with errors that name them.
+    """
     if not triton_available():
         raise ConfigError("the triton spectral path needs Triton: pip install 'neurops[gpu]' (or use path='auto').")
     from neurops.kernels.spectral_triton import spectral_conv_triton as run
@@ -117,7 +125,7 @@ def fft_friendly(n: int) -> bool:
     return n == 1
 
 
-def select_path(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> str:
+def select_path(x: Float[Tensor, "batch in_channel *space"], weight: Float[Tensor, "in_channel out_channel *kept 2"] | None, modes: Sequence[int]) -> str:
     """The implementation ``path="auto"`` uses: ``"triton"`` for CUDA tensors it takes (when Triton
     is installed and the GPU has TF32/bf16 tensor cores, compute capability >= 8.0), else ``"dft"``
     for few modes per point and ``"fft"`` otherwise."""
@@ -132,7 +140,7 @@ def select_path(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> 
     return "dft" if all(m <= limit * n for n, m in zip(spatial, modes)) else "fft"
 
 
-def spectral_conv(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int], path: str = "auto") -> torch.Tensor:
+def spectral_conv(x: Float[Tensor, "batch in_channel *space"], weight: Float[Tensor, "in_channel out_channel *kept 2"], modes: Sequence[int], path: str = "auto") -> Float[Tensor, "batch out_channel *space"]:
     """Truncated spectral convolution through the chosen (or automatically selected) path.
 
     Shapes as in :func:`spectral_conv_reference`; every path agrees with it. ``path="auto"``

@@ -33,6 +33,8 @@ import math
 from collections.abc import Sequence
 
 import torch
+from jaxtyping import Complex, Float
+from torch import Tensor
 
 from neurops.kernels._common import check_modes, mix_channels
 
@@ -47,7 +49,7 @@ def half_spectrum_weights(n: int, m: int, dtype: torch.dtype, device: torch.devi
     return c
 
 
-def truncated_rfftn(x: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:
+def truncated_rfftn(x: Float[Tensor, "..."], modes: Sequence[int]) -> Complex[Tensor, "..."]:
     """Kept Fourier coefficients of a real field (no autograd shortcut; see :class:`TruncatedRfftn`).
 
     ``x : [..., N_1, ..., N_d]`` real -> ``[..., 2m_1, ..., 2m_{d-1}, m_d]`` complex, equal to
@@ -64,7 +66,7 @@ def truncated_rfftn(x: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:
     return z
 
 
-def padded_irfftn(z: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
+def padded_irfftn(z: Complex[Tensor, "..."], spatial: Sequence[int]) -> Float[Tensor, "..."]:
     """Real field from kept coefficients (zero elsewhere); the inverse of :func:`truncated_rfftn`.
 
     ``z : [..., 2m_1, ..., 2m_{d-1}, m_d]`` complex -> ``[..., N_1, ..., N_d]`` real, equal to
@@ -113,7 +115,7 @@ class PaddedIrfftn(torch.autograd.Function):
         return TruncatedRfftn.apply(grad, ctx.modes) * (c * math.prod(grad.shape[-len(ctx.modes):])), None
 
 
-def spectral_conv_fft(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[int]) -> torch.Tensor:
+def spectral_conv_fft(x: Float[Tensor, "batch in_channel *space"], weight: Float[Tensor, "in_channel out_channel *kept 2"], modes: Sequence[int]) -> Float[Tensor, "batch out_channel *space"]:
     """Truncated spectral convolution by pruned FFTs.
 
     Same contract as :func:`neurops.kernels.spectral.spectral_conv_reference` (``x : [B, C_in,

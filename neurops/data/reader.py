@@ -95,7 +95,9 @@ def read_split(path: DataPath, split: str) -> dict[str, Any]:
     are concatenated in file order.
     """
     files = data_files(path)
-    parts, time, resolution = [], None, ()
+    parts: list[dict[str, dict[str, np.ndarray]]] = []
+    time = None
+    resolution: tuple[int, ...] = ()
     for p in files:
         with open_h5(p) as f:
             if len(files) > 1 and split not in f:

@@ -291,7 +291,8 @@ def record_to_xarray(f: h5py.File) -> Any:
     problems = record_problems(f)
     if problems:
         raise SchemaError(f"{f.filename} is not a valid {record_kind(f)} file: " + "; ".join(problems) + ".")
-    dims, _, coords = _grid(f, [])
+    dims, _, grid_coords = _grid(f, [])
+    coords: dict[str, Any] = dict(grid_coords)  # coordinate arrays, or (dim, values) pairs added below
     variables: dict[str, Any] = {}
 
     def add_obs(group: h5py.Group, prefix: str) -> None:

@@ -78,8 +78,8 @@ def spectral_conv_reference(x: Float[Tensor, "batch in_channel *space"],
     xf = torch.fft.rfftn(x, dim=axes, norm="forward")
     out = torch.zeros(x.shape[0], w.shape[1], *spatial[:-1], spatial[-1] // 2 + 1, dtype=xf.dtype, device=x.device)
     for spec, wts in mode_blocks(spatial, modes):
-        out[(slice(None), slice(None), *spec)] = mix_channels(xf[(slice(None), slice(None), *spec)],
-                                                              w[(slice(None), slice(None), *wts)])
+        kept, weights = (slice(None), slice(None), *spec), (slice(None), slice(None), *wts)
+        out[kept] = mix_channels(xf[kept], w[weights])
     return torch.fft.irfftn(out, s=spatial, dim=axes, norm="forward")
 
 

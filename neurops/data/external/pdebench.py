@@ -316,7 +316,7 @@ def convert_pdebench(
 
 def _parameters_from_name(stem: str) -> dict[str, float]:
     """Parameters spelled in PDEBench file names (``beta0.1``, ``Nu0.001``, ``M0.1``, ``Eta0.01``...)."""
-    out = {}
+    out: dict[str, float] = {}
     for key, value in re.findall(r"(beta|Nu|Rho|M|Eta|Zeta)(\d+(?:\.\d+)?(?:e-?\d+)?)", stem):
         out.setdefault(f"{key.lower()}_from_name", float(value))
     return out

@@ -28,8 +28,8 @@ from jaxtyping import install_import_hook
 # Shapes are checked at run time for the whole test session: every function of these modules is checked
 # against its annotations (jaxtyping shapes such as Float[Tensor, "batch channel *space"]) by beartype when
 # it is called. The hook acts on modules imported after it, so it comes before any neurops import.
-SHAPE_CHECKED = ("neurops.kernels.spectral", "neurops.kernels.spectral_fft", "neurops.kernels.spectral_dft",
-                 "neurops.layers", "neurops.metrics")
+SHAPE_CHECKED = ("neurops.kernels._common", "neurops.kernels.spectral", "neurops.kernels.spectral_fft",
+                 "neurops.kernels.spectral_dft", "neurops.layers", "neurops.metrics")
 install_import_hook(SHAPE_CHECKED, "beartype.beartype(conf=beartype.BeartypeConf(is_pep484_tower=True))")
 
 from neurops.data.writer import H5Writer  # noqa: E402

@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 
 import torch
+from jaxtyping import Complex
+from torch import Tensor
 
 from neurops.errors import ModelError
 
@@ -36,7 +38,8 @@ def check_modes(spatial: Sequence[int], modes: Sequence[int]) -> None:
                          "modes (and at least 1).")
 
 
-def mix_channels(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+def mix_channels(x: Complex[Tensor, "batch in_channel *kept"],
+                 w: Complex[Tensor, "in_channel out_channel *kept"]) -> Complex[Tensor, "batch out_channel *kept"]:
     """Per-mode channel mixing ``y[b, o, k] = sum_i x[b, i, k] w[i, o, k]``.
 
     Parameters

@@ -125,7 +125,8 @@ def fft_friendly(n: int) -> bool:
     return n == 1
 
 
-def select_path(x: Float[Tensor, "batch in_channel *space"], weight: Float[Tensor, "in_channel out_channel *kept 2"] | None, modes: Sequence[int]) -> str:
+def select_path(x: Float[Tensor, "batch in_channel *space"],
+                weight: Float[Tensor, "in_channel out_channel *kept 2"] | None, modes: Sequence[int]) -> str:
     """The implementation ``path="auto"`` uses: ``"triton"`` for CUDA tensors it takes (when Triton
     is installed and the GPU has TF32/bf16 tensor cores, compute capability >= 8.0), else ``"dft"``
     for few modes per point and ``"fft"`` otherwise."""
@@ -140,7 +141,8 @@ def select_path(x: Float[Tensor, "batch in_channel *space"], weight: Float[Tenso
     return "dft" if all(m <= limit * n for n, m in zip(spatial, modes)) else "fft"
 
 
-def spectral_conv(x: Float[Tensor, "batch in_channel *space"], weight: Float[Tensor, "in_channel out_channel *kept 2"], modes: Sequence[int], path: str = "auto") -> Float[Tensor, "batch out_channel *space"]:
+def spectral_conv(x: Float[Tensor, "batch in_channel *space"], weight: Float[Tensor, "in_channel out_channel *kept 2"],
+                  modes: Sequence[int], path: str = "auto") -> Float[Tensor, "batch out_channel *space"]:
     """Truncated spectral convolution through the chosen (or automatically selected) path.
 
     Shapes as in :func:`spectral_conv_reference`; every path agrees with it. ``path="auto"``

@@ -105,7 +105,9 @@ def _mix(t: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.stack([t1 - t2, t3 - t1 - t2], dim=2)
 
 
-def spectral_conv_dft(x: Float[Tensor, "batch in_channel *space"], weight: Float[Tensor, "in_channel out_channel *kept 2"], modes: Sequence[int]) -> Float[Tensor, "batch out_channel *space"]:
+def spectral_conv_dft(x: Float[Tensor, "batch in_channel *space"],
+                      weight: Float[Tensor, "in_channel out_channel *kept 2"],
+                      modes: Sequence[int]) -> Float[Tensor, "batch out_channel *space"]:
     """Truncated spectral convolution by DFT matrix products (same contract as the reference).
 
     Parameters

@@ -115,7 +115,9 @@ class PaddedIrfftn(torch.autograd.Function):
         return TruncatedRfftn.apply(grad, ctx.modes) * (c * math.prod(grad.shape[-len(ctx.modes):])), None
 
 
-def spectral_conv_fft(x: Float[Tensor, "batch in_channel *space"], weight: Float[Tensor, "in_channel out_channel *kept 2"], modes: Sequence[int]) -> Float[Tensor, "batch out_channel *space"]:
+def spectral_conv_fft(x: Float[Tensor, "batch in_channel *space"],
+                      weight: Float[Tensor, "in_channel out_channel *kept 2"],
+                      modes: Sequence[int]) -> Float[Tensor, "batch out_channel *space"]:
     """Truncated spectral convolution by pruned FFTs.
 
     Same contract as :func:`neurops.kernels.spectral.spectral_conv_reference` (``x : [B, C_in,

@@ -23,14 +23,13 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from jaxtyping import install_import_hook
 
-# Shapes are checked at run time for the whole test session: every function of these modules is checked
-# against its annotations (jaxtyping shapes such as Float[Tensor, "batch channel *space"]) by beartype when
-# it is called. The hook acts on modules imported after it, so it comes before any neurops import.
-SHAPE_CHECKED = ("neurops.kernels._common", "neurops.kernels.spectral", "neurops.kernels.spectral_fft",
-                 "neurops.kernels.spectral_dft", "neurops.layers", "neurops.metrics")
-install_import_hook(SHAPE_CHECKED, "beartype.beartype(conf=beartype.BeartypeConf(is_pep484_tower=True))")
+from neurops.utils.shape_checks import install as install_shape_checks
+
+# Shapes are checked at run time for the whole test session: every function of neurops' kernels, layers and
+# metrics is checked against its annotations (jaxtyping shapes such as Float[Tensor, "batch channel *space"])
+# when it is called. The checks are added as modules are imported, so this comes before any other neurops import.
+install_shape_checks()
 
 from neurops.data.writer import H5Writer  # noqa: E402
 

@@ -35,7 +35,8 @@ import math
 from collections.abc import Sequence
 
 import torch
-from torch import nn
+from jaxtyping import Float
+from torch import Tensor, nn
 
 from neurops.errors import ConfigError, ModelError
 from neurops.layers.activations import ACTIVATIONS, SiLUId, SiLUSin, TanhSin, get_activation
@@ -88,7 +89,7 @@ class MLP(nn.Module):
             states.append(x)
         return states
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[Tensor, "*batch in_feature"]) -> Float[Tensor, "*batch out_feature"]:
         for lin, act in zip(self.linears, self.acts):
             x = act(lin(x))
         return self.out(x) if self.out is not None else x
@@ -132,7 +133,8 @@ class _InnerProductHead(nn.Module):
                  with_bias: bool = True) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Float[Tensor, "*_sample points _dim"],
+                beta: Float[Tensor, "batch _latent"]) -> Float[Tensor, "batch points out_channel"]:
         """Evaluate the head.
 
         Parameters
@@ -147,7 +149,9 @@ class _InnerProductHead(nn.Module):
         _check_inputs(x, beta, self.dim, self.latent_dim)
         return self._combine(self._trunk_features(x), self._branch_features(beta))
 
-    def value_and_grad(self, x: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def value_and_grad(
+        self, x: Float[Tensor, "*_sample points dim"], beta: Float[Tensor, "batch _latent"]
+    ) -> tuple[Float[Tensor, "batch points out_channel"], Float[Tensor, "batch points out_channel dim"]]:
         """Value and spatial gradient, differentiable w.r.t. parameters and ``beta``.
 
         Parameters
@@ -277,7 +281,7 @@ class MLPFieldEncoder(nn.Module):
         self.in_channels, self.resolution = in_channels, tuple(int(r) for r in resolution)
         self.net = MLP(in_channels * math.prod(self.resolution), hidden, out_features, activation=activation)
 
-    def forward(self, a: torch.Tensor) -> torch.Tensor:
+    def forward(self, a: Float[Tensor, "batch _channel *_space"]) -> Float[Tensor, "batch out_feature"]:
         _check_field(a, self.in_channels, len(self.resolution))
         return self.net(resample(a, self.resolution).flatten(1))
 
@@ -312,7 +316,7 @@ class ConvFieldEncoder(nn.Module):
         self.convs = nn.Sequential(*layers)
         self.head = MLP(int(channels[-1]) * math.prod(shape), hidden, out_features, activation=activation)
 
-    def forward(self, a: torch.Tensor) -> torch.Tensor:
+    def forward(self, a: Float[Tensor, "batch _channel *_space"]) -> Float[Tensor, "batch out_feature"]:
         _check_field(a, self.in_channels, len(self.resolution))
         return self.head(self.convs(resample(a, self.resolution)).flatten(1))
 
@@ -323,8 +327,8 @@ def _check_field(a: torch.Tensor, channels: int, dim: int) -> None:
                          f"got {tuple(a.shape)}.")
 
 
-def dirichlet_factor(x: torch.Tensor, domain: Domain | None = None,
-                     kind: str = "sin") -> tuple[torch.Tensor, torch.Tensor]:
+def dirichlet_factor(x: Float[Tensor, "*points dim"], domain: Domain | None = None,
+                     kind: str = "sin") -> tuple[Float[Tensor, "*points"], Float[Tensor, "*points dim"]]:
     """A factor that vanishes on the boundary of a box, for exact Dirichlet conditions.
 
     ``u = g + m(x) * N(x)`` equals ``g`` on the boundary for any network ``N``. ``kind="sin"``

@@ -99,7 +99,12 @@ def test_affine_observation_pseudo_inverse_forcing() -> None:
     x = model.observe(z)
     torch.testing.assert_close(model.infer_latent(x), z, atol=1e-4, rtol=1e-4)  # B has full column rank
     assert model.forcing_mask().all()
-    assert model.observation_regularization() >= 0
+    with torch.no_grad():  # singular values 4, 2, 1: the regulariser (1 - sigma_max / sigma_min)^2 = 9
+        model.B.copy_(torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 4.0], [0.0, 0.0, 0.0]]))
+    assert model.observation_regularization().item() == pytest.approx(9.0)
+    with torch.no_grad():  # orthogonal columns of equal length: perfectly conditioned, no penalty
+        model.B.copy_(3.0 * torch.linalg.qr(torch.randn(4, 3, generator=torch.Generator().manual_seed(0)))[0])
+    assert model.observation_regularization().item() == pytest.approx(0.0, abs=1e-10)
 
 
 def test_identity_observation_with_more_latents() -> None:

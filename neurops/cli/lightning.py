@@ -16,7 +16,7 @@ import logging
 import shutil
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +163,7 @@ class NeuropsCLI(LightningCLI):
             print(summary())
 
     #: the metrics of the test after fit, one dict per test loader (empty without one)
-    test_results: list[dict[str, float]] = []
+    test_results: list[Mapping[str, float]] = []
 
     def _test_after_fit(self) -> None:
         if not self.config.fit.get("test_after_fit", True) or not getattr(self.datamodule, "test_sets", None):

@@ -108,7 +108,7 @@ def resolve_config_args(argv: Sequence[str]) -> tuple[list[str], list[Path]]:
     return out, configs
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def _chain(exc: BaseException | None) -> list[BaseException]:
     """``exc`` and the exceptions it was raised from (``__cause__``, else ``__context__``), outermost first."""
     chain: list[BaseException] = []
     while exc is not None and all(exc is not seen for seen in chain):

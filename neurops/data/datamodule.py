@@ -64,8 +64,8 @@ class SplitLoaders:
         batch size B see, step by step, the same samples as one process with batch size P * B.
         """
         ranks = _data_parallel_ranks(self)
-        sampler = DistributedSampler(self.train_set, shuffle=True, seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),
-                                     **ranks)
+        sampler: DistributedSampler = DistributedSampler(
+            self.train_set, shuffle=True, seed=int(os.environ.get("PL_GLOBAL_SEED", 0)), **ranks)
         if self._resume_epoch is not None:
             # a resumed run creates (and, with worker processes, fills) its first iterator before Lightning sets
             # the epoch: it must already be the epoch the run resumes with
@@ -483,10 +483,10 @@ class DynamicsDataModule(L.LightningDataModule):
             for sampler, state in zip(self._samplers, self._windows_state):
                 sampler.generator.set_state(state)
             self._windows_state = None
-        sampler = self._samplers[0] if self.member_seeds is None else MemberWindowSampler(self._samplers,
-                                                                                           self.batch_size)
+        windows: RandomWindowSampler | MemberWindowSampler = (
+            self._samplers[0] if self.member_seeds is None else MemberWindowSampler(self._samplers, self.batch_size))
         return DataLoader(WindowDataset(self.train_series, self.seq_len + 1),
-                          batch_size=self.batch_size * len(seeds), sampler=sampler, num_workers=self.num_workers)
+                          batch_size=self.batch_size * len(seeds), sampler=windows, num_workers=self.num_workers)
 
     def state_dict(self) -> dict[str, Any]:
         """The state of the window draws (saved in checkpoints, so a resumed run draws the same windows)."""

@@ -209,9 +209,9 @@ def run_chains(target: Target, config: InversionConfig) -> tuple[Chains, torch.T
     elif isinstance(target, LatentPosterior) and config.map_steps > 0:
         # from the prior mean and from every chain start: a DGNO's latent posterior can be multimodal
         starts = torch.cat([torch.zeros((P, 1, n), dtype=torch.float64, device=device), x0], dim=1)
-        x, hist = map_estimate(target.potential_and_grad, starts, steps=config.map_steps, lr=config.map_lr)
+        x, objective = map_estimate(target.potential_and_grad, starts, steps=config.map_steps, lr=config.map_lr)
         best = (target.potential(x) + 0.5 * (x**2).sum(-1)).argmin(1)
-        x_map, info["map_objective"] = x[torch.arange(P), best], hist[:: max(1, len(hist) // 20)]
+        x_map, info["map_objective"] = x[torch.arange(P), best], objective[:: max(1, len(objective) // 20)]
     info["seconds_map"] = time.perf_counter() - t0
     common = dict(n_burn=config.n_burn, n_samples=config.n_samples, thin=config.thin, step=step,
                   target_accept=accept, generator=gen)

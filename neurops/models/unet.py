@@ -191,7 +191,8 @@ class UNet(nn.Module):
     def _work_shape(self, shape: Sequence[int]) -> tuple[int, ...]:
         """The grid a function-space variant runs on: the smallest one at least as fine as ``shape``
         (and as the reference grid, for ``interp``) that halves ``L - 1`` times."""
-        if self.conv == "interp" and coarser(shape, self.reference_resolution, self.boundary):
+        if (self.conv == "interp" and self.reference_resolution is not None
+                and coarser(shape, self.reference_resolution, self.boundary)):
             shape = self.reference_resolution
         step = 2 ** (self.levels - 1)
         out = []

@@ -252,7 +252,7 @@ class DynamicsTask(Task):
         self.log("val/d_h", float(np.median(values[:, 1])), prog_bar=True, batch_size=1)
 
     def on_validation_epoch_start(self) -> None:
-        self._member_val: list[np.ndarray] = []
+        self._member_val = []
 
     def on_validation_epoch_end(self) -> None:
         """Keep each member's best state: the lowest validation D_stsp (mean over the validation series)."""

@@ -1,4 +1,4 @@
-"""Small shared helpers: atomic file writes, seeding, benchmark bookkeeping."""
+"""Small shared helpers: atomic file writes, seeding, benchmark bookkeeping, opt-in shape checks."""
 
 from neurops.utils.io import atomic_path, check_output_path
 from neurops.utils.seeding import sample_seeds, seed_everything

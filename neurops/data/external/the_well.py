@@ -135,7 +135,8 @@ def _reader(ds: h5py.Dataset, comp: tuple[int, ...], has_b: bool, has_t: bool, d
     def read(lo: int, hi: int) -> np.ndarray:
         block = ds[lo:hi] if has_b else ds[()][None]
         if comp:
-            block = block[(Ellipsis, *comp)]
+            components = (Ellipsis, *comp)
+            block = block[components]
         if not has_t:
             block = block[:, None]
         # re-insert the spatial axes the field does not vary along, then broadcast everything

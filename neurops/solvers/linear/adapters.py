@@ -90,9 +90,9 @@ def _per_sample(op: LinearOperator, b: torch.Tensor) -> tuple[list[sp.csr_matrix
 def _result(op: LinearOperator, mats: list[sp.csr_matrix], xs: list[np.ndarray], rhs: np.ndarray, b: torch.Tensor,
             iterations: list[int], rtol: float) -> SolveResult:
     res = []
-    for m, x, r in zip(mats, xs, rhs):
+    for m, xi, r in zip(mats, xs, rhs):
         nb = np.linalg.norm(r)
-        res.append(np.linalg.norm(r - m @ x) / (nb if nb > 0 else 1.0))
+        res.append(np.linalg.norm(r - m @ xi) / (nb if nb > 0 else 1.0))
     x = torch.as_tensor(np.stack(xs), dtype=b.dtype, device="cpu").reshape(b.shape)
     residual = torch.as_tensor(res, dtype=torch.float64, device="cpu")
     return SolveResult(x, torch.as_tensor(iterations, device="cpu"), residual, residual <= rtol * (1 + 1e-6))

@@ -162,11 +162,8 @@ class DiffusionOperator(StencilOperator):
             raise DataError(f"face weights of axis 0 have shape {tuple(w0.shape)}; expected [B, *faces] with "
                              f"{ndim} grid axes.")
         # grid of unknowns: along axis k, inverted from the number of faces of axis k
-        shape = []
-        for ax in range(ndim):
-            nf = face_weights[ax].shape[1 + ax]
-            shape.append({"dirichlet": nf - 1, "neumann": nf + 1, "periodic": nf}[bcs[ax]])
-        shape = tuple(shape)
+        unknowns_minus_faces = {"dirichlet": -1, "neumann": 1, "periodic": 0}
+        shape = tuple(face_weights[ax].shape[1 + ax] + unknowns_minus_faces[bcs[ax]] for ax in range(ndim))
         for ax, w in enumerate(face_weights):
             expect = list(shape)
             expect[ax] = num_faces(shape[ax], bcs[ax])

@@ -259,11 +259,11 @@ def _solve_each(a_b: np.ndarray, f_b: np.ndarray, u_b: np.ndarray, rtol: float, 
         b = np.ascontiguousarray(interior(f_b[i])).ravel()
         grid = interior(a_b[i]).shape
         chosen = method if method != "auto" else ("direct" if b.size <= AUTO_DIRECT_MAX_UNKNOWNS[ndim] else "amg")
-        x, its, res = (_solve_direct if chosen == "direct" else _solve_amg)(a_b[i], b, rtol, mean)
-        if not res <= rtol:
-            raise SolverError(f"Darcy solve of sample {i} ({chosen}) reached a relative residual {res:.2e} > "
+        x, its, residual = (_solve_direct if chosen == "direct" else _solve_amg)(a_b[i], b, rtol, mean)
+        if not residual <= rtol:
+            raise SolverError(f"Darcy solve of sample {i} ({chosen}) reached a relative residual {residual:.2e} > "
                               f"rtol={rtol:.0e}; loosen rtol or try method='direct'.")
         interior(u_b[i])[...] = x.reshape(grid)
         info.methods.append(chosen)
-        info.residuals.append(res)
+        info.residuals.append(residual)
         info.iterations.append(its)

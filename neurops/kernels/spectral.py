@@ -83,7 +83,7 @@ def spectral_conv_reference(x: Float[Tensor, "batch in_channel *space"],
     return torch.fft.irfftn(out, s=spatial, dim=axes, norm="forward")
 
 
-def spectral_conv_triton(x: Shaped[Tensor, "batch in_channel *space"], weight: Shaped[Tensor, "..."],
+def spectral_conv_triton(x: Shaped[Tensor, "batch in_channel *space"], weight: Shaped[Tensor, "*_weight"],
                          modes: Sequence[int]) -> Float[Tensor, "batch out_channel *space"]:
     """The Triton path (:func:`neurops.kernels.spectral_triton.spectral_conv_triton`), imported on first use.
 

@@ -49,7 +49,7 @@ def half_spectrum_weights(n: int, m: int, dtype: torch.dtype, device: torch.devi
     return c
 
 
-def truncated_rfftn(x: Float[Tensor, "..."], modes: Sequence[int]) -> Complex[Tensor, "..."]:
+def truncated_rfftn(x: Float[Tensor, "*field"], modes: Sequence[int]) -> Complex[Tensor, "*kept"]:
     """Kept Fourier coefficients of a real field (no autograd shortcut; see :class:`TruncatedRfftn`).
 
     ``x : [..., N_1, ..., N_d]`` real -> ``[..., 2m_1, ..., 2m_{d-1}, m_d]`` complex, equal to
@@ -66,7 +66,7 @@ def truncated_rfftn(x: Float[Tensor, "..."], modes: Sequence[int]) -> Complex[Te
     return z
 
 
-def padded_irfftn(z: Complex[Tensor, "..."], spatial: Sequence[int]) -> Float[Tensor, "..."]:
+def padded_irfftn(z: Complex[Tensor, "*kept"], spatial: Sequence[int]) -> Float[Tensor, "*field"]:
     """Real field from kept coefficients (zero elsewhere); the inverse of :func:`truncated_rfftn`.
 
     ``z : [..., 2m_1, ..., 2m_{d-1}, m_d]`` complex -> ``[..., N_1, ..., N_d]`` real, equal to

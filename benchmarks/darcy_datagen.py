@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> None:
         "\n\nSame samples on both sides (same GRF draws and 5-point matrix, FNO piecewise 12/3, f = 1). "
         "`spsolve loop`: scipy `spsolve` per sample in one process, nothing written. `neurops Nw`: "
         "`generate_darcy` end to end with N worker processes (solve_darcy's default: SuperLU on small grids, "
-        "multigrid PCG from ~9,000 interior nodes; residual <= 1e-10 checked; HDF5 written). Difference column: float32 storage. "
+        "multigrid PCG from ~9,000 interior nodes; residual <= 1e-10 checked; HDF5 written). "
+        "Difference column: float32 storage. "
         f"Load average at the end: {os.getloadavg()[0]:.2f} (the CPU is shared).\n"
     )
     save_results("darcy_datagen_quick" if args.quick else "darcy_datagen", vars(args), rows, table + note,

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
                     config = DarcyConfig(n_train=n, n_val=0, n_test=0, resolution=nodes, seed=0, solver=solver)
                     row[f"{solver} {workers}w [samples/s]"] = rate(config, Path(tmp) / f"{solver}{workers}.h5",
                                                                    workers, args.repeat)
-                row[f"speed-up {workers}w"] = row[f"auto {workers}w [samples/s]"] / row[f"direct {workers}w [samples/s]"]
+                row[f"speed-up {workers}w"] = (row[f"auto {workers}w [samples/s]"]
+                                               / row[f"direct {workers}w [samples/s]"])
             w = args.workers[-1]
             u_direct = read_split(Path(tmp) / f"direct{w}.h5", "train")["outputs"]["u"]
             u_auto = read_split(Path(tmp) / f"auto{w}.h5", "train")["outputs"]["u"]

@@ -155,15 +155,15 @@ def main(argv: list[str] | None = None) -> None:
     if 3 in args.dims:
         for problem in args.problems:
             run(problem, 3, 0, steps3, 17, grids3)
-    cols = ["problem", "network", "grid", "net trained at", "cg its", "cg s", "mg-pcg its", "mg-pcg s", "dcdm its", "dcdm s",
-            "dcdm ok", "dcdm res"]
+    cols = ["problem", "network", "grid", "net trained at", "cg its", "cg s", "mg-pcg its", "mg-pcg s", "dcdm its",
+            "dcdm s", "dcdm ok", "dcdm res"]
     md = (f"Iterations and seconds to a relative residual of {RTOL:g} (f = 1, u = 0 on the boundary), torch threads = "
           f"{args.threads}; DCDM networks trained on the grid named, then applied unchanged to it and larger "
           f"grids.\n\n"
-          + markdown_table(rows, cols) + "\n\nTraining (unsupervised, Ritz-vector right-hand sides; the paper's network on the matrix it solves "
-             "at that grid, the conditioned one on four other coefficients):\n\n"
-          + markdown_table(training, ["problem", "network", "matrices", "train grid", "steps", "ritz vectors", "train s", "loss first 10",
-                                      "loss last 10"]))
+          + markdown_table(rows, cols) + "\n\nTraining (unsupervised, Ritz-vector right-hand sides; the paper's "
+          "network on the matrix it solves at that grid, the conditioned one on four other coefficients):\n\n"
+          + markdown_table(training, ["problem", "network", "matrices", "train grid", "steps", "ritz vectors",
+                                      "train s", "loss first 10", "loss last 10"]))
     print(md)
     save_results(args.name, {**vars(args), "rtol": RTOL}, rows, md, args.results_dir, details={"training": training})
 

@@ -120,7 +120,8 @@ def format_analysis(rep: dict[str, Any], max_rows: int = 20) -> str:
         lines.append(f"{fp['region']:<{width}} {str(fp['real']):<5} {fp['kind']:<15} "
                      f"{fp['max_abs_eigenvalue']:>8.3g}  [{obs}]")
     lines += ["", "cycles:"]
-    lines += [f"  period {k}: {len(cs)} found, {sum(c['stable'] for c in cs)} stable" for k, cs in rep["cycles"].items()]
+    lines += [f"  period {k}: {len(cs)} found, {sum(c['stable'] for c in cs)} stable"
+              for k, cs in rep["cycles"].items()]
     ent = rep["topological_entropy"]
     lines += ["", f"topological entropy: {ent['spectral']:.4g} (graph), {ent['words_8']:.4g} (words of 8) nats per "
               "symbol"]

@@ -8,7 +8,7 @@ TORCH_VERSION ?= 2.13.0
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: quickstart test test-processes test-all docs bench install clean-runs
+.PHONY: quickstart test test-processes test-all lint docs bench install clean-runs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ $(VENV)/.installed-core: pyproject.toml $(VENV)/.torch
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-core
 	$(PIP) install -e ".[test,bench]"
+	@touch $@
+
+$(VENV)/.installed-lint: pyproject.toml $(VENV)/.installed-core
+	$(PIP) install -e ".[test,lint]"
 	@touch $@
 
 $(VENV)/.installed-docs: pyproject.toml $(VENV)/.installed-core
@@ -43,6 +47,11 @@ test: $(VENV)/.installed-core
 test-processes: $(VENV)/.installed-core
 	$(PY) -m pytest -q -m processes
 
+## the checks next to the tests: ruff (errors, style, import order) and mypy (types); settings in pyproject.toml
+lint: $(VENV)/.installed-lint
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy
+
 ## everything, including tests marked slow
 test-all: $(VENV)/.installed-bench
 	$(PY) -m pytest -q -m "slow or not slow or processes"
@@ -53,7 +62,7 @@ docs: $(VENV)/.installed-docs
 
 ## peers for side-by-side benchmarks (neuraloperator, pyamg)
 bench: $(VENV)/.installed-bench
-	@echo "benchmark environment ready: $(PY) benchmarks/<script>.py --quick"
+	@echo "benchmark environment ready: $(PY) -m benchmarks list; $(PY) -m benchmarks run NAME --quick"
 
 clean-runs:
 	rm -rf runs neurops_quickstart lightning_logs

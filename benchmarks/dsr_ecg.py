@@ -19,8 +19,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.dsr_common import (chosen_methods, data_dir_argument, evaluate, evaluate_members, import_npy,
-                                   seed_list, seed_rows, train, verdict_counts)
+from benchmarks.dsr_common import (
+    chosen_methods,
+    data_dir_argument,
+    evaluate,
+    evaluate_members,
+    import_npy,
+    seed_list,
+    seed_rows,
+    train,
+    verdict_counts,
+)
 from benchmarks.runner import benchmark_parser
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
 from neurops.utils.bench import markdown_table, save_results

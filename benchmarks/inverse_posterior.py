@@ -36,7 +36,6 @@ Run it in the background on a shared machine::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -49,9 +48,21 @@ import torch
 from benchmarks.inverse_surrogates import INVERSE_DIR, checkpoint_path, problem_file
 from benchmarks.runner import benchmark_parser
 from neurops.data.reader import read_attrs, read_split
-from neurops.inverse import (DarcyForward, InversionConfig, InversionWarning, SurrogateForward, estimate_model_error,
-                             invert_fields, invert_latent, load_surrogate, observations_from_file, prior_from_file,
-                             read_posterior, sliced_wasserstein, write_posterior)
+from neurops.inverse import (
+    DarcyForward,
+    InversionConfig,
+    InversionWarning,
+    SurrogateForward,
+    estimate_model_error,
+    invert_fields,
+    invert_latent,
+    load_surrogate,
+    observations_from_file,
+    prior_from_file,
+    read_posterior,
+    sliced_wasserstein,
+    write_posterior,
+)
 from neurops.inverse.calibration import field_relative_l2
 from neurops.utils.bench import interleaved_times, markdown_table, save_results
 
@@ -148,7 +159,8 @@ def run_method(method: str, coefficient: str, n_obs: int, args: argparse.Namespa
     args.cache.mkdir(parents=True, exist_ok=True)
     for i, r in zip(todo, results):
         r.info["seconds_wall_per_inversion"] = seconds
-        write_posterior(r, _path(method, coefficient, n_obs, i, args.cache), name=f"{method} {coefficient} M={n_obs} #{i}",
+        write_posterior(r, _path(method, coefficient, n_obs, i, args.cache),
+                        name=f"{method} {coefficient} M={n_obs} #{i}",
                         overwrite=True)
     print(f"{method} {coefficient} M={n_obs}: {len(todo)} problems, {seconds:.1f} s per inversion", flush=True)
 
@@ -251,7 +263,8 @@ def report(args: argparse.Namespace) -> None:
     table = markdown_table(rows)
     costs = {c: forward_cost(c) for c in args.coefficients.split(",")}
     cost_line = "; ".join(f"{c}: " + ", ".join(f"{k} {v:.2f}" for k, v in cost.items()) for c, cost in costs.items())
-    table += f"\n\nForward evaluation, ms per sample (batch 52, {args.threads} thread, interleaved medians): {cost_line}.\n"
+    table += (f"\n\nForward evaluation, ms per sample (batch 52, {args.threads} thread, interleaved medians): "
+              f"{cost_line}.\n")
     print(table)
     if args.figures is not None:
         from neurops.viz.posterior import plot_posterior

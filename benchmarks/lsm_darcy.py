@@ -36,8 +36,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.lightning_runs import comparison_parser, fit_and_test, parse_sized
 import neurops.models.mgno  # noqa: F401  (registers "mgno" until neurops.models imports it)
+from benchmarks.lightning_runs import comparison_parser, fit_and_test, parse_sized
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.tasks.operator import OperatorTask

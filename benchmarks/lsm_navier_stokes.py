@@ -40,8 +40,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.lightning_runs import comparison_parser, fit_and_test, parse_sized
 import neurops.models.mgno  # noqa: F401  (registers "mgno" until neurops.models imports it)
+from benchmarks.lightning_runs import comparison_parser, fit_and_test, parse_sized
 from neurops.data.datamodule import RolloutDataModule
 from neurops.data.generators.navier_stokes import NavierStokesConfig, generate_navier_stokes
 from neurops.metrics.field import relative_lp

@@ -24,8 +24,16 @@ import torch
 from neurops.data.datamodule import GenerativeDataModule
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.data.reader import read_attrs
-from neurops.inverse import (DarcyForward, InversionConfig, invert_latent, load_surrogate, observations_from_file,
-                             prior_from_file, write_observations, write_posterior)
+from neurops.inverse import (
+    DarcyForward,
+    InversionConfig,
+    invert_latent,
+    load_surrogate,
+    observations_from_file,
+    prior_from_file,
+    write_observations,
+    write_posterior,
+)
 from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.schedules import StepDecay
 from neurops.utils.seeding import seed_everything

@@ -150,8 +150,14 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
     config, overrides = _config(settings), _prior_overrides(prior)
 
     def invert() -> Any:
-        from neurops.inverse import (SurrogateForward, estimate_model_error, invert_fields, invert_latent,
-                                     load_surrogate, read_observations)
+        from neurops.inverse import (
+            SurrogateForward,
+            estimate_model_error,
+            invert_fields,
+            invert_latent,
+            load_surrogate,
+            read_observations,
+        )
         from neurops.inverse.problem import problem_prior, true_solver, validation_pairs
 
         observations = read_observations(obs)

@@ -29,8 +29,13 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
 from neurops.cli.callbacks import RolloutErrorFigures
-from neurops.cli.lightning_config import (argument_error, import_class, neurops_error, resolve_config_args,
-                                          validate_config)
+from neurops.cli.lightning_config import (
+    argument_error,
+    import_class,
+    neurops_error,
+    resolve_config_args,
+    validate_config,
+)
 from neurops.cli.progress import progress_callback
 from neurops.errors import CheckpointError, ConfigError, NeuropsError
 from neurops.tasks.base import Task

@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 
 from neurops.data.files import link_problems, open_hdf5
-from neurops.data.records import record_kind, record_problems
 from neurops.data.metadata import DatasetMeta
+from neurops.data.records import record_kind, record_problems
 from neurops.data.schema import JSON_ATTRS, KIND_GROUPS, REQUIRED_ROOT_ATTRS
 from neurops.data.shards import DataPath, is_shard_record, list_files, set_problems
 

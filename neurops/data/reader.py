@@ -21,8 +21,8 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from neurops.data.check import structure_problems
-from neurops.data.metadata import DatasetMeta
 from neurops.data.files import open_hdf5
+from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import SUPPORTED_VERSIONS, decode_attr
 from neurops.data.shards import DataPath, data_files
 from neurops.errors import DataError, SchemaError

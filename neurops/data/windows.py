@@ -22,7 +22,6 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 
-
 class WindowDataset(Dataset):
     """Windows ``{"x": float32 [length, N]}`` of in-memory series ``[S, T, N]``, indexed by ``(s, start)``."""
 

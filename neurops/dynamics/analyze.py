@@ -23,8 +23,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from neurops.dynamics.symbolic import (Cycle, SymbolicGraph, code_label, find_cycles, fixed_points, orbit_codes,
-                                       region_frequencies, symbolic_graph, topological_entropy)
+from neurops.dynamics.symbolic import (
+    Cycle,
+    SymbolicGraph,
+    code_label,
+    find_cycles,
+    fixed_points,
+    orbit_codes,
+    region_frequencies,
+    symbolic_graph,
+    topological_entropy,
+)
 from neurops.metrics.dsr import model_lyapunov_max
 
 

@@ -196,7 +196,8 @@ class GRFPrior:
 
 
 @functools.lru_cache(maxsize=16)
-def _basis(prior: GRFPrior, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _basis(prior: GRFPrior, device: torch.device,
+           dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-axis cosine matrix ``[node j, mode k]``, ``sqrt(mu)`` of the kept modes and their flat indices."""
     n = int(prior.resolution)
     k = np.arange(n)

@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import torch
-from jaxtyping import Float
 import torch.nn.functional as F
+from jaxtyping import Float
 from torch import Tensor, nn
 
 from neurops.errors import ModelError

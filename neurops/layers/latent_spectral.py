@@ -24,8 +24,8 @@ import math
 from collections.abc import Sequence
 
 import torch
-from jaxtyping import Float
 import torch.nn.functional as F
+from jaxtyping import Float
 from torch import Tensor, nn
 
 from neurops.errors import ModelError

@@ -33,8 +33,8 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
-from jaxtyping import Float
 import torch.nn.functional as F
+from jaxtyping import Float
 from torch import Tensor, nn
 
 from neurops.errors import ModelError

@@ -1,7 +1,12 @@
 """Metrics and losses: relative Lp / H1 for fields; DSR metrics in :mod:`neurops.metrics.dsr`."""
 
-from neurops.metrics.dsr import (evaluate_reconstruction, hellinger_distance, power_spectra, prediction_error,
-                                 state_space_divergence)
+from neurops.metrics.dsr import (
+    evaluate_reconstruction,
+    hellinger_distance,
+    power_spectra,
+    prediction_error,
+    state_space_divergence,
+)
 from neurops.metrics.field import LOSSES, get_loss, relative_h1, relative_lp
 from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
 

@@ -12,7 +12,8 @@ from neurops.models.registry import (
     spec_of,
 )
 
-# model modules (one import line each; importing registers them) -------------------------
+# model modules (one import line each; importing registers them, in this order) -----------
+# isort: off
 from neurops.models import fno  # noqa: E402,F401
 from neurops.models import lsm  # noqa: E402,F401
 from neurops.models import mgno  # noqa: E402,F401
@@ -21,6 +22,7 @@ from neurops.models import dgno  # noqa: E402,F401
 from neurops.models import dcdm  # noqa: E402,F401
 from neurops.models import external  # noqa: E402,F401
 from neurops.models import unet  # noqa: E402,F401
+# isort: on
 
 from neurops.models.dcdm import DCDMNet  # noqa: E402
 from neurops.models.dgno import DGNO  # noqa: E402

@@ -10,8 +10,8 @@ from torch.nn import functional as F
 
 from neurops.errors import ModelError
 from neurops.kernels import max_modes
-from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.activations import get_activation
+from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.spectral import SpectralConv
 from neurops.models.registry import register
 

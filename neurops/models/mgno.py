@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurops.errors import ModelError
+from neurops.layers.activations import get_activation
 from neurops.layers.boundary import BoundaryLike, resolve_boundary
 from neurops.layers.multigrid import (
     MultigridConv,
@@ -46,7 +47,6 @@ from neurops.layers.multigrid import (
     default_smoothing,
     parse_smoothing,
 )
-from neurops.layers.activations import get_activation
 from neurops.layers.resample import coarser, on_grid
 from neurops.models.registry import Presets, register
 

@@ -172,7 +172,8 @@ class PiecewiseLinearRNN(nn.Module):
         return (self.members,) if self.members else ()
 
     def _lift(self, p: torch.Tensor, axes: int = 1) -> torch.Tensor:
-        """An ensemble's parameter ``[R, ...]`` with ``axes`` broadcast axes after the member axis (``p`` if one model)."""
+        """An ensemble's parameter ``[R, ...]`` with ``axes`` broadcast axes after the member axis (``p`` if one
+        model)."""
         return p.reshape(p.shape[0], *(1,) * axes, *p.shape[1:]) if self.members else p
 
     def member(self, r: int) -> PiecewiseLinearRNN:

@@ -40,8 +40,7 @@ import torch
 from torch import nn
 
 from neurops.errors import ModelError
-from neurops.models.piecewise_linear import (Observation, PiecewiseLinearRNN, _per_member, _uniform,
-                                             talathi_vartak_init)
+from neurops.models.piecewise_linear import Observation, PiecewiseLinearRNN, _per_member, _uniform, talathi_vartak_init
 from neurops.models.registry import register
 
 __all__ = ["ALRNN", "PLRNN", "ClippedShallowPLRNN", "DendPLRNN", "ShallowPLRNN"]

@@ -48,11 +48,11 @@ import torch
 from torch import nn
 
 from neurops.errors import ModelError
+from neurops.layers.activations import get_activation
 from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 from neurops.layers.kernel_interp import KernelInterpConv, grid_spacing
 from neurops.layers.local_integral import LocalIntegralConv
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
-from neurops.layers.activations import get_activation
 from neurops.layers.resample import cells, coarser, resample
 from neurops.models.registry import register
 

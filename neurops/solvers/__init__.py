@@ -12,8 +12,19 @@
 """
 
 from neurops.solvers.learned import dcdm_solve
-from neurops.solvers.linear import (CSROperator, ConvergenceError, DiffusionOperator, LinearOperator, Multigrid,
-                                    NotSPDError, SolveResult, StencilOperator, diffusion_solve, linear_solve, pcg)
+from neurops.solvers.linear import (
+    ConvergenceError,
+    CSROperator,
+    DiffusionOperator,
+    LinearOperator,
+    Multigrid,
+    NotSPDError,
+    SolveResult,
+    StencilOperator,
+    diffusion_solve,
+    linear_solve,
+    pcg,
+)
 from neurops.solvers.pde import DarcySolveInfo, diffusion_matrix, solve_darcy
 from neurops.solvers.timestepping import ETDRK4, Burgers1D, KuramotoSivashinsky, NavierStokes2D, integrate
 

@@ -8,8 +8,7 @@ import torch
 from lightning.pytorch.cli import LightningCLI
 
 from neurops.configs import resolve_config
-from neurops.data.datamodule import OperatorDataModule
-from neurops.data.datamodule import RolloutDataModule
+from neurops.data.datamodule import OperatorDataModule, RolloutDataModule
 from neurops.data.writer import H5Writer
 from neurops.tasks.base import Task
 from neurops.tasks.operator import OperatorTask

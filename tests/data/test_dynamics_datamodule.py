@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from neurops.data.datamodule import DynamicsDataModule
-from neurops.data.windows import RandomWindowSampler
 from neurops.data.series_import import import_series
+from neurops.data.windows import RandomWindowSampler
 from neurops.errors import DataError
 
 

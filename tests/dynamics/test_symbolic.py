@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from neurops.dynamics.symbolic import (find_cycles, fixed_points, orbit_codes, region_frequencies, symbolic_graph,
-                                       topological_entropy)
+from neurops.dynamics.symbolic import (
+    find_cycles,
+    fixed_points,
+    orbit_codes,
+    region_frequencies,
+    symbolic_graph,
+    topological_entropy,
+)
 from neurops.errors import ModelError
 from neurops.metrics.dsr import model_lyapunov_max
 from neurops.models import build

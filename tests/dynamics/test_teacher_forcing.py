@@ -10,8 +10,14 @@ import torch
 
 from neurops.data.generators import get_generator
 from neurops.data.reader import read_split
-from neurops.dynamics.teacher_forcing import (AdaptiveAlpha, alpha_from_sigma, estimate_alpha, estimate_sigma,
-                                              gtf_rollout, stf_rollout)
+from neurops.dynamics.teacher_forcing import (
+    AdaptiveAlpha,
+    alpha_from_sigma,
+    estimate_alpha,
+    estimate_sigma,
+    gtf_rollout,
+    stf_rollout,
+)
 from neurops.errors import ConfigError
 from neurops.models import build
 from neurops.models.piecewise_linear import stack_members

@@ -26,7 +26,8 @@ def test_crps_of_a_gaussian_ensemble_matches_the_closed_form():
     s, y = 0.7, np.array([0.0, 0.5, -1.2, 2.0])
     z = y / s
     nd = NormalDist()
-    exact = s * (z * (2 * np.array([nd.cdf(v) for v in z]) - 1) + 2 * np.array([nd.pdf(v) for v in z]) - 1 / np.sqrt(np.pi))
+    cdf, pdf = np.array([nd.cdf(v) for v in z]), np.array([nd.pdf(v) for v in z])
+    exact = s * (z * (2 * cdf - 1) + 2 * pdf - 1 / np.sqrt(np.pi))
     draws = np.random.default_rng(0).standard_normal((40000, 1)) * s * np.ones((1, 4))
     assert crps_ensemble(draws, y) == pytest.approx(exact.mean(), rel=0.01)
     assert crps_ensemble(np.zeros((5, 4)), np.zeros(4)) == 0.0  # a point mass at the truth

@@ -7,8 +7,15 @@ import torch
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.data.reader import read_attrs
 from neurops.errors import DataError
-from neurops.inverse import (DarcyForward, FieldPosterior, InversionConfig, observations_from_file, prior_from_file,
-                             run_chains, split_rhat)
+from neurops.inverse import (
+    DarcyForward,
+    FieldPosterior,
+    InversionConfig,
+    observations_from_file,
+    prior_from_file,
+    run_chains,
+    split_rhat,
+)
 
 
 @pytest.fixture(scope="module")

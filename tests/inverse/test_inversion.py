@@ -12,9 +12,19 @@ from neurops.data.info import summarize
 from neurops.data.reader import read_attrs
 from neurops.data.xarray_io import to_xarray
 from neurops.errors import ConfigError
-from neurops.inverse import (DarcyForward, InversionConfig, InversionWarning, SurrogateForward, invert_fields,
-                             invert_latent, make_observations, observations_from_file, prior_from_file, read_posterior,
-                             write_posterior)
+from neurops.inverse import (
+    DarcyForward,
+    InversionConfig,
+    InversionWarning,
+    SurrogateForward,
+    invert_fields,
+    invert_latent,
+    make_observations,
+    observations_from_file,
+    prior_from_file,
+    read_posterior,
+    write_posterior,
+)
 from neurops.models import build
 
 CONFIG = dict(n_chains=4, n_burn=60, n_samples=160, thin=2, n_predictive=40)
@@ -38,7 +48,8 @@ def test_reference_inversion_reports_everything_and_round_trips(darcy, tmp_path)
     r = results[0]
     assert r.samples["a"].shape == (4 * 80, 9, 9) and r.samples["latent"].shape == (320, prior.dim)
     assert np.array_equal(np.unique(r.samples["chain"]), np.arange(4))
-    assert (r.summary["a_lower"] <= r.summary["a_median"]).all() and (r.summary["a_median"] <= r.summary["a_upper"]).all()
+    assert (r.summary["a_lower"] <= r.summary["a_median"]).all()
+    assert (r.summary["a_median"] <= r.summary["a_upper"]).all()
     assert {"rel_l2_a", "rel_l2_u", "coverage_a", "coverage_u", "crps_a", "crps_u", "rel_l2_a_map"} <= set(r.metrics)
     assert {"rhat_max", "ess_min", "acceptance"} <= set(r.diagnostics) and r.method["sampler"] == "gpcn"
     # draws of the true posterior explain the data through the true solver

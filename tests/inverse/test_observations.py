@@ -4,9 +4,14 @@ import pytest
 
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError, SchemaError
+from neurops.inverse import (
+    Observations,
+    make_observations,
+    observations_from_file,
+    read_observations,
+    write_observations,
+)
 from tests.conftest import write_observation_file
-from neurops.inverse import (Observations, make_observations, observations_from_file, read_observations,
-                             write_observations)
 
 
 def _fields(res: int = 21):
@@ -80,7 +85,8 @@ def test_bad_inputs_raise_clear_errors(tmp_path):
 def test_hand_made_files_with_the_documented_fields_are_read(tmp_path):
     obs = read_observations(write_observation_file(tmp_path / "o.h5"))
     assert obs.dims == ["x", "y"] and obs.noise_std == 0.01 and obs.grid_shape == (5, 5)
-    listed = read_observations(write_observation_file(tmp_path / "l.h5", dims=np.array(["x", "y"], dtype=h5py.string_dtype())))
+    dims = np.array(["x", "y"], dtype=h5py.string_dtype())
+    listed = read_observations(write_observation_file(tmp_path / "l.h5", dims=dims))
     assert listed.dims == ["x", "y"]
 
 

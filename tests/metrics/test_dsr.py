@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from neurops.metrics.dsr import (data_lyapunov_max, evaluate_reconstruction, generate_like, hellinger_distance,
-                                 orbit_verdict, power_spectra, prediction_error, state_space_divergence, summarize)
+from neurops.metrics.dsr import (
+    data_lyapunov_max,
+    evaluate_reconstruction,
+    generate_like,
+    hellinger_distance,
+    orbit_verdict,
+    power_spectra,
+    prediction_error,
+    state_space_divergence,
+    summarize,
+)
 from neurops.models import build
 
 

@@ -44,10 +44,10 @@ import numpy as np
 import scipy.io
 
 from neurops.data.external._common import (
+    SPATIAL_NAMES,
     Collection,
     FieldSource,
     Striding,
-    SPATIAL_NAMES,
     add_test_resolutions,
     json_safe,
     node_coords,

@@ -43,9 +43,9 @@ import h5py
 import numpy as np
 
 from neurops.data.external._common import (
+    SPATIAL_NAMES,
     Collection,
     FieldSource,
-    SPATIAL_NAMES,
     Striding,
     add_test_resolutions,
     open_upstream,

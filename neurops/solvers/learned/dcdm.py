@@ -44,6 +44,7 @@ from neurops.solvers.linear.cg import NotSPDError, SolveResult, check_rhs, final
 from neurops.solvers.linear.operators import LinearOperator, batch_dot
 from neurops.solvers.linear.stencil import StencilOperator
 
+
 def stencil_features(op: StencilOperator) -> torch.Tensor:
     """Operator description for a conditioned DCDM network: stencil weights over the diagonal.
 

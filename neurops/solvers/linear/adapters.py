@@ -120,7 +120,7 @@ def scipy_solve(op: LinearOperator, b: torch.Tensor, *, method: Literal["spsolve
         else:
             count = [0]
 
-            def cb(_: np.ndarray) -> None:
+            def cb(_: np.ndarray, count: list[int] = count) -> None:
                 count[0] += 1
 
             x, _info = spla.cg(m, r, rtol=rtol, atol=0.0, maxiter=maxiter, callback=cb)

@@ -10,6 +10,7 @@ import torch
 from neurops.errors import DataError
 from neurops.solvers.linear.operators import LinearOperator
 
+
 class CSROperator(LinearOperator):
     """A general sparse matrix ``[N, N]`` (``torch.sparse_csr_tensor``) applied to ``u : [B, N]``.
 

@@ -23,8 +23,7 @@ import torch
 
 from neurops.errors import DataError
 from neurops.solvers.linear.cg import Preconditioner, pcg
-from neurops.solvers.linear.diffusion import FaceMean
-from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.solvers.linear.diffusion import DiffusionOperator, FaceMean
 from neurops.solvers.linear.multigrid import Multigrid
 from neurops.solvers.linear.operators import LinearOperator
 

@@ -23,6 +23,7 @@ from neurops.errors import DataError
 from neurops.kernels.stencil import select_stencil_path, star_stencil
 from neurops.solvers.linear.operators import LinearOperator, Offset
 
+
 def _shift_pieces(n: int, o: int, periodic: bool) -> list[tuple[slice, slice]]:
     """1-D index pieces ``(rows i, neighbours j = i + o)`` of a shift by ``o`` in {-1, 0, 1}."""
     if o == 0:

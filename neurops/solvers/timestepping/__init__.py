@@ -11,8 +11,13 @@ Burgers and Navier-Stokes solvers :mod:`~neurops.solvers.timestepping.pseudospec
 
 from neurops.solvers.timestepping.base import TimeStepper
 from neurops.solvers.timestepping.etdrk4 import ETDRK4, KuramotoSivashinsky
-from neurops.solvers.timestepping.fourier import (dealias_mask, periodic_grid, spectral_derivative, wavenumber_grid,
-                                                  wavenumbers)
+from neurops.solvers.timestepping.fourier import (
+    dealias_mask,
+    periodic_grid,
+    spectral_derivative,
+    wavenumber_grid,
+    wavenumbers,
+)
 from neurops.solvers.timestepping.imex import CrankNicolsonIMEX
 from neurops.solvers.timestepping.ode import METHODS, RK4, integrate
 from neurops.solvers.timestepping.pseudospectral import Burgers1D, NavierStokes2D, fno_forcing

@@ -15,7 +15,6 @@ from neurops.solvers.linear.coarsening import (
 from neurops.solvers.linear.diffusion import DiffusionOperator
 from tests.conftest import two_phase_coefficient
 
-
 CASES = [(7, "dirichlet"), (8, "dirichlet"), (9, "neumann"), (10, "neumann"), (9, "periodic"),
          (10, "periodic"), (11, "periodic"), (19, "dirichlet")]
 

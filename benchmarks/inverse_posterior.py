@@ -78,9 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-obs", default="25,100", help="observation counts, one group each")
     p.add_argument("--problems", type=int, default=13, help="problems per (coefficient, observation count) group")
     p.add_argument("--chains", type=int, default=4, help="chains per problem, from independent prior draws")
-    p.add_argument("--ref-steps", default="lognormal=300+700,piecewise=500+1500",
+    p.add_argument("--ref-steps", default="lognormal=300+700,piecewise=300+900",
                    help="burn-in+kept steps of the reference chains per coefficient")
-    p.add_argument("--ref-thin", default="lognormal=5,piecewise=10")
+    p.add_argument("--ref-thin", default="lognormal=5,piecewise=5")
     p.add_argument("--steps", default="lognormal=100+300,piecewise=100+400",
                    help="burn-in+kept steps of the surrogate chains per coefficient")
     p.add_argument("--thin", default="lognormal=2,piecewise=2")

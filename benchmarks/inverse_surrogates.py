@@ -50,10 +50,10 @@ from neurops.utils.seeding import seed_everything
 INVERSE_DIR = WORK_DIR / "inverse"
 RESOLUTION = 33
 #: training settings per model: epochs and batch size, sized for a 2-core machine shared by five jobs, where a
-#: background job at nice 19 gets a fraction of a core (measured CPU cost on one thread: FNO 9 ms, MgNO 12 ms and
-#: DGNO about 15 ms per training sample and epoch, so an epoch of 1000 samples costs 9 s / 12 s / 15 s). FNO uses
-#: the quickstart's one-cycle schedule (1.7 % at 33^2 after 30 epochs, lognormal); the papers' schedules (500
-#: epochs; DGNO 1000-2000) need a GPU.
+#: background job at nice 19 gets a tenth to a half of a core (CPU cost on one thread: FNO 9 ms, MgNO 12 ms and
+#: DGNO about 10 ms per training sample and epoch). FNO uses the quickstart's one-cycle schedule: 12 epochs gave
+#: 1.70 % test rel. L2 (piecewise), 20 epochs (--epochs 20) 0.43 % (lognormal); the papers' schedules (500 epochs;
+#: DGNO 1000-2000) need a GPU.
 SETTINGS: dict[str, dict[str, Any]] = {
     "fno": {"epochs": 12, "batch_size": 20},
     "mgno": {"epochs": 8, "batch_size": 8},

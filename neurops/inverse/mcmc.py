@@ -83,8 +83,7 @@ def _check(x0: torch.Tensor, n_burn: int, n_samples: int, thin: int, step: float
 
 
 def _adapt(log_step: torch.Tensor, accepted: torch.Tensor, target: float, t: int) -> torch.Tensor:
-    """One Robbins-Monro update of ``log step`` per problem and rung ``[P, K]`` from this step's acceptances
-    ``[P, K C]``."""
+    """One Robbins-Monro update of ``log step`` ``[P, K]`` (problem, rung) from this step's acceptances ``[P, K C]``."""
     gain = 1.0 / (1.0 + t) ** 0.6
     rate = accepted.to(log_step.dtype).reshape(*log_step.shape, -1).mean(-1)
     return log_step + gain * (rate - target)

@@ -21,6 +21,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 
+def _parameters(system: Lorenz63 | Roessler | Lorenz96) -> dict[str, float]:
+    """The parameters of a system, by name: its dataclass fields except the state dimension ``dim``."""
+    return {k: v for k, v in asdict(system).items() if k != "dim"}
+
+
 @dataclass(frozen=True)
 class Lorenz63:
     """``x' = s (y - x)``, ``y' = x (r - z) - y``, ``z' = x y - b z`` (chaotic at 10, 28, 8/3)."""
@@ -56,9 +61,7 @@ class Lorenz63:
         return rng.normal(0.0, 1.0, (n, 3)) + np.array([0.0, 0.0, 25.0])
 
     def parameters(self) -> dict[str, float]:
-        d = asdict(self)
-        d.pop("dim")
-        return d
+        return _parameters(self)
 
 
 @dataclass(frozen=True)
@@ -92,9 +95,7 @@ class Roessler:
         return rng.normal(0.0, 1.0, (n, 3)) + np.array([1.0, 1.0, 0.0])
 
     def parameters(self) -> dict[str, float]:
-        d = asdict(self)
-        d.pop("dim")
-        return d
+        return _parameters(self)
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class Lorenz96:
         return self.forcing + rng.normal(0.0, 0.01, (n, self.n))
 
     def parameters(self) -> dict[str, float]:
-        return {"n": self.n, "forcing": self.forcing}
+        return _parameters(self)
 
 
 SYSTEMS = {"lorenz63": Lorenz63, "rossler": Roessler, "lorenz96": Lorenz96}

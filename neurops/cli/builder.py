@@ -318,6 +318,13 @@ def _flag(parser: Any, dest: str) -> str:
     return dest
 
 
+def closest_option(flag: str, parser: Any) -> str:
+    """``"; did you mean --x?"`` for the long option of ``parser`` closest to ``flag``, or ``""``."""
+    options = [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
+    close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 def _one_line(message: str, parser: Any) -> str:
     """jsonargparse's (possibly multi-line) message as one line in argparse's words."""
     unknown = re.match(r"unrecognized arguments: (.*)", message)
@@ -326,9 +333,7 @@ def _one_line(message: str, parser: Any) -> str:
         flags = [e.split("=", 1)[0] for e in extras if e.startswith("-")]
         if not flags:
             return f"unrecognized argument(s) {' '.join(extras)}"
-        options = [s for action in parser._actions for s in action.option_strings if s.startswith("--")]
-        close = difflib.get_close_matches(flags[0], options, n=1, cutoff=0.6)
-        return f"unrecognized option {flags[0]}" + (f"; did you mean {close[0]}?" if close else "")
+        return f"unrecognized option {flags[0]}" + closest_option(flags[0], parser)
     required = re.match(r"the following arguments are required: (.*)", message)
     if required:
         names = [_flag(parser, name.strip()) for name in required.group(1).split(",")]

@@ -20,6 +20,7 @@ import yaml
 from jsonargparse import ArgumentError
 
 from neurops.cli import LIGHTNING_COMMANDS
+from neurops.cli.builder import closest_option
 from neurops.configs import resolve_config
 from neurops.errors import ConfigError, NeuropsError
 from neurops.models.registry import get_class
@@ -157,10 +158,7 @@ def argument_error(exc: ArgumentError, parser: Any, args: Sequence[str] | None) 
         flag = unknown.group(1).split("=", 1)[0]
         sub = next((a for a in args or () if a in LIGHTNING_COMMANDS), None)
         subcommands = getattr(getattr(parser, "_subcommands_action", None), "_name_parser_map", {})  # jsonargparse's
-        target = subcommands.get(sub, parser)
-        options = [o for action in target._actions for o in action.option_strings if o.startswith("--")]
-        close = difflib.get_close_matches(flag, options, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else ""
+        hint = closest_option(flag, subcommands.get(sub, parser))
         return ConfigError(f"neurops {sub or ''}: unrecognized option {flag}{hint} See `neurops {sub or 'fit'} --help` "
                            "(and --print_config for the whole configuration).")
     return ConfigError(_short(message))

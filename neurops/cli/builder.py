@@ -66,14 +66,14 @@ class Command:
 class Group:
     """Subcommands by name; ``commands`` may be a function returning them (called only when needed).
 
-    ``selector`` (e.g. ``"--from"``) lets the subcommand also be named by that option anywhere on the
-    command line (``data convert SRC --from arrays`` is ``data convert arrays SRC``).
+    ``retired`` maps an option that once named the subcommand (``"--from"``) to the subcommand's name in
+    the usage (``"FORMAT"``): the option is refused with one line naming the subcommand form instead.
     """
 
     help: str
     commands: Mapping[str, Command | Group] | Callable[[], Mapping[str, Command | Group]]
     description: str | None = None
-    selector: str | None = None
+    retired: Mapping[str, str] = field(default_factory=dict)
 
     def children(self) -> Mapping[str, Command | Group]:
         return self.commands() if callable(self.commands) else self.commands
@@ -248,10 +248,7 @@ def run(tree: Command | Group, argv: Sequence[str], prog: str = "neurops") -> in
     siblings: Mapping[str, Command | Group] = {}
     while isinstance(node, Group):
         children = node.children()
-        if node.selector in argv[:-1] and (not argv or argv[0] not in children):
-            i = argv.index(node.selector)
-            argv.insert(0, argv.pop(i + 1))
-            del argv[i + 1]
+        _refuse_retired(node, argv, prog)
         if not argv or argv[0] in ("-h", "--help"):
             print(group_help(node, prog))
             return 0 if argv else 2
@@ -259,8 +256,7 @@ def run(tree: Command | Group, argv: Sequence[str], prog: str = "neurops") -> in
         if name not in children:
             close = difflib.get_close_matches(name, list(children), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            how = f" (first, or as {node.selector} NAME)" if node.selector else ""
-            raise ConfigError(f"{prog}: invalid choice: {name!r}{hint} Choose from {', '.join(children)}{how}; "
+            raise ConfigError(f"{prog}: invalid choice: {name!r}{hint} Choose from {', '.join(children)}; "
                               f"see `{prog} --help`.")
         siblings = {k: v for k, v in children.items() if k != name}
         node, prog = children[name], f"{prog} {name}"
@@ -271,6 +267,14 @@ def run(tree: Command | Group, argv: Sequence[str], prog: str = "neurops") -> in
         raise _sibling_option(exc, argv, prog, siblings) from None
     back = {new: name for name, new in node.rename.items()}
     return int(node.run(**{back.get(k, k): v for k, v in values.items()}) or 0)
+
+
+def _refuse_retired(group: Group, argv: Sequence[str], prog: str) -> None:
+    """One ``ConfigError`` line for an option that once named a subcommand of ``group`` (``--from FORMAT``)."""
+    for flag, name in group.retired.items():
+        if any(arg == flag or arg.startswith(f"{flag}=") for arg in argv):
+            raise ConfigError(f"{prog}: {flag} is gone; use `{prog} {name} ...` with {name} one of "
+                              f"{', '.join(group.children())}; see `{prog} --help`.")
 
 
 def _sibling_option(exc: ConfigError, argv: Sequence[str], prog: str,

@@ -125,8 +125,8 @@ def _commands() -> dict[str, Command | Group]:
             "convert": Group("convert PDEBench / The Well / FNO .mat files or numpy/torch arrays to the neurops "
                              "schema", _converters,
                              description="Convert external data into a neurops file: neurops data convert FORMAT "
-                             "SRC --out FILE.h5 (or SRC --from FORMAT; see docs/external-data.md).",
-                             selector="--from"),
+                             "SRC --out FILE.h5 (see docs/external-data.md).",
+                             retired={"--from": "FORMAT"}),
             }
 
 

@@ -9,7 +9,7 @@ One subcommand per mode::
     # a surrogate posterior, through any operator checkpoint (FNO, MgNO, LSM, DGNO)
     neurops invert surrogate --obs obs.h5 --ckpt fno.ckpt --out post_fno.h5
 
-``--forward pde|surrogate`` also names the mode. The sampler's options are the fields of
+The sampler's options are the fields of
 :class:`~neurops.inverse.inversion.InversionConfig`.
 """
 
@@ -229,4 +229,4 @@ COMMAND = Group(
     description="Sample the posterior of the coefficient a behind observations of u: through the true Darcy "
                 "solve (pde, the reference) or through a trained operator (surrogate). `observe` writes an "
                 "observation file from a labelled sample.",
-    selector="--forward")
+    retired={"--forward": "MODE"})

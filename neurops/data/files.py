@@ -45,8 +45,8 @@ def open_hdf5(path: str | os.PathLike, source: str | None = None) -> h5py.File:
     if not h5py.is_hdf5(path):
         fix = (f"{source} data is stored as HDF5 (.h5/.hdf5)" if source
                else "neurops reads HDF5; convert other formats with `neurops data convert`")
-        raise DataError(f"{path} is not an HDF5 file; {fix} (numpy/torch arrays: `neurops data convert FILE --from "
-                        "arrays`).")
+        raise DataError(f"{path} is not an HDF5 file; {fix} (numpy/torch arrays: `neurops data convert arrays "
+                        "FILE`).")
     try:
         return h5py.File(path, "r")
     except OSError as err:

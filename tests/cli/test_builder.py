@@ -73,7 +73,7 @@ def test_a_mistake_is_one_config_error_line(argv, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_groups_select_subcommands_by_name_or_selector_and_name_a_sibling_option(capsys):
+def test_groups_select_subcommands_by_name_refuse_a_retired_option_and_name_a_sibling_option(capsys):
     def first(a: int = 1) -> int:
         print("first", a)
 
@@ -82,10 +82,16 @@ def test_groups_select_subcommands_by_name_or_selector_and_name_a_sibling_option
         return 3
 
     tree = Group("two tools", {"first": Command(first, help="the first"), "second": Command(second)},
-                 selector="--tool")
+                 retired={"--tool": "TOOL"})
     assert run(tree, ["first", "--a", "5"], "neurops x") == 0 and capsys.readouterr().out == "first 5\n"
-    assert run(tree, ["--b", "4", "--tool", "second"], "neurops x") == 3
+    assert run(tree, ["second", "--b", "4"], "neurops x") == 3
     assert capsys.readouterr().out == "second 4\n"
+    for argv in (["--b", "4", "--tool", "second"], ["second", "--tool=second"]):
+        with pytest.raises(ConfigError) as info:
+            run(tree, argv, "neurops x")
+        assert str(info.value) == ("neurops x: --tool is gone; use `neurops x TOOL ...` with TOOL one of first, "
+                                   "second; see `neurops x --help`.")
+    assert capsys.readouterr().out == ""
     with pytest.raises(ConfigError, match="invalid choice: 'frist'; did you mean 'first'?"):
         run(tree, ["frist"], "neurops x")
     with pytest.raises(ConfigError, match=r"first has no option\(s\) \['b'\] \(it is an option of `neurops x "

@@ -26,7 +26,7 @@ from neurops.errors import ConfigError
 from neurops.registry import Registry
 from neurops.utils.io import check_output_path
 
-#: converter per format (``--from`` value)
+#: converter per format (the subcommand of ``neurops data convert``)
 CONVERTERS: Registry[Callable[..., Path]] = Registry("external format", ConfigError,
                                                     hint="Numpy or torch arrays you already have: 'arrays'.")
 CONVERTERS.add("pdebench", convert_pdebench)

@@ -1,4 +1,4 @@
-"""Convert numpy / torch arrays into a neurops file (``neurops data convert --from arrays``).
+"""Convert numpy / torch arrays into a neurops file (``neurops data convert arrays``).
 
 The arrays a user already has become operator pairs: an input array and an output array of one
 shape ``[N, *spatial]`` (1 to 3 spatial axes; one field each), read from

@@ -65,7 +65,7 @@ FNOMatLayout = Literal["auto", "darcy", "navier_stokes", "burgers", "custom"]
 LAYOUTS: tuple[str, ...] = ("darcy", "navier_stokes", "burgers", "custom")
 EXPECTED = ("an FNO .mat file with `coeff` + `sol` [N, S, S] (Darcy), `u` [N, S, S, T] (+ `a`, `t`) "
             "(Navier-Stokes), or `a` + `u` [N, S] (Burgers); for other files pass input_key/output_key "
-            "or state_key (--input-key/--output-key/--state-key); numpy or torch arrays convert with --from arrays")
+            "or state_key (--input-key/--output-key/--state-key); numpy or torch arrays convert with `neurops data convert arrays`")
 
 
 class MatArray:
@@ -121,7 +121,7 @@ def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
         raw = scipy.io.loadmat(path)
     except Exception as err:  # noqa: BLE001 - scipy raises many types on files that are not MATLAB files
         raise DataError(f"{path} is not a readable MATLAB file (v5 via scipy or v7.3 via h5py: {err}); numpy or "
-                        "torch arrays (.npy, .npz, .pt) convert with `neurops data convert FILE --from arrays`."
+                        "torch arrays (.npy, .npz, .pt) convert with `neurops data convert arrays FILE`."
                         ) from err
     return {k: MatArray(np.asarray(v)) for k, v in raw.items()
             if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiu"}

@@ -1,4 +1,4 @@
-"""Tests for ``--from arrays``: numpy / torch arrays of input/output pairs into a neurops file."""
+"""Tests for ``neurops data convert arrays``: numpy / torch arrays of input/output pairs into a neurops file."""
 
 from __future__ import annotations
 
@@ -95,13 +95,13 @@ def test_from_arrays_on_the_command_line(pairs, tmp_path, capsys):
     np.save(tmp_path / "a9.npy", a[-2:, ::2, ::2])
     np.save(tmp_path / "u9.npy", u[-2:, ::2, ::2])
     out = tmp_path / "d.h5"
-    assert main(["data", "convert", str(tmp_path / "a.npy"), "--from", "arrays", "--outputs", str(tmp_path / "u.npy"),
+    assert main(["data", "convert", "arrays", str(tmp_path / "a.npy"), "--outputs", str(tmp_path / "u.npy"),
                  "--n-test", "2", "--n-val", "1", "--extra-test", str(tmp_path / "a9.npy"), str(tmp_path / "u9.npy"),
                  "--out", str(out), "--no-progress"]) == 0
     assert main(["data", "check", str(out)]) == 0
     assert sorted(read_attrs(out)["generator"]["extra_test"][0]) == ["a9.npy", "u9.npy"]
     assert [len(read_split(out, s)["inputs"]["a"]) for s in ("train", "val", "test", "test@9")] == [7, 1, 2, 2]
     capsys.readouterr()
-    assert main(["data", "convert", str(tmp_path / "a.npy"), "--from", "pdebench", "--input-key", "a",
+    assert main(["data", "convert", "pdebench", str(tmp_path / "a.npy"), "--input-key", "a",
                  "--out", str(tmp_path / "x.h5")]) == 2
     assert "has no option(s) ['input_key']" in capsys.readouterr().err

@@ -152,7 +152,7 @@ def test_zero_shot_test_resolution_and_custom_keys_from_the_command_line(tmp_pat
     src = tmp_path / "fields.mat"
     scipy.io.savemat(src, {"K": coeff, "P": sol})
     out = tmp_path / "d.h5"
-    assert main(["data", "convert", str(src), "--from", "fno-mat", "--input-key", "K", "--output-key", "P",
+    assert main(["data", "convert", "fno-mat", str(src), "--input-key", "K", "--output-key", "P",
                  "--n-test", "2", "--space-stride", "4", "--test-space-strides", "2", "1", "--out", str(out),
                  "--no-progress"]) == 0
     assert check_file(out) == []

@@ -28,10 +28,10 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
+from neurops.cli.builder import import_class
 from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.cli.lightning_config import (
     argument_error,
-    import_class,
     neurops_error,
     resolve_config_args,
     validate_config,

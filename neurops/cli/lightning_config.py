@@ -9,8 +9,6 @@ turn jsonargparse's and Lightning's wrapped errors into one :class:`~neurops.err
 from __future__ import annotations
 
 import difflib
-import importlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import yaml
 from jsonargparse import ArgumentError
 
 from neurops.cli import LIGHTNING_COMMANDS
-from neurops.cli.builder import closest_option
+from neurops.cli.builder import command_line_error, import_class, one_line
 from neurops.configs import resolve_config
 from neurops.errors import ConfigError, NeuropsError
 from neurops.models.registry import get_class
@@ -79,14 +77,6 @@ def validate_config(path: Path) -> None:
             get_class(name)  # an unknown model name fails here with suggestions
 
 
-def import_class(class_path: str, where: Path) -> type:
-    module_name, _, name = class_path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"{where}: class_path {class_path!r} cannot be imported ({exc}).") from exc
-
-
 def resolve_config_args(argv: Sequence[str]) -> tuple[list[str], list[Path]]:
     """``argv`` with short config names (``--config darcy_fno``) replaced by the shipped files' paths,
     and the config files named."""
@@ -118,50 +108,21 @@ def _chain(exc: BaseException | None) -> list[BaseException]:
     return chain
 
 
-def _short(message: str) -> str:
-    """jsonargparse's multi-line report as one line: the key, what it expects or accepts, and the value given."""
-    key = ".".join(dict.fromkeys(re.findall(r'Parser key "([^"]+)"', message)))  # nested sections: data.batch_size
-    option = re.search(r"Option '([^']+)' is not accepted", message)
-    class_path = re.search(r"class_path '([^']+)'", message)
-    if key and option and class_path:
-        valid = init_parameters(import_class(class_path.group(1), Path("config")))
-        close = difflib.get_close_matches(option.group(1), valid, n=1)
-        hint = f"; did you mean --{key}.{close[0]}?" if close else ""
-        return f"--{key}.{option.group(1)}: {class_path.group(1)} has no option {option.group(1)!r}{hint} " \
-               f"Valid: {sorted(valid)}."
-    inner = re.search(r"Expected a <class '([^']+)'>\. Got value: (.*)", message)  # a section's own key
-    expected = [inner.group(1)] if inner else re.findall(r"Expected a <class '([^']+)'>", message)
-    given = inner or re.search(r"Given value: (.*)", message)
-    if key and expected and given:
-        names = " or ".join(dict.fromkeys(name.replace("NoneType", "null") for name in expected))
-        return f"--{key} expects {names}, got {given.groups()[-1].strip()!r}."
-    skip = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value type:")
-    lines = [line.strip().lstrip("- ").strip() for line in message.splitlines()]
-    text = "; ".join(line for line in lines if line and not line.startswith(skip))
-    return text if len(text) <= 400 else text[:397] + "..."
-
-
 def neurops_error(exc: BaseException) -> NeuropsError:
     """The :class:`NeuropsError` an exception was raised from, or a ``ConfigError`` stating its innermost cause."""
     chain = _chain(exc)
     for inner in chain:
         if isinstance(inner, NeuropsError):
             return inner
-    return ConfigError(f"invalid configuration: {_short(str(chain[-1]))}")
+    return ConfigError(f"invalid configuration: {one_line(str(chain[-1]))}")
 
 
 def argument_error(exc: ArgumentError, parser: Any, args: Sequence[str] | None) -> ConfigError:
-    """One line for a command line jsonargparse refused, with the closest valid option for an unknown one."""
-    message = str(exc)
-    unknown = re.match(r"unrecognized arguments: (\S+)", message)
-    if unknown:
-        flag = unknown.group(1).split("=", 1)[0]
-        sub = next((a for a in args or () if a in LIGHTNING_COMMANDS), None)
-        subcommands = getattr(getattr(parser, "_subcommands_action", None), "_name_parser_map", {})  # jsonargparse's
-        hint = closest_option(flag, subcommands.get(sub, parser))
-        return ConfigError(f"neurops {sub or ''}: unrecognized option {flag}{hint} See `neurops {sub or 'fit'} --help` "
-                           "(and --print_config for the whole configuration).")
-    return ConfigError(_short(message))
+    """One line for a command line jsonargparse refused, in the words of every other command
+    (:func:`neurops.cli.builder.one_line`), with the closest valid option for an unknown one."""
+    sub = next((a for a in args or () if a in LIGHTNING_COMMANDS), None)
+    subcommands = getattr(getattr(parser, "_subcommands_action", None), "_name_parser_map", {})  # jsonargparse's
+    return command_line_error(str(exc), subcommands.get(sub, parser), f"neurops {sub or 'fit'}")
 
 
-__all__ = ["TOP_KEYS", "argument_error", "import_class", "neurops_error", "resolve_config_args", "validate_config"]
+__all__ = ["TOP_KEYS", "argument_error", "neurops_error", "resolve_config_args", "validate_config"]

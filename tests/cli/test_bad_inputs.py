@@ -369,7 +369,7 @@ CASES = [
     ("fit-misspelled-task-option", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--model.init_args.los",
                                            "rel_h1"], "did you mean --model.loss"),
     ("fit-not-a-number", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--data.init_args.batch_size",
-                                 "many"], "expects int"),
+                                 "many"], "argument --data.batch_size: invalid int value: 'many'"),
     ("fit-negative-epochs", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--trainer.max_epochs", "-3"],
      "max_epochs"),
     ("fit-batch-size-zero", _good, [*FIT, "--data.init_args.path", "{tmp}/good.h5", "--data.init_args.batch_size",

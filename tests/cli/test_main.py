@@ -43,3 +43,35 @@ def test_command_line_mistakes_are_one_line(argv, expected, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("neurops: error: ") and expected in err, err
+
+
+
+FIT = ["fit", "--config", "darcy_fno"]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    # a value of the wrong type
+    (["predict", "--ckpt", "a", "--data", "b", "--out", "c", "--batch-size", "x"],
+     "neurops predict: argument --batch-size: invalid int value: 'x'; see `neurops predict --help`."),
+    ([*FIT, "--data.init_args.batch_size", "x"],
+     "neurops fit: argument --data.batch_size: invalid int value: 'x'; see `neurops fit --help`."),
+    ([*FIT, "--trainer.max_epochs", "x"],
+     "neurops fit: argument --trainer.max_epochs: invalid int or null value: 'x'; see `neurops fit --help`."),
+    # an unknown option, with the closest one
+    (["data", "merge", "a.h5", "--out", "b.h5", "--cpy"],
+     "neurops data merge: unrecognized option --cpy; did you mean --copy? See `neurops data merge --help`."),
+    ([*FIT, "--trainer.max_epocs", "2"],
+     "neurops fit: unrecognized option --trainer.max_epocs; did you mean --trainer.max_epochs? See `neurops fit "
+     "--help`."),
+    # a value that is not one of the choices
+    (["data", "generate", "darcy", "--coefficient", "checker", "--out", "d.h5"],
+     "neurops data generate darcy: argument --coefficient: invalid choice: 'checker' (choose from 'piecewise', "
+     "'lognormal'); see `neurops data generate darcy --help`."),
+    ([*FIT, "--trainer.precision", "checker"],
+     "neurops fit: argument --trainer.precision: invalid choice: 'checker' (choose from 64, 32, 16, "),
+])
+def test_builder_and_lightning_commands_word_the_same_mistake_alike(argv, expected, capsys):
+    """One wording path (``builder.one_line``) for the jsonargparse errors of both kinds of command."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"neurops: error: {expected}") and err.count("\n") == 1, err

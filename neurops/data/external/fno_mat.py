@@ -65,7 +65,8 @@ FNOMatLayout = Literal["auto", "darcy", "navier_stokes", "burgers", "custom"]
 LAYOUTS: tuple[str, ...] = ("darcy", "navier_stokes", "burgers", "custom")
 EXPECTED = ("an FNO .mat file with `coeff` + `sol` [N, S, S] (Darcy), `u` [N, S, S, T] (+ `a`, `t`) "
             "(Navier-Stokes), or `a` + `u` [N, S] (Burgers); for other files pass input_key/output_key "
-            "or state_key (--input-key/--output-key/--state-key); numpy or torch arrays convert with `neurops data convert arrays`")
+            "or state_key (--input-key/--output-key/--state-key); numpy or torch arrays convert with "
+            "`neurops data convert arrays`")
 
 
 class MatArray:

@@ -2,9 +2,10 @@
 
 * :func:`state_space_divergence` ``D_stsp``: Kullback-Leibler divergence between the
   distributions of true and generated states in state space (histograms for few
-  dimensions, a Gaussian-mixture Monte-Carlo estimate for many).
+  dimensions, a Gaussian-mixture Monte-Carlo estimate for many; in
+  :mod:`neurops.metrics.state_space`).
 * :func:`hellinger_distance` ``D_H``: Hellinger distance of the smoothed power spectra,
-  averaged over dimensions (long-term temporal structure).
+  averaged over dimensions (long-term temporal structure; in :mod:`neurops.metrics.spectra`).
 * :func:`prediction_error` ``PE(n)``: mean squared error after ``n`` free-running steps
   started from every data point (short-term predictability).
 * :func:`model_lyapunov_max`, :func:`data_lyapunov_max`: the largest Lyapunov exponent of
@@ -35,191 +36,20 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from jaxtyping import Float, Int
-from scipy.ndimage import gaussian_filter1d
 from torch import Tensor, nn
 
-from neurops.errors import ConfigError, DataError
+from neurops.errors import ConfigError
+from neurops.metrics._series import Series, _as_series
 from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
+from neurops.metrics.spectra import hellinger_distance, power_spectra
+from neurops.metrics.state_space import BINNING_MAX_DIM, occupied_bins, state_space_divergence
 from neurops.systems import system_from_attrs
-
-#: a series ``[T, N]`` (one variable may come as ``[T]``). Dims with a leading ``_`` are checked by the
-#: functions themselves, with an error that names the problem (jaxtyping leaves them alone).
-Series = Float[np.ndarray, "_time *_var"] | Float[Tensor, "_time *_var"]
-
-#: dimension below which ``method="auto"`` bins (above: Gaussian mixture)
-BINNING_MAX_DIM = 5
-
-
-def _as_series(x: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
-    arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise DataError(f"{name} must be a series [T, N], got shape {arr.shape}.")
-    return arr.astype(np.float64)
 
 
 def _model_tensor(model: nn.Module, arr: np.ndarray) -> torch.Tensor:
     """``arr`` as a tensor with the dtype and device of the model's parameters."""
     ref = next(model.parameters())
     return torch.as_tensor(arr, dtype=ref.dtype, device=ref.device)
-
-
-def state_space_divergence(x_true: Series, x_gen: Series, *,
-                           method: Literal["auto", "binning", "gmm"] = "auto", n_bins: int = 30,
-                           n_centers: int = 10_000, n_samples: int = 1000, variance: float = 1.0,
-                           seed: int = 0) -> float:
-    """``D_stsp = KL(p_true || p_gen)`` of the state-space distributions of two series.
-
-    * ``binning`` (``auto`` for ``N <= 5``): ``n_bins`` bins per dimension over
-      ``[min - 0.1 std, max + 0.1 std]`` of the true series; ``p = (h + eps) / (sum h +
-      eps * n_bins^N)`` with ``eps = 1e-5``; generated points outside the range are not
-      counted. NaN if no generated point falls inside.
-    * ``gmm`` (``auto`` for ``N > 5``): each series is a mixture of Gaussians with variance
-      ``variance`` centred on ``n_centers`` evenly spaced points; ``KL`` is estimated from
-      ``n_samples`` Monte-Carlo draws of the true mixture (non-finite terms dropped).
-
-    The value depends strongly on the series length and bin count: compare only at equal
-    ``T`` and ``n_bins``.
-
-    Parameters
-    ----------
-    x_true : [T, N] true (test) series.
-    x_gen : [T', N] generated series.
-    seed : seed of the Monte-Carlo draws (``gmm``).
-
-    References
-    ----------
-    Koppe et al. (2019), PLoS Comput. Biol.; Brenner et al. (2022), ICML.
-    """
-    p, q = _as_series(x_true, "x_true"), _as_series(x_gen, "x_gen")
-    if p.shape[1] != q.shape[1]:
-        raise DataError(f"x_true has {p.shape[1]} variables but x_gen has {q.shape[1]}.")
-    if method == "auto":
-        method = "binning" if p.shape[1] <= BINNING_MAX_DIM else "gmm"
-    if method == "binning":
-        return _binned_kl(p, q, n_bins)
-    if method == "gmm":
-        return _gmm_kl(p, q, n_centers, n_samples, variance, seed)
-    raise ConfigError(f"D_stsp method {method!r} is unknown; use 'auto', 'binning' or 'gmm'.")
-
-
-def _bin_indexer(p: np.ndarray, n_bins: int) -> Any:
-    """``x [T, N] -> flat bin indices`` of the points inside the D_stsp grid of the true series ``p``."""
-    if n_bins < 1:
-        raise ConfigError(f"n_bins must be >= 1, got {n_bins}.")
-    std = p.std(axis=0)
-    lo, hi = p.min(axis=0) - 0.1 * std, p.max(axis=0) + 0.1 * std
-    width = np.where(hi > lo, (hi - lo) / n_bins, 1.0)
-
-    def flat_index(x: np.ndarray) -> np.ndarray:
-        idx = np.floor((x - lo) / width).astype(np.int64)
-        inside = np.all((idx >= 0) & (idx < n_bins), axis=1)
-        return np.ravel_multi_index(idx[inside].T, (n_bins,) * p.shape[1])
-
-    return flat_index
-
-
-def occupied_bins(x: Series, n_bins: int = 30) -> int:
-    """Number of the ``n_bins^N`` D_stsp bins that the series ``x : [T, N]`` occupies (its own grid).
-
-    ``T / occupied_bins(x)`` points per occupied bin says whether the histogram is resolved:
-    with a few points per bin D_stsp mostly measures sampling noise.
-    """
-    arr = _as_series(x, "x")
-    return int(len(np.unique(_bin_indexer(arr, n_bins)(arr))))
-
-
-def _binned_kl(p: np.ndarray, q: np.ndarray, n_bins: int, eps: float = 1e-5) -> float:
-    flat_index = _bin_indexer(p, n_bins)
-    n_total = float(n_bins) ** p.shape[1]
-    bins_p, counts_p = np.unique(flat_index(p), return_counts=True)
-    bins_q, counts_q = np.unique(flat_index(q), return_counts=True)
-    if counts_q.sum() == 0:
-        return float("nan")
-    z_p, z_q = counts_p.sum() + eps * n_total, counts_q.sum() + eps * n_total
-    occupied = np.union1d(bins_p, bins_q)
-    hp = np.zeros(len(occupied))
-    hq = np.zeros(len(occupied))
-    hp[np.searchsorted(occupied, bins_p)] = counts_p
-    hq[np.searchsorted(occupied, bins_q)] = counts_q
-    pp, qq = (hp + eps) / z_p, (hq + eps) / z_q
-    kl = float(np.sum(pp * np.log(pp / qq)))
-    empty = n_total - len(occupied)  # bins empty in both: identical terms
-    kl += empty * (eps / z_p) * math.log(z_q / z_p)
-    return kl
-
-
-def _mixture_logpdf(points: torch.Tensor, centers: torch.Tensor, variance: float) -> torch.Tensor:
-    d = points.shape[1]
-    sq = torch.cdist(points, centers).pow(2)
-    return (torch.logsumexp(-sq / (2 * variance), dim=1) - math.log(centers.shape[0])
-            - 0.5 * d * math.log(2 * math.pi * variance))
-
-
-def _gmm_kl(p: np.ndarray, q: np.ndarray, n_centers: int, n_samples: int, variance: float, seed: int) -> float:
-    def centers(x: np.ndarray) -> torch.Tensor:
-        stride = max(1, len(x) // n_centers)
-        return torch.from_numpy(x[::stride][:n_centers])
-
-    cp, cq = centers(p), centers(q)
-    g = torch.Generator().manual_seed(seed)  # numpy series: CPU work
-    pick = torch.randint(len(cp), (n_samples,), generator=g, device="cpu")
-    samples = cp[pick] + math.sqrt(variance) * torch.randn(n_samples, p.shape[1], generator=g, dtype=cp.dtype,
-                                                           device="cpu")
-    terms = _mixture_logpdf(samples, cp, variance) - _mixture_logpdf(samples, cq, variance)
-    terms = terms[torch.isfinite(terms)]
-    return float(terms.mean()) if len(terms) else float("nan")
-
-
-def power_spectra(x: Series, smoothing: float = 20.0) -> Float[np.ndarray, "var freq"]:
-    """Normalised, Gaussian-smoothed power spectra per dimension.
-
-    Each dimension is z-scored; ``|rfft|^2`` is smoothed with a Gaussian kernel of
-    ``smoothing`` frequency bins (scipy ``gaussian_filter1d``), clipped at 0 and normalised
-    to sum 1.
-
-    Parameters
-    ----------
-    x : [T, N] series.
-
-    Returns
-    -------
-    spectra : [N, T // 2 + 1].
-    """
-    arr = _as_series(x, "x")
-    std = arr.std(axis=0)
-    z = (arr - arr.mean(axis=0)) / np.where(std > 0, std, 1.0)
-    spec = np.abs(np.fft.rfft(z, axis=0)).T ** 2
-    if smoothing > 0:
-        spec = gaussian_filter1d(spec, smoothing, axis=-1)
-    spec = np.clip(spec, 0.0, None)
-    total = spec.sum(axis=-1, keepdims=True)
-    return spec / np.where(total > 0, total, 1.0)
-
-
-def hellinger_distance(x_true: Series, x_gen: Series, *,
-                       smoothing: float = 20.0) -> float:
-    """``D_H``: Hellinger distance of the smoothed power spectra, averaged over dimensions.
-
-    ``H(p, q) = ||sqrt(p) - sqrt(q)||_2 / sqrt(2)`` in [0, 1] per dimension, with the spectra
-    of :func:`power_spectra`. Invariant to offsets, rescaling and time shifts of a series.
-
-    Parameters
-    ----------
-    x_true, x_gen : [T, N] series of equal length.
-
-    References
-    ----------
-    Mikhaeil et al. (2022), NeurIPS; Hess et al. (2023), ICML.
-    """
-    p, q = _as_series(x_true, "x_true"), _as_series(x_gen, "x_gen")
-    if p.shape != q.shape:
-        raise DataError(f"D_H compares series of equal shape; got {p.shape} and {q.shape} (cut both to the "
-                         "same length T).")
-    sp, sq = power_spectra(p, smoothing), power_spectra(q, smoothing)
-    h = np.sqrt(np.sum((np.sqrt(sp) - np.sqrt(sq)) ** 2, axis=-1)) / math.sqrt(2.0)
-    return float(np.mean(h))
 
 
 @torch.no_grad()

@@ -24,7 +24,7 @@ SCRIPT = r'''
 import triton, triton.language as tl
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from neurops.kernels import spectral_triton as st, stencil_triton as sk
+from neurops.kernels import spectral_triton_kernels as stk, stencil_triton as sk
 
 I = "i32"
 DFT = dict(x_ptr="*fp32", out_ptr="*fp32", rt_ptr="*fp32", ft_ptr="*fp32", N1=I, N2=I, K1=I, M2=I, sx_plane=I,
@@ -37,11 +37,11 @@ STAR = dict(u_ptr="*fp64", f_ptr="*fp64", diag_ptr="*fp64", coef_ptr="*fp64", ou
             N0=I, N1=I, N2=I, numel=I, s_op=I, s_coef=I, colour=I)
 TRANSFORM = dict(K1P=32, M2P=16, ACC=tl.float32)
 CASES = [
-    (st._truncated_dft_kernel, DFT, dict(ONE_D=False, BLOCK_1=32, BLOCK_2=32, DATA_MODE="tf32x3", MID_MODE="tf32x3",
-                                         **TRANSFORM)),
-    (st._truncated_idft_kernel, {**IDFT, "y_ptr": "*bf16"}, dict(ONE_D=True, BLOCK_1=32, BLOCK_2=32, DATA_MODE="bf16",
-                                                                 MID_MODE="tf32", **TRANSFORM)),
-    (st._mode_mix_kernel, MIX, dict(CONJ_A=True, CONJ_B=False, BP=16, BQ=16, BK=16, ACC=tl.float32)),
+    (stk.truncated_dft_kernel, DFT, dict(ONE_D=False, BLOCK_1=32, BLOCK_2=32, DATA_MODE="tf32x3",
+                                         MID_MODE="tf32x3", **TRANSFORM)),
+    (stk.truncated_idft_kernel, {**IDFT, "y_ptr": "*bf16"}, dict(ONE_D=True, BLOCK_1=32, BLOCK_2=32,
+                                                                 DATA_MODE="bf16", MID_MODE="tf32", **TRANSFORM)),
+    (stk.mode_mix_kernel, MIX, dict(CONJ_A=True, CONJ_B=False, BP=16, BQ=16, BK=16, ACC=tl.float32)),
     (sk._star_kernel, STAR, dict(NDIM=3, PER0=True, PER1=False, PER2=True, MODE="jacobi", BLOCK=1024)),
 ]
 for jit, types, consts in CASES:

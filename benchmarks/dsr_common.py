@@ -8,6 +8,7 @@ batches, epochs, learning-rate schedule and seed; only the ``task`` options diff
 from __future__ import annotations
 
 import argparse
+import copy
 import multiprocessing
 import shutil
 from collections.abc import Callable, Sequence
@@ -67,13 +68,16 @@ def import_npy(src: Path, name: str, dt: float, val_fraction: float = 0.1) -> Pa
 
 def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: int, seq_len: int,
           batch_size: int = 16, val_every: int = 5, val_length: int = 10_000, seed: int = 0,
-          seeds: Sequence[int] | None = None, resume: bool = False) -> tuple[Path, float]:
+          seeds: Sequence[int] | None = None, resume: bool = False, snapshots: bool = False) -> tuple[Path, float]:
     """Train one configuration with ``neurops fit``; returns the checkpoint with the lowest validation D_stsp
     and the seconds taken. ``task`` holds DynamicsTask arguments plus ``lr`` / ``lr_end`` (RAdam, decayed
     exponentially per epoch). ``seeds`` trains one model per seed in one run (an ensemble,
     ``DynamicsTask(seeds=...)``; evaluate its members with :func:`evaluate_members`). ``resume`` continues
     an interrupted run of the same name and settings from its ``last.ckpt`` (``neurops fit --ckpt_path last``)
-    instead of starting afresh; the seconds are then those of the resumed part."""
+    instead of starting afresh; the seconds are then those of the resumed part. ``snapshots`` also keeps the
+    weights at every validation in ``<run>/snapshots/`` (Lightning's ``ModelCheckpoint``, ``save_top_k=-1``)
+    for the checkpoint-criterion study (``dsr_checkpoint_criteria``); adding them to a resumed run is
+    allowed, they only observe."""
     torch.set_num_threads(1)
     root = WORK_DIR / "runs" / name
     resuming = resume and (run_checkpoint_dir(root) / "last.ckpt").is_file()
@@ -99,13 +103,32 @@ def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: 
                  "init_args": {"path": str(data), "seq_len": seq_len, "batch_size": batch_size,
                                "batches_per_epoch": batches, "val_length": val_length}},
     }
-    if resuming and yaml.safe_load((root / "benchmark.yaml").read_text()) != config:
+    if snapshots:
+        config["trainer"]["callbacks"].append(snapshot_callback(root, val_every))
+    if resuming and _without_snapshots(yaml.safe_load((root / "benchmark.yaml").read_text())) != \
+            _without_snapshots(config):
         raise ValueError(f"{root} holds a run with other settings; resume it with its own settings or drop --resume.")
     root.mkdir(parents=True, exist_ok=True)
     (root / "benchmark.yaml").write_text(yaml.safe_dump(config))
     seconds, _ = timed(lambda: run_lightning(["fit", "--config", str(root / "benchmark.yaml"),
                                                *(["--ckpt_path", "last"] if resuming else [])]))
     return run_checkpoint_dir(root) / "best.ckpt", seconds
+
+
+def snapshot_callback(root: Path, every: int) -> dict[str, Any]:
+    """The config of a callback keeping the weights after every ``every``-th epoch in ``root/snapshots``."""
+    return {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"dirpath": str(root / "snapshots"), "filename": "epoch{epoch:05d}",
+                          "auto_insert_metric_name": False, "save_top_k": -1, "every_n_epochs": every,
+                          "save_on_train_epoch_end": True, "save_weights_only": True}}
+
+
+def _without_snapshots(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the snapshot callback (it does not change the training)."""
+    out = copy.deepcopy(config)
+    out["trainer"]["callbacks"] = [c for c in out["trainer"]["callbacks"]
+                                   if c["class_path"] != "lightning.pytorch.callbacks.ModelCheckpoint"]
+    return out
 
 
 def run_checkpoint(name: str) -> Path:

@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="continue interrupted runs of the same settings from their last.ckpt")
     parser.add_argument("--ensemble", action="store_true",
                         help="train all seeds of a method in one run (an ensemble; one process)")
+    parser.add_argument("--snapshots", action="store_true",
+                        help="keep the weights at every validation (snapshots/) for dsr_checkpoint_criteria")
     parser.add_argument("--workers", type=int, default=1, help="runs trained at once (one process and thread each)")
     parser.add_argument("--name", default="dsr_lorenz63", help="results file name")
     parser.add_argument("--evaluate-only", action="store_true",
@@ -142,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     chosen = chosen_methods(parser, args.methods, methods)
     budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
-              "val_every": val_every, "resume": args.resume}
+              "val_every": val_every, "resume": args.resume,
+              "snapshots": args.snapshots}
     seed_groups = [tuple(seeds)] if args.ensemble else [(seed,) for seed in seeds]
     jobs = [(key, *methods[key], group) for key in chosen for group in seed_groups]
     if args.evaluate_only:  # every run to re-evaluate must exist before any is evaluated

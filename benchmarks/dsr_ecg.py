@@ -46,17 +46,24 @@ def main(argv: list[str] | None = None) -> None:
                         help="continue interrupted runs of the same settings from their last.ckpt")
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; several train as one ensemble run")
+    parser.add_argument("--lr", type=float, default=5e-3, help="start learning rate (the paper: 1e-3)")
+    parser.add_argument("--lr-end", type=float, default=1e-4, help="learning rate after the last epoch (paper: 1e-6)")
+    parser.add_argument("--seq-len", type=int, default=100, help="window length T~ (the paper: 200)")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per batch (the paper: 16)")
+    parser.add_argument("--val-every", type=int, default=None, help="epochs between validations (default epochs/10)")
+    parser.add_argument("--snapshots", action="store_true",
+                        help="keep the weights at every validation (snapshots/) for dsr_checkpoint_criteria")
     args = parser.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 100)
     batches = args.batches or (10 if args.quick else 50)
-    seq_len, batch_size = 100, 32
+    seq_len, batch_size = args.seq_len, args.batch_size
 
     x_train = np.load(args.data_dir / "ecg_5d_train.npy")
     x_test = np.load(args.data_dir / "ecg_5d_test.npy")
     data = import_npy(args.data_dir / "ecg_5d_train.npy", "ecg_gtf_train", 1.0)
     floor = {"d_stsp": state_space_divergence(x_test, x_train), "d_h": hellinger_distance(x_test, x_train)}
     model = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 5, "hidden_dim": 250, "observation": "affine"},
-             "lr": 5e-3, "lr_end": 1e-4, "lambda_latent": 1e-5, "val_gen_length": 50_000}
+             "lr": args.lr, "lr_end": args.lr_end, "lambda_latent": 1e-5, "val_gen_length": 50_000}
     all_methods = {
         "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)", {**model, "training": "gtf", "alpha": 0.3}),
         "agtf": ("aGTF (alpha estimated)", {**model, "training": "agtf", "alpha_rate": 0.02}),
@@ -64,9 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     methods = dict(all_methods[k] for k in chosen_methods(parser, args.methods, all_methods))
     seeds = args.seeds
     rows, raw = [], {}
+    val_every = args.val_every or max(1, epochs // 10)
     for i, (label, task) in enumerate(methods.items()):
         budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
-                  "val_every": max(1, epochs // 10), "resume": args.resume}
+                  "val_every": val_every, "resume": args.resume, "snapshots": args.snapshots}
         if len(seeds) == 1:
             ckpt, seconds = train(f"ecg_{i}", data, task, seed=seeds[0], **budget)
             runs = [evaluate(ckpt, x_test, 1.0)]
@@ -85,8 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     verdicts = "; ".join(f"{label}: " + ", ".join(f"{n} {v}" for v, n in r["verdicts"].items())
                          for label, r in raw.items())
     notes = (f"\n\nBudget: {epochs} epochs x {batches} batches of {batch_size} windows of T~ = {seq_len} "
-             f"({epochs * batches} RAdam steps, lr 5e-3 -> 1e-4), checkpoint with the lowest validation D_stsp "
-             "(every epochs/10, 5e4-step orbit); "
+             f"({epochs * batches} RAdam steps, lr {args.lr:g} -> {args.lr_end:g}), checkpoint with the lowest "
+             f"validation D_stsp (every {val_every} epochs, 5e4-step orbit); "
              f"the paper trains far longer (5000 epochs x 50 batches). Seeds {seeds}"
              + (" (one ensemble run per method; train s is the whole run's)" if len(seeds) > 1 else "")
              + f". Orbits (majority over the starts): {verdicts}. lambda_max is per step (the ECG's sampling "

@@ -1,0 +1,177 @@
+"""Which checkpoint criterion picks DSR models that are better on the test series: a study over one run's snapshots.
+
+A DSR run keeps the state with the lowest *validation* D_stsp. On a short validation split
+that number is noisy (issue 17 saw it swing between 6 and 31 from one check to the next and
+pick a worse state than the final one). This study takes a run trained with ``--snapshots``
+(the weights of every member at every validation, e.g. ``dsr_lorenz63 --ensemble --snapshots``)
+and, for every snapshot and member, computes the candidate criteria on the validation and
+training splits and the protocol's test metrics (Hess et al. 2023: an orbit of ``1.25 T`` steps
+from the first test point, the first ``0.25 T`` dropped):
+
+* ``val, T_val orbit``: D_stsp of an orbit as long as the validation split (``T_val`` points,
+  one start): ``DynamicsTask``'s default (``val_gen_length=None``), the old criterion;
+* ``val, 5e4 orbit``: the same with a 5 * 10^4-step orbit (``val_gen_length=50000``: what the DSR
+  benchmarks use);
+* ``val, 5 starts``: the mean D_stsp of ``T_val``-step orbits from 5 initial conditions spread over
+  the validation split;
+* ``train, 5e4 orbit``: the 5 * 10^4-step orbit against the whole training split;
+* ``final``: no selection, the last snapshot;
+* ``oracle (test)``: the snapshot with the lowest test D_stsp, the best any criterion could do.
+
+Each criterion picks, per member, the snapshot where it is lowest; the table gives the test
+metrics of the picks (median and quartiles over the members; ``lambda_max`` from the full
+protocol with 5 starts), how many members' picks beat the final state on test D_stsp, and the
+rank correlation (Spearman) of the criterion with the test D_stsp over the snapshots (median over
+the members). Snapshots are stacked into one ensemble so that all their orbits run in one batched
+rollout.
+
+Run: ``python -m benchmarks run dsr_checkpoint_criteria --run benchmarks/work/runs/NAME --test FILE.npy
+[--dt 0.01] [--name NAME] [--every K]``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from scipy.stats import spearmanr
+
+from benchmarks.runner import benchmark_parser
+from neurops.checkpoints import load
+from neurops.data.datamodule import DynamicsDataModule
+from neurops.metrics.dsr import (
+    evaluate_reconstruction,
+    generate_like,
+    hellinger_distance,
+    start_indices,
+    state_space_divergence,
+)
+from neurops.models.piecewise_linear import stack_members
+from neurops.utils.bench import markdown_table, save_results
+
+LONG_ORBIT = 50_000  # val_gen_length of the DSR benchmarks
+N_STARTS = 5
+CRITERIA = ("val, T_val orbit", "val, 5e4 orbit", f"val, {N_STARTS} starts", "train, 5e4 orbit")
+
+
+def snapshot_members(run: Path, every: int = 1) -> tuple[list[int], list[list[torch.nn.Module]]]:
+    """Epochs (1-based) and the member models (float64) of every ``every``-th snapshot in ``run/snapshots``."""
+    files = sorted((run / "snapshots").glob("epoch*.ckpt"))[::every]
+    if not files:
+        raise SystemExit(f"neurops: error: {run / 'snapshots'} holds no snapshots; train the run with --snapshots.")
+    epochs, members = [], []
+    for f in files:
+        task = load(f, "dynamics")[1]
+        epochs.append(int(f.stem.removeprefix("epoch")) + 1)
+        members.append([m.double().eval() for m in task.member_models("final")])
+    return epochs, members
+
+
+def _d_stsp(x: np.ndarray, orbit: np.ndarray) -> float:
+    if not np.isfinite(orbit).all():
+        return math.inf
+    d = state_space_divergence(x, orbit)
+    return float(d) if np.isfinite(d) else math.inf
+
+
+def _d_h(x: np.ndarray, orbit: np.ndarray) -> float:
+    return float(hellinger_distance(x, orbit[: len(x)])) if np.isfinite(orbit).all() else math.inf
+
+
+def scores(models: list[torch.nn.Module], x_val: np.ndarray, x_train: np.ndarray,
+           x_test: np.ndarray) -> np.ndarray:
+    """``[len(models), 6]``: the four criteria, then test D_stsp and D_H, of each model (batched rollouts)."""
+    ens = stack_members(models)
+    with torch.no_grad():
+        short = generate_like(ens, x_val)  # [R, T_val, N]
+        long = generate_like(ens, x_val, n_steps=LONG_ORBIT)
+        starts = generate_like(ens, x_val, starts=start_indices(len(x_val), N_STARTS))  # [R, K, T_val, N]
+        test = generate_like(ens, x_test)
+    out = np.empty((len(models), 6))
+    for r in range(len(models)):
+        out[r] = (_d_stsp(x_val, short[r]), _d_stsp(x_val, long[r]),
+                  float(np.mean([_d_stsp(x_val, o) for o in starts[r]])), _d_stsp(x_train, long[r]),
+                  _d_stsp(x_test, test[r]), _d_h(x_test, test[r]))
+    return out
+
+
+def rank_correlation(criterion: np.ndarray, target: np.ndarray) -> float:
+    """Spearman correlation over snapshots (``inf`` ranks last); ``nan`` if either is constant."""
+    big = 1e300
+    a, b = np.nan_to_num(criterion, posinf=big), np.nan_to_num(target, posinf=big)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def quartiles(values: list[float]) -> str:
+    q = np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75])
+    return f"{q[1]:.4g} [{q[0]:.3g}, {q[2]:.3g}]"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = benchmark_parser(__doc__, quick=None)
+    parser.add_argument("--run", type=Path, required=True, help="run folder with snapshots/ and benchmark.yaml")
+    parser.add_argument("--test", type=Path, required=True, help="test series, [T, N] .npy")
+    parser.add_argument("--dt", type=float, default=1.0, help="sampling interval (lambda_max per time unit)")
+    parser.add_argument("--every", type=int, default=1, help="use every k-th snapshot")
+    parser.add_argument("--group", type=int, default=8, help="snapshots per batched rollout")
+    parser.add_argument("--lyapunov-steps", type=int, default=20_000)
+    parser.add_argument("--name", default="dsr_checkpoint_criteria", help="results file name")
+    args = parser.parse_args(argv)
+
+    config = yaml.safe_load((args.run / "benchmark.yaml").read_text())
+    data = DynamicsDataModule(**config["data"]["init_args"])
+    x_train, x_val = data.train_series[0].astype(np.float64), data.val_series[0].astype(np.float64)
+    x_test = np.load(args.test).astype(np.float64)
+    epochs, snaps = snapshot_members(args.run, args.every)
+    n_members = len(snaps[0])
+    table = np.empty((len(epochs), n_members, 6))  # [snapshot, member, criterion / test metric]
+    for i in range(0, len(epochs), args.group):
+        chunk = snaps[i: i + args.group]
+        flat = scores([m for ms in chunk for m in ms], x_val, x_train, x_test)
+        table[i: i + len(chunk)] = flat.reshape(len(chunk), n_members, 6)
+        print(f"snapshots {i + len(chunk)}/{len(epochs)} (epoch {epochs[i + len(chunk) - 1]})", flush=True)
+
+    test = table[..., 4]
+    picks = {name: table[..., c].argmin(0) for c, name in enumerate(CRITERIA)}
+    picks["final"] = np.full(n_members, len(epochs) - 1)
+    picks["oracle (test)"] = test.argmin(0)
+    seeds = config["model"]["init_args"].get("seeds") or [config.get("seed_everything", 0)]
+    rows, raw = [], {}
+    for name, pick in picks.items():
+        full = [evaluate_reconstruction(snaps[s][r], x_test, dt=args.dt, n_starts=N_STARTS,
+                                        lyapunov_steps=args.lyapunov_steps) for r, s in enumerate(pick)]
+        d_stsp = [test[s, r] for r, s in enumerate(pick)]
+        beats = sum(test[s, r] < test[-1, r] for r, s in enumerate(pick))
+        c = CRITERIA.index(name) if name in CRITERIA else None
+        corr = [rank_correlation(table[:, r, c], test[:, r]) for r in range(n_members)] if c is not None else []
+        rows.append({"criterion": name, "test D_stsp (1 start)": quartiles(d_stsp),
+                     f"test D_stsp ({N_STARTS} starts)": quartiles([f["d_stsp"] for f in full]),
+                     "test D_H": quartiles([table[s, r, 5] for r, s in enumerate(pick)]),
+                     "lambda_max": quartiles([f["lambda_max"] for f in full]),
+                     "beats final": f"{beats}/{n_members}" if name != "final" else "-",
+                     "rank corr.": f"{np.nanmedian(corr):.2f}" if corr else "-",
+                     "picked epochs": ", ".join(str(epochs[s]) for s in pick)})
+        raw[name] = {"picked_epochs": [epochs[s] for s in pick], "test_d_stsp": d_stsp, "rank_corr": corr,
+                     "evaluation": [{k: f[k] for k in ("d_stsp", "d_h", "lambda_max", "pe", "verdict")} for f in full]}
+        print(rows[-1], flush=True)
+    md = markdown_table(rows)
+    notes = (f"\n\nRun `{args.run.name}`: {n_members} members (seeds {seeds}), {len(epochs)} snapshots from epoch "
+             f"{epochs[0]} to {epochs[-1]} (every {args.every} of the run's validations). Validation split: "
+             f"{len(x_val)} points; training split {len(x_train)}; test {len(x_test)}. Cells: median [25 %, 75 %] "
+             "over the members. 'test D_stsp (1 start)' is the protocol's value (orbit from the first test point); "
+             f"'({N_STARTS} starts)' the median over {N_STARTS} initial conditions. 'beats final': members whose "
+             "pick has a lower test D_stsp (1 start) than their last snapshot. 'rank corr.': Spearman correlation "
+             "of the criterion with the test D_stsp over the snapshots, median over the members.\n")
+    print(md + notes)
+    details = {"epochs": epochs, "criteria": list(CRITERIA), "scores": table.tolist(), "results": raw,
+               "seeds": seeds}
+    save_results(args.name, vars(args), rows, md + notes, args.results_dir, details=details)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,15 +10,19 @@ Autograd records a dozen or more small operations per step of such a loop; on a 
 bookkeeping, not arithmetic, is the training time of the small models DSR uses. The fused
 path runs the forward loop without autograd and back-propagates by hand: a piecewise-linear
 map has the exact Jacobian ``J(z~_k)`` of its linear subregion, so the adjoint recursion
-``a_{k-1} = g_{k-1} + (1 - w_{k-1}) J(z~_k)^T a_k`` costs two operations per step, and the
+``a_{k-1} = g_{k-1} + (1 - w_{k-1}) J(z~_k)^T a_k`` costs a few operations per step, and the
 parameter gradients are one batched vector-Jacobian product of the map per chunk of steps.
+The model supplies both pieces (``_transposed_jacobians``, ``_step_vjp`` of
+:class:`~neurops.models.piecewise_linear.PiecewiseLinearRNN`): from its region Jacobians and
+autograd by default, in closed form for the shallow PLRNNs, whose factored Jacobian
+``diag(A) + W1 diag(d) W2`` gives ``J^T a`` without forming ``J``.
 Values and gradients equal autograd's (``tests/dynamics/test_forced_rollout.py``); the
 speed-up is measured by ``benchmarks/dsr_training_speed.py``.
 
 An ensemble (:func:`neurops.models.piecewise_linear.stack_members`) rolls out all its members at once:
 states, data and weights carry the member axis first (``z_hat : [R, B, T+1, M]``), every
 step is one batched operation over the members, and the backward pass is the same
-recursion with batched Jacobians. Member ``r`` gets the gradient of its own loss.
+recursion, batched over the members. Member ``r`` gets the gradient of its own loss.
 
 References
 ----------
@@ -30,6 +34,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -146,21 +151,22 @@ def _members_first(x: torch.Tensor, members: int) -> torch.Tensor:
     return x.reshape(-1, x.shape[-1])
 
 
-def _chunk_adjoints(jac: torch.Tensor, keep: torch.Tensor, grad_z: torch.Tensor, a: torch.Tensor,
+def _chunk_adjoints(product: Callable[[int, torch.Tensor], torch.Tensor], steps: int, keep: torch.Tensor,
+                    grad_z: torch.Tensor, a: torch.Tensor,
                     first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The adjoint recursion over steps ``first .. first + len(jac) - 1``, newest first.
+    """The adjoint recursion over steps ``first .. first + steps - 1``, newest first.
 
-    ``a_k = dL/dz_{k+1}``, ``b_k = dL/dz~_k = J(z~_k)^T a_k`` and
-    ``a_{k-1} = g_{k-1} + (1 - w_{k-1}) b_k``; ``a`` is ``a_k`` of the chunk's last step.
-    Returns the chunk's ``a`` and ``b`` (``[steps, B, M]``) and ``a_{first-1}``.
+    ``a_k = dL/dz_{k+1}``, ``b_k = dL/dz~_k = J(z~_k)^T a_k`` (``product(k - first, a_k)``, see
+    :meth:`~PiecewiseLinearRNN._transposed_jacobians`) and ``a_{k-1} = g_{k-1} + (1 - w_{k-1}) b_k``;
+    ``a`` is ``a_k`` of the chunk's last step. Returns the chunk's ``a`` and ``b`` (``[steps, *E, B, M]``)
+    and ``a_{first-1}``.
     """
-    a_list, b_list = [a] * len(jac), [a] * len(jac)
-    for i in range(len(jac) - 1, -1, -1):
-        k = first + i
+    a_list, b_list = [a] * steps, [a] * steps
+    for i in range(steps - 1, -1, -1):
         a_list[i] = a
-        b_list[i] = b = torch.matmul(a.unsqueeze(-2), jac[i]).squeeze(-2)
-        if k:
-            a = torch.addcmul(grad_z[k - 1], keep[k - 1], b)
+        b_list[i] = b = product(i, a)
+        if first + i:
+            a = torch.addcmul(grad_z[first + i - 1], keep[first + i - 1], b)
     return torch.stack(a_list), torch.stack(b_list), a
 
 
@@ -168,9 +174,9 @@ class _FusedForcedRollout(torch.autograd.Function):
     """``forced_rollout`` with the adjoint recursion written out (see the module docstring).
 
     The backward pass walks chunks of steps, newest first (:func:`_steps_per_chunk`): the
-    chunk's Jacobians, its adjoint recursion, then one vector-Jacobian product of the map
-    over the chunk's ``steps x B`` inputs for the parameter (and input) gradients. Chunks
-    sized to the CPU cache keep wide hidden layers (ECG, EEG settings) as fast as autograd.
+    chunk's transposed Jacobians, its adjoint recursion, then one vector-Jacobian product of
+    the map over the chunk's ``steps x B`` inputs for the parameter (and input) gradients.
+    Chunks sized to the CPU cache keep wide hidden layers (ECG, EEG settings) fast.
     """
 
     @staticmethod
@@ -200,18 +206,12 @@ class _FusedForcedRollout(torch.autograd.Function):
         for stop in range(n_steps, 0, -chunk):
             first = max(0, stop - chunk)
             z_in = _members_first(starts[first:stop], members)  # [R, t * B, M] ([t * B, M])
-            jac = model.jacobian(z_in).reshape(*starts[first:stop].shape[1:-2], stop - first, batch, m, m)
-            jac = jac.transpose(0, 1).contiguous() if members else jac  # [t, *E, B, M, M]
-            a_chunk, b_all[first:stop], a = _chunk_adjoints(jac, keep, grad_z, a, first)
-            with torch.enable_grad():  # parameter (and input) gradients of this chunk's steps
-                s = None
-                if inputs is not None:
-                    s = _members_first(inputs[..., first:stop, :].detach().movedim(-2, 0), members)
-                    s.requires_grad_(wrt_inputs)
-                out = model.step(z_in, s)
-                wrt = targets + ([s] if wrt_inputs else [])
-                cotangent = _members_first(a_chunk, members)
-                grads = torch.autograd.grad(out, wrt, cotangent, allow_unused=True) if wrt else ()
+            product, data = model._transposed_jacobians(z_in, batch)
+            a_chunk, b_all[first:stop], a = _chunk_adjoints(product, stop - first, keep, grad_z, a, first)
+            s = None  # the parameter (and input) gradients of this chunk's steps
+            if inputs is not None:
+                s = _members_first(inputs[..., first:stop, :].movedim(-2, 0), members)
+            grads = model._step_vjp(z_in, s, _members_first(a_chunk, members), data, targets, wrt_inputs)
             for i, g in enumerate(grads[: len(targets)]):
                 if g is not None:
                     grad_targets[i] = g if grad_targets[i] is None else grad_targets[i] + g

@@ -226,6 +226,36 @@ class PiecewiseLinearRNN(nn.Module):
         """Jacobian ``dF/dz : [..., M, M]`` of the latent map at ``z : [..., M]``."""
         return self.linear_map(self.region_code(z))[0]
 
+    # -- pieces of the hand-written backward pass of forced rollouts -------------------
+    def _transposed_jacobians(self, z: torch.Tensor, batch: int
+                              ) -> tuple[Callable[[int, torch.Tensor], torch.Tensor], tuple[torch.Tensor, ...]]:
+        """``J(z_i)^T a`` for the states ``z : [*E, t * B, M]`` of ``t`` steps of ``B`` states each.
+
+        Returns a function ``(i, a : [*E, B, M]) -> J(z_i)^T a : [*E, B, M]`` for step ``i`` and
+        the per-state data that :meth:`_step_vjp` reuses. Here from the Jacobians; maps with a
+        factored Jacobian override it (:class:`~neurops.models.plrnn.ShallowPLRNN`).
+        """
+        e = len(self._member_shape)
+        jac = self.jacobian(z).unflatten(e, (-1, batch))  # [*E, t, B, M, M]
+        return lambda i, a: torch.matmul(a.unsqueeze(-2), jac.select(e, i)).squeeze(-2), ()
+
+    def _step_vjp(self, z: torch.Tensor, s: torch.Tensor | None, cotangent: torch.Tensor,
+                  data: tuple[torch.Tensor, ...], params: Sequence[torch.Tensor],
+                  wrt_inputs: bool) -> tuple[torch.Tensor | None, ...]:
+        """Gradients of ``sum(cotangent * step(z, s))`` w.r.t. ``params`` (then ``s`` if ``wrt_inputs``).
+
+        ``z : [*E, n, M]``, ``s : [*E, n, K]``, ``cotangent : [*E, n, M]``, ``data`` the states'
+        data from :meth:`_transposed_jacobians`; a parameter that ``step`` does not use gets ``None``.
+        Here by autograd; maps with a closed form override it.
+        """
+        with torch.enable_grad():
+            if s is not None:
+                s = s.detach().requires_grad_(wrt_inputs)
+            wrt = [*params, *([s] if wrt_inputs else [])]
+            if not wrt:
+                return ()
+            return torch.autograd.grad(self.step(z.detach(), s), wrt, cotangent, allow_unused=True)
+
     @_per_member
     def observe(self, z: torch.Tensor) -> torch.Tensor:
         """Observation ``x : [..., N]`` of latent states ``z : [..., M]``."""

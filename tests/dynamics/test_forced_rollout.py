@@ -131,3 +131,25 @@ def test_rollout_under_bf16_autocast_runs_in_the_parameters_precision(fused: boo
     assert out.dtype == torch.float32 and grad.dtype == torch.float32
     torch.testing.assert_close(out, fr.forced_rollout(model, z_hat.bfloat16().float(), weights, fused=fused))
     assert float((grad - grad_expected).norm() / grad_expected.norm()) < 2e-2  # input rounded to bf16 only
+
+
+@pytest.mark.parametrize("input_dim", [0, 2])
+@pytest.mark.parametrize(("name", "kwargs"), [("shplrnn", {"hidden_dim": 40}), ("clipped_shplrnn", {"hidden_dim": 40}),
+                                              ("alrnn", {"n_relu": 2})])
+def test_ensemble_gradients_equal_the_members_gradients_in_float32(name: str, kwargs: dict, input_dim: int) -> None:
+    """A training step of R = 4 stacked members (the fused default, float32, GTF over 60 steps in several
+    chunks) gives each member the values and gradients of its model trained alone, to float tolerance."""
+    models = [build(name, obs_dim=3, latent_dim=3, input_dim=input_dim, seed=s, **kwargs) for s in range(4)]
+    ensemble = stack_members(models)
+    g = torch.Generator().manual_seed(0)
+    z_hat = torch.randn(4, 8, 61, 3, generator=g)
+    s = torch.randn(4, 8, 60, input_dim, generator=g) if input_dim else None
+    weights = torch.full((4, 60, 3), 0.1) * torch.arange(1, 5).view(4, 1, 1)  # its own alpha per member
+    out = fr.forced_rollout(ensemble, z_hat, weights, s)
+    out.square().mean(dim=(1, 2, 3)).sum().backward()
+    for r, model in enumerate(models):
+        alone = fr.forced_rollout(model, z_hat[r], weights[r], None if s is None else s[r])
+        alone.square().mean().backward()
+        torch.testing.assert_close(out[r].detach(), alone.detach(), rtol=1e-5, atol=1e-6)
+        for (pname, p), q in zip(ensemble.named_parameters(), model.parameters(), strict=True):
+            torch.testing.assert_close(p.grad[r], q.grad, rtol=1e-4, atol=1e-6, msg=pname)

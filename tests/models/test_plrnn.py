@@ -222,3 +222,44 @@ def test_ensemble_errors() -> None:
         a.member(0)
     with pytest.raises(ModelError, match="plain models"):
         stack_members([ens])
+
+
+@pytest.mark.parametrize("members", [0, 3])
+@pytest.mark.parametrize("input_dim", [0, 2])
+@pytest.mark.parametrize("name", ["plrnn", "shplrnn", "clipped_shplrnn", "alrnn"])
+def test_backward_pieces_of_the_step_match_autograd(name: str, input_dim: int, members: int) -> None:
+    """The pieces of the hand-written backward pass (closed forms of the shPLRNNs, the base's Jacobians and
+    autograd otherwise) give J(z)^T a and the parameter and input gradients of one step, per member."""
+    kwargs = {"hidden_dim": 6} if "shplrnn" in name else {}
+    models = [build(name, obs_dim=2, latent_dim=3, observation="affine", input_dim=input_dim, seed=s,
+                    **kwargs).double() for s in range(max(members, 1))]
+    with torch.no_grad():  # off the initialisation (h2 = 0 of the shPLRNN)
+        for m in models:
+            for p in m.parameters():
+                p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(3), dtype=p.dtype))
+    model = stack_members(models) if members else models[0]
+    lead = (members,) if members else ()
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(*lead, 4 * 5, 3, dtype=torch.float64, generator=g)  # 4 steps of 5 states
+    s = torch.randn(*lead, 20, input_dim, dtype=torch.float64, generator=g) if input_dim else None
+    cot = torch.randn(*lead, 20, 3, dtype=torch.float64, generator=g)
+    with torch.no_grad():
+        product, data = model._transposed_jacobians(z, 5)
+        params = list(model.parameters())
+        got = model._step_vjp(z, s, cot, data, params, input_dim > 0)
+    with torch.enable_grad():
+        s_ref = None if s is None else s.clone().requires_grad_(True)
+        want = torch.autograd.grad(model.step(z, s_ref), params + ([s_ref] if input_dim else []), cot,
+                                   allow_unused=True)
+    assert len(got) == len(want)
+    for ours, theirs in zip(got, want, strict=True):
+        if theirs is None:
+            assert ours is None
+        else:
+            torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+    e = len(lead)
+    jac = model.jacobian(z).unflatten(e, (4, 5))  # [*E, 4, 5, M, M]
+    for i in range(4):
+        a = torch.randn(*lead, 5, 3, dtype=torch.float64, generator=g)
+        expected = (a.unsqueeze(-1) * jac.select(e, i)).sum(-2)  # J^T a
+        torch.testing.assert_close(product(i, a), expected, rtol=1e-10, atol=1e-12)

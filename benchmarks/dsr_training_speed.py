@@ -24,21 +24,37 @@ member its own windows) against one step of a single model, for the Lorenz-63 an
 settings, both backward paths, interleaved in the same run. ``R x t_1 / t_R`` is how much
 faster R seeds train in one process than one after the other.
 
-    python -m benchmarks run dsr_training_speed [--quick] [--repeat 40] [--threads 1] [--members 8] [--only-ensembles]
+A third table times what a seed study costs in wall time: a few real epochs of a
+:class:`~neurops.tasks.dynamics.DynamicsTask` fit in a Lightning ``Trainer`` (the shared
+Lorenz-63 and ECG series, ``--fit-batches`` batches an epoch, one validation an epoch with the
+DSR benchmarks' protocol: a 10^4-point validation series and a 5 x 10^4-step orbit), one model
+against an ensemble of R, alternated in one run, on 1 and on 2 threads. Validation (the orbits
+and the metrics of every member) counts.
+
+    python -m benchmarks run dsr_training_speed [--quick] [--repeat 40] [--threads 1] [--members 8]
+        [--only-ensembles] [--fit-rounds 3] [--fit-epochs 3] [--fit-batches 10] [--data-dir DIR]
 """
 
 from __future__ import annotations
 
 import statistics
+import tempfile
+import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import lightning as L
 import torch
 
+from benchmarks.dsr_common import data_dir_argument, import_npy
 from benchmarks.runner import benchmark_parser
+from neurops.data.datamodule import DynamicsDataModule
 from neurops.dynamics.forced_rollout import fused_backward_pays
 from neurops.dynamics.teacher_forcing import gtf_rollout, stf_rollout
 from neurops.models import build
 from neurops.models.piecewise_linear import stack_members
+from neurops.tasks.dynamics import DynamicsTask
 from neurops.utils.bench import interleaved_times, markdown_table, save_results
 
 # name: (model, model kwargs, observed variables, window length T~, forcing)
@@ -110,15 +126,89 @@ def ensemble_rows(members: int, repeat: int) -> tuple[list[dict], dict]:
     return rows, raw
 
 
+# name: (series file, dt, DynamicsTask arguments) of the DSR benchmarks' settings (dsr_lorenz63, dsr_ecg)
+FIT_SETTINGS = {
+    "Lorenz-63, GTF shPLRNN (M 3, L 100)": ("lorenz63_noise0.05_train.npy", 0.01, {
+        "model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 100}, "alpha": 0.1}),
+    "ECG, GTF shPLRNN (M 5, L 250, affine)": ("ecg_5d_train.npy", 1.0, {
+        "model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 5, "hidden_dim": 250, "observation": "affine"},
+        "alpha": 0.3}),
+}
+
+
+class _ValidationClock(L.Callback):
+    """Seconds spent in validation epochs."""
+
+    def __init__(self) -> None:
+        self.seconds, self._start = 0.0, 0.0
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.seconds += time.perf_counter() - self._start
+
+
+def fit_seconds(data: Path, task: dict[str, Any], seeds: list[int] | None, epochs: int, batches: int,
+                threads: int) -> tuple[float, float]:
+    """Wall seconds of ``trainer.fit`` (``epochs`` epochs of ``batches`` batches of 16 windows of T~ = 200, one
+    validation an epoch) and the part spent validating, on ``threads`` threads."""
+    torch.set_num_threads(threads)
+    L.seed_everything(0, verbose=False)
+    dm = DynamicsDataModule(data, seq_len=200, batch_size=16, batches_per_epoch=batches, val_length=10_000)
+    model = DynamicsTask(**task, seeds=seeds, lambda_latent=1e-5, val_gen_length=50_000)
+    clock = _ValidationClock()
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
+                            enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
+                            default_root_dir=tmp, callbacks=[clock])
+        t0 = time.perf_counter()
+        trainer.fit(model, datamodule=dm)
+        return time.perf_counter() - t0, clock.seconds
+
+
+def fit_rows(data_dir: Path, members: int, rounds: int, epochs: int, batches: int) -> tuple[list[dict], dict]:
+    """Fit wall times of one model and of R members on 1 and 2 threads, alternated over ``rounds`` rounds."""
+    rows, raw = [], {}
+    for label, (series, dt, task) in FIT_SETTINGS.items():
+        data = import_npy(data_dir / series, f"speed_{series.split('_')[0]}", dt=dt)
+        runs = {(r, t): [] for t in (1, 2) for r in (1, members)}
+        for _ in range(rounds):
+            for (r, threads), times in runs.items():
+                times.append(fit_seconds(data, task, None if r == 1 else list(range(r)), epochs, batches, threads))
+        med = {k: (statistics.median(v[0] for v in times), statistics.median(v[1] for v in times))
+               for k, times in runs.items()}
+        raw[label] = {f"R={r}, {t} thread(s)": {"fit_s": [v[0] for v in times], "validation_s": [v[1] for v in times]}
+                      for (r, t), times in runs.items()}
+        row: dict[str, Any] = {"setting": label}
+        for t in (1, 2):
+            one, ens = med[(1, t)], med[(members, t)]
+            row |= {f"one model s ({t}T)": one[0], f"R={members} s ({t}T)": ens[0],
+                    f"ensemble / one ({t}T)": ens[0] / one[0], f"validation s, one / R={members} ({t}T)":
+                    f"{one[1]:.3g} / {ens[1]:.3g}"}
+        rows.append(row)
+        print(row, flush=True)
+    return rows, raw
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="8 timing rounds instead of 40")
     parser.add_argument("--repeat", type=int, default=None, help="timing rounds (default 40, quick 8)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--name", default="dsr_training_speed", help="results file name")
     parser.add_argument("--members", type=int, default=8, help="ensemble size R of the seed-study table")
-    parser.add_argument("--only-ensembles", action="store_true", help="time the seed-study table only")
+    parser.add_argument("--only-ensembles", action="store_true", help="time the seed-study tables only")
+    parser.add_argument("--fit-rounds", type=int, default=None, help="rounds of the fit table (default 3, quick 0: "
+                        "0 skips it)")
+    parser.add_argument("--fit-epochs", type=int, default=3, help="epochs of each timed fit")
+    parser.add_argument("--fit-batches", type=int, default=10, help="batches per epoch of each timed fit")
+    data_dir_argument(parser)
     args = parser.parse_args(argv)
     repeat = args.repeat or (8 if args.quick else 40)
+    fit_rounds = args.fit_rounds if args.fit_rounds is not None else (0 if args.quick else 3)
+    fit_table, fit_raw = [], {}
+    if fit_rounds:
+        fit_table, fit_raw = fit_rows(args.data_dir, args.members, fit_rounds, args.fit_epochs, args.fit_batches)
     torch.set_num_threads(args.threads)
 
     ens_rows, ens_raw = ensemble_rows(args.members, repeat)
@@ -144,10 +234,16 @@ def main(argv: list[str] | None = None) -> None:
     table = markdown_table(rows, ["setting", "autograd ms", "fused ms", "speed-up", "default"], floatfmt=".3g")
     notes = (f"\n\nOne training step (forced rollout over 16 windows, MSE, backward, RAdam), median of {repeat} "
              f"interleaved rounds on {args.threads} thread(s). Both paths give the same gradients.\n")
-    markdown = (table + notes + "\n" if rows else "") + ens_table + ens_notes
+    fit_notes = (f"\n\nSeed studies in wall time: `trainer.fit` of a DynamicsTask, {args.fit_epochs} epochs of "
+                 f"{args.fit_batches} batches (16 windows of T~ = 200 per member) with one validation an epoch (a "
+                 "10^4-point validation series, a 5 x 10^4-step orbit per member, D_stsp and D_H of every member), "
+                 f"one model against R = {args.members}, median of {fit_rounds} alternated rounds on 1 and 2 threads "
+                 "(1T, 2T); 'validation s' is the part of the fit spent validating.\n")
+    markdown = ((table + notes + "\n" if rows else "") + ens_table + ens_notes
+                + ("\n" + markdown_table(fit_table, floatfmt=".3g") + fit_notes if fit_table else ""))
     print(markdown)
-    save_results(args.name, {**vars(args), "repeat": repeat}, rows + ens_rows, markdown, args.results_dir,
-                 details={"results": raw, "ensembles": ens_raw})
+    save_results(args.name, {**vars(args), "repeat": repeat, "fit_rounds": fit_rounds}, rows + ens_rows + fit_table,
+                 markdown, args.results_dir, details={"results": raw, "ensembles": ens_raw, "fits": fit_raw})
 
 
 if __name__ == "__main__":

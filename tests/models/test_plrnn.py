@@ -47,7 +47,8 @@ def test_jacobian_matches_autograd(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_generate_shapes_gradients_and_seed(name: str) -> None:
     model = build(name, obs_dim=3, latent_dim=5, seed=4, **NAMES[name])
-    x, z = model.generate(torch.randn(2, 3), 7)
+    # a fixed start: from some random starts both ReLU units of the AL-RNN stay off and L gets no gradient
+    x, z = model.generate(torch.randn(2, 3, generator=torch.Generator().manual_seed(0)), 7)
     assert x.shape == (2, 7, 3) and z.shape == (2, 7, 5)
     x.pow(2).mean().backward()
     grads = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}

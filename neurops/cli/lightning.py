@@ -28,7 +28,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
-from neurops.cli.builder import import_class
+from neurops.cli.argument_errors import import_class
 from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.cli.lightning_config import (
     argument_error,

@@ -18,14 +18,14 @@ import yaml
 from jsonargparse import ArgumentError
 
 from neurops.cli import LIGHTNING_COMMANDS
-from neurops.cli.builder import command_line_error, import_class, one_line
+from neurops.cli.argument_errors import command_line_error, import_class, one_line
 from neurops.configs import resolve_config
 from neurops.errors import ConfigError, NeuropsError
 from neurops.models.registry import get_class
 from neurops.utils.signature import init_parameters
 
 #: top-level keys of a config
-TOP_KEYS = ("model", "data", "trainer", "seed_everything", "ckpt_path", "weights_only")
+TOP_KEYS = ("model", "data", "trainer", "seed_everything", "ckpt_path", "weights_only", "test_after_fit")
 
 
 def _check_keys(section: str, given: dict[str, Any], target: type, where: Path) -> None:

@@ -1,4 +1,4 @@
-"""Tests of DynamicsDataModule (neurops/data/datamodule.py)."""
+"""Tests of DynamicsDataModule (neurops/data/datamodule/dynamics.py)."""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""Tests of OperatorDataModule (neurops/data/datamodule/operator.py)."""
+
 import numpy as np
 import pytest
 import torch
@@ -24,7 +26,6 @@ def test_rejects_missing_split_and_wrong_kind(operator_file, tmp_path):
     for stage in ("fit", "validate"):
         with pytest.raises(DataError, match="no validation split 'valid'.*--data.val_split null"):
             dm.setup(stage)
-    import numpy as np
 
     from neurops.data.writer import H5Writer
 
@@ -94,42 +95,3 @@ def test_train_strides_give_batches_of_several_grids_in_one_epoch(tmp_path):
     assert OperatorDataModule(path, train_strides=[2]).train_resolution == (9, 9)
     with pytest.raises(DataError, match=r"valid strides: \[1, 2, 4, 8, 16\]"):
         OperatorDataModule(path, train_strides=[3])
-
-
-def test_dcdm_right_hand_sides_are_unit_combinations_of_ritz_vectors_drawn_per_matrix(tmp_path):
-    from neurops.data.datamodule import DCDMDataModule
-    from neurops.data.writer import H5Writer
-    from neurops.solvers.learned.dcdm import ritz_vectors
-    from neurops.solvers.linear.diffusion import DiffusionOperator
-
-    x = np.linspace(0, 1, 9)
-    a = np.where(np.random.default_rng(0).random((3, 9, 9)) > 0.5, 12.0, 3.0)
-    with H5Writer(tmp_path / "coef.h5", kind="input_only", name="coef", dims=("x", "y")) as w:
-        w.add_split("train", coords={"x": x, "y": x}, inputs={"a": a})
-    dm = DCDMDataModule(tmp_path / "coef.h5", n_matrices=2, num_ritz=12, num_rhs=30, batch_size=4, steps_per_epoch=5,
-                        seed=1)
-    dm.setup("fit")
-    assert dm.dim == 2 and dm.operator.batch_size == 2 and dm.ritz_count == 24
-    for k, pool in enumerate(dm.pools):
-        assert pool.shape == (30, 7, 7)
-        torch.testing.assert_close(pool.flatten(1).norm(dim=1), torch.ones(30, dtype=torch.float64))
-        # every right-hand side lies in the span of the matrix's Ritz vectors
-        _, vectors = ritz_vectors(DiffusionOperator.from_coefficient(torch.as_tensor(a[k:k + 1])).select(0), 12,
-                                  seed=1 + 7 * k)
-        basis = vectors.flatten(1)
-        projected = pool.flatten(1) @ basis.T @ basis
-        torch.testing.assert_close(projected, pool.flatten(1), rtol=0, atol=1e-10)
-    loader = dm.train_dataloader()
-    first = [(b["matrix"].tolist(), b["b"].shape) for b in loader]
-    assert first == [([k % 2] * 4, (4, 7, 7)) for k in range(5)]
-    state, second = dm.state_dict(), [b["b"] for b in loader]
-    resumed = DCDMDataModule(tmp_path / "coef.h5", n_matrices=2, num_ritz=12, num_rhs=30, batch_size=4,
-                             steps_per_epoch=5, seed=1)
-    resumed.load_state_dict(state)
-    for got, expected in zip((b["b"] for b in resumed.train_dataloader()), second):
-        assert torch.equal(got, expected)  # the draws continue where the checkpoint left them
-    assert [b["matrix"][0].item() for b in resumed.train_dataloader()][:2] == [0, 1]
-    with pytest.raises(DataError, match="positive"):
-        DCDMDataModule(torch.zeros(1, 5, 5))
-    with pytest.raises(DataError, match="no input field"):
-        DCDMDataModule(tmp_path / "coef.h5", field="k")

@@ -1,0 +1,173 @@
+"""The data module of dynamical-systems reconstruction: random training windows of trajectories and whole
+validation series."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from neurops.data.reader import list_splits, read_attrs, read_split
+from neurops.data.schema import is_test_split
+from neurops.data.windows import MemberWindowSampler, RandomWindowSampler, WindowDataset
+from neurops.errors import DataError
+
+
+class DynamicsDataModule(L.LightningDataModule):
+    """Random training windows and whole validation series from a neurops trajectory file.
+
+    Checkpoints are chosen on the validation series, so a ``test`` split never validates:
+    a file without ``val`` is refused unless ``val_from_train`` carves a validation block
+    from the end of every training trajectory.
+
+    Parameters
+    ----------
+    path : HDF5 file of kind ``trajectory`` (``neurops data generate lorenz63`` or
+        ``neurops data import-series``).
+    seq_len : window length T~ (each window holds ``T~ + 1`` points: an initial one and
+        T~ targets).
+    batch_size : windows per batch.
+    batches_per_epoch : batches per training epoch.
+    field : the state field to read (default: the file's only field).
+    train_split, val_split : split names; ``val_split=None`` skips validation. A test
+        split (``test``, ``test@...``) is refused as ``val_split``.
+    val_from_train : validate on the last ``val_from_train`` fraction of every training
+        trajectory (contiguous in time) and train on the rest, for files without a ``val``
+        split; ``None`` (default) uses ``val_split``.
+    val_length : validation series are cut to their first ``val_length`` points.
+    seed : seed of the window positions (default: the run's seed, ``PL_GLOBAL_SEED``, which
+        ``seed_everything`` sets; else 0).
+    num_workers : DataLoader workers (the data is held in memory; 0 is usually fastest).
+
+    Attributes
+    ----------
+    member_seeds : set by an ensemble :class:`~neurops.tasks.dynamics.DynamicsTask` (its ``seeds``):
+        every batch then holds ``R * batch_size`` windows, member ``r``'s ``batch_size`` windows
+        drawn with seed ``member_seeds[r]`` (:class:`~neurops.data.windows.MemberWindowSampler`),
+        so member ``r`` trains on the windows of a single run with that seed.
+    """
+
+    def __init__(self, path: str | os.PathLike, seq_len: int = 200, batch_size: int = 16,
+                 batches_per_epoch: int = 50, field: str | None = None, train_split: str = "train",
+                 val_split: str | None = "val", val_from_train: float | None = None,
+                 val_length: int | None = 10_000, seed: int | None = None, num_workers: int = 0) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.attrs: dict[str, Any] = read_attrs(self.path)
+        if self.attrs["kind"] != "trajectory":
+            raise DataError(f"{self.path} holds {self.attrs['kind']!r} data; dynamics reconstruction needs a "
+                            "'trajectory' file (see `neurops data generate lorenz63` or `neurops data "
+                            "import-series`).")
+        splits = list_splits(self.path)
+        if val_from_train is not None:
+            if not 0.0 < val_from_train < 1.0:
+                raise DataError(f"val_from_train is the fraction of the training series held out for validation "
+                                f"and must lie in (0, 1), got {val_from_train}.")
+            val_split = None
+        elif val_split is not None and is_test_split(val_split):
+            raise DataError(f"val_split={val_split!r} is a test split: checkpoints chosen on it would be judged on "
+                            "the data they were chosen by. Validate on a 'val' split (`neurops data import-series "
+                            "--val-fraction`) or carve one from train with val_from_train=FRACTION "
+                            "(--data.val_from_train 0.1).")
+        elif val_split is not None and val_split not in splits:
+            raise DataError(f"{self.path} has no validation split {val_split!r} (it has {splits}); checkpoints are "
+                            "never chosen on a test split. Re-import with `neurops data import-series "
+                            "--val-fraction 0.1`, or carve a validation block from the end of the training series "
+                            "with val_from_train=0.1 (--data.val_from_train 0.1), or skip validation with "
+                            "val_split=None.")
+        if train_split not in splits:
+            raise DataError(f"{self.path} has no split {train_split!r}; it has {splits}.")
+        if seq_len < 1 or batch_size < 1 or batches_per_epoch < 1:
+            raise DataError(f"seq_len, batch_size and batches_per_epoch must be >= 1; got {seq_len}, "
+                            f"{batch_size}, {batches_per_epoch}.")
+        self.seq_len, self.batch_size, self.batches_per_epoch = seq_len, batch_size, batches_per_epoch
+        self.train_split, self.val_split, self.val_length = train_split, val_split, val_length
+        self.val_from_train = val_from_train
+        self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else seed  # the run's seed
+        self.num_workers = num_workers
+        self.member_seeds: list[int] | None = None
+        self._samplers: list[RandomWindowSampler] = []
+        self._windows_state: list[torch.Tensor] | None = None
+        train = read_split(self.path, train_split)
+        self.field = self._pick_field(train["states"], field)
+        self.train_series = self._series(train["states"][self.field], train_split)
+        time = train["time"]
+        self.dt = float(time[1] - time[0]) if time is not None and len(time) > 1 else 1.0
+        self.val_series = None
+        if val_from_train is not None:
+            n_val = int(round(val_from_train * self.train_series.shape[1]))
+            if n_val < 2:
+                raise DataError(f"val_from_train={val_from_train} of {self.train_series.shape[1]} training steps "
+                                "leaves fewer than 2 validation points; use a larger fraction.")
+            self.train_series, self.val_series = (self.train_series[:, :-n_val],
+                                                  self.train_series[:, -n_val:])
+        elif val_split is not None:
+            self.val_series = self._series(read_split(self.path, val_split)["states"][self.field], val_split)
+        if self.val_series is not None and val_length:
+            self.val_series = self.val_series[:, :val_length]
+        if self.train_series.shape[1] < seq_len + 1:
+            raise DataError(f"split {train_split!r} has series of {self.train_series.shape[1]} steps"
+                            f"{' after holding out val_from_train' if val_from_train else ''}, shorter than a "
+                            f"window of seq_len + 1 = {seq_len + 1}; lower seq_len.")
+
+    def _pick_field(self, states: dict[str, np.ndarray], field: str | None) -> str:
+        if field is None:
+            if len(states) != 1:
+                raise DataError(f"{self.path} has state fields {sorted(states)}; choose one with field=NAME.")
+            return next(iter(states))
+        if field not in states:
+            raise DataError(f"{self.path} has no state field {field!r}; it has {sorted(states)}.")
+        return field
+
+    def _series(self, arr: np.ndarray, split: str) -> np.ndarray:
+        """Trajectories as ``[S, T, N]`` (spatial fields are flattened into N)."""
+        arr = np.asarray(arr, dtype=np.float32)
+        arr = arr.reshape(arr.shape[0], arr.shape[1], -1)
+        if not np.isfinite(arr).all():
+            raise DataError(f"{self.path} split {split!r} has NaN or Inf values; run `neurops data check "
+                            f"{self.path}`.")
+        return arr
+
+    @property
+    def obs_dim(self) -> int:
+        """Number of observed variables N."""
+        return int(self.train_series.shape[-1])
+
+    def train_dataloader(self) -> DataLoader:
+        seeds = self.member_seeds or [self.seed]
+        self._samplers = [RandomWindowSampler(self.train_series.shape[0], self.train_series.shape[1],
+                                              self.seq_len + 1, self.batch_size * self.batches_per_epoch, seed)
+                          for seed in seeds]
+        if self._windows_state is not None:  # resuming: continue the window draws where the checkpoint left them
+            if len(self._windows_state) != len(seeds):
+                raise DataError(f"the checkpoint holds the window draws of {len(self._windows_state)} member(s), "
+                                f"this run has {len(seeds)}; resume with the run's own settings.")
+            for sampler, state in zip(self._samplers, self._windows_state):
+                sampler.generator.set_state(state)
+            self._windows_state = None
+        windows: RandomWindowSampler | MemberWindowSampler = (
+            self._samplers[0] if self.member_seeds is None else MemberWindowSampler(self._samplers, self.batch_size))
+        return DataLoader(WindowDataset(self.train_series, self.seq_len + 1),
+                          batch_size=self.batch_size * len(seeds), sampler=windows, num_workers=self.num_workers)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state of the window draws (saved in checkpoints, so a resumed run draws the same windows)."""
+        return {"windows": [s.generator.get_state() for s in self._samplers]} if self._samplers else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = state_dict.get("windows")
+        self._windows_state = [state] if isinstance(state, torch.Tensor) else state
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_series is None:
+            return []
+        series = torch.as_tensor(self.val_series)
+        return DataLoader([{"x": s} for s in series], batch_size=1)
+
+
+__all__ = ["DynamicsDataModule"]

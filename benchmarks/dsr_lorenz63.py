@@ -33,7 +33,6 @@ Run: ``python -m benchmarks run dsr_lorenz63 [--quick] [--methods gtf,agtf,bptt,
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
 
@@ -55,7 +54,7 @@ from benchmarks.dsr_common import (
 from benchmarks.runner import benchmark_parser
 from neurops.errors import ModelError
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
-from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.bench import clock, markdown_table, save_results
 
 DT = 0.01
 ALPHA = 0.1  # GTF: near the alpha* that aGTF estimates for this series (0.10-0.11)
@@ -80,7 +79,7 @@ def train_and_evaluate(job: tuple[str, str, dict, tuple[int, ...]], data: Path, 
     its seeds. ``evaluate_only`` evaluates the checkpoints of an earlier run of the same job.
     """
     key, label, task, seeds = job
-    name, start = run_name(key, seeds, ensemble), time.perf_counter()
+    name, start = run_name(key, seeds, ensemble), clock()
     if evaluate_only:
         ckpt, seconds = run_checkpoint(name), float("nan")
     else:
@@ -89,7 +88,7 @@ def train_and_evaluate(job: tuple[str, str, dict, tuple[int, ...]], data: Path, 
                                   **budget)
         except ModelError as err:  # e.g. BPTT's loss overflowing: report it, keep the other runs
             return [{"key": key, "label": label, "seed": s, "error": str(err),
-                     "train_seconds": time.perf_counter() - start} for s in seeds]
+                     "train_seconds": clock() - start} for s in seeds]
     last = ckpt.with_name("last.ckpt")
     if ensemble:
         best, final = evaluate_members(last, x_test, DT, "best"), evaluate_members(last, x_test, DT, "final")

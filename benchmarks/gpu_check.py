@@ -54,7 +54,6 @@ import math  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 import traceback  # noqa: E402
 import warnings  # noqa: E402
 import xml.etree.ElementTree as ET  # noqa: E402
@@ -74,7 +73,7 @@ from neurops.kernels.spectral import spectral_conv  # noqa: E402
 from neurops.solvers.linear.cg import pcg  # noqa: E402
 from neurops.solvers.linear.diffusion import DiffusionOperator  # noqa: E402
 from neurops.solvers.linear.multigrid import Multigrid  # noqa: E402
-from neurops.utils.bench import interleaved_times, markdown_table, save_results  # noqa: E402
+from neurops.utils.bench import clock, interleaved_times, markdown_table, save_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("tests", "spectral", "solvers", "fits")
@@ -124,11 +123,6 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 # ------------------------------------------------------------------ part 1: the CUDA tests
 def run_tests(device: torch.device, sizes: Sizes) -> dict[str, Any]:
     """``pytest --device <device>`` in a subprocess; counts, failures and the output's tail."""
@@ -137,7 +131,7 @@ def run_tests(device: torch.device, sizes: Sizes) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--device", device.type,
                f"--junitxml={report}", *sizes.test_selection]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        t0 = time.perf_counter()
+        t0 = clock()
         try:
             proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=sizes.tests_timeout)
             output, code = proc.stdout + proc.stderr, proc.returncode
@@ -145,7 +139,7 @@ def run_tests(device: torch.device, sizes: Sizes) -> dict[str, Any]:
             text = "".join(s.decode(errors="replace") if isinstance(s, bytes) else s for s in (exc.stdout, exc.stderr)
                            if s)
             output, code = f"{text}\nTIMEOUT after {sizes.tests_timeout} s", -1
-        seconds = time.perf_counter() - t0
+        seconds = clock() - t0
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         failed: list[str] = []
         if report.exists():
@@ -216,7 +210,7 @@ def spectral_case(device: torch.device, channels: int, n: int, modes: int, dtype
     for fn in fns.values():  # warm-up: compilation, cuFFT plans, caches
         fn()
         fn()
-    _sync(device)
+    clock(device)  # the warm-up's work finished
     times = interleaved_times(fns, sizes.spectral_repeat, device)
     for name, t in times.items():
         row[f"{name} ms"] = 1e3 * _median(t)
@@ -379,12 +373,10 @@ class StepTimer:
                 inner.t0 = 0.0
 
             def on_train_batch_start(inner, *args: Any) -> None:
-                _sync(device)
-                inner.t0 = time.perf_counter()
+                inner.t0 = clock(device)
 
             def on_train_batch_end(inner, *args: Any) -> None:
-                _sync(device)
-                inner.times.append(time.perf_counter() - inner.t0)
+                inner.times.append(clock(device) - inner.t0)
 
         self.callback = _Timer()
 
@@ -440,13 +432,13 @@ def fit_row(name: str, make: Callable[[], tuple[Any, Any]], device: torch.device
                         limit_val_batches=0, callbacks=[timer.callback])
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    t0 = time.perf_counter()
+    t0 = clock(device)
     trainer.fit(task, dm)
     steps = timer.callback.times[sizes.fit_warmup:] or timer.callback.times
     params = sum(p.numel() for p in task.parameters())
     losses = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
     return {"model": name, "params": params, "steps": len(timer.callback.times),
-            "steps/s": 1.0 / _median(steps), "fit s": time.perf_counter() - t0,
+            "steps/s": 1.0 / _median(steps), "fit s": clock(device) - t0,
             "peak memory MiB": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
             "finite losses": bool(losses) and all(math.isfinite(v) for v in losses.values()),
             "parameters on device": all(p.device.type == device.type for p in task.parameters())}
@@ -532,18 +524,18 @@ def main(argv: list[str] | None = None) -> Path:
                 "sizes": asdict(sizes)}
     results: dict[str, Any] = {"device": settings["device"], "parts": args.parts}
     runners = {"tests": run_tests, "spectral": run_spectral, "solvers": run_solvers, "fits": run_fits}
-    t_start = time.perf_counter()
+    t_start = clock(device)
     path = None
     for part in args.parts:
         print(f"[gpu_check] {part} ...", flush=True)
-        t0 = time.perf_counter()
+        t0 = clock(device)
         try:
             results[part] = runners[part](device, sizes)
         except Exception as exc:  # noqa: BLE001 - recorded; the next parts still run
             results[part] = _error(exc)
             print(f"[gpu_check] {part} FAILED: {results[part]['error']}", flush=True)
-        results[part]["part seconds"] = time.perf_counter() - t0
-        results["seconds"] = time.perf_counter() - t_start
+        results[part]["part seconds"] = clock(device) - t0
+        results["seconds"] = clock(device) - t_start
         rows = [{"part": p, "ok": "error" not in results[p], "seconds": results[p]["part seconds"]}
                 for p in args.parts if p in results]
         path = save_results(name, settings, rows, markdown(results), args.results_dir,

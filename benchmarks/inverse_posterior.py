@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,7 @@ from neurops.inverse import (
     write_posterior,
 )
 from neurops.inverse.calibration import field_relative_l2
-from neurops.utils.bench import interleaved_times, markdown_table, save_results
+from neurops.utils.bench import clock, interleaved_times, markdown_table, save_results
 
 POSTERIORS = INVERSE_DIR / "posteriors"
 METHODS = ("reference", "fno", "fno_me", "mgno", "mgno_me", "dgno")
@@ -132,7 +131,7 @@ def run_method(method: str, coefficient: str, n_obs: int, args: argparse.Namespa
     prior = prior_from_file(data)
     pde = DarcyForward.from_generator(read_attrs(data)["generator"])
     config = _config(args, coefficient, method)
-    t0 = time.perf_counter()
+    t0 = clock()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InversionWarning)  # recorded in every result's warnings
         if method == "reference":
@@ -155,7 +154,7 @@ def run_method(method: str, coefficient: str, n_obs: int, args: argparse.Namespa
                 errors = [estimate_model_error(fwd, val["inputs"]["a"], val["outputs"]["u"], obs[i].points)
                           for i in todo]
             results = invert_fields(prior, fwd, [obs[i] for i in todo], config, errors=errors, check=pde)
-    seconds = (time.perf_counter() - t0) / len(todo)
+    seconds = (clock() - t0) / len(todo)
     args.cache.mkdir(parents=True, exist_ok=True)
     for i, r in zip(todo, results):
         r.info["seconds_wall_per_inversion"] = seconds

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ from neurops.data.datamodule import GenerativeDataModule, OperatorDataModule
 from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
 from neurops.tasks.schedules import OneCycle
-from neurops.utils.bench import save_results
+from neurops.utils.bench import save_results, timed
 from neurops.utils.seeding import seed_everything
 
 INVERSE_DIR = WORK_DIR / "inverse"
@@ -111,9 +110,7 @@ def train(model: str, coefficient: str, epochs: int, batch_size: int, seed: int,
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
                         num_sanity_val_steps=0, check_val_every_n_epoch=max(1, epochs // 10))
-    t0 = time.perf_counter()
-    trainer.fit(task, dm)
-    seconds = time.perf_counter() - t0
+    seconds, _ = timed(lambda: trainer.fit(task, dm))
     path = checkpoint_path(model, coefficient)
     path.parent.mkdir(parents=True, exist_ok=True)
     trainer.save_checkpoint(path)

@@ -6,8 +6,9 @@ rows, details) and ``<name>.md`` (the table quoted in the docs). There is no def
 the caller names it (``python -m benchmarks run`` passes ``--results-dir``, by default the
 ``benchmarks/results`` folder of the checkout the benchmarks run from).
 
-Timings read the clock of :mod:`torch.utils.benchmark`, which waits for the accelerator
-(CUDA) to finish its queued work before it reads the time.
+Every timing goes through :func:`clock` (and :func:`timed`, :func:`timeit`,
+:func:`interleaved_times` built on it): it waits for CUDA to finish its queued work before it
+reads the time, as the timer of :mod:`torch.utils.benchmark` does on a CUDA machine.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.benchmark import timer as _benchmark_timer
 
 from neurops.utils.io import atomic_path
 
@@ -84,26 +85,35 @@ def git_state(path: str | Path | None = None) -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(changed)}
 
 
-def clock() -> float:
-    """Seconds of a monotonic wall clock, read after the accelerator finished its queued work.
+def clock(device: torch.device | str | None = None) -> float:
+    """Seconds of a monotonic wall clock (``time.perf_counter``), read after CUDA finished its queued work.
 
-    The clock of :mod:`torch.utils.benchmark`: it synchronises CUDA (any accelerator torch sees).
+    ``device``: the device of the timed tensors; a CUDA device is synchronised, any other is not.
+    Without one, the current CUDA device is synchronised whenever this process has initialised
+    CUDA (what :mod:`torch.utils.benchmark`'s timer does on a CUDA machine; it decides when it is
+    imported, this one at each call).
     """
-    return _benchmark_timer()
+    if device is not None:
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize(device)
+    elif torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Wall-clock seconds of one call ``fn()`` (queued device work finished) and what it returned."""
-    t0 = clock()
+def timed(fn: Callable[[], Any], device: torch.device | str | None = None) -> tuple[float, Any]:
+    """Wall-clock seconds of one call ``fn()`` (queued work on ``device`` finished, see :func:`clock`) and
+    what it returned."""
+    t0 = clock(device)
     out = fn()
-    return clock() - t0, out
+    return clock(device) - t0, out
 
 
-def timeit(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
-    """Median wall-clock seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+def timeit(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1, device: torch.device | str | None = None) -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs (see :func:`clock`)."""
     for _ in range(warmup):
         fn()
-    return float(np.median([timed(fn)[0] for _ in range(repeat)]))
+    return float(np.median([timed(fn, device)[0] for _ in range(repeat)]))
 
 
 def interleaved_times(fns: dict[str, Callable[[], Any]], repeat: int,
@@ -124,7 +134,7 @@ def interleaved_times(fns: dict[str, Callable[[], Any]], repeat: int,
         for name, fn in fns.items():
             if flush is not None:
                 flush.zero_()
-            times[name].append(timed(fn)[0])
+            times[name].append(timed(fn, device)[0])
     return times
 
 

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
+import torch
 
-from neurops.utils.bench import SCHEMA, git_state, interleaved_times, markdown_table, save_results, timed, timeit
+from neurops.utils.bench import (
+    SCHEMA,
+    clock,
+    git_state,
+    interleaved_times,
+    markdown_table,
+    save_results,
+    timed,
+    timeit,
+)
 
 
 def _git(repo, *args):
@@ -70,3 +82,50 @@ def test_timers_measure_each_call_and_interleave():
                               repeat=3)
     assert calls == ["a", "b"] * 3  # one call of each per round
     assert len(times["a"]) == len(times["b"]) == 3 and min(times["b"]) >= 0.01 > max(times["a"])
+
+
+def _fake_cuda(monkeypatch, initialised: bool = True) -> list:
+    """CUDA as a CPU-only test sees it: available, (not) initialised, its synchronisations recorded in
+    order with the clock's readings."""
+    events: list = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: initialised)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: events.append(("sync", device)))
+    ticks = iter(range(100))
+    monkeypatch.setattr(time, "perf_counter", lambda: events.append("clock") or float(next(ticks)))
+    return events
+
+
+def test_the_clock_waits_for_cuda_before_it_reads_the_time(monkeypatch):
+    events = _fake_cuda(monkeypatch)
+    assert clock() == 0.0 and events == [("sync", None), "clock"]  # CUDA initialised: the current device
+    events.clear()
+    clock("cuda:1")
+    assert events == [("sync", "cuda:1"), "clock"]  # the device of the timed tensors
+    events.clear()
+    clock(torch.device("cpu"))
+    assert events == ["clock"]  # CPU tensors: nothing to wait for
+    events.clear()
+    seconds, out = timed(lambda: events.append("work") or 7, device="cuda:0")
+    assert out == 7 and seconds == 1.0
+    assert events == [("sync", "cuda:0"), "clock", "work", ("sync", "cuda:0"), "clock"]
+    events.clear()
+    times = interleaved_times({"a": lambda: events.append("a"), "b": lambda: events.append("b")}, repeat=1)
+    sync = ("sync", None)
+    assert events == [sync, "clock", "a", sync, "clock", sync, "clock", "b", sync, "clock"]
+    assert times == {"a": [1.0], "b": [1.0]}
+
+
+def test_the_clock_leaves_cuda_alone_when_this_process_never_used_it(monkeypatch):
+    events = _fake_cuda(monkeypatch, initialised=False)
+    clock()
+    assert events == ["clock"]
+
+
+def test_every_benchmark_times_through_the_one_clock():
+    """No stray ``time.perf_counter()`` / ``time.time()`` pairs in benchmarks/: they would read the time
+    before a GPU finished its work."""
+    root = Path(__file__).resolve().parents[2] / "benchmarks"
+    stray = [f"{p.name}:{i}" for p in sorted(root.glob("*.py")) for i, line in enumerate(p.read_text().splitlines(), 1)
+             if re.search(r"\btime\.(perf_counter|time|monotonic)\(|default_timer|from time import", line)]
+    assert stray == []

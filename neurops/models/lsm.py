@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurops.errors import ModelError
-from neurops.layers.boundary import BoundaryLike, resolve_boundary
+from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 from neurops.layers.latent_spectral import LatentSpectralBlock, crop, pad_to_multiple
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.resample import coarser, on_grid, resample
@@ -81,6 +81,34 @@ def _double_conv(ndim: int, in_ch: int, mid_ch: int, out_ch: int, norm: str) -> 
         _norm(norm, ndim, out_ch),
         nn.ReLU(inplace=True),
     )
+
+
+def _checked_patch(patch_size: int | Sequence[int], ndim: int | None, num_scales: int, norm: str) -> tuple[int, ...]:
+    """The patch size per axis; one ``ModelError`` for settings LSM cannot take."""
+    patch = (patch_size,) * (2 if ndim is None else ndim) if isinstance(patch_size, int) else patch_size
+    patch = tuple(int(p) for p in patch)
+    if ndim is not None and ndim != len(patch):
+        raise ModelError(f"ndim={ndim} does not match patch_size={patch} ({len(patch)} axes); drop one of them.")
+    if len(patch) not in _CONV:
+        raise ModelError(f"LSM supports 1, 2 or 3 spatial axes, got patch_size={patch}.")
+    if num_scales < 1:
+        raise ModelError(f"num_scales must be >= 1, got {num_scales}.")
+    if norm not in ("batch", "instance", "none"):
+        raise ModelError(f"norm={norm!r} is not one of 'batch', 'instance', 'none'.")
+    return patch
+
+
+def _checked_grid(reference_resolution: Sequence[int] | None, boundary: BoundaryLike,
+                  d: int) -> tuple[tuple[int, ...] | None, tuple[BoundaryMode, ...]]:
+    """The reference grid (points per axis, or ``None``) and the boundary mode per axis of a ``d``-axis LSM."""
+    if reference_resolution is not None and len(reference_resolution) != d:
+        raise ModelError(f"reference_resolution={list(reference_resolution)} needs one point count per spatial "
+                         f"axis ({d}).")
+    try:
+        boundary_modes = resolve_boundary(boundary, d)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"invalid LSM boundary: {exc}") from exc
+    return (None if reference_resolution is None else tuple(int(r) for r in reference_resolution)), boundary_modes
 
 
 @register("lsm")
@@ -156,19 +184,7 @@ class LSM(Presets, nn.Module):
         boundary: BoundaryLike = "dirichlet",
     ) -> None:
         super().__init__()
-        patch = patch_size
-        if isinstance(patch, int):
-            patch = (patch,) * (2 if ndim is None else ndim)
-        patch = tuple(int(p) for p in patch)
-        if ndim is not None and ndim != len(patch):
-            raise ModelError(f"ndim={ndim} does not match patch_size={patch} ({len(patch)} axes); drop one of them.")
-        if len(patch) not in _CONV:
-            raise ModelError(f"LSM supports 1, 2 or 3 spatial axes, got patch_size={patch}.")
-        if num_scales < 1:
-            raise ModelError(f"num_scales must be >= 1, got {num_scales}.")
-        if norm not in ("batch", "instance", "none"):
-            raise ModelError(f"norm={norm!r} is not one of 'batch', 'instance', 'none'.")
-
+        patch = _checked_patch(patch_size, ndim, num_scales, norm)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.width = w = int(width)
@@ -176,15 +192,7 @@ class LSM(Presets, nn.Module):
         self.patch_size = patch
         self.ndim = d = len(patch)
         self.positional_embedding = positional_embedding
-        if reference_resolution is not None and len(reference_resolution) != d:
-            raise ModelError(f"reference_resolution={list(reference_resolution)} needs one point count per spatial "
-                             f"axis ({d}).")
-        self.reference_resolution = None if reference_resolution is None else tuple(int(r) for r in
-                                                                                   reference_resolution)
-        try:
-            self.boundary = resolve_boundary(boundary, d)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"invalid LSM boundary: {exc}") from exc
+        self.reference_resolution, self.boundary = _checked_grid(reference_resolution, boundary, d)
         #: how predictions behave on another grid (read by ``neurops predict``)
         self.resolution_behaviour = "fixed_grid" if reference_resolution is None else "function_space"
 

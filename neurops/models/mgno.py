@@ -156,18 +156,7 @@ class MGNO(Presets, nn.Module):
         reference_resolution: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        if levels is not None and smoothing is not None and len(smoothing) != levels:
-            raise ModelError(
-                f"levels={levels} but the smoothing schedule has {len(smoothing)} entries; "
-                "give one of them, or a schedule with one entry per level"
-            )
-        if in_channels < 1 or out_channels < 1:
-            raise ModelError(
-                f"MgNO needs in_channels >= 1 and out_channels >= 1, got "
-                f"{in_channels} and {out_channels}"
-            )
-        if width < 1 or n_layers < 1:
-            raise ModelError(f"MgNO needs width >= 1 and n_layers >= 1, got {width} and {n_layers}")
+        self._check_sizes(in_channels, out_channels, width, n_layers, levels, smoothing)
         ndim = self._infer_dim(dim, boundary, dims)
         try:
             schedule = parse_smoothing(smoothing) if smoothing is not None else default_smoothing(levels or 6)
@@ -205,6 +194,23 @@ class MGNO(Presets, nn.Module):
         )
         self.act = get_activation(activation)
         self.head = _pointwise_conv(self.width, self.out_channels, ndim, bias=False)
+
+    @staticmethod
+    def _check_sizes(in_channels: int, out_channels: int, width: int, n_layers: int, levels: int | None,
+                     smoothing: SmoothingSchedule | None) -> None:
+        """One ``ModelError`` for a size below 1 or a smoothing schedule of another depth than ``levels``."""
+        if levels is not None and smoothing is not None and len(smoothing) != levels:
+            raise ModelError(
+                f"levels={levels} but the smoothing schedule has {len(smoothing)} entries; "
+                "give one of them, or a schedule with one entry per level"
+            )
+        if in_channels < 1 or out_channels < 1:
+            raise ModelError(
+                f"MgNO needs in_channels >= 1 and out_channels >= 1, got "
+                f"{in_channels} and {out_channels}"
+            )
+        if width < 1 or n_layers < 1:
+            raise ModelError(f"MgNO needs width >= 1 and n_layers >= 1, got {width} and {n_layers}")
 
     @classmethod
     def preset_arguments(cls, preset: str, **overrides: Any) -> dict[str, Any]:

@@ -134,29 +134,13 @@ class UNet(nn.Module):
     ) -> None:
         super().__init__()
         conv = conv or self.default_conv
-        if conv not in ("grid", "interp", "disco"):
-            raise ModelError(f"unknown conv {conv!r}; choose 'grid' (ordinary), 'interp' (kernel-interpolated) or "
-                             "'disco' (local integral).")
-        if dim is None:
-            dim = (len(reference_resolution) if reference_resolution is not None
-                   else len(boundary) if isinstance(boundary, (list, tuple)) else 2)
-        if dim not in (1, 2, 3):
-            raise ModelError(f"U-Net supports 1, 2 or 3 spatial dims, got dim={dim}.")
-        mults = [int(m) for m in channel_multipliers]
-        if not mults or min(mults) < 1 or width < 1 or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ModelError(f"need width >= 1, an odd kernel_size and positive channel_multipliers; got "
-                             f"width={width}, kernel_size={kernel_size}, channel_multipliers={channel_multipliers}.")
+        dim, mults = self._check_settings(conv, dim, reference_resolution, boundary, width, kernel_size,
+                                          channel_multipliers)
         try:
             self.boundary: tuple[BoundaryMode, ...] = resolve_boundary(boundary, dim)
         except (TypeError, ValueError) as exc:
             raise ModelError(f"invalid U-Net boundary: {exc}") from exc
-        if conv == "interp":
-            if reference_resolution is None or len(reference_resolution) != dim:
-                raise ModelError(f"conv='interp' needs reference_resolution, the {dim} point counts of the grid its "
-                                 "stencils are defined on (the training grid, e.g. [65, 65]); OperatorTask fills it "
-                                 "in from the training data.")
-            reference = tuple(int(r) for r in reference_resolution)
-            h_ref = grid_spacing(reference, self.boundary)
+        h_ref = self._reference_spacing(reference_resolution, dim) if conv == "interp" else []
         self.in_channels, self.out_channels, self.dim, self.conv = int(in_channels), int(out_channels), dim, conv
         self.reference_resolution = (None if reference_resolution is None
                                      else tuple(int(r) for r in reference_resolution))
@@ -200,6 +184,35 @@ class UNet(nn.Module):
             c = -(-cells(n, mode) // step) * step
             out.append(c if mode == "periodic" else c + 1)
         return tuple(out)
+
+    def _reference_spacing(self, reference_resolution: Sequence[int] | None, dim: int) -> list[float]:
+        """Grid spacing per axis of the reference grid the ``interp`` stencils are defined on."""
+        if reference_resolution is None or len(reference_resolution) != dim:
+            raise ModelError(f"conv='interp' needs reference_resolution, the {dim} point counts of the grid its "
+                             "stencils are defined on (the training grid, e.g. [65, 65]); OperatorTask fills it "
+                             "in from the training data.")
+        return list(grid_spacing(tuple(int(r) for r in reference_resolution), self.boundary))
+
+    @staticmethod
+    def _check_settings(conv: str, dim: int | None, reference_resolution: Sequence[int] | None,
+                        boundary: BoundaryLike, width: int, kernel_size: int,
+                        channel_multipliers: Sequence[int]) -> tuple[int, list[int]]:
+        """The number of spatial dims (given, or from the reference grid or a per-axis boundary, else 2) and
+        the channel multipliers; one ``ModelError`` for an unknown conv, an unsupported dim or a size the
+        U-Net cannot take."""
+        if conv not in ("grid", "interp", "disco"):
+            raise ModelError(f"unknown conv {conv!r}; choose 'grid' (ordinary), 'interp' (kernel-interpolated) or "
+                             "'disco' (local integral).")
+        if dim is None:
+            dim = (len(reference_resolution) if reference_resolution is not None
+                   else len(boundary) if isinstance(boundary, (list, tuple)) else 2)
+        if dim not in (1, 2, 3):
+            raise ModelError(f"U-Net supports 1, 2 or 3 spatial dims, got dim={dim}.")
+        mults = [int(m) for m in channel_multipliers]
+        if not mults or min(mults) < 1 or width < 1 or kernel_size < 1 or kernel_size % 2 == 0:
+            raise ModelError(f"need width >= 1, an odd kernel_size and positive channel_multipliers; got "
+                             f"width={width}, kernel_size={kernel_size}, channel_multipliers={channel_multipliers}.")
+        return dim, mults
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""

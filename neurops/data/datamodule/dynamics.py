@@ -63,25 +63,9 @@ class DynamicsDataModule(L.LightningDataModule):
             raise DataError(f"{self.path} holds {self.attrs['kind']!r} data; dynamics reconstruction needs a "
                             "'trajectory' file (see `neurops data generate lorenz63` or `neurops data "
                             "import-series`).")
-        splits = list_splits(self.path)
-        if val_from_train is not None:
-            if not 0.0 < val_from_train < 1.0:
-                raise DataError(f"val_from_train is the fraction of the training series held out for validation "
-                                f"and must lie in (0, 1), got {val_from_train}.")
-            val_split = None
-        elif val_split is not None and is_test_split(val_split):
-            raise DataError(f"val_split={val_split!r} is a test split: checkpoints chosen on it would be judged on "
-                            "the data they were chosen by. Validate on a 'val' split (`neurops data import-series "
-                            "--val-fraction`) or carve one from train with val_from_train=FRACTION "
-                            "(--data.val_from_train 0.1).")
-        elif val_split is not None and val_split not in splits:
-            raise DataError(f"{self.path} has no validation split {val_split!r} (it has {splits}); checkpoints are "
-                            "never chosen on a test split. Re-import with `neurops data import-series "
-                            "--val-fraction 0.1`, or carve a validation block from the end of the training series "
-                            "with val_from_train=0.1 (--data.val_from_train 0.1), or skip validation with "
-                            "val_split=None.")
-        if train_split not in splits:
-            raise DataError(f"{self.path} has no split {train_split!r}; it has {splits}.")
+        val_split = self._validation_split(val_split, val_from_train)
+        if train_split not in list_splits(self.path):
+            raise DataError(f"{self.path} has no split {train_split!r}; it has {list_splits(self.path)}.")
         if seq_len < 1 or batch_size < 1 or batches_per_epoch < 1:
             raise DataError(f"seq_len, batch_size and batches_per_epoch must be >= 1; got {seq_len}, "
                             f"{batch_size}, {batches_per_epoch}.")
@@ -114,6 +98,28 @@ class DynamicsDataModule(L.LightningDataModule):
             raise DataError(f"split {train_split!r} has series of {self.train_series.shape[1]} steps"
                             f"{' after holding out val_from_train' if val_from_train else ''}, shorter than a "
                             f"window of seq_len + 1 = {seq_len + 1}; lower seq_len.")
+
+    def _validation_split(self, val_split: str | None, val_from_train: float | None) -> str | None:
+        """The split that validates (``None``: none, or a block carved from train); one error for a test split,
+        a missing one or a fraction outside (0, 1)."""
+        splits = list_splits(self.path)
+        if val_from_train is not None:
+            if not 0.0 < val_from_train < 1.0:
+                raise DataError(f"val_from_train is the fraction of the training series held out for validation "
+                                f"and must lie in (0, 1), got {val_from_train}.")
+            return None
+        if val_split is not None and is_test_split(val_split):
+            raise DataError(f"val_split={val_split!r} is a test split: checkpoints chosen on it would be judged on "
+                            "the data they were chosen by. Validate on a 'val' split (`neurops data import-series "
+                            "--val-fraction`) or carve one from train with val_from_train=FRACTION "
+                            "(--data.val_from_train 0.1).")
+        if val_split is not None and val_split not in splits:
+            raise DataError(f"{self.path} has no validation split {val_split!r} (it has {splits}); checkpoints are "
+                            "never chosen on a test split. Re-import with `neurops data import-series "
+                            "--val-fraction 0.1`, or carve a validation block from the end of the training series "
+                            "with val_from_train=0.1 (--data.val_from_train 0.1), or skip validation with "
+                            "val_split=None.")
+        return val_split
 
     def _pick_field(self, states: dict[str, np.ndarray], field: str | None) -> str:
         if field is None:

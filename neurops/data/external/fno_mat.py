@@ -285,18 +285,27 @@ def convert_fno_mat(
         add_test_resolutions(splits, test_space_strides,
                              lambda c, striding: _collection(sources[c.label], found, c.label, striding, options)[0],
                              stride.time)
-        bc = boundary or DEFAULT_BOUNDARY[found]
-        parameters = {k: json_safe(v.values().ravel()[0]) for k, v in variables.items()
-                      if k in ("visc", "nu") and np.prod(v.shape) == 1}
-        meta = DatasetMeta(
-            kind="trajectory" if coll.time is not None else "operator",
-            name=name or src.stem,
-            dims=dims,
-            boundary={d: bc for d in dims},
-            parameters=parameters,
-            generator={"converter": "fno-mat", "layout": found, "source": src.name,
-                       "test_source": Path(test_src).name if test_src else None,
-                       "matlab_version": "7.3" if is_v73(src) else "5", "space_stride": stride.space,
-                       "time_stride": stride.time, "include_initial": include_initial},
-        )
+        meta = _meta(src, test_src, variables, found, dims, coll.time is not None, name, boundary, stride,
+                     include_initial)
         return write_converted(out, meta, splits, compression=compression, overwrite=overwrite, progress=progress)
+
+
+def _meta(src: Path, test_src: str | os.PathLike | None, variables: dict[str, MatArray], layout: str,
+          dims: list[str], trajectory: bool, name: str | None, boundary: str | None, stride: Striding,
+          include_initial: bool) -> DatasetMeta:
+    """The metadata of a converted FNO file: its layout's boundary condition, the viscosity if the file
+    stores one, and the conversion's settings as its generator."""
+    bc = boundary or DEFAULT_BOUNDARY[layout]
+    parameters = {k: json_safe(v.values().ravel()[0]) for k, v in variables.items()
+                  if k in ("visc", "nu") and np.prod(v.shape) == 1}
+    return DatasetMeta(
+        kind="trajectory" if trajectory else "operator",
+        name=name or src.stem,
+        dims=dims,
+        boundary={d: bc for d in dims},
+        parameters=parameters,
+        generator={"converter": "fno-mat", "layout": layout, "source": src.name,
+                   "test_source": Path(test_src).name if test_src else None,
+                   "matlab_version": "7.3" if is_v73(src) else "5", "space_stride": stride.space,
+                   "time_stride": stride.time, "include_initial": include_initial},
+    )

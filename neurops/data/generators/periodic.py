@@ -170,22 +170,12 @@ def generate_periodic(
     -------
     out : the path written.
     """
-    if layout not in LAYOUTS:
-        raise ConfigError(f"layout {layout!r} is unknown; use one of {LAYOUTS}.")
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
-    if layout == "operator" and len(time) < 2:
-        raise ConfigError("the operator layout maps the first frame to the last; record at least two times.")
+    _check_settings(layout, batch_size, time)
     extra = [int(r) for r in test_resolutions if int(r) != resolution]
     if extra and "test" not in splits:
         raise ConfigError("test_resolutions need test samples; set n_test >= 1.")
     strides = nested_strides(solver_resolution, [resolution, *extra])
-    try:
-        device_t = torch.device(device)
-        torch.empty(0, device=device_t)
-    except (RuntimeError, AssertionError) as err:
-        raise ConfigError(f"device {device!r} is not available here ({err}); use --device cpu.") from err
-
+    device_t = _device(device)
     shard = shard or Shard(0, 1)
     plan, sizes = _plan(splits, resolution, extra, shard, batch_size)
     seeds = sample_seeds(seed, sum(splits.values()))
@@ -208,6 +198,26 @@ def generate_periodic(
                 bar.update(hi - lo)
         bar.close()
     return Path(out)
+
+
+def _check_settings(layout: str, batch_size: int, time: np.ndarray) -> None:
+    """One ``ConfigError`` for an unknown layout, a batch size below 1, or an operator layout of one frame."""
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout {layout!r} is unknown; use one of {LAYOUTS}.")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
+    if layout == "operator" and len(time) < 2:
+        raise ConfigError("the operator layout maps the first frame to the last; record at least two times.")
+
+
+def _device(device: str) -> torch.device:
+    """The solver's device, or one ``ConfigError`` if this machine has none of that kind."""
+    try:
+        device_t = torch.device(device)
+        torch.empty(0, device=device_t)
+    except (RuntimeError, AssertionError) as err:
+        raise ConfigError(f"device {device!r} is not available here ({err}); use --device cpu.") from err
+    return device_t
 
 
 def _write_frames(writer: H5Writer, plan: list[tuple[str, int, range, int]], lo: int, frames: np.ndarray,

@@ -17,7 +17,7 @@ from torch import nn
 
 from benchmarks.runner import benchmark_parser
 from neurops.data.generators import get_generator
-from neurops.data.reader import read_attrs
+from neurops.data.reader import read_meta
 
 WORK_DIR = Path(__file__).resolve().parent / "work"
 
@@ -57,7 +57,7 @@ def darcy_file(n_train: int, n_test: int, resolution: int, test_resolutions: tup
     name = (f"darcy_{coefficient}_r{resolution}_t{'-'.join(map(str, test_resolutions)) or 'none'}"
             f"_n{n_train}_{n_test}_s{seed}{'_' + tag if tag else ''}.h5")
     path = WORK_DIR / name
-    if path.exists() and read_attrs(path)["generator"].get("n_train") == n_train:
+    if path.exists() and read_meta(path).generator.get("n_train") == n_train:
         return path
     return spec.generate(config, path, workers=workers, overwrite=True)
 

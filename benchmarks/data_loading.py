@@ -47,6 +47,7 @@ import torch
 from benchmarks.runner import benchmark_parser
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.merge import merge_files
+from neurops.data.metadata import DatasetMeta
 from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.utils.bench import interleaved_times, markdown_table, save_results, timed
@@ -59,8 +60,8 @@ def write_random_file(path: Path, n: int, res: int, seed: int = 0, shard: Shard 
     x = np.linspace(0.0, 1.0, res)
     ranges = (shard or Shard(0, 1)).samples({"train": n, "test": 4}, _WRITE_BLOCK)
     record = shard.record(ranges, {"train": n, "test": 4}) if shard else None
-    with H5Writer(path, kind="operator", name="random", dims=("x", "y"), seed=seed, shard=record,
-                  generator={"name": "benchmarks/data_loading.py", "n": n, "res": res}) as w:
+    with H5Writer(path, DatasetMeta(kind="operator", name="random", dims=("x", "y"), seed=seed, shard=record,
+                                    generator={"name": "benchmarks/data_loading.py", "n": n, "res": res})) as w:
         for split, r in ranges.items():
             w.create_split(split, len(r), coords={"x": x, "y": x}, inputs={"a": (res, res)}, outputs={"u": (res, res)})
             for lo in range(r.start, r.stop, _WRITE_BLOCK):

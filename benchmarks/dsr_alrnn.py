@@ -30,7 +30,7 @@ from benchmarks.dsr_common import WORK_DIR, seed_list, train
 from benchmarks.runner import benchmark_parser
 from neurops.checkpoints import load
 from neurops.data.generators import get_generator
-from neurops.data.reader import read_attrs, read_split
+from neurops.data.reader import read_meta, read_split
 from neurops.dynamics.symbolic import code_label, fixed_points, orbit_codes, region_frequencies
 from neurops.metrics.dsr import data_lyapunov_max, evaluate_reconstruction
 from neurops.systems import Lorenz63, Roessler
@@ -77,7 +77,7 @@ def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, s
 
 def analyze_member(name: str, spec: dict, path: Path, model: torch.nn.Module) -> dict:
     """Subregions visited, real fixed points against the true system's, and the DSR metrics of one model."""
-    attrs = read_attrs(path)
+    attrs = read_meta(path).attrs()  # the root attributes, validated
     stats = attrs["parameters"]["standardization"]
     mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
     x_test = read_split(path, "test")["states"]["x"][0].astype(np.float64)

@@ -46,7 +46,7 @@ import torch
 
 from benchmarks.inverse_surrogates import INVERSE_DIR, checkpoint_path, problem_file
 from benchmarks.runner import benchmark_parser
-from neurops.data.reader import read_attrs, read_split
+from neurops.data.reader import read_meta, read_split
 from neurops.inverse import (
     DarcyForward,
     InversionConfig,
@@ -129,7 +129,7 @@ def run_method(method: str, coefficient: str, n_obs: int, args: argparse.Namespa
         return
     obs = _observations(data, n_obs, args.problems)
     prior = prior_from_file(data)
-    pde = DarcyForward.from_generator(read_attrs(data)["generator"])
+    pde = DarcyForward.from_generator(read_meta(data).generator)
     config = _config(args, coefficient, method)
     t0 = clock()
     with warnings.catch_warnings():
@@ -172,7 +172,7 @@ def forward_cost(coefficient: str, batch: int = 52, repeat: int = 7) -> dict[str
     """
     data = problem_file(coefficient)
     a = torch.as_tensor(read_split(data, "val")["inputs"]["a"][:batch], dtype=torch.float64)
-    fns = {"pde": DarcyForward.from_generator(read_attrs(data)["generator"])}
+    fns = {"pde": DarcyForward.from_generator(read_meta(data).generator)}
     for name in ("fno", "mgno"):
         if checkpoint_path(name, coefficient).exists():
             fns[name] = SurrogateForward(load_surrogate(checkpoint_path(name, coefficient)).forward, name=name)

@@ -31,6 +31,7 @@ from neurops.utils.shape_checks import install as install_shape_checks
 # when it is called. The checks are added as modules are imported, so this comes before any other neurops import.
 install_shape_checks()
 
+from neurops.data.metadata import DatasetMeta  # noqa: E402
 from neurops.data.writer import H5Writer  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -130,8 +131,9 @@ def smooth_operator_pair(n: int, res: int, seed: int = 0) -> tuple[np.ndarray, n
 
 def write_operator_file(path: Path, splits: dict[str, tuple[int, int]], seed: int = 0) -> Path:
     """Write an ``operator`` file with splits ``{name: (n_samples, resolution)}``."""
-    with H5Writer(path, kind="operator", name="toy", dims=("x", "y"),
-                  boundary={"x": "dirichlet", "y": "dirichlet"}, parameters={"kind": "integral"}, seed=seed) as w:
+    with H5Writer(path, DatasetMeta(kind="operator", name="toy", dims=("x", "y"),
+                                    boundary={"x": "dirichlet", "y": "dirichlet"}, parameters={"kind": "integral"},
+                                    seed=seed)) as w:
         for i, (split, (n, res)) in enumerate(splits.items()):
             x, a, u = smooth_operator_pair(n, res, seed + i)
             w.add_split(split, coords={"x": x, "y": x}, inputs={"a": a}, outputs={"u": u})
@@ -154,7 +156,7 @@ def write_decay_file(path: Path, n_frames: int = 6, nx: int = 16) -> Path:
     rng = np.random.default_rng(0)
     x = np.linspace(0, 1, nx, endpoint=False)
     decay = 0.8 ** np.arange(n_frames)[None, :, None]
-    with H5Writer(path, kind="trajectory", name="decay", dims=["x"], boundary={"x": "periodic"}) as w:
+    with H5Writer(path, DatasetMeta(kind="trajectory", name="decay", dims=["x"], boundary={"x": "periodic"})) as w:
         for split, n in (("train", 16), ("val", 4), ("test", 4)):
             a, b = rng.normal(size=(2, n, 1, 1))
             w.add_split(split, coords={"x": x}, time=np.arange(n_frames, dtype=float),

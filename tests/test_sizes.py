@@ -60,6 +60,7 @@ def test_no_function_is_longer_than_60_lines_of_code():
 
 
 def test_the_counts_skip_the_docstring_and_the_decorators():
-    source = 'import functools\n\n@functools.cache\ndef f(x):\n    """Doc.\n\n    More.\n    """\n    y = x\n\n    return y\n'
+    source = ('import functools\n\n@functools.cache\ndef f(x):\n    """Doc.\n\n    More.\n    """\n'
+              '    y = x\n\n    return y\n')
     node = ast.parse(source).body[1]
     assert function_lines(node) == 4  # def, y = x, the blank line, return

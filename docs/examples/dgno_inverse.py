@@ -23,7 +23,7 @@ import torch
 
 from neurops.data.datamodule import GenerativeDataModule
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
-from neurops.data.reader import read_attrs
+from neurops.data.reader import read_meta
 from neurops.inverse import (
     DarcyForward,
     InversionConfig,
@@ -77,7 +77,7 @@ def main() -> None:
     # 2. MAP + pCN-Langevin chains (from prior draws) in the latent space of the DGNO, with the
     #    posterior-predictive check through the true Darcy solver of the data
     dgno = load_surrogate(ckpt)
-    check = DarcyForward.from_generator(read_attrs(data)["generator"])
+    check = DarcyForward.from_generator(read_meta(data).generator)
     config = InversionConfig(n_chains=4, n_burn=300, n_samples=600, thin=3, n_particles=50)
     fine = prior_from_file(data).resolution  # the data were solved on this grid: the check solves there too
     result = invert_latent(dgno.dgno, obs, config, forcing=dgno.meta["forcing"], check=check, check_resolution=fine)

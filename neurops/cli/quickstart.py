@@ -21,7 +21,7 @@ from neurops.cli.builder import Command
 from neurops.configs import resolve_config
 from neurops.data.check import check_file
 from neurops.data.generators import get_generator
-from neurops.data.reader import read_attrs
+from neurops.data.reader import read_meta
 from neurops.errors import ConfigError
 from neurops.kernels import check_modes
 from neurops.utils.io import atomic_path
@@ -39,7 +39,7 @@ def _dataset(out: Path, n_train: int, n_test: int, resolution: int, test_resolut
     config = spec.make_config(n_train=n_train, n_test=n_test, resolution=resolution,
                               test_resolutions=(test_resolution,), seed=seed)
     path = out / "data" / f"darcy_r{resolution}_t{test_resolution}_n{n_train}_{n_test}_s{seed}.h5"
-    if path.exists() and not check_file(path) and read_attrs(path).get("seed") == seed:
+    if path.exists() and not check_file(path) and read_meta(path).seed == seed:
         print(f"using cached data {path}")
         return path
     return spec.generate(config, path, workers=workers, overwrite=True)

@@ -8,8 +8,7 @@ import os
 import h5py
 import numpy as np
 
-from neurops.data.metadata import DatasetMeta
-from neurops.data.reader import list_splits, open_h5, read_attrs
+from neurops.data.reader import list_splits, open_h5, read_meta
 from neurops.data.records import open_record, record_summary
 
 _RANGE_SAMPLES = 64  # value ranges are estimated from at most this many samples per field
@@ -23,7 +22,7 @@ def summarize(path: str | os.PathLike) -> str:
             return "\n".join(record_summary(record))
     lines = []
     with open_h5(path) as f:
-        meta = DatasetMeta.from_attrs(read_attrs(f))
+        meta = read_meta(f)
         lines.append(f"{path}: neurops schema v{meta.schema_version}, kind {meta.kind}, "
                      f"name {meta.name!r}, written by neurops {meta.neurops_version}, "
                      f"seed {-1 if meta.seed is None else meta.seed}")

@@ -57,7 +57,11 @@ def open_h5(path: str | os.PathLike) -> h5py.File:
 
 
 def read_attrs(path_or_file: DataPath | h5py.File) -> dict[str, Any]:
-    """Root attributes with JSON values decoded (of the first file, for a data set of several files)."""
+    """Root attributes with JSON values decoded, unchecked (of the first file, for a data set of several files).
+
+    The raw view the checker needs to report every problem of a file; every other reader of a data
+    set's metadata takes the typed, validated :func:`read_meta`.
+    """
     if isinstance(path_or_file, h5py.File):
         return {k: decode_attr(k, v) for k, v in path_or_file.attrs.items()}
     with open_h5(data_files(path_or_file)[0]) as f:
@@ -177,7 +181,7 @@ class H5SplitDataset(LazyH5, Dataset):
                 if split not in f:
                     continue
                 if not self._parts:
-                    self.attrs = read_attrs(f)
+                    self.meta = read_meta(f)
                     self._describe(f[split])
                 self._parts.append((k, self._count(f[split])))
         if not self._parts:
@@ -223,14 +227,14 @@ class H5OperatorDataset(H5SplitDataset):
         super().__init__(path, split)
 
     def _describe(self, g: h5py.Group) -> None:
-        if self.attrs["kind"] not in ("operator", "input_only"):
-            raise DataError(f"{g.file.filename} holds {self.attrs['kind']} data; an operator dataset needs kind "
+        if self.meta.kind not in ("operator", "input_only"):
+            raise DataError(f"{g.file.filename} holds {self.meta.kind} data; an operator dataset needs kind "
                             "'operator' or 'input_only'.")
         input_fields, output_fields = self._wanted
         self.input_fields = self._fields(g, "inputs", input_fields)
         self.output_fields = self._fields(g, "outputs", output_fields) if "outputs" in g else []
         if output_fields and not self.output_fields:
-            raise DataError(f"{g.file.filename} split {self.split!r} has no outputs (kind {self.attrs['kind']}).")
+            raise DataError(f"{g.file.filename} split {self.split!r} has no outputs (kind {self.meta.kind}).")
         self.spatial_shape = tuple(g["inputs"][self.input_fields[0]].shape[1:])
         self.coords = {k: g["coords"][k][()] for k in g["coords"]}
         self._paths = {group: tuple(f"{self.split}/{group}/{name}" for name in names)

@@ -107,9 +107,9 @@ class H5RolloutDataset(H5SplitDataset):
                                     time_stride=self.time_stride)
 
     def _describe(self, g: h5py.Group) -> None:
-        if self.attrs["kind"] != "trajectory":
+        if self.meta.kind != "trajectory":
             raise DataError(
-                f"{g.file.filename} holds {self.attrs['kind']!r} data; rollout windows need a 'trajectory' file with "
+                f"{g.file.filename} holds {self.meta.kind!r} data; rollout windows need a 'trajectory' file with "
                 "states/<field> [N, T, *spatial] (e.g. `neurops data generate navier_stokes`)."
             )
         present = sorted(g["states"].keys())

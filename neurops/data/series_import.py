@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError, MissingFileError
 
@@ -158,8 +159,8 @@ def import_series(src: str | os.PathLike, *, dt: float, out: str | os.PathLike, 
                   "split_blocks": {k: [starts[k], starts[k] + n] for k, n in lengths.items()}}
     generator = {"name": "import_series", "src": str(src), "dt": dt, "standardize": standardize,
                  "val_fraction": val_fraction, "test_fraction": test_fraction}
-    with H5Writer(out, kind="trajectory", name=name or Path(src).stem, dims=["component"],
-                  parameters=parameters, generator=generator, overwrite=overwrite) as writer:
+    with H5Writer(out, DatasetMeta(kind="trajectory", name=name or Path(src).stem, dims=["component"],
+                                   parameters=parameters, generator=generator), overwrite=overwrite) as writer:
         for split, arr in splits.items():
             writer.add_split(split, coords={"component": np.arange(data.shape[1])}, states={"x": arr[None]},
                              time=dt * (starts[split] + np.arange(len(arr))), attrs={"dt": dt})

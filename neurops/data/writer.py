@@ -30,30 +30,28 @@ class H5Writer:
     Parameters
     ----------
     path : output file.
-    meta : the root attributes (:class:`~neurops.data.metadata.DatasetMeta`); or give its fields
-        (``kind``, ``name``, ``dims``, ``boundary``, ``parameters``, ``generator``, ``seed``,
-        ``shard``) as keyword arguments.
+    meta : the root attributes (:class:`~neurops.data.metadata.DatasetMeta`: ``kind``, ``name``,
+        ``dims``, ``boundary``, ``parameters``, ``generator``, ``seed``, ``shard``).
     compression : ``None`` or ``"gzip"`` / ``"lzf"``.
     overwrite : replace an existing file (only on success).
 
     Examples
     --------
-    >>> with H5Writer("d.h5", kind="operator", name="darcy", dims=("x", "y")) as w:  # doctest: +SKIP
+    >>> meta = DatasetMeta(kind="operator", name="darcy", dims=("x", "y"))
+    >>> with H5Writer("d.h5", meta) as w:  # doctest: +SKIP
     ...     w.add_split("train", coords={"x": x, "y": y}, inputs={"a": a}, outputs={"u": u})
     """
 
     def __init__(
         self,
         path: str | os.PathLike,
-        meta: DatasetMeta | None = None,
+        meta: DatasetMeta,
         *,
         compression: str | None = None,
         overwrite: bool = False,
-        **fields: Any,
     ) -> None:
-        if (meta is None) == (not fields):
-            raise TypeError("H5Writer takes a DatasetMeta or its fields as keyword arguments (one of them).")
-        meta = meta if meta is not None else DatasetMeta(**fields)
+        if not isinstance(meta, DatasetMeta):
+            raise TypeError(f"H5Writer takes the file's metadata as a DatasetMeta, got {type(meta).__name__}.")
         if compression not in (None, "gzip", "lzf"):
             raise SchemaError(f"compression {compression!r} is not supported; use None, 'gzip' or 'lzf'.")
         self.path = Path(path)

@@ -6,7 +6,7 @@ import os
 
 import xarray as xr
 
-from neurops.data.reader import list_splits, read_attrs, read_split
+from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.data.records import open_record, record_to_xarray
 from neurops.errors import DataError
 
@@ -30,15 +30,15 @@ def to_xarray(path: str | os.PathLike, split: str | None = None) -> xr.Dataset:
     if record is not None:
         with record:
             return record_to_xarray(record)
-    attrs = read_attrs(path)
+    meta = read_meta(path)
     splits = list_splits(path)
     if split is None:
         split = "train" if "train" in splits else splits[0]
     if split not in splits:
         raise DataError(f"{path} has no split {split!r}; it has {splits}.")
     data = read_split(path, split)
-    dims = list(attrs["dims"])
-    lead = ["sample", "time"] if attrs["kind"] == "trajectory" else ["sample"]
+    dims = list(meta.dims)
+    lead = ["sample", "time"] if meta.kind == "trajectory" else ["sample"]
     clash = set(data["inputs"]) & set(data["outputs"])
     variables = {}
     for group, prefix in (("inputs", "input_"), ("outputs", "output_"), ("states", "")):
@@ -48,5 +48,5 @@ def to_xarray(path: str | os.PathLike, split: str | None = None) -> xr.Dataset:
     coords = {d: data["coords"][d] for d in dims if d in data["coords"]}
     if data["time"] is not None:
         coords["time"] = data["time"]
-    flat = {k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in attrs.items()}
+    flat = {k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in meta.attrs().items()}
     return xr.Dataset(variables, coords=coords, attrs={**flat, "split": split})

@@ -162,7 +162,7 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     values, verdict, spread], "summary": {metric: mean/sem/median/mad/n over the models}, "verdicts":
     {verdict: [member indices]}, "floor": the data's own values, "notes": [...]}``.
     """
-    from neurops.data.reader import read_attrs
+    from neurops.data.reader import read_meta
     from neurops.metrics.dsr import summarize
 
     settings = settings or EvaluationSettings()
@@ -174,7 +174,7 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
         raise ConfigError(f"orbit_length={settings.orbit_length} is shorter than the test series (T={t}); D_H "
                           "compares equally long series: use --orbit-length >= T or --max-length "
                           f"{settings.orbit_length}.")
-    attrs = read_attrs(data)
+    attrs = read_meta(data).attrs()  # the root attributes, validated
     notes = metric_notes(x_test, settings)
     models, dt = _evaluate_members(ckpts, data, x_test, attrs, settings, member_state)
     floor = _data_floor(data, x_test, attrs, split, reference_split, settings, notes)

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from neurops.data.files import open_hdf5
-from neurops.data.reader import read_attrs, read_split
+from neurops.data.reader import read_meta, read_split
 from neurops.data.records import OBSERVATIONS_KIND, decode_dims, open_record, record_problems
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import DataError, MissingFileError, SchemaError
@@ -160,9 +160,9 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     snr_db : signal-to-noise ratio of the noise, in dB.
     seed : seed of the observation points and the noise.
     """
-    attrs = read_attrs(path)
-    if attrs["kind"] != "operator":
-        raise DataError(f"{path} has kind {attrs['kind']!r}; observations need a labelled 'operator' file.")
+    meta = read_meta(path)
+    if meta.kind != "operator":
+        raise DataError(f"{path} has kind {meta.kind!r}; observations need a labelled 'operator' file.")
     data = read_split(path, split)
     for group, name in (("inputs", input_field), ("outputs", output_field)):
         if name not in data[group]:
@@ -170,12 +170,12 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     n = data["inputs"][input_field].shape[0]
     if not -n <= index < n:
         raise DataError(f"{path} split {split!r} has {n} samples; index {index} is out of range.")
-    coords = {d: data["coords"][d] for d in attrs["dims"]}
+    coords = {d: data["coords"][d] for d in meta.dims}
     return make_observations(data["outputs"][output_field][index], coords, n_obs, snr_db, seed,
                              a=data["inputs"][input_field][index],
-                             source={"file": str(path), "split": split, "index": int(index), "name": attrs["name"],
-                                     "forcing": (attrs.get("parameters") or {}).get("forcing")},
-                             generator=attrs.get("generator") or None)
+                             source={"file": str(path), "split": split, "index": int(index), "name": meta.name,
+                                     "forcing": meta.parameters.get("forcing")},
+                             generator=dict(meta.generator) or None)
 
 
 def write_observations(obs: Observations, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

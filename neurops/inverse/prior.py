@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -225,9 +224,6 @@ def darcy_config(generator: Mapping[str, Any]) -> Any:
 
 def prior_from_file(path: str | os.PathLike, **overrides: Any) -> GRFPrior:
     """The prior of the Darcy generator that wrote a neurops data file (its ``generator`` attribute)."""
-    from neurops.data.reader import read_attrs
+    from neurops.data.reader import read_meta
 
-    generator = read_attrs(path).get("generator")
-    if isinstance(generator, str):
-        generator = json.loads(generator)
-    return GRFPrior.from_generator(generator or {}, **overrides)
+    return GRFPrior.from_generator(dict(read_meta(path).generator), **overrides)

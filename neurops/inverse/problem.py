@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from neurops.data.reader import list_splits, read_attrs, read_split
+from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.errors import ConfigError, DataError
 from neurops.inverse.forward import DarcyForward
 from neurops.inverse.observations import Observations
@@ -35,7 +35,7 @@ def problem_generator(obs: Observations, data: str | os.PathLike | None = None) 
     """The data generator's configuration: from ``data`` (or the source file), else the one the observations carry."""
     path = data_file(obs, data)
     if path is not None:
-        generator = read_attrs(path).get("generator")
+        generator = read_meta(path).generator
         if generator:
             return dict(generator)
     return dict(obs.generator) if obs.generator else None
@@ -72,7 +72,7 @@ def validation_pairs(obs: Observations, data: str | os.PathLike | None = None, s
                      input_field: str = "a", output_field: str = "u") -> tuple[np.ndarray, np.ndarray] | None:
     """Validation pairs ``a, u : [N, *spatial]`` on the observations' grid, or None when there are none."""
     path = data_file(obs, data)
-    if path is None or read_attrs(path).get("kind") != "operator" or split not in list_splits(path):
+    if path is None or read_meta(path).kind != "operator" or split not in list_splits(path):
         return None
     pairs = read_split(path, split)
     if input_field not in pairs["inputs"] or output_field not in pairs["outputs"]:

@@ -105,7 +105,7 @@ def data_lyapunov_max(x: Float[np.ndarray, "*batch time var"], attrs: dict[str, 
     Parameters
     ----------
     x : [T, N] or [B, T, N] series from the file.
-    attrs : the file's root attributes (:func:`neurops.data.reader.read_attrs`).
+    attrs : the file's root attributes (``read_meta(path).attrs()``, :func:`neurops.data.reader.read_meta`).
     """
     params = attrs.get("parameters") or {}
     system = system_from_attrs(str(attrs.get("name", "")), params)

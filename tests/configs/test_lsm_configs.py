@@ -9,6 +9,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from neurops.configs import resolve_config
 from neurops.data.datamodule import OperatorDataModule, RolloutDataModule
+from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
 from neurops.tasks.base import Task
 from neurops.tasks.operator import OperatorTask
@@ -20,11 +21,11 @@ from neurops.tasks.schedules import StepDecay
 def data_files(tmp_path):
     x = np.linspace(0, 1, 8)
     darcy, ns = tmp_path / "darcy.h5", tmp_path / "ns.h5"
-    with H5Writer(darcy, kind="operator", name="darcy", dims=["x", "y"]) as w:
+    with H5Writer(darcy, DatasetMeta(kind="operator", name="darcy", dims=["x", "y"])) as w:
         for split in ("train", "val", "test"):
             w.add_split(split, coords={"x": x, "y": x}, inputs={"a": np.ones((2, 8, 8))},
                         outputs={"u": np.ones((2, 8, 8))})
-    with H5Writer(ns, kind="trajectory", name="ns", dims=["x", "y"]) as w:
+    with H5Writer(ns, DatasetMeta(kind="trajectory", name="ns", dims=["x", "y"])) as w:
         for split in ("train", "val", "test"):
             w.add_split(split, coords={"x": x, "y": x}, time=np.arange(20.0), states={"w": np.ones((2, 20, 8, 8))})
     return {"darcy_lsm": darcy, "ns_lsm": ns}

@@ -9,6 +9,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from neurops.configs import resolve_config
 from neurops.data.datamodule import OperatorDataModule
+from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
 from neurops.tasks.base import Task
 from neurops.tasks.schedules import OneCycle
@@ -19,8 +20,8 @@ def darcy_file(tmp_path):
     x = np.linspace(0, 1, 12)
     rng = np.random.default_rng(0)
     path = tmp_path / "darcy.h5"
-    with H5Writer(path, kind="operator", name="darcy", dims=["x", "y"],
-                  boundary={"x": "dirichlet", "y": "dirichlet"}) as w:
+    with H5Writer(path, DatasetMeta(kind="operator", name="darcy", dims=["x", "y"],
+                                    boundary={"x": "dirichlet", "y": "dirichlet"})) as w:
         for split in ("train", "val", "test"):
             w.add_split(split, coords={"x": x, "y": x}, inputs={"a": rng.random((4, 12, 12))},
                         outputs={"u": rng.random((4, 12, 12))})

@@ -45,9 +45,12 @@ def test_one_set_of_rules_for_the_writer_and_the_checker(tmp_path, operator_file
     with pytest.raises(SchemaError, match=r"boundary 'wall' for dim 'x' is not one of"):
         DatasetMeta(kind="operator", name="t", dims=("x",), boundary={"x": "wall"})
     with pytest.raises(SchemaError, match="boundary names dim 'z' which is not in dims"):
-        H5Writer(tmp_path / "a.h5", kind="operator", name="t", dims=("x",), boundary={"z": "periodic"})
-    with pytest.raises(TypeError, match="one of them"):
-        H5Writer(tmp_path / "a.h5", DatasetMeta(kind="operator", name="t", dims=("x",)), kind="operator")
+        H5Writer(tmp_path / "a.h5", DatasetMeta(kind="operator", name="t", dims=("x",), boundary={"z": "periodic"}))
+    # one way to give the metadata: a DatasetMeta, neither its fields as keywords nor a dict of attributes
+    with pytest.raises(TypeError, match="unexpected keyword argument 'kind'"):
+        H5Writer(tmp_path / "a.h5", kind="operator", name="t", dims=("x",))  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="takes the file's metadata as a DatasetMeta, got dict"):
+        H5Writer(tmp_path / "a.h5", {"kind": "operator", "name": "t", "dims": ["x"]})  # type: ignore[arg-type]
     with h5py.File(operator_file, "a") as f:
         f.attrs["boundary"] = '{"x": "wall", "z": "periodic"}'
     problems = check_file(operator_file)

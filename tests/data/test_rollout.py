@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from neurops.data.datamodule import RolloutDataModule
+from neurops.data.metadata import DatasetMeta
 from neurops.data.rollout import H5RolloutDataset, window_starts
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError
@@ -30,7 +31,7 @@ def _states(n: int, offset: float) -> dict[str, np.ndarray]:
 def traj_file(tmp_path):
     path = tmp_path / "traj.h5"
     coords = {"x": np.linspace(0, 1, NX), "y": np.linspace(0, 1, NY)}
-    with H5Writer(path, kind="trajectory", name="toy", dims=["x", "y"]) as w:
+    with H5Writer(path, DatasetMeta(kind="trajectory", name="toy", dims=["x", "y"])) as w:
         w.add_split("train", coords=coords, time=np.arange(N_FRAMES) * 0.5, states=_states(N_TRAJ, 0.0))
         w.add_split("val", coords=coords, time=np.arange(N_FRAMES) * 0.5, states=_states(1, 1000.0))
         w.add_split("test", coords=coords, time=np.arange(N_FRAMES) * 0.5, states=_states(2, 2000.0))
@@ -104,7 +105,7 @@ def test_errors_name_the_problem(traj_file, tmp_path):
     with pytest.raises(DataError, match="generate longer"):
         H5RolloutDataset(traj_file, "train", 8, 8)
     op = tmp_path / "op.h5"
-    with H5Writer(op, kind="operator", name="op", dims=["x"]) as w:
+    with H5Writer(op, DatasetMeta(kind="operator", name="op", dims=["x"])) as w:
         w.add_split("train", coords={"x": np.arange(3.0)}, inputs={"a": np.ones((2, 3))},
                     outputs={"u": np.ones((2, 3))})
     with pytest.raises(DataError, match="'trajectory' file"):

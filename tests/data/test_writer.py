@@ -2,6 +2,7 @@ import h5py
 import numpy as np
 import pytest
 
+from neurops.data.metadata import DatasetMeta
 from neurops.data.reader import read_attrs, read_split
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError, SchemaError
@@ -14,8 +15,9 @@ def _coords(r):
 def test_roundtrip_attrs_layout_and_chunks(tmp_path):
     path = tmp_path / "d.h5"
     a, u = np.random.rand(3, 8, 8), np.random.rand(3, 8, 8)
-    with H5Writer(path, kind="operator", name="t", dims=("x", "y"), boundary={"x": "periodic", "y": "dirichlet"},
-                  parameters={"nu": 0.1}, generator={"n": 3}, seed=7, compression="gzip") as w:
+    with H5Writer(path, DatasetMeta(kind="operator", name="t", dims=("x", "y"),
+                                    boundary={"x": "periodic", "y": "dirichlet"}, parameters={"nu": 0.1},
+                                    generator={"n": 3}, seed=7), compression="gzip") as w:
         w.add_split("train", coords=_coords(8), inputs={"a": a}, outputs={"u": u})
     attrs = read_attrs(path)
     assert attrs["schema_version"] == 1 and attrs["kind"] == "operator" and attrs["seed"] == 7
@@ -31,7 +33,7 @@ def test_roundtrip_attrs_layout_and_chunks(tmp_path):
 
 def test_incremental_writes_and_trajectory(tmp_path):
     path = tmp_path / "traj.h5"
-    with H5Writer(path, kind="trajectory", name="l63", dims=("component",)) as w:
+    with H5Writer(path, DatasetMeta(kind="trajectory", name="l63", dims=("component",))) as w:
         w.create_split("train", 4, coords={"component": np.arange(3)}, states={"x": (10, 3)},
                        time=np.arange(10) * 0.01)
         w.write("train", 0, states={"x": np.ones((2, 10, 3))})
@@ -44,7 +46,7 @@ def test_crash_leaves_no_file_and_keeps_existing(tmp_path):
     path = tmp_path / "d.h5"
     path.write_text("user data")
     with pytest.raises(RuntimeError):
-        with H5Writer(path, kind="operator", name="t", dims=("x", "y"), overwrite=True) as w:
+        with H5Writer(path, DatasetMeta(kind="operator", name="t", dims=("x", "y")), overwrite=True) as w:
             w.add_split("train", coords=_coords(4), inputs={"a": np.ones((1, 4, 4))}, outputs={"u": np.ones((1, 4, 4))})
             raise RuntimeError("crash")
     assert path.read_text() == "user data"
@@ -55,10 +57,10 @@ def test_refuses_to_overwrite_and_incomplete_splits(tmp_path):
     path = tmp_path / "d.h5"
     path.write_text("x")
     with pytest.raises(FileExistsError, match="overwrite"):
-        H5Writer(path, kind="operator", name="t", dims=("x",))
+        H5Writer(path, DatasetMeta(kind="operator", name="t", dims=("x",)))
     other = tmp_path / "e.h5"
     with pytest.raises(DataError, match="never written"):
-        with H5Writer(other, kind="input_only", name="t", dims=("x",)) as w:
+        with H5Writer(other, DatasetMeta(kind="input_only", name="t", dims=("x",))) as w:
             w.create_split("train", 3, coords={"x": np.arange(4)}, inputs={"a": (4,)})
             w.write("train", 0, inputs={"a": np.ones((2, 4))})
     assert not other.exists()
@@ -69,30 +71,30 @@ def test_rejects_nonfinite_values(tmp_path, bad):
     a = np.ones((2, 4))
     a[1, 2] = bad
     with pytest.raises(DataError, match="NaN or Inf"):
-        with H5Writer(tmp_path / "d.h5", kind="input_only", name="t", dims=("x",)) as w:
+        with H5Writer(tmp_path / "d.h5", DatasetMeta(kind="input_only", name="t", dims=("x",))) as w:
             w.add_split("train", coords={"x": np.arange(4)}, inputs={"a": a})
     assert not (tmp_path / "d.h5").exists()
 
 
 def test_schema_errors(tmp_path):
     with pytest.raises(SchemaError, match="unknown kind"):
-        H5Writer(tmp_path / "a.h5", kind="pairs", name="t", dims=("x",))
+        H5Writer(tmp_path / "a.h5", DatasetMeta(kind="pairs", name="t", dims=("x",)))
     with pytest.raises(SchemaError, match="boundary"):
-        H5Writer(tmp_path / "a.h5", kind="operator", name="t", dims=("x",), boundary={"x": "wall"})
+        H5Writer(tmp_path / "a.h5", DatasetMeta(kind="operator", name="t", dims=("x",), boundary={"x": "wall"}))
     with pytest.raises(SchemaError, match="needs outputs"):
-        with H5Writer(tmp_path / "a.h5", kind="operator", name="t", dims=("x",)) as w:
+        with H5Writer(tmp_path / "a.h5", DatasetMeta(kind="operator", name="t", dims=("x",))) as w:
             w.create_split("train", 1, coords={"x": np.arange(4)}, inputs={"a": (4,)})
     with pytest.raises(DataError, match="per-sample shape"):
-        with H5Writer(tmp_path / "a.h5", kind="input_only", name="t", dims=("x",)) as w:
+        with H5Writer(tmp_path / "a.h5", DatasetMeta(kind="input_only", name="t", dims=("x",))) as w:
             w.create_split("train", 1, coords={"x": np.arange(4)}, inputs={"a": (5,)})
 
 
 def test_complex_values_are_refused_not_truncated(tmp_path):
     a = np.ones((2, 4)) * (1 + 2j)
     with pytest.raises(DataError, match="imaginary part; store the real and imaginary parts as two fields"):
-        with H5Writer(tmp_path / "d.h5", kind="input_only", name="t", dims=("x",)) as w:
+        with H5Writer(tmp_path / "d.h5", DatasetMeta(kind="input_only", name="t", dims=("x",))) as w:
             w.add_split("train", coords={"x": np.arange(4)}, inputs={"a": a})
     assert list(tmp_path.iterdir()) == []
-    with H5Writer(tmp_path / "d.h5", kind="input_only", name="t", dims=("x",)) as w:
+    with H5Writer(tmp_path / "d.h5", DatasetMeta(kind="input_only", name="t", dims=("x",))) as w:
         w.add_split("train", coords={"x": np.arange(4)}, inputs={"a": np.arange(8).reshape(2, 4)})  # ints: exact
     np.testing.assert_array_equal(read_split(tmp_path / "d.h5", "train")["inputs"]["a"], np.arange(8).reshape(2, 4))

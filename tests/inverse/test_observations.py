@@ -2,6 +2,7 @@ import h5py
 import numpy as np
 import pytest
 
+from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError, SchemaError
 from neurops.inverse import (
@@ -55,7 +56,8 @@ def test_file_round_trip(tmp_path):
 
 def test_observations_from_a_labelled_file(tmp_path):
     coords, a, u = _fields(9)
-    with H5Writer(tmp_path / "d.h5", kind="operator", name="toy", dims=("x", "y"), parameters={"forcing": 10.0}) as w:
+    with H5Writer(tmp_path / "d.h5", DatasetMeta(kind="operator", name="toy", dims=("x", "y"),
+                                                 parameters={"forcing": 10.0})) as w:
         w.add_split("test", coords=coords, inputs={"a": np.stack([a, 2 * a]).astype(np.float32)},
                     outputs={"u": np.stack([u, 2 * u]).astype(np.float32)})
     obs = observations_from_file(tmp_path / "d.h5", "test", 1, n_obs=10, snr_db=30, seed=0)

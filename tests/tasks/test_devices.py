@@ -19,6 +19,7 @@ import torch
 from neurops.data.datamodule import DynamicsDataModule, GenerativeDataModule, OperatorDataModule, RolloutDataModule
 from neurops.data.generators import get_generator
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
+from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
 from neurops.tasks.dynamics import DynamicsTask
 from neurops.tasks.generative import GenerativeOperatorTask
@@ -42,7 +43,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out["l63"] = spec.fn(cfg, root / "l63.h5", progress=False)
     x = np.linspace(0, 1, 16, endpoint=False)
     rng = np.random.default_rng(0)
-    with H5Writer(root / "decay.h5", kind="trajectory", name="decay", dims=["x"], boundary={"x": "periodic"}) as w:
+    with H5Writer(root / "decay.h5", DatasetMeta(kind="trajectory", name="decay", dims=["x"],
+                                                 boundary={"x": "periodic"})) as w:
         for split, n in (("train", 8), ("val", 4)):
             a = rng.normal(size=(n, 1, 1))
             states = 0.8 ** np.arange(6)[None, :, None] * a * np.sin(2 * np.pi * x)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from neurops.data.reader import list_splits, read_attrs, read_split
+from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.data.schema import is_test_split
 from neurops.data.windows import MemberWindowSampler, RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
@@ -58,9 +58,10 @@ class DynamicsDataModule(L.LightningDataModule):
                  val_length: int | None = 10_000, seed: int | None = None, num_workers: int = 0) -> None:
         super().__init__()
         self.path = Path(path)
-        self.attrs: dict[str, Any] = read_attrs(self.path)
-        if self.attrs["kind"] != "trajectory":
-            raise DataError(f"{self.path} holds {self.attrs['kind']!r} data; dynamics reconstruction needs a "
+        #: the file's metadata (dims, parameters, the generator's settings, ...)
+        self.meta = read_meta(self.path)
+        if self.meta.kind != "trajectory":
+            raise DataError(f"{self.path} holds {self.meta.kind!r} data; dynamics reconstruction needs a "
                             "'trajectory' file (see `neurops data generate lorenz63` or `neurops data "
                             "import-series`).")
         val_split = self._validation_split(val_split, val_from_train)

@@ -9,7 +9,7 @@ from pathlib import Path
 import lightning as L
 
 from neurops.data.datamodule.loaders import SplitLoaders, check_loader_options
-from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
+from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
 from neurops.data.schema import is_test_split, resolution_tag
 from neurops.errors import DataError
 
@@ -39,7 +39,7 @@ class GenerativeDataModule(SplitLoaders, L.LightningDataModule):
         self.train_path = Path(train_path)
         self.eval_path = Path(eval_path) if eval_path is not None else self.train_path
         self.batch_size, self.num_workers = batch_size, num_workers
-        train_kind = read_attrs(self.train_path)["kind"]
+        train_kind = read_meta(self.train_path).kind
         outputs = [output_field] if train_kind == "operator" else None
         self.train_set = H5OperatorDataset(self.train_path, train_split, [input_field], outputs)
         eval_splits = list_splits(self.eval_path)
@@ -48,8 +48,9 @@ class GenerativeDataModule(SplitLoaders, L.LightningDataModule):
         if missing:
             raise DataError(f"{self.eval_path} has no split(s) {missing}; it has {eval_splits}. Pass "
                             "eval_path= a labelled file (neurops data generate darcy ...) or fix the split names.")
-        if read_attrs(self.eval_path)["kind"] != "operator" and (val_split or test_splits):
-            raise DataError(f"{self.eval_path} has no labels (kind {read_attrs(self.eval_path)['kind']!r}); "
+        eval_kind = read_meta(self.eval_path).kind
+        if eval_kind != "operator" and (val_split or test_splits):
+            raise DataError(f"{self.eval_path} has no labels (kind {eval_kind!r}); "
                             "validation and tests need an 'operator' file: pass eval_path=.")
         self.val_set = (H5OperatorDataset(self.eval_path, val_split, [input_field], [output_field])
                         if val_split else None)

@@ -11,8 +11,7 @@ import torch
 from torch.utils.data import Subset
 
 from neurops.data.datamodule.loaders import SplitLoaders, _data_parallel_ranks, check_loader_options
-from neurops.data.metadata import DatasetMeta
-from neurops.data.reader import H5OperatorDataset, list_splits, read_attrs
+from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
 from neurops.data.rollout import H5RolloutDataset
 from neurops.data.schema import is_test_split, resolution_tag
 from neurops.data.shards import data_path
@@ -68,9 +67,10 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         self.path = data_path(path)
         self.batch_size, self.num_workers = batch_size, num_workers
         self.input_fields, self.output_fields = input_fields, output_fields
-        attrs = read_attrs(self.path)
-        if attrs["kind"] != self.kind:
-            raise DataError(f"{self.path} holds {attrs['kind']!r} data; {self.kind_hint}.")
+        #: the file's metadata (dims, boundary conditions, parameters, ...)
+        self.meta = read_meta(self.path)
+        if self.meta.kind != self.kind:
+            raise DataError(f"{self.path} holds {self.meta.kind!r} data; {self.kind_hint}.")
         splits = list_splits(self.path)
         if train_split not in splits:
             raise DataError(f"{self.path} has no split {train_split!r}; it has {splits}.")
@@ -81,9 +81,6 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         self.train_split, self.val_split = train_split, val_split
         self.test_splits = test_splits if test_splits is not None else sorted(
             (s for s in splits if is_test_split(s)), key=lambda s: (s != "test", s))
-        self.attrs = attrs
-        #: the file's metadata (dims, boundary conditions, parameters, ...)
-        self.meta = DatasetMeta.from_attrs(attrs)
         self.train_set = self._dataset(train_split, train=True)
         self.val_set = self._dataset(val_split) if val_split else None
         self.test_sets = [self._dataset(s) for s in self.test_splits]

@@ -41,6 +41,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from neurops.data.generators.base import register_generator
+from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
 from neurops.solvers.timestepping.etdrk4 import KuramotoSivashinsky
@@ -261,8 +262,8 @@ def _write(out: Path, name: str, dims: list[str], boundary: dict[str, str], coor
            field: str, data: dict[str, np.ndarray], dt: float, parameters: dict[str, Any], config: Any,
            overwrite: bool) -> Path:
     n_steps = next(iter(data.values())).shape[1]
-    with H5Writer(out, kind="trajectory", name=name, dims=dims, boundary=boundary, parameters=parameters,
-                  generator={"name": name, **dataclasses.asdict(config)}, seed=config.seed,
+    with H5Writer(out, DatasetMeta(kind="trajectory", name=name, dims=dims, boundary=boundary, parameters=parameters,
+                                   generator={"name": name, **dataclasses.asdict(config)}, seed=config.seed),
                   compression=None if config.compression == "none" else config.compression,
                   overwrite=overwrite) as writer:
         for split, arr in data.items():

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from neurops.data.generators.base import register_generator
 from neurops.data.generators.grf import gaussian_random_field, grf_default_sigma
+from neurops.data.metadata import DatasetMeta
 from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
@@ -358,12 +359,12 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
     record = shard.record({_split_name(split, res, config): r for split, r, resolutions in plan for res in resolutions},
                           {_split_name(split, res, config): n for split, n in _split_sizes(config).items()
                            for res in _resolutions(split, config)})
-    writer = H5Writer(out, kind="input_only" if config.unlabelled else "operator", name="darcy", dims=("x", "y"),
-                      boundary={"x": "dirichlet", "y": "dirichlet"}, parameters=parameters,
-                      generator={"name": "darcy", **dataclasses.asdict(config)}, seed=config.seed,
-                      shard=record if shard.count > 1 else None,
-                      compression=None if config.compression == "none" else config.compression,
-                      overwrite=overwrite)
+    writer = H5Writer(out, DatasetMeta(kind="input_only" if config.unlabelled else "operator", name="darcy",
+                                       dims=("x", "y"), boundary={"x": "dirichlet", "y": "dirichlet"},
+                                       parameters=parameters,
+                                       generator={"name": "darcy", **dataclasses.asdict(config)}, seed=config.seed,
+                                       shard=record if shard.count > 1 else None),
+                      compression=None if config.compression == "none" else config.compression, overwrite=overwrite)
     with writer as w:
         for split, r, resolutions in plan:
             for res in resolutions:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from neurops.data.metadata import DatasetMeta
 from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
@@ -184,9 +185,10 @@ def generate_periodic(
     time = np.asarray(time, dtype=np.float64)
     record = shard.record({stored: r for stored, _, r, _ in plan}, sizes) if shard.count > 1 else None
 
-    with H5Writer(out, kind="operator" if layout == "operator" else "trajectory", name=name, dims=dims,
-                  boundary={d: "periodic" for d in dims}, parameters=parameters, generator=generator,
-                  seed=seed, shard=record, compression=compression_arg(compression), overwrite=overwrite) as writer:
+    with H5Writer(out, DatasetMeta(kind="operator" if layout == "operator" else "trajectory", name=name, dims=dims,
+                                   boundary={d: "periodic" for d in dims}, parameters=parameters, generator=generator,
+                                   seed=seed, shard=record),
+                  compression=compression_arg(compression), overwrite=overwrite) as writer:
         _create_splits(writer, plan, dims, field, time, layout)
         bar = tqdm(total=hi_all - lo_all, desc=f"{name}", unit="sample", disable=not progress)
         with torch_threads(workers), torch.no_grad():

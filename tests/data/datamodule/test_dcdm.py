@@ -9,13 +9,14 @@ from neurops.errors import DataError
 
 def test_dcdm_right_hand_sides_are_unit_combinations_of_ritz_vectors_drawn_per_matrix(tmp_path):
     from neurops.data.datamodule import DCDMDataModule
+    from neurops.data.metadata import DatasetMeta
     from neurops.data.writer import H5Writer
     from neurops.solvers.learned.dcdm import ritz_vectors
     from neurops.solvers.linear.diffusion import DiffusionOperator
 
     x = np.linspace(0, 1, 9)
     a = np.where(np.random.default_rng(0).random((3, 9, 9)) > 0.5, 12.0, 3.0)
-    with H5Writer(tmp_path / "coef.h5", kind="input_only", name="coef", dims=("x", "y")) as w:
+    with H5Writer(tmp_path / "coef.h5", DatasetMeta(kind="input_only", name="coef", dims=("x", "y"))) as w:
         w.add_split("train", coords={"x": x, "y": x}, inputs={"a": a})
     dm = DCDMDataModule(tmp_path / "coef.h5", n_matrices=2, num_ritz=12, num_rhs=30, batch_size=4, steps_per_epoch=5,
                         seed=1)

@@ -27,10 +27,11 @@ def test_rejects_missing_split_and_wrong_kind(operator_file, tmp_path):
         with pytest.raises(DataError, match="no validation split 'valid'.*--data.val_split null"):
             dm.setup(stage)
 
+    from neurops.data.metadata import DatasetMeta
     from neurops.data.writer import H5Writer
 
     path = tmp_path / "u.h5"
-    with H5Writer(path, kind="input_only", name="u", dims=("x",)) as w:
+    with H5Writer(path, DatasetMeta(kind="input_only", name="u", dims=("x",))) as w:
         w.add_split("train", coords={"x": np.arange(4)}, inputs={"a": np.ones((2, 4))})
     with pytest.raises(DataError, match="needs an 'operator' file"):
         OperatorDataModule(path)

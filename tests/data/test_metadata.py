@@ -56,3 +56,15 @@ def test_one_set_of_rules_for_the_writer_and_the_checker(tmp_path, operator_file
     problems = check_file(operator_file)
     assert "boundary 'wall' for dim 'x' is not one of ('dirichlet', 'periodic', 'neumann', 'none')" in problems
     assert any("boundary names dim 'z' which is not in dims" in p for p in problems)
+
+
+def test_every_reader_of_the_package_takes_the_typed_metadata():
+    """Only read_meta itself reads the raw attributes with read_attrs (the checker reads the file's own)."""
+    from pathlib import Path
+
+    import neurops
+
+    root = Path(neurops.__file__).parent
+    raw = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if "read_attrs(" in p.read_text() and p.name != "reader.py")
+    assert raw == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -51,13 +52,7 @@ def merge_files(sources: DataPath, out: str | os.PathLike, *, copy: bool = False
     files = data_files(sources)
     out = check_output_path(out, overwrite=overwrite, inputs=files)
     home = out.absolute().parent.resolve()
-    for q in files:
-        with open_h5(q):  # each source is a valid neurops file on its own
-            pass
-        if not copy and not q.resolve().is_relative_to(home):
-            raise ConfigError(f"{q} is not inside the folder of {out} ({home}); a virtual merge names its sources by "
-                              "relative paths inside that folder: write the merged file next to (or above) the "
-                              "sources, or pass --copy for a self-contained file.")
+    _check_sources(files, out, home, copy)
     summaries = [FileSummary.read(q) for q in files]
     relative = [os.path.relpath(q.resolve(), home) for q in files]
     with atomic_path(out, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
@@ -73,28 +68,46 @@ def merge_files(sources: DataPath, out: str | os.PathLike, *, copy: bool = False
         for split in dict.fromkeys(sp for s in summaries for sp in s.splits):
             parts = [(q, rel, s.splits[split]["n"]) for q, rel, s in zip(files, relative, summaries)
                      if split in s.splits]
-            info = next(s.splits[split] for s in summaries if split in s.splits)
-            g = f.create_group(split)
-            for key, value in info["attrs"].items():
-                g.attrs[key] = value
-            for d, c in info["coords"].items():
-                g.create_dataset(f"coords/{d}", data=c)
-            if info["time"] is not None:
-                g.create_dataset("time", data=info["time"])
-            n_total = sum(n for _, _, n in parts)
-            for (group, name), shape in info["fields"].items():
-                key = f"{split}/{group}/{name}"
-                if copy:
-                    _copy_field(g, f"{group}/{name}", key, parts, (n_total, *shape), bar)
-                    continue
-                layout = h5py.VirtualLayout(shape=(n_total, *shape), dtype=np.float32)
-                pos = 0
-                for _, rel, n in parts:
-                    layout[pos:pos + n] = h5py.VirtualSource(rel, key, shape=(n, *shape))
-                    pos += n
-                g.create_virtual_dataset(f"{group}/{name}", layout, fillvalue=np.nan)
+            _merge_split(f, split, next(s.splits[split] for s in summaries if split in s.splits), parts, copy, bar)
         bar.close()
     return out
+
+
+def _check_sources(files: list[Path], out: Path, home: Path, copy: bool) -> None:
+    """Each source is a valid neurops file; for a virtual merge, inside the folder of ``out`` (``home``)."""
+    for q in files:
+        with open_h5(q):  # each source is a valid neurops file on its own
+            pass
+        if not copy and not q.resolve().is_relative_to(home):
+            raise ConfigError(f"{q} is not inside the folder of {out} ({home}); a virtual merge names its sources by "
+                              "relative paths inside that folder: write the merged file next to (or above) the "
+                              "sources, or pass --copy for a self-contained file.")
+
+
+def _merge_split(f: h5py.File, split: str, info: dict[str, Any], parts: list[tuple[Path, str, int]], copy: bool,
+                 bar: Any) -> None:
+    """Write ``split`` of the merged file: the attributes, coordinates and times of its first source
+    (``info``) and each field as the concatenation of the sources' ``parts`` (file, relative path, samples),
+    copied or virtual."""
+    g = f.create_group(split)
+    for key, value in info["attrs"].items():
+        g.attrs[key] = value
+    for d, c in info["coords"].items():
+        g.create_dataset(f"coords/{d}", data=c)
+    if info["time"] is not None:
+        g.create_dataset("time", data=info["time"])
+    n_total = sum(n for _, _, n in parts)
+    for (group, name), shape in info["fields"].items():
+        key = f"{split}/{group}/{name}"
+        if copy:
+            _copy_field(g, f"{group}/{name}", key, parts, (n_total, *shape), bar)
+            continue
+        layout = h5py.VirtualLayout(shape=(n_total, *shape), dtype=np.float32)
+        pos = 0
+        for _, rel, n in parts:
+            layout[pos:pos + n] = h5py.VirtualSource(rel, key, shape=(n, *shape))
+            pos += n
+        g.create_virtual_dataset(f"{group}/{name}", layout, fillvalue=np.nan)
 
 
 def _copy_field(g: h5py.Group, name: str, key: str, parts: list[tuple[Path, str, int]], shape: tuple[int, ...],

@@ -310,6 +310,23 @@ def _split_name(split: str, resolution: int, config: DarcyConfig) -> str:
     return split if resolution == config.resolution else f"{split}@{resolution}"
 
 
+def _meta(config: DarcyConfig, shard_record: dict[str, Any] | None) -> DatasetMeta:
+    """The metadata of a Darcy file: the equation and its discretisation as parameters, the whole
+    configuration as the generator."""
+    parameters = {
+        "equation": "-div(a grad u) = f on (0,1)^2, u = 0 on the boundary",
+        "coefficient": config.coefficient, "a_high": config.a_high, "a_low": config.a_low,
+        "forcing": config.forcing, "grf": {"alpha": config.alpha, "tau": config.tau, "sigma": config.grf_sigma,
+                                          "basis": "neumann (cosine)"},
+        "discretisation": "5-point second-order finite differences on the node grid",
+        "face_mean": config.face_mean, "fine_resolution": config.fine, "storage": "subsampled from the fine grid",
+    }
+    return DatasetMeta(kind="input_only" if config.unlabelled else "operator", name="darcy", dims=("x", "y"),
+                       boundary={"x": "dirichlet", "y": "dirichlet"}, parameters=parameters,
+                       generator={"name": "darcy", **dataclasses.asdict(config)}, seed=config.seed,
+                       shard=shard_record)
+
+
 @register_generator("darcy", DarcyConfig)
 def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, progress: bool = True,
                    overwrite: bool = False, shard: Shard | None = None) -> Path:
@@ -338,15 +355,6 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
     if not isinstance(config, DarcyConfig):
         raise TypeError(f"config must be a DarcyConfig, got {type(config).__name__}.")
     out = Path(out)
-    fine = config.fine
-    parameters = {
-        "equation": "-div(a grad u) = f on (0,1)^2, u = 0 on the boundary",
-        "coefficient": config.coefficient, "a_high": config.a_high, "a_low": config.a_low,
-        "forcing": config.forcing, "grf": {"alpha": config.alpha, "tau": config.tau, "sigma": config.grf_sigma,
-                                          "basis": "neumann (cosine)"},
-        "discretisation": "5-point second-order finite differences on the node grid",
-        "face_mean": config.face_mean, "fine_resolution": fine, "storage": "subsampled from the fine grid",
-    }
     shard = shard or Shard(0, 1)
     plan = [(split, r, _resolutions(split, config))
             for split, r in shard.samples(_split_sizes(config), _SOLVE_BLOCK).items()]
@@ -359,11 +367,7 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
     record = shard.record({_split_name(split, res, config): r for split, r, resolutions in plan for res in resolutions},
                           {_split_name(split, res, config): n for split, n in _split_sizes(config).items()
                            for res in _resolutions(split, config)})
-    writer = H5Writer(out, DatasetMeta(kind="input_only" if config.unlabelled else "operator", name="darcy",
-                                       dims=("x", "y"), boundary={"x": "dirichlet", "y": "dirichlet"},
-                                       parameters=parameters,
-                                       generator={"name": "darcy", **dataclasses.asdict(config)}, seed=config.seed,
-                                       shard=record if shard.count > 1 else None),
+    writer = H5Writer(out, _meta(config, record if shard.count > 1 else None),
                       compression=None if config.compression == "none" else config.compression, overwrite=overwrite)
     with writer as w:
         for split, r, resolutions in plan:

@@ -211,44 +211,13 @@ class DiffusionOperator(StencilOperator):
         with respect to ``a``. For Dirichlet on all axes it equals
         :func:`neurops.solvers.pde.diffusion_fd.diffusion_matrix` of each sample.
         """
-        if not isinstance(a, torch.Tensor):
-            raise TypeError(f"coefficient must be a torch.Tensor [B, *spatial], got {type(a).__name__}.")
+        bcs = _checked_coefficient(a, boundary, mean)
         ndim = a.ndim - 1
-        if not 1 <= ndim <= 3:
-            raise DataError(f"coefficient of shape {tuple(a.shape)}: expected [B, *spatial] with 1-3 spatial axes.")
-        if mean not in FACE_MEANS:
-            raise ConfigError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
-        bcs = normalize_boundary(boundary, ndim)
-        for ax, (n, bc) in enumerate(zip(a.shape[1:], bcs)):
-            if n < 3:
-                raise DataError(f"coefficient axis {ax} has {n} nodes; a {bc} axis needs at least 3.")
-        if not torch.isfinite(a).all() or (a <= 0).any():
-            raise DataError("the diffusion coefficient must be finite and > 0 at every node "
-                             f"(min {float(a.min()):.3g}); check the coefficient field.")
         if spacing is None:
             spacing = [1.0 / (n if bc == "periodic" else n - 1) for n, bc in zip(a.shape[1:], bcs)]
         if len(spacing) != ndim:
             raise DataError(f"{len(spacing)} grid spacings for a {ndim}-D grid; give one per axis.")
-        # periodic axes: append the first node so the wrap-around face is averaged like the others
-        a_ext = a
-        for ax, bc in enumerate(bcs):
-            if bc == "periodic":
-                a_ext = torch.cat([a_ext, a_ext[axis_index(a_ext.ndim, 1 + ax, slice(0, 1))]], dim=1 + ax)
-        faces = face_coefficients(a_ext, mean, ndim=ndim)
-        weights = []
-        for ax, f in enumerate(faces):
-            index: list[slice] = [slice(None)]
-            for other, bc in enumerate(bcs):
-                if other == ax:
-                    index.append(slice(None))
-                elif bc == "dirichlet":
-                    index.append(slice(1, -1))
-                elif bc == "periodic":
-                    index.append(slice(0, -1))  # drop the appended copy of node 0
-                else:
-                    index.append(slice(None))
-            weights.append(f[tuple(index)] / float(spacing[ax]) ** 2)
-        return cls(weights, bcs)
+        return cls(_face_weights(a, bcs, mean, spacing), bcs)
 
     def interior(self, field: torch.Tensor) -> torch.Tensor:
         """Node values on the full grid ``[B, *R]`` -> values at the unknowns ``[B, *shape]``."""
@@ -280,3 +249,49 @@ class DiffusionOperator(StencilOperator):
                 g = g.sum(0, keepdim=True)
             grads.append(g)
         return grads
+
+
+def _checked_coefficient(a: torch.Tensor, boundary: str | Sequence[str] | Mapping[str, str],
+                         mean: str) -> tuple[str, ...]:
+    """The boundary condition per axis of the coefficient ``a`` [B, *R]; one error for a coefficient that
+    is not a tensor of 1-3 spatial axes of at least 3 nodes, finite and positive, or an unknown face mean."""
+    if not isinstance(a, torch.Tensor):
+        raise TypeError(f"coefficient must be a torch.Tensor [B, *spatial], got {type(a).__name__}.")
+    ndim = a.ndim - 1
+    if not 1 <= ndim <= 3:
+        raise DataError(f"coefficient of shape {tuple(a.shape)}: expected [B, *spatial] with 1-3 spatial axes.")
+    if mean not in FACE_MEANS:
+        raise ConfigError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
+    bcs = normalize_boundary(boundary, ndim)
+    for ax, (n, bc) in enumerate(zip(a.shape[1:], bcs)):
+        if n < 3:
+            raise DataError(f"coefficient axis {ax} has {n} nodes; a {bc} axis needs at least 3.")
+    if not torch.isfinite(a).all() or (a <= 0).any():
+        raise DataError("the diffusion coefficient must be finite and > 0 at every node "
+                         f"(min {float(a.min()):.3g}); check the coefficient field.")
+    return bcs
+
+
+def _face_weights(a: torch.Tensor, bcs: Sequence[str], mean: FaceMean,
+                  spacing: Sequence[float]) -> list[torch.Tensor]:
+    """``a_face / h^2`` on the faces between unknowns, per axis, from node values ``a`` [B, *R]."""
+    ndim = a.ndim - 1
+    # periodic axes: append the first node so the wrap-around face is averaged like the others
+    a_ext = a
+    for ax, bc in enumerate(bcs):
+        if bc == "periodic":
+            a_ext = torch.cat([a_ext, a_ext[axis_index(a_ext.ndim, 1 + ax, slice(0, 1))]], dim=1 + ax)
+    weights = []
+    for ax, f in enumerate(face_coefficients(a_ext, mean, ndim=ndim)):
+        index: list[slice] = [slice(None)]
+        for other, bc in enumerate(bcs):
+            if other == ax:
+                index.append(slice(None))
+            elif bc == "dirichlet":
+                index.append(slice(1, -1))
+            elif bc == "periodic":
+                index.append(slice(0, -1))  # drop the appended copy of node 0
+            else:
+                index.append(slice(None))
+        weights.append(f[tuple(index)] / float(spacing[ax]) ** 2)
+    return weights

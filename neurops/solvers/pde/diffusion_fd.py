@@ -44,6 +44,35 @@ def interior(x: ArrayT, ndim: int | None = None) -> ArrayT:
     return x[(Ellipsis,) + (slice(1, -1),) * ndim]
 
 
+def _checked_coefficient(a: np.ndarray) -> np.ndarray:
+    """``a`` as float64 node values on a 1-3-D grid of at least 3 nodes per axis, finite and positive."""
+    a = np.asarray(a, dtype=np.float64)
+    if not 1 <= a.ndim <= 3:
+        raise DataError(f"coefficient of shape {a.shape}: expected a 1-, 2- or 3-D node grid.")
+    if min(a.shape) < 3:
+        raise DataError(f"coefficient of shape {a.shape}: every axis needs >= 3 nodes (one interior node).")
+    if not np.isfinite(a).all():
+        raise DataError("the diffusion coefficient has NaN or Inf values; it must be finite and > 0 at every node.")
+    if (a <= 0).any():
+        raise DataError(f"the diffusion coefficient must be > 0 at every node (min {a.min():.3g}); "
+                         "check the coefficient field.")
+    return a
+
+
+def _unknown_index(n_int: tuple[int, ...], ordering: np.ndarray | None) -> np.ndarray:
+    """The row of each interior node [*n_int]: natural order, or the permutation ``ordering``."""
+    n = int(np.prod(n_int))
+    if ordering is None:
+        return np.arange(n).reshape(n_int)
+    ordering = np.asarray(ordering)
+    if ordering.shape != (n,):
+        raise DataError(f"ordering has shape {ordering.shape}; it must be a permutation of the {n} "
+                         "interior nodes.")
+    index = np.empty(n, dtype=np.int64)
+    index[ordering] = np.arange(n)
+    return index.reshape(n_int)
+
+
 def diffusion_matrix(a: np.ndarray, *, mean: FaceMean = "arithmetic",
                      ordering: np.ndarray | None = None) -> sp.csr_matrix:
     """Assemble ``-div(a grad .)`` with ``u = 0`` on the boundary, over the interior nodes.
@@ -68,29 +97,11 @@ def diffusion_matrix(a: np.ndarray, *, mean: FaceMean = "arithmetic",
     .. [1] R. J. LeVeque, "Finite Difference Methods for Ordinary and Partial Differential
        Equations", SIAM 2007, section 2.15 (variable-coefficient diffusion).
     """
-    a = np.asarray(a, dtype=np.float64)
-    if not 1 <= a.ndim <= 3:
-        raise DataError(f"coefficient of shape {a.shape}: expected a 1-, 2- or 3-D node grid.")
-    if min(a.shape) < 3:
-        raise DataError(f"coefficient of shape {a.shape}: every axis needs >= 3 nodes (one interior node).")
-    if not np.isfinite(a).all():
-        raise DataError("the diffusion coefficient has NaN or Inf values; it must be finite and > 0 at every node.")
-    if (a <= 0).any():
-        raise DataError(f"the diffusion coefficient must be > 0 at every node (min {a.min():.3g}); "
-                         "check the coefficient field.")
+    a = _checked_coefficient(a)
     d = a.ndim
     n_int = tuple(n - 2 for n in a.shape)
     n = int(np.prod(n_int))
-    if ordering is None:
-        index = np.arange(n).reshape(n_int)
-    else:
-        ordering = np.asarray(ordering)
-        if ordering.shape != (n,):
-            raise DataError(f"ordering has shape {ordering.shape}; it must be a permutation of the {n} "
-                             "interior nodes.")
-        index = np.empty(n, dtype=np.int64)
-        index[ordering] = np.arange(n)
-        index = index.reshape(n_int)
+    index = _unknown_index(n_int, ordering)
     diag = np.zeros(n_int)
     rows, cols, vals = [], [], []
     for axis, (faces, h) in enumerate(zip(face_coefficients(a, mean), grid_spacing(a.shape))):

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ from neurops.dynamics.teacher_forcing import gtf_rollout, stf_rollout
 from neurops.models import build
 from neurops.models.piecewise_linear import stack_members
 from neurops.tasks.dynamics import DynamicsTask
-from neurops.utils.bench import interleaved_times, markdown_table, save_results
+from neurops.utils.bench import clock, interleaved_times, markdown_table, save_results, timed
 
 # name: (model, model kwargs, observed variables, window length T~, forcing)
 SETTINGS = {
@@ -143,10 +142,10 @@ class _ValidationClock(L.Callback):
         self.seconds, self._start = 0.0, 0.0
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._start = time.perf_counter()
+        self._start = clock()
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.seconds += time.perf_counter() - self._start
+        self.seconds += clock() - self._start
 
 
 def fit_seconds(data: Path, task: dict[str, Any], seeds: list[int] | None, epochs: int, batches: int,
@@ -157,14 +156,13 @@ def fit_seconds(data: Path, task: dict[str, Any], seeds: list[int] | None, epoch
     L.seed_everything(0, verbose=False)
     dm = DynamicsDataModule(data, seq_len=200, batch_size=16, batches_per_epoch=batches, val_length=10_000)
     model = DynamicsTask(**task, seeds=seeds, lambda_latent=1e-5, val_gen_length=50_000)
-    clock = _ValidationClock()
+    validating = _ValidationClock()
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
                             enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
-                            default_root_dir=tmp, callbacks=[clock])
-        t0 = time.perf_counter()
-        trainer.fit(model, datamodule=dm)
-        return time.perf_counter() - t0, clock.seconds
+                            default_root_dir=tmp, callbacks=[validating])
+        seconds, _ = timed(lambda: trainer.fit(model, datamodule=dm))
+        return seconds, validating.seconds
 
 
 def fit_rows(data_dir: Path, members: int, rounds: int, epochs: int, batches: int) -> tuple[list[dict], dict]:

@@ -127,9 +127,10 @@ def _forward_loop(model: nn.Module, z_hat: torch.Tensor, keep: torch.Tensor, pul
     differentiable when grad mode is on.
     """
     z_tilde, starts, preds = z_hat[..., 0, :], [], []
+    step = model.step if torch.is_grad_enabled() or not isinstance(model, PiecewiseLinearRNN) else model._stepper()
     for k in range(keep.shape[0]):
         starts.append(z_tilde)
-        z = model.step(z_tilde, None if inputs is None else inputs[..., k, :])
+        z = step(z_tilde, None if inputs is None else inputs[..., k, :])
         preds.append(z)
         z_tilde = torch.addcmul(pull[k], keep[k], z)
     return torch.stack(starts), torch.stack(preds)

@@ -217,6 +217,14 @@ class PiecewiseLinearRNN(nn.Module):
                              "rebuild it with input_dim=K.")
         return z_next
 
+    def _stepper(self) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
+        """:meth:`step` for loops of many steps without autograd (fused rollouts, generation): the same values.
+
+        Here :meth:`step` itself; a map whose step is mostly Python bookkeeping binds its parameters
+        once for the loop (:class:`~neurops.models.plrnn.ShallowPLRNN`).
+        """
+        return self.step
+
     @_per_member
     def _input_drive(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """``C s : [..., M]`` (``z`` only carries the batch shape)."""
@@ -301,9 +309,9 @@ class PiecewiseLinearRNN(nn.Module):
         z : [B, T, M] latent states ``z_1 .. z_T``.
         """
         z = self.infer_latent(x0) if z0 is None else z0
-        states = []
+        states, step = [], self.step if torch.is_grad_enabled() else self._stepper()
         for t in range(n_steps):
-            z = self.step(z, None if inputs is None else inputs[..., t, :])
+            z = step(z, None if inputs is None else inputs[..., t, :])
             states.append(z)
         zs = torch.stack(states, dim=-2) if states else z.new_zeros(*z.shape[:-1], 0, self.latent_dim)
         return self.observe(zs), zs

@@ -244,9 +244,15 @@ def test_backward_pieces_of_the_step_match_autograd(name: str, input_dim: int, m
     z = torch.randn(*lead, 4 * 5, 3, dtype=torch.float64, generator=g)  # 4 steps of 5 states
     s = torch.randn(*lead, 20, input_dim, dtype=torch.float64, generator=g) if input_dim else None
     cot = torch.randn(*lead, 20, 3, dtype=torch.float64, generator=g)
-    with torch.no_grad():
+    e = len(lead)
+    jac = model.jacobian(z).unflatten(e, (4, 5))  # [*E, 4, 5, M, M]
+    params = list(model.parameters())
+    with torch.no_grad():  # the recursion calls the product on each step's cotangents, newest first, then the VJP
         product, data = model._transposed_jacobians(z, 5)
-        params = list(model.parameters())
+        for i in range(3, -1, -1):
+            a = cot.unflatten(e, (4, 5)).select(e, i)
+            torch.testing.assert_close(product(i, a), (a.unsqueeze(-1) * jac.select(e, i)).sum(-2),  # J^T a
+                                       rtol=1e-10, atol=1e-12)
         got = model._step_vjp(z, s, cot, data, params, input_dim > 0)
     with torch.enable_grad():
         s_ref = None if s is None else s.clone().requires_grad_(True)
@@ -258,9 +264,28 @@ def test_backward_pieces_of_the_step_match_autograd(name: str, input_dim: int, m
             assert ours is None
         else:
             torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
-    e = len(lead)
-    jac = model.jacobian(z).unflatten(e, (4, 5))  # [*E, 4, 5, M, M]
-    for i in range(4):
-        a = torch.randn(*lead, 5, 3, dtype=torch.float64, generator=g)
-        expected = (a.unsqueeze(-1) * jac.select(e, i)).sum(-2)  # J^T a
-        torch.testing.assert_close(product(i, a), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("members", [0, 3])
+@pytest.mark.parametrize("input_dim", [0, 2])
+@pytest.mark.parametrize("name", ["shplrnn", "clipped_shplrnn", "alrnn"])
+def test_stepper_of_loops_without_autograd_computes_step(name: str, input_dim: int, members: int) -> None:
+    """The bound step of fused rollouts and generation gives exactly the values of step (and its errors)."""
+    kwargs = {"hidden_dim": 6} if "shplrnn" in name else {}
+    models = [_model(name, input_dim=input_dim, seed=s, **kwargs) for s in range(max(members, 1))]
+    model = stack_members(models) if members else models[0]
+    lead = (members,) if members else ()
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(*lead, 4, 5, dtype=torch.float64, generator=g)
+    s = torch.randn(*lead, 4, input_dim, dtype=torch.float64, generator=g) if input_dim else None
+    with torch.no_grad():
+        step = model._stepper()
+        assert torch.equal(step(z, s), model.step(z, s))
+        assert torch.equal(step(z[..., 0, :], None if s is None else s[..., 0, :]),
+                           model.step(z[..., 0, :], None if s is None else s[..., 0, :]))
+        with pytest.raises(ModelError, match="input"):
+            step(z, torch.randn(*lead, 4, 2, dtype=torch.float64) if s is None else None)
+        x0 = torch.randn(*lead, 2, 3, dtype=torch.float64, generator=g)
+        inputs = torch.randn(*lead, 2, 7, input_dim, dtype=torch.float64, generator=g) if input_dim else None
+        without_grad = model.generate(x0, 7, inputs)[1]
+    torch.testing.assert_close(model.generate(x0, 7, inputs)[1].detach(), without_grad, rtol=0, atol=0)

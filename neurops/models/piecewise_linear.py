@@ -240,7 +240,8 @@ class PiecewiseLinearRNN(nn.Module):
         """``J(z_i)^T a`` for the states ``z : [*E, t * B, M]`` of ``t`` steps of ``B`` states each.
 
         Returns a function ``(i, a : [*E, B, M]) -> J(z_i)^T a : [*E, B, M]`` for step ``i`` and
-        the per-state data that :meth:`_step_vjp` reuses. Here from the Jacobians; maps with a
+        the per-state data that :meth:`_step_vjp` reuses once the adjoint recursion has called the
+        function on every step with that step's cotangents. Here from the Jacobians; maps with a
         factored Jacobian override it (:class:`~neurops.models.plrnn.ShallowPLRNN`).
         """
         e = len(self._member_shape)

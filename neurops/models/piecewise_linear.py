@@ -218,11 +218,7 @@ class PiecewiseLinearRNN(nn.Module):
         return z_next
 
     def _stepper(self) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
-        """:meth:`step` for loops of many steps without autograd (fused rollouts, generation): the same values.
-
-        Here :meth:`step` itself; a map whose step is mostly Python bookkeeping binds its parameters
-        once for the loop (:class:`~neurops.models.plrnn.ShallowPLRNN`).
-        """
+        """:meth:`step` (same values) for loops without autograd; ShallowPLRNN binds its parameters once."""
         return self.step
 
     @_per_member
@@ -237,12 +233,10 @@ class PiecewiseLinearRNN(nn.Module):
     # -- pieces of the hand-written backward pass of forced rollouts -------------------
     def _transposed_jacobians(self, z: torch.Tensor, batch: int
                               ) -> tuple[Callable[[int, torch.Tensor], torch.Tensor], tuple[torch.Tensor, ...]]:
-        """``J(z_i)^T a`` for the states ``z : [*E, t * B, M]`` of ``t`` steps of ``B`` states each.
+        """``(i, a : [*E, B, M]) -> J(z_i)^T a`` for step ``i`` of the states ``z : [*E, t * B, M]`` (``t``
+        steps of ``B``), and the data :meth:`_step_vjp` reuses once the recursion ran it on every step.
 
-        Returns a function ``(i, a : [*E, B, M]) -> J(z_i)^T a : [*E, B, M]`` for step ``i`` and
-        the per-state data that :meth:`_step_vjp` reuses once the adjoint recursion has called the
-        function on every step with that step's cotangents. Here from the Jacobians; maps with a
-        factored Jacobian override it (:class:`~neurops.models.plrnn.ShallowPLRNN`).
+        Here from the Jacobians; ShallowPLRNN overrides it with its factored Jacobian.
         """
         e = len(self._member_shape)
         jac = self.jacobian(z).unflatten(e, (-1, batch))  # [*E, t, B, M, M]
@@ -251,12 +245,9 @@ class PiecewiseLinearRNN(nn.Module):
     def _step_vjp(self, z: torch.Tensor, s: torch.Tensor | None, cotangent: torch.Tensor,
                   data: tuple[torch.Tensor, ...], params: Sequence[torch.Tensor],
                   wrt_inputs: bool) -> tuple[torch.Tensor | None, ...]:
-        """Gradients of ``sum(cotangent * step(z, s))`` w.r.t. ``params`` (then ``s`` if ``wrt_inputs``).
-
-        ``z : [*E, n, M]``, ``s : [*E, n, K]``, ``cotangent : [*E, n, M]``, ``data`` the states'
-        data from :meth:`_transposed_jacobians`; a parameter that ``step`` does not use gets ``None``.
-        Here by autograd; maps with a closed form override it.
-        """
+        """Gradients of ``sum(cotangent * step(z, s))`` w.r.t. ``params`` (then ``s`` if ``wrt_inputs``); ``None``
+        for a parameter ``step`` does not use. ``z, cotangent : [*E, n, M]``, ``s : [*E, n, K]``, ``data`` from
+        :meth:`_transposed_jacobians`. Here by autograd; ShallowPLRNN has a closed form."""
         with torch.enable_grad():
             if s is not None:
                 s = s.detach().requires_grad_(wrt_inputs)

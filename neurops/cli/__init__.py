@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -67,7 +68,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                 show(message, category, filename, lineno, file, line)
 
         warnings.showwarning = show_warning
-        return _run(argv)
+        try:
+            status = _run(argv)
+            sys.stdout.flush()  # a closed pipe shows here when the output was buffered
+        except BrokenPipeError:
+            return _closed_stdout()
+        return status
+
+
+#: exit status when the reader of stdout went away (128 + SIGPIPE, as for a shell tool killed by it)
+EXIT_BROKEN_PIPE = 141
+
+
+def _closed_stdout() -> int:
+    """Exit quietly when stdout's reader has gone (``neurops data info FILE | head``).
+
+    Points stdout at ``/dev/null`` so that the interpreter's final flush of the unwritten
+    rest does not print a second ``BrokenPipeError``.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def _run(argv: list[str]) -> int:

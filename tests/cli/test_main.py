@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 
 import pytest
 
-from neurops.cli import COMMANDS, command, main
+from neurops.cli import COMMANDS, EXIT_BROKEN_PIPE, command, main
 from neurops.cli.builder import parse, parser_for
 
 
@@ -75,3 +76,19 @@ def test_builder_and_lightning_commands_word_the_same_mistake_alike(argv, expect
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"neurops: error: {expected}") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("args", [["--help"], ["data", "info", "{file}"]])
+def test_a_closed_stdout_pipe_ends_the_command_quietly(args, operator_file):
+    """`neurops data info FILE | head`: the reader is gone before the output is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # writing now fails with EPIPE, as after `head` has exited
+    try:
+        argv = [a.format(file=operator_file) for a in args]
+        script = "import sys\nfrom neurops.cli import main\nsys.exit(main())"  # as the console script does
+        proc = subprocess.run([sys.executable, "-c", script, *argv], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" line
+    assert proc.returncode == EXIT_BROKEN_PIPE == 141

@@ -40,8 +40,10 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``).
     max_period : cycles of periods 2 .. ``max_period`` are searched.
     seed : seed of the random start (no ``data``) and of the cycle search.
-    member, member_state : for an ensemble checkpoint (``DynamicsTask(seeds=...)``): which member,
-        at its ``best`` validation state or its ``final`` state.
+    member : for an ensemble checkpoint (``DynamicsTask(seeds=...)``): which member, R = 0 .. members - 1
+        (member R was trained with ``seeds[R]``).
+    member_state : for an ensemble checkpoint: the member at its ``best`` validation state or its
+        ``final`` state.
 
     Returns
     -------

@@ -248,6 +248,13 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
 
 
+def _columns(rows: list[list[str]]) -> list[str]:
+    """Rows of cells as text lines: the first column left-aligned, the others right-aligned, two spaces apart."""
+    widths = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
+    return [(row[0].ljust(widths[0]) + "".join("  " + c.rjust(w) for c, w in zip(row[1:], widths[1:]))).rstrip()
+            for row in rows]
+
+
 def _verdict_text(counts: dict[str, int]) -> str:
     total = sum(counts.values())
     return ", ".join(f"{v} ({n}/{total} starts)" for v, n in counts.items())
@@ -270,29 +277,27 @@ def format_evaluation(res: dict[str, Any]) -> str:
              f"steps after {round(s['warmup'] * res['n_points'])} warm-up steps from {s['starts']} initial "
              f"conditions; D_stsp with {s['n_bins']} bins per dimension, D_H smoothed over {s['smoothing']:g} "
              f"bins; lambda_max from {s['lyapunov_starts']} orbits of {s['lyapunov_steps']} steps."]
-    header = f"{'':<14}{'D_stsp':>22}{'D_H':>22}{pe_label:>12}{'lambda_max':>22}"
     states = {m["state"] for m in res["models"] if "state" in m}
     lines += ["", "per model: median over initial conditions (mean +- sem)"
               + "".join(f"; ensemble members at their {st} state" + (" (lowest validation D_stsp)" if st == "best"
-                                                                      else "") for st in sorted(states)), header]
+                                                                      else "") for st in sorted(states))]
+    rows = [["", "D_stsp", "D_H", pe_label, "lambda_max"]]
     for i, m in enumerate(res["models"]):
-        cells = []
-        for k in ("d_stsp", "d_h"):
-            sm = m["summary"][k]
-            extra = f" ({sm['mean']:.3g}+-{sm['sem']:.2g})" if sm["n"] > 1 else ""
-            cells.append(f"{_fmt(m[k])}{extra}")
-        lam = m["summary"]["lambda_max"]
-        lam_text = _fmt(m["lambda_max"]) + (f" ({lam['mean']:.3g}+-{lam['sem']:.2g})" if lam["n"] > 1 else "")
-        name = _model_name(res, i)
-        lines.append(f"{name:<14}{cells[0]:>22}{cells[1]:>22}{_fmt(m['pe']):>12}{lam_text:>22}")
+        cells = [_model_name(res, i)]
+        for k in METRICS:
+            sm = m["summary"][k] if k != "pe" else {"n": 1}  # PE(n) is one number over all test points
+            cells.append(_fmt(m[k]) + (f" ({sm['mean']:.3g}+-{sm['sem']:.2g})" if sm["n"] > 1 else ""))
+        rows.append(cells)
     if len(res["models"]) > 1:
         sm = res["summary"]
-        row = [f"{_fmt(sm[k]['median'])} ({sm[k]['mean']:.3g}+-{sm[k]['sem']:.2g})" if sm[k]["n"] else "-"
-               for k in METRICS]
-        lines.append(f"{'all models':<14}{row[0]:>22}{row[1]:>22}{_fmt(sm['pe']['median']):>12}{row[3]:>22}")
+        rows.append(["all models"] + [f"{_fmt(sm[k]['median'])} ({sm[k]['mean']:.3g}+-{sm[k]['sem']:.2g})"
+                                      if sm[k]["n"] and k != "pe" else _fmt(sm[k]["median"]) for k in METRICS])
+    rows.append(["data", _fmt(floor["d_stsp"]), _fmt(floor["d_h"]), "-", _fmt(floor["lambda_max"])])
+    table = _columns(rows)
+    lines += table[:-1]
+    if len(res["models"]) > 1:
         lines.append("  (all models: median over the models (mean +- sem over the finite ones))")
-    lines.append(f"{'data':<14}{_fmt(floor['d_stsp']):>22}{_fmt(floor['d_h']):>22}{'-':>12}"
-                 f"{_fmt(floor['lambda_max']):>22}")
+    lines.append(table[-1])
     ref = floor["reference_split"]
     lines.append(f"  (data: D_stsp / D_H of split {ref!r} against {res['split']!r}; lambda_max: "
                  f"{floor['lambda_max_source'] or 'unknown system'})")
@@ -305,7 +310,7 @@ def format_evaluation(res: dict[str, Any]) -> str:
     failed = {v: idx for v, idx in res["verdicts"].items() if v != "bounded"}
     if failed and len(res["models"]) > 1:
         for v, idx in failed.items():
-            lines.append(f"WARNING: {v}: models {sorted(set(idx))}")
+            lines.append(f"WARNING: {v}: {', '.join(_model_name(res, i) for i in sorted(set(idx)))}")
     for note in res["notes"]:
         lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -33,8 +33,9 @@ def plot_attractor(x_true: np.ndarray | None, x_gen: np.ndarray, path: str | os.
     """Data and model orbits side by side on SHARED axes, in 3D (or 2D / against time for fewer variables).
 
     Both panels span the union of the two series' ranges, so a model that collapses shows
-    as a point next to the data's attractor and one that explodes dwarfs it; each panel
-    states its series' span per variable.
+    as a point next to the data's attractor (drawn as a dot, its title saying "collapsed to a
+    point", when its span is below 1 % of that range) and one that explodes dwarfs it; each
+    panel states its series' span per variable.
 
     Parameters
     ----------
@@ -57,9 +58,13 @@ def plot_attractor(x_true: np.ndarray | None, x_gen: np.ndarray, path: str | os.
     for i, (x, name) in enumerate(series):
         ax = fig.add_subplot(1, len(series), i + 1, projection="3d" if three_d else None)
         cols = [x[:, d] for d in dims] if len(dims) > 1 else [np.arange(len(x)), x[:, dims[0]]]
-        ax.plot(*cols, lw=0.3, color="C0" if name == "data" else "C1")
+        color = "C0" if name == "data" else "C1"
+        ax.plot(*cols, lw=0.3, color=color)
         span = np.ptp(x[:, list(dims)], axis=0) if np.isfinite(x).all() else None
         spans = "diverged" if span is None else "span " + " / ".join(f"{v:.3g}" for v in span)
+        if span is not None and (span <= 0.01 * (hi - lo)).all():  # a line of no length draws nothing: a dot
+            ax.scatter(*[c[-1:] for c in cols], s=40, color=color, zorder=5)
+            spans += ", collapsed to a point"
         ax.set_title(f"{name} ({spans})", fontsize=9)
         if len(dims) > 1:
             ax.set_xlim(*limits[0])
@@ -101,12 +106,22 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
     return _save(fig, path)
 
 
+#: bits of a region code per line of a node's label in the symbolic graph
+CODE_LINE = 25
+
+
+def _wrap(code: str) -> str:
+    """A region code in lines of :data:`CODE_LINE` characters (a 200-bit code no longer runs off the figure)."""
+    return "\n".join(code[i:i + CODE_LINE] for i in range(0, len(code), CODE_LINE)) or code
+
+
 def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_nodes: int = 24,
                         title: str = "") -> Path:
     """The transition graph between linear subregions: nodes sized by visits, edges by probability.
 
     Nodes are placed on a circle (most visited first; a single node at the centre);
-    self-loops are omitted.
+    self-loops are omitted. Region codes are written in full, in lines of
+    :data:`CODE_LINE` bits.
     """
     k = min(max_nodes, len(graph.visits))
     angle = 2 * np.pi * np.arange(k) / max(k, 1)
@@ -114,7 +129,10 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
     prob = graph.probabilities[:k, :k]
     sizes = 300 + 3000 * graph.visits[:k]  # marker areas in points^2
     radius = np.sqrt(sizes) / 2  # points
-    fig, ax = plt.subplots(figsize=(5.2, 5.2), constrained_layout=True)
+    labels = [_wrap(label) for label in graph.labels[:k]]
+    # room below the bottom node for long codes (one node at the centre has room enough)
+    extra = 0.13 * max((label.count("\n") for label in labels), default=0) if k > 1 else 0.0
+    fig, ax = plt.subplots(figsize=(5.2, 5.2 * (3.0 + extra) / 3.0), constrained_layout=True)
     for i in range(k):
         for j in range(k):
             if i != j and prob[i, j] > 0:
@@ -123,10 +141,10 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
                                         "connectionstyle": "arc3,rad=0.15", "shrinkA": radius[i] + 2,
                                         "shrinkB": radius[j] + 2, "mutation_scale": 18})
     ax.scatter(pos[:, 0], pos[:, 1], s=sizes, c=graph.visits[:k], cmap="viridis", zorder=3, edgecolors="k")
-    for (px, py), label, v in zip(pos, graph.labels[:k], graph.visits[:k]):
-        ax.text(px, py - 0.22, f"{label}\n{v:.0%}", ha="center", va="top", fontsize=8)
+    for (px, py), label, v in zip(pos, labels, graph.visits[:k]):
+        ax.text(px, py - 0.22, f"{label}\n{v:.0%}", ha="center", va="top", fontsize=8, family="monospace")
     ax.set_xlim(-1.5, 1.5)
-    ax.set_ylim(-1.6, 1.4)
+    ax.set_ylim(-1.6 - extra, 1.4)
     ax.axis("off")
     ax.set_title(title or f"symbolic graph ({len(graph.visits)} regions visited)")
     return _save(fig, path)

@@ -82,3 +82,32 @@ def test_a_single_region_is_drawn_at_the_centre(tmp_path: Path, monkeypatch: pyt
     ax = figures[-1].axes[0]
     np.testing.assert_allclose(ax.collections[0].get_offsets(), [[0.0, 0.0]])
     assert sum(ax.get_xlim()) == 0
+
+
+def test_a_model_collapsed_to_one_point_is_a_visible_dot(tmp_path: Path) -> None:
+    """A constant orbit draws a line of no length: the real PNG must still show it (the model's colour, C1)."""
+    t = np.linspace(0, 60, 3000)
+    data = np.stack([np.sin(t), np.cos(t), np.sin(2 * t)], axis=1)
+    for x in (data, data[:, :2]):
+        png = matplotlib.image.imread(plot_attractor(x, np.full_like(x, 0.3), tmp_path / "a.png"))[..., :3]
+        orange = np.abs(png - np.array([1.0, 0.498, 0.055])).max(axis=-1) < 0.1  # matplotlib's C1
+        left, right = orange[:, : png.shape[1] // 2], orange[:, png.shape[1] // 2:]
+        assert left.sum() == 0 and right.sum() > 50  # the model's panel shows a dot of ~7 pixels across
+
+
+def test_long_region_codes_are_drawn_in_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 60-bit code (a shPLRNN with L = 60) is written in lines of 25 bits, not cut at the figure's edge."""
+    figures = _capture(monkeypatch)
+    codes = np.zeros((40, 60), dtype=bool)
+    codes[::2, 59] = True  # two regions, differing in the last bit
+    graph = symbolic_graph(codes)
+    plot_symbolic_graph(graph, tmp_path / "g.png")
+    labels = [t.get_text() for t in figures[-1].axes[0].texts if t.get_text()]
+    assert ["".join(label.splitlines()[:-1]) for label in labels] == graph.labels
+    assert all(len(line) <= 25 for label in labels for line in label.splitlines())
+    figures[-1].canvas.draw()  # every label lies inside the figure
+    width, height = figures[-1].canvas.get_width_height()
+    for text in figures[-1].axes[0].texts:
+        if text.get_text():
+            box = text.get_window_extent()
+            assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height

@@ -98,7 +98,9 @@ class DynamicsDataModule(L.LightningDataModule):
         if self.train_series.shape[1] < seq_len + 1:
             raise DataError(f"split {train_split!r} has series of {self.train_series.shape[1]} steps"
                             f"{' after holding out val_from_train' if val_from_train else ''}, shorter than a "
-                            f"window of seq_len + 1 = {seq_len + 1}; lower seq_len.")
+                            f"window of seq_len + 1 = {seq_len + 1}; lower seq_len (`--data.seq_len "
+                            f"{self.train_series.shape[1] - 1}` or less on the command line) or import a "
+                            "longer series.")
 
     def _validation_split(self, val_split: str | None, val_from_train: float | None) -> str | None:
         """The split that validates (``None``: none, or a block carved from train); one error for a test split,

@@ -1,0 +1,36 @@
+"""The report of ``neurops dsr evaluate`` (neurops/dynamics/evaluate.py); the protocol itself: tests/cli/test_dsr_cli.py."""
+
+from __future__ import annotations
+
+from neurops.dynamics.evaluate import format_evaluation
+
+
+def _stats(median: float, sem: float, n: int) -> dict:
+    return {"mean": median, "sem": sem, "median": median, "mad": 0.0, "n": n}
+
+
+def test_report_columns_stay_apart_when_cells_are_wide() -> None:
+    """Wide cells (median (mean+-sem)) used to run into the next column: ``13.99 (14+-1.3e-15)0.7092``."""
+    member = {"seed": 0, "state": "best", "d_stsp": 13.99, "d_h": 0.7092, "pe": 0.7156, "lambda_max": -0.2157,
+              "summary": {"d_stsp": _stats(13.99, 1.3e-15, 3), "d_h": _stats(0.7092, 1.0e-4, 3),
+                          "lambda_max": _stats(-0.2157, 1.7e-4, 2)},
+              "verdict": {"collapsed to a fixed point": 3}, "spread": [1e-16, 2e-17], "data_spread": [0.84, 0.85]}
+    res = {"data": "ecg.h5", "split": "test", "n_points": 5000, "dt": 1.0,
+           "settings": {"n_bins": 20, "smoothing": 10.0, "warmup": 0.1, "orbit_length": 5000, "starts": 3,
+                        "lyapunov_steps": 2000, "lyapunov_starts": 2, "pe_steps": 20},
+           "models": [member, {**member, "seed": 5}],
+           "summary": {k: _stats(1.0, 0.5, 2) for k in ("d_stsp", "d_h", "pe", "lambda_max")},
+           "verdicts": {"collapsed to a fixed point": [0, 1]},
+           "floor": {"d_stsp": 1.291, "d_h": 0.01819, "reference_split": "train", "lambda_max": None,
+                     "lambda_max_source": None},
+           "notes": []}
+    lines = format_evaluation(res).splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split() == ["D_stsp", "D_H", "PE(20)", "lambda_max"])
+    row = lines[header + 1]
+    assert row.startswith("seed 0") and "13.99 (14+-1.3e-15)  0.7092 (0.709+-0.0001)  0.7156  -0.2157" in row
+    # every cell of the table ends under the end of its header
+    ends = [lines[header].index(h) + len(h) for h in ("D_stsp", "D_H", "PE(20)", "lambda_max")]
+    for line in lines[header + 1:header + 3]:
+        assert [line.index(c) + len(c) for c in ("(14+-1.3e-15)", "(0.709+-0.0001)", "0.7156",
+                                                 "(-0.216+-0.00017)")] == ends
+    assert "WARNING: collapsed to a fixed point: seed 0, seed 5" in lines

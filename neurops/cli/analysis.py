@@ -19,7 +19,7 @@ import torch
 
 from neurops.checkpoints import load
 from neurops.dynamics.analyze import analyze_model
-from neurops.dynamics.evaluate import read_series
+from neurops.dynamics.evaluate import read_series, spectrum_smoothing
 from neurops.errors import ConfigError
 from neurops.utils.io import atomic_path
 from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
@@ -76,9 +76,10 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     report["figures"]["attractor"] = str(plot_attractor(x_data, x_model, out_dir / "attractor.png", title=title))
     if x_data is not None:
         n = min(len(x_data), len(x_model))  # equally long series; the title says how long
+        smoothing = spectrum_smoothing(n)  # D_H's 20 bins, or less for a short series
         report["figures"]["power_spectra"] = str(plot_power_spectra(
-            x_data[:n], x_model[:n], out_dir / "power_spectra.png", dt=dt,
-            title=f"{title}: first {n} points of data [{split}] and model orbit"))
+            x_data[:n], x_model[:n], out_dir / "power_spectra.png", dt=dt, smoothing=smoothing,
+            title=f"{title}: first {n} points of data [{split}] and model orbit, smoothed over {smoothing:.2g} bins"))
     report["figures"]["symbolic_graph"] = str(plot_symbolic_graph(analysis.graph, out_dir / "symbolic_graph.png"))
     with atomic_path(out_dir / "analysis.json") as tmp:
         Path(tmp).write_text(json.dumps(report, indent=2, default=float) + "\n")

@@ -112,6 +112,15 @@ def reference_lyapunov(x: np.ndarray, attrs: dict[str, Any]) -> tuple[float | No
     return None, None
 
 
+def spectrum_smoothing(n_points: int, smoothing: float = 20.0) -> float:
+    """``smoothing`` (frequency bins) if it is at most 2 % of the spectrum of ``n_points``, else 1 % of it (>= 0.5).
+
+    More than 2 % blurs the spectrum into its overall shape (20 bins of a 72-point series' 37).
+    """
+    n_freq = n_points // 2 + 1
+    return smoothing if 0 < smoothing <= 0.02 * n_freq else max(0.5, 0.01 * n_freq)
+
+
 def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
     """Metrics the test series is too short for, with the setting that fixes each."""
     from neurops.metrics.dsr import BINNING_MAX_DIM, occupied_bins
@@ -122,7 +131,7 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
     if settings.smoothing > 0.02 * n_freq:
         notes.append(f"D_H: the power spectrum of {t} points has {n_freq} frequency bins; smoothing over "
                      f"{settings.smoothing:g} bins blurs it into its overall shape, so D_H separates little. Use "
-                     f"--smoothing {max(0.5, 0.01 * n_freq):.2g} or a longer test series.")
+                     f"--smoothing {spectrum_smoothing(t, 0.0):.2g} or a longer test series.")
     if n <= BINNING_MAX_DIM:
         bins = occupied_bins(x_test, settings.n_bins)
         if t / bins < 5:
@@ -326,4 +335,4 @@ def write_json(res: dict[str, Any], path: str | os.PathLike, overwrite: bool = F
 
 
 __all__ = ["EvaluationSettings", "evaluate_checkpoints", "format_evaluation", "metric_notes", "read_series",
-           "reference_lyapunov", "write_json"]
+           "reference_lyapunov", "spectrum_smoothing", "write_json"]

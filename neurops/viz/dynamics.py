@@ -89,18 +89,25 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
     ----------
     x_true, x_gen : [T, N] series of equal length.
     dt : sampling interval (frequency axis in 1 / time unit).
+    smoothing : Gaussian smoothing in frequency bins (:func:`neurops.metrics.dsr.power_spectra`).
+
+    The lowest tenth of the frequencies is drawn (at least 19 of them); each panel's legend
+    states the two series' standard deviations, since the spectra are normalised.
     """
     sp_true, sp_gen = power_spectra(x_true, smoothing), power_spectra(x_gen, smoothing)
     freqs = np.fft.rfftfreq(len(x_true), d=dt)
     n = min(max_dims, sp_true.shape[0])
+    std_true, std_gen = np.std(x_true, axis=0), np.std(x_gen, axis=0)
     fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.0), constrained_layout=True, squeeze=False)
-    cut = max(2, int(0.1 * len(freqs)))  # the informative low-frequency part
+    cut = max(min(len(freqs), 20), int(0.1 * len(freqs)))  # the informative low-frequency part
     for d, ax in enumerate(axes[0]):
-        ax.semilogy(freqs[1:cut], sp_true[d, 1:cut], label="data")
-        ax.semilogy(freqs[1:cut], np.clip(sp_gen[d, 1:cut], 1e-12, None), label="model", ls="--")
+        # the spectra are normalised: the legend states each series' size (a collapsed orbit's is ~0)
+        ax.semilogy(freqs[1:cut], sp_true[d, 1:cut], label=f"data (std {std_true[d]:.2g})")
+        ax.semilogy(freqs[1:cut], np.clip(sp_gen[d, 1:cut], 1e-12, None), label=f"model (std {std_gen[d]:.2g})",
+                    ls="--")
         ax.set_title(f"x{d}")
         ax.set_xlabel("frequency")
-    axes[0, 0].legend()
+        ax.legend(fontsize=7)
     if title:
         fig.suptitle(title)
     return _save(fig, path)

@@ -34,3 +34,12 @@ def test_report_columns_stay_apart_when_cells_are_wide() -> None:
         assert [line.index(c) + len(c) for c in ("(14+-1.3e-15)", "(0.709+-0.0001)", "0.7156",
                                                  "(-0.216+-0.00017)")] == ends
     assert "WARNING: collapsed to a fixed point: seed 0, seed 5" in lines
+
+
+def test_spectrum_smoothing_shrinks_for_short_series() -> None:
+    from neurops.dynamics.evaluate import spectrum_smoothing
+
+    assert spectrum_smoothing(100_000) == 20.0  # the papers' 20 bins of 50 001
+    assert spectrum_smoothing(1000) == 501 * 0.01  # 20 > 2 % of 501 bins: 1 % of them
+    assert spectrum_smoothing(72) == 0.5  # 37 bins: the least smoothing
+    assert spectrum_smoothing(100_000, 5.0) == 5.0

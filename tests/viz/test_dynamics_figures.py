@@ -111,3 +111,17 @@ def test_long_region_codes_are_drawn_in_full(tmp_path: Path, monkeypatch: pytest
         if text.get_text():
             box = text.get_window_extent()
             assert box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height
+
+
+def test_spectra_of_a_collapsed_model_state_its_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Normalised spectra hide a collapsed orbit's size: each legend states both series' std."""
+    figures = _capture(monkeypatch)
+    t = np.arange(72) * 0.5
+    data = np.stack([np.sin(t), 2 * np.cos(0.3 * t)], axis=1)
+    model = 1e-12 * data  # an orbit decayed to the origin: its normalised spectrum is the data's
+    plot_power_spectra(data, model, tmp_path / "s.png", smoothing=0.5)
+    for d, ax in enumerate(figures[-1].axes):
+        texts = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert texts == [f"data (std {data[:, d].std():.2g})", f"model (std {1e-12 * data[:, d].std():.2g})"]
+        assert "e-1" in texts[1] and "e-" not in texts[0]
+        assert len(ax.get_lines()[0].get_xdata()) == 19  # 37 frequencies of 72 points: 19 drawn, not 2

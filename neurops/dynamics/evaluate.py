@@ -76,9 +76,12 @@ class EvaluationSettings:
         if bad:
             raise ConfigError(f"evaluation settings {bad} must be positive integers (orbit_length and max_length "
                               ">= 2).")
-        if not 0.0 <= self.warmup < 10.0 or self.smoothing < 0:
-            raise ConfigError(f"need 0 <= warmup < 10 (a fraction of T) and smoothing >= 0; got warmup={self.warmup}, "
-                              f"smoothing={self.smoothing}.")
+        if not 0.0 <= self.warmup < 10.0:
+            raise ConfigError(f"warmup={self.warmup:g}: the warm-up is a fraction of the test length T, not a number "
+                              "of steps (0.25 drops the first T/4 steps of every orbit); use 0 <= warmup < 10.")
+        if self.smoothing < 0:
+            raise ConfigError(f"smoothing={self.smoothing:g}: the spectral smoothing is a width in frequency bins; "
+                              "use smoothing >= 0 (0: none).")
 
 
 def read_series(path: str | os.PathLike, split: str, max_length: int | None = None) -> np.ndarray:

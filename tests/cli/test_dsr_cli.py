@@ -229,3 +229,28 @@ def test_seed_study_through_fit_evaluate_and_analyze(trained, tmp_path: Path, ca
     assert main(["dsr", "analyze", "--ckpt", str(last), "--data", str(data), "--steps", "400", "--member", "1",
                  "--out", str(tmp_path / "an")]) == 0
     assert (tmp_path / "an" / "analysis.json").is_file()
+
+
+def test_evaluate_settings_reach_the_protocol(trained, capsys: pytest.CaptureFixture) -> None:
+    """--bins, --smoothing, --warmup, --orbit-length, --starts, --lyapunov-* and --max-length give the numbers of
+    evaluate_reconstruction with those settings, which differ from the defaults' numbers."""
+    from neurops.metrics.dsr import evaluate_reconstruction
+
+    data, ckpt, tmp = trained
+    out = tmp / "settings.json"
+    assert main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--bins", "10", "--smoothing", "2",
+                 "--warmup", "0.5", "--orbit-length", "1200", "--starts", "2", "--lyapunov-steps", "300",
+                 "--lyapunov-starts", "1", "--max-length", "800", "--json", str(out)]) == 0
+    assert "T = 800 points" in capsys.readouterr().out
+    got = json.loads(out.read_text())["models"][0]
+    net = load(ckpt, "dynamics")[1].net.double()
+    x = read_series(data, "test", 800)
+    kwargs = {"dt": 0.02, "n_starts": 2, "lyapunov_steps": 300, "lyapunov_starts": 1, "orbit_length": 1200}
+    want = evaluate_reconstruction(net, x, n_bins=10, smoothing=2.0, warmup_fraction=0.5, **kwargs)
+    default = evaluate_reconstruction(net, x, **kwargs)
+    for key in ("d_stsp", "d_h", "lambda_max"):
+        assert got[key] == pytest.approx(want[key], rel=1e-9)
+    assert got["d_stsp"] != pytest.approx(default["d_stsp"]) and got["d_h"] != pytest.approx(default["d_h"])
+    assert got["per_start"]["start"] == [0, 400]  # two initial conditions spread over the 800 points
+    assert main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--warmup", "1000"]) == 2
+    assert "fraction of the test length T, not a number of steps" in capsys.readouterr().err

@@ -101,13 +101,18 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
 def fused_backward_pays(model: nn.Module) -> bool:
     """Whether the fused backward is expected to beat autograd for ``model``.
 
-    It builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
-    region bits (e.g. ``2 L`` hidden units of a clipped shPLRNN); autograd's cost per state
-    grows only like ``M R``. Measured training steps (``benchmarks/dsr_training_speed.py``,
-    one thread): 1.5-2x faster for ``M^2 R`` up to ~10^4 (Lorenz-63 and ECG shPLRNNs,
-    Lorenz-63 AL-RNN), 0.5-0.7x at 2.6e5-5e5 (shPLRNN M = 16, L = 512; AL-RNN M = 100).
+    A model with closed-form backward pieces (the shallow PLRNNs: ``J^T a = A a + W2^T (s * W1^T a)``
+    without building ``J``) costs ``~M L`` a state, like autograd, and always pays. Otherwise the
+    fused path builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
+    region bits, while autograd's cost grows only like ``M R``. Measured training steps
+    (``benchmarks/dsr_training_speed.py``, one thread): shPLRNNs 2.7x (Lorenz-63), 2.2x (ECG) and
+    1.4x (M = 16, L = 512) faster than autograd; AL-RNNs 1.9x at ``M^2 R = 800`` (Lorenz-63), 0.4x at
+    ``5e5`` (M = 100, P = 50).
     """
-    return isinstance(model, PiecewiseLinearRNN) and model.latent_dim ** 2 * model.code_size <= _FUSED_MAX_COST
+    if not isinstance(model, PiecewiseLinearRNN):
+        return False
+    closed_form = type(model)._transposed_jacobians is not PiecewiseLinearRNN._transposed_jacobians
+    return closed_form or model.latent_dim ** 2 * model.code_size <= _FUSED_MAX_COST
 
 
 def _forcing_terms(z_hat: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
+from typing_extensions import override
 
 from neurops.tasks.rollout import RolloutTask
 from neurops.viz.rollout import plot_rollout_errors
@@ -20,13 +21,16 @@ class RolloutErrorFigures(Callback):
     step, after a validation run (``val``), at the end of a fit (its last validation) and after a
     test run (``test``, one curve per test resolution)."""
 
+    @override
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn == "validate":  # during fit the curves are drawn once, at the end
             self._draw(pl_module, "val")
 
+    @override
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._draw(pl_module, "val")
 
+    @override
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._draw(pl_module, "test")
 

@@ -26,6 +26,7 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
+from typing_extensions import override
 
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import CheckpointError, ConfigError
@@ -77,6 +78,7 @@ class Task(L.LightningModule):
         """The data module of the attached trainer, or ``None``."""
         return getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
 
+    @override
     def setup(self, stage: str) -> None:
         dm = self.datamodule()
         if dm is not None and hasattr(dm, "test_tags"):
@@ -87,6 +89,7 @@ class Task(L.LightningModule):
         return self.test_tags[dataloader_idx] if dataloader_idx < len(self.test_tags) else str(dataloader_idx)
 
     # optimisation -----------------------------------------------------------------------------
+    @override
     def configure_optimizers(self) -> Any:
         try:
             optimizer = (self.optimizer_factory or type(self).default_optimizer)(self.parameters())
@@ -142,11 +145,13 @@ class Task(L.LightningModule):
         """The task's own random generators, saved and restored with checkpoints."""
         return {}
 
+    @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["neurops"] = self.checkpoint_record()
         checkpoint["neurops_rng"] = {"global": rng_states(),
                                      "task": {k: g.get_state() for k, g in self.generators().items()}}
 
+    @override
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         record = checkpoint.get("neurops") or {}
         if record.get("schema_version", SCHEMA_VERSION) > SCHEMA_VERSION:

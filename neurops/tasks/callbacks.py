@@ -22,6 +22,7 @@ from typing import Literal
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
+from typing_extensions import override
 
 __all__ = ["BestCheckpoint", "LastCheckpoint", "run_checkpoint_dir"]
 
@@ -34,11 +35,13 @@ def run_checkpoint_dir(root: str | os.PathLike) -> Path:
 class _RunFolderCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` writing atomically into ``<default_root_dir>/checkpoints`` (unless ``dirpath`` is given)."""
 
+    @override
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.dirpath is None:
             self.dirpath = os.fspath(run_checkpoint_dir(trainer.default_root_dir))
         super().setup(trainer, pl_module, stage)
 
+    @override
     def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
         path = Path(filepath)
         tmp = path.with_name(f".{path.name}.tmp")  # hidden: never taken for a checkpoint
@@ -64,6 +67,7 @@ class LastCheckpoint(_RunFolderCheckpoint):
         super().__init__(dirpath=dirpath, filename=self.CHECKPOINT_NAME_LAST, monitor=None, save_top_k=1,
                          every_n_epochs=every_n_epochs, save_on_train_epoch_end=True)
 
+    @override
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # the final state, also when the run stopped inside an epoch (max_steps) or between saves
         if self._last_global_step_saved != trainer.global_step and not trainer.fast_dev_run:

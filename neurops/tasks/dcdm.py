@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
+from typing_extensions import override
 
 from neurops.errors import ConfigError
 from neurops.models.registry import build, get_class
@@ -56,6 +57,7 @@ class DCDMTask(Task):
         if model_kwargs and "dim" in model_kwargs:
             self.net = build(model, **model_kwargs)
 
+    @override
     def setup(self, stage: str) -> None:
         super().setup(stage)
         dm = self.datamodule()
@@ -74,14 +76,17 @@ class DCDMTask(Task):
                               "one matrix (n_matrices: 1).")
         self.operators = [dm.operator.select(i) for i in range(dm.operator.batch_size)]
 
+    @override
     def on_fit_start(self) -> None:
         dtype = next(self.net.parameters()).dtype
         self.operators = [op.to(dtype=dtype, device=self.device) for op in self.operators]
 
+    @override
     def forward(self, r: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Residuals ``[B, 1, *shape]`` (and the ``condition`` of a conditioned network) -> ``[B, 1, *shape]``."""
         return self.net(r) if condition is None else self.net(r, condition)
 
+    @override
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         op = self.operators[int(batch["matrix"][0])]  # a batch holds right-hand sides of one matrix
         b = batch["b"].to(next(self.net.parameters()).dtype)

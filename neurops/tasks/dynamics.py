@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
+from typing_extensions import override
 
 from neurops.dynamics.teacher_forcing import ALPHA_METHODS, AdaptiveAlpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, ModelError
@@ -146,6 +147,7 @@ class DynamicsTask(Task):
         return len(self.hparams.seeds) if self.hparams.seeds is not None else 0
 
     # -- setup ---------------------------------------------------------------------------
+    @override
     def setup(self, stage: str) -> None:
         super().setup(stage)
         dm = self.datamodule()
@@ -189,6 +191,7 @@ class DynamicsTask(Task):
             reg = reg + h.lambda_obs * self.net.observation_regularization()
         return reg
 
+    @override
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x = batch["x"]
         if self.members:  # [R * B, T+1, N], member r's windows in block r -> [R, B, T+1, N]
@@ -212,6 +215,7 @@ class DynamicsTask(Task):
             self.log("train/alpha", float(alpha.mean()) if isinstance(alpha, torch.Tensor) else float(alpha))
         return loss
 
+    @override
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         clip = self.hparams.gradient_clip
         if not clip:
@@ -234,6 +238,7 @@ class DynamicsTask(Task):
         d_h = hellinger_distance(x, x_gen[: len(x)], smoothing=self.hparams.smoothing)
         return (d_stsp if np.isfinite(d_stsp) else float("inf")), d_h
 
+    @override
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["x"][0].detach().cpu().numpy().astype(np.float64)
         with torch.no_grad():  # one batched rollout for all members of an ensemble: [R, n, N]
@@ -251,9 +256,11 @@ class DynamicsTask(Task):
         self.log("val/d_stsp", float(np.median(values[:, 0])), prog_bar=True, batch_size=1)
         self.log("val/d_h", float(np.median(values[:, 1])), prog_bar=True, batch_size=1)
 
+    @override
     def on_validation_epoch_start(self) -> None:
         self._member_val = []
 
+    @override
     def on_validation_epoch_end(self) -> None:
         """Keep each member's best state: the lowest validation D_stsp (mean over the validation series)."""
         if not self.members or self.trainer.sanity_checking:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
+from typing_extensions import override
 
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.field import relative_lp
@@ -107,6 +108,7 @@ class GenerativeOperatorTask(Task):
         self.sampler = WeakFormSampler(net.dim, self.hparams.n_particles, r if r[0] != r[1] else r[0],
                                        self.hparams.n_quad_per_axis, net.domain)
 
+    @override
     def setup(self, stage: str) -> None:
         super().setup(stage)
         dm = self.datamodule()
@@ -116,6 +118,7 @@ class GenerativeOperatorTask(Task):
                                   "GenerativeDataModule.")
             self._build(dm.spatial_shape)
 
+    @override
     def forward(self, a: torch.Tensor) -> torch.Tensor:
         """Coefficient ``[B, 1, *spatial]`` -> solution ``[B, 1, *spatial]``."""
         if self.net is None:
@@ -140,9 +143,11 @@ class GenerativeOperatorTask(Task):
         out["_beta"], out["_pde_per_sample"] = beta.detach(), per_sample.detach()
         return out
 
+    @override
     def on_train_epoch_start(self) -> None:
         self._stats = None
 
+    @override
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out = self.losses(batch)
         beta, pde = out.pop("_beta"), out.pop("_pde_per_sample")
@@ -153,6 +158,7 @@ class GenerativeOperatorTask(Task):
             self.log(f"train/{key}", value, prog_bar=key == "loss", on_step=False, on_epoch=True, batch_size=n)
         return out["loss"]
 
+    @override
     def on_train_epoch_end(self) -> None:
         if self._stats is None or self.net is None:
             return
@@ -163,15 +169,18 @@ class GenerativeOperatorTask(Task):
         self.net.residual_rms.copy_((pde / count).clamp_min(1e-12).sqrt())
 
     # evaluation ------------------------------------------------------------------------------
+    @override
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         pred = self(batch["x"])
         self.log("val/rel_l2", relative_lp(pred, batch["y"]), prog_bar=True, batch_size=len(pred))
 
+    @override
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         pred = self(batch["x"])
         self.log(f"test/rel_l2@{self.test_tag(dataloader_idx)}", relative_lp(pred, batch["y"]), batch_size=len(pred),
                  add_dataloader_idx=False)
 
+    @override
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch["x"])
 

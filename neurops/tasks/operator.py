@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
+from typing_extensions import override
 
 from neurops.data.metadata import DatasetMeta
 from neurops.data.normalizers import ChannelMoments, GaussianNormalizer
@@ -111,6 +112,7 @@ class OperatorTask(Task):
         self.in_norm = GaussianNormalizer(in_channels)
         self.out_norm = GaussianNormalizer(out_channels)
 
+    @override
     def setup(self, stage: str) -> None:
         super().setup(stage)
         dm = self.datamodule()
@@ -173,6 +175,7 @@ class OperatorTask(Task):
         return batch["x"], batch["y"]
 
     # forward ------------------------------------------------------------------------
+    @override
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Physical input ``[B, C_in, *spatial]`` -> physical prediction ``[B, C_out, *spatial]``."""
         if self.net is None:
@@ -186,6 +189,7 @@ class OperatorTask(Task):
         pred = self(batch["x"])
         return pred, self.loss_fn(pred, batch["y"])
 
+    @override
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         _, loss = self._step(batch)
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(batch["x"]),
@@ -200,14 +204,17 @@ class OperatorTask(Task):
         self.log(f"{prefix}/rel_h1{suffix}", relative_h1(pred, target), batch_size=n, add_dataloader_idx=False,
                  sync_dist=True)
 
+    @override
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         pred, loss = self._step(batch)
         self._log_metrics("val", "", pred, batch["y"], loss)
 
+    @override
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         pred, loss = self._step(batch)
         self._log_metrics("test", f"@{self.test_tag(dataloader_idx)}", pred, batch["y"], loss)
 
+    @override
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self(batch["x"])
 

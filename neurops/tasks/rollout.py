@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from typing_extensions import override
 
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.field import relative_h1, relative_lp
@@ -149,6 +150,7 @@ class RolloutTask(OperatorTask):
             raise ConfigError("t_out is unknown: pass t_out or train with a RolloutDataModule.")
         return self.hparams.t_out // self.hparams.step
 
+    @override
     def setup(self, stage: str) -> None:
         dm = self.datamodule()
         if dm is not None and hasattr(dm, "n_fields"):
@@ -187,6 +189,7 @@ class RolloutTask(OperatorTask):
         k = self.n_steps
         return list(zip(pred.chunk(k, dim=1), target.chunk(k, dim=1)))
 
+    @override
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch["x"], batch["y"]
         if self.hparams.training == "teacher_forcing":
@@ -220,30 +223,38 @@ class RolloutTask(OperatorTask):
         count = torch.tensor([float(n)], device=per_step.device)
         acc[tag] = torch.cat([per_step, count]) if prev is None else prev + torch.cat([per_step, count])
 
+    @override
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._evaluate("val", "", batch)
 
+    @override
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         self._evaluate("test", self.test_tag(dataloader_idx), batch)
 
+    @override
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self.rollout(batch["x"])
 
     # per-step error curves ----------------------------------------------------------
+    @override
     def on_validation_epoch_start(self) -> None:
         self._step_errors.pop("val", None)
 
+    @override
     def on_test_epoch_start(self) -> None:
         self._step_errors.pop("test", None)
 
+    @override
     def on_validation_epoch_end(self) -> None:
         self._finish_curves("val")
         if self._trainer is not None and self.trainer.state.fn == "validate":
             self._save_curves("val")  # during fit the curves are saved once, at the end
 
+    @override
     def on_fit_end(self) -> None:
         self._save_curves("val")
 
+    @override
     def on_test_epoch_end(self) -> None:
         self._finish_curves("test")
         self._save_curves("test")

@@ -9,6 +9,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+from typing_extensions import override
 
 from neurops.data.reader import read_split
 from neurops.errors import DataError
@@ -108,6 +109,7 @@ class DCDMDataModule(L.LightningDataModule):
         """Spatial dimension of the matrices' grids."""
         return len(self.operator.shape)
 
+    @override
     def setup(self, stage: str) -> None:
         if self.pools:
             return
@@ -117,6 +119,7 @@ class DCDMDataModule(L.LightningDataModule):
             self.ritz_count += values.numel()
             self.pools.append(ritz_right_hand_sides(values, vectors, self.num_rhs, seed=self.seed + 7 * i + 1))
 
+    @override
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")
         batches = _RitzBatches(len(self.pools), self.num_rhs, self.batch_size, self.steps_per_epoch, self.seed + 2)
@@ -127,11 +130,13 @@ class DCDMDataModule(L.LightningDataModule):
         self._batches = batches
         return DataLoader(_RitzPools(self.pools), batch_sampler=batches)
 
+    @override
     def state_dict(self) -> dict[str, Any]:
         """The state of the right-hand-side draws (saved in checkpoints)."""
         return {} if self._batches is None else {"generator": self._batches.generator.get_state(),
                                                  "step": self._batches.step}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._batches_state = state_dict or None
 

@@ -11,6 +11,7 @@ import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
+from typing_extensions import override
 
 from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.data.schema import is_test_split
@@ -147,6 +148,7 @@ class DynamicsDataModule(L.LightningDataModule):
         """Number of observed variables N."""
         return int(self.train_series.shape[-1])
 
+    @override
     def train_dataloader(self) -> DataLoader:
         seeds = self.member_seeds or [self.seed]
         self._samplers = [RandomWindowSampler(self.train_series.shape[0], self.train_series.shape[1],
@@ -164,14 +166,17 @@ class DynamicsDataModule(L.LightningDataModule):
         return DataLoader(WindowDataset(self.train_series, self.seq_len + 1),
                           batch_size=self.batch_size * len(seeds), sampler=windows, num_workers=self.num_workers)
 
+    @override
     def state_dict(self) -> dict[str, Any]:
         """The state of the window draws (saved in checkpoints, so a resumed run draws the same windows)."""
         return {"windows": [s.generator.get_state() for s in self._samplers]} if self._samplers else {}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         state = state_dict.get("windows")
         self._windows_state = [state] if isinstance(state, torch.Tensor) else state
 
+    @override
     def val_dataloader(self) -> DataLoader | list:
         if self.val_series is None:
             return []

@@ -9,6 +9,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch.utils.data import Subset
+from typing_extensions import override
 
 from neurops.data.datamodule.loaders import SplitLoaders, _data_parallel_ranks, check_loader_options
 from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
@@ -86,6 +87,7 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         self.test_sets = [self._dataset(s) for s in self.test_splits]
         self.train_strides = self._check_strides(train_strides)
 
+    @override
     def setup(self, stage: str) -> None:
         if self.missing_val_split and stage in ("fit", "validate"):
             raise DataError(f"{self.path} has no validation split {self.missing_val_split!r} (it has "
@@ -120,6 +122,7 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         generator = torch.Generator().manual_seed(seed * 1_000_003 + int(step))
         return self.train_strides[int(torch.randint(len(self.train_strides), (1,), generator=generator))]
 
+    @override
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Multi-resolution training: keep every ``train_stride(step)``-th grid point of a training batch."""
         trainer = self.trainer

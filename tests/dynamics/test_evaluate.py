@@ -1,4 +1,4 @@
-"""The report of ``neurops dsr evaluate`` (neurops/dynamics/evaluate.py); the protocol itself: tests/cli/test_dsr_cli.py."""
+"""The report of ``neurops dsr evaluate`` (dynamics/evaluate.py); the protocol itself: tests/cli/test_dsr_cli.py."""
 
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ class LineProgress(ProgressBar):
         self.stream = stream
         self._enabled = True
         self._started = 0.0
+        self._validated = False
 
     def disable(self) -> None:
         self._enabled = False
@@ -42,11 +43,17 @@ class LineProgress(ProgressBar):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._started = time.perf_counter()
+        self._validated = False
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._validated = self._validated or not trainer.sanity_checking
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._enabled:
             return
-        metrics = {k: v for k, v in self.get_metrics(trainer, pl_module).items() if k != "v_num"}
+        # an epoch without validation (check_val_every_n_epoch > 1) shows no stale val* values of an earlier one
+        metrics = {k: v for k, v in self.get_metrics(trainer, pl_module).items()
+                   if k != "v_num" and (self._validated or not k.startswith("val"))}
         total = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
         shown = ", ".join(f"{k} {_format(v)}" for k, v in metrics.items())
         self.print(f"epoch {trainer.current_epoch + 1}{total}: {shown} ({time.perf_counter() - self._started:.1f} s)",

@@ -41,3 +41,15 @@ def test_the_bar_is_replaced_only_when_stdout_is_not_a_terminal(monkeypatch):
     assert progress_callback() is None
     monkeypatch.setattr("sys.stdout.isatty", lambda: False)
     assert isinstance(progress_callback(), LineProgress) and progress_callback(enabled=False) is None
+
+
+def test_an_epoch_without_validation_shows_no_stale_validation_values(tmp_path):
+    stream = io.StringIO()
+    trainer = L.Trainer(max_epochs=4, limit_train_batches=2, limit_val_batches=1, check_val_every_n_epoch=2,
+                        logger=False, enable_checkpointing=False, enable_model_summary=False,
+                        default_root_dir=tmp_path, callbacks=[LineProgress(stream)])
+    torch.manual_seed(0)
+    trainer.fit(_Logged())
+    lines = stream.getvalue().splitlines()
+    assert ["val/loss" in line for line in lines] == [False, True, False, True]  # validated after epochs 2 and 4
+    assert all("train/loss" in line for line in lines)

@@ -81,7 +81,7 @@ def integrate(f: VectorField, x0: np.ndarray, dt: float, n_steps: int, *, method
                          f"n_steps={n_steps}, substeps={substeps}, transient={transient}.")
     x = np.array(x0, dtype=np.float64, ndmin=2)
     if method != "rk4":
-        return _integrate_scipy(f, x, dt, n_steps, transient, method, rtol, atol)
+        return _integrate_scipy(f, x, dt, n_steps, transient, method, rtol, atol, progress)
     stepper = RK4(f, dt / substeps)
     out = np.empty((x.shape[0], n_steps, x.shape[1]))
     for i in range(transient + n_steps):
@@ -94,11 +94,13 @@ def integrate(f: VectorField, x0: np.ndarray, dt: float, n_steps: int, *, method
         if not np.isfinite(x).all():
             raise SolverError(f"the ODE solution blew up (NaN/Inf) after {i + 1} samples; reduce dt or "
                               "increase substeps.")
+    if progress is not None and (transient + n_steps) % 1000:
+        progress((transient + n_steps) % 1000)
     return out
 
 
 def _integrate_scipy(f: VectorField, x: np.ndarray, dt: float, n_steps: int, transient: int, method: str,
-                     rtol: float, atol: float) -> np.ndarray:
+                     rtol: float, atol: float, progress: Callable[[int], None] | None) -> np.ndarray:
     from scipy.integrate import solve_ivp
 
     t_eval = dt * np.arange(transient, transient + n_steps)
@@ -109,6 +111,9 @@ def _integrate_scipy(f: VectorField, x: np.ndarray, dt: float, n_steps: int, tra
         if not sol.success:
             raise SolverError(f"solve_ivp ({method}) failed on trajectory {b}: {sol.message}")
         out[b] = sol.y.T
+        if progress is not None:  # one trajectory after another: its share of the samples
+            total = transient + n_steps
+            progress((b + 1) * total // len(x) - b * total // len(x))
     return out
 
 

@@ -25,3 +25,15 @@ def test_errors() -> None:
         integrate(lambda y: y, np.zeros((1, 1)), 0.0, 3)
     with pytest.raises(SolverError, match="blew up"), np.errstate(over="ignore", invalid="ignore"):
         integrate(lambda y: y**3, np.ones((1, 1)), 1.0, 50)
+
+
+@pytest.mark.parametrize("method", ["rk4", "RK45"])
+def test_progress_counts_every_sample(method: str) -> None:
+    """The progress callback (a tqdm bar's update) reaches transient + n_steps; scipy's path used to report nothing."""
+    f = lambda y: np.stack([y[..., 1], -y[..., 0]], axis=-1)  # noqa: E731
+    counted: list[int] = []
+    integrate(f, np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]), 0.01, 2750, method=method, transient=500,
+              progress=counted.append)
+    assert sum(counted) == 3250  # rk4 used to stop at 3000
+    # rk4: every 1000 samples and the rest; scipy: after each of the three trajectories
+    assert counted == ([1000, 1000, 1000, 250] if method == "rk4" else [1083, 1083, 1084])

@@ -85,14 +85,14 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
                        smoothing: float = 20.0, max_dims: int = 5, title: str = "") -> Path:
     """Smoothed, normalised power spectra (as used by ``D_H``) of data and model, per dimension.
 
+    The lowest tenth of the frequencies is drawn (at least 19 of them); each panel's legend
+    states the two series' standard deviations, since the spectra are normalised.
+
     Parameters
     ----------
     x_true, x_gen : [T, N] series of equal length.
     dt : sampling interval (frequency axis in 1 / time unit).
     smoothing : Gaussian smoothing in frequency bins (:func:`neurops.metrics.dsr.power_spectra`).
-
-    The lowest tenth of the frequencies is drawn (at least 19 of them); each panel's legend
-    states the two series' standard deviations, since the spectra are normalised.
     """
     sp_true, sp_gen = power_spectra(x_true, smoothing), power_spectra(x_gen, smoothing)
     freqs = np.fft.rfftfreq(len(x_true), d=dt)

@@ -58,7 +58,7 @@ KINDS: dict[str, Kind] = {k.task: k for k in (
     Kind("generative", "neurops.tasks.generative.GenerativeOperatorTask",
          "`neurops invert surrogate --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
     Kind("dynamics", "neurops.tasks.dynamics.DynamicsTask",
-         "`neurops dsr evaluate --ckpt CKPT`, `neurops dsr analyze --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
+         "`neurops dsr evaluate --ckpt CKPT` and `neurops dsr analyze --ckpt CKPT`"),  # it has no test_step
     Kind("dcdm", "neurops.tasks.dcdm.DCDMTask",
          "`neurops.solvers.dcdm_solve(op, b, neurops.checkpoints.load(CKPT)[1].net)` in Python"),
 )}

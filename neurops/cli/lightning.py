@@ -134,6 +134,15 @@ class NeuropsCLI(LightningCLI):
             callbacks = [*callbacks, RolloutErrorFigures()]
         return super()._instantiate_trainer(config, callbacks)
 
+    def before_test(self) -> None:
+        """A task without a test step (DynamicsTask) is one error naming its own commands, not Lightning's traceback."""
+        from lightning.pytorch.utilities.model_helpers import is_overridden
+
+        if not is_overridden("test_step", self.model):
+            kind = checkpoints.KINDS.get(f"{type(self.model).__module__}.{type(self.model).__qualname__}")
+            raise ConfigError(f"{type(self.model).__name__} has no test step, so `neurops test` cannot run it"
+                              + (f"; evaluate its checkpoints with {kind.commands}." if kind else "."))
+
     def before_fit(self) -> None:
         folder = run_checkpoint_dir(self.trainer.default_root_dir)
         writes_there = any(isinstance(cb, _RunFolderCheckpoint) and cb.dirpath is None for cb in self.trainer.callbacks)

@@ -254,3 +254,16 @@ def test_evaluate_settings_reach_the_protocol(trained, capsys: pytest.CaptureFix
     assert got["per_start"]["start"] == [0, 400]  # two initial conditions spread over the 800 points
     assert main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--warmup", "1000"]) == 2
     assert "fraction of the test length T, not a number of steps" in capsys.readouterr().err
+
+
+def test_neurops_test_on_a_dsr_run_names_the_dsr_commands(trained, capsys: pytest.CaptureFixture) -> None:
+    """DynamicsTask has no test step: `neurops test` is one error line (it was Lightning's traceback), and the
+    hint after `fit` no longer offers it."""
+    _, ckpt, tmp = trained
+    assert main(["test", "--config", str(tmp / "cfg.yaml"), "--ckpt_path", str(ckpt)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("neurops: error: DynamicsTask has no test step")
+    assert "neurops dsr evaluate --ckpt CKPT" in err[0]
+    from neurops.checkpoints import KINDS
+
+    assert "neurops test" not in KINDS["neurops.tasks.dynamics.DynamicsTask"].commands

@@ -31,7 +31,6 @@ Run: ``python -m benchmarks run dsr_checkpoint_criteria --run benchmarks/work/ru
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +44,9 @@ from neurops.data.datamodule import DynamicsDataModule
 from neurops.metrics.dsr import (
     evaluate_reconstruction,
     generate_like,
-    hellinger_distance,
+    orbit_distances,
+    orbit_divergence,
     start_indices,
-    state_space_divergence,
 )
 from neurops.models.piecewise_linear import stack_members
 from neurops.utils.bench import markdown_table, save_results
@@ -70,17 +69,6 @@ def snapshot_members(run: Path, every: int = 1) -> tuple[list[int], list[list[to
     return epochs, members
 
 
-def _d_stsp(x: np.ndarray, orbit: np.ndarray) -> float:
-    if not np.isfinite(orbit).all():
-        return math.inf
-    d = state_space_divergence(x, orbit)
-    return float(d) if np.isfinite(d) else math.inf
-
-
-def _d_h(x: np.ndarray, orbit: np.ndarray) -> float:
-    return float(hellinger_distance(x, orbit[: len(x)])) if np.isfinite(orbit).all() else math.inf
-
-
 def scores(models: list[torch.nn.Module], x_val: np.ndarray, x_train: np.ndarray,
            x_test: np.ndarray) -> np.ndarray:
     """``[len(models), 6]``: the four criteria, then test D_stsp and D_H, of each model (batched rollouts)."""
@@ -91,10 +79,10 @@ def scores(models: list[torch.nn.Module], x_val: np.ndarray, x_train: np.ndarray
         starts = generate_like(ens, x_val, starts=start_indices(len(x_val), N_STARTS))  # [R, K, T_val, N]
         test = generate_like(ens, x_test)
     out = np.empty((len(models), 6))
-    for r in range(len(models)):
-        out[r] = (_d_stsp(x_val, short[r]), _d_stsp(x_val, long[r]),
-                  float(np.mean([_d_stsp(x_val, o) for o in starts[r]])), _d_stsp(x_train, long[r]),
-                  _d_stsp(x_test, test[r]), _d_h(x_test, test[r]))
+    for r in range(len(models)):  # DynamicsTask's val/d_stsp is orbit_distances(...)[0]
+        out[r] = (orbit_divergence(x_val, short[r]), orbit_divergence(x_val, long[r]),
+                  float(np.mean([orbit_divergence(x_val, o) for o in starts[r]])),
+                  orbit_divergence(x_train, long[r]), *orbit_distances(x_test, test[r]))
     return out
 
 

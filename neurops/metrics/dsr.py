@@ -156,6 +156,30 @@ def generate_like(model: nn.Module, x_test: Series, warmup_fraction: float = 0.2
     return x_gen[..., 0, :, :] if starts is None else x_gen
 
 
+def orbit_divergence(x_data: Float[np.ndarray, "time var"], x_gen: Float[np.ndarray, "steps var"], *,
+                     n_bins: int = 30) -> float:
+    """``D_stsp`` (binned, ``n_bins`` per dimension) of a free-running orbit of any length against a series;
+    ``inf`` where the orbit is not finite or has no point in the data's range."""
+    if not np.isfinite(x_gen).all():
+        return math.inf
+    d_stsp = state_space_divergence(x_data, x_gen, n_bins=n_bins)
+    return float(d_stsp) if np.isfinite(d_stsp) else math.inf
+
+
+def orbit_distances(x_data: Float[np.ndarray, "time var"], x_gen: Float[np.ndarray, "steps var"], *,
+                    n_bins: int = 30, smoothing: float = 20.0) -> tuple[float, float]:
+    """``(D_stsp, D_H)`` of a free-running orbit (at least as long as ``x_data``) against a series.
+
+    ``D_stsp`` is :func:`orbit_divergence` of the whole orbit, ``D_H`` compares its first
+    ``len(x_data)`` points; a non-finite orbit gives ``(inf, inf)``. What ``DynamicsTask`` logs as
+    ``val/d_stsp`` and ``val/d_h``.
+    """
+    if not np.isfinite(x_gen).all():
+        return math.inf, math.inf
+    d_h = hellinger_distance(x_data, x_gen[: len(x_data)], smoothing=smoothing)
+    return orbit_divergence(x_data, x_gen, n_bins=n_bins), float(d_h)
+
+
 #: an orbit whose spread (std over its second half) is below this fraction of the data's in every
 #: dimension has collapsed to a fixed point
 COLLAPSE_SPREAD = 0.01
@@ -289,4 +313,5 @@ def summarize(values: list[float] | Float[np.ndarray, " runs"]) -> dict[str, flo
 
 __all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "VERDICTS", "data_lyapunov_max",
            "evaluate_reconstruction", "generate_like", "hellinger_distance", "model_lyapunov_max", "occupied_bins",
-           "orbit_verdict", "power_spectra", "prediction_error", "start_indices", "state_space_divergence", "summarize"]
+           "orbit_distances", "orbit_divergence", "orbit_verdict", "power_spectra", "prediction_error", "start_indices",
+           "state_space_divergence", "summarize"]

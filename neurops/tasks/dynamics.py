@@ -39,7 +39,7 @@ from typing_extensions import override
 
 from neurops.dynamics.teacher_forcing import ALPHA_METHODS, AdaptiveAlpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, ModelError
-from neurops.metrics.dsr import generate_like, hellinger_distance, state_space_divergence
+from neurops.metrics.dsr import generate_like, orbit_distances
 from neurops.models.piecewise_linear import stack_members
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
@@ -230,25 +230,18 @@ class DynamicsTask(Task):
             g.mul_(scale.reshape(-1, *(1,) * (g.ndim - 1)))
 
     # -- validation -----------------------------------------------------------------------
-    def _val_metrics(self, x: np.ndarray, x_gen: np.ndarray) -> tuple[float, float]:
-        """``(D_stsp, D_H)`` of a free-running orbit ``x_gen`` against the validation series ``x : [T, N]``."""
-        if not np.isfinite(x_gen).all():
-            return float("inf"), float("inf")
-        d_stsp = state_space_divergence(x, x_gen, n_bins=self.hparams.n_bins)
-        d_h = hellinger_distance(x, x_gen[: len(x)], smoothing=self.hparams.smoothing)
-        return (d_stsp if np.isfinite(d_stsp) else float("inf")), d_h
-
     @override
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["x"][0].detach().cpu().numpy().astype(np.float64)
         with torch.no_grad():  # one batched rollout for all members of an ensemble: [R, n, N]
             x_gen = generate_like(self.net, x, n_steps=max(len(x), self.hparams.val_gen_length or 0))
         if not self.members:
-            d_stsp, d_h = self._val_metrics(x, x_gen)
+            d_stsp, d_h = orbit_distances(x, x_gen, n_bins=self.hparams.n_bins, smoothing=self.hparams.smoothing)
             self.log("val/d_stsp", d_stsp, prog_bar=True, batch_size=1)
             self.log("val/d_h", d_h, prog_bar=True, batch_size=1)
             return
-        values = np.array([self._val_metrics(x, orbit) for orbit in x_gen])  # [R, 2]
+        values = np.array([orbit_distances(x, orbit, n_bins=self.hparams.n_bins, smoothing=self.hparams.smoothing)
+                           for orbit in x_gen])  # [R, 2]
         self._member_val.append(values[:, 0])
         for r, (d_stsp, d_h) in enumerate(values):
             self.log(f"val/d_stsp/member_{r}", d_stsp, batch_size=1)

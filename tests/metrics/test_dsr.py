@@ -13,6 +13,8 @@ from neurops.metrics.dsr import (
     evaluate_reconstruction,
     generate_like,
     hellinger_distance,
+    orbit_distances,
+    orbit_divergence,
     orbit_verdict,
     power_spectra,
     prediction_error,
@@ -54,6 +56,26 @@ def test_binned_kl_analytic_value() -> None:
 
 def test_binned_kl_shifted_out_of_range_is_nan(series: np.ndarray) -> None:
     assert math.isnan(state_space_divergence(series, series + 100.0))
+
+
+def test_orbit_distances_are_the_metrics_or_inf_where_the_orbit_fails(series: np.ndarray) -> None:
+    orbit = np.concatenate([series[100:], series[:100]]) * 1.1
+    d_stsp, d_h = orbit_distances(series, orbit, n_bins=20, smoothing=5.0)
+    assert d_stsp == state_space_divergence(series, orbit, n_bins=20)
+    assert d_h == hellinger_distance(series, orbit, smoothing=5.0)
+    assert 0 < d_stsp < math.inf and 0 < d_h < 1
+    # only the first len(series) points enter D_H
+    longer = np.concatenate([orbit, orbit[::-1]])
+    assert orbit_distances(series, longer)[1] == hellinger_distance(series, orbit)
+    # outside the data's range: D_stsp is inf (state_space_divergence alone gives nan); D_H stays finite
+    far = orbit_distances(series, series + 100.0)
+    assert far[0] == math.inf and math.isfinite(far[1])
+    diverged = orbit.copy()
+    diverged[-1] = np.nan
+    assert orbit_distances(series, diverged) == (math.inf, math.inf)
+    # D_stsp alone takes an orbit of any length
+    assert orbit_divergence(series, orbit[:500]) == state_space_divergence(series, orbit[:500])
+    assert orbit_divergence(series, diverged) == math.inf
 
 
 def test_gmm_kl_of_two_points_is_half_squared_distance() -> None:

@@ -115,9 +115,12 @@ def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: 
     return run_checkpoint_dir(root) / "best.ckpt", seconds
 
 
+SNAPSHOTS = "lightning.pytorch.callbacks.ModelCheckpoint"  # the class of the snapshot callback
+
+
 def snapshot_callback(root: Path, every: int) -> dict[str, Any]:
     """The config of a callback keeping the weights after every ``every``-th epoch in ``root/snapshots``."""
-    return {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+    return {"class_path": SNAPSHOTS,
             "init_args": {"dirpath": str(root / "snapshots"), "filename": "epoch{epoch:05d}",
                           "auto_insert_metric_name": False, "save_top_k": -1, "every_n_epochs": every,
                           "save_on_train_epoch_end": True, "save_weights_only": True}}
@@ -127,7 +130,7 @@ def _without_snapshots(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` without the snapshot callback (it does not change the training)."""
     out = copy.deepcopy(config)
     out["trainer"]["callbacks"] = [c for c in out["trainer"]["callbacks"]
-                                   if c["class_path"] != "lightning.pytorch.callbacks.ModelCheckpoint"]
+                                   if c["class_path"] != SNAPSHOTS]
     return out
 
 

@@ -59,8 +59,6 @@ CRITERIA = ("val, T_val orbit", "val, 5e4 orbit", f"val, {N_STARTS} starts", "tr
 def snapshot_members(run: Path, every: int = 1) -> tuple[list[int], list[list[torch.nn.Module]]]:
     """Epochs (1-based) and the member models (float64) of every ``every``-th snapshot in ``run/snapshots``."""
     files = sorted((run / "snapshots").glob("epoch*.ckpt"))[::every]
-    if not files:
-        raise SystemExit(f"neurops: error: {run / 'snapshots'} holds no snapshots; train the run with --snapshots.")
     epochs, members = [], []
     for f in files:
         task = load(f, "dynamics")[1]
@@ -110,6 +108,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lyapunov-steps", type=int, default=20_000)
     parser.add_argument("--name", default="dsr_checkpoint_criteria", help="results file name")
     args = parser.parse_args(argv)
+    if not (args.run / "benchmark.yaml").is_file():
+        parser.error(f"{args.run} is not a DSR benchmark run folder (no benchmark.yaml); pass the folder of a run "
+                     "under benchmarks/work/runs/")
+    if not any((args.run / "snapshots").glob("epoch*.ckpt")):
+        parser.error(f"{args.run / 'snapshots'} holds no snapshots; train the run with --snapshots")
+    if not args.test.is_file():
+        parser.error(f"no test series at {args.test}; pass a [T, N] .npy file")
+    if args.every < 1 or args.group < 1:
+        parser.error(f"--every and --group must be >= 1, got {args.every} and {args.group}")
 
     config = yaml.safe_load((args.run / "benchmark.yaml").read_text())
     data = DynamicsDataModule(**config["data"]["init_args"])

@@ -80,6 +80,11 @@ class InversionConfig:
     temperatures : inverse temperatures ``1 > beta_1 > ... > 0`` of parallel tempering for the
         pCN samplers (None: no tempering; every extra rung costs one more evaluation per chain and
         step), see :func:`~neurops.inverse.mcmc.pcn`.
+    blocks : edges that split the prior's coefficients (ordered by decreasing prior variance) into
+        blocks moved in turn, each with its own adapted step (pCN within Gibbs, plain ``pcn`` only;
+        None: one block), see :func:`~neurops.inverse.mcmc.pcn`.
+    anneal : burn-in steps over which the chains are annealed from a flattened posterior to the
+        posterior (``pcn`` / ``gpcn``; 0: none), see :func:`~neurops.inverse.mcmc.pcn`.
     laplace_iterations : Gauss-Newton steps of the MAP / Laplace approximation.
     map_steps, map_lr : Adam steps and rate of the MAP where Gauss-Newton does not apply (DGNO).
     n_predictive : posterior draws pushed through the true solver in the predictive check.
@@ -97,6 +102,8 @@ class InversionConfig:
     step: float | None = None
     target_accept: float | None = None
     temperatures: tuple[float, ...] | None = None
+    blocks: tuple[int, ...] | None = None
+    anneal: int = 0
     laplace_iterations: int = 12
     map_steps: int = 300
     map_lr: float = 0.05
@@ -124,6 +131,12 @@ class InversionConfig:
         if self.temperatures and (self.sampler == "pcnl" or not all(0 < b < 1 for b in self.temperatures)):
             raise ConfigError(f"temperatures are inverse temperatures in (0, 1) below the posterior's 1, for the pCN "
                               f"samplers; got {self.temperatures} with sampler {self.sampler!r}.")
+        if not 0 <= self.anneal <= self.n_burn or (self.anneal and self.sampler == "pcnl"):
+            raise ConfigError(f"anneal must be between 0 and n_burn ({self.n_burn}) steps, for the pCN samplers; got "
+                              f"{self.anneal} with sampler {self.sampler!r}.")
+        if self.blocks and self.sampler not in ("auto", "pcn"):
+            raise ConfigError(f"blocks are for the plain pCN sampler (a fitted Gaussian couples the coefficients); "
+                              f"got sampler {self.sampler!r}; use --sampler pcn.")
         if self.step is not None and not self.step > 0:
             raise ConfigError(f"step must be > 0, got {self.step}.")
 
@@ -153,7 +166,7 @@ class PosteriorResult:
     summary: dict[str, np.ndarray]
     samples: dict[str, np.ndarray]
     observations: dict[str, np.ndarray]
-    diagnostics: dict[str, float]
+    diagnostics: dict[str, Any]
     predictive: dict[str, Any]
     metrics: dict[str, float]
     method: dict[str, Any]
@@ -191,8 +204,12 @@ def run_chains(target: Target, config: InversionConfig) -> tuple[Chains, torch.T
     info : sampler name, seconds of the MAP / Laplace stage, MAP objective history.
     """
     sampler = _sampler(config, target)
-    if sampler == "pcnl" and config.temperatures:
-        raise ConfigError("parallel tempering (temperatures) is for the pCN samplers; pCN-Langevin has none.")
+    if sampler == "pcnl" and (config.temperatures or config.anneal):
+        raise ConfigError("parallel tempering (temperatures) and annealing are for the pCN samplers; pCN-Langevin "
+                          "has neither.")
+    if sampler != "pcn" and config.blocks:
+        raise ConfigError(f"blocks are for the plain pCN sampler; this posterior's sampler is {sampler!r}: pass "
+                          f"sampler='pcn' (--sampler pcn).")
     gen = torch.Generator().manual_seed(int(config.seed))
     P, C, n = target.n_problems, config.n_chains, target.dim
     device = target.mean.device if isinstance(target, LatentPosterior) else target.device
@@ -220,7 +237,7 @@ def run_chains(target: Target, config: InversionConfig) -> tuple[Chains, torch.T
     else:
         temperatures = (1.0, *config.temperatures) if config.temperatures else None
         chains = pcn(target.potential, x0, reference=reference if sampler == "gpcn" else None,
-                     temperatures=temperatures, **common)
+                     temperatures=temperatures, blocks=config.blocks, anneal=config.anneal, **common)
     if x_map is None:  # no gradient: the kept state of highest posterior density
         density = chains.potential + 0.5 * (chains.samples**2).sum(-1)
         best = density.reshape(P, -1).argmin(1)
@@ -278,10 +295,14 @@ def _summarize(target: Target, chains: Chains, x_map: torch.Tensor, p: int, conf
         summary["a_decoder_std"] = np.sqrt(draws["a_decoder_var"].mean(0))
     q = _quantities(draws, chains.potential[p].cpu().numpy(), C)
     rhat, ess = split_rhat(q), effective_sample_size(q)
-    diagnostics = {"rhat_max": float(rhat.max()), "rhat_median": float(np.median(rhat)),
+    diagnostics: dict[str, Any] = {"rhat_max": float(rhat.max()), "rhat_median": float(np.median(rhat)),
                    "ess_min": float(ess.min()), "ess_median": float(np.median(ess)),
-                   "acceptance": float(chains.acceptance[p].mean()), "step": float(chains.step[p]),
+                   "acceptance": float(chains.acceptance[p].mean()), "step": float(chains.step[p].reshape(-1)[0]),
                    "n_chains": int(C), "n_kept": int(S), "n_draws": int(C * S)}
+    if chains.step.ndim > 1:
+        diagnostics["block_steps"] = [round(float(v), 4) for v in chains.step[p]]
+    if chains.swap_rate is not None:
+        diagnostics["swap_rate"] = [round(float(v), 4) for v in chains.swap_rate[p]]
     predictive, predicted_true = _predictive(target, x, check, check_resolution, config.n_predictive, p)
     pred = observe(f["u"], torch.as_tensor(obs.points, dtype=f["u"].dtype, device=f["u"].device))
     observations = {"points": obs.points, "values": obs.values, "predicted": pred.mean(0).cpu().numpy()}

@@ -47,6 +47,8 @@ PotentialAndGrad = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 #: largest Langevin step ``d`` (the proposal degenerates at 2)
 _MAX_DELTA = 1.9
+#: the factor of the inverse temperatures where annealed burn-in starts
+_ANNEAL_FROM = 1e-2
 
 
 @dataclass
@@ -59,9 +61,12 @@ class Chains:
         chain ``c`` of problem ``p`` in step order).
     potential : [P, C, S] ``Phi`` of the kept states.
     acceptance : [P, C] acceptance rate of each chain after burn-in.
-    step : [P] the frozen step size of each problem (``b`` for pCN, ``d`` for pCN-Langevin).
+    step : [P] the frozen step size of each problem (``b`` for pCN, ``d`` for pCN-Langevin); ``[P, B]``, one
+        per block, for block pCN (:func:`pcn` with ``blocks``).
     seconds : wall-clock time of the whole run.
-    evaluations : forward evaluations per chain (burn-in included).
+    evaluations : forward evaluations per chain (burn-in included; every temperature rung counted).
+    swap_rate : [P, K - 1] with parallel tempering: the fraction of proposed exchanges between rungs
+        ``k`` and ``k + 1`` accepted after burn-in (None without).
     """
 
     samples: torch.Tensor
@@ -70,6 +75,7 @@ class Chains:
     step: torch.Tensor
     seconds: float
     evaluations: int
+    swap_rate: torch.Tensor | None = None
 
 
 def _check(x0: torch.Tensor, n_burn: int, n_samples: int, thin: int, step: float, target: float) -> None:
@@ -89,31 +95,58 @@ def _adapt(log_step: torch.Tensor, accepted: torch.Tensor, target: float, t: int
     return log_step + gain * (rate - target)
 
 
+def _block_masks(blocks: Sequence[int] | None, like: torch.Tensor) -> torch.Tensor | None:
+    """``[B, n]`` 0/1 masks of the coordinate blocks ``[0, e_1), [e_1, e_2), ..., [e_last, n)`` (None: one block)."""
+    if not blocks:
+        return None
+    n = like.shape[-1]
+    edges = [0, *(int(e) for e in blocks), n]
+    if any(not lo < hi for lo, hi in zip(edges, edges[1:])):
+        raise ConfigError(f"blocks must be increasing coefficient indices strictly between 0 and {n} (the edges of "
+                          f"consecutive blocks), got {list(blocks)}.")
+    masks = torch.zeros(len(edges) - 1, n, dtype=like.dtype, device=like.device)
+    for j, (lo, hi) in enumerate(zip(edges, edges[1:])):
+        masks[j, lo:hi] = 1
+    return masks
+
+
 def _run(propose: Callable, x0: torch.Tensor, state0: tuple, n_burn: int, n_samples: int, thin: int,
          step: float, target: float, max_step: float, generator: torch.Generator | None, rungs: int = 1,
-         exchange: Callable | None = None) -> Chains:
-    """Advance ``[P, K C, n]`` chains (``K = rungs`` temperature rungs of ``C`` chains, rung-major); keep rung 0."""
+         exchange: Callable | None = None, masks: torch.Tensor | None = None,
+         schedule: Callable[[int], None] | None = None, restart: int = 0) -> Chains:
+    """Advance ``[P, K C, n]`` chains (``K = rungs`` temperature rungs of ``C`` chains, rung-major); keep rung 0.
+
+    With ``masks`` ``[B, n]``, step ``t`` moves only the coordinates of block ``t mod B``, with that
+    block's own step (adapted from that block's acceptances). ``schedule(t)`` is called before step
+    ``t``; the step adaptation starts afresh (full gain) at step ``restart``.
+    """
     t0 = time.perf_counter()
     P, KC, n = x0.shape
     C = KC // rungs
+    B = 1 if masks is None else masks.shape[0]
     x, state = x0.clone(), state0
-    log_step = torch.full((P, rungs), math.log(min(step, max_step)), dtype=torch.float64, device=x.device)
+    log_step = torch.full((P, rungs, B), math.log(min(step, max_step)), dtype=torch.float64, device=x.device)
     kept, kept_phi = [], []
     accepts = torch.zeros(P, C, dtype=torch.float64, device=x.device)
     for t in range(n_burn + n_samples):
-        s = log_step.exp().clamp(max=max_step).to(x.dtype).repeat_interleave(C, dim=1)[..., None]
-        x, state, accepted = propose(x, state, s, generator)
+        j = t % B
+        if schedule is not None:
+            schedule(t)
+        s = log_step[..., j].exp().clamp(max=max_step).to(x.dtype).repeat_interleave(C, dim=1)[..., None]
+        x, state, accepted = propose(x, state, s if masks is None else s * masks[j], generator)
         if exchange is not None:
             x, state = exchange(x, state, t, generator)
         if t < n_burn:
-            log_step = _adapt(log_step, accepted, target, t)
+            log_step[..., j] = _adapt(log_step[..., j], accepted, target, (t - restart if t >= restart else t) // B)
         else:
             accepts += accepted[:, :C].to(accepts.dtype)
             if (t - n_burn + 1) % thin == 0:
                 kept.append(x[:, :C].clone())
                 kept_phi.append(state[0][:, :C].clone())
+    final = log_step[:, 0].exp().clamp(max=max_step)
     return Chains(torch.stack(kept, dim=2), torch.stack(kept_phi, dim=2), accepts / n_samples,
-                  log_step[:, 0].exp().clamp(max=max_step), time.perf_counter() - t0, n_burn + n_samples + 1)
+                  final[:, 0] if masks is None else final, time.perf_counter() - t0,
+                  (n_burn + n_samples + 1) * rungs)
 
 
 def _normal(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -192,7 +225,8 @@ class GaussianReference:
 
 def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, thin: int = 1, step: float = 0.1,
         target_accept: float = 0.25, reference: GaussianReference | None = None,
-        temperatures: Sequence[float] | None = None, generator: torch.Generator | None = None) -> Chains:
+        temperatures: Sequence[float] | None = None, blocks: Sequence[int] | None = None, anneal: int = 0,
+        generator: torch.Generator | None = None) -> Chains:
     """Preconditioned Crank-Nicolson chains for ``exp(-Phi(x)) N(x; 0, I)`` (module doc).
 
     With a ``reference`` Gaussian ``N(m, G)`` the proposal is the generalised pCN of Rudolf &
@@ -217,6 +251,21 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
         ``min(1, exp((beta_k - beta_k+1) (Phi(x_k) - Phi(x_k+1))))``, so states found by the
         flatter, freely moving hot chains reach the posterior chains. Costs ``K`` evaluations per
         step; only the ``beta = 1`` chains are kept.
+    blocks : edges ``e_1 < e_2 < ...`` that split the coefficients into consecutive blocks
+        ``[0, e_1), [e_1, e_2), ..., [e_last, n)`` (default: one block). Step ``t`` moves only block
+        ``t mod B``, by pCN on its coordinates with its own step ``b_j`` adapted to the target
+        acceptance from its own moves (pCN within Gibbs, a systematic scan; each move keeps the
+        posterior invariant because the prior's coordinates are independent). With coefficients
+        ordered by decreasing prior variance, the data-constrained leading modes take small steps
+        while the weakly informed tail takes steps near 1 and mixes in few moves; one step of
+        plain pCN makes every mode as slow as the most constrained one (its move ``b`` per mode and
+        step) [4]_. Only with the prior as reference.
+    anneal : the first ``anneal`` burn-in steps target ``exp(-f_t beta_k Phi(x)) N(x; 0, I)`` with
+        ``f_t`` rising geometrically from ``1e-2`` to 1 (simulated annealing from the prior
+        draws [5]_: a start far in the tails, where ``Phi`` is in the thousands, first moves almost
+        freely under the prior and settles into the data-supported region as ``f_t`` grows, rather
+        than descending by steps sized for the posterior); the step adaptation then starts afresh.
+        Default 0 (none). Only the burn-in is annealed: the kept states follow the fixed kernel.
     generator : torch generator (same seed, same chains).
 
     Returns
@@ -231,8 +280,19 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
     .. [3] C. J. Geyer, "Markov chain Monte Carlo maximum likelihood", Computing Science and
        Statistics 23, 156-163 (1991); D. J. Earl, M. W. Deem, "Parallel tempering: theory,
        applications, and new perspectives", Phys. Chem. Chem. Phys. 7, 3910-3916 (2005).
+    .. [4] K. J. H. Law, "Proposals which speed up function-space MCMC", Journal of Computational
+       and Applied Mathematics 262, 127-138 (2014) (mode-dependent pCN steps).
+    .. [5] S. Kirkpatrick, C. D. Gelatt, M. P. Vecchi, "Optimization by simulated annealing",
+       Science 220, 671-680 (1983); R. M. Neal, "Annealed importance sampling", Statistics and
+       Computing 11, 125-139 (2001).
     """
     _check(x0, n_burn, n_samples, thin, step, target_accept)
+    masks = _block_masks(blocks, x0)
+    if not 0 <= anneal <= n_burn:
+        raise ConfigError(f"anneal must be between 0 and n_burn ({n_burn}) steps, got {anneal}.")
+    if masks is not None and reference is not None and reference.basis.shape[-1] > 0:
+        raise ConfigError("blocks move coordinates of the prior's basis independently; they need the prior as the "
+                          "reference (plain pCN), not a fitted Gaussian.")
     ref = reference or GaussianReference.prior(x0.shape[0], x0.shape[2], dtype=x0.dtype, device=x0.device)
     if ref.mean.shape != (x0.shape[0], x0.shape[2]):
         raise ConfigError(f"the reference Gaussian is for {tuple(ref.mean.shape)} (problems, coefficients), the "
@@ -241,11 +301,18 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
     if betas[0] != 1.0 or any(not 0 < b1 < b0 for b0, b1 in zip(betas, betas[1:])):
         raise ConfigError(f"temperatures must be inverse temperatures 1 = beta_0 > beta_1 > ... > 0, got {betas}.")
     K, C = len(betas), x0.shape[1]
-    beta = torch.as_tensor(betas, dtype=x0.dtype, device=x0.device).repeat_interleave(C)  # [K C], rung-major
+    base = torch.as_tensor(betas, dtype=x0.dtype, device=x0.device).repeat_interleave(C)  # [K C], rung-major
+    beta = base * (_ANNEAL_FROM if anneal else 1.0)
     m = ref.mean[:, None]
 
     def psi(x, phi):
         return beta * phi - ref.log_ratio(x)
+
+    def schedule(t):
+        if t <= anneal:
+            beta.copy_(base * _ANNEAL_FROM ** (1 - t / anneal))
+
+    swaps = torch.zeros(x0.shape[0], max(K - 1, 0), 2, dtype=torch.float64, device=x0.device)  # accepted, tried
 
     def exchange(x, state, t, gen):
         phi = state[0]
@@ -254,8 +321,11 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
         for j, k in enumerate(range(t % 2, K - 1, 2)):
             lo, hi = torch.arange(k * C, (k + 1) * C, device=x.device), torch.arange((k + 1) * C, (k + 2) * C,
                                                                                      device=x.device)
-            log_alpha = ((betas[k] - betas[k + 1]) * (phi[:, lo] - phi[:, hi])).to(torch.float64)
+            log_alpha = ((beta[k * C] - beta[(k + 1) * C]) * (phi[:, lo] - phi[:, hi])).to(torch.float64)
             swap = log_u[:, j * C:(j + 1) * C] < log_alpha
+            if t >= n_burn:
+                swaps[:, k, 0] += swap.sum(1).to(swaps.dtype)
+                swaps[:, k, 1] += C
             perm[:, lo], perm[:, hi] = torch.where(swap, hi, lo), torch.where(swap, lo, hi)
         x = torch.gather(x, 1, perm[..., None].expand_as(x))
         phi = torch.gather(phi, 1, perm)
@@ -263,6 +333,8 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
 
     def propose(x, state, b, gen):
         phi, psi_x = state
+        if anneal:  # the temperature moved since psi_x was computed
+            psi_x = psi(x, phi)
         prop = m + torch.sqrt(1 - b * b) * (x - m) + b * ref.scale(_normal(x, gen))
         phi_prop = potential(prop)
         psi_prop = psi(prop, phi_prop)
@@ -274,8 +346,12 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
     with torch.no_grad():
         x_all = x0.repeat(1, K, 1)
         phi0 = potential(x_all)
-        return _run(propose, x_all, (phi0, psi(x_all, phi0)), n_burn, n_samples, thin, step, target_accept, 1.0,
-                    generator, rungs=K, exchange=exchange if K > 1 else None)
+        chains = _run(propose, x_all, (phi0, psi(x_all, phi0)), n_burn, n_samples, thin, step, target_accept, 1.0,
+                      generator, rungs=K, exchange=exchange if K > 1 else None, masks=masks,
+                      schedule=schedule if anneal else None, restart=anneal)
+    if K > 1:
+        chains.swap_rate = swaps[..., 0] / swaps[..., 1].clamp(min=1)
+    return chains
 
 
 def pcnl(potential_and_grad: PotentialAndGrad, x0: torch.Tensor, *, n_burn: int, n_samples: int, thin: int = 1,

@@ -87,10 +87,19 @@ def test_level_set_prior_uses_pcn_and_refuses_gradients(darcy):
     for bad in ({"temperatures": (1.5,)}, {"temperatures": (0.5,), "sampler": "pcnl"}):
         with pytest.raises(ConfigError, match="inverse temperatures in"):
             InversionConfig(**bad)
+    for bad, match in (({"anneal": 61}, "anneal must be"), ({"anneal": 10, "sampler": "pcnl"}, "anneal must be"),
+                       ({"blocks": (4,), "sampler": "gpcn"}, "blocks are for the plain pCN")):
+        with pytest.raises(ConfigError, match=match):
+            InversionConfig(**CONFIG, **bad)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InversionWarning)
         (r,) = invert_fields(prior, forward, obs, InversionConfig(**CONFIG))
+        (tempered,) = invert_fields(prior, forward, obs, InversionConfig(**CONFIG, blocks=(4, 16), anneal=30,
+                                                                        temperatures=(0.6,)))
     assert r.method["sampler"] == "pcn" and set(np.unique(r.samples["a"])) <= {3.0, 12.0}
+    d = tempered.diagnostics
+    assert len(d["block_steps"]) == 3 and len(d["swap_rate"]) == 1 and 0 <= d["swap_rate"][0] <= 1
+    assert tempered.info["evaluations_per_chain"] == 2 * (60 + 160 + 1)
 
 
 def test_dgno_latent_posterior(tmp_path):

@@ -9,7 +9,10 @@ Methods (``--methods``):
 
 * ``reference``: the posterior in the data generator's GRF prior through the finite-difference
   Darcy solve (batched MG-PCG; generalised pCN around the Laplace approximation for lognormal
-  coefficients, pCN for piecewise ones), all problems of a group in one batched solve per step;
+  coefficients; for piecewise ones block pCN (prior modes 0-4, 4-8, 8-16, 16-32, 32-128, 128-1088
+  moved in turn, each block with its own step) with parallel tempering on the ladder
+  1, 0.7, 0.5, 0.35, 0.25 and an annealed burn-in: ``--ref-blocks``, ``--ref-temperatures``,
+  ``--ref-anneal``), all problems of a group in one batched solve per step;
 * ``fno`` / ``mgno``: the same posterior through the trained surrogate (``inverse_surrogates.py``),
   without and with (``fno_me`` / ``mgno_me``) the surrogate's error statistics on the 200 validation
   pairs in the likelihood;
@@ -52,6 +55,7 @@ from neurops.inverse import (
     InversionConfig,
     InversionWarning,
     SurrogateForward,
+    effective_sample_size,
     estimate_model_error,
     invert_fields,
     invert_latent,
@@ -60,6 +64,7 @@ from neurops.inverse import (
     prior_from_file,
     read_posterior,
     sliced_wasserstein,
+    split_rhat,
     write_posterior,
 )
 from neurops.inverse.calibration import field_relative_l2
@@ -77,9 +82,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-obs", default="25,100", help="observation counts, one group each")
     p.add_argument("--problems", type=int, default=13, help="problems per (coefficient, observation count) group")
     p.add_argument("--chains", type=int, default=4, help="chains per problem, from independent prior draws")
-    p.add_argument("--ref-steps", default="lognormal=300+700,piecewise=300+900",
+    p.add_argument("--ref-steps", default="lognormal=300+700,piecewise=800+2800",
                    help="burn-in+kept steps of the reference chains per coefficient")
-    p.add_argument("--ref-thin", default="lognormal=5,piecewise=5")
+    p.add_argument("--ref-thin", default="lognormal=5,piecewise=7")
+    p.add_argument("--ref-temperatures", default="piecewise=0.7/0.5/0.35/0.25",
+                   help="inverse temperatures below 1 of parallel tempering of the reference, per coefficient "
+                        "('/'-separated; a coefficient not named: none)")
+    p.add_argument("--ref-blocks", default="piecewise=4/8/16/32/128",
+                   help="block edges of block pCN for the reference, per coefficient ('/'-separated prior-mode "
+                        "indices; a coefficient not named: one block)")
+    p.add_argument("--ref-anneal", default="piecewise=400",
+                   help="annealed burn-in steps of the reference, per coefficient (a coefficient not named: 0)")
     p.add_argument("--steps", default="lognormal=100+300,piecewise=100+400",
                    help="burn-in+kept steps of the surrogate chains per coefficient")
     p.add_argument("--thin", default="lognormal=2,piecewise=2")
@@ -97,7 +110,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _per_coefficient(text: str) -> dict[str, str]:
-    return dict(item.split("=") for item in text.split(","))
+    return dict(item.split("=") for item in text.split(",") if item)
 
 
 def _config(args: argparse.Namespace, coefficient: str, method: str) -> InversionConfig:
@@ -107,9 +120,17 @@ def _config(args: argparse.Namespace, coefficient: str, method: str) -> Inversio
                                n_particles=args.dgno_particles, seed=0)
     steps, thin = (args.ref_steps, args.ref_thin) if method == "reference" else (args.steps, args.thin)
     burn, kept = (int(v) for v in _per_coefficient(steps)[coefficient].split("+"))
+    sampler: dict[str, Any] = {}
+    if method == "reference":
+        temps, blocks = (_per_coefficient(t).get(coefficient) for t in (args.ref_temperatures, args.ref_blocks))
+        sampler = {"temperatures": tuple(float(b) for b in temps.split("/")) if temps else None,
+                   "blocks": tuple(int(e) for e in blocks.split("/")) if blocks else None,
+                   "anneal": int(_per_coefficient(args.ref_anneal).get(coefficient, 0))}
+        if sampler["blocks"]:
+            sampler["sampler"] = "pcn"
     return InversionConfig(n_chains=args.chains, n_burn=burn, n_samples=kept,
                            thin=int(_per_coefficient(thin)[coefficient]), seed=0,
-                           laplace_iterations=12 if method == "reference" else args.surrogate_laplace)
+                           laplace_iterations=12 if method == "reference" else args.surrogate_laplace, **sampler)
 
 
 def _path(method: str, coefficient: str, n_obs: int, index: int, cache: Path = POSTERIORS) -> Path:
@@ -232,6 +253,43 @@ def compare(method: str, coefficient: str, n_obs: int, problems: int, cache: Pat
             "per_problem": rows}
 
 
+def rhat_by_length(coefficient: str, n_obs: int, problems: int, cache: Path,
+                   fractions: tuple[float, ...] = (0.25, 0.5, 1.0)) -> dict[str, list[float]] | None:
+    """How the reference chains of a group converge: R-hat and ESS from the first part of every chain.
+
+    For each fraction, the first ``fraction`` of every chain's kept draws gives the largest split
+    R-hat and the smallest ESS over all non-constant grid values of ``a`` and ``u`` (Phi is not
+    stored with the draws); medians over the group's problems (None if a posterior is missing), with
+    the median swap rates of the tempering ladder and steps of the blocks.
+    """
+    rhat: list[list[float]] = [[] for _ in fractions]
+    ess: list[list[float]] = [[] for _ in fractions]
+    tuning: dict[str, list[list[float]]] = {"swap_rate": [], "block_steps": []}
+    kept = 0
+    for i in range(problems):
+        path = _path("reference", coefficient, n_obs, i, cache)
+        if not path.exists():
+            return None
+        r = read_posterior(path)
+        C = int(r.samples["chain"].max()) + 1
+        q = np.concatenate([r.samples[k].reshape(C, -1, int(np.prod(r.samples[k].shape[1:]))) for k in ("a", "u")],
+                           axis=-1).astype(np.float64)
+        kept = q.shape[1]
+        for j, f in enumerate(fractions):
+            part = q[:, : max(4, int(round(f * kept)))]  # split R-hat needs 4 draws per chain
+            part = part[..., part.reshape(-1, part.shape[-1]).std(axis=0) > 0]
+            rhat[j].append(float(split_rhat(part).max()))
+            ess[j].append(float(effective_sample_size(part).min()))
+        config = r.info["config"]
+        for key, values in tuning.items():
+            if key in r.diagnostics:
+                values.append(r.diagnostics[key])
+    steps = [int(config["n_burn"] + max(4, int(round(f * kept))) * config["thin"]) for f in fractions]
+    return {"steps_per_chain": steps, "rhat_max_median": [float(np.median(v)) for v in rhat],
+            "ess_min_median": [float(np.median(v)) for v in ess],
+            **{f"{key}_median": np.median(v, axis=0).round(3).tolist() for key, v in tuning.items() if v}}
+
+
 def report(args: argparse.Namespace) -> None:
     records = []
     for coefficient in args.coefficients.split(","):
@@ -260,6 +318,19 @@ def report(args: argparse.Namespace) -> None:
                      "R-hat": fmt("rhat_max", 3), "ESS": fmt("ess_min", 0),
                      "s / inv.": fmt("seconds", 1), "speed-up": round(speed, 2) if speed else "-"})
     table = markdown_table(rows)
+    curves = {f"{c} M={m}": curve for c in args.coefficients.split(",") for m in (int(v) for v in args.n_obs.split(","))
+              if (curve := rhat_by_length(c, m, args.problems, args.cache)) is not None}
+    if curves:
+        table += ("\n\nReference chains by length (steps per chain, burn-in included: median over problems of the "
+                  "largest R-hat / smallest ESS over the grid values of a and u, from the first part of each chain): "
+                  + "; ".join(f"{name}: " + ", ".join(f"{s} steps {r:.3f} / {e:.0f}" for s, r, e in
+                                                      zip(c["steps_per_chain"], c["rhat_max_median"],
+                                                          c["ess_min_median"]))
+                              for name, c in curves.items()) + ".")
+        tuned = [f"{name}: swap rates {c['swap_rate_median']}, block steps {c['block_steps_median']}"
+                 for name, c in curves.items() if "swap_rate_median" in c and "block_steps_median" in c]
+        if tuned:
+            table += " Reference sampler, medians over problems: " + "; ".join(tuned) + "."
     costs = {c: forward_cost(c) for c in args.coefficients.split(",")}
     cost_line = "; ".join(f"{c}: " + ", ".join(f"{k} {v:.2f}" for k, v in cost.items()) for c, cost in costs.items())
     table += (f"\n\nForward evaluation, ms per sample (batch 52, {args.threads} thread, interleaved medians): "
@@ -284,7 +355,7 @@ def report(args: argparse.Namespace) -> None:
             "seconds per inversion (problems of a group inverted together, except DGNO). steps: burn-in + kept "
             f"steps per chain; {args.chains} chains from independent prior draws.")
     save_results(args.name, vars(args), rows, table + "\n\n" + note + "\n", args.results_dir,
-                 details={"records": records, "forward_ms_per_sample": costs})
+                 details={"records": records, "forward_ms_per_sample": costs, "reference_by_length": curves})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import scipy.stats
@@ -42,6 +42,7 @@ import torch
 
 from neurops.errors import ConfigError, DataError
 from neurops.inverse.calibration import crps_ensemble, field_relative_l2, interval_coverage
+from neurops.inverse.config import _STEP, InversionConfig
 from neurops.inverse.diagnostics import effective_sample_size, split_rhat
 from neurops.inverse.field_posterior import FieldPosterior
 from neurops.inverse.forward import DarcyForward, observe
@@ -54,91 +55,9 @@ from neurops.inverse.prior import GRFPrior
 
 __all__ = ["InversionConfig", "InversionWarning", "PosteriorResult", "invert_fields", "invert_latent"]
 
-Sampler = Literal["auto", "pcn", "gpcn", "pcnl"]
-SAMPLERS: tuple[str, ...] = ("auto", "pcn", "gpcn", "pcnl")
-#: initial step and target acceptance per sampler
-_STEP = {"pcn": (0.1, 0.25), "gpcn": (0.5, 0.25), "pcnl": (0.05, 0.574)}
-
 
 class InversionWarning(UserWarning):
     """A check of an inversion failed (R-hat, ESS or the posterior-predictive check)."""
-
-
-@dataclass
-class InversionConfig:
-    """Settings of an inversion.
-
-    Parameters
-    ----------
-    sampler : ``"auto"`` (``gpcn`` for differentiable field posteriors, ``pcn`` for level sets,
-        ``pcnl`` for DGNO), ``"pcn"``, ``"gpcn"`` or ``"pcnl"`` (:mod:`neurops.inverse.mcmc`).
-    n_chains : chains per problem, started from independent prior draws.
-    n_burn : burn-in steps (step size adapted, states discarded).
-    n_samples, thin : steps after burn-in; every ``thin``-th state is kept.
-    step, target_accept : initial step and the acceptance rate the burn-in aims at (None: the
-        sampler's defaults, pCN 0.1 / 0.25, gpCN 0.5 / 0.25, pCN-Langevin 0.05 / 0.574).
-    temperatures : inverse temperatures ``1 > beta_1 > ... > 0`` of parallel tempering for the
-        pCN samplers (None: no tempering; every extra rung costs one more evaluation per chain and
-        step), see :func:`~neurops.inverse.mcmc.pcn`.
-    blocks : edges that split the prior's coefficients (ordered by decreasing prior variance) into
-        blocks moved in turn, each with its own adapted step (pCN within Gibbs, plain ``pcn`` only;
-        None: one block), see :func:`~neurops.inverse.mcmc.pcn`.
-    anneal : burn-in steps over which the chains are annealed from a flattened posterior to the
-        posterior (``pcn`` / ``gpcn``; 0: none), see :func:`~neurops.inverse.mcmc.pcn`.
-    laplace_iterations : Gauss-Newton steps of the MAP / Laplace approximation.
-    map_steps, map_lr : Adam steps and rate of the MAP where Gauss-Newton does not apply (DGNO).
-    n_predictive : posterior draws pushed through the true solver in the predictive check.
-    level : level of the central posterior interval (coverage).
-    max_rhat, min_ess : thresholds of the convergence warnings.
-    physics_weight, n_particles, radius, n_quad_per_axis : the physics term of a DGNO posterior.
-    seed : seed of chain starts and proposals.
-    """
-
-    sampler: Sampler = "auto"
-    n_chains: int = 4
-    n_burn: int = 1000
-    n_samples: int = 2000
-    thin: int = 10
-    step: float | None = None
-    target_accept: float | None = None
-    temperatures: tuple[float, ...] | None = None
-    blocks: tuple[int, ...] | None = None
-    anneal: int = 0
-    laplace_iterations: int = 12
-    map_steps: int = 300
-    map_lr: float = 0.05
-    n_predictive: int = 100
-    level: float = 0.95
-    max_rhat: float = 1.05
-    min_ess: float = 100.0
-    physics_weight: float = 1.0
-    n_particles: int = 100
-    radius: float = 1e-4
-    n_quad_per_axis: int = 5
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.sampler not in SAMPLERS:
-            raise ConfigError(f"sampler {self.sampler!r} is unknown; use one of {list(SAMPLERS)}.")
-        if self.n_chains < 2:
-            raise ConfigError(f"n_chains must be >= 2 (R-hat compares chains), got {self.n_chains}.")
-        if self.n_burn < 0 or self.thin < 1 or self.n_samples < 4 * self.thin:
-            raise ConfigError(f"need n_burn >= 0, thin >= 1 and n_samples >= 4 thin (4 kept states per chain); got "
-                              f"n_burn={self.n_burn}, n_samples={self.n_samples}, thin={self.thin}.")
-        if not 0 < self.level < 1 or self.n_predictive < 0 or self.physics_weight < 0:
-            raise ConfigError(f"need 0 < level < 1, n_predictive >= 0 and physics_weight >= 0; got {self.level}, "
-                              f"{self.n_predictive}, {self.physics_weight}.")
-        if self.temperatures and (self.sampler == "pcnl" or not all(0 < b < 1 for b in self.temperatures)):
-            raise ConfigError(f"temperatures are inverse temperatures in (0, 1) below the posterior's 1, for the pCN "
-                              f"samplers; got {self.temperatures} with sampler {self.sampler!r}.")
-        if not 0 <= self.anneal <= self.n_burn or (self.anneal and self.sampler == "pcnl"):
-            raise ConfigError(f"anneal must be between 0 and n_burn ({self.n_burn}) steps, for the pCN samplers; got "
-                              f"{self.anneal} with sampler {self.sampler!r}.")
-        if self.blocks and self.sampler not in ("auto", "pcn"):
-            raise ConfigError(f"blocks are for the plain pCN sampler (a fitted Gaussian couples the coefficients); "
-                              f"got sampler {self.sampler!r}; use --sampler pcn.")
-        if self.step is not None and not self.step > 0:
-            raise ConfigError(f"step must be > 0, got {self.step}.")
 
 
 @dataclass

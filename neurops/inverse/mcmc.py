@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from neurops.errors import ConfigError
+from neurops.inverse.reference import GaussianReference
 
 __all__ = ["Chains", "GaussianReference", "map_estimate", "pcn", "pcnl"]
 
@@ -160,67 +161,24 @@ def _uniform_log(shape: tuple[int, ...], like: torch.Tensor, generator: torch.Ge
     return torch.rand(shape, generator=generator, dtype=torch.float64, device=draw_on).log().to(like.device)
 
 
-@dataclass
-class GaussianReference:
-    """A Gaussian ``N(m, G)`` per problem with ``G = I + V diag(lam - 1) V^T`` (a low-rank change of the prior).
-
-    The generalised pCN proposal of :func:`pcn` keeps this measure invariant; the closer it is to
-    the posterior, the larger the steps that are accepted (``lam``: variances along the orthonormal
-    directions ``V``; every other direction keeps the prior's variance 1).
-
-    Attributes
-    ----------
-    mean : [P, n]
-    basis : [P, n, r] orthonormal columns ``V``.
-    variances : [P, r] ``lam``, positive.
-    """
-
-    mean: torch.Tensor
-    basis: torch.Tensor
-    variances: torch.Tensor
-
-    @classmethod
-    def prior(cls, n_problems: int, dim: int, *, dtype: torch.dtype = torch.float64,
-              device: torch.device | str = "cpu") -> GaussianReference:
-        """The prior ``N(0, I)`` itself (plain pCN)."""
-        return cls(torch.zeros(n_problems, dim, dtype=dtype, device=device),
-                   torch.zeros(n_problems, dim, 0, dtype=dtype, device=device),
-                   torch.ones(n_problems, 0, dtype=dtype, device=device))
-
-    @classmethod
-    def from_samples(cls, samples: torch.Tensor, basis: torch.Tensor, *, min_variance: float = 1e-6,
-                     max_variance: float = 1.0) -> GaussianReference:
-        """The sample mean, and the sample covariance within the span of ``basis`` (the prior's elsewhere).
-
-        Parameters
-        ----------
-        samples : [P, K, n] draws (e.g. burn-in states of all chains of each problem).
-        basis : [P, n, r] orthonormal directions where the covariance is estimated (``r`` well below
-            ``K``): e.g. the data-informed directions of a Laplace approximation, or the leading
-            prior modes.
-        min_variance, max_variance : bounds of the estimated variances (the prior's variance 1 by
-            default as the upper bound: chains that have not yet met inflate the sample covariance).
-        """
-        mean = samples.mean(1)
-        z = torch.einsum("pkn,pnr->pkr", samples - mean[:, None], basis)
-        cov = z.transpose(1, 2) @ z / max(samples.shape[1] - 1, 1)
-        lam, q = torch.linalg.eigh(cov)
-        return cls(mean, basis @ q, lam.clamp(min_variance, max_variance))
-
-    def _along(self, v: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-        """``v + V diag(factor) V^T v`` for ``v : [P, C, n]``."""
-        coef = torch.einsum("pnr,pcn->pcr", self.basis, v) * factor[:, None]
-        return v + torch.einsum("pnr,pcr->pcn", self.basis, coef)
-
-    def scale(self, w: torch.Tensor) -> torch.Tensor:
-        """``G^(1/2) w`` for ``w : [P, C, n]``."""
-        return self._along(w, self.variances.sqrt() - 1)
-
-    def log_ratio(self, x: torch.Tensor) -> torch.Tensor:
-        """``log N(x; 0, I) - log N(x; m, G)`` up to a constant: ``[P, C, n] -> [P, C]``."""
-        d = x - self.mean[:, None]
-        quad = (d * self._along(d, 1 / self.variances - 1)).sum(-1)
-        return -0.5 * (x * x).sum(-1) + 0.5 * quad
+def _pcn_setup(x0: torch.Tensor, n_burn: int, reference: GaussianReference | None,
+               temperatures: Sequence[float] | None, blocks: Sequence[int] | None,
+               anneal: int) -> tuple[GaussianReference, list[float], torch.Tensor | None]:
+    """The checked reference, inverse temperatures and block masks of :func:`pcn` (one ConfigError for bad ones)."""
+    masks = _block_masks(blocks, x0)
+    if not 0 <= anneal <= n_burn:
+        raise ConfigError(f"anneal must be between 0 and n_burn ({n_burn}) steps, got {anneal}.")
+    if masks is not None and reference is not None and reference.basis.shape[-1] > 0:
+        raise ConfigError("blocks move coordinates of the prior's basis independently; they need the prior as the "
+                          "reference (plain pCN), not a fitted Gaussian.")
+    ref = reference or GaussianReference.prior(x0.shape[0], x0.shape[2], dtype=x0.dtype, device=x0.device)
+    if ref.mean.shape != (x0.shape[0], x0.shape[2]):
+        raise ConfigError(f"the reference Gaussian is for {tuple(ref.mean.shape)} (problems, coefficients), the "
+                          f"chains are {tuple(x0.shape)}.")
+    betas = [1.0] if temperatures is None else [float(b) for b in temperatures]
+    if betas[0] != 1.0 or any(not 0 < b1 < b0 for b0, b1 in zip(betas, betas[1:])):
+        raise ConfigError(f"temperatures must be inverse temperatures 1 = beta_0 > beta_1 > ... > 0, got {betas}.")
+    return ref, betas, masks
 
 
 def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, thin: int = 1, step: float = 0.1,
@@ -287,19 +245,7 @@ def pcn(potential: Potential, x0: torch.Tensor, *, n_burn: int, n_samples: int, 
        Computing 11, 125-139 (2001).
     """
     _check(x0, n_burn, n_samples, thin, step, target_accept)
-    masks = _block_masks(blocks, x0)
-    if not 0 <= anneal <= n_burn:
-        raise ConfigError(f"anneal must be between 0 and n_burn ({n_burn}) steps, got {anneal}.")
-    if masks is not None and reference is not None and reference.basis.shape[-1] > 0:
-        raise ConfigError("blocks move coordinates of the prior's basis independently; they need the prior as the "
-                          "reference (plain pCN), not a fitted Gaussian.")
-    ref = reference or GaussianReference.prior(x0.shape[0], x0.shape[2], dtype=x0.dtype, device=x0.device)
-    if ref.mean.shape != (x0.shape[0], x0.shape[2]):
-        raise ConfigError(f"the reference Gaussian is for {tuple(ref.mean.shape)} (problems, coefficients), the "
-                          f"chains are {tuple(x0.shape)}.")
-    betas = [1.0] if temperatures is None else [float(b) for b in temperatures]
-    if betas[0] != 1.0 or any(not 0 < b1 < b0 for b0, b1 in zip(betas, betas[1:])):
-        raise ConfigError(f"temperatures must be inverse temperatures 1 = beta_0 > beta_1 > ... > 0, got {betas}.")
+    ref, betas, masks = _pcn_setup(x0, n_burn, reference, temperatures, blocks, anneal)
     K, C = len(betas), x0.shape[1]
     base = torch.as_tensor(betas, dtype=x0.dtype, device=x0.device).repeat_interleave(C)  # [K C], rung-major
     beta = base * (_ANNEAL_FROM if anneal else 1.0)

@@ -71,6 +71,15 @@ def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator) -
 F = TypeVar("F", bound=Callable)
 
 
+def _accumulate(into: list[torch.Tensor | None],
+                grads: Sequence[torch.Tensor | None] | dict[int, torch.Tensor]) -> None:
+    """``into[i] += grads[i]`` in place (``into[i] = grads[i]`` while it is ``None``; a ``None`` gradient adds
+    nothing); ``grads`` is a sequence or ``{i: gradient}``."""
+    for i, g in (grads.items() if isinstance(grads, dict) else enumerate(grads)):
+        if g is not None:
+            into[i] = g if into[i] is None else into[i].add_(g)
+
+
 def _per_member(fn: F) -> F:
     """Let a method of an ensemble take states ``[R, *batch, X]``: it sees ``[R, n, X]``, results get ``*batch`` back.
 
@@ -231,30 +240,46 @@ class PiecewiseLinearRNN(nn.Module):
         return self.linear_map(self.region_code(z))[0]
 
     # -- pieces of the hand-written backward pass of forced rollouts -------------------
-    def _transposed_jacobians(self, z: torch.Tensor, batch: int
-                              ) -> tuple[Callable[[int, torch.Tensor], torch.Tensor], tuple[torch.Tensor, ...]]:
-        """``(i, a : [*E, B, M]) -> J(z_i)^T a`` for step ``i`` of the states ``z : [*E, t * B, M]`` (``t``
-        steps of ``B``), and the data :meth:`_step_vjp` reuses once the recursion ran it on every step.
+    def _chunk_width(self) -> int:
+        """Numbers per state that :meth:`_transposed_jacobians` keeps for a chunk of steps (here ``J``: ``M^2``,
+        and the region code)."""
+        return self.latent_dim ** 2 + self.code_size
+
+    def _transposed_jacobians(self, z: torch.Tensor, batch: int, work: dict | None = None
+                              ) -> tuple[Callable[..., torch.Tensor], tuple[torch.Tensor, ...]]:
+        """``(i, a : [*E, B, M], out=None) -> J(z_i)^T a`` (written into ``out`` if given) for step ``i`` of the
+        states ``z : [*E, t * B, M]`` (``t`` steps of ``B``), and the data :meth:`_step_vjp` uses once the
+        recursion ran it on every step. ``work`` is a dict that the calls of one backward pass share (buffers
+        reused from chunk to chunk).
 
         Here from the Jacobians; ShallowPLRNN overrides it with its factored Jacobian.
         """
         e = len(self._member_shape)
         jac = self.jacobian(z).unflatten(e, (-1, batch))  # [*E, t, B, M, M]
-        return lambda i, a: torch.matmul(a.unsqueeze(-2), jac.select(e, i)).squeeze(-2), ()
+
+        def product(i: int, a: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+            b = torch.matmul(a.unsqueeze(-2), jac.select(e, i)).squeeze(-2)
+            return b if out is None else out.copy_(b)
+
+        return product, ()
 
     def _step_vjp(self, z: torch.Tensor, s: torch.Tensor | None, cotangent: torch.Tensor,
-                  data: tuple[torch.Tensor, ...], params: Sequence[torch.Tensor],
-                  wrt_inputs: bool) -> tuple[torch.Tensor | None, ...]:
-        """Gradients of ``sum(cotangent * step(z, s))`` w.r.t. ``params`` (then ``s`` if ``wrt_inputs``); ``None``
-        for a parameter ``step`` does not use. ``z, cotangent : [*E, n, M]``, ``s : [*E, n, K]``, ``data`` from
-        :meth:`_transposed_jacobians`. Here by autograd; ShallowPLRNN has a closed form."""
+                  data: tuple[torch.Tensor, ...], params: Sequence[torch.Tensor], wrt_inputs: bool,
+                  into: list[torch.Tensor | None]) -> torch.Tensor | None:
+        """Add the gradients of ``sum(cotangent * step(z, s))`` w.r.t. ``params`` into ``into`` (one entry per
+        parameter, ``None`` until a gradient arrives; left ``None`` for a parameter ``step`` does not use) and
+        return the gradient w.r.t. ``s`` if ``wrt_inputs`` (else ``None``). ``z, cotangent : [*E, n, M]``,
+        ``s : [*E, n, K]``, ``data`` from :meth:`_transposed_jacobians` (which the call may overwrite). Here by
+        autograd; ShallowPLRNN has a closed form."""
         with torch.enable_grad():
             if s is not None:
                 s = s.detach().requires_grad_(wrt_inputs)
             wrt = [*params, *([s] if wrt_inputs else [])]
             if not wrt:
-                return ()
-            return torch.autograd.grad(self.step(z.detach(), s), wrt, cotangent, allow_unused=True)
+                return None
+            grads = torch.autograd.grad(self.step(z.detach(), s), wrt, cotangent, allow_unused=True)
+        _accumulate(into, grads[: len(params)])
+        return grads[-1] if wrt_inputs else None
 
     @_per_member
     def observe(self, z: torch.Tensor) -> torch.Tensor:

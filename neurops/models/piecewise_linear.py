@@ -241,8 +241,8 @@ class PiecewiseLinearRNN(nn.Module):
 
     # -- pieces of the hand-written backward pass of forced rollouts -------------------
     def _chunk_width(self) -> int:
-        """Numbers per state that :meth:`_transposed_jacobians` keeps for a chunk of steps (here ``J``: ``M^2``,
-        and the region code)."""
+        """Numbers per state of the largest array :meth:`_transposed_jacobians` keeps for a chunk of steps (here
+        ``J``, ``M^2``, and the region code); sets the chunk length of the backward pass."""
         return self.latent_dim ** 2 + self.code_size
 
     def _transposed_jacobians(self, z: torch.Tensor, batch: int, work: dict | None = None

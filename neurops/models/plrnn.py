@@ -215,7 +215,9 @@ class ShallowPLRNN(PiecewiseLinearRNN):
         return torch.sub(on, off, out=off), on, pre
 
     def _chunk_width(self) -> int:
-        return 4 * self.hidden_dim  # d, on, the pre-activations and their gradient (no J)
+        # no J: four [n, L] arrays (d, on, the pre-activations and their gradient) of L numbers a state; chunks of
+        # 8 steps for 8 ECG members (L 250, 16 windows), 65 for one: measured best (dsr_training_speed, 4-16 and 16-64)
+        return self.hidden_dim
 
     def _transposed_jacobians(self, z: torch.Tensor, batch: int, work: dict | None = None
                               ) -> tuple[Callable[..., torch.Tensor], tuple[torch.Tensor, ...]]:

@@ -105,8 +105,8 @@ def fused_backward_pays(model: nn.Module) -> bool:
     without building ``J``) costs ``~M L`` a state, like autograd, and always pays. Otherwise the
     fused path builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
     region bits, while autograd's cost grows only like ``M R``. Measured training steps
-    (``benchmarks/dsr_training_speed.py``, one thread): shPLRNNs 2.7x (Lorenz-63), 2.2x (ECG) and
-    1.4x (M = 16, L = 512) faster than autograd; AL-RNNs 1.9x at ``M^2 R = 800`` (Lorenz-63), 0.4x at
+    (``benchmarks/dsr_training_speed.py``, one thread): shPLRNNs 2.6x (Lorenz-63), 2.6x (ECG) and
+    1.9x (M = 16, L = 512) faster than autograd; AL-RNNs 2.0x at ``M^2 R = 800`` (Lorenz-63), 0.4x at
     ``5e5`` (M = 100, P = 50).
     """
     if not isinstance(model, PiecewiseLinearRNN):
@@ -176,8 +176,10 @@ class _FusedForcedRollout(torch.autograd.Function):
 
     The backward pass walks chunks of steps, newest first (:func:`_steps_per_chunk`): the
     chunk's transposed Jacobians, its adjoint recursion, then one vector-Jacobian product of
-    the map over the chunk's ``steps x B`` inputs for the parameter (and input) gradients.
-    Chunks sized to the CPU cache keep wide hidden layers (ECG, EEG settings) fast.
+    the map over the chunk's ``steps x B`` inputs for the parameter (and input) gradients, added
+    in place into the gradients of the chunks before. Chunks sized to the CPU cache keep wide
+    hidden layers (ECG, EEG settings) fast; the model keeps its chunk arrays in one ``work`` dict
+    for all chunks (fresh arrays of that size cost more than the arithmetic on them).
     """
 
     @staticmethod

@@ -287,6 +287,9 @@ def test_stepper_of_loops_without_autograd_computes_step(name: str, input_dim: i
     with torch.no_grad():
         step = model._stepper()
         assert torch.equal(step(z, s), model.step(z, s))
+        first = step(z, s)  # the stepper reuses its hidden-layer buffers: a later call leaves earlier results alone
+        step(2.0 * z, s)
+        assert torch.equal(first, model.step(z, s))
         assert torch.equal(step(z[..., 0, :], None if s is None else s[..., 0, :]),
                            model.step(z[..., 0, :], None if s is None else s[..., 0, :]))
         with pytest.raises(ModelError, match="input"):

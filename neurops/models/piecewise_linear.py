@@ -23,8 +23,6 @@ References
 .. [2] Hess, F., Monfared, Z., Brenner, M., Durstewitz, D. (2023). Generalized teacher
    forcing for learning chaotic dynamics. ICML 2023, PMLR 202, 13017-13049 (the observation
    models of the shPLRNN experiments).
-.. [3] Talathi, S. S., Vartak, A. (2016). Improving performance of recurrent neural
-   network with ReLU nonlinearity. ICLR workshop, arXiv:1511.03771.
 """
 
 from __future__ import annotations
@@ -39,43 +37,17 @@ import torch
 from torch import nn
 
 from neurops.errors import ModelError
+from neurops.models.pl_init import _uniform
 
 Observation = Literal["identity", "affine"]
-
-
-def talathi_vartak_init(m: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Diagonal and off-diagonal parts of a random positive-definite matrix with spectral radius 1.
-
-    ``K = R^T R / M + I`` with ``R ~ N(0, 1)``, then ``K /= lambda_max(K)``.
-
-    Returns
-    -------
-    a : [M] diagonal of ``K``.
-    w : [M, M] ``K`` with its diagonal zeroed.
-
-    References
-    ----------
-    Talathi & Vartak (2016), arXiv:1511.03771.
-    """
-    r = torch.randn(m, m, generator=generator, dtype=torch.float64)
-    k = r.T @ r / m + torch.eye(m, dtype=torch.float64)
-    k = k / torch.linalg.eigvalsh(k).max()
-    a = torch.diagonal(k).clone()
-    return a.float(), (k - torch.diag(a)).float()
-
-
-def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator) -> torch.Tensor:
-    return (torch.rand(shape, generator=generator) * 2.0 - 1.0) * bound
 
 
 F = TypeVar("F", bound=Callable)
 
 
-def _accumulate(into: list[torch.Tensor | None],
-                grads: Sequence[torch.Tensor | None] | dict[int, torch.Tensor]) -> None:
-    """``into[i] += grads[i]`` in place (``into[i] = grads[i]`` while it is ``None``; a ``None`` gradient adds
-    nothing); ``grads`` is a sequence or ``{i: gradient}``."""
-    for i, g in (grads.items() if isinstance(grads, dict) else enumerate(grads)):
+def _accumulate(into: list[torch.Tensor | None], grads: Sequence[torch.Tensor | None]) -> None:
+    """``into[i] += grads[i]`` in place (``into[i] = grads[i]`` while it is ``None``; ``None`` adds nothing)."""
+    for i, g in enumerate(grads):
         if g is not None:
             into[i] = g if into[i] is None else into[i].add_(g)
 
@@ -422,4 +394,4 @@ def stack_members(models: Sequence[PiecewiseLinearRNN], seeds: Sequence[int] | N
     return ensemble
 
 
-__all__ = ["Observation", "PiecewiseLinearRNN", "stack_members", "talathi_vartak_init"]
+__all__ = ["Observation", "PiecewiseLinearRNN", "stack_members"]

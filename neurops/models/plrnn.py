@@ -29,7 +29,7 @@ References
    RNNs yield highly interpretable symbolic codes in dynamical systems reconstruction.
    NeurIPS 2024.
 .. [5] Talathi, S. S., Vartak, A. (2016), arXiv:1511.03771 (the initialisation,
-   :func:`~neurops.models.piecewise_linear.talathi_vartak_init`).
+   :func:`~neurops.models.pl_init.talathi_vartak_init`).
 """
 
 from __future__ import annotations
@@ -41,14 +41,8 @@ import torch
 from torch import nn
 
 from neurops.errors import ModelError
-from neurops.models.piecewise_linear import (
-    Observation,
-    PiecewiseLinearRNN,
-    _accumulate,
-    _per_member,
-    _uniform,
-    talathi_vartak_init,
-)
+from neurops.models.piecewise_linear import Observation, PiecewiseLinearRNN, _per_member
+from neurops.models.pl_init import _uniform, talathi_vartak_init
 from neurops.models.registry import register
 
 __all__ = ["ALRNN", "PLRNN", "ClippedShallowPLRNN", "DendPLRNN", "ShallowPLRNN"]
@@ -215,9 +209,7 @@ class ShallowPLRNN(PiecewiseLinearRNN):
         return torch.sub(on, off, out=off), on, pre
 
     def _chunk_width(self) -> int:
-        # no J: four [n, L] arrays (d, on, the pre-activations and their gradient) of L numbers a state; chunks of
-        # 8 steps for 8 ECG members (L 250, 16 windows), 65 for one: measured best (dsr_training_speed, 4-16 and 16-64)
-        return self.hidden_dim
+        return self.hidden_dim  # no J: [n, L] arrays (8-step chunks for 8 ECG members, 65 for one: measured best)
 
     def _transposed_jacobians(self, z: torch.Tensor, batch: int, work: dict | None = None
                               ) -> tuple[Callable[..., torch.Tensor], tuple[torch.Tensor, ...]]:
@@ -251,22 +243,19 @@ class ShallowPLRNN(PiecewiseLinearRNN):
         cot_t = cotangent.mT.contiguous()  # [*E, M, n]
         o_il, h2 = cot_t @ on, self._lift(self.h2)  # [*E, M, L]
         gemm_add = torch.Tensor.baddbmm_ if self.members else torch.Tensor.addmm_
-        for i, p in enumerate(params):  # GEMMs accumulate in place (no extra op a chunk)
+        sums = {id(self.A): lambda: (cotangent * z).sum(-2), id(self.h1): lambda: cotangent.sum(-2),
+                id(self.h2): lambda: (self.W1 * o_il).sum(-2)}
+        for i, p in enumerate(params):  # accumulated in place (GEMMs straight into the chunks before)
             acc = into[i]
             if p is self.W1:
                 d_pre = pre.mul_(slope)
-                into[i] = torch.addcmul(cot_t @ d_pre, h2, o_il) if acc is None else \
-                    gemm_add(acc, cot_t, d_pre).addcmul_(h2, o_il)
+                into[i] = (cot_t @ d_pre if acc is None else gemm_add(acc, cot_t, d_pre)).addcmul_(h2, o_il)
             elif p is self.W2:  # z^T u as the transpose of a contiguous [*E, M, L]: ~5x faster than u^T z
                 into[i] = (z.mT @ grad_pre).mT if acc is None else gemm_add(acc.mT, z.mT, grad_pre).mT
-            elif p is self.A:
-                _accumulate(into, {i: (cotangent * z).sum(-2)})
-            elif p is self.h1:
-                _accumulate(into, {i: cotangent.sum(-2)})
-            elif p is self.h2:
-                _accumulate(into, {i: (self.W1 * o_il).sum(-2)})
             elif self.input_dim and p is self.C:
                 into[i] = cot_t @ s if acc is None else gemm_add(acc, cot_t, s)
+            elif id(p) in sums:
+                into[i] = sums[id(p)]() if acc is None else acc.add_(sums[id(p)]())
         return cotangent @ self.C if wrt_inputs else None
 
     def _jacobian_of_slopes(self, slope: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,8 @@ import torch
 
 from neurops.errors import ModelError
 from neurops.models import build, spec_of
-from neurops.models.piecewise_linear import stack_members, talathi_vartak_init
+from neurops.models.piecewise_linear import stack_members
+from neurops.models.pl_init import talathi_vartak_init
 
 NAMES = {
     "plrnn": {},

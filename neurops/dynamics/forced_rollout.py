@@ -105,8 +105,8 @@ def fused_backward_pays(model: nn.Module) -> bool:
     without building ``J``) costs ``~M L`` a state, like autograd, and always pays. Otherwise the
     fused path builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
     region bits, while autograd's cost grows only like ``M R``. Measured training steps
-    (``benchmarks/dsr_training_speed.py``, one thread): shPLRNNs 2.6x (Lorenz-63), 2.6x (ECG) and
-    1.9x (M = 16, L = 512) faster than autograd; AL-RNNs 2.0x at ``M^2 R = 800`` (Lorenz-63), 0.4x at
+    (``benchmarks/dsr_training_speed.py``, one thread): shPLRNNs 2.4x (Lorenz-63), 2.7x (ECG) and
+    1.8x (M = 16, L = 512) faster than autograd; AL-RNNs 2.1x at ``M^2 R = 800`` (Lorenz-63), 0.4x at
     ``5e5`` (M = 100, P = 50).
     """
     if not isinstance(model, PiecewiseLinearRNN):

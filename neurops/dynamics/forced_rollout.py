@@ -45,7 +45,7 @@ from neurops.errors import ModelError
 from neurops.models.piecewise_linear import PiecewiseLinearRNN
 
 _FUSED_MAX_COST = 2**16  # M^2 R above which autograd is faster (fused_backward_pays)
-_CHUNK_ELEMENTS = 2**18  # numbers per step chunk of the backward pass (~1 MB: stays in cache)
+_CHUNK_ELEMENTS = 2**18  # numbers per chunk of steps of the backward pass (~1 MB an array; measured best)
 
 
 def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
@@ -105,8 +105,8 @@ def fused_backward_pays(model: nn.Module) -> bool:
     without building ``J``) costs ``~M L`` a state, like autograd, and always pays. Otherwise the
     fused path builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
     region bits, while autograd's cost grows only like ``M R``. Measured training steps
-    (``benchmarks/dsr_training_speed.py``, one thread): shPLRNNs 2.7x (Lorenz-63), 2.2x (ECG) and
-    1.4x (M = 16, L = 512) faster than autograd; AL-RNNs 1.9x at ``M^2 R = 800`` (Lorenz-63), 0.4x at
+    (``benchmarks/dsr_training_speed.py``, one thread): shPLRNNs 2.4x (Lorenz-63), 2.7x (ECG) and
+    1.8x (M = 16, L = 512) faster than autograd; AL-RNNs 2.1x at ``M^2 R = 800`` (Lorenz-63), 0.4x at
     ``5e5`` (M = 100, P = 50).
     """
     if not isinstance(model, PiecewiseLinearRNN):
@@ -142,12 +142,12 @@ def _forward_loop(model: nn.Module, z_hat: torch.Tensor, keep: torch.Tensor, pul
 
 
 def _steps_per_chunk(model: PiecewiseLinearRNN, batch: int) -> int:
-    """Steps whose Jacobians and hidden activations (``B (M^2 + R)`` numbers a step) fit ``_CHUNK_ELEMENTS``.
+    """Steps whose backward data (``batch`` states of :meth:`~PiecewiseLinearRNN._chunk_width` numbers each) fit
+    ``_CHUNK_ELEMENTS``.
 
     ``batch`` counts the states of a step (windows times members).
     """
-    width = model.latent_dim ** 2 + model.code_size
-    return max(1, _CHUNK_ELEMENTS // (batch * width))
+    return max(1, _CHUNK_ELEMENTS // (batch * model._chunk_width()))
 
 
 def _members_first(x: torch.Tensor, members: int) -> torch.Tensor:
@@ -157,23 +157,18 @@ def _members_first(x: torch.Tensor, members: int) -> torch.Tensor:
     return x.reshape(-1, x.shape[-1])
 
 
-def _chunk_adjoints(product: Callable[[int, torch.Tensor], torch.Tensor], steps: int, keep: torch.Tensor,
-                    grad_z: torch.Tensor, a: torch.Tensor,
-                    first: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The adjoint recursion over steps ``first .. first + steps - 1``, newest first.
+def _chunk_adjoints(product: Callable[..., torch.Tensor], first: int, stop: int, keep: torch.Tensor,
+                    grad_z: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
+    """The adjoint recursion over steps ``first .. stop - 1``, newest first, written into ``a`` and ``b``.
 
-    ``a_k = dL/dz_{k+1}``, ``b_k = dL/dz~_k = J(z~_k)^T a_k`` (``product(k - first, a_k)``, see
-    :meth:`~PiecewiseLinearRNN._transposed_jacobians`) and ``a_{k-1} = g_{k-1} + (1 - w_{k-1}) b_k``;
-    ``a`` is ``a_k`` of the chunk's last step. Returns the chunk's ``a`` and ``b`` (``[steps, *E, B, M]``)
-    and ``a_{first-1}``.
+    ``a_k = dL/dz_{k+1}``, ``b_k = dL/dz~_k = J(z~_k)^T a_k`` (``product(k - first, a_k, out=b_k)``, see
+    :meth:`~PiecewiseLinearRNN._transposed_jacobians`) and ``a_{k-1} = g_{k-1} + (1 - w_{k-1}) b_k``.
+    ``a, b, grad_z : [T, *E, B, M]``; ``a`` holds ``a_{stop-1}`` on entry.
     """
-    a_list, b_list = [a] * steps, [a] * steps
-    for i in range(steps - 1, -1, -1):
-        a_list[i] = a
-        b_list[i] = b = product(i, a)
-        if first + i:
-            a = torch.addcmul(grad_z[first + i - 1], keep[first + i - 1], b)
-    return torch.stack(a_list), torch.stack(b_list), a
+    for k in range(stop - 1, first - 1, -1):
+        product(k - first, a[k], b[k])
+        if k:
+            torch.addcmul(grad_z[k - 1], keep[k - 1], b[k], out=a[k - 1])
 
 
 class _FusedForcedRollout(torch.autograd.Function):
@@ -181,8 +176,10 @@ class _FusedForcedRollout(torch.autograd.Function):
 
     The backward pass walks chunks of steps, newest first (:func:`_steps_per_chunk`): the
     chunk's transposed Jacobians, its adjoint recursion, then one vector-Jacobian product of
-    the map over the chunk's ``steps x B`` inputs for the parameter (and input) gradients.
-    Chunks sized to the CPU cache keep wide hidden layers (ECG, EEG settings) fast.
+    the map over the chunk's ``steps x B`` inputs for the parameter (and input) gradients, added
+    in place into the gradients of the chunks before. Chunks sized to the CPU cache keep wide
+    hidden layers (ECG, EEG settings) fast; the model keeps its chunk arrays in one ``work`` dict
+    for all chunks (fresh arrays of that size cost more than the arithmetic on them).
     """
 
     @staticmethod
@@ -205,24 +202,23 @@ class _FusedForcedRollout(torch.autograd.Function):
         targets = [p for p, n in zip(ctx.params, needed, strict=True) if n]
         wrt_inputs = inputs is not None and ctx.needs_input_grad[3]
         grad_targets: list[torch.Tensor | None] = [None] * len(targets)
-        b_all = torch.empty_like(grad_z)
+        a_all, b_all = torch.empty_like(grad_z), torch.empty_like(grad_z)  # [T, *E, B, M]
+        a_all[-1] = grad_z[-1]
         grad_inputs = torch.zeros_like(inputs) if wrt_inputs else None
 
-        chunk, a = _steps_per_chunk(model, batch * max(1, members)), grad_z[-1]
+        chunk, work = _steps_per_chunk(model, batch * max(1, members)), dict[Any, Any]()
         for stop in range(n_steps, 0, -chunk):
             first = max(0, stop - chunk)
             z_in = _members_first(starts[first:stop], members)  # [R, t * B, M] ([t * B, M])
-            product, data = model._transposed_jacobians(z_in, batch)
-            a_chunk, b_all[first:stop], a = _chunk_adjoints(product, stop - first, keep, grad_z, a, first)
+            product, data = model._transposed_jacobians(z_in, batch, work)
+            _chunk_adjoints(product, first, stop, keep, grad_z, a_all, b_all)
             s = None  # the parameter (and input) gradients of this chunk's steps
             if inputs is not None:
                 s = _members_first(inputs[..., first:stop, :].movedim(-2, 0), members)
-            grads = model._step_vjp(z_in, s, _members_first(a_chunk, members), data, targets, wrt_inputs)
-            for i, g in enumerate(grads[: len(targets)]):
-                if g is not None:
-                    grad_targets[i] = g if grad_targets[i] is None else grad_targets[i] + g
-            if wrt_inputs:
-                g_s = grads[-1].reshape(*inputs.shape[:-3], stop - first, batch, -1)  # [*E, t, B, K]
+            g_s = model._step_vjp(z_in, s, _members_first(a_all[first:stop], members), data, targets, wrt_inputs,
+                                  grad_targets)
+            if g_s is not None:
+                g_s = g_s.reshape(*inputs.shape[:-3], stop - first, batch, -1)  # [*E, t, B, K]
                 grad_inputs[..., first:stop, :] = g_s.transpose(-3, -2)
 
         grad_z_hat = None

@@ -23,8 +23,6 @@ References
 .. [2] Hess, F., Monfared, Z., Brenner, M., Durstewitz, D. (2023). Generalized teacher
    forcing for learning chaotic dynamics. ICML 2023, PMLR 202, 13017-13049 (the observation
    models of the shPLRNN experiments).
-.. [3] Talathi, S. S., Vartak, A. (2016). Improving performance of recurrent neural
-   network with ReLU nonlinearity. ICLR workshop, arXiv:1511.03771.
 """
 
 from __future__ import annotations
@@ -39,36 +37,19 @@ import torch
 from torch import nn
 
 from neurops.errors import ModelError
+from neurops.models.pl_init import _uniform
 
 Observation = Literal["identity", "affine"]
 
 
-def talathi_vartak_init(m: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Diagonal and off-diagonal parts of a random positive-definite matrix with spectral radius 1.
-
-    ``K = R^T R / M + I`` with ``R ~ N(0, 1)``, then ``K /= lambda_max(K)``.
-
-    Returns
-    -------
-    a : [M] diagonal of ``K``.
-    w : [M, M] ``K`` with its diagonal zeroed.
-
-    References
-    ----------
-    Talathi & Vartak (2016), arXiv:1511.03771.
-    """
-    r = torch.randn(m, m, generator=generator, dtype=torch.float64)
-    k = r.T @ r / m + torch.eye(m, dtype=torch.float64)
-    k = k / torch.linalg.eigvalsh(k).max()
-    a = torch.diagonal(k).clone()
-    return a.float(), (k - torch.diag(a)).float()
-
-
-def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator) -> torch.Tensor:
-    return (torch.rand(shape, generator=generator) * 2.0 - 1.0) * bound
-
-
 F = TypeVar("F", bound=Callable)
+
+
+def _accumulate(into: list[torch.Tensor | None], grads: Sequence[torch.Tensor | None]) -> None:
+    """``into[i] += grads[i]`` in place (``into[i] = grads[i]`` while it is ``None``; ``None`` adds nothing)."""
+    for i, g in enumerate(grads):
+        if g is not None:
+            into[i] = g if into[i] is None else into[i].add_(g)
 
 
 def _per_member(fn: F) -> F:
@@ -231,30 +212,46 @@ class PiecewiseLinearRNN(nn.Module):
         return self.linear_map(self.region_code(z))[0]
 
     # -- pieces of the hand-written backward pass of forced rollouts -------------------
-    def _transposed_jacobians(self, z: torch.Tensor, batch: int
-                              ) -> tuple[Callable[[int, torch.Tensor], torch.Tensor], tuple[torch.Tensor, ...]]:
-        """``(i, a : [*E, B, M]) -> J(z_i)^T a`` for step ``i`` of the states ``z : [*E, t * B, M]`` (``t``
-        steps of ``B``), and the data :meth:`_step_vjp` reuses once the recursion ran it on every step.
+    def _chunk_width(self) -> int:
+        """Numbers per state of the largest array :meth:`_transposed_jacobians` keeps for a chunk of steps (here
+        ``J``, ``M^2``, and the region code); sets the chunk length of the backward pass."""
+        return self.latent_dim ** 2 + self.code_size
+
+    def _transposed_jacobians(self, z: torch.Tensor, batch: int, work: dict | None = None
+                              ) -> tuple[Callable[..., torch.Tensor], tuple[torch.Tensor, ...]]:
+        """``(i, a : [*E, B, M], out=None) -> J(z_i)^T a`` (written into ``out`` if given) for step ``i`` of the
+        states ``z : [*E, t * B, M]`` (``t`` steps of ``B``), and the data :meth:`_step_vjp` uses once the
+        recursion ran it on every step. ``work`` is a dict that the calls of one backward pass share (buffers
+        reused from chunk to chunk).
 
         Here from the Jacobians; ShallowPLRNN overrides it with its factored Jacobian.
         """
         e = len(self._member_shape)
         jac = self.jacobian(z).unflatten(e, (-1, batch))  # [*E, t, B, M, M]
-        return lambda i, a: torch.matmul(a.unsqueeze(-2), jac.select(e, i)).squeeze(-2), ()
+
+        def product(i: int, a: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+            b = torch.matmul(a.unsqueeze(-2), jac.select(e, i)).squeeze(-2)
+            return b if out is None else out.copy_(b)
+
+        return product, ()
 
     def _step_vjp(self, z: torch.Tensor, s: torch.Tensor | None, cotangent: torch.Tensor,
-                  data: tuple[torch.Tensor, ...], params: Sequence[torch.Tensor],
-                  wrt_inputs: bool) -> tuple[torch.Tensor | None, ...]:
-        """Gradients of ``sum(cotangent * step(z, s))`` w.r.t. ``params`` (then ``s`` if ``wrt_inputs``); ``None``
-        for a parameter ``step`` does not use. ``z, cotangent : [*E, n, M]``, ``s : [*E, n, K]``, ``data`` from
-        :meth:`_transposed_jacobians`. Here by autograd; ShallowPLRNN has a closed form."""
+                  data: tuple[torch.Tensor, ...], params: Sequence[torch.Tensor], wrt_inputs: bool,
+                  into: list[torch.Tensor | None]) -> torch.Tensor | None:
+        """Add the gradients of ``sum(cotangent * step(z, s))`` w.r.t. ``params`` into ``into`` (one entry per
+        parameter, ``None`` until a gradient arrives; left ``None`` for a parameter ``step`` does not use) and
+        return the gradient w.r.t. ``s`` if ``wrt_inputs`` (else ``None``). ``z, cotangent : [*E, n, M]``,
+        ``s : [*E, n, K]``, ``data`` from :meth:`_transposed_jacobians` (which the call may overwrite). Here by
+        autograd; ShallowPLRNN has a closed form."""
         with torch.enable_grad():
             if s is not None:
                 s = s.detach().requires_grad_(wrt_inputs)
             wrt = [*params, *([s] if wrt_inputs else [])]
             if not wrt:
-                return ()
-            return torch.autograd.grad(self.step(z.detach(), s), wrt, cotangent, allow_unused=True)
+                return None
+            grads = torch.autograd.grad(self.step(z.detach(), s), wrt, cotangent, allow_unused=True)
+        _accumulate(into, grads[: len(params)])
+        return grads[-1] if wrt_inputs else None
 
     @_per_member
     def observe(self, z: torch.Tensor) -> torch.Tensor:
@@ -397,4 +394,4 @@ def stack_members(models: Sequence[PiecewiseLinearRNN], seeds: Sequence[int] | N
     return ensemble
 
 
-__all__ = ["Observation", "PiecewiseLinearRNN", "stack_members", "talathi_vartak_init"]
+__all__ = ["Observation", "PiecewiseLinearRNN", "stack_members"]

@@ -57,7 +57,9 @@ def test_jacobian_chunks_and_frozen_parameters_give_the_same_gradients(monkeypat
         return [p.grad for p in model.parameters() if p.requires_grad]
 
     reference = grads(False)
-    monkeypatch.setattr(fr, "_CHUNK_ELEMENTS", 4 * (9 + 40) * 7)  # chunks of 7 steps
+    monkeypatch.setattr(fr, "_CHUNK_ELEMENTS", 4 * model._chunk_width() * 7)  # chunks of 7 steps
+    assert fr._steps_per_chunk(model, 4) == 7
+    assert model._chunk_width() == 20  # no J: the closed form keeps arrays of L numbers a state, not M^2 + R
     for ref, got in zip(reference, grads(True), strict=True):
         torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
     assert model.A.grad is None

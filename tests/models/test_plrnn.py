@@ -7,7 +7,8 @@ import torch
 
 from neurops.errors import ModelError
 from neurops.models import build, spec_of
-from neurops.models.piecewise_linear import stack_members, talathi_vartak_init
+from neurops.models.piecewise_linear import stack_members
+from neurops.models.pl_init import talathi_vartak_init
 
 NAMES = {
     "plrnn": {},
@@ -253,7 +254,13 @@ def test_backward_pieces_of_the_step_match_autograd(name: str, input_dim: int, m
             a = cot.unflatten(e, (4, 5)).select(e, i)
             torch.testing.assert_close(product(i, a), (a.unsqueeze(-1) * jac.select(e, i)).sum(-2),  # J^T a
                                        rtol=1e-10, atol=1e-12)
-        got = model._step_vjp(z, s, cot, data, params, input_dim > 0)
+        into: list[torch.Tensor | None] = [None] * len(params)
+        grad_s = model._step_vjp(z, s, cot, data, params, input_dim > 0, into)
+        product, data = model._transposed_jacobians(z, 5)  # a second call adds the same gradients again
+        for i in range(3, -1, -1):
+            product(i, cot.unflatten(e, (4, 5)).select(e, i))
+        model._step_vjp(z, s, cot, data, params, input_dim > 0, into)
+        got = [None if g is None else g / 2 for g in into] + ([grad_s] if input_dim else [])
     with torch.enable_grad():
         s_ref = None if s is None else s.clone().requires_grad_(True)
         want = torch.autograd.grad(model.step(z, s_ref), params + ([s_ref] if input_dim else []), cot,
@@ -281,6 +288,9 @@ def test_stepper_of_loops_without_autograd_computes_step(name: str, input_dim: i
     with torch.no_grad():
         step = model._stepper()
         assert torch.equal(step(z, s), model.step(z, s))
+        first = step(z, s)  # the stepper reuses its hidden-layer buffers: a later call leaves earlier results alone
+        step(2.0 * z, s)
+        assert torch.equal(first, model.step(z, s))
         assert torch.equal(step(z[..., 0, :], None if s is None else s[..., 0, :]),
                            model.step(z[..., 0, :], None if s is None else s[..., 0, :]))
         with pytest.raises(ModelError, match="input"):

@@ -15,7 +15,8 @@ Methods (``--methods``):
   ``--ref-anneal``), all problems of a group in one batched solve per step;
 * ``fno`` / ``mgno``: the same posterior through the trained surrogate (``inverse_surrogates.py``),
   without and with (``fno_me`` / ``mgno_me``) the surrogate's error statistics on the 200 validation
-  pairs in the likelihood;
+  pairs in the likelihood; plain pCN / gpCN unless ``--temperatures``, ``--blocks``, ``--anneal``
+  give the surrogate chains the reference's scheme (cache those in their own ``--cache`` folder);
 * ``dgno``: DGNO's latent posterior (pCN-Langevin, physics term, model-error term), one problem at
   a time.
 
@@ -96,6 +97,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", default="lognormal=100+300,piecewise=100+400",
                    help="burn-in+kept steps of the surrogate chains per coefficient")
     p.add_argument("--thin", default="lognormal=2,piecewise=2")
+    p.add_argument("--temperatures", default="", help="as --ref-temperatures, for the surrogate chains")
+    p.add_argument("--blocks", default="", help="as --ref-blocks, for the surrogate chains")
+    p.add_argument("--anneal", default="", help="as --ref-anneal, for the surrogate chains")
     p.add_argument("--surrogate-laplace", type=int, default=4,
                    help="Gauss-Newton steps of the Laplace reference through a surrogate (M Jacobian rows each)")
     p.add_argument("--dgno-steps", default="500+1500", help="burn-in+kept pCN-Langevin steps of DGNO (thin 5)")
@@ -113,24 +117,31 @@ def _per_coefficient(text: str) -> dict[str, str]:
     return dict(item.split("=") for item in text.split(",") if item)
 
 
+def _sampler(args: argparse.Namespace, coefficient: str, prefix: str) -> dict[str, Any]:
+    """Tempering ladder, pCN blocks and annealed burn-in of one coefficient from the ``{prefix}temperatures``,
+    ``{prefix}blocks`` and ``{prefix}anneal`` options (``ref_`` for the reference, ``""`` for the surrogates)."""
+    temps, blocks, anneal = (_per_coefficient(getattr(args, prefix + key)).get(coefficient)
+                             for key in ("temperatures", "blocks", "anneal"))
+    sampler: dict[str, Any] = {"temperatures": tuple(float(b) for b in temps.split("/")) if temps else None,
+                               "blocks": tuple(int(e) for e in blocks.split("/")) if blocks else None,
+                               "anneal": int(anneal or 0)}
+    if sampler["blocks"]:
+        sampler["sampler"] = "pcn"
+    return sampler
+
+
 def _config(args: argparse.Namespace, coefficient: str, method: str) -> InversionConfig:
     if method == "dgno":
         burn, kept = (int(v) for v in args.dgno_steps.split("+"))
         return InversionConfig(n_chains=args.chains, n_burn=burn, n_samples=kept, thin=5,
                                n_particles=args.dgno_particles, seed=0)
-    steps, thin = (args.ref_steps, args.ref_thin) if method == "reference" else (args.steps, args.thin)
+    reference = method == "reference"
+    steps, thin = (args.ref_steps, args.ref_thin) if reference else (args.steps, args.thin)
     burn, kept = (int(v) for v in _per_coefficient(steps)[coefficient].split("+"))
-    sampler: dict[str, Any] = {}
-    if method == "reference":
-        temps, blocks = (_per_coefficient(t).get(coefficient) for t in (args.ref_temperatures, args.ref_blocks))
-        sampler = {"temperatures": tuple(float(b) for b in temps.split("/")) if temps else None,
-                   "blocks": tuple(int(e) for e in blocks.split("/")) if blocks else None,
-                   "anneal": int(_per_coefficient(args.ref_anneal).get(coefficient, 0))}
-        if sampler["blocks"]:
-            sampler["sampler"] = "pcn"
     return InversionConfig(n_chains=args.chains, n_burn=burn, n_samples=kept,
                            thin=int(_per_coefficient(thin)[coefficient]), seed=0,
-                           laplace_iterations=12 if method == "reference" else args.surrogate_laplace, **sampler)
+                           laplace_iterations=12 if reference else args.surrogate_laplace,
+                           **_sampler(args, coefficient, "ref_" if reference else ""))
 
 
 def _path(method: str, coefficient: str, n_obs: int, index: int, cache: Path = POSTERIORS) -> Path:
@@ -194,7 +205,7 @@ def forward_cost(coefficient: str, batch: int = 52, repeat: int = 7) -> dict[str
     data = problem_file(coefficient)
     a = torch.as_tensor(read_split(data, "val")["inputs"]["a"][:batch], dtype=torch.float64)
     fns = {"pde": DarcyForward.from_generator(read_meta(data).generator)}
-    for name in ("fno", "mgno"):
+    for name in ("fno", "mgno", "dgno"):
         if checkpoint_path(name, coefficient).exists():
             fns[name] = SurrogateForward(load_surrogate(checkpoint_path(name, coefficient)).forward, name=name)
     calls = {name: (lambda f=f: f(a)) for name, f in fns.items()}
@@ -207,6 +218,15 @@ def forward_cost(coefficient: str, batch: int = 52, repeat: int = 7) -> dict[str
 
 def _rel(x: np.ndarray, ref: np.ndarray) -> float:
     return field_relative_l2(x, ref)
+
+
+def _steps_label(config: dict[str, Any]) -> str:
+    """``burn+kept`` steps of a posterior's chains, with its tempering rungs, pCN blocks and annealed steps."""
+    label = f"{config['n_burn']}+{config['n_samples']}"
+    extras = [f"{len(config['temperatures']) + 1} T" if config.get("temperatures") else "",
+              f"{len(config['blocks']) + 1} B" if config.get("blocks") else "",
+              f"A {config['anneal']}" if config.get("anneal") else ""]
+    return " ".join([label, *(e for e in extras if e)])
 
 
 def compare(method: str, coefficient: str, n_obs: int, problems: int, cache: Path) -> dict[str, Any] | None:
@@ -226,7 +246,7 @@ def compare(method: str, coefficient: str, n_obs: int, problems: int, cache: Pat
                "chi2": r.predictive.get("chi2_per_obs", np.nan), "passed": r.predictive.get("passed", False),
                "rhat_max": r.diagnostics["rhat_max"], "ess_min": r.diagnostics["ess_min"],
                "acceptance": r.diagnostics["acceptance"], "seconds": r.info["seconds"],
-               "steps": f"{r.info['config']['n_burn']}+{r.info['config']['n_samples']}",
+               "steps": _steps_label(r.info["config"]),
                "decoder_std": float(np.mean(r.summary["a_decoder_std"])) if "a_decoder_std" in r.summary else None}
         if ref is not None:
             ref_std = {k: ref.summary[f"{k}_std"] for k in ("a", "u")}
@@ -353,7 +373,8 @@ def report(args: argparse.Namespace) -> None:
             "the draws of a to the reference draws, divided by the RMS reference std. chi2/M: posterior-predictive "
             "check through the true solver (pass: fraction of problems inside the 99 % band of chi2_M/M). s / inv.: "
             "seconds per inversion (problems of a group inverted together, except DGNO). steps: burn-in + kept "
-            f"steps per chain; {args.chains} chains from independent prior draws.")
+            f"steps per chain ('5 T': 5 tempering rungs, '6 B': 6 pCN blocks, 'A 400': 400 annealed burn-in "
+            f"steps); {args.chains} chains from independent prior draws.")
     save_results(args.name, vars(args), rows, table + "\n\n" + note + "\n", args.results_dir,
                  details={"records": records, "forward_ms_per_sample": costs, "reference_by_length": curves})
 

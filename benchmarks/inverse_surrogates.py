@@ -50,8 +50,9 @@ INVERSE_DIR = WORK_DIR / "inverse"
 RESOLUTION = 33
 #: training settings per model: epochs and batch size, sized for a 2-core machine shared by five jobs, where a
 #: background job at nice 19 gets a tenth to a half of a core (CPU cost on one thread: FNO 9 ms, MgNO 12 ms and
-#: DGNO about 10 ms per training sample and epoch). FNO uses the quickstart's one-cycle schedule: 12 epochs gave
-#: 1.70 % test rel. L2 (piecewise), 20 epochs (--epochs 20) 0.43 % (lognormal); the papers' schedules (500 epochs;
+#: DGNO 2.5-2.8 ms per training sample and epoch). FNO uses the quickstart's one-cycle schedule: 12 epochs gave
+#: 1.70 % test rel. L2 (piecewise), 20 epochs (--epochs 20) 0.43 % (lognormal); DGNO 10 epochs 18.0 / 22.5 %
+#: (lognormal / piecewise), 40 epochs (--epochs 40) 8.8 / 13.7 %; the papers' schedules (500 epochs;
 #: DGNO 1000-2000) need a GPU.
 SETTINGS: dict[str, dict[str, Any]] = {
     "fno": {"epochs": 12, "batch_size": 20},

@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> None:
              "of T~ = 200 / 300 (the paper's T~; it trains 2000-3000 epochs); "
              f"data: {n_steps} samples per split, standardised, from neurops' generators, seed {seeds[0]}; model "
              f"seeds {seeds}" + (" (one ensemble run per system)" if len(seeds) > 1 else "") + ". "
-             f"Checkpoint: lowest validation D_stsp (every {VAL_EVERY} epochs, 5e4-step orbit). Regions counted on "
-             "a 20 000-step model orbit after 2000 transient steps.\n")
+             f"Checkpoint: lowest val/d_stsp (every {VAL_EVERY} epochs, 5e4-step orbit against the training split). "
+             "Regions counted on a 20 000-step model orbit after 2000 transient steps.\n")
     md = table + "\n" + "\n".join(fp_lines) + markdown_table(fp_rows) + notes
     print(md)
     settings = {**vars(args), "epochs_per_system": budget, "batches_per_epoch": batches, "n_steps": n_steps}

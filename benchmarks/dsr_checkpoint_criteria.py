@@ -9,12 +9,14 @@ training splits and the protocol's test metrics (Hess et al. 2023: an orbit of `
 from the first test point, the first ``0.25 T`` dropped):
 
 * ``val, T_val orbit``: D_stsp of an orbit as long as the validation split (``T_val`` points,
-  one start): ``DynamicsTask``'s default (``val_gen_length=None``), the old criterion;
+  one start) against it: ``DynamicsTask(val_reference="val", val_gen_length=None)``, the first default;
 * ``val, 5e4 orbit``: the same with a 5 * 10^4-step orbit (``val_gen_length=50000``: what the DSR
-  benchmarks use);
+  benchmarks used before this study);
 * ``val, 5 starts``: the mean D_stsp of ``T_val``-step orbits from 5 initial conditions spread over
   the validation split;
-* ``train, 5e4 orbit``: the 5 * 10^4-step orbit against the whole training split;
+* ``train, 5e4 orbit``: the 5 * 10^4-step orbit against the whole training split
+  (``val_reference="train"``, ``DynamicsTask``'s default since this study, with ``val_gen_length=50000``
+  in the shipped configs: ``benchmarks/results/dsr_checkpoint_criteria_lorenz63_250k.md``);
 * ``final``: no selection, the last snapshot;
 * ``oracle (test)``: the snapshot with the lowest test D_stsp, the best any criterion could do.
 

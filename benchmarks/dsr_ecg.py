@@ -94,9 +94,10 @@ def main(argv: list[str] | None = None) -> None:
                          for label, r in raw.items())
     notes = (f"\n\nBudget: {epochs} epochs x {batches} batches of {batch_size} windows of T~ = {seq_len} "
              f"({epochs * batches} RAdam steps, lr {args.lr:g} -> {args.lr_end:g}), checkpoint with the lowest "
-             f"validation D_stsp (every {val_every} epochs, 5e4-step orbit); "
+             f"val/d_stsp (every {val_every} epochs, 5e4-step orbit against the training split); "
              f"the paper trains far longer (5000 epochs x 50 batches). Seeds {seeds}"
              + (" (one ensemble run per method; train s is the whole run's)" if len(seeds) > 1 else "")
+             + ("; train s counts only the part after the last --resume" if args.resume else "")
              + f". Orbits (majority over the starts): {verdicts}. lambda_max is per step (the ECG's sampling "
              f"interval is not in the files). Targets: D_stsp <= {2 * floor['d_stsp']:.3g}, D_H <= "
              f"{2 * floor['d_h']:.3g} (2x the data's floor).\n")

@@ -11,12 +11,13 @@ floor (test vs noisy train: 0.119 and 0.070) and lambda_max within 10 % of the d
 (0.906 per time unit). Windows, batch size and optimiser follow the paper (T~ = 200,
 16 windows per batch, RAdam with exponential decay); the CPU budget is ~17x fewer gradient
 steps (15 000 instead of 250 000) with a higher start learning rate (5e-3 instead of 1e-3).
-Checkpoints are compared every 10 epochs by the validation D_stsp of a 5 * 10^4-step
-free-running orbit (``val_gen_length``), less noisy than an orbit as short as the 10^4-point
-validation series. Both that val-selected checkpoint and the final state are evaluated:
-the short validation split hardly separates late checkpoints, and with the paper's
-250 000 steps neither was the better for every seed (D_stsp of seeds 0 / 1 / 2:
-0.19 / 0.25 / 0.20 val-selected, 0.23 / 0.23 / 0.25 final). ``--evaluate-only``
+Checkpoints are compared every 10 epochs by ``val/d_stsp``: the D_stsp of a 5 * 10^4-step
+free-running orbit (``val_gen_length``), started on the validation series, against the training
+split (``val_reference="train"``, ``DynamicsTask``'s default; runs before it compared with the
+10^4-point validation series). Both that val-selected checkpoint and the final state are
+evaluated: with the paper's 250 000 steps neither was the better for every seed (8 seeds: median
+D_stsp 0.197 val-selected, 0.196 final; ``dsr_checkpoint_criteria.py`` compares the criteria on
+such a run). ``--evaluate-only``
 re-evaluates the checkpoints of an earlier run of the same methods and seeds.
 
 Training outcomes vary with the seed (at 15 000 steps the GTF D_stsp of seeds 0, 1, 2 was
@@ -177,8 +178,10 @@ def main(argv: list[str] | None = None) -> None:
     notes = (f"\n\nModel: clipped shPLRNN, M = 3, L = 100, identity observation. Budget per run: {epochs} epochs "
              f"x {batches} batches of {batch_size} windows of T~ = {seq_len} ({steps} RAdam steps, lr {args.lr:g} -> "
              f"{args.lr_end:g} exponential per epoch, lambda_latent 1e-5), seeds {seeds}. Evaluated: the checkpoint "
-             f"with the lowest validation D_stsp (val-selected: every {val_every} epochs, 5e4-step orbit against the "
-             "1e4-point validation split) and the state after the last step (final). "
+             f"with the lowest val/d_stsp (val-selected: every {val_every} epochs, 5e4-step orbit against the "
+             "training split) and the state after the last step (final). "
+             + ("train s: this invocation's wall time (a resumed run counts only the part after the resume). "
+                if args.resume else "") +
              "The paper trains 5000 x 50 steps (lr 1e-3 -> 1e-6). "
              f"Targets: D_stsp <= {2 * floor['d_stsp']:.3g}, D_H <= {2 * floor['d_h']:.3g}, lambda_max within 10 % of "
              f"{LAMBDA_LORENZ} (1/time unit, dt = {DT}).\n")

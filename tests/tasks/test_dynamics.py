@@ -129,7 +129,7 @@ def test_val_gen_length_sets_the_orbit_length_of_d_stsp() -> None:
     x = torch.randn(1, 120, 3, generator=torch.Generator().manual_seed(0))
     x_np = x[0].double().numpy()
     for n_gen in (None, 600):
-        task = _small_task(val_gen_length=n_gen)
+        task = _small_task(val_gen_length=n_gen, val_reference="val")
         logged: dict[str, float] = {}
         task.log = lambda key, value, _logged=logged, **_: _logged.__setitem__(key, value)  # no trainer
         task.validation_step({"x": x}, 0)
@@ -140,6 +140,32 @@ def test_val_gen_length_sets_the_orbit_length_of_d_stsp() -> None:
     with pytest.raises(ConfigError, match="val_gen_length"):
         _small_task(val_gen_length=0)
     assert np.isfinite(logged["val/d_h"])
+
+
+def test_val_reference_train_scores_the_orbit_against_the_training_split(l63_file: Path, tmp_path: Path) -> None:
+    dm = DynamicsDataModule(l63_file, seq_len=30, batch_size=8, batches_per_epoch=2, val_length=300)
+    logged = {}
+    for reference in ("train", "val"):
+        task = _small_task(val_reference=reference, val_gen_length=2000)  # the same initial model (seed 0)
+        trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                            default_root_dir=tmp_path)
+        trainer.validate(task, datamodule=dm, verbose=False)
+        logged[reference] = (float(trainer.callback_metrics["val/d_stsp"]), float(trainer.callback_metrics["val/d_h"]))
+    x_val = dm.val_series[0].astype(np.float64)
+    gen = generate_like(task.net, x_val, n_steps=2000)
+    x_train = dm.train_series.reshape(-1, 3).astype(np.float64)  # both training trajectories, 2 x 1500 points
+    assert len(x_train) == 3000
+    assert logged["train"][0] == pytest.approx(state_space_divergence(x_train, gen), rel=1e-5)
+    assert logged["val"][0] == pytest.approx(state_space_divergence(x_val, gen), rel=1e-5)
+    assert abs(logged["train"][0] - logged["val"][0]) > 1e-3 * logged["val"][0]
+    assert logged["train"][1] == pytest.approx(logged["val"][1])  # D_H always against the validation series
+    assert logged["val"][1] == pytest.approx(hellinger_distance(x_val, gen[:300]), rel=1e-5)
+    with pytest.raises(ConfigError, match="val_reference"):
+        _small_task(val_reference="test")
+    task = _small_task()  # the default, "train", without a data module: one clear error
+    task.log = lambda *_, **__: None
+    with pytest.raises(ConfigError, match="DynamicsDataModule"):
+        task.validation_step({"x": torch.as_tensor(x_val[None])}, 0)
 
 
 # -- ensembles (seeds): member r trains as a single run with seed r would ---------------------------

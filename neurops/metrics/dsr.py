@@ -167,17 +167,19 @@ def orbit_divergence(x_data: Float[np.ndarray, "time var"], x_gen: Float[np.ndar
 
 
 def orbit_distances(x_data: Float[np.ndarray, "time var"], x_gen: Float[np.ndarray, "steps var"], *,
-                    n_bins: int = 30, smoothing: float = 20.0) -> tuple[float, float]:
+                    n_bins: int = 30, smoothing: float = 20.0,
+                    x_states: Float[np.ndarray, "points var"] | None = None) -> tuple[float, float]:
     """``(D_stsp, D_H)`` of a free-running orbit (at least as long as ``x_data``) against a series.
 
-    ``D_stsp`` is :func:`orbit_divergence` of the whole orbit, ``D_H`` compares its first
-    ``len(x_data)`` points; a non-finite orbit gives ``(inf, inf)``. What ``DynamicsTask`` logs as
-    ``val/d_stsp`` and ``val/d_h``.
+    ``D_stsp`` is :func:`orbit_divergence` of the whole orbit against ``x_states`` (default
+    ``x_data``; ``DynamicsTask`` passes the training split), ``D_H`` compares its first
+    ``len(x_data)`` points with ``x_data``; a non-finite orbit gives ``(inf, inf)``. What
+    ``DynamicsTask`` logs as ``val/d_stsp`` and ``val/d_h``.
     """
     if not np.isfinite(x_gen).all():
         return math.inf, math.inf
     d_h = hellinger_distance(x_data, x_gen[: len(x_data)], smoothing=smoothing)
-    return orbit_divergence(x_data, x_gen, n_bins=n_bins), float(d_h)
+    return orbit_divergence(x_data if x_states is None else x_states, x_gen, n_bins=n_bins), float(d_h)
 
 
 #: an orbit whose spread (std over its second half) is below this fraction of the data's in every

@@ -39,7 +39,7 @@ from typing_extensions import override
 
 from neurops.dynamics.teacher_forcing import ALPHA_METHODS, AdaptiveAlpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, ModelError
-from neurops.metrics.dsr import generate_like, orbit_distances, orbit_divergence
+from neurops.metrics.dsr import generate_like, orbit_distances
 from neurops.models.piecewise_linear import stack_members
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
@@ -167,7 +167,8 @@ class DynamicsTask(Task):
                 raise ConfigError("DynamicsTask needs model_kwargs['obs_dim'] or a DynamicsDataModule to infer it.")
             return
         self.dt = float(getattr(dm, "dt", 1.0))
-        if getattr(dm, "train_series", None) is not None:  # [S, T, N] -> all points, [S * T, N]
+        if self.hparams.val_reference == "train" and getattr(dm, "train_series", None) is not None:
+            # [S, T, N] -> all points, [S * T, N]: the states val/d_stsp compares with
             self._train_series = np.asarray(dm.train_series, dtype=np.float64).reshape(-1, dm.obs_dim)
         kwargs = dict(self.hparams.model_kwargs or {})
         if kwargs.get("obs_dim", dm.obs_dim) != dm.obs_dim:
@@ -264,13 +265,12 @@ class DynamicsTask(Task):
     def _orbit_scores(self, x: np.ndarray, orbit: np.ndarray) -> tuple[float, float]:
         """``(val/d_stsp, val/d_h)`` of a free-running ``orbit : [n, N]`` started on the validation series
         ``x : [T, N]``: D_stsp against ``val_reference``'s series, D_H against ``x``."""
-        d_stsp, d_h = orbit_distances(x, orbit, n_bins=self.hparams.n_bins, smoothing=self.hparams.smoothing)
-        if self.hparams.val_reference == "val" or not np.isfinite(d_h):
-            return d_stsp, d_h
-        if self._train_series is None:
+        train = self.hparams.val_reference == "train"
+        if train and self._train_series is None:
             raise ConfigError("val_reference='train' compares validation orbits with the training split, which "
                               "comes from a DynamicsDataModule; fit with one, or set val_reference='val'.")
-        return orbit_divergence(self._train_series, orbit, n_bins=self.hparams.n_bins), d_h
+        return orbit_distances(x, orbit, n_bins=self.hparams.n_bins, smoothing=self.hparams.smoothing,
+                               x_states=self._train_series if train else None)
 
     @override
     def on_validation_epoch_start(self) -> None:

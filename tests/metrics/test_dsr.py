@@ -67,6 +67,11 @@ def test_orbit_distances_are_the_metrics_or_inf_where_the_orbit_fails(series: np
     # only the first len(series) points enter D_H
     longer = np.concatenate([orbit, orbit[::-1]])
     assert orbit_distances(series, longer)[1] == hellinger_distance(series, orbit)
+    # D_stsp against other states (DynamicsTask: the training split), D_H still against x_data
+    states = series[::-1] * 0.9
+    d_h = hellinger_distance(series, orbit)
+    assert orbit_distances(series, orbit, x_states=states) == (state_space_divergence(states, orbit), d_h)
+    assert state_space_divergence(states, orbit) != state_space_divergence(series, orbit)
     # outside the data's range: D_stsp is inf (state_space_divergence alone gives nan); D_H stays finite
     far = orbit_distances(series, series + 100.0)
     assert far[0] == math.inf and math.isfinite(far[1])

@@ -330,7 +330,8 @@ def format_evaluation(res: dict[str, Any]) -> str:
     if "periods" in floor:  # evaluations written before the periods were reported have none
         lines += ["", "dominant periods of the spectra D_H compares (steps, strongest first; relative power)",
                   f"{'data':<14}{_periods_text(floor['periods'])}"]
-        lines += [f"{_model_name(res, i):<14}{_periods_text(m.get('periods', []))}" for i, m in enumerate(res["models"])]
+        lines += [f"{_model_name(res, i):<14}{_periods_text(m.get('periods', []))}"
+                  for i, m in enumerate(res["models"])]
     failed = {v: idx for v, idx in res["verdicts"].items() if v != "bounded"}
     if failed and len(res["models"]) > 1:
         for v, idx in failed.items():

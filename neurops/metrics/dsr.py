@@ -316,7 +316,7 @@ def summarize(values: list[float] | Float[np.ndarray, " runs"]) -> dict[str, flo
             "n": int(len(v))}
 
 
-__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "VERDICTS", "data_lyapunov_max",
-           "dominant_periods", "evaluate_reconstruction", "generate_like", "hellinger_distance", "model_lyapunov_max", "occupied_bins",
+__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "VERDICTS", "data_lyapunov_max", "dominant_periods",
+           "evaluate_reconstruction", "generate_like", "hellinger_distance", "model_lyapunov_max", "occupied_bins",
            "orbit_distances", "orbit_divergence", "orbit_verdict", "power_spectra", "prediction_error", "start_indices",
            "state_space_divergence", "summarize"]

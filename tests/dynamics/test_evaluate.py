@@ -40,7 +40,8 @@ def test_report_columns_stay_apart_when_cells_are_wide() -> None:
 def test_report_shows_the_periods_of_data_and_models() -> None:
     member = {"d_stsp": 1.7, "d_h": 0.23, "pe": 0.003, "lambda_max": 0.009,
               "summary": {k: _stats(1.0, 0.0, 1) for k in ("d_stsp", "d_h", "lambda_max")},
-              "verdict": {"bounded": 1}, "spread": [0.9], "data_spread": [0.83], "periods": [(229.4, 1.0), (114.7, 0.97)]}
+              "verdict": {"bounded": 1}, "spread": [0.9], "data_spread": [0.83],
+              "periods": [(229.4, 1.0), (114.7, 0.97)]}
     res = {"data": "ecg.h5", "split": "test", "n_points": 100_000, "dt": 1.0,
            "settings": {"n_bins": 30, "smoothing": 20.0, "warmup": 0.25, "orbit_length": None, "starts": 1,
                         "lyapunov_steps": 10_000, "lyapunov_starts": 1, "pe_steps": 20},

@@ -258,7 +258,7 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
     only; ``n`` counts them), ``"verdict"``: ``{verdict: count}`` over the starts,
     ``"spread"`` / ``"data_spread"``: per-dimension standard deviations (median over the
     starts) of the orbits and of the data, ``"periods"``: :func:`dominant_periods` (3 strongest,
-    in steps) of the first start's orbit (``[]`` if it diverged). A diverged orbit (or one outside the data's
+    in steps) of the first start's orbit (``[]`` unless it is bounded). A diverged orbit (or one outside the data's
     range) gives D_stsp and D_H ``inf`` rather than an exception, and its ``lambda_max`` ``nan``.
 
     References
@@ -285,7 +285,7 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
         d_stsp = state_space_divergence(x_np, orbit, method=method, n_bins=n_bins, seed=seed)
         per_start["d_stsp"].append(d_stsp if np.isfinite(d_stsp) else math.inf)  # inf: no point in the data's range
         per_start["d_h"].append(hellinger_distance(x_np, orbit[:t], smoothing=smoothing))
-        if i == 0:
+        if i == 0 and check["verdict"] == "bounded":  # a fixed point's spectrum is rounding noise
             periods = dominant_periods(orbit[:t], smoothing=smoothing)
     with np.errstate(all="ignore"):
         lam = np.atleast_1d(model_lyapunov_max(model, x_np[start_indices(t, lyapunov_starts)], dt=dt,

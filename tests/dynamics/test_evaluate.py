@@ -54,7 +54,7 @@ def test_report_shows_the_periods_of_data_and_models() -> None:
     first = next(i for i, line in enumerate(lines) if line.startswith("dominant periods"))
     assert lines[first + 1].split(None, 1) == ["data", "684.9 (1), 229.4 (0.89)"]
     assert lines[first + 2].split(None, 2)[2] == "229.4 (1), 114.7 (0.97)"
-    assert lines[first + 3].split(None, 2)[2] == "-"  # a diverged orbit has no spectrum
+    assert lines[first + 3].split(None, 2)[2] == "-"  # a collapsed or diverged orbit has no spectrum
 
 
 def test_spectrum_smoothing_shrinks_for_short_series() -> None:

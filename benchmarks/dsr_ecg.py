@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     model = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 5, "hidden_dim": 250, "observation": "affine"},
              "lr": args.lr, "lr_end": args.lr_end, "lambda_latent": 1e-5, "val_gen_length": 50_000}
     all_methods = {
-        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)", {**model, "training": "gtf", "alpha": 0.3}),
+        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if seq_len == 200 else
+                f"GTF (alpha = 0.3, windows of T~ = {seq_len})", {**model, "training": "gtf", "alpha": 0.3}),
         "agtf": ("aGTF (alpha estimated)", {**model, "training": "agtf", "alpha_rate": 0.02}),
     }
     methods = dict(all_methods[k] for k in chosen_methods(parser, args.methods, all_methods))

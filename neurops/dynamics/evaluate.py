@@ -4,7 +4,9 @@ For every checkpoint (one model, or the members of a seed study) it runs the GTF
 protocol (:func:`neurops.metrics.dsr.evaluate_reconstruction`) from several initial
 conditions of the test split: D_stsp, D_H, PE(n) and lambda_max, each start's values with
 their mean +- sem and median, the orbits' spread per dimension against the data's and a
-verdict (``bounded``, ``collapsed to a fixed point``, ``diverged``). Next to them stand the
+verdict (``bounded``, ``collapsed to a fixed point``, ``diverged``), and the dominant periods
+of the orbit's spectrum against the data's (:func:`~neurops.metrics.spectra.dominant_periods`:
+what a D_H gap is made of). Next to them stand the
 data's own values: D_stsp and D_H of another split against the test split (the floor a
 model can reach) and the true system's lambda_max (from the generating equations, or the
 published value a ``dysts`` file records). Settings a series is too short for are named
@@ -171,8 +173,8 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     Returns
     -------
     ``{"data", "split", "n_points", "dt", "settings", "models": [per checkpoint: metrics, per-start
-    values, verdict, spread], "summary": {metric: mean/sem/median/mad/n over the models}, "verdicts":
-    {verdict: [member indices]}, "floor": the data's own values, "notes": [...]}``.
+    values, verdict, spread, dominant periods], "summary": {metric: mean/sem/median/mad/n over the models}, "verdicts":
+    {verdict: [member indices]}, "floor": the data's own values (and its dominant periods), "notes": [...]}``.
     """
     from neurops.data.reader import read_meta
     from neurops.metrics.dsr import summarize
@@ -239,10 +241,11 @@ def _data_floor(data: str | os.PathLike, x_test: np.ndarray, attrs: dict[str, An
     """The data's own values: D_stsp / D_H of ``reference_split`` against the test series, and lambda_max
     of the system the data came from (a note explains a missing floor)."""
     from neurops.data.reader import list_splits
-    from neurops.metrics.dsr import hellinger_distance, state_space_divergence
+    from neurops.metrics.dsr import dominant_periods, hellinger_distance, state_space_divergence
 
     t = len(x_test)
-    floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split}
+    floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split,
+                             "periods": dominant_periods(x_test, smoothing=settings.smoothing)}
     floor["lambda_max"], floor["lambda_max_source"] = reference_lyapunov(x_test, attrs)
     if reference_split and reference_split != split and reference_split in list_splits(data):
         ref = read_series(data, reference_split, t)
@@ -270,6 +273,11 @@ def _columns(rows: list[list[str]]) -> list[str]:
 def _verdict_text(counts: dict[str, int]) -> str:
     total = sum(counts.values())
     return ", ".join(f"{v} ({n}/{total} starts)" for v, n in counts.items())
+
+
+def _periods_text(periods: list) -> str:
+    """``685 (1), 229 (0.89), 341 (0.71)``; ``-`` for none (a diverged or constant orbit)."""
+    return ", ".join(f"{p:.4g} ({w:.2g})" for p, w in periods) or "-"
 
 
 def _model_name(res: dict[str, Any], i: int) -> str:
@@ -319,6 +327,11 @@ def format_evaluation(res: dict[str, Any]) -> str:
         name = _model_name(res, i)
         spread = " ".join(_fmt(v) for v in m["spread"])
         lines.append(f"{name:<14}{_verdict_text(m['verdict'])}; spread {spread}")
+    if "periods" in floor:  # evaluations written before the periods were reported have none
+        lines += ["", "dominant periods of the spectra D_H compares (steps, strongest first; relative power)",
+                  f"{'data':<14}{_periods_text(floor['periods'])}"]
+        lines += [f"{_model_name(res, i):<14}{_periods_text(m.get('periods', []))}"
+                  for i, m in enumerate(res["models"])]
     failed = {v: idx for v, idx in res["verdicts"].items() if v != "bounded"}
     if failed and len(res["models"]) > 1:
         for v, idx in failed.items():

@@ -41,7 +41,7 @@ from torch import Tensor, nn
 from neurops.errors import ConfigError
 from neurops.metrics._series import Series, _as_series
 from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
-from neurops.metrics.spectra import hellinger_distance, power_spectra
+from neurops.metrics.spectra import dominant_periods, hellinger_distance, power_spectra
 from neurops.metrics.state_space import BINNING_MAX_DIM, occupied_bins, state_space_divergence
 from neurops.systems import system_from_attrs
 
@@ -257,7 +257,8 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
     verdict, ``"summary"``: :func:`summarize` of each metric over the starts (finite values
     only; ``n`` counts them), ``"verdict"``: ``{verdict: count}`` over the starts,
     ``"spread"`` / ``"data_spread"``: per-dimension standard deviations (median over the
-    starts) of the orbits and of the data. A diverged orbit (or one outside the data's
+    starts) of the orbits and of the data, ``"periods"``: :func:`dominant_periods` (3 strongest,
+    in steps) of the first start's orbit (``[]`` unless it is bounded). A diverged orbit (or one outside the data's
     range) gives D_stsp and D_H ``inf`` rather than an exception, and its ``lambda_max`` ``nan``.
 
     References
@@ -272,8 +273,8 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
     starts = start_indices(t, n_starts)
     x_gen = generate_like(model, x_np, warmup_fraction, orbit_length, starts=starts)  # [K, T', N]
     per_start: dict[str, list[Any]] = {"start": starts.tolist(), "d_stsp": [], "d_h": [], "verdict": []}
-    spreads = []
-    for orbit in x_gen:
+    spreads, periods = [], []
+    for i, orbit in enumerate(x_gen):
         check = orbit_verdict(orbit, x_np)
         per_start["verdict"].append(check["verdict"])
         spreads.append(check["spread"])
@@ -284,6 +285,8 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
         d_stsp = state_space_divergence(x_np, orbit, method=method, n_bins=n_bins, seed=seed)
         per_start["d_stsp"].append(d_stsp if np.isfinite(d_stsp) else math.inf)  # inf: no point in the data's range
         per_start["d_h"].append(hellinger_distance(x_np, orbit[:t], smoothing=smoothing))
+        if i == 0 and check["verdict"] == "bounded":  # a fixed point's spectrum is rounding noise
+            periods = dominant_periods(orbit[:t], smoothing=smoothing)
     with np.errstate(all="ignore"):
         lam = np.atleast_1d(model_lyapunov_max(model, x_np[start_indices(t, lyapunov_starts)], dt=dt,
                                                n_steps=lyapunov_steps, seed=seed))
@@ -297,7 +300,7 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
         "per_start": per_start, "summary": summary, "verdict": verdicts,
         "spread": np.nanmedian(np.asarray(spreads), axis=0).tolist() if np.isfinite(spreads).any() else
         [float("nan")] * x_np.shape[1],
-        "data_spread": np.asarray(x_np.std(axis=0)).tolist(),
+        "data_spread": np.asarray(x_np.std(axis=0)).tolist(), "periods": periods,
     }
 
 
@@ -313,7 +316,7 @@ def summarize(values: list[float] | Float[np.ndarray, " runs"]) -> dict[str, flo
             "n": int(len(v))}
 
 
-__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "VERDICTS", "data_lyapunov_max",
+__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "VERDICTS", "data_lyapunov_max", "dominant_periods",
            "evaluate_reconstruction", "generate_like", "hellinger_distance", "model_lyapunov_max", "occupied_bins",
            "orbit_distances", "orbit_divergence", "orbit_verdict", "power_spectra", "prediction_error", "start_indices",
            "state_space_divergence", "summarize"]

@@ -1,4 +1,5 @@
-"""``D_H``: Hellinger distance of the smoothed power spectra of two series (long-term temporal structure).
+"""``D_H``: Hellinger distance of the smoothed power spectra of two series (long-term temporal structure),
+and the dominant periods of those spectra (what a D_H gap is made of).
 
 References
 ----------
@@ -68,4 +69,37 @@ def hellinger_distance(x_true: Series, x_gen: Series, *,
     return float(np.mean(h))
 
 
-__all__ = ["hellinger_distance", "power_spectra"]
+def dominant_periods(x: Series, n_peaks: int = 3, *, smoothing: float = 20.0) -> list[tuple[float, float]]:
+    """The strongest peaks of a series' smoothed power spectrum, as periods.
+
+    The spectrum is the mean over dimensions of :func:`power_spectra` (the spectra D_H
+    compares); a peak is a local maximum at frequency bin ``k >= 1`` of ``T // 2 + 1``, and its
+    period is ``T / k`` steps. A model whose orbit lacks a data peak, or puts its power at
+    another period, shows it here (e.g. a slow modulation longer than the training windows).
+
+    Parameters
+    ----------
+    x : [T, N] series (finite).
+    n_peaks : how many peaks, strongest first.
+    smoothing : Gaussian smoothing in frequency bins (20, as D_H).
+
+    Returns
+    -------
+    ``[(period in steps, power relative to the strongest peak), ...]``, at most ``n_peaks``,
+    strongest first; empty if the spectrum has no peak (a constant series).
+    """
+    if n_peaks < 1:
+        raise DataError(f"n_peaks must be >= 1, got {n_peaks}.")
+    arr = _as_series(x, "x")
+    if not np.isfinite(arr).all():
+        raise DataError("dominant_periods needs a finite series (a diverged orbit has no spectrum).")
+    spec = power_spectra(arr, smoothing).mean(axis=0)  # [T // 2 + 1]
+    k = np.arange(1, len(spec) - 1)
+    peaks = k[(spec[k] > spec[k - 1]) & (spec[k] >= spec[k + 1])]
+    peaks = peaks[np.argsort(-spec[peaks], kind="stable")][:n_peaks]
+    if not len(peaks) or spec[peaks[0]] <= 0:
+        return []
+    return [(len(arr) / float(j), float(spec[j] / spec[peaks[0]])) for j in peaks]
+
+
+__all__ = ["dominant_periods", "hellinger_distance", "power_spectra"]

@@ -34,6 +34,27 @@ def test_report_columns_stay_apart_when_cells_are_wide() -> None:
         assert [line.index(c) + len(c) for c in ("(14+-1.3e-15)", "(0.709+-0.0001)", "0.7156",
                                                  "(-0.216+-0.00017)")] == ends
     assert "WARNING: collapsed to a fixed point: seed 0, seed 5" in lines
+    assert not any(line.startswith("dominant periods") for line in lines)  # evaluations from before they existed
+
+
+def test_report_shows_the_periods_of_data_and_models() -> None:
+    member = {"d_stsp": 1.7, "d_h": 0.23, "pe": 0.003, "lambda_max": 0.009,
+              "summary": {k: _stats(1.0, 0.0, 1) for k in ("d_stsp", "d_h", "lambda_max")},
+              "verdict": {"bounded": 1}, "spread": [0.9], "data_spread": [0.83],
+              "periods": [(229.4, 1.0), (114.7, 0.97)]}
+    res = {"data": "ecg.h5", "split": "test", "n_points": 100_000, "dt": 1.0,
+           "settings": {"n_bins": 30, "smoothing": 20.0, "warmup": 0.25, "orbit_length": None, "starts": 1,
+                        "lyapunov_steps": 10_000, "lyapunov_starts": 1, "pe_steps": 20},
+           "models": [member, {**member, "periods": []}],
+           "summary": {k: _stats(1.0, 0.5, 2) for k in ("d_stsp", "d_h", "pe", "lambda_max")}, "verdicts": {},
+           "floor": {"d_stsp": 0.29, "d_h": 0.06, "reference_split": "train", "lambda_max": None,
+                     "lambda_max_source": None, "periods": [(684.9, 1.0), (229.4, 0.89)]},
+           "notes": []}
+    lines = format_evaluation(res).splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("dominant periods"))
+    assert lines[first + 1].split(None, 1) == ["data", "684.9 (1), 229.4 (0.89)"]
+    assert lines[first + 2].split(None, 2)[2] == "229.4 (1), 114.7 (0.97)"
+    assert lines[first + 3].split(None, 2)[2] == "-"  # a collapsed or diverged orbit has no spectrum
 
 
 def test_spectrum_smoothing_shrinks_for_short_series() -> None:

@@ -10,6 +10,7 @@ import torch
 
 from neurops.metrics.dsr import (
     data_lyapunov_max,
+    dominant_periods,
     evaluate_reconstruction,
     generate_like,
     hellinger_distance,
@@ -137,6 +138,28 @@ def test_evaluate_reconstruction_of_the_data_generating_model() -> None:
     assert np.allclose(several["per_start"]["lambda_max"], 2 * math.log(1.99), rtol=1e-6)  # per time unit
     assert max(several["per_start"]["d_stsp"]) < 0.05 and several["summary"]["d_stsp"]["n"] == 4
     np.testing.assert_allclose(several["spread"], several["data_spread"], rtol=0.05)
+
+
+def test_dominant_periods_of_two_sines() -> None:
+    t = np.arange(20_000)
+    wave = 2.0 * np.sin(2 * np.pi * t / 100) + np.sin(2 * np.pi * t / 37 + 0.3)
+    x = np.stack([wave, np.roll(wave, 7)], axis=1)
+    (p1, w1), (p2, w2) = dominant_periods(x, 2)
+    assert p1 == pytest.approx(100.0, abs=1e-9) and w1 == 1.0  # bin 200 of the 20 000-point series
+    assert p2 == pytest.approx(37.0, abs=0.05) and w2 == pytest.approx(0.25, abs=0.01)  # power ~ amplitude^2
+    assert dominant_periods(np.full((500, 2), 3.0)) == []  # a fixed point has no spectrum
+    with pytest.raises(ValueError, match="finite"):
+        dominant_periods(np.full((500, 2), np.nan))
+    with pytest.raises(ValueError, match="n_peaks"):
+        dominant_periods(x, 0)
+
+
+def test_evaluation_reports_the_orbits_dominant_period(series: np.ndarray) -> None:
+    rotation = evaluate_reconstruction(_decaying_model(1.0), series[:, :2], lyapunov_steps=200)
+    assert rotation["verdict"] == {"bounded": 1}
+    assert rotation["periods"][0][0] == pytest.approx(2 * np.pi / 0.5, abs=0.02)  # a turn of 0.5 rad a step
+    for rate in (0.9, 1.1):  # collapsed, diverged: no spectrum to speak of
+        assert evaluate_reconstruction(_decaying_model(rate), series[:, :2], lyapunov_steps=200)["periods"] == []
 
 
 def _decaying_model(rate: float = 0.9) -> torch.nn.Module:

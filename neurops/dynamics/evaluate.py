@@ -276,7 +276,7 @@ def _verdict_text(counts: dict[str, int]) -> str:
 
 
 def _periods_text(periods: list) -> str:
-    """``685 (1), 229 (0.89), 341 (0.71)``; ``-`` for none (a diverged or constant orbit)."""
+    """``685 (1), 229 (0.89), 341 (0.71)``; ``-`` for none (an orbit that collapsed or diverged)."""
     return ", ".join(f"{p:.4g} ({w:.2g})" for p, w in periods) or "-"
 
 

@@ -273,8 +273,8 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
     starts = start_indices(t, n_starts)
     x_gen = generate_like(model, x_np, warmup_fraction, orbit_length, starts=starts)  # [K, T', N]
     per_start: dict[str, list[Any]] = {"start": starts.tolist(), "d_stsp": [], "d_h": [], "verdict": []}
-    spreads, periods = [], []
-    for i, orbit in enumerate(x_gen):
+    spreads = []
+    for orbit in x_gen:
         check = orbit_verdict(orbit, x_np)
         per_start["verdict"].append(check["verdict"])
         spreads.append(check["spread"])
@@ -285,8 +285,9 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
         d_stsp = state_space_divergence(x_np, orbit, method=method, n_bins=n_bins, seed=seed)
         per_start["d_stsp"].append(d_stsp if np.isfinite(d_stsp) else math.inf)  # inf: no point in the data's range
         per_start["d_h"].append(hellinger_distance(x_np, orbit[:t], smoothing=smoothing))
-        if i == 0 and check["verdict"] == "bounded":  # a fixed point's spectrum is rounding noise
-            periods = dominant_periods(orbit[:t], smoothing=smoothing)
+    # the first orbit's spectral peaks; a fixed point's spectrum is rounding noise, a diverged orbit has none
+    bounded = per_start["verdict"][0] == "bounded"
+    periods = dominant_periods(x_gen[0][:t], smoothing=smoothing) if bounded else []
     with np.errstate(all="ignore"):
         lam = np.atleast_1d(model_lyapunov_max(model, x_np[start_indices(t, lyapunov_starts)], dt=dt,
                                                n_steps=lyapunov_steps, seed=seed))

@@ -97,7 +97,7 @@ def dominant_periods(x: Series, n_peaks: int = 3, *, smoothing: float = 20.0) ->
     k = np.arange(1, len(spec) - 1)
     peaks = k[(spec[k] > spec[k - 1]) & (spec[k] >= spec[k + 1])]
     peaks = peaks[np.argsort(-spec[peaks], kind="stable")][:n_peaks]
-    if not len(peaks) or spec[peaks[0]] <= 0:
+    if not len(peaks):  # a peak rises above its neighbour, so its power is > 0
         return []
     return [(len(arr) / float(j), float(spec[j] / spec[peaks[0]])) for j in peaks]
 

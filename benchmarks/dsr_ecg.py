@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr-end", type=float, default=1e-4, help="learning rate after the last epoch (paper: 1e-6)")
     parser.add_argument("--seq-len", type=int, default=100, help="window length T~ (the paper: 200)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per batch (the paper: 16)")
+    parser.add_argument("--lambda-latent", type=float, default=1e-5,
+                        help="latent regulariser weight (the paper's ECG script: 0)")
+    parser.add_argument("--lambda-obs", type=float, default=0.0,
+                        help="condition-number regulariser weight of B (the paper's ECG script: 1e-7)")
     parser.add_argument("--val-every", type=int, default=None, help="epochs between validations (default epochs/10)")
     parser.add_argument("--snapshots", action="store_true",
                         help="keep the weights at every validation (snapshots/) for dsr_checkpoint_criteria")
@@ -63,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     data = import_npy(args.data_dir / "ecg_5d_train.npy", "ecg_gtf_train", 1.0)
     floor = {"d_stsp": state_space_divergence(x_test, x_train), "d_h": hellinger_distance(x_test, x_train)}
     model = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 5, "hidden_dim": 250, "observation": "affine"},
-             "lr": args.lr, "lr_end": args.lr_end, "lambda_latent": 1e-5, "val_gen_length": 50_000}
+             "lr": args.lr, "lr_end": args.lr_end, "lambda_latent": args.lambda_latent, "lambda_obs": args.lambda_obs,
+             "val_gen_length": 50_000}
     all_methods = {
         "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if seq_len == 200 else
                 f"GTF (alpha = 0.3, windows of T~ = {seq_len})", {**model, "training": "gtf", "alpha": 0.3}),
@@ -94,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     verdicts = "; ".join(f"{label}: " + ", ".join(f"{n} {v}" for v, n in r["verdicts"].items())
                          for label, r in raw.items())
     notes = (f"\n\nBudget: {epochs} epochs x {batches} batches of {batch_size} windows of T~ = {seq_len} "
-             f"({epochs * batches} RAdam steps, lr {args.lr:g} -> {args.lr_end:g}), checkpoint with the lowest "
+             f"({epochs * batches} RAdam steps, lr {args.lr:g} -> {args.lr_end:g}; "
+             f"lambda_latent {args.lambda_latent:g}, lambda_obs {args.lambda_obs:g}), checkpoint with the lowest "
              f"val/d_stsp (every {val_every} epochs, 5e4-step orbit against the training split); "
              f"the paper trains far longer (5000 epochs x 50 batches). Seeds {seeds}"
              + (" (one ensemble run per method; train s is the whole run's)" if len(seeds) > 1 else "")

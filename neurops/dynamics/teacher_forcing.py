@@ -54,13 +54,27 @@ def _time_axis(x: torch.Tensor) -> int:
     return x.shape[-2]
 
 
+def teacher_signals(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Data-inferred latent states ``z_hat : [..., T+1, M]`` of windows ``x : [..., T+1, N]`` for a forced rollout.
+
+    ``z_hat_0 = model.infer_latent(x_0)`` starts the rollout and keeps its gradient (an affine
+    observation's ``B^+`` learns from it); the teacher signals ``z_hat_1 .. z_hat_T`` are targets,
+    constants of the gradient, as in the reference implementation (GTF-shPLRNN: the forcing signals
+    are computed before the gradient pass, only the initial state inside it). Differentiating through
+    them would let the loss move ``B`` to bring the targets to the predictions.
+    """
+    z_hat = model.infer_latent(x)
+    return torch.cat([z_hat[..., :1, :], z_hat[..., 1:, :].detach()], dim=-2)
+
+
 def gtf_rollout(model: nn.Module, x: torch.Tensor, alpha: float | torch.Tensor,
                 inputs: torch.Tensor | None = None, *,
                 fused: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalized-teacher-forced rollout over data windows.
 
     ``z~_0 = z_hat_0``; for ``t = 1..T``: ``z_t = F(z~_{t-1})`` and on the forced units
-    ``z~_t = (1 - alpha) z_t + alpha z_hat_t`` (``z_hat = model.infer_latent(x)``).
+    ``z~_t = (1 - alpha) z_t + alpha z_hat_t`` (``z_hat``: :func:`teacher_signals`, constants of the gradient
+    after ``z_hat_0``).
 
     Parameters
     ----------
@@ -89,7 +103,7 @@ def gtf_rollout(model: nn.Module, x: torch.Tensor, alpha: float | torch.Tensor,
     alpha = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
     if alpha.numel() and not (0.0 <= float(alpha.min()) and float(alpha.max()) <= 1.0):
         raise ConfigError(f"alpha must lie in [0, 1], got {alpha.tolist()}.")
-    z_hat = model.infer_latent(x)
+    z_hat = teacher_signals(model, x)
     mask = model.forcing_mask().to(x.dtype)
     weights = (mask * alpha.unsqueeze(-1)).unsqueeze(-2)  # [1, M] or [R, 1, M]
     weights = weights.expand(*weights.shape[:-2], _time_axis(x) - 1, mask.shape[0])  # [T, M] or [R, T, M]
@@ -102,7 +116,7 @@ def stf_rollout(model: nn.Module, x: torch.Tensor, tau: int,
                 fused: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Sparse-teacher-forced rollout: every ``tau`` steps the forced units are replaced by the data.
 
-    ``z~_0 = z_hat_0``; ``z_t = F(z~_{t-1})``; ``z~_t = z_hat_t`` on the forced units when
+    ``z~_0 = z_hat_0``; ``z_t = F(z~_{t-1})``; ``z~_t = z_hat_t`` (:func:`teacher_signals`) on the forced units when
     ``t mod tau == 0``, else ``z~_t = z_t``. Replacing cuts the gradient through the forced
     units at those steps. ``tau`` near the predictability time ``ln 2 / lambda_max`` (in
     steps) works best.
@@ -126,7 +140,7 @@ def stf_rollout(model: nn.Module, x: torch.Tensor, tau: int,
     _check_window(model, x)
     if int(tau) < 1:
         raise ConfigError(f"the sparse-forcing interval tau must be >= 1 step, got {tau}.")
-    z_hat = model.infer_latent(x)
+    z_hat = teacher_signals(model, x)
     forced_now = torch.arange(1, _time_axis(x), device=x.device) % int(tau) == 0  # [T]
     weights = (forced_now[:, None] & model.forcing_mask()).to(x.dtype)  # [T, M], 1 = replace by the data
     zs = forced_rollout(model, z_hat, weights, inputs, fused=fused)
@@ -269,4 +283,4 @@ class AdaptiveAlpha:
 
 
 __all__ = ["ALPHA_METHODS", "AdaptiveAlpha", "alpha_from_sigma", "estimate_alpha", "estimate_sigma", "gtf_rollout",
-           "jacobian_norms", "stf_rollout"]
+           "jacobian_norms", "stf_rollout", "teacher_signals"]

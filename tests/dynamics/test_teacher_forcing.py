@@ -128,9 +128,32 @@ def test_stf_resets_every_tau_and_cuts_gradients() -> None:
     x_req = x.clone().requires_grad_(True)
     out, _ = stf_rollout(model, x_req, tau=4)
     out[:, 5].sum().backward()
-    assert torch.all(x_req.grad[:, 0] == 0) and torch.any(x_req.grad[:, 4] != 0)
+    assert torch.all(x_req.grad[:, 0] == 0)  # cut by the forcing at step 4
+    x_req.grad = None
+    stf_rollout(model, x_req, tau=4)[0][:, 3].sum().backward()
+    assert torch.any(x_req.grad[:, 0] != 0)  # step 4 is reached from x_0 freely
     with pytest.raises(ValueError, match="tau"):
         stf_rollout(model, x, 0)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_teacher_signals_are_constants_of_the_gradient(fused: bool) -> None:
+    # the reference code (Hess et al. 2023) computes the forcing signals B^+ x_t before the gradient pass and
+    # differentiates only the initial state B^+ x_0: the affine observation's gradient is that of this loop
+    model = build("clipped_shplrnn", obs_dim=3, latent_dim=3, hidden_dim=8, observation="affine", seed=0).double()
+    x, alpha = torch.randn(2, 7, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)), 0.3
+    pred, _ = gtf_rollout(model, x, alpha, fused=fused)
+    (pred - x[:, 1:]).pow(2).mean().backward()
+    got = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    inverse = torch.linalg.pinv(model.B)
+    targets, z_tilde, preds = x @ inverse.detach().mT, x[:, 0] @ inverse.mT, []
+    for t in range(1, x.shape[1]):
+        preds.append(model.step(z_tilde))
+        z_tilde = (1 - alpha) * preds[-1] + alpha * targets[:, t]
+    (model.observe(torch.stack(preds, 1)) - x[:, 1:]).pow(2).mean().backward()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(got[name], p.grad, msg=name)
 
 
 def test_adaptive_alpha_rule() -> None:

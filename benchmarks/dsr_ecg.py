@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr-end", type=float, default=1e-4, help="learning rate after the last epoch (paper: 1e-6)")
     parser.add_argument("--seq-len", type=int, default=100, help="window length T~ (the paper: 200)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per batch (the paper: 16)")
-    parser.add_argument("--lambda-latent", type=float, default=1e-5,
-                        help="latent regulariser weight (the paper's ECG script: 0)")
-    parser.add_argument("--lambda-obs", type=float, default=0.0,
-                        help="condition-number regulariser weight of B (the paper's ECG script: 1e-7)")
+    parser.add_argument("--lambda-latent", type=float, default=0.0,
+                        help="latent regulariser weight (the paper's ECG script: 0; runs before 2026-12-04: 1e-5)")
+    parser.add_argument("--lambda-obs", type=float, default=1e-7,
+                        help="condition-number regulariser weight of B (the paper's ECG script: 1e-7; before: 0)")
     parser.add_argument("--val-every", type=int, default=None, help="epochs between validations (default epochs/10)")
     parser.add_argument("--snapshots", action="store_true",
                         help="keep the weights at every validation (snapshots/) for dsr_checkpoint_criteria")

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr-end", type=float, default=1e-4, help="learning rate after the last epoch (paper: 1e-6)")
     parser.add_argument("--seq-len", type=int, default=100, help="window length T~ (the paper: 200)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per batch (the paper: 16)")
+    parser.add_argument("--alpha", type=float, default=0.3, help="GTF forcing strength (the paper's ECG: 0.3)")
     parser.add_argument("--lambda-latent", type=float, default=0.0,
                         help="latent regulariser weight (the paper's ECG script: 0; runs before 2026-12-04: 1e-5)")
     parser.add_argument("--lambda-obs", type=float, default=1e-7,
@@ -70,8 +71,9 @@ def main(argv: list[str] | None = None) -> None:
              "lr": args.lr, "lr_end": args.lr_end, "lambda_latent": args.lambda_latent, "lambda_obs": args.lambda_obs,
              "val_gen_length": 50_000}
     all_methods = {
-        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if seq_len == 200 else
-                f"GTF (alpha = 0.3, windows of T~ = {seq_len})", {**model, "training": "gtf", "alpha": 0.3}),
+        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if (seq_len, args.alpha) == (200, 0.3) else
+                f"GTF (alpha = {args.alpha:g}, windows of T~ = {seq_len})",
+                {**model, "training": "gtf", "alpha": args.alpha}),
         "agtf": ("aGTF (alpha estimated)", {**model, "training": "agtf", "alpha_rate": 0.02}),
     }
     methods = dict(all_methods[k] for k in chosen_methods(parser, args.methods, all_methods))

@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--snapshots", action="store_true",
                         help="keep the weights at every validation (snapshots/) for dsr_checkpoint_criteria")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.alpha <= 1.0:
+        parser.error(f"--alpha must lie in [0, 1] (the paper's ECG: 0.3), got {args.alpha:g}")
+    if args.lambda_latent < 0 or args.lambda_obs < 0:
+        parser.error(f"--lambda-latent and --lambda-obs must be >= 0, "
+                     f"got {args.lambda_latent:g} and {args.lambda_obs:g}")
     epochs = args.epochs or (5 if args.quick else 100)
     batches = args.batches or (10 if args.quick else 50)
     seq_len, batch_size = args.seq_len, args.batch_size

@@ -1,0 +1,21 @@
+"""Argument checks of benchmarks/dsr_ecg.py (they fail before any data is read or run folder made)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import dsr_ecg
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--alpha", "1.5"], "--alpha must lie in [0, 1] (the paper's ECG: 0.3), got 1.5"),
+    (["--alpha", "-0.1"], "--alpha must lie in [0, 1] (the paper's ECG: 0.3), got -0.1"),
+    (["--lambda-obs=-1e-7"], "--lambda-latent and --lambda-obs must be >= 0, got 0 and -1e-07"),
+])
+def test_bad_forcing_or_regulariser_weights_are_one_error_line(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        dsr_ecg.main([*argv, "--data-dir", str(tmp_path / "absent")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].endswith(message)
+    assert not list(tmp_path.iterdir())

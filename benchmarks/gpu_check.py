@@ -47,6 +47,7 @@ import sys
 if "--cpu-dry-run" in sys.argv or "--quick" in sys.argv:
     os.environ.setdefault("TRITON_INTERPRET", "1")  # before anything imports Triton
 
+import argparse  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -141,14 +142,16 @@ def run_tests(device: torch.device, sizes: Sizes) -> dict[str, Any]:
             output, code = f"{text}\nTIMEOUT after {sizes.tests_timeout} s", -1
         seconds = clock() - t0
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        failed: list[str] = []
+        failed: dict[str, str] = {}  # test -> its report (message and the end of the traceback)
         if report.exists():
             for suite in ET.parse(report).getroot().iter("testsuite"):
                 for key in counts:
                     counts[key] += int(suite.get(key, 0))
             for case in ET.parse(report).getroot().iter("testcase"):
-                if case.find("failure") is not None or case.find("error") is not None:
-                    failed.append(f"{case.get('classname')}::{case.get('name')}")
+                bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+                if bad is not None:
+                    text = f"{bad.get('message', '')}\n{bad.text or ''}"
+                    failed[f"{case.get('classname')}::{case.get('name')}"] = text[:600] + "\n...\n" + text[-1400:]
     return {"command": " ".join(cmd[1:]), "returncode": code, "seconds": seconds, **counts,
             "passed": counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"],
             "failed": failed, "output_tail": output[-3000:]}
@@ -231,11 +234,15 @@ def spectral_case(device: torch.device, channels: int, n: int, modes: int, dtype
     return row
 
 
-def run_spectral(device: torch.device, sizes: Sizes) -> dict[str, Any]:
+def run_spectral(device: torch.device, sizes: Sizes, emit: Callable[[dict[str, Any]], None] = lambda _: None
+                 ) -> dict[str, Any]:
+    """The spectral rows; ``emit`` gets the rows so far after each one (the isolated part saves them)."""
     bandwidth = copy_bandwidth(device, sizes.copy_bytes)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for dtype, channels, n, modes in itertools.product((torch.float32, torch.bfloat16), sizes.spectral_channels,
                                                        sizes.spectral_grids, sizes.spectral_modes):
+        emit({"copy bandwidth GB/s": bandwidth / 1e9, "rows": rows,
+              "running": f"{str(dtype).split('.')[-1]} C={channels} {n}^2 m={modes}"})
         rows.append(spectral_case(device, channels, n, modes, dtype, sizes, bandwidth))
         r = rows[-1]
         print(f"  spectral {r['dtype']} C={channels} {n}^2 m={modes}: triton {r['triton ms']:.3f} ms, fft "
@@ -362,7 +369,8 @@ def run_solvers(device: torch.device, sizes: Sizes) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ part 4: short bf16-mixed fits
 class StepTimer:
-    """Lightning callback: seconds of every training step (device synchronised)."""
+    """Lightning callback: seconds of every training step (device synchronised) and the devices of the
+    parameters during the steps."""
 
     def __init__(self, device: torch.device) -> None:
         import lightning as L
@@ -371,12 +379,15 @@ class StepTimer:
             def __init__(inner) -> None:
                 inner.times: list[float] = []
                 inner.t0 = 0.0
+                inner.devices: set[str] = set()
 
             def on_train_batch_start(inner, *args: Any) -> None:
                 inner.t0 = clock(device)
 
-            def on_train_batch_end(inner, *args: Any) -> None:
+            def on_train_batch_end(inner, trainer: Any, module: Any, *args: Any) -> None:
                 inner.times.append(clock(device) - inner.t0)
+                # read during training: Lightning moves the model back to the CPU when the fit ends
+                inner.devices.update(p.device.type for p in module.parameters())
 
         self.callback = _Timer()
 
@@ -441,7 +452,7 @@ def fit_row(name: str, make: Callable[[], tuple[Any, Any]], device: torch.device
             "steps/s": 1.0 / _median(steps), "fit s": clock(device) - t0,
             "peak memory MiB": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
             "finite losses": bool(losses) and all(math.isfinite(v) for v in losses.values()),
-            "parameters on device": all(p.device.type == device.type for p in task.parameters())}
+            "parameters on device": timer.callback.devices == {device.type}}
 
 
 def run_fits(device: torch.device, sizes: Sizes, models: list[str] | None = None) -> dict[str, Any]:
@@ -462,6 +473,155 @@ def run_fits(device: torch.device, sizes: Sizes, models: list[str] | None = None
     return {"precision": "bf16-mixed", "rows": rows, "errors": errors}
 
 
+# ------------------------------------------------------------------ spectral launch-config probe
+def _one_config(tuned: Any, raw: Any, index: int) -> Any:
+    """A copy of the autotuned launcher ``tuned`` of kernel ``raw`` that runs its config ``index`` only."""
+    from neurops.kernels.spectral_triton import _KEY, _Tuned
+
+    return _Tuned(raw, [tuned.configs[index]], _KEY)
+
+
+def probe_items(sizes: Sizes) -> dict[str, Callable[[], float]]:
+    """Name -> check (relative error against torch.fft in float64) of each launch config of the Triton DFT
+    kernels alone, then of the autotuned spectral convolution, at the first spectral row's sizes."""
+    import neurops.kernels.spectral_triton as st
+
+    channels, n, m = sizes.spectral_channels[0], sizes.spectral_grids[0], sizes.spectral_modes[0]
+    planes = sizes.spectral_batch * channels
+
+    def dft(dtype: torch.dtype, index: int) -> Callable[[], float]:
+        def run() -> float:
+            x = torch.randn(planes, n, n, device=DEVICE[0]).to(dtype)
+            full = torch.fft.rfft2(x.double(), norm="forward")
+            kept = torch.cat([full[:, :m, :m], full[:, -m:, :m]], dim=1)
+            old, st._dft = st._dft, _one_config(st._dft, st.truncated_dft_kernel, index)
+            try:
+                z = torch.view_as_complex(st.truncated_dft(x, (m, m)).double().contiguous())
+            finally:
+                st._dft = old
+            return _rel(torch.view_as_real(z), torch.view_as_real(kept))
+        return run
+
+    def idft(dtype: torch.dtype, index: int) -> Callable[[], float]:
+        def run() -> float:
+            z = torch.randn(planes, 2 * m, m, 2, device=DEVICE[0])
+            zc = torch.view_as_complex(z.double())
+            padded = torch.zeros(planes, n, n // 2 + 1, dtype=torch.complex128, device=z.device)
+            padded[:, :m, :m], padded[:, -m:, :m] = zc[:, :m], zc[:, m:]
+            ref = torch.fft.irfft2(padded, s=(n, n), norm="forward")
+            old, st._idft = st._idft, _one_config(st._idft, st.truncated_idft_kernel, index)
+            try:
+                y = st.truncated_idft(z, (n, n), dtype)
+            finally:
+                st._idft = old
+            return _rel(y, ref)
+        return run
+
+    def conv(dtype: torch.dtype) -> Callable[[], float]:
+        def run() -> float:
+            x = torch.randn(sizes.spectral_batch, channels, n, n, device=DEVICE[0]).to(dtype).requires_grad_(True)
+            w = (torch.randn(channels, channels, 2 * m, m, 2, device=x.device) / channels).requires_grad_(True)
+            y = spectral_conv(x, w, (m, m), path="triton")
+            torch.autograd.grad(y, (x, w), torch.randn_like(y))
+            return _rel(y, spectral_conv(x.detach().double(), w.detach().double(), (m, m), path="reference"))
+        return run
+
+    items: dict[str, Callable[[], float]] = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        name = str(dtype).split(".")[-1]
+        for kind, tuned, make in (("dft", st._dft, dft), ("idft", st._idft, idft)):
+            for i, cfg in enumerate(tuned.configs):
+                items[f"{kind} config {i} ({cfg.kwargs}, {cfg.num_warps} warps, {cfg.num_stages} stages) "
+                      f"{name}"] = make(dtype, i)
+        items[f"spectral_conv fwd+bwd autotuned {name}"] = conv(dtype)
+    return items
+
+
+#: the probe's device (set by the child process that runs it)
+DEVICE: list[torch.device] = [torch.device("cpu")]
+
+
+def run_probe_items(device: torch.device, sizes: Sizes, skip: set[str],
+                    emit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Runs the probe items not in ``skip`` one by one, emitting before each which one runs: a launch
+    that kills the process (an illegal memory access) is then named by the last emit."""
+    DEVICE[0] = device
+    done: dict[str, Any] = {}
+    for name, check in probe_items(sizes).items():
+        if name in skip:
+            continue
+        emit({"probes": done, "running": name})
+        torch.manual_seed(0)
+        try:
+            done[name] = {"rel err": check()}
+            clock(device)
+        except Exception as exc:  # noqa: BLE001 - a CUDA error poisons the process: the parent restarts it
+            done[name] = _error(exc)
+            if "CUDA" in str(exc) or "cuda" in type(exc).__name__.lower():
+                emit({"probes": done, "running": None, "fatal": name})
+                os._exit(3)
+        print(f"  probe {name}: {done[name].get('rel err', done[name].get('error'))}", flush=True)
+    emit({"probes": done, "running": None})
+    return {"probes": done}
+
+
+def run_probe(dry_run: bool) -> dict[str, Any]:
+    """The probe in child processes with ``CUDA_LAUNCH_BLOCKING=1`` (errors at the faulty launch); each
+    launch that kills its process is recorded and the probe goes on in a new process."""
+    probes: dict[str, Any] = {}
+    for _ in range(12):
+        res = run_isolated("probe", dry_run, ["--probe-skip", json.dumps(sorted(probes))],
+                           {"CUDA_LAUNCH_BLOCKING": "1"})
+        probes.update(res.get("probes", {}))
+        culprit = res.get("fatal") or res.get("running")
+        if "error" not in res or not culprit:
+            break
+        probes[culprit] = probes.get(culprit) or {"error": f"killed its process: {res['error']}",
+                                                  "output_tail": res.get("output_tail", "")}
+    return {"probes": probes}
+
+
+# ------------------------------------------------------------------ isolated parts
+def run_isolated(part: str, dry_run: bool, extra: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``part`` in a child process (a CUDA fault in one part cannot poison the next), its output shown as it
+    comes; the part's result, or what it saved before it died plus the error and the output's tail."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "part.json"
+        cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--child-part", part, "--child-out", str(out),
+               *(["--cpu-dry-run"] if dry_run else []), *(extra or [])]
+        child_env = {**os.environ, **(env or {}),
+                     "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        tail: list[str] = []
+        with subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith("  "):  # the part's progress lines
+                    print(line, end="", flush=True)
+                tail = (tail + [line])[-60:]
+        saved = json.loads(out.read_text()) if out.exists() else {}
+        if proc.returncode == 0 and "error" not in saved:
+            return saved
+        return {**saved, "error": saved.get("error") or f"its process ended with exit code {proc.returncode}",
+                "output_tail": "".join(tail)[-4000:]}
+
+
+def _child(part: str, out: Path, device: torch.device, sizes: Sizes, probe_skip: set[str]) -> None:
+    """One part in this (child) process: the result, or the progress so far, written to ``out``."""
+    def emit(res: dict[str, Any]) -> None:
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(res, default=str))
+        tmp.replace(out)
+
+    if part == "probe":
+        emit(run_probe_items(device, sizes, probe_skip, emit))
+    elif part == "spectral":
+        emit(run_spectral(device, sizes, emit))
+    else:
+        emit({"tests": run_tests, "solvers": run_solvers, "fits": run_fits}[part](device, sizes))
+
+
 # ------------------------------------------------------------------ driver
 def _error(exc: BaseException) -> dict[str, str]:
     return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-4000:]}
@@ -474,26 +634,45 @@ def device_slug(device: torch.device, dry_run: bool) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+SPECTRAL_COLUMNS = ["dtype", "channels", "grid", "modes", "triton ms", "fft ms", "reference ms", "dft ms",
+                    "neuralop ms", "speedup vs fft", "speedup vs neuralop", "triton fwd ms", "triton fwd GB/s",
+                    "triton fwd bandwidth fraction", "triton rel err", "neuralop rel err"]
+
+
+def _spectral_markdown(res: dict[str, Any]) -> list[str]:
+    out = []
+    if "error" in res:
+        out.append(f"FAILED{' at ' + res['running'] if res.get('running') else ''}: {res['error']}\n")
+    else:
+        out.append(f"Copy bandwidth {res['copy bandwidth GB/s']:.0f} GB/s. Targets: "
+                   + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in res["targets"].items()) + "\n")
+    if res.get("rows"):
+        out.append(markdown_table(res["rows"], SPECTRAL_COLUMNS))
+    if "probe" in res:
+        out.append("\nEach launch config alone (`CUDA_LAUNCH_BLOCKING=1`), first row's sizes, against torch.fft in "
+                   "float64:\n")
+        out.append(markdown_table([{"probe": k, "rel err": v.get("rel err"), "error": v.get("error", "")[:200]}
+                                   for k, v in res["probe"]["probes"].items()], ["probe", "rel err", "error"]))
+    if "untuned" in res:
+        out.append("\nAgain with the first launch config only (no autotuning):\n")
+        out.extend(_spectral_markdown(res["untuned"]))
+    return out
+
+
 def markdown(results: dict[str, Any]) -> str:
     out = [f"Device: {results['device']}; parts: {', '.join(results['parts'])}; total {results['seconds']:.0f} s."]
     for part in results["parts"]:
         res = results.get(part)
         out.append(f"\n## {part}\n")
-        if res is None or "error" in res:
+        if part == "spectral" and res is not None:
+            out.extend(_spectral_markdown(res))
+        elif res is None or "error" in res:
             out.append(f"FAILED: {res['error'] if res else 'not run'}")
-            continue
-        if part == "tests":
+        elif part == "tests":
             out.append(f"`{res['command']}`: {res['passed']} passed, {res['failures']} failed, {res['errors']} errors, "
-                       f"{res['skipped']} skipped in {res['seconds']:.0f} s." + (
-                           "\n\nFailed: " + ", ".join(res["failed"]) if res["failed"] else ""))
-        elif part == "spectral":
-            out.append(f"Copy bandwidth {res['copy bandwidth GB/s']:.0f} GB/s. Targets: "
-                       + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in res["targets"].items()) + "\n")
-            out.append(markdown_table(res["rows"], ["dtype", "channels", "grid", "modes", "triton ms", "fft ms",
-                                                    "reference ms", "dft ms", "neuralop ms", "speedup vs fft",
-                                                    "speedup vs neuralop", "triton fwd ms", "triton fwd GB/s",
-                                                    "triton fwd bandwidth fraction", "triton rel err",
-                                                    "neuralop rel err"]))
+                       f"{res['skipped']} skipped in {res['seconds']:.0f} s.")
+            for test, report in res["failed"].items():
+                out.append(f"\nFailed: `{test}`: {report.strip().splitlines()[0][:300] if report.strip() else ''}")
         elif part == "solvers":
             out.append(f"Relative residual <= {res['rtol']:g}, setup + solve, float64: "
                        f"{'all met' if res['all residuals <= rtol'] else 'NOT all met'}.\n")
@@ -507,10 +686,29 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def run_part(part: str, device: torch.device, sizes: Sizes, dry_run: bool) -> dict[str, Any]:
+    """``tests`` (a pytest process of its own) here, every other part in a child process; a spectral part that
+    fails is followed by the launch-config probe and a run with the first config only."""
+    if part == "tests":
+        return run_tests(device, sizes)
+    res = run_isolated(part, dry_run)
+    if part == "spectral" and "error" in res:
+        print("[gpu_check] spectral failed: probing each launch config alone ...", flush=True)
+        res["probe"] = run_probe(dry_run)
+        print("[gpu_check] spectral again with the first launch config only ...", flush=True)
+        res["untuned"] = run_isolated("spectral", dry_run, ["--untuned"])
+    return res
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = benchmark_parser(__doc__, quick="the same as --cpu-dry-run")
     parser.add_argument("--cpu-dry-run", action="store_true", help="every part at tiny sizes on the CPU")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    # the child process of one part (run_isolated)
+    parser.add_argument("--child-part", choices=[*PARTS, "probe"], help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--probe-skip", default="[]", help=argparse.SUPPRESS)
+    parser.add_argument("--untuned", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.cpu_dry_run = args.cpu_dry_run or args.quick
     if args.cpu_dry_run:
@@ -519,18 +717,27 @@ def main(argv: list[str] | None = None) -> Path:
         device, sizes = torch.device("cuda", 0), GPU
     else:
         parser.error("torch sees no CUDA device; run on a GPU machine or pass --cpu-dry-run.")
+    if args.child_part:
+        if args.untuned:
+            import neurops.kernels.spectral_triton as st
+
+            st.TUNE_MIN_POINTS = 1 << 62  # every field takes the first launch config
+        if args.child_out is None:
+            parser.error("--child-part needs --child-out")
+        _child(args.child_part, args.child_out, device, sizes, set(json.loads(args.probe_skip)))
+        return args.child_out
+    settings = {k: v for k, v in vars(args).items() if k not in ("child_part", "child_out", "probe_skip", "untuned")}
     name = f"gpu_check_{device_slug(device, args.cpu_dry_run)}"
-    settings = {**vars(args), "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                "sizes": asdict(sizes)}
+    settings.update(device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                    sizes=asdict(sizes))
     results: dict[str, Any] = {"device": settings["device"], "parts": args.parts}
-    runners = {"tests": run_tests, "spectral": run_spectral, "solvers": run_solvers, "fits": run_fits}
     t_start = clock(device)
     path = None
     for part in args.parts:
         print(f"[gpu_check] {part} ...", flush=True)
         t0 = clock(device)
         try:
-            results[part] = runners[part](device, sizes)
+            results[part] = run_part(part, device, sizes, args.cpu_dry_run)
         except Exception as exc:  # noqa: BLE001 - recorded; the next parts still run
             results[part] = _error(exc)
             print(f"[gpu_check] {part} FAILED: {results[part]['error']}", flush=True)

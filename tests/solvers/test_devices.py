@@ -113,6 +113,12 @@ def test_solver_on_device_matches_cpu(case, device):
     args = inputs()
     expected = solve(*args)
     out = solve(*_to(args, torch.device(device)))
+    if case.endswith("float32_cycle"):
+        # a float32 V-cycle rounds differently on the device (FMA, kernel summation order): the PCG iterates,
+        # hence the converged solutions (relative residual 1e-10) and the iteration counts, may differ slightly
+        torch.testing.assert_close(out[0].cpu(), expected[0], rtol=1e-6, atol=1e-8)
+        assert (out[1].cpu() - expected[1]).abs().max() <= 1, (out[1], expected[1])
+        return
     for a, b in zip(out, expected):
         assert a.device.type == torch.device(device).type
         torch.testing.assert_close(a.cpu(), b, rtol=1e-6, atol=1e-8)

@@ -99,14 +99,30 @@ def test_training_step_creates_no_tensor_without_the_batch_device(case, files, t
     assert all(p.grad is None or p.grad.device.type == "cpu" for p in task.parameters())
 
 
+class _Devices(L.Callback):
+    """The devices of the parameters and of the step's loss, read during training (Lightning moves the
+    model back to the CPU when the fit ends)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.seen.update(p.device.type for p in module.parameters())
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor):
+            self.seen.add(loss.device.type)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_fit_on_device(case, files, tmp_path, device):
     if torch.device(device).type == "cpu":
         pytest.skip("the CPU fits are the other task tests")
     L.seed_everything(0, verbose=False)
     dm, task = CASES[case](files)
-    trainer = _trainer(tmp_path, device, max_epochs=2, limit_train_batches=3, limit_val_batches=1)
+    devices = _Devices()
+    trainer = _trainer(tmp_path, device, max_epochs=2, limit_train_batches=3, limit_val_batches=1,
+                       callbacks=[devices])
     trainer.fit(task, dm)
-    assert all(p.device.type == torch.device(device).type for p in task.parameters())
+    assert devices.seen == {torch.device(device).type}
     losses = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("train/", "val/"))}
     assert losses and all(math.isfinite(v) for v in losses.values()), losses

@@ -442,6 +442,7 @@ def fit_row(name: str, make: Callable[[], tuple[Any, Any]], device: torch.device
                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                         limit_val_batches=0, callbacks=[timer.callback])
     if device.type == "cuda":
+        torch.empty(1, device=device)  # the allocator exists (a fresh process: reset_peak_memory_stats fails before)
         torch.cuda.reset_peak_memory_stats(device)
     t0 = clock(device)
     trainer.fit(task, dm)

@@ -46,8 +46,9 @@ from neurops.metrics.state_space import BINNING_MAX_DIM, occupied_bins, state_sp
 from neurops.systems import system_from_attrs
 
 
-def _model_tensor(model: nn.Module, arr: np.ndarray) -> torch.Tensor:
-    """``arr`` as a tensor with the dtype and device of the model's parameters."""
+def _model_tensor(model: nn.Module, arr: np.ndarray | Tensor) -> torch.Tensor:
+    """``arr`` (an array, or a tensor on any device) as a tensor with the dtype and device of the model's
+    parameters."""
     ref = next(model.parameters())
     return torch.as_tensor(arr, dtype=ref.dtype, device=ref.device)
 
@@ -88,7 +89,7 @@ def model_lyapunov_max(model: nn.Module, x0: Float[np.ndarray, "*starts var"] | 
     divided by the sampling interval ``dt``. Several starts ``[K, N]`` run as one batch and
     give ``[K]`` exponents.
     """
-    x = _model_tensor(model, np.asarray(x0))
+    x = _model_tensor(model, x0)  # a tensor on the GPU cannot pass through numpy
     z0 = model.infer_latent(x.reshape(-1, x.shape[-1]))
     lam = lyapunov_spectrum_map(model.latent_step, model.jacobian, z0, n_steps, n_exponents=1, transient=transient,
                                 dt=dt, seed=seed)[:, 0]

@@ -142,3 +142,17 @@ def test_bad_inputs_are_clear_errors(triton_device):
         spectral_conv_triton(x, w.to("meta"), (3, 3))
     with pytest.raises(ValueError, match=r"weights have shape \(2, 3, 3, 6, 2\), expected \(2, 3, 6, 3, 2\)"):
         spectral_conv_triton(x, w.reshape(2, 3, 3, 6, 2), (3, 3))  # as many numbers, another layout
+
+
+def test_autotuning_keeps_the_inverse_dft_of_float_fields_to_32_row_tiles():
+    """The 64-row inverse-DFT tiles faulted on float32 fields on an H200 (see ``_faulting_idft_config``): large
+    float32/float64 fields tune over the 32-row tile only, bfloat16 fields over all, small fields take the first."""
+    from neurops.kernels.spectral_triton import _idft
+
+    def kept(n, dtype):
+        args = {"N1": n, "N2": n, "y_ptr": torch.empty(1, dtype=dtype)}
+        return [c.kwargs["BLOCK_1"] for c in _idft._prune(_idft.configs, args)]
+
+    assert kept(64, torch.float32) == kept(64, torch.float64) == [32]
+    assert kept(64, torch.bfloat16) == [32, 64, 64]
+    assert kept(16, torch.bfloat16) == [32]

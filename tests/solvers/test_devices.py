@@ -114,10 +114,11 @@ def test_solver_on_device_matches_cpu(case, device):
     expected = solve(*args)
     out = solve(*_to(args, torch.device(device)))
     if case.endswith("float32_cycle"):
-        # a float32 V-cycle rounds differently on the device (FMA, kernel summation order): the PCG iterates,
-        # hence the converged solutions (relative residual 1e-10) and the iteration counts, may differ slightly
+        # a float32 V-cycle rounds differently on the device (FMA, the kernels' summation order), and a PCG
+        # driven to 1e-10 (far below float32's 6e-8) by a float32 preconditioner feels that rounding: on an
+        # H200 one field took 16 iterations against the CPU's 12. The converged solutions must agree.
         torch.testing.assert_close(out[0].cpu(), expected[0], rtol=1e-6, atol=1e-8)
-        assert (out[1].cpu() - expected[1]).abs().max() <= 1, (out[1], expected[1])
+        assert (out[1].cpu() <= 1.5 * expected[1]).all(), (out[1], expected[1])
         return
     for a, b in zip(out, expected):
         assert a.device.type == torch.device(device).type

@@ -16,7 +16,7 @@ Seed studies: ``--seeds 0,1,2,3,4`` trains one AL-RNN per seed in ONE run per sy
 ensemble, ``DynamicsTask(seeds=...)``) and reports every member (at its best validation state)
 and how many of them use the topologically minimal number of subregions.
 
-Run: ``python -m benchmarks run dsr_alrnn [--quick] [--seeds 0,1,2,3,4]``.
+Run: ``python -m benchmarks run dsr_alrnn [--quick] [--seeds 0,1,2,3,4] [--systems lorenz63]``.
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-steps", type=int, default=None, help="samples per generated trajectory")
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; several train as one ensemble run per system")
+    parser.add_argument("--systems", nargs="+", choices=list(SYSTEMS), default=list(SYSTEMS),
+                        help="systems to train (default: all)")
     parser.add_argument("--name", default="dsr_alrnn", help="results file name")
     parser.add_argument("--resume", action="store_true",
                         help="continue interrupted runs of the same settings from their last.ckpt")
@@ -126,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     lorenz_epochs = args.lorenz_epochs or (5 if args.quick else 300)
     budget = {"lorenz63": lorenz_epochs, "rossler": epochs}
     seeds = args.seeds
-    results = [r for name, spec in SYSTEMS.items() for r in run_system(name, spec, n_steps, budget[name], batches,
+    systems = {name: spec for name, spec in SYSTEMS.items() if name in args.systems}
+    results = [r for name, spec in systems.items() for r in run_system(name, spec, n_steps, budget[name], batches,
                                                                            seeds, args.resume)]
     rows = [{"system": r["system"], "seed": r["seed"], "P": r["P"], "regions (minimal)": r["minimal_regions"],
              "regions visited": r["regions_visited"], "regions >= 1 %": r["regions_visited_1pct"],
@@ -137,17 +140,17 @@ def main(argv: list[str] | None = None) -> None:
              "lambda_max data": r["lambda_max_data"], "train s": r["train_seconds"]} for r in results]
     table = markdown_table(rows)
     minimal = {name: sum(r["regions_visited_1pct"] == r["minimal_regions"] for r in results if r["system"] == name)
-               for name in SYSTEMS}
+               for name in systems}
     summary = "\n\nMembers using the topologically minimal number of subregions (>= 1 % of the time): " + ", ".join(
-        f"{name} {minimal[name]} of {len(seeds)}" for name in SYSTEMS) + "."
+        f"{name} {minimal[name]} of {len(seeds)}" for name in systems) + "."
     table += summary
     fp_lines = ["", "Fixed points (standardised data coordinates; nearest real model fixed point):", ""]
     fp_rows = [{"system": r["system"], "seed": r["seed"], "true": m["true_fixed_point"], "true kind": m["true_kind"],
                 "model": m["nearest_model_fp"], "model kind": m["model_kind"], "distance": m["distance"]}
                for r in results for m in r["fixed_point_matches"]]
     notes = (f"\n\nAL-RNN M = 20, STF (tau 16 / 8), Gaussian input noise 0.05, RAdam lr {LR:g} -> {LR_END:g}; "
-             f"{lorenz_epochs} (Lorenz-63) / {epochs} (Roessler) epochs x {batches} batches of {BATCH_SIZE} windows "
-             "of T~ = 200 / 300 (the paper's T~; it trains 2000-3000 epochs); "
+             + " / ".join(f"{budget[n]} ({n})" for n in systems) + f" epochs x {batches} batches of {BATCH_SIZE} "
+             "windows of T~ = 200 / 300 (the paper's T~; it trains 2000 (Lorenz-63) / 3000 (Roessler) epochs); "
              f"data: {n_steps} samples per split, standardised, from neurops' generators, seed {seeds[0]}; model "
              f"seeds {seeds}" + (" (one ensemble run per system)" if len(seeds) > 1 else "") + ". "
              f"Checkpoint: lowest val/d_stsp (every {VAL_EVERY} epochs, 5e4-step orbit against the training split). "

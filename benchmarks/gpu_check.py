@@ -58,6 +58,7 @@ import tempfile  # noqa: E402
 import traceback  # noqa: E402
 import warnings  # noqa: E402
 import xml.etree.ElementTree as ET  # noqa: E402
+from collections import deque  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -148,7 +149,8 @@ def run_tests(device: torch.device, sizes: Sizes) -> dict[str, Any]:
                 for key in counts:
                     counts[key] += int(suite.get(key, 0))
             for case in ET.parse(report).getroot().iter("testcase"):
-                bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+                bad = case.find("failure")
+                bad = case.find("error") if bad is None else bad
                 if bad is not None:
                     text = f"{bad.get('message', '')}\n{bad.text or ''}"
                     failed[f"{case.get('classname')}::{case.get('name')}"] = text[:600] + "\n...\n" + text[-1400:]
@@ -482,45 +484,40 @@ def _one_config(tuned: Any, raw: Any, index: int) -> Any:
     return _Tuned(raw, [tuned.configs[index]], _KEY)
 
 
-def probe_items(sizes: Sizes) -> dict[str, Callable[[], float]]:
+def probe_items(device: torch.device, sizes: Sizes) -> dict[str, Callable[[], float]]:
     """Name -> check (relative error against torch.fft in float64) of each launch config of the Triton DFT
     kernels alone, then of the autotuned spectral convolution, at the first spectral row's sizes."""
     import neurops.kernels.spectral_triton as st
+    from neurops.kernels.spectral_fft import padded_irfftn, truncated_rfftn
 
     channels, n, m = sizes.spectral_channels[0], sizes.spectral_grids[0], sizes.spectral_modes[0]
     planes = sizes.spectral_batch * channels
 
     def dft(dtype: torch.dtype, index: int) -> Callable[[], float]:
         def run() -> float:
-            x = torch.randn(planes, n, n, device=DEVICE[0]).to(dtype)
-            full = torch.fft.rfft2(x.double(), norm="forward")
-            kept = torch.cat([full[:, :m, :m], full[:, -m:, :m]], dim=1)
+            x = torch.randn(planes, n, n, device=device).to(dtype)
             old, st._dft = st._dft, _one_config(st._dft, st.truncated_dft_kernel, index)
             try:
-                z = torch.view_as_complex(st.truncated_dft(x, (m, m)).double().contiguous())
+                z = st.truncated_dft(x, (m, m))
             finally:
                 st._dft = old
-            return _rel(torch.view_as_real(z), torch.view_as_real(kept))
+            return _rel(z, torch.view_as_real(truncated_rfftn(x.double(), (m, m))))
         return run
 
     def idft(dtype: torch.dtype, index: int) -> Callable[[], float]:
         def run() -> float:
-            z = torch.randn(planes, 2 * m, m, 2, device=DEVICE[0])
-            zc = torch.view_as_complex(z.double())
-            padded = torch.zeros(planes, n, n // 2 + 1, dtype=torch.complex128, device=z.device)
-            padded[:, :m, :m], padded[:, -m:, :m] = zc[:, :m], zc[:, m:]
-            ref = torch.fft.irfft2(padded, s=(n, n), norm="forward")
+            z = torch.randn(planes, 2 * m, m, 2, device=device)
             old, st._idft = st._idft, _one_config(st._idft, st.truncated_idft_kernel, index)
             try:
                 y = st.truncated_idft(z, (n, n), dtype)
             finally:
                 st._idft = old
-            return _rel(y, ref)
+            return _rel(y, padded_irfftn(torch.view_as_complex(z.double()), (n, n)))
         return run
 
     def conv(dtype: torch.dtype) -> Callable[[], float]:
         def run() -> float:
-            x = torch.randn(sizes.spectral_batch, channels, n, n, device=DEVICE[0]).to(dtype).requires_grad_(True)
+            x = torch.randn(sizes.spectral_batch, channels, n, n, device=device).to(dtype).requires_grad_(True)
             w = (torch.randn(channels, channels, 2 * m, m, 2, device=x.device) / channels).requires_grad_(True)
             y = spectral_conv(x, w, (m, m), path="triton")
             torch.autograd.grad(y, (x, w), torch.randn_like(y))
@@ -538,17 +535,12 @@ def probe_items(sizes: Sizes) -> dict[str, Callable[[], float]]:
     return items
 
 
-#: the probe's device (set by the child process that runs it)
-DEVICE: list[torch.device] = [torch.device("cpu")]
-
-
 def run_probe_items(device: torch.device, sizes: Sizes, skip: set[str],
                     emit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Runs the probe items not in ``skip`` one by one, emitting before each which one runs: a launch
     that kills the process (an illegal memory access) is then named by the last emit."""
-    DEVICE[0] = device
     done: dict[str, Any] = {}
-    for name, check in probe_items(sizes).items():
+    for name, check in probe_items(device, sizes).items():
         if name in skip:
             continue
         emit({"probes": done, "running": name})
@@ -593,14 +585,14 @@ def run_isolated(part: str, dry_run: bool, extra: list[str] | None = None,
                *(["--cpu-dry-run"] if dry_run else []), *(extra or [])]
         child_env = {**os.environ, **(env or {}),
                      "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        tail: list[str] = []
+        tail: deque[str] = deque(maxlen=60)
         with subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) as proc:
             assert proc.stdout is not None
             for line in proc.stdout:
                 if line.startswith("  "):  # the part's progress lines
                     print(line, end="", flush=True)
-                tail = (tail + [line])[-60:]
+                tail.append(line)
         saved = json.loads(out.read_text()) if out.exists() else {}
         if proc.returncode == 0 and "error" not in saved:
             return saved
@@ -719,12 +711,12 @@ def main(argv: list[str] | None = None) -> Path:
     else:
         parser.error("torch sees no CUDA device; run on a GPU machine or pass --cpu-dry-run.")
     if args.child_part:
+        if args.child_out is None:
+            parser.error("--child-part needs --child-out")
         if args.untuned:
             import neurops.kernels.spectral_triton as st
 
             st.TUNE_MIN_POINTS = 1 << 62  # every field takes the first launch config
-        if args.child_out is None:
-            parser.error("--child-part needs --child-out")
         _child(args.child_part, args.child_out, device, sizes, set(json.loads(args.probe_skip)))
         return args.child_out
     settings = {k: v for k, v in vars(args).items() if k not in ("child_part", "child_out", "probe_skip", "untuned")}

@@ -56,6 +56,15 @@ def test_fits_part_trains_in_bf16_mixed():
     assert all(r["finite losses"] and r["parameters on device"] and r["steps"] == 3 for r in res["rows"])
 
 
+def test_probe_checks_every_launch_config_alone_in_child_processes():
+    """The spectral part's fallback: each DFT launch config alone against torch.fft, then the autotuned conv."""
+    probes = gpu_check.run_probe(dry_run=True)["probes"]
+    assert len(probes) == 2 * (6 + 1), list(probes)
+    tolerance = {"float32": 1e-6, "bfloat16": 2e-2}
+    for name, res in probes.items():
+        assert res["rel err"] < tolerance[name.split()[-1]], (name, res)
+
+
 @pytest.mark.slow
 def test_cpu_dry_run_writes_one_result_with_every_part(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "run", "gpu_check", "--cpu-dry-run", "--results-dir",

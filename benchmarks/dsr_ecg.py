@@ -55,6 +55,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="latent regulariser weight (the paper's ECG script: 0; runs before 2026-12-04: 1e-5)")
     parser.add_argument("--lambda-obs", type=float, default=1e-7,
                         help="condition-number regulariser weight of B (the paper's ECG script: 1e-7; before: 0)")
+    parser.add_argument("--observation", choices=("affine", "identity"), default="affine",
+                        help="observation model x = B z + b (the paper's ECG: affine) or x = z")
+    parser.add_argument("--hidden-dim", type=int, default=250, help="hidden units L (the paper's ECG: 250)")
+    parser.add_argument("--latent-dim", type=int, default=5,
+                        help="latent units M (the paper's ECG: 5); with identity observation the M - 5 extra units "
+                             "run free under forcing")
     parser.add_argument("--val-every", type=int, default=None, help="epochs between validations (default epochs/10)")
     parser.add_argument("--snapshots", action="store_true",
                         help="keep the weights at every validation (snapshots/) for dsr_checkpoint_criteria")
@@ -64,6 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.lambda_latent < 0 or args.lambda_obs < 0:
         parser.error(f"--lambda-latent and --lambda-obs must be >= 0, "
                      f"got {args.lambda_latent:g} and {args.lambda_obs:g}")
+    if args.hidden_dim < 1:
+        parser.error(f"--hidden-dim must be >= 1 (the paper's ECG: 250), got {args.hidden_dim}")
+    if args.latent_dim < 5:
+        parser.error(f"--latent-dim must be >= 5, the ECG's dimension (the paper's: 5), got {args.latent_dim}")
     epochs = args.epochs or (5 if args.quick else 100)
     batches = args.batches or (10 if args.quick else 50)
     seq_len, batch_size = args.seq_len, args.batch_size
@@ -72,12 +82,16 @@ def main(argv: list[str] | None = None) -> None:
     x_test = np.load(args.data_dir / "ecg_5d_test.npy")
     data = import_npy(args.data_dir / "ecg_5d_train.npy", "ecg_gtf_train", 1.0)
     floor = {"d_stsp": state_space_divergence(x_test, x_train), "d_h": hellinger_distance(x_test, x_train)}
-    model = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 5, "hidden_dim": 250, "observation": "affine"},
+    model = {"model": "clipped_shplrnn",
+             "model_kwargs": {"latent_dim": args.latent_dim, "hidden_dim": args.hidden_dim,
+                              "observation": args.observation},
              "lr": args.lr, "lr_end": args.lr_end, "lambda_latent": args.lambda_latent, "lambda_obs": args.lambda_obs,
              "val_gen_length": 50_000}
+    paper_model = (args.observation, args.hidden_dim, args.latent_dim) == ("affine", 250, 5)
+    variant = "" if paper_model else f", {args.observation} observation, M = {args.latent_dim}, L = {args.hidden_dim}"
     all_methods = {
-        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if (seq_len, args.alpha) == (200, 0.3) else
-                f"GTF (alpha = {args.alpha:g}, windows of T~ = {seq_len})",
+        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if paper_model and (seq_len, args.alpha) == (200, 0.3)
+                else f"GTF (alpha = {args.alpha:g}, windows of T~ = {seq_len}{variant})",
                 {**model, "training": "gtf", "alpha": args.alpha}),
         "agtf": ("aGTF (alpha estimated)", {**model, "training": "agtf", "alpha_rate": 0.02}),
     }
@@ -106,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     verdicts = "; ".join(f"{label}: " + ", ".join(f"{n} {v}" for v, n in r["verdicts"].items())
                          for label, r in raw.items())
     notes = (f"\n\nBudget: {epochs} epochs x {batches} batches of {batch_size} windows of T~ = {seq_len} "
-             f"({epochs * batches} RAdam steps, lr {args.lr:g} -> {args.lr_end:g}; "
+             f"({epochs * batches} RAdam steps, lr {args.lr:g} -> {args.lr_end:g}; {args.observation} observation, "
+             f"M = {args.latent_dim}, L = {args.hidden_dim}; "
              f"lambda_latent {args.lambda_latent:g}, lambda_obs {args.lambda_obs:g}), checkpoint with the lowest "
              f"val/d_stsp (every {val_every} epochs, 5e4-step orbit against the training split); "
              f"the paper trains far longer (5000 epochs x 50 batches). Seeds {seeds}"

@@ -11,8 +11,11 @@ from benchmarks import dsr_ecg
     (["--alpha", "1.5"], "--alpha must lie in [0, 1] (the paper's ECG: 0.3), got 1.5"),
     (["--alpha", "-0.1"], "--alpha must lie in [0, 1] (the paper's ECG: 0.3), got -0.1"),
     (["--lambda-obs=-1e-7"], "--lambda-latent and --lambda-obs must be >= 0, got 0 and -1e-07"),
+    (["--hidden-dim", "0"], "--hidden-dim must be >= 1 (the paper's ECG: 250), got 0"),
+    (["--latent-dim", "4"], "--latent-dim must be >= 5, the ECG's dimension (the paper's: 5), got 4"),
+    (["--observation", "linear"], "argument --observation: invalid choice: 'linear' (choose from 'affine', 'identity')"),
 ])
-def test_bad_forcing_or_regulariser_weights_are_one_error_line(argv, message, tmp_path, capsys):
+def test_bad_settings_are_one_error_line(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         dsr_ecg.main([*argv, "--data-dir", str(tmp_path / "absent")])
     assert exit_info.value.code == 2

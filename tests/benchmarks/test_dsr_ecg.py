@@ -13,7 +13,8 @@ from benchmarks import dsr_ecg
     (["--lambda-obs=-1e-7"], "--lambda-latent and --lambda-obs must be >= 0, got 0 and -1e-07"),
     (["--hidden-dim", "0"], "--hidden-dim must be >= 1 (the paper's ECG: 250), got 0"),
     (["--latent-dim", "4"], "--latent-dim must be >= 5, the ECG's dimension (the paper's: 5), got 4"),
-    (["--observation", "linear"], "argument --observation: invalid choice: 'linear' (choose from 'affine', 'identity')"),
+    (["--observation", "linear"],
+     "argument --observation: invalid choice: 'linear' (choose from 'affine', 'identity')"),
 ])
 def test_bad_settings_are_one_error_line(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -287,6 +287,7 @@ class DynamicsTask(Task):
             sums, count = self.all_gather(sums).sum(0), self.all_gather(count).sum()
         if count > 0:
             self.member_best.update(self.net, (sums / count).cpu(), self.global_step)
+            self._validations = getattr(self, "_validations", 0) + 1  # in this process; for member_summary
 
     # -- ensembles -----------------------------------------------------------------------------
     def member_models(self, state: Literal["best", "final"] = "best") -> list[torch.nn.Module]:
@@ -302,21 +303,31 @@ class DynamicsTask(Task):
         return models
 
     def member_summary(self) -> str:
-        """Each member's seed, best validation D_stsp and its step, and their mean +- sem and median
-        (ensembles; ``""`` for one model). ``neurops fit`` prints it at the end of training."""
+        """Each member's seed, best validation D_stsp and its step, and their mean +- sem and median over the
+        members with a finite one (ensembles; ``""`` for one model). ``neurops fit`` prints it at the end."""
         if not self.members:
             return ""
         from neurops.metrics.dsr import summarize
 
         best = self.member_best
-        rows = [f"  member {r} (seed {s}): best val/d_stsp {float(best.score[r]):.4g} at step {int(best.step[r])}"
+        rows = [f"  member {r} (seed {s}): "
+                + (f"best val/d_stsp {float(best.score[r]):.4g} at step {int(best.step[r])}" if best.step[r] >= 0
+                   else "no finite val/d_stsp; keeps its final state")
                 for r, s in enumerate(self.hparams.seeds)]
         st = summarize(best.score.tolist())
-        diverged = int((~torch.isfinite(best.score)).sum())
+        if st["n"] > 0:
+            missing = self.members - st["n"]
+            last = (f"  best val/d_stsp over the {st['n']} members with a finite score: mean {st['mean']:.4g} "
+                    f"+- {st['sem']:.2g} (sem), median {st['median']:.4g}"
+                    + (f"; {missing} never finite" if missing else ""))
+        elif getattr(self, "_validations", 0) == 0:
+            every = getattr(getattr(self, "_trainer", None), "check_val_every_n_epoch", None)
+            last = ("  no validation ran" + (f" (it runs every {every} epochs: --trainer.check_val_every_n_epoch)"
+                                             if every else "") + "; every member keeps its final state")
+        else:
+            last = "  no member reached a finite val/d_stsp (every validation orbit diverged)"
         return "\n".join([f"ensemble of {self.members} members (each member's best state is in every checkpoint; "
-                          "`neurops dsr evaluate` evaluates them all):", *rows,
-                          f"  best val/d_stsp over the members: mean {st['mean']:.4g} +- {st['sem']:.2g} (sem), "
-                          f"median {st['median']:.4g}" + (f"; {diverged} never finite" if diverged else "")])
+                          "`neurops dsr evaluate` evaluates them all):", *rows, last])
 
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint_extra(self) -> dict[str, Any]:

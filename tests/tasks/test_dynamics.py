@@ -169,7 +169,8 @@ def test_val_reference_train_scores_the_orbit_against_the_training_split(l63_fil
 
 
 # -- ensembles (seeds): member r trains as a single run with seed r would ---------------------------
-def _fit_seeded(path: Path, tmp: Path, seed: int, epochs: int = 2, **task_kwargs) -> tuple[L.Trainer, DynamicsTask]:
+def _fit_seeded(path: Path, tmp: Path, seed: int, epochs: int = 2, val_every: int = 1,
+                **task_kwargs) -> tuple[L.Trainer, DynamicsTask]:
     L.seed_everything(seed, verbose=False)
     dm = DynamicsDataModule(path, seq_len=20, batch_size=4, batches_per_epoch=6, val_length=600)
     task = DynamicsTask(model="clipped_shplrnn", model_kwargs={"latent_dim": 3, "hidden_dim": 12},
@@ -177,7 +178,7 @@ def _fit_seeded(path: Path, tmp: Path, seed: int, epochs: int = 2, **task_kwargs
                         **task_kwargs)
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
                         enable_model_summary=False, default_root_dir=tmp, num_sanity_val_steps=0,
-                        enable_checkpointing=False)
+                        enable_checkpointing=False, check_val_every_n_epoch=val_every)
     trainer.fit(task, datamodule=dm)
     return trainer, task
 
@@ -197,6 +198,25 @@ def test_member_trains_as_the_single_run_with_its_seed(l63_file: Path, tmp_path:
     assert not torch.allclose(next(a.parameters()), next(b.parameters()))
 
 
+def test_member_summary_names_members_without_a_finite_validation(l63_file: Path, tmp_path: Path) -> None:
+    _, task = _fit_seeded(l63_file, tmp_path / "a", seed=0, epochs=1, val_every=5, seeds=[0, 1], alpha=0.2)
+    summary = task.member_summary()  # one epoch, validation every 5: none ran
+    assert summary.count("no finite val/d_stsp; keeps its final state") == 2
+    assert "no validation ran (it runs every 5 epochs: --trainer.check_val_every_n_epoch)" in summary
+    assert "nan" not in summary and "inf" not in summary and "step -1" not in summary
+
+    _, task = _fit_seeded(l63_file, tmp_path / "b", seed=0, epochs=1, seeds=[0, 1, 2], alpha=0.2)
+    best = task.member_best
+    kept = float(best.score[0])
+    best.score[1], best.step[1] = float("inf"), -1  # as a member whose every validation orbit diverged
+    summary = task.member_summary()
+    assert "member 1 (seed 1): no finite val/d_stsp" in summary
+    assert "over the 2 members with a finite score" in summary and "; 1 never finite" in summary
+    assert f"median {float(np.median([kept, float(best.score[2])])):.4g}" in summary
+    best.score[:], best.step[:] = float("inf"), -1
+    assert "no member reached a finite val/d_stsp (every validation orbit diverged)" in task.member_summary()
+
+
 def test_best_states_checkpoint_and_evaluation(l63_file: Path, tmp_path: Path) -> None:
     trainer, task = _fit_seeded(l63_file, tmp_path, seed=0, epochs=3, seeds=[0, 1, 2], training="gtf", alpha=0.2)
     metrics = trainer.callback_metrics
@@ -210,7 +230,7 @@ def test_best_states_checkpoint_and_evaluation(l63_file: Path, tmp_path: Path) -
     for r, model in enumerate(task.member_models("best")):
         torch.testing.assert_close(dict(model.named_parameters())["A"], best.p_A[r])
     summary = task.member_summary()
-    assert "member 2 (seed 2)" in summary and "median" in summary
+    assert "member 2 (seed 2): best val/d_stsp" in summary and "over the 3 members with a finite score" in summary
 
     ckpt = tmp_path / "ens.ckpt"
     trainer.save_checkpoint(ckpt)

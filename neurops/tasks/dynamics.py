@@ -133,6 +133,7 @@ class DynamicsTask(Task):
                                if training == "agtf" else None)
         self.dt = 1.0
         self._member_val: list[np.ndarray] = []
+        self._validations = 0  # member-best updates in this process (member_summary: did validation run?)
         self._train_series: np.ndarray | None = None  # [sum of T, N]: the training split (val_reference "train")
         if model_kwargs and "obs_dim" in model_kwargs:
             self._build()
@@ -287,7 +288,7 @@ class DynamicsTask(Task):
             sums, count = self.all_gather(sums).sum(0), self.all_gather(count).sum()
         if count > 0:
             self.member_best.update(self.net, (sums / count).cpu(), self.global_step)
-            self._validations = getattr(self, "_validations", 0) + 1  # in this process; for member_summary
+            self._validations += 1
 
     # -- ensembles -----------------------------------------------------------------------------
     def member_models(self, state: Literal["best", "final"] = "best") -> list[torch.nn.Module]:
@@ -320,8 +321,8 @@ class DynamicsTask(Task):
             last = (f"  best val/d_stsp over the {st['n']} members with a finite score: mean {st['mean']:.4g} "
                     f"+- {st['sem']:.2g} (sem), median {st['median']:.4g}"
                     + (f"; {missing} never finite" if missing else ""))
-        elif getattr(self, "_validations", 0) == 0:
-            every = getattr(getattr(self, "_trainer", None), "check_val_every_n_epoch", None)
+        elif self._validations == 0:
+            every = self._trainer.check_val_every_n_epoch if self._trainer is not None else None
             last = ("  no validation ran" + (f" (it runs every {every} epochs: --trainer.check_val_every_n_epoch)"
                                              if every else "") + "; every member keeps its final state")
         else:

@@ -26,13 +26,17 @@ faster R seeds train in one process than one after the other.
 
 A third table times what a seed study costs in wall time: a few real epochs of a
 :class:`~neurops.tasks.dynamics.DynamicsTask` fit in a Lightning ``Trainer`` (the shared
-Lorenz-63 and ECG series, ``--fit-batches`` batches an epoch, one validation an epoch with the
-DSR benchmarks' protocol: a 10^4-point validation series and a 5 x 10^4-step orbit), one model
-against an ensemble of R, alternated in one run, on 1 and on 2 threads. Validation (the orbits
-and the metrics of every member) counts.
+Lorenz-63 and ECG series, ``--fit-batches`` batches an epoch, one validation every ``--fit-val-every``
+epochs with the DSR benchmarks' protocol: a 10^4-point validation series and a 5 x 10^4-step orbit),
+one model against an ensemble of R, alternated in one run, on 1 and on 2 threads. Validation (the
+orbits and the metrics of every member) counts. The default, 3 epochs of 10 batches validated after
+each, is a quick check dominated by validation; ``--fit-epochs 10 --fit-batches 50 --fit-val-every 10``
+is the cadence of the DSR benchmarks' runs (one validation per 500 steps), so its ratio is what a
+seed study costs in a real run.
 
     python -m benchmarks run dsr_training_speed [--quick] [--repeat 40] [--threads 1] [--members 8]
-        [--only-ensembles] [--fit-rounds 3] [--fit-epochs 3] [--fit-batches 10] [--data-dir DIR]
+        [--only-ensembles] [--fit-rounds 3] [--fit-epochs 3] [--fit-batches 10] [--fit-val-every 1]
+        [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -149,9 +153,9 @@ class _ValidationClock(L.Callback):
 
 
 def fit_seconds(data: Path, task: dict[str, Any], seeds: list[int] | None, epochs: int, batches: int,
-                threads: int) -> tuple[float, float]:
+                threads: int, val_every: int = 1) -> tuple[float, float]:
     """Wall seconds of ``trainer.fit`` (``epochs`` epochs of ``batches`` batches of 16 windows of T~ = 200, one
-    validation an epoch) and the part spent validating, on ``threads`` threads."""
+    validation every ``val_every`` epochs) and the part spent validating, on ``threads`` threads."""
     torch.set_num_threads(threads)
     L.seed_everything(0, verbose=False)
     dm = DynamicsDataModule(data, seq_len=200, batch_size=16, batches_per_epoch=batches, val_length=10_000)
@@ -160,12 +164,13 @@ def fit_seconds(data: Path, task: dict[str, Any], seeds: list[int] | None, epoch
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
                             enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
-                            default_root_dir=tmp, callbacks=[validating])
+                            check_val_every_n_epoch=val_every, default_root_dir=tmp, callbacks=[validating])
         seconds, _ = timed(lambda: trainer.fit(model, datamodule=dm))
         return seconds, validating.seconds
 
 
-def fit_rows(data_dir: Path, members: int, rounds: int, epochs: int, batches: int) -> tuple[list[dict], dict]:
+def fit_rows(data_dir: Path, members: int, rounds: int, epochs: int, batches: int, val_every: int = 1
+             ) -> tuple[list[dict], dict]:
     """Fit wall times of one model and of R members on 1 and 2 threads, alternated over ``rounds`` rounds."""
     rows, raw = [], {}
     for label, (series, dt, task) in FIT_SETTINGS.items():
@@ -173,7 +178,8 @@ def fit_rows(data_dir: Path, members: int, rounds: int, epochs: int, batches: in
         runs = {(r, t): [] for t in (1, 2) for r in (1, members)}
         for _ in range(rounds):
             for (r, threads), times in runs.items():
-                times.append(fit_seconds(data, task, None if r == 1 else list(range(r)), epochs, batches, threads))
+                times.append(fit_seconds(data, task, None if r == 1 else list(range(r)), epochs, batches, threads,
+                                         val_every))
         med = {k: (statistics.median(v[0] for v in times), statistics.median(v[1] for v in times))
                for k, times in runs.items()}
         raw[label] = {f"R={r}, {t} thread(s)": {"fit_s": [v[0] for v in times], "validation_s": [v[1] for v in times]}
@@ -200,13 +206,18 @@ def main(argv: list[str] | None = None) -> None:
                         "0 skips it)")
     parser.add_argument("--fit-epochs", type=int, default=3, help="epochs of each timed fit")
     parser.add_argument("--fit-batches", type=int, default=10, help="batches per epoch of each timed fit")
+    parser.add_argument("--fit-val-every", type=int, default=1, help="epochs between validations of each timed fit "
+                        "(the DSR benchmarks: 10 epochs of 50 batches)")
     data_dir_argument(parser)
     args = parser.parse_args(argv)
+    if min(args.fit_epochs, args.fit_batches, args.fit_val_every) < 1:
+        parser.error("--fit-epochs, --fit-batches and --fit-val-every must be >= 1")
     repeat = args.repeat or (8 if args.quick else 40)
     fit_rounds = args.fit_rounds if args.fit_rounds is not None else (0 if args.quick else 3)
     fit_table, fit_raw = [], {}
     if fit_rounds:
-        fit_table, fit_raw = fit_rows(args.data_dir, args.members, fit_rounds, args.fit_epochs, args.fit_batches)
+        fit_table, fit_raw = fit_rows(args.data_dir, args.members, fit_rounds, args.fit_epochs, args.fit_batches,
+                                      args.fit_val_every)
     torch.set_num_threads(args.threads)
 
     ens_rows, ens_raw = ensemble_rows(args.members, repeat)
@@ -233,7 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     notes = (f"\n\nOne training step (forced rollout over 16 windows, MSE, backward, RAdam), median of {repeat} "
              f"interleaved rounds on {args.threads} thread(s). Both paths give the same gradients.\n")
     fit_notes = (f"\n\nSeed studies in wall time: `trainer.fit` of a DynamicsTask, {args.fit_epochs} epochs of "
-                 f"{args.fit_batches} batches (16 windows of T~ = 200 per member) with one validation an epoch (a "
+                 f"{args.fit_batches} batches (16 windows of T~ = 200 per member) with one validation every "
+                 f"{args.fit_val_every} epoch(s) (a "
                  "10^4-point validation series, a 5 x 10^4-step orbit per member, D_stsp and D_H of every member), "
                  f"one model against R = {args.members}, median of {fit_rounds} alternated rounds on 1 and 2 threads "
                  "(1T, 2T); 'validation s' is the part of the fit spent validating.\n")

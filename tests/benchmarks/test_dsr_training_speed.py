@@ -1,0 +1,37 @@
+"""The wall-time table of benchmarks/dsr_training_speed.py: its fits validate at the cadence asked for."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks import dsr_training_speed
+from neurops.data.series_import import import_series
+
+TASK = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 8}, "alpha": 0.1}
+
+
+@pytest.fixture()
+def series(tmp_path):
+    t = np.arange(3000) * 0.05
+    x = np.stack([np.sin(t), np.cos(1.3 * t), np.sin(0.7 * t) * np.cos(t)], axis=1).astype(np.float32)
+    np.save(tmp_path / "s.npy", x)
+    return import_series(tmp_path / "s.npy", dt=0.05, out=tmp_path / "s.h5", val_fraction=0.2, test_fraction=0.0)
+
+
+@pytest.mark.parametrize(("val_every", "validates"), [(1, True), (2, True), (3, False)])
+def test_fit_validates_every_val_every_epochs(series, val_every, validates):
+    seconds, validating = dsr_training_speed.fit_seconds(series, TASK, [0, 1], epochs=2, batches=2, threads=1,
+                                                         val_every=val_every)
+    assert seconds > validating >= 0
+    assert (validating > 0) is validates  # 2 epochs: validated after epoch 1 and 2, after 2, or never
+
+
+@pytest.mark.parametrize("flag", ["--fit-val-every", "--fit-epochs", "--fit-batches"])
+def test_bad_fit_settings_are_one_error_line(flag, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        dsr_training_speed.main([flag, "0", "--results-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        "--fit-epochs, --fit-batches and --fit-val-every must be >= 1")
+    assert not list(tmp_path.iterdir())

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from benchmarks import dsr_training_speed
-from neurops.data.series_import import import_series
 
 TASK = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 8}, "alpha": 0.1}
 
 
-@pytest.fixture()
-def series(tmp_path):
-    t = np.arange(3000) * 0.05
-    x = np.stack([np.sin(t), np.cos(1.3 * t), np.sin(0.7 * t) * np.cos(t)], axis=1).astype(np.float32)
-    np.save(tmp_path / "s.npy", x)
-    return import_series(tmp_path / "s.npy", dt=0.05, out=tmp_path / "s.h5", val_fraction=0.2, test_fraction=0.0)
-
-
 @pytest.mark.parametrize(("val_every", "validates"), [(1, True), (2, True), (3, False)])
-def test_fit_validates_every_val_every_epochs(series, val_every, validates):
-    seconds, validating = dsr_training_speed.fit_seconds(series, TASK, [0, 1], epochs=2, batches=2, threads=1,
+def test_fit_validates_every_val_every_epochs(lorenz63_file, val_every, validates):
+    seconds, validating = dsr_training_speed.fit_seconds(lorenz63_file, TASK, [0, 1], epochs=2, batches=2, threads=1,
                                                          val_every=val_every)
     assert seconds > validating >= 0
     assert (validating > 0) is validates  # 2 epochs: validated after epoch 1 and 2, after 2, or never

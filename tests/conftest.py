@@ -247,7 +247,9 @@ def two_processes(tmp_path: Path):
 
     ``run(source, *args)`` writes ``source`` to a file and starts it twice with ``RANK``,
     ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` set (one thread each), so the script
-    calls ``dist.init_process_group("gloo")``; it fails with both processes' stderr if either does.
+    calls ``dist.init_process_group("gloo")`` and ends with ``dist.barrier()`` and
+    ``dist.destroy_process_group()`` (a process that tears its connections down while the other still
+    works can make that one abort at exit); it fails with both processes' stderr if either does.
     """
     def run(source: str, *args: str, timeout: float = 300) -> None:
         script = tmp_path / "two_process_worker.py"

@@ -80,6 +80,7 @@ x = torch.from_numpy(np.load(sys.argv[1]))
 part = x[:5] if rank == 0 else x[5:]  # unequal shares
 moments = ChannelMoments(x.shape[1]).update(part).all_reduce()
 torch.save({"count": moments.count, "mean": moments.mean, "m2": moments.m2}, f"{sys.argv[2]}/rank{rank}.pt")
+dist.barrier()
 dist.destroy_process_group()
 """
 

@@ -43,6 +43,7 @@ for name, kwargs in models.items():
     out[name] = {"state": state, "shards": shards}
 if rank == 0:
     torch.save(out, sys.argv[3])
+dist.barrier()  # rank 1 must not tear its gloo pairs down while rank 0 still saves (a SIGABRT at exit)
 dist.destroy_process_group()
 """
 

@@ -17,15 +17,22 @@ from the first test point, the first ``0.25 T`` dropped):
 * ``train, 5e4 orbit``: the 5 * 10^4-step orbit against the whole training split
   (``val_reference="train"``, ``DynamicsTask``'s default since this study, with ``val_gen_length=50000``
   in the shipped configs: ``benchmarks/results/dsr_checkpoint_criteria_lorenz63_250k.md``);
+* ``train, 5 starts``: the mean D_stsp against the whole training split of the ``T_val``-step orbits from
+  the 5 initial conditions of ``val, 5 starts`` (as many model steps as the 5e4 orbit; a state that is
+  bounded from one start but collapses or diverges from another scores high);
 * ``final``: no selection, the last snapshot;
-* ``oracle (test)``: the snapshot with the lowest test D_stsp, the best any criterion could do.
+* ``oracle (test, 1 start)`` / ``oracle (test, 5 starts)``: the snapshot with the lowest test D_stsp
+  (from the first test point / median over 5 test starts), the best any criterion could do.
 
 Each criterion picks, per member, the snapshot where it is lowest; the table gives the test
 metrics of the picks (median and quartiles over the members; ``lambda_max`` from the full
-protocol with 5 starts), how many members' picks beat the final state on test D_stsp, and the
-rank correlation (Spearman) of the criterion with the test D_stsp over the snapshots (median over
-the members). Snapshots are stacked into one ensemble so that all their orbits run in one batched
-rollout.
+protocol with 5 starts), how many of the picks' test orbits from those 5 starts are not bounded
+(collapsed to a fixed point or diverged), how many members' picks beat the final state on test
+D_stsp (5 starts), and the rank correlation (Spearman) of the criterion with the test D_stsp over
+the snapshots (median over the members), from the first test point and as the median over 5 test
+starts: a multistable model (e.g. a Lorenz-63 model that stays on one wing from some initial
+conditions) can look good or bad from any single start. Snapshots are stacked into one ensemble
+so that all their orbits run in one batched rollout.
 
 Run: ``python -m benchmarks run dsr_checkpoint_criteria --run benchmarks/work/runs/NAME --test FILE.npy
 [--dt 0.01] [--name NAME] [--every K]``.
@@ -55,7 +62,9 @@ from neurops.utils.bench import markdown_table, save_results
 
 LONG_ORBIT = 50_000  # val_gen_length of the DSR benchmarks
 N_STARTS = 5
-CRITERIA = ("val, T_val orbit", "val, 5e4 orbit", f"val, {N_STARTS} starts", "train, 5e4 orbit")
+CRITERIA = ("val, T_val orbit", "val, 5e4 orbit", f"val, {N_STARTS} starts", "train, 5e4 orbit",
+            f"train, {N_STARTS} starts")
+N_CRIT = len(CRITERIA)
 
 
 def snapshot_members(run: Path, every: int = 1) -> tuple[list[int], list[list[torch.nn.Module]]]:
@@ -71,18 +80,22 @@ def snapshot_members(run: Path, every: int = 1) -> tuple[list[int], list[list[to
 
 def scores(models: list[torch.nn.Module], x_val: np.ndarray, x_train: np.ndarray,
            x_test: np.ndarray) -> np.ndarray:
-    """``[len(models), 6]``: the four criteria, then test D_stsp and D_H, of each model (batched rollouts)."""
+    """``[len(models), N_CRIT + 3]``: the criteria, then test D_stsp and D_H from the first test point and the
+    median test D_stsp over ``N_STARTS`` test starts, of each model (batched rollouts)."""
     ens = stack_members(models)
     with torch.no_grad():
         short = generate_like(ens, x_val)  # [R, T_val, N]
         long = generate_like(ens, x_val, n_steps=LONG_ORBIT)
         starts = generate_like(ens, x_val, starts=start_indices(len(x_val), N_STARTS))  # [R, K, T_val, N]
-        test = generate_like(ens, x_test)
-    out = np.empty((len(models), 6))
+        test = generate_like(ens, x_test, starts=start_indices(len(x_test), N_STARTS))  # [R, K, T, N]; 0 first
+    out = np.empty((len(models), N_CRIT + 3))
     for r in range(len(models)):  # DynamicsTask's val/d_stsp is orbit_distances(...)[0]
         out[r] = (orbit_divergence(x_val, short[r]), orbit_divergence(x_val, long[r]),
                   float(np.mean([orbit_divergence(x_val, o) for o in starts[r]])),
-                  orbit_divergence(x_train, long[r]), *orbit_distances(x_test, test[r]))
+                  orbit_divergence(x_train, long[r]),
+                  float(np.mean([orbit_divergence(x_train, o) for o in starts[r]])),
+                  *orbit_distances(x_test, test[r, 0]),
+                  float(np.median([orbit_divergence(x_test, o) for o in test[r]])))
     return out
 
 
@@ -126,17 +139,18 @@ def main(argv: list[str] | None = None) -> None:
     x_test = np.load(args.test).astype(np.float64)
     epochs, snaps = snapshot_members(args.run, args.every)
     n_members = len(snaps[0])
-    table = np.empty((len(epochs), n_members, 6))  # [snapshot, member, criterion / test metric]
+    table = np.empty((len(epochs), n_members, N_CRIT + 3))  # [snapshot, member, criterion / test metric]
     for i in range(0, len(epochs), args.group):
         chunk = snaps[i: i + args.group]
         flat = scores([m for ms in chunk for m in ms], x_val, x_train, x_test)
-        table[i: i + len(chunk)] = flat.reshape(len(chunk), n_members, 6)
+        table[i: i + len(chunk)] = flat.reshape(len(chunk), n_members, N_CRIT + 3)
         print(f"snapshots {i + len(chunk)}/{len(epochs)} (epoch {epochs[i + len(chunk) - 1]})", flush=True)
 
-    test = table[..., 4]
+    test, test_k = table[..., N_CRIT], table[..., N_CRIT + 2]  # [snapshot, member]: 1 start, median of K
     picks = {name: table[..., c].argmin(0) for c, name in enumerate(CRITERIA)}
     picks["final"] = np.full(n_members, len(epochs) - 1)
-    picks["oracle (test)"] = test.argmin(0)
+    picks["oracle (test, 1 start)"] = test.argmin(0)
+    picks[f"oracle (test, {N_STARTS} starts)"] = test_k.argmin(0)
     seeds = config["model"]["init_args"].get("seeds") or [config.get("seed_everything", 0)]
     rows, raw, evaluated = [], {}, {}
     for name, pick in picks.items():
@@ -146,17 +160,22 @@ def main(argv: list[str] | None = None) -> None:
                                                           lyapunov_steps=args.lyapunov_steps)
         full = [evaluated[s, r] for r, s in enumerate(pick)]
         d_stsp = [test[s, r] for r, s in enumerate(pick)]
-        beats = sum(test[s, r] < test[-1, r] for r, s in enumerate(pick))
+        beats = sum(test_k[s, r] < test_k[-1, r] for r, s in enumerate(pick))
+        unbounded = sum(n for f in full for v, n in f["verdict"].items() if v != "bounded")
         c = CRITERIA.index(name) if name in CRITERIA else None
         corr = [rank_correlation(table[:, r, c], test[:, r]) for r in range(n_members)] if c is not None else []
+        corr_k = [rank_correlation(table[:, r, c], test_k[:, r]) for r in range(n_members)] if c is not None else []
         rows.append({"criterion": name, "test D_stsp (1 start)": quartiles(d_stsp),
                      f"test D_stsp ({N_STARTS} starts)": quartiles([f["d_stsp"] for f in full]),
-                     "test D_H": quartiles([table[s, r, 5] for r, s in enumerate(pick)]),
+                     "not bounded": f"{unbounded}/{N_STARTS * n_members}",
+                     "test D_H": quartiles([table[s, r, N_CRIT + 1] for r, s in enumerate(pick)]),
                      "lambda_max": quartiles([f["lambda_max"] for f in full]),
                      "beats final": f"{beats}/{n_members}" if name != "final" else "-",
-                     "rank corr.": f"{np.nanmedian(corr):.2f}" if corr else "-",
+                     "rank corr. (1 start)": f"{np.nanmedian(corr):.2f}" if corr else "-",
+                     f"rank corr. ({N_STARTS} starts)": f"{np.nanmedian(corr_k):.2f}" if corr_k else "-",
                      "picked epochs": ", ".join(str(epochs[s]) for s in pick)})
         raw[name] = {"picked_epochs": [epochs[s] for s in pick], "test_d_stsp": d_stsp, "rank_corr": corr,
+                     "rank_corr_starts": corr_k,
                      "evaluation": [{k: f[k] for k in ("d_stsp", "d_h", "lambda_max", "pe", "verdict")} for f in full]}
         print(rows[-1], flush=True)
     md = markdown_table(rows)
@@ -164,9 +183,11 @@ def main(argv: list[str] | None = None) -> None:
              f"{epochs[0]} to {epochs[-1]} (every {args.every} of the run's validations). Validation split: "
              f"{len(x_val)} points; training split {len(x_train)}; test {len(x_test)}. Cells: median [25 %, 75 %] "
              "over the members. 'test D_stsp (1 start)' is the protocol's value (orbit from the first test point); "
-             f"'({N_STARTS} starts)' the median over {N_STARTS} initial conditions. 'beats final': members whose "
-             "pick has a lower test D_stsp (1 start) than their last snapshot. 'rank corr.': Spearman correlation "
-             "of the criterion with the test D_stsp over the snapshots, median over the members.\n")
+             f"'({N_STARTS} starts)' the median over {N_STARTS} initial conditions. 'not bounded': the picks' test "
+             f"orbits from those {N_STARTS} starts that collapsed to a fixed point or diverged, over all members' "
+             f"orbits. 'beats final': members whose pick has a lower test D_stsp ({N_STARTS} starts) than their "
+             "last snapshot. 'rank corr.': Spearman correlation of the criterion with the test D_stsp (1 start; "
+             f"median of {N_STARTS} starts) over the snapshots, median over the members.\n")
     print(md + notes)
     details = {"epochs": epochs, "criteria": list(CRITERIA), "scores": table.tolist(), "results": raw,
                "seeds": seeds}

@@ -1,13 +1,16 @@
-"""Bad input to the checkpoint-criterion study gives one error line, before any work."""
+"""The checkpoint-criterion study: bad input gives one error line before any work; the criteria's values."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from benchmarks.dsr_checkpoint_criteria import main
+from benchmarks.dsr_checkpoint_criteria import CRITERIA, N_STARTS, main, scores
+from neurops.models.plrnn import ALRNN
 
 
 def _error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -33,3 +36,34 @@ def test_bad_input_names_the_problem(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "no test series at" in _error(["--run", str(run), "--test", str(tmp_path / "missing.npy")], capsys)
     assert "--every and --group must be >= 1" in _error(["--run", str(run), "--test", str(test), "--every", "0"],
                                                         capsys)
+
+
+def _rotation(growth: float) -> ALRNN:
+    """``z' = R z`` in ``(z1, z2)`` (a 50-step rotation) and ``z3' = growth * z3``; identity observation."""
+    model = ALRNN(3, 3, n_relu=0)
+    c, s = math.cos(2 * math.pi / 50), math.sin(2 * math.pi / 50)
+    with torch.no_grad():
+        model.A.copy_(torch.tensor([c, c, growth]))
+        model.W.copy_(torch.tensor([[0.0, -s, 0.0], [s, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+        model.h.zero_()
+    return model.double().eval()
+
+
+def test_several_start_criterion_flags_a_state_that_diverges_from_other_starts() -> None:
+    # Data on the unit circle with a small third coordinate, zero at the validation series' first point:
+    # the saddle (z3 grows) stays on the circle from that point only and diverges from every other start.
+    t = np.arange(400)
+    series = np.stack([np.cos(2 * np.pi * t / 50), np.sin(2 * np.pi * t / 50), 1e-3 * np.sin(t / 7.0)], axis=1)
+    x_val = series.copy()
+    x_val[0, 2] = 0.0
+    table = scores([_rotation(0.5), _rotation(1.5)], x_val, series, series)
+    # (training and validation series coincide here, so 'train' and 'val' criteria compare with the same data)
+    short, long = CRITERIA.index("val, T_val orbit"), CRITERIA.index("train, 5e4 orbit")
+    several = CRITERIA.index(f"train, {N_STARTS} starts")
+    assert table.shape == (2, len(CRITERIA) + 3)
+    assert table[0, -1] == pytest.approx(table[0, -3])  # 5 test starts, all on the same circle: the first's value
+    assert table[1, -1] == math.inf  # the saddle diverges from 4 of the 5 test starts (the median)
+    assert np.isfinite(table[:, long]).all() and table[0, long] == pytest.approx(table[1, long])  # one orbit
+    # the contracting model settles on the same circle from every start: its 5-start score is its 1-start one
+    assert table[0, several] == pytest.approx(table[0, short])
+    assert table[1, several] == math.inf  # the saddle diverges from 4 of the 5 starts

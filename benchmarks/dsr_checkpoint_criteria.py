@@ -40,6 +40,7 @@ Run: ``python -m benchmarks run dsr_checkpoint_criteria --run benchmarks/work/ru
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,10 @@ def rank_correlation(criterion: np.ndarray, target: np.ndarray) -> float:
 
 
 def quartiles(values: list[float]) -> str:
-    q = np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75])
+    """``"median [25 %, 75 %]"``; a quartile that reaches a diverged (``inf``) value prints as ``inf``."""
+    big = 1e300
+    q = np.percentile(np.nan_to_num(np.asarray(values, dtype=np.float64), posinf=big), [25, 50, 75])
+    q = np.where(q > big / len(values) / 2, math.inf, q)
     return f"{q[1]:.4g} [{q[0]:.3g}, {q[2]:.3g}]"
 
 

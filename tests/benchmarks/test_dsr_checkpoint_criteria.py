@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.dsr_checkpoint_criteria import CRITERIA, N_STARTS, main, scores
+from benchmarks.dsr_checkpoint_criteria import CRITERIA, N_STARTS, main, quartiles, scores
 from neurops.models.plrnn import ALRNN
 
 
@@ -67,3 +67,8 @@ def test_several_start_criterion_flags_a_state_that_diverges_from_other_starts()
     # the contracting model settles on the same circle from every start: its 5-start score is its 1-start one
     assert table[0, several] == pytest.approx(table[0, short])
     assert table[1, several] == math.inf  # the saddle diverges from 4 of the 5 starts
+
+
+def test_quartiles_print_a_diverged_quartile_as_inf() -> None:
+    assert quartiles([1.0, 2.0, 3.0, 4.0, 5.0]) == "3 [2, 4]"
+    assert quartiles([1.0, 2.0, 3.0, math.inf, math.inf]) == "3 [2, inf]"  # numpy's own gives nan there

@@ -18,8 +18,9 @@ from the first test point, the first ``0.25 T`` dropped):
   (``val_reference="train"``, ``DynamicsTask``'s default since this study, with ``val_gen_length=50000``
   in the shipped configs: ``benchmarks/results/dsr_checkpoint_criteria_lorenz63_250k.md``);
 * ``train, 5 starts``: the mean D_stsp against the whole training split of the ``T_val``-step orbits from
-  the 5 initial conditions of ``val, 5 starts`` (as many model steps as the 5e4 orbit; a state that is
-  bounded from one start but collapses or diverges from another scores high);
+  the 5 initial conditions of ``val, 5 starts`` (5 T_val orbit points in all: as many as the 5e4 orbit
+  for the benchmarks' 10^4-point validation split; a state that is bounded from one start but
+  collapses or diverges from another scores high);
 * ``final``: no selection, the last snapshot;
 * ``oracle (test, 1 start)`` / ``oracle (test, 5 starts)``: the snapshot with the lowest test D_stsp
   (from the first test point / median over 5 test starts), the best any criterion could do.

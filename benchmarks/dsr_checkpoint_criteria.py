@@ -23,7 +23,12 @@ from the first test point, the first ``0.25 T`` dropped):
   collapses or diverges from another scores high);
 * ``final``: no selection, the last snapshot;
 * ``oracle (test, 1 start)`` / ``oracle (test, 5 starts)``: the snapshot with the lowest test D_stsp
-  (from the first test point / median over 5 test starts), the best any criterion could do.
+  (from the first test point / median over 5 test starts), the best any criterion could do;
+* ``in training``: the run's own picks, the best states its ``DynamicsTask`` kept (its ``val/d_stsp``, in
+  the training's float32), scored here like the others.
+
+The study computes in float64, as ``neurops dsr evaluate`` does; ``--dtype float32`` repeats it in the
+training's arithmetic (``train, 5e4 orbit`` then recomputes what the run selected on).
 
 Each criterion picks, per member, the snapshot where it is lowest; the table gives the test
 metrics of the picks (median and quartiles over the members; ``lambda_max`` from the full
@@ -36,12 +41,13 @@ conditions) can look good or bad from any single start. Snapshots are stacked in
 so that all their orbits run in one batched rollout.
 
 Run: ``python -m benchmarks run dsr_checkpoint_criteria --run benchmarks/work/runs/NAME --test FILE.npy
-[--dt 0.01] [--name NAME] [--every K]``.
+[--dt 0.01] [--name NAME] [--every K] [--dtype float32]``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -67,17 +73,34 @@ N_STARTS = 5
 CRITERIA = ("val, T_val orbit", "val, 5e4 orbit", f"val, {N_STARTS} starts", "train, 5e4 orbit",
             f"train, {N_STARTS} starts")
 N_CRIT = len(CRITERIA)
+OWN = "in training (the run's own picks)"
 
 
-def snapshot_members(run: Path, every: int = 1) -> tuple[list[int], list[list[torch.nn.Module]]]:
-    """Epochs (1-based) and the member models (float64) of every ``every``-th snapshot in ``run/snapshots``."""
-    files = sorted((run / "snapshots").glob("epoch*.ckpt"))[::every]
+def snapshot_members(run: Path, every: int = 1, dtype: torch.dtype = torch.float64
+                     ) -> tuple[list[int], list[list[torch.nn.Module]]]:
+    """Epochs (1-based) and the member models (in ``dtype``) of every ``every``-th snapshot in ``run/snapshots``
+    and of the last one (the final state)."""
+    saved = sorted((run / "snapshots").glob("epoch*.ckpt"))
+    files = saved[::every] + ([saved[-1]] if (len(saved) - 1) % every else [])
     epochs, members = [], []
     for f in files:
         task = load(f, "dynamics")[1]
         epochs.append(int(f.stem.removeprefix("epoch")) + 1)
-        members.append([m.double().eval() for m in task.member_models("final")])
+        members.append([m.to(dtype).eval() for m in task.member_models("final")])
     return epochs, members
+
+
+def training_picks(run: Path, steps_per_epoch: int, dtype: torch.dtype = torch.float64
+                   ) -> tuple[list[int], list[torch.nn.Module], list[float]] | None:
+    """The run's own picks, from its last snapshot: the epoch (1-based) of each member's best state kept in
+    training, that state (in ``dtype``) and its ``val/d_stsp`` there (a member that never scored a finite one:
+    epoch -1, its final state, ``inf``). ``None`` for a one-model run (its pick is ``checkpoints/best.ckpt``)."""
+    task = load(sorted((run / "snapshots").glob("epoch*.ckpt"))[-1], "dynamics")[1]
+    if not task.members:
+        return None
+    models = [m.to(dtype).eval() for m in task.member_models("best")]
+    steps = task.member_best.step.tolist()
+    return [s // steps_per_epoch if s >= 0 else -1 for s in steps], models, task.member_best.score.tolist()
 
 
 def scores(models: list[torch.nn.Module], x_val: np.ndarray, x_train: np.ndarray,
@@ -118,6 +141,18 @@ def quartiles(values: list[float]) -> str:
     return f"{q[1]:.4g} [{q[0]:.3g}, {q[2]:.3g}]"
 
 
+def _median(correlations: list[float]) -> str:
+    """The median over the members of a criterion's rank correlations; ``-`` for a row without a criterion."""
+    if not correlations:
+        return "-"
+    finite = [c for c in correlations if math.isfinite(c)]
+    return f"{np.median(finite):.2f}" if finite else "nan"
+
+
+def _values(values: Sequence[float] | np.ndarray) -> str:
+    return ", ".join(f"{v:.4g}" for v in values)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick=None)
     parser.add_argument("--run", type=Path, required=True, help="run folder with snapshots/ and benchmark.yaml")
@@ -126,6 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--every", type=int, default=1, help="use every k-th snapshot")
     parser.add_argument("--group", type=int, default=8, help="snapshots per batched rollout")
     parser.add_argument("--lyapunov-steps", type=int, default=20_000)
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                        help="arithmetic of the study's orbits (float64 as `dsr evaluate`; float32 as training)")
     parser.add_argument("--name", default="dsr_checkpoint_criteria", help="results file name")
     args = parser.parse_args(argv)
     if not (args.run / "benchmark.yaml").is_file():
@@ -142,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     data = DynamicsDataModule(**config["data"]["init_args"])
     x_train, x_val = data.train_series[0].astype(np.float64), data.val_series[0].astype(np.float64)
     x_test = np.load(args.test).astype(np.float64)
-    epochs, snaps = snapshot_members(args.run, args.every)
+    dtype = getattr(torch, args.dtype)
+    epochs, snaps = snapshot_members(args.run, args.every, dtype)
     n_members = len(snaps[0])
     table = np.empty((len(epochs), n_members, N_CRIT + 3))  # [snapshot, member, criterion / test metric]
     for i in range(0, len(epochs), args.group):
@@ -157,15 +195,23 @@ def main(argv: list[str] | None = None) -> None:
     picks["oracle (test, 1 start)"] = test.argmin(0)
     picks[f"oracle (test, {N_STARTS} starts)"] = test_k.argmin(0)
     seeds = config["model"]["init_args"].get("seeds") or [config.get("seed_everything", 0)]
+    # per criterion and member: (epoch, model, its scores row); the run's own picks come from outside the grid
+    chosen = {name: [(epochs[s], snaps[s][r], table[s, r], (s, r)) for r, s in enumerate(pick)]
+              for name, pick in picks.items()}
+    own = training_picks(args.run, config["data"]["init_args"]["batches_per_epoch"], dtype)
+    if own is not None:
+        own_epochs, own_models, own_val = own
+        own_scores = scores(own_models, x_val, x_train, x_test)
+        chosen[OWN] = [(e, m, own_scores[r], ("own", r)) for r, (e, m) in enumerate(zip(own_epochs, own_models))]
     rows, raw, evaluated = [], {}, {}
-    for name, pick in picks.items():
-        for r, s in enumerate(pick):  # the full protocol once per picked (snapshot, member)
-            if (s, r) not in evaluated:
-                evaluated[s, r] = evaluate_reconstruction(snaps[s][r], x_test, dt=args.dt, n_starts=N_STARTS,
-                                                          lyapunov_steps=args.lyapunov_steps)
-        full = [evaluated[s, r] for r, s in enumerate(pick)]
-        d_stsp = [test[s, r] for r, s in enumerate(pick)]
-        beats = sum(test_k[s, r] < test_k[-1, r] for r, s in enumerate(pick))
+    for name, picked in chosen.items():
+        for _, model, _, key in picked:  # the full protocol once per picked (snapshot, member)
+            if key not in evaluated:
+                evaluated[key] = evaluate_reconstruction(model, x_test, dt=args.dt, n_starts=N_STARTS,
+                                                         lyapunov_steps=args.lyapunov_steps)
+        full = [evaluated[key] for *_, key in picked]
+        d_stsp = [float(row[N_CRIT]) for _, _, row, _ in picked]
+        beats = sum(row[N_CRIT + 2] < test_k[-1, r] for r, (_, _, row, _) in enumerate(picked))
         unbounded = sum(n for f in full for v, n in f["verdict"].items() if v != "bounded")
         c = CRITERIA.index(name) if name in CRITERIA else None
         corr = [rank_correlation(table[:, r, c], test[:, r]) for r in range(n_members)] if c is not None else []
@@ -173,26 +219,35 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"criterion": name, "test D_stsp (1 start)": quartiles(d_stsp),
                      f"test D_stsp ({N_STARTS} starts)": quartiles([f["d_stsp"] for f in full]),
                      "not bounded": f"{unbounded}/{N_STARTS * n_members}",
-                     "test D_H": quartiles([table[s, r, N_CRIT + 1] for r, s in enumerate(pick)]),
+                     "test D_H": quartiles([row[N_CRIT + 1] for _, _, row, _ in picked]),
                      "lambda_max": quartiles([f["lambda_max"] for f in full]),
                      "beats final": f"{beats}/{n_members}" if name != "final" else "-",
-                     "rank corr. (1 start)": f"{np.nanmedian(corr):.2f}" if corr else "-",
-                     f"rank corr. ({N_STARTS} starts)": f"{np.nanmedian(corr_k):.2f}" if corr_k else "-",
-                     "picked epochs": ", ".join(str(epochs[s]) for s in pick)})
-        raw[name] = {"picked_epochs": [epochs[s] for s in pick], "test_d_stsp": d_stsp, "rank_corr": corr,
+                     "rank corr. (1 start)": _median(corr), f"rank corr. ({N_STARTS} starts)": _median(corr_k),
+                     "picked epochs": ", ".join(str(e) for e, *_ in picked)})
+        raw[name] = {"picked_epochs": [e for e, *_ in picked], "test_d_stsp": d_stsp, "rank_corr": corr,
                      "rank_corr_starts": corr_k,
                      "evaluation": [{k: f[k] for k in ("d_stsp", "d_h", "lambda_max", "pe", "verdict")} for f in full]}
         print(rows[-1], flush=True)
+    if own is None:
+        own_note = "A one-model run: its own pick, checkpoints/best.ckpt, is not among the rows."
+    else:
+        here = own_scores[:, CRITERIA.index("train, 5e4 orbit")]
+        raw[OWN].update(criterion_in_training=own_val, criterion_here=here.tolist())
+        own_note = (f"'{OWN}': the best states the run kept (its val/d_stsp in training, float32); on the default "
+                    f"criterion ('train, 5e4 orbit') recomputed here they score {_values(here)} against "
+                    f"{_values(own_val)} in training.")
     md = markdown_table(rows)
     notes = (f"\n\nRun `{args.run.name}`: {n_members} members (seeds {seeds}), {len(epochs)} snapshots from epoch "
-             f"{epochs[0]} to {epochs[-1]} (every {args.every} of the run's validations). Validation split: "
-             f"{len(x_val)} points; training split {len(x_train)}; test {len(x_test)}. Cells: median [25 %, 75 %] "
-             "over the members. 'test D_stsp (1 start)' is the protocol's value (orbit from the first test point); "
+             f"{epochs[0]} to {epochs[-1]} (every {args.every} of the run's validations and the last). Validation "
+             f"split: {len(x_val)} points; training split {len(x_train)}; test {len(x_test)}. Cells: median "
+             "[25 %, 75 %] over the members. 'test D_stsp (1 start)' is the protocol's value (orbit from the first "
+             "test point); "
              f"'({N_STARTS} starts)' the median over {N_STARTS} initial conditions. 'not bounded': the picks' test "
              f"orbits from those {N_STARTS} starts that collapsed to a fixed point or diverged, over all members' "
              f"orbits. 'beats final': members whose pick has a lower test D_stsp ({N_STARTS} starts) than their "
              "last snapshot. 'rank corr.': Spearman correlation of the criterion with the test D_stsp (1 start; "
-             f"median of {N_STARTS} starts) over the snapshots, median over the members.\n")
+             f"median of {N_STARTS} starts) over the snapshots, median over the members. Orbits in {args.dtype}. "
+             f"{own_note}\n")
     print(md + notes)
     details = {"epochs": epochs, "criteria": list(CRITERIA), "scores": table.tolist(), "results": raw,
                "seeds": seeds}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.dsr_checkpoint_criteria import CRITERIA, N_STARTS, main, quartiles, scores
+from benchmarks.dsr_checkpoint_criteria import CRITERIA, N_STARTS, OWN, main, quartiles, scores
 from neurops.models.plrnn import ALRNN
 
 
@@ -72,3 +73,50 @@ def test_several_start_criterion_flags_a_state_that_diverges_from_other_starts()
 def test_quartiles_print_a_diverged_quartile_as_inf() -> None:
     assert quartiles([1.0, 2.0, 3.0, 4.0, 5.0]) == "3 [2, 4]"
     assert quartiles([1.0, 2.0, 3.0, math.inf, math.inf]) == "3 [2, inf]"  # numpy's own gives nan there
+
+
+def _snapshot_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeds: list[int] | None) -> Path:
+    """A real run with snapshots (``neurops fit`` through the benchmarks' training path) on a noisy limit cycle,
+    3 epochs with a validation each; the study's test series is ``tmp_path / "test.npy"``."""
+    from benchmarks import dsr_common
+
+    monkeypatch.setattr(dsr_common, "WORK_DIR", tmp_path / "work")
+    t = np.arange(3000)
+    series = np.stack([np.cos(t / 8.0), np.sin(t / 8.0), np.cos(t / 4.0)], axis=1)
+    series += 0.05 * np.random.default_rng(0).standard_normal(series.shape)
+    np.save(tmp_path / "cycle.npy", series[:2500])
+    np.save(tmp_path / "test.npy", series[2500:])
+    data = dsr_common.import_npy(tmp_path / "cycle.npy", "cycle", dt=1.0, val_fraction=0.2)
+    task = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 8}, "training": "gtf",
+            "alpha": 0.2, "val_gen_length": 2000, "lr": 1e-2, "lr_end": 1e-3}
+    dsr_common.train("cycle", data, task, epochs=3, batches=2, seq_len=20, val_every=1, val_length=500,
+                     seeds=seeds, snapshots=True)
+    run = tmp_path / "work" / "runs" / "cycle"
+    assert len(list((run / "snapshots").glob("epoch*.ckpt"))) == 3
+    monkeypatch.setattr("benchmarks.dsr_checkpoint_criteria.LONG_ORBIT", 2000)  # the run's val_gen_length
+    return run
+
+
+def _study(tmp_path: Path, run: Path, *options: str) -> dict:
+    main(["--run", str(run), "--test", str(tmp_path / "test.npy"), "--lyapunov-steps", "50", "--name", "study",
+          "--results-dir", str(tmp_path / "results"), *options])
+    return json.loads((tmp_path / "results" / "study.json").read_text())["details"]
+
+
+def test_the_runs_own_picks_are_recomputed_exactly_in_float32(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               ) -> None:
+    # in the training's float32 the study recomputes the default criterion of the best states a two-member run
+    # kept to the run's own values; with --every it still keeps the final state
+    details = _study(tmp_path, _snapshot_run(tmp_path, monkeypatch, [0, 1]), "--every", "2", "--dtype", "float32")
+    assert details["epochs"] == [1, 3]  # every 2nd snapshot, and the last
+    own = details["results"][OWN]
+    assert np.isfinite(own["criterion_in_training"]).all()
+    assert own["criterion_here"] == pytest.approx(own["criterion_in_training"], rel=1e-9)
+    assert set(own["picked_epochs"]) <= {1, 2, 3}
+
+
+def test_a_one_model_run_is_studied_without_the_own_picks_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    details = _study(tmp_path, _snapshot_run(tmp_path, monkeypatch, None))
+    assert details["epochs"] == [1, 2, 3] and OWN not in details["results"]
+    assert "its own pick, checkpoints/best.ckpt, is not among the rows" in capsys.readouterr().out

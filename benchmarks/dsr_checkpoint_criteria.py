@@ -233,9 +233,12 @@ def main(argv: list[str] | None = None) -> None:
     else:
         here = own_scores[:, CRITERIA.index("train, 5e4 orbit")]
         raw[OWN].update(criterion_in_training=own_val, criterion_here=here.tolist())
+        task_args = config["model"]["init_args"]
+        other = (task_args.get("val_reference", "train") != "train" or task_args.get("val_gen_length") != LONG_ORBIT)
         own_note = (f"'{OWN}': the best states the run kept (its val/d_stsp in training, float32); on the default "
                     f"criterion ('train, 5e4 orbit') recomputed here they score {_values(here)} against "
-                    f"{_values(own_val)} in training.")
+                    f"{_values(own_val)} in training"
+                    + (" (which validated with other val_reference / val_gen_length settings)." if other else "."))
     md = markdown_table(rows)
     notes = (f"\n\nRun `{args.run.name}`: {n_members} members (seeds {seeds}), {len(epochs)} snapshots from epoch "
              f"{epochs[0]} to {epochs[-1]} (every {args.every} of the run's validations and the last). Validation "

@@ -104,7 +104,7 @@ def _study(tmp_path: Path, run: Path, *options: str) -> dict:
 
 
 def test_the_runs_own_picks_are_recomputed_exactly_in_float32(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               ) -> None:
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     # in the training's float32 the study recomputes the default criterion of the best states a two-member run
     # kept to the run's own values; with --every it still keeps the final state
     details = _study(tmp_path, _snapshot_run(tmp_path, monkeypatch, [0, 1]), "--every", "2", "--dtype", "float32")
@@ -113,6 +113,7 @@ def test_the_runs_own_picks_are_recomputed_exactly_in_float32(tmp_path: Path, mo
     assert np.isfinite(own["criterion_in_training"]).all()
     assert own["criterion_here"] == pytest.approx(own["criterion_in_training"], rel=1e-9)
     assert set(own["picked_epochs"]) <= {1, 2, 3}
+    assert "in training." in capsys.readouterr().out  # the run validated as the study's default criterion does
 
 
 def test_a_one_model_run_is_studied_without_the_own_picks_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -66,6 +66,7 @@ from neurops.metrics.dsr import (
     start_indices,
 )
 from neurops.models.piecewise_linear import stack_members
+from neurops.tasks.dynamics import DynamicsTask
 from neurops.utils.bench import markdown_table, save_results
 
 LONG_ORBIT = 50_000  # val_gen_length of the DSR benchmarks
@@ -77,9 +78,9 @@ OWN = "in training (the run's own picks)"
 
 
 def snapshot_members(run: Path, every: int = 1, dtype: torch.dtype = torch.float64
-                     ) -> tuple[list[int], list[list[torch.nn.Module]]]:
+                     ) -> tuple[list[int], list[list[torch.nn.Module]], DynamicsTask]:
     """Epochs (1-based) and the member models (in ``dtype``) of every ``every``-th snapshot in ``run/snapshots``
-    and of the last one (the final state)."""
+    and of the last one (the final state), and the task of that last snapshot."""
     saved = sorted((run / "snapshots").glob("epoch*.ckpt"))
     files = saved[::every] + ([saved[-1]] if (len(saved) - 1) % every else [])
     epochs, members = [], []
@@ -87,20 +88,19 @@ def snapshot_members(run: Path, every: int = 1, dtype: torch.dtype = torch.float
         task = load(f, "dynamics")[1]
         epochs.append(int(f.stem.removeprefix("epoch")) + 1)
         members.append([m.to(dtype).eval() for m in task.member_models("final")])
-    return epochs, members
+    return epochs, members, task
 
 
-def training_picks(run: Path, steps_per_epoch: int, dtype: torch.dtype = torch.float64
+def training_picks(last: DynamicsTask, steps_per_epoch: int, dtype: torch.dtype = torch.float64
                    ) -> tuple[list[int], list[torch.nn.Module], list[float]] | None:
-    """The run's own picks, from its last snapshot: the epoch (1-based) of each member's best state kept in
-    training, that state (in ``dtype``) and its ``val/d_stsp`` there (a member that never scored a finite one:
-    epoch -1, its final state, ``inf``). ``None`` for a one-model run (its pick is ``checkpoints/best.ckpt``)."""
-    task = load(sorted((run / "snapshots").glob("epoch*.ckpt"))[-1], "dynamics")[1]
-    if not task.members:
+    """The run's own picks, from the task of its last snapshot: the epoch (1-based) of each member's best state
+    kept in training, that state (in ``dtype``) and its ``val/d_stsp`` there (a member that never scored a finite
+    one: epoch -1, its final state, ``inf``). ``None`` for a one-model run (its pick is ``checkpoints/best.ckpt``)."""
+    if not last.members:
         return None
-    models = [m.to(dtype).eval() for m in task.member_models("best")]
-    steps = task.member_best.step.tolist()
-    return [s // steps_per_epoch if s >= 0 else -1 for s in steps], models, task.member_best.score.tolist()
+    models = [m.to(dtype).eval() for m in last.member_models("best")]
+    steps = last.member_best.step.tolist()
+    return [s // steps_per_epoch if s >= 0 else -1 for s in steps], models, last.member_best.score.tolist()
 
 
 def scores(models: list[torch.nn.Module], x_val: np.ndarray, x_train: np.ndarray,
@@ -153,6 +153,55 @@ def _values(values: Sequence[float] | np.ndarray) -> str:
     return ", ".join(f"{v:.4g}" for v in values)
 
 
+def criterion_row(name: str, picked: list[tuple[int, torch.nn.Module, np.ndarray, tuple]], full: list[dict],
+                  table: np.ndarray) -> tuple[dict[str, str], dict]:
+    """The table row and the raw results of one criterion's picks.
+
+    ``picked``: per member, the picked (epoch, model, scores row, key); ``full``: per member, the full protocol
+    (:func:`~neurops.metrics.dsr.evaluate_reconstruction`) of its pick; ``table : [snapshot, member, N_CRIT + 3]``
+    the scores of every snapshot (:func:`scores`).
+    """
+    test, test_k = table[..., N_CRIT], table[..., N_CRIT + 2]  # [snapshot, member]: 1 start, median of K
+    n_members = table.shape[1]
+    d_stsp = [float(row[N_CRIT]) for _, _, row, _ in picked]
+    beats = sum(row[N_CRIT + 2] < test_k[-1, r] for r, (_, _, row, _) in enumerate(picked))
+    unbounded = sum(n for f in full for v, n in f["verdict"].items() if v != "bounded")
+    c = CRITERIA.index(name) if name in CRITERIA else None
+    corr = [rank_correlation(table[:, r, c], test[:, r]) for r in range(n_members)] if c is not None else []
+    corr_k = [rank_correlation(table[:, r, c], test_k[:, r]) for r in range(n_members)] if c is not None else []
+    row = {"criterion": name, "test D_stsp (1 start)": quartiles(d_stsp),
+           f"test D_stsp ({N_STARTS} starts)": quartiles([f["d_stsp"] for f in full]),
+           "not bounded": f"{unbounded}/{N_STARTS * n_members}",
+           "test D_H": quartiles([row[N_CRIT + 1] for _, _, row, _ in picked]),
+           "lambda_max": quartiles([f["lambda_max"] for f in full]),
+           "beats final": f"{beats}/{n_members}" if name != "final" else "-",
+           "rank corr. (1 start)": _median(corr), f"rank corr. ({N_STARTS} starts)": _median(corr_k),
+           "picked epochs": ", ".join(str(e) for e, *_ in picked)}
+    raw = {"picked_epochs": [e for e, *_ in picked], "test_d_stsp": d_stsp, "rank_corr": corr,
+           "rank_corr_starts": corr_k,
+           "evaluation": [{k: f[k] for k in ("d_stsp", "d_h", "lambda_max", "pe", "verdict")} for f in full]}
+    return row, raw
+
+
+def own_picks_note(task_args: dict, in_training: list[float], here: np.ndarray) -> str:
+    """What the row of the run's own picks is, and its default criterion recomputed (``here``) against the values
+    the run scored in training; ``task_args``: the run's ``DynamicsTask`` arguments."""
+    other = task_args.get("val_reference", "train") != "train" or task_args.get("val_gen_length") != LONG_ORBIT
+    return (f"'{OWN}': the best states the run kept (its val/d_stsp in training, float32); on the default "
+            f"criterion ('train, 5e4 orbit') recomputed here they score {_values(here)} against "
+            f"{_values(in_training)} in training"
+            + (" (which validated with other val_reference / val_gen_length settings)." if other else "."))
+
+
+CELLS_NOTE = ("Cells: median [25 %, 75 %] over the members. 'test D_stsp (1 start)' is the protocol's value (orbit "
+              f"from the first test point); '({N_STARTS} starts)' the median over {N_STARTS} initial conditions. "
+              f"'not bounded': the picks' test orbits from those {N_STARTS} starts that collapsed to a fixed point "
+              "or diverged, over all members' orbits. 'beats final': members whose pick has a lower test D_stsp "
+              f"({N_STARTS} starts) than their last snapshot. 'rank corr.': Spearman correlation of the criterion "
+              f"with the test D_stsp (1 start; median of {N_STARTS} starts) over the snapshots, median over the "
+              "members.")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick=None)
     parser.add_argument("--run", type=Path, required=True, help="run folder with snapshots/ and benchmark.yaml")
@@ -180,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     x_train, x_val = data.train_series[0].astype(np.float64), data.val_series[0].astype(np.float64)
     x_test = np.load(args.test).astype(np.float64)
     dtype = getattr(torch, args.dtype)
-    epochs, snaps = snapshot_members(args.run, args.every, dtype)
+    epochs, snaps, last = snapshot_members(args.run, args.every, dtype)
     n_members = len(snaps[0])
     table = np.empty((len(epochs), n_members, N_CRIT + 3))  # [snapshot, member, criterion / test metric]
     for i in range(0, len(epochs), args.group):
@@ -195,10 +244,10 @@ def main(argv: list[str] | None = None) -> None:
     picks["oracle (test, 1 start)"] = test.argmin(0)
     picks[f"oracle (test, {N_STARTS} starts)"] = test_k.argmin(0)
     seeds = config["model"]["init_args"].get("seeds") or [config.get("seed_everything", 0)]
-    # per criterion and member: (epoch, model, its scores row); the run's own picks come from outside the grid
+    # per criterion and member: (epoch, model, its scores row, key); the run's own picks come from outside the grid
     chosen = {name: [(epochs[s], snaps[s][r], table[s, r], (s, r)) for r, s in enumerate(pick)]
               for name, pick in picks.items()}
-    own = training_picks(args.run, config["data"]["init_args"]["batches_per_epoch"], dtype)
+    own = training_picks(last, config["data"]["init_args"]["batches_per_epoch"], dtype)
     if own is not None:
         own_epochs, own_models, own_val = own
         own_scores = scores(own_models, x_val, x_train, x_test)
@@ -209,48 +258,20 @@ def main(argv: list[str] | None = None) -> None:
             if key not in evaluated:
                 evaluated[key] = evaluate_reconstruction(model, x_test, dt=args.dt, n_starts=N_STARTS,
                                                          lyapunov_steps=args.lyapunov_steps)
-        full = [evaluated[key] for *_, key in picked]
-        d_stsp = [float(row[N_CRIT]) for _, _, row, _ in picked]
-        beats = sum(row[N_CRIT + 2] < test_k[-1, r] for r, (_, _, row, _) in enumerate(picked))
-        unbounded = sum(n for f in full for v, n in f["verdict"].items() if v != "bounded")
-        c = CRITERIA.index(name) if name in CRITERIA else None
-        corr = [rank_correlation(table[:, r, c], test[:, r]) for r in range(n_members)] if c is not None else []
-        corr_k = [rank_correlation(table[:, r, c], test_k[:, r]) for r in range(n_members)] if c is not None else []
-        rows.append({"criterion": name, "test D_stsp (1 start)": quartiles(d_stsp),
-                     f"test D_stsp ({N_STARTS} starts)": quartiles([f["d_stsp"] for f in full]),
-                     "not bounded": f"{unbounded}/{N_STARTS * n_members}",
-                     "test D_H": quartiles([row[N_CRIT + 1] for _, _, row, _ in picked]),
-                     "lambda_max": quartiles([f["lambda_max"] for f in full]),
-                     "beats final": f"{beats}/{n_members}" if name != "final" else "-",
-                     "rank corr. (1 start)": _median(corr), f"rank corr. ({N_STARTS} starts)": _median(corr_k),
-                     "picked epochs": ", ".join(str(e) for e, *_ in picked)})
-        raw[name] = {"picked_epochs": [e for e, *_ in picked], "test_d_stsp": d_stsp, "rank_corr": corr,
-                     "rank_corr_starts": corr_k,
-                     "evaluation": [{k: f[k] for k in ("d_stsp", "d_h", "lambda_max", "pe", "verdict")} for f in full]}
-        print(rows[-1], flush=True)
+        row, raw[name] = criterion_row(name, picked, [evaluated[key] for *_, key in picked], table)
+        rows.append(row)
+        print(row, flush=True)
     if own is None:
         own_note = "A one-model run: its own pick, checkpoints/best.ckpt, is not among the rows."
     else:
         here = own_scores[:, CRITERIA.index("train, 5e4 orbit")]
         raw[OWN].update(criterion_in_training=own_val, criterion_here=here.tolist())
-        task_args = config["model"]["init_args"]
-        other = (task_args.get("val_reference", "train") != "train" or task_args.get("val_gen_length") != LONG_ORBIT)
-        own_note = (f"'{OWN}': the best states the run kept (its val/d_stsp in training, float32); on the default "
-                    f"criterion ('train, 5e4 orbit') recomputed here they score {_values(here)} against "
-                    f"{_values(own_val)} in training"
-                    + (" (which validated with other val_reference / val_gen_length settings)." if other else "."))
+        own_note = own_picks_note(config["model"]["init_args"], own_val, here)
     md = markdown_table(rows)
     notes = (f"\n\nRun `{args.run.name}`: {n_members} members (seeds {seeds}), {len(epochs)} snapshots from epoch "
              f"{epochs[0]} to {epochs[-1]} (every {args.every} of the run's validations and the last). Validation "
-             f"split: {len(x_val)} points; training split {len(x_train)}; test {len(x_test)}. Cells: median "
-             "[25 %, 75 %] over the members. 'test D_stsp (1 start)' is the protocol's value (orbit from the first "
-             "test point); "
-             f"'({N_STARTS} starts)' the median over {N_STARTS} initial conditions. 'not bounded': the picks' test "
-             f"orbits from those {N_STARTS} starts that collapsed to a fixed point or diverged, over all members' "
-             f"orbits. 'beats final': members whose pick has a lower test D_stsp ({N_STARTS} starts) than their "
-             "last snapshot. 'rank corr.': Spearman correlation of the criterion with the test D_stsp (1 start; "
-             f"median of {N_STARTS} starts) over the snapshots, median over the members. Orbits in {args.dtype}. "
-             f"{own_note}\n")
+             f"split: {len(x_val)} points; training split {len(x_train)}; test {len(x_test)}. {CELLS_NOTE} "
+             f"Orbits in {args.dtype}. {own_note}\n")
     print(md + notes)
     details = {"epochs": epochs, "criteria": list(CRITERIA), "scores": table.tolist(), "results": raw,
                "seeds": seeds}

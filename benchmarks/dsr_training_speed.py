@@ -153,7 +153,7 @@ class _ValidationClock(L.Callback):
 
 
 def fit_seconds(data: Path, task: dict[str, Any], seeds: list[int] | None, epochs: int, batches: int,
-                threads: int, val_every: int = 1) -> tuple[float, float]:
+                threads: int, val_every: int) -> tuple[float, float]:
     """Wall seconds of ``trainer.fit`` (``epochs`` epochs of ``batches`` batches of 16 windows of T~ = 200, one
     validation every ``val_every`` epochs) and the part spent validating, on ``threads`` threads."""
     torch.set_num_threads(threads)
@@ -169,7 +169,7 @@ def fit_seconds(data: Path, task: dict[str, Any], seeds: list[int] | None, epoch
         return seconds, validating.seconds
 
 
-def fit_rows(data_dir: Path, members: int, rounds: int, epochs: int, batches: int, val_every: int = 1
+def fit_rows(data_dir: Path, members: int, rounds: int, epochs: int, batches: int, val_every: int
              ) -> tuple[list[dict], dict]:
     """Fit wall times of one model and of R members on 1 and 2 threads, alternated over ``rounds`` rounds."""
     rows, raw = [], {}

@@ -17,6 +17,8 @@ Run: ``python -m benchmarks run dsr_ecg [--quick] [--seeds 0,1,2,3,4] [--data-di
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from benchmarks.dsr_common import (
@@ -55,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="latent regulariser weight (the paper's ECG script: 0; runs before 2026-12-04: 1e-5)")
     parser.add_argument("--lambda-obs", type=float, default=1e-7,
                         help="condition-number regulariser weight of B (the paper's ECG script: 1e-7; before: 0)")
+    parser.add_argument("--input-noise", type=float, default=0.0,
+                        help="std of Gaussian noise added to every training batch, in the series' standardised units "
+                             "(DynamicsTask(input_noise); the GTF paper's ECG: none)")
     parser.add_argument("--observation", choices=("affine", "identity"), default="affine",
                         help="observation model x = B z + b (the paper's ECG: affine) or x = z")
     parser.add_argument("--hidden-dim", type=int, default=250, help="hidden units L (the paper's ECG: 250)")
@@ -70,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.lambda_latent < 0 or args.lambda_obs < 0:
         parser.error(f"--lambda-latent and --lambda-obs must be >= 0, "
                      f"got {args.lambda_latent:g} and {args.lambda_obs:g}")
+    if not (args.input_noise >= 0 and math.isfinite(args.input_noise)):
+        parser.error(f"--input-noise must be a finite number >= 0 (the paper's ECG: 0), got {args.input_noise:g}")
     if args.hidden_dim < 1:
         parser.error(f"--hidden-dim must be >= 1 (the paper's ECG: 250), got {args.hidden_dim}")
     if args.latent_dim < 5:
@@ -86,11 +93,12 @@ def main(argv: list[str] | None = None) -> None:
              "model_kwargs": {"latent_dim": args.latent_dim, "hidden_dim": args.hidden_dim,
                               "observation": args.observation},
              "lr": args.lr, "lr_end": args.lr_end, "lambda_latent": args.lambda_latent, "lambda_obs": args.lambda_obs,
-             "val_gen_length": 50_000}
+             "input_noise": args.input_noise, "val_gen_length": 50_000}
     paper_model = (args.observation, args.hidden_dim, args.latent_dim) == ("affine", 250, 5)
     variant = "" if paper_model else f", {args.observation} observation, M = {args.latent_dim}, L = {args.hidden_dim}"
+    variant += f", input noise {args.input_noise:g}" if args.input_noise else ""
     all_methods = {
-        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if paper_model and (seq_len, args.alpha) == (200, 0.3)
+        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if not variant and (seq_len, args.alpha) == (200, 0.3)
                 else f"GTF (alpha = {args.alpha:g}, windows of T~ = {seq_len}{variant})",
                 {**model, "training": "gtf", "alpha": args.alpha}),
         "agtf": ("aGTF (alpha estimated)", {**model, "training": "agtf", "alpha_rate": 0.02}),
@@ -122,7 +130,9 @@ def main(argv: list[str] | None = None) -> None:
     notes = (f"\n\nBudget: {epochs} epochs x {batches} batches of {batch_size} windows of T~ = {seq_len} "
              f"({epochs * batches} RAdam steps, lr {args.lr:g} -> {args.lr_end:g}; {args.observation} observation, "
              f"M = {args.latent_dim}, L = {args.hidden_dim}; "
-             f"lambda_latent {args.lambda_latent:g}, lambda_obs {args.lambda_obs:g}), checkpoint with the lowest "
+             f"lambda_latent {args.lambda_latent:g}, lambda_obs {args.lambda_obs:g}"
+             + (f", Gaussian noise of std {args.input_noise:g} on every training batch" if args.input_noise else "")
+             + "), checkpoint with the lowest "
              f"val/d_stsp (every {val_every} epochs, 5e4-step orbit against the training split); "
              f"the paper trains far longer (5000 epochs x 50 batches). Seeds {seeds}"
              + (" (one ensemble run per method; train s is the whole run's)" if len(seeds) > 1 else "")

@@ -11,6 +11,8 @@ from benchmarks import dsr_ecg
     (["--alpha", "1.5"], "--alpha must lie in [0, 1] (the paper's ECG: 0.3), got 1.5"),
     (["--alpha", "-0.1"], "--alpha must lie in [0, 1] (the paper's ECG: 0.3), got -0.1"),
     (["--lambda-obs=-1e-7"], "--lambda-latent and --lambda-obs must be >= 0, got 0 and -1e-07"),
+    (["--input-noise=-0.1"], "--input-noise must be a finite number >= 0 (the paper's ECG: 0), got -0.1"),
+    (["--input-noise", "nan"], "--input-noise must be a finite number >= 0 (the paper's ECG: 0), got nan"),
     (["--hidden-dim", "0"], "--hidden-dim must be >= 1 (the paper's ECG: 250), got 0"),
     (["--latent-dim", "4"], "--latent-dim must be >= 5, the ECG's dimension (the paper's: 5), got 4"),
     (["--observation", "linear"],

@@ -153,7 +153,11 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None,
 
 
 def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in settings.items()}
+    """``settings`` with paths as strings, also inside lists and tuples (e.g. ``nargs`` options)."""
+    def plain(v: Any) -> Any:
+        return str(v) if isinstance(v, Path) else [plain(x) for x in v] if isinstance(v, list | tuple) else v
+
+    return {k: plain(v) for k, v in settings.items()}
 
 
 def save_results(name: str, settings: Mapping[str, Any], rows: list[dict[str, Any]], markdown: str,

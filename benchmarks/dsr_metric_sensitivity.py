@@ -49,10 +49,9 @@ def resample_in_time(x: np.ndarray, factor: float) -> np.ndarray:
 
 
 def defect_rows(x_train: np.ndarray, x_test: np.ndarray, seed: int = 0) -> list[dict]:
-    """``{"comparison", "D_stsp", "D_H"}`` of the test series against the training series and its defective copies.
-
-    D_H compares equal lengths: every copy is cut (or, resampled, kept) at ``len(x_test)`` points where longer.
-    """
+    """``{"comparison", "D_stsp", "D_H", "verdict": "-"}`` of the test series against the training series and its
+    defective copies, scored as :func:`~neurops.metrics.dsr.orbit_distances` scores an orbit: D_stsp over the
+    whole copy, D_H over its first ``len(x_test)`` points (a shorter copy is repeated end to end)."""
     rng = np.random.default_rng(seed)
     mean, std = x_train.mean(0), x_train.std(0)
     shift = np.zeros(x_train.shape[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -77,23 +78,10 @@ def test_quartiles_print_a_diverged_quartile_as_inf() -> None:
     assert quartiles([1.0, 2.0, 3.0, math.inf, math.inf]) == "3 [2, inf]"  # numpy's own gives nan there
 
 
-def _snapshot_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seeds: list[int] | None) -> Path:
-    """A real run with snapshots (``neurops fit`` through the benchmarks' training path) on a noisy limit cycle,
-    3 epochs with a validation each; the study's test series is ``tmp_path / "test.npy"``."""
-    from benchmarks import dsr_common
-
-    monkeypatch.setattr(dsr_common, "WORK_DIR", tmp_path / "work")
-    t = np.arange(3000)
-    series = np.stack([np.cos(t / 8.0), np.sin(t / 8.0), np.cos(t / 4.0)], axis=1)
-    series += 0.05 * np.random.default_rng(0).standard_normal(series.shape)
-    np.save(tmp_path / "cycle.npy", series[:2500])
-    np.save(tmp_path / "test.npy", series[2500:])
-    data = dsr_common.import_npy(tmp_path / "cycle.npy", "cycle", dt=1.0, val_fraction=0.2)
-    task = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 8}, "training": "gtf",
-            "alpha": 0.2, "val_gen_length": 2000, "lr": 1e-2, "lr_end": 1e-3}
-    dsr_common.train("cycle", data, task, epochs=3, batches=2, seq_len=20, val_every=1, val_length=500,
-                     seeds=seeds, snapshots=True)
-    run = tmp_path / "work" / "runs" / "cycle"
+def _snapshot_run(cycle_run: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, seeds: list[int] | None) -> Path:
+    """The cycle run (``conftest.cycle_run``) with snapshots, 3 epochs with a validation each; the study's test
+    series is ``tmp_path / "test.npy"``."""
+    run = cycle_run(seeds, epochs=3, snapshots=True)
     assert len(list((run / "snapshots").glob("epoch*.ckpt"))) == 3
     monkeypatch.setattr("benchmarks.dsr_checkpoint_criteria.LONG_ORBIT", 2000)  # the run's val_gen_length
     return run
@@ -106,10 +94,11 @@ def _study(tmp_path: Path, run: Path, *options: str) -> dict:
 
 
 def test_the_runs_own_picks_are_recomputed_exactly_in_float32(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               cycle_run: Callable[..., Path]) -> None:
     # in the training's float32 the study recomputes the default criterion of the best states a two-member run
     # kept to the run's own values; with --every it still keeps the final state
-    details = _study(tmp_path, _snapshot_run(tmp_path, monkeypatch, [0, 1]), "--every", "2", "--dtype", "float32")
+    details = _study(tmp_path, _snapshot_run(cycle_run, monkeypatch, [0, 1]), "--every", "2", "--dtype", "float32")
     assert details["epochs"] == [1, 3]  # every 2nd snapshot, and the last
     own = details["results"][OWN]
     assert np.isfinite(own["criterion_in_training"]).all()
@@ -119,7 +108,8 @@ def test_the_runs_own_picks_are_recomputed_exactly_in_float32(tmp_path: Path, mo
 
 
 def test_a_one_model_run_is_studied_without_the_own_picks_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    details = _study(tmp_path, _snapshot_run(tmp_path, monkeypatch, None))
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               cycle_run: Callable[..., Path]) -> None:
+    details = _study(tmp_path, _snapshot_run(cycle_run, monkeypatch, None))
     assert details["epochs"] == [1, 2, 3] and OWN not in details["results"]
     assert "its own pick, checkpoints/best.ckpt, is not among the rows" in capsys.readouterr().out

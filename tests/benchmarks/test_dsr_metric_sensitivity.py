@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -102,21 +103,8 @@ def test_writes_results_and_bad_input_is_one_error_line(tmp_path: Path, capsys: 
 
 
 
-def test_scores_every_member_of_a_trained_ensemble(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a real two-member run (neurops fit through the benchmarks' training path), one epoch on a noisy limit cycle
-    from benchmarks import dsr_common
-
-    monkeypatch.setattr(dsr_common, "WORK_DIR", tmp_path / "work")
-    t = np.arange(3000)
-    series = np.stack([np.cos(t / 8.0), np.sin(t / 8.0), np.cos(t / 4.0)], axis=1)
-    series += 0.05 * np.random.default_rng(0).standard_normal(series.shape)
-    np.save(tmp_path / "cycle.npy", series[:2500])
-    np.save(tmp_path / "test.npy", series[2500:])
-    data = dsr_common.import_npy(tmp_path / "cycle.npy", "cycle", dt=1.0, val_fraction=0.2)
-    task = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 8}, "training": "gtf",
-            "alpha": 0.2, "val_gen_length": 500, "lr": 1e-2, "lr_end": 1e-3}
-    ckpt = dsr_common.train("cycle", data, task, epochs=1, batches=2, seq_len=20, val_every=1, val_length=500,
-                            seeds=[3, 5])[0].with_name("last.ckpt")
+def test_scores_every_member_of_a_trained_ensemble(tmp_path: Path, cycle_run: Callable[..., Path]) -> None:
+    ckpt = cycle_run([3, 5], epochs=1) / "checkpoints" / "last.ckpt"  # a real two-member run, one epoch
     main(["--train", str(tmp_path / "cycle.npy"), "--test", str(tmp_path / "test.npy"), "--ckpt", str(ckpt),
           "--name", "s", "--results-dir", str(tmp_path / "out")])
     rows = json.loads((tmp_path / "out" / "s.json").read_text())["rows"]

@@ -55,14 +55,16 @@ def test_git_state_is_the_commit_and_whether_tracked_code_changed(repo, tmp_path
 
 def test_save_results_writes_one_schema_and_the_markdown_header(tmp_path):
     rows = [{"model": "a", "ms": 1.5}, {"model": "b", "ms": 3.0}]
-    path = save_results("demo", {"quick": True, "out": tmp_path}, rows, markdown_table(rows), tmp_path / "res",
-                        details={"raw": [1.0, 2.0]})
+    path = save_results("demo", {"quick": True, "out": tmp_path, "ckpt": [tmp_path / "a.ckpt", tmp_path / "b.ckpt"]},
+                        rows, markdown_table(rows), tmp_path / "res", details={"raw": [1.0, 2.0]})
     record = json.loads(path.read_text())
     assert path == tmp_path / "res" / "demo.json"
     assert set(record) == {"schema", "name", "date", "command", "git", "machine", "versions", "settings", "rows",
                            "details"}
     assert record["schema"] == SCHEMA == 2 and record["name"] == "demo"
-    assert record["settings"] == {"quick": True, "out": str(tmp_path)}  # paths stored as text
+    # paths stored as text, also inside a list option
+    assert record["settings"] == {"quick": True, "out": str(tmp_path),
+                                  "ckpt": [str(tmp_path / "a.ckpt"), str(tmp_path / "b.ckpt")]}
     assert record["rows"] == rows and record["details"] == {"raw": [1.0, 2.0]}
     assert record["versions"]["torch"] and record["versions"]["numpy"] and record["machine"]["cpu_count"] >= 1
     assert set(record["git"]) == {"commit", "dirty"}

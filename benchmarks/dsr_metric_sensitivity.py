@@ -93,17 +93,15 @@ def model_rows(models: list[torch.nn.Module], x_test: np.ndarray, labels: list[s
 
 
 def _models(ckpts: list[Path]) -> tuple[list[torch.nn.Module], list[str]]:
+    """The models of ``ckpts`` (an ensemble's members at their best states) and their labels: the run folder's
+    name, with ``seed S`` for a member (the seeds as ``neurops dsr evaluate`` names them)."""
     models, labels = [], []
     for ckpt in ckpts:
         task = load(ckpt, "dynamics")[1]
-        if task.members:
-            seeds = getattr(task.net, "member_seeds", range(task.members))
-            models += task.member_models("best")
-            labels += [f"{ckpt.parent.parent.name} seed {s}" for s in seeds]
-        else:
-            models.append(task.net)
-            labels.append(ckpt.parent.parent.name)
-    return [m.double().eval() for m in models], labels
+        seeds, run = task.hparams.get("seeds"), ckpt.parent.parent.name
+        models += [m.double().eval() for m in task.member_models("best")]
+        labels += [f"{run} seed {s}" for s in seeds] if seeds else [run]
+    return models, labels
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,12 +18,22 @@ is, with its mean moved to the data's, and with mean and standard deviation matc
 is a diagnostic, not a metric: if matching the moments brings a model to the floor, its error is a
 global offset or scale; if not, it is in the shape of the attractor.
 
+With ``--cycles`` (a quasi-periodic series such as an ECG: cycles start where its first variable rises
+through the level halfway between its mean and its 99.9th percentile, an ECG's R waves) it also scores
+copies built from the training series' cycles, each resampled onto a common phase grid: the mean cycle at the mean cycle
+length (a limit cycle of the average shape), the mean cycle at the data's own cycle lengths (timing
+variability kept, shape variability removed), the data's cycles one after another at the mean length
+(shapes kept, timing made regular), and every real cycle repeated on its own (exactly periodic orbits made
+of real cycles: the best and the median). Every row then gives the mean and standard deviation of its
+series' cycle lengths. What a model must reproduce to come near the floor, and what it gets wrong.
+
 Run: ``python -m benchmarks run dsr_metric_sensitivity --train ecg_5d_train.npy --test ecg_5d_test.npy
-[--ckpt RUN/checkpoints/last.ckpt] [--name NAME]``.
+[--ckpt RUN/checkpoints/last.ckpt] [--cycles] [--name NAME]``.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -40,18 +50,105 @@ SHIFT = 0.1  # standard deviations, first variable only
 CLOCKS = (0.98, 1.02)  # time resampling factors
 
 
-def resample_in_time(x: np.ndarray, factor: float) -> np.ndarray:
-    """``x : [T, N]`` read at times ``0, f, 2f, ...`` (linear interpolation): ``[~T / f, N]``."""
-    t = np.arange(0.0, len(x) - 1, factor)
-    i = t.astype(int)
+CYCLE_GRID = 400  # phase points per cycle when cycles are put onto a common grid
+
+
+def _interpolate(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``x : [T, N]`` read at the fractional times ``t : [n]`` in ``[0, T - 1]`` (linear interpolation): ``[n, N]``."""
+    i = np.minimum(t.astype(int), len(x) - 2)
     w = (t - i)[:, None]
     return (1.0 - w) * x[i] + w * x[i + 1]
 
 
-def defect_rows(x_train: np.ndarray, x_test: np.ndarray, seed: int = 0) -> list[dict]:
+def resample_in_time(x: np.ndarray, factor: float) -> np.ndarray:
+    """``x : [T, N]`` read at times ``0, f, 2f, ...`` (linear interpolation): ``[~T / f, N]``."""
+    return _interpolate(x, np.arange(0.0, len(x) - 1, factor))
+
+
+def autocorrelation_period(x0: np.ndarray) -> int:
+    """The main period of ``x0 : [T]`` in steps: the first autocorrelation peak after the first zero crossing
+    that reaches 0.8 of the highest one there (lags below ``T / 2``)."""
+    xc = x0 - x0.mean()
+    ac = np.fft.irfft(np.abs(np.fft.rfft(xc, 2 * len(xc))) ** 2)[: len(xc) // 2]
+    first = int(np.argmax(ac < 0))
+    peaks = first + 1 + np.flatnonzero((ac[first + 1:-1] >= ac[first:-2]) & (ac[first + 1:-1] > ac[first + 2:]))
+    if first == 0 or not len(peaks):
+        raise ValueError("the first variable has no periodic autocorrelation; --cycles needs a quasi-periodic series")
+    return int(peaks[np.argmax(ac[peaks] >= 0.8 * ac[peaks].max())])
+
+
+def cycle_onsets(x: np.ndarray, level: float, min_gap: int) -> np.ndarray:
+    """Starts of the cycles of ``x : [T, N]``: the upward crossings of ``level`` by its first variable that come at
+    least ``min_gap`` steps after the crossing before them (a wave that wobbles about the level counts once; the
+    first crossing of the series, with none before it, is not counted)."""
+    x0 = x[:, 0]
+    up = np.flatnonzero((x0[:-1] < level) & (x0[1:] >= level)) + 1
+    return up[1:][np.diff(up) >= min_gap]
+
+
+def _cycles_on_grid(x: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """Each cycle of ``x`` (from one onset to the next, both ends) read at ``CYCLE_GRID + 1`` equally spaced
+    phases: ``[C, CYCLE_GRID + 1, N]``."""
+    phase = np.linspace(0.0, 1.0, CYCLE_GRID + 1)
+    return np.stack([_interpolate(x, a + phase * (b - a)) for a, b in zip(onsets[:-1], onsets[1:], strict=True)])
+
+
+def _assemble(cycles: np.ndarray, index: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """The series whose step ``t`` is cycle ``index[t]`` of ``cycles : [C, K + 1, N]`` at ``phase[t]`` in [0, 1)."""
+    s = phase * (cycles.shape[1] - 1)
+    j = s.astype(int)
+    w = (s - j)[:, None]
+    return (1.0 - w) * cycles[index, j] + w * cycles[index, j + 1]
+
+
+def cycle_surrogates(x: np.ndarray, onsets: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Series of ``n`` steps (or the data's cycles' span) built from the cycles of ``x : [T, N]`` starting at
+    ``onsets``: the mean cycle at the mean cycle length, the mean cycle at the data's own cycle lengths, and the
+    data's cycles one after another at the mean length (see the module docstring)."""
+    lengths, cycles = np.diff(onsets), _cycles_on_grid(x, onsets)
+    template = cycles.mean(0, keepdims=True)
+    phase = np.arange(n) / lengths.mean()
+    t = np.arange(onsets[0], onsets[-1])
+    own = np.searchsorted(onsets, t, side="right") - 1
+    return {"mean cycle at the mean cycle length": _assemble(template, np.zeros(n, int), phase % 1.0),
+            "mean cycle at the data's cycle lengths": _assemble(template, np.zeros(len(t), int),
+                                                                 (t - onsets[own]) / lengths[own]),
+            "the data's cycles at the mean cycle length": _assemble(cycles, phase.astype(int) % len(cycles),
+                                                                    phase % 1.0)}
+
+
+def _cycle_columns(x: np.ndarray, level: float, min_gap: int) -> dict[str, float]:
+    """``{"cycle length", "cycle sd", "shortest cycle"}`` (steps) of ``x``'s cycles; NaN with fewer than two."""
+    lengths = np.diff(cycle_onsets(x, level, min_gap)) if np.isfinite(x).all() else np.array([])
+    if len(lengths) < 2:
+        return {"cycle length": math.nan, "cycle sd": math.nan, "shortest cycle": math.nan}
+    return {"cycle length": float(lengths.mean()), "cycle sd": float(lengths.std()),
+            "shortest cycle": float(lengths.min())}
+
+
+Cycles = tuple[float, int]  # (level, min_gap) of cycle_onsets, from the training series
+
+
+def cycle_definition(x_train: np.ndarray) -> Cycles:
+    """Where cycles start: upward crossings of the level halfway between the first variable's mean and its 99.9th
+    percentile (an ECG's R waves, above its T waves), a quarter of its main period after the crossing before."""
+    x0 = x_train[:, 0]
+    return float(x0.mean() + 0.5 * (np.quantile(x0, 0.999) - x0.mean())), autocorrelation_period(x0) // 4
+
+
+def _row(name: str, x_test: np.ndarray, x: np.ndarray, verdict: str, cycles: Cycles | None) -> dict:
+    """One table row: ``x`` scored against the test series (repeated end to end if shorter), with its cycles."""
+    x = _at_least(x, len(x_test))
+    d_stsp, d_h = orbit_distances(x_test, x)
+    row = {"comparison": name, "D_stsp": d_stsp, "D_H": d_h, "verdict": verdict}
+    return row | (_cycle_columns(x, *cycles) if cycles else {})
+
+
+def defect_rows(x_train: np.ndarray, x_test: np.ndarray, seed: int = 0, cycles: Cycles | None = None) -> list[dict]:
     """``{"comparison", "D_stsp", "D_H", "verdict": "-"}`` of the test series against the training series and its
     defective copies, scored as :func:`~neurops.metrics.dsr.orbit_distances` scores an orbit: D_stsp over the
-    whole copy, D_H over its first ``len(x_test)`` points (a shorter copy is repeated end to end)."""
+    whole copy, D_H over its first ``len(x_test)`` points (a shorter copy is repeated end to end); with
+    ``cycles``, also each copy's cycle lengths."""
     rng = np.random.default_rng(seed)
     mean, std = x_train.mean(0), x_train.std(0)
     shift = np.zeros(x_train.shape[1])
@@ -61,10 +158,26 @@ def defect_rows(x_train: np.ndarray, x_test: np.ndarray, seed: int = 0) -> list[
     copies |= {f"scaled x{a:g} about the mean": mean + a * (x_train - mean) for a in SCALES}
     copies |= {f"first variable + {SHIFT:g} std": x_train + shift}
     copies |= {f"resampled in time x{f:g}": resample_in_time(x_train, f) for f in CLOCKS}
-    rows = []
-    for name, copy in copies.items():
-        d_stsp, d_h = orbit_distances(x_test, _at_least(copy, len(x_test)))
-        rows.append({"comparison": name, "D_stsp": d_stsp, "D_H": d_h, "verdict": "-"})
+    return [_row(name, x_test, copy, "-", cycles) for name, copy in copies.items()]
+
+
+def cycle_rows(x_train: np.ndarray, x_test: np.ndarray, cycles: Cycles) -> list[dict]:
+    """The test series against :func:`cycle_surrogates` of the training series and against each of its cycles
+    repeated on its own (two rows: the best by D_stsp, with its D_H and length, and the medians of D_stsp and
+    D_H over all cycles)."""
+    onsets = cycle_onsets(x_train, *cycles)
+    if len(onsets) < 3:
+        raise ValueError(f"the training series has {max(len(onsets) - 1, 0)} whole cycles; --cycles needs a "
+                         "quasi-periodic series with several")
+    rows = [_row(name, x_test, x, "-", cycles) for name, x in cycle_surrogates(x_train, onsets, len(x_test)).items()]
+    repeated = [_row("", x_test, x_train[a:b], "-", cycles) for a, b in zip(onsets[:-1], onsets[1:], strict=True)]
+    best = min(repeated, key=lambda r: r["D_stsp"])
+    rows.append(best | {"comparison": f"one real cycle repeated: the best of {len(repeated)}"})
+    rows.append({"comparison": f"one real cycle repeated: the median of {len(repeated)}",
+                 "D_stsp": float(np.median([r["D_stsp"] for r in repeated])),
+                 "D_H": float(np.median([r["D_H"] for r in repeated])), "verdict": "-",
+                 "cycle length": float(np.median(np.diff(onsets))), "cycle sd": 0.0,
+                 "shortest cycle": float(np.median(np.diff(onsets)))})
     return rows
 
 
@@ -73,9 +186,11 @@ def _at_least(x: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([x] * -(-n // len(x)))
 
 
-def model_rows(models: list[torch.nn.Module], x_test: np.ndarray, labels: list[str]) -> list[dict]:
+def model_rows(models: list[torch.nn.Module], x_test: np.ndarray, labels: list[str],
+               cycles: Cycles | None = None) -> list[dict]:
     """Each model's protocol orbit scored as it is, mean-matched and mean-and-std matched to the test series
-    (these two only for a bounded orbit: one that collapsed or diverged has no moments to match)."""
+    (these two only for a bounded orbit: one that collapsed or diverged has no moments to match); with
+    ``cycles``, also the orbit's cycle lengths."""
     rows = []
     mean, std = x_test.mean(0), x_test.std(0)
     for label, model in zip(labels, models, strict=True):
@@ -86,9 +201,7 @@ def model_rows(models: list[torch.nn.Module], x_test: np.ndarray, labels: list[s
         if verdict == "bounded":
             variants["mean matched"] = orbit - orbit.mean(0) + mean
             variants["mean and std matched"] = (orbit - orbit.mean(0)) / orbit.std(0) * std + mean
-        for name, x in variants.items():
-            d_stsp, d_h = orbit_distances(x_test, x)
-            rows.append({"comparison": f"{label}, {name}", "D_stsp": d_stsp, "D_H": d_h, "verdict": verdict})
+        rows += [_row(f"{label}, {name}", x_test, x, verdict, cycles) for name, x in variants.items()]
     return rows
 
 
@@ -110,6 +223,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--test", type=Path, required=True, help="test series, [T, N] .npy")
     parser.add_argument("--ckpt", type=Path, nargs="*", default=[],
                         help="checkpoints of DSR models to score too (an ensemble: every member at its best state)")
+    parser.add_argument("--cycles", action="store_true",
+                        help="a quasi-periodic series (an ECG): also score copies built from its cycles and give "
+                             "every row's cycle lengths")
     parser.add_argument("--name", default="dsr_metric_sensitivity", help="results file name")
     args = parser.parse_args(argv)
     for path in (args.train, args.test, *args.ckpt):
@@ -120,17 +236,31 @@ def main(argv: list[str] | None = None) -> None:
     if x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != x_test.shape[1]:
         parser.error(f"--train and --test must be series [T, N] with the same N; got {x_train.shape} and "
                      f"{x_test.shape}")
-    rows = defect_rows(x_train, x_test)
+    cycles, cycle_note = None, ""
+    if args.cycles:
+        try:
+            cycles = cycle_definition(x_train)
+            surrogate_rows = cycle_rows(x_train, x_test, cycles)
+        except ValueError as err:
+            parser.error(f"--train: {err}")
+        test_cycles = _cycle_columns(x_test, *cycles)
+        cycle_note = (f"Cycles: upward crossings of {cycles[0]:.3g} (halfway between the first variable's mean and its "
+                      f"99.9th percentile in the training series) at least {cycles[1]} steps after the crossing "
+                      "before (a quarter of its autocorrelation period); 'cycle length', 'cycle sd' and 'shortest "
+                      "cycle': mean, standard deviation and minimum of the lengths in steps (test series: "
+                      f"{test_cycles['cycle length']:.4g} and {test_cycles['cycle sd']:.4g}). Copies built from the "
+                      f"training series' cycles put onto a grid of {CYCLE_GRID} phases per cycle. ")
+    rows = defect_rows(x_train, x_test, cycles=cycles) + (surrogate_rows if cycles else [])
     if args.ckpt:
         models, labels = _models(args.ckpt)
-        rows += model_rows(models, x_test, labels)
+        rows += model_rows(models, x_test, labels, cycles)
     md = markdown_table(rows)
     notes = (f"\n\nTest series `{args.test.name}` ({len(x_test)} x {x_test.shape[1]}) against the training series "
              f"`{args.train.name}` ({len(x_train)} points) and copies of it with one defect each (noise and "
              "shifts in units of each variable's standard deviation in the training series; the copies are "
              "repeated end to end where shorter than the test series). D_stsp with 30 bins per dimension "
              "(Gaussian mixture for N > 5), D_H with spectra smoothed over 20 frequency bins: the GTF paper's "
-             "protocol. "
+             "protocol. " + cycle_note
              + ("Models: the orbit of `dsr evaluate`'s first start (1.25 T free steps from the first test point, "
                 "the first 0.25 T dropped), then moved to the data's mean, then matched in mean and standard "
                 "deviation per variable (a diagnostic of where the error lies, not a metric; left out for an "

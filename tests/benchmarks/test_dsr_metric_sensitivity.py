@@ -12,7 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.dsr_metric_sensitivity import defect_rows, main, model_rows, resample_in_time
+from benchmarks.dsr_metric_sensitivity import (
+    autocorrelation_period,
+    cycle_definition,
+    cycle_onsets,
+    cycle_rows,
+    cycle_surrogates,
+    defect_rows,
+    main,
+    model_rows,
+    resample_in_time,
+)
 from neurops.models.plrnn import ALRNN
 
 
@@ -38,6 +48,61 @@ def test_defects_raise_the_divergence_in_order_and_a_slower_clock_does_not() -> 
     for f in (0.98, 1.02):  # the same set of states, visited at another pace: D_stsp barely moves, D_H does
         assert rows[f"resampled in time x{f:g}"]["D_stsp"] < noise[2]
         assert rows[f"resampled in time x{f:g}"]["D_H"] > rows["training series (the floor)"]["D_H"]
+
+
+def _beats(n_beats: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """An ECG-like series ``[T, 2]`` (a pulse train and its copy 7 steps later) and its beat lengths: each beat
+    a tall notched R wave (two narrow peaks 5 and 10 steps after its start, dipping below the cycle level between
+    them) and a low broad T wave 40 steps after it, beats 100 +- 6 steps
+    long in a slowly drifting rhythm (a random sequence smoothed over 9 beats), the R wave's height varying by
+    +-10 % (timing and shape vary from beat to beat)."""
+    rng = np.random.default_rng(seed)
+    drift = np.convolve(rng.standard_normal(n_beats + 8), np.ones(9), "valid")
+    lengths = np.round(100 + 6 * drift / drift.std()).astype(int)
+    heights = rng.uniform(0.9, 1.1, n_beats)
+    t, x, start = np.arange(int(lengths.sum())), np.zeros(int(lengths.sum())), 0
+    for length, height in zip(lengths, heights, strict=True):
+        r_wave = np.exp(-0.5 * ((t - start - 5) / 1.2) ** 2) + np.exp(-0.5 * ((t - start - 10) / 1.2) ** 2)
+        x += height * r_wave + 0.45 * np.exp(-0.5 * ((t - start - 40) / 6.0) ** 2)
+        start += length
+    return np.stack([x, np.roll(x, 7)], axis=1), lengths
+
+
+def test_cycles_start_once_a_beat_and_have_the_beats_lengths() -> None:
+    x, lengths = _beats(300, 0)
+    level, min_gap = cycle_definition(x)
+    assert abs(autocorrelation_period(x[:, 0]) - lengths.mean()) < 0.1 * lengths.mean()
+    x0 = x[:, 0]
+    crossings = np.flatnonzero((x0[:-1] < level) & (x0[1:] >= level))
+    assert len(crossings) == 2 * len(lengths)  # twice a beat (the notch), never at a T wave
+    found = np.diff(cycle_onsets(x, level, min_gap))
+    assert len(found) == len(lengths) - 2  # every beat after the first (the first crossing has none before it)
+    assert np.abs(found - lengths[1:-1]).max() <= 1  # the R wave's height moves its crossing by less than a step
+
+
+def test_cycle_surrogates_keep_timing_or_shape_and_score_as_they_should() -> None:
+    x_train, lengths = _beats(300, 0)
+    x_test = _beats(300, 1)[0]
+    cycles = cycle_definition(x_train)
+    onsets = cycle_onsets(x_train, *cycles)
+    built = cycle_surrogates(x_train, onsets, len(x_test))
+    for name, regular in [("mean cycle at the mean cycle length", True),
+                          ("mean cycle at the data's cycle lengths", False),
+                          ("the data's cycles at the mean cycle length", True)]:
+        found = np.diff(cycle_onsets(built[name], *cycles))
+        assert abs(found.mean() - np.diff(onsets).mean()) < 1.0
+        assert (found.std() < 1.0) if regular else abs(found.std() - np.diff(onsets).std()) < 1.0
+    rows = {r["comparison"]: r for r in cycle_rows(x_train, x_test, cycles)}
+    floor = defect_rows(x_train, x_test, cycles=cycles)[0]
+    assert abs(floor["cycle length"] - lengths[1:-1].mean()) < 1.0
+    mean_cycle, data_timing = rows["mean cycle at the mean cycle length"], rows["mean cycle at the data's cycle lengths"]
+    data_shapes = rows["the data's cycles at the mean cycle length"]
+    assert data_timing["D_H"] < 0.5 * mean_cycle["D_H"]  # beat-to-beat timing is what the spectrum sees
+    assert data_shapes["D_stsp"] < mean_cycle["D_stsp"]  # the heights' spread is what the state space sees
+    best, median = rows["one real cycle repeated: the best of 298"], rows["one real cycle repeated: the median of 298"]
+    assert best["cycle sd"] == median["cycle sd"] == 0.0 and best["D_stsp"] <= median["D_stsp"]
+    assert best["shortest cycle"] == best["cycle length"] and abs(floor["shortest cycle"] - lengths[1:-1].min()) <= 1
+    assert min(mean_cycle["D_H"], best["D_H"]) > floor["D_H"]
 
 
 PERIOD = 50.3  # steps; not a whole number, so that the orbit fills its circle
@@ -86,6 +151,8 @@ def test_writes_results_and_bad_input_is_one_error_line(tmp_path: Path, capsys: 
     np.save(train, series)
     np.save(test, _quasi_periodic(3000, 1))
     np.save(one, series[:, :1])
+    ramp = tmp_path / "ramp.npy"  # a trend, no cycles
+    np.save(ramp, np.stack([np.linspace(0.0, 1.0, 3000), np.zeros(3000)], axis=1))
     main(["--train", str(train), "--test", str(test), "--name", "s", "--results-dir", str(tmp_path / "out")])
     saved = json.loads((tmp_path / "out" / "s.json").read_text())
     assert saved["rows"][0]["comparison"] == "training series (the floor)"
@@ -94,7 +161,8 @@ def test_writes_results_and_bad_input_is_one_error_line(tmp_path: Path, capsys: 
                           (["--train", str(train), "--test", str(test), "--ckpt", str(tmp_path / "x.ckpt")],
                            "no file at"),
                           (["--train", str(train), "--test", str(one)],
-                           "must be series [T, N] with the same N")]:
+                           "must be series [T, N] with the same N"),
+                          (["--train", str(ramp), "--test", str(test), "--cycles"], "no periodic autocorrelation")]:
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2

@@ -95,7 +95,8 @@ def test_cycle_surrogates_keep_timing_or_shape_and_score_as_they_should() -> Non
     rows = {r["comparison"]: r for r in cycle_rows(x_train, x_test, cycles)}
     floor = defect_rows(x_train, x_test, cycles=cycles)[0]
     assert abs(floor["cycle length"] - lengths[1:-1].mean()) < 1.0
-    mean_cycle, data_timing = rows["mean cycle at the mean cycle length"], rows["mean cycle at the data's cycle lengths"]
+    mean_cycle = rows["mean cycle at the mean cycle length"]
+    data_timing = rows["mean cycle at the data's cycle lengths"]
     data_shapes = rows["the data's cycles at the mean cycle length"]
     assert data_timing["D_H"] < 0.5 * mean_cycle["D_H"]  # beat-to-beat timing is what the spectrum sees
     assert data_shapes["D_stsp"] < mean_cycle["D_stsp"]  # the heights' spread is what the state space sees

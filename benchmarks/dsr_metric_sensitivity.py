@@ -20,12 +20,13 @@ global offset or scale; if not, it is in the shape of the attractor.
 
 With ``--cycles`` (a quasi-periodic series such as an ECG: cycles start where its first variable rises
 through the level halfway between its mean and its 99.9th percentile, an ECG's R waves) it also scores
-copies built from the training series' cycles, each resampled onto a common phase grid: the mean cycle at the mean cycle
-length (a limit cycle of the average shape), the mean cycle at the data's own cycle lengths (timing
-variability kept, shape variability removed), the data's cycles one after another at the mean length
-(shapes kept, timing made regular), and every real cycle repeated on its own (exactly periodic orbits made
-of real cycles: the best and the median). Every row then gives the mean and standard deviation of its
-series' cycle lengths. What a model must reproduce to come near the floor, and what it gets wrong.
+copies built from the training series' cycles, each resampled onto a common phase grid: the mean cycle at
+the mean cycle length (a limit cycle of the average shape), the mean cycle at the data's own cycle lengths
+(timing variability kept, shape variability removed), the data's cycles one after another at the mean
+length (shapes kept, timing made regular), and every real cycle repeated on its own (exactly periodic
+orbits made of real cycles: the best and the median). Every row then gives the mean, standard deviation
+and minimum of its series' cycle lengths. What a model must reproduce to come near the floor, and what it
+gets wrong.
 
 Run: ``python -m benchmarks run dsr_metric_sensitivity --train ecg_5d_train.npy --test ecg_5d_test.npy
 [--ckpt RUN/checkpoints/last.ckpt] [--cycles] [--name NAME]``.

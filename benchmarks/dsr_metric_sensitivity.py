@@ -20,7 +20,8 @@ global offset or scale; if not, it is in the shape of the attractor.
 
 With ``--cycles`` (a quasi-periodic series such as an ECG: cycles start where its first variable rises
 through the level halfway between its mean and its 99.9th percentile, an ECG's R waves) it also scores
-copies built from the training series' cycles, each resampled onto a common phase grid: the mean cycle at
+copies built from the training series' cycles: the cycles as they are in a random order (the same
+distribution of shapes and lengths, no sequence), and, each resampled onto a common phase grid, the mean cycle at
 the mean cycle length (a limit cycle of the average shape), the mean cycle at the data's own cycle lengths
 (timing variability kept, shape variability removed), the data's cycles one after another at the mean
 length (shapes kept, timing made regular), and every real cycle repeated on its own (exactly periodic
@@ -103,16 +104,20 @@ def _assemble(cycles: np.ndarray, index: np.ndarray, phase: np.ndarray) -> np.nd
     return (1.0 - w) * cycles[index, j] + w * cycles[index, j + 1]
 
 
-def cycle_surrogates(x: np.ndarray, onsets: np.ndarray, n: int) -> dict[str, np.ndarray]:
+def cycle_surrogates(x: np.ndarray, onsets: np.ndarray, n: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Series of ``n`` steps (or the data's cycles' span) built from the cycles of ``x : [T, N]`` starting at
-    ``onsets``: the mean cycle at the mean cycle length, the mean cycle at the data's own cycle lengths, and the
-    data's cycles one after another at the mean length (see the module docstring)."""
+    ``onsets``: the data's cycles as they are in a random order, the mean cycle at the mean cycle length, the mean
+    cycle at the data's own cycle lengths, and the data's cycles one after another at the mean length (see the
+    module docstring)."""
+    order = np.random.default_rng(seed).permutation(len(onsets) - 1)
+    shuffled = np.concatenate([x[onsets[i]:onsets[i + 1]] for i in order])
     lengths, cycles = np.diff(onsets), _cycles_on_grid(x, onsets)
     template = cycles.mean(0, keepdims=True)
     phase = np.arange(n) / lengths.mean()
     t = np.arange(onsets[0], onsets[-1])
     own = np.searchsorted(onsets, t, side="right") - 1
-    return {"mean cycle at the mean cycle length": _assemble(template, np.zeros(n, int), phase % 1.0),
+    return {"the data's cycles in a random order": shuffled,
+            "mean cycle at the mean cycle length": _assemble(template, np.zeros(n, int), phase % 1.0),
             "mean cycle at the data's cycle lengths": _assemble(template, np.zeros(len(t), int),
                                                                  (t - onsets[own]) / lengths[own]),
             "the data's cycles at the mean cycle length": _assemble(cycles, phase.astype(int) % len(cycles),

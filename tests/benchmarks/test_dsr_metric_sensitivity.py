@@ -98,6 +98,9 @@ def test_cycle_surrogates_keep_timing_or_shape_and_score_as_they_should() -> Non
     mean_cycle = rows["mean cycle at the mean cycle length"]
     data_timing = rows["mean cycle at the data's cycle lengths"]
     data_shapes = rows["the data's cycles at the mean cycle length"]
+    shuffled = rows["the data's cycles in a random order"]  # the same beats in another order: at the floor
+    assert abs(shuffled["cycle length"] - floor["cycle length"]) < 1.0
+    assert shuffled["D_stsp"] < 1.5 * floor["D_stsp"] and shuffled["D_H"] < 1.5 * floor["D_H"]
     assert data_timing["D_H"] < 0.5 * mean_cycle["D_H"]  # beat-to-beat timing is what the spectrum sees
     assert data_shapes["D_stsp"] < mean_cycle["D_stsp"]  # the heights' spread is what the state space sees
     # 298 whole beats, 200 of them (the cap, evenly spread) scored repeated on their own

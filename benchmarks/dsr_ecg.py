@@ -36,6 +36,16 @@ from benchmarks.runner import benchmark_parser
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
 from neurops.utils.bench import markdown_table, save_results
 
+PAPER_STEPS = 5000 * 50  # the GTF paper's ECG budget: 5000 epochs of 50 batches
+
+
+def _paper_budget(steps: int) -> str:
+    """How a run's ``steps`` compare with the paper's budget, for the notes."""
+    if steps == PAPER_STEPS:
+        return "the paper's budget (5000 epochs x 50 batches)"
+    share = f"{steps / PAPER_STEPS:.2g}x" if steps > PAPER_STEPS else f"{100 * steps / PAPER_STEPS:.2g} % of"
+    return f"{share} the paper's 5000 epochs x 50 batches"
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="5 epochs of 10 batches")
@@ -134,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
              + (f", Gaussian noise of std {args.input_noise:g} on every training batch" if args.input_noise else "")
              + "), checkpoint with the lowest "
              f"val/d_stsp (every {val_every} epochs, 5e4-step orbit against the training split); "
-             f"the paper trains far longer (5000 epochs x 50 batches). Seeds {seeds}"
+             + _paper_budget(epochs * batches) + f". Seeds {seeds}"
              + (" (one ensemble run per method; train s is the whole run's)" if len(seeds) > 1 else "")
              + ("; train s counts only the part after the last --resume" if args.resume else "")
              + f". Orbits (majority over the starts): {verdicts}. lambda_max is per step (the ECG's sampling "

@@ -25,3 +25,12 @@ def test_bad_settings_are_one_error_line(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].endswith(message)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("steps", "words"), [
+    (250_000, "the paper's budget (5000 epochs x 50 batches)"),
+    (60_000, "24 % of the paper's 5000 epochs x 50 batches"),
+    (500_000, "2x the paper's 5000 epochs x 50 batches"),
+])
+def test_notes_compare_the_budget_with_the_papers(steps, words):
+    assert dsr_ecg._paper_budget(steps) == words

@@ -75,9 +75,12 @@ def _bin_indexer(p: np.ndarray, n_bins: int) -> Any:
     width = np.where(hi > lo, (hi - lo) / n_bins, 1.0)
 
     def flat_index(x: np.ndarray) -> np.ndarray:
-        idx = np.floor((x - lo) / width).astype(np.int64)
-        inside = np.all((idx >= 0) & (idx < n_bins), axis=1)
-        return np.ravel_multi_index(idx[inside].T, (n_bins,) * p.shape[1])
+        # inside or not is decided before the integer cast: NaN, inf or a huge value (a diverged orbit) has no
+        # integer, and the cast's result is platform-dependent (x86 gives INT64_MIN, ARM 0 for NaN: bin 0)
+        scaled = (x - lo) / width
+        inside = np.all((scaled >= 0) & (scaled < n_bins), axis=1)  # False for NaN
+        idx = np.floor(scaled[inside]).astype(np.int64)
+        return np.ravel_multi_index(idx.T, (n_bins,) * p.shape[1])
 
     return flat_index
 

@@ -105,6 +105,8 @@ class Burgers1D:
         work = work[None] if squeeze else work
         if work.ndim != 2:
             raise ConfigError(f"u0 must have shape [B, X] or [X], got {tuple(work.shape)}.")
+        if not np.isfinite(work).all():
+            raise ConfigError("u0 has NaN or infinite values; pass a finite initial condition.")
         times = _check_times(times)
         n = work.shape[-1]
         k = wavenumbers(n, self.length, real=True).numpy()
@@ -245,6 +247,8 @@ class NavierStokes2D:
         w0 = w0[None] if squeeze else w0
         if w0.ndim != 3:
             raise ConfigError(f"w0 must have shape [B, X, Y] or [X, Y], got {tuple(w0.shape)}.")
+        if not torch.isfinite(w0).all():
+            raise ConfigError("w0 has NaN or infinite values; pass a finite initial vorticity.")
         times = _check_times(times)
         shape = tuple(w0.shape[-2:])
         device = w0.device

@@ -49,6 +49,10 @@ def test_burgers_rejects_bad_input():
         Burgers1D(0.1).solve(torch.zeros(16), [0.2, 0.1])
     with pytest.raises(ConfigError, match=r"\[B, X\]"):
         Burgers1D(0.1).solve(torch.zeros(2, 3, 16), [0.1])
+    u0 = torch.zeros(16)
+    u0[3] = float("nan")  # an input error, not a blow-up of the scheme ("reduce dt")
+    with pytest.raises(ConfigError, match="u0 has NaN or infinite values"):
+        Burgers1D(0.1).solve(u0, [0.1])
 
 
 # ----------------------------------------------------------------------------- Navier-Stokes
@@ -103,6 +107,8 @@ def test_navier_stokes_rejects_bad_input():
         NavierStokes2D(1e-3, scheme="rk4")
     with pytest.raises(ConfigError, match="forcing has shape"):
         NavierStokes2D(1e-3, forcing=fno_forcing(8)).solve(torch.zeros(16, 16), [0.1])
+    with pytest.raises(ConfigError, match="w0 has NaN or infinite values"):
+        NavierStokes2D(1e-3).solve(torch.full((16, 16), float("inf")), [0.1])
     with pytest.raises(SolverError, match="reduce dt"):
         x, y = _grid2(16)
         NavierStokes2D(1e-5, dt=5.0).solve(200 * torch.sin(2 * math.pi * x) * torch.cos(4 * math.pi * y), [50.0])

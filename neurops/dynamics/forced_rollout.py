@@ -62,7 +62,7 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
         (``w_{T-1}`` is unused); an ensemble also takes ``[R, T, M]`` (one per member).
     inputs : [B, T, K] external inputs ``s_k`` of the steps (``[R, B, T, K]``).
     fused : ``True`` back-propagates by the hand-written recursion, ``False`` by autograd
-        through the loop (same values and gradients); ``None`` picks the faster
+        through the loop (the same values and gradients, to rounding); ``None`` picks the faster
         (:func:`fused_backward_pays`).
 
     Returns

@@ -30,7 +30,8 @@ from neurops.models.fno import FNO  # noqa: E402
 from neurops.models.lsm import LSM  # noqa: E402
 from neurops.models.mgno import MGNO  # noqa: E402
 from neurops.models.piecewise_linear import PiecewiseLinearRNN, stack_members  # noqa: E402
-from neurops.models.plrnn import ALRNN, PLRNN, ClippedShallowPLRNN, DendPLRNN, ShallowPLRNN  # noqa: E402
+from neurops.models.plrnn import ALRNN, PLRNN, DendPLRNN  # noqa: E402
+from neurops.models.shallow_plrnn import ClippedShallowPLRNN, ShallowPLRNN  # noqa: E402
 from neurops.models.unet import FunctionSpaceUNet, UNet  # noqa: E402
 
 __all__ = [

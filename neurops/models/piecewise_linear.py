@@ -1,7 +1,7 @@
 """The base of the piecewise-linear recurrent networks: observation model, inputs, regularisers, ensembles.
 
-Every PL latent map of :mod:`neurops.models.plrnn` is affine inside a linear subregion selected
-by a boolean *region code*: :meth:`PiecewiseLinearRNN.region_code` returns it and
+Every PL latent map (:mod:`neurops.models.plrnn`, :mod:`neurops.models.shallow_plrnn`) is affine inside a linear
+subregion selected by a boolean *region code*: :meth:`PiecewiseLinearRNN.region_code` returns it and
 :meth:`PiecewiseLinearRNN.linear_map` the ``(J, c)`` with ``F(z) = J z + c`` there, so fixed
 points, cycles and Jacobians are written once, here.
 
@@ -199,7 +199,8 @@ class PiecewiseLinearRNN(nn.Module):
         return z_next
 
     def _stepper(self) -> Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]:
-        """:meth:`step` (same values) for loops without autograd; ShallowPLRNN binds its parameters once."""
+        """:meth:`step` for loops without autograd (its values; to rounding where ShallowPLRNN binds its parameters
+        once and forms its hidden layer as one clamp)."""
         return self.step
 
     @_per_member

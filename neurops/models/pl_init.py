@@ -1,4 +1,6 @@
-"""Initialisers of the piecewise-linear RNNs (:mod:`neurops.models.plrnn`): Talathi-Vartak and uniform.
+"""Initialisers of the piecewise-linear RNNs: Talathi-Vartak and uniform.
+
+Used by :mod:`neurops.models.plrnn` and :mod:`neurops.models.shallow_plrnn`.
 
 Both draw from the model's own generator, so the same seed gives the same weights.
 

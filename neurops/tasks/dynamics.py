@@ -1,6 +1,6 @@
 """Dynamical-systems reconstruction: ``DynamicsTask`` (LightningModule).
 
-The task trains a PWL RNN (:mod:`neurops.models.plrnn`) on random windows
+The task trains a PWL RNN (:mod:`neurops.models.plrnn`, :mod:`neurops.models.shallow_plrnn`) on random windows
 (:class:`neurops.data.datamodule.DynamicsDataModule`) with one of
 
 * ``gtf``: generalized teacher forcing with a fixed ``alpha``;

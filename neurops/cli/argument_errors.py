@@ -20,8 +20,12 @@ from neurops.errors import ConfigError
 def command_line_error(message: str, parser: Any, prog: str) -> ConfigError:
     """The ``ConfigError`` of a command line ``parser`` refused with jsonargparse's ``message``."""
     text = one_line(message, parser)
-    end = f" See `{prog} --help`." if text.startswith("unrecognized option") else f"; see `{prog} --help`."
-    return ConfigError(f"{prog}: {text.rstrip('.')}{end}")
+    text = text.rstrip(".")
+    if text.startswith("unrecognized option"):  # after its "did you mean --x?" or as a sentence of its own
+        end = f" See `{prog} --help`." if text.endswith("?") else f". See `{prog} --help`."
+    else:
+        end = f"; see `{prog} --help`."
+    return ConfigError(f"{prog}: {text}{end}")
 
 
 def _flag(parser: Any, dest: str) -> str:

@@ -35,7 +35,8 @@ def test_options_come_from_the_signature_of_the_function_called():
 @pytest.mark.parametrize("argv, expected", [
     (["data", "merge", "a.h5", "--out", "b.h5", "--cpy"], "unrecognized option --cpy; did you mean --copy?"),
     (["data", "generate", "darcy", "--n-trian", "4", "--out", "d.h5"], "did you mean --n-train?"),
-    (["predict", "--ckpt", "a", "--data", "b", "--out", "c", "--zzz"], "unrecognized option --zzz See"),
+    (["predict", "--ckpt", "a", "--data", "b", "--out", "c", "--zzz"],
+     "unrecognized option --zzz. See `neurops predict --help`."),
     (["data", "info"], "the following arguments are required: file"),
     (["dat"], "invalid choice: 'dat'"),
     (["predict", "--ckpt", "a", "--data", "b", "--out", "c", "--batch-size", "x"], "invalid int value: 'x'"),

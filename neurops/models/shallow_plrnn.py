@@ -71,7 +71,7 @@ class ShallowPLRNN(PiecewiseLinearRNN):
 
     @_per_member
     def latent_step(self, z: torch.Tensor) -> torch.Tensor:
-        # W2^T contiguous, as _stepper has it (same values): the faster layout of this narrow GEMM
+        # W2^T contiguous, as _stepper has it: the faster layout of this narrow GEMM
         pre = z @ self.W2.mT.contiguous()
         hidden = torch.relu(pre + self._lift(self.h2))
         if self.clipped:

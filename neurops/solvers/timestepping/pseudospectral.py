@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from neurops.errors import ConfigError, SolverError
+from neurops.errors import ConfigError, DataError, SolverError
 from neurops.solvers.timestepping.etdrk4 import ETDRK4
 from neurops.solvers.timestepping.fourier import dealias_mask, periodic_grid, wavenumber_grid, wavenumbers
 from neurops.solvers.timestepping.imex import IMEX_SCHEMES, CrankNicolsonIMEX
@@ -106,7 +106,7 @@ class Burgers1D:
         if work.ndim != 2:
             raise ConfigError(f"u0 must have shape [B, X] or [X], got {tuple(work.shape)}.")
         if not np.isfinite(work).all():
-            raise ConfigError("u0 has NaN or infinite values; pass a finite initial condition.")
+            raise DataError("u0 has NaN or Inf values; pass a finite initial condition.")
         times = _check_times(times)
         n = work.shape[-1]
         k = wavenumbers(n, self.length, real=True).numpy()
@@ -248,7 +248,7 @@ class NavierStokes2D:
         if w0.ndim != 3:
             raise ConfigError(f"w0 must have shape [B, X, Y] or [X, Y], got {tuple(w0.shape)}.")
         if not torch.isfinite(w0).all():
-            raise ConfigError("w0 has NaN or infinite values; pass a finite initial vorticity.")
+            raise DataError("w0 has NaN or Inf values; pass a finite initial vorticity.")
         times = _check_times(times)
         shape = tuple(w0.shape[-2:])
         device = w0.device

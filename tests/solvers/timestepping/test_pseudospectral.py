@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurops.errors import ConfigError, SolverError
+from neurops.errors import ConfigError, DataError, SolverError
 from neurops.solvers.timestepping.fourier import periodic_grid, spectral_derivative
 from neurops.solvers.timestepping.pseudospectral import Burgers1D, NavierStokes2D, fno_forcing
 
@@ -51,7 +51,7 @@ def test_burgers_rejects_bad_input():
         Burgers1D(0.1).solve(torch.zeros(2, 3, 16), [0.1])
     u0 = torch.zeros(16)
     u0[3] = float("nan")  # an input error, not a blow-up of the scheme ("reduce dt")
-    with pytest.raises(ConfigError, match="u0 has NaN or infinite values"):
+    with pytest.raises(DataError, match="u0 has NaN or Inf values"):
         Burgers1D(0.1).solve(u0, [0.1])
 
 
@@ -107,7 +107,7 @@ def test_navier_stokes_rejects_bad_input():
         NavierStokes2D(1e-3, scheme="rk4")
     with pytest.raises(ConfigError, match="forcing has shape"):
         NavierStokes2D(1e-3, forcing=fno_forcing(8)).solve(torch.zeros(16, 16), [0.1])
-    with pytest.raises(ConfigError, match="w0 has NaN or infinite values"):
+    with pytest.raises(DataError, match="w0 has NaN or Inf values"):
         NavierStokes2D(1e-3).solve(torch.full((16, 16), float("inf")), [0.1])
     with pytest.raises(SolverError, match="reduce dt"):
         x, y = _grid2(16)

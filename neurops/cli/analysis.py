@@ -20,15 +20,28 @@ import torch
 from neurops.checkpoints import load
 from neurops.dynamics.analyze import analyze_model
 from neurops.dynamics.evaluate import read_series, spectrum_smoothing
-from neurops.errors import ConfigError
+from neurops.errors import ConfigError, OutputExistsError
 from neurops.utils.io import atomic_path
 from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
+
+_OUTPUTS = ("analysis.json", "attractor.png", "power_spectra.png", "symbolic_graph.png")
+
+
+def default_analysis_folder(ckpt: str | os.PathLike, member: int | None = None,
+                            member_state: Literal["best", "final"] = "best") -> Path:
+    """``analyze_checkpoint``'s folder when none is given: next to ``ckpt``, named after it (and the member).
+
+    ``runs/x/checkpoints/best.ckpt`` -> ``runs/x/checkpoints/best_analysis``; member 1 of an ensemble at its final
+    state -> ``.../last_analysis_member1_final``: analyses of different checkpoints or members never share a folder.
+    """
+    name = f"{Path(ckpt).stem}_analysis" + ("" if member is None else f"_member{member}_{member_state}")
+    return Path(ckpt).parent / name
 
 
 def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | None = None, split: str = "test",
                        out: str | os.PathLike | None = None, steps: int = 20_000, max_period: int = 4,
                        seed: int = 0, member: int | None = None,
-                       member_state: Literal["best", "final"] = "best") -> dict[str, Any]:
+                       member_state: Literal["best", "final"] = "best", overwrite: bool = False) -> dict[str, Any]:
     """Regions, fixed points, cycles, symbolic graph and entropy of a checkpoint; writes figures and ``analysis.json``.
 
     Parameters
@@ -36,7 +49,8 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     ckpt : a DSR checkpoint.
     data : trajectory file: its ``split`` gives the start state and the data of the figures.
     split : the split of ``data`` used.
-    out : folder for the figures and ``analysis.json`` (default: ``analysis/`` next to the checkpoint).
+    out : folder for the figures and ``analysis.json`` (default: next to the checkpoint, one per checkpoint and
+        member: ``best_analysis/`` for ``best.ckpt``, ``last_analysis_member1_best/`` for member 1 of an ensemble).
     steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``).
     max_period : cycles of periods 2 .. ``max_period`` are searched.
     seed : seed of the random start (no ``data``) and of the cycle search.
@@ -44,6 +58,8 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
         (member R was trained with ``seeds[R]``).
     member_state : for an ensemble checkpoint: the member at its ``best`` validation state or its
         ``final`` state.
+    overwrite : replace the files of an earlier analysis in ``out``; without it, such files stop the command
+        before any work.
 
     Returns
     -------
@@ -59,7 +75,14 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
                           + (f"{task.members} members." if task.members else "one model (use --member 0 or none)."))
     model = task.member_models(member_state)[member or 0]
     model = model.double()
-    out_dir = Path(out) if out else Path(ckpt).parent / "analysis"
+    out_dir = Path(out) if out else default_analysis_folder(ckpt, member if task.members else None, member_state)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir} is a file; analyze writes a folder of figures and analysis.json: "
+                          "give a folder path (it is created if missing).")
+    earlier = [name for name in _OUTPUTS if (out_dir / name).exists()]
+    if earlier and not overwrite:  # before any work: an earlier analysis is the user's result
+        raise OutputExistsError(f"{out_dir} already holds an earlier analysis ({', '.join(earlier)}); pass "
+                                "--overwrite to replace it or choose another --out.")
     x_data = read_series(data, split, steps) if data else None
     if x_data is not None:
         with torch.no_grad():
@@ -83,7 +106,9 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     report["figures"]["symbolic_graph"] = str(plot_symbolic_graph(analysis.graph, out_dir / "symbolic_graph.png"))
     with atomic_path(out_dir / "analysis.json") as tmp:
         Path(tmp).write_text(json.dumps(report, indent=2, default=float) + "\n")
+    if x_data is None:  # an overwritten analysis with data leaves no spectra that this one did not draw
+        (out_dir / "power_spectra.png").unlink(missing_ok=True)
     return report
 
 
-__all__ = ["analyze_checkpoint"]
+__all__ = ["analyze_checkpoint", "default_analysis_folder"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import matplotlib.image
@@ -169,6 +170,51 @@ def test_analyze_writes_tables_and_figures(trained, capsys: pytest.CaptureFixtur
     for name in ("attractor", "power_spectra", "symbolic_graph"):  # drawn PNGs (the drawing: tests/viz)
         png = matplotlib.image.imread(report["figures"][name])
         assert png.ndim == 3 and min(png.shape[:2]) >= 300 and png.std() > 0.05
+
+
+def test_analyze_keeps_an_earlier_analysis(trained, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Each checkpoint gets its own default folder; an earlier analysis is refused before any work, unless
+    --overwrite, which also removes the spectra that a run without data does not draw."""
+    data, ckpt, _ = trained
+    last = tmp_path / "last.ckpt"
+    shutil.copy(ckpt.parent / "last.ckpt", last)
+    shutil.copy(ckpt, tmp_path / "best.ckpt")
+    quick = ["--steps", "300", "--max-period", "2"]
+    for name in ("best", "last"):
+        assert main(["dsr", "analyze", "--ckpt", str(tmp_path / f"{name}.ckpt"), "--data", str(data), *quick]) == 0
+    first = (tmp_path / "last_analysis" / "analysis.json").read_text()
+    assert json.loads(first)["checkpoint"] == str(last)
+    assert json.loads((tmp_path / "best_analysis" / "analysis.json").read_text())["checkpoint"].endswith("best.ckpt")
+    pngs = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "last_analysis").glob("*.png")}
+    assert set(pngs) == {"attractor.png", "power_spectra.png", "symbolic_graph.png"}
+    capsys.readouterr()
+
+    assert main(["dsr", "analyze", "--ckpt", str(last), "--data", str(data), "--seed", "3", *quick]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("neurops: error: ") and "already holds an earlier analysis" in err
+    assert "--overwrite" in err and len(err.splitlines()) == 1
+    assert (tmp_path / "last_analysis" / "analysis.json").read_text() == first  # untouched
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "last_analysis").glob("*.png")} == pngs
+
+    assert main(["dsr", "analyze", "--ckpt", str(last), "--out", str(last), *quick]) == 2
+    assert "is a file; analyze writes a folder" in capsys.readouterr().err
+
+    assert main(["dsr", "analyze", "--ckpt", str(last), "--seed", "3", "--overwrite", *quick]) == 0  # no data
+    report = json.loads((tmp_path / "last_analysis" / "analysis.json").read_text())
+    assert set(report["figures"]) == {"attractor", "symbolic_graph"}
+    assert sorted(p.name for p in (tmp_path / "last_analysis").iterdir()) == [
+        "analysis.json", "attractor.png", "symbolic_graph.png"]
+
+
+def test_default_analysis_folders_differ_by_checkpoint_and_member() -> None:
+    from neurops.cli.analysis import default_analysis_folder
+
+    ckpt = Path("runs/x/checkpoints/last.ckpt")
+    folders = {default_analysis_folder(ckpt), default_analysis_folder(ckpt.with_name("best.ckpt")),
+               default_analysis_folder(ckpt, 0), default_analysis_folder(ckpt, 1),
+               default_analysis_folder(ckpt, 1, "final")}
+    assert len(folders) == 5 and all(f.parent == ckpt.parent for f in folders)
+    assert default_analysis_folder(ckpt, 1, "final").name == "last_analysis_member1_final"
 
 
 def test_analysis_prints_region_codes_in_full() -> None:

@@ -29,9 +29,11 @@ class InversionConfig:
         ``pcnl`` for DGNO), ``"pcn"``, ``"gpcn"`` or ``"pcnl"`` (:mod:`neurops.inverse.mcmc`).
     n_chains : chains per problem, started from independent prior draws.
     n_burn : burn-in steps (step size adapted, states discarded).
-    n_samples, thin : steps after burn-in; every ``thin``-th state is kept.
-    step, target_accept : initial step and the acceptance rate the burn-in aims at (None: the
-        sampler's defaults, pCN 0.1 / 0.25, gpCN 0.5 / 0.25, pCN-Langevin 0.05 / 0.574).
+    n_samples : steps after burn-in (every ``thin``-th state is kept).
+    thin : keep every ``thin``-th state after burn-in.
+    step : initial step size (None: the sampler's default, pCN 0.1, gpCN 0.5, pCN-Langevin 0.05).
+    target_accept : acceptance rate the burn-in adapts the step to (None: the sampler's default,
+        pCN 0.25, gpCN 0.25, pCN-Langevin 0.574).
     temperatures : inverse temperatures ``1 > beta_1 > ... > 0`` of parallel tempering for the
         pCN samplers (None: no tempering; every extra rung costs one more evaluation per chain and
         step), see :func:`~neurops.inverse.mcmc.pcn`.
@@ -41,11 +43,16 @@ class InversionConfig:
     anneal : burn-in steps over which the chains are annealed from a flattened posterior to the
         posterior (``pcn`` / ``gpcn``; 0: none), see :func:`~neurops.inverse.mcmc.pcn`.
     laplace_iterations : Gauss-Newton steps of the MAP / Laplace approximation.
-    map_steps, map_lr : Adam steps and rate of the MAP where Gauss-Newton does not apply (DGNO).
+    map_steps : Adam steps of the MAP where Gauss-Newton does not apply (DGNO).
+    map_lr : Adam learning rate of that MAP.
     n_predictive : posterior draws pushed through the true solver in the predictive check.
     level : level of the central posterior interval (coverage).
-    max_rhat, min_ess : thresholds of the convergence warnings.
-    physics_weight, n_particles, radius, n_quad_per_axis : the physics term of a DGNO posterior.
+    max_rhat : R-hat above which the convergence check warns.
+    min_ess : effective sample size below which the convergence check warns.
+    physics_weight : weight ``lambda`` of the weak-form physics term of a DGNO posterior (0: data and prior only).
+    n_particles : test functions (CSRBF particles) of that physics term.
+    radius : radius of the test functions' compact support.
+    n_quad_per_axis : quadrature points per axis of each test function's ball.
     seed : seed of chain starts and proposals.
     """
 

@@ -155,7 +155,8 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     Parameters
     ----------
     path : neurops HDF5 file with ``inputs/<input_field>`` and ``outputs/<output_field>``.
-    split, index : which sample.
+    split : the split holding the sample.
+    index : the sample's position in ``split`` (0 = the first).
     n_obs : number of observed grid nodes (see :func:`make_observations`).
     snr_db : signal-to-noise ratio of the noise, in dB.
     seed : seed of the observation points and the noise.

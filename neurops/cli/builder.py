@@ -109,8 +109,21 @@ def parameters(obj: Callable[..., Any]) -> list[Parameter]:
 
 
 def parameter_docs(obj: Any) -> dict[str, str]:
-    """``name -> text`` of the numpydoc ``Parameters`` section (``name : text`` or ``name : type`` + text)."""
-    doc = inspect.getdoc(obj) or ""
+    """``name -> text`` of the numpydoc ``Parameters`` section (``name : text`` or ``name : type`` + text).
+
+    A class also takes the entries of its base classes' docstrings (its own win): the fields a
+    dataclass inherits keep their help.
+    """
+    if isinstance(obj, type):
+        docs: dict[str, str] = {}
+        for cls in reversed(obj.__mro__[:-1]):  # object has no Parameters
+            docs.update(_own_parameter_docs(cls.__doc__ or ""))
+        return docs
+    return _own_parameter_docs(inspect.getdoc(obj) or "")
+
+
+def _own_parameter_docs(doc: str) -> dict[str, str]:
+    doc = inspect.cleandoc(doc)
     section = re.search(r"^Parameters\n-+\n(.*?)(?:^\S[^\n]*\n-+\n|\Z)", doc, flags=re.S | re.M)
     if not section:
         return {}

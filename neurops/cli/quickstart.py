@@ -57,7 +57,8 @@ def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_
     ----------
     out : output folder (the data are cached in ``out/data``; the run folder is ``out/run``).
     model : the model trained (its shipped config: :data:`CONFIGS`).
-    n_train, n_test : training and test samples.
+    n_train : training samples.
+    n_test : test samples (at both resolutions).
     resolution : training grid (nodes per axis).
     test_resolution : zero-shot evaluation grid.
     epochs : training epochs (default: the config's, 30).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +39,67 @@ def test_numpydoc_lines_are_the_help():
     assert docs["n_steps"] == "time steps; the second line of this help."
     assert docs["method"] == docs["rate"] == "the integrator and its rate."
     assert docs["overwrite"] == "replace 'out'."
+
+
+def test_a_class_takes_the_help_of_the_fields_it_inherits():
+    @dataclasses.dataclass
+    class Base:
+        """Base options.
+
+        Parameters
+        ----------
+        n_steps : time steps.
+        dt : the base's interval.
+        """
+
+        n_steps: int = 1
+        dt: float = 0.1
+
+    @dataclasses.dataclass
+    class Child(Base):
+        """Child options.
+
+        Parameters
+        ----------
+        dt : the child's interval.
+        rho : a parameter.
+        """
+
+        rho: float = 28.0
+
+    assert parameter_docs(Child) == {"n_steps": "time steps.", "dt": "the child's interval.", "rho": "a parameter."}
+    assert parameter_docs(Base)["dt"] == "the base's interval."
+
+
+def _leaf_commands(node, prog):
+    if isinstance(node, Command):
+        yield prog, node
+    else:
+        for name, child in node.children().items():
+            yield from _leaf_commands(child, f"{prog} {name}")
+
+
+def test_every_option_of_every_command_has_its_own_help():
+    """No option of a `neurops` command is helped only by its own name, and no two options of one command share
+    one sentence (a docstring entry ``a, b : text`` gave both flags the same help)."""
+    from neurops.cli import COMMANDS, command
+
+    checked = 0
+    for name in COMMANDS:
+        for prog, leaf in _leaf_commands(command(name), f"neurops {name}"):
+            parser = parser_for(leaf, prog)
+            helps: dict[str, list[str]] = {}
+            for action in parser._actions:
+                if not action.option_strings or action.help in (None, argparse.SUPPRESS) or action.dest == "help":
+                    continue
+                flag = max(action.option_strings, key=len)
+                text = " ".join(str(action.help).split())
+                assert text.lower() != action.dest.replace("_", " "), f"{prog} {flag} has no help of its own"
+                helps.setdefault(text, []).append(flag)
+                checked += 1
+            shared = {text: flags for text, flags in helps.items() if len(flags) > 1}
+            assert not shared, f"{prog}: options share one help text: {shared}"
+    assert checked > 200
 
 
 def test_each_parameter_becomes_the_option_its_type_asks_for(tmp_path):

@@ -180,16 +180,21 @@ def convert_arrays(
     src : the file holding the inputs (``.npy``, ``.npz``, ``.pt``).
     out : the neurops file to write (atomically).
     outputs : the file holding the outputs (default: ``src``, with ``output_key``).
-    input_key, output_key : array names in ``.npz`` files or dicts of tensors (files of one array
-        need none); they also name the fields (default: the file stems).
-    test_src, test_outputs : files holding the test samples (default: the last samples of ``src``);
-        ``test_outputs`` defaults to ``test_src``.
+    input_key : name of the input array in ``.npz`` files or dicts of tensors (a file of one array needs
+        none); it also names the input field (default: the file stem).
+    output_key : the same for the output array and field.
+    test_src : the file holding the test inputs (default: the test samples are the last of ``src``).
+    test_outputs : the file holding the test outputs (default: ``test_src``).
     extra_test : ``(inputs, outputs)`` files holding the SAME test samples on other grids, stored
         as ``test@R``.
     boundary : boundary condition of every axis; ``periodic`` gives the grid ``j / n``, any other
         ``linspace(0, 1, n)``.
     name : dataset name (default: the stem of ``src``).
-    n_train, n_val, n_test, test_fraction : split sizes (train first, test the tail of ``src``).
+    n_train : training samples, the first of ``src`` (default: all before val and test).
+    n_val : validation samples, right after train (0: no val split).
+    n_test : test samples, the last of ``src`` (default: ``test_fraction`` of them); with ``test_src``,
+        the first ``n_test`` of that file (default: all).
+    test_fraction : the share of ``src``'s samples that becomes test when ``n_test`` is not given.
     space_stride : keep every k-th grid point.
     test_space_strides : the test samples again at these strides, stored as ``test@R``.
     compression : ``None``, ``"gzip"`` or ``"lzf"``.

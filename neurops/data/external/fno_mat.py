@@ -237,14 +237,20 @@ def convert_fno_mat(
     layout : ``auto`` (from the variable names) or ``darcy``, ``navier_stokes``, ``burgers``, ``custom``.
     test_src : a second file of the same layout whose first ``n_test`` (default all) samples are
         the test split; ``src`` then gives train and val only.
-    input_key, output_key, state_key : variables of the ``custom`` layout.
+    input_key : the input variable of the ``custom`` layout.
+    output_key : the output variable of the ``custom`` layout.
+    state_key : the state variable of the ``custom`` layout (trajectories).
     include_initial : Navier-Stokes: prepend the initial vorticity ``a`` as the frame ``t = 0``
         (FNO's protocol uses ``u`` alone: frames 0-9 -> 10-19).
     boundary : boundary condition for every axis (default from the layout).
     name : dataset name (default: the file's stem).
-    n_train, n_val, n_test, test_fraction : split sizes (train first, test the tail).
-    space_stride, time_stride : keep every k-th grid point / frame (FNO Darcy ``r = 5``:
-        421 -> 85 points).
+    n_train : training samples, the first of ``src`` (default: all before val and test).
+    n_val : validation samples, right after train (0: no val split).
+    n_test : test samples, the last of ``src`` (default: ``test_fraction`` of them); with ``test_src``,
+        the first ``n_test`` of that file (default: all).
+    test_fraction : the share of ``src``'s samples that becomes test when ``n_test`` is not given.
+    space_stride : keep every k-th grid point (FNO Darcy ``r = 5``: 421 -> 85 points).
+    time_stride : keep every k-th frame.
     test_space_strides : the test samples again at these strides, stored as ``test@R`` (FNO's
         zero-shot protocol: ``space_stride=5, test_space_strides=(3,)`` trains at 85 and tests at
         85 and 141 points).

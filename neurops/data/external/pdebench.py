@@ -255,8 +255,12 @@ def convert_pdebench(
     boundary : boundary condition for every axis (default: periodic for scalar files, Dirichlet for
         Darcy, from the file name for CFD and per-seed files).
     name : dataset name (default: the file's stem).
-    n_train, n_val, n_test, test_fraction : split sizes; test is the tail of the file.
-    space_stride, time_stride : keep every k-th grid point / frame.
+    n_train : training samples, the first of the file (default: all before val and test).
+    n_val : validation samples, right after train (0: no val split).
+    n_test : test samples, the last of the file (default: ``test_fraction`` of them).
+    test_fraction : the share of the file's samples that becomes test when ``n_test`` is not given.
+    space_stride : keep every k-th grid point.
+    time_stride : keep every k-th frame.
     test_space_strides : the test samples again at these strides of the source grid, stored as
         ``test@R`` (e.g. ``space_stride=4, test_space_strides=(2, 1)``: train at 1/4 of the
         grid, test at 1/4, 1/2 and the full grid).

@@ -256,8 +256,13 @@ def convert_the_well(
     fields : keep only these fields (The Well names such as ``velocity`` or component names such as
         ``velocity_x``); default all.
     name : dataset name (default: the ``dataset_name`` attribute).
-    n_train, n_val, n_test, test_fraction : split sizes when ``src`` is one file (test = the tail).
-    space_stride, time_stride : keep every k-th grid point / frame.
+    n_train : (``src`` one file) training samples, the first of the file (default: all before val and test).
+    n_val : (``src`` one file) validation samples, right after train (0: no val split).
+    n_test : (``src`` one file) test samples, the last of the file (default: ``test_fraction`` of them).
+    test_fraction : the share of the file's samples that becomes test when ``n_test`` is not given
+        (a directory ``src`` keeps its own train / valid / test).
+    space_stride : keep every k-th grid point.
+    time_stride : keep every k-th frame.
     test_space_strides : the test samples again at these strides of the source grid, stored as
         ``test@R``.
     compression : ``None``, ``"gzip"`` or ``"lzf"`` for the output.

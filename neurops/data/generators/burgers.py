@@ -38,9 +38,11 @@ from neurops.solvers.timestepping.pseudospectral import Burgers1D
 class BurgersConfig:
     """Options of the ``burgers`` generator (each is a ``--kebab-case`` CLI option).
 
-    Attributes
+    Parameters
     ----------
-    n_train, n_val, n_test : samples per split.
+    n_train : samples in the train split.
+    n_val : samples in the val split (0: none).
+    n_test : samples in the test split (0: none).
     resolution : stored grid points (must divide ``solver_resolution``).
     solver_resolution : grid points of the spectral solver.
     test_resolutions : extra ``test@R`` splits with the same test samples at resolution ``R``.
@@ -48,7 +50,9 @@ class BurgersConfig:
     t_final : end time.
     n_frames : stored frames, equally spaced on ``[0, t_final]`` (both ends included).
     layout : ``trajectory`` (``states/u`` [N, T, X]) or ``operator`` (``u0`` -> ``u(t_final)``).
-    alpha, tau, sigma : the initial-condition GRF ``sigma^2 (-Laplace + tau^2)^(-alpha)``.
+    alpha : smoothness exponent of the initial-condition GRF ``sigma^2 (-Laplace + tau^2)^(-alpha)``.
+    tau : inverse length scale of that GRF.
+    sigma : amplitude of that GRF.
     dt : largest time step (shortened per sample to satisfy ``cfl``).
     cfl : Courant number of the explicit advection.
     batch_size : samples integrated together.

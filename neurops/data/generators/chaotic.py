@@ -53,7 +53,22 @@ SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 
 @dataclass
 class _CommonConfig:
-    """Options shared by all chaotic-system generators (see the module docstring)."""
+    """Options shared by all chaotic-system generators (see the module docstring).
+
+    Parameters
+    ----------
+    n_train : trajectories in the train split.
+    n_val : trajectories in the val split (0: none).
+    n_test : trajectories in the test split (0: none).
+    n_steps : samples per trajectory.
+    dt : sampling interval.
+    transient : time discarded before sampling.
+    noise : observation-noise std as a fraction of each variable's std.
+    noise_test : also add noise to the test split.
+    standardize : z-score all splits with the clean train split's mean and std.
+    seed : the one seed of the data set.
+    compression : HDF5 compression.
+    """
 
     n_train: int = 1
     n_val: int = 1
@@ -86,6 +101,15 @@ class _CommonConfig:
 
 @dataclass
 class _OdeConfig(_CommonConfig):
+    """Options of the generators that integrate an ODE (and those of :class:`_CommonConfig`).
+
+    Parameters
+    ----------
+    method : ``rk4`` (fixed step ``dt / substeps``) or a scipy ``solve_ivp`` method.
+    substeps : rk4 steps per sample.
+    rtol : relative (and absolute) tolerance of the scipy methods.
+    """
+
     method: Literal["rk4", "RK45", "DOP853", "Radau", "LSODA"] = "rk4"
     substeps: int = 2
     rtol: float = 1e-10
@@ -102,20 +126,13 @@ class _OdeConfig(_CommonConfig):
 class Lorenz63Config(_OdeConfig):
     """Lorenz-63 trajectories (defaults: the GTF paper's sigma=10, rho=28, beta=8/3, dt=0.01).
 
+    The other options are those of :class:`_OdeConfig`.
+
     Parameters
     ----------
-    n_train, n_val, n_test : trajectories per split.
-    n_steps : samples per trajectory.
-    dt : sampling interval.
-    transient : time discarded before sampling.
-    noise : observation-noise std as a fraction of each variable's std.
-    noise_test : also add noise to the test split.
-    standardize : z-score all splits with the clean train split's mean and std.
-    seed : the one seed of the data set.
-    compression : HDF5 compression.
-    method : ``rk4`` (fixed step ``dt / substeps``) or a scipy ``solve_ivp`` method.
-    substeps : rk4 steps per sample.
-    sigma, rho, beta : Lorenz parameters.
+    sigma : s in dx/dt = s (y - x).
+    rho : r in dy/dt = x (r - z) - y.
+    beta : b in dz/dt = x y - b z.
     """
 
     sigma: float = 10.0
@@ -133,9 +150,13 @@ class Lorenz63Config(_OdeConfig):
 class RoesslerConfig(_OdeConfig):
     """Roessler trajectories (defaults a=b=0.2, c=5.7; dt=0.08 as in the AL-RNN paper).
 
+    The other options are those of :class:`_OdeConfig`.
+
     Parameters
     ----------
-    a, b, c : Roessler parameters; other fields as :class:`Lorenz63Config`.
+    a : a in dy/dt = x + a y.
+    b : b in dz/dt = b + z (x - c).
+    c : c in dz/dt = b + z (x - c).
     """
 
     dt: float = 0.08
@@ -156,10 +177,12 @@ class RoesslerConfig(_OdeConfig):
 class Lorenz96Config(_OdeConfig):
     """Lorenz-96 trajectories on a ring of ``n`` sites with forcing ``forcing`` (defaults 10, 8).
 
+    The other options are those of :class:`_OdeConfig`.
+
     Parameters
     ----------
     n : number of sites (state dimension).
-    forcing : the constant forcing F; other fields as :class:`Lorenz63Config`.
+    forcing : the constant forcing F.
     """
 
     n: int = 10
@@ -178,6 +201,8 @@ class Lorenz96Config(_OdeConfig):
 class DystsConfig(_OdeConfig):
     """A flow of the dysts library (Gilpin 2021), e.g. ``--system Lorenz`` (needs ``pip install "dysts==0.95"``).
 
+    The other options are those of :class:`_OdeConfig`.
+
     Parameters
     ----------
     system : the dysts class name (``Lorenz``, ``Rossler``, ``Chen``, ...).
@@ -185,7 +210,6 @@ class DystsConfig(_OdeConfig):
     method : integrator, default scipy's adaptive ``RK45`` (dysts systems can be stiff); ``rk4``
         integrates all trajectories at once with fixed steps ``dt / substeps``.
     rtol : relative (and absolute) tolerance of the adaptive integrators.
-    n_train, n_val, n_test, n_steps, transient, noise, ... : as :class:`Lorenz63Config`.
     """
 
     system: str | None = None
@@ -212,12 +236,13 @@ class DystsConfig(_OdeConfig):
 class KuramotoSivashinskyConfig(_CommonConfig):
     """Kuramoto-Sivashinsky ``u_t + u u_x + u_xx + u_xxxx = 0`` on a periodic domain (ETDRK4).
 
+    The other options are those of :class:`_CommonConfig` (defaults dt = 0.25, 10^4 samples).
+
     Parameters
     ----------
     length : domain length L (22 is the standard chaotic case).
     n_points : grid points X.
     step : internal ETDRK4 time step (``dt`` must be a multiple of it).
-    n_steps, dt, transient, ... : as :class:`Lorenz63Config` (defaults dt = 0.25, 10^4 samples).
     """
 
     n_steps: int = 10_000

@@ -42,9 +42,11 @@ FNO_NS_SIGMA = math.sqrt(2.0) * 7.0**1.5
 class NavierStokesConfig:
     """Options of the ``navier_stokes`` generator (each is a ``--kebab-case`` CLI option).
 
-    Attributes
+    Parameters
     ----------
-    n_train, n_val, n_test : samples per split.
+    n_train : samples in the train split.
+    n_val : samples in the val split (0: none).
+    n_test : samples in the test split (0: none).
     resolution : stored grid points per axis (must divide ``solver_resolution``).
     solver_resolution : grid points per axis of the spectral solver (FNO: 256).
     test_resolutions : extra ``test@R`` splits with the same test samples at resolution ``R``.
@@ -54,7 +56,9 @@ class NavierStokesConfig:
     include_initial : also store the initial vorticity as frame ``t = 0`` (FNO keeps it apart,
         so its frame 0 is ``t = record_dt``).
     forcing_amplitude : the factor of ``sin 2 pi (x + y) + cos 2 pi (x + y)`` (0 for none).
-    alpha, tau, sigma : the initial-vorticity GRF ``sigma^2 (-Laplace + tau^2)^(-alpha)``.
+    alpha : smoothness exponent of the initial-vorticity GRF ``sigma^2 (-Laplace + tau^2)^(-alpha)``.
+    tau : inverse length scale of that GRF.
+    sigma : amplitude of that GRF.
     dt : largest time step.
     scheme : ``heun`` (Crank-Nicolson + Heun, 2nd order) or ``euler`` (FNO's, 1st order).
     layout : ``trajectory`` (``states/w`` [N, T, X, Y]) or ``operator`` (``w0`` = w(0) -> ``w`` = w(t_final)).

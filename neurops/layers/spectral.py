@@ -8,7 +8,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from neurops.kernels.spectral import spectral_conv
+from neurops.kernels.spectral import PATHS, spectral_conv
 
 
 class SpectralConv(nn.Module):
@@ -34,6 +34,8 @@ class SpectralConv(nn.Module):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.modes = tuple(int(m) for m in modes)
+        if path != "auto":
+            PATHS.get(path)  # an unknown path is one ConfigError now, not at the first forward pass
         self.path = path
         kept = (*[2 * m for m in self.modes[:-1]], self.modes[-1])
         scale = 1.0 / (in_channels * out_channels)

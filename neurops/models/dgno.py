@@ -28,6 +28,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -37,6 +38,7 @@ from torch import nn
 
 from neurops.errors import ModelError
 from neurops.layers.deeponet import ConvFieldEncoder, MLPFieldEncoder, MultiONet, dirichlet_factor
+from neurops.models.arguments import check_sizes, per_axis
 from neurops.models.registry import register
 
 __all__ = ["DGNO", "MultiONetOperator", "grid_points"]
@@ -60,6 +62,21 @@ def grid_points(spatial: Sequence[int], domain: Domain | None = None, *, device:
     domain = domain or [(0.0, 1.0)] * len(spatial)
     axes = [torch.linspace(lo, hi, int(n), device=device, dtype=dtype) for (lo, hi), n in zip(domain, spatial)]
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(spatial))
+
+
+def _check_sizes(model: str, in_channels: int, out_channels: int, resolution: Sequence[int], latent_dim: int,
+                 encoder_hidden: Sequence[int], encoder_channels: Sequence[int], width: int, depth: int,
+                 u_scale: float = 1.0) -> tuple[int, ...]:
+    """The encoder's sensor grid (per axis, >= 2 points); one ``ModelError`` for a size the model cannot take."""
+    check_sizes(model, in_channels=in_channels, out_channels=out_channels, latent_dim=latent_dim, width=width,
+                depth=depth)
+    for name, widths in (("encoder_hidden", encoder_hidden), ("encoder_channels", encoder_channels)):
+        if not isinstance(widths, Sequence) or isinstance(widths, str):
+            raise ModelError(f"{model}: {name} is a list of layer widths (e.g. [512, 256]), got {widths!r}.")
+        check_sizes(model, **{f"{name}[{i}]": w for i, w in enumerate(widths)})
+    if not (math.isfinite(u_scale) and u_scale > 0):
+        raise ModelError(f"{model}: u_scale must be a finite number > 0, got {u_scale}.")
+    return per_axis(model, "resolution", resolution, example="[29, 29] (the sensor grid)", minimum=2)
 
 
 def _make_encoder(kind: str, in_channels: int, resolution: Sequence[int], hidden: Sequence[int],
@@ -130,10 +147,9 @@ class DGNO(nn.Module):
         domain: Domain | None = None,
     ) -> None:
         super().__init__()
-        self.resolution = tuple(int(r) for r in resolution)
+        self.resolution = _check_sizes("DGNO", in_channels, out_channels, resolution, latent_dim, encoder_hidden,
+                                       encoder_channels, width, depth, u_scale)
         self.dim = len(self.resolution)
-        if not 1 <= self.dim <= 3:
-            raise ModelError(f"DGNO supports 1-3 spatial dims; got resolution={self.resolution}.")
         if a_likelihood not in ("bernoulli", "gaussian"):
             raise ModelError(f"unknown a_likelihood {a_likelihood!r}; choose 'bernoulli' or 'gaussian'.")
         if a_likelihood == "bernoulli" and in_channels != 1:
@@ -297,7 +313,8 @@ class MultiONetOperator(nn.Module):
         domain: Domain | None = None,
     ) -> None:
         super().__init__()
-        self.resolution = tuple(int(r) for r in resolution)
+        self.resolution = _check_sizes("MultiONet", in_channels, out_channels, resolution, latent_dim, encoder_hidden,
+                                       encoder_channels, width, depth)
         self.dim = len(self.resolution)
         if dirichlet not in ("sin", "poly", "none"):
             raise ModelError(f"unknown dirichlet factor {dirichlet!r}; choose 'sin', 'poly' or 'none'.")

@@ -13,6 +13,7 @@ from neurops.kernels import max_modes
 from neurops.layers.activations import get_activation
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.spectral import SpectralConv
+from neurops.models.arguments import check_sizes, per_axis
 from neurops.models.registry import register
 
 
@@ -61,11 +62,9 @@ class FNO(nn.Module):
         spectral_path: str = "auto",
     ) -> None:
         super().__init__()
-        modes = tuple(int(m) for m in modes)
-        if not 1 <= len(modes) <= 3:
-            raise ModelError(f"FNO supports 1, 2 or 3 spatial dims; got modes={modes}.")
-        if n_layers < 1 or width < 1:
-            raise ModelError(f"FNO needs n_layers >= 1 and width >= 1 (got {n_layers}, {width}).")
+        modes = per_axis("FNO", "modes", modes, example="[12, 12] on a 2-D grid")
+        check_sizes("FNO", in_channels=in_channels, out_channels=out_channels, width=width, n_layers=n_layers,
+                    projection_channels=projection_channels)
         if not 0.0 <= padding < 1.0:
             raise ModelError(f"padding is a fraction of the grid in [0, 1); got {padding}.")
         self.in_channels, self.out_channels, self.modes = in_channels, out_channels, modes

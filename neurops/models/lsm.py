@@ -37,6 +37,7 @@ from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 from neurops.layers.latent_spectral import LatentSpectralBlock, crop, pad_to_multiple
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.resample import coarser, on_grid, resample
+from neurops.models.arguments import check_sizes, per_axis
 from neurops.models.registry import Presets, register
 
 __all__ = ["LSM", "PRESETS"]
@@ -86,13 +87,10 @@ def _double_conv(ndim: int, in_ch: int, mid_ch: int, out_ch: int, norm: str) -> 
 def _checked_patch(patch_size: int | Sequence[int], ndim: int | None, num_scales: int, norm: str) -> tuple[int, ...]:
     """The patch size per axis; one ``ModelError`` for settings LSM cannot take."""
     patch = (patch_size,) * (2 if ndim is None else ndim) if isinstance(patch_size, int) else patch_size
-    patch = tuple(int(p) for p in patch)
-    if ndim is not None and ndim != len(patch):
+    if ndim is not None and isinstance(patch, Sequence) and ndim != len(patch):
         raise ModelError(f"ndim={ndim} does not match patch_size={patch} ({len(patch)} axes); drop one of them.")
-    if len(patch) not in _CONV:
-        raise ModelError(f"LSM supports 1, 2 or 3 spatial axes, got patch_size={patch}.")
-    if num_scales < 1:
-        raise ModelError(f"num_scales must be >= 1, got {num_scales}.")
+    patch = per_axis("LSM", "patch_size", patch, example="4 or [4, 4]")
+    check_sizes("LSM", num_scales=num_scales)
     if norm not in ("batch", "instance", "none"):
         raise ModelError(f"norm={norm!r} is not one of 'batch', 'instance', 'none'.")
     return patch
@@ -185,6 +183,8 @@ class LSM(Presets, nn.Module):
     ) -> None:
         super().__init__()
         patch = _checked_patch(patch_size, ndim, num_scales, norm)
+        check_sizes("LSM", in_channels=in_channels, out_channels=out_channels, width=width, num_tokens=num_tokens,
+                    num_basis=num_basis, num_heads=num_heads, head_width=head_width)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.width = w = int(width)

@@ -54,6 +54,7 @@ from neurops.layers.kernel_interp import KernelInterpConv, grid_spacing
 from neurops.layers.local_integral import LocalIntegralConv
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.resample import cells, coarser, resample
+from neurops.models.arguments import check_sizes
 from neurops.models.registry import register
 
 __all__ = ["FunctionSpaceUNet", "UNet"]
@@ -135,7 +136,7 @@ class UNet(nn.Module):
         super().__init__()
         conv = conv or self.default_conv
         dim, mults = self._check_settings(conv, dim, reference_resolution, boundary, width, kernel_size,
-                                          channel_multipliers)
+                                          channel_multipliers, in_channels, out_channels)
         try:
             self.boundary: tuple[BoundaryMode, ...] = resolve_boundary(boundary, dim)
         except (TypeError, ValueError) as exc:
@@ -195,8 +196,8 @@ class UNet(nn.Module):
 
     @staticmethod
     def _check_settings(conv: str, dim: int | None, reference_resolution: Sequence[int] | None,
-                        boundary: BoundaryLike, width: int, kernel_size: int,
-                        channel_multipliers: Sequence[int]) -> tuple[int, list[int]]:
+                        boundary: BoundaryLike, width: int, kernel_size: int, channel_multipliers: Sequence[int],
+                        in_channels: int, out_channels: int) -> tuple[int, list[int]]:
         """The number of spatial dims (given, or from the reference grid or a per-axis boundary, else 2) and
         the channel multipliers; one ``ModelError`` for an unknown conv, an unsupported dim or a size the
         U-Net cannot take."""
@@ -208,6 +209,7 @@ class UNet(nn.Module):
                    else len(boundary) if isinstance(boundary, (list, tuple)) else 2)
         if dim not in (1, 2, 3):
             raise ModelError(f"U-Net supports 1, 2 or 3 spatial dims, got dim={dim}.")
+        check_sizes("U-Net", in_channels=in_channels, out_channels=out_channels)
         mults = [int(m) for m in channel_multipliers]
         if not mults or min(mults) < 1 or width < 1 or kernel_size < 1 or kernel_size % 2 == 0:
             raise ModelError(f"need width >= 1, an odd kernel_size and positive channel_multipliers; got "

@@ -104,7 +104,7 @@ def test_dgno_errors_are_clear():
         DGNO(a_low=3.0, a_high=1.0, **SMALL)
     with pytest.raises(ModelError, match="encoder"):
         DGNO(encoder="rnn", **SMALL)
-    with pytest.raises(ModelError, match="1-3 spatial"):
+    with pytest.raises(ModelError, match="1, 2 or 3 axes"):
         DGNO(resolution=(4, 4, 4, 4))
     model = DGNO(**SMALL)
     with pytest.raises(ModelError, match=r"DGNO.encode expects input \[B, 1, 2 spatial dims\]"):

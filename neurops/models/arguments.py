@@ -1,0 +1,49 @@
+"""Checks of model-constructor arguments: a bad size is one :class:`~neurops.errors.ModelError` naming it.
+
+Model arguments reach the constructors from configs and ``--model.model_kwargs``; a zero or negative
+size used to surface as a PyTorch traceback ("Trying to create tensor with negative dimension") or,
+worse, build a model without any weights. Every registered model checks its sizes here.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+from neurops.errors import ModelError
+
+__all__ = ["check_sizes", "per_axis"]
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int if it is a whole number (not a bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def check_sizes(model: str, *, minimum: int = 1, **sizes: Any) -> None:
+    """Raise unless every size is a whole number ``>= minimum``.
+
+    ``check_sizes("FNO", width=32, n_layers=0)`` raises ``FNO: n_layers must be a whole number >= 1, got 0.``
+    """
+    for name, value in sizes.items():
+        number = _whole(value)
+        if number is None or number < minimum:
+            raise ModelError(f"{model}: {name} must be a whole number >= {minimum}, got {value!r}.")
+
+
+def per_axis(model: str, name: str, value: Any, *, example: str, minimum: int = 1) -> tuple[int, ...]:
+    """``value`` as a tuple of whole numbers ``>= minimum``, one per spatial axis (1 to 3 of them).
+
+    ``example`` shows the expected form in the error (e.g. ``"[12, 12]"`` for ``modes`` on a 2-D grid).
+    """
+    entries = [_whole(v) for v in value] if isinstance(value, Sequence) and not isinstance(value, str) else []
+    if not 1 <= len(entries) <= 3 or any(v is None or v < minimum for v in entries):
+        raise ModelError(f"{model}: {name} is one whole number >= {minimum} per spatial axis, for 1, 2 or 3 axes, e.g. "
+                         f"{example}; got {value!r}.")
+    return tuple(int(v) for v in entries if v is not None)

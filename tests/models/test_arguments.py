@@ -1,0 +1,75 @@
+"""Model-constructor checks (neurops/models/arguments.py): a bad size is one ModelError naming it, for every model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurops.errors import ModelError
+from neurops.models.arguments import check_sizes, per_axis
+from neurops.models.registry import build
+
+
+def test_check_sizes_names_the_argument() -> None:
+    check_sizes("M", width=1, depth=np.int64(3))
+    for bad in (0, -2, 2.5, "4", True, None):
+        with pytest.raises(ModelError, match=rf"^M: depth must be a whole number >= 1, got {bad!r}\.$"):
+            check_sizes("M", width=4, depth=bad)
+    check_sizes("M", minimum=0, blocks=0)
+
+
+def test_per_axis_takes_one_whole_number_per_axis() -> None:
+    assert per_axis("M", "modes", [12, np.int32(8)], example="[12, 12]") == (12, 8)
+    assert per_axis("M", "grid", (2,), example="[29]", minimum=2) == (2,)
+    for bad in (4, [], [4, 0], [4, -1], [1, 2, 3, 4], [2.5, 3], "12", [1], None):
+        with pytest.raises(ModelError, match=r"^M: grid is one whole number >= 2 per spatial axis, for 1, 2 or 3 "
+                                             r"axes, e.g. \[29\]; got "):
+            per_axis("M", "grid", bad, example="[29]", minimum=2)
+
+
+SMALL = {  # quick-to-build settings of every field-space model, and the sizes a user could get wrong
+    "fno": ({"modes": [4, 4], "width": 8}, ["in_channels", "out_channels", "width", "n_layers",
+                                             "projection_channels"], "modes"),
+    "lsm": ({"width": 8, "num_scales": 2, "head_width": 8, "num_heads": 2},
+            ["in_channels", "out_channels", "width", "num_tokens", "num_basis", "num_heads", "head_width"],
+            "patch_size"),
+    "unet": ({"width": 4, "channel_multipliers": [1, 2]}, ["in_channels", "out_channels"], None),
+    "dgno": ({"resolution": [9, 9], "latent_dim": 4, "encoder_hidden": [8], "width": 8, "depth": 2},
+             ["in_channels", "out_channels", "latent_dim", "width", "depth"], "resolution"),
+    "multionet": ({"resolution": [9, 9], "latent_dim": 4, "encoder_hidden": [8], "width": 8, "depth": 2},
+                  ["in_channels", "out_channels", "latent_dim", "width", "depth"], "resolution"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_model_refuses_a_zero_or_negative_size(name: str) -> None:
+    """A size of 0 or -1 used to raise a PyTorch RuntimeError or ZeroDivisionError, or build a model without
+    weights; now the constructor names the argument."""
+    base, sizes, per_axis_name = SMALL[name]
+    build(name, **base)  # the base settings are valid
+    for size in sizes:
+        for bad in (0, -1):
+            with pytest.raises(ModelError, match=rf"{size} must be a whole number >= 1, got {bad}"):
+                build(name, **{**base, size: bad})
+    if per_axis_name:
+        for bad in ([4, -1], [0, 4], 0 if name == "lsm" else 4):  # LSM takes one patch size for all axes
+            with pytest.raises(ModelError, match=rf"{per_axis_name} is one whole number >= \d per spatial axis"):
+                build(name, **{**base, per_axis_name: bad})
+
+
+def test_dgno_encoder_widths_and_u_scale() -> None:
+    base = SMALL["dgno"][0]
+    with pytest.raises(ModelError, match=r"encoder_hidden\[1\] must be a whole number >= 1, got -1"):
+        build("dgno", **{**base, "encoder_hidden": [8, -1]})
+    with pytest.raises(ModelError, match="encoder_channels is a list of layer widths"):
+        build("dgno", **{**base, "encoder_channels": 4})
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ModelError, match="u_scale must be a finite number > 0"):
+            build("dgno", **{**base, "u_scale": bad})
+
+
+def test_an_unknown_spectral_path_is_refused_when_the_model_is_built() -> None:
+    from neurops.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown spectral-convolution path 'bogus'"):
+        build("fno", modes=[4, 4], width=8, spectral_path="bogus")

@@ -115,12 +115,18 @@ def _run(argv: list[str]) -> int:
             raise ConfigError(f"neurops: invalid choice: {name!r}{hint} Choose from "
                               f"{', '.join([*LIGHTNING_COMMANDS, *COMMANDS])}; see `neurops --help`.")
         return run(command(name), argv[1:], prog=f"neurops {name}")
-    except NeuropsError as exc:
+    except (NeuropsError, FileExistsError, FileNotFoundError) as exc:
+        _close_progress_bars()
         print(f"neurops: error: {exc}", file=sys.stderr)
         return 2
-    except (FileExistsError, FileNotFoundError) as exc:
-        print(f"neurops: error: {exc}", file=sys.stderr)
-        return 2
+
+
+def _close_progress_bars() -> None:
+    """Close the progress bars a failed command left open, so that its error line starts a line of its own."""
+    tqdm_std = sys.modules.get("tqdm.std")
+    if tqdm_std is not None:
+        for bar in list(getattr(tqdm_std.tqdm, "_instances", ())):
+            bar.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,12 +16,10 @@ import numpy as np
 from neurops.data.files import link_problems, open_hdf5
 from neurops.data.metadata import DatasetMeta
 from neurops.data.records import record_kind, record_problems
-from neurops.data.schema import JSON_ATTRS, KIND_GROUPS, REQUIRED_ROOT_ATTRS
+from neurops.data.schema import GRID_KINDS, JSON_ATTRS, KIND_GROUPS, REQUIRED_ROOT_ATTRS
 from neurops.data.shards import DataPath, is_shard_record, list_files, set_problems
 
 _SCAN_BYTES = 64 * 2**20  # scan values for NaN/Inf in blocks of this size
-#: kinds whose fields live on a grid that models convolve over (at least 2 points per axis)
-GRID_KINDS = ("operator", "input_only")
 
 
 def check_file(path: DataPath) -> list[str]:

@@ -43,6 +43,9 @@ KIND_GROUPS: dict[str, dict[str, bool]] = {
     "trajectory": {"inputs": False, "outputs": False, "states": True},
 }
 
+#: kinds whose samples are fields on a grid: every spatial axis needs at least 2 points
+GRID_KINDS = ("operator", "input_only")
+
 
 def encode_attr(value: Any) -> Any:
     """Encode a root attribute value for HDF5 (dicts/lists as JSON)."""

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import KIND_GROUPS, encode_attr
+from neurops.data.schema import GRID_KINDS, KIND_GROUPS, encode_attr
 from neurops.errors import DataError, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path
 
@@ -120,6 +120,10 @@ class H5Writer:
         if missing:
             raise SchemaError(f"split {split!r} lacks coordinates for dims {missing}.")
         spatial = tuple(len(np.asarray(coords[d])) for d in self.dims)
+        if self.kind in GRID_KINDS and min(spatial, default=2) < 2:
+            raise DataError(f"split {split!r} would have the grid {'x'.join(map(str, spatial))}: {self.kind} data "
+                            "needs at least 2 points per axis (a stride as large as the grid leaves one); nothing "
+                            "was written.")
         g = self.file.create_group(split)
         g.attrs["resolution"] = list(spatial)
         for key, value in (attrs or {}).items():
@@ -173,7 +177,8 @@ class H5Writer:
                                     f"expected {ds.shape[1:]}.")
                 if not np.isfinite(arr).all():
                     raise DataError(f"{split}/{group}/{field}: NaN or Inf values in samples "
-                                    f"{start}..{start + len(arr) - 1}; fix the generator or drop them.")
+                                    f"{start}..{start + len(arr) - 1}; the stored data must be finite: fix or drop "
+                                    "those samples at their source.")
                 if n is not None and len(arr) != n:
                     raise DataError(f"split {split!r}: fields have different sample counts.")
                 n = len(arr)

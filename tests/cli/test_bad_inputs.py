@@ -47,6 +47,11 @@ def _tensor(tmp: Path) -> None:
     torch.save(torch.zeros(3, 4, 4), tmp / "fields.pt")
 
 
+def _array_pair(tmp: Path) -> None:
+    np.save(tmp / "a.npy", np.ones((3, 4, 4), np.float32))
+    np.save(tmp / "u.npy", np.ones((3, 4, 4), np.float32))
+
+
 def _shards(tmp: Path) -> None:
     from neurops.data.generators import get_generator
     from neurops.data.shards import Shard
@@ -245,6 +250,10 @@ CASES = [
     ("convert-out-is-the-source", _tensor,
      ["data", "convert", "arrays", "{tmp}/fields.pt", "--out", "{tmp}/fields.pt", "--overwrite"],
      "also an input"),
+    ("convert-stride-leaves-one-point", _array_pair,
+     ["data", "convert", "arrays", "{tmp}/a.npy", "--outputs", "{tmp}/u.npy", "--space-stride", "4", "--out",
+      "{tmp}/d.h5", "--no-progress"],
+     "at least 2 points per axis"),
     ("merge-out-is-a-source", _shards,
      ["data", "merge", "{tmp}/parts/p0.h5", "--out", "{tmp}/parts/p0.h5", "--overwrite"], "also an input"),
     ("generate-existing-out", _good, ["data", "generate", "darcy", "--n-train", "2", "--out", "{tmp}/good.h5"],

@@ -93,3 +93,19 @@ def test_a_closed_stdout_pipe_ends_the_command_quietly(args, operator_file):
         os.close(write_end)
     assert proc.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored" line
     assert proc.returncode == EXIT_BROKEN_PIPE == 141
+
+
+def test_an_error_after_a_progress_bar_starts_its_own_line(tmp_path, capsys):
+    """A command that fails while its progress bar is drawn (here: NaN outputs found while converting) closes the
+    bar first, so that `neurops: error: ...` is a line of its own, not glued to the bar."""
+    import numpy as np
+
+    np.save(tmp_path / "a.npy", np.ones((4, 6, 6), np.float32))
+    np.save(tmp_path / "u.npy", np.full((4, 6, 6), np.nan, np.float32))
+    status = main(["data", "convert", "arrays", str(tmp_path / "a.npy"), "--outputs", str(tmp_path / "u.npy"),
+                   "--out", str(tmp_path / "d.h5"), "--progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "convert a" in err  # the bar was drawn
+    errors = [line for line in err.splitlines() if "neurops: error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("neurops: error: train/outputs/u: NaN or Inf values"), err
+    assert not (tmp_path / "d.h5").exists()

@@ -77,7 +77,13 @@ def test_zero_samples_missing_train_split_and_dims_are_problems(operator_file):
 
 
 def test_one_point_grid_and_missing_outputs_are_refused(tmp_path):
-    path = write_operator_file(tmp_path / "tiny.h5", {"train": (4, 1)})
+    path = write_operator_file(tmp_path / "tiny.h5", {"train": (4, 8)})  # the writer refuses 1 point: edit by hand
+    with h5py.File(path, "a") as f:
+        for name in ("inputs/a", "outputs/u"):
+            _replace(f, f"train/{name}", f[f"train/{name}"][:, :1, :1])
+        for dim in ("x", "y"):
+            _replace(f, f"train/coords/{dim}", f[f"train/coords/{dim}"][:1])
+        f["train"].attrs["resolution"] = [1, 1]
     assert any("grid 1x1 has an axis with fewer than 2 points" in p for p in check_file(path))
     path = write_operator_file(tmp_path / "ok.h5", {"train": (4, 8)})
     with h5py.File(path, "a") as f:

@@ -76,6 +76,20 @@ def test_rejects_nonfinite_values(tmp_path, bad):
     assert not (tmp_path / "d.h5").exists()
 
 
+def test_a_grid_needs_two_points_per_axis(tmp_path):
+    """The schema's rule (neurops data check) is kept when writing: no file with a 1-point axis is ever saved."""
+    for kind, fields in (("operator", {"inputs": {"a": (1, 8)}, "outputs": {"u": (1, 8)}}),
+                         ("input_only", {"inputs": {"a": (1, 8)}})):
+        with pytest.raises(DataError, match="would have the grid 1x8: .* at least 2 points per axis"):
+            with H5Writer(tmp_path / "a.h5", DatasetMeta(kind=kind, name="t", dims=("x", "y"))) as w:
+                w.create_split("train", 1, coords={"x": np.zeros(1), "y": np.arange(8)}, **fields)
+        assert not (tmp_path / "a.h5").exists()
+    with H5Writer(tmp_path / "t.h5", DatasetMeta(kind="trajectory", name="t", dims=("component",))) as w:
+        w.add_split("train", coords={"component": np.zeros(1)}, states={"x": np.ones((1, 5, 1))},
+                    time=np.arange(5.0))  # a 1-variable series is a trajectory, not a grid
+    assert read_split(tmp_path / "t.h5", "train")["states"]["x"].shape == (1, 5, 1)
+
+
 def test_schema_errors(tmp_path):
     with pytest.raises(SchemaError, match="unknown kind"):
         H5Writer(tmp_path / "a.h5", DatasetMeta(kind="pairs", name="t", dims=("x",)))

@@ -125,6 +125,15 @@ class DynamicsTask(Task):
                               f"validation orbit with), got {val_reference!r}.")
         if tau < 1:
             raise ConfigError(f"need tau >= 1, got tau={tau}.")
+        for name, value, what in (("lambda_latent", lambda_latent, "a regularisation weight"),
+                                  ("lambda_mar", lambda_mar, "a regularisation weight"),
+                                  ("lambda_obs", lambda_obs, "a regularisation weight"),
+                                  ("input_noise", input_noise, "a standard deviation"),
+                                  ("gradient_clip", gradient_clip, "the largest gradient norm (a negative one would "
+                                                                   "turn the gradient around)"),
+                                  ("smoothing", smoothing, "a width in frequency bins")):
+            if not value >= 0:  # also NaN
+                raise ConfigError(f"{name}={value}: it is {what}; use {name} >= 0 (0: off).")
         if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
             raise ConfigError(f"seeds must be distinct seeds, one per ensemble member; got {seeds}.")
         get_class(model)  # unknown names fail here, with suggestions

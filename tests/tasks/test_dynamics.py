@@ -116,6 +116,11 @@ def test_errors(l63_file: Path, tmp_path: Path) -> None:
         DynamicsTask(alpha_method="median")
     with pytest.raises(ConfigError, match="tau"):
         DynamicsTask(tau=0)
+    for name in ("lambda_latent", "lambda_mar", "lambda_obs", "input_noise", "gradient_clip", "smoothing"):
+        for bad in (-1.0, float("nan")):  # a negative clip norm turned the gradient around; the others did nonsense
+            with pytest.raises(ConfigError, match=rf"^{name}={bad}: it is .*; use {name} >= 0 \(0: off\)\.$"):
+                DynamicsTask(**{name: bad})
+        DynamicsTask(**{name: 0.0})
     with pytest.raises(CheckpointError, match="does not exist"):
         load(tmp_path / "none.ckpt")
 

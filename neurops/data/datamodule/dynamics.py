@@ -40,7 +40,7 @@ class DynamicsDataModule(L.LightningDataModule):
     val_from_train : validate on the last ``val_from_train`` fraction of every training
         trajectory (contiguous in time) and train on the rest, for files without a ``val``
         split; ``None`` (default) uses ``val_split``.
-    val_length : validation series are cut to their first ``val_length`` points.
+    val_length : validation series are cut to their first ``val_length`` points (>= 2; None: uncut).
     seed : seed of the window positions (default: the run's seed, ``PL_GLOBAL_SEED``, which
         ``seed_everything`` sets; else 0).
     num_workers : DataLoader workers (the data is held in memory; 0 is usually fastest).
@@ -71,6 +71,9 @@ class DynamicsDataModule(L.LightningDataModule):
         if seq_len < 1 or batch_size < 1 or batches_per_epoch < 1:
             raise DataError(f"seq_len, batch_size and batches_per_epoch must be >= 1; got {seq_len}, "
                             f"{batch_size}, {batches_per_epoch}.")
+        if val_length is not None and val_length < 2:
+            raise DataError(f"val_length={val_length}: validation compares a series of that many points; use "
+                            "val_length >= 2 (None: the whole validation series).")
         self.seq_len, self.batch_size, self.batches_per_epoch = seq_len, batch_size, batches_per_epoch
         self.train_split, self.val_split, self.val_length = train_split, val_split, val_length
         self.val_from_train = val_from_train

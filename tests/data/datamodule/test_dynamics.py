@@ -71,3 +71,7 @@ def test_errors(series_file: Path, tmp_path: Path) -> None:
         DynamicsDataModule(series_file, field="u")
     with pytest.raises(DataError, match="does not exist"):
         DynamicsDataModule(tmp_path / "missing.h5")
+    for bad in (0, 1, -5):  # 0 used to mean "uncut", 1 left a one-point validation series
+        with pytest.raises(DataError, match=f"val_length={bad}: .* use val_length >= 2"):
+            DynamicsDataModule(series_file, val_length=bad)
+    assert DynamicsDataModule(series_file, val_length=2).val_series.shape[1] == 2

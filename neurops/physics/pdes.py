@@ -79,6 +79,10 @@ class DarcyProblem:
             raise ConfigError(f"unknown interpolation {self.interpolation!r}; choose 'nearest' or 'linear'.")
         if self.top_k < 0:
             raise ConfigError(f"top_k must be >= 0, got {self.top_k}.")
+        if not math.isfinite(self.forcing):
+            raise ConfigError(f"forcing must be a finite number, got {self.forcing}.")
+        if self.residual_weight is not None and not self.residual_weight > 0:
+            raise ConfigError(f"residual_weight must be > 0 (None: the default), got {self.residual_weight}.")
 
     def residuals(self, model: LatentSolutionModel, beta: torch.Tensor, tf: QuadratureBatch,
                   a_grid: torch.Tensor | None = None) -> DarcyResiduals:

@@ -85,8 +85,8 @@ class GenerativeOperatorTask(Task):
         super().__init__(optimizer, lr_scheduler)
         if pde != "darcy":
             raise ConfigError(f"unknown pde {pde!r}; GenerativeOperatorTask supports 'darcy'.")
-        if min(w_data, w_pde, w_label) < 0:
-            raise ConfigError("loss weights w_data, w_pde, w_label must be >= 0.")
+        if not all(w >= 0 for w in (w_data, w_pde, w_label)):  # also NaN
+            raise ConfigError(f"loss weights w_data, w_pde, w_label must be >= 0, got {w_data}, {w_pde}, {w_label}.")
         self.save_hyperparameters(ignore=Task.NOT_SAVED)
         self.problem = DarcyProblem(forcing, a_interpolation, residual_weight, top_k)
         self.sampler: WeakFormSampler | None = None

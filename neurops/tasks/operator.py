@@ -69,6 +69,9 @@ class OperatorTask(Task):
         super().__init__(optimizer, lr_scheduler)
         get_class(model)  # unknown names fail here, before any data is read
         get_loss(loss)
+        if normalizer_batches is not None and normalizer_batches < 1:
+            raise ConfigError(f"normalizer_batches={normalizer_batches}: the normalizers are fitted on that many "
+                              "training batches; use normalizer_batches >= 1 (None: all of them).")
         self.save_hyperparameters(ignore=Task.NOT_SAVED)
         self.loss_fn = get_loss(loss)
         self._compiled_forward: Any = None  # torch.compile'd self.net.forward (a function, not a submodule)

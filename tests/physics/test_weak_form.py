@@ -177,3 +177,16 @@ def test_sampler_is_seeded_and_darcy_problem_validates():
         DarcyProblem(interpolation="cubic")
     with pytest.raises(ConfigError, match="top_k"):
         DarcyProblem(top_k=-1)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="forcing must be a finite number"):
+            DarcyProblem(forcing=bad)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ConfigError, match="residual_weight must be > 0"):
+            DarcyProblem(residual_weight=bad)
+    # the sampler refuses its settings when it is built, not at its first draw
+    for kwargs in ({"n_particles": 0}, {"n_quad_per_axis": 1}):
+        with pytest.raises(ConfigError, match="n_particles >= 1 test functions and n_quad_per_axis >= 2"):
+            WeakFormSampler(2, **kwargs)
+    for radius in (-1.0, 0.0, (0.02, 0.01), 0.6):
+        with pytest.raises(ConfigError, match="radius range"):
+            WeakFormSampler(2, radius=radius)

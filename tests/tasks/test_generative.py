@@ -97,6 +97,8 @@ def test_bad_configurations_raise_clear_errors(darcy_files, tmp_path):
         GenerativeOperatorTask(pde="stokes")
     with pytest.raises(ConfigError, match="loss weights"):
         GenerativeOperatorTask(w_pde=-1.0)
+    with pytest.raises(ConfigError, match="loss weights .* got 1.0, nan, 0.0"):
+        GenerativeOperatorTask(w_pde=float("nan"))
     task = GenerativeOperatorTask(model_kwargs=TINY)
     with pytest.raises(Exception, match="not built yet"):
         task(torch.zeros(1, 1, 9, 9))

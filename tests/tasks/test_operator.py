@@ -105,6 +105,12 @@ def test_compiled_model_matches_and_checkpoints_alike(model, kwargs):
         torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
+def test_normalizer_batches_must_be_positive():
+    for bad in (0, -1):  # 0 and -1 used to be accepted (fitting the normalizers on no batch)
+        with pytest.raises(ConfigError, match=f"normalizer_batches={bad}: .* use normalizer_batches >= 1"):
+            OperatorTask("fno", {"modes": [3, 3], "width": 4}, normalizer_batches=bad)
+
+
 def test_compile_with_an_unknown_backend_is_one_clear_error():
     with pytest.raises(ConfigError, match="compile='nonsense'"):
         OperatorTask("fno", {"modes": [3, 3], "width": 4, "in_channels": 1, "out_channels": 1}, compile="nonsense")

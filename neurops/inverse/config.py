@@ -101,3 +101,15 @@ class InversionConfig:
                               f"got sampler {self.sampler!r}; use --sampler pcn.")
         if self.step is not None and not self.step > 0:
             raise ConfigError(f"step must be > 0, got {self.step}.")
+        if self.target_accept is not None and not 0 < self.target_accept < 1:
+            raise ConfigError(f"target_accept is an acceptance rate in (0, 1), got {self.target_accept}.")
+        betas = list(self.temperatures or ())
+        if any(not hi > lo for hi, lo in zip(betas, betas[1:])):
+            raise ConfigError(f"temperatures must decrease, 1 > beta_1 > beta_2 > ... > 0 (a ladder away from the "
+                              f"posterior), got {self.temperatures}.")
+        if self.laplace_iterations < 0 or self.map_steps < 0 or not self.map_lr > 0:
+            raise ConfigError(f"need laplace_iterations >= 0, map_steps >= 0 and map_lr > 0; got "
+                              f"{self.laplace_iterations}, {self.map_steps}, {self.map_lr}.")
+        if not self.max_rhat > 1 or not self.min_ess >= 0:
+            raise ConfigError(f"the convergence thresholds need max_rhat > 1 (R-hat is >= 1; 1.05 by default) and "
+                              f"min_ess >= 0; got {self.max_rhat} and {self.min_ess}.")

@@ -88,7 +88,12 @@ def test_level_set_prior_uses_pcn_and_refuses_gradients(darcy):
         with pytest.raises(ConfigError, match="inverse temperatures in"):
             InversionConfig(**bad)
     for bad, match in (({"anneal": 61}, "anneal must be"), ({"anneal": 10, "sampler": "pcnl"}, "anneal must be"),
-                       ({"blocks": (4,), "sampler": "gpcn"}, "blocks are for the plain pCN")):
+                       ({"blocks": (4,), "sampler": "gpcn"}, "blocks are for the plain pCN"),
+                       # refused when configured, not after the Laplace / MAP work that precedes the chains
+                       ({"target_accept": 0.0}, "acceptance rate in"), ({"target_accept": 1.5}, "acceptance rate in"),
+                       ({"temperatures": (0.5, 0.7)}, "temperatures must decrease"),
+                       ({"laplace_iterations": -1}, "laplace_iterations >= 0"), ({"map_lr": 0.0}, "map_lr > 0"),
+                       ({"max_rhat": 1.0}, "max_rhat > 1"), ({"min_ess": -1.0}, "min_ess >= 0")):
         with pytest.raises(ConfigError, match=match):
             InversionConfig(**CONFIG, **bad)
     with warnings.catch_warnings():

@@ -67,7 +67,7 @@ def prediction_error(model: nn.Module, x: Series, n: int = 20, *, every: int = 1
     x : [T, N] series.
     n : prediction horizon in steps.
     """
-    arr = _model_tensor(model, _as_series(x, "x"))
+    arr = _model_tensor(model, _as_series(x, "x", finite=True))
     if n < 1 or len(arr) <= n:
         raise ConfigError(f"PE(n) needs 1 <= n < T; got n={n} for a series of {len(arr)} points.")
     starts = torch.arange(0, len(arr) - n, every, device=arr.device)
@@ -145,7 +145,7 @@ def generate_like(model: nn.Module, x_test: Series, warmup_fraction: float = 0.2
     An ensemble of R members (:func:`~neurops.models.piecewise_linear.stack_members`) generates all its orbits in
     one batched rollout and adds a leading member axis: ``[R, n_steps, N]`` (``[R, K, n_steps, N]``).
     """
-    arr = _model_tensor(model, _as_series(x_test, "x_test"))
+    arr = _model_tensor(model, _as_series(x_test, "x_test", finite=True))
     t = len(arr)
     warmup = int(round(warmup_fraction * t))
     x0 = arr[:1] if starts is None else arr[torch.as_tensor(starts, device=arr.device)]
@@ -209,7 +209,7 @@ def orbit_verdict(x_gen: Float[np.ndarray, "steps var"], x_data: Float[np.ndarra
     -------
     ``{"verdict", "spread": [N] std of the orbit's second half, "data_spread": [N] std of the data}``.
     """
-    gen, data = _as_series(x_gen, "x_gen"), _as_series(x_data, "x_data")
+    gen, data = _as_series(x_gen, "x_gen"), _as_series(x_data, "x_data", finite=True)
     mean, data_spread = data.mean(axis=0), data.std(axis=0)
     reach = np.abs(data - mean).max(axis=0)
     with np.errstate(all="ignore"):
@@ -266,7 +266,7 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
     ----------
     Hess et al. (2023), ICML, Sec. 4 and Appendix (evaluation).
     """
-    x_np = _as_series(x_test, "x_test")
+    x_np = _as_series(x_test, "x_test", finite=True)
     t = len(x_np)
     if orbit_length is not None and orbit_length < t:
         raise ConfigError(f"orbit_length={orbit_length} is shorter than the test series (T={t}); D_H compares "

@@ -15,7 +15,7 @@ import numpy as np
 from jaxtyping import Float
 from scipy.ndimage import gaussian_filter1d
 
-from neurops.errors import DataError
+from neurops.errors import ConfigError, DataError
 from neurops.metrics._series import Series, _as_series
 
 
@@ -34,6 +34,9 @@ def power_spectra(x: Series, smoothing: float = 20.0) -> Float[np.ndarray, "var 
     -------
     spectra : [N, T // 2 + 1].
     """
+    if not smoothing >= 0:
+        raise ConfigError(f"smoothing={smoothing}: the spectral smoothing is a width in frequency bins; use "
+                          "smoothing >= 0 (0: none).")
     arr = _as_series(x, "x")
     std = arr.std(axis=0)
     z = (arr - arr.mean(axis=0)) / np.where(std > 0, std, 1.0)
@@ -60,7 +63,7 @@ def hellinger_distance(x_true: Series, x_gen: Series, *,
     ----------
     Mikhaeil et al. (2022), NeurIPS; Hess et al. (2023), ICML.
     """
-    p, q = _as_series(x_true, "x_true"), _as_series(x_gen, "x_gen")
+    p, q = _as_series(x_true, "x_true", finite=True), _as_series(x_gen, "x_gen")
     if p.shape != q.shape:
         raise DataError(f"D_H compares series of equal shape; got {p.shape} and {q.shape} (cut both to the "
                          "same length T).")

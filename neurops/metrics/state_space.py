@@ -54,7 +54,7 @@ def state_space_divergence(x_true: Series, x_gen: Series, *,
     ----------
     Koppe et al. (2019), PLoS Comput. Biol.; Brenner et al. (2022), ICML.
     """
-    p, q = _as_series(x_true, "x_true"), _as_series(x_gen, "x_gen")
+    p, q = _as_series(x_true, "x_true", finite=True), _as_series(x_gen, "x_gen")
     if p.shape[1] != q.shape[1]:
         raise DataError(f"x_true has {p.shape[1]} variables but x_gen has {q.shape[1]}.")
     if method == "auto":

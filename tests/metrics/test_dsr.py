@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from neurops.errors import ConfigError, DataError
 from neurops.metrics.dsr import (
     data_lyapunov_max,
     dominant_periods,
@@ -240,3 +241,27 @@ def test_generate_like_of_an_ensemble_is_every_members_orbit() -> None:
         np.testing.assert_allclose(together[r], generate_like(m.double(), x, n_steps=60), rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(starts[r], generate_like(m.double(), x, n_steps=60, starts=np.array([0, 5])),
                                    rtol=1e-10, atol=1e-12)
+
+
+def test_a_data_series_must_be_non_empty_and_finite(series: np.ndarray) -> None:
+    """The data side of every metric refuses NaN/Inf and empty series (they used to give nan, or a numpy
+    'zero-size array' traceback); the model side may hold a diverged orbit, which the metrics score."""
+    bad = series.copy()
+    bad[[3, 10]] = np.nan
+    for metric in (state_space_divergence, hellinger_distance):
+        with pytest.raises(DataError, match=r"x_true has NaN or Inf values in 2 of its \d+ time steps"):
+            metric(bad, series)
+        with pytest.raises(DataError, match=r"x_true is empty \(shape \(0, 3\)\)"):
+            metric(series[:0], series)
+        assert math.isfinite(metric(series, series)) and not math.isfinite(metric(series, np.full_like(series, np.nan)))
+    with pytest.raises(DataError, match="x_data is empty"):
+        orbit_verdict(series, series[:0])
+    with pytest.raises(DataError, match="x_data has NaN or Inf"):
+        orbit_verdict(series, bad)
+
+
+def test_negative_spectral_smoothing_is_refused(series: np.ndarray) -> None:
+    for smoothing in (-1.0, float("nan")):
+        with pytest.raises(ConfigError, match=f"smoothing={smoothing}: the spectral smoothing is a width"):
+            hellinger_distance(series, series, smoothing=smoothing)
+    assert hellinger_distance(series, series, smoothing=0.0) == pytest.approx(0.0, abs=1e-12)

@@ -9,6 +9,7 @@ L2 at the training resolution and zero-shot at a finer one -> PNG figure and a s
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -45,6 +46,18 @@ def _dataset(out: Path, n_train: int, n_test: int, resolution: int, test_resolut
     return spec.generate(config, path, workers=workers, overwrite=True)
 
 
+def _check_settings(out: Path, epochs: int | None, batch_size: int | None, lr: float | None) -> None:
+    """One ``ConfigError`` for a setting the run would refuse, before the data are generated (minutes)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; the quickstart writes a folder (data, run, figure, summary): "
+                          "give a folder path (it is created if missing).")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}.")
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise ConfigError(f"--lr must be a finite learning rate > 0, got {lr}.")
+
+
 def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_MODEL, n_train: int = 1000,
                    n_test: int = 100, resolution: int = 33, test_resolution: int = 65, epochs: int | None = None,
                    batch_size: int | None = None, lr: float | None = None, seed: int = 0,
@@ -70,6 +83,7 @@ def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_
     from neurops.cli.lightning import run_cli
 
     out = Path(out)
+    _check_settings(out, epochs, batch_size, lr)
     config = resolve_config(CONFIGS[model])
     modes = yaml.safe_load(config.read_text())["model"]["init_args"]["model_kwargs"].get("modes")
     if modes is not None:

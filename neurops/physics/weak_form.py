@@ -140,8 +140,7 @@ def _check_domain(domain: Domain, dim: int) -> list[tuple[float, float]]:
 
 
 def _radius_range(radius: float | tuple[float, float], domain: Domain) -> tuple[float, float]:
-    """``(R_min, R_max)`` of a fixed radius or a range; one ``ConfigError`` unless ``0 < R_min <= R_max`` and the
-    balls fit the ``domain``."""
+    """``(R_min, R_max)`` of a radius or a range; one ``ConfigError`` unless ``0 < R_min <= R_max`` fit ``domain``."""
     r_min, r_max = (radius, radius) if isinstance(radius, (int, float)) else map(float, radius)
     shortest = min(hi - lo for lo, hi in domain)
     if not 0 < r_min <= r_max < shortest / 2:
@@ -167,8 +166,7 @@ def sample_particles(n: int, dim: int, radius: float | tuple[float, float], *, d
     Particles with ``centres : [n, d]`` placed so that every ball lies inside the domain, and
     ``radii : [n]``.
     """
-    dom = _check_domain(domain or [(0.0, 1.0)] * dim, dim)
-    r_min, r_max = _radius_range(radius, dom)
+    r_min, r_max = _radius_range(radius, dom := _check_domain(domain or [(0.0, 1.0)] * dim, dim))
     device = _generator_device(generator)
     radii = r_min + (r_max - r_min) * torch.rand(n, generator=generator, dtype=torch.float64, device=device)
     unit = latin_hypercube(n, dim, generator, dtype=torch.float64)
@@ -265,8 +263,7 @@ class WeakFormSampler:
     def __init__(self, dim: int, n_particles: int = 100, radius: float | tuple[float, float] = 1e-4,
                  n_quad_per_axis: int = 7, domain: Domain | None = None) -> None:
         if n_particles < 1 or n_quad_per_axis < 2:
-            raise ConfigError(f"the weak form needs n_particles >= 1 test functions and n_quad_per_axis >= 2 "
-                              f"quadrature points per axis, got {n_particles} and {n_quad_per_axis}.")
+            raise ConfigError(f"need n_particles >= 1 and n_quad_per_axis >= 2, got {n_particles}, {n_quad_per_axis}.")
         self.dim, self.n_particles, self.radius = dim, int(n_particles), radius
         self.domain = _check_domain(domain or [(0.0, 1.0)] * dim, dim)
         _radius_range(radius, self.domain)  # now, not at the first draw

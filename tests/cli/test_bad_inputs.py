@@ -256,6 +256,9 @@ CASES = [
      "at least 2 points per axis"),
     ("merge-out-is-a-source", _shards,
      ["data", "merge", "{tmp}/parts/p0.h5", "--out", "{tmp}/parts/p0.h5", "--overwrite"], "also an input"),
+    ("generate-workers-zero", None,  # used to be taken as 1 without a word
+     ["data", "generate", "darcy", "--n-train", "2", "--workers", "0", "--out", "{tmp}/d.h5"],
+     "workers must be a whole number >= 1"),
     ("generate-existing-out", _good, ["data", "generate", "darcy", "--n-train", "2", "--out", "{tmp}/good.h5"],
      "already exists"),
     ("predict-batch-size-zero", _good,

@@ -8,6 +8,23 @@ def test_too_coarse_resolution_is_one_clear_error_before_any_work(tmp_path, caps
     assert not (tmp_path / "qs").exists()  # nothing was generated
 
 
+def test_bad_settings_are_refused_before_the_data_are_generated(tmp_path, capsys):
+    """--epochs 0 used to train nothing and report an untrained model; --batch-size 0 and --lr -1 failed only after
+    minutes of data generation; --workers 0 / -1 were taken as 1; --out naming a file gave a traceback."""
+    (tmp_path / "file.txt").write_text("mine")
+    cases = [(["--epochs", "0"], "--epochs must be >= 1"), (["--batch-size", "0"], "--batch-size must be >= 1"),
+             (["--lr", "-1"], "--lr must be a finite learning rate > 0"), (["--lr", "inf"], "invalid float value"),
+             (["--workers", "0"], "workers must be a whole number >= 1"),
+             (["--out", str(tmp_path / "file.txt")], "is a file; the quickstart writes a folder")]
+    for extra, message in cases:
+        argv = ["quickstart", "--out", str(tmp_path / "qs"), "--n-train", "4", "--n-test", "2", *extra]
+        assert main(argv) == 2, extra
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("neurops: error: ") and message in err and len(err.splitlines()) == 1, err
+        assert not (tmp_path / "qs").exists()
+    assert (tmp_path / "file.txt").read_text() == "mine"
+
+
 def test_the_quickstart_is_a_run_of_neurops_fit_and_a_second_one_replaces_it(tmp_path, capsys):
     """Its numbers are those of the checkpoint `neurops fit` wrote in the quickstart's run folder."""
     import json

@@ -185,7 +185,7 @@ def test_sampler_is_seeded_and_darcy_problem_validates():
             DarcyProblem(residual_weight=bad)
     # the sampler refuses its settings when it is built, not at its first draw
     for kwargs in ({"n_particles": 0}, {"n_quad_per_axis": 1}):
-        with pytest.raises(ConfigError, match="n_particles >= 1 test functions and n_quad_per_axis >= 2"):
+        with pytest.raises(ConfigError, match="need n_particles >= 1 and n_quad_per_axis >= 2"):
             WeakFormSampler(2, **kwargs)
     for radius in (-1.0, 0.0, (0.02, 0.01), 0.6):
         with pytest.raises(ConfigError, match="radius range"):

@@ -63,12 +63,14 @@ class GeneratorSpec:
         ----------
         config : the generator's config dataclass.
         out : the file to write (refused at once if it is a directory, or exists without ``overwrite``).
-        workers : worker processes computing the samples.
+        workers : worker processes computing the samples (1: in this process).
         progress : show a progress bar.
         overwrite : replace an existing ``out``.
         shard : write only this shard of the run, ``I/N`` on the command line (shard I, 0-based, of N: the
             samples an unsharded run writes in that part; generators whose function takes ``shard``).
         """
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be a whole number >= 1 (1: in this process), got {workers!r}.")
         out = check_output_path(out, overwrite=overwrite)
         extra = {}
         if shard is not None:

@@ -125,7 +125,7 @@ def import_series(src: str | os.PathLike, *, dt: float, out: str | os.PathLike, 
 
     Parameters
     ----------
-    src : ``.npy`` or ``.csv`` file holding ``[T, N]`` (time first).
+    src : ``.npy`` or ``.csv`` file holding ``[T, N]`` (time first; a 1-D ``[T]`` array is one variable).
     dt : sampling interval (stored as the time axis and in the parameters).
     out : output ``.h5`` file (written atomically).
     name : dataset name (default: the file stem).

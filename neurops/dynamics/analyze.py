@@ -34,6 +34,7 @@ from neurops.dynamics.symbolic import (
     symbolic_graph,
     topological_entropy,
 )
+from neurops.errors import ConfigError
 from neurops.metrics.dsr import model_lyapunov_max
 
 
@@ -67,6 +68,9 @@ def analyze_model(model: torch.nn.Module, z0: torch.Tensor, *, steps: int = 20_0
     seed : seed of the cycle search.
     dt : time step of the data (``lambda_max`` is per time unit).
     """
+    if steps < 1 or max_period < 0:
+        raise ConfigError(f"need steps >= 1 (the orbit analysed) and max_period >= 0 (0 or 1: no cycle search); got "
+                          f"steps={steps}, max_period={max_period}.")
     transient = min(1000, steps // 4)
     z, codes = orbit_codes(model, z0, steps, transient=transient)
     unique, freq = region_frequencies(codes)

@@ -1,0 +1,38 @@
+"""analyze_model (neurops/dynamics/analyze.py) on a map with a known answer, and its bad settings."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from neurops.dynamics.analyze import analyze_model
+from neurops.errors import ConfigError
+from neurops.models import build
+
+
+def _contracting_plrnn() -> torch.nn.Module:
+    """``z' = 0.5 z + W relu(z) + h`` with ``W = 0, h = 0``: every orbit falls to the stable node z* = 0."""
+    model = build("plrnn", obs_dim=2, latent_dim=2).double()
+    with torch.no_grad():
+        model.A.fill_(0.5)
+        model.W.zero_()
+        model.h.zero_()
+    return model
+
+
+def test_a_contracting_map_has_one_stable_fixed_point_and_lambda_max_log_one_half() -> None:
+    report = analyze_model(_contracting_plrnn(), torch.tensor([0.3, -0.2], dtype=torch.float64), steps=400,
+                           max_period=2).report
+    real = [fp for fp in report["fixed_points"] if fp["real"]]
+    assert len(real) == 1 and real[0]["max_abs_eigenvalue"] == pytest.approx(0.5)
+    assert real[0]["observed"] == pytest.approx([0.0, 0.0], abs=1e-12)
+    assert report["lambda_max"] == pytest.approx(math.log(0.5), rel=1e-6)
+
+
+@pytest.mark.parametrize("settings", [{"steps": 0}, {"steps": -5}, {"max_period": -1}])
+def test_settings_without_an_orbit_are_one_error(settings: dict) -> None:
+    """steps=0 gave 'stack expects a non-empty TensorList' out of `neurops dsr analyze`."""
+    with pytest.raises(ConfigError, match=r"need steps >= 1 \(the orbit analysed\) and max_period >= 0"):
+        analyze_model(_contracting_plrnn(), torch.zeros(2, dtype=torch.float64), **settings)

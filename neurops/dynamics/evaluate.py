@@ -190,6 +190,10 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
                           f"{settings.orbit_length}.")
     attrs = read_meta(data).attrs()  # the root attributes, validated
     notes = metric_notes(x_test, settings)
+    if split in ("train", "val"):  # the splits a fit trains on and selects its checkpoints with
+        role = "trained on" if split == "train" else "selected its checkpoints with"
+        notes.append(f"split {split!r} is the one a fit {role}: these are not held-out numbers; report those of the "
+                     "test split (--split test).")
     models, dt = _evaluate_members(ckpts, data, x_test, attrs, settings, member_state)
     floor = _data_floor(data, x_test, attrs, split, reference_split, settings, notes)
     verdicts: dict[str, list[int]] = {}

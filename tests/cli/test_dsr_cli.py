@@ -86,6 +86,7 @@ def test_evaluate_prints_model_and_data_metrics(trained, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     for label in ("D_stsp", "D_H", "PE(20)", "lambda_max", "3 initial conditions", "spread"):
         assert label in out
+    assert "not held-out numbers" not in out  # the test split
     res = json.loads(out_json.read_text())
     assert res["floor"]["lambda_max"] == pytest.approx(0.9, abs=0.25)  # true Lorenz Jacobian, 20 time units
     assert res["floor"]["d_stsp"] is not None
@@ -123,6 +124,16 @@ def _decaying_checkpoint(path: Path, data: Path) -> Path:
         task.net.h.zero_()
     trainer.save_checkpoint(path)
     return path
+
+
+def test_evaluate_on_a_split_the_fit_used_says_so(trained, capsys: pytest.CaptureFixture) -> None:
+    data, ckpt, _ = trained
+    for split, role in (("train", "trained on"), ("val", "selected its checkpoints with")):
+        assert main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--split", split,
+                     "--reference-split", "test", "--starts", "1", "--lyapunov-steps", "100",
+                     "--lyapunov-starts", "1"]) == 0
+        out = capsys.readouterr().out
+        assert f"note: split '{split}' is the one a fit {role}: these are not held-out numbers" in out
 
 
 def test_evaluate_flags_a_collapsed_model_among_several(trained, capsys: pytest.CaptureFixture) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import logging
 import shutil
 import sys
@@ -46,6 +47,17 @@ from neurops.utils.signature import init_parameters
 RUNS_DIR = "runs"
 #: files a run writes before its first step; a failed run that left only these leaves nothing
 _STUB_FILES = {"config.yaml", "hparams.yaml"}
+
+
+def _overridden(key: str, configured: Any, saved: Any) -> list[str]:
+    """``"key SAVED (the config's: CONFIGURED)"`` for each setting the config gives otherwise than the checkpoint
+    (one level into dicts such as ``model_kwargs``; what the config leaves unset is not listed)."""
+    if configured is None:
+        return []
+    if isinstance(configured, Mapping) and isinstance(saved, Mapping):
+        return [line for k, v in configured.items() for line in _overridden(f"{key}.{k}", v, saved.get(k, "unset"))]
+    same = json.dumps(configured, sort_keys=True, default=str) == json.dumps(saved, sort_keys=True, default=str)
+    return [] if same else [f"{key} {saved} (the config's: {configured})"]
 
 
 def default_loggers(root: str | Path) -> list[Logger]:
@@ -110,10 +122,15 @@ class NeuropsCLI(LightningCLI):
                                   f"or with {ckpt.kind.commands}.")
         accepted = set(init_parameters(task_class)) - set(Task.NOT_SAVED)
         # the checkpoint's settings of the task (its network above all) replace the config's; the optimizer and
-        # schedule (not saved in checkpoints) stay the config's
+        # schedule (not saved in checkpoints) stay the config's. Say which settings of the config lose.
+        replaced = []
         for key, value in ckpt.init_args.items():
             if key in accepted:
+                replaced += _overridden(key, cfg.model.init_args.get(key), value)
                 cfg.model.init_args[key] = value
+        if replaced:
+            print(f"neurops: note: {cfg.ckpt_path} was trained with other task settings than the config's; the "
+                  f"checkpoint's are used: {'; '.join(replaced)}", file=sys.stderr)
 
     # run folder: loggers and the resume checkpoint -----------------------------------------------
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> L.Trainer:

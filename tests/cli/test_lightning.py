@@ -84,9 +84,15 @@ def test_the_run_folder_holds_logs_and_checkpoints_and_last_resumes_it(operator_
     trained = [r for r in _metrics(root / "logs" / "version_1") if r.get("train/loss_epoch")]
     assert {int(r["epoch"]) for r in trained} == {2, 3}
     # test and best/last by name, in the run folder
+    capsys.readouterr()
     assert main(["test", "--config", cfg, "--ckpt_path", "last"]) == 0
+    assert "note:" not in capsys.readouterr().err  # the config's settings are the checkpoint's
     assert main(["test", "--config", cfg, "--ckpt_path", "best"]) == 2
     assert "best.ckpt does not exist" in capsys.readouterr().err
+    # settings of the config that the checkpoint's replace are named (they used to be dropped without a word)
+    assert main(["test", "--config", cfg, "--ckpt_path", "last", "--model.model_kwargs.width", "16"]) == 0
+    err = capsys.readouterr().err
+    assert "the checkpoint's are used: model_kwargs.width 8 (the config's: 16)" in err
 
 
 def test_last_in_an_empty_folder_starts_a_new_run_and_the_default_folder_is_named_after_the_config(

@@ -86,6 +86,9 @@ class BurgersConfig:
             raise ConfigError(f"t_final must be > 0, got {self.t_final}.")
         if self.n_frames < 2:
             raise ConfigError(f"n_frames must be >= 2 (t = 0 and t = t_final), got {self.n_frames}.")
+        if not (self.alpha > 0 and self.tau > 0 and self.sigma >= 0):
+            raise ConfigError(f"the initial-condition GRF needs alpha > 0, tau > 0, sigma >= 0; got {self.alpha}, "
+                              f"{self.tau}, {self.sigma}.")
 
 
 @register_generator("burgers", BurgersConfig)

@@ -136,6 +136,9 @@ class DarcyConfig:
                               f"{self.fine_factor} and {self.fine_resolution}.")
         if not 0 < self.rtol < 1:
             raise ConfigError(f"rtol must be in (0, 1), got {self.rtol}.")
+        if not (math.isfinite(self.forcing) and self.forcing != 0):
+            raise ConfigError(f"forcing must be a finite number other than 0 (f = 0 gives u = 0 for every "
+                              f"coefficient), got {self.forcing}.")
         fine_resolution_for(self.all_resolutions, self.fine_resolution, self.fine_factor)  # nesting check
 
     @property

@@ -99,6 +99,12 @@ class NavierStokesConfig:
         if not math.isclose(self.t_final / self.record_dt, round(self.t_final / self.record_dt), rel_tol=1e-9):
             raise ConfigError(f"t_final={self.t_final} is not a multiple of record_dt={self.record_dt}; "
                               "choose them so that the frames are equally spaced up to t_final.")
+        if not (self.alpha > 0 and self.tau > 0 and self.sigma >= 0):
+            raise ConfigError(f"the initial-vorticity GRF needs alpha > 0, tau > 0, sigma >= 0; got {self.alpha}, "
+                              f"{self.tau}, {self.sigma}.")
+        if not math.isfinite(self.forcing_amplitude):
+            raise ConfigError(f"forcing_amplitude must be a finite number (0: no forcing), got "
+                              f"{self.forcing_amplitude}.")
 
     def record_times(self) -> np.ndarray:
         """The stored times: ``record_dt, 2 record_dt, .., t_final``, and ``0`` first if ``include_initial``

@@ -112,6 +112,8 @@ def test_existing_file_needs_overwrite(tmp_path, small_file):
         ({"resolution": 48}, "does not divide the solver resolution"),
         ({"layout": "pairs"}, "layout"),
         ({"compression": "zip"}, "compression"),
+        ({"sigma": -1.0}, "GRF needs alpha > 0, tau > 0, sigma >= 0"),
+        ({"tau": 0.0}, "GRF needs alpha > 0, tau > 0, sigma >= 0"),
     ],
 )
 def test_bad_config_raises_one_clear_error(tmp_path, changes, message):

@@ -92,6 +92,8 @@ def test_include_initial_and_operator_layout(tmp_path):
         ({"scheme": "rk3"}, "scheme"),
         ({"n_test": 0, "test_resolutions": (32,)}, "need test samples"),
         ({"device": "nodevice"}, "device"),
+        ({"sigma": -1.0}, "GRF needs alpha > 0, tau > 0, sigma >= 0"),
+        ({"forcing_amplitude": float("nan")}, "forcing_amplitude must be a finite number"),
     ],
 )
 def test_bad_config_raises_one_clear_error(tmp_path, changes, message):

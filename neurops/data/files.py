@@ -36,7 +36,9 @@ def open_hdf5(path: str | os.PathLike, source: str | None = None) -> h5py.File:
         raise DataError(f"data file {path} does not exist; check the path or generate it with "
                         "`neurops data generate ...`.")
     if path.is_dir():
-        raise DataError(f"{path} is a directory, not an HDF5 file" + (f"; pass one {source} file." if source else "."))
+        raise DataError(f"{path} is a directory, not an HDF5 file; " + (
+            f"pass one {source} file." if source else "pass one of its files (a folder of shards is one data set for "
+            "`neurops data check DIR` and `neurops data merge DIR --out FILE`)."))
     owner = temporary_owner(path)
     if owner is not None:
         raise DataError(f"{path} is the temporary file of an interrupted write of {owner[0]!r} (process {owner[2]} "

@@ -21,8 +21,11 @@ def test_truncated_and_temporary_files_get_one_clear_error(operator_file, tmp_pa
     temp.write_bytes(operator_file.read_bytes())
     with pytest.raises(DataError, match="temporary file of an interrupted write of 'toy.h5' .process 4242"):
         open_hdf5(temp)
-    with pytest.raises(DataError, match="is a directory"):
+    with pytest.raises(DataError, match=r"is a directory, not an HDF5 file; pass one of its files .* `neurops data "
+                                        r"merge DIR --out FILE`"):
         open_hdf5(tmp_path)
+    with pytest.raises(DataError, match="is a directory, not an HDF5 file; pass one PDEBench file"):
+        open_hdf5(tmp_path, "PDEBench")
 
 
 def _outside_file(tmp_path):

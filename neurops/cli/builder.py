@@ -130,7 +130,8 @@ def _own_parameter_docs(doc: str) -> dict[str, str]:
     docs: dict[str, str] = {}
     names: list[str] = []
     for line in section.group(1).splitlines():
-        entry = re.match(r"^(\w[\w, ]*?)\s*:\s*(.*)$", line)
+        # "name : text" (our style) or numpydoc's "name" alone with the text indented below it
+        entry = re.match(r"^(\w[\w, ]*?)\s*:\s*(.*)$", line) or re.match(r"^(\w[\w, ]*?)()\s*$", line)
         if entry and not line.startswith(" "):
             names = [n.strip() for n in entry.group(1).split(",")]
             for name in names:

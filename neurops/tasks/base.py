@@ -50,9 +50,11 @@ class Task(L.LightningModule):
 
     Parameters
     ----------
-    optimizer : callable ``params -> Optimizer``; ``None`` uses :attr:`default_optimizer`. In a
+    optimizer
+        callable ``params -> Optimizer``; ``None`` uses :attr:`default_optimizer`. In a
         config: ``optimizer: {class_path: torch.optim.SGD, init_args: {lr: 0.01}}``.
-    lr_scheduler : a :class:`~neurops.tasks.schedules.RunSchedule` (fitted to the run length), a
+    lr_scheduler
+        a :class:`~neurops.tasks.schedules.RunSchedule` (fitted to the run length), a
         callable ``optimizer -> scheduler`` (any ``torch.optim.lr_scheduler`` class in a config,
         stepped per epoch; ``OneCycleLR`` per step), or ``None`` for a constant learning rate.
     """

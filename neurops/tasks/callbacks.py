@@ -59,8 +59,10 @@ class LastCheckpoint(_RunFolderCheckpoint):
 
     Parameters
     ----------
-    dirpath : folder of the checkpoint (default: ``<trainer.default_root_dir>/checkpoints``).
-    every_n_epochs : save after every n-th training epoch (the final state is always saved).
+    dirpath
+        folder of the checkpoint (default: ``<trainer.default_root_dir>/checkpoints``).
+    every_n_epochs
+        save after every n-th training epoch (the final state is always saved).
     """
 
     def __init__(self, dirpath: str | None = None, every_n_epochs: int = 1) -> None:
@@ -79,10 +81,14 @@ class BestCheckpoint(_RunFolderCheckpoint):
 
     Parameters
     ----------
-    monitor : the logged metric (``val/d_stsp`` for dynamics, ``val/rel_l2`` for operators).
-    mode : ``"min"`` or ``"max"``.
-    dirpath : folder of the checkpoint (default: ``<trainer.default_root_dir>/checkpoints``).
-    filename : name of the file, without ``.ckpt``.
+    monitor
+        the logged metric (``val/d_stsp`` for dynamics, ``val/rel_l2`` for operators).
+    mode
+        ``"min"`` or ``"max"``.
+    dirpath
+        folder of the checkpoint (default: ``<trainer.default_root_dir>/checkpoints``).
+    filename
+        name of the file, without ``.ckpt``.
     """
 
     def __init__(self, monitor: str, mode: Literal["min", "max"] = "min", dirpath: str | None = None,

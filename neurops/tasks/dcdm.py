@@ -37,12 +37,16 @@ class DCDMTask(Task):
 
     Parameters
     ----------
-    model : registry name of the network (``"dcdm"``).
-    model_kwargs : its arguments (``width``, ``fine_blocks``, ``coarse_blocks``,
+    model
+        registry name of the network (``"dcdm"``).
+    model_kwargs
+        its arguments (``width``, ``fine_blocks``, ``coarse_blocks``,
         ``condition_channels``); ``dim`` is filled in from the data. Several training matrices
         need a conditioned network (``condition_channels = 2 * dim``).
-    optimizer : default Adam with lr 1e-3, as in the paper.
-    lr_scheduler : default None (a constant learning rate).
+    optimizer
+        default Adam with lr 1e-3, as in the paper.
+    lr_scheduler
+        default None (a constant learning rate).
     """
 
     default_optimizer = partial(torch.optim.Adam, lr=1e-3)

@@ -8,11 +8,10 @@ The task trains a PWL RNN (:mod:`neurops.models.plrnn`, :mod:`neurops.models.sha
 * ``stf``: sparse teacher forcing every ``tau`` steps;
 * ``bptt``: plain back-propagation through time (free running, ``alpha = 0``);
 
-with RAdam and an exponential learning-rate decay from ``lr`` to ``lr_end`` over the
-epochs (:class:`~neurops.tasks.schedules.ExponentialTo`), the latent, manifold-attractor and
-observation regularisers, and validation by free-running generation (``val/d_stsp``,
-``val/d_h``; choose checkpoints by the minimum ``val/d_stsp`` as in the AL-RNN paper, with
-:class:`~neurops.tasks.callbacks.BestCheckpoint`).
+with RAdam and an exponential learning-rate decay from ``lr`` to ``lr_end`` over the epochs
+(:class:`~neurops.tasks.schedules.ExponentialTo`), the latent, manifold-attractor and observation regularisers, and
+validation by free-running generation (``val/d_stsp``, ``val/d_h``; choose checkpoints by the minimum ``val/d_stsp``
+as in the AL-RNN paper, with :class:`~neurops.tasks.callbacks.BestCheckpoint`).
 
 References
 ----------
@@ -43,6 +42,7 @@ from neurops.metrics.dsr import generate_like, orbit_distances
 from neurops.models.piecewise_linear import stack_members
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
+from neurops.tasks.member_best import MemberBest
 from neurops.tasks.schedules import ExponentialTo
 
 Training = Literal["gtf", "agtf", "stf", "bptt"]
@@ -54,46 +54,62 @@ class DynamicsTask(Task):
 
     Parameters
     ----------
-    model : registry name (``plrnn``, ``shplrnn``, ``clipped_shplrnn``, ``alrnn``, ``dendplrnn``).
-    model_kwargs : model arguments (``latent_dim`` ...); ``obs_dim`` is filled in from the data.
-    training : ``gtf``, ``agtf``, ``stf`` or ``bptt``.
-    alpha : GTF forcing strength (``gtf``).
-    alpha_method, alpha_every, alpha_rate : alpha estimation method, interval in batches and
-        rate at which alpha decays towards lower estimates (``agtf``; the paper's 1e-3 suits its
-        ~10^5 steps, shorter runs need a faster rate).
-    tau : sparse-forcing interval in steps (``stf``).
-    optimizer : default RAdam with lr 1e-3.
-    lr_scheduler : default :class:`~neurops.tasks.schedules.ExponentialTo` decaying the learning
-        rate per epoch to ``lr_end`` 1e-6 at the last epoch.
-    lambda_latent : weight of ``||1-A||^2 + ||W||^2 + ||h||^2``.
-    lambda_mar, mar_fraction : weight of the manifold-attractor regulariser and the fraction
-        of units it acts on.
-    lambda_obs : weight of the condition-number regulariser of an affine observation.
-    input_noise : std of Gaussian noise added to each training batch.
-    n_bins, smoothing : D_stsp bins per dimension and D_H smoothing (validation).
-    val_gen_length : points of the free-running orbit whose state-space histogram gives
-        ``val/d_stsp`` (after the protocol's ``0.25 T`` warm-up; the orbit starts at the
-        validation series' first point); at least ``T`` (``None``: ``T``, the protocol). A longer
-        orbit makes the checkpoint choice less noisy; ``val/d_h`` always compares the first
-        ``T`` points with the validation series.
-    val_reference : the series the orbit's state-space distribution is compared with for
-        ``val/d_stsp``, the checkpoint criterion: ``"train"`` (default) the whole training split,
-        ``"val"`` the validation series. Measured on Lorenz-63 (8 seeds, 250 000 steps,
-        ``benchmarks/dsr_checkpoint_criteria.py``): against the training split the criterion
-        follows the test D_stsp best over training (rank correlation 0.45, against 0.28 for the
-        validation split and 0.16 for an orbit as short as it) and its picks match the final state
-        and the best snapshot on test. The test split is never used.
-    gradient_clip : clip the gradient norm to this value (0: off; GTF needs none); for an
-        ensemble, each member's gradient norm on its own.
-    seeds : train one model per seed, all at once: an ensemble of ``R = len(seeds)`` members
-        (:func:`~neurops.models.piecewise_linear.stack_members`, one batched rollout). Member ``r`` is
-        initialised with seed ``seeds[r]`` and trains on its own windows, drawn with that seed
-        (:class:`~neurops.data.windows.MemberWindowSampler`): it trains as a single run with
-        ``--seed seeds[r]`` would (up to the order of floating-point sums), at a fraction of R runs'
-        cost. Validation logs every member's ``val/d_stsp/member_r`` and ``val/d_h/member_r``, and
-        their median as ``val/d_stsp`` / ``val/d_h``; each member's own best state (lowest
-        validation D_stsp) is kept in the checkpoint (:meth:`member_models`). ``None``: one model,
-        initialised with the run's seed (``seed`` in ``model_kwargs`` overrides it).
+    model
+        registry name (``plrnn``, ``shplrnn``, ``clipped_shplrnn``, ``alrnn``, ``dendplrnn``).
+    model_kwargs
+        model arguments (``latent_dim`` ...); ``obs_dim`` is filled in from the data.
+    training
+        ``gtf``, ``agtf``, ``stf`` or ``bptt``.
+    alpha
+        GTF forcing strength (``gtf``).
+    alpha_method
+        how ``agtf`` estimates alpha: ``product_upper_bound``, ``arithmetic_mean`` or ``batch_maximum``.
+    alpha_every
+        batches between two alpha estimates (``agtf``).
+    alpha_rate
+        rate at which alpha decays towards lower estimates (``agtf``; the paper's 1e-3 suits its ~10^5 steps,
+        shorter runs need a faster rate).
+    tau
+        sparse-forcing interval in steps (``stf``).
+    optimizer
+        default RAdam with lr 1e-3.
+    lr_scheduler
+        default :class:`~neurops.tasks.schedules.ExponentialTo` decaying the learning rate per epoch to ``lr_end``
+        1e-6 at the last epoch.
+    lambda_latent
+        weight of ``||1-A||^2 + ||W||^2 + ||h||^2``.
+    lambda_mar
+        weight of the manifold-attractor regulariser (0: off).
+    mar_fraction
+        the fraction of the latent units the manifold-attractor regulariser acts on.
+    lambda_obs
+        weight of the condition-number regulariser of an affine observation.
+    input_noise
+        std of Gaussian noise added to each training batch.
+    n_bins
+        D_stsp bins per dimension (validation).
+    smoothing
+        D_H smoothing in frequency bins (validation).
+    val_gen_length
+        points of the free-running orbit whose state-space histogram gives ``val/d_stsp`` (after the protocol's
+        ``0.25 T`` warm-up; the orbit starts at the validation series' first point); at least ``T`` (``None``:
+        ``T``, the protocol). A longer orbit makes the checkpoint choice less noisy; ``val/d_h`` always compares the
+        first ``T`` points with the validation series.
+    val_reference
+        the series the orbit's state-space distribution is compared with for ``val/d_stsp``, the checkpoint
+        criterion: ``"train"`` (default) the whole training split, ``"val"`` the validation series. On Lorenz-63 the
+        training split's follows the test D_stsp best (docs/dsr.md, checkpoint criteria). Never the test split.
+    gradient_clip
+        clip the gradient norm to this value (0: off; GTF needs none); for an ensemble, each member's gradient norm
+        on its own.
+    seeds
+        train one model per seed, all at once: an ensemble of ``R = len(seeds)`` members (one batched rollout,
+        :func:`~neurops.models.piecewise_linear.stack_members`); member ``r`` is initialised with ``seeds[r]`` and
+        draws its own windows with it (:class:`~neurops.data.windows.MemberWindowSampler`), so it trains as a single
+        run with ``--seed seeds[r]`` would, at a fraction of R runs' cost. Validation logs ``val/d_stsp/member_r``
+        and ``val/d_h/member_r`` and their medians as ``val/d_stsp`` / ``val/d_h``; the checkpoint keeps each
+        member's best state (:meth:`member_models`). ``None``: one model, initialised with the run's seed (``seed``
+        in ``model_kwargs`` overrides it).
 
     References
     ----------
@@ -160,7 +176,7 @@ class DynamicsTask(Task):
         kwargs.pop("seed", None)
         self.net = stack_members([build(self.hparams.model, **kwargs, seed=s) for s in seeds], seeds)
         # each member's best state so far (buffers: checkpointed and moved with the task, never optimised)
-        self.member_best = _MemberBest(self.net)
+        self.member_best = MemberBest(self.net)
 
     @property
     def members(self) -> int:
@@ -347,45 +363,6 @@ class DynamicsTask(Task):
         self.dt = float(record.get("dt", 1.0))
         if self.alpha_schedule is not None and record.get("alpha"):
             self.alpha_schedule.load_state_dict(record["alpha"])
-
-
-class _MemberBest(torch.nn.Module):
-    """Each ensemble member's best parameters so far, its score and step (buffers).
-
-    ``params`` mirrors the ensemble's parameters (``[R, ...]`` each); :meth:`update` copies the
-    slices of members whose score improved.
-    """
-
-    def __init__(self, ensemble: torch.nn.Module) -> None:
-        super().__init__()
-        for name, p in ensemble.named_parameters():
-            self.register_buffer(self._key(name), p.detach().clone())
-        members = next(ensemble.parameters()).shape[0]
-        self.register_buffer("score", torch.full((members,), float("inf"), dtype=torch.float64))
-        self.register_buffer("step", torch.full((members,), -1, dtype=torch.long))
-
-    @staticmethod
-    def _key(name: str) -> str:
-        return "p_" + name.replace(".", "__")
-
-    def update(self, ensemble: torch.nn.Module, scores: torch.Tensor, step: int) -> None:
-        better = scores.to(self.score.device) < self.score
-        if not better.any():
-            return
-        for name, p in ensemble.named_parameters():
-            buf = getattr(self, self._key(name))
-            buf[better.to(buf.device)] = p.detach()[better.to(p.device)]
-        self.score[better] = scores.to(self.score.device)[better]
-        self.step[better] = step
-
-    def restore(self, models: list[torch.nn.Module]) -> None:
-        """Put member r's best parameters into ``models[r]`` (members never scored keep theirs)."""
-        for r, model in enumerate(models):
-            if self.step[r] < 0:
-                continue
-            with torch.no_grad():
-                for name, p in model.named_parameters():
-                    p.copy_(getattr(self, self._key(name))[r])
 
 
 __all__ = ["TRAININGS", "DynamicsTask"]

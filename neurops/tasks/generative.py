@@ -44,21 +44,40 @@ class GenerativeOperatorTask(Task):
 
     Parameters
     ----------
-    model_kwargs : keyword arguments of :class:`neurops.models.dgno.DGNO` (``resolution`` is
+    model_kwargs
+        keyword arguments of :class:`neurops.models.dgno.DGNO` (``resolution`` is
         taken from the training data when absent).
-    pde : the physics; ``"darcy"`` (``-div(a grad u) = forcing``).
-    forcing : source ``f`` (DGNO: 10).
-    a_interpolation : reading ``a`` at quadrature points: ``"nearest"`` (piecewise) or ``"linear"``.
-    w_data, w_pde, w_label : loss weights (paper: (1, 1) piecewise, (0.25, 1) smooth; labels 0).
-    n_particles : test functions per step (paper: 100).
-    radius_min, radius_max : test-function radii (paper: 1e-4 both).
-    n_quad_per_axis : grid points per axis of the ball quadrature (paper: 7 piecewise, 9 smooth).
-    residual_weight : ``w_r`` of :class:`~neurops.physics.pdes.DarcyProblem` (None: paper's choice).
-    top_k : top-k squared residual term (paper: 1000 for smooth Darcy; 0 off).
-    optimizer : default AdamW with the paper's lr 5e-4 and weight decay 1e-4.
-    lr_scheduler : default :class:`~neurops.tasks.schedules.StepDecay` halving the learning rate
+    pde
+        the physics; ``"darcy"`` (``-div(a grad u) = forcing``).
+    forcing
+        source ``f`` (DGNO: 10).
+    a_interpolation
+        reading ``a`` at quadrature points: ``"nearest"`` (piecewise) or ``"linear"``.
+    w_data
+        weight of the data (coefficient reconstruction) loss (paper: 1 piecewise, 0.25 smooth).
+    w_pde
+        weight of the weak-form residual loss (paper: 1).
+    w_label
+        weight of the loss on labelled solutions (paper: 0).
+    n_particles
+        test functions per step (paper: 100).
+    radius_min
+        smallest test-function radius (paper: 1e-4).
+    radius_max
+        largest test-function radius (paper: 1e-4).
+    n_quad_per_axis
+        grid points per axis of the ball quadrature (paper: 7 piecewise, 9 smooth).
+    residual_weight
+        ``w_r`` of :class:`~neurops.physics.pdes.DarcyProblem` (None: paper's choice).
+    top_k
+        top-k squared residual term (paper: 1000 for smooth Darcy; 0 off).
+    optimizer
+        default AdamW with the paper's lr 5e-4 and weight decay 1e-4.
+    lr_scheduler
+        default :class:`~neurops.tasks.schedules.StepDecay` halving the learning rate
         every fifth of the epochs, as in the paper.
-    seed : seed of the particle draws (their generator travels with checkpoints).
+    seed
+        seed of the particle draws (their generator travels with checkpoints).
     """
 
     default_optimizer = partial(torch.optim.AdamW, lr=5e-4, weight_decay=1e-4)

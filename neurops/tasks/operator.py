@@ -31,24 +31,32 @@ class OperatorTask(Task):
 
     Parameters
     ----------
-    model : registry name (``neurops.models.available()``).
-    model_kwargs : keyword arguments of the model; ``in_channels`` / ``out_channels`` are
+    model
+        registry name (``neurops.models.available()``).
+    model_kwargs
+        keyword arguments of the model; ``in_channels`` / ``out_channels`` are
         filled in from the data when absent, and so are ``boundary`` (from the file's boundary
         attributes) and ``reference_resolution`` (the training grid) for models that take
         them, such as MgNO; pass ``reference_resolution: null`` to keep a model's grid-unit
         behaviour.
-    loss : ``rel_l2`` (default), ``rel_h1`` (finite differences) or another name in
+    loss
+        ``rel_l2`` (default), ``rel_h1`` (finite differences) or another name in
         :data:`neurops.metrics.field.LOSSES`; relative losses are averaged over the batch.
-    optimizer : ``params -> Optimizer`` (default: AdamW, lr 1e-3, weight decay 1e-4), see
+    optimizer
+        ``params -> Optimizer`` (default: AdamW, lr 1e-3, weight decay 1e-4), see
         :class:`~neurops.tasks.base.Task`.
-    lr_scheduler : default :class:`~neurops.tasks.schedules.OneCycle` (``pct_start`` 0.2,
+    lr_scheduler
+        default :class:`~neurops.tasks.schedules.OneCycle` (``pct_start`` 0.2,
         ``div_factor`` 25, ``final_div_factor`` 1e4, per step over the whole run); any torch
         scheduler, another :mod:`~neurops.tasks.schedules` schedule, or None.
-    normalize : fit Gaussian normalizers on inputs and outputs.
-    normalizer_batches : fit the normalizers on the first ``normalizer_batches * batch_size`` training
+    normalize
+        fit Gaussian normalizers on inputs and outputs.
+    normalizer_batches
+        fit the normalizers on the first ``normalizer_batches * batch_size`` training
         samples (default: all). They are streamed batch by batch; under DDP every process reads
         its share and the moments are merged across processes, so all hold the same normalizers.
-    compile : run the model through ``torch.compile``: ``True`` (the default backend, inductor,
+    compile
+        run the model through ``torch.compile``: ``True`` (the default backend, inductor,
         which needs a C++ compiler on CPU) or a backend name such as ``"aot_eager"``. The first
         step compiles (a minute or more for MgNO on a small CPU); on CPU later steps of MgNO were
         no faster than eager channels-last MgNO (``benchmarks/mgno_speed.py --compile``).

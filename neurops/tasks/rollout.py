@@ -55,10 +55,13 @@ def autoregressive_rollout(step_fn: Callable[[torch.Tensor], torch.Tensor], x: t
 
     Parameters
     ----------
-    step_fn : maps the last frames ``[B, C_in, *spatial]`` to the next ones
+    step_fn
+        maps the last frames ``[B, C_in, *spatial]`` to the next ones
         ``[B, C_step, *spatial]`` (time-major channels).
-    x : [B, C_in, *spatial], the initial input frames.
-    n_steps : K, number of applications.
+    x
+        [B, C_in, *spatial], the initial input frames.
+    n_steps
+        K, number of applications.
 
     Returns
     -------
@@ -78,9 +81,12 @@ def teacher_forcing_windows(x: torch.Tensor, y: torch.Tensor, n_steps: int) -> t
 
     Parameters
     ----------
-    x : [B, C_in, *spatial], input frames.
-    y : [B, K * C_step, *spatial], the true frames that follow.
-    n_steps : K.
+    x
+        [B, C_in, *spatial], input frames.
+    y
+        [B, K * C_step, *spatial], the true frames that follow.
+    n_steps
+        K.
 
     Returns
     -------
@@ -105,12 +111,21 @@ class RolloutTask(OperatorTask):
 
     Parameters
     ----------
-    model, model_kwargs : registry name and keyword arguments of the one-step model.
-    t_in, t_out : input frames and rolled-out frames (default: the datamodule's).
-    step : frames predicted per model call; ``t_out`` must be a multiple of it.
-    training : ``"rollout"`` (back-propagation through the rollout) or
+    model
+        registry name of the one-step model.
+    model_kwargs
+        keyword arguments of the one-step model.
+    t_in
+        input frames (default: the datamodule's).
+    t_out
+        rolled-out frames (default: the datamodule's).
+    step
+        frames predicted per model call; ``t_out`` must be a multiple of it.
+    training
+        ``"rollout"`` (back-propagation through the rollout) or
         ``"teacher_forcing"`` (each step sees the true previous frames).
-    plot : save per-step error curves (JSON; the command's trainer adds the PNG) after validation/test runs.
+    plot
+        save per-step error curves (JSON; the command's trainer adds the PNG) after validation/test runs.
     **kwargs : every other argument of :class:`~neurops.tasks.operator.OperatorTask` (``loss``,
         ``optimizer``, ``lr_scheduler``, ``normalize``, ``compile`` ...); the loss is averaged
         over the rollout steps.

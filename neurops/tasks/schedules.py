@@ -79,9 +79,12 @@ class OneCycle(RunSchedule):
 
     Parameters
     ----------
-    pct_start : fraction of the run spent rising.
-    div_factor : peak / initial learning rate.
-    final_div_factor : initial / final learning rate.
+    pct_start
+        fraction of the run spent rising.
+    div_factor
+        peak / initial learning rate.
+    final_div_factor
+        initial / final learning rate.
     """
 
     interval: Interval = "step"
@@ -106,8 +109,10 @@ class StepDecay(RunSchedule):
 
     Parameters
     ----------
-    every : fraction of the epochs between two decays, in (0, 1].
-    gamma : factor per decay.
+    every
+        fraction of the epochs between two decays, in (0, 1].
+    gamma
+        factor per decay.
     """
 
     def __init__(self, every: float = 0.2, gamma: float = 0.5) -> None:
@@ -121,7 +126,13 @@ class StepDecay(RunSchedule):
 
 
 class Cosine(RunSchedule):
-    """Cosine annealing from the optimizer's learning rate to ``eta_min`` over the run's epochs."""
+    """Cosine annealing from the optimizer's learning rate to ``eta_min`` over the run's epochs.
+
+    Parameters
+    ----------
+    eta_min
+        the learning rate at the last epoch (>= 0).
+    """
 
     def __init__(self, eta_min: float = 0.0) -> None:
         if eta_min < 0:
@@ -140,7 +151,8 @@ class ExponentialTo(RunSchedule):
 
     Parameters
     ----------
-    lr_end : learning rate after the last epoch (> 0).
+    lr_end
+        learning rate after the last epoch (> 0).
     """
 
     def __init__(self, lr_end: float = 1e-6) -> None:

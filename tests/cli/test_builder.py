@@ -41,6 +41,21 @@ def test_numpydoc_lines_are_the_help():
     assert docs["overwrite"] == "replace 'out'."
 
 
+def test_numpydoc_entries_without_a_colon_are_read_too():
+    def fit(alpha: float = 0.1, n_bins: int = 30) -> None:
+        """Fit.
+
+        Parameters
+        ----------
+        alpha
+            forcing strength,
+            on two lines.
+        n_bins : bins per dimension.
+        """
+
+    assert parameter_docs(fit) == {"alpha": "forcing strength, on two lines.", "n_bins": "bins per dimension."}
+
+
 def test_a_class_takes_the_help_of_the_fields_it_inherits():
     @dataclasses.dataclass
     class Base:

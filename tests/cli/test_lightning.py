@@ -156,3 +156,39 @@ def test_instantiate_builds_a_config_as_fit_does(operator_file, tmp_path):
     assert type(optimizer) is torch.optim.AdamW and optimizer.defaults["lr"] == 5e-4
     assert isinstance(task.scheduler_factory, OneCycle) and task.scheduler_factory.div_factor == 2.0
     assert Path(dm.path) == operator_file and dm.batch_size == 8
+
+
+def test_every_option_of_the_shipped_tasks_and_data_modules_has_a_help_text():
+    """`neurops fit --model.help CLASS` / `--data.help CLASS` show jsonargparse's reading of the docstrings
+    (docstring_parser, numpydoc): every parameter needs an entry it reads as a description ("name" on its line,
+    the text indented below; "name : text" is read as a type and showed no help)."""
+    import inspect
+
+    import docstring_parser
+
+    from neurops.data.datamodule import (
+        DCDMDataModule,
+        DynamicsDataModule,
+        GenerativeDataModule,
+        OperatorDataModule,
+        RolloutDataModule,
+    )
+    from neurops.tasks import DCDMTask, DynamicsTask, GenerativeOperatorTask, OperatorTask, RolloutTask
+    from neurops.tasks.callbacks import BestCheckpoint, LastCheckpoint
+    from neurops.tasks.schedules import Cosine, ExponentialTo, OneCycle, StepDecay
+
+    missing = {}
+    for cls in (OperatorTask, RolloutTask, DynamicsTask, GenerativeOperatorTask, DCDMTask, OperatorDataModule,
+                RolloutDataModule, DynamicsDataModule, GenerativeDataModule, DCDMDataModule, BestCheckpoint,
+                LastCheckpoint, OneCycle, StepDecay, Cosine, ExponentialTo):
+        described = {}
+        for source in reversed(cls.__mro__):  # base classes first, as jsonargparse reads them
+            if source.__module__.startswith("neurops") and source.__doc__:
+                parsed = docstring_parser.parse(source.__doc__, style=docstring_parser.DocstringStyle.AUTO)
+                described.update({p.arg_name: p.description for p in parsed.params if p.description})
+        params = [p for p in inspect.signature(cls.__init__).parameters.values()
+                  if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+        lacking = [p.name for p in params if p.name not in described]
+        if lacking:
+            missing[cls.__name__] = lacking
+    assert not missing, f"parameters without a help text under --model.help / --data.help: {missing}"

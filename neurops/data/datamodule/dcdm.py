@@ -62,14 +62,25 @@ class DCDMDataModule(L.LightningDataModule):
 
     Parameters
     ----------
-    coefficients : ``[M, *nodes]`` coefficient fields, or a neurops HDF5 file whose input
+    coefficients
+        ``[M, *nodes]`` coefficient fields, or a neurops HDF5 file whose input
         ``field`` of ``split`` holds them (its first ``n_matrices`` samples).
-    field, split, n_matrices : where the coefficients are in a file.
-    num_ritz : Lanczos steps per matrix (the paper uses up to 10 000).
-    num_rhs : right-hand sides in the pool of each matrix.
-    batch_size : right-hand sides per step.
-    steps_per_epoch : optimizer steps per epoch.
-    seed : seeds the Lanczos start vectors, the pools and the draws (default: the run's seed,
+    field
+        the input field holding the coefficients in a file.
+    split
+        the split holding them.
+    n_matrices
+        how many of its samples (the first ones).
+    num_ritz
+        Lanczos steps per matrix (the paper uses up to 10 000).
+    num_rhs
+        right-hand sides in the pool of each matrix.
+    batch_size
+        right-hand sides per step.
+    steps_per_epoch
+        optimizer steps per epoch.
+    seed
+        seeds the Lanczos start vectors, the pools and the draws (default: the run's seed,
         ``PL_GLOBAL_SEED``, which ``seed_everything`` sets; else 0).
 
     References

@@ -28,22 +28,34 @@ class DynamicsDataModule(L.LightningDataModule):
 
     Parameters
     ----------
-    path : HDF5 file of kind ``trajectory`` (``neurops data generate lorenz63`` or
+    path
+        HDF5 file of kind ``trajectory`` (``neurops data generate lorenz63`` or
         ``neurops data import-series``).
-    seq_len : window length T~ (each window holds ``T~ + 1`` points: an initial one and
+    seq_len
+        window length T~ (each window holds ``T~ + 1`` points: an initial one and
         T~ targets).
-    batch_size : windows per batch.
-    batches_per_epoch : batches per training epoch.
-    field : the state field to read (default: the file's only field).
-    train_split, val_split : split names; ``val_split=None`` skips validation. A test
-        split (``test``, ``test@...``) is refused as ``val_split``.
-    val_from_train : validate on the last ``val_from_train`` fraction of every training
+    batch_size
+        windows per batch.
+    batches_per_epoch
+        batches per training epoch.
+    field
+        the state field to read (default: the file's only field).
+    train_split
+        the split trained on.
+    val_split
+        the split that selects checkpoints; ``None`` skips validation. A test split (``test``,
+        ``test@...``) is refused.
+    val_from_train
+        validate on the last ``val_from_train`` fraction of every training
         trajectory (contiguous in time) and train on the rest, for files without a ``val``
         split; ``None`` (default) uses ``val_split``.
-    val_length : validation series are cut to their first ``val_length`` points (>= 2; None: uncut).
-    seed : seed of the window positions (default: the run's seed, ``PL_GLOBAL_SEED``, which
+    val_length
+        validation series are cut to their first ``val_length`` points (>= 2; None: uncut).
+    seed
+        seed of the window positions (default: the run's seed, ``PL_GLOBAL_SEED``, which
         ``seed_everything`` sets; else 0).
-    num_workers : DataLoader workers (the data is held in memory; 0 is usually fastest).
+    num_workers
+        DataLoader workers (the data is held in memory; 0 is usually fastest).
 
     Attributes
     ----------

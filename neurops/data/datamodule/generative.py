@@ -19,15 +19,26 @@ class GenerativeDataModule(SplitLoaders, L.LightningDataModule):
 
     Parameters
     ----------
-    train_path : file whose ``train_split`` provides the coefficient field (kind
+    train_path
+        file whose ``train_split`` provides the coefficient field (kind
         ``input_only`` or ``operator``; outputs, if any, are passed on as labels ``y``).
-    eval_path : ``operator`` file with labelled ``val_split`` / ``test*`` splits
+    eval_path
+        ``operator`` file with labelled ``val_split`` / ``test*`` splits
         (default: ``train_path``).
-    batch_size : batch size of all loaders.
-    num_workers : DataLoader worker processes.
-    input_field, output_field : names of the coefficient and solution fields.
-    train_split, val_split : split names (``val_split=None`` skips validation).
-    test_splits : test split names of ``eval_path`` (default: every ``test*`` split).
+    batch_size
+        batch size of all loaders.
+    num_workers
+        DataLoader worker processes.
+    input_field
+        name of the coefficient field.
+    output_field
+        name of the solution field.
+    train_split
+        the split trained on.
+    val_split
+        the validation split (``None`` skips validation).
+    test_splits
+        test split names of ``eval_path`` (default: every ``test*`` split).
     """
 
     def __init__(self, train_path: str | os.PathLike, eval_path: str | os.PathLike | None = None,

@@ -28,16 +28,26 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
 
     Parameters
     ----------
-    path : HDF5 file (kind ``operator``), or a folder or list of files holding one data set
+    path
+        HDF5 file (kind ``operator``), or a folder or list of files holding one data set
         (e.g. the shards of ``neurops data generate --shard I/N``), read as one.
-    batch_size : training batch size (evaluation uses the same).
-    num_workers : DataLoader worker processes (each opens the file itself).
-    input_fields, output_fields : fields to stack as channels (default: all).
-    train_split, val_split : split names; ``val_split=None`` skips validation. A file without
-        ``val_split`` can be tested and predicted on; ``fit`` and ``validate`` then stop with one
-        error naming ``--data.val_split null``.
-    test_splits : test split names (default: every ``test*`` split, training resolution first).
-    train_strides : multi-resolution training: each training batch keeps every ``s``-th grid
+    batch_size
+        training batch size (evaluation uses the same).
+    num_workers
+        DataLoader worker processes (each opens the file itself).
+    input_fields
+        input fields to stack as channels (default: all).
+    output_fields
+        output fields to stack as channels (default: all).
+    train_split
+        the split trained on.
+    val_split
+        the validation split; ``None`` skips validation. A file without it can be tested and
+        predicted on; ``fit`` and ``validate`` then stop with one error naming ``--data.val_split null``.
+    test_splits
+        test split names (default: every ``test*`` split, training resolution first).
+    train_strides
+        multi-resolution training: each training batch keeps every ``s``-th grid
         point of its samples, with ``s`` drawn per step from this list (e.g. ``[1, 2]`` trains
         on 65- and 33-node grids from a 65-node file; ``[2]`` on the 33-node grid alone). Every
         stride must map the training grid onto a coarser grid of the same domain (``s``
@@ -179,15 +189,32 @@ class RolloutDataModule(OperatorDataModule):
 
     Parameters
     ----------
-    path : HDF5 file (kind ``trajectory``), or a folder or list of files holding one data set.
-    t_in, t_out : input and target frames per sample (FNO/LSM: 10, 10; MgNO: 1, 10).
-    batch_size, num_workers : loader settings.
-    fields : state fields (default: all).
-    train_split, val_split, test_splits : split names, as in ``OperatorDataModule``.
-    start, window_stride, time_stride : window placement (see :func:`window_starts`);
-        ``window_stride`` applies to the training split only, evaluation uses one
-        window per trajectory starting at ``start``.
-    max_train_trajectories : use only the first trajectories of the training split.
+    path
+        HDF5 file (kind ``trajectory``), or a folder or list of files holding one data set.
+    t_in
+        input frames per sample (FNO/LSM: 10; MgNO: 1).
+    t_out
+        target frames per sample (FNO/LSM/MgNO: 10).
+    batch_size
+        samples per training batch (evaluation uses the same).
+    num_workers
+        DataLoader worker processes.
+    fields
+        state fields (default: all).
+    train_split
+        the split trained on.
+    val_split
+        the validation split, as in ``OperatorDataModule``.
+    test_splits
+        the test splits, as in ``OperatorDataModule``.
+    start
+        first stored frame of the first window (evaluation uses one window per trajectory, starting here).
+    window_stride
+        stored frames between the starts of training windows (see :func:`window_starts`).
+    time_stride
+        use every ``time_stride``-th stored frame.
+    max_train_trajectories
+        use only the first trajectories of the training split.
     """
 
     kind = "trajectory"

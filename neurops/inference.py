@@ -47,6 +47,9 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     source = read_meta(data)  # a bad data file fails before the checkpoint is loaded
     check_output_path(out, overwrite=overwrite, inputs=[*data_files(data), ckpt])
     splits = list(splits) if splits else list_splits(data)
+    twice = sorted({s for s in splits if splits.count(s) > 1})
+    if twice:
+        raise ConfigError(f"--splits names {twice} more than once; name each split once.")
     _, task = load(ckpt, ("operator", "rollout"), command="neurops predict")
     fields = task.data_fields or {}
     out_names = fields.get("outputs") or [f"y{i}" for i in range(task.hparams.model_kwargs["out_channels"])]

@@ -265,6 +265,7 @@ def _consistency_problems(summaries: Sequence[FileSummary]) -> list[str]:
                 problems.append(f"{runs[key].name} and {s.path.name} hold the same samples (same generator "
                                 "options and seed)")
             runs.setdefault(key, s.path)
+        problems += _problem_differences(summaries)
     reference: dict[str, FileSummary] = {}
     for s in summaries:
         for split, info in s.splits.items():
@@ -280,6 +281,30 @@ def _consistency_problems(summaries: Sequence[FileSummary]) -> list[str]:
                 problems.append(f"split {split!r}: {s.path.name} and {ref.path.name} have different grids or times")
     if "train" not in reference and first.attrs.get("kind") in ("operator", "input_only", "trajectory"):
         problems.append("no file has a 'train' split")
+    return problems
+
+
+#: generator options that may differ between the files of one data set: sample counts, seeds, storage, solver
+_RUN_OPTIONS = {"n_train", "n_val", "n_test", "seed", "compression", "solver", "rtol", "test_resolutions"}
+
+
+def _problem_differences(summaries: Sequence[FileSummary]) -> list[str]:
+    """Generated files whose generator options other than :data:`_RUN_OPTIONS` differ hold different problems
+    (another GRF, viscosity or noise level): merged, the data set's ``parameters`` would describe only the first."""
+    generated = [s for s in summaries if isinstance(s.attrs.get("generator"), dict)]
+    if not generated:
+        return []
+    first = generated[0]
+    options = {k: v for k, v in first.attrs["generator"].items() if k not in _RUN_OPTIONS}
+    problems = []
+    for s in generated[1:]:
+        other = {k: v for k, v in s.attrs["generator"].items() if k not in _RUN_OPTIONS}
+        differ = sorted(k for k in options.keys() | other.keys() if options.get(k) != other.get(k))
+        if differ:
+            shown = ", ".join(f"{k} {options.get(k)!r} vs {other.get(k)!r}" for k in differ[:3])
+            problems.append(f"{first.path.name} and {s.path.name} were generated for different problems ({shown}); "
+                            "a data set holds samples of one problem (for more samples, generate with another "
+                            "--seed and the same settings)")
     return problems
 
 

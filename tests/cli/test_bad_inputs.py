@@ -261,6 +261,9 @@ CASES = [
      "workers must be a whole number >= 1"),
     ("generate-existing-out", _good, ["data", "generate", "darcy", "--n-train", "2", "--out", "{tmp}/good.h5"],
      "already exists"),
+    ("predict-split-twice", _good,  # used to fail inside the writer: "split 'test' was already created"
+     ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5", "--splits", "test",
+      "test"], "names ['test'] more than once"),
     ("predict-batch-size-zero", _good,
      ["predict", "--ckpt", "{tmp}/none.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/p.h5", "--batch-size", "0"],
      "batch_size"),

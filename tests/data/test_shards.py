@@ -98,6 +98,20 @@ def test_a_list_of_files_must_hold_one_data_set(tmp_path):
         data_files(empty)
 
 
+def test_generated_files_of_one_data_set_share_the_problem(darcy_run, tmp_path):
+    """Runs with other seeds or sizes add samples of one problem; a run with another GRF or forcing is another
+    problem (merged, the data set's parameters used to describe only the first file)."""
+    full, _ = darcy_run
+    more = _darcy(tmp_path / "more.h5", seed=4, n_train=5)
+    assert data_files([full, more]) == [full, more]
+    for change, shown in (({"alpha": 3.0}, "alpha 2.0 vs 3.0"), ({"forcing": 2.0}, "forcing 1.0 vs 2.0")):
+        other = _darcy(tmp_path / f"other_{next(iter(change))}.h5", seed=5, **change)
+        with pytest.raises(DataError, match=rf"full.h5 and other_\w+.h5 were generated for different problems "
+                                            rf"\({shown}\)"):
+            data_files([full, other])
+        assert any("different problems" in p for p in check_file([full, other]))
+
+
 def test_data_module_reads_a_folder_as_one_data_set_sharded_across_ranks_and_workers(darcy_run):
     full, shards = darcy_run
     dm = OperatorDataModule(shards, batch_size=4)

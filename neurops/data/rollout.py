@@ -99,6 +99,9 @@ class H5RolloutDataset(H5SplitDataset):
         time_stride: int = 1,
         max_trajectories: int | None = None,
     ) -> None:
+        if max_trajectories is not None and max_trajectories < 1:
+            raise ConfigError(f"max_trajectories must be >= 1 (None: all of them), got {max_trajectories}; 0 would "
+                              "leave nothing to train on.")
         self.t_in, self.t_out, self.time_stride = int(t_in), int(t_out), int(time_stride)
         self._wanted = fields
         super().__init__(path, split)

@@ -104,6 +104,10 @@ def test_errors_name_the_problem(traj_file, tmp_path):
         H5RolloutDataset(traj_file, "nope", 1, 1)
     with pytest.raises(DataError, match="generate longer"):
         H5RolloutDataset(traj_file, "train", 8, 8)
+    for bad in (0, -1):  # 0 used to give an empty training set without a word
+        with pytest.raises(ConfigError, match=f"max_trajectories must be >= 1 .*got {bad}"):
+            H5RolloutDataset(traj_file, "train", 1, 1, max_trajectories=bad)
+    assert len(H5RolloutDataset(traj_file, "train", 1, 1, max_trajectories=1)) >= 1
     op = tmp_path / "op.h5"
     with H5Writer(op, DatasetMeta(kind="operator", name="op", dims=["x"])) as w:
         w.add_split("train", coords={"x": np.arange(3.0)}, inputs={"a": np.ones((2, 3))},

@@ -21,7 +21,7 @@ from neurops.checkpoints import load
 from neurops.dynamics.analyze import analyze_model
 from neurops.dynamics.evaluate import read_series, spectrum_smoothing
 from neurops.errors import ConfigError, OutputExistsError
-from neurops.utils.io import atomic_path
+from neurops.utils.io import atomic_path, check_output_folder
 from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
 
 _OUTPUTS = ("analysis.json", "attractor.png", "power_spectra.png", "symbolic_graph.png")
@@ -75,10 +75,8 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
                           + (f"{task.members} members." if task.members else "one model (use --member 0 or none)."))
     model = task.member_models(member_state)[member or 0]
     model = model.double()
-    out_dir = Path(out) if out else default_analysis_folder(ckpt, member if task.members else None, member_state)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {out_dir} is a file; analyze writes a folder of figures and analysis.json: "
-                          "give a folder path (it is created if missing).")
+    out_dir = check_output_folder(out or default_analysis_folder(ckpt, member if task.members else None, member_state),
+                                  "analyze writes a folder of figures and analysis.json")
     earlier = [name for name in _OUTPUTS if (out_dir / name).exists()]
     if earlier and not overwrite:  # before any work: an earlier analysis is the user's result
         raise OutputExistsError(f"{out_dir} already holds an earlier analysis ({', '.join(earlier)}); pass "

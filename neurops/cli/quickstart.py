@@ -25,7 +25,7 @@ from neurops.data.generators import get_generator
 from neurops.data.reader import read_meta
 from neurops.errors import ConfigError
 from neurops.kernels import check_modes
-from neurops.utils.io import atomic_path
+from neurops.utils.io import atomic_path, check_output_folder
 from neurops.utils.seeding import seed_everything
 from neurops.viz.fields import plot_prediction
 
@@ -48,9 +48,7 @@ def _dataset(out: Path, n_train: int, n_test: int, resolution: int, test_resolut
 
 def _check_settings(out: Path, epochs: int | None, batch_size: int | None, lr: float | None) -> None:
     """One ``ConfigError`` for a setting the run would refuse, before the data are generated (minutes)."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; the quickstart writes a folder (data, run, figure, summary): "
-                          "give a folder path (it is created if missing).")
+    check_output_folder(out, "the quickstart writes a folder (data, run, figure, summary)")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}.")

@@ -83,6 +83,15 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool,
     return target
 
 
+def check_output_folder(path: str | os.PathLike, writes: str) -> Path:
+    """The output folder ``path`` (created later, if missing), refused before any work if it is a file; ``writes``
+    says what the command puts there (e.g. ``"analyze writes a folder of figures and analysis.json"``)."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out {target} is a file; {writes}: give a folder path (it is created if missing).")
+    return target
+
+
 def _same_file(a: Path, b: Path) -> bool:
     """Whether ``a`` and ``b`` name one file (also through links or different spellings)."""
     if a.exists() and b.exists():

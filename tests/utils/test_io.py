@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from neurops.errors import ConfigError
-from neurops.utils.io import atomic_path, check_output_path, remove_stale_temporaries, temporary_owner
+from neurops.utils.io import (
+    atomic_path,
+    check_output_folder,
+    check_output_path,
+    remove_stale_temporaries,
+    temporary_owner,
+)
 
 WRITER = """
 import sys, time
@@ -42,6 +48,16 @@ def test_directory_and_existing_output_are_refused_before_writing(tmp_path):
     with pytest.raises(FileExistsError, match="--overwrite"), atomic_path(tmp_path / "a.h5", overwrite=False):
         pass
     assert (tmp_path / "a.h5").read_text() == "keep"
+
+
+def test_an_output_folder_may_exist_or_not_but_not_be_a_file(tmp_path):
+    assert check_output_folder(tmp_path / "new", "x writes figures") == tmp_path / "new"
+    assert not (tmp_path / "new").exists()  # created by the command when it writes, not here
+    assert check_output_folder(tmp_path, "x writes figures") == tmp_path
+    (tmp_path / "f.txt").write_text("mine")
+    with pytest.raises(ConfigError, match=r"--out .*f.txt is a file; x writes figures: give a folder path"):
+        check_output_folder(tmp_path / "f.txt", "x writes figures")
+    assert (tmp_path / "f.txt").read_text() == "mine"
 
 
 def test_an_output_that_is_an_input_is_refused_even_with_overwrite(tmp_path):

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from neurops.data.generators.base import register_generator
-from neurops.data.generators.grf import gaussian_random_field
+from neurops.data.generators.grf import check_grf_settings, gaussian_random_field
 from neurops.data.generators.periodic import generate_periodic, split_sizes
 from neurops.data.shards import Shard
 from neurops.errors import ConfigError
@@ -86,9 +86,7 @@ class BurgersConfig:
             raise ConfigError(f"t_final must be > 0, got {self.t_final}.")
         if self.n_frames < 2:
             raise ConfigError(f"n_frames must be >= 2 (t = 0 and t = t_final), got {self.n_frames}.")
-        if not (self.alpha > 0 and self.tau > 0 and self.sigma >= 0):
-            raise ConfigError(f"the initial-condition GRF needs alpha > 0, tau > 0, sigma >= 0; got {self.alpha}, "
-                              f"{self.tau}, {self.sigma}.")
+        check_grf_settings(self.alpha, self.tau, self.sigma, "the initial-condition GRF")
 
 
 @register_generator("burgers", BurgersConfig)

@@ -42,7 +42,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from neurops.data.generators.base import register_generator
-from neurops.data.generators.grf import gaussian_random_field, grf_default_sigma
+from neurops.data.generators.grf import check_grf_settings, gaussian_random_field, grf_default_sigma
 from neurops.data.metadata import DatasetMeta
 from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
@@ -129,8 +129,7 @@ class DarcyConfig:
                               f"{[self.resolution, *self.test_resolutions]}.")
         if self.coefficient == "piecewise" and not (self.a_high > 0 and self.a_low > 0):
             raise ConfigError(f"a_high and a_low must be > 0, got {self.a_high} and {self.a_low}.")
-        if not (self.alpha > 0 and self.tau > 0 and self.sigma >= 0):
-            raise ConfigError(f"GRF needs alpha > 0, tau > 0, sigma >= 0; got {self.alpha}, {self.tau}, {self.sigma}.")
+        check_grf_settings(self.alpha, self.tau, self.sigma)
         if self.fine_factor < 1 or self.fine_resolution < 0:
             raise ConfigError(f"fine_factor must be >= 1 and fine_resolution >= 0 (0 = automatic), got "
                               f"{self.fine_factor} and {self.fine_resolution}.")

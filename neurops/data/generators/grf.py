@@ -75,6 +75,13 @@ def _check_args(shape: Sequence[int], alpha: float, tau: float, boundary: str) -
     return shape
 
 
+def check_grf_settings(alpha: float, tau: float, sigma: float, what: str = "GRF") -> None:
+    """One ``ConfigError`` unless ``alpha > 0``, ``tau > 0`` and ``sigma >= 0``: the GRF settings of a generator's
+    config, checked when it is configured (``what`` names the field, e.g. ``"the initial-condition GRF"``)."""
+    if not (alpha > 0 and tau > 0 and sigma >= 0):
+        raise ConfigError(f"{what} needs alpha > 0, tau > 0, sigma >= 0; got {alpha}, {tau}, {sigma}.")
+
+
 def grf_default_sigma(alpha: float, tau: float, ndim: int) -> float:
     """The default amplitude ``sigma = tau^(alpha - d/2)`` (see the module docstring)."""
     return float(tau ** (alpha - ndim / 2))

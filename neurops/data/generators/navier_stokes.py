@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from neurops.data.generators.base import register_generator
-from neurops.data.generators.grf import gaussian_random_field
+from neurops.data.generators.grf import check_grf_settings, gaussian_random_field
 from neurops.data.generators.periodic import generate_periodic, split_sizes
 from neurops.data.shards import Shard
 from neurops.errors import ConfigError
@@ -99,9 +99,7 @@ class NavierStokesConfig:
         if not math.isclose(self.t_final / self.record_dt, round(self.t_final / self.record_dt), rel_tol=1e-9):
             raise ConfigError(f"t_final={self.t_final} is not a multiple of record_dt={self.record_dt}; "
                               "choose them so that the frames are equally spaced up to t_final.")
-        if not (self.alpha > 0 and self.tau > 0 and self.sigma >= 0):
-            raise ConfigError(f"the initial-vorticity GRF needs alpha > 0, tau > 0, sigma >= 0; got {self.alpha}, "
-                              f"{self.tau}, {self.sigma}.")
+        check_grf_settings(self.alpha, self.tau, self.sigma, "the initial-vorticity GRF")
         if not math.isfinite(self.forcing_amplitude):
             raise ConfigError(f"forcing_amplitude must be a finite number (0: no forcing), got "
                               f"{self.forcing_amplitude}.")

@@ -109,7 +109,7 @@ class DynamicsDataModule(L.LightningDataModule):
                                                   self.train_series[:, -n_val:])
         elif val_split is not None:
             self.val_series = self._series(read_split(self.path, val_split)["states"][self.field], val_split)
-        if self.val_series is not None and val_length:
+        if self.val_series is not None and val_length is not None:  # >= 2, checked above
             self.val_series = self.val_series[:, :val_length]
         if self.train_series.shape[1] < seq_len + 1:
             raise DataError(f"split {train_split!r} has series of {self.train_series.shape[1]} steps"

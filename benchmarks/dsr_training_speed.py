@@ -41,6 +41,7 @@ seed study costs in a real run.
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -140,56 +141,67 @@ FIT_SETTINGS = {
 
 
 class _ValidationClock(L.Callback):
-    """Seconds spent in validation epochs."""
+    """Seconds rank zero spends in validation epochs (in shared memory: forked DDP processes add to it too)."""
 
     def __init__(self) -> None:
-        self.seconds, self._start = 0.0, 0.0
+        self.seconds, self._start = multiprocessing.get_context("fork").Value("d", 0.0), 0.0
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = clock()
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.seconds += clock() - self._start
+        if trainer.is_global_zero:
+            self.seconds.value += clock() - self._start
 
 
 def fit_seconds(data: Path, task: dict[str, Any], seeds: list[int] | None, epochs: int, batches: int,
-                threads: int, val_every: int) -> tuple[float, float]:
+                threads: int, val_every: int, processes: int = 1) -> tuple[float, float]:
     """Wall seconds of ``trainer.fit`` (``epochs`` epochs of ``batches`` batches of 16 windows of T~ = 200, one
-    validation every ``val_every`` epochs) and the part spent validating, on ``threads`` threads."""
+    validation every ``val_every`` epochs) and the part spent validating, on ``threads`` threads; with
+    ``processes > 1`` in that many DDP processes of ``threads`` threads each (``ddp_fork``: the children start
+    without importing anything, as in a script's own process), an ensemble's members spread over them."""
     torch.set_num_threads(threads)
     L.seed_everything(0, verbose=False)
     dm = DynamicsDataModule(data, seq_len=200, batch_size=16, batches_per_epoch=batches, val_length=10_000)
     model = DynamicsTask(**task, seeds=seeds, lambda_latent=1e-5, val_gen_length=50_000)
     validating = _ValidationClock()
+    parallel: dict[str, Any] = {"strategy": "ddp_fork", "devices": processes} if processes > 1 else {}
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_progress_bar=False,
                             enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
-                            check_val_every_n_epoch=val_every, default_root_dir=tmp, callbacks=[validating])
+                            check_val_every_n_epoch=val_every, default_root_dir=tmp, callbacks=[validating],
+                            **parallel)
         seconds, _ = timed(lambda: trainer.fit(model, datamodule=dm))
-        return seconds, validating.seconds
+        return seconds, validating.seconds.value
 
 
 def fit_rows(data_dir: Path, members: int, rounds: int, epochs: int, batches: int, val_every: int
              ) -> tuple[list[dict], dict]:
-    """Fit wall times of one model and of R members on 1 and 2 threads, alternated over ``rounds`` rounds."""
+    """Fit wall times of one model and of R members on 1 and 2 threads, and of R members spread over 2 DDP
+    processes of 1 thread, alternated over ``rounds`` rounds."""
     rows, raw = [], {}
     for label, (series, dt, task) in FIT_SETTINGS.items():
         data = import_npy(data_dir / series, f"speed_{series.split('_')[0]}", dt=dt)
-        runs = {(r, t): [] for t in (1, 2) for r in (1, members)}
+        # (members, threads per process, processes)
+        runs = {(r, t, 1): [] for t in (1, 2) for r in (1, members)} | {(members, 1, 2): []}
         for _ in range(rounds):
-            for (r, threads), times in runs.items():
+            for (r, threads, processes), times in runs.items():
                 times.append(fit_seconds(data, task, None if r == 1 else list(range(r)), epochs, batches, threads,
-                                         val_every))
+                                         val_every, processes))
         med = {k: (statistics.median(v[0] for v in times), statistics.median(v[1] for v in times))
                for k, times in runs.items()}
-        raw[label] = {f"R={r}, {t} thread(s)": {"fit_s": [v[0] for v in times], "validation_s": [v[1] for v in times]}
-                      for (r, t), times in runs.items()}
+        raw[label] = {f"R={r}, {t} thread(s), {p} process(es)": {"fit_s": [v[0] for v in times],
+                                                                 "validation_s": [v[1] for v in times]}
+                      for (r, t, p), times in runs.items()}
         row: dict[str, Any] = {"setting": label}
         for t in (1, 2):
-            one, ens = med[(1, t)], med[(members, t)]
+            one, ens = med[(1, t, 1)], med[(members, t, 1)]
             row |= {f"one model s ({t}T)": one[0], f"R={members} s ({t}T)": ens[0],
                     f"ensemble / one ({t}T)": ens[0] / one[0], f"validation s, one / R={members} ({t}T)":
                     f"{one[1]:.3g} / {ens[1]:.3g}"}
+        spread, fastest_one = med[(members, 1, 2)], min(med[(1, 1, 1)][0], med[(1, 2, 1)][0])
+        row |= {f"R={members} s (2 DDP x 1T)": spread[0], "ensemble (2 DDP) / fastest one": spread[0] / fastest_one,
+                f"validation s, R={members} (2 DDP)": spread[1]}
         rows.append(row)
         print(row, flush=True)
     return rows, raw
@@ -248,7 +260,10 @@ def main(argv: list[str] | None = None) -> None:
                  f"{args.fit_val_every} epoch(s) (a "
                  "10^4-point validation series, a 5 x 10^4-step orbit per member, D_stsp and D_H of every member), "
                  f"one model against R = {args.members}, median of {fit_rounds} alternated rounds on 1 and 2 threads "
-                 "(1T, 2T); 'validation s' is the part of the fit spent validating.\n")
+                 f"(1T, 2T), and R = {args.members} spread over 2 DDP processes of 1 thread each (2 DDP: "
+                 "`strategy='ddp_fork'`, each process trains and validates its own members; the time includes "
+                 "starting the processes); 'fastest one' is the faster of one model's 1T and 2T fits; 'validation "
+                 "s' is the part of the fit spent validating (rank zero's, for 2 DDP).\n")
     markdown = ((table + notes + "\n" if rows else "") + ens_table + ens_notes
                 + ("\n" + markdown_table(fit_table, floatfmt=".3g") + fit_notes if fit_table else ""))
     print(markdown)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 
 class WindowDataset(Dataset):
@@ -68,21 +68,40 @@ class MemberWindowSampler(Sampler):
     ----------
     samplers : one sampler per member (the same ``n_windows`` each).
     batch_size : windows per member and batch (B).
+    members : yield only these members' windows (a process's share when an ensemble's members are spread over
+        DDP processes, :mod:`neurops.tasks.member_shards`); every sampler still draws, so all processes hold
+        the same generator states. ``None``: all members.
     """
 
-    def __init__(self, samplers: list[RandomWindowSampler], batch_size: int) -> None:
+    def __init__(self, samplers: list[RandomWindowSampler], batch_size: int, members: range | None = None) -> None:
         if len({len(s) for s in samplers}) != 1:
             raise ValueError("member samplers must draw the same number of windows.")
         self.samplers, self.batch_size = samplers, batch_size
+        self.members = range(len(samplers)) if members is None else members
 
     def __len__(self) -> int:
-        return len(self.samplers) * len(self.samplers[0])
+        return len(self.members) * len(self.samplers[0])
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         draws = [list(s) for s in self.samplers]
         for lo in range(0, len(draws[0]), self.batch_size):
-            for member in draws:
-                yield from member[lo: lo + self.batch_size]
+            for r in self.members:
+                yield from draws[r][lo: lo + self.batch_size]
 
 
-__all__ = ["MemberWindowSampler", "RandomWindowSampler", "WindowDataset"]
+class OnEveryProcess(DistributedSampler):
+    """All of ``sampler`` on every process: Lightning splits a plain sampler over DDP processes but leaves a
+    :class:`~torch.utils.data.DistributedSampler` alone. For data each process must see whole (the windows of
+    its own ensemble members, every validation series)."""
+
+    def __init__(self, sampler: Sampler) -> None:  # no super().__init__: nothing is split
+        self.sampler, self.epoch = sampler, 0
+
+    def __len__(self) -> int:
+        return len(self.sampler)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator:
+        return iter(self.sampler)
+
+
+__all__ = ["MemberWindowSampler", "OnEveryProcess", "RandomWindowSampler", "WindowDataset"]

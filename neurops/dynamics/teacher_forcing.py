@@ -26,6 +26,7 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -265,10 +266,16 @@ class AdaptiveAlpha:
             self.alpha = (1.0 - self.rate) * self.alpha + self.rate * float(estimate)
         return self.alpha
 
-    def __call__(self, model: nn.Module, x: torch.Tensor) -> float | torch.Tensor:
-        """Alpha for this batch ``x : [B, T, N]`` (``[R, B, T, N]``; re-estimated every ``every`` calls)."""
+    def __call__(self, model: nn.Module, x: torch.Tensor,
+                 gather: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float | torch.Tensor:
+        """Alpha for this batch ``x : [B, T, N]`` (``[R, B, T, N]``; re-estimated every ``every`` calls).
+
+        ``gather`` turns the estimates of ``model``'s members into those of the whole ensemble, when ``model``
+        holds a DDP process's share of it (:func:`neurops.tasks.member_shards.gather_members`).
+        """
         if self._batches % self.every == 0:
-            self.update(estimate_alpha(model, x, self.method))
+            estimate = estimate_alpha(model, x, self.method)
+            self.update(estimate if gather is None else gather(torch.as_tensor(estimate)))
         self._batches += 1
         return self.alpha
 

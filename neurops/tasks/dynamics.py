@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
+from torch.nn.parallel import DistributedDataParallel
 from typing_extensions import override
 
 from neurops.dynamics.teacher_forcing import ALPHA_METHODS, AdaptiveAlpha, gtf_rollout, stf_rollout
@@ -43,6 +44,7 @@ from neurops.models.piecewise_linear import stack_members
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
 from neurops.tasks.member_best import MemberBest
+from neurops.tasks.member_shards import gather_members, member_shard, member_view
 from neurops.tasks.schedules import ExponentialTo
 
 Training = Literal["gtf", "agtf", "stf", "bptt"]
@@ -108,7 +110,10 @@ class DynamicsTask(Task):
         draws its own windows with it (:class:`~neurops.data.windows.MemberWindowSampler`), so it trains as a single
         run with ``--seed seeds[r]`` would, at a fraction of R runs' cost. Validation logs ``val/d_stsp/member_r``
         and ``val/d_h/member_r`` and their medians as ``val/d_stsp`` / ``val/d_h``; the checkpoint keeps each
-        member's best state (:meth:`member_models`). ``None``: one model, initialised with the run's seed (``seed``
+        member's best state (:meth:`member_models`). Under DDP (``--trainer.strategy ddp --trainer.devices W``,
+        with a :class:`~neurops.data.datamodule.DynamicsDataModule`) the members are spread over the W processes,
+        each training and validating its own block of them (:mod:`neurops.tasks.member_shards`): the same members
+        as in one process, W times the cores. ``None``: one model, initialised with the run's seed (``seed``
         in ``model_kwargs`` overrides it).
 
     References
@@ -157,7 +162,8 @@ class DynamicsTask(Task):
         self.alpha_schedule = (AdaptiveAlpha(alpha_method, every=alpha_every, rate=alpha_rate)
                                if training == "agtf" else None)
         self.dt = 1.0
-        self._member_val: list[np.ndarray] = []
+        self._member_val: list[np.ndarray] = []  # per validation series: [R here, 2] (D_stsp, D_H) of the members
+        self._shard: range | None = None  # the members this process trains when they are spread over DDP processes
         self._validations = 0  # member-best updates in this process (member_summary: did validation run?)
         self._train_series: np.ndarray | None = None  # [sum of T, N]: the training split (val_reference "train")
         if model_kwargs and "obs_dim" in model_kwargs:
@@ -205,20 +211,42 @@ class DynamicsTask(Task):
             self._build()
         if hasattr(dm, "member_seeds"):
             dm.member_seeds = None if self.hparams.seeds is None else list(self.hparams.seeds)
+            world = self._world_size()
+            if self.members and world > 1:  # spread the members over the processes (neurops.tasks.member_shards)
+                self._shard = dm.member_shard = member_shard(self.members, world, self.trainer.global_rank)
+                # every process updates the best states alike (from gathered scores): DDP need not broadcast them
+                # each step (torch's documented way to exclude buffers from DDP, pytorch/pytorch#43690)
+                DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+                    self, [f"member_best.{name}" for name, _ in self.member_best.named_buffers()])
+
+    def _world_size(self) -> int:
+        return self.trainer.world_size if self._trainer is not None else 1
+
+    def _local_net(self) -> torch.nn.Module:
+        """The model this process rolls out: the ensemble, or its view of this process's members."""
+        assert self.net is not None  # built in __init__ or setup
+        return self.net if self._shard is None else member_view(self.net, self._shard)
+
+    def _gather(self, local: torch.Tensor) -> torch.Tensor:
+        """Per-member values ``[R, ...]`` from this process's ``[len(shard), ...]``."""
+        return gather_members(local, self.members, self.trainer.world_size, self.all_gather)
 
     # -- training ----------------------------------------------------------------------
     def current_alpha(self, x: torch.Tensor) -> float | torch.Tensor:
         """The forcing strength used for batch ``x : [B, T+1, N]`` (``[R, B, T+1, N]`` for an ensemble; aGTF
         then gives one alpha per member, ``[R]``)."""
         if self.hparams.training == "agtf":
-            return self.alpha_schedule(self.net, x)
+            if self._shard is None:
+                return self.alpha_schedule(self.net, x)
+            alpha = self.alpha_schedule(self._local_net(), x, self._gather)  # [R], the same on every process
+            return alpha[self._shard.start: self._shard.stop]
         return self.hparams.alpha if self.hparams.training == "gtf" else 0.0
 
     def rollout(self, x: torch.Tensor) -> torch.Tensor:
         """Predictions ``[B, T, N]`` of ``x[:, 1:]`` under the configured forcing (``[R, B, T, N]`` for an ensemble)."""
         if self.hparams.training == "stf":
-            return stf_rollout(self.net, x, self.hparams.tau)[0]
-        return gtf_rollout(self.net, x, self.current_alpha(x))[0]
+            return stf_rollout(self._local_net(), x, self.hparams.tau)[0]
+        return gtf_rollout(self._local_net(), x, self.current_alpha(x))[0]
 
     def regularization(self) -> torch.Tensor:
         h = self.hparams
@@ -234,59 +262,64 @@ class DynamicsTask(Task):
     @override
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x = batch["x"]
+        shard = self._shard or range(self.members)  # the members trained here
         if self.members:  # [R * B, T+1, N], member r's windows in block r -> [R, B, T+1, N]
-            x = x.reshape(self.members, -1, *x.shape[1:])
+            x = x.reshape(len(shard), -1, *x.shape[1:])
         if self.hparams.input_noise:
             x = x + self.hparams.input_noise * torch.randn_like(x)
         pred = self.rollout(x)
-        # the members' losses are summed, so member r gets exactly the gradient of its own loss
+        # the members' losses are summed, so member r gets exactly the gradient of its own loss (times W when the
+        # members are spread over W processes: DDP averages, and each member's loss is on one process only)
         mse = (pred - x[..., 1:, :]).square().flatten(start_dim=int(bool(self.members))).mean(-1)
-        loss = mse.sum() + self.regularization()
-        if not torch.isfinite(loss):
-            where = ""
-            if self.members:
-                bad = [s for s, m in zip(self.hparams.seeds, mse.tolist()) if not math.isfinite(m)]
-                where = f" (members with seeds {bad})" if bad else ""
-            raise ModelError(f"the training loss became {float(loss)} at step {self.global_step}{where}; use "
-                             "GTF/aGTF (training: gtf) or a smaller lr.")
-        self.log("train/mse", mse.mean(), prog_bar=True)
+        world = self._world_size()
+        loss = (1 if self._shard is None else world) * mse.sum() + self.regularization()
+        if world == 1 and not torch.isfinite(loss):  # under DDP: on_before_optimizer_step, on synchronised gradients
+            bad = [s for s, m in zip(self.hparams.seeds or [], mse.tolist()) if not math.isfinite(m)]
+            self._diverged("training loss", float(loss), bad)
+        if self._shard is None:
+            self.log("train/mse", mse.mean(), prog_bar=True)
+        else:  # the epoch's mean over all members, synchronised once an epoch (each collective costs a step's time)
+            self.log("train/mse", mse.sum() * world / self.members, prog_bar=True, on_step=False, on_epoch=True,
+                     sync_dist=True)
         if self.hparams.training in ("gtf", "agtf"):
             alpha = self.current_alpha(x) if self.hparams.training == "gtf" else self.alpha_schedule.alpha
             self.log("train/alpha", float(alpha.mean()) if isinstance(alpha, torch.Tensor) else float(alpha))
         return loss
 
+    def _diverged(self, what: str, value: float, seeds: list[int]) -> None:
+        where = f" (members with seeds {seeds})" if seeds else ""
+        raise ModelError(f"the {what} became {value} at step {self.global_step}{where}; use GTF/aGTF (training: gtf) "
+                         "or a smaller lr.")
+
     @override
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        clip = self.hparams.gradient_clip
-        if not clip:
-            return
-        if not self.members:
-            torch.nn.utils.clip_grad_norm_(self.parameters(), clip)
+        """Clip each member's gradient norm to ``gradient_clip``; under DDP, stop every process together when a
+        gradient is not finite (the gradients are the same on all of them)."""
+        clip, world = self.hparams.gradient_clip, self._world_size()
+        if not clip and world == 1:
             return
         grads = [p.grad for p in self.net.parameters() if p.grad is not None]
-        norms = torch.stack([g.reshape(self.members, -1).square().sum(1) for g in grads]).sum(0).sqrt()
-        scale = (clip / (norms + 1e-6)).clamp(max=1.0)  # [R]: each member clipped on its own norm
-        for g in grads:
-            g.mul_(scale.reshape(-1, *(1,) * (g.ndim - 1)))
+        norms = torch.stack([g.reshape(self.members or 1, -1).square().sum(1) for g in grads]).sum(0).sqrt()  # [R]
+        if world > 1 and not torch.isfinite(norms).all():
+            self._diverged("gradient norm", float(norms.sum()),
+                           [s for s, n in zip(self.hparams.seeds or [], norms.tolist()) if not math.isfinite(n)])
+        if clip:
+            scale = (clip / (norms + 1e-6)).clamp(max=1.0)  # [R]: each member clipped on its own norm
+            for g in grads:
+                g.mul_(scale.reshape(-1, *(1,) * (g.ndim - 1)) if self.members else scale)
 
     # -- validation -----------------------------------------------------------------------
     @override
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         x = batch["x"][0].detach().cpu().numpy().astype(np.float64)
-        with torch.no_grad():  # one batched rollout for all members of an ensemble: [R, n, N]
-            x_gen = generate_like(self.net, x, n_steps=max(len(x), self.hparams.val_gen_length or 0))
+        with torch.no_grad():  # one batched rollout for the members of an ensemble here: [R, n, N]
+            x_gen = generate_like(self._local_net(), x, n_steps=max(len(x), self.hparams.val_gen_length or 0))
         if not self.members:
             d_stsp, d_h = self._orbit_scores(x, x_gen)
             self.log("val/d_stsp", d_stsp, prog_bar=True, batch_size=1)
             self.log("val/d_h", d_h, prog_bar=True, batch_size=1)
             return
-        values = np.array([self._orbit_scores(x, orbit) for orbit in x_gen])  # [R, 2]
-        self._member_val.append(values[:, 0])
-        for r, (d_stsp, d_h) in enumerate(values):
-            self.log(f"val/d_stsp/member_{r}", d_stsp, batch_size=1)
-            self.log(f"val/d_h/member_{r}", d_h, batch_size=1)
-        self.log("val/d_stsp", float(np.median(values[:, 0])), prog_bar=True, batch_size=1)
-        self.log("val/d_h", float(np.median(values[:, 1])), prog_bar=True, batch_size=1)
+        self._member_val.append(np.array([self._orbit_scores(x, orbit) for orbit in x_gen]))  # [R here, 2]
 
     def _orbit_scores(self, x: np.ndarray, orbit: np.ndarray) -> tuple[float, float]:
         """``(val/d_stsp, val/d_h)`` of a free-running ``orbit : [n, N]`` started on the validation series
@@ -304,15 +337,30 @@ class DynamicsTask(Task):
 
     @override
     def on_validation_epoch_end(self) -> None:
-        """Keep each member's best state: the lowest validation D_stsp (mean over the validation series)."""
-        if not self.members or self.trainer.sanity_checking:
+        """Log each member's ``val/d_stsp/member_r`` and ``val/d_h/member_r`` (means over the validation series)
+        and their medians over the members as ``val/d_stsp`` / ``val/d_h``; keep each member's best state (the
+        lowest ``val/d_stsp``)."""
+        if not self.members:
             return
-        values = torch.as_tensor(np.array(self._member_val), dtype=torch.float64, device=self.device)
+        here = len(self._shard or range(self.members))
+        values = torch.as_tensor(np.array(self._member_val).reshape(-1, here, 2), dtype=torch.float64,
+                                 device=self.device)  # [series, R here, 2]
         sums, count = values.sum(0), torch.tensor(float(len(values)), dtype=torch.float64, device=self.device)
-        if self.trainer.world_size > 1:  # the validation series are spread over the processes
+        world = self.trainer.world_size
+        if self._shard is not None:  # every process validated its own members on every series
+            sums = self._gather(sums)
+        elif world > 1:  # the validation series are spread over the processes
             sums, count = self.all_gather(sums).sum(0), self.all_gather(count).sum()
-        if count > 0:
-            self.member_best.update(self.net, (sums / count).cpu(), self.global_step)
+        if count == 0:
+            return
+        means = (sums / count).cpu().numpy()  # [R, 2]
+        for r, (d_stsp, d_h) in enumerate(means):
+            self.log(f"val/d_stsp/member_{r}", float(d_stsp), sync_dist=world > 1)
+            self.log(f"val/d_h/member_{r}", float(d_h), sync_dist=world > 1)
+        self.log("val/d_stsp", float(np.median(means[:, 0])), prog_bar=True, sync_dist=world > 1)
+        self.log("val/d_h", float(np.median(means[:, 1])), prog_bar=True, sync_dist=world > 1)
+        if not self.trainer.sanity_checking:
+            self.member_best.update(self.net, torch.from_numpy(means[:, 0]), self.global_step)
             self._validations += 1
 
     # -- ensembles -----------------------------------------------------------------------------
@@ -333,27 +381,8 @@ class DynamicsTask(Task):
         members with a finite one (ensembles; ``""`` for one model). ``neurops fit`` prints it at the end."""
         if not self.members:
             return ""
-        from neurops.metrics.dsr import summarize
-
-        best = self.member_best
-        rows = [f"  member {r} (seed {s}): "
-                + (f"best val/d_stsp {float(best.score[r]):.4g} at step {int(best.step[r])}" if best.step[r] >= 0
-                   else "no finite val/d_stsp; keeps its final state")
-                for r, s in enumerate(self.hparams.seeds)]
-        st = summarize(best.score.tolist())
-        if st["n"] > 0:
-            missing = self.members - st["n"]
-            last = (f"  best val/d_stsp over the {st['n']} members with a finite score: mean {st['mean']:.4g} "
-                    f"+- {st['sem']:.2g} (sem), median {st['median']:.4g}"
-                    + (f"; {missing} never finite" if missing else ""))
-        elif self._validations == 0:
-            every = self._trainer.check_val_every_n_epoch if self._trainer is not None else None
-            last = ("  no validation ran" + (f" (it runs every {every} epochs: --trainer.check_val_every_n_epoch)"
-                                             if every else "") + "; every member keeps its final state")
-        else:
-            last = "  no member reached a finite val/d_stsp (every validation orbit diverged)"
-        return "\n".join([f"ensemble of {self.members} members (each member's best state is in every checkpoint; "
-                          "`neurops dsr evaluate` evaluates them all):", *rows, last])
+        every = self._trainer.check_val_every_n_epoch if self._trainer is not None else None
+        return self.member_best.summary(self.hparams.seeds, self._validations, every)
 
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint_extra(self) -> dict[str, Any]:

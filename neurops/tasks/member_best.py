@@ -39,6 +39,30 @@ class MemberBest(torch.nn.Module):
         self.score[better] = scores.to(self.score.device)[better]
         self.step[better] = step
 
+    def summary(self, seeds: list[int], validations: int, every: int | None) -> str:
+        """Each member's seed, best score (validation D_stsp) and its step, and their mean +- sem and median over
+        the members with a finite one; ``validations``: how many validations updated the record, ``every``: the
+        validation interval in epochs (named when none ran)."""
+        from neurops.metrics.dsr import summarize
+
+        rows = [f"  member {r} (seed {s}): "
+                + (f"best val/d_stsp {float(self.score[r]):.4g} at step {int(self.step[r])}" if self.step[r] >= 0
+                   else "no finite val/d_stsp; keeps its final state")
+                for r, s in enumerate(seeds)]
+        st = summarize(self.score.tolist())
+        if st["n"] > 0:
+            missing = len(seeds) - st["n"]
+            last = (f"  best val/d_stsp over the {st['n']} members with a finite score: mean {st['mean']:.4g} "
+                    f"+- {st['sem']:.2g} (sem), median {st['median']:.4g}"
+                    + (f"; {missing} never finite" if missing else ""))
+        elif validations == 0:
+            last = ("  no validation ran" + (f" (it runs every {every} epochs: --trainer.check_val_every_n_epoch)"
+                                             if every else "") + "; every member keeps its final state")
+        else:
+            last = "  no member reached a finite val/d_stsp (every validation orbit diverged)"
+        return "\n".join([f"ensemble of {len(seeds)} members (each member's best state is in every checkpoint; "
+                          "`neurops dsr evaluate` evaluates them all):", *rows, last])
+
     def restore(self, models: list[torch.nn.Module]) -> None:
         """Put member r's best parameters into ``models[r]`` (members never scored keep theirs)."""
         for r, model in enumerate(models):

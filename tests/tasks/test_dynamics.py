@@ -261,3 +261,27 @@ def test_ensemble_errors(l63_file: Path, tmp_path: Path) -> None:
         DynamicsTask(model_kwargs={"obs_dim": 3, "latent_dim": 3}, seeds=[])
     with pytest.raises(ConfigError, match="best' or 'final"):
         DynamicsTask(model_kwargs={"obs_dim": 3, "latent_dim": 3}, seeds=[1, 2]).member_models("middle")
+
+
+def test_a_non_finite_loss_names_the_members_that_diverged() -> None:
+    task = DynamicsTask(model="clipped_shplrnn", model_kwargs={"obs_dim": 3, "latent_dim": 3, "hidden_dim": 8},
+                        seeds=[4, 6, 9])
+    x = torch.randn(3 * 2, 11, 3, generator=torch.Generator().manual_seed(0))
+    x[2:4, 5] = float("nan")  # member 1's windows (block 1 of [R * B, T+1, N])
+    with pytest.raises(ModelError, match=r"^the training loss became nan at step 0 \(members with seeds \[6\]\); use "
+                                         r"GTF/aGTF \(training: gtf\) or a smaller lr\.$"):
+        task.training_step({"x": x}, 0)
+
+
+def test_one_model_is_clipped_on_its_whole_gradient_norm() -> None:
+    task = DynamicsTask(model="clipped_shplrnn", model_kwargs={"obs_dim": 3, "latent_dim": 3, "hidden_dim": 8},
+                        gradient_clip=0.5)
+    reference = [torch.nn.Parameter(p.detach().clone()) for p in task.net.parameters()]
+    for p, q in zip(task.net.parameters(), reference):
+        p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel()))
+        q.grad = p.grad.clone()
+    torch.nn.utils.clip_grad_norm_(reference, 0.5)
+    task.on_before_optimizer_step(None)
+    for p, q in zip(task.net.parameters(), reference):
+        torch.testing.assert_close(p.grad, q.grad)
+    assert torch.cat([p.grad.flatten() for p in task.net.parameters()]).norm() == pytest.approx(0.5, rel=1e-5)

@@ -10,12 +10,12 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler, SequentialSampler
 from typing_extensions import override
 
 from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.data.schema import is_test_split
-from neurops.data.windows import MemberWindowSampler, RandomWindowSampler, WindowDataset
+from neurops.data.windows import MemberWindowSampler, OnEveryProcess, RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
 
 
@@ -63,6 +63,9 @@ class DynamicsDataModule(L.LightningDataModule):
         every batch then holds ``R * batch_size`` windows, member ``r``'s ``batch_size`` windows
         drawn with seed ``member_seeds[r]`` (:class:`~neurops.data.windows.MemberWindowSampler`),
         so member ``r`` trains on the windows of a single run with that seed.
+    member_shard : set with ``member_seeds`` when the ensemble's members are spread over DDP processes
+        (:mod:`neurops.tasks.member_shards`): this process's batches hold only these members' windows, and
+        every process validates on every validation series.
     """
 
     def __init__(self, path: str | os.PathLike, seq_len: int = 200, batch_size: int = 16,
@@ -92,6 +95,7 @@ class DynamicsDataModule(L.LightningDataModule):
         self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else seed  # the run's seed
         self.num_workers = num_workers
         self.member_seeds: list[int] | None = None
+        self.member_shard: range | None = None
         self._samplers: list[RandomWindowSampler] = []
         self._windows_state: list[torch.Tensor] | None = None
         train = read_split(self.path, train_split)
@@ -176,10 +180,16 @@ class DynamicsDataModule(L.LightningDataModule):
             for sampler, state in zip(self._samplers, self._windows_state):
                 sampler.generator.set_state(state)
             self._windows_state = None
-        windows: RandomWindowSampler | MemberWindowSampler = (
-            self._samplers[0] if self.member_seeds is None else MemberWindowSampler(self._samplers, self.batch_size))
-        return DataLoader(WindowDataset(self.train_series, self.seq_len + 1),
-                          batch_size=self.batch_size * len(seeds), sampler=windows, num_workers=self.num_workers)
+        windows: Sampler = (self._samplers[0] if self.member_seeds is None
+                            else MemberWindowSampler(self._samplers, self.batch_size, self.member_shard))
+        members = len(seeds) if self.member_shard is None else len(self.member_shard)
+        return DataLoader(WindowDataset(self.train_series, self.seq_len + 1), batch_size=self.batch_size * members,
+                          sampler=self._unsplit(windows), num_workers=self.num_workers)
+
+    def _unsplit(self, sampler: Sampler) -> Sampler:
+        """``sampler`` as it is, or whole on every process when the members are spread over the processes (else
+        Lightning splits it)."""
+        return sampler if self.member_shard is None else OnEveryProcess(sampler)
 
     @override
     def state_dict(self) -> dict[str, Any]:
@@ -195,8 +205,8 @@ class DynamicsDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader | list:
         if self.val_series is None:
             return []
-        series = torch.as_tensor(self.val_series)
-        return DataLoader([{"x": s} for s in series], batch_size=1)
+        series = [{"x": s} for s in torch.as_tensor(self.val_series)]
+        return DataLoader(series, batch_size=1, sampler=self._unsplit(SequentialSampler(series)))
 
 
 __all__ = ["DynamicsDataModule"]

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DistributedSampler
 
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.data.series_import import import_series
-from neurops.data.windows import RandomWindowSampler
+from neurops.data.windows import OnEveryProcess, RandomWindowSampler
 from neurops.errors import DataError
 
 
@@ -75,3 +76,29 @@ def test_errors(series_file: Path, tmp_path: Path) -> None:
         with pytest.raises(DataError, match=f"val_length={bad}: .* use val_length >= 2"):
             DynamicsDataModule(series_file, val_length=bad)
     assert DynamicsDataModule(series_file, val_length=2).val_series.shape[1] == 2
+
+
+def test_a_process_share_of_an_ensemble_holds_its_members_windows_and_every_validation_series(
+        series_file: Path) -> None:
+    def loaders(shard: range | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        dm = DynamicsDataModule(series_file, seq_len=20, batch_size=4, batches_per_epoch=3)
+        dm.member_seeds, dm.member_shard = [7, 8, 9], shard
+        train, val = dm.train_dataloader(), dm.val_dataloader()
+        if shard is not None:  # Lightning splits a plain sampler over DDP processes, never a DistributedSampler
+            assert isinstance(train.sampler, DistributedSampler) and isinstance(val.sampler, DistributedSampler)
+        return [b["x"] for b in train], [b["x"] for b in val]
+
+    (whole, val_whole), (share, val_share) = loaders(None), loaders(range(1, 3))
+    assert len(share) == 3 and share[0].shape == (2 * 4, 21, 2)
+    for mine, every in zip(share, whole):  # members 1 and 2 of every batch, drawn with their own seeds
+        assert torch.equal(mine, every[4:12])
+    assert len(val_share) == len(val_whole) == 1 and torch.equal(val_share[0], val_whole[0])
+
+
+def test_on_every_process_yields_the_whole_sampler() -> None:
+    windows = RandomWindowSampler(2, 50, 10, 7, seed=3)
+    every = OnEveryProcess(windows)
+    windows.generator.manual_seed(3)
+    first = list(every)
+    windows.generator.manual_seed(3)
+    assert len(every) == 7 and first == list(windows)

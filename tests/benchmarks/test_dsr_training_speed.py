@@ -25,3 +25,10 @@ def test_bad_fit_settings_are_one_error_line(flag, tmp_path, capsys):
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
         "--fit-epochs, --fit-batches and --fit-val-every must be >= 1")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.processes  # forks two DDP processes (~5 s)
+def test_a_fit_over_two_processes_counts_rank_zeros_validation(lorenz63_file):
+    seconds, validating = dsr_training_speed.fit_seconds(lorenz63_file, TASK, [0, 1, 2], epochs=2, batches=2,
+                                                         threads=1, val_every=1, processes=2)
+    assert seconds > validating > 0  # the forked rank zero's validation time reached the parent

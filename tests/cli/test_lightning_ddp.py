@@ -168,26 +168,36 @@ def _val_curve_of(root: Path, metric: str) -> list[str]:
         return [row[metric] for row in csv.DictReader(f) if row.get(metric)]
 
 
-@pytest.mark.processes  # ~15-25 s: two processes import Lightning
+@pytest.mark.processes  # ~35-45 s: three two-process runs, each imports Lightning twice
 def test_an_ensemble_spread_over_two_ddp_processes_trains_as_in_one(lorenz63_file, tmp_path):
     """Three members over two processes (blocks of 2 and 1), with aGTF (gathered alpha estimates), per-member
     gradient clipping and the latent regulariser: each process trains its own members, and the run ends with the
-    weights, per-member validation curves and best states of the one-process run (float32 round-off)."""
+    weights, per-member validation curves and best states of the one-process run (float32 round-off). A spread
+    run stopped after 2 epochs and resumed to 3 ends bit-identical to the uninterrupted one."""
     cfg, metric = _tiny_configs(tmp_path, lorenz63_file)["dynamics"]
     cfg["model"]["init_args"].update({"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 16},
                                       "training": "agtf", "alpha_every": 2, "gradient_clip": 0.5,
-                                      "lambda_latent": 1e-3, "seeds": [4, 5, 6], "val_gen_length": 400})
+                                      "lambda_latent": 1e-3, "seeds": [4, 5, 6], "val_gen_length": 400,
+                                      "lr_scheduler": None})  # a constant lr: 2 epochs + 1 resumed = 3 epochs
     cfg["trainer"]["max_epochs"] = 3
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    single, ddp, resumed = tmp_path / "single", tmp_path / "ddp", tmp_path / "resumed"
     assert main(["fit", "--config", str(path), *_run_args(single)]) == 0
-    done = subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", str(path), "--trainer.strategy", "ddp",
-                           "--trainer.devices", "2", *_run_args(ddp)], cwd=tmp_path,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Starting with 2 processes" in done.stderr + done.stdout
-    one, two = (load(root / "checkpoints" / "last.ckpt")[1] for root in (single, ddp))
+
+    def spread(root: Path, *extra: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", str(path), "--trainer.strategy",
+                               "ddp", "--trainer.devices", "2", *_run_args(root), *extra], cwd=tmp_path,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "Starting with 2 processes" in done.stderr + done.stdout
+
+    spread(ddp)
+    spread(resumed, "--trainer.max_epochs", "2")
+    spread(resumed, "--ckpt_path", "last")
+    one, two, again = (load(root / "checkpoints" / "last.ckpt")[1] for root in (single, ddp, resumed))
+    for name, value in two.state_dict().items():
+        assert torch.equal(again.state_dict()[name], value), name
     for name, value in one.state_dict().items():
         torch.testing.assert_close(two.state_dict()[name], value, rtol=1e-4, atol=1e-6, msg=name)
     assert (one.member_best.step >= 0).all()  # every member's best state was recorded

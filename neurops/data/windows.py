@@ -96,6 +96,8 @@ class OnEveryProcess(DistributedSampler):
 
     def __init__(self, sampler: Sampler) -> None:  # no super().__init__: nothing is split
         self.sampler, self.epoch = sampler, 0
+        # what a DistributedSampler reports, read as "one replica of everything"
+        self.num_replicas, self.rank, self.shuffle, self.drop_last = 1, 0, False, False
 
     def __len__(self) -> int:
         return len(self.sampler)  # type: ignore[arg-type]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import GRID_KINDS, KIND_GROUPS, encode_attr
 from neurops.errors import DataError, OutputExistsError, SchemaError
-from neurops.utils.io import atomic_path
+from neurops.utils.io import atomic_path, check_hdf5_name
 
 FieldShapes = Mapping[str, Sequence[int]]
 Arrays = Mapping[str, np.ndarray]
@@ -54,7 +53,7 @@ class H5Writer:
             raise TypeError(f"H5Writer takes the file's metadata as a DatasetMeta, got {type(meta).__name__}.")
         if compression not in (None, "gzip", "lzf"):
             raise SchemaError(f"compression {compression!r} is not supported; use None, 'gzip' or 'lzf'.")
-        self.path = Path(path)
+        self.path = check_hdf5_name(path)
         if self.path.exists() and not overwrite:
             raise OutputExistsError(f"{self.path} already exists; pass overwrite=True (--overwrite) to replace it.")
         self.meta, self.compression, self.overwrite = meta, compression, overwrite
@@ -66,7 +65,7 @@ class H5Writer:
 
     # context management -------------------------------------------------------------
     def __enter__(self) -> H5Writer:
-        self._ctx = atomic_path(self.path, overwrite=self.overwrite)
+        self._ctx = atomic_path(self.path, overwrite=self.overwrite, hdf5=True)
         tmp = self._ctx.__enter__()
         self._file = h5py.File(tmp, "w")
         for key, value in self._root_attrs.items():

@@ -184,7 +184,7 @@ def write_observations(obs: Observations, path: str | os.PathLike, *, overwrite:
     from neurops import __version__
 
     path = Path(path)
-    with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path, overwrite=overwrite, hdf5=True) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["kind"] = OBSERVATIONS_KIND
         f.attrs["name"] = str(obs.source.get("name", "observations"))

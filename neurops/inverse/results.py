@@ -43,7 +43,7 @@ def write_posterior(result: PosteriorResult, path: str | os.PathLike, *, name: s
     from neurops import __version__
 
     path = Path(path)
-    with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path, overwrite=overwrite, hdf5=True) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["schema_version"] = SCHEMA_VERSION
         f.attrs["kind"] = POSTERIOR_KIND
         f.attrs["name"] = name

@@ -63,11 +63,27 @@ def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
+#: file name endings of HDF5 files (the outputs neurops writes as HDF5 must have one)
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
+
+
+def check_hdf5_name(path: str | os.PathLike) -> Path:
+    """``path``, refused unless its name ends like an HDF5 file's (:data:`HDF5_SUFFIXES`): neurops writes HDF5, and a
+    file named ``pred.txt`` or ``pred`` would hide what it holds."""
+    target = Path(path)
+    if target.suffix.lower() not in HDF5_SUFFIXES:
+        named = f"ends in {target.suffix!r}" if target.suffix else "has no suffix"
+        raise ConfigError(f"output {target} {named}, but this command writes an HDF5 file; name it "
+                          f"{target.with_suffix('.h5').name} (HDF5 names end in {', '.join(HDF5_SUFFIXES)}).")
+    return target
+
+
 def check_output_path(path: str | os.PathLike, *, overwrite: bool,
-                      inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+                      inputs: Iterable[str | os.PathLike | None] = (), hdf5: bool = False) -> Path:
     """The output file ``path``, refused before any work if it is a directory, exists without
-    ``overwrite``, or is one of the files the command reads (``inputs``; ``None`` entries are
-    skipped): an output never replaces an input, even with ``overwrite``."""
+    ``overwrite``, is one of the files the command reads (``inputs``; ``None`` entries are
+    skipped: an output never replaces an input, even with ``overwrite``), or, for an ``hdf5`` output, is not
+    named like one (:func:`check_hdf5_name`)."""
     target = Path(path)
     if target.is_dir():
         raise ConfigError(f"output {target} is a directory; give a file name (e.g. {target / 'data.h5'}).")
@@ -80,7 +96,7 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool,
             f"{target} already exists; pass overwrite=True (or --overwrite) to replace it, "
             "or choose another output path."
         )
-    return target
+    return check_hdf5_name(target) if hdf5 else target
 
 
 def check_output_folder(path: str | os.PathLike, writes: str) -> Path:
@@ -100,7 +116,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, overwrite: bool = True, hdf5: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
 
     On an exception the temporary file is deleted and ``path`` is left untouched; temporary
@@ -110,8 +126,9 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
     ----------
     path : target file.
     overwrite : if False and ``path`` exists, raise ``FileExistsError`` before writing.
+    hdf5 : ``path`` is an HDF5 file: refuse a name that is not one's (:func:`check_hdf5_name`).
     """
-    target = check_output_path(path, overwrite=overwrite)
+    target = check_output_path(path, overwrite=overwrite, hdf5=hdf5)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     tmp = target.parent / f".{target.name}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}.tmp"

@@ -425,6 +425,15 @@ CASES = [
     ("dsr-analyze-operator-data", _checkpoints,
      ["dsr", "analyze", "--ckpt", "{tmp}/dsr.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/analysis"],
      "trajectory file"),
+    # neurops writes HDF5: an output named otherwise is refused, not filled with HDF5 under a misleading name
+    ("predict-output-named-txt", _checkpoints,
+     ["predict", "--ckpt", "{tmp}/fno.ckpt", "--data", "{tmp}/good.h5", "--out", "{tmp}/pred.txt"],
+     "output {tmp}/pred.txt ends in '.txt', but this command writes an HDF5 file; name it pred.h5"),
+    ("generate-output-without-suffix", None, ["data", "generate", "lorenz63", "--n-steps", "50", "--out", "{tmp}/l63"],
+     "has no suffix, but this command writes an HDF5 file; name it l63.h5"),
+    ("import-series-output-named-csv", lambda tmp: np.save(tmp / "s.npy", np.ones((100, 2))),
+     ["data", "import-series", "{tmp}/s.npy", "--dt", "1", "--out", "{tmp}/s.csv"], "ends in '.csv'"),
+    ("merge-output-named-nc", _good, ["data", "merge", "{tmp}/good.h5", "--out", "{tmp}/m.nc"], "name it m.h5"),
     ("invert-malicious-checkpoint", lambda tmp: (_checkpoints(tmp), _observations()(tmp)),
      ["invert", "surrogate", "--obs", "{tmp}/obs.h5", "--ckpt", "{tmp}/evil.ckpt", "--out", "{tmp}/p.h5"],
      "refuses"),
@@ -449,5 +458,5 @@ def test_bad_input_gives_one_error_line(case_id, make, argv, cause, tmp_path, ca
     lines = [line for line in err.splitlines() if line.strip()]
     assert status == 2, err
     assert len(lines) == 1 and lines[0].startswith("neurops: error:"), err
-    assert cause in lines[0] and "Traceback" not in err
+    assert cause.replace("{tmp}", str(tmp_path)) in lines[0] and "Traceback" not in err
     assert _listing(tmp_path) == before

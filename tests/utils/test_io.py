@@ -13,6 +13,7 @@ import pytest
 from neurops.errors import ConfigError
 from neurops.utils.io import (
     atomic_path,
+    check_hdf5_name,
     check_output_folder,
     check_output_path,
     remove_stale_temporaries,
@@ -92,3 +93,14 @@ def test_sigkilled_writer_leaves_a_temporary_file_that_the_next_write_removes(tm
 def test_temporary_names_are_recognised():
     assert temporary_owner(".x.h5.node-1.123.deadbeef.tmp") == ("x.h5", "node-1", 123)
     assert temporary_owner("x.h5") is None and temporary_owner(".x.h5.tmp") is None
+
+
+def test_hdf5_outputs_must_be_named_like_hdf5_files(tmp_path) -> None:
+    for name in ("a.h5", "a.HDF5", "a.hdf", "a.he5", "dir.v2/a.h5"):
+        assert check_hdf5_name(tmp_path / name) == tmp_path / name
+    for name, said in (("a.txt", "ends in '.txt'"), ("a", "has no suffix"), ("a.h5.bak", "ends in '.bak'")):
+        with pytest.raises(ConfigError, match=f"{said}, but this command writes an HDF5 file; name it "):
+            check_hdf5_name(tmp_path / name)
+    with pytest.raises(ConfigError, match="name it a.h5"):
+        check_output_path(tmp_path / "a.txt", overwrite=False, hdf5=True)
+    assert check_output_path(tmp_path / "a.txt", overwrite=False) == tmp_path / "a.txt"  # other outputs: any name

@@ -66,7 +66,7 @@ def convert(src: str | os.PathLike, fmt: str, out: str | os.PathLike, **options:
         raise ConfigError(f"format {key!r} has no option(s) {unknown}; valid: {sorted(accepted)}.")
     inputs = [src, *(options.get(k) for k in ("test_src", "outputs", "test_outputs"))]
     inputs += [q for pair in options.get("extra_test") or () for q in pair]
-    check_output_path(out, overwrite=bool(options.get("overwrite")), inputs=inputs)
+    check_output_path(out, overwrite=bool(options.get("overwrite")), inputs=inputs, hdf5=True)
     return converter(Path(src), Path(out), **options)
 
 

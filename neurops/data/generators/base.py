@@ -71,7 +71,7 @@ class GeneratorSpec:
         """
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"workers must be a whole number >= 1 (1: in this process), got {workers!r}.")
-        out = check_output_path(out, overwrite=overwrite)
+        out = check_output_path(out, overwrite=overwrite, hdf5=True)
         extra = {}
         if shard is not None:
             if not self.shardable:

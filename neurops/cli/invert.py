@@ -25,6 +25,7 @@ from neurops.cli.builder import Command, Group
 from neurops.errors import ConfigError, OutputExistsError
 from neurops.inverse.inversion import InversionConfig
 from neurops.inverse.observations import observations_from_file
+from neurops.utils.io import check_output_path
 
 #: InversionConfig fields under the names the command line keeps
 SETTING_OPTIONS = {"n_chains": "chains", "n_burn": "burn", "n_samples": "samples", "n_predictive": "predictive",
@@ -48,8 +49,7 @@ def _prior_overrides(text: str | None) -> dict | None:
 
 def _figure(out: Path, figure: Path | None, no_figure: bool, overwrite: bool) -> Path | None:
     """The figure path of a posterior (checked before any work)."""
-    if out.exists() and not overwrite:  # fail before any work
-        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it or choose another --out.")
+    check_output_path(out, overwrite=overwrite, hdf5=True)  # fail before any work
     path = None if no_figure else (figure or out.with_suffix(".png"))
     if path is not None and path.exists() and not overwrite:
         raise OutputExistsError(f"figure {path} already exists; pass --overwrite, --figure PATH or --no-figure.")
@@ -74,8 +74,7 @@ def observe(path: Path, out: Path, overwrite: bool = False, **options: Any) -> i
     """
     from neurops.inverse import write_observations
 
-    if out.exists() and not overwrite:  # fail before any work
-        raise OutputExistsError(f"{out} already exists; pass --overwrite to replace it or choose another --out.")
+    check_output_path(out, overwrite=overwrite, inputs=[path], hdf5=True)  # fail before any work
     obs = observations_from_file(path, **options)
     write_observations(obs, out, overwrite=overwrite)
     print(f"wrote {len(obs.values)} observations (noise std {obs.noise_std:.3g}) to {out}")

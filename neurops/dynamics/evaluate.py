@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from neurops.errors import ConfigError, DataError
+from neurops.metrics.spectra import check_smoothing
 
 #: the metrics reported per model (``pe`` does not depend on the initial condition)
 METRICS = ("d_stsp", "d_h", "pe", "lambda_max")
@@ -81,9 +82,7 @@ class EvaluationSettings:
         if not 0.0 <= self.warmup < 10.0:
             raise ConfigError(f"warmup={self.warmup:g}: the warm-up is a fraction of the test length T, not a number "
                               "of steps (0.25 drops the first T/4 steps of every orbit); use 0 <= warmup < 10.")
-        if self.smoothing < 0:
-            raise ConfigError(f"smoothing={self.smoothing:g}: the spectral smoothing is a width in frequency bins; "
-                              "use smoothing >= 0 (0: none).")
+        check_smoothing(self.smoothing)  # also NaN
 
 
 def read_series(path: str | os.PathLike, split: str, max_length: int | None = None) -> np.ndarray:

@@ -19,6 +19,14 @@ from neurops.errors import ConfigError, DataError
 from neurops.metrics._series import Series, _as_series
 
 
+def check_smoothing(smoothing: float) -> float:
+    """``smoothing`` (the Gaussian width of the spectra, in frequency bins), refused unless it is >= 0 (also NaN)."""
+    if not smoothing >= 0:
+        raise ConfigError(f"smoothing={smoothing}: the spectral smoothing is a width in frequency bins; use "
+                          "smoothing >= 0 (0: none).")
+    return smoothing
+
+
 def power_spectra(x: Series, smoothing: float = 20.0) -> Float[np.ndarray, "var freq"]:
     """Normalised, Gaussian-smoothed power spectra per dimension.
 
@@ -34,9 +42,7 @@ def power_spectra(x: Series, smoothing: float = 20.0) -> Float[np.ndarray, "var 
     -------
     spectra : [N, T // 2 + 1].
     """
-    if not smoothing >= 0:
-        raise ConfigError(f"smoothing={smoothing}: the spectral smoothing is a width in frequency bins; use "
-                          "smoothing >= 0 (0: none).")
+    check_smoothing(smoothing)
     arr = _as_series(x, "x")
     std = arr.std(axis=0)
     z = (arr - arr.mean(axis=0)) / np.where(std > 0, std, 1.0)
@@ -105,4 +111,4 @@ def dominant_periods(x: Series, n_peaks: int = 3, *, smoothing: float = 20.0) ->
     return [(len(arr) / float(j), float(spec[j] / spec[peaks[0]])) for j in peaks]
 
 
-__all__ = ["dominant_periods", "hellinger_distance", "power_spectra"]
+__all__ = ["check_smoothing", "dominant_periods", "hellinger_distance", "power_spectra"]

@@ -64,3 +64,16 @@ def test_spectrum_smoothing_shrinks_for_short_series() -> None:
     assert spectrum_smoothing(1000) == 501 * 0.01  # 20 > 2 % of 501 bins: 1 % of them
     assert spectrum_smoothing(72) == 0.5  # 37 bins: the least smoothing
     assert spectrum_smoothing(100_000, 5.0) == 5.0
+
+
+def test_settings_refuse_a_negative_or_nan_smoothing() -> None:
+    import pytest
+
+    from neurops.dynamics.evaluate import EvaluationSettings
+    from neurops.errors import ConfigError
+
+    for smoothing in (-1.0, float("nan")):  # NaN passed the old `< 0` test and failed later, in the metric
+        with pytest.raises(ConfigError, match=rf"^smoothing={smoothing}: the spectral smoothing is a width in "
+                                              r"frequency bins; use smoothing >= 0 \(0: none\)\.$"):
+            EvaluationSettings(smoothing=smoothing)
+    assert EvaluationSettings(smoothing=0.0).smoothing == 0.0

@@ -171,9 +171,10 @@ def _val_curve_of(root: Path, metric: str) -> list[str]:
 @pytest.mark.processes  # ~35-45 s: three two-process runs, each imports Lightning twice
 def test_an_ensemble_spread_over_two_ddp_processes_trains_as_in_one(lorenz63_file, tmp_path):
     """Three members over two processes (blocks of 2 and 1), with aGTF (gathered alpha estimates), per-member
-    gradient clipping, the latent regulariser and noise on the windows (drawn for all members in each process): each process trains its own members, and the run ends with the
-    weights, per-member validation curves and best states of the one-process run (float32 round-off). A spread
-    run stopped after 2 epochs and resumed to 3 ends bit-identical to the uninterrupted one."""
+    gradient clipping, the latent regulariser and noise on the windows (drawn for all members in each process):
+    each process trains its own members, and the run ends with the weights, per-member validation curves and best
+    states of the one-process run (float32 round-off). A spread run stopped after 2 epochs and resumed to 3 ends
+    bit-identical to the uninterrupted one."""
     cfg, metric = _tiny_configs(tmp_path, lorenz63_file)["dynamics"]
     cfg["model"]["init_args"].update({"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 16},
                                       "training": "agtf", "alpha_every": 2, "gradient_clip": 0.5,

@@ -265,10 +265,10 @@ class DynamicsTask(Task):
         shard = self._shard or range(self.members)  # the members trained here
         if self.members:  # [R * B, T+1, N], member r's windows in block r -> [R, B, T+1, N]
             x = x.reshape(len(shard), -1, *x.shape[1:])
-        if self.hparams.input_noise:  # drawn for all members in every process: the noise one process would draw
-            noise = torch.randn(x.shape if self._shard is None else (self.members, *x.shape[1:]), dtype=x.dtype,
-                                device=x.device)
-            x = x + self.hparams.input_noise * noise[shard.start: shard.stop]
+        if self.hparams.input_noise:  # spread members: drawn for all in every process, the noise one process draws
+            noise = torch.randn_like(x) if self._shard is None else torch.randn(
+                self.members, *x.shape[1:], dtype=x.dtype, device=x.device)[shard.start: shard.stop]
+            x = x + self.hparams.input_noise * noise
         pred = self.rollout(x)
         # the members' losses are summed, so member r gets exactly the gradient of its own loss (times W when the
         # members are spread over W processes: DDP averages, and each member's loss is on one process only)

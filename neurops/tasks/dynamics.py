@@ -34,7 +34,6 @@ import numpy as np
 import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
-from torch.nn.parallel import DistributedDataParallel
 from typing_extensions import override
 
 from neurops.dynamics.teacher_forcing import ALPHA_METHODS, AdaptiveAlpha, gtf_rollout, stf_rollout
@@ -44,7 +43,7 @@ from neurops.models.piecewise_linear import stack_members
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
 from neurops.tasks.member_best import MemberBest
-from neurops.tasks.member_shards import gather_members, member_shard, member_view
+from neurops.tasks.member_shards import gather_members, member_view, spread_members
 from neurops.tasks.schedules import ExponentialTo
 
 Training = Literal["gtf", "agtf", "stf", "bptt"]
@@ -213,11 +212,7 @@ class DynamicsTask(Task):
             dm.member_seeds = None if self.hparams.seeds is None else list(self.hparams.seeds)
             world = self._world_size()
             if self.members and world > 1:  # spread the members over the processes (neurops.tasks.member_shards)
-                self._shard = dm.member_shard = member_shard(self.members, world, self.trainer.global_rank)
-                # every process updates the best states alike (from gathered scores): DDP need not broadcast them
-                # each step (torch's documented way to exclude buffers from DDP, pytorch/pytorch#43690)
-                DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
-                    self, [f"member_best.{name}" for name, _ in self.member_best.named_buffers()])
+                self._shard = dm.member_shard = spread_members(self, self.trainer)
 
     def _world_size(self) -> int:
         return self.trainer.world_size if self._trainer is not None else 1

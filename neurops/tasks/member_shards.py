@@ -15,8 +15,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+import lightning as L
 import torch
+from lightning.pytorch.strategies import DDPStrategy
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from neurops.errors import ConfigError
 
@@ -30,6 +33,21 @@ def member_shard(members: int, world_size: int, rank: int) -> range:
     size, extra = divmod(members, world_size)
     start = rank * size + min(rank, extra)
     return range(start, start + size + (rank < extra))
+
+
+def spread_members(task: L.LightningModule, trainer: L.Trainer) -> range:
+    """The members ``task`` (with ``members`` and a ``member_best`` record) trains in this process of ``trainer``.
+
+    Refuses a strategy other than DDP (FSDP would shard the stacked parameters the views slice). Every process
+    updates the best states alike, from gathered scores, so they are kept out of DDP's per-step buffer broadcast
+    (torch's documented way to exclude buffers from DDP, pytorch/pytorch#43690).
+    """
+    if not isinstance(trainer.strategy, DDPStrategy):
+        raise ConfigError(f"an ensemble (seeds) spreads its members over DDP processes; strategy "
+                          f"{type(trainer.strategy).__name__} is not DDP: use --trainer.strategy ddp.")
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+        task, [f"member_best.{name}" for name, _ in task.member_best.named_buffers()])
+    return member_shard(task.members, trainer.world_size, trainer.global_rank)
 
 
 def member_view(ensemble: nn.Module, shard: range) -> nn.Module:
@@ -57,4 +75,4 @@ def gather_members(local: torch.Tensor, members: int, world_size: int,
     return torch.cat([stacked[w, : len(shard)] for w, shard in enumerate(shards)])
 
 
-__all__ = ["gather_members", "member_shard", "member_view"]
+__all__ = ["gather_members", "member_shard", "member_view", "spread_members"]

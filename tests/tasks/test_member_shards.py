@@ -74,3 +74,22 @@ def test_adaptive_alpha_folds_in_the_gathered_estimates_of_the_whole_ensemble() 
     spread = AdaptiveAlpha(every=1)(member_view(full, range(0, 2)), x[:2], gather=lambda e: torch.cat(estimates))
     assert isinstance(spread, torch.Tensor) and spread.shape == (4,)
     torch.testing.assert_close(spread, whole, rtol=1e-12, atol=0)
+
+
+def test_spreading_needs_ddp_and_keeps_the_best_states_out_of_its_broadcast() -> None:
+    from types import SimpleNamespace
+
+    from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy
+
+    from neurops.tasks.dynamics import DynamicsTask
+    from neurops.tasks.member_shards import spread_members
+
+    task = DynamicsTask(model_kwargs={"obs_dim": 3, "latent_dim": 3, "hidden_dim": 8}, seeds=[1, 2, 3])
+    ddp = SimpleNamespace(strategy=DDPStrategy(), world_size=2, global_rank=1)
+    assert spread_members(task, ddp) == range(2, 3)
+    ignored = set(task._ddp_params_and_buffers_to_ignore)
+    assert ignored == {f"member_best.{name}" for name, _ in task.member_best.named_buffers()}
+    assert not ignored & {name for name, _ in task.named_parameters()}  # the gradients are still averaged
+    fsdp = SimpleNamespace(strategy=FSDPStrategy(), world_size=2, global_rank=0)
+    with pytest.raises(ConfigError, match="strategy FSDPStrategy is not DDP: use --trainer.strategy ddp"):
+        spread_members(task, fsdp)

@@ -299,8 +299,26 @@ def run_cli(argv: Sequence[str], run: bool = True) -> NeuropsCLI:
 
 def run_lightning(argv: Sequence[str]) -> int:
     """Run ``fit``/``validate``/``test`` with ``argv`` (``["fit", "--config", ...]``)."""
-    run_cli(argv)
+    finished = False
+    try:
+        run_cli(argv)
+        finished = True
+    finally:
+        _close_process_group(finished)
     return 0
+
+
+def _close_process_group(finished: bool) -> None:
+    """Close the process group a DDP run opened, before the interpreter shuts down. Lightning does so for NCCL
+    only; a gloo group left to interpreter shutdown can abort a process (SIGABRT, "terminate called without an
+    active exception") as its worker threads are torn down (pytorch/pytorch#179291). After a run that finished,
+    every process first waits for the others, so none closes its connections while another still uses them."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
+        dist.destroy_process_group()
 
 
 def instantiate(config: str | Path, *overrides: str) -> tuple[Task, L.LightningDataModule]:

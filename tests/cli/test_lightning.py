@@ -192,3 +192,22 @@ def test_every_option_of_the_shipped_tasks_and_data_modules_has_a_help_text():
         if lacking:
             missing[cls.__name__] = lacking
     assert not missing, f"parameters without a help text under --model.help / --data.help: {missing}"
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_run_closes_the_process_group_it_opened(finished, tmp_path):
+    """`neurops fit` under DDP closes its gloo group before the interpreter shuts down (Lightning closes NCCL
+    groups only; a gloo group torn down at shutdown can abort the process); after a finished run it waits for
+    the other processes first (here: one process, so the barrier returns at once)."""
+    import torch.distributed as dist
+
+    from neurops.cli.lightning import _close_process_group
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        _close_process_group(finished)
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    _close_process_group(finished)  # nothing to close: no error

@@ -55,7 +55,7 @@ def merge_files(sources: DataPath, out: str | os.PathLike, *, copy: bool = False
     _check_sources(files, out, home, copy)
     summaries = [FileSummary.read(q) for q in files]
     relative = [os.path.relpath(q.resolve(), home) for q in files]
-    with atomic_path(out, overwrite=overwrite, hdf5=True) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(out, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
         with open_hdf5(files[0]) as src:
             for key, value in src.attrs.items():
                 if key != "shard":

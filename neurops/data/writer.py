@@ -65,7 +65,7 @@ class H5Writer:
 
     # context management -------------------------------------------------------------
     def __enter__(self) -> H5Writer:
-        self._ctx = atomic_path(self.path, overwrite=self.overwrite, hdf5=True)
+        self._ctx = atomic_path(self.path, overwrite=self.overwrite)  # its name was checked in __init__
         tmp = self._ctx.__enter__()
         self._file = h5py.File(tmp, "w")
         for key, value in self._root_attrs.items():

@@ -275,7 +275,7 @@ class DynamicsTask(Task):
             self._diverged("training loss", float(loss), bad)
         if self._shard is None:
             self.log("train/mse", mse.mean(), prog_bar=True)
-        else:  # the epoch's mean over all members, synchronised once an epoch (each collective costs a step's time)
+        else:  # the epoch's mean over all members, synchronised once an epoch (a per-step collective costs time)
             self.log("train/mse", mse.sum() * world / self.members, prog_bar=True, on_step=False, on_epoch=True,
                      sync_dist=True)
         if self.hparams.training in ("gtf", "agtf"):

@@ -7,15 +7,16 @@ same gradients (``tests/dynamics/test_forced_rollout.py``); only the time differ
 
 * ``autograd``: autograd records every small operation of the time loop;
 * ``fused`` (the default): the forward loop runs without autograd, the adjoint recursion
-  uses the models' region Jacobians, and the parameter gradients are one batched
-  vector-Jacobian product per chunk of steps.
+  takes ``J^T a`` in each model's closed form (shallow PLRNNs, and the unit-wise AL-RNN),
+  and the parameter gradients are one batched vector-Jacobian product per chunk of steps.
 
 Settings are those of the papers' experiments (Hess et al. 2023; Brenner et al. 2024):
 GTF clipped shPLRNN on Lorenz-63 (M = 3, L = 100) and on the ECG (M = 5, L = 250, affine),
 sparse teacher forcing of the AL-RNN on Lorenz-63 (M = 20, P = 2, tau = 16), and
 GTF on a 16-dimensional series with T~ = 50 (the EEG setting, M = 16, L = 512), and
 sparse teacher forcing of the AL-RNN on a 10-variable Lorenz-96 series (M = 100, P = 50,
-T~ = 50, tau = 20). The variants are timed interleaved (one step of each in turn); the
+T~ = 50, tau = 20) and on the ECG (M = 100, P = 2, T~ = 50, tau = 10: the AL-RNN paper's ECG
+settings, ``settings/ecg.json`` of its code). The variants are timed interleaved (one step of each in turn); the
 table gives medians and the path that the default (``fused=None``) picks.
 
 A second table times seed studies: one training step of an ensemble of R members
@@ -71,6 +72,7 @@ SETTINGS = {
     "EEG-like, GTF shPLRNN (M 16, L 512, T~ 50)": ("clipped_shplrnn", {"latent_dim": 16, "hidden_dim": 512}, 16,
                                                   50, ("gtf", 0.1)),
     "Lorenz-96, STF AL-RNN (M 100, P 50, T~ 50)": ("alrnn", {"latent_dim": 100, "n_relu": 50}, 10, 50, ("stf", 20)),
+    "ECG, STF AL-RNN (M 100, P 2, T~ 50)": ("alrnn", {"latent_dim": 100, "n_relu": 2}, 5, 50, ("stf", 10)),
 }
 
 

@@ -14,8 +14,9 @@ map has the exact Jacobian ``J(z~_k)`` of its linear subregion, so the adjoint r
 parameter gradients are one batched vector-Jacobian product of the map per chunk of steps.
 The model supplies both pieces (``_transposed_jacobians``, ``_step_vjp`` of
 :class:`~neurops.models.piecewise_linear.PiecewiseLinearRNN`): from its region Jacobians and
-autograd by default, in closed form for the shallow PLRNNs, whose factored Jacobian
-``diag(A) + W1 diag(d) W2`` gives ``J^T a`` without forming ``J``.
+autograd by default; ``J^T a`` in closed form, without forming ``J``, for the shallow PLRNNs,
+whose Jacobian is ``diag(A) + W1 diag(d) W2``, and for the unit-wise maps (PLRNN, AL-RNN,
+dendPLRNN: ``diag(A) + W diag(phi'(z))``, :class:`~neurops.models.plrnn.UnitwiseRNN`).
 Values and gradients equal autograd's (``tests/dynamics/test_forced_rollout.py``); the
 speed-up is measured by ``benchmarks/dsr_training_speed.py``.
 
@@ -101,13 +102,13 @@ def forced_rollout(model: nn.Module, z_hat: torch.Tensor, weights: torch.Tensor,
 def fused_backward_pays(model: nn.Module) -> bool:
     """Whether the fused backward is expected to beat autograd for ``model``.
 
-    A model with closed-form backward pieces (the shallow PLRNNs: ``J^T a = A a + W2^T (s * W1^T a)``
-    without building ``J``) costs ``~M L`` a state, like autograd, and always pays. Otherwise the
-    fused path builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
+    A model with a closed-form ``J^T a`` (the shallow PLRNNs: ``A a + W2^T (s * W1^T a)``; the unit-wise PLRNN,
+    AL-RNN and dendPLRNN: ``A a + phi'(z) * (W^T a)``) costs about what autograd's step does, and always pays.
+    Otherwise the fused path builds every step's ``M x M`` Jacobian, ``~M^2 R`` operations a state for ``R``
     region bits, while autograd's cost grows only like ``M R``. Measured training steps
-    (``benchmarks/dsr_training_speed.py``, one thread): shPLRNNs 2.4x (Lorenz-63), 2.7x (ECG) and
-    1.8x (M = 16, L = 512) faster than autograd; AL-RNNs 2.1x at ``M^2 R = 800`` (Lorenz-63), 0.4x at
-    ``5e5`` (M = 100, P = 50).
+    (``benchmarks/dsr_training_speed.py``, one thread): fused 1.7-2.6x faster than autograd for every closed
+    form, from the Lorenz-63 shPLRNN to AL-RNNs of ``M = 100``; the Jacobian path was 0.4x autograd at
+    ``M^2 R = 5e5`` (an AL-RNN of M = 100, P = 50, before it had its closed form).
     """
     if not isinstance(model, PiecewiseLinearRNN):
         return False

@@ -225,7 +225,7 @@ class PiecewiseLinearRNN(nn.Module):
         recursion ran it on every step. ``work`` is a dict that the calls of one backward pass share (buffers
         reused from chunk to chunk).
 
-        Here from the Jacobians; ShallowPLRNN overrides it with its factored Jacobian.
+        Here from the Jacobians; ShallowPLRNN and UnitwiseRNN override it with closed forms.
         """
         e = len(self._member_shape)
         jac = self.jacobian(z).unflatten(e, (-1, batch))  # [*E, t, B, M, M]

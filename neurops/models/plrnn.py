@@ -14,7 +14,9 @@ the regularisers and the piecewise-linear description used by symbolic analysis:
 
 ``A`` is a diagonal (stored as a vector). Each map defines its region code and its affine map per
 region; the rest (observation, inputs, generation, regularisers, ensembles of several seeds) is the
-base's. The two shallow maps, with their closed-form backward pieces, live in
+base's. The three maps here act on each unit by its own nonlinearity, so their Jacobians are
+``diag(A) + W diag(phi'(z))`` and the fused backward of forced rollouts takes ``J^T a`` in closed form
+(:class:`UnitwiseRNN`). The two shallow maps, with their own closed-form backward pieces, live in
 :mod:`neurops.models.shallow_plrnn`.
 
 References
@@ -35,6 +37,8 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -43,11 +47,48 @@ from neurops.models.piecewise_linear import Observation, PiecewiseLinearRNN, _pe
 from neurops.models.pl_init import _uniform, talathi_vartak_init
 from neurops.models.registry import register
 
-__all__ = ["ALRNN", "PLRNN", "DendPLRNN"]
+__all__ = ["ALRNN", "PLRNN", "DendPLRNN", "UnitwiseRNN"]
+
+
+class UnitwiseRNN(PiecewiseLinearRNN):
+    """Base of the maps ``z' = A z + W phi(z) + h`` whose nonlinearity ``phi`` acts unit by unit.
+
+    Their Jacobian is ``J = diag(A) + W diag(phi'(z))``, so the fused backward of forced rollouts
+    (:mod:`neurops.dynamics.forced_rollout`) takes ``J^T a = A a + phi'(z) * (W^T a)``: one
+    ``[B, M] x [M, M]`` product a step, as autograd's, instead of forming a ``[B, M, M]`` Jacobian per
+    state (``M^2`` numbers a state to build and read, which made AL-RNNs of ``M = 100`` train 2-3x slower
+    than autograd; ``benchmarks/dsr_training_speed.py``). Subclasses give :meth:`_unit_slopes` and
+    :meth:`_coupling`.
+    """
+
+    def _unit_slopes(self, z: torch.Tensor) -> torch.Tensor:
+        """``phi'(z) : [..., M]``, the slope of each unit's nonlinearity at ``z : [..., M]``."""
+        raise NotImplementedError
+
+    def _coupling(self) -> torch.Tensor:
+        """``W : [M, M]`` (``[R, M, M]``) as the step uses it."""
+        raise NotImplementedError
+
+    def _chunk_width(self) -> int:
+        return self.latent_dim  # the slopes, [n, M]: no Jacobians are formed
+
+    def _transposed_jacobians(self, z: torch.Tensor, batch: int, work: dict | None = None
+                              ) -> tuple[Callable[..., torch.Tensor], tuple[torch.Tensor, ...]]:
+        e, work = len(self._member_shape), {} if work is None else work
+        if "w" not in work:  # shared by the chunks of one backward pass
+            work["w"], work["w_a"] = self._coupling(), z.new_empty(*z.shape[:e], batch, self.latent_dim)
+        w, w_a, a_diag = work["w"], work["w_a"], self._lift(self.A)
+        slopes = self._unit_slopes(z).unflatten(e, (-1, batch))  # [*E, t, B, M]
+
+        def product(i: int, a: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+            u = torch.mul(torch.matmul(a, w, out=w_a), slopes.select(e, i), out=w_a)  # phi' * (W^T a)
+            return torch.addcmul(u, a_diag, a, out=out)
+
+        return product, ()
 
 
 @register("plrnn")
-class PLRNN(PiecewiseLinearRNN):
+class PLRNN(UnitwiseRNN):
     """Piecewise-linear RNN ``z' = A z + W relu(z) + h`` with off-diagonal ``W``.
 
     Region code: ``z > 0`` (``R = M`` bits). ``J = diag(A) + W diag(z > 0)``.
@@ -87,12 +128,18 @@ class PLRNN(PiecewiseLinearRNN):
         j = self._diag_plus(self.A, self._lift(self._w()) * d.unsqueeze(-2))
         return j, self._lift(self.h).expand(j.shape[:-1])
 
+    def _unit_slopes(self, z: torch.Tensor) -> torch.Tensor:
+        return (z > 0).to(z.dtype)
+
+    def _coupling(self) -> torch.Tensor:
+        return self._w()
+
     def _recurrent_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.A, self._w(), self.h
 
 
 @register("alrnn")
-class ALRNN(PiecewiseLinearRNN):
+class ALRNN(UnitwiseRNN):
     """Almost-linear RNN ``z' = A z + W Phi*(z) + h``: only the last P of M units pass a ReLU.
 
     ``Phi*(z) = [z_1, ..., z_{M-P}, relu(z_{M-P+1}), ..., relu(z_M)]`` so the model has at
@@ -138,12 +185,19 @@ class ALRNN(PiecewiseLinearRNN):
         j = self._diag_plus(self.A, self._lift(self.W) * torch.cat([ones, d], dim=-1).unsqueeze(-2))
         return j, self._lift(self.h).expand(j.shape[:-1])
 
+    def _unit_slopes(self, z: torch.Tensor) -> torch.Tensor:
+        k = self.latent_dim - self.n_relu
+        return torch.cat([torch.ones_like(z[..., :k]), (z[..., k:] > 0).to(z.dtype)], dim=-1)
+
+    def _coupling(self) -> torch.Tensor:
+        return self.W
+
     def _recurrent_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.A, self.W, self.h
 
 
 @register("dendplrnn")
-class DendPLRNN(PiecewiseLinearRNN):
+class DendPLRNN(UnitwiseRNN):
     """Dendritic PLRNN ``z' = A z + W sum_b alpha_b relu(z - theta_b) + h``.
 
     Each unit's nonlinearity is a sum of ``n_bases`` shifted ReLUs (a linear spline).
@@ -194,6 +248,12 @@ class DendPLRNN(PiecewiseLinearRNN):
         offset = self._bases(d * self._lift(self.theta))  # [..., M]
         j = self._diag_plus(self.A, self._lift(self.W) * slope.unsqueeze(-2))
         return j, self._lift(self.h) - offset @ self.W.mT
+
+    def _unit_slopes(self, z: torch.Tensor) -> torch.Tensor:
+        return self._bases((z.unsqueeze(-1) > self._lift(self.theta)).to(z.dtype))
+
+    def _coupling(self) -> torch.Tensor:
+        return self.W
 
     def _recurrent_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.A, self.W, self.h

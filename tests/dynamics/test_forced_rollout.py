@@ -7,7 +7,8 @@ import torch
 
 from neurops.dynamics import forced_rollout as fr
 from neurops.models import build
-from neurops.models.piecewise_linear import stack_members
+from neurops.models.piecewise_linear import PiecewiseLinearRNN, stack_members
+from neurops.models.plrnn import ALRNN
 
 MODELS = [("plrnn", {}), ("shplrnn", {"hidden_dim": 7}), ("clipped_shplrnn", {"hidden_dim": 7}),
           ("alrnn", {"n_relu": 2}), ("dendplrnn", {"n_bases": 3})]
@@ -75,16 +76,64 @@ def test_shallow_plrnn_jacobian_is_the_derivative_of_the_map(clipped: bool) -> N
     torch.testing.assert_close(model.jacobian(z), model.linear_map(model.region_code(z))[0])
 
 
+class _JacobianPathALRNN(ALRNN):
+    """An AL-RNN whose fused backward builds every state's Jacobian: the base class's path for maps without a
+    closed form."""
+
+    _transposed_jacobians = PiecewiseLinearRNN._transposed_jacobians
+    _chunk_width = PiecewiseLinearRNN._chunk_width
+
+
 def test_default_path_is_fused_for_closed_form_or_small_models() -> None:
     assert fr.fused_backward_pays(build("clipped_shplrnn", obs_dim=3, latent_dim=3, hidden_dim=100))
-    assert fr.fused_backward_pays(build("alrnn", obs_dim=3, latent_dim=20, n_relu=2))
     # shallow PLRNNs have closed-form backward pieces: fused at any width (EEG-like M 16, L 512: 1.4x autograd)
     assert fr.fused_backward_pays(build("clipped_shplrnn", obs_dim=16, latent_dim=16, hidden_dim=512))
     assert fr.fused_backward_pays(build("shplrnn", obs_dim=16, latent_dim=16, hidden_dim=512))
-    # models that build J: only while M^2 R is small (AL-RNN M 100, P 50: 0.4x autograd)
-    assert not fr.fused_backward_pays(build("alrnn", obs_dim=10, latent_dim=100, n_relu=50))
-    assert not fr.fused_backward_pays(build("plrnn", obs_dim=10, latent_dim=100))
+    # so do the unit-wise maps (J^T a = A a + phi' * W^T a): fused at any size (AL-RNN M 100, P 50: 1.7x autograd)
+    for name, kwargs in [("alrnn", {"n_relu": 50}), ("plrnn", {}), ("dendplrnn", {"n_bases": 3})]:
+        assert fr.fused_backward_pays(build(name, obs_dim=10, latent_dim=100, **kwargs))
+    # a map that builds J: only while M^2 R is small (the Jacobian path at M 100, P 50: 0.4x autograd)
+    assert fr.fused_backward_pays(_JacobianPathALRNN(obs_dim=3, latent_dim=20, n_relu=2))
+    assert not fr.fused_backward_pays(_JacobianPathALRNN(obs_dim=10, latent_dim=100, n_relu=50))
     assert not fr.fused_backward_pays(torch.nn.Linear(3, 3))
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [m for m in MODELS if "shplrnn" not in m[0]])
+def test_unitwise_transposed_jacobians_equal_the_jacobians(name: str, kwargs: dict) -> None:
+    """The closed form ``J^T a = A a + phi'(z) * (W^T a)`` against the region Jacobians, one model and an ensemble."""
+    torch.manual_seed(2)
+    models = [build(name, obs_dim=2, latent_dim=5, seed=r, **kwargs).double() for r in range(2)]
+    with torch.no_grad():  # away from the initialisation (Talathi-Vartak's W is symmetric)
+        for p in (p for m in models for p in m.parameters()):
+            p.add_(0.3 * torch.randn_like(p))
+    for model, shape in [(models[0], (7 * 3, 5)), (stack_members(models), (2, 7 * 3, 5))]:
+        z, a = torch.randn(*shape, dtype=torch.float64), torch.randn(*shape, dtype=torch.float64)
+        product, _ = model._transposed_jacobians(z, 3)
+        jac = model.jacobian(z)  # [*E, 21, M, M]
+        with torch.no_grad():
+            for i in range(7):
+                rows = slice(3 * i, 3 * i + 3)
+                got = product(i, a[..., rows, :].clone())
+                want = (a[..., rows, :].unsqueeze(-2) @ jac[..., rows, :, :]).squeeze(-2)
+                torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_the_jacobian_path_for_maps_without_a_closed_form_matches_autograd(chunked: bool,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    if chunked:
+        monkeypatch.setattr(fr, "_CHUNK_ELEMENTS", 200)
+    torch.manual_seed(3)
+    model = _JacobianPathALRNN(obs_dim=2, latent_dim=4, n_relu=2, input_dim=2).double()
+    assert model._chunk_width() == 4 ** 2 + 2  # J and the region code
+    z_hat = torch.randn(3, 13, 4, dtype=torch.float64, requires_grad=True)
+    s = torch.randn(3, 12, 2, dtype=torch.float64, requires_grad=True)
+    weights = torch.rand(12, 4, dtype=torch.float64)
+    weights[::3] = 0.0
+    cotangent = torch.randn(3, 12, 4, dtype=torch.float64)
+    reference = _values_and_grads(model, z_hat, weights, s, cotangent, fused=False)
+    for ref, got in zip(reference, _values_and_grads(model, z_hat, weights, s, cotangent, fused=True), strict=True):
+        torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
 
 
 def test_forcing_weights_of_the_wrong_shape_are_rejected() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from benchmarks import dsr_ecg
@@ -17,6 +19,12 @@ from benchmarks import dsr_ecg
     (["--latent-dim", "4"], "--latent-dim must be >= 5, the ECG's dimension (the paper's: 5), got 4"),
     (["--observation", "linear"],
      "argument --observation: invalid choice: 'linear' (choose from 'affine', 'identity')"),
+    (["--n-relu", "101"], "--n-relu must lie in [0, M = 100] and --tau be >= 1 (the AL-RNN paper's ECG: 2 and 10), "
+                          "got 101 and 10"),
+    (["--latent-dim", "20", "--n-relu", "21"], "must lie in [0, M = 20] and --tau be >= 1 (the AL-RNN paper's ECG: "
+                                               "2 and 10), got 21 and 10"),
+    (["--tau", "0"], "(the AL-RNN paper's ECG: 2 and 10), got 2 and 0"),
+    (["--methods", "gtf,lstm"], "unknown methods ['lstm']; choose from ['agtf', 'alrnn', 'gtf']"),
 ])
 def test_bad_settings_are_one_error_line(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -34,3 +42,17 @@ def test_bad_settings_are_one_error_line(argv, message, tmp_path, capsys):
 ])
 def test_notes_compare_the_budget_with_the_papers(steps, words):
     assert dsr_ecg._paper_budget(steps) == words
+
+
+def test_the_alrnn_papers_budget_is_its_own():
+    assert dsr_ecg._paper_budget(200_000, dsr_ecg.ALRNN_PAPER_STEPS) == "the paper's budget (4000 epochs x 50 batches)"
+    assert dsr_ecg._paper_budget(50_000, dsr_ecg.ALRNN_PAPER_STEPS) == "25 % of the paper's 4000 epochs x 50 batches"
+
+
+def test_a_flag_given_overrides_the_methods_default():
+    args = argparse.Namespace(lr=None, lr_end=1e-6, seq_len=None, batch_size=None, input_noise=0.0, latent_dim=None,
+                              observation=None)
+    gtf, alrnn = dsr_ecg._resolved(args, dsr_ecg.GTF_DEFAULTS), dsr_ecg._resolved(args, dsr_ecg.ALRNN_DEFAULTS)
+    assert (gtf["lr"], gtf["lr_end"], gtf["seq_len"], gtf["input_noise"]) == (5e-3, 1e-6, 100, 0.0)
+    assert (alrnn["lr"], alrnn["lr_end"], alrnn["seq_len"], alrnn["input_noise"]) == (2e-3, 1e-6, 50, 0.0)
+    assert (alrnn["latent_dim"], alrnn["observation"]) == (100, "identity")

@@ -12,7 +12,8 @@ Methods (``--methods``): ``gtf`` and ``agtf`` train the clipped shPLRNN of Hess 
 defaults here are the shipped short-budget settings; the paper's are ``--lr 1e-3 --lr-end 1e-6 --seq-len 200
 --batch-size 16``); ``alrnn`` trains the AL-RNN of Brenner et al. (2024) with sparse teacher forcing at that
 paper's ECG settings (``settings/ecg.json`` of its code: M = 100, P = 2, identity observation, tau = 10,
-16 windows of T~ = 50, lr 2e-3 -> 1e-5, Gaussian noise 0.01 on the windows; 4000 epochs of 50 batches).
+16 windows of T~ = 50, lr 2e-3 -> 1e-5, Gaussian noise 0.01 on the windows; 4000 epochs of 50 batches);
+``alrnn_gtf`` trains the same AL-RNN with GTF (``--alpha``) instead of sparse forcing.
 A flag given on the command line overrides a method's default.
 
 Seed studies: ``--seeds 0,1,2,3,4`` trains one model per seed in ONE run (an ensemble,
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     data_dir_argument(parser)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batches", type=int, default=None)
-    parser.add_argument("--methods", default="gtf,agtf", help="comma-separated subset of gtf, agtf, alrnn to train")
+    parser.add_argument("--methods", default="gtf,agtf",
+                        help="comma-separated subset of gtf, agtf, alrnn (STF), alrnn_gtf to train")
     parser.add_argument("--name", default="dsr_ecg", help="results file name")
     parser.add_argument("--resume", action="store_true",
                         help="continue interrupted runs of the same settings from their last.ckpt")
@@ -150,6 +152,10 @@ def main(argv: list[str] | None = None) -> None:
                   f"STF AL-RNN ({alrnn['observation']} observation, M = {alrnn['latent_dim']}, P = {args.n_relu}, "
                   f"tau = {args.tau}, windows of T~ = {alrnn['seq_len']}, input noise {alrnn['input_noise']:g})",
                   al_model, alrnn, ALRNN_PAPER_STEPS),
+        "alrnn_gtf": (f"GTF AL-RNN (alpha = {args.alpha:g}, {alrnn['observation']} observation, M = "
+                      f"{alrnn['latent_dim']}, P = {args.n_relu}, windows of T~ = {alrnn['seq_len']}, input noise "
+                      f"{alrnn['input_noise']:g})", {**al_model, "training": "gtf", "alpha": args.alpha}, alrnn,
+                      ALRNN_PAPER_STEPS),
     }
     methods = {k: all_methods[k] for k in chosen_methods(parser, args.methods, all_methods)}
     x_train = np.load(args.data_dir / "ecg_5d_train.npy")
@@ -164,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
                 "val_gen_length": 50_000}
         budget = {"epochs": epochs, "batches": batches, "seq_len": cfg["seq_len"], "batch_size": cfg["batch_size"],
                   "val_every": val_every, "resume": args.resume, "snapshots": args.snapshots}
-        run = "ecg_alrnn" if key == "alrnn" else f"ecg_{i}"  # (GTF runs keep their names of earlier results)
+        run = f"ecg_{key}" if key.startswith("alrnn") else f"ecg_{i}"  # (GTF runs keep their earlier names)
         if len(seeds) == 1:
             ckpt, seconds = train(run, data, task, seed=seeds[0], **budget)
             runs = [evaluate(ckpt, x_test, 1.0)]
@@ -178,8 +184,9 @@ def main(argv: list[str] | None = None) -> None:
         rows += seed_rows(label, seeds, runs)
         print(rows[-1], raw[label]["verdicts"], flush=True)
         model_words = (f"M = {cfg['latent_dim']}, L = {args.hidden_dim}; lambda_latent {args.lambda_latent:g}, "
-                       f"lambda_obs {args.lambda_obs:g}" if key != "alrnn" else
-                       f"M = {cfg['latent_dim']}, P = {args.n_relu}, tau = {args.tau}")
+                       f"lambda_obs {args.lambda_obs:g}" if not key.startswith("alrnn") else
+                       f"M = {cfg['latent_dim']}, P = {args.n_relu}, "
+                       + (f"tau = {args.tau}" if key == "alrnn" else f"alpha = {args.alpha:g}"))
         budgets.append(f"{label}: {epochs} epochs x {batches} batches of {cfg['batch_size']} windows of T~ = "
                        f"{cfg['seq_len']} ({epochs * batches} RAdam steps, lr {cfg['lr']:g} -> {cfg['lr_end']:g}; "
                        f"{cfg['observation']} observation, {model_words}"

@@ -24,7 +24,7 @@ from benchmarks import dsr_ecg
     (["--latent-dim", "20", "--n-relu", "21"], "must lie in [0, M = 20] and --tau be >= 1 (the AL-RNN paper's ECG: "
                                                "2 and 10), got 21 and 10"),
     (["--tau", "0"], "(the AL-RNN paper's ECG: 2 and 10), got 2 and 0"),
-    (["--methods", "gtf,lstm"], "unknown methods ['lstm']; choose from ['agtf', 'alrnn', 'gtf']"),
+    (["--methods", "gtf,lstm"], "unknown methods ['lstm']; choose from ['agtf', 'alrnn', 'alrnn_gtf', 'gtf']"),
 ])
 def test_bad_settings_are_one_error_line(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -57,17 +57,26 @@ class UnitwiseRNN(PiecewiseLinearRNN):
     (:mod:`neurops.dynamics.forced_rollout`) takes ``J^T a = A a + phi'(z) * (W^T a)``: one
     ``[B, M] x [M, M]`` product a step, as autograd's, instead of forming a ``[B, M, M]`` Jacobian per
     state (``M^2`` numbers a state to build and read, which made AL-RNNs of ``M = 100`` train 2-3x slower
-    than autograd; ``benchmarks/dsr_training_speed.py``). Subclasses give :meth:`_unit_slopes` and
-    :meth:`_coupling`.
+    than autograd; ``benchmarks/dsr_training_speed.py``). The same slopes give each region's affine map
+    (:meth:`linear_map`). Subclasses give :meth:`_code_slopes` and :meth:`_coupling`.
     """
 
-    def _unit_slopes(self, z: torch.Tensor) -> torch.Tensor:
-        """``phi'(z) : [..., M]``, the slope of each unit's nonlinearity at ``z : [..., M]``."""
+    def _code_slopes(self, code: torch.Tensor) -> torch.Tensor:
+        """``phi' : [..., M]``, the slope of each unit's nonlinearity in the region ``code : [..., R]``."""
         raise NotImplementedError
 
     def _coupling(self) -> torch.Tensor:
         """``W : [M, M]`` (``[R, M, M]``) as the step uses it."""
         raise NotImplementedError
+
+    def _unit_slopes(self, z: torch.Tensor) -> torch.Tensor:
+        """``phi'(z) : [..., M]`` at the states ``z : [..., M]``."""
+        return self._code_slopes(self.region_code(z))
+
+    @_per_member
+    def linear_map(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        j = self._diag_plus(self.A, self._lift(self._coupling()) * self._code_slopes(code).unsqueeze(-2))
+        return j, self._lift(self.h).expand(j.shape[:-1])
 
     def _chunk_width(self) -> int:
         return self.latent_dim  # the slopes, [n, M]: no Jacobians are formed
@@ -122,14 +131,8 @@ class PLRNN(UnitwiseRNN):
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
         return z > 0
 
-    @_per_member
-    def linear_map(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        d = code.to(self.A.dtype)
-        j = self._diag_plus(self.A, self._lift(self._w()) * d.unsqueeze(-2))
-        return j, self._lift(self.h).expand(j.shape[:-1])
-
-    def _unit_slopes(self, z: torch.Tensor) -> torch.Tensor:
-        return (z > 0).to(z.dtype)
+    def _code_slopes(self, code: torch.Tensor) -> torch.Tensor:
+        return code.to(self.A.dtype)
 
     def _coupling(self) -> torch.Tensor:
         return self._w()
@@ -178,16 +181,9 @@ class ALRNN(UnitwiseRNN):
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
         return z[..., self.latent_dim - self.n_relu:] > 0
 
-    @_per_member
-    def linear_map(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        d = code.to(self.A.dtype)
-        ones = d.new_ones((*d.shape[:-1], self.latent_dim - self.n_relu))
-        j = self._diag_plus(self.A, self._lift(self.W) * torch.cat([ones, d], dim=-1).unsqueeze(-2))
-        return j, self._lift(self.h).expand(j.shape[:-1])
-
-    def _unit_slopes(self, z: torch.Tensor) -> torch.Tensor:
-        k = self.latent_dim - self.n_relu
-        return torch.cat([torch.ones_like(z[..., :k]), (z[..., k:] > 0).to(z.dtype)], dim=-1)
+    def _code_slopes(self, code: torch.Tensor) -> torch.Tensor:
+        d = code.to(self.A.dtype)  # the last P units'; the first M - P are linear
+        return torch.cat([d.new_ones((*d.shape[:-1], self.latent_dim - self.n_relu)), d], dim=-1)
 
     def _coupling(self) -> torch.Tensor:
         return self.W
@@ -241,16 +237,18 @@ class DendPLRNN(UnitwiseRNN):
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
         return (z.unsqueeze(-1) > self._lift(self.theta)).flatten(-2)
 
+    def _per_base(self, code: torch.Tensor) -> torch.Tensor:
+        """The region ``code : [..., M * n_bases]`` as ``[..., M, n_bases]`` numbers."""
+        return code.to(self.A.dtype).unflatten(-1, (self.latent_dim, self.n_bases))
+
+    def _code_slopes(self, code: torch.Tensor) -> torch.Tensor:
+        return self._bases(self._per_base(code))
+
     @_per_member
     def linear_map(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        d = code.to(self.A.dtype).unflatten(-1, (self.latent_dim, self.n_bases))
-        slope = self._bases(d)  # [..., M]
-        offset = self._bases(d * self._lift(self.theta))  # [..., M]
-        j = self._diag_plus(self.A, self._lift(self.W) * slope.unsqueeze(-2))
-        return j, self._lift(self.h) - offset @ self.W.mT
-
-    def _unit_slopes(self, z: torch.Tensor) -> torch.Tensor:
-        return self._bases((z.unsqueeze(-1) > self._lift(self.theta)).to(z.dtype))
+        j, h = super().linear_map(code)
+        offset = self._bases(self._per_base(code) * self._lift(self.theta))  # [..., M]
+        return j, h - offset @ self.W.mT
 
     def _coupling(self) -> torch.Tensor:
         return self.W

@@ -117,8 +117,16 @@ def _run(argv: list[str]) -> int:
         return run(command(name), argv[1:], prog=f"neurops {name}")
     except (NeuropsError, FileExistsError, FileNotFoundError) as exc:
         _close_progress_bars()
-        print(f"neurops: error: {exc}", file=sys.stderr)
+        if _global_rank() == 0:  # under DDP every process meets the same mistake: one line, from rank zero
+            print(f"neurops: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _global_rank() -> int:
+    """This process's rank in a multi-process (DDP) run, as Lightning set it; 0 outside one (Lightning not
+    imported: no run started)."""
+    rank_zero = sys.modules.get("lightning.fabric.utilities.rank_zero")
+    return int(getattr(getattr(rank_zero, "rank_zero_only", None), "rank", 0) or 0)
 
 
 def _close_progress_bars() -> None:

@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import json
 import logging
+import re
 import shutil
 import sys
 import warnings
@@ -244,18 +245,19 @@ class NeuropsCLI(LightningCLI):
 class _Quiet(logging.Filter):
     """Drops Lightning's advertising tips, its "Seed set to N" line (the seed is in the run's config.yaml) and
     its list of the accelerators it found (printed before any error of a run; Lightning still warns when a
-    GPU is available but not used)."""
+    GPU is available but not used). Under DDP the other processes prefix these lines with ``[rank: N]``."""
 
     NOISE = ("\N{ELECTRIC LIGHT BULB} Tip:", "Seed set to", "GPU available:", "TPU available:", "HPU available:")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(self.NOISE)
+        message = re.sub(r"^\[rank: \d+\] ", "", record.getMessage())
+        return not message.startswith(self.NOISE)
 
 
 @contextlib.contextmanager
 def _quiet_lightning() -> Iterator[None]:
     """Lightning without its noise: tips, the seed and accelerator lines, the warning that an empty
-    validation list (a run without validation) has no batches, and Lightning's deprecation warning
+    validation list (a run without validation) has no batches, and Lightning's deprecation warnings
     about its own use of torch."""
     loggers = [logging.getLogger(name) for name in ("lightning.pytorch.utilities.rank_zero",
                                                     "lightning.fabric.utilities.seed")]
@@ -268,6 +270,7 @@ def _quiet_lightning() -> Iterator[None]:
             warnings.filterwarnings("ignore", message="Total length of `list` across ranks is zero")
             # Lightning's own use of a torch API that torch deprecates: nothing a user can act on
             warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+            warnings.filterwarnings("ignore", message=r"torch\.distributed\.nn\.functional\.all_gather is deprecated")
             yield
     finally:
         for logger in loggers:

@@ -162,6 +162,30 @@ def test_every_task_fits_in_two_ddp_processes(kind, lorenz63_file, tmp_path):
     assert load(root / "checkpoints" / "last.ckpt")[0] == kind
 
 
+@pytest.mark.processes  # ~15-25 s: two processes import Lightning
+def test_a_mistake_met_in_every_ddp_process_is_one_line(lorenz63_file, tmp_path):
+    """A configuration mistake that surfaces only once the processes have started (an identity observation
+    reading 3 data dimensions from 2 latent units, found when the task is set up) is ONE error line, from rank
+    zero, with exit status 2; the other process's "[rank: 1] Seed set to 0" line is dropped as in one process;
+    no checkpoint is written."""
+    cfg, _ = _tiny_configs(tmp_path, lorenz63_file)["dynamics"]
+    cfg["model"]["init_args"]["model_kwargs"] = {"latent_dim": 2, "n_relu": 1}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    root = tmp_path / "ddp"
+    done = subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", str(path), "--trainer.strategy", "ddp",
+                           "--trainer.devices", "2", *_run_args(root)], cwd=tmp_path,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out[-3000:]
+    assert "Starting with 2 processes" in out  # the mistake was met after both processes started
+    errors = [line for line in out.splitlines() if "neurops: error:" in line]
+    assert errors == ["neurops: error: the identity observation reads the first 3 of 2 latent units; use "
+                      "latent_dim >= obs_dim or observation='affine'."], out[-3000:]
+    assert "Seed set to" not in out and "Traceback" not in out
+    assert not list(root.rglob("*.ckpt"))
+
+
 def _val_curve_of(root: Path, metric: str) -> list[str]:
     (metrics,) = root.rglob("metrics.csv")
     with open(metrics) as f:
@@ -193,6 +217,9 @@ def test_an_ensemble_spread_over_two_ddp_processes_trains_as_in_one(lorenz63_fil
                               env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         assert "Starting with 2 processes" in done.stderr + done.stdout
+        # Lightning's noise is dropped in every process: rank 1's seed line, the deprecation of its own all_gather
+        assert "Seed set to" not in done.stderr + done.stdout
+        assert "all_gather is deprecated" not in done.stderr + done.stdout
 
     spread(ddp)
     spread(resumed, "--trainer.max_epochs", "2")

@@ -138,6 +138,13 @@ def _tiny_configs(tmp_path: Path, lorenz63: Path) -> dict[str, tuple[dict, str]]
     return configs
 
 
+def _fit_in_two_processes(config: Path, root: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`neurops fit --config CONFIG` in two DDP processes (one thread each), its run folder ``root``."""
+    return subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", str(config), "--trainer.strategy", "ddp",
+                           "--trainer.devices", "2", *_run_args(root), *extra], cwd=config.parent,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.processes  # ~15-25 s each (two processes import Lightning)
 @pytest.mark.parametrize("kind", ["rollout", "generative", "dynamics"])
 def test_every_task_fits_in_two_ddp_processes(kind, lorenz63_file, tmp_path):
@@ -148,9 +155,7 @@ def test_every_task_fits_in_two_ddp_processes(kind, lorenz63_file, tmp_path):
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     root = tmp_path / "ddp"
-    done = subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", str(path), "--trainer.strategy", "ddp",
-                           "--trainer.devices", "2", *_run_args(root)], cwd=tmp_path,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    done = _fit_in_two_processes(path, root)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Starting with 2 processes" in done.stderr + done.stdout
     callbacks = {c["class_path"].rpartition(".")[2] for c in cfg["trainer"]["callbacks"]}
@@ -173,9 +178,7 @@ def test_a_mistake_met_in_every_ddp_process_is_one_line(lorenz63_file, tmp_path)
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     root = tmp_path / "ddp"
-    done = subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", str(path), "--trainer.strategy", "ddp",
-                           "--trainer.devices", "2", *_run_args(root)], cwd=tmp_path,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    done = _fit_in_two_processes(path, root)
     out = done.stdout + done.stderr
     assert done.returncode == 2, out[-3000:]
     assert "Starting with 2 processes" in out  # the mistake was met after both processes started
@@ -212,9 +215,7 @@ def test_an_ensemble_spread_over_two_ddp_processes_trains_as_in_one(lorenz63_fil
     assert main(["fit", "--config", str(path), *_run_args(single)]) == 0
 
     def spread(root: Path, *extra: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "neurops", "fit", "--config", str(path), "--trainer.strategy",
-                               "ddp", "--trainer.devices", "2", *_run_args(root), *extra], cwd=tmp_path,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+        done = _fit_in_two_processes(path, root, *extra)
         assert done.returncode == 0, done.stderr[-3000:]
         assert "Starting with 2 processes" in done.stderr + done.stdout
         # Lightning's noise is dropped in every process: rank 1's seed line, the deprecation of its own all_gather

@@ -104,12 +104,13 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(str(err))
     alphas = sorted({r["alpha"] for r in rows})
     rows += [{"model": f"(1 - alpha)^k, alpha = {a:g}", "alpha": a,
-              **{f"k={k}": (1 - a) ** k for k in LAGS if k < args.seq_len}, "reach": None} for a in alphas]
+              **{f"k={k}": (1 - a) ** k for k in LAGS if k < args.seq_len},
+              "reach": reach((1 - a) ** np.arange(1, args.seq_len))} for a in alphas]
     md = markdown_table(rows)
     notes = (f"\n\nMedian over {args.windows} windows of T~ = {args.seq_len} spread over `{args.train.name}` of the "
              "2-norm of d z~_T / d z~_(T-k) (the gradient's factor from the last forced state back k steps) along "
-             f"each model's GTF rollout; reach: the first lag where it falls below {REACH:g} (none within the "
-             "window: blank).\n")
+             f"each model's GTF rollout; reach: the first lag where it falls below {REACH:g} (None: not within the "
+             "window). The last row is the forcing alone (a map whose Jacobians all have norm 1).\n")
     print(md + notes)
     save_results(args.name, vars(args), rows, md + notes, args.results_dir)
 

@@ -49,7 +49,7 @@ def test_a_row_per_member_and_bad_input_is_one_error_line(tmp_path: Path, cycle_
     rows = json.loads((tmp_path / "out" / "m.json").read_text())["rows"]
     assert [r["model"] for r in rows] == ["cycle seed 3", "cycle seed 5", "(1 - alpha)^k, alpha = 0.2"]
     assert all(r["alpha"] == 0.2 for r in rows)  # the checkpoint's own alpha
-    assert rows[-1]["k=10"] == pytest.approx(0.8 ** 10)
+    assert rows[-1]["k=10"] == pytest.approx(0.8 ** 10) and rows[-1]["reach"] == 31  # 0.8^31 < 1e-3 < 0.8^30
     for row in rows[:2]:
         lags = [k for k in LAGS if f"k={k}" in row]
         values = [row[f"k={k}"] for k in lags]

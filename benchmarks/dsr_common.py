@@ -148,6 +148,15 @@ def load_model(ckpt: Path) -> torch.nn.Module:
     return load(ckpt, "dynamics")[1].net
 
 
+def best_members(ckpt: Path) -> tuple[list[torch.nn.Module], list[str], dict[str, Any]]:
+    """The members of a DynamicsTask checkpoint at their best states (float64, eval), their labels (the run folder's
+    name, with ``seed S`` for an ensemble member, as ``neurops dsr evaluate`` names them) and the task's hparams."""
+    task = load(ckpt, "dynamics")[1]
+    seeds, run = task.hparams.get("seeds"), ckpt.parent.parent.name
+    labels = [f"{run} seed {s}" for s in seeds] if seeds else [run]
+    return [m.double().eval() for m in task.member_models("best")], labels, dict(task.hparams)
+
+
 def evaluate(ckpt: Path, x_test: np.ndarray, dt: float, *, lyapunov_steps: int = 20_000) -> dict[str, float]:
     """The GTF paper's protocol on the whole test series (see :func:`evaluate_reconstruction`)."""
     return evaluate_reconstruction(load_model(ckpt).double(), x_test, dt=dt, lyapunov_steps=lyapunov_steps)

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.dsr_common import best_members
 from benchmarks.runner import benchmark_parser
-from neurops.checkpoints import load
 from neurops.dynamics.teacher_forcing import gtf_rollout, teacher_signals
 from neurops.utils.bench import markdown_table, save_results
 
@@ -59,17 +59,14 @@ def _windows(series: np.ndarray, seq_len: int, n: int) -> torch.Tensor:
 
 def member_rows(ckpt: Path, windows: torch.Tensor, alpha: float | None) -> list[dict]:
     """One row per member of ``ckpt``: the median factor at each of :data:`LAGS` and the reach."""
-    task = load(ckpt, "dynamics")[1]
+    models, labels, hparams = best_members(ckpt)
     if alpha is None:
-        if task.hparams.get("training") != "gtf":
-            raise ValueError(f"{ckpt} was trained with {task.hparams.get('training')!r}, not a fixed alpha; pass "
-                             "--alpha")
-        alpha = float(task.hparams["alpha"])
-    seeds = task.hparams.get("seeds") or [None]
+        if hparams.get("training") != "gtf":
+            raise ValueError(f"{ckpt} was trained with {hparams.get('training')!r}, not a fixed alpha; pass --alpha")
+        alpha = float(hparams["alpha"])
     rows = []
-    for seed, model in zip(seeds, task.member_models("best"), strict=True):
-        median = np.median(gradient_factors(model.double().eval(), windows, alpha), axis=0)
-        label = f"{ckpt.parent.parent.name}" + (f" seed {seed}" if seed is not None else "")
+    for label, model in zip(labels, models, strict=True):
+        median = np.median(gradient_factors(model, windows, alpha), axis=0)
         rows.append({"model": label, "alpha": alpha, **{f"k={k}": float(median[k - 1]) for k in LAGS
                                                          if k <= len(median)}, "reach": reach(median)})
     return rows

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.dsr_common import best_members
 from benchmarks.runner import benchmark_parser
-from neurops.checkpoints import load
 from neurops.metrics.dsr import generate_like, orbit_distances, orbit_verdict
 from neurops.utils.bench import markdown_table, save_results
 
@@ -217,10 +217,9 @@ def _models(ckpts: list[Path]) -> tuple[list[torch.nn.Module], list[str]]:
     name, with ``seed S`` for a member (the seeds as ``neurops dsr evaluate`` names them)."""
     models, labels = [], []
     for ckpt in ckpts:
-        task = load(ckpt, "dynamics")[1]
-        seeds, run = task.hparams.get("seeds"), ckpt.parent.parent.name
-        models += [m.double().eval() for m in task.member_models("best")]
-        labels += [f"{run} seed {s}" for s in seeds] if seeds else [run]
+        members, names, _ = best_members(ckpt)
+        models += members
+        labels += names
     return models, labels
 
 

@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="windows per batch (GTF default 32, the paper 16; AL-RNN 16)")
     parser.add_argument("--alpha", type=float, default=0.3, help="GTF forcing strength (the paper's ECG: 0.3)")
+    parser.add_argument("--alpha-end", type=float, default=None,
+                        help="anneal the GTF forcing geometrically over the run's steps from --alpha to this "
+                             "(DynamicsTask(alpha_end); the paper's ECG: none, a fixed alpha)")
     parser.add_argument("--lambda-latent", type=float, default=0.0,
                         help="latent regulariser weight (the paper's ECG script: 0; runs before 2026-12-04: 1e-5)")
     parser.add_argument("--lambda-obs", type=float, default=1e-7,
@@ -113,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         parser.error(f"--alpha must lie in [0, 1] (the paper's ECG: 0.3), got {args.alpha:g}")
+    if args.alpha_end is not None and not (0.0 < args.alpha_end <= 1.0 and args.alpha > 0):
+        parser.error(f"--alpha-end must lie in (0, 1] and --alpha be > 0 (the forcing decays geometrically from one "
+                     f"to the other), got {args.alpha_end:g} and {args.alpha:g}")
     if args.lambda_latent < 0 or args.lambda_obs < 0:
         parser.error(f"--lambda-latent and --lambda-obs must be >= 0, "
                      f"got {args.lambda_latent:g} and {args.lambda_obs:g}")
@@ -138,23 +144,25 @@ def main(argv: list[str] | None = None) -> None:
     variant = "" if paper_model else (f", {gtf['observation']} observation, M = {gtf['latent_dim']}, "
                                       f"L = {args.hidden_dim}")
     variant += f", input noise {gtf['input_noise']:g}" if gtf["input_noise"] else ""
+    forcing = f"{args.alpha:g}" + (f" -> {args.alpha_end:g}" if args.alpha_end is not None else "")
     al_paper = alrnn == ALRNN_DEFAULTS and (args.n_relu, args.tau) == (2, 10)
     al_model = {"model": "alrnn", "model_kwargs": {"latent_dim": alrnn["latent_dim"], "n_relu": args.n_relu,
                                                    "observation": alrnn["observation"]},
                 "training": "stf", "tau": args.tau, "lambda_latent": 0.0, "lambda_obs": 0.0}
     # key: (label, DynamicsTask arguments, settings, the paper's steps, model words for the notes)
     all_methods = {
-        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if not variant and (gtf["seq_len"], args.alpha) ==
-                (200, 0.3) else f"GTF (alpha = {args.alpha:g}, windows of T~ = {gtf['seq_len']}{variant})",
-                {**shplrnn, "training": "gtf", "alpha": args.alpha}, gtf, PAPER_STEPS),
+        "gtf": ("GTF (alpha = 0.3, the paper's ECG setting)" if not variant and (gtf["seq_len"], forcing) ==
+                (200, "0.3") else f"GTF (alpha = {forcing}, windows of T~ = {gtf['seq_len']}{variant})",
+                {**shplrnn, "training": "gtf", "alpha": args.alpha, "alpha_end": args.alpha_end}, gtf, PAPER_STEPS),
         "agtf": ("aGTF (alpha estimated)", {**shplrnn, "training": "agtf", "alpha_rate": 0.02}, gtf, PAPER_STEPS),
         "alrnn": ("STF AL-RNN (the AL-RNN paper's ECG setting)" if al_paper else
                   f"STF AL-RNN ({alrnn['observation']} observation, M = {alrnn['latent_dim']}, P = {args.n_relu}, "
                   f"tau = {args.tau}, windows of T~ = {alrnn['seq_len']}, input noise {alrnn['input_noise']:g})",
                   al_model, alrnn, ALRNN_PAPER_STEPS),
-        "alrnn_gtf": (f"GTF AL-RNN (alpha = {args.alpha:g}, {alrnn['observation']} observation, M = "
+        "alrnn_gtf": (f"GTF AL-RNN (alpha = {forcing}, {alrnn['observation']} observation, M = "
                       f"{alrnn['latent_dim']}, P = {args.n_relu}, windows of T~ = {alrnn['seq_len']}, input noise "
-                      f"{alrnn['input_noise']:g})", {**al_model, "training": "gtf", "alpha": args.alpha}, alrnn,
+                      f"{alrnn['input_noise']:g})", {**al_model, "training": "gtf", "alpha": args.alpha,
+                                                               "alpha_end": args.alpha_end}, alrnn,
                       ALRNN_PAPER_STEPS),
     }
     methods = {k: all_methods[k] for k in chosen_methods(parser, args.methods, all_methods)}
@@ -186,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         model_words = (f"M = {cfg['latent_dim']}, L = {args.hidden_dim}; lambda_latent {args.lambda_latent:g}, "
                        f"lambda_obs {args.lambda_obs:g}" if not key.startswith("alrnn") else
                        f"M = {cfg['latent_dim']}, P = {args.n_relu}, "
-                       + (f"tau = {args.tau}" if key == "alrnn" else f"alpha = {args.alpha:g}"))
+                       + (f"tau = {args.tau}" if key == "alrnn" else f"alpha = {forcing}"))
         budgets.append(f"{label}: {epochs} epochs x {batches} batches of {cfg['batch_size']} windows of T~ = "
                        f"{cfg['seq_len']} ({epochs * batches} RAdam steps, lr {cfg['lr']:g} -> {cfg['lr_end']:g}; "
                        f"{cfg['observation']} observation, {model_words}"

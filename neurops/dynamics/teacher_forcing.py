@@ -6,6 +6,7 @@
   (``sigma`` a bound on the Jacobian norms along the data) gradient norms stay bounded
   however long the sequence; ``alpha = 0`` is plain back-propagation through time.
 * **aGTF**: ``alpha`` is re-estimated during training (:class:`AdaptiveAlpha`).
+* **annealed GTF**: ``alpha`` decays geometrically over the run to a weaker forcing (:func:`annealed_alpha`).
 * **STF** (sparse teacher forcing): every ``tau`` steps the forced units are replaced by
   the data, cutting the gradient through them.
 
@@ -224,6 +225,43 @@ def estimate_alpha(model: nn.Module, x: torch.Tensor,
     return alpha_from_sigma(estimate_sigma(model, x, method))
 
 
+def check_alpha(training: str, alpha: float, alpha_end: float | None = None,
+                method: str = "product_upper_bound") -> None:
+    """Raise :class:`~neurops.errors.ConfigError` unless ``alpha`` lies in [0, 1], ``method`` is one of
+    :data:`ALPHA_METHODS` and ``alpha_end`` is ``None`` or a strength in (0, 1] that ``training`` ``"gtf"``
+    anneals a positive ``alpha`` to (:func:`annealed_alpha`)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ConfigError(f"alpha must lie in [0, 1], got {alpha}.")
+    if method not in ALPHA_METHODS:
+        raise ConfigError(f"alpha_method {method!r} is unknown; use one of {ALPHA_METHODS}.")
+    if alpha_end is None:
+        return
+    if training != "gtf":
+        raise ConfigError(f"alpha_end anneals the fixed alpha of training 'gtf'; training {training!r} does not "
+                          "use it: drop alpha_end.")
+    annealed_alpha(alpha, alpha_end, 0, 1)
+
+
+def annealed_alpha(alpha: float, alpha_end: float, step: int, total_steps: int | float) -> float:
+    """The GTF forcing strength at optimizer step ``step`` of ``total_steps`` when it decays geometrically
+    from ``alpha`` (step 0) to ``alpha_end`` (the last step): ``alpha (alpha_end / alpha)^(step / (total_steps - 1))``,
+    the shape of the learning rate's exponential decay (:class:`~neurops.tasks.schedules.ExponentialTo`).
+
+    Weaker forcing late in training lengthens the reach of the loss's gradient into the past, about
+    ``log(1e-3) / log((1 - alpha) |J|)`` steps, while the strong forcing of the early steps keeps the first
+    gradients bounded (Hess et al. 2023, Sec. 3: ``alpha`` near ``alpha*`` trades bounded gradients against
+    long-range credit). Steps past the end keep ``alpha_end``.
+    """
+    if not (0.0 < alpha <= 1.0 and 0.0 < alpha_end <= 1.0):
+        raise ConfigError(f"an annealed alpha decays geometrically between two strengths in (0, 1]; got alpha={alpha}, "
+                          f"alpha_end={alpha_end}.")
+    if not (math.isfinite(total_steps) and total_steps >= 1 and step >= 0):
+        raise ConfigError(f"an annealed alpha decays over the run's optimizer steps, which are not known "
+                          f"({total_steps}); bound the run with --trainer.max_epochs or --trainer.max_steps.")
+    fraction = 1.0 if total_steps == 1 else min(step / (total_steps - 1), 1.0)
+    return alpha * (alpha_end / alpha) ** fraction
+
+
 class AdaptiveAlpha:
     """Adaptive GTF (aGTF): alpha follows the estimate ``alpha*`` during training.
 
@@ -289,5 +327,5 @@ class AdaptiveAlpha:
         self._batches = int(state["batches"])
 
 
-__all__ = ["ALPHA_METHODS", "AdaptiveAlpha", "alpha_from_sigma", "estimate_alpha", "estimate_sigma", "gtf_rollout",
-           "jacobian_norms", "stf_rollout", "teacher_signals"]
+__all__ = ["ALPHA_METHODS", "AdaptiveAlpha", "alpha_from_sigma", "annealed_alpha", "check_alpha", "estimate_alpha",
+           "estimate_sigma", "gtf_rollout", "jacobian_norms", "stf_rollout", "teacher_signals"]

@@ -3,7 +3,7 @@
 The task trains a PWL RNN (:mod:`neurops.models.plrnn`, :mod:`neurops.models.shallow_plrnn`) on random windows
 (:class:`neurops.data.datamodule.DynamicsDataModule`) with one of
 
-* ``gtf``: generalized teacher forcing with a fixed ``alpha``;
+* ``gtf``: generalized teacher forcing with a fixed ``alpha`` (or one annealed to ``alpha_end``);
 * ``agtf``: adaptive GTF, ``alpha`` re-estimated from Jacobian-product bounds;
 * ``stf``: sparse teacher forcing every ``tau`` steps;
 * ``bptt``: plain back-propagation through time (free running, ``alpha = 0``);
@@ -36,7 +36,7 @@ from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
 from typing_extensions import override
 
-from neurops.dynamics.teacher_forcing import ALPHA_METHODS, AdaptiveAlpha, gtf_rollout, stf_rollout
+from neurops.dynamics.teacher_forcing import AdaptiveAlpha, annealed_alpha, check_alpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, orbit_distances
 from neurops.models.piecewise_linear import stack_members
@@ -63,6 +63,9 @@ class DynamicsTask(Task):
         ``gtf``, ``agtf``, ``stf`` or ``bptt``.
     alpha
         GTF forcing strength (``gtf``).
+    alpha_end
+        anneal ``gtf``'s alpha geometrically over the run's optimizer steps, from ``alpha`` to ``alpha_end``
+        (:func:`~neurops.dynamics.teacher_forcing.annealed_alpha`; ``None``: fixed ``alpha``).
     alpha_method
         how ``agtf`` estimates alpha: ``product_upper_bound``, ``arithmetic_mean`` or ``batch_maximum``.
     alpha_every
@@ -123,7 +126,7 @@ class DynamicsTask(Task):
     default_optimizer = partial(torch.optim.RAdam, lr=1e-3)
 
     def __init__(self, model: str = "clipped_shplrnn", model_kwargs: dict[str, Any] | None = None,
-                 training: Training = "gtf", alpha: float = 0.1,
+                 training: Training = "gtf", alpha: float = 0.1, alpha_end: float | None = None,
                  alpha_method: str = "product_upper_bound", alpha_every: int = 5, alpha_rate: float = 1e-3,
                  tau: int = 10, optimizer: OptimizerCallable | None = None,
                  lr_scheduler: Scheduler = lazy_instance(ExponentialTo, lr_end=1e-6),
@@ -134,10 +137,7 @@ class DynamicsTask(Task):
         super().__init__(optimizer, lr_scheduler)
         if training not in TRAININGS:
             raise ConfigError(f"training {training!r} is unknown; use one of {TRAININGS}.")
-        if not 0.0 <= alpha <= 1.0:
-            raise ConfigError(f"alpha must lie in [0, 1], got {alpha}.")
-        if alpha_method not in ALPHA_METHODS:
-            raise ConfigError(f"alpha_method {alpha_method!r} is unknown; use one of {ALPHA_METHODS}.")
+        check_alpha(training, alpha, alpha_end, alpha_method)
         if val_gen_length is not None and val_gen_length < 1:
             raise ConfigError(f"val_gen_length must be >= 1 (or None), got {val_gen_length}.")
         if val_reference not in ("train", "val"):
@@ -235,7 +235,10 @@ class DynamicsTask(Task):
                 return self.alpha_schedule(self.net, x)
             alpha = self.alpha_schedule(self._local_net(), x, self._gather)  # [R], the same on every process
             return alpha[self._shard.start: self._shard.stop]
-        return self.hparams.alpha if self.hparams.training == "gtf" else 0.0
+        h = self.hparams
+        if h.training != "gtf" or h.get("alpha_end") is None:
+            return h.alpha if h.training == "gtf" else 0.0
+        return annealed_alpha(h.alpha, h.alpha_end, self.global_step, self.trainer.estimated_stepping_batches)
 
     def rollout(self, x: torch.Tensor) -> torch.Tensor:
         """Predictions ``[B, T, N]`` of ``x[:, 1:]`` under the configured forcing (``[R, B, T, N]`` for an ensemble)."""

@@ -48,6 +48,15 @@ def data_dir_argument(parser: argparse.ArgumentParser) -> None:
                         help="folder with the reference series (default ../shared/data/dsr)")
 
 
+def reference_series(parser: argparse.ArgumentParser, data_dir: Path, *names: str) -> list[Path]:
+    """The paths of the reference series ``names`` in ``--data-dir``; one error line when any is missing."""
+    missing = [n for n in names if not (data_dir / n).is_file()]
+    if missing:
+        parser.error(f"{', '.join(missing)} not found in {data_dir}; pass --data-dir with the folder of the shared "
+                     "reference series (../shared/data/dsr)")
+    return [data_dir / n for n in names]
+
+
 def chosen_methods(parser: argparse.ArgumentParser, spec: str, methods: dict[str, Any]) -> list[str]:
     """The method keys of a comma-separated ``--methods`` value, in order; unknown ones end the run."""
     chosen = [m.strip() for m in spec.split(",") if m.strip()]

@@ -38,6 +38,7 @@ from benchmarks.dsr_common import (
     evaluate,
     evaluate_members,
     import_npy,
+    reference_series,
     seed_list,
     seed_rows,
     train,
@@ -166,9 +167,12 @@ def main(argv: list[str] | None = None) -> None:
                       ALRNN_PAPER_STEPS),
     }
     methods = {k: all_methods[k] for k in chosen_methods(parser, args.methods, all_methods)}
-    x_train = np.load(args.data_dir / "ecg_5d_train.npy")
-    x_test = np.load(args.data_dir / "ecg_5d_test.npy")
-    data = import_npy(args.data_dir / "ecg_5d_train.npy", "ecg_gtf_train", 1.0)
+    if args.alpha_end is not None and not {"gtf", "alrnn_gtf"} & set(methods):
+        parser.error(f"--alpha-end anneals the fixed alpha of the GTF methods (gtf, alrnn_gtf); --methods "
+                     f"{args.methods} has none")
+    train_file, test_file = reference_series(parser, args.data_dir, "ecg_5d_train.npy", "ecg_5d_test.npy")
+    x_train, x_test = np.load(train_file), np.load(test_file)
+    data = import_npy(train_file, "ecg_gtf_train", 1.0)
     floor = {"d_stsp": state_space_divergence(x_test, x_train), "d_h": hellinger_distance(x_test, x_train)}
     seeds = args.seeds
     rows, raw, budgets = [], {}, []

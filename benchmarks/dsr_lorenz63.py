@@ -46,6 +46,7 @@ from benchmarks.dsr_common import (
     evaluate_members,
     import_npy,
     median_run,
+    reference_series,
     row_of,
     run_checkpoint,
     run_jobs,
@@ -128,9 +129,10 @@ def main(argv: list[str] | None = None) -> None:
     val_every = 1 if args.quick else 10
     seeds = args.seeds
 
-    x_train = np.load(args.data_dir / "lorenz63_noise0.05_train.npy")
-    x_test = np.load(args.data_dir / "lorenz63_test.npy")
-    data = import_npy(args.data_dir / "lorenz63_noise0.05_train.npy", "lorenz63_gtf_train", DT)
+    train_file, test_file = reference_series(parser, args.data_dir, "lorenz63_noise0.05_train.npy",
+                                             "lorenz63_test.npy")
+    x_train, x_test = np.load(train_file), np.load(test_file)
+    data = import_npy(train_file, "lorenz63_gtf_train", DT)
     floor = {"d_stsp": state_space_divergence(x_test, x_train), "d_h": hellinger_distance(x_test, x_train)}
 
     model = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 100}}

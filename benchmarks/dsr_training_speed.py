@@ -52,7 +52,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from benchmarks.dsr_common import data_dir_argument, import_npy
+from benchmarks.dsr_common import data_dir_argument, import_npy, reference_series
 from benchmarks.runner import benchmark_parser
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.dynamics.forced_rollout import fused_backward_pays
@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     fit_rounds = args.fit_rounds if args.fit_rounds is not None else (0 if args.quick else 3)
     fit_table, fit_raw = [], {}
     if fit_rounds:
+        reference_series(parser, args.data_dir, *(series for series, _, _ in FIT_SETTINGS.values()))
         fit_table, fit_raw = fit_rows(args.data_dir, args.members, fit_rounds, args.fit_epochs, args.fit_batches,
                                       args.fit_val_every)
     torch.set_num_threads(args.threads)

@@ -12,6 +12,11 @@ from benchmarks import dsr_ecg
 @pytest.mark.parametrize(("argv", "message"), [
     (["--alpha", "1.5"], "--alpha must lie in [0, 1] (the paper's ECG: 0.3), got 1.5"),
     (["--alpha", "-0.1"], "--alpha must lie in [0, 1] (the paper's ECG: 0.3), got -0.1"),
+    (["--alpha-end", "0"], "--alpha-end must lie in (0, 1] and --alpha be > 0 (the forcing decays geometrically "
+                           "from one to the other), got 0 and 0.3"),
+    (["--alpha", "0", "--alpha-end", "0.1"], "got 0.1 and 0"),
+    (["--methods", "agtf", "--alpha-end", "0.1"],
+     "--alpha-end anneals the fixed alpha of the GTF methods (gtf, alrnn_gtf); --methods agtf has none"),
     (["--lambda-obs=-1e-7"], "--lambda-latent and --lambda-obs must be >= 0, got 0 and -1e-07"),
     (["--input-noise=-0.1"], "--input-noise must be a finite number >= 0 (the paper's ECG: 0), got -0.1"),
     (["--input-noise", "nan"], "--input-noise must be a finite number >= 0 (the paper's ECG: 0), got nan"),
@@ -25,13 +30,15 @@ from benchmarks import dsr_ecg
                                                "2 and 10), got 21 and 10"),
     (["--tau", "0"], "(the AL-RNN paper's ECG: 2 and 10), got 2 and 0"),
     (["--methods", "gtf,lstm"], "unknown methods ['lstm']; choose from ['agtf', 'alrnn', 'alrnn_gtf', 'gtf']"),
+    ([], "ecg_5d_train.npy, ecg_5d_test.npy not found in {absent}; pass --data-dir with the folder of the shared "
+         "reference series (../shared/data/dsr)"),
 ])
 def test_bad_settings_are_one_error_line(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         dsr_ecg.main([*argv, "--data-dir", str(tmp_path / "absent")])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.strip().splitlines()[-1].endswith(message)
+    assert err.strip().splitlines()[-1].endswith(message.format(absent=tmp_path / "absent"))
     assert not list(tmp_path.iterdir())
 
 

@@ -13,6 +13,8 @@ from neurops.data.reader import read_split
 from neurops.dynamics.teacher_forcing import (
     AdaptiveAlpha,
     alpha_from_sigma,
+    annealed_alpha,
+    check_alpha,
     estimate_alpha,
     estimate_sigma,
     gtf_rollout,
@@ -171,6 +173,33 @@ def test_adaptive_alpha_rule() -> None:
     assert again.alpha == every.alpha
     with pytest.raises(ConfigError):
         AdaptiveAlpha(every=0)
+
+
+def test_annealed_alpha_decays_geometrically_from_alpha_to_alpha_end() -> None:
+    total = 11
+    values = [annealed_alpha(0.3, 0.1, k, total) for k in range(total + 3)]
+    assert values[0] == pytest.approx(0.3, rel=1e-15) and values[total - 1] == pytest.approx(0.1, rel=1e-14)
+    assert values[5] == pytest.approx(math.sqrt(0.3 * 0.1), rel=1e-14)  # halfway: the geometric mean
+    ratios = np.array(values[1:total]) / np.array(values[: total - 1])
+    np.testing.assert_allclose(ratios, (1 / 3) ** 0.1, rtol=1e-13)  # one constant factor a step
+    assert values[total:] == [pytest.approx(0.1, rel=1e-14)] * 3  # past the end: alpha_end
+    assert annealed_alpha(0.1, 0.4, 2, 3) == pytest.approx(0.4)  # rising works the same way
+    assert annealed_alpha(0.3, 0.1, 0, 1) == pytest.approx(0.1)  # a one-step run is at its end
+    for alpha, end in ((0.0, 0.1), (0.3, 0.0), (0.3, 1.5), (1.2, 0.1), (0.3, float("nan"))):
+        with pytest.raises(ConfigError, match="decays geometrically between two strengths in"):
+            annealed_alpha(alpha, end, 0, 10)
+    with pytest.raises(ConfigError, match="--trainer.max_epochs or --trainer.max_steps"):
+        annealed_alpha(0.3, 0.1, 0, float("inf"))  # a run of unknown length
+
+
+def test_check_alpha() -> None:
+    check_alpha("gtf", 0.3, 0.1)
+    check_alpha("agtf", 0.3)
+    for args, match in ((("gtf", 1.5), "alpha must lie in"), (("gtf", 0.3, None, "median"), "alpha_method"),
+                        (("agtf", 0.3, 0.1), "training 'agtf' does not use it: drop alpha_end"),
+                        (("gtf", 0.0, 0.1), "two strengths in")):
+        with pytest.raises(ConfigError, match=match):
+            check_alpha(*args)
 
 
 def test_ensembles_force_and_estimate_alpha_per_member(lorenz_windows: torch.Tensor) -> None:

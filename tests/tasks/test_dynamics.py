@@ -17,6 +17,7 @@ from neurops.dynamics import teacher_forcing
 from neurops.dynamics.evaluate import EvaluationSettings, evaluate_checkpoints
 from neurops.errors import CheckpointError, ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, hellinger_distance, state_space_divergence
+from neurops.tasks import dynamics as dynamics_module
 from neurops.tasks.dynamics import DynamicsTask
 from neurops.tasks.schedules import ExponentialTo
 
@@ -103,6 +104,44 @@ def test_other_forcings_run(l63_file: Path, tmp_path: Path, training: str, monke
         assert load(ckpt)[1].alpha_schedule.alpha == task.alpha_schedule.alpha
 
 
+def test_annealed_alpha_follows_the_step_and_resumes(l63_file: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[float] = []
+    rollout = dynamics_module.gtf_rollout
+
+    def recorded(model, x, alpha, *args, **kwargs):
+        used.append(float(alpha))
+        return rollout(model, x, alpha, *args, **kwargs)
+
+    monkeypatch.setattr(dynamics_module, "gtf_rollout", recorded)
+    trainer, task, _ = _fit(l63_file, tmp_path / "whole", training="gtf", alpha=0.3, alpha_end=0.1)
+    steps = trainer.global_step
+    assert steps == 30 and len(used) == steps  # 3 epochs x 10 batches, one rollout each
+    np.testing.assert_allclose(used, 0.3 * (0.1 / 0.3) ** (np.arange(steps) / (steps - 1)), rtol=1e-12)
+    # stopped after the first epoch and resumed from its checkpoint: the rest of the schedule, unchanged
+    whole, used[:] = list(used), []
+
+    class StopAfterOneEpoch(L.Callback):
+        def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+            trainer.should_stop = True
+
+    L.seed_everything(0, verbose=False)
+    dm = DynamicsDataModule(l63_file, seq_len=30, batch_size=8, batches_per_epoch=10, val_length=800)
+    kwargs = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 16}, "training": "gtf",
+              "alpha": 0.3, "alpha_end": 0.1, "optimizer": partial(torch.optim.RAdam, lr=5e-3),
+              "lr_scheduler": ExponentialTo(1e-3)}
+    trainer_kwargs = {"max_epochs": 3, "accelerator": "cpu", "logger": False, "enable_progress_bar": False,
+                      "enable_model_summary": False, "default_root_dir": tmp_path, "num_sanity_val_steps": 0,
+                      "enable_checkpointing": False}
+    first = L.Trainer(**trainer_kwargs, callbacks=[StopAfterOneEpoch()])
+    first.fit(DynamicsTask(**kwargs), datamodule=dm)
+    first.save_checkpoint(tmp_path / "epoch1.ckpt")
+    assert used == pytest.approx(whole[:10], rel=1e-12)
+    L.Trainer(**trainer_kwargs).fit(DynamicsTask(**kwargs), datamodule=dm, ckpt_path=tmp_path / "epoch1.ckpt")
+    assert used == pytest.approx(whole, rel=1e-12)
+    assert load(tmp_path / "epoch1.ckpt")[1].hparams.alpha_end == 0.1
+
+
 def test_errors(l63_file: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="training"):
         DynamicsTask(training="rk4")
@@ -114,6 +153,10 @@ def test_errors(l63_file: Path, tmp_path: Path) -> None:
         DynamicsTask(alpha=1.5)
     with pytest.raises(ConfigError, match="alpha_method"):
         DynamicsTask(alpha_method="median")
+    with pytest.raises(ConfigError, match="training 'stf' does not use it"):
+        DynamicsTask(training="stf", alpha_end=0.1)
+    with pytest.raises(ConfigError, match="two strengths in"):
+        DynamicsTask(alpha=0.3, alpha_end=0.0)
     with pytest.raises(ConfigError, match="tau"):
         DynamicsTask(tau=0)
     for name in ("lambda_latent", "lambda_mar", "lambda_obs", "input_noise", "gradient_clip", "smoothing"):

@@ -61,8 +61,10 @@ def member_rows(ckpt: Path, windows: torch.Tensor, alpha: float | None) -> list[
     """One row per member of ``ckpt``: the median factor at each of :data:`LAGS` and the reach."""
     models, labels, hparams = best_members(ckpt)
     if alpha is None:
-        if hparams.get("training") != "gtf":
-            raise ValueError(f"{ckpt} was trained with {hparams.get('training')!r}, not a fixed alpha; pass --alpha")
+        if hparams.get("training") != "gtf" or hparams.get("alpha_end") is not None:
+            how = (f"alpha annealed from {hparams['alpha']:g} to {hparams['alpha_end']:g}"
+                   if hparams.get("training") == "gtf" else repr(hparams.get("training")))
+            raise ValueError(f"{ckpt} was trained with {how}, not a fixed alpha; pass --alpha")
         alpha = float(hparams["alpha"])
     rows = []
     for label, model in zip(labels, models, strict=True):

@@ -55,7 +55,13 @@ def test_a_row_per_member_and_bad_input_is_one_error_line(tmp_path: Path, cycle_
         values = [row[f"k={k}"] for k in lags]
         assert lags == [1, 5, 10, 20, 30] and all(0 < v < float("inf") for v in values)
         assert row["reach"] is None or (isinstance(row["reach"], int) and 1 <= row["reach"] < 40)
+    annealed = torch.load(ckpt, weights_only=False)  # the same run as if its alpha had been annealed
+    annealed["hyper_parameters"]["alpha_end"] = 0.05
+    torch.save(annealed, tmp_path / "annealed.ckpt")
     for argv, message in [(["--ckpt", str(tmp_path / "x.ckpt"), "--train", str(train)], "no file at"),
+                          (["--ckpt", str(tmp_path / "annealed.ckpt"), "--train", str(train)],
+                           "annealed.ckpt was trained with alpha annealed from 0.2 to 0.05, not a fixed alpha; "
+                           "pass --alpha"),
                           (["--ckpt", str(ckpt), "--train", str(train), "--alpha", "1.5"], "--alpha must lie in"),
                           (["--ckpt", str(ckpt), "--train", str(train), "--seq-len", "5000"], "longer than --seq-len")]:
         with pytest.raises(SystemExit) as stop:

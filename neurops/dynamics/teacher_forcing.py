@@ -30,6 +30,7 @@ import math
 from collections.abc import Callable
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -242,6 +243,22 @@ def check_alpha(training: str, alpha: float, alpha_end: float | None = None,
     annealed_alpha(alpha, alpha_end, 0, 1)
 
 
+def divergence_advice(training: str, train_series: np.ndarray | None = None) -> str:
+    """What to change when a ``training`` run's loss or gradient is no longer finite: standardize ``train_series``
+    (``[..., N]``) when a variable's mean or std exceeds 5 (PWL RNNs start at unit scale), then GTF / aGTF (whose
+    gradients stay bounded) for free-running or sparsely forced training, or a smaller learning rate."""
+    advice = []
+    if train_series is not None:
+        x = np.asarray(train_series, dtype=np.float64).reshape(-1, np.shape(train_series)[-1])
+        scale = float(np.max(np.maximum(np.abs(x.mean(0)), x.std(0))))
+        if scale > 5.0:
+            advice.append(f"the training data are not standardized (a variable's mean or std reaches {scale:.3g}): "
+                          "z-score them (neurops data generate/import-series --standardize)")
+    advice.append("use GTF/aGTF (training: gtf) or a smaller lr" if training not in ("gtf", "agtf")
+                  else "use a smaller lr")
+    return "; ".join(advice) + "."
+
+
 def annealed_alpha(alpha: float, alpha_end: float, step: int, total_steps: int | float) -> float:
     """The GTF forcing strength at optimizer step ``step`` of ``total_steps`` when it decays geometrically
     from ``alpha`` (step 0) to ``alpha_end`` (the last step): ``alpha (alpha_end / alpha)^(step / (total_steps - 1))``,
@@ -327,5 +344,5 @@ class AdaptiveAlpha:
         self._batches = int(state["batches"])
 
 
-__all__ = ["ALPHA_METHODS", "AdaptiveAlpha", "alpha_from_sigma", "annealed_alpha", "check_alpha", "estimate_alpha",
-           "estimate_sigma", "gtf_rollout", "jacobian_norms", "stf_rollout", "teacher_signals"]
+__all__ = ["ALPHA_METHODS", "AdaptiveAlpha", "alpha_from_sigma", "annealed_alpha", "check_alpha", "divergence_advice",
+           "estimate_alpha", "estimate_sigma", "gtf_rollout", "jacobian_norms", "stf_rollout", "teacher_signals"]

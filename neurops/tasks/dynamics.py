@@ -36,6 +36,7 @@ from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
 from typing_extensions import override
 
+from neurops.dynamics import teacher_forcing
 from neurops.dynamics.teacher_forcing import AdaptiveAlpha, annealed_alpha, check_alpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, orbit_distances
@@ -274,7 +275,7 @@ class DynamicsTask(Task):
         world = self._world_size()
         loss = (1 if self._shard is None else world) * mse.sum() + self.regularization()
         if world == 1 and not torch.isfinite(loss):  # under DDP: on_before_optimizer_step, on synchronised gradients
-            bad = [s for s, m in zip(self.hparams.seeds or [], mse.tolist()) if not math.isfinite(m)]
+            bad = [s for s, m in zip(self.hparams.seeds or [], mse.reshape(-1).tolist()) if not math.isfinite(m)]
             self._diverged("training loss", float(loss), bad)
         if self._shard is None:
             self.log("train/mse", mse.mean(), prog_bar=True)
@@ -288,8 +289,9 @@ class DynamicsTask(Task):
 
     def _diverged(self, what: str, value: float, seeds: list[int]) -> None:
         where = f" (members with seeds {seeds})" if seeds else ""
-        raise ModelError(f"the {what} became {value} at step {self.global_step}{where}; use GTF/aGTF (training: gtf) "
-                         "or a smaller lr.")
+        data = getattr(self.datamodule(), "train_series", None)  # the scale of the data can be the cause
+        advice = teacher_forcing.divergence_advice(self.hparams.training, data)
+        raise ModelError(f"the {what} became {value} at step {self.global_step}{where}; {advice}")
 
     @override
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:

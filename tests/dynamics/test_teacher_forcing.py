@@ -15,6 +15,7 @@ from neurops.dynamics.teacher_forcing import (
     alpha_from_sigma,
     annealed_alpha,
     check_alpha,
+    divergence_advice,
     estimate_alpha,
     estimate_sigma,
     gtf_rollout,
@@ -200,6 +201,18 @@ def test_check_alpha() -> None:
                         (("gtf", 0.0, 0.1), "two strengths in")):
         with pytest.raises(ConfigError, match=match):
             check_alpha(*args)
+
+
+def test_divergence_advice_names_unstandardized_data_first() -> None:
+    rng = np.random.default_rng(0)
+    standardized = rng.standard_normal((1, 500, 3))
+    assert divergence_advice("gtf", standardized) == "use a smaller lr."
+    assert divergence_advice("bptt", None) == "use GTF/aGTF (training: gtf) or a smaller lr."
+    raw = standardized * np.array([8.0, 9.0, 1.0]) + np.array([0.0, 0.0, 24.0])  # Lorenz-63's scales
+    advice = divergence_advice("stf", raw)
+    assert advice.startswith("the training data are not standardized (a variable's mean or std reaches 24")
+    assert advice.endswith("--standardize); use GTF/aGTF (training: gtf) or a smaller lr.")
+    assert divergence_advice("gtf", standardized * 4.9) == "use a smaller lr."  # a std up to 5 is left alone
 
 
 def test_ensembles_force_and_estimate_alpha_per_member(lorenz_windows: torch.Tensor) -> None:

@@ -312,8 +312,24 @@ def test_a_non_finite_loss_names_the_members_that_diverged() -> None:
     x = torch.randn(3 * 2, 11, 3, generator=torch.Generator().manual_seed(0))
     x[2:4, 5] = float("nan")  # member 1's windows (block 1 of [R * B, T+1, N])
     with pytest.raises(ModelError, match=r"^the training loss became nan at step 0 \(members with seeds \[6\]\); use "
-                                         r"GTF/aGTF \(training: gtf\) or a smaller lr\.$"):
+                                         r"a smaller lr\.$"):  # GTF already: its gradients stay bounded
         task.training_step({"x": x}, 0)
+    for training, advice in (("gtf", "use a smaller lr"), ("stf", r"use GTF/aGTF \(training: gtf\) or a smaller lr")):
+        one = DynamicsTask(model="clipped_shplrnn", model_kwargs={"obs_dim": 3, "latent_dim": 3, "hidden_dim": 8},
+                           training=training)  # one model: its loss is a 0-d tensor
+        with pytest.raises(ModelError, match=rf"^the training loss became nan at step 0; {advice}\.$"):
+            one.training_step({"x": x[2:4]}, 0)
+
+
+def test_a_fit_on_data_that_are_not_standardized_says_so_when_it_diverges(tmp_path: Path) -> None:
+    spec = get_generator("lorenz63")  # raw Lorenz-63: z has mean ~24, as the shipped configs must not be given
+    raw = spec.fn(spec.make_config(n_train=1, n_val=1, n_test=1, n_steps=1000, standardize=False),
+                  tmp_path / "raw.h5", progress=False)
+    with pytest.raises(ModelError, match=r"^the training loss became inf at step \d+; the training data are not "
+                                         r"standardized \(a variable's mean or std reaches 2\d\.\d\): z-score them "
+                                         r"\(neurops data generate/import-series --standardize\); use a smaller lr\.$"):
+        _fit(raw, tmp_path, training="gtf", alpha=0.1, model_kwargs={"latent_dim": 3, "hidden_dim": 100},
+             optimizer=partial(torch.optim.RAdam, lr=1e-3))
 
 
 def test_one_model_is_clipped_on_its_whole_gradient_norm() -> None:

@@ -57,6 +57,28 @@ def reference_series(parser: argparse.ArgumentParser, data_dir: Path, *names: st
     return [data_dir / n for n in names]
 
 
+def alpha_end_argument(parser: argparse.ArgumentParser, paper: str) -> None:
+    parser.add_argument("--alpha-end", type=float, default=None,
+                        help="anneal the GTF forcing geometrically over the run's steps from --alpha to this "
+                             f"(DynamicsTask(alpha_end); {paper}: none, a fixed alpha)")
+
+
+def check_alpha_end(parser: argparse.ArgumentParser, alpha: float, alpha_end: float | None, spec: str,
+                    chosen: Sequence[str], gtf_methods: Sequence[str]) -> str:
+    """The forcing of a GTF label (``0.3``, or ``0.3 -> 0.1`` with ``--alpha-end``); one error line when
+    ``alpha_end`` is not a strength in (0, 1] a positive ``alpha`` can decay to, or none of the ``chosen`` methods
+    (``--methods spec``) is one of the ``gtf_methods`` it anneals."""
+    if alpha_end is None:
+        return f"{alpha:g}"
+    if not (0.0 < alpha_end <= 1.0 and alpha > 0):
+        parser.error(f"--alpha-end must lie in (0, 1] and --alpha be > 0 (the forcing decays geometrically from one "
+                     f"to the other), got {alpha_end:g} and {alpha:g}")
+    if not set(gtf_methods) & set(chosen):
+        parser.error(f"--alpha-end anneals the fixed alpha of the GTF methods ({', '.join(gtf_methods)}); --methods "
+                     f"{spec} has none")
+    return f"{alpha:g} -> {alpha_end:g}"
+
+
 def chosen_methods(parser: argparse.ArgumentParser, spec: str, methods: dict[str, Any]) -> list[str]:
     """The method keys of a comma-separated ``--methods`` value, in order; unknown ones end the run."""
     chosen = [m.strip() for m in spec.split(",") if m.strip()]

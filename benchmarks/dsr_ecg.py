@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.dsr_common import (
+    alpha_end_argument,
+    check_alpha_end,
     chosen_methods,
     data_dir_argument,
     evaluate,
@@ -93,9 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="windows per batch (GTF default 32, the paper 16; AL-RNN 16)")
     parser.add_argument("--alpha", type=float, default=0.3, help="GTF forcing strength (the paper's ECG: 0.3)")
-    parser.add_argument("--alpha-end", type=float, default=None,
-                        help="anneal the GTF forcing geometrically over the run's steps from --alpha to this "
-                             "(DynamicsTask(alpha_end); the paper's ECG: none, a fixed alpha)")
+    alpha_end_argument(parser, "the paper's ECG")
     parser.add_argument("--lambda-latent", type=float, default=0.0,
                         help="latent regulariser weight (the paper's ECG script: 0; runs before 2026-12-04: 1e-5)")
     parser.add_argument("--lambda-obs", type=float, default=1e-7,
@@ -117,9 +117,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         parser.error(f"--alpha must lie in [0, 1] (the paper's ECG: 0.3), got {args.alpha:g}")
-    if args.alpha_end is not None and not (0.0 < args.alpha_end <= 1.0 and args.alpha > 0):
-        parser.error(f"--alpha-end must lie in (0, 1] and --alpha be > 0 (the forcing decays geometrically from one "
-                     f"to the other), got {args.alpha_end:g} and {args.alpha:g}")
     if args.lambda_latent < 0 or args.lambda_obs < 0:
         parser.error(f"--lambda-latent and --lambda-obs must be >= 0, "
                      f"got {args.lambda_latent:g} and {args.lambda_obs:g}")
@@ -145,7 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     variant = "" if paper_model else (f", {gtf['observation']} observation, M = {gtf['latent_dim']}, "
                                       f"L = {args.hidden_dim}")
     variant += f", input noise {gtf['input_noise']:g}" if gtf["input_noise"] else ""
-    forcing = f"{args.alpha:g}" + (f" -> {args.alpha_end:g}" if args.alpha_end is not None else "")
+    chosen = chosen_methods(parser, args.methods, dict.fromkeys(("gtf", "agtf", "alrnn", "alrnn_gtf")))
+    forcing = check_alpha_end(parser, args.alpha, args.alpha_end, args.methods, chosen, ("gtf", "alrnn_gtf"))
     al_paper = alrnn == ALRNN_DEFAULTS and (args.n_relu, args.tau) == (2, 10)
     al_model = {"model": "alrnn", "model_kwargs": {"latent_dim": alrnn["latent_dim"], "n_relu": args.n_relu,
                                                    "observation": alrnn["observation"]},
@@ -166,10 +164,7 @@ def main(argv: list[str] | None = None) -> None:
                                                                "alpha_end": args.alpha_end}, alrnn,
                       ALRNN_PAPER_STEPS),
     }
-    methods = {k: all_methods[k] for k in chosen_methods(parser, args.methods, all_methods)}
-    if args.alpha_end is not None and not {"gtf", "alrnn_gtf"} & set(methods):
-        parser.error(f"--alpha-end anneals the fixed alpha of the GTF methods (gtf, alrnn_gtf); --methods "
-                     f"{args.methods} has none")
+    methods = {k: all_methods[k] for k in chosen}
     train_file, test_file = reference_series(parser, args.data_dir, "ecg_5d_train.npy", "ecg_5d_test.npy")
     x_train, x_test = np.load(train_file), np.load(test_file)
     data = import_npy(train_file, "ecg_gtf_train", 1.0)

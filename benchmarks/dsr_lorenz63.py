@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.dsr_common import (
+    alpha_end_argument,
+    check_alpha_end,
     chosen_methods,
     data_dir_argument,
     evaluate,
@@ -107,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=None, help="batches per epoch")
     parser.add_argument("--seq-len", type=int, default=200, help="window length T~")
     parser.add_argument("--alpha", type=float, default=ALPHA, help="GTF forcing strength")
+    alpha_end_argument(parser, "the paper's Lorenz-63")
     parser.add_argument("--lr", type=float, default=LR, help="start learning rate")
     parser.add_argument("--lr-end", type=float, default=LR_END, help="learning rate after the last epoch")
     parser.add_argument("--methods", default="gtf,agtf,bptt,stf", help="comma-separated subset to train")
@@ -129,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     val_every = 1 if args.quick else 10
     seeds = args.seeds
 
+    chosen = chosen_methods(parser, args.methods, dict.fromkeys(("gtf", "agtf", "bptt", "stf")))
+    forcing = check_alpha_end(parser, args.alpha, args.alpha_end, args.methods, chosen, ("gtf",))
     train_file, test_file = reference_series(parser, args.data_dir, "lorenz63_noise0.05_train.npy",
                                              "lorenz63_test.npy")
     x_train, x_test = np.load(train_file), np.load(test_file)
@@ -138,13 +143,13 @@ def main(argv: list[str] | None = None) -> None:
     model = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 100}}
     common = {**model, "lr": args.lr, "lr_end": args.lr_end, "lambda_latent": 1e-5, "val_gen_length": 50_000}
     methods = {
-        "gtf": (f"GTF (alpha = {args.alpha:g})", {**common, "training": "gtf", "alpha": args.alpha}),
+        "gtf": (f"GTF (alpha = {forcing})", {**common, "training": "gtf", "alpha": args.alpha,
+                                             "alpha_end": args.alpha_end}),
         "agtf": ("aGTF (alpha estimated)", {**common, "training": "agtf", "alpha_method": "product_upper_bound",
                                             "alpha_rate": ALPHA_RATE}),
         "bptt": ("BPTT (alpha = 0)", {**common, "training": "bptt"}),
         "stf": ("STF (tau = 16)", {**common, "training": "stf", "tau": 16}),
     }
-    chosen = chosen_methods(parser, args.methods, methods)
     budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
               "val_every": val_every, "resume": args.resume,
               "snapshots": args.snapshots}

@@ -1,4 +1,4 @@
-"""Fixtures of the benchmark tests: a real DSR run to study."""
+"""Fixtures of the benchmark tests: a real DSR run to study, and the check that bad settings are one error line."""
 
 from __future__ import annotations
 
@@ -35,3 +35,19 @@ def cycle_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         return tmp_path / "work" / "runs" / "cycle"
 
     return train
+
+
+@pytest.fixture
+def one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., None]:
+    """``one_error_line(main, argv, message)``: ``main(argv + --data-dir <absent folder>)`` exits with status 2, its
+    last stderr line ends with ``message`` (``{absent}`` stands for that folder) and it leaves no file behind."""
+
+    def check(main: Callable[[list[str]], None], argv: list[str], message: str) -> None:
+        absent = tmp_path / "absent"
+        with pytest.raises(SystemExit) as exit_info:
+            main([*argv, "--data-dir", str(absent)])
+        assert exit_info.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message.format(absent=absent))
+        assert not list(tmp_path.iterdir())
+
+    return check

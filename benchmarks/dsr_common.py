@@ -63,20 +63,23 @@ def alpha_end_argument(parser: argparse.ArgumentParser, paper: str) -> None:
                              f"(DynamicsTask(alpha_end); {paper}: none, a fixed alpha)")
 
 
+def forcing_words(alpha: float, alpha_end: float | None) -> str:
+    """The forcing of a GTF label: ``0.3``, or ``0.3 -> 0.1`` when ``--alpha-end`` anneals it."""
+    return f"{alpha:g}" + ("" if alpha_end is None else f" -> {alpha_end:g}")
+
+
 def check_alpha_end(parser: argparse.ArgumentParser, alpha: float, alpha_end: float | None, spec: str,
-                    chosen: Sequence[str], gtf_methods: Sequence[str]) -> str:
-    """The forcing of a GTF label (``0.3``, or ``0.3 -> 0.1`` with ``--alpha-end``); one error line when
-    ``alpha_end`` is not a strength in (0, 1] a positive ``alpha`` can decay to, or none of the ``chosen`` methods
-    (``--methods spec``) is one of the ``gtf_methods`` it anneals."""
+                    chosen: Sequence[str], gtf_methods: Sequence[str]) -> None:
+    """One error line when ``alpha_end`` is not a strength in (0, 1] a positive ``alpha`` can decay to, or none of
+    the ``chosen`` methods (``--methods spec``) is one of the ``gtf_methods`` it anneals."""
     if alpha_end is None:
-        return f"{alpha:g}"
+        return
     if not (0.0 < alpha_end <= 1.0 and alpha > 0):
         parser.error(f"--alpha-end must lie in (0, 1] and --alpha be > 0 (the forcing decays geometrically from one "
                      f"to the other), got {alpha_end:g} and {alpha:g}")
     if not set(gtf_methods) & set(chosen):
         parser.error(f"--alpha-end anneals the fixed alpha of the GTF methods ({', '.join(gtf_methods)}); --methods "
                      f"{spec} has none")
-    return f"{alpha:g} -> {alpha_end:g}"
 
 
 def chosen_methods(parser: argparse.ArgumentParser, spec: str, methods: dict[str, Any]) -> list[str]:

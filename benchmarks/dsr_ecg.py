@@ -39,6 +39,7 @@ from benchmarks.dsr_common import (
     data_dir_argument,
     evaluate,
     evaluate_members,
+    forcing_words,
     import_npy,
     reference_series,
     seed_list,
@@ -142,8 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     variant = "" if paper_model else (f", {gtf['observation']} observation, M = {gtf['latent_dim']}, "
                                       f"L = {args.hidden_dim}")
     variant += f", input noise {gtf['input_noise']:g}" if gtf["input_noise"] else ""
-    chosen = chosen_methods(parser, args.methods, dict.fromkeys(("gtf", "agtf", "alrnn", "alrnn_gtf")))
-    forcing = check_alpha_end(parser, args.alpha, args.alpha_end, args.methods, chosen, ("gtf", "alrnn_gtf"))
+    forcing = forcing_words(args.alpha, args.alpha_end)
     al_paper = alrnn == ALRNN_DEFAULTS and (args.n_relu, args.tau) == (2, 10)
     al_model = {"model": "alrnn", "model_kwargs": {"latent_dim": alrnn["latent_dim"], "n_relu": args.n_relu,
                                                    "observation": alrnn["observation"]},
@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
                                                                "alpha_end": args.alpha_end}, alrnn,
                       ALRNN_PAPER_STEPS),
     }
-    methods = {k: all_methods[k] for k in chosen}
+    methods = {k: all_methods[k] for k in chosen_methods(parser, args.methods, all_methods)}
+    check_alpha_end(parser, args.alpha, args.alpha_end, args.methods, list(methods), ("gtf", "alrnn_gtf"))
     train_file, test_file = reference_series(parser, args.data_dir, "ecg_5d_train.npy", "ecg_5d_test.npy")
     x_train, x_test = np.load(train_file), np.load(test_file)
     data = import_npy(train_file, "ecg_gtf_train", 1.0)

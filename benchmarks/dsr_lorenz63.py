@@ -46,6 +46,7 @@ from benchmarks.dsr_common import (
     data_dir_argument,
     evaluate,
     evaluate_members,
+    forcing_words,
     import_npy,
     median_run,
     reference_series,
@@ -132,24 +133,23 @@ def main(argv: list[str] | None = None) -> None:
     val_every = 1 if args.quick else 10
     seeds = args.seeds
 
-    chosen = chosen_methods(parser, args.methods, dict.fromkeys(("gtf", "agtf", "bptt", "stf")))
-    forcing = check_alpha_end(parser, args.alpha, args.alpha_end, args.methods, chosen, ("gtf",))
-    train_file, test_file = reference_series(parser, args.data_dir, "lorenz63_noise0.05_train.npy",
-                                             "lorenz63_test.npy")
-    x_train, x_test = np.load(train_file), np.load(test_file)
-    data = import_npy(train_file, "lorenz63_gtf_train", DT)
-    floor = {"d_stsp": state_space_divergence(x_test, x_train), "d_h": hellinger_distance(x_test, x_train)}
-
     model = {"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 100}}
     common = {**model, "lr": args.lr, "lr_end": args.lr_end, "lambda_latent": 1e-5, "val_gen_length": 50_000}
     methods = {
-        "gtf": (f"GTF (alpha = {forcing})", {**common, "training": "gtf", "alpha": args.alpha,
-                                             "alpha_end": args.alpha_end}),
+        "gtf": (f"GTF (alpha = {forcing_words(args.alpha, args.alpha_end)})",
+                {**common, "training": "gtf", "alpha": args.alpha, "alpha_end": args.alpha_end}),
         "agtf": ("aGTF (alpha estimated)", {**common, "training": "agtf", "alpha_method": "product_upper_bound",
                                             "alpha_rate": ALPHA_RATE}),
         "bptt": ("BPTT (alpha = 0)", {**common, "training": "bptt"}),
         "stf": ("STF (tau = 16)", {**common, "training": "stf", "tau": 16}),
     }
+    chosen = chosen_methods(parser, args.methods, methods)
+    check_alpha_end(parser, args.alpha, args.alpha_end, args.methods, chosen, ("gtf",))
+    train_file, test_file = reference_series(parser, args.data_dir, "lorenz63_noise0.05_train.npy",
+                                             "lorenz63_test.npy")
+    x_train, x_test = np.load(train_file), np.load(test_file)
+    data = import_npy(train_file, "lorenz63_gtf_train", DT)
+    floor = {"d_stsp": state_space_divergence(x_test, x_train), "d_h": hellinger_distance(x_test, x_train)}
     budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
               "val_every": val_every, "resume": args.resume,
               "snapshots": args.snapshots}

@@ -45,7 +45,8 @@ class EvaluationSettings:
 
     Parameters
     ----------
-    n_bins : D_stsp bins per dimension (30: Hess et al. 2023).
+    n_bins : D_stsp bins per dimension (30: Hess et al. 2023); series of more than 5 variables get a Gaussian
+        mixture instead, which has no bins.
     smoothing : D_H Gaussian smoothing of the power spectra, in frequency bins (20).
     warmup : fraction of T dropped from the start of every generated orbit (0.25).
     orbit_length : points of every generated orbit after the warm-up (None: T, the protocol).
@@ -136,6 +137,10 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
         notes.append(f"D_H: the power spectrum of {t} points has {n_freq} frequency bins; smoothing over "
                      f"{settings.smoothing:g} bins blurs it into its overall shape, so D_H separates little. Use "
                      f"--smoothing {spectrum_smoothing(t, 0.0):.2g} or a longer test series.")
+    if n > BINNING_MAX_DIM and settings.n_bins != EvaluationSettings.n_bins:
+        notes.append(f"D_stsp: --bins {settings.n_bins} has no effect on {n}-dimensional data: above "
+                     f"{BINNING_MAX_DIM} dimensions D_stsp is the Gaussian-mixture estimate (Brenner et al. 2022), "
+                     "which has no bins.")
     if n <= BINNING_MAX_DIM:
         bins = occupied_bins(x_test, settings.n_bins)
         if t / bins < 5:
@@ -171,7 +176,7 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
 
     Returns
     -------
-    ``{"data", "split", "n_points", "dt", "settings", "models": [per checkpoint: metrics, per-start
+    ``{"data", "split", "n_points", "n_variables", "dt", "settings", "models": [per checkpoint: metrics, per-start
     values, verdict, spread, dominant periods], "summary": {metric: mean/sem/median/mad/n over the models}, "verdicts":
     {verdict: [member indices]}, "floor": the data's own values (and its dominant periods), "notes": [...]}``.
     """
@@ -203,7 +208,7 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     for k in ("d_stsp", "d_h"):  # a diverged model counts as infinitely far in the median
         values = [m[k] for m in models]
         summary[k]["median"] = float(np.median(values))
-    return {"data": str(data), "split": split, "n_points": t, "dt": dt,
+    return {"data": str(data), "split": split, "n_points": t, "n_variables": x_test.shape[1], "dt": dt,
             "settings": dataclasses.asdict(settings), "models": models, "summary": summary, "verdicts": verdicts,
             "floor": floor, "notes": notes}
 
@@ -262,6 +267,16 @@ def _data_floor(data: str | os.PathLike, x_test: np.ndarray, attrs: dict[str, An
     return floor
 
 
+def _estimator_text(res: dict[str, Any]) -> str:
+    """How D_stsp was estimated: ``with 30 bins per dimension`` or, above 5 dimensions, by a Gaussian mixture."""
+    from neurops.metrics.dsr import BINNING_MAX_DIM
+
+    n = res.get("n_variables")
+    if n is not None and n > BINNING_MAX_DIM:
+        return f"by a Gaussian mixture of variance 1 ({n} dimensions; binning up to {BINNING_MAX_DIM})"
+    return f"with {res['settings']['n_bins']} bins per dimension"
+
+
 def _fmt(v: float | None) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}"
 
@@ -298,7 +313,7 @@ def format_evaluation(res: dict[str, Any]) -> str:
     orbit = s["orbit_length"] or res["n_points"]
     lines = [f"{res['data']} [{res['split']}]: T = {res['n_points']} points, dt = {res['dt']:g}; orbits of {orbit} "
              f"steps after {round(s['warmup'] * res['n_points'])} warm-up steps from {s['starts']} initial "
-             f"conditions; D_stsp with {s['n_bins']} bins per dimension, D_H smoothed over {s['smoothing']:g} "
+             f"conditions; D_stsp {_estimator_text(res)}, D_H smoothed over {s['smoothing']:g} "
              f"bins; lambda_max from {s['lyapunov_starts']} orbits of {s['lyapunov_steps']} steps."]
     states = {m["state"] for m in res["models"] if "state" in m}
     lines += ["", "per model: median over initial conditions (mean +- sem)"

@@ -77,3 +77,37 @@ def test_settings_refuse_a_negative_or_nan_smoothing() -> None:
                                               r"frequency bins; use smoothing >= 0 \(0: none\)\.$"):
             EvaluationSettings(smoothing=smoothing)
     assert EvaluationSettings(smoothing=0.0).smoothing == 0.0
+
+
+def test_report_names_the_gaussian_mixture_above_five_dimensions() -> None:
+    """A 10-variable series' D_stsp is the Gaussian-mixture estimate; the header said '30 bins per dimension'."""
+    member = {"d_stsp": 2.17, "d_h": 0.39, "pe": 0.94, "lambda_max": -2.7,
+              "summary": {k: _stats(1.0, 0.0, 1) for k in ("d_stsp", "d_h", "lambda_max")},
+              "verdict": {"bounded": 1}, "spread": [0.9] * 10, "data_spread": [1.0] * 10}
+    settings = {"n_bins": 30, "smoothing": 20.0, "warmup": 0.25, "orbit_length": None, "starts": 1,
+                "lyapunov_steps": 100, "lyapunov_starts": 1, "pe_steps": 20}
+    res = {"data": "l96.h5", "split": "test", "n_points": 5000, "n_variables": 10, "dt": 0.01, "settings": settings,
+           "models": [member], "summary": {}, "verdicts": {},
+           "floor": {"d_stsp": 0.28, "d_h": 0.04, "reference_split": "train", "lambda_max": None,
+                     "lambda_max_source": None}, "notes": []}
+    header = format_evaluation(res).splitlines()[0]
+    assert "D_stsp by a Gaussian mixture of variance 1 (10 dimensions; binning up to 5)," in header
+    assert "bins per dimension" not in header
+    header = format_evaluation({**res, "n_variables": 5}).splitlines()[0]
+    assert "D_stsp with 30 bins per dimension," in header
+    res.pop("n_variables")  # an evaluation JSON from before the field existed
+    assert "D_stsp with 30 bins per dimension," in format_evaluation(res).splitlines()[0]
+
+
+def test_bins_on_data_of_more_than_five_dimensions_get_a_note() -> None:
+    import numpy as np
+
+    from neurops.dynamics.evaluate import EvaluationSettings, metric_notes
+
+    x = np.random.default_rng(0).standard_normal((2000, 6))
+    assert metric_notes(x, EvaluationSettings()) == []
+    assert metric_notes(x, EvaluationSettings(n_bins=10)) == [
+        "D_stsp: --bins 10 has no effect on 6-dimensional data: above 5 dimensions D_stsp is the Gaussian-mixture "
+        "estimate (Brenner et al. 2022), which has no bins."]
+    five = metric_notes(x[:, :5], EvaluationSettings(n_bins=10))  # binned: the bins are used, and too many here
+    assert len(five) == 1 and five[0].startswith("D_stsp: the 2000 test points fill 1648 of 10^5 bins")

@@ -25,6 +25,7 @@ References
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Literal
 
 import torch
@@ -75,7 +76,8 @@ class OneCycle(RunSchedule):
     The optimizer's learning rate is the peak; it starts at ``lr / div_factor``, rises
     (cosine) for the first ``pct_start`` of the steps, then anneals to
     ``lr / (div_factor * final_div_factor)``; Adam-type momentum cycles inversely (torch's
-    ``OneCycleLR`` defaults).
+    ``OneCycleLR`` defaults). A warm-up of a single step (``pct_start * total_steps == 1``, e.g. 0.2 of
+    5 steps), where torch's formula is ``0 / 0``, is its limit: step 0 at ``lr / div_factor``, then the annealing.
 
     Parameters
     ----------
@@ -96,9 +98,27 @@ class OneCycle(RunSchedule):
         self.pct_start, self.div_factor, self.final_div_factor = pct_start, div_factor, final_div_factor
 
     def build(self, optimizer: Optimizer, total_steps: int, total_epochs: int | None) -> LRScheduler:
-        return torch.optim.lr_scheduler.OneCycleLR(
+        return _OneCycleLR(
             optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=max(1, int(total_steps)),
             pct_start=self.pct_start, div_factor=self.div_factor, final_div_factor=self.final_div_factor)
+
+
+class _OneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
+    """torch's ``OneCycleLR``, also when the warm-up is a single step (``pct_start * total_steps == 1``).
+
+    torch ends the warm-up at step ``pct_start * total_steps - 1``; at 0 its interpolation at step 0 is
+    ``0 / 0`` (``ZeroDivisionError``). This takes the limit of torch's formula as that end tends to 0 from
+    above: step 0 at the initial learning rate (and momentum), every later step in the annealing phase,
+    exactly as torch computes it. Every other run has torch's learning rates, unchanged.
+    """
+
+    def get_lr(self) -> list[float | torch.Tensor]:
+        warm_up = self._schedule_phases[0]
+        if warm_up["end_step"] == 0:
+            # the smallest float above 0: step 0 interpolates 0 / 5e-324 = 0 (the warm-up's start), and the
+            # annealing phase's (step - 5e-324) / (total_steps - 1 - 5e-324) rounds to its limit, step / (total - 1)
+            warm_up["end_step"] = math.ulp(0.0)
+        return super().get_lr()
 
 
 class StepDecay(RunSchedule):

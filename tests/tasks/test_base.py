@@ -89,7 +89,7 @@ def test_default_optimizers_and_run_relative_schedules(operator_file, tmp_path):
     assert type(opt) is torch.optim.AdamW and opt.defaults["weight_decay"] == 1e-4
     assert trainer.lr_scheduler_configs[0].interval == "step"
     scheduler = trainer.lr_scheduler_configs[0].scheduler
-    assert type(scheduler) is torch.optim.lr_scheduler.OneCycleLR and scheduler.total_steps == 2 * 3  # 24 / 8 x 2
+    assert isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) and scheduler.total_steps == 2 * 3  # 24 / 8 x 2
     assert scheduler.last_epoch == 6 and opt.param_groups[0]["max_lr"] == 1e-3
     params = [torch.nn.Parameter(torch.zeros(1))]
     assert type(DynamicsTask.default_optimizer(params)) is torch.optim.RAdam

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import lightning as L
 import pytest
 import torch
 
+from neurops.data.datamodule import OperatorDataModule
 from neurops.errors import ConfigError
+from neurops.tasks import OperatorTask
 from neurops.tasks.schedules import Cosine, ExponentialTo, OneCycle, StepDecay
 
 
@@ -34,6 +37,49 @@ def test_one_cycle_is_torchs_one_cycle_over_the_whole_run():
     assert lrs[0] == pytest.approx(1e-3) and max(lrs) == pytest.approx(1e-2, rel=1e-3)
     assert lrs[-1] == pytest.approx(1e-2 / 10 / 100, rel=0.05)
     assert OneCycle.interval == "step"
+
+
+def _cos(start: float, end: float, pct: float) -> float:
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+
+@pytest.mark.parametrize("steps, pct_start", [(10, 0.3), (10, 0.25), (7, 0.1), (40, 0.5)])
+def test_one_cycle_keeps_torchs_learning_rates_of_every_run_torch_can_schedule(steps, pct_start):
+    ours = OneCycle(pct_start=pct_start).build(_optimizer(), steps, 1)
+    ref = torch.optim.lr_scheduler.OneCycleLR(_optimizer(), max_lr=1e-2, total_steps=steps, pct_start=pct_start,
+                                              div_factor=25.0, final_div_factor=1e4)
+    assert _lrs(ours, steps) == _lrs(ref, steps)
+    assert ours.optimizer.param_groups[0]["betas"] == ref.optimizer.param_groups[0]["betas"]
+
+
+@pytest.mark.parametrize("steps, pct_start", [(5, 0.2), (10, 0.1), (2, 0.5), (3, 1 / 3)])
+def test_one_cycle_with_a_warm_up_of_one_step_is_the_limit_of_torchs_schedule(steps, pct_start):
+    # pct_start * steps == 1: torch's OneCycleLR divides 0 / 0 at step 0 (ZeroDivisionError). The limit of its
+    # formula: step 0 at lr / div_factor, then torch's annealing phase from the peak over steps 0 .. steps - 1
+    scheduler = OneCycle(pct_start=pct_start, div_factor=25.0, final_div_factor=1e4).build(_optimizer(), steps, 1)
+    assert scheduler.optimizer.param_groups[0]["betas"][0] == 0.95  # the warm-up's start: the highest momentum
+    lrs = _lrs(scheduler, steps)
+    final = 1e-2 / 25.0 / 1e4
+    assert all(math.isfinite(lr) for lr in lrs)
+    assert lrs[0] == pytest.approx(1e-2 / 25.0, rel=1e-12)
+    assert lrs[1:] == pytest.approx([_cos(1e-2, final, k / (steps - 1)) for k in range(1, steps)], rel=1e-12)
+    assert lrs[-1] == pytest.approx(final, rel=1e-12)
+
+
+def test_a_fit_with_a_warm_up_of_one_step_trains(operator_file, tmp_path):
+    seen: list[float] = []
+
+    class Lrs(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    task = OperatorTask("fno", {"modes": [4, 4], "width": 8, "n_layers": 1}, lr_scheduler=OneCycle(pct_start=1 / 3))
+    trainer = L.Trainer(max_epochs=1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, enable_checkpointing=False, num_sanity_val_steps=0,
+                        callbacks=[Lrs()])
+    trainer.fit(task, OperatorDataModule(operator_file, batch_size=8))  # 24 / 8: 3 steps, the first one warm-up
+    assert seen == pytest.approx([1e-3 / 25, _cos(1e-3, 1e-3 / 25 / 1e4, 0.5), 1e-3 / 25 / 1e4], rel=1e-12)
+    assert trainer.global_step == 3
 
 
 @pytest.mark.parametrize("epochs, step", [(500, 100), (50, 10), (7, 1), (3, 1)])

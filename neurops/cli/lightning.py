@@ -71,6 +71,19 @@ def default_loggers(root: str | Path) -> list[Logger]:
     return loggers
 
 
+def _check_run_values(cfg: Any) -> None:
+    """Values Lightning takes without a check and fails on later, with a traceback from inside the run."""
+    seed = cfg.get("seed_everything")
+    if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= 2**32 - 1:
+        raise ConfigError(f"seed_everything must be between 0 and 2**32 - 1 (4294967295), got {seed}; give e.g. "
+                          "--seed_everything 0 (true: a random seed).")
+    every = (cfg.get("trainer") or {}).get("check_val_every_n_epoch")
+    if isinstance(every, int) and every < 1:
+        raise ConfigError(f"check_val_every_n_epoch must be a positive integer or null, got {every}; "
+                          "--trainer.check_val_every_n_epoch N validates after every N-th epoch (to train without "
+                          "validation: --data.val_split null).")
+
+
 class NeuropsCLI(LightningCLI):
     """LightningCLI for every neurops task, with run folders, resumption and the checkpoint loader.
 
@@ -85,6 +98,8 @@ class NeuropsCLI(LightningCLI):
             super().parse_arguments(parser, args)
         except ArgumentError as exc:
             raise argument_error(exc, parser, args) from None
+        sub = self.config.get("subcommand")
+        _check_run_values(self.config[sub] if sub else self.config)
 
     def instantiate_classes(self) -> None:
         try:

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 from typing_extensions import override
 
@@ -91,13 +92,16 @@ class Task(L.LightningModule):
         return self.test_tags[dataloader_idx] if dataloader_idx < len(self.test_tags) else str(dataloader_idx)
 
     # optimisation -----------------------------------------------------------------------------
-    @override
-    def configure_optimizers(self) -> Any:
+    def _optimizer(self) -> torch.optim.Optimizer:
         try:
-            optimizer = (self.optimizer_factory or type(self).default_optimizer)(self.parameters())
+            return (self.optimizer_factory or type(self).default_optimizer)(self.parameters())
         except ValueError as exc:  # torch's own check of its settings: "Invalid learning rate: -0.1"
             raise ConfigError(f"the optimizer settings are not usable: {exc} (set them under model.init_args."
                               "optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001).") from exc
+
+    @override
+    def configure_optimizers(self) -> Any:
+        optimizer = self._optimizer()
         schedule = self.scheduler_factory
         if schedule is None:
             return optimizer
@@ -150,6 +154,8 @@ class Task(L.LightningModule):
     @override
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["neurops"] = self.checkpoint_record()
+        if self._trainer is not None and self.trainer.optimizers:  # whose states "optimizer_states" are
+            checkpoint["neurops"]["optimizers"] = [_class_path(type(o)) for o in self.trainer.optimizers]
         checkpoint["neurops_rng"] = {"global": rng_states(),
                                      "task": {k: g.get_state() for k, g in self.generators().items()}}
 
@@ -160,6 +166,8 @@ class Task(L.LightningModule):
             raise CheckpointError(f"the checkpoint was written for data schema v{record['schema_version']}; this "
                                   f"neurops reads v{SCHEMA_VERSION}. Upgrade neurops.")
         self.record = dict(record)
+        if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
+            self._check_optimizer_states(checkpoint)
         self.load_checkpoint_extra(record)
         rng = checkpoint.get("neurops_rng")
         if rng:
@@ -171,3 +179,34 @@ class Task(L.LightningModule):
                 # after its checkpoint (Lightning restores a checkpoint after `setup` and before the optimizers
                 # and the first training batch; the sanity check between keeps the random state it found)
                 set_rng_states(rng["global"])
+
+    def _check_optimizer_states(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to resume optimizer states written by another optimizer class, before torch loads them (torch
+        takes them and fails at the first step, e.g. ``KeyError: 'momentum'`` when SGD continues AdamW)."""
+        states = checkpoint.get("optimizer_states") or []
+        saved = (checkpoint.get("neurops") or {}).get("optimizers") or []
+        optimizers = self.trainer.optimizers or ([self._optimizer()] if states else [])
+        for i, (state, optimizer) in enumerate(zip(states, optimizers)):
+            ours = _class_path(type(optimizer))
+            if i < len(saved):
+                if saved[i] == ours:
+                    continue
+                theirs = f"is {saved[i].rsplit('.', 1)[-1]}'s"
+            else:  # written before checkpoints named their optimizer: hyperparameters of ours it lacks
+                group = (state.get("param_groups") or [{}])[0]
+                lacks = [k for k, v in optimizer.defaults.items() if k not in group and not isinstance(v, bool | None)]
+                if not lacks:
+                    continue
+                theirs = f"is another optimizer's (it has no {', '.join(lacks)})"
+            name, resume = ours.rsplit(".", 1)[-1], (f"--model.optimizer {saved[i]}" if i < len(saved)
+                                                      else "--model.optimizer CLASS")
+            raise CheckpointError(
+                f"{self.trainer.ckpt_path}: its optimizer state {theirs}, which this run's {name} cannot continue; "
+                f"resume with the checkpoint's optimizer ({resume}), or train with {name} in a new run folder "
+                "(--trainer.default_root_dir DIR; a run cannot start from a checkpoint's weights alone).")
+
+
+def _class_path(cls: type) -> str:
+    """How a config names an optimizer class: ``torch.optim.AdamW`` (not ``torch.optim.adamw.AdamW``)."""
+    return f"torch.optim.{cls.__name__}" if getattr(torch.optim, cls.__name__, None) is cls else \
+        f"{cls.__module__}.{cls.__qualname__}"

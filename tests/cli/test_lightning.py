@@ -113,6 +113,24 @@ def test_a_failed_run_leaves_no_stub_folder(operator_file, tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("option, value, line", [
+    ("--trainer.check_val_every_n_epoch", "0", "check_val_every_n_epoch must be a positive integer or null, got 0; "
+     "--trainer.check_val_every_n_epoch N validates after every N-th epoch (to train without validation: "
+     "--data.val_split null)."),
+    ("--seed_everything", "-5", "seed_everything must be between 0 and 2**32 - 1 (4294967295), got -5; give e.g. "
+     "--seed_everything 0 (true: a random seed)."),
+    ("--seed_everything", str(2**32), "seed_everything must be between 0 and 2**32 - 1 (4294967295), got 4294967296; "
+     "give e.g. --seed_everything 0 (true: a random seed)."),
+])
+def test_values_lightning_fails_on_inside_the_run_are_one_line_before_it(option, value, line, operator_file, tmp_path,
+                                                                        capsys):
+    # they used to be a ZeroDivisionError from Lightning's validation loop and a ValueError from numpy's seeding
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg, option, value]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"neurops: error: {line}"]
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.processes  # ~10 s each; tests/tasks/test_base.py checks the same resumption in-process, fast
 @pytest.mark.parametrize("kind", ["operator", "dynamics"])
 def test_a_sigkilled_run_resumes_to_the_same_final_state_and_metrics(kind, operator_file, lorenz63_file,

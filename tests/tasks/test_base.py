@@ -13,6 +13,7 @@ import torch
 
 from neurops.data.datamodule import DynamicsDataModule, GenerativeDataModule, OperatorDataModule
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
+from neurops.errors import CheckpointError
 from neurops.models.registry import spec_of
 from neurops.tasks import DynamicsTask, GenerativeOperatorTask, OperatorTask, RolloutTask, Task
 from neurops.tasks.callbacks import LastCheckpoint
@@ -79,6 +80,40 @@ def test_any_torch_optimizer_and_scheduler_can_be_injected(operator_file, tmp_pa
     assert type(opt) is torch.optim.SGD and opt.defaults["momentum"] == 0.9
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**2)  # stepped per epoch
     assert trainer.lr_scheduler_configs[0].interval == "epoch"
+
+
+def test_resuming_with_another_optimizer_class_is_one_error_naming_both(operator_file, tmp_path):
+    """SGD given the state of AdamW used to fail inside torch's SGD.step with KeyError: 'momentum'."""
+    task = OperatorTask("fno", FNO, optimizer=partial(torch.optim.AdamW, lr=1e-2), lr_scheduler=None)
+    _trainer(tmp_path, 1, callbacks=[LastCheckpoint()]).fit(task, OperatorDataModule(operator_file, batch_size=8))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=True)["neurops"]["optimizers"] == ["torch.optim.AdamW"]
+    before = last.read_bytes()
+
+    def resume(optimizer, ckpt: Path = last) -> None:
+        task = OperatorTask("fno", FNO, optimizer=optimizer, lr_scheduler=None)
+        _trainer(tmp_path, 2, callbacks=[LastCheckpoint()]).fit(task, OperatorDataModule(operator_file, batch_size=8),
+                                                                ckpt_path=ckpt)
+
+    with pytest.raises(CheckpointError) as err:
+        resume(partial(torch.optim.SGD, lr=0.01))
+    assert str(err.value) == (
+        f"{last}: its optimizer state is AdamW's, which this run's SGD cannot continue; resume with the checkpoint's "
+        "optimizer (--model.optimizer torch.optim.AdamW), or train with SGD in a new run folder "
+        "(--trainer.default_root_dir DIR; a run cannot start from a checkpoint's weights alone).")
+    assert last.read_bytes() == before  # nothing of the run was written
+    # a checkpoint written before checkpoints named their optimizer: told by the hyperparameters SGD needs
+    old = torch.load(last, weights_only=True)
+    del old["neurops"]["optimizers"]
+    torch.save(old, tmp_path / "old.ckpt")
+    with pytest.raises(CheckpointError) as err:
+        resume(partial(torch.optim.SGD, lr=0.01), tmp_path / "old.ckpt")
+    assert str(err.value).startswith(f"{tmp_path / 'old.ckpt'}: its optimizer state is another optimizer's (it has no "
+                                     "momentum, dampening), which this run's SGD cannot continue; resume with the "
+                                     "checkpoint's optimizer (--model.optimizer CLASS), or train with SGD")
+    # the same class resumes, with other settings too
+    resume(partial(torch.optim.AdamW, lr=1e-3))
+    assert torch.load(last, weights_only=True)["global_step"] == 2 * 3
 
 
 def test_default_optimizers_and_run_relative_schedules(operator_file, tmp_path):

@@ -179,3 +179,16 @@ def test_groups_select_subcommands_by_name_refuse_a_retired_option_and_name_a_si
     assert " ".join(capsys.readouterr().out.split()) == (
         "usage: neurops x {first,second} ... two tools commands: first the first second See `neurops x COMMAND "
         "--help` for the options of a command.")
+
+
+@pytest.mark.parametrize("argv", [["dsr", "evaluate"], ["data", "generate", "darcy"], ["invert", "pde"]])
+def test_an_invalid_yaml_config_is_one_line_naming_the_file_and_place(argv, tmp_path, capsys):
+    from neurops.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_kwargs: {modes: [4, 4], width: [8\n")
+    assert main([*argv, "--config", str(bad)]) == 2
+    assert capsys.readouterr().err == (
+        f"neurops: error: neurops {' '.join(argv)}: {bad} line 1, column 38: while parsing a flow sequence, "
+        "expected ',' or ']', but got '<stream end>' at line 2, column 1; fix the YAML.\n")
+

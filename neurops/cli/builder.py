@@ -201,7 +201,7 @@ def parser_for(command: Command, prog: str) -> Any:
     from jsonargparse import ActionConfigFile, ArgumentParser
 
     sources = list(command.signature) or [command.run]
-    description = command.description or _first_paragraph(sources[0]) or command.help
+    description = _sentence(command.description or _first_paragraph(sources[0]) or command.help)
     parser = ArgumentParser(prog=prog, description=description, exit_on_error=False,
                             formatter_class=_help_formatter())
     parser.add_argument("--config", action=ActionConfigFile,

@@ -3,7 +3,8 @@
 :func:`one_line` words a report of jsonargparse (possibly multi-line, nested in the sections of a
 config); :func:`command_line_error` makes it the :class:`~neurops.errors.ConfigError` of a command;
 :func:`closest_option` gives the "did you mean" of an unknown option; :func:`import_class` the class
-a config names by ``class_path``.
+a config names by ``class_path``; :func:`yaml_problem` words a config file's YAML error and
+:func:`check_config_files` finds the config file of a command line that holds one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import importlib
 import re
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from neurops.errors import ConfigError
 
@@ -76,23 +79,17 @@ def one_line(message: str, parser: Any = None) -> str:
         names = [_flag(parser, name.strip()) for name in required.group(1).split(",")]
         return f"the following arguments are required: {', '.join(names)}"
     key = ".".join(dict.fromkeys(re.findall(r'Parser key "([^"]+)"', message)))  # nested sections: data.batch_size
-    option = re.search(r"Option '([^']+)' is not accepted", message)
-    class_path = re.search(r"class_path '([^']+)'", message)
-    if key and option and class_path:
-        from neurops.utils.signature import init_parameters  # neurops.utils imports torch
-
-        valid = init_parameters(import_class(class_path.group(1), Path("config")))
-        close = difflib.get_close_matches(option.group(1), valid, n=1)
-        hint = f"; did you mean --{key}.{close[0]}?" if close else ""
-        return (f"unrecognized option --{key}.{option.group(1)}: {class_path.group(1)} has no option "
-                f"{option.group(1)!r}{hint} Valid: {sorted(valid)}.")
-    inner = re.search(r"Expected a (.*?)\. Got value: (.*)", message, re.S)  # a section's own key
-    union = re.search(r"^\s*Subtypes: \[(.*)\]$", message, re.M)  # all types of the union, not only those tried
-    expected = ([inner.group(1)] if inner else re.findall(r"typing\.Literal\[.*?\]|<class '[^']+'>", union.group(1))
-                if union else re.findall(r"Expected a (.*?)\.?$", message, re.M))
-    given = inner or re.search(r"Given value: (.*)", message)
+    option = re.search(r"Option '([^']+)' is not accepted.*", message)
+    if key and option and re.search(r"class_path[= ]'", message[:option.end()]):
+        return _not_accepted(message, option)
+    block = _innermost(message)
+    union = re.search(r"^\s*Subtypes: \[(.*)\]$", block, re.M)  # all types of the union, not only those tried
+    expected = re.findall(r"typing\.Literal\[.*?\]|<class '[^']+'>", union.group(1)) if union else re.findall(
+        r"Expected a (typing\.Literal\[.*?\]|<class '[^']+'>)", block)
+    expected = [name for name in expected if "'torch." not in name] or expected  # a tensor is no command line value
+    given = re.search(r"Given value: (.*)", block) or re.search(r"Got value: (.*)", block)
     if key and expected and given:
-        flag, value = _flag(parser, key), given.groups()[-1].strip().splitlines()[0]
+        flag, value = _flag(parser, key), given.group(1).split(". Got value: ")[0].strip()
         literals = [m.group(1) for name in expected if (m := re.match(r"typing\.Literal\[(.*)\]$", name))]
         nullable = "<class 'NoneType'>" in expected
         if literals and len(literals) + nullable == len(expected):
@@ -106,4 +103,66 @@ def one_line(message: str, parser: Any = None) -> str:
     return text if len(text) <= 400 else text[:397] + "..."
 
 
-__all__ = ["closest_option", "command_line_error", "import_class", "one_line"]
+def _innermost(message: str) -> str:
+    """The lines of a nested jsonargparse report about its innermost ``Parser key "x":`` (that line's rest and
+    the lines indented below it), without the reports of the sections around it; the whole report if none."""
+    keys = list(re.finditer(r'Parser key "[^"]+":', message))
+    if not keys:
+        return message
+    line = message[message.rfind("\n", 0, keys[-1].start()) + 1:]
+    indent = len(line) - len(line.lstrip(" "))
+    first, *rest = message[keys[-1].end():].split("\n")
+    block = [first]
+    for line in rest:
+        if line.strip() and len(line) - len(line.lstrip(" ")) <= indent:
+            break
+        block.append(line)
+    return "\n".join(block)
+
+
+def _not_accepted(message: str, option: re.Match[str]) -> str:
+    """An option the innermost configured class (the optimizer of a task, ...) does not take, with its valid ones:
+    the class is the last ``class_path`` named up to the end of the line that refuses the option."""
+    from neurops.utils.signature import init_parameters  # neurops.utils imports torch
+
+    name = option.group(1)
+    key = ".".join(dict.fromkeys(re.findall(r'Parser key "([^"]+)"', message[:option.start()])))
+    class_path = re.findall(r"class_path[= ]'([^']+)'", message[:option.end()])[-1]
+    valid = init_parameters(import_class(class_path, Path("config")))
+    line = message[message.rfind("\n", 0, option.start()) + 1:option.start()]
+    if "expects a function or a callable class" in line:  # a callable (optimizer, scheduler): the task gives the
+        valid = valid[1:]  # first argument (the parameters, the optimizer)
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f"; did you mean --{key}.{close[0]}?" if close else ""
+    return f"unrecognized option --{key}.{name}: {class_path} has no option {name!r}{hint} Valid: {sorted(valid)}."
+
+
+def yaml_problem(path: str | Path, exc: yaml.YAMLError) -> str:
+    """``FILE line L, column C: <the parser's words>; fix the YAML``: PyYAML's multi-line report as one line,
+    at the construct it was reading (an unclosed ``[``) and, if elsewhere, where it found the problem."""
+    context, problem = getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)
+    words = ", ".join(w for w in (getattr(exc, "context", None), getattr(exc, "problem", None)) if w)
+    if not words or not (context or problem):
+        return f"{path} is not valid YAML: {' '.join(str(exc).split())}; fix the YAML."
+    at = context or problem
+    text = f"{path} line {at.line + 1}, column {at.column + 1}: {words}"
+    if context and problem and (problem.line, problem.column) != (context.line, context.column):
+        text += f" at line {problem.line + 1}, column {problem.column + 1}"
+    return f"{text}; fix the YAML."
+
+
+def check_config_files(argv: list[str]) -> None:
+    """Raise a ``ConfigError`` (:func:`yaml_problem`) for the first ``--config FILE`` of ``argv`` that is no valid
+    YAML; the files that are, and values that name no file, are left to the parser."""
+    files = [b for a, b in zip(argv, argv[1:]) if a in ("--config", "-c")]
+    files += [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+    for name in files:
+        if Path(name).is_file():
+            try:
+                yaml.safe_load(Path(name).read_text())
+            except yaml.YAMLError as exc:
+                raise ConfigError(yaml_problem(name, exc)) from None
+
+
+__all__ = ["check_config_files", "closest_option", "command_line_error", "import_class", "one_line",
+           "yaml_problem"]

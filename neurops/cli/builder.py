@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from neurops.cli.argument_errors import command_line_error
+from neurops.cli.argument_errors import check_config_files, command_line_error
 from neurops.errors import ConfigError
 
 _SEQUENCES = (list, tuple, Sequence, typing.Sequence, set, frozenset)
@@ -201,7 +201,7 @@ def parser_for(command: Command, prog: str) -> Any:
     from jsonargparse import ActionConfigFile, ArgumentParser
 
     sources = list(command.signature) or [command.run]
-    description = command.description or _first_paragraph(sources[0]) or command.help
+    description = _sentence(command.description or _first_paragraph(sources[0]) or command.help)
     parser = ArgumentParser(prog=prog, description=description, exit_on_error=False,
                             formatter_class=_help_formatter())
     parser.add_argument("--config", action=ActionConfigFile,
@@ -320,6 +320,10 @@ def parse(parser: Any, argv: Sequence[str], prog: str) -> dict[str, Any]:
     try:
         namespace = parser.parse_args(list(argv))
     except ArgumentError as exc:
+        try:
+            check_config_files(list(argv))  # jsonargparse's "Problems parsing config" names neither file nor fix
+        except ConfigError as bad:
+            raise ConfigError(f"{prog}: {bad}") from None
         raise command_line_error(str(exc), parser, prog) from None
     values = namespace.as_dict()
     values.pop("config", None)

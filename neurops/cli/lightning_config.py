@@ -18,7 +18,7 @@ import yaml
 from jsonargparse import ArgumentError
 
 from neurops.cli import LIGHTNING_COMMANDS
-from neurops.cli.argument_errors import command_line_error, import_class, one_line
+from neurops.cli.argument_errors import command_line_error, import_class, one_line, yaml_problem
 from neurops.configs import resolve_config
 from neurops.errors import ConfigError, NeuropsError
 from neurops.models.registry import get_class
@@ -45,7 +45,7 @@ def validate_config(path: Path) -> None:
     try:
         cfg = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+        raise ConfigError(yaml_problem(path, exc)) from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path} must hold a mapping with sections trainer/model/data.")
     if {"task", "out", "seed"} & set(cfg):

@@ -67,7 +67,7 @@ def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_
     Parameters
     ----------
     out : output folder (the data are cached in ``out/data``; the run folder is ``out/run``).
-    model : the model trained (its shipped config: :data:`CONFIGS`).
+    model : the model trained; fno trains the shipped config darcy_fno_quickstart.
     n_train : training samples.
     n_test : test samples (at both resolutions).
     resolution : training grid (nodes per axis).

@@ -157,7 +157,7 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     path : neurops HDF5 file with ``inputs/<input_field>`` and ``outputs/<output_field>``.
     split : the split holding the sample.
     index : the sample's position in ``split`` (0 = the first).
-    n_obs : number of observed grid nodes (see :func:`make_observations`).
+    n_obs : number of observed grid nodes (drawn at random, without replacement).
     snr_db : signal-to-noise ratio of the noise, in dB.
     seed : seed of the observation points and the noise.
     """

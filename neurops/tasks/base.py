@@ -94,7 +94,13 @@ class Task(L.LightningModule):
     # optimisation -----------------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:
         try:
-            return (self.optimizer_factory or type(self).default_optimizer)(self.parameters())
+            optimizer = (self.optimizer_factory or type(self).default_optimizer)(self.parameters())
+            for group in optimizer.param_groups:  # torch lets a NaN lr pass some optimizers (SGD): weights become NaN
+                for key, value in group.items():
+                    if isinstance(value, float) and (math.isnan(value) or (key == "lr" and math.isinf(value))):
+                        raise ValueError(f"{key} {value} is not a finite number (every weight would become nan "
+                                         "at the first step); give a number such as 1e-3")
+            return optimizer
         except ValueError as exc:  # torch's own check of its settings: "Invalid learning rate: -0.1"
             raise ConfigError(f"the optimizer settings are not usable: {exc} (set them under model.init_args."
                               "optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001).") from exc

@@ -179,3 +179,52 @@ def test_groups_select_subcommands_by_name_refuse_a_retired_option_and_name_a_si
     assert " ".join(capsys.readouterr().out.split()) == (
         "usage: neurops x {first,second} ... two tools commands: first the first second See `neurops x COMMAND "
         "--help` for the options of a command.")
+
+
+@pytest.mark.parametrize("argv", [["dsr", "evaluate"], ["data", "generate", "darcy"], ["invert", "pde"]])
+def test_an_invalid_yaml_config_is_one_line_naming_the_file_and_place(argv, tmp_path, capsys):
+    from neurops.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_kwargs: {modes: [4, 4], width: [8\n")
+    assert main([*argv, "--config", str(bad)]) == 2
+    assert capsys.readouterr().err == (
+        f"neurops: error: neurops {' '.join(argv)}: {bad} line 1, column 38: while parsing a flow sequence, "
+        "expected ',' or ']', but got '<stream end>' at line 2, column 1; fix the YAML.\n")
+
+
+def _leaves(node: Command | Group, prog: str):
+    if isinstance(node, Group):
+        yield prog, node
+        for name, child in node.children().items():
+            yield from _leaves(child, f"{prog} {name}")
+    else:
+        yield prog, node
+
+
+def test_no_help_shows_a_docstring_role_or_a_bare_role_target():
+    """A Sphinx role (:data:`CONFIGS`) in a docstring behind --help is shown without its markup; one naming a
+    bare name, not a dotted path of the API reference, is a placeholder a user cannot look up."""
+    import inspect
+    import re
+
+    from neurops.cli import COMMANDS, command
+    from neurops.cli.builder import group_help
+    from neurops.cli.quickstart import CONFIGS
+
+    for name in COMMANDS:
+        for prog, node in _leaves(command(name), f"neurops {name}"):
+            if isinstance(node, Group):
+                text = group_help(node, prog)
+                sources = []
+            else:
+                text = parser_for(node, prog).format_help()
+                sources = [o for s in (list(node.signature) or [node.run])
+                           for o in (s.__mro__[:-1] if isinstance(s, type) else [s])]
+                sources += [type("D", (), {"__doc__": node.description or ""})]
+            assert not re.search(r":\w+:`", text), (prog, text)
+            for source in sources:
+                for target in re.findall(r":\w+:`~?([^`.]+)`", inspect.getdoc(source) or ""):
+                    assert not re.search(rf"\b{target}\b", text), (prog, target)
+            if prog == "neurops quickstart":
+                assert all(config in " ".join(text.split()) for config in CONFIGS.values())

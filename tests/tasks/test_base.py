@@ -195,3 +195,15 @@ def test_a_resumed_run_ends_bit_identical_to_an_uninterrupted_one(make, operator
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
     assert not list((tmp_path / "cut" / "checkpoints").glob(".*"))  # no temporary file left
+
+
+@pytest.mark.parametrize("settings, named", [({"lr": float("nan")}, "lr nan"), ({"lr": float("inf")}, "lr inf"),
+                                             ({"lr": 0.1, "weight_decay": float("nan")}, "weight_decay nan")])
+def test_a_nan_or_infinite_learning_rate_is_refused(settings, named):
+    """torch.optim.SGD takes lr=nan without a word and the run trains its weights into nan."""
+    from neurops.errors import ConfigError
+
+    task = OperatorTask("fno", {**FNO, "in_channels": 1, "out_channels": 1},
+                        optimizer=partial(torch.optim.SGD, **settings), lr_scheduler=None)
+    with pytest.raises(ConfigError, match=rf"^the optimizer settings are not usable: {named} is not a finite number"):
+        task.configure_optimizers()

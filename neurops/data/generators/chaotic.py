@@ -339,14 +339,14 @@ def generate_lorenz63(config: Lorenz63Config, out: str | Path, *, workers: int =
 @register_generator("rossler", RoesslerConfig)
 def generate_rossler(config: RoesslerConfig, out: str | Path, *, workers: int = 2, progress: bool = True,
                      overwrite: bool = False) -> Path:
-    """Roessler trajectories (dims ["component"], field x [N, T, 3]); arguments as :func:`generate_lorenz63`."""
+    """Roessler trajectories (dims ["component"], field x [N, T, 3]); arguments as for lorenz63."""
     return _generate_ode("rossler", config, out, progress, overwrite)
 
 
 @register_generator("lorenz96", Lorenz96Config)
 def generate_lorenz96(config: Lorenz96Config, out: str | Path, *, workers: int = 2, progress: bool = True,
                       overwrite: bool = False) -> Path:
-    """Lorenz-96 trajectories (dims ["component"], field x [N, T, n]); arguments as :func:`generate_lorenz63`."""
+    """Lorenz-96 trajectories (dims ["component"], field x [N, T, n]); arguments as for lorenz63."""
     return _generate_ode("lorenz96", config, out, progress, overwrite)
 
 
@@ -360,8 +360,8 @@ def generate_dysts(config: DystsConfig, out: str | Path, *, workers: int = 2, pr
 @register_generator("kuramoto_sivashinsky", KuramotoSivashinskyConfig)
 def generate_kuramoto_sivashinsky(config: KuramotoSivashinskyConfig, out: str | Path, *, workers: int = 2,
                                   progress: bool = True, overwrite: bool = False) -> Path:
-    """Kuramoto-Sivashinsky trajectories (dims ["x"], periodic, field u [N, T, X]); arguments as
-    :func:`generate_lorenz63`."""
+    """Kuramoto-Sivashinsky trajectories (dims ["x"], periodic, field u [N, T, X]); arguments as for
+    lorenz63."""
     solver = KuramotoSivashinsky(config.length, config.n_points, config.step)
     substeps = int(round(config.dt / config.step))
     transient = int(round(config.transient / config.dt))

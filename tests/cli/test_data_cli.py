@@ -57,7 +57,7 @@ def test_generate_from_a_recipe_file_with_options_after_it(tmp_path, capsys):
 
 def test_every_command_shows_its_defaults(capsys):
     for argv, shown in ((["data", "generate", "darcy"], "--n-train N_TRAIN training samples (>= 1) (default: 1000)"),
-                        (["predict"], "(default: 16)"), (["dsr", "evaluate"], "(30: Hess et al. 2023) (default: 30)"),
+                        (["predict"], "(default: 16)"), (["dsr", "evaluate"], "which has no bins (default: 30)"),
                         (["invert", "pde"], "--chains CHAINS"), (["data", "convert", "arrays"], "--extra-test")):
         with pytest.raises(SystemExit):
             main([*argv, "--help"])

@@ -57,7 +57,8 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
                    generator={"predicted_by": str(ckpt), "model": task.hparams.model, "source": str(data)})
     with H5Writer(out, meta, overwrite=overwrite) as writer:
         for split in splits:
-            ds = H5OperatorDataset(data, split, input_fields=fields.get("inputs"), output_fields=[])
+            ds = H5OperatorDataset(data, split, input_fields=fields.get("inputs"), output_fields=[],
+                                   fields_of="the checkpoint was trained on")
             if ds.in_channels != task.hparams.model_kwargs["in_channels"]:
                 raise DataError(f"the checkpoint expects {task.hparams.model_kwargs['in_channels']} input "
                                 f"channel(s) but {data} split {split!r} has {ds.in_channels}.")

@@ -97,3 +97,22 @@ def test_inputs_and_outputs_of_different_sample_counts(operator_file):
         _replace(f, "train/outputs/u", f["train/outputs/u"][:20])
     with pytest.raises(SchemaError, match=r"different sample counts \[20, 24\]"):
         H5OperatorDataset(operator_file, "train")
+
+
+@pytest.mark.parametrize("change, detail", [
+    (lambda c: np.where(np.arange(len(c)) == 5, np.nan, c), "value nan at index 5"),
+    (lambda c: c[::-1], "1 at index 0, then 0.933333"),
+    (lambda c: np.zeros_like(c), "0 at index 0, then 0"),
+])
+def test_coordinates_must_be_finite_and_increasing_for_check_and_reader(operator_file, change, detail):
+    with h5py.File(operator_file, "a") as f:
+        x = f["test/coords/x"][()]
+        del f["test/coords/x"]
+        f["test/coords/x"] = change(x)
+    problem = (f"test: coords/x must be finite and strictly increasing ({detail}); store the grid's node positions in "
+               "increasing order")
+    assert check_file(operator_file) == [problem]
+    with pytest.raises(SchemaError) as err:  # every reader, at open: also the splits it does not read
+        H5OperatorDataset(operator_file, "train")
+    assert str(err.value) == (f"{operator_file} is not a valid neurops file: {problem} (`neurops data check "
+                              f"{operator_file}` lists every problem).")

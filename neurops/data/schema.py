@@ -36,7 +36,9 @@ RECORD_KINDS: tuple[str, ...] = ("observations", "posterior")
 BOUNDARY_TYPES: tuple[str, ...] = ("dirichlet", "periodic", "neumann", "none")
 
 JSON_ATTRS = ("dims", "boundary", "parameters", "generator", "shard")
-REQUIRED_ROOT_ATTRS = ("schema_version", "kind", "name", "dims", "boundary", "neurops_version")
+#: every root attribute of docs/data-format.md's table but the optional ``shard`` (``seed`` is -1 when unknown)
+REQUIRED_ROOT_ATTRS = ("schema_version", "kind", "name", "dims", "boundary", "parameters", "generator",
+                       "neurops_version", "seed")
 
 #: field groups each kind must (True) or must not (False) have in every split
 KIND_GROUPS: dict[str, dict[str, bool]] = {

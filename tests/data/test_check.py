@@ -116,3 +116,22 @@ def test_coordinates_must_be_finite_and_increasing_for_check_and_reader(operator
         H5OperatorDataset(operator_file, "train")
     assert str(err.value) == (f"{operator_file} is not a valid neurops file: {problem} (`neurops data check "
                               f"{operator_file}` lists every problem).")
+
+
+def test_seed_parameters_and_generator_are_required_root_attributes(operator_file, tmp_path):
+    from neurops.data.metadata import DatasetMeta
+    from neurops.data.writer import H5Writer
+
+    with h5py.File(operator_file, "a") as f:
+        for name in ("seed", "parameters", "generator"):
+            del f.attrs[name]
+    assert check_file(operator_file) == ["missing root attribute 'parameters'", "missing root attribute 'generator'",
+                                         "missing root attribute 'seed'"]
+    with pytest.raises(SchemaError, match="is not a valid neurops file: missing root attribute 'parameters'; "):
+        H5OperatorDataset(operator_file, "train")
+    path = tmp_path / "minimal.h5"  # the writer writes them all, also when the metadata leaves them out
+    with H5Writer(path, DatasetMeta(kind="input_only", name="m", dims=("x",))) as w:
+        w.add_split("train", coords={"x": np.arange(4.0)}, inputs={"a": np.ones((2, 4))})
+    with h5py.File(path) as f:
+        assert (f.attrs["seed"], f.attrs["parameters"], f.attrs["generator"]) == (-1, "{}", "{}")
+    assert check_file(path) == []

@@ -45,7 +45,7 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}; pass --batch-size 16 (or any positive size).")
     source = read_meta(data)  # a bad data file fails before the checkpoint is loaded
-    check_output_path(out, overwrite=overwrite, inputs=[*data_files(data), ckpt], hdf5=True)
+    check_output_path(out, overwrite=overwrite, inputs=[data, *data_files(data), ckpt], hdf5=True)
     splits = list(splits) if splits else list_splits(data)
     twice = sorted({s for s in splits if splits.count(s) > 1})
     if twice:

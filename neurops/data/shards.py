@@ -29,9 +29,10 @@ import numpy as np
 from neurops.data.files import open_hdf5
 from neurops.data.schema import decode_attr
 from neurops.errors import ConfigError, DataError
+from neurops.utils.io import DATA_FOLDER_SUFFIXES
 
 DataPath = str | os.PathLike | Sequence[str | os.PathLike]
-SUFFIXES = (".h5", ".hdf5")
+SUFFIXES = DATA_FOLDER_SUFFIXES
 FIELD_GROUPS = ("inputs", "outputs", "states")
 
 

@@ -45,7 +45,7 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}; pass --batch-size 16 (or any positive size).")
     source = read_meta(data)  # a bad data file fails before the checkpoint is loaded
-    check_output_path(out, overwrite=overwrite, inputs=[*data_files(data), ckpt], hdf5=True)
+    check_output_path(out, overwrite=overwrite, inputs=[data, *data_files(data), ckpt], hdf5=True)
     splits = list(splits) if splits else list_splits(data)
     twice = sorted({s for s in splits if splits.count(s) > 1})
     if twice:
@@ -57,7 +57,8 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
                    generator={"predicted_by": str(ckpt), "model": task.hparams.model, "source": str(data)})
     with H5Writer(out, meta, overwrite=overwrite) as writer:
         for split in splits:
-            ds = H5OperatorDataset(data, split, input_fields=fields.get("inputs"), output_fields=[])
+            ds = H5OperatorDataset(data, split, input_fields=fields.get("inputs"), output_fields=[],
+                                   fields_of="the checkpoint was trained on")
             if ds.in_channels != task.hparams.model_kwargs["in_channels"]:
                 raise DataError(f"the checkpoint expects {task.hparams.model_kwargs['in_channels']} input "
                                 f"channel(s) but {data} split {split!r} has {ds.in_channels}.")

@@ -16,7 +16,7 @@ import numpy as np
 from neurops.data.files import link_problems, open_hdf5
 from neurops.data.metadata import DatasetMeta
 from neurops.data.records import record_kind, record_problems
-from neurops.data.schema import GRID_KINDS, JSON_ATTRS, KIND_GROUPS, REQUIRED_ROOT_ATTRS
+from neurops.data.schema import GRID_KINDS, JSON_ATTRS, KIND_GROUPS, REQUIRED_ROOT_ATTRS, coord_problem
 from neurops.data.shards import DataPath, is_shard_record, list_files, set_problems
 
 _SCAN_BYTES = 64 * 2**20  # scan values for NaN/Inf in blocks of this size
@@ -135,6 +135,10 @@ def _check_split(g: h5py.Group, split: str, kind: str, dims: list[str]) -> list[
             sizes.append(coords[d].shape[0] if coords[d].ndim == 1 else -1)
             if coords[d].ndim != 1:
                 problems.append(f"{split}: coords/{d} must be one-dimensional, has shape {coords[d].shape}")
+            elif coords[d].dtype.kind not in "fiu":
+                problems.append(f"{split}: coords/{d} must hold numbers (float64), has dtype {coords[d].dtype}")
+            else:  # coordinates are small: read at every open
+                problems += filter(None, [coord_problem(f"{split}: coords/{d}", coords[d][()])])
     spatial = tuple(sizes) if len(sizes) == len(dims) else None
     if spatial is not None and kind in GRID_KINDS and min(spatial, default=2) < 2:
         problems.append(f"{split}: grid {'x'.join(map(str, spatial))} has an axis with fewer than 2 points; operator "

@@ -50,7 +50,8 @@ def merge_files(sources: DataPath, out: str | os.PathLike, *, copy: bool = False
         lists the sources.
     """
     files = data_files(sources)
-    out = check_output_path(out, overwrite=overwrite, inputs=files, hdf5=True)
+    out = check_output_path(out, overwrite=overwrite,
+                            inputs=[*([sources] if isinstance(sources, (str, os.PathLike)) else []), *files], hdf5=True)
     home = out.absolute().parent.resolve()
     _check_sources(files, out, home, copy)
     summaries = [FileSummary.read(q) for q in files]

@@ -134,6 +134,9 @@ class GaussianNormalizer(nn.Module):
         return self
 
     def _view(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2 or x.shape[1] != t.numel():
+            raise DataError(f"the normalizer has {t.numel()} channel(s) but the data has shape {tuple(x.shape)} "
+                            f"(channels second); use data with the {t.numel()} field(s) it was fitted on.")
         return t.to(x.dtype).view(1, -1, *([1] * (x.dim() - 2)))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -164,6 +164,25 @@ class LazyH5:
                 pass
 
 
+def check_fields(where: str, group: str, present: Sequence[str], wanted: Sequence[str] | None,
+                 wanted_by: str = "you asked for", exact: bool = False) -> list[str]:
+    """The fields ``wanted`` of ``group`` (default: all ``present``), refused if one is missing.
+
+    The one check that a split, a file or a checkpoint's data holds the fields a model is trained on:
+    ``wanted_by`` says whose they are (``"the model trains on"``, ``"the checkpoint was trained on"``);
+    with ``exact`` the fields must be the same, in the same order (channels are stacked in it).
+    """
+    present = list(present)
+    if wanted is None:
+        return present
+    wanted = list(wanted)
+    if any(w not in present for w in wanted) or (exact and wanted != present):
+        raise DataError(f"{where} has {group} {present} but {wanted_by} {group} {wanted}; rename the fields in the "
+                        "file, or select fields every split has (--data.input_fields / --data.output_fields; "
+                        "--data.fields of trajectories).")
+    return wanted
+
+
 class H5SplitDataset(LazyH5, Dataset):
     """Base of the lazy datasets: one split of a data set of one or more files.
 
@@ -219,11 +238,12 @@ class H5OperatorDataset(H5SplitDataset):
         such files holding one data set (:func:`~neurops.data.shards.data_files`).
     split : split name (``train``, ``val``, ``test``, ``test@128`` ...).
     input_fields, output_fields : field names to stack as channels (default: all, sorted).
+    fields_of : whose fields they are, in the error for a missing one (``"the model trains on"``).
     """
 
     def __init__(self, path: DataPath, split: str, input_fields: Sequence[str] | None = None,
-                 output_fields: Sequence[str] | None = None) -> None:
-        self._wanted = (input_fields, output_fields)
+                 output_fields: Sequence[str] | None = None, fields_of: str = "you asked for") -> None:
+        self._wanted, self._fields_of = (input_fields, output_fields), fields_of
         super().__init__(path, split)
 
     def _describe(self, g: h5py.Group) -> None:
@@ -231,8 +251,10 @@ class H5OperatorDataset(H5SplitDataset):
             raise DataError(f"{g.file.filename} holds {self.meta.kind} data; an operator dataset needs kind "
                             "'operator' or 'input_only'.")
         input_fields, output_fields = self._wanted
-        self.input_fields = self._fields(g, "inputs", input_fields)
-        self.output_fields = self._fields(g, "outputs", output_fields) if "outputs" in g else []
+        where = f"{g.file.filename} split {self.split!r}"
+        self.input_fields = check_fields(where, "inputs", sorted(g["inputs"]), input_fields, self._fields_of)
+        self.output_fields = (check_fields(where, "outputs", sorted(g["outputs"]), output_fields, self._fields_of)
+                              if "outputs" in g else [])
         if output_fields and not self.output_fields:
             raise DataError(f"{g.file.filename} split {self.split!r} has no outputs (kind {self.meta.kind}).")
         self.spatial_shape = tuple(g["inputs"][self.input_fields[0]].shape[1:])
@@ -242,17 +264,6 @@ class H5OperatorDataset(H5SplitDataset):
 
     def _count(self, g: h5py.Group) -> int:
         return g["inputs"][self.input_fields[0]].shape[0]
-
-    @staticmethod
-    def _fields(g: h5py.Group, group: str, wanted: Sequence[str] | None) -> list[str]:
-        present = sorted(g[group].keys()) if group in g else []
-        if wanted is None:
-            return present
-        missing = [w for w in wanted if w not in present]
-        if missing:
-            raise DataError(f"{g.file.filename} split {g.name.strip('/')!r} has no {group} field(s) {missing}; "
-                            f"available: {present}.")
-        return list(wanted)
 
     @property
     def in_channels(self) -> int:

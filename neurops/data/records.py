@@ -39,7 +39,7 @@ import h5py
 import numpy as np
 
 from neurops.data.files import link_problems, open_hdf5
-from neurops.data.schema import RECORD_KINDS, SUPPORTED_VERSIONS
+from neurops.data.schema import RECORD_KINDS, SUPPORTED_VERSIONS, coord_problem
 from neurops.errors import SchemaError
 
 __all__ = ["OBSERVATIONS_KIND", "POSTERIOR_KIND", "RECORD_KINDS", "decode_dims", "observation_problems", "open_record",
@@ -129,8 +129,9 @@ def _grid(f: h5py.File, problems: list[str]) -> tuple[list[str], tuple[int, ...]
             problems.append(f"coords/{d} must be a 1-D numeric array of at least 2 nodes, got {ds.dtype} {ds.shape}")
             continue
         c = ds[()].astype(np.float64)
-        if not np.isfinite(c).all() or not (np.diff(c) > 0).all():
-            problems.append(f"coords/{d} must be finite and strictly increasing")
+        problem = coord_problem(f"coords/{d}", c)
+        if problem:
+            problems.append(problem)
             continue
         coords[d] = c
     shape = tuple(len(coords[d]) for d in dims) if len(coords) == len(dims) else None

@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 import torch
 
-from neurops.data.reader import H5SplitDataset
+from neurops.data.reader import H5SplitDataset, check_fields
 from neurops.data.shards import DataPath
 from neurops.errors import ConfigError, DataError
 
@@ -84,6 +84,7 @@ class H5RolloutDataset(H5SplitDataset):
     fields : state fields to use, in channel order (default: all, sorted).
     start, window_stride, time_stride : window placement, see :func:`window_starts`.
     max_trajectories : use only the first trajectories of the split (default: all).
+    fields_of : whose ``fields`` they are, in the error for a missing one (``"the model trains on"``).
     """
 
     def __init__(
@@ -98,12 +99,13 @@ class H5RolloutDataset(H5SplitDataset):
         window_stride: int | None = None,
         time_stride: int = 1,
         max_trajectories: int | None = None,
+        fields_of: str = "you asked for",
     ) -> None:
         if max_trajectories is not None and max_trajectories < 1:
             raise ConfigError(f"max_trajectories must be >= 1 (None: all of them), got {max_trajectories}; 0 would "
                               "leave nothing to train on.")
         self.t_in, self.t_out, self.time_stride = int(t_in), int(t_out), int(time_stride)
-        self._wanted = fields
+        self._wanted, self._fields_of = fields, fields_of
         super().__init__(path, split)
         self.n_trajectories = self.n_items if max_trajectories is None else min(self.n_items, int(max_trajectories))
         self.starts = window_starts(self.n_frames, self.t_in, self.t_out, start=start, window_stride=window_stride,
@@ -116,11 +118,11 @@ class H5RolloutDataset(H5SplitDataset):
                 "states/<field> [N, T, *spatial] (e.g. `neurops data generate navier_stokes`)."
             )
         present = sorted(g["states"].keys())
-        self.fields = list(self._wanted) if self._wanted is not None else present
-        missing = [name for name in self.fields if name not in present]
-        if missing or not self.fields:
-            raise DataError(f"{g.file.filename} split {self.split!r} has no state field(s) {missing or self.fields}; "
-                            f"available: {present}.")
+        self.fields = check_fields(f"{g.file.filename} split {self.split!r}", "states", present, self._wanted,
+                                   self._fields_of)
+        if not self.fields:
+            raise DataError(f"{g.file.filename} split {self.split!r} has no state fields; name at least one of "
+                            f"{present}.")
         shape = g["states"][self.fields[0]].shape
         self.n_frames = shape[1]
         self.spatial_shape = tuple(shape[2:])

@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+import numpy as np
+
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
@@ -34,7 +36,9 @@ RECORD_KINDS: tuple[str, ...] = ("observations", "posterior")
 BOUNDARY_TYPES: tuple[str, ...] = ("dirichlet", "periodic", "neumann", "none")
 
 JSON_ATTRS = ("dims", "boundary", "parameters", "generator", "shard")
-REQUIRED_ROOT_ATTRS = ("schema_version", "kind", "name", "dims", "boundary", "neurops_version")
+#: every root attribute of docs/data-format.md's table but the optional ``shard`` (``seed`` is -1 when unknown)
+REQUIRED_ROOT_ATTRS = ("schema_version", "kind", "name", "dims", "boundary", "parameters", "generator",
+                       "neurops_version", "seed")
 
 #: field groups each kind must (True) or must not (False) have in every split
 KIND_GROUPS: dict[str, dict[str, bool]] = {
@@ -45,6 +49,19 @@ KIND_GROUPS: dict[str, dict[str, bool]] = {
 
 #: kinds whose samples are fields on a grid: every spatial axis needs at least 2 points
 GRID_KINDS = ("operator", "input_only")
+
+
+def coord_problem(where: str, values: Any) -> str | None:
+    """The one rule for coordinates (of every split, and the grid of an observation file): finite and
+    strictly increasing. Returns the problem (``where`` names the dataset), or ``None``."""
+    c = np.asarray(values, dtype=np.float64).ravel()
+    bad = np.flatnonzero(~np.isfinite(c))
+    up = np.flatnonzero(np.diff(c) <= 0)
+    if not bad.size and not up.size:
+        return None
+    at = (f"value {c[bad[0]]} at index {int(bad[0])}" if bad.size
+          else f"{c[up[0]]:g} at index {int(up[0])}, then {c[up[0] + 1]:g}")
+    return f"{where} must be finite and strictly increasing ({at}); store the grid's node positions in increasing order"
 
 
 def encode_attr(value: Any) -> Any:

@@ -29,9 +29,10 @@ import numpy as np
 from neurops.data.files import open_hdf5
 from neurops.data.schema import decode_attr
 from neurops.errors import ConfigError, DataError
+from neurops.utils.io import DATA_FOLDER_SUFFIXES
 
 DataPath = str | os.PathLike | Sequence[str | os.PathLike]
-SUFFIXES = (".h5", ".hdf5")
+SUFFIXES = DATA_FOLDER_SUFFIXES
 FIELD_GROUPS = ("inputs", "outputs", "states")
 
 
@@ -67,7 +68,8 @@ class Shard:
         """This shard's contiguous part of ``range(n)`` (parts differ in size by at most one)."""
         return range(self.index * n // self.count, (self.index + 1) * n // self.count)
 
-    def samples(self, sizes: Mapping[str, int], block: int, *, across_splits: bool = False) -> dict[str, range]:
+    def samples(self, sizes: Mapping[str, int], block: int, *, across_splits: bool = False, unit: str = "block(s)",
+                fix: str = "") -> dict[str, range]:
         """This shard's range of samples in each split (splits it has none of are left out).
 
         A generator computes samples in blocks of ``block`` (one batched solve); the shard takes
@@ -80,10 +82,21 @@ class Shard:
         sizes : samples per split, in generation order.
         block : samples computed together.
         across_splits : blocks run over split boundaries.
+        unit, fix : what a block is, and another way out than fewer shards, in the error below.
+
+        Raises
+        ------
+        ConfigError : the run has fewer blocks than shards, for EVERY shard index (some shards would hold no
+            samples, so the shards could never be merged), before anything is written.
         """
+        total = sum(sizes.values())
+        n_blocks = math.ceil(total / block) if across_splits else sum(math.ceil(n / block) for n in sizes.values())
+        if n_blocks < self.count:
+            raise ConfigError(f"shard {self.index}/{self.count}: the run has {n_blocks} {unit} of {block} samples "
+                              f"(computed together) but {self.count} shards, so some shards would hold no samples and "
+                              f"the shards could never be merged; use at most {n_blocks} shards{fix}.")
         if across_splits:
-            total = sum(sizes.values())
-            units = self.units(math.ceil(total / block))
+            units = self.units(n_blocks)
             lo, hi = units.start * block, min(total, units.stop * block)
             out, pos = {}, 0
             for split, n in sizes.items():

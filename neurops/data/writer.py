@@ -169,15 +169,11 @@ class H5Writer:
                                     "float32" + (" without dropping their imaginary part; store the real and "
                                                  "imaginary parts as two fields" if arr.dtype.kind == "c" else "")
                                     + ".")
-                arr = arr.astype(np.float32, copy=False)
                 ds = g[f"{group}/{field}"]
                 if arr.shape[1:] != ds.shape[1:]:
                     raise DataError(f"{split}/{group}/{field}: samples of shape {arr.shape[1:]}, "
                                     f"expected {ds.shape[1:]}.")
-                if not np.isfinite(arr).all():
-                    raise DataError(f"{split}/{group}/{field}: NaN or Inf values in samples "
-                                    f"{start}..{start + len(arr) - 1}; the stored data must be finite: fix or drop "
-                                    "those samples at their source.")
+                arr = _as_float32(arr, f"{split}/{group}/{field}", start)
                 if n is not None and len(arr) != n:
                     raise DataError(f"split {split!r}: fields have different sample counts.")
                 n = len(arr)
@@ -200,3 +196,27 @@ class H5Writer:
         self.create_split(split, len(arrays[0]), coords=coords, time=time, attrs=attrs, **shapes)
         self.write(split, 0, **{k: (g or None) for k, g in groups.items()})
 
+
+def _as_float32(arr: np.ndarray, where: str, start: int) -> np.ndarray:
+    """``arr`` ``[n, ...]`` (samples ``start...``) as float32, refused if a value is not finite or beyond float32's
+    range, with the sample indices."""
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise DataError(f"{where}: NaN or Inf values in {_sample_list(~finite, start)}; the stored data must be "
+                        "finite: fix or drop those samples at their source.")
+    with np.errstate(over="ignore"):
+        out = arr.astype(np.float32, copy=False)
+    if out is not arr and not np.isfinite(out).all():
+        big = float(np.abs(arr).max())
+        raise DataError(f"{where}: values exceed float32's range (largest magnitude {big:.4g} > "
+                        f"{float(np.finfo(np.float32).max):.4g}, in {_sample_list(~np.isfinite(out), start)}); fields "
+                        "are stored as float32: rescale the field (e.g. other units) before writing it.")
+    return out
+
+
+def _sample_list(bad: np.ndarray, start: int) -> str:
+    """``"sample 3"`` / ``"samples [3, 7, 9]"`` (the first 10, and how many in all): samples with a ``bad`` value."""
+    index = [start + int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))]
+    if len(index) == 1:
+        return f"sample {index[0]}"
+    return f"samples {index[:10]}" + (f" ({len(index)} in all)" if len(index) > 10 else "")

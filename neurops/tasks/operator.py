@@ -13,6 +13,7 @@ from typing_extensions import override
 
 from neurops.data.metadata import DatasetMeta
 from neurops.data.normalizers import ChannelMoments, GaussianNormalizer
+from neurops.data.reader import check_fields
 from neurops.errors import ConfigError, ModelError, NeuropsWarning
 from neurops.metrics.field import get_loss, relative_h1, relative_lp
 from neurops.models.registry import build, get_class
@@ -236,3 +237,10 @@ class OperatorTask(Task):
     def load_checkpoint_extra(self, record: dict[str, Any]) -> None:
         self.data_fields = record.get("data_fields")
         self.train_resolution = record.get("train_resolution")
+        dm = self.datamodule()
+        if self.data_fields and dm is not None and hasattr(dm, "train_set"):
+            # test / validate / predict / resume with a checkpoint: the data must hold the fields it was trained on
+            where = f"{dm.path} split {dm.train_split!r}"
+            for group, present in (("inputs", dm.train_set.input_fields), ("outputs", dm.train_set.output_fields)):
+                check_fields(where, group, present, self.data_fields.get(group), "the checkpoint was trained on",
+                             exact=True)

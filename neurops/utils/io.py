@@ -65,6 +65,8 @@ def glob_escape(name: str) -> str:
 
 #: file name endings of HDF5 files (the outputs neurops writes as HDF5 must have one)
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
+#: the files of a folder read as one data set (:func:`neurops.data.shards.list_files`; hidden ones skipped)
+DATA_FOLDER_SUFFIXES = (".h5", ".hdf5")
 
 
 def check_hdf5_name(path: str | os.PathLike) -> Path:
@@ -82,15 +84,23 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool,
                       inputs: Iterable[str | os.PathLike | None] = (), hdf5: bool = False) -> Path:
     """The output file ``path``, refused before any work if it is a directory, exists without
     ``overwrite``, is one of the files the command reads (``inputs``; ``None`` entries are
-    skipped: an output never replaces an input, even with ``overwrite``), or, for an ``hdf5`` output, is not
-    named like one (:func:`check_hdf5_name`)."""
+    skipped: an output never replaces an input, even with ``overwrite``), would be one of the data files of an
+    input folder (a folder read as one data set: its :data:`DATA_FOLDER_SUFFIXES` files), or, for an ``hdf5``
+    output, is not named like one (:func:`check_hdf5_name`)."""
     target = Path(path)
     if target.is_dir():
         raise ConfigError(f"output {target} is a directory; give a file name (e.g. {target / 'data.h5'}).")
-    for source in inputs:
-        if source is not None and _same_file(target, Path(source)):
+    sources = [Path(source) for source in inputs if source is not None]
+    for source in sources:
+        if _same_file(target, source):
             raise ConfigError(f"output {target} is also an input of this command ({source}); writing it would "
                               "replace the data it reads: choose another output path.")
+    for folder in sources:
+        if folder.is_dir() and target.suffix in DATA_FOLDER_SUFFIXES and not target.name.startswith(".") \
+                and _same_file(target.absolute().parent, folder):
+            raise ConfigError(f"output {target} is inside the input folder {folder}, which this command reads as one "
+                              "data set (its *.h5 / *.hdf5 files): the output would join that data set; write it "
+                              f"outside the folder (e.g. {folder.absolute().parent / target.name}).")
     if not overwrite and target.exists():
         raise OutputExistsError(
             f"{target} already exists; pass overwrite=True (or --overwrite) to replace it, "

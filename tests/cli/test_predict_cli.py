@@ -39,3 +39,32 @@ def test_predict_does_not_warn_for_a_function_space_model(two_grid_file, tmp_pat
     out = tmp_path / "p.h5"
     assert main(["predict", "--ckpt", str(physical), "--data", str(two_grid_file), "--out", str(out)]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_predict_refuses_an_output_inside_its_data_folder_and_a_data_file_without_the_trained_fields(
+        two_grid_file, tmp_path, capsys):
+    import shutil
+
+    import h5py
+
+    ckpt = _checkpoint(two_grid_file, tmp_path)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    shutil.copy(two_grid_file, folder / "d.h5")
+    capsys.readouterr()
+    assert main(["predict", "--ckpt", str(ckpt), "--data", str(folder), "--out", str(folder / "pred.h5")]) == 2
+    assert capsys.readouterr().err == (
+        f"neurops: error: output {folder / 'pred.h5'} is inside the input folder {folder}, which this command reads "
+        "as one data set (its *.h5 / *.hdf5 files): the output would join that data set; write it outside the folder "
+        f"(e.g. {tmp_path / 'pred.h5'}).\n")
+    assert [p.name for p in folder.iterdir()] == ["d.h5"]
+    with h5py.File(folder / "d.h5", "a") as f:
+        f.move("test/inputs/a", "test/inputs/k")
+    out = tmp_path / "pred.h5"
+    assert main(["predict", "--ckpt", str(ckpt), "--data", str(folder / "d.h5"), "--out", str(out),
+                 "--splits", "test"]) == 2
+    assert capsys.readouterr().err == (
+        f"neurops: error: {folder / 'd.h5'} split 'test' has inputs ['k'] but the checkpoint was trained on inputs "
+        "['a']; rename the fields in the file, or select fields every split has (--data.input_fields / "
+        "--data.output_fields; --data.fields of trajectories).\n")
+    assert not out.exists()

@@ -97,3 +97,41 @@ def test_inputs_and_outputs_of_different_sample_counts(operator_file):
         _replace(f, "train/outputs/u", f["train/outputs/u"][:20])
     with pytest.raises(SchemaError, match=r"different sample counts \[20, 24\]"):
         H5OperatorDataset(operator_file, "train")
+
+
+@pytest.mark.parametrize("change, detail", [
+    (lambda c: np.where(np.arange(len(c)) == 5, np.nan, c), "value nan at index 5"),
+    (lambda c: c[::-1], "1 at index 0, then 0.933333"),
+    (lambda c: np.zeros_like(c), "0 at index 0, then 0"),
+])
+def test_coordinates_must_be_finite_and_increasing_for_check_and_reader(operator_file, change, detail):
+    with h5py.File(operator_file, "a") as f:
+        x = f["test/coords/x"][()]
+        del f["test/coords/x"]
+        f["test/coords/x"] = change(x)
+    problem = (f"test: coords/x must be finite and strictly increasing ({detail}); store the grid's node positions in "
+               "increasing order")
+    assert check_file(operator_file) == [problem]
+    with pytest.raises(SchemaError) as err:  # every reader, at open: also the splits it does not read
+        H5OperatorDataset(operator_file, "train")
+    assert str(err.value) == (f"{operator_file} is not a valid neurops file: {problem} (`neurops data check "
+                              f"{operator_file}` lists every problem).")
+
+
+def test_seed_parameters_and_generator_are_required_root_attributes(operator_file, tmp_path):
+    from neurops.data.metadata import DatasetMeta
+    from neurops.data.writer import H5Writer
+
+    with h5py.File(operator_file, "a") as f:
+        for name in ("seed", "parameters", "generator"):
+            del f.attrs[name]
+    assert check_file(operator_file) == ["missing root attribute 'parameters'", "missing root attribute 'generator'",
+                                         "missing root attribute 'seed'"]
+    with pytest.raises(SchemaError, match="is not a valid neurops file: missing root attribute 'parameters'; "):
+        H5OperatorDataset(operator_file, "train")
+    path = tmp_path / "minimal.h5"  # the writer writes them all, also when the metadata leaves them out
+    with H5Writer(path, DatasetMeta(kind="input_only", name="m", dims=("x",))) as w:
+        w.add_split("train", coords={"x": np.arange(4.0)}, inputs={"a": np.ones((2, 4))})
+    with h5py.File(path) as f:
+        assert (f.attrs["seed"], f.attrs["parameters"], f.attrs["generator"]) == (-1, "{}", "{}")
+    assert check_file(path) == []

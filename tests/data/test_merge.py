@@ -69,3 +69,15 @@ def test_output_among_the_inputs_is_refused(run):
     _, data = run
     with pytest.raises(ConfigError, match="is also an input"):
         merge_files(data / "shards", data / "shards" / "part-0.h5", overwrite=True)
+
+
+def test_a_merged_file_inside_the_shards_folder_is_refused_and_the_folder_still_reads(run, tmp_path):
+    full, data = run
+    with pytest.raises(ConfigError, match=r"output .*shards/merged.h5 is inside the input folder .*shards, which this "
+                                          r"command reads as one data set .* \(e.g. .*data/merged.h5\)\.$"):
+        merge_files(data / "shards", data / "shards" / "merged.h5")
+    assert sorted(p.name for p in (data / "shards").iterdir()) == ["part-0.h5", "part-1.h5"]
+    assert check_file(data / "shards") == []
+    merged = merge_files(data / "shards", data / "merged.h5")  # the documented place: beside the folder
+    assert check_file(merged) == [] and check_file(data / "shards") == []
+    _same_samples(full, merged)

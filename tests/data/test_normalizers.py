@@ -27,6 +27,12 @@ def test_channel_mismatch_and_empty():
         GaussianNormalizer(2).fit([torch.zeros(1, 3, 4)])
     with pytest.raises(DataError, match="empty"):
         GaussianNormalizer(2).fit([])
+    norm = GaussianNormalizer(2)
+    for code in (norm.encode, norm.decode):  # never broadcast one channel into two
+        with pytest.raises(DataError) as err:
+            code(torch.zeros(4, 1, 3, 3))
+        assert str(err.value) == ("the normalizer has 2 channel(s) but the data has shape (4, 1, 3, 3) (channels "
+                                  "second); use data with the 2 field(s) it was fitted on.")
 
 
 def _two_pass(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -43,7 +43,7 @@ def test_unknown_schema_version(operator_file):
 
 
 def test_missing_field_and_split(operator_file):
-    with pytest.raises(DataError, match=r"no inputs field\(s\) \['k'\]"):
+    with pytest.raises(DataError, match=r"split 'train' has inputs \['a'\] but you asked for inputs \['k'\]; "):
         H5OperatorDataset(operator_file, "train", input_fields=["k"])
     with pytest.raises(DataError, match="no split 'validation'"):
         H5OperatorDataset(operator_file, "validation")

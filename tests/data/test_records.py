@@ -47,3 +47,11 @@ def test_dims_in_every_written_form():
     for bad in ("[x]", '"x"', "[]", '["x", "x"]'):
         with pytest.raises(SchemaError, match="dims"):
             decode_dims(bad)
+
+
+def test_observation_grid_follows_the_one_coordinate_rule(tmp_path):
+    from tests.conftest import write_observation_file
+
+    path = write_observation_file(tmp_path / "obs.h5", **{"coords/y": np.array([0.0, 0.5, 0.5, 0.75, 1.0])})
+    assert check_file(path) == ["coords/y must be finite and strictly increasing (0.5 at index 1, then 0.5); store "
+                                "the grid's node positions in increasing order"]

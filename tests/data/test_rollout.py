@@ -98,7 +98,7 @@ def test_dataset_pickles_without_open_handle(traj_file):
 
 
 def test_errors_name_the_problem(traj_file, tmp_path):
-    with pytest.raises(DataError, match="no state field"):
+    with pytest.raises(DataError, match=r"split 'train' has states \['u', 'v'\] but you asked for states \['p'\]; "):
         H5RolloutDataset(traj_file, "train", 1, 1, fields=["p"])
     with pytest.raises(DataError, match="no split"):
         H5RolloutDataset(traj_file, "nope", 1, 1)

@@ -165,3 +165,23 @@ def test_a_list_of_files_on_the_command_line_reaches_the_data_module_as_a_list()
     args = parser.parse_args(["--data.path", "[a.h5, b.h5]"])
     assert args.data.path == ["a.h5", "b.h5"]
     assert parser.parse_args(["--data.path", os.path.join("data", "x.h5")]).data.path == os.path.join("data", "x.h5")
+
+
+def test_more_shards_than_blocks_is_refused_by_every_shard_before_anything_is_written(tmp_path):
+    # darcy solves blocks of 8 within each split: train 4, val 3, test 9 -> 1 + 1 + 2 = 4 blocks for 5 shards
+    for i in range(5):
+        with pytest.raises(ConfigError) as err:
+            _darcy(tmp_path / "sh" / f"p{i}.h5", Shard(i, 5), n_train=4)
+        assert str(err.value) == (f"shard {i}/5: the run has 4 block(s) of 8 samples (computed together) but 5 shards, "
+                                  "so some shards would hold no samples and the shards could never be merged; use at "
+                                  "most 4 shards.")
+    assert not (tmp_path / "sh").exists()
+    spec = get_generator("burgers")  # batches across splits: 5 + 2 + 3 samples in 3 batches of 4
+    config = spec.make_config(n_train=5, n_val=2, n_test=3, resolution=32, solver_resolution=64, n_frames=4,
+                              t_final=0.1, batch_size=4)
+    for i in range(4):
+        with pytest.raises(ConfigError, match=rf"^shard {i}/4: the run has 3 batch\(es\) of 4 samples .* use at most "
+                                              r"3 shards or a smaller batch_size\.$"):
+            spec.generate(config, tmp_path / "b" / f"s{i}.h5", progress=False, shard=Shard(i, 4))
+    assert not (tmp_path / "b").exists()
+    assert [len(Shard(i, 4).samples({"train": 20, "test": 9}, 8)) > 0 for i in range(4)] == [True] * 4

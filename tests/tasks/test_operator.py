@@ -7,7 +7,7 @@ import torch
 
 from neurops.checkpoints import load
 from neurops.data.datamodule import OperatorDataModule
-from neurops.errors import ConfigError, ModelError, NeuropsWarning
+from neurops.errors import ConfigError, DataError, ModelError, NeuropsWarning
 from neurops.tasks.operator import OperatorTask
 from tests.conftest import write_operator_file
 
@@ -166,3 +166,33 @@ def test_multi_resolution_training_warns_for_batch_norm_on_a_fixed_grid(tmp_path
         with warnings.catch_warnings():
             warnings.simplefilter("error", NeuropsWarning)
             _trainer(tmp_path, epochs=1).fit(OperatorTask("lsm", kwargs), dm)
+
+
+@pytest.mark.parametrize("stage", ["test", "validate"])
+def test_a_checkpoint_refuses_data_whose_fields_differ_from_its_training_data(operator_file, tmp_path, stage):
+    import shutil
+
+    import h5py
+
+    dm = OperatorDataModule(operator_file, batch_size=8)
+    task = OperatorTask("fno", {"modes": [4, 4], "width": 4, "n_layers": 1})
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=1, default_root_dir=tmp_path,
+                        logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(task, dm)
+    ckpt = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(ckpt)
+    renamed = tmp_path / "renamed.h5"
+    shutil.copy(operator_file, renamed)
+    with h5py.File(renamed, "a") as f:
+        for split in list(f):
+            f.move(f"{split}/outputs/u", f"{split}/outputs/p")
+    steps = []
+    fresh = OperatorTask("fno", {"modes": [4, 4], "width": 4, "n_layers": 1})
+    fresh.test_step = fresh.validation_step = lambda batch, i, *rest: steps.append(i)
+    with pytest.raises(DataError) as err:
+        getattr(_trainer(tmp_path), stage)(fresh, OperatorDataModule(renamed, batch_size=8), ckpt_path=ckpt)
+    assert str(err.value) == (
+        f"{renamed} split 'train' has outputs ['p'] but the checkpoint was trained on outputs ['u']; rename the "
+        "fields in the file, or select fields every split has (--data.input_fields / --data.output_fields; "
+        "--data.fields of trajectories).")
+    assert steps == []

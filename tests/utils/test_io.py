@@ -104,3 +104,20 @@ def test_hdf5_outputs_must_be_named_like_hdf5_files(tmp_path) -> None:
     with pytest.raises(ConfigError, match="name it a.h5"):
         check_output_path(tmp_path / "a.txt", overwrite=False, hdf5=True)
     assert check_output_path(tmp_path / "a.txt", overwrite=False) == tmp_path / "a.txt"  # other outputs: any name
+
+
+def test_an_output_inside_an_input_folder_of_data_files_is_refused(tmp_path):
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "p0.h5").write_bytes(b"data")
+    for out in (shards / "pred.h5", tmp_path / "sub" / ".." / "shards" / "pred.hdf5"):
+        with pytest.raises(ConfigError) as err:
+            check_output_path(out, overwrite=False, inputs=[shards, shards / "p0.h5"], hdf5=True)
+        assert str(err.value) == (
+            f"output {out} is inside the input folder {shards}, which this command reads as one data set (its *.h5 / "
+            f"*.hdf5 files): the output would join that data set; write it outside the folder (e.g. "
+            f"{tmp_path / out.name}).")
+    # beside the folder, below it, or a file the folder reader skips (hidden, not *.h5 / *.hdf5): accepted
+    for out in (tmp_path / "pred.h5", shards / "sub" / "pred.h5", shards / ".pred.h5", shards / "notes.txt"):
+        assert check_output_path(out, overwrite=False, inputs=[shards]) == out
+    assert sorted(p.name for p in shards.iterdir()) == ["p0.h5"]

@@ -36,9 +36,10 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
     num_workers
         DataLoader worker processes (each opens the file itself).
     input_fields
-        input fields to stack as channels (default: all).
+        input fields to stack as channels (default: all of the training split's). Every other split must
+        hold the training split's fields (one error at construction names a split that does not).
     output_fields
-        output fields to stack as channels (default: all).
+        output fields to stack as channels (default: all of the training split's), checked likewise.
     train_split
         the split trained on.
     val_split
@@ -145,7 +146,11 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
         return {key: value[every] for key, value in batch.items()}
 
     def _dataset(self, split: str, train: bool = False) -> H5OperatorDataset:
-        return H5OperatorDataset(self.path, split, self.input_fields, self.output_fields)
+        if train:
+            return H5OperatorDataset(self.path, split, self.input_fields, self.output_fields)
+        # every other split must hold the fields the model trains on (those of the training split by default)
+        return H5OperatorDataset(self.path, split, self.train_set.input_fields, self.train_set.output_fields,
+                                 fields_of="the model trains on")
 
     @property
     def in_channels(self) -> int:
@@ -243,8 +248,11 @@ class RolloutDataModule(OperatorDataModule):
                          val_split=val_split, test_splits=test_splits)
 
     def _dataset(self, split: str, train: bool = False) -> H5RolloutDataset:
-        extra = self._train_window if train else {}
-        return H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.fields, **self._window, **extra)
+        if train:
+            return H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.fields, **self._window,
+                                    **self._train_window)
+        return H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.train_set.fields,
+                                fields_of="the model trains on", **self._window)
 
     @property
     def n_fields(self) -> int:

@@ -360,9 +360,6 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
     shard = shard or Shard(0, 1)
     plan = [(split, r, _resolutions(split, config))
             for split, r in shard.samples(_split_sizes(config), _SOLVE_BLOCK).items()]
-    if not plan:
-        raise ConfigError(f"shard {shard.index}/{shard.count} would hold no samples: the run has fewer blocks of "
-                          f"{_SOLVE_BLOCK} samples than shards; use fewer shards.")
     tasks = [(config, split, tuple(range(i, min(i + _SOLVE_BLOCK, r.stop))), res)
              for split, r, res in plan for i in range(r.start, r.stop, _SOLVE_BLOCK)]
     n_samples = sum(len(r) for _, r, _ in plan)

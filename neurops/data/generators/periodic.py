@@ -89,10 +89,7 @@ def _plan(splits: Mapping[str, int], resolution: int, extra: Sequence[int], shar
           batch_size: int) -> tuple[list[tuple[str, int, range, int]], dict[str, int]]:
     """What this shard writes: every split, ``test@R`` included, as (stored split name, first global sample
     index of its split, the range of its samples in this shard, resolution); and every stored split's size."""
-    ranges = shard.samples(splits, batch_size, across_splits=True)
-    if not ranges:
-        raise ConfigError(f"shard {shard.index}/{shard.count} would hold no samples: the run has fewer batches of "
-                          f"{batch_size} samples than shards; use fewer shards or a smaller batch_size.")
+    ranges = shard.samples(splits, batch_size, across_splits=True, unit="batch(es)", fix=" or a smaller batch_size")
     plan: list[tuple[str, int, range, int]] = []
     sizes: dict[str, int] = {}
     start = 0

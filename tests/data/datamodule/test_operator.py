@@ -6,7 +6,7 @@ import torch
 
 from neurops.data.datamodule import OperatorDataModule
 from neurops.errors import DataError
-from tests.conftest import write_operator_file
+from tests.conftest import write_decay_file, write_operator_file
 
 
 def test_test_loaders_per_resolution(operator_file):
@@ -96,3 +96,38 @@ def test_train_strides_give_batches_of_several_grids_in_one_epoch(tmp_path):
     assert OperatorDataModule(path, train_strides=[2]).train_resolution == (9, 9)
     with pytest.raises(DataError, match=r"valid strides: \[1, 2, 4, 8, 16\]"):
         OperatorDataModule(path, train_strides=[3])
+
+
+def _rename(path, old, new):
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        f.move(old, new)
+
+
+def test_every_split_must_hold_the_fields_of_the_training_split(operator_file):
+    import h5py
+
+    _rename(operator_file, "test@32/outputs/u", "test@32/outputs/p")
+    with pytest.raises(DataError) as err:
+        OperatorDataModule(operator_file)
+    assert str(err.value) == (
+        f"{operator_file} split 'test@32' has outputs ['p'] but the model trains on outputs ['u']; rename the fields "
+        "in the file, or select fields every split has (--data.input_fields / --data.output_fields; --data.fields of "
+        "trajectories).")
+    _rename(operator_file, "test@32/outputs/p", "test@32/outputs/u")
+    with h5py.File(operator_file, "a") as f:  # a second input field in train only
+        f.copy(f["train/inputs/a"], f["train/inputs"], "b")
+    with pytest.raises(DataError, match=r"split 'val' has inputs \['a'\] but the model trains on inputs \['a', 'b'\]"):
+        OperatorDataModule(operator_file)
+    dm = OperatorDataModule(operator_file, input_fields=["a"])  # the fields every split has
+    assert [ds.input_fields for ds in (dm.train_set, dm.val_set, *dm.test_sets)] == [["a"]] * 4
+
+
+def test_rollout_splits_must_hold_the_training_state_fields(tmp_path):
+    from neurops.data.datamodule import RolloutDataModule
+
+    path = write_decay_file(tmp_path / "decay.h5")
+    _rename(path, "test/states/u", "test/states/v")
+    with pytest.raises(DataError, match=r"split 'test' has states \['v'\] but the model trains on states \['u'\]; "):
+        RolloutDataModule(path, t_in=1, t_out=1)

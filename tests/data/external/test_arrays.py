@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -105,3 +107,30 @@ def test_from_arrays_on_the_command_line(pairs, tmp_path, capsys):
     assert main(["data", "convert", "pdebench", str(tmp_path / "a.npy"), "--input-key", "a",
                  "--out", str(tmp_path / "x.h5")]) == 2
     assert "has no option(s) ['input_key']" in capsys.readouterr().err
+
+
+def test_values_beyond_float32_and_a_nan_are_reported_by_field_and_sample(pairs, tmp_path, capsys):
+    a, u = pairs
+    np.save(tmp_path / "u.npy", u)
+    big = a.copy()
+    big[3] *= 1e40
+    np.save(tmp_path / "big.npy", big)
+    out = tmp_path / "d.h5"
+    argv = ["data", "convert", "arrays", str(tmp_path / "big.npy"), "--outputs", str(tmp_path / "u.npy"), "--out",
+            str(out), "--no-progress"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no stray RuntimeWarning of numpy's cast
+        assert main(argv) == 2
+    largest = f"{np.abs(big).max():.4g}"
+    assert capsys.readouterr().err == (
+        f"neurops: error: train/inputs/big: values exceed float32's range (largest magnitude {largest} > 3.403e+38, "
+        "in sample 3); fields are stored as float32: rescale the field (e.g. other units) before writing it.\n")
+    nan = a.copy()
+    nan[3, 4, 5] = np.nan
+    nan[5, 0, 0] = np.inf
+    np.save(tmp_path / "nan.npy", nan)
+    assert main([*argv[:3], str(tmp_path / "nan.npy"), *argv[4:]]) == 2
+    assert capsys.readouterr().err == (
+        "neurops: error: train/inputs/nan: NaN or Inf values in samples [3, 5]; the stored data must be finite: fix "
+        "or drop those samples at their source.\n")
+    assert not out.exists()

@@ -31,6 +31,7 @@ from typing import Literal
 import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
+from typing_extensions import override
 
 from neurops.errors import ConfigError
 
@@ -112,6 +113,7 @@ class _OneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
     exactly as torch computes it. Every other run has torch's learning rates, unchanged.
     """
 
+    @override
     def get_lr(self) -> list[float | torch.Tensor]:
         warm_up = self._schedule_phases[0]
         if warm_up["end_step"] == 0:

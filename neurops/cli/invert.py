@@ -15,6 +15,7 @@ The sampler's options are the fields of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import warnings
@@ -25,7 +26,7 @@ from neurops.cli.builder import Command, Group
 from neurops.errors import ConfigError, OutputExistsError
 from neurops.inverse.inversion import InversionConfig
 from neurops.inverse.observations import observations_from_file
-from neurops.utils.io import check_output_path
+from neurops.utils.io import atomic_path, check_output_path
 
 #: InversionConfig fields under the names the command line keeps
 SETTING_OPTIONS = {"n_chains": "chains", "n_burn": "burn", "n_samples": "samples", "n_predictive": "predictive",
@@ -47,13 +48,28 @@ def _prior_overrides(text: str | None) -> dict | None:
     return value
 
 
-def _figure(out: Path, figure: Path | None, no_figure: bool, overwrite: bool) -> Path | None:
-    """The figure path of a posterior (checked before any work)."""
-    check_output_path(out, overwrite=overwrite, hdf5=True)  # fail before any work
-    path = None if no_figure else (figure or out.with_suffix(".png"))
-    if path is not None and path.exists() and not overwrite:
+def _prepare(obs: Path, out: Path, figure: Path | None, no_figure: bool, overwrite: bool, data: Path | None,
+             ckpt: Path | None = None) -> tuple[Any, Path | None, str | None]:
+    """The observations, the figure path and its format, all checked before any work: neither output may be an
+    input (the observations, ``data``, ``ckpt``, the data file the observations come from) nor the other."""
+    from neurops.inverse import read_observations
+    from neurops.inverse.problem import data_file
+
+    observations = read_observations(obs)
+    inputs = [obs, data, ckpt, data_file(observations, data)]
+    check_output_path(out, overwrite=overwrite, inputs=inputs, hdf5=True)
+    if no_figure:
+        return observations, None, None
+    path = figure or out.with_suffix(".png")
+    if path.absolute().resolve() == out.absolute().resolve():
+        raise ConfigError(f"--figure {path} is also the posterior file (--out); give the figure its own path, "
+                          f"e.g. --figure {out.with_suffix('.png')}.")
+    check_output_path(path, overwrite=True, inputs=inputs)
+    if path.exists() and not overwrite:
         raise OutputExistsError(f"figure {path} already exists; pass --overwrite, --figure PATH or --no-figure.")
-    return path
+    from neurops.viz.posterior import check_figure
+
+    return observations, path, check_figure(path, len(observations.dims))
 
 
 def _config(settings: dict[str, Any]) -> InversionConfig:
@@ -101,20 +117,19 @@ def pde(obs: Path, out: Path, data: Path | None = None, prior: str | None = None
     no_figure : write no figure.
     overwrite : replace ``out`` (and the figure) if they exist.
     """
-    path = _figure(out, figure, no_figure, overwrite)
     config, overrides = _config(settings), _prior_overrides(prior)
+    observations, path, fmt = _prepare(obs, out, figure, no_figure, overwrite, data)
 
     def invert() -> Any:
-        from neurops.inverse import invert_fields, read_observations
+        from neurops.inverse import invert_fields
         from neurops.inverse.problem import problem_prior, true_solver
 
-        observations = read_observations(obs)
         solver = true_solver(observations, data, forcing)
         if solver is None:
             raise ConfigError("invert pde needs the problem's forcing: pass --data FILE or --forcing F.")
         return invert_fields(problem_prior(observations, data, overrides), solver, observations, config)[0]
 
-    return _write(invert, obs, out, path, overwrite)
+    return _write(invert, obs, out, (path, fmt), overwrite)
 
 
 def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
@@ -145,21 +160,13 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
     no_figure : write no figure.
     overwrite : replace ``out`` (and the figure) if they exist.
     """
-    path = _figure(out, figure, no_figure, overwrite)
     config, overrides = _config(settings), _prior_overrides(prior)
+    observations, path, fmt = _prepare(obs, out, figure, no_figure, overwrite, data, ckpt)
 
     def invert() -> Any:
-        from neurops.inverse import (
-            SurrogateForward,
-            estimate_model_error,
-            invert_fields,
-            invert_latent,
-            load_surrogate,
-            read_observations,
-        )
+        from neurops.inverse import SurrogateForward, estimate_model_error, invert_fields, invert_latent, load_surrogate
         from neurops.inverse.problem import problem_prior, true_solver, validation_pairs
 
-        observations = read_observations(obs)
         model = load_surrogate(ckpt, map_location=device)
         pairs = validation_pairs(observations, data) if model_error == "auto" else None
         f = forcing if forcing is not None else model.meta.get("forcing")
@@ -176,21 +183,24 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
         return invert_fields(problem_prior(observations, data, overrides), forward, observations, config,
                              errors=[error], check=check)[0]
 
-    return _write(invert, obs, out, path, overwrite)
+    return _write(invert, obs, out, (path, fmt), overwrite)
 
 
-def _write(invert: Any, obs: Path, out: Path, figure: Path | None, overwrite: bool) -> int:
-    """Run ``invert()``, write its posterior (and figure) and print the summary and the inversion's warnings."""
+def _write(invert: Any, obs: Path, out: Path, figure: tuple[Path | None, str | None], overwrite: bool) -> int:
+    """Run ``invert()``, write its posterior and figure (both or neither: the figure goes to a temporary file
+    renamed once the posterior is written) and print the summary and the inversion's warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = invert()
     from neurops.inverse import InversionWarning, write_posterior
 
-    write_posterior(result, out, name=f"posterior of {obs.name}", overwrite=overwrite)
-    if figure is not None:
-        from neurops.viz.posterior import plot_posterior
+    path, fmt = figure
+    with contextlib.ExitStack() as stack:
+        if path is not None:
+            from neurops.viz.posterior import plot_posterior
 
-        plot_posterior(result, figure)
+            plot_posterior(result, stack.enter_context(atomic_path(path, overwrite=overwrite)), fmt=fmt)
+        write_posterior(result, out, name=f"posterior of {obs.name}", overwrite=overwrite)
     d, pc = result.diagnostics, result.predictive
     summary = {"sampler": result.method["sampler"], "seconds": round(result.info["seconds"], 2),
                "acceptance": round(d["acceptance"], 3), "rhat_max": round(d["rhat_max"], 3),
@@ -198,7 +208,7 @@ def _write(invert: Any, obs: Path, out: Path, figure: Path | None, overwrite: bo
     if pc.get("checked"):
         summary["true_solver_chi2_per_obs"] = round(pc["chi2_per_obs"], 3)
     summary.update({k: round(v, 4) for k, v in result.metrics.items()})
-    print(f"wrote posterior to {out}" + (f" and figure {figure}" if figure else "") + f": {json.dumps(summary)}")
+    print(f"wrote posterior to {out}" + (f" and figure {path}" if path else "") + f": {json.dumps(summary)}")
     for w in caught:
         if issubclass(w.category, InversionWarning):
             print(f"neurops: warning: {w.message}", file=sys.stderr)

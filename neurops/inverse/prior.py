@@ -212,7 +212,8 @@ def darcy_config(generator: Mapping[str, Any]) -> Any:
     from neurops.data.generators.darcy import DarcyConfig
 
     if not isinstance(generator, Mapping) or generator.get("name") != "darcy":
-        name = generator.get("name") if isinstance(generator, Mapping) else None
+        record = generator if isinstance(generator, Mapping) else {}
+        name = record.get("name") or (f"the converter {record['converter']}" if record.get("converter") else None)
         raise DataError(f"the data's generator is {name!r}, not 'darcy': its prior is unknown; describe the prior "
                         f"yourself (--prior '{{\"coefficient\": \"lognormal\", \"resolution\": 33, ...}}').")
     fields = {f.name for f in dataclasses.fields(DarcyConfig)}

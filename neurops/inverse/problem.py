@@ -41,17 +41,23 @@ def problem_generator(obs: Observations, data: str | os.PathLike | None = None) 
     return dict(obs.generator) if obs.generator else None
 
 
+def _darcy(generator: dict[str, Any] | None) -> bool:
+    """Whether a ``generator`` record is the Darcy generator's (a converter's record, e.g. ``fno-mat``'s, is not)."""
+    return generator is not None and generator.get("name") == "darcy"
+
+
 def problem_prior(obs: Observations, data: str | os.PathLike | None = None,
                   overrides: dict[str, Any] | None = None) -> GRFPrior:
-    """The prior of ``a``: the generator's GRF prior with ``overrides``, or ``overrides`` alone.
+    """The prior of ``a``: the Darcy generator's GRF prior with ``overrides``, or ``overrides`` alone (when the
+    data were not made by the Darcy generator, e.g. converted from another format).
 
     Raises
     ------
-    ConfigError : neither a generator record nor a complete prior description.
+    ConfigError : neither a Darcy generator record nor a complete prior description.
     """
     generator = problem_generator(obs, data)
-    if generator is not None:
-        return GRFPrior.from_generator(generator, **(overrides or {}))
+    if _darcy(generator) or (generator is not None and not (overrides and "resolution" in overrides)):
+        return GRFPrior.from_generator(generator, **(overrides or {}))  # another generator: its error names --prior
     if overrides and "resolution" in overrides:
         return GRFPrior.from_dict(overrides)
     raise ConfigError("the prior of a is unknown: the observations do not say which data generator made them. Pass "
@@ -61,9 +67,10 @@ def problem_prior(obs: Observations, data: str | os.PathLike | None = None,
 
 def true_solver(obs: Observations, data: str | os.PathLike | None = None, forcing: float | None = None,
                 rtol: float = 1e-8) -> DarcyForward | None:
-    """The Darcy solve of the problem (``forcing`` overrides the generator's), or None when unknown."""
+    """The Darcy solve of the problem (``forcing`` overrides the generator's), or None when unknown (neither a
+    Darcy generator record nor ``forcing``)."""
     generator = problem_generator(obs, data)
-    if generator is not None:
+    if _darcy(generator):
         return DarcyForward.from_generator(generator, rtol=rtol, **({} if forcing is None else {"forcing": forcing}))
     return None if forcing is None else DarcyForward(forcing=forcing, rtol=rtol)
 

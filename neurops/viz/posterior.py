@@ -7,17 +7,45 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from neurops.errors import DataError  # noqa: E402
+from neurops.errors import ConfigError, DataError  # noqa: E402
 from neurops.utils.io import atomic_path  # noqa: E402
 
 
-def plot_posterior(result: Any, path: str | os.PathLike, title: str = "") -> Path:
-    """Save a PNG of a posterior over ``a`` and ``u`` on a 2-D grid (written atomically).
+def figure_format(path: str | os.PathLike) -> str:
+    """The file format matplotlib writes for ``path``, named by its suffix (``fig.pdf`` -> ``"pdf"``).
+
+    Raises
+    ------
+    ConfigError : a suffix matplotlib writes no figures in (``.txt``), or none.
+    """
+    path = Path(path)
+    supported = matplotlib.figure.Figure().canvas.get_supported_filetypes()
+    fmt = path.suffix[1:].lower()
+    if fmt not in supported:
+        what = f"no '{path.suffix}' files" if fmt else "no file without a suffix naming its format"
+        raise ConfigError(f"figure {path}: matplotlib writes {what}; name it {path.stem}.png (or .pdf, .svg: "
+                          f"{', '.join(sorted(supported))}).")
+    return fmt
+
+
+def check_figure(path: str | os.PathLike, ndim: int) -> str:
+    """The format of a posterior figure at ``path`` of a ``ndim``-D problem, checked before any work
+    (:func:`figure_format`; :func:`plot_posterior` draws 2-D problems only)."""
+    fmt = figure_format(path)
+    if ndim != 2:
+        raise ConfigError(f"the posterior figure is drawn for 2-D problems and these observations are {ndim}-D; "
+                          "pass --no-figure (the posterior file holds every result).")
+    return fmt
+
+
+def plot_posterior(result: Any, path: str | os.PathLike, title: str = "", fmt: str | None = None) -> Path:
+    """Save a figure of a posterior over ``a`` and ``u`` on a 2-D grid (written atomically).
 
     Rows ``a`` and ``u``; columns: the truth (when known), the posterior mean (same colour scale
     as the truth), the posterior standard deviation, the width of the central interval and the
@@ -30,9 +58,11 @@ def plot_posterior(result: Any, path: str | os.PathLike, title: str = "") -> Pat
     ----------
     result : a :class:`~neurops.inverse.inversion.PosteriorResult` (or one read back with
         :func:`~neurops.inverse.results.read_posterior`).
-    path : output PNG.
+    path : output figure, in the format its suffix names (:func:`figure_format`: .png, .pdf, .svg...).
     title : text above the panels.
+    fmt : the format, if not the one ``path``'s suffix names (e.g. a temporary file's).
     """
+    fmt = fmt or figure_format(path)
     s, truth = result.summary, result.truth
     pts = np.asarray(result.observations["points"])
     if pts.shape[1] != 2:
@@ -73,7 +103,7 @@ def plot_posterior(result: Any, path: str | os.PathLike, title: str = "") -> Pat
     fig.suptitle(title or _default_title(result))
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+        fig.savefig(tmp, dpi=100, format=fmt)
     plt.close(fig)
     return path
 

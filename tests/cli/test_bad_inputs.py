@@ -362,7 +362,7 @@ CASES = [
      "does not exist"),
     ("invert-existing-out", _observations(),
      ["invert", "pde", "--obs", "{tmp}/obs.h5", "--forcing", "1", "--out", "{tmp}/obs.h5"],
-     "already exists"),
+     "output {tmp}/obs.h5 is also an input of this command"),
     ("make-obs-without-data", None, ["invert", "observe", "--out", "{tmp}/o.h5"], "required: --data"),
     ("make-obs-too-many-points", _good,
      ["invert", "observe", "--data", "{tmp}/good.h5", "--n-obs", "500", "--out", "{tmp}/o.h5"],

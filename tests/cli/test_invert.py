@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import h5py
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 from neurops.cli import main
 from neurops.data.check import check_file
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
+from neurops.errors import DataError
 from neurops.inverse import read_posterior
 from neurops.models import build
 from tests.conftest import operator_checkpoint, write_observation_file
@@ -89,3 +91,80 @@ def test_posterior_file_is_understood_by_data_info(obs, tmp_path, capsys):
     assert main(["data", "info", str(post)]) == 0 and main(["data", "check", str(post)]) == 0
     out = capsys.readouterr().out
     assert "posterior file" in out and json.loads(out.split("diagnostics: ")[1].splitlines()[0])["n_chains"] == 4
+
+
+@pytest.fixture
+def inputs(darcy, obs, tmp_path):
+    """Copies of the data, the observations (recording that data as their source) and a checkpoint in tmp_path."""
+    shutil.copy(darcy, tmp_path / "d.h5")
+    with h5py.File(shutil.copy(obs, tmp_path / "o.h5"), "a") as f:
+        f.attrs["source"] = json.dumps({**json.loads(f.attrs["source"]), "file": str(tmp_path / "d.h5")})
+    (tmp_path / "c.ckpt").write_bytes(b"not read: refused before")
+    return tmp_path
+
+
+INPUT = "output {out} is also an input of this command ({out}); writing it would replace the data it reads: " \
+        "choose another output path."
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "o.h5"], INPUT.format(out="o.h5")),
+    (["--out", "d.h5", "--data", "d.h5"], INPUT.format(out="d.h5")),
+    (["--out", "p.h5", "--figure", "o.h5"], INPUT.format(out="o.h5")),
+    (["--out", "p.h5", "--figure", "c.ckpt"], INPUT.format(out="c.ckpt")),
+    (["--out", "c.ckpt"], INPUT.format(out="c.ckpt")),
+    (["--out", "h.h5", "--figure", "h.h5"], "--figure h.h5 is also the posterior file (--out); give the figure its "
+                                            "own path, e.g. --figure h.png."),
+    (["--out", "p.h5", "--figure", "e.txt"], "figure e.txt: matplotlib writes no '.txt' files; name it e.png (or "
+                                             ".pdf, .svg: "),
+])
+@pytest.mark.parametrize("mode", ["pde", "surrogate"])
+def test_outputs_never_replace_inputs_or_each_other(inputs, monkeypatch, capsys, mode, args, message):
+    monkeypatch.chdir(inputs)
+    if "c.ckpt" in args and mode == "pde":
+        pytest.skip("invert pde reads no checkpoint")
+    before = {p.name: p.read_bytes() for p in inputs.iterdir()}
+    ckpt = ["--ckpt", "c.ckpt"] if mode == "surrogate" else []
+    assert main(["invert", mode, "--obs", "o.h5", *ckpt, "--overwrite", *args, *SHORT]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"neurops: error: {message}") and len(err.splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before
+
+
+def test_the_data_file_of_the_observations_is_never_an_output(inputs, capsys):
+    before = (inputs / "d.h5").read_bytes()
+    assert main(["invert", "pde", "--obs", str(inputs / "o.h5"), "--out", str(inputs / "d.h5"), "--overwrite"]) == 2
+    assert capsys.readouterr().err == f"neurops: error: {INPUT.format(out=inputs / 'd.h5')}\n"
+    assert (inputs / "d.h5").read_bytes() == before
+
+
+ONE_D = ["--prior", '{"coefficient": "lognormal", "resolution": 33, "ndim": 1}', "--forcing", "1"]
+
+
+def _one_d(path):
+    return write_observation_file(path, n=33, points=np.array([[0.25], [0.75]]), values=np.array([0.05, 0.06]),
+                                  dims='["x"]', **{"coords/y": None})
+
+
+def test_a_figure_that_cannot_be_drawn_is_refused_before_any_work(tmp_path, capsys):
+    obs1 = _one_d(tmp_path / "obs1.h5")
+    assert main(["invert", "pde", "--obs", str(obs1), "--out", str(tmp_path / "p.h5"), *ONE_D, *SHORT]) == 2
+    assert capsys.readouterr().err == ("neurops: error: the posterior figure is drawn for 2-D problems and these "
+                                       "observations are 1-D; pass --no-figure (the posterior file holds every "
+                                       "result).\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["obs1.h5"]
+    assert main(["invert", "pde", "--obs", str(obs1), "--out", str(tmp_path / "p.h5"), "--no-figure", *ONE_D,
+                 *SHORT]) == 0
+    assert read_posterior(tmp_path / "p.h5").samples["a"].shape == (4 * 20, 33)
+
+
+def test_a_failed_figure_leaves_no_posterior(obs, tmp_path, monkeypatch, capsys):
+    import neurops.viz.posterior
+
+    def fail(*args, **kwargs):
+        raise DataError("the figure failed")
+
+    monkeypatch.setattr(neurops.viz.posterior, "plot_posterior", fail)
+    assert main(["invert", "pde", "--obs", str(obs), "--out", str(tmp_path / "p.h5"), *SHORT]) == 2
+    assert capsys.readouterr().err == "neurops: error: the figure failed\n"
+    assert list(tmp_path.iterdir()) == []  # neither the posterior nor a temporary file: the rerun starts afresh

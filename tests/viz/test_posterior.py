@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
+from neurops.errors import ConfigError
 from neurops.inverse.inversion import PosteriorResult
-from neurops.viz.posterior import plot_posterior
+from neurops.viz.posterior import check_figure, figure_format, plot_posterior
 
 
 def _result(truth=True):
@@ -29,3 +31,25 @@ def test_posterior_figure_is_written(tmp_path, truth):
     path = plot_posterior(_result(truth), tmp_path / "post.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
     assert [p.name for p in tmp_path.iterdir()] == ["post.png"]  # written atomically, nothing left over
+
+
+def test_figure_is_written_in_the_format_its_suffix_names(tmp_path):
+    assert plot_posterior(_result(), tmp_path / "post.pdf").read_bytes()[:5] == b"%PDF-"
+    assert plot_posterior(_result(), tmp_path / "post.SVG").read_bytes().lstrip().startswith(b"<?xml")
+
+
+@pytest.mark.parametrize("name, what", [("e.txt", "no '.txt' files"), ("e", "no file without a suffix naming its "
+                                                                                 "format")])
+def test_figure_of_a_format_matplotlib_does_not_write_is_refused(tmp_path, name, what):
+    with pytest.raises(ConfigError) as err:
+        plot_posterior(_result(), tmp_path / name)
+    assert str(err.value) == (f"figure {tmp_path / name}: matplotlib writes {what}; name it e.png (or .pdf, .svg: "
+                              f"{', '.join(sorted(Figure().canvas.get_supported_filetypes()))}).")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_figure_of_a_problem_that_is_not_2d_is_refused():
+    assert figure_format("p.png") == "png"
+    with pytest.raises(ConfigError, match="^the posterior figure is drawn for 2-D problems and these observations "
+                       r"are 1-D; pass --no-figure \(the posterior file holds every result\).$"):
+        check_figure("p.png", 1)

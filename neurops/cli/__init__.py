@@ -33,7 +33,8 @@ COMMANDS = {
     "data": ("neurops.cli.data", "generate, check, inspect, merge, import and convert HDF5 data files"),
     "quickstart": ("neurops.cli.quickstart", "generate Darcy data, train, evaluate at two resolutions (minutes, CPU)"),
     "dsr": ("neurops.cli.dsr", "dynamical-systems reconstruction (fit / evaluate / analyze)"),
-    "invert": ("neurops.cli.invert", "infer a coefficient field from sparse noisy observations with a DGNO checkpoint"),
+    "invert": ("neurops.cli.invert", "infer a coefficient field from sparse noisy observations (through the PDE, "
+               "a trained operator or a DGNO)"),
 }
 
 

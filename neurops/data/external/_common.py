@@ -217,6 +217,8 @@ def add_test_resolutions(splits: dict[str, list[tuple[Collection, range]]], spac
     """
     if not space_strides:
         return
+    if any(int(stride) < 1 for stride in space_strides):
+        raise ConfigError(f"test_space_strides must be >= 1, got {list(space_strides)}; 1 keeps the source grid.")
     if "test" not in splits:
         raise ConfigError("test_space_strides need a test split; set n_test (or test_fraction) above 0.")
     taken = {resolution_tag(splits["test"][0][0].spatial_shape)}
@@ -228,6 +230,18 @@ def add_test_resolutions(splits: dict[str, list[tuple[Collection, range]]], spac
                               "strides that make other grids.")
         taken.add(tag)
         splits[f"test@{tag}"] = parts
+
+
+def check_frames(coll: Collection, time_stride: int) -> None:
+    """A conversion's frames: ``time_stride`` > 1 needs a time axis, and a trajectory keeps at least 2 frames."""
+    source = coll.label or "the source"
+    if coll.time is None and time_stride > 1:
+        raise ConfigError(f"time_stride {time_stride} strides a time axis, but {source} holds samples without "
+                          "one (input -> output pairs); drop the time stride (--time-stride 1).")
+    if coll.time is not None and len(coll.time) < 2:
+        cause = (f"time_stride {time_stride} leaves 1 frame of" if time_stride > 1 else "1 frame in")
+        raise ConfigError(f"{cause} {source}'s trajectories; a trajectory needs at least 2 frames"
+                          + (": use a smaller --time-stride." if time_stride > 1 else "."))
 
 
 def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[str, Sequence[tuple[Collection, range]]],
@@ -253,8 +267,10 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
     if not splits:
         raise DataError("nothing to convert: every split is empty.")
     names = {split: sorted((f.group, f.name) for f in items[0][0].fields) for split, items in splits.items()}
+    time_stride = int((meta.generator or {}).get("time_stride", 1))
     for split, items in splits.items():
         check_compatible([c for c, _ in items])
+        check_frames(items[0][0], time_stride)
         if names[split] != next(iter(names.values())):
             raise DataError(f"split {split!r} has fields {names[split]}, the first split "
                             f"{next(iter(names.values()))}; every split needs the same fields.")

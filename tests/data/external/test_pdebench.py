@@ -192,3 +192,23 @@ def test_bad_files_and_options(advection_1d, tmp_path):
     with pytest.raises(ConfigError, match=r"no option\(s\) \['fields'\]"):
         convert(src, "pdebench", tmp_path / "x.h5", fields=["u"], test_src=None)  # None: default, dropped
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_frame_strides_that_leave_no_trajectory_or_apply_to_no_time_axis(advection_1d, darcy_2d, tmp_path):
+    """A time stride used to be ignored on operator pairs and to write 1-frame trajectories; a test space stride of
+    0 was reported as ``space_stride``."""
+    src, _ = advection_1d  # 6 frames
+    out = tmp_path / "x.h5"
+    with pytest.raises(ConfigError, match=r"^time_stride 6 leaves 1 frame of .*1D_Advection_Sols_beta0\.4\.hdf5's "
+                                          r"trajectories; a trajectory needs at least 2 frames: use a smaller "
+                                          r"--time-stride\.$"):
+        convert_pdebench(src, out, time_stride=6, progress=False)
+    convert_pdebench(src, out, time_stride=5, progress=False)  # frames 0 and 5
+    assert read_split(out, "train")["states"]["u"].shape[1] == 2
+    with pytest.raises(ConfigError, match=r"^time_stride 2 strides a time axis, but the source "
+                                          r"holds samples without one \(input -> output pairs\); drop the time stride "
+                                          r"\(--time-stride 1\)\.$"):
+        convert_pdebench(darcy_2d[0], tmp_path / "d.h5", time_stride=2, progress=False)
+    with pytest.raises(ConfigError, match=r"^test_space_strides must be >= 1, got \[0\]; 1 keeps the source grid\.$"):
+        convert_pdebench(darcy_2d[0], tmp_path / "d.h5", test_space_strides=[0], progress=False)
+    assert not (tmp_path / "d.h5").exists()

@@ -64,8 +64,12 @@ def _linearise(posterior: Differentiable, x: torch.Tensor) -> tuple[torch.Tensor
         failed = str(err).split(";")[0]
     if failed is None:
         return pred, jac
-    raise SolverError(f"the Gauss-Newton MAP cannot go on: at the coefficients it reached {failed[0].lower()}"
-                      f"{failed[1:]}: {FAILED_SOLVES_ADVICE}.")
+    raise _cannot_go_on(failed)
+
+
+def _cannot_go_on(failed: str) -> SolverError:
+    return SolverError(f"the Gauss-Newton MAP cannot go on: at the coefficients it reached {failed[0].lower()}"
+                       f"{failed[1:]}: {FAILED_SOLVES_ADVICE}.")
 
 
 def laplace_reference(posterior: Differentiable, x0: torch.Tensor, *, iterations: int = 12, tol: float = 1e-6,
@@ -106,6 +110,9 @@ def laplace_reference(posterior: Differentiable, x0: torch.Tensor, *, iterations
         grad = x - torch.einsum("pmn,pm->pn", w, r)
         shrink = (s**2 / (1 + s**2))[..., None] * torch.einsum("pmn,pn->pm", vh, grad)[..., None]
         delta = -(grad - torch.einsum("pmn,pmk->pn", vh, shrink))
+        if not bool(torch.isfinite(delta[active]).all()):  # residuals / noise so large that W^T W overflows
+            raise _cannot_go_on("the Gauss-Newton step is not finite (predictions too far from the observations "
+                                "for their noise)")
         t = torch.ones_like(value)
         for _halving in range(8):  # backtracking on the exact objective, per problem
             trial = x + t[:, None] * delta

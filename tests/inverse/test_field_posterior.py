@@ -133,3 +133,13 @@ def test_chains_that_never_reach_a_solvable_coefficient_end_with_advice(darcy):
     with pytest.raises(SolverError, match=r"^2 of 2 chains never reached a coefficient the forward solver can handle "
                                           r"\(\d+ solves failed\): the observations are likely beyond"):
         invert_fields(prior, flaky, obs, cfg)
+
+
+def test_gauss_newton_step_that_overflows_says_what_to_check(darcy):
+    # forcing 1e300: u ~ 1e298 against data of ~0.05 with noise ~1e-3, so W^T W overflows and the step is NaN
+    _, prior, _, obs = darcy
+    post = FieldPosterior(prior, DarcyForward(forcing=1e300), [obs])
+    with pytest.raises(SolverError, match=r"^the Gauss-Newton MAP cannot go on: at the coefficients it reached the "
+                                          r"Gauss-Newton step is not finite \(predictions too far from the "
+                                          r"observations for their noise\): the observations are likely beyond"):
+        laplace_reference(post, torch.zeros(1, prior.dim, dtype=torch.float64))

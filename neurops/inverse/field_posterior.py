@@ -10,6 +10,10 @@ with ``G`` the true Darcy solve or a surrogate (:mod:`neurops.inverse.forward`) 
 likelihood of :mod:`neurops.inverse.likelihood`. Several problems that share the prior, the
 forward map and the number of observations are handled at once: states are ``[P, C, n]`` (problem,
 chain, coefficient) and every evaluation is one batched forward call over all ``P C`` states.
+
+A coefficient whose forward solve fails has no computable likelihood; it gets ``Phi = +inf``, so that
+Metropolis-Hastings rejects it (and Gauss-Newton halves a step to it): the chains then sample the
+posterior restricted to the coefficients the solver handles, and the failures are counted and reported.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from neurops.errors import DataError
+from neurops.errors import DataError, SolverError
 from neurops.inverse.forward import observe, subsample
 from neurops.inverse.likelihood import GaussianLikelihood, ModelError
 from neurops.inverse.observations import Observations
@@ -43,6 +47,12 @@ def report_resolution(obs: Observations, prior: GRFPrior) -> int:
         raise DataError(f"the observations' {r}-node grid is not a subsample of the prior's {prior.resolution} "
                         f"nodes: ({r} - 1) must divide ({prior.resolution} - 1).")
     return r
+
+
+#: what a failed forward solve most likely means, and what to try (messages of the MAP and the chains)
+FAILED_SOLVES_ADVICE = ("the observations are likely beyond what the prior's coefficients produce, or the prior is "
+                        "too rough; check the data's units and the forcing (--forcing, --data), or try a smoother or "
+                        "wider prior (--prior with a larger alpha or sigma)")
 
 
 class FieldPosterior:
@@ -71,6 +81,7 @@ class FieldPosterior:
             if report_resolution(o, prior) != self.resolution:
                 raise DataError("problems inverted together need the same reporting grid.")
         self.dtype, self.device = dtype, torch.device(device)
+        self.failed_solves = 0  # forward solves that failed (their proposals were rejected), see predict
         self.points = torch.as_tensor(np.stack([o.points for o in observations]), dtype=dtype, device=self.device)
         self.likelihood = GaussianLikelihood(np.stack([o.values for o in observations]),
                                              np.array([o.noise_std for o in observations]), errors,
@@ -81,15 +92,32 @@ class FieldPosterior:
         return len(self.observations)
 
     def predict(self, xi: torch.Tensor) -> torch.Tensor:
-        """Predicted observations ``[P, C, M]`` for coefficients ``xi : [P, C, n]``."""
+        """Predicted observations ``[P, C, M]`` for coefficients ``xi : [P, C, n]``.
+
+        A coefficient whose forward solve fails (a :class:`~neurops.errors.SolverError`: CG out of
+        iterations, or rounding making the operator of an extreme coefficient look indefinite)
+        gets a row of NaN, found by splitting the batch in halves; ``failed_solves`` counts them.
+        """
         P, C, n = xi.shape
-        u = self.forward(self.prior.coefficient_field(xi.reshape(P * C, n)))
         pts = self.points[:, None].expand(P, C, *self.points.shape[1:]).reshape(P * C, *self.points.shape[1:])
-        return observe(u, pts).reshape(P, C, -1)
+        return self._observe(xi.reshape(P * C, n), pts).reshape(P, C, -1)
+
+    def _observe(self, xi: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+        try:
+            return observe(self.forward(self.prior.coefficient_field(xi)), pts)
+        except SolverError:
+            if xi.shape[0] == 1:
+                self.failed_solves += 1
+                return torch.full(pts.shape[:-1], float("nan"), dtype=self.dtype, device=xi.device)
+            half = xi.shape[0] // 2
+            return torch.cat([self._observe(xi[:half], pts[:half]), self._observe(xi[half:], pts[half:])])
 
     def potential(self, xi: torch.Tensor) -> torch.Tensor:
-        """``Phi(xi)``: ``[P, C, n] -> [P, C]``."""
-        return self.likelihood.potential(self.predict(xi))
+        """``Phi(xi)``: ``[P, C, n] -> [P, C]``; ``+inf`` where the forward solve failed (:meth:`predict`), so
+        that a Metropolis step rejects such a proposal."""
+        pred = self.predict(xi)
+        phi = self.likelihood.potential(pred)
+        return torch.where(torch.isnan(pred).any(-1), torch.full_like(phi, float("inf")), phi)
 
     def potential_and_grad(self, xi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``Phi`` and its gradient (through the forward map; needs a differentiable prior transform)."""
@@ -116,7 +144,8 @@ class FieldPosterior:
             x = xi.detach()[:, None].expand(P, M, n).clone().requires_grad_(True)
             pred = self.predict(x)                               # [P, M copies, M points]
             own = torch.diagonal(pred, dim1=1, dim2=2)           # copy i -> point i
-            (jac,) = torch.autograd.grad(own.sum(), x)
+            # every solve failed (NaN predictions, see predict): nothing to differentiate
+            jac = torch.autograd.grad(own.sum(), x)[0] if own.requires_grad else torch.zeros_like(x)
         return own.detach(), jac
 
     @property

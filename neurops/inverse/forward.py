@@ -13,6 +13,7 @@ resolution); :func:`observe` evaluates a solution at the observation points.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -75,6 +76,11 @@ class DarcyForward:
             raise ConfigError(f"face mean {mean!r} is unknown; use one of {list(FACE_MEANS)}.")
         if not 0 < rtol < 1:
             raise ConfigError(f"rtol must be in (0, 1), got {rtol}.")
+        if not math.isfinite(forcing) or forcing == 0:
+            raise ConfigError(f"forcing {forcing} cannot identify the coefficient: "
+                              + ("with f = 0 the pressure u is 0 for every coefficient, so the observations say "
+                                 "nothing about a" if forcing == 0 else "it must be a finite number")
+                              + "; pass the forcing the observed data were generated with (--forcing).")
         self.forcing, self.mean, self.rtol, self.dtype = float(forcing), mean, float(rtol), dtype
 
     @classmethod

@@ -40,11 +40,11 @@ import numpy as np
 import scipy.stats
 import torch
 
-from neurops.errors import ConfigError, DataError
+from neurops.errors import ConfigError, DataError, SolverError
 from neurops.inverse.calibration import crps_ensemble, field_relative_l2, interval_coverage
 from neurops.inverse.config import _STEP, InversionConfig
 from neurops.inverse.diagnostics import effective_sample_size, split_rhat
-from neurops.inverse.field_posterior import FieldPosterior
+from neurops.inverse.field_posterior import FAILED_SOLVES_ADVICE, FieldPosterior
 from neurops.inverse.forward import DarcyForward, observe
 from neurops.inverse.laplace import laplace_reference
 from neurops.inverse.latent import LatentPosterior
@@ -235,6 +235,18 @@ def _summarize(target: Target, chains: Chains, x_map: torch.Tensor, p: int, conf
             metrics[f"rel_l2_{name}_map"] = field_relative_l2(summary[f"{name}_map"], t)
             metrics[f"coverage_{name}"] = interval_coverage(t, summary[f"{name}_lower"], summary[f"{name}_upper"])
             metrics[f"crps_{name}"] = crps_ensemble(draws[name], t)
+    found = _failed_checks(diagnostics, predictive, config, getattr(target, "failed_solves", 0))
+    samples = {"a": draws["a"].astype(np.float32), "u": draws["u"].astype(np.float32),
+               "chain": np.repeat(np.arange(C), S).astype(np.int32),
+               "step": np.tile(config.n_burn + config.thin * (np.arange(S) + 1), C).astype(np.int32),
+               "latent": x.cpu().numpy().astype(np.float32)}
+    return PosteriorResult(dict(obs.coords), summary, samples, observations, diagnostics, predictive, metrics, {},
+                           {}, found, dict(obs.truth), config.level, float(obs.noise_std))
+
+
+def _failed_checks(diagnostics: dict[str, Any], predictive: dict[str, Any], config: InversionConfig,
+                   failed: int) -> list[str]:
+    """The checks of one posterior that failed, in words (R-hat, ESS, the predictive check, failed solves)."""
     found = []
     if diagnostics["rhat_max"] > config.max_rhat:
         found.append(f"R-hat {diagnostics['rhat_max']:.3f} > {config.max_rhat}: the chains disagree; run longer "
@@ -249,12 +261,11 @@ def _summarize(target: Target, chains: Chains, x_map: torch.Tensor, p: int, conf
         found.append(f"posterior-predictive check failed: draws of a solved by the true PDE give chi2/M "
                      f"{predictive['chi2_per_obs']:.2f}, outside [{predictive['lower']:.2f}, {predictive['upper']:.2f}]"
                      f": the posterior does not explain the data through the physics")
-    samples = {"a": draws["a"].astype(np.float32), "u": draws["u"].astype(np.float32),
-               "chain": np.repeat(np.arange(C), S).astype(np.int32),
-               "step": np.tile(config.n_burn + config.thin * (np.arange(S) + 1), C).astype(np.int32),
-               "latent": x.cpu().numpy().astype(np.float32)}
-    return PosteriorResult(dict(obs.coords), summary, samples, observations, diagnostics, predictive, metrics, {},
-                           {}, found, dict(obs.truth), config.level, float(obs.noise_std))
+    if failed:
+        found.append(f"{failed} forward solve{'s' if failed > 1 else ''} failed (all problems together, the MAP's "
+                     f"trial steps included) and their proposals were rejected, so the posterior is restricted to "
+                     f"coefficients the solver can handle: {FAILED_SOLVES_ADVICE}")
+    return found
 
 
 def _finish(result: PosteriorResult, method: dict[str, Any], info: dict[str, Any], chains: Chains,
@@ -292,6 +303,11 @@ def invert_fields(prior: GRFPrior, forward: Any, observations: Observations | Se
     obs_list = [observations] if isinstance(observations, Observations) else list(observations)
     target = FieldPosterior(prior, forward, obs_list, errors)
     chains, x_map, info = run_chains(target, cfg)
+    info["failed_solves"] = target.failed_solves
+    stuck = torch.isinf(chains.potential).any(-1)  # [P, C]: a chain that kept a state whose solve failed
+    if bool(stuck.any()):
+        raise SolverError(f"{int(stuck.sum())} of {stuck.numel()} chains never reached a coefficient the forward "
+                          f"solver can handle ({target.failed_solves} solves failed): {FAILED_SOLVES_ADVICE}.")
     check = check or (forward if isinstance(forward, DarcyForward) else None)
     method = {"posterior": "grf-coefficients", "sampler": info["sampler"], "prior": prior.to_dict(),
               "forward": forward.describe() if hasattr(forward, "describe") else {"forward": type(forward).__name__}}

@@ -28,6 +28,8 @@ from typing import Protocol
 
 import torch
 
+from neurops.errors import SolverError
+from neurops.inverse.field_posterior import FAILED_SOLVES_ADVICE
 from neurops.inverse.likelihood import GaussianLikelihood
 from neurops.inverse.mcmc import GaussianReference
 
@@ -51,6 +53,23 @@ def _whitened(likelihood: GaussianLikelihood, pred: torch.Tensor, jac: torch.Ten
                                       upper=False)[..., 0]
     w = torch.linalg.solve_triangular(chol, jac.to(chol.dtype), upper=False)
     return r, w
+
+
+def _linearise(posterior: Differentiable, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``posterior.jacobian(x)``, or one :class:`SolverError` line with advice if a forward or adjoint solve fails."""
+    try:
+        pred, jac = posterior.jacobian(x)
+        failed = None if bool(torch.isfinite(pred).all()) else "a forward solve failed"
+    except SolverError as err:
+        failed = str(err).split(";")[0]
+    if failed is None:
+        return pred, jac
+    raise _cannot_go_on(failed)
+
+
+def _cannot_go_on(failed: str) -> SolverError:
+    return SolverError(f"the Gauss-Newton MAP cannot go on: at the coefficients it reached {failed[0].lower()}"
+                       f"{failed[1:]}: {FAILED_SOLVES_ADVICE}.")
 
 
 def laplace_reference(posterior: Differentiable, x0: torch.Tensor, *, iterations: int = 12, tol: float = 1e-6,
@@ -79,7 +98,7 @@ def laplace_reference(posterior: Differentiable, x0: torch.Tensor, *, iterations
     def objective(r: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return 0.5 * (r * r).sum(-1) + 0.5 * (x * x).sum(-1)
 
-    pred, jac = posterior.jacobian(x)
+    pred, jac = _linearise(posterior, x)
     r, w = _whitened(likelihood, pred, jac)
     value = objective(r, x)
     active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
@@ -91,6 +110,9 @@ def laplace_reference(posterior: Differentiable, x0: torch.Tensor, *, iterations
         grad = x - torch.einsum("pmn,pm->pn", w, r)
         shrink = (s**2 / (1 + s**2))[..., None] * torch.einsum("pmn,pn->pm", vh, grad)[..., None]
         delta = -(grad - torch.einsum("pmn,pmk->pn", vh, shrink))
+        if not bool(torch.isfinite(delta[active]).all()):  # residuals / noise so large that W^T W overflows
+            raise _cannot_go_on("the Gauss-Newton step is not finite (predictions too far from the observations "
+                                "for their noise)")
         t = torch.ones_like(value)
         for _halving in range(8):  # backtracking on the exact objective, per problem
             trial = x + t[:, None] * delta
@@ -98,7 +120,7 @@ def laplace_reference(posterior: Differentiable, x0: torch.Tensor, *, iterations
                 pred_t = posterior.predict(trial[:, None])[:, 0]
             r_t = _whitened(likelihood, pred_t, jac)[0]
             value_t = objective(r_t, trial)
-            better = value_t <= value
+            better = value_t <= value  # False where the trial's solve failed (NaN): halve that step too
             if bool(better[active].all()):
                 break
             t = torch.where(better, t, 0.5 * t)
@@ -107,7 +129,7 @@ def laplace_reference(posterior: Differentiable, x0: torch.Tensor, *, iterations
         x = torch.where(step_ok[:, None], trial, x)
         value = torch.where(step_ok, value_t, value)
         active = active & step_ok & (gain > tol)
-        pred, jac = posterior.jacobian(x)  # the linearisation at the new points
+        pred, jac = _linearise(posterior, x)  # the linearisation at the new points
         r, w = _whitened(likelihood, pred, jac)
     history.append(float(value.sum()))
     _, s, vh = torch.linalg.svd(w, full_matrices=False)

@@ -6,11 +6,13 @@ import torch
 
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.data.reader import read_attrs
-from neurops.errors import DataError
+from neurops.errors import DataError, SolverError
 from neurops.inverse import (
     DarcyForward,
     FieldPosterior,
     InversionConfig,
+    invert_fields,
+    laplace_reference,
     observations_from_file,
     prior_from_file,
     run_chains,
@@ -68,3 +70,76 @@ def test_problems_need_matching_observations(darcy):
         FieldPosterior(coarse, forward, [obs])
     assert np.isfinite(FieldPosterior(prior, forward, [obs]).potential(torch.zeros(1, 2, prior.dim,
                                                                                    dtype=torch.float64))).all()
+
+
+class _FailsAwayFrom:
+    """The Darcy forward map, raising a SolverError (as CG out of iterations does) for a batch holding a
+    coefficient farther than ``radius`` (max norm) from ``a0``."""
+
+    def __init__(self, forward, a0, radius):
+        self.forward, self.a0, self.radius, self.calls = forward, a0, radius, 0
+
+    def __call__(self, a):
+        self.calls += 1
+        if ((a - self.a0).abs().flatten(1).amax(1) > self.radius).any():
+            raise SolverError("CG did not reach rtol=1.0e-08 within maxiter=500 iterations; raise maxiter")
+        return self.forward(a)
+
+
+def test_a_failed_solve_gives_nan_predictions_and_an_infinite_potential(darcy):
+    _, prior, forward, obs = darcy
+    a0 = prior.coefficient_field(torch.zeros(1, prior.dim, dtype=torch.float64))
+    post = FieldPosterior(prior, _FailsAwayFrom(forward, a0, 0.5), [obs])
+    xi = torch.zeros(1, 4, prior.dim, dtype=torch.float64)
+    xi[0, 1, 0] = xi[0, 3, 1] = 5.0  # chains 1 and 3 leave the radius, 0 and 2 stay at a0
+    pred = post.predict(xi)
+    assert torch.isnan(pred[0, [1, 3]]).all() and post.failed_solves == 2
+    exact = FieldPosterior(prior, forward, [obs]).predict(xi[:, [0]])[0, 0]
+    assert torch.equal(pred[0, 0], exact) and torch.equal(pred[0, 2], exact)
+    phi = post.potential(xi)
+    assert torch.isinf(phi[0, [1, 3]]).all() and torch.isfinite(phi[0, [0, 2]]).all()
+
+
+def test_gauss_newton_rejects_steps_whose_solve_fails(darcy):
+    _, prior, forward, obs = darcy
+    a0 = prior.coefficient_field(torch.zeros(1, prior.dim, dtype=torch.float64))
+    flaky = _FailsAwayFrom(forward, a0, 1e-3)  # only steps of tiny coefficient changes can be solved
+    post = FieldPosterior(prior, flaky, [obs])
+    reference, history = laplace_reference(post, torch.zeros(1, prior.dim, dtype=torch.float64))
+    full = laplace_reference(FieldPosterior(prior, forward, [obs]), torch.zeros(1, prior.dim, dtype=torch.float64))
+    assert post.failed_solves > 0 and history["objective"][-1] <= history["objective"][0]
+    a_map = prior.coefficient_field(reference.mean)
+    assert float((a_map - a0).abs().max()) <= 1e-3 < float((prior.coefficient_field(full[0].mean) - a0).abs().max())
+
+
+def test_gauss_newton_that_cannot_solve_at_its_start_says_what_to_check(darcy):
+    _, prior, forward, obs = darcy
+    a0 = prior.coefficient_field(torch.ones(1, prior.dim, dtype=torch.float64))
+    post = FieldPosterior(prior, _FailsAwayFrom(forward, a0, 1e-3), [obs])
+    with pytest.raises(SolverError) as err:
+        laplace_reference(post, torch.zeros(1, prior.dim, dtype=torch.float64))
+    assert str(err.value) == (
+        "the Gauss-Newton MAP cannot go on: at the coefficients it reached a forward solve failed: the observations "
+        "are likely beyond what the prior's coefficients produce, or the prior is too rough; check the data's units "
+        "and the forcing (--forcing, --data), or try a smoother or wider prior (--prior with a larger alpha or sigma).")
+
+
+def test_chains_that_never_reach_a_solvable_coefficient_end_with_advice(darcy):
+    _, prior, forward, obs = darcy
+    a0 = prior.coefficient_field(torch.zeros(1, prior.dim, dtype=torch.float64))
+    # the MAP at the prior mean can be solved, but no chain start or proposal (a prior draw) can
+    flaky = _FailsAwayFrom(forward, a0, 1e-6)
+    cfg = InversionConfig(n_chains=2, n_burn=2, n_samples=4, thin=1, laplace_iterations=1, n_predictive=0)
+    with pytest.raises(SolverError, match=r"^2 of 2 chains never reached a coefficient the forward solver can handle "
+                                          r"\(\d+ solves failed\): the observations are likely beyond"):
+        invert_fields(prior, flaky, obs, cfg)
+
+
+def test_gauss_newton_step_that_overflows_says_what_to_check(darcy):
+    # forcing 1e300: u ~ 1e298 against data of ~0.05 with noise ~1e-3, so W^T W overflows and the step is NaN
+    _, prior, _, obs = darcy
+    post = FieldPosterior(prior, DarcyForward(forcing=1e300), [obs])
+    with pytest.raises(SolverError, match=r"^the Gauss-Newton MAP cannot go on: at the coefficients it reached the "
+                                          r"Gauss-Newton step is not finite \(predictions too far from the "
+                                          r"observations for their noise\): the observations are likely beyond"):
+        laplace_reference(post, torch.zeros(1, prior.dim, dtype=torch.float64))

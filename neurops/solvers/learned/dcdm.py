@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from neurops.errors import ConfigError
-from neurops.solvers.linear.cg import NotSPDError, SolveResult, check_rhs, final_result, initial_state
+from neurops.solvers.linear.cg import NotSPDError, SolveResult, check_rhs, final_result, initial_state, rhs_scale
 from neurops.solvers.linear.operators import LinearOperator, batch_dot
 from neurops.solvers.linear.stencil import StencilOperator
 
@@ -125,13 +125,15 @@ def dcdm_solve(
     if not rtol > 0:
         raise ConfigError(f"rtol must be > 0, got {rtol}.")
     dtype = _net_dtype(net) or b.dtype
+    expand = lambda v: v.reshape(-1, *([1] * (b.ndim - 1)))  # noqa: E731
+    s = rhs_scale(b)  # solve for b / s (exact: a power of two), so that |b| cannot overflow
+    b, x0 = b / expand(s), (None if x0 is None else x0 / expand(s))
     x, r, rnorm, target, scale = initial_state(op, b, x0, rtol)
     active = rnorm > target
     iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
     history = [rnorm / scale] if record_history else []
     previous: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     condition = _condition(net, op)
-    expand = lambda v: v.reshape(-1, *([1] * (b.ndim - 1)))  # noqa: E731
     with torch.no_grad():
         for it in range(maxiter):
             if not bool(active.any()):
@@ -154,7 +156,7 @@ def dcdm_solve(
             if record_history:
                 history.append(rnorm / scale)
             active = active & (rnorm > target)
-        return final_result(op, b, x, iterations, history, target, scale, slack=1e-3, check=check,
+        return final_result(op, b, x, iterations, history, target, scale, slack=1e-3, check=check, unscale=s,
                             failure=f"DCDM did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations",
                             fix="raise maxiter, train the network longer, or use pcg with a multigrid "
                             "preconditioner.")

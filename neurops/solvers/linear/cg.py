@@ -88,12 +88,25 @@ def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None) -> N
         raise DataError("right-hand side b contains NaN or Inf; check the forcing.")
 
 
+def rhs_scale(b: torch.Tensor) -> torch.Tensor:
+    """``s : [B]``, per sample the power of two with ``max|b| / s`` in ``[0.5, 1)`` (1 for a zero ``b``).
+
+    Krylov solvers run on ``b / s`` and return ``s x``: the system is linear, and scaling by a power of
+    two is exact in floating point, so this changes no digit of an ordinary solve, while norms and
+    inner products of a right-hand side near the end of the float range (``|b|^2`` overflows from
+    about 1e154 in float64) no longer overflow to inf.
+    """
+    peak = b.detach().abs().reshape(b.shape[0], -1).amax(dim=1)
+    return torch.ldexp(torch.ones_like(peak), torch.frexp(peak).exponent)
+
+
 def initial_state(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, rtol: float,
-                  atol: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                  atol: float | torch.Tensor = 0.0
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Start of a batched Krylov solve: ``x`` (``x0`` or zeros), ``r = b - A x``, ``|r|``, the stopping
     targets ``max(rtol |b|, atol)`` and the norm scale ``|b|`` (1 for a zero ``b``), each per sample."""
     bnorm = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
-    target = torch.clamp(rtol * bnorm, min=atol)
+    target = torch.maximum(rtol * bnorm, torch.as_tensor(atol, dtype=bnorm.dtype, device=bnorm.device))
     scale = torch.where(bnorm > 0, bnorm, torch.ones_like(bnorm))
     x = torch.zeros_like(b) if x0 is None else x0.clone()
     r = b.clone() if x0 is None else op.residual(x, b)
@@ -103,13 +116,24 @@ def initial_state(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, 
 
 def final_result(op: LinearOperator, b: torch.Tensor, x: torch.Tensor, iterations: torch.Tensor,
                  history: list[torch.Tensor], target: torch.Tensor, scale: torch.Tensor, *, slack: float,
-                 check: bool, failure: str, fix: str) -> SolveResult:
+                 check: bool, failure: str, fix: str, unscale: torch.Tensor | None = None) -> SolveResult:
     """The :class:`SolveResult` of a batched Krylov solve, judged on the true residual ``|b - A x|``
-    (within ``slack`` of the target, plus rounding); with ``check``, a :class:`ConvergenceError`
-    ``"<failure> for k of B samples (worst relative residual ...); <fix>"`` if a sample missed it."""
+    (within ``slack`` of the target, plus rounding; a non-finite residual never passes), with ``x``
+    multiplied by ``unscale`` (the :func:`rhs_scale` the solve ran under); with ``check``, a
+    :class:`ConvergenceError` ``"<failure> for k of B samples (worst relative residual ...); <fix>"``
+    if a sample missed it, or one saying that the solution overflows ``b``'s dtype."""
     true_res = torch.linalg.vector_norm(op.residual(x, b).reshape(b.shape[0], -1), dim=1)
-    converged = true_res <= target * (1 + slack) + torch.finfo(b.dtype).eps * scale
+    converged = (true_res <= target * (1 + slack) + torch.finfo(b.dtype).eps * scale) & torch.isfinite(true_res)
+    if unscale is not None:
+        x = x * _expand(unscale, x)
+    finite = torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
+    converged = converged & finite
     result = SolveResult(x, iterations, true_res / scale, converged, history)
+    if check and not bool(finite.all()):
+        raise ConvergenceError(f"the solution of {int((~finite).sum())} of {b.shape[0]} samples overflows "
+                               f"{str(b.dtype).replace('torch.', '')}: the right-hand side is too large for the "
+                               f"operator; rescale the problem (e.g. the units of b or of the coefficient) so that "
+                               f"the solution fits.", result)
     if check and not bool(converged.all()):
         raise ConvergenceError(f"{failure} for {int((~converged).sum())} of {b.shape[0]} samples (worst relative "
                                f"residual {float(result.residual.max()):.2e}); {fix}", result)
@@ -174,7 +198,10 @@ def pcg(
     if maxiter < 0:
         raise ConfigError(f"maxiter must be >= 0, got {maxiter}.")
     precond = preconditioner if preconditioner is not None else (lambda r: r)
-    x, r, rnorm, target, scale = initial_state(op, b, x0, rtol, atol)
+    s = rhs_scale(b)  # solve for b / s (exact: a power of two), so that |b| cannot overflow
+    b = b / _expand(s, b)
+    x0 = None if x0 is None else x0 / _expand(s, x0)
+    x, r, rnorm, target, scale = initial_state(op, b, x0, rtol, atol / s)
     active = rnorm > target
     iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
     history = [rnorm / scale] if record_history else []
@@ -202,7 +229,7 @@ def pcg(
         beta = _safe_div(rz_new, rz, active)
         rz = torch.where(active, rz_new, rz)
         p = torch.where(_expand(active, p), z + _expand(beta, p) * p, p)
-    return final_result(op, b, x, iterations, history, target, scale, slack=1e-6, check=check,
+    return final_result(op, b, x, iterations, history, target, scale, slack=1e-6, check=check, unscale=s,
                         failure=f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations",
                         fix="raise maxiter, use a multigrid preconditioner, or pass check=False to get the partial "
                         "result.")

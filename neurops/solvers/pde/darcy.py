@@ -149,6 +149,8 @@ def _check_inputs(a: np.ndarray, f: float | np.ndarray, ndim: int, rtol: float, 
     except ValueError as err:
         raise DataError(f"forcing of shape {np.shape(f)} does not broadcast to the coefficient's shape "
                          f"{a.shape}; pass a scalar or an array of that shape.") from err
+    if not np.isfinite(f_arr).all():
+        raise DataError(f"the forcing contains {'NaN' if np.isnan(f_arr).any() else 'inf'}; pass a finite forcing.")
     return a, f_arr
 
 
@@ -259,7 +261,14 @@ def _solve_each(a_b: np.ndarray, f_b: np.ndarray, u_b: np.ndarray, rtol: float, 
         b = np.ascontiguousarray(interior(f_b[i])).ravel()
         grid = interior(a_b[i]).shape
         chosen = method if method != "auto" else ("direct" if b.size <= AUTO_DIRECT_MAX_UNKNOWNS[ndim] else "amg")
-        x, its, residual = (_solve_direct if chosen == "direct" else _solve_amg)(a_b[i], b, rtol, mean)
+        # solve for b / s with s a power of two (exact), so that |b|^2 of a forcing near 1e300 cannot overflow
+        scale = float(np.ldexp(1.0, np.frexp(np.abs(b).max(initial=0.0))[1]))
+        x, its, residual = (_solve_direct if chosen == "direct" else _solve_amg)(a_b[i], b / scale, rtol, mean)
+        with np.errstate(over="ignore"):
+            x = x * scale
+        if not np.isfinite(x).all():
+            raise SolverError(f"the solution of Darcy sample {i} overflows float64: the forcing is too large for the "
+                              f"coefficient; rescale the problem (e.g. the units of f or of a) so that it fits.")
         if not residual <= rtol:
             raise SolverError(f"Darcy solve of sample {i} ({chosen}) reached a relative residual {residual:.2e} > "
                               f"rtol={rtol:.0e}; loosen rtol or try method='direct'.")

@@ -115,3 +115,13 @@ def test_errors():
         ritz_vectors(op, 0)
     with pytest.raises(ValueError, match="rtol"):
         dcdm_solve(op, b, lambda r: r, rtol=0.0)
+
+
+def test_huge_right_hand_side_is_solved_not_zeroed():
+    # |b|^2 overflows float64: DCDM, like pcg, solves for b scaled by a power of two
+    op = _op()
+    b = torch.randn(2, *op.shape, dtype=torch.float64)
+    cg = pcg(op, b, rtol=1e-8)
+    dc = dcdm_solve(op, 1e300 * b, lambda r: r, rtol=1e-8)
+    assert dc.converged.all() and (dc.iterations > 0).all()
+    torch.testing.assert_close(dc.x, 1e300 * cg.x, rtol=1e-6, atol=0.0)

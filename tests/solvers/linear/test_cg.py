@@ -107,3 +107,35 @@ def test_bad_inputs():
         pcg(op, b, x0=b[:1])
     with pytest.raises(TypeError, match="floating"):
         pcg(op, b.long())
+
+
+@pytest.mark.parametrize("magnitude", [1e300, 1e-300])
+def test_right_hand_side_near_the_float_range_is_solved_not_zeroed(magnitude):
+    # |b|^2 overflows (or underflows) float64: the solve runs on b scaled by a power of two
+    a, op, b = _problem(batch=2)
+    res = pcg(op, magnitude * b, rtol=1e-10)
+    assert res.converged.all() and (res.residual <= 1e-10).all() and res.iterations.min() > 0
+    for i in range(2):
+        ref = spla.spsolve(diffusion_matrix(a[i].numpy()).tocsc(), b[i].numpy().ravel()) * magnitude
+        np.testing.assert_allclose(res.x[i].numpy().ravel(), ref, rtol=1e-8, atol=1e-9 * np.abs(ref).max())
+
+
+def test_scaling_the_right_hand_side_changes_no_digit_of_an_ordinary_solve():
+    # powers of two scale exactly: b and 2^k b give x and 2^k x bit for bit, histories identical
+    _, op, b = _problem(batch=2)
+    x0 = torch.randn_like(b)
+    one = pcg(op, b, x0=x0, atol=1e-9, rtol=1e-11, record_history=True)
+    big = pcg(op, 2.0**40 * b, x0=2.0**40 * x0, atol=2.0**40 * 1e-9, rtol=1e-11, record_history=True)
+    assert torch.equal(big.x, 2.0**40 * one.x) and torch.equal(big.iterations, one.iterations)
+    assert torch.equal(big.residual, one.residual) and all(map(torch.equal, big.history, one.history))
+
+
+def test_a_solution_beyond_the_float_range_is_not_converged():
+    op = DiffusionOperator.from_coefficient(torch.full((1, 9, 9), 1e-20, dtype=torch.float64))
+    b = torch.full((1, *op.shape), 1e300, dtype=torch.float64)
+    with pytest.raises(ConvergenceError) as err:
+        pcg(op, b)
+    assert str(err.value) == ("the solution of 1 of 1 samples overflows float64: the right-hand side is too large "
+                              "for the operator; rescale the problem (e.g. the units of b or of the coefficient) so "
+                              "that the solution fits.")
+    assert not pcg(op, b, check=False).converged.any()

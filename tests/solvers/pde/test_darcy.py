@@ -122,6 +122,8 @@ def test_unreachable_tolerance_raises_solver_error():
         ({"a": np.ones((9, 9)), "f": np.ones(4)}, "broadcast"),
         ({"a": np.ones((9, 9)), "rtol": 0.0}, "rtol"),
         ({"a": -np.ones((9, 9))}, "> 0"),
+        ({"a": np.ones((9, 9)), "f": np.nan}, "^the forcing contains NaN; pass a finite forcing.$"),
+        ({"a": np.ones((9, 9)), "f": -np.inf}, "^the forcing contains inf; pass a finite forcing.$"),
     ],
 )
 def test_bad_input(kwargs, match):
@@ -169,3 +171,17 @@ def test_convergence_error_survives_pickling():
                          converged=torch.tensor([False]))
     err = pickle.loads(pickle.dumps(ConvergenceError("CG stopped", result)))
     assert str(err) == "CG stopped" and int(err.result.iterations[0]) == 5
+
+
+@pytest.mark.parametrize("method", ["direct", "amg"])
+def test_forcing_near_the_float_range_scales_the_solution(method):
+    # the problem is linear: u(1e300) = 1e300 u(1), where |f|^2 overflows float64
+    a = np.exp(np.random.default_rng(3).standard_normal((17, 17)) * 0.5)
+    np.testing.assert_allclose(solve_darcy(a, 1e300, method=method), 1e300 * solve_darcy(a, 1.0, method="direct"),
+                               rtol=1e-8, atol=0.0)
+
+
+def test_solution_beyond_the_float_range_raises():
+    with pytest.raises(SolverError, match="^the solution of Darcy sample 0 overflows float64: the forcing is too large "
+                                          "for the coefficient; rescale the problem"):
+        solve_darcy(np.full((9, 9), 1e-20), 1e300, method="direct")

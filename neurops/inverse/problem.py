@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from neurops.data.reader import list_splits, read_meta, read_split
-from neurops.errors import ConfigError, DataError
+from neurops.errors import ConfigError, DataError, MissingFileError
 from neurops.inverse.forward import DarcyForward
 from neurops.inverse.observations import Observations
 from neurops.inverse.prior import GRFPrior
@@ -24,11 +24,15 @@ __all__ = ["data_file", "problem_generator", "problem_prior", "true_solver", "va
 
 
 def data_file(obs: Observations, data: str | os.PathLike | None = None) -> Path | None:
-    """The problem's data file: ``data`` if given, else the observations' source file if it still exists."""
+    """The problem's data file: ``data`` if given, else the observations' source file if it can be found: its path
+    relative to the observation file (``source["file_relative"]``, or a relative ``source["file"]`` of older
+    files), then ``source["file"]`` as recorded (absolute, or relative to the current directory in older files)."""
     if data is not None:
         return Path(data)
-    source = obs.source.get("file")
-    return Path(source) if source and Path(source).is_file() else None
+    here = obs.path.absolute().parent if obs.path is not None else None
+    candidates = [obs.source.get("file_relative"), obs.source.get("file")]
+    paths = [here / c for c in candidates if c and here is not None] + [Path(c) for c in candidates[1:] if c]
+    return next((p for p in paths if p.is_file()), None)
 
 
 def problem_generator(obs: Observations, data: str | os.PathLike | None = None) -> dict[str, Any] | None:
@@ -77,8 +81,20 @@ def true_solver(obs: Observations, data: str | os.PathLike | None = None, forcin
 
 def validation_pairs(obs: Observations, data: str | os.PathLike | None = None, split: str = "val",
                      input_field: str = "a", output_field: str = "u") -> tuple[np.ndarray, np.ndarray] | None:
-    """Validation pairs ``a, u : [N, *spatial]`` on the observations' grid, or None when there are none."""
+    """Validation pairs ``a, u : [N, *spatial]`` on the observations' grid, or None when there are none.
+
+    Raises
+    ------
+    MissingFileError : no ``data`` and the data file the observations record cannot be found.
+    """
     path = data_file(obs, data)
+    recorded = obs.source.get("file")
+    if path is None and recorded:
+        of = obs.path if obs.path is not None else "the observations"
+        raise MissingFileError(f"the data file {recorded} recorded as the source of {of} cannot be found (neither "
+                               "relative to the observation file nor from the current directory), so the surrogate's "
+                               "error statistics are unknown; pass --data FILE (the data file the observations come "
+                               "from) or --model-error off.")
     if path is None or read_meta(path).kind != "operator" or split not in list_splits(path):
         return None
     pairs = read_split(path, split)

@@ -98,7 +98,8 @@ def inputs(darcy, obs, tmp_path):
     """Copies of the data, the observations (recording that data as their source) and a checkpoint in tmp_path."""
     shutil.copy(darcy, tmp_path / "d.h5")
     with h5py.File(shutil.copy(obs, tmp_path / "o.h5"), "a") as f:
-        f.attrs["source"] = json.dumps({**json.loads(f.attrs["source"]), "file": str(tmp_path / "d.h5")})
+        f.attrs["source"] = json.dumps({**json.loads(f.attrs["source"]), "file": str(tmp_path / "d.h5"),
+                                        "file_relative": "d.h5"})
     (tmp_path / "c.ckpt").write_bytes(b"not read: refused before")
     return tmp_path
 
@@ -168,3 +169,52 @@ def test_a_failed_figure_leaves_no_posterior(obs, tmp_path, monkeypatch, capsys)
     assert main(["invert", "pde", "--obs", str(obs), "--out", str(tmp_path / "p.h5"), *SHORT]) == 2
     assert capsys.readouterr().err == "neurops: error: the figure failed\n"
     assert list(tmp_path.iterdir()) == []  # neither the posterior nor a temporary file: the rerun starts afresh
+
+
+@pytest.fixture(scope="module")
+def fno(darcy, tmp_path_factory):
+    return operator_checkpoint(darcy, tmp_path_factory.mktemp("fno") / "fno.ckpt")
+
+
+def _model_error(obs, ckpt, out):
+    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(ckpt), "--out", str(out), "--no-figure",
+                 "--prior", '{"max_wavenumber": 4}', *SHORT]) == 0
+    return read_posterior(out).method["model_error"]
+
+
+def test_the_observations_find_their_data_file_from_any_directory(darcy, fno, tmp_path, monkeypatch, capsys):
+    (tmp_path / "run").mkdir()
+    shutil.copy(darcy, tmp_path / "run" / "d.h5")
+    monkeypatch.chdir(tmp_path / "run")
+    assert main(["invert", "observe", "--data", "d.h5", "--n-obs", "12", "--out", "obs.h5"]) == 0
+    with h5py.File("obs.h5") as f:
+        source = json.loads(f.attrs["source"])
+    assert (source["file"], source["file_relative"]) == (str(tmp_path / "run" / "d.h5"), "d.h5")
+    here = _model_error("obs.h5", fno, "p1.h5")
+    assert here["n_pairs"] == 4
+    monkeypatch.chdir(tmp_path)  # elsewhere: the same model error
+    assert _model_error("run/obs.h5", fno, "p2.h5") == here
+    # moved together with its data (the absolute path is gone): found relative to the observation file
+    (tmp_path / "run").rename(tmp_path / "moved")
+    assert _model_error("moved/obs.h5", fno, "p3.h5") == here
+    # a file written before observations recorded where their data are: relative to the observation file too
+    with h5py.File("moved/obs.h5", "a") as f:
+        f.attrs["source"] = json.dumps({**source, "file": "d.h5", "file_relative": None})
+    assert _model_error("moved/obs.h5", fno, "p4.h5") == here
+
+
+def test_model_error_auto_without_the_data_file_is_one_error(obs, fno, tmp_path, monkeypatch, capsys):
+    lone = shutil.copy(obs, tmp_path / "obs.h5")
+    with h5py.File(lone, "a") as f:
+        f.attrs["source"] = json.dumps({**json.loads(f.attrs["source"]), "file": "gone.h5", "file_relative": None})
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["invert", "surrogate", "--obs", "obs.h5", "--ckpt", str(fno), "--out", "p.h5", *SHORT]) == 2
+    assert capsys.readouterr().err == (
+        "neurops: error: the data file gone.h5 recorded as the source of obs.h5 cannot be found (neither relative to "
+        "the observation file nor from the current directory), so the surrogate's error statistics are unknown; pass "
+        "--data FILE (the data file the observations come from) or --model-error off.\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["obs.h5"]
+    assert main(["invert", "surrogate", "--obs", "obs.h5", "--ckpt", str(fno), "--out", "p.h5", "--no-figure",
+                 "--model-error", "off", *SHORT]) == 0
+    assert read_posterior("p.h5").method["model_error"] is None

@@ -26,6 +26,7 @@ from neurops.cli.builder import Command, Group
 from neurops.errors import ConfigError, OutputExistsError
 from neurops.inverse.inversion import InversionConfig
 from neurops.inverse.observations import observations_from_file
+from neurops.utils.device import check_device
 from neurops.utils.io import atomic_path, check_output_path
 
 #: InversionConfig fields under the names the command line keeps
@@ -161,6 +162,7 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
     overwrite : replace ``out`` (and the figure) if they exist.
     """
     config, overrides = _config(settings), _prior_overrides(prior)
+    check_device(device)  # before any work: a device this machine lacks is one line
     observations, path, fmt = _prepare(obs, out, figure, no_figure, overwrite, data, ckpt)
 
     def invert() -> Any:

@@ -218,3 +218,15 @@ def test_model_error_auto_without_the_data_file_is_one_error(obs, fno, tmp_path,
     assert main(["invert", "surrogate", "--obs", "obs.h5", "--ckpt", str(fno), "--out", "p.h5", "--no-figure",
                  "--model-error", "off", *SHORT]) == 0
     assert read_posterior("p.h5").method["model_error"] is None
+
+
+@pytest.mark.parametrize("name, message", [
+    ("foo", "device 'foo' is not a torch device name (cpu, cuda, cuda:1, mps...); use --device cpu."),
+    ("cuda", "device 'cuda' is not available here (torch finds no CUDA GPU); use --device cpu."),
+], ids=["foo", "cuda"])
+def test_a_device_this_machine_lacks_is_one_line_not_a_corrupt_checkpoint(obs, fno, name, message, tmp_path,
+                                                                          monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--out", str(tmp_path / "p.h5"),
+                 "--device", name, *SHORT]) == 2
+    assert capsys.readouterr().err == f"neurops: error: {message}\n" and list(tmp_path.iterdir()) == []

@@ -65,15 +65,21 @@ def test_surrogate_inversion_with_an_operator_checkpoint(darcy, obs, tmp_path, c
     assert read_posterior(post_off).method["model_error"] is None
 
 
-def test_dgno_checkpoint_samples_its_latent_space(obs, tmp_path):
+def _dgno(path, forcing):
+    """A DGNO checkpoint for the 9 x 9 problem, trained (as its hyperparameters say) with ``forcing``."""
     kwargs = dict(resolution=[9, 9], latent_dim=4, width=8, depth=2, encoder_hidden=[8])
     torch.manual_seed(0)
     model = build("dgno", **kwargs)
-    torch.save({"neurops": {"model": "dgno", "model_kwargs": kwargs, "forcing": 1.0, "schema_version": 1},
-                "state_dict": {f"net.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "dgno.ckpt")
+    torch.save({"neurops": {"model": "dgno", "model_kwargs": kwargs, "forcing": forcing, "schema_version": 1},
+                "hyper_parameters": {"forcing": forcing},
+                "state_dict": {f"net.{k}": v for k, v in model.state_dict().items()}}, path)
+    return path
+
+
+def test_dgno_checkpoint_samples_its_latent_space(obs, tmp_path):
     post = tmp_path / "post_dgno.h5"
-    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(tmp_path / "dgno.ckpt"), "--out", str(post),
-                 "--no-figure", "--particles", "5", *SHORT]) == 0
+    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(_dgno(tmp_path / "dgno.ckpt", 1.0)), "--out",
+                 str(post), "--no-figure", "--particles", "5", *SHORT]) == 0
     r = read_posterior(post)
     assert r.method["posterior"] == "dgno-latent" and r.method["sampler"] == "pcnl"
     assert r.samples["latent"].shape == (80, 4) and r.method["model_error"]["n_pairs"] == 4
@@ -230,3 +236,54 @@ def test_a_device_this_machine_lacks_is_one_line_not_a_corrupt_checkpoint(obs, f
     assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--out", str(tmp_path / "p.h5"),
                  "--device", name, *SHORT]) == 2
     assert capsys.readouterr().err == f"neurops: error: {message}\n" and list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def darcy10(tmp_path_factory):
+    """The data of another problem than ``obs``'s: forcing 10 and piecewise coefficients."""
+    path = tmp_path_factory.mktemp("darcy10") / "d10.h5"
+    return generate_darcy(DarcyConfig(n_train=2, n_val=2, n_test=1, resolution=9, coefficient="piecewise",
+                                      forcing=10.0, seed=0), path, workers=1, progress=False)
+
+
+MADE = "neurops: error: the observations ({obs}) were made with "
+
+
+@pytest.mark.parametrize("mode", ["pde", "surrogate"])
+def test_data_of_another_problem_is_refused_unless_the_problem_is_stated(obs, darcy, darcy10, fno, mode, tmp_path,
+                                                                         capsys):
+    run = ["invert", mode, "--obs", str(obs), *(["--ckpt", str(fno)] if mode == "surrogate" else []), "--data",
+           str(darcy10), "--no-figure", *SHORT]
+    assert main([*run, "--out", str(tmp_path / "p.h5")]) == 2
+    assert capsys.readouterr().err == (
+        f"{MADE.format(obs=obs)}forcing 1.0 and coefficient 'lognormal', the data file {darcy10} with forcing 10.0 "
+        f"and coefficient 'piecewise': they describe different problems. State the problem yourself (--forcing F and "
+        f"--prior '{{\"coefficient\": ...}}'), or pass --data with the file they came from ({darcy}).\n")
+    assert main([*run, "--out", str(tmp_path / "p.h5"), "--forcing", "1"]) == 2  # the coefficient still differs
+    assert capsys.readouterr().err.startswith(f"{MADE.format(obs=obs)}coefficient 'lognormal', the data file ")
+    assert list(tmp_path.iterdir()) == []
+    # stated: the user's values win, with a note each
+    stated = ["--forcing", "2", "--prior", '{"coefficient": "lognormal"}']
+    assert main([*run, "--out", str(tmp_path / "p.h5"), *stated]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [f"neurops: note: the observations ({obs}) were made with forcing 1.0, the data file {darcy10} "
+                     "with forcing 10.0; using forcing 2.0 as given.",
+                     f"neurops: note: the observations ({obs}) were made with coefficient 'lognormal', the data file "
+                     f"{darcy10} with coefficient 'piecewise'; using coefficient 'lognormal' as given."]
+    r = read_posterior(tmp_path / "p.h5")
+    assert r.method["prior"]["coefficient"] == "lognormal"
+    assert mode == "surrogate" or r.method["forward"]["forcing"] == 2.0
+
+
+def test_a_dgno_of_another_forcing_is_refused_unless_the_forcing_is_stated(obs, tmp_path, capsys):
+    ckpt = _dgno(tmp_path / "dgno10.ckpt", 10.0)
+    run = ["invert", "surrogate", "--obs", str(obs), "--ckpt", str(ckpt), "--out", str(tmp_path / "p.h5"),
+           "--no-figure", "--particles", "5", *SHORT]
+    assert main(run) == 2
+    assert capsys.readouterr().err == (
+        f"{MADE.format(obs=obs)}forcing 1.0, the DGNO checkpoint {ckpt} with forcing 10.0: they describe different "
+        "problems. State the problem yourself (--forcing F), or pass --ckpt with a DGNO trained on their problem.\n")
+    assert not (tmp_path / "p.h5").exists()
+    assert main([*run, "--forcing", "1"]) == 0
+    assert f"neurops: note: the observations ({obs}) were made with forcing 1.0, the DGNO checkpoint {ckpt} with " \
+           "forcing 10.0; using forcing 1.0 as given." in capsys.readouterr().err

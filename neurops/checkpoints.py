@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from neurops.errors import CheckpointError
+from neurops.utils.device import check_device
 from neurops.utils.signature import init_parameters
 
 __all__ = ["KINDS", "Checkpoint", "Kind", "load", "read"]
@@ -116,6 +117,8 @@ def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> C
     CheckpointError
         if the file is missing, unreadable, not a neurops checkpoint, or names a task class
         that is not one of :data:`KINDS`.
+    ConfigError
+        if ``map_location`` is not a device of this machine (:func:`~neurops.utils.device.check_device`).
     """
     path = Path(path)
     if not path.is_file():
@@ -123,6 +126,7 @@ def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> C
                               + ("" if not path.is_dir() else " (it is a folder)")
                               + "; train one with `neurops fit --config ...` (checkpoints go to "
                                 "<run folder>/checkpoints/).")
+    map_location = check_device(map_location)  # a device this machine lacks is not a corrupt checkpoint
     try:
         contents = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every unreadable file gets one message

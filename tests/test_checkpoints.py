@@ -11,7 +11,7 @@ import torch
 
 from neurops.checkpoints import KINDS, load, read
 from neurops.cli import main
-from neurops.errors import CheckpointError
+from neurops.errors import CheckpointError, ConfigError
 from neurops.tasks import DynamicsTask, GenerativeOperatorTask, OperatorTask, RolloutTask
 from neurops.tasks.base import Task
 
@@ -149,3 +149,16 @@ def test_checkpoints_of_older_neurops_versions_still_load(tmp_path):
     kind, loaded = load(tmp_path / "old.ckpt", "dynamics")
     assert kind == "dynamics" and loaded.dt == 0.02
     torch.testing.assert_close(loaded.net(INPUTS["dynamics"], 4), task.net.eval()(INPUTS["dynamics"], 4))
+
+
+@pytest.mark.parametrize("name, message", [
+    ("foo", "device 'foo' is not a torch device name (cpu, cuda, cuda:1, mps...); use --device cpu."),
+    ("cuda", "device 'cuda' is not available here (torch finds no CUDA GPU); use --device cpu."),
+], ids=["foo", "cuda"])
+def test_a_device_this_machine_lacks_is_not_a_corrupt_checkpoint(name, message, monkeypatch, tmp_path):
+    path = save(TASKS["operator"](), tmp_path / "op.ckpt")
+    assert read(path).kind.name == "operator"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError) as err:
+        read(path, map_location=name)
+    assert str(err.value) == message

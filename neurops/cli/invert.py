@@ -26,6 +26,7 @@ from neurops.cli.builder import Command, Group
 from neurops.errors import ConfigError, OutputExistsError
 from neurops.inverse.inversion import InversionConfig
 from neurops.inverse.observations import observations_from_file
+from neurops.utils.device import check_device
 from neurops.utils.io import atomic_path, check_output_path
 
 #: InversionConfig fields under the names the command line keeps
@@ -70,6 +71,27 @@ def _prepare(obs: Path, out: Path, figure: Path | None, no_figure: bool, overwri
     from neurops.viz.posterior import check_figure
 
     return observations, path, check_figure(path, len(observations.dims))
+
+
+def _same_problem(observations: Any, data: Path | None, forcing: float | None, overrides: dict | None,
+                  model: Any = None, ckpt: Path | None = None) -> None:
+    """Refuse a data file (or a DGNO ``model``) of another problem than the observations' unless ``--forcing`` /
+    ``--prior`` state it (:func:`~neurops.inverse.problem.check_problem`); print a note where they do."""
+    from neurops.data.reader import read_meta
+    from neurops.inverse.problem import check_problem, data_file
+
+    stated = {"forcing": forcing, "coefficient": (overrides or {}).get("coefficient")}
+    if model is not None:
+        notes = check_problem(observations, model.meta, f"the DGNO checkpoint {ckpt}",
+                              "--ckpt with a DGNO trained on their problem", stated)
+    else:
+        path, source = data_file(observations, data), observations.source.get("file")
+        came = f" ({source})" if source else ""
+        notes = [] if path is None else check_problem(observations, read_meta(path).generator,
+                                                      f"the data file {path}",
+                                                      f"--data with the file they came from{came}", stated)
+    for note in notes:
+        print(f"neurops: note: {note}", file=sys.stderr)
 
 
 def _config(settings: dict[str, Any]) -> InversionConfig:
@@ -119,6 +141,7 @@ def pde(obs: Path, out: Path, data: Path | None = None, prior: str | None = None
     """
     config, overrides = _config(settings), _prior_overrides(prior)
     observations, path, fmt = _prepare(obs, out, figure, no_figure, overwrite, data)
+    _same_problem(observations, data, forcing, overrides)
 
     def invert() -> Any:
         from neurops.inverse import invert_fields
@@ -161,13 +184,17 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
     overwrite : replace ``out`` (and the figure) if they exist.
     """
     config, overrides = _config(settings), _prior_overrides(prior)
+    check_device(device)  # before any work: a device this machine lacks is one line
     observations, path, fmt = _prepare(obs, out, figure, no_figure, overwrite, data, ckpt)
+    _same_problem(observations, data, forcing, overrides)
 
     def invert() -> Any:
         from neurops.inverse import SurrogateForward, estimate_model_error, invert_fields, invert_latent, load_surrogate
         from neurops.inverse.problem import problem_prior, true_solver, validation_pairs
 
         model = load_surrogate(ckpt, map_location=device)
+        if model.dgno is not None:
+            _same_problem(observations, data, forcing, overrides, model, ckpt)
         pairs = validation_pairs(observations, data) if model_error == "auto" else None
         f = forcing if forcing is not None else model.meta.get("forcing")
         check = true_solver(observations, data, f)

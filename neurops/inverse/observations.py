@@ -57,10 +57,13 @@ class Observations:
     coords : ``{dim: [n_dim]}`` node coordinates of the grid for the posterior fields.
     snr_db : signal-to-noise ratio the noise was drawn at (None if unknown).
     truth : optional true fields on the grid, ``{"a": [*spatial], "u": [*spatial]}``.
-    source : provenance (file, split, index, seed...).
+    source : provenance (file, split, index, seed...): ``file`` is the data file's absolute path (in older files,
+        relative to the directory ``invert observe`` ran in) and ``file_relative`` its path relative to the
+        observation file (:func:`neurops.inverse.problem.data_file` looks for both).
     generator : the configuration of the data generator whose solution was observed (the
         ``generator`` record of its data file), if known: it defines the default prior and the
         true solver of an inversion.
+    path : the observation file these were read from (None for observations made in memory).
     """
 
     points: np.ndarray
@@ -71,6 +74,7 @@ class Observations:
     truth: dict[str, np.ndarray] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     generator: dict[str, Any] | None = None
+    path: Path | None = None
 
     def __post_init__(self) -> None:
         self.points = np.asarray(self.points, dtype=np.float64)
@@ -174,8 +178,8 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     coords = {d: data["coords"][d] for d in meta.dims}
     return make_observations(data["outputs"][output_field][index], coords, n_obs, snr_db, seed,
                              a=data["inputs"][input_field][index],
-                             source={"file": str(path), "split": split, "index": int(index), "name": meta.name,
-                                     "forcing": meta.parameters.get("forcing")},
+                             source={"file": str(Path(path).absolute()), "split": split, "index": int(index),
+                                     "name": meta.name, "forcing": meta.parameters.get("forcing")},
                              generator=dict(meta.generator) or None)
 
 
@@ -192,7 +196,7 @@ def write_observations(obs: Observations, path: str | os.PathLike, *, overwrite:
         f.attrs["dims"] = json.dumps(obs.dims)
         f.attrs["noise_std"] = float(obs.noise_std)
         f.attrs["snr_db"] = float("nan") if obs.snr_db is None else float(obs.snr_db)
-        f.attrs["source"] = json.dumps(obs.source, default=str)
+        f.attrs["source"] = json.dumps(_located(obs.source, path), default=str)
         if obs.generator:
             f.attrs["generator"] = json.dumps(obs.generator, default=str)
         f.create_dataset("points", data=obs.points)
@@ -202,6 +206,15 @@ def write_observations(obs: Observations, path: str | os.PathLike, *, overwrite:
         for name, arr in obs.truth.items():
             f.create_dataset(f"truth/{name}", data=np.asarray(arr, dtype=np.float32))
     return path
+
+
+def _located(source: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``source`` with ``file_relative``, the path of an absolute ``file`` relative to the observation file ``path``
+    (so that the data file is found wherever the two are moved together)."""
+    file = source.get("file")
+    if not file or not Path(file).is_absolute():
+        return source
+    return {**source, "file_relative": os.path.relpath(file, path.absolute().parent)}
 
 
 def _json_attr(f: h5py.File, name: str, default: Any) -> Any:
@@ -242,4 +255,4 @@ def read_observations(path: str | os.PathLike) -> Observations:
         snr = float(f.attrs.get("snr_db", np.nan))
         return Observations(f["points"][()], f["values"][()], float(np.asarray(f.attrs["noise_std"]).item()), coords,
                             None if np.isnan(snr) else snr, truth, _json_attr(f, "source", {}),
-                            _json_attr(f, "generator", None))
+                            _json_attr(f, "generator", None), path)

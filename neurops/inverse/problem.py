@@ -9,26 +9,34 @@ supplies pairs ``(a, u)`` for a surrogate's error statistics.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neurops.data.reader import list_splits, read_meta, read_split
-from neurops.errors import ConfigError, DataError
+from neurops.errors import ConfigError, DataError, MissingFileError
 from neurops.inverse.forward import DarcyForward
 from neurops.inverse.observations import Observations
 from neurops.inverse.prior import GRFPrior
 
-__all__ = ["data_file", "problem_generator", "problem_prior", "true_solver", "validation_pairs"]
+__all__ = ["check_problem", "data_file", "problem_generator", "problem_prior", "true_solver", "validation_pairs"]
+
+#: the generator settings that make two records one problem, and the option that states each one instead
+PROBLEM_SETTINGS = {"forcing": "--forcing F", "coefficient": "--prior '{\"coefficient\": ...}'"}
 
 
 def data_file(obs: Observations, data: str | os.PathLike | None = None) -> Path | None:
-    """The problem's data file: ``data`` if given, else the observations' source file if it still exists."""
+    """The problem's data file: ``data`` if given, else the observations' source file if it can be found: its path
+    relative to the observation file (``source["file_relative"]``, or a relative ``source["file"]`` of older
+    files), then ``source["file"]`` as recorded (absolute, or relative to the current directory in older files)."""
     if data is not None:
         return Path(data)
-    source = obs.source.get("file")
-    return Path(source) if source and Path(source).is_file() else None
+    here = obs.path.absolute().parent if obs.path is not None else None
+    candidates = [obs.source.get("file_relative"), obs.source.get("file")]
+    paths = [here / c for c in candidates if c and here is not None] + [Path(c) for c in candidates[1:] if c]
+    return next((p for p in paths if p.is_file()), None)
 
 
 def problem_generator(obs: Observations, data: str | os.PathLike | None = None) -> dict[str, Any] | None:
@@ -39,6 +47,42 @@ def problem_generator(obs: Observations, data: str | os.PathLike | None = None) 
         if generator:
             return dict(generator)
     return dict(obs.generator) if obs.generator else None
+
+
+def check_problem(obs: Observations, other: Mapping[str, Any] | None, what: str, fix: str,
+                  stated: Mapping[str, Any] | None = None) -> list[str]:
+    """Check that ``other`` (the generator record of a data file, a DGNO's record) describes the observations'
+    problem: the settings of :data:`PROBLEM_SETTINGS` both record must be equal, unless the user ``stated`` them
+    (``{"forcing": 2.0}`` from ``--forcing``, ``{"coefficient": ...}`` from ``--prior``).
+
+    Parameters
+    ----------
+    what : ``other`` in words (``"the data file d10.h5"``).
+    fix : the other way out, after stating the problem (``"--data with the file the observations came from"``).
+
+    Returns
+    -------
+    notes : one line per stated setting that replaces differing records.
+
+    Raises
+    ------
+    ConfigError : a setting that differs and is not stated: one line naming both values and the fixes.
+    """
+    mine = {**{"forcing": obs.source.get("forcing")}, **(obs.generator or {})}
+    differ = {k: (mine[k], other[k]) for k in PROBLEM_SETTINGS
+              if other and mine.get(k) is not None and other.get(k) is not None and mine[k] != other[k]}
+    stated = {k: v for k, v in (stated or {}).items() if v is not None}
+    name = f"the observations ({obs.path})" if obs.path is not None else "the observations"
+    notes = [f"{name} were made with {k} {a!r}, {what} with {k} {b!r}; using {k} {stated[k]!r} as given."
+             for k, (a, b) in differ.items() if k in stated]
+    left = {k: ab for k, ab in differ.items() if k not in stated}
+    if left:
+        ours = " and ".join(f"{k} {a!r}" for k, (a, _) in left.items())
+        theirs = " and ".join(f"{k} {b!r}" for k, (_, b) in left.items())
+        options = " and ".join(PROBLEM_SETTINGS[k] for k in left)
+        raise ConfigError(f"{name} were made with {ours}, {what} with {theirs}: they describe different problems. "
+                          f"State the problem yourself ({options}), or pass {fix}.")
+    return notes
 
 
 def _darcy(generator: dict[str, Any] | None) -> bool:
@@ -77,8 +121,20 @@ def true_solver(obs: Observations, data: str | os.PathLike | None = None, forcin
 
 def validation_pairs(obs: Observations, data: str | os.PathLike | None = None, split: str = "val",
                      input_field: str = "a", output_field: str = "u") -> tuple[np.ndarray, np.ndarray] | None:
-    """Validation pairs ``a, u : [N, *spatial]`` on the observations' grid, or None when there are none."""
+    """Validation pairs ``a, u : [N, *spatial]`` on the observations' grid, or None when there are none.
+
+    Raises
+    ------
+    MissingFileError : no ``data`` and the data file the observations record cannot be found.
+    """
     path = data_file(obs, data)
+    recorded = obs.source.get("file")
+    if path is None and recorded:
+        of = obs.path if obs.path is not None else "the observations"
+        raise MissingFileError(f"the data file {recorded} recorded as the source of {of} cannot be found (neither "
+                               "relative to the observation file nor from the current directory), so the surrogate's "
+                               "error statistics are unknown; pass --data FILE (the data file the observations come "
+                               "from) or --model-error off.")
     if path is None or read_meta(path).kind != "operator" or split not in list_splits(path):
         return None
     pairs = read_split(path, split)

@@ -65,15 +65,21 @@ def test_surrogate_inversion_with_an_operator_checkpoint(darcy, obs, tmp_path, c
     assert read_posterior(post_off).method["model_error"] is None
 
 
-def test_dgno_checkpoint_samples_its_latent_space(obs, tmp_path):
+def _dgno(path, forcing):
+    """A DGNO checkpoint for the 9 x 9 problem, trained (as its hyperparameters say) with ``forcing``."""
     kwargs = dict(resolution=[9, 9], latent_dim=4, width=8, depth=2, encoder_hidden=[8])
     torch.manual_seed(0)
     model = build("dgno", **kwargs)
-    torch.save({"neurops": {"model": "dgno", "model_kwargs": kwargs, "forcing": 1.0, "schema_version": 1},
-                "state_dict": {f"net.{k}": v for k, v in model.state_dict().items()}}, tmp_path / "dgno.ckpt")
+    torch.save({"neurops": {"model": "dgno", "model_kwargs": kwargs, "forcing": forcing, "schema_version": 1},
+                "hyper_parameters": {"forcing": forcing},
+                "state_dict": {f"net.{k}": v for k, v in model.state_dict().items()}}, path)
+    return path
+
+
+def test_dgno_checkpoint_samples_its_latent_space(obs, tmp_path):
     post = tmp_path / "post_dgno.h5"
-    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(tmp_path / "dgno.ckpt"), "--out", str(post),
-                 "--no-figure", "--particles", "5", *SHORT]) == 0
+    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(_dgno(tmp_path / "dgno.ckpt", 1.0)), "--out",
+                 str(post), "--no-figure", "--particles", "5", *SHORT]) == 0
     r = read_posterior(post)
     assert r.method["posterior"] == "dgno-latent" and r.method["sampler"] == "pcnl"
     assert r.samples["latent"].shape == (80, 4) and r.method["model_error"]["n_pairs"] == 4
@@ -98,7 +104,8 @@ def inputs(darcy, obs, tmp_path):
     """Copies of the data, the observations (recording that data as their source) and a checkpoint in tmp_path."""
     shutil.copy(darcy, tmp_path / "d.h5")
     with h5py.File(shutil.copy(obs, tmp_path / "o.h5"), "a") as f:
-        f.attrs["source"] = json.dumps({**json.loads(f.attrs["source"]), "file": str(tmp_path / "d.h5")})
+        f.attrs["source"] = json.dumps({**json.loads(f.attrs["source"]), "file": str(tmp_path / "d.h5"),
+                                        "file_relative": "d.h5"})
     (tmp_path / "c.ckpt").write_bytes(b"not read: refused before")
     return tmp_path
 
@@ -168,3 +175,115 @@ def test_a_failed_figure_leaves_no_posterior(obs, tmp_path, monkeypatch, capsys)
     assert main(["invert", "pde", "--obs", str(obs), "--out", str(tmp_path / "p.h5"), *SHORT]) == 2
     assert capsys.readouterr().err == "neurops: error: the figure failed\n"
     assert list(tmp_path.iterdir()) == []  # neither the posterior nor a temporary file: the rerun starts afresh
+
+
+@pytest.fixture(scope="module")
+def fno(darcy, tmp_path_factory):
+    return operator_checkpoint(darcy, tmp_path_factory.mktemp("fno") / "fno.ckpt")
+
+
+def _model_error(obs, ckpt, out):
+    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(ckpt), "--out", str(out), "--no-figure",
+                 "--prior", '{"max_wavenumber": 4}', *SHORT]) == 0
+    return read_posterior(out).method["model_error"]
+
+
+def test_the_observations_find_their_data_file_from_any_directory(darcy, fno, tmp_path, monkeypatch, capsys):
+    (tmp_path / "run").mkdir()
+    shutil.copy(darcy, tmp_path / "run" / "d.h5")
+    monkeypatch.chdir(tmp_path / "run")
+    assert main(["invert", "observe", "--data", "d.h5", "--n-obs", "12", "--out", "obs.h5"]) == 0
+    with h5py.File("obs.h5") as f:
+        source = json.loads(f.attrs["source"])
+    assert (source["file"], source["file_relative"]) == (str(tmp_path / "run" / "d.h5"), "d.h5")
+    here = _model_error("obs.h5", fno, "p1.h5")
+    assert here["n_pairs"] == 4
+    monkeypatch.chdir(tmp_path)  # elsewhere: the same model error
+    assert _model_error("run/obs.h5", fno, "p2.h5") == here
+    # moved together with its data (the absolute path is gone): found relative to the observation file
+    (tmp_path / "run").rename(tmp_path / "moved")
+    assert _model_error("moved/obs.h5", fno, "p3.h5") == here
+    # a file written before observations recorded where their data are: relative to the observation file too
+    with h5py.File("moved/obs.h5", "a") as f:
+        f.attrs["source"] = json.dumps({**source, "file": "d.h5", "file_relative": None})
+    assert _model_error("moved/obs.h5", fno, "p4.h5") == here
+
+
+def test_model_error_auto_without_the_data_file_is_one_error(obs, fno, tmp_path, monkeypatch, capsys):
+    lone = shutil.copy(obs, tmp_path / "obs.h5")
+    with h5py.File(lone, "a") as f:
+        f.attrs["source"] = json.dumps({**json.loads(f.attrs["source"]), "file": "gone.h5", "file_relative": None})
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["invert", "surrogate", "--obs", "obs.h5", "--ckpt", str(fno), "--out", "p.h5", *SHORT]) == 2
+    assert capsys.readouterr().err == (
+        "neurops: error: the data file gone.h5 recorded as the source of obs.h5 cannot be found (neither relative to "
+        "the observation file nor from the current directory), so the surrogate's error statistics are unknown; pass "
+        "--data FILE (the data file the observations come from) or --model-error off.\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["obs.h5"]
+    assert main(["invert", "surrogate", "--obs", "obs.h5", "--ckpt", str(fno), "--out", "p.h5", "--no-figure",
+                 "--model-error", "off", *SHORT]) == 0
+    assert read_posterior("p.h5").method["model_error"] is None
+
+
+@pytest.mark.parametrize("name, message", [
+    ("foo", "device 'foo' is not a torch device name (cpu, cuda, cuda:1, mps...); use --device cpu."),
+    ("cuda", "device 'cuda' is not available here (torch finds no CUDA GPU); use --device cpu."),
+], ids=["foo", "cuda"])
+def test_a_device_this_machine_lacks_is_one_line_not_a_corrupt_checkpoint(obs, fno, name, message, tmp_path,
+                                                                          monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--out", str(tmp_path / "p.h5"),
+                 "--device", name, *SHORT]) == 2
+    assert capsys.readouterr().err == f"neurops: error: {message}\n" and list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def darcy10(tmp_path_factory):
+    """The data of another problem than ``obs``'s: forcing 10 and piecewise coefficients."""
+    path = tmp_path_factory.mktemp("darcy10") / "d10.h5"
+    return generate_darcy(DarcyConfig(n_train=2, n_val=2, n_test=1, resolution=9, coefficient="piecewise",
+                                      forcing=10.0, seed=0), path, workers=1, progress=False)
+
+
+MADE = "neurops: error: the observations ({obs}) were made with "
+
+
+@pytest.mark.parametrize("mode", ["pde", "surrogate"])
+def test_data_of_another_problem_is_refused_unless_the_problem_is_stated(obs, darcy, darcy10, fno, mode, tmp_path,
+                                                                         capsys):
+    run = ["invert", mode, "--obs", str(obs), *(["--ckpt", str(fno)] if mode == "surrogate" else []), "--data",
+           str(darcy10), "--no-figure", *SHORT]
+    assert main([*run, "--out", str(tmp_path / "p.h5")]) == 2
+    assert capsys.readouterr().err == (
+        f"{MADE.format(obs=obs)}forcing 1.0 and coefficient 'lognormal', the data file {darcy10} with forcing 10.0 "
+        f"and coefficient 'piecewise': they describe different problems. State the problem yourself (--forcing F and "
+        f"--prior '{{\"coefficient\": ...}}'), or pass --data with the file they came from ({darcy}).\n")
+    assert main([*run, "--out", str(tmp_path / "p.h5"), "--forcing", "1"]) == 2  # the coefficient still differs
+    assert capsys.readouterr().err.startswith(f"{MADE.format(obs=obs)}coefficient 'lognormal', the data file ")
+    assert list(tmp_path.iterdir()) == []
+    # stated: the user's values win, with a note each
+    stated = ["--forcing", "2", "--prior", '{"coefficient": "lognormal"}']
+    assert main([*run, "--out", str(tmp_path / "p.h5"), *stated]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [f"neurops: note: the observations ({obs}) were made with forcing 1.0, the data file {darcy10} "
+                     "with forcing 10.0; using forcing 2.0 as given.",
+                     f"neurops: note: the observations ({obs}) were made with coefficient 'lognormal', the data file "
+                     f"{darcy10} with coefficient 'piecewise'; using coefficient 'lognormal' as given."]
+    r = read_posterior(tmp_path / "p.h5")
+    assert r.method["prior"]["coefficient"] == "lognormal"
+    assert mode == "surrogate" or r.method["forward"]["forcing"] == 2.0
+
+
+def test_a_dgno_of_another_forcing_is_refused_unless_the_forcing_is_stated(obs, tmp_path, capsys):
+    ckpt = _dgno(tmp_path / "dgno10.ckpt", 10.0)
+    run = ["invert", "surrogate", "--obs", str(obs), "--ckpt", str(ckpt), "--out", str(tmp_path / "p.h5"),
+           "--no-figure", "--particles", "5", *SHORT]
+    assert main(run) == 2
+    assert capsys.readouterr().err == (
+        f"{MADE.format(obs=obs)}forcing 1.0, the DGNO checkpoint {ckpt} with forcing 10.0: they describe different "
+        "problems. State the problem yourself (--forcing F), or pass --ckpt with a DGNO trained on their problem.\n")
+    assert not (tmp_path / "p.h5").exists()
+    assert main([*run, "--forcing", "1"]) == 0
+    assert f"neurops: note: the observations ({obs}) were made with forcing 1.0, the DGNO checkpoint {ckpt} with " \
+           "forcing 10.0; using forcing 1.0 as given." in capsys.readouterr().err

@@ -24,6 +24,7 @@ from neurops.data.metadata import DatasetMeta
 from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
+from neurops.utils.device import check_device
 from neurops.utils.seeding import sample_seeds
 
 InitialCondition = Callable[[np.random.Generator], np.ndarray]
@@ -173,7 +174,7 @@ def generate_periodic(
     if extra and "test" not in splits:
         raise ConfigError("test_resolutions need test samples; set n_test >= 1.")
     strides = nested_strides(solver_resolution, [resolution, *extra])
-    device_t = _device(device)
+    device_t = check_device(device)
     shard = shard or Shard(0, 1)
     plan, sizes = _plan(splits, resolution, extra, shard, batch_size)
     seeds = sample_seeds(seed, sum(splits.values()))
@@ -207,16 +208,6 @@ def _check_settings(layout: str, batch_size: int, time: np.ndarray) -> None:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
     if layout == "operator" and len(time) < 2:
         raise ConfigError("the operator layout maps the first frame to the last; record at least two times.")
-
-
-def _device(device: str) -> torch.device:
-    """The solver's device, or one ``ConfigError`` if this machine has none of that kind."""
-    try:
-        device_t = torch.device(device)
-        torch.empty(0, device=device_t)
-    except (RuntimeError, AssertionError) as err:
-        raise ConfigError(f"device {device!r} is not available here ({err}); use --device cpu.") from err
-    return device_t
 
 
 def _write_frames(writer: H5Writer, plan: list[tuple[str, int, range, int]], lo: int, frames: np.ndarray,

@@ -118,3 +118,16 @@ def test_dataset_card_recipes_are_valid_configs():
         assert str(options["out"]).startswith("data/ns_"), name
         nus.add(cfg.nu)
     assert {1e-3, 1e-4, 1e-5} <= nus
+
+
+@pytest.mark.parametrize("name, message", [
+    ("foo", "device 'foo' is not a torch device name (cpu, cuda, cuda:1, mps...); use --device cpu."),
+    ("cuda", "device 'cuda' is not available here (torch finds no CUDA GPU); use --device cpu."),
+], ids=["foo", "cuda"])
+def test_a_device_this_machine_lacks_is_one_line_and_writes_nothing(name, message, tmp_path, monkeypatch, capsys):
+    from neurops.cli import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["data", "generate", "navier_stokes", "--device", name, "--n-train", "1", "--n-val", "0",
+                 "--n-test", "0", "--out", str(tmp_path / "ns.h5"), "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"neurops: error: {message}\n" and list(tmp_path.iterdir()) == []

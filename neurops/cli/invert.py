@@ -156,7 +156,7 @@ def pde(obs: Path, out: Path, data: Path | None = None, prior: str | None = None
 
 
 def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
-              space: Literal["latent", "prior"] = "latent", prior: str | None = None, forcing: float | None = None,
+              space: Literal["latent", "prior"] | None = None, prior: str | None = None, forcing: float | None = None,
               model_error: Literal["auto", "off"] = "auto", device: str = "cpu", figure: Path | None = None,
               no_figure: bool = False, overwrite: bool = False, **settings: Any) -> int:
     """Sample the posterior of the coefficient behind the observations through a trained operator.
@@ -172,7 +172,8 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
     out : the posterior file to write.
     data : the problem's Darcy data file: its generator gives the prior and the true solver, its val
         split the surrogate's error statistics (default: the file the observations were made from).
-    space : for a DGNO: sample its latent space or the prior's coefficients through it.
+    space : for a DGNO: sample its latent space (default) or the prior's coefficients through it; other
+        operators always sample the prior's coefficients.
     prior : JSON object overriding the prior of a (coefficient, alpha, tau, sigma, a_high, a_low,
         resolution, max_wavenumber); by default the data generator's GRF prior.
     forcing : right-hand side f of the true solver (default: the data generator's).
@@ -195,6 +196,8 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
         model = load_surrogate(ckpt, map_location=device)
         if model.dgno is not None:
             _same_problem(observations, data, forcing, overrides, model, ckpt)
+        else:
+            _refuse_dgno_options(ckpt, model.name, space, settings)
         pairs = validation_pairs(observations, data) if model_error == "auto" else None
         f = forcing if forcing is not None else model.meta.get("forcing")
         check = true_solver(observations, data, f)
@@ -211,6 +214,19 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
                              errors=[error], check=check)[0]
 
     return _write(invert, obs, out, (path, fmt), overwrite)
+
+
+def _refuse_dgno_options(ckpt: Path, name: str, space: str | None, settings: dict[str, Any]) -> None:
+    """Options only a DGNO checkpoint uses, given for another operator: refused, not silently ignored."""
+    from neurops.inverse import InversionConfig
+
+    defaults = InversionConfig()
+    given = (["space"] if space == "latent" else []) + [
+        n for n in DGNO_SETTINGS if n in settings and settings[n] != getattr(defaults, n)]
+    if given:
+        flags = ", ".join("--" + SETTING_OPTIONS.get(n, n).replace("_", "-") for n in given)
+        raise ConfigError(f"{flags} only apply to a DGNO checkpoint, and {ckpt} holds a {name}, which is sampled "
+                          "through the prior's coefficients: drop them.")
 
 
 def _write(invert: Any, obs: Path, out: Path, figure: tuple[Path | None, str | None], overwrite: bool) -> int:

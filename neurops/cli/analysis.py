@@ -22,6 +22,7 @@ from neurops.dynamics.analyze import analyze_model
 from neurops.dynamics.evaluate import read_series, spectrum_smoothing
 from neurops.errors import ConfigError, OutputExistsError
 from neurops.utils.io import atomic_path, check_output_folder
+from neurops.utils.seeding import check_seed
 from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
 
 _OUTPUTS = ("analysis.json", "attractor.png", "power_spectra.png", "symbolic_graph.png")
@@ -65,6 +66,7 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     -------
     The report written to ``analysis.json`` (:func:`neurops.dynamics.analyze.format_analysis` prints it).
     """
+    check_seed(seed)
     task = load(ckpt, "dynamics", command="neurops dsr analyze")[1]
     meta = task.record
     if task.members and member is None:

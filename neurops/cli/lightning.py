@@ -42,6 +42,7 @@ from neurops.cli.progress import progress_callback
 from neurops.errors import CheckpointError, ConfigError, NeuropsError
 from neurops.tasks.base import Task
 from neurops.tasks.callbacks import LastCheckpoint, _RunFolderCheckpoint, run_checkpoint_dir
+from neurops.utils.seeding import check_seed
 from neurops.utils.signature import init_parameters
 
 #: parent of the default run folders (``runs/<config name>``)
@@ -74,9 +75,8 @@ def default_loggers(root: str | Path) -> list[Logger]:
 def _check_run_values(cfg: Any) -> None:
     """Values Lightning takes without a check and fails on later, with a traceback from inside the run."""
     seed = cfg.get("seed_everything")
-    if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= 2**32 - 1:
-        raise ConfigError(f"seed_everything must be between 0 and 2**32 - 1 (4294967295), got {seed}; give e.g. "
-                          "--seed_everything 0 (true: a random seed).")
+    if isinstance(seed, int) and not isinstance(seed, bool):  # true or null: a random seed
+        check_seed(seed, "seed_everything", "--seed_everything", bits=32, note=" (true: a random seed)")
     every = (cfg.get("trainer") or {}).get("check_val_every_n_epoch")
     if isinstance(every, int) and every < 1:
         raise ConfigError(f"check_val_every_n_epoch must be a positive integer or null, got {every}; "

@@ -26,7 +26,7 @@ from neurops.data.reader import read_meta
 from neurops.errors import ConfigError
 from neurops.kernels import check_modes
 from neurops.utils.io import atomic_path, check_output_folder
-from neurops.utils.seeding import seed_everything
+from neurops.utils.seeding import check_seed, seed_everything
 from neurops.viz.fields import plot_prediction
 
 #: the model the quickstart trains -> the shipped config of its run (CPU-sized settings)
@@ -90,6 +90,7 @@ def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_
         except ValueError as exc:
             raise ConfigError(f"--resolution {resolution} is too coarse for the {model}'s {max(modes)} Fourier "
                               f"modes ({exc}); use --resolution {2 * max(modes) + 1} or more.") from exc
+    check_seed(seed, bits=32)  # it is also the run's seed_everything, which Lightning takes below 2**32
     t0 = time.perf_counter()
     seed_everything(seed)
     data = _dataset(out, n_train, n_test, resolution, test_resolution, seed, workers)

@@ -33,6 +33,7 @@ import numpy as np
 
 from neurops.errors import ConfigError, DataError
 from neurops.metrics.spectra import check_smoothing
+from neurops.utils.seeding import check_seed
 
 #: the metrics reported per model (``pe`` does not depend on the initial condition)
 METRICS = ("d_stsp", "d_h", "pe", "lambda_max")
@@ -70,6 +71,7 @@ class EvaluationSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_seed(self.seed)
         positive = {"n_bins": self.n_bins, "starts": self.starts, "lyapunov_steps": self.lyapunov_steps,
                     "lyapunov_starts": self.lyapunov_starts, "pe_steps": self.pe_steps}
         bad = {k: v for k, v in positive.items() if v < 1}

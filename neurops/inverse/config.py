@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from neurops.errors import ConfigError
+from neurops.utils.seeding import check_seed
 
 __all__ = ["SAMPLERS", "InversionConfig", "Sampler"]
 
@@ -80,6 +81,7 @@ class InversionConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_seed(self.seed)
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"sampler {self.sampler!r} is unknown; use one of {list(SAMPLERS)}.")
         if self.n_chains < 2:

@@ -13,7 +13,6 @@ resolution); :func:`observe` evaluates a solution at the observation points.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from neurops.errors import ConfigError, DataError
 from neurops.physics.weak_form import sample_field
 from neurops.solvers.linear.differentiable import diffusion_solve
 from neurops.solvers.linear.diffusion import FACE_MEANS
+from neurops.solvers.pde.darcy import check_forcing
 
 __all__ = ["DarcyForward", "SurrogateForward", "observe", "subsample"]
 
@@ -76,12 +76,8 @@ class DarcyForward:
             raise ConfigError(f"face mean {mean!r} is unknown; use one of {list(FACE_MEANS)}.")
         if not 0 < rtol < 1:
             raise ConfigError(f"rtol must be in (0, 1), got {rtol}.")
-        if not math.isfinite(forcing) or forcing == 0:
-            raise ConfigError(f"forcing {forcing} cannot identify the coefficient: "
-                              + ("with f = 0 the pressure u is 0 for every coefficient, so the observations say "
-                                 "nothing about a" if forcing == 0 else "it must be a finite number")
-                              + "; pass the forcing the observed data were generated with (--forcing).")
-        self.forcing, self.mean, self.rtol, self.dtype = float(forcing), mean, float(rtol), dtype
+        self.forcing = check_forcing(forcing, "pass the forcing the observed data were generated with (--forcing)")
+        self.mean, self.rtol, self.dtype = mean, float(rtol), dtype
 
     @classmethod
     def from_generator(cls, generator: Mapping[str, Any], **overrides: Any) -> DarcyForward:

@@ -9,7 +9,9 @@ file with the documented fields (``points``, ``values``, ``noise_std``, ``dims``
 read too.
 
 Noise follows DGNO [1]_: for a signal-to-noise ratio ``SNR`` in dB,
-``sigma = sqrt(mean(u_obs^2) / 10^(SNR / 10))``.
+``sigma = sqrt(mean(u_obs^2) / 10^(SNR / 10))``. SNRs above 313 dB (a noise below the float64
+rounding of the values) and below ``-10 log10(M)`` dB (all ``M`` observations together carry less
+signal than one noise variance) are refused.
 
 References
 ----------
@@ -35,6 +37,7 @@ from neurops.data.records import OBSERVATIONS_KIND, decode_dims, open_record, re
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import DataError, MissingFileError, SchemaError
 from neurops.utils.io import atomic_path
+from neurops.utils.seeding import check_seed
 
 __all__ = [
     "Observations",
@@ -136,19 +139,44 @@ def make_observations(u: np.ndarray, coords: dict[str, np.ndarray], n_obs: int, 
         candidates = np.flatnonzero(inner)
     if not 1 <= n_obs <= candidates.size:
         raise DataError(f"n_obs must be between 1 and {candidates.size} (the eligible grid nodes), got {n_obs}.")
-    rng = np.random.default_rng(seed)
+    _check_snr(snr_db, n_obs)
+    rng = np.random.default_rng(check_seed(seed))
     chosen = np.sort(rng.choice(candidates, size=n_obs, replace=False))
     clean = u.reshape(-1)[chosen]
-    sigma = float(np.sqrt(np.mean(clean**2) / 10 ** (snr_db / 10)))
-    if not sigma > 0:
+    with np.errstate(over="ignore", under="ignore"):
+        sigma = float(np.sqrt(np.mean(clean**2) / 10 ** (snr_db / 10)))
+    if not sigma > 0 and not np.any(clean):
         raise DataError("the observed values are all zero, so an SNR-based noise level is undefined; "
                         "observe other points or another sample.")
+    if not np.finfo(np.float64).tiny <= sigma < np.inf:
+        raise DataError(f"the noise std of the observed values (RMS {np.sqrt(np.mean(clean**2)):.3g}) at snr_db "
+                        f"{snr_db:g} is {sigma:.3g}, not a normal float64; rescale u to values near 1.")
     values = clean + sigma * rng.standard_normal(n_obs)
     truth = {"u": u.astype(np.float32)}
     if a is not None:
         truth["a"] = np.asarray(a, dtype=np.float32)
     src = {"seed": int(seed), "n_obs": int(n_obs), **(source or {})}
     return Observations(mesh[chosen], values, sigma, dict(coords), float(snr_db), truth, src, generator)
+
+
+#: highest SNR in dB: noise at the float64 rounding of the values, 20 log10(1 / eps) = 313.08 dB (rounded down)
+MAX_SNR_DB = 313.0
+
+
+def _check_snr(snr_db: float, n_obs: int) -> None:
+    """Refuse SNRs whose noise cannot be added to the values (above :data:`MAX_SNR_DB`: it is below their
+    rounding) or drowns the signal of all ``n_obs`` observations together (below ``-10 log10(n_obs)`` dB: their
+    summed squared signal is under one noise variance, so the data cannot tell u from 0)."""
+    low = float(np.ceil(-100 * np.log10(n_obs)) / 10) + 0.0  # -10 log10(n_obs), rounded up to 0.1 dB (+0.0: not -0.0)
+    if isinstance(snr_db, bool) or not isinstance(snr_db, (int, float)) or not np.isfinite(snr_db):
+        raise DataError(f"snr_db must be a finite number of dB, got {snr_db!r}; DGNO uses 25.")
+    if snr_db > MAX_SNR_DB:
+        raise DataError(f"snr_db {snr_db:g} is above {MAX_SNR_DB:.1f} dB: a noise std below 2.2e-16 times the values' "
+                        f"RMS is lost in their float64 rounding; give at most {MAX_SNR_DB:.1f} (DGNO uses 25).")
+    if snr_db < low:
+        raise DataError(f"snr_db {snr_db:g} is below {low:.1f} dB, the least for {n_obs} observations: all of them "
+                        f"together would carry less signal than one noise variance and could not tell u from 0; "
+                        f"give at least {low:.1f} or observe more points (DGNO uses 25).")
 
 
 def observations_from_file(path: str | os.PathLike, split: str = "test", index: int = 0, *, n_obs: int = 100,
@@ -171,7 +199,10 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     data = read_split(path, split)
     for group, name in (("inputs", input_field), ("outputs", output_field)):
         if name not in data[group]:
-            raise DataError(f"{path} split {split!r} has no {group} field {name!r}; it has {list(data[group])}.")
+            raise DataError(f"{path} split {split!r} has no {group} field {name!r} (the observed pair is inputs/"
+                            f"{input_field} -> outputs/{output_field}); it has inputs {list(data['inputs'])} and "
+                            f"outputs {list(data['outputs'])}: name its fields a and u (`neurops data convert ... "
+                            "--input-key a --output-key u`), or in Python pass input_field and output_field.")
     n = data["inputs"][input_field].shape[0]
     if not -n <= index < n:
         raise DataError(f"{path} split {split!r} has {n} samples; index {index} is out of range.")

@@ -107,6 +107,8 @@ class GRFPrior:
             raise ConfigError(f"unknown prior setting(s) {unknown}; known: {sorted(names)}.")
         if "resolution" not in values:
             raise ConfigError("a prior needs its grid: give 'resolution' (nodes per axis).")
+        for key, value in values.items():
+            _check_setting(key, value)
         return cls(**dict(values))
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,6 +194,26 @@ class GRFPrior:
         """``n`` prior draws of the coefficients, ``[n, dim]``."""
         draw_on = generator.device if generator is not None else device
         return torch.randn((n, self.dim), generator=generator, dtype=dtype, device=draw_on).to(device)
+
+
+#: settings whose values are whole numbers (the others but ``coefficient`` are real numbers)
+_INTEGER_SETTINGS = ("resolution", "ndim", "max_wavenumber")
+#: an example value of each numeric setting, for the messages
+_EXAMPLES = {"resolution": 17, "ndim": 2, "max_wavenumber": 8, "alpha": 2, "tau": 3, "sigma": 1, "a_high": 12,
+             "a_low": 3}
+
+
+def _check_setting(key: str, value: Any) -> None:
+    """Refuse a prior setting of the wrong type (a string, a boolean, a fraction where a count goes): one line
+    naming the key, its value and the type wanted; ``sigma`` and ``max_wavenumber`` may be None."""
+    if key == "coefficient" or (value is None and key in ("sigma", "max_wavenumber")):
+        return
+    integer = key in _INTEGER_SETTINGS
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds) or not np.isfinite(value):
+        wanted = "a whole number" if integer else "a finite number"
+        raise ConfigError(f"prior setting {key!r} must be {wanted}, got {value!r} ({type(value).__name__}); "
+                          f"give e.g. --prior '{{\"{key}\": {_EXAMPLES.get(key, 3)}}}'.")
 
 
 @functools.lru_cache(maxsize=16)

@@ -30,6 +30,7 @@ import torch
 
 from neurops.errors import ConfigError
 from neurops.physics.weak_form import QuadratureBatch, darcy_weak_residual, mixed_darcy_residual, sample_field
+from neurops.solvers.pde.darcy import check_forcing
 
 __all__ = ["DarcyProblem", "DarcyResiduals", "LatentSolutionModel"]
 
@@ -79,8 +80,8 @@ class DarcyProblem:
             raise ConfigError(f"unknown interpolation {self.interpolation!r}; choose 'nearest' or 'linear'.")
         if self.top_k < 0:
             raise ConfigError(f"top_k must be >= 0, got {self.top_k}.")
-        if not math.isfinite(self.forcing):
-            raise ConfigError(f"forcing must be a finite number, got {self.forcing}.")
+        self.forcing = check_forcing(self.forcing, "pass the forcing of the problem's data (--model.forcing to train "
+                                     "a DGNO, --forcing to invert)")
         if self.residual_weight is not None and not self.residual_weight > 0:
             raise ConfigError(f"residual_weight must be > 0 (None: the default), got {self.residual_weight}.")
 

@@ -27,6 +27,7 @@ from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
 from typing_extensions import override
 
+from neurops.data.reader import read_meta
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.field import relative_lp
 from neurops.models.dgno import DGNO
@@ -136,6 +137,32 @@ class GenerativeOperatorTask(Task):
                 raise ConfigError("the DGNO resolution is unknown: pass model_kwargs.resolution or train with a "
                                   "GenerativeDataModule.")
             self._build(dm.spatial_shape)
+        for path in dict.fromkeys(getattr(dm, name) for name in ("train_path", "eval_path") if hasattr(dm, name)):
+            self._check_physics(path)
+
+    def _check_physics(self, path: Any) -> None:
+        """Refuse a data file whose recorded Darcy generator had another forcing, or (for the two-phase decoder)
+        other coefficient values, than the task; files without such a record (converted data) are taken as
+        they are."""
+        generator = read_meta(path).generator
+        if generator.get("name") != "darcy" or self.net is None:
+            return
+        ours: dict[str, Any] = {"forcing": float(self.hparams.forcing)}
+        if self.net.a_likelihood == "bernoulli":  # the decoder draws a in {a_low, a_high}: the data's two phases
+            ours.update(coefficient="piecewise", a_low=self.net.a_low, a_high=self.net.a_high)
+        theirs = {k: generator.get(k) for k in ours}
+        if theirs.get("coefficient", "piecewise") != "piecewise":  # a lognormal file's a_low, a_high mean nothing
+            ours.pop("a_low"), ours.pop("a_high")
+        differ = [k for k, v in ours.items() if theirs[k] is not None and theirs[k] != v]  # None: not recorded
+        if not differ:
+            return
+        options = {"forcing": "forcing", "coefficient": "model_kwargs.a_likelihood", "a_low": "model_kwargs.a_low",
+                   "a_high": "model_kwargs.a_high"}
+        model = " ".join(f"--model.{options[k]} {'gaussian' if k == 'coefficient' else theirs[k]}" for k in differ)
+        data = " ".join(f"--{k.replace('_', '-')} {ours[k]}" for k in differ)
+        raise ConfigError(f"{path} was generated with {', '.join(f'{k} {theirs[k]}' for k in differ)}, but this "
+                          f"DGNO's physics has {', '.join(f'{k} {ours[k]}' for k in differ)}: pass {model}, or data "
+                          f"generated with `neurops data generate darcy ... {data}`.")
 
     @override
     def forward(self, a: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,22 @@ def test_dgno_config_fits_through_the_cli(tmp_path, monkeypatch):
     assert list((tmp_path / "runs").rglob("*.ckpt"))
 
 
+def test_dgno_config_refuses_data_of_other_physics_before_training(tmp_path, monkeypatch, capsys):
+    # a forcing-1 file with a in {3, 12} used to train and test silently under the config's forcing 10, a in {5, 10}
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "generate", "darcy", "--resolution", "9", "--n-train", "4", "--n-val", "2", "--n-test", "2",
+                 "--workers", "1", "--no-progress", "--out", "darcy.h5"]) == 0
+    capsys.readouterr()
+    assert main(["fit", "--config", "dgno_darcy_piecewise", "--data.train_path", "darcy.h5", "--data.eval_path",
+                 "darcy.h5", "--trainer.max_epochs", "1", "--trainer.default_root_dir", "runs"]) == 2
+    assert capsys.readouterr().err == (
+        "neurops: error: darcy.h5 was generated with forcing 1.0, a_low 3.0, a_high 12.0, but this DGNO's physics has "
+        "forcing 10.0, a_low 5.0, a_high 10.0: pass --model.forcing 1.0 --model.model_kwargs.a_low 3.0 "
+        "--model.model_kwargs.a_high 12.0, or data generated with `neurops data generate darcy ... --forcing 10.0 "
+        "--a-low 5.0 --a-high 10.0`.\n")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_misspelled_init_arg_is_named(tmp_path, capsys):
     cfg = yaml.safe_load(resolve_config("dgno_darcy_piecewise").read_text())
     cfg["model"]["init_args"]["w_pdee"] = 1.0

@@ -81,7 +81,8 @@ def test_generate_checks_seed_and_output_before_generating(tmp_path, capsys, mon
     monkeypatch.setattr(darcy, "darcy_samples", never)
     base = ["data", "generate", "darcy", "--n-train", "4", "--workers", "1", "--no-progress"]
     assert main([*base, "--seed", "-1", "--out", str(tmp_path / "x.h5")]) == 2
-    assert "seed must be an integer in [0, 2^63)" in capsys.readouterr().err
+    assert capsys.readouterr().err == ("neurops: error: seed must be an integer between 0 and 2**63 - 1 "
+                                       "(9223372036854775807), got -1; give e.g. --seed 0.\n")
     assert main([*base, "--out", str(tmp_path), "--overwrite"]) == 2
     assert "is a directory" in capsys.readouterr().err
     assert sorted(tmp_path.iterdir()) == []

@@ -324,3 +324,12 @@ def test_neurops_test_on_a_dsr_run_names_the_dsr_commands(trained, capsys: pytes
     from neurops.checkpoints import KINDS
 
     assert "neurops test" not in KINDS["neurops.tasks.dynamics.DynamicsTask"].commands
+
+
+@pytest.mark.parametrize("command", ["analyze", "evaluate"])
+def test_a_negative_seed_is_one_line(command, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # numpy's ValueError "expected non-negative integer" used to come as a traceback
+    out = ["--out", str(tmp_path / "out")] if command == "analyze" else ["--data", "d.h5"]
+    assert main(["dsr", command, "--ckpt", "m.ckpt", *out, "--seed", "-3"]) == 2
+    assert capsys.readouterr().err == ("neurops: error: seed must be an integer between 0 and 2**63 - 1 "
+                                       "(9223372036854775807), got -3; give e.g. --seed 0.\n")

@@ -302,3 +302,24 @@ def test_dgno_options_for_another_operator_are_refused_not_ignored(obs, fno, arg
     assert list(tmp_path.iterdir()) == []
     assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--out", str(out), "--space", "prior",
                  "--no-figure", *SHORT]) == 0  # what an operator checkpoint does anyway
+
+
+@pytest.mark.parametrize("args, message", [
+    (["observe", "--data", "{data}", "--n-obs", "12", "--snr-db", "1e6"], "snr_db 1e+06 is above 313.0 dB: "),
+    (["observe", "--data", "{data}", "--n-obs", "12", "--snr-db", "-1000"], "snr_db -1000 is below -10.7 dB, "),
+    (["observe", "--data", "{data}", "--n-obs", "12", "--seed", "-3"], "seed must be an integer between 0 "),
+    (["pde", "--obs", "{obs}", "--seed", "99999999999999999999999", *SHORT], "seed must be an integer between 0 "),
+    (["pde", "--obs", "{obs}", "--prior", '{{"tau": "x"}}', *SHORT], "prior setting 'tau' must be a finite number, "
+                                                                     "got 'x' (str); "),
+    (["pde", "--obs", "{obs}", "--prior", '{{"alpha": true}}', *SHORT], "prior setting 'alpha' must be a finite "
+                                                                        "number, got True (bool); "),
+    (["pde", "--obs", "{obs}", "--prior", '{{"resolution": "17"}}', *SHORT], "prior setting 'resolution' must be a "
+                                                                             "whole number, got '17' (str); "),
+])
+def test_bad_values_are_one_line_and_write_nothing(darcy, obs, tmp_path, capsys, args, message):
+    # they used to be an OverflowError, ValueErrors and TypeErrors, or (-1000 dB, alpha true) taken silently
+    args = [a.format(data=darcy, obs=obs) for a in args]
+    assert main(["invert", *args, "--out", str(tmp_path / "x.h5")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"neurops: error: {message}") and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

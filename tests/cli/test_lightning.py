@@ -117,10 +117,10 @@ def test_a_failed_run_leaves_no_stub_folder(operator_file, tmp_path, capsys):
     ("--trainer.check_val_every_n_epoch", "0", "check_val_every_n_epoch must be a positive integer or null, got 0; "
      "--trainer.check_val_every_n_epoch N validates after every N-th epoch (to train without validation: "
      "--data.val_split null)."),
-    ("--seed_everything", "-5", "seed_everything must be between 0 and 2**32 - 1 (4294967295), got -5; give e.g. "
-     "--seed_everything 0 (true: a random seed)."),
-    ("--seed_everything", str(2**32), "seed_everything must be between 0 and 2**32 - 1 (4294967295), got 4294967296; "
+    ("--seed_everything", "-5", "seed_everything must be an integer between 0 and 2**32 - 1 (4294967295), got -5; "
      "give e.g. --seed_everything 0 (true: a random seed)."),
+    ("--seed_everything", str(2**32), "seed_everything must be an integer between 0 and 2**32 - 1 (4294967295), got "
+     "4294967296; give e.g. --seed_everything 0 (true: a random seed)."),
 ])
 def test_values_lightning_fails_on_inside_the_run_are_one_line_before_it(option, value, line, operator_file, tmp_path,
                                                                         capsys):

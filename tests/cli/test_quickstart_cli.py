@@ -15,6 +15,8 @@ def test_bad_settings_are_refused_before_the_data_are_generated(tmp_path, capsys
     cases = [(["--epochs", "0"], "--epochs must be >= 1"), (["--batch-size", "0"], "--batch-size must be >= 1"),
              (["--lr", "-1"], "--lr must be a finite learning rate > 0"), (["--lr", "inf"], "invalid float value"),
              (["--workers", "0"], "workers must be a whole number >= 1"),
+             (["--seed", str(2**32)], "seed must be an integer between 0 and 2**32 - 1 (4294967295), got 4294967296; "
+                                      "give e.g. --seed 0."),  # Lightning refused it after the data were made
              (["--out", str(tmp_path / "file.txt")], "is a file; the quickstart writes a folder")]
     for extra, message in cases:
         argv = ["quickstart", "--out", str(tmp_path / "qs"), "--n-train", "4", "--n-test", "2", *extra]

@@ -135,3 +135,5 @@ def test_dgno_latent_posterior(tmp_path):
     assert r.metrics["rel_l2_u_map"] < 0.3 * prior_error  # the MAP moves towards the model's own solution
     with pytest.raises(ConfigError, match="Gauss-Newton"):
         invert_latent(model, obs, InversionConfig(sampler="gpcn"))
+    with pytest.raises(ConfigError, match=r"forcing must be a finite number other than 0 .* got 0.0"):
+        invert_latent(model, obs, config, forcing=0.0)  # as DarcyForward: it used to be taken

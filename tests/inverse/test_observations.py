@@ -4,7 +4,7 @@ import pytest
 
 from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
-from neurops.errors import DataError, SchemaError
+from neurops.errors import ConfigError, DataError, SchemaError
 from neurops.inverse import (
     Observations,
     make_observations,
@@ -66,6 +66,53 @@ def test_observations_from_a_labelled_file(tmp_path):
         observations_from_file(tmp_path / "d.h5", "test", 5)
     with pytest.raises(DataError, match="no outputs field 'p'"):
         observations_from_file(tmp_path / "d.h5", "test", 0, output_field="p")
+
+
+def test_a_file_with_other_field_names_is_told_what_to_do(tmp_path):
+    coords, a, u = _fields(9)
+    with H5Writer(tmp_path / "c.h5", DatasetMeta(kind="operator", name="toy", dims=("x", "y"))) as w:
+        w.add_split("test", coords=coords, inputs={"coeff": a[None].astype(np.float32)},
+                    outputs={"sol": u[None].astype(np.float32)})
+    with pytest.raises(DataError) as err:
+        observations_from_file(tmp_path / "c.h5", n_obs=5)
+    assert str(err.value) == (
+        f"{tmp_path / 'c.h5'} split 'test' has no inputs field 'a' (the observed pair is inputs/a -> outputs/u); it "
+        "has inputs ['coeff'] and outputs ['sol']: name its fields a and u (`neurops data convert ... --input-key a "
+        "--output-key u`), or in Python pass input_field and output_field.")
+    obs = observations_from_file(tmp_path / "c.h5", n_obs=5, input_field="coeff", output_field="sol")
+    assert np.allclose(obs.truth["a"], a)
+
+
+@pytest.mark.parametrize("snr_db, message", [
+    (1e6, "snr_db 1e+06 is above 313.0 dB: a noise std below 2.2e-16 times the values' RMS is lost in their float64 "
+          "rounding; give at most 313.0 (DGNO uses 25)."),
+    (313.1, "snr_db 313.1 is above 313.0 dB: a noise std below 2.2e-16 times the values' RMS is lost in their "
+            "float64 rounding; give at most 313.0 (DGNO uses 25)."),
+    (-1000, "snr_db -1000 is below -14.7 dB, the least for 30 observations: all of them together would carry less "
+            "signal than one noise variance and could not tell u from 0; give at least -14.7 or observe more points "
+            "(DGNO uses 25)."),
+    (float("nan"), "snr_db must be a finite number of dB, got nan; DGNO uses 25."),
+    (True, "snr_db must be a finite number of dB, got True; DGNO uses 25."),
+])
+def test_snr_outside_the_range_a_noise_std_means_something_is_refused(snr_db, message):
+    # 1e6 used to overflow (OverflowError), -1000 gave a noise std of 4e48
+    coords, _, u = _fields()
+    with pytest.raises(DataError) as err:
+        make_observations(u, coords, 30, snr_db, seed=0)
+    assert str(err.value) == message
+
+
+def test_snr_at_the_ends_of_the_range_gives_a_finite_positive_noise():
+    coords, _, u = _fields()
+    for snr_db in (313.0, -14.7):
+        sigma = make_observations(u, coords, 30, snr_db, seed=0).noise_std
+        assert 0 < sigma < np.inf
+
+
+def test_a_negative_seed_is_one_clear_error():
+    coords, _, u = _fields()
+    with pytest.raises(ConfigError, match=r"seed must be an integer between 0 and 2\*\*63 - 1 .*got -3"):
+        make_observations(u, coords, 30, 25.0, seed=-3)
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path):

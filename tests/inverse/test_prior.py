@@ -56,3 +56,26 @@ def test_bad_priors_get_clear_errors():
         GRFPrior.from_generator({"name": "burgers"})
     with pytest.raises(DataError, match="modes"):
         GRFPrior(resolution=9).field(torch.zeros(3))
+
+
+@pytest.mark.parametrize("key, value, wanted", [
+    ("tau", "x", "a finite number"),
+    ("alpha", True, "a finite number"),
+    ("a_low", None, "a finite number"),
+    ("tau", float("inf"), "a finite number"),
+    ("resolution", "17", "a whole number"),
+    ("resolution", 17.0, "a whole number"),
+    ("max_wavenumber", 2.5, "a whole number"),
+])
+def test_prior_settings_of_the_wrong_type_are_one_line_naming_key_value_and_type(key, value, wanted):
+    # '{"tau": "x"}' and '{"resolution": "17"}' used to be TypeErrors, '{"alpha": true}' was alpha = 1
+    example = {"tau": 3, "alpha": 2, "a_low": 3, "resolution": 17, "max_wavenumber": 8}[key]
+    with pytest.raises(ConfigError) as err:
+        GRFPrior.from_dict({"resolution": 9, key: value})
+    assert str(err.value) == (f"prior setting {key!r} must be {wanted}, got {value!r} ({type(value).__name__}); "
+                              f"give e.g. --prior '{{\"{key}\": {example}}}'.")
+
+
+def test_prior_settings_take_integers_for_reals_and_none_where_it_means_the_default():
+    prior = GRFPrior.from_dict({"resolution": np.int64(9), "tau": 4, "sigma": None, "max_wavenumber": None})
+    assert prior.tau == 4 and prior.sigma is None and prior.resolution == 9

@@ -177,9 +177,12 @@ def test_sampler_is_seeded_and_darcy_problem_validates():
         DarcyProblem(interpolation="cubic")
     with pytest.raises(ConfigError, match="top_k"):
         DarcyProblem(top_k=-1)
-    for bad in (float("nan"), float("inf")):
-        with pytest.raises(ConfigError, match="forcing must be a finite number"):
+    for bad in (float("nan"), float("inf"), 0.0):  # 0 too: u = 0 whatever a (it used to be taken)
+        with pytest.raises(ConfigError) as err:
             DarcyProblem(forcing=bad)
+        assert str(err.value) == (f"forcing must be a finite number other than 0 (with f = 0 the pressure u is 0 for "
+                                  f"every coefficient a, so u says nothing about a), got {bad}; pass the forcing of "
+                                  f"the problem's data (--model.forcing to train a DGNO, --forcing to invert).")
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(ConfigError, match="residual_weight must be > 0"):
             DarcyProblem(residual_weight=bad)

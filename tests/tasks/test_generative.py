@@ -1,5 +1,7 @@
+import json
 from pathlib import Path
 
+import h5py
 import lightning as L
 import pytest
 import torch
@@ -102,6 +104,61 @@ def test_bad_configurations_raise_clear_errors(darcy_files, tmp_path):
     task = GenerativeOperatorTask(model_kwargs=TINY)
     with pytest.raises(Exception, match="not built yet"):
         task(torch.zeros(1, 1, 9, 9))
+
+
+@pytest.fixture(scope="module")
+def other_physics(tmp_path_factory) -> dict[str, Path]:
+    """Labelled files of the generator's defaults (forcing 1, a in {3, 12}) and of a lognormal coefficient."""
+    root = tmp_path_factory.mktemp("other")
+    files = {"default": DarcyConfig(n_train=4, n_val=2, n_test=2, resolution=9, seed=0),
+             "lognormal": DarcyConfig(n_train=4, n_val=2, n_test=2, resolution=9, coefficient="lognormal",
+                                      forcing=10.0, seed=0)}
+    return {k: generate_darcy(c, root / f"{k}.h5", workers=1, progress=False) for k, c in files.items()}
+
+
+@pytest.mark.parametrize("role", ["eval", "train"])
+def test_data_of_other_physics_are_refused_at_setup(darcy_files, other_physics, role, tmp_path):
+    # the data recorded forcing 1 and a in {3, 12}, the task forcing 10 and a in {5, 10}: it trained silently
+    coef, lab = darcy_files
+    other = other_physics["default"]
+    dm = GenerativeDataModule(coef, other) if role == "eval" else GenerativeDataModule(other, lab)
+    task = GenerativeOperatorTask(model_kwargs=TINY, n_particles=10, n_quad_per_axis=5)
+    with pytest.raises(ConfigError) as err:
+        _trainer(tmp_path, 1).fit(task, dm)
+    assert str(err.value) == (
+        f"{other} was generated with forcing 1.0, a_low 3.0, a_high 12.0, but this DGNO's physics has forcing 10.0, "
+        "a_low 5.0, a_high 10.0: pass --model.forcing 1.0 --model.model_kwargs.a_low 3.0 --model.model_kwargs.a_high "
+        "12.0, or data generated with `neurops data generate darcy ... --forcing 10.0 --a-low 5.0 --a-high 10.0`.")
+    assert task.global_step == 0
+    task = GenerativeOperatorTask(model_kwargs={**TINY, "a_low": 3.0, "a_high": 12.0}, forcing=1.0, n_particles=10,
+                                  n_quad_per_axis=5)
+    _trainer(tmp_path, 1).fit(task, GenerativeDataModule(other, other))  # the physics of the data: taken
+
+
+def test_a_two_phase_decoder_is_refused_on_a_lognormal_coefficient(darcy_files, other_physics, tmp_path):
+    coef, _ = darcy_files
+    other = other_physics["lognormal"]
+    task = GenerativeOperatorTask(model_kwargs=TINY, n_particles=10, n_quad_per_axis=5)
+    with pytest.raises(ConfigError) as err:
+        _trainer(tmp_path, 1).fit(task, GenerativeDataModule(coef, other))
+    assert str(err.value) == (
+        f"{other} was generated with coefficient lognormal, but this DGNO's physics has coefficient piecewise: pass "
+        "--model.model_kwargs.a_likelihood gaussian, or data generated with `neurops data generate darcy ... "
+        "--coefficient piecewise`.")
+
+
+def test_files_without_a_generator_record_are_taken_as_they_are(darcy_files, other_physics, tmp_path):
+    from neurops.data.reader import read_meta
+
+    coef, _ = darcy_files
+    converted = tmp_path / "converted.h5"  # forcing 1, a in {3, 12}, but no record of it
+    converted.write_bytes(other_physics["default"].read_bytes())
+    with h5py.File(converted, "a") as f:  # as `neurops data convert` writes it: its converter, no Darcy record
+        f.attrs["generator"] = json.dumps({"converter": "arrays"})
+    assert read_meta(converted).generator == {"converter": "arrays"}
+    task = GenerativeOperatorTask(model_kwargs=TINY, n_particles=10, n_quad_per_axis=5)
+    _trainer(tmp_path, 1).fit(task, GenerativeDataModule(coef, converted))
+    assert task.global_step > 0
 
 
 @pytest.mark.parametrize("name", ["dgno_darcy_piecewise", "dgno_darcy_smooth"])

@@ -4,9 +4,11 @@ import io
 import random
 
 import numpy as np
+import pytest
 import torch
 
-from neurops.utils.seeding import rng_states, seed_everything, set_rng_states
+from neurops.errors import ConfigError
+from neurops.utils.seeding import check_seed, rng_states, seed_everything, set_rng_states
 
 
 def test_saved_random_states_load_with_weights_only_and_restore_every_generator():
@@ -18,3 +20,16 @@ def test_saved_random_states_load_with_weights_only_and_restore_every_generator(
     buffer.seek(0)
     set_rng_states(torch.load(buffer, weights_only=True))
     assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == draws
+
+
+@pytest.mark.parametrize("seed", [-3, 2**63, 10**23, True, 1.0, "0"])
+def test_check_seed_refuses_what_numpy_or_torch_cannot_take(seed):
+    with pytest.raises(ConfigError) as err:
+        check_seed(seed)
+    assert str(err.value) == (f"seed must be an integer between 0 and 2**63 - 1 (9223372036854775807), got {seed!r}; "
+                              "give e.g. --seed 0.")
+
+
+def test_check_seed_takes_the_whole_range():
+    assert check_seed(0) == 0 and check_seed(2**63 - 1) == 2**63 - 1
+    assert check_seed(2**32 - 1, bits=32) == 2**32 - 1

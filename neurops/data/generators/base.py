@@ -22,6 +22,7 @@ from neurops.data.shards import Shard
 from neurops.errors import ConfigError
 from neurops.registry import Registry
 from neurops.utils.io import check_output_path
+from neurops.utils.seeding import check_seed
 
 GeneratorFn = Callable[..., Path]
 
@@ -51,8 +52,8 @@ class GeneratorSpec:
         if unknown:
             raise ConfigError(f"generator {self.name!r} has no option(s) {unknown}; valid: {sorted(names)}.")
         seed = values.get("seed")
-        if seed is not None and not (isinstance(seed, int) and 0 <= seed < 2**63):
-            raise ConfigError(f"seed must be an integer in [0, 2^63), got {seed!r}; pass e.g. --seed 0.")
+        if seed is not None:
+            check_seed(seed)
         return self.config_cls(**values)
 
     def generate(self, config: Any, out: str | os.PathLike, *, workers: int = 2, progress: bool = True,

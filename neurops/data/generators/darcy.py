@@ -48,7 +48,7 @@ from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
 from neurops.solvers.linear.diffusion import FACE_MEANS
-from neurops.solvers.pde.darcy import DARCY_METHODS, solve_darcy
+from neurops.solvers.pde.darcy import DARCY_METHODS, check_forcing, solve_darcy
 
 #: split name -> the first spawn-key entry of its samples' seeds
 SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
@@ -135,9 +135,7 @@ class DarcyConfig:
                               f"{self.fine_factor} and {self.fine_resolution}.")
         if not 0 < self.rtol < 1:
             raise ConfigError(f"rtol must be in (0, 1), got {self.rtol}.")
-        if not (math.isfinite(self.forcing) and self.forcing != 0):
-            raise ConfigError(f"forcing must be a finite number other than 0 (f = 0 gives u = 0 for every "
-                              f"coefficient), got {self.forcing}.")
+        check_forcing(self.forcing, "give e.g. --forcing 1")
         fine_resolution_for(self.all_resolutions, self.fine_resolution, self.fine_factor)  # nesting check
 
     @property

@@ -20,6 +20,7 @@ References
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,6 +31,20 @@ import scipy.sparse.linalg as spla
 from neurops.errors import ConfigError, DataError, SolverError
 from neurops.solvers.linear.diffusion import FACE_MEANS, FaceMean
 from neurops.solvers.pde.diffusion_fd import diffusion_matrix, interior
+
+
+def check_forcing(forcing: float, fix: str) -> float:
+    """``forcing`` as a float if it can identify the coefficient of ``-div(a grad u) = f``: finite and not 0
+    (with ``f = 0``, ``u = 0`` for every ``a``); else one :class:`ConfigError` ending with ``fix``.
+
+    The one check of the Darcy forcing of the generator, the true solver of an inversion and DGNO's physics.
+    """
+    if isinstance(forcing, bool) or not isinstance(forcing, (int, float)) or not math.isfinite(forcing) \
+            or forcing == 0:
+        raise ConfigError(f"forcing must be a finite number other than 0 (with f = 0 the pressure u is 0 for every "
+                          f"coefficient a, so u says nothing about a), got {forcing!r}; {fix}.")
+    return float(forcing)
+
 
 DarcyMethod = Literal["auto", "direct", "amg"]
 DARCY_METHODS: tuple[str, ...] = ("auto", "direct", "amg")

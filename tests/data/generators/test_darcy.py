@@ -47,7 +47,7 @@ def test_resolutions_that_cannot_nest_suggest_valid_ones():
         ({"face_mean": "geometric"}, "face_mean"),
         ({"a_low": 0.0}, "a_high and a_low"),
         ({"resolution": 2}, ">= 3 nodes"),
-        ({"forcing": 0.0}, "f = 0 gives u = 0"),
+        ({"forcing": 0.0}, "with f = 0 the pressure u is 0"),
         ({"forcing": float("nan")}, "forcing must be a finite number"),
     ],
 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,19 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 HELPERS = frozenset({"__init__", "__main__", "runner", "common", "dsr_common", "lightning_runs"})
 """Modules of ``benchmarks/`` that hold shared code, not a benchmark."""
+
+
+def results_dir(text: str) -> Path:
+    """``--results-dir``, checked when the options are parsed, before any measurement: a folder (made if missing)
+    that can be written, not a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give a folder for the result files (made if missing)")
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text} cannot be made or written here ({existing} is not writable); "
+                                         "give a folder you can write")
+    return path
 
 
 def benchmark_parser(description: str | None, quick: str | None) -> argparse.ArgumentParser:
@@ -41,7 +55,7 @@ def benchmark_parser(description: str | None, quick: str | None) -> argparse.Arg
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     if quick is not None:
         parser.add_argument("--quick", action="store_true", help=quick)
-    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
+    parser.add_argument("--results-dir", type=results_dir, default=RESULTS_DIR,
                         help="folder of the result files <name>.json and <name>.md (default: %(default)s)")
     return parser
 
@@ -63,9 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the benchmarks and what each measures")
-    run = sub.add_parser("run", help="run one benchmark", add_help=False)
+    run = sub.add_parser("run", help="run one benchmark", add_help=False,
+                         usage="python -m benchmarks run NAME [options]   (`run NAME --help`: its options)")
     run.add_argument("name", help="benchmark name (see `list`)")
     run.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's options (--quick, --results-dir, ...)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"] and argv[1:2] in ([], ["-h"], ["--help"]):  # help of `run` itself (no benchmark named)
+        print("usage: python -m benchmarks run NAME [options]\n\nRun one benchmark: `python -m benchmarks list` "
+              "names them, `python -m benchmarks run NAME --help` shows the options of one.")
+        return 0 if argv[1:2] else 2
     args = parser.parse_args(argv)
     names = benchmark_names()
     if args.command == "list":

@@ -13,7 +13,7 @@ from typing import Any
 
 from neurops.errors import ModelError
 
-__all__ = ["check_sizes", "per_axis"]
+__all__ = ["check_sizes", "per_axis", "reference_grid"]
 
 
 def _whole(value: Any) -> int | None:
@@ -46,4 +46,23 @@ def per_axis(model: str, name: str, value: Any, *, example: str, minimum: int = 
     if not 1 <= len(entries) <= 3 or any(v is None or v < minimum for v in entries):
         raise ModelError(f"{model}: {name} is one whole number >= {minimum} per spatial axis, for 1, 2 or 3 axes, e.g. "
                          f"{example}; got {value!r}.")
+    return tuple(int(v) for v in entries if v is not None)
+
+
+def reference_grid(model: str, value: Any, ndim: int) -> tuple[int, ...] | None:
+    """``reference_resolution``: ``None`` (grid units) or one point count >= 2 per spatial axis.
+
+    Text is refused with the fix: on the command line, ``null`` inside ``--model.model_kwargs.*`` arrives as the
+    text ``'None'``, which once was read as the point counts ``['N', 'o', 'n', 'e']``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise ModelError(f"{model}: reference_resolution={value!r} is text, not point counts; give one number per "
+                         f"axis (e.g. {[64] * ndim}), or null in a config file or in the whole --model.model_kwargs "
+                         "(e.g. --model.model_kwargs '{\"preset\": \"darcy\", \"reference_resolution\": null}').")
+    entries = [_whole(v) for v in value] if isinstance(value, Sequence) else []
+    if len(entries) != ndim or any(v is None or v < 2 for v in entries):
+        raise ModelError(f"{model}: reference_resolution={value!r} needs one point count >= 2 per spatial axis "
+                         f"({ndim}), e.g. {[64] * ndim}, or null (grid units).")
     return tuple(int(v) for v in entries if v is not None)

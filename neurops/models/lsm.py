@@ -37,7 +37,7 @@ from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 from neurops.layers.latent_spectral import LatentSpectralBlock, crop, pad_to_multiple
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.resample import coarser, on_grid, resample
-from neurops.models.arguments import check_sizes, per_axis
+from neurops.models.arguments import check_sizes, per_axis, reference_grid
 from neurops.models.registry import Presets, register
 
 __all__ = ["LSM", "PRESETS"]
@@ -99,14 +99,12 @@ def _checked_patch(patch_size: int | Sequence[int], ndim: int | None, num_scales
 def _checked_grid(reference_resolution: Sequence[int] | None, boundary: BoundaryLike,
                   d: int) -> tuple[tuple[int, ...] | None, tuple[BoundaryMode, ...]]:
     """The reference grid (points per axis, or ``None``) and the boundary mode per axis of a ``d``-axis LSM."""
-    if reference_resolution is not None and len(reference_resolution) != d:
-        raise ModelError(f"reference_resolution={list(reference_resolution)} needs one point count per spatial "
-                         f"axis ({d}).")
+    grid = reference_grid("LSM", reference_resolution, d)
     try:
         boundary_modes = resolve_boundary(boundary, d)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"invalid LSM boundary: {exc}") from exc
-    return (None if reference_resolution is None else tuple(int(r) for r in reference_resolution)), boundary_modes
+    return grid, boundary_modes
 
 
 @register("lsm")

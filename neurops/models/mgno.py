@@ -48,6 +48,7 @@ from neurops.layers.multigrid import (
     parse_smoothing,
 )
 from neurops.layers.resample import coarser, on_grid
+from neurops.models.arguments import reference_grid
 from neurops.models.registry import Presets, register
 
 #: Paper configurations (``MGNO.from_preset(name)``, or ``preset: name`` in a model's kwargs).
@@ -173,14 +174,7 @@ class MGNO(Presets, nn.Module):
         # channels-last layouts exist for 4D and 5D tensors only
         self.channels_last = bool(channels_last) and ndim in (2, 3)
 
-        if reference_resolution is not None and len(reference_resolution) != ndim:
-            raise ModelError(
-                f"reference_resolution={list(reference_resolution)} needs one point count per "
-                f"spatial dimension ({ndim})"
-            )
-        self.reference_resolution = (
-            None if reference_resolution is None else tuple(int(r) for r in reference_resolution)
-        )
+        self.reference_resolution = reference_grid("MgNO", reference_resolution, ndim)
         #: how predictions behave on another grid (read by ``neurops predict``)
         self.resolution_behaviour = "fixed_grid" if reference_resolution is None else "function_space"
 

@@ -164,6 +164,9 @@ def save_results(name: str, settings: Mapping[str, Any], rows: list[dict[str, An
                  results_dir: str | Path, details: Mapping[str, Any] | None = None) -> Path:
     """Write ``<results_dir>/<name>.json`` and ``<name>.md`` atomically; return the JSON path.
 
+    A run with ``settings["quick"]`` is saved as ``<name>_quick`` (unless ``name`` ends so already), so that a
+    small run never replaces the full-size results of its benchmark.
+
     Parameters
     ----------
     name:
@@ -180,6 +183,8 @@ def save_results(name: str, settings: Mapping[str, Any], rows: list[dict[str, An
     details:
         Further numbers of the run (raw timings, per-epoch curves, ratios), by name.
     """
+    if settings.get("quick") and not name.endswith("_quick"):
+        name = f"{name}_quick"  # a --quick run never replaces the full-size results the docs quote
     out_dir = Path(results_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {

@@ -29,6 +29,37 @@ def test_unknown_benchmark_is_one_error_line_with_a_suggestion(capsys):
     assert err.count("\n") == 1 and "no benchmark named 'darcy_fn'" in err and "did you mean 'darcy_fno'" in err
 
 
+@pytest.mark.parametrize("argv, status", [(["run", "--help"], 0), (["run", "-h"], 0), (["run"], 2)])
+def test_run_without_a_benchmark_shows_how_to_name_one(argv, status, capsys):
+    """``run --help`` used to fail with "the following arguments are required: name, options"."""
+    assert runner.main(argv) == status
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m benchmarks run NAME [options]\n") and "run NAME --help" in out
+
+
+def test_a_results_dir_that_is_a_file_is_refused_before_any_measurement(tmp_path, capsys):
+    """It used to fail in save_results, after the whole benchmark had run, with a FileExistsError traceback."""
+    mine = tmp_path / "afile"
+    mine.write_text("mine")
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["run", "darcy_datagen", "--quick", "--results-dir", str(mine)])
+    assert exit_info.value.code == 2 and mine.read_text() == "mine"
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == (f"python -m benchmarks run darcy_datagen: error: argument --results-dir: {mine} is a file; give a "
+                   "folder for the result files (made if missing)")
+
+
+def test_spectral_conv_times_the_triton_path_on_gpus_only():
+    """On CPU tensors the triton path runs only in Triton's interpreter: the benchmark crashed on it without
+    TRITON_INTERPRET=1 (and took seconds a call with it)."""
+    import torch
+
+    from benchmarks.spectral_conv import timed_paths
+    from neurops.kernels.spectral import PATHS
+
+    assert timed_paths(torch.zeros(1)) == [p for p in PATHS if p != "triton"] and "fft" in timed_paths(torch.zeros(1))
+
+
 @pytest.mark.parametrize("name", runner.benchmark_names())
 def test_every_benchmark_takes_the_shared_options(name, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -40,7 +71,7 @@ def test_every_benchmark_takes_the_shared_options(name, capsys):
 def test_tiny_benchmark_writes_one_result(tmp_path):
     argv = ["--quick", "--repeat", "1", "--members", "2", "--only-ensembles", "--results-dir", str(tmp_path)]
     assert runner.main(["run", "dsr_training_speed", *argv]) == 0
-    record = json.loads((tmp_path / "dsr_training_speed.json").read_text())
+    record = json.loads((tmp_path / "dsr_training_speed_quick.json").read_text())
     assert record["schema"] == 2 and record["command"] == "python -m benchmarks run dsr_training_speed " + " ".join(
         argv)
     assert record["settings"]["quick"] is True and record["settings"]["repeat"] == 1
@@ -55,8 +86,8 @@ def test_tiny_benchmark_writes_one_result(tmp_path):
         assert row["seeds per unit time"] == pytest.approx(2 * one / min(fused, auto))
     raw = record["details"]["ensembles"][rows[0]["setting"]]["median_s"]
     assert 1e3 * raw["one model"] == pytest.approx(rows[0]["one model ms"])
-    md = (tmp_path / "dsr_training_speed.md").read_text()
-    assert md.startswith("# dsr_training_speed\n") and "| setting | one model ms |" in md
+    md = (tmp_path / "dsr_training_speed_quick.md").read_text()
+    assert md.startswith("# dsr_training_speed_quick\n") and "| setting | one model ms |" in md
 
 
 def test_module_entry_point_runs_from_a_checkout_without_path_edits():

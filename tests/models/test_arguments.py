@@ -73,3 +73,20 @@ def test_an_unknown_spectral_path_is_refused_when_the_model_is_built() -> None:
 
     with pytest.raises(ConfigError, match="unknown spectral-convolution path 'bogus'"):
         build("fno", modes=[4, 4], width=8, spectral_path="bogus")
+
+
+@pytest.mark.parametrize("name", ["mgno", "lsm"])
+def test_reference_resolution_is_point_counts_or_null(name: str) -> None:
+    """On the command line ``null`` inside model_kwargs arrives as the text 'None', which was read as the point
+    counts ['N', 'o', 'n', 'e'] and then refused as the wrong number of axes."""
+    model = {"mgno": "MgNO", "lsm": "LSM"}[name]
+    base = {"mgno": {"width": 4, "levels": 2}, "lsm": SMALL["lsm"][0]}[name]
+    with pytest.raises(ModelError, match=rf"^{model}: reference_resolution='None' is text, not point counts; give one "
+                                         r"number per axis \(e\.g\. \[64, 64\]\), or null in a config file"):
+        build(name, **{**base, "reference_resolution": "None"})
+    for bad in ([33], [33, 1], [33.5, 33]):
+        with pytest.raises(ModelError, match=rf"^{model}: reference_resolution=.* needs one point count >= 2 per "
+                                             r"spatial axis \(2\), e\.g\. \[64, 64\], or null \(grid units\)\.$"):
+            build(name, **{**base, "reference_resolution": bad})
+    assert build(name, **{**base, "reference_resolution": [33, 33]}).reference_resolution == (33, 33)
+    assert build(name, **{**base, "reference_resolution": None}).reference_resolution is None

@@ -155,5 +155,5 @@ def test_reference_resolution_runs_the_backbone_on_the_training_grid():
     x8 = x16[..., ::2, ::2][..., :8, :8]  # 8 nodes: coarser, the whole model runs on the 16-node grid
     torch.testing.assert_close(ref(x8), resample(grid(resample(x8, (16, 16))), (8, 8)))
     assert grid.resolution_behaviour == "fixed_grid" and ref.resolution_behaviour == "function_space"
-    with pytest.raises(ModelError, match="one point count per"):
+    with pytest.raises(ModelError, match="one point count >= 2 per"):
         _small(1, 1, reference_resolution=[16])

@@ -58,21 +58,21 @@ def test_save_results_writes_one_schema_and_the_markdown_header(tmp_path):
     path = save_results("demo", {"quick": True, "out": tmp_path, "ckpt": [tmp_path / "a.ckpt", tmp_path / "b.ckpt"]},
                         rows, markdown_table(rows), tmp_path / "res", details={"raw": [1.0, 2.0]})
     record = json.loads(path.read_text())
-    assert path == tmp_path / "res" / "demo.json"
+    assert path == tmp_path / "res" / "demo_quick.json"  # a --quick run never replaces the full-size results
     assert set(record) == {"schema", "name", "date", "command", "git", "machine", "versions", "settings", "rows",
                            "details"}
-    assert record["schema"] == SCHEMA == 2 and record["name"] == "demo"
+    assert record["schema"] == SCHEMA == 2 and record["name"] == "demo_quick"
     # paths stored as text, also inside a list option
     assert record["settings"] == {"quick": True, "out": str(tmp_path),
                                   "ckpt": [str(tmp_path / "a.ckpt"), str(tmp_path / "b.ckpt")]}
     assert record["rows"] == rows and record["details"] == {"raw": [1.0, 2.0]}
     assert record["versions"]["torch"] and record["versions"]["numpy"] and record["machine"]["cpu_count"] >= 1
     assert set(record["git"]) == {"commit", "dirty"}
-    md = (tmp_path / "res" / "demo.md").read_text()
+    md = (tmp_path / "res" / "demo_quick.md").read_text()
     commit = record["git"]["commit"]
-    assert md.startswith("# demo\n") and (commit[:12] if commit else "Commit: unknown") in md
+    assert md.startswith("# demo_quick\n") and (commit[:12] if commit else "Commit: unknown") in md
     assert md.rstrip().endswith("| b | 3 |")
-    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["demo.json", "demo.md"]  # no temporaries
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["demo_quick.json", "demo_quick.md"]  # no tmp
 
 
 def test_timers_measure_each_call_and_interleave():

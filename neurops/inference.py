@@ -31,7 +31,8 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
 
     Parameters
     ----------
-    ckpt : checkpoint written by ``neurops fit`` (an operator or rollout task).
+    ckpt : checkpoint of an operator task written by ``neurops fit`` (a rollout task's checkpoint is refused:
+        its model maps ``t_in`` frames to the next ones, which this one-step operator file cannot hold).
     data : neurops HDF5 file with the input fields (any resolution).
     out : the predictions file to write (an ``operator`` file: inputs copied, outputs predicted).
     splits : splits to predict (default: all).
@@ -50,7 +51,7 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     twice = sorted({s for s in splits if splits.count(s) > 1})
     if twice:
         raise ConfigError(f"--splits names {twice} more than once; name each split once.")
-    _, task = load(ckpt, ("operator", "rollout"), command="neurops predict")
+    _, task = load(ckpt, "operator", command="neurops predict")
     fields = task.data_fields or {}
     out_names = fields.get("outputs") or [f"y{i}" for i in range(task.hparams.model_kwargs["out_channels"])]
     meta = replace(source, kind="operator", name=f"{source.name}-predictions", shard=None, neurops_version="",

@@ -59,7 +59,7 @@ def test_every_task_checkpoint_rebuilds_the_same_task(kind, tmp_path):
     ("dynamics", ("operator", "rollout"), "neurops predict", "neurops dsr evaluate"),
     ("generative", ("operator", "rollout"), "neurops predict", "neurops invert"),
     ("operator", "dynamics", "neurops dsr evaluate", "neurops predict"),
-    ("rollout", "generative", "neurops invert", "neurops predict"),
+    ("rollout", "generative", "neurops invert", "neurops test"),
 ])
 def test_a_checkpoint_given_to_the_wrong_command_says_what_it_is(kind, takes, command, says, tmp_path):
     path = save(TASKS[kind](), tmp_path / "m.ckpt")
@@ -75,6 +75,8 @@ def test_the_commands_name_the_kind_of_a_wrong_checkpoint(operator_file, lorenz6
     out = str(tmp_path / "p.h5")
     for argv, kind in ((["predict", "--ckpt", str(dsr), "--data", str(operator_file), "--out", out], "dynamics"),
                        (["predict", "--ckpt", str(dgno), "--data", str(operator_file), "--out", out], "generative"),
+                       (["predict", "--ckpt", str(save(TASKS["rollout"](), tmp_path / "ns.ckpt")), "--data",
+                         str(operator_file), "--out", out], "rollout"),  # once taken, then no file could fit it
                        (["dsr", "evaluate", "--ckpt", str(fno), "--data", str(lorenz63_file)], "operator"),
                        (["test", "--config", "darcy_fno", "--data.path", str(operator_file), "--ckpt_path", str(dsr),
                          "--trainer.default_root_dir", str(tmp_path / "runs")], "dynamics")):

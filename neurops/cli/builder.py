@@ -202,7 +202,7 @@ def parser_for(command: Command, prog: str) -> Any:
 
     sources = list(command.signature) or [command.run]
     description = _sentence(command.description or _first_paragraph(sources[0]) or command.help)
-    parser = ArgumentParser(prog=prog, description=description, exit_on_error=False,
+    parser = ArgumentParser(prog=prog, description=description, exit_on_error=False, allow_abbrev=False,
                             formatter_class=_help_formatter())
     parser.add_argument("--config", action=ActionConfigFile,
                         help="YAML file of options, keys as the parameters are named (e.g. n_train: 10); "

@@ -8,6 +8,7 @@ dataset recipe), ``convert FORMAT`` the converter's (:data:`neurops.data.externa
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def _converters() -> dict[str, Command]:
     from neurops.data.external import CONVERTERS
 
     return {name: Command(_convert(name), signature=[converter], positional=["src"],
-                          help=(converter.__doc__ or name).strip().splitlines()[0])
+                          help=" ".join(inspect.cleandoc(converter.__doc__ or name).split("\n\n", 1)[0].split()))
             for name, converter in CONVERTERS.items()}
 
 

@@ -333,3 +333,21 @@ def test_a_negative_seed_is_one_line(command, tmp_path: Path, capsys: pytest.Cap
     assert main(["dsr", command, "--ckpt", "m.ckpt", *out, "--seed", "-3"]) == 2
     assert capsys.readouterr().err == ("neurops: error: seed must be an integer between 0 and 2**63 - 1 "
                                        "(9223372036854775807), got -3; give e.g. --seed 0.\n")
+
+
+def test_evaluate_refuses_member_instead_of_reading_it_as_member_state(trained, capsys: pytest.CaptureFixture) -> None:
+    """argparse's prefix matching read ``--member 5`` as ``--member-state 5`` and named an option never typed."""
+    data, ckpt, _ = trained
+    assert main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--member", "5"]) == 2
+    assert capsys.readouterr().err == ("neurops: error: neurops dsr evaluate: unrecognized option --member: evaluate "
+                                       "has no option(s) ['member'] (it is an option of `neurops dsr analyze`); see "
+                                       "`neurops dsr evaluate --help`.\n")
+
+
+def test_every_generator_describes_itself_in_a_whole_sentence() -> None:
+    """The help list showed the first physical line of a docstring: 'Kuramoto-Sivashinsky ...; arguments as for'."""
+    from neurops.data.generators import GENERATORS
+
+    assert get_generator("kuramoto_sivashinsky").description == (
+        'Kuramoto-Sivashinsky trajectories (dims ["x"], periodic, field u [N, T, X]); arguments as for lorenz63.')
+    assert all(get_generator(name).description.endswith(".") for name in GENERATORS)

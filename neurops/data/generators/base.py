@@ -37,8 +37,9 @@ class GeneratorSpec:
 
     @property
     def description(self) -> str:
-        doc = (self.fn.__doc__ or self.config_cls.__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else self.name
+        """The first paragraph of the generator's docstring, on one line (its help text)."""
+        doc = inspect.cleandoc(self.fn.__doc__ or self.config_cls.__doc__ or "")
+        return " ".join(doc.split("\n\n", 1)[0].split()) if doc else self.name
 
     @property
     def shardable(self) -> bool:

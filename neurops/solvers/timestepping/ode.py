@@ -89,8 +89,9 @@ def integrate(f: VectorField, x0: np.ndarray, dt: float, n_steps: int, *, method
             out[:, i - transient] = x
         if progress is not None and (i + 1) % 1000 == 0:
             progress(1000)
-        for _ in range(substeps):
-            x = stepper.step(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is the one error below, not numpy warnings
+            for _ in range(substeps):
+                x = stepper.step(x)
         if not np.isfinite(x).all():
             raise SolverError(f"the ODE solution blew up (NaN/Inf) after {i + 1} samples; reduce dt or "
                               "increase substeps.")

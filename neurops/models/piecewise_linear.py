@@ -275,7 +275,8 @@ class PiecewiseLinearRNN(nn.Module):
         On the forced units (:meth:`forcing_mask`) these are the teacher signals.
         """
         if x.shape[-1] != self.obs_dim:
-            raise ModelError(f"observations have {x.shape[-1]} variables, the model expects obs_dim={self.obs_dim}.")
+            raise ModelError(f"observations have {x.shape[-1]} variables, the model expects obs_dim={self.obs_dim}; "
+                             f"give it data of the system it was trained on ({self.obs_dim} variables).")
         if self.observation == "affine":
             return x @ torch.linalg.pinv(self.B).mT
         if self.latent_dim > self.obs_dim:

@@ -60,6 +60,16 @@ def test_spectral_conv_times_the_triton_path_on_gpus_only():
     assert timed_paths(torch.zeros(1)) == [p for p in PATHS if p != "triton"] and "fft" in timed_paths(torch.zeros(1))
 
 
+def test_spectral_conv_refuses_grids_too_small_for_its_modes_before_any_timing(tmp_path, capsys):
+    """--grids 16 used to end in a ModelError traceback from the first case."""
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["run", "spectral_conv", "--grids", "16", "--results-dir", str(tmp_path / "res")])
+    assert exit_info.value.code == 2 and not (tmp_path / "res").exists()
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "python -m benchmarks run spectral_conv: error: --grids [16]: every grid needs at least 32 points per side "
+        "for the 16 Fourier modes per axis measured; use e.g. --grids 32 64.")
+
+
 @pytest.mark.parametrize("name", runner.benchmark_names())
 def test_every_benchmark_takes_the_shared_options(name, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -154,7 +154,8 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
 def test_bad_alrnn_p_and_wrong_obs_dim() -> None:
     with pytest.raises(ModelError, match="n_relu"):
         build("alrnn", obs_dim=3, latent_dim=3, n_relu=4)
-    with pytest.raises(ModelError, match="obs_dim=3"):
+    with pytest.raises(ModelError, match=r"^observations have 4 variables, the model expects obs_dim=3; give it data "
+                                         r"of the system it was trained on \(3 variables\)\.$"):  # it named no fix
         build("plrnn", obs_dim=3, latent_dim=3).infer_latent(torch.zeros(2, 4))
 
 

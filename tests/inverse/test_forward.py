@@ -67,3 +67,12 @@ def test_darcy_forward_refuses_a_forcing_that_cannot_identify_the_coefficient(fo
     assert str(err.value) == (f"forcing must be a finite number other than 0 (with f = 0 the pressure u is 0 for every "
                               f"coefficient a, so u says nothing about a), got {forcing}; pass the forcing the "
                               f"observed data were generated with (--forcing).")
+
+
+def test_darcy_forward_takes_a_numpy_forcing():
+    """One shared check of the forcing took only Python numbers for a while: a NumPy float (e.g. read from an
+    array) was refused as 'not a finite number'."""
+    assert DarcyForward(forcing=np.float32(2.0)).forcing == 2.0
+    assert isinstance(DarcyForward(forcing=np.int64(3)).forcing, float)
+    with pytest.raises(ConfigError, match="got np.True_|got True"):
+        DarcyForward(forcing=np.bool_(True))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,7 +40,7 @@ def check_forcing(forcing: float, fix: str) -> float:
 
     The one check of the Darcy forcing of the generator, the true solver of an inversion and DGNO's physics.
     """
-    if isinstance(forcing, bool) or not isinstance(forcing, (int, float)) or not math.isfinite(forcing) \
+    if isinstance(forcing, bool) or not isinstance(forcing, numbers.Real) or not math.isfinite(forcing) \
             or forcing == 0:
         raise ConfigError(f"forcing must be a finite number other than 0 (with f = 0 the pressure u is 0 for every "
                           f"coefficient a, so u says nothing about a), got {forcing!r}; {fix}.")

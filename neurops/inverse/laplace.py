@@ -59,12 +59,11 @@ def _linearise(posterior: Differentiable, x: torch.Tensor) -> tuple[torch.Tensor
     """``posterior.jacobian(x)``, or one :class:`SolverError` line with advice if a forward or adjoint solve fails."""
     try:
         pred, jac = posterior.jacobian(x)
-        failed = None if bool(torch.isfinite(pred).all()) else "a forward solve failed"
     except SolverError as err:
-        failed = str(err).split(";")[0]
-    if failed is None:
-        return pred, jac
-    raise _cannot_go_on(failed)
+        raise _cannot_go_on(str(err).split(";")[0]) from None
+    if not bool(torch.isfinite(pred).all()):
+        raise _cannot_go_on("a forward solve failed")
+    return pred, jac
 
 
 def _cannot_go_on(failed: str) -> SolverError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import random
 
@@ -12,16 +13,17 @@ from neurops.errors import ConfigError
 
 
 def check_seed(seed: object, name: str = "seed", option: str = "--seed", bits: int = 63, note: str = "") -> int:
-    """``seed`` itself if it is an integer in ``[0, 2**bits)``; else one :class:`ConfigError` naming ``name``.
+    """``seed`` as an int if it is an integer (Python's or NumPy's) in ``[0, 2**bits)``; else one
+    :class:`ConfigError` naming ``name``.
 
     The one check of every seed a user gives (``--seed``, ``seed_everything``): numpy refuses negative seeds,
     torch those of 64 bits and more, Lightning those of 32 bits and more (``bits=32``). ``option`` is the
     option the message suggests, ``note`` a remark after it.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**bits:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**bits:
         raise ConfigError(f"{name} must be an integer between 0 and 2**{bits} - 1 ({2**bits - 1}), got {seed!r}; "
                           f"give e.g. {option} 0{note}.")
-    return seed
+    return int(seed)
 
 
 def seed_everything(seed: int) -> None:

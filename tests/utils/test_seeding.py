@@ -33,3 +33,9 @@ def test_check_seed_refuses_what_numpy_or_torch_cannot_take(seed):
 def test_check_seed_takes_the_whole_range():
     assert check_seed(0) == 0 and check_seed(2**63 - 1) == 2**63 - 1
     assert check_seed(2**32 - 1, bits=32) == 2**32 - 1
+    # NumPy integers are integers (numpy and torch take them): the shared check refused them for a while
+    assert check_seed(np.int64(3)) == 3 and type(check_seed(np.uint32(7))) is int
+    with pytest.raises(ConfigError, match="got np.True_|got True"):
+        check_seed(np.bool_(True))
+    with pytest.raises(ConfigError, match=r"got np\.int64\(-1\)"):
+        check_seed(np.int64(-1))

@@ -23,6 +23,7 @@ References
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +169,7 @@ def _check_snr(snr_db: float, n_obs: int) -> None:
     rounding) or drowns the signal of all ``n_obs`` observations together (below ``-10 log10(n_obs)`` dB: their
     summed squared signal is under one noise variance, so the data cannot tell u from 0)."""
     low = float(np.ceil(-100 * np.log10(n_obs)) / 10) + 0.0  # -10 log10(n_obs), rounded up to 0.1 dB (+0.0: not -0.0)
-    if isinstance(snr_db, bool) or not isinstance(snr_db, (int, float)) or not np.isfinite(snr_db):
+    if isinstance(snr_db, (bool, np.bool_)) or not isinstance(snr_db, numbers.Real) or not np.isfinite(snr_db):
         raise DataError(f"snr_db must be a finite number of dB, got {snr_db!r}; DGNO uses 25.")
     if snr_db > MAX_SNR_DB:
         raise DataError(f"snr_db {snr_db:g} is above {MAX_SNR_DB:.1f} dB: a noise std below 2.2e-16 times the values' "

@@ -30,6 +30,9 @@ def test_noise_level_follows_the_snr_and_points_are_interior_nodes():
     noise = obs.values - clean
     assert noise.std() == pytest.approx(obs.noise_std, rel=0.15)
     assert (obs.points > 0).all() and (obs.points < 1).all()
+    # NumPy numbers for the SNR and the seed are numbers: the shared checks refused them for a while
+    same = make_observations(u, coords, n_obs=300, snr_db=np.float32(25.0), seed=np.int64(0), a=a)
+    assert np.array_equal(same.points, obs.points) and same.noise_std == pytest.approx(obs.noise_std, rel=1e-6)
     assert len(np.unique(obs.points, axis=0)) == 300
     assert set(obs.truth) == {"a", "u"} and obs.grid_shape == (21, 21)
 

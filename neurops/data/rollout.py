@@ -45,25 +45,28 @@ def window_starts(n_frames: int, t_in: int, t_out: int, *, start: int = 0, windo
     Parameters
     ----------
     n_frames : stored frames T of each trajectory.
-    t_in, t_out : input and target frames per window (after subsampling by ``time_stride``).
+    t_in, t_out : input and target frames per window (after subsampling by ``time_stride``); ``t_out=0``
+        cuts the input frames alone (what prediction reads).
     start : first stored frame of the first window.
     window_stride : stored frames between window starts; ``None`` gives one window.
     time_stride : use every ``time_stride``-th stored frame.
     """
-    for name, value in (("t_in", t_in), ("t_out", t_out), ("time_stride", time_stride)):
-        if value < 1:
-            raise ConfigError(f"{name} must be >= 1, got {value}.")
+    for name, value, least in (("t_in", t_in, 1), ("t_out", t_out, 0), ("time_stride", time_stride, 1)):
+        if value < least:
+            raise ConfigError(f"{name} must be >= {least}, got {value}.")
     if start < 0:
         raise ConfigError(f"start must be >= 0, got {start}.")
     if window_stride is not None and window_stride < 1:
         raise ConfigError(f"window_stride must be >= 1 or None (one window per trajectory), got {window_stride}.")
     span = (t_in + t_out - 1) * time_stride + 1  # stored frames a window covers
     if start + span > n_frames:
-        raise DataError(
-            f"a window of t_in={t_in} + t_out={t_out} frames (time_stride={time_stride}) starting at frame {start} "
-            f"needs {start + span} stored frames, but the trajectories have {n_frames}; lower t_in/t_out/"
-            "time_stride/start or generate longer trajectories."
-        )
+        window = f"a window of t_in={t_in} + t_out={t_out} frames" if t_out else \
+            f"an input window of t_in={t_in} frames"
+        fix = ("lower t_in/t_out/time_stride/start or generate longer trajectories" if t_out else
+               "use longer trajectories (a checkpoint predicts from the input window it was trained with: its "
+               "t_in, start and time_stride)")
+        raise DataError(f"{window} (time_stride={time_stride}) starting at frame {start} needs {start + span} "
+                        f"stored frames, but the trajectories have {n_frames}; {fix}.")
     if window_stride is None:
         return [start]
     return list(range(start, n_frames - span + 1, window_stride))
@@ -80,7 +83,7 @@ class H5RolloutDataset(H5SplitDataset):
     path : neurops HDF5 file of kind ``trajectory``; or a folder or list of such files
         holding one data set (:func:`~neurops.data.shards.data_files`).
     split : split name.
-    t_in, t_out : input and target frames per sample.
+    t_in, t_out : input and target frames per sample (``t_out=0``: the input frames alone, ``"y"`` empty).
     fields : state fields to use, in channel order (default: all, sorted).
     start, window_stride, time_stride : window placement, see :func:`window_starts`.
     max_trajectories : use only the first trajectories of the split (default: all).
@@ -108,8 +111,11 @@ class H5RolloutDataset(H5SplitDataset):
         self._wanted, self._fields_of = fields, fields_of
         super().__init__(path, split)
         self.n_trajectories = self.n_items if max_trajectories is None else min(self.n_items, int(max_trajectories))
-        self.starts = window_starts(self.n_frames, self.t_in, self.t_out, start=start, window_stride=window_stride,
-                                    time_stride=self.time_stride)
+        try:
+            self.starts = window_starts(self.n_frames, self.t_in, self.t_out, start=start,
+                                        window_stride=window_stride, time_stride=self.time_stride)
+        except DataError as exc:  # name the data it does not fit
+            raise DataError(f"{self.path} split {split!r}: {exc}") from None
 
     def _describe(self, g: h5py.Group) -> None:
         if self.meta.kind != "trajectory":

@@ -53,6 +53,8 @@ def test_window_starts():
     "kwargs, error, match",
     [
         (dict(t_in=0, t_out=1), ConfigError, "t_in"),
+        (dict(t_in=1, t_out=-1), ConfigError, "t_out must be >= 0"),
+        (dict(t_in=12, t_out=0, start=1), DataError, "an input window of t_in=12 frames .* needs 13 stored frames"),
         (dict(t_in=1, t_out=1, window_stride=0), ConfigError, "window_stride"),
         (dict(t_in=1, t_out=1, start=-1), ConfigError, "start"),
         (dict(t_in=10, t_out=10), DataError, "generate longer"),
@@ -87,6 +89,20 @@ def test_sliding_windows_time_stride_fields_and_max_trajectories(traj_file):
     assert torch.equal(ds[-1]["x"], s["x"])
     with pytest.raises(IndexError):
         ds[4]
+
+
+def test_input_frames_alone_and_a_data_module_needs_targets(traj_file):
+    # t_out=0: the input frames of the windows (what prediction reads), the same as with targets
+    ds = H5RolloutDataset(traj_file, "test", t_in=3, t_out=0, start=2, time_stride=3)
+    full = H5RolloutDataset(traj_file, "test", t_in=3, t_out=1, start=2, time_stride=3)
+    assert ds.starts == [2] and len(ds) == 2 and ds[1]["y"].shape == (0, NX, NY)
+    assert torch.equal(ds[1]["x"], full[1]["x"])
+    assert [round(float(c)) for c in ds[1]["x"][::2, 0, 0]] == [2102, 2105, 2108]
+    with pytest.raises(DataError, match=f"^{traj_file} split 'test': an input window of t_in=5 frames "
+                       r"\(time_stride=3\) starting at frame 2 needs 15 stored frames"):
+        H5RolloutDataset(traj_file, "test", t_in=5, t_out=0, start=2, time_stride=3)
+    with pytest.raises(ConfigError, match="t_out must be >= 1, got 0: the windows need target frames"):
+        RolloutDataModule(traj_file, t_in=1, t_out=0)
 
 
 def test_dataset_pickles_without_open_handle(traj_file):

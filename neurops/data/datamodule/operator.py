@@ -16,7 +16,7 @@ from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
 from neurops.data.rollout import H5RolloutDataset
 from neurops.data.schema import is_test_split, resolution_tag
 from neurops.data.shards import data_path
-from neurops.errors import DataError
+from neurops.errors import ConfigError, DataError
 from neurops.layers.resample import cells, coarse_size
 
 
@@ -241,18 +241,22 @@ class RolloutDataModule(OperatorDataModule):
         time_stride: int = 1,
         max_train_trajectories: int | None = None,
     ) -> None:
+        if t_out < 1:  # the windows allow t_out=0 (input frames alone, for prediction); training needs targets
+            raise ConfigError(f"t_out must be >= 1, got {t_out}: the windows need target frames to train on.")
         self.t_in, self.t_out, self.fields = t_in, t_out, fields
-        self._window = dict(start=start, time_stride=time_stride)
+        #: where the validation and test windows sit, ``{"start", "time_stride"}`` (a RolloutTask records it in its
+        #: checkpoints, so that ``neurops predict`` cuts the same input frames)
+        self.window = dict(start=start, time_stride=time_stride)
         self._train_window = dict(window_stride=window_stride, max_trajectories=max_train_trajectories)
         super().__init__(path, batch_size=batch_size, num_workers=num_workers, train_split=train_split,
                          val_split=val_split, test_splits=test_splits)
 
     def _dataset(self, split: str, train: bool = False) -> H5RolloutDataset:
         if train:
-            return H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.fields, **self._window,
+            return H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.fields, **self.window,
                                     **self._train_window)
         return H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.train_set.fields,
-                                fields_of="the model trains on", **self._window)
+                                fields_of="the model trains on", **self.window)
 
     @property
     def n_fields(self) -> int:

@@ -156,6 +156,9 @@ class RolloutTask(OperatorTask):
         self._step_errors: dict[str, dict[str, torch.Tensor]] = {}
         #: mean relative L2 error per rollout step of the last validation/test run, ``{stage: {tag: [K]}}``
         self.rollout_errors: dict[str, dict[str, list[float]]] = {}
+        #: where the training data's evaluation windows sit, ``{"start", "time_stride"}`` (from the data module;
+        #: saved in checkpoints, so that ``neurops predict`` cuts the same input frames); ``None`` when unknown
+        self.window: dict[str, int] | None = None
 
     # sizes ---------------------------------------------------------------------------
     @property
@@ -180,6 +183,8 @@ class RolloutTask(OperatorTask):
                 raise ConfigError(f"t_out={self.hparams.t_out} is not a multiple of step={self.hparams.step}.")
             if self.net is None:
                 self._build(dm.in_channels, self.hparams.step * dm.n_fields)
+            if hasattr(dm, "window"):
+                self.window = {key: int(value) for key, value in dm.window.items()}
         super().setup(stage)
 
     def _check_channels(self, in_channels: int, out_channels: int) -> None:
@@ -249,6 +254,15 @@ class RolloutTask(OperatorTask):
     @override
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         return self.rollout(batch["x"])
+
+    # checkpoints --------------------------------------------------------------------
+    def checkpoint_extra(self) -> dict[str, Any]:
+        return {**super().checkpoint_extra(), "window": self.window}
+
+    def load_checkpoint_extra(self, record: dict[str, Any]) -> None:
+        super().load_checkpoint_extra(record)
+        if self.window is None:  # a run's data module (set up before the checkpoint is restored) has the last word
+            self.window = record.get("window")
 
     # per-step error curves ----------------------------------------------------------
     @override

@@ -101,9 +101,12 @@ def test_checkpoint_restores_rollout_settings(decay_file, tmp_path):
     task, dm, trainer = _fit(decay_file, tmp_path, "rollout", epochs=1, step=2)
     ckpt = tmp_path / "last.ckpt"
     trainer.save_checkpoint(ckpt)
-    assert torch.load(ckpt, weights_only=True)["neurops"]["task"] == "neurops.tasks.rollout.RolloutTask"
+    record = torch.load(ckpt, weights_only=True)["neurops"]
+    assert record["task"] == "neurops.tasks.rollout.RolloutTask"
+    assert record["window"] == {"start": 0, "time_stride": 1}  # where predict cuts the input frames
     restored = RolloutTask.load_from_checkpoint(ckpt, weights_only=True)
     assert (restored.hparams.t_in, restored.hparams.t_out, restored.hparams.step) == (2, 4, 2)
+    assert restored.window == {"start": 0, "time_stride": 1}
     assert restored.hparams.model_kwargs["out_channels"] == 2
     x = dm.test_sets[0][0]["x"][None]
     task.eval()

@@ -54,9 +54,9 @@ class Kind:
 KINDS: dict[str, Kind] = {k.task: k for k in (
     Kind("operator", "neurops.tasks.operator.OperatorTask",
          "`neurops predict --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
-    Kind("rollout", "neurops.tasks.rollout.RolloutTask",  # `neurops predict` writes operator files: one step
-         "`neurops test --ckpt_path CKPT` (the rollout's errors per step) and, in Python, "
-         "`neurops.checkpoints.load(CKPT)[1].rollout(x)`"),
+    Kind("rollout", "neurops.tasks.rollout.RolloutTask",
+         "`neurops predict --ckpt CKPT --data TRAJECTORIES.h5` (the rolled-out frames, a trajectory file) and "
+         "`neurops test --ckpt_path CKPT` (the rollout's errors per step)"),
     Kind("generative", "neurops.tasks.generative.GenerativeOperatorTask",
          "`neurops invert surrogate --ckpt CKPT` and `neurops test --ckpt_path CKPT`"),
     Kind("dynamics", "neurops.tasks.dynamics.DynamicsTask",

@@ -76,7 +76,7 @@ def test_the_commands_name_the_kind_of_a_wrong_checkpoint(operator_file, lorenz6
     for argv, kind in ((["predict", "--ckpt", str(dsr), "--data", str(operator_file), "--out", out], "dynamics"),
                        (["predict", "--ckpt", str(dgno), "--data", str(operator_file), "--out", out], "generative"),
                        (["predict", "--ckpt", str(save(TASKS["rollout"](), tmp_path / "ns.ckpt")), "--data",
-                         str(operator_file), "--out", out], "rollout"),  # once taken, then no file could fit it
+                         str(operator_file), "--out", out], "rollout"),  # it predicts trajectory files
                        (["dsr", "evaluate", "--ckpt", str(fno), "--data", str(lorenz63_file)], "operator"),
                        (["test", "--config", "darcy_fno", "--data.path", str(operator_file), "--ckpt_path", str(dsr),
                          "--trainer.default_root_dir", str(tmp_path / "runs")], "dynamics")):

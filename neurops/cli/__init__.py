@@ -29,7 +29,7 @@ LIGHTNING_COMMANDS = ("fit", "validate", "test")
 
 #: commands built by neurops.cli.builder: name -> (module defining ``COMMAND``, one-line help)
 COMMANDS = {
-    "predict": ("neurops.cli.predict", "predict with a trained operator checkpoint into an HDF5 file"),
+    "predict": ("neurops.cli.predict", "predict with a trained operator or rollout checkpoint into an HDF5 file"),
     "data": ("neurops.cli.data", "generate, check, inspect, merge, import and convert HDF5 data files"),
     "quickstart": ("neurops.cli.quickstart", "generate Darcy data, train, evaluate at two resolutions (minutes, CPU)"),
     "dsr": ("neurops.cli.dsr", "dynamical-systems reconstruction (fit / evaluate / analyze)"),

@@ -14,4 +14,4 @@ def _predict(**options: Any) -> int:
 
 
 COMMAND = Command(_predict, signature=[predict_file],
-                  help="predict with a trained operator checkpoint into an HDF5 file")
+                  help="predict with a trained operator or rollout checkpoint into an HDF5 file")

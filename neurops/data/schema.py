@@ -52,9 +52,14 @@ GRID_KINDS = ("operator", "input_only")
 
 
 def coord_problem(where: str, values: Any) -> str | None:
-    """The one rule for coordinates (of every split, and the grid of an observation file): finite and
-    strictly increasing. Returns the problem (``where`` names the dataset), or ``None``."""
-    c = np.asarray(values, dtype=np.float64).ravel()
+    """The one rule for coordinates (of every split, and the grid of an observation file): one-dimensional,
+    finite and strictly increasing. Returns the problem (``where`` names the dataset), or ``None``.
+
+    Readers and ``neurops data check`` apply it to what a file holds, :class:`~neurops.data.writer.H5Writer` to
+    what it is given, so no file a reader refuses is ever written."""
+    c = np.asarray(values, dtype=np.float64)
+    if c.ndim != 1:
+        return f"{where} must be one-dimensional (the node positions of one axis), has shape {c.shape}"
     bad = np.flatnonzero(~np.isfinite(c))
     up = np.flatnonzero(np.diff(c) <= 0)
     if not bad.size and not up.size:

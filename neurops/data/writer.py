@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import GRID_KINDS, KIND_GROUPS, encode_attr
+from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr
 from neurops.errors import DataError, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path, check_hdf5_name
 
@@ -118,6 +118,10 @@ class H5Writer:
         missing = [d for d in self.dims if d not in coords]
         if missing:
             raise SchemaError(f"split {split!r} lacks coordinates for dims {missing}.")
+        for d in self.dims:  # the readers' rule, so that no file they refuse is written
+            problem = coord_problem(f"{split}: coords/{d}", coords[d])
+            if problem:
+                raise DataError(f"{problem}; nothing was written.")
         spatial = tuple(len(np.asarray(coords[d])) for d in self.dims)
         if self.kind in GRID_KINDS and min(spatial, default=2) < 2:
             raise DataError(f"split {split!r} would have the grid {'x'.join(map(str, spatial))}: {self.kind} data "

@@ -131,6 +131,30 @@ def test_values_lightning_fails_on_inside_the_run_are_one_line_before_it(option,
     assert not (tmp_path / "run").exists()
 
 
+def test_torchs_one_cycle_lr_with_a_one_step_warm_up_is_one_line_before_the_first_step(operator_file, tmp_path,
+                                                                                          capsys):
+    """A config naming torch.optim.lr_scheduler.OneCycleLR with pct_start * total_steps == 1 was a ZeroDivisionError
+    traceback from inside torch once the run had started; now one line naming the cause and the fix, and the run
+    leaves no folder."""
+    cfg = operator_config(operator_file, tmp_path / "run", epochs=1)
+    cfg["model"]["init_args"]["lr_scheduler"] = {"class_path": "torch.optim.lr_scheduler.OneCycleLR",
+                                                 "init_args": {"max_lr": 1e-2, "total_steps": 5, "pct_start": 0.2}}
+    assert main(["fit", "--config", _write(cfg, tmp_path / "cfg.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "neurops: error: lr_scheduler torch.optim.lr_scheduler.OneCycleLR with pct_start=0.2 and total_steps=5 has a "
+        "warm-up of pct_start * total_steps = 1 step, for which torch's formula divides 0 by 0 (ZeroDivisionError); "
+        "use class_path: neurops.tasks.schedules.OneCycle with the same pct_start, div_factor and final_div_factor "
+        "(one cycle over the whole run, peaking at the optimizer's lr; its one-step warm-up is the limit of torch's "
+        "formula), or change pct_start or total_steps so that pct_start * total_steps != 1."], err
+    assert not (tmp_path / "run").exists()
+    # the fix it names trains
+    cfg["model"]["init_args"]["lr_scheduler"] = {"class_path": "neurops.tasks.schedules.OneCycle",
+                                                 "init_args": {"pct_start": 1 / 3}}  # 3 steps: a one-step warm-up
+    assert main(["fit", "--config", _write(cfg, tmp_path / "cfg.yaml"), "--test_after_fit", "false"]) == 0
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 3
+
+
 @pytest.mark.processes  # ~10 s each; tests/tasks/test_base.py checks the same resumption in-process, fast
 @pytest.mark.parametrize("kind", ["operator", "dynamics"])
 def test_a_sigkilled_run_resumes_to_the_same_final_state_and_metrics(kind, operator_file, lorenz63_file,

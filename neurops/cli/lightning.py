@@ -31,6 +31,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
 from neurops.cli.argument_errors import import_class
+from neurops.cli.builder import accept_negative_numbers
 from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.cli.lightning_config import (
     argument_error,
@@ -92,6 +93,10 @@ class NeuropsCLI(LightningCLI):
     jsonargparse's and Lightning's wrapped errors are unwrapped to the neurops error inside them,
     or shortened to their cause.
     """
+
+    def init_parser(self, **kwargs: Any) -> Any:
+        """The parser of the command and of each subcommand, reading ``--model.x -1e-3`` as a negative number."""
+        return accept_negative_numbers(super().init_parser(**kwargs))
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         try:

@@ -131,6 +131,33 @@ def test_values_lightning_fails_on_inside_the_run_are_one_line_before_it(option,
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("subcommand", ["fit", "validate", "test"])
+def test_a_negative_number_in_scientific_notation_is_an_options_value(subcommand, operator_file, tmp_path, capsys):
+    """`--model.init_args.lr_scheduler.init_args.gamma -5e-1` was "argument --model: expected one argument"
+    (Python 3.11's argparse reads only -1 and -.5 as numbers); now the value, as `...gamma=-5e-1` always was, which
+    then meets its own range check."""
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    for given in (["--model.init_args.lr_scheduler.init_args.gamma", "-5e-1"],
+                  ["--model.init_args.lr_scheduler.init_args.gamma=-5e-1"]):
+        assert main([subcommand, "--config", cfg, *given]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            "neurops: error: StepDecay needs 0 < every <= 1 and gamma > 0; got every=0.2, gamma=-0.5."]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_negative_learning_rate_in_scientific_notation_meets_the_optimizers_check(operator_file, tmp_path, capsys):
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg, "--model.init_args.optimizer.init_args.lr", "-1e-3"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "neurops: error: the optimizer settings are not usable: Invalid learning rate: -0.001 (set them under "
+        "model.init_args.optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001)."]
+    assert not (tmp_path / "run").exists()
+    from neurops.cli.lightning import instantiate
+
+    task, _ = instantiate(cfg, "--model.init_args.optimizer.init_args.weight_decay", "-1E-4")
+    assert task.optimizer_factory.keywords["weight_decay"] == -1e-4  # parsed as the number given, nothing else
+
+
 def test_torchs_one_cycle_lr_with_a_one_step_warm_up_is_one_line_before_the_first_step(operator_file, tmp_path,
                                                                                           capsys):
     """A config naming torch.optim.lr_scheduler.OneCycleLR with pct_start * total_steps == 1 was a ZeroDivisionError

@@ -182,6 +182,8 @@ class NeuropsCLI(LightningCLI):
                               + (f"; evaluate its checkpoints with {kind.commands}." if kind else "."))
 
     def before_fit(self) -> None:
+        if hasattr(self.datamodule, "test_after_fit"):  # its scan for NaN/Inf at setup covers the test splits or not
+            self.datamodule.test_after_fit = bool(self.config.fit.get("test_after_fit", True))
         folder = run_checkpoint_dir(self.trainer.default_root_dir)
         writes_there = any(isinstance(cb, _RunFolderCheckpoint) and cb.dirpath is None for cb in self.trainer.callbacks)
         existing = sorted(p.name for p in folder.glob("*.ckpt")) if writes_there else []

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr
+from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr, sample_list
 from neurops.errors import DataError, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path, check_hdf5_name
 
@@ -219,8 +219,5 @@ def _as_float32(arr: np.ndarray, where: str, start: int) -> np.ndarray:
 
 
 def _sample_list(bad: np.ndarray, start: int) -> str:
-    """``"sample 3"`` / ``"samples [3, 7, 9]"`` (the first 10, and how many in all): samples with a ``bad`` value."""
-    index = [start + int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))]
-    if len(index) == 1:
-        return f"sample {index[0]}"
-    return f"samples {index[:10]}" + (f" ({len(index)} in all)" if len(index) > 10 else "")
+    """:func:`~neurops.data.schema.sample_list` of the samples (``start...``) of ``bad`` ``[n, ...]`` with a True."""
+    return sample_list([start + int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))])

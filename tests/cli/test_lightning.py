@@ -131,6 +131,27 @@ def test_values_lightning_fails_on_inside_the_run_are_one_line_before_it(option,
     assert not (tmp_path / "run").exists()
 
 
+def test_nan_in_the_test_split_stops_fit_before_the_first_step(operator_file, tmp_path, capsys):
+    """A NaN in the test split was found only by the test after fit, once the whole training had run (and its
+    checkpoints were written); now `neurops fit` refuses it at setup, with one line, and leaves no run folder."""
+    import h5py
+
+    with h5py.File(operator_file, "a") as f:
+        f["test/outputs/u"][3, 2, 2] = float("nan")
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=2), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"neurops: error: {operator_file}: the test split 'test' holds NaN/Inf values (test/outputs/u: 1 NaN/Inf "
+        "values in sample 3), found before training; fix or drop those samples at their source, or leave the split out "
+        f"(--data.test_splits without 'test', or --test_after_fit false); `neurops data check {operator_file}` lists "
+        "every field with NaN/Inf."], err
+    assert not (tmp_path / "run").exists()  # no checkpoint, no log folder: nothing was trained
+    # a run that does not test reads no test split: it trains
+    assert main(["fit", "--config", cfg, "--test_after_fit", "false"]) == 0
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2 * 3
+
+
 @pytest.mark.parametrize("subcommand", ["fit", "validate", "test"])
 def test_a_negative_number_in_scientific_notation_is_an_options_value(subcommand, operator_file, tmp_path, capsys):
     """`--model.init_args.lr_scheduler.init_args.gamma -5e-1` was "argument --model: expected one argument"

@@ -196,14 +196,37 @@ def _argument(p: Parameter, flag: str | None, default: Any) -> tuple[list[str], 
     return [f"--{flag}"], kwargs
 
 
+#: a command-line word that is a negative number, never an option: argparse's own ``-1`` and ``-.5`` (all that
+#: Python 3.11 knows), plus exponents (``-1e-3``, ``-2.5E+4``, ``-1.e3``), digit separators (``-1_000``) and the
+#: spellings of infinity and NaN float() reads (``-inf``, ``-Infinity``, ``-nan``)
+NEGATIVE_NUMBER = re.compile(r"^-(?:(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:e[-+]?\d[\d_]*)?|inf(?:inity)?|nan)$",
+                             re.IGNORECASE)
+
+
+def accept_negative_numbers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser``, reading ``--nu -1e-3`` as the value ``-1e-3`` (as ``--nu=-1e-3`` is read) instead of a second option.
+
+    argparse takes a word that starts with ``-`` for an option unless it matches the parser's private
+    ``_negative_number_matcher`` (in Python 3.11 only ``-1`` and ``-.5`` forms), so ``--nu -1e-3`` was "expected
+    one argument". The matcher is widened to :data:`NEGATIVE_NUMBER` on the parsers of every builder command and of
+    ``neurops fit|validate|test``. It is only consulted for a word that names no option of the parser (real options
+    keep winning), and argparse still treats such words as options if an option itself looks like a negative number.
+    A Python without that attribute is left as it is (``--nu=-1e-3`` works everywhere; tests/cli/test_builder.py fails
+    if the option form stops working).
+    """
+    if isinstance(getattr(parser, "_negative_number_matcher", None), re.Pattern):
+        parser._negative_number_matcher = NEGATIVE_NUMBER  # type: ignore[attr-defined]
+    return parser
+
+
 def parser_for(command: Command, prog: str) -> Any:
     """The jsonargparse parser of ``command``: one option per parameter of its signature(s), plus ``--config``."""
     from jsonargparse import ActionConfigFile, ArgumentParser
 
     sources = list(command.signature) or [command.run]
     description = _sentence(command.description or _first_paragraph(sources[0]) or command.help)
-    parser = ArgumentParser(prog=prog, description=description, exit_on_error=False, allow_abbrev=False,
-                            formatter_class=_help_formatter())
+    parser = accept_negative_numbers(ArgumentParser(prog=prog, description=description, exit_on_error=False,
+                                                    allow_abbrev=False, formatter_class=_help_formatter()))
     parser.add_argument("--config", action=ActionConfigFile,
                         help="YAML file of options, keys as the parameters are named (e.g. n_train: 10); "
                              "options after it replace its values")
@@ -341,4 +364,5 @@ def group_help(group: Group, prog: str) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Command", "Group", "Parameter", "parameter_docs", "parameters", "parser_for", "run"]
+__all__ = ["NEGATIVE_NUMBER", "Command", "Group", "Parameter", "accept_negative_numbers", "parameter_docs",
+           "parameters", "parser_for", "run"]

@@ -31,6 +31,7 @@ from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
 from neurops.cli.argument_errors import import_class
+from neurops.cli.builder import accept_negative_numbers
 from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.cli.lightning_config import (
     argument_error,
@@ -92,6 +93,10 @@ class NeuropsCLI(LightningCLI):
     jsonargparse's and Lightning's wrapped errors are unwrapped to the neurops error inside them,
     or shortened to their cause.
     """
+
+    def init_parser(self, **kwargs: Any) -> Any:
+        """The parser of the command and of each subcommand, reading ``--model.x -1e-3`` as a negative number."""
+        return accept_negative_numbers(super().init_parser(**kwargs))
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         try:
@@ -177,6 +182,8 @@ class NeuropsCLI(LightningCLI):
                               + (f"; evaluate its checkpoints with {kind.commands}." if kind else "."))
 
     def before_fit(self) -> None:
+        if hasattr(self.datamodule, "test_after_fit"):  # its scan for NaN/Inf at setup covers the test splits or not
+            self.datamodule.test_after_fit = bool(self.config.fit.get("test_after_fit", True))
         folder = run_checkpoint_dir(self.trainer.default_root_dir)
         writes_there = any(isinstance(cb, _RunFolderCheckpoint) and cb.dirpath is None for cb in self.trainer.callbacks)
         existing = sorted(p.name for p in folder.glob("*.ckpt")) if writes_there else []

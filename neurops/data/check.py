@@ -8,6 +8,7 @@ without reading the values; every reader runs it on the files it opens. :func:`c
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import h5py
@@ -16,7 +17,7 @@ import numpy as np
 from neurops.data.files import link_problems, open_hdf5
 from neurops.data.metadata import DatasetMeta
 from neurops.data.records import record_kind, record_problems
-from neurops.data.schema import GRID_KINDS, JSON_ATTRS, KIND_GROUPS, REQUIRED_ROOT_ATTRS, coord_problem
+from neurops.data.schema import GRID_KINDS, JSON_ATTRS, KIND_GROUPS, REQUIRED_ROOT_ATTRS, coord_problem, sample_list
 from neurops.data.shards import DataPath, is_shard_record, list_files, set_problems
 
 _SCAN_BYTES = 64 * 2**20  # scan values for NaN/Inf in blocks of this size
@@ -84,18 +85,27 @@ def layout_problems(f: h5py.File, *, require_train: bool = False) -> list[str]:
     return problems
 
 
-def value_problems(f: h5py.File) -> list[str]:
-    """NaN/Inf values in any field of any split (reads every value, a block at a time)."""
+def value_problems(f: h5py.File, fields: Iterable[str] | None = None) -> list[str]:
+    """NaN/Inf values of an open file, with the samples that hold them (``"test/outputs/u: 2 NaN/Inf values in
+    samples [3, 5]"``).
+
+    Parameters
+    ----------
+    f : the file.
+    fields : the fields to scan, as dataset paths (``"test/outputs/u"``); default: every field of every split.
+
+    Every value of those fields is read once, a block of at most 64 MiB at a time, so a split larger than memory
+    is scanned in bounded memory (``neurops data check``, and the data modules before a fit).
+    """
+    if fields is None:
+        fields = [ds.name.lstrip("/") for g in f.values() if isinstance(g, h5py.Group)
+                  for group in ("inputs", "outputs", "states") if isinstance(g.get(group), h5py.Group)
+                  for ds in g[group].values() if isinstance(ds, h5py.Dataset)]
     problems = []
-    for split in f:
-        g = f[split]
-        if not isinstance(g, h5py.Group):
-            continue
-        for group in ("inputs", "outputs", "states"):
-            for name, ds in (g[group].items() if group in g else ()):
-                bad = _count_nonfinite(ds)
-                if bad:
-                    problems.append(f"{split}/{group}/{name}: {bad} NaN/Inf values")
+    for name in fields:
+        bad, samples, n_samples = _nonfinite(f[name])
+        if bad:
+            problems.append(f"{name}: {bad} NaN/Inf values in {sample_list(samples, n_samples)}")
     return problems
 
 
@@ -181,9 +191,17 @@ def _check_split(g: h5py.Group, split: str, kind: str, dims: list[str]) -> list[
     return problems
 
 
-def _count_nonfinite(ds: h5py.Dataset) -> int:
+def _nonfinite(ds: h5py.Dataset) -> tuple[int, list[int], int]:
+    """NaN/Inf values of ``ds`` ``[N, ...]``, read a block at a time: how many, the first 10 samples holding one, and
+    how many samples hold one."""
     if ds.ndim == 0 or ds.size == 0 or ds.dtype.kind not in "fc":
-        return 0
+        return 0, [], 0
     per_sample = max(1, int(np.prod(ds.shape[1:])) * ds.dtype.itemsize)
     step = max(1, _SCAN_BYTES // per_sample)
-    return sum(int((~np.isfinite(ds[i:i + step])).sum()) for i in range(0, ds.shape[0], step))
+    count, n_samples, first = 0, 0, list[int]()
+    for i in range(0, ds.shape[0], step):
+        bad = ~np.isfinite(ds[i:i + step])
+        rows = np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))
+        count, n_samples = count + int(bad.sum()), n_samples + len(rows)
+        first += [i + int(r) for r in rows[:10 - len(first)]]
+    return count, first, n_samples

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from neurops.data.check import structure_problems
+from neurops.data.check import structure_problems, value_problems
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import SUPPORTED_VERSIONS, decode_attr
@@ -220,6 +220,20 @@ class H5SplitDataset(LazyH5, Dataset):
         """Items (samples, trajectories) of the split over all files."""
         return self._offsets[-1]
 
+    def _fields_read(self) -> list[str]:
+        """The datasets this split's items are read from, as paths in each file (``"val/inputs/a"``)."""
+        raise NotImplementedError
+
+    def value_problems(self) -> list[tuple[Path, str]]:
+        """NaN/Inf in what this dataset reads, ``[(file, "test/outputs/u: 1 NaN/Inf values in sample 3")]``, over
+        every file of the split: ``neurops data check``'s scan (:func:`~neurops.data.check.value_problems`), one
+        streamed pass over these fields (every value of them, a block at a time)."""
+        problems = []
+        for k, _ in self._parts:
+            with open_h5(self.paths[k]) as f:
+                problems += [(self.paths[k], p) for p in value_problems(f, self._fields_read())]
+        return problems
+
     def _locate(self, index: int) -> tuple[int, int]:
         """``(file index k, index in that file)`` of global item ``index`` (0 <= index < n_items)."""
         part = bisect.bisect_right(self._offsets, index) - 1
@@ -264,6 +278,9 @@ class H5OperatorDataset(H5SplitDataset):
 
     def _count(self, g: h5py.Group) -> int:
         return g["inputs"][self.input_fields[0]].shape[0]
+
+    def _fields_read(self) -> list[str]:
+        return [*self._paths["inputs"], *self._paths["outputs"]]
 
     @property
     def in_channels(self) -> int:

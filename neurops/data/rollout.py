@@ -139,6 +139,9 @@ class H5RolloutDataset(H5SplitDataset):
     def _count(self, g: h5py.Group) -> int:
         return g["states"][self.fields[0]].shape[0]
 
+    def _fields_read(self) -> list[str]:
+        return list(self._paths)
+
     @property
     def n_fields(self) -> int:
         """F, state fields per frame."""

@@ -22,6 +22,7 @@ problem) and ``posterior`` (what an inversion infers); their layouts are in
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -52,9 +53,14 @@ GRID_KINDS = ("operator", "input_only")
 
 
 def coord_problem(where: str, values: Any) -> str | None:
-    """The one rule for coordinates (of every split, and the grid of an observation file): finite and
-    strictly increasing. Returns the problem (``where`` names the dataset), or ``None``."""
-    c = np.asarray(values, dtype=np.float64).ravel()
+    """The one rule for coordinates (of every split, and the grid of an observation file): one-dimensional,
+    finite and strictly increasing. Returns the problem (``where`` names the dataset), or ``None``.
+
+    Readers and ``neurops data check`` apply it to what a file holds, :class:`~neurops.data.writer.H5Writer` to
+    what it is given, so no file a reader refuses is ever written."""
+    c = np.asarray(values, dtype=np.float64)
+    if c.ndim != 1:
+        return f"{where} must be one-dimensional (the node positions of one axis), has shape {c.shape}"
     bad = np.flatnonzero(~np.isfinite(c))
     up = np.flatnonzero(np.diff(c) <= 0)
     if not bad.size and not up.size:
@@ -62,6 +68,15 @@ def coord_problem(where: str, values: Any) -> str | None:
     at = (f"value {c[bad[0]]} at index {int(bad[0])}" if bad.size
           else f"{c[up[0]]:g} at index {int(up[0])}, then {c[up[0] + 1]:g}")
     return f"{where} must be finite and strictly increasing ({at}); store the grid's node positions in increasing order"
+
+
+def sample_list(index: Sequence[int], total: int | None = None) -> str:
+    """``"sample 3"`` / ``"samples [3, 7, 9]"``: the samples ``index`` that hold a bad value (the first 10 shown, and
+    ``total``, how many in all, when there are more), in the errors of the writer, the checker and the readers."""
+    total = len(index) if total is None else total
+    if total == 1:
+        return f"sample {index[0]}"
+    return f"samples {list(index[:10])}" + (f" ({total} in all)" if total > 10 else "")
 
 
 def encode_attr(value: Any) -> Any:

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import GRID_KINDS, KIND_GROUPS, encode_attr
+from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr, sample_list
 from neurops.errors import DataError, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path, check_hdf5_name
 
@@ -118,6 +118,10 @@ class H5Writer:
         missing = [d for d in self.dims if d not in coords]
         if missing:
             raise SchemaError(f"split {split!r} lacks coordinates for dims {missing}.")
+        for d in self.dims:  # the readers' rule, so that no file they refuse is written
+            problem = coord_problem(f"{split}: coords/{d}", coords[d])
+            if problem:
+                raise DataError(f"{problem}; nothing was written.")
         spatial = tuple(len(np.asarray(coords[d])) for d in self.dims)
         if self.kind in GRID_KINDS and min(spatial, default=2) < 2:
             raise DataError(f"split {split!r} would have the grid {'x'.join(map(str, spatial))}: {self.kind} data "
@@ -215,8 +219,5 @@ def _as_float32(arr: np.ndarray, where: str, start: int) -> np.ndarray:
 
 
 def _sample_list(bad: np.ndarray, start: int) -> str:
-    """``"sample 3"`` / ``"samples [3, 7, 9]"`` (the first 10, and how many in all): samples with a ``bad`` value."""
-    index = [start + int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))]
-    if len(index) == 1:
-        return f"sample {index[0]}"
-    return f"samples {index[:10]}" + (f" ({len(index)} in all)" if len(index) > 10 else "")
+    """:func:`~neurops.data.schema.sample_list` of the samples (``start...``) of ``bad`` ``[n, ...]`` with a True."""
+    return sample_list([start + int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))])

@@ -32,7 +32,7 @@ from typing_extensions import override
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import CheckpointError, ConfigError
 from neurops.models.registry import spec_of
-from neurops.tasks.schedules import RunSchedule
+from neurops.tasks.schedules import RunSchedule, one_cycle_lr_problem
 from neurops.utils.seeding import rng_states, set_rng_states
 
 __all__ = ["Scheduler", "Task"]
@@ -115,6 +115,9 @@ class Task(L.LightningModule):
             steps, epochs = self._run_length()
             scheduler, interval = schedule.build(optimizer, steps, epochs), schedule.interval
         else:
+            problem = one_cycle_lr_problem(schedule)
+            if problem:
+                raise ConfigError(problem)
             scheduler = schedule(optimizer)
             interval = "step" if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) else "epoch"
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

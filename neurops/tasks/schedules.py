@@ -24,6 +24,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import Literal
@@ -35,7 +36,7 @@ from typing_extensions import override
 
 from neurops.errors import ConfigError
 
-__all__ = ["Cosine", "ExponentialTo", "OneCycle", "RunSchedule", "StepDecay"]
+__all__ = ["Cosine", "ExponentialTo", "OneCycle", "RunSchedule", "StepDecay", "one_cycle_lr_problem"]
 
 Interval = Literal["step", "epoch"]
 
@@ -121,6 +122,45 @@ class _OneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
             # annealing phase's (step - 5e-324) / (total_steps - 1 - 5e-324) rounds to its limit, step / (total - 1)
             warm_up["end_step"] = math.ulp(0.0)
         return super().get_lr()
+
+
+def one_cycle_lr_problem(factory: object) -> str | None:
+    """Why ``factory`` (a scheduler callable ``optimizer -> scheduler``) would crash, or ``None``: a factory of
+    torch's own ``OneCycleLR`` whose warm-up is a single step (``pct_start * total_steps == 1``), where torch
+    divides 0 by 0 when it is built (``ZeroDivisionError``; :class:`_OneCycleLR` takes the limit instead).
+
+    torch's class is not replaced by ours behind the user's back: the problem is reported with its fix. The class
+    and its arguments are read from the ``functools.partial`` a config's ``class_path`` becomes (jsonargparse
+    passes the class among the partial's arguments, Python code as its function); other callables are not
+    inspected (``None``) and build as they are.
+    """
+    if not isinstance(factory, functools.partial):
+        return None
+    parts = (factory.func, *factory.args)
+    at = next((i for i, part in enumerate(parts) if isinstance(part, type)), None)
+    cls = parts[at] if at is not None else None
+    if cls is None or not issubclass(cls, torch.optim.lr_scheduler.OneCycleLR) or issubclass(cls, _OneCycleLR):
+        return None
+    try:
+        bound = inspect.signature(cls).bind_partial(None, *parts[at + 1:], **factory.keywords)
+    except TypeError:  # torch reports its own arguments
+        return None
+    bound.apply_defaults()
+    args = bound.arguments
+    pct_start, total, epochs, per_epoch = (args.get(k) for k in ("pct_start", "total_steps", "epochs",
+                                                                 "steps_per_epoch"))
+    if total is None and epochs is not None and per_epoch is not None:
+        total, steps = epochs * per_epoch, f"epochs * steps_per_epoch = {epochs} * {per_epoch} = {epochs * per_epoch}"
+        change = "epochs or steps_per_epoch"
+    else:
+        steps, change = f"total_steps={total}", "total_steps"
+    if not isinstance(pct_start, (int, float)) or not isinstance(total, int) or float(pct_start * total) - 1 != 0:
+        return None  # torch's own checks, or its formula without a 0 / 0
+    return (f"lr_scheduler {cls.__module__}.{cls.__qualname__} with pct_start={pct_start} and {steps} has a warm-up "
+            "of pct_start * total_steps = 1 step, for which torch's formula divides 0 by 0 (ZeroDivisionError); use "
+            "class_path: neurops.tasks.schedules.OneCycle with the same pct_start, div_factor and final_div_factor "
+            "(one cycle over the whole run, peaking at the optimizer's lr; its one-step warm-up is the limit of "
+            f"torch's formula), or change pct_start or {change} so that pct_start * total_steps != 1.")
 
 
 class StepDecay(RunSchedule):

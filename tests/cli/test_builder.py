@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import typing
 from pathlib import Path
 from typing import Literal
 
@@ -228,3 +229,82 @@ def test_no_help_shows_a_docstring_role_or_a_bare_role_target():
                     assert not re.search(rf"\b{target}\b", text), (prog, target)
             if prog == "neurops quickstart":
                 assert all(config in " ".join(text.split()) for config in CONFIGS.values())
+
+
+def shift(values: list[float] = (), offset: float = 0.0, label: str = "", overwrite: bool = False) -> dict:
+    """Shift values.
+
+    Parameters
+    ----------
+    values : the values.
+    offset : added to each.
+    label : a name.
+    overwrite : replace.
+    """
+    return dict(values=values, offset=offset, label=label, overwrite=overwrite)
+
+
+@pytest.mark.parametrize("word, value", [("-1e-3", -1e-3), ("-1E3", -1e3), ("-2.5e+4", -2.5e4), ("-.5e-1", -0.05),
+                                         ("-1.", -1.0), ("-1.e2", -100.0), ("-1_000.5", -1000.5), ("-7", -7.0),
+                                         ("-.5", -0.5)])
+def test_a_negative_number_in_any_spelling_is_a_value_not_an_option(word, value):
+    """`--offset -1e-3` was "argument --offset: expected one argument" (Python 3.11's argparse takes only -1 and -.5
+    for numbers); every spelling float() reads is now the value, as `--offset=-1e-3` always was, in lists too."""
+    parser = parser_for(Command(shift), "neurops shift")
+    assert parse(parser, ["--offset", word], "neurops shift")["offset"] == value
+    assert parse(parser, [f"--offset={word}"], "neurops shift")["offset"] == value
+    got = parse(parser, ["--values", word, "2", word, "--offset", word, "--overwrite"], "neurops shift")
+    assert got == dict(values=[value, 2.0, value], offset=value, label="", overwrite=True)  # the flag is still one
+    assert parse(parser, ["--label", word], "neurops shift")["label"] == word  # a str option takes the word as it is
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--offset", "-inf"], "argument --offset: invalid float value: '-inf'"),  # as --offset=-inf: not a silent inf
+    (["--offset", "-nan"], "argument --offset: invalid float value: '-nan'"),
+    (["--offset", "-1e-3e"], "argument --offset: expected one argument"),      # no number: an option word, as before
+    (["--offset", "--overwrite"], "argument --offset: expected one argument"),  # a real option is still an option
+    (["--offset", "-1e-3", "--ovrwrite"], "unrecognized option --ovrwrite; did you mean --overwrite?"),
+])
+def test_options_and_words_that_are_no_number_are_read_as_before(argv, message):
+    parser = parser_for(Command(shift), "neurops shift")
+    with pytest.raises(ConfigError) as info:
+        parse(parser, argv, "neurops shift")
+    assert message in str(info.value)
+    if argv[1] in ("-inf", "-nan"):  # the same refusal as the `=` form
+        with pytest.raises(ConfigError) as joined:
+            parse(parser, [f"{argv[0]}={argv[1]}"], "neurops shift")
+        assert str(joined.value) == str(info.value)
+
+
+def test_every_float_option_of_every_command_takes_a_negative_number_in_scientific_notation():
+    """Every builder command (data generate NAME, convert FORMAT, invert ..., dsr ..., predict, quickstart) reads
+    `--opt -1e-3` as a value: what the command then says of it is its own range check, never "expected one
+    argument"."""
+    from neurops.cli import COMMANDS, command
+
+    checked = 0
+    for name in COMMANDS:
+        for prog, leaf in _leaf_commands(command(name), f"neurops {name}"):
+            parser = parser_for(leaf, prog)
+            for action in parser._actions:
+                hint = getattr(action, "_typehint", action.type)  # jsonargparse keeps the type hint there
+                if action.option_strings and float in (hint, *typing.get_args(hint)):
+                    flag = max(action.option_strings, key=len)
+                    try:
+                        parse(parser, [flag, "-1e-3"], prog)
+                    except ConfigError as exc:  # a required option missing, not this one misread
+                        assert "expected one argument" not in str(exc) and "-1e-3" not in str(exc), (prog, exc)
+                    checked += 1
+    assert checked > 30
+
+
+def test_a_negative_viscosity_in_scientific_notation_gets_the_generators_range_error(tmp_path, capsys):
+    from neurops.cli import main
+
+    out = tmp_path / "b.h5"
+    argv = ["data", "generate", "burgers", "--n-train", "2", "--n-val", "0", "--n-test", "0", "--resolution", "32",
+            "--solver-resolution", "32", "--out", str(out)]
+    for given in (["--nu", "-1e-3"], ["--nu=-1e-3"]):
+        assert main([*argv, *given]) == 2
+        assert capsys.readouterr().err.splitlines() == ["neurops: error: nu must be > 0 (viscous Burgers), got -0.001."]
+    assert list(tmp_path.iterdir()) == []

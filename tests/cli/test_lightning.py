@@ -131,6 +131,78 @@ def test_values_lightning_fails_on_inside_the_run_are_one_line_before_it(option,
     assert not (tmp_path / "run").exists()
 
 
+def test_nan_in_the_test_split_stops_fit_before_the_first_step(operator_file, tmp_path, capsys):
+    """A NaN in the test split was found only by the test after fit, once the whole training had run (and its
+    checkpoints were written); now `neurops fit` refuses it at setup, with one line, and leaves no run folder."""
+    import h5py
+
+    with h5py.File(operator_file, "a") as f:
+        f["test/outputs/u"][3, 2, 2] = float("nan")
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=2), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"neurops: error: {operator_file}: the test split 'test' holds NaN/Inf values (test/outputs/u: 1 NaN/Inf "
+        "values in sample 3), found before training; fix or drop those samples at their source, or leave the split out "
+        f"(--data.test_splits without 'test', or --test_after_fit false); `neurops data check {operator_file}` lists "
+        "every field with NaN/Inf."], err
+    assert not (tmp_path / "run").exists()  # no checkpoint, no log folder: nothing was trained
+    # a run that does not test reads no test split: it trains
+    assert main(["fit", "--config", cfg, "--test_after_fit", "false"]) == 0
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 2 * 3
+
+
+@pytest.mark.parametrize("subcommand", ["fit", "validate", "test"])
+def test_a_negative_number_in_scientific_notation_is_an_options_value(subcommand, operator_file, tmp_path, capsys):
+    """`--model.init_args.lr_scheduler.init_args.gamma -5e-1` was "argument --model: expected one argument"
+    (Python 3.11's argparse reads only -1 and -.5 as numbers); now the value, as `...gamma=-5e-1` always was, which
+    then meets its own range check."""
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    for given in (["--model.init_args.lr_scheduler.init_args.gamma", "-5e-1"],
+                  ["--model.init_args.lr_scheduler.init_args.gamma=-5e-1"]):
+        assert main([subcommand, "--config", cfg, *given]) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            "neurops: error: StepDecay needs 0 < every <= 1 and gamma > 0; got every=0.2, gamma=-0.5."]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_negative_learning_rate_in_scientific_notation_meets_the_optimizers_check(operator_file, tmp_path, capsys):
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg, "--model.init_args.optimizer.init_args.lr", "-1e-3"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "neurops: error: the optimizer settings are not usable: Invalid learning rate: -0.001 (set them under "
+        "model.init_args.optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001)."]
+    assert not (tmp_path / "run").exists()
+    from neurops.cli.lightning import instantiate
+
+    task, _ = instantiate(cfg, "--model.init_args.optimizer.init_args.weight_decay", "-1E-4")
+    assert task.optimizer_factory.keywords["weight_decay"] == -1e-4  # parsed as the number given, nothing else
+
+
+def test_torchs_one_cycle_lr_with_a_one_step_warm_up_is_one_line_before_the_first_step(operator_file, tmp_path,
+                                                                                          capsys):
+    """A config naming torch.optim.lr_scheduler.OneCycleLR with pct_start * total_steps == 1 was a ZeroDivisionError
+    traceback from inside torch once the run had started; now one line naming the cause and the fix, and the run
+    leaves no folder."""
+    cfg = operator_config(operator_file, tmp_path / "run", epochs=1)
+    cfg["model"]["init_args"]["lr_scheduler"] = {"class_path": "torch.optim.lr_scheduler.OneCycleLR",
+                                                 "init_args": {"max_lr": 1e-2, "total_steps": 5, "pct_start": 0.2}}
+    assert main(["fit", "--config", _write(cfg, tmp_path / "cfg.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "neurops: error: lr_scheduler torch.optim.lr_scheduler.OneCycleLR with pct_start=0.2 and total_steps=5 has a "
+        "warm-up of pct_start * total_steps = 1 step, for which torch's formula divides 0 by 0 (ZeroDivisionError); "
+        "use class_path: neurops.tasks.schedules.OneCycle with the same pct_start, div_factor and final_div_factor "
+        "(one cycle over the whole run, peaking at the optimizer's lr; its one-step warm-up is the limit of torch's "
+        "formula), or change pct_start or total_steps so that pct_start * total_steps != 1."], err
+    assert not (tmp_path / "run").exists()
+    # the fix it names trains
+    cfg["model"]["init_args"]["lr_scheduler"] = {"class_path": "neurops.tasks.schedules.OneCycle",
+                                                 "init_args": {"pct_start": 1 / 3}}  # 3 steps: a one-step warm-up
+    assert main(["fit", "--config", _write(cfg, tmp_path / "cfg.yaml"), "--test_after_fit", "false"]) == 0
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 3
+
+
 @pytest.mark.processes  # ~10 s each; tests/tasks/test_base.py checks the same resumption in-process, fast
 @pytest.mark.parametrize("kind", ["operator", "dynamics"])
 def test_a_sigkilled_run_resumes_to_the_same_final_state_and_metrics(kind, operator_file, lorenz63_file,

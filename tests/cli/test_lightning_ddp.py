@@ -189,6 +189,28 @@ def test_a_mistake_met_in_every_ddp_process_is_one_line(lorenz63_file, tmp_path)
     assert not list(root.rglob("*.ckpt"))
 
 
+@pytest.mark.processes  # ~15-25 s: two processes import Lightning
+def test_nan_in_the_test_split_stops_both_ddp_processes_before_the_first_step(operator_file, tmp_path):
+    """Rank zero alone scans the validation and test splits at setup and broadcasts what it found: both processes
+    stop before training (neither waits for the other), with one error line, from rank zero; nothing is written."""
+    import h5py
+
+    with h5py.File(operator_file, "a") as f:
+        f["test@32/inputs/a"][6, 0, 0] = float("inf")
+    root = tmp_path / "ddp"
+    done = _fit_in_two_processes(_config(tmp_path, operator_file), root, "--data.batch_size", "4")
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out[-3000:]
+    assert "Starting with 2 processes" in out
+    errors = [line for line in out.splitlines() if "neurops: error:" in line]
+    assert errors == [f"neurops: error: {operator_file}: the test split 'test@32' holds NaN/Inf values (test@32/inputs/"
+                      "a: 1 NaN/Inf values in sample 6), found before training; fix or drop those samples at their "
+                      "source, or leave the split out (--data.test_splits without 'test@32', or --test_after_fit "
+                      "false); "
+                      f"`neurops data check {operator_file}` lists every field with NaN/Inf."], out[-3000:]
+    assert "Traceback" not in out and not list(root.rglob("*.ckpt"))
+
+
 def _val_curve_of(root: Path, metric: str) -> list[str]:
     (metrics,) = root.rglob("metrics.csv")
     with open(metrics) as f:

@@ -12,6 +12,22 @@ def test_valid_file_has_no_problems(operator_file):
     assert check_file(operator_file) == []
 
 
+@pytest.mark.parametrize("block_samples", [1, 5, 100])
+def test_nan_values_are_counted_per_field_with_their_samples_in_any_block_size(operator_file, monkeypatch,
+                                                                              block_samples):
+    """The scan reads a block at a time (its blocks are also the scan of `neurops fit`'s validation and test
+    splits); what it reports does not depend on where the blocks end."""
+    import neurops.data.check as check
+
+    monkeypatch.setattr(check, "_SCAN_BYTES", block_samples * 16 * 16 * 4)
+    with h5py.File(operator_file, "a") as f:
+        for i in range(1, 24, 2):  # 12 of the 24 training samples, the first one twice
+            f["train/outputs/u"][i, 0, 0] = np.nan
+        f["train/outputs/u"][1, 3, 3] = -np.inf
+    assert check_file(operator_file) == ["train/outputs/u: 13 NaN/Inf values in samples [1, 3, 5, 7, 9, 11, 13, 15, "
+                                         "17, 19] (12 in all)"]
+
+
 def test_lists_every_problem(operator_file):
     with h5py.File(operator_file, "a") as f:
         del f.attrs["name"]
@@ -25,8 +41,8 @@ def test_lists_every_problem(operator_file):
     problems = check_file(operator_file)
     text = "\n".join(problems)
     assert "missing root attribute 'name'" in text
-    assert "train/inputs/a: 1 NaN/Inf values" in text
-    assert "val/outputs/u: 1 NaN/Inf values" in text
+    assert "train/inputs/a: 1 NaN/Inf values in sample 0" in problems
+    assert "val/outputs/u: 1 NaN/Inf values in sample 1" in problems
     assert "test: missing coords/y" in text
     assert "test@32/inputs/a: dtype float64" in text
     assert "different sample counts" in text

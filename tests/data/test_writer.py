@@ -90,6 +90,58 @@ def test_a_grid_needs_two_points_per_axis(tmp_path):
     assert read_split(tmp_path / "t.h5", "train")["states"]["x"].shape == (1, 5, 1)
 
 
+@pytest.mark.parametrize("coords, problem", [
+    (np.array([0.0, 0.5, 0.25, 1.0]), "0.5 at index 1, then 0.25"),   # decreasing
+    (np.array([0.0, 0.5, 0.5, 1.0]), "0.5 at index 1, then 0.5"),     # repeated
+    (np.linspace(1, 0, 4), "1 at index 0, then 0.666667"),            # stored right to left
+    (np.array([0.0, np.nan, 0.5, 1.0]), "value nan at index 1"),
+])
+def test_coordinates_readers_refuse_are_refused_before_anything_is_written(tmp_path, coords, problem):
+    """Non-increasing or non-finite coordinates used to be written, and the file then refused by every reader
+    (neurops data check, training). The writer applies the readers' rule (schema.coord_problem) with the same
+    message, before it writes anything: no file, no temporary file, an earlier file kept."""
+    path = tmp_path / "d.h5"
+    path.write_text("user data")
+    a = np.ones((2, 4, 4))
+    for split_of in ("create_split", "add_split"):
+        with pytest.raises(DataError) as err:
+            with H5Writer(path, DatasetMeta(kind="operator", name="t", dims=("x", "y")), overwrite=True) as w:
+                w.add_split("train", coords=_coords(4), inputs={"a": a}, outputs={"u": a})  # a valid split first
+                if split_of == "create_split":
+                    w.create_split("test", 2, coords={"x": np.linspace(0, 1, 4), "y": coords}, inputs={"a": (4, 4)},
+                                   outputs={"u": (4, 4)})
+                else:
+                    w.add_split("test", coords={"x": np.linspace(0, 1, 4), "y": coords}, inputs={"a": a},
+                                outputs={"u": a})
+        assert str(err.value) == (f"test: coords/y must be finite and strictly increasing ({problem}); store the "
+                                  "grid's node positions in increasing order; nothing was written.")
+        assert path.read_text() == "user data" and list(tmp_path.iterdir()) == [path]
+
+
+def test_the_writer_refuses_the_coordinates_the_checker_refuses_with_the_same_words(tmp_path):
+    """One rule, one message: what `neurops data check` says of a file holding decreasing coordinates (written
+    around the writer with h5py) is what the writer says when given them."""
+    from neurops.data.check import check_file
+
+    path = tmp_path / "d.h5"
+    x = np.linspace(0, 1, 4)
+    with H5Writer(path, DatasetMeta(kind="input_only", name="t", dims=("x",))) as w:
+        w.add_split("train", coords={"x": x}, inputs={"a": np.ones((1, 4))})
+    with h5py.File(path, "a") as f:
+        f["train/coords/x"][...] = x[::-1]
+    (checked,) = check_file(path)
+    with pytest.raises(DataError) as err:
+        with H5Writer(tmp_path / "e.h5", DatasetMeta(kind="input_only", name="t", dims=("x",))) as w:
+            w.add_split("train", coords={"x": x[::-1]}, inputs={"a": np.ones((1, 4))})
+    assert str(err.value) == f"{checked}; nothing was written."
+    assert not (tmp_path / "e.h5").exists()
+    with pytest.raises(DataError, match=r"train: coords/x must be one-dimensional \(the node positions of one axis\), "
+                       r"has shape \(1, 4\); nothing was written"):
+        with H5Writer(tmp_path / "e.h5", DatasetMeta(kind="input_only", name="t", dims=("x",))) as w:
+            w.add_split("train", coords={"x": x[None]}, inputs={"a": np.ones((1, 4))})
+    assert not (tmp_path / "e.h5").exists()
+
+
 def test_schema_errors(tmp_path):
     with pytest.raises(SchemaError, match="unknown kind"):
         H5Writer(tmp_path / "a.h5", DatasetMeta(kind="pairs", name="t", dims=("x",)))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from functools import partial
 
 import lightning as L
 import pytest
@@ -11,7 +13,7 @@ import torch
 from neurops.data.datamodule import OperatorDataModule
 from neurops.errors import ConfigError
 from neurops.tasks import OperatorTask
-from neurops.tasks.schedules import Cosine, ExponentialTo, OneCycle, StepDecay
+from neurops.tasks.schedules import Cosine, ExponentialTo, OneCycle, StepDecay, _OneCycleLR, one_cycle_lr_problem
 
 
 def _optimizer(lr: float = 1e-2) -> torch.optim.Optimizer:
@@ -111,3 +113,58 @@ def test_bad_schedules_are_one_clear_error():
         ExponentialTo(lr_end=0.0)
     with pytest.raises(ConfigError, match="max_epochs"):  # a run bounded by steps only has no epochs to divide
         StepDecay().build(_optimizer(), 100, None)
+
+
+def _torch_one_cycle(**init_args: object) -> object:
+    """The scheduler callable a config's ``lr_scheduler: {class_path: torch.optim.lr_scheduler.OneCycleLR, init_args:
+    ...}`` becomes (jsonargparse's, as LightningCLI hands it to the task)."""
+    from jsonargparse import ArgumentParser
+    from lightning.pytorch.cli import LRSchedulerCallable
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument("--s", type=LRSchedulerCallable)
+    value = {"class_path": "torch.optim.lr_scheduler.OneCycleLR", "init_args": init_args}
+    return parser.instantiate(parser.parse_args(["--s", json.dumps(value)])).s
+
+
+@pytest.mark.parametrize("init_args, steps, change", [
+    ({"max_lr": 1e-2, "total_steps": 5, "pct_start": 0.2}, "total_steps=5", "total_steps"),
+    ({"max_lr": 1e-2, "total_steps": 4, "pct_start": 0.25, "three_phase": True}, "total_steps=4", "total_steps"),
+    ({"max_lr": 1e-2, "epochs": 2, "steps_per_epoch": 5, "pct_start": 0.1},
+     "epochs * steps_per_epoch = 2 * 5 = 10", "epochs or steps_per_epoch"),
+])
+def test_torchs_one_cycle_lr_with_a_one_step_warm_up_is_one_clear_error(init_args, steps, change):
+    """torch's OneCycleLR named in a config crashed with a ZeroDivisionError when pct_start * total_steps == 1.
+    Its class is not swapped for neurops's silently: the task refuses it with the cause and the fixes."""
+    factory = _torch_one_cycle(**init_args)
+    with pytest.raises(ZeroDivisionError):  # what torch does with it
+        factory(_optimizer())
+    task = OperatorTask("fno", {"modes": [4, 4], "width": 8, "n_layers": 1, "in_channels": 1, "out_channels": 1},
+                        lr_scheduler=factory)
+    with pytest.raises(ConfigError) as err:
+        task.configure_optimizers()
+    assert str(err.value) == (
+        f"lr_scheduler torch.optim.lr_scheduler.OneCycleLR with pct_start={init_args['pct_start']} and {steps} has a "
+        "warm-up of pct_start * total_steps = 1 step, for which torch's formula divides 0 by 0 (ZeroDivisionError); "
+        "use class_path: neurops.tasks.schedules.OneCycle with the same pct_start, div_factor and final_div_factor "
+        "(one cycle over the whole run, peaking at the optimizer's lr; its one-step warm-up is the limit of torch's "
+        f"formula), or change pct_start or {change} so that pct_start * total_steps != 1.")
+    # the same from Python code: a partial of the class itself, arguments by position too
+    positional = partial(torch.optim.lr_scheduler.OneCycleLR, 1e-2, init_args.get("total_steps"),
+                         **{k: v for k, v in init_args.items() if k not in ("max_lr", "total_steps")})
+    assert one_cycle_lr_problem(positional) == str(err.value)
+
+
+def test_every_other_one_cycle_lr_and_scheduler_builds_as_torch_builds_it():
+    for init_args in ({"max_lr": 1e-2, "total_steps": 10}, {"max_lr": 1e-2, "total_steps": 3, "pct_start": 0.2},
+                      {"max_lr": 1e-2, "epochs": 3, "steps_per_epoch": 3}):
+        factory = _torch_one_cycle(**init_args)
+        assert one_cycle_lr_problem(factory) is None
+        task = OperatorTask("fno", {"modes": [4, 4], "width": 8, "n_layers": 1, "in_channels": 1, "out_channels": 1},
+                            lr_scheduler=factory)
+        scheduler = task.configure_optimizers()["lr_scheduler"]["scheduler"]
+        assert type(scheduler) is torch.optim.lr_scheduler.OneCycleLR
+    # neurops's own one-cycle schedule and other schedulers are not inspected
+    assert one_cycle_lr_problem(partial(_OneCycleLR, max_lr=1e-2, total_steps=5, pct_start=0.2)) is None
+    assert one_cycle_lr_problem(partial(torch.optim.lr_scheduler.StepLR, step_size=1)) is None
+    assert one_cycle_lr_problem(lambda optimizer: None) is None

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Sampler, SequentialSampler
 from typing_extensions import override
 
 from neurops.data.reader import list_splits, read_meta, read_split
-from neurops.data.schema import is_test_split
+from neurops.data.schema import is_test_split, sample_list
 from neurops.data.windows import MemberWindowSampler, OnEveryProcess, RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
 
@@ -157,9 +157,13 @@ class DynamicsDataModule(L.LightningDataModule):
         """Trajectories as ``[S, T, N]`` (spatial fields are flattened into N)."""
         arr = np.asarray(arr, dtype=np.float32)
         arr = arr.reshape(arr.shape[0], arr.shape[1], -1)
-        if not np.isfinite(arr).all():
-            raise DataError(f"{self.path} split {split!r} has NaN or Inf values; run `neurops data check "
-                            f"{self.path}`.")
+        bad = ~np.isfinite(arr)
+        if bad.any():  # the series are read whole (into memory, at construction): found before the first step
+            samples = [int(i) for i in np.flatnonzero(bad.any(axis=(1, 2)))]
+            raise DataError(f"{self.path}: split {split!r} holds NaN/Inf values ({split}/states/{self.field}: "
+                            f"{int(bad.sum())} NaN/Inf values in {sample_list(samples)}); fix or drop those "
+                            f"trajectories at their source; `neurops data check {self.path}` lists every field with "
+                            "NaN/Inf.")
         return arr
 
     @property

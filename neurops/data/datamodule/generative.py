@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import lightning as L
+from typing_extensions import override
 
 from neurops.data.datamodule.loaders import SplitLoaders, check_loader_options
 from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
@@ -69,6 +70,10 @@ class GenerativeDataModule(SplitLoaders, L.LightningDataModule):
             (s for s in eval_splits if is_test_split(s)), key=lambda s: (s != "test", s))
         self.test_splits = names
         self.test_sets = [H5OperatorDataset(self.eval_path, s, [input_field], [output_field]) for s in names]
+
+    @override
+    def setup(self, stage: str) -> None:
+        self.check_values(stage)
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:

@@ -42,6 +42,43 @@ class SplitLoaders:
     test_sets: list[Dataset]
     _resume_epoch: int | None = None
 
+    #: whether the run tests after fitting (``neurops fit`` sets it from ``--test_after_fit``): the scan at fit
+    #: setup then covers the test splits too (:meth:`check_values`)
+    test_after_fit: bool = True
+
+    def check_values(self, stage: str) -> None:
+        """At ``fit`` setup: refuse NaN/Inf in the validation and test splits the run will read, before its first
+        step, with one :class:`DataError` naming the file, split, field, samples and fixes.
+
+        Without it a bad validation sample stops the run at the first validation that reads it, a bad test sample
+        after the whole training. The training split is not scanned here (every batch is checked as it is read,
+        :class:`~neurops.data.reader.H5OperatorDataset`). Cost: at most one extra pass over val + test, streamed a
+        block at a time (``neurops data check``'s scan, :meth:`~neurops.data.reader.H5SplitDataset.value_problems`),
+        stopping at the first split with a bad value.
+
+        Under DDP every process runs ``setup``: global rank zero alone scans (P processes would read the same
+        splits P times), and broadcasts what it found, so that every process raises the same error before the
+        first step (a process that went on would wait for the others forever). If the scan itself fails on rank
+        zero (an unreadable block), rank zero raises that error and the others a DataError with its text.
+        """
+        if stage != "fit":
+            return
+        datasets = ([self.val_set] if self.val_set is not None else []) + (
+            list(self.test_sets) if self.test_after_fit else [])
+        trainer = getattr(self, "trainer", None)
+        problem, failure = None, None
+        if trainer is None or trainer.is_global_zero:
+            try:
+                problem = _first_value_problem(datasets, self.val_set)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the other processes were told
+                problem, failure = f"the scan of the validation and test splits for NaN/Inf failed: {exc}", exc
+        if trainer is not None:
+            problem = trainer.strategy.broadcast(problem, src=0)
+        if failure is not None:
+            raise failure
+        if problem:
+            raise DataError(problem)
+
     def _loader(self, dataset: Dataset, shuffle: bool = False, sampler: Sampler | None = None) -> DataLoader:
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, sampler=sampler,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
@@ -79,6 +116,23 @@ class SplitLoaders:
 
     def predict_dataloader(self) -> list[DataLoader]:
         return self.test_dataloader()
+
+
+def _first_value_problem(datasets: list[Any], val_set: Any) -> str | None:
+    """The error line of the first of ``datasets`` (split datasets) holding NaN/Inf in what it reads, or ``None``."""
+    for ds in datasets:
+        found = ds.value_problems()
+        if not found:
+            continue
+        path = found[0][0]
+        shown = [p for q, p in found if q == path]
+        fields = "; ".join(shown[:3]) + (f"; and {len(shown) - 3} more" if len(shown) > 3 else "")
+        role, leave_out = (("validation", "--data.val_split null") if ds is val_set else
+                           ("test", f"--data.test_splits without {ds.split!r}, or --test_after_fit false"))
+        return (f"{path}: the {role} split {ds.split!r} holds NaN/Inf values ({fields}), found before training; fix "
+                f"or drop those samples at their source, or leave the split out ({leave_out}); `neurops data check "
+                f"{path}` lists every field with NaN/Inf.")
+    return None
 
 
 __all__ = ["SplitLoaders", "check_loader_options"]

@@ -104,6 +104,7 @@ class OperatorDataModule(SplitLoaders, L.LightningDataModule):
             raise DataError(f"{self.path} has no validation split {self.missing_val_split!r} (it has "
                             f"{list_splits(self.path)}); train without validation with --data.val_split "
                             "null, or write a 'val' split (neurops data generate --n-val N).")
+        self.check_values(stage)
 
     def _check_strides(self, strides: list[int] | None) -> list[int] | None:
         if strides is None:

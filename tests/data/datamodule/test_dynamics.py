@@ -102,3 +102,19 @@ def test_on_every_process_yields_the_whole_sampler() -> None:
     first = list(every)
     windows.generator.manual_seed(3)
     assert len(every) == 7 and first == list(windows)
+
+
+def test_nan_in_the_val_series_is_refused_at_construction_naming_the_field(series_file: Path) -> None:
+    """The series are read whole when the data module is built, so a NaN is found before any step; the error names
+    the split, the field and the trajectories, as the operator data modules' scan at fit setup does."""
+    import h5py
+
+    with h5py.File(series_file, "a") as f:
+        (field,) = f["val/states"]
+        f[f"val/states/{field}"][0, 4, 0] = np.nan
+    with pytest.raises(DataError) as err:
+        DynamicsDataModule(series_file, seq_len=20)
+    assert str(err.value) == (f"{series_file}: split 'val' holds NaN/Inf values (val/states/{field}: 1 NaN/Inf values "
+                              "in sample 0); fix or drop those trajectories at their source; `neurops data check "
+                              f"{series_file}` lists every field with NaN/Inf.")
+    DynamicsDataModule(series_file, seq_len=20, val_split=None)  # a run that does not validate does not read it

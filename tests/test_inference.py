@@ -156,15 +156,40 @@ def test_the_command_predicts_a_rollout_checkpoint(data, ckpt, tmp_path, capsys)
     assert "--steps STEPS" in capsys.readouterr().out
 
 
-def test_a_fixed_grid_rollout_model_warns_on_another_grid(data, tmp_path):
-    fixed = rollout_checkpoint(data, tmp_path / "mgno.ckpt", "mgno",
-                               {"width": 4, "n_layers": 1, "levels": 2, "reference_resolution": None,
-                                "boundary": ["periodic"]})
+@pytest.mark.parametrize("model, kwargs", [
+    ("mgno", {"width": 4, "n_layers": 1, "levels": 2, "reference_resolution": None}),  # MgNO's grid-unit variant
+    ("unet", {"width": 4, "channel_multipliers": [1, 2]}),  # ordinary convolutions (conv="grid")
+])
+def test_a_fixed_grid_rollout_model_warns_on_another_grid(data, tmp_path, model, kwargs):
+    fixed = rollout_checkpoint(data, tmp_path / "fixed.ckpt", model, kwargs)
+    assert load(fixed)[1].net.resolution_behaviour == "fixed_grid"
     with pytest.warns(NeuropsWarning) as record:
         predict_file(fixed, data, tmp_path / "p.h5", splits=["test", "test@32"])
     messages = [str(w.message) for w in record if issubclass(w.category, NeuropsWarning)]
     assert len(messages) == 1 and messages[0].startswith(
-        "split 'test@32' is on a 32 grid but the 'mgno' model was trained on 16 and is fixed_grid")
+        f"split 'test@32' is on a 32 grid but the {model!r} model was trained on 16 and is fixed_grid")
+
+
+@pytest.mark.parametrize("model, kwargs", [
+    ("mgno", {"width": 4, "n_layers": 1, "levels": 2}),
+    ("lsm", {"width": 4, "num_scales": 2, "patch_size": [2], "num_tokens": 2, "num_basis": 2, "num_heads": 1,
+             "head_width": 8}),
+])
+def test_lsm_and_mgno_rollout_checkpoints_are_function_space_and_predict_on_a_finer_grid(data, tmp_path, model,
+                                                                                      kwargs):
+    # the rollout model takes the training grid and the boundary conditions from the data, as an operator does
+    ckpt = rollout_checkpoint(data, tmp_path / f"{model}.ckpt", model, kwargs)
+    assert torch.load(ckpt, weights_only=True)["neurops"]["train_resolution"] == [NX]
+    _, task = load(ckpt)
+    assert task.net.resolution_behaviour == "function_space"
+    assert task.hparams.model_kwargs == {**kwargs, "boundary": ["periodic"], "reference_resolution": [NX],
+                                         "in_channels": T_IN * 2, "out_channels": STEP * 2}
+    out = tmp_path / "p.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NeuropsWarning)
+        predict_file(ckpt, data, out, splits=["test", "test@32"])
+    stored = _states(out, "test@32")
+    assert stored.shape == (3, (T_IN + T_OUT) * 2, 32) and bool(torch.isfinite(stored).all())
 
 
 def _bad_files(tmp: Path, data: Path) -> dict[str, Path]:

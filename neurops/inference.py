@@ -17,7 +17,7 @@ from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
 from neurops.data.rollout import H5RolloutDataset
 from neurops.data.shards import data_files
 from neurops.data.writer import H5Writer
-from neurops.errors import ConfigError, DataError, NeuropsWarning
+from neurops.errors import ConfigError, DataError, ModelError, NeuropsWarning
 from neurops.models.registry import RESOLUTION_BEHAVIOURS, resolution_behaviour
 from neurops.utils.io import check_output_path
 
@@ -43,7 +43,9 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     followed by ``steps`` frames rolled out from them (:meth:`~neurops.tasks.rollout.RolloutTask.rollout`),
     and their times. Both keep the data's coordinates and root attributes. A split on a grid other
     than the training grid gets a :class:`~neurops.errors.NeuropsWarning` when the model's
-    resolution behaviour is ``fixed_grid`` (see :func:`check_grid`).
+    resolution behaviour is ``fixed_grid``, and a split on a grid the model cannot take (an FNO's
+    Fourier modes on too coarse a grid) a :class:`~neurops.errors.ModelError` before it is written, which
+    leaves no output file (see :func:`check_grid`).
 
     Parameters
     ----------
@@ -107,7 +109,7 @@ def _predict_operator(task: Any, data: str | os.PathLike, split: str, writer: H5
     if ds.in_channels != task.hparams.model_kwargs["in_channels"]:
         raise DataError(f"the checkpoint expects {task.hparams.model_kwargs['in_channels']} input "
                         f"channel(s) but {data} split {split!r} has {ds.in_channels}.")
-    check_grid(task, ds.spatial_shape, f"split {split!r}")
+    check_grid(task, ds.spatial_shape, f"split {split!r}", data)
     writer.create_split(split, len(ds), coords=ds.coords, inputs={f: ds.spatial_shape for f in ds.input_fields},
                         outputs={f: ds.spatial_shape for f in out_names})
     for start in range(0, len(ds), batch_size):
@@ -152,7 +154,7 @@ def _predict_trajectories(task: Any, data: str | os.PathLike, split: str, writer
         raise DataError(f"the checkpoint expects {hp.model_kwargs['in_channels']} input channel(s) (t_in={hp.t_in} "
                         f"frames of {hp.model_kwargs['in_channels'] // hp.t_in} field(s)) but {data} split {split!r} "
                         f"gives {ds.in_channels} ({ds.n_fields} field(s) {ds.fields}).")
-    check_grid(task, ds.spatial_shape, f"split {split!r}")
+    check_grid(task, ds.spatial_shape, f"split {split!r}", data)
     n_frames = hp.t_in + frames
     time = _frame_times(ds.time, start, stride, n_frames, f"{data} split {split!r}")
     writer.create_split(split, len(ds), coords=ds.coords, time=time,
@@ -196,20 +198,35 @@ def _frame_times(time: np.ndarray, start: int, time_stride: int, n: int, where: 
     return np.concatenate([known, known[-1] + spacing * np.arange(1, n - len(known) + 1)])
 
 
-def check_grid(task, shape: Sequence[int], what: str = "the data") -> bool:
-    """Warn (:class:`~neurops.errors.NeuropsWarning`) if a ``fixed_grid`` model meets another grid.
+def check_grid(task, shape: Sequence[int], what: str = "the data", data: str | os.PathLike | None = None) -> bool:
+    """Refuse a grid the model cannot take; warn (:class:`~neurops.errors.NeuropsWarning`) if a ``fixed_grid``
+    model meets another grid than its training grid.
+
+    The refusal is the model's own ``check_grid`` (e.g. an FNO on a grid too coarse for its Fourier modes),
+    which the tasks also run on every split before training; it raises one
+    :class:`~neurops.errors.ModelError` naming the split.
 
     Parameters
     ----------
     task : a loaded operator or rollout task (its ``train_resolution`` comes from the checkpoint).
     shape : points per axis of the grid to predict on.
-    what : names the data in the message.
+    what : names the data in the messages (``"split 'test'"``).
+    data : the file the data comes from, named in the error.
 
     Returns
     -------
     True if a warning was given.
     """
     trained = task.train_resolution
+    refuse = getattr(task.net, "check_grid", None)
+    if refuse is not None:
+        try:
+            refuse(tuple(int(n) for n in shape))
+        except ModelError as exc:
+            where = f"{data} {what}" if data is not None else what
+            on = f" (trained on {'x'.join(map(str, trained))})" if trained else ""
+            raise ModelError(f"{where} cannot be predicted with the checkpoint's {task.hparams.model!r} model{on}: "
+                             f"{exc}") from None
     if not trained or tuple(shape) == tuple(trained) or resolution_behaviour(task.net) != "fixed_grid":
         return False
     grid = "x".join(map(str, shape))

@@ -6,6 +6,7 @@ The operator path is tested with the command (tests/cli/test_predict_cli.py, tes
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from functools import partial
 from pathlib import Path
@@ -23,7 +24,7 @@ from neurops.data.datamodule import RolloutDataModule
 from neurops.data.metadata import DatasetMeta
 from neurops.data.reader import read_meta
 from neurops.data.writer import H5Writer
-from neurops.errors import ConfigError, DataError, NeuropsWarning
+from neurops.errors import ConfigError, DataError, ModelError, NeuropsWarning
 from neurops.inference import _frame_times, predict_file
 from neurops.tasks.rollout import RolloutTask
 from tests.conftest import operator_checkpoint, write_operator_file
@@ -156,15 +157,65 @@ def test_the_command_predicts_a_rollout_checkpoint(data, ckpt, tmp_path, capsys)
     assert "--steps STEPS" in capsys.readouterr().out
 
 
-def test_a_fixed_grid_rollout_model_warns_on_another_grid(data, tmp_path):
-    fixed = rollout_checkpoint(data, tmp_path / "mgno.ckpt", "mgno",
-                               {"width": 4, "n_layers": 1, "levels": 2, "reference_resolution": None,
-                                "boundary": ["periodic"]})
+@pytest.mark.parametrize("model, kwargs", [
+    ("mgno", {"width": 4, "n_layers": 1, "levels": 2, "reference_resolution": None}),  # MgNO's grid-unit variant
+    ("unet", {"width": 4, "channel_multipliers": [1, 2]}),  # ordinary convolutions (conv="grid")
+])
+def test_a_fixed_grid_rollout_model_warns_on_another_grid(data, tmp_path, model, kwargs):
+    fixed = rollout_checkpoint(data, tmp_path / "fixed.ckpt", model, kwargs)
+    assert load(fixed)[1].net.resolution_behaviour == "fixed_grid"
     with pytest.warns(NeuropsWarning) as record:
         predict_file(fixed, data, tmp_path / "p.h5", splits=["test", "test@32"])
     messages = [str(w.message) for w in record if issubclass(w.category, NeuropsWarning)]
     assert len(messages) == 1 and messages[0].startswith(
-        "split 'test@32' is on a 32 grid but the 'mgno' model was trained on 16 and is fixed_grid")
+        f"split 'test@32' is on a 32 grid but the {model!r} model was trained on 16 and is fixed_grid")
+
+
+@pytest.mark.parametrize("model, kwargs", [
+    ("mgno", {"width": 4, "n_layers": 1, "levels": 2}),
+    ("lsm", {"width": 4, "num_scales": 2, "patch_size": [2], "num_tokens": 2, "num_basis": 2, "num_heads": 1,
+             "head_width": 8}),
+])
+def test_lsm_and_mgno_rollout_checkpoints_are_function_space_and_predict_on_a_finer_grid(data, tmp_path, model,
+                                                                                      kwargs):
+    # the rollout model takes the training grid and the boundary conditions from the data, as an operator does
+    ckpt = rollout_checkpoint(data, tmp_path / f"{model}.ckpt", model, kwargs)
+    assert torch.load(ckpt, weights_only=True)["neurops"]["train_resolution"] == [NX]
+    _, task = load(ckpt)
+    assert task.net.resolution_behaviour == "function_space"
+    assert task.hparams.model_kwargs == {**kwargs, "boundary": ["periodic"], "reference_resolution": [NX],
+                                         "in_channels": T_IN * 2, "out_channels": STEP * 2}
+    out = tmp_path / "p.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NeuropsWarning)
+        predict_file(ckpt, data, out, splits=["test", "test@32"])
+    stored = _states(out, "test@32")
+    assert stored.shape == (3, (T_IN + T_OUT) * 2, 32) and bool(torch.isfinite(stored).all())
+
+
+def test_a_grid_the_model_cannot_take_is_refused_before_its_split_is_written(data, ckpt, operator_file, tmp_path,
+                                                                            capsys):
+    # the FNO's 4 Fourier modes need 7 or more points: the 4-point split is refused, as training refuses it, after
+    # the 16-point split was written, and the atomic writer leaves no file
+    coarse = write_trajectories(tmp_path / "coarse.h5", {"test": (2, N_FRAMES, NX), "test@4": (2, N_FRAMES, 4)})
+    out = tmp_path / "out" / "p.h5"
+    out.parent.mkdir()
+    assert main(["predict", "--ckpt", str(ckpt), "--data", str(coarse), "--out", str(out), "--splits", "test",
+                 "test@4"]) == 2
+    assert capsys.readouterr().err == (
+        f"neurops: error: {coarse} split 'test@4' cannot be predicted with the checkpoint's 'fno' model (trained on "
+        "16): the FNO's modes [4] do not fit the 4 grid of the data, which holds at most [3] Fourier modes per axis; "
+        "set model_kwargs.modes to at most that, or use finer data.\n")
+    assert list(out.parent.iterdir()) == []
+    # the operator path: an FNO with modes [3, 3] trained on 16x16
+    op = operator_checkpoint(operator_file, tmp_path / "op.ckpt")
+    coarse_op = write_operator_file(tmp_path / "coarse_op.h5", {"test": (2, 16), "test@4": (2, 4)})
+    with pytest.raises(ModelError, match=r"^" + re.escape(
+            f"{coarse_op} split 'test@4' cannot be predicted with the checkpoint's 'fno' model (trained on 16x16): "
+            "the FNO's modes [3, 3] do not fit the 4x4 grid of the data, which holds at most [2, 3] Fourier modes")):
+        predict_file(op, coarse_op, out, splits=["test", "test@4"])
+    assert list(out.parent.iterdir()) == []
+    assert predict_file(op, coarse_op, out, splits=["test"]) == out  # its training grid predicts
 
 
 def _bad_files(tmp: Path, data: Path) -> dict[str, Path]:

@@ -132,8 +132,7 @@ class OperatorTask(Task):
             if dm is None:
                 raise ConfigError("the model's channel counts are unknown: pass model_kwargs.in_channels and "
                                   "out_channels, or train with an OperatorDataModule.")
-            self._build(dm.in_channels, dm.out_channels, getattr(dm, "meta", None),
-                        getattr(dm, "train_resolution", None))
+            self._build(*self._model_channels(dm), getattr(dm, "meta", None), getattr(dm, "train_resolution", None))
         elif dm is not None and hasattr(dm, "in_channels"):
             self._check_channels(dm.in_channels, dm.out_channels)
         if dm is not None and hasattr(self.net, "check_grid"):
@@ -146,6 +145,11 @@ class OperatorTask(Task):
             self._warn_mixed_batch_statistics(getattr(dm, "train_strides", None))
         if stage == "fit" and self.hparams.normalize and not bool(self.in_norm.fitted):
             self._fit_normalizers(dm)
+
+    def _model_channels(self, dm: Any) -> tuple[int, int]:
+        """The model's input and output channels for the data of ``dm`` (a subclass's model may predict part of
+        the data's outputs per call, as :class:`~neurops.tasks.rollout.RolloutTask`'s does)."""
+        return dm.in_channels, dm.out_channels
 
     def _check_grids(self, dm: Any) -> None:
         """Let the model refuse a grid of the data before any step (e.g. too many Fourier modes for it)."""

@@ -105,7 +105,10 @@ class RolloutTask(OperatorTask):
 
     Works with :class:`~neurops.data.datamodule.RolloutDataModule`; the model is any
     registered operator (``lsm``, ``fno``, ``mgno`` ...) with ``in_channels = T_in * F``
-    and ``out_channels = step * F`` for F fields per frame (filled in from the data).
+    and ``out_channels = step * F`` for F fields per frame (filled in from the data). The model is
+    built as :class:`~neurops.tasks.operator.OperatorTask` builds it: ``boundary`` from the file's
+    boundary conditions and ``reference_resolution`` = the training grid for models that take them
+    (MgNO, LSM, fs_unet), unless ``model_kwargs`` sets them; the checkpoint records the training grid.
     Normalizers act per input and per output channel, and predictions are fed back
     in physical units, so a normalized model rolls out consistently.
 
@@ -114,7 +117,8 @@ class RolloutTask(OperatorTask):
     model
         registry name of the one-step model.
     model_kwargs
-        keyword arguments of the one-step model.
+        keyword arguments of the one-step model (``reference_resolution: null`` keeps MgNO's or LSM's
+        grid-unit, ``fixed_grid`` behaviour).
     t_in
         input frames (default: the datamodule's).
     t_out
@@ -181,11 +185,16 @@ class RolloutTask(OperatorTask):
                                       "set them equal (or leave the task's unset).")
             if self.hparams.t_out % self.hparams.step:
                 raise ConfigError(f"t_out={self.hparams.t_out} is not a multiple of step={self.hparams.step}.")
-            if self.net is None:
-                self._build(dm.in_channels, self.hparams.step * dm.n_fields)
             if hasattr(dm, "window"):
                 self.window = {key: int(value) for key, value in dm.window.items()}
         super().setup(stage)
+
+    def _model_channels(self, dm: Any) -> tuple[int, int]:
+        # OperatorTask.setup builds the model (with the data's boundary conditions and training grid, as for an
+        # operator); it maps the T_in input frames to the next `step` frames of the F fields
+        if not hasattr(dm, "n_fields"):
+            return super()._model_channels(dm)
+        return dm.in_channels, self.hparams.step * dm.n_fields
 
     def _check_channels(self, in_channels: int, out_channels: int) -> None:
         # data: x has t_in * F channels, y has t_out * F; the model predicts step * F per call

@@ -8,12 +8,16 @@ import warnings
 from functools import partial
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
 from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.data.datamodule import RolloutDataModule
+from neurops.data.metadata import DatasetMeta
+from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, ModelError
+from neurops.models import build
 from neurops.tasks.rollout import RolloutTask, autoregressive_rollout, teacher_forcing_windows
 from tests.conftest import write_decay_file
 
@@ -67,11 +71,12 @@ def test_exact_model_rollout_equals_teacher_forcing_targets():
     torch.testing.assert_close(step(inputs), targets)
 
 
-def _fit(path, tmp_path, training, epochs=12, t_in=2, **task_kw):
+def _fit(path, tmp_path, training, epochs=12, t_in=2, model="fno", model_kwargs=None, **task_kw):
     torch.manual_seed(0)
     dm = RolloutDataModule(path, t_in=t_in, t_out=4, batch_size=8)
-    task = RolloutTask(model="fno", model_kwargs=dict(modes=[4], width=8, n_layers=1), training=training,
-                       optimizer=partial(torch.optim.AdamW, lr=1e-2, weight_decay=1e-4), lr_scheduler=None, **task_kw)
+    task = RolloutTask(model=model, model_kwargs=model_kwargs or dict(modes=[4], width=8, n_layers=1),
+                       training=training, optimizer=partial(torch.optim.AdamW, lr=1e-2, weight_decay=1e-4),
+                       lr_scheduler=None, **task_kw)
     trainer = L.Trainer(max_epochs=epochs, logger=L.pytorch.loggers.CSVLogger(tmp_path, name="run"),
                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
                         callbacks=[RolloutErrorFigures()])  # the figure neurops fit draws
@@ -146,3 +151,91 @@ def test_mismatch_with_data_raises(decay_file, tmp_path):
     task = RolloutTask(model="fno", model_kwargs=dict(modes=[4], width=4, in_channels=2, out_channels=2))
     with pytest.raises(ModelError, match="needs 2 -> 1"):
         trainer.fit(task, dm)
+
+
+# the model is built from the data as OperatorTask builds it ---------------------------------------------------
+def write_waves_2d(path, n_frames: int = 4, n: int = 32):
+    """A ``trajectory`` file of decaying plane waves on a periodic ``n x n`` grid (splits train/val/test: 4/2/2)."""
+    rng = np.random.default_rng(1)
+    x = np.linspace(0, 1, n, endpoint=False)
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    meta = DatasetMeta(kind="trajectory", name="waves2d", dims=["x", "y"], boundary={"x": "periodic", "y": "periodic"})
+    with H5Writer(path, meta) as w:
+        for split, count in (("train", 4), ("val", 2), ("test", 2)):
+            a, b = rng.normal(size=(2, count, 1, 1, 1))
+            decay = 0.8 ** np.arange(n_frames)[None, :, None, None]
+            w.add_split(split, coords={"x": x, "y": x}, time=np.arange(n_frames, dtype=float),
+                        states={"w": (decay * (a * np.sin(2 * np.pi * (xx + 2 * yy)) + b * np.cos(2 * np.pi * xx)))
+                                .astype(np.float32)})
+    return path
+
+
+@pytest.fixture(scope="module")
+def waves_2d(tmp_path_factory):
+    return write_waves_2d(tmp_path_factory.mktemp("rollout2d") / "waves2d.h5")
+
+
+def _fit_steps(task, dm, tmp_path, steps=2):
+    trainer = L.Trainer(max_steps=steps, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        enable_checkpointing=False, default_root_dir=tmp_path, num_sanity_val_steps=0,
+                        limit_val_batches=0)
+    trainer.fit(task, dm)
+    return trainer
+
+
+@pytest.mark.parametrize("model, preset", [("lsm", "navier_stokes"), ("mgno", "navier_stokes")])
+def test_the_training_grid_as_reference_changes_nothing_on_that_grid(waves_2d, tmp_path, model, preset):
+    """The presets of ns_lsm.yaml (and the MgNO row of benchmarks/lsm_navier_stokes.py), trained on a periodic
+    trajectory file: with the training grid as reference_resolution (now filled in from the data) the weights after
+    two training steps and the rollouts are bit for bit those of the model built without it (as before)."""
+    dm = RolloutDataModule(waves_2d, t_in=2, t_out=2, batch_size=2)
+    tasks = {}
+    for name, kwargs in (("new", {"preset": preset}),  # built in setup from the data
+                         ("old", {"preset": preset, "in_channels": 2, "out_channels": 1})):  # built without the data
+        torch.manual_seed(0)
+        task = RolloutTask(model, kwargs, normalize=False, lr_scheduler=None,
+                           optimizer=partial(torch.optim.AdamW, lr=5e-4, weight_decay=1e-4))
+        _fit_steps(task, dm, tmp_path)
+        tasks[name] = task.eval()
+    new, old = tasks["new"], tasks["old"]
+    assert new.hparams.model_kwargs["reference_resolution"] == [32, 32]
+    assert "reference_resolution" not in old.hparams.model_kwargs
+    assert new.hparams.model_kwargs["boundary"] == ["periodic", "periodic"]
+    assert (new.net.resolution_behaviour, old.net.resolution_behaviour) == ("function_space", "fixed_grid")
+    assert new.train_resolution == old.train_resolution == [32, 32]  # recorded at fit, for predict
+    old_state, new_state = old.state_dict(), new.state_dict()
+    assert list(old_state) == list(new_state)
+    assert all(torch.equal(old_state[k], new_state[k]) for k in old_state)
+    x = torch.stack([dm.test_sets[0][i]["x"] for i in range(2)])
+    with torch.no_grad():
+        assert torch.equal(new.rollout(x), old.rollout(x))
+
+
+def test_mgno_takes_the_periodic_boundary_of_the_data(waves_2d, tmp_path):
+    dm = RolloutDataModule(waves_2d, t_in=1, t_out=2, batch_size=2)
+    torch.manual_seed(0)
+    task = RolloutTask("mgno", {"width": 4, "n_layers": 2, "levels": 3}, training="teacher_forcing")
+    _fit_steps(task, dm, tmp_path, steps=1)
+    assert task.hparams.model_kwargs == {"width": 4, "n_layers": 2, "levels": 3, "boundary": ["periodic", "periodic"],
+                                         "reference_resolution": [32, 32], "in_channels": 1, "out_channels": 1}
+    assert task.net.boundary == ("periodic", "periodic")
+    # circular padding: the model commutes with a circular shift by a multiple of its coarsest spacing (4 points);
+    # zero (Dirichlet) padding of the same weights does not
+    dirichlet = build("mgno", **{**task.hparams.model_kwargs, "boundary": "dirichlet"})
+    dirichlet.load_state_dict(task.net.state_dict())
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        for net, equivariant in ((task.net, True), (dirichlet, False)):
+            error = (net(x.roll((4, -8), (2, 3))) - net(x).roll((4, -8), (2, 3))).abs().max() / net(x).abs().max()
+            assert (error < 1e-6) == equivariant, float(error)
+
+
+def test_mgno_trains_on_a_one_dimensional_trajectory_file(decay_file, tmp_path):
+    # before, the rollout model was built without the data's boundary conditions: MgNO took its 2-D default and
+    # every step failed with "MgNO expects input [B, 2, 2 spatial dims]"
+    task, dm, trainer = _fit(decay_file, tmp_path, "rollout", epochs=12, model="mgno",
+                             model_kwargs=dict(width=8, n_layers=1, levels=3))
+    assert task.net.ndim == 1 and task.net.boundary == ("periodic",)
+    assert task.hparams.model_kwargs["reference_resolution"] == [NX]
+    (res,) = trainer.test(task, dm, verbose=False)
+    assert res["test/rel_l2@16"] < 0.35  # an untrained model is at ~1, as for the FNO above

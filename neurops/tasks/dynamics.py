@@ -43,7 +43,7 @@ from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
 from neurops.tasks.member_best import MemberBest
 from neurops.tasks.member_shards import gather_members, member_view, spread_members
-from neurops.tasks.members import build_members, member_models, seeds_not_finite
+from neurops.tasks.members import build_members, check_seeds, member_models, seeds_not_finite
 from neurops.tasks.schedules import ExponentialTo
 
 Training = Literal["gtf", "agtf", "stf", "bptt"]
@@ -107,10 +107,10 @@ class DynamicsTask(Task):
         clip the gradient norm to this value (0: off; GTF needs none); for an ensemble, each member's gradient norm
         on its own.
     seeds
-        train one model per seed, all at once: an ensemble of ``R = len(seeds)`` members (one batched rollout,
-        :mod:`neurops.tasks.members`); member ``r`` is initialised with ``seeds[r]`` and draws its own windows with
-        it (:class:`~neurops.data.windows.MemberWindowSampler`), so it trains as a single run with
-        ``--seed_everything seeds[r]`` would, at a fraction of R runs' cost.
+        train one model per seed, all at once: an ensemble of ``R = len(seeds)`` members (distinct integers in
+        ``[0, 2**32)``; one batched rollout, :mod:`neurops.tasks.members`); member ``r`` is initialised with
+        ``seeds[r]`` and draws its own windows with it (:class:`~neurops.data.windows.MemberWindowSampler`), so it
+        trains as a single run with ``--seed_everything seeds[r]`` would, at a fraction of R runs' cost.
         Validation logs ``val/d_stsp/member_r`` and ``val/d_h/member_r`` and their medians as ``val/d_stsp`` /
         ``val/d_h``; the checkpoint keeps each member's best state (:meth:`member_models`). Under DDP
         (``--trainer.strategy ddp --trainer.devices W``, with a :class:`~neurops.data.datamodule.DynamicsDataModule`)
@@ -154,8 +154,7 @@ class DynamicsTask(Task):
                                   ("smoothing", smoothing, "a width in frequency bins")):
             if not value >= 0:  # also NaN
                 raise ConfigError(f"{name}={value}: it is {what}; use {name} >= 0 (0: off).")
-        if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
-            raise ConfigError(f"seeds must be distinct seeds, one per ensemble member; got {seeds}.")
+        seeds = check_seeds(seeds)  # saved below as the checked ints (NumPy integers load with weights_only)
         get_class(model)  # unknown names fail here, with suggestions
         self.save_hyperparameters(ignore=Task.NOT_SAVED)
         self.alpha_schedule = (AdaptiveAlpha(alpha_method, every=alpha_every, rate=alpha_rate)

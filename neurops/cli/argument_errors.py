@@ -84,7 +84,7 @@ def one_line(message: str, parser: Any = None) -> str:
         return _not_accepted(message, option)
     block = _innermost(message)
     union = re.search(r"^\s*Subtypes: \[(.*)\]$", block, re.M)  # all types of the union, not only those tried
-    expected = re.findall(r"typing\.Literal\[.*?\]|<class '[^']+'>", union.group(1)) if union else re.findall(
+    expected = _top_level(union.group(1)) if union else re.findall(
         r"Expected a (typing\.Literal\[.*?\]|<class '[^']+'>)", block)
     expected = [name for name in expected if "'torch." not in name] or expected  # a tensor is no command line value
     given = re.search(r"Given value: (.*)", block) or re.search(r"Got value: (.*)", block)
@@ -101,6 +101,18 @@ def one_line(message: str, parser: Any = None) -> str:
     lines = [line.strip().lstrip("- ").strip() for line in message.splitlines()]
     text = "; ".join(line for line in lines if line and not line.startswith(_UNION_NOISE))
     return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _top_level(items: str) -> list[str]:
+    """The comma-separated items of ``items`` outside brackets: a union's subtypes, generic ones included
+    (``list[int], <class 'NoneType'>``: the list type of ``seeds: list[int] | None`` too, not only null)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(items):
+        depth += (char == "[") - (char == "]")
+        if char == "," and depth == 0:
+            parts.append(items[start:i])
+            start = i + 1
+    return [part.strip() for part in [*parts, items[start:]] if part.strip()]
 
 
 def _innermost(message: str) -> str:

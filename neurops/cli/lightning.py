@@ -41,7 +41,7 @@ from neurops.cli.lightning_config import (
 )
 from neurops.cli.progress import progress_callback
 from neurops.errors import CheckpointError, ConfigError, NeuropsError
-from neurops.tasks.base import Task
+from neurops.tasks.base import Task, check_optimizer_classes
 from neurops.tasks.callbacks import LastCheckpoint, _RunFolderCheckpoint, run_checkpoint_dir
 from neurops.utils.seeding import check_seed
 from neurops.utils.signature import init_parameters
@@ -141,6 +141,12 @@ class NeuropsCLI(LightningCLI):
             raise CheckpointError(f"{cfg.ckpt_path} is {ckpt.kind.described} but the "
                                   f"config trains {configured}; use it with a config of {task_class.__name__}, "
                                   f"or with {ckpt.kind.commands}.")
+        if sub == "fit":  # another optimizer class: refused before any process starts or anything is restored
+            optimizer = cfg.model.init_args.get("optimizer")
+            default = import_class(configured, Path("config")).default_optimizer
+            cls = import_class(optimizer.class_path, Path("config")) if optimizer else getattr(default, "func", default)
+            if isinstance(cls, type):
+                check_optimizer_classes(ckpt.contents, [cls], cfg.ckpt_path)
         accepted = set(init_parameters(task_class)) - set(Task.NOT_SAVED)
         # the checkpoint's settings of the task (its network above all) replace the config's; the optimizer and
         # schedule (not saved in checkpoints) stay the config's. Say which settings of the config lose.

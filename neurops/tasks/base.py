@@ -18,7 +18,7 @@ is a ``Task`` and trains through the same ``neurops fit|validate|test``. The bas
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
@@ -35,7 +35,7 @@ from neurops.models.registry import spec_of
 from neurops.tasks.schedules import RunSchedule, one_cycle_lr_problem
 from neurops.utils.seeding import rng_states, set_rng_states
 
-__all__ = ["Scheduler", "Task"]
+__all__ = ["Scheduler", "Task", "check_optimizer_classes"]
 
 #: what ``lr_scheduler`` accepts: a run-relative schedule, any torch scheduler callable, or None (constant)
 Scheduler = RunSchedule | LRSchedulerCallable | None
@@ -191,28 +191,42 @@ class Task(L.LightningModule):
 
     def _check_optimizer_states(self, checkpoint: dict[str, Any]) -> None:
         """Refuse to resume optimizer states written by another optimizer class, before torch loads them (torch
-        takes them and fails at the first step, e.g. ``KeyError: 'momentum'`` when SGD continues AdamW)."""
+        takes them and fails at the first step, e.g. ``KeyError: 'momentum'`` when SGD continues AdamW; under FSDP,
+        Lightning has loaded them already, and the run stops here before its first step)."""
         states = checkpoint.get("optimizer_states") or []
         saved = (checkpoint.get("neurops") or {}).get("optimizers") or []
         optimizers = self.trainer.optimizers or ([self._optimizer()] if states else [])
-        for i, (state, optimizer) in enumerate(zip(states, optimizers)):
-            ours = _class_path(type(optimizer))
-            if i < len(saved):
-                if saved[i] == ours:
-                    continue
-                theirs = f"is {saved[i].rsplit('.', 1)[-1]}'s"
-            else:  # written before checkpoints named their optimizer: hyperparameters of ours it lacks
-                group = (state.get("param_groups") or [{}])[0]
-                lacks = [k for k, v in optimizer.defaults.items() if k not in group and not isinstance(v, bool | None)]
-                if not lacks:
-                    continue
-                theirs = f"is another optimizer's (it has no {', '.join(lacks)})"
-            name, resume = ours.rsplit(".", 1)[-1], (f"--model.optimizer {saved[i]}" if i < len(saved)
-                                                      else "--model.optimizer CLASS")
-            raise CheckpointError(
-                f"{self.trainer.ckpt_path}: its optimizer state {theirs}, which this run's {name} cannot continue; "
-                f"resume with the checkpoint's optimizer ({resume}), or train with {name} in a new run folder "
-                "(--trainer.default_root_dir DIR; a run cannot start from a checkpoint's weights alone).")
+        check_optimizer_classes(checkpoint, [type(o) for o in optimizers], self.trainer.ckpt_path)
+        for state, optimizer in list(zip(states, optimizers))[len(saved):]:
+            # written before checkpoints named their optimizer: hyperparameters of ours it lacks
+            group = (state.get("param_groups") or [{}])[0]
+            lacks = [k for k, v in optimizer.defaults.items() if k not in group and not isinstance(v, bool | None)]
+            if lacks:
+                raise _cannot_continue(self.trainer.ckpt_path, f"is another optimizer's (it has no {', '.join(lacks)})",
+                                       type(optimizer), "CLASS")
+
+
+def check_optimizer_classes(checkpoint: dict[str, Any], classes: Sequence[type], ckpt_path: object) -> None:
+    """One :class:`~neurops.errors.CheckpointError` if the optimizer states of ``checkpoint`` (a checkpoint's
+    contents) were written by other optimizer classes than ``classes``, the run's, as its ``neurops`` record names
+    them (states it does not name are left to :meth:`Task._check_optimizer_states`).
+
+    ``neurops fit`` calls it before the Trainer starts (no process launched, nothing restored); every task calls it
+    again when Lightning restores the checkpoint, for runs started from Python.
+    """
+    states = checkpoint.get("optimizer_states") or []
+    saved = (checkpoint.get("neurops") or {}).get("optimizers") or []
+    for _, name, cls in zip(states, saved, classes):
+        if name != _class_path(cls):
+            raise _cannot_continue(ckpt_path, f"is {name.rsplit('.', 1)[-1]}'s", cls, name)
+
+
+def _cannot_continue(ckpt_path: object, theirs: str, ours: type, resume: str) -> CheckpointError:
+    name = ours.__name__
+    return CheckpointError(
+        f"{ckpt_path}: its optimizer state {theirs}, which this run's {name} cannot continue; resume with the "
+        f"checkpoint's optimizer (--model.optimizer {resume}), or train with {name} in a new run folder "
+        "(--trainer.default_root_dir DIR; a run cannot start from a checkpoint's weights alone).")
 
 
 def _class_path(cls: type) -> str:

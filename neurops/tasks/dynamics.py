@@ -25,7 +25,6 @@ References
 
 from __future__ import annotations
 
-import math
 import os
 from functools import partial
 from typing import Any, Literal
@@ -40,11 +39,11 @@ from neurops.dynamics import teacher_forcing
 from neurops.dynamics.teacher_forcing import AdaptiveAlpha, annealed_alpha, check_alpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.dsr import generate_like, orbit_distances
-from neurops.models.piecewise_linear import stack_members
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
 from neurops.tasks.member_best import MemberBest
 from neurops.tasks.member_shards import gather_members, member_view, spread_members
+from neurops.tasks.members import build_members, check_seeds, member_models, seeds_not_finite
 from neurops.tasks.schedules import ExponentialTo
 
 Training = Literal["gtf", "agtf", "stf", "bptt"]
@@ -108,16 +107,16 @@ class DynamicsTask(Task):
         clip the gradient norm to this value (0: off; GTF needs none); for an ensemble, each member's gradient norm
         on its own.
     seeds
-        train one model per seed, all at once: an ensemble of ``R = len(seeds)`` members (one batched rollout,
-        :func:`~neurops.models.piecewise_linear.stack_members`); member ``r`` is initialised with ``seeds[r]`` and
-        draws its own windows with it (:class:`~neurops.data.windows.MemberWindowSampler`), so it trains as a single
-        run with ``--seed seeds[r]`` would, at a fraction of R runs' cost. Validation logs ``val/d_stsp/member_r``
-        and ``val/d_h/member_r`` and their medians as ``val/d_stsp`` / ``val/d_h``; the checkpoint keeps each
-        member's best state (:meth:`member_models`). Under DDP (``--trainer.strategy ddp --trainer.devices W``,
-        with a :class:`~neurops.data.datamodule.DynamicsDataModule`) the members are spread over the W processes,
-        each training and validating its own block of them (:mod:`neurops.tasks.member_shards`): the same members
-        as in one process, W times the cores. ``None``: one model, initialised with the run's seed (``seed``
-        in ``model_kwargs`` overrides it).
+        train one model per seed, all at once: an ensemble of ``R = len(seeds)`` members (distinct integers in
+        ``[0, 2**32)``; one batched rollout, :mod:`neurops.tasks.members`); member ``r`` is initialised with
+        ``seeds[r]`` and draws its own windows with it (:class:`~neurops.data.windows.MemberWindowSampler`), so it
+        trains as a single run with ``--seed_everything seeds[r]`` would, at a fraction of R runs' cost.
+        Validation logs ``val/d_stsp/member_r`` and ``val/d_h/member_r`` and their medians as ``val/d_stsp`` /
+        ``val/d_h``; the checkpoint keeps each member's best state (:meth:`member_models`). Under DDP
+        (``--trainer.strategy ddp --trainer.devices W``, with a :class:`~neurops.data.datamodule.DynamicsDataModule`)
+        the members are spread over the W processes, each training and validating its own block of them
+        (:mod:`neurops.tasks.member_shards`): the same members as in one process, W times the cores. ``None``: one
+        model, initialised with the run's seed (``seed`` in ``model_kwargs`` overrides it).
 
     References
     ----------
@@ -155,8 +154,7 @@ class DynamicsTask(Task):
                                   ("smoothing", smoothing, "a width in frequency bins")):
             if not value >= 0:  # also NaN
                 raise ConfigError(f"{name}={value}: it is {what}; use {name} >= 0 (0: off).")
-        if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
-            raise ConfigError(f"seeds must be distinct seeds, one per ensemble member; got {seeds}.")
+        seeds = check_seeds(seeds)  # saved below as the checked ints (NumPy integers load with weights_only)
         get_class(model)  # unknown names fail here, with suggestions
         self.save_hyperparameters(ignore=Task.NOT_SAVED)
         self.alpha_schedule = (AdaptiveAlpha(alpha_method, every=alpha_every, rate=alpha_rate)
@@ -179,8 +177,7 @@ class DynamicsTask(Task):
             self.hparams.model_kwargs = kwargs
             self.net = build(self.hparams.model, **kwargs)
             return
-        kwargs.pop("seed", None)
-        self.net = stack_members([build(self.hparams.model, **kwargs, seed=s) for s in seeds], seeds)
+        self.net = build_members(self.hparams.model, kwargs, seeds)
         # each member's best state so far (buffers: checkpointed and moved with the task, never optimised)
         self.member_best = MemberBest(self.net)
 
@@ -275,8 +272,7 @@ class DynamicsTask(Task):
         world = self._world_size()
         loss = (1 if self._shard is None else world) * mse.sum() + self.regularization()
         if world == 1 and not torch.isfinite(loss):  # under DDP: on_before_optimizer_step, on synchronised gradients
-            bad = [s for s, m in zip(self.hparams.seeds or [], mse.reshape(-1).tolist()) if not math.isfinite(m)]
-            self._diverged("training loss", float(loss), bad)
+            self._diverged("training loss", float(loss), seeds_not_finite(self.hparams.seeds, mse.reshape(-1).tolist()))
         if self._shard is None:
             self.log("train/mse", mse.mean(), prog_bar=True)
         else:  # the epoch's mean over all members, synchronised once an epoch (a per-step collective costs time)
@@ -303,8 +299,7 @@ class DynamicsTask(Task):
         grads = [p.grad for p in self.net.parameters() if p.grad is not None]
         norms = torch.stack([g.reshape(self.members or 1, -1).square().sum(1) for g in grads]).sum(0).sqrt()  # [R]
         if world > 1 and not torch.isfinite(norms).all():
-            self._diverged("gradient norm", float(norms.sum()),
-                           [s for s, n in zip(self.hparams.seeds or [], norms.tolist()) if not math.isfinite(n)])
+            self._diverged("gradient norm", float(norms.sum()), seeds_not_finite(self.hparams.seeds, norms.tolist()))
         if clip:
             scale = (clip / (norms + 1e-6)).clamp(max=1.0)  # [R]: each member clipped on its own norm
             for g in grads:
@@ -369,14 +364,7 @@ class DynamicsTask(Task):
     def member_models(self, state: Literal["best", "final"] = "best") -> list[torch.nn.Module]:
         """The members of an ensemble as plain models: each at its own ``best`` validation state (a member
         never validated keeps its final state), or all at their ``final`` state; ``[net]`` for one model."""
-        if state not in ("best", "final"):
-            raise ConfigError(f"state must be 'best' or 'final', got {state!r}.")
-        if not self.members:
-            return [self.net]
-        models = [self.net.member(r) for r in range(self.members)]
-        if state == "best":
-            self.member_best.restore(models)
-        return models
+        return member_models(self.net, self.member_best if self.members else None, state)
 
     def member_summary(self) -> str:
         """Each member's seed, best validation D_stsp and its step, and their mean +- sem and median over the

@@ -12,17 +12,18 @@ import torch
 from neurops.errors import ConfigError
 
 
-def check_seed(seed: object, name: str = "seed", option: str = "--seed", bits: int = 63, note: str = "") -> int:
+def check_seed(seed: object, name: str = "seed", option: str = "--seed", bits: int = 63, note: str = "",
+               example: object = 0) -> int:
     """``seed`` as an int if it is an integer (Python's or NumPy's) in ``[0, 2**bits)``; else one
     :class:`ConfigError` naming ``name``.
 
-    The one check of every seed a user gives (``--seed``, ``seed_everything``): numpy refuses negative seeds,
-    torch those of 64 bits and more, Lightning those of 32 bits and more (``bits=32``). ``option`` is the
-    option the message suggests, ``note`` a remark after it.
+    The one check of every seed a user gives (``--seed``, ``seed_everything``, an ensemble's ``seeds``): numpy
+    refuses negative seeds, torch those of 64 bits and more, Lightning those of 32 bits and more (``bits=32``).
+    The message suggests ``option example`` (``--seed 0``), then ``note``.
     """
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**bits:
         raise ConfigError(f"{name} must be an integer between 0 and 2**{bits} - 1 ({2**bits - 1}), got {seed!r}; "
-                          f"give e.g. {option} 0{note}.")
+                          f"give e.g. {option} {example}{note}.")
     return int(seed)
 
 

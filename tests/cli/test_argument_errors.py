@@ -25,6 +25,23 @@ NESTED = """Parser key "data":
           Expected a <class 'int'>. Got value: many
     - Expected a <class 'NoneType'>
   Given value: NestedArg(key='batch_size', val='many')"""
+# a union with a generic type (``seeds: list[int] | None``): the list is named, not only null
+GENERIC = """Parser key "model":
+  Does not validate against any of the Union subtypes
+  Subtypes: [<class 'neurops.tasks.base.Task'>, <class 'NoneType'>]
+  Errors:
+    - Problem with given class_path 'neurops.tasks.DynamicsTask':
+        Parser key "seeds":
+          Does not validate against any of the Union subtypes
+          Subtypes: [list[int], <class 'NoneType'>]
+          Errors:
+            - Expected a <class 'int'>. Got value: True
+            - Expected a <class 'NoneType'>
+          Given value type: <class 'list'>
+          Given value: [True, 2]
+    - Expected a <class 'NoneType'>
+  Given value type: <class 'jsonargparse._util.NestedArg'>
+  Given value: NestedArg(key='seeds', val=[True, 2])"""
 NOT_ACCEPTED = """Parser key "model":
   Errors:
     - Problem with given class_path 'neurops.tasks.OperatorTask':
@@ -36,6 +53,7 @@ NOT_ACCEPTED = """Parser key "model":
     ('Parser key "n_steps":\n  Expected a <class \'int\'>. Got value: x', "argument --steps: invalid int value: 'x'"),
     (UNION, "argument --trainer.max_epochs: invalid int or null value: 'x'"),
     (NESTED, "argument --data.batch_size: invalid int value: 'many'"),
+    (GENERIC, "argument --model.seeds: invalid list[int] or null value: '[True, 2]'"),
     ('Parser key "method":\n  Expected a typing.Literal[\'rk4\', \'euler\']. Got value: rk5',
      "argument --method: invalid choice: 'rk5' (choose from 'rk4', 'euler')"),
     (NOT_ACCEPTED, "unrecognized option --model.los: neurops.tasks.OperatorTask has no option 'los'; did you mean "

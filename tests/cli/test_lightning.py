@@ -93,6 +93,21 @@ def test_the_run_folder_holds_logs_and_checkpoints_and_last_resumes_it(operator_
     assert main(["test", "--config", cfg, "--ckpt_path", "last", "--model.model_kwargs.width", "16"]) == 0
     err = capsys.readouterr().err
     assert "the checkpoint's are used: model_kwargs.width 8 (the config's: 16)" in err
+    # another optimizer class: one line before the Trainer starts (tests/cli/test_lightning_fsdp.py: under FSDP)
+    before, versions = last.read_bytes(), sorted((root / "logs").iterdir())
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "5", "--ckpt_path", "last", "--model.optimizer",
+                 "torch.optim.SGD", "--model.optimizer.lr", "0.01"]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"neurops: error: {last}: its optimizer state is AdamW's, which this run's SGD cannot continue; resume with "
+        "the checkpoint's optimizer (--model.optimizer torch.optim.AdamW), or train with SGD in a new run folder "
+        "(--trainer.default_root_dir DIR; a run cannot start from a checkpoint's weights alone)."]
+    assert "Restoring states" not in out + err and sorted((root / "logs").iterdir()) == versions
+    assert last.read_bytes() == before
+    # no optimizer in the config: the task's default (OperatorTask: AdamW) continues the run's AdamW state
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "5", "--ckpt_path", "last", "--model.optimizer",
+                 "null", "--test_after_fit", "false"]) == 0
+    assert torch.load(last, weights_only=True)["global_step"] == 5 * 3
 
 
 def test_last_in_an_empty_folder_starts_a_new_run_and_the_default_folder_is_named_after_the_config(

@@ -2,8 +2,9 @@
 
 :func:`analyze_model` runs the model freely, records the linear subregions its orbit visits,
 finds fixed points (all ``2^R`` regions when the code is short, else those of the visited
-regions and of a SCYFI search) and k-cycles, builds the symbolic transition graph and the
-topological entropy, and estimates the largest Lyapunov exponent. The command
+regions and of a SCYFI search) and k-cycles, continua of them (line attractors ...) included,
+builds the symbolic transition graph and the topological entropy, and estimates the largest
+Lyapunov exponent. The command
 (:func:`neurops.cli.analysis.analyze_checkpoint`) loads the checkpoint, draws the figures of
 :mod:`neurops.viz.dynamics` and writes ``analysis.json``; :func:`format_analysis` prints it.
 
@@ -89,9 +90,7 @@ def analyze_model(model: torch.nn.Module, z0: torch.Tensor, *, steps: int = 20_0
         "regions_visited": len(unique),
         "regions": [{"code": code_label(c), "frequency": float(f)} for c, f in zip(unique, freq)],
         "fixed_points": [_point_record(model, fp) for fp in fps],
-        "cycles": {str(k): [{"regions": [code_label(c) for c in cyc.codes], "stable": cyc.stable,
-                             "max_abs_eigenvalue": float(np.abs(cyc.eigenvalues).max())} for cyc in cs]
-                   for k, cs in cycles.items()},
+        "cycles": {str(k): [_cycle_record(model, cyc) for cyc in cs] for k, cs in cycles.items()},
         "topological_entropy": {"spectral": topological_entropy(codes),
                                 "words_8": topological_entropy(codes, method="words", word_length=8)
                                 if len(unique) > 1 and len(codes) > 8 else 0.0},
@@ -105,13 +104,33 @@ def _point_record(model: torch.nn.Module, fp: Cycle) -> dict[str, Any]:
     with torch.no_grad():
         observed = model.observe(torch.as_tensor(fp.points[0])).tolist()
     return {"point": fp.points[0].tolist(), "observed": observed, "region": code_label(fp.codes[0]), "real": fp.real,
-            "kind": fp.kind, "max_abs_eigenvalue": float(np.abs(fp.eigenvalues).max())}
+            "kind": fp.kind, "max_abs_eigenvalue": float(np.abs(fp.eigenvalues).max()), **_continuum(model, fp)}
+
+
+def _cycle_record(model: torch.nn.Module, cyc: Cycle) -> dict[str, Any]:
+    record = {"regions": [code_label(c) for c in cyc.codes], "stable": cyc.stable,
+              "max_abs_eigenvalue": float(np.abs(cyc.eigenvalues).max())}
+    if cyc.continuum_dim:  # the cycle through one point of the continuum
+        record.update(kind=cyc.kind, point=cyc.points[0].tolist(), real=cyc.real)
+    return {**record, **_continuum(model, cyc)}
+
+
+def _continuum(model: torch.nn.Module, cyc: Cycle) -> dict[str, Any]:
+    """``continuum_dim``; for a continuum also its directions at the first point, latent and observed."""
+    if not cyc.continuum_dim or cyc.directions is None:
+        return {"continuum_dim": 0}
+    directions = cyc.directions[0].T  # [d, M]
+    with torch.no_grad():
+        observed = model.observe(torch.as_tensor(directions)).tolist()  # both observations are linear maps
+    return {"continuum_dim": cyc.continuum_dim, "directions": directions.tolist(), "observed_directions": observed}
 
 
 def _dedup(fps: list[Cycle]) -> list[Cycle]:
+    """Fixed points once each; a continuum once per region (one region's continuum has one representative)."""
     unique: list[Cycle] = []
     for fp in fps:
-        if not any(np.allclose(fp.points, u.points, atol=1e-8) for u in unique):
+        if not any(np.array_equal(fp.codes, u.codes) if fp.continuum_dim or u.continuum_dim
+                   else np.allclose(fp.points, u.points, atol=1e-8) for u in unique):
             unique.append(fp)
     return unique
 
@@ -126,15 +145,20 @@ def format_analysis(rep: dict[str, Any], max_rows: int = 20) -> str:
     lines += [f"{r['code']:<{width}} {r['frequency']:>9.3f}" for r in rep["regions"][:max_rows]]
     if len(rep["regions"]) > max_rows:
         lines.append(f"... and {len(rep['regions']) - max_rows} more (analysis.json lists all)")
-    lines += ["", f"fixed points ({sum(fp['real'] for fp in rep['fixed_points'])} real):",
+    continua = sum(fp["real"] and fp.get("continuum_dim", 0) > 0 for fp in rep["fixed_points"])
+    lines += ["", f"fixed points ({sum(fp['real'] for fp in rep['fixed_points'])} real"
+              + (f", {continua} of them continua" if continua else "") + "):",
               f"{'region':<{width}} {'real':<5} {'kind':<15} {'max|eig|':>8}  observed state"]
     for fp in rep["fixed_points"][:max_rows]:
         obs = ", ".join(f"{v:.3g}" for v in fp["observed"][:5])
         lines.append(f"{fp['region']:<{width}} {str(fp['real']):<5} {fp['kind']:<15} "
                      f"{fp['max_abs_eigenvalue']:>8.3g}  [{obs}]")
+        if fp.get("continuum_dim", 0):
+            lines.append("  " + describe_continuum(fp, "fixed points"))
     lines += ["", "cycles:"]
-    lines += [f"  period {k}: {len(cs)} found, {sum(c['stable'] for c in cs)} stable"
-              for k, cs in rep["cycles"].items()]
+    for k, cs in rep["cycles"].items():
+        lines.append(f"  period {k}: {len(cs)} found, {sum(c['stable'] for c in cs)} stable")
+        lines += ["    " + describe_continuum(c, f"{k}-periodic points") for c in cs if c.get("continuum_dim", 0)]
     ent = rep["topological_entropy"]
     lines += ["", f"topological entropy: {ent['spectral']:.4g} (graph), {ent['words_8']:.4g} (words of 8) nats per "
               "symbol"]
@@ -142,4 +166,23 @@ def format_analysis(rep: dict[str, Any], max_rows: int = 20) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Analysis", "analyze_model", "format_analysis"]
+def _vector(v: list[float], n: int = 5) -> str:
+    return "[" + ", ".join(f"{x:.3g}" for x in v[:n]) + (", ..." if len(v) > n else "") + "]"
+
+
+#: what a continuum's kind (``Cycle.kind``, its first word) says about the flow across it
+_ACROSS = {"attracting": "attracting across it", "repelling": "repelling across it", "saddle": "a saddle across it",
+           "marginal": "|eig| = 1 also across it", "neutral": "it fills the latent space"}
+
+
+def describe_continuum(record: dict[str, Any], what: str) -> str:
+    """A continuum's line of :func:`format_analysis` from its record, e.g. ``a line of fixed points (dimension 1)
+    through z = [0.1, 0.2] along [1, 0]: real, attracting across it, neutral along it``."""
+    dim = record["continuum_dim"]
+    name = {1: "line", 2: "plane"}.get(dim, f"{dim}-dimensional set")
+    along = " and ".join(_vector(v) for v in record["directions"][:3]) + (" ..." if dim > 3 else "")
+    return (f"a {name} of {what} (dimension {dim}) through z = {_vector(record['point'])} along {along}: "
+            f"{'real' if record['real'] else 'virtual'}, {_ACROSS[record['kind'].split()[0]]}, neutral along it")
+
+
+__all__ = ["Analysis", "analyze_model", "describe_continuum", "format_analysis"]

@@ -6,7 +6,9 @@ analysis exact:
 
 * :func:`orbit_codes`, :func:`region_frequencies`: the regions an orbit visits and how often;
 * :func:`fixed_points`: ``z* = (I - J_d)^{-1} c_d`` for every candidate region; *real* if
-  ``z*`` lies in region ``d`` (else *virtual*), stable iff all ``|eig(J_d)| < 1``;
+  ``z*`` lies in region ``d`` (else *virtual*), stable iff all ``|eig(J_d)| < 1``; where
+  ``I - J_d`` is singular, a continuum of fixed points (a line attractor ...) or none
+  (:mod:`neurops.dynamics.periodic_sets`);
 * :func:`find_cycles`: k-cycles by a SCYFI-style self-consistency iteration: for a code
   sequence ``d_1..d_k`` solve the linear k-periodicity condition, recompute the codes of
   the candidate orbit, repeat until they agree, restart from new sequences;
@@ -36,25 +38,34 @@ import numpy as np
 import torch
 from torch import nn
 
+from neurops.dynamics.periodic_sets import PeriodicSet, periodic_set
 from neurops.errors import ConfigError, ModelError
 
 
 @dataclass
 class Cycle:
-    """A fixed point (``period == 1``) or k-cycle of a PWL map.
+    """A fixed point (``period == 1``) or k-cycle of a PWL map, or a continuum of them.
 
     Attributes
     ----------
-    points : [k, M] the states of the cycle.
+    points : [k, M] the states of the cycle (of a continuum: the orbit of one of its points, in its regions if real).
     codes : [k, R] bool region codes the map is evaluated with at each point.
     eigenvalues : [M] complex eigenvalues of the k-step Jacobian product.
-    real : True if every point lies in its assumed region (always True for k > 1 results).
+    real : True if every point lies in its assumed region (always True for k > 1 results; a continuum: if the
+        set meets its regions).
+    continuum_dim : 0 for an isolated point or cycle; ``d >= 1`` for a continuum (``I - P`` singular), the
+        dimension of its part in its regions (of the whole set if virtual): 1 a line of fixed points, e.g. a
+        line attractor, 2 a plane ...
+    directions : [k, M, d] orthonormal bases of the continuum's directions at each point (point ``i``'s set is
+        ``points[i] + span(directions[i])``); None for isolated points.
     """
 
     points: np.ndarray
     codes: np.ndarray
     eigenvalues: np.ndarray
     real: bool = True
+    continuum_dim: int = 0
+    directions: np.ndarray | None = None
 
     @property
     def period(self) -> int:
@@ -62,11 +73,34 @@ class Cycle:
 
     @property
     def stable(self) -> bool:
-        return bool(np.max(np.abs(self.eigenvalues)) < 1.0)
+        """All ``|eig| < 1``: asymptotically stable (never a continuum, which is neutral along itself)."""
+        return not self.continuum_dim and bool(np.max(np.abs(self.eigenvalues)) < 1.0)
+
+    @property
+    def transverse_eigenvalues(self) -> np.ndarray:
+        """The eigenvalues across a continuum: all but the ``continuum_dim`` ones nearest 1 (its own directions)."""
+        along = np.argsort(np.abs(self.eigenvalues - 1.0), kind="stable")[: self.continuum_dim]
+        return np.delete(self.eigenvalues, along)
+
+    @property
+    def geometry(self) -> str:
+        """``point`` (``cycle``), or ``line``, ``plane``, ``d-dimensional set`` for a continuum."""
+        names = {0: "point" if self.period == 1 else "cycle", 1: "line", 2: "plane"}
+        return names.get(self.continuum_dim, f"{self.continuum_dim}-dimensional set")
 
     @property
     def kind(self) -> str:
-        """``stable``/``unstable`` node, focus or saddle, from the eigenvalues."""
+        """``stable``/``unstable`` node, focus or saddle, from the eigenvalues; a continuum: ``attracting``,
+        ``repelling``, ``saddle`` or ``marginal`` (some ``|eig| = 1`` across it) line/plane, or ``neutral``
+        if it fills the space (it is neutral along itself)."""
+        if self.continuum_dim:
+            mags = np.abs(self.transverse_eigenvalues)
+            if not len(mags):
+                return f"neutral {self.geometry}"
+            if np.all(mags < 1 - 1e-9) or np.all(mags > 1 + 1e-9):
+                return f"{'attracting' if mags[0] < 1 else 'repelling'} {self.geometry}"
+            marginal = np.any(np.abs(mags - 1) <= 1e-9)
+            return f"{'marginal' if marginal else 'saddle'} {self.geometry}"
         mags = np.abs(self.eigenvalues)
         complex_pair = bool(np.any(np.abs(self.eigenvalues.imag) > 1e-9))
         if np.all(mags < 1):
@@ -150,24 +184,6 @@ def region_frequencies(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique[order], counts[order] / counts.sum()
 
 
-def _solve_cycle(m: nn.Module, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Points ``[k, M]`` of the k-periodic orbit of the affine maps of ``codes [k, R]``, and their product."""
-    j, c = m.linear_map(codes)
-    dim = j.shape[-1]
-    prod = torch.eye(dim, dtype=j.dtype, device=j.device)
-    offset = torch.zeros(dim, dtype=j.dtype, device=j.device)
-    for i in range(codes.shape[0]):
-        prod, offset = j[i] @ prod, j[i] @ offset + c[i]
-    try:
-        z = torch.linalg.solve(torch.eye(dim, dtype=j.dtype, device=j.device) - prod, offset)
-    except RuntimeError:  # singular: a continuum or none
-        return None
-    points = [z]
-    for i in range(codes.shape[0] - 1):
-        points.append(j[i] @ points[-1] + c[i])
-    return torch.stack(points), prod
-
-
 @torch.no_grad()
 def fixed_points(model: nn.Module, codes: np.ndarray | None = None, *, max_exhaustive_bits: int = 12,
                  include_virtual: bool = True) -> list[Cycle]:
@@ -175,7 +191,9 @@ def fixed_points(model: nn.Module, codes: np.ndarray | None = None, *, max_exhau
 
     For each region code ``d``: ``z* = (I - J_d)^{-1} c_d``. ``z*`` is *real* if its own code
     is ``d``, *virtual* otherwise (it then shapes the flow in region ``d`` without being
-    reached).
+    reached). Where ``I - J_d`` is singular the region has no fixed point (``(I - J_d) z = c_d``
+    inconsistent) or a continuum of them (``continuum_dim >= 1``: e.g. a line attractor), real
+    if it meets the region (a linear program), with a point of it and its directions.
 
     Parameters
     ----------
@@ -204,15 +222,20 @@ def fixed_points(model: nn.Module, codes: np.ndarray | None = None, *, max_exhau
     out = []
     for code in np.asarray(codes, dtype=bool):
         d = torch.as_tensor(code, device="cpu").unsqueeze(0)
-        solved = _solve_cycle(m, d)
-        if solved is None:
+        solved = periodic_set(m, d)
+        if solved is None:  # I - J_d singular and (I - J_d) z = c_d inconsistent: no fixed point
             continue
-        points, prod = solved
-        real = bool(torch.equal(m.region_code(points), d))
+        real = bool(torch.equal(m.region_code(solved.points), d)) if solved.real is None else solved.real
         if real or include_virtual:
-            out.append(Cycle(points.numpy(), code[None], np.linalg.eigvals(prod.numpy()), real))
+            out.append(_cycle(solved, code[None], real))
     out.sort(key=lambda c: not c.real)
     return out
+
+
+def _cycle(solved: PeriodicSet, codes: np.ndarray, real: bool) -> Cycle:
+    dim = solved.directions.shape[-1]
+    return Cycle(solved.points.numpy(), codes, np.linalg.eigvals(solved.prod.numpy()), real, dim,
+                 solved.directions if dim else None)
 
 
 def _minimal_period(points: np.ndarray, tol: float) -> int:
@@ -223,8 +246,14 @@ def _minimal_period(points: np.ndarray, tol: float) -> int:
     return k
 
 
-def _same_cycle(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
-    return a.shape == b.shape and any(np.allclose(np.roll(a, s, axis=0), b, atol=tol) for s in range(len(a)))
+def _same_cycle(a: Cycle, b: Cycle, tol: float) -> bool:
+    """One cycle up to a shift; continua: one code sequence up to a shift (it has one continuum)."""
+    if a.continuum_dim or b.continuum_dim:
+        return (a.continuum_dim == b.continuum_dim and a.codes.shape == b.codes.shape
+                and any(np.array_equal(np.roll(a.codes, s, axis=0), b.codes) for s in range(len(a.codes))))
+    tol = tol * max(1.0, float(np.abs(a.points).max()))
+    return a.points.shape == b.points.shape and any(np.allclose(np.roll(a.points, s, axis=0), b.points, atol=tol)
+                                                    for s in range(len(a.points)))
 
 
 @torch.no_grad()
@@ -236,6 +265,8 @@ def find_cycles(model: nn.Module, k: int, *, n_restarts: int = 50, max_iter: int
     codes of its first ``k`` iterates as the initial region sequence, and then iterates:
     solve the k-periodicity condition for that sequence, recompute the codes of the
     candidate orbit, stop when they agree (a real cycle) or after ``max_iter`` updates.
+    A sequence with a continuum of k-periodic points (a neutral rotation ...) is a real cycle
+    if the continuum meets its regions (``continuum_dim >= 1``, one point of it in ``points``).
     Only cycles of minimal period ``k`` are returned, each once.
 
     Parameters
@@ -265,16 +296,17 @@ def find_cycles(model: nn.Module, k: int, *, n_restarts: int = 50, max_iter: int
             z = m.latent_step(z.unsqueeze(0))[0]
         codes = m.region_code(torch.stack(seq))
         for _ in range(max_iter):
-            solved = _solve_cycle(m, codes)
+            solved = periodic_set(m, codes)
             if solved is None:
                 break
-            points, prod = solved
-            new_codes = m.region_code(points)
-            if torch.equal(new_codes, codes):
-                pts = points.numpy()
-                if np.isfinite(pts).all() and _minimal_period(pts, tol) == k and not any(
-                        _same_cycle(pts, c.points, tol * max(1.0, float(np.abs(pts).max()))) for c in found):
-                    found.append(Cycle(pts, codes.numpy(), np.linalg.eigvals(prod.numpy()), True))
+            new_codes = m.region_code(solved.points)
+            if solved.real if solved.real is not None else torch.equal(new_codes, codes):
+                cycle = _cycle(solved, codes.numpy(), True)
+                if np.isfinite(cycle.points).all() and _minimal_period(cycle.points, tol) == k and not any(
+                        _same_cycle(cycle, c, tol) for c in found):
+                    found.append(cycle)
+                break
+            if torch.equal(new_codes, codes):  # a virtual continuum whose point has its codes (rounding)
                 break
             codes = new_codes
     return found

@@ -78,8 +78,8 @@ def _per_member(fn: F) -> F:
 class PiecewiseLinearRNN(nn.Module):
     """Base class: observation model, inputs, generation, regularisers, PWL description.
 
-    Subclasses define the latent parameters, :meth:`latent_step`, :meth:`region_code`,
-    :meth:`linear_map` and :meth:`_recurrent_parts`.
+    Subclasses define the latent parameters, :meth:`latent_step`, :meth:`region_code` and its half-spaces
+    ``region_planes() -> (G [R, M], g [R])`` (code ``G z + g > 0``), :meth:`linear_map`, :meth:`_recurrent_parts`.
 
     Parameters
     ----------

@@ -131,6 +131,11 @@ class PLRNN(UnitwiseRNN):
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
         return z > 0
 
+    def region_planes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(G, g) = (I, 0)``: the region code ``z > 0`` is ``G z + g > 0``."""
+        eye = torch.eye(self.latent_dim, dtype=self.A.dtype, device=self.A.device)
+        return eye.expand(*self._member_shape, -1, -1), self.A.new_zeros(*self._member_shape, self.latent_dim)
+
     def _code_slopes(self, code: torch.Tensor) -> torch.Tensor:
         return code.to(self.A.dtype)
 
@@ -180,6 +185,11 @@ class ALRNN(UnitwiseRNN):
 
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
         return z[..., self.latent_dim - self.n_relu:] > 0
+
+    def region_planes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(G, g)``, the last P rows of ``I`` and 0: the region code ``z_{M-P+1..M} > 0`` is ``G z + g > 0``."""
+        eye = torch.eye(self.latent_dim, dtype=self.A.dtype, device=self.A.device)[self.latent_dim - self.n_relu:]
+        return eye.expand(*self._member_shape, -1, -1), self.A.new_zeros(*self._member_shape, self.n_relu)
 
     def _code_slopes(self, code: torch.Tensor) -> torch.Tensor:
         d = code.to(self.A.dtype)  # the last P units'; the first M - P are linear
@@ -236,6 +246,11 @@ class DendPLRNN(UnitwiseRNN):
     @_per_member
     def region_code(self, z: torch.Tensor) -> torch.Tensor:
         return (z.unsqueeze(-1) > self._lift(self.theta)).flatten(-2)
+
+    def region_planes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(G, g)`` with the region code ``G z + g > 0``: bit ``i * n_bases + b`` is ``z_i - theta_ib > 0``."""
+        eye = torch.eye(self.latent_dim, dtype=self.A.dtype, device=self.A.device)
+        return eye.repeat_interleave(self.n_bases, 0).expand(*self._member_shape, -1, -1), -self.theta.flatten(-2)
 
     def _per_base(self, code: torch.Tensor) -> torch.Tensor:
         """The region ``code : [..., M * n_bases]`` as ``[..., M, n_bases]`` numbers."""

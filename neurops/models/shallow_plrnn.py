@@ -132,6 +132,12 @@ class ShallowPLRNN(PiecewiseLinearRNN):
             return torch.cat([pre + self._lift(self.h2) > 0, pre > 0], dim=-1)
         return pre + self._lift(self.h2) > 0
 
+    def region_planes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(G, g)`` with the region code ``G z + g > 0``: ``(W2, h2)``; clipped ``([W2; W2], [h2; 0])``."""
+        if self.clipped:
+            return torch.cat([self.W2, self.W2], dim=-2), torch.cat([self.h2, torch.zeros_like(self.h2)], dim=-1)
+        return self.W2, self.h2
+
     @_per_member
     def linear_map(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         d = code.to(self.A.dtype)

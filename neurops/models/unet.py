@@ -7,7 +7,8 @@ Both share one architecture (pre-activation residual blocks, as in PDE-Arena's U
    (``c_l = width * channel_multipliers[l]``), then a convolution and every second grid
    point (a stride-2 convolution) down to level ``l + 1``;
 3. a residual block on the coarsest level;
-4. decoder: linear interpolation onto the finer level, concatenation with the skip
+4. decoder: linear interpolation onto the finer level (a level left with one point along a
+   non-periodic axis by a thin grid is constant along it), concatenation with the skip
    feature, a residual block back to ``c_l``;
 5. a pointwise head to the output channels.
 
@@ -238,10 +239,22 @@ class UNet(nn.Module):
         x = self.middle(x)
         for i in reversed(range(self.levels - 1)):
             skip = skips[i]
-            x = resample(x, skip.shape[2:], "linear", self.boundary)
-            x = self.up_blocks[i](torch.cat([x, skip], dim=1))
+            x = self.up_blocks[i](torch.cat([_upsample(x, skip.shape[2:], self.boundary), skip], dim=1))
         out = self.head(x)
         return out if work == shape else resample(out, shape, "linear", self.boundary)
+
+
+def _upsample(x: torch.Tensor, size: Sequence[int], boundary: Sequence[BoundaryMode]) -> torch.Tensor:
+    """A level linearly interpolated onto the next finer one, ``[B, C, *coarse] -> [B, C, *size]``.
+
+    Taking every second point leaves a thin grid's coarsest levels with one point along a
+    non-periodic axis (5 -> 3 -> 2 -> 1): that point is the first node of the finer level, and with
+    no second node to interpolate towards, the feature is constant along the axis and is copied.
+    """
+    if any(n == 1 and m != "periodic" for n, m in zip(x.shape[2:], boundary)):
+        x = x.expand(*x.shape[:2], *(s if n == 1 and m != "periodic" else n
+                                     for n, s, m in zip(x.shape[2:], size, boundary)))
+    return resample(x, size, "linear", boundary)
 
 
 @register("fs_unet")

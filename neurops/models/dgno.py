@@ -76,6 +76,9 @@ def _check_sizes(model: str, in_channels: int, out_channels: int, resolution: Se
         check_sizes(model, **{f"{name}[{i}]": w for i, w in enumerate(widths)})
     if not (math.isfinite(u_scale) and u_scale > 0):
         raise ModelError(f"{model}: u_scale must be a finite number > 0, got {u_scale}.")
+    if width < out_channels:
+        raise ModelError(f"{model}: width {width} must be at least out_channels {out_channels}: the head splits its "
+                         "hidden features into one group per output channel.")
     return per_axis(model, "resolution", resolution, example="[29, 29] (the sensor grid)", minimum=2)
 
 
@@ -107,7 +110,9 @@ class DGNO(nn.Module):
     encoder_hidden : hidden widths of the encoder MLP (after the convolutions for ``cnn``).
     encoder_channels : conv channels of the ``cnn`` encoder.
     encoder_activation : activation of the encoder.
-    width, depth, sum_layers, activation : MultiONet heads (same for all heads).
+    width, depth, sum_layers, activation : MultiONet heads (same for all heads). A head with several
+        outputs (the flux head has ``dim * out_channels``) splits the width into one group of hidden
+        features per output (34, 33, 33 for the default width 100 in 3-D).
     a_likelihood : ``"bernoulli"`` (two-phase ``a`` in ``{a_low, a_high}``) or ``"gaussian"``.
     a_low, a_high : phase values (Bernoulli) or the range used to scale ``a`` (Gaussian).
     mixed_form : add the flux head ``s ~ a grad u`` (paper's piecewise case).
@@ -150,6 +155,11 @@ class DGNO(nn.Module):
         self.resolution = _check_sizes("DGNO", in_channels, out_channels, resolution, latent_dim, encoder_hidden,
                                        encoder_channels, width, depth, u_scale)
         self.dim = len(self.resolution)
+        if mixed_form and width < self.dim * out_channels:
+            raise ModelError(f"DGNO: the mixed form's flux head s ~ a grad u has dim * out_channels = {self.dim} * "
+                             f"{out_channels} = {self.dim * out_channels} outputs, one group of the width's hidden "
+                             f"features each, so width must be at least {self.dim * out_channels}, got {width}; raise "
+                             "width or set mixed_form=False.")
         if a_likelihood not in ("bernoulli", "gaussian"):
             raise ModelError(f"unknown a_likelihood {a_likelihood!r}; choose 'bernoulli' or 'gaussian'.")
         if a_likelihood == "bernoulli" and in_channels != 1:

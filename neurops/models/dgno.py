@@ -38,7 +38,7 @@ from torch import nn
 
 from neurops.errors import ModelError
 from neurops.layers.deeponet import ConvFieldEncoder, MLPFieldEncoder, MultiONet, dirichlet_factor
-from neurops.models.arguments import check_sizes, per_axis
+from neurops.models.arguments import check_dtype, check_sizes, per_axis
 from neurops.models.registry import register
 
 __all__ = ["DGNO", "MultiONetOperator", "grid_points"]
@@ -91,9 +91,10 @@ def _make_encoder(kind: str, in_channels: int, resolution: Sequence[int], hidden
     raise ModelError(f"unknown encoder {kind!r}; choose 'mlp' or 'cnn'.")
 
 
-def _check_grid_input(a: torch.Tensor, channels: int, dim: int, name: str) -> None:
+def _check_grid_input(a: torch.Tensor, channels: int, dim: int, name: str, model: nn.Module) -> None:
     if a.ndim != dim + 2 or a.shape[1] != channels:
         raise ModelError(f"{name} expects input [B, {channels}, {dim} spatial dims], got {tuple(a.shape)}.")
+    check_dtype(name, a, model)
 
 
 @register("dgno")
@@ -191,7 +192,7 @@ class DGNO(nn.Module):
 
         The encoder sees ``a`` scaled to ``(a - a_low) / (a_high - a_low)``.
         """
-        _check_grid_input(a, self.in_channels, self.dim, "DGNO.encode")
+        _check_grid_input(a, self.in_channels, self.dim, "DGNO.encode", self)
         return torch.tanh(self.encoder(self.a_scaled(a)))
 
     # coefficient decoder -------------------------------------------------------------------
@@ -224,7 +225,7 @@ class DGNO(nn.Module):
         Binary cross-entropy against the phase indicator (Bernoulli) or mean squared error of
         the scaled field (Gaussian), averaged over points and batch.
         """
-        _check_grid_input(a, self.in_channels, self.dim, "DGNO.a_nll")
+        _check_grid_input(a, self.in_channels, self.dim, "DGNO.a_nll", self)
         x = grid_points(a.shape[2:], self.domain, device=a.device, dtype=a.dtype)
         target = self.a_scaled(a).flatten(2).transpose(1, 2)          # [B, N, C]
         pred = self.a_params(x, beta)
@@ -336,7 +337,7 @@ class MultiONetOperator(nn.Module):
 
     def predict_on(self, a: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
         """Prediction for ``a : [B, C_in, *any]`` on a grid of shape ``spatial`` -> ``[B, C_out, *spatial]``."""
-        _check_grid_input(a, self.in_channels, self.dim, "MultiONetOperator")
+        _check_grid_input(a, self.in_channels, self.dim, "MultiONetOperator", self)
         x = grid_points(spatial, self.domain, device=a.device, dtype=a.dtype)
         u = self.head(x, self.encoder(a))
         if self.dirichlet != "none":

@@ -38,7 +38,7 @@ from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 from neurops.layers.latent_spectral import LatentSpectralBlock, crop, pad_to_multiple
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.resample import coarser, on_grid, resample
-from neurops.models.arguments import check_sizes, per_axis, reference_grid
+from neurops.models.arguments import check_dtype, check_sizes, per_axis, reference_grid
 from neurops.models.registry import Presets, register
 
 __all__ = ["LSM", "PRESETS"]
@@ -238,6 +238,7 @@ class LSM(Presets, nn.Module):
                 f"LSM expects input [B, {self.in_channels}, *{self.ndim} spatial axes], got {tuple(x.shape)}; "
                 "check in_channels and the patch_size/ndim of the model against the data."
             )
+        check_dtype("LSM", x, self)
         grid = self.reference_resolution
         if grid is not None and coarser(x.shape[2:], grid, self.boundary):
             return on_grid(self.forward, x, grid, self.boundary)

@@ -55,7 +55,7 @@ from neurops.layers.kernel_interp import KernelInterpConv, grid_spacing
 from neurops.layers.local_integral import LocalIntegralConv
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.resample import cells, coarser, resample
-from neurops.models.arguments import check_sizes
+from neurops.models.arguments import check_dtype, check_sizes
 from neurops.models.registry import register
 
 __all__ = ["FunctionSpaceUNet", "UNet"]
@@ -222,6 +222,7 @@ class UNet(nn.Module):
         if x.dim() != self.dim + 2 or x.shape[1] != self.in_channels:
             raise ModelError(f"U-Net expects input [B, {self.in_channels}, {self.dim} spatial dims], got shape "
                              f"{tuple(x.shape)}; check in_channels/dim against the data.")
+        check_dtype("U-Net", x, self)
         shape = tuple(x.shape[2:])
         work = shape if self.conv == "grid" else self._work_shape(shape)
         if work != shape:

@@ -134,3 +134,26 @@ def test_every_field_model_names_an_input_of_another_dtype(name: str) -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision casts per operation: any float passes
         model.float()
         model(x.to(torch.bfloat16))
+
+
+@pytest.mark.parametrize("name", ["fs_unet", "unet"])
+def test_unet_reference_resolution_is_checked_as_mgno_and_lsm_do(name: str) -> None:
+    """The U-Net read any iterable as point counts: the text '65' became the grid (6, 5), [33.5, 33] was
+    truncated, [1, 1] divided by zero and 'None' gave 'got dim=4'. Now the shared check refuses them."""
+    base = SMALL["unet"][0]
+    for text in ("65", "33", "None"):
+        with pytest.raises(ModelError, match=rf"^U-Net: reference_resolution='{text}' is text, not point counts; give "
+                                             r"one number per axis \(e\.g\. \[64, 64\]\), or null in a config file"):
+            build(name, **{**base, "reference_resolution": text})
+    for bad in ([33.5, 33], [1, 1], [0, 33], [33, None]):
+        with pytest.raises(ModelError, match=r"^U-Net: reference_resolution=.* needs one point count >= 2 per spatial "
+                                             r"axis \(2\), e\.g\. \[64, 64\], or null \(grid units\)\.$"):
+            build(name, **{**base, "reference_resolution": bad})
+    with pytest.raises(ModelError, match=r"needs one point count >= 2 per spatial axis \(3\), e\.g\. \[64, 64, 64\]"):
+        build(name, **{**base, "reference_resolution": [33, 33], "dim": 3})
+    with pytest.raises(ModelError, match=r"^U-Net supports 1, 2 or 3 spatial dims, got dim=4 \(from "
+                                         r"reference_resolution=\[9, 9, 9, 9\]\)\.$"):
+        build(name, **{**base, "reference_resolution": [9, 9, 9, 9]})
+    model = build(name, **{**base, "reference_resolution": (np.int64(17), 9)})
+    assert model.reference_resolution == (17, 9) and model.dim == 2
+    assert build(name, **{**base, "reference_resolution": [17]}).dim == 1

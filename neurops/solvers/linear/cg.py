@@ -76,17 +76,28 @@ def _expand(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.reshape(-1, *([1] * (like.ndim - 1)))
 
 
-def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None) -> None:
-    """Raise a clear error for a right-hand side or initial guess that does not fit ``op``."""
+def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, *, same_dtype: bool = True) -> None:
+    """Raise a clear error for a right-hand side or initial guess that does not fit ``op`` (of another dtype
+    too, with ``same_dtype``: torch solvers multiply them; the scipy bridges compute in float64 anyway)."""
     op.check_input(b, "right-hand side b")
     if not b.is_floating_point():
         raise TypeError(f"right-hand side must be a floating-point tensor, got {b.dtype}.")
+    if same_dtype:
+        _check_dtype(op, b, "right-hand side b", "b")
     if x0 is not None:
         op.check_input(x0, "initial guess x0")
         if x0.shape != b.shape:
             raise DataError(f"initial guess x0 {tuple(x0.shape)} and b {tuple(b.shape)} differ in shape.")
+        if same_dtype:
+            _check_dtype(op, x0, "initial guess x0", "x0")
     if not torch.isfinite(b).all():
         raise DataError("right-hand side b contains NaN or Inf; check the forcing.")
+
+
+def _check_dtype(op: LinearOperator, u: torch.Tensor, what: str, name: str) -> None:
+    if u.dtype != op.dtype:
+        raise DataError(f"{what} is {u.dtype} but the operator is {op.dtype}; pass {name}.to({op.dtype}), or build "
+                        f"the operator in {u.dtype} (e.g. from a coefficient of that dtype).")
 
 
 def check_consistent(op: LinearOperator, b: torch.Tensor, target: torch.Tensor,

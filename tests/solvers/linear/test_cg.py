@@ -109,6 +109,25 @@ def test_bad_inputs():
         pcg(op, b.long())
 
 
+def test_a_right_hand_side_of_another_dtype_is_named():
+    """pcg(op_float64, b.float()) failed in torch with 'expected scalar type Double but found Float'."""
+    from neurops.errors import DataError
+    from neurops.solvers.linear.adapters import scipy_solve
+
+    a, op, b = _problem(batch=2)
+    with pytest.raises(DataError, match=r"^right-hand side b is torch\.float32 but the operator is torch\.float64; "
+                                        r"pass b\.to\(torch\.float64\), or build the operator in torch\.float32 "
+                                        r"\(e\.g\. from a coefficient of that dtype\)\.$"):
+        pcg(op, b.float())
+    with pytest.raises(DataError, match=r"^initial guess x0 is torch\.float16 but the operator is torch\.float64; "
+                                        r"pass x0\.to\(torch\.float64\)"):
+        pcg(op, b, x0=b.half())
+    op32 = DiffusionOperator.from_coefficient(a.float())
+    res = pcg(op32, b.float(), rtol=1e-5)  # the fix the message names
+    assert res.x.dtype == torch.float32 and res.converged.all()
+    assert scipy_solve(op, b.float()).x.dtype == torch.float32  # the scipy bridge solves in float64 whatever b is
+
+
 @pytest.mark.parametrize("magnitude", [1e300, 1e-300])
 def test_right_hand_side_near_the_float_range_is_solved_not_zeroed(magnitude):
     # |b|^2 overflows (or underflows) float64: the solve runs on b scaled by a power of two

@@ -1,4 +1,4 @@
-"""Helpers every spectral-convolution path shares: mode limits, channel mixing, block transposes.
+"""Helpers every spectral-convolution path shares: mode limits, input checks, channel mixing, block transposes.
 
 :mod:`neurops.kernels.spectral` (the reference path and the dispatcher) and the ``fft``, ``dft``
 and ``triton`` paths import them from here, so no path imports the dispatcher back.
@@ -36,6 +36,37 @@ def check_modes(spatial: Sequence[int], modes: Sequence[int]) -> None:
         raise ModelError(f"{tuple(int(m) for m in modes)} Fourier modes do not fit a {'x'.join(map(str, spatial))} "
                          f"grid, which holds at most {limits} modes per axis; use a finer grid or at most {limits} "
                          "modes (and at least 1).")
+
+
+def check_inputs(x: Tensor, weight: Tensor, modes: Sequence[int], *, same_dtype: bool = True) -> None:
+    """Raise :class:`~neurops.errors.ModelError` unless ``x : [B, C_in, *spatial]`` and ``weight : [C_in, C_out,
+    *K, 2]`` fit each other and ``modes`` (:func:`check_modes`, and the weight layout of
+    :mod:`neurops.kernels.spectral`), naming what was expected and what was given.
+
+    ``same_dtype``: the weights must have the input's dtype (a real floating one), except under autocast, which
+    casts per operation; the triton path converts the weights itself and checks its dtypes on its own.
+    """
+    spatial = tuple(x.shape[2:])
+    check_modes(spatial, modes)
+    modes = tuple(int(m) for m in modes)
+    if x.dim() < 3 or weight.dim() < 3 or x.shape[1] != weight.shape[0]:
+        raise ModelError(f"the input {tuple(x.shape)} has {x.shape[1] if x.dim() > 1 else 'no'} channels but the "
+                         f"spectral weights {tuple(weight.shape)} = [C_in, C_out, *K, 2] take "
+                         f"{weight.shape[0] if weight.dim() else 'no'}; give the input the channels the weights were "
+                         "made for (x: [B, C_in, *spatial]).")
+    expected = (x.shape[1], weight.shape[1], *[2 * m for m in modes[:-1]], modes[-1], 2)
+    if tuple(weight.shape) != expected:
+        raise ModelError(f"spectral weights have shape {tuple(weight.shape)}, expected {expected} = [C_in, C_out, *K, "
+                         f"2] for {x.shape[1]} input channels and modes {modes} (K: 2 m per axis, m on the last); "
+                         "pass the modes the weights were made for.")
+    if not same_dtype:
+        return
+    if not x.is_floating_point():
+        raise ModelError(f"the spectral convolution takes a real floating-point input, got {x.dtype}; pass "
+                         f"x.to({weight.dtype}).")
+    if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+        raise ModelError(f"the input is {x.dtype} but the spectral weights are {weight.dtype}; pass x.to("
+                         f"{weight.dtype}) (or convert the weights: the layer's .to({x.dtype})).")
 
 
 def mix_channels(x: Complex[Tensor, "batch in_channel *kept"],

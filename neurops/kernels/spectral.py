@@ -30,7 +30,7 @@ from jaxtyping import Float, Shaped
 from torch import Tensor
 
 from neurops.errors import ConfigError
-from neurops.kernels._common import TRITON_DTYPES, check_modes, mix_channels
+from neurops.kernels._common import TRITON_DTYPES, check_inputs, mix_channels
 from neurops.kernels.backend import path_from_environment, triton_available
 from neurops.kernels.spectral_dft import spectral_conv_dft
 from neurops.kernels.spectral_fft import spectral_conv_fft
@@ -72,7 +72,7 @@ def spectral_conv_reference(x: Float[Tensor, "batch in_channel *space"],
     """
     spatial = tuple(x.shape[2:])
     d = len(spatial)
-    check_modes(spatial, modes)
+    check_inputs(x, weight, modes)
     axes = tuple(range(2, 2 + d))
     w = torch.view_as_complex(weight)
     xf = torch.fft.rfftn(x, dim=axes, norm="forward")

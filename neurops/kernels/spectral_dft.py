@@ -38,7 +38,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from neurops.kernels._common import check_modes, swap_blocks
+from neurops.kernels._common import check_inputs, swap_blocks
 
 
 def _kept_frequencies(n: int, m: int) -> torch.Tensor:
@@ -127,7 +127,7 @@ def spectral_conv_dft(x: Float[Tensor, "batch in_channel *space"],
     """
     spatial = tuple(x.shape[2:])
     d = len(spatial)
-    check_modes(spatial, modes)
+    check_inputs(x, weight, modes)
     dtype, device = x.dtype, str(x.device)
     b, ci, co = x.shape[0], x.shape[1], weight.shape[1]
     n_last, m_last = spatial[-1], int(modes[-1])

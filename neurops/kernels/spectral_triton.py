@@ -54,7 +54,7 @@ import triton
 import triton.language as tl
 
 from neurops.errors import ConfigError
-from neurops.kernels._common import TRITON_DTYPES, check_modes
+from neurops.kernels._common import TRITON_DTYPES, check_inputs
 from neurops.kernels.backend import INTERPRETER
 from neurops.kernels.spectral_dft import _matrices
 from neurops.kernels.spectral_fft import half_spectrum_weights
@@ -330,15 +330,11 @@ def spectral_conv_triton(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[
     accumulation for half-precision inputs). Differentiable once (no double backward).
     """
     modes = tuple(int(m) for m in modes)
-    check_modes(tuple(x.shape[2:]), modes)
+    check_inputs(x, weight, modes, same_dtype=False)  # the weights are converted to the input's dtype below
     reason = unsupported_reason(x, modes)
     if reason is not None:
         raise ConfigError(f"the triton spectral path cannot take {reason}; use path='auto' or 'fft'.")
     if weight.device != x.device:
         raise ConfigError(f"the spectral weights are on {weight.device} but the input is on {x.device}; move the "
                           f"layer with .to(device).")
-    expected = (x.shape[1], weight.shape[1], *[2 * m for m in modes[:-1]], modes[-1], 2)
-    if tuple(weight.shape) != expected:
-        raise ValueError(f"spectral weights have shape {tuple(weight.shape)}, expected {expected} = "
-                         f"[C_in, C_out, *K, 2] for {x.shape[1]} input channels and modes {modes}.")
     return _SpectralConvTriton.apply(x, weight, modes)

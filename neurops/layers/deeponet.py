@@ -17,7 +17,8 @@ Both heads map ``x : [N, d]`` (points shared by the batch) or ``[B, N, d]`` (poi
 sample) and ``beta : [B, m]`` to ``[B, N, C]``. ``value_and_grad`` also returns the spatial
 gradient ``[B, N, C, d]`` by forward-mode differentiation of the trunk only, so its cost
 does not grow with the batch. Several output channels split the hidden features into ``C``
-equal groups, one inner product per group.
+groups, one inner product per group: equal groups when ``C`` divides the width, otherwise the
+first ``width % C`` groups have one feature more (a width of 100 and 3 outputs: 34, 33, 33).
 
 References
 ----------
@@ -106,8 +107,16 @@ def _check_inputs(x: torch.Tensor, beta: torch.Tensor, dim: int, latent: int) ->
 
 
 def _grouped_inner(t: torch.Tensor, b: torch.Tensor, groups: int) -> torch.Tensor:
-    """Inner products per feature group: t [N, H] or [B, N, H], b [B, H] -> [B, N, groups]."""
-    width = b.shape[-1] // groups
+    """Inner products per feature group: t [N, H] or [B, N, H], b [B, H] -> [B, N, groups].
+
+    Groups of ``H // groups`` features, the first ``H % groups`` of them one feature larger.
+    """
+    width, extra = divmod(b.shape[-1], groups)
+    if extra:
+        sizes = [width + 1] * extra + [width] * (groups - extra)
+        pattern = "nh,bh->bn" if t.ndim == 2 else "bnh,bh->bn"
+        return torch.stack([torch.einsum(pattern, tg, bg) for tg, bg in zip(t.split(sizes, dim=-1),
+                                                                          b.split(sizes, dim=-1))], dim=-1)
     bg = b.reshape(b.shape[0], groups, width)
     if t.ndim == 2:
         return torch.einsum("ngh,bgh->bng", t.reshape(t.shape[0], groups, width), bg)
@@ -184,7 +193,8 @@ class MultiONet(_InnerProductHead):
     ----------
     latent_dim : width m of the branch input ``beta``.
     dim : spatial dimension d of the query points.
-    width : hidden width H of trunk and branch (divisible by ``out_channels``).
+    width : hidden width H of trunk and branch, split into ``out_channels`` groups of features (equal
+        when divisible, else differing by one), so at least ``out_channels``.
     depth : number of hidden layers of trunk and branch.
     out_channels : C, number of output fields.
     sum_layers : l, how many of the last hidden layers contribute (default: all).
@@ -198,8 +208,9 @@ class MultiONet(_InnerProductHead):
     def __init__(self, latent_dim: int, dim: int, width: int = 100, depth: int = 5, out_channels: int = 1,
                  sum_layers: int | None = None, activation: str = "tanh_sin") -> None:
         super().__init__()
-        if width % out_channels:
-            raise ConfigError(f"MultiONet width {width} must be divisible by out_channels {out_channels}.")
+        if width < out_channels:
+            raise ConfigError(f"MultiONet width {width} must be at least out_channels {out_channels}: each output "
+                              f"takes the inner product of its own group of the width's hidden features.")
         sum_layers = depth if sum_layers is None else int(sum_layers)
         if not 1 <= sum_layers <= depth:
             raise ConfigError(f"sum_layers must be between 1 and depth={depth}, got {sum_layers}.")

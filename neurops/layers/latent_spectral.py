@@ -33,14 +33,16 @@ from neurops.errors import ModelError
 __all__ = ["LatentSpectralBlock", "crop", "pad_to_multiple", "patchify", "unpatchify"]
 
 
-def pad_to_multiple(x: Float[Tensor, "batch channel *space"],
-                    multiple: Sequence[int]) -> tuple[Float[Tensor, "batch channel *padded"], tuple[int, ...]]:
-    """Zero-pad the trailing (high-index) side of each spatial axis to a multiple.
+def pad_to_multiple(x: Float[Tensor, "batch channel *space"], multiple: Sequence[int],
+                    minimum: Sequence[int] | None = None) -> tuple[Float[Tensor, "batch channel *padded"],
+                                                                 tuple[int, ...]]:
+    """Zero-pad the trailing (high-index) side of each spatial axis to a multiple (and a minimum size).
 
     Parameters
     ----------
     x : [B, C, *spatial]
     multiple : one positive int per spatial axis.
+    minimum : optional; per axis, the fewest points after padding (a multiple of ``multiple``).
 
     Returns
     -------
@@ -48,7 +50,8 @@ def pad_to_multiple(x: Float[Tensor, "batch channel *space"],
     spatial : the original spatial shape (to crop back with ``crop``).
     """
     spatial = tuple(x.shape[2:])
-    pads = [(-s) % m for s, m in zip(spatial, multiple)]
+    floor = minimum if minimum is not None else (0,) * len(spatial)
+    pads = [max((-s) % m, f - s) for s, m, f in zip(spatial, multiple, floor)]
     if any(pads):
         # F.pad lists the last axis first: (left_last, right_last, left_prev, right_prev, ...)
         pad_arg: list[int] = []

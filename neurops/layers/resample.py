@@ -118,8 +118,9 @@ def resample(x: Float[Tensor, "batch channel *_space"], size: Sequence[int], mod
     if len(size) != ndim:
         raise ModelError(f"size {size} must give one point count per spatial dim of a field of shape "
                          f"{tuple(x.shape)}")
-    for n, m in zip((*x.shape[2:], *size), modes + modes):
-        if cells(n, m) < 1:
+    for n, target, m in zip(x.shape[2:], size, modes):
+        # an axis kept at its size is mapped onto itself (exact, even with no spacing: 1 node)
+        if n != target and min(cells(n, m), cells(target, m)) < 1:
             raise ModelError(f"a {m} axis needs at least {1 if m == 'periodic' else 2} points; cannot resample "
                              f"{tuple(x.shape[2:])} -> {size}")
     if tuple(x.shape[2:]) == size:

@@ -2,7 +2,8 @@
 
 Model arguments reach the constructors from configs and ``--model.model_kwargs``; a zero or negative
 size used to surface as a PyTorch traceback ("Trying to create tensor with negative dimension") or,
-worse, build a model without any weights. Every registered model checks its sizes here.
+worse, build a model without any weights. Every registered model checks its sizes here, and the field
+operators check the dtype of their input (:func:`check_dtype`) where they check its shape.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+from torch import nn
+
 from neurops.errors import ModelError
 
-__all__ = ["check_sizes", "per_axis", "reference_grid"]
+__all__ = ["check_dtype", "check_sizes", "per_axis", "reference_grid"]
 
 
 def _whole(value: Any) -> int | None:
@@ -66,3 +70,25 @@ def reference_grid(model: str, value: Any, ndim: int) -> tuple[int, ...] | None:
         raise ModelError(f"{model}: reference_resolution={value!r} needs one point count >= 2 per spatial axis "
                          f"({ndim}), e.g. {[64] * ndim}, or null (grid units).")
     return tuple(int(v) for v in entries if v is not None)
+
+
+def check_dtype(model: str, x: torch.Tensor, module: nn.Module) -> None:
+    """Raise unless ``x`` is a floating-point tensor of the dtype of ``module``'s parameters.
+
+    A float64, half or integer field given to a float32 model otherwise fails deep inside torch ("expected
+    m1 and m2 to have the same dtype"). The input is not converted: the error names both dtypes and the
+    fix. Under autocast any floating dtype passes (autocast casts per operation, e.g. a float16 feature
+    fed back into a float32 model in a mixed-precision rollout). Costs one dtype comparison.
+    """
+    param = next(module.parameters(), None)
+    if param is None or (x.is_floating_point() and (x.dtype == param.dtype
+                                                     or torch.is_autocast_enabled(x.device.type))):
+        return
+    want, got = str(param.dtype).removeprefix("torch."), str(x.dtype).removeprefix("torch.")
+    if not x.is_floating_point():
+        raise ModelError(f"{model}: the input is {got}, not floating point; the model's parameters are {want}: "
+                         f"pass x.to(torch.{want}).")
+    other = {torch.float64: "model.double()", torch.float32: "model.float()"}.get(x.dtype,
+                                                                             "run it under torch.autocast")
+    raise ModelError(f"{model}: the input is {got} but the model's parameters are {want}; pass x.to(torch.{want}), "
+                     f"or {other}.")

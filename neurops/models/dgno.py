@@ -38,7 +38,7 @@ from torch import nn
 
 from neurops.errors import ModelError
 from neurops.layers.deeponet import ConvFieldEncoder, MLPFieldEncoder, MultiONet, dirichlet_factor
-from neurops.models.arguments import check_sizes, per_axis
+from neurops.models.arguments import check_dtype, check_sizes, per_axis
 from neurops.models.registry import register
 
 __all__ = ["DGNO", "MultiONetOperator", "grid_points"]
@@ -76,6 +76,9 @@ def _check_sizes(model: str, in_channels: int, out_channels: int, resolution: Se
         check_sizes(model, **{f"{name}[{i}]": w for i, w in enumerate(widths)})
     if not (math.isfinite(u_scale) and u_scale > 0):
         raise ModelError(f"{model}: u_scale must be a finite number > 0, got {u_scale}.")
+    if width < out_channels:
+        raise ModelError(f"{model}: width {width} must be at least out_channels {out_channels}: the head splits its "
+                         "hidden features into one group per output channel.")
     return per_axis(model, "resolution", resolution, example="[29, 29] (the sensor grid)", minimum=2)
 
 
@@ -88,9 +91,10 @@ def _make_encoder(kind: str, in_channels: int, resolution: Sequence[int], hidden
     raise ModelError(f"unknown encoder {kind!r}; choose 'mlp' or 'cnn'.")
 
 
-def _check_grid_input(a: torch.Tensor, channels: int, dim: int, name: str) -> None:
+def _check_grid_input(a: torch.Tensor, channels: int, dim: int, name: str, model: nn.Module) -> None:
     if a.ndim != dim + 2 or a.shape[1] != channels:
         raise ModelError(f"{name} expects input [B, {channels}, {dim} spatial dims], got {tuple(a.shape)}.")
+    check_dtype(name, a, model)
 
 
 @register("dgno")
@@ -107,7 +111,9 @@ class DGNO(nn.Module):
     encoder_hidden : hidden widths of the encoder MLP (after the convolutions for ``cnn``).
     encoder_channels : conv channels of the ``cnn`` encoder.
     encoder_activation : activation of the encoder.
-    width, depth, sum_layers, activation : MultiONet heads (same for all heads).
+    width, depth, sum_layers, activation : MultiONet heads (same for all heads). A head with several
+        outputs (the flux head has ``dim * out_channels``) splits the width into one group of hidden
+        features per output (34, 33, 33 for the default width 100 in 3-D).
     a_likelihood : ``"bernoulli"`` (two-phase ``a`` in ``{a_low, a_high}``) or ``"gaussian"``.
     a_low, a_high : phase values (Bernoulli) or the range used to scale ``a`` (Gaussian).
     mixed_form : add the flux head ``s ~ a grad u`` (paper's piecewise case).
@@ -150,6 +156,11 @@ class DGNO(nn.Module):
         self.resolution = _check_sizes("DGNO", in_channels, out_channels, resolution, latent_dim, encoder_hidden,
                                        encoder_channels, width, depth, u_scale)
         self.dim = len(self.resolution)
+        if mixed_form and width < self.dim * out_channels:
+            raise ModelError(f"DGNO: the mixed form's flux head s ~ a grad u has dim * out_channels = {self.dim} * "
+                             f"{out_channels} = {self.dim * out_channels} outputs, one group of the width's hidden "
+                             f"features each, so width must be at least {self.dim * out_channels}, got {width}; raise "
+                             "width or set mixed_form=False.")
         if a_likelihood not in ("bernoulli", "gaussian"):
             raise ModelError(f"unknown a_likelihood {a_likelihood!r}; choose 'bernoulli' or 'gaussian'.")
         if a_likelihood == "bernoulli" and in_channels != 1:
@@ -181,7 +192,7 @@ class DGNO(nn.Module):
 
         The encoder sees ``a`` scaled to ``(a - a_low) / (a_high - a_low)``.
         """
-        _check_grid_input(a, self.in_channels, self.dim, "DGNO.encode")
+        _check_grid_input(a, self.in_channels, self.dim, "DGNO.encode", self)
         return torch.tanh(self.encoder(self.a_scaled(a)))
 
     # coefficient decoder -------------------------------------------------------------------
@@ -214,7 +225,7 @@ class DGNO(nn.Module):
         Binary cross-entropy against the phase indicator (Bernoulli) or mean squared error of
         the scaled field (Gaussian), averaged over points and batch.
         """
-        _check_grid_input(a, self.in_channels, self.dim, "DGNO.a_nll")
+        _check_grid_input(a, self.in_channels, self.dim, "DGNO.a_nll", self)
         x = grid_points(a.shape[2:], self.domain, device=a.device, dtype=a.dtype)
         target = self.a_scaled(a).flatten(2).transpose(1, 2)          # [B, N, C]
         pred = self.a_params(x, beta)
@@ -326,7 +337,7 @@ class MultiONetOperator(nn.Module):
 
     def predict_on(self, a: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
         """Prediction for ``a : [B, C_in, *any]`` on a grid of shape ``spatial`` -> ``[B, C_out, *spatial]``."""
-        _check_grid_input(a, self.in_channels, self.dim, "MultiONetOperator")
+        _check_grid_input(a, self.in_channels, self.dim, "MultiONetOperator", self)
         x = grid_points(spatial, self.domain, device=a.device, dtype=a.dtype)
         u = self.head(x, self.encoder(a))
         if self.dirichlet != "none":

@@ -13,7 +13,7 @@ from neurops.kernels import max_modes
 from neurops.layers.activations import get_activation
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.spectral import SpectralConv
-from neurops.models.arguments import check_sizes, per_axis
+from neurops.models.arguments import check_dtype, check_sizes, per_axis
 from neurops.models.registry import register
 
 
@@ -100,6 +100,7 @@ class FNO(nn.Module):
         if x.dim() != len(self.modes) + 2 or x.shape[1] != self.in_channels:
             raise ModelError(f"FNO expects input [B, {self.in_channels}, {len(self.modes)} spatial dims], "
                              f"got shape {tuple(x.shape)}.")
+        check_dtype("FNO", x, self)
         if self.grid_embedding:
             x = torch.cat([x, grid_coordinates(x)], dim=1)
         x = self.lift(x)

@@ -5,7 +5,8 @@ Architecture (Wu et al. 2023), for ``S = num_scales`` scales and width ``w``:
 
 1. lifting: the input channels and the grid coordinates in [0, 1] are mapped
    pointwise to ``w`` channels; the grid is zero-padded on its high side to a
-   multiple of ``2**(S-1)`` so every scale halves exactly;
+   multiple of ``2**(S-1)`` so every scale halves exactly, and to at least ``2**S``
+   points so the coarsest scale keeps 2 points per axis;
 2. encoder: a double 3-point (3x3, 3x3x3) convolution block at the finest scale,
    then ``S-1`` times max-pool by 2 and a double convolution; channels
    ``w, 2w, 4w, ..., 2**(S-2) w, 2**(S-2) w``;
@@ -37,7 +38,7 @@ from neurops.layers.boundary import BoundaryLike, BoundaryMode, resolve_boundary
 from neurops.layers.latent_spectral import LatentSpectralBlock, crop, pad_to_multiple
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.resample import coarser, on_grid, resample
-from neurops.models.arguments import check_sizes, per_axis, reference_grid
+from neurops.models.arguments import check_dtype, check_sizes, per_axis, reference_grid
 from neurops.models.registry import Presets, register
 
 __all__ = ["LSM", "PRESETS"]
@@ -139,8 +140,11 @@ class LSM(Presets, nn.Module):
     Notes
     -----
     The grid is padded on its high side to a multiple of ``2**(num_scales-1)``
-    (85 -> 96 for the Darcy preset, as in the paper), and each latent spectral
-    block masks the points it pads itself, so any grid size runs. But the 3-point
+    (85 -> 96 for the Darcy preset, as in the paper) and to at least ``2**num_scales``
+    points, so the coarsest scale keeps 2 points per axis (16 -> 32 with 5 scales; a
+    1-point scale could not be interpolated back up, and batch norm needs more than one
+    value per channel), and each latent spectral block masks the points it pads itself,
+    so any grid size runs. But the 3-point
     convolutions, the max-pooling, the padding and the patch size are all counted in
     grid points, so on another grid the trained weights act on other physical
     lengths and the predictions degrade (declared ``fixed_grid``). With
@@ -234,6 +238,7 @@ class LSM(Presets, nn.Module):
                 f"LSM expects input [B, {self.in_channels}, *{self.ndim} spatial axes], got {tuple(x.shape)}; "
                 "check in_channels and the patch_size/ndim of the model against the data."
             )
+        check_dtype("LSM", x, self)
         grid = self.reference_resolution
         if grid is not None and coarser(x.shape[2:], grid, self.boundary):
             return on_grid(self.forward, x, grid, self.boundary)
@@ -246,7 +251,10 @@ class LSM(Presets, nn.Module):
 
     def _backbone(self, x: torch.Tensor) -> torch.Tensor:
         """U-shaped backbone with latent spectral blocks: ``[B, w, *spatial] -> [B, w, *spatial]``."""
-        x, spatial = pad_to_multiple(x, [2 ** (self.num_scales - 1)] * self.ndim)
+        step = 2 ** (self.num_scales - 1)
+        # every scale halves exactly, and the coarsest keeps 2 points per axis (>= 2 * step before pooling)
+        minimum = [2 * step if self.num_scales > 1 else 1] * self.ndim
+        x, spatial = pad_to_multiple(x, [step] * self.ndim, minimum)
 
         skips = []
         for i, encoder in enumerate(self.encoders):

@@ -48,7 +48,7 @@ from neurops.layers.multigrid import (
     parse_smoothing,
 )
 from neurops.layers.resample import coarser, on_grid
-from neurops.models.arguments import reference_grid
+from neurops.models.arguments import check_dtype, reference_grid
 from neurops.models.registry import Presets, register
 
 #: Paper configurations (``MGNO.from_preset(name)``, or ``preset: name`` in a model's kwargs).
@@ -256,6 +256,7 @@ class MGNO(Presets, nn.Module):
                 f"MgNO expects input [B, {self.in_channels}, {self.ndim} spatial dims], got "
                 f"shape {tuple(x.shape)}; check in_channels/dim against the data"
             )
+        check_dtype("MgNO", x, self)
         grid = self.reference_resolution
         if grid is not None and coarser(x.shape[2:], grid, self.boundary):
             return on_grid(self.forward, x, grid, self.boundary)

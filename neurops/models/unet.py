@@ -7,7 +7,8 @@ Both share one architecture (pre-activation residual blocks, as in PDE-Arena's U
    (``c_l = width * channel_multipliers[l]``), then a convolution and every second grid
    point (a stride-2 convolution) down to level ``l + 1``;
 3. a residual block on the coarsest level;
-4. decoder: linear interpolation onto the finer level, concatenation with the skip
+4. decoder: linear interpolation onto the finer level (a level left with one point along a
+   non-periodic axis by a thin grid is constant along it), concatenation with the skip
    feature, a residual block back to ``c_l``;
 5. a pointwise head to the output channels.
 
@@ -54,7 +55,7 @@ from neurops.layers.kernel_interp import KernelInterpConv, grid_spacing
 from neurops.layers.local_integral import LocalIntegralConv
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.resample import cells, coarser, resample
-from neurops.models.arguments import check_sizes
+from neurops.models.arguments import check_dtype, check_sizes, reference_grid
 from neurops.models.registry import register
 
 __all__ = ["FunctionSpaceUNet", "UNet"]
@@ -135,16 +136,15 @@ class UNet(nn.Module):
     ) -> None:
         super().__init__()
         conv = conv or self.default_conv
-        dim, mults = self._check_settings(conv, dim, reference_resolution, boundary, width, kernel_size,
-                                          channel_multipliers, in_channels, out_channels)
+        dim, mults, grid = self._check_settings(conv, dim, reference_resolution, boundary, width, kernel_size,
+                                                channel_multipliers, in_channels, out_channels)
         try:
             self.boundary: tuple[BoundaryMode, ...] = resolve_boundary(boundary, dim)
         except (TypeError, ValueError) as exc:
             raise ModelError(f"invalid U-Net boundary: {exc}") from exc
-        h_ref = self._reference_spacing(reference_resolution, dim) if conv == "interp" else []
+        h_ref = self._reference_spacing(grid, dim) if conv == "interp" else []
         self.in_channels, self.out_channels, self.dim, self.conv = int(in_channels), int(out_channels), dim, conv
-        self.reference_resolution = (None if reference_resolution is None
-                                     else tuple(int(r) for r in reference_resolution))
+        self.reference_resolution = grid
         self.levels = len(mults)
         self.grid_embedding = grid_embedding
         #: how predictions behave on another grid (read by ``neurops predict``)
@@ -186,41 +186,48 @@ class UNet(nn.Module):
             out.append(c if mode == "periodic" else c + 1)
         return tuple(out)
 
-    def _reference_spacing(self, reference_resolution: Sequence[int] | None, dim: int) -> list[float]:
-        """Grid spacing per axis of the reference grid the ``interp`` stencils are defined on."""
-        if reference_resolution is None or len(reference_resolution) != dim:
+    def _reference_spacing(self, grid: tuple[int, ...] | None, dim: int) -> list[float]:
+        """Grid spacing per axis of the (checked) reference grid the ``interp`` stencils are defined on."""
+        if grid is None:
             raise ModelError(f"conv='interp' needs reference_resolution, the {dim} point counts of the grid its "
                              "stencils are defined on (the training grid, e.g. [65, 65]); OperatorTask fills it "
                              "in from the training data.")
-        return list(grid_spacing(tuple(int(r) for r in reference_resolution), self.boundary))
+        return list(grid_spacing(grid, self.boundary))
 
     @staticmethod
     def _check_settings(conv: str, dim: int | None, reference_resolution: Sequence[int] | None,
                         boundary: BoundaryLike, width: int, kernel_size: int, channel_multipliers: Sequence[int],
-                        in_channels: int, out_channels: int) -> tuple[int, list[int]]:
-        """The number of spatial dims (given, or from the reference grid or a per-axis boundary, else 2) and
-        the channel multipliers; one ``ModelError`` for an unknown conv, an unsupported dim or a size the
-        U-Net cannot take."""
+                        in_channels: int, out_channels: int) -> tuple[int, list[int], tuple[int, ...] | None]:
+        """The number of spatial dims (given, or the length of the reference grid or of a per-axis boundary,
+        else 2), the channel multipliers and the reference grid (checked by
+        :func:`~neurops.models.arguments.reference_grid`, as MgNO's and LSM's); one ``ModelError`` for an
+        unknown conv, an unsupported dim, a reference grid that is not point counts or a size the U-Net cannot
+        take."""
         if conv not in ("grid", "interp", "disco"):
             raise ModelError(f"unknown conv {conv!r}; choose 'grid' (ordinary), 'interp' (kernel-interpolated) or "
                              "'disco' (local integral).")
-        if dim is None:
-            dim = (len(reference_resolution) if reference_resolution is not None
-                   else len(boundary) if isinstance(boundary, (list, tuple)) else 2)
+        source = ""
+        if dim is None:  # text is not a list of point counts (reference_grid refuses it below)
+            if isinstance(reference_resolution, Sequence) and not isinstance(reference_resolution, str):
+                dim, source = len(reference_resolution), f" (from reference_resolution={reference_resolution!r})"
+            else:
+                dim = len(boundary) if isinstance(boundary, (list, tuple)) else 2
         if dim not in (1, 2, 3):
-            raise ModelError(f"U-Net supports 1, 2 or 3 spatial dims, got dim={dim}.")
+            raise ModelError(f"U-Net supports 1, 2 or 3 spatial dims, got dim={dim}{source}.")
+        grid = reference_grid("U-Net", reference_resolution, dim)
         check_sizes("U-Net", in_channels=in_channels, out_channels=out_channels)
         mults = [int(m) for m in channel_multipliers]
         if not mults or min(mults) < 1 or width < 1 or kernel_size < 1 or kernel_size % 2 == 0:
             raise ModelError(f"need width >= 1, an odd kernel_size and positive channel_multipliers; got "
                              f"width={width}, kernel_size={kernel_size}, channel_multipliers={channel_multipliers}.")
-        return dim, mults
+        return dim, mults, grid
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
         if x.dim() != self.dim + 2 or x.shape[1] != self.in_channels:
             raise ModelError(f"U-Net expects input [B, {self.in_channels}, {self.dim} spatial dims], got shape "
                              f"{tuple(x.shape)}; check in_channels/dim against the data.")
+        check_dtype("U-Net", x, self)
         shape = tuple(x.shape[2:])
         work = shape if self.conv == "grid" else self._work_shape(shape)
         if work != shape:
@@ -238,10 +245,22 @@ class UNet(nn.Module):
         x = self.middle(x)
         for i in reversed(range(self.levels - 1)):
             skip = skips[i]
-            x = resample(x, skip.shape[2:], "linear", self.boundary)
-            x = self.up_blocks[i](torch.cat([x, skip], dim=1))
+            x = self.up_blocks[i](torch.cat([_upsample(x, skip.shape[2:], self.boundary), skip], dim=1))
         out = self.head(x)
         return out if work == shape else resample(out, shape, "linear", self.boundary)
+
+
+def _upsample(x: torch.Tensor, size: Sequence[int], boundary: Sequence[BoundaryMode]) -> torch.Tensor:
+    """A level linearly interpolated onto the next finer one, ``[B, C, *coarse] -> [B, C, *size]``.
+
+    Taking every second point leaves a thin grid's coarsest levels with one point along a
+    non-periodic axis (5 -> 3 -> 2 -> 1): that point is the first node of the finer level, and with
+    no second node to interpolate towards, the feature is constant along the axis and is copied.
+    """
+    if any(n == 1 and m != "periodic" for n, m in zip(x.shape[2:], boundary)):
+        x = x.expand(*x.shape[:2], *(s if n == 1 and m != "periodic" else n
+                                     for n, s, m in zip(x.shape[2:], size, boundary)))
+    return resample(x, size, "linear", boundary)
 
 
 @register("fs_unet")

@@ -137,3 +137,34 @@ def test_bad_inputs(path):
         PATHS[path](x, w, (9, 4))
     with pytest.raises(ValueError, match="mode counts"):
         PATHS[path](x, w, (4,))
+
+
+@pytest.mark.parametrize("path", ["reference", *FAST_PATHS])
+def test_weights_that_do_not_fit_the_input_or_modes_are_named(path):
+    """A weight for other modes or other input channels, or an input of another dtype, failed in torch's bmm
+    ("Expected size for first two dimensions of batch2 tensor to be: [264, 4] but got: [288, 4]"). Run as users
+    run it: without the tests' jaxtyping checks, which catch some of these first."""
+    import inspect
+
+    from neurops.errors import ModelError
+
+    run = inspect.unwrap(PATHS[path])
+    x, w = _inputs((32, 32), (12, 12), ci=4)
+    assert run(x, w, (12, 12)).shape == (2, 4, 32, 32)
+    with pytest.raises(ModelError, match=r"^spectral weights have shape \(4, 4, 24, 12, 2\), expected \(4, 4, 24, 11, "
+                                         r"2\) = \[C_in, C_out, \*K, 2\] for 4 input channels and modes \(12, 11\) "
+                                         r"\(K: 2 m per axis, m on the last\); pass the modes the weights were made "
+                                         r"for\.$"):
+        run(x, w, (12, 11))
+    with pytest.raises(ModelError, match=r"^the input \(2, 3, 32, 32\) has 3 channels but the spectral weights "
+                                         r"\(4, 4, 24, 12, 2\) = \[C_in, C_out, \*K, 2\] take 4; give the input the "
+                                         r"channels the weights were made for"):
+        run(x[:, :3], w, (12, 12))
+    with pytest.raises(ModelError, match=r"^the input is torch\.float64 but the spectral weights are torch\.float32; "
+                                         r"pass x\.to\(torch\.float32\)"):
+        run(x.double(), w, (12, 12))
+    with pytest.raises(ModelError, match=r"^the spectral convolution takes a real floating-point input, got "
+                                         r"torch\.int64; pass x\.to\(torch\.float32\)\.$"):
+        run(x.long(), w, (12, 12))
+    with pytest.raises(ModelError, match="spectral weights have shape"):
+        spectral_conv(x, w, (12, 11))  # the dispatcher reaches the same checks

@@ -54,10 +54,28 @@ def test_multionet_shared_and_per_sample_points_agree():
     assert torch.allclose(net(x, beta), net(x.expand(2, 9, 3), beta), atol=1e-6)
 
 
-@pytest.mark.parametrize("head", ["multionet", "deeponet"])
+@pytest.mark.parametrize("width, sizes", [(8, [4, 4]), (9, [5, 4]), (10, [4, 3, 3])])
+def test_multionet_outputs_take_one_group_of_hidden_features_each(width, sizes):
+    """Equal groups when the outputs divide the width (as always before); otherwise the first groups have one
+    feature more (a width not divisible by out_channels was once refused: DGNO's 3-D flux head)."""
+    net = MultiONet(latent_dim=5, dim=2, width=width, depth=3, sum_layers=2, out_channels=len(sizes))
+    _randomize(net)
+    x, beta = torch.rand(7, 2), torch.rand(4, 5)
+    t, b = net.trunk.hidden_states(x)[-2:], net.branch.hidden_states(beta)[-2:]
+    w, start = net.layer_weights, 0
+    for c, size in enumerate(sizes):
+        part = slice(start, start + size)
+        expected = (w[0] * b[0][:, part] @ t[0][:, part].T + w[1] * b[1][:, part] @ t[1][:, part].T) / 2
+        torch.testing.assert_close(net(x, beta)[..., c], expected + net.bias[c])
+        start += size
+    torch.testing.assert_close(net(x, beta), net(x.expand(4, 7, 2), beta))
+
+
+@pytest.mark.parametrize("head", ["multionet", "deeponet", "multionet_uneven"])
 @pytest.mark.parametrize("shared", [True, False])
 def test_value_and_grad_matches_autograd(head, shared):
     net = (MultiONet(3, 2, width=8, depth=3, out_channels=2) if head == "multionet"
+           else MultiONet(3, 2, width=9, depth=3, out_channels=2) if head == "multionet_uneven"
            else DeepONet(3, 2, width=8, depth=2, basis=4, out_channels=2))
     _randomize(net, 1)
     beta = torch.rand(3, 3)
@@ -95,8 +113,8 @@ def test_head_errors_are_clear():
         net(torch.rand(3, 3), torch.rand(2, 4))
     with pytest.raises(ModelError, match="B = 2"):
         net(torch.rand(5, 3, 2), torch.rand(2, 4))
-    with pytest.raises(ConfigError, match="divisible"):
-        MultiONet(4, 2, width=9, out_channels=2)
+    with pytest.raises(ConfigError, match="MultiONet width 2 must be at least out_channels 3: each output takes"):
+        MultiONet(4, 2, width=2, out_channels=3)
     with pytest.raises(ConfigError, match="sum_layers"):
         MultiONet(4, 2, depth=3, sum_layers=4)
 

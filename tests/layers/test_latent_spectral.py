@@ -35,6 +35,8 @@ def test_pad_to_multiple_pads_high_side_with_zeros():
     padded, spatial = pad_to_multiple(x, (4, 4))
     assert spatial == (5, 7) and padded.shape == (1, 1, 8, 8)
     assert padded[..., :5, :7].eq(1).all() and padded.sum() == 35
+    padded, _ = pad_to_multiple(x, (4, 4), minimum=(16, 4))  # at least 16 points on the first axis
+    assert padded.shape == (1, 1, 16, 8) and padded.sum() == 35
 
 
 @pytest.mark.parametrize(

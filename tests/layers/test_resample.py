@@ -97,3 +97,14 @@ def test_dtype_and_device_follow_the_input():
     x = torch.randn(1, 1, 8, 8, dtype=torch.float64)
     for mode in ("linear", "fourier"):
         assert resample(x, (16, 16), mode, "periodic").dtype == torch.float64
+
+
+def test_an_axis_kept_at_its_size_needs_no_spacing():
+    """A 1-node dirichlet axis has no spacing, but mapping it onto itself is exact; only an axis that
+    changes its point count needs 2 nodes."""
+    x = torch.randn(2, 3, 5, 1)
+    y = resample(x, (9, 1))
+    torch.testing.assert_close(y[..., ::2, :], x)
+    with pytest.raises(ValueError, match=r"a dirichlet axis needs at least 2 points; cannot resample \(5, 1\) -> "
+                                         r"\(9, 2\)"):
+        resample(x, (9, 2))

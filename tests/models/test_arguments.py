@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,68 @@ def test_reference_resolution_is_point_counts_or_null(name: str) -> None:
             build(name, **{**base, "reference_resolution": bad})
     assert build(name, **{**base, "reference_resolution": [33, 33]}).reference_resolution == (33, 33)
     assert build(name, **{**base, "reference_resolution": None}).reference_resolution is None
+
+
+DTYPE_MODELS = {  # model kwargs, its name in errors, an input it takes
+    "fno": ({"modes": [4, 4], "width": 8}, "FNO", (9, 9)),
+    "mgno": ({"width": 4, "levels": 2}, "MgNO", (9, 9)),
+    "lsm": (SMALL["lsm"][0], "LSM", (9, 9)),
+    "unet": (SMALL["unet"][0], "U-Net", (9, 9)),
+    "fs_unet": ({**SMALL["unet"][0], "reference_resolution": [9, 9]}, "U-Net", (9, 9)),
+    "dgno": (SMALL["dgno"][0], "DGNO.encode", (9, 9)),
+    "multionet": (SMALL["multionet"][0], "MultiONetOperator", (9, 9)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DTYPE_MODELS))
+def test_every_field_model_names_an_input_of_another_dtype(name: str) -> None:
+    """A float64, half or integer input to a float32 model raised torch's "expected m1 and m2 to have the same
+    dtype" (or ran: DGNO took integers); now the model names both dtypes and the fix, and converts nothing."""
+    import torch
+
+    kwargs, model_name, grid = DTYPE_MODELS[name]
+    torch.manual_seed(0)
+    model = build(name, **kwargs).eval()
+    x = torch.rand(2, 1, *grid) + 5.0
+    assert model(x).dtype == torch.float32
+    for dtype, fix in ((torch.float64, "model.double()"), (torch.float16, "run it under torch.autocast"),
+                       (torch.bfloat16, "run it under torch.autocast")):
+        message = (rf"^{model_name}: the input is {str(dtype)[6:]} but the model's parameters are float32; "
+                   rf"pass x\.to\(torch\.float32\), or {re.escape(fix)}\.$")
+        with pytest.raises(ModelError, match=message):
+            model(x.to(dtype))
+    for dtype in (torch.int64, torch.bool, torch.complex64):
+        with pytest.raises(ModelError, match=rf"^{model_name}: the input is {str(dtype)[6:]}, not floating point; "
+                                             r"the model's parameters are float32: pass x\.to\(torch\.float32\)\.$"):
+            model(x.to(dtype))
+    model.double()
+    assert model(x.double()).dtype == torch.float64
+    with pytest.raises(ModelError, match=r"the input is float32 but the model's parameters are float64; pass "
+                                         r"x\.to\(torch\.float64\), or model\.float\(\)\.$"):
+        model(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision casts per operation: any float passes
+        model.float()
+        model(x.to(torch.bfloat16))
+
+
+@pytest.mark.parametrize("name", ["fs_unet", "unet"])
+def test_unet_reference_resolution_is_checked_as_mgno_and_lsm_do(name: str) -> None:
+    """The U-Net read any iterable as point counts: the text '65' became the grid (6, 5), [33.5, 33] was
+    truncated, [1, 1] divided by zero and 'None' gave 'got dim=4'. Now the shared check refuses them."""
+    base = SMALL["unet"][0]
+    for text in ("65", "33", "None"):
+        with pytest.raises(ModelError, match=rf"^U-Net: reference_resolution='{text}' is text, not point counts; give "
+                                             r"one number per axis \(e\.g\. \[64, 64\]\), or null in a config file"):
+            build(name, **{**base, "reference_resolution": text})
+    for bad in ([33.5, 33], [1, 1], [0, 33], [33, None]):
+        with pytest.raises(ModelError, match=r"^U-Net: reference_resolution=.* needs one point count >= 2 per spatial "
+                                             r"axis \(2\), e\.g\. \[64, 64\], or null \(grid units\)\.$"):
+            build(name, **{**base, "reference_resolution": bad})
+    with pytest.raises(ModelError, match=r"needs one point count >= 2 per spatial axis \(3\), e\.g\. \[64, 64, 64\]"):
+        build(name, **{**base, "reference_resolution": [33, 33], "dim": 3})
+    with pytest.raises(ModelError, match=r"^U-Net supports 1, 2 or 3 spatial dims, got dim=4 \(from "
+                                         r"reference_resolution=\[9, 9, 9, 9\]\)\.$"):
+        build(name, **{**base, "reference_resolution": [9, 9, 9, 9]})
+    model = build(name, **{**base, "reference_resolution": (np.int64(17), 9)})
+    assert model.reference_resolution == (17, 9) and model.dim == 2
+    assert build(name, **{**base, "reference_resolution": [17]}).dim == 1

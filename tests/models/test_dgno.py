@@ -95,6 +95,22 @@ def test_gaussian_decoder_and_flux_head():
     assert mixed.flux(torch.rand(3, 2), mixed.encode(_two_phase(2, 9))).shape == (2, 3, 1, 2)
 
 
+def test_default_dgno_builds_in_3d():
+    """The mixed form's flux head has dim * out_channels = 3 outputs: the default width 100 is split 34, 33, 33
+    (it was refused with "MultiONet width 100 must be divisible by out_channels 3")."""
+    model = build("dgno", resolution=(5, 5, 5))
+    beta = model.encode(5.0 + 5.0 * (torch.rand(2, 1, 5, 5, 5) > 0.5).float())
+    assert model.flux(torch.rand(4, 3), beta).shape == (2, 4, 1, 3)
+    assert model(torch.rand(2, 1, 5, 5, 5) + 5.0).shape == (2, 1, 5, 5, 5)
+    with pytest.raises(ModelError, match=r"DGNO: the mixed form's flux head s ~ a grad u has dim \* out_channels = "
+                                         r"3 \* 1 = 3 outputs, one group of the width's hidden features each, so "
+                                         r"width must be at least 3, got 2; raise width or set mixed_form=False"):
+        build("dgno", resolution=(5, 5, 5), width=2)
+    assert build("dgno", resolution=(5, 5, 5), width=2, mixed_form=False).flux_head is None
+    with pytest.raises(ModelError, match="MultiONet: width 2 must be at least out_channels 3"):
+        build("multionet", out_channels=3, width=2)
+
+
 def test_dgno_errors_are_clear():
     with pytest.raises(ModelError, match="Bernoulli"):
         DGNO(in_channels=2, **SMALL)

@@ -157,3 +157,41 @@ def test_reference_resolution_runs_the_backbone_on_the_training_grid():
     assert grid.resolution_behaviour == "fixed_grid" and ref.resolution_behaviour == "function_space"
     with pytest.raises(ModelError, match="one point count >= 2 per"):
         _small(1, 1, reference_resolution=[16])
+
+
+def _paper_scales(**kw) -> LSM:
+    """Five scales (the paper's and the default), small widths."""
+    torch.manual_seed(0)
+    return LSM(1, 1, width=8, num_tokens=2, num_basis=4, num_heads=2, head_width=8, **kw)
+
+
+@pytest.mark.parametrize("patch, spatial", [((4, 4), (16, 16)), ((4, 4), (8, 8)), ((4, 4), (33, 5)),
+                                            ((4,), (3,)), ((7, 2, 2), (14, 8, 8))])
+def test_grids_of_16_points_or_fewer_run_with_five_scales(patch, spatial):
+    """The grid is padded to at least 2**num_scales points, so the coarsest scale keeps 2 per axis: this
+    once failed with "a dirichlet axis needs at least 2 points; cannot resample (1, 1) -> (2, 2)"
+    (eval) and with batch norm's "Expected more than 1 value per channel" (training, batch 1)."""
+    model = _paper_scales(patch_size=patch)
+    coarsest = []
+    model.encoders[-1].register_forward_hook(lambda _m, _i, out: coarsest.append(tuple(out.shape[2:])))
+    y = model.eval()(torch.randn(2, 1, *spatial))
+    assert y.shape == (2, 1, *spatial) and torch.isfinite(y).all()
+    assert coarsest == [tuple(max(2, -(-n // 16)) for n in spatial)]
+    model.train()(torch.randn(1, 1, *spatial)).square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_padding_rule_keeps_the_results_of_grids_above_16_points():
+    """Outputs of the 5-scale model on 64x64 and 85x85 (padded to 64 and 96 as before): mean, spread and
+    the last row, where the padding acts, as computed by the code before the minimum size was added
+    (padding 64 to 96 instead moves them by up to 3e-3)."""
+    model = _paper_scales(patch_size=(4, 4)).eval()
+    old = {64: (-0.1864122531369503, 0.0005092669463176276, [-0.1863096, -0.185653, -0.1859119, -0.1837517]),
+           85: (-0.1864477600028358, 0.0004680374973649664, [-0.1868764, -0.1867542, -0.1854944, -0.1870184])}
+    for n, (mean, std, last_row) in old.items():
+        x = torch.randn(2, 1, n, n, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            y = model(x)
+        assert y.double().mean().item() == pytest.approx(mean, abs=1e-6)
+        assert y.double().std().item() == pytest.approx(std, rel=1e-3)
+        torch.testing.assert_close(y[1, 0, -1, -4:], torch.tensor(last_row), rtol=0, atol=1e-5)

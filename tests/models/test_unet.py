@@ -56,3 +56,23 @@ def test_bad_options_name_the_fix():
         build("unet", conv="fourier")
     with pytest.raises(ModelError, match="expects input"):
         build("unet")(torch.randn(1, 2, 8, 8))
+
+
+@pytest.mark.parametrize("spatial", [(33, 5), (33, 2), (33, 1), (4, 6)])
+def test_thin_grids_run(spatial):
+    """Every second point takes a 5-point dirichlet axis to 1 point at the coarsest of 4 levels; it is
+    constant along that axis and copied onto the finer level. This once failed with "a dirichlet axis
+    needs at least 2 points; cannot resample (5, 1) -> (9, 2)"."""
+    torch.manual_seed(0)
+    model = build("unet", in_channels=1, out_channels=1, width=4)
+    up = []
+    model.up_blocks[-1].register_forward_hook(lambda _m, inp, _o: up.append(inp[0]))
+    x = torch.randn(2, 1, *spatial)
+    y = model(x)
+    assert y.shape == (2, 1, *spatial) and torch.isfinite(y).all()
+    coarse = up[0][:, :model.middle.conv2.out_channels]  # the coarsest level, upsampled: the first channels
+    for axis, n in enumerate(spatial):
+        if -(-n // 8) == 1:  # one point at the coarsest level (3 halvings): constant along the axis
+            assert (coarse - coarse.narrow(2 + axis, 0, 1)).abs().max() == 0
+    y.square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())

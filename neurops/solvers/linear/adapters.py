@@ -80,7 +80,7 @@ def _check_cpu(device: torch.device, what: str) -> None:
 
 def _per_sample(op: LinearOperator, b: torch.Tensor) -> tuple[list[sp.csr_matrix], np.ndarray]:
     _check_cpu(b.device, "the right-hand side")
-    check_rhs(op, b, None)
+    check_rhs(op, b, None, same_dtype=False)  # solved in float64, returned in b's dtype
     mats = to_scipy(op)
     if len(mats) == 1 and b.shape[0] > 1:
         mats = mats * b.shape[0]

@@ -15,6 +15,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -75,17 +76,59 @@ def _expand(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.reshape(-1, *([1] * (like.ndim - 1)))
 
 
-def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None) -> None:
-    """Raise a clear error for a right-hand side or initial guess that does not fit ``op``."""
+def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, *, same_dtype: bool = True) -> None:
+    """Raise a clear error for a right-hand side or initial guess that does not fit ``op`` (of another dtype
+    too, with ``same_dtype``: torch solvers multiply them; the scipy bridges compute in float64 anyway)."""
     op.check_input(b, "right-hand side b")
     if not b.is_floating_point():
         raise TypeError(f"right-hand side must be a floating-point tensor, got {b.dtype}.")
+    if same_dtype:
+        _check_dtype(op, b, "right-hand side b", "b")
     if x0 is not None:
         op.check_input(x0, "initial guess x0")
         if x0.shape != b.shape:
             raise DataError(f"initial guess x0 {tuple(x0.shape)} and b {tuple(b.shape)} differ in shape.")
+        if same_dtype:
+            _check_dtype(op, x0, "initial guess x0", "x0")
     if not torch.isfinite(b).all():
         raise DataError("right-hand side b contains NaN or Inf; check the forcing.")
+
+
+def _check_dtype(op: LinearOperator, u: torch.Tensor, what: str, name: str) -> None:
+    if u.dtype != op.dtype:
+        raise DataError(f"{what} is {u.dtype} but the operator is {op.dtype}; pass {name}.to({op.dtype}), or build "
+                        f"the operator in {u.dtype} (e.g. from a coefficient of that dtype).")
+
+
+def check_consistent(op: LinearOperator, b: torch.Tensor, target: torch.Tensor,
+                     unscale: torch.Tensor | None = None) -> None:
+    """Raise a :class:`~neurops.errors.DataError` for the samples of ``b`` that ``op`` cannot solve to ``target``.
+
+    For an operator whose null space is the constants (``op.constant_null_space``: pure Neumann/periodic
+    diffusion), the residual ``b - A x`` keeps the constant part of ``b``, ``|sum(b)| / sqrt(N)``, whatever
+    ``x`` is (``A`` is symmetric, so ``A x`` has none): a sample whose constant part exceeds the stopping
+    target (plus the rounding every solve is allowed, and of the sum itself) can never converge, and CG
+    broke down on it with a misleading "not positive definite". Per sample, in float64; ``unscale`` (the
+    :func:`rhs_scale` ``b`` was divided by) only makes the reported mean the user's.
+    """
+    if not op.constant_null_space:
+        return
+    flat = b.detach().reshape(b.shape[0], -1).double()
+    n = flat.shape[1]
+    constant = flat.sum(dim=1).abs() / math.sqrt(n)
+    norm = torch.linalg.vector_norm(flat, dim=1)
+    allowed = target.double() * (1 + 1e-6) + (2 + math.log2(n)) * torch.finfo(b.dtype).eps * norm
+    bad = torch.nonzero(constant > allowed).flatten().tolist()
+    if bad:
+        i = bad[0]
+        mean = float(flat[i].mean()) * (1.0 if unscale is None else float(unscale[i]))
+        raise DataError(f"the right-hand side b has a non-zero mean in {len(bad)} of {b.shape[0]} samples (sample {i}: "
+                        f"mean {mean:.3g}, its constant part {float(constant[i] / norm[i]):.2e} of "
+                        f"|b|, above the tolerance {float(target[i] / norm[i]):.1e}), but the operator is singular: "
+                        f"with no Dirichlet axis (pure Neumann/periodic) constant fields are in its kernel, so A x = b "
+                        f"has a solution only for b of zero mean; subtract each sample's mean, "
+                        f"b - b.mean(dim=tuple(range(1, b.ndim)), keepdim=True) (in float64 if the rounding of a "
+                        f"float32 b leaves more than the tolerance), or make an axis Dirichlet.")
 
 
 def rhs_scale(b: torch.Tensor) -> torch.Tensor:
@@ -133,7 +176,9 @@ def final_result(op: LinearOperator, b: torch.Tensor, x: torch.Tensor, iteration
         raise ConvergenceError(f"the solution of {int((~finite).sum())} of {b.shape[0]} samples overflows "
                                f"{str(b.dtype).replace('torch.', '')}: the right-hand side is too large for the "
                                f"operator; rescale the problem (e.g. the units of b or of the coefficient) so that "
-                               f"the solution fits.", result)
+                               f"the solution fits. Or the matrix is singular and b not in its range (e.g. a pure "
+                               f"Neumann/periodic operator and b of non-zero mean, or a zero row): then no solution "
+                               f"exists; make b consistent or the matrix non-singular.", result)
     if check and not bool(converged.all()):
         raise ConvergenceError(f"{failure} for {int((~converged).sum())} of {b.shape[0]} samples (worst relative "
                                f"residual {float(result.residual.max()):.2e}); {fix}", result)
@@ -148,7 +193,9 @@ def _check_curvature(rz: torch.Tensor, pAp: torch.Tensor, active: torch.Tensor, 
         bad = int(torch.nonzero((pAp <= 0) & active)[0])
         raise NotSPDError(f"p^T A p = {float(pAp[bad]):.3g} <= 0 at iteration {it} (sample {bad}): the operator "
                           f"is not symmetric positive definite; check that the coefficient is positive and "
-                          f"the matrix symmetric, or use a solver for indefinite systems.")
+                          f"the matrix symmetric, or use a solver for indefinite systems. A singular matrix with "
+                          f"b not in its range (e.g. pure Neumann/periodic conditions and b of non-zero mean) "
+                          f"breaks CG down the same way: then make b consistent (subtract its mean).")
 
 
 def pcg(
@@ -184,8 +231,11 @@ def pcg(
 
     Raises
     ------
-    NotSPDError : a search direction with ``p^T A p <= 0`` (operator not SPD) or ``r^T M r <= 0``
-        (preconditioner not SPD).
+    DataError : ``b`` does not fit ``op`` (shape, batch, dtype, NaN), or ``op`` is singular with constants in
+        its kernel (pure Neumann/periodic diffusion) and a sample of ``b`` has a mean that keeps its
+        residual above the tolerance (:func:`check_consistent`).
+    NotSPDError : a search direction with ``p^T A p <= 0`` (operator not SPD, or singular with ``b`` outside
+        its range) or ``r^T M r <= 0`` (preconditioner not SPD).
     ConvergenceError : with ``check=True``, when ``maxiter`` is reached first.
 
     References
@@ -202,6 +252,7 @@ def pcg(
     b = b / _expand(s, b)
     x0 = None if x0 is None else x0 / _expand(s, x0)
     x, r, rnorm, target, scale = initial_state(op, b, x0, rtol, atol / s)
+    check_consistent(op, b, target, unscale=s)
     active = rnorm > target
     iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
     history = [rnorm / scale] if record_history else []

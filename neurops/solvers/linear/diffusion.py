@@ -174,6 +174,8 @@ class DiffusionOperator(StencilOperator):
             raise DataError(f"grid of unknowns {shape} is empty; each axis needs at least one unknown.")
         self.face_weights = face_weights
         self.boundary = bcs
+        # no Dirichlet axis: the constants are in the kernel (connected grid, positive weights: they span it)
+        self.constant_null_space = "dirichlet" not in bcs
         diag = torch.zeros((w0.shape[0], *shape), dtype=w0.dtype, device=w0.device)
         coeffs = []
         for ax, w in enumerate(face_weights):

@@ -22,6 +22,8 @@ References
 from __future__ import annotations
 
 import itertools
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 
@@ -82,11 +84,15 @@ class Multigrid:
     coarse : ``"average"`` (re-discretised, averaged coefficients) or ``"galerkin"`` (``P^T A P``).
     smoother : ``"jacobi"`` (damped) or ``"rbgs"`` (multicolour Gauss-Seidel).
     pre_smooth, post_smooth : smoothing sweeps before / after the coarse correction.
-    omega : Jacobi damping; default ``2d/(2d+1)`` on star stencils, ``2/3`` on full ones.
+    omega : Jacobi damping; default ``2d/(2d+1)`` on star stencils, ``2/3`` on full ones. Damped
+        Jacobi needs ``0 < omega < 2 / lambda_max(D^-1 A)`` (at most 2); on a diffusion operator
+        ``lambda_max`` reaches 2 (periodic grids, fine grids), so there ``0 < omega < 1``. Only for
+        ``smoother="jacobi"``.
     coarse_size : the hierarchy stops once a level has at most this many unknowns.
-    max_levels : optional cap on the number of levels.
-    dtype : precision of the cycle (e.g. ``torch.float32`` inside a float64 CG: half the memory
-        traffic, and a preconditioner does not need full precision); default: the operator's.
+    max_levels : optional cap on the number of levels (>= 1).
+    dtype : precision of the cycle, ``torch.float32`` or ``torch.float64`` (e.g. float32 inside a
+        float64 CG: half the memory traffic, and a preconditioner does not need full precision);
+        default: the operator's.
 
     References
     ----------
@@ -122,10 +128,14 @@ class Multigrid:
                              f"at least one sweep in total.")
         if coarse_size < 1:
             raise ConfigError(f"coarse_size must be >= 1, got {coarse_size}.")
+        if max_levels is not None and (isinstance(max_levels, bool) or not isinstance(max_levels, numbers.Integral)
+                                       or max_levels < 1):
+            raise ConfigError(f"max_levels must be a whole number >= 1 (1: no coarsening, the fine level solved "
+                              f"directly) or None (no cap), got {max_levels!r}.")
         self.coarse, self.smoother = coarse, smoother
         self.pre_smooth, self.post_smooth = int(pre_smooth), int(post_smooth)
-        self.dtype = dtype or op.dtype
-        self.omega = omega
+        self.dtype = _checked_dtype(dtype, op.dtype)
+        self.omega = _checked_omega(omega, smoother, isinstance(op, DiffusionOperator))
         if dtype is not None and dtype != op.dtype:
             op = op.to(dtype=dtype)
         self.levels: list[_Level] = []
@@ -205,6 +215,37 @@ class Multigrid:
         if r.dtype != self.dtype:
             return self.vcycle(r.to(self.dtype)).to(r.dtype)
         return self.vcycle(r)
+
+
+def _checked_dtype(dtype: object, op_dtype: torch.dtype) -> torch.dtype:
+    """The cycle's dtype (``dtype``, else the operator's); a ``ConfigError`` unless it is float32 or float64."""
+    if dtype is None and op_dtype in (torch.float32, torch.float64):
+        return op_dtype
+    if dtype in (torch.float32, torch.float64):
+        return dtype  # type: ignore[return-value]
+    given = f"dtype={dtype!r}" if dtype is not None else f"an operator of dtype {op_dtype}"
+    raise ConfigError(f"Multigrid runs in float32 or float64 (its coarsest level is solved by a dense pseudo-inverse, "
+                      f"its smoothers divide by the diagonal), got {given}; pass dtype=torch.float32 or "
+                      f"dtype=torch.float64.")
+
+
+def _checked_omega(omega: object, smoother: str, diffusion: bool) -> float | None:
+    """The Jacobi damping as a float (or ``None``: the default); a ``ConfigError`` for a value that cannot make
+    the V-cycle a positive definite preconditioner, or an omega given to a smoother that takes none."""
+    if omega is None:
+        return None
+    if smoother != "jacobi":
+        raise ConfigError(f"omega={omega!r} is the damping of the Jacobi smoother; smoother={smoother!r} takes "
+                          "none: drop omega or use smoother='jacobi'.")
+    if isinstance(omega, bool) or not isinstance(omega, numbers.Real) or not math.isfinite(omega):
+        raise ConfigError(f"omega must be a number, the Jacobi damping, got {omega!r}.")
+    why = ("on a diffusion operator lambda_max reaches 2 (periodic and fine grids), so 0 < omega < 1" if diffusion
+           else "lambda_max is at least 1, so 0 < omega < 2, and 0 < omega < 1 is the usual range")
+    if not 0 < omega < (1.0 if diffusion else 2.0):
+        raise ConfigError(f"omega={omega}: damped Jacobi smooths, and keeps the V-cycle a positive definite "
+                          f"preconditioner, only for 0 < omega < 2 / lambda_max(D^-1 A); {why}. Leave omega=None for "
+                          "the default, 2d/(2d+1) on star stencils (0.8 in 2-D) and 2/3 on full ones.")
+    return float(omega)
 
 
 def multigrid_preconditioner(op: LinearOperator, **options) -> Multigrid:

@@ -79,6 +79,9 @@ class LinearOperator:
     batch_size: int
     dtype: torch.dtype
     device: torch.device
+    #: whether the constant fields span the operator's null space (pure Neumann/periodic diffusion), so that
+    #: ``A x = b`` has a solution only for ``b`` of zero sum; ``False`` when it is not known (e.g. a CSR matrix)
+    constant_null_space: bool = False
 
     @property
     def ndim(self) -> int:

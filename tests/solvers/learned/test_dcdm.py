@@ -115,6 +115,10 @@ def test_errors():
         ritz_vectors(op, 0)
     with pytest.raises(ValueError, match="rtol"):
         dcdm_solve(op, b, lambda r: r, rtol=0.0)
+    neumann = DiffusionOperator.from_coefficient(torch.rand(1, 8, 8, dtype=torch.float64) + 0.5, "neumann")
+    with pytest.raises(ValueError, match=r"non-zero mean in 1 of 1 samples \(sample 0: mean 3, .* the operator is "
+                                         r"singular"):  # no longer NotSPDError, as pcg
+        dcdm_solve(neumann, torch.full((1, *neumann.shape), 3.0, dtype=torch.float64), lambda r: r)
 
 
 def test_huge_right_hand_side_is_solved_not_zeroed():

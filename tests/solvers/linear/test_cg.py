@@ -109,6 +109,25 @@ def test_bad_inputs():
         pcg(op, b.long())
 
 
+def test_a_right_hand_side_of_another_dtype_is_named():
+    """pcg(op_float64, b.float()) failed in torch with 'expected scalar type Double but found Float'."""
+    from neurops.errors import DataError
+    from neurops.solvers.linear.adapters import scipy_solve
+
+    a, op, b = _problem(batch=2)
+    with pytest.raises(DataError, match=r"^right-hand side b is torch\.float32 but the operator is torch\.float64; "
+                                        r"pass b\.to\(torch\.float64\), or build the operator in torch\.float32 "
+                                        r"\(e\.g\. from a coefficient of that dtype\)\.$"):
+        pcg(op, b.float())
+    with pytest.raises(DataError, match=r"^initial guess x0 is torch\.float16 but the operator is torch\.float64; "
+                                        r"pass x0\.to\(torch\.float64\)"):
+        pcg(op, b, x0=b.half())
+    op32 = DiffusionOperator.from_coefficient(a.float())
+    res = pcg(op32, b.float(), rtol=1e-5)  # the fix the message names
+    assert res.x.dtype == torch.float32 and res.converged.all()
+    assert scipy_solve(op, b.float()).x.dtype == torch.float32  # the scipy bridge solves in float64 whatever b is
+
+
 @pytest.mark.parametrize("magnitude", [1e300, 1e-300])
 def test_right_hand_side_near_the_float_range_is_solved_not_zeroed(magnitude):
     # |b|^2 overflows (or underflows) float64: the solve runs on b scaled by a power of two
@@ -137,5 +156,75 @@ def test_a_solution_beyond_the_float_range_is_not_converged():
         pcg(op, b)
     assert str(err.value) == ("the solution of 1 of 1 samples overflows float64: the right-hand side is too large "
                               "for the operator; rescale the problem (e.g. the units of b or of the coefficient) so "
-                              "that the solution fits.")
+                              "that the solution fits. Or the matrix is singular and b not in its range (e.g. a pure "
+                              "Neumann/periodic operator and b of non-zero mean, or a zero row): then no solution "
+                              "exists; make b consistent or the matrix non-singular.")
     assert not pcg(op, b, check=False).converged.any()
+
+
+def _singular(bc, batch=3, n=17, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return DiffusionOperator.from_coefficient(torch.rand(batch, n, n, generator=g, dtype=torch.float64) + 0.5, bc)
+
+
+@pytest.mark.parametrize("bc", ["neumann", "periodic", ("periodic", "neumann")])
+def test_singular_operator_with_a_non_zero_mean_rhs_is_named_up_front(bc):
+    """Pure Neumann/periodic operators have the constants in their kernel; a b of non-zero mean has no solution,
+    and CG used to break down with 'p^T A p <= 0 ... check that the coefficient is positive'."""
+    from neurops.errors import DataError
+    from neurops.solvers.linear.multigrid import Multigrid
+
+    op = _singular(bc)
+    assert op.constant_null_space
+    b = torch.randn(3, *op.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    b -= b.mean(dim=(1, 2), keepdim=True)
+    b[1] += 0.25  # only sample 1: constant part 0.25 * 17 / |b_1|
+    part = 0.25 * 17 / float(torch.linalg.vector_norm(b[1]))
+    for preconditioner in (None, Multigrid(op)):
+        with pytest.raises(DataError, match=rf"^the right-hand side b has a non-zero mean in 1 of 3 samples \(sample "
+                                            rf"1: mean 0\.25, its constant part {part:.2e} of \|b\|, above the "
+                                            r"tolerance 1\.0e-08\), but the operator is singular: with no Dirichlet "
+                                            r"axis \(pure Neumann/periodic\) constant fields are in its kernel, so "
+                                            r"A x = b has a solution only for b of zero mean; subtract each sample's "
+                                            r"mean"):
+            pcg(op, b, preconditioner=preconditioner)
+    # a constant part below the tolerance is solvable to it (the residual cannot go below it)
+    res = pcg(op, b, rtol=1.5 * part, preconditioner=Multigrid(op))
+    assert res.converged.all() and res.residual[1] >= part * (1 - 1e-6)
+    assert not _singular(("dirichlet", "neumann")).constant_null_space  # one Dirichlet axis: not singular
+
+
+@pytest.mark.parametrize("bc", ["neumann", "periodic"])
+def test_singular_operator_with_a_zero_mean_rhs_solves_to_the_least_squares_solution(bc):
+    """A zero-mean b is consistent: PCG's solution equals numpy's minimum-norm least-squares one up to a constant."""
+    from neurops.solvers.linear.adapters import to_scipy
+    from neurops.solvers.linear.multigrid import Multigrid
+
+    op = _singular(bc, batch=2, n=13)
+    b = torch.randn(2, *op.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    b -= b.mean(dim=(1, 2), keepdim=True)
+    res = pcg(op, b, rtol=1e-11, preconditioner=Multigrid(op, coarse_size=20))
+    assert res.converged.all()
+    for i, m in enumerate(to_scipy(op)):
+        ref = np.linalg.lstsq(m.toarray(), b[i].numpy().ravel(), rcond=None)[0]
+        x = res.x[i].numpy().ravel()
+        np.testing.assert_allclose(x - x.mean(), ref - ref.mean(), rtol=0, atol=1e-9 * np.abs(ref).max())
+
+
+def test_singular_matrix_of_unknown_kind_names_the_possible_cause():
+    """A CSR matrix cannot be checked up front; the breakdown message names a singular matrix with b outside its
+    range as a cause (the overflow one too: test_a_solution_beyond_the_float_range_is_not_converged)."""
+    import scipy.sparse as sp
+
+    from neurops.solvers.linear.adapters import from_scipy, to_scipy
+
+    op = _singular("neumann", batch=1)
+    generic = from_scipy(to_scipy(op)[0])
+    assert not generic.constant_null_space
+    with pytest.raises(NotSPDError, match=r"p\^T A p = .* <= 0 at iteration \d+ \(sample 0\): the operator is not "
+                                          r"symmetric positive definite; .* A singular matrix with b not in its range "
+                                          r"\(e\.g\. pure Neumann/periodic conditions and b of non-zero mean\) breaks "
+                                          r"CG down the same way: then make b consistent \(subtract its mean\)\.$"):
+        pcg(generic, torch.ones(1, op.numel, dtype=torch.float64))
+    with pytest.raises(ConvergenceError, match="Or the matrix is singular and b not in its range"):
+        pcg(from_scipy(sp.diags([1.0] * 49 + [0.0])), torch.ones(1, 50, dtype=torch.float64))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
 import torch
 
-from neurops.errors import SolverError
-from neurops.solvers.linear.cg import pcg
+from neurops.errors import ConfigError, SolverError
+from neurops.solvers.linear.cg import NotSPDError, pcg
 from neurops.solvers.linear.coarsening import galerkin_coarse_operator, plan_axis
 from neurops.solvers.linear.csr import CSROperator
 from neurops.solvers.linear.diffusion import DiffusionOperator
@@ -115,6 +117,57 @@ def test_bad_options_raise():
     negative = DiffusionOperator([-w for w in op.face_weights], op.boundary)
     with pytest.raises(SolverError, match="positive"):
         Multigrid(negative)
+
+
+def test_omega_max_levels_and_dtype_are_checked_when_built():
+    """omega 0, negative or > 2, max_levels=0 were taken (PCG then blamed the smoother's symmetry, or max_levels=0
+    acted as 1); float16 failed in linalg.pinv and int32 in torch.finfo."""
+    op = DiffusionOperator.from_coefficient(torch.ones(1, 9, 9, dtype=torch.float64))
+    general = StencilOperator(op.diag, op.offsets, op.coeffs, op.periodic)
+    for bad in (-1, 0, 1.0, 5, 2.0):
+        with pytest.raises(ConfigError, match=rf"^omega={bad}: damped Jacobi smooths, and keeps the V-cycle a "
+                                              r"positive definite preconditioner, only for 0 < omega < 2 / "
+                                              r"lambda_max\(D\^-1 A\); on a diffusion operator lambda_max reaches 2 "
+                                              r"\(periodic and fine grids\), so 0 < omega < 1\. Leave omega=None for "
+                                              r"the default"):
+            Multigrid(op, omega=bad)
+    for bad in (0, -0.5, 2, 3.0):
+        with pytest.raises(ConfigError, match=r"lambda_max is at least 1, so 0 < omega < 2, and 0 < omega < 1 is the "
+                                              r"usual range"):
+            Multigrid(general, coarse="galerkin", omega=bad)
+    assert Multigrid(general, coarse="galerkin", omega=1.5).omega == 1.5
+    for bad in (True, "0.5", float("nan")):
+        with pytest.raises(ConfigError, match="omega must be a number, the Jacobi damping"):
+            Multigrid(op, omega=bad)
+    with pytest.raises(ConfigError, match="smoother='rbgs' takes none: drop omega or use smoother='jacobi'"):
+        Multigrid(op, smoother="rbgs", omega=0.5)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match=rf"max_levels must be a whole number >= 1 .* got {bad!r}\.$"):
+            Multigrid(op, max_levels=bad)
+    assert Multigrid(op, max_levels=1).num_levels == 1
+    for bad in (torch.float16, torch.bfloat16, torch.int32, "float32"):
+        with pytest.raises(ConfigError, match=rf"^Multigrid runs in float32 or float64 .*, got "
+                                              rf"dtype={re.escape(repr(bad))}; pass dtype=torch\.float32 or "
+                                              r"dtype=torch\.float64\.$"):
+            Multigrid(op, dtype=bad)
+    with pytest.raises(ConfigError, match="got an operator of dtype torch.float16"):
+        Multigrid(op.to(dtype=torch.float16))
+    assert Multigrid(op.to(dtype=torch.float16), dtype=torch.float32).dtype == torch.float32
+
+
+def test_jacobi_omega_of_one_breaks_the_cycle_on_a_periodic_diffusion_grid():
+    """Why omega < 1 on diffusion operators: the checkerboard mode of a constant-coefficient periodic grid has
+    lambda(D^-1 A) = 2, which omega = 1 turns into an eigenvalue -1 of the smoother that the coarse grid cannot
+    see, so the V-cycle is singular and PCG broke down; 0.9 (just below the limit) solves it."""
+    op = DiffusionOperator.from_coefficient(torch.ones(1, 32, 32, dtype=torch.float64), "periodic")
+    b = torch.randn(1, *op.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    b -= b.mean()
+    mg = Multigrid(op, omega=0.9)
+    mg.omega = 1.0  # what omega=1 built before the check
+    mg.levels = [type(level)(level.op, level.plans, 1.0, 1.0 / level.op.diagonal()) for level in mg.levels]
+    with pytest.raises(NotSPDError, match="preconditioner is not positive definite"):
+        pcg(op, b, preconditioner=mg, rtol=1e-8)
+    assert pcg(op, b, preconditioner=Multigrid(op, omega=0.9), rtol=1e-8).converged.all()
 
 
 def test_darcy_solver_auto_uses_batched_multigrid_and_matches_direct():

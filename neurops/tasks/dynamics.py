@@ -273,15 +273,19 @@ class DynamicsTask(Task):
         loss = (1 if self._shard is None else world) * mse.sum() + self.regularization()
         if world == 1 and not torch.isfinite(loss):  # under DDP: on_before_optimizer_step, on synchronised gradients
             self._diverged("training loss", float(loss), seeds_not_finite(self.hparams.seeds, mse.reshape(-1).tolist()))
-        if self._shard is None:
-            self.log("train/mse", mse.mean(), prog_bar=True)
-        else:  # the epoch's mean over all members, synchronised once an epoch (a per-step collective costs time)
-            self.log("train/mse", mse.sum() * world / self.members, prog_bar=True, on_step=False, on_epoch=True,
-                     sync_dist=True)
+        # spread members: the sum over this process's members times W / R, whose mean over the W processes is the
+        # mean over all R members (as in one process)
+        self._log_train("mse", mse.mean() if self._shard is None else mse.sum() * world / self.members)
         if self.hparams.training in ("gtf", "agtf"):
             alpha = self.current_alpha(x) if self.hparams.training == "gtf" else self.alpha_schedule.alpha
-            self.log("train/alpha", float(alpha.mean()) if isinstance(alpha, torch.Tensor) else float(alpha))
+            self._log_train("alpha", float(alpha.mean()) if isinstance(alpha, torch.Tensor) else float(alpha))
         return loss
+
+    def _log_train(self, name: str, value: torch.Tensor | float) -> None:
+        """Log ``train/<name>`` as the epoch's mean over its steps (each counts once), in one process as under
+        DDP (the processes' means are averaged once an epoch: no per-step collective, docs/scaling.md)."""
+        self.log(f"train/{name}", value, prog_bar=name == "mse", on_step=False, on_epoch=True, sync_dist=True,
+                 batch_size=1)
 
     def _diverged(self, what: str, value: float, seeds: list[int]) -> None:
         where = f" (members with seeds {seeds})" if seeds else ""

@@ -164,6 +164,8 @@ def test_every_task_fits_in_two_ddp_processes(kind, lorenz63_file, tmp_path):
     assert len(list(root.rglob("metrics.csv"))) == 1
     values = [float(v) for v in _val_curve_of(root, metric)]
     assert len(values) == 2 and all(v == v and v < float("inf") for v in values)
+    if kind == "dynamics":  # its training loss, reduced over the processes, once an epoch (4 steps < 50)
+        assert len(_val_curve_of(root, "train/mse")) == 2
     assert load(root / "checkpoints" / "last.ckpt")[0] == kind
 
 
@@ -254,6 +256,9 @@ def test_an_ensemble_spread_over_two_ddp_processes_trains_as_in_one(lorenz63_fil
         torch.testing.assert_close(two.state_dict()[name], value, rtol=1e-4, atol=1e-6, msg=name)
     assert (one.member_best.step >= 0).all()  # every member's best state was recorded
     torch.testing.assert_close(torch.as_tensor(two.alpha_schedule.alpha), torch.as_tensor(one.alpha_schedule.alpha))
-    for key in [metric, *(f"val/{m}/member_{r}" for m in ("d_stsp", "d_h") for r in range(3))]:
+    # train/mse and train/alpha: the epoch's mean over the steps and all members, every epoch, in one process as in
+    # two (where each process logs its members' share: blocks of 2 and 1 weigh as their members do)
+    for key in [metric, *(f"val/{m}/member_{r}" for m in ("d_stsp", "d_h") for r in range(3)), "train/mse",
+                "train/alpha"]:
         curves = [[float(v) for v in _val_curve_of(root, key)] for root in (single, ddp)]
         assert len(curves[0]) == 3 and curves[0] == pytest.approx(curves[1], rel=1e-4), key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from functools import partial
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.loggers import CSVLogger
 
 from neurops.checkpoints import load
 from neurops.data.datamodule import DynamicsDataModule
@@ -60,6 +62,38 @@ def test_fit_evaluates_and_checkpoint_rebuilds(l63_file: Path, tmp_path: Path) -
     torch.testing.assert_close(loaded.net(x0, 10), task.net.eval()(x0, 10))
     again = DynamicsTask.load_from_checkpoint(ckpt, weights_only=True)
     torch.testing.assert_close(again.net(x0, 10), loaded.net(x0, 10))
+
+
+@pytest.mark.parametrize("seeds", [None, [3, 5]])
+def test_train_metrics_are_the_epoch_means_in_metrics_csv(l63_file: Path, tmp_path: Path, seeds) -> None:
+    """train/mse and train/alpha reach metrics.csv once an epoch, as the mean over the epoch's steps (over the
+    members too), also when an epoch has fewer steps than log_every_n_steps (50); the DDP runs log the same value
+    (tests/cli/test_lightning_ddp.py)."""
+    steps: list[tuple[int, float]] = []  # (epoch, mean mse over the members) of every step
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            # no regulariser: the loss is the members' summed mse
+            steps.append((trainer.current_epoch, float(outputs["loss"]) / (len(seeds) if seeds else 1)))
+
+    L.seed_everything(0, verbose=False)
+    dm = DynamicsDataModule(l63_file, seq_len=20, batch_size=4, batches_per_epoch=4, val_split=None)
+    task = DynamicsTask("clipped_shplrnn", {"latent_dim": 3, "hidden_dim": 8}, training="gtf", alpha=0.2,
+                        alpha_end=0.05, seeds=seeds, lr_scheduler=None)
+    trainer = L.Trainer(max_epochs=3, accelerator="cpu", logger=CSVLogger(tmp_path, name="logs"), callbacks=[Record()],
+                        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    trainer.fit(task, datamodule=dm)
+    with open(next(tmp_path.rglob("metrics.csv"))) as f:
+        rows = list(csv.DictReader(f))
+    logged = [float(r["train/mse"]) for r in rows if r.get("train/mse")]
+    expected = [np.mean([v for e, v in steps if e == epoch]) for epoch in range(3)]
+    assert len(steps) == 12 and logged == pytest.approx(expected, rel=1e-6)
+    assert logged[0] != pytest.approx(steps[3][1], rel=1e-3)  # not the epoch's last step
+    alphas = [float(r["train/alpha"]) for r in rows if r.get("train/alpha")]
+    # alpha annealed geometrically over the 12 steps from 0.2 to 0.05: the epoch means of its values
+    schedule = [0.2 * 0.25 ** (k / 11) for k in range(12)]
+    assert alphas == pytest.approx([np.mean(schedule[4 * e: 4 * e + 4]) for e in range(3)], rel=1e-5)
+    assert "train/mse" in trainer.progress_bar_metrics and "train/mse_step" not in trainer.callback_metrics
 
 
 def test_training_lowers_the_forced_loss(l63_file: Path) -> None:

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from neurops.errors import ModelError
-from neurops.models.pl_init import _uniform
+from neurops.models.pl_init import _uniform, seeded_generator
 
 Observation = Literal["identity", "affine"]
 
@@ -87,7 +87,7 @@ class PiecewiseLinearRNN(nn.Module):
     latent_dim : M, number of latent units.
     observation : ``"identity"`` (``x = z[:N]``, needs ``M >= N``) or ``"affine"`` (``x = B z``).
     input_dim : K, number of external inputs ``s_t`` entering as ``+ C s_t`` (0: none).
-    seed : seed of the initialisation (same seed, same weights).
+    seed : seed of the initialisation (same seed, same weights), in ``[0, 2**32)``; ``None``: 0.
 
     Attributes
     ----------
@@ -110,7 +110,7 @@ class PiecewiseLinearRNN(nn.Module):
         if input_dim < 0:
             raise ModelError(f"input_dim must be >= 0, got {input_dim}.")
         self.obs_dim, self.latent_dim, self.observation, self.input_dim = obs_dim, latent_dim, observation, input_dim
-        self._generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        self._generator = seeded_generator(seed)
         g = self._generator
         if observation == "affine":
             # kaiming-normal with fan_in = M, drawn from our generator

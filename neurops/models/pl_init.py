@@ -2,7 +2,7 @@
 
 Used by :mod:`neurops.models.plrnn` and :mod:`neurops.models.shallow_plrnn`.
 
-Both draw from the model's own generator, so the same seed gives the same weights.
+Both draw from the model's own generator (:func:`seeded_generator`), so the same seed gives the same weights.
 
 References
 ----------
@@ -13,6 +13,8 @@ References
 from __future__ import annotations
 
 import torch
+
+from neurops.utils.seeding import check_seed
 
 
 def talathi_vartak_init(m: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,9 +38,21 @@ def talathi_vartak_init(m: int, generator: torch.Generator) -> tuple[torch.Tenso
     return a.float(), (k - torch.diag(a)).float()
 
 
+def seeded_generator(seed: object) -> torch.Generator:
+    """The generator a model draws its initial weights from, seeded with ``seed`` (``None``: 0).
+
+    ``seed`` is checked by :func:`~neurops.utils.seeding.check_seed` with 32 bits (a
+    :class:`~neurops.errors.ConfigError` otherwise; NumPy integers are taken): torch's CPU generator reads only
+    a seed's lowest 32 bits, so a negative seed or one of 2**32 or more would silently be another seed's model.
+    """
+    value = check_seed(0 if seed is None else seed, "seed", "seed=", bits=32,
+                       note=" (the initialisation's; torch's generator reads only a seed's lowest 32 bits)")
+    return torch.Generator().manual_seed(value)
+
+
 def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator) -> torch.Tensor:
     """``U(-bound, bound)`` samples of ``shape``."""
     return (torch.rand(shape, generator=generator) * 2.0 - 1.0) * bound
 
 
-__all__ = ["talathi_vartak_init"]
+__all__ = ["seeded_generator", "talathi_vartak_init"]

@@ -43,7 +43,7 @@ from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
 from neurops.tasks.member_best import MemberBest
 from neurops.tasks.member_shards import gather_members, member_view, spread_members
-from neurops.tasks.members import build_members, check_seeds, member_models, seeds_not_finite
+from neurops.tasks.members import build_members, check_model_seed, check_seeds, member_models, seeds_not_finite
 from neurops.tasks.schedules import ExponentialTo
 
 Training = Literal["gtf", "agtf", "stf", "bptt"]
@@ -155,6 +155,7 @@ class DynamicsTask(Task):
             if not value >= 0:  # also NaN
                 raise ConfigError(f"{name}={value}: it is {what}; use {name} >= 0 (0: off).")
         seeds = check_seeds(seeds)  # saved below as the checked ints (NumPy integers load with weights_only)
+        model_kwargs = check_model_seed(model_kwargs)  # likewise
         get_class(model)  # unknown names fail here, with suggestions
         self.save_hyperparameters(ignore=Task.NOT_SAVED)
         self.alpha_schedule = (AdaptiveAlpha(alpha_method, every=alpha_every, rate=alpha_rate)

@@ -4,9 +4,10 @@
 ``r`` is the registered model built with ``seed=s_r`` (its initialisation; the data module draws the member's
 windows with the same seed), and the R members are stacked on a leading member axis
 (:func:`~neurops.models.piecewise_linear.stack_members`), so that one batched rollout trains them all. Here:
-:func:`check_seeds` (the one check of ``seeds``), :func:`build_members`, :func:`member_models` and
-:func:`seeds_not_finite` (members are named by their seeds). Each member's best state is
-:mod:`neurops.tasks.member_best`; the members spread over DDP processes, :mod:`neurops.tasks.member_shards`.
+:func:`check_seeds` (the one check of ``seeds``; :func:`check_model_seed`, that of one model's ``seed``),
+:func:`build_members`, :func:`member_models` and :func:`seeds_not_finite` (members are named by their seeds). Each
+member's best state is :mod:`neurops.tasks.member_best`; the members spread over DDP processes,
+:mod:`neurops.tasks.member_shards`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,18 @@ def check_seeds(seeds: object) -> list[int] | None:
     return checked
 
 
+def check_model_seed(model_kwargs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``model_kwargs`` with its ``seed`` (one model's initialisation) checked as each of ``seeds`` is and made a
+    Python int (checkpoints, which load with ``weights_only=True``, hold it); one
+    :class:`~neurops.errors.ConfigError` naming ``--model.model_kwargs.seed`` otherwise. No seed, or ``None``: as
+    given."""
+    if not model_kwargs or model_kwargs.get("seed") is None:
+        return model_kwargs
+    seed = check_seed(model_kwargs["seed"], "model_kwargs.seed", "--model.model_kwargs.seed", bits=32,
+                      note=" (the model's initialisation; torch's generator reads only a seed's lowest 32 bits)")
+    return {**model_kwargs, "seed": seed}
+
+
 def _and(items: Sequence[object]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     words = [str(item) for item in items]
@@ -108,4 +121,4 @@ def seeds_not_finite(seeds: list[int] | None, values: Sequence[float]) -> list[i
     return [s for s, v in zip(seeds or [], values) if not math.isfinite(v)]
 
 
-__all__ = ["OPTION", "build_members", "check_seeds", "member_models", "seeds_not_finite"]
+__all__ = ["OPTION", "build_members", "check_model_seed", "check_seeds", "member_models", "seeds_not_finite"]

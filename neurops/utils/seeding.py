@@ -19,11 +19,12 @@ def check_seed(seed: object, name: str = "seed", option: str = "--seed", bits: i
 
     The one check of every seed a user gives (``--seed``, ``seed_everything``, an ensemble's ``seeds``): numpy
     refuses negative seeds, torch those of 64 bits and more, Lightning those of 32 bits and more (``bits=32``).
-    The message suggests ``option example`` (``--seed 0``), then ``note``.
+    The message suggests ``option example`` (``--seed 0``; an ``option`` ending in ``=`` is joined to it:
+    ``seed=0``), then ``note``.
     """
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**bits:
         raise ConfigError(f"{name} must be an integer between 0 and 2**{bits} - 1 ({2**bits - 1}), got {seed!r}; "
-                          f"give e.g. {option} {example}{note}.")
+                          f"give e.g. {option}{'' if option.endswith('=') else ' '}{example}{note}.")
     return int(seed)
 
 

@@ -335,6 +335,28 @@ def test_a_negative_seed_is_one_line(command, tmp_path: Path, capsys: pytest.Cap
                                        "(9223372036854775807), got -3; give e.g. --seed 0.\n")
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--model.model_kwargs.seed", "-1", "model_kwargs.seed must be an integer between 0 and 2**32 - 1 (4294967295), "
+     "got -1; give e.g. --model.model_kwargs.seed 0 (the model's initialisation; torch's generator reads only a "
+     "seed's lowest 32 bits)."),
+    ("--model.model_kwargs.seed", str(2**32), f"model_kwargs.seed must be an integer between 0 and 2**32 - 1 "
+     f"(4294967295), got {2**32}; give e.g. --model.model_kwargs.seed 0 (the model's initialisation; torch's "
+     "generator reads only a seed's lowest 32 bits)."),
+    ("--data.seed", "-3", "seed must be an integer between 0 and 2**32 - 1 (4294967295), got -3; give e.g. --data.seed "
+     "0 (it draws the training windows; null: the run's seed)."),
+])
+def test_a_model_or_window_seed_torch_would_wrap_is_one_line(lorenz63_file: Path, tmp_path: Path, option: str,
+                                                             value: str, message: str,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    """They trained silently: -1 as seed 2**32 - 1, 2**32 as seed 0 (torch reads a seed's lowest 32 bits)."""
+    root = tmp_path / "run"
+    short = ["--trainer.max_steps", "1", "--trainer.limit_val_batches", "0", "--data.seq_len", "20"]  # had it trained
+    assert main(["fit", "--config", "dsr_lorenz63", "--data.path", str(lorenz63_file), option, value,
+                 "--trainer.default_root_dir", str(root), *short]) == 2
+    assert capsys.readouterr().err == f"neurops: error: {message}\n"
+    assert not root.exists()
+
+
 def test_evaluate_refuses_member_instead_of_reading_it_as_member_state(trained, capsys: pytest.CaptureFixture) -> None:
     """argparse's prefix matching read ``--member 5`` as ``--member-state 5`` and named an option never typed."""
     data, ckpt, _ = trained

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from neurops.errors import ModelError
+from neurops.errors import ConfigError, ModelError
 from neurops.models import build, spec_of
 from neurops.models.piecewise_linear import stack_members
 from neurops.models.pl_init import talathi_vartak_init
@@ -58,6 +59,24 @@ def test_generate_shapes_gradients_and_seed(name: str) -> None:
     for (n, a), (_, b) in zip(model.state_dict().items(), same.state_dict().items()):
         assert torch.equal(a, b), n
     assert spec_of(model) == (name, {"obs_dim": 3, "latent_dim": 5, "seed": 4, **NAMES[name]})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_seed_is_checked_and_a_numpy_seed_is_the_int(name: str) -> None:
+    """torch's generator reads a seed's lowest 32 bits only: -1 and 2**32 + 7 would silently be the models of
+    seeds 2**32 - 1 and 7, so they are refused, as ensemble seeds and --seed_everything are."""
+    for bad in (-1, 2**32 + 7, 1.5, True):
+        with pytest.raises(ConfigError) as err:
+            build(name, obs_dim=3, latent_dim=5, seed=bad, **NAMES[name])
+        assert str(err.value) == (f"seed must be an integer between 0 and 2**32 - 1 (4294967295), got {bad!r}; give "
+                                  "e.g. seed=0 (the initialisation's; torch's generator reads only a seed's lowest 32 "
+                                  "bits).")
+    models = [build(name, obs_dim=3, latent_dim=5, seed=s, **NAMES[name]) for s in (7, np.int64(7), np.uint32(7))]
+    for other in models[1:]:
+        for (n, a), b in zip(models[0].state_dict().items(), other.state_dict().values()):
+            assert torch.equal(a, b), n
+    top = build(name, obs_dim=3, latent_dim=5, seed=2**32 - 1, **NAMES[name])
+    assert not torch.equal(next(iter(top.state_dict().values())), next(iter(models[0].state_dict().values())))
 
 
 def test_plrnn_formula_and_offdiagonal_w() -> None:

@@ -331,6 +331,28 @@ def test_best_states_checkpoint_and_evaluation(l63_file: Path, tmp_path: Path) -
     assert {m["state"] for m in final["models"]} == {"final"}
 
 
+def test_the_model_seed_is_checked_and_saved_as_an_int(tmp_path: Path) -> None:
+    """model_kwargs.seed is checked as the ensemble's seeds are (32 bits), before anything is built; a NumPy seed
+    builds the int's model and is saved as the int, so the checkpoint loads with weights_only."""
+    kwargs = {"obs_dim": 3, "latent_dim": 3, "hidden_dim": 8}
+    for bad in (-1, 2**32):
+        with pytest.raises(ConfigError) as err:
+            DynamicsTask(model_kwargs={**kwargs, "seed": bad})
+        assert str(err.value) == (
+            f"model_kwargs.seed must be an integer between 0 and 2**32 - 1 (4294967295), got {bad}; give e.g. "
+            "--model.model_kwargs.seed 0 (the model's initialisation; torch's generator reads only a seed's lowest 32 "
+            "bits).")
+    numpy_seed, int_seed = (DynamicsTask(model_kwargs={**kwargs, "seed": s}) for s in (np.int64(9), 9))
+    assert type(numpy_seed.hparams.model_kwargs["seed"]) is int and numpy_seed.hparams.model_kwargs["seed"] == 9
+    for (n, a), b in zip(int_seed.net.state_dict().items(), numpy_seed.net.state_dict().values()):
+        assert torch.equal(a, b), n
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, max_epochs=0)
+    trainer.strategy.connect(numpy_seed)
+    trainer.save_checkpoint(tmp_path / "s.ckpt")
+    kind, loaded = load(tmp_path / "s.ckpt")  # weights_only=True
+    assert loaded.record["model_kwargs"]["seed"] == 9 and torch.equal(loaded.net.W1, int_seed.net.W1)
+
+
 def test_ensemble_errors(l63_file: Path, tmp_path: Path) -> None:
     # unusable seeds: tests/tasks/test_members.py
     with pytest.raises(ConfigError, match="best' or 'final"):

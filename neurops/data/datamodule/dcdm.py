@@ -15,6 +15,7 @@ from neurops.data.reader import read_split
 from neurops.errors import DataError
 from neurops.solvers.learned.dcdm import ritz_right_hand_sides, ritz_vectors
 from neurops.solvers.linear.diffusion import DiffusionOperator
+from neurops.utils.seeding import check_seed
 
 
 class _RitzBatches(Sampler):
@@ -80,7 +81,7 @@ class DCDMDataModule(L.LightningDataModule):
     steps_per_epoch
         optimizer steps per epoch.
     seed
-        seeds the Lanczos start vectors, the pools and the draws (default: the run's seed,
+        seeds the Lanczos start vectors, the pools and the draws, in ``[0, 2**32)`` (default: the run's seed,
         ``PL_GLOBAL_SEED``, which ``seed_everything`` sets; else 0).
 
     References
@@ -96,6 +97,8 @@ class DCDMDataModule(L.LightningDataModule):
         if min(n_matrices, num_ritz, num_rhs, batch_size, steps_per_epoch) < 1:
             raise DataError(f"n_matrices, num_ritz, num_rhs, batch_size and steps_per_epoch must be >= 1; got "
                             f"{n_matrices}, {num_ritz}, {num_rhs}, {batch_size}, {steps_per_epoch}.")
+        self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else check_seed(
+            seed, "seed", "--data.seed", bits=32, note=" (it seeds the Ritz vectors and draws; null: the run's seed)")
         if isinstance(coefficients, torch.Tensor):
             a = coefficients
         else:
@@ -109,7 +112,6 @@ class DCDMDataModule(L.LightningDataModule):
         self.operator = DiffusionOperator.from_coefficient(a.to(torch.float64))
         self.num_ritz, self.num_rhs, self.batch_size = num_ritz, num_rhs, batch_size
         self.steps_per_epoch = steps_per_epoch
-        self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else seed
         self.pools: list[torch.Tensor] = []
         self.ritz_count = 0
         self._batches: _RitzBatches | None = None

@@ -17,6 +17,7 @@ from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.data.schema import is_test_split, sample_list
 from neurops.data.windows import MemberWindowSampler, OnEveryProcess, RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
+from neurops.utils.seeding import check_seed
 
 
 class DynamicsDataModule(L.LightningDataModule):
@@ -52,7 +53,7 @@ class DynamicsDataModule(L.LightningDataModule):
     val_length
         validation series are cut to their first ``val_length`` points (>= 2; None: uncut).
     seed
-        seed of the window positions (default: the run's seed, ``PL_GLOBAL_SEED``, which
+        seed of the window positions, in ``[0, 2**32)`` (default: the run's seed, ``PL_GLOBAL_SEED``, which
         ``seed_everything`` sets; else 0).
     num_workers
         DataLoader workers (the data is held in memory; 0 is usually fastest).
@@ -73,6 +74,9 @@ class DynamicsDataModule(L.LightningDataModule):
                  val_split: str | None = "val", val_from_train: float | None = None,
                  val_length: int | None = 10_000, seed: int | None = None, num_workers: int = 0) -> None:
         super().__init__()
+        # the window draws' seed, checked as --seed_everything is (torch's generator reads its lowest 32 bits only)
+        self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else check_seed(
+            seed, "seed", "--data.seed", bits=32, note=" (it draws the training windows; null: the run's seed)")
         self.path = Path(path)
         #: the file's metadata (dims, parameters, the generator's settings, ...)
         self.meta = read_meta(self.path)
@@ -92,7 +96,6 @@ class DynamicsDataModule(L.LightningDataModule):
         self.seq_len, self.batch_size, self.batches_per_epoch = seq_len, batch_size, batches_per_epoch
         self.train_split, self.val_split, self.val_length = train_split, val_split, val_length
         self.val_from_train = val_from_train
-        self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else seed  # the run's seed
         self.num_workers = num_workers
         self.member_seeds: list[int] | None = None
         self.member_shard: range | None = None

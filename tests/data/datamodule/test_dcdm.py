@@ -45,3 +45,17 @@ def test_dcdm_right_hand_sides_are_unit_combinations_of_ritz_vectors_drawn_per_m
         DCDMDataModule(torch.zeros(1, 5, 5))
     with pytest.raises(DataError, match="no input field"):
         DCDMDataModule(tmp_path / "coef.h5", field="k")
+
+
+def test_the_seed_is_checked_and_a_numpy_seed_is_the_int():
+    from neurops.data.datamodule import DCDMDataModule
+    from neurops.errors import ConfigError
+
+    a = torch.full((1, 5, 5), 2.0, dtype=torch.float64)
+    for bad in (-1, 2**32):
+        with pytest.raises(ConfigError) as err:
+            DCDMDataModule(a, num_ritz=4, num_rhs=4, batch_size=2, steps_per_epoch=1, seed=bad)
+        assert str(err.value) == (f"seed must be an integer between 0 and 2**32 - 1 (4294967295), got {bad}; give e.g. "
+                                  "--data.seed 0 (it seeds the Ritz vectors and draws; null: the run's seed).")
+    dm = DCDMDataModule(a, num_ritz=4, num_rhs=4, batch_size=2, steps_per_epoch=1, seed=np.int64(5))
+    assert type(dm.seed) is int and dm.seed == 5

@@ -12,7 +12,7 @@ from torch.utils.data import DistributedSampler
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.data.series_import import import_series
 from neurops.data.windows import OnEveryProcess, RandomWindowSampler
-from neurops.errors import DataError
+from neurops.errors import ConfigError, DataError
 
 
 @pytest.fixture
@@ -76,6 +76,20 @@ def test_errors(series_file: Path, tmp_path: Path) -> None:
         with pytest.raises(DataError, match=f"val_length={bad}: .* use val_length >= 2"):
             DynamicsDataModule(series_file, val_length=bad)
     assert DynamicsDataModule(series_file, val_length=2).val_series.shape[1] == 2
+
+
+def test_the_window_seed_is_checked_and_a_numpy_seed_is_the_int(series_file: Path) -> None:
+    # torch's generator reads a seed's lowest 32 bits only: 2**32 + 3 would silently draw seed 3's windows
+    for bad in (-1, 2**32 + 3):
+        with pytest.raises(ConfigError) as err:
+            DynamicsDataModule(series_file, seed=bad)
+        assert str(err.value) == (f"seed must be an integer between 0 and 2**32 - 1 (4294967295), got {bad}; give e.g. "
+                                  "--data.seed 0 (it draws the training windows; null: the run's seed).")
+    numpy_seed, int_seed = (DynamicsDataModule(series_file, seq_len=10, batch_size=4, batches_per_epoch=2, seed=s)
+                            for s in (np.int64(3), 3))
+    assert type(numpy_seed.seed) is int and numpy_seed.seed == 3
+    assert [b["x"].tolist() for b in numpy_seed.train_dataloader()] == \
+        [b["x"].tolist() for b in int_seed.train_dataloader()]
 
 
 def test_a_process_share_of_an_ensemble_holds_its_members_windows_and_every_validation_series(

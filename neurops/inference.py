@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,10 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     followed by ``steps`` frames rolled out from them (:meth:`~neurops.tasks.rollout.RolloutTask.rollout`),
     and their times. Both keep the data's coordinates and root attributes. A split on a grid other
     than the training grid gets a :class:`~neurops.errors.NeuropsWarning` when the model's
-    resolution behaviour is ``fixed_grid``, and a split on a grid the model cannot take (an FNO's
-    Fourier modes on too coarse a grid) a :class:`~neurops.errors.ModelError` before it is written, which
-    leaves no output file (see :func:`check_grid`).
+    resolution behaviour is ``fixed_grid``. Every selected split is checked before the first one is
+    predicted: a split that is missing, lacks the trained fields or channels, or lies on a grid the model
+    cannot take (an FNO's Fourier modes on too coarse a grid, :func:`check_grid`), is one error naming it,
+    raised before any prediction is computed and leaving no output file.
 
     Parameters
     ----------
@@ -91,25 +93,36 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     meta = replace(source, kind="trajectory" if kind == "rollout" else "operator", shard=None, neurops_version="",
                    name=f"{source.name}-predictions",
                    generator={"predicted_by": str(ckpt), "model": task.hparams.model, "source": str(data)})
+    # every split is checked (its fields, channels, grid and frames) before the first one is predicted
+    predictions = [_trajectory_split(task, data, split, frames, window) if kind == "rollout"
+                   else _operator_split(task, data, split) for split in splits]
     with H5Writer(out, meta, overwrite=overwrite) as writer:
-        for split in splits:
-            if kind == "rollout":
-                _predict_trajectories(task, data, split, writer, batch_size, frames, window)
-            else:
-                _predict_operator(task, data, split, writer, batch_size)
+        for predict in predictions:
+            predict(writer, batch_size)
     return Path(out)
 
 
-def _predict_operator(task: Any, data: str | os.PathLike, split: str, writer: H5Writer, batch_size: int) -> None:
-    """Write the predictions of one split of an operator file: inputs copied, outputs predicted."""
+#: the prediction of one checked split: ``predict(writer, batch_size)`` writes it
+SplitPrediction = Callable[[H5Writer, int], None]
+
+
+def _operator_split(task: Any, data: str | os.PathLike, split: str) -> SplitPrediction:
+    """The prediction of one split of an operator file, once the checkpoint can predict its inputs (their
+    fields, channels and grid); one error naming the split otherwise."""
     fields = task.data_fields or {}
-    out_names = fields.get("outputs") or [f"y{i}" for i in range(task.hparams.model_kwargs["out_channels"])]
     ds = H5OperatorDataset(data, split, input_fields=fields.get("inputs"), output_fields=[],
                            fields_of="the checkpoint was trained on")
     if ds.in_channels != task.hparams.model_kwargs["in_channels"]:
         raise DataError(f"the checkpoint expects {task.hparams.model_kwargs['in_channels']} input "
                         f"channel(s) but {data} split {split!r} has {ds.in_channels}.")
     check_grid(task, ds.spatial_shape, f"split {split!r}", data)
+    return partial(_predict_operator, task, ds, split)
+
+
+def _predict_operator(task: Any, ds: H5OperatorDataset, split: str, writer: H5Writer, batch_size: int) -> None:
+    """Write the predictions of one split of an operator file: inputs copied, outputs predicted."""
+    out_names = (task.data_fields or {}).get("outputs") or [f"y{i}" for i in
+                                                          range(task.hparams.model_kwargs["out_channels"])]
     writer.create_split(split, len(ds), coords=ds.coords, inputs={f: ds.spatial_shape for f in ds.input_fields},
                         outputs={f: ds.spatial_shape for f in out_names})
     for start in range(0, len(ds), batch_size):
@@ -141,10 +154,11 @@ def _rollout_window(task: Any, ckpt: str | os.PathLike) -> tuple[int, int]:
     return int(task.window["start"]), int(task.window["time_stride"])
 
 
-def _predict_trajectories(task: Any, data: str | os.PathLike, split: str, writer: H5Writer, batch_size: int,
-                          frames: int, window: tuple[int, int]) -> None:
-    """Write one split of a trajectory file rolled out: the input frames of each trajectory, then ``frames``
-    predicted ones. The input frames are those of the validation windows of
+def _trajectory_split(task: Any, data: str | os.PathLike, split: str, frames: int,
+                      window: tuple[int, int]) -> SplitPrediction:
+    """The rollout of one split of a trajectory file by ``frames`` frames, once the checkpoint can roll out its
+    input frames (their fields, channels and grid, and the stored frames' times); one error naming the split
+    otherwise. The input frames are those of the validation windows of
     :class:`~neurops.data.datamodule.RolloutDataModule` (``window``: their ``start`` and ``time_stride``), cut by
     :class:`~neurops.data.rollout.H5RolloutDataset` without their targets."""
     hp, (start, stride) = task.hparams, window
@@ -155,8 +169,16 @@ def _predict_trajectories(task: Any, data: str | os.PathLike, split: str, writer
                         f"frames of {hp.model_kwargs['in_channels'] // hp.t_in} field(s)) but {data} split {split!r} "
                         f"gives {ds.in_channels} ({ds.n_fields} field(s) {ds.fields}).")
     check_grid(task, ds.spatial_shape, f"split {split!r}", data)
+    time = _frame_times(ds.time, start, stride, hp.t_in + frames, f"{data} split {split!r}")
+    return partial(_predict_trajectories, task, ds, time, split, frames=frames)
+
+
+def _predict_trajectories(task: Any, ds: H5RolloutDataset, time: np.ndarray, split: str, writer: H5Writer,
+                          batch_size: int, frames: int) -> None:
+    """Write one split of a trajectory file rolled out: the input frames of each trajectory, then ``frames``
+    predicted ones, at ``time``."""
+    hp = task.hparams
     n_frames = hp.t_in + frames
-    time = _frame_times(ds.time, start, stride, n_frames, f"{data} split {split!r}")
     writer.create_split(split, len(ds), coords=ds.coords, time=time,
                         states={f: (n_frames, *ds.spatial_shape) for f in ds.fields})
     for lo in range(0, len(ds), batch_size):

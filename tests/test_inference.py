@@ -26,6 +26,7 @@ from neurops.data.reader import read_meta
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError, ModelError, NeuropsWarning
 from neurops.inference import _frame_times, predict_file
+from neurops.tasks.operator import OperatorTask
 from neurops.tasks.rollout import RolloutTask
 from tests.conftest import operator_checkpoint, write_operator_file
 
@@ -193,29 +194,45 @@ def test_lsm_and_mgno_rollout_checkpoints_are_function_space_and_predict_on_a_fi
     assert stored.shape == (3, (T_IN + T_OUT) * 2, 32) and bool(torch.isfinite(stored).all())
 
 
-def test_a_grid_the_model_cannot_take_is_refused_before_its_split_is_written(data, ckpt, operator_file, tmp_path,
-                                                                            capsys):
-    # the FNO's 4 Fourier modes need 7 or more points: the 4-point split is refused, as training refuses it, after
-    # the 16-point split was written, and the atomic writer leaves no file
+def test_a_grid_the_model_cannot_take_is_refused_before_any_split_is_predicted(data, ckpt, operator_file, tmp_path,
+                                                                              capsys, monkeypatch):
+    # the FNO's 4 Fourier modes need 7 or more points: the 4-point split, the last one named, is refused as training
+    # refuses it, before the 16-point split before it is predicted (no forward pass), and no file is left
+    calls: list[int] = []
+    forward = OperatorTask.forward  # RolloutTask's too: a rollout step is a forward pass
+
+    def counted(self, x):
+        calls.append(len(x))
+        return forward(self, x)
+
+    monkeypatch.setattr(OperatorTask, "forward", counted)
     coarse = write_trajectories(tmp_path / "coarse.h5", {"test": (2, N_FRAMES, NX), "test@4": (2, N_FRAMES, 4)})
     out = tmp_path / "out" / "p.h5"
     out.parent.mkdir()
     assert main(["predict", "--ckpt", str(ckpt), "--data", str(coarse), "--out", str(out), "--splits", "test",
-                 "test@4"]) == 2
+                 "test@4", "--batch-size", "1"]) == 2
     assert capsys.readouterr().err == (
         f"neurops: error: {coarse} split 'test@4' cannot be predicted with the checkpoint's 'fno' model (trained on "
         "16): the FNO's modes [4] do not fit the 4 grid of the data, which holds at most [3] Fourier modes per axis; "
         "set model_kwargs.modes to at most that, or use finer data.\n")
-    assert list(out.parent.iterdir()) == []
-    # the operator path: an FNO with modes [3, 3] trained on 16x16
+    assert calls == [] and list(out.parent.iterdir()) == []
+    # it counts: 2 trajectories, each rolled out by T_OUT / STEP = 2 forward passes
+    assert predict_file(ckpt, coarse, out, splits=["test"], batch_size=1) == out and calls == [1, 1, 1, 1]
+    out.unlink()
+    # the operator path: an FNO with modes [3, 3] trained on 16x16; a missing split late in the list likewise
     op = operator_checkpoint(operator_file, tmp_path / "op.ckpt")
+    calls.clear()
     coarse_op = write_operator_file(tmp_path / "coarse_op.h5", {"test": (2, 16), "test@4": (2, 4)})
     with pytest.raises(ModelError, match=r"^" + re.escape(
             f"{coarse_op} split 'test@4' cannot be predicted with the checkpoint's 'fno' model (trained on 16x16): "
             "the FNO's modes [3, 3] do not fit the 4x4 grid of the data, which holds at most [2, 3] Fourier modes")):
-        predict_file(op, coarse_op, out, splits=["test", "test@4"])
-    assert list(out.parent.iterdir()) == []
-    assert predict_file(op, coarse_op, out, splits=["test"]) == out  # its training grid predicts
+        predict_file(op, coarse_op, out, splits=["test", "test@4"], batch_size=1)
+    with pytest.raises(DataError, match=r"^" + re.escape(f"{coarse_op} has no split 'val'; available: ['test', "
+                                                         "'test@4'].")):
+        predict_file(op, coarse_op, out, splits=["test", "val"], batch_size=1)
+    assert calls == [] and list(out.parent.iterdir()) == []
+    assert predict_file(op, coarse_op, out, splits=["test"], batch_size=1) == out  # its training grid predicts
+    assert calls == [1, 1]
 
 
 def _bad_files(tmp: Path, data: Path) -> dict[str, Path]:

@@ -17,7 +17,7 @@ from torch import nn
 
 from neurops.errors import ModelError
 
-__all__ = ["check_dtype", "check_sizes", "per_axis", "reference_grid"]
+__all__ = ["check_dtype", "check_modes_fit", "check_sizes", "per_axis", "reference_grid"]
 
 
 def _whole(value: Any) -> int | None:
@@ -92,3 +92,24 @@ def check_dtype(model: str, x: torch.Tensor, module: nn.Module) -> None:
                                                                              "run it under torch.autocast")
     raise ModelError(f"{model}: the input is {got} but the model's parameters are {want}; pass x.to(torch.{want}), "
                      f"or {other}.")
+
+
+def check_modes_fit(model: str, option: str, modes: Sequence[int], spatial: Sequence[int], padded: Sequence[int],
+                    limits: Sequence[int], note: str = "") -> None:
+    """Raise one :class:`~neurops.errors.ModelError` unless a grid of ``spatial`` points per axis (``padded`` after
+    the model's domain padding) holds the Fourier ``modes`` of a spectral model: as many axes, and per axis at
+    least 1 and at most ``limits`` (the most the padded grid holds, counted as the model counts its ``option``).
+
+    The ``check_grid`` of every Fourier model (``fno``, ``neuralop_fno``), which the tasks run on every grid of
+    the data before training and ``neurops predict`` before predicting; ``note`` follows the limits in the message.
+    """
+    spatial, padded = tuple(int(n) for n in spatial), tuple(int(n) for n in padded)
+    if len(padded) == len(modes) and all(1 <= m <= k for m, k in zip(modes, limits)):
+        return
+    grid = "x".join(map(str, spatial)) + (f" (padded to {'x'.join(map(str, padded))})" if padded != spatial else "")
+    if len(padded) != len(modes):
+        raise ModelError(f"the {model} has {option} for {len(modes)} spatial dims ({option}={list(modes)}) but the "
+                         f"data's grid {grid} has {len(padded)}; give one mode count per axis of the data.")
+    raise ModelError(f"the {model}'s {option} {list(modes)} do not fit the {grid} grid of the data, which holds at "
+                     f"most {list(limits)} Fourier modes per axis{note}; set model_kwargs.{option} to at most that, "
+                     "or use finer data.")

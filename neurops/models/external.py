@@ -7,12 +7,14 @@ one training path. The peer package is an optional dependency, imported when the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
 from neurops.errors import ModelError
+from neurops.models.arguments import check_modes_fit, per_axis
 from neurops.models.registry import register
 
 
@@ -40,13 +42,32 @@ class NeuralopFNO(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, n_modes: list[int] | tuple[int, ...],
                  hidden_channels: int, **kwargs: Any) -> None:
         super().__init__()
+        self.n_modes = per_axis("neuralop FNO", "n_modes", n_modes, example="[24, 24] on a 2-D grid")
         try:
             from neuralop.models import FNO
         except ImportError as exc:
             raise ModelError("model 'neuralop_fno' needs the neuraloperator package: pip install 'neurops[bench]' "
                              "(or `make bench`).") from exc
-        self.model = FNO(n_modes=tuple(n_modes), in_channels=in_channels, out_channels=out_channels,
+        self.model = FNO(n_modes=self.n_modes, in_channels=in_channels, out_channels=out_channels,
                          hidden_channels=hidden_channels, **kwargs)
+        padding = kwargs.get("domain_padding") or 0.0  # a fraction of each axis, added at both ends
+        self.domain_padding = [float(p) for p in padding] if isinstance(padding, Sequence) else float(padding)
+        self.complex_data = bool(kwargs.get("complex_data", False))
+
+    def check_grid(self, spatial: Sequence[int]) -> None:
+        """Raise :class:`~neurops.errors.ModelError` if the Fourier layers cannot use all their modes on a grid of
+        ``spatial`` points per axis; tasks call it for every grid of the data before training.
+
+        neuraloperator itself runs on any grid: where the (padded) grid holds fewer frequencies than ``n_modes``
+        it silently drops the weights of the others, a different operator than the one trained. Per axis it keeps
+        ``n_modes`` frequencies of the grid's ``n`` (on the last axis of real data, ``n_modes // 2 + 1`` of the
+        half-spectrum's ``n // 2 + 1``), so a grid holds ``n_modes`` up to ``n`` (``2 (n // 2) + 1`` on that axis).
+        """
+        pads = self.domain_padding if isinstance(self.domain_padding, list) else [self.domain_padding] * len(spatial)
+        padded = tuple(int(n) + 2 * round(p * int(n)) for n, p in zip(spatial, pads))
+        limits = [n if self.complex_data or i < len(padded) - 1 else 2 * (n // 2) + 1 for i, n in enumerate(padded)]
+        check_modes_fit("neuralop FNO", "n_modes", self.n_modes, spatial, padded, limits,
+                        note=" (neuraloperator's count: the frequencies kept per axis)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial]`` -> ``[B, out_channels, *spatial]``."""

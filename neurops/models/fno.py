@@ -13,7 +13,7 @@ from neurops.kernels import max_modes
 from neurops.layers.activations import get_activation
 from neurops.layers.pointwise import PointwiseLinear, grid_coordinates
 from neurops.layers.spectral import SpectralConv
-from neurops.models.arguments import check_dtype, check_sizes, per_axis
+from neurops.models.arguments import check_dtype, check_modes_fit, check_sizes, per_axis
 from neurops.models.registry import register
 
 
@@ -84,16 +84,7 @@ class FNO(nn.Module):
         ``spatial`` points per axis (fewer points, after padding, than ``modes`` needs); tasks call
         it for every grid of the data before training."""
         padded = tuple(int(n) + round(self.padding * int(n)) for n in spatial)
-        if len(padded) == len(self.modes) and all(1 <= m <= k for m, k in zip(self.modes, max_modes(padded))):
-            return
-        grid = "x".join(map(str, spatial)) + (f" (padded to {'x'.join(map(str, padded))})" if padded != tuple(spatial)
-                                              else "")
-        if len(padded) != len(self.modes):
-            raise ModelError(f"the FNO has modes for {len(self.modes)} spatial dims (modes={list(self.modes)}) but the "
-                             f"data's grid {grid} has {len(padded)}; give one mode count per axis of the data.")
-        raise ModelError(f"the FNO's modes {list(self.modes)} do not fit the {grid} grid of the data, which holds at "
-                         f"most {list(max_modes(padded))} Fourier modes per axis; set model_kwargs.modes to at most "
-                         "that, or use finer data.")
+        check_modes_fit("FNO", "modes", self.modes, spatial, padded, max_modes(padded))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""

@@ -106,4 +106,24 @@ class OnEveryProcess(DistributedSampler):
         return iter(self.sampler)
 
 
-__all__ = ["MemberWindowSampler", "OnEveryProcess", "RandomWindowSampler", "WindowDataset"]
+class ProcessShare(DistributedSampler):
+    """Process ``rank``'s share of every global batch of ``sampler``'s draws: global batch ``k`` is the
+    ``num_replicas * batch_size`` draws from ``k num_replicas batch_size`` on, of which process ``w`` takes block
+    ``w`` of ``batch_size``. P processes with batch size B thus see, step by step, the windows one process sees
+    with batch size P * B, and DDP's average of their gradients is that batch's. Lightning leaves a
+    :class:`~torch.utils.data.DistributedSampler` alone (its own would shuffle the draws over the processes)."""
+
+    def __init__(self, sampler: Sampler, batch_size: int, num_replicas: int, rank: int) -> None:
+        self.sampler, self.batch_size, self.epoch = sampler, batch_size, 0  # no super().__init__: no dataset
+        self.num_replicas, self.rank, self.shuffle, self.drop_last = num_replicas, rank, False, False
+
+    def __len__(self) -> int:
+        return len(self.sampler) // self.num_replicas  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator:
+        draws, step = list(self.sampler), self.num_replicas * self.batch_size
+        for lo in range(0, len(draws), step):
+            yield from draws[lo + self.rank * self.batch_size: lo + (self.rank + 1) * self.batch_size]
+
+
+__all__ = ["MemberWindowSampler", "OnEveryProcess", "ProcessShare", "RandomWindowSampler", "WindowDataset"]

@@ -162,8 +162,8 @@ def jacobian_norms(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return torch.linalg.matrix_norm(j, ord=2)
 
 
-def estimate_sigma(model: nn.Module, x: torch.Tensor,
-                   method: AlphaMethod = "product_upper_bound") -> float | torch.Tensor:
+def estimate_sigma(model: nn.Module, x: torch.Tensor, method: AlphaMethod = "product_upper_bound",
+                   windows_max: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float | torch.Tensor:
     """Bound ``sigma`` on the growth of Jacobian products along the data.
 
     * ``product_upper_bound``: per window the geometric mean over t of ``||J(z_hat_t)||_2``,
@@ -172,9 +172,14 @@ def estimate_sigma(model: nn.Module, x: torch.Tensor,
     * ``batch_maximum``: the largest single norm ``max_{b,t} ||J(z_hat_t)||_2`` (most
       conservative).
 
+    Every method is the maximum over the windows of a statistic of each window alone, so the ``sigma`` of a batch
+    split into parts (the shares of DDP processes) is exactly the largest of the parts' ``sigma``.
+
     Parameters
     ----------
     x : [B, T, N] observed windows (``[R, B, T, N]`` for an ensemble).
+    windows_max : when ``x`` is one part of a batch, the largest of a tensor over all parts (under DDP:
+        :func:`max_over_processes`); ``sigma`` is then the whole batch's.
 
     Returns
     -------
@@ -200,7 +205,16 @@ def estimate_sigma(model: nn.Module, x: torch.Tensor,
                 sigma = norms.flatten(-2).amax(dim=-1)
             else:
                 sigma = norms.clamp_min(1e-12).log().mean(dim=-1).exp().amax(dim=-1)
+        if windows_max is not None:
+            sigma = windows_max(sigma)
     return sigma if members else float(sigma)
+
+
+def max_over_processes(local: torch.Tensor, all_gather: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """The elementwise maximum of ``local`` over the DDP processes, by ``all_gather`` (a LightningModule's: it stacks
+    the processes' equal-shaped tensors, ``[W, ...]``; in one process it returns ``local``). Gathering, unlike an
+    all-reduce with ``MAX`` (gloo compares without NaN), keeps a NaN as the one-process maximum does."""
+    return all_gather(local).reshape(-1, *local.shape).amax(dim=0)
 
 
 def alpha_from_sigma(sigma: float | torch.Tensor) -> float | torch.Tensor:
@@ -215,15 +229,16 @@ def alpha_from_sigma(sigma: float | torch.Tensor) -> float | torch.Tensor:
     return max(0.0, 1.0 - 1.0 / sigma)
 
 
-def estimate_alpha(model: nn.Module, x: torch.Tensor,
-                   method: AlphaMethod = "product_upper_bound") -> float | torch.Tensor:
-    """Estimated optimal forcing strength ``alpha*`` for windows ``x : [B, T, N]`` (``[R]`` for an ensemble).
+def estimate_alpha(model: nn.Module, x: torch.Tensor, method: AlphaMethod = "product_upper_bound",
+                   windows_max: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float | torch.Tensor:
+    """Estimated optimal forcing strength ``alpha*`` for windows ``x : [B, T, N]`` (``[R]`` for an ensemble;
+    ``windows_max`` as in :func:`estimate_sigma`).
 
     References
     ----------
     Hess et al. (2023), ICML, Sec. 3.2.
     """
-    return alpha_from_sigma(estimate_sigma(model, x, method))
+    return alpha_from_sigma(estimate_sigma(model, x, method, windows_max))
 
 
 def check_alpha(training: str, alpha: float, alpha_end: float | None = None,
@@ -321,15 +336,17 @@ class AdaptiveAlpha:
             self.alpha = (1.0 - self.rate) * self.alpha + self.rate * float(estimate)
         return self.alpha
 
-    def __call__(self, model: nn.Module, x: torch.Tensor,
-                 gather: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float | torch.Tensor:
+    def __call__(self, model: nn.Module, x: torch.Tensor, gather: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 windows_max: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float | torch.Tensor:
         """Alpha for this batch ``x : [B, T, N]`` (``[R, B, T, N]``; re-estimated every ``every`` calls).
 
         ``gather`` turns the estimates of ``model``'s members into those of the whole ensemble, when ``model``
-        holds a DDP process's share of it (:func:`neurops.tasks.member_shards.gather_members`).
+        holds a DDP process's share of it (:func:`neurops.tasks.member_shards.gather_members`). ``windows_max``
+        (:func:`estimate_sigma`) makes the estimate the whole batch's when ``x`` is a DDP process's share of its
+        windows; every process then folds in the same estimate and keeps the same alpha.
         """
         if self._batches % self.every == 0:
-            estimate = estimate_alpha(model, x, self.method)
+            estimate = estimate_alpha(model, x, self.method, windows_max)
             self.update(estimate if gather is None else gather(torch.as_tensor(estimate)))
         self._batches += 1
         return self.alpha
@@ -345,4 +362,5 @@ class AdaptiveAlpha:
 
 
 __all__ = ["ALPHA_METHODS", "AdaptiveAlpha", "alpha_from_sigma", "annealed_alpha", "check_alpha", "divergence_advice",
-           "estimate_alpha", "estimate_sigma", "gtf_rollout", "jacobian_norms", "stf_rollout", "teacher_signals"]
+           "estimate_alpha", "estimate_sigma", "gtf_rollout", "jacobian_norms", "max_over_processes", "stf_rollout",
+           "teacher_signals"]

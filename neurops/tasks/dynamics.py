@@ -230,8 +230,10 @@ class DynamicsTask(Task):
         """The forcing strength used for batch ``x : [B, T+1, N]`` (``[R, B, T+1, N]`` for an ensemble; aGTF
         then gives one alpha per member, ``[R]``)."""
         if self.hparams.training == "agtf":
-            if self._shard is None:
-                return self.alpha_schedule(self.net, x)
+            if self._shard is None:  # under plain DDP, x is this process's share of the batch's windows
+                reduce = None if self._world_size() == 1 else partial(teacher_forcing.max_over_processes,
+                                                                        all_gather=self.all_gather)
+                return self.alpha_schedule(self.net, x, windows_max=reduce)
             alpha = self.alpha_schedule(self._local_net(), x, self._gather)  # [R], the same on every process
             return alpha[self._shard.start: self._shard.stop]
         h = self.hparams

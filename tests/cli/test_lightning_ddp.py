@@ -262,3 +262,33 @@ def test_an_ensemble_spread_over_two_ddp_processes_trains_as_in_one(lorenz63_fil
                 "train/alpha"]:
         curves = [[float(v) for v in _val_curve_of(root, key)] for root in (single, ddp)]
         assert len(curves[0]) == 3 and curves[0] == pytest.approx(curves[1], rel=1e-4), key
+
+
+@pytest.mark.processes  # ~25-35 s: a one-process run and a two-process run
+def test_one_model_with_agtf_in_two_ddp_processes_trains_as_in_one(lorenz63_file, tmp_path):
+    """One model with aGTF under plain DDP: each process holds half of every global batch's windows, yet alpha is
+    estimated from the whole batch (the processes' Jacobian-product bounds reduced by their maximum), so two
+    processes with batch 4 train with the one-process run's alphas (batch 8) and end with its weights: each global
+    batch of windows is the one-process run's (neurops.data.windows.ProcessShare)."""
+    cfg, _ = _tiny_configs(tmp_path, lorenz63_file)["dynamics"]
+    cfg["model"]["init_args"].update({"model": "clipped_shplrnn", "model_kwargs": {"latent_dim": 3, "hidden_dim": 16},
+                                      "training": "agtf", "alpha_every": 1, "alpha_rate": 0.5,
+                                      "alpha_method": "batch_maximum",  # > 0 from the start: sigma > 1 at init
+                                      "optimizer": {"class_path": "torch.optim.RAdam", "init_args": {"lr": 1e-2}}})
+    cfg["data"]["init_args"].update({"batch_size": 8, "batches_per_epoch": 4})
+    cfg["trainer"]["max_epochs"] = 3
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    assert main(["fit", "--config", str(path), *_run_args(single)]) == 0
+    done = _fit_in_two_processes(path, ddp, "--data.batch_size", "4")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Starting with 2 processes" in done.stderr + done.stdout
+    one, two = (load(root / "checkpoints" / "last.ckpt")[1] for root in (single, ddp))
+    assert 0.01 < one.alpha_schedule.alpha < 1.0  # positive estimates moved alpha (it starts at 1)
+    assert two.alpha_schedule.alpha == pytest.approx(one.alpha_schedule.alpha, rel=1e-5)
+    for name, value in one.state_dict().items():
+        torch.testing.assert_close(two.state_dict()[name], value, rtol=1e-4, atol=1e-6, msg=name)
+    for key in ["train/alpha", "train/mse"]:
+        curves = [[float(v) for v in _val_curve_of(root, key)] for root in (single, ddp)]
+        assert len(curves[0]) == 3 and curves[0] == pytest.approx(curves[1], rel=1e-5), key

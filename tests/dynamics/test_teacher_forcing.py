@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from neurops.dynamics.teacher_forcing import (
     estimate_alpha,
     estimate_sigma,
     gtf_rollout,
+    max_over_processes,
     stf_rollout,
 )
 from neurops.errors import ConfigError
@@ -101,6 +103,38 @@ def test_alpha_methods_and_limits(lorenz_windows: torch.Tensor) -> None:
     assert alpha_from_sigma(0.5) == 0.0 and alpha_from_sigma(2.0) == pytest.approx(0.5)
     with pytest.raises(ConfigError, match="unknown"):
         estimate_sigma(model, x, "median")
+
+
+@pytest.mark.parametrize("method", ["product_upper_bound", "arithmetic_mean", "batch_maximum"])
+def test_the_sigma_of_a_batch_split_over_processes_is_the_largest_of_the_parts(lorenz_windows: torch.Tensor,
+                                                                               method: str) -> None:
+    """Every estimator is a maximum over windows of a per-window statistic, so the whole batch's sigma (and alpha) is
+    exactly the largest of the parts' (what DDP processes reduce, each holding a share of the batch's windows)."""
+    model = _fitted_shplrnn(lorenz_windows)
+    x = lorenz_windows[:, :60]
+    parts = [x[0::2], x[1::2]]  # how Lightning deals the windows to two processes
+    whole = estimate_sigma(model, x, method)
+    assert whole == max(estimate_sigma(model, part, method) for part in parts)
+    local = [torch.as_tensor(estimate_sigma(model, part, method), dtype=x.dtype) for part in parts]
+    for w, part in enumerate(parts):  # process w: its own sigma gathered with the other's, as all_gather stacks them
+        def gather(t: torch.Tensor, w: int = w) -> torch.Tensor:
+            return torch.stack([t if v == w else local[v] for v in range(2)])
+
+        reduce = partial(max_over_processes, all_gather=gather)
+        assert estimate_sigma(model, part, method, reduce) == whole
+        assert estimate_alpha(model, part, method, reduce) == estimate_alpha(model, x, method)
+        one, share = AdaptiveAlpha(method, every=2, rate=0.5), AdaptiveAlpha(method, every=2, rate=0.5)
+        for _ in range(3):
+            assert share(model, part, windows_max=reduce) == one(model, x)
+
+
+def test_max_over_processes_keeps_nan_and_is_a_no_op_in_one_process() -> None:
+    one_process = max_over_processes(torch.tensor([1.0, 3.0]), lambda t: t)  # a LightningModule's, one process
+    assert one_process.tolist() == [1.0, 3.0]
+    stacked = [torch.tensor(2.0), torch.tensor(float("nan"))]
+    assert math.isnan(float(max_over_processes(stacked[0], lambda t: torch.stack(stacked))))
+    per_member = max_over_processes(torch.tensor([1.0, 5.0]), lambda t: torch.stack([t, torch.tensor([4.0, 2.0])]))
+    assert per_member.tolist() == [4.0, 5.0]
 
 
 def test_gtf_extremes() -> None:

@@ -13,9 +13,10 @@ import torch
 from torch.utils.data import DataLoader, Sampler, SequentialSampler
 from typing_extensions import override
 
+from neurops.data.datamodule.loaders import _data_parallel_ranks
 from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.data.schema import is_test_split, sample_list
-from neurops.data.windows import MemberWindowSampler, OnEveryProcess, RandomWindowSampler, WindowDataset
+from neurops.data.windows import MemberWindowSampler, OnEveryProcess, ProcessShare, RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
 from neurops.utils.seeding import check_seed
 
@@ -36,9 +37,10 @@ class DynamicsDataModule(L.LightningDataModule):
         window length T~ (each window holds ``T~ + 1`` points: an initial one and
         T~ targets).
     batch_size
-        windows per batch.
+        windows per batch (of one process: under DDP, P processes with batch size B train, step by step, on the
+        windows one process with batch size P * B trains on, :class:`~neurops.data.windows.ProcessShare`).
     batches_per_epoch
-        batches per training epoch.
+        batches (optimizer steps) per training epoch, in any number of processes.
     field
         the state field to read (default: the file's only field).
     train_split
@@ -177,8 +179,10 @@ class DynamicsDataModule(L.LightningDataModule):
     @override
     def train_dataloader(self) -> DataLoader:
         seeds = self.member_seeds or [self.seed]
+        ranks = _data_parallel_ranks(self)  # one model under DDP: every process draws the global batches' windows
+        world = ranks["num_replicas"] if self.member_shard is None else 1
         self._samplers = [RandomWindowSampler(self.train_series.shape[0], self.train_series.shape[1],
-                                              self.seq_len + 1, self.batch_size * self.batches_per_epoch, seed)
+                                              self.seq_len + 1, world * self.batch_size * self.batches_per_epoch, seed)
                           for seed in seeds]
         if self._windows_state is not None:  # resuming: continue the window draws where the checkpoint left them
             if len(self._windows_state) != len(seeds):
@@ -191,7 +195,9 @@ class DynamicsDataModule(L.LightningDataModule):
                             else MemberWindowSampler(self._samplers, self.batch_size, self.member_shard))
         members = len(seeds) if self.member_shard is None else len(self.member_shard)
         return DataLoader(WindowDataset(self.train_series, self.seq_len + 1), batch_size=self.batch_size * members,
-                          sampler=self._unsplit(windows), num_workers=self.num_workers)
+                          sampler=(self._unsplit(windows) if world == 1
+                                   else ProcessShare(windows, self.batch_size, **ranks)),
+                          num_workers=self.num_workers)
 
     def _unsplit(self, sampler: Sampler) -> Sampler:
         """``sampler`` as it is, or whole on every process when the members are spread over the processes (else

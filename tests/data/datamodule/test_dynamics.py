@@ -11,7 +11,7 @@ from torch.utils.data import DistributedSampler
 
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.data.series_import import import_series
-from neurops.data.windows import OnEveryProcess, RandomWindowSampler
+from neurops.data.windows import OnEveryProcess, ProcessShare, RandomWindowSampler
 from neurops.errors import ConfigError, DataError
 
 
@@ -132,3 +132,13 @@ def test_nan_in_the_val_series_is_refused_at_construction_naming_the_field(serie
                               "in sample 0); fix or drop those trajectories at their source; `neurops data check "
                               f"{series_file}` lists every field with NaN/Inf.")
     DynamicsDataModule(series_file, seq_len=20, val_split=None)  # a run that does not validate does not read it
+
+
+def test_each_process_takes_its_block_of_every_global_batch_of_windows() -> None:
+    """Under DDP one model's windows are dealt per global batch (ProcessShare): two processes with batch size 2
+    together see, step by step, the windows one process sees with batch size 4; Lightning leaves the sampler as is."""
+    draws = list(RandomWindowSampler(3, 50, 11, n_windows=12, seed=7))
+    shares = [list(ProcessShare(RandomWindowSampler(3, 50, 11, n_windows=12, seed=7), 2, 2, w)) for w in (0, 1)]
+    assert isinstance(ProcessShare(draws, 2, 2, 0), DistributedSampler) and len(ProcessShare(draws, 2, 2, 1)) == 6
+    for k in range(3):  # global batch k of 4 windows: process 0's 2, then process 1's
+        assert draws[4 * k: 4 * k + 4] == shares[0][2 * k: 2 * k + 2] + shares[1][2 * k: 2 * k + 2]

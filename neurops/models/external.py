@@ -53,6 +53,7 @@ class NeuralopFNO(nn.Module):
         padding = kwargs.get("domain_padding") or 0.0  # a fraction of each axis, added at both ends
         self.domain_padding = [float(p) for p in padding] if isinstance(padding, Sequence) else float(padding)
         self.complex_data = bool(kwargs.get("complex_data", False))
+        self.register_state_dict_post_hook(_drop_neuralop_metadata)
 
     def check_grid(self, spatial: Sequence[int]) -> None:
         """Raise :class:`~neurops.errors.ModelError` if the Fourier layers cannot use all their modes on a grid of
@@ -72,3 +73,11 @@ class NeuralopFNO(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial]`` -> ``[B, out_channels, *spatial]``."""
         return self.model(x)
+
+
+def _drop_neuralop_metadata(module: nn.Module, state_dict: dict[str, Any], prefix: str, local_metadata: Any) -> None:
+    """Remove the ``_metadata`` entry neuraloperator's ``BaseModel.state_dict`` adds to the state dict it fills (the
+    whole one, at its top level): its init arguments, among them the ``gelu`` function and the ``SpectralConv``
+    class, which checkpoints read with ``weights_only=True`` (:mod:`neurops.checkpoints`) refuse. neurops rebuilds
+    the model from its registry name and ``model_kwargs``; the tensors alone restore it."""
+    state_dict.pop("_metadata", None)

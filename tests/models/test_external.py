@@ -97,3 +97,39 @@ def test_training_a_neuralop_fno_refuses_a_split_that_would_drop_modes(tmp_path)
             "the neuralop FNO's n_modes [8, 8] do not fit the 4x4 grid of the data, which holds at most [4, 5]")):
         trainer.fit(task, OperatorDataModule(data, batch_size=2))
     assert trainer.global_step == 0
+
+
+def test_a_fitted_neuralop_fno_checkpoint_loads_and_predicts_as_the_trained_model(operator_file, tmp_path):
+    """neuraloperator puts its init arguments (the gelu function, the SpectralConv class) into every state dict it
+    fills; neurops drops them, so the checkpoint reads with weights_only=True and the rebuilt model is the trained
+    one: `neurops predict` writes the in-memory model's outputs."""
+    pytest.importorskip("neuralop")
+    import h5py
+    import lightning as L
+
+    from neurops.checkpoints import load
+    from neurops.cli import main
+    from neurops.data.datamodule import OperatorDataModule
+    from neurops.tasks import OperatorTask
+
+    task = OperatorTask(model="neuralop_fno", model_kwargs={"n_modes": [8, 8], "hidden_channels": 8, "n_layers": 2})
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(task, OperatorDataModule(operator_file, batch_size=8, num_workers=0))
+    ckpt = tmp_path / "neuralop.ckpt"
+    trainer.save_checkpoint(ckpt)
+    assert "_metadata" not in torch.load(ckpt, weights_only=True)["state_dict"]
+    _, loaded = load(ckpt, "operator")
+    out = tmp_path / "pred.h5"
+    assert main(["predict", "--ckpt", str(ckpt), "--data", str(operator_file), "--out", str(out),
+                 "--splits", "test"]) == 0
+    with h5py.File(operator_file) as f, h5py.File(out) as g:
+        (name,) = f["test/inputs"]
+        x = torch.as_tensor(f[f"test/inputs/{name}"][:])[:, None]  # one field: [B, 1, H, W]
+        (target,) = g["test/outputs"]
+        written = torch.as_tensor(g[f"test/outputs/{target}"][:])
+    task.eval()
+    with torch.no_grad():
+        expected = task(x)
+        assert torch.equal(loaded(x), expected)
+    torch.testing.assert_close(written, expected[:, 0].to(written.dtype), rtol=0, atol=0)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from neurops.errors import ModelError
-from neurops.models.arguments import check_modes_fit, per_axis
+from neurops.models.arguments import check_dtype, check_modes_fit, per_axis
 from neurops.models.registry import register
 
 
@@ -72,6 +72,7 @@ class NeuralopFNO(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial]`` -> ``[B, out_channels, *spatial]``."""
+        check_dtype("neuralop FNO", x, self)
         return self.model(x)
 
 

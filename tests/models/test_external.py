@@ -99,6 +99,16 @@ def test_training_a_neuralop_fno_refuses_a_split_that_would_drop_modes(tmp_path)
     assert trainer.global_step == 0
 
 
+def test_neuralop_fno_refuses_an_input_of_another_dtype():
+    pytest.importorskip("neuralop")
+    model = build("neuralop_fno", in_channels=1, out_channels=1, n_modes=[4, 4], hidden_channels=4, n_layers=1)
+    with pytest.raises(ModelError, match=re.escape("neuralop FNO: the input is float64 but the model's parameters are "
+                                                   "float32; pass x.to(torch.float32), or model.double().")):
+        model(torch.zeros(1, 1, 8, 8, dtype=torch.float64))
+    with pytest.raises(ModelError, match="neuralop FNO: the input is int64, not floating point"):
+        model(torch.zeros(1, 1, 8, 8, dtype=torch.int64))
+
+
 def test_a_fitted_neuralop_fno_checkpoint_loads_and_predicts_as_the_trained_model(operator_file, tmp_path):
     """neuraloperator puts its init arguments (the gelu function, the SpectralConv class) into every state dict it
     fills; neurops drops them, so the checkpoint reads with weights_only=True and the rebuilt model is the trained

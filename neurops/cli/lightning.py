@@ -35,6 +35,7 @@ from neurops.cli.builder import accept_negative_numbers
 from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.cli.lightning_config import (
     argument_error,
+    check_run_values,
     neurops_error,
     resolve_config_args,
     validate_config,
@@ -43,7 +44,6 @@ from neurops.cli.progress import progress_callback
 from neurops.errors import CheckpointError, ConfigError, NeuropsError
 from neurops.tasks.base import Task
 from neurops.tasks.callbacks import LastCheckpoint, _RunFolderCheckpoint, run_checkpoint_dir
-from neurops.utils.seeding import check_seed
 from neurops.utils.signature import init_parameters
 
 #: parent of the default run folders (``runs/<config name>``)
@@ -73,18 +73,6 @@ def default_loggers(root: str | Path) -> list[Logger]:
     return loggers
 
 
-def _check_run_values(cfg: Any) -> None:
-    """Values Lightning takes without a check and fails on later, with a traceback from inside the run."""
-    seed = cfg.get("seed_everything")
-    if isinstance(seed, int) and not isinstance(seed, bool):  # true or null: a random seed
-        check_seed(seed, "seed_everything", "--seed_everything", bits=32, note=" (true: a random seed)")
-    every = (cfg.get("trainer") or {}).get("check_val_every_n_epoch")
-    if isinstance(every, int) and every < 1:
-        raise ConfigError(f"check_val_every_n_epoch must be a positive integer or null, got {every}; "
-                          "--trainer.check_val_every_n_epoch N validates after every N-th epoch (to train without "
-                          "validation: --data.val_split null).")
-
-
 class NeuropsCLI(LightningCLI):
     """LightningCLI for every neurops task, with run folders, resumption and the checkpoint loader.
 
@@ -104,7 +92,7 @@ class NeuropsCLI(LightningCLI):
         except ArgumentError as exc:
             raise argument_error(exc, parser, args) from None
         sub = self.config.get("subcommand")
-        _check_run_values(self.config[sub] if sub else self.config)
+        check_run_values(self.config[sub] if sub else self.config)
 
     def instantiate_classes(self) -> None:
         try:

@@ -121,10 +121,14 @@ def test_a_failed_run_leaves_no_stub_folder(operator_file, tmp_path, capsys):
      "give e.g. --seed_everything 0 (true: a random seed)."),
     ("--seed_everything", str(2**32), "seed_everything must be an integer between 0 and 2**32 - 1 (4294967295), got "
      "4294967296; give e.g. --seed_everything 0 (true: a random seed)."),
+    *[("--trainer.accumulate_grad_batches", k, f"accumulate_grad_batches must be an integer >= 1, got {k}; "
+       "--trainer.accumulate_grad_batches K sums the gradients of K batches before each optimizer step (1: a step "
+       "after every batch).") for k in ("0", "-1")],
 ])
 def test_values_lightning_fails_on_inside_the_run_are_one_line_before_it(option, value, line, operator_file, tmp_path,
                                                                         capsys):
-    # they used to be a ZeroDivisionError from Lightning's validation loop and a ValueError from numpy's seeding
+    # they used to be a ZeroDivisionError from Lightning's validation loop and a ValueError from numpy's seeding;
+    # accumulate_grad_batches 0 a ZeroDivisionError from Lightning's step count, -1 trained as if it were 1
     cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
     assert main(["fit", "--config", cfg, option, value]) == 2
     assert capsys.readouterr().err.splitlines() == [f"neurops: error: {line}"]

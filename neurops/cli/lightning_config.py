@@ -88,8 +88,9 @@ def check_run_values(cfg: Any) -> None:
     """One ``ConfigError`` for a trainer value Lightning takes without a check and fails on later (a traceback from
     inside the run) or silently ignores; ``cfg`` is the parsed config of a command.
 
-    ``seed_everything``, ``check_val_every_n_epoch`` (>= 1) and ``accumulate_grad_batches`` (>= 1; 0 divided by
-    zero in Lightning's step count, -1 trained as if 1).
+    ``seed_everything``, ``check_val_every_n_epoch`` (>= 1), ``accumulate_grad_batches`` (>= 1; 0
+    divided by zero in Lightning's step count, -1 trained as if 1) and ``gradient_clip_val`` (>= 0; Lightning skips
+    clipping at a negative value).
     """
     seed = cfg.get("seed_everything")
     if _is_int(seed):  # true or null: a random seed
@@ -105,6 +106,10 @@ def check_run_values(cfg: Any) -> None:
         raise ConfigError(f"accumulate_grad_batches must be an integer >= 1, got {accumulate}; "
                           "--trainer.accumulate_grad_batches K sums the gradients of K batches before each optimizer "
                           "step (1: a step after every batch).")
+    clip = trainer.get("gradient_clip_val")
+    if isinstance(clip, (int, float)) and not isinstance(clip, bool) and not clip >= 0:  # also NaN
+        raise ConfigError(f"gradient_clip_val must be a number >= 0, got {clip}; 0 or null means no clipping "
+                          "(--trainer.gradient_clip_val 1.0 clips the gradients' norm at 1).")
 
 
 def resolve_config_args(argv: Sequence[str]) -> tuple[list[str], list[Path]]:

@@ -124,11 +124,14 @@ def test_a_failed_run_leaves_no_stub_folder(operator_file, tmp_path, capsys):
     *[("--trainer.accumulate_grad_batches", k, f"accumulate_grad_batches must be an integer >= 1, got {k}; "
        "--trainer.accumulate_grad_batches K sums the gradients of K batches before each optimizer step (1: a step "
        "after every batch).") for k in ("0", "-1")],
+    ("--trainer.gradient_clip_val", "-1e-3", "gradient_clip_val must be a number >= 0, got -0.001; 0 or null means "
+     "no clipping (--trainer.gradient_clip_val 1.0 clips the gradients' norm at 1)."),
 ])
-def test_values_lightning_fails_on_inside_the_run_are_one_line_before_it(option, value, line, operator_file, tmp_path,
-                                                                        capsys):
+def test_values_lightning_fails_on_or_ignores_are_one_line_before_the_run(option, value, line, operator_file,
+                                                                          tmp_path, capsys):
     # they used to be a ZeroDivisionError from Lightning's validation loop and a ValueError from numpy's seeding;
-    # accumulate_grad_batches 0 a ZeroDivisionError from Lightning's step count, -1 trained as if it were 1
+    # accumulate_grad_batches 0 a ZeroDivisionError from Lightning's step count, -1 trained as if it were 1; a
+    # negative gradient_clip_val trained without clipping (Lightning skips clipping at a value <= 0)
     cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
     assert main(["fit", "--config", cfg, option, value]) == 2
     assert capsys.readouterr().err.splitlines() == [f"neurops: error: {line}"]

@@ -92,7 +92,7 @@ class NeuropsCLI(LightningCLI):
         except ArgumentError as exc:
             raise argument_error(exc, parser, args) from None
         sub = self.config.get("subcommand")
-        check_run_values(self.config[sub] if sub else self.config)
+        check_run_values(self.config[sub] if sub else self.config, sub)
 
     def instantiate_classes(self) -> None:
         try:

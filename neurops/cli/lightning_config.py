@@ -84,13 +84,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_run_values(cfg: Any) -> None:
+def check_run_values(cfg: Any, subcommand: str | None) -> None:
     """One ``ConfigError`` for a trainer value Lightning takes without a check and fails on later (a traceback from
-    inside the run) or silently ignores; ``cfg`` is the parsed config of a command.
+    inside the run) or silently ignores; ``cfg`` is the parsed config of ``subcommand`` (``None``: only built).
 
-    ``seed_everything``, ``check_val_every_n_epoch`` (>= 1), ``accumulate_grad_batches`` (>= 1; 0
+    Every command: ``seed_everything``, ``check_val_every_n_epoch`` (>= 1), ``accumulate_grad_batches`` (>= 1; 0
     divided by zero in Lightning's step count, -1 trained as if 1) and ``gradient_clip_val`` (>= 0; Lightning skips
-    clipping at a negative value).
+    clipping at a negative value). ``fit`` also refuses a run of zero epochs or steps, which trains nothing.
     """
     seed = cfg.get("seed_everything")
     if _is_int(seed):  # true or null: a random seed
@@ -110,6 +110,16 @@ def check_run_values(cfg: Any) -> None:
     if isinstance(clip, (int, float)) and not isinstance(clip, bool) and not clip >= 0:  # also NaN
         raise ConfigError(f"gradient_clip_val must be a number >= 0, got {clip}; 0 or null means no clipping "
                           "(--trainer.gradient_clip_val 1.0 clips the gradients' norm at 1).")
+    if subcommand == "fit":
+        _check_run_length(trainer)
+
+
+def _check_run_length(trainer: Any) -> None:
+    """A ``fit`` of zero epochs or zero steps trains nothing (it wrote no checkpoint and tested the untrained model)."""
+    for key in ("max_epochs", "max_steps"):
+        if trainer.get(key) == 0 and _is_int(trainer.get(key)):
+            raise ConfigError(f"a run of {key} 0 trains nothing; give --trainer.{key} N with N >= 1, or evaluate "
+                              "a checkpoint with `neurops test --config ... --ckpt_path CKPT`.")
 
 
 def resolve_config_args(argv: Sequence[str]) -> tuple[list[str], list[Path]]:

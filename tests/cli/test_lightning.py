@@ -138,6 +138,27 @@ def test_values_lightning_fails_on_or_ignores_are_one_line_before_the_run(option
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("option", ["--trainer.max_epochs", "--trainer.max_steps"])
+def test_a_fit_of_zero_epochs_or_steps_is_refused_and_a_finished_run_still_resumes(option, operator_file, tmp_path,
+                                                                                     capsys):
+    """`fit` with max_epochs 0 or max_steps 0 trained nothing, wrote no checkpoint and printed the test table of the
+    untrained model, with status 0; now one line. Resuming a finished run (Lightning: nothing left to do) is kept:
+    it tests the final state and exits 0."""
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg, option, "0"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"neurops: error: a run of {option.split('.')[1]} 0 trains nothing; give {option} N with N >= 1, or "
+        "evaluate a checkpoint with `neurops test --config ... --ckpt_path CKPT`."]
+    assert not (tmp_path / "run").exists()
+    assert main(["fit", "--config", cfg]) == 0
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    capsys.readouterr()
+    assert main(["fit", "--config", cfg, "--ckpt_path", "last"]) == 0  # finished: nothing left to train
+    assert "test/rel_l2@16" in capsys.readouterr().out and last.read_bytes() == before
+    assert main(["test", "--config", cfg, option, "0", "--ckpt_path", "last"]) == 0  # trains nothing anyway
+
+
 def test_nan_in_the_test_split_stops_fit_before_the_first_step(operator_file, tmp_path, capsys):
     """A NaN in the test split was found only by the test after fit, once the whole training had run (and its
     checkpoints were written); now `neurops fit` refuses it at setup, with one line, and leaves no run folder."""

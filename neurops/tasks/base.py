@@ -112,7 +112,7 @@ class Task(L.LightningModule):
         if schedule is None:
             return optimizer
         if isinstance(schedule, RunSchedule):
-            steps, epochs = self._run_length()
+            steps, epochs = self._run_length(schedule)
             scheduler, interval = schedule.build(optimizer, steps, epochs), schedule.interval
         else:
             problem = one_cycle_lr_problem(schedule)
@@ -122,10 +122,18 @@ class Task(L.LightningModule):
             interval = "step" if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) else "epoch"
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
 
-    def _run_length(self) -> tuple[int, int | None]:
-        """Optimizer steps and epochs of the run: the epochs the steps fill, also when ``max_steps`` bounds it."""
+    def _run_length(self, schedule: RunSchedule) -> tuple[int, int | None]:
+        """Optimizer steps and epochs of the run: the epochs the steps fill, also when ``max_steps`` bounds it; one
+        ``ConfigError`` for a run without a bound (``max_epochs -1``), to which ``schedule`` cannot be fitted."""
         trainer = self.trainer
         trainer.fit_loop.setup_data()  # as estimated_stepping_batches does (it skips it when max_steps bounds the run)
+        if not math.isfinite(trainer.estimated_stepping_batches):
+            raise ConfigError(
+                f"lr_scheduler {schedule!r} is fitted to the length of the run, but this run has no bound "
+                f"(max_epochs {trainer.max_epochs} and no max_steps: it trains until stopped); give "
+                "--trainer.max_epochs N (N >= 1) or --trainer.max_steps N, or use a constant learning rate "
+                "(--model.lr_scheduler null) or a torch scheduler of absolute length (e.g. --model.lr_scheduler "
+                "torch.optim.lr_scheduler.StepLR --model.lr_scheduler.step_size 100).")
         steps = int(trainer.estimated_stepping_batches)
         per_epoch = trainer.num_training_batches
         if math.isfinite(per_epoch) and per_epoch > 0:

@@ -159,6 +159,23 @@ def test_a_fit_of_zero_epochs_or_steps_is_refused_and_a_finished_run_still_resum
     assert main(["test", "--config", cfg, option, "0", "--ckpt_path", "last"]) == 0  # trains nothing anyway
 
 
+def test_an_unbounded_run_refuses_a_run_relative_schedule_and_trains_without_one(operator_file, tmp_path, capsys):
+    """`--trainer.max_epochs -1` (Lightning: train until stopped) was an OverflowError traceback (a run-relative
+    schedule fitted to infinitely many steps); now one line. Without such a schedule -1 trains, until max_time."""
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "-1"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "neurops: error: lr_scheduler StepDecay(every=0.2, gamma=0.5) is fitted to the length of the run, but this "
+        "run has no bound (max_epochs -1 and no max_steps: it trains until stopped); give --trainer.max_epochs N "
+        "(N >= 1) or --trainer.max_steps N, or use a constant learning rate (--model.lr_scheduler null) or a torch "
+        "scheduler of absolute length (e.g. --model.lr_scheduler torch.optim.lr_scheduler.StepLR "
+        "--model.lr_scheduler.step_size 100)."]
+    assert not (tmp_path / "run").exists()
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "-1", "--model.lr_scheduler", "null",
+                 "--trainer.max_time", "00:00:00:01", "--test_after_fit", "false"]) == 0
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] > 0
+
+
 def test_nan_in_the_test_split_stops_fit_before_the_first_step(operator_file, tmp_path, capsys):
     """A NaN in the test split was found only by the test after fit, once the whole training had run (and its
     checkpoints were written); now `neurops fit` refuses it at setup, with one line, and leaves no run folder."""

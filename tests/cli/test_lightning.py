@@ -176,6 +176,21 @@ def test_an_unbounded_run_refuses_a_run_relative_schedule_and_trains_without_one
     assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] > 0
 
 
+def test_a_torch_scheduler_torch_cannot_build_is_one_line(operator_file, tmp_path, capsys):
+    """torch.optim.lr_scheduler.OneCycleLR without total_steps (or epochs and steps_per_epoch) was torch's ValueError
+    traceback from configure_optimizers; now one line naming the class and torch's words."""
+    cfg = operator_config(operator_file, tmp_path / "run", epochs=1)
+    cfg["model"]["init_args"]["lr_scheduler"] = {"class_path": "torch.optim.lr_scheduler.OneCycleLR",
+                                                 "init_args": {"max_lr": 1e-2}}
+    assert main(["fit", "--config", _write(cfg, tmp_path / "cfg.yaml")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "neurops: error: lr_scheduler torch.optim.lr_scheduler.OneCycleLR cannot be built: You must define either "
+        "total_steps OR (epochs AND steps_per_epoch) (set its arguments under model.init_args.lr_scheduler.init_args, "
+        "or use a schedule fitted to the run, class_path: neurops.tasks.schedules.OneCycle, StepDecay, Cosine or "
+        "ExponentialTo)."]
+    assert not (tmp_path / "run").exists()
+
+
 def test_nan_in_the_test_split_stops_fit_before_the_first_step(operator_file, tmp_path, capsys):
     """A NaN in the test split was found only by the test after fit, once the whole training had run (and its
     checkpoints were written); now `neurops fit` refuses it at setup, with one line, and leaves no run folder."""
@@ -215,8 +230,8 @@ def test_a_negative_learning_rate_in_scientific_notation_meets_the_optimizers_ch
     cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
     assert main(["fit", "--config", cfg, "--model.init_args.optimizer.init_args.lr", "-1e-3"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "neurops: error: the optimizer settings are not usable: Invalid learning rate: -0.001 (set them under "
-        "model.init_args.optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001)."]
+        "neurops: error: the optimizer settings are not usable (torch.optim.AdamW): Invalid learning rate: -0.001 (set "
+        "them under model.init_args.optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001)."]
     assert not (tmp_path / "run").exists()
     from neurops.cli.lightning import instantiate
 

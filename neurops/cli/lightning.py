@@ -87,6 +87,7 @@ class NeuropsCLI(LightningCLI):
         return accept_negative_numbers(super().init_parser(**kwargs))
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
+        self._args = list(sys.argv[1:] if args is None else args)
         try:
             super().parse_arguments(parser, args)
         except ArgumentError as exc:
@@ -143,6 +144,9 @@ class NeuropsCLI(LightningCLI):
 
     # run folder: loggers and the resume checkpoint -----------------------------------------------
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> L.Trainer:
+        checkpoint_run = self._checkpoint_run_folder(config)
+        if checkpoint_run is not None:  # validate/test log into the run folder of the checkpoint they evaluate
+            config["default_root_dir"] = str(checkpoint_run)
         root = config.get("default_root_dir") or RUNS_DIR
         #: folders of the run path that this run creates (removed again, when left empty, if it fails)
         self._created_dirs = [p for p in (Path(root), *Path(root).parents) if not p.exists()]
@@ -159,6 +163,29 @@ class NeuropsCLI(LightningCLI):
         if not any(isinstance(cb, RolloutErrorFigures) for cb in named):
             callbacks = [*callbacks, RolloutErrorFigures()]
         return super()._instantiate_trainer(config, callbacks)
+
+    def _checkpoint_run_folder(self, config: dict[str, Any]) -> Path | None:
+        """The run folder of the checkpoint ``neurops validate|test --ckpt_path RUN/checkpoints/X.ckpt`` evaluates,
+        whose logs go there (a new ``logs/version_N``), not into the config's folder, where they would start a run
+        that never existed; ``None`` for ``fit``, for a checkpoint outside a run folder, and when the command line
+        names the folder (``--trainer.default_root_dir``) or the config a logger."""
+        sub = self.config.get("subcommand")
+        ckpt = self.config[sub].get("ckpt_path") if sub in ("validate", "test") else None
+        named = any(arg.split("=", 1)[0] == "--trainer.default_root_dir" for arg in getattr(self, "_args", ()))
+        if ckpt is None or named or config.get("logger") not in (None, True):
+            return None
+        folder = Path(ckpt).parent
+        return folder.parent if folder.name == run_checkpoint_dir("").name else None
+
+    def after_validate(self) -> None:
+        self._print_log_dir()
+
+    def after_test(self) -> None:
+        self._print_log_dir()
+
+    def _print_log_dir(self) -> None:
+        if self.trainer.is_global_zero and self.trainer.loggers and self.trainer.log_dir:
+            print(f"logs: {self.trainer.log_dir}")
 
     def before_test(self) -> None:
         """A task without a test step (DynamicsTask) is one error naming its own commands, not Lightning's traceback."""

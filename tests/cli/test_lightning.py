@@ -95,6 +95,27 @@ def test_the_run_folder_holds_logs_and_checkpoints_and_last_resumes_it(operator_
     assert "the checkpoint's are used: model_kwargs.width 8 (the config's: 16)" in err
 
 
+def test_validate_and_test_of_a_checkpoint_log_into_its_run_folder(operator_file, tmp_path, capsys):
+    """`neurops test|validate --config C --ckpt_path OTHER/checkpoints/last.ckpt` wrote its logs into C's folder
+    (runs/<config name> by default), starting a run folder for a run that never existed; now into OTHER, in a new
+    logs/version_N beside the earlier ones, unless --trainer.default_root_dir names another folder."""
+    other = tmp_path / "other"
+    assert main(["fit", "--config", _write(operator_config(operator_file, other, epochs=1), tmp_path / "a.yaml")]) == 0
+    first = {p: p.read_bytes() for p in (other / "logs" / "version_0").iterdir()}
+    cfg = _write(operator_config(operator_file, tmp_path / "configured", epochs=1), tmp_path / "cfg.yaml")
+    ckpt = other / "checkpoints" / "last.ckpt"
+    capsys.readouterr()
+    for version, sub in enumerate(("test", "validate"), start=1):
+        assert main([sub, "--config", cfg, "--ckpt_path", str(ckpt)]) == 0
+        assert f"logs: {other / 'logs' / f'version_{version}'}" in capsys.readouterr().out.splitlines()
+        assert _metrics(other / "logs" / f"version_{version}")
+    assert not (tmp_path / "configured").exists()
+    assert {p: p.read_bytes() for p in (other / "logs" / "version_0").iterdir()} == first  # nothing overwritten
+    assert main(["test", "--config", cfg, "--ckpt_path", str(ckpt), "--trainer.default_root_dir",
+                 str(tmp_path / "mine")]) == 0
+    assert _metrics(tmp_path / "mine" / "logs" / "version_0") and not (other / "logs" / "version_3").exists()
+
+
 def test_last_in_an_empty_folder_starts_a_new_run_and_the_default_folder_is_named_after_the_config(
         operator_file, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

@@ -30,6 +30,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
+from neurops.cli import signal_connector, sigterm
 from neurops.cli.argument_errors import import_class
 from neurops.cli.builder import accept_negative_numbers
 from neurops.cli.callbacks import RolloutErrorFigures
@@ -162,7 +163,7 @@ class NeuropsCLI(LightningCLI):
             callbacks = [*callbacks, LastCheckpoint()]
         if not any(isinstance(cb, RolloutErrorFigures) for cb in named):
             callbacks = [*callbacks, RolloutErrorFigures()]
-        return super()._instantiate_trainer(config, callbacks)
+        return signal_connector.install(super()._instantiate_trainer(config, callbacks))
 
     def _checkpoint_run_folder(self, config: dict[str, Any]) -> Path | None:
         """The run folder of the checkpoint ``neurops validate|test --ckpt_path RUN/checkpoints/X.ckpt`` evaluates,
@@ -239,6 +240,8 @@ class NeuropsCLI(LightningCLI):
             return
         if self.trainer.interrupted:
             return
+        if signal_connector.received_anywhere(self.trainer):  # after the last batch: the job has to end, untested
+            raise sigterm.Terminated()
         best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks
                      if getattr(cb, "monitor", None) and cb.best_model_path and Path(cb.best_model_path).is_file()),
                     None)

@@ -205,6 +205,8 @@ class NeuropsCLI(LightningCLI):
         existing = sorted(p.name for p in folder.glob("*.ckpt")) if writes_there else []
         ckpt_path = self.config.fit.get("ckpt_path")
         resuming = ckpt_path is not None and Path(ckpt_path).resolve().parent == folder.resolve()
+        if ckpt_path is None:  # a SLURM job Lightning requeued resumes from its hpc_ckpt_N.ckpt by itself
+            resuming = signal_connector.slurm_requeued(self.trainer)
         if existing and not resuming:
             raise ConfigError(f"{self.trainer.default_root_dir} already holds the checkpoints of an earlier run "
                               f"({', '.join(existing)} in {folder}); resume it with --ckpt_path last, or give this "

@@ -23,13 +23,14 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from neurops.cli import sigterm
 
-__all__ = ["SignalConnector", "install", "received_anywhere"]
+__all__ = ["SignalConnector", "install", "received_anywhere", "slurm_requeued"]
 
 
 class SignalConnector(_SignalConnector):
@@ -105,3 +106,9 @@ def received_anywhere(trainer: L.Trainer) -> bool:
         flag = bool(tensor.item())
     sigterm._state.received = flag
     return flag
+
+
+def slurm_requeued(trainer: L.Trainer) -> bool:
+    """Whether ``trainer`` resumes a SLURM job that Lightning's auto-requeue (SIGUSR1) checkpointed and requeued:
+    under SLURM, a ``fit`` without ``ckpt_path`` resumes from the newest ``hpc_ckpt_N.ckpt`` of the run folder."""
+    return SLURMEnvironment.detect() and trainer._checkpoint_connector._hpc_resume_path is not None

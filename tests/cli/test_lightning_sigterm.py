@@ -160,3 +160,35 @@ def test_a_sigterm_to_every_process_of_a_run_is_status_143_and_one_line(processe
     assert not re.search(noise, out), out[-3000:]
     assert torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] >= 0  # intact
 
+
+@pytest.mark.processes  # ~20 s: two runs of one process
+def test_slurm_auto_requeue_still_checkpoints_requeues_and_resumes(operator_file, callbacks):
+    """Lightning's SLURM auto-requeue: SIGUSR1 saves hpc_ckpt_1.ckpt and calls `scontrol requeue JOB`; the SIGTERM
+    that ends the job then is status 143 and one line; the requeued job (the same command) resumes from
+    hpc_ckpt_1.ckpt (it was refused: its run folder already held last.ckpt)."""
+    (callbacks / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" > {callbacks / 'requeued'}\n")
+    (callbacks / "scontrol").chmod(0o755)
+    root = callbacks / "run"
+    cfg = _config(operator_file, root, callbacks / "cfg.yaml", {"class_path": "sigterm_callbacks.Slow"}, epochs=12)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(callbacks), os.environ.get("PYTHONPATH", "")]),
+           "PATH": os.pathsep.join([str(callbacks), os.environ["PATH"]]), "OMP_NUM_THREADS": "1",
+           "SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_JOB_ID": "4242", "SLURM_PROCID": "0",
+           "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}
+    command = [sys.executable, "-m", "neurops", "fit", "--config", cfg]
+    job = subprocess.Popen(command, cwd=callbacks, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (root / "checkpoints" / "last.ckpt").is_file() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.send_signal(signal.SIGUSR1)
+    while not (callbacks / "requeued").is_file() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.send_signal(signal.SIGTERM)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 143, err[-3000:]
+    assert (callbacks / "requeued").read_text().split() == ["requeue", "4242"]
+    assert (root / "hpc_ckpt_1.ckpt").is_file() and err.splitlines()[-1].startswith(
+        "neurops: error: neurops fit was stopped by SIGTERM (exit status 143)")
+    again = subprocess.run(command, cwd=callbacks, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"Restoring states from the checkpoint path at {root / 'hpc_ckpt_1.ckpt'}" in again.stderr
+    assert torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 11

@@ -10,7 +10,8 @@ of the command that runs is imported (``neurops --help`` imports neither torch n
 A mistake on the command line is one line ``neurops: error: ...`` with exit status 2, never
 a usage dump or a traceback: unknown options (with the closest valid option), values of the
 wrong type and missing arguments become :class:`~neurops.errors.ConfigError`, and every
-:class:`~neurops.errors.NeuropsError` is printed the same way.
+:class:`~neurops.errors.NeuropsError` is printed the same way (a run stopped by SIGTERM,
+:class:`~neurops.errors.RunStopped`: one line too, with exit status 143).
 """
 
 from __future__ import annotations
@@ -98,9 +99,12 @@ def _run(argv: list[str]) -> int:
         if argv[:2] == ["dsr", "fit"]:  # a short alias of `neurops fit`
             argv = argv[1:]
         if argv and argv[0] in LIGHTNING_COMMANDS:
-            from neurops.cli.lightning import run_lightning
+            from neurops.cli import sigterm
 
-            return run_lightning(argv)
+            with sigterm.reported(argv):  # SIGTERM: exit status 143 and one line, from the start on
+                from neurops.cli.lightning import run_lightning
+
+                return run_lightning(argv)
         if not argv or argv[0] in ("-h", "--help"):
             print(usage())
             return 0 if argv else 2
@@ -120,13 +124,16 @@ def _run(argv: list[str]) -> int:
         _close_progress_bars()
         if _global_rank() == 0:  # under DDP every process meets the same mistake: one line, from rank zero
             print(f"neurops: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_status", 2)
 
 
 def _global_rank() -> int:
-    """This process's rank in a multi-process (DDP) run, as Lightning set it; 0 outside one (Lightning not
-    imported: no run started)."""
+    """This process's rank in a multi-process (DDP) run, as Lightning set it; 0 outside one. Before Lightning is
+    imported (a DDP process stopped by SIGTERM while it starts), from the environment variables Lightning reads."""
     rank_zero = sys.modules.get("lightning.fabric.utilities.rank_zero")
+    if rank_zero is None:
+        given = (os.environ.get(key) for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"))
+        return int(next((rank for rank in given if rank is not None), 0) or 0)
     return int(getattr(getattr(rank_zero, "rank_zero_only", None), "rank", 0) or 0)
 
 

@@ -30,11 +30,13 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
+from neurops.cli import signal_connector, sigterm
 from neurops.cli.argument_errors import import_class
 from neurops.cli.builder import accept_negative_numbers
 from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.cli.lightning_config import (
     argument_error,
+    check_run_values,
     neurops_error,
     resolve_config_args,
     validate_config,
@@ -43,7 +45,6 @@ from neurops.cli.progress import progress_callback
 from neurops.errors import CheckpointError, ConfigError, NeuropsError
 from neurops.tasks.base import Task, check_optimizer_classes
 from neurops.tasks.callbacks import LastCheckpoint, _RunFolderCheckpoint, run_checkpoint_dir
-from neurops.utils.seeding import check_seed
 from neurops.utils.signature import init_parameters
 
 #: parent of the default run folders (``runs/<config name>``)
@@ -73,18 +74,6 @@ def default_loggers(root: str | Path) -> list[Logger]:
     return loggers
 
 
-def _check_run_values(cfg: Any) -> None:
-    """Values Lightning takes without a check and fails on later, with a traceback from inside the run."""
-    seed = cfg.get("seed_everything")
-    if isinstance(seed, int) and not isinstance(seed, bool):  # true or null: a random seed
-        check_seed(seed, "seed_everything", "--seed_everything", bits=32, note=" (true: a random seed)")
-    every = (cfg.get("trainer") or {}).get("check_val_every_n_epoch")
-    if isinstance(every, int) and every < 1:
-        raise ConfigError(f"check_val_every_n_epoch must be a positive integer or null, got {every}; "
-                          "--trainer.check_val_every_n_epoch N validates after every N-th epoch (to train without "
-                          "validation: --data.val_split null).")
-
-
 class NeuropsCLI(LightningCLI):
     """LightningCLI for every neurops task, with run folders, resumption and the checkpoint loader.
 
@@ -99,12 +88,13 @@ class NeuropsCLI(LightningCLI):
         return accept_negative_numbers(super().init_parser(**kwargs))
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
+        self._args = list(sys.argv[1:] if args is None else args)
         try:
             super().parse_arguments(parser, args)
         except ArgumentError as exc:
             raise argument_error(exc, parser, args) from None
         sub = self.config.get("subcommand")
-        _check_run_values(self.config[sub] if sub else self.config)
+        check_run_values(self.config[sub] if sub else self.config, sub)
 
     def instantiate_classes(self) -> None:
         try:
@@ -161,6 +151,9 @@ class NeuropsCLI(LightningCLI):
 
     # run folder: loggers and the resume checkpoint -----------------------------------------------
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> L.Trainer:
+        checkpoint_run = self._checkpoint_run_folder(config)
+        if checkpoint_run is not None:  # validate/test log into the run folder of the checkpoint they evaluate
+            config["default_root_dir"] = str(checkpoint_run)
         root = config.get("default_root_dir") or RUNS_DIR
         #: folders of the run path that this run creates (removed again, when left empty, if it fails)
         self._created_dirs = [p for p in (Path(root), *Path(root).parents) if not p.exists()]
@@ -176,7 +169,30 @@ class NeuropsCLI(LightningCLI):
             callbacks = [*callbacks, LastCheckpoint()]
         if not any(isinstance(cb, RolloutErrorFigures) for cb in named):
             callbacks = [*callbacks, RolloutErrorFigures()]
-        return super()._instantiate_trainer(config, callbacks)
+        return signal_connector.install(super()._instantiate_trainer(config, callbacks))
+
+    def _checkpoint_run_folder(self, config: dict[str, Any]) -> Path | None:
+        """The run folder of the checkpoint ``neurops validate|test --ckpt_path RUN/checkpoints/X.ckpt`` evaluates,
+        whose logs go there (a new ``logs/version_N``), not into the config's folder, where they would start a run
+        that never existed; ``None`` for ``fit``, for a checkpoint outside a run folder, and when the command line
+        names the folder (``--trainer.default_root_dir``) or the config a logger."""
+        sub = self.config.get("subcommand")
+        ckpt = self.config[sub].get("ckpt_path") if sub in ("validate", "test") else None
+        named = any(arg.split("=", 1)[0] == "--trainer.default_root_dir" for arg in getattr(self, "_args", ()))
+        if ckpt is None or named or config.get("logger") not in (None, True):
+            return None
+        folder = Path(ckpt).parent
+        return folder.parent if folder.name == run_checkpoint_dir("").name else None
+
+    def after_validate(self) -> None:
+        self._print_log_dir()
+
+    def after_test(self) -> None:
+        self._print_log_dir()
+
+    def _print_log_dir(self) -> None:
+        if self.trainer.is_global_zero and self.trainer.loggers and self.trainer.log_dir:
+            print(f"logs: {self.trainer.log_dir}")
 
     def before_test(self) -> None:
         """A task without a test step (DynamicsTask) is one error naming its own commands, not Lightning's traceback."""
@@ -195,6 +211,8 @@ class NeuropsCLI(LightningCLI):
         existing = sorted(p.name for p in folder.glob("*.ckpt")) if writes_there else []
         ckpt_path = self.config.fit.get("ckpt_path")
         resuming = ckpt_path is not None and Path(ckpt_path).resolve().parent == folder.resolve()
+        if ckpt_path is None:  # a SLURM job Lightning requeued resumes from its hpc_ckpt_N.ckpt by itself
+            resuming = signal_connector.slurm_requeued(self.trainer)
         if existing and not resuming:
             raise ConfigError(f"{self.trainer.default_root_dir} already holds the checkpoints of an earlier run "
                               f"({', '.join(existing)} in {folder}); resume it with --ckpt_path last, or give this "
@@ -230,6 +248,8 @@ class NeuropsCLI(LightningCLI):
             return
         if self.trainer.interrupted:
             return
+        if signal_connector.received_anywhere(self.trainer):  # after the last batch: the job has to end, untested
+            raise sigterm.Terminated()
         best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks
                      if getattr(cb, "monitor", None) and cb.best_model_path and Path(cb.best_model_path).is_file()),
                     None)

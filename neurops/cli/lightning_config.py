@@ -2,8 +2,10 @@
 
 :func:`validate_config` refuses the old ``dsr fit`` dialect, a section that names no class, a
 misspelled key (with the closest valid one) and an unknown model name; :func:`resolve_config_args`
-turns short config names into the shipped files; :func:`neurops_error` and :func:`argument_error`
-turn jsonargparse's and Lightning's wrapped errors into one :class:`~neurops.errors.NeuropsError`.
+turns short config names into the shipped files; :func:`check_run_values` refuses, once parsed, the
+values Lightning takes without a check (or silently ignores); :func:`neurops_error` and
+:func:`argument_error` turn jsonargparse's and Lightning's wrapped errors into one
+:class:`~neurops.errors.NeuropsError`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from neurops.cli.argument_errors import command_line_error, import_class, one_li
 from neurops.configs import resolve_config
 from neurops.errors import ConfigError, NeuropsError
 from neurops.models.registry import get_class
+from neurops.utils.seeding import check_seed
 from neurops.utils.signature import init_parameters
 
 #: top-level keys of a config
@@ -77,6 +80,48 @@ def validate_config(path: Path) -> None:
             get_class(name)  # an unknown model name fails here with suggestions
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_run_values(cfg: Any, subcommand: str | None) -> None:
+    """One ``ConfigError`` for a trainer value Lightning takes without a check and fails on later (a traceback from
+    inside the run) or silently ignores; ``cfg`` is the parsed config of ``subcommand`` (``None``: only built).
+
+    Every command: ``seed_everything``, ``check_val_every_n_epoch`` (>= 1), ``accumulate_grad_batches`` (>= 1; 0
+    divided by zero in Lightning's step count, -1 trained as if 1) and ``gradient_clip_val`` (>= 0; Lightning skips
+    clipping at a negative value). ``fit`` also refuses a run of zero epochs or steps, which trains nothing.
+    """
+    seed = cfg.get("seed_everything")
+    if _is_int(seed):  # true or null: a random seed
+        check_seed(seed, "seed_everything", "--seed_everything", bits=32, note=" (true: a random seed)")
+    trainer = cfg.get("trainer") or {}
+    every = trainer.get("check_val_every_n_epoch")
+    if _is_int(every) and every < 1:
+        raise ConfigError(f"check_val_every_n_epoch must be a positive integer or null, got {every}; "
+                          "--trainer.check_val_every_n_epoch N validates after every N-th epoch (to train without "
+                          "validation: --data.val_split null).")
+    accumulate = trainer.get("accumulate_grad_batches")
+    if _is_int(accumulate) and accumulate < 1:
+        raise ConfigError(f"accumulate_grad_batches must be an integer >= 1, got {accumulate}; "
+                          "--trainer.accumulate_grad_batches K sums the gradients of K batches before each optimizer "
+                          "step (1: a step after every batch).")
+    clip = trainer.get("gradient_clip_val")
+    if isinstance(clip, (int, float)) and not isinstance(clip, bool) and not clip >= 0:  # also NaN
+        raise ConfigError(f"gradient_clip_val must be a number >= 0, got {clip}; 0 or null means no clipping "
+                          "(--trainer.gradient_clip_val 1.0 clips the gradients' norm at 1).")
+    if subcommand == "fit":
+        _check_run_length(trainer)
+
+
+def _check_run_length(trainer: Any) -> None:
+    """A ``fit`` of zero epochs or zero steps trains nothing (it wrote no checkpoint and tested the untrained model)."""
+    for key in ("max_epochs", "max_steps"):
+        if trainer.get(key) == 0 and _is_int(trainer.get(key)):
+            raise ConfigError(f"a run of {key} 0 trains nothing; give --trainer.{key} N with N >= 1, or evaluate "
+                              "a checkpoint with `neurops test --config ... --ckpt_path CKPT`.")
+
+
 def resolve_config_args(argv: Sequence[str]) -> tuple[list[str], list[Path]]:
     """``argv`` with short config names (``--config darcy_fno``) replaced by the shipped files' paths,
     and the config files named."""
@@ -125,4 +170,4 @@ def argument_error(exc: ArgumentError, parser: Any, args: Sequence[str] | None) 
     return command_line_error(str(exc), subcommands.get(sub, parser), f"neurops {sub or 'fit'}")
 
 
-__all__ = ["TOP_KEYS", "argument_error", "neurops_error", "resolve_config_args", "validate_config"]
+__all__ = ["TOP_KEYS", "argument_error", "check_run_values", "neurops_error", "resolve_config_args", "validate_config"]

@@ -34,6 +34,7 @@ from neurops.errors import CheckpointError, ConfigError
 from neurops.models.registry import spec_of
 from neurops.tasks.schedules import RunSchedule, one_cycle_lr_problem
 from neurops.utils.seeding import rng_states, set_rng_states
+from neurops.utils.signature import called_class
 
 __all__ = ["Scheduler", "Task", "check_optimizer_classes"]
 
@@ -93,17 +94,19 @@ class Task(L.LightningModule):
 
     # optimisation -----------------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:
-        try:
-            optimizer = (self.optimizer_factory or type(self).default_optimizer)(self.parameters())
-            for group in optimizer.param_groups:  # torch lets a NaN lr pass some optimizers (SGD): weights become NaN
-                for key, value in group.items():
-                    if isinstance(value, float) and (math.isnan(value) or (key == "lr" and math.isinf(value))):
-                        raise ValueError(f"{key} {value} is not a finite number (every weight would become nan "
-                                         "at the first step); give a number such as 1e-3")
-            return optimizer
-        except ValueError as exc:  # torch's own check of its settings: "Invalid learning rate: -0.1"
-            raise ConfigError(f"the optimizer settings are not usable: {exc} (set them under model.init_args."
-                              "optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001).") from exc
+        factory = self.optimizer_factory or type(self).default_optimizer
+        named = _factory_name(factory)
+        try:  # the user's optimizer, with torch's own check of its settings: "Invalid learning rate: -0.1"
+            optimizer = factory(self.parameters())
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(_optimizer_problem(named, str(exc).rstrip("."))) from exc
+        for group in optimizer.param_groups:  # torch lets a NaN lr pass some optimizers (SGD): weights become NaN
+            for key, value in group.items():
+                if isinstance(value, float) and (math.isnan(value) or (key == "lr" and math.isinf(value))):
+                    raise ConfigError(_optimizer_problem(named or _class_path(type(optimizer)), (
+                        f"{key} {value} is not a finite number (every weight would become nan at the first step); "
+                        "give a number such as 1e-3")))
+        return optimizer
 
     @override
     def configure_optimizers(self) -> Any:
@@ -112,20 +115,35 @@ class Task(L.LightningModule):
         if schedule is None:
             return optimizer
         if isinstance(schedule, RunSchedule):
-            steps, epochs = self._run_length()
+            steps, epochs = self._run_length(schedule)
             scheduler, interval = schedule.build(optimizer, steps, epochs), schedule.interval
         else:
             problem = one_cycle_lr_problem(schedule)
             if problem:
                 raise ConfigError(problem)
-            scheduler = schedule(optimizer)
+            try:  # the user's torch scheduler: torch checks its arguments when it is built
+                scheduler = schedule(optimizer)
+            except (ValueError, TypeError) as exc:
+                named = _factory_name(schedule) or getattr(schedule, "__qualname__", repr(schedule))
+                raise ConfigError(f"lr_scheduler {named} cannot be built: {str(exc).rstrip('.')} (set its arguments "
+                                  "under model.init_args.lr_scheduler.init_args, or use a schedule fitted to the run, "
+                                  "class_path: neurops.tasks.schedules.OneCycle, StepDecay, Cosine or "
+                                  "ExponentialTo).") from exc
             interval = "step" if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) else "epoch"
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
 
-    def _run_length(self) -> tuple[int, int | None]:
-        """Optimizer steps and epochs of the run: the epochs the steps fill, also when ``max_steps`` bounds it."""
+    def _run_length(self, schedule: RunSchedule) -> tuple[int, int | None]:
+        """Optimizer steps and epochs of the run: the epochs the steps fill, also when ``max_steps`` bounds it; one
+        ``ConfigError`` for a run without a bound (``max_epochs -1``), to which ``schedule`` cannot be fitted."""
         trainer = self.trainer
         trainer.fit_loop.setup_data()  # as estimated_stepping_batches does (it skips it when max_steps bounds the run)
+        if not math.isfinite(trainer.estimated_stepping_batches):
+            raise ConfigError(
+                f"lr_scheduler {schedule!r} is fitted to the length of the run, but this run has no bound "
+                f"(max_epochs {trainer.max_epochs} and no max_steps: it trains until stopped); give "
+                "--trainer.max_epochs N (N >= 1) or --trainer.max_steps N, or use a constant learning rate "
+                "(--model.lr_scheduler null) or a torch scheduler of absolute length (e.g. --model.lr_scheduler "
+                "torch.optim.lr_scheduler.StepLR --model.lr_scheduler.step_size 100).")
         steps = int(trainer.estimated_stepping_batches)
         per_epoch = trainer.num_training_batches
         if math.isfinite(per_epoch) and per_epoch > 0:
@@ -229,7 +247,19 @@ def _cannot_continue(ckpt_path: object, theirs: str, ours: type, resume: str) ->
         "(--trainer.default_root_dir DIR; a run cannot start from a checkpoint's weights alone).")
 
 
+def _factory_name(factory: object) -> str | None:
+    """How a config names the class ``factory`` builds (``torch.optim.AdamW``), ``None`` when not known."""
+    called = called_class(factory)
+    return _class_path(called[0]) if called else None
+
+
+def _optimizer_problem(named: str | None, problem: str) -> str:
+    return (f"the optimizer settings are not usable{f' ({named})' if named else ''}: {problem} (set them under "
+            "model.init_args.optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001).")
+
+
 def _class_path(cls: type) -> str:
-    """How a config names an optimizer class: ``torch.optim.AdamW`` (not ``torch.optim.adamw.AdamW``)."""
+    """How a config names an optimizer or scheduler class: ``torch.optim.AdamW`` (not ``torch.optim.adamw.AdamW``),
+    ``torch.optim.lr_scheduler.StepLR``."""
     return f"torch.optim.{cls.__name__}" if getattr(torch.optim, cls.__name__, None) is cls else \
         f"{cls.__module__}.{cls.__qualname__}"

@@ -35,6 +35,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from typing_extensions import override
 
 from neurops.errors import ConfigError
+from neurops.utils.signature import called_class
 
 __all__ = ["Cosine", "ExponentialTo", "OneCycle", "RunSchedule", "StepDecay", "one_cycle_lr_problem"]
 
@@ -134,15 +135,14 @@ def one_cycle_lr_problem(factory: object) -> str | None:
     passes the class among the partial's arguments, Python code as its function); other callables are not
     inspected (``None``) and build as they are.
     """
-    if not isinstance(factory, functools.partial):
+    called = called_class(factory) if isinstance(factory, functools.partial) else None
+    if called is None:
         return None
-    parts = (factory.func, *factory.args)
-    at = next((i for i, part in enumerate(parts) if isinstance(part, type)), None)
-    cls = parts[at] if at is not None else None
-    if cls is None or not issubclass(cls, torch.optim.lr_scheduler.OneCycleLR) or issubclass(cls, _OneCycleLR):
+    cls, given, keywords = called
+    if not issubclass(cls, torch.optim.lr_scheduler.OneCycleLR) or issubclass(cls, _OneCycleLR):
         return None
     try:
-        bound = inspect.signature(cls).bind_partial(None, *parts[at + 1:], **factory.keywords)
+        bound = inspect.signature(cls).bind_partial(None, *given, **keywords)
     except TypeError:  # torch reports its own arguments
         return None
     bound.apply_defaults()

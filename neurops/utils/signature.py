@@ -1,8 +1,11 @@
-"""The keyword arguments a class accepts, following ``**kwargs`` passed on to its parents."""
+"""The keyword arguments a class accepts, following ``**kwargs`` passed on to its parents, and the class a factory
+builds."""
 
 from __future__ import annotations
 
+import functools
 import inspect
+from typing import Any
 
 
 def init_parameters(cls: type) -> list[str]:
@@ -22,3 +25,19 @@ def init_parameters(cls: type) -> list[str]:
         if not any(p.kind is p.VAR_KEYWORD for p in params):
             break
     return names
+
+
+def called_class(factory: object) -> tuple[type, tuple[Any, ...], dict[str, Any]] | None:
+    """The class a factory builds, with the positional and keyword arguments it gives it; ``None`` when not known.
+
+    ``factory`` is a class, or a ``functools.partial`` of one: Python code writes ``partial(cls, ...)``, and a
+    config's ``class_path`` (an optimizer, a scheduler) becomes jsonargparse's partial, which passes the class
+    among its arguments. Other callables are not inspected.
+    """
+    if isinstance(factory, type):
+        return factory, (), {}
+    if not isinstance(factory, functools.partial):
+        return None
+    parts = (factory.func, *factory.args)
+    at = next((i for i, part in enumerate(parts) if isinstance(part, type)), None)
+    return None if at is None else (parts[at], parts[at + 1:], dict(factory.keywords))

@@ -110,6 +110,27 @@ def test_the_run_folder_holds_logs_and_checkpoints_and_last_resumes_it(operator_
     assert torch.load(last, weights_only=True)["global_step"] == 5 * 3
 
 
+def test_validate_and_test_of_a_checkpoint_log_into_its_run_folder(operator_file, tmp_path, capsys):
+    """`neurops test|validate --config C --ckpt_path OTHER/checkpoints/last.ckpt` wrote its logs into C's folder
+    (runs/<config name> by default), starting a run folder for a run that never existed; now into OTHER, in a new
+    logs/version_N beside the earlier ones, unless --trainer.default_root_dir names another folder."""
+    other = tmp_path / "other"
+    assert main(["fit", "--config", _write(operator_config(operator_file, other, epochs=1), tmp_path / "a.yaml")]) == 0
+    first = {p: p.read_bytes() for p in (other / "logs" / "version_0").iterdir()}
+    cfg = _write(operator_config(operator_file, tmp_path / "configured", epochs=1), tmp_path / "cfg.yaml")
+    ckpt = other / "checkpoints" / "last.ckpt"
+    capsys.readouterr()
+    for version, sub in enumerate(("test", "validate"), start=1):
+        assert main([sub, "--config", cfg, "--ckpt_path", str(ckpt)]) == 0
+        assert f"logs: {other / 'logs' / f'version_{version}'}" in capsys.readouterr().out.splitlines()
+        assert _metrics(other / "logs" / f"version_{version}")
+    assert not (tmp_path / "configured").exists()
+    assert {p: p.read_bytes() for p in (other / "logs" / "version_0").iterdir()} == first  # nothing overwritten
+    assert main(["test", "--config", cfg, "--ckpt_path", str(ckpt), "--trainer.default_root_dir",
+                 str(tmp_path / "mine")]) == 0
+    assert _metrics(tmp_path / "mine" / "logs" / "version_0") and not (other / "logs" / "version_3").exists()
+
+
 def test_last_in_an_empty_folder_starts_a_new_run_and_the_default_folder_is_named_after_the_config(
         operator_file, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -136,13 +157,73 @@ def test_a_failed_run_leaves_no_stub_folder(operator_file, tmp_path, capsys):
      "give e.g. --seed_everything 0 (true: a random seed)."),
     ("--seed_everything", str(2**32), "seed_everything must be an integer between 0 and 2**32 - 1 (4294967295), got "
      "4294967296; give e.g. --seed_everything 0 (true: a random seed)."),
+    *[("--trainer.accumulate_grad_batches", k, f"accumulate_grad_batches must be an integer >= 1, got {k}; "
+       "--trainer.accumulate_grad_batches K sums the gradients of K batches before each optimizer step (1: a step "
+       "after every batch).") for k in ("0", "-1")],
+    ("--trainer.gradient_clip_val", "-1e-3", "gradient_clip_val must be a number >= 0, got -0.001; 0 or null means "
+     "no clipping (--trainer.gradient_clip_val 1.0 clips the gradients' norm at 1)."),
 ])
-def test_values_lightning_fails_on_inside_the_run_are_one_line_before_it(option, value, line, operator_file, tmp_path,
-                                                                        capsys):
-    # they used to be a ZeroDivisionError from Lightning's validation loop and a ValueError from numpy's seeding
+def test_values_lightning_fails_on_or_ignores_are_one_line_before_the_run(option, value, line, operator_file,
+                                                                          tmp_path, capsys):
+    # they used to be a ZeroDivisionError from Lightning's validation loop and a ValueError from numpy's seeding;
+    # accumulate_grad_batches 0 a ZeroDivisionError from Lightning's step count, -1 trained as if it were 1; a
+    # negative gradient_clip_val trained without clipping (Lightning skips clipping at a value <= 0)
     cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
     assert main(["fit", "--config", cfg, option, value]) == 2
     assert capsys.readouterr().err.splitlines() == [f"neurops: error: {line}"]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("option", ["--trainer.max_epochs", "--trainer.max_steps"])
+def test_a_fit_of_zero_epochs_or_steps_is_refused_and_a_finished_run_still_resumes(option, operator_file, tmp_path,
+                                                                                     capsys):
+    """`fit` with max_epochs 0 or max_steps 0 trained nothing, wrote no checkpoint and printed the test table of the
+    untrained model, with status 0; now one line. Resuming a finished run (Lightning: nothing left to do) is kept:
+    it tests the final state and exits 0."""
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg, option, "0"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"neurops: error: a run of {option.split('.')[1]} 0 trains nothing; give {option} N with N >= 1, or "
+        "evaluate a checkpoint with `neurops test --config ... --ckpt_path CKPT`."]
+    assert not (tmp_path / "run").exists()
+    assert main(["fit", "--config", cfg]) == 0
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    capsys.readouterr()
+    assert main(["fit", "--config", cfg, "--ckpt_path", "last"]) == 0  # finished: nothing left to train
+    assert "test/rel_l2@16" in capsys.readouterr().out and last.read_bytes() == before
+    assert main(["test", "--config", cfg, option, "0", "--ckpt_path", "last"]) == 0  # trains nothing anyway
+
+
+def test_an_unbounded_run_refuses_a_run_relative_schedule_and_trains_without_one(operator_file, tmp_path, capsys):
+    """`--trainer.max_epochs -1` (Lightning: train until stopped) was an OverflowError traceback (a run-relative
+    schedule fitted to infinitely many steps); now one line. Without such a schedule -1 trains, until max_time."""
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "-1"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "neurops: error: lr_scheduler StepDecay(every=0.2, gamma=0.5) is fitted to the length of the run, but this "
+        "run has no bound (max_epochs -1 and no max_steps: it trains until stopped); give --trainer.max_epochs N "
+        "(N >= 1) or --trainer.max_steps N, or use a constant learning rate (--model.lr_scheduler null) or a torch "
+        "scheduler of absolute length (e.g. --model.lr_scheduler torch.optim.lr_scheduler.StepLR "
+        "--model.lr_scheduler.step_size 100)."]
+    assert not (tmp_path / "run").exists()
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "-1", "--model.lr_scheduler", "null",
+                 "--trainer.max_time", "00:00:00:01", "--test_after_fit", "false"]) == 0
+    assert torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] > 0
+
+
+def test_a_torch_scheduler_torch_cannot_build_is_one_line(operator_file, tmp_path, capsys):
+    """torch.optim.lr_scheduler.OneCycleLR without total_steps (or epochs and steps_per_epoch) was torch's ValueError
+    traceback from configure_optimizers; now one line naming the class and torch's words."""
+    cfg = operator_config(operator_file, tmp_path / "run", epochs=1)
+    cfg["model"]["init_args"]["lr_scheduler"] = {"class_path": "torch.optim.lr_scheduler.OneCycleLR",
+                                                 "init_args": {"max_lr": 1e-2}}
+    assert main(["fit", "--config", _write(cfg, tmp_path / "cfg.yaml")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "neurops: error: lr_scheduler torch.optim.lr_scheduler.OneCycleLR cannot be built: You must define either "
+        "total_steps OR (epochs AND steps_per_epoch) (set its arguments under model.init_args.lr_scheduler.init_args, "
+        "or use a schedule fitted to the run, class_path: neurops.tasks.schedules.OneCycle, StepDecay, Cosine or "
+        "ExponentialTo)."]
     assert not (tmp_path / "run").exists()
 
 
@@ -185,8 +266,8 @@ def test_a_negative_learning_rate_in_scientific_notation_meets_the_optimizers_ch
     cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
     assert main(["fit", "--config", cfg, "--model.init_args.optimizer.init_args.lr", "-1e-3"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "neurops: error: the optimizer settings are not usable: Invalid learning rate: -0.001 (set them under "
-        "model.init_args.optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001)."]
+        "neurops: error: the optimizer settings are not usable (torch.optim.AdamW): Invalid learning rate: -0.001 (set "
+        "them under model.init_args.optimizer.init_args, e.g. --model.init_args.optimizer.init_args.lr 0.001)."]
     assert not (tmp_path / "run").exists()
     from neurops.cli.lightning import instantiate
 

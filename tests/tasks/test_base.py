@@ -205,5 +205,22 @@ def test_a_nan_or_infinite_learning_rate_is_refused(settings, named):
 
     task = OperatorTask("fno", {**FNO, "in_channels": 1, "out_channels": 1},
                         optimizer=partial(torch.optim.SGD, **settings), lr_scheduler=None)
-    with pytest.raises(ConfigError, match=rf"^the optimizer settings are not usable: {named} is not a finite number"):
+    with pytest.raises(ConfigError, match=rf"^the optimizer settings are not usable \(torch\.optim\.SGD\): {named} is "
+                                          "not a finite number"):
         task.configure_optimizers()
+
+
+@pytest.mark.parametrize("factory, line", [
+    (partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=0.1), "lr_scheduler torch.optim.lr_scheduler.OneCycleLR "
+     "cannot be built: You must define either total_steps OR (epochs AND steps_per_epoch) (set its arguments"),
+    (partial(torch.optim.lr_scheduler.StepLR), "lr_scheduler torch.optim.lr_scheduler.StepLR cannot be built: "
+     "StepLR.__init__() missing 1 required positional argument: 'step_size' (set its arguments"),
+])
+def test_a_scheduler_torch_refuses_is_one_config_error_naming_the_class(factory, line):
+    from neurops.errors import ConfigError
+
+    task = OperatorTask("fno", {**FNO, "in_channels": 1, "out_channels": 1}, lr_scheduler=factory)
+    with pytest.raises(ConfigError) as raised:
+        task.configure_optimizers()
+    assert str(raised.value).startswith(line)
+

@@ -1,0 +1,178 @@
+"""SIGTERM ends ``neurops fit|validate|test`` with exit status 143 and one line saying how to resume.
+
+A scheduler preempts a job (and ``timeout``, ``kill`` and SLURM at its time limit stop one) with SIGTERM, and
+queues it again when it exits with a failure. Lightning answers SIGTERM with ``SIGTERMException``, a
+``SystemExit`` without a code, so the command used to end with status 0, as if the training had finished.
+Now it ends with ``128 + SIGTERM = 143`` (the shell's status for a process SIGTERM ended, which schedulers
+understand) and one line ``neurops: error: neurops fit was stopped by SIGTERM ...`` naming the run's last
+checkpoint and the command that resumes it (``--ckpt_path last``):
+
+* from the start of the command until a trainer runs (importing torch, parsing, building the task, the
+  data's setup) and between its runs, :func:`reported`'s handler raises :class:`Terminated` where the
+  command is;
+* while a trainer runs, Lightning's loops stop it at the end of a batch or an epoch (its checkpoints are
+  those of the last finished epoch), through :class:`neurops.cli.signal_connector.SignalConnector`, which
+  also makes the processes of a DDP run stop together;
+* whatever ended the command after a SIGTERM reached the process (Lightning's ``SIGTERMException``, the
+  error of a data-loader worker or of a peer process the signal ended first) is reported as this one line.
+
+This module imports neither torch nor Lightning: the command installs its handler before importing them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import FrameType, SimpleNamespace
+from typing import Any
+
+from neurops.errors import RunStopped
+
+__all__ = ["EXIT_SIGTERM", "Terminated", "default_action", "forward", "received", "reported", "stopped"]
+
+#: exit status of a command SIGTERM stopped: 128 + the signal, as a shell reports a process the signal ended
+EXIT_SIGTERM = 128 + int(signal.SIGTERM)
+
+#: this process's state: whether a SIGTERM reached it or a peer process of its run (never reset while the command
+#: runs), whether a trainer's signal connector handles SIGTERM now (Lightning's loops stop the run), the trainer of
+#: the command, and whether the process is one that Lightning's launcher started (DDP on one node)
+_state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False)
+
+#: the process id of the ``neurops`` command, in the environment of the processes it starts: Lightning's launcher
+#: starts the DDP processes of ``--trainer.devices N`` as its children, with ``LOCAL_RANK`` 1, 2, ...
+LAUNCHER_PID = "NEUROPS_LAUNCHER_PID"
+#: seconds the command that launched DDP processes waits for them to end after a SIGTERM
+WAIT_FOR_LAUNCHED = 30.0
+
+
+class Terminated(BaseException):
+    """Raised where the command is when SIGTERM arrives outside a trainer's run (a ``BaseException``, as
+    ``KeyboardInterrupt``: no ``except Exception`` on the way takes it for an error of its own)."""
+
+
+def received() -> bool:
+    """Whether this process received SIGTERM while the command ran."""
+    return bool(_state.received)
+
+
+def _raise_once(signum: int, frame: FrameType | None) -> None:
+    """The command's SIGTERM handler: outside a running trainer, stop where the command is (the first time only: a
+    second SIGTERM must not interrupt the clean-up of the first); inside one, Lightning's loops stop it."""
+    first = not _state.received
+    _state.received = True
+    if first and not _state.trainer_handles:
+        forward(_state.trainer, signum)
+        raise Terminated()
+
+
+def forward(trainer: Any, signum: int) -> None:
+    """Send the signal to the DDP processes Lightning's launcher started (a scheduler may signal this one only)."""
+    launcher = getattr(getattr(trainer, "strategy", None), "launcher", None)
+    if launcher is not None and callable(getattr(launcher, "kill", None)):
+        launcher.kill(signum)
+
+
+@contextlib.contextmanager
+def default_action() -> Iterator[None]:
+    """SIGTERM ends the process at once (status 143, no line) inside: for the rendezvous of DDP processes, where the
+    main thread waits in C++ for the others to connect and no Python handler runs until they do (one that SIGTERM
+    stopped before it connected never does)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def reported(argv: Sequence[str]) -> Iterator[None]:
+    """Run the command ``argv`` (``["fit", "--config", ...]``) with the SIGTERM handler of this module; whatever
+    ends it after a SIGTERM reached the process becomes :func:`stopped`'s one-line error."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield
+        return
+    _state.received, _state.trainer_handles, _state.trainer = False, False, None
+    _state.launched = os.environ.get(LAUNCHER_PID) == str(os.getppid()) and os.environ.get("LOCAL_RANK", "0") != "0"
+    launcher_pid, os.environ[LAUNCHER_PID] = os.environ.get(LAUNCHER_PID), str(os.getpid())
+    previous = signal.signal(signal.SIGTERM, _raise_once)
+    try:
+        yield
+    except BaseException:
+        if not _state.received:
+            raise
+        _wait_for_launched(_state.trainer)
+        raise stopped(argv) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _state.trainer = None
+        if launcher_pid is None:
+            os.environ.pop(LAUNCHER_PID, None)
+        else:
+            os.environ[LAUNCHER_PID] = launcher_pid
+
+
+def _wait_for_launched(trainer: Any) -> None:
+    """Let the DDP processes this one launched end (they stop with it) before its line ends the command."""
+    launcher = getattr(getattr(trainer, "strategy", None), "launcher", None)
+    for process in getattr(launcher, "procs", None) or ():
+        with contextlib.suppress(Exception):
+            process.wait(timeout=WAIT_FOR_LAUNCHED)
+
+
+def _last_checkpoint(trainer: Any) -> Path | None:
+    """The newest ``last`` checkpoint of the run: the one this attempt wrote, else the run folder's."""
+    if trainer is None:
+        return None
+    written = [Path(cb.last_model_path) for cb in trainer.checkpoint_callbacks
+               if getattr(cb, "last_model_path", None) and Path(cb.last_model_path).is_file()]
+    folder = _run_folder_last(trainer)
+    return written[0] if written else folder if folder.is_file() else None
+
+
+def _run_folder_last(trainer: Any) -> Path:
+    """``last.ckpt`` of the trainer's run folder, which ``--ckpt_path last`` resumes."""
+    from neurops.tasks.callbacks import run_checkpoint_dir  # Lightning is imported: a trainer exists
+
+    return run_checkpoint_dir(trainer.default_root_dir) / "last.ckpt"
+
+
+def _without_ckpt_path(argv: Sequence[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--ckpt_path":
+            skip = True
+        elif not arg.startswith("--ckpt_path="):
+            out.append(arg)
+    return out
+
+
+def stopped(argv: Sequence[str]) -> RunStopped:
+    """The one-line error of the command ``argv`` that SIGTERM stopped, with the run's last checkpoint and the
+    command that resumes it. Its exit status is 143, but 0 in the processes Lightning's launcher started under DDP
+    once they have built their trainer: their launcher (rank zero) reports the run, and Lightning's observer of
+    those processes SIGKILLs it as soon as one of them ends with a failure. One stopped before it built its
+    trainer keeps 143: its launcher waits for it in the rendezvous, and only that SIGKILL ends the wait."""
+    trainer = _state.trainer
+    status = 0 if _state.launched and trainer is not None else EXIT_SIGTERM
+    sub = argv[0] if argv else "fit"
+    if sub != "fit":
+        return RunStopped(f"neurops {sub} was stopped by SIGTERM before it finished (exit status {EXIT_SIGTERM}); "
+                          f"run it again: {shlex.join(['neurops', *argv])}", status)
+    last = _last_checkpoint(trainer)
+    in_folder = last is not None and last.resolve() == _run_folder_last(trainer).resolve()
+    resume = shlex.join(["neurops", *_without_ckpt_path(argv), "--ckpt_path",
+                         str(last) if last is not None and not in_folder else "last"])
+    state = (f"its last checkpoint is {last}" if last is not None else
+             "it wrote no checkpoint yet (--ckpt_path last then starts the run anew)")
+    return RunStopped(f"neurops fit was stopped by SIGTERM (exit status {EXIT_SIGTERM}); {state}; resume it with: "
+                      f"{resume}", status)

@@ -1,0 +1,194 @@
+"""SIGTERM (a scheduler's preemption) ends `neurops fit|validate|test` with exit status 143 and one line naming the
+last checkpoint and the command that resumes the run (neurops/cli/sigterm.py, neurops/cli/signal_connector.py).
+
+It used to end with status 0 (Lightning's SIGTERMException is a SystemExit without a code), so a queue took a
+preempted job for a finished one; under DDP with ~140 lines of gloo aborts and tracebacks."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from neurops.cli import main
+from tests.cli.test_lightning import _write, operator_config
+
+CALLBACKS = '''
+import os, signal, time
+from pathlib import Path
+import lightning as L
+
+class TermAtSetup(L.Callback):
+    """SIGTERM to this process while the trainer sets up (before Lightning's handlers are registered)."""
+
+    def setup(self, trainer, pl_module, stage):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+class TermOnce(L.Callback):
+    """SIGTERM to this process in the middle of epoch 2 (after the checkpoint of epoch 1), in the first attempt."""
+
+    def __init__(self, marker: str):
+        self.marker = Path(marker)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if (trainer.current_epoch, batch_idx) == (1, 1) and not self.marker.exists():
+            self.marker.touch()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+class Slow(L.Callback):
+    """A run slow enough for a test to send SIGTERM from outside once its first checkpoint exists."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        time.sleep(0.2)
+'''
+
+LINE = re.compile(r"^neurops: error: neurops fit was stopped by SIGTERM \(exit status 143\); its last checkpoint is "
+                  r"(?P<ckpt>\S+); resume it with: (?P<command>.*)$")
+
+
+class SigtermReachedTheTest(Exception):
+    pass
+
+
+def _guard(signum: int, frame: object) -> None:
+    raise SigtermReachedTheTest("neurops did not handle the SIGTERM")
+
+
+@pytest.fixture
+def callbacks(tmp_path, monkeypatch) -> Path:
+    """The folder of the module ``sigterm_callbacks`` (on sys.path, for in-process runs; PYTHONPATH for processes).
+    A SIGTERM that neurops leaves unhandled fails the test instead of ending the test process."""
+    (tmp_path / "sigterm_callbacks.py").write_text(CALLBACKS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    previous = signal.signal(signal.SIGTERM, _guard)
+    yield tmp_path
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _config(operator_file: Path, root: Path, path: Path, *callbacks: dict, epochs: int = 4) -> str:
+    cfg = operator_config(operator_file, root, epochs=epochs)
+    cfg["trainer"]["callbacks"] += list(callbacks)
+    return _write(cfg, path)
+
+
+def test_a_sigterm_while_fit_sets_up_is_status_143_and_one_line_and_leaves_no_folder(operator_file, callbacks,
+                                                                                      capsys):
+    cfg = _config(operator_file, callbacks / "run", callbacks / "cfg.yaml",
+                  {"class_path": "sigterm_callbacks.TermAtSetup"})
+    assert main(["fit", "--config", cfg]) == 143
+    assert capsys.readouterr().err.splitlines() == [
+        "neurops: error: neurops fit was stopped by SIGTERM (exit status 143); it wrote no checkpoint yet "
+        f"(--ckpt_path last then starts the run anew); resume it with: neurops fit --config {cfg} --ckpt_path last"]
+    assert not (callbacks / "run").exists()
+    assert signal.getsignal(signal.SIGTERM) is _guard  # the command's handler is gone with it
+
+
+def test_a_sigterm_while_training_stops_the_run_and_the_command_it_names_resumes_it(operator_file, callbacks, capsys):
+    """One process: the run stops at the end of the batch (status 143, one line); its last.ckpt is the state after
+    epoch 1, and the command the line names resumes it to the weights of the uninterrupted run, bit for bit."""
+    whole, cut = callbacks / "whole", callbacks / "cut"
+    assert main(["fit", "--config", _config(operator_file, whole, callbacks / "whole.yaml")]) == 0
+    cfg = _config(operator_file, cut, callbacks / "cut.yaml",
+                  {"class_path": "sigterm_callbacks.TermOnce", "init_args": {"marker": str(callbacks / "fired")}})
+    capsys.readouterr()
+    assert main(["fit", "--config", cfg]) == 143
+    (line,) = capsys.readouterr().err.splitlines()
+    stopped = LINE.match(line)
+    assert stopped, line
+    last = cut / "checkpoints" / "last.ckpt"
+    assert Path(stopped["ckpt"]).resolve() == last.resolve()
+    assert torch.load(last, weights_only=True)["epoch"] == 0  # the state after the first of 4 epochs
+    assert stopped["command"] == f"neurops fit --config {cfg} --ckpt_path last"
+    assert main(shlex.split(stopped["command"])[1:]) == 0
+    final = [torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"] for root in (whole, cut)]
+    assert all(torch.equal(value, final[1][key]) for key, value in final[0].items())
+
+
+def test_a_sigterm_while_testing_is_status_143_and_one_line(operator_file, callbacks, capsys):
+    cfg = _config(operator_file, callbacks / "run", callbacks / "cfg.yaml", epochs=1)
+    assert main(["fit", "--config", cfg]) == 0
+    capsys.readouterr()
+    args = ["test", "--config", cfg, "--ckpt_path", "last", "--trainer.callbacks+=sigterm_callbacks.TermAtSetup"]
+    assert main(args) == 143
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"neurops: error: neurops test was stopped by SIGTERM before it finished (exit status 143); run it again: "
+        f"{shlex.join(['neurops', *args])}")
+
+
+def _stop_after_first_checkpoint(command: list[str], root: Path, callbacks: Path) -> subprocess.CompletedProcess:
+    """Start ``command`` as a scheduler's job (a process group of its own), wait for its first checkpoint and send
+    SIGTERM to every process of the group, as ``timeout`` and SLURM do."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(callbacks), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    job = subprocess.Popen(command, cwd=callbacks, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    deadline = time.monotonic() + 240
+    while not (root / "checkpoints" / "last.ckpt").is_file() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if job.poll() is None:
+        os.killpg(job.pid, signal.SIGTERM)
+    out, err = job.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, job.returncode, out, err)
+
+
+@pytest.mark.processes  # ~10-25 s each: real processes, stopped from outside
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_sigterm_to_every_process_of_a_run_is_status_143_and_one_line(processes, operator_file, callbacks):
+    """The run is stopped once its first checkpoint exists, by SIGTERM to its whole process group. Under DDP
+    (two CPU processes) every process gets it: the two stop at the same training batch, and the output is the one
+    line of rank zero (it was ~140 lines of gloo "collective mismatch" aborts and tracebacks, with status 1)."""
+    root = callbacks / "run"
+    cfg = _config(operator_file, root, callbacks / "cfg.yaml", {"class_path": "sigterm_callbacks.Slow"}, epochs=40)
+    ddp = ["--trainer.strategy", "ddp", "--trainer.devices", "2", "--data.batch_size", "4"] if processes == 2 else []
+    done = _stop_after_first_checkpoint([sys.executable, "-m", "neurops", "fit", "--config", cfg, *ddp], root,
+                                        callbacks)
+    out = done.stdout + done.stderr
+    assert done.returncode == 143, out[-3000:]
+    errors = [line for line in out.splitlines() if "error" in line.lower() or "Traceback" in line]
+    assert len(errors) == 1 and LINE.match(errors[0]), out[-3000:]
+    assert LINE.match(errors[0])["command"] == shlex.join(["neurops", "fit", "--config", cfg, *ddp, "--ckpt_path",
+                                                           "last"])
+    noise = r"gloo::|collective mismatch|Connection reset|terminate called|\[rank\d*\]|Killed"
+    assert not re.search(noise, out), out[-3000:]
+    assert torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] >= 0  # intact
+
+
+@pytest.mark.processes  # ~20 s: two runs of one process
+def test_slurm_auto_requeue_still_checkpoints_requeues_and_resumes(operator_file, callbacks):
+    """Lightning's SLURM auto-requeue: SIGUSR1 saves hpc_ckpt_1.ckpt and calls `scontrol requeue JOB`; the SIGTERM
+    that ends the job then is status 143 and one line; the requeued job (the same command) resumes from
+    hpc_ckpt_1.ckpt (it was refused: its run folder already held last.ckpt)."""
+    (callbacks / "scontrol").write_text(f"#!/bin/sh\necho \"$@\" > {callbacks / 'requeued'}\n")
+    (callbacks / "scontrol").chmod(0o755)
+    root = callbacks / "run"
+    cfg = _config(operator_file, root, callbacks / "cfg.yaml", {"class_path": "sigterm_callbacks.Slow"}, epochs=12)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(callbacks), os.environ.get("PYTHONPATH", "")]),
+           "PATH": os.pathsep.join([str(callbacks), os.environ["PATH"]]), "OMP_NUM_THREADS": "1",
+           "SLURM_NTASKS": "1", "SLURM_JOB_NAME": "train", "SLURM_JOB_ID": "4242", "SLURM_PROCID": "0",
+           "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NODELIST": "localhost"}
+    command = [sys.executable, "-m", "neurops", "fit", "--config", cfg]
+    job = subprocess.Popen(command, cwd=callbacks, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (root / "checkpoints" / "last.ckpt").is_file() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.send_signal(signal.SIGUSR1)
+    while not (callbacks / "requeued").is_file() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.send_signal(signal.SIGTERM)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 143, err[-3000:]
+    assert (callbacks / "requeued").read_text().split() == ["requeue", "4242"]
+    assert (root / "hpc_ckpt_1.ckpt").is_file() and err.splitlines()[-1].startswith(
+        "neurops: error: neurops fit was stopped by SIGTERM (exit status 143)")
+    again = subprocess.run(command, cwd=callbacks, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"Restoring states from the checkpoint path at {root / 'hpc_ckpt_1.ckpt'}" in again.stderr
+    assert torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 11

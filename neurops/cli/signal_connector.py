@@ -39,6 +39,8 @@ class SignalConnector(_SignalConnector):
 
     def __init__(self, trainer: L.Trainer) -> None:
         self._local = self._agreed = False
+        #: whether :meth:`agree` runs at every training batch under DDP (set by :func:`install`)
+        self.agreement = False
         super().__init__(trainer)
 
     @property  # type: ignore[override]
@@ -53,7 +55,8 @@ class SignalConnector(_SignalConnector):
 
     def _agreement_needed(self) -> bool:
         trainer = getattr(self, "trainer", None)
-        return trainer is not None and trainer.world_size > 1 and trainer.state.fn == TrainerFn.FITTING
+        return (self.agreement and trainer is not None and trainer.world_size > 1
+                and trainer.state.fn == TrainerFn.FITTING)
 
     def register_signal_handlers(self) -> None:
         super().register_signal_handlers()
@@ -81,11 +84,20 @@ class SignalConnector(_SignalConnector):
 
 def install(trainer: L.Trainer) -> L.Trainer:
     """``trainer`` with a :class:`SignalConnector` in place of Lightning's, and the trainer whose run folder the
-    message of a stopped command names."""
+    message of a stopped command names.
+
+    Under DDP the connector's :meth:`~SignalConnector.agree` replaces Lightning's per-batch broadcast of rank
+    zero's flag (``_TrainingEpochLoop._broadcast_sigterm_tensor``, called in its ``advance``). A Lightning without
+    that method gets no agreement: its loops then read each process's own flag, as Lightning's connector has them
+    do (an agreement that never ran would leave a DDP run deaf to SIGTERM).
+    """
+    sigterm._state.trainer = trainer
     connector = SignalConnector(trainer)
     trainer._signal_connector = connector
-    # Lightning's per-batch broadcast of rank zero's flag under DDP (training_epoch_loop.advance)
-    trainer.fit_loop.epoch_loop._broadcast_sigterm_tensor = connector.agree  # type: ignore[method-assign]
+    epoch_loop = trainer.fit_loop.epoch_loop
+    if callable(getattr(epoch_loop, "_broadcast_sigterm_tensor", None)):
+        connector.agreement = True
+        epoch_loop._broadcast_sigterm_tensor = connector.agree  # type: ignore[method-assign]
     setup_environment = trainer.strategy.setup_environment
 
     def setup_environment_ended_by_sigterm() -> None:  # the DDP rendezvous
@@ -93,7 +105,6 @@ def install(trainer: L.Trainer) -> L.Trainer:
             setup_environment()
 
     trainer.strategy.setup_environment = setup_environment_ended_by_sigterm  # type: ignore[method-assign]
-    sigterm._state.trainer = trainer
     return trainer
 
 

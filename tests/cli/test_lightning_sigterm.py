@@ -192,3 +192,21 @@ def test_slurm_auto_requeue_still_checkpoints_requeues_and_resumes(operator_file
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"Restoring states from the checkpoint path at {root / 'hpc_ckpt_1.ckpt'}" in again.stderr
     assert torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 11
+
+
+def test_a_lightning_without_the_per_batch_sigterm_broadcast_keeps_each_process_s_own_flag(monkeypatch):
+    """install() replaces Lightning's per-batch broadcast only where it exists; where it does not (other Lightning
+    versions), the loops read the process's own flag, as with Lightning's connector, never an agreement that
+    cannot run."""
+    import lightning as L
+    from lightning.pytorch.loops.training_epoch_loop import _TrainingEpochLoop
+
+    from neurops.cli import signal_connector
+
+    trainer = signal_connector.install(L.Trainer(logger=False, enable_progress_bar=False))
+    assert trainer._signal_connector.agreement
+    monkeypatch.delattr(_TrainingEpochLoop, "_broadcast_sigterm_tensor")
+    trainer = signal_connector.install(L.Trainer(logger=False, enable_progress_bar=False))
+    connector = trainer._signal_connector
+    assert isinstance(connector, signal_connector.SignalConnector) and not connector.agreement
+    assert "_broadcast_sigterm_tensor" not in vars(trainer.fit_loop.epoch_loop)

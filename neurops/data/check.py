@@ -89,13 +89,13 @@ def value_problems(f: h5py.File, fields: Iterable[str] | None = None) -> list[st
     """NaN/Inf values of an open file, with the samples that hold them (``"test/outputs/u: 2 NaN/Inf values in
     samples [3, 5]"``).
 
+    Every value of those fields is read once, a block of at most 64 MiB at a time, so a split larger than memory
+    is scanned in bounded memory (``neurops data check``, and the data modules before a fit).
+
     Parameters
     ----------
     f : the file.
     fields : the fields to scan, as dataset paths (``"test/outputs/u"``); default: every field of every split.
-
-    Every value of those fields is read once, a block of at most 64 MiB at a time, so a split larger than memory
-    is scanned in bounded memory (``neurops data check``, and the data modules before a fit).
     """
     if fields is None:
         fields = [ds.name.lstrip("/") for g in f.values() if isinstance(g, h5py.Group)

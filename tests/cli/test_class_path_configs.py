@@ -72,7 +72,8 @@ def test_dcdm_config_trains_through_the_cli_and_its_checkpoint_solves(tmp_path, 
     assert main(["fit", "--config", "cfg.yaml"]) == 0
     kind, task = load(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert kind == "dcdm" and task.hparams.model_kwargs["dim"] == 2  # the grid dimension came from the data
-    op = DiffusionOperator.from_coefficient(torch.as_tensor(read_split("coef.h5", "train")["inputs"]["a"][:1]))
+    coefficient = torch.as_tensor(read_split("coef.h5", "train")["inputs"]["a"][:1], dtype=torch.float64)
+    op = DiffusionOperator.from_coefficient(coefficient)  # float64, as b: the solvers refuse mixed dtypes
     b = torch.ones(1, *op.shape, dtype=torch.float64)
     exact = pcg(op, b, rtol=1e-12).x
     x = dcdm_solve(op, b, task.net, rtol=1e-6, maxiter=10, check=False).x

@@ -27,6 +27,8 @@ from neurops.cli.builder import Command, Group, run
 from neurops.errors import ConfigError, NeuropsError, NeuropsWarning
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
+#: other commands that run a trainer: SIGTERM ends them as it ends those above (status 143, one line)
+TRAINING_COMMANDS = ("quickstart",)
 
 #: commands built by neurops.cli.builder: name -> (module defining ``COMMAND``, one-line help)
 COMMANDS = {
@@ -98,10 +100,12 @@ def _run(argv: list[str]) -> int:
     try:
         if argv[:2] == ["dsr", "fit"]:  # a short alias of `neurops fit`
             argv = argv[1:]
-        if argv and argv[0] in LIGHTNING_COMMANDS:
+        if argv and argv[0] in (*LIGHTNING_COMMANDS, *TRAINING_COMMANDS):
             from neurops.cli import sigterm
 
             with sigterm.reported(argv):  # SIGTERM: exit status 143 and one line, from the start on
+                if argv[0] in TRAINING_COMMANDS:
+                    return run(command(argv[0]), argv[1:], prog=f"neurops {argv[0]}")
                 from neurops.cli.lightning import run_lightning
 
                 return run_lightning(argv)

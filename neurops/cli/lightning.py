@@ -36,6 +36,7 @@ from neurops.cli.builder import accept_negative_numbers
 from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.cli.lightning_config import (
     argument_error,
+    check_resume_epochs,
     check_run_values,
     neurops_error,
     resolve_config_args,
@@ -137,6 +138,7 @@ class NeuropsCLI(LightningCLI):
             cls = import_class(optimizer.class_path, Path("config")) if optimizer else getattr(default, "func", default)
             if isinstance(cls, type):
                 check_optimizer_classes(ckpt.contents, [cls], cfg.ckpt_path)
+            check_resume_epochs(ckpt.contents, cfg.trainer.get("max_epochs"), cfg.ckpt_path)
         accepted = set(init_parameters(task_class)) - set(Task.NOT_SAVED)
         # the checkpoint's settings of the task (its network above all) replace the config's; the optimizer and
         # schedule (not saved in checkpoints) stay the config's. Say which settings of the config lose.

@@ -22,7 +22,7 @@ from jsonargparse import ArgumentError
 from neurops.cli import LIGHTNING_COMMANDS
 from neurops.cli.argument_errors import command_line_error, import_class, one_line, yaml_problem
 from neurops.configs import resolve_config
-from neurops.errors import ConfigError, NeuropsError
+from neurops.errors import CheckpointError, ConfigError, NeuropsError
 from neurops.models.registry import get_class
 from neurops.utils.seeding import check_seed
 from neurops.utils.signature import init_parameters
@@ -120,6 +120,27 @@ def _check_run_length(trainer: Any) -> None:
         if trainer.get(key) == 0 and _is_int(trainer.get(key)):
             raise ConfigError(f"a run of {key} 0 trains nothing; give --trainer.{key} N with N >= 1, or evaluate "
                               "a checkpoint with `neurops test --config ... --ckpt_path CKPT`.")
+
+
+def check_resume_epochs(checkpoint: dict[str, Any], max_epochs: object, ckpt_path: object) -> None:
+    """One :class:`~neurops.errors.CheckpointError` if ``neurops fit --ckpt_path`` would resume ``checkpoint`` (a
+    checkpoint's contents) with a ``max_epochs`` below the epoch it was saved in; checked before the Trainer starts.
+
+    It refuses exactly what Lightning's checkpoint connector refuses (``current_epoch > max_epochs`` once the fit
+    loop's progress is restored; a ``max_epochs`` of ``None`` or -1 is not checked here), which it would report as a
+    ``MisconfigurationException`` traceback.
+    """
+    try:
+        progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]
+        epoch, finished = int(progress["completed"]), int(progress["processed"])
+    except (KeyError, TypeError, ValueError):
+        return  # no loop state: Lightning restores no epoch, so it refuses no max_epochs
+    if not _is_int(max_epochs) or max_epochs == -1 or epoch <= max_epochs:  # type: ignore[operator]
+        return
+    raise CheckpointError(f"{ckpt_path} was saved in epoch {epoch} (counting from 0), but --trainer.max_epochs is "
+                          f"{max_epochs}, which ends the run before it; to train on, give --trainer.max_epochs N with "
+                          f"N > {finished} (the epochs it has finished), or evaluate it with "
+                          f"`neurops test --config ... --ckpt_path {ckpt_path}`.")
 
 
 def resolve_config_args(argv: Sequence[str]) -> tuple[list[str], list[Path]]:

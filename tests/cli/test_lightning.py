@@ -110,6 +110,32 @@ def test_the_run_folder_holds_logs_and_checkpoints_and_last_resumes_it(operator_
     assert torch.load(last, weights_only=True)["global_step"] == 5 * 3
 
 
+def test_resuming_with_max_epochs_below_the_checkpoints_epoch_is_one_line_before_the_trainer(operator_file, tmp_path,
+                                                                                            capsys):
+    root = tmp_path / "run"
+    cfg = _write(operator_config(operator_file, root, epochs=3), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg, "--test_after_fit", "false"]) == 0
+    last = root / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, weights_only=True)
+    assert saved["epoch"] == 2 and saved["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 3
+    before, versions = last.read_bytes(), sorted((root / "logs").iterdir())
+    capsys.readouterr()
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "1", "--ckpt_path", "last"]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"neurops: error: {last} was saved in epoch 2 (counting from 0), but --trainer.max_epochs is 1, which ends "
+        "the run before it; to train on, give --trainer.max_epochs N with N > 3 (the epochs it has finished), or "
+        f"evaluate it with `neurops test --config ... --ckpt_path {last}`."]
+    assert "Restoring states" not in out + err and sorted((root / "logs").iterdir()) == versions
+    assert last.read_bytes() == before
+    # what Lightning takes is still taken: max_epochs 2 (the checkpoint's epoch) ends at once, 4 trains one more
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "2", "--ckpt_path", "last",
+                 "--test_after_fit", "false"]) == 0
+    assert main(["fit", "--config", cfg, "--trainer.max_epochs", "4", "--ckpt_path", "last",
+                 "--test_after_fit", "false"]) == 0
+    assert torch.load(last, weights_only=True)["global_step"] == 4 * 3
+
+
 def test_validate_and_test_of_a_checkpoint_log_into_its_run_folder(operator_file, tmp_path, capsys):
     """`neurops test|validate --config C --ckpt_path OTHER/checkpoints/last.ckpt` wrote its logs into C's folder
     (runs/<config name> by default), starting a run folder for a run that never existed; now into OTHER, in a new

@@ -210,3 +210,34 @@ def test_a_lightning_without_the_per_batch_sigterm_broadcast_keeps_each_process_
     connector = trainer._signal_connector
     assert isinstance(connector, signal_connector.SignalConnector) and not connector.agreement
     assert "_broadcast_sigterm_tensor" not in vars(trainer.fit_loop.epoch_loop)
+
+
+def test_a_sigterm_stops_the_quickstart_with_status_143_and_one_line(callbacks, tmp_path, monkeypatch, capsys):
+    """`neurops quickstart` trains with `neurops fit`'s Lightning run, but outside `neurops fit`'s SIGTERM handling: a
+    SIGTERM while it trained ended it with status 0 (Lightning's SIGTERMException), and one before with no line."""
+    import neurops.cli.lightning
+    import neurops.cli.quickstart
+
+    args = ["quickstart", "--out", str(tmp_path / "qs"), "--n-train", "12", "--n-test", "4", "--resolution", "25",
+            "--test-resolution", "33", "--epochs", "3", "--batch-size", "4", "--workers", "1"]
+    line = ("neurops: error: neurops quickstart was stopped by SIGTERM before it finished (exit status 143); run it "
+            f"again: {shlex.join(['neurops', *args])}")
+    make_data = neurops.cli.quickstart._dataset
+
+    def term_while_generating(*a, **kw):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return make_data(*a, **kw)
+
+    monkeypatch.setattr(neurops.cli.quickstart, "_dataset", term_while_generating)
+    assert main(args) == 143
+    assert capsys.readouterr().err.splitlines() == [line]
+    monkeypatch.setattr(neurops.cli.quickstart, "_dataset", make_data)
+    run_cli, fired = neurops.cli.lightning.run_cli, callbacks / "fired"
+    term_in_epoch_2 = f"--trainer.callbacks+={{'class_path': 'sigterm_callbacks.TermOnce', 'init_args': " \
+                      f"{{'marker': '{fired}'}}}}"
+    monkeypatch.setattr(neurops.cli.lightning, "run_cli", lambda argv, **kw: run_cli([*argv, term_in_epoch_2], **kw))
+    assert main(args) == 143
+    assert fired.exists() and capsys.readouterr().err.splitlines()[-1] == line
+    last = torch.load(tmp_path / "qs" / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 0 and not (tmp_path / "qs" / "summary.json").exists()  # stopped in epoch 2, untested
+    assert signal.getsignal(signal.SIGTERM) is _guard

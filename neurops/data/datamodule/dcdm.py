@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from typing_extensions import override
 
 from neurops.data.reader import read_split
-from neurops.errors import DataError
+from neurops.errors import ConfigError, DataError
 from neurops.solvers.learned.dcdm import ritz_right_hand_sides, ritz_vectors
 from neurops.solvers.linear.diffusion import DiffusionOperator
 from neurops.utils.seeding import check_seed
@@ -52,6 +52,23 @@ class _RitzPools(Dataset):
         return {"b": self.pools[k][i], "matrix": k}
 
 
+def _check_streams(seed: int, n_matrices: int, run_seed: bool) -> int:
+    """``seed`` if the streams derived from it (``seed + 7 k`` and ``seed + 7 k + 1`` for matrix ``k``,
+    ``seed + 2`` for the draws) stay below 2**32; else one :class:`ConfigError` naming the largest usable seed.
+
+    Torch's CPU generator reads only a seed's lowest 32 bits, so a derived seed of 2**32 or more would repeat
+    the stream of seed 0, 1, ... (another matrix's Lanczos vectors, or another run's).
+    """
+    offset = max(7 * (n_matrices - 1) + 1, 2)
+    if seed + offset < 2**32:
+        return seed
+    which = "the run's seed (PL_GLOBAL_SEED, from --seed_everything)" if run_seed else "seed"
+    raise ConfigError(f"{which} {seed} is too large for {n_matrices} matri{'ces' if n_matrices > 1 else 'x'}: the "
+                      f"Ritz vectors, pools and draws are seeded with seed + 0 .. seed + {offset}, which must stay "
+                      f"below 2**32 (torch reads only a seed's lowest 32 bits, so they would repeat the streams of "
+                      f"seed 0, 1, ...); give a seed between 0 and {2**32 - 1 - offset}, e.g. --data.seed 0.")
+
+
 class DCDMDataModule(L.LightningDataModule):
     """Right-hand sides for training a DCDM network without labels (:class:`~neurops.tasks.dcdm.DCDMTask`).
 
@@ -81,8 +98,9 @@ class DCDMDataModule(L.LightningDataModule):
     steps_per_epoch
         optimizer steps per epoch.
     seed
-        seeds the Lanczos start vectors, the pools and the draws, in ``[0, 2**32)`` (default: the run's seed,
-        ``PL_GLOBAL_SEED``, which ``seed_everything`` sets; else 0).
+        seeds the Lanczos start vectors, the pools and the draws, in ``[0, 2**32 - 1 - max(7 (M - 1) + 1, 2)]``
+        for ``M`` matrices, so that the derived seeds (``seed + 7 k``, ``seed + 7 k + 1``, ``seed + 2``) stay below
+        2**32 (default: the run's seed, ``PL_GLOBAL_SEED``, which ``seed_everything`` sets; else 0).
 
     References
     ----------
@@ -97,7 +115,8 @@ class DCDMDataModule(L.LightningDataModule):
         if min(n_matrices, num_ritz, num_rhs, batch_size, steps_per_epoch) < 1:
             raise DataError(f"n_matrices, num_ritz, num_rhs, batch_size and steps_per_epoch must be >= 1; got "
                             f"{n_matrices}, {num_ritz}, {num_rhs}, {batch_size}, {steps_per_epoch}.")
-        self.seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else check_seed(
+        run_seed = seed is None
+        seed = int(os.environ.get("PL_GLOBAL_SEED", 0)) if seed is None else check_seed(
             seed, "seed", "--data.seed", bits=32, note=" (it seeds the Ritz vectors and draws; null: the run's seed)")
         if isinstance(coefficients, torch.Tensor):
             a = coefficients
@@ -110,6 +129,7 @@ class DCDMDataModule(L.LightningDataModule):
         if a.ndim < 2 or not torch.isfinite(a).all() or bool((a <= 0).any()):
             raise DataError(f"the coefficients must be positive finite fields [M, *nodes]; got shape {tuple(a.shape)}.")
         self.operator = DiffusionOperator.from_coefficient(a.to(torch.float64))
+        self.seed = _check_streams(seed, self.operator.batch_size, run_seed)
         self.num_ritz, self.num_rhs, self.batch_size = num_ritz, num_rhs, batch_size
         self.steps_per_epoch = steps_per_epoch
         self.pools: list[torch.Tensor] = []

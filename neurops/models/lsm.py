@@ -26,7 +26,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import torch
@@ -85,6 +85,34 @@ def _double_conv(ndim: int, in_ch: int, mid_ch: int, out_ch: int, norm: str) -> 
     )
 
 
+def _spatial_axes(patch_size: int | Sequence[int], ndim: int | None, reference_resolution: Any,
+                  boundary: BoundaryLike) -> int | None:
+    """The spatial dimension an int ``patch_size`` stands for: ``ndim`` if given, else the length of the reference
+    grid, else of a per-axis ``boundary``, else 2 (as MgNO and the U-Net infer theirs); ``None`` for a per-axis
+    ``patch_size`` (its length sets it). One ``ModelError`` for a given ``ndim`` or per-axis ``patch_size`` that
+    contradicts the reference grid, or a grid of other than 1 to 3 axes."""
+    # text is not a list of point counts (reference_grid refuses it with the fix)
+    grid = reference_resolution if isinstance(reference_resolution, Sequence) and not isinstance(
+        reference_resolution, str) else None
+    per_axis_patch = isinstance(patch_size, Sequence) and not isinstance(patch_size, str)
+    given = ndim if isinstance(patch_size, int) else len(patch_size) if per_axis_patch else None
+    if grid is not None and given is not None and len(grid) != given:
+        name = f"ndim={ndim}" if isinstance(patch_size, int) else f"patch_size={patch_size!r}"
+        raise ModelError(f"LSM: {name} ({given} spatial axes) contradicts reference_resolution="
+                         f"{reference_resolution!r} ({len(grid)} axes); give one point count per axis of the data, "
+                         f"or drop {name.split('=')[0]}.")
+    if not isinstance(patch_size, int) or ndim is not None:
+        return ndim
+    if grid is not None:
+        if not 1 <= len(grid) <= 3:
+            raise ModelError(f"LSM supports 1, 2 or 3 spatial axes, got {len(grid)} (from "
+                             f"reference_resolution={reference_resolution!r}).")
+        return len(grid)
+    if not isinstance(boundary, (str, Mapping)) and isinstance(boundary, Sequence):
+        return len(boundary)
+    return 2
+
+
 def _checked_patch(patch_size: int | Sequence[int], ndim: int | None, num_scales: int, norm: str) -> tuple[int, ...]:
     """The patch size per axis; one ``ModelError`` for settings LSM cannot take."""
     patch = (patch_size,) * (2 if ndim is None else ndim) if isinstance(patch_size, int) else patch_size
@@ -122,7 +150,8 @@ class LSM(Presets, nn.Module):
     patch_size : points per patch along each axis, same at every scale; its length
         sets the spatial dimension (1, 2 or 3). An int means the same size on
         ``ndim`` axes.
-    ndim : spatial dimension when ``patch_size`` is an int (default 2).
+    ndim : spatial dimension when ``patch_size`` is an int; by default the length of
+        ``reference_resolution``, else of a per-axis ``boundary``, else 2 (as MgNO and the U-Net).
     num_tokens : latent tokens per patch (the paper: 4).
     num_basis : sin/cos basis functions per token channel (the paper: 12).
     num_heads : attention heads in the latent spectral blocks (the paper: 8).
@@ -184,6 +213,7 @@ class LSM(Presets, nn.Module):
         boundary: BoundaryLike = "dirichlet",
     ) -> None:
         super().__init__()
+        ndim = _spatial_axes(patch_size, ndim, reference_resolution, boundary)
         patch = _checked_patch(patch_size, ndim, num_scales, norm)
         check_sizes("LSM", in_channels=in_channels, out_channels=out_channels, width=width, num_tokens=num_tokens,
                     num_basis=num_basis, num_heads=num_heads, head_width=head_width)

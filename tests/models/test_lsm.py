@@ -155,8 +155,10 @@ def test_reference_resolution_runs_the_backbone_on_the_training_grid():
     x8 = x16[..., ::2, ::2][..., :8, :8]  # 8 nodes: coarser, the whole model runs on the 16-node grid
     torch.testing.assert_close(ref(x8), resample(grid(resample(x8, (16, 16))), (8, 8)))
     assert grid.resolution_behaviour == "fixed_grid" and ref.resolution_behaviour == "function_space"
-    with pytest.raises(ModelError, match="one point count >= 2 per"):
+    with pytest.raises(ModelError, match=r"patch_size=\(4, 4\) \(2 spatial axes\) contradicts reference_resolution"):
         _small(1, 1, reference_resolution=[16])
+    with pytest.raises(ModelError, match="one point count >= 2 per"):
+        _small(1, 1, reference_resolution=[16, 1])
 
 
 def _paper_scales(**kw) -> LSM:
@@ -195,3 +197,62 @@ def test_padding_rule_keeps_the_results_of_grids_above_16_points():
         assert y.double().mean().item() == pytest.approx(mean, abs=1e-6)
         assert y.double().std().item() == pytest.approx(std, rel=1e-3)
         torch.testing.assert_close(y[1, 0, -1, -4:], torch.tensor(last_row), rtol=0, atol=1e-5)
+
+
+def test_int_patch_size_takes_its_axes_from_the_reference_grid_or_the_boundary():
+    """An LSM on 1-D data (the tasks fill reference_resolution with the training grid) assumed 2 axes and failed
+    with "reference_resolution=[16] needs one point count >= 2 per spatial axis (2)"; now, as MgNO and the U-Net,
+    it takes its axes from the reference grid, else a per-axis boundary, else 2."""
+    torch.manual_seed(0)
+    model = build("lsm", in_channels=1, out_channels=1, width=8, reference_resolution=[33]).eval()
+    assert model.ndim == 1 and model.patch_size == (4,) and model.reference_resolution == (33,)
+    for n in (33, 65, 16):
+        assert model(torch.randn(2, 1, n)).shape == (2, 1, n)
+    assert build("lsm", width=8, num_scales=2, reference_resolution=[16], boundary=["periodic"]).ndim == 1
+    assert build("lsm", width=8, num_scales=2, boundary=["periodic"] * 3).ndim == 3
+    assert build("lsm", width=8, num_scales=2, boundary="periodic").ndim == 2
+    assert build("lsm", width=8, num_scales=2, reference_resolution=[9, 9, 9], ndim=3).ndim == 3
+
+
+def test_the_default_two_axes_and_the_presets_are_unchanged():
+    """Without ndim, reference grid or per-axis boundary an int patch_size still means 2 axes, with the weights and
+    outputs of ndim=2; the presets (per-axis patch sizes) build as before, with or without a reference grid."""
+    torch.manual_seed(0)
+    default = LSM(1, 1, width=8, num_scales=3, num_heads=2).eval()
+    torch.manual_seed(0)
+    explicit = LSM(1, 1, width=8, num_scales=3, num_heads=2, ndim=2).eval()
+    x = torch.randn(2, 1, 20, 20)
+    assert default.ndim == 2 and torch.equal(default(x), explicit(x))
+    for name, expected in (("darcy", 19_187_457), ("navier_stokes", 19_188_033)):
+        for grid in (None, [85, 85]):
+            model = LSM.from_preset(name, reference_resolution=grid)
+            assert model.ndim == 2 and _n_params(model) == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(ndim=2, reference_resolution=[33]), r"^LSM: ndim=2 \(2 spatial axes\) contradicts "
+                                                  r"reference_resolution=\[33\] \(1 axes\)"),
+        (dict(ndim=1, reference_resolution=[33, 33]), r"ndim=1 .* reference_resolution=\[33, 33\]"),
+        (dict(patch_size=(4, 4), reference_resolution=[33]), r"patch_size=\(4, 4\) .* reference_resolution=\[33\]"),
+        (dict(reference_resolution=[9, 9, 9, 9]), r"1, 2 or 3 spatial axes, got 4 \(from reference_resolution"),
+    ],
+)
+def test_axes_that_contradict_the_reference_grid_are_refused(kwargs, match):
+    with pytest.raises(ModelError, match=match):
+        build("lsm", width=8, num_scales=2, **kwargs)
+
+
+def test_the_task_builds_an_lsm_for_1d_data():
+    """OperatorTask fills reference_resolution (the training grid) and boundary (one mode per axis) from the data."""
+    from neurops.tasks.operator import OperatorTask
+
+    class Meta:
+        def boundary_modes(self):
+            return ("periodic",)
+
+    task = OperatorTask(model="lsm", model_kwargs={"width": 8, "num_scales": 5})
+    task._build(1, 1, Meta(), (16,))
+    assert task.net.ndim == 1 and task.net.reference_resolution == (16,) and task.net.boundary == ("periodic",)
+    assert task.net(torch.randn(2, 1, 16)).shape == (2, 1, 16)

@@ -64,7 +64,8 @@ def reference_grid(model: str, value: Any, ndim: int) -> tuple[int, ...] | None:
     if isinstance(value, str):
         raise ModelError(f"{model}: reference_resolution={value!r} is text, not point counts; give one number per "
                          f"axis (e.g. {[64] * ndim}), or null in a config file or in the whole --model.model_kwargs "
-                         "(e.g. --model.model_kwargs '{\"preset\": \"darcy\", \"reference_resolution\": null}').")
+                         "with the model's other kwargs kept (e.g. --model.model_kwargs "
+                         "'{..., \"reference_resolution\": null}').")
     entries = [_whole(v) for v in value] if isinstance(value, Sequence) else []
     if len(entries) != ndim or any(v is None or v < 2 for v in entries):
         raise ModelError(f"{model}: reference_resolution={value!r} needs one point count >= 2 per spatial axis "

@@ -84,8 +84,12 @@ def test_reference_resolution_is_point_counts_or_null(name: str) -> None:
     model = {"mgno": "MgNO", "lsm": "LSM"}[name]
     base = {"mgno": {"width": 4, "levels": 2}, "lsm": SMALL["lsm"][0]}[name]
     with pytest.raises(ModelError, match=rf"^{model}: reference_resolution='None' is text, not point counts; give one "
-                                         r"number per axis \(e\.g\. \[64, 64\]\), or null in a config file"):
+                                         r"number per axis \(e\.g\. \[64, 64\]\), or null in a config file") as info:
         build(name, **{**base, "reference_resolution": "None"})
+    # the example fits every model (the U-Net has no presets): the model's other kwargs stay, whatever they are
+    assert str(info.value).endswith("with the model's other kwargs kept (e.g. --model.model_kwargs "
+                                    "'{..., \"reference_resolution\": null}').")
+    assert "preset" not in str(info.value)
     # an LSM with an int patch_size takes its number of axes from the reference grid, so [33] is a 1-D LSM
     for bad in ([33], [33, 1], [33.5, 33]) if name == "mgno" else ([33, 1], [33.5, 33]):
         with pytest.raises(ModelError, match=rf"^{model}: reference_resolution=.* needs one point count >= 2 per "

@@ -40,15 +40,7 @@ import torch
 from torch import nn
 
 from neurops.errors import ConfigError
-from neurops.solvers.linear.cg import (
-    NotSPDError,
-    SolveResult,
-    check_consistent,
-    check_rhs,
-    final_result,
-    initial_state,
-    rhs_scale,
-)
+from neurops.solvers.linear.cg import NotSPDError, SolveResult, check_rhs, final_result, initial_state
 from neurops.solvers.linear.operators import LinearOperator, batch_dot
 from neurops.solvers.linear.stencil import StencilOperator
 
@@ -134,10 +126,7 @@ def dcdm_solve(
         raise ConfigError(f"rtol must be > 0, got {rtol}.")
     dtype = _net_dtype(net) or b.dtype
     expand = lambda v: v.reshape(-1, *([1] * (b.ndim - 1)))  # noqa: E731
-    s = rhs_scale(b)  # solve for b / s (exact: a power of two), so that |b| cannot overflow
-    b, x0 = b / expand(s), (None if x0 is None else x0 / expand(s))
-    x, r, rnorm, target, scale = initial_state(op, b, x0, rtol)
-    check_consistent(op, b, target, unscale=s)
+    b, s, x, r, rnorm, target, scale = initial_state(op, b, x0, rtol)  # b / s: cannot overflow
     active = rnorm > target
     iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
     history = [rnorm / scale] if record_history else []

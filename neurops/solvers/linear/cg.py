@@ -143,18 +143,27 @@ def rhs_scale(b: torch.Tensor) -> torch.Tensor:
     return torch.ldexp(torch.ones_like(peak), torch.frexp(peak).exponent)
 
 
-def initial_state(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, rtol: float,
-                  atol: float | torch.Tensor = 0.0
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Start of a batched Krylov solve: ``x`` (``x0`` or zeros), ``r = b - A x``, ``|r|``, the stopping
-    targets ``max(rtol |b|, atol)`` and the norm scale ``|b|`` (1 for a zero ``b``), each per sample."""
+def initial_state(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, rtol: float, atol: float = 0.0
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                             torch.Tensor]:
+    """Start of a batched Krylov solve, on ``b`` and ``x0`` divided by :func:`rhs_scale` ``s`` (exact: a power
+    of two per sample, so that ``|b|`` cannot overflow), and after :func:`check_consistent`.
+
+    Returns ``(b / s, s, x, r, |r|, target, scale)``: ``x`` (``x0 / s`` or zeros), ``r = b / s - A x``, its
+    norm, the stopping targets ``max(rtol |b / s|, atol / s)`` and the norm scale ``|b / s|`` (1 for a zero
+    ``b``), each per sample; :func:`final_result` (``unscale=s``) returns ``s x``.
+    """
+    s = rhs_scale(b)
+    b = b / _expand(s, b)
+    x0 = None if x0 is None else x0 / _expand(s, x0)
     bnorm = torch.linalg.vector_norm(b.reshape(b.shape[0], -1), dim=1)
-    target = torch.maximum(rtol * bnorm, torch.as_tensor(atol, dtype=bnorm.dtype, device=bnorm.device))
+    target = torch.maximum(rtol * bnorm, atol / s)
     scale = torch.where(bnorm > 0, bnorm, torch.ones_like(bnorm))
+    check_consistent(op, b, target, unscale=s)
     x = torch.zeros_like(b) if x0 is None else x0.clone()
     r = b.clone() if x0 is None else op.residual(x, b)
     rnorm = torch.linalg.vector_norm(r.reshape(r.shape[0], -1), dim=1)
-    return x, r, rnorm, target, scale
+    return b, s, x, r, rnorm, target, scale
 
 
 def final_result(op: LinearOperator, b: torch.Tensor, x: torch.Tensor, iterations: torch.Tensor,
@@ -248,11 +257,7 @@ def pcg(
     if maxiter < 0:
         raise ConfigError(f"maxiter must be >= 0, got {maxiter}.")
     precond = preconditioner if preconditioner is not None else (lambda r: r)
-    s = rhs_scale(b)  # solve for b / s (exact: a power of two), so that |b| cannot overflow
-    b = b / _expand(s, b)
-    x0 = None if x0 is None else x0 / _expand(s, x0)
-    x, r, rnorm, target, scale = initial_state(op, b, x0, rtol, atol / s)
-    check_consistent(op, b, target, unscale=s)
+    b, s, x, r, rnorm, target, scale = initial_state(op, b, x0, rtol, atol)  # b / s: cannot overflow
     active = rnorm > target
     iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
     history = [rnorm / scale] if record_history else []

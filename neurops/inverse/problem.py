@@ -30,8 +30,20 @@ PROBLEM_SETTINGS = {"forcing": "--forcing F", "coefficient": "--prior '{\"coeffi
 def data_file(obs: Observations, data: str | os.PathLike | None = None) -> Path | None:
     """The problem's data file: ``data`` if given, else the observations' source file if it can be found: its path
     relative to the observation file (``source["file_relative"]``, or a relative ``source["file"]`` of older
-    files), then ``source["file"]`` as recorded (absolute, or relative to the current directory in older files)."""
+    files), then ``source["file"]`` as recorded (absolute, or relative to the current directory in older files).
+
+    Raises
+    ------
+    DataError : ``data`` is not a labelled ``operator`` file (a trajectory file, say), which holds neither the
+        problem's generator nor pairs ``(a, u)``.
+    """
     if data is not None:
+        kind = read_meta(data).kind
+        if kind != "operator":
+            came = f" ({obs.source['file']})" if obs.source.get("file") else ""
+            raise DataError(f"--data {data} is a {kind!r} file, not the problem's Darcy data file (kind 'operator', "
+                            f"pairs a -> u); pass the data file the observations come from{came}, or leave --data "
+                            "out.")
         return Path(data)
     here = obs.path.absolute().parent if obs.path is not None else None
     candidates = [obs.source.get("file_relative"), obs.source.get("file")]

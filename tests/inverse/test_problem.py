@@ -5,8 +5,8 @@ import pytest
 
 from neurops.errors import DataError
 from neurops.inverse import read_observations
-from neurops.inverse.problem import problem_prior, true_solver
-from tests.conftest import write_observation_file
+from neurops.inverse.problem import data_file, problem_prior, true_solver, validation_pairs
+from tests.conftest import write_decay_file, write_observation_file
 
 #: the record `neurops data convert fno-mat` writes in place of a generator's configuration
 CONVERTED = {"converter": "fno-mat", "layout": "darcy", "source": "pc.mat", "matlab_version": "5"}
@@ -33,3 +33,17 @@ def test_converted_data_without_a_prior_name_the_converter(converted):
     assert str(err.value) == ("the data's generator is 'the converter fno-mat', not 'darcy': its prior is unknown; "
                               "describe the prior yourself (--prior '{\"coefficient\": \"lognormal\", \"resolution\": "
                               "33, ...}').")
+
+
+def test_a_data_file_of_another_kind_is_refused_not_ignored(tmp_path, lorenz63_file):
+    """A trajectory file as --data used to be ignored (the observations' own record was used, and a surrogate's
+    model-error term silently left out) or to end in 'needs the problem's forcing: pass --data FILE'."""
+    obs = read_observations(write_observation_file(tmp_path / "obs.h5", n=9))
+    decay = write_decay_file(tmp_path / "decay.h5")
+    for path in (decay, lorenz63_file):
+        for find in (data_file, problem_prior, true_solver, validation_pairs):
+            with pytest.raises(DataError) as err:
+                find(obs, path)
+            assert str(err.value) == (f"--data {path} is a 'trajectory' file, not the problem's Darcy data file "
+                                      "(kind 'operator', pairs a -> u); pass the data file the observations come "
+                                      "from, or leave --data out.")

@@ -17,6 +17,7 @@ from neurops.inverse import (
     InversionConfig,
     InversionWarning,
     SurrogateForward,
+    estimate_model_error,
     invert_fields,
     invert_latent,
     make_observations,
@@ -137,3 +138,37 @@ def test_dgno_latent_posterior(tmp_path):
         invert_latent(model, obs, InversionConfig(sampler="gpcn"))
     with pytest.raises(ConfigError, match=r"forcing must be a finite number other than 0 .* got 0.0"):
         invert_latent(model, obs, config, forcing=0.0)  # as DarcyForward: it used to be taken
+
+
+def test_arguments_of_the_wrong_type_are_one_clear_error(darcy, tmp_path):
+    """A dict config, an observation file's path, a prior's data path, a lone ModelError, a surrogate as the true
+    solver and a non-DGNO model used to end in AttributeErrors and TypeErrors deep inside, or (check=surrogate)
+    to run the 'true-solver' predictive check through the surrogate."""
+    path, prior, forward = darcy
+    obs = observations_from_file(path, "test", 0, n_obs=8, seed=0)
+    error = estimate_model_error(forward, *(np.stack([np.ones((9, 9))] * 2),) * 2, obs.points)
+    surrogate = SurrogateForward(forward, name="same")
+    cases = [
+        (lambda: invert_fields(prior, forward, obs, {"n_burn": 4}),
+         "config must be an InversionConfig, got dict: write InversionConfig(n_burn=..., ...)."),
+        (lambda: invert_fields(prior, forward, str(path)),
+         "observations must be Observations (read_observations(OBS_FILE)) or a list of them, got str."),
+        (lambda: invert_fields(path, forward, obs), "prior must be a GRFPrior (e.g. prior_from_file(DATA_FILE)), got "
+                                                    "PosixPath."),
+        (lambda: invert_fields(prior, "pde", obs), "forward must map a batch of coefficients to solutions "
+                                                   "(DarcyForward, SurrogateForward), got str."),
+        (lambda: invert_fields(prior, surrogate, obs, errors=error), "errors takes one entry per observation set (a "
+                                                                     "ModelError or None), got ModelError: pass "
+                                                                     "errors=[error]."),
+        (lambda: invert_fields(prior, surrogate, obs, check=surrogate),
+         "check is the true solver of the posterior-predictive check, a DarcyForward (e.g. DarcyForward(forcing=1.0)), "
+         "got SurrogateForward."),
+        (lambda: invert_latent(surrogate, obs), "invert_latent samples the latent space of a DGNO, got "
+                                                "SurrogateForward: pass load_surrogate(CKPT).dgno (None for another "
+                                                "operator, whose posterior invert_fields samples through the prior's "
+                                                "coefficients)."),
+    ]
+    for call, message in cases:
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert str(err.value) == message

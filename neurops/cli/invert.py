@@ -208,12 +208,32 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
             grf = _optional_prior(observations, data, overrides)
             return invert_latent(model.dgno, observations, config, forcing=f if f is not None else 10.0,
                                  error=error, check=check, check_resolution=grf.resolution if grf else None)
-        forward = SurrogateForward(model.forward, name=model.name)
+        grf = problem_prior(observations, data, overrides)
+        resolution = _model_resolution(ckpt, model.meta.get("train_resolution"), grf.shape,
+                                       observations.grid_shape[0], pairs is not None)
+        forward = SurrogateForward(model.forward, resolution=resolution, name=model.name)
         error = estimate_model_error(forward, *pairs, observations.points) if pairs is not None else None
-        return invert_fields(problem_prior(observations, data, overrides), forward, observations, config,
-                             errors=[error], check=check)[0]
+        return invert_fields(grf, forward, observations, config, errors=[error], check=check)[0]
 
     return _write(invert, obs, out, (path, fmt), overwrite)
+
+
+def _model_resolution(ckpt: Path, trained: Any, shape: tuple[int, ...], observed: int,
+                      model_error: bool) -> int | None:
+    """The grid the operator runs on: the one it was trained on where that is a subsample of the prior's ``shape``
+    and holds the observations' grid (None: the prior's own grid); else the prior's grid, zero-shot, with a note."""
+    trained = tuple(trained) if trained is not None else None
+    if trained is None or trained == shape:
+        return None
+    t, fine = trained[0], shape[0]
+    if len(trained) == len(shape) and len(set(trained)) == 1 and t > 1 and not (fine - 1) % (t - 1) \
+            and not (t - 1) % (observed - 1):
+        return t
+    error = ("its model-error term is estimated on that grid" if model_error
+             else "with --model-error off nothing accounts for its error there")
+    print(f"neurops: note: {ckpt} was trained on a {' x '.join(map(str, trained))} grid and runs on the prior's "
+          f"{' x '.join(map(str, shape))} grid (zero-shot); {error}.", file=sys.stderr)
+    return None
 
 
 def _refuse_dgno_options(ckpt: Path, name: str, space: str | None, settings: dict[str, Any]) -> None:

@@ -323,3 +323,27 @@ def test_bad_values_are_one_line_and_write_nothing(darcy, obs, tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.startswith(f"neurops: error: {message}") and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_operator_runs_on_the_grid_it_was_trained_on(obs, tmp_path, capsys):
+    """Data solved on a finer grid (fine_factor 2: stored at 5 x 5, prior on 9 x 9): the operator trained on the
+    5 x 5 pairs used to run on the prior's 9 x 9 grid, zero-shot and without a word."""
+    data = generate_darcy(DarcyConfig(n_train=8, n_val=4, n_test=2, resolution=5, fine_factor=2, seed=0),
+                          tmp_path / "d5.h5", workers=1, progress=False)
+    ckpt = operator_checkpoint(data, tmp_path / "fno5.ckpt", model_kwargs={"modes": [2, 2], "width": 8,
+                                                                           "n_layers": 2})
+    obs5 = tmp_path / "obs5.h5"
+    assert main(["invert", "observe", "--data", str(data), "--n-obs", "4", "--out", str(obs5)]) == 0
+    post = tmp_path / "p.h5"
+    assert main(["invert", "surrogate", "--obs", str(obs5), "--ckpt", str(ckpt), "--out", str(post), "--no-figure",
+                 *SHORT]) == 0
+    assert "note" not in capsys.readouterr().err
+    r = read_posterior(post)
+    assert r.method["forward"]["resolution"] == 5 and r.method["prior"]["resolution"] == 9
+    # observations on the 9 x 9 grid need the prior's grid: the operator runs there, with a note
+    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(ckpt), "--out", str(tmp_path / "q.h5"),
+                 "--no-figure", *SHORT]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [f"neurops: note: {ckpt} was trained on a 5 x 5 grid and runs on the prior's 9 x 9 grid "
+                     "(zero-shot); its model-error term is estimated on that grid."]
+    assert read_posterior(tmp_path / "q.h5").method["forward"]["resolution"] is None

@@ -99,6 +99,11 @@ def _config(settings: dict[str, Any]) -> InversionConfig:
                       ("n_particles", 0)):
         if name in settings and settings[name] < low:
             raise ConfigError(f"--{SETTING_OPTIONS.get(name, name)} must be >= {low}, got {settings[name]}.")
+    thin = settings.get("thin", InversionConfig.thin)
+    if settings.get("n_samples", 4 * thin) < 4 * thin:  # the config's own error names its fields, not the options
+        smaller = ", or a smaller --thin" if thin > 1 else ""
+        raise ConfigError(f"--samples must be at least 4 x --thin ({4 * thin}: 4 kept states per chain), got "
+                          f"{settings['n_samples']}; pass --samples {4 * thin} or more{smaller}.")
     return InversionConfig(**settings)
 
 

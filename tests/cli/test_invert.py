@@ -315,6 +315,13 @@ def test_dgno_options_for_another_operator_are_refused_not_ignored(obs, fno, arg
                                                                         "number, got True (bool); "),
     (["pde", "--obs", "{obs}", "--prior", '{{"resolution": "17"}}', *SHORT], "prior setting 'resolution' must be a "
                                                                              "whole number, got '17' (str); "),
+    # the config's own error named its fields: n_samples >= 4 thin
+    (["pde", "--obs", "{obs}", "--samples", "20", "--thin", "6"], "--samples must be at least 4 x --thin (24: 4 kept "
+                                                                  "states per chain), got 20; pass --samples 24 or "
+                                                                  "more, or a smaller --thin.\n"),
+    (["pde", "--obs", "{obs}", "--samples", "0", "--thin", "1"], "--samples must be at least 4 x --thin (4: 4 kept "
+                                                                 "states per chain), got 0; pass --samples 4 or "
+                                                                 "more.\n"),
 ])
 def test_bad_values_are_one_line_and_write_nothing(darcy, obs, tmp_path, capsys, args, message):
     # they used to be an OverflowError, ValueErrors and TypeErrors, or (-1000 dB, alpha true) taken silently

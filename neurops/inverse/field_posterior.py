@@ -45,7 +45,8 @@ def report_resolution(obs: Observations, prior: GRFPrior) -> int:
     r = shape[0]
     if (prior.resolution - 1) % (r - 1):
         raise DataError(f"the observations' {r}-node grid is not a subsample of the prior's {prior.resolution} "
-                        f"nodes: ({r} - 1) must divide ({prior.resolution} - 1).")
+                        f"nodes: ({r} - 1) must divide ({prior.resolution} - 1); use the prior of the data they were "
+                        f"made from (--data with that file), or one on {r} nodes (--prior '{{\"resolution\": {r}}}').")
     return r
 
 

@@ -66,8 +66,11 @@ def test_problems_need_matching_observations(darcy):
     with pytest.raises(DataError, match="same number of observations"):
         FieldPosterior(prior, forward, [obs, other])
     coarse = prior_from_file(path, resolution=9)
-    with pytest.raises(DataError, match="not a subsample"):
+    with pytest.raises(DataError) as err:
         FieldPosterior(coarse, forward, [obs])
+    assert str(err.value) == ("the observations' 17-node grid is not a subsample of the prior's 9 nodes: (17 - 1) "
+                              "must divide (9 - 1); use the prior of the data they were made from (--data with that "
+                              "file), or one on 17 nodes (--prior '{\"resolution\": 17}').")  # it named no fix
     assert np.isfinite(FieldPosterior(prior, forward, [obs]).potential(torch.zeros(1, 2, prior.dim,
                                                                                    dtype=torch.float64))).all()
 

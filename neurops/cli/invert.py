@@ -250,8 +250,9 @@ def _refuse_dgno_options(ckpt: Path, name: str, space: str | None, settings: dic
         n for n in DGNO_SETTINGS if n in settings and settings[n] != getattr(defaults, n)]
     if given:
         flags = ", ".join("--" + SETTING_OPTIONS.get(n, n).replace("_", "-") for n in given)
-        raise ConfigError(f"{flags} only apply to a DGNO checkpoint, and {ckpt} holds a {name}, which is sampled "
-                          "through the prior's coefficients: drop them.")
+        apply, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
+        raise ConfigError(f"{flags} only {apply} to a DGNO checkpoint, and {ckpt} holds a {name}, which is sampled "
+                          f"through the prior's coefficients: drop {them}.")
 
 
 def _write(invert: Any, obs: Path, out: Path, figure: tuple[Path | None, str | None], overwrite: bool) -> int:

@@ -289,16 +289,16 @@ def test_a_dgno_of_another_forcing_is_refused_unless_the_forcing_is_stated(obs, 
            "forcing 10.0; using forcing 1.0 as given." in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, flags", [
-    (["--space", "latent"], "--space"),
-    (["--physics-weight", "3", "--particles", "20"], "--physics-weight, --particles"),
+@pytest.mark.parametrize("args, flags, them", [
+    (["--space", "latent"], "--space only applies", "it"),  # it said '--space only apply ...: drop them'
+    (["--physics-weight", "3", "--particles", "20"], "--physics-weight, --particles only apply", "them"),
 ], ids=["space", "physics"])
-def test_dgno_options_for_another_operator_are_refused_not_ignored(obs, fno, args, flags, tmp_path, capsys):
+def test_dgno_options_for_another_operator_are_refused_not_ignored(obs, fno, args, flags, them, tmp_path, capsys):
     """An FNO checkpoint used to take --space latent and the DGNO physics settings and ignore them."""
     out = tmp_path / "p.h5"
     assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--out", str(out), *args, *SHORT]) == 2
-    assert capsys.readouterr().err == (f"neurops: error: {flags} only apply to a DGNO checkpoint, and {fno} holds a "
-                                       "fno, which is sampled through the prior's coefficients: drop them.\n")
+    assert capsys.readouterr().err == (f"neurops: error: {flags} to a DGNO checkpoint, and {fno} holds a fno, which "
+                                       f"is sampled through the prior's coefficients: drop {them}.\n")
     assert list(tmp_path.iterdir()) == []
     assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--out", str(out), "--space", "prior",
                  "--no-figure", *SHORT]) == 0  # what an operator checkpoint does anyway

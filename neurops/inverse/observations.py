@@ -34,8 +34,9 @@ import numpy as np
 import torch
 
 from neurops.data.files import open_hdf5
+from neurops.data.metadata import DatasetMeta
 from neurops.data.reader import read_meta, read_split
-from neurops.data.records import OBSERVATIONS_KIND, decode_dims, open_record, record_problems
+from neurops.data.records import OBSERVATIONS_KIND, decode_dims, open_record, record_kind, record_problems
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import DataError, MissingFileError, SchemaError
 from neurops.utils.io import atomic_path
@@ -206,6 +207,21 @@ def _check_snr(snr_db: float, n_obs: int) -> None:
                         f"give at least {low:.1f} or observe more points (DGNO uses 25).")
 
 
+def data_meta(path: str | os.PathLike) -> DatasetMeta:
+    """The metadata of a data file (:func:`~neurops.data.reader.read_meta`); an observation or posterior file in its
+    place is a :class:`~neurops.errors.DataError` that says so (not a list of missing data-file attributes)."""
+    if Path(path).is_file() and h5py.is_hdf5(path):
+        record = open_record(path)
+        if record is not None:
+            with record:
+                kind = record_kind(record)
+            what = "an observation" if kind == OBSERVATIONS_KIND else f"a {kind}"
+            raise DataError(f"{path} is {what} file, not a data file; "
+                            "give the labelled data file (kind 'operator', made by `neurops data generate darcy`) "
+                            "that observations are made from.")
+    return read_meta(path)
+
+
 def observations_from_file(path: str | os.PathLike, split: str = "test", index: int = 0, *, n_obs: int = 100,
                            snr_db: float = 25.0, seed: int = 0, input_field: str = "a",
                            output_field: str = "u") -> Observations:
@@ -220,7 +236,7 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     snr_db : signal-to-noise ratio of the noise, in dB.
     seed : seed of the observation points and the noise.
     """
-    meta = read_meta(path)
+    meta = data_meta(path)
     if meta.kind != "operator":
         raise DataError(f"{path} has kind {meta.kind!r}; observations need a labelled 'operator' file.")
     data = read_split(path, split)

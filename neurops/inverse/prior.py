@@ -247,6 +247,6 @@ def darcy_config(generator: Mapping[str, Any]) -> Any:
 
 def prior_from_file(path: str | os.PathLike, **overrides: Any) -> GRFPrior:
     """The prior of the Darcy generator that wrote a neurops data file (its ``generator`` attribute)."""
-    from neurops.data.reader import read_meta
+    from neurops.inverse.observations import data_meta
 
-    return GRFPrior.from_generator(dict(read_meta(path).generator), **overrides)
+    return GRFPrior.from_generator(dict(data_meta(path).generator), **overrides)

@@ -18,7 +18,7 @@ import numpy as np
 from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.errors import ConfigError, DataError, MissingFileError
 from neurops.inverse.forward import DarcyForward
-from neurops.inverse.observations import Observations
+from neurops.inverse.observations import Observations, data_meta
 from neurops.inverse.prior import GRFPrior
 
 __all__ = ["check_problem", "data_file", "problem_generator", "problem_prior", "true_solver", "validation_pairs"]
@@ -38,7 +38,7 @@ def data_file(obs: Observations, data: str | os.PathLike | None = None) -> Path 
         problem's generator nor pairs ``(a, u)``.
     """
     if data is not None:
-        kind = read_meta(data).kind
+        kind = data_meta(data).kind
         if kind != "operator":
             came = f" ({obs.source['file']})" if obs.source.get("file") else ""
             raise DataError(f"--data {data} is a {kind!r} file, not the problem's Darcy data file (kind 'operator', "

@@ -201,3 +201,22 @@ def test_tensors_and_wrong_python_inputs_are_taken_or_refused_clearly():
         with pytest.raises(DataError) as err:
             make()
         assert str(err.value) == message
+
+
+def test_an_observation_or_posterior_file_in_place_of_the_data_file_says_so(tmp_path):
+    """They used to be 'obs.h5 is not a valid neurops file: missing root attribute 'boundary'; ...'."""
+    from neurops.inverse import prior_from_file
+    from neurops.inverse.problem import data_file
+
+    path = write_observation_file(tmp_path / "obs.h5", n=9)
+    obs = read_observations(path)
+    posterior = tmp_path / "post.h5"
+    with h5py.File(posterior, "w") as f:
+        f.attrs["kind"] = "posterior"
+    for given, what in ((path, "an observation"), (posterior, "a posterior")):
+        for read in (lambda p: observations_from_file(p), prior_from_file, lambda p: data_file(obs, p)):
+            with pytest.raises(DataError) as err:
+                read(given)
+            assert str(err.value) == (f"{given} is {what} file, not a data file; give the labelled data file (kind "
+                                      "'operator', made by `neurops data generate darcy`) that observations are "
+                                      "made from.")

@@ -171,6 +171,10 @@ class FieldPosterior:
         for part in xi.split(batch_size):
             a = self.prior.coefficient_field(part)
             u = self.forward(a)
+            if u.shape[-1] < self.resolution:
+                raise DataError(f"the forward map returns u on a {u.shape[-1]}-node grid, coarser than the "
+                                f"observations' {self.resolution}-node grid it is reported on; evaluate it on that "
+                                f"grid or a finer one (SurrogateForward(..., resolution=None): the prior's grid).")
             a_out.append(subsample(a, self.resolution))
             u_out.append(subsample(u, self.resolution) if u.shape[-1] != self.resolution else u)
         return {"a": torch.cat(a_out), "u": torch.cat(u_out)}

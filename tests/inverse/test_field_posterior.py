@@ -11,6 +11,7 @@ from neurops.inverse import (
     DarcyForward,
     FieldPosterior,
     InversionConfig,
+    SurrogateForward,
     invert_fields,
     laplace_reference,
     observations_from_file,
@@ -146,3 +147,14 @@ def test_gauss_newton_step_that_overflows_says_what_to_check(darcy):
                                           r"Gauss-Newton step is not finite \(predictions too far from the "
                                           r"observations for their noise\): the observations are likely beyond"):
         laplace_reference(post, torch.zeros(1, prior.dim, dtype=torch.float64))
+
+
+def test_a_forward_map_coarser_than_the_observations_grid_is_one_clear_error(darcy):
+    """It used to read 'a grid of 17 nodes per axis is not a subsample of the prior's 9 nodes' (the prior is on 17)."""
+    _, prior, _, obs = darcy
+    post = FieldPosterior(prior, SurrogateForward(lambda x: x, resolution=9), [obs])
+    with pytest.raises(DataError) as err:
+        post.fields(torch.zeros(2, prior.dim, dtype=torch.float64))
+    assert str(err.value) == ("the forward map returns u on a 9-node grid, coarser than the observations' 17-node grid "
+                              "it is reported on; evaluate it on that grid or a finer one (SurrogateForward(..., "
+                              "resolution=None): the prior's grid).")

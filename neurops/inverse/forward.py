@@ -49,14 +49,17 @@ def observe(u: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
     Parameters
     ----------
-    u : [B, *R] fields on the node grid ``linspace(0, 1, R)`` per axis.
-    points : [M, d] (shared) or [B, M, d] coordinates.
+    u : [B, *R] fields on the node grid ``linspace(0, 1, R)`` per axis (a tensor or an array).
+    points : [M, d] (shared) or [B, M, d] coordinates (a tensor or an array, on any device: moved to ``u``'s).
 
     Returns
     -------
-    values : [B, M]
+    values : [B, M], on ``u``'s device
     """
-    return sample_field(u[:, None], points.to(u.dtype))[..., 0]
+    u = torch.as_tensor(u)
+    if not u.is_floating_point():
+        u = u.to(torch.float64)
+    return sample_field(u[:, None], torch.as_tensor(points).to(device=u.device, dtype=u.dtype))[..., 0]
 
 
 class DarcyForward:

@@ -153,8 +153,12 @@ def pde(obs: Path, out: Path, data: Path | None = None, prior: str | None = None
         from neurops.inverse.problem import problem_prior, true_solver
 
         solver = true_solver(observations, data, forcing)
-        if solver is None:
-            raise ConfigError("invert pde needs the problem's forcing: pass --data FILE or --forcing F.")
+        if solver is None:  # and the prior too, where it is unknown: both in one line, not one after the other
+            prior_known = _optional_prior(observations, data, overrides) is not None
+            raise ConfigError("invert pde needs the problem's forcing" + ("" if prior_known else " and prior of a")
+                              + ": pass --data FILE (the Darcy data file the observations come from) or --forcing F"
+                              + ("" if prior_known else " and --prior '{\"coefficient\": \"lognormal\", "
+                                 "\"resolution\": 33, \"alpha\": 2, \"tau\": 3}'") + ".")
         return invert_fields(problem_prior(observations, data, overrides), solver, observations, config)[0]
 
     return _write(invert, obs, out, (path, fmt), overwrite)

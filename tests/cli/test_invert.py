@@ -91,6 +91,21 @@ def test_a_hand_made_file_is_inverted(darcy, tmp_path):
                  str(tmp_path / "p.h5"), "--no-figure", *SHORT]) == 0
 
 
+def test_a_hand_made_file_without_its_problem_names_everything_missing_at_once(tmp_path, capsys):
+    """Without --data, --forcing and --prior it used to ask for the forcing, and once that was given, for the prior."""
+    hand = write_observation_file(tmp_path / "hand.h5", n=9, values=np.array([0.01, 0.02]))
+    run = ["invert", "pde", "--obs", str(hand), "--out", str(tmp_path / "p.h5"), "--no-figure", *SHORT]
+    assert main(run) == 2
+    assert capsys.readouterr().err == (
+        "neurops: error: invert pde needs the problem's forcing and prior of a: pass --data FILE (the Darcy data file "
+        "the observations come from) or --forcing F and --prior '{\"coefficient\": \"lognormal\", \"resolution\": "
+        "33, \"alpha\": 2, \"tau\": 3}'.\n")
+    assert main([*run, "--prior", '{"resolution": 9}']) == 2
+    assert capsys.readouterr().err == ("neurops: error: invert pde needs the problem's forcing: pass --data FILE (the "
+                                       "Darcy data file the observations come from) or --forcing F.\n")
+    assert main([*run, "--prior", '{"resolution": 9}', "--forcing", "1"]) == 0
+
+
 def test_posterior_file_is_understood_by_data_info(obs, tmp_path, capsys):
     post = tmp_path / "post.h5"
     assert main(["invert", "pde", "--obs", str(obs), "--out", str(post), "--no-figure", *SHORT]) == 0

@@ -208,6 +208,14 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
         else:
             _refuse_dgno_options(ckpt, model.name, space, settings)
         pairs = validation_pairs(observations, data) if model_error == "auto" else None
+        if model_error == "auto" and pairs is None:  # auto found nothing to estimate the term on: say so
+            from neurops.inverse.problem import data_file
+
+            path = data_file(observations, data)
+            why = (f"{path} has no val split of 2 or more pairs a -> u" if path is not None
+                   else "no data file is known (pass --data FILE)")
+            print(f"neurops: note: the posterior has no model-error term: {why}; --model-error off leaves it out "
+                  "without this note.", file=sys.stderr)
         f = forcing if forcing is not None else model.meta.get("forcing")
         check = true_solver(observations, data, f)
         if model.dgno is not None and space != "prior":

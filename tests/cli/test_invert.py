@@ -369,3 +369,19 @@ def test_an_operator_runs_on_the_grid_it_was_trained_on(obs, tmp_path, capsys):
     assert notes == [f"neurops: note: {ckpt} was trained on a 5 x 5 grid and runs on the prior's 9 x 9 grid "
                      "(zero-shot); its model-error term is estimated on that grid."]
     assert read_posterior(tmp_path / "q.h5").method["forward"]["resolution"] is None
+
+
+def test_model_error_auto_without_validation_pairs_says_the_term_is_left_out(fno, tmp_path, capsys):
+    """A data file without a val split used to leave the model-error term out without a word."""
+    data = generate_darcy(DarcyConfig(n_train=2, n_val=0, n_test=2, resolution=9, seed=0), tmp_path / "d.h5",
+                          workers=1, progress=False)
+    obs = tmp_path / "obs.h5"
+    assert main(["invert", "observe", "--data", str(data), "--n-obs", "6", "--out", str(obs)]) == 0
+    run = ["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--no-figure", *SHORT]
+    assert main([*run, "--out", str(tmp_path / "p.h5")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [f"neurops: note: the posterior has no model-error term: {data} has no val split of 2 or more "
+                     "pairs a -> u; --model-error off leaves it out without this note."]
+    assert read_posterior(tmp_path / "p.h5").method["model_error"] is None
+    assert main([*run, "--out", str(tmp_path / "q.h5"), "--model-error", "off"]) == 0
+    assert "note" not in capsys.readouterr().err

@@ -155,7 +155,9 @@ def validation_pairs(obs: Observations, data: str | os.PathLike | None = None, s
     a, u = pairs["inputs"][input_field], pairs["outputs"][output_field]
     if a.shape[1:] != obs.grid_shape:
         raise DataError(f"the validation split of {path} is on a {a.shape[1:]} grid, the observations on "
-                        f"{obs.grid_shape}; use data at the observations' resolution.")
+                        f"{obs.grid_shape}, so the surrogate's error at the observation points cannot be estimated "
+                        "from it; pass --data with a file whose val split is on the observations' grid, or "
+                        "--model-error off.")
     if a.shape[0] < 2:
         return None
     return a, u

@@ -47,3 +47,20 @@ def test_a_data_file_of_another_kind_is_refused_not_ignored(tmp_path, lorenz63_f
             assert str(err.value) == (f"--data {path} is a 'trajectory' file, not the problem's Darcy data file "
                                       "(kind 'operator', pairs a -> u); pass the data file the observations come "
                                       "from, or leave --data out.")
+
+
+def test_validation_pairs_on_another_grid_name_both_ways_out(tmp_path):
+    """Observations of a test@R split with a val split on the training grid used to be told only 'use data at the
+    observations' resolution', not that --model-error off is the other way."""
+    from neurops.data.generators.darcy import DarcyConfig, generate_darcy
+    from neurops.inverse import observations_from_file
+
+    data = generate_darcy(DarcyConfig(n_train=2, n_val=2, n_test=1, resolution=5, test_resolutions=[9], seed=0),
+                          tmp_path / "d.h5", workers=1, progress=False)
+    obs = observations_from_file(data, "test@9", 0, n_obs=4)
+    with pytest.raises(DataError) as err:
+        validation_pairs(obs)
+    assert str(err.value) == (f"the validation split of {data.absolute()} is on a (5, 5) grid, the observations on "
+                              "(9, 9), so the surrogate's error at the observation points cannot be estimated from "
+                              "it; pass --data with a file whose val split is on the observations' grid, or "
+                              "--model-error off.")

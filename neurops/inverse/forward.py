@@ -117,6 +117,10 @@ class SurrogateForward:
 
     def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], resolution: int | None = None,
                  name: str = "surrogate", batch_size: int = 256) -> None:
+        if not callable(model):
+            hint = (" (a Surrogate of load_surrogate: pass its .forward, SurrogateForward(surrogate.forward, "
+                    "name=surrogate.name))" if callable(getattr(model, "forward", None)) else "")
+            raise ConfigError(f"model must be callable, [B, 1, *R] -> [B, 1, *R], got {type(model).__name__}{hint}.")
         self.model, self.resolution, self.name, self.batch_size = model, resolution, name, int(batch_size)
         params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
         self.dtype = params[0].dtype if params else torch.float32

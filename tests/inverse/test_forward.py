@@ -88,3 +88,17 @@ def test_observe_takes_arrays_and_points_on_another_device(device):
     assert np.allclose(observe(u, points).numpy(), expected)
     values = observe(torch.as_tensor(u, device=device), torch.as_tensor(points))
     assert values.device.type == torch.device(device).type and np.allclose(values.cpu().numpy(), expected)
+
+
+def test_a_surrogate_record_in_place_of_its_model_names_forward():
+    """SurrogateForward(load_surrogate(ckpt)) used to fail at the first step: 'Surrogate' object is not callable."""
+    from neurops.inverse import Surrogate
+
+    record = Surrogate("fno", lambda x: x, None, {})
+    with pytest.raises(ConfigError) as err:
+        SurrogateForward(record)
+    assert str(err.value) == ("model must be callable, [B, 1, *R] -> [B, 1, *R], got Surrogate (a Surrogate of "
+                              "load_surrogate: pass its .forward, SurrogateForward(surrogate.forward, "
+                              "name=surrogate.name)).")
+    with pytest.raises(ConfigError, match=r"^model must be callable, \[B, 1, \*R\] -> \[B, 1, \*R\], got str\.$"):
+        SurrogateForward("fno.ckpt")

@@ -104,8 +104,15 @@ class FieldPosterior:
         return self._observe(xi.reshape(P * C, n), pts).reshape(P, C, -1)
 
     def _observe(self, xi: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+        a = self.prior.coefficient_field(xi)
+        usable = (torch.isfinite(a) & (a > 0)).flatten(1).all(1)
+        if not bool(usable.all()):  # exp(g) over- or underflowed (a far step of the MAP): no solve can take it
+            self.failed_solves += int((~usable).sum())
+            out = torch.full(pts.shape[:-1], float("nan"), dtype=self.dtype, device=xi.device)
+            keep = usable.nonzero()[:, 0]
+            return out.index_put((keep,), self._observe(xi[keep], pts[keep])) if len(keep) else out
         try:
-            return observe(self.forward(self.prior.coefficient_field(xi)), pts)
+            return observe(self.forward(a), pts)
         except SolverError:
             if xi.shape[0] == 1:
                 self.failed_solves += 1

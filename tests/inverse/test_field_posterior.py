@@ -158,3 +158,21 @@ def test_a_forward_map_coarser_than_the_observations_grid_is_one_clear_error(dar
     assert str(err.value) == ("the forward map returns u on a 9-node grid, coarser than the observations' 17-node grid "
                               "it is reported on; evaluate it on that grid or a finer one (SurrogateForward(..., "
                               "resolution=None): the prior's grid).")
+
+
+def test_a_coefficient_that_over_or_underflows_is_a_failed_solve_not_an_error(darcy):
+    """A far Gauss-Newton step (observations at 200 dB) made exp(g) overflow or underflow, and the whole inversion
+    ended in 'the diffusion coefficient must be finite and > 0 at every node (min 0); check the coefficient field'."""
+    _, prior, forward, obs = darcy
+    post = FieldPosterior(prior, forward, [obs])
+    xi = torch.zeros(1, 4, prior.dim, dtype=torch.float64)
+    xi[0, 1, 0], xi[0, 3, 0] = 1e4, -1e4  # a = inf / 0 at some nodes
+    assert not bool(torch.isfinite(prior.coefficient_field(xi[0, [1]])).all() and
+                    (prior.coefficient_field(xi[0, [3]]) > 0).all())
+    pred = post.predict(xi)
+    assert torch.isnan(pred[0, [1, 3]]).all() and post.failed_solves == 2
+    exact = FieldPosterior(prior, forward, [obs]).predict(xi[:, [0]])[0, 0]
+    assert torch.allclose(pred[0, 0], exact, rtol=1e-6) and torch.allclose(pred[0, 2], exact, rtol=1e-6)
+    phi, grad = post.potential_and_grad(xi)
+    assert torch.isinf(phi[0, [1, 3]]).all() and torch.isfinite(phi[0, [0, 2]]).all()
+    assert torch.isfinite(grad[0, [0, 2]]).all()

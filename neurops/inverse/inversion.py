@@ -261,7 +261,7 @@ def _failed_checks(diagnostics: dict[str, Any], predictive: dict[str, Any], conf
                      f"problem's data file (--data) or --forcing, and --predictive > 0")
     elif not predictive["passed"]:
         found.append(f"posterior-predictive check failed: draws of a solved by the true PDE give chi2/M "
-                     f"{predictive['chi2_per_obs']:.2f}, outside [{predictive['lower']:.2f}, {predictive['upper']:.2f}]"
+                     f"{predictive['chi2_per_obs']:.3g}, outside [{predictive['lower']:.2f}, {predictive['upper']:.2f}]"
                      f": the posterior does not explain the data through the physics")
     if failed:
         found.append(f"{failed} forward solve{'s' if failed > 1 else ''} failed (all problems together, the MAP's "

@@ -172,3 +172,15 @@ def test_arguments_of_the_wrong_type_are_one_clear_error(darcy, tmp_path):
         with pytest.raises(ConfigError) as err:
             call()
         assert str(err.value) == message
+
+
+def test_a_failed_predictive_check_prints_its_chi2_in_a_readable_form():
+    """A posterior far off the data printed 'chi2/M 1089768238892868864.00'; now 3 significant digits."""
+    from neurops.inverse.inversion import _failed_checks
+
+    diagnostics = {"rhat_max": 1.0, "ess_min": 1000.0}
+    for chi2, shown in ((1.0897682388928689e18, "1.09e+18"), (1.8391, "1.84"), (0.5123, "0.512")):
+        predictive = {"checked": True, "passed": False, "chi2_per_obs": chi2, "lower": 0.6733, "upper": 1.4017}
+        assert _failed_checks(diagnostics, predictive, InversionConfig(), 0) == [
+            f"posterior-predictive check failed: draws of a solved by the true PDE give chi2/M {shown}, outside "
+            "[0.67, 1.40]: the posterior does not explain the data through the physics"]

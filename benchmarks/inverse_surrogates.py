@@ -20,7 +20,8 @@ Lightning ``Trainer`` (the path ``neurops fit`` runs), then saved as ordinary ch
 
 Every model is trained for a fixed wall-clock budget's worth of epochs on one CPU thread
 (``--epochs``), and its test relative L2 error of ``u`` is recorded in
-``benchmarks/results/inverse_surrogates.json``. Run it in the background, e.g.::
+``benchmarks/results/inverse_surrogates.json``. A checkpoint that exists is not replaced (``inverse_posterior``
+reads it and caches posteriors from it) unless ``--overwrite`` is given. Run it in the background, e.g.::
 
     OMP_NUM_THREADS=1 nice -n 10 python -m benchmarks run inverse_surrogates --models fno --coefficients lognormal
 """
@@ -132,7 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-train", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--overwrite", action="store_true", help="retrain and replace checkpoints that exist")
     args = p.parse_args(argv)
+    kept = [str(checkpoint_path(m, c)) for c in args.coefficients.split(",") for m in args.models.split(",")
+            if checkpoint_path(m, c).exists()]
+    if kept and not args.overwrite:  # before any work: a short trial run would replace a long-trained surrogate
+        raise SystemExit(f"inverse_surrogates: {', '.join(kept)} exist (inverse_posterior reads them, and its cached "
+                         "posteriors came from them); pass --overwrite to retrain them, or move them away.")
     torch.set_num_threads(args.threads)
     results_path = args.results_dir / "inverse_surrogates.json"
     for coefficient in args.coefficients.split(","):

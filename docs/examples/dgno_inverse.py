@@ -68,15 +68,20 @@ def main() -> None:
     p.add_argument("--snr-db", type=float, default=25.0)
     p.add_argument("--epochs", type=int, default=40, help="training epochs when no --ckpt is given")
     args = p.parse_args()
+    if args.ckpt and not args.data:
+        p.error("--ckpt needs --data, the labelled file whose test split is observed (and whose generator gives "
+                "the true solver)")
+    if args.ckpt and load_surrogate(args.ckpt).dgno is None:  # before anything is written
+        p.error(f"{args.ckpt} holds no DGNO; invert it with `neurops invert surrogate --ckpt {args.ckpt}`")
     OUT.mkdir(parents=True, exist_ok=True)
     ckpt, data = (args.ckpt, args.data) if args.ckpt else train_small_dgno(args.epochs)
+    dgno = load_surrogate(ckpt)
 
     # 1. observations of a test solution: 100 interior nodes, 25 dB noise
     obs = observations_from_file(data, "test", args.index, n_obs=args.n_obs, snr_db=args.snr_db, seed=0)
     write_observations(obs, OUT / "obs.h5", overwrite=True)
     # 2. MAP + pCN-Langevin chains (from prior draws) in the latent space of the DGNO, with the
     #    posterior-predictive check through the true Darcy solver of the data
-    dgno = load_surrogate(ckpt)
     check = DarcyForward.from_generator(read_meta(data).generator)
     config = InversionConfig(n_chains=4, n_burn=300, n_samples=600, thin=3, n_particles=50)
     fine = prior_from_file(data).resolution  # the data were solved on this grid: the check solves there too

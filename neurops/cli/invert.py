@@ -99,6 +99,11 @@ def _config(settings: dict[str, Any]) -> InversionConfig:
                       ("n_particles", 0)):
         if name in settings and settings[name] < low:
             raise ConfigError(f"--{SETTING_OPTIONS.get(name, name)} must be >= {low}, got {settings[name]}.")
+    thin = settings.get("thin", InversionConfig.thin)
+    if settings.get("n_samples", 4 * thin) < 4 * thin:  # the config's own error names its fields, not the options
+        smaller = ", or a smaller --thin" if thin > 1 else ""
+        raise ConfigError(f"--samples must be at least 4 x --thin ({4 * thin}: 4 kept states per chain), got "
+                          f"{settings['n_samples']}; pass --samples {4 * thin} or more{smaller}.")
     return InversionConfig(**settings)
 
 
@@ -148,8 +153,12 @@ def pde(obs: Path, out: Path, data: Path | None = None, prior: str | None = None
         from neurops.inverse.problem import problem_prior, true_solver
 
         solver = true_solver(observations, data, forcing)
-        if solver is None:
-            raise ConfigError("invert pde needs the problem's forcing: pass --data FILE or --forcing F.")
+        if solver is None:  # and the prior too, where it is unknown: both in one line, not one after the other
+            prior_known = _optional_prior(observations, data, overrides) is not None
+            raise ConfigError("invert pde needs the problem's forcing" + ("" if prior_known else " and prior of a")
+                              + ": pass --data FILE (the Darcy data file the observations come from) or --forcing F"
+                              + ("" if prior_known else " and --prior '{\"coefficient\": \"lognormal\", "
+                                 "\"resolution\": 33, \"alpha\": 2, \"tau\": 3}'") + ".")
         return invert_fields(problem_prior(observations, data, overrides), solver, observations, config)[0]
 
     return _write(invert, obs, out, (path, fmt), overwrite)
@@ -199,6 +208,14 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
         else:
             _refuse_dgno_options(ckpt, model.name, space, settings)
         pairs = validation_pairs(observations, data) if model_error == "auto" else None
+        if model_error == "auto" and pairs is None:  # auto found nothing to estimate the term on: say so
+            from neurops.inverse.problem import data_file
+
+            path = data_file(observations, data)
+            why = (f"{path} has no val split of 2 or more pairs a -> u" if path is not None
+                   else "no data file is known (pass --data FILE)")
+            print(f"neurops: note: the posterior has no model-error term: {why}; --model-error off leaves it out "
+                  "without this note.", file=sys.stderr)
         f = forcing if forcing is not None else model.meta.get("forcing")
         check = true_solver(observations, data, f)
         if model.dgno is not None and space != "prior":
@@ -208,12 +225,32 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
             grf = _optional_prior(observations, data, overrides)
             return invert_latent(model.dgno, observations, config, forcing=f if f is not None else 10.0,
                                  error=error, check=check, check_resolution=grf.resolution if grf else None)
-        forward = SurrogateForward(model.forward, name=model.name)
+        grf = problem_prior(observations, data, overrides)
+        resolution = _model_resolution(ckpt, model.meta.get("train_resolution"), grf.shape,
+                                       observations.grid_shape[0], pairs is not None)
+        forward = SurrogateForward(model.forward, resolution=resolution, name=model.name)
         error = estimate_model_error(forward, *pairs, observations.points) if pairs is not None else None
-        return invert_fields(problem_prior(observations, data, overrides), forward, observations, config,
-                             errors=[error], check=check)[0]
+        return invert_fields(grf, forward, observations, config, errors=[error], check=check)[0]
 
     return _write(invert, obs, out, (path, fmt), overwrite)
+
+
+def _model_resolution(ckpt: Path, trained: Any, shape: tuple[int, ...], observed: int,
+                      model_error: bool) -> int | None:
+    """The grid the operator runs on: the one it was trained on where that is a subsample of the prior's ``shape``
+    and holds the observations' grid (None: the prior's own grid); else the prior's grid, zero-shot, with a note."""
+    trained = tuple(trained) if trained is not None else None
+    if trained is None or trained == shape:
+        return None
+    t, fine = trained[0], shape[0]
+    if len(trained) == len(shape) and len(set(trained)) == 1 and t > 1 and not (fine - 1) % (t - 1) \
+            and not (t - 1) % (observed - 1):
+        return t
+    error = ("its model-error term is estimated on that grid" if model_error
+             else "with --model-error off nothing accounts for its error there")
+    print(f"neurops: note: {ckpt} was trained on a {' x '.join(map(str, trained))} grid and runs on the prior's "
+          f"{' x '.join(map(str, shape))} grid (zero-shot); {error}.", file=sys.stderr)
+    return None
 
 
 def _refuse_dgno_options(ckpt: Path, name: str, space: str | None, settings: dict[str, Any]) -> None:
@@ -225,8 +262,9 @@ def _refuse_dgno_options(ckpt: Path, name: str, space: str | None, settings: dic
         n for n in DGNO_SETTINGS if n in settings and settings[n] != getattr(defaults, n)]
     if given:
         flags = ", ".join("--" + SETTING_OPTIONS.get(n, n).replace("_", "-") for n in given)
-        raise ConfigError(f"{flags} only apply to a DGNO checkpoint, and {ckpt} holds a {name}, which is sampled "
-                          "through the prior's coefficients: drop them.")
+        apply, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
+        raise ConfigError(f"{flags} only {apply} to a DGNO checkpoint, and {ckpt} holds a {name}, which is sampled "
+                          f"through the prior's coefficients: drop {them}.")
 
 
 def _write(invert: Any, obs: Path, out: Path, figure: tuple[Path | None, str | None], overwrite: bool) -> int:

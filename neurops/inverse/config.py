@@ -6,8 +6,12 @@ and :func:`~neurops.inverse.inversion.invert_latent` take them.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 from neurops.errors import ConfigError
 from neurops.utils.seeding import check_seed
@@ -18,6 +22,10 @@ Sampler = Literal["auto", "pcn", "gpcn", "pcnl"]
 SAMPLERS: tuple[str, ...] = ("auto", "pcn", "gpcn", "pcnl")
 #: initial step and target acceptance per sampler
 _STEP = {"pcn": (0.1, 0.25), "gpcn": (0.5, 0.25), "pcnl": (0.05, 0.574)}
+#: the fields that are counts, and those that are real numbers (:meth:`InversionConfig._check_types`)
+_COUNTS = ("n_chains", "n_burn", "n_samples", "thin", "anneal", "laplace_iterations", "map_steps", "n_predictive",
+           "n_particles", "n_quad_per_axis")
+_REALS = ("step", "target_accept", "map_lr", "level", "max_rhat", "min_ess", "physics_weight", "radius")
 
 
 @dataclass
@@ -82,6 +90,7 @@ class InversionConfig:
 
     def __post_init__(self) -> None:
         check_seed(self.seed)
+        self._check_types()
         if self.sampler not in SAMPLERS:
             raise ConfigError(f"sampler {self.sampler!r} is unknown; use one of {list(SAMPLERS)}.")
         if self.n_chains < 2:
@@ -115,3 +124,24 @@ class InversionConfig:
         if not self.max_rhat > 1 or not self.min_ess >= 0:
             raise ConfigError(f"the convergence thresholds need max_rhat > 1 (R-hat is >= 1; 1.05 by default) and "
                               f"min_ess >= 0; got {self.max_rhat} and {self.min_ess}.")
+
+    def _check_types(self) -> None:
+        """Counts are whole numbers, rates and thresholds real numbers (not NaN), the ladder and the block edges
+        sequences of them: a fraction, a string or a lone number fails here, in words, not deep in a sampler."""
+        for name in _COUNTS:
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+                raise ConfigError(f"{name} must be a whole number, got {value!r} ({type(value).__name__}).")
+        for name in _REALS:
+            value = getattr(self, name)
+            if value is None and name in ("step", "target_accept"):
+                continue
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or np.isnan(value):
+                raise ConfigError(f"{name} must be a number, got {value!r} ({type(value).__name__}).")
+        for name, kind, example in (("temperatures", numbers.Real, "(0.5, 0.25)"), ("blocks", numbers.Integral,
+                                                                                   "(4, 16)")):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or any(
+                    isinstance(v, (bool, np.bool_)) or not isinstance(v, kind) or np.isnan(v) for v in value)):
+                what = "numbers" if kind is numbers.Real else "whole numbers"
+                raise ConfigError(f"{name} must be a sequence of {what}, e.g. {name}={example}, got {value!r}.")

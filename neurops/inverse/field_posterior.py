@@ -45,7 +45,8 @@ def report_resolution(obs: Observations, prior: GRFPrior) -> int:
     r = shape[0]
     if (prior.resolution - 1) % (r - 1):
         raise DataError(f"the observations' {r}-node grid is not a subsample of the prior's {prior.resolution} "
-                        f"nodes: ({r} - 1) must divide ({prior.resolution} - 1).")
+                        f"nodes: ({r} - 1) must divide ({prior.resolution} - 1); use the prior of the data they were "
+                        f"made from (--data with that file), or one on {r} nodes (--prior '{{\"resolution\": {r}}}').")
     return r
 
 
@@ -103,8 +104,15 @@ class FieldPosterior:
         return self._observe(xi.reshape(P * C, n), pts).reshape(P, C, -1)
 
     def _observe(self, xi: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+        a = self.prior.coefficient_field(xi)
+        usable = (torch.isfinite(a) & (a > 0)).flatten(1).all(1)
+        if not bool(usable.all()):  # exp(g) over- or underflowed (a far step of the MAP): no solve can take it
+            self.failed_solves += int((~usable).sum())
+            out = torch.full(pts.shape[:-1], float("nan"), dtype=self.dtype, device=xi.device)
+            keep = usable.nonzero()[:, 0]
+            return out.index_put((keep,), self._observe(xi[keep], pts[keep])) if len(keep) else out
         try:
-            return observe(self.forward(self.prior.coefficient_field(xi)), pts)
+            return observe(self.forward(a), pts)
         except SolverError:
             if xi.shape[0] == 1:
                 self.failed_solves += 1
@@ -170,6 +178,10 @@ class FieldPosterior:
         for part in xi.split(batch_size):
             a = self.prior.coefficient_field(part)
             u = self.forward(a)
+            if u.shape[-1] < self.resolution:
+                raise DataError(f"the forward map returns u on a {u.shape[-1]}-node grid, coarser than the "
+                                f"observations' {self.resolution}-node grid it is reported on; evaluate it on that "
+                                f"grid or a finer one (SurrogateForward(..., resolution=None): the prior's grid).")
             a_out.append(subsample(a, self.resolution))
             u_out.append(subsample(u, self.resolution) if u.shape[-1] != self.resolution else u)
         return {"a": torch.cat(a_out), "u": torch.cat(u_out)}

@@ -49,14 +49,17 @@ def observe(u: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
     Parameters
     ----------
-    u : [B, *R] fields on the node grid ``linspace(0, 1, R)`` per axis.
-    points : [M, d] (shared) or [B, M, d] coordinates.
+    u : [B, *R] fields on the node grid ``linspace(0, 1, R)`` per axis (a tensor or an array).
+    points : [M, d] (shared) or [B, M, d] coordinates (a tensor or an array, on any device: moved to ``u``'s).
 
     Returns
     -------
-    values : [B, M]
+    values : [B, M], on ``u``'s device
     """
-    return sample_field(u[:, None], points.to(u.dtype))[..., 0]
+    u = torch.as_tensor(u)
+    if not u.is_floating_point():
+        u = u.to(torch.float64)
+    return sample_field(u[:, None], torch.as_tensor(points).to(device=u.device, dtype=u.dtype))[..., 0]
 
 
 class DarcyForward:
@@ -114,6 +117,10 @@ class SurrogateForward:
 
     def __init__(self, model: Callable[[torch.Tensor], torch.Tensor], resolution: int | None = None,
                  name: str = "surrogate", batch_size: int = 256) -> None:
+        if not callable(model):
+            hint = (" (a Surrogate of load_surrogate: pass its .forward, SurrogateForward(surrogate.forward, "
+                    "name=surrogate.name))" if callable(getattr(model, "forward", None)) else "")
+            raise ConfigError(f"model must be callable, [B, 1, *R] -> [B, 1, *R], got {type(model).__name__}{hint}.")
         self.model, self.resolution, self.name, self.batch_size = model, resolution, name, int(batch_size)
         params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
         self.dtype = params[0].dtype if params else torch.float32

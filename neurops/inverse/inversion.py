@@ -30,6 +30,7 @@ Every failed check becomes a warning (:class:`InversionWarning`) and an entry of
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -52,6 +53,7 @@ from neurops.inverse.likelihood import ModelError
 from neurops.inverse.mcmc import Chains, map_estimate, pcn, pcnl
 from neurops.inverse.observations import Observations
 from neurops.inverse.prior import GRFPrior
+from neurops.models.dgno import DGNO
 
 __all__ = ["InversionConfig", "InversionWarning", "PosteriorResult", "invert_fields", "invert_latent"]
 
@@ -259,7 +261,7 @@ def _failed_checks(diagnostics: dict[str, Any], predictive: dict[str, Any], conf
                      f"problem's data file (--data) or --forcing, and --predictive > 0")
     elif not predictive["passed"]:
         found.append(f"posterior-predictive check failed: draws of a solved by the true PDE give chi2/M "
-                     f"{predictive['chi2_per_obs']:.2f}, outside [{predictive['lower']:.2f}, {predictive['upper']:.2f}]"
+                     f"{predictive['chi2_per_obs']:.3g}, outside [{predictive['lower']:.2f}, {predictive['upper']:.2f}]"
                      f": the posterior does not explain the data through the physics")
     if failed:
         found.append(f"{failed} forward solve{'s' if failed > 1 else ''} failed (all problems together, the MAP's "
@@ -276,6 +278,17 @@ def _finish(result: PosteriorResult, method: dict[str, Any], info: dict[str, Any
     for w in result.warnings:
         warnings.warn(w, InversionWarning, stacklevel=3)
     return result
+
+
+def _checked(config: Any, check: Any) -> InversionConfig:
+    """The config (default: ``InversionConfig()``), once it and the true solver ``check`` are of the right types."""
+    if config is not None and not isinstance(config, InversionConfig):
+        raise ConfigError(f"config must be an InversionConfig, got {type(config).__name__}: write "
+                          "InversionConfig(n_burn=..., ...).")
+    if check is not None and not isinstance(check, DarcyForward):
+        raise ConfigError(f"check is the true solver of the posterior-predictive check, a DarcyForward (e.g. "
+                          f"DarcyForward(forcing=1.0)), got {type(check).__name__}.")
+    return config or InversionConfig()
 
 
 def invert_fields(prior: GRFPrior, forward: Any, observations: Observations | Sequence[Observations],
@@ -299,9 +312,21 @@ def invert_fields(prior: GRFPrior, forward: Any, observations: Observations | Se
     -------
     one :class:`PosteriorResult` per observation set.
     """
-    cfg = config or InversionConfig()
-    obs_list = [observations] if isinstance(observations, Observations) else list(observations)
-    target = FieldPosterior(prior, forward, obs_list, errors)
+    cfg = _checked(config, check)
+    if not isinstance(prior, GRFPrior):
+        raise ConfigError(f"prior must be a GRFPrior (e.g. prior_from_file(DATA_FILE)), got {type(prior).__name__}.")
+    if not callable(forward):
+        raise ConfigError(f"forward must map a batch of coefficients to solutions (DarcyForward, SurrogateForward), "
+                          f"got {type(forward).__name__}.")
+    obs_list = [observations] if isinstance(observations, Observations) else observations
+    if isinstance(obs_list, (str, bytes, os.PathLike)) or not isinstance(obs_list, Sequence) or not all(
+            isinstance(o, Observations) for o in obs_list):
+        raise ConfigError(f"observations must be Observations (read_observations(OBS_FILE)) or a list of them, got "
+                          f"{type(observations).__name__}.")
+    if errors is not None and (isinstance(errors, ModelError) or not isinstance(errors, Sequence)):
+        raise ConfigError(f"errors takes one entry per observation set (a ModelError or None), got "
+                          f"{type(errors).__name__}: pass errors=[error].")
+    target = FieldPosterior(prior, forward, list(obs_list), errors)
     chains, x_map, info = run_chains(target, cfg)
     info["failed_solves"] = target.failed_solves
     stuck = torch.isinf(chains.potential).any(-1)  # [P, C]: a chain that kept a state whose solve failed
@@ -333,7 +358,13 @@ def invert_latent(model: Any, obs: Observations, config: InversionConfig | None 
     check_resolution : nodes per axis the decoded ``a`` is solved on in the check (default: the
         observations' grid).
     """
-    cfg = config or InversionConfig()
+    cfg = _checked(config, check)
+    if not isinstance(model, DGNO):
+        raise ConfigError(f"invert_latent samples the latent space of a DGNO, got {type(model).__name__}: pass "
+                          "load_surrogate(CKPT).dgno (None for another operator, whose posterior invert_fields "
+                          "samples through the prior's coefficients).")
+    if not isinstance(obs, Observations):
+        raise ConfigError(f"obs must be Observations (read_observations(OBS_FILE)), got {type(obs).__name__}.")
     if len(obs.grid_shape) != model.dim:
         raise DataError(f"the observation grid is {len(obs.grid_shape)}-D but the model is {model.dim}-D.")
     target = LatentPosterior(model, obs, forcing, error, physics_weight=cfg.physics_weight,

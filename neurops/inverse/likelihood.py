@@ -29,6 +29,7 @@ import torch
 
 from neurops.errors import DataError
 from neurops.inverse.forward import observe
+from neurops.inverse.observations import as_float64
 
 __all__ = ["GaussianLikelihood", "ModelError", "estimate_model_error"]
 
@@ -68,11 +69,21 @@ def estimate_model_error(predict: Callable[[torch.Tensor], torch.Tensor], a: np.
     a, u : [N, *R] validation pairs (coefficients drawn from the prior and their true solutions).
     points : [M, d] observation points.
     """
-    a = np.asarray(a)
-    u = np.asarray(u)
-    if a.shape != u.shape or a.shape[0] < 2:
-        raise DataError(f"model-error pairs need equal shapes and at least 2 samples, got a {a.shape}, u {u.shape}.")
-    pts = torch.as_tensor(np.asarray(points), dtype=torch.float64)
+    a, u, points = as_float64(a, "a"), as_float64(u, "u"), as_float64(points, "points")
+    if a.shape != u.shape or a.ndim < 2 or a.shape[0] < 2:
+        raise DataError(f"model-error pairs need equal shapes [N, *R] and at least 2 samples, got a {a.shape}, "
+                        f"u {u.shape}.")
+    if points.ndim != 2 or points.shape[1] != a.ndim - 1:
+        raise DataError(f"points must be [M, {a.ndim - 1}] (one coordinate per spatial axis of the pairs [N, *R] = "
+                        f"{a.shape}), got {points.shape}; drop a channel axis of the pairs ([N, 1, *R] -> [N, *R]).")
+    if not (np.isfinite(points).all() and (points >= 0).all() and (points <= 1).all()):
+        raise DataError("points must lie in the unit cube [0, 1]^d of the pairs' node grid; use the observations' "
+                        "points (obs.points).")
+    for name, x in (("a", a), ("u", u)):
+        if not np.isfinite(x).all():
+            raise DataError(f"the validation {name} holds NaN or Inf ({int((~np.isfinite(x)).sum())} values); drop "
+                            "those pairs.")
+    pts = torch.as_tensor(points, dtype=torch.float64)
     errors, truths = [], []
     for start in range(0, a.shape[0], batch_size):
         a_b = torch.as_tensor(a[start:start + batch_size], dtype=torch.float64)
@@ -81,6 +92,9 @@ def estimate_model_error(predict: Callable[[torch.Tensor], torch.Tensor], a: np.
         errors.append(true_obs - observe(predict(a_b).to(torch.float64), pts))
         truths.append(true_obs)
     e = torch.cat(errors).numpy()
+    if not np.isfinite(e).all():
+        raise DataError("the surrogate predicts NaN or Inf on some validation pairs, so its error statistics are "
+                        "undefined; check the model (is it trained on this problem?) or drop those pairs.")
     t = torch.cat(truths).numpy()
     return ModelError(e.mean(0), np.atleast_2d(np.cov(e, rowvar=False)), int(e.shape[0]),
                       float(np.sqrt(np.mean(e**2)) / np.sqrt(np.mean(t**2))))

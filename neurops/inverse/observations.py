@@ -31,10 +31,12 @@ from typing import Any
 
 import h5py
 import numpy as np
+import torch
 
 from neurops.data.files import open_hdf5
+from neurops.data.metadata import DatasetMeta
 from neurops.data.reader import read_meta, read_split
-from neurops.data.records import OBSERVATIONS_KIND, decode_dims, open_record, record_problems
+from neurops.data.records import OBSERVATIONS_KIND, decode_dims, open_record, record_kind, record_problems
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import DataError, MissingFileError, SchemaError
 from neurops.utils.io import atomic_path
@@ -42,11 +44,26 @@ from neurops.utils.seeding import check_seed
 
 __all__ = [
     "Observations",
+    "as_float64",
     "make_observations",
     "observations_from_file",
     "read_observations",
     "write_observations",
 ]
+
+
+def as_float64(x: Any, name: str) -> np.ndarray:
+    """``x`` (an array, a tensor on any device, with or without grad, a number or a sequence) as a float64 array;
+    a :class:`~neurops.errors.DataError` for anything that is not real numbers (complex, strings, objects)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        if x.is_complex() or x.dtype == torch.bool:
+            raise DataError(f"{name} must hold real numbers, got a {x.dtype} tensor.")
+        return x.to(torch.float64).numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiu":
+        raise DataError(f"{name} must hold real numbers, got an array of {arr.dtype} (shape {arr.shape}).")
+    return arr.astype(np.float64, copy=False)
 
 
 @dataclass
@@ -81,8 +98,13 @@ class Observations:
     path: Path | None = None
 
     def __post_init__(self) -> None:
-        self.points = np.asarray(self.points, dtype=np.float64)
-        self.values = np.asarray(self.values, dtype=np.float64).reshape(-1)
+        self.points = as_float64(self.points, "points")
+        self.values = as_float64(self.values, "values").reshape(-1)
+        if not self.values.size:
+            raise DataError("there are no observations (0 points); give at least one point and value.")
+        if isinstance(self.noise_std, (bool, np.bool_)) or not isinstance(self.noise_std, numbers.Real):
+            raise DataError(f"noise_std must be one number (the standard deviation of every observation's noise), "
+                            f"got {self.noise_std!r}.")
         if self.points.ndim != 2 or self.points.shape[0] != self.values.shape[0]:
             raise DataError(f"observation points must be [M, d] and values [M]; got {self.points.shape} and "
                             f"{self.values.shape}.")
@@ -125,8 +147,13 @@ def make_observations(u: np.ndarray, coords: dict[str, np.ndarray], n_obs: int, 
     source : provenance stored with the observations.
     generator : the data generator's configuration (see :class:`Observations`).
     """
-    u = np.asarray(u, dtype=np.float64)
-    axes = [np.asarray(c, dtype=np.float64) for c in coords.values()]
+    u = as_float64(u, "u")
+    axes = [as_float64(c, f"coordinate {d!r}") for d, c in coords.items()]
+    if isinstance(n_obs, (bool, np.bool_)) or not isinstance(n_obs, numbers.Integral):
+        raise DataError(f"n_obs must be a whole number of observed nodes, got {n_obs!r}.")
+    if not np.isfinite(u).all():
+        raise DataError(f"u holds NaN or Inf at {int((~np.isfinite(u)).sum())} of its {u.size} nodes; observe a "
+                        "finite solution.")
     if tuple(len(c) for c in axes) != u.shape:
         raise DataError(f"u has shape {u.shape} but the coordinates have lengths {[len(c) for c in axes]}.")
     mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, u.ndim)
@@ -155,7 +182,7 @@ def make_observations(u: np.ndarray, coords: dict[str, np.ndarray], n_obs: int, 
     values = clean + sigma * rng.standard_normal(n_obs)
     truth = {"u": u.astype(np.float32)}
     if a is not None:
-        truth["a"] = np.asarray(a, dtype=np.float32)
+        truth["a"] = as_float64(a, "a").astype(np.float32)
     src = {"seed": int(seed), "n_obs": int(n_obs), **(source or {})}
     return Observations(mesh[chosen], values, sigma, dict(coords), float(snr_db), truth, src, generator)
 
@@ -180,6 +207,21 @@ def _check_snr(snr_db: float, n_obs: int) -> None:
                         f"give at least {low:.1f} or observe more points (DGNO uses 25).")
 
 
+def data_meta(path: str | os.PathLike) -> DatasetMeta:
+    """The metadata of a data file (:func:`~neurops.data.reader.read_meta`); an observation or posterior file in its
+    place is a :class:`~neurops.errors.DataError` that says so (not a list of missing data-file attributes)."""
+    if Path(path).is_file() and h5py.is_hdf5(path):
+        record = open_record(path)
+        if record is not None:
+            with record:
+                kind = record_kind(record)
+            what = "an observation" if kind == OBSERVATIONS_KIND else f"a {kind}"
+            raise DataError(f"{path} is {what} file, not a data file; "
+                            "give the labelled data file (kind 'operator', made by `neurops data generate darcy`) "
+                            "that observations are made from.")
+    return read_meta(path)
+
+
 def observations_from_file(path: str | os.PathLike, split: str = "test", index: int = 0, *, n_obs: int = 100,
                            snr_db: float = 25.0, seed: int = 0, input_field: str = "a",
                            output_field: str = "u") -> Observations:
@@ -194,7 +236,7 @@ def observations_from_file(path: str | os.PathLike, split: str = "test", index: 
     snr_db : signal-to-noise ratio of the noise, in dB.
     seed : seed of the observation points and the noise.
     """
-    meta = read_meta(path)
+    meta = data_meta(path)
     if meta.kind != "operator":
         raise DataError(f"{path} has kind {meta.kind!r}; observations need a labelled 'operator' file.")
     data = read_split(path, split)

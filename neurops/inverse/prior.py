@@ -71,6 +71,8 @@ class GRFPrior:
     max_wavenumber: int | None = None
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # made directly, not only through from_dict
+            _check_setting(f.name, getattr(self, f.name))
         if self.coefficient not in COEFFICIENTS:
             raise ConfigError(f"prior coefficient {self.coefficient!r} is unknown; use one of {list(COEFFICIENTS)}.")
         if not 1 <= int(self.ndim) <= 3 or int(self.resolution) < 3:
@@ -107,9 +109,7 @@ class GRFPrior:
             raise ConfigError(f"unknown prior setting(s) {unknown}; known: {sorted(names)}.")
         if "resolution" not in values:
             raise ConfigError("a prior needs its grid: give 'resolution' (nodes per axis).")
-        for key, value in values.items():
-            _check_setting(key, value)
-        return cls(**dict(values))
+        return cls(**dict(values))  # __post_init__ checks every setting
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-able dict (``sigma`` resolved)."""
@@ -247,6 +247,6 @@ def darcy_config(generator: Mapping[str, Any]) -> Any:
 
 def prior_from_file(path: str | os.PathLike, **overrides: Any) -> GRFPrior:
     """The prior of the Darcy generator that wrote a neurops data file (its ``generator`` attribute)."""
-    from neurops.data.reader import read_meta
+    from neurops.inverse.observations import data_meta
 
-    return GRFPrior.from_generator(dict(read_meta(path).generator), **overrides)
+    return GRFPrior.from_generator(dict(data_meta(path).generator), **overrides)

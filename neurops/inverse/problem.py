@@ -18,7 +18,7 @@ import numpy as np
 from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.errors import ConfigError, DataError, MissingFileError
 from neurops.inverse.forward import DarcyForward
-from neurops.inverse.observations import Observations
+from neurops.inverse.observations import Observations, data_meta
 from neurops.inverse.prior import GRFPrior
 
 __all__ = ["check_problem", "data_file", "problem_generator", "problem_prior", "true_solver", "validation_pairs"]
@@ -30,8 +30,20 @@ PROBLEM_SETTINGS = {"forcing": "--forcing F", "coefficient": "--prior '{\"coeffi
 def data_file(obs: Observations, data: str | os.PathLike | None = None) -> Path | None:
     """The problem's data file: ``data`` if given, else the observations' source file if it can be found: its path
     relative to the observation file (``source["file_relative"]``, or a relative ``source["file"]`` of older
-    files), then ``source["file"]`` as recorded (absolute, or relative to the current directory in older files)."""
+    files), then ``source["file"]`` as recorded (absolute, or relative to the current directory in older files).
+
+    Raises
+    ------
+    DataError : ``data`` is not a labelled ``operator`` file (a trajectory file, say), which holds neither the
+        problem's generator nor pairs ``(a, u)``.
+    """
     if data is not None:
+        kind = data_meta(data).kind
+        if kind != "operator":
+            came = f" ({obs.source['file']})" if obs.source.get("file") else ""
+            raise DataError(f"--data {data} is a {kind!r} file, not the problem's Darcy data file (kind 'operator', "
+                            f"pairs a -> u); pass the data file the observations come from{came}, or leave --data "
+                            "out.")
         return Path(data)
     here = obs.path.absolute().parent if obs.path is not None else None
     candidates = [obs.source.get("file_relative"), obs.source.get("file")]
@@ -143,7 +155,9 @@ def validation_pairs(obs: Observations, data: str | os.PathLike | None = None, s
     a, u = pairs["inputs"][input_field], pairs["outputs"][output_field]
     if a.shape[1:] != obs.grid_shape:
         raise DataError(f"the validation split of {path} is on a {a.shape[1:]} grid, the observations on "
-                        f"{obs.grid_shape}; use data at the observations' resolution.")
+                        f"{obs.grid_shape}, so the surrogate's error at the observation points cannot be estimated "
+                        "from it; pass --data with a file whose val split is on the observations' grid, or "
+                        "--model-error off.")
     if a.shape[0] < 2:
         return None
     return a, u

@@ -13,6 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from neurops.data.files import open_hdf5
 from neurops.data.records import POSTERIOR_KIND, decode_dims, open_record, record_problems
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import DataError, MissingFileError, SchemaError
@@ -83,7 +84,11 @@ def read_posterior(path: str | os.PathLike, *, samples: bool = True) -> Posterio
     if f is None or f.attrs.get("kind") != POSTERIOR_KIND:
         if f is not None:
             f.close()
-        raise SchemaError(f"{path} is not a posterior file (kind 'posterior'); write one with `neurops invert`.")
+        with open_hdf5(path) as g:
+            kind = g.attrs.get("kind")
+        found = f"its kind is {kind!r}" if kind is not None else "it has no kind"
+        raise SchemaError(f"{path} is not a posterior file ({found}, not 'posterior'); write one with "
+                          "`neurops invert pde|surrogate --out POSTERIOR.h5`.")
     with f:
         problems = record_problems(f)
         if problems:

@@ -91,6 +91,21 @@ def test_a_hand_made_file_is_inverted(darcy, tmp_path):
                  str(tmp_path / "p.h5"), "--no-figure", *SHORT]) == 0
 
 
+def test_a_hand_made_file_without_its_problem_names_everything_missing_at_once(tmp_path, capsys):
+    """Without --data, --forcing and --prior it used to ask for the forcing, and once that was given, for the prior."""
+    hand = write_observation_file(tmp_path / "hand.h5", n=9, values=np.array([0.01, 0.02]))
+    run = ["invert", "pde", "--obs", str(hand), "--out", str(tmp_path / "p.h5"), "--no-figure", *SHORT]
+    assert main(run) == 2
+    assert capsys.readouterr().err == (
+        "neurops: error: invert pde needs the problem's forcing and prior of a: pass --data FILE (the Darcy data file "
+        "the observations come from) or --forcing F and --prior '{\"coefficient\": \"lognormal\", \"resolution\": "
+        "33, \"alpha\": 2, \"tau\": 3}'.\n")
+    assert main([*run, "--prior", '{"resolution": 9}']) == 2
+    assert capsys.readouterr().err == ("neurops: error: invert pde needs the problem's forcing: pass --data FILE (the "
+                                       "Darcy data file the observations come from) or --forcing F.\n")
+    assert main([*run, "--prior", '{"resolution": 9}', "--forcing", "1"]) == 0
+
+
 def test_posterior_file_is_understood_by_data_info(obs, tmp_path, capsys):
     post = tmp_path / "post.h5"
     assert main(["invert", "pde", "--obs", str(obs), "--out", str(post), "--no-figure", *SHORT]) == 0
@@ -289,16 +304,16 @@ def test_a_dgno_of_another_forcing_is_refused_unless_the_forcing_is_stated(obs, 
            "forcing 10.0; using forcing 1.0 as given." in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, flags", [
-    (["--space", "latent"], "--space"),
-    (["--physics-weight", "3", "--particles", "20"], "--physics-weight, --particles"),
+@pytest.mark.parametrize("args, flags, them", [
+    (["--space", "latent"], "--space only applies", "it"),  # it said '--space only apply ...: drop them'
+    (["--physics-weight", "3", "--particles", "20"], "--physics-weight, --particles only apply", "them"),
 ], ids=["space", "physics"])
-def test_dgno_options_for_another_operator_are_refused_not_ignored(obs, fno, args, flags, tmp_path, capsys):
+def test_dgno_options_for_another_operator_are_refused_not_ignored(obs, fno, args, flags, them, tmp_path, capsys):
     """An FNO checkpoint used to take --space latent and the DGNO physics settings and ignore them."""
     out = tmp_path / "p.h5"
     assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--out", str(out), *args, *SHORT]) == 2
-    assert capsys.readouterr().err == (f"neurops: error: {flags} only apply to a DGNO checkpoint, and {fno} holds a "
-                                       "fno, which is sampled through the prior's coefficients: drop them.\n")
+    assert capsys.readouterr().err == (f"neurops: error: {flags} to a DGNO checkpoint, and {fno} holds a fno, which "
+                                       f"is sampled through the prior's coefficients: drop {them}.\n")
     assert list(tmp_path.iterdir()) == []
     assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--out", str(out), "--space", "prior",
                  "--no-figure", *SHORT]) == 0  # what an operator checkpoint does anyway
@@ -315,6 +330,13 @@ def test_dgno_options_for_another_operator_are_refused_not_ignored(obs, fno, arg
                                                                         "number, got True (bool); "),
     (["pde", "--obs", "{obs}", "--prior", '{{"resolution": "17"}}', *SHORT], "prior setting 'resolution' must be a "
                                                                              "whole number, got '17' (str); "),
+    # the config's own error named its fields: n_samples >= 4 thin
+    (["pde", "--obs", "{obs}", "--samples", "20", "--thin", "6"], "--samples must be at least 4 x --thin (24: 4 kept "
+                                                                  "states per chain), got 20; pass --samples 24 or "
+                                                                  "more, or a smaller --thin.\n"),
+    (["pde", "--obs", "{obs}", "--samples", "0", "--thin", "1"], "--samples must be at least 4 x --thin (4: 4 kept "
+                                                                 "states per chain), got 0; pass --samples 4 or "
+                                                                 "more.\n"),
 ])
 def test_bad_values_are_one_line_and_write_nothing(darcy, obs, tmp_path, capsys, args, message):
     # they used to be an OverflowError, ValueErrors and TypeErrors, or (-1000 dB, alpha true) taken silently
@@ -323,3 +345,43 @@ def test_bad_values_are_one_line_and_write_nothing(darcy, obs, tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.startswith(f"neurops: error: {message}") and len(err.splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_operator_runs_on_the_grid_it_was_trained_on(obs, tmp_path, capsys):
+    """Data solved on a finer grid (fine_factor 2: stored at 5 x 5, prior on 9 x 9): the operator trained on the
+    5 x 5 pairs used to run on the prior's 9 x 9 grid, zero-shot and without a word."""
+    data = generate_darcy(DarcyConfig(n_train=8, n_val=4, n_test=2, resolution=5, fine_factor=2, seed=0),
+                          tmp_path / "d5.h5", workers=1, progress=False)
+    ckpt = operator_checkpoint(data, tmp_path / "fno5.ckpt", model_kwargs={"modes": [2, 2], "width": 8,
+                                                                           "n_layers": 2})
+    obs5 = tmp_path / "obs5.h5"
+    assert main(["invert", "observe", "--data", str(data), "--n-obs", "4", "--out", str(obs5)]) == 0
+    post = tmp_path / "p.h5"
+    assert main(["invert", "surrogate", "--obs", str(obs5), "--ckpt", str(ckpt), "--out", str(post), "--no-figure",
+                 *SHORT]) == 0
+    assert "note" not in capsys.readouterr().err
+    r = read_posterior(post)
+    assert r.method["forward"]["resolution"] == 5 and r.method["prior"]["resolution"] == 9
+    # observations on the 9 x 9 grid need the prior's grid: the operator runs there, with a note
+    assert main(["invert", "surrogate", "--obs", str(obs), "--ckpt", str(ckpt), "--out", str(tmp_path / "q.h5"),
+                 "--no-figure", *SHORT]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [f"neurops: note: {ckpt} was trained on a 5 x 5 grid and runs on the prior's 9 x 9 grid "
+                     "(zero-shot); its model-error term is estimated on that grid."]
+    assert read_posterior(tmp_path / "q.h5").method["forward"]["resolution"] is None
+
+
+def test_model_error_auto_without_validation_pairs_says_the_term_is_left_out(fno, tmp_path, capsys):
+    """A data file without a val split used to leave the model-error term out without a word."""
+    data = generate_darcy(DarcyConfig(n_train=2, n_val=0, n_test=2, resolution=9, seed=0), tmp_path / "d.h5",
+                          workers=1, progress=False)
+    obs = tmp_path / "obs.h5"
+    assert main(["invert", "observe", "--data", str(data), "--n-obs", "6", "--out", str(obs)]) == 0
+    run = ["invert", "surrogate", "--obs", str(obs), "--ckpt", str(fno), "--no-figure", *SHORT]
+    assert main([*run, "--out", str(tmp_path / "p.h5")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [f"neurops: note: the posterior has no model-error term: {data} has no val split of 2 or more "
+                     "pairs a -> u; --model-error off leaves it out without this note."]
+    assert read_posterior(tmp_path / "p.h5").method["model_error"] is None
+    assert main([*run, "--out", str(tmp_path / "q.h5"), "--model-error", "off"]) == 0
+    assert "note" not in capsys.readouterr().err

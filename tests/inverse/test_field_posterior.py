@@ -11,6 +11,7 @@ from neurops.inverse import (
     DarcyForward,
     FieldPosterior,
     InversionConfig,
+    SurrogateForward,
     invert_fields,
     laplace_reference,
     observations_from_file,
@@ -66,8 +67,11 @@ def test_problems_need_matching_observations(darcy):
     with pytest.raises(DataError, match="same number of observations"):
         FieldPosterior(prior, forward, [obs, other])
     coarse = prior_from_file(path, resolution=9)
-    with pytest.raises(DataError, match="not a subsample"):
+    with pytest.raises(DataError) as err:
         FieldPosterior(coarse, forward, [obs])
+    assert str(err.value) == ("the observations' 17-node grid is not a subsample of the prior's 9 nodes: (17 - 1) "
+                              "must divide (9 - 1); use the prior of the data they were made from (--data with that "
+                              "file), or one on 17 nodes (--prior '{\"resolution\": 17}').")  # it named no fix
     assert np.isfinite(FieldPosterior(prior, forward, [obs]).potential(torch.zeros(1, 2, prior.dim,
                                                                                    dtype=torch.float64))).all()
 
@@ -143,3 +147,32 @@ def test_gauss_newton_step_that_overflows_says_what_to_check(darcy):
                                           r"Gauss-Newton step is not finite \(predictions too far from the "
                                           r"observations for their noise\): the observations are likely beyond"):
         laplace_reference(post, torch.zeros(1, prior.dim, dtype=torch.float64))
+
+
+def test_a_forward_map_coarser_than_the_observations_grid_is_one_clear_error(darcy):
+    """It used to read 'a grid of 17 nodes per axis is not a subsample of the prior's 9 nodes' (the prior is on 17)."""
+    _, prior, _, obs = darcy
+    post = FieldPosterior(prior, SurrogateForward(lambda x: x, resolution=9), [obs])
+    with pytest.raises(DataError) as err:
+        post.fields(torch.zeros(2, prior.dim, dtype=torch.float64))
+    assert str(err.value) == ("the forward map returns u on a 9-node grid, coarser than the observations' 17-node grid "
+                              "it is reported on; evaluate it on that grid or a finer one (SurrogateForward(..., "
+                              "resolution=None): the prior's grid).")
+
+
+def test_a_coefficient_that_over_or_underflows_is_a_failed_solve_not_an_error(darcy):
+    """A far Gauss-Newton step (observations at 200 dB) made exp(g) overflow or underflow, and the whole inversion
+    ended in 'the diffusion coefficient must be finite and > 0 at every node (min 0); check the coefficient field'."""
+    _, prior, forward, obs = darcy
+    post = FieldPosterior(prior, forward, [obs])
+    xi = torch.zeros(1, 4, prior.dim, dtype=torch.float64)
+    xi[0, 1, 0], xi[0, 3, 0] = 1e4, -1e4  # a = inf / 0 at some nodes
+    assert not bool(torch.isfinite(prior.coefficient_field(xi[0, [1]])).all() and
+                    (prior.coefficient_field(xi[0, [3]]) > 0).all())
+    pred = post.predict(xi)
+    assert torch.isnan(pred[0, [1, 3]]).all() and post.failed_solves == 2
+    exact = FieldPosterior(prior, forward, [obs]).predict(xi[:, [0]])[0, 0]
+    assert torch.allclose(pred[0, 0], exact, rtol=1e-6) and torch.allclose(pred[0, 2], exact, rtol=1e-6)
+    phi, grad = post.potential_and_grad(xi)
+    assert torch.isinf(phi[0, [1, 3]]).all() and torch.isfinite(phi[0, [0, 2]]).all()
+    assert torch.isfinite(grad[0, [0, 2]]).all()

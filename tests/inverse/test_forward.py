@@ -76,3 +76,29 @@ def test_darcy_forward_takes_a_numpy_forcing():
     assert isinstance(DarcyForward(forcing=np.int64(3)).forcing, float)
     with pytest.raises(ConfigError, match="got np.True_|got True"):
         DarcyForward(forcing=np.bool_(True))
+
+
+def test_observe_takes_arrays_and_points_on_another_device(device):
+    """NumPy arrays used to be an AttributeError ('numpy.ndarray' object has no attribute 'to'), and points on the
+    CPU with fields on a GPU a device mismatch inside grid_sample."""
+    x = np.linspace(0, 1, 5)
+    u = np.stack([x[:, None] + 2 * x[None, :]] * 2)
+    points = np.array([[0.25, 0.5], [1.0, 0.0]])
+    expected = np.array([[1.25, 1.0]] * 2)
+    assert np.allclose(observe(u, points).numpy(), expected)
+    values = observe(torch.as_tensor(u, device=device), torch.as_tensor(points))
+    assert values.device.type == torch.device(device).type and np.allclose(values.cpu().numpy(), expected)
+
+
+def test_a_surrogate_record_in_place_of_its_model_names_forward():
+    """SurrogateForward(load_surrogate(ckpt)) used to fail at the first step: 'Surrogate' object is not callable."""
+    from neurops.inverse import Surrogate
+
+    record = Surrogate("fno", lambda x: x, None, {})
+    with pytest.raises(ConfigError) as err:
+        SurrogateForward(record)
+    assert str(err.value) == ("model must be callable, [B, 1, *R] -> [B, 1, *R], got Surrogate (a Surrogate of "
+                              "load_surrogate: pass its .forward, SurrogateForward(surrogate.forward, "
+                              "name=surrogate.name)).")
+    with pytest.raises(ConfigError, match=r"^model must be callable, \[B, 1, \*R\] -> \[B, 1, \*R\], got str\.$"):
+        SurrogateForward("fno.ckpt")

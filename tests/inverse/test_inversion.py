@@ -17,6 +17,7 @@ from neurops.inverse import (
     InversionConfig,
     InversionWarning,
     SurrogateForward,
+    estimate_model_error,
     invert_fields,
     invert_latent,
     make_observations,
@@ -137,3 +138,49 @@ def test_dgno_latent_posterior(tmp_path):
         invert_latent(model, obs, InversionConfig(sampler="gpcn"))
     with pytest.raises(ConfigError, match=r"forcing must be a finite number other than 0 .* got 0.0"):
         invert_latent(model, obs, config, forcing=0.0)  # as DarcyForward: it used to be taken
+
+
+def test_arguments_of_the_wrong_type_are_one_clear_error(darcy, tmp_path):
+    """A dict config, an observation file's path, a prior's data path, a lone ModelError, a surrogate as the true
+    solver and a non-DGNO model used to end in AttributeErrors and TypeErrors deep inside, or (check=surrogate)
+    to run the 'true-solver' predictive check through the surrogate."""
+    path, prior, forward = darcy
+    obs = observations_from_file(path, "test", 0, n_obs=8, seed=0)
+    error = estimate_model_error(forward, *(np.stack([np.ones((9, 9))] * 2),) * 2, obs.points)
+    surrogate = SurrogateForward(forward, name="same")
+    cases = [
+        (lambda: invert_fields(prior, forward, obs, {"n_burn": 4}),
+         "config must be an InversionConfig, got dict: write InversionConfig(n_burn=..., ...)."),
+        (lambda: invert_fields(prior, forward, str(path)),
+         "observations must be Observations (read_observations(OBS_FILE)) or a list of them, got str."),
+        (lambda: invert_fields(path, forward, obs), "prior must be a GRFPrior (e.g. prior_from_file(DATA_FILE)), got "
+                                                    "PosixPath."),
+        (lambda: invert_fields(prior, "pde", obs), "forward must map a batch of coefficients to solutions "
+                                                   "(DarcyForward, SurrogateForward), got str."),
+        (lambda: invert_fields(prior, surrogate, obs, errors=error), "errors takes one entry per observation set (a "
+                                                                     "ModelError or None), got ModelError: pass "
+                                                                     "errors=[error]."),
+        (lambda: invert_fields(prior, surrogate, obs, check=surrogate),
+         "check is the true solver of the posterior-predictive check, a DarcyForward (e.g. DarcyForward(forcing=1.0)), "
+         "got SurrogateForward."),
+        (lambda: invert_latent(surrogate, obs), "invert_latent samples the latent space of a DGNO, got "
+                                                "SurrogateForward: pass load_surrogate(CKPT).dgno (None for another "
+                                                "operator, whose posterior invert_fields samples through the prior's "
+                                                "coefficients)."),
+    ]
+    for call, message in cases:
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert str(err.value) == message
+
+
+def test_a_failed_predictive_check_prints_its_chi2_in_a_readable_form():
+    """A posterior far off the data printed 'chi2/M 1089768238892868864.00'; now 3 significant digits."""
+    from neurops.inverse.inversion import _failed_checks
+
+    diagnostics = {"rhat_max": 1.0, "ess_min": 1000.0}
+    for chi2, shown in ((1.0897682388928689e18, "1.09e+18"), (1.8391, "1.84"), (0.5123, "0.512")):
+        predictive = {"checked": True, "passed": False, "chi2_per_obs": chi2, "lower": 0.6733, "upper": 1.4017}
+        assert _failed_checks(diagnostics, predictive, InversionConfig(), 0) == [
+            f"posterior-predictive check failed: draws of a solved by the true PDE give chi2/M {shown}, outside "
+            "[0.67, 1.40]: the posterior does not explain the data through the physics"]

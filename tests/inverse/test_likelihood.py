@@ -41,3 +41,32 @@ def test_model_error_statistics_of_a_biased_noisy_surrogate():
     assert np.allclose(err.mean, -0.2, atol=0.01)
     assert np.allclose(err.cov, 0.01 * np.eye(3), atol=0.002)
     assert err.summary()["std_rms"] == pytest.approx(0.1, rel=0.05)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"a": lambda a: a[:, None], "u": lambda u: u[:, None]},
+     "points must be [M, 3] (one coordinate per spatial axis of the pairs [N, *R] = (6, 1, 5, 5)), got (2, 2); drop "
+     "a channel axis of the pairs ([N, 1, *R] -> [N, *R])."),
+    ({"points": lambda p: p + 1}, "points must lie in the unit cube [0, 1]^d of the pairs' node grid; use the "
+                                  "observations' points (obs.points)."),
+    ({"a": lambda a: np.where(a > 0.9, np.nan, a)}, "the validation a holds NaN or Inf (22 values); drop those pairs."),
+    ({"predict": lambda x: x / 0}, "the surrogate predicts NaN or Inf on some validation pairs, so its error "
+                                   "statistics are undefined; check the model (is it trained on this problem?) or "
+                                   "drop those pairs."),
+], ids=["channel-axis", "points-outside", "nan-pairs", "nan-predictions"])
+def test_model_error_of_bad_pairs_is_one_clear_error(change, message):
+    """They used to give statistics of NaN or Inf (then a failed Cholesky), or a sample_field error about [..., 3]."""
+    rng = np.random.default_rng(0)
+    inputs = {"a": rng.random((6, 5, 5)), "u": rng.random((6, 5, 5)), "points": np.array([[0.2, 0.3], [0.5, 1.0]]),
+              "predict": lambda x: 2 * x}
+    for key, f in change.items():
+        inputs[key] = f if key == "predict" else f(inputs[key])
+    with pytest.raises(DataError) as err:
+        estimate_model_error(inputs["predict"], inputs["a"], inputs["u"], inputs["points"])
+    assert str(err.value) == message
+
+
+def test_model_error_takes_tensors_that_require_grad():
+    a = torch.rand(5, 5, 5, dtype=torch.float64, requires_grad=True)
+    err = estimate_model_error(lambda x: x, a, 2 * a, np.array([[0.5, 0.5]]))
+    assert err.mean == pytest.approx(float(a[:, 2, 2].mean()))

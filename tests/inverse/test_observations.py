@@ -1,6 +1,7 @@
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
@@ -171,3 +172,51 @@ def test_points_outside_the_domain_are_refused_in_python_too():
     coords, _, u = _fields(5)
     with pytest.raises(DataError, match="outside the domain"):
         Observations(np.array([[5.0, -3.0]]), np.array([1.0]), 0.1, coords)
+
+
+def test_tensors_and_wrong_python_inputs_are_taken_or_refused_clearly():
+    """A tensor that requires grad used to be a RuntimeError, a non-integer n_obs a TypeError, a noise_std array a
+    ValueError, a NaN solution 'rescale u to values near 1', and zero observations were accepted."""
+    coords, a, u = _fields(9)
+    ref = make_observations(u, coords, 5, 25.0, seed=0, a=a)
+    grad = torch.tensor(u, dtype=torch.float32, requires_grad=True)
+    same = make_observations(grad, coords, 5, 25.0, seed=0, a=torch.tensor(a))
+    assert np.allclose(same.values, ref.values, atol=1e-6) and np.array_equal(same.points, ref.points)
+    assert np.array_equal(same.truth["a"], ref.truth["a"])
+    obs = Observations(torch.tensor(ref.points, requires_grad=True), torch.tensor(ref.values), 0.1, coords)
+    assert obs.points.dtype == np.float64 and np.array_equal(obs.points, ref.points)
+    cases = [
+        (lambda: make_observations(u, coords, 5.5, 25.0, seed=0), "n_obs must be a whole number of observed nodes, "
+                                                                  "got 5.5."),
+        (lambda: make_observations(np.where(u > 0.5, np.nan, u), coords, 5, 25.0, seed=0),
+         "u holds NaN or Inf at 22 of its 81 nodes; observe a finite solution."),
+        (lambda: make_observations(u.astype(complex), coords, 5, 25.0, seed=0),
+         "u must hold real numbers, got an array of complex128 (shape (9, 9))."),
+        (lambda: Observations(ref.points, ref.values, np.array([0.1, 0.2]), coords),
+         "noise_std must be one number (the standard deviation of every observation's noise), got array([0.1, 0.2])."),
+        (lambda: Observations(np.zeros((0, 2)), np.zeros(0), 0.1, coords),
+         "there are no observations (0 points); give at least one point and value."),
+    ]
+    for make, message in cases:
+        with pytest.raises(DataError) as err:
+            make()
+        assert str(err.value) == message
+
+
+def test_an_observation_or_posterior_file_in_place_of_the_data_file_says_so(tmp_path):
+    """They used to be 'obs.h5 is not a valid neurops file: missing root attribute 'boundary'; ...'."""
+    from neurops.inverse import prior_from_file
+    from neurops.inverse.problem import data_file
+
+    path = write_observation_file(tmp_path / "obs.h5", n=9)
+    obs = read_observations(path)
+    posterior = tmp_path / "post.h5"
+    with h5py.File(posterior, "w") as f:
+        f.attrs["kind"] = "posterior"
+    for given, what in ((path, "an observation"), (posterior, "a posterior")):
+        for read in (lambda p: observations_from_file(p), prior_from_file, lambda p: data_file(obs, p)):
+            with pytest.raises(DataError) as err:
+                read(given)
+            assert str(err.value) == (f"{given} is {what} file, not a data file; give the labelled data file (kind "
+                                      "'operator', made by `neurops data generate darcy`) that observations are "
+                                      "made from.")

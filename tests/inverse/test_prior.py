@@ -68,12 +68,14 @@ def test_bad_priors_get_clear_errors():
     ("max_wavenumber", 2.5, "a whole number"),
 ])
 def test_prior_settings_of_the_wrong_type_are_one_line_naming_key_value_and_type(key, value, wanted):
-    # '{"tau": "x"}' and '{"resolution": "17"}' used to be TypeErrors, '{"alpha": true}' was alpha = 1
+    # '{"tau": "x"}' and '{"resolution": "17"}' used to be TypeErrors, '{"alpha": true}' was alpha = 1; made
+    # directly (GRFPrior(resolution=17.0), max_wavenumber=2.5) they were taken without a check
     example = {"tau": 3, "alpha": 2, "a_low": 3, "resolution": 17, "max_wavenumber": 8}[key]
-    with pytest.raises(ConfigError) as err:
-        GRFPrior.from_dict({"resolution": 9, key: value})
-    assert str(err.value) == (f"prior setting {key!r} must be {wanted}, got {value!r} ({type(value).__name__}); "
-                              f"give e.g. --prior '{{\"{key}\": {example}}}'.")
+    for make in (GRFPrior.from_dict, lambda values: GRFPrior(**values)):
+        with pytest.raises(ConfigError) as err:
+            make({"resolution": 9, key: value})
+        assert str(err.value) == (f"prior setting {key!r} must be {wanted}, got {value!r} ({type(value).__name__}); "
+                                  f"give e.g. --prior '{{\"{key}\": {example}}}'.")
 
 
 def test_prior_settings_take_integers_for_reals_and_none_where_it_means_the_default():

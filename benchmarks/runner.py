@@ -67,9 +67,10 @@ def benchmark_names() -> list[str]:
 
 
 def _summary(name: str) -> str:
+    """The first sentence of the benchmark's docstring, in one line (it may wrap in the source)."""
     source = (Path(__file__).resolve().parent / f"{name}.py").read_text()
     doc = source.split('"""', 2)[1] if source.lstrip().startswith('"""') else ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,3 +105,11 @@ def test_module_entry_point_runs_from_a_checkout_without_path_edits():
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[0] == runner.benchmark_names()[0]
+
+
+def test_list_shows_a_summary_that_wraps_in_the_source_whole(capsys):
+    """dsr_ecg's first sentence spans two source lines: `list` cut it at "... and the STF AL-RNN on the"."""
+    assert runner.main(["list"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("dsr_ecg "))
+    assert line.split(None, 1)[1] == ("ECG: GTF-shPLRNN (M = 5, L = 250, affine observation; fixed alpha = 0.3 and "
+                                      "aGTF) and the STF AL-RNN on the delay-embedded ECG.")

@@ -132,7 +132,7 @@ else:
                "--data.num_workers", "0", "--data.val_split", "null", "--model.model_kwargs.width", "8",
                "--model.model_kwargs.modes", "[4, 4]", "--model.model_kwargs.n_layers", "2",
                "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps),
-               "--trainer.accelerator", "cpu", "--trainer.logger", "false",
+               "--trainer.accelerator", "cpu", "--trainer.logger", "false", "--trainer.callbacks", "[]",
                "--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false",
                "--trainer.default_root_dir", sys.argv[5]])
     assert rc == 0, rc

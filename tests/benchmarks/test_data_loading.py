@@ -1,0 +1,20 @@
+"""``benchmarks/data_loading.py`` end to end at a tiny size: the peak-memory part runs the shipped darcy_fno config."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks import runner
+
+
+def test_the_memory_part_measures_a_read_and_a_fit_of_the_shipped_config(tmp_path):
+    """Its `fit` run turned checkpointing off while the shipped config keeps last.ckpt: every run ended in
+    "RuntimeError: fit on ... failed: ... enable_checkpointing=False but found `ModelCheckpoint`", after the whole
+    throughput part, and wrote no result."""
+    argv = ["--parts", "memory", "--sizes-gb", "0.001", "--res", "16", "--batch-size", "4", "--fit-steps", "2",
+            "--work", str(tmp_path), "--results-dir", str(tmp_path / "results")]
+    assert runner.main(["run", "data_loading", *argv]) == 0
+    (row,) = json.loads((tmp_path / "results" / "data_loading.json").read_text())["details"]["memory"]
+    assert row["samples"] == 0.001 * 2**30 // (2 * 16 * 16 * 4)
+    assert row["fit: peak RSS (MB)"] > row["read: peak RSS (MB)"] > 0
+    assert list(tmp_path.iterdir()) == [tmp_path / "results"]  # the data files are gone

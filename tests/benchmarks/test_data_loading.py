@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks import runner
 
 
+@pytest.mark.processes  # ~20 s: two fresh processes, one a neurops fit
 def test_the_memory_part_measures_a_read_and_a_fit_of_the_shipped_config(tmp_path):
     """Its `fit` run turned checkpointing off while the shipped config keeps last.ckpt: every run ended in
     "RuntimeError: fit on ... failed: ... enable_checkpointing=False but found `ModelCheckpoint`", after the whole

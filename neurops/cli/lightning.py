@@ -255,8 +255,9 @@ class NeuropsCLI(LightningCLI):
         best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks
                      if getattr(cb, "monitor", None) and cb.best_model_path and Path(cb.best_model_path).is_file()),
                     None)
-        self.test_results = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best,
-                                              weights_only=True)
+        with signal_connector.without_hpc_checkpoint(self.trainer):  # the final weights, not a requeued job's start
+            self.test_results = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best,
+                                                  weights_only=True)
 
     # failed runs leave no stub log folders --------------------------------------------------------
     def _run_subcommand(self, subcommand: str) -> None:

@@ -6,6 +6,7 @@ preempted job for a finished one; under DDP with ~140 lines of gloo aborts and t
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import shlex
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from neurops.cli import main
+from neurops.cli import main, sigterm
 from tests.cli.test_lightning import _write, operator_config
 
 CALLBACKS = '''
@@ -253,3 +254,24 @@ def test_a_sigterm_stops_the_quickstart_with_status_143_and_one_line(callbacks, 
     last = torch.load(tmp_path / "qs" / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["epoch"] == 0 and not (tmp_path / "qs" / "summary.json").exists()  # stopped in epoch 2, untested
     assert signal.getsignal(signal.SIGTERM) is _guard
+
+
+def _sleep_when_started(started) -> None:
+    started.set()
+    time.sleep(60)
+
+
+def test_a_process_the_command_forks_keeps_sigterm_s_default_action(callbacks):
+    """The quickstart's data generation forks a pool of workers, and the pool ends them with SIGTERM: they inherited
+    the command's handler, and one printed "Process ForkPoolWorker-1: Traceback ... neurops.cli.sigterm.Terminated"
+    (exit status 1) between the progress bar and the first epoch."""
+    fork = multiprocessing.get_context("fork")
+    with sigterm.reported(["quickstart"]):
+        started = fork.Event()
+        child = fork.Process(target=_sleep_when_started, args=(started,))
+        child.start()
+        assert started.wait(30)  # a signal between the fork and the child's start is lost (CPython clears it)
+        child.terminate()
+        child.join(30)
+        assert not sigterm.received()  # the command itself goes on
+    assert child.exitcode == -signal.SIGTERM

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +117,45 @@ def test_list_shows_a_summary_that_wraps_in_the_source_whole(capsys):
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("dsr_ecg "))
     assert line.split(None, 1)[1] == ("ECG: GTF-shPLRNN (M = 5, L = 250, affine observation; fixed alpha = 0.3 and "
                                       "aGTF) and the STF AL-RNN on the delay-embedded ECG.")
+
+
+def _documented_runs() -> list[tuple[str, list[str]]]:
+    """``(page, options)`` of every ``python -m benchmarks run`` command in a shell block of the docs and README."""
+    runs = []
+    for page in sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]):
+        shell, fence = [], None
+        for line in page.read_text().splitlines():
+            if line.startswith("```"):
+                fence = None if fence is not None else line[3:].strip()
+            elif fence in ("", "bash", "sh"):
+                shell.append(line)
+        for line in re.sub(r"\\\n\s*", " ", "\n".join(shell)).splitlines():
+            words = shlex.split(line, comments=True) if "benchmarks run" in line else []
+            for i in (i for i in range(len(words)) if words[i:i + 3] == ["-m", "benchmarks", "run"]):
+                rest = words[i + 3:]
+                end = next((j for j, word in enumerate(rest) if word in ("|", "&&", ";", "2>&1")), len(rest))
+                runs.append((str(page.relative_to(ROOT)), rest[:end]))
+    return runs
+
+
+@pytest.mark.parametrize("page, argv", _documented_runs())
+def test_every_benchmark_command_the_docs_show_parses(page, argv, monkeypatch):
+    """docs/models/mgno.md showed `darcy_mgno ... --device cuda`, which the benchmark refuses ("unrecognized
+    arguments: --device cuda": its option is --accelerator gpu)."""
+
+    class Parsed(Exception):
+        pass
+
+    parse_args = argparse.ArgumentParser.parse_args
+
+    def parse_and_stop(self, args=None, namespace=None):
+        parsed = parse_args(self, args, namespace)
+        if self.prog.startswith("python -m benchmarks run"):  # the options are valid: stop before the benchmark runs
+            raise Parsed
+        return parsed
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_and_stop)
+    monkeypatch.setenv("OUT", "/tmp")
+    with pytest.raises((Parsed, SystemExit)) as stopped:
+        runner.main(["run", *[os.path.expandvars(word) for word in argv]])
+    assert stopped.type is Parsed or (stopped.value.code == 0 and "--help" in argv)

@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [f"python -m benchmarks run {args.name}", *args.options]  # the command the result records
     try:
         status = module.main(args.options)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever the measurement was
+        print(f"python -m benchmarks run {args.name}: interrupted (exit status 130); result files are written whole "
+              "or not at all, so the results folder holds no part of this run's unfinished result", file=sys.stderr)
+        return 130
     finally:
         sys.argv = argv_before
     return status if isinstance(status, int) else 0

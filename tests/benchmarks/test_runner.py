@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,17 @@ def test_every_benchmark_command_the_docs_show_parses(page, argv, monkeypatch):
     with pytest.raises((Parsed, SystemExit)) as stopped:
         runner.main(["run", *[os.path.expandvars(word) for word in argv]])
     assert stopped.type is Parsed or (stopped.value.code == 0 and "--help" in argv)
+
+
+def test_ctrl_c_is_one_line_and_status_130(tmp_path):
+    """Ctrl-C during a benchmark printed a 30-line KeyboardInterrupt traceback from inside the timed kernels."""
+    job = subprocess.Popen([sys.executable, "-m", "benchmarks", "run", "spectral_conv", "--quick", "--results-dir",
+                            str(tmp_path / "results")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert job.stdout.readline().startswith("C=32 64^2 m=12: ")  # measuring
+    job.send_signal(signal.SIGINT)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 130 and err.splitlines() == [
+        "python -m benchmarks run spectral_conv: interrupted (exit status 130); result files are written whole or not "
+        "at all, so the results folder holds no part of this run's unfinished result"], err[-2000:]
+    assert not (tmp_path / "results").exists()

@@ -289,6 +289,10 @@ class NeuropsCLI(LightningCLI):
         try:
             return super().instantiate_trainer(**kwargs)
         except (ValueError, MisconfigurationException) as exc:
+            if "enable_checkpointing=False" in str(exc):  # the config's LastCheckpoint / BestCheckpoint
+                raise ConfigError("--trainer.enable_checkpointing false: the config keeps checkpoints with a callback "
+                                  "(e.g. LastCheckpoint); add --trainer.callbacks '[]' to drop the config's callbacks, "
+                                  "or leave checkpointing on.") from exc
             raise ConfigError(f"the trainer options are not usable: {exc} (multi-process training: "
                               "docs/scaling.md)") from exc
 

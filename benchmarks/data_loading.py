@@ -44,7 +44,7 @@ import h5py
 import numpy as np
 import torch
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.merge import merge_files
 from neurops.data.metadata import DatasetMeta
@@ -167,12 +167,13 @@ def memory(work: Path, sizes_gb: list[float], res: int, batch_size: int, steps: 
 
 def main(argv: list[str] | None = None) -> int:
     p = benchmark_parser(__doc__, quick="small files (32 MB / 128 MB; 2048 samples for speed)")
-    p.add_argument("--res", type=int, default=64, help="grid points per axis of each field")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--n", type=int, default=None, help="samples of the throughput file (default 8192; quick 2048)")
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--res", type=positive_int, default=64, help="grid points per axis of each field")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--n", type=positive_int, default=None,
+                   help="samples of the throughput file (default 8192; quick 2048)")
+    p.add_argument("--rounds", type=positive_int, default=5)
     p.add_argument("--sizes-gb", type=float, nargs="+", default=None, help="file sizes of the memory part")
-    p.add_argument("--fit-steps", type=int, default=20, help="training steps of the `fit` memory runs")
+    p.add_argument("--fit-steps", type=positive_int, default=20, help="training steps of the `fit` memory runs")
     p.add_argument("--work", type=Path, default=None, help="folder for the files (default: a temporary one)")
     p.add_argument("--parts", nargs="+", choices=["throughput", "memory"], default=["throughput", "memory"],
                    help="which parts to run")

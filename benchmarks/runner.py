@@ -42,6 +42,18 @@ def results_dir(text: str) -> Path:
     return path
 
 
+def positive_int(text: str) -> int:
+    """An option that counts something (repeats, threads, samples, epochs, a batch): an integer >= 1, checked when the
+    options are parsed (0 used to end the run later in a traceback: an empty ``min()``, torch's thread count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give a whole number >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer; give a whole number >= 1")
+    return value
+
+
 def benchmark_parser(description: str | None, quick: str | None) -> argparse.ArgumentParser:
     """A parser with the options the benchmarks share: ``--results-dir`` and (most) ``--quick``.
 

@@ -174,3 +174,18 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path):
         "python -m benchmarks run spectral_conv: interrupted (exit status 130); result files are written whole or not "
         "at all, so the results folder holds no part of this run's unfinished result"], err[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("name, option", [("solvers_darcy", "--repeat"), ("solvers_darcy", "--threads"),
+                                          ("spectral_conv", "--batch"), ("data_loading", "--rounds"),
+                                          ("darcy_datagen", "--repeat"), ("darcy_fno", "--epochs")])
+def test_a_count_of_zero_is_refused_when_the_options_are_parsed(name, option, tmp_path, capsys):
+    """--repeat 0 ended in "ValueError: min() arg is an empty sequence" (solvers_darcy) or "IndexError" (darcy_datagen),
+    --threads 0 in torch's RuntimeError, --batch 0 in an MKL FFT error, --rounds 0 in a StatisticsError: tracebacks
+    after the setup (or the whole measurement) had run."""
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["run", name, option, "0", "--results-dir", str(tmp_path / "res")])
+    assert exit_info.value.code == 2 and not (tmp_path / "res").exists()
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"python -m benchmarks run {name}: error: argument {option}: 0 is not a positive integer; give a whole number "
+        ">= 1")

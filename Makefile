@@ -60,7 +60,7 @@ test-all: $(VENV)/.installed-bench
 docs: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
-## peers for side-by-side benchmarks (neuraloperator, pyamg)
+## the peer of the side-by-side benchmarks (neuraloperator; pyamg, the other peer, is a core dependency)
 bench: $(VENV)/.installed-bench
 	@echo "benchmark environment ready: $(PY) -m benchmarks list; $(PY) -m benchmarks run NAME --quick"
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.generators import get_generator
 from neurops.data.reader import read_meta
 
@@ -25,15 +25,15 @@ WORK_DIR = Path(__file__).resolve().parent / "work"
 def darcy_argument_parser(description: str | None) -> argparse.ArgumentParser:
     """The options every Darcy operator benchmark shares (data sizes, training, FNO size, seed)."""
     ap = benchmark_parser(description, quick="200 train / 50 test at 33^2 (65^2 zero-shot), 10 epochs")
-    ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-test", type=int, default=200)
-    ap.add_argument("--resolution", type=int, default=65)
-    ap.add_argument("--test-resolution", type=int, default=129)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--batch-size", type=int, default=20)
+    ap.add_argument("--n-train", type=positive_int, default=1000)
+    ap.add_argument("--n-test", type=positive_int, default=200)
+    ap.add_argument("--resolution", type=positive_int, default=65)
+    ap.add_argument("--test-resolution", type=positive_int, default=129)
+    ap.add_argument("--epochs", type=positive_int, default=30)
+    ap.add_argument("--batch-size", type=positive_int, default=20)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--width", type=int, default=32, help="FNO width")
-    ap.add_argument("--modes", type=int, default=12, help="FNO modes")
+    ap.add_argument("--width", type=positive_int, default=32, help="FNO width")
+    ap.add_argument("--modes", type=positive_int, default=12, help="FNO modes")
     ap.add_argument("--seed", type=int, default=0)
     return ap
 

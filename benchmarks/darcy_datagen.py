@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient, generate_darcy
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.data.reader import read_split
@@ -60,7 +60,7 @@ def _median_time(fn, repeat: int) -> tuple[float, object]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="fewer samples and grids up to 257")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    parser.add_argument("--repeat", type=positive_int, default=3, help="runs per measurement (median)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     rows = []

@@ -16,7 +16,7 @@
    of the best epochs. Files are in the page cache after the first round, for all alike.
 
 2. Peak memory. For two file sizes (``--sizes-gb``, default 0.25 and 2 GB) with the same batch,
-   fresh processes report their peak resident memory (``ru_maxrss``) after
+   fresh processes report their peak resident memory (``VmHWM``; ``ru_maxrss`` where there is no ``/proc``) after
    * ``read``: one pass of the DataModule over the whole training split, and
    * ``fit``: ``neurops fit`` of a small FNO (``OperatorTask``) on the file: the normalizers
      fitted on the whole training split, then ``--fit-steps`` training steps.
@@ -44,7 +44,7 @@ import h5py
 import numpy as np
 import torch
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.merge import merge_files
 from neurops.data.metadata import DatasetMeta
@@ -132,11 +132,16 @@ else:
                "--data.num_workers", "0", "--data.val_split", "null", "--model.model_kwargs.width", "8",
                "--model.model_kwargs.modes", "[4, 4]", "--model.model_kwargs.n_layers", "2",
                "--trainer.max_epochs", "1", "--trainer.limit_train_batches", str(steps),
-               "--trainer.accelerator", "cpu", "--trainer.logger", "false",
+               "--trainer.accelerator", "cpu", "--trainer.logger", "false", "--trainer.callbacks", "[]",
                "--trainer.enable_checkpointing", "false", "--trainer.enable_progress_bar", "false",
                "--trainer.default_root_dir", sys.argv[5]])
     assert rc == 0, rc
-print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this program's own peak; ru_maxrss starts at the RSS of the process that started it (Linux keeps it across
+# exec), so it reported the benchmark process's size whenever that was larger
+status = Path("/proc/self/status")
+peak = [int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmHWM:")] \
+    if status.exists() else []
+print(json.dumps({"peak_rss_mb": (peak[0] if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024}))
 """
 
 
@@ -167,12 +172,13 @@ def memory(work: Path, sizes_gb: list[float], res: int, batch_size: int, steps: 
 
 def main(argv: list[str] | None = None) -> int:
     p = benchmark_parser(__doc__, quick="small files (32 MB / 128 MB; 2048 samples for speed)")
-    p.add_argument("--res", type=int, default=64, help="grid points per axis of each field")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--n", type=int, default=None, help="samples of the throughput file (default 8192; quick 2048)")
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--res", type=positive_int, default=64, help="grid points per axis of each field")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--n", type=positive_int, default=None,
+                   help="samples of the throughput file (default 8192; quick 2048)")
+    p.add_argument("--rounds", type=positive_int, default=5)
     p.add_argument("--sizes-gb", type=float, nargs="+", default=None, help="file sizes of the memory part")
-    p.add_argument("--fit-steps", type=int, default=20, help="training steps of the `fit` memory runs")
+    p.add_argument("--fit-steps", type=positive_int, default=20, help="training steps of the `fit` memory runs")
     p.add_argument("--work", type=Path, default=None, help="folder for the files (default: a temporary one)")
     p.add_argument("--parts", nargs="+", choices=["throughput", "memory"], default=["throughput", "memory"],
                    help="which parts to run")

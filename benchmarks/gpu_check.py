@@ -741,7 +741,6 @@ def main(argv: list[str] | None = None) -> Path:
         path = save_results(name, settings, rows, markdown(results), args.results_dir,
                             details={p: results[p] for p in args.parts if p in results})
     print(markdown(results))
-    print(f"[gpu_check] results: {path}")
     return path
 
 

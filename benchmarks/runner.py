@@ -42,6 +42,18 @@ def results_dir(text: str) -> Path:
     return path
 
 
+def positive_int(text: str) -> int:
+    """An option that counts something (repeats, threads, samples, epochs, a batch): an integer >= 1, checked when the
+    options are parsed (0 used to end the run later in a traceback: an empty ``min()``, torch's thread count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give a whole number >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer; give a whole number >= 1")
+    return value
+
+
 def benchmark_parser(description: str | None, quick: str | None) -> argparse.ArgumentParser:
     """A parser with the options the benchmarks share: ``--results-dir`` and (most) ``--quick``.
 
@@ -67,9 +79,10 @@ def benchmark_names() -> list[str]:
 
 
 def _summary(name: str) -> str:
+    """The first sentence of the benchmark's docstring, in one line (it may wrap in the source)."""
     source = (Path(__file__).resolve().parent / f"{name}.py").read_text()
     doc = source.split('"""', 2)[1] if source.lstrip().startswith('"""') else ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [f"python -m benchmarks run {args.name}", *args.options]  # the command the result records
     try:
         status = module.main(args.options)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever the measurement was
+        print(f"python -m benchmarks run {args.name}: interrupted (exit status 130); result files are written whole "
+              "or not at all, so the results folder holds no part of this run's unfinished result", file=sys.stderr)
+        return 130
     finally:
         sys.argv = argv_before
     return status if isinstance(status, int) else 0

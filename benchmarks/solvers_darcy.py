@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse.linalg as spla
 import torch
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient
 from neurops.data.generators.grf import gaussian_random_field
 from neurops.solvers.linear.adapters import to_scipy
@@ -118,10 +118,11 @@ def batched(nodes: int, count: int, seed: int, repeat: int) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="128^2..512^2 only (about a minute)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (scipy/pyamg are single-threaded)")
-    parser.add_argument("--repeat", type=int, default=2, help="best of N timings (1 at 1024^2)")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="torch threads (scipy/pyamg are single-threaded)")
+    parser.add_argument("--repeat", type=positive_int, default=2, help="best of N timings (1 at 1024^2)")
     parser.add_argument("--spsolve-max", type=int, default=1025, help="largest grid (nodes) for spsolve")
-    parser.add_argument("--batch", type=int, default=32, help="coefficient fields in the batched comparison")
+    parser.add_argument("--batch", type=positive_int, default=32, help="coefficient fields in the batched comparison")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -31,7 +31,7 @@ import os
 
 import torch
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.kernels.spectral import PATHS, select_path, spectral_conv
 from neurops.utils.bench import markdown_table, save_results, timed
 
@@ -109,8 +109,8 @@ def case(channels: int, n: int, modes: int, batch: int, repeat: int) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="3 repeats instead of 7")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    parser.add_argument("--batch", type=positive_int, default=16)
     parser.add_argument("--name", default="spectral_conv", help="results file name (<results dir>/NAME.*)")
     parser.add_argument("--grids", nargs="+", type=int, default=[64, 128],
                         help="points per side (e.g. 65 129 for Darcy node grids, slow for FFTs)")

@@ -255,8 +255,9 @@ class NeuropsCLI(LightningCLI):
         best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks
                      if getattr(cb, "monitor", None) and cb.best_model_path and Path(cb.best_model_path).is_file()),
                     None)
-        self.test_results = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best,
-                                              weights_only=True)
+        with signal_connector.without_hpc_checkpoint(self.trainer):  # the final weights, not a requeued job's start
+            self.test_results = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best,
+                                                  weights_only=True)
 
     # failed runs leave no stub log folders --------------------------------------------------------
     def _run_subcommand(self, subcommand: str) -> None:
@@ -288,6 +289,10 @@ class NeuropsCLI(LightningCLI):
         try:
             return super().instantiate_trainer(**kwargs)
         except (ValueError, MisconfigurationException) as exc:
+            if "enable_checkpointing=False" in str(exc):  # the config's LastCheckpoint / BestCheckpoint
+                raise ConfigError("--trainer.enable_checkpointing false: the config keeps checkpoints with a callback "
+                                  "(e.g. LastCheckpoint); add --trainer.callbacks '[]' to drop the config's callbacks, "
+                                  "or leave checkpointing on.") from exc
             raise ConfigError(f"the trainer options are not usable: {exc} (multi-process training: "
                               "docs/scaling.md)") from exc
 

@@ -3,6 +3,8 @@
 ``neurops fit|validate|test`` use :class:`LineProgress` instead of Lightning's bar when stdout
 is not a terminal: one line per training epoch with the metrics the bar would show, e.g.
 ``epoch 3/50: train/loss_step 0.0412, val/rel_l2 0.0523, train/loss_epoch 0.0468 (12.1 s)``.
+The epoch a run resumed in the middle of (from an ``hpc_ckpt_*.ckpt`` or any checkpoint saved mid-epoch) shows
+the time since the resume: ``(4.3 s since the resume)``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class LineProgress(ProgressBar):
         self.stream = stream
         self._enabled = True
         self._started = 0.0
+        self._resumed = False
         self._validated = False
 
     def disable(self) -> None:
@@ -41,9 +44,12 @@ class LineProgress(ProgressBar):
     def enable(self) -> None:
         self._enabled = True
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # a run resumed mid-epoch continues its epoch without on_train_epoch_start: its time starts here
+        self._started, self._resumed, self._validated = time.perf_counter(), True, False
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._started = time.perf_counter()
-        self._validated = False
+        self._started, self._resumed, self._validated = time.perf_counter(), False, False
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._validated = self._validated or not trainer.sanity_checking
@@ -56,8 +62,9 @@ class LineProgress(ProgressBar):
                    if k != "v_num" and (self._validated or not k.startswith("val"))}
         total = f"/{trainer.max_epochs}" if trainer.max_epochs and trainer.max_epochs > 0 else ""
         shown = ", ".join(f"{k} {_format(v)}" for k, v in metrics.items())
-        self.print(f"epoch {trainer.current_epoch + 1}{total}: {shown} ({time.perf_counter() - self._started:.1f} s)",
-                   file=self.stream or sys.stdout, flush=True)
+        took = f"{time.perf_counter() - self._started:.1f} s{' since the resume' if self._resumed else ''}"
+        self.print(f"epoch {trainer.current_epoch + 1}{total}: {shown} ({took})", file=self.stream or sys.stdout,
+                   flush=True)
 
 
 def progress_callback(enabled: bool = True) -> ProgressBar | None:

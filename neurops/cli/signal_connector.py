@@ -18,8 +18,11 @@ Lightning's SLURM auto-requeue (``SLURMEnvironment``, SIGUSR1) is untouched: its
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
+from unittest import mock
 
 import lightning as L
 import torch
@@ -30,7 +33,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from neurops.cli import sigterm
 
-__all__ = ["SignalConnector", "install", "received_anywhere", "slurm_requeued"]
+__all__ = ["SignalConnector", "install", "received_anywhere", "slurm_requeued", "without_hpc_checkpoint"]
 
 
 class SignalConnector(_SignalConnector):
@@ -123,3 +126,12 @@ def slurm_requeued(trainer: L.Trainer) -> bool:
     """Whether ``trainer`` resumes a SLURM job that Lightning's auto-requeue (SIGUSR1) checkpointed and requeued:
     under SLURM, a ``fit`` without ``ckpt_path`` resumes from the newest ``hpc_ckpt_N.ckpt`` of the run folder."""
     return SLURMEnvironment.detect() and trainer._checkpoint_connector._hpc_resume_path is not None
+
+
+@contextlib.contextmanager
+def without_hpc_checkpoint(trainer: L.Trainer) -> Iterator[None]:
+    """Inside, ``trainer.test|validate(ckpt_path=None)`` evaluate the model's weights: under SLURM Lightning loads
+    the newest ``hpc_ckpt_N.ckpt`` of the run folder instead, the state a requeued job resumed from (epochs older
+    than the weights a finished ``fit`` holds)."""
+    with mock.patch.object(type(trainer._checkpoint_connector), "_hpc_resume_path", property(lambda self: None)):
+        yield

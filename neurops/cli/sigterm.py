@@ -40,8 +40,9 @@ EXIT_SIGTERM = 128 + int(signal.SIGTERM)
 
 #: this process's state: whether a SIGTERM reached it or a peer process of its run (never reset while the command
 #: runs), whether a trainer's signal connector handles SIGTERM now (Lightning's loops stop the run), the trainer of
-#: the command, and whether the process is one that Lightning's launcher started (DDP on one node)
-_state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False)
+#: the command, whether the process is one that Lightning's launcher started (DDP on one node), and the process
+#: that installed the handler (a process it forks, e.g. a worker of a data generator's pool, keeps the default action)
+_state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False, pid=0)
 
 #: the process id of the ``neurops`` command, in the environment of the processes it starts: Lightning's launcher
 #: starts the DDP processes of ``--trainer.devices N`` as its children, with ``LOCAL_RANK`` 1, 2, ...
@@ -63,6 +64,10 @@ def received() -> bool:
 def _raise_once(signum: int, frame: FrameType | None) -> None:
     """The command's SIGTERM handler: outside a running trainer, stop where the command is (the first time only: a
     second SIGTERM must not interrupt the clean-up of the first); inside one, Lightning's loops stop it."""
+    if os.getpid() != _state.pid:  # a forked process (a pool's worker that its pool ends with SIGTERM): just end
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     first = not _state.received
     _state.received = True
     if first and not _state.trainer_handles:
@@ -99,7 +104,7 @@ def reported(argv: Sequence[str]) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
         yield
         return
-    _state.received, _state.trainer_handles, _state.trainer = False, False, None
+    _state.received, _state.trainer_handles, _state.trainer, _state.pid = False, False, None, os.getpid()
     _state.launched = os.environ.get(LAUNCHER_PID) == str(os.getppid()) and os.environ.get("LOCAL_RANK", "0") != "0"
     launcher_pid, os.environ[LAUNCHER_PID] = os.environ.get(LAUNCHER_PID), str(os.getpid())
     previous = signal.signal(signal.SIGTERM, _raise_once)

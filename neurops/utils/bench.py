@@ -162,7 +162,7 @@ def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def save_results(name: str, settings: Mapping[str, Any], rows: list[dict[str, Any]], markdown: str,
                  results_dir: str | Path, details: Mapping[str, Any] | None = None) -> Path:
-    """Write ``<results_dir>/<name>.json`` and ``<name>.md`` atomically; return the JSON path.
+    """Write ``<results_dir>/<name>.json`` and ``<name>.md`` atomically, print where; return the JSON path.
 
     A run with ``settings["quick"]`` is saved as ``<name>_quick`` (unless ``name`` ends so already), so that a
     small run never replaces the full-size results of its benchmark.
@@ -204,6 +204,7 @@ def save_results(name: str, settings: Mapping[str, Any], rows: list[dict[str, An
         tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
     with atomic_path(out_dir / f"{name}.md") as tmp:
         tmp.write_text(markdown_header(record) + markdown.rstrip() + "\n")
+    print(f"results: {json_path} and {json_path.with_suffix('.md').name}", flush=True)  # --quick renames them
     return json_path
 
 

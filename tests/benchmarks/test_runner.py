@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import re
+import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +110,82 @@ def test_module_entry_point_runs_from_a_checkout_without_path_edits():
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[0] == runner.benchmark_names()[0]
+
+
+def test_list_shows_a_summary_that_wraps_in_the_source_whole(capsys):
+    """dsr_ecg's first sentence spans two source lines: `list` cut it at "... and the STF AL-RNN on the"."""
+    assert runner.main(["list"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("dsr_ecg "))
+    assert line.split(None, 1)[1] == ("ECG: GTF-shPLRNN (M = 5, L = 250, affine observation; fixed alpha = 0.3 and "
+                                      "aGTF) and the STF AL-RNN on the delay-embedded ECG.")
+
+
+def _documented_runs() -> list[tuple[str, list[str]]]:
+    """``(page, options)`` of every ``python -m benchmarks run`` command in a shell block of the docs and README."""
+    runs = []
+    for page in sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]):
+        shell, fence = [], None
+        for line in page.read_text().splitlines():
+            if line.startswith("```"):
+                fence = None if fence is not None else line[3:].strip()
+            elif fence in ("", "bash", "sh"):
+                shell.append(line)
+        for line in re.sub(r"\\\n\s*", " ", "\n".join(shell)).splitlines():
+            words = shlex.split(line, comments=True) if "benchmarks run" in line else []
+            for i in (i for i in range(len(words)) if words[i:i + 3] == ["-m", "benchmarks", "run"]):
+                rest = words[i + 3:]
+                end = next((j for j, word in enumerate(rest) if word in ("|", "&&", ";", "2>&1")), len(rest))
+                runs.append((str(page.relative_to(ROOT)), rest[:end]))
+    return runs
+
+
+@pytest.mark.parametrize("page, argv", _documented_runs())
+def test_every_benchmark_command_the_docs_show_parses(page, argv, monkeypatch):
+    """docs/models/mgno.md showed `darcy_mgno ... --device cuda`, which the benchmark refuses ("unrecognized
+    arguments: --device cuda": its option is --accelerator gpu)."""
+
+    class Parsed(Exception):
+        pass
+
+    parse_args = argparse.ArgumentParser.parse_args
+
+    def parse_and_stop(self, args=None, namespace=None):
+        parsed = parse_args(self, args, namespace)
+        if self.prog.startswith("python -m benchmarks run"):  # the options are valid: stop before the benchmark runs
+            raise Parsed
+        return parsed
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_and_stop)
+    monkeypatch.setenv("OUT", "/tmp")
+    with pytest.raises((Parsed, SystemExit)) as stopped:
+        runner.main(["run", *[os.path.expandvars(word) for word in argv]])
+    assert stopped.type is Parsed or (stopped.value.code == 0 and "--help" in argv)
+
+
+def test_ctrl_c_is_one_line_and_status_130(tmp_path):
+    """Ctrl-C during a benchmark printed a 30-line KeyboardInterrupt traceback from inside the timed kernels."""
+    job = subprocess.Popen([sys.executable, "-m", "benchmarks", "run", "spectral_conv", "--quick", "--results-dir",
+                            str(tmp_path / "results")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert job.stdout.readline().startswith("C=32 64^2 m=12: ")  # measuring
+    job.send_signal(signal.SIGINT)
+    _, err = job.communicate(timeout=120)
+    assert job.returncode == 130 and err.splitlines() == [
+        "python -m benchmarks run spectral_conv: interrupted (exit status 130); result files are written whole or not "
+        "at all, so the results folder holds no part of this run's unfinished result"], err[-2000:]
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("name, option", [("solvers_darcy", "--repeat"), ("solvers_darcy", "--threads"),
+                                          ("spectral_conv", "--batch"), ("data_loading", "--rounds"),
+                                          ("darcy_datagen", "--repeat"), ("darcy_fno", "--epochs")])
+def test_a_count_of_zero_is_refused_when_the_options_are_parsed(name, option, tmp_path, capsys):
+    """--repeat 0 ended in "ValueError: min() arg is an empty sequence" (solvers_darcy) or "IndexError" (darcy_datagen),
+    --threads 0 in torch's RuntimeError, --batch 0 in an MKL FFT error, --rounds 0 in a StatisticsError: tracebacks
+    after the setup (or the whole measurement) had run."""
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["run", name, option, "0", "--results-dir", str(tmp_path / "res")])
+    assert exit_info.value.code == 2 and not (tmp_path / "res").exists()
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"python -m benchmarks run {name}: error: argument {option}: 0 is not a positive integer; give a whole number "
+        ">= 1")

@@ -423,3 +423,16 @@ def test_a_run_closes_the_process_group_it_opened(finished, tmp_path):
         if dist.is_initialized():
             dist.destroy_process_group()
     _close_process_group(finished)  # nothing to close: no error
+
+
+def test_checkpointing_off_with_a_config_that_keeps_checkpoints_names_the_fix(operator_file, tmp_path, capsys):
+    """It was Lightning's words ("Trainer was configured with `enable_checkpointing=False` but found
+    `ModelCheckpoint` in callbacks list") and a pointer to docs/scaling.md; the fix is the config's callbacks."""
+    cfg = _write(operator_config(operator_file, tmp_path / "run", epochs=1), tmp_path / "cfg.yaml")
+    assert main(["fit", "--config", cfg, "--trainer.enable_checkpointing", "false"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "neurops: error: --trainer.enable_checkpointing false: the config keeps checkpoints with a callback (e.g. "
+        "LastCheckpoint); add --trainer.callbacks '[]' to drop the config's callbacks, or leave checkpointing on."]
+    assert not (tmp_path / "run").exists()
+    args = ["fit", "--config", cfg, "--trainer.enable_checkpointing", "false", "--trainer.callbacks", "[]"]
+    assert main(args) == 0 and not (tmp_path / "run" / "checkpoints").exists()

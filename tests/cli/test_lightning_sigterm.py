@@ -6,6 +6,7 @@ preempted job for a finished one; under DDP with ~140 lines of gloo aborts and t
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import shlex
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from neurops.cli import main
+from neurops.cli import main, sigterm
 from tests.cli.test_lightning import _write, operator_config
 
 CALLBACKS = '''
@@ -162,7 +163,7 @@ def test_a_sigterm_to_every_process_of_a_run_is_status_143_and_one_line(processe
 
 
 @pytest.mark.processes  # ~20 s: two runs of one process
-def test_slurm_auto_requeue_still_checkpoints_requeues_and_resumes(operator_file, callbacks):
+def test_slurm_auto_requeue_still_checkpoints_requeues_and_resumes(operator_file, callbacks, capsys):
     """Lightning's SLURM auto-requeue: SIGUSR1 saves hpc_ckpt_1.ckpt and calls `scontrol requeue JOB`; the SIGTERM
     that ends the job then is status 143 and one line; the requeued job (the same command) resumes from
     hpc_ckpt_1.ckpt (it was refused: its run folder already held last.ckpt)."""
@@ -192,6 +193,18 @@ def test_slurm_auto_requeue_still_checkpoints_requeues_and_resumes(operator_file
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"Restoring states from the checkpoint path at {root / 'hpc_ckpt_1.ckpt'}" in again.stderr
     assert torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 11
+    # the test after the fit evaluates the final weights (it loaded hpc_ckpt_1.ckpt, the state the requeue resumed)
+    assert again.stderr.count("hpc_ckpt_1.ckpt") == 2 and "Loaded model weights" not in again.stderr, again.stderr
+    capsys.readouterr()
+    assert main(["test", "--config", cfg, "--ckpt_path", "last"]) == 0  # the final state, outside SLURM
+    assert _rel_l2(again.stdout) == pytest.approx(_rel_l2(capsys.readouterr().out), rel=1e-6)
+
+
+def _rel_l2(table: str) -> dict[str, float]:
+    """The ``test/rel_l2@R`` values of the test table a command printed."""
+    rows = [line.split() for line in table.splitlines() if line.strip().startswith("test/rel_l2@")]
+    assert rows, table
+    return {row[0]: float(row[1]) for row in rows}
 
 
 def test_a_lightning_without_the_per_batch_sigterm_broadcast_keeps_each_process_s_own_flag(monkeypatch):
@@ -241,3 +254,24 @@ def test_a_sigterm_stops_the_quickstart_with_status_143_and_one_line(callbacks, 
     last = torch.load(tmp_path / "qs" / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["epoch"] == 0 and not (tmp_path / "qs" / "summary.json").exists()  # stopped in epoch 2, untested
     assert signal.getsignal(signal.SIGTERM) is _guard
+
+
+def _sleep_when_started(started) -> None:
+    started.set()
+    time.sleep(60)
+
+
+def test_a_process_the_command_forks_keeps_sigterm_s_default_action(callbacks):
+    """The quickstart's data generation forks a pool of workers, and the pool ends them with SIGTERM: they inherited
+    the command's handler, and one printed "Process ForkPoolWorker-1: Traceback ... neurops.cli.sigterm.Terminated"
+    (exit status 1) between the progress bar and the first epoch."""
+    fork = multiprocessing.get_context("fork")
+    with sigterm.reported(["quickstart"]):
+        started = fork.Event()
+        child = fork.Process(target=_sleep_when_started, args=(started,))
+        child.start()
+        assert started.wait(30)  # a signal between the fork and the child's start is lost (CPython clears it)
+        child.terminate()
+        child.join(30)
+        assert not sigterm.received()  # the command itself goes on
+    assert child.exitcode == -signal.SIGTERM

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import time
 
 import lightning as L
 import torch
@@ -53,3 +55,33 @@ def test_an_epoch_without_validation_shows_no_stale_validation_values(tmp_path):
     lines = stream.getvalue().splitlines()
     assert ["val/loss" in line for line in lines] == [False, True, False, True]  # validated after epochs 2 and 4
     assert all("train/loss" in line for line in lines)
+
+
+class _SaveMidEpoch(L.Callback):
+    """Saves the run after batch 2 of epoch 2, as Lightning's SLURM handler saves ``hpc_ckpt_*.ckpt``."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if (trainer.current_epoch, batch_idx) == (1, 1):
+            trainer.save_checkpoint(self.path)
+
+
+def test_the_epoch_a_run_resumes_mid_epoch_shows_the_time_since_the_resume(tmp_path):
+    """Lightning skips on_train_epoch_start for the epoch a mid-epoch checkpoint resumes: its line showed the time
+    since the machine booted (e.g. "(58405.2 s)")."""
+    ckpt = tmp_path / "hpc_ckpt_1.ckpt"
+    settings = dict(max_epochs=3, limit_train_batches=4, limit_val_batches=1, logger=False,
+                    enable_checkpointing=False, enable_model_summary=False, default_root_dir=tmp_path)
+    torch.manual_seed(0)
+    L.Trainer(**settings, callbacks=[LineProgress(io.StringIO()), _SaveMidEpoch(ckpt)]).fit(_Logged())
+    stream = io.StringIO()
+    started = time.perf_counter()
+    L.Trainer(**settings, callbacks=[LineProgress(stream)]).fit(_Logged(), ckpt_path=ckpt)
+    took = time.perf_counter() - started
+    lines = stream.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 2/3", "epoch 3/3"]
+    resumed = re.fullmatch(r".* \((\d+\.\d) s since the resume\)", lines[0])
+    assert resumed and float(resumed[1]) <= took + 0.05, lines[0]
+    assert re.fullmatch(r".* \(\d+\.\d s\)", lines[1]), lines[1]  # a whole epoch again

@@ -53,7 +53,7 @@ def test_git_state_is_the_commit_and_whether_tracked_code_changed(repo, tmp_path
     assert git_state(outside) == {"commit": None, "dirty": None}
 
 
-def test_save_results_writes_one_schema_and_the_markdown_header(tmp_path):
+def test_save_results_writes_one_schema_and_the_markdown_header(tmp_path, capsys):
     rows = [{"model": "a", "ms": 1.5}, {"model": "b", "ms": 3.0}]
     path = save_results("demo", {"quick": True, "out": tmp_path, "ckpt": [tmp_path / "a.ckpt", tmp_path / "b.ckpt"]},
                         rows, markdown_table(rows), tmp_path / "res", details={"raw": [1.0, 2.0]})
@@ -73,6 +73,8 @@ def test_save_results_writes_one_schema_and_the_markdown_header(tmp_path):
     assert md.startswith("# demo_quick\n") and (commit[:12] if commit else "Commit: unknown") in md
     assert md.rstrip().endswith("| b | 3 |")
     assert sorted(p.name for p in (tmp_path / "res").iterdir()) == ["demo_quick.json", "demo_quick.md"]  # no tmp
+    # the run says where its result went (a --quick run's name differs from the one asked for)
+    assert capsys.readouterr().out == f"results: {tmp_path / 'res' / 'demo_quick.json'} and demo_quick.md\n"
 
 
 def test_timers_measure_each_call_and_interleave():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -62,6 +64,7 @@ class H5Writer:
         self._file: h5py.File | None = None
         self._ctx: Any = None
         self._written: dict[str, np.ndarray] = {}
+        self._sample_bytes: dict[str, int] = {}  # per split: bytes of one sample of all its fields
 
     # context management -------------------------------------------------------------
     def __enter__(self) -> H5Writer:
@@ -127,6 +130,8 @@ class H5Writer:
             raise DataError(f"split {split!r} would have the grid {'x'.join(map(str, spatial))}: {self.kind} data "
                             "needs at least 2 points per axis (a stride as large as the grid leaves one); nothing "
                             "was written.")
+        sample_bytes = 4 * sum(math.prod(shape) for fields in groups.values() for shape in (fields or {}).values())
+        self._check_space(split, n, sample_bytes)
         g = self.file.create_group(split)
         g.attrs["resolution"] = list(spatial)
         for key, value in (attrs or {}).items():
@@ -153,6 +158,7 @@ class H5Writer:
                     chunks=(1, *expected), compression=self.compression,
                 )
         self._written[split] = np.zeros(n, dtype=bool)
+        self._sample_bytes[split] = sample_bytes
 
     def write(self, split: str, start: int, *, inputs: Arrays | None = None, outputs: Arrays | None = None,
               states: Arrays | None = None) -> None:
@@ -199,6 +205,29 @@ class H5Writer:
         shapes = {k: {f: np.shape(a)[1:] for f, a in g.items()} or None for k, g in groups.items()}
         self.create_split(split, len(arrays[0]), coords=coords, time=time, attrs=attrs, **shapes)
         self.write(split, 0, **{k: (g or None) for k, g in groups.items()})
+
+    def _check_space(self, split: str, n: int, sample_bytes: int) -> None:
+        """Refuse a split whose samples, with those declared and not yet written, do not fit on the disk (uncompressed
+        sizes: a compressed file's size is not known ahead)."""
+        if self.compression is not None:
+            return
+        pending = n * sample_bytes + sum(int((~self._written[s]).sum()) * b for s, b in self._sample_bytes.items())
+        free = shutil.disk_usage(self.path.parent).free  # the temporary file lies next to the target
+        if pending > free:
+            before = " and the samples of the splits before it" if pending > n * sample_bytes else ""
+            raise DataError(f"{self.path} needs {_size(pending)} more: split {split!r} ({n} samples of "
+                            f"{_size(sample_bytes)}){before}, but {self.path.absolute().parent} has {_size(free)} "
+                            "free; nothing was saved: write to a disk with more space, or ask for fewer samples, a "
+                            "coarser grid or compression (gzip/lzf).")
+
+
+def _size(n_bytes: float) -> str:
+    """``n_bytes`` in the largest binary unit that keeps the number >= 1: ``"3.2 GiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n_bytes < 1024 or unit == "TiB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+    raise AssertionError("unreachable")
 
 
 def _as_float32(arr: np.ndarray, where: str, start: int) -> np.ndarray:

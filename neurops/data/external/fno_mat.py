@@ -87,6 +87,11 @@ class MatArray:
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def is_complex(self) -> bool:
+        """Complex values (v5: a complex array; v7.3: MATLAB's compound of ``real`` and ``imag``)."""
+        return _is_complex(self._data.dtype)
+
     def take(self, lo: int, hi: int) -> np.ndarray:
         """Samples ``lo..hi-1`` along the first MATLAB axis, in MATLAB order."""
         if self._reversed:
@@ -98,13 +103,18 @@ class MatArray:
         return self.take(0, self.shape[0]) if self.ndim else np.asarray(self._data[()])
 
 
+def _is_complex(dtype: np.dtype) -> bool:
+    return dtype.kind == "c" or set(dtype.names or ()) == {"real", "imag"}
+
+
 def is_v73(path: Path) -> bool:
     """MATLAB v7.3 files are HDF5 files."""
     return h5py.is_hdf5(path)
 
 
 def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
-    """The numeric variables of a MATLAB file (v5 via scipy, v7.3 via h5py), in MATLAB order.
+    """The numeric variables of a MATLAB file (v5 via scipy, v7.3 via h5py), in MATLAB order (complex ones too,
+    refused with a clear error when a conversion reads them).
 
     Parameters
     ----------
@@ -117,7 +127,8 @@ def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
     if is_v73(path):
         f = stack.enter_context(open_upstream(path, "MATLAB v7.3"))
         return {k: MatArray(v) for k, v in f.items()
-                if isinstance(v, h5py.Dataset) and v.dtype.kind in "fiu" and not k.startswith("#")}
+                if isinstance(v, h5py.Dataset) and (v.dtype.kind in "fiu" or _is_complex(v.dtype))
+                and not k.startswith("#")}
     try:
         raw = scipy.io.loadmat(path)
     except Exception as err:  # noqa: BLE001 - scipy raises many types on files that are not MATLAB files
@@ -125,7 +136,7 @@ def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
                         "torch arrays (.npy, .npz, .pt) convert with `neurops data convert arrays FILE`."
                         ) from err
     return {k: MatArray(np.asarray(v)) for k, v in raw.items()
-            if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiu"}
+            if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiuc"}
 
 
 def detect_layout(variables: Mapping[str, MatArray], label: str) -> str:
@@ -143,6 +154,10 @@ def detect_layout(variables: Mapping[str, MatArray], label: str) -> str:
 def _require(variables: Mapping[str, MatArray], key: str, label: str, what: str) -> MatArray:
     if key not in variables:
         raise DataError(f"{label} has no variable {key!r} ({what}); it has {sorted(variables)}.")
+    if variables[key].is_complex:
+        raise DataError(f"{label}: `{key}` ({what}) holds complex values; neurops stores real float32 fields: save "
+                        "its real and imaginary parts as two real variables (e.g. real(x), imag(x) in MATLAB) and "
+                        "convert them with input_key/output_key (--input-key/--output-key).")
     return variables[key]
 
 

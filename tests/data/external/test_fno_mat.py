@@ -144,6 +144,30 @@ def test_errors_name_what_was_expected(tmp_path, ns_variables):
     assert not (tmp_path / "x.h5").exists()
 
 
+@pytest.mark.parametrize("version", ["5", "7.3"])
+def test_a_complex_variable_is_named_not_hidden(tmp_path, version):
+    """A complex `coeff` was dropped from the variables, so the file was refused as 'no known FNO layout' and the
+    list of the variables found left `coeff` out; now the error names the complex variable and what to do."""
+    rng = np.random.default_rng(0)
+    coeff, sol = rng.standard_normal((N, S, S)) * (1 + 1j), rng.standard_normal((N, S, S))
+    path = tmp_path / "darcy.mat"
+    if version == "5":
+        scipy.io.savemat(path, {"coeff": coeff, "sol": sol})
+    else:  # MATLAB stores complex arrays as a compound of real and imag
+        save_v73(path, {"sol": sol})
+        value = np.zeros(coeff.shape[::-1], dtype=[("real", "<f8"), ("imag", "<f8")])
+        value["real"], value["imag"] = coeff.real.transpose(), coeff.imag.transpose()
+        with h5py.File(path, "a") as f:
+            f["coeff"] = value
+    with pytest.raises(DataError) as err:
+        convert_fno_mat(path, tmp_path / "x.h5")
+    assert str(err.value) == (f"{path}: `coeff` (the input field [N, *spatial]) holds complex values; neurops stores "
+                              "real float32 fields: save its real and imaginary parts as two real variables (e.g. "
+                              "real(x), imag(x) in MATLAB) and convert them with input_key/output_key "
+                              "(--input-key/--output-key).")
+    assert not (tmp_path / "x.h5").exists()
+
+
 def test_zero_shot_test_resolution_and_custom_keys_from_the_command_line(tmp_path):
     from neurops.cli import main
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import resolution_tag
 from neurops.data.writer import H5Writer
-from neurops.errors import ConfigError, DataError, MissingFileError
+from neurops.errors import ConfigError, DataError, MissingFileError, NeuropsWarning
 
 Reader = Callable[[int, int], np.ndarray]
 
@@ -275,6 +276,7 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
             raise DataError(f"split {split!r} has fields {names[split]}, the first split "
                             f"{next(iter(names.values()))}; every split needs the same fields.")
     total = sum(len(r) for items in splits.values() for _, r in items)
+    rounding = Rounding()
     with H5Writer(out, meta, compression=compression, overwrite=overwrite) as writer:
         bar = tqdm(total=total, desc=f"convert {meta.name}", unit="sample", disable=not progress)
         for split, items in splits.items():
@@ -296,11 +298,39 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
                             raise DataError(f"{coll.label}: field {f.name} read as {block.shape}, expected "
                                             f"{(hi - lo, *f.shape)}; the file does not follow its layout.")
                         arrays.setdefault(f.group, {})[f.name] = block
-                    writer.write(split, pos, **arrays)
+                    writer.write(split, pos, **arrays)  # refuses NaN/Inf and values beyond float32's range
+                    for group, fields in arrays.items():
+                        for name, block in fields.items():
+                            rounding.add(f"{group}/{name}", block)
                     pos += hi - lo
                     bar.update(hi - lo)
         bar.close()
+    rounding.report(out)
     return Path(out)
+
+
+class Rounding:
+    """What storing the source's values as float32 changed, per field: the source dtypes, the largest change and the
+    largest magnitude (a float64 or a large integer source loses digits; float16 and small integers convert exactly)."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, tuple[set[str], float, float]] = {}
+
+    def add(self, field: str, block: np.ndarray) -> None:
+        if block.dtype == np.float32 or block.size == 0:
+            return
+        dtypes, change, scale = self.fields.get(field, (set(), 0.0, 0.0))
+        exact = block.astype(np.float64)
+        change = max(change, float(np.abs(exact - block.astype(np.float32).astype(np.float64)).max()))
+        self.fields[field] = (dtypes | {str(block.dtype)}, change, max(scale, float(np.abs(exact).max())))
+
+    def report(self, out: str | os.PathLike) -> None:
+        """A :class:`~neurops.errors.NeuropsWarning` naming the fields whose values float32 changed, and how much."""
+        changed = [f"{field} ({'/'.join(sorted(dtypes))}: largest change {change:.3g}, {change / scale:.3g} of its "
+                   "largest magnitude)" for field, (dtypes, change, scale) in self.fields.items() if change > 0]
+        if changed:
+            warnings.warn(f"{out}: the source values of {', '.join(changed)} were rounded to float32, the type neurops "
+                          "stores fields in.", NeuropsWarning, stacklevel=3)
 
 
 def json_safe(value: Any) -> Any:

@@ -127,12 +127,13 @@ def pair_collection(a: SampleArray, u: SampleArray, keys: tuple[str, str], names
     -------
     collection, dims : the pairs as ``inputs/<names[0]>`` and ``outputs/<names[1]>``; dims ``x, y, z``.
     """
+    for key, arr in zip(keys, (a, u)):
+        if len(arr.shape) >= 2 and min(arr.shape[1:]) < 2:
+            raise DataError(f"{label}: `{key}` has shape {arr.shape}, with an axis of size 1 that is not a grid "
+                            "axis; drop it (e.g. numpy.squeeze) so the arrays are [N, *spatial].")
     if a.shape != u.shape or not 2 <= len(a.shape) <= 4:
         raise DataError(f"{label}: `{keys[0]}` {a.shape} and `{keys[1]}` {u.shape} must share one shape "
-                        "[N, *spatial] with 1 to 3 spatial axes.")
-    if min(a.shape[1:]) < 2:
-        raise DataError(f"{label}: `{keys[0]}` has shape {a.shape}, with an axis of size 1 that is not a grid "
-                        "axis; drop it (e.g. numpy.squeeze) so the arrays are [N, *spatial].")
+                        f"[N, *spatial] with 1 to 3 spatial axes{_shape_hint(a.shape, u.shape, keys)}.")
     dims = list(SPATIAL_NAMES[: len(a.shape) - 1])
     coords = {d: coords_fn(n)[:: stride.space] for d, n in zip(dims, a.shape[1:])}
     shape = tuple(len(coords[d]) for d in dims)
@@ -141,6 +142,17 @@ def pair_collection(a: SampleArray, u: SampleArray, keys: tuple[str, str], names
         FieldSource("outputs", names[1], shape, lambda lo, hi: stride.spatial(u.take(lo, hi), len(dims))),
     ]
     return Collection(a.shape[0], fields, coords, label=label), dims
+
+
+def _shape_hint(a: tuple[int, ...], u: tuple[int, ...], keys: tuple[str, str]) -> str:
+    """What two shapes that should match tell of the mistake: other sample counts, or the samples on another axis."""
+    if len(a) == len(u) and a[1:] == u[1:]:
+        return (f": `{keys[0]}` holds {a[0]} samples and `{keys[1]}` {u[0]}; inputs and outputs pair sample by "
+                "sample, so give arrays of the same samples")
+    if sorted(a) == sorted(u):
+        return ("; they hold the same axes in another order: put the sample axis first in both (e.g. "
+                "numpy.moveaxis(x, -1, 0) for an array stored [*spatial, N])")
+    return ""
 
 
 def plan_splits(n: int, *, n_train: int | None = None, n_val: int = 0, n_test: int | None = None,

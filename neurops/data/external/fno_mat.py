@@ -178,7 +178,9 @@ def _states(variables: Mapping[str, MatArray], key: str, label: str, stride: Str
     t = (np.asarray(variables["t"].values(), dtype=np.float64).ravel() if "t" in variables
          else np.arange(1, n_time + 1, dtype=np.float64))
     if len(t) != n_time:
-        raise DataError(f"{label}: `t` has {len(t)} entries but `{key}` has {n_time} frames.")
+        hint = (f"; `{key}` {u.shape} looks stored [N, T, *spatial], with the time axis second: FNO files hold it "
+                f"last, [N, *spatial, T] (e.g. numpy.moveaxis({key}, 1, -1))" if u.shape[1] == len(t) else "")
+        raise DataError(f"{label}: `t` has {len(t)} entries but `{key}` has {n_time} frames{hint}.")
     initial = None
     if include_initial:
         initial = _require(variables, "a", label, "the initial condition [N, *spatial], for include_initial")
@@ -205,6 +207,12 @@ def _collection(variables: Mapping[str, MatArray], layout: str, label: str, stri
     if layout == "burgers":
         return _pair(variables, "a", "u", label, stride, periodic_coords)
     if layout == "navier_stokes":
+        u = _require(variables, "u", label, "the vorticity [N, S, S, T]")
+        if u.ndim == 4 and u.shape[1] != u.shape[2]:
+            hint = (" it looks stored [N, T, S, S]: put time last (e.g. numpy.moveaxis(u, 1, -1));"
+                    if u.shape[2] == u.shape[3] else "")
+            raise DataError(f"{label}: `u` {u.shape} is not [N, S, S, T] (the FNO Navier-Stokes layout: a square "
+                            f"grid, time last);{hint} for a file of another grid pass state_key='u' (--state-key u).")
         return _states(variables, "u", label, stride, include_initial=options["include_initial"], field="w")
     if options["state_key"]:
         return _states(variables, options["state_key"], label, stride, include_initial=options["include_initial"],

@@ -43,3 +43,29 @@ def test_rounding_to_float32_is_said_with_the_largest_change(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"neurops: warning: {tmp_path / 'c.h5'}: the source values of inputs/a (float64: ")
     assert "a16" not in err
+
+
+def test_pairs_of_other_shapes_say_what_differs(tmp_path):
+    """Arrays of other shapes got one generic line whatever the mistake: now other sample counts, samples on
+    another axis ([S, S, N]) and a trailing channel axis of either array are each named."""
+    from neurops.data.external import convert_arrays
+    from neurops.errors import DataError
+
+    a = np.zeros((20, 16, 16))
+    for name, arr in {"a": a, "u19": a[:19], "aT": a.transpose(1, 2, 0), "uch": a[..., None]}.items():
+        np.save(tmp_path / f"{name}.npy", arr)
+    expected = {
+        "u19": "a.npy + u19.npy: `a.npy` (20, 16, 16) and `u19.npy` (19, 16, 16) must share one shape [N, *spatial] "
+               "with 1 to 3 spatial axes: `a.npy` holds 20 samples and `u19.npy` 19; inputs and outputs pair sample by "
+               "sample, so give arrays of the same samples.",
+        "aT": "a.npy + aT.npy: `a.npy` (20, 16, 16) and `aT.npy` (16, 16, 20) must share one shape [N, *spatial] with "
+              "1 to 3 spatial axes; they hold the same axes in another order: put the sample axis first in both (e.g. "
+              "numpy.moveaxis(x, -1, 0) for an array stored [*spatial, N]).",
+        "uch": "a.npy + uch.npy: `uch.npy` has shape (20, 16, 16, 1), with an axis of size 1 that is not a grid axis; "
+               "drop it (e.g. numpy.squeeze) so the arrays are [N, *spatial].",
+    }
+    for name, message in expected.items():
+        with pytest.raises(DataError) as err:
+            convert_arrays(tmp_path / "a.npy", tmp_path / "o.h5", outputs=tmp_path / f"{name}.npy", progress=False)
+        assert str(err.value) == str(tmp_path) + "/" + message.replace(" + ", f" + {tmp_path}/", 1)
+    assert not (tmp_path / "o.h5").exists()

@@ -168,6 +168,26 @@ def test_a_complex_variable_is_named_not_hidden(tmp_path, version):
     assert not (tmp_path / "x.h5").exists()
 
 
+def test_navier_stokes_with_time_second_is_refused_not_misread(tmp_path, ns_variables):
+    """`u` stored [N, T, S, S] was read as a T x S grid of S frames when the file had no `t` (and with `t` the error
+    only said the frame counts differ); now it is refused, saying where time must be."""
+    u = np.moveaxis(ns_variables["u"], -1, 1)  # [N, T, S, S]
+    scipy.io.savemat(tmp_path / "no_t.mat", {"u": u})
+    scipy.io.savemat(tmp_path / "with_t.mat", {"u": u, "t": ns_variables["t"]})
+    with pytest.raises(DataError) as err:
+        convert_fno_mat(tmp_path / "no_t.mat", tmp_path / "x.h5")
+    assert str(err.value) == (f"{tmp_path / 'no_t.mat'}: `u` {u.shape} is not [N, S, S, T] (the FNO Navier-Stokes "
+                              "layout: a square grid, time last); it looks stored [N, T, S, S]: put time last (e.g. "
+                              "numpy.moveaxis(u, 1, -1)); for a file of another grid pass state_key='u' "
+                              "(--state-key u).")
+    with pytest.raises(DataError) as err:
+        convert_fno_mat(tmp_path / "with_t.mat", tmp_path / "x.h5", state_key="u")
+    assert str(err.value) == (f"{tmp_path / 'with_t.mat'}: `t` has {T} entries but `u` has {S - 1} frames; `u` "
+                              f"{u.shape} looks stored [N, T, *spatial], with the time axis second: FNO files hold it "
+                              "last, [N, *spatial, T] (e.g. numpy.moveaxis(u, 1, -1)).")
+    assert not (tmp_path / "x.h5").exists()
+
+
 def test_zero_shot_test_resolution_and_custom_keys_from_the_command_line(tmp_path):
     from neurops.cli import main
 

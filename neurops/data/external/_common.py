@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import resolution_tag
+from neurops.data.schema import resolution_tag, sample_list
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError, MissingFileError, NeuropsWarning
 
@@ -309,6 +309,7 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
                         if block.shape != (hi - lo, *f.shape):
                             raise DataError(f"{coll.label}: field {f.name} read as {block.shape}, expected "
                                             f"{(hi - lo, *f.shape)}; the file does not follow its layout.")
+                        _check_values(block, lo, coll.label, f"{f.group}/{f.name}", split)
                         arrays.setdefault(f.group, {})[f.name] = block
                     writer.write(split, pos, **arrays)  # refuses NaN/Inf and values beyond float32's range
                     for group, fields in arrays.items():
@@ -319,6 +320,29 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
         bar.close()
     rounding.report(out)
     return Path(out)
+
+
+def _check_values(block: np.ndarray, lo: int, label: str, field: str, split: str) -> None:
+    """NaN/Inf in ``block`` (samples ``lo...`` of the source ``label``), or values beyond float32's range, are an error
+    naming the samples by their index in the source, where they are fixed (the writer counts from the split's start)."""
+    if block.dtype.kind not in "fc" or block.size == 0:
+        return
+    where = f"read into {split}/{field}; fields are stored as float32"
+    bad = ~np.isfinite(block)
+    if bad.any():
+        raise DataError(f"{label}: NaN or Inf values in {_rows(bad, lo)} of the source (counted from 0), {where} and "
+                        "must be finite: fix or drop those samples at the source, or leave them out with n_train / "
+                        "n_val / n_test.")
+    big = np.abs(block) > np.finfo(np.float32).max
+    if big.any():
+        raise DataError(f"{label}: values beyond float32's range (largest magnitude {float(np.abs(block).max()):.4g} > "
+                        f"{float(np.finfo(np.float32).max):.4g}) in {_rows(big, lo)} of the source (counted from 0), "
+                        f"{where}: rescale the field (e.g. other units) before converting it.")
+
+
+def _rows(bad: np.ndarray, lo: int) -> str:
+    """:func:`sample_list` of the samples (``lo...``) of ``bad`` ``[n, ...]`` with a True."""
+    return sample_list([lo + int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))])
 
 
 class Rounding:

@@ -123,14 +123,23 @@ def test_values_beyond_float32_and_a_nan_are_reported_by_field_and_sample(pairs,
         assert main(argv) == 2
     largest = f"{np.abs(big).max():.4g}"
     assert capsys.readouterr().err == (
-        f"neurops: error: train/inputs/big: values exceed float32's range (largest magnitude {largest} > 3.403e+38, "
-        "in sample 3); fields are stored as float32: rescale the field (e.g. other units) before writing it.\n")
+        f"neurops: error: {tmp_path}/big.npy + {tmp_path}/u.npy: values beyond float32's range (largest magnitude "
+        f"{largest} > 3.403e+38) in sample 3 of the source (counted from 0), read into train/inputs/big; fields are "
+        "stored as float32: rescale the field (e.g. other units) before converting it.\n")
     nan = a.copy()
     nan[3, 4, 5] = np.nan
     nan[5, 0, 0] = np.inf
     np.save(tmp_path / "nan.npy", nan)
     assert main([*argv[:3], str(tmp_path / "nan.npy"), *argv[4:]]) == 2
     assert capsys.readouterr().err == (
-        "neurops: error: train/inputs/nan: NaN or Inf values in samples [3, 5]; the stored data must be finite: fix "
-        "or drop those samples at their source.\n")
-    assert not out.exists()
+        f"neurops: error: {tmp_path}/nan.npy + {tmp_path}/u.npy: NaN or Inf values in samples [3, 5] of the source "
+        "(counted from 0), read into train/inputs/nan; fields are stored as float32 and must be finite: fix or drop "
+        "those samples at the source, or leave them out with n_train / n_val / n_test.\n")
+    # a bad test sample (the LAST samples) is named by its index in the source, not in the test split (it said 0)
+    nan = a.copy()
+    nan[N - 1, 0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    assert main([*argv[:3], str(tmp_path / "nan.npy"), *argv[4:], "--n-test", "2"]) == 2
+    assert f"NaN or Inf values in sample {N - 1} of the source (counted from 0), read into test/inputs/nan;" in (
+        capsys.readouterr().err)
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "nan.npy", "u.npy"]

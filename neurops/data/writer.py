@@ -130,22 +130,20 @@ class H5Writer:
             raise DataError(f"split {split!r} would have the grid {'x'.join(map(str, spatial))}: {self.kind} data "
                             "needs at least 2 points per axis (a stride as large as the grid leaves one); nothing "
                             "was written.")
-        sample_bytes = 4 * sum(math.prod(shape) for fields in groups.values() for shape in (fields or {}).values())
-        self._check_space(split, n, sample_bytes)
+        self._sample_bytes[split] = self._check_space(split, n, groups)
         g = self.file.create_group(split)
         g.attrs["resolution"] = list(spatial)
         for key, value in (attrs or {}).items():
             g.attrs[key] = encode_attr(value)
         for d in self.dims:
             g.create_dataset(f"coords/{d}", data=np.asarray(coords[d], dtype=np.float64))
+        expected = spatial
         if self.kind == "trajectory":
             if time is None:
                 raise SchemaError(f"trajectory split {split!r} needs a time array.")
             time = np.asarray(time, dtype=np.float64)
             g.create_dataset("time", data=time)
             expected = (len(time), *spatial)
-        else:
-            expected = spatial
         for group, fields in groups.items():
             for field, shape in (fields or {}).items():
                 if tuple(shape) != expected:
@@ -158,7 +156,6 @@ class H5Writer:
                     chunks=(1, *expected), compression=self.compression,
                 )
         self._written[split] = np.zeros(n, dtype=bool)
-        self._sample_bytes[split] = sample_bytes
 
     def write(self, split: str, start: int, *, inputs: Arrays | None = None, outputs: Arrays | None = None,
               states: Arrays | None = None) -> None:
@@ -206,12 +203,13 @@ class H5Writer:
         self.create_split(split, len(arrays[0]), coords=coords, time=time, attrs=attrs, **shapes)
         self.write(split, 0, **{k: (g or None) for k, g in groups.items()})
 
-    def _check_space(self, split: str, n: int, sample_bytes: int) -> None:
-        """Refuse a split whose samples, with those declared and not yet written, do not fit on the disk (uncompressed
-        sizes: a compressed file's size is not known ahead)."""
+    def _check_space(self, split: str, n: int, groups: Mapping[str, FieldShapes | None]) -> int:
+        """The bytes of one sample of the fields ``groups``; refuse the split if its samples, with those declared and
+        not yet written, do not fit on the disk (uncompressed sizes: a compressed file's size is not known ahead)."""
+        sample_bytes = 4 * sum(math.prod(shape) for fields in groups.values() for shape in (fields or {}).values())
         if self.compression is not None:
-            return
-        pending = n * sample_bytes + sum(int((~self._written[s]).sum()) * b for s, b in self._sample_bytes.items())
+            return sample_bytes
+        pending = n * sample_bytes + sum(int((~m).sum()) * self._sample_bytes[s] for s, m in self._written.items())
         free = shutil.disk_usage(self.path.parent).free  # the temporary file lies next to the target
         if pending > free:
             before = " and the samples of the splits before it" if pending > n * sample_bytes else ""
@@ -219,6 +217,7 @@ class H5Writer:
                             f"{_size(sample_bytes)}){before}, but {self.path.absolute().parent} has {_size(free)} "
                             "free; nothing was saved: write to a disk with more space, or ask for fewer samples, a "
                             "coarser grid or compression (gzip/lzf).")
+        return sample_bytes
 
 
 def _size(n_bytes: float) -> str:

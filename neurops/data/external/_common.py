@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,12 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
+from neurops.data.external._values import Rounding, check_values
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import resolution_tag, sample_list
+from neurops.data.schema import resolution_tag
 from neurops.data.writer import H5Writer
-from neurops.errors import ConfigError, DataError, MissingFileError, NeuropsWarning
+from neurops.errors import ConfigError, DataError, MissingFileError
 
 Reader = Callable[[int, int], np.ndarray]
 
@@ -284,9 +284,14 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
     for split, items in splits.items():
         check_compatible([c for c, _ in items])
         check_frames(items[0][0], time_stride)
-        if names[split] != next(iter(names.values())):
-            raise DataError(f"split {split!r} has fields {names[split]}, the first split "
-                            f"{next(iter(names.values()))}; every split needs the same fields.")
+        first_split, first_fields, has = next(iter(splits)), set(next(iter(names.values()))), set(names[split])
+        if has != first_fields:
+            more, less = (["/".join(n) for n in sorted(x)] for x in (has - first_fields, first_fields - has))
+            differ = " and ".join([f"has {more}, which {first_split!r} lacks"] * bool(more)
+                                  + [f"lacks {less}"] * bool(less))
+            raise DataError(f"every split needs the same fields, but {split!r} ({items[0][0].label}) {differ}; "
+                            "convert the files of one data set (The Well: keep the common fields with fields=..., "
+                            "--fields).")
     total = sum(len(r) for items in splits.values() for _, r in items)
     rounding = Rounding()
     with H5Writer(out, meta, compression=compression, overwrite=overwrite) as writer:
@@ -309,7 +314,7 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
                         if block.shape != (hi - lo, *f.shape):
                             raise DataError(f"{coll.label}: field {f.name} read as {block.shape}, expected "
                                             f"{(hi - lo, *f.shape)}; the file does not follow its layout.")
-                        _check_values(block, lo, coll.label, f"{f.group}/{f.name}", split)
+                        check_values(block, lo, coll.label, f"{f.group}/{f.name}", split)
                         arrays.setdefault(f.group, {})[f.name] = block
                     writer.write(split, pos, **arrays)  # refuses NaN/Inf and values beyond float32's range
                     for group, fields in arrays.items():
@@ -320,53 +325,6 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
         bar.close()
     rounding.report(out)
     return Path(out)
-
-
-def _check_values(block: np.ndarray, lo: int, label: str, field: str, split: str) -> None:
-    """NaN/Inf in ``block`` (samples ``lo...`` of the source ``label``), or values beyond float32's range, are an error
-    naming the samples by their index in the source, where they are fixed (the writer counts from the split's start)."""
-    if block.dtype.kind not in "fc" or block.size == 0:
-        return
-    where = f"read into {split}/{field}; fields are stored as float32"
-    bad = ~np.isfinite(block)
-    if bad.any():
-        raise DataError(f"{label}: NaN or Inf values in {_rows(bad, lo)} of the source (counted from 0), {where} and "
-                        "must be finite: fix or drop those samples at the source, or leave them out with n_train / "
-                        "n_val / n_test.")
-    big = np.abs(block) > np.finfo(np.float32).max
-    if big.any():
-        raise DataError(f"{label}: values beyond float32's range (largest magnitude {float(np.abs(block).max()):.4g} > "
-                        f"{float(np.finfo(np.float32).max):.4g}) in {_rows(big, lo)} of the source (counted from 0), "
-                        f"{where}: rescale the field (e.g. other units) before converting it.")
-
-
-def _rows(bad: np.ndarray, lo: int) -> str:
-    """:func:`sample_list` of the samples (``lo...``) of ``bad`` ``[n, ...]`` with a True."""
-    return sample_list([lo + int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))])
-
-
-class Rounding:
-    """What storing the source's values as float32 changed, per field: the source dtypes, the largest change and the
-    largest magnitude (a float64 or a large integer source loses digits; float16 and small integers convert exactly)."""
-
-    def __init__(self) -> None:
-        self.fields: dict[str, tuple[set[str], float, float]] = {}
-
-    def add(self, field: str, block: np.ndarray) -> None:
-        if block.dtype == np.float32 or block.size == 0:
-            return
-        dtypes, change, scale = self.fields.get(field, (set(), 0.0, 0.0))
-        exact = block.astype(np.float64)
-        change = max(change, float(np.abs(exact - block.astype(np.float32).astype(np.float64)).max()))
-        self.fields[field] = (dtypes | {str(block.dtype)}, change, max(scale, float(np.abs(exact).max())))
-
-    def report(self, out: str | os.PathLike) -> None:
-        """A :class:`~neurops.errors.NeuropsWarning` naming the fields whose values float32 changed, and how much."""
-        changed = [f"{field} ({'/'.join(sorted(dtypes))}: largest change {change:.3g}, {change / scale:.3g} of its "
-                   "largest magnitude)" for field, (dtypes, change, scale) in self.fields.items() if change > 0]
-        if changed:
-            warnings.warn(f"{out}: the source values of {', '.join(changed)} were rounded to float32, the type neurops "
-                          "stores fields in.", NeuropsWarning, stacklevel=3)
 
 
 def json_safe(value: Any) -> Any:

@@ -82,11 +82,35 @@ def test_arrays_that_are_not_fields_get_clear_errors(pairs, tmp_path):
     with pytest.raises(ConfigError, match="name them with input_key and output_key"):
         convert_arrays(tmp_path / "u.npy", tmp_path / "d.h5")
     (tmp_path / "evil.pt").write_bytes(b"\x80\x04\x95" + b"garbage" * 5)
-    with pytest.raises(DataError, match="is not a readable .pt file"):
+    with pytest.raises(DataError, match=r"is not a readable .pt file \(UnpicklingError: [^\n\x1b]*\)\.$"):
         load_array(tmp_path / "evil.pt")
     (tmp_path / "a.csv").write_text("1,2")
     with pytest.raises(DataError, match=r"\.npy, \.npz, \.pt"):
         load_array(tmp_path / "a.csv")
+    assert not (tmp_path / "d.h5").exists()
+
+
+def test_pickled_objects_and_one_array_read_twice_are_refused_in_one_line(pairs, tmp_path):
+    """A .pt file holding a Python object gave torch's many-line message with terminal colours, suggesting
+    weights_only=False; a file of one array with two keys converted that array as both inputs and outputs."""
+    import datetime
+
+    a, u = pairs
+    torch.save({"a": torch.tensor(a), "day": datetime.date(2024, 1, 1)}, tmp_path / "objects.pt")
+    with pytest.raises(DataError) as err:
+        load_array(tmp_path / "objects.pt", "a")
+    assert str(err.value) == (f"{tmp_path / 'objects.pt'} holds Python objects besides tensors (datetime.date); "
+                              "neurops loads .pt files with weights_only=True and never unpickles code: save a tensor "
+                              "or a dict of tensors (torch.save({'a': a, 'u': u}, ...)) or numpy arrays.")
+    torch.save(torch.tensor(a), tmp_path / "one.pt")
+    np.savez(tmp_path / "two.npz", a=a, u=u)
+    for src, keys, what in ((tmp_path / "one.pt", ("a", "u"), f"the only array of {tmp_path / 'one.pt'}"),
+                            (tmp_path / "two.npz", ("a", "a"), f"the array 'a' of {tmp_path / 'two.npz'}")):
+        with pytest.raises(ConfigError) as err:
+            convert_arrays(src, tmp_path / "d.h5", input_key=keys[0], output_key=keys[1], progress=False)
+        assert str(err.value) == (f"input_key {keys[0]!r} and output_key {keys[1]!r} both read {what}: inputs and "
+                                  "outputs would be the same values; give the outputs' file (outputs=, --outputs) or "
+                                  "the keys of two arrays.")
     assert not (tmp_path / "d.h5").exists()
 
 

@@ -213,17 +213,17 @@ class H5Writer:
         free = shutil.disk_usage(self.path.parent).free  # the temporary file lies next to the target
         if pending > free:
             before = " and the samples of the splits before it" if pending > n * sample_bytes else ""
-            raise DataError(f"{self.path} needs {_size(pending)} more: split {split!r} ({n} samples of "
-                            f"{_size(sample_bytes)}){before}, but {self.path.absolute().parent} has {_size(free)} "
-                            "free; nothing was saved: write to a disk with more space, or ask for fewer samples, a "
-                            "coarser grid or compression (gzip/lzf).")
+            raise DataError(f"{self.path} needs {format_size(pending)} more: split {split!r} ({n} samples of "
+                            f"{format_size(sample_bytes)}){before}, but {self.path.absolute().parent} has "
+                            f"{format_size(free)} free; nothing was saved: write to a disk with more space, or ask for "
+                            "fewer samples, a coarser grid or compression (gzip/lzf).")
         return sample_bytes
 
 
-def _size(n_bytes: float) -> str:
-    """``n_bytes`` in the largest binary unit that keeps the number >= 1: ``"3.2 GiB"``."""
+def format_size(n_bytes: float) -> str:
+    """``n_bytes`` in the binary unit that keeps the number below 1000 (3 digits, never ``1e+03``): ``"3.2 GiB"``."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n_bytes < 1024 or unit == "TiB":
+        if n_bytes < 1000 or unit == "TiB":
             return f"{n_bytes:.3g} {unit}"
         n_bytes /= 1024
     raise AssertionError("unreachable")

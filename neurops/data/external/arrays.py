@@ -75,6 +75,8 @@ def load_array(path: str | os.PathLike, key: str | None = None) -> ArraySamples:
         real numbers.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not an array file; pass one {', '.join(SUFFIXES)} file.")
     if not path.is_file():
         raise MissingFileError(f"array file {path} does not exist; check the path.")
     suffix = path.suffix.lower()

@@ -124,6 +124,8 @@ def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"MATLAB file {path} does not exist; check the path.")
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a MATLAB file; pass one .mat file.")
     if is_v73(path):
         f = stack.enter_context(open_upstream(path, "MATLAB v7.3"))
         return {k: MatArray(v) for k, v in f.items()

@@ -84,6 +84,11 @@ def test_arrays_that_are_not_fields_get_clear_errors(pairs, tmp_path):
     (tmp_path / "evil.pt").write_bytes(b"\x80\x04\x95" + b"garbage" * 5)
     with pytest.raises(DataError, match=r"is not a readable .pt file \(UnpicklingError: [^\n\x1b]*\)\.$"):
         load_array(tmp_path / "evil.pt")
+    (tmp_path / "folder.npy").mkdir()  # it said "array file ... does not exist"
+    with pytest.raises(DataError) as err:
+        load_array(tmp_path / "folder.npy")
+    assert str(err.value) == (f"{tmp_path / 'folder.npy'} is a directory, not an array file; pass one .npy, .npz, "
+                              ".pt, .pth file.")
     (tmp_path / "a.csv").write_text("1,2")
     with pytest.raises(DataError, match=r"\.npy, \.npz, \.pt"):
         load_array(tmp_path / "a.csv")

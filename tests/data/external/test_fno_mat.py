@@ -137,6 +137,10 @@ def test_errors_name_what_was_expected(tmp_path, ns_variables):
         convert_fno_mat(broken, tmp_path / "x.h5")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         convert_fno_mat(tmp_path / "missing.mat", tmp_path / "x.h5")
+    (tmp_path / "folder.mat").mkdir()  # it said "not a readable MATLAB file (... Reader needs file name ...)"
+    with pytest.raises(DataError) as err:
+        convert_fno_mat(tmp_path / "folder.mat", tmp_path / "x.h5")
+    assert str(err.value) == f"{tmp_path / 'folder.mat'} is a directory, not a MATLAB file; pass one .mat file."
     no_a = tmp_path / "ns_no_a.mat"
     scipy.io.savemat(no_a, {"u": ns_variables["u"]})
     with pytest.raises(DataError, match="initial condition"):

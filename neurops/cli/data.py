@@ -45,8 +45,7 @@ def _stoppable(command: str, out: Any) -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
-        signal.signal(signum, signal.SIG_IGN)  # a second SIGTERM must not interrupt the clean-up of the first
-        raise _Terminated()
+        raise _Terminated()  # at every SIGTERM: Python drops an exception raised inside a weakref or __del__ callback
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:

@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -210,14 +211,21 @@ class H5Writer:
         if self.compression is not None:
             return sample_bytes
         pending = n * sample_bytes + sum(int((~m).sum()) * self._sample_bytes[s] for s, m in self._written.items())
-        free = shutil.disk_usage(self.path.parent).free  # the temporary file lies next to the target
-        if pending > free:
-            before = " and the samples of the splits before it" if pending > n * sample_bytes else ""
-            raise DataError(f"{self.path} needs {format_size(pending)} more: split {split!r} ({n} samples of "
-                            f"{format_size(sample_bytes)}){before}, but {self.path.absolute().parent} has "
-                            f"{format_size(free)} free; nothing was saved: write to a disk with more space, or ask for "
-                            "fewer samples, a coarser grid or compression (gzip/lzf).")
+        before = " and the samples of the splits before it" if pending > n * sample_bytes else ""
+        require_space(self.path, pending, f"split {split!r} ({n} samples of {format_size(sample_bytes)}){before}",
+                      "ask for fewer samples, a coarser grid or compression (gzip/lzf)")
         return sample_bytes
+
+
+def require_space(target: Path, need: int, what: str, other_fix: str) -> None:
+    """Refuse to write ``need`` more bytes (``what``, in words) for ``target`` when its folder's disk (where its
+    temporary file lies) has less free."""
+    folder = next(p for p in target.absolute().parents if p.exists())  # the output's folder may not exist yet
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise DataError(f"{target} needs {format_size(need)} more: {what}, but {folder} has "
+                        f"{format_size(free)} free; nothing was saved: write to a disk with more space, or "
+                        f"{other_fix}.")
 
 
 def format_size(n_bytes: float) -> str:

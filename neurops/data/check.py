@@ -124,6 +124,10 @@ def _json(value: object) -> object:
 
 def _check_root(f: h5py.File) -> list[str]:
     problems = [f"missing root attribute {a!r}" for a in REQUIRED_ROOT_ATTRS if a not in f.attrs]
+    if len(problems) == len(REQUIRED_ROOT_ATTRS):  # one line, not one per attribute, for a file of another format
+        return ["not a neurops file: it has none of the root attributes of the neurops schema (schema_version, kind, "
+                "...); convert a file of another format with `neurops data convert FORMAT` (see `neurops data "
+                "convert --help`)"]
     attrs = {}
     for name, value in f.attrs.items():
         attrs[name] = _json(value) if name in JSON_ATTRS else value

@@ -10,6 +10,7 @@ import numpy as np
 
 from neurops.data.reader import list_splits, open_h5, read_meta
 from neurops.data.records import open_record, record_summary
+from neurops.data.schema import sample_list
 
 _RANGE_SAMPLES = 64  # value ranges are estimated from at most this many samples per field
 
@@ -40,12 +41,23 @@ def summarize(path: str | os.PathLike) -> str:
                 if group not in g:
                     continue
                 for name, ds in g[group].items():
-                    sample = ds[: min(_RANGE_SAMPLES, ds.shape[0])]
                     lines.append(f"    {group}/{name}: shape {tuple(ds.shape)} {ds.dtype}, "
-                                 f"range [{np.nanmin(sample):.4g}, {np.nanmax(sample):.4g}], "
-                                 f"mean {np.nanmean(sample):.4g}"
-                                 + (" (range over first samples)" if ds.shape[0] > _RANGE_SAMPLES else ""))
+                                 + _values(ds[: min(_RANGE_SAMPLES, ds.shape[0])], ds.shape[0] > _RANGE_SAMPLES, path))
     return "\n".join(lines)
+
+
+def _values(sample: np.ndarray, partial: bool, path: str | os.PathLike) -> str:
+    """Range and mean of the finite values of ``sample`` (the first samples of a field, ``partial`` if not all), and
+    the samples among them that hold NaN/Inf."""
+    finite = np.isfinite(sample)
+    text = (f"range [{sample[finite].min():.4g}, {sample[finite].max():.4g}], mean {sample[finite].mean():.4g}"
+            if finite.any() else "no finite value")
+    text += " (range over first samples)" if partial else ""
+    if finite.all():
+        return text
+    bad = np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1)).tolist()
+    return (f"{text}; {int((~finite).sum())} NaN/Inf values in {sample_list(bad)}, left out of the range: the readers "
+            f"refuse them (`neurops data check {path}` scans every sample)")
 
 
 def is_neurops_file(path: str | os.PathLike) -> bool:

@@ -22,6 +22,7 @@ from neurops.data.files import open_hdf5
 from neurops.data.reader import open_h5
 from neurops.data.schema import encode_attr
 from neurops.data.shards import DataPath, FileSummary, data_files
+from neurops.data.writer import require_space
 from neurops.errors import ConfigError
 from neurops.utils.io import atomic_path, check_output_path
 
@@ -56,6 +57,9 @@ def merge_files(sources: DataPath, out: str | os.PathLike, *, copy: bool = False
     _check_sources(files, out, home, copy)
     summaries = [FileSummary.read(q) for q in files]
     relative = [os.path.relpath(q.resolve(), home) for q in files]
+    if copy:  # the copy keeps the sources' chunks and compression: about the sum of their sizes
+        require_space(out, sum(q.stat().st_size for q in files), f"the copy of {len(files)} files",
+                      "merge without --copy (a virtual data set copies no sample)")
     with atomic_path(out, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
         with open_hdf5(files[0]) as src:
             for key, value in src.attrs.items():

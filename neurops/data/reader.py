@@ -23,7 +23,7 @@ from torch.utils.data import Dataset, default_collate
 from neurops.data.check import structure_problems, value_problems
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import SUPPORTED_VERSIONS, decode_attr
+from neurops.data.schema import SUPPORTED_VERSIONS, decode_attr, sample_list
 from neurops.data.shards import DataPath, data_files
 from neurops.errors import DataError, SchemaError
 
@@ -97,6 +97,10 @@ def read_split(path: DataPath, split: str) -> dict[str, Any]:
     Returns ``{"inputs": {...}, "outputs": {...}, "states": {...}, "coords": {...},
     "time": array | None, "resolution": tuple}``; the fields of a data set of several files
     are concatenated in file order.
+
+    Raises
+    ------
+    DataError : a field holds NaN/Inf (naming the file, split, field and samples), as every reader does.
     """
     files = data_files(path)
     parts: list[dict[str, dict[str, np.ndarray]]] = []
@@ -112,6 +116,7 @@ def read_split(path: DataPath, split: str) -> dict[str, Any]:
                 resolution = tuple(int(r) for r in g.attrs.get("resolution", ()))
             parts.append({group: {k: g[group][k][()] for k in g[group]} if group in g else {}
                           for group in ("inputs", "outputs", "states", "coords")})
+            _check_finite_split(p, split, parts[-1])
     if not parts:
         raise DataError(f"the files {[str(p) for p in files]} have no split {split!r}; available: "
                         f"{list_splits(files)}.")
@@ -119,6 +124,21 @@ def read_split(path: DataPath, split: str) -> dict[str, Any]:
                            for group in ("inputs", "outputs", "states")}
     out.update(coords=parts[0]["coords"], time=time, resolution=resolution)
     return out
+
+
+def _check_finite_split(path: Path, split: str, fields: dict[str, dict[str, np.ndarray]]) -> None:
+    """NaN/Inf in the fields of a split read whole is a DataError naming the file, split, fields and samples."""
+    found = []
+    for group in ("inputs", "outputs", "states"):
+        for name, arr in fields[group].items():
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                rows = [int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))]
+                found.append(f"{split}/{group}/{name}: {int(bad.sum())} NaN/Inf values in {sample_list(rows)}")
+    if found:
+        what = "trajectories" if fields["states"] else "samples"
+        raise DataError(f"{path}: split {split!r} holds NaN/Inf values ({'; '.join(found)}); fix or drop those {what} "
+                        f"at their source; `neurops data check {path}` lists every field with NaN/Inf.")
 
 
 class LazyH5:

@@ -190,6 +190,11 @@ def list_files(path: DataPath) -> list[Path]:
     dirs = [str(q) for q in files if q.is_dir()]
     if dirs:
         raise DataError(f"{dirs} are folders; give either one folder or a list of files.")
+    seen: dict[Path, Path] = {}
+    for q in files:
+        if seen.setdefault(q.resolve(), q) is not q:
+            raise DataError(f"{q} is listed twice{'' if q == seen[q.resolve()] else f' (as {seen[q.resolve()]})'}: "
+                            "a data set lists each of its files once.")
     return files
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
+import shutil
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -62,6 +65,7 @@ class H5Writer:
         self._file: h5py.File | None = None
         self._ctx: Any = None
         self._written: dict[str, np.ndarray] = {}
+        self._sample_bytes: dict[str, int] = {}  # per split: bytes of one sample of all its fields
 
     # context management -------------------------------------------------------------
     def __enter__(self) -> H5Writer:
@@ -127,20 +131,20 @@ class H5Writer:
             raise DataError(f"split {split!r} would have the grid {'x'.join(map(str, spatial))}: {self.kind} data "
                             "needs at least 2 points per axis (a stride as large as the grid leaves one); nothing "
                             "was written.")
+        self._sample_bytes[split] = self._check_space(split, n, groups)
         g = self.file.create_group(split)
         g.attrs["resolution"] = list(spatial)
         for key, value in (attrs or {}).items():
             g.attrs[key] = encode_attr(value)
         for d in self.dims:
             g.create_dataset(f"coords/{d}", data=np.asarray(coords[d], dtype=np.float64))
+        expected = spatial
         if self.kind == "trajectory":
             if time is None:
                 raise SchemaError(f"trajectory split {split!r} needs a time array.")
             time = np.asarray(time, dtype=np.float64)
             g.create_dataset("time", data=time)
             expected = (len(time), *spatial)
-        else:
-            expected = spatial
         for group, fields in groups.items():
             for field, shape in (fields or {}).items():
                 if tuple(shape) != expected:
@@ -199,6 +203,38 @@ class H5Writer:
         shapes = {k: {f: np.shape(a)[1:] for f, a in g.items()} or None for k, g in groups.items()}
         self.create_split(split, len(arrays[0]), coords=coords, time=time, attrs=attrs, **shapes)
         self.write(split, 0, **{k: (g or None) for k, g in groups.items()})
+
+    def _check_space(self, split: str, n: int, groups: Mapping[str, FieldShapes | None]) -> int:
+        """The bytes of one sample of the fields ``groups``; refuse the split if its samples, with those declared and
+        not yet written, do not fit on the disk (uncompressed sizes: a compressed file's size is not known ahead)."""
+        sample_bytes = 4 * sum(math.prod(shape) for fields in groups.values() for shape in (fields or {}).values())
+        if self.compression is not None:
+            return sample_bytes
+        pending = n * sample_bytes + sum(int((~m).sum()) * self._sample_bytes[s] for s, m in self._written.items())
+        before = " and the samples of the splits before it" if pending > n * sample_bytes else ""
+        require_space(self.path, pending, f"split {split!r} ({n} samples of {format_size(sample_bytes)}){before}",
+                      "ask for fewer samples, a coarser grid or compression (gzip/lzf)")
+        return sample_bytes
+
+
+def require_space(target: Path, need: int, what: str, other_fix: str) -> None:
+    """Refuse to write ``need`` more bytes (``what``, in words) for ``target`` when its folder's disk (where its
+    temporary file lies) has less free."""
+    folder = next(p for p in target.absolute().parents if p.exists())  # the output's folder may not exist yet
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise DataError(f"{target} needs {format_size(need)} more: {what}, but {folder} has "
+                        f"{format_size(free)} free; nothing was saved: write to a disk with more space, or "
+                        f"{other_fix}.")
+
+
+def format_size(n_bytes: float) -> str:
+    """``n_bytes`` in the binary unit that keeps the number below 1000 (3 digits, never ``1e+03``): ``"3.2 GiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n_bytes < 1000 or unit == "TiB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+    raise AssertionError("unreachable")
 
 
 def _as_float32(arr: np.ndarray, where: str, start: int) -> np.ndarray:

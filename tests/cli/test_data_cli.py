@@ -106,3 +106,35 @@ def test_sharded_generation_merge_and_check_through_the_cli(tmp_path, capsys):
     assert main(["data", "merge", str(tmp_path / "parts" / "p1.h5"), str(tmp_path / "full.h5"),
                  "--out", str(tmp_path / "m2.h5")]) == 2
     assert "mixed with other files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_stops_generate_with_one_line_and_no_temporary_file(tmp_path, workers):
+    """SIGTERM (a scheduler's time limit, `timeout`) ended `data generate` by the default action: the temporary file
+    `.<name>.<host>.<pid>.<token>.tmp` stayed beside the target and, with workers, their BrokenPipe tracebacks were
+    printed; now the writer cleans up and one line says what happened, with exit status 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import neurops
+
+    out = tmp_path / "big.h5"
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(neurops.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    job = subprocess.Popen([sys.executable, "-m", "neurops", "data", "generate", "darcy", "--n-train", "5000",
+                            "--resolution", "129", "--workers", workers, "--no-progress", "--out", str(out)],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".big.h5.*.tmp")) and time.monotonic() < deadline and job.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)  # inside the solves
+    job.send_signal(signal.SIGTERM)
+    stdout, stderr = job.communicate(timeout=60)
+    assert job.returncode == 143
+    assert stderr == (f"neurops: error: neurops data generate darcy was stopped by SIGTERM before it finished; nothing "
+                      f"was written to {out} (no partial file is left): run the command again to write it.\n")
+    assert list(tmp_path.iterdir()) == []

@@ -59,6 +59,18 @@ def test_unknown_version_and_not_hdf5(operator_file, tmp_path):
         check_file(bad)
 
 
+def test_a_foreign_hdf5_file_is_one_problem_not_one_per_attribute(tmp_path):
+    """`data check` of an HDF5 file of another format listed 9 'missing root attribute' lines and nothing about what
+    the file is; now it is one problem pointing to `data convert`."""
+    path = tmp_path / "foreign.h5"
+    with h5py.File(path, "w") as f:
+        f["tensor"] = np.zeros((3, 4, 4))
+        f.attrs["beta"] = 1.0
+    assert check_file(path) == ["not a neurops file: it has none of the root attributes of the neurops schema "
+                                "(schema_version, kind, ...); convert a file of another format with `neurops data "
+                                "convert FORMAT` (see `neurops data convert --help`)"]
+
+
 def _replace(f, name, data):
     del f[name]
     f.create_dataset(name, data=data)

@@ -81,3 +81,24 @@ def test_a_merged_file_inside_the_shards_folder_is_refused_and_the_folder_still_
     merged = merge_files(data / "shards", data / "merged.h5")  # the documented place: beside the folder
     assert check_file(merged) == [] and check_file(data / "shards") == []
     _same_samples(full, merged)
+
+
+def test_a_copy_that_cannot_fit_on_the_disk_is_refused_before_copying(run, tmp_path, monkeypatch):
+    """`data merge --copy` copied until the disk was full; now the sources' size is compared with the free space of
+    the output's folder first (a virtual merge copies no sample and is not checked)."""
+    full, data = run
+    sources = sorted((data / "shards").iterdir())
+    need = sum(q.stat().st_size for q in sources)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - need + 1,
+                                                                                     need - 1))
+    out = tmp_path / "copy.h5"
+    with pytest.raises(DataError) as err:
+        merge_files(data / "shards", out, copy=True, progress=False)
+    from neurops.data.writer import format_size
+
+    assert str(err.value) == (f"{out} needs {format_size(need)} more: the copy of 2 files, but {tmp_path} has "
+                              f"{format_size(need - 1)} free; nothing was saved: write to a disk with more space, or "
+                              "merge without --copy (a virtual data set copies no sample).")
+    assert not out.exists() and not list(tmp_path.glob(".copy.h5*"))
+    merge_files(data / "shards", data / "virtual.h5", progress=False)
+    _same_samples(full, data / "virtual.h5")

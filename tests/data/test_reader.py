@@ -57,6 +57,25 @@ def test_nan_in_data_is_named(operator_file):
         ds[5]
 
 
+def test_read_split_refuses_nan_naming_the_file_split_field_and_samples(operator_file):
+    """read_split (and so to_xarray) returned NaN/Inf values as they were, although every reader is documented to
+    name the sample that holds one."""
+    from neurops.data import read_split, to_xarray
+
+    with h5py.File(operator_file, "a") as f:
+        f["val/outputs/u"][1, 0, 0] = np.nan
+        f["val/outputs/u"][6, 2, 1:3] = np.inf
+    expected = (f"{operator_file}: split 'val' holds NaN/Inf values (val/outputs/u: 3 NaN/Inf values in samples "
+                f"[1, 6]); fix or drop those samples at their source; `neurops data check {operator_file}` lists "
+                "every field with NaN/Inf.")
+    for read in (read_split, to_xarray):
+        with pytest.raises(DataError) as err:
+            read(operator_file, "val")
+        assert str(err.value) == expected
+    with h5py.File(operator_file) as f:
+        np.testing.assert_array_equal(read_split(operator_file, "train")["inputs"]["a"], f["train/inputs/a"][()])
+
+
 def test_batched_fetch_equals_samples_and_names_the_bad_sample(operator_file, tmp_path):
     from neurops.data.reader import collate
 

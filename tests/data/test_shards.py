@@ -70,8 +70,10 @@ def test_incomplete_or_mixed_shards_are_refused(darcy_run, tmp_path):
     files = data_files(shards)
     with pytest.raises(DataError, match=r"shard\(s\) \[1\] of 3 are missing"):
         data_files([files[0], files[2]])
+    again = tmp_path / "again.h5"
+    again.write_bytes(files[0].read_bytes())
     with pytest.raises(DataError, match=r"shard\(s\) \[0\] appear more than once"):
-        data_files([files[0], files[0], files[1], files[2]])
+        data_files([files[0], again, files[1], files[2]])
     with pytest.raises(DataError, match="mixed with other files"):
         data_files([*files, full])
     other = _darcy(tmp_path / "other.h5", Shard(1, 3), seed=4)
@@ -87,8 +89,18 @@ def test_a_list_of_files_must_hold_one_data_set(tmp_path):
     ds = H5OperatorDataset([a, b], "train")
     assert len(ds) == 10 and len(H5OperatorDataset([a, b], "test")) == 2
     torch.testing.assert_close(ds[7], H5OperatorDataset(b, "train")[1])
-    with pytest.raises(DataError, match="same samples"):
+    with pytest.raises(DataError) as err:  # it said "a.h5 and a.h5 hold the same samples"
         data_files([a, a])
+    assert str(err.value) == f"{a} is listed twice: a data set lists each of its files once."
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(DataError) as err:
+        data_files([a, tmp_path / "sub" / ".." / "a.h5"])
+    assert str(err.value) == (f"{tmp_path}/sub/../a.h5 is listed twice (as {a}): a data set lists each of its files "
+                              "once.")
+    copy = tmp_path / "copy.h5"
+    copy.write_bytes(a.read_bytes())
+    with pytest.raises(DataError, match="same samples"):
+        data_files([a, copy])
     c = write_operator_file(tmp_path / "c.h5", {"train": (4, 12)}, seed=2)
     with pytest.raises(DataError, match=r"split 'train': c.h5 has fields \['inputs/a\[12, 12\]'"):
         H5OperatorDataset([a, c], "train")

@@ -164,3 +164,29 @@ def test_complex_values_are_refused_not_truncated(tmp_path):
     with H5Writer(tmp_path / "d.h5", DatasetMeta(kind="input_only", name="t", dims=("x",))) as w:
         w.add_split("train", coords={"x": np.arange(4)}, inputs={"a": np.arange(8).reshape(2, 4)})  # ints: exact
     np.testing.assert_array_equal(read_split(tmp_path / "d.h5", "train")["inputs"]["a"], np.arange(8).reshape(2, 4))
+
+
+def test_a_split_that_cannot_fit_on_the_disk_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """`data generate darcy --n-train 1000000 --resolution 1025` (7.6 TiB) started writing and ran until the disk
+    was full, hours later; now the writer compares the uncompressed size of the samples still to write with the free
+    space of the target's folder when a split is declared."""
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**6, 10**6 - 20_000, 20_000))
+    path = tmp_path / "d.h5"
+    meta = DatasetMeta(kind="operator", name="t", dims=("x", "y"))
+    with H5Writer(path, meta) as w:  # 2 fields of 8x8 float32: 512 B a sample
+        w.create_split("train", 30, coords=_coords(8), inputs={"a": (8, 8)}, outputs={"u": (8, 8)})
+        w.write("train", 0, inputs={"a": np.ones((30, 8, 8))}, outputs={"u": np.ones((30, 8, 8))})
+        w.create_split("test", 39, coords=_coords(8), inputs={"a": (8, 8)}, outputs={"u": (8, 8)})  # 19968 B
+        w.write("test", 0, inputs={"a": np.ones((39, 8, 8))}, outputs={"u": np.ones((39, 8, 8))})
+    with pytest.raises(DataError) as err, H5Writer(path, meta, overwrite=True) as w:
+        w.create_split("train", 30, coords=_coords(8), inputs={"a": (8, 8)}, outputs={"u": (8, 8)})
+        w.create_split("test", 10, coords=_coords(8), inputs={"a": (8, 8)}, outputs={"u": (8, 8)})
+    assert str(err.value) == (f"{path} needs 20 KiB more: split 'test' (10 samples of 512 B) and the samples of the "
+                              f"splits before it, but {tmp_path} has 19.5 KiB free; nothing was saved: write to a disk "
+                              "with more space, or ask for fewer samples, a coarser grid or compression (gzip/lzf).")
+    assert read_split(path, "test")["inputs"]["a"].shape == (39, 8, 8)  # the file of the first block is kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5"]  # no temporary file left
+    with H5Writer(tmp_path / "c.h5", meta, compression="gzip") as w:  # compressed sizes are not known: not refused
+        w.add_split("train", coords=_coords(8), inputs={"a": np.ones((40, 8, 8))}, outputs={"u": np.ones((40, 8, 8))})

@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
+from neurops.data.external._values import Rounding, check_values
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import resolution_tag
@@ -126,12 +127,13 @@ def pair_collection(a: SampleArray, u: SampleArray, keys: tuple[str, str], names
     -------
     collection, dims : the pairs as ``inputs/<names[0]>`` and ``outputs/<names[1]>``; dims ``x, y, z``.
     """
+    for key, arr in zip(keys, (a, u)):
+        if len(arr.shape) >= 2 and min(arr.shape[1:]) < 2:
+            raise DataError(f"{label}: `{key}` has shape {arr.shape}, with an axis of size 1 that is not a grid "
+                            "axis; drop it (e.g. numpy.squeeze) so the arrays are [N, *spatial].")
     if a.shape != u.shape or not 2 <= len(a.shape) <= 4:
         raise DataError(f"{label}: `{keys[0]}` {a.shape} and `{keys[1]}` {u.shape} must share one shape "
-                        "[N, *spatial] with 1 to 3 spatial axes.")
-    if min(a.shape[1:]) < 2:
-        raise DataError(f"{label}: `{keys[0]}` has shape {a.shape}, with an axis of size 1 that is not a grid "
-                        "axis; drop it (e.g. numpy.squeeze) so the arrays are [N, *spatial].")
+                        f"[N, *spatial] with 1 to 3 spatial axes{_shape_hint(a.shape, u.shape, keys)}.")
     dims = list(SPATIAL_NAMES[: len(a.shape) - 1])
     coords = {d: coords_fn(n)[:: stride.space] for d, n in zip(dims, a.shape[1:])}
     shape = tuple(len(coords[d]) for d in dims)
@@ -140,6 +142,17 @@ def pair_collection(a: SampleArray, u: SampleArray, keys: tuple[str, str], names
         FieldSource("outputs", names[1], shape, lambda lo, hi: stride.spatial(u.take(lo, hi), len(dims))),
     ]
     return Collection(a.shape[0], fields, coords, label=label), dims
+
+
+def _shape_hint(a: tuple[int, ...], u: tuple[int, ...], keys: tuple[str, str]) -> str:
+    """What two shapes that should match tell of the mistake: other sample counts, or the samples on another axis."""
+    if len(a) == len(u) and a[1:] == u[1:]:
+        return (f": `{keys[0]}` holds {a[0]} samples and `{keys[1]}` {u[0]}; inputs and outputs pair sample by "
+                "sample, so give arrays of the same samples")
+    if sorted(a) == sorted(u):
+        return ("; they hold the same axes in another order: put the sample axis first in both (e.g. "
+                "numpy.moveaxis(x, -1, 0) for an array stored [*spatial, N])")
+    return ""
 
 
 def plan_splits(n: int, *, n_train: int | None = None, n_val: int = 0, n_test: int | None = None,
@@ -271,10 +284,16 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
     for split, items in splits.items():
         check_compatible([c for c, _ in items])
         check_frames(items[0][0], time_stride)
-        if names[split] != next(iter(names.values())):
-            raise DataError(f"split {split!r} has fields {names[split]}, the first split "
-                            f"{next(iter(names.values()))}; every split needs the same fields.")
+        first_split, first_fields, has = next(iter(splits)), set(next(iter(names.values()))), set(names[split])
+        if has != first_fields:
+            more, less = (["/".join(n) for n in sorted(x)] for x in (has - first_fields, first_fields - has))
+            differ = " and ".join([f"has {more}, which {first_split!r} lacks"] * bool(more)
+                                  + [f"lacks {less}"] * bool(less))
+            raise DataError(f"every split needs the same fields, but {split!r} ({items[0][0].label}) {differ}; "
+                            "convert the files of one data set (The Well: keep the common fields with fields=..., "
+                            "--fields).")
     total = sum(len(r) for items in splits.values() for _, r in items)
+    rounding = Rounding()
     with H5Writer(out, meta, compression=compression, overwrite=overwrite) as writer:
         bar = tqdm(total=total, desc=f"convert {meta.name}", unit="sample", disable=not progress)
         for split, items in splits.items():
@@ -295,11 +314,16 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
                         if block.shape != (hi - lo, *f.shape):
                             raise DataError(f"{coll.label}: field {f.name} read as {block.shape}, expected "
                                             f"{(hi - lo, *f.shape)}; the file does not follow its layout.")
+                        check_values(block, lo, coll.label, f"{f.group}/{f.name}", split)
                         arrays.setdefault(f.group, {})[f.name] = block
-                    writer.write(split, pos, **arrays)
+                    writer.write(split, pos, **arrays)  # refuses NaN/Inf and values beyond float32's range
+                    for group, fields in arrays.items():
+                        for name, block in fields.items():
+                            rounding.add(f"{group}/{name}", block)
                     pos += hi - lo
                     bar.update(hi - lo)
         bar.close()
+    rounding.report(out)
     return Path(out)
 
 

@@ -18,6 +18,7 @@ resolutions as ``test@R``: from other arrays holding the same samples on another
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,10 @@ SUFFIXES: tuple[str, ...] = (".npy", ".npz", ".pt", ".pth")
 class ArraySamples:
     """Samples along the first axis of an in-memory or memory-mapped array."""
 
-    def __init__(self, data: np.ndarray) -> None:
+    def __init__(self, data: np.ndarray, key: str | None = None) -> None:
         self._data = data
         self.shape: tuple[int, ...] = tuple(data.shape)
+        self.key = key  # the array's name in its file (None: a file of one unnamed array)
 
     @property
     def ndim(self) -> int:
@@ -73,28 +75,39 @@ def load_array(path: str | os.PathLike, key: str | None = None) -> ArraySamples:
         real numbers.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not an array file; pass one {', '.join(SUFFIXES)} file.")
     if not path.is_file():
         raise MissingFileError(f"array file {path} does not exist; check the path.")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DataError(f"{path} is not an array file neurops reads ({', '.join(SUFFIXES)}); save the arrays with "
                         "numpy.save / numpy.savez / torch.save.")
+    picked = None
     try:
         if suffix == ".npy":
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
         elif suffix == ".npz":
             with np.load(path, allow_pickle=False) as npz:
-                arr = npz[_pick(path, list(npz.files), key)]
+                arr = npz[picked := _pick(path, list(npz.files), key)]
         else:
-            arr = _load_torch(path, key)
+            arr, picked = _load_torch(path, key)
     except (DataError, ConfigError):
         raise
     except Exception as err:  # noqa: BLE001 - numpy/torch raise many types on unreadable files
-        raise DataError(f"{path} is not a readable {suffix} file ({type(err).__name__}: {err}).") from err
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # torch's messages carry terminal colours and many lines
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if found:
+            raise DataError(f"{path} holds Python objects besides tensors ({found[1]}); neurops loads .pt files with "
+                            "weights_only=True and never unpickles code: save a tensor or a dict of tensors "
+                            "(torch.save({'a': a, 'u': u}, ...)) or numpy arrays.") from err
+        lines = [line.strip() for line in text.splitlines() if line.strip()] or [""]
+        first = next((line for line in lines if line.startswith("WeightsUnpickler error:")), lines[0])
+        raise DataError(f"{path} is not a readable {suffix} file ({type(err).__name__}: {first}).") from err
     if arr.dtype.kind not in "biuf":
         raise DataError(f"{path}{f' [{key}]' if key else ''} holds {arr.dtype} values; neurops stores real float32 "
                         "fields (save the real and imaginary parts of complex data as two arrays).")
-    return ArraySamples(arr)
+    return ArraySamples(arr, picked)
 
 
 def _pick(path: Path, names: list[str], key: str | None) -> str:
@@ -108,26 +121,32 @@ def _pick(path: Path, names: list[str], key: str | None) -> str:
     return key
 
 
-def _load_torch(path: Path, key: str | None) -> np.ndarray:
+def _load_torch(path: Path, key: str | None) -> tuple[np.ndarray, str | None]:
     import torch
 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except RuntimeError:  # files of the legacy (non-zip) format cannot be memory-mapped
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    picked = None
     if isinstance(obj, dict):
         names = [k for k, v in obj.items() if isinstance(v, torch.Tensor)]
-        obj = obj[_pick(path, names, key)]
+        obj = obj[picked := _pick(path, names, key)]
     if not isinstance(obj, torch.Tensor):
         raise DataError(f"{path} holds a {type(obj).__name__}, not a tensor or a dict of tensors.")
     if obj.dtype == torch.bfloat16:
         obj = obj.float()  # exact: every bfloat16 value is a float32 value
-    return obj.detach().numpy()
+    return obj.detach().numpy(), picked
 
 
 def _pairs(inputs: str | os.PathLike, outputs: str | os.PathLike, input_key: str | None, output_key: str | None,
            names: tuple[str, str], stride: Striding, boundary: str) -> Collection:
     a, u = load_array(inputs, input_key), load_array(outputs, output_key)
+    if Path(inputs) == Path(outputs) and a.key == u.key:
+        what = f"the only array of {inputs}" if a.key is None else f"the array {a.key!r} of {inputs}"
+        raise ConfigError(f"input_key {input_key!r} and output_key {output_key!r} both read {what}: inputs and "
+                          "outputs would be the same values; give the outputs' file (outputs=, --outputs) or the keys "
+                          "of two arrays.")
     label = str(inputs) if Path(inputs) == Path(outputs) else f"{inputs} + {outputs}"
     coords_fn = periodic_coords if boundary == "periodic" else node_coords
     return pair_collection(a, u, (input_key or Path(inputs).name, output_key or Path(outputs).name), names, label,

@@ -87,6 +87,11 @@ class MatArray:
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def is_complex(self) -> bool:
+        """Complex values (v5: a complex array; v7.3: MATLAB's compound of ``real`` and ``imag``)."""
+        return _is_complex(self._data.dtype)
+
     def take(self, lo: int, hi: int) -> np.ndarray:
         """Samples ``lo..hi-1`` along the first MATLAB axis, in MATLAB order."""
         if self._reversed:
@@ -98,13 +103,18 @@ class MatArray:
         return self.take(0, self.shape[0]) if self.ndim else np.asarray(self._data[()])
 
 
+def _is_complex(dtype: np.dtype) -> bool:
+    return dtype.kind == "c" or set(dtype.names or ()) == {"real", "imag"}
+
+
 def is_v73(path: Path) -> bool:
     """MATLAB v7.3 files are HDF5 files."""
     return h5py.is_hdf5(path)
 
 
 def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
-    """The numeric variables of a MATLAB file (v5 via scipy, v7.3 via h5py), in MATLAB order.
+    """The numeric variables of a MATLAB file (v5 via scipy, v7.3 via h5py), in MATLAB order (complex ones too,
+    refused with a clear error when a conversion reads them).
 
     Parameters
     ----------
@@ -114,10 +124,13 @@ def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"MATLAB file {path} does not exist; check the path.")
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a MATLAB file; pass one .mat file.")
     if is_v73(path):
         f = stack.enter_context(open_upstream(path, "MATLAB v7.3"))
         return {k: MatArray(v) for k, v in f.items()
-                if isinstance(v, h5py.Dataset) and v.dtype.kind in "fiu" and not k.startswith("#")}
+                if isinstance(v, h5py.Dataset) and (v.dtype.kind in "fiu" or _is_complex(v.dtype))
+                and not k.startswith("#")}
     try:
         raw = scipy.io.loadmat(path)
     except Exception as err:  # noqa: BLE001 - scipy raises many types on files that are not MATLAB files
@@ -125,7 +138,7 @@ def open_mat(path: str | os.PathLike, stack: ExitStack) -> dict[str, MatArray]:
                         "torch arrays (.npy, .npz, .pt) convert with `neurops data convert arrays FILE`."
                         ) from err
     return {k: MatArray(np.asarray(v)) for k, v in raw.items()
-            if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiu"}
+            if not k.startswith("__") and isinstance(v, np.ndarray) and v.dtype.kind in "fiuc"}
 
 
 def detect_layout(variables: Mapping[str, MatArray], label: str) -> str:
@@ -143,6 +156,10 @@ def detect_layout(variables: Mapping[str, MatArray], label: str) -> str:
 def _require(variables: Mapping[str, MatArray], key: str, label: str, what: str) -> MatArray:
     if key not in variables:
         raise DataError(f"{label} has no variable {key!r} ({what}); it has {sorted(variables)}.")
+    if variables[key].is_complex:
+        raise DataError(f"{label}: `{key}` ({what}) holds complex values; neurops stores real float32 fields: save "
+                        "its real and imaginary parts as two real variables (e.g. real(x), imag(x) in MATLAB) and "
+                        "convert them with input_key/output_key (--input-key/--output-key).")
     return variables[key]
 
 
@@ -163,7 +180,9 @@ def _states(variables: Mapping[str, MatArray], key: str, label: str, stride: Str
     t = (np.asarray(variables["t"].values(), dtype=np.float64).ravel() if "t" in variables
          else np.arange(1, n_time + 1, dtype=np.float64))
     if len(t) != n_time:
-        raise DataError(f"{label}: `t` has {len(t)} entries but `{key}` has {n_time} frames.")
+        hint = (f"; `{key}` {u.shape} looks stored [N, T, *spatial], with the time axis second: FNO files hold it "
+                f"last, [N, *spatial, T] (e.g. numpy.moveaxis({key}, 1, -1))" if u.shape[1] == len(t) else "")
+        raise DataError(f"{label}: `t` has {len(t)} entries but `{key}` has {n_time} frames{hint}.")
     initial = None
     if include_initial:
         initial = _require(variables, "a", label, "the initial condition [N, *spatial], for include_initial")
@@ -190,6 +209,12 @@ def _collection(variables: Mapping[str, MatArray], layout: str, label: str, stri
     if layout == "burgers":
         return _pair(variables, "a", "u", label, stride, periodic_coords)
     if layout == "navier_stokes":
+        u = _require(variables, "u", label, "the vorticity [N, S, S, T]")
+        if u.ndim == 4 and u.shape[1] != u.shape[2]:
+            hint = (" it looks stored [N, T, S, S]: put time last (e.g. numpy.moveaxis(u, 1, -1));"
+                    if u.shape[2] == u.shape[3] else "")
+            raise DataError(f"{label}: `u` {u.shape} is not [N, S, S, T] (the FNO Navier-Stokes layout: a square "
+                            f"grid, time last);{hint} for a file of another grid pass state_key='u' (--state-key u).")
         return _states(variables, "u", label, stride, include_initial=options["include_initial"], field="w")
     if options["state_key"]:
         return _states(variables, options["state_key"], label, stride, include_initial=options["include_initial"],

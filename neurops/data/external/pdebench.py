@@ -146,7 +146,7 @@ def _darcy(f: h5py.File, label: str, stride: Striding) -> tuple[Collection, list
         FieldSource("inputs", "a", shape, lambda lo, hi: stride.spatial(a[lo:hi], 2)),
         FieldSource("outputs", "u", shape, lambda lo, hi: stride.spatial(u[lo:hi, 0], 2)),
     ]
-    return Collection(u.shape[0], fields, coords), dims
+    return Collection(u.shape[0], fields, coords, label=label), dims
 
 
 def _cfd(f: h5py.File, label: str, stride: Striding) -> tuple[Collection, list[str]]:

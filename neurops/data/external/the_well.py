@@ -103,7 +103,7 @@ def _field_sources(f: h5py.File, dims: list[str], n_traj: int, n_time: int, stri
                    wanted: Sequence[str] | None) -> list[FieldSource]:
     spatial = tuple(len(_axis_values(f, d, label)) for d in dims)
     out_shape = (len(range(0, n_time, stride.time)), *(len(range(0, n, stride.space)) for n in spatial))
-    sources = []
+    sources, available = [], []
     for order in (0, 1, 2):
         group = f"t{order}_fields"
         if group not in f:
@@ -122,11 +122,17 @@ def _field_sources(f: h5py.File, dims: list[str], n_traj: int, n_time: int, stri
                                 f"(sample_varying={has_b}, time_varying={has_t}, dim_varying={dim_varying}) and "
                                 f"the dimensions give {expected}.")
             symmetric = order == 2 and _flag(attrs, "symmetric", False)
+            available.append(name)
             for comp_name, comp in _components(name, order, dims, symmetric):
+                available += [comp_name] if comp_name != name else []
                 if wanted is not None and comp_name not in wanted and name not in wanted:
                     continue
                 sources.append(FieldSource("states", comp_name, out_shape,
                                            _reader(ds, comp, has_b, has_t, dim_varying, spatial, n_time, stride)))
+    unknown = [w for w in wanted or () if w not in available]
+    if unknown:
+        raise DataError(f"{label} has no field or component {unknown} (option fields); it has {available}: name "
+                        "fields or components, e.g. fields=['velocity'] (--fields velocity on the command line).")
     return sources
 
 

@@ -32,6 +32,7 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ from tqdm.auto import tqdm
 
 from neurops.data.generators.base import register_generator
 from neurops.data.metadata import DatasetMeta
-from neurops.data.writer import H5Writer
+from neurops.data.writer import H5Writer, format_size
 from neurops.errors import ConfigError
 from neurops.solvers.timestepping.etdrk4 import KuramotoSivashinsky
 from neurops.solvers.timestepping.ode import METHODS, integrate
@@ -260,6 +261,20 @@ class KuramotoSivashinskyConfig(_CommonConfig):
             raise ConfigError(f"need an even n_points >= 8 and length > 0; got {self.n_points}, {self.length}.")
 
 
+def _check_memory(name: str, config: _CommonConfig, dim: int) -> None:
+    """Refuse a request whose trajectories do not fit in memory: these generators hold them all (float64) to take the
+    statistics of the whole training split, then a second copy while they add noise, standardise and store them."""
+    n = sum(config.split_sizes().values())
+    need = 2 * 8 * n * config.n_steps * dim
+    free = need
+    with contextlib.suppress(OSError, ValueError, StopIteration), open("/proc/meminfo") as meminfo:  # Linux only
+        free = 1024 * int(next(line for line in meminfo if line.startswith("MemAvailable:")).split()[1])
+    if need > free:
+        raise ConfigError(f"{name}: {n} trajectories of {config.n_steps} steps x {dim} values are computed in memory, "
+                          f"about {format_size(need)}, but {format_size(free)} is available; ask for fewer "
+                          "trajectories (--n-train/--n-val/--n-test) or steps (--n-steps).")
+
+
 def _split_rng(seed: int, split: str, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SPLIT_IDS[split], *key)))
 
@@ -299,6 +314,7 @@ def _write(out: Path, name: str, dims: list[str], boundary: dict[str, str], coor
 
 def _generate_ode(name: str, config: _OdeConfig, out: str | Path, progress: bool, overwrite: bool) -> Path:
     system = config.build_system()
+    _check_memory(name, config, system.dim)
     transient = int(round(config.transient / config.dt))
     splits = config.split_sizes()
     x0 = np.concatenate([system.initial_state(_split_rng(config.seed, split, i), 1)
@@ -362,6 +378,7 @@ def generate_kuramoto_sivashinsky(config: KuramotoSivashinskyConfig, out: str | 
                                   progress: bool = True, overwrite: bool = False) -> Path:
     """Kuramoto-Sivashinsky trajectories (dims ["x"], periodic, field u [N, T, X]); arguments as for
     lorenz63."""
+    _check_memory("kuramoto_sivashinsky", config, config.n_points)
     solver = KuramotoSivashinsky(config.length, config.n_points, config.step)
     substeps = int(round(config.dt / config.step))
     transient = int(round(config.transient / config.dt))

@@ -82,11 +82,40 @@ def test_arrays_that_are_not_fields_get_clear_errors(pairs, tmp_path):
     with pytest.raises(ConfigError, match="name them with input_key and output_key"):
         convert_arrays(tmp_path / "u.npy", tmp_path / "d.h5")
     (tmp_path / "evil.pt").write_bytes(b"\x80\x04\x95" + b"garbage" * 5)
-    with pytest.raises(DataError, match="is not a readable .pt file"):
+    with pytest.raises(DataError, match=r"is not a readable .pt file \(UnpicklingError: [^\n\x1b]*\)\.$"):
         load_array(tmp_path / "evil.pt")
+    (tmp_path / "folder.npy").mkdir()  # it said "array file ... does not exist"
+    with pytest.raises(DataError) as err:
+        load_array(tmp_path / "folder.npy")
+    assert str(err.value) == (f"{tmp_path / 'folder.npy'} is a directory, not an array file; pass one .npy, .npz, "
+                              ".pt, .pth file.")
     (tmp_path / "a.csv").write_text("1,2")
     with pytest.raises(DataError, match=r"\.npy, \.npz, \.pt"):
         load_array(tmp_path / "a.csv")
+    assert not (tmp_path / "d.h5").exists()
+
+
+def test_pickled_objects_and_one_array_read_twice_are_refused_in_one_line(pairs, tmp_path):
+    """A .pt file holding a Python object gave torch's many-line message with terminal colours, suggesting
+    weights_only=False; a file of one array with two keys converted that array as both inputs and outputs."""
+    import datetime
+
+    a, u = pairs
+    torch.save({"a": torch.tensor(a), "day": datetime.date(2024, 1, 1)}, tmp_path / "objects.pt")
+    with pytest.raises(DataError) as err:
+        load_array(tmp_path / "objects.pt", "a")
+    assert str(err.value) == (f"{tmp_path / 'objects.pt'} holds Python objects besides tensors (datetime.date); "
+                              "neurops loads .pt files with weights_only=True and never unpickles code: save a tensor "
+                              "or a dict of tensors (torch.save({'a': a, 'u': u}, ...)) or numpy arrays.")
+    torch.save(torch.tensor(a), tmp_path / "one.pt")
+    np.savez(tmp_path / "two.npz", a=a, u=u)
+    for src, keys, what in ((tmp_path / "one.pt", ("a", "u"), f"the only array of {tmp_path / 'one.pt'}"),
+                            (tmp_path / "two.npz", ("a", "a"), f"the array 'a' of {tmp_path / 'two.npz'}")):
+        with pytest.raises(ConfigError) as err:
+            convert_arrays(src, tmp_path / "d.h5", input_key=keys[0], output_key=keys[1], progress=False)
+        assert str(err.value) == (f"input_key {keys[0]!r} and output_key {keys[1]!r} both read {what}: inputs and "
+                                  "outputs would be the same values; give the outputs' file (outputs=, --outputs) or "
+                                  "the keys of two arrays.")
     assert not (tmp_path / "d.h5").exists()
 
 
@@ -123,14 +152,23 @@ def test_values_beyond_float32_and_a_nan_are_reported_by_field_and_sample(pairs,
         assert main(argv) == 2
     largest = f"{np.abs(big).max():.4g}"
     assert capsys.readouterr().err == (
-        f"neurops: error: train/inputs/big: values exceed float32's range (largest magnitude {largest} > 3.403e+38, "
-        "in sample 3); fields are stored as float32: rescale the field (e.g. other units) before writing it.\n")
+        f"neurops: error: {tmp_path}/big.npy + {tmp_path}/u.npy: values beyond float32's range (largest magnitude "
+        f"{largest} > 3.403e+38) in sample 3 of the source (counted from 0), read into train/inputs/big; fields are "
+        "stored as float32: rescale the field (e.g. other units) before converting it.\n")
     nan = a.copy()
     nan[3, 4, 5] = np.nan
     nan[5, 0, 0] = np.inf
     np.save(tmp_path / "nan.npy", nan)
     assert main([*argv[:3], str(tmp_path / "nan.npy"), *argv[4:]]) == 2
     assert capsys.readouterr().err == (
-        "neurops: error: train/inputs/nan: NaN or Inf values in samples [3, 5]; the stored data must be finite: fix "
-        "or drop those samples at their source.\n")
-    assert not out.exists()
+        f"neurops: error: {tmp_path}/nan.npy + {tmp_path}/u.npy: NaN or Inf values in samples [3, 5] of the source "
+        "(counted from 0), read into train/inputs/nan; fields are stored as float32 and must be finite: fix or drop "
+        "those samples at the source, or leave them out with n_train / n_val / n_test.\n")
+    # a bad test sample (the LAST samples) is named by its index in the source, not in the test split (it said 0)
+    nan = a.copy()
+    nan[N - 1, 0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    assert main([*argv[:3], str(tmp_path / "nan.npy"), *argv[4:], "--n-test", "2"]) == 2
+    assert f"NaN or Inf values in sample {N - 1} of the source (counted from 0), read into test/inputs/nan;" in (
+        capsys.readouterr().err)
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "nan.npy", "u.npy"]

@@ -137,10 +137,58 @@ def test_errors_name_what_was_expected(tmp_path, ns_variables):
         convert_fno_mat(broken, tmp_path / "x.h5")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         convert_fno_mat(tmp_path / "missing.mat", tmp_path / "x.h5")
+    (tmp_path / "folder.mat").mkdir()  # it said "not a readable MATLAB file (... Reader needs file name ...)"
+    with pytest.raises(DataError) as err:
+        convert_fno_mat(tmp_path / "folder.mat", tmp_path / "x.h5")
+    assert str(err.value) == f"{tmp_path / 'folder.mat'} is a directory, not a MATLAB file; pass one .mat file."
     no_a = tmp_path / "ns_no_a.mat"
     scipy.io.savemat(no_a, {"u": ns_variables["u"]})
     with pytest.raises(DataError, match="initial condition"):
         convert_fno_mat(no_a, tmp_path / "x.h5", include_initial=True)
+    assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.parametrize("version", ["5", "7.3"])
+def test_a_complex_variable_is_named_not_hidden(tmp_path, version):
+    """A complex `coeff` was dropped from the variables, so the file was refused as 'no known FNO layout' and the
+    list of the variables found left `coeff` out; now the error names the complex variable and what to do."""
+    rng = np.random.default_rng(0)
+    coeff, sol = rng.standard_normal((N, S, S)) * (1 + 1j), rng.standard_normal((N, S, S))
+    path = tmp_path / "darcy.mat"
+    if version == "5":
+        scipy.io.savemat(path, {"coeff": coeff, "sol": sol})
+    else:  # MATLAB stores complex arrays as a compound of real and imag
+        save_v73(path, {"sol": sol})
+        value = np.zeros(coeff.shape[::-1], dtype=[("real", "<f8"), ("imag", "<f8")])
+        value["real"], value["imag"] = coeff.real.transpose(), coeff.imag.transpose()
+        with h5py.File(path, "a") as f:
+            f["coeff"] = value
+    with pytest.raises(DataError) as err:
+        convert_fno_mat(path, tmp_path / "x.h5")
+    assert str(err.value) == (f"{path}: `coeff` (the input field [N, *spatial]) holds complex values; neurops stores "
+                              "real float32 fields: save its real and imaginary parts as two real variables (e.g. "
+                              "real(x), imag(x) in MATLAB) and convert them with input_key/output_key "
+                              "(--input-key/--output-key).")
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_navier_stokes_with_time_second_is_refused_not_misread(tmp_path, ns_variables):
+    """`u` stored [N, T, S, S] was read as a T x S grid of S frames when the file had no `t` (and with `t` the error
+    only said the frame counts differ); now it is refused, saying where time must be."""
+    u = np.moveaxis(ns_variables["u"], -1, 1)  # [N, T, S, S]
+    scipy.io.savemat(tmp_path / "no_t.mat", {"u": u})
+    scipy.io.savemat(tmp_path / "with_t.mat", {"u": u, "t": ns_variables["t"]})
+    with pytest.raises(DataError) as err:
+        convert_fno_mat(tmp_path / "no_t.mat", tmp_path / "x.h5")
+    assert str(err.value) == (f"{tmp_path / 'no_t.mat'}: `u` {u.shape} is not [N, S, S, T] (the FNO Navier-Stokes "
+                              "layout: a square grid, time last); it looks stored [N, T, S, S]: put time last (e.g. "
+                              "numpy.moveaxis(u, 1, -1)); for a file of another grid pass state_key='u' "
+                              "(--state-key u).")
+    with pytest.raises(DataError) as err:
+        convert_fno_mat(tmp_path / "with_t.mat", tmp_path / "x.h5", state_key="u")
+    assert str(err.value) == (f"{tmp_path / 'with_t.mat'}: `t` has {T} entries but `u` has {S - 1} frames; `u` "
+                              f"{u.shape} looks stored [N, T, *spatial], with the time axis second: FNO files hold it "
+                              "last, [N, *spatial, T] (e.g. numpy.moveaxis(u, 1, -1)).")
     assert not (tmp_path / "x.h5").exists()
 
 

@@ -164,6 +164,29 @@ def test_files_of_different_datasets_are_not_mixed(tmp_path):
     assert not (tmp_path / "x.h5").exists()
 
 
+def test_splits_of_other_fields_and_unknown_field_names_are_named(tmp_path):
+    """A test folder whose files hold one more field gave a split-wide list of (group, name) tuples; an unknown name in
+    `fields` next to a known one was dropped without a word (and alone gave 'no field to convert')."""
+    base = tmp_path / "well"
+    for split, extra in (("train", False), ("valid", False), ("test", True)):
+        (base / split).mkdir(parents=True)
+        write_well_file(base / split / "a.hdf5", extra_field=extra)
+    with pytest.raises(DataError) as err:
+        convert_the_well(base, tmp_path / "x.h5", progress=False)
+    assert str(err.value) == (f"every split needs the same fields, but 'test' ({base / 'test' / 'a.hdf5'}) has "
+                              "['states/pressure'], which 'train' lacks; convert the files of one data set (The Well: "
+                              "keep the common fields with fields=..., --fields).")
+    out = convert_the_well(base, tmp_path / "x.h5", fields=["density", "velocity_x"], progress=False)
+    assert sorted(read_split(out, "test")["states"]) == ["density", "velocity_x"]
+    with pytest.raises(DataError) as err:
+        convert_the_well(base / "train" / "a.hdf5", tmp_path / "y.h5", fields=["density", "velocty"], progress=False)
+    assert str(err.value) == (f"{base / 'train' / 'a.hdf5'} has no field or component ['velocty'] (option fields); it "
+                              "has ['density', 'mask', 'velocity', 'velocity_x', 'velocity_y', 'stress', 'stress_xx', "
+                              "'stress_xy', 'stress_yy']: name fields or components, e.g. fields=['velocity'] "
+                              "(--fields velocity on the command line).")
+    assert not (tmp_path / "y.h5").exists()
+
+
 def test_converted_file_feeds_rollout_windows(tmp_path):
     src = tmp_path / "toy.hdf5"
     data = write_well_file(src)

@@ -87,3 +87,26 @@ def test_bad_config(options: dict, match: str) -> None:
         get_generator("lorenz63").make_config(**options)
     with pytest.raises(ConfigError, match="multiple"):
         get_generator("kuramoto_sivashinsky").make_config(dt=0.33, step=0.05)
+
+
+def test_a_request_larger_than_memory_is_refused_before_integrating(tmp_path, monkeypatch):
+    """`data generate lorenz96 --n-train 100000 --n-steps 1000000` died in numpy's allocation with a traceback
+    (7.3 TiB), and a request just below what numpy refuses would have run until the system killed it; now the size
+    the generator holds (float64, twice) is compared with the available memory first."""
+    import io
+
+    from neurops.data.generators import chaotic
+
+    monkeypatch.setattr(chaotic, "open", lambda path: io.StringIO("MemTotal: 4000 kB\nMemAvailable: 1000 kB\n"),
+                        raising=False)
+    spec = get_generator("lorenz63")
+    with pytest.raises(ConfigError) as err:
+        spec.generate(spec.make_config(n_train=2, n_val=1, n_test=1, n_steps=100_000), tmp_path / "l.h5",
+                      progress=False)
+    assert str(err.value) == ("lorenz63: 4 trajectories of 100000 steps x 3 values are computed in memory, about 18.3 "
+                              "MiB, but 0.977 MiB is available; ask for fewer trajectories (--n-train/--n-val/"
+                              "--n-test) or steps (--n-steps).")
+    spec = get_generator("kuramoto_sivashinsky")
+    with pytest.raises(ConfigError, match=r"^kuramoto_sivashinsky: 3 trajectories of 1000 steps x 64 values"):
+        spec.generate(spec.make_config(n_steps=1000), tmp_path / "k.h5", progress=False)
+    assert list(tmp_path.iterdir()) == []

@@ -27,13 +27,11 @@ from neurops.cli.builder import Command, Group, run
 from neurops.errors import ConfigError, NeuropsError, NeuropsWarning
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
-#: other commands that run a trainer: SIGTERM ends them as it ends those above (status 143, one line)
-TRAINING_COMMANDS = ("quickstart",)
 
 #: commands built by neurops.cli.builder: name -> (module defining ``COMMAND``, one-line help)
 COMMANDS = {
     "predict": ("neurops.cli.predict", "predict with a trained operator or rollout checkpoint into an HDF5 file"),
-    "data": ("neurops.cli.data", "generate, check, inspect, merge, import and convert HDF5 data files"),
+    "data": ("neurops.cli.data", "generate, check, summarize (info), merge, import and convert HDF5 data files"),
     "quickstart": ("neurops.cli.quickstart", "generate Darcy data, train, evaluate at two resolutions (minutes, CPU)"),
     "dsr": ("neurops.cli.dsr", "dynamical-systems reconstruction (fit / evaluate / analyze)"),
     "invert": ("neurops.cli.invert", "infer a coefficient field from sparse noisy observations (through the PDE, "
@@ -100,15 +98,6 @@ def _run(argv: list[str]) -> int:
     try:
         if argv[:2] == ["dsr", "fit"]:  # a short alias of `neurops fit`
             argv = argv[1:]
-        if argv and argv[0] in (*LIGHTNING_COMMANDS, *TRAINING_COMMANDS):
-            from neurops.cli import sigterm
-
-            with sigterm.reported(argv):  # SIGTERM: exit status 143 and one line, from the start on
-                if argv[0] in TRAINING_COMMANDS:
-                    return run(command(argv[0]), argv[1:], prog=f"neurops {argv[0]}")
-                from neurops.cli.lightning import run_lightning
-
-                return run_lightning(argv)
         if not argv or argv[0] in ("-h", "--help"):
             print(usage())
             return 0 if argv else 2
@@ -118,12 +107,19 @@ def _run(argv: list[str]) -> int:
             print(f"neurops {__version__}")
             return 0
         name = argv[0]
-        if name not in COMMANDS:
+        if name not in (*LIGHTNING_COMMANDS, *COMMANDS):
             close = difflib.get_close_matches(name, [*LIGHTNING_COMMANDS, *COMMANDS], n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"neurops: invalid choice: {name!r}{hint} Choose from "
                               f"{', '.join([*LIGHTNING_COMMANDS, *COMMANDS])}; see `neurops --help`.")
-        return run(command(name), argv[1:], prog=f"neurops {name}")
+        from neurops.cli import sigterm
+
+        with sigterm.reported(argv):  # SIGTERM: exit status 143 and one line, from the start on, for every command
+            if name in LIGHTNING_COMMANDS:
+                from neurops.cli.lightning import run_lightning
+
+                return run_lightning(argv)
+            return run(command(name), argv[1:], prog=f"neurops {name}")
     except (NeuropsError, FileExistsError, FileNotFoundError) as exc:
         _close_progress_bars()
         if _global_rank() == 0:  # under DDP every process meets the same mistake: one line, from rank zero

@@ -8,14 +8,8 @@ dataset recipe), ``convert FORMAT`` the converter's (:data:`neurops.data.externa
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import inspect
-import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,48 +17,6 @@ from neurops.cli.builder import Command, Group
 from neurops.data.check import check_file
 from neurops.data.info import summarize
 from neurops.data.shards import data_path
-from neurops.errors import RunStopped
-
-
-class _Terminated(BaseException):
-    """Raised where a writing command is when SIGTERM arrives (a BaseException: no ``except Exception`` takes it)."""
-
-
-@contextlib.contextmanager
-def _stoppable(command: str, out: Any) -> Iterator[None]:
-    """SIGTERM (a scheduler's time limit, ``timeout``, ``kill``) stops a command that writes ``out`` as an error does:
-    its ``with H5Writer`` blocks remove their temporary files and its worker pools stop, then one line with exit
-    status 143 (the default action left the temporary file behind and, with workers, their tracebacks)."""
-    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
-        yield
-        return
-    pid = os.getpid()
-
-    def handler(signum: int, frame: Any) -> None:
-        if os.getpid() != pid:  # a worker forked from this process, stopped by its pool: end at once, quietly
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        raise _Terminated()  # at every SIGTERM: Python drops an exception raised inside a weakref or __del__ callback
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    except _Terminated:
-        raise RunStopped(f"neurops data {command} was stopped by SIGTERM before it finished; nothing was written to "
-                         f"{out} (no partial file is left): run the command again to write it.") from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _writes(command: str, run: Callable[..., int]) -> Callable[..., int]:
-    """``run`` (a subcommand that writes the file ``out``) stopped cleanly by SIGTERM (:func:`_stoppable`)."""
-    @functools.wraps(run)
-    def stoppable(*args: Any, **options: Any) -> int:
-        with _stoppable(command, options.get("out")):
-            return run(*args, **options)
-
-    return stoppable
 
 
 # generate ---------------------------------------------------------------------------------------
@@ -72,7 +24,7 @@ def _generators() -> dict[str, Command]:
     from neurops.data.generators import GENERATORS
     from neurops.data.generators.base import GeneratorSpec
 
-    return {name: Command(_writes(f"generate {name}", _generate(spec)),
+    return {name: Command(_generate(spec),
                           signature=[spec.config_cls, GeneratorSpec.generate], skip=["config"],
                           help=spec.description, description=spec.description, types={"shard": str | None})
             for name, spec in GENERATORS.items()}
@@ -141,10 +93,10 @@ def _tools() -> dict[str, Command]:
                          "against the neurops schema; exit 0 only if valid"),
         "info": Command(_info, signature=[summarize], positional=["path"], rename={"path": "file"},
                         help="summarize a file: fields, shapes, splits, parameters, ranges"),
-        "merge": Command(_writes("merge", _merge), signature=[merge_files], positional=["sources"],
+        "merge": Command(_merge, signature=[merge_files], positional=["sources"],
                          types={"sources": list[Path]},
                          help="assemble the files of one data set (e.g. shards) into one file"),
-        "import-series": Command(_writes("import-series", _import_series), signature=[import_series],
+        "import-series": Command(_import_series, signature=[import_series],
                                  positional=["src"], rename={"src": "file"},
                                  help="import a measured time series (.npy or .csv, [T, N])"),
     }
@@ -154,7 +106,7 @@ def _tools() -> dict[str, Command]:
 def _converters() -> dict[str, Command]:
     from neurops.data.external import CONVERTERS
 
-    return {name: Command(_writes(f"convert {name}", _convert(name)), signature=[converter], positional=["src"],
+    return {name: Command(_convert(name), signature=[converter], positional=["src"],
                           help=" ".join(inspect.cleandoc(converter.__doc__ or name).split("\n\n", 1)[0].split()))
             for name, converter in CONVERTERS.items()}
 
@@ -181,4 +133,4 @@ def _commands() -> dict[str, Command | Group]:
             }
 
 
-COMMAND = Group("generate, check, inspect, merge, import and convert HDF5 data files", _commands)
+COMMAND = Group("generate, check, summarize (info), merge, import and convert HDF5 data files", _commands)

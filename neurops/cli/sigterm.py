@@ -1,4 +1,6 @@
-"""SIGTERM ends ``neurops fit|validate|test`` with exit status 143 and one line saying how to resume.
+"""SIGTERM ends every ``neurops`` command with exit status 143 and one line: ``fit`` saying how to resume, the
+others how to run them again (``data`` and ``predict`` leave no partial ``--out`` file: their writers remove their
+temporary files as on any error, and the worker processes they forked end quietly).
 
 A scheduler preempts a job (and ``timeout``, ``kill`` and SLURM at its time limit stop one) with SIGTERM, and
 queues it again when it exits with a failure. Lightning answers SIGTERM with ``SIGTERMException``, a
@@ -22,7 +24,9 @@ This module imports neither torch nor Lightning: the command installs its handle
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import re
 import shlex
 import signal
 import threading
@@ -34,6 +38,9 @@ from typing import Any
 from neurops.errors import RunStopped
 
 __all__ = ["EXIT_SIGTERM", "Terminated", "default_action", "forward", "received", "reported", "stopped"]
+
+#: commands whose ``--out`` is one file written atomically (a SIGTERM leaves none of it)
+SINGLE_FILE_COMMANDS = ("data", "predict")
 
 #: exit status of a command SIGTERM stopped: 128 + the signal, as a shell reports a process the signal ended
 EXIT_SIGTERM = 128 + int(signal.SIGTERM)
@@ -62,15 +69,18 @@ def received() -> bool:
 
 
 def _raise_once(signum: int, frame: FrameType | None) -> None:
-    """The command's SIGTERM handler: outside a running trainer, stop where the command is (the first time only: a
-    second SIGTERM must not interrupt the clean-up of the first); inside one, Lightning's loops stop it."""
+    """The command's SIGTERM handler: outside a running trainer, stop where the command is; inside one, Lightning's
+    loops stop it. Once a trainer exists, only the first SIGTERM raises (a second must not interrupt the clean-up
+    of the first); before (every command that runs no trainer: ``data``, ``predict``, ...) every one does, since
+    Python drops an exception raised inside a weakref or ``__del__`` callback (h5py's), and the command would go
+    on. :func:`reported` ignores further SIGTERMs while it ends the command."""
     if os.getpid() != _state.pid:  # a forked process (a pool's worker that its pool ends with SIGTERM): just end
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
     first = not _state.received
     _state.received = True
-    if first and not _state.trainer_handles:
+    if (first or _state.trainer is None) and not _state.trainer_handles:
         forward(_state.trainer, signum)
         raise Terminated()
 
@@ -113,6 +123,7 @@ def reported(argv: Sequence[str]) -> Iterator[None]:
     except BaseException:
         if not _state.received:
             raise
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the command ends now: a further SIGTERM must not interrupt it
         _wait_for_launched(_state.trainer)
         raise stopped(argv) from None
     finally:
@@ -161,6 +172,17 @@ def _without_ckpt_path(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _option_value(argv: Sequence[str], option: str) -> str | None:
+    """The value of ``option`` (``--out X`` or ``--out=X``) in ``argv``, the last one given; None without one."""
+    value = None
+    for arg, following in zip(argv, [*argv[1:], None], strict=True):
+        if arg == option and following is not None:
+            value = following
+        elif arg.startswith(option + "="):
+            value = arg[len(option) + 1:]
+    return value
+
+
 def stopped(argv: Sequence[str]) -> RunStopped:
     """The one-line error of the command ``argv`` that SIGTERM stopped, with the run's last checkpoint and the
     command that resumes it. Its exit status is 143, but 0 in the processes Lightning's launcher started under DDP
@@ -171,8 +193,11 @@ def stopped(argv: Sequence[str]) -> RunStopped:
     status = 0 if _state.launched and trainer is not None else EXIT_SIGTERM
     sub = argv[0] if argv else "fit"
     if sub != "fit":
-        return RunStopped(f"neurops {sub} was stopped by SIGTERM before it finished (exit status {EXIT_SIGTERM}); "
-                          f"run it again: {shlex.join(['neurops', *argv])}", status)
+        words = " ".join(itertools.takewhile(lambda word: re.fullmatch(r"[a-z][a-z0-9_-]*", word), argv))
+        out = _option_value(argv, "--out") if sub in SINGLE_FILE_COMMANDS else None
+        kept = f"; nothing was written to {out} (no partial file is left)" if out is not None else ""
+        return RunStopped(f"neurops {words} was stopped by SIGTERM before it finished (exit status {EXIT_SIGTERM})"
+                          f"{kept}; run it again: {shlex.join(['neurops', *argv])}", status)
     last = _last_checkpoint(trainer)
     in_folder = last is not None and last.resolve() == _run_folder_last(trainer).resolve()
     resume = shlex.join(["neurops", *_without_ckpt_path(argv), "--ckpt_path",

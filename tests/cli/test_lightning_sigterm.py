@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from neurops.cli import main, sigterm
+from neurops.errors import RunStopped
 from tests.cli.test_lightning import _write, operator_config
 
 CALLBACKS = '''
@@ -275,3 +276,41 @@ def test_a_process_the_command_forks_keeps_sigterm_s_default_action(callbacks):
         child.join(30)
         assert not sigterm.received()  # the command itself goes on
     assert child.exitcode == -signal.SIGTERM
+
+
+def test_every_command_stopped_by_sigterm_gets_one_line_naming_the_command_and_a_kept_output(tmp_path):
+    """Every command runs inside `sigterm.reported`, not only fit|validate|test|quickstart: the line names the command's
+    words (not its file arguments) and, for `data` and `predict`, that their `--out` file was not written."""
+    def stop(argv):
+        with pytest.raises(RunStopped) as caught, sigterm.reported(argv):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here
+        return str(caught.value), caught.value.exit_status
+
+    out = str(tmp_path / "x.h5")
+    line, status = stop(["data", "convert", "arrays", "a.npy", "--outputs", "u.npy", f"--out={out}"])
+    assert status == 143 and line == (
+        f"neurops data convert arrays was stopped by SIGTERM before it finished (exit status 143); nothing was written "
+        f"to {out} (no partial file is left); run it again: neurops data convert arrays a.npy --outputs u.npy "
+        f"--out={out}")
+    line, _ = stop(["dsr", "evaluate", "run/last.ckpt", "--out", "report"])  # a folder: no claim about it
+    assert line == ("neurops dsr evaluate was stopped by SIGTERM before it finished (exit status 143); run it again: "
+                    "neurops dsr evaluate run/last.ckpt --out report")
+
+
+def test_a_sigterm_before_any_trainer_raises_again_when_python_dropped_the_first(monkeypatch):
+    """Python drops an exception raised inside a weakref or __del__ callback (h5py's), so the first SIGTERM can be
+    lost; with no trainer yet the handler raises at every SIGTERM (it raised once only, so the command went on);
+    once a trainer exists only the first raises."""
+    with sigterm.reported(["data", "generate", "darcy"]):
+        with pytest.raises(sigterm.Terminated):
+            sigterm._raise_once(signal.SIGTERM, None)
+        with pytest.raises(sigterm.Terminated):  # the first one "dropped": the next SIGTERM stops the command
+            sigterm._raise_once(signal.SIGTERM, None)
+        sigterm._state.received = False
+    with sigterm.reported(["fit"]):
+        monkeypatch.setattr(sigterm._state, "trainer", object())
+        with pytest.raises(sigterm.Terminated):
+            sigterm._raise_once(signal.SIGTERM, None)
+        sigterm._raise_once(signal.SIGTERM, None)  # a second one must not interrupt the clean-up of the first
+        sigterm._state.received = False

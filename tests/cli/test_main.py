@@ -107,5 +107,6 @@ def test_an_error_after_a_progress_bar_starts_its_own_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and "convert a" in err  # the bar was drawn
     errors = [line for line in err.splitlines() if "neurops: error:" in line]
-    assert len(errors) == 1 and errors[0].startswith("neurops: error: train/outputs/u: NaN or Inf values"), err
+    named = "NaN or Inf values in samples [0, 1, 2, 3] of the source (counted from 0), read into train/outputs/u"
+    assert len(errors) == 1 and errors[0].startswith("neurops: error: ") and named in errors[0], err
     assert not (tmp_path / "d.h5").exists()

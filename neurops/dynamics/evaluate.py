@@ -82,6 +82,9 @@ class EvaluationSettings:
         if bad:
             raise ConfigError(f"evaluation settings {bad} must be positive integers (orbit_length and max_length "
                               ">= 2).")
+        if self.n_bins < 2:  # one bin holds every point of both series: D_stsp is 0 for any model
+            raise ConfigError(f"n_bins={self.n_bins}: a D_stsp histogram of one bin per dimension puts every point of "
+                              "data and orbit in it, so D_stsp is 0 for any model; use --bins >= 2 (30: the papers').")
         if not 0.0 <= self.warmup < 10.0:
             raise ConfigError(f"warmup={self.warmup:g}: the warm-up is a fraction of the test length T, not a number "
                               "of steps (0.25 drops the first T/4 steps of every orbit); use 0 <= warmup < 10.")
@@ -257,7 +260,13 @@ def _data_floor(data: str | os.PathLike, x_test: np.ndarray, attrs: dict[str, An
     floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split,
                              "periods": dominant_periods(x_test, smoothing=settings.smoothing)}
     floor["lambda_max"], floor["lambda_max_source"] = reference_lyapunov(x_test, attrs)
-    if reference_split and reference_split != split and reference_split in list_splits(data):
+    if reference_split and reference_split not in list_splits(data):
+        raise DataError(f"{data} has no split {reference_split!r} to compute the data floor with (--reference-split); "
+                        f"it has {list_splits(data)}.")
+    if reference_split == split:
+        notes.append(f"the data floor compares split {split!r} with itself: D_stsp and D_H are 0 by construction; "
+                     "--reference-split train compares two different stretches of the data.")
+    if reference_split:
         ref = read_series(data, reference_split, t)
         if len(ref) == t:
             floor["d_stsp"] = state_space_divergence(x_test, ref, n_bins=settings.n_bins, seed=settings.seed)
@@ -295,9 +304,19 @@ def _verdict_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{v} ({n}/{total} starts)" for v, n in counts.items())
 
 
-def _periods_text(periods: list) -> str:
-    """``685 (1), 229 (0.89), 341 (0.71)``; ``-`` for none (an orbit that collapsed or diverged)."""
-    return ", ".join(f"{p:.4g} ({w:.2g})" for p, w in periods) or "-"
+def _first_verdict(model: dict[str, Any]) -> str:
+    """The verdict of the orbit from the first initial condition, whose spectral peaks are reported."""
+    return ((model.get("per_start") or {}).get("verdict") or ["unknown"])[0]
+
+
+def _periods_text(periods: list, verdict: str = "bounded") -> str:
+    """``685 (1), 229 (0.89), 341 (0.71)``; ``-`` for an orbit that collapsed or diverged, and a statement for a
+    series whose smoothed spectrum has no peak."""
+    if periods:
+        return ", ".join(f"{p:.4g} ({w:.2g})" for p, w in periods)
+    if verdict != "bounded":
+        return "-"
+    return "no peak (the smoothed spectrum falls from frequency 0; try a smaller --smoothing)"
 
 
 def _model_name(res: dict[str, Any], i: int) -> str:
@@ -350,7 +369,7 @@ def format_evaluation(res: dict[str, Any]) -> str:
     if "periods" in floor:  # evaluations written before the periods were reported have none
         lines += ["", "dominant periods of the spectra D_H compares (steps, strongest first; relative power)",
                   f"{'data':<14}{_periods_text(floor['periods'])}"]
-        lines += [f"{_model_name(res, i):<14}{_periods_text(m.get('periods', []))}"
+        lines += [f"{_model_name(res, i):<14}{_periods_text(m.get('periods', []), _first_verdict(m))}"
                   for i, m in enumerate(res["models"])]
     failed = {v: idx for v, idx in res["verdicts"].items() if v != "bounded"}
     if failed and len(res["models"]) > 1:

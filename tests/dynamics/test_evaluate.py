@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from neurops.dynamics.evaluate import format_evaluation
+import pytest
+
+from neurops.dynamics.evaluate import EvaluationSettings, format_evaluation
+from neurops.errors import ConfigError
 
 
 def _stats(median: float, sem: float, n: int) -> dict:
@@ -57,6 +60,30 @@ def test_report_shows_the_periods_of_data_and_models() -> None:
     assert lines[first + 3].split(None, 2)[2] == "-"  # a collapsed or diverged orbit has no spectrum
 
 
+def test_report_says_when_a_bounded_orbit_has_no_spectral_peak() -> None:
+    """A bounded orbit whose smoothed spectrum has no peak printed ``-``, which the report reserves for a
+    collapsed or diverged orbit."""
+    member = {"d_stsp": 4.1, "d_h": 0.07, "pe": 0.2, "lambda_max": -0.03,
+              "summary": {k: _stats(1.0, 0.0, 1) for k in ("d_stsp", "d_h", "lambda_max")},
+              "verdict": {"bounded": 1}, "spread": [1.5], "data_spread": [1.45], "periods": [],
+              "per_start": {"verdict": ["bounded"]}}
+    collapsed = {**member, "verdict": {"collapsed to a fixed point": 1},
+                 "per_start": {"verdict": ["collapsed to a fixed point"]}}
+    res = {"data": "vdp.h5", "split": "test", "n_points": 1200, "dt": 0.05,
+           "settings": {"n_bins": 30, "smoothing": 10.0, "warmup": 0.25, "orbit_length": None, "starts": 1,
+                        "lyapunov_steps": 200, "lyapunov_starts": 1, "pe_steps": 20},
+           "models": [member, collapsed],
+           "summary": {k: _stats(1.0, 0.5, 2) for k in ("d_stsp", "d_h", "pe", "lambda_max")}, "verdicts": {},
+           "floor": {"d_stsp": 0.2, "d_h": 0.01, "reference_split": "train", "lambda_max": None,
+                     "lambda_max_source": None, "periods": [(150.0, 1.0)]},
+           "notes": []}
+    lines = format_evaluation(res).splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("dominant periods"))
+    assert lines[first + 2].split(None, 2)[2] == ("no peak (the smoothed spectrum falls from frequency 0; try a "
+                                                  "smaller --smoothing)")
+    assert lines[first + 3].split(None, 2)[2] == "-"
+
+
 def test_spectrum_smoothing_shrinks_for_short_series() -> None:
     from neurops.dynamics.evaluate import spectrum_smoothing
 
@@ -64,6 +91,12 @@ def test_spectrum_smoothing_shrinks_for_short_series() -> None:
     assert spectrum_smoothing(1000) == 501 * 0.01  # 20 > 2 % of 501 bins: 1 % of them
     assert spectrum_smoothing(72) == 0.5  # 37 bins: the least smoothing
     assert spectrum_smoothing(100_000, 5.0) == 5.0
+
+
+def test_settings_refuse_a_single_bin() -> None:
+    """--bins 1 put every point of data and orbit in one bin: D_stsp 0 for a collapsed model."""
+    with pytest.raises(ConfigError, match=r"n_bins=1: .* use --bins >= 2"):
+        EvaluationSettings(n_bins=1)
 
 
 def test_settings_refuse_a_negative_or_nan_smoothing() -> None:

@@ -93,7 +93,8 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     analysis = analyze_model(model, z0, steps=steps, max_period=max_period, seed=seed, dt=dt)
     report = {"checkpoint": str(ckpt), "model": meta["model"], "model_kwargs": meta["model_kwargs"],
               **analysis.report, "figures": {}}
-    title = f"{meta['model']} ({Path(ckpt).name})"
+    which = f", member {member} (seed {task.hparams.seeds[member or 0]}), {member_state} state" if task.members else ""
+    title = f"{meta['model']} ({Path(ckpt).name}{which})"
     x_model = analysis.observed
     out_dir.mkdir(parents=True, exist_ok=True)  # only now: a bad input leaves no empty folder behind
     report["figures"]["attractor"] = str(plot_attractor(x_data, x_model, out_dir / "attractor.png", title=title))

@@ -6,6 +6,7 @@ Everything is saved atomically as PNG with the Agg backend.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -86,7 +87,9 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
     """Smoothed, normalised power spectra (as used by ``D_H``) of data and model, per dimension.
 
     The lowest tenth of the frequencies is drawn (at least 19 of them); each panel's legend
-    states the two series' standard deviations, since the spectra are normalised.
+    states the two series' standard deviations, since the spectra are normalised, and calls a model
+    variable whose deviation is below 1 % of the data's collapsed (its spectrum is rounding noise).
+    The title is wrapped to the figure's width.
 
     Parameters
     ----------
@@ -103,13 +106,14 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
     for d, ax in enumerate(axes[0]):
         # the spectra are normalised: the legend states each series' size (a collapsed orbit's is ~0)
         ax.semilogy(freqs[1:cut], sp_true[d, 1:cut], label=f"data (std {std_true[d]:.2g})")
-        ax.semilogy(freqs[1:cut], np.clip(sp_gen[d, 1:cut], 1e-12, None), label=f"model (std {std_gen[d]:.2g})",
-                    ls="--")
+        collapsed = ", collapsed" if std_gen[d] <= 0.01 * std_true[d] else ""
+        ax.semilogy(freqs[1:cut], np.clip(sp_gen[d, 1:cut], 1e-12, None),
+                    label=f"model (std {std_gen[d]:.2g}{collapsed})", ls="--")
         ax.set_title(f"x{d}")
-        ax.set_xlabel("frequency")
+        ax.set_xlabel("frequency (1 / time unit)" if dt != 1.0 else "frequency (1 / step)")
         ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
+    if title:  # about 12 characters of 9-point text an inch
+        fig.suptitle(textwrap.fill(title, width=max(30, int(12 * 3.4 * n))), fontsize=9)
     return _save(fig, path)
 
 

@@ -122,6 +122,25 @@ def test_spectra_of_a_collapsed_model_state_its_size(tmp_path: Path, monkeypatch
     plot_power_spectra(data, model, tmp_path / "s.png", smoothing=0.5)
     for d, ax in enumerate(figures[-1].axes):
         texts = [text.get_text() for text in ax.get_legend().get_texts()]
-        assert texts == [f"data (std {data[:, d].std():.2g})", f"model (std {1e-12 * data[:, d].std():.2g})"]
+        assert texts == [f"data (std {data[:, d].std():.2g})",
+                         f"model (std {1e-12 * data[:, d].std():.2g}, collapsed)"]
         assert "e-1" in texts[1] and "e-" not in texts[0]
         assert len(ax.get_lines()[0].get_xdata()) == 19  # 37 frequencies of 72 points: 19 drawn, not 2
+
+
+@pytest.mark.parametrize("n_vars", [1, 2])
+def test_a_long_spectra_title_stays_inside_the_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      n_vars: int) -> None:
+    """`dsr analyze`'s title (model, checkpoint, member, length, smoothing) ran off both sides of the figure."""
+    figures = _capture(monkeypatch)
+    t = np.arange(1200) * 0.05
+    data = np.stack([np.sin(t), np.cos(t)], axis=1)[:, :n_vars]
+    title = ("clipped_shplrnn (best.ckpt, member 1 (seed 1), best state): first 1200 points of data [test] and "
+             "model orbit, smoothed over 6 bins")
+    plot_power_spectra(data, 0.9 * data, tmp_path / "s.png", dt=0.05, smoothing=6, title=title)
+    fig = figures[-1]
+    fig.canvas.draw()
+    box = fig._suptitle.get_window_extent()
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width
+    assert " ".join(fig._suptitle.get_text().split()) == title
+    assert fig.axes[0].get_xlabel() == "frequency (1 / time unit)"

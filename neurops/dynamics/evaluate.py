@@ -152,6 +152,11 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
             notes.append(f"D_stsp: the {t} test points fill {bins} of {settings.n_bins}^{n} bins, {t / bins:.1f} per "
                          "bin: the histogram is mostly sampling noise and D_stsp is large even for a perfect model "
                          "(compare with the data's own value); use fewer --bins or a longer test series.")
+    constant = np.flatnonzero(np.ptp(x_test, axis=0) == 0).tolist()
+    if constant:
+        notes.append(f"variables {constant} are constant in the test series: an orbit that moves in them at all "
+                     "counts as diverged (its deviation is measured against the data's, 0) and D_stsp has no spread "
+                     "to compare; drop them from the data (neurops data import-series) and train again.")
     if t <= settings.pe_steps:
         notes.append(f"PE({settings.pe_steps}) needs more than {settings.pe_steps} test points, the series has {t}; "
                      "lower --pe-steps.")

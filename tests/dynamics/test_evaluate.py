@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from neurops.dynamics.evaluate import EvaluationSettings, format_evaluation
@@ -144,3 +145,15 @@ def test_bins_on_data_of_more_than_five_dimensions_get_a_note() -> None:
         "estimate (Brenner et al. 2022), which has no bins."]
     five = metric_notes(x[:, :5], EvaluationSettings(n_bins=10))  # binned: the bins are used, and too many here
     assert len(five) == 1 and five[0].startswith("D_stsp: the 2000 test points fill 1648 of 10^5 bins")
+
+
+def test_a_constant_test_variable_gets_a_note() -> None:
+    """A series with a constant column made every model 'diverged' (spread '-') without a word why."""
+    from neurops.dynamics.evaluate import metric_notes
+
+    t = np.arange(2000) * 0.05
+    x = np.stack([np.sin(t), np.cos(t), np.ones_like(t)], axis=1)
+    notes = metric_notes(x, EvaluationSettings(n_bins=10, smoothing=5.0))
+    assert notes == ["variables [2] are constant in the test series: an orbit that moves in them at all counts as "
+                     "diverged (its deviation is measured against the data's, 0) and D_stsp has no spread to compare; "
+                     "drop them from the data (neurops data import-series) and train again."]

@@ -152,6 +152,9 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
             notes.append(f"D_stsp: the {t} test points fill {bins} of {settings.n_bins}^{n} bins, {t / bins:.1f} per "
                          "bin: the histogram is mostly sampling noise and D_stsp is large even for a perfect model "
                          "(compare with the data's own value); use fewer --bins or a longer test series.")
+    if settings.starts > t:
+        notes.append(f"--starts {settings.starts} asks for more initial conditions than the {t} test points: each "
+                     f"point is one, {t} in all.")
     constant = np.flatnonzero(np.ptp(x_test, axis=0) == 0).tolist()
     if constant:
         notes.append(f"variables {constant} are constant in the test series: an orbit that moves in them at all "
@@ -309,19 +312,16 @@ def _verdict_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{v} ({n}/{total} starts)" for v, n in counts.items())
 
 
-def _first_verdict(model: dict[str, Any]) -> str:
-    """The verdict of the orbit from the first initial condition, whose spectral peaks are reported."""
-    return ((model.get("per_start") or {}).get("verdict") or ["unknown"])[0]
-
-
 def _periods_text(periods: list, verdict: str = "bounded") -> str:
-    """``685 (1), 229 (0.89), 341 (0.71)``; ``-`` for an orbit that collapsed or diverged, and a statement for a
-    series whose smoothed spectrum has no peak."""
-    if periods:
-        return ", ".join(f"{p:.4g} ({w:.2g})" for p, w in periods)
-    if verdict != "bounded":
-        return "-"
+    """``685 (1), 229 (0.89)``; ``-`` for an orbit that collapsed or diverged (the verdict of the first start)."""
+    if periods or verdict != "bounded":
+        return ", ".join(f"{p:.4g} ({w:.2g})" for p, w in periods) or "-"
     return "no peak (the smoothed spectrum falls from frequency 0; try a smaller --smoothing)"
+
+
+def _n_starts(res: dict[str, Any]) -> int:
+    """The initial conditions used: ``--starts``, or the test points where there are fewer."""
+    return len(res["models"][0].get("per_start", {}).get("start", [None] * res["settings"]["starts"]))
 
 
 def _model_name(res: dict[str, Any], i: int) -> str:
@@ -338,7 +338,7 @@ def format_evaluation(res: dict[str, Any]) -> str:
     pe_label = f"PE({s['pe_steps']})"
     orbit = s["orbit_length"] or res["n_points"]
     lines = [f"{res['data']} [{res['split']}]: T = {res['n_points']} points, dt = {res['dt']:g}; orbits of {orbit} "
-             f"steps after {round(s['warmup'] * res['n_points'])} warm-up steps from {s['starts']} initial "
+             f"steps after {round(s['warmup'] * res['n_points'])} warm-up steps from {_n_starts(res)} initial "
              f"conditions; D_stsp {_estimator_text(res)}, D_H smoothed over {s['smoothing']:g} "
              f"bins; lambda_max from {s['lyapunov_starts']} orbits of {s['lyapunov_steps']} steps."]
     states = {m["state"] for m in res["models"] if "state" in m}
@@ -374,7 +374,8 @@ def format_evaluation(res: dict[str, Any]) -> str:
     if "periods" in floor:  # evaluations written before the periods were reported have none
         lines += ["", "dominant periods of the spectra D_H compares (steps, strongest first; relative power)",
                   f"{'data':<14}{_periods_text(floor['periods'])}"]
-        lines += [f"{_model_name(res, i):<14}{_periods_text(m.get('periods', []), _first_verdict(m))}"
+        lines += [f"{_model_name(res, i):<14}"
+                  + _periods_text(m.get("periods", []), m.get("per_start", {}).get("verdict", ["-"])[0])
                   for i, m in enumerate(res["models"])]
     failed = {v: idx for v, idx in res["verdicts"].items() if v != "bounded"}
     if failed and len(res["models"]) > 1:

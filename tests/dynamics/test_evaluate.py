@@ -157,3 +157,23 @@ def test_a_constant_test_variable_gets_a_note() -> None:
     assert notes == ["variables [2] are constant in the test series: an orbit that moves in them at all counts as "
                      "diverged (its deviation is measured against the data's, 0) and D_stsp has no spread to compare; "
                      "drop them from the data (neurops data import-series) and train again."]
+
+
+def test_more_starts_than_test_points_are_said() -> None:
+    """--starts 100 on a 60-point test split printed 'from 100 initial conditions' and used 60."""
+    from neurops.dynamics.evaluate import metric_notes
+
+    x = np.stack([np.sin(np.arange(60) * 0.3), np.cos(np.arange(60) * 0.3)], axis=1)
+    notes = metric_notes(x, EvaluationSettings(n_bins=2, smoothing=0.5, starts=100, pe_steps=5))
+    assert notes == ["--starts 100 asks for more initial conditions than the 60 test points: each point is one, 60 "
+                     "in all."]
+    member = {"d_stsp": 1.0, "d_h": 0.1, "pe": 0.1, "lambda_max": 0.0, "verdict": {"bounded": 60},
+              "summary": {k: _stats(1.0, 0.0, 60) for k in ("d_stsp", "d_h", "lambda_max")}, "spread": [0.7, 0.7],
+              "data_spread": [0.7, 0.7], "per_start": {"start": list(range(60)), "verdict": ["bounded"] * 60}}
+    res = {"data": "short.h5", "split": "test", "n_points": 60, "dt": 0.05,
+           "settings": {"n_bins": 2, "smoothing": 0.5, "warmup": 0.25, "orbit_length": None, "starts": 100,
+                        "lyapunov_steps": 100, "lyapunov_starts": 1, "pe_steps": 5},
+           "models": [member], "summary": {}, "verdicts": {},
+           "floor": {"d_stsp": 0.2, "d_h": 0.01, "reference_split": "train", "lambda_max": None,
+                     "lambda_max_source": None}, "notes": notes}
+    assert "warm-up steps from 60 initial conditions;" in format_evaluation(res).splitlines()[0]

@@ -119,6 +119,9 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
 
 #: bits of a region code per line of a node's label in the symbolic graph
 CODE_LINE = 25
+#: longest region code written at its node; longer ones (a shPLRNN of L = 250 has 500 bits) overlap their
+#: neighbours' labels, so the nodes are numbered by their row of the region table instead
+MAX_CODE_DRAWN = 4 * CODE_LINE
 
 
 def _wrap(code: str) -> str:
@@ -132,7 +135,8 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
 
     Nodes are placed on a circle (most visited first; a single node at the centre);
     self-loops are omitted. Region codes are written in full, in lines of
-    :data:`CODE_LINE` bits.
+    :data:`CODE_LINE` bits, up to :data:`MAX_CODE_DRAWN` bits; longer codes are numbered
+    ``#1, #2, ...`` by their row of the region table (most visited first, as ``analysis.json``).
     """
     k = min(max_nodes, len(graph.visits))
     angle = 2 * np.pi * np.arange(k) / max(k, 1)
@@ -140,7 +144,8 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
     prob = graph.probabilities[:k, :k]
     sizes = 300 + 3000 * graph.visits[:k]  # marker areas in points^2
     radius = np.sqrt(sizes) / 2  # points
-    labels = [_wrap(label) for label in graph.labels[:k]]
+    numbered = k > 1 and max(len(label) for label in graph.labels[:k]) > MAX_CODE_DRAWN
+    labels = [f"#{i + 1}" if numbered else _wrap(label) for i, label in enumerate(graph.labels[:k])]
     # room below the bottom node for long codes (one node at the centre has room enough)
     extra = 0.13 * max((label.count("\n") for label in labels), default=0) if k > 1 else 0.0
     fig, ax = plt.subplots(figsize=(5.2, 5.2 * (3.0 + extra) / 3.0), constrained_layout=True)
@@ -157,7 +162,10 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
     ax.set_xlim(-1.5, 1.5)
     ax.set_ylim(-1.6 - extra, 1.4)
     ax.axis("off")
-    ax.set_title(title or f"symbolic graph ({len(graph.visits)} regions visited)")
+    shown = f"the {k} most visited of " if k < len(graph.visits) else ""
+    default = f"symbolic graph ({shown}{len(graph.visits)} regions visited)" + (
+        f"\nnode #i: row i of the region table ({len(graph.labels[0])}-bit codes)" if numbered else "")
+    ax.set_title(title or default, fontsize=10)
     return _save(fig, path)
 
 

@@ -144,3 +144,18 @@ def test_a_long_spectra_title_stays_inside_the_figure(tmp_path: Path, monkeypatc
     assert 0 <= box.x0 and box.x1 <= fig.bbox.width
     assert " ".join(fig._suptitle.get_text().split()) == title
     assert fig.axes[0].get_xlabel() == "frequency (1 / time unit)"
+
+
+def test_codes_too_long_to_draw_are_numbered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """500-bit codes (the dsr_ecg config's L = 250) were drawn as 20-line labels over each other: unreadable."""
+    figures = _capture(monkeypatch)
+    rng = np.random.default_rng(0)
+    patterns = rng.random((30, 500)) < 0.5
+    codes = patterns[rng.integers(0, 30, size=400)]
+    graph = symbolic_graph(codes)
+    plot_symbolic_graph(graph, tmp_path / "g.png")
+    ax = figures[-1].axes[0]
+    labels = [t.get_text() for t in ax.texts if t.get_text()]
+    assert [label.splitlines()[0] for label in labels] == [f"#{i + 1}" for i in range(24)]
+    assert ax.get_title() == ("symbolic graph (the 24 most visited of 30 regions visited)\n"
+                              "node #i: row i of the region table (500-bit codes)")

@@ -74,7 +74,7 @@ def plot_attractor(x_true: np.ndarray | None, x_gen: np.ndarray, path: str | os.
                 ax.set_zlim(*limits[2])
         else:
             ax.set_ylim(*limits[0])
-        ax.set_xlabel(f"x{dims[0]}" if len(dims) > 1 else "t")
+        ax.set_xlabel(f"x{dims[0]}" if len(dims) > 1 else "step")  # the index, not the time (dt is not known here)
         ax.set_ylabel(f"x{dims[1]}" if len(dims) > 1 else f"x{dims[0]}")
         if three_d:
             ax.set_zlabel(f"x{dims[2]}")

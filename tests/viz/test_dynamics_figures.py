@@ -159,3 +159,12 @@ def test_codes_too_long_to_draw_are_numbered(tmp_path: Path, monkeypatch: pytest
     assert [label.splitlines()[0] for label in labels] == [f"#{i + 1}" for i in range(24)]
     assert ax.get_title() == ("symbolic graph (the 24 most visited of 30 regions visited)\n"
                               "node #i: row i of the region table (500-bit codes)")
+
+
+def test_a_one_variable_series_is_drawn_against_its_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1-D series is drawn against its index, which the axis called 't' (with dt = 0.05, 1200 'time units')."""
+    figures = _capture(monkeypatch)
+    x = np.sin(np.arange(1200) * 0.05)[:, None]
+    plot_attractor(x, 0.9 * x, tmp_path / "a.png")
+    assert [ax.get_xlabel() for ax in figures[-1].axes] == ["step", "step"]
+    assert [ax.get_ylabel() for ax in figures[-1].axes] == ["x0", "x0"]

@@ -21,6 +21,7 @@ from neurops.checkpoints import load
 from neurops.dynamics.analyze import analyze_model
 from neurops.dynamics.evaluate import read_series, spectrum_smoothing
 from neurops.errors import ConfigError, OutputExistsError
+from neurops.metrics.dsr import orbit_verdict
 from neurops.utils.io import atomic_path, check_output_folder
 from neurops.utils.seeding import check_seed
 from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
@@ -98,7 +99,8 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     x_model = analysis.observed
     out_dir.mkdir(parents=True, exist_ok=True)  # only now: a bad input leaves no empty folder behind
     report["figures"]["attractor"] = str(plot_attractor(x_data, x_model, out_dir / "attractor.png", title=title))
-    if x_data is not None:
+    if x_data is not None:  # as `dsr evaluate` calls it: bounded, collapsed to a fixed point or diverged
+        report["orbit"] = {**orbit_verdict(x_model, x_data), "split": split}
         n = min(len(x_data), len(x_model))  # equally long series; the title says how long
         smoothing = spectrum_smoothing(n)  # D_H's 20 bins, or less for a short series
         report["figures"]["power_spectra"] = str(plot_power_spectra(

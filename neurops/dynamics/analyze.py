@@ -148,6 +148,11 @@ def format_analysis(rep: dict[str, Any], max_rows: int = 20) -> str:
                 [len(fp["region"]) for fp in rep["fixed_points"]])
     lines = [f"{rep['model']}: {rep['regions_visited']} linear subregions visited (code of {rep['code_bits']} bits); "
              f"lambda_max = {rep['lambda_max']:.4g} per time unit", f"{'region':<{width}} {'frequency':>9}"]
+    if "orbit" in rep:  # a failed model says so first, as plainly as a good one
+        orbit = rep["orbit"]
+        spread = " ".join(f"{v:.3g}" for v in orbit["spread"])
+        lines.insert(1, f"orbit: {orbit['verdict']}; spread {spread} (std per variable over its second half; data "
+                        f"[{orbit['split']}]: {' '.join(f'{v:.3g}' for v in orbit['data_spread'])})")
     lines += [f"{r['code']:<{width}} {r['frequency']:>9.3f}" for r in rep["regions"][:max_rows]]
     if len(rep["regions"]) > max_rows:
         lines.append(f"... and {len(rep['regions']) - max_rows} more (analysis.json lists all)")

@@ -201,6 +201,20 @@ def test_analyze_writes_tables_and_figures(trained, capsys: pytest.CaptureFixtur
         assert png.ndim == 3 and min(png.shape[:2]) >= 300 and png.std() > 0.05
 
 
+def test_analyze_says_when_the_model_collapsed(trained, capsys: pytest.CaptureFixture) -> None:
+    """The text of `dsr analyze` read alike for a collapsed and a good model (only the figure said 'collapsed')."""
+    data, _, tmp = trained
+    decaying = _decaying_checkpoint(tmp / "decaying_an.ckpt", data)
+    assert main(["dsr", "analyze", "--ckpt", str(decaying), "--data", str(data), "--out", str(tmp / "an_dec"),
+                 "--steps", "400", "--max-period", "0"]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.startswith("orbit: collapsed to a fixed point; spread ")
+    assert line.endswith("(std per variable over its second half; data [test]: "
+                         + " ".join(f"{v:.3g}" for v in read_series(data, "test", 400).std(axis=0)) + ")")
+    report = json.loads((tmp / "an_dec" / "analysis.json").read_text())["orbit"]
+    assert report["verdict"] == "collapsed to a fixed point" and max(report["spread"]) < 1e-6
+
+
 def test_analyze_keeps_an_earlier_analysis(trained, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Each checkpoint gets its own default folder; an earlier analysis is refused before any work, unless
     --overwrite, which also removes the spectra that a run without data does not draw."""

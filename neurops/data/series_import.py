@@ -108,6 +108,12 @@ def load_series(src: str | os.PathLike) -> np.ndarray:
     if not np.isfinite(data).all():
         bad = int((~np.isfinite(data)).any(axis=1).sum())
         raise DataError(f"{path} has NaN or Inf values in {bad} time steps; interpolate or drop them first.")
+    steps = np.diff(data, axis=0)
+    even = (steps != 0).all(axis=0) & (np.abs(steps - steps[:1]) <= 1e-9 * np.abs(steps[:1])).all(axis=0)
+    if len(data) > 2 and even.any():
+        warnings.warn(f"columns {(np.flatnonzero(even) + 1).tolist()} of {path} grow by a constant step, like a time "
+                      "axis: drop a time column (import-series takes the sampling interval from --dt) or it is learnt "
+                      "as a variable.", NeuropsWarning, stacklevel=2)
     if data.shape[0] < 10 * data.shape[1]:
         warnings.warn(f"{path} has shape {data.shape}: {data.shape[0]} time steps for {data.shape[1]} variables, "
                       "fewer than 10 per variable; if the array is [N, T] (variables first), transpose it.",

@@ -125,10 +125,13 @@ def test_command_line(tmp_path: Path, series: np.ndarray, capsys: pytest.Capture
 
 @pytest.mark.parametrize("array, match", [
     (np.arange(200).reshape(100, 2) % 7, "holds int64 values; they are stored as float32, exactly."),
-    (2**25 + 1 + np.arange(200, dtype=np.int64).reshape(100, 2), "stored as float32, rounded: integers beyond 2\\*\\*24"),
-    (np.linspace(0, 1, 200).reshape(100, 2).astype(np.float16), "holds float16 values; they are stored as float32"),
+    (2**25 + 1 + np.random.default_rng(0).integers(0, 100, size=(100, 2)),
+     "stored as float32, rounded: integers beyond 2\\*\\*24"),
+    (np.sin(np.arange(200.0)).reshape(100, 2).astype(np.float16), "holds float16 values; they are stored as float32"),
     (np.random.default_rng(0).normal(size=(64, 50)), r"shape \(64, 50\): 64 time steps for 50 variables.*transpose"),
-    (np.c_[np.linspace(0, 1, 100), np.ones(100)], r"variables \[1\] are constant in the train block"),
+    (np.c_[np.sin(np.arange(100.0)), np.ones(100)], r"variables \[1\] are constant in the train block"),
+    (np.c_[0.05 * np.arange(100), np.sin(np.arange(100.0))], r"columns \[1\] of .* grow by a constant step, like a "
+                                                             r"time axis: drop a time column"),
 ])
 def test_what_import_changes_or_doubts_is_said(tmp_path: Path, array: np.ndarray, match: str) -> None:
     """Integers and half floats became float32, a constant column and an [N, T] array went in, all silently."""

@@ -193,13 +193,16 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     values, verdict, spread, dominant periods], "summary": {metric: mean/sem/median/mad/n over the models}, "verdicts":
     {verdict: [member indices]}, "floor": the data's own values (and its dominant periods), "notes": [...]}``.
     """
-    from neurops.data.reader import read_meta
+    from neurops.data.reader import list_splits, read_meta
     from neurops.metrics.dsr import summarize
 
     settings = settings or EvaluationSettings()
     if not ckpts:
         raise ConfigError("give at least one checkpoint to evaluate.")
     x_test = read_series(data, split, settings.max_length)
+    if reference_split and reference_split not in list_splits(data):  # before the work
+        raise DataError(f"{data} has no split {reference_split!r} to compute the data floor with (--reference-split); "
+                        f"it has {list_splits(data)}.")
     t = len(x_test)
     if settings.orbit_length is not None and settings.orbit_length < t:
         raise ConfigError(f"orbit_length={settings.orbit_length} is shorter than the test series (T={t}); D_H "
@@ -261,16 +264,12 @@ def _data_floor(data: str | os.PathLike, x_test: np.ndarray, attrs: dict[str, An
                 reference_split: str | None, settings: EvaluationSettings, notes: list[str]) -> dict[str, Any]:
     """The data's own values: D_stsp / D_H of ``reference_split`` against the test series, and lambda_max
     of the system the data came from (a note explains a missing floor)."""
-    from neurops.data.reader import list_splits
     from neurops.metrics.dsr import dominant_periods, hellinger_distance, state_space_divergence
 
     t = len(x_test)
     floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split,
                              "periods": dominant_periods(x_test, smoothing=settings.smoothing)}
     floor["lambda_max"], floor["lambda_max_source"] = reference_lyapunov(x_test, attrs)
-    if reference_split and reference_split not in list_splits(data):
-        raise DataError(f"{data} has no split {reference_split!r} to compute the data floor with (--reference-split); "
-                        f"it has {list_splits(data)}.")
     if reference_split == split:
         notes.append(f"the data floor compares split {split!r} with itself: D_stsp and D_H are 0 by construction; "
                      "--reference-split train compares two different stretches of the data.")

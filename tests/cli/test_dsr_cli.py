@@ -136,10 +136,10 @@ def test_evaluate_on_a_split_the_fit_used_says_so(trained, capsys: pytest.Captur
         assert f"note: split '{split}' is the one a fit {role}: these are not held-out numbers" in out
 
 
-def test_evaluate_floor_of_a_split_against_itself_is_zero(trained, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture) -> None:
+def test_evaluate_floor_of_a_split_against_itself_is_zero(trained, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """--reference-split equal to --split printed '-' as the data floor, a reference split the file lacks too,
-    both without a word."""
+    both without a word (the missing one is now refused before any model is evaluated)."""
     data, ckpt, _ = trained
     args = ["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--starts", "1", "--lyapunov-steps", "100",
             "--lyapunov-starts", "1"]
@@ -148,6 +148,9 @@ def test_evaluate_floor_of_a_split_against_itself_is_zero(trained, tmp_path: Pat
     floor = json.loads((tmp_path / "self.json").read_text())["floor"]
     assert floor["d_stsp"] == pytest.approx(0.0, abs=1e-12) and floor["d_h"] == pytest.approx(0.0, abs=1e-12)
     assert "note: the data floor compares split 'test' with itself: D_stsp and D_H are 0 by construction" in out
+    from neurops.dynamics import evaluate
+
+    monkeypatch.setattr(evaluate, "_evaluate_members", lambda *a, **k: pytest.fail("evaluated before the check"))
     assert main([*args, "--reference-split", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"neurops: error: {data} has no split 'nope' to compute the data floor with (--reference-split); "

@@ -318,17 +318,16 @@ def _periods_text(periods: list, verdict: str = "bounded") -> str:
     return "no peak (the smoothed spectrum falls from frequency 0; try a smaller --smoothing)"
 
 
-def _n_starts(res: dict[str, Any]) -> int:
-    """The initial conditions used: ``--starts``, or the test points where there are fewer."""
-    return len(res["models"][0].get("per_start", {}).get("start", [None] * res["settings"]["starts"]))
-
-
 def _model_name(res: dict[str, Any], i: int) -> str:
-    """``model``, ``model 3``, or ``seed 7`` for a member of an ensemble checkpoint."""
+    """``model``, ``model 3``, or ``seed 7`` for a member of an ensemble checkpoint (``best.ckpt seed 7``, or the
+    path where the file names repeat, when members of several checkpoints are evaluated)."""
     m = res["models"][i]
-    if "seed" in m:
-        return f"seed {m['seed']}"
-    return f"model {i}" if len(res["models"]) > 1 else "model"
+    if "seed" not in m:
+        return f"model {i}" if len(res["models"]) > 1 else "model"
+    ckpts = list(dict.fromkeys(str(x.get("checkpoint")) for x in res["models"]))
+    names = {Path(c).name for c in ckpts}
+    where = "" if len(ckpts) == 1 else (Path(m["checkpoint"]).name if len(names) == len(ckpts) else m["checkpoint"])
+    return f"{where} seed {m['seed']}".lstrip()
 
 
 def format_evaluation(res: dict[str, Any]) -> str:
@@ -336,8 +335,9 @@ def format_evaluation(res: dict[str, Any]) -> str:
     s, floor = res["settings"], res["floor"]
     pe_label = f"PE({s['pe_steps']})"
     orbit = s["orbit_length"] or res["n_points"]
+    n_starts = len(res["models"][0].get("per_start", {}).get("start", [None] * s["starts"]))  # fewer: short series
     lines = [f"{res['data']} [{res['split']}]: T = {res['n_points']} points, dt = {res['dt']:g}; orbits of {orbit} "
-             f"steps after {round(s['warmup'] * res['n_points'])} warm-up steps from {_n_starts(res)} initial "
+             f"steps after {round(s['warmup'] * res['n_points'])} warm-up steps from {n_starts} initial "
              f"conditions; D_stsp {_estimator_text(res)}, D_H smoothed over {s['smoothing']:g} "
              f"bins; lambda_max from {s['lyapunov_starts']} orbits of {s['lyapunov_steps']} steps."]
     states = {m["state"] for m in res["models"] if "state" in m}

@@ -177,3 +177,28 @@ def test_more_starts_than_test_points_are_said() -> None:
            "floor": {"d_stsp": 0.2, "d_h": 0.01, "reference_split": "train", "lambda_max": None,
                      "lambda_max_source": None}, "notes": notes}
     assert "warm-up steps from 60 initial conditions;" in format_evaluation(res).splitlines()[0]
+
+
+def test_members_of_several_ensemble_checkpoints_are_told_apart() -> None:
+    """best.ckpt and last.ckpt of one seed study printed two rows 'seed 0' and 'WARNING: ...: seed 1, seed 1'."""
+    def member(ckpt: str, seed: int, verdict: str) -> dict:
+        return {"checkpoint": ckpt, "seed": seed, "member": seed, "state": "best", "d_stsp": 1.0, "d_h": 0.1,
+                "pe": 0.1, "lambda_max": 0.0, "verdict": {verdict: 1}, "spread": [0.7], "data_spread": [0.7],
+                "summary": {k: _stats(1.0, 0.0, 1) for k in ("d_stsp", "d_h", "lambda_max")}}
+
+    res = {"data": "vdp.h5", "split": "test", "n_points": 1200, "dt": 0.05,
+           "settings": {"n_bins": 30, "smoothing": 5.0, "warmup": 0.25, "orbit_length": None, "starts": 1,
+                        "lyapunov_steps": 100, "lyapunov_starts": 1, "pe_steps": 20},
+           "models": [member("runs/a/best.ckpt", 0, "bounded"), member("runs/a/best.ckpt", 1, "diverged"),
+                      member("runs/a/last.ckpt", 0, "bounded"), member("runs/a/last.ckpt", 1, "diverged")],
+           "summary": {k: _stats(1.0, 0.5, 4) for k in ("d_stsp", "d_h", "pe", "lambda_max")},
+           "verdicts": {"bounded": [0, 2], "diverged": [1, 3]},
+           "floor": {"d_stsp": 0.2, "d_h": 0.01, "reference_split": "train", "lambda_max": None,
+                     "lambda_max_source": None}, "notes": []}
+    lines = format_evaluation(res).splitlines()
+    assert "WARNING: diverged: best.ckpt seed 1, last.ckpt seed 1" in lines
+    assert [line.split("  ")[0] for line in lines if line.startswith(("best.ckpt", "last.ckpt"))][:4] == [
+        "best.ckpt seed 0", "best.ckpt seed 1", "last.ckpt seed 0", "last.ckpt seed 1"]
+    for m in res["models"][2:]:
+        m["checkpoint"] = m["checkpoint"].replace("a/last", "b/best")  # the same file name in two runs: the paths
+    assert "WARNING: diverged: runs/a/best.ckpt seed 1, runs/b/best.ckpt seed 1" in format_evaluation(res).splitlines()

@@ -157,6 +157,31 @@ def test_evaluate_floor_of_a_split_against_itself_is_zero(trained, tmp_path: Pat
                    "it has ['test', 'train', 'val']."]
 
 
+def test_evaluate_json_never_replaces_an_input_or_a_folder(trained, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """--json CKPT --overwrite replaced the checkpoint with the evaluation; --json FOLDER failed after all the work
+    with a hint to 'data.h5'."""
+    import shutil
+
+    from neurops.dynamics import evaluate
+
+    data, ckpt, _ = trained
+    ckpt = Path(shutil.copy(ckpt, tmp_path / "model.ckpt"))
+    before = ckpt.read_bytes()
+    monkeypatch.setattr(evaluate, "_evaluate_members", lambda *a, **k: pytest.fail("evaluated before the check"))
+    args = ["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data)]
+    for target in (ckpt, data):
+        assert main([*args, "--json", str(target), "--overwrite"]) == 2
+        assert capsys.readouterr().err.strip() == (f"neurops: error: output {target} is also an input of this command "
+                                                    f"({target}); writing it would replace the data it reads: choose "
+                                                    "another output path.")
+    assert ckpt.read_bytes() == before
+    (tmp_path / "out").mkdir()
+    assert main([*args, "--json", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == (f"neurops: error: --json {tmp_path / 'out'} is a folder; give a file "
+                                               f"name (e.g. {tmp_path / 'out' / 'eval.json'}).")
+
+
 def test_evaluate_flags_a_collapsed_model_among_several(trained, capsys: pytest.CaptureFixture) -> None:
     data, ckpt, tmp = trained
     decaying = _decaying_checkpoint(tmp / "decaying.ckpt", data)

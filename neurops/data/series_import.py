@@ -21,6 +21,7 @@ import numpy as np
 from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError, MissingFileError, NeuropsWarning
+from neurops.utils.io import check_output_path
 
 #: fewest points a split may hold (a window and a target, or a series to compare with)
 MIN_SPLIT_POINTS = 2
@@ -180,6 +181,7 @@ def import_series(src: str | os.PathLike, *, dt: float, out: str | os.PathLike, 
     """
     if not dt > 0 or not math.isfinite(dt):
         raise DataError(f"dt must be > 0, got {dt}; pass the sampling interval with --dt.")
+    check_output_path(out, overwrite=overwrite, inputs=[src], hdf5=True)  # before reading (and warning about) it
     data = load_series(src)
     lengths = split_lengths(len(data), val_fraction, test_fraction)
     ends = np.cumsum(list(lengths.values()))

@@ -139,3 +139,16 @@ def test_what_import_changes_or_doubts_is_said(tmp_path: Path, array: np.ndarray
     with pytest.warns(NeuropsWarning, match=match):
         out = import_series(tmp_path / "s.npy", dt=1.0, out=tmp_path / "s.h5", val_fraction=0.0, test_fraction=0.0)
     np.testing.assert_array_equal(read_split(out, "train")["states"]["x"][0], array.astype(np.float32))
+
+
+def test_a_bad_output_is_refused_before_the_series_is_read(tmp_path: Path) -> None:
+    """A wrong --out came after the warnings about the series, as if it had been imported."""
+    import warnings
+
+    from neurops.errors import ConfigError
+
+    np.save(tmp_path / "s.npy", np.ones((100, 2), dtype=np.int64))  # constant integers: two warnings if read
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(ConfigError, match="ends in '.csv'"):
+        warnings.simplefilter("always")
+        import_series(tmp_path / "s.npy", dt=1.0, out=tmp_path / "s.csv")
+    assert caught == [] and not (tmp_path / "s.csv").exists()

@@ -112,7 +112,7 @@ def load_series(src: str | os.PathLike) -> np.ndarray:
     steps = np.diff(data, axis=0)
     even = (steps != 0).all(axis=0) & (np.abs(steps - steps[:1]) <= 1e-9 * np.abs(steps[:1])).all(axis=0)
     if len(data) > 2 and even.any():
-        warnings.warn(f"columns {(np.flatnonzero(even) + 1).tolist()} of {path} grow by a constant step, like a time "
+        warnings.warn(f"variables {np.flatnonzero(even).tolist()} of {path} grow by a constant step, like a time "
                       "axis: drop a time column (import-series takes the sampling interval from --dt) or it is learnt "
                       "as a variable.", NeuropsWarning, stacklevel=2)
     if data.shape[0] < 10 * data.shape[1]:

@@ -130,7 +130,7 @@ def test_command_line(tmp_path: Path, series: np.ndarray, capsys: pytest.Capture
     (np.sin(np.arange(200.0)).reshape(100, 2).astype(np.float16), "holds float16 values; they are stored as float32"),
     (np.random.default_rng(0).normal(size=(64, 50)), r"shape \(64, 50\): 64 time steps for 50 variables.*transpose"),
     (np.c_[np.sin(np.arange(100.0)), np.ones(100)], r"variables \[1\] are constant in the train block"),
-    (np.c_[0.05 * np.arange(100), np.sin(np.arange(100.0))], r"columns \[1\] of .* grow by a constant step, like a "
+    (np.c_[0.05 * np.arange(100), np.sin(np.arange(100.0))], r"variables \[0\] of .* grow by a constant step, like a "
                                                              r"time axis: drop a time column"),
 ])
 def test_what_import_changes_or_doubts_is_said(tmp_path: Path, array: np.ndarray, match: str) -> None:

@@ -21,6 +21,7 @@ from neurops.checkpoints import load
 from neurops.dynamics.analyze import analyze_model
 from neurops.dynamics.evaluate import read_series, spectrum_smoothing
 from neurops.errors import ConfigError, OutputExistsError
+from neurops.metrics.dsr import orbit_verdict
 from neurops.utils.io import atomic_path, check_output_folder
 from neurops.utils.seeding import check_seed
 from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
@@ -52,7 +53,7 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     split : the split of ``data`` used.
     out : folder for the figures and ``analysis.json`` (default: next to the checkpoint, one per checkpoint and
         member: ``best_analysis/`` for ``best.ckpt``, ``last_analysis_member1_best/`` for member 1 of an ensemble).
-    steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``).
+    steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``), at least 100.
     max_period : cycles of periods 2 .. ``max_period`` are searched.
     seed : seed of the random start (no ``data``) and of the cycle search.
     member : for an ensemble checkpoint (``DynamicsTask(seeds=...)``): which member, R = 0 .. members - 1
@@ -93,11 +94,13 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     analysis = analyze_model(model, z0, steps=steps, max_period=max_period, seed=seed, dt=dt)
     report = {"checkpoint": str(ckpt), "model": meta["model"], "model_kwargs": meta["model_kwargs"],
               **analysis.report, "figures": {}}
-    title = f"{meta['model']} ({Path(ckpt).name})"
+    which = f", member {member} (seed {task.hparams.seeds[member or 0]}), {member_state} state" if task.members else ""
+    title = f"{meta['model']} ({Path(ckpt).name}{which})"
     x_model = analysis.observed
     out_dir.mkdir(parents=True, exist_ok=True)  # only now: a bad input leaves no empty folder behind
     report["figures"]["attractor"] = str(plot_attractor(x_data, x_model, out_dir / "attractor.png", title=title))
-    if x_data is not None:
+    if x_data is not None:  # as `dsr evaluate` calls it: bounded, collapsed to a fixed point or diverged
+        report["orbit"] = {**orbit_verdict(x_model, x_data), "split": split}
         n = min(len(x_data), len(x_model))  # equally long series; the title says how long
         smoothing = spectrum_smoothing(n)  # D_H's 20 bins, or less for a short series
         report["figures"]["power_spectra"] = str(plot_power_spectra(

@@ -19,7 +19,8 @@ from typing import Any, Literal
 from neurops.cli.analysis import analyze_checkpoint
 from neurops.cli.builder import Command, Group
 from neurops.dynamics.evaluate import EvaluationSettings, evaluate_checkpoints
-from neurops.errors import OutputExistsError
+from neurops.errors import ConfigError, OutputExistsError
+from neurops.utils.io import check_output_path
 
 
 # -- after fit -----------------------------------------------------------------------------------
@@ -47,8 +48,12 @@ def evaluate(ckpts: list[str], data: str, split: str = "test", reference_split: 
     """
     from neurops.dynamics.evaluate import format_evaluation, write_json
 
-    if json and Path(json).exists() and not overwrite:  # refuse before the work, not after
+    if json and Path(json).is_dir():  # refuse before the work, not after
+        raise ConfigError(f"--json {json} is a folder; give a file name (e.g. {Path(json) / 'eval.json'}).")
+    if json and Path(json).exists() and not overwrite:
         raise OutputExistsError(f"{json} already exists; pass --overwrite to replace it or choose another file.")
+    if json:  # never one of the files read, even with --overwrite
+        check_output_path(json, overwrite=True, inputs=[data, *ckpts])
     res = evaluate_checkpoints(ckpts, data, split=split, reference_split=reference_split,
                                settings=EvaluationSettings(**settings), member_state=member_state)
     print(format_evaluation(res))

@@ -13,13 +13,15 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
-from neurops.errors import DataError, MissingFileError
+from neurops.errors import DataError, MissingFileError, NeuropsWarning
+from neurops.utils.io import check_output_path
 
 #: fewest points a split may hold (a window and a target, or a series to compare with)
 MIN_SPLIT_POINTS = 2
@@ -45,8 +47,22 @@ def _read_csv(path: Path) -> np.ndarray:
                 values[k, j] = float(cell)
             except ValueError:
                 raise DataError(f"{path} line {line}, column {j + 1} holds {cell.strip()!r}, not a number; "
-                                "import-series reads numbers only (a header is allowed on the first line).") from None
+                                f"{_csv_hint(cell, [r for _, r in rows])}") from None
     return values
+
+
+def _csv_hint(cell: str, rows: list[list[str]]) -> str:
+    """What a cell that is not a number most likely means, and the fix."""
+    text = cell.strip()
+    if not text and all(not row[-1].strip() for row in rows):
+        return "every row ends with a separator (a trailing comma): remove it, or fill the last column."
+    if ";" in text or "\t" in text:
+        return ("the file seems separated by ';' or tabs: import-series reads comma-separated values with '.' as "
+                "the decimal point; save it as such (e.g. pandas: to_csv(path, index=False)).")
+    if "," in text:
+        return ("it looks like a decimal comma: import-series reads '.' as the decimal point, in comma-separated "
+                "values; convert the file (e.g. pandas: read_csv(path, decimal=',').to_csv(out, index=False)).")
+    return "import-series reads numbers only (a header is allowed on the first line)."
 
 
 def _numeric(row: list[str]) -> bool:
@@ -81,6 +97,7 @@ def load_series(src: str | os.PathLike) -> np.ndarray:
         data = _read_csv(path)
     else:
         raise DataError(f"{path} has suffix {suffix!r}; import-series reads .npy or .csv files of shape [T, N].")
+    _say_conversion(path, data.dtype, data)
     data = np.asarray(data, dtype=np.float64)
     if data.ndim == 1:
         data = data[:, None]
@@ -92,7 +109,29 @@ def load_series(src: str | os.PathLike) -> np.ndarray:
     if not np.isfinite(data).all():
         bad = int((~np.isfinite(data)).any(axis=1).sum())
         raise DataError(f"{path} has NaN or Inf values in {bad} time steps; interpolate or drop them first.")
+    steps = np.diff(data, axis=0)
+    even = (steps != 0).all(axis=0) & (np.abs(steps - steps[:1]) <= 1e-9 * np.abs(steps[:1])).all(axis=0)
+    if len(data) > 2 and even.any():
+        warnings.warn(f"variables {np.flatnonzero(even).tolist()} of {path} grow by a constant step, like a time "
+                      "axis: drop a time column (import-series takes the sampling interval from --dt) or it is learnt "
+                      "as a variable.", NeuropsWarning, stacklevel=2)
+    if data.shape[0] < 10 * data.shape[1]:
+        warnings.warn(f"{path} has shape {data.shape}: {data.shape[0]} time steps for {data.shape[1]} variables, "
+                      "fewer than 10 per variable; if the array is [N, T] (variables first), transpose it.",
+                      NeuropsWarning, stacklevel=2)
     return data
+
+
+def _say_conversion(path: Path, dtype: np.dtype, data: np.ndarray) -> None:
+    """Warn that a series of integers or half floats is stored as float32 (the format's type), and whether that is
+    exact."""
+    if dtype.kind == "f" and dtype.itemsize >= 4:
+        return
+    exact = dtype.kind == "f" or not data.size or int(np.abs(data).max()) <= 2**24
+    warnings.warn(f"{path} holds {dtype} values; they are stored as float32, "
+                  + ("exactly." if exact else "rounded: integers beyond 2**24 lose their last digits (rescale "
+                                              "them, e.g. subtract an offset, before importing)."),
+                  NeuropsWarning, stacklevel=3)
 
 
 def split_lengths(n_points: int, val_fraction: float, test_fraction: float) -> dict[str, int]:
@@ -142,6 +181,7 @@ def import_series(src: str | os.PathLike, *, dt: float, out: str | os.PathLike, 
     """
     if not dt > 0 or not math.isfinite(dt):
         raise DataError(f"dt must be > 0, got {dt}; pass the sampling interval with --dt.")
+    check_output_path(out, overwrite=overwrite, inputs=[src], hdf5=True)  # before reading (and warning about) it
     data = load_series(src)
     lengths = split_lengths(len(data), val_fraction, test_fraction)
     ends = np.cumsum(list(lengths.values()))
@@ -152,6 +192,10 @@ def import_series(src: str | os.PathLike, *, dt: float, out: str | os.PathLike, 
             raise DataError(f"variables {np.flatnonzero(std == 0).tolist()} are constant in the train block of "
                             f"{src}; drop them before standardising.")
         splits = {k: (v - mean) / std for k, v in splits.items()}
+    elif np.any(std == 0):
+        warnings.warn(f"variables {np.flatnonzero(std == 0).tolist()} are constant in the train block of {src}: they "
+                      "carry no dynamics and a model only learns their value; drop them.", NeuropsWarning,
+                      stacklevel=2)
     starts = dict(zip(lengths, np.concatenate([[0], ends[:-1]]).tolist()))
     parameters = {"dt": dt, "source": str(Path(src).name), "standardized": standardize,
                   "standardization": {"mean": mean.tolist(), "std": std.tolist()},

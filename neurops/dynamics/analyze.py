@@ -56,6 +56,10 @@ class Analysis:
     graph: SymbolicGraph
 
 
+#: the shortest orbit :func:`analyze_model` analyses
+MIN_STEPS = 100
+
+
 def analyze_model(model: torch.nn.Module, z0: torch.Tensor, *, steps: int = 20_000, max_period: int = 4,
                   seed: int = 0, dt: float = 1.0) -> Analysis:
     """Regions, fixed points, cycles, symbolic graph, entropy and ``lambda_max`` of a PL model's orbit.
@@ -64,13 +68,15 @@ def analyze_model(model: torch.nn.Module, z0: torch.Tensor, *, steps: int = 20_0
     ----------
     model : a piecewise-linear DSR model (PLRNN family), float64.
     z0 : [M] latent start state.
-    steps : length of the orbit analysed (after a transient of ``min(1000, steps / 4)``).
+    steps : length of the orbit analysed (after a transient of ``min(1000, steps / 4)``), at least
+        :data:`MIN_STEPS`.
     max_period : cycles of periods 2 .. ``max_period`` are searched.
     seed : seed of the cycle search.
     dt : time step of the data (``lambda_max`` is per time unit).
     """
-    if steps < 1 or max_period < 0:
-        raise ConfigError(f"need steps >= 1 (the orbit analysed) and max_period >= 0 (0 or 1: no cycle search); got "
+    if steps < MIN_STEPS or max_period < 0:
+        raise ConfigError(f"need steps >= {MIN_STEPS} (the orbit analysed: a shorter one gives no meaningful region "
+                          "frequencies, lambda_max or spectrum) and max_period >= 0 (0 or 1: no cycle search); got "
                           f"steps={steps}, max_period={max_period}.")
     transient = min(1000, steps // 4)
     z, codes = orbit_codes(model, z0, steps, transient=transient)
@@ -142,6 +148,11 @@ def format_analysis(rep: dict[str, Any], max_rows: int = 20) -> str:
                 [len(fp["region"]) for fp in rep["fixed_points"]])
     lines = [f"{rep['model']}: {rep['regions_visited']} linear subregions visited (code of {rep['code_bits']} bits); "
              f"lambda_max = {rep['lambda_max']:.4g} per time unit", f"{'region':<{width}} {'frequency':>9}"]
+    if "orbit" in rep:  # a failed model says so first, as plainly as a good one
+        orbit = rep["orbit"]
+        spread = " ".join(f"{v:.3g}" for v in orbit["spread"])
+        lines.insert(1, f"orbit: {orbit['verdict']}; spread {spread} (std per variable over its second half; data "
+                        f"[{orbit['split']}]: {' '.join(f'{v:.3g}' for v in orbit['data_spread'])})")
     lines += [f"{r['code']:<{width}} {r['frequency']:>9.3f}" for r in rep["regions"][:max_rows]]
     if len(rep["regions"]) > max_rows:
         lines.append(f"... and {len(rep['regions']) - max_rows} more (analysis.json lists all)")
@@ -185,4 +196,4 @@ def describe_continuum(record: dict[str, Any], what: str) -> str:
             f"{'real' if record['real'] else 'virtual'}, {_ACROSS[record['kind'].split()[0]]}, neutral along it")
 
 
-__all__ = ["Analysis", "analyze_model", "describe_continuum", "format_analysis"]
+__all__ = ["MIN_STEPS", "Analysis", "analyze_model", "describe_continuum", "format_analysis"]

@@ -82,6 +82,9 @@ class EvaluationSettings:
         if bad:
             raise ConfigError(f"evaluation settings {bad} must be positive integers (orbit_length and max_length "
                               ">= 2).")
+        if self.n_bins < 2:  # one bin holds every point of both series: D_stsp is 0 for any model
+            raise ConfigError(f"n_bins={self.n_bins}: a D_stsp histogram of one bin per dimension puts every point of "
+                              "data and orbit in it, so D_stsp is 0 for any model; use --bins >= 2 (30: the papers').")
         if not 0.0 <= self.warmup < 10.0:
             raise ConfigError(f"warmup={self.warmup:g}: the warm-up is a fraction of the test length T, not a number "
                               "of steps (0.25 drops the first T/4 steps of every orbit); use 0 <= warmup < 10.")
@@ -149,6 +152,14 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
             notes.append(f"D_stsp: the {t} test points fill {bins} of {settings.n_bins}^{n} bins, {t / bins:.1f} per "
                          "bin: the histogram is mostly sampling noise and D_stsp is large even for a perfect model "
                          "(compare with the data's own value); use fewer --bins or a longer test series.")
+    if settings.starts > t:
+        notes.append(f"--starts {settings.starts} asks for more initial conditions than the {t} test points: each "
+                     f"point is one, {t} in all.")
+    constant = np.flatnonzero(np.ptp(x_test, axis=0) == 0).tolist()
+    if constant:
+        notes.append(f"variables {constant} are constant in the test series: an orbit that moves in them at all "
+                     "counts as diverged (its deviation is measured against the data's, 0) and D_stsp has no spread "
+                     "to compare; drop them from the data (neurops data import-series) and train again.")
     if t <= settings.pe_steps:
         notes.append(f"PE({settings.pe_steps}) needs more than {settings.pe_steps} test points, the series has {t}; "
                      "lower --pe-steps.")
@@ -182,13 +193,16 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     values, verdict, spread, dominant periods], "summary": {metric: mean/sem/median/mad/n over the models}, "verdicts":
     {verdict: [member indices]}, "floor": the data's own values (and its dominant periods), "notes": [...]}``.
     """
-    from neurops.data.reader import read_meta
+    from neurops.data.reader import list_splits, read_meta
     from neurops.metrics.dsr import summarize
 
     settings = settings or EvaluationSettings()
     if not ckpts:
         raise ConfigError("give at least one checkpoint to evaluate.")
     x_test = read_series(data, split, settings.max_length)
+    if reference_split and reference_split not in list_splits(data):  # before the work
+        raise DataError(f"{data} has no split {reference_split!r} to compute the data floor with (--reference-split); "
+                        f"it has {list_splits(data)}.")
     t = len(x_test)
     if settings.orbit_length is not None and settings.orbit_length < t:
         raise ConfigError(f"orbit_length={settings.orbit_length} is shorter than the test series (T={t}); D_H "
@@ -250,14 +264,16 @@ def _data_floor(data: str | os.PathLike, x_test: np.ndarray, attrs: dict[str, An
                 reference_split: str | None, settings: EvaluationSettings, notes: list[str]) -> dict[str, Any]:
     """The data's own values: D_stsp / D_H of ``reference_split`` against the test series, and lambda_max
     of the system the data came from (a note explains a missing floor)."""
-    from neurops.data.reader import list_splits
     from neurops.metrics.dsr import dominant_periods, hellinger_distance, state_space_divergence
 
     t = len(x_test)
     floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split,
                              "periods": dominant_periods(x_test, smoothing=settings.smoothing)}
     floor["lambda_max"], floor["lambda_max_source"] = reference_lyapunov(x_test, attrs)
-    if reference_split and reference_split != split and reference_split in list_splits(data):
+    if reference_split == split:
+        notes.append(f"the data floor compares split {split!r} with itself: D_stsp and D_H are 0 by construction; "
+                     "--reference-split train compares two different stretches of the data.")
+    if reference_split:
         ref = read_series(data, reference_split, t)
         if len(ref) == t:
             floor["d_stsp"] = state_space_divergence(x_test, ref, n_bins=settings.n_bins, seed=settings.seed)
@@ -295,17 +311,23 @@ def _verdict_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{v} ({n}/{total} starts)" for v, n in counts.items())
 
 
-def _periods_text(periods: list) -> str:
-    """``685 (1), 229 (0.89), 341 (0.71)``; ``-`` for none (an orbit that collapsed or diverged)."""
-    return ", ".join(f"{p:.4g} ({w:.2g})" for p, w in periods) or "-"
+def _periods_text(periods: list, verdict: str = "bounded") -> str:
+    """``685 (1), 229 (0.89)``; ``-`` for an orbit that collapsed or diverged (the verdict of the first start)."""
+    if periods or verdict != "bounded":
+        return ", ".join(f"{p:.4g} ({w:.2g})" for p, w in periods) or "-"
+    return "no peak (the smoothed spectrum falls from frequency 0; try a smaller --smoothing)"
 
 
 def _model_name(res: dict[str, Any], i: int) -> str:
-    """``model``, ``model 3``, or ``seed 7`` for a member of an ensemble checkpoint."""
+    """``model``, ``model 3``, or ``seed 7`` for a member of an ensemble checkpoint (``best.ckpt seed 7``, or the
+    path where the file names repeat, when members of several checkpoints are evaluated)."""
     m = res["models"][i]
-    if "seed" in m:
-        return f"seed {m['seed']}"
-    return f"model {i}" if len(res["models"]) > 1 else "model"
+    if "seed" not in m:
+        return f"model {i}" if len(res["models"]) > 1 else "model"
+    ckpts = list(dict.fromkeys(str(x.get("checkpoint")) for x in res["models"]))
+    names = {Path(c).name for c in ckpts}
+    where = "" if len(ckpts) == 1 else (Path(m["checkpoint"]).name if len(names) == len(ckpts) else m["checkpoint"])
+    return f"{where} seed {m['seed']}".lstrip()
 
 
 def format_evaluation(res: dict[str, Any]) -> str:
@@ -313,8 +335,9 @@ def format_evaluation(res: dict[str, Any]) -> str:
     s, floor = res["settings"], res["floor"]
     pe_label = f"PE({s['pe_steps']})"
     orbit = s["orbit_length"] or res["n_points"]
+    n_starts = len(res["models"][0].get("per_start", {}).get("start", [None] * s["starts"]))  # fewer: short series
     lines = [f"{res['data']} [{res['split']}]: T = {res['n_points']} points, dt = {res['dt']:g}; orbits of {orbit} "
-             f"steps after {round(s['warmup'] * res['n_points'])} warm-up steps from {s['starts']} initial "
+             f"steps after {round(s['warmup'] * res['n_points'])} warm-up steps from {n_starts} initial "
              f"conditions; D_stsp {_estimator_text(res)}, D_H smoothed over {s['smoothing']:g} "
              f"bins; lambda_max from {s['lyapunov_starts']} orbits of {s['lyapunov_steps']} steps."]
     states = {m["state"] for m in res["models"] if "state" in m}
@@ -350,7 +373,8 @@ def format_evaluation(res: dict[str, Any]) -> str:
     if "periods" in floor:  # evaluations written before the periods were reported have none
         lines += ["", "dominant periods of the spectra D_H compares (steps, strongest first; relative power)",
                   f"{'data':<14}{_periods_text(floor['periods'])}"]
-        lines += [f"{_model_name(res, i):<14}{_periods_text(m.get('periods', []))}"
+        lines += [f"{_model_name(res, i):<14}"
+                  + _periods_text(m.get("periods", []), m.get("per_start", {}).get("verdict", ["-"])[0])
                   for i, m in enumerate(res["models"])]
     failed = {v: idx for v, idx in res["verdicts"].items() if v != "bounded"}
     if failed and len(res["models"]) > 1:

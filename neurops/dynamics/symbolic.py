@@ -218,7 +218,7 @@ def fixed_points(model: nn.Module, codes: np.ndarray | None = None, *, max_exhau
             raise ModelError(f"the model has 2^{bits} region codes, too many to enumerate (limit "
                              f"2^{max_exhaustive_bits}); pass codes= (e.g. the visited regions) or use "
                              "find_cycles(model, k=1).")
-        codes = np.array(list(itertools.product((False, True), repeat=bits)), dtype=np.bool_).reshape(-1, bits)
+        codes = np.array(list(itertools.product((False, True), repeat=bits)), dtype=np.bool_).reshape(2**bits, bits)
     out = []
     for code in np.asarray(codes, dtype=bool):
         d = torch.as_tensor(code, device="cpu").unsqueeze(0)

@@ -6,6 +6,7 @@ Everything is saved atomically as PNG with the Agg backend.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -73,7 +74,7 @@ def plot_attractor(x_true: np.ndarray | None, x_gen: np.ndarray, path: str | os.
                 ax.set_zlim(*limits[2])
         else:
             ax.set_ylim(*limits[0])
-        ax.set_xlabel(f"x{dims[0]}" if len(dims) > 1 else "t")
+        ax.set_xlabel(f"x{dims[0]}" if len(dims) > 1 else "step")  # the index, not the time (dt is not known here)
         ax.set_ylabel(f"x{dims[1]}" if len(dims) > 1 else f"x{dims[0]}")
         if three_d:
             ax.set_zlabel(f"x{dims[2]}")
@@ -86,7 +87,9 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
     """Smoothed, normalised power spectra (as used by ``D_H``) of data and model, per dimension.
 
     The lowest tenth of the frequencies is drawn (at least 19 of them); each panel's legend
-    states the two series' standard deviations, since the spectra are normalised.
+    states the two series' standard deviations, since the spectra are normalised, and calls a model
+    variable whose deviation is below 1 % of the data's collapsed (its spectrum is rounding noise).
+    The title is wrapped to the figure's width.
 
     Parameters
     ----------
@@ -103,18 +106,22 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
     for d, ax in enumerate(axes[0]):
         # the spectra are normalised: the legend states each series' size (a collapsed orbit's is ~0)
         ax.semilogy(freqs[1:cut], sp_true[d, 1:cut], label=f"data (std {std_true[d]:.2g})")
-        ax.semilogy(freqs[1:cut], np.clip(sp_gen[d, 1:cut], 1e-12, None), label=f"model (std {std_gen[d]:.2g})",
-                    ls="--")
+        collapsed = ", collapsed" if std_gen[d] <= 0.01 * std_true[d] else ""
+        ax.semilogy(freqs[1:cut], np.clip(sp_gen[d, 1:cut], 1e-12, None),
+                    label=f"model (std {std_gen[d]:.2g}{collapsed})", ls="--")
         ax.set_title(f"x{d}")
-        ax.set_xlabel("frequency")
+        ax.set_xlabel("frequency (1 / time unit)" if dt != 1.0 else "frequency (1 / step)")
         ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
+    if title:  # about 12 characters of 9-point text an inch
+        fig.suptitle(textwrap.fill(title, width=max(30, int(12 * 3.4 * n))), fontsize=9)
     return _save(fig, path)
 
 
 #: bits of a region code per line of a node's label in the symbolic graph
 CODE_LINE = 25
+#: longest region code written at its node; longer ones (a shPLRNN of L = 250 has 500 bits) overlap their
+#: neighbours' labels, so the nodes are numbered by their row of the region table instead
+MAX_CODE_DRAWN = 4 * CODE_LINE
 
 
 def _wrap(code: str) -> str:
@@ -128,7 +135,8 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
 
     Nodes are placed on a circle (most visited first; a single node at the centre);
     self-loops are omitted. Region codes are written in full, in lines of
-    :data:`CODE_LINE` bits.
+    :data:`CODE_LINE` bits, up to :data:`MAX_CODE_DRAWN` bits; longer codes are numbered
+    ``#1, #2, ...`` by their row of the region table (most visited first, as ``analysis.json``).
     """
     k = min(max_nodes, len(graph.visits))
     angle = 2 * np.pi * np.arange(k) / max(k, 1)
@@ -136,7 +144,8 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
     prob = graph.probabilities[:k, :k]
     sizes = 300 + 3000 * graph.visits[:k]  # marker areas in points^2
     radius = np.sqrt(sizes) / 2  # points
-    labels = [_wrap(label) for label in graph.labels[:k]]
+    numbered = k > 1 and max(len(label) for label in graph.labels[:k]) > MAX_CODE_DRAWN
+    labels = [f"#{i + 1}" if numbered else _wrap(label) for i, label in enumerate(graph.labels[:k])]
     # room below the bottom node for long codes (one node at the centre has room enough)
     extra = 0.13 * max((label.count("\n") for label in labels), default=0) if k > 1 else 0.0
     fig, ax = plt.subplots(figsize=(5.2, 5.2 * (3.0 + extra) / 3.0), constrained_layout=True)
@@ -153,7 +162,10 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
     ax.set_xlim(-1.5, 1.5)
     ax.set_ylim(-1.6 - extra, 1.4)
     ax.axis("off")
-    ax.set_title(title or f"symbolic graph ({len(graph.visits)} regions visited)")
+    shown = f"the {k} most visited of " if k < len(graph.visits) else ""
+    default = f"symbolic graph ({shown}{len(graph.visits)} regions visited)" + (
+        f"\nnode #i: row i of the region table ({len(graph.labels[0])}-bit codes)" if numbered else "")
+    ax.set_title(title or default, fontsize=10)
     return _save(fig, path)
 
 

@@ -136,6 +136,52 @@ def test_evaluate_on_a_split_the_fit_used_says_so(trained, capsys: pytest.Captur
         assert f"note: split '{split}' is the one a fit {role}: these are not held-out numbers" in out
 
 
+def test_evaluate_floor_of_a_split_against_itself_is_zero(trained, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """--reference-split equal to --split printed '-' as the data floor, a reference split the file lacks too,
+    both without a word (the missing one is now refused before any model is evaluated)."""
+    data, ckpt, _ = trained
+    args = ["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--starts", "1", "--lyapunov-steps", "100",
+            "--lyapunov-starts", "1"]
+    assert main([*args, "--reference-split", "test", "--json", str(tmp_path / "self.json")]) == 0
+    out = capsys.readouterr().out
+    floor = json.loads((tmp_path / "self.json").read_text())["floor"]
+    assert floor["d_stsp"] == pytest.approx(0.0, abs=1e-12) and floor["d_h"] == pytest.approx(0.0, abs=1e-12)
+    assert "note: the data floor compares split 'test' with itself: D_stsp and D_H are 0 by construction" in out
+    from neurops.dynamics import evaluate
+
+    monkeypatch.setattr(evaluate, "_evaluate_members", lambda *a, **k: pytest.fail("evaluated before the check"))
+    assert main([*args, "--reference-split", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"neurops: error: {data} has no split 'nope' to compute the data floor with (--reference-split); "
+                   "it has ['test', 'train', 'val']."]
+
+
+def test_evaluate_json_never_replaces_an_input_or_a_folder(trained, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """--json CKPT --overwrite replaced the checkpoint with the evaluation; --json FOLDER failed after all the work
+    with a hint to 'data.h5'."""
+    import shutil
+
+    from neurops.dynamics import evaluate
+
+    data, ckpt, _ = trained
+    ckpt = Path(shutil.copy(ckpt, tmp_path / "model.ckpt"))
+    before = ckpt.read_bytes()
+    monkeypatch.setattr(evaluate, "_evaluate_members", lambda *a, **k: pytest.fail("evaluated before the check"))
+    args = ["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data)]
+    for target in (ckpt, data):
+        assert main([*args, "--json", str(target), "--overwrite"]) == 2
+        assert capsys.readouterr().err.strip() == (f"neurops: error: output {target} is also an input of this command "
+                                                    f"({target}); writing it would replace the data it reads: choose "
+                                                    "another output path.")
+    assert ckpt.read_bytes() == before
+    (tmp_path / "out").mkdir()
+    assert main([*args, "--json", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == (f"neurops: error: --json {tmp_path / 'out'} is a folder; give a file "
+                                               f"name (e.g. {tmp_path / 'out' / 'eval.json'}).")
+
+
 def test_evaluate_flags_a_collapsed_model_among_several(trained, capsys: pytest.CaptureFixture) -> None:
     data, ckpt, tmp = trained
     decaying = _decaying_checkpoint(tmp / "decaying.ckpt", data)
@@ -181,6 +227,20 @@ def test_analyze_writes_tables_and_figures(trained, capsys: pytest.CaptureFixtur
     for name in ("attractor", "power_spectra", "symbolic_graph"):  # drawn PNGs (the drawing: tests/viz)
         png = matplotlib.image.imread(report["figures"][name])
         assert png.ndim == 3 and min(png.shape[:2]) >= 300 and png.std() > 0.05
+
+
+def test_analyze_says_when_the_model_collapsed(trained, capsys: pytest.CaptureFixture) -> None:
+    """The text of `dsr analyze` read alike for a collapsed and a good model (only the figure said 'collapsed')."""
+    data, _, tmp = trained
+    decaying = _decaying_checkpoint(tmp / "decaying_an.ckpt", data)
+    assert main(["dsr", "analyze", "--ckpt", str(decaying), "--data", str(data), "--out", str(tmp / "an_dec"),
+                 "--steps", "400", "--max-period", "0"]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.startswith("orbit: collapsed to a fixed point; spread ")
+    assert line.endswith("(std per variable over its second half; data [test]: "
+                         + " ".join(f"{v:.3g}" for v in read_series(data, "test", 400).std(axis=0)) + ")")
+    report = json.loads((tmp / "an_dec" / "analysis.json").read_text())["orbit"]
+    assert report["verdict"] == "collapsed to a fixed point" and max(report["spread"]) < 1e-6
 
 
 def test_analyze_keeps_an_earlier_analysis(trained, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from neurops.data.reader import list_splits, read_attrs, read_split
 from neurops.data.series_import import import_series, split_lengths
-from neurops.errors import DataError
+from neurops.errors import DataError, NeuropsWarning
 
 
 @pytest.fixture
@@ -63,6 +63,9 @@ def test_csv_with_header(tmp_path: Path, series: np.ndarray) -> None:
     ("1,2\n3\n4,5\n", "line 2 has 1 values but line 1 has 2"),
     ("", "no data rows"),
     ("a,b\n\n", "no data rows"),
+    ("a,b\n1,2,\n3,4,\n", "line 2, column 3 holds .*a separator \\(a trailing comma\\): remove it"),
+    ("a;b\n1,5;2,5\n", "separated by ';' or tabs: import-series reads comma-separated values with '.'"),
+    ('"1,5","2,5"\n"3,5","4,5"\n', "holds '3,5', not a number; it looks like a decimal comma.*decimal=','"),
 ])
 def test_bad_csv_is_one_clear_error(tmp_path: Path, text: str, match: str) -> None:
     (tmp_path / "bad.csv").write_text(text)
@@ -118,3 +121,34 @@ def test_command_line(tmp_path: Path, series: np.ndarray, capsys: pytest.Capture
     assert main(["data", "import-series", str(tmp_path / "t.csv"), "--dt", "1", "--out", str(tmp_path / "t.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("neurops: error:") and "'oops'" in err[0]
+
+
+@pytest.mark.parametrize("array, match", [
+    (np.arange(200).reshape(100, 2) % 7, "holds int64 values; they are stored as float32, exactly."),
+    (2**25 + 1 + np.random.default_rng(0).integers(0, 100, size=(100, 2)),
+     "stored as float32, rounded: integers beyond 2\\*\\*24"),
+    (np.sin(np.arange(200.0)).reshape(100, 2).astype(np.float16), "holds float16 values; they are stored as float32"),
+    (np.random.default_rng(0).normal(size=(64, 50)), r"shape \(64, 50\): 64 time steps for 50 variables.*transpose"),
+    (np.c_[np.sin(np.arange(100.0)), np.ones(100)], r"variables \[1\] are constant in the train block"),
+    (np.c_[0.05 * np.arange(100), np.sin(np.arange(100.0))], r"variables \[0\] of .* grow by a constant step, like a "
+                                                             r"time axis: drop a time column"),
+])
+def test_what_import_changes_or_doubts_is_said(tmp_path: Path, array: np.ndarray, match: str) -> None:
+    """Integers and half floats became float32, a constant column and an [N, T] array went in, all silently."""
+    np.save(tmp_path / "s.npy", array)
+    with pytest.warns(NeuropsWarning, match=match):
+        out = import_series(tmp_path / "s.npy", dt=1.0, out=tmp_path / "s.h5", val_fraction=0.0, test_fraction=0.0)
+    np.testing.assert_array_equal(read_split(out, "train")["states"]["x"][0], array.astype(np.float32))
+
+
+def test_a_bad_output_is_refused_before_the_series_is_read(tmp_path: Path) -> None:
+    """A wrong --out came after the warnings about the series, as if it had been imported."""
+    import warnings
+
+    from neurops.errors import ConfigError
+
+    np.save(tmp_path / "s.npy", np.ones((100, 2), dtype=np.int64))  # constant integers: two warnings if read
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(ConfigError, match="ends in '.csv'"):
+        warnings.simplefilter("always")
+        import_series(tmp_path / "s.npy", dt=1.0, out=tmp_path / "s.csv")
+    assert caught == [] and not (tmp_path / "s.csv").exists()

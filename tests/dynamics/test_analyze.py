@@ -31,8 +31,11 @@ def test_a_contracting_map_has_one_stable_fixed_point_and_lambda_max_log_one_hal
     assert report["lambda_max"] == pytest.approx(math.log(0.5), rel=1e-6)
 
 
-@pytest.mark.parametrize("settings", [{"steps": 0}, {"steps": -5}, {"max_period": -1}])
+@pytest.mark.parametrize("settings", [{"steps": 0}, {"steps": -5}, {"steps": 1}, {"steps": 99}, {"max_period": -1}])
 def test_settings_without_an_orbit_are_one_error(settings: dict) -> None:
-    """steps=0 gave 'stack expects a non-empty TensorList' out of `neurops dsr analyze`."""
-    with pytest.raises(ConfigError, match=r"need steps >= 1 \(the orbit analysed\) and max_period >= 0"):
+    """steps=0 gave 'stack expects a non-empty TensorList' out of `neurops dsr analyze`; steps=1 analysed a one-step
+    orbit (one region, a lambda_max of one step, a one-point spectrum)."""
+    with pytest.raises(ConfigError, match=r"need steps >= 100 \(the orbit analysed: a shorter one gives no "
+                                          r"meaningful region frequencies, lambda_max or spectrum\) and "
+                                          r"max_period >= 0"):
         analyze_model(_contracting_plrnn(), torch.zeros(2, dtype=torch.float64), **settings)

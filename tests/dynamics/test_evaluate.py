@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from neurops.dynamics.evaluate import format_evaluation
+import numpy as np
+import pytest
+
+from neurops.dynamics.evaluate import EvaluationSettings, format_evaluation
+from neurops.errors import ConfigError
 
 
 def _stats(median: float, sem: float, n: int) -> dict:
@@ -57,6 +61,30 @@ def test_report_shows_the_periods_of_data_and_models() -> None:
     assert lines[first + 3].split(None, 2)[2] == "-"  # a collapsed or diverged orbit has no spectrum
 
 
+def test_report_says_when_a_bounded_orbit_has_no_spectral_peak() -> None:
+    """A bounded orbit whose smoothed spectrum has no peak printed ``-``, which the report reserves for a
+    collapsed or diverged orbit."""
+    member = {"d_stsp": 4.1, "d_h": 0.07, "pe": 0.2, "lambda_max": -0.03,
+              "summary": {k: _stats(1.0, 0.0, 1) for k in ("d_stsp", "d_h", "lambda_max")},
+              "verdict": {"bounded": 1}, "spread": [1.5], "data_spread": [1.45], "periods": [],
+              "per_start": {"verdict": ["bounded"]}}
+    collapsed = {**member, "verdict": {"collapsed to a fixed point": 1},
+                 "per_start": {"verdict": ["collapsed to a fixed point"]}}
+    res = {"data": "vdp.h5", "split": "test", "n_points": 1200, "dt": 0.05,
+           "settings": {"n_bins": 30, "smoothing": 10.0, "warmup": 0.25, "orbit_length": None, "starts": 1,
+                        "lyapunov_steps": 200, "lyapunov_starts": 1, "pe_steps": 20},
+           "models": [member, collapsed],
+           "summary": {k: _stats(1.0, 0.5, 2) for k in ("d_stsp", "d_h", "pe", "lambda_max")}, "verdicts": {},
+           "floor": {"d_stsp": 0.2, "d_h": 0.01, "reference_split": "train", "lambda_max": None,
+                     "lambda_max_source": None, "periods": [(150.0, 1.0)]},
+           "notes": []}
+    lines = format_evaluation(res).splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("dominant periods"))
+    assert lines[first + 2].split(None, 2)[2] == ("no peak (the smoothed spectrum falls from frequency 0; try a "
+                                                  "smaller --smoothing)")
+    assert lines[first + 3].split(None, 2)[2] == "-"
+
+
 def test_spectrum_smoothing_shrinks_for_short_series() -> None:
     from neurops.dynamics.evaluate import spectrum_smoothing
 
@@ -64,6 +92,12 @@ def test_spectrum_smoothing_shrinks_for_short_series() -> None:
     assert spectrum_smoothing(1000) == 501 * 0.01  # 20 > 2 % of 501 bins: 1 % of them
     assert spectrum_smoothing(72) == 0.5  # 37 bins: the least smoothing
     assert spectrum_smoothing(100_000, 5.0) == 5.0
+
+
+def test_settings_refuse_a_single_bin() -> None:
+    """--bins 1 put every point of data and orbit in one bin: D_stsp 0 for a collapsed model."""
+    with pytest.raises(ConfigError, match=r"n_bins=1: .* use --bins >= 2"):
+        EvaluationSettings(n_bins=1)
 
 
 def test_settings_refuse_a_negative_or_nan_smoothing() -> None:
@@ -111,3 +145,60 @@ def test_bins_on_data_of_more_than_five_dimensions_get_a_note() -> None:
         "estimate (Brenner et al. 2022), which has no bins."]
     five = metric_notes(x[:, :5], EvaluationSettings(n_bins=10))  # binned: the bins are used, and too many here
     assert len(five) == 1 and five[0].startswith("D_stsp: the 2000 test points fill 1648 of 10^5 bins")
+
+
+def test_a_constant_test_variable_gets_a_note() -> None:
+    """A series with a constant column made every model 'diverged' (spread '-') without a word why."""
+    from neurops.dynamics.evaluate import metric_notes
+
+    t = np.arange(2000) * 0.05
+    x = np.stack([np.sin(t), np.cos(t), np.ones_like(t)], axis=1)
+    notes = metric_notes(x, EvaluationSettings(n_bins=10, smoothing=5.0))
+    assert notes == ["variables [2] are constant in the test series: an orbit that moves in them at all counts as "
+                     "diverged (its deviation is measured against the data's, 0) and D_stsp has no spread to compare; "
+                     "drop them from the data (neurops data import-series) and train again."]
+
+
+def test_more_starts_than_test_points_are_said() -> None:
+    """--starts 100 on a 60-point test split printed 'from 100 initial conditions' and used 60."""
+    from neurops.dynamics.evaluate import metric_notes
+
+    x = np.stack([np.sin(np.arange(60) * 0.3), np.cos(np.arange(60) * 0.3)], axis=1)
+    notes = metric_notes(x, EvaluationSettings(n_bins=2, smoothing=0.5, starts=100, pe_steps=5))
+    assert notes == ["--starts 100 asks for more initial conditions than the 60 test points: each point is one, 60 "
+                     "in all."]
+    member = {"d_stsp": 1.0, "d_h": 0.1, "pe": 0.1, "lambda_max": 0.0, "verdict": {"bounded": 60},
+              "summary": {k: _stats(1.0, 0.0, 60) for k in ("d_stsp", "d_h", "lambda_max")}, "spread": [0.7, 0.7],
+              "data_spread": [0.7, 0.7], "per_start": {"start": list(range(60)), "verdict": ["bounded"] * 60}}
+    res = {"data": "short.h5", "split": "test", "n_points": 60, "dt": 0.05,
+           "settings": {"n_bins": 2, "smoothing": 0.5, "warmup": 0.25, "orbit_length": None, "starts": 100,
+                        "lyapunov_steps": 100, "lyapunov_starts": 1, "pe_steps": 5},
+           "models": [member], "summary": {}, "verdicts": {},
+           "floor": {"d_stsp": 0.2, "d_h": 0.01, "reference_split": "train", "lambda_max": None,
+                     "lambda_max_source": None}, "notes": notes}
+    assert "warm-up steps from 60 initial conditions;" in format_evaluation(res).splitlines()[0]
+
+
+def test_members_of_several_ensemble_checkpoints_are_told_apart() -> None:
+    """best.ckpt and last.ckpt of one seed study printed two rows 'seed 0' and 'WARNING: ...: seed 1, seed 1'."""
+    def member(ckpt: str, seed: int, verdict: str) -> dict:
+        return {"checkpoint": ckpt, "seed": seed, "member": seed, "state": "best", "d_stsp": 1.0, "d_h": 0.1,
+                "pe": 0.1, "lambda_max": 0.0, "verdict": {verdict: 1}, "spread": [0.7], "data_spread": [0.7],
+                "summary": {k: _stats(1.0, 0.0, 1) for k in ("d_stsp", "d_h", "lambda_max")}}
+
+    res = {"data": "vdp.h5", "split": "test", "n_points": 1200, "dt": 0.05,
+           "settings": {"n_bins": 30, "smoothing": 5.0, "warmup": 0.25, "orbit_length": None, "starts": 1,
+                        "lyapunov_steps": 100, "lyapunov_starts": 1, "pe_steps": 20},
+           "models": [member("runs/a/best.ckpt", 0, "bounded"), member("runs/a/best.ckpt", 1, "diverged"),
+                      member("runs/a/last.ckpt", 0, "bounded"), member("runs/a/last.ckpt", 1, "diverged")],
+           "summary": {k: _stats(1.0, 0.5, 4) for k in ("d_stsp", "d_h", "pe", "lambda_max")},
+           "verdicts": {"bounded": [0, 2], "diverged": [1, 3]},
+           "floor": {"d_stsp": 0.2, "d_h": 0.01, "reference_split": "train", "lambda_max": None,
+                     "lambda_max_source": None}, "notes": []}
+    lines = format_evaluation(res).splitlines()
+    assert "WARNING: diverged: best.ckpt seed 1, last.ckpt seed 1" in lines
+    assert [line.split("  ")[0] for line in lines if line.startswith(("best.ckpt", "last.ckpt"))][:4] == [
+        "best.ckpt seed 0", "best.ckpt seed 1", "last.ckpt seed 0", "last.ckpt seed 1"]
+    for m in res["models"][2:]:
+        m["checkpoint"] = m["checkpoint"].replace("a/last", "b/best")  # the same file name in two runs: the paths
+    assert "WARNING: diverged: runs/a/best.ckpt seed 1, runs/b/best.ckpt seed 1" in format_evaluation(res).splitlines()

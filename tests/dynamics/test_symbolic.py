@@ -122,3 +122,15 @@ def test_too_many_regions_to_enumerate() -> None:
         fixed_points(model)
     with pytest.raises(ValueError, match="k must be"):
         find_cycles(model, 0)
+
+
+def test_a_model_without_relu_units_has_one_region() -> None:
+    """An AL-RNN with n_relu=0 (a linear model, 0-bit codes) crashed `dsr analyze`: 'cannot reshape array of size 0'."""
+    model = build("alrnn", obs_dim=2, latent_dim=2, n_relu=0)
+    with torch.no_grad():
+        model.A.zero_()
+        model.W.copy_(torch.tensor([[0.5, 0.0], [0.0, 0.25]]))
+        model.h.copy_(torch.tensor([1.0, 1.5]))
+    fps = fixed_points(model)
+    assert len(fps) == 1 and fps[0].codes[0].shape == (0,) and fps[0].real
+    np.testing.assert_allclose(fps[0].points[0], [2.0, 2.0])

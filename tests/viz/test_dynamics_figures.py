@@ -122,6 +122,49 @@ def test_spectra_of_a_collapsed_model_state_its_size(tmp_path: Path, monkeypatch
     plot_power_spectra(data, model, tmp_path / "s.png", smoothing=0.5)
     for d, ax in enumerate(figures[-1].axes):
         texts = [text.get_text() for text in ax.get_legend().get_texts()]
-        assert texts == [f"data (std {data[:, d].std():.2g})", f"model (std {1e-12 * data[:, d].std():.2g})"]
+        assert texts == [f"data (std {data[:, d].std():.2g})",
+                         f"model (std {1e-12 * data[:, d].std():.2g}, collapsed)"]
         assert "e-1" in texts[1] and "e-" not in texts[0]
         assert len(ax.get_lines()[0].get_xdata()) == 19  # 37 frequencies of 72 points: 19 drawn, not 2
+
+
+@pytest.mark.parametrize("n_vars", [1, 2])
+def test_a_long_spectra_title_stays_inside_the_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      n_vars: int) -> None:
+    """`dsr analyze`'s title (model, checkpoint, member, length, smoothing) ran off both sides of the figure."""
+    figures = _capture(monkeypatch)
+    t = np.arange(1200) * 0.05
+    data = np.stack([np.sin(t), np.cos(t)], axis=1)[:, :n_vars]
+    title = ("clipped_shplrnn (best.ckpt, member 1 (seed 1), best state): first 1200 points of data [test] and "
+             "model orbit, smoothed over 6 bins")
+    plot_power_spectra(data, 0.9 * data, tmp_path / "s.png", dt=0.05, smoothing=6, title=title)
+    fig = figures[-1]
+    fig.canvas.draw()
+    box = fig._suptitle.get_window_extent()
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width
+    assert " ".join(fig._suptitle.get_text().split()) == title
+    assert fig.axes[0].get_xlabel() == "frequency (1 / time unit)"
+
+
+def test_codes_too_long_to_draw_are_numbered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """500-bit codes (the dsr_ecg config's L = 250) were drawn as 20-line labels over each other: unreadable."""
+    figures = _capture(monkeypatch)
+    rng = np.random.default_rng(0)
+    patterns = rng.random((30, 500)) < 0.5
+    codes = patterns[rng.integers(0, 30, size=400)]
+    graph = symbolic_graph(codes)
+    plot_symbolic_graph(graph, tmp_path / "g.png")
+    ax = figures[-1].axes[0]
+    labels = [t.get_text() for t in ax.texts if t.get_text()]
+    assert [label.splitlines()[0] for label in labels] == [f"#{i + 1}" for i in range(24)]
+    assert ax.get_title() == ("symbolic graph (the 24 most visited of 30 regions visited)\n"
+                              "node #i: row i of the region table (500-bit codes)")
+
+
+def test_a_one_variable_series_is_drawn_against_its_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1-D series is drawn against its index, which the axis called 't' (with dt = 0.05, 1200 'time units')."""
+    figures = _capture(monkeypatch)
+    x = np.sin(np.arange(1200) * 0.05)[:, None]
+    plot_attractor(x, 0.9 * x, tmp_path / "a.png")
+    assert [ax.get_xlabel() for ax in figures[-1].axes] == ["step", "step"]
+    assert [ax.get_ylabel() for ax in figures[-1].axes] == ["x0", "x0"]

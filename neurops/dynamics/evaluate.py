@@ -157,9 +157,10 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
                      f"point is one, {t} in all.")
     constant = np.flatnonzero(np.ptp(x_test, axis=0) == 0).tolist()
     if constant:
-        notes.append(f"variables {constant} are constant in the test series: an orbit that moves in them at all "
-                     "counts as diverged (its deviation is measured against the data's, 0) and D_stsp has no spread "
-                     "to compare; drop them from the data (neurops data import-series) and train again.")
+        notes.append(f"variables {constant} are constant in the test series: the verdict measures an orbit's "
+                     "deviation and spread in them against the other variables' largest (the data's own are 0) and "
+                     "D_stsp has no spread to compare; drop them from the data (neurops data import-series) and "
+                     "train again.")
     if t <= settings.pe_steps:
         notes.append(f"PE({settings.pe_steps}) needs more than {settings.pe_steps} test points, the series has {t}; "
                      "lower --pe-steps.")

@@ -200,6 +200,11 @@ def orbit_verdict(x_gen: Float[np.ndarray, "steps var"], x_data: Float[np.ndarra
       is below ``COLLAPSE_SPREAD`` times the data's in every dimension;
     * ``"bounded"``: otherwise (the metrics then say how well it matches).
 
+    A variable that is constant in the data (deviation 0) cannot scale its own test: its
+    deviation and spread are measured against the largest among the varying variables (an
+    absolute scale; 1 when no variable varies), so an orbit that merely moves in it is not
+    called diverged.
+
     Parameters
     ----------
     x_gen : [T', N] generated orbit (after the warm-up).
@@ -212,12 +217,16 @@ def orbit_verdict(x_gen: Float[np.ndarray, "steps var"], x_data: Float[np.ndarra
     gen, data = _as_series(x_gen, "x_gen"), _as_series(x_data, "x_data", finite=True)
     mean, data_spread = data.mean(axis=0), data.std(axis=0)
     reach = np.abs(data - mean).max(axis=0)
+    varies = reach > 0
+    # a constant variable gets the varying variables' largest reach and spread as its scale
+    reach_scale = np.where(varies, reach, reach.max() if varies.any() else 1.0)
+    spread_scale = np.where(varies, data_spread, data_spread.max() if varies.any() else 1.0)
     with np.errstate(all="ignore"):
-        far = ~np.isfinite(gen).all() or np.any(np.abs(gen - mean) > DIVERGE_RANGE * np.maximum(reach, 1e-300))
+        far = ~np.isfinite(gen).all() or np.any(np.abs(gen - mean) > DIVERGE_RANGE * reach_scale)
         spread = np.full(gen.shape[1], np.nan) if far else gen[len(gen) // 2:].std(axis=0)
     if far:
         verdict = "diverged"
-    elif np.all(spread < COLLAPSE_SPREAD * np.maximum(data_spread, 1e-300)):
+    elif np.all(spread < COLLAPSE_SPREAD * spread_scale):
         verdict = "collapsed to a fixed point"
     else:
         verdict = "bounded"

@@ -154,9 +154,9 @@ def test_a_constant_test_variable_gets_a_note() -> None:
     t = np.arange(2000) * 0.05
     x = np.stack([np.sin(t), np.cos(t), np.ones_like(t)], axis=1)
     notes = metric_notes(x, EvaluationSettings(n_bins=10, smoothing=5.0))
-    assert notes == ["variables [2] are constant in the test series: an orbit that moves in them at all counts as "
-                     "diverged (its deviation is measured against the data's, 0) and D_stsp has no spread to compare; "
-                     "drop them from the data (neurops data import-series) and train again."]
+    assert notes == ["variables [2] are constant in the test series: the verdict measures an orbit's deviation and "
+                     "spread in them against the other variables' largest (the data's own are 0) and D_stsp has no "
+                     "spread to compare; drop them from the data (neurops data import-series) and train again."]
 
 
 def test_more_starts_than_test_points_are_said() -> None:

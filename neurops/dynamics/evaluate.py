@@ -22,7 +22,6 @@ References
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -387,11 +386,12 @@ def format_evaluation(res: dict[str, Any]) -> str:
 
 
 def write_json(res: dict[str, Any], path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write an evaluation as JSON, atomically; an existing file is refused unless ``overwrite``."""
-    from neurops.utils.io import atomic_path
+    """Write an evaluation as strict JSON (a non-finite number as ``null``), atomically; an existing file is
+    refused unless ``overwrite``."""
+    from neurops.utils.io import atomic_path, strict_json
 
     with atomic_path(path, overwrite=overwrite) as tmp:
-        Path(tmp).write_text(json.dumps(res, indent=2, default=float) + "\n")
+        Path(tmp).write_text(strict_json(res, indent=2) + "\n")
     return Path(path)
 
 

@@ -287,3 +287,21 @@ def test_orbit_verdict_with_a_constant_data_variable() -> None:
     # no variable varies: an absolute scale of 1
     assert orbit_verdict(np.full((100, 2), 5.0), np.full((100, 2), 0.0))["verdict"] == "collapsed to a fixed point"
     assert orbit_verdict(np.full((100, 2), 11.0), np.full((100, 2), 0.0))["verdict"] == "diverged"
+
+
+def test_an_orbit_larger_than_memory_is_refused_before_generating(monkeypatch: pytest.MonkeyPatch) -> None:
+    """orbit_length=10**8 ran until the system killed it (or numpy ran out of memory); now the size the rollout
+    holds is compared with the available memory first."""
+    from neurops.metrics import dsr
+
+    monkeypatch.setattr(dsr, "available_memory", lambda: 2**30)
+    model = build("alrnn", obs_dim=2, latent_dim=10, n_relu=2, seed=0).double()
+    monkeypatch.setattr(model, "generate", lambda *a, **k: pytest.fail("generated before the check"))
+    x = np.random.default_rng(0).normal(size=(400, 2))
+    with pytest.raises(ConfigError) as err:
+        evaluate_reconstruction(model, x, n_starts=2, orbit_length=10**8)
+    # 2 starts x ((10^8 + 100 warm-up) steps x (2 x 10 + 2) x 8 bytes + 10^8 x 2 x 8 bytes)
+    assert str(err.value) == ("orbit_length=100000000: 2 orbits of 100000100 steps (10 latent and 2 observed values "
+                              "each) need about 35.8 GiB of memory, but 1 GiB is available; use a shorter orbit_length "
+                              "(dsr evaluate --orbit-length) or fewer starts (--starts).")
+    dsr.check_orbit_memory(model, 400, n_starts=2, orbit_length=10**6)  # 358 MiB fits

@@ -27,7 +27,7 @@ from neurops.errors import ConfigError, OutputExistsError
 from neurops.inverse.inversion import InversionConfig
 from neurops.inverse.observations import observations_from_file
 from neurops.utils.device import check_device
-from neurops.utils.io import atomic_path, check_output_path
+from neurops.utils.io import atomic_path, check_output_path, strict_json
 
 #: InversionConfig fields under the names the command line keeps
 SETTING_OPTIONS = {"n_chains": "chains", "n_burn": "burn", "n_samples": "samples", "n_predictive": "predictive",
@@ -289,7 +289,7 @@ def _write(invert: Any, obs: Path, out: Path, figure: tuple[Path | None, str | N
     if pc.get("checked"):
         summary["true_solver_chi2_per_obs"] = round(pc["chi2_per_obs"], 3)
     summary.update({k: round(v, 4) for k, v in result.metrics.items()})
-    print(f"wrote posterior to {out}" + (f" and figure {path}" if path else "") + f": {json.dumps(summary)}")
+    print(f"wrote posterior to {out}" + (f" and figure {path}" if path else "") + f": {strict_json(summary)}")
     for w in caught:
         if issubclass(w.category, InversionWarning):
             print(f"neurops: warning: {w.message}", file=sys.stderr)

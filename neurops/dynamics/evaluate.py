@@ -22,7 +22,6 @@ References
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -157,9 +156,10 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
                      f"point is one, {t} in all.")
     constant = np.flatnonzero(np.ptp(x_test, axis=0) == 0).tolist()
     if constant:
-        notes.append(f"variables {constant} are constant in the test series: an orbit that moves in them at all "
-                     "counts as diverged (its deviation is measured against the data's, 0) and D_stsp has no spread "
-                     "to compare; drop them from the data (neurops data import-series) and train again.")
+        notes.append(f"variables {constant} are constant in the test series: the verdict measures an orbit's "
+                     "deviation and spread in them against the other variables' largest (the data's own are 0) and "
+                     "D_stsp has no spread to compare; drop them from the data (neurops data import-series) and "
+                     "train again.")
     if t <= settings.pe_steps:
         notes.append(f"PE({settings.pe_steps}) needs more than {settings.pe_steps} test points, the series has {t}; "
                      "lower --pe-steps.")
@@ -386,11 +386,12 @@ def format_evaluation(res: dict[str, Any]) -> str:
 
 
 def write_json(res: dict[str, Any], path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write an evaluation as JSON, atomically; an existing file is refused unless ``overwrite``."""
-    from neurops.utils.io import atomic_path
+    """Write an evaluation as strict JSON (a non-finite number as ``null``), atomically; an existing file is
+    refused unless ``overwrite``."""
+    from neurops.utils.io import atomic_path, strict_json
 
     with atomic_path(path, overwrite=overwrite) as tmp:
-        Path(tmp).write_text(json.dumps(res, indent=2, default=float) + "\n")
+        Path(tmp).write_text(strict_json(res, indent=2) + "\n")
     return Path(path)
 
 

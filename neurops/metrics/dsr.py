@@ -38,12 +38,14 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
+from neurops.data.writer import format_size
 from neurops.errors import ConfigError
 from neurops.metrics._series import Series, _as_series
 from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
 from neurops.metrics.spectra import dominant_periods, hellinger_distance, power_spectra
 from neurops.metrics.state_space import BINNING_MAX_DIM, occupied_bins, state_space_divergence
 from neurops.systems import system_from_attrs
+from neurops.utils.device import available_memory
 
 
 def _model_tensor(model: nn.Module, arr: np.ndarray | Tensor) -> torch.Tensor:
@@ -157,6 +159,26 @@ def generate_like(model: nn.Module, x_test: Series, warmup_fraction: float = 0.2
     return x_gen[..., 0, :, :] if starts is None else x_gen
 
 
+def check_orbit_memory(model: nn.Module, t: int, n_starts: int = 1, warmup_fraction: float = 0.25,
+                       orbit_length: int | None = None) -> None:
+    """Refuse, before any step, orbits (:func:`generate_like`) that do not fit in the available memory.
+
+    ``generate`` holds every latent state twice (the steps and their stack) and the observations,
+    ``(orbit_length + warmup) x (2 M + N)`` values per start and member, and :func:`generate_like` copies the kept
+    ``orbit_length x N`` as float64.
+    """
+    steps, warmup = t if orbit_length is None else int(orbit_length), int(round(warmup_fraction * t))
+    copies = n_starts * (getattr(model, "members", 0) or 1)
+    size = next(model.parameters()).element_size()
+    need = copies * ((steps + warmup) * (2 * model.latent_dim + model.obs_dim) * size + steps * model.obs_dim * 8)
+    free = available_memory()
+    if free is not None and need > free:
+        raise ConfigError(f"orbit_length={steps}: {copies} orbits of {steps + warmup} steps ({model.latent_dim} "
+                          f"latent and {model.obs_dim} observed values each) need about {format_size(need)} of "
+                          f"memory, but {format_size(free)} is available; use a shorter orbit_length (dsr evaluate "
+                          "--orbit-length) or fewer starts (--starts).")
+
+
 def orbit_divergence(x_data: Float[np.ndarray, "time var"], x_gen: Float[np.ndarray, "steps var"], *,
                      n_bins: int = 30) -> float:
     """``D_stsp`` (binned, ``n_bins`` per dimension) of a free-running orbit of any length against a series;
@@ -200,6 +222,11 @@ def orbit_verdict(x_gen: Float[np.ndarray, "steps var"], x_data: Float[np.ndarra
       is below ``COLLAPSE_SPREAD`` times the data's in every dimension;
     * ``"bounded"``: otherwise (the metrics then say how well it matches).
 
+    A variable that is constant in the data (deviation 0) cannot scale its own test: its
+    deviation and spread are measured against the largest among the varying variables (an
+    absolute scale; 1 when no variable varies), so an orbit that merely moves in it is not
+    called diverged.
+
     Parameters
     ----------
     x_gen : [T', N] generated orbit (after the warm-up).
@@ -212,12 +239,16 @@ def orbit_verdict(x_gen: Float[np.ndarray, "steps var"], x_data: Float[np.ndarra
     gen, data = _as_series(x_gen, "x_gen"), _as_series(x_data, "x_data", finite=True)
     mean, data_spread = data.mean(axis=0), data.std(axis=0)
     reach = np.abs(data - mean).max(axis=0)
+    varies = reach > 0
+    # a constant variable gets the varying variables' largest reach and spread as its scale
+    reach_scale = np.where(varies, reach, reach.max() if varies.any() else 1.0)
+    spread_scale = np.where(varies, data_spread, data_spread.max() if varies.any() else 1.0)
     with np.errstate(all="ignore"):
-        far = ~np.isfinite(gen).all() or np.any(np.abs(gen - mean) > DIVERGE_RANGE * np.maximum(reach, 1e-300))
+        far = ~np.isfinite(gen).all() or np.any(np.abs(gen - mean) > DIVERGE_RANGE * reach_scale)
         spread = np.full(gen.shape[1], np.nan) if far else gen[len(gen) // 2:].std(axis=0)
     if far:
         verdict = "diverged"
-    elif np.all(spread < COLLAPSE_SPREAD * np.maximum(data_spread, 1e-300)):
+    elif np.all(spread < COLLAPSE_SPREAD * spread_scale):
         verdict = "collapsed to a fixed point"
     else:
         verdict = "bounded"
@@ -271,6 +302,7 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
     if orbit_length is not None and orbit_length < t:
         raise ConfigError(f"orbit_length={orbit_length} is shorter than the test series (T={t}); D_H compares "
                           "equally long series: use orbit_length >= T or cut the test series.")
+    check_orbit_memory(model, t, n_starts, warmup_fraction, orbit_length)
     starts = start_indices(t, n_starts)
     x_gen = generate_like(model, x_np, warmup_fraction, orbit_length, starts=starts)  # [K, T', N]
     per_start: dict[str, list[Any]] = {"start": starts.tolist(), "d_stsp": [], "d_h": [], "verdict": []}
@@ -318,7 +350,7 @@ def summarize(values: list[float] | Float[np.ndarray, " runs"]) -> dict[str, flo
             "n": int(len(v))}
 
 
-__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "VERDICTS", "data_lyapunov_max", "dominant_periods",
-           "evaluate_reconstruction", "generate_like", "hellinger_distance", "model_lyapunov_max", "occupied_bins",
-           "orbit_distances", "orbit_divergence", "orbit_verdict", "power_spectra", "prediction_error", "start_indices",
-           "state_space_divergence", "summarize"]
+__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "VERDICTS", "check_orbit_memory",
+           "data_lyapunov_max", "dominant_periods", "evaluate_reconstruction", "generate_like", "hellinger_distance",
+           "model_lyapunov_max", "occupied_bins", "orbit_distances", "orbit_divergence", "orbit_verdict",
+           "power_spectra", "prediction_error", "start_indices", "state_space_divergence", "summarize"]

@@ -1,12 +1,14 @@
-"""The torch device a command was asked to use, checked before any work."""
+"""The torch device a command was asked to use, checked before any work; the memory this machine has free."""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
 from neurops.errors import ConfigError
 
-__all__ = ["check_device"]
+__all__ = ["available_memory", "check_device"]
 
 
 def check_device(device: str | torch.device) -> torch.device:
@@ -30,3 +32,11 @@ def check_device(device: str | torch.device) -> torch.device:
         why = (str(err).strip().splitlines() or ["torch cannot make a tensor on it"])[0].split(". ")[0].rstrip(".")
         raise ConfigError(f"device {str(device)!r} is not available here ({why}); use --device cpu.") from None
     return device_t
+
+
+def available_memory() -> int | None:
+    """The memory (bytes) the kernel says can be allocated without swapping (``MemAvailable``), or None where it
+    does not say (not Linux): a request larger than this would run until the system kills it."""
+    with contextlib.suppress(OSError, ValueError, StopIteration), open("/proc/meminfo") as meminfo:  # Linux only
+        return 1024 * int(next(line for line in meminfo if line.startswith("MemAvailable:")).split()[1])
+    return None

@@ -4,17 +4,22 @@ A write goes to a hidden temporary file next to its target, named
 ``.<target name>.<host>.<pid>.<token>.tmp``, which is renamed onto the target on success. A
 process killed mid-write (SIGKILL) cannot delete its temporary file; the next atomic write to
 the same target removes it once the process that wrote it is gone (same host, dead pid).
+
+:func:`strict_json` writes JSON that strict parsers read: a non-finite number as ``null``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import re
 import secrets
 import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from neurops.errors import ConfigError, OutputExistsError
 
@@ -149,3 +154,23 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True, hdf5: bool =
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def strict_json(value: Any, **kwargs: Any) -> str:
+    """``json.dumps(value, **kwargs)`` as strict JSON: a non-finite number (inf, NaN, also inside dicts, lists
+    and tuples) is written as ``null``, not as the ``Infinity``/``NaN`` that strict parsers (jq, JavaScript)
+    reject; numpy scalars and arrays are written as numbers and lists."""
+    return json.dumps(_finite_or_none(value), allow_nan=False, **kwargs)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy arrays and scalars
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, float) or (hasattr(value, "__float__") and not isinstance(value, (int, str, bytes))):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value

@@ -433,3 +433,20 @@ def test_every_generator_describes_itself_in_a_whole_sentence() -> None:
     assert get_generator("kuramoto_sivashinsky").description == (
         'Kuramoto-Sivashinsky trajectories (dims ["x"], periodic, field u [N, T, X]); arguments as for lorenz63.')
     assert all(get_generator(name).description.endswith(".") for name in GENERATORS)
+
+
+def test_evaluate_refuses_an_orbit_larger_than_memory(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    """`dsr evaluate --orbit-length 100000000` ran until the system killed it; now one line before any orbit."""
+    from neurops.metrics import dsr
+
+    data, ckpt, _ = trained
+    monkeypatch.setattr(dsr, "available_memory", lambda: 2**20)
+    out_json = tmp_path / "eval.json"
+    assert main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--orbit-length", "100000",
+                 "--json", str(out_json)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("neurops: error: orbit_length=100000: 5 orbits of ") and "\n" not in err
+    assert err.endswith("but 1 MiB is available; use a shorter orbit_length (dsr evaluate --orbit-length) or fewer "
+                        "starts (--starts).")
+    assert not out_json.exists()

@@ -385,3 +385,28 @@ def test_model_error_auto_without_validation_pairs_says_the_term_is_left_out(fno
     assert read_posterior(tmp_path / "p.h5").method["model_error"] is None
     assert main([*run, "--out", str(tmp_path / "q.h5"), "--model-error", "off"]) == 0
     assert "note" not in capsys.readouterr().err
+
+
+def _strict(text):
+    """``json.loads`` that refuses the non-standard Infinity and NaN, as jq and JavaScript do."""
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_the_summary_line_is_strict_json_with_null_for_non_finite_numbers(tmp_path, capsys):
+    """An R-hat of inf (or a NaN metric) was printed as bare Infinity / NaN, which jq and JavaScript reject."""
+    from neurops.cli.invert import _write
+    from neurops.inverse.inversion import PosteriorResult
+
+    result = PosteriorResult(coords={"x": np.linspace(0, 1, 3)}, summary={"a_mean": np.zeros(3)}, samples={},
+                             observations={}, diagnostics={"acceptance": 0.25, "rhat_max": float("inf"),
+                                                           "ess_min": float("nan")},
+                             predictive={}, metrics={"rel_l2_a": 0.5}, method={"sampler": "pcn"},
+                             info={"seconds": 1.0})
+    assert _write(lambda: result, tmp_path / "obs.h5", tmp_path / "post.h5", (None, None), False) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"wrote posterior to {tmp_path / 'post.h5'}: ")
+    assert _strict(line.split(": ", 1)[1]) == {"sampler": "pcn", "seconds": 1.0, "acceptance": 0.25,
+                                               "rhat_max": None, "ess_min": None, "rel_l2_a": 0.5}

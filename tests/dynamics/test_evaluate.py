@@ -154,9 +154,9 @@ def test_a_constant_test_variable_gets_a_note() -> None:
     t = np.arange(2000) * 0.05
     x = np.stack([np.sin(t), np.cos(t), np.ones_like(t)], axis=1)
     notes = metric_notes(x, EvaluationSettings(n_bins=10, smoothing=5.0))
-    assert notes == ["variables [2] are constant in the test series: an orbit that moves in them at all counts as "
-                     "diverged (its deviation is measured against the data's, 0) and D_stsp has no spread to compare; "
-                     "drop them from the data (neurops data import-series) and train again."]
+    assert notes == ["variables [2] are constant in the test series: the verdict measures an orbit's deviation and "
+                     "spread in them against the other variables' largest (the data's own are 0) and D_stsp has no "
+                     "spread to compare; drop them from the data (neurops data import-series) and train again."]
 
 
 def test_more_starts_than_test_points_are_said() -> None:
@@ -202,3 +202,20 @@ def test_members_of_several_ensemble_checkpoints_are_told_apart() -> None:
     for m in res["models"][2:]:
         m["checkpoint"] = m["checkpoint"].replace("a/last", "b/best")  # the same file name in two runs: the paths
     assert "WARNING: diverged: runs/a/best.ckpt seed 1, runs/b/best.ckpt seed 1" in format_evaluation(res).splitlines()
+
+
+def test_write_json_is_strict_json_with_null_for_non_finite_numbers(tmp_path) -> None:
+    """A diverged orbit's D_stsp (inf) or an undefined spread (NaN) was written as bare Infinity / NaN."""
+    import json
+
+    from neurops.dynamics.evaluate import write_json
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    res = {"models": [{"d_stsp": float("inf"), "spread": [float("nan"), np.float64(0.5)], "verdict": "diverged"}],
+           "summary": {"d_h": {"mean": np.float32(np.nan), "n": 0}}}
+    path = write_json(res, tmp_path / "eval.json")
+    assert json.loads(path.read_text(), parse_constant=refuse) == {
+        "models": [{"d_stsp": None, "spread": [None, 0.5], "verdict": "diverged"}],
+        "summary": {"d_h": {"mean": None, "n": 0}}}

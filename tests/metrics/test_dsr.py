@@ -265,3 +265,43 @@ def test_negative_spectral_smoothing_is_refused(series: np.ndarray) -> None:
         with pytest.raises(ConfigError, match=f"smoothing={smoothing}: the spectral smoothing is a width"):
             hellinger_distance(series, series, smoothing=smoothing)
     assert hellinger_distance(series, series, smoothing=0.0) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_orbit_verdict_with_a_constant_data_variable() -> None:
+    """A constant data variable (reach 0) made every orbit that moved in it at all 'diverged'."""
+    t = np.arange(2000) * 0.05
+    x = np.stack([np.sin(t), 2.0 * np.cos(t), np.ones_like(t)], axis=1)
+
+    def orbit(amplitude: np.ndarray) -> np.ndarray:  # the data's rotation, 0.01 wobble in the constant variable
+        return amplitude[:, None] * np.stack([np.sin(t), 2.0 * np.cos(t), 0.01 * np.sin(3 * t)], axis=1) + [0, 0, 1]
+
+    bounded = orbit(np.ones_like(t))
+    assert orbit_verdict(bounded, x)["verdict"] == "bounded"
+    assert orbit_verdict(orbit(np.exp(-0.2 * t)), x)["verdict"] == "collapsed to a fixed point"
+    assert orbit_verdict(orbit(np.exp(0.05 * t)), x)["verdict"] == "diverged"
+    # the constant variable itself is measured against the others' reach (2): 19 away is bounded, 21 diverged
+    for offset, verdict in ((19.0, "bounded"), (21.0, "diverged")):
+        assert orbit_verdict(bounded + [0, 0, offset], x)["verdict"] == verdict
+    result = orbit_verdict(bounded, x)
+    assert set(result) == {"verdict", "spread", "data_spread"} and result["data_spread"][2] == 0.0
+    # no variable varies: an absolute scale of 1
+    assert orbit_verdict(np.full((100, 2), 5.0), np.full((100, 2), 0.0))["verdict"] == "collapsed to a fixed point"
+    assert orbit_verdict(np.full((100, 2), 11.0), np.full((100, 2), 0.0))["verdict"] == "diverged"
+
+
+def test_an_orbit_larger_than_memory_is_refused_before_generating(monkeypatch: pytest.MonkeyPatch) -> None:
+    """orbit_length=10**8 ran until the system killed it (or numpy ran out of memory); now the size the rollout
+    holds is compared with the available memory first."""
+    from neurops.metrics import dsr
+
+    monkeypatch.setattr(dsr, "available_memory", lambda: 2**30)
+    model = build("alrnn", obs_dim=2, latent_dim=10, n_relu=2, seed=0).double()
+    monkeypatch.setattr(model, "generate", lambda *a, **k: pytest.fail("generated before the check"))
+    x = np.random.default_rng(0).normal(size=(400, 2))
+    with pytest.raises(ConfigError) as err:
+        evaluate_reconstruction(model, x, n_starts=2, orbit_length=10**8)
+    # 2 starts x ((10^8 + 100 warm-up) steps x (2 x 10 + 2) x 8 bytes + 10^8 x 2 x 8 bytes)
+    assert str(err.value) == ("orbit_length=100000000: 2 orbits of 100000100 steps (10 latent and 2 observed values "
+                              "each) need about 35.8 GiB of memory, but 1 GiB is available; use a shorter orbit_length "
+                              "(dsr evaluate --orbit-length) or fewer starts (--starts).")
+    dsr.check_orbit_memory(model, 400, n_starts=2, orbit_length=10**6)  # 358 MiB fits

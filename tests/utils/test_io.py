@@ -121,3 +121,23 @@ def test_an_output_inside_an_input_folder_of_data_files_is_refused(tmp_path):
     for out in (tmp_path / "pred.h5", shards / "sub" / "pred.h5", shards / ".pred.h5", shards / "notes.txt"):
         assert check_output_path(out, overwrite=False, inputs=[shards]) == out
     assert sorted(p.name for p in shards.iterdir()) == ["p0.h5"]
+
+
+def test_strict_json_writes_non_finite_numbers_as_null() -> None:
+    import json
+    import math
+
+    import numpy as np
+
+    from neurops.utils.io import strict_json
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    value = {"a": math.inf, "b": [1.5, float("nan"), {"c": -math.inf}], "d": (np.float32(np.inf), np.float64(2.0)),
+             "e": np.array([1.0, np.nan]), "f": 3, "g": True, "h": None, "i": "inf"}
+    text = strict_json(value, indent=2)
+    assert json.loads(text, parse_constant=refuse) == {"a": None, "b": [1.5, None, {"c": None}], "d": [None, 2.0],
+                                                       "e": [1.0, None], "f": 3, "g": True, "h": None, "i": "inf"}
+    with pytest.raises(ValueError, match="Infinity"):  # what json.dumps wrote before
+        json.loads(json.dumps(value["a"]), parse_constant=refuse)

@@ -32,7 +32,6 @@ References
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from neurops.errors import ConfigError
 from neurops.solvers.timestepping.etdrk4 import KuramotoSivashinsky
 from neurops.solvers.timestepping.ode import METHODS, integrate
 from neurops.systems import Lorenz63, Lorenz96, Roessler
+from neurops.utils.device import available_memory
 
 SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 
@@ -266,10 +266,8 @@ def _check_memory(name: str, config: _CommonConfig, dim: int) -> None:
     statistics of the whole training split, then a second copy while they add noise, standardise and store them."""
     n = sum(config.split_sizes().values())
     need = 2 * 8 * n * config.n_steps * dim
-    free = need
-    with contextlib.suppress(OSError, ValueError, StopIteration), open("/proc/meminfo") as meminfo:  # Linux only
-        free = 1024 * int(next(line for line in meminfo if line.startswith("MemAvailable:")).split()[1])
-    if need > free:
+    free = available_memory()
+    if free is not None and need > free:
         raise ConfigError(f"{name}: {n} trajectories of {config.n_steps} steps x {dim} values are computed in memory, "
                           f"about {format_size(need)}, but {format_size(free)} is available; ask for fewer "
                           "trajectories (--n-train/--n-val/--n-test) or steps (--n-steps).")

@@ -95,9 +95,9 @@ def test_a_request_larger_than_memory_is_refused_before_integrating(tmp_path, mo
     the generator holds (float64, twice) is compared with the available memory first."""
     import io
 
-    from neurops.data.generators import chaotic
+    from neurops.utils import device  # the shared MemAvailable reader
 
-    monkeypatch.setattr(chaotic, "open", lambda path: io.StringIO("MemTotal: 4000 kB\nMemAvailable: 1000 kB\n"),
+    monkeypatch.setattr(device, "open", lambda path: io.StringIO("MemTotal: 4000 kB\nMemAvailable: 1000 kB\n"),
                         raising=False)
     spec = get_generator("lorenz63")
     with pytest.raises(ConfigError) as err:

@@ -9,7 +9,6 @@ power spectra on one axis, the symbolic graph.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from neurops.dynamics.analyze import analyze_model
 from neurops.dynamics.evaluate import read_series, spectrum_smoothing
 from neurops.errors import ConfigError, OutputExistsError
 from neurops.metrics.dsr import orbit_verdict
-from neurops.utils.io import atomic_path, check_output_folder
+from neurops.utils.io import atomic_path, check_output_folder, strict_json
 from neurops.utils.seeding import check_seed
 from neurops.viz.dynamics import plot_attractor, plot_power_spectra, plot_symbolic_graph
 
@@ -108,7 +107,7 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
             title=f"{title}: first {n} points of data [{split}] and model orbit, smoothed over {smoothing:.2g} bins"))
     report["figures"]["symbolic_graph"] = str(plot_symbolic_graph(analysis.graph, out_dir / "symbolic_graph.png"))
     with atomic_path(out_dir / "analysis.json") as tmp:
-        Path(tmp).write_text(json.dumps(report, indent=2, default=float) + "\n")
+        Path(tmp).write_text(strict_json(report, indent=2) + "\n")  # null: not finite
     if x_data is None:  # an overwritten analysis with data leaves no spectra that this one did not draw
         (out_dir / "power_spectra.png").unlink(missing_ok=True)
     return report

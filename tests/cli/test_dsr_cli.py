@@ -103,8 +103,9 @@ def test_evaluate_prints_model_and_data_metrics(trained, capsys: pytest.CaptureF
     assert main([*args, "--overwrite"]) == 0 and json.loads(out_json.read_text())["split"] == "test"
 
 
-def _decaying_checkpoint(path: Path, data: Path) -> Path:
-    """A hand-built model whose orbits spiral into a fixed point, saved as a DynamicsTask checkpoint."""
+def _decaying_checkpoint(path: Path, data: Path, radius: float = 0.9) -> Path:
+    """A hand-built model whose orbits spiral into a fixed point (``radius`` > 1: out to infinity), saved as a
+    DynamicsTask checkpoint."""
     import math
 
     import lightning as L
@@ -118,7 +119,7 @@ def _decaying_checkpoint(path: Path, data: Path) -> Path:
                         enable_checkpointing=False, default_root_dir=path.parent)
     trainer.fit(task, datamodule=DynamicsDataModule(data, seq_len=20, batch_size=2, batches_per_epoch=1))
     with torch.no_grad():
-        c, s = 0.9 * math.cos(0.3), 0.9 * math.sin(0.3)
+        c, s = radius * math.cos(0.3), radius * math.sin(0.3)
         task.net.A.zero_()
         task.net.W.copy_(torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 0.5]]))
         task.net.h.zero_()
@@ -214,13 +215,17 @@ def test_evaluate_says_when_a_series_is_too_short(trained, tmp_path: Path, capsy
     assert "note: D_stsp: the 72 test points fill" in out and "note: PE(80) needs more than 80" in out
 
 
+def _not_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON (jq and JavaScript refuse it): write null")
+
+
 def test_analyze_writes_tables_and_figures(trained, capsys: pytest.CaptureFixture) -> None:
     data, ckpt, tmp = trained
     assert main(["dsr", "analyze", "--ckpt", str(ckpt), "--data", str(data), "--out", str(tmp / "an"),
                  "--steps", "3000", "--max-period", "2"]) == 0
     out = capsys.readouterr().out
     assert "fixed points" in out and "linear subregions visited" in out
-    report = json.loads((tmp / "an" / "analysis.json").read_text())
+    report = json.loads((tmp / "an" / "analysis.json").read_text(), parse_constant=_not_json)  # strict JSON
     assert report["code_bits"] == 2 and 1 <= report["regions_visited"] <= 4
     assert len(report["fixed_points"]) == 4  # 2^P regions, each with a real or virtual fixed point
     # the test split (1000 points) is shorter than the orbit (3000 steps): the spectra compare 1000 of each
@@ -239,8 +244,18 @@ def test_analyze_says_when_the_model_collapsed(trained, capsys: pytest.CaptureFi
     assert line.startswith("orbit: collapsed to a fixed point; spread ")
     assert line.endswith("(std per variable over its second half; data [test]: "
                          + " ".join(f"{v:.3g}" for v in read_series(data, "test", 400).std(axis=0)) + ")")
-    report = json.loads((tmp / "an_dec" / "analysis.json").read_text())["orbit"]
+    report = json.loads((tmp / "an_dec" / "analysis.json").read_text(), parse_constant=_not_json)["orbit"]
     assert report["verdict"] == "collapsed to a fixed point" and max(report["spread"]) < 1e-6
+
+
+def test_analyze_of_a_diverging_model_writes_strict_json(trained, capsys: pytest.CaptureFixture) -> None:
+    """A diverged orbit has no spread (NaN): analysis.json said `NaN`, which jq and JavaScript refuse; now null."""
+    data, _, tmp = trained
+    growing = _decaying_checkpoint(tmp / "growing_an.ckpt", data, radius=1.1)
+    assert main(["dsr", "analyze", "--ckpt", str(growing), "--data", str(data), "--out", str(tmp / "an_grow"),
+                 "--steps", "400", "--max-period", "0"]) == 0
+    report = json.loads((tmp / "an_grow" / "analysis.json").read_text(), parse_constant=_not_json)["orbit"]
+    assert report["verdict"] == "diverged" and report["spread"] == [None, None, None]
 
 
 def test_analyze_keeps_an_earlier_analysis(trained, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -85,6 +85,10 @@ def _summary(name: str) -> str:
     return " ".join(doc.strip().split("\n\n")[0].split())
 
 
+#: the peers' packages that only the ``bench`` extra installs (pyproject.toml): a benchmark that needs one says so
+OPTIONAL_PEERS = ("neuralop",)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks list | run NAME [options]``; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
@@ -116,6 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = [f"python -m benchmarks run {args.name}", *args.options]  # the command the result records
     try:
         status = module.main(args.options)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in OPTIONAL_PEERS:
+            raise
+        peer = (exc.name or "").split(".")[0]
+        print(f"python -m benchmarks run {args.name}: error: it runs its peer from the package {peer!r}, which is "
+              "not installed: install the bench extra first (make bench, or pip install -e '.[bench]' after torch)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever the measurement was
         print(f"python -m benchmarks run {args.name}: interrupted (exit status 130); result files are written whole "
               "or not at all, so the results folder holds no part of this run's unfinished result", file=sys.stderr)

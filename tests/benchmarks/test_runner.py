@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -164,6 +165,7 @@ def test_every_benchmark_command_the_docs_show_parses(page, argv, monkeypatch):
 
 def test_ctrl_c_is_one_line_and_status_130(tmp_path):
     """Ctrl-C during a benchmark printed a 30-line KeyboardInterrupt traceback from inside the timed kernels."""
+    pytest.importorskip("neuralop", reason="spectral_conv times neuraloperator's layer: the bench extra")
     job = subprocess.Popen([sys.executable, "-m", "benchmarks", "run", "spectral_conv", "--quick", "--results-dir",
                             str(tmp_path / "results")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -189,3 +191,30 @@ def test_a_count_of_zero_is_refused_when_the_options_are_parsed(name, option, tm
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"python -m benchmarks run {name}: error: argument {option}: 0 is not a positive integer; give a whole number "
         ">= 1")
+
+
+def test_a_peer_that_is_not_installed_is_one_line_naming_the_extra(monkeypatch, capsys):
+    """Without the bench extra, `run spectral_conv` (and every benchmark timing neuraloperator) ended in a
+    ModuleNotFoundError traceback from inside the measurement."""
+    import types
+
+    def main(options):
+        raise ModuleNotFoundError("No module named 'neuralop'", name="neuralop")
+
+    real = importlib.import_module
+    monkeypatch.setattr(importlib, "import_module",
+                        lambda name: types.SimpleNamespace(main=main) if name == "benchmarks.spectral_conv"
+                        else real(name))
+    assert runner.main(["run", "spectral_conv", "--quick"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "python -m benchmarks run spectral_conv: error: it runs its peer from the package 'neuralop', which is not "
+        "installed: install the bench extra first (make bench, or pip install -e '.[bench]' after torch)"]
+
+    def broken(options):
+        raise ModuleNotFoundError("No module named 'neurops.missing'", name="neurops.missing")
+
+    monkeypatch.setattr(importlib, "import_module",
+                        lambda name: types.SimpleNamespace(main=broken) if name == "benchmarks.spectral_conv"
+                        else real(name))
+    with pytest.raises(ModuleNotFoundError):  # a bug of ours stays a traceback
+        runner.main(["run", "spectral_conv", "--quick"])

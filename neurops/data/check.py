@@ -17,7 +17,15 @@ import numpy as np
 from neurops.data.files import link_problems, open_hdf5
 from neurops.data.metadata import DatasetMeta
 from neurops.data.records import record_kind, record_problems
-from neurops.data.schema import GRID_KINDS, JSON_ATTRS, KIND_GROUPS, REQUIRED_ROOT_ATTRS, coord_problem, sample_list
+from neurops.data.schema import (
+    GRID_KINDS,
+    JSON_ATTRS,
+    KIND_GROUPS,
+    REQUIRED_ROOT_ATTRS,
+    coord_problem,
+    flagged_samples,
+    sample_list,
+)
 from neurops.data.shards import DataPath, is_shard_record, list_files, set_problems
 
 _SCAN_BYTES = 64 * 2**20  # scan values for NaN/Inf in blocks of this size
@@ -205,7 +213,7 @@ def _nonfinite(ds: h5py.Dataset) -> tuple[int, list[int], int]:
     count, n_samples, first = 0, 0, list[int]()
     for i in range(0, ds.shape[0], step):
         bad = ~np.isfinite(ds[i:i + step])
-        rows = np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))
+        rows = flagged_samples(bad, i)
         count, n_samples = count + int(bad.sum()), n_samples + len(rows)
-        first += [i + int(r) for r in rows[:10 - len(first)]]
+        first += rows[:10 - len(first)]
     return count, first, n_samples

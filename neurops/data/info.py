@@ -10,7 +10,7 @@ import numpy as np
 
 from neurops.data.reader import list_splits, open_h5, read_meta
 from neurops.data.records import open_record, record_summary
-from neurops.data.schema import sample_list
+from neurops.data.schema import flagged_samples, sample_list
 
 _RANGE_SAMPLES = 64  # value ranges are estimated from at most this many samples per field
 
@@ -55,9 +55,8 @@ def _values(sample: np.ndarray, partial: bool, path: str | os.PathLike) -> str:
     text += " (range over first samples)" if partial else ""
     if finite.all():
         return text
-    bad = np.flatnonzero(~finite.reshape(len(finite), -1).all(axis=1)).tolist()
-    return (f"{text}; {int((~finite).sum())} NaN/Inf values in {sample_list(bad)}, left out of the range: the readers "
-            f"refuse them (`neurops data check {path}` scans every sample)")
+    return (f"{text}; {int((~finite).sum())} NaN/Inf values in {sample_list(flagged_samples(~finite))}, left out of "
+            f"the range: the readers refuse them (`neurops data check {path}` scans every sample)")
 
 
 def is_neurops_file(path: str | os.PathLike) -> bool:

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset, default_collate
 from neurops.data.check import structure_problems, value_problems
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import SUPPORTED_VERSIONS, decode_attr, sample_list
+from neurops.data.schema import SUPPORTED_VERSIONS, decode_attr, flagged_samples, sample_list
 from neurops.data.shards import DataPath, data_files
 from neurops.errors import DataError, SchemaError
 
@@ -133,8 +133,8 @@ def _check_finite_split(path: Path, split: str, fields: dict[str, dict[str, np.n
         for name, arr in fields[group].items():
             bad = ~np.isfinite(arr)
             if bad.any():
-                rows = [int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))]
-                found.append(f"{split}/{group}/{name}: {int(bad.sum())} NaN/Inf values in {sample_list(rows)}")
+                found.append(f"{split}/{group}/{name}: {int(bad.sum())} NaN/Inf values in "
+                             f"{sample_list(flagged_samples(bad))}")
     if found:
         what = "trajectories" if fields["states"] else "samples"
         raise DataError(f"{path}: split {split!r} holds NaN/Inf values ({'; '.join(found)}); fix or drop those {what} "

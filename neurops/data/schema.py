@@ -70,6 +70,12 @@ def coord_problem(where: str, values: Any) -> str | None:
     return f"{where} must be finite and strictly increasing ({at}); store the grid's node positions in increasing order"
 
 
+def flagged_samples(flags: np.ndarray, start: int = 0) -> list[int]:
+    """Indices (counted from ``start``) of the samples of ``flags`` ``[n, ...]`` (e.g. ``~np.isfinite(x)``) with a
+    True anywhere, for :func:`sample_list`."""
+    return [start + int(i) for i in np.flatnonzero(flags.reshape(len(flags), -1).any(axis=1))]
+
+
 def sample_list(index: Sequence[int], total: int | None = None) -> str:
     """``"sample 3"`` / ``"samples [3, 7, 9]"``: the samples ``index`` that hold a bad value (the first 10 shown, and
     ``total``, how many in all, when there are more), in the errors of the writer, the checker and the readers."""

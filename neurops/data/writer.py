@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr, sample_list
+from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr, flagged_samples, sample_list
 from neurops.errors import DataError, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path, check_hdf5_name
 
@@ -242,18 +242,14 @@ def _as_float32(arr: np.ndarray, where: str, start: int) -> np.ndarray:
     range, with the sample indices."""
     finite = np.isfinite(arr)
     if not finite.all():
-        raise DataError(f"{where}: NaN or Inf values in {_sample_list(~finite, start)}; the stored data must be "
-                        "finite: fix or drop those samples at their source.")
+        raise DataError(f"{where}: NaN or Inf values in {sample_list(flagged_samples(~finite, start))}; the stored "
+                        "data must be finite: fix or drop those samples at their source.")
     with np.errstate(over="ignore"):
         out = arr.astype(np.float32, copy=False)
     if out is not arr and not np.isfinite(out).all():
         big = float(np.abs(arr).max())
         raise DataError(f"{where}: values exceed float32's range (largest magnitude {big:.4g} > "
-                        f"{float(np.finfo(np.float32).max):.4g}, in {_sample_list(~np.isfinite(out), start)}); fields "
-                        "are stored as float32: rescale the field (e.g. other units) before writing it.")
+                        f"{float(np.finfo(np.float32).max):.4g}, in "
+                        f"{sample_list(flagged_samples(~np.isfinite(out), start))}); fields are stored as float32: "
+                        "rescale the field (e.g. other units) before writing it.")
     return out
-
-
-def _sample_list(bad: np.ndarray, start: int) -> str:
-    """:func:`~neurops.data.schema.sample_list` of the samples (``start...``) of ``bad`` ``[n, ...]`` with a True."""
-    return sample_list([start + int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))])

@@ -15,7 +15,7 @@ from typing_extensions import override
 
 from neurops.data.datamodule.loaders import _data_parallel_ranks
 from neurops.data.reader import list_splits, read_meta, read_split
-from neurops.data.schema import is_test_split, sample_list
+from neurops.data.schema import is_test_split
 from neurops.data.windows import MemberWindowSampler, OnEveryProcess, ProcessShare, RandomWindowSampler, WindowDataset
 from neurops.errors import DataError
 from neurops.utils.seeding import check_seed
@@ -105,7 +105,7 @@ class DynamicsDataModule(L.LightningDataModule):
         self._windows_state: list[torch.Tensor] | None = None
         train = read_split(self.path, train_split)
         self.field = self._pick_field(train["states"], field)
-        self.train_series = self._series(train["states"][self.field], train_split)
+        self.train_series = self._series(train["states"][self.field])
         time = train["time"]
         self.dt = float(time[1] - time[0]) if time is not None and len(time) > 1 else 1.0
         self.val_series = None
@@ -117,7 +117,7 @@ class DynamicsDataModule(L.LightningDataModule):
             self.train_series, self.val_series = (self.train_series[:, :-n_val],
                                                   self.train_series[:, -n_val:])
         elif val_split is not None:
-            self.val_series = self._series(read_split(self.path, val_split)["states"][self.field], val_split)
+            self.val_series = self._series(read_split(self.path, val_split)["states"][self.field])
         if self.val_series is not None and val_length is not None:  # >= 2, checked above
             self.val_series = self.val_series[:, :val_length]
         if self.train_series.shape[1] < seq_len + 1:
@@ -158,18 +158,11 @@ class DynamicsDataModule(L.LightningDataModule):
             raise DataError(f"{self.path} has no state field {field!r}; it has {sorted(states)}.")
         return field
 
-    def _series(self, arr: np.ndarray, split: str) -> np.ndarray:
-        """Trajectories as ``[S, T, N]`` (spatial fields are flattened into N)."""
+    @staticmethod
+    def _series(arr: np.ndarray) -> np.ndarray:
+        """Trajectories as ``[S, T, N]`` (spatial fields are flattened into N); ``read_split`` has refused NaN/Inf."""
         arr = np.asarray(arr, dtype=np.float32)
-        arr = arr.reshape(arr.shape[0], arr.shape[1], -1)
-        bad = ~np.isfinite(arr)
-        if bad.any():  # the series are read whole (into memory, at construction): found before the first step
-            samples = [int(i) for i in np.flatnonzero(bad.any(axis=(1, 2)))]
-            raise DataError(f"{self.path}: split {split!r} holds NaN/Inf values ({split}/states/{self.field}: "
-                            f"{int(bad.sum())} NaN/Inf values in {sample_list(samples)}); fix or drop those "
-                            f"trajectories at their source; `neurops data check {self.path}` lists every field with "
-                            "NaN/Inf.")
-        return arr
+        return arr.reshape(arr.shape[0], arr.shape[1], -1)
 
     @property
     def obs_dim(self) -> int:

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from neurops.data.schema import sample_list
+from neurops.data.schema import flagged_samples, sample_list
 from neurops.errors import DataError, NeuropsWarning
 
 
@@ -23,19 +23,14 @@ def check_values(block: np.ndarray, lo: int, label: str, field: str, split: str)
     where = f"read into {split}/{field}; fields are stored as float32"
     bad = ~np.isfinite(block)
     if bad.any():
-        raise DataError(f"{label}: NaN or Inf values in {_rows(bad, lo)} of the source (counted from 0), {where} and "
-                        "must be finite: fix or drop those samples at the source, or leave them out with n_train / "
-                        "n_val / n_test.")
+        raise DataError(f"{label}: NaN or Inf values in {sample_list(flagged_samples(bad, lo))} of the source "
+                        f"(counted from 0), {where} and must be finite: fix or drop those samples at the source, or "
+                        "leave them out with n_train / n_val / n_test.")
     big = np.abs(block) > np.finfo(np.float32).max
     if big.any():
         raise DataError(f"{label}: values beyond float32's range (largest magnitude {float(np.abs(block).max()):.4g} > "
-                        f"{float(np.finfo(np.float32).max):.4g}) in {_rows(big, lo)} of the source (counted from 0), "
-                        f"{where}: rescale the field (e.g. other units) before converting it.")
-
-
-def _rows(bad: np.ndarray, lo: int) -> str:
-    """:func:`sample_list` of the samples (``lo...``) of ``bad`` ``[n, ...]`` with a True."""
-    return sample_list([lo + int(i) for i in np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))])
+                        f"{float(np.finfo(np.float32).max):.4g}) in {sample_list(flagged_samples(big, lo))} of the "
+                        f"source (counted from 0), {where}: rescale the field (e.g. other units) before converting it.")
 
 
 class Rounding:

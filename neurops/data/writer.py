@@ -16,7 +16,7 @@ import numpy as np
 from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr, flagged_samples, sample_list
 from neurops.errors import DataError, OutputExistsError, SchemaError
-from neurops.utils.io import atomic_path, check_hdf5_name
+from neurops.utils.io import atomic_path, check_hdf5_name, format_size
 
 FieldShapes = Mapping[str, Sequence[int]]
 Arrays = Mapping[str, np.ndarray]
@@ -226,15 +226,6 @@ def require_space(target: Path, need: int, what: str, other_fix: str) -> None:
         raise DataError(f"{target} needs {format_size(need)} more: {what}, but {folder} has "
                         f"{format_size(free)} free; nothing was saved: write to a disk with more space, or "
                         f"{other_fix}.")
-
-
-def format_size(n_bytes: float) -> str:
-    """``n_bytes`` in the binary unit that keeps the number below 1000 (3 digits, never ``1e+03``): ``"3.2 GiB"``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n_bytes < 1000 or unit == "TiB":
-            return f"{n_bytes:.3g} {unit}"
-        n_bytes /= 1024
-    raise AssertionError("unreachable")
 
 
 def _as_float32(arr: np.ndarray, where: str, start: int) -> np.ndarray:

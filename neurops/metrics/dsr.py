@@ -38,7 +38,6 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from neurops.data.writer import format_size
 from neurops.errors import ConfigError
 from neurops.metrics._series import Series, _as_series
 from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
@@ -46,6 +45,7 @@ from neurops.metrics.spectra import dominant_periods, hellinger_distance, power_
 from neurops.metrics.state_space import BINNING_MAX_DIM, occupied_bins, state_space_divergence
 from neurops.systems import system_from_attrs
 from neurops.utils.device import available_memory
+from neurops.utils.io import format_size
 
 
 def _model_tensor(model: nn.Module, arr: np.ndarray | Tensor) -> torch.Tensor:

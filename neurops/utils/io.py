@@ -174,3 +174,12 @@ def _finite_or_none(value: Any) -> Any:
         number = float(value)
         return number if math.isfinite(number) else None
     return value
+
+
+def format_size(n_bytes: float) -> str:
+    """``n_bytes`` in the binary unit that keeps the number below 1000 (3 digits, never ``1e+03``): ``"3.2 GiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n_bytes < 1000 or unit == "TiB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1024
+    raise AssertionError("unreachable")

@@ -94,7 +94,7 @@ def test_a_copy_that_cannot_fit_on_the_disk_is_refused_before_copying(run, tmp_p
     out = tmp_path / "copy.h5"
     with pytest.raises(DataError) as err:
         merge_files(data / "shards", out, copy=True, progress=False)
-    from neurops.data.writer import format_size
+    from neurops.utils.io import format_size
 
     assert str(err.value) == (f"{out} needs {format_size(need)} more: the copy of 2 files, but {tmp_path} has "
                               f"{format_size(need - 1)} free; nothing was saved: write to a disk with more space, or "

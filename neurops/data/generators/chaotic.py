@@ -42,12 +42,13 @@ from tqdm.auto import tqdm
 
 from neurops.data.generators.base import register_generator
 from neurops.data.metadata import DatasetMeta
-from neurops.data.writer import H5Writer, format_size
+from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
 from neurops.solvers.timestepping.etdrk4 import KuramotoSivashinsky
 from neurops.solvers.timestepping.ode import METHODS, integrate
 from neurops.systems import Lorenz63, Lorenz96, Roessler
 from neurops.utils.device import available_memory
+from neurops.utils.io import format_size
 
 SPLIT_IDS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 

@@ -47,9 +47,8 @@ EXIT_SIGTERM = 128 + int(signal.SIGTERM)
 
 #: this process's state: whether a SIGTERM reached it or a peer process of its run (never reset while the command
 #: runs), whether a trainer's signal connector handles SIGTERM now (Lightning's loops stop the run), the trainer of
-#: the command, whether the process is one that Lightning's launcher started (DDP on one node), and the process
-#: that installed the handler (a process it forks, e.g. a worker of a data generator's pool, keeps the default action)
-_state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False, pid=0)
+#: the command, and whether the process is one that Lightning's launcher started (DDP on one node)
+_state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False)
 
 #: the process id of the ``neurops`` command, in the environment of the processes it starts: Lightning's launcher
 #: starts the DDP processes of ``--trainer.devices N`` as its children, with ``LOCAL_RANK`` 1, 2, ...
@@ -74,15 +73,23 @@ def _raise_once(signum: int, frame: FrameType | None) -> None:
     of the first); before (every command that runs no trainer: ``data``, ``predict``, ...) every one does, since
     Python drops an exception raised inside a weakref or ``__del__`` callback (h5py's), and the command would go
     on. :func:`reported` ignores further SIGTERMs while it ends the command."""
-    if os.getpid() != _state.pid:  # a forked process (a pool's worker that its pool ends with SIGTERM): just end
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return
     first = not _state.received
     _state.received = True
     if (first or _state.trainer is None) and not _state.trainer_handles:
         forward(_state.trainer, signum)
         raise Terminated()
+
+
+def _default_action_in_forked_child() -> None:
+    """A process the command forks (a worker of a data generator's pool or of a data loader) ends at once on SIGTERM,
+    as it would without the command's handler: its pool ends it with SIGTERM, and a Python handler runs only between
+    bytecodes, so a SIGTERM that arrived just before the worker blocked in a lock was never handled and the command
+    waited for the worker forever (``neurops quickstart`` hung after its progress bar, about once in 50 runs)."""
+    if signal.getsignal(signal.SIGTERM) is _raise_once:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_action_in_forked_child)
 
 
 def forward(trainer: Any, signum: int) -> None:
@@ -114,7 +121,7 @@ def reported(argv: Sequence[str]) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
         yield
         return
-    _state.received, _state.trainer_handles, _state.trainer, _state.pid = False, False, None, os.getpid()
+    _state.received, _state.trainer_handles, _state.trainer = False, False, None
     _state.launched = os.environ.get(LAUNCHER_PID) == str(os.getppid()) and os.environ.get("LOCAL_RANK", "0") != "0"
     launcher_pid, os.environ[LAUNCHER_PID] = os.environ.get(LAUNCHER_PID), str(os.getpid())
     previous = signal.signal(signal.SIGTERM, _raise_once)

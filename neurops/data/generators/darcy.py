@@ -300,9 +300,12 @@ def _results(tasks: list[Any], workers: int) -> Iterator[dict[int, tuple[np.ndar
     try:
         for block in pool.imap(_work, tasks):
             yield from block
+    except BaseException:  # an error, or the caller stopped early: end the workers where they are
+        pool.terminate()
+        raise
+    else:  # done: the workers end on their own (no SIGTERM sent)
         pool.close()
     finally:
-        pool.terminate()
         pool.join()
 
 
@@ -383,7 +386,8 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
                         u = None if config.unlabelled else {"u": np.stack([b[res][1] for b in block])}
                         w.write(_split_name(split, res, config), start, inputs={"a": a}, outputs=u)
                     bar.update(len(block))
+            next(results, None)  # past the last sample: the pool's workers end on their own
         finally:
             bar.close()
-            results.close()  # stops the worker pool, also on errors
+            results.close()  # on an error: ends the worker pool at once
     return out

@@ -104,6 +104,25 @@ def test_same_file_contents_for_one_or_two_workers(tmp_path):
         np.testing.assert_array_equal(s1["outputs"]["u"], s2["outputs"]["u"])
 
 
+def test_two_workers_end_on_their_own_when_done_and_are_ended_when_stopped_early(tmp_path, monkeypatch):
+    """A finished pool is closed and joined: its workers exit on their own, with no SIGTERM that a worker could miss
+    (the pool used to be ended with SIGTERM after every run). A caller that stops reading ends the workers at once."""
+    from multiprocessing.pool import Pool
+
+    from neurops.data.generators import darcy
+
+    terminated, terminate = [], Pool.terminate
+    monkeypatch.setattr(Pool, "terminate", lambda pool: (terminated.append(pool), terminate(pool))[1])
+    config = DarcyConfig(**{**SMALL, "n_train": 20})
+    generate_darcy(config, tmp_path / "w2.h5", workers=2, progress=False)
+    assert terminated == []
+    tasks = [(config, "train", (k,), (config.resolution,)) for k in range(20)]
+    results = darcy._results(tasks, workers=2)
+    next(results)
+    results.close()
+    assert len(terminated) == 1 and all(not worker.is_alive() for worker in terminated[0]._pool)
+
+
 def test_blocks_solved_together_match_single_solves(tmp_path):
     """The generator solves blocks of samples in one batched multigrid call (129^2 is above the
     direct solver's size): each stored solution equals that sample solved on its own."""

@@ -6,7 +6,6 @@ The layout is documented in ``docs/data-format.md`` and checked by :mod:`neurops
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,17 +17,12 @@ from neurops.data.records import POSTERIOR_KIND, decode_dims, open_record, recor
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import DataError, MissingFileError, SchemaError
 from neurops.inverse.inversion import PosteriorResult
+from neurops.inverse.observations import read_json_attr, write_json_attrs
 from neurops.utils.io import atomic_path
 
 __all__ = ["read_posterior", "write_posterior"]
 
 _JSON = ("method", "diagnostics", "predictive", "metrics", "info", "warnings")
-
-
-def _json_default(obj: object) -> object:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    return str(obj)
 
 
 def write_posterior(result: PosteriorResult, path: str | os.PathLike, *, name: str = "posterior",
@@ -49,11 +43,10 @@ def write_posterior(result: PosteriorResult, path: str | os.PathLike, *, name: s
         f.attrs["kind"] = POSTERIOR_KIND
         f.attrs["name"] = name
         f.attrs["neurops_version"] = __version__
-        f.attrs["dims"] = json.dumps(list(result.coords))
         f.attrs["level"] = float(result.level)
         f.attrs["noise_std"] = float(result.noise_std)
-        for key in _JSON:
-            f.attrs[key] = json.dumps(getattr(result, key), default=_json_default)
+        # strict JSON (a non-finite number is null, and recorded in json_nonfinite for read_posterior)
+        write_json_attrs(f, {"dims": list(result.coords), **{key: getattr(result, key) for key in _JSON}})
         for d, c in result.coords.items():
             f.create_dataset(f"coords/{d}", data=np.asarray(c, dtype=np.float64))
         for key, arr in result.summary.items():
@@ -95,8 +88,7 @@ def read_posterior(path: str | os.PathLike, *, samples: bool = True) -> Posterio
             raise DataError(f"{path} is not a valid posterior file: " + "; ".join(problems) + ".")
         dims = decode_dims(f.attrs["dims"])
         read = lambda group: {k: v[()] for k, v in f[group].items()} if group in f else {}  # noqa: E731
-        records = {key: json.loads(f.attrs[key]) if key in f.attrs else ({} if key != "warnings" else [])
-                   for key in _JSON}
+        records = {key: read_json_attr(f, key, {} if key != "warnings" else []) for key in _JSON}
         return PosteriorResult(coords={d: f["coords"][d][()] for d in dims}, summary=read("summary"),
                                samples=read("samples") if samples else {}, observations=read("observations"),
                                truth=read("truth"), level=float(f.attrs.get("level", 0.95)),

@@ -5,7 +5,9 @@ A write goes to a hidden temporary file next to its target, named
 process killed mid-write (SIGKILL) cannot delete its temporary file; the next atomic write to
 the same target removes it once the process that wrote it is gone (same host, dead pid).
 
-:func:`strict_json` writes JSON that strict parsers read: a non-finite number as ``null``.
+:func:`strict_json` writes JSON that strict parsers read: a non-finite number as ``null``; where the reader must get
+the number back (the JSON attributes of neurops' HDF5 files), ``strict_json(value, nonfinite=[])`` also lists where
+each ``null`` stood for which number, and :func:`restore_nonfinite` puts them back.
 """
 
 from __future__ import annotations
@@ -156,23 +158,60 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True, hdf5: bool =
             tmp.unlink()
 
 
-def strict_json(value: Any, **kwargs: Any) -> str:
+def strict_json(value: Any, nonfinite: list[list[Any]] | None = None, **kwargs: Any) -> str:
     """``json.dumps(value, **kwargs)`` as strict JSON: a non-finite number (inf, NaN, also inside dicts, lists
     and tuples) is written as ``null``, not as the ``Infinity``/``NaN`` that strict parsers (jq, JavaScript)
-    reject; numpy scalars and arrays are written as numbers and lists."""
-    return json.dumps(_finite_or_none(value), allow_nan=False, **kwargs)
+    reject; numpy scalars and arrays are written as numbers and lists.
+
+    ``nonfinite``: a list that receives ``[path, "inf" | "-inf" | "nan"]`` for every number written as ``null``,
+    ``path`` the keys (as strings, as JSON writes them) and list indices from the top of ``value`` to it. Kept next to
+    the text (as strict JSON too), it lets :func:`restore_nonfinite` give back exactly what was written: a ``null``
+    that was ``None`` stays ``None``."""
+    return json.dumps(_finite_or_none(value, nonfinite, []), allow_nan=False, **kwargs)
 
 
-def _finite_or_none(value: Any) -> Any:
+def restore_nonfinite(value: Any, nonfinite: Iterable[Any]) -> Any:
+    """``value`` (read from the text of :func:`strict_json`) with the numbers its ``nonfinite`` list records put back
+    in place of their ``null``; a ``ValueError`` if an entry does not name a ``null`` of ``value``."""
+    for entry in nonfinite:
+        try:
+            path, text = entry
+            number = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}[text]
+            parent, key = None, None
+            node = value
+            for step in path:
+                parent, key, node = node, step, node[step]
+        except (TypeError, ValueError, KeyError, IndexError):
+            raise ValueError(f"{entry!r} does not name a non-finite number of the JSON value") from None
+        if node is not None:
+            raise ValueError(f"{entry!r} names {node!r}, not the null written in place of a non-finite number")
+        if parent is None:
+            value = number
+        else:
+            parent[key] = number
+    return value
+
+
+def _json_key(key: Any) -> str:
+    """A dict key as JSON writes it (``1`` -> ``"1"``, ``True`` -> ``"true"``, ``None`` -> ``"null"``)."""
+    return key if isinstance(key, str) else next(iter(json.loads(json.dumps({key: 0}))))
+
+
+def _finite_or_none(value: Any, nonfinite: list[list[Any]] | None = None, path: list[Any] | None = None) -> Any:
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy arrays and scalars
         value = value.tolist()
+    here = path if path is not None else []
     if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
+        return {k: _finite_or_none(v, nonfinite, [*here, _json_key(k)]) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
+        return [_finite_or_none(v, nonfinite, [*here, i]) for i, v in enumerate(value)]
     if isinstance(value, float) or (hasattr(value, "__float__") and not isinstance(value, (int, str, bytes))):
         number = float(value)
-        return number if math.isfinite(number) else None
+        if math.isfinite(number):
+            return number
+        if nonfinite is not None:
+            nonfinite.append([here, "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")])
+        return None
     return value
 
 

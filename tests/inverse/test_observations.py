@@ -220,3 +220,28 @@ def test_an_observation_or_posterior_file_in_place_of_the_data_file_says_so(tmp_
             assert str(err.value) == (f"{given} is {what} file, not a data file; give the labelled data file (kind "
                                       "'operator', made by `neurops data generate darcy`) that observations are "
                                       "made from.")
+
+
+def test_non_finite_numbers_of_source_and_generator_are_strict_json_and_read_back(tmp_path):
+    """Observation files held Infinity/NaN in their JSON attributes (a generator's setting, a source's number), which
+    strict JSON parsers refuse; now null in the file, and read_observations gives back inf and nan."""
+    import json
+    import math
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    coords, a, u = _fields()
+    obs = make_observations(u, coords, 40, 25.0, seed=1, a=a, source={"note": "x", "gain": math.inf, "none": None})
+    obs.generator = {"name": "darcy", "contrast": -math.inf, "tau": math.nan}
+    path = write_observations(obs, tmp_path / "obs.h5")
+    with h5py.File(path) as f:
+        for key in ("dims", "source", "generator", "json_nonfinite"):
+            json.loads(f.attrs[key], parse_constant=refuse)
+    back = read_observations(path)
+    assert back.source["gain"] == math.inf and back.source["none"] is None
+    assert json.dumps(back.generator) == json.dumps(obs.generator)
+    with h5py.File(path, "a") as f:  # a file of older neurops: Infinity in the attribute, no json_nonfinite
+        del f.attrs["json_nonfinite"]
+        f.attrs["source"] = json.dumps({"gain": -math.inf})
+    assert read_observations(path).source == {"gain": -math.inf}

@@ -17,3 +17,78 @@ def test_a_file_of_another_kind_names_its_kind(tmp_path):
             read_posterior(path)
         assert str(err.value) == (f"{path} is not a posterior file ({found}, not 'posterior'); write one with "
                                   "`neurops invert pde|surrogate --out POSTERIOR.h5`.")
+
+
+def _refuse(name: str) -> None:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _result():
+    import math
+
+    import numpy as np
+
+    from neurops.inverse.inversion import PosteriorResult
+
+    x = np.linspace(0, 1, 5)
+    summary = {f"{f}_{s}": np.full(5, 1.0) for f in ("a", "u") for s in ("mean", "std", "lower", "median", "upper")}
+    return PosteriorResult(coords={"x": x}, summary=summary, samples={"a": np.ones((2, 5))},
+                           observations={"points": np.array([[0.5]]), "values": np.array([1.0])},
+                           diagnostics={"rhat_max": math.nan, "ess_min": math.inf, "acceptance": 0.3, "step": None},
+                           predictive={"chi2_per_obs": -math.inf, "band": [1.0, math.inf], "passed": False},
+                           metrics={"rel_l2_a": 0.5}, method={"sampler": "gpcn", "model_error": None, "name": "inf"},
+                           info={"seconds": {"total": math.nan}}, warnings=["R-hat is nan"])
+
+
+def test_non_finite_numbers_are_strict_json_in_the_file_and_read_back_as_written(tmp_path):
+    """Posterior files held Infinity/NaN in their JSON attributes, which jq, JavaScript and other languages' HDF5
+    readers refuse; now every JSON attribute is strict (null), and read_posterior still gives back inf and nan."""
+    import json
+
+    from neurops.inverse import write_posterior
+
+    result = _result()
+    out = write_posterior(result, tmp_path / "post.h5")
+    with h5py.File(out) as f:
+        texts = {k: v for k, v in f.attrs.items() if isinstance(v, str) and k not in ("kind", "name",
+                                                                                       "neurops_version")}
+        assert {"dims", "diagnostics", "predictive", "info", "json_nonfinite"} <= set(texts)
+        parsed = {k: json.loads(v, parse_constant=_refuse) for k, v in texts.items()}
+    assert parsed["diagnostics"] == {"rhat_max": None, "ess_min": None, "acceptance": 0.3, "step": None}
+    assert parsed["json_nonfinite"] == {"diagnostics": [[["rhat_max"], "nan"], [["ess_min"], "inf"]],
+                                        "predictive": [[["chi2_per_obs"], "-inf"], [["band", 1], "inf"]],
+                                        "info": [[["seconds", "total"], "nan"]]}
+    back = read_posterior(out)
+    for key in ("diagnostics", "predictive", "metrics", "method", "info", "warnings"):  # NaN == NaN only as text
+        assert json.dumps(getattr(back, key)) == json.dumps(getattr(result, key)), key
+    assert back.diagnostics["step"] is None and back.method["name"] == "inf"
+
+
+def test_a_posterior_file_written_before_strict_json_still_reads(tmp_path):
+    """Files of older neurops hold Infinity/NaN in their attributes and no json_nonfinite: read as before."""
+    import json
+    import math
+
+    from neurops.inverse import write_posterior
+
+    out = write_posterior(_result(), tmp_path / "post.h5")
+    with h5py.File(out, "a") as f:
+        del f.attrs["json_nonfinite"]
+        f.attrs["diagnostics"] = json.dumps({"rhat_max": math.nan, "ess_min": math.inf, "step": None})
+    back = read_posterior(out)
+    assert math.isnan(back.diagnostics["rhat_max"]) and back.diagnostics["ess_min"] == math.inf
+    assert back.diagnostics["step"] is None and back.predictive["chi2_per_obs"] is None  # its record is gone
+
+
+def test_a_json_nonfinite_attribute_that_does_not_match_is_one_clear_error(tmp_path):
+    from neurops.inverse import write_posterior
+
+    out = write_posterior(_result(), tmp_path / "post.h5")
+    with h5py.File(out, "a") as f:
+        f.attrs["json_nonfinite"] = '{"diagnostics": [[["acceptance"], "inf"]]}'
+    with pytest.raises(SchemaError) as err:
+        read_posterior(out)
+    assert str(err.value) == (f"{out}: attribute 'json_nonfinite' does not match attribute 'diagnostics' "
+                              "([['acceptance'], 'inf'] names 0.3, not the null written in place of a non-finite "
+                              "number); rewrite the file with neurops, or delete the attribute (its non-finite "
+                              "numbers are then read as None).")

@@ -141,3 +141,26 @@ def test_strict_json_writes_non_finite_numbers_as_null() -> None:
                                                        "e": [1.0, None], "f": 3, "g": True, "h": None, "i": "inf"}
     with pytest.raises(ValueError, match="Infinity"):  # what json.dumps wrote before
         json.loads(json.dumps(value["a"]), parse_constant=refuse)
+
+
+def test_strict_json_lists_its_non_finite_numbers_and_restore_nonfinite_puts_them_back() -> None:
+    import json
+    import math
+
+    import numpy as np
+
+    from neurops.utils.io import restore_nonfinite, strict_json
+
+    value = {"a": math.inf, "b": [1.5, float("nan"), {"c": -math.inf, "n": None}], 2: np.array([np.inf, 1.0])}
+    found: list = []
+    text = strict_json(value, found)
+    assert json.loads(text) == {"a": None, "b": [1.5, None, {"c": None, "n": None}], "2": [None, 1.0]}
+    assert found == [[["a"], "inf"], [["b", 1], "nan"], [["b", 2, "c"], "-inf"], [["2", 0], "inf"]]
+    back = restore_nonfinite(json.loads(text), json.loads(strict_json(found)))
+    assert json.dumps(back) == json.dumps({"a": math.inf, "b": [1.5, math.nan, {"c": -math.inf, "n": None}],
+                                           "2": [math.inf, 1.0]})
+    top: list = []
+    assert strict_json(math.nan, top) == "null" and math.isnan(restore_nonfinite(None, top))
+    for bad in ([["b", 0], "inf"], [["x"], "inf"], [["a"], "Infinity"], "ab"):
+        with pytest.raises(ValueError):
+            restore_nonfinite(json.loads(text), [bad])

@@ -13,7 +13,6 @@ reads the time, as the timer of :mod:`torch.utils.benchmark` does on a CUDA mach
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neurops.utils.io import atomic_path
+from neurops.utils.io import atomic_path, strict_json
 
 SCHEMA = 2
 """Version of the result schema written by :func:`save_results`."""
@@ -164,6 +163,13 @@ def save_results(name: str, settings: Mapping[str, Any], rows: list[dict[str, An
                  results_dir: str | Path, details: Mapping[str, Any] | None = None) -> Path:
     """Write ``<results_dir>/<name>.json`` and ``<name>.md`` atomically, print where; return the JSON path.
 
+    The JSON is strict (:func:`~neurops.utils.io.strict_json`): a number that is not finite (a diverged loss, a
+    ratio over a zero time) is ``null``, which jq and JavaScript read, not ``Infinity``/``NaN``. The two files are
+    one result: both are written in full to temporary files first, and only then renamed onto their names, so an
+    error or a kill while either is written leaves both old files as they were; what remains is the moment between
+    the two renames (the ``.md`` first). The ``.md`` is not derived from the ``.json`` instead: it holds the
+    caller's own text (``markdown``: tables, notes) that the record does not.
+
     A run with ``settings["quick"]`` is saved as ``<name>_quick`` (unless ``name`` ends so already), so that a
     small run never replaces the full-size results of its benchmark.
 
@@ -200,10 +206,10 @@ def save_results(name: str, settings: Mapping[str, Any], rows: list[dict[str, An
         "details": dict(details or {}),
     }
     json_path = out_dir / f"{name}.json"
-    with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(record, indent=2, default=float) + "\n")
-    with atomic_path(out_dir / f"{name}.md") as tmp:
-        tmp.write_text(markdown_header(record) + markdown.rstrip() + "\n")
+    # both in full before either is renamed: the inner block's rename (the .md) runs first, then the .json's
+    with atomic_path(json_path) as tmp_json, atomic_path(json_path.with_suffix(".md")) as tmp_md:
+        tmp_json.write_text(strict_json(record, indent=2, default=float) + "\n")
+        tmp_md.write_text(markdown_header(record) + markdown.rstrip() + "\n")
     print(f"results: {json_path} and {json_path.with_suffix('.md').name}", flush=True)  # --quick renames them
     return json_path
 

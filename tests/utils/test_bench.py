@@ -133,3 +133,26 @@ def test_every_benchmark_times_through_the_one_clock():
     stray = [f"{p.name}:{i}" for p in sorted(root.glob("*.py")) for i, line in enumerate(p.read_text().splitlines(), 1)
              if re.search(r"\btime\.(perf_counter|time|monotonic)\(|default_timer|from time import", line)]
     assert stray == []
+
+
+def test_save_results_writes_strict_json_and_replaces_the_pair_together(tmp_path, monkeypatch, capsys):
+    """The .json held Infinity/NaN (refused by jq and JavaScript), and it was renamed onto its name before the .md was
+    written: an error in between left a new .json beside the old .md. Now null, and both files are replaced or
+    neither."""
+    import neurops.utils.bench as bench
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    res = tmp_path / "res"
+    path = save_results("demo", {}, [{"ratio": float("inf"), "loss": float("nan")}], "old table", res)
+    assert json.loads(path.read_text(), parse_constant=refuse)["rows"] == [{"ratio": None, "loss": None}]
+    before = {p.name: p.read_text() for p in res.iterdir()}
+
+    def broken(record):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bench, "markdown_header", broken)  # fails after the new .json is written in full
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_results("demo", {}, [{"ratio": 2.0}], "new table", res)
+    assert {p.name: p.read_text() for p in res.iterdir()} == before  # both old files, no temporary file

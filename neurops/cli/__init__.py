@@ -127,6 +127,14 @@ def _run(argv: list[str]) -> int:
         return getattr(exc, "exit_status", 2)
 
 
+def note(message: str) -> None:
+    """Print ``neurops: note: <message>`` to stderr: something the user may want to know that does not stop the
+    command (a setting that replaces another, a grid the model runs on). Under DDP once, from rank zero, like the
+    ``neurops: error:`` line. Every ``neurops: note:`` line of the commands goes through here."""
+    if _global_rank() == 0:
+        print(f"neurops: note: {message}", file=sys.stderr)
+
+
 def _global_rank() -> int:
     """This process's rank in a multi-process (DDP) run, as Lightning set it; 0 outside one. Before Lightning is
     imported (a DDP process stopped by SIGTERM while it starts), from the environment variables Lightning reads."""

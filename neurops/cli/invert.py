@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
+from neurops.cli import note
 from neurops.cli.builder import Command, Group
 from neurops.errors import ConfigError, OutputExistsError
 from neurops.inverse.inversion import InversionConfig
@@ -90,8 +91,8 @@ def _same_problem(observations: Any, data: Path | None, forcing: float | None, o
         notes = [] if path is None else check_problem(observations, read_meta(path).generator,
                                                       f"the data file {path}",
                                                       f"--data with the file they came from{came}", stated)
-    for note in notes:
-        print(f"neurops: note: {note}", file=sys.stderr)
+    for line in notes:
+        note(line)
 
 
 def _config(settings: dict[str, Any]) -> InversionConfig:
@@ -214,8 +215,7 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
             path = data_file(observations, data)
             why = (f"{path} has no val split of 2 or more pairs a -> u" if path is not None
                    else "no data file is known (pass --data FILE)")
-            print(f"neurops: note: the posterior has no model-error term: {why}; --model-error off leaves it out "
-                  "without this note.", file=sys.stderr)
+            note(f"the posterior has no model-error term: {why}; --model-error off leaves it out without this note.")
         f = forcing if forcing is not None else model.meta.get("forcing")
         check = true_solver(observations, data, f)
         if model.dgno is not None and space != "prior":
@@ -248,8 +248,8 @@ def _model_resolution(ckpt: Path, trained: Any, shape: tuple[int, ...], observed
         return t
     error = ("its model-error term is estimated on that grid" if model_error
              else "with --model-error off nothing accounts for its error there")
-    print(f"neurops: note: {ckpt} was trained on a {' x '.join(map(str, trained))} grid and runs on the prior's "
-          f"{' x '.join(map(str, shape))} grid (zero-shot); {error}.", file=sys.stderr)
+    note(f"{ckpt} was trained on a {' x '.join(map(str, trained))} grid and runs on the prior's "
+         f"{' x '.join(map(str, shape))} grid (zero-shot); {error}.")
     return None
 
 

@@ -30,7 +30,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
-from neurops.cli import signal_connector, sigterm
+from neurops.cli import note, signal_connector, sigterm
 from neurops.cli.argument_errors import import_class
 from neurops.cli.builder import accept_negative_numbers
 from neurops.cli.callbacks import RolloutErrorFigures
@@ -148,8 +148,8 @@ class NeuropsCLI(LightningCLI):
                 replaced += _overridden(key, cfg.model.init_args.get(key), value)
                 cfg.model.init_args[key] = value
         if replaced:
-            print(f"neurops: note: {cfg.ckpt_path} was trained with other task settings than the config's; the "
-                  f"checkpoint's are used: {'; '.join(replaced)}", file=sys.stderr)
+            note(f"{cfg.ckpt_path} was trained with other task settings than the config's; the checkpoint's are "
+                 f"used: {'; '.join(replaced)}")
 
     # run folder: loggers and the resume checkpoint -----------------------------------------------
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> L.Trainer:

@@ -110,3 +110,16 @@ def test_an_error_after_a_progress_bar_starts_its_own_line(tmp_path, capsys):
     named = "NaN or Inf values in samples [0, 1, 2, 3] of the source (counted from 0), read into train/outputs/u"
     assert len(errors) == 1 and errors[0].startswith("neurops: error: ") and named in errors[0], err
     assert not (tmp_path / "d.h5").exists()
+
+
+def test_a_note_is_one_line_and_printed_once_under_ddp(monkeypatch, capsys):
+    """Every `neurops: note:` line goes through cli.note; a DDP process other than rank zero prints none (the
+    checkpoint-settings note of `neurops fit` used to be printed by every process)."""
+    import neurops.cli as cli
+
+    monkeypatch.setattr(cli, "_global_rank", lambda: 0)
+    cli.note("the checkpoint's settings are used")
+    assert capsys.readouterr().err == "neurops: note: the checkpoint's settings are used\n"
+    monkeypatch.setattr(cli, "_global_rank", lambda: 1)
+    cli.note("the checkpoint's settings are used")
+    assert capsys.readouterr().err == ""

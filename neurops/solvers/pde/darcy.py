@@ -28,8 +28,10 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+import torch
 
 from neurops.errors import ConfigError, DataError, SolverError
+from neurops.solvers.linear.cg import rhs_scale
 from neurops.solvers.linear.diffusion import FACE_MEANS, FaceMean
 from neurops.solvers.pde.diffusion_fd import diffusion_matrix, interior
 
@@ -237,8 +239,6 @@ def _solve_multigrid_batches(a_b: np.ndarray, f_b: np.ndarray, u_b: np.ndarray, 
     """Batched geometric-multigrid PCG (torch) for every sample, chunks of at most 2^22 unknowns, into ``u_b``."""
     import multiprocessing
 
-    import torch
-
     from neurops.solvers.linear.cg import pcg
     from neurops.solvers.linear.diffusion import DiffusionOperator
     from neurops.solvers.linear.multigrid import Multigrid
@@ -277,8 +277,9 @@ def _solve_each(a_b: np.ndarray, f_b: np.ndarray, u_b: np.ndarray, rtol: float, 
         b = np.ascontiguousarray(interior(f_b[i])).ravel()
         grid = interior(a_b[i]).shape
         chosen = method if method != "auto" else ("direct" if b.size <= AUTO_DIRECT_MAX_UNKNOWNS[ndim] else "amg")
-        # solve for b / s with s a power of two (exact), so that |b|^2 of a forcing near 1e300 cannot overflow
-        scale = float(np.ldexp(1.0, np.frexp(np.abs(b).max(initial=0.0))[1]))
+        # solve for b / s with s a power of two (exact; the scaling of the Krylov solvers), so that |b|^2 of a forcing
+        # near 1e300 cannot overflow
+        scale = float(rhs_scale(torch.from_numpy(b)[None])[0])
         x, its, residual = (_solve_direct if chosen == "direct" else _solve_amg)(a_b[i], b / scale, rtol, mean)
         with np.errstate(over="ignore"):
             x = x * scale

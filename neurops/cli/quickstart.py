@@ -8,7 +8,6 @@ L2 at the training resolution and zero-shot at a finer one -> PNG figure and a s
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -25,7 +24,7 @@ from neurops.data.generators import get_generator
 from neurops.data.reader import read_meta
 from neurops.errors import ConfigError
 from neurops.kernels import check_modes
-from neurops.utils.io import atomic_path, check_output_folder
+from neurops.utils.io import atomic_path, check_output_folder, strict_json
 from neurops.utils.seeding import check_seed, seed_everything
 from neurops.viz.fields import plot_prediction
 
@@ -121,7 +120,7 @@ def run_quickstart(out: Path = Path("neurops_quickstart"), model: str = DEFAULT_
                "seconds_data": round(t_data, 1), "seconds_train": round(t_train, 1),
                "seconds_total": round(time.perf_counter() - t0, 1), "metrics": metrics}
     with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        tmp.write_text(strict_json(summary, indent=2) + "\n")  # a diverged run's NaN error: null
     return summary
 
 

@@ -31,7 +31,6 @@ References
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +41,7 @@ from typing_extensions import override
 from neurops.errors import ConfigError, ModelError
 from neurops.metrics.field import relative_h1, relative_lp
 from neurops.tasks.operator import OperatorTask
-from neurops.utils.io import atomic_path
+from neurops.utils.io import atomic_path, strict_json
 
 __all__ = ["RolloutTask", "autoregressive_rollout", "teacher_forcing_windows"]
 
@@ -323,4 +322,4 @@ class RolloutTask(OperatorTask):
         record = {"stage": stage, "epoch": int(self.current_epoch), "t_in": self.hparams.t_in,
                   "t_out": self.hparams.t_out, "step": self.hparams.step, "rel_l2_per_step": curves}
         with atomic_path(out_dir / f"rollout_errors_{stage}.json") as tmp:
-            tmp.write_text(json.dumps(record, indent=2) + "\n")
+            tmp.write_text(strict_json(record, indent=2) + "\n")  # a diverged step's NaN: null

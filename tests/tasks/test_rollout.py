@@ -102,6 +102,17 @@ def test_fit_learns_the_rollout_and_logs_per_step_errors(decay_file, tmp_path, t
     assert saved["rel_l2_per_step"] == task.rollout_errors["val"]
 
 
+def test_error_curves_of_a_diverged_rollout_are_strict_json(decay_file, tmp_path):
+    """A rollout whose error overflowed wrote NaN/Infinity into rollout_errors_<stage>.json, which jq and JavaScript
+    refuse: a non-finite error is null."""
+    task, _, _ = _fit(decay_file, tmp_path, "rollout", epochs=1)
+    task.rollout_errors["test"] = {"16": [0.5, float("inf"), float("nan")]}
+    task._save_curves("test")
+    text = (tmp_path / "run" / "version_0" / "rollout_errors_test.json").read_text()
+    record = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert record["rel_l2_per_step"] == {"16": [0.5, None, None]}
+
+
 def test_checkpoint_restores_rollout_settings(decay_file, tmp_path):
     task, dm, trainer = _fit(decay_file, tmp_path, "rollout", epochs=1, step=2)
     ckpt = tmp_path / "last.ckpt"

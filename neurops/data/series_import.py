@@ -205,8 +205,9 @@ def import_series(src: str | os.PathLike, *, dt: float, out: str | os.PathLike, 
                  "val_fraction": val_fraction, "test_fraction": test_fraction}
     with H5Writer(out, DatasetMeta(kind="trajectory", name=name or Path(src).stem, dims=["component"],
                                    parameters=parameters, generator=generator), overwrite=overwrite) as writer:
-        for split, arr in splits.items():
-            writer.add_split(split, coords={"component": np.arange(data.shape[1])}, states={"x": arr[None]},
+        for split, arr in splits.items():  # read (and standardised) in float64, stored as float32 on purpose
+            writer.add_split(split, coords={"component": np.arange(data.shape[1])},
+                             states={"x": arr[None].astype(np.float32)},
                              time=dt * (starts[split] + np.arange(len(arr))), attrs={"dt": dt})
     return Path(out)
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
 
 from neurops.data.files import open_hdf5
+from neurops.data.progress import progress_bar
 from neurops.data.reader import open_h5
 from neurops.data.schema import encode_attr
 from neurops.data.shards import DataPath, FileSummary, data_files
@@ -69,7 +69,7 @@ def merge_files(sources: DataPath, out: str | os.PathLike, *, copy: bool = False
         generator["merged_from"] = relative
         f.attrs["generator"] = encode_attr(generator)
         copies = sum(len(s.splits[sp]["fields"]) for s in summaries for sp in s.splits)
-        bar = tqdm(total=copies, desc="merge --copy", unit="field", disable=not (progress and copy))
+        bar = progress_bar(copies, "merge --copy", "field", progress and copy)
         for split in dict.fromkeys(sp for s in summaries for sp in s.splits):
             parts = [(q, rel, s.splits[split]["n"]) for q, rel, s in zip(files, relative, summaries)
                      if split in s.splits]
@@ -116,7 +116,7 @@ def _merge_split(f: h5py.File, split: str, info: dict[str, Any], parts: list[tup
 
 
 def _copy_field(g: h5py.Group, name: str, key: str, parts: list[tuple[Path, str, int]], shape: tuple[int, ...],
-                bar: tqdm) -> None:
+                bar: Any) -> None:
     """Copy field ``key`` of every part into ``g[name]`` (one sample per chunk), a block at a time."""
     ds = None
     block = max(1, _COPY_BYTES // (4 * max(1, math.prod(shape[1:]))))

@@ -196,6 +196,8 @@ def import_series(src: str | os.PathLike, *, dt: float, out: str | os.PathLike, 
         warnings.warn(f"variables {np.flatnonzero(std == 0).tolist()} are constant in the train block of {src}: they "
                       "carry no dynamics and a model only learns their value; drop them.", NeuropsWarning,
                       stacklevel=2)
+    as_given = (not standardize and Path(src).suffix.lower() == ".npy"
+                and np.load(src, mmap_mode="r", allow_pickle=False).dtype == np.float64)
     starts = dict(zip(lengths, np.concatenate([[0], ends[:-1]]).tolist()))
     parameters = {"dt": dt, "source": str(Path(src).name), "standardized": standardize,
                   "standardization": {"mean": mean.tolist(), "std": std.tolist()},
@@ -206,7 +208,10 @@ def import_series(src: str | os.PathLike, *, dt: float, out: str | os.PathLike, 
     with H5Writer(out, DatasetMeta(kind="trajectory", name=name or Path(src).stem, dims=["component"],
                                    parameters=parameters, generator=generator), overwrite=overwrite) as writer:
         for split, arr in splits.items():
-            writer.add_split(split, coords={"component": np.arange(data.shape[1])}, states={"x": arr[None]},
+            # the values of a float64 .npy go to the writer as they are: it says whether float32 rounded them, as
+            # for a conversion; standardised values (and those of other sources, said above) are cast here
+            stored = arr[None] if as_given else arr[None].astype(np.float32)
+            writer.add_split(split, coords={"component": np.arange(data.shape[1])}, states={"x": stored},
                              time=dt * (starts[split] + np.arange(len(arr))), attrs={"dt": dt})
     return Path(out)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +16,7 @@ import numpy as np
 
 from neurops.data.metadata import DatasetMeta
 from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr, flagged_samples, sample_list
-from neurops.errors import DataError, OutputExistsError, SchemaError
+from neurops.errors import DataError, NeuropsWarning, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path, check_hdf5_name, format_size
 
 FieldShapes = Mapping[str, Sequence[int]]
@@ -28,6 +29,12 @@ class H5Writer:
     The file is written to a temporary name and renamed onto ``path`` only when the
     ``with`` block ends without error and every declared sample was written; otherwise
     the temporary file is removed and nothing at ``path`` changes.
+
+    Fields are stored as float32. Values of another type (float64, integers) that float32 cannot hold exactly are
+    rounded, and the write then ends with one :class:`~neurops.errors.NeuropsWarning` naming each such field, its
+    type and the largest change (:class:`Rounding`); float32 values, and values float32 holds exactly (float16,
+    integers up to 2**24, float64 numbers that are float32 ones), are stored without a word. To store computed
+    float64 values as float32 on purpose, cast them (``astype(np.float32)``) before writing.
 
     Parameters
     ----------
@@ -66,6 +73,7 @@ class H5Writer:
         self._ctx: Any = None
         self._written: dict[str, np.ndarray] = {}
         self._sample_bytes: dict[str, int] = {}  # per split: bytes of one sample of all its fields
+        self._rounding = Rounding()
 
     # context management -------------------------------------------------------------
     def __enter__(self) -> H5Writer:
@@ -83,6 +91,7 @@ class H5Writer:
             missing = {s: int((~m).sum()) for s, m in self._written.items() if not m.all()}
             if not missing:
                 self._ctx.__exit__(None, None, None)  # rename onto the target
+                self._rounding.report(self.path)
                 return
             exc = DataError(f"samples were declared but never written (split: count) {missing}; nothing was saved.")
             self._ctx.__exit__(type(exc), exc, None)  # removes the temporary file
@@ -181,7 +190,9 @@ class H5Writer:
                 if arr.shape[1:] != ds.shape[1:]:
                     raise DataError(f"{split}/{group}/{field}: samples of shape {arr.shape[1:]}, "
                                     f"expected {ds.shape[1:]}.")
-                arr = _as_float32(arr, f"{split}/{group}/{field}", start)
+                stored = _as_float32(arr, f"{split}/{group}/{field}", start)
+                self._rounding.add(f"{group}/{field}", arr, stored)
+                arr = stored
                 if n is not None and len(arr) != n:
                     raise DataError(f"split {split!r}: fields have different sample counts.")
                 n = len(arr)
@@ -226,6 +237,37 @@ def require_space(target: Path, need: int, what: str, other_fix: str) -> None:
         raise DataError(f"{target} needs {format_size(need)} more: {what}, but {folder} has "
                         f"{format_size(free)} free; nothing was saved: write to a disk with more space, or "
                         f"{other_fix}.")
+
+
+class Rounding:
+    """What storing values as float32 changed, per field ``group/name`` (over every split and write): the given
+    dtypes, the largest change and the largest magnitude. A float64 or a large-integer field loses digits; float16,
+    integers up to 2**24 and float64 values that are float32 numbers convert exactly and are not counted."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, tuple[set[str], float, float]] = {}
+
+    def add(self, field: str, given: np.ndarray, stored: np.ndarray) -> None:
+        """Count ``given`` stored as ``stored`` (float32, the same shape)."""
+        if given.dtype == np.float32 or given.size == 0:
+            return
+        exact = given if given.dtype == np.float64 else given.astype(np.float64)
+        diff = np.subtract(stored, exact, dtype=np.float64)
+        change = float(np.abs(diff, out=diff).max())
+        if change == 0:
+            return
+        dtypes, largest, scale = self.fields.get(field, (set(), 0.0, 0.0))
+        self.fields[field] = (dtypes | {str(given.dtype)}, max(largest, change),
+                              max(scale, float(np.abs(exact).max())))
+
+    def report(self, out: str | os.PathLike) -> None:
+        """One :class:`~neurops.errors.NeuropsWarning` naming the fields whose values float32 changed, and how
+        much (none if it changed none); it points at the code that closed the writer."""
+        changed = [f"{field} ({'/'.join(sorted(dtypes))}: largest change {change:.3g}, {change / scale:.3g} of its "
+                   "largest magnitude)" for field, (dtypes, change, scale) in self.fields.items()]
+        if changed:
+            warnings.warn(f"{out}: the values given for {', '.join(changed)} were rounded to float32, the type "
+                          "neurops stores fields in.", NeuropsWarning, stacklevel=3)
 
 
 def _as_float32(arr: np.ndarray, where: str, start: int) -> np.ndarray:

@@ -1,3 +1,9 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -70,6 +76,42 @@ def test_generate_rejects_bad_options(tmp_path, capsys):
     assert not (tmp_path / "x.h5").exists()
     assert main(["data", "generate", "darcy", "--coefficient", "checkerboard", "--out", str(tmp_path / "x.h5")]) == 2
     assert "invalid choice: 'checkerboard'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, grid", [("darcy", ["--resolution", "33"]),
+                                        ("burgers", ["--resolution", "32", "--solver-resolution", "128"]),
+                                        ("navier_stokes", ["--resolution", "32", "--solver-resolution", "128"])])
+def test_generate_refuses_a_test_resolution_that_repeats_one(name, grid, tmp_path, capsys):
+    """A test resolution equal to --resolution was dropped without a word; one repeated in --test-resolutions was
+    dropped (darcy) or 'split test@64 was already created' (burgers, navier_stokes): now one line, no file."""
+    r = grid[1]
+    other = "65" if name == "darcy" else "64"
+    for extra, message in (([r, other], f"test_resolutions [{r}, {other}] repeat the resolution {r}: the test split "
+                                        f"is already stored at {r}; drop {r} from --test-resolutions."),
+                           ([other, other], f"test_resolutions [{other}, {other}] give {other} more than once: each "
+                                            "test@R split is stored once; give each resolution once in "
+                                            "--test-resolutions.")):
+        argv = ["data", "generate", name, *grid, "--test-resolutions", *extra, "--out", str(tmp_path / "d.h5")]
+        assert main(argv) == 2
+        assert capsys.readouterr().err == f"neurops: error: {message}\n"
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name, options", [
+    ("darcy", ["--resolution", "9", "--workers", "1"]),
+    ("burgers", ["--resolution", "16", "--solver-resolution", "32", "--n-frames", "2", "--t-final", "0.01"]),
+    ("lorenz63", ["--n-steps", "20"]),
+])
+def test_generate_into_a_pipe_prints_lines_not_a_redrawn_bar(name, options, tmp_path):
+    """A log or a pipe got tqdm's bar, carriage-return fragments that fill a batch job's log: now plain lines."""
+    out = tmp_path / "d.h5"
+    run = subprocess.run([sys.executable, "-m", "neurops", "data", "generate", name, "--n-train", "2", "--n-val", "1",
+                          "--n-test", "1", *options, "--out", str(out)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr
+    assert "\r" not in run.stderr
+    assert re.fullmatch(rf"{name}: (\d+)/\1 samples \(100%, [\d.]+ s\)\n", run.stderr), run.stderr
+    assert run.stdout == f"wrote {out}\n"
 
 
 def test_generate_checks_seed_and_output_before_generating(tmp_path, capsys, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,8 @@ def test_command_line(tmp_path: Path, series: np.ndarray, capsys: pytest.Capture
     assert "already exists" in capsys.readouterr().err
     assert main([*args, "--overwrite", "--val-fraction", "0.1"]) == 0  # ... unless told to
     assert read_split(tmp_path / "s.h5", "val")["states"]["x"].shape == (1, 20, 3)
+    assert capsys.readouterr().err.startswith(f"neurops: warning: {tmp_path / 's.h5'}: the values given for states/x "
+                                              "(float64: largest change ")  # a float64 series
     (tmp_path / "t.csv").write_text("1,2\n3,oops\n")
     assert main(["data", "import-series", str(tmp_path / "t.csv"), "--dt", "1", "--out", str(tmp_path / "t.h5")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -152,3 +155,22 @@ def test_a_bad_output_is_refused_before_the_series_is_read(tmp_path: Path) -> No
         warnings.simplefilter("always")
         import_series(tmp_path / "s.npy", dt=1.0, out=tmp_path / "s.csv")
     assert caught == [] and not (tmp_path / "s.csv").exists()
+
+
+def test_a_float64_series_rounded_to_float32_is_said_once(tmp_path: Path) -> None:
+    """A float64 .npy was stored as float32 without a word: now the writer's warning names the field and the
+    largest change, as a conversion does; standardised values (computed) and float32 sources say nothing."""
+    series = np.c_[np.sin(0.1 * np.arange(200.0)), np.cos(0.37 * np.arange(200.0))]
+    np.save(tmp_path / "s.npy", series)
+    change = float(np.abs(series - series.astype(np.float32)).max())
+    with pytest.warns(NeuropsWarning) as record:
+        import_series(tmp_path / "s.npy", dt=0.1, out=tmp_path / "s.h5")
+    assert [str(w.message) for w in record] == [
+        f"{tmp_path / 's.h5'}: the values given for states/x (float64: largest change {change:.3g}, "
+        f"{change / np.abs(series).max():.3g} of its largest magnitude) were rounded to float32, the type neurops "
+        "stores fields in."]
+    np.save(tmp_path / "f.npy", series.astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        import_series(tmp_path / "s.npy", dt=0.1, out=tmp_path / "z.h5", standardize=True)
+        import_series(tmp_path / "f.npy", dt=0.1, out=tmp_path / "f.h5")

@@ -1,3 +1,5 @@
+import warnings
+
 import h5py
 import numpy as np
 import pytest
@@ -5,7 +7,7 @@ import pytest
 from neurops.data.metadata import DatasetMeta
 from neurops.data.reader import read_attrs, read_split
 from neurops.data.writer import H5Writer
-from neurops.errors import DataError, SchemaError
+from neurops.errors import DataError, NeuropsWarning, SchemaError
 
 
 def _coords(r):
@@ -190,3 +192,46 @@ def test_a_split_that_cannot_fit_on_the_disk_is_refused_before_anything_is_writt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5"]  # no temporary file left
     with H5Writer(tmp_path / "c.h5", meta, compression="gzip") as w:  # compressed sizes are not known: not refused
         w.add_split("train", coords=_coords(8), inputs={"a": np.ones((40, 8, 8))}, outputs={"u": np.ones((40, 8, 8))})
+
+
+def test_float64_rounded_to_float32_is_said_once_per_write_naming_the_field(tmp_path):
+    """float64 arrays were stored as float32 without a word; now the write ends with one NeuropsWarning naming
+    each field whose values float32 changed (over all its splits and blocks), its type and the largest change, as
+    the converters say it; float32 values and float64 values float32 holds exactly say nothing."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 8, 8))
+    u32 = rng.standard_normal((4, 8, 8)).astype(np.float32)
+    path = tmp_path / "d.h5"
+    change = float(np.abs(a - a.astype(np.float32)).max())
+    with pytest.warns(NeuropsWarning) as record:
+        with H5Writer(path, DatasetMeta(kind="operator", name="t", dims=("x", "y"))) as w:
+            w.create_split("train", 4, coords=_coords(8), inputs={"a": (8, 8)}, outputs={"u": (8, 8)})
+            w.write("train", 0, inputs={"a": a[:2]}, outputs={"u": u32[:2]})
+            w.write("train", 2, inputs={"a": a[2:]}, outputs={"u": u32[2:].astype(np.float64)})  # exact: no word
+            w.add_split("test", coords=_coords(8), inputs={"a": a}, outputs={"u": u32})
+    assert [str(r.message) for r in record] == [
+        f"{path}: the values given for inputs/a (float64: largest change {change:.3g}, "
+        f"{change / np.abs(a).max():.3g} of its largest magnitude) were rounded to float32, the type neurops "
+        "stores fields in."]
+    assert record[0].filename == __file__  # points at the code that wrote the file
+    np.testing.assert_array_equal(read_split(path, "train")["inputs"]["a"], a.astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with H5Writer(tmp_path / "e.h5", DatasetMeta(kind="operator", name="t", dims=("x", "y"))) as w:
+            w.add_split("train", coords=_coords(8), inputs={"a": a.astype(np.float32)},
+                        outputs={"u": np.arange(4 * 64, dtype=np.int64).reshape(4, 8, 8)})  # small integers: exact
+    with pytest.warns(NeuropsWarning, match="outputs/u \\(int64: largest change 1,"):
+        with H5Writer(tmp_path / "i.h5", DatasetMeta(kind="operator", name="t", dims=("x", "y"))) as w:
+            w.add_split("train", coords=_coords(8), inputs={"a": u32},
+                        outputs={"u": 2**24 + np.arange(4 * 64, dtype=np.int64).reshape(4, 8, 8)})
+
+
+def test_a_failed_write_says_nothing_about_rounding(tmp_path):
+    """Nothing is saved, so nothing was rounded: the error alone."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match="never written"):
+            with H5Writer(tmp_path / "d.h5", DatasetMeta(kind="operator", name="t", dims=("x", "y"))) as w:
+                w.create_split("train", 4, coords=_coords(8), inputs={"a": (8, 8)}, outputs={"u": (8, 8)})
+                w.write("train", 0, inputs={"a": np.random.rand(2, 8, 8)}, outputs={"u": np.random.rand(2, 8, 8)})
+    assert not (tmp_path / "d.h5").exists()

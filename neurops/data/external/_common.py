@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
 
-from neurops.data.external._values import Rounding, check_values
+from neurops.data.external._values import check_values
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
+from neurops.data.progress import progress_bar
 from neurops.data.schema import resolution_tag
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError, MissingFileError
@@ -272,7 +272,7 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
     compression : ``None``, ``"gzip"`` or ``"lzf"``.
     overwrite : replace an existing ``out``.
     chunk_mb : largest block read from the source at once.
-    progress : show a tqdm bar.
+    progress : show the progress (a bar on a terminal, lines in a log).
     """
     if compression == "none":
         compression = None
@@ -293,9 +293,8 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
                             "convert the files of one data set (The Well: keep the common fields with fields=..., "
                             "--fields).")
     total = sum(len(r) for items in splits.values() for _, r in items)
-    rounding = Rounding()
     with H5Writer(out, meta, compression=compression, overwrite=overwrite) as writer:
-        bar = tqdm(total=total, desc=f"convert {meta.name}", unit="sample", disable=not progress)
+        bar = progress_bar(total, f"convert {meta.name}", "sample", progress)
         for split, items in splits.items():
             first = items[0][0]
             bytes_per_sample = sum(4 * math.prod(f.shape) for f in first.fields)
@@ -316,14 +315,11 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
                                             f"{(hi - lo, *f.shape)}; the file does not follow its layout.")
                         check_values(block, lo, coll.label, f"{f.group}/{f.name}", split)
                         arrays.setdefault(f.group, {})[f.name] = block
-                    writer.write(split, pos, **arrays)  # refuses NaN/Inf and values beyond float32's range
-                    for group, fields in arrays.items():
-                        for name, block in fields.items():
-                            rounding.add(f"{group}/{name}", block)
+                    # refuses NaN/Inf and values beyond float32's range; says what float32 rounded once at the end
+                    writer.write(split, pos, **arrays)
                     pos += hi - lo
                     bar.update(hi - lo)
         bar.close()
-    rounding.report(out)
     return Path(out)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +66,7 @@ class GeneratorSpec:
         config : the generator's config dataclass.
         out : the file to write (refused at once if it is a directory, or exists without ``overwrite``).
         workers : worker processes computing the samples (1: in this process).
-        progress : show a progress bar.
+        progress : show the progress: a bar on a terminal, plain lines when stderr is not one (a log, a pipe).
         overwrite : replace an existing ``out``.
         shard : write only this shard of the run, ``I/N`` on the command line (shard I, 0-based, of N: the
             samples an unsharded run writes in that part; generators whose function takes ``shard``).
@@ -83,6 +83,24 @@ class GeneratorSpec:
                                   f"Generators with --shard: {shardable}.")
             extra["shard"] = shard
         return Path(self.fn(config, out, workers=workers, progress=progress, overwrite=overwrite, **extra))
+
+
+def check_test_resolutions(resolution: int, test_resolutions: Sequence[int] | None, n_test: int) -> tuple[int, ...]:
+    """The extra test resolutions of a grid generator (``test@R`` splits: the test samples again at ``R``) as ints,
+    checked: they need test samples, and each must differ from ``resolution`` (the ``test`` split is stored there)
+    and from the others (a ``test@R`` split is stored once). Every grid generator's config calls it."""
+    extra = tuple(int(r) for r in (test_resolutions or ()))
+    if extra and n_test < 1:
+        raise ConfigError(f"test_resolutions {list(extra)} were given but n_test is {n_test}; pass --n-test N > 0 or "
+                          "drop them.")
+    if int(resolution) in extra:
+        raise ConfigError(f"test_resolutions {list(extra)} repeat the resolution {resolution}: the test split is "
+                          f"already stored at {resolution}; drop {resolution} from --test-resolutions.")
+    twice = sorted({r for r in extra if extra.count(r) > 1})
+    if twice:
+        raise ConfigError(f"test_resolutions {list(extra)} give {', '.join(map(str, twice))} more than once: each "
+                          "test@R split is stored once; give each resolution once in --test-resolutions.")
+    return extra
 
 
 #: every registered generator, by name

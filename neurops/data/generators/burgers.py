@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from neurops.data.generators.base import register_generator
+from neurops.data.generators.base import check_test_resolutions, register_generator
 from neurops.data.generators.grf import check_grf_settings, gaussian_random_field
 from neurops.data.generators.periodic import generate_periodic, split_sizes
 from neurops.data.shards import Shard
@@ -87,6 +87,7 @@ class BurgersConfig:
         if self.n_frames < 2:
             raise ConfigError(f"n_frames must be >= 2 (t = 0 and t = t_final), got {self.n_frames}.")
         check_grf_settings(self.alpha, self.tau, self.sigma, "the initial-condition GRF")
+        self.test_resolutions = check_test_resolutions(self.resolution, self.test_resolutions, self.n_test)
 
 
 @register_generator("burgers", BurgersConfig)
@@ -99,7 +100,7 @@ def generate_burgers(config: BurgersConfig, out: Path, *, workers: int = 2, prog
     config : the :class:`BurgersConfig`.
     out : the HDF5 file to write (atomically; schema v1).
     workers : torch threads of the solver; the numbers do not depend on it.
-    progress : show a tqdm progress bar.
+    progress : show the progress (a bar on a terminal, lines in a log).
     overwrite : replace an existing ``out``.
     shard : write only this shard of the run (same samples, see :func:`generate_periodic`).
 

@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from neurops.data.generators.base import register_generator
 from neurops.data.metadata import DatasetMeta
+from neurops.data.progress import progress_bar
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
 from neurops.solvers.timestepping.etdrk4 import KuramotoSivashinsky
@@ -319,7 +319,7 @@ def _generate_ode(name: str, config: _OdeConfig, out: str | Path, progress: bool
     x0 = np.concatenate([system.initial_state(_split_rng(config.seed, split, i), 1)
                          for split, n in splits.items() for i in range(n)])
     total = transient + config.n_steps
-    with tqdm(total=total, disable=not progress, unit="sample", desc=name) as bar:
+    with progress_bar(total, name, "sample", progress) as bar:
         # all trajectories of all splits advance together (vectorised rk4)
         traj = integrate(system.field, x0, config.dt, config.n_steps, method=config.method,
                          substeps=config.substeps, transient=transient, rtol=config.rtol, atol=config.rtol,
@@ -382,9 +382,12 @@ def generate_kuramoto_sivashinsky(config: KuramotoSivashinskyConfig, out: str | 
     substeps = int(round(config.dt / config.step))
     transient = int(round(config.transient / config.dt))
     clean = {}
-    for split, n in tqdm(list(config.split_sizes().items()), disable=not progress, desc="kuramoto_sivashinsky"):
-        u0 = np.stack([0.1 * _split_rng(config.seed, split, i).normal(size=config.n_points) for i in range(n)])
-        clean[split] = solver.solve(u0, config.n_steps, substeps=substeps, transient=transient)
+    splits = config.split_sizes()
+    with progress_bar(len(splits), "kuramoto_sivashinsky", "split", progress) as bar:
+        for split, n in splits.items():
+            u0 = np.stack([0.1 * _split_rng(config.seed, split, i).normal(size=config.n_points) for i in range(n)])
+            clean[split] = solver.solve(u0, config.n_steps, substeps=substeps, transient=transient)
+            bar.update(1)
     data, record = _postprocess(clean, config, scalar_stats=True)
     parameters = {"length": config.length, "n_points": config.n_points, "dt": config.dt, "integrator": "etdrk4",
                   "step": config.step, **record}

@@ -39,11 +39,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from neurops.data.generators.base import register_generator
+from neurops.data.generators.base import check_test_resolutions, register_generator
 from neurops.data.generators.grf import check_grf_settings, gaussian_random_field, grf_default_sigma
 from neurops.data.metadata import DatasetMeta
+from neurops.data.progress import progress_bar
 from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
@@ -112,14 +112,12 @@ class DarcyConfig:
     unlabelled: bool = _opt(False, "write kind input_only with the coefficient a only (no solves)")
 
     def __post_init__(self) -> None:
-        self.test_resolutions = tuple(int(r) for r in (self.test_resolutions or ()))
         if self.n_train < 1:
             raise ConfigError(f"n_train must be >= 1, got {self.n_train}; pass --n-train N with N >= 1.")
         if self.n_val < -1 or self.n_test < 0:
             raise ConfigError(f"n_val (>= 0, or -1 for 10% of n_train) and n_test (>= 0) are invalid: "
                               f"n_val={self.n_val}, n_test={self.n_test}.")
-        if self.test_resolutions and self.n_test == 0:
-            raise ConfigError("test_resolutions were given but n_test is 0; pass --n-test N > 0 or drop them.")
+        self.test_resolutions = check_test_resolutions(self.resolution, self.test_resolutions, self.n_test)
         for name, choices in (("coefficient", ("piecewise", "lognormal")), ("face_mean", FACE_MEANS),
                               ("solver", DARCY_METHODS), ("compression", ("none", "gzip", "lzf"))):
             if getattr(self, name) not in choices:
@@ -145,8 +143,8 @@ class DarcyConfig:
 
     @property
     def all_resolutions(self) -> tuple[int, ...]:
-        """The training resolution followed by the extra test resolutions (duplicates removed)."""
-        return tuple(dict.fromkeys((self.resolution, *self.test_resolutions)))
+        """The training resolution followed by the extra test resolutions (each once: the config checks them)."""
+        return (self.resolution, *self.test_resolutions)
 
     @property
     def grf_sigma(self) -> float:
@@ -340,7 +338,7 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
     config : the :class:`DarcyConfig`.
     out : the HDF5 file to write (atomically; schema v1, kind ``operator`` or ``input_only``).
     workers : worker processes (1: in this process); the contents do not depend on it.
-    progress : show a tqdm progress bar.
+    progress : show the progress (a bar on a terminal, lines in a log).
     overwrite : replace an existing ``out``.
     shard : write only this shard of the run: the same samples, in blocks of 8 solved together.
 
@@ -376,7 +374,7 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
                 w.create_split(_split_name(split, res, config), len(r), coords=coords, inputs={"a": (res, res)},
                                outputs=None if config.unlabelled else {"u": (res, res)})
         results = _results(tasks, workers)
-        bar = tqdm(total=n_samples, desc="darcy", unit="sample", disable=not progress)
+        bar = progress_bar(n_samples, "darcy", "sample", progress)
         try:
             for split, r, resolutions in plan:
                 for start in range(0, len(r), _WRITE_BLOCK):

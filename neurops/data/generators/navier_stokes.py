@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from neurops.data.generators.base import register_generator
+from neurops.data.generators.base import check_test_resolutions, register_generator
 from neurops.data.generators.grf import check_grf_settings, gaussian_random_field
 from neurops.data.generators.periodic import generate_periodic, split_sizes
 from neurops.data.shards import Shard
@@ -100,6 +100,7 @@ class NavierStokesConfig:
             raise ConfigError(f"t_final={self.t_final} is not a multiple of record_dt={self.record_dt}; "
                               "choose them so that the frames are equally spaced up to t_final.")
         check_grf_settings(self.alpha, self.tau, self.sigma, "the initial-vorticity GRF")
+        self.test_resolutions = check_test_resolutions(self.resolution, self.test_resolutions, self.n_test)
         if not math.isfinite(self.forcing_amplitude):
             raise ConfigError(f"forcing_amplitude must be a finite number (0: no forcing), got "
                               f"{self.forcing_amplitude}.")
@@ -122,7 +123,7 @@ def generate_navier_stokes(config: NavierStokesConfig, out: Path, *, workers: in
     config : the :class:`NavierStokesConfig`.
     out : the HDF5 file to write (atomically; schema v1).
     workers : torch threads of the solver; the numbers do not depend on it.
-    progress : show a tqdm progress bar.
+    progress : show the progress (a bar on a terminal, lines in a log).
     overwrite : replace an existing ``out``.
     shard : write only this shard of the run (same samples, see :func:`generate_periodic`).
 

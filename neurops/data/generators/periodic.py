@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from neurops.data.generators.base import check_test_resolutions
 from neurops.data.metadata import DatasetMeta
+from neurops.data.progress import progress_bar
 from neurops.data.shards import Shard
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError
@@ -161,7 +162,7 @@ def generate_periodic(
     batch_size : samples integrated together.
     device : torch device of the solver (``cpu``, ``cuda``).
     workers : torch intra-op threads used by the solver.
-    progress : show a tqdm bar.
+    progress : show the progress (a bar on a terminal, lines in a log).
     shard : write only this shard of the run: the same samples, in the same batches of
         ``batch_size`` (batches run over split boundaries).
 
@@ -170,9 +171,7 @@ def generate_periodic(
     out : the path written.
     """
     _check_settings(layout, batch_size, time)
-    extra = [int(r) for r in test_resolutions if int(r) != resolution]
-    if extra and "test" not in splits:
-        raise ConfigError("test_resolutions need test samples; set n_test >= 1.")
+    extra = check_test_resolutions(resolution, test_resolutions, splits.get("test", 0))
     strides = nested_strides(solver_resolution, [resolution, *extra])
     device_t = check_device(device)
     shard = shard or Shard(0, 1)
@@ -188,7 +187,7 @@ def generate_periodic(
                                    seed=seed, shard=record),
                   compression=compression_arg(compression), overwrite=overwrite) as writer:
         _create_splits(writer, plan, dims, field, time, layout)
-        bar = tqdm(total=hi_all - lo_all, desc=f"{name}", unit="sample", disable=not progress)
+        bar = progress_bar(hi_all - lo_all, name, "sample", progress)
         with torch_threads(workers), torch.no_grad():
             for lo in range(lo_all, hi_all, batch_size):
                 hi = min(hi_all, lo + batch_size)
@@ -220,7 +219,8 @@ def _write_frames(writer: H5Writer, plan: list[tuple[str, int, range, int]], lo:
         a, b = max(lo, first + r.start), min(hi, first + r.stop)
         if a >= b:
             continue
-        part = _subsample(frames[a - lo:b - lo], strides[res], ndim)
+        # computed in float64, stored as float32 (the schema's type) on purpose: cast here, so the writer says nothing
+        part = _subsample(frames[a - lo:b - lo], strides[res], ndim).astype(np.float32)
         at = a - first - r.start
         if layout == "trajectory":
             writer.write(split, at, states={field: part})

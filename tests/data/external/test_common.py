@@ -22,7 +22,7 @@ def test_rounding_to_float32_is_said_with_the_largest_change(tmp_path, capsys):
     np.save(tmp_path / "a.npy", a)
     np.save(tmp_path / "u.npy", u)
     change = float(np.abs(a - a.astype(np.float32)).max())
-    expected = (f"{tmp_path / 'o.h5'}: the source values of inputs/a (float64: largest change {change:.3g}, "
+    expected = (f"{tmp_path / 'o.h5'}: the values given for inputs/a (float64: largest change {change:.3g}, "
                 f"{change / np.abs(a).max():.3g} of its largest magnitude), outputs/u (int64: largest change 1, "
                 f"{1 / u.max():.3g} of its largest magnitude) were rounded to float32, the type neurops stores "
                 "fields in.")
@@ -41,7 +41,7 @@ def test_rounding_to_float32_is_said_with_the_largest_change(tmp_path, capsys):
     assert main(["data", "convert", "arrays", str(tmp_path / "a.npy"), "--outputs", str(tmp_path / "a16.npy"),
                  "--out", str(tmp_path / "c.h5"), "--no-progress"]) == 0
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"neurops: warning: {tmp_path / 'c.h5'}: the source values of inputs/a (float64: ")
+    assert err.startswith(f"neurops: warning: {tmp_path / 'c.h5'}: the values given for inputs/a (float64: ")
     assert "a16" not in err
 
 

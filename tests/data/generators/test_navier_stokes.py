@@ -90,7 +90,7 @@ def test_include_initial_and_operator_layout(tmp_path):
         ({"record_dt": 2.0}, "record_dt <= t_final"),
         ({"resolution": 12}, "does not divide"),
         ({"scheme": "rk3"}, "scheme"),
-        ({"n_test": 0, "test_resolutions": (32,)}, "need test samples"),
+        ({"n_test": 0, "test_resolutions": (32,)}, "n_test is 0; pass --n-test N > 0"),
         ({"device": "nodevice"}, "device"),
         ({"sigma": -1.0}, "GRF needs alpha > 0, tau > 0, sigma >= 0"),
         ({"forcing_amplitude": float("nan")}, "forcing_amplitude must be a finite number"),

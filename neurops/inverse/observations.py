@@ -22,7 +22,6 @@ References
 
 from __future__ import annotations
 
-import json
 import numbers
 import os
 from dataclasses import dataclass, field
@@ -36,10 +35,18 @@ import torch
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
 from neurops.data.reader import read_meta, read_split
-from neurops.data.records import OBSERVATIONS_KIND, decode_dims, open_record, record_kind, record_problems
+from neurops.data.records import (
+    OBSERVATIONS_KIND,
+    decode_dims,
+    open_record,
+    read_json_attr,
+    record_kind,
+    record_problems,
+    write_json_attrs,
+)
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import DataError, MissingFileError, SchemaError
-from neurops.utils.io import atomic_path, restore_nonfinite, strict_json
+from neurops.utils.io import atomic_path
 from neurops.utils.seeding import check_seed
 
 __all__ = [
@@ -287,50 +294,6 @@ def _located(source: dict[str, Any], path: Path) -> dict[str, Any]:
     if not file or not Path(file).is_absolute():
         return source
     return {**source, "file_relative": os.path.relpath(file, path.absolute().parent)}
-
-
-#: root attribute of an observation or posterior file: ``{attr: [[path, "inf" | "-inf" | "nan"], ...]}``, where the
-#: JSON attribute ``attr`` holds ``null`` for a non-finite number (see :func:`write_json_attrs`)
-NONFINITE_ATTR = "json_nonfinite"
-
-
-def write_json_attrs(f: h5py.File, values: dict[str, Any]) -> None:
-    """Write each of ``values`` as a strict-JSON root attribute of ``f`` (anything else than JSON's types as its
-    ``str``), and where a non-finite number stood (written as ``null``) in :data:`NONFINITE_ATTR`.
-
-    A strict parser (jq, JavaScript, another language's HDF5 reader) reads every attribute, and sees ``null`` for a
-    non-finite number; :func:`read_json_attr` gives back exactly what was written (inf as inf, ``None`` as None). The
-    numbers are not written as strings ``"inf"``, which could not be told from a string a record holds."""
-    nonfinite: dict[str, list[list[Any]]] = {}
-    for name, value in values.items():
-        found: list[list[Any]] = []
-        f.attrs[name] = strict_json(value, found, default=str)
-        if found:
-            nonfinite[name] = found
-    if nonfinite:
-        f.attrs[NONFINITE_ATTR] = strict_json(nonfinite)
-
-
-def read_json_attr(f: h5py.File, name: str, default: Any) -> Any:
-    """The JSON root attribute ``name`` of ``f`` as :func:`write_json_attrs` was given it (``default`` if absent); the
-    ``Infinity``/``NaN`` of files written before neurops wrote strict JSON are read too."""
-    value = f.attrs.get(name)
-    if value is None:
-        return default
-    try:
-        record = json.loads(value.decode() if isinstance(value, bytes) else value)
-    except (TypeError, json.JSONDecodeError):
-        raise SchemaError(f"{f.filename}: attribute {name!r} is not valid JSON.") from None
-    marks = f.attrs.get(NONFINITE_ATTR)
-    if marks is None:
-        return record
-    try:
-        entries = json.loads(marks.decode() if isinstance(marks, bytes) else marks).get(name, [])
-        return restore_nonfinite(record, entries)
-    except (TypeError, AttributeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise SchemaError(f"{f.filename}: attribute {NONFINITE_ATTR!r} does not match attribute {name!r} ({exc}); "
-                          "rewrite the file with neurops, or delete the attribute (its non-finite numbers are then "
-                          "read as None).") from None
 
 
 def read_observations(path: str | os.PathLike) -> Observations:

@@ -13,17 +13,21 @@ import h5py
 import numpy as np
 
 from neurops.data.files import open_hdf5
-from neurops.data.records import POSTERIOR_KIND, decode_dims, open_record, record_problems
+from neurops.data.records import (
+    POSTERIOR_JSON_ATTRS,
+    POSTERIOR_KIND,
+    decode_dims,
+    open_record,
+    read_json_attr,
+    record_problems,
+    write_json_attrs,
+)
 from neurops.data.schema import SCHEMA_VERSION
 from neurops.errors import DataError, MissingFileError, SchemaError
 from neurops.inverse.inversion import PosteriorResult
-from neurops.inverse.observations import read_json_attr, write_json_attrs
 from neurops.utils.io import atomic_path
 
 __all__ = ["read_posterior", "write_posterior"]
-
-_JSON = ("method", "diagnostics", "predictive", "metrics", "info", "warnings")
-
 
 def write_posterior(result: PosteriorResult, path: str | os.PathLike, *, name: str = "posterior",
                     overwrite: bool = False) -> Path:
@@ -46,7 +50,8 @@ def write_posterior(result: PosteriorResult, path: str | os.PathLike, *, name: s
         f.attrs["level"] = float(result.level)
         f.attrs["noise_std"] = float(result.noise_std)
         # strict JSON (a non-finite number is null, and recorded in json_nonfinite for read_posterior)
-        write_json_attrs(f, {"dims": list(result.coords), **{key: getattr(result, key) for key in _JSON}})
+        write_json_attrs(f, {"dims": list(result.coords),
+                             **{key: getattr(result, key) for key in POSTERIOR_JSON_ATTRS}})
         for d, c in result.coords.items():
             f.create_dataset(f"coords/{d}", data=np.asarray(c, dtype=np.float64))
         for key, arr in result.summary.items():
@@ -88,7 +93,7 @@ def read_posterior(path: str | os.PathLike, *, samples: bool = True) -> Posterio
             raise DataError(f"{path} is not a valid posterior file: " + "; ".join(problems) + ".")
         dims = decode_dims(f.attrs["dims"])
         read = lambda group: {k: v[()] for k, v in f[group].items()} if group in f else {}  # noqa: E731
-        records = {key: read_json_attr(f, key, {} if key != "warnings" else []) for key in _JSON}
+        records = {key: read_json_attr(f, key, {} if key != "warnings" else []) for key in POSTERIOR_JSON_ATTRS}
         return PosteriorResult(coords={d: f["coords"][d][()] for d in dims}, summary=read("summary"),
                                samples=read("samples") if samples else {}, observations=read("observations"),
                                truth=read("truth"), level=float(f.attrs.get("level", 0.95)),

@@ -49,7 +49,7 @@ class EvaluationSettings:
     warmup : fraction of T dropped from the start of every generated orbit (0.25).
     orbit_length : points of every generated orbit after the warm-up (None: T, the protocol).
     starts : initial conditions spread evenly over the test series (the first is its first point).
-    lyapunov_steps : QR steps along each orbit for lambda_max.
+    lyapunov_steps : QR steps along each orbit for lambda_max (a run of over 5 minutes is announced with its time).
     lyapunov_starts : orbits (initial conditions) lambda_max is averaged over.
     pe_steps : horizon n of PE(n) (20).
     max_length : use at most this many test points (None: all).

@@ -1,16 +1,13 @@
 """Evaluation of trained DSR models on a trajectory file (the library side of ``neurops dsr evaluate``).
 
-For every checkpoint (one model, or the members of a seed study) it runs the GTF paper's
-protocol (:func:`neurops.metrics.dsr.evaluate_reconstruction`) from several initial
-conditions of the test split: D_stsp, D_H, PE(n) and lambda_max, each start's values with
-their mean +- sem and median, the orbits' spread per dimension against the data's and a
-verdict (``bounded``, ``collapsed to a fixed point``, ``diverged``), and the dominant periods
-of the orbit's spectrum against the data's (:func:`~neurops.metrics.spectra.dominant_periods`:
-what a D_H gap is made of). Next to them stand the
-data's own values: D_stsp and D_H of another split against the test split (the floor a
-model can reach) and the true system's lambda_max (from the generating equations, or the
-published value a ``dysts`` file records). Settings a series is too short for are named
-in ``notes``.
+For every checkpoint (one model, or the members of a seed study) it runs the GTF paper's protocol
+(:func:`neurops.metrics.dsr.evaluate_reconstruction`) from several initial conditions of the test split: D_stsp,
+D_H, PE(n) and lambda_max, each start's values with their mean +- sem and median, the orbits' spread per dimension
+against the data's and a verdict (``bounded``, ``collapsed to a fixed point``, ``diverged``), and the significant
+periods of the orbit's periodogram against the data's (:func:`~neurops.metrics.spectra.dominant_periods`: what a
+D_H gap is made of). Next to them stand the data's own values: D_stsp and D_H of another split against the test
+split (the floor a model can reach) and the true system's lambda_max (from the generating equations, or the
+published value a ``dysts`` file records). Settings a series is too short for are named in ``notes``.
 
 References
 ----------
@@ -24,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from neurops.errors import ConfigError, DataError
-from neurops.metrics.spectra import check_smoothing
+from neurops.metrics.spectra import PERIOD_FALSE_ALARM, check_smoothing
 from neurops.utils.seeding import check_seed
 
 #: the metrics reported per model (``pe`` does not depend on the initial condition)
@@ -51,7 +49,7 @@ class EvaluationSettings:
     warmup : fraction of T dropped from the start of every generated orbit (0.25).
     orbit_length : points of every generated orbit after the warm-up (None: T, the protocol).
     starts : initial conditions spread evenly over the test series (the first is its first point).
-    lyapunov_steps : QR steps along each orbit for lambda_max.
+    lyapunov_steps : QR steps along each orbit for lambda_max (a run of over 5 minutes is announced with its time).
     lyapunov_starts : orbits (initial conditions) lambda_max is averaged over.
     pe_steps : horizon n of PE(n) (20).
     max_length : use at most this many test points (None: all).
@@ -154,8 +152,7 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
     if settings.starts > t:
         notes.append(f"--starts {settings.starts} asks for more initial conditions than the {t} test points: each "
                      f"point is one, {t} in all.")
-    constant = np.flatnonzero(np.ptp(x_test, axis=0) == 0).tolist()
-    if constant:
+    if constant := np.flatnonzero(np.ptp(x_test, axis=0) == 0).tolist():
         notes.append(f"variables {constant} are constant in the test series: the verdict measures an orbit's "
                      "deviation and spread in them against the other variables' largest (the data's own are 0) and "
                      "D_stsp has no spread to compare; drop them from the data (neurops data import-series) and "
@@ -166,13 +163,8 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
     return notes
 
 
-def _model_dt(attrs: dict[str, Any], meta: dict[str, Any]) -> float:
-    return float((attrs.get("parameters") or {}).get("dt", meta.get("dt", 1.0)))
-
-
 def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike, *, split: str = "test",
-                         reference_split: str | None = "train",
-                         settings: EvaluationSettings | None = None,
+                         reference_split: str | None = "train", settings: EvaluationSettings | None = None,
                          member_state: Literal["best", "final"] = "best") -> dict[str, Any]:
     """Evaluate one or several DSR checkpoints (e.g. the members of a seed study) on ``split`` of ``data``.
 
@@ -233,23 +225,31 @@ def _evaluate_members(ckpts: list[str | os.PathLike], data: str | os.PathLike, x
                       attrs: dict[str, Any], settings: EvaluationSettings,
                       member_state: Literal["best", "final"]) -> tuple[list[dict[str, Any]], float]:
     """The metrics of every model (every member of an ensemble checkpoint) on ``x_test``, and the time step
-    of the last checkpoint."""
+    of the last checkpoint. Every checkpoint is loaded and checked (variables, orbit memory) before any work."""
     from neurops.checkpoints import load
-    from neurops.metrics.dsr import evaluate_reconstruction
+    from neurops.metrics.dsr import check_orbit_memory, evaluate_reconstruction, lyapunov_time_note, start_indices
 
     t = len(x_test)
-    models = []
+    loaded = []
     for ckpt in ckpts:
         task = load(ckpt, "dynamics", command="neurops dsr evaluate")[1]
-        meta = task.record
         if x_test.shape[1] != task.net.obs_dim:
             raise ConfigError(f"{data} has {x_test.shape[1]} variables but the model {ckpt} observes "
                               f"{task.net.obs_dim}.")
-        dt = _model_dt(attrs, meta)
-        seeds = task.hparams.get("seeds")
-        for r, model in enumerate(task.member_models(member_state)):
+        members = [model.double() for model in task.member_models(member_state)]
+        for model in members:  # the check evaluate_reconstruction makes, for every model before any orbit
+            check_orbit_memory(model, t, settings.starts, settings.warmup, settings.orbit_length)
+        loaded.append((ckpt, task, members))
+    if note := lyapunov_time_note([m for *_, members in loaded for m in members],
+                                  x_test[start_indices(t, settings.lyapunov_starts)], settings.lyapunov_steps):
+        print(f"neurops: note: {note}", file=sys.stderr, flush=True)
+    models, dt = [], 1.0
+    for ckpt, task, members in loaded:
+        meta, seeds = task.record, task.hparams.get("seeds")
+        dt = float((attrs.get("parameters") or {}).get("dt", meta.get("dt", 1.0)))
+        for r, model in enumerate(members):
             result = evaluate_reconstruction(
-                model.double(), x_test, dt=dt, n_bins=settings.n_bins, smoothing=settings.smoothing,
+                model, x_test, dt=dt, n_bins=settings.n_bins, smoothing=settings.smoothing,
                 pe_steps=min(settings.pe_steps, t - 1), lyapunov_steps=settings.lyapunov_steps,
                 lyapunov_starts=settings.lyapunov_starts, n_starts=settings.starts, warmup_fraction=settings.warmup,
                 orbit_length=settings.orbit_length, seed=settings.seed)
@@ -268,7 +268,7 @@ def _data_floor(data: str | os.PathLike, x_test: np.ndarray, attrs: dict[str, An
 
     t = len(x_test)
     floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split,
-                             "periods": dominant_periods(x_test, smoothing=settings.smoothing)}
+                             "periods": dominant_periods(x_test)}
     floor["lambda_max"], floor["lambda_max_source"] = reference_lyapunov(x_test, attrs)
     if reference_split == split:
         notes.append(f"the data floor compares split {split!r} with itself: D_stsp and D_H are 0 by construction; "
@@ -307,15 +307,14 @@ def _columns(rows: list[list[str]]) -> list[str]:
 
 
 def _verdict_text(counts: dict[str, int]) -> str:
-    total = sum(counts.values())
-    return ", ".join(f"{v} ({n}/{total} starts)" for v, n in counts.items())
+    return ", ".join(f"{v} ({n}/{sum(counts.values())} starts)" for v, n in counts.items())
 
 
 def _periods_text(periods: list, verdict: str = "bounded") -> str:
     """``685 (1), 229 (0.89)``; ``-`` for an orbit that collapsed or diverged (the verdict of the first start)."""
     if periods or verdict != "bounded":
         return ", ".join(f"{p:.4g} ({w:.2g})" for p, w in periods) or "-"
-    return "no peak (the smoothed spectrum falls from frequency 0; try a smaller --smoothing)"
+    return "no significant period (no peak stands out of the noise background: a noise-like spectrum)"
 
 
 def _model_name(res: dict[str, Any], i: int) -> str:
@@ -371,7 +370,8 @@ def format_evaluation(res: dict[str, Any]) -> str:
         spread = " ".join(_fmt(v) for v in m["spread"])
         lines.append(f"{name:<14}{_verdict_text(m['verdict'])}; spread {spread}")
     if "periods" in floor:  # evaluations written before the periods were reported have none
-        lines += ["", "dominant periods of the spectra D_H compares (steps, strongest first; relative power)",
+        lines += ["", f"dominant periods: significant periodogram peaks at {PERIOD_FALSE_ALARM:.0%} false alarm "
+                  "(steps, strongest first; relative power)",
                   f"{'data':<14}{_periods_text(floor['periods'])}"]
         lines += [f"{_model_name(res, i):<14}"
                   + _periods_text(m.get("periods", []), m.get("per_start", {}).get("verdict", ["-"])[0])

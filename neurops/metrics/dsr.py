@@ -31,6 +31,7 @@ References
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -179,6 +180,35 @@ def check_orbit_memory(model: nn.Module, t: int, n_starts: int = 1, warmup_fract
                           "--orbit-length) or fewer starts (--starts).")
 
 
+#: lambda_max expected to take longer than this many seconds (all models together) is announced before any work
+LYAPUNOV_NOTE_SECONDS = 300.0
+
+
+def lyapunov_time_note(models: list[nn.Module], x0: Float[np.ndarray, "starts var"], n_steps: int) -> str | None:
+    """How long :func:`model_lyapunov_max` of every model from ``x0`` over ``n_steps`` will take, when that is over
+    :data:`LYAPUNOV_NOTE_SECONDS` (else None): a 50-step probe of the same loop and starts, timed, per model."""
+    probe, per_step = 50, 0.0
+    for model in models:
+        model_lyapunov_max(model, x0, n_steps=2, transient=0)  # the first steps pay for set-up
+        began = time.perf_counter()
+        model_lyapunov_max(model, x0, n_steps=probe, transient=0)
+        per_step += (time.perf_counter() - began) / probe
+    if per_step * n_steps <= LYAPUNOV_NOTE_SECONDS:
+        return None
+    fits = float(f"{LYAPUNOV_NOTE_SECONDS / per_step:.2g}")
+    return (f"--lyapunov-steps {n_steps}: lambda_max of {len(models)} model(s) will take about "
+            f"{_duration(per_step * n_steps)} here ({per_step * 1e3:.2g} ms per step, measured); lower it: "
+            f"--lyapunov-steps {fits:.0f} takes about {_duration(LYAPUNOV_NOTE_SECONDS)}.")
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``5.6 hours``, ``3.2 days``."""
+    for unit, size, limit in (("s", 1, 120), ("min", 60, 7200), ("hours", 3600, 172_800)):
+        if seconds < limit:
+            return f"{seconds / size:.2g} {unit}"
+    return f"{seconds / 86_400:.2g} days"
+
+
 def orbit_divergence(x_data: Float[np.ndarray, "time var"], x_gen: Float[np.ndarray, "steps var"], *,
                      n_bins: int = 30) -> float:
     """``D_stsp`` (binned, ``n_bins`` per dimension) of a free-running orbit of any length against a series;
@@ -289,9 +319,9 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
     verdict, ``"summary"``: :func:`summarize` of each metric over the starts (finite values
     only; ``n`` counts them), ``"verdict"``: ``{verdict: count}`` over the starts,
     ``"spread"`` / ``"data_spread"``: per-dimension standard deviations (median over the
-    starts) of the orbits and of the data, ``"periods"``: :func:`dominant_periods` (3 strongest,
-    in steps) of the first start's orbit (``[]`` unless it is bounded). A diverged orbit (or one outside the data's
-    range) gives D_stsp and D_H ``inf`` rather than an exception, and its ``lambda_max`` ``nan``.
+    starts) of the orbits and of the data, ``"periods"``: :func:`dominant_periods` (the 3 strongest
+    significant ones, in steps) of the first start's orbit (``[]`` unless it is bounded). A diverged orbit (or one
+    outside the data's range) gives D_stsp and D_H ``inf`` rather than an exception, and its ``lambda_max`` ``nan``.
 
     References
     ----------
@@ -320,7 +350,7 @@ def evaluate_reconstruction(model: nn.Module, x_test: Series, *, dt: float = 1.0
         per_start["d_h"].append(hellinger_distance(x_np, orbit[:t], smoothing=smoothing))
     # the first orbit's spectral peaks; a fixed point's spectrum is rounding noise, a diverged orbit has none
     bounded = per_start["verdict"][0] == "bounded"
-    periods = dominant_periods(x_gen[0][:t], smoothing=smoothing) if bounded else []
+    periods = dominant_periods(x_gen[0][:t]) if bounded else []
     with np.errstate(all="ignore"):
         lam = np.atleast_1d(model_lyapunov_max(model, x_np[start_indices(t, lyapunov_starts)], dt=dt,
                                                n_steps=lyapunov_steps, seed=seed))
@@ -350,7 +380,8 @@ def summarize(values: list[float] | Float[np.ndarray, " runs"]) -> dict[str, flo
             "n": int(len(v))}
 
 
-__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "VERDICTS", "check_orbit_memory",
-           "data_lyapunov_max", "dominant_periods", "evaluate_reconstruction", "generate_like", "hellinger_distance",
-           "model_lyapunov_max", "occupied_bins", "orbit_distances", "orbit_divergence", "orbit_verdict",
-           "power_spectra", "prediction_error", "start_indices", "state_space_divergence", "summarize"]
+__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "LYAPUNOV_NOTE_SECONDS", "VERDICTS",
+           "check_orbit_memory", "data_lyapunov_max", "dominant_periods", "evaluate_reconstruction", "generate_like",
+           "hellinger_distance", "lyapunov_time_note", "model_lyapunov_max", "occupied_bins", "orbit_distances",
+           "orbit_divergence", "orbit_verdict", "power_spectra", "prediction_error", "start_indices",
+           "state_space_divergence", "summarize"]

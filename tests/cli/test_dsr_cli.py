@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -465,3 +466,48 @@ def test_evaluate_refuses_an_orbit_larger_than_memory(trained, tmp_path: Path, m
     assert err.endswith("but 1 MiB is available; use a shorter orbit_length (dsr evaluate --orbit-length) or fewer "
                         "starts (--starts).")
     assert not out_json.exists()
+
+
+def test_evaluate_checks_every_checkpoints_orbit_memory_before_any_work(trained, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    """With several checkpoints, a later one's orbits that did not fit were refused only when its turn came,
+    after minutes of work on the earlier ones; now every checkpoint is checked before the first orbit."""
+    from neurops.metrics import dsr
+
+    data, ckpt, _ = trained
+    small = _decaying_checkpoint(tmp_path / "small.ckpt", data)  # 3 latent values; the trained model has 4
+    # 5 orbits of 1250 steps x 8 bytes: (2 x 3 + 3) values and 3 kept each fit in 600 kB, (2 x 4 + 3) and 3 do not
+    monkeypatch.setattr(dsr, "available_memory", lambda: 600_000)
+    monkeypatch.setattr(dsr, "evaluate_reconstruction", lambda *a, **k: pytest.fail("evaluated before the check"))
+    assert main(["dsr", "evaluate", "--ckpt", str(small), str(ckpt), "--data", str(data)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("neurops: error: orbit_length=1000: 5 orbits of 1250 steps (4 latent and 3 observed values "
+                          "each) need about 654 KiB of memory, but 586 KiB is available;") and "\n" not in err
+
+
+def test_evaluate_announces_a_long_lyapunov_run_before_it_starts(trained, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    """`--lyapunov-steps 1000000000` ran for days without a word; now one note with the expected time comes
+    before any orbit, and a run of a few seconds gets none."""
+    from neurops.metrics import dsr
+
+    data, ckpt, _ = trained
+
+    class Stop(Exception):
+        pass
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise Stop
+
+    monkeypatch.setattr(dsr, "evaluate_reconstruction", stop)
+    for steps, note in (("1000000000", True), ("500", False)):
+        with pytest.raises(Stop):
+            main(["dsr", "evaluate", "--ckpt", str(ckpt), "--data", str(data), "--lyapunov-steps", steps])
+        err = capsys.readouterr().err.strip()
+        if note:
+            assert re.fullmatch(r"neurops: note: --lyapunov-steps 1000000000: lambda_max of 1 model\(s\) will take "
+                                r"about [\d.]+ (hours|days) here \([\d.e-]+ ms per step, measured\); lower it: "
+                                r"--lyapunov-steps \d+ takes about 5 min\.", err), err
+        else:
+            assert err == ""

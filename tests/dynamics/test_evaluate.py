@@ -62,8 +62,8 @@ def test_report_shows_the_periods_of_data_and_models() -> None:
 
 
 def test_report_says_when_a_bounded_orbit_has_no_spectral_peak() -> None:
-    """A bounded orbit whose smoothed spectrum has no peak printed ``-``, which the report reserves for a
-    collapsed or diverged orbit."""
+    """A bounded orbit whose periodogram has no significant peak printed ``-``, which the report reserves for a
+    collapsed or diverged orbit; it says that no period stands out of the noise."""
     member = {"d_stsp": 4.1, "d_h": 0.07, "pe": 0.2, "lambda_max": -0.03,
               "summary": {k: _stats(1.0, 0.0, 1) for k in ("d_stsp", "d_h", "lambda_max")},
               "verdict": {"bounded": 1}, "spread": [1.5], "data_spread": [1.45], "periods": [],
@@ -80,8 +80,8 @@ def test_report_says_when_a_bounded_orbit_has_no_spectral_peak() -> None:
            "notes": []}
     lines = format_evaluation(res).splitlines()
     first = next(i for i, line in enumerate(lines) if line.startswith("dominant periods"))
-    assert lines[first + 2].split(None, 2)[2] == ("no peak (the smoothed spectrum falls from frequency 0; try a "
-                                                  "smaller --smoothing)")
+    assert lines[first + 2].split(None, 2)[2] == ("no significant period (no peak stands out of the noise background: "
+                                                  "a noise-like spectrum)")
     assert lines[first + 3].split(None, 2)[2] == "-"
 
 

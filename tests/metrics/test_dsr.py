@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import types
 import warnings
 
 import numpy as np
@@ -160,8 +161,8 @@ def test_dominant_periods_of_two_sines() -> None:
     wave = 2.0 * np.sin(2 * np.pi * t / 100) + np.sin(2 * np.pi * t / 37 + 0.3)
     x = np.stack([wave, np.roll(wave, 7)], axis=1)
     (p1, w1), (p2, w2) = dominant_periods(x, 2)
-    assert p1 == pytest.approx(100.0, abs=1e-9) and w1 == 1.0  # bin 200 of the 20 000-point series
-    assert p2 == pytest.approx(37.0, abs=0.05) and w2 == pytest.approx(0.25, abs=0.01)  # power ~ amplitude^2
+    assert p1 == pytest.approx(100.0, abs=1e-9) and w1 == 1.0  # bin 200 of the 20 000-point series (no shift)
+    assert p2 == pytest.approx(37.0, abs=0.01) and w2 == pytest.approx(0.25, abs=0.02)  # power ~ amplitude^2
     assert dominant_periods(np.full((500, 2), 3.0)) == []  # a fixed point has no spectrum
     with pytest.raises(ValueError, match="finite"):
         dominant_periods(np.full((500, 2), np.nan))
@@ -305,3 +306,19 @@ def test_an_orbit_larger_than_memory_is_refused_before_generating(monkeypatch: p
                               "each) need about 35.8 GiB of memory, but 1 GiB is available; use a shorter orbit_length "
                               "(dsr evaluate --orbit-length) or fewer starts (--starts).")
     dsr.check_orbit_memory(model, 400, n_starts=2, orbit_length=10**6)  # 358 MiB fits
+
+
+def test_a_long_lyapunov_run_is_announced_with_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dsr evaluate --lyapunov-steps 1000000000` ran for days without a word; the time of a probe of the same
+    QR loop (50 steps per model) now gives the expected time and the steps that fit in 5 minutes."""
+    from neurops.metrics import dsr
+
+    model = build("alrnn", obs_dim=2, latent_dim=4, n_relu=2, seed=0).double()
+    x0 = np.random.default_rng(0).normal(size=(3, 2))
+    clock = iter([10.0, 10.05, 20.0, 20.05])  # 50 steps in 0.05 s: 1 ms per step, for each of two models
+    monkeypatch.setattr(dsr, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    assert dsr.lyapunov_time_note([model, model], x0, 10**9) == (
+        "--lyapunov-steps 1000000000: lambda_max of 2 model(s) will take about 23 days here (2 ms per step, measured); "
+        "lower it: --lyapunov-steps 150000 takes about 5 min.")
+    clock = iter([0.0, 0.05])
+    assert dsr.lyapunov_time_note([model], x0, 300_000) is None  # 300 s: no note

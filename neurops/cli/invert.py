@@ -77,14 +77,18 @@ def _prepare(obs: Path, out: Path, figure: Path | None, no_figure: bool, overwri
 def _same_problem(observations: Any, data: Path | None, forcing: float | None, overrides: dict | None,
                   model: Any = None, ckpt: Path | None = None) -> None:
     """Refuse a data file (or a DGNO ``model``) of another problem than the observations' unless ``--forcing`` /
-    ``--prior`` state it (:func:`~neurops.inverse.problem.check_problem`); print a note where they do."""
+    ``--prior`` state it (:func:`~neurops.inverse.problem.check_problem`); print a note where they do. What a DGNO's
+    two-phase (Bernoulli) decoder outputs, a piecewise coefficient of its two values, no option changes."""
     from neurops.data.reader import read_meta
-    from neurops.inverse.problem import check_problem, data_file
+    from neurops.inverse.problem import PROBLEM_SETTINGS, check_problem, data_file
 
-    stated = {"forcing": forcing, "coefficient": (overrides or {}).get("coefficient")}
+    stated = {"forcing": forcing, **{k: (overrides or {}).get(k) for k in PROBLEM_SETTINGS if k != "forcing"}}
     if model is not None:
-        notes = check_problem(observations, model.meta, f"the DGNO checkpoint {ckpt}",
-                              "--ckpt with a DGNO trained on their problem", stated)
+        net = model.dgno
+        decoder = {"coefficient": "piecewise", "a_low": net.a_low, "a_high": net.a_high} \
+            if net.a_likelihood == "bernoulli" else {}
+        notes = check_problem(observations, {**model.meta, **decoder}, f"the DGNO checkpoint {ckpt}",
+                              "--ckpt with a DGNO trained on their problem", stated, fixed=decoder)
     else:
         path, source = data_file(observations, data), observations.source.get("file")
         came = f" ({source})" if source else ""

@@ -9,7 +9,7 @@ supplies pairs ``(a, u)`` for a surrogate's error statistics.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from neurops.inverse.prior import GRFPrior
 
 __all__ = ["check_problem", "data_file", "problem_generator", "problem_prior", "true_solver", "validation_pairs"]
 
-#: the generator settings that make two records one problem, and the option that states each one instead
-PROBLEM_SETTINGS = {"forcing": "--forcing F", "coefficient": "--prior '{\"coefficient\": ...}'"}
+#: the generator settings that make two records one problem, and the option that states each one instead (the
+#: two values of a piecewise coefficient count only where both records describe a piecewise coefficient)
+PROBLEM_SETTINGS = {"forcing": "--forcing F", "coefficient": "--prior", "a_low": "--prior", "a_high": "--prior"}
 
 
 def data_file(obs: Observations, data: str | os.PathLike | None = None) -> Path | None:
@@ -62,15 +63,18 @@ def problem_generator(obs: Observations, data: str | os.PathLike | None = None) 
 
 
 def check_problem(obs: Observations, other: Mapping[str, Any] | None, what: str, fix: str,
-                  stated: Mapping[str, Any] | None = None) -> list[str]:
+                  stated: Mapping[str, Any] | None = None, fixed: Collection[str] = ()) -> list[str]:
     """Check that ``other`` (the generator record of a data file, a DGNO's record) describes the observations'
-    problem: the settings of :data:`PROBLEM_SETTINGS` both record must be equal, unless the user ``stated`` them
-    (``{"forcing": 2.0}`` from ``--forcing``, ``{"coefficient": ...}`` from ``--prior``).
+    problem: the settings of :data:`PROBLEM_SETTINGS` both record must be equal (``a_low`` and ``a_high`` where
+    both describe a piecewise coefficient), unless the user ``stated`` them (``{"forcing": 2.0}`` from
+    ``--forcing``, ``{"coefficient": ..., "a_low": ..., "a_high": ...}`` from ``--prior``).
 
     Parameters
     ----------
     what : ``other`` in words (``"the data file d10.h5"``).
     fix : the other way out, after stating the problem (``"--data with the file the observations came from"``).
+    fixed : settings of ``other`` that no statement changes (what a DGNO's decoder outputs): where one of them
+        differs, ``fix`` is the only way out.
 
     Returns
     -------
@@ -81,9 +85,13 @@ def check_problem(obs: Observations, other: Mapping[str, Any] | None, what: str,
     ConfigError : a setting that differs and is not stated: one line naming both values and the fixes.
     """
     mine = {**{"forcing": obs.source.get("forcing")}, **(obs.generator or {})}
-    differ = {k: (mine[k], other[k]) for k in PROBLEM_SETTINGS
-              if other and mine.get(k) is not None and other.get(k) is not None and mine[k] != other[k]}
-    stated = {k: v for k, v in (stated or {}).items() if v is not None}
+    record = dict(other or {})
+    stated = {k: v for k, v in (stated or {}).items() if v is not None and k not in fixed}
+    keys = list(PROBLEM_SETTINGS)
+    if not mine.get("coefficient") == stated.get("coefficient", record.get("coefficient")) == "piecewise":
+        keys = [k for k in keys if k not in ("a_low", "a_high")]  # a lognormal coefficient has no two values
+    differ = {k: (mine[k], record[k]) for k in keys
+              if mine.get(k) is not None and record.get(k) is not None and mine[k] != record[k]}
     name = f"the observations ({obs.path})" if obs.path is not None else "the observations"
     notes = [f"{name} were made with {k} {a!r}, {what} with {k} {b!r}; using {k} {stated[k]!r} as given."
              for k, (a, b) in differ.items() if k in stated]
@@ -91,9 +99,16 @@ def check_problem(obs: Observations, other: Mapping[str, Any] | None, what: str,
     if left:
         ours = " and ".join(f"{k} {a!r}" for k, (a, _) in left.items())
         theirs = " and ".join(f"{k} {b!r}" for k, (_, b) in left.items())
-        options = " and ".join(PROBLEM_SETTINGS[k] for k in left)
+        unchangeable = [k for k in left if k in fixed]
+        if unchangeable:
+            raise ConfigError(f"{name} were made with {ours}, {what} with {theirs}: they describe different "
+                              f"problems, and no option changes its {' and '.join(unchangeable)}; pass {fix}.")
+        prior = [k for k in left if PROBLEM_SETTINGS[k] == "--prior"]
+        options = [PROBLEM_SETTINGS[k] for k in left if k not in prior]
+        if prior:
+            options.append("--prior '{" + ", ".join(f'"{k}": ...' for k in prior) + "}'")
         raise ConfigError(f"{name} were made with {ours}, {what} with {theirs}: they describe different problems. "
-                          f"State the problem yourself ({options}), or pass {fix}.")
+                          f"State the problem yourself ({' and '.join(options)}), or pass {fix}.")
     return notes
 
 

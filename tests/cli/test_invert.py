@@ -65,9 +65,10 @@ def test_surrogate_inversion_with_an_operator_checkpoint(darcy, obs, tmp_path, c
     assert read_posterior(post_off).method["model_error"] is None
 
 
-def _dgno(path, forcing):
-    """A DGNO checkpoint for the 9 x 9 problem, trained (as its hyperparameters say) with ``forcing``."""
-    kwargs = dict(resolution=[9, 9], latent_dim=4, width=8, depth=2, encoder_hidden=[8])
+def _dgno(path, forcing, a_likelihood="gaussian"):
+    """A DGNO checkpoint for the 9 x 9 problem, trained (as its hyperparameters say) with ``forcing``: a smooth
+    (lognormal) one, or with ``a_likelihood="bernoulli"`` a piecewise one of a in {5, 10}."""
+    kwargs = dict(resolution=[9, 9], latent_dim=4, width=8, depth=2, encoder_hidden=[8], a_likelihood=a_likelihood)
     torch.manual_seed(0)
     model = build("dgno", **kwargs)
     torch.save({"neurops": {"model": "dgno", "model_kwargs": kwargs, "forcing": forcing, "schema_version": 1},
@@ -302,6 +303,30 @@ def test_a_dgno_of_another_forcing_is_refused_unless_the_forcing_is_stated(obs, 
     assert main([*run, "--forcing", "1"]) == 0
     assert f"neurops: note: the observations ({obs}) were made with forcing 1.0, the DGNO checkpoint {ckpt} with " \
            "forcing 10.0; using forcing 1.0 as given." in capsys.readouterr().err
+
+
+def test_piecewise_data_or_a_dgno_of_other_values_are_refused(tmp_path, capsys):
+    """Observations of a in {3, 12} inverted with data of a in {1, 50} (or a DGNO decoding {5, 10}) ran to a
+    posterior over the other values without a word."""
+    config = dict(n_train=2, n_val=2, n_test=1, resolution=9, coefficient="piecewise", seed=0)
+    darcy = generate_darcy(DarcyConfig(**config), tmp_path / "d.h5", workers=1, progress=False)
+    other = generate_darcy(DarcyConfig(**config, a_low=1.0, a_high=50.0), tmp_path / "d50.h5", workers=1,
+                           progress=False)
+    obs = tmp_path / "obs.h5"
+    assert main(["invert", "observe", "--data", str(darcy), "--n-obs", "12", "--out", str(obs)]) == 0
+    ckpt = _dgno(tmp_path / "dgno.ckpt", 1.0, "bernoulli")
+    run = ["--obs", str(obs), "--out", str(tmp_path / "p.h5"), "--no-figure", *SHORT]
+    assert main(["invert", "pde", *run, "--data", str(other)]) == 2
+    assert capsys.readouterr().err == (
+        f"{MADE.format(obs=obs)}a_low 3.0 and a_high 12.0, the data file {other} with a_low 1.0 and a_high 50.0: they "
+        "describe different problems. State the problem yourself (--prior '{\"a_low\": ..., \"a_high\": ...}'), or "
+        f"pass --data with the file they came from ({darcy}).\n")
+    assert main(["invert", "surrogate", *run, "--ckpt", str(ckpt), "--prior", '{"a_low": 5, "a_high": 10}']) == 2
+    assert capsys.readouterr().err == (
+        f"{MADE.format(obs=obs)}a_low 3.0 and a_high 12.0, the DGNO checkpoint {ckpt} with a_low 5.0 and a_high 10.0: "
+        "they describe different problems, and no option changes its a_low and a_high; pass --ckpt with a DGNO "
+        "trained on their problem.\n")
+    assert not (tmp_path / "p.h5").exists()
 
 
 @pytest.mark.parametrize("args, flags, them", [

@@ -1,11 +1,12 @@
 import json
 
 import h5py
+import numpy as np
 import pytest
 
-from neurops.errors import DataError
-from neurops.inverse import read_observations
-from neurops.inverse.problem import data_file, problem_prior, true_solver, validation_pairs
+from neurops.errors import ConfigError, DataError
+from neurops.inverse import Observations, read_observations
+from neurops.inverse.problem import check_problem, data_file, problem_prior, true_solver, validation_pairs
 from tests.conftest import write_decay_file, write_observation_file
 
 #: the record `neurops data convert fno-mat` writes in place of a generator's configuration
@@ -64,3 +65,59 @@ def test_validation_pairs_on_another_grid_name_both_ways_out(tmp_path):
                               "(9, 9), so the surrogate's error at the observation points cannot be estimated from "
                               "it; pass --data with a file whose val split is on the observations' grid, or "
                               "--model-error off.")
+
+
+def _piecewise(a_low, a_high, coefficient="piecewise"):
+    """Observations in memory of a piecewise Darcy problem (forcing 1) with the two values ``a_low``, ``a_high``."""
+    x = np.linspace(0, 1, 5)
+    return Observations(np.array([[0.25, 0.5]]), np.array([0.1]), 0.01, {"x": x, "y": x}, source={"forcing": 1.0},
+                        generator={"name": "darcy", "forcing": 1.0, "coefficient": coefficient, "a_low": a_low,
+                                   "a_high": a_high})
+
+
+def test_a_piecewise_problem_of_other_values_is_refused_unless_they_are_stated():
+    """Observations of a in {3, 12} inverted with data of a in {1, 50} were given the data's prior, a posterior
+    over {1, 50}, without a word: only the forcing and the coefficient kind were compared."""
+    obs, record = _piecewise(3.0, 12.0), _piecewise(1.0, 50.0).generator
+    with pytest.raises(ConfigError) as err:
+        check_problem(obs, record, "the data file d.h5", "--data with the file they came from")
+    assert str(err.value) == ("the observations were made with a_low 3.0 and a_high 12.0, the data file d.h5 with "
+                              "a_low 1.0 and a_high 50.0: they describe different problems. State the problem "
+                              "yourself (--prior '{\"a_low\": ..., \"a_high\": ...}'), or pass --data with the file "
+                              "they came from.")
+    with pytest.raises(ConfigError, match=r"with a_high 12.0, .* \(--prior '\{\"a_high\": \.\.\.\}'\)"):
+        check_problem(obs, record, "the data file d.h5", "--data ...", {"a_low": 3.0})
+    assert check_problem(obs, record, "the data file d.h5", "--data ...", {"a_low": 3.0, "a_high": 12.0}) == [
+        "the observations were made with a_low 3.0, the data file d.h5 with a_low 1.0; using a_low 3.0 as given.",
+        "the observations were made with a_high 12.0, the data file d.h5 with a_high 50.0; using a_high 12.0 as "
+        "given."]
+    assert check_problem(obs, _piecewise(3.0, 12.0).generator, "the data file d.h5", "--data ...") == []
+
+
+def test_the_two_values_count_only_where_both_problems_are_piecewise():
+    """A lognormal record's a_low, a_high (the generator's unused defaults) mean nothing: only the kind differs."""
+    obs, lognormal = _piecewise(3.0, 12.0), _piecewise(1.0, 50.0, "lognormal").generator
+    with pytest.raises(ConfigError) as err:
+        check_problem(obs, lognormal, "the data file d.h5", "--data ...")
+    assert str(err.value).startswith("the observations were made with coefficient 'piecewise', the data file d.h5 "
+                                     "with coefficient 'lognormal': they describe different problems. State the "
+                                     "problem yourself (--prior '{\"coefficient\": ...}')")
+    assert check_problem(obs, lognormal, "d.h5", "--data ...", {"coefficient": "lognormal"}) == [
+        "the observations were made with coefficient 'piecewise', d.h5 with coefficient 'lognormal'; using "
+        "coefficient 'lognormal' as given."]
+    with pytest.raises(ConfigError, match="made with a_low 3.0 and a_high 12.0, d.h5 with a_low 1.0 and a_high 50"):
+        check_problem(obs, lognormal, "d.h5", "--data ...", {"coefficient": "piecewise"})  # the data's values, then
+    assert check_problem(_piecewise(3.0, 12.0, "lognormal"), lognormal, "d.h5", "--data ...") == []
+
+
+def test_values_no_statement_changes_name_only_the_other_way_out():
+    """A DGNO's two-phase decoder outputs its own two values whatever --prior says."""
+    obs, decoder = _piecewise(3.0, 12.0), {"coefficient": "piecewise", "a_low": 5.0, "a_high": 10.0}
+    for stated in ({}, {"a_low": 3.0, "a_high": 12.0}):
+        with pytest.raises(ConfigError) as err:
+            check_problem(obs, {"forcing": 10.0, **decoder}, "the DGNO checkpoint m.ckpt",
+                          "--ckpt with a DGNO trained on their problem", stated, fixed=decoder)
+        assert str(err.value) == ("the observations were made with forcing 1.0 and a_low 3.0 and a_high 12.0, the "
+                                  "DGNO checkpoint m.ckpt with forcing 10.0 and a_low 5.0 and a_high 10.0: they "
+                                  "describe different problems, and no option changes its a_low and a_high; pass "
+                                  "--ckpt with a DGNO trained on their problem.")

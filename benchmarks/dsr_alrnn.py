@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.dsr_common import WORK_DIR, seed_list, train
+from benchmarks.dsr_common import WORK_DIR, check_run_folders, run_folder_arguments, seed_list, train
 from benchmarks.runner import benchmark_parser
 from neurops.checkpoints import load
 from neurops.data.generators import get_generator
@@ -51,8 +51,14 @@ def _kind(jacobian: np.ndarray) -> str:
     return f"{'saddle' if 0 < unstable < 3 else ('unstable' if unstable == 3 else 'stable')}{' focus' if focus else ''}"
 
 
+def run_name(name: str, seeds: list[int]) -> str:
+    """Folder name (under ``benchmarks/work/runs``) of the run training on system ``name`` with ``seeds`` (one
+    ensemble run when there are several)."""
+    return f"alrnn_{name}" if len(seeds) == 1 else f"alrnn_{name}_s{'-'.join(map(str, seeds))}"
+
+
 def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, seeds: list[int],
-               resume: bool = False) -> list[dict]:
+               resume: bool = False, overwrite: bool = False) -> list[dict]:
     """Generate the system's data (seed ``seeds[0]``), train one AL-RNN per seed (one ensemble run when there are
     several) and analyse each at its best validation state; one result per seed."""
     gen = get_generator(name)
@@ -64,12 +70,12 @@ def run_system(name: str, spec: dict, n_steps: int, epochs: int, batches: int, s
     task = {"model": "alrnn", "model_kwargs": {"latent_dim": 20, "n_relu": spec["n_relu"]}, "training": "stf",
             "tau": spec["tau"], "input_noise": 0.05, "lr": LR, "lr_end": LR_END, "val_gen_length": 50_000}
     budget = {"epochs": epochs, "batches": batches, "seq_len": spec["seq_len"], "batch_size": BATCH_SIZE,
-              "val_every": min(VAL_EVERY, epochs), "resume": resume}
+              "val_every": min(VAL_EVERY, epochs), "resume": resume, "overwrite": overwrite}
     if len(seeds) == 1:
-        ckpt, seconds = train(f"alrnn_{name}", path, task, seed=seeds[0], **budget)
+        ckpt, seconds = train(run_name(name, seeds), path, task, seed=seeds[0], **budget)
         models = [load(ckpt, "dynamics")[1].net]
     else:
-        ckpt, seconds = train(f"alrnn_{name}_s{'-'.join(map(str, seeds))}", path, task, seeds=seeds, **budget)
+        ckpt, seconds = train(run_name(name, seeds), path, task, seeds=seeds, **budget)
         models = load(ckpt.with_name("last.ckpt"), "dynamics")[1].member_models("best")
     return [{"seed": seed, **analyze_member(name, spec, path, model.double()), "train_seconds": seconds}
             for seed, model in zip(seeds, models)]
@@ -119,8 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--systems", nargs="+", choices=list(SYSTEMS), default=list(SYSTEMS),
                         help="systems to train (default: all)")
     parser.add_argument("--name", default="dsr_alrnn", help="results file name")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue interrupted runs of the same settings from their last.ckpt")
+    run_folder_arguments(parser)
     args = parser.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 150)
     batches = args.batches or (10 if args.quick else 50)
@@ -129,8 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     budget = {"lorenz63": lorenz_epochs, "rossler": epochs}
     seeds = args.seeds
     systems = {name: spec for name, spec in SYSTEMS.items() if name in args.systems}
+    check_run_folders(parser, [run_name(name, seeds) for name in systems], args.resume, args.overwrite)
     results = [r for name, spec in systems.items() for r in run_system(name, spec, n_steps, budget[name], batches,
-                                                                           seeds, args.resume)]
+                                                                           seeds, args.resume, args.overwrite)]
     rows = [{"system": r["system"], "seed": r["seed"], "P": r["P"], "regions (minimal)": r["minimal_regions"],
              "regions visited": r["regions_visited"], "regions >= 1 %": r["regions_visited_1pct"],
              "real FPs (true)": f"{r['real_fixed_points']} ({len(r['fixed_point_matches'])})",

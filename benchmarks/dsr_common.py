@@ -23,6 +23,7 @@ import yaml
 from neurops.checkpoints import load
 from neurops.cli.lightning import run_lightning
 from neurops.data.series_import import import_series
+from neurops.errors import OutputExistsError
 from neurops.metrics.dsr import evaluate_reconstruction
 from neurops.tasks.callbacks import run_checkpoint_dir
 from neurops.utils.bench import timed
@@ -100,21 +101,60 @@ def import_npy(src: Path, name: str, dt: float, val_fraction: float = 0.1) -> Pa
     return import_series(src, dt=dt, out=out, name=name, val_fraction=val_fraction, test_fraction=0.0)
 
 
+def run_folder(name: str) -> Path:
+    """The folder of the :func:`train` run called ``name``."""
+    return WORK_DIR / "runs" / name
+
+
+def holds_trained_run(root: Path) -> bool:
+    """Whether the run folder ``root`` holds a trained run (its ``last.ckpt``, saved after every epoch)."""
+    return (run_checkpoint_dir(root) / "last.ckpt").is_file()
+
+
+def run_folder_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--resume`` and ``--overwrite`` of a script that trains runs (checked by :func:`check_run_folders`)."""
+    parser.add_argument("--resume", action="store_true",
+                        help="continue interrupted runs of the same settings from their last.ckpt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="train anew in run folders that hold trained runs, deleting them (without it, and "
+                             "without --resume, such a folder stops the script before any work)")
+
+
+def check_run_folders(parser: argparse.ArgumentParser, names: Sequence[str], resume: bool, overwrite: bool) -> None:
+    """One error line, before any work, when a run of ``names`` holds a trained run that training afresh would
+    delete (a short trial run must not replace a long-trained one) and neither ``--resume`` nor ``--overwrite``
+    says what to do with it."""
+    if resume and overwrite:
+        parser.error("--resume continues the trained runs and --overwrite deletes them to train anew; pass one")
+    kept = [str(run_folder(n)) for n in names if holds_trained_run(run_folder(n))]
+    if kept and not (resume or overwrite):
+        it = "them" if len(kept) > 1 else "it"
+        parser.error(f"{', '.join(kept)} {'hold trained runs' if len(kept) > 1 else 'holds a trained run'} "
+                     f"(checkpoints/last.ckpt); pass --resume to continue {it}, --overwrite to train {it} anew "
+                     f"(deleting {it}), or move {it} away")
+
+
 def train(name: str, data: Path, task: dict[str, Any], *, epochs: int, batches: int, seq_len: int,
           batch_size: int = 16, val_every: int = 5, val_length: int = 10_000, seed: int = 0,
-          seeds: Sequence[int] | None = None, resume: bool = False, snapshots: bool = False) -> tuple[Path, float]:
+          seeds: Sequence[int] | None = None, resume: bool = False, overwrite: bool = False,
+          snapshots: bool = False) -> tuple[Path, float]:
     """Train one configuration with ``neurops fit``; returns the checkpoint with the lowest validation D_stsp
     and the seconds taken. ``task`` holds DynamicsTask arguments plus ``lr`` / ``lr_end`` (RAdam, decayed
     exponentially per epoch). ``seeds`` trains one model per seed in one run (an ensemble,
     ``DynamicsTask(seeds=...)``; evaluate its members with :func:`evaluate_members`). ``resume`` continues
     an interrupted run of the same name and settings from its ``last.ckpt`` (``neurops fit --ckpt_path last``)
-    instead of starting afresh; the seconds are then those of the resumed part. ``snapshots`` also keeps the
+    instead of starting afresh; the seconds are then those of the resumed part. A folder that holds a trained run
+    (a ``last.ckpt``) is deleted to start afresh only with ``overwrite`` (else :class:`OutputExistsError`); one
+    without checkpoints (an empty or crashed start) is cleared. ``snapshots`` also keeps the
     weights at every validation in ``<run>/snapshots/`` (Lightning's ``ModelCheckpoint``, ``save_top_k=-1``)
     for the checkpoint-criterion study (``dsr_checkpoint_criteria``); adding them to a resumed run is
     allowed, they only observe."""
     torch.set_num_threads(1)
-    root = WORK_DIR / "runs" / name
-    resuming = resume and (run_checkpoint_dir(root) / "last.ckpt").is_file()
+    root = run_folder(name)
+    resuming = resume and holds_trained_run(root)
+    if holds_trained_run(root) and not (resuming or overwrite):
+        raise OutputExistsError(f"{root} holds a trained run (checkpoints/last.ckpt); pass resume=True to continue "
+                                "it, overwrite=True to train it anew (deleting it), or move it away.")
     if not resuming:
         shutil.rmtree(root, ignore_errors=True)  # no stale checkpoints from earlier runs
     task = dict(task)
@@ -170,7 +210,7 @@ def _without_snapshots(config: dict[str, Any]) -> dict[str, Any]:
 
 def run_checkpoint(name: str) -> Path:
     """The validation-selected checkpoint of an earlier :func:`train` run called ``name``."""
-    best = WORK_DIR / "runs" / name / "checkpoints" / "best.ckpt"
+    best = run_checkpoint_dir(run_folder(name)) / "best.ckpt"
     if not best.exists() or not best.with_name("last.ckpt").exists():
         raise FileNotFoundError(f"{best.parent} holds no best.ckpt and last.ckpt; train the run first "
                                 "(the same command without --evaluate-only).")

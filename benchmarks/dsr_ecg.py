@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ import numpy as np
 from benchmarks.dsr_common import (
     alpha_end_argument,
     check_alpha_end,
+    check_run_folders,
     chosen_methods,
     data_dir_argument,
     evaluate,
@@ -42,6 +44,7 @@ from benchmarks.dsr_common import (
     forcing_words,
     import_npy,
     reference_series,
+    run_folder_arguments,
     seed_list,
     seed_rows,
     train,
@@ -70,6 +73,13 @@ def _paper_budget(steps: int, paper_steps: int = PAPER_STEPS) -> str:
     return f"{share} the paper's {epochs}"
 
 
+def run_name(key: str, index: int, seeds: Sequence[int]) -> str:
+    """Folder name (under ``benchmarks/work/runs``) of the run training method ``key``, the ``index``-th of
+    ``--methods``, with ``seeds`` (one ensemble run when there are several)."""
+    run = f"ecg_{key}" if key.startswith("alrnn") else f"ecg_{index}"  # (GTF runs keep their earlier names)
+    return run if len(seeds) == 1 else f"{run}_s{'-'.join(map(str, seeds))}"
+
+
 def _resolved(args: argparse.Namespace, defaults: dict[str, Any]) -> dict[str, Any]:
     """The settings of one method: the command line's where given, else the method's ``defaults``."""
     return {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in defaults.items()}
@@ -83,8 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default="gtf,agtf",
                         help="comma-separated subset of gtf, agtf, alrnn (STF), alrnn_gtf to train")
     parser.add_argument("--name", default="dsr_ecg", help="results file name")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue interrupted runs of the same settings from their last.ckpt")
+    run_folder_arguments(parser)
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; several train as one ensemble run")
     parser.add_argument("--lr", type=float, default=None,
@@ -166,6 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     methods = {k: all_methods[k] for k in chosen_methods(parser, args.methods, all_methods)}
     check_alpha_end(parser, args.alpha, args.alpha_end, args.methods, list(methods), ("gtf", "alrnn_gtf"))
+    check_run_folders(parser, [run_name(key, i, args.seeds) for i, key in enumerate(methods)], args.resume,
+                      args.overwrite)
     train_file, test_file = reference_series(parser, args.data_dir, "ecg_5d_train.npy", "ecg_5d_test.npy")
     x_train, x_test = np.load(train_file), np.load(test_file)
     data = import_npy(train_file, "ecg_gtf_train", 1.0)
@@ -177,13 +188,13 @@ def main(argv: list[str] | None = None) -> None:
         task = {**task, "lr": cfg["lr"], "lr_end": cfg["lr_end"], "input_noise": cfg["input_noise"],
                 "val_gen_length": 50_000}
         budget = {"epochs": epochs, "batches": batches, "seq_len": cfg["seq_len"], "batch_size": cfg["batch_size"],
-                  "val_every": val_every, "resume": args.resume, "snapshots": args.snapshots}
-        run = f"ecg_{key}" if key.startswith("alrnn") else f"ecg_{i}"  # (GTF runs keep their earlier names)
+                  "val_every": val_every, "resume": args.resume, "overwrite": args.overwrite,
+                  "snapshots": args.snapshots}
         if len(seeds) == 1:
-            ckpt, seconds = train(run, data, task, seed=seeds[0], **budget)
+            ckpt, seconds = train(run_name(key, i, seeds), data, task, seed=seeds[0], **budget)
             runs = [evaluate(ckpt, x_test, 1.0)]
         else:  # one ensemble run; each member at its own best validation state
-            ckpt, seconds = train(f"{run}_s{'-'.join(map(str, seeds))}", data, task, seeds=seeds, **budget)
+            ckpt, seconds = train(run_name(key, i, seeds), data, task, seeds=seeds, **budget)
             ckpt = ckpt.with_name("last.ckpt")
             runs = evaluate_members(ckpt, x_test, 1.0, "best")
         runs = [{**r, "train_seconds": seconds} for r in runs]

@@ -29,7 +29,8 @@ member r trains as the single run with seed r would); each member is evaluated a
 validation state and at its final state.
 
 Run: ``python -m benchmarks run dsr_lorenz63 [--quick] [--methods gtf,agtf,bptt,stf] [--seeds 0,1] [--workers 2]
-[--epochs E --lr LR --lr-end LR_END --name NAME] [--ensemble] [--evaluate-only] [--data-dir ../shared/data/dsr]``.
+[--epochs E --lr LR --lr-end LR_END --name NAME] [--ensemble] [--resume | --overwrite] [--evaluate-only]
+[--data-dir ../shared/data/dsr]``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import numpy as np
 from benchmarks.dsr_common import (
     alpha_end_argument,
     check_alpha_end,
+    check_run_folders,
     chosen_methods,
     data_dir_argument,
     evaluate,
@@ -52,6 +54,7 @@ from benchmarks.dsr_common import (
     reference_series,
     row_of,
     run_checkpoint,
+    run_folder_arguments,
     run_jobs,
     seed_list,
     train,
@@ -116,8 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", default="gtf,agtf,bptt,stf", help="comma-separated subset to train")
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; every method is trained with each")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue interrupted runs of the same settings from their last.ckpt")
+    run_folder_arguments(parser)
     parser.add_argument("--ensemble", action="store_true",
                         help="train all seeds of a method in one run (an ensemble; one process)")
     parser.add_argument("--snapshots", action="store_true",
@@ -145,16 +147,19 @@ def main(argv: list[str] | None = None) -> None:
     }
     chosen = chosen_methods(parser, args.methods, methods)
     check_alpha_end(parser, args.alpha, args.alpha_end, args.methods, chosen, ("gtf",))
+    seed_groups = [tuple(seeds)] if args.ensemble else [(seed,) for seed in seeds]
+    jobs = [(key, *methods[key], group) for key in chosen for group in seed_groups]
+    if not args.evaluate_only:
+        check_run_folders(parser, [run_name(key, group, args.ensemble) for key, _, _, group in jobs], args.resume,
+                          args.overwrite)
     train_file, test_file = reference_series(parser, args.data_dir, "lorenz63_noise0.05_train.npy",
                                              "lorenz63_test.npy")
     x_train, x_test = np.load(train_file), np.load(test_file)
     data = import_npy(train_file, "lorenz63_gtf_train", DT)
     floor = {"d_stsp": state_space_divergence(x_test, x_train), "d_h": hellinger_distance(x_test, x_train)}
     budget = {"epochs": epochs, "batches": batches, "seq_len": seq_len, "batch_size": batch_size,
-              "val_every": val_every, "resume": args.resume,
+              "val_every": val_every, "resume": args.resume, "overwrite": args.overwrite,
               "snapshots": args.snapshots}
-    seed_groups = [tuple(seeds)] if args.ensemble else [(seed,) for seed in seeds]
-    jobs = [(key, *methods[key], group) for key in chosen for group in seed_groups]
     if args.evaluate_only:  # every run to re-evaluate must exist before any is evaluated
         for key, _, _, group in jobs:
             try:

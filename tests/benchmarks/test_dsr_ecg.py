@@ -1,4 +1,4 @@
-"""Argument checks of benchmarks/dsr_ecg.py (they fail before any data is read or run folder made)."""
+"""Argument checks of benchmarks/dsr_ecg.py (they fail before any data is read or run folder made or deleted)."""
 
 from __future__ import annotations
 
@@ -58,3 +58,46 @@ def test_a_flag_given_overrides_the_methods_default():
     assert (gtf["lr"], gtf["lr_end"], gtf["seq_len"], gtf["input_noise"]) == (5e-3, 1e-6, 100, 0.0)
     assert (alrnn["lr"], alrnn["lr_end"], alrnn["seq_len"], alrnn["input_noise"]) == (2e-3, 1e-6, 50, 0.0)
     assert (alrnn["latent_dim"], alrnn["observation"]) == (100, "identity")
+
+
+NOT_FOUND = ("ecg_5d_train.npy, ecg_5d_test.npy not found in {absent}; pass --data-dir with the folder of the shared "
+             "reference series (../shared/data/dsr)")
+
+
+@pytest.mark.parametrize(("argv", "trained", "message"), [
+    (["--methods", "gtf"], ["ecg_0"], "{runs}/ecg_0 holds a trained run (checkpoints/last.ckpt); pass --resume to "
+                                      "continue it, --overwrite to train it anew (deleting it), or move it away"),
+    # the 5-seed ensembles of both GTF methods; an AL-RNN run of the same seeds is not one that this command trains
+    (["--seeds", "0,1,2,3,4"], ["ecg_0_s0-1-2-3-4", "ecg_1_s0-1-2-3-4", "ecg_alrnn_s0-1-2-3-4"],
+     "{runs}/ecg_0_s0-1-2-3-4, {runs}/ecg_1_s0-1-2-3-4 hold trained runs (checkpoints/last.ckpt); pass --resume to "
+     "continue them, --overwrite to train them anew (deleting them), or move them away"),
+    # the run folders are named by method position and seeds, not by --name: a smoke run would land in ecg_0
+    (["--methods", "agtf", "--epochs", "2", "--name", "smoke"], ["ecg_0"],
+     "{runs}/ecg_0 holds a trained run (checkpoints/last.ckpt); pass --resume to continue it, --overwrite to train it "
+     "anew (deleting it), or move it away"),
+    (["--methods", "alrnn,gtf"], ["ecg_alrnn", "ecg_1"],
+     "{runs}/ecg_alrnn, {runs}/ecg_1 hold trained runs (checkpoints/last.ckpt); pass --resume to continue them, "
+     "--overwrite to train them anew (deleting them), or move them away"),
+    (["--resume", "--overwrite"], ["ecg_0"],
+     "--resume continues the trained runs and --overwrite deletes them to train anew; pass one"),
+    # what lets the command past the run folders: it then stops at the missing data, before any work
+    (["--overwrite"], ["ecg_0", "ecg_1"], NOT_FOUND),
+    (["--resume"], ["ecg_0", "ecg_1"], NOT_FOUND),
+    (["--methods", "gtf,agtf", "--seeds", "0,1"], ["ecg_0", "ecg_1_s0-1-2-3-4"], NOT_FOUND),
+])
+def test_a_trained_run_is_kept_unless_resumed_or_overwritten(argv, trained, message, run_folder, one_error_line):
+    folders = [run_folder(name) for name in trained]
+    one_error_line(dsr_ecg.main, argv, message)
+    assert all((f / "checkpoints" / "last.ckpt").read_bytes() == b"trained" for f in folders)
+
+
+def test_a_run_folder_without_checkpoints_is_no_trained_run(run_folder, one_error_line):
+    run_folder("ecg_0", trained=False)  # a start that crashed before its first checkpoint
+    one_error_line(dsr_ecg.main, ["--methods", "gtf"], NOT_FOUND)
+
+
+def test_the_run_names_are_those_of_the_documented_runs():
+    assert [dsr_ecg.run_name(key, i, [0]) for i, key in enumerate(["gtf", "agtf", "alrnn"])] == \
+        ["ecg_0", "ecg_1", "ecg_alrnn"]
+    assert dsr_ecg.run_name("gtf", 0, [0, 1, 2, 3, 4]) == "ecg_0_s0-1-2-3-4"
+    assert dsr_ecg.run_name("alrnn_gtf", 3, [0, 1]) == "ecg_alrnn_gtf_s0-1"

@@ -18,7 +18,8 @@ relative L2 of about 0.02 (piecewise) and 0.008 (smooth) for DGNO.
 
 ``--quick`` is a CPU-sized run of a few minutes: far fewer samples and steps, smaller networks;
 its numbers show the pipeline works and how the methods compare at that budget, not the
-paper's accuracy. Paper-scale command (GPU)::
+paper's accuracy. A DGNO checkpoint that exists in ``--save-ckpt`` is not replaced unless ``--overwrite``
+(the command stops before any work). Paper-scale command (GPU)::
 
     python -m benchmarks run dgno_forward --accelerator gpu
 
@@ -64,8 +65,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--accelerator", default="auto")
     p.add_argument("--save-ckpt", type=Path, default=WORK_DIR / "dgno_ckpt",
                    help="folder for the trained DGNO checkpoints (e.g. for `neurops invert surrogate --ckpt`)")
+    p.add_argument("--overwrite", action="store_true", help="retrain and replace DGNO checkpoints that exist")
     p.add_argument("--name", default=None, help="results name (default dgno_forward[_quick])")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    kept = [str(checkpoint_path(args.save_ckpt, problem, args.quick)) for problem in args.problems.split(",")
+            if "dgno" in args.models.split(",") and checkpoint_path(args.save_ckpt, problem, args.quick).exists()]
+    if kept and not args.overwrite:  # before any work: a rerun (another --seed) would replace a long-trained DGNO
+        p.error(f"{', '.join(kept)} exist{'s' if len(kept) == 1 else ''}; pass --overwrite to retrain "
+                f"{'them' if len(kept) > 1 else 'it'}, another --save-ckpt folder, or move "
+                f"{'them' if len(kept) > 1 else 'it'} away")
+    return args
+
+
+def checkpoint_path(folder: Path, problem: str, quick: bool) -> Path:
+    """Where the trained DGNO of ``problem`` is saved (``--save-ckpt`` folder; the quick run's apart)."""
+    return folder / f"dgno_{problem}{'_quick' if quick else ''}.ckpt"
 
 
 def data_files(problem: str, sizes: tuple[int, ...], seed: int) -> tuple[Path, Path, tuple[float, float]]:
@@ -124,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = fit_and_test(partial(dgno_task, problem, a_range, args.quick), dm, epochs=dgno_epochs,
                                    seed=args.seed, accelerator=args.accelerator)
                 args.save_ckpt.mkdir(parents=True, exist_ok=True)
-                ckpt = args.save_ckpt / f"dgno_{problem}{'_quick' if args.quick else ''}.ckpt"
+                ckpt = checkpoint_path(args.save_ckpt, problem, args.quick)
                 out["task"].trainer.save_checkpoint(ckpt)
                 labels, n_samples, epochs = 0, n_unlab, dgno_epochs
             else:

@@ -1,4 +1,5 @@
-"""``neurops fit`` under Lightning's FSDP strategy in two real CPU processes: a run resumed with another optimizer.
+"""``neurops fit|test`` under Lightning's FSDP strategy in two real CPU processes: a run resumed with another
+optimizer, and a fit followed by its test and by ``neurops test --ckpt_path``.
 
 Lightning's ``fsdp`` needs GPUs; ``tests/cli/cpu_fsdp.CPUFSDP`` is the same strategy with the settings that let it
 run on CPU (its docstring says which and why). Under FSDP, Lightning restores a checkpoint after ``setup`` and loads

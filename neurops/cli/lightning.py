@@ -21,12 +21,14 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import lightning as L
 from jsonargparse import ArgumentError
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.strategies import FSDPStrategy
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
@@ -192,9 +194,9 @@ class NeuropsCLI(LightningCLI):
     def after_test(self) -> None:
         self._print_log_dir()
 
-    def _print_log_dir(self) -> None:
-        if self.trainer.is_global_zero and self.trainer.loggers and self.trainer.log_dir:
-            print(f"logs: {self.trainer.log_dir}")
+    def _print_log_dir(self) -> None:  # log_dir is a collective under DDP/FSDP: every process asks
+        if (log_dir := self.trainer.loggers and self.trainer.log_dir) and self.trainer.is_global_zero:
+            print(f"logs: {log_dir}")
 
     def before_test(self) -> None:
         """A task without a test step (DynamicsTask) is one error naming its own commands, not Lightning's traceback."""
@@ -255,7 +257,10 @@ class NeuropsCLI(LightningCLI):
         best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks
                      if getattr(cb, "monitor", None) and cb.best_model_path and Path(cb.best_model_path).is_file()),
                     None)
-        with signal_connector.without_hpc_checkpoint(self.trainer):  # the final weights, not a requeued job's start
+        strategy = self.trainer.strategy  # FSDP: test the task through fit's wrapper (a second one inside breaks it)
+        kept = (mock.patch.object(strategy, "_setup_model", lambda _model, wrapper=strategy.model: wrapper)
+                if isinstance(strategy, FSDPStrategy) else contextlib.nullcontext())
+        with signal_connector.without_hpc_checkpoint(self.trainer), kept:  # final weights, not a requeued job's start
             self.test_results = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best,
                                                   weights_only=True)
 

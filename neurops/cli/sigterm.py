@@ -48,7 +48,7 @@ EXIT_SIGTERM = 128 + int(signal.SIGTERM)
 #: this process's state: whether a SIGTERM reached it or a peer process of its run (never reset while the command
 #: runs), whether a trainer's signal connector handles SIGTERM now (Lightning's loops stop the run), the trainer of
 #: the command, and whether the process is one that Lightning's launcher started (DDP on one node)
-_state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False)
+_state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False, argv=None)
 
 #: the process id of the ``neurops`` command, in the environment of the processes it starts: Lightning's launcher
 #: starts the DDP processes of ``--trainer.devices N`` as its children, with ``LOCAL_RANK`` 1, 2, ...
@@ -101,17 +101,48 @@ def forward(trainer: Any, signum: int) -> None:
 
 @contextlib.contextmanager
 def default_action() -> Iterator[None]:
-    """SIGTERM ends the process at once (status 143, no line) inside: for the rendezvous of DDP processes, where the
-    main thread waits in C++ for the others to connect and no Python handler runs until they do (one that SIGTERM
-    stopped before it connected never does)."""
+    """SIGTERM ends the process at once inside, with status 143: for the rendezvous of DDP processes, where the main
+    thread waits in C++ for the others to connect and no Python handler runs until they do (one that SIGTERM stopped
+    before it connected never does). The command (not a process its launcher started, whose launcher reports the run)
+    prints its line first: Python's C-level handler writes the signal to a pipe (``signal.set_wakeup_fd``,
+    async-signal-safe), and a thread waiting on the pipe (the rendezvous waits with the GIL released) forwards the
+    signal to the launched processes, writes the line prepared on entry (``os.write``) and ends the process."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if _state.launched or _state.argv is None:
+        previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return
+    line = f"neurops: error: {stopped(_state.argv)}\n".encode()
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)  # the thread acts; this handler never must
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    watcher = threading.Thread(target=_end_on_sigterm, args=(read_end, line), daemon=True, name="neurops-sigterm")
+    watcher.start()
     try:
         yield
     finally:
+        signal.set_wakeup_fd(previous_fd)
         signal.signal(signal.SIGTERM, previous)
+        os.close(write_end)  # the thread reads the end of the pipe and returns
+        watcher.join()
+        os.close(read_end)
+
+
+def _end_on_sigterm(read_end: int, line: bytes) -> None:
+    """:func:`default_action`'s thread: at the first SIGTERM, forward it, write ``line`` and end with status 143."""
+    while data := os.read(read_end, 64):
+        if int(signal.SIGTERM) in data:
+            _state.received = True
+            with contextlib.suppress(Exception):
+                forward(_state.trainer, signal.SIGTERM)
+            os.write(2, line)
+            os._exit(EXIT_SIGTERM)
 
 
 @contextlib.contextmanager
@@ -121,7 +152,7 @@ def reported(argv: Sequence[str]) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
         yield
         return
-    _state.received, _state.trainer_handles, _state.trainer = False, False, None
+    _state.received, _state.trainer_handles, _state.trainer, _state.argv = False, False, None, list(argv)
     _state.launched = os.environ.get(LAUNCHER_PID) == str(os.getppid()) and os.environ.get("LOCAL_RANK", "0") != "0"
     launcher_pid, os.environ[LAUNCHER_PID] = os.environ.get(LAUNCHER_PID), str(os.getpid())
     previous = signal.signal(signal.SIGTERM, _raise_once)
@@ -135,7 +166,7 @@ def reported(argv: Sequence[str]) -> Iterator[None]:
         raise stopped(argv) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-        _state.trainer = None
+        _state.trainer = _state.argv = None
         if launcher_pid is None:
             os.environ.pop(LAUNCHER_PID, None)
         else:

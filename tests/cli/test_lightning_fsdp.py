@@ -1,4 +1,5 @@
-"""``neurops fit`` under Lightning's FSDP strategy in two real CPU processes: a run resumed with another optimizer.
+"""``neurops fit|test`` under Lightning's FSDP strategy in two real CPU processes: a run resumed with another
+optimizer, and a fit followed by its test and by ``neurops test --ckpt_path``.
 
 Lightning's ``fsdp`` needs GPUs; ``tests/cli/cpu_fsdp.CPUFSDP`` is the same strategy with the settings that let it
 run on CPU (its docstring says which and why). Under FSDP, Lightning restores a checkpoint after ``setup`` and loads
@@ -12,6 +13,7 @@ The subprocesses import neurops from this checkout (``PYTHONPATH``), which also 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.cli.test_lightning_ddp import _config, _run_args
+from tests.cli.test_lightning_ddp import RTOL, _config, _run_args, _test_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 STRATEGY = "{class_path: tests.cli.cpu_fsdp.CPUFSDP}"
@@ -91,3 +93,36 @@ def test_resuming_an_fsdp_run_with_another_optimizer_class_is_one_error_line(ope
     assert done.returncode != 0, out[-3000:]
     assert "Restoring states from the checkpoint path" in out and f"CheckpointError: {_refusal(last)}" in out
     assert {p.name: p.read_bytes() for p in last.parent.iterdir()} == before
+
+
+def _table(out: str) -> dict[str, float]:
+    """The metrics of the test table a command printed: ``{"test/rel_l2@16": 0.94, ...}``."""
+    found = re.findall(r"(test/\S+@\d+)\s+(\d\S*)(?:\s+(\d\S*))?", out)
+    return {name: float(value) for name, value, _ in found}
+
+
+@pytest.mark.processes  # ~30-40 s: two runs of two processes
+def test_an_fsdp_fit_tests_its_final_weights_and_neurops_test_evaluates_the_checkpoint(operator_file, tmp_path):
+    """``fit`` then its test under FSDP: Lightning's ``trainer.test`` wrapped the task in a second FSDP wrapper inside
+    fit's (``RuntimeError: size mismatch, got input (1024), mat (1024x3), vec (24)``); ``neurops test --ckpt_path``
+    hung after its table (rank zero alone asked for the log folder, a collective)."""
+    config = _config(tmp_path, operator_file)
+    root = tmp_path / "fsdp"
+    done = _fit(config, root, "--trainer.max_epochs", "2", "--test_after_fit", "true")
+    assert done.returncode == 0, done.stderr[-3000:]
+    after_fit = _table(done.stdout)
+    last = root / "checkpoints" / "last.ckpt"
+    expected = _test_metrics(last, operator_file)  # the saved final weights, tested in one process
+    assert set(after_fit) == set(expected) and len(expected) == 6
+    for key, value in expected.items():
+        assert abs(after_fit[key] - value) <= RTOL * value, key
+
+    done = subprocess.run([sys.executable, "-m", "neurops", "test", "--config", str(config), "--trainer.strategy",
+                           STRATEGY, "--trainer.devices", "2", "--ckpt_path", str(last)],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    tested = _table(done.stdout)
+    assert set(tested) == set(expected)
+    for key, value in expected.items():
+        assert abs(tested[key] - value) <= RTOL * value, key
+    assert f"logs: {root / 'logs'}" in done.stdout

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -319,3 +320,35 @@ def test_a_sigterm_before_any_trainer_raises_again_when_python_dropped_the_first
             sigterm._raise_once(signal.SIGTERM, None)
         sigterm._raise_once(signal.SIGTERM, None)  # a second one must not interrupt the clean-up of the first
         sigterm._state.received = False
+
+
+@pytest.mark.processes  # ~10-15 s: one process imports Lightning and waits for a peer that never starts
+def test_a_sigterm_during_the_ddp_rendezvous_is_status_143_and_one_line(operator_file, callbacks):
+    """Rank zero of a two-node run (``--trainer.num_nodes 2``, started as a scheduler starts it: ``LOCAL_RANK`` set)
+    waits in C++ for rank one, which never starts, and gets SIGTERM there: it used to end with status 143 and no
+    line (SIGTERM had its default action); now the line comes first, from a thread Python's C-level handler wakes."""
+    root = callbacks / "run"
+    cfg = _config(operator_file, root, callbacks / "cfg.yaml")
+    argv = ["fit", "--config", cfg, "--trainer.strategy", "ddp", "--trainer.num_nodes", "2"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+           "NODE_RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"}
+    job = subprocess.Popen([sys.executable, "-m", "neurops", *argv], cwd=callbacks, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert job.stderr is not None
+    lines = []
+    for line in job.stderr:  # "Initializing distributed: GLOBAL_RANK: 0, MEMBER: 1/2": it waits for rank one
+        lines.append(line)
+        if line.startswith("Initializing distributed"):
+            break
+    time.sleep(1.0)  # well inside the wait (gloo's rendezvous times out after 30 minutes)
+    job.send_signal(signal.SIGTERM)
+    out, err = job.communicate(timeout=60)
+    assert job.returncode == 143, "".join(lines) + err
+    assert not any("error" in line.lower() for line in lines), "".join(lines)
+    assert (out + err).strip().splitlines() == [
+        "neurops: error: neurops fit was stopped by SIGTERM (exit status 143); it wrote no checkpoint yet "
+        f"(--ckpt_path last then starts the run anew); resume it with: {shlex.join(['neurops', *argv])} "
+        "--ckpt_path last"], "".join(lines) + err

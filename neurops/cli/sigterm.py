@@ -47,8 +47,10 @@ EXIT_SIGTERM = 128 + int(signal.SIGTERM)
 
 #: this process's state: whether a SIGTERM reached it or a peer process of its run (never reset while the command
 #: runs), whether a trainer's signal connector handles SIGTERM now (Lightning's loops stop the run), the trainer of
-#: the command, and whether the process is one that Lightning's launcher started (DDP on one node)
-_state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False, argv=None)
+#: the command, whether the process is one that Lightning's launcher started (DDP on one node), the command's words
+#: while it runs (None outside one) and the wake-up pipe of :func:`default_action` while it is open
+_state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False, argv=None,
+                         wakeup_fd=None)
 
 #: the process id of the ``neurops`` command, in the environment of the processes it starts: Lightning's launcher
 #: starts the DDP processes of ``--trainer.devices N`` as its children, with ``LOCAL_RANK`` 1, 2, ...
@@ -81,12 +83,18 @@ def _raise_once(signum: int, frame: FrameType | None) -> None:
 
 
 def _default_action_in_forked_child() -> None:
-    """A process the command forks (a worker of a data generator's pool or of a data loader) ends at once on SIGTERM,
-    as it would without the command's handler: its pool ends it with SIGTERM, and a Python handler runs only between
-    bytecodes, so a SIGTERM that arrived just before the worker blocked in a lock was never handled and the command
-    waited for the worker forever (``neurops quickstart`` hung after its progress bar, about once in 50 runs)."""
-    if signal.getsignal(signal.SIGTERM) is _raise_once:
+    """A process forked while a command runs (a worker of a data generator's pool or of a data loader) ends at once
+    on SIGTERM, whichever handler the command (or Lightning's connector, in a trainer's run) had installed: its pool
+    ends it with SIGTERM, and a Python handler runs only between bytecodes, so a SIGTERM that arrived just before
+    the worker blocked in a lock was never handled and the command waited for the worker forever (``neurops
+    quickstart`` hung after its progress bar, about once in 50 runs); a data loader's worker with Lightning's
+    handler only recorded it. The wake-up pipe of :func:`default_action`, if open, stays the command's."""
+    if _state.argv is None:  # no command runs: a user's own handlers are theirs
+        return
+    with contextlib.suppress(ValueError):  # (signal handlers can only be set in the main thread)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if _state.wakeup_fd is not None:  # a signal of the child must not wake the command's watcher thread
+            signal.set_wakeup_fd(-1)
 
 
 os.register_at_fork(after_in_child=_default_action_in_forked_child)
@@ -122,12 +130,14 @@ def default_action() -> Iterator[None]:
     os.set_blocking(write_end, False)
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)  # the thread acts; this handler never must
     previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    _state.wakeup_fd = write_end
     watcher = threading.Thread(target=_end_on_sigterm, args=(read_end, line), daemon=True, name="neurops-sigterm")
     watcher.start()
     try:
         yield
     finally:
         signal.set_wakeup_fd(previous_fd)
+        _state.wakeup_fd = None
         signal.signal(signal.SIGTERM, previous)
         os.close(write_end)  # the thread reads the end of the pipe and returns
         watcher.join()

@@ -95,10 +95,13 @@ def test_a_closed_stdout_pipe_ends_the_command_quietly(args, operator_file):
     assert proc.returncode == EXIT_BROKEN_PIPE == 141
 
 
-def test_an_error_after_a_progress_bar_starts_its_own_line(tmp_path, capsys):
+def test_an_error_after_a_progress_bar_starts_its_own_line(tmp_path, capsys, monkeypatch):
     """A command that fails while its progress bar is drawn (here: NaN outputs found while converting) closes the
-    bar first, so that `neurops: error: ...` is a line of its own, not glued to the bar."""
+    bar first, so that `neurops: error: ...` is a line of its own, not glued to the bar (on a terminal: into a log
+    the data commands print lines, no bar)."""
     import numpy as np
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
 
     np.save(tmp_path / "a.npy", np.ones((4, 6, 6), np.float32))
     np.save(tmp_path / "u.npy", np.full((4, 6, 6), np.nan, np.float32))

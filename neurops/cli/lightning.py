@@ -120,8 +120,7 @@ class NeuropsCLI(LightningCLI):
             found = run_checkpoint_dir(self._root()) / f"{cfg.ckpt_path}.ckpt"
             if not found.is_file():
                 if sub == "fit" and cfg.ckpt_path == "last":
-                    print(f"neurops: nothing to resume ({found} does not exist); starting a new run in "
-                          f"{self._root()}", file=sys.stderr)
+                    note(f"nothing to resume ({found} does not exist); starting a new run in {self._root()}")
                     cfg.ckpt_path = None
                     return
                 raise CheckpointError(f"--ckpt_path {cfg.ckpt_path}: {found} does not exist; the run folder is set "

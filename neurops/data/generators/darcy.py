@@ -34,6 +34,7 @@ import multiprocessing as mp
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -281,30 +282,34 @@ def _resolutions(split: str, config: DarcyConfig) -> tuple[int, ...]:
     return config.all_resolutions if split == "test" else (config.resolution,)
 
 
-def _pool(workers: int) -> Any:
+def _pool(workers: int) -> ProcessPoolExecutor:
     method = "fork" if sys.platform.startswith("linux") else "spawn"  # fork: no re-import of torch per worker
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded parent; workers use numpy only
-        return mp.get_context(method).Pool(workers)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
 
 
 def _results(tasks: list[Any], workers: int) -> Iterator[dict[int, tuple[np.ndarray, np.ndarray | None]]]:
-    """Per sample, in task order: ``{resolution: (a, u)}``."""
+    """Per sample, in task order: ``{resolution: (a, u)}``.
+
+    With ``workers`` > 1 the blocks are solved in a process pool. A caller that stops early (an error, SIGTERM)
+    cancels the blocks not yet started and waits for those being solved (one block per worker): the workers end on
+    their own, and no signal reaches them. ``multiprocessing.Pool.terminate`` could hang instead: its result thread
+    stops reading while a worker is still writing a solved block (megabytes) into the full result pipe under the
+    queue's lock, and the pool then waits for that lock to send its own sentinel.
+    """
     if workers <= 1:
         for task in tasks:
             yield from _work(task)
         return
-    pool = _pool(workers)
-    try:
-        for block in pool.imap(_work, tasks):
-            yield from block
-    except BaseException:  # an error, or the caller stopped early: end the workers where they are
-        pool.terminate()
-        raise
-    else:  # done: the workers end on their own (no SIGTERM sent)
-        pool.close()
-    finally:
-        pool.join()
+    with _pool(workers) as pool:
+        try:
+            with warnings.catch_warnings():  # the workers are forked here (on 3.12+: fork of a threaded parent;
+                warnings.simplefilter("ignore", DeprecationWarning)  # they use numpy and scipy only)
+                blocks = pool.map(_work, tasks)
+            for block in blocks:
+                yield from block
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _split_name(split: str, resolution: int, config: DarcyConfig) -> str:
@@ -387,5 +392,5 @@ def generate_darcy(config: DarcyConfig, out: str | Path, *, workers: int = 2, pr
             next(results, None)  # past the last sample: the pool's workers end on their own
         finally:
             bar.close()
-            results.close()  # on an error: ends the worker pool at once
+            results.close()  # on an error: cancels the blocks not yet solved and ends the pool
     return out

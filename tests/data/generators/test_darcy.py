@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -104,23 +108,40 @@ def test_same_file_contents_for_one_or_two_workers(tmp_path):
         np.testing.assert_array_equal(s1["outputs"]["u"], s2["outputs"]["u"])
 
 
-def test_two_workers_end_on_their_own_when_done_and_are_ended_when_stopped_early(tmp_path, monkeypatch):
-    """A finished pool is closed and joined: its workers exit on their own, with no SIGTERM that a worker could miss
-    (the pool used to be ended with SIGTERM after every run). A caller that stops reading ends the workers at once."""
-    from multiprocessing.pool import Pool
+def _big_block(task):
+    """A stand-in for a solved block: megabytes, as a 129^2 block of 8 samples is, after a short solve."""
+    time.sleep(0.05)
+    return [{65: (np.full((1024, 1024), float(task), np.float32), None)}]
 
+
+def _exit_codes_of_workers(results, read):
+    before = set(multiprocessing.active_children())
+    out = [next(results) for _ in range(read)]
+    workers = set(multiprocessing.active_children()) - before
+    results.close()
+    for worker in workers:
+        worker.join(30)
+    return out, sorted(worker.exitcode for worker in workers)
+
+
+@pytest.mark.parametrize("read", [40, 3])
+def test_two_workers_end_on_their_own_when_done_or_stopped_early(monkeypatch, read):
+    """The workers of a finished pool, and of one whose caller stopped reading (an error, SIGTERM), exit on their own
+    (status 0): the blocks not started are cancelled and those being solved finish. The pool used to end them with
+    SIGTERM (status -15) after every run, and multiprocessing.Pool.terminate can hang when a worker is still
+    writing a solved block of megabytes into the result pipe (ci84: a SIGTERMed `data generate --workers 2`)."""
     from neurops.data.generators import darcy
 
-    terminated, terminate = [], Pool.terminate
-    monkeypatch.setattr(Pool, "terminate", lambda pool: (terminated.append(pool), terminate(pool))[1])
-    config = DarcyConfig(**{**SMALL, "n_train": 20})
-    generate_darcy(config, tmp_path / "w2.h5", workers=2, progress=False)
-    assert terminated == []
-    tasks = [(config, "train", (k,), (config.resolution,)) for k in range(20)]
-    results = darcy._results(tasks, workers=2)
-    next(results)
-    results.close()
-    assert len(terminated) == 1 and all(not worker.is_alive() for worker in terminated[0]._pool)
+    monkeypatch.setattr(darcy, "_work", _big_block)
+    results = darcy._results(list(range(40)), workers=2)
+    done = threading.Event()
+    got: list = []
+    worker = threading.Thread(target=lambda: (got.append(_exit_codes_of_workers(results, read)), done.set()))
+    worker.start()
+    assert done.wait(60), "the pool did not end"
+    out, codes = got[0]
+    assert [float(block[65][0][0, 0]) for block in out] == list(range(read))  # in task order
+    assert codes == [0, 0]
 
 
 def test_blocks_solved_together_match_single_solves(tmp_path):

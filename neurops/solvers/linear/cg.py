@@ -81,7 +81,8 @@ def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, *, s
     too, with ``same_dtype``: torch solvers multiply them; the scipy bridges compute in float64 anyway)."""
     op.check_input(b, "right-hand side b")
     if not b.is_floating_point():
-        raise TypeError(f"right-hand side must be a floating-point tensor, got {b.dtype}.")
+        raise DataError(f"right-hand side b must be a real floating-point tensor, got {b.dtype}; pass "
+                        f"b.to({op.dtype}).")
     if same_dtype:
         _check_dtype(op, b, "right-hand side b", "b")
     if x0 is not None:

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse.linalg as spla
 import torch
 
+from neurops.errors import DataError
 from neurops.solvers.linear.cg import ConvergenceError, NotSPDError, SolveResult, jacobi_preconditioner, pcg
 from neurops.solvers.linear.csr import CSROperator
 from neurops.solvers.linear.diffusion import DiffusionOperator
@@ -105,8 +106,11 @@ def test_bad_inputs():
         pcg(op, b, rtol=0.0)
     with pytest.raises(ValueError, match="x0"):
         pcg(op, b, x0=b[:1])
-    with pytest.raises(TypeError, match="floating"):
-        pcg(op, b.long())
+    for dtype in (torch.int64, torch.complex128):
+        # a neurops error naming the fix, not a bare TypeError (int) or a deep torch failure (complex)
+        with pytest.raises(DataError, match=rf"^right-hand side b must be a real floating-point tensor, got "
+                                            rf"{dtype}; pass b.to\(torch.float64\)\.$"):
+            pcg(op, b.to(dtype))
 
 
 def test_a_right_hand_side_of_another_dtype_is_named():

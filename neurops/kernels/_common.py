@@ -27,7 +27,7 @@ def max_modes(spatial: Sequence[int]) -> tuple[int, ...]:
     return tuple(n // 2 + 1 if i == len(spatial) - 1 else n // 2 for i, n in enumerate(spatial))
 
 
-def _is_whole(value: object) -> bool:
+def is_whole(value: object) -> bool:
     """True for an integer of any kind (numpy, torch) but not a bool or a float."""
     if isinstance(value, bool):
         return False
@@ -41,7 +41,7 @@ def _is_whole(value: object) -> bool:
 def check_modes(spatial: Sequence[int], modes: Sequence[Any]) -> None:
     """Raise :class:`~neurops.errors.ModelError` if the grid cannot hold the requested number of modes;
     the message gives the maximum of every axis (:func:`max_modes`)."""
-    if not all(isinstance(m, torch.SymInt) or _is_whole(m) for m in modes):
+    if not all(isinstance(m, torch.SymInt) or is_whole(m) for m in modes):
         raise ModelError(f"Fourier mode counts must be whole numbers, got modes={tuple(modes)!r}; pass integers, "
                          "e.g. (12, 12).")
     if len(spatial) != len(modes):

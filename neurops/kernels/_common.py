@@ -76,8 +76,8 @@ def check_inputs(x: Tensor, weight: Tensor, modes: Sequence[Any], *, same_dtype:
                          f"2] for {x.shape[1]} input channels and modes {modes} (K: 2 m per axis, m on the last); "
                          "pass the modes the weights were made for.")
     if weight.device != x.device:
-        raise ModelError(f"the spectral weights are on {weight.device} but the input is on {x.device}; move the "
-                         f"input or the layer (.to({str(weight.device)!r})).")
+        raise ConfigError(f"the spectral weights are on {weight.device} but the input is on {x.device}; move the "
+                          f"input or the layer (.to({str(weight.device)!r})).")
     if not same_dtype:
         return
     if not x.is_floating_point():

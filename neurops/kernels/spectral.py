@@ -74,6 +74,7 @@ def spectral_conv_reference(x: Float[Tensor, "batch in_channel *space"],
     d = len(spatial)
     check_inputs(x, weight, modes)
     check_fft_dtype(x, "reference")
+    modes = tuple(int(m) for m in modes)
     axes = tuple(range(2, 2 + d))
     w = torch.view_as_complex(weight)
     xf = torch.fft.rfftn(x, dim=axes, norm="forward")

@@ -194,10 +194,10 @@ def test_weights_on_another_device_are_named(path):
     """Weights on another device than the input went into torch (a device error there, or meta results)."""
     import inspect
 
-    from neurops.errors import ModelError
+    from neurops.errors import ConfigError
 
     x, w = _inputs((16, 16), (4, 4))
-    with pytest.raises(ModelError, match=r"^the spectral weights are on meta but the input is on cpu; move the input "
+    with pytest.raises(ConfigError, match=r"^the spectral weights are on meta but the input is on cpu; move the input "
                                          r"or the layer \(\.to\('meta'\)\)\.$"):
         inspect.unwrap(PATHS[path])(x, w.to("meta"), (4, 4))
 

@@ -257,6 +257,9 @@ def pcg(
         raise ConfigError(f"rtol={rtol}, atol={atol}: tolerances must be >= 0 and not both 0.")
     if maxiter < 0:
         raise ConfigError(f"maxiter must be >= 0, got {maxiter}.")
+    if preconditioner is not None and not callable(preconditioner):
+        raise ConfigError(f"preconditioner must be a map r -> z (e.g. Multigrid(op)) or None, got "
+                          f"{type(preconditioner).__name__}.")
     precond = preconditioner if preconditioner is not None else (lambda r: r)
     b, s, x, r, rnorm, target, scale = initial_state(op, b, x0, rtol, atol)  # b / s: cannot overflow
     active = rnorm > target
@@ -288,8 +291,17 @@ def pcg(
         p = torch.where(_expand(active, p), z + _expand(beta, p) * p, p)
     return final_result(op, b, x, iterations, history, target, scale, slack=1e-6, check=check, unscale=s,
                         failure=f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations",
-                        fix="raise maxiter, use a multigrid preconditioner, or pass check=False to get the partial "
-                        "result.")
+                        fix=_precision_hint(op.dtype, rtol) + "raise maxiter, use a multigrid preconditioner, or pass "
+                        "check=False to get the partial result.")
+
+
+def _precision_hint(dtype: torch.dtype, rtol: float) -> str:
+    """The first fix to name when ``rtol`` is within 10 roundings of ``dtype``: no iteration count reaches it."""
+    eps = torch.finfo(dtype).eps
+    if rtol >= 10 * eps:
+        return ""
+    return (f"rtol={rtol:.1e} is below what {dtype} arithmetic reaches (10 x its rounding, {10 * eps:.1e}): solve in "
+            f"float64 (a float64 coefficient or operator and b) or pass rtol >= {10 * eps:.1e}; otherwise ")
 
 
 def jacobi_preconditioner(op: LinearOperator) -> Preconditioner:

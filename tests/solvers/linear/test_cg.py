@@ -76,6 +76,27 @@ def test_float32():
     assert res.x.dtype == torch.float32 and res.converged.all()
 
 
+def test_a_tolerance_below_the_dtype_is_named_as_the_reason():
+    """float32 solves to diffusion_solve's default rtol=1e-10 ran to maxiter and said "raise maxiter", which cannot
+    help; the error now names the precision first (and only when it is the reason)."""
+    import re
+
+    from neurops.errors import ConfigError
+
+    _, op, b = _problem(batch=2)
+    op32, b32 = op.to(dtype=torch.float32), b.float()
+    with pytest.raises(ConvergenceError, match=re.escape(
+            "; rtol=1.0e-10 is below what torch.float32 arithmetic reaches (10 x its rounding, 1.2e-06): solve in "
+            "float64 (a float64 coefficient or operator and b) or pass rtol >= 1.2e-06; otherwise raise maxiter, use a "
+            "multigrid preconditioner, or pass check=False to get the partial result.")):
+        pcg(op32, b32, rtol=1e-10, maxiter=50)
+    with pytest.raises(ConvergenceError, match=r"\); raise maxiter, use a multigrid preconditioner"):
+        pcg(op, b, rtol=1e-10, maxiter=1)  # float64 reaches 1e-10: no precision hint
+    with pytest.raises(ConfigError, match=r"^preconditioner must be a map r -> z \(e\.g\. Multigrid\(op\)\) or None, "
+                                          r"got int\.$"):
+        pcg(op, b, preconditioner=5)  # was "TypeError: 'int' object is not callable" inside the iteration
+
+
 def test_non_convergence_raises_with_result():
     _, op, b = _problem(batch=2)
     with pytest.raises(ConvergenceError, match="maxiter=3") as err:

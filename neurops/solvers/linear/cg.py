@@ -95,6 +95,15 @@ def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, *, s
         raise DataError("right-hand side b contains NaN or Inf; check the forcing.")
 
 
+def check_stopping(rtol: float, atol: float, maxiter: int, *, min_iterations: int = 0) -> None:
+    """Raise a :class:`~neurops.errors.ConfigError` for tolerances below 0 (or NaN, or both 0) or fewer than
+    ``min_iterations`` iterations: the stopping rule every Krylov solve here shares."""
+    if not rtol >= 0 or not atol >= 0 or rtol == atol == 0:
+        raise ConfigError(f"rtol={rtol}, atol={atol}: tolerances must be >= 0 and not both 0.")
+    if maxiter < min_iterations:
+        raise ConfigError(f"maxiter must be >= {min_iterations}, got {maxiter}.")
+
+
 def _check_dtype(op: LinearOperator, u: torch.Tensor, what: str, name: str) -> None:
     if u.dtype != op.dtype:
         raise DataError(f"{what} is {u.dtype} but the operator is {op.dtype}; pass {name}.to({op.dtype}), or build "
@@ -253,10 +262,7 @@ def pcg(
     .. [1] Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., SIAM 2003, Alg. 9.1.
     """
     check_rhs(op, b, x0)
-    if not rtol >= 0 or not atol >= 0 or rtol == atol == 0:
-        raise ConfigError(f"rtol={rtol}, atol={atol}: tolerances must be >= 0 and not both 0.")
-    if maxiter < 0:
-        raise ConfigError(f"maxiter must be >= 0, got {maxiter}.")
+    check_stopping(rtol, atol, maxiter)
     if preconditioner is not None and not callable(preconditioner):
         raise ConfigError(f"preconditioner must be a map r -> z (e.g. Multigrid(op)) or None, got "
                           f"{type(preconditioner).__name__}.")

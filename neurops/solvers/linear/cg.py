@@ -295,10 +295,27 @@ def pcg(
         beta = _safe_div(rz_new, rz, active)
         rz = torch.where(active, rz_new, rz)
         p = torch.where(_expand(active, p), z + _expand(beta, p) * p, p)
-    return final_result(op, b, x, iterations, history, target, scale, slack=1e-6, check=check, unscale=s,
-                        failure=f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations",
-                        fix=_precision_hint(op.dtype, rtol) + "raise maxiter, use a multigrid preconditioner, or pass "
-                        "check=False to get the partial result.")
+    try:
+        return final_result(op, b, x, iterations, history, target, scale, slack=1e-6, check=check, unscale=s,
+                            failure=f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations",
+                            fix=_precision_hint(op.dtype, rtol) + "raise maxiter, use a multigrid preconditioner, or "
+                            "pass check=False to get the partial result.")
+    except ConvergenceError as err:
+        _raise_if_not_symmetric(op, f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations", err)
+        raise
+
+
+def _raise_if_not_symmetric(op: LinearOperator, failure: str, err: ConvergenceError) -> None:
+    """After a failed solve only (it costs a pass over the matrix): a non-symmetric stencil is the reason, not the
+    iteration count, and CG may stall on it without ever meeting ``p^T A p <= 0``."""
+    measure = getattr(op, "symmetry_error", None)
+    if measure is None:
+        return
+    asym = measure()
+    if asym > 1e-8:
+        raise NotSPDError(f"{failure}, and the operator is not symmetric (max |A - A^T| / max |A| = {asym:.2e}), "
+                          "which CG needs: check the stencil coefficients (c_o[i] must equal c_-o[i + o]), or use a "
+                          "solver for non-symmetric systems (e.g. scipy.sparse.linalg.gmres on to_scipy(op)).") from err
 
 
 def _precision_hint(dtype: torch.dtype, rtol: float) -> str:

@@ -253,3 +253,21 @@ def test_singular_matrix_of_unknown_kind_names_the_possible_cause():
         pcg(generic, torch.ones(1, op.numel, dtype=torch.float64))
     with pytest.raises(ConvergenceError, match="Or the matrix is singular and b not in its range"):
         pcg(from_scipy(sp.diags([1.0] * 49 + [0.0])), torch.ones(1, 50, dtype=torch.float64))
+
+
+def test_a_non_symmetric_stencil_that_stalls_cg_is_named():
+    """A non-symmetric stencil never met p^T A p <= 0 here: CG ran 1000 iterations and advised raising maxiter;
+    the documented NotSPDError now names the asymmetry (measured only after the failure)."""
+    import re
+
+    from neurops.solvers.linear.stencil import StencilOperator
+
+    ones = torch.ones(1, 5, dtype=torch.float64)
+    op = StencilOperator(2 * ones, [(-1,), (1,)], torch.stack([-ones, -0.5 * ones], 1), [False])
+    with pytest.raises(NotSPDError, match="^" + re.escape(
+            "CG did not reach rtol=1.0e-08 within maxiter=1000 iterations, and the operator is not symmetric "
+            "(max |A - A^T| / max |A| = 2.50e-01), which CG needs: check the stencil coefficients (c_o[i] must equal "
+            "c_-o[i + o]), or use a solver for non-symmetric systems (e.g. scipy.sparse.linalg.gmres on "
+            "to_scipy(op)).") + "$"):
+        pcg(op, ones)
+    assert not pcg(op, ones, check=False).converged.any()

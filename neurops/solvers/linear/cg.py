@@ -204,6 +204,17 @@ def final_result(op: LinearOperator, b: torch.Tensor, x: torch.Tensor, iteration
     return result
 
 
+def _zero_mean_output(preconditioner: Preconditioner) -> Preconditioner:
+    """``M`` followed by the projection onto zero-mean fields, for an operator whose kernel is the constants: a
+    V-cycle's output keeps a constant part of rounding size, which made ``p^T A p`` a rounding-size number of either
+    sign (a NotSPDError at 1e-11 on a 101-point periodic grid). ``P M P`` is SPD on the zero-mean fields CG works in
+    there."""
+    def apply(r: torch.Tensor) -> torch.Tensor:
+        z = preconditioner(r)
+        return z - z.mean(dim=tuple(range(1, z.ndim)), keepdim=True)
+    return apply
+
+
 def _check_curvature(rz: torch.Tensor, pAp: torch.Tensor, active: torch.Tensor, it: int) -> None:
     if bool(((rz <= 0) & active).any()):
         raise NotSPDError(f"r^T M r <= 0 at iteration {it}: the preconditioner is not positive definite; "
@@ -267,6 +278,8 @@ def pcg(
         raise ConfigError(f"preconditioner must be a map r -> z (e.g. Multigrid(op)) or None, got "
                           f"{type(preconditioner).__name__}.")
     precond = preconditioner if preconditioner is not None else (lambda r: r)
+    if preconditioner is not None and op.constant_null_space:
+        precond = _zero_mean_output(preconditioner)
     b, s, x, r, rnorm, target, scale = initial_state(op, b, x0, rtol, atol)  # b / s: cannot overflow
     active = rnorm > target
     iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)

@@ -271,3 +271,23 @@ def test_a_non_symmetric_stencil_that_stalls_cg_is_named():
             "to_scipy(op)).") + "$"):
         pcg(op, ones)
     assert not pcg(op, ones, check=False).converged.any()
+
+
+def test_a_v_cycle_on_a_singular_operator_does_not_break_cg_down():
+    """On a periodic grid the V-cycle's output keeps a constant part of rounding size; p^T A p then came out as
+    -1e-17 near convergence and pcg raised NotSPDError for a consistent (zero-mean) right-hand side. The
+    preconditioned residual is now projected onto zero mean; the solution agrees with the
+    pseudo-inverse's."""
+    from neurops.solvers.linear.adapters import to_scipy
+    from neurops.solvers.linear.multigrid import Multigrid
+
+    g = torch.Generator().manual_seed(2)
+    a = torch.rand(1, 64, dtype=torch.float64, generator=g) + 0.5
+    op = DiffusionOperator.from_coefficient(a, "periodic")
+    b = torch.rand(1, *op.shape, dtype=torch.float64, generator=g)
+    b = b - b.mean()
+    res = pcg(op, b, preconditioner=Multigrid(op, coarse="galerkin", smoother="rbgs", coarse_size=1), rtol=1e-10)
+    assert res.converged.all() and float(res.residual.max()) <= 1e-10
+    ref = np.linalg.pinv(to_scipy(op)[0].toarray()) @ b[0].numpy()  # the minimum-norm (zero-mean) solution
+    x = res.x[0].numpy()
+    np.testing.assert_allclose(x - x.mean(), ref - ref.mean(), atol=1e-9 * np.abs(ref).max())

@@ -277,6 +277,10 @@ def pcg(
     if preconditioner is not None and not callable(preconditioner):
         raise ConfigError(f"preconditioner must be a map r -> z (e.g. Multigrid(op)) or None, got "
                           f"{type(preconditioner).__name__}.")
+    if b.shape[0] == 0:  # an empty batch of right-hand sides: nothing to iterate on
+        empty = torch.zeros(0, dtype=b.dtype, device=b.device)
+        return SolveResult(b.clone(), torch.zeros(0, dtype=torch.long, device=b.device), empty,
+                           torch.zeros(0, dtype=torch.bool, device=b.device))
     precond = preconditioner if preconditioner is not None else (lambda r: r)
     if preconditioner is not None and op.constant_null_space:
         precond = _zero_mean_output(preconditioner)

@@ -267,6 +267,9 @@ def _checked_coefficient(a: torch.Tensor, boundary: str | Sequence[str] | Mappin
         raise DataError(f"coefficient of shape {tuple(a.shape)}: expected [B, *spatial] with 1-3 spatial axes.")
     if mean not in FACE_MEANS:
         raise ConfigError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
+    if a.shape[0] == 0:
+        raise DataError(f"coefficient of shape {tuple(a.shape)} holds no sample (an empty batch); an operator needs "
+                        "at least one, so skip the solve when the batch is empty.")
     bcs = normalize_boundary(boundary, ndim)
     for ax, (n, bc) in enumerate(zip(a.shape[1:], bcs)):
         if n < 3:

@@ -291,3 +291,10 @@ def test_a_v_cycle_on_a_singular_operator_does_not_break_cg_down():
     ref = np.linalg.pinv(to_scipy(op)[0].toarray()) @ b[0].numpy()  # the minimum-norm (zero-mean) solution
     x = res.x[0].numpy()
     np.testing.assert_allclose(x - x.mean(), ref - ref.mean(), atol=1e-9 * np.abs(ref).max())
+
+
+def test_an_empty_batch_of_right_hand_sides_gives_an_empty_result():
+    """b of batch 0 failed in torch ("cannot reshape tensor of 0 elements into shape [0, -1]")."""
+    _, op, _ = _problem(batch=1)
+    res = pcg(op, torch.zeros(0, *op.shape, dtype=torch.float64))
+    assert res.x.shape == (0, *op.shape) and res.iterations.shape == res.residual.shape == res.converged.shape == (0,)

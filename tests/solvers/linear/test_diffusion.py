@@ -111,6 +111,9 @@ def test_bad_inputs_raise_clear_errors():
         DiffusionOperator.from_coefficient(np.ones((1, 5, 5)))
     with pytest.raises(ValueError, match="face mean"):
         DiffusionOperator.from_coefficient(a, mean="geometric")
+    with pytest.raises(DataError, match=r"^coefficient of shape \(0, 6, 6\) holds no sample \(an empty batch\); an "
+                                        r"operator needs at least one, so skip the solve when the batch is empty\.$"):
+        DiffusionOperator.from_coefficient(a[:0])  # failed in torch.stack inside Multigrid's coarse solve
     for dtype in (torch.int64, torch.complex128):
         # an int coefficient was silently made a float32 operator, a complex one failed deep in torch
         with pytest.raises(DataError, match=rf"^the diffusion coefficient must be a real floating-point tensor "

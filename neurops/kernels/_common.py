@@ -7,13 +7,15 @@ and ``triton`` paths import them from here, so no path imports the dispatcher ba
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from jaxtyping import Complex
 from torch import Tensor
 
-from neurops.errors import ModelError
+from neurops.errors import ConfigError, ModelError
 
 #: input dtypes the triton path takes
 TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -25,9 +27,23 @@ def max_modes(spatial: Sequence[int]) -> tuple[int, ...]:
     return tuple(n // 2 + 1 if i == len(spatial) - 1 else n // 2 for i, n in enumerate(spatial))
 
 
-def check_modes(spatial: Sequence[int], modes: Sequence[int]) -> None:
+def is_whole(value: object) -> bool:
+    """True for an integer of any kind (numpy, torch) but not a bool or a float."""
+    if isinstance(value, bool):
+        return False
+    try:
+        operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return True
+
+
+def check_modes(spatial: Sequence[int], modes: Sequence[Any]) -> None:
     """Raise :class:`~neurops.errors.ModelError` if the grid cannot hold the requested number of modes;
     the message gives the maximum of every axis (:func:`max_modes`)."""
+    if not all(isinstance(m, torch.SymInt) or is_whole(m) for m in modes):
+        raise ModelError(f"Fourier mode counts must be whole numbers, got modes={tuple(modes)!r}; pass integers, "
+                         "e.g. (12, 12).")
     if len(spatial) != len(modes):
         raise ModelError(f"input has {len(spatial)} spatial dims but {len(modes)} mode counts were given "
                          f"(modes={tuple(modes)}); use one mode count per spatial dimension.")
@@ -38,7 +54,7 @@ def check_modes(spatial: Sequence[int], modes: Sequence[int]) -> None:
                          "modes (and at least 1).")
 
 
-def check_inputs(x: Tensor, weight: Tensor, modes: Sequence[int], *, same_dtype: bool = True) -> None:
+def check_inputs(x: Tensor, weight: Tensor, modes: Sequence[Any], *, same_dtype: bool = True) -> None:
     """Raise :class:`~neurops.errors.ModelError` unless ``x : [B, C_in, *spatial]`` and ``weight : [C_in, C_out,
     *K, 2]`` fit each other and ``modes`` (:func:`check_modes`, and the weight layout of
     :mod:`neurops.kernels.spectral`), naming what was expected and what was given.
@@ -59,6 +75,9 @@ def check_inputs(x: Tensor, weight: Tensor, modes: Sequence[int], *, same_dtype:
         raise ModelError(f"spectral weights have shape {tuple(weight.shape)}, expected {expected} = [C_in, C_out, *K, "
                          f"2] for {x.shape[1]} input channels and modes {modes} (K: 2 m per axis, m on the last); "
                          "pass the modes the weights were made for.")
+    if weight.device != x.device:
+        raise ConfigError(f"the spectral weights are on {weight.device} but the input is on {x.device}; move the "
+                          f"input or the layer (.to({str(weight.device)!r})).")
     if not same_dtype:
         return
     if not x.is_floating_point():
@@ -67,6 +86,21 @@ def check_inputs(x: Tensor, weight: Tensor, modes: Sequence[int], *, same_dtype:
     if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
         raise ModelError(f"the input is {x.dtype} but the spectral weights are {weight.dtype}; pass x.to("
                          f"{weight.dtype}) (or convert the weights: the layer's .to({x.dtype})).")
+
+
+def fft_unsupported(x: Tensor) -> bool:
+    """Whether torch.fft cannot transform ``x`` outside autocast: bfloat16 on any device, float16 off CUDA."""
+    if torch.is_autocast_enabled(x.device.type):
+        return False
+    return x.dtype == torch.bfloat16 or (x.dtype == torch.float16 and x.device.type != "cuda")
+
+
+def check_fft_dtype(x: Tensor, path: str) -> None:
+    """Raise :class:`~neurops.errors.ConfigError` for an input the FFT-based ``path`` cannot transform."""
+    if fft_unsupported(x):
+        raise ConfigError(f"the {path} spectral path cannot take {x.dtype} input on {x.device.type} (torch.fft does "
+                          "not transform it); use path='dft' (or 'auto', which takes it), or convert the input and "
+                          "the layer to float32.")
 
 
 def mix_channels(x: Complex[Tensor, "batch in_channel *kept"],

@@ -30,7 +30,7 @@ from jaxtyping import Float, Shaped
 from torch import Tensor
 
 from neurops.errors import ConfigError
-from neurops.kernels._common import TRITON_DTYPES, check_inputs, mix_channels
+from neurops.kernels._common import TRITON_DTYPES, check_fft_dtype, check_inputs, fft_unsupported, mix_channels
 from neurops.kernels.backend import path_from_environment, triton_available
 from neurops.kernels.spectral_dft import spectral_conv_dft
 from neurops.kernels.spectral_fft import spectral_conv_fft
@@ -73,6 +73,8 @@ def spectral_conv_reference(x: Float[Tensor, "batch in_channel *space"],
     spatial = tuple(x.shape[2:])
     d = len(spatial)
     check_inputs(x, weight, modes)
+    check_fft_dtype(x, "reference")
+    modes = tuple(int(m) for m in modes)
     axes = tuple(range(2, 2 + d))
     w = torch.view_as_complex(weight)
     xf = torch.fft.rfftn(x, dim=axes, norm="forward")
@@ -129,13 +131,16 @@ def select_path(x: Float[Tensor, "batch in_channel *space"],
                 weight: Float[Tensor, "in_channel out_channel *kept 2"] | None, modes: Sequence[int]) -> str:
     """The implementation ``path="auto"`` uses: ``"triton"`` for CUDA tensors it takes (when Triton
     is installed and the GPU has TF32/bf16 tensor cores, compute capability >= 8.0), else ``"dft"``
-    for few modes per point and ``"fft"`` otherwise."""
+    for few modes per point or an input torch.fft cannot transform (bfloat16; float16 off CUDA; outside
+    autocast), and ``"fft"`` otherwise."""
     spatial = x.shape[2:]
     if len(spatial) != len(modes):
         return "fft"  # the path reports the mismatch
     if (x.is_cuda and 1 <= len(spatial) <= 3 and x.dtype in TRITON_DTYPES and triton_available()
             and torch.cuda.get_device_capability(x.device)[0] >= 8):  # TF32/bf16 tensor cores: Ampere and newer
         return "triton"
+    if fft_unsupported(x):
+        return "dft"  # half precision torch.fft cannot transform here
     limit = (DFT_MAX_MODE_FRACTION if all(fft_friendly(int(n)) for n in spatial)
              else DFT_MAX_MODE_FRACTION_UNFRIENDLY)
     return "dft" if all(m <= limit * n for n, m in zip(spatial, modes)) else "fft"

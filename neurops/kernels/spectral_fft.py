@@ -36,7 +36,7 @@ import torch
 from jaxtyping import Complex, Float
 from torch import Tensor
 
-from neurops.kernels._common import check_inputs, mix_channels
+from neurops.kernels._common import check_fft_dtype, check_inputs, mix_channels
 
 
 def half_spectrum_weights(n: int, m: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -125,8 +125,9 @@ def spectral_conv_fft(x: Float[Tensor, "batch in_channel *space"],
     rounding.
     """
     spatial = tuple(x.shape[2:])
-    modes = tuple(int(m) for m in modes)
     check_inputs(x, weight, modes)
+    check_fft_dtype(x, "fft")
+    modes = tuple(int(m) for m in modes)
     z = TruncatedRfftn.apply(x, modes)
     z = mix_channels(z, torch.view_as_complex(weight))
     return PaddedIrfftn.apply(z, spatial)

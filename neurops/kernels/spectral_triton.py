@@ -329,12 +329,9 @@ def spectral_conv_triton(x: torch.Tensor, weight: torch.Tensor, modes: Sequence[
     :func:`neurops.kernels.spectral.spectral_conv_reference` up to rounding (float32
     accumulation for half-precision inputs). Differentiable once (no double backward).
     """
-    modes = tuple(int(m) for m in modes)
     check_inputs(x, weight, modes, same_dtype=False)  # the weights are converted to the input's dtype below
+    modes = tuple(int(m) for m in modes)
     reason = unsupported_reason(x, modes)
     if reason is not None:
         raise ConfigError(f"the triton spectral path cannot take {reason}; use path='auto' or 'fft'.")
-    if weight.device != x.device:
-        raise ConfigError(f"the spectral weights are on {weight.device} but the input is on {x.device}; move the "
-                          f"layer with .to(device).")
     return _SpectralConvTriton.apply(x, weight, modes)

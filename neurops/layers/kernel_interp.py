@@ -57,7 +57,11 @@ _EPS = 1e-9
 
 
 def grid_spacing(shape: Sequence[int], boundary: Sequence[str]) -> tuple[float, ...]:
-    """Spacing per axis of a grid on the unit cube (``1 / n`` periodic, ``1 / (n - 1)`` nodes)."""
+    """Spacing per axis of a grid on the unit cube (``1 / n`` periodic, ``1 / (n - 1)`` nodes); a
+    :class:`~neurops.errors.ModelError` for an axis without one (a single node)."""
+    if any(cells(int(n), m) < 1 for n, m in zip(shape, boundary)):  # type: ignore[arg-type]
+        raise ModelError(f"a grid of shape {tuple(int(n) for n in shape)} ({', '.join(boundary)}) has an axis with "
+                         "no grid spacing: a non-periodic axis needs at least 2 points; pass a finer grid.")
     return tuple(1.0 / cells(int(n), m) for n, m in zip(shape, boundary))  # type: ignore[arg-type]
 
 
@@ -129,6 +133,9 @@ class GridStencilConv(nn.Module):
         super().__init__()
         if ndim not in _CONV:
             raise ModelError(f"ndim must be 1, 2 or 3, got {ndim}")
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ModelError(f"{type(self).__name__}: {name} must be a whole number >= 1, got {value!r}.")
         self.in_channels, self.out_channels, self.ndim = int(in_channels), int(out_channels), ndim
         self.boundary = resolve_boundary(boundary, ndim)
 
@@ -145,6 +152,11 @@ class GridStencilConv(nn.Module):
         if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
             raise ModelError(f"{type(self).__name__} expects [B, {self.in_channels}, {self.ndim} spatial dims], "
                              f"got shape {tuple(x.shape)}")
+        want = self.weight.dtype
+        if x.dtype != want and not (x.is_floating_point() and torch.is_autocast_enabled(x.device.type)):
+            other = f", or convert the layer: .to({x.dtype})" if x.is_floating_point() else ""
+            raise ModelError(f"{type(self).__name__}: the input is {x.dtype} but the layer's parameters are {want}; "
+                             f"pass x.to({want}){other}.")
         w = self.stencil(x.shape[2:])
         x, padding = pad_for_conv(self.weigh(x), self.boundary, [s // 2 for s in w.shape[2:]])
         return _CONV[self.ndim](x, w, self.bias, padding=padding)

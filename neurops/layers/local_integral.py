@@ -121,8 +121,9 @@ class LocalIntegralConv(GridStencilConv):
     def __init__(self, in_channels: int, out_channels: int, radius: float = 1.0 / 32, n_rings: int = 3,
                  order: int = 1, boundary: BoundaryLike = "dirichlet", ndim: int = 2, bias: bool = True) -> None:
         super().__init__(in_channels, out_channels, boundary, ndim)
-        if not radius > 0 or n_rings < 1 or order not in (0, 1):
-            raise ModelError(f"need radius > 0, n_rings >= 1 and order 0 or 1; got {radius}, {n_rings}, {order}")
+        if not 0 < radius < math.inf or n_rings < 1 or order not in (0, 1):
+            raise ModelError(f"need a finite radius > 0, n_rings >= 1 and order 0 or 1; got {radius}, {n_rings}, "
+                             f"{order}")
         self.radius, self.n_rings, self.order = float(radius), int(n_rings), int(order)
         n_basis = n_rings + (ndim * (n_rings - 1) if order else 0)
         bound = 1.0 / math.sqrt(in_channels)

@@ -29,6 +29,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -113,6 +114,8 @@ def resample(x: Float[Tensor, "batch channel *_space"], size: Sequence[int], mod
     ndim = x.dim() - 2
     if ndim not in _LINEAR:
         raise ModelError(f"resample expects [B, C, *spatial] with 1-3 spatial dims, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ModelError(f"resample interpolates real floating-point fields, got {x.dtype}; pass x.float().")
     size = tuple(int(s) for s in size)
     modes = resolve_boundary(boundary, ndim)
     if len(size) != ndim:
@@ -208,6 +211,8 @@ class Resample(nn.Module):
         self.size = None if size is None else tuple(int(s) for s in size)
         self.factor = None if factor is None else (
             (float(factor),) * ndim if isinstance(factor, (int, float)) else tuple(float(f) for f in factor))
+        if self.factor is not None and not all(0 < f < math.inf for f in self.factor):
+            raise ModelError(f"factor={factor!r}: a refinement factor must be finite and > 0 (0.5 coarsens by 2).")
         self.mode = mode
 
     def target(self, shape: Sequence[int]) -> tuple[int, ...]:

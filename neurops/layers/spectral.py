@@ -8,6 +8,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from neurops.errors import ModelError
+from neurops.kernels._common import is_whole
 from neurops.kernels.spectral import PATHS, spectral_conv
 
 
@@ -32,6 +34,13 @@ class SpectralConv(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, modes: Sequence[int], path: str = "auto") -> None:
         super().__init__()
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not is_whole(value) or value < 1:
+                raise ModelError(f"SpectralConv: {name} must be a whole number >= 1, got {value!r}.")
+        if (not isinstance(modes, Sequence) or isinstance(modes, str) or not 1 <= len(modes) <= 3
+                or not all(is_whole(m) and m >= 1 for m in modes)):
+            raise ModelError(f"SpectralConv: modes is one whole number >= 1 per spatial axis, for 1, 2 or 3 axes, "
+                             f"e.g. (12, 12); got {modes!r}.")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.modes = tuple(int(m) for m in modes)
         if path != "auto":

@@ -39,6 +39,13 @@ def _check(pred: torch.Tensor, target: torch.Tensor) -> None:
         raise DataError(f"prediction shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}.")
     if pred.dim() < 2:
         raise DataError(f"expected fields [B, C, *spatial], got shape {tuple(pred.shape)}.")
+    if pred.device != target.device:
+        raise DataError(f"the prediction is on {pred.device} but the target on {target.device}; move one of them "
+                        f"(e.g. target.to({str(pred.device)!r})).")
+    for name, t in (("prediction", pred), ("target", target)):
+        if not (t.is_floating_point() or t.is_complex()):
+            raise DataError(f"the {name} is {t.dtype}; the relative errors take floating-point fields: pass "
+                            f"{name if name == 'target' else 'pred'}.float().")
 
 
 def relative_lp(pred: Float[Tensor, "_batch _channel *_space"], target: Float[Tensor, "_batch _channel *_space"],
@@ -96,10 +103,11 @@ def relative_h1(pred: Float[Tensor, "_batch _channel *_space"], target: Float[Te
     Parameters
     ----------
     pred, target : [B, C, *spatial].
-    method : ``"fd"`` (second-order finite differences on the node grid of the unit cube) or
+    pred, target : real floating-point fields on one device (else a :class:`~neurops.errors.DataError`).
+    method : ``"fd"`` (second-order finite differences on the node grid of the unit cube; at least 3 points per axis) or
         ``"fourier"`` (MgNO's Fourier-weighted H1: spectral derivatives of the periodic extension).
     spacing : grid spacing per spatial dim (default ``1 / (n - 1)``, for ``fd``).
-    k_max : for ``fourier``: only wavenumbers ``|k| < k_max`` enter the seminorm (MgNO uses 20).
+    k_max : for ``fourier``: only wavenumbers ``|k| < k_max`` enter the seminorm (MgNO uses 20); > 0, or None for all.
     reduction : ``mean``, ``sum`` or ``none``.
 
     References
@@ -108,12 +116,26 @@ def relative_h1(pred: Float[Tensor, "_batch _channel *_space"], target: Float[Te
     (Fourier-weighted H1 loss).
     """
     _check(pred, target)
+    if pred.is_complex() or target.is_complex():
+        raise DataError("relative_h1 takes real fields (squares of complex values are not |.|^2); pass the real and "
+                        "imaginary parts as channels, torch.view_as_real(...).movedim(-1, 2).flatten(1, 2).")
     err = pred - target
     if method == "fd":
-        spacing = list(spacing) if spacing is not None else [1.0 / max(n - 1, 1) for n in pred.shape[2:]]
+        spatial = tuple(pred.shape[2:])
+        if not spatial or min(spatial) < 3:
+            raise DataError(f"relative_h1(method='fd') takes second-order differences along every spatial axis, which "
+                            f"needs at least 3 points per axis; got fields of shape {tuple(pred.shape)} = [B, C, "
+                            f"*spatial]; use method='fourier' or relative_lp.")
+        spacing = list(spacing) if spacing is not None else [1.0 / (n - 1) for n in spatial]
+        if len(spacing) != len(spatial) or not all(math.isfinite(h) and h > 0 for h in spacing):
+            raise DataError(f"spacing={spacing!r}: give one finite grid spacing > 0 per spatial axis "
+                            f"({len(spatial)} for fields of shape {tuple(pred.shape)}).")
         num = err.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fd(err, spacing)
         den = target.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fd(target, spacing)
     elif method == "fourier":
+        if k_max is not None and not k_max > 0:
+            raise ConfigError(f"k_max={k_max!r}: the Fourier H1 seminorm keeps the wavenumbers |k| < k_max, so k_max "
+                              "must be > 0 (None keeps all of them).")
         num = err.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fourier(err, k_max)
         den = target.flatten(1).pow(2).sum(1) + _sq_h1_seminorm_fourier(target, k_max)
     else:

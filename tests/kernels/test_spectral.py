@@ -168,3 +168,56 @@ def test_weights_that_do_not_fit_the_input_or_modes_are_named(path):
         run(x.long(), w, (12, 12))
     with pytest.raises(ModelError, match="spectral weights have shape"):
         spectral_conv(x, w, (12, 11))  # the dispatcher reaches the same checks
+
+
+@pytest.mark.parametrize("path", ["reference", *FAST_PATHS])
+def test_modes_that_are_not_whole_numbers_are_refused(path):
+    """``modes=(4.5, 4)`` failed in the reference path's slicing (TypeError) and was truncated to 4 by the fft and
+    dft paths without a word."""
+    import inspect
+
+    from neurops.errors import ModelError
+
+    x, w = _inputs((16, 16), (4, 4))
+    for modes in [(4.5, 4), (4.0, 4), (True, 4)]:
+        with pytest.raises(ModelError, match=rf"^Fourier mode counts must be whole numbers, got modes="
+                                             rf"{modes!r}".replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+            inspect.unwrap(PATHS[path])(x, w, modes)
+    import numpy as np
+
+    out = inspect.unwrap(PATHS[path])(x, w, (np.int64(4), 4))  # numpy integers are whole numbers
+    torch.testing.assert_close(out, spectral_conv_reference(x, w, (4, 4)), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("path", ["reference", *FAST_PATHS])
+def test_weights_on_another_device_are_named(path):
+    """Weights on another device than the input went into torch (a device error there, or meta results)."""
+    import inspect
+
+    from neurops.errors import ConfigError
+
+    x, w = _inputs((16, 16), (4, 4))
+    with pytest.raises(ConfigError, match=r"^the spectral weights are on meta but the input is on cpu; move the input "
+                                         r"or the layer \(\.to\('meta'\)\)\.$"):
+        inspect.unwrap(PATHS[path])(x, w.to("meta"), (4, 4))
+
+
+def test_half_precision_on_the_cpu_is_refused_by_the_fft_paths_and_taken_by_auto():
+    """bfloat16/float16 inputs failed deep in torch.fft ("Unsupported dtype BFloat16") on the reference and fft
+    paths, which ``auto`` picks on coarse grids; ``auto`` now takes the dft path for them."""
+    from neurops.errors import ConfigError
+
+    x, w = _inputs((16, 16), (8, 8), batch=1)
+    for dtype in (torch.bfloat16, torch.float16):
+        xh, wh = x.detach().to(dtype), w.detach().to(dtype)
+        for path in ("reference", "fft"):
+            with pytest.raises(ConfigError, match=rf"^the {path} spectral path cannot take {dtype} input on cpu "
+                                                  r"\(torch\.fft does not transform it\); use path='dft'"):
+                spectral_conv(xh, wh, (8, 8), path=path)
+        assert select_path(xh, wh, (8, 8)) == "dft"
+        y = spectral_conv(xh, wh, (8, 8))
+        assert y.dtype == dtype
+        assert _rel(y.float(), spectral_conv_reference(xh.float(), wh.float(), (8, 8))) < 2e-2
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast runs torch.fft in float32: no refusal there
+        assert select_path(x.detach().bfloat16(), w, (8, 8)) == "fft"
+        assert spectral_conv(x.detach().bfloat16(), w.detach(), (8, 8), path="fft").dtype == torch.float32

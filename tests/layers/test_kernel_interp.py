@@ -75,3 +75,38 @@ def test_gradients_reach_the_reference_stencil_and_bad_input():
         conv(torch.randn(2, 3, 8, 8))
     with pytest.raises(ValueError, match="odd"):
         KernelInterpConv(1, 1, 2)
+
+
+@pytest.mark.parametrize("layer", ["interp", "disco"])
+def test_inputs_and_sizes_the_grid_convolutions_cannot_take_are_named(layer):
+    """A float64 or int input failed in torch's conv ("Input type (double) and bias type (float) should be the
+    same"), a grid with a 1-point axis in the spacing (ZeroDivisionError), and in_channels=0 / out_channels=-1 built
+    an empty layer or failed in torch (LocalIntegralConv: ZeroDivisionError)."""
+    import inspect
+    import re
+
+    from neurops.errors import ModelError
+    from neurops.layers.local_integral import LocalIntegralConv
+
+    cls = KernelInterpConv if layer == "interp" else LocalIntegralConv
+    name = cls.__name__
+    conv = cls(2, 3)
+    x = torch.randn(1, 2, 9, 9)
+    assert conv(x).shape == (1, 3, 9, 9)
+    with pytest.raises(ModelError, match="^" + re.escape(
+            f"{name}: the input is torch.float64 but the layer's parameters are torch.float32; pass "
+            "x.to(torch.float32), or convert the layer: .to(torch.float64).") + "$"):
+        conv(x.double())
+    with pytest.raises(ModelError, match="^" + re.escape(
+            f"{name}: the input is torch.int64 but the layer's parameters are torch.float32; pass "
+            "x.to(torch.float32).") + "$"):
+        inspect.unwrap(type(conv).forward)(conv, x.long())  # as users call it: without the tests' jaxtyping check
+    with pytest.raises(ModelError, match="^" + re.escape(
+            "a grid of shape (9, 1) (dirichlet, dirichlet) has an axis with no grid spacing: a non-periodic axis "
+            "needs at least 2 points; pass a finer grid.") + "$"):
+        conv(x[..., :1])
+    for kwargs, message in [({"in_channels": 0}, "in_channels must be a whole number >= 1, got 0."),
+                            ({"out_channels": -1}, "out_channels must be a whole number >= 1, got -1.")]:
+        with pytest.raises(ModelError, match="^" + re.escape(f"{name}: {message}") + "$"):
+            cls(**{"in_channels": 2, "out_channels": 3, **kwargs})
+    assert conv.double()(x.double()).dtype == torch.float64  # a converted layer takes float64 fields

@@ -57,3 +57,11 @@ def test_quadrature_weights_and_basis():
     assert b.shape == (3, 7) and (b[:, [0, -1]] == 0).all() is not False
     with pytest.raises(ValueError, match="radius"):
         LocalIntegralConv(1, 1, radius=0.0)
+
+
+def test_an_infinite_radius_is_refused():
+    """radius=inf built a layer (``radius > 0`` holds), whose basis is then not finite."""
+    from neurops.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"^need a finite radius > 0, n_rings >= 1 and order 0 or 1; got inf, 3, 1$"):
+        LocalIntegralConv(2, 3, radius=math.inf)

@@ -108,3 +108,20 @@ def test_an_axis_kept_at_its_size_needs_no_spacing():
     with pytest.raises(ValueError, match=r"a dirichlet axis needs at least 2 points; cannot resample \(5, 1\) -> "
                                          r"\(9, 2\)"):
         resample(x, (9, 2))
+
+
+def test_int_fields_and_factors_that_are_not_finite_and_positive_are_named():
+    """An int field failed in torch ('"upsample_bilinear2d_channels_last" not implemented for 'Long''), a NaN factor
+    raised "cannot convert float NaN to integer" at the first forward pass."""
+    import inspect
+
+    from neurops.errors import ModelError
+
+    with pytest.raises(ModelError, match=r"^resample interpolates real floating-point fields, got torch\.int64; pass "
+                                         r"x\.float\(\)\.$"):
+        inspect.unwrap(resample)(torch.ones(1, 1, 5, 5, dtype=torch.long), (9, 9))
+    for factor in (float("nan"), float("inf"), 0.0, -2.0):
+        with pytest.raises(ModelError, match=rf"^factor={factor!r}: a refinement factor must be finite and > 0 "
+                                             r"\(0\.5 coarsens by 2\)\.$"):
+            Resample(factor=factor)
+    assert Resample(factor=0.5)(torch.ones(1, 1, 9, 9)).shape == (1, 1, 5, 5)

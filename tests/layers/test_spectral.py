@@ -54,3 +54,25 @@ def test_resolution_consistency_on_band_limited_input():
 def test_too_many_modes_is_a_clear_error():
     with pytest.raises(ModelError, match=r"\(6, 6\) Fourier modes do not fit a 8x8 grid, which holds at most \(4, 5\)"):
         SpectralConv(1, 1, (6, 6))(torch.randn(1, 1, 8, 8))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"modes": (-1, 4)}, "modes is one whole number >= 1 per spatial axis, for 1, 2 or 3 axes, e.g. (12, 12); "
+                         "got (-1, 4)."),
+    ({"modes": (0, 4)}, "modes is one whole number >= 1 per spatial axis, for 1, 2 or 3 axes, e.g. (12, 12); "
+                        "got (0, 4)."),
+    ({"modes": ()}, "modes is one whole number >= 1 per spatial axis, for 1, 2 or 3 axes, e.g. (12, 12); got ()."),
+    ({"modes": (2, 2, 2, 2)}, "modes is one whole number >= 1 per spatial axis, for 1, 2 or 3 axes, e.g. (12, 12); "
+                              "got (2, 2, 2, 2)."),
+    ({"in_channels": 0}, "in_channels must be a whole number >= 1, got 0."),
+    ({"out_channels": -2}, "out_channels must be a whole number >= 1, got -2."),
+])
+def test_bad_constructor_arguments_are_named(kwargs, message):
+    """Negative modes raised torch's "negative dimension", empty modes an IndexError, in_channels=0 a
+    ZeroDivisionError; zero modes and 4-D modes built a layer that failed (or ran outside the documented 1-3 axes)
+    at the first forward pass."""
+    import re
+
+    args = {"in_channels": 2, "out_channels": 3, "modes": (4, 4), **kwargs}
+    with pytest.raises(ModelError, match="^" + re.escape("SpectralConv: " + message) + "$"):
+        SpectralConv(**args)

@@ -38,3 +38,50 @@ def test_errors():
         relative_lp(torch.zeros(2, 1, 4), torch.zeros(2, 1, 5))
     with pytest.raises(ValueError, match="unknown loss 'l2'"):
         get_loss("l2")
+
+
+def _match(message: str) -> str:
+    import re
+
+    return "^" + re.escape(message) + "$"
+
+
+def test_inputs_the_metrics_cannot_take_are_named():
+    """Each of these was a torch traceback (int fields in relative_lp, fewer than 3 points or a spacing per axis
+    missing in the fd H1, fields on two devices), or a silent wrong value: int fields in relative_h1, a spacing of 0
+    (NaN), complex fields in relative_h1 (a complex "error" from squares instead of |.|^2), k_max <= 0 (the H1 error
+    became the L2 error)."""
+    import inspect
+
+    from neurops.errors import ConfigError, DataError
+
+    # as users call them: without the tests' jaxtyping checks, which refuse some of these inputs first
+    lp, h1 = inspect.unwrap(relative_lp), inspect.unwrap(relative_h1)
+    p, q = torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 8)
+    with pytest.raises(DataError, match=_match("the prediction is torch.int64; the relative errors take "
+                                               "floating-point fields: pass pred.float().")):
+        lp(p.long(), q)
+    with pytest.raises(DataError, match=_match("the target is torch.int64; the relative errors take floating-point "
+                                               "fields: pass target.float().")):
+        h1(p, q.long())
+    with pytest.raises(DataError, match=_match("the prediction is on meta but the target on cpu; move one of them "
+                                               "(e.g. target.to('meta')).")):
+        lp(p.to("meta"), q)
+    with pytest.raises(DataError, match="^relative_h1 takes real fields"):
+        h1(p.cfloat(), q.cfloat(), method="fourier")
+    with pytest.raises(DataError, match=_match(
+            "relative_h1(method='fd') takes second-order differences along every spatial axis, which needs at least "
+            "3 points per axis; got fields of shape (2, 1, 8, 2) = [B, C, *spatial]; use method='fourier' or "
+            "relative_lp.")):
+        h1(p[..., :2], q[..., :2])
+    for spacing in ([0.1], [0.0, 0.1], [-0.1, 0.1]):
+        with pytest.raises(DataError, match=_match(f"spacing={spacing!r}: give one finite grid spacing > 0 per spatial "
+                                                   "axis (2 for fields of shape (2, 1, 8, 8)).")):
+            h1(p, q, spacing=spacing)
+    for k_max in (0, -1):
+        with pytest.raises(ConfigError, match=_match(f"k_max={k_max}: the Fourier H1 seminorm keeps the wavenumbers "
+                                                     "|k| < k_max, so k_max must be > 0 (None keeps all of them).")):
+            h1(p, q, method="fourier", k_max=k_max)
+    # what stays accepted: complex fields in relative_lp (|.| norms), and the values of real ones
+    assert float(lp(p.cfloat(), q.cfloat())) == pytest.approx(float(lp(p, q)), rel=1e-6)
+    assert float(h1(2 * q, q)) == pytest.approx(1.0, rel=1e-6)

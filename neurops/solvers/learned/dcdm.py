@@ -39,7 +39,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from neurops.errors import ConfigError
+from neurops.errors import ConfigError, ModelError
 from neurops.solvers.linear.cg import NotSPDError, SolveResult, check_rhs, final_result, initial_state
 from neurops.solvers.linear.operators import LinearOperator, batch_dot
 from neurops.solvers.linear.stencil import StencilOperator
@@ -73,6 +73,14 @@ def _condition(net: Callable, op: LinearOperator) -> torch.Tensor | None:
 def _apply_net(net: Callable, r: torch.Tensor, dtype: torch.dtype, condition: torch.Tensor | None) -> torch.Tensor:
     x = _rms_unit(r).unsqueeze(1).to(dtype)
     out = net(x) if condition is None else net(x, condition)
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelError(f"the DCDM network returned {got} for a residual of shape {tuple(x.shape)} = [B, 1, *shape]; "
+                         "it must return a direction of the residual's shape (a fully convolutional net with one "
+                         "input and one output channel).")
+    if not bool(torch.isfinite(out).all()):
+        raise ModelError("the DCDM network returned NaN or Inf values for a finite residual; check its weights (a "
+                         "diverged training) and its dtype.")
     return out[:, 0].to(r.dtype)
 
 

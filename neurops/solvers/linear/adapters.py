@@ -29,7 +29,7 @@ import scipy.sparse.linalg as spla
 import torch
 
 from neurops.errors import ConfigError, SolverError
-from neurops.solvers.linear.cg import SolveResult, check_rhs
+from neurops.solvers.linear.cg import SolveResult, check_rhs, check_stopping
 from neurops.solvers.linear.csr import CSROperator, csr_tensor
 from neurops.solvers.linear.operators import LinearOperator
 from neurops.solvers.linear.stencil import StencilOperator
@@ -59,6 +59,9 @@ def to_scipy(op: LinearOperator) -> list[sp.csr_matrix]:
 def from_scipy(matrices: sp.spmatrix | Sequence[sp.spmatrix], *, dtype: torch.dtype = torch.float64,
                device: torch.device | str | None = None) -> CSROperator:
     """A :class:`~neurops.solvers.linear.csr.CSROperator` from one scipy sparse matrix or one per sample."""
+    if not dtype.is_floating_point:
+        raise ConfigError(f"from_scipy builds operators of a real floating dtype (the solvers' arithmetic), got "
+                          f"dtype={dtype}; pass dtype=torch.float64 (the default) or torch.float32.")
     mats = [matrices] if sp.issparse(matrices) else list(matrices)
     out = []
     for m in mats:
@@ -111,6 +114,7 @@ def scipy_solve(op: LinearOperator, b: torch.Tensor, *, method: Literal["spsolve
     """
     if method not in ("spsolve", "cg"):
         raise ConfigError(f"scipy method {method!r} is unknown; use 'spsolve' or 'cg'.")
+    check_stopping(rtol, 0.0, maxiter)
     mats, rhs = _per_sample(op, b)
     xs, its = [], []
     for m, r in zip(mats, rhs):
@@ -141,6 +145,7 @@ def pyamg_solve(op: LinearOperator, b: torch.Tensor, *, rtol: float = 1e-8, maxi
     """
     if method not in ("sa", "rs"):
         raise ConfigError(f"pyamg method {method!r} is unknown; use 'sa' or 'rs'.")
+    check_stopping(rtol, 0.0, maxiter, min_iterations=1)  # pyamg runs at least one iteration
     try:
         import pyamg
     except ImportError as err:  # pragma: no cover - optional peer

@@ -81,7 +81,8 @@ def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, *, s
     too, with ``same_dtype``: torch solvers multiply them; the scipy bridges compute in float64 anyway)."""
     op.check_input(b, "right-hand side b")
     if not b.is_floating_point():
-        raise TypeError(f"right-hand side must be a floating-point tensor, got {b.dtype}.")
+        raise DataError(f"right-hand side b must be a real floating-point tensor, got {b.dtype}; pass "
+                        f"b.to({op.dtype}).")
     if same_dtype:
         _check_dtype(op, b, "right-hand side b", "b")
     if x0 is not None:
@@ -92,6 +93,15 @@ def check_rhs(op: LinearOperator, b: torch.Tensor, x0: torch.Tensor | None, *, s
             _check_dtype(op, x0, "initial guess x0", "x0")
     if not torch.isfinite(b).all():
         raise DataError("right-hand side b contains NaN or Inf; check the forcing.")
+
+
+def check_stopping(rtol: float, atol: float, maxiter: int, *, min_iterations: int = 0) -> None:
+    """Raise a :class:`~neurops.errors.ConfigError` for tolerances below 0 (or NaN, or both 0) or fewer than
+    ``min_iterations`` iterations: the stopping rule every Krylov solve here shares."""
+    if not rtol >= 0 or not atol >= 0 or rtol == atol == 0:
+        raise ConfigError(f"rtol={rtol}, atol={atol}: tolerances must be >= 0 and not both 0.")
+    if maxiter < min_iterations:
+        raise ConfigError(f"maxiter must be >= {min_iterations}, got {maxiter}.")
 
 
 def _check_dtype(op: LinearOperator, u: torch.Tensor, what: str, name: str) -> None:
@@ -194,6 +204,17 @@ def final_result(op: LinearOperator, b: torch.Tensor, x: torch.Tensor, iteration
     return result
 
 
+def _zero_mean_output(preconditioner: Preconditioner) -> Preconditioner:
+    """``M`` followed by the projection onto zero-mean fields, for an operator whose kernel is the constants: a
+    V-cycle's output keeps a constant part of rounding size, which made ``p^T A p`` a rounding-size number of either
+    sign (a NotSPDError at 1e-11 on a 101-point periodic grid). ``P M P`` is SPD on the zero-mean fields CG works in
+    there."""
+    def apply(r: torch.Tensor) -> torch.Tensor:
+        z = preconditioner(r)
+        return z - z.mean(dim=tuple(range(1, z.ndim)), keepdim=True)
+    return apply
+
+
 def _check_curvature(rz: torch.Tensor, pAp: torch.Tensor, active: torch.Tensor, it: int) -> None:
     if bool(((rz <= 0) & active).any()):
         raise NotSPDError(f"r^T M r <= 0 at iteration {it}: the preconditioner is not positive definite; "
@@ -252,11 +273,17 @@ def pcg(
     .. [1] Y. Saad, "Iterative Methods for Sparse Linear Systems", 2nd ed., SIAM 2003, Alg. 9.1.
     """
     check_rhs(op, b, x0)
-    if not rtol >= 0 or not atol >= 0 or rtol == atol == 0:
-        raise ConfigError(f"rtol={rtol}, atol={atol}: tolerances must be >= 0 and not both 0.")
-    if maxiter < 0:
-        raise ConfigError(f"maxiter must be >= 0, got {maxiter}.")
+    check_stopping(rtol, atol, maxiter)
+    if preconditioner is not None and not callable(preconditioner):
+        raise ConfigError(f"preconditioner must be a map r -> z (e.g. Multigrid(op)) or None, got "
+                          f"{type(preconditioner).__name__}.")
+    if b.shape[0] == 0:  # an empty batch of right-hand sides: nothing to iterate on
+        empty = torch.zeros(0, dtype=b.dtype, device=b.device)
+        return SolveResult(b.clone(), torch.zeros(0, dtype=torch.long, device=b.device), empty,
+                           torch.zeros(0, dtype=torch.bool, device=b.device))
     precond = preconditioner if preconditioner is not None else (lambda r: r)
+    if preconditioner is not None and op.constant_null_space:
+        precond = _zero_mean_output(preconditioner)
     b, s, x, r, rnorm, target, scale = initial_state(op, b, x0, rtol, atol)  # b / s: cannot overflow
     active = rnorm > target
     iterations = torch.zeros(b.shape[0], dtype=torch.long, device=b.device)
@@ -285,10 +312,36 @@ def pcg(
         beta = _safe_div(rz_new, rz, active)
         rz = torch.where(active, rz_new, rz)
         p = torch.where(_expand(active, p), z + _expand(beta, p) * p, p)
-    return final_result(op, b, x, iterations, history, target, scale, slack=1e-6, check=check, unscale=s,
-                        failure=f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations",
-                        fix="raise maxiter, use a multigrid preconditioner, or pass check=False to get the partial "
-                        "result.")
+    try:
+        return final_result(op, b, x, iterations, history, target, scale, slack=1e-6, check=check, unscale=s,
+                            failure=f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations",
+                            fix=_precision_hint(op.dtype, rtol) + "raise maxiter, use a multigrid preconditioner, or "
+                            "pass check=False to get the partial result.")
+    except ConvergenceError as err:
+        _raise_if_not_symmetric(op, f"CG did not reach rtol={rtol:.1e} within maxiter={maxiter} iterations", err)
+        raise
+
+
+def _raise_if_not_symmetric(op: LinearOperator, failure: str, err: ConvergenceError) -> None:
+    """After a failed solve only (it costs a pass over the matrix): a non-symmetric stencil is the reason, not the
+    iteration count, and CG may stall on it without ever meeting ``p^T A p <= 0``."""
+    measure = getattr(op, "symmetry_error", None)
+    if measure is None:
+        return
+    asym = measure()
+    if asym > 1e-8:
+        raise NotSPDError(f"{failure}, and the operator is not symmetric (max |A - A^T| / max |A| = {asym:.2e}), "
+                          "which CG needs: check the stencil coefficients (c_o[i] must equal c_-o[i + o]), or use a "
+                          "solver for non-symmetric systems (e.g. scipy.sparse.linalg.gmres on to_scipy(op)).") from err
+
+
+def _precision_hint(dtype: torch.dtype, rtol: float) -> str:
+    """The first fix to name when ``rtol`` is within 10 roundings of ``dtype``: no iteration count reaches it."""
+    eps = torch.finfo(dtype).eps
+    if rtol >= 10 * eps:
+        return ""
+    return (f"rtol={rtol:.1e} is below what {dtype} arithmetic reaches (10 x its rounding, {10 * eps:.1e}): solve in "
+            f"float64 (a float64 coefficient or operator and b) or pass rtol >= {10 * eps:.1e}; otherwise ")
 
 
 def jacobi_preconditioner(op: LinearOperator) -> Preconditioner:

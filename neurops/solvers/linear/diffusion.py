@@ -259,11 +259,17 @@ def _checked_coefficient(a: torch.Tensor, boundary: str | Sequence[str] | Mappin
     is not a tensor of 1-3 spatial axes of at least 3 nodes, finite and positive, or an unknown face mean."""
     if not isinstance(a, torch.Tensor):
         raise TypeError(f"coefficient must be a torch.Tensor [B, *spatial], got {type(a).__name__}.")
+    if not a.is_floating_point():
+        raise DataError(f"the diffusion coefficient must be a real floating-point tensor (the operator and its solves "
+                        f"take its dtype), got {a.dtype}; pass a.to(torch.float64).")
     ndim = a.ndim - 1
     if not 1 <= ndim <= 3:
         raise DataError(f"coefficient of shape {tuple(a.shape)}: expected [B, *spatial] with 1-3 spatial axes.")
     if mean not in FACE_MEANS:
         raise ConfigError(f"face mean {mean!r} is unknown; use one of {FACE_MEANS}.")
+    if a.shape[0] == 0:
+        raise DataError(f"coefficient of shape {tuple(a.shape)} holds no sample (an empty batch); an operator needs "
+                        "at least one, so skip the solve when the batch is empty.")
     bcs = normalize_boundary(boundary, ndim)
     for ax, (n, bc) in enumerate(zip(a.shape[1:], bcs)):
         if n < 3:

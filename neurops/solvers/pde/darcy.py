@@ -158,10 +158,17 @@ def _check_inputs(a: np.ndarray, f: float | np.ndarray, ndim: int, rtol: float, 
         raise ConfigError(f"rtol must be in (0, 1), got {rtol}.")
     if not 1 <= ndim <= 3:
         raise ConfigError(f"ndim must be 1, 2 or 3, got {ndim}.")
+    for name, value in (("coefficient", a), ("forcing", f)):
+        if np.iscomplexobj(value):
+            raise DataError(f"the {name} is complex; solve_darcy takes real values (pass its real part, "
+                            "np.real(...), if the imaginary part is zero).")
     a = np.asarray(a, dtype=np.float64)
     if a.ndim not in (ndim, ndim + 1):
         raise DataError(f"coefficient of shape {a.shape} is neither one {ndim}-D field [*spatial] nor a batch "
                          f"[B, *spatial]; pass ndim= for other dimensions.")
+    if min(a.shape[a.ndim - ndim:]) < 3:
+        raise DataError(f"coefficient of shape {a.shape}: every spatial axis needs at least 3 nodes (two boundary "
+                        "nodes and one unknown); pass a finer grid.")
     try:
         f_arr = np.broadcast_to(np.asarray(f, dtype=np.float64), a.shape)
     except ValueError as err:

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from neurops.errors import ConfigError, SolverError
+from neurops.errors import ConfigError, DataError, SolverError
 
 VectorField = Callable[[np.ndarray], np.ndarray]
 Method = Literal["rk4", "RK45", "DOP853", "Radau", "LSODA"]
@@ -79,7 +79,15 @@ def integrate(f: VectorField, x0: np.ndarray, dt: float, n_steps: int, *, method
     if dt <= 0 or n_steps < 1 or substeps < 1 or transient < 0:
         raise ConfigError(f"need dt > 0, n_steps >= 1, substeps >= 1, transient >= 0; got dt={dt}, "
                          f"n_steps={n_steps}, substeps={substeps}, transient={transient}.")
+    if method != "rk4" and not (rtol > 0 and atol >= 0):
+        raise ConfigError(f"rtol={rtol}, atol={atol}: solve_ivp needs rtol > 0 and atol >= 0.")
+    if np.iscomplexobj(x0):
+        raise DataError("the initial states x0 are complex; integrate takes real states [B, D] (pass real and "
+                        "imaginary parts as separate components).")
     x = np.array(x0, dtype=np.float64, ndmin=2)
+    if x.ndim != 2:
+        raise DataError(f"initial states of shape {x.shape}: expected [B, D] (or one state [D]); pass "
+                        "x0.reshape(-1, D).")
     if method != "rk4":
         return _integrate_scipy(f, x, dt, n_steps, transient, method, rtol, atol, progress)
     stepper = RK4(f, dt / substeps)

@@ -129,3 +129,22 @@ def test_huge_right_hand_side_is_solved_not_zeroed():
     dc = dcdm_solve(op, 1e300 * b, lambda r: r, rtol=1e-8)
     assert dc.converged.all() and (dc.iterations > 0).all()
     torch.testing.assert_close(dc.x, 1e300 * cg.x, rtol=1e-6, atol=0.0)
+
+
+def test_a_network_that_returns_the_wrong_shape_or_nan_is_named():
+    """A network whose output does not have the residual's shape failed in the stencil product ("The size of tensor
+    a (10) must match ..."); one returning NaN was reported as "the solution overflows float64"."""
+    import re
+
+    from neurops.errors import ModelError
+
+    op = _op(n=6)
+    b = torch.ones(1, *op.shape, dtype=torch.float64)
+    with pytest.raises(ModelError, match="^" + re.escape(
+            "the DCDM network returned (1, 1, 6, 2) for a residual of shape (1, 1, 6, 6) = [B, 1, *shape]; it must "
+            "return a direction of the residual's shape (a fully convolutional net with one input and one output "
+            "channel).") + "$"):
+        dcdm_solve(op, b, lambda r: r[..., :2])
+    with pytest.raises(ModelError, match=r"^the DCDM network returned NaN or Inf values for a finite residual"):
+        dcdm_solve(op, b, lambda r: r * float("nan"))
+    assert dcdm_solve(op, b, lambda r: r, rtol=1e-8).converged.all()  # identity: CG

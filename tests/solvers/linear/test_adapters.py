@@ -69,3 +69,29 @@ def test_bad_inputs():
 
     with pytest.raises(TypeError, match="cannot convert"):
         to_scipy(Other())
+
+
+def test_stopping_rules_and_dtypes_the_references_cannot_take_are_named():
+    """scipy_solve(method="cg", rtol=0) ran to maxiter behind a numpy warning and pyamg_solve(rtol=-1) returned,
+    both with ``converged`` False and no word why; pyamg_solve(maxiter=0) raised pyamg's ValueError; and
+    from_scipy(dtype=torch.int64) built an int operator whose solve then advised b.to(torch.int64)."""
+    import re
+
+    from neurops.errors import ConfigError
+
+    _, op, b = _problem(shape=(7, 6), batch=1)
+    for call in (lambda: scipy_solve(op, b, method="cg", rtol=0.0), lambda: scipy_solve(op, b, rtol=float("nan")),
+                 lambda: pyamg_solve(op, b, rtol=-1.0)):
+        with pytest.raises(ConfigError, match=r"^rtol=(0\.0|nan|-1\.0), atol=0\.0: tolerances must be >= 0 and not "
+                                              r"both 0\.$"):
+            call()
+    with pytest.raises(ConfigError, match=r"^maxiter must be >= 1, got 0\.$"):
+        pyamg_solve(op, b, maxiter=0)
+    with pytest.raises(ConfigError, match=r"^maxiter must be >= 0, got -1\.$"):
+        scipy_solve(op, b, method="cg", maxiter=-1)
+    for dtype in (torch.int64, torch.complex128):
+        with pytest.raises(ConfigError, match="^" + re.escape(
+                f"from_scipy builds operators of a real floating dtype (the solvers' arithmetic), got dtype={dtype}; "
+                "pass dtype=torch.float64 (the default) or torch.float32.") + "$"):
+            from_scipy(sp.identity(4, format="csr"), dtype=dtype)
+    assert scipy_solve(op, b, method="cg", rtol=1e-10).converged.all()

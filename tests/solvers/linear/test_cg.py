@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse.linalg as spla
 import torch
 
+from neurops.errors import DataError
 from neurops.solvers.linear.cg import ConvergenceError, NotSPDError, SolveResult, jacobi_preconditioner, pcg
 from neurops.solvers.linear.csr import CSROperator
 from neurops.solvers.linear.diffusion import DiffusionOperator
@@ -75,6 +76,27 @@ def test_float32():
     assert res.x.dtype == torch.float32 and res.converged.all()
 
 
+def test_a_tolerance_below_the_dtype_is_named_as_the_reason():
+    """float32 solves to diffusion_solve's default rtol=1e-10 ran to maxiter and said "raise maxiter", which cannot
+    help; the error now names the precision first (and only when it is the reason)."""
+    import re
+
+    from neurops.errors import ConfigError
+
+    _, op, b = _problem(batch=2)
+    op32, b32 = op.to(dtype=torch.float32), b.float()
+    with pytest.raises(ConvergenceError, match=re.escape(
+            "; rtol=1.0e-10 is below what torch.float32 arithmetic reaches (10 x its rounding, 1.2e-06): solve in "
+            "float64 (a float64 coefficient or operator and b) or pass rtol >= 1.2e-06; otherwise raise maxiter, use a "
+            "multigrid preconditioner, or pass check=False to get the partial result.")):
+        pcg(op32, b32, rtol=1e-10, maxiter=50)
+    with pytest.raises(ConvergenceError, match=r"\); raise maxiter, use a multigrid preconditioner"):
+        pcg(op, b, rtol=1e-10, maxiter=1)  # float64 reaches 1e-10: no precision hint
+    with pytest.raises(ConfigError, match=r"^preconditioner must be a map r -> z \(e\.g\. Multigrid\(op\)\) or None, "
+                                          r"got int\.$"):
+        pcg(op, b, preconditioner=5)  # was "TypeError: 'int' object is not callable" inside the iteration
+
+
 def test_non_convergence_raises_with_result():
     _, op, b = _problem(batch=2)
     with pytest.raises(ConvergenceError, match="maxiter=3") as err:
@@ -105,8 +127,11 @@ def test_bad_inputs():
         pcg(op, b, rtol=0.0)
     with pytest.raises(ValueError, match="x0"):
         pcg(op, b, x0=b[:1])
-    with pytest.raises(TypeError, match="floating"):
-        pcg(op, b.long())
+    for dtype in (torch.int64, torch.complex128):
+        # a neurops error naming the fix, not a bare TypeError (int) or a deep torch failure (complex)
+        with pytest.raises(DataError, match=rf"^right-hand side b must be a real floating-point tensor, got "
+                                            rf"{dtype}; pass b.to\(torch.float64\)\.$"):
+            pcg(op, b.to(dtype))
 
 
 def test_a_right_hand_side_of_another_dtype_is_named():
@@ -228,3 +253,48 @@ def test_singular_matrix_of_unknown_kind_names_the_possible_cause():
         pcg(generic, torch.ones(1, op.numel, dtype=torch.float64))
     with pytest.raises(ConvergenceError, match="Or the matrix is singular and b not in its range"):
         pcg(from_scipy(sp.diags([1.0] * 49 + [0.0])), torch.ones(1, 50, dtype=torch.float64))
+
+
+def test_a_non_symmetric_stencil_that_stalls_cg_is_named():
+    """A non-symmetric stencil never met p^T A p <= 0 here: CG ran 1000 iterations and advised raising maxiter;
+    the documented NotSPDError now names the asymmetry (measured only after the failure)."""
+    import re
+
+    from neurops.solvers.linear.stencil import StencilOperator
+
+    ones = torch.ones(1, 5, dtype=torch.float64)
+    op = StencilOperator(2 * ones, [(-1,), (1,)], torch.stack([-ones, -0.5 * ones], 1), [False])
+    with pytest.raises(NotSPDError, match="^" + re.escape(
+            "CG did not reach rtol=1.0e-08 within maxiter=1000 iterations, and the operator is not symmetric "
+            "(max |A - A^T| / max |A| = 2.50e-01), which CG needs: check the stencil coefficients (c_o[i] must equal "
+            "c_-o[i + o]), or use a solver for non-symmetric systems (e.g. scipy.sparse.linalg.gmres on "
+            "to_scipy(op)).") + "$"):
+        pcg(op, ones)
+    assert not pcg(op, ones, check=False).converged.any()
+
+
+def test_a_v_cycle_on_a_singular_operator_does_not_break_cg_down():
+    """On a periodic grid the V-cycle's output keeps a constant part of rounding size; p^T A p then came out as
+    -1e-17 near convergence and pcg raised NotSPDError for a consistent (zero-mean) right-hand side. The
+    preconditioned residual is now projected onto zero mean; the solution agrees with the
+    pseudo-inverse's."""
+    from neurops.solvers.linear.adapters import to_scipy
+    from neurops.solvers.linear.multigrid import Multigrid
+
+    g = torch.Generator().manual_seed(2)
+    a = torch.rand(1, 64, dtype=torch.float64, generator=g) + 0.5
+    op = DiffusionOperator.from_coefficient(a, "periodic")
+    b = torch.rand(1, *op.shape, dtype=torch.float64, generator=g)
+    b = b - b.mean()
+    res = pcg(op, b, preconditioner=Multigrid(op, coarse="galerkin", smoother="rbgs", coarse_size=1), rtol=1e-10)
+    assert res.converged.all() and float(res.residual.max()) <= 1e-10
+    ref = np.linalg.pinv(to_scipy(op)[0].toarray()) @ b[0].numpy()  # the minimum-norm (zero-mean) solution
+    x = res.x[0].numpy()
+    np.testing.assert_allclose(x - x.mean(), ref - ref.mean(), atol=1e-9 * np.abs(ref).max())
+
+
+def test_an_empty_batch_of_right_hand_sides_gives_an_empty_result():
+    """b of batch 0 failed in torch ("cannot reshape tensor of 0 elements into shape [0, -1]")."""
+    _, op, _ = _problem(batch=1)
+    res = pcg(op, torch.zeros(0, *op.shape, dtype=torch.float64))
+    assert res.x.shape == (0, *op.shape) and res.iterations.shape == res.residual.shape == res.converged.shape == (0,)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from neurops.errors import DataError
 from neurops.solvers.linear.csr import CSROperator
 from neurops.solvers.linear.diffusion import DiffusionOperator, face_differences
 from neurops.solvers.linear.operators import normalize_boundary
@@ -110,6 +111,15 @@ def test_bad_inputs_raise_clear_errors():
         DiffusionOperator.from_coefficient(np.ones((1, 5, 5)))
     with pytest.raises(ValueError, match="face mean"):
         DiffusionOperator.from_coefficient(a, mean="geometric")
+    with pytest.raises(DataError, match=r"^coefficient of shape \(0, 6, 6\) holds no sample \(an empty batch\); an "
+                                        r"operator needs at least one, so skip the solve when the batch is empty\.$"):
+        DiffusionOperator.from_coefficient(a[:0])  # failed in torch.stack inside Multigrid's coarse solve
+    for dtype in (torch.int64, torch.complex128):
+        # an int coefficient was silently made a float32 operator, a complex one failed deep in torch
+        with pytest.raises(DataError, match=rf"^the diffusion coefficient must be a real floating-point tensor "
+                                            rf"\(the operator and its solves take its dtype\), got {dtype}; "
+                                            rf"pass a.to\(torch.float64\)\.$"):
+            DiffusionOperator.from_coefficient(a.to(dtype))
     op = DiffusionOperator.from_coefficient(a)
     with pytest.raises(ValueError, match="grid of unknowns"):
         op.check_input(torch.zeros(1, 6, 6, dtype=torch.float64))

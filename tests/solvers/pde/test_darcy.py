@@ -124,6 +124,12 @@ def test_unreachable_tolerance_raises_solver_error():
         ({"a": -np.ones((9, 9))}, "> 0"),
         ({"a": np.ones((9, 9)), "f": np.nan}, "^the forcing contains NaN; pass a finite forcing.$"),
         ({"a": np.ones((9, 9)), "f": -np.inf}, "^the forcing contains inf; pass a finite forcing.$"),
+        # a grid with no unknown failed deep inside CG (IndexError from amax); complex values lost their
+        # imaginary part with only numpy's ComplexWarning
+        ({"a": np.ones((4, 2, 9))}, r"^coefficient of shape \(4, 2, 9\): every spatial axis needs at least 3 nodes "
+                                    r"\(two boundary nodes and one unknown\); pass a finer grid\.$"),
+        ({"a": np.ones((9, 9), dtype=complex)}, r"^the coefficient is complex; solve_darcy takes real values"),
+        ({"a": np.ones((9, 9)), "f": 1 + 1j}, r"^the forcing is complex; solve_darcy takes real values"),
     ],
 )
 def test_bad_input(kwargs, match):

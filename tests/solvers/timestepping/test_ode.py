@@ -41,3 +41,24 @@ def test_progress_counts_every_sample(method: str) -> None:
     assert sum(counted) == 3250  # rk4 used to stop at 3000
     # rk4: every 1000 samples and the rest; scipy: after each of the three trajectories
     assert counted == ([1000, 1000, 1000, 250] if method == "rk4" else [1083, 1083, 1084])
+
+
+def test_states_and_tolerances_integrate_cannot_take_are_named():
+    """Complex initial states lost their imaginary part behind numpy's ComplexWarning, [B, T, D] states failed in a
+    numpy broadcast, and solve_ivp clamped rtol <= 0 behind a warning."""
+    import re
+
+    from neurops.errors import ConfigError, DataError
+
+    def f(x):
+        return -x
+
+    with pytest.raises(DataError, match=r"^the initial states x0 are complex; integrate takes real states \[B, D\]"):
+        integrate(f, np.ones((2, 3)) * 1j, 0.1, 3)
+    with pytest.raises(DataError, match="^" + re.escape("initial states of shape (2, 2, 3): expected [B, D] (or one "
+                                                        "state [D]); pass x0.reshape(-1, D).") + "$"):
+        integrate(f, np.ones((2, 2, 3)), 0.1, 3)
+    for rtol in (0.0, -1.0):
+        with pytest.raises(ConfigError, match=rf"^rtol={rtol}, atol=1e-10: solve_ivp needs rtol > 0 and atol >= 0\.$"):
+            integrate(f, np.ones((1, 3)), 0.1, 3, method="RK45", rtol=rtol)
+    np.testing.assert_allclose(integrate(f, np.ones(3), 0.1, 3)[0, -1], np.exp(-0.2) * np.ones(3), rtol=1e-6)

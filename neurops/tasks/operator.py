@@ -226,6 +226,17 @@ class OperatorTask(Task):
         self._log_metrics("val", "", pred, batch["y"], loss)
 
     @override
+    def on_test_start(self) -> None:
+        """Warn, as ``neurops predict`` does, for every test split on another grid than a ``fixed_grid`` model's
+        training grid (known here also from a checkpoint): its metrics there are those of another operator."""
+        from neurops.inference import check_grid  # neurops.inference loads tasks from checkpoints
+
+        dm = self.datamodule()
+        for name, ds in zip(getattr(dm, "test_splits", ()), getattr(dm, "test_sets", ())):
+            if hasattr(ds, "spatial_shape"):
+                check_grid(self, ds.spatial_shape, f"test split {name!r}")
+
+    @override
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         pred, loss = self._step(batch)
         self._log_metrics("test", f"@{self.test_tag(dataloader_idx)}", pred, batch["y"], loss)

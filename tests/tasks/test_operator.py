@@ -154,6 +154,31 @@ def test_reference_resolution_and_training_grid_come_from_the_data(tmp_path):
     assert kept.net.resolution_behaviour == "fixed_grid"
 
 
+def test_testing_a_fixed_grid_model_on_another_grid_warns_as_predict_does(tmp_path):
+    """``neurops fit`` / ``neurops test`` printed test/rel_l2@33 of a fixed_grid model trained on 17x17 without a
+    word, while ``neurops predict`` on that grid warned; the test now warns per split, also from a checkpoint."""
+    path = write_operator_file(tmp_path / "r.h5", {"train": (4, 17), "test": (2, 17), "test@33": (2, 33)})
+    dm = OperatorDataModule(path, batch_size=2, val_split=None)
+    kwargs = {"width": 4, "n_layers": 1, "levels": 2}
+    grid = OperatorTask("mgno", {**kwargs, "reference_resolution": None})
+    trainer = _trainer(tmp_path, epochs=1)
+    trainer.fit(grid, dm)
+    with pytest.warns(NeuropsWarning) as record:
+        trainer.test(grid, dm, verbose=False)
+    assert [str(w.message).split(": expect")[0] for w in record if w.category is NeuropsWarning] == [
+        "test split 'test@33' is on a 33x33 grid but the 'mgno' model was trained on 17x17 and is fixed_grid (the "
+        "weights act in grid units; on another grid the model computes a different operator)"]
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    with pytest.warns(NeuropsWarning, match="test split 'test@33' is on a 33x33 grid"):
+        _trainer(tmp_path).test(OperatorTask("mgno", {**kwargs, "reference_resolution": None}), dm,
+                                ckpt_path=tmp_path / "m.ckpt", verbose=False)
+    reference = OperatorTask("mgno", kwargs)  # function_space: no warning
+    _trainer(tmp_path, epochs=1).fit(reference, dm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NeuropsWarning)
+        _trainer(tmp_path).test(reference, dm, verbose=False)
+
+
 def test_multi_resolution_training_warns_for_batch_norm_on_a_fixed_grid(tmp_path):
     path = write_operator_file(tmp_path / "r.h5", {"train": (8, 17), "test": (4, 17)})
     dm = OperatorDataModule(path, batch_size=4, val_split=None, train_strides=[1, 2])

@@ -17,7 +17,7 @@ from neurops.errors import CheckpointError
 from neurops.models.registry import spec_of
 from neurops.tasks import DynamicsTask, GenerativeOperatorTask, OperatorTask, RolloutTask, Task
 from neurops.tasks.callbacks import LastCheckpoint
-from neurops.tasks.schedules import ExponentialTo, StepDecay
+from neurops.tasks.schedules import ExponentialTo, OneCycle, StepDecay
 
 FNO = {"modes": [4, 4], "width": 8, "n_layers": 1}
 DGNO = {"latent_dim": 4, "width": 8, "depth": 2, "encoder_hidden": [8]}
@@ -113,6 +113,38 @@ def test_resuming_with_another_optimizer_class_is_one_error_naming_both(operator
                                      "checkpoint's optimizer (--model.optimizer CLASS), or train with SGD")
     # the same class resumes, with other settings too
     resume(partial(torch.optim.AdamW, lr=1e-3))
+    assert torch.load(last, weights_only=True)["global_step"] == 2 * 3
+
+
+def test_resuming_with_another_scheduler_class_is_one_error_before_any_step(operator_file, tmp_path):
+    """`neurops fit --config darcy_mgno --ckpt_path last` in a darcy_fno run folder loaded the StepLR state of
+    darcy_fno's StepDecay into darcy_mgno's OneCycle, and the first step failed in torch with KeyError: 'max_lr'."""
+    task = OperatorTask("fno", FNO, lr_scheduler=StepDecay(every=0.5))
+    _trainer(tmp_path, 1, callbacks=[LastCheckpoint()]).fit(task, OperatorDataModule(operator_file, batch_size=8))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, weights_only=True)
+    assert saved["neurops"]["lr_schedulers"] == ["torch.optim.lr_scheduler.StepLR"]
+    before = last.read_bytes()
+
+    def resume(schedule, ckpt: Path = last) -> None:
+        task = OperatorTask("fno", FNO, lr_scheduler=schedule)
+        _trainer(tmp_path, 2, callbacks=[LastCheckpoint()]).fit(task, OperatorDataModule(operator_file, batch_size=8),
+                                                                ckpt_path=ckpt)
+
+    with pytest.raises(CheckpointError) as err:
+        resume(OneCycle())
+    assert str(err.value) == (
+        f"{last}: its learning-rate schedule state is StepLR's, which this run's OneCycle cannot continue; resume "
+        "with the checkpoint's lr_scheduler (that of the config it was trained with), or train with this one in a "
+        "new run folder (--trainer.default_root_dir DIR).")
+    assert last.read_bytes() == before  # nothing of the run was written
+    del saved["neurops"]["lr_schedulers"]  # a checkpoint written before checkpoints named their schedulers
+    torch.save(saved, tmp_path / "old.ckpt")
+    with pytest.raises(CheckpointError, match=r"old\.ckpt: its learning-rate schedule state is another scheduler's, "
+                                              "which this run's OneCycle cannot continue"):
+        resume(OneCycle(), tmp_path / "old.ckpt")
+    resume(StepDecay(every=0.5), tmp_path / "old.ckpt")  # the same class resumes
+    resume(StepDecay(every=0.5))
     assert torch.load(last, weights_only=True)["global_step"] == 2 * 3
 
 

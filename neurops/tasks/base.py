@@ -151,6 +151,20 @@ class Task(L.LightningModule):
                 f"{self.trainer.ckpt_path}: its learning-rate schedule state {which}, which this run's "
                 f"{named} cannot continue; resume with the checkpoint's lr_scheduler (that of the config "
                 "it was trained with), or train with this one in a new run folder (--trainer.default_root_dir DIR).")
+        if isinstance(self.scheduler_factory, RunSchedule):
+            # torch would take the saved run's length: OneCycle then stopped at the first step past it (ValueError:
+            # Tried to step N times), StepDecay and the others decayed over the old length without a word
+            ours_state = scheduler.state_dict()
+            for key in ("total_steps", "step_size", "T_max", "gamma"):
+                if key in ours_state and key in saved[0] and saved[0][key] != ours_state[key]:
+                    raise CheckpointError(
+                        f"{self.trainer.ckpt_path}: its {named} schedule was fitted to the length of the run it was "
+                        f"saved in ({key} {saved[0][key]}), but this run's length gives {key} {ours_state[key]} "
+                        "(another --trainer.max_epochs or max_steps, or another number of batches per epoch); a "
+                        "schedule relative to the run cannot change its length midway: resume with the run's "
+                        "max_epochs and data, or train in a new run folder (--trainer.default_root_dir DIR), or use "
+                        "a torch scheduler of absolute length (e.g. --model.lr_scheduler "
+                        "torch.optim.lr_scheduler.StepLR).")
 
     def _run_length(self, schedule: RunSchedule) -> tuple[int, int | None]:
         """Optimizer steps and epochs of the run: the epochs the steps fill, also when ``max_steps`` bounds it; one

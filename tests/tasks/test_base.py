@@ -148,6 +148,30 @@ def test_resuming_with_another_scheduler_class_is_one_error_before_any_step(oper
     assert torch.load(last, weights_only=True)["global_step"] == 2 * 3
 
 
+def test_resuming_a_run_relative_schedule_with_another_run_length_is_one_error(operator_file, tmp_path):
+    """Extending a finished OneCycle run (`--ckpt_path last --trainer.max_epochs 2` after 1 epoch) loaded the saved
+    total_steps 3 and stopped at step 4 in torch: ValueError: Tried to step 4 times; StepDecay kept the old length
+    without a word."""
+    def run(schedule, epochs: int, ckpt: Path | None = None) -> None:
+        task = OperatorTask("fno", FNO, lr_scheduler=schedule)
+        _trainer(tmp_path, epochs, callbacks=[LastCheckpoint()]).fit(
+            task, OperatorDataModule(operator_file, batch_size=8), ckpt_path=ckpt)
+
+    run(OneCycle(), 1)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    with pytest.raises(CheckpointError) as err:
+        run(OneCycle(), 2, last)
+    assert str(err.value).startswith(
+        f"{last}: its OneCycle schedule was fitted to the length of the run it was saved in (total_steps 3), but this "
+        "run's length gives total_steps 6 (another --trainer.max_epochs or max_steps, or another number of batches "
+        "per epoch); a schedule relative to the run cannot change its length midway: resume with the run's ")
+    run(StepDecay(every=0.5), 2)  # a new run in the folder (no ckpt_path), then extended
+    with pytest.raises(CheckpointError, match=r"its StepDecay schedule was fitted .* \(step_size 1\), but this run's "
+                                              r"length gives step_size 2 "):
+        run(StepDecay(every=0.5), 4, last)
+    run(StepDecay(every=0.5), 2, last)  # the same length resumes
+
+
 def test_default_optimizers_and_run_relative_schedules(operator_file, tmp_path):
     task = OperatorTask("fno", FNO)  # AdamW 1e-3, one cycle over the run, per step
     trainer = _trainer(tmp_path, 2, enable_checkpointing=False)

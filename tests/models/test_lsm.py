@@ -232,9 +232,9 @@ def test_the_default_two_axes_and_the_presets_are_unchanged():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(ndim=2, reference_resolution=[33]), r"^LSM: ndim=2 is for 2 spatial axes but reference_resolution="
-                                                  r"\[33\] \(the training data's grid\) has 1; drop ndim \(an int "
-                                                  r"patch_size then takes the data's axes\), or train it on 2-D data\.$"),
+        (dict(ndim=2, reference_resolution=[33]),
+         r"^LSM: ndim=2 is for 2 spatial axes but reference_resolution=\[33\] \(the training data's grid\) has 1; "
+         r"drop ndim \(an int patch_size then takes the data's axes\), or train it on 2-D data\.$"),
         # the Darcy preset's patch (6, 6) on a 1-D file: the old message asked for a grid the data does not have
         (dict(patch_size=(6, 6), reference_resolution=[64]), r"^LSM: patch_size=\(6, 6\) is for 2 spatial axes but "
          r"reference_resolution=\[64\] \(the training data's grid\) has 1; give patch_size one entry per axis of "

@@ -260,10 +260,10 @@ class OperatorTask(Task):
             # the run went on on another grid while its checkpoints kept naming the first one
             grid, was = "x".join(map(str, now)), "x".join(map(str, self.train_resolution))
             strides = getattr(dm, "train_strides", None)
+            strides_note = f", train_strides {strides}" if strides else ""
             raise CheckpointError(f"{self.trainer.ckpt_path} was trained on a {was} grid, but {dm.path} trains on "
-                                  f"{grid} (its split {dm.train_split!r}{f', train_strides {strides}' if strides else ''}"
-                                  "); resume the run on its own data, or train on this data in a new run folder "
-                                  "(--trainer.default_root_dir DIR).")
+                                  f"{grid} (its split {dm.train_split!r}{strides_note}); resume the run on its own "
+                                  "data, or train on this data in a new run folder (--trainer.default_root_dir DIR).")
         if self.data_fields and dm is not None and hasattr(dm, "train_set"):
             # test / validate / predict / resume with a checkpoint: the data must hold the fields it was trained on
             where = f"{dm.path} split {dm.train_split!r}"

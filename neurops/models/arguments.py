@@ -53,8 +53,12 @@ def per_axis(model: str, name: str, value: Any, *, example: str, minimum: int = 
     return tuple(int(v) for v in entries if v is not None)
 
 
-def reference_grid(model: str, value: Any, ndim: int) -> tuple[int, ...] | None:
+def reference_grid(model: str, value: Any, ndim: int, axes_fix: str = "") -> tuple[int, ...] | None:
     """``reference_resolution``: ``None`` (grid units) or one point count >= 2 per spatial axis.
+
+    ``axes_fix`` names the model's setting that fixes its number of axes (e.g. ``"dim"``): a grid of
+    other valid point counts on another number of axes (the training data's grid, filled in by the
+    tasks) is then refused naming that setting, not asking for a grid the data does not have.
 
     Text is refused with the fix: on the command line, ``null`` inside ``--model.model_kwargs.*`` arrives as the
     text ``'None'``, which once was read as the point counts ``['N', 'o', 'n', 'e']``.
@@ -67,6 +71,10 @@ def reference_grid(model: str, value: Any, ndim: int) -> tuple[int, ...] | None:
                          "with the model's other kwargs kept (e.g. --model.model_kwargs "
                          "'{..., \"reference_resolution\": null}').")
     entries = [_whole(v) for v in value] if isinstance(value, Sequence) else []
+    if axes_fix and 1 <= len(entries) <= 3 and len(entries) != ndim and all(v is not None and v >= 2 for v in entries):
+        raise ModelError(f"{model}: the model is built for {ndim} spatial axes but reference_resolution={value!r} "
+                         f"(the training data's grid) has {len(entries)}; build it for the data's axes "
+                         f"({axes_fix}), or train it on {ndim}-D data.")
     if len(entries) != ndim or any(v is None or v < 2 for v in entries):
         raise ModelError(f"{model}: reference_resolution={value!r} needs one point count >= 2 per spatial axis "
                          f"({ndim}), e.g. {[64] * ndim}, or null (grid units).")

@@ -98,9 +98,10 @@ def _spatial_axes(patch_size: int | Sequence[int], ndim: int | None, reference_r
     given = ndim if isinstance(patch_size, int) else len(patch_size) if per_axis_patch else None
     if grid is not None and given is not None and len(grid) != given:
         name = f"ndim={ndim}" if isinstance(patch_size, int) else f"patch_size={patch_size!r}"
-        raise ModelError(f"LSM: {name} ({given} spatial axes) contradicts reference_resolution="
-                         f"{reference_resolution!r} ({len(grid)} axes); give one point count per axis of the data, "
-                         f"or drop {name.split('=')[0]}.")
+        fix = ("drop ndim (an int patch_size then takes the data's axes)" if isinstance(patch_size, int) else
+               f"give patch_size one entry per axis of the data, or one int for every axis (e.g. {patch_size[0]})")
+        raise ModelError(f"LSM: {name} is for {given} spatial axes but reference_resolution={reference_resolution!r} "
+                         f"(the training data's grid) has {len(grid)}; {fix}, or train it on {given}-D data.")
     if not isinstance(patch_size, int) or ndim is not None:
         return ndim
     if grid is not None:

@@ -174,7 +174,8 @@ class MGNO(Presets, nn.Module):
         # channels-last layouts exist for 4D and 5D tensors only
         self.channels_last = bool(channels_last) and ndim in (2, 3)
 
-        self.reference_resolution = reference_grid("MgNO", reference_resolution, ndim)
+        self.reference_resolution = reference_grid("MgNO", reference_resolution, ndim,
+                                                   "model_kwargs.dim, or a boundary per axis")
         #: how predictions behave on another grid (read by ``neurops predict``)
         self.resolution_behaviour = "fixed_grid" if reference_resolution is None else "function_space"
 

@@ -214,7 +214,7 @@ class UNet(nn.Module):
                 dim = len(boundary) if isinstance(boundary, (list, tuple)) else 2
         if dim not in (1, 2, 3):
             raise ModelError(f"U-Net supports 1, 2 or 3 spatial dims, got dim={dim}{source}.")
-        grid = reference_grid("U-Net", reference_resolution, dim)
+        grid = reference_grid("U-Net", reference_resolution, dim, "model_kwargs.dim")
         check_sizes("U-Net", in_channels=in_channels, out_channels=out_channels)
         mults = [int(m) for m in channel_multipliers]
         if not mults or min(mults) < 1 or width < 1 or kernel_size < 1 or kernel_size % 2 == 0:

@@ -130,7 +130,41 @@ class Task(L.LightningModule):
                                   "class_path: neurops.tasks.schedules.OneCycle, StepDecay, Cosine or "
                                   "ExponentialTo).") from exc
             interval = "step" if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) else "epoch"
+        self._check_scheduler_state(scheduler, type(schedule).__name__ if isinstance(schedule, RunSchedule) else
+                                    type(scheduler).__name__)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+    def _check_scheduler_state(self, scheduler: Any, named: str) -> None:
+        """Refuse to resume a schedule's state written by another scheduler class (torch takes it and fails at the
+        first step, e.g. ``KeyError: 'max_lr'`` when OneCycleLR continues StepLR), before any step; checkpoints that
+        do not name their schedulers are recognised by the keys of their states."""
+        saved = getattr(self, "_resumed_schedulers", None)
+        if not saved or self._trainer is None or self.trainer.state.fn != TrainerFn.FITTING:
+            return
+        names = self.record.get("lr_schedulers") or []
+        ours = type(scheduler)
+        theirs = names[0] if names else None
+        if theirs is not None and theirs != _class_path(ours) or (
+                theirs is None and set(saved[0]) != set(scheduler.state_dict())):
+            which = f"is {theirs.rsplit('.', 1)[-1].lstrip('_')}'s" if theirs else "is another scheduler's"
+            raise CheckpointError(
+                f"{self.trainer.ckpt_path}: its learning-rate schedule state {which}, which this run's "
+                f"{named} cannot continue; resume with the checkpoint's lr_scheduler (that of the config "
+                "it was trained with), or train with this one in a new run folder (--trainer.default_root_dir DIR).")
+        if isinstance(self.scheduler_factory, RunSchedule):
+            # torch would take the saved run's length: OneCycle then stopped at the first step past it (ValueError:
+            # Tried to step N times), StepDecay and the others decayed over the old length without a word
+            ours_state = scheduler.state_dict()
+            for key in ("total_steps", "step_size", "T_max", "gamma"):
+                if key in ours_state and key in saved[0] and saved[0][key] != ours_state[key]:
+                    raise CheckpointError(
+                        f"{self.trainer.ckpt_path}: its {named} schedule was fitted to the length of the run it was "
+                        f"saved in ({key} {saved[0][key]}), but this run's length gives {key} {ours_state[key]} "
+                        "(another --trainer.max_epochs or max_steps, or another number of batches per epoch); a "
+                        "schedule relative to the run cannot change its length midway: resume with the run's "
+                        "max_epochs and data, or train in a new run folder (--trainer.default_root_dir DIR), or use "
+                        "a torch scheduler of absolute length (e.g. --model.lr_scheduler "
+                        "torch.optim.lr_scheduler.StepLR).")
 
     def _run_length(self, schedule: RunSchedule) -> tuple[int, int | None]:
         """Optimizer steps and epochs of the run: the epochs the steps fill, also when ``max_steps`` bounds it; one
@@ -183,6 +217,8 @@ class Task(L.LightningModule):
         checkpoint["neurops"] = self.checkpoint_record()
         if self._trainer is not None and self.trainer.optimizers:  # whose states "optimizer_states" are
             checkpoint["neurops"]["optimizers"] = [_class_path(type(o)) for o in self.trainer.optimizers]
+            checkpoint["neurops"]["lr_schedulers"] = [_class_path(type(c.scheduler))
+                                                      for c in self.trainer.lr_scheduler_configs]
         checkpoint["neurops_rng"] = {"global": rng_states(),
                                      "task": {k: g.get_state() for k, g in self.generators().items()}}
 
@@ -193,6 +229,7 @@ class Task(L.LightningModule):
             raise CheckpointError(f"the checkpoint was written for data schema v{record['schema_version']}; this "
                                   f"neurops reads v{SCHEMA_VERSION}. Upgrade neurops.")
         self.record = dict(record)
+        self._resumed_schedulers = checkpoint.get("lr_schedulers") or []  # their states, checked when rebuilt
         if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING:
             self._check_optimizer_states(checkpoint)
         self.load_checkpoint_extra(record)

@@ -9,12 +9,13 @@ from typing import Any
 import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.trainer.states import TrainerFn
 from typing_extensions import override
 
 from neurops.data.metadata import DatasetMeta
 from neurops.data.normalizers import ChannelMoments, GaussianNormalizer
 from neurops.data.reader import check_fields
-from neurops.errors import ConfigError, ModelError, NeuropsWarning
+from neurops.errors import CheckpointError, ConfigError, ModelError, NeuropsWarning
 from neurops.metrics.field import get_loss, relative_h1, relative_lp
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
@@ -226,6 +227,17 @@ class OperatorTask(Task):
         self._log_metrics("val", "", pred, batch["y"], loss)
 
     @override
+    def on_test_start(self) -> None:
+        """Warn, as ``neurops predict`` does, for every test split on another grid than a ``fixed_grid`` model's
+        training grid (known here also from a checkpoint): its metrics there are those of another operator."""
+        from neurops.inference import check_grid  # neurops.inference loads tasks from checkpoints
+
+        dm = self.datamodule()
+        for name, ds in zip(getattr(dm, "test_splits", ()), getattr(dm, "test_sets", ())):
+            if hasattr(ds, "spatial_shape"):
+                check_grid(self, ds.spatial_shape, f"test split {name!r}")
+
+    @override
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         pred, loss = self._step(batch)
         self._log_metrics("test", f"@{self.test_tag(dataloader_idx)}", pred, batch["y"], loss)
@@ -242,6 +254,16 @@ class OperatorTask(Task):
         self.data_fields = record.get("data_fields")
         self.train_resolution = record.get("train_resolution")
         dm = self.datamodule()
+        now = getattr(dm, "train_resolution", None) if dm is not None else None
+        fitting = self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING
+        if fitting and self.train_resolution and now is not None and list(now) != list(self.train_resolution):
+            # the run went on on another grid while its checkpoints kept naming the first one
+            grid, was = "x".join(map(str, now)), "x".join(map(str, self.train_resolution))
+            strides = getattr(dm, "train_strides", None)
+            strides_note = f", train_strides {strides}" if strides else ""
+            raise CheckpointError(f"{self.trainer.ckpt_path} was trained on a {was} grid, but {dm.path} trains on "
+                                  f"{grid} (its split {dm.train_split!r}{strides_note}); resume the run on its own "
+                                  "data, or train on this data in a new run folder (--trainer.default_root_dir DIR).")
         if self.data_fields and dm is not None and hasattr(dm, "train_set"):
             # test / validate / predict / resume with a checkpoint: the data must hold the fields it was trained on
             where = f"{dm.path} split {dm.train_split!r}"

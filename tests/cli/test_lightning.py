@@ -364,7 +364,7 @@ def test_instantiate_builds_a_config_as_fit_does(operator_file, tmp_path):
     task, dm = instantiate("darcy_mgno", "--data.init_args.path", str(operator_file),
                            "--model.init_args.loss", "rel_l2")
     assert type(task).__name__ == "OperatorTask" and task.hparams.model == "mgno" and task.hparams.loss == "rel_l2"
-    assert task.hparams.model_kwargs == {"preset": "darcy", "boundary": "dirichlet"}
+    assert task.hparams.model_kwargs == {"preset": "darcy"}  # the boundary: the file's, at setup
     optimizer = task.optimizer_factory([torch.nn.Parameter(torch.zeros(1))])
     assert type(optimizer) is torch.optim.AdamW and optimizer.defaults["lr"] == 5e-4
     assert isinstance(task.scheduler_factory, OneCycle) and task.scheduler_factory.div_factor == 2.0

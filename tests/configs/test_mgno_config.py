@@ -55,3 +55,20 @@ def test_darcy_mgno_config_trains_one_step(darcy_file, tmp_path):
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     n_params = sum(p.numel() for p in cli.model.net.parameters())
     assert n_params == 572_661
+
+
+def test_darcy_mgno_config_takes_the_files_boundary_and_axes(tmp_path):
+    """The config set ``boundary: dirichlet``, so the task's fill-in of the file's boundary was skipped: on a
+    periodic file MgNO padded with zeros without a word, and on a 1-D file it was a 2-D model that refused the
+    data's grid. Now the boundary (and with it the number of axes) is the file's."""
+    x = np.linspace(0, 1, 16, endpoint=False)
+    rng = np.random.default_rng(0)
+    path = tmp_path / "burgers.h5"
+    with H5Writer(path, DatasetMeta(kind="operator", name="burgers", dims=["x"], boundary={"x": "periodic"})) as w:
+        for split in ("train", "val", "test"):
+            w.add_split(split, coords={"x": x}, inputs={"u0": rng.random((2, 16))}, outputs={"u": rng.random((2, 16))})
+    cli = _cli(path, "--trainer.fast_dev_run", "true", "--trainer.enable_progress_bar", "false",
+               "--trainer.default_root_dir", str(tmp_path), "--data.init_args.batch_size", "2")
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert cli.model.net.ndim == 1 and list(cli.model.net.boundary) == ["periodic"]
+    assert cli.model.hparams.model_kwargs["boundary"] == ["periodic"]

@@ -91,12 +91,27 @@ def test_reference_resolution_is_point_counts_or_null(name: str) -> None:
                                     "'{..., \"reference_resolution\": null}').")
     assert "preset" not in str(info.value)
     # an LSM with an int patch_size takes its number of axes from the reference grid, so [33] is a 1-D LSM
-    for bad in ([33], [33, 1], [33.5, 33]) if name == "mgno" else ([33, 1], [33.5, 33]):
+    for bad in ([33, 1], [33.5, 33]):
         with pytest.raises(ModelError, match=rf"^{model}: reference_resolution=.* needs one point count >= 2 per "
                                              r"spatial axis \(2\), e\.g\. \[64, 64\], or null \(grid units\)\.$"):
             build(name, **{**base, "reference_resolution": bad})
     assert build(name, **{**base, "reference_resolution": [33, 33]}).reference_resolution == (33, 33)
     assert build(name, **{**base, "reference_resolution": None}).reference_resolution is None
+
+
+def test_a_training_grid_of_other_axes_names_the_model_setting_not_another_grid() -> None:
+    """``neurops fit --config darcy_mgno`` on a 1-D file said "reference_resolution=[64] needs one point count
+    >= 2 per spatial axis (2), e.g. [64, 64]": the task had filled in the data's grid, which the user never wrote,
+    and the fix named a grid the data does not have. The error now names the model's setting that fixes its axes."""
+    with pytest.raises(ModelError, match=r"^MgNO: the model is built for 2 spatial axes but reference_resolution="
+                                         r"\[64\] \(the training data's grid\) has 1; build it for the data's axes "
+                                         r"\(model_kwargs\.dim, or a boundary per axis\), or train it on 2-D data\.$"):
+        build("mgno", width=4, levels=2, boundary="dirichlet", reference_resolution=[64])
+    assert build("mgno", width=4, levels=2, dim=1, reference_resolution=[64]).reference_resolution == (64,)
+    with pytest.raises(ModelError, match=r"^U-Net: the model is built for 3 spatial axes but reference_resolution="
+                                         r"\[33, 33\] \(the training data's grid\) has 2; build it for the data's "
+                                         r"axes \(model_kwargs\.dim\), or train it on 3-D data\.$"):
+        build("unet", **{**SMALL["unet"][0], "reference_resolution": [33, 33], "dim": 3})
 
 
 DTYPE_MODELS = {  # model kwargs, its name in errors, an input it takes
@@ -155,7 +170,7 @@ def test_unet_reference_resolution_is_checked_as_mgno_and_lsm_do(name: str) -> N
                                              r"axis \(2\), e\.g\. \[64, 64\], or null \(grid units\)\.$"):
             build(name, **{**base, "reference_resolution": bad})
     with pytest.raises(ModelError, match=r"needs one point count >= 2 per spatial axis \(3\), e\.g\. \[64, 64, 64\]"):
-        build(name, **{**base, "reference_resolution": [33, 33], "dim": 3})
+        build(name, **{**base, "reference_resolution": [33, 1], "dim": 3})
     with pytest.raises(ModelError, match=r"^U-Net supports 1, 2 or 3 spatial dims, got dim=4 \(from "
                                          r"reference_resolution=\[9, 9, 9, 9\]\)\.$"):
         build(name, **{**base, "reference_resolution": [9, 9, 9, 9]})

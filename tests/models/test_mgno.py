@@ -266,5 +266,7 @@ def test_reference_resolution_keeps_the_training_grid_prediction_on_finer_grids(
     torch.testing.assert_close(ref(x9), grid(resample(x9, (17, 17)))[..., ::2, ::2])
     assert grid.resolution_behaviour == "fixed_grid" and ref.resolution_behaviour == "function_space"
     assert sum(p.numel() for p in MGNO.from_preset("darcy", reference_resolution=[65, 65]).parameters()) == 572_661
-    with pytest.raises(ModelError, match="one point count >= 2 per"):
+    with pytest.raises(ModelError, match=r"built for 2 spatial axes but reference_resolution=\[17\]"):
         MGNO(1, 1, reference_resolution=[17])
+    with pytest.raises(ModelError, match="one point count >= 2 per"):
+        MGNO(1, 1, reference_resolution=[17, 1])

@@ -17,7 +17,7 @@ from neurops.errors import CheckpointError
 from neurops.models.registry import spec_of
 from neurops.tasks import DynamicsTask, GenerativeOperatorTask, OperatorTask, RolloutTask, Task
 from neurops.tasks.callbacks import LastCheckpoint
-from neurops.tasks.schedules import ExponentialTo, StepDecay
+from neurops.tasks.schedules import ExponentialTo, OneCycle, StepDecay
 
 FNO = {"modes": [4, 4], "width": 8, "n_layers": 1}
 DGNO = {"latent_dim": 4, "width": 8, "depth": 2, "encoder_hidden": [8]}
@@ -114,6 +114,62 @@ def test_resuming_with_another_optimizer_class_is_one_error_naming_both(operator
     # the same class resumes, with other settings too
     resume(partial(torch.optim.AdamW, lr=1e-3))
     assert torch.load(last, weights_only=True)["global_step"] == 2 * 3
+
+
+def test_resuming_with_another_scheduler_class_is_one_error_before_any_step(operator_file, tmp_path):
+    """`neurops fit --config darcy_mgno --ckpt_path last` in a darcy_fno run folder loaded the StepLR state of
+    darcy_fno's StepDecay into darcy_mgno's OneCycle, and the first step failed in torch with KeyError: 'max_lr'."""
+    task = OperatorTask("fno", FNO, lr_scheduler=StepDecay(every=0.5))
+    _trainer(tmp_path, 1, callbacks=[LastCheckpoint()]).fit(task, OperatorDataModule(operator_file, batch_size=8))
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, weights_only=True)
+    assert saved["neurops"]["lr_schedulers"] == ["torch.optim.lr_scheduler.StepLR"]
+    before = last.read_bytes()
+
+    def resume(schedule, ckpt: Path = last) -> None:
+        task = OperatorTask("fno", FNO, lr_scheduler=schedule)
+        _trainer(tmp_path, 2, callbacks=[LastCheckpoint()]).fit(task, OperatorDataModule(operator_file, batch_size=8),
+                                                                ckpt_path=ckpt)
+
+    with pytest.raises(CheckpointError) as err:
+        resume(OneCycle())
+    assert str(err.value) == (
+        f"{last}: its learning-rate schedule state is StepLR's, which this run's OneCycle cannot continue; resume "
+        "with the checkpoint's lr_scheduler (that of the config it was trained with), or train with this one in a "
+        "new run folder (--trainer.default_root_dir DIR).")
+    assert last.read_bytes() == before  # nothing of the run was written
+    del saved["neurops"]["lr_schedulers"]  # a checkpoint written before checkpoints named their schedulers
+    torch.save(saved, tmp_path / "old.ckpt")
+    with pytest.raises(CheckpointError, match=r"old\.ckpt: its learning-rate schedule state is another scheduler's, "
+                                              "which this run's OneCycle cannot continue"):
+        resume(OneCycle(), tmp_path / "old.ckpt")
+    resume(StepDecay(every=0.5), tmp_path / "old.ckpt")  # the same class resumes
+    resume(StepDecay(every=0.5))
+    assert torch.load(last, weights_only=True)["global_step"] == 2 * 3
+
+
+def test_resuming_a_run_relative_schedule_with_another_run_length_is_one_error(operator_file, tmp_path):
+    """Extending a finished OneCycle run (`--ckpt_path last --trainer.max_epochs 2` after 1 epoch) loaded the saved
+    total_steps 3 and stopped at step 4 in torch: ValueError: Tried to step 4 times; StepDecay kept the old length
+    without a word."""
+    def run(schedule, epochs: int, ckpt: Path | None = None) -> None:
+        task = OperatorTask("fno", FNO, lr_scheduler=schedule)
+        _trainer(tmp_path, epochs, callbacks=[LastCheckpoint()]).fit(
+            task, OperatorDataModule(operator_file, batch_size=8), ckpt_path=ckpt)
+
+    run(OneCycle(), 1)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    with pytest.raises(CheckpointError) as err:
+        run(OneCycle(), 2, last)
+    assert str(err.value).startswith(
+        f"{last}: its OneCycle schedule was fitted to the length of the run it was saved in (total_steps 3), but this "
+        "run's length gives total_steps 6 (another --trainer.max_epochs or max_steps, or another number of batches "
+        "per epoch); a schedule relative to the run cannot change its length midway: resume with the run's ")
+    run(StepDecay(every=0.5), 2)  # a new run in the folder (no ckpt_path), then extended
+    with pytest.raises(CheckpointError, match=r"its StepDecay schedule was fitted .* \(step_size 1\), but this run's "
+                                              r"length gives step_size 2 "):
+        run(StepDecay(every=0.5), 4, last)
+    run(StepDecay(every=0.5), 2, last)  # the same length resumes
 
 
 def test_default_optimizers_and_run_relative_schedules(operator_file, tmp_path):

@@ -154,6 +154,64 @@ def test_reference_resolution_and_training_grid_come_from_the_data(tmp_path):
     assert kept.net.resolution_behaviour == "fixed_grid"
 
 
+def test_testing_a_fixed_grid_model_on_another_grid_warns_as_predict_does(tmp_path):
+    """``neurops fit`` / ``neurops test`` printed test/rel_l2@33 of a fixed_grid model trained on 17x17 without a
+    word, while ``neurops predict`` on that grid warned; the test now warns per split, also from a checkpoint."""
+    path = write_operator_file(tmp_path / "r.h5", {"train": (4, 17), "test": (2, 17), "test@33": (2, 33)})
+    dm = OperatorDataModule(path, batch_size=2, val_split=None)
+    kwargs = {"width": 4, "n_layers": 1, "levels": 2}
+    grid = OperatorTask("mgno", {**kwargs, "reference_resolution": None})
+    trainer = _trainer(tmp_path, epochs=1)
+    trainer.fit(grid, dm)
+    with pytest.warns(NeuropsWarning) as record:
+        trainer.test(grid, dm, verbose=False)
+    assert [str(w.message).split(": expect")[0] for w in record if w.category is NeuropsWarning] == [
+        "test split 'test@33' is on a 33x33 grid but the 'mgno' model was trained on 17x17 and is fixed_grid (the "
+        "weights act in grid units; on another grid the model computes a different operator)"]
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    with pytest.warns(NeuropsWarning, match="test split 'test@33' is on a 33x33 grid"):
+        _trainer(tmp_path).test(OperatorTask("mgno", {**kwargs, "reference_resolution": None}), dm,
+                                ckpt_path=tmp_path / "m.ckpt", verbose=False)
+    reference = OperatorTask("mgno", kwargs)  # function_space: no warning
+    _trainer(tmp_path, epochs=1).fit(reference, dm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NeuropsWarning)
+        _trainer(tmp_path).test(reference, dm, verbose=False)
+
+
+def test_resuming_on_data_of_another_training_grid_is_refused(tmp_path):
+    """`neurops fit --ckpt_path last --data.path d65.h5` resumed a run trained on 33x33 on the 65x65 file without a
+    word, and its checkpoints went on naming 33x33 as the training grid (which predict's warnings and MgNO's and
+    LSM's reference grid rely on)."""
+    from neurops.errors import CheckpointError
+    from neurops.tasks.callbacks import LastCheckpoint
+
+    coarse = write_operator_file(tmp_path / "c.h5", {"train": (4, 17), "test": (2, 17)})
+    fine = write_operator_file(tmp_path / "f.h5", {"train": (4, 33), "test": (2, 33)})
+
+    def fit(path, epochs, ckpt=None, strides=None):
+        trainer = L.Trainer(max_epochs=epochs, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+                            enable_model_summary=False, callbacks=[LastCheckpoint()])
+        trainer.fit(OperatorTask("fno", {"modes": [4, 4], "width": 4, "n_layers": 1}, lr_scheduler=None),
+                    OperatorDataModule(path, batch_size=2, val_split=None, train_strides=strides), ckpt_path=ckpt)
+
+    fit(coarse, 1)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+    with pytest.raises(CheckpointError) as err:
+        fit(fine, 2, last)
+    assert last.read_bytes() == before
+    assert str(err.value) == (f"{last} was trained on a 17x17 grid, but {fine} trains on 33x33 (its split 'train'); "
+                              "resume the run on its own data, or train on this data in a new run folder "
+                              "(--trainer.default_root_dir DIR).")
+    with pytest.raises(CheckpointError, match=r"trains on 9x9 \(its split 'train', train_strides \[2\]\)"):
+        fit(coarse, 2, last, strides=[2])
+    fit(fine, 2, last, strides=[2])  # the same 17x17 grid, every second point of the finer file
+    assert load(last)[1].train_resolution == [17, 17] and last.read_bytes() != before
+    fit(coarse, 3, last)  # its own data resumes
+    assert load(last)[1].train_resolution == [17, 17]
+
+
 def test_multi_resolution_training_warns_for_batch_norm_on_a_fixed_grid(tmp_path):
     path = write_operator_file(tmp_path / "r.h5", {"train": (8, 17), "test": (4, 17)})
     dm = OperatorDataModule(path, batch_size=4, val_split=None, train_strides=[1, 2])

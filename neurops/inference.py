@@ -18,8 +18,8 @@ from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
 from neurops.data.rollout import H5RolloutDataset
 from neurops.data.shards import data_files
 from neurops.data.writer import H5Writer
-from neurops.errors import ConfigError, DataError, ModelError, NeuropsWarning
-from neurops.models.registry import RESOLUTION_BEHAVIOURS, resolution_behaviour
+from neurops.errors import ConfigError, DataError, NeuropsWarning
+from neurops.tasks.base import check_grid
 from neurops.utils.io import check_output_path
 
 #: the data kinds each checkpoint kind predicts, and what the fitting files hold (in the error for another kind)
@@ -218,42 +218,3 @@ def _frame_times(time: np.ndarray, start: int, time_stride: int, n: int, where: 
         raise DataError(f"{where} stores one frame, so the times of the frames after it are unknown; store at least "
                         "two frames (their times give the time step).")
     return np.concatenate([known, known[-1] + spacing * np.arange(1, n - len(known) + 1)])
-
-
-def check_grid(task, shape: Sequence[int], what: str = "the data", data: str | os.PathLike | None = None) -> bool:
-    """Refuse a grid the model cannot take; warn (:class:`~neurops.errors.NeuropsWarning`) if a ``fixed_grid``
-    model meets another grid than its training grid.
-
-    The refusal is the model's own ``check_grid`` (e.g. an FNO on a grid too coarse for its Fourier modes),
-    which the tasks also run on every split before training; it raises one
-    :class:`~neurops.errors.ModelError` naming the split.
-
-    Parameters
-    ----------
-    task : a loaded operator or rollout task (its ``train_resolution`` comes from the checkpoint).
-    shape : points per axis of the grid to predict on.
-    what : names the data in the messages (``"split 'test'"``).
-    data : the file the data comes from, named in the error.
-
-    Returns
-    -------
-    True if a warning was given.
-    """
-    trained = task.train_resolution
-    refuse = getattr(task.net, "check_grid", None)
-    if refuse is not None:
-        try:
-            refuse(tuple(int(n) for n in shape))
-        except ModelError as exc:
-            where = f"{data} {what}" if data is not None else what
-            on = f" (trained on {'x'.join(map(str, trained))})" if trained else ""
-            raise ModelError(f"{where} cannot be predicted with the checkpoint's {task.hparams.model!r} model{on}: "
-                             f"{exc}") from None
-    if not trained or tuple(shape) == tuple(trained) or resolution_behaviour(task.net) != "fixed_grid":
-        return False
-    grid = "x".join(map(str, shape))
-    warnings.warn(f"{what} is on a {grid} grid but the {task.hparams.model!r} model was trained on "
-                  f"{'x'.join(map(str, trained))} and is fixed_grid ({RESOLUTION_BEHAVIOURS['fixed_grid']}): expect "
-                  "large errors. Predict on the training grid, or retrain with reference_resolution set (MgNO, LSM) "
-                  "or a function-space model (see docs/resolution.md).", NeuropsWarning, stacklevel=2)
-    return True

@@ -18,6 +18,8 @@ is a ``Task`` and trains through the same ``neurops fit|validate|test``. The bas
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, ClassVar
@@ -30,13 +32,13 @@ from torch import nn
 from typing_extensions import override
 
 from neurops.data.schema import SCHEMA_VERSION
-from neurops.errors import CheckpointError, ConfigError
-from neurops.models.registry import spec_of
+from neurops.errors import CheckpointError, ConfigError, ModelError, NeuropsWarning
+from neurops.models.registry import RESOLUTION_BEHAVIOURS, resolution_behaviour, spec_of
 from neurops.tasks.schedules import RunSchedule, one_cycle_lr_problem
 from neurops.utils.seeding import rng_states, set_rng_states
 from neurops.utils.signature import called_class
 
-__all__ = ["Scheduler", "Task", "check_optimizer_classes"]
+__all__ = ["Scheduler", "Task", "check_grid", "check_optimizer_classes"]
 
 #: what ``lr_scheduler`` accepts: a run-relative schedule, any torch scheduler callable, or None (constant)
 Scheduler = RunSchedule | LRSchedulerCallable | None
@@ -300,3 +302,42 @@ def _class_path(cls: type) -> str:
     ``torch.optim.lr_scheduler.StepLR``."""
     return f"torch.optim.{cls.__name__}" if getattr(torch.optim, cls.__name__, None) is cls else \
         f"{cls.__module__}.{cls.__qualname__}"
+
+
+def check_grid(task, shape: Sequence[int], what: str = "the data", data: str | os.PathLike | None = None) -> bool:
+    """Refuse a grid the model cannot take; warn (:class:`~neurops.errors.NeuropsWarning`) if a ``fixed_grid``
+    model meets another grid than its training grid.
+
+    The refusal is the model's own ``check_grid`` (e.g. an FNO on a grid too coarse for its Fourier modes),
+    which the tasks also run on every split before training; it raises one
+    :class:`~neurops.errors.ModelError` naming the split.
+
+    Parameters
+    ----------
+    task : a loaded operator or rollout task (its ``train_resolution`` comes from the checkpoint).
+    shape : points per axis of the grid to predict on.
+    what : names the data in the messages (``"split 'test'"``).
+    data : the file the data comes from, named in the error.
+
+    Returns
+    -------
+    True if a warning was given.
+    """
+    trained = task.train_resolution
+    refuse = getattr(task.net, "check_grid", None)
+    if refuse is not None:
+        try:
+            refuse(tuple(int(n) for n in shape))
+        except ModelError as exc:
+            where = f"{data} {what}" if data is not None else what
+            on = f" (trained on {'x'.join(map(str, trained))})" if trained else ""
+            raise ModelError(f"{where} cannot be predicted with the checkpoint's {task.hparams.model!r} model{on}: "
+                             f"{exc}") from None
+    if not trained or tuple(shape) == tuple(trained) or resolution_behaviour(task.net) != "fixed_grid":
+        return False
+    grid = "x".join(map(str, shape))
+    warnings.warn(f"{what} is on a {grid} grid but the {task.hparams.model!r} model was trained on "
+                  f"{'x'.join(map(str, trained))} and is fixed_grid ({RESOLUTION_BEHAVIOURS['fixed_grid']}): expect "
+                  "large errors. Predict on the training grid, or retrain with reference_resolution set (MgNO, LSM) "
+                  "or a function-space model (see docs/resolution.md).", NeuropsWarning, stacklevel=2)
+    return True

@@ -18,7 +18,7 @@ from neurops.data.reader import check_fields
 from neurops.errors import CheckpointError, ConfigError, ModelError, NeuropsWarning
 from neurops.metrics.field import get_loss, relative_h1, relative_lp
 from neurops.models.registry import build, get_class
-from neurops.tasks.base import Scheduler, Task
+from neurops.tasks.base import Scheduler, Task, check_grid
 from neurops.tasks.schedules import OneCycle
 
 
@@ -230,8 +230,6 @@ class OperatorTask(Task):
     def on_test_start(self) -> None:
         """Warn, as ``neurops predict`` does, for every test split on another grid than a ``fixed_grid`` model's
         training grid (known here also from a checkpoint): its metrics there are those of another operator."""
-        from neurops.inference import check_grid  # neurops.inference loads tasks from checkpoints
-
         dm = self.datamodule()
         for name, ds in zip(getattr(dm, "test_splits", ()), getattr(dm, "test_sets", ())):
             if hasattr(ds, "spatial_shape"):

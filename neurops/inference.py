@@ -102,6 +102,10 @@ def predict_file(ckpt: str | os.PathLike, data: str | os.PathLike, out: str | os
     return Path(out)
 
 
+#: the way out of a file whose fields are not the checkpoint's (predict reads the fields the model was trained on)
+PREDICT_FIELDS = ("rename the fields in the file to the checkpoint's, or predict with a checkpoint trained on these "
+                  "fields")
+
 #: the prediction of one checked split: ``predict(writer, batch_size)`` writes it
 SplitPrediction = Callable[[H5Writer, int], None]
 
@@ -111,7 +115,7 @@ def _operator_split(task: Any, data: str | os.PathLike, split: str) -> SplitPred
     fields, channels and grid); one error naming the split otherwise."""
     fields = task.data_fields or {}
     ds = H5OperatorDataset(data, split, input_fields=fields.get("inputs"), output_fields=[],
-                           fields_of="the checkpoint was trained on")
+                           fields_of="the checkpoint was trained on", fields_fix=PREDICT_FIELDS)
     if ds.in_channels != task.hparams.model_kwargs["in_channels"]:
         raise DataError(f"the checkpoint expects {task.hparams.model_kwargs['in_channels']} input "
                         f"channel(s) but {data} split {split!r} has {ds.in_channels}.")
@@ -163,7 +167,7 @@ def _trajectory_split(task: Any, data: str | os.PathLike, split: str, frames: in
     :class:`~neurops.data.rollout.H5RolloutDataset` without their targets."""
     hp, (start, stride) = task.hparams, window
     ds = H5RolloutDataset(data, split, hp.t_in, 0, fields=(task.data_fields or {}).get("inputs"), start=start,
-                          time_stride=stride, fields_of="the checkpoint was trained on")
+                          time_stride=stride, fields_of="the checkpoint was trained on", fields_fix=PREDICT_FIELDS)
     if ds.in_channels != hp.model_kwargs["in_channels"]:
         raise DataError(f"the checkpoint expects {hp.model_kwargs['in_channels']} input channel(s) (t_in={hp.t_in} "
                         f"frames of {hp.model_kwargs['in_channels'] // hp.t_in} field(s)) but {data} split {split!r} "

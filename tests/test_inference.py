@@ -255,8 +255,7 @@ def _bad_files(tmp: Path, data: Path) -> dict[str, Path]:
      "needs 4 stored frames, but the trajectories have 3; use longer trajectories (a checkpoint predicts from the "
      "input window it was trained with: its t_in, start and time_stride)."),
     ("fields", "fields", [], "{d} split 'test' has states ['w'] but the checkpoint was trained on states ['u', 'v']; "
-     "rename the fields in the file, or select fields every split has (--data.input_fields / --data.output_fields; "
-     "--data.fields of trajectories)."),
+     "rename the fields in the file to the checkpoint's, or predict with a checkpoint trained on these fields."),
 ])
 def test_errors_are_one_line_and_leave_no_file(data, ckpt, tmp_path, capsys, case, data_file, args, message):
     d = _bad_files(tmp_path, data)[data_file]

@@ -184,22 +184,26 @@ class LazyH5:
                 pass
 
 
+#: the way out of a missing field where the fields can be chosen (``neurops fit|validate|test``)
+SELECT_FIELDS = ("rename the fields in the file, or select fields every split has (--data.input_fields / "
+                 "--data.output_fields; --data.fields of trajectories)")
+
+
 def check_fields(where: str, group: str, present: Sequence[str], wanted: Sequence[str] | None,
-                 wanted_by: str = "you asked for", exact: bool = False) -> list[str]:
+                 wanted_by: str = "you asked for", exact: bool = False, fix: str = SELECT_FIELDS) -> list[str]:
     """The fields ``wanted`` of ``group`` (default: all ``present``), refused if one is missing.
 
     The one check that a split, a file or a checkpoint's data holds the fields a model is trained on:
     ``wanted_by`` says whose they are (``"the model trains on"``, ``"the checkpoint was trained on"``);
-    with ``exact`` the fields must be the same, in the same order (channels are stacked in it).
+    with ``exact`` the fields must be the same, in the same order (channels are stacked in it). ``fix``: the way
+    out the error names (``neurops predict`` chooses no fields: it takes the checkpoint's).
     """
     present = list(present)
     if wanted is None:
         return present
     wanted = list(wanted)
     if any(w not in present for w in wanted) or (exact and wanted != present):
-        raise DataError(f"{where} has {group} {present} but {wanted_by} {group} {wanted}; rename the fields in the "
-                        "file, or select fields every split has (--data.input_fields / --data.output_fields; "
-                        "--data.fields of trajectories).")
+        raise DataError(f"{where} has {group} {present} but {wanted_by} {group} {wanted}; {fix}.")
     return wanted
 
 
@@ -273,11 +277,13 @@ class H5OperatorDataset(H5SplitDataset):
     split : split name (``train``, ``val``, ``test``, ``test@128`` ...).
     input_fields, output_fields : field names to stack as channels (default: all, sorted).
     fields_of : whose fields they are, in the error for a missing one (``"the model trains on"``).
+    fields_fix : the way out that error names (default :data:`SELECT_FIELDS`).
     """
 
     def __init__(self, path: DataPath, split: str, input_fields: Sequence[str] | None = None,
-                 output_fields: Sequence[str] | None = None, fields_of: str = "you asked for") -> None:
-        self._wanted, self._fields_of = (input_fields, output_fields), fields_of
+                 output_fields: Sequence[str] | None = None, fields_of: str = "you asked for",
+                 fields_fix: str = SELECT_FIELDS) -> None:
+        self._wanted, self._fields_of, self._fields_fix = (input_fields, output_fields), fields_of, fields_fix
         super().__init__(path, split)
 
     def _describe(self, g: h5py.Group) -> None:
@@ -286,9 +292,10 @@ class H5OperatorDataset(H5SplitDataset):
                             "'operator' or 'input_only'.")
         input_fields, output_fields = self._wanted
         where = f"{g.file.filename} split {self.split!r}"
-        self.input_fields = check_fields(where, "inputs", sorted(g["inputs"]), input_fields, self._fields_of)
-        self.output_fields = (check_fields(where, "outputs", sorted(g["outputs"]), output_fields, self._fields_of)
-                              if "outputs" in g else [])
+        self.input_fields = check_fields(where, "inputs", sorted(g["inputs"]), input_fields, self._fields_of,
+                                         fix=self._fields_fix)
+        self.output_fields = (check_fields(where, "outputs", sorted(g["outputs"]), output_fields, self._fields_of,
+                                           fix=self._fields_fix) if "outputs" in g else [])
         if output_fields and not self.output_fields:
             raise DataError(f"{g.file.filename} split {self.split!r} has no outputs (kind {self.meta.kind}).")
         self.spatial_shape = tuple(g["inputs"][self.input_fields[0]].shape[1:])

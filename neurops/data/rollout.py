@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 import torch
 
-from neurops.data.reader import H5SplitDataset, check_fields
+from neurops.data.reader import SELECT_FIELDS, H5SplitDataset, check_fields
 from neurops.data.shards import DataPath
 from neurops.errors import ConfigError, DataError
 
@@ -88,6 +88,7 @@ class H5RolloutDataset(H5SplitDataset):
     start, window_stride, time_stride : window placement, see :func:`window_starts`.
     max_trajectories : use only the first trajectories of the split (default: all).
     fields_of : whose ``fields`` they are, in the error for a missing one (``"the model trains on"``).
+    fields_fix : the way out that error names (default :data:`~neurops.data.reader.SELECT_FIELDS`).
     """
 
     def __init__(
@@ -103,12 +104,13 @@ class H5RolloutDataset(H5SplitDataset):
         time_stride: int = 1,
         max_trajectories: int | None = None,
         fields_of: str = "you asked for",
+        fields_fix: str = SELECT_FIELDS,
     ) -> None:
         if max_trajectories is not None and max_trajectories < 1:
             raise ConfigError(f"max_trajectories must be >= 1 (None: all of them), got {max_trajectories}; 0 would "
                               "leave nothing to train on.")
         self.t_in, self.t_out, self.time_stride = int(t_in), int(t_out), int(time_stride)
-        self._wanted, self._fields_of = fields, fields_of
+        self._wanted, self._fields_of, self._fields_fix = fields, fields_of, fields_fix
         super().__init__(path, split)
         self.n_trajectories = self.n_items if max_trajectories is None else min(self.n_items, int(max_trajectories))
         try:
@@ -125,7 +127,7 @@ class H5RolloutDataset(H5SplitDataset):
             )
         present = sorted(g["states"].keys())
         self.fields = check_fields(f"{g.file.filename} split {self.split!r}", "states", present, self._wanted,
-                                   self._fields_of)
+                                   self._fields_of, fix=self._fields_fix)
         if not self.fields:
             raise DataError(f"{g.file.filename} split {self.split!r} has no state fields; name at least one of "
                             f"{present}.")

@@ -65,6 +65,6 @@ def test_predict_refuses_an_output_inside_its_data_folder_and_a_data_file_withou
                  "--splits", "test"]) == 2
     assert capsys.readouterr().err == (
         f"neurops: error: {folder / 'd.h5'} split 'test' has inputs ['k'] but the checkpoint was trained on inputs "
-        "['a']; rename the fields in the file, or select fields every split has (--data.input_fields / "
-        "--data.output_fields; --data.fields of trajectories).\n")
+        "['a']; rename the fields in the file to the checkpoint's, or predict with a checkpoint trained on these "
+        "fields.\n")
     assert not out.exists()

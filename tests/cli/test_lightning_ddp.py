@@ -20,7 +20,7 @@ import yaml
 
 from neurops.checkpoints import load
 from neurops.cli import main
-from neurops.data.datamodule import OperatorDataModule
+from neurops.data.datamodule import OperatorDataModule, RolloutDataModule
 from tests.conftest import write_decay_file, write_operator_file
 
 #: relative tolerance of the metrics: measured differences are ~1e-7 (float32 sums in another order)
@@ -128,6 +128,33 @@ def test_validate_and_test_in_two_ddp_processes_count_every_sample_once(tmp_path
         assert set(printed) == set(wanted) and len(wanted) == 3, (printed, wanted)
         for key, value in wanted.items():
             assert abs(printed[key] - value) <= 1e-6 * value, (key, printed[key], value)
+
+
+@pytest.mark.processes  # ~30-45 s: one run of three processes
+def test_a_rollout_tested_in_three_ddp_processes_counts_every_window_once(lorenz63_file, tmp_path):
+    """Four test windows in three processes (2 + 1 + 1; Lightning's sampler read 2 + 2 + 2): the printed errors,
+    per-step ones included, equal the one-process test of the checkpoint."""
+    cfg, _ = _tiny_configs(tmp_path, lorenz63_file)["rollout"]
+    cfg["trainer"]["max_epochs"] = 1
+    config = tmp_path / "rollout.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    root = tmp_path / "run"
+    assert main(["fit", "--config", str(config), "--test_after_fit", "false", *_run_args(root)]) == 0
+    (ckpt,) = root.rglob("last.ckpt")
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    task = load(ckpt)[1]
+    (expected,) = trainer.test(task, RolloutDataModule(cfg["data"]["init_args"]["path"], t_in=task.hparams.t_in,
+                                                       t_out=task.hparams.t_out, batch_size=1), verbose=False)
+    done = subprocess.run([sys.executable, "-m", "neurops", "test", "--config", str(config), "--ckpt_path",
+                           str(ckpt), "--data.batch_size", "1", "--trainer.strategy", "ddp", "--trainer.devices", "3",
+                           "--trainer.logger", "false"], cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Starting with 3 processes" in done.stderr + done.stdout
+    printed = _printed(done.stdout, "test")
+    assert set(printed) == set(expected) and "test/rel_l2_step2@16" in expected, (printed, expected)
+    for key, value in expected.items():
+        assert abs(printed[key] - value) <= 1e-6 * value, (key, printed[key], value)
 
 
 @pytest.mark.processes  # ~25-35 s: one run of two processes

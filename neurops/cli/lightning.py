@@ -21,14 +21,12 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import lightning as L
 from jsonargparse import ArgumentError
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
-from lightning.pytorch.strategies import FSDPStrategy
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from neurops import checkpoints
@@ -256,10 +254,8 @@ class NeuropsCLI(LightningCLI):
         best = next((cb.best_model_path for cb in self.trainer.checkpoint_callbacks
                      if getattr(cb, "monitor", None) and cb.best_model_path and Path(cb.best_model_path).is_file()),
                     None)
-        strategy = self.trainer.strategy  # FSDP: test the task through fit's wrapper (a second one inside breaks it)
-        kept = (mock.patch.object(strategy, "_setup_model", lambda _model, wrapper=strategy.model: wrapper)
-                if isinstance(strategy, FSDPStrategy) else contextlib.nullcontext())
-        with signal_connector.without_hpc_checkpoint(self.trainer), kept:  # final weights, not a requeued job's start
+        # under FSDP the task is tested through fit's wrapper (Task._evaluate_through_fit_wrapper)
+        with signal_connector.without_hpc_checkpoint(self.trainer):  # the final weights, not a requeued job's start
             self.test_results = self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best,
                                                   weights_only=True)
 

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.strategies import FSDPStrategy
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 from typing_extensions import override
@@ -78,6 +79,9 @@ class Task(L.LightningModule):
         self.test_tags: list[str] = []
         #: the ``neurops`` record of the checkpoint this task was loaded from (empty otherwise)
         self.record: dict[str, Any] = {}
+        #: the FSDP wrapper the last ``trainer.fit`` trained this task through, in a tuple (not a submodule; the
+        #: strategy drops its own reference when it reconnects the task): :meth:`_evaluate_through_fit_wrapper`
+        self._fsdp_wrapper: tuple[nn.Module, ...] = ()
 
     # the run's data ---------------------------------------------------------------------------
     def datamodule(self) -> Any:
@@ -89,10 +93,42 @@ class Task(L.LightningModule):
         dm = self.datamodule()
         if dm is not None and hasattr(dm, "test_tags"):
             self.test_tags = list(dm.test_tags)
+        if stage != "fit":
+            self._evaluate_through_fit_wrapper()
+
+    @override
+    def on_fit_start(self) -> None:
+        """Under FSDP, keep the wrapper fit trains this task through, for evaluations after fit."""
+        model = self.trainer.strategy.model
+        if isinstance(self.trainer.strategy, FSDPStrategy) and model is not None and model is not self:
+            self._fsdp_wrapper = (model,)
+
+    def _evaluate_through_fit_wrapper(self) -> None:
+        """``trainer.validate|test|predict`` after ``trainer.fit`` under FSDP (``neurops fit``'s test after fit, or
+        a user's Python): Lightning reconnects the bare task and would wrap it in a second FSDP wrapper inside fit's,
+        which holds the task's parameters flattened and sharded ("RuntimeError: size mismatch, got input (1024), mat
+        (1024x3), vec (24)"). Lightning calls ``setup`` before it wraps the model, and keeps a model that is already
+        wrapped in FSDP (``FSDPStrategy._setup_model``): the strategy gets fit's wrapper back."""
+        strategy = self.trainer.strategy
+        for wrapper in self._fsdp_wrapper:
+            if isinstance(strategy, FSDPStrategy) and getattr(wrapper, "module", None) is self:
+                strategy.model = wrapper
 
     def test_tag(self, dataloader_idx: int) -> str:
         """The metric suffix of test dataloader ``dataloader_idx``."""
         return self.test_tags[dataloader_idx] if dataloader_idx < len(self.test_tags) else str(dataloader_idx)
+
+    def log_mean(self, name: str, value: torch.Tensor | float, n: int, **kwargs: Any) -> None:
+        """Log ``value``, a mean over the ``n`` samples of a validation or test batch, as the epoch's mean over the
+        samples of all processes (each evaluates its own share of the split, every sample once:
+        :func:`~neurops.data.datamodule.loaders.evaluation_sampler`).
+
+        Lightning sums ``value * n`` and ``n`` over the batches and, at the epoch's end, over the processes. ``n``
+        goes in as a float: Lightning keeps an integer count, and its mean over the processes (``sum / P`` on gloo)
+        truncates it (3 + 2 samples in 2 processes: 2, not 2.5, and the metric came out 5/4 of its value).
+        """
+        self.log(name, value, batch_size=float(n), sync_dist=True, add_dataloader_idx=False,  # type: ignore[arg-type]
+                 **kwargs)
 
     # optimisation -----------------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:

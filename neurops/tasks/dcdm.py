@@ -82,6 +82,7 @@ class DCDMTask(Task):
 
     @override
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         dtype = next(self.net.parameters()).dtype
         self.operators = [op.to(dtype=dtype, device=self.device) for op in self.operators]
 

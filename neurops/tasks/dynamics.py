@@ -320,8 +320,8 @@ class DynamicsTask(Task):
             x_gen = generate_like(self._local_net(), x, n_steps=max(len(x), self.hparams.val_gen_length or 0))
         if not self.members:
             d_stsp, d_h = self._orbit_scores(x, x_gen)
-            self.log("val/d_stsp", d_stsp, prog_bar=True, batch_size=1)
-            self.log("val/d_h", d_h, prog_bar=True, batch_size=1)
+            self.log_mean("val/d_stsp", d_stsp, 1, prog_bar=True)  # the means over the series of all processes
+            self.log_mean("val/d_h", d_h, 1, prog_bar=True)
             return
         self._member_val.append(np.array([self._orbit_scores(x, orbit) for orbit in x_gen]))  # [R here, 2]
 

@@ -215,11 +215,9 @@ class OperatorTask(Task):
 
     def _log_metrics(self, prefix: str, suffix: str, pred: torch.Tensor, target: torch.Tensor, loss: torch.Tensor):
         n = len(target)
-        self.log(f"{prefix}/loss{suffix}", loss, batch_size=n, add_dataloader_idx=False, sync_dist=True)
-        self.log(f"{prefix}/rel_l2{suffix}", relative_lp(pred, target), prog_bar=prefix == "val", batch_size=n,
-                 add_dataloader_idx=False, sync_dist=True)
-        self.log(f"{prefix}/rel_h1{suffix}", relative_h1(pred, target), batch_size=n, add_dataloader_idx=False,
-                 sync_dist=True)
+        self.log_mean(f"{prefix}/loss{suffix}", loss, n)
+        self.log_mean(f"{prefix}/rel_l2{suffix}", relative_lp(pred, target), n, prog_bar=prefix == "val")
+        self.log_mean(f"{prefix}/rel_h1{suffix}", relative_h1(pred, target), n)
 
     @override
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

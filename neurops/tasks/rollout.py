@@ -239,13 +239,12 @@ class RolloutTask(OperatorTask):
         suffix = f"@{tag}" if tag else ""
         steps = self._per_step(pred, y)
         loss = torch.stack([self.loss_fn(p, t) for p, t in steps]).mean()
-        opts = dict(batch_size=n, add_dataloader_idx=False, sync_dist=True)
-        self.log(f"{stage}/loss{suffix}", loss, **opts)
-        self.log(f"{stage}/rel_l2{suffix}", relative_lp(pred, y), prog_bar=stage == "val", **opts)
-        self.log(f"{stage}/rel_h1{suffix}", relative_h1(pred, y), **opts)
+        self.log_mean(f"{stage}/loss{suffix}", loss, n)
+        self.log_mean(f"{stage}/rel_l2{suffix}", relative_lp(pred, y), n, prog_bar=stage == "val")
+        self.log_mean(f"{stage}/rel_h1{suffix}", relative_h1(pred, y), n)
         per_step = torch.stack([relative_lp(p, t, reduction="sum") for p, t in steps]).detach()
         for k, value in enumerate(per_step):
-            self.log(f"{stage}/rel_l2_step{k + 1}{suffix}", value / n, **opts)
+            self.log_mean(f"{stage}/rel_l2_step{k + 1}{suffix}", value / n, n)
         acc = self._step_errors.setdefault(stage, {})
         prev = acc.get(tag)
         count = torch.tensor([float(n)], device=per_step.device)

@@ -8,6 +8,7 @@ to float32 round-off. The two-process run costs about 15 s of CPU (each process 
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,8 @@ import yaml
 
 from neurops.checkpoints import load
 from neurops.cli import main
-from neurops.data.datamodule import OperatorDataModule
-from tests.conftest import write_decay_file
+from neurops.data.datamodule import OperatorDataModule, RolloutDataModule
+from tests.conftest import write_decay_file, write_operator_file
 
 #: relative tolerance of the metrics: measured differences are ~1e-7 (float32 sums in another order)
 RTOL = 1e-4
@@ -92,6 +93,98 @@ def test_two_process_ddp_fit_equals_one_process(operator_file, tmp_path):
                                                  for r in (16, 32)}
     for key, value in test_single.items():
         assert abs(value - test_ddp[key]) <= RTOL * value, key
+
+
+def _printed(out: str, stage: str) -> dict[str, float]:
+    """The metrics of the table ``neurops validate|test`` printed: ``{"test/rel_l2@8": 0.94, ...}``."""
+    return {name: float(value) for name, value in re.findall(rf"({stage}/\S+)\s+(\d\S*)", out)}
+
+
+@pytest.mark.processes  # ~30-40 s: two runs of two processes, each imports Lightning
+def test_validate_and_test_in_two_ddp_processes_count_every_sample_once(tmp_path):
+    """Odd validation and test splits (5 and 7 samples) in two processes: Lightning's DistributedSampler read 6 and
+    8, a repeated sample weighing twice in the printed table (rel. L2 off by ~1e-3 here); every sample is now read
+    once and the tables equal the one-process evaluation of the checkpoint."""
+    data = write_operator_file(tmp_path / "odd.h5", {"train": (8, 16), "val": (5, 16), "test": (7, 16)}, seed=3)
+    config = _config(tmp_path, data)
+    root = tmp_path / "run"
+    assert main(["fit", "--config", str(config), "--trainer.max_epochs", "1", "--test_after_fit", "false",
+                 *_run_args(root)]) == 0
+    (ckpt,) = root.rglob("last.ckpt")
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    task = load(ckpt)[1]
+    expected = {**trainer.validate(task, OperatorDataModule(data, batch_size=2), verbose=False)[0],
+                **trainer.test(task, OperatorDataModule(data, batch_size=2), verbose=False)[0]}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for stage in ("validate", "test"):
+        done = subprocess.run([sys.executable, "-m", "neurops", stage, "--config", str(config), "--ckpt_path",
+                               str(ckpt), "--data.batch_size", "2", "--trainer.strategy", "ddp", "--trainer.devices",
+                               "2", "--trainer.logger", "false"], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "Starting with 2 processes" in done.stderr + done.stdout
+        printed = _printed(done.stdout, "val" if stage == "validate" else "test")
+        wanted = {k: v for k, v in expected.items() if k.startswith("val" if stage == "validate" else "test")}
+        assert set(printed) == set(wanted) and len(wanted) == 3, (printed, wanted)
+        for key, value in wanted.items():
+            assert abs(printed[key] - value) <= 1e-6 * value, (key, printed[key], value)
+
+
+@pytest.mark.processes  # ~30-45 s: one run of three processes
+def test_a_rollout_tested_in_three_ddp_processes_counts_every_window_once(lorenz63_file, tmp_path):
+    """Four test windows in three processes (2 + 1 + 1; Lightning's sampler read 2 + 2 + 2): the printed errors,
+    per-step ones included, equal the one-process test of the checkpoint."""
+    cfg, _ = _tiny_configs(tmp_path, lorenz63_file)["rollout"]
+    cfg["trainer"]["max_epochs"] = 1
+    config = tmp_path / "rollout.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    root = tmp_path / "run"
+    assert main(["fit", "--config", str(config), "--test_after_fit", "false", *_run_args(root)]) == 0
+    (ckpt,) = root.rglob("last.ckpt")
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    task = load(ckpt)[1]
+    (expected,) = trainer.test(task, RolloutDataModule(cfg["data"]["init_args"]["path"], t_in=task.hparams.t_in,
+                                                       t_out=task.hparams.t_out, batch_size=1), verbose=False)
+    done = subprocess.run([sys.executable, "-m", "neurops", "test", "--config", str(config), "--ckpt_path",
+                           str(ckpt), "--data.batch_size", "1", "--trainer.strategy", "ddp", "--trainer.devices", "3",
+                           "--trainer.logger", "false"], cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Starting with 3 processes" in done.stderr + done.stdout
+    printed = _printed(done.stdout, "test")
+    assert set(printed) == set(expected) and "test/rel_l2_step2@16" in expected, (printed, expected)
+    for key, value in expected.items():
+        assert abs(printed[key] - value) <= 1e-6 * value, (key, printed[key], value)
+
+
+@pytest.mark.processes  # ~25-35 s: one run of two processes
+def test_a_dynamics_model_validated_in_two_ddp_processes_scores_every_series_once(tmp_path):
+    """One DSR model, three validation series, two processes: each scored its share (2 + 1 after Lightning's padding
+    to 2 + 2) and the printed val/d_stsp was rank zero's mean alone; it is now the mean over the three series."""
+    from neurops.data.generators import get_generator
+
+    spec = get_generator("lorenz63")
+    data = spec.fn(spec.make_config(n_train=1, n_val=3, n_test=1, n_steps=300, dt=0.02, substeps=2, transient=5.0,
+                                    standardize=True, seed=1), tmp_path / "l63.h5", progress=False)
+    cfg, _ = _tiny_configs(tmp_path, data)["dynamics"]
+    cfg["data"]["init_args"]["val_length"] = 100
+    cfg["trainer"]["max_epochs"] = 1
+    config = tmp_path / "dsr.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    root = tmp_path / "run"
+    assert main(["fit", "--config", str(config), *_run_args(root)]) == 0
+    (ckpt,) = root.rglob("last.ckpt")
+    runs = {}
+    for devices in ("1", "2"):
+        done = subprocess.run([sys.executable, "-m", "neurops", "validate", "--config", str(config), "--ckpt_path",
+                               str(ckpt), "--trainer.strategy", "ddp", "--trainer.devices", devices,
+                               "--trainer.logger", "false"], cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[devices] = _printed(done.stdout, "val")
+    assert set(runs["1"]) == {"val/d_stsp", "val/d_h"} and set(runs["2"]) == set(runs["1"])
+    for key, value in runs["1"].items():
+        assert abs(runs["2"][key] - value) <= 1e-6 * abs(value), (key, runs["2"][key], value)
 
 
 def test_fsdp_on_cpu_is_one_clear_error(operator_file, tmp_path, capsys):

@@ -280,3 +280,61 @@ def test_a_scheduler_torch_refuses_is_one_config_error_naming_the_class(factory,
         task.configure_optimizers()
     assert str(raised.value).startswith(line)
 
+
+
+_FIT_THEN_TEST = """
+import json
+import sys
+from functools import partial
+
+import lightning as L
+import torch
+
+from neurops.data.datamodule import OperatorDataModule
+from neurops.tasks import OperatorTask
+from neurops.tasks.callbacks import LastCheckpoint
+from tests.cli.cpu_fsdp import CPUFSDP
+
+data, root, out = sys.argv[1:]
+L.seed_everything(0)
+task = OperatorTask("fno", {"modes": [4, 4], "width": 8, "n_layers": 2}, optimizer=partial(torch.optim.SGD, lr=0.01))
+datamodule = OperatorDataModule(data, batch_size=4, num_workers=0)
+trainer = L.Trainer(strategy=CPUFSDP(), accelerator="cpu", devices=2, max_epochs=2, default_root_dir=root,
+                    logger=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[LastCheckpoint()])
+trainer.fit(task, datamodule)
+tested = trainer.test(task, datamodule, verbose=False)
+validated = trainer.validate(task, datamodule, verbose=False)
+if trainer.is_global_zero:
+    with open(out, "w") as f:
+        json.dump({k: v for metrics in tested + validated for k, v in metrics.items()}, f)
+"""
+
+
+@pytest.mark.processes  # ~30-40 s: one run of two processes
+def test_trainer_test_after_trainer_fit_under_fsdp_evaluates_the_trained_weights(operator_file, tmp_path):
+    """The Python API: ``trainer.fit(task, dm)`` then ``trainer.test(task, dm)`` (and ``trainer.validate``) under
+    Lightning's FSDP in two processes. Lightning reconnected the bare task and wrapped it in a second FSDP wrapper
+    inside fit's, which holds its parameters flattened and sharded: "RuntimeError: size mismatch, got input (1024),
+    mat (1024x3), vec (24)". The task now hands the strategy fit's wrapper, and the metrics are those of the final
+    weights evaluated in one process."""
+    import json
+    import subprocess
+    import sys
+
+    from neurops.checkpoints import load
+    from tests.cli.test_lightning_fsdp import _env
+
+    script, out = tmp_path / "fit_then_test.py", tmp_path / "metrics.json"
+    script.write_text(_FIT_THEN_TEST)
+    done = subprocess.run([sys.executable, str(script), str(operator_file), str(tmp_path / "run"), str(out)],
+                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    got = json.loads(out.read_text())
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    task = load(tmp_path / "run" / "checkpoints" / "last.ckpt")[1]
+    dm = OperatorDataModule(operator_file, batch_size=4)
+    expected = {k: v for metrics in trainer.test(task, dm, verbose=False) + trainer.validate(task, dm, verbose=False)
+                for k, v in metrics.items()}
+    assert set(got) == set(expected) and len(expected) == 9
+    for key, value in expected.items():
+        assert abs(got[key] - value) <= 1e-5 * value, (key, got[key], value)

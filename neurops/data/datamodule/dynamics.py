@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler, SequentialSampler
 from typing_extensions import override
 
-from neurops.data.datamodule.loaders import _data_parallel_ranks
+from neurops.data.datamodule.loaders import _data_parallel_ranks, evaluation_sampler
 from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.data.schema import is_test_split
 from neurops.data.windows import MemberWindowSampler, OnEveryProcess, ProcessShare, RandomWindowSampler, WindowDataset
@@ -212,7 +212,10 @@ class DynamicsDataModule(L.LightningDataModule):
         if self.val_series is None:
             return []
         series = [{"x": s} for s in torch.as_tensor(self.val_series)]
-        return DataLoader(series, batch_size=1, sampler=self._unsplit(SequentialSampler(series)))
+        # every series once over the processes (an ensemble spread over them: every series in every process)
+        sampler = (OnEveryProcess(SequentialSampler(series)) if self.member_shard is not None
+                   else evaluation_sampler(self, series, 1, f"the validation split {self.val_split!r}"))
+        return DataLoader(series, batch_size=1, sampler=sampler)
 
 
 __all__ = ["DynamicsDataModule"]

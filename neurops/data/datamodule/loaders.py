@@ -1,17 +1,23 @@
-"""What the data modules share: checks of the loader options, the data-parallel ranks of a process, and
-the train / val / test DataLoaders over split datasets (:class:`SplitLoaders`)."""
+"""What the data modules share: checks of the loader options, the data-parallel ranks of a process, the
+sampler of a validation or test split (:func:`evaluation_sampler`), and the train / val / test DataLoaders over
+split datasets (:class:`SplitLoaders`)."""
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sized
 from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, SequentialSampler
 
 from neurops.data.reader import collate
-from neurops.errors import DataError
+from neurops.errors import DataError, NeuropsWarning
 
 
 def _data_parallel_ranks(module: L.LightningDataModule) -> dict[str, int]:
@@ -19,6 +25,45 @@ def _data_parallel_ranks(module: L.LightningDataModule) -> dict[str, int]:
     kwargs = module.trainer.distributed_sampler_kwargs if module.trainer is not None else None
     return {"num_replicas": kwargs["num_replicas"], "rank": kwargs["rank"]} if kwargs else {"num_replicas": 1,
                                                                                               "rank": 0}
+
+
+def evaluation_sampler(module: L.LightningDataModule, dataset: Sized, batch_size: int, what: str) -> Sampler:
+    """The sampler of a validation or test split ``dataset`` (``what`` names it in the warning) in this process.
+
+    One process: the split in order. Several (DDP, FSDP): every sample once, in uneven shards (process ``r`` takes
+    samples ``r, r + P, ...``; Lightning's ``UnrepeatedDistributedSampler``). Lightning leaves a sampler that is a
+    ``DistributedSampler`` alone; its own for evaluation pads the split to a multiple of P with repeated samples,
+    which the metrics then count twice. The metrics are means weighted by the batch sizes, summed over the
+    processes (:meth:`~neurops.tasks.base.Task.log_mean`): the value of one process.
+
+    Uneven shards need every process to hold at least one sample, and, for strategies other than DDP, the same
+    number of batches in every process (FSDP may gather parameters at every forward, a collective: its inner
+    wrapped units do; the root unit of Lightning's default wrapping keeps them gathered after the first). Where
+    that does not hold, the split is padded as Lightning pads it, with a warning naming the split and the fix
+    (none where the padding repeats every sample as often: one validation series in 2 processes).
+    """
+    trainer = module.trainer
+    ranks = _data_parallel_ranks(module)
+    world, size = ranks["num_replicas"], len(dataset)
+    if world == 1:
+        return SequentialSampler(dataset)  # type: ignore[arg-type]
+    shards = [len(range(rank, size, world)) for rank in range(world)]
+    equal = len({math.ceil(n / batch_size) for n in shards}) == 1
+    if min(shards) >= 1 and (equal or isinstance(trainer.strategy, DDPStrategy)):
+        return UnrepeatedDistributedSampler(dataset, shuffle=False, **ranks)
+    if size and (-size % world) % size:  # some samples are repeated, not all as often (all as often: exact)
+        _warn_repeats(what, size, world, type(trainer.strategy).__name__, min(shards) == 0)
+    return DistributedSampler(dataset, shuffle=False, **ranks)
+
+
+def _warn_repeats(what: str, size: int, world: int, strategy: str, empty: bool) -> None:
+    why, fix = (("a process would have none", f"evaluate on {size} device(s) or fewer (--trainer.devices {size})")
+                if empty else
+                ("the processes would run unequal numbers of batches", "use a --data.batch_size that gives every "
+                 "process as many batches, or --trainer.strategy ddp, or evaluate on one device (--trainer.devices 1)"))
+    rank_zero_warn(f"{what}: its {size} sample(s) cannot be dealt to {world} {strategy} processes without repeating "
+                   f"some ({why}), so it is padded with {-size % world} repeated sample(s), which weigh more than the "
+                   f"others in its metrics; {fix}.", category=NeuropsWarning)
 
 
 def check_loader_options(batch_size: int, num_workers: int) -> None:
@@ -108,11 +153,17 @@ class SplitLoaders:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._resume_epoch = state_dict.get("epoch")
 
+    def _evaluation_loader(self, dataset: Dataset, role: str) -> DataLoader:
+        what = f"the {role} split {getattr(dataset, 'split', '')!r}"
+        return self._loader(dataset, sampler=evaluation_sampler(self, dataset, self.batch_size, what))  # type: ignore
+
     def val_dataloader(self) -> DataLoader | list:
-        return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []
+        """Batches of the validation split, every sample once over the processes (:func:`evaluation_sampler`)."""
+        return self._evaluation_loader(self.val_set, "validation") if self.val_set is not None else []
 
     def test_dataloader(self) -> list[DataLoader]:
-        return [self._loader(ds, shuffle=False) for ds in self.test_sets]
+        """Batches of each test split, every sample once over the processes (:func:`evaluation_sampler`)."""
+        return [self._evaluation_loader(ds, "test") for ds in self.test_sets]
 
     def predict_dataloader(self) -> list[DataLoader]:
         return self.test_dataloader()
@@ -135,4 +186,4 @@ def _first_value_problem(datasets: list[Any], val_set: Any) -> str | None:
     return None
 
 
-__all__ = ["SplitLoaders", "check_loader_options"]
+__all__ = ["SplitLoaders", "check_loader_options", "evaluation_sampler"]

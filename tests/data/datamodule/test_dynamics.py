@@ -109,6 +109,25 @@ def test_a_process_share_of_an_ensemble_holds_its_members_windows_and_every_vali
     assert len(val_share) == len(val_whole) == 1 and torch.equal(val_share[0], val_whole[0])
 
 
+def test_one_model_under_ddp_validates_every_series_once_over_the_processes(series_file: Path) -> None:
+    """Three validation series in two processes: 2 + 1 (Lightning's DistributedSampler read 2 + 2, one series
+    weighing twice in val/d_stsp)."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.strategies import DDPStrategy
+
+    dm = DynamicsDataModule(series_file, seq_len=20, batch_size=4, batches_per_epoch=3)
+    dm.val_series = np.stack([dm.val_series[0] + k for k in range(3)])
+    dealt = []
+    for rank in range(2):
+        dm.trainer = SimpleNamespace(distributed_sampler_kwargs={"num_replicas": 2, "rank": rank},
+                                     strategy=DDPStrategy())
+        loader = dm.val_dataloader()
+        assert isinstance(loader.sampler, DistributedSampler)  # Lightning leaves it as it is
+        dealt.append([float(batch["x"][0, 0, 0] - dm.val_series[0][0, 0]) for batch in loader])
+    assert dealt == [[0.0, 2.0], [1.0]]
+
+
 def test_on_every_process_yields_the_whole_sampler() -> None:
     windows = RandomWindowSampler(2, 50, 10, 7, seed=3)
     every = OnEveryProcess(windows)

@@ -3,6 +3,7 @@ NaN/Inf at fit setup, before the first training step (with one process and under
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -172,3 +173,67 @@ def test_under_ddp_a_failed_scan_on_rank_zero_stops_every_rank(operator_file, mo
     dm.trainer = SimpleNamespace(is_global_zero=False, strategy=_Strategy(from_rank_zero=told))
     with pytest.raises(DataError, match="scan of the validation and test splits for NaN/Inf failed"):
         dm.setup("fit")
+
+
+def _dealt(dm, ranks: int, strategy: object, loader: str = "test_dataloader") -> list[list[int]]:
+    """The samples of the first loader ``loader`` of ``dm`` in each of ``ranks`` processes, in order."""
+    dealt = []
+    for rank in range(ranks):
+        dm.trainer = SimpleNamespace(distributed_sampler_kwargs={"num_replicas": ranks, "rank": rank},
+                                     strategy=strategy)
+        loaders = getattr(dm, loader)()
+        dealt.append(list((loaders[0] if isinstance(loaders, list) else loaders).sampler))
+    return dealt
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_every_sample_of_an_evaluation_split_is_read_once_over_the_processes(tmp_path, ranks):
+    """Lightning deals val/test splits with a DistributedSampler that repeats samples up to a multiple of the
+    processes (7 samples in 2 processes: 8 read, one counted twice in the metrics); each is now read once."""
+    from lightning.pytorch.strategies import DDPStrategy
+
+    path = write_operator_file(tmp_path / "odd.h5", {"train": (4, 8), "val": (5, 8), "test": (7, 8)})
+    dm = OperatorDataModule(path, batch_size=2)
+    dm.setup("test")
+    for loader, size in (("test_dataloader", 7), ("val_dataloader", 5)):
+        dealt = _dealt(dm, ranks, DDPStrategy(), loader)
+        assert sorted(i for shard in dealt for i in shard) == list(range(size)), (loader, dealt)
+        assert [shard[0] for shard in dealt] == list(range(ranks))  # process r: samples r, r + P, ...
+
+
+def test_an_evaluation_split_that_cannot_be_dealt_without_repeats_is_padded_with_a_warning(tmp_path):
+    """FSDP may gather parameters at every forward: its processes must run as many batches, so a split that cannot
+    give them that (7 samples in shards of 4 and 3: 2 batches each of batch size 2, but 4 and 3 of batch size 1) is
+    padded as Lightning pads it, with a warning; so is a split with fewer samples than processes (a process with
+    none would wait for the others' reduction forever)."""
+    from lightning.pytorch.strategies import DDPStrategy, FSDPStrategy
+
+    from neurops.errors import NeuropsWarning
+
+    path = write_operator_file(tmp_path / "odd.h5", {"train": (4, 8), "test": (7, 8), "few": (2, 8),
+                                                        "one": (1, 8)})
+    dm = OperatorDataModule(path, batch_size=2, val_split=None, test_splits=["test"])
+    dm.setup("test")
+    assert [len(s) for s in _dealt(dm, 2, FSDPStrategy())] == [4, 3]  # 2 batches each
+    dm.batch_size = 1
+    with pytest.warns(NeuropsWarning) as caught:
+        assert _dealt(dm, 2, FSDPStrategy()) == [[0, 2, 4, 6], [1, 3, 5, 0]]
+    assert str(caught[0].message) == (
+        "the test split 'test': its 7 sample(s) cannot be dealt to 2 FSDPStrategy processes without repeating some "
+        "(the processes would run unequal numbers of batches), so it is padded with 1 repeated sample(s), which weigh "
+        "more than the others in its metrics; use a --data.batch_size that gives every process as many batches, or "
+        "--trainer.strategy ddp, or evaluate on one device (--trainer.devices 1).")
+    assert [len(s) for s in _dealt(dm, 2, DDPStrategy())] == [4, 3]  # DDP: unequal batch counts are fine
+    dm = OperatorDataModule(path, batch_size=2, val_split=None, test_splits=["one"])
+    dm.setup("test")
+    with warnings.catch_warnings():  # 1 sample in 2 processes: read twice, weighs as in one process
+        warnings.simplefilter("error")
+        assert _dealt(dm, 2, DDPStrategy()) == [[0], [0]]
+    dm = OperatorDataModule(path, batch_size=2, val_split=None, test_splits=["few"])
+    dm.setup("test")
+    with pytest.warns(NeuropsWarning) as caught:  # 2 samples in 3 processes: one of them is read twice
+        assert _dealt(dm, 3, DDPStrategy()) == [[0], [1], [0]]
+    assert str(caught[0].message) == (
+        "the test split 'few': its 2 sample(s) cannot be dealt to 3 DDPStrategy processes without repeating some (a "
+        "process would have none), so it is padded with 1 repeated sample(s), which weigh more than the others in its "
+        "metrics; evaluate on 2 device(s) or fewer (--trainer.devices 2).")

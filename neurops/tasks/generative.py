@@ -201,14 +201,16 @@ class GenerativeOperatorTask(Task):
         self._stats = batch_stats if self._stats is None else [s + b for s, b in zip(self._stats, batch_stats)]
         n = len(batch["x"])
         for key, value in out.items():
-            self.log(f"train/{key}", value, prog_bar=key == "loss", on_step=False, on_epoch=True, batch_size=n)
+            self.log(f"train/{key}", value, prog_bar=key == "loss", on_step=False, on_epoch=True, batch_size=n,
+                     sync_dist=True)
         return out["loss"]
 
     @override
     def on_train_epoch_end(self) -> None:
         if self._stats is None or self.net is None:
             return
-        count, s1, s2, pde = self._stats
+        # sums over the training samples of every process (under DDP each encodes its own share of the epoch)
+        count, s1, s2, pde = (self.trainer.strategy.reduce(s, reduce_op="sum") for s in self._stats)
         mean = s1 / count
         self.net.latent_mean.copy_(mean)
         self.net.latent_std.copy_((s2 / count - mean**2).clamp_min(1e-8).sqrt())
@@ -218,13 +220,12 @@ class GenerativeOperatorTask(Task):
     @override
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         pred = self(batch["x"])
-        self.log("val/rel_l2", relative_lp(pred, batch["y"]), prog_bar=True, batch_size=len(pred))
+        self.log_mean("val/rel_l2", relative_lp(pred, batch["y"]), len(pred), prog_bar=True)
 
     @override
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
         pred = self(batch["x"])
-        self.log(f"test/rel_l2@{self.test_tag(dataloader_idx)}", relative_lp(pred, batch["y"]), batch_size=len(pred),
-                 add_dataloader_idx=False)
+        self.log_mean(f"test/rel_l2@{self.test_tag(dataloader_idx)}", relative_lp(pred, batch["y"]), len(pred))
 
     @override
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:

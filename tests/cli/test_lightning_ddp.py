@@ -385,3 +385,31 @@ def test_one_model_with_agtf_in_two_ddp_processes_trains_as_in_one(lorenz63_file
     for key in ["train/alpha", "train/mse"]:
         curves = [[float(v) for v in _val_curve_of(root, key)] for root in (single, ddp)]
         assert len(curves[0]) == 3 and curves[0] == pytest.approx(curves[1], rel=1e-5), key
+
+
+@pytest.mark.processes  # ~20 s: two processes import Lightning
+def test_a_dgno_fit_in_two_ddp_processes_keeps_the_latent_statistics_of_the_whole_training_set(lorenz63_file,
+                                                                                                 tmp_path):
+    """DGNO's prior is the mean and std of the encoded training coefficients, gathered over the epoch. Under DDP each
+    process encodes its half of the split, and the checkpoint kept rank zero's statistics of 4 of the 8 samples;
+    they are now summed over the processes. With the learning rate at 0 the encoder stays as initialised, so the
+    checkpoint's statistics are those of the initial encoder over all 8 coefficient fields."""
+    from neurops.data.datamodule import GenerativeDataModule
+
+    cfg, _ = _tiny_configs(tmp_path, lorenz63_file)["generative"]
+    cfg["model"]["init_args"]["optimizer"]["init_args"]["lr"] = 0.0
+    cfg["trainer"]["max_epochs"] = 1
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    done = _fit_in_two_processes(path, tmp_path / "ddp")
+    assert done.returncode == 0, done.stderr[-3000:]
+    net = load(tmp_path / "ddp" / "checkpoints" / "last.ckpt")[1].net
+    dm = GenerativeDataModule(cfg["data"]["init_args"]["train_path"], cfg["data"]["init_args"]["eval_path"],
+                              batch_size=8)
+    dm.setup("fit")
+    (batch,) = list(dm.train_dataloader())
+    assert len(batch["x"]) == 8
+    with torch.no_grad():
+        beta = net.encode(batch["x"])
+    torch.testing.assert_close(net.latent_mean, beta.mean(0), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(net.latent_std, beta.std(0, unbiased=False), rtol=1e-4, atol=1e-6)

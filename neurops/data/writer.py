@@ -15,7 +15,15 @@ import h5py
 import numpy as np
 
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr, flagged_samples, sample_list
+from neurops.data.schema import (
+    GRID_KINDS,
+    KIND_GROUPS,
+    TIME_FIX,
+    coord_problem,
+    encode_attr,
+    flagged_samples,
+    sample_list,
+)
 from neurops.errors import DataError, NeuropsWarning, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path, check_hdf5_name, format_size
 
@@ -135,6 +143,12 @@ class H5Writer:
             problem = coord_problem(f"{split}: coords/{d}", coords[d])
             if problem:
                 raise DataError(f"{problem}; nothing was written.")
+        if self.kind == "trajectory":
+            if time is None:
+                raise SchemaError(f"trajectory split {split!r} needs a time array.")
+            problem = coord_problem(f"{split}: time", time, TIME_FIX)
+            if problem:
+                raise DataError(f"{problem}; nothing was written.")
         spatial = tuple(len(np.asarray(coords[d])) for d in self.dims)
         if self.kind in GRID_KINDS and min(spatial, default=2) < 2:
             raise DataError(f"split {split!r} would have the grid {'x'.join(map(str, spatial))}: {self.kind} data "
@@ -149,8 +163,6 @@ class H5Writer:
             g.create_dataset(f"coords/{d}", data=np.asarray(coords[d], dtype=np.float64))
         expected = spatial
         if self.kind == "trajectory":
-            if time is None:
-                raise SchemaError(f"trajectory split {split!r} needs a time array.")
             time = np.asarray(time, dtype=np.float64)
             g.create_dataset("time", data=time)
             expected = (len(time), *spatial)

@@ -200,11 +200,12 @@ def split_collections(coll: Collection, test: Collection | None = None, *, n_tra
     return splits
 
 
-def check_compatible(collections: Sequence[Collection]) -> None:
-    """All collections written into one split must have the same fields, grids and times."""
+def check_compatible(collections: Sequence[Collection], fields: bool = True) -> None:
+    """All collections written into one split must have the same fields (unless ``fields`` is false), grids and
+    times."""
     first = collections[0]
     for other in collections[1:]:
-        if other.signature() != first.signature():
+        if fields and other.signature() != first.signature():
             raise DataError(f"{other.label} has fields {other.signature()} but {first.label} has "
                             f"{first.signature()}; convert files of one dataset together.")
         for d, c in first.coords.items():

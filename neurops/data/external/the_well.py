@@ -48,6 +48,7 @@ from neurops.data.external._common import (
     Splits,
     Striding,
     add_test_resolutions,
+    check_compatible,
     json_safe,
     open_upstream,
     split_collections,
@@ -85,7 +86,11 @@ def _axis_values(f: h5py.File, key: str, label: str) -> np.ndarray:
         raise DataError(f"{label}: dimensions/{key} is missing; The Well stores one dataset per spatial dim and time.")
     ds = f["dimensions"][key]
     values = np.asarray(ds[()], dtype=np.float64)
-    if values.ndim == 2:  # sample-varying: keep the first trajectory's
+    if values.ndim == 2:  # sample-varying: one grid if every trajectory has the same
+        if not np.allclose(values, values[:1]):
+            raise DataError(f"{label}: dimensions/{key} differs between the file's trajectories; a neurops split "
+                            "has one grid and one time axis: convert the trajectories of each grid into a file of "
+                            "their own (e.g. copied with h5py).")
         values = values[0]
     return values.ravel()
 
@@ -232,6 +237,8 @@ def _collections(files: dict[str, list[Path]], opened: dict[str, h5py.File], str
             else:
                 collections = split_collections(coll, **sizes)
     assert info is not None
+    # the files of a directory are one data set: its splits share grid and times (its fields: write_converted)
+    check_compatible([coll for items in collections.values() for coll, _ in items], fields=False)
     return collections, info
 
 

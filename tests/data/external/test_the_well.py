@@ -208,6 +208,32 @@ def test_a_grid_that_differs_between_trajectories_is_refused(tmp_path):
     assert not (tmp_path / "x.h5").exists()
 
 
+def test_parameters_that_differ_between_files_are_listed_per_file_with_their_samples(tmp_path):
+    """The Well's sets hold one file per parameter value; a directory's `parameters` were the first file's alone, so
+    a converted set of Re = 100 and Re = 1000 trajectories said Re = 100 for all. The values that differ are now
+    listed per file, with its split and samples; the values every file shares stay as they were."""
+    base = tmp_path / "toy_flow"
+    for split, names in (("train", ["a", "b"]), ("test", ["c"])):
+        (base / split).mkdir(parents=True)
+        for n in names:
+            write_well_file(base / split / f"{n}.hdf5", n_traj=2 if n == "a" else B)
+    for n, re in (("b", 1000.0), ("c", 10.0)):
+        with h5py.File(base / ("train" if n == "b" else "test") / f"{n}.hdf5", "a") as f:
+            f.attrs["Re"] = re
+            f["scalars/Re"][()] = re
+    params = read_attrs(convert_the_well(base, tmp_path / "o.h5", progress=False))["parameters"]
+    assert params["per_file"] == [{"file": "train/a.hdf5", "split": "train", "samples": [0, 2], "Re": 100.0},
+                                  {"file": "train/b.hdf5", "split": "train", "samples": [2, 5], "Re": 1000.0},
+                                  {"file": "test/c.hdf5", "split": "test", "samples": [0, 3], "Re": 10.0}]
+    assert "Re" not in params and params["grid_type"] == "cartesian"
+    same = tmp_path / "same"
+    (same / "train").mkdir(parents=True)
+    write_well_file(same / "train" / "a.hdf5")
+    write_well_file(same / "train" / "b.hdf5", seed=1)
+    params = read_attrs(convert_the_well(same, tmp_path / "s.h5", progress=False))["parameters"]
+    assert params["Re"] == 100.0 and "per_file" not in params
+
+
 def test_splits_of_other_fields_and_unknown_field_names_are_named(tmp_path):
     """A test folder whose files hold one more field gave a split-wide list of (group, name) tuples; an unknown name in
     `fields` next to a known one was dropped without a word (and alone gave 'no field to convert')."""

@@ -161,7 +161,7 @@ class RolloutTask(OperatorTask):
         self.rollout_errors: dict[str, dict[str, list[float]]] = {}
         #: where the training data's evaluation windows sit, ``{"start", "time_stride"}`` (from the data module;
         #: saved in checkpoints, so that ``neurops predict`` cuts the same input frames); ``None`` when unknown
-        self.window: dict[str, int] | None = None
+        self.window: dict[str, float] | None = None
 
     # sizes ---------------------------------------------------------------------------
     @property
@@ -184,8 +184,10 @@ class RolloutTask(OperatorTask):
                                       "set them equal (or leave the task's unset).")
             if self.hparams.t_out % self.hparams.step:
                 raise ConfigError(f"t_out={self.hparams.t_out} is not a multiple of step={self.hparams.step}.")
-            if hasattr(dm, "window"):
+            if hasattr(dm, "window"):  # and the time step the model learns, for `neurops predict` to compare
                 self.window = {key: int(value) for key, value in dm.window.items()}
+                if (dt := getattr(dm.train_set, "frame_dt", None)) is not None:
+                    self.window["dt"] = dt
         super().setup(stage)
 
     def _model_channels(self, dm: Any) -> tuple[int, int]:

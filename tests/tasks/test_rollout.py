@@ -119,10 +119,10 @@ def test_checkpoint_restores_rollout_settings(decay_file, tmp_path):
     trainer.save_checkpoint(ckpt)
     record = torch.load(ckpt, weights_only=True)["neurops"]
     assert record["task"] == "neurops.tasks.rollout.RolloutTask"
-    assert record["window"] == {"start": 0, "time_stride": 1}  # where predict cuts the input frames
+    assert record["window"] == {"start": 0, "time_stride": 1, "dt": 1.0}  # predict: input frames, time step
     restored = RolloutTask.load_from_checkpoint(ckpt, weights_only=True)
     assert (restored.hparams.t_in, restored.hparams.t_out, restored.hparams.step) == (2, 4, 2)
-    assert restored.window == {"start": 0, "time_stride": 1}
+    assert restored.window == {"start": 0, "time_stride": 1, "dt": 1.0}
     assert restored.hparams.model_kwargs["out_channels"] == 2
     x = dm.test_sets[0][0]["x"][None]
     task.eval()

@@ -32,7 +32,7 @@ from neurops.errors import CheckpointError
 from neurops.utils.device import check_device
 from neurops.utils.signature import init_parameters
 
-__all__ = ["KINDS", "Checkpoint", "Kind", "load", "read"]
+__all__ = ["KINDS", "Checkpoint", "Kind", "kind_of", "load", "read"]
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,12 @@ def read(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> C
         raise CheckpointError(f"{path} names the class {class_path!r} in its hyperparameters but was written by "
                               f"{task}; refused (neurops imports no class a checkpoint names).")
     return Checkpoint(path, kind, record, hparams, contents)
+
+
+def kind_of(task_class: type) -> Kind | None:
+    """The kind of checkpoint ``task_class`` writes: that of the nearest of its classes in :data:`KINDS` (a
+    ``RolloutTask`` is derived from ``OperatorTask`` but writes rollout checkpoints), ``None`` for another class."""
+    return next((KINDS[n] for c in task_class.__mro__ if (n := f"{c.__module__}.{c.__qualname__}") in KINDS), None)
 
 
 def _task_class(kind: Kind) -> type:

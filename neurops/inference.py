@@ -15,7 +15,7 @@ import torch
 
 from neurops.checkpoints import KINDS_BY_NAME, load
 from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
-from neurops.data.rollout import H5RolloutDataset
+from neurops.data.rollout import H5RolloutDataset, check_frame_dt
 from neurops.data.shards import data_files
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError, NeuropsWarning
@@ -173,6 +173,8 @@ def _trajectory_split(task: Any, data: str | os.PathLike, split: str, frames: in
                         f"frames of {hp.model_kwargs['in_channels'] // hp.t_in} field(s)) but {data} split {split!r} "
                         f"gives {ds.in_channels} ({ds.n_fields} field(s) {ds.fields}).")
     check_grid(task, ds.spatial_shape, f"split {split!r}", data)
+    check_frame_dt(ds, (task.window or {}).get("dt"), "the frame spacing of its training data, which the checkpoint "
+                   "records", "predict data stored at that spacing (e.g. generated with the training data's record_dt)")
     time = _frame_times(ds.time, start, stride, hp.t_in + frames, f"{data} split {split!r}")
     return partial(_predict_trajectories, task, ds, time, split, frames=frames)
 

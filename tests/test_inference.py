@@ -111,7 +111,7 @@ def test_predict_writes_the_input_frames_then_the_rollout_of_every_trajectory(da
     assert (meta.dims, meta.boundary, meta.parameters) == (source.dims, source.boundary, source.parameters)
     assert meta.generator == {"predicted_by": str(ckpt), "model": "fno", "source": str(data)}
     _, task = load(ckpt)
-    assert task.window == {"start": START, "time_stride": STRIDE}
+    assert task.window == {"start": START, "time_stride": STRIDE, "dt": 0.5}  # dt: the frame spacing it steps by
     with h5py.File(out) as f, h5py.File(data) as d:
         assert sorted(f) == ["test", "test@32", "train", "val"]
         assert f["train/states/u"].shape == (8, T_IN + T_OUT, NX)
@@ -326,3 +326,24 @@ def test_steps_must_be_a_positive_whole_number(data, ckpt, tmp_path):
     for bad in (-2, 2.5, True):
         with pytest.raises(ConfigError, match="steps must be a positive number"):
             predict_file(ckpt, data, tmp_path / "p.h5", steps=bad)
+
+
+def test_data_stored_at_another_time_step_than_the_training_data_is_refused(data, ckpt, tmp_path):
+    """A rollout checkpoint trained on frames 0.5 apart (time_stride 2 of frames 0.25 apart) predicted a file
+    stored at another spacing without a word: each model step then stood for the wrong time. The checkpoint now
+    records the step (`window['dt']`) and predict refuses such data, writing nothing; the same spacing predicts."""
+    assert load(ckpt)[1].window == {"start": START, "time_stride": STRIDE, "dt": 0.5}
+    other = tmp_path / "fine.h5"
+    write_trajectories(other, {"test": (3, N_FRAMES, NX)})
+    with h5py.File(other, "a") as f:
+        f["test/time"][...] = 0.5 + 0.125 * np.arange(N_FRAMES)
+    with pytest.raises(DataError) as err:
+        predict_file(ckpt, other, tmp_path / "p.h5", splits=["test"])
+    assert str(err.value) == (
+        f"{other} split 'test' holds frames 0.25 time units apart (time_stride 2), but the rollout model steps 0.5 "
+        "(the frame spacing of its training data, which the checkpoint records), so its frames would stand for the "
+        "wrong times; predict data stored at that spacing (e.g. generated with the training data's record_dt).")
+    assert not (tmp_path / "p.h5").exists()
+    with h5py.File(other, "a") as f:
+        f["test/time"][...] = TIME + 10.0  # the same spacing, later times
+    assert predict_file(ckpt, other, tmp_path / "p.h5", splits=["test"]).exists()

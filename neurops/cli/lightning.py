@@ -127,7 +127,7 @@ class NeuropsCLI(LightningCLI):
         ckpt = checkpoints.read(cfg.ckpt_path)
         task_class = import_class(ckpt.kind.task, Path(cfg.ckpt_path))
         configured = cfg.model.class_path
-        if not issubclass(import_class(configured, Path("config")), task_class):
+        if checkpoints.kind_of(import_class(configured, Path("config"))) is not ckpt.kind:  # RolloutTask is no operator
             raise CheckpointError(f"{cfg.ckpt_path} is {ckpt.kind.described} but the "
                                   f"config trains {configured}; use it with a config of {task_class.__name__}, "
                                   f"or with {ckpt.kind.commands}.")

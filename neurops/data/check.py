@@ -22,6 +22,7 @@ from neurops.data.schema import (
     JSON_ATTRS,
     KIND_GROUPS,
     REQUIRED_ROOT_ATTRS,
+    TIME_FIX,
     coord_problem,
     flagged_samples,
     sample_list,
@@ -173,8 +174,13 @@ def _check_split(g: h5py.Group, split: str, kind: str, dims: list[str]) -> list[
         if "time" not in g:
             problems.append(f"{split}: missing time (required for trajectories)")
             expected = None
-        elif spatial is not None:
-            expected = (g["time"].shape[0], *spatial)
+        else:
+            time = g["time"]
+            problems += filter(None, [f"{split}: time must hold numbers (float64), has dtype {time.dtype}"
+                                      if time.dtype.kind not in "fiu" else
+                                      coord_problem(f"{split}: time", time[()], TIME_FIX)])
+            if spatial is not None:
+                expected = (time.shape[0] if time.ndim else -1, *spatial)
     n_samples = set()
     for group, required in KIND_GROUPS[kind].items():
         if group not in g:

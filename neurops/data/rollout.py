@@ -35,7 +35,7 @@ from neurops.data.reader import SELECT_FIELDS, H5SplitDataset, check_fields
 from neurops.data.shards import DataPath
 from neurops.errors import ConfigError, DataError
 
-__all__ = ["H5RolloutDataset", "window_starts"]
+__all__ = ["H5RolloutDataset", "check_frame_dt", "window_starts"]
 
 
 def window_starts(n_frames: int, t_in: int, t_out: int, *, start: int = 0, window_stride: int | None = None,
@@ -169,6 +169,15 @@ class H5RolloutDataset(H5SplitDataset):
         """Channels of ``y``: T_out * F."""
         return self.t_out * self.n_fields
 
+    @property
+    def frame_dt(self) -> float | None:
+        """Time between the frames of a window (``time_stride`` stored frames), the time step a rollout model takes;
+        ``None`` when the stored frames are not evenly spaced."""
+        spacing = np.diff(np.asarray(self.time, dtype=np.float64))
+        if not len(spacing) or not np.allclose(spacing, spacing[0], rtol=1e-6, atol=0):
+            return None
+        return float(spacing[0]) * self.time_stride
+
     def __len__(self) -> int:
         return self.n_trajectories * len(self.starts)
 
@@ -191,3 +200,13 @@ class H5RolloutDataset(H5SplitDataset):
                             f"{t0}..{stop - 1}; run `neurops data check {self.paths[k]}`.")
         cut = self.t_in * self.n_fields
         return {"x": torch.from_numpy(frames[:cut].copy()), "y": torch.from_numpy(frames[cut:].copy())}
+
+
+def check_frame_dt(ds: H5RolloutDataset, dt: float | None, whence: str, fix: str) -> None:
+    """Refuse the windows of ``ds`` when their frames are not ``dt`` apart, the time step the rollout model takes
+    (``whence`` says where that comes from, ``fix`` what to do); ``None`` (unknown, or uneven frames) passes."""
+    if dt is None or ds.frame_dt is None or np.isclose(ds.frame_dt, dt, rtol=1e-6, atol=0):
+        return
+    raise DataError(f"{ds.path} split {ds.split!r} holds frames {ds.frame_dt:g} time units apart (time_stride "
+                    f"{ds.time_stride}), but the rollout model steps {dt:g} ({whence}), so its frames would stand for "
+                    f"the wrong times; {fix}.")

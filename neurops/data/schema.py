@@ -52,22 +52,30 @@ KIND_GROUPS: dict[str, dict[str, bool]] = {
 GRID_KINDS = ("operator", "input_only")
 
 
-def coord_problem(where: str, values: Any) -> str | None:
-    """The one rule for coordinates (of every split, and the grid of an observation file): one-dimensional,
-    finite and strictly increasing. Returns the problem (``where`` names the dataset), or ``None``.
+#: what to do about coordinates that break :func:`coord_problem`'s rule
+COORD_FIX = "store the grid's node positions in increasing order"
+#: ... and about a trajectory's ``time`` that breaks it
+TIME_FIX = "store one time per frame, the frames in time order"
+
+
+def coord_problem(where: str, values: Any, fix: str = COORD_FIX) -> str | None:
+    """The one rule for coordinates (of every split, and the grid of an observation file) and for the ``time`` of a
+    trajectory split: one-dimensional, finite and strictly increasing. Returns the problem (``where`` names the
+    dataset, ``fix`` says what to do), or ``None``.
 
     Readers and ``neurops data check`` apply it to what a file holds, :class:`~neurops.data.writer.H5Writer` to
     what it is given, so no file a reader refuses is ever written."""
     c = np.asarray(values, dtype=np.float64)
     if c.ndim != 1:
-        return f"{where} must be one-dimensional (the node positions of one axis), has shape {c.shape}"
+        what = "one time per frame" if fix == TIME_FIX else "the node positions of one axis"
+        return f"{where} must be one-dimensional ({what}), has shape {c.shape}"
     bad = np.flatnonzero(~np.isfinite(c))
     up = np.flatnonzero(np.diff(c) <= 0)
     if not bad.size and not up.size:
         return None
     at = (f"value {c[bad[0]]} at index {int(bad[0])}" if bad.size
           else f"{c[up[0]]:g} at index {int(up[0])}, then {c[up[0] + 1]:g}")
-    return f"{where} must be finite and strictly increasing ({at}); store the grid's node positions in increasing order"
+    return f"{where} must be finite and strictly increasing ({at}); {fix}"
 
 
 def flagged_samples(flags: np.ndarray, start: int = 0) -> list[int]:

@@ -15,7 +15,16 @@ import h5py
 import numpy as np
 
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import GRID_KINDS, KIND_GROUPS, coord_problem, encode_attr, flagged_samples, sample_list
+from neurops.data.schema import (
+    COORD_FIX,
+    GRID_KINDS,
+    KIND_GROUPS,
+    TIME_FIX,
+    coord_problem,
+    encode_attr,
+    flagged_samples,
+    sample_list,
+)
 from neurops.errors import DataError, NeuropsWarning, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path, check_hdf5_name, format_size
 
@@ -128,13 +137,7 @@ class H5Writer:
                 raise SchemaError(f"kind {self.kind!r} needs {group} in split {split!r}.")
             if not required and groups[group]:
                 raise SchemaError(f"kind {self.kind!r} has no {group}; remove them from split {split!r}.")
-        missing = [d for d in self.dims if d not in coords]
-        if missing:
-            raise SchemaError(f"split {split!r} lacks coordinates for dims {missing}.")
-        for d in self.dims:  # the readers' rule, so that no file they refuse is written
-            problem = coord_problem(f"{split}: coords/{d}", coords[d])
-            if problem:
-                raise DataError(f"{problem}; nothing was written.")
+        self._check_axes(split, coords, time)
         spatial = tuple(len(np.asarray(coords[d])) for d in self.dims)
         if self.kind in GRID_KINDS and min(spatial, default=2) < 2:
             raise DataError(f"split {split!r} would have the grid {'x'.join(map(str, spatial))}: {self.kind} data "
@@ -149,8 +152,6 @@ class H5Writer:
             g.create_dataset(f"coords/{d}", data=np.asarray(coords[d], dtype=np.float64))
         expected = spatial
         if self.kind == "trajectory":
-            if time is None:
-                raise SchemaError(f"trajectory split {split!r} needs a time array.")
             time = np.asarray(time, dtype=np.float64)
             g.create_dataset("time", data=time)
             expected = (len(time), *spatial)
@@ -166,6 +167,20 @@ class H5Writer:
                     chunks=(1, *expected), compression=self.compression,
                 )
         self._written[split] = np.zeros(n, dtype=bool)
+
+    def _check_axes(self, split: str, coords: Mapping[str, np.ndarray], time: np.ndarray | None) -> None:
+        """A split's coordinates (and a trajectory's time) by the readers' rule, so that no file they refuse is
+        written."""
+        missing = [d for d in self.dims if d not in coords]
+        if missing:
+            raise SchemaError(f"split {split!r} lacks coordinates for dims {missing}.")
+        if self.kind == "trajectory" and time is None:
+            raise SchemaError(f"trajectory split {split!r} needs a time array.")
+        axes = [(f"{split}: coords/{d}", coords[d], COORD_FIX) for d in self.dims]
+        for where, values, fix in axes + [(f"{split}: time", time, TIME_FIX)] * (self.kind == "trajectory"):
+            problem = coord_problem(where, values, fix)
+            if problem:
+                raise DataError(f"{problem}; nothing was written.")
 
     def write(self, split: str, start: int, *, inputs: Arrays | None = None, outputs: Arrays | None = None,
               states: Arrays | None = None) -> None:

@@ -38,7 +38,7 @@ from typing import Any, Literal
 import torch
 from typing_extensions import override
 
-from neurops.errors import ConfigError, ModelError
+from neurops.errors import ConfigError, DataError, ModelError
 from neurops.metrics.field import relative_h1, relative_lp
 from neurops.tasks.operator import OperatorTask
 from neurops.utils.io import atomic_path, strict_json
@@ -161,7 +161,7 @@ class RolloutTask(OperatorTask):
         self.rollout_errors: dict[str, dict[str, list[float]]] = {}
         #: where the training data's evaluation windows sit, ``{"start", "time_stride"}`` (from the data module;
         #: saved in checkpoints, so that ``neurops predict`` cuts the same input frames); ``None`` when unknown
-        self.window: dict[str, int] | None = None
+        self.window: dict[str, float] | None = None
 
     # sizes ---------------------------------------------------------------------------
     @property
@@ -184,8 +184,10 @@ class RolloutTask(OperatorTask):
                                       "set them equal (or leave the task's unset).")
             if self.hparams.t_out % self.hparams.step:
                 raise ConfigError(f"t_out={self.hparams.t_out} is not a multiple of step={self.hparams.step}.")
-            if hasattr(dm, "window"):
+            if hasattr(dm, "window"):  # and the time step the model learns, for `neurops predict` to compare
                 self.window = {key: int(value) for key, value in dm.window.items()}
+                if (dt := getattr(dm.train_set, "frame_dt", None)) is not None:
+                    self.window["dt"] = dt
         super().setup(stage)
 
     def _model_channels(self, dm: Any) -> tuple[int, int]:
@@ -268,8 +270,14 @@ class RolloutTask(OperatorTask):
 
     def load_checkpoint_extra(self, record: dict[str, Any]) -> None:
         super().load_checkpoint_extra(record)
+        recorded = record.get("window") or {}
         if self.window is None:  # a run's data module (set up before the checkpoint is restored) has the last word
             self.window = record.get("window")
+        elif None not in (dt := recorded.get("dt"), ours := self.window.get("dt")) and abs(dt - ours) > 1e-6 * dt:
+            raise DataError(f"the checkpoint's model steps {dt:g} time units (the frame spacing of its training data), "
+                            f"but this run's training split holds frames {ours:g} apart (time_stride "
+                            f"{self.window['time_stride']:g}), so each step would stand for the wrong time; use data "
+                            "stored at the checkpoint's spacing, or set --data.time_stride so the spacings agree.")
 
     # per-step error curves ----------------------------------------------------------
     @override

@@ -437,3 +437,28 @@ def test_checkpointing_off_with_a_config_that_keeps_checkpoints_names_the_fix(op
     assert not (tmp_path / "run").exists()
     args = ["fit", "--config", cfg, "--trainer.enable_checkpointing", "false", "--trainer.callbacks", "[]"]
     assert main(args) == 0 and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_an_operator_checkpoint_with_a_rollout_config_is_named_as_the_reverse_is(operator_file, tmp_path, capsys):
+    """`neurops test --config ns_lsm --ckpt_path OPERATOR.ckpt` passed the kind check (RolloutTask is derived from
+    OperatorTask), took the checkpoint's settings and stopped with 'the model maps 1 -> 1 channels but the data needs
+    10 -> 1 ...; fix model_kwargs or the windows', pointing at the wrong fix. It is now refused as a rollout
+    checkpoint with an operator config is, before anything is built or logged."""
+    from neurops.checkpoints import KINDS, kind_of
+    from neurops.tasks import OperatorTask, RolloutTask
+
+    assert (kind_of(RolloutTask), kind_of(OperatorTask), kind_of(type("Mine", (RolloutTask,), {}))) == (
+        KINDS["neurops.tasks.rollout.RolloutTask"], KINDS["neurops.tasks.operator.OperatorTask"],
+        KINDS["neurops.tasks.rollout.RolloutTask"])
+    assert main(["fit", "--config", _write(operator_config(operator_file, tmp_path / "op", epochs=1),
+                                           tmp_path / "op.yaml")]) == 0
+    ckpt = tmp_path / "op" / "checkpoints" / "last.ckpt"
+    capsys.readouterr()
+    for sub in ("test", "fit"):
+        assert main([sub, "--config", "ns_lsm", "--data.path", str(operator_file), "--ckpt_path", str(ckpt),
+                     "--trainer.default_root_dir", str(tmp_path / "ns")]) == 2
+        assert capsys.readouterr().err == (
+            f"neurops: error: {ckpt} is an operator checkpoint (OperatorTask) but the config trains "
+            "neurops.tasks.RolloutTask; use it with a config of OperatorTask, or with `neurops predict --ckpt CKPT` "
+            "and `neurops test --ckpt_path CKPT`.\n")
+    assert not (tmp_path / "ns").exists()

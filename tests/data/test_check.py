@@ -146,6 +146,37 @@ def test_coordinates_must_be_finite_and_increasing_for_check_and_reader(operator
                               f"{operator_file}` lists every problem).")
 
 
+@pytest.mark.parametrize("time, detail", [
+    (np.arange(10.0)[::-1], "must be finite and strictly increasing (9 at index 0, then 8)"),
+    (np.where(np.arange(10) == 4, np.nan, np.arange(10.0)), "must be finite and strictly increasing (value nan at "
+                                                           "index 4)"),
+    (np.zeros(10), "must be finite and strictly increasing (0 at index 0, then 0)"),
+    (np.arange(20.0).reshape(10, 2), "must be one-dimensional (one time per frame), has shape (10, 2)"),
+    (np.array([b"t%d" % i for i in range(10)]), "must hold numbers (float64), has dtype |S2"),
+])
+def test_trajectory_time_must_be_finite_and_increasing_for_check_and_reader(tmp_path, time, detail):
+    """A file whose time ran backwards, repeated a value or held NaN was a valid file: `neurops data check` said so
+    and every reader took it. Time now follows the coordinates' rule, at every open."""
+    from neurops.data.metadata import DatasetMeta
+    from neurops.data.rollout import H5RolloutDataset
+    from neurops.data.writer import H5Writer
+
+    path = tmp_path / "traj.h5"
+    with H5Writer(path, DatasetMeta(kind="trajectory", name="t", dims=("x",), seed=0)) as w:
+        for split in ("train", "test"):
+            w.add_split(split, coords={"x": np.linspace(0, 1, 8)}, states={"u": np.ones((3, 10, 8))},
+                        time=np.arange(10.0))
+    with h5py.File(path, "a") as f:
+        _replace(f, "test/time", time)
+    problem = f"test: time {detail}" + ("; store one time per frame, the frames in time order"
+                                        if "increasing" in detail else "")
+    assert check_file(path) == [problem]
+    with pytest.raises(SchemaError) as err:  # every reader, at open: also the splits it does not read
+        H5RolloutDataset(path, "train", t_in=2, t_out=2)
+    assert str(err.value) == (f"{path} is not a valid neurops file: {problem} (`neurops data check {path}` lists "
+                              "every problem).")
+
+
 def test_seed_parameters_and_generator_are_required_root_attributes(operator_file, tmp_path):
     from neurops.data.metadata import DatasetMeta
     from neurops.data.writer import H5Writer

@@ -9,6 +9,8 @@ from neurops.data.reader import read_attrs, read_split
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError, NeuropsWarning, SchemaError
 
+TIME_FIX = "; store one time per frame, the frames in time order"
+
 
 def _coords(r):
     return {"x": np.linspace(0, 1, r), "y": np.linspace(0, 1, r)}
@@ -118,6 +120,26 @@ def test_coordinates_readers_refuse_are_refused_before_anything_is_written(tmp_p
         assert str(err.value) == (f"test: coords/y must be finite and strictly increasing ({problem}); store the "
                                   "grid's node positions in increasing order; nothing was written.")
         assert path.read_text() == "user data" and list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("time, problem", [
+    (np.linspace(2, 0, 5), f"must be finite and strictly increasing (2 at index 0, then 1.5){TIME_FIX}"),  # backwards
+    (np.array([0.0, 1.0, np.nan, 3.0, 4.0]),
+     f"must be finite and strictly increasing (value nan at index 2){TIME_FIX}"),
+    (np.array([0.0, 1.0, 1.0, 3.0, 4.0]), f"must be finite and strictly increasing (1 at index 1, then 1){TIME_FIX}"),
+    (np.zeros((5, 1)), "must be one-dimensional (one time per frame), has shape (5, 1)"),
+])
+def test_a_trajectory_time_readers_refuse_is_refused_before_anything_is_written(tmp_path, time, problem):
+    """A trajectory's time was written as given: decreasing, repeated or NaN times made a file every reader and
+    `neurops data check` accepted (rollout windows and predict's extrapolated times then ran on them). It now
+    follows the coordinates' rule, with the same words as the checker, before anything is written."""
+    path = tmp_path / "t.h5"
+    path.write_text("user data")
+    with pytest.raises(DataError) as err:
+        with H5Writer(path, DatasetMeta(kind="trajectory", name="t", dims=("x",)), overwrite=True) as w:
+            w.add_split("train", coords={"x": np.linspace(0, 1, 4)}, states={"u": np.ones((2, 5, 4))}, time=time)
+    assert str(err.value) == f"train: time {problem}; nothing was written."
+    assert path.read_text() == "user data" and list(tmp_path.iterdir()) == [path]
 
 
 def test_the_writer_refuses_the_coordinates_the_checker_refuses_with_the_same_words(tmp_path):

@@ -7,6 +7,7 @@ import logging
 import warnings
 from functools import partial
 
+import h5py
 import lightning as L
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from neurops.cli.callbacks import RolloutErrorFigures
 from neurops.data.datamodule import RolloutDataModule
 from neurops.data.metadata import DatasetMeta
 from neurops.data.writer import H5Writer
-from neurops.errors import ConfigError, ModelError
+from neurops.errors import ConfigError, DataError, ModelError
 from neurops.models import build
 from neurops.tasks.rollout import RolloutTask, autoregressive_rollout, teacher_forcing_windows
 from tests.conftest import write_decay_file
@@ -119,10 +120,10 @@ def test_checkpoint_restores_rollout_settings(decay_file, tmp_path):
     trainer.save_checkpoint(ckpt)
     record = torch.load(ckpt, weights_only=True)["neurops"]
     assert record["task"] == "neurops.tasks.rollout.RolloutTask"
-    assert record["window"] == {"start": 0, "time_stride": 1}  # where predict cuts the input frames
+    assert record["window"] == {"start": 0, "time_stride": 1, "dt": 1.0}  # predict: input frames, time step
     restored = RolloutTask.load_from_checkpoint(ckpt, weights_only=True)
     assert (restored.hparams.t_in, restored.hparams.t_out, restored.hparams.step) == (2, 4, 2)
-    assert restored.window == {"start": 0, "time_stride": 1}
+    assert restored.window == {"start": 0, "time_stride": 1, "dt": 1.0}
     assert restored.hparams.model_kwargs["out_channels"] == 2
     x = dm.test_sets[0][0]["x"][None]
     task.eval()
@@ -184,6 +185,31 @@ def write_waves_2d(path, n_frames: int = 4, n: int = 32):
 @pytest.fixture(scope="module")
 def waves_2d(tmp_path_factory):
     return write_waves_2d(tmp_path_factory.mktemp("rollout2d") / "waves2d.h5")
+
+
+def test_testing_a_checkpoint_on_data_at_another_time_step_is_refused(decay_file, tmp_path):
+    """`neurops test --ckpt_path` (a trainer's test of a checkpoint) on a file stored at half the time step took the
+    data's spacing and scored the rollout without a word; the checkpoint's recorded step now refuses it, naming
+    both spacings. The same spacing at other times tests as before."""
+    _, _, trainer = _fit(decay_file, tmp_path, "rollout", epochs=1)
+    ckpt = tmp_path / "last.ckpt"
+    trainer.save_checkpoint(ckpt)
+    for name, time, ok in (("half", 0.5 * np.arange(N_FRAMES), False), ("later", 3.0 + np.arange(N_FRAMES), True)):
+        other = write_decay_file(tmp_path / f"{name}.h5", N_FRAMES, NX)
+        with h5py.File(other, "a") as f:
+            for split in ("train", "val", "test"):
+                f[f"{split}/time"][...] = time
+        task = RolloutTask(model="fno", model_kwargs=dict(modes=[4], width=8, n_layers=1))
+        tester = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+        if ok:
+            assert tester.test(task, RolloutDataModule(other, t_in=2, t_out=4), ckpt_path=ckpt, verbose=False)
+            continue
+        with pytest.raises(DataError) as err:
+            tester.test(task, RolloutDataModule(other, t_in=2, t_out=4), ckpt_path=ckpt, verbose=False)
+        assert str(err.value) == (
+            "the checkpoint's model steps 1 time units (the frame spacing of its training data), but this run's "
+            "training split holds frames 0.5 apart (time_stride 1), so each step would stand for the wrong time; use "
+            "data stored at the checkpoint's spacing, or set --data.time_stride so the spacings agree.")
 
 
 def _fit_steps(task, dm, tmp_path, steps=2):

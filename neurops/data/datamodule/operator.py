@@ -13,7 +13,7 @@ from typing_extensions import override
 
 from neurops.data.datamodule.loaders import SplitLoaders, _data_parallel_ranks, check_loader_options
 from neurops.data.reader import H5OperatorDataset, list_splits, read_meta
-from neurops.data.rollout import H5RolloutDataset
+from neurops.data.rollout import H5RolloutDataset, check_frame_dt
 from neurops.data.schema import is_test_split, resolution_tag
 from neurops.data.shards import data_path
 from neurops.errors import ConfigError, DataError
@@ -256,8 +256,11 @@ class RolloutDataModule(OperatorDataModule):
         if train:
             return H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.fields, **self.window,
                                     **self._train_window)
-        return H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.train_set.fields,
-                                fields_of="the model trains on", **self.window)
+        ds = H5RolloutDataset(self.path, split, self.t_in, self.t_out, fields=self.train_set.fields,
+                              fields_of="the model trains on", **self.window)
+        check_frame_dt(ds, self.train_set.frame_dt, f"the spacing of the training split {self.train_set.split!r}",
+                       "store every split at one spacing (or convert them into separate files)")
+        return ds
 
     @property
     def n_fields(self) -> int:

@@ -24,7 +24,7 @@ from neurops.data.external._values import check_values
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
 from neurops.data.progress import progress_bar
-from neurops.data.schema import resolution_tag
+from neurops.data.schema import COORD_FIX, TIME_FIX, coord_problem, resolution_tag
 from neurops.data.writer import H5Writer
 from neurops.errors import ConfigError, DataError, MissingFileError
 
@@ -200,11 +200,12 @@ def split_collections(coll: Collection, test: Collection | None = None, *, n_tra
     return splits
 
 
-def check_compatible(collections: Sequence[Collection]) -> None:
-    """All collections written into one split must have the same fields, grids and times."""
+def check_compatible(collections: Sequence[Collection], fields: bool = True) -> None:
+    """All collections written into one split must have the same fields (unless ``fields`` is false), grids and
+    times."""
     first = collections[0]
     for other in collections[1:]:
-        if other.signature() != first.signature():
+        if fields and other.signature() != first.signature():
             raise DataError(f"{other.label} has fields {other.signature()} but {first.label} has "
                             f"{first.signature()}; convert files of one dataset together.")
         for d, c in first.coords.items():
@@ -245,9 +246,15 @@ def add_test_resolutions(splits: dict[str, list[tuple[Collection, range]]], spac
         splits[f"test@{tag}"] = parts
 
 
-def check_frames(coll: Collection, time_stride: int) -> None:
-    """A conversion's frames: ``time_stride`` > 1 needs a time axis, and a trajectory keeps at least 2 frames."""
+def check_frames(coll: Collection, time_stride: int, split: str = "train") -> None:
+    """A conversion's grid and frames: coordinates and times finite and strictly increasing (the schema's rule,
+    checked here to name the source), ``time_stride`` > 1 needs a time axis, a trajectory keeps at least 2 frames."""
     source = coll.label or "the source"
+    axes = [(f"coords/{d}", c, COORD_FIX) for d, c in coll.coords.items()]
+    for where, values, fix in axes + [("time", coll.time, TIME_FIX)] * (coll.time is not None):
+        problem = coord_problem(f"{source}: the values read into {split}/{where}", values, fix)
+        if problem:
+            raise DataError(f"{problem} in the source; nothing was written.")
     if coll.time is None and time_stride > 1:
         raise ConfigError(f"time_stride {time_stride} strides a time axis, but {source} holds samples without "
                           "one (input -> output pairs); drop the time stride (--time-stride 1).")
@@ -283,7 +290,7 @@ def write_converted(out: str | os.PathLike, meta: DatasetMeta, splits: Mapping[s
     time_stride = int((meta.generator or {}).get("time_stride", 1))
     for split, items in splits.items():
         check_compatible([c for c, _ in items])
-        check_frames(items[0][0], time_stride)
+        check_frames(items[0][0], time_stride, split)
         first_split, first_fields, has = next(iter(splits)), set(next(iter(names.values()))), set(names[split])
         if has != first_fields:
             more, less = (["/".join(n) for n in sorted(x)] for x in (has - first_fields, first_fields - has))

@@ -48,6 +48,7 @@ from neurops.data.external._common import (
     Splits,
     Striding,
     add_test_resolutions,
+    check_compatible,
     json_safe,
     open_upstream,
     split_collections,
@@ -85,7 +86,11 @@ def _axis_values(f: h5py.File, key: str, label: str) -> np.ndarray:
         raise DataError(f"{label}: dimensions/{key} is missing; The Well stores one dataset per spatial dim and time.")
     ds = f["dimensions"][key]
     values = np.asarray(ds[()], dtype=np.float64)
-    if values.ndim == 2:  # sample-varying: keep the first trajectory's
+    if values.ndim == 2:  # sample-varying: one grid if every trajectory has the same
+        if not np.allclose(values, values[:1]):
+            raise DataError(f"{label}: dimensions/{key} differs between the file's trajectories; a neurops split "
+                            "has one grid and one time axis: convert the trajectories of each grid into a file of "
+                            "their own (e.g. copied with h5py).")
         values = values[0]
     return values.ravel()
 
@@ -223,15 +228,29 @@ def _collections(files: dict[str, list[Path]], opened: dict[str, h5py.File], str
     file, key ``""``) and the metadata of the first file."""
     collections: Splits = {}
     info: dict[str, Any] | None = None
+    per_file = []  # each file's split, samples in it and parameters
     for split, paths in files.items():
         for path in paths:
             coll, file_info = _collection(opened[str(path)], str(path), stride, fields)
             info = info or file_info
             if split:
+                first = sum(len(r) for _, r in collections.get(split, []))
+                per_file.append({"file": f"{path.parent.name}/{path.name}", "split": split,
+                                 "samples": [first, first + coll.n], **file_info["parameters"]})
                 collections.setdefault(split, []).append((coll, range(coll.n)))
             else:
                 collections = split_collections(coll, **sizes)
     assert info is not None
+    # parameters that differ between the files (The Well's sets hold one file per parameter value) are listed per
+    # file, with the samples of each; the others stay what they are
+    varying = {k for record in per_file for k in set(info["parameters"]) | set(record) - {"file", "split", "samples"}
+               if any(other.get(k, None) != per_file[0].get(k, None) for other in per_file)}
+    if varying:
+        info["parameters"] = {k: v for k, v in info["parameters"].items() if k not in varying}
+        info["parameters"]["per_file"] = [{k: v for k, v in r.items() if k in varying | {"file", "split", "samples"}}
+                                          for r in per_file]
+    # the files of a directory are one data set: its splits share grid and times (its fields: write_converted)
+    check_compatible([coll for items in collections.values() for coll, _ in items], fields=False)
     return collections, info
 
 

@@ -1,5 +1,6 @@
 """Tests of OperatorDataModule (neurops/data/datamodule/operator.py)."""
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -122,6 +123,27 @@ def test_every_split_must_hold_the_fields_of_the_training_split(operator_file):
         OperatorDataModule(operator_file)
     dm = OperatorDataModule(operator_file, input_fields=["a"])  # the fields every split has
     assert [ds.input_fields for ds in (dm.train_set, dm.val_set, *dm.test_sets)] == [["a"]] * 4
+
+
+def test_rollout_splits_at_another_time_step_than_the_training_split_are_refused(tmp_path):
+    """A test split stored at another frame spacing than the training split was rolled out and scored with the
+    training step, its per-step errors meaning nothing; now one error names both spacings. Uneven frames (whose
+    step is unknown) and equal spacings at other times pass."""
+    from neurops.data.datamodule import RolloutDataModule
+
+    path = write_decay_file(tmp_path / "decay.h5")
+    with h5py.File(path, "a") as f:
+        f["test/time"][...] = 0.5 * np.arange(6)
+    with pytest.raises(DataError) as err:
+        RolloutDataModule(path, t_in=1, t_out=2, time_stride=2)
+    assert str(err.value) == (
+        f"{path} split 'test' holds frames 1 time units apart (time_stride 2), but the rollout model steps 2 (the "
+        "spacing of the training split 'train'), so its frames would stand for the wrong times; store every split "
+        "at one spacing (or convert them into separate files).")
+    for time in (np.arange(6) + 7.0, np.array([0, 1, 3, 4, 6, 7.0])):
+        with h5py.File(path, "a") as f:
+            f["test/time"][...] = time
+        assert RolloutDataModule(path, t_in=1, t_out=2).test_sets[0].time.tolist() == time.tolist()
 
 
 def test_rollout_splits_must_hold_the_training_state_fields(tmp_path):

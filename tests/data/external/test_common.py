@@ -69,3 +69,32 @@ def test_pairs_of_other_shapes_say_what_differs(tmp_path):
             convert_arrays(tmp_path / "a.npy", tmp_path / "o.h5", outputs=tmp_path / f"{name}.npy", progress=False)
         assert str(err.value) == str(tmp_path) + "/" + message.replace(" + ", f" + {tmp_path}/", 1)
     assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize("key, values, problem", [
+    ("t-coordinate", np.linspace(2, 0, 6), "the values read into train/time must be finite and strictly increasing "
+     "(2 at index 0, then 1.6); store one time per frame, the frames in time order"),
+    ("t-coordinate", np.array([0, 0.4, np.nan, 1.2, 1.6, 2]), "the values read into train/time must be finite and "
+     "strictly increasing (value nan at index 2); store one time per frame, the frames in time order"),
+    ("x-coordinate", np.linspace(1, 0, 8), "the values read into train/coords/x must be finite and strictly "
+     "increasing (1 at index 0, then 0.857143); store the grid's node positions in increasing order"),
+])
+def test_a_source_grid_or_time_out_of_order_is_named_by_its_file(tmp_path, key, values, problem):
+    """A source whose times ran backwards (or held NaN) was converted into a file every reader took; one whose grid
+    ran backwards stopped with `train: coords/x must be ...`, naming neither the source nor what to change in it.
+    Both now stop before anything is written, naming the source file and the split the values were going to."""
+    import h5py
+
+    from neurops.errors import DataError
+
+    src = tmp_path / "1D_Advection_Sols_beta0.1.hdf5"
+    with h5py.File(src, "w") as f:
+        f["tensor"] = np.ones((4, 5, 8), np.float32)
+        f["x-coordinate"] = np.linspace(0, 1, 8)
+        f["t-coordinate"] = np.linspace(0, 2, 6)  # PDEBench's T + 1 entries
+        del f[key]
+        f[key] = values
+    with pytest.raises(DataError) as err:
+        convert(src, "pdebench", tmp_path / "o.h5", progress=False)
+    assert str(err.value) == f"{src}: {problem} in the source; nothing was written."
+    assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]

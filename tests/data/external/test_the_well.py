@@ -164,6 +164,76 @@ def test_files_of_different_datasets_are_not_mixed(tmp_path):
     assert not (tmp_path / "x.h5").exists()
 
 
+def _replace_axis(path, key, values):
+    with h5py.File(path, "a") as f:
+        del f[f"dimensions/{key}"]
+        f[f"dimensions/{key}"] = np.asarray(values, np.float32)
+
+
+@pytest.mark.parametrize("key, values, words", [
+    ("x", np.linspace(0, 2, X, endpoint=False), "has a different x grid from"),
+    ("time", np.linspace(0, 4, T), "has different record times from"),
+])
+def test_splits_of_a_directory_on_other_grids_or_times_are_refused(tmp_path, key, values, words):
+    """A directory whose test files had another grid (or other record times) than its train files was converted
+    without a word, every split keeping its own, though the page says the files of one call share grids and times
+    (a rollout trained at one time step was then tested at another). Now one error names both files."""
+    base = tmp_path / "toy_flow"
+    for split in ("train", "test"):
+        (base / split).mkdir(parents=True)
+        write_well_file(base / split / "a.hdf5")
+    _replace_axis(base / "test" / "a.hdf5", key, values)
+    with pytest.raises(DataError) as err:
+        convert_the_well(base, tmp_path / "x.h5", progress=False)
+    assert str(err.value) == (f"{base / 'test' / 'a.hdf5'} {words} {base / 'train' / 'a.hdf5'}; convert them into "
+                              "separate files.")
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_a_grid_that_differs_between_trajectories_is_refused(tmp_path):
+    """A sample-varying grid (dimensions/x [B, X]) kept the first trajectory's, silently giving the others a
+    grid they were not computed on; one that is the same for all is still read."""
+    path = tmp_path / "varying.hdf5"
+    write_well_file(path)
+    grid = np.linspace(0, 1, X, endpoint=False)
+    _replace_axis(path, "x", np.stack([grid] * B))
+    out = convert_the_well(path, tmp_path / "same.h5", progress=False)
+    np.testing.assert_allclose(read_split(out, "train")["coords"]["x"], grid.astype(np.float32))
+    _replace_axis(path, "x", np.stack([grid * (i + 1) for i in range(B)]))
+    with pytest.raises(DataError) as err:
+        convert_the_well(path, tmp_path / "x.h5", progress=False)
+    assert str(err.value) == (f"{path}: dimensions/x differs between the file's trajectories; a neurops split has "
+                              "one grid and one time axis: convert the trajectories of each grid into a file of "
+                              "their own (e.g. copied with h5py).")
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_parameters_that_differ_between_files_are_listed_per_file_with_their_samples(tmp_path):
+    """The Well's sets hold one file per parameter value; a directory's `parameters` were the first file's alone, so
+    a converted set of Re = 100 and Re = 1000 trajectories said Re = 100 for all. The values that differ are now
+    listed per file, with its split and samples; the values every file shares stay as they were."""
+    base = tmp_path / "toy_flow"
+    for split, names in (("train", ["a", "b"]), ("test", ["c"])):
+        (base / split).mkdir(parents=True)
+        for n in names:
+            write_well_file(base / split / f"{n}.hdf5", n_traj=2 if n == "a" else B)
+    for n, re in (("b", 1000.0), ("c", 10.0)):
+        with h5py.File(base / ("train" if n == "b" else "test") / f"{n}.hdf5", "a") as f:
+            f.attrs["Re"] = re
+            f["scalars/Re"][()] = re
+    params = read_attrs(convert_the_well(base, tmp_path / "o.h5", progress=False))["parameters"]
+    assert params["per_file"] == [{"file": "train/a.hdf5", "split": "train", "samples": [0, 2], "Re": 100.0},
+                                  {"file": "train/b.hdf5", "split": "train", "samples": [2, 5], "Re": 1000.0},
+                                  {"file": "test/c.hdf5", "split": "test", "samples": [0, 3], "Re": 10.0}]
+    assert "Re" not in params and params["grid_type"] == "cartesian"
+    same = tmp_path / "same"
+    (same / "train").mkdir(parents=True)
+    write_well_file(same / "train" / "a.hdf5")
+    write_well_file(same / "train" / "b.hdf5", seed=1)
+    params = read_attrs(convert_the_well(same, tmp_path / "s.h5", progress=False))["parameters"]
+    assert params["Re"] == 100.0 and "per_file" not in params
+
+
 def test_splits_of_other_fields_and_unknown_field_names_are_named(tmp_path):
     """A test folder whose files hold one more field gave a split-wide list of (group, name) tuples; an unknown name in
     `fields` next to a known one was dropped without a word (and alone gave 'no field to convert')."""

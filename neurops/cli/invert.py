@@ -75,10 +75,11 @@ def _prepare(obs: Path, out: Path, figure: Path | None, no_figure: bool, overwri
 
 
 def _same_problem(observations: Any, data: Path | None, forcing: float | None, overrides: dict | None,
-                  model: Any = None, ckpt: Path | None = None) -> None:
+                  model: Any = None, ckpt: Path | None = None) -> list[str]:
     """Refuse a data file (or a DGNO ``model``) of another problem than the observations' unless ``--forcing`` /
-    ``--prior`` state it (:func:`~neurops.inverse.problem.check_problem`); print a note where they do. What a DGNO's
-    two-phase (Bernoulli) decoder outputs, a piecewise coefficient of its two values, no option changes."""
+    ``--prior`` state it (:func:`~neurops.inverse.problem.check_problem`); return the notes to print where they do
+    (printed once every check passed: no note before an error). What a DGNO's two-phase (Bernoulli) decoder outputs,
+    a piecewise coefficient of its two values, no option changes."""
     from neurops.data.reader import read_meta
     from neurops.inverse.problem import PROBLEM_SETTINGS, check_problem, data_file
 
@@ -88,15 +89,13 @@ def _same_problem(observations: Any, data: Path | None, forcing: float | None, o
         decoder = {"coefficient": "piecewise", "a_low": net.a_low, "a_high": net.a_high} \
             if net.a_likelihood == "bernoulli" else {}
         notes = check_problem(observations, {**model.meta, **decoder}, f"the DGNO checkpoint {ckpt}",
-                              "--ckpt with a DGNO trained on their problem", stated, fixed=decoder)
+                              "--ckpt with a DGNO trained on their problem", stated, fixed=decoder, note_stated=False)
     else:
         path, source = data_file(observations, data), observations.source.get("file")
         came = f" ({source})" if source else ""
-        notes = [] if path is None else check_problem(observations, read_meta(path).generator,
-                                                      f"the data file {path}",
-                                                      f"--data with the file they came from{came}", stated)
-    for line in notes:
-        note(line)
+        notes = check_problem(observations, read_meta(path).generator if path is not None else None,
+                              f"the data file {path}", f"--data with the file they came from{came}", stated)
+    return notes
 
 
 def _config(settings: dict[str, Any]) -> InversionConfig:
@@ -151,7 +150,8 @@ def pde(obs: Path, out: Path, data: Path | None = None, prior: str | None = None
     """
     config, overrides = _config(settings), _prior_overrides(prior)
     observations, path, fmt = _prepare(obs, out, figure, no_figure, overwrite, data)
-    _same_problem(observations, data, forcing, overrides)
+    for line in _same_problem(observations, data, forcing, overrides):
+        note(line)
 
     def invert() -> Any:
         from neurops.inverse import invert_fields
@@ -201,7 +201,7 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
     config, overrides = _config(settings), _prior_overrides(prior)
     check_device(device)  # before any work: a device this machine lacks is one line
     observations, path, fmt = _prepare(obs, out, figure, no_figure, overwrite, data, ckpt)
-    _same_problem(observations, data, forcing, overrides)
+    notes = _same_problem(observations, data, forcing, overrides)
 
     def invert() -> Any:
         from neurops.inverse import SurrogateForward, estimate_model_error, invert_fields, invert_latent, load_surrogate
@@ -209,9 +209,11 @@ def surrogate(obs: Path, ckpt: Path, out: Path, data: Path | None = None,
 
         model = load_surrogate(ckpt, map_location=device)
         if model.dgno is not None:
-            _same_problem(observations, data, forcing, overrides, model, ckpt)
+            notes.extend(_same_problem(observations, data, forcing, overrides, model, ckpt))
         else:
             _refuse_dgno_options(ckpt, model.name, space, settings)
+        for line in notes:
+            note(line)
         pairs = validation_pairs(observations, data) if model_error == "auto" else None
         if model_error == "auto" and pairs is None:  # auto found nothing to estimate the term on: say so
             from neurops.inverse.problem import data_file

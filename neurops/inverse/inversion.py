@@ -30,6 +30,7 @@ Every failed check becomes a warning (:class:`InversionWarning`) and an entry of
 
 from __future__ import annotations
 
+import numbers
 import os
 import time
 import warnings
@@ -356,7 +357,7 @@ def invert_latent(model: Any, obs: Observations, config: InversionConfig | None 
     error : the DGNO's error statistics at the observation points (model-error likelihood).
     check : the true solver of the posterior-predictive check (None: skipped).
     check_resolution : nodes per axis the decoded ``a`` is solved on in the check (default: the
-        observations' grid).
+        observations' grid), of a grid that holds the observations' nodes: ``N - 1`` a multiple of theirs minus 1.
     """
     cfg = _checked(config, check)
     if not isinstance(model, DGNO):
@@ -367,6 +368,12 @@ def invert_latent(model: Any, obs: Observations, config: InversionConfig | None 
         raise ConfigError(f"obs must be Observations (read_observations(OBS_FILE)), got {type(obs).__name__}.")
     if len(obs.grid_shape) != model.dim:
         raise DataError(f"the observation grid is {len(obs.grid_shape)}-D but the model is {model.dim}-D.")
+    r = obs.grid_shape[0]  # the check compares its solve at the observed nodes: they must be nodes of its grid
+    if check_resolution is not None and (isinstance(check_resolution, (bool, np.bool_)) or not isinstance(
+            check_resolution, numbers.Integral) or check_resolution < r or (check_resolution - 1) % (r - 1)):
+        raise ConfigError(f"check_resolution must be a number of nodes per axis whose grid holds the observations' "
+                          f"{r}-node grid ({r}, {2 * r - 1}, {3 * r - 2}, ...: (N - 1) a multiple of {r - 1}), "
+                          f"got {check_resolution!r}.")
     target = LatentPosterior(model, obs, forcing, error, physics_weight=cfg.physics_weight,
                              n_particles=cfg.n_particles, radius=cfg.radius, n_quad_per_axis=cfg.n_quad_per_axis)
     chains, x_map, info = run_chains(target, cfg)

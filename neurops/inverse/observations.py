@@ -120,8 +120,17 @@ class Observations:
                             f"{list(self.coords)}.")
         if not np.isfinite(self.values).all() or not np.isfinite(self.points).all():
             raise DataError("observations contain NaN or Inf; remove those points.")
-        if not self.noise_std > 0:
-            raise DataError(f"noise_std must be > 0, got {self.noise_std}.")
+        if not 0 < self.noise_std < np.inf:
+            raise DataError(f"noise_std must be a finite number > 0, got {self.noise_std}.")
+        for name, field_ in self.truth.items():  # checked here, not after the sampling, by the metrics against it
+            values = np.asarray(field_)
+            if values.shape != self.grid_shape:
+                raise DataError(f"truth {name!r} has shape {values.shape}, but the grid is {self.grid_shape}; give the "
+                                "true field on the grid of coords, or leave it out.")
+            if not np.isfinite(values).all():
+                raise DataError(f"truth {name!r} holds NaN or Inf at {int((~np.isfinite(values)).sum())} of its "
+                                f"{values.size} nodes, so every metric against it would be NaN; give a finite true "
+                                "field, or leave it out.")
         for k, (d, c) in enumerate(self.coords.items()):
             lo, hi = float(np.min(c)), float(np.max(c))
             if ((self.points[:, k] < lo) | (self.points[:, k] > hi)).any():
@@ -322,6 +331,9 @@ def read_observations(path: str | os.PathLike) -> Observations:
         coords = {d: f["coords"][d][()].astype(np.float64) for d in dims}
         truth = {k: f["truth"][k][()] for k in f["truth"]} if "truth" in f else {}
         snr = float(f.attrs.get("snr_db", np.nan))
-        return Observations(f["points"][()], f["values"][()], float(np.asarray(f.attrs["noise_std"]).item()), coords,
-                            None if np.isnan(snr) else snr, truth, read_json_attr(f, "source", {}),
-                            read_json_attr(f, "generator", None), path)
+        try:
+            return Observations(f["points"][()], f["values"][()], float(np.asarray(f.attrs["noise_std"]).item()),
+                                coords, None if np.isnan(snr) else snr, truth, read_json_attr(f, "source", {}),
+                                read_json_attr(f, "generator", None), path)
+        except DataError as exc:
+            raise DataError(f"{path} is not a usable observation file: {exc}") from None

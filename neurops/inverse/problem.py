@@ -63,7 +63,8 @@ def problem_generator(obs: Observations, data: str | os.PathLike | None = None) 
 
 
 def check_problem(obs: Observations, other: Mapping[str, Any] | None, what: str, fix: str,
-                  stated: Mapping[str, Any] | None = None, fixed: Collection[str] = ()) -> list[str]:
+                  stated: Mapping[str, Any] | None = None, fixed: Collection[str] = (), *,
+                  note_stated: bool = True) -> list[str]:
     """Check that ``other`` (the generator record of a data file, a DGNO's record) describes the observations'
     problem: the settings of :data:`PROBLEM_SETTINGS` both record must be equal (``a_low`` and ``a_high`` where
     both describe a piecewise coefficient), unless the user ``stated`` them (``{"forcing": 2.0}`` from
@@ -75,6 +76,8 @@ def check_problem(obs: Observations, other: Mapping[str, Any] | None, what: str,
     fix : the other way out, after stating the problem (``"--data with the file the observations came from"``).
     fixed : settings of ``other`` that no statement changes (what a DGNO's decoder outputs): where one of them
         differs, ``fix`` is the only way out.
+    note_stated : also note a stated setting that differs from the observations' own record where ``other``
+        agrees with it or records none (False where an earlier check has noted it).
 
     Returns
     -------
@@ -95,6 +98,8 @@ def check_problem(obs: Observations, other: Mapping[str, Any] | None, what: str,
     name = f"the observations ({obs.path})" if obs.path is not None else "the observations"
     notes = [f"{name} were made with {k} {a!r}, {what} with {k} {b!r}; using {k} {stated[k]!r} as given."
              for k, (a, b) in differ.items() if k in stated]
+    notes += [f"{name} were made with {k} {mine[k]!r}; using {k} {stated[k]!r} as given." for k in keys
+              if note_stated and k in stated and k not in differ and mine.get(k) not in (None, stated[k])]
     left = {k: ab for k, ab in differ.items() if k not in stated}
     if left:
         ours = " and ".join(f"{k} {a!r}" for k, (a, _) in left.items())

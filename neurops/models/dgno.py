@@ -169,6 +169,11 @@ class DGNO(nn.Module):
             raise ModelError(f"unknown dirichlet factor {dirichlet!r}; choose 'sin', 'poly' or 'none'.")
         if not a_high > a_low:
             raise ModelError(f"need a_high > a_low, got a_low={a_low}, a_high={a_high}.")
+        if a_likelihood == "bernoulli" and not a_low > 0:
+            raise ModelError(f"DGNO: the two-phase (Bernoulli) decoder's values a_low, a_high are those of the Darcy "
+                             "coefficient a, which must be > 0 (-div(a grad u) = f is elliptic only then; the true "
+                             f"solver refuses others), got a_low={a_low}, a_high={a_high}; give the two phases' "
+                             "values, e.g. a_low=5, a_high=10.")
         self.in_channels, self.out_channels, self.latent_dim = in_channels, out_channels, latent_dim
         self.a_likelihood, self.a_low, self.a_high = a_likelihood, float(a_low), float(a_high)
         self.mixed_form, self.dirichlet, self.u_scale = bool(mixed_form), dirichlet, float(u_scale)

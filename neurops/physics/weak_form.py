@@ -377,10 +377,10 @@ def sample_field(field: torch.Tensor, points: torch.Tensor, *, domain: Domain | 
     -------
     values : [B, N, C]
     """
-    dim = field.ndim - 2
-    if dim not in (1, 2, 3) or points.shape[-1] != dim:
-        raise ConfigError(f"sample_field needs a [B, C, *spatial] field with 1-3 spatial axes and points "
-                          f"[..., {dim}], got field {tuple(field.shape)} and points {tuple(points.shape)}.")
+    dim = field.ndim - 2  # a [H, W] grid's field has 0 spatial axes here: say what it lacks, not 'points [..., 0]'
+    want = f"points [N, {dim}] or [B, N, {dim}]" if dim in (1, 2, 3) else "a [B, C, *spatial] field (field[None, None])"
+    if dim not in (1, 2, 3) or points.ndim not in (2, 3) or points.shape[-1] != dim:
+        raise ConfigError(f"sample_field needs {want}, got field {tuple(field.shape)}, points {tuple(points.shape)}.")
     if mode not in ("linear", "nearest"):
         raise ConfigError(f"unknown interpolation mode {mode!r}; choose 'linear' or 'nearest'.")
     dom = _check_domain(domain or [(0.0, 1.0)] * dim, dim)

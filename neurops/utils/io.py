@@ -97,6 +97,7 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool,
     target = Path(path)
     if target.is_dir():
         raise ConfigError(f"output {target} is a directory; give a file name (e.g. {target / 'data.h5'}).")
+    _check_folder_writable(target)
     sources = [Path(source) for source in inputs if source is not None]
     for source in sources:
         if _same_file(target, source):
@@ -114,6 +115,20 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool,
             "or choose another output path."
         )
     return check_hdf5_name(target) if hdf5 else target
+
+
+def _check_folder_writable(target: Path) -> None:
+    """Refuse, before any work, an output whose folder cannot be made or written: its nearest existing ancestor is a
+    file (``--out obs.h5/post.h5``) or a folder this user may not write (the write would fail after the work)."""
+    folder = next((p for p in target.absolute().parents if p.exists()), None)
+    if folder is None:
+        return
+    if not folder.is_dir():
+        raise ConfigError(f"output {target} cannot be written: {folder} is a file, not a folder; choose another "
+                          "output path.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"output {target} cannot be written: this user may not write in the folder {folder}; choose "
+                          "another output path.")
 
 
 def check_output_folder(path: str | os.PathLike, writes: str) -> Path:

@@ -291,6 +291,17 @@ def test_data_of_another_problem_is_refused_unless_the_problem_is_stated(obs, da
     assert mode == "surrogate" or r.method["forward"]["forcing"] == 2.0
 
 
+def test_a_forcing_other_than_the_observations_gets_a_note_where_the_data_agree(obs, darcy, tmp_path, capsys):
+    """`invert pde --forcing 2` on observations made (as their data file) with forcing 1 used forcing 2 without a
+    word; the note came only where the data file differed from the observations."""
+    out = tmp_path / "p.h5"
+    assert main(["invert", "pde", "--obs", str(obs), "--out", str(out), "--no-figure", "--forcing", "2",
+                 *SHORT]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note" in line]
+    assert notes == [f"neurops: note: the observations ({obs}) were made with forcing 1.0; using forcing 2.0 as given."]
+    assert read_posterior(out).method["forward"]["forcing"] == 2.0
+
+
 def test_a_dgno_of_another_forcing_is_refused_unless_the_forcing_is_stated(obs, tmp_path, capsys):
     ckpt = _dgno(tmp_path / "dgno10.ckpt", 10.0)
     run = ["invert", "surrogate", "--obs", str(obs), "--ckpt", str(ckpt), "--out", str(tmp_path / "p.h5"),

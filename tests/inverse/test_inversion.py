@@ -140,6 +140,27 @@ def test_dgno_latent_posterior(tmp_path):
         invert_latent(model, obs, config, forcing=0.0)  # as DarcyForward: it used to be taken
 
 
+def test_a_check_resolution_whose_grid_misses_the_observed_nodes_is_refused_before_sampling():
+    """check_resolution -1 used to end, after all the sampling, in torch's 'number of steps must be non-negative',
+    3 to give a predictive chi2/M of 87 (the true solve on a 3 x 3 grid, interpolated at the observed nodes), 20.5 and
+    '57' to be taken; only now the check's grid must hold the observed nodes."""
+    model = build("dgno", resolution=(9, 9), latent_dim=4, width=16, depth=2, encoder_hidden=(16,))
+    x = np.linspace(0, 1, 9)
+    obs = make_observations(np.outer(np.sin(np.pi * x), np.sin(np.pi * x)), {"x": x, "y": x}, n_obs=5, snr_db=25.0,
+                            seed=0)
+    config = InversionConfig(n_chains=2, n_burn=0, n_samples=4, thin=1, map_steps=0, n_predictive=2)
+    for bad in (-1, 0, 3, 13, 20.5, "57", True):
+        with pytest.raises(ConfigError) as err:
+            invert_latent(model, obs, config, check=DarcyForward(forcing=10.0), check_resolution=bad)
+        assert str(err.value) == ("check_resolution must be a number of nodes per axis whose grid holds the "
+                                  "observations' 9-node grid (9, 17, 25, ...: (N - 1) a multiple of 8), got "
+                                  f"{bad!r}.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", InversionWarning)
+        r = invert_latent(model, obs, config, check=DarcyForward(forcing=10.0), check_resolution=17)
+    assert r.predictive["checked"] and r.predictive["n_draws"] == 2
+
+
 def test_arguments_of_the_wrong_type_are_one_clear_error(darcy, tmp_path):
     """A dict config, an observation file's path, a prior's data path, a lone ModelError, a surrogate as the true
     solver and a non-DGNO model used to end in AttributeErrors and TypeErrors deep inside, or (check=surrogate)

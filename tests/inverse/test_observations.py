@@ -203,6 +203,40 @@ def test_tensors_and_wrong_python_inputs_are_taken_or_refused_clearly():
         assert str(err.value) == message
 
 
+def test_an_infinite_noise_or_a_truth_off_the_grid_or_not_finite_is_refused_before_any_sampling(tmp_path):
+    """An infinite noise_std used to be accepted (and end the inversion in torch's 'linalg.cholesky: ... not
+    positive-definite'), a true field of another shape than the grid failed only after the sampling ('prediction
+    shape (9, 9) differs from the true field's (5, 5)'), and one with NaN was taken: every metric against it NaN
+    (null in the summary) and the coverage counting its NaN nodes as outside the interval."""
+    coords, a, u = _fields(9)
+    ref = make_observations(u, coords, 5, 25.0, seed=0, a=a)
+    nan_a = a.copy()
+    nan_a[3, 3] = np.nan
+    cases = [
+        (lambda: Observations(ref.points, ref.values, float("inf"), coords), "noise_std must be a finite number > 0, "
+                                                                            "got inf."),
+        (lambda: Observations(ref.points, ref.values, 0.1, coords, truth={"a": np.ones((5, 5))}),
+         "truth 'a' has shape (5, 5), but the grid is (9, 9); give the true field on the grid of coords, or leave it "
+         "out."),
+        (lambda: make_observations(u, coords, 5, 25.0, seed=0, a=nan_a),
+         "truth 'a' holds NaN or Inf at 1 of its 81 nodes, so every metric against it would be NaN; give a finite "
+         "true field, or leave it out."),
+    ]
+    for make, message in cases:
+        with pytest.raises(DataError) as err:
+            make()
+        assert str(err.value) == message
+    path = tmp_path / "obs.h5"
+    write_observations(ref, path)
+    with h5py.File(path, "r+") as f:
+        f["truth/a"][3, 3] = np.nan
+    with pytest.raises(DataError) as err:
+        read_observations(path)
+    assert str(err.value) == (f"{path} is not a usable observation file: truth 'a' holds NaN or Inf at 1 of its 81 "
+                              "nodes, so every metric against it would be NaN; give a finite true field, or leave it "
+                              "out.")
+
+
 def test_an_observation_or_posterior_file_in_place_of_the_data_file_says_so(tmp_path):
     """They used to be 'obs.h5 is not a valid neurops file: missing root attribute 'boundary'; ...'."""
     from neurops.inverse import prior_from_file

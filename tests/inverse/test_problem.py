@@ -94,6 +94,17 @@ def test_a_piecewise_problem_of_other_values_is_refused_unless_they_are_stated()
     assert check_problem(obs, _piecewise(3.0, 12.0).generator, "the data file d.h5", "--data ...") == []
 
 
+def test_a_stated_setting_that_differs_from_the_observations_own_record_gets_a_note():
+    """--forcing 2 for observations made with forcing 1, with a data file of forcing 1 (or none found), was used
+    without a word: only a data file that differed from the observations got the note."""
+    obs = _piecewise(3.0, 12.0)
+    for record in (_piecewise(3.0, 12.0).generator, None):
+        assert check_problem(obs, record, "the data file d.h5", "--data ...", {"forcing": 2.0, "a_low": 3.0}) == [
+            "the observations were made with forcing 1.0; using forcing 2.0 as given."]
+        assert check_problem(obs, record, "d.h5", "--data ...", {"forcing": 2.0}, note_stated=False) == []
+    assert check_problem(obs, _piecewise(3.0, 12.0).generator, "d.h5", "--data ...", {"forcing": 1.0}) == []
+
+
 def test_the_two_values_count_only_where_both_problems_are_piecewise():
     """A lognormal record's a_low, a_high (the generator's unused defaults) mean nothing: only the kind differs."""
     obs, lognormal = _piecewise(3.0, 12.0), _piecewise(1.0, 50.0, "lognormal").generator

@@ -118,6 +118,16 @@ def test_dgno_errors_are_clear():
         DGNO(a_likelihood="poisson", **SMALL)
     with pytest.raises(ModelError, match="a_high > a_low"):
         DGNO(a_low=3.0, a_high=1.0, **SMALL)
+    # a two-phase decoder of a_low <= 0 used to be built and trained, and its inversion ended, after all the sampling,
+    # in the true solver's 'the diffusion coefficient must be finite and > 0 at every node (min 0)'
+    for a_low in (-1.0, 0.0):
+        with pytest.raises(ModelError) as err:
+            DGNO(a_low=a_low, a_high=1.0, **SMALL)
+        assert str(err.value) == (
+            "DGNO: the two-phase (Bernoulli) decoder's values a_low, a_high are those of the Darcy coefficient a, "
+            "which must be > 0 (-div(a grad u) = f is elliptic only then; the true solver refuses others), got "
+            f"a_low={a_low}, a_high=1.0; give the two phases' values, e.g. a_low=5, a_high=10.")
+    assert DGNO(a_likelihood="gaussian", a_low=-1.0, a_high=1.0, mixed_form=False, **SMALL).a_low == -1.0  # a range
     with pytest.raises(ModelError, match="encoder"):
         DGNO(encoder="rnn", **SMALL)
     with pytest.raises(ModelError, match="1, 2 or 3 axes"):

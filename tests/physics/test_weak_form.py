@@ -166,6 +166,15 @@ def test_sample_field_nearest_reads_cells_and_rejects_bad_modes():
         sample_field(field, pts, mode="cubic")
     with pytest.raises(ConfigError, match="sample_field needs"):
         sample_field(field, torch.rand(4, 3))
+    # a [H, W] field used to be told 'points [..., 0]', as if the points were wrong
+    with pytest.raises(ConfigError) as err:
+        sample_field(torch.ones(9, 9), torch.rand(4, 2))
+    assert str(err.value) == ("sample_field needs a [B, C, *spatial] field (field[None, None]), got field (9, 9), "
+                              "points (4, 2).")
+    with pytest.raises(ConfigError) as err:
+        sample_field(torch.ones(1, 1, 9, 9), torch.rand(4, 3))
+    assert str(err.value) == ("sample_field needs points [N, 2] or [B, N, 2], got field (1, 1, 9, 9), points "
+                              "(4, 3).")
 
 
 def test_sampler_is_seeded_and_darcy_problem_validates():

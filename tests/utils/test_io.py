@@ -72,6 +72,22 @@ def test_an_output_that_is_an_input_is_refused_even_with_overwrite(tmp_path):
     assert data.read_bytes() == b"data"
 
 
+def test_an_output_whose_folder_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch):
+    # `--out obs.h5/post.h5` used to pass the checks and end, after all the work, with "[Errno 17] File exists"
+    (tmp_path / "obs.h5").write_text("mine")
+    for out in (tmp_path / "obs.h5" / "post.h5", tmp_path / "obs.h5" / "sub" / "post.h5"):
+        with pytest.raises(ConfigError, match=rf"output {out} cannot be written: {tmp_path / 'obs.h5'} is a file, "
+                                              "not a folder; choose another output path"):
+            check_output_path(out, overwrite=True, hdf5=True)
+    assert (tmp_path / "obs.h5").read_text() == "mine"
+    writable = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: writable(p, mode) and Path(p) != tmp_path)
+    with pytest.raises(ConfigError, match=f"may not write in the folder {tmp_path};"):
+        check_output_path(tmp_path / "new" / "post.h5", overwrite=False)
+    monkeypatch.undo()
+    assert check_output_path(tmp_path / "new" / "post.h5", overwrite=False) == tmp_path / "new" / "post.h5"
+
+
 def test_sigkilled_writer_leaves_a_temporary_file_that_the_next_write_removes(tmp_path):
     target = tmp_path / "data.h5"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)

@@ -18,6 +18,11 @@ checkpoint and the command that resumes it (``--ckpt_path last``):
 * whatever ended the command after a SIGTERM reached the process (Lightning's ``SIGTERMException``, the
   error of a data-loader worker or of a peer process the signal ended first) is reported as this one line.
 
+Ctrl-C (SIGINT) ends a command the same way, with exit status ``128 + SIGINT = 130`` and the same one line ("was
+stopped by Ctrl-C (SIGINT)"), not a ``KeyboardInterrupt`` traceback: :func:`reported` notes the signal and lets
+Python raise ``KeyboardInterrupt`` where the command is (Lightning's trainer catches it, shuts its run down and exits
+with status 1, which the line replaces).
+
 This module imports neither torch nor Lightning: the command installs its handler before importing them.
 """
 
@@ -37,20 +42,22 @@ from typing import Any
 
 from neurops.errors import RunStopped
 
-__all__ = ["EXIT_SIGTERM", "Terminated", "default_action", "forward", "received", "reported", "stopped"]
+__all__ = ["EXIT_SIGINT", "EXIT_SIGTERM", "Terminated", "default_action", "forward", "received", "reported", "stopped"]
 
 #: commands whose ``--out`` is one file written atomically (a SIGTERM leaves none of it)
 SINGLE_FILE_COMMANDS = ("data", "predict")
 
 #: exit status of a command SIGTERM stopped: 128 + the signal, as a shell reports a process the signal ended
 EXIT_SIGTERM = 128 + int(signal.SIGTERM)
+#: ... and of one Ctrl-C (SIGINT) stopped
+EXIT_SIGINT = 128 + int(signal.SIGINT)
 
 #: this process's state: whether a SIGTERM reached it or a peer process of its run (never reset while the command
 #: runs), whether a trainer's signal connector handles SIGTERM now (Lightning's loops stop the run), the trainer of
 #: the command, whether the process is one that Lightning's launcher started (DDP on one node), the command's words
 #: while it runs (None outside one) and the wake-up pipe of :func:`default_action` while it is open
 _state = SimpleNamespace(received=False, trainer_handles=False, trainer=None, launched=False, argv=None,
-                         wakeup_fd=None)
+                         wakeup_fd=None, interrupted=False)
 
 #: the process id of the ``neurops`` command, in the environment of the processes it starts: Lightning's launcher
 #: starts the DDP processes of ``--trainer.devices N`` as its children, with ``LOCAL_RANK`` 1, 2, ...
@@ -80,6 +87,16 @@ def _raise_once(signum: int, frame: FrameType | None) -> None:
     if (first or _state.trainer is None) and not _state.trainer_handles:
         forward(_state.trainer, signum)
         raise Terminated()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """The command's SIGINT handler: Python's own (``KeyboardInterrupt`` where the command is), noting the signal
+    for :func:`reported`'s line (Lightning's trainer turns the ``KeyboardInterrupt`` into ``SystemExit(1)``). As
+    for SIGTERM (:func:`_raise_once`), once a trainer exists only the first Ctrl-C raises."""
+    first = not _state.interrupted
+    _state.interrupted = True
+    if first or _state.trainer is None:
+        signal.default_int_handler(signum, frame)
 
 
 def _default_action_in_forked_child() -> None:
@@ -163,19 +180,26 @@ def reported(argv: Sequence[str]) -> Iterator[None]:
         yield
         return
     _state.received, _state.trainer_handles, _state.trainer, _state.argv = False, False, None, list(argv)
+    _state.interrupted = False
     _state.launched = os.environ.get(LAUNCHER_PID) == str(os.getppid()) and os.environ.get("LOCAL_RANK", "0") != "0"
     launcher_pid, os.environ[LAUNCHER_PID] = os.environ.get(LAUNCHER_PID), str(os.getpid())
     previous = signal.signal(signal.SIGTERM, _raise_once)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:  # Python's (a caller's own handler stays theirs)
+        signal.signal(signal.SIGINT, _interrupt)
     try:
         yield
     except BaseException:
-        if not _state.received:
+        if not (_state.received or _state.interrupted):
             raise
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the command ends now: a further SIGTERM must not interrupt it
+        for signum in (signal.SIGTERM, signal.SIGINT):  # the command ends now: a further signal must not interrupt it
+            signal.signal(signum, signal.SIG_IGN)
         _wait_for_launched(_state.trainer)
         raise stopped(argv) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
         _state.trainer = _state.argv = None
         if launcher_pid is None:
             os.environ.pop(LAUNCHER_PID, None)
@@ -232,19 +256,22 @@ def _option_value(argv: Sequence[str], option: str) -> str | None:
 
 
 def stopped(argv: Sequence[str]) -> RunStopped:
-    """The one-line error of the command ``argv`` that SIGTERM stopped, with the run's last checkpoint and the
-    command that resumes it. Its exit status is 143, but 0 in the processes Lightning's launcher started under DDP
-    once they have built their trainer: their launcher (rank zero) reports the run, and Lightning's observer of
-    those processes SIGKILLs it as soon as one of them ends with a failure. One stopped before it built its
-    trainer keeps 143: its launcher waits for it in the rendezvous, and only that SIGKILL ends the wait."""
+    """The one-line error of the command ``argv`` that SIGTERM (or Ctrl-C: status 130, "by Ctrl-C (SIGINT)")
+    stopped, with the run's last checkpoint and the command that resumes it. Its exit status is 143, but 0 in the
+    processes Lightning's launcher started under DDP once they have built their trainer: their launcher (rank zero)
+    reports the run, and Lightning's observer of those processes SIGKILLs it as soon as one of them ends with a
+    failure. One stopped before it built its trainer keeps 143: its launcher waits for it in the rendezvous, and
+    only that SIGKILL ends the wait."""
     trainer = _state.trainer
-    status = 0 if _state.launched and trainer is not None else EXIT_SIGTERM
+    by, exit_status = ("Ctrl-C (SIGINT)", EXIT_SIGINT) if _state.interrupted and not _state.received else \
+        ("SIGTERM", EXIT_SIGTERM)
+    status = 0 if _state.launched and trainer is not None else exit_status
     sub = argv[0] if argv else "fit"
     if sub != "fit":
         words = " ".join(itertools.takewhile(lambda word: re.fullmatch(r"[a-z][a-z0-9_-]*", word), argv))
         out = _option_value(argv, "--out") if sub in SINGLE_FILE_COMMANDS else None
         kept = f"; nothing was written to {out} (no partial file is left)" if out is not None else ""
-        return RunStopped(f"neurops {words} was stopped by SIGTERM before it finished (exit status {EXIT_SIGTERM})"
+        return RunStopped(f"neurops {words} was stopped by {by} before it finished (exit status {exit_status})"
                           f"{kept}; run it again: {shlex.join(['neurops', *argv])}", status)
     last = _last_checkpoint(trainer)
     in_folder = last is not None and last.resolve() == _run_folder_last(trainer).resolve()
@@ -252,5 +279,5 @@ def stopped(argv: Sequence[str]) -> RunStopped:
                          str(last) if last is not None and not in_folder else "last"])
     state = (f"its last checkpoint is {last}" if last is not None else
              "it wrote no checkpoint yet (--ckpt_path last then starts the run anew)")
-    return RunStopped(f"neurops fit was stopped by SIGTERM (exit status {EXIT_SIGTERM}); {state}; resume it with: "
+    return RunStopped(f"neurops fit was stopped by {by} (exit status {exit_status}); {state}; resume it with: "
                       f"{resume}", status)

@@ -150,6 +150,38 @@ def test_sharded_generation_merge_and_check_through_the_cli(tmp_path, capsys):
     assert "mixed with other files" in capsys.readouterr().err
 
 
+def test_ctrl_c_stops_generate_with_its_workers_in_one_line_and_no_temporary_file(tmp_path):
+    """Ctrl-C, which a terminal sends to every process of the command (here: to its process group), printed a
+    KeyboardInterrupt traceback and ended with status -2 (SIGINT); the pool's workers now ignore it, the command
+    stops them and says so in one line, with exit status 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import neurops
+
+    out = tmp_path / "big.h5"
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(neurops.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    job = subprocess.Popen([sys.executable, "-m", "neurops", "data", "generate", "darcy", "--n-train", "5000",
+                            "--resolution", "129", "--workers", "2", "--no-progress", "--out", str(out)],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".big.h5.*.tmp")) and time.monotonic() < deadline and job.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)  # inside the solves
+    os.killpg(job.pid, signal.SIGINT)
+    stdout, stderr = job.communicate(timeout=60)
+    assert (job.returncode, stderr) == (130, (
+        f"neurops: error: neurops data generate darcy was stopped by Ctrl-C (SIGINT) before it finished (exit status "
+        f"130); nothing was written to {out} (no partial file is left); run it again: neurops data generate darcy "
+        f"--n-train 5000 --resolution 129 --workers 2 --no-progress --out {out}\n"))
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_stops_generate_with_one_line_and_no_temporary_file(tmp_path, workers):
     """SIGTERM (a scheduler's time limit, `timeout`) ended `data generate` by the default action: the temporary file

@@ -46,6 +46,13 @@ class TermOnce(L.Callback):
             self.marker.touch()
             os.kill(os.getpid(), signal.SIGTERM)
 
+class CtrlCOnce(L.Callback):
+    """Ctrl-C (SIGINT) to this process in the middle of epoch 2 (after the checkpoint of epoch 1)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if (trainer.current_epoch, batch_idx) == (1, 1):
+            os.kill(os.getpid(), signal.SIGINT)
+
 class Slow(L.Callback):
     """A run slow enough for a test to send SIGTERM from outside once its first checkpoint exists."""
 
@@ -113,6 +120,21 @@ def test_a_sigterm_while_training_stops_the_run_and_the_command_it_names_resumes
     assert main(shlex.split(stopped["command"])[1:]) == 0
     final = [torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"] for root in (whole, cut)]
     assert all(torch.equal(value, final[1][key]) for key, value in final[0].items())
+
+
+def test_a_ctrl_c_while_training_is_status_130_and_the_line_that_resumes_the_run(operator_file, callbacks, capsys):
+    """Ctrl-C (SIGINT) during fit: Lightning shut the run down and exited with status 1 after its own line, and every
+    other command printed a KeyboardInterrupt traceback; now the SIGTERM line, with Ctrl-C and status 130."""
+    cut = callbacks / "cut"
+    cfg = _config(operator_file, cut, callbacks / "cut.yaml", {"class_path": "sigterm_callbacks.CtrlCOnce"})
+    capsys.readouterr()
+    assert main(["fit", "--config", cfg]) == 130
+    line = capsys.readouterr().err.splitlines()[-1]
+    last = cut / "checkpoints" / "last.ckpt"
+    assert line == (f"neurops: error: neurops fit was stopped by Ctrl-C (SIGINT) (exit status 130); its last "
+                    f"checkpoint is {last}; resume it with: neurops fit --config {cfg} --ckpt_path last")
+    assert torch.load(last, weights_only=True)["epoch"] == 0  # the state after the first of 4 epochs
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's handler again
 
 
 def test_a_sigterm_while_testing_is_status_143_and_one_line(operator_file, callbacks, capsys):
@@ -305,6 +327,20 @@ def test_every_command_stopped_by_sigterm_gets_one_line_naming_the_command_and_a
     line, _ = stop(["dsr", "evaluate", "run/last.ckpt", "--out", "report"])  # a folder: no claim about it
     assert line == ("neurops dsr evaluate was stopped by SIGTERM before it finished (exit status 143); run it again: "
                     "neurops dsr evaluate run/last.ckpt --out report")
+
+
+def test_a_ctrl_c_stops_every_other_command_with_one_line_and_status_130(tmp_path):
+    out = str(tmp_path / "x.h5")
+    argv = ["data", "generate", "darcy", "--out", out]
+    with pytest.raises(RunStopped) as caught, sigterm.reported(argv):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the handler raises here
+    assert caught.value.exit_status == 130 and str(caught.value) == (
+        f"neurops data generate darcy was stopped by Ctrl-C (SIGINT) before it finished (exit status 130); nothing "
+        f"was written to {out} (no partial file is left); run it again: neurops data generate darcy --out {out}")
+    with pytest.raises(KeyboardInterrupt):  # outside a command, Ctrl-C is Python's KeyboardInterrupt as before
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
 
 
 def test_a_sigterm_before_any_trainer_raises_again_when_python_dropped_the_first(monkeypatch):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import multiprocessing as mp
+import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -284,7 +285,10 @@ def _resolutions(split: str, config: DarcyConfig) -> tuple[int, ...]:
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     method = "fork" if sys.platform.startswith("linux") else "spawn"  # fork: no re-import of torch per worker
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
+    # a worker ignores Ctrl-C, which a terminal sends to every process of the command (an idle one printed a
+    # KeyboardInterrupt traceback): the command stops the pool as on any early stop (_results)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method), initializer=signal.signal,
+                               initargs=(signal.SIGINT, signal.SIG_IGN))
 
 
 def _results(tasks: list[Any], workers: int) -> Iterator[dict[int, tuple[np.ndarray, np.ndarray | None]]]:

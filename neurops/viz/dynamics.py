@@ -82,11 +82,24 @@ def plot_attractor(x_true: np.ndarray | None, x_gen: np.ndarray, path: str | os.
     return _save(fig, path)
 
 
+def _drawn_bins(sp_true: np.ndarray, sp_gen: np.ndarray, moving: np.ndarray, power: float = 0.95) -> int:
+    """Frequency bins a spectra figure draws: the low-frequency tenth (at least 20 bins, DC's included), or up to
+    the bin below which ``power`` of every data spectrum and every ``moving`` model spectrum lies, if further (a
+    collapsed variable's spectrum is rounding noise, spread over all frequencies, and does not count)."""
+    n_freq = sp_true.shape[-1]
+    spectra = np.concatenate([sp_true, sp_gen[moving]])
+    spectra = spectra[np.isfinite(spectra).all(axis=1) & (spectra.sum(axis=1) > 0)]
+    reach = np.argmax(np.cumsum(spectra, axis=1) >= power * spectra.sum(axis=1, keepdims=True), axis=1) + 1
+    return int(min(n_freq, max(min(n_freq, 20), int(0.1 * n_freq), *reach.tolist())))
+
+
 def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.PathLike, *, dt: float = 1.0,
                        smoothing: float = 20.0, max_dims: int = 5, title: str = "") -> Path:
     """Smoothed, normalised power spectra (as used by ``D_H``) of data and model, per dimension.
 
-    The lowest tenth of the frequencies is drawn (at least 19 of them); each panel's legend
+    The lowest tenth of the frequencies is drawn (at least 19 of them), or more, up to where 95 % of the power of
+    the data and of every model variable that did not collapse lies (:func:`_drawn_bins`): a period of a few
+    steps, the data's or a model's, stays in the figure; each panel's legend
     states the two series' standard deviations, since the spectra are normalised, and calls a model
     variable whose deviation is below 1 % of the data's collapsed (its spectrum is rounding noise).
     The title is wrapped to the figure's width.
@@ -102,7 +115,7 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
     n = min(max_dims, sp_true.shape[0])
     std_true, std_gen = np.std(x_true, axis=0), np.std(x_gen, axis=0)
     fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.0), constrained_layout=True, squeeze=False)
-    cut = max(min(len(freqs), 20), int(0.1 * len(freqs)))  # the informative low-frequency part
+    cut = _drawn_bins(sp_true[:n], sp_gen[:n], std_gen[:n] > 0.01 * std_true[:n])
     for d, ax in enumerate(axes[0]):
         # the spectra are normalised: the legend states each series' size (a collapsed orbit's is ~0)
         ax.semilogy(freqs[1:cut], sp_true[d, 1:cut], label=f"data (std {std_true[d]:.2g})")

@@ -168,3 +168,21 @@ def test_a_one_variable_series_is_drawn_against_its_step(tmp_path: Path, monkeyp
     plot_attractor(x, 0.9 * x, tmp_path / "a.png")
     assert [ax.get_xlabel() for ax in figures[-1].axes] == ["step", "step"]
     assert [ax.get_ylabel() for ax in figures[-1].axes] == ["x0", "x0"]
+
+
+def test_spectra_draw_a_short_period_of_the_data_or_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the low-frequency tenth was drawn: a series with a 4-step period (a logistic map, a coarse sampling)
+    had its whole spectrum cut off, data and model alike; now the axis reaches where their power lies."""
+    figures = _capture(monkeypatch)
+    t = np.arange(2000)
+    slow, fast = np.sin(2 * np.pi * t / 100), np.sin(2 * np.pi * t / 4)
+    freqs = np.fft.rfftfreq(len(t))
+    for data, model in ((fast, fast), (slow, slow + fast), (slow, 1e-12 * fast)):
+        plot_power_spectra(data[:, None], model[:, None], tmp_path / "s.png", smoothing=3)
+        data_line, model_line = figures[-1].axes[0].get_lines()
+        drawn = data_line.get_xdata()
+        peak = np.argmax(power_spectra(model[:, None], 3)[0])
+        if model.std() > 0.01 * data.std():  # the 4-step period (0.25 a step) is on the axis, and its peak with it
+            assert drawn[-1] >= 0.25 and model_line.get_ydata()[peak - 1] == power_spectra(model[:, None], 3)[0, peak]
+        else:  # a collapsed variable (its spectrum: rounding noise in a real orbit) does not stretch the axis
+            np.testing.assert_allclose(drawn, freqs[1:int(0.1 * len(freqs))])

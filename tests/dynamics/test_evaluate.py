@@ -219,3 +219,26 @@ def test_write_json_is_strict_json_with_null_for_non_finite_numbers(tmp_path) ->
     assert json.loads(path.read_text(), parse_constant=refuse) == {
         "models": [{"d_stsp": None, "spread": [None, 0.5], "verdict": "diverged"}],
         "summary": {"d_h": {"mean": None, "n": 0}}}
+
+
+def test_the_data_lambda_max_of_a_short_series_says_it_has_not_settled(tmp_path) -> None:
+    """--max-length 100 on Lorenz-63 (dt 0.01) printed the data's lambda_max as 0.097 ('true system, along the
+    data'; the system's is 0.906) without a word: one time unit is far too short for the estimate along it."""
+    from neurops.data.generators import get_generator
+    from neurops.data.reader import read_meta
+    from neurops.dynamics.evaluate import _data_floor, read_series
+
+    spec = get_generator("lorenz63")
+    path = spec.fn(spec.make_config(n_train=1, n_val=1, n_test=1, n_steps=3000, standardize=True),
+                   tmp_path / "l63.h5", progress=False)
+    attrs, settings = read_meta(path).attrs(), EvaluationSettings()
+    for length, unsettled in ((100, True), (3000, False)):
+        notes: list[str] = []
+        floor = _data_floor(path, read_series(path, "test", length), attrs, "test", None, settings, notes)
+        assert floor["lambda_max_source"] == "true system, along the data"
+        if unsettled:
+            start = f"the data's lambda_max along its 100 test points, {floor['lambda_max']:.3g}, has not settled "
+            assert len(notes) == 1 and notes[0].startswith(start + "(its halves give ")
+            assert notes[0].endswith("); use a longer series (--max-length).")
+        else:
+            assert notes == [] and 0.7 < floor["lambda_max"] < 1.1

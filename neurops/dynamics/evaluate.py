@@ -191,6 +191,8 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     settings = settings or EvaluationSettings()
     if not ckpts:
         raise ConfigError("give at least one checkpoint to evaluate.")
+    if repeated := [str(c) for i, c in enumerate(ckpts) if Path(c).resolve() in [Path(d).resolve() for d in ckpts[:i]]]:
+        raise ConfigError(f"checkpoints {repeated} are given twice (their models would count twice); give each once.")
     x_test = read_series(data, split, settings.max_length)
     if reference_split and reference_split not in list_splits(data):  # before the work
         raise DataError(f"{data} has no split {reference_split!r} to compute the data floor with (--reference-split); "
@@ -208,10 +210,8 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
                      "test split (--split test).")
     models, dt = _evaluate_members(ckpts, data, x_test, attrs, settings, member_state)
     floor = _data_floor(data, x_test, attrs, split, reference_split, settings, notes)
-    verdicts: dict[str, list[int]] = {}
-    for i, m in enumerate(models):
-        for verdict in m["verdict"]:
-            verdicts.setdefault(verdict, []).append(i)
+    verdicts = {v: [i for i, m in enumerate(models) if v in m["verdict"]]  # in the order they first occur
+                for v in dict.fromkeys(v for m in models for v in m["verdict"])}
     summary = {k: summarize([m[k] for m in models if m[k] is not None]) for k in METRICS}
     for k in ("d_stsp", "d_h"):  # a diverged model counts as infinitely far in the median
         summary[k]["median"] = float(np.median([m[k] for m in models]))

@@ -242,3 +242,16 @@ def test_the_data_lambda_max_of_a_short_series_says_it_has_not_settled(tmp_path)
             assert notes[0].endswith("); use a longer series (--max-length).")
         else:
             assert notes == [] and 0.7 < floor["lambda_max"] < 1.1
+
+
+def test_a_checkpoint_given_twice_is_refused(tmp_path) -> None:
+    """`--ckpt best.ckpt best.ckpt` evaluated its models twice and counted them twice in the summary over the models
+    (a median over 6 'models' of 3, a smaller sem), under the same row names; it is refused before any work."""
+    from neurops.dynamics.evaluate import evaluate_checkpoints
+
+    ckpt = tmp_path / "best.ckpt"
+    with pytest.raises(ConfigError, match=r"^checkpoints \[.*'\] are given twice \(their models would count twice\); "
+                                          r"give each once\.$") as err:
+        evaluate_checkpoints([ckpt, tmp_path / "last.ckpt", tmp_path / ".." / tmp_path.name / "best.ckpt"],
+                             tmp_path / "data.h5")
+    assert str(err.value).startswith(f"checkpoints ['{tmp_path / '..' / tmp_path.name / 'best.ckpt'}']")

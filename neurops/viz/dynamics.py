@@ -148,16 +148,31 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
 
     Nodes are placed on a circle (most visited first; a single node at the centre);
     self-loops are omitted. Region codes are written in full, in lines of
-    :data:`CODE_LINE` bits, up to :data:`MAX_CODE_DRAWN` bits; longer codes are numbered
-    ``#1, #2, ...`` by their row of the region table (most visited first, as ``analysis.json``).
+    :data:`CODE_LINE` bits, up to :data:`MAX_CODE_DRAWN` bits, unless they would overlap their neighbours'
+    (many nodes with long codes: 24 regions of a 100-bit code are a solid block of digits); longer or
+    overlapping codes are numbered ``#1, #2, ...`` by their row of the region table (most visited first, as
+    ``analysis.json``).
     """
     k = min(max_nodes, len(graph.visits))
+    numbered = k > 1 and max(len(label) for label in graph.labels[:k]) > MAX_CODE_DRAWN
+    fig = _graph_figure(graph, k, numbered, title)
+    if k > 1 and not numbered:
+        fig.canvas.draw()
+        boxes = [t.get_window_extent() for t in fig.axes[0].texts if t.get_text()]
+        if any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[:i]):
+            plt.close(fig)
+            fig = _graph_figure(graph, k, True, title)
+    return _save(fig, path)
+
+
+def _graph_figure(graph: SymbolicGraph, k: int, numbered: bool, title: str) -> plt.Figure:
+    """The figure of :func:`plot_symbolic_graph` for its ``k`` most visited regions, labelled by their codes or,
+    ``numbered``, by their row of the region table."""
     angle = 2 * np.pi * np.arange(k) / max(k, 1)
     pos = np.stack([np.cos(angle), np.sin(angle)], axis=1) if k > 1 else np.zeros((k, 2))  # one node: the centre
     prob = graph.probabilities[:k, :k]
     sizes = 300 + 3000 * graph.visits[:k]  # marker areas in points^2
     radius = np.sqrt(sizes) / 2  # points
-    numbered = k > 1 and max(len(label) for label in graph.labels[:k]) > MAX_CODE_DRAWN
     labels = [f"#{i + 1}" if numbered else _wrap(label) for i, label in enumerate(graph.labels[:k])]
     # room below the bottom node for long codes (one node at the centre has room enough)
     extra = 0.13 * max((label.count("\n") for label in labels), default=0) if k > 1 else 0.0
@@ -179,7 +194,7 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
     default = f"symbolic graph ({shown}{len(graph.visits)} regions visited)" + (
         f"\nnode #i: row i of the region table ({len(graph.labels[0])}-bit codes)" if numbered else "")
     ax.set_title(title or default, fontsize=10)
-    return _save(fig, path)
+    return fig
 
 
 __all__ = ["plot_attractor", "plot_power_spectra", "plot_symbolic_graph"]

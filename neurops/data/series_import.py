@@ -153,7 +153,8 @@ def split_lengths(n_points: int, val_fraction: float, test_fraction: float) -> d
     if short:
         raise DataError(f"a series of {n_points} points split by val_fraction={val_fraction:g}, "
                         f"test_fraction={test_fraction:g} leaves {short} points (need >= {MIN_SPLIT_POINTS} each); "
-                        "use larger fractions or a longer series.")
+                        + ("use smaller fractions (they leave the train block too short)" if "train" in short
+                           else "use larger fractions") + " or a longer series.")
     return {k: v for k, v in lengths.items() if v > 0}
 
 

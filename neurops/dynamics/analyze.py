@@ -37,6 +37,8 @@ from neurops.dynamics.symbolic import (
 )
 from neurops.errors import ConfigError
 from neurops.metrics.dsr import model_lyapunov_max
+from neurops.utils.device import available_memory
+from neurops.utils.io import format_size
 
 
 @dataclass
@@ -79,6 +81,12 @@ def analyze_model(model: torch.nn.Module, z0: torch.Tensor, *, steps: int = 20_0
                           "frequencies, lambda_max or spectrum) and max_period >= 0 (0 or 1: no cycle search); got "
                           f"steps={steps}, max_period={max_period}.")
     transient = min(1000, steps // 4)
+    # the orbit, its observations and region codes, and the pre-activations the codes are computed from
+    need, free = steps * (16 * (model.latent_dim + model.obs_dim) + 9 * model.code_size), available_memory()
+    if free is not None and need > free:  # before any step: it would run for hours until the system kills it
+        raise ConfigError(f"steps={steps}: the orbit analysed and its region codes ({model.latent_dim} latent values "
+                          f"and {model.code_size} bits a step) need about {format_size(need)} of memory, but "
+                          f"{format_size(free)} is available; use fewer steps (--steps; 20000 by default).")
     z, codes = orbit_codes(model, z0, steps, transient=transient)
     unique, freq = region_frequencies(codes)
     bits = model.code_size

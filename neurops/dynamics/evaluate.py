@@ -191,6 +191,8 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
     settings = settings or EvaluationSettings()
     if not ckpts:
         raise ConfigError("give at least one checkpoint to evaluate.")
+    if repeated := [str(c) for i, c in enumerate(ckpts) if Path(c).resolve() in [Path(d).resolve() for d in ckpts[:i]]]:
+        raise ConfigError(f"checkpoints {repeated} are given twice (their models would count twice); give each once.")
     x_test = read_series(data, split, settings.max_length)
     if reference_split and reference_split not in list_splits(data):  # before the work
         raise DataError(f"{data} has no split {reference_split!r} to compute the data floor with (--reference-split); "
@@ -208,14 +210,11 @@ def evaluate_checkpoints(ckpts: list[str | os.PathLike], data: str | os.PathLike
                      "test split (--split test).")
     models, dt = _evaluate_members(ckpts, data, x_test, attrs, settings, member_state)
     floor = _data_floor(data, x_test, attrs, split, reference_split, settings, notes)
-    verdicts: dict[str, list[int]] = {}
-    for i, m in enumerate(models):
-        for verdict in m["verdict"]:
-            verdicts.setdefault(verdict, []).append(i)
+    verdicts = {v: [i for i, m in enumerate(models) if v in m["verdict"]]  # in the order they first occur
+                for v in dict.fromkeys(v for m in models for v in m["verdict"])}
     summary = {k: summarize([m[k] for m in models if m[k] is not None]) for k in METRICS}
     for k in ("d_stsp", "d_h"):  # a diverged model counts as infinitely far in the median
-        values = [m[k] for m in models]
-        summary[k]["median"] = float(np.median(values))
+        summary[k]["median"] = float(np.median([m[k] for m in models]))
     return {"data": str(data), "split": split, "n_points": t, "n_variables": x_test.shape[1], "dt": dt,
             "settings": dataclasses.asdict(settings), "models": models, "summary": summary, "verdicts": verdicts,
             "floor": floor, "notes": notes}
@@ -264,12 +263,17 @@ def _data_floor(data: str | os.PathLike, x_test: np.ndarray, attrs: dict[str, An
                 reference_split: str | None, settings: EvaluationSettings, notes: list[str]) -> dict[str, Any]:
     """The data's own values: D_stsp / D_H of ``reference_split`` against the test series, and lambda_max
     of the system the data came from (a note explains a missing floor)."""
-    from neurops.metrics.dsr import dominant_periods, hellinger_distance, state_space_divergence
+    from neurops.metrics.dsr import data_lyapunov_max, dominant_periods, hellinger_distance, state_space_divergence
 
     t = len(x_test)
     floor: dict[str, Any] = {"d_stsp": None, "d_h": None, "pe": None, "reference_split": reference_split,
                              "periods": dominant_periods(x_test)}
     floor["lambda_max"], floor["lambda_max_source"] = reference_lyapunov(x_test, attrs)
+    if floor["lambda_max_source"] == "true system, along the data" and t >= 4:  # settled: its two halves agree
+        halves = [data_lyapunov_max(half, attrs) or 0.0 for half in np.array_split(x_test, 2)]
+        if abs(halves[0] - halves[1]) > 0.25 * abs(floor["lambda_max"]):
+            notes.append(f"the data's lambda_max along its {t} test points, {floor['lambda_max']:.3g}, has not settled "
+                         f"(its halves give {halves[0]:.3g}, {halves[1]:.3g}); use a longer series (--max-length).")
     if reference_split == split:
         notes.append(f"the data floor compares split {split!r} with itself: D_stsp and D_H are 0 by construction; "
                      "--reference-split train compares two different stretches of the data.")
@@ -366,9 +370,8 @@ def format_evaluation(res: dict[str, Any]) -> str:
     lines += ["", "orbits (std per dimension; data: " + " ".join(f"{v:.3g}" for v in
                                                                 res["models"][0]["data_spread"]) + ")"]
     for i, m in enumerate(res["models"]):
-        name = _model_name(res, i)
         spread = " ".join(_fmt(v) for v in m["spread"])
-        lines.append(f"{name:<14}{_verdict_text(m['verdict'])}; spread {spread}")
+        lines.append(f"{_model_name(res, i):<14}{_verdict_text(m['verdict'])}; spread {spread}")
     if "periods" in floor:  # evaluations written before the periods were reported have none
         lines += ["", f"dominant periods: significant periodogram peaks at {PERIOD_FALSE_ALARM:.0%} false alarm "
                   "(steps, strongest first; relative power)",
@@ -377,11 +380,9 @@ def format_evaluation(res: dict[str, Any]) -> str:
                   + _periods_text(m.get("periods", []), m.get("per_start", {}).get("verdict", ["-"])[0])
                   for i, m in enumerate(res["models"])]
     failed = {v: idx for v, idx in res["verdicts"].items() if v != "bounded"}
-    if failed and len(res["models"]) > 1:
-        for v, idx in failed.items():
-            lines.append(f"WARNING: {v}: {', '.join(_model_name(res, i) for i in sorted(set(idx)))}")
-    for note in res["notes"]:
-        lines.append(f"note: {note}")
+    for v, idx in failed.items() if len(res["models"]) > 1 else []:
+        lines.append(f"WARNING: {v}: {', '.join(_model_name(res, i) for i in sorted(set(idx)))}")
+    lines += [f"note: {note}" for note in res["notes"]]
     return "\n".join(lines)
 
 

@@ -160,11 +160,10 @@ def orbit_codes(model: nn.Module, z0: torch.Tensor, n_steps: int, transient: int
     z = torch.as_tensor(z0, dtype=torch.float64, device="cpu").reshape(1, -1)
     for _ in range(transient):
         z = m.latent_step(z)
-    states = []
-    for _ in range(n_steps):
-        states.append(z[0])
+    zs = torch.empty((n_steps, z.shape[1]), dtype=torch.float64)  # not a list of n_steps tensors (~1 kB each)
+    for i in range(n_steps):
+        zs[i] = z[0]
         z = m.latent_step(z)
-    zs = torch.stack(states)
     return zs.numpy(), m.region_code(zs).numpy()
 
 

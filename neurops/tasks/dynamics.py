@@ -37,7 +37,7 @@ from typing_extensions import override
 
 from neurops.dynamics import teacher_forcing
 from neurops.dynamics.teacher_forcing import AdaptiveAlpha, annealed_alpha, check_alpha, gtf_rollout, stf_rollout
-from neurops.errors import ConfigError, ModelError
+from neurops.errors import ConfigError, DataError, ModelError
 from neurops.metrics.dsr import generate_like, orbit_distances
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
@@ -200,6 +200,12 @@ class DynamicsTask(Task):
         if self.hparams.val_reference == "train" and getattr(dm, "train_series", None) is not None:
             # [S, T, N] -> all points, [S * T, N]: the states val/d_stsp compares with
             self._train_series = np.asarray(dm.train_series, dtype=np.float64).reshape(-1, dm.obs_dim)
+        ref = getattr(dm, f"{self.hparams.val_reference}_series", None)  # val/d_stsp's histogram is built on it
+        if stage == "fit" and getattr(dm, "val_series", None) is not None and ref is not None and (
+                constant := np.flatnonzero(np.ptp(np.reshape(ref, (-1, dm.obs_dim)), axis=0) == 0).tolist()):
+            raise DataError(f"variables {constant} of {dm.path} are constant in the {self.hparams.val_reference} "
+                            "split, which val/d_stsp's histogram is built on: it is inf for almost any orbit and "
+                            "picks no checkpoint; drop them, import the series again (neurops data import-series).")
         kwargs = dict(self.hparams.model_kwargs or {})
         if kwargs.get("obs_dim", dm.obs_dim) != dm.obs_dim:
             raise ModelError(f"model_kwargs obs_dim={kwargs['obs_dim']} but the data has {dm.obs_dim} variables.")

@@ -82,11 +82,24 @@ def plot_attractor(x_true: np.ndarray | None, x_gen: np.ndarray, path: str | os.
     return _save(fig, path)
 
 
+def _drawn_bins(sp_true: np.ndarray, sp_gen: np.ndarray, moving: np.ndarray, power: float = 0.95) -> int:
+    """Frequency bins a spectra figure draws: the low-frequency tenth (at least 20 bins, DC's included), or up to
+    the bin below which ``power`` of every data spectrum and every ``moving`` model spectrum lies, if further (a
+    collapsed variable's spectrum is rounding noise, spread over all frequencies, and does not count)."""
+    n_freq = sp_true.shape[-1]
+    spectra = np.concatenate([sp_true, sp_gen[moving]])
+    spectra = spectra[np.isfinite(spectra).all(axis=1) & (spectra.sum(axis=1) > 0)]
+    reach = np.argmax(np.cumsum(spectra, axis=1) >= power * spectra.sum(axis=1, keepdims=True), axis=1) + 1
+    return int(min(n_freq, max(min(n_freq, 20), int(0.1 * n_freq), *reach.tolist())))
+
+
 def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.PathLike, *, dt: float = 1.0,
                        smoothing: float = 20.0, max_dims: int = 5, title: str = "") -> Path:
     """Smoothed, normalised power spectra (as used by ``D_H``) of data and model, per dimension.
 
-    The lowest tenth of the frequencies is drawn (at least 19 of them); each panel's legend
+    The lowest tenth of the frequencies is drawn (at least 19 of them), or more, up to where 95 % of the power of
+    the data and of every model variable that did not collapse lies (:func:`_drawn_bins`): a period of a few
+    steps, the data's or a model's, stays in the figure; each panel's legend
     states the two series' standard deviations, since the spectra are normalised, and calls a model
     variable whose deviation is below 1 % of the data's collapsed (its spectrum is rounding noise).
     The title is wrapped to the figure's width.
@@ -102,7 +115,7 @@ def plot_power_spectra(x_true: np.ndarray, x_gen: np.ndarray, path: str | os.Pat
     n = min(max_dims, sp_true.shape[0])
     std_true, std_gen = np.std(x_true, axis=0), np.std(x_gen, axis=0)
     fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.0), constrained_layout=True, squeeze=False)
-    cut = max(min(len(freqs), 20), int(0.1 * len(freqs)))  # the informative low-frequency part
+    cut = _drawn_bins(sp_true[:n], sp_gen[:n], std_gen[:n] > 0.01 * std_true[:n])
     for d, ax in enumerate(axes[0]):
         # the spectra are normalised: the legend states each series' size (a collapsed orbit's is ~0)
         ax.semilogy(freqs[1:cut], sp_true[d, 1:cut], label=f"data (std {std_true[d]:.2g})")
@@ -135,16 +148,31 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
 
     Nodes are placed on a circle (most visited first; a single node at the centre);
     self-loops are omitted. Region codes are written in full, in lines of
-    :data:`CODE_LINE` bits, up to :data:`MAX_CODE_DRAWN` bits; longer codes are numbered
-    ``#1, #2, ...`` by their row of the region table (most visited first, as ``analysis.json``).
+    :data:`CODE_LINE` bits, up to :data:`MAX_CODE_DRAWN` bits, unless they would overlap their neighbours'
+    (many nodes with long codes: 24 regions of a 100-bit code are a solid block of digits); longer or
+    overlapping codes are numbered ``#1, #2, ...`` by their row of the region table (most visited first, as
+    ``analysis.json``).
     """
     k = min(max_nodes, len(graph.visits))
+    numbered = k > 1 and max(len(label) for label in graph.labels[:k]) > MAX_CODE_DRAWN
+    fig = _graph_figure(graph, k, numbered, title)
+    if k > 1 and not numbered:
+        fig.canvas.draw()
+        boxes = [t.get_window_extent() for t in fig.axes[0].texts if t.get_text()]
+        if any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[:i]):
+            plt.close(fig)
+            fig = _graph_figure(graph, k, True, title)
+    return _save(fig, path)
+
+
+def _graph_figure(graph: SymbolicGraph, k: int, numbered: bool, title: str) -> plt.Figure:
+    """The figure of :func:`plot_symbolic_graph` for its ``k`` most visited regions, labelled by their codes or,
+    ``numbered``, by their row of the region table."""
     angle = 2 * np.pi * np.arange(k) / max(k, 1)
     pos = np.stack([np.cos(angle), np.sin(angle)], axis=1) if k > 1 else np.zeros((k, 2))  # one node: the centre
     prob = graph.probabilities[:k, :k]
     sizes = 300 + 3000 * graph.visits[:k]  # marker areas in points^2
     radius = np.sqrt(sizes) / 2  # points
-    numbered = k > 1 and max(len(label) for label in graph.labels[:k]) > MAX_CODE_DRAWN
     labels = [f"#{i + 1}" if numbered else _wrap(label) for i, label in enumerate(graph.labels[:k])]
     # room below the bottom node for long codes (one node at the centre has room enough)
     extra = 0.13 * max((label.count("\n") for label in labels), default=0) if k > 1 else 0.0
@@ -166,7 +194,7 @@ def plot_symbolic_graph(graph: SymbolicGraph, path: str | os.PathLike, *, max_no
     default = f"symbolic graph ({shown}{len(graph.visits)} regions visited)" + (
         f"\nnode #i: row i of the region table ({len(graph.labels[0])}-bit codes)" if numbered else "")
     ax.set_title(title or default, fontsize=10)
-    return _save(fig, path)
+    return fig
 
 
 __all__ = ["plot_attractor", "plot_power_spectra", "plot_symbolic_graph"]

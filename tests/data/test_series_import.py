@@ -45,8 +45,13 @@ def test_split_lengths() -> None:
     assert split_lengths(10, 0.0, 0.0) == {"train": 10}
     with pytest.raises(DataError, match="nothing to train"):
         split_lengths(1000, 0.5, 0.5)
-    with pytest.raises(DataError, match="need >= 2"):
+    with pytest.raises(DataError, match=r"need >= 2 each\); use larger fractions or a longer series\.$"):
         split_lengths(10, 0.05, 0.3)
+    # the train block too short: the advice was "use larger fractions", which shortens it further
+    with pytest.raises(DataError, match=r"^a series of 3000 points split by val_fraction=0\.9, test_fraction=0\.0999 "
+                                        r"leaves \{'train': 0\} points \(need >= 2 each\); use smaller fractions "
+                                        r"\(they leave the train block too short\) or a longer series\.$"):
+        split_lengths(3000, 0.9, 0.0999)
     with pytest.raises(DataError, match="val_fraction"):
         split_lengths(10, -0.1, 0.3)
 

@@ -39,3 +39,20 @@ def test_settings_without_an_orbit_are_one_error(settings: dict) -> None:
                                           r"meaningful region frequencies, lambda_max or spectrum\) and "
                                           r"max_period >= 0"):
         analyze_model(_contracting_plrnn(), torch.zeros(2, dtype=torch.float64), **settings)
+
+
+def test_an_orbit_that_does_not_fit_in_memory_is_refused_before_any_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`neurops dsr analyze --steps 1000000000` stepped for hours (95 s and 2.6 GB a million steps of a 100-bit
+    model) until the system killed it; the orbit's memory is now checked first, as `dsr evaluate` checks its own."""
+    from neurops.dynamics import analyze
+
+    monkeypatch.setattr(analyze, "available_memory", lambda: 50_000)  # bytes
+    with monkeypatch.context() as patch:
+        patch.setattr(analyze, "orbit_codes", lambda *a, **k: pytest.fail("stepped before the check"))
+        with pytest.raises(ConfigError, match=r"^steps=1000: the orbit analysed and its region codes \(2 latent "
+                                              r"values and 2 bits a step\) need about 80\.1 KiB of memory, but "
+                                              r"48\.8 KiB is available; use fewer steps \(--steps; 20000 by "
+                                              r"default\)\.$"):
+            analyze_model(_contracting_plrnn(), torch.zeros(2, dtype=torch.float64), steps=1000)
+    analysis = analyze_model(_contracting_plrnn(), torch.zeros(2, dtype=torch.float64), steps=500)  # 41 kB: fits
+    assert analysis.observed.shape == (500, 2)

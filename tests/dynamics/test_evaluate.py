@@ -219,3 +219,39 @@ def test_write_json_is_strict_json_with_null_for_non_finite_numbers(tmp_path) ->
     assert json.loads(path.read_text(), parse_constant=refuse) == {
         "models": [{"d_stsp": None, "spread": [None, 0.5], "verdict": "diverged"}],
         "summary": {"d_h": {"mean": None, "n": 0}}}
+
+
+def test_the_data_lambda_max_of_a_short_series_says_it_has_not_settled(tmp_path) -> None:
+    """--max-length 100 on Lorenz-63 (dt 0.01) printed the data's lambda_max as 0.097 ('true system, along the
+    data'; the system's is 0.906) without a word: one time unit is far too short for the estimate along it."""
+    from neurops.data.generators import get_generator
+    from neurops.data.reader import read_meta
+    from neurops.dynamics.evaluate import _data_floor, read_series
+
+    spec = get_generator("lorenz63")
+    path = spec.fn(spec.make_config(n_train=1, n_val=1, n_test=1, n_steps=3000, standardize=True),
+                   tmp_path / "l63.h5", progress=False)
+    attrs, settings = read_meta(path).attrs(), EvaluationSettings()
+    for length, unsettled in ((100, True), (3000, False)):
+        notes: list[str] = []
+        floor = _data_floor(path, read_series(path, "test", length), attrs, "test", None, settings, notes)
+        assert floor["lambda_max_source"] == "true system, along the data"
+        if unsettled:
+            start = f"the data's lambda_max along its 100 test points, {floor['lambda_max']:.3g}, has not settled "
+            assert len(notes) == 1 and notes[0].startswith(start + "(its halves give ")
+            assert notes[0].endswith("); use a longer series (--max-length).")
+        else:
+            assert notes == [] and 0.7 < floor["lambda_max"] < 1.1
+
+
+def test_a_checkpoint_given_twice_is_refused(tmp_path) -> None:
+    """`--ckpt best.ckpt best.ckpt` evaluated its models twice and counted them twice in the summary over the models
+    (a median over 6 'models' of 3, a smaller sem), under the same row names; it is refused before any work."""
+    from neurops.dynamics.evaluate import evaluate_checkpoints
+
+    ckpt = tmp_path / "best.ckpt"
+    with pytest.raises(ConfigError, match=r"^checkpoints \[.*'\] are given twice \(their models would count twice\); "
+                                          r"give each once\.$") as err:
+        evaluate_checkpoints([ckpt, tmp_path / "last.ckpt", tmp_path / ".." / tmp_path.name / "best.ckpt"],
+                             tmp_path / "data.h5")
+    assert str(err.value).startswith(f"checkpoints ['{tmp_path / '..' / tmp_path.name / 'best.ckpt'}']")

@@ -397,3 +397,21 @@ def test_one_model_is_clipped_on_its_whole_gradient_norm() -> None:
     for p, q in zip(task.net.parameters(), reference):
         torch.testing.assert_close(p.grad, q.grad)
     assert torch.cat([p.grad.flatten() for p in task.net.parameters()]).norm() == pytest.approx(0.5, rel=1e-5)
+
+
+@pytest.mark.parametrize("val_reference", ["train", "val"])
+def test_a_constant_variable_in_the_validation_reference_is_refused(tmp_path: Path, val_reference: str) -> None:
+    # a user who imported a series with a constant channel (import-series only warns) saw val/d_stsp inf at every
+    # validation, and best.ckpt chosen by it, without a word; the fit now stops before training with the fix
+    from neurops.data.series_import import import_series
+    from neurops.errors import DataError
+
+    t = np.arange(2000)
+    np.save(tmp_path / "s.npy", np.stack([np.sin(2 * np.pi * t / 50), np.ones(2000)], axis=1))
+    with pytest.warns(UserWarning, match="constant in the train block"):
+        path = import_series(tmp_path / "s.npy", dt=1.0, out=tmp_path / "s.h5")
+    with pytest.raises(DataError, match=rf"^variables \[1\] of {tmp_path / 's.h5'} are constant in the "
+                                        rf"{val_reference} split, which val/d_stsp's histogram is built on: it is inf "
+                                        r"for almost any orbit and picks no checkpoint; drop them, import the series "
+                                        r"again \(neurops data import-series\)\.$"):
+        _fit(path, tmp_path, training="gtf", alpha=0.2, val_reference=val_reference)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.image
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -168,3 +169,46 @@ def test_a_one_variable_series_is_drawn_against_its_step(tmp_path: Path, monkeyp
     plot_attractor(x, 0.9 * x, tmp_path / "a.png")
     assert [ax.get_xlabel() for ax in figures[-1].axes] == ["step", "step"]
     assert [ax.get_ylabel() for ax in figures[-1].axes] == ["x0", "x0"]
+
+
+def test_spectra_draw_a_short_period_of_the_data_or_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the low-frequency tenth was drawn: a series with a 4-step period (a logistic map, a coarse sampling)
+    had its whole spectrum cut off, data and model alike; now the axis reaches where their power lies."""
+    figures = _capture(monkeypatch)
+    t = np.arange(2000)
+    slow, fast = np.sin(2 * np.pi * t / 100), np.sin(2 * np.pi * t / 4)
+    freqs = np.fft.rfftfreq(len(t))
+    for data, model in ((fast, fast), (slow, slow + fast), (slow, 1e-12 * fast)):
+        plot_power_spectra(data[:, None], model[:, None], tmp_path / "s.png", smoothing=3)
+        data_line, model_line = figures[-1].axes[0].get_lines()
+        drawn = data_line.get_xdata()
+        peak = np.argmax(power_spectra(model[:, None], 3)[0])
+        if model.std() > 0.01 * data.std():  # the 4-step period (0.25 a step) is on the axis, and its peak with it
+            assert drawn[-1] >= 0.25 and model_line.get_ydata()[peak - 1] == power_spectra(model[:, None], 3)[0, peak]
+        else:  # a collapsed variable (its spectrum: rounding noise in a real orbit) does not stretch the axis
+            np.testing.assert_allclose(drawn, freqs[1:int(0.1 * len(freqs))])
+
+
+@pytest.mark.parametrize("bits, regions, numbered", [(100, 30, True), (20, 24, True), (100, 3, False), (8, 6, False)])
+def test_codes_that_would_overlap_are_numbered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bits: int,
+                                               regions: int, numbered: bool) -> None:
+    """24 regions of a 100-bit code (a clipped shPLRNN of L = 50) were drawn as 4-line labels over each other, a
+    solid block of digits; codes are numbered when their labels would overlap, and drawn in full otherwise."""
+    plt.close("all")  # the other tests' captured figures
+    figures = _capture(monkeypatch)
+    rng = np.random.default_rng(1)
+    patterns = rng.random((regions, bits)) < 0.5
+    graph = symbolic_graph(patterns[rng.integers(0, regions, size=600)])
+    plot_symbolic_graph(graph, tmp_path / "g.png")
+    ax = figures[-1].axes[0]
+    labels = [t.get_text() for t in ax.texts if t.get_text()]
+    shown = min(24, len(graph.labels))
+    if numbered:
+        assert [label.splitlines()[0] for label in labels] == [f"#{i + 1}" for i in range(shown)]
+        assert ax.get_title().endswith(f"\nnode #i: row i of the region table ({bits}-bit codes)")
+    else:
+        assert ["".join(label.splitlines()[:-1]) for label in labels] == graph.labels[:shown]
+    figures[-1].canvas.draw()
+    boxes = [t.get_window_extent() for t in ax.texts if t.get_text()]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[:i])
+    plt.close("all")  # captured figures are never saved, so never closed

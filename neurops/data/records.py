@@ -18,16 +18,20 @@ its ``points`` and ``values``)::
 
 Posterior file (``kind = "posterior"``)::
 
-    /                  attrs: schema_version, kind, name, dims, neurops_version, level, and JSON
+    /                  attrs: schema_version, kind, name, dims, neurops_version, level, noise_std, and JSON
                        records method, diagnostics, predictive, metrics, info, warnings
                        [json_nonfinite: where a JSON attribute's null stands for inf, -inf or NaN]
     coords/<dim>       [n_dim]
-    summary/<field>_<stat>   [*spatial]  stat in mean, std, lower, median, upper, map
+    summary/<field>_<stat>   [*spatial]  stat in mean, std, lower, median, upper, map [a_decoder_std]
+    [samples/]         all of these, or no group (a result read without its draws and written again):
     samples/<field>    [K, *spatial]  posterior draws of a and u
-    samples/chain, samples/step   [K] chain index and kept step of every draw
+    samples/chain, samples/step   [K] chain index and kept step of every draw (integers)
     samples/latent     [K, n] the sampled coefficients (GRF modes or latent code)
-    observations/points, observations/values, observations/predicted   the data and the fit
+    observations/points, observations/values, observations/predicted   the data and the fit [M, d], [M], [M]
+    [observations/predicted_true]   [M]
     truth/<field>      optional
+
+Every reader refuses a file with a problem (:func:`check_record`), naming the file, every problem and the fix.
 """
 
 from __future__ import annotations
@@ -40,65 +44,26 @@ import h5py
 import numpy as np
 
 from neurops.data.files import link_problems, open_hdf5
+from neurops.data.json_attrs import NONFINITE_ATTR, read_json_attr, write_json_attrs
 from neurops.data.schema import RECORD_KINDS, SUPPORTED_VERSIONS, coord_problem
 from neurops.errors import SchemaError
-from neurops.utils.io import restore_nonfinite, strict_json
 
-__all__ = ["OBSERVATIONS_KIND", "POSTERIOR_KIND", "RECORD_KINDS", "decode_dims", "observation_problems", "open_record",
-           "posterior_problems", "read_json_attr", "record_kind", "record_problems", "record_summary",
-           "record_to_xarray", "write_json_attrs"]
+__all__ = ["NONFINITE_ATTR", "OBSERVATIONS_KIND", "POSTERIOR_KIND", "RECORD_KINDS", "check_record", "decode_dims",
+           "observation_problems", "open_record", "posterior_problems", "read_json_attr", "record_kind",
+           "record_problems", "record_summary", "record_to_xarray", "write_json_attrs"]
 
 OBSERVATIONS_KIND, POSTERIOR_KIND = RECORD_KINDS
 #: JSON attributes of a posterior file
 POSTERIOR_JSON_ATTRS = ("method", "diagnostics", "predictive", "metrics", "info", "warnings")
+#: datasets every posterior file holds (:func:`posterior_problems`): summary/<field>_<stat>, and samples/<name>
+#: where it holds draws
+POSTERIOR_SUMMARY = tuple(f"{f}_{s}" for f in ("a", "u") for s in ("mean", "std", "lower", "median", "upper", "map"))
+POSTERIOR_SAMPLES = ("a", "u", "chain", "step", "latent")
 
 
 def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
-
-#: root attribute of an observation or posterior file: ``{attr: [[path, "inf" | "-inf" | "nan"], ...]}``, where the
-#: JSON attribute ``attr`` holds ``null`` for a non-finite number (see :func:`write_json_attrs`)
-NONFINITE_ATTR = "json_nonfinite"
-
-
-def write_json_attrs(f: h5py.File, values: dict[str, Any]) -> None:
-    """Write each of ``values`` as a strict-JSON root attribute of ``f`` (anything else than JSON's types as its
-    ``str``), and where a non-finite number stood (written as ``null``) in :data:`NONFINITE_ATTR`.
-
-    A strict parser (jq, JavaScript, another language's HDF5 reader) reads every attribute, and sees ``null`` for a
-    non-finite number; :func:`read_json_attr` gives back exactly what was written (inf as inf, ``None`` as None). The
-    numbers are not written as strings ``"inf"``, which could not be told from a string a record holds."""
-    nonfinite: dict[str, list[list[Any]]] = {}
-    for name, value in values.items():
-        found: list[list[Any]] = []
-        f.attrs[name] = strict_json(value, found, default=str)
-        if found:
-            nonfinite[name] = found
-    if nonfinite:
-        f.attrs[NONFINITE_ATTR] = strict_json(nonfinite)
-
-
-def read_json_attr(f: h5py.File, name: str, default: Any) -> Any:
-    """The JSON root attribute ``name`` of ``f`` as :func:`write_json_attrs` was given it (``default`` if absent); the
-    ``Infinity``/``NaN`` of files written before neurops wrote strict JSON are read too."""
-    value = f.attrs.get(name)
-    if value is None:
-        return default
-    try:
-        record = json.loads(value.decode() if isinstance(value, bytes) else value)
-    except (TypeError, json.JSONDecodeError):
-        raise SchemaError(f"{f.filename}: attribute {name!r} is not valid JSON.") from None
-    marks = f.attrs.get(NONFINITE_ATTR)
-    if marks is None:
-        return record
-    try:
-        entries = json.loads(marks.decode() if isinstance(marks, bytes) else marks).get(name, [])
-        return restore_nonfinite(record, entries)
-    except (TypeError, AttributeError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise SchemaError(f"{f.filename}: attribute {NONFINITE_ATTR!r} does not match attribute {name!r} ({exc}); "
-                          "rewrite the file with neurops, or delete the attribute (its non-finite numbers are then "
-                          "read as None).") from None
 
 def decode_dims(value: Any) -> list[str]:
     """The axis names of a ``dims`` attribute: a JSON list (``'["x", "y"]'``) or a list of strings.
@@ -260,31 +225,73 @@ def observation_problems(f: h5py.File) -> list[str]:
     return problems
 
 
+def _vectors(group: h5py.Group, names: tuple[str, ...], n: int | None, where: str, problems: list[str],
+             kinds: str = "fiu") -> None:
+    """Each of ``names`` present in ``group`` must be a ``[n]`` vector of dtype kinds ``kinds``."""
+    for name in names:
+        ds = group.get(name)
+        if ds is not None and (not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in kinds or ds.ndim != 1
+                               or (n is not None and ds.shape[0] != n)):
+            what = "integers" if kinds == "iu" else "numbers"
+            problems.append(f"{where}{name} must be [{n if n is not None else 'K'}] {what}, got "
+                            f"{getattr(ds, 'dtype', 'a group')} {getattr(ds, 'shape', '')}")
+
+
+def _missing(group: Any, where: str, names: tuple[str, ...], problems: list[str]) -> None:
+    gone = [f"{where}/{n}" for n in names if not isinstance(group.get(n), h5py.Dataset)]
+    if gone:
+        problems.append("missing dataset" + "s" * (len(gone) > 1) + " " + ", ".join(gone))
+
+
+def _samples(samples: h5py.Group, shape: tuple[int, ...] | None, problems: list[str]) -> None:
+    _missing(samples, "samples", POSTERIOR_SAMPLES, problems)
+    n = {ds.shape[0] for ds in samples.values() if isinstance(ds, h5py.Dataset) and ds.ndim}
+    if len(n) > 1:
+        problems.append(f"samples/* hold different numbers of draws {sorted(n)}")
+    fields = {k: v for k, v in samples.items() if k not in ("chain", "step", "latent")}
+    for name, ds in fields.items():
+        if not isinstance(ds, h5py.Dataset) or not _numeric(ds) or (shape and tuple(ds.shape[1:]) != shape):
+            problems.append(f"samples/{name} must be numeric [K, *{shape}]")
+    _vectors(samples, ("chain", "step"), None, "samples/", problems, "iu")
+    latent = samples.get("latent")
+    if isinstance(latent, h5py.Dataset) and (not _numeric(latent) or latent.ndim != 2):
+        problems.append(f"samples/latent must be numeric [K, n], got {latent.dtype} {latent.shape}")
+
+
 def posterior_problems(f: h5py.File) -> list[str]:
-    """Every problem of a posterior file (empty: valid)."""
+    """Every problem of a posterior file (empty: valid): what :func:`neurops.inverse.write_posterior` writes (the
+    ``samples`` group may be left out, as in a result read with ``samples=False``)."""
     problems: list[str] = []
     _version(f, problems)
     dims, shape, coords = _grid(f, problems)
     for a in POSTERIOR_JSON_ATTRS:
-        if a in f.attrs:
-            try:
-                json.loads(_text(f.attrs[a]))
-            except (TypeError, json.JSONDecodeError):
-                problems.append(f"root attribute {a!r} is not valid JSON")
-    if not isinstance(f.get("summary"), h5py.Group) or not len(f["summary"]):
+        if a not in f.attrs:
+            problems.append(f"missing root attribute {a!r}")
+            continue
+        try:
+            json.loads(_text(f.attrs[a]))
+        except (TypeError, json.JSONDecodeError):
+            problems.append(f"root attribute {a!r} is not valid JSON")
+    level = f.attrs.get("level")
+    if level is None or not (np.ndim(level) == 0 and np.asarray(level).dtype.kind in "fiu" and 0 < level < 1):
+        problems.append("missing root attribute 'level' (of the intervals, between 0 and 1)" if level is None else
+                        f"root attribute 'level' must be a number between 0 and 1, got {_text(level)!r}")
+    _positive_attr(f, "noise_std", problems)
+    if not isinstance(f.get("summary"), h5py.Group):
         problems.append("missing group 'summary' (posterior mean, std and quantiles of every field)")
-    _fields(f.get("summary"), shape, 0, "summary", problems)
-    samples = f.get("samples")
-    if isinstance(samples, h5py.Group):
-        n = {ds.shape[0] for ds in samples.values() if isinstance(ds, h5py.Dataset) and ds.ndim}
-        if len(n) > 1:
-            problems.append(f"samples/* hold different numbers of draws {sorted(n)}")
-        fields = {k: v for k, v in samples.items() if k not in ("chain", "step", "latent")}
-        for name, ds in fields.items():
-            if not isinstance(ds, h5py.Dataset) or not _numeric(ds) or (shape and tuple(ds.shape[1:]) != shape):
-                problems.append(f"samples/{name} must be numeric [K, *{shape}]")
-    if isinstance(f.get("observations"), h5py.Group):
-        _points_and_values(f["observations"], "observations/", dims, coords, problems)
+    else:
+        _missing(f["summary"], "summary", POSTERIOR_SUMMARY, problems)
+        _fields(f["summary"], shape, 0, "summary", problems)
+    if isinstance(f.get("samples"), h5py.Group):
+        _samples(f["samples"], shape, problems)
+    if not isinstance(f.get("observations"), h5py.Group):
+        problems.append("missing group 'observations' (the observed points and values and their fit)")
+    else:
+        obs = f["observations"]
+        _points_and_values(obs, "observations/", dims, coords, problems)
+        _missing(obs, "observations", ("predicted",), problems)
+        m = obs["values"].shape[0] if isinstance(obs.get("values"), h5py.Dataset) and obs["values"].ndim else None
+        _vectors(obs, ("predicted", "predicted_true"), m, "observations/", problems)
     _fields(f.get("truth"), shape, 0, "truth", problems)
     return problems
 
@@ -294,6 +301,26 @@ def record_problems(f: h5py.File) -> list[str]:
     included (:func:`neurops.data.files.link_problems`)."""
     layout = posterior_problems(f) if record_kind(f) == POSTERIOR_KIND else observation_problems(f)
     return layout + link_problems(f)
+
+
+#: how to make a valid file of each kind again
+_REMAKE = {OBSERVATIONS_KIND: "make it again with `neurops invert observe --out FILE` (or fix it by hand, see "
+                              "docs/data-format.md)",
+           POSTERIOR_KIND: "write it again with `neurops invert pde|surrogate --out FILE`"}
+
+
+def check_record(f: h5py.File) -> None:
+    """Refuse an observation or posterior file with a problem (what every reader of those files runs first).
+
+    Raises
+    ------
+    SchemaError : ``FILE is not a valid posterior file: missing dataset summary/a_mean; write it again with ...``.
+    """
+    problems = record_problems(f)
+    if problems:
+        kind = record_kind(f) or OBSERVATIONS_KIND
+        raise SchemaError(f"{f.filename} is not a valid {kind.rstrip('s')} file: " + "; ".join(problems)
+                          + f"; {_REMAKE[kind]}.")
 
 
 def record_summary(f: h5py.File) -> list[str]:
@@ -335,9 +362,7 @@ def record_to_xarray(f: h5py.File) -> Any:
     """
     import xarray as xr
 
-    problems = record_problems(f)
-    if problems:
-        raise SchemaError(f"{f.filename} is not a valid {record_kind(f)} file: " + "; ".join(problems) + ".")
+    check_record(f)
     dims, _, grid_coords = _grid(f, [])
     coords: dict[str, Any] = dict(grid_coords)  # coordinate arrays, or (dim, values) pairs added below
     variables: dict[str, Any] = {}

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from neurops.errors import ConfigError, DataError
+from neurops.physics.checks import check_tensor
 from neurops.physics.weak_form import sample_field
 from neurops.solvers.linear.differentiable import diffusion_solve
 from neurops.solvers.linear.diffusion import FACE_MEANS
@@ -92,7 +93,7 @@ class DarcyForward:
 
     def __call__(self, a: torch.Tensor) -> torch.Tensor:
         """``a : [B, *R]`` on the node grid of (0,1)^d -> ``u : [B, *R]`` (zero on the boundary), in ``a``'s dtype."""
-        x = a.to(self.dtype)
+        x = check_tensor(a, "DarcyForward: a", "[B, *R]").to(self.dtype)
         u = diffusion_solve(x, torch.full_like(x, self.forcing), mean=self.mean, rtol=self.rtol,
                             multigrid=MULTIGRID_OPTIONS)
         return u.to(a.dtype)
@@ -128,6 +129,7 @@ class SurrogateForward:
 
     def __call__(self, a: torch.Tensor) -> torch.Tensor:
         """``a : [B, *R_prior]`` -> ``u : [B, *R_model]`` in ``a``'s dtype (differentiable)."""
+        check_tensor(a, "SurrogateForward: a", "[B, *R]")
         x = subsample(a, self.resolution or a.shape[-1]).to(self.device, self.dtype)[:, None]
         u = torch.cat([self.model(part) for part in x.split(self.batch_size)])
         return u[:, 0].to(a.device, a.dtype)

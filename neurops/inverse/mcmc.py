@@ -40,6 +40,8 @@ import torch
 
 from neurops.errors import ConfigError
 from neurops.inverse.reference import GaussianReference
+from neurops.models.arguments import check_sizes
+from neurops.physics.checks import check_tensor
 
 __all__ = ["Chains", "GaussianReference", "map_estimate", "pcn", "pcnl"]
 
@@ -80,7 +82,9 @@ class Chains:
 
 
 def _check(x0: torch.Tensor, n_burn: int, n_samples: int, thin: int, step: float, target: float) -> None:
-    if x0.ndim != 3:
+    check_sizes("MCMC", minimum=0, n_burn=n_burn, error=ConfigError)
+    check_sizes("MCMC", n_samples=n_samples, thin=thin, error=ConfigError)
+    if check_tensor(x0, "chain starts x0", "[P, C, n]").ndim != 3:
         raise ConfigError(f"chain starts must be [P, C, n] (problems, chains, coefficients), got {tuple(x0.shape)}.")
     if n_burn < 0 or n_samples < 1 or thin < 1 or n_samples < thin:
         raise ConfigError(f"need n_burn >= 0, n_samples >= thin >= 1; got n_burn={n_burn}, n_samples={n_samples}, "
@@ -361,7 +365,7 @@ def map_estimate(potential_and_grad: PotentialAndGrad, x0: torch.Tensor, *, step
     """
     if steps < 0:
         raise ConfigError(f"MAP steps must be >= 0, got {steps}.")
-    x = x0.detach().clone()
+    x = check_tensor(x0, "map_estimate: x0", "[P, C, n]").detach().clone()
     m, v = torch.zeros_like(x), torch.zeros_like(x)
     history = []
     for t in range(1, steps + 1):

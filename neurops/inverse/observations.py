@@ -37,11 +37,11 @@ from neurops.data.metadata import DatasetMeta
 from neurops.data.reader import read_meta, read_split
 from neurops.data.records import (
     OBSERVATIONS_KIND,
+    check_record,
     decode_dims,
     open_record,
     read_json_attr,
     record_kind,
-    record_problems,
     write_json_attrs,
 )
 from neurops.data.schema import SCHEMA_VERSION
@@ -324,9 +324,7 @@ def read_observations(path: str | os.PathLike) -> Observations:
         if f.attrs.get("kind") not in (None, OBSERVATIONS_KIND):
             raise SchemaError(f"{path} is not an observation file (kind {f.attrs.get('kind')!r}); make one with "
                               "`neurops invert observe`.")
-        problems = record_problems(f)
-        if problems:
-            raise SchemaError(f"{path} is not a usable observation file: " + "; ".join(problems) + ".")
+        check_record(f)
         dims = decode_dims(f.attrs["dims"])
         coords = {d: f["coords"][d][()].astype(np.float64) for d in dims}
         truth = {k: f["truth"][k][()] for k in f["truth"]} if "truth" in f else {}

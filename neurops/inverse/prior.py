@@ -36,6 +36,8 @@ import torch
 
 from neurops.data.generators.grf import grf_default_sigma, grf_eigenvalues
 from neurops.errors import ConfigError, DataError
+from neurops.models.arguments import check_sizes
+from neurops.physics.checks import check_tensor
 
 __all__ = ["COEFFICIENTS", "GRFPrior", "prior_from_file"]
 
@@ -155,8 +157,6 @@ class GRFPrior:
     def _basis(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return _basis(self, device, dtype)
 
-
-
     def field(self, xi: torch.Tensor) -> torch.Tensor:
         """The Gaussian field ``g`` on the node grid.
 
@@ -168,7 +168,7 @@ class GRFPrior:
         -------
         g : [..., *shape]
         """
-        if xi.shape[-1] != self.dim:
+        if check_tensor(xi, "GRFPrior: xi", "[..., dim]").shape[-1] != self.dim:
             raise DataError(f"coefficients have {xi.shape[-1]} entries but the prior has {self.dim} modes.")
         cos, sqrt_mu, modes = self._basis(xi.device, xi.dtype)
         lead = xi.shape[:-1]
@@ -192,6 +192,7 @@ class GRFPrior:
     def sample(self, n: int, generator: torch.Generator | None = None, *, device: torch.device | str = "cpu",
                dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """``n`` prior draws of the coefficients, ``[n, dim]``."""
+        check_sizes("GRFPrior.sample", n=n, error=ConfigError)
         draw_on = generator.device if generator is not None else device
         return torch.randn((n, self.dim), generator=generator, dtype=dtype, device=draw_on).to(device)
 

@@ -16,14 +16,14 @@ from neurops.data.files import open_hdf5
 from neurops.data.records import (
     POSTERIOR_JSON_ATTRS,
     POSTERIOR_KIND,
+    check_record,
     decode_dims,
     open_record,
     read_json_attr,
-    record_problems,
     write_json_attrs,
 )
 from neurops.data.schema import SCHEMA_VERSION
-from neurops.errors import DataError, MissingFileError, SchemaError
+from neurops.errors import MissingFileError, SchemaError
 from neurops.inverse.inversion import PosteriorResult
 from neurops.utils.io import atomic_path
 
@@ -88,9 +88,7 @@ def read_posterior(path: str | os.PathLike, *, samples: bool = True) -> Posterio
         raise SchemaError(f"{path} is not a posterior file ({found}, not 'posterior'); write one with "
                           "`neurops invert pde|surrogate --out POSTERIOR.h5`.")
     with f:
-        problems = record_problems(f)
-        if problems:
-            raise DataError(f"{path} is not a valid posterior file: " + "; ".join(problems) + ".")
+        check_record(f)
         dims = decode_dims(f.attrs["dims"])
         read = lambda group: {k: v[()] for k, v in f[group].items()} if group in f else {}  # noqa: E731
         records = {key: read_json_attr(f, key, {} if key != "warnings" else []) for key in POSTERIOR_JSON_ATTRS}

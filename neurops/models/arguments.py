@@ -30,15 +30,16 @@ def _whole(value: Any) -> int | None:
         return None
 
 
-def check_sizes(model: str, *, minimum: int = 1, **sizes: Any) -> None:
-    """Raise unless every size is a whole number ``>= minimum``.
+def check_sizes(model: str, *, minimum: int = 1, error: type[Exception] = ModelError, **sizes: Any) -> None:
+    """Raise ``error`` unless every size is a whole number ``>= minimum``.
 
-    ``check_sizes("FNO", width=32, n_layers=0)`` raises ``FNO: n_layers must be a whole number >= 1, got 0.``
+    ``check_sizes("FNO", width=32, n_layers=0)`` raises ``FNO: n_layers must be a whole number >= 1, got 0.``;
+    the counts of other calls (``GRFPrior.sample(n)``, the physics' particle counts) raise a ``ConfigError``.
     """
     for name, value in sizes.items():
         number = _whole(value)
         if number is None or number < minimum:
-            raise ModelError(f"{model}: {name} must be a whole number >= {minimum}, got {value!r}.")
+            raise error(f"{model}: {name} must be a whole number >= {minimum}, got {value!r}.")
 
 
 def per_axis(model: str, name: str, value: Any, *, example: str, minimum: int = 1) -> tuple[int, ...]:
@@ -90,6 +91,10 @@ def check_dtype(model: str, x: torch.Tensor, module: nn.Module) -> None:
     fed back into a float32 model in a mixed-precision rollout). Costs one dtype comparison.
     """
     param = next(module.parameters(), None)
+    if not isinstance(x, torch.Tensor):
+        want = str(param.dtype if param is not None else torch.float32).removeprefix("torch.")
+        raise ModelError(f"{model}: the input is a {type(x).__module__.split('.')[0]} {type(x).__name__}, not a "
+                         f"torch.Tensor; pass torch.as_tensor(x, dtype=torch.{want}).")
     if param is None or (x.is_floating_point() and (x.dtype == param.dtype
                                                      or torch.is_autocast_enabled(x.device.type))):
         return

@@ -92,9 +92,9 @@ def _make_encoder(kind: str, in_channels: int, resolution: Sequence[int], hidden
 
 
 def _check_grid_input(a: torch.Tensor, channels: int, dim: int, name: str, model: nn.Module) -> None:
+    check_dtype(name, a, model)
     if a.ndim != dim + 2 or a.shape[1] != channels:
         raise ModelError(f"{name} expects input [B, {channels}, {dim} spatial dims], got {tuple(a.shape)}.")
-    check_dtype(name, a, model)
 
 
 @register("dgno")

@@ -29,6 +29,7 @@ from typing import Literal, Protocol
 import torch
 
 from neurops.errors import ConfigError
+from neurops.physics.checks import check_tensor
 from neurops.physics.weak_form import QuadratureBatch, darcy_weak_residual, mixed_darcy_residual, sample_field
 from neurops.solvers.pde.darcy import check_forcing
 
@@ -97,7 +98,7 @@ class DarcyProblem:
         a_grid : [B, 1, *spatial] coefficient on a grid, or None to use the decoder's
             ``E[a | beta]``.
         """
-        n_batch = beta.shape[0]
+        n_batch = check_tensor(beta, "DarcyProblem.residuals: beta", ("B", "m")).shape[0]
         n_part, n_quad, dim = tf.points.shape
         pts = tf.flat_points.to(beta.dtype)
         if a_grid is not None:

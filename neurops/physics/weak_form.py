@@ -32,7 +32,6 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +39,8 @@ import torch.nn.functional as F
 
 from neurops.errors import ConfigError
 from neurops.layers.deeponet import dirichlet_factor  # re-exported: exact Dirichlet enforcement
+from neurops.models.arguments import check_sizes
+from neurops.physics.checks import Domain, check_at_quadrature, check_domain, check_tensor, radius_range, source_term
 
 __all__ = [
     "Particles",
@@ -59,8 +60,6 @@ __all__ = [
     "wendland",
     "wendland_grad_factor",
 ]
-
-Domain = Sequence[tuple[float, float]]
 
 
 def _wendland_order(dim: int) -> int:
@@ -116,8 +115,7 @@ def latin_hypercube(n: int, dim: int, generator: torch.Generator | None = None,
     -------
     points : [n, dim]
     """
-    if n < 1 or dim < 1:
-        raise ConfigError(f"latin_hypercube needs n >= 1 and dim >= 1, got n={n}, dim={dim}.")
+    check_sizes("latin_hypercube", n=n, dim=dim, error=ConfigError)
     device = _generator_device(generator)
     u = torch.rand(n, dim, generator=generator, dtype=torch.float64, device=device)
     perms = torch.stack([torch.randperm(n, generator=generator, device=device) for _ in range(dim)], dim=1)
@@ -130,23 +128,6 @@ class Particles:
 
     centres: torch.Tensor
     radii: torch.Tensor
-
-
-def _check_domain(domain: Domain, dim: int) -> list[tuple[float, float]]:
-    dom = [(float(lo), float(hi)) for lo, hi in domain]
-    if len(dom) != dim or any(hi <= lo for lo, hi in dom):
-        raise ConfigError(f"domain must be {dim} (low, high) pairs with low < high, got {list(domain)}.")
-    return dom
-
-
-def _radius_range(radius: float | tuple[float, float], domain: Domain) -> tuple[float, float]:
-    """``(R_min, R_max)`` of a radius or a range; one ``ConfigError`` unless ``0 < R_min <= R_max`` fit ``domain``."""
-    r_min, r_max = (radius, radius) if isinstance(radius, (int, float)) else map(float, radius)
-    shortest = min(hi - lo for lo, hi in domain)
-    if not 0 < r_min <= r_max < shortest / 2:
-        raise ConfigError(f"radius range ({r_min}, {r_max}) must satisfy 0 < R_min <= R_max < "
-                          f"{shortest / 2} (half the shortest domain side).")
-    return float(r_min), float(r_max)
 
 
 def sample_particles(n: int, dim: int, radius: float | tuple[float, float], *, domain: Domain | None = None,
@@ -166,7 +147,8 @@ def sample_particles(n: int, dim: int, radius: float | tuple[float, float], *, d
     Particles with ``centres : [n, d]`` placed so that every ball lies inside the domain, and
     ``radii : [n]``.
     """
-    r_min, r_max = _radius_range(radius, dom := _check_domain(domain or [(0.0, 1.0)] * dim, dim))
+    check_sizes("sample_particles", n=n, dim=dim, error=ConfigError)
+    r_min, r_max = radius_range(radius, dom := check_domain(domain or [(0.0, 1.0)] * dim, dim))
     device = _generator_device(generator)
     radii = r_min + (r_max - r_min) * torch.rand(n, generator=generator, dtype=torch.float64, device=device)
     unit = latin_hypercube(n, dim, generator, dtype=torch.float64)
@@ -188,8 +170,8 @@ def ball_quadrature(dim: int, n_per_axis: int, dtype: torch.dtype = torch.float6
     points : [Q, d] inside the unit ball.
     weights : [Q] with ``sum_q w_q g(z_q) ~ (1/|B_1|) int_{B_1} g``.
     """
-    if n_per_axis < 2:
-        raise ConfigError(f"n_per_axis must be >= 2, got {n_per_axis}.")
+    check_sizes("ball_quadrature", dim=dim, error=ConfigError)
+    check_sizes("ball_quadrature", minimum=2, n_per_axis=n_per_axis, error=ConfigError)
     axis = torch.linspace(-1.0, 1.0, n_per_axis, dtype=torch.float64, device="cpu")
     grid = torch.stack(torch.meshgrid(*([axis] * dim), indexing="ij"), dim=-1).reshape(-1, dim)
     points = grid[(grid**2).sum(-1) <= 1.0]
@@ -262,11 +244,11 @@ class WeakFormSampler:
 
     def __init__(self, dim: int, n_particles: int = 100, radius: float | tuple[float, float] = 1e-4,
                  n_quad_per_axis: int = 7, domain: Domain | None = None) -> None:
-        if n_particles < 1 or n_quad_per_axis < 2:
-            raise ConfigError(f"need n_particles >= 1 and n_quad_per_axis >= 2, got {n_particles}, {n_quad_per_axis}.")
+        check_sizes("WeakFormSampler", dim=dim, n_particles=n_particles, error=ConfigError)
+        check_sizes("WeakFormSampler", minimum=2, n_quad_per_axis=n_quad_per_axis, error=ConfigError)
         self.dim, self.n_particles, self.radius = dim, int(n_particles), radius
-        self.domain = _check_domain(domain or [(0.0, 1.0)] * dim, dim)
-        _radius_range(radius, self.domain)  # now, not at the first draw
+        self.domain = check_domain(domain or [(0.0, 1.0)] * dim, dim)
+        radius_range(radius, self.domain)  # now, not at the first draw
         self.ref_points, self.weights = ball_quadrature(dim, n_quad_per_axis, dtype=torch.float32)
 
     def __call__(self, generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> QuadratureBatch:
@@ -288,6 +270,7 @@ def weak_residual(flux: torch.Tensor, source: torch.Tensor | None, tf: Quadratur
     -------
     residual : [B, P], ``avg_B(F . grad phi) - avg_B(S phi)``.
     """
+    check_at_quadrature("weak_residual", tf.grad_phi.shape, ("flux",), flux=flux, source=source)
     r = torch.einsum("bpqd,pqd,q->bp", flux, tf.grad_phi, tf.weights)
     if source is not None:
         r = r - torch.einsum("bpq,pq,q->bp", source, tf.phi, tf.weights)
@@ -309,12 +292,13 @@ def darcy_weak_residual(a: torch.Tensor, grad_u: torch.Tensor, f: torch.Tensor |
     -------
     [B, P]
     """
-    source = f if torch.is_tensor(f) else torch.full_like(a, float(f))
-    return weak_residual(a[..., None] * grad_u, source, tf)
+    check_at_quadrature("darcy_weak_residual", tf.grad_phi.shape, ("grad_u",), a=a, grad_u=grad_u)
+    return weak_residual(a[..., None] * grad_u, source_term(f, a, "darcy_weak_residual"), tf)
 
 
 def poisson_weak_residual(grad_u: torch.Tensor, f: torch.Tensor | float, tf: QuadratureBatch) -> torch.Tensor:
     """Weak residual of the Poisson equation ``-laplace u = f``; ``grad_u : [B, P, Q, d]`` -> [B, P]."""
+    check_at_quadrature("poisson_weak_residual", tf.grad_phi.shape, ("grad_u",), grad_u=grad_u)
     return darcy_weak_residual(torch.ones_like(grad_u[..., 0]), grad_u, f, tf)
 
 
@@ -335,6 +319,7 @@ def burgers_weak_residual(u: torch.Tensor, grad_u: torch.Tensor, nu: float, tf: 
     -------
     [B, P]
     """
+    check_at_quadrature("burgers_weak_residual", tf.grad_phi.shape, ("grad_u",), u=u, grad_u=grad_u)
     flux = torch.stack([nu * grad_u[..., 0] - 0.5 * u**2, -u], dim=-1)
     return weak_residual(flux, None, tf)
 
@@ -356,9 +341,9 @@ def mixed_darcy_residual(s: torch.Tensor, a: torch.Tensor, grad_u: torch.Tensor,
     flux_mismatch : [B, P, Q], ``|s - a grad u|^2``.
     residual : [B, P], weak residual of ``-div s = f``.
     """
+    check_at_quadrature("mixed_darcy_residual", tf.grad_phi.shape, ("s", "grad_u"), s=s, a=a, grad_u=grad_u)
     mismatch = ((s - a[..., None] * grad_u) ** 2).sum(-1)
-    source = f if torch.is_tensor(f) else torch.full_like(a, float(f))
-    return mismatch, weak_residual(s, source, tf)
+    return mismatch, weak_residual(s, source_term(f, a, "mixed_darcy_residual"), tf)
 
 
 def sample_field(field: torch.Tensor, points: torch.Tensor, *, domain: Domain | None = None,
@@ -377,13 +362,15 @@ def sample_field(field: torch.Tensor, points: torch.Tensor, *, domain: Domain | 
     -------
     values : [B, N, C]
     """
+    check_tensor(field, "sample_field: field", "[B, C, *spatial]")
+    check_tensor(points, "sample_field: points", "[N, d] or [B, N, d]")
     dim = field.ndim - 2  # a [H, W] grid's field has 0 spatial axes here: say what it lacks, not 'points [..., 0]'
     want = f"points [N, {dim}] or [B, N, {dim}]" if dim in (1, 2, 3) else "a [B, C, *spatial] field (field[None, None])"
     if dim not in (1, 2, 3) or points.ndim not in (2, 3) or points.shape[-1] != dim:
         raise ConfigError(f"sample_field needs {want}, got field {tuple(field.shape)}, points {tuple(points.shape)}.")
     if mode not in ("linear", "nearest"):
         raise ConfigError(f"unknown interpolation mode {mode!r}; choose 'linear' or 'nearest'.")
-    dom = _check_domain(domain or [(0.0, 1.0)] * dim, dim)
+    dom = check_domain(domain or [(0.0, 1.0)] * dim, dim)
     lo = torch.tensor([d[0] for d in dom], dtype=points.dtype, device=points.device)
     width = torch.tensor([d[1] - d[0] for d in dom], dtype=points.dtype, device=points.device)
     g = 2.0 * (points - lo) / width - 1.0

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from neurops.data.records import POSTERIOR_SUMMARY  # noqa: E402
 from neurops.errors import ConfigError, DataError  # noqa: E402
 from neurops.utils.io import atomic_path  # noqa: E402
 
@@ -64,6 +65,11 @@ def plot_posterior(result: Any, path: str | os.PathLike, title: str = "", fmt: s
     """
     fmt = fmt or figure_format(path)
     s, truth = result.summary, result.truth
+    missing = ([f"summary {k!r}" for k in POSTERIOR_SUMMARY if k not in s]
+               + [f"observations {k!r}" for k in ("points", "values", "predicted") if k not in result.observations])
+    if missing:
+        raise DataError(f"plot_posterior draws a result of neurops.inverse (an inversion's, or read_posterior(FILE)); "
+                        f"this one has no {', '.join(missing)}.")
     pts = np.asarray(result.observations["points"])
     if pts.shape[1] != 2:
         raise DataError("plot_posterior draws 2-D posteriors; this one is not 2-D (write no figure: --no-figure).")

@@ -37,7 +37,8 @@ def test_problems_of_an_observation_file_are_listed(tmp_path):
     problems = check_file(path)
     assert any("noise_std" in p for p in problems) and any("outside the domain" in p for p in problems)
     assert "problem:" in summarize(path)
-    with pytest.raises(SchemaError, match="not a valid observations file"):
+    with pytest.raises(SchemaError, match=r"not a valid observation file: .*; make it again with `neurops invert "
+                       r"observe --out FILE` \(or fix it by hand, see docs/data-format.md\)\.$"):
         to_xarray(path)
 
 

@@ -102,3 +102,17 @@ def test_a_surrogate_record_in_place_of_its_model_names_forward():
                               "name=surrogate.name)).")
     with pytest.raises(ConfigError, match=r"^model must be callable, \[B, 1, \*R\] -> \[B, 1, \*R\], got str\.$"):
         SurrogateForward("fno.ckpt")
+
+
+def test_forward_maps_refuse_what_is_not_a_floating_point_tensor():
+    """DarcyForward given a NumPy array raised AttributeError ('numpy.ndarray' object has no attribute 'to'), and
+    given an integer tensor returned u rounded to integers; SurrogateForward raised AttributeError too."""
+    surrogate = SurrogateForward(lambda x: x)
+    for forward, name in ((DarcyForward(), "DarcyForward"), (surrogate, "SurrogateForward")):
+        for a, got in ((np.ones((1, 9, 9)), "a numpy ndarray; convert it with torch.as_tensor(..., "
+                                            "dtype=torch.float64) (or float32)"),
+                       (torch.ones(1, 9, 9, dtype=torch.int64), "dtype int64; convert it with .to(torch.float64) "
+                                                                "(or float32)")):
+            with pytest.raises(DataError) as err:
+                forward(a)
+            assert str(err.value) == f"{name}: a must be a floating-point torch.Tensor [B, *R], got {got}."

@@ -232,3 +232,25 @@ def test_level_set_posterior_matches_the_exact_sector_probabilities():
     # the rest of the posterior is the prior's: |x[:2]|^2 ~ chi^2(2) (the likelihood sees only the angle), N(0, 1)
     assert abs(float((x[..., :2] ** 2).sum(-1).mean()) - 2) < 0.15
     assert abs(float(x[..., 2:].var()) - 1) < 0.05 and abs(float(x[..., 2:].mean())) < 0.05
+
+
+def test_chain_starts_and_counts_of_the_wrong_type_are_one_error():
+    """pcn/pcnl given NumPy starts raised torch's TypeError ('zeros(): argument 'dtype' must be torch.dtype'),
+    map_estimate an AttributeError ('no attribute 'detach''), and n_burn=2.5 a TypeError of range()."""
+    from neurops.errors import DataError
+    from neurops.inverse import map_estimate
+
+    target = LinearGaussian(P=1)
+    x0 = np.zeros((1, 3, 12))
+    for call, name in ((lambda: pcn(target.potential, x0, n_burn=1, n_samples=2), "chain starts x0"),
+                       (lambda: pcnl(target.potential_and_grad, x0, n_burn=1, n_samples=2), "chain starts x0"),
+                       (lambda: map_estimate(target.potential_and_grad, x0), "map_estimate: x0")):
+        with pytest.raises(DataError) as err:
+            call()
+        assert str(err.value) == (f"{name} must be a floating-point torch.Tensor [P, C, n], got a numpy ndarray; "
+                                  "convert it with torch.as_tensor(..., dtype=torch.float64) (or float32).")
+    for kwargs, what in (({"n_burn": 2.5}, "n_burn must be a whole number >= 0, got 2.5"),
+                         ({"n_samples": -1}, "n_samples must be a whole number >= 1, got -1")):
+        with pytest.raises(ConfigError) as err:
+            pcn(target.potential, torch.zeros(1, 3, 12), **{"n_burn": 1, "n_samples": 2, **kwargs})
+        assert str(err.value) == f"MCMC: {what}."

@@ -81,3 +81,22 @@ def test_prior_settings_of_the_wrong_type_are_one_line_naming_key_value_and_type
 def test_prior_settings_take_integers_for_reals_and_none_where_it_means_the_default():
     prior = GRFPrior.from_dict({"resolution": np.int64(9), "tau": 4, "sigma": None, "max_wavenumber": None})
     assert prior.tau == 4 and prior.sigma is None and prior.resolution == 9
+
+
+@pytest.mark.parametrize("n", [-1, 0, 2.5, "3", float("nan"), True])
+def test_a_number_of_draws_that_is_not_a_whole_number_of_at_least_one_is_refused(n):
+    """GRFPrior.sample(-1) raised torch's RuntimeError 'Trying to create tensor with negative dimension', 2.5 or
+    '3' a TypeError of torch.randn, True drew one sample."""
+    with pytest.raises(ConfigError) as err:
+        GRFPrior(resolution=9).sample(n)
+    assert str(err.value) == f"GRFPrior.sample: n must be a whole number >= 1, got {n!r}."
+
+
+def test_coefficients_that_are_not_a_tensor_are_refused():
+    """GRFPrior.field/coefficient_field given a NumPy array raised AttributeError ('numpy.ndarray' object has no
+    attribute 'device')."""
+    prior = GRFPrior(resolution=9)
+    with pytest.raises(DataError) as err:
+        prior.coefficient_field(np.zeros((2, prior.dim)))
+    assert str(err.value) == ("GRFPrior: xi must be a floating-point torch.Tensor [..., dim], got a numpy ndarray; "
+                              "convert it with torch.as_tensor(..., dtype=torch.float64) (or float32).")

@@ -159,3 +159,16 @@ def test_multionet_operator_learns_a_linear_map_and_changes_resolution():
     assert torch.allclose(model.predict_on(a, (17,))[..., ::2], model(a), atol=1e-5)
     with pytest.raises(ModelError, match="dirichlet"):
         build("multionet", dirichlet="robin")
+
+
+def test_a_numpy_array_is_one_error_naming_the_conversion():
+    """DGNO(a) and DGNO.a_nll given a NumPy array raised AttributeError: 'numpy.ndarray' object has no attribute
+    'is_floating_point' (the shape check read it first); now the dtype check, which names the conversion, runs
+    first (models.arguments.check_dtype refuses anything but a tensor)."""
+    model = DGNO(**SMALL)
+    a = _two_phase(2, 9).numpy()
+    for call, name in ((model, "DGNO.encode"), (lambda x: model.a_nll(x, torch.zeros(2, 8)), "DGNO.a_nll")):
+        with pytest.raises(ModelError) as err:
+            call(a)
+        assert str(err.value) == (f"{name}: the input is a numpy ndarray, not a torch.Tensor; pass "
+                                  "torch.as_tensor(x, dtype=torch.float32).")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurops.errors import ConfigError
+from neurops.errors import ConfigError, DataError
 from neurops.physics.pdes import DarcyProblem
 from neurops.physics.weak_form import (
     WeakFormSampler,
@@ -196,9 +196,63 @@ def test_sampler_is_seeded_and_darcy_problem_validates():
         with pytest.raises(ConfigError, match="residual_weight must be > 0"):
             DarcyProblem(residual_weight=bad)
     # the sampler refuses its settings when it is built, not at its first draw
-    for kwargs in ({"n_particles": 0}, {"n_quad_per_axis": 1}):
-        with pytest.raises(ConfigError, match="need n_particles >= 1 and n_quad_per_axis >= 2"):
+    for kwargs, what in (({"n_particles": 0}, "n_particles must be a whole number >= 1, got 0"),
+                         ({"n_quad_per_axis": 1}, "n_quad_per_axis must be a whole number >= 2, got 1")):
+        with pytest.raises(ConfigError, match=f"^WeakFormSampler: {what}.$"):
             WeakFormSampler(2, **kwargs)
     for radius in (-1.0, 0.0, (0.02, 0.01), 0.6):
         with pytest.raises(ConfigError, match="radius range"):
             WeakFormSampler(2, radius=radius)
+
+
+def test_residuals_refuse_arrays_of_another_type_or_shape_with_the_shape_they_need():
+    """darcy_weak_residual with grad_u [B, P, Q] (no axis d) raised einsum's "operand has more dimensions than
+    subscripts given", a NumPy array an AttributeError or TypeError, a forcing array a TypeError of float()."""
+    tf = WeakFormSampler(2, n_particles=5, n_quad_per_axis=5)(torch.Generator().manual_seed(0))
+    P, Q, d = tf.grad_phi.shape
+    a, grad_u = torch.ones(3, P, Q), torch.ones(3, P, Q, d)
+    need = "must be a floating-point torch.Tensor"
+    cases = [
+        (lambda: darcy_weak_residual(a, torch.ones(3, P, Q), 1.0, tf),
+         f"darcy_weak_residual: grad_u {need} [3, {P}, {Q}, {d}], got shape (3, {P}, {Q})."),
+        (lambda: darcy_weak_residual(torch.ones(3, P + 1, Q), grad_u, 1.0, tf),
+         f"darcy_weak_residual: a {need} [B, {P}, {Q}], got shape (3, {P + 1}, {Q})."),
+        (lambda: darcy_weak_residual(a, torch.ones(2, P, Q, d), 1.0, tf),
+         f"darcy_weak_residual: grad_u {need} [3, {P}, {Q}, {d}], got shape (2, {P}, {Q}, {d})."),
+        (lambda: poisson_weak_residual(grad_u.numpy(), 1.0, tf),
+         f"poisson_weak_residual: grad_u {need} [B, {P}, {Q}, {d}], got a numpy ndarray; convert it with "
+         "torch.as_tensor(..., dtype=torch.float64) (or float32)."),
+        (lambda: mixed_darcy_residual(a, a, grad_u, 1.0, tf),
+         f"mixed_darcy_residual: s {need} [B, {P}, {Q}, {d}], got shape (3, {P}, {Q})."),
+        (lambda: burgers_weak_residual(a, grad_u[..., :1], 0.1, tf),
+         f"burgers_weak_residual: grad_u {need} [3, {P}, {Q}, {d}], got shape (3, {P}, {Q}, 1)."),
+        (lambda: darcy_weak_residual(a, grad_u, torch.ones(3, P), tf),
+         f"weak_residual: source {need} [3, {P}, {Q}], got shape (3, {P})."),
+        (lambda: sample_field(np.ones((1, 1, 9, 9)), torch.rand(5, 2)),
+         f"sample_field: field {need} [B, C, *spatial], got a numpy ndarray; convert it with torch.as_tensor(..., "
+         "dtype=torch.float64) (or float32)."),
+    ]
+    for call, message in cases:
+        with pytest.raises(DataError) as err:
+            call()
+        assert str(err.value) == message
+    for f, got in ((math.nan, "nan"), (np.ones((3, P, Q)), "a numpy ndarray")):
+        with pytest.raises(ConfigError) as err:
+            darcy_weak_residual(a, grad_u, f, tf)
+        assert str(err.value) == ("darcy_weak_residual: f must be a finite number or a torch.Tensor [B, P, Q] of the "
+                                  f"forcing at the quadrature points, got {got}.")
+
+
+@pytest.mark.parametrize("call, what", [
+    (lambda: sample_particles(2.5, 2, 0.01), "sample_particles: n must be a whole number >= 1, got 2.5"),
+    (lambda: sample_particles(-1, 2, 0.01), "sample_particles: n must be a whole number >= 1, got -1"),
+    (lambda: latin_hypercube(4, 1.5), "latin_hypercube: dim must be a whole number >= 1, got 1.5"),
+    (lambda: ball_quadrature(2, 2.5), "ball_quadrature: n_per_axis must be a whole number >= 2, got 2.5"),
+    (lambda: WeakFormSampler(2, n_particles=2.5), "WeakFormSampler: n_particles must be a whole number >= 1, got 2.5"),
+])
+def test_counts_that_are_not_whole_numbers_are_refused(call, what):
+    """sample_particles(-1) raised torch's RuntimeError (negative dimension), 2.5 a TypeError of torch.rand, and
+    WeakFormSampler(n_particles=2.5) drew 2 particles."""
+    with pytest.raises(ConfigError) as err:
+        call()
+    assert str(err.value) == what + "."

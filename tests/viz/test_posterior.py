@@ -53,3 +53,16 @@ def test_figure_of_a_problem_that_is_not_2d_is_refused():
     with pytest.raises(ConfigError, match="^the posterior figure is drawn for 2-D problems and these observations "
                        r"are 1-D; pass --no-figure \(the posterior file holds every result\).$"):
         check_figure("p.png", 1)
+
+
+def test_a_result_without_what_the_figure_draws_is_refused(tmp_path):
+    """A result without summary 'a_mean' or observations 'predicted' raised KeyError: 'a_mean' mid-figure."""
+    from neurops.errors import DataError
+
+    result = _result()
+    del result.summary["a_mean"], result.observations["predicted"]
+    with pytest.raises(DataError) as err:
+        plot_posterior(result, tmp_path / "post.png")
+    assert str(err.value) == ("plot_posterior draws a result of neurops.inverse (an inversion's, or "
+                              "read_posterior(FILE)); this one has no summary 'a_mean', observations 'predicted'.")
+    assert list(tmp_path.iterdir()) == []

@@ -88,10 +88,10 @@ class FNO(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
+        check_dtype("FNO", x, self)
         if x.dim() != len(self.modes) + 2 or x.shape[1] != self.in_channels:
             raise ModelError(f"FNO expects input [B, {self.in_channels}, {len(self.modes)} spatial dims], "
                              f"got shape {tuple(x.shape)}.")
-        check_dtype("FNO", x, self)
         if self.grid_embedding:
             x = torch.cat([x, grid_coordinates(x)], dim=1)
         x = self.lift(x)

@@ -264,12 +264,12 @@ class LSM(Presets, nn.Module):
         -------
         [B, C_out, *spatial]
         """
+        check_dtype("LSM", x, self)
         if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
             raise ModelError(
                 f"LSM expects input [B, {self.in_channels}, *{self.ndim} spatial axes], got {tuple(x.shape)}; "
                 "check in_channels and the patch_size/ndim of the model against the data."
             )
-        check_dtype("LSM", x, self)
         grid = self.reference_resolution
         if grid is not None and coarser(x.shape[2:], grid, self.boundary):
             return on_grid(self.forward, x, grid, self.boundary)

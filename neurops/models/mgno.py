@@ -252,12 +252,12 @@ class MGNO(Presets, nn.Module):
         -------
         [B, out_channels, *spatial]
         """
+        check_dtype("MgNO", x, self)
         if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
             raise ModelError(
                 f"MgNO expects input [B, {self.in_channels}, {self.ndim} spatial dims], got "
                 f"shape {tuple(x.shape)}; check in_channels/dim against the data"
             )
-        check_dtype("MgNO", x, self)
         grid = self.reference_resolution
         if grid is not None and coarser(x.shape[2:], grid, self.boundary):
             return on_grid(self.forward, x, grid, self.boundary)

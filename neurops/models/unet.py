@@ -224,10 +224,10 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x : [B, in_channels, *spatial] -> [B, out_channels, *spatial]``."""
+        check_dtype("U-Net", x, self)
         if x.dim() != self.dim + 2 or x.shape[1] != self.in_channels:
             raise ModelError(f"U-Net expects input [B, {self.in_channels}, {self.dim} spatial dims], got shape "
                              f"{tuple(x.shape)}; check in_channels/dim against the data.")
-        check_dtype("U-Net", x, self)
         shape = tuple(x.shape[2:])
         work = shape if self.conv == "grid" else self._work_shape(shape)
         if work != shape:

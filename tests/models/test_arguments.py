@@ -154,6 +154,10 @@ def test_every_field_model_names_an_input_of_another_dtype(name: str) -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision casts per operation: any float passes
         model.float()
         model(x.to(torch.bfloat16))
+    # a NumPy array raised AttributeError ('numpy.ndarray' object has no attribute 'dim') in all but DGNO
+    with pytest.raises(ModelError, match=rf"^{model_name}: the input is a numpy ndarray, not a torch\.Tensor; pass "
+                                         r"torch\.as_tensor\(x, dtype=torch\.float32\)\.$"):
+        model(x.numpy())
 
 
 @pytest.mark.parametrize("name", ["fs_unet", "unet"])

@@ -106,6 +106,11 @@ def build(name: str, **kwargs: Any) -> nn.Module:
     cls = get_class(name)
     arguments = dict(kwargs)
     preset = arguments.pop("preset", None) if issubclass(cls, Presets) else None
+    if preset == "None" and "None" not in getattr(cls, "presets", {}):  # `--model.model_kwargs.preset null`
+        raise ModelError(f"model {name!r}: preset='None' is text, not a preset: on the command line null inside "
+                         "--model.model_kwargs.* arrives as the text 'None'; to build the model without a preset, "
+                         "give the whole --model.model_kwargs without it (e.g. --model.model_kwargs "
+                         "'{\"width\": 32, ...}'), or leave preset out of the config file.")
     params = inspect.signature(cls.__init__).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         valid = sorted({*params, *(("preset",) if issubclass(cls, Presets) else ())} - {"self"})

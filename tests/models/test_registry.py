@@ -37,3 +37,13 @@ def test_every_registered_model_declares_its_resolution_behaviour():
         @register("undeclared")
         class Undeclared(torch.nn.Module):
             pass
+
+
+def test_a_preset_given_as_the_text_none_names_the_command_line_fix():
+    """`--model.model_kwargs.preset null` arrives as the text 'None', and the error was "unknown LSM preset 'None'"
+    with the list of presets, not how to build the model without one."""
+    with pytest.raises(ModelError, match=r"^model 'lsm': preset='None' is text, not a preset: on the command line null "
+                                         r"inside --model\.model_kwargs\.\* arrives as the text 'None'; to build the "
+                                         r"model without a preset, give the whole --model\.model_kwargs without it"):
+        build("lsm", preset="None", in_channels=1, out_channels=1)
+    assert build("lsm", preset=None, in_channels=1, out_channels=1, width=8).in_channels == 1

@@ -22,6 +22,9 @@ import os
 import sys
 from pathlib import Path
 
+from neurops.cli import sigterm
+from neurops.errors import RunStopped
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 """Default folder of the result files: ``benchmarks/results`` of the checkout the scripts run from."""
 
@@ -119,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     argv_before = sys.argv
     sys.argv = [f"python -m benchmarks run {args.name}", *args.options]  # the command the result records
     try:
-        status = module.main(args.options)
+        with sigterm.reported(["run", args.name, *args.options]):  # Ctrl-C, SIGTERM: one line, also in a trainer
+            status = module.main(args.options)
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in OPTIONAL_PEERS:
             raise
@@ -128,10 +132,12 @@ def main(argv: list[str] | None = None) -> int:
               "not installed: install the bench extra first (make bench, or pip install -e '.[bench]' after torch)",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever the measurement was
-        print(f"python -m benchmarks run {args.name}: interrupted (exit status 130); result files are written whole "
-              "or not at all, so the results folder holds no part of this run's unfinished result", file=sys.stderr)
-        return 130
+    except RunStopped as stop:  # not the traceback of wherever the measurement was, nor Lightning's status 1
+        by = "interrupted" if stop.exit_status == sigterm.EXIT_SIGINT else "stopped by SIGTERM"
+        print(f"python -m benchmarks run {args.name}: {by} (exit status {stop.exit_status}); result files are written "
+              "whole or not at all, so the results folder holds no part of this run's unfinished result",
+              file=sys.stderr)
+        return stop.exit_status
     finally:
         sys.argv = argv_before
     return status if isinstance(status, int) else 0

@@ -218,3 +218,54 @@ def test_a_peer_that_is_not_installed_is_one_line_naming_the_extra(monkeypatch, 
                         else real(name))
     with pytest.raises(ModuleNotFoundError):  # a bug of ours stays a traceback
         runner.main(["run", "spectral_conv", "--quick"])
+
+
+FAKE_TRAINING_BENCHMARK = """
+import os, sys, types
+import lightning as L
+import torch
+from benchmarks import runner
+from neurops.utils.bench import save_results
+
+class Stop(L.Callback):
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == 2:
+            os.kill(os.getpid(), {signum})
+
+class Model(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 1)
+    def training_step(self, batch, index):
+        return self.layer(batch[0]).pow(2).mean()
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+def main(options):
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(64, 2)), batch_size=4)
+    L.Trainer(max_epochs=20, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, callbacks=[Stop()]).fit(Model(), data)
+    save_results("trained", {{}}, [], "", options[1])
+    return 0
+
+sys.modules["benchmarks.trained"] = types.SimpleNamespace(main=main)
+runner.benchmark_names = lambda: ["trained"]
+sys.exit(runner.main(["run", "trained", "--results-dir", {results!r}]))
+"""
+
+
+@pytest.mark.parametrize("signum, by", [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "stopped by SIGTERM")])
+def test_ctrl_c_or_sigterm_while_a_benchmark_trains_is_one_line_and_its_status(signum, by, tmp_path):
+    """Ctrl-C while a benchmark's Lightning trainer ran ended with Lightning's status 1 (its trainer takes the
+    KeyboardInterrupt: the runner's line never came); SIGTERM (a scheduler, `timeout`) ended the runner where it was,
+    with no line. Now both are the runner's line, with status 130 / 143, and no result file."""
+    results = tmp_path / "results"
+    source = FAKE_TRAINING_BENCHMARK.format(signum=int(signum), results=str(results))
+    job = subprocess.run([sys.executable, "-c", source], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert job.returncode == 128 + signum, job.stderr[-2000:]
+    assert "Traceback" not in job.stderr and job.stderr.splitlines()[-1] == (
+        f"python -m benchmarks run trained: {by} (exit status {128 + signum}); result files are written whole or not "
+        "at all, so the results folder holds no part of this run's unfinished result")
+    assert not results.exists()

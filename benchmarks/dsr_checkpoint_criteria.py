@@ -55,7 +55,7 @@ import torch
 import yaml
 from scipy.stats import spearmanr
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.checkpoints import load
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.metrics.dsr import (
@@ -207,9 +207,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", type=Path, required=True, help="run folder with snapshots/ and benchmark.yaml")
     parser.add_argument("--test", type=Path, required=True, help="test series, [T, N] .npy")
     parser.add_argument("--dt", type=float, default=1.0, help="sampling interval (lambda_max per time unit)")
-    parser.add_argument("--every", type=int, default=1, help="use every k-th snapshot")
-    parser.add_argument("--group", type=int, default=8, help="snapshots per batched rollout")
-    parser.add_argument("--lyapunov-steps", type=int, default=20_000)
+    parser.add_argument("--every", type=positive_int, default=1, help="use every k-th snapshot")
+    parser.add_argument("--group", type=positive_int, default=8, help="snapshots per batched rollout")
+    parser.add_argument("--lyapunov-steps", type=positive_int, default=20_000)
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="arithmetic of the study's orbits (float64 as `dsr evaluate`; float32 as training)")
     parser.add_argument("--name", default="dsr_checkpoint_criteria", help="results file name")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from benchmarks.dsr_common import best_members
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.dynamics.teacher_forcing import gtf_rollout, teacher_signals
 from neurops.utils.bench import markdown_table, save_results
 
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", type=Path, required=True, help="training series, [T, N] .npy")
     parser.add_argument("--alpha", type=float, default=None, help="forcing strength (default: each checkpoint's own "
                         "fixed alpha)")
-    parser.add_argument("--seq-len", type=int, default=200, help="window length T~ (the GTF paper's 200)")
-    parser.add_argument("--windows", type=int, default=64, help="windows spread evenly over the series")
+    parser.add_argument("--seq-len", type=positive_int, default=200, help="window length T~ (the GTF paper's 200)")
+    parser.add_argument("--windows", type=positive_int, default=64, help="windows spread evenly over the series")
     parser.add_argument("--name", default="dsr_gtf_memory", help="results file name")
     args = parser.parse_args(argv)
     for path in (args.train, *args.ckpt):

@@ -39,7 +39,7 @@ import torch
 
 from benchmarks.common import WORK_DIR, darcy_file, n_parameters
 from benchmarks.lightning_runs import EpochTimer
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.datamodule import GenerativeDataModule, OperatorDataModule
 from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
@@ -129,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     p = benchmark_parser(__doc__, quick=None)
     p.add_argument("--models", default="fno,mgno,dgno")
     p.add_argument("--coefficients", default="lognormal,piecewise")
-    p.add_argument("--epochs", type=int, default=None, help="override every model's epochs")
-    p.add_argument("--n-train", type=int, default=1000)
+    p.add_argument("--epochs", type=positive_int, default=None, help="override every model's epochs")
+    p.add_argument("--n-train", type=positive_int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--overwrite", action="store_true", help="retrain and replace checkpoints that exist")
     args = p.parse_args(argv)
     kept = [str(checkpoint_path(m, c)) for c in args.coefficients.split(",") for m in args.models.split(",")

@@ -45,6 +45,7 @@ from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
 from neurops.tasks.schedules import OneCycle
 from neurops.utils.bench import save_results, timed
+from neurops.utils.io import atomic_path
 from neurops.utils.seeding import seed_everything
 
 INVERSE_DIR = WORK_DIR / "inverse"
@@ -114,8 +115,8 @@ def train(model: str, coefficient: str, epochs: int, batch_size: int, seed: int,
                         num_sanity_val_steps=0, check_val_every_n_epoch=max(1, epochs // 10))
     seconds, _ = timed(lambda: trainer.fit(task, dm))
     path = checkpoint_path(model, coefficient)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    trainer.save_checkpoint(path)
+    with atomic_path(path) as tmp:  # a crash or kill while it is written leaves no truncated checkpoint
+        trainer.save_checkpoint(tmp)
     tests = {}
     for r in trainer.test(task, dm, verbose=False):
         tests.update({k: float(v) for k, v in r.items()})

@@ -94,7 +94,8 @@ OPTIONAL_PEERS = ("neuralop",)
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks list | run NAME [options]``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
+                                     usage="python -m benchmarks list | run NAME [options]")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the benchmarks and what each measures")
     run = sub.add_parser("run", help="run one benchmark", add_help=False,
@@ -102,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("name", help="benchmark name (see `list`)")
     run.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's options (--quick, --results-dir, ...)")
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] not in (["list"], ["run"], ["-h"], ["--help"]):  # none, or not a command: name them, and the closest
+        close = difflib.get_close_matches(argv[0], ["list", "run"], n=1) if argv else []
+        what = f"no command {argv[0]!r}" + (f" (did you mean {close[0]!r}?)" if close else "") if argv else \
+            "no command given"
+        print(f"usage: {parser.usage}\npython -m benchmarks: error: {what}; use `list` (the benchmarks) or "
+              "`run NAME [options]` (run one)", file=sys.stderr)
+        return 2
     if argv[:1] == ["run"] and argv[1:2] in ([], ["-h"], ["--help"]):  # help of `run` itself (no benchmark named)
         print("usage: python -m benchmarks run NAME [options]\n\nRun one benchmark: `python -m benchmarks list` "
               "names them, `python -m benchmarks run NAME --help` shows the options of one.")

@@ -274,3 +274,14 @@ def test_ctrl_c_or_sigterm_while_a_benchmark_trains_is_one_line_and_its_status(s
         f"python -m benchmarks run trained: {by} (exit status {128 + signum}); result files are written whole or not "
         "at all, so the results folder holds no part of this run's unfinished result")
     assert not results.exists()
+
+
+@pytest.mark.parametrize("argv, what", [([], "no command given"), (["lst"], "no command 'lst' (did you mean 'list'?)"),
+                                        (["--foo"], "no command '--foo'")])
+def test_no_command_or_a_wrong_one_names_the_commands(argv, what, capsys):
+    """`python -m benchmarks` alone and `--foo` said "the following arguments are required: command", `lst`
+    "invalid choice" without the close match `list` (as `run NAME` suggests one)."""
+    assert runner.main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "usage: python -m benchmarks list | run NAME [options]",
+        f"python -m benchmarks: error: {what}; use `list` (the benchmarks) or `run NAME [options]` (run one)"]

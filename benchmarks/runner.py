@@ -19,10 +19,13 @@ import argparse
 import difflib
 import importlib
 import os
+import re
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from neurops.cli import sigterm
+from neurops.cli.argument_errors import closest_option
 from neurops.errors import RunStopped
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -57,6 +60,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+class BenchmarkParser(argparse.ArgumentParser):
+    """argparse's parser, with the "did you mean" of the ``neurops`` commands after a misspelt option."""
+
+    def error(self, message: str) -> NoReturn:
+        unknown = re.match(r"unrecognized arguments: (--\S+)", message)
+        super().error(message + (closest_option(unknown.group(1).split("=", 1)[0], self) if unknown else ""))
+
+
 def benchmark_parser(description: str | None, quick: str | None) -> argparse.ArgumentParser:
     """A parser with the options the benchmarks share: ``--results-dir`` and (most) ``--quick``.
 
@@ -67,7 +78,7 @@ def benchmark_parser(description: str | None, quick: str | None) -> argparse.Arg
     quick:
         What ``--quick`` shrinks, for the help text; ``None`` for a benchmark without a quick run.
     """
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = BenchmarkParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     if quick is not None:
         parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--results-dir", type=results_dir, default=RESULTS_DIR,

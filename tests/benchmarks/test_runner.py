@@ -285,3 +285,18 @@ def test_no_command_or_a_wrong_one_names_the_commands(argv, what, capsys):
     assert capsys.readouterr().err.splitlines() == [
         "usage: python -m benchmarks list | run NAME [options]",
         f"python -m benchmarks: error: {what}; use `list` (the benchmarks) or `run NAME [options]` (run one)"]
+
+
+@pytest.mark.parametrize("name, argv, hint", [
+    ("darcy_fno", ["--quik"], "--quik; did you mean --quick?"),
+    ("solvers_darcy", ["--repaet", "2"], "--repaet 2; did you mean --repeat?"),
+    ("dsr_lorenz63", ["--overwirte"], "--overwirte; did you mean --overwrite?"),
+    ("spectral_conv", ["--zzz"], "--zzz"),
+])
+def test_a_misspelt_option_names_the_closest_one(name, argv, hint, tmp_path, capsys):
+    """`run darcy_fno --quik` said only "unrecognized arguments: --quik" (the neurops commands say "did you mean")."""
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["run", name, *argv, "--results-dir", str(tmp_path / "res")])
+    assert exit_info.value.code == 2 and not (tmp_path / "res").exists()
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"python -m benchmarks run {name}: error: unrecognized arguments: {hint}")

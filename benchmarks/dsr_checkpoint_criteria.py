@@ -58,6 +58,7 @@ from scipy.stats import spearmanr
 from benchmarks.runner import benchmark_parser, positive_int
 from neurops.checkpoints import load
 from neurops.data.datamodule import DynamicsDataModule
+from neurops.data.series_import import load_series
 from neurops.metrics.dsr import (
     evaluate_reconstruction,
     generate_like,
@@ -221,13 +222,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{args.run / 'snapshots'} holds no snapshots; train the run with --snapshots")
     if not args.test.is_file():
         parser.error(f"no test series at {args.test}; pass a [T, N] .npy file")
-    if args.every < 1 or args.group < 1:
-        parser.error(f"--every and --group must be >= 1, got {args.every} and {args.group}")
 
     config = yaml.safe_load((args.run / "benchmark.yaml").read_text())
     data = DynamicsDataModule(**config["data"]["init_args"])
     x_train, x_val = data.train_series[0].astype(np.float64), data.val_series[0].astype(np.float64)
-    x_test = np.load(args.test).astype(np.float64)
+    x_test = load_series(args.test)  # a file that is no series: one line
     dtype = getattr(torch, args.dtype)
     epochs, snaps, last = snapshot_members(args.run, args.every, dtype)
     n_members = len(snaps[0])

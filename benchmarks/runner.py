@@ -26,7 +26,7 @@ from typing import NoReturn
 
 from neurops.cli import sigterm
 from neurops.cli.argument_errors import closest_option
-from neurops.errors import RunStopped
+from neurops.errors import NeuropsError, RunStopped
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 """Default folder of the result files: ``benchmarks/results`` of the checkout the scripts run from."""
@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
               "whole or not at all, so the results folder holds no part of this run's unfinished result",
               file=sys.stderr)
         return stop.exit_status
+    except NeuropsError as exc:  # an input the benchmark cannot use (a file that is no series, no checkpoint, ...)
+        print(f"python -m benchmarks run {args.name}: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         sys.argv = argv_before
     return status if isinstance(status, int) else 0

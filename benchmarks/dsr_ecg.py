@@ -115,12 +115,12 @@ def main(argv: list[str] | None = None) -> None:
                              "(DynamicsTask(input_noise); the GTF paper's ECG: none; the AL-RNN paper's: 0.01)")
     parser.add_argument("--observation", choices=("affine", "identity"), default=None,
                         help="observation model x = B z + b (the GTF paper's ECG: affine) or x = z (the AL-RNN's)")
-    parser.add_argument("--hidden-dim", type=positive_int, default=250, help="hidden units L (the paper's ECG: 250)")
-    parser.add_argument("--latent-dim", type=positive_int, default=None,
+    parser.add_argument("--hidden-dim", type=int, default=250, help="hidden units L (the paper's ECG: 250)")
+    parser.add_argument("--latent-dim", type=int, default=None,
                         help="latent units M (the GTF paper's ECG: 5, the AL-RNN paper's: 100); with identity "
                              "observation the M - 5 extra units run free under forcing")
     parser.add_argument("--n-relu", type=int, default=2, help="AL-RNN: piecewise-linear units P (its paper's ECG: 2)")
-    parser.add_argument("--tau", type=positive_int, default=10,
+    parser.add_argument("--tau", type=int, default=10,
                         help="AL-RNN: sparse forcing interval (its paper's ECG: 10)")
     parser.add_argument("--val-every", type=positive_int, default=None,
                         help="epochs between validations (default epochs/10)")

@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only-ensembles", action="store_true", help="time the seed-study tables only")
     parser.add_argument("--fit-rounds", type=int, default=None, help="rounds of the fit table (default 3, quick 0: "
                         "0 skips it)")
-    parser.add_argument("--fit-epochs", type=positive_int, default=3, help="epochs of each timed fit")
-    parser.add_argument("--fit-batches", type=positive_int, default=10, help="batches per epoch of each timed fit")
-    parser.add_argument("--fit-val-every", type=positive_int, default=1,
+    parser.add_argument("--fit-epochs", type=int, default=3, help="epochs of each timed fit")
+    parser.add_argument("--fit-batches", type=int, default=10, help="batches per epoch of each timed fit")
+    parser.add_argument("--fit-val-every", type=int, default=1,
                         help="epochs between validations of each timed fit (the DSR benchmarks: 10 epochs of 50 "
                              "batches)")
     data_dir_argument(parser)

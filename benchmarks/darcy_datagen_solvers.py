@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.data.reader import read_split
 from neurops.utils.bench import markdown_table, save_results, timed
@@ -37,7 +37,7 @@ def rate(config: DarcyConfig, path: Path, workers: int, repeat: int) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="65, 129 and 257 nodes per side")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=positive_int, default=2)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args(argv)
     rows = []

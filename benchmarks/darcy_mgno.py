@@ -43,6 +43,7 @@ import torch
 from benchmarks.common import Bf16Autocast, darcy_argument_parser, darcy_file, parse_darcy_args
 from benchmarks.darcy_fno import FNO, first_inputs, fno_specs, step_times
 from benchmarks.lightning_runs import fit_and_test
+from benchmarks.runner import positive_int
 from neurops.data.datamodule import OperatorDataModule
 from neurops.models import build
 from neurops.tasks.operator import OperatorTask
@@ -107,10 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scheduler", choices=["step", "onecycle"], default="step",
                     help="step: halve the lr three times over the run (FNO); onecycle: MgNO's")
     ap.add_argument("--loss", default="rel_l2", help="rel_l2, rel_h1 or rel_h1_fourier (MgNO's)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=positive_int, default=2)
     ap.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (Lightning's accelerator)")
     ap.add_argument("--no-equal-time", action="store_true", help="skip the equal wall-clock comparison")
-    ap.add_argument("--timing-rounds", type=int, default=10, help="rounds of the interleaved step timing")
+    ap.add_argument("--timing-rounds", type=positive_int, default=10, help="rounds of the interleaved step timing")
     ap.add_argument("--name", default=None, help="results file name (default darcy_mgno[_quick])")
     ap.add_argument("--bf16", action="store_true", help="also train MgNO in bf16-mixed precision (autocast)")
     args = parse_darcy_args(ap, argv)

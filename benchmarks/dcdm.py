@@ -35,7 +35,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.datamodule import DCDMDataModule
 from neurops.data.generators.darcy import DarcyConfig, darcy_coefficient
 from neurops.data.generators.grf import gaussian_random_field
@@ -116,9 +116,9 @@ def train(problem: str, nodes: int, dim: int, steps: int, seed: int, num_ritz: i
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="short training, no 64^3 (a few minutes)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--maxiter", type=int, default=300, help="DCDM iteration cap")
+    parser.add_argument("--maxiter", type=positive_int, default=300, help="DCDM iteration cap")
     parser.add_argument("--problems", nargs="+", default=["poisson", "darcy"], choices=["poisson", "darcy"])
     parser.add_argument("--dims", nargs="+", type=int, default=[2, 3], choices=[2, 3])
     parser.add_argument("--train-grids", nargs="+", type=int, default=None,

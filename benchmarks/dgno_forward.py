@@ -48,6 +48,7 @@ from neurops.data.reader import read_split
 from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
 from neurops.utils.bench import markdown_table, save_results
+from neurops.utils.io import atomic_path
 
 PAPER = {"piecewise": 0.0207, "smooth": 0.0077}
 
@@ -139,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                                    seed=args.seed, accelerator=args.accelerator)
                 args.save_ckpt.mkdir(parents=True, exist_ok=True)
                 ckpt = checkpoint_path(args.save_ckpt, problem, args.quick)
-                out["task"].trainer.save_checkpoint(ckpt)
+                with atomic_path(ckpt) as tmp:  # a crash or kill while it is written leaves no truncated checkpoint
+                    out["task"].trainer.save_checkpoint(tmp)
                 labels, n_samples, epochs = 0, n_unlab, dgno_epochs
             else:
                 dm = OperatorDataModule(lab, batch_size=batch, val_split=None)

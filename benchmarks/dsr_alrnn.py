@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from benchmarks.dsr_common import WORK_DIR, check_run_folders, run_folder_arguments, seed_list, train
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.checkpoints import load
 from neurops.data.generators import get_generator
 from neurops.data.reader import read_meta, read_split
@@ -116,10 +116,10 @@ def analyze_member(name: str, spec: dict, path: Path, model: torch.nn.Module) ->
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="5 epochs of 10 batches, 10 000-step series")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs for Roessler")
-    parser.add_argument("--lorenz-epochs", type=int, default=None, help="epochs for Lorenz-63 (harder: more)")
-    parser.add_argument("--batches", type=int, default=None)
-    parser.add_argument("--n-steps", type=int, default=None, help="samples per generated trajectory")
+    parser.add_argument("--epochs", type=positive_int, default=None, help="epochs for Roessler")
+    parser.add_argument("--lorenz-epochs", type=positive_int, default=None, help="epochs for Lorenz-63 (harder: more)")
+    parser.add_argument("--batches", type=positive_int, default=None)
+    parser.add_argument("--n-steps", type=positive_int, default=None, help="samples per generated trajectory")
     parser.add_argument("--seeds", type=seed_list, default=[0],
                         help="comma-separated seeds; several train as one ensemble run per system")
     parser.add_argument("--systems", nargs="+", choices=list(SYSTEMS), default=list(SYSTEMS),

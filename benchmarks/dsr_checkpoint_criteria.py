@@ -55,9 +55,10 @@ import torch
 import yaml
 from scipy.stats import spearmanr
 
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.checkpoints import load
 from neurops.data.datamodule import DynamicsDataModule
+from neurops.data.series_import import load_series
 from neurops.metrics.dsr import (
     evaluate_reconstruction,
     generate_like,
@@ -207,9 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", type=Path, required=True, help="run folder with snapshots/ and benchmark.yaml")
     parser.add_argument("--test", type=Path, required=True, help="test series, [T, N] .npy")
     parser.add_argument("--dt", type=float, default=1.0, help="sampling interval (lambda_max per time unit)")
-    parser.add_argument("--every", type=int, default=1, help="use every k-th snapshot")
-    parser.add_argument("--group", type=int, default=8, help="snapshots per batched rollout")
-    parser.add_argument("--lyapunov-steps", type=int, default=20_000)
+    parser.add_argument("--every", type=positive_int, default=1, help="use every k-th snapshot")
+    parser.add_argument("--group", type=positive_int, default=8, help="snapshots per batched rollout")
+    parser.add_argument("--lyapunov-steps", type=positive_int, default=20_000)
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                         help="arithmetic of the study's orbits (float64 as `dsr evaluate`; float32 as training)")
     parser.add_argument("--name", default="dsr_checkpoint_criteria", help="results file name")
@@ -221,13 +222,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"{args.run / 'snapshots'} holds no snapshots; train the run with --snapshots")
     if not args.test.is_file():
         parser.error(f"no test series at {args.test}; pass a [T, N] .npy file")
-    if args.every < 1 or args.group < 1:
-        parser.error(f"--every and --group must be >= 1, got {args.every} and {args.group}")
 
     config = yaml.safe_load((args.run / "benchmark.yaml").read_text())
     data = DynamicsDataModule(**config["data"]["init_args"])
     x_train, x_val = data.train_series[0].astype(np.float64), data.val_series[0].astype(np.float64)
-    x_test = np.load(args.test).astype(np.float64)
+    x_test = load_series(args.test)  # a file that is no series: one line
     dtype = getattr(torch, args.dtype)
     epochs, snaps, last = snapshot_members(args.run, args.every, dtype)
     n_members = len(snaps[0])

@@ -50,7 +50,7 @@ from benchmarks.dsr_common import (
     train,
     verdict_counts,
 )
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
 from neurops.utils.bench import markdown_table, save_results
 
@@ -88,8 +88,8 @@ def _resolved(args: argparse.Namespace, defaults: dict[str, Any]) -> dict[str, A
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="5 epochs of 10 batches")
     data_dir_argument(parser)
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--batches", type=int, default=None)
+    parser.add_argument("--epochs", type=positive_int, default=None)
+    parser.add_argument("--batches", type=positive_int, default=None)
     parser.add_argument("--methods", default="gtf,agtf",
                         help="comma-separated subset of gtf, agtf, alrnn (STF), alrnn_gtf to train")
     parser.add_argument("--name", default="dsr_ecg", help="results file name")
@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="start learning rate (GTF default 5e-3, the paper 1e-3; AL-RNN 2e-3)")
     parser.add_argument("--lr-end", type=float, default=None,
                         help="learning rate after the last epoch (GTF default 1e-4, the paper 1e-6; AL-RNN 1e-5)")
-    parser.add_argument("--seq-len", type=int, default=None,
+    parser.add_argument("--seq-len", type=positive_int, default=None,
                         help="window length T~ (GTF default 100, the paper 200; AL-RNN 50)")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="windows per batch (GTF default 32, the paper 16; AL-RNN 16)")
     parser.add_argument("--alpha", type=float, default=0.3, help="GTF forcing strength (the paper's ECG: 0.3)")
     alpha_end_argument(parser, "the paper's ECG")
@@ -120,8 +120,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="latent units M (the GTF paper's ECG: 5, the AL-RNN paper's: 100); with identity "
                              "observation the M - 5 extra units run free under forcing")
     parser.add_argument("--n-relu", type=int, default=2, help="AL-RNN: piecewise-linear units P (its paper's ECG: 2)")
-    parser.add_argument("--tau", type=int, default=10, help="AL-RNN: sparse forcing interval (its paper's ECG: 10)")
-    parser.add_argument("--val-every", type=int, default=None, help="epochs between validations (default epochs/10)")
+    parser.add_argument("--tau", type=int, default=10,
+                        help="AL-RNN: sparse forcing interval (its paper's ECG: 10)")
+    parser.add_argument("--val-every", type=positive_int, default=None,
+                        help="epochs between validations (default epochs/10)")
     parser.add_argument("--snapshots", action="store_true",
                         help="keep the weights at every validation (snapshots/) for dsr_checkpoint_criteria")
     args = parser.parse_args(argv)

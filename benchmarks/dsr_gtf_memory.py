@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from benchmarks.dsr_common import best_members
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
+from neurops.data.series_import import load_series
 from neurops.dynamics.teacher_forcing import gtf_rollout, teacher_signals
 from neurops.utils.bench import markdown_table, save_results
 
@@ -81,8 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", type=Path, required=True, help="training series, [T, N] .npy")
     parser.add_argument("--alpha", type=float, default=None, help="forcing strength (default: each checkpoint's own "
                         "fixed alpha)")
-    parser.add_argument("--seq-len", type=int, default=200, help="window length T~ (the GTF paper's 200)")
-    parser.add_argument("--windows", type=int, default=64, help="windows spread evenly over the series")
+    parser.add_argument("--seq-len", type=positive_int, default=200, help="window length T~ (the GTF paper's 200)")
+    parser.add_argument("--windows", type=positive_int, default=64, help="windows spread evenly over the series")
     parser.add_argument("--name", default="dsr_gtf_memory", help="results file name")
     args = parser.parse_args(argv)
     for path in (args.train, *args.ckpt):
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"no file at {path}; pass a [T, N] .npy series to --train and checkpoint files to --ckpt")
     if args.alpha is not None and not 0.0 <= args.alpha <= 1.0:
         parser.error(f"--alpha must lie in [0, 1], got {args.alpha}")
-    series = np.load(args.train).astype(np.float64)
+    series = load_series(args.train)  # a file that is no series: one line
     if series.ndim != 2 or not 1 < args.seq_len < len(series) or args.windows < 1:
         parser.error(f"--train must be a series [T, N] longer than --seq-len ({args.seq_len} > 1) and --windows "
                      f"at least 1; got {series.shape} and {args.windows}")

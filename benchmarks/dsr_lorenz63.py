@@ -59,7 +59,7 @@ from benchmarks.dsr_common import (
     seed_list,
     train,
 )
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.errors import ModelError
 from neurops.metrics.dsr import hellinger_distance, state_space_divergence
 from neurops.utils.bench import clock, markdown_table, save_results
@@ -109,9 +109,9 @@ def train_and_evaluate(job: tuple[str, str, dict, tuple[int, ...]], data: Path, 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="a few minutes: fewer epochs")
     data_dir_argument(parser)
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--batches", type=int, default=None, help="batches per epoch")
-    parser.add_argument("--seq-len", type=int, default=200, help="window length T~")
+    parser.add_argument("--epochs", type=positive_int, default=None)
+    parser.add_argument("--batches", type=positive_int, default=None, help="batches per epoch")
+    parser.add_argument("--seq-len", type=positive_int, default=200, help="window length T~")
     parser.add_argument("--alpha", type=float, default=ALPHA, help="GTF forcing strength")
     alpha_end_argument(parser, "the paper's Lorenz-63")
     parser.add_argument("--lr", type=float, default=LR, help="start learning rate")
@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="train all seeds of a method in one run (an ensemble; one process)")
     parser.add_argument("--snapshots", action="store_true",
                         help="keep the weights at every validation (snapshots/) for dsr_checkpoint_criteria")
-    parser.add_argument("--workers", type=int, default=1, help="runs trained at once (one process and thread each)")
+    parser.add_argument("--workers", type=positive_int, default=1,
+                        help="runs trained at once (one process and thread each)")
     parser.add_argument("--name", default="dsr_lorenz63", help="results file name")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="evaluate the checkpoints of an earlier run with the same methods and seeds; no training")

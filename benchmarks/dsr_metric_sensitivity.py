@@ -43,6 +43,7 @@ import torch
 
 from benchmarks.dsr_common import best_members
 from benchmarks.runner import benchmark_parser
+from neurops.data.series_import import load_series
 from neurops.metrics.dsr import generate_like, orbit_distances, orbit_verdict
 from neurops.utils.bench import markdown_table, save_results
 
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         if not path.is_file():
             parser.error(f"no file at {path}; pass [T, N] .npy series to --train / --test and checkpoint files to "
                          "--ckpt")
-    x_train, x_test = (np.load(p).astype(np.float64) for p in (args.train, args.test))
+    x_train, x_test = (load_series(p) for p in (args.train, args.test))  # a file that is no series: one line
     if x_train.ndim != 2 or x_test.ndim != 2 or x_train.shape[1] != x_test.shape[1]:
         parser.error(f"--train and --test must be series [T, N] with the same N; got {x_train.shape} and "
                      f"{x_test.shape}")

@@ -53,7 +53,7 @@ import lightning as L
 import torch
 
 from benchmarks.dsr_common import data_dir_argument, import_npy, reference_series
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.datamodule import DynamicsDataModule
 from neurops.dynamics.forced_rollout import fused_backward_pays
 from neurops.dynamics.teacher_forcing import gtf_rollout, stf_rollout
@@ -211,17 +211,18 @@ def fit_rows(data_dir: Path, members: int, rounds: int, epochs: int, batches: in
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="8 timing rounds instead of 40")
-    parser.add_argument("--repeat", type=int, default=None, help="timing rounds (default 40, quick 8)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeat", type=positive_int, default=None, help="timing rounds (default 40, quick 8)")
+    parser.add_argument("--threads", type=positive_int, default=1)
     parser.add_argument("--name", default="dsr_training_speed", help="results file name")
-    parser.add_argument("--members", type=int, default=8, help="ensemble size R of the seed-study table")
+    parser.add_argument("--members", type=positive_int, default=8, help="ensemble size R of the seed-study table")
     parser.add_argument("--only-ensembles", action="store_true", help="time the seed-study tables only")
     parser.add_argument("--fit-rounds", type=int, default=None, help="rounds of the fit table (default 3, quick 0: "
                         "0 skips it)")
     parser.add_argument("--fit-epochs", type=int, default=3, help="epochs of each timed fit")
     parser.add_argument("--fit-batches", type=int, default=10, help="batches per epoch of each timed fit")
-    parser.add_argument("--fit-val-every", type=int, default=1, help="epochs between validations of each timed fit "
-                        "(the DSR benchmarks: 10 epochs of 50 batches)")
+    parser.add_argument("--fit-val-every", type=int, default=1,
+                        help="epochs between validations of each timed fit (the DSR benchmarks: 10 epochs of 50 "
+                             "batches)")
     data_dir_argument(parser)
     args = parser.parse_args(argv)
     if min(args.fit_epochs, args.fit_batches, args.fit_val_every) < 1:

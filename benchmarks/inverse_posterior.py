@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from benchmarks.inverse_surrogates import INVERSE_DIR, checkpoint_path, problem_file
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.reader import read_meta, read_split
 from neurops.inverse import (
     DarcyForward,
@@ -84,8 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {','.join(METHODS)}")
     p.add_argument("--coefficients", default="lognormal,piecewise")
     p.add_argument("--n-obs", default="25,100", help="observation counts, one group each")
-    p.add_argument("--problems", type=int, default=13, help="problems per (coefficient, observation count) group")
-    p.add_argument("--chains", type=int, default=4, help="chains per problem, from independent prior draws")
+    p.add_argument("--problems", type=positive_int, default=13,
+                   help="problems per (coefficient, observation count) group")
+    p.add_argument("--chains", type=positive_int, default=4, help="chains per problem, from independent prior draws")
     p.add_argument("--ref-steps", default="lognormal=300+700,piecewise=800+2800",
                    help="burn-in+kept steps of the reference chains per coefficient")
     p.add_argument("--ref-thin", default="lognormal=5,piecewise=7")
@@ -103,16 +104,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--temperatures", default="", help="as --ref-temperatures, for the surrogate chains")
     p.add_argument("--blocks", default="", help="as --ref-blocks, for the surrogate chains")
     p.add_argument("--anneal", default="", help="as --ref-anneal, for the surrogate chains")
-    p.add_argument("--surrogate-laplace", type=int, default=4,
+    p.add_argument("--surrogate-laplace", type=positive_int, default=4,
                    help="Gauss-Newton steps of the Laplace reference through a surrogate (M Jacobian rows each)")
     p.add_argument("--dgno-steps", default="500+1500", help="burn-in+kept pCN-Langevin steps of DGNO (thin 5)")
-    p.add_argument("--dgno-particles", type=int, default=50, help="test functions of DGNO's physics term")
+    p.add_argument("--dgno-particles", type=positive_int, default=50, help="test functions of DGNO's physics term")
     p.add_argument("--report", action="store_true", help="only build the tables from the cached posteriors")
     p.add_argument("--figures", type=Path, default=None,
                    help="also draw the posterior of problem 0 with M=100 of every method and coefficient here")
     p.add_argument("--name", default="inverse_posterior")
     p.add_argument("--cache", type=Path, default=POSTERIORS, help="folder of the cached posterior files")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     return p.parse_args(argv)
 
 

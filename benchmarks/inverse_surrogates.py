@@ -39,12 +39,13 @@ import torch
 
 from benchmarks.common import WORK_DIR, darcy_file, n_parameters
 from benchmarks.lightning_runs import EpochTimer
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.datamodule import GenerativeDataModule, OperatorDataModule
 from neurops.tasks.generative import GenerativeOperatorTask
 from neurops.tasks.operator import OperatorTask
 from neurops.tasks.schedules import OneCycle
 from neurops.utils.bench import save_results, timed
+from neurops.utils.io import atomic_path
 from neurops.utils.seeding import seed_everything
 
 INVERSE_DIR = WORK_DIR / "inverse"
@@ -114,8 +115,8 @@ def train(model: str, coefficient: str, epochs: int, batch_size: int, seed: int,
                         num_sanity_val_steps=0, check_val_every_n_epoch=max(1, epochs // 10))
     seconds, _ = timed(lambda: trainer.fit(task, dm))
     path = checkpoint_path(model, coefficient)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    trainer.save_checkpoint(path)
+    with atomic_path(path) as tmp:  # a crash or kill while it is written leaves no truncated checkpoint
+        trainer.save_checkpoint(tmp)
     tests = {}
     for r in trainer.test(task, dm, verbose=False):
         tests.update({k: float(v) for k, v in r.items()})
@@ -129,10 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     p = benchmark_parser(__doc__, quick=None)
     p.add_argument("--models", default="fno,mgno,dgno")
     p.add_argument("--coefficients", default="lognormal,piecewise")
-    p.add_argument("--epochs", type=int, default=None, help="override every model's epochs")
-    p.add_argument("--n-train", type=int, default=1000)
+    p.add_argument("--epochs", type=positive_int, default=None, help="override every model's epochs")
+    p.add_argument("--n-train", type=positive_int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--overwrite", action="store_true", help="retrain and replace checkpoints that exist")
     args = p.parse_args(argv)
     kept = [str(checkpoint_path(m, c)) for c in args.coefficients.split(",") for m in args.models.split(",")

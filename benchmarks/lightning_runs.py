@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import n_parameters
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.utils.bench import clock, timed
 from neurops.utils.io import atomic_path
 from neurops.utils.seeding import seed_everything
@@ -31,10 +31,10 @@ def comparison_parser(description: str | None, data_help: str, default_name: str
     """Options of a side-by-side benchmark of LSM, MgNO and FNO; sizes left ``None`` for :func:`parse_sized`."""
     p = benchmark_parser(description, quick="CPU-sized run (reduced widths, samples, epochs)")
     p.add_argument("--data", type=Path, default=None, help=f"existing {data_help} (default: generate one)")
-    p.add_argument("--n-train", type=int, default=None)
-    p.add_argument("--n-test", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--n-train", type=positive_int, default=None)
+    p.add_argument("--n-test", type=positive_int, default=None)
+    p.add_argument("--epochs", type=positive_int, default=None)
+    p.add_argument("--batch-size", type=positive_int, default=None)
     p.add_argument("--models", default="lsm,mgno,fno", help="comma-separated subset of lsm,mgno,fno")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--accelerator", default="auto")

@@ -38,6 +38,7 @@ import torch
 
 import neurops.models.mgno  # noqa: F401  (registers "mgno" until neurops.models imports it)
 from benchmarks.lightning_runs import comparison_parser, fit_and_test, parse_sized
+from benchmarks.runner import positive_int
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.generators.darcy import DarcyConfig, generate_darcy
 from neurops.tasks.operator import OperatorTask
@@ -62,7 +63,7 @@ MODELS: dict[str, dict[str, Any]] = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = comparison_parser(__doc__, "Darcy file", "lsm_darcy")
-    p.add_argument("--resolution", type=int, default=64, help="grid points per axis")
+    p.add_argument("--resolution", type=positive_int, default=64, help="grid points per axis")
     return parse_sized(p, argv, quick=dict(n_train=100, n_test=50, epochs=10, batch_size=10),
                        full=dict(n_train=1000, n_test=200, epochs=500, batch_size=20))
 

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.common import Bf16Autocast, n_parameters
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.metrics.field import relative_l2
 from neurops.models import build
 from neurops.utils.bench import interleaved_times, markdown_table, save_results, timed, timeit
@@ -65,10 +65,10 @@ def make_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[]
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, quick="fewer repeats (about a minute)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--res", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--threads", type=positive_int, default=2)
+    parser.add_argument("--batch", type=positive_int, default=8)
+    parser.add_argument("--res", type=positive_int, default=64)
+    parser.add_argument("--repeat", type=positive_int, default=20)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd MgNO")
     parser.add_argument("--bf16", action="store_true",
                         help="also time both models under bf16 autocast (Lightning's bf16-mixed precision)")

@@ -44,7 +44,7 @@ import torch
 
 from benchmarks.common import darcy_file
 from benchmarks.lightning_runs import fit_and_test
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.data.datamodule import OperatorDataModule
 from neurops.data.reader import read_split
 from neurops.layers.resample import resample
@@ -67,16 +67,16 @@ FACTORS = (0.5, 1.0, 2.0, 4.0)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = benchmark_parser(__doc__, quick="33^2, 100 train / 20 test, 3 epochs")
-    p.add_argument("--resolution", type=int, default=65, help="training grid (2^k + 1 nodes)")
-    p.add_argument("--n-train", type=int, default=1000)
-    p.add_argument("--n-test", type=int, default=200)
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch-size", type=int, default=20)
+    p.add_argument("--resolution", type=positive_int, default=65, help="training grid (2^k + 1 nodes)")
+    p.add_argument("--n-train", type=positive_int, default=1000)
+    p.add_argument("--n-test", type=positive_int, default=200)
+    p.add_argument("--epochs", type=positive_int, default=12)
+    p.add_argument("--batch-size", type=positive_int, default=20)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--models", default=",".join(MODELS), help="comma-separated display names")
     p.add_argument("--modes", default="single,multi", help="training modes: single, multi or both")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1)
     p.add_argument("--name", default=None, help="results name (default resolution_<R>[_quick])")
     p.add_argument("--resume", action="store_true",
                    help="keep the runs already in the results file (same settings) and train only the others")

@@ -19,8 +19,14 @@ import argparse
 import difflib
 import importlib
 import os
+import re
 import sys
 from pathlib import Path
+from typing import NoReturn
+
+from neurops.cli import sigterm
+from neurops.cli.argument_errors import closest_option
+from neurops.errors import NeuropsError, RunStopped
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 """Default folder of the result files: ``benchmarks/results`` of the checkout the scripts run from."""
@@ -54,6 +60,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+class BenchmarkParser(argparse.ArgumentParser):
+    """argparse's parser, with the "did you mean" of the ``neurops`` commands after a misspelt option."""
+
+    def error(self, message: str) -> NoReturn:
+        unknown = re.match(r"unrecognized arguments: (--\S+)", message)
+        super().error(message + (closest_option(unknown.group(1).split("=", 1)[0], self) if unknown else ""))
+
+
 def benchmark_parser(description: str | None, quick: str | None) -> argparse.ArgumentParser:
     """A parser with the options the benchmarks share: ``--results-dir`` and (most) ``--quick``.
 
@@ -64,7 +78,7 @@ def benchmark_parser(description: str | None, quick: str | None) -> argparse.Arg
     quick:
         What ``--quick`` shrinks, for the help text; ``None`` for a benchmark without a quick run.
     """
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = BenchmarkParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     if quick is not None:
         parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--results-dir", type=results_dir, default=RESULTS_DIR,
@@ -91,7 +105,8 @@ OPTIONAL_PEERS = ("neuralop",)
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmarks list | run NAME [options]``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
+                                     usage="python -m benchmarks list | run NAME [options]")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the benchmarks and what each measures")
     run = sub.add_parser("run", help="run one benchmark", add_help=False,
@@ -99,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("name", help="benchmark name (see `list`)")
     run.add_argument("options", nargs=argparse.REMAINDER, help="the benchmark's options (--quick, --results-dir, ...)")
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] not in (["list"], ["run"], ["-h"], ["--help"]):  # none, or not a command: name them, and the closest
+        close = difflib.get_close_matches(argv[0], ["list", "run"], n=1) if argv else []
+        what = f"no command {argv[0]!r}" + (f" (did you mean {close[0]!r}?)" if close else "") if argv else \
+            "no command given"
+        print(f"usage: {parser.usage}\npython -m benchmarks: error: {what}; use `list` (the benchmarks) or "
+              "`run NAME [options]` (run one)", file=sys.stderr)
+        return 2
     if argv[:1] == ["run"] and argv[1:2] in ([], ["-h"], ["--help"]):  # help of `run` itself (no benchmark named)
         print("usage: python -m benchmarks run NAME [options]\n\nRun one benchmark: `python -m benchmarks list` "
               "names them, `python -m benchmarks run NAME --help` shows the options of one.")
@@ -119,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     argv_before = sys.argv
     sys.argv = [f"python -m benchmarks run {args.name}", *args.options]  # the command the result records
     try:
-        status = module.main(args.options)
+        with sigterm.reported(["run", args.name, *args.options]):  # Ctrl-C, SIGTERM: one line, also in a trainer
+            status = module.main(args.options)
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in OPTIONAL_PEERS:
             raise
@@ -128,10 +151,15 @@ def main(argv: list[str] | None = None) -> int:
               "not installed: install the bench extra first (make bench, or pip install -e '.[bench]' after torch)",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever the measurement was
-        print(f"python -m benchmarks run {args.name}: interrupted (exit status 130); result files are written whole "
-              "or not at all, so the results folder holds no part of this run's unfinished result", file=sys.stderr)
-        return 130
+    except RunStopped as stop:  # not the traceback of wherever the measurement was, nor Lightning's status 1
+        by = "interrupted" if stop.exit_status == sigterm.EXIT_SIGINT else "stopped by SIGTERM"
+        print(f"python -m benchmarks run {args.name}: {by} (exit status {stop.exit_status}); result files are written "
+              "whole or not at all, so the results folder holds no part of this run's unfinished result",
+              file=sys.stderr)
+        return stop.exit_status
+    except NeuropsError as exc:  # an input the benchmark cannot use (a file that is no series, no checkpoint, ...)
+        print(f"python -m benchmarks run {args.name}: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         sys.argv = argv_before
     return status if isinstance(status, int) else 0

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import darcy_file
-from benchmarks.runner import benchmark_parser
+from benchmarks.runner import benchmark_parser, positive_int
 from neurops.utils.bench import markdown_table, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,13 +42,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = benchmark_parser(__doc__, quick="33^2 grid, 200 samples, 2 rounds")
-    p.add_argument("--resolution", type=int, default=None, help="grid points per axis (65; quick 33)")
-    p.add_argument("--n-train", type=int, default=None, help="training samples (400; quick 200)")
-    p.add_argument("--epochs", type=int, default=4, help="epochs per run; the first is not timed")
-    p.add_argument("--rounds", type=int, default=None, help="runs of every configuration (3; quick 2)")
-    p.add_argument("--batch-size", type=int, default=20, help="per-process batch")
+    p.add_argument("--resolution", type=positive_int, default=None, help="grid points per axis (65; quick 33)")
+    p.add_argument("--n-train", type=positive_int, default=None, help="training samples (400; quick 200)")
+    p.add_argument("--epochs", type=positive_int, default=4, help="epochs per run; the first is not timed")
+    p.add_argument("--rounds", type=positive_int, default=None, help="runs of every configuration (3; quick 2)")
+    p.add_argument("--batch-size", type=positive_int, default=20, help="per-process batch")
     p.add_argument("--processes", default="1,2", help="comma-separated process counts")
-    p.add_argument("--threads", type=int, default=None, help="threads per process (default: cores / processes)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="threads per process (default: cores / processes)")
     p.add_argument("--accelerator", default="cpu")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers per process")
     p.add_argument("--seed", type=int, default=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -33,3 +34,25 @@ def test_overwrite_or_no_dgno_of_a_saved_problem_passes(argv: list[str], tmp_pat
     (tmp_path / "dgno_piecewise.ckpt").write_bytes(b"trained")
     args = dgno_forward.parse_args([*argv, "--save-ckpt", str(tmp_path)])
     assert args.save_ckpt == tmp_path
+
+
+def _half_written(path: str | Path, *args: object, **kwargs: object) -> None:
+    """A checkpoint write that fails half-way (a full disk, a kill): some bytes at ``path``, then the error."""
+    Path(path).write_bytes(b"half a checkpoint")
+    raise OSError("No space left on device")
+
+
+def test_a_crash_while_a_dgno_is_saved_leaves_no_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """trainer.save_checkpoint wrote straight to dgno_<problem>.ckpt: a crash or kill while it wrote left a truncated
+    checkpoint, which the next run refused to replace ("exists; pass --overwrite") and `neurops invert` could not
+    load. Now it is written to a temporary file and renamed: nothing is left at its name."""
+    trainer = SimpleNamespace(save_checkpoint=_half_written)
+    monkeypatch.setattr(dgno_forward, "data_files", lambda *args: (tmp_path / "c.h5", tmp_path / "l.h5", (5.0, 10.0)))
+    monkeypatch.setattr(dgno_forward, "GenerativeDataModule", lambda *args, **kwargs: None)
+    fitted = {"task": SimpleNamespace(trainer=trainer)}
+    monkeypatch.setattr(dgno_forward, "fit_and_test", lambda *args, **kwargs: fitted)
+    folder = tmp_path / "ckpt"
+    with pytest.raises(OSError, match="No space left on device"):
+        dgno_forward.main(["--models", "dgno", "--problems", "smooth", "--save-ckpt", str(folder), "--results-dir",
+                           str(tmp_path / "results")])
+    assert list(folder.iterdir()) == [] and not (tmp_path / "results").exists()

@@ -36,8 +36,8 @@ def test_bad_input_names_the_problem(tmp_path: Path, capsys: pytest.CaptureFixtu
     (run / "snapshots").mkdir()
     (run / "snapshots" / "epoch00009.ckpt").write_bytes(b"")
     assert "no test series at" in _error(["--run", str(run), "--test", str(tmp_path / "missing.npy")], capsys)
-    assert "--every and --group must be >= 1" in _error(["--run", str(run), "--test", str(test), "--every", "0"],
-                                                        capsys)
+    assert "argument --every: 0 is not a positive integer" in _error(["--run", str(run), "--test", str(test),
+                                                                      "--every", "0"], capsys)
     assert "argument --dtype: invalid choice: 'float16'" in _error(["--run", str(run), "--test", str(test),
                                                                     "--dtype", "float16"], capsys)
 

@@ -175,6 +175,32 @@ def test_writes_results_and_bad_input_is_one_error_line(tmp_path: Path, capsys: 
         assert len(errors) == 1 and message in errors[0]
 
 
+def test_a_file_that_is_no_series_or_no_checkpoint_is_one_error_line(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A text file given as --train ended in numpy's ValueError traceback ("contains pickled (object) data"), a
+    series given as --ckpt in a CheckpointError traceback after the defects had been scored."""
+    from benchmarks import runner
+
+    train, test, text = tmp_path / "train.npy", tmp_path / "test.npy", tmp_path / "notes.npy"
+    np.save(train, _quasi_periodic(3000, 0))
+    np.save(test, _quasi_periodic(3000, 1))
+    text.write_text("hello")
+    out = tmp_path / "out"
+    for argv, message in [
+        (["--train", str(text), "--test", str(test)],
+         f"{text} is not a readable .npy array (This file contains pickled (object) data. If you trust the file you "
+         "can load it unsafely using the `allow_pickle=` keyword argument or `pickle.load()`.); save the series with "
+         "numpy.save."),
+        (["--train", str(train), "--test", str(test), "--ckpt", str(train)],
+         f"cannot read checkpoint {train}: it is not a PyTorch checkpoint (a text file, or another format?). Use a "
+         ".ckpt written by `neurops fit`."),
+    ]:
+        assert runner.main(["run", "dsr_metric_sensitivity", *argv, "--results-dir", str(out)]) == 2
+        assert capsys.readouterr().err.splitlines()[-1] == f"python -m benchmarks run dsr_metric_sensitivity: error: " \
+                                                          f"{message}"
+        assert not out.exists()
+
+
 
 def test_scores_every_member_of_a_trained_ensemble(tmp_path: Path, cycle_run: Callable[..., Path]) -> None:
     ckpt = cycle_run([3, 5], epochs=1) / "checkpoints" / "last.ckpt"  # a real two-member run, one epoch

@@ -180,11 +180,16 @@ def test_ctrl_c_is_one_line_and_status_130(tmp_path):
 
 @pytest.mark.parametrize("name, option", [("solvers_darcy", "--repeat"), ("solvers_darcy", "--threads"),
                                           ("spectral_conv", "--batch"), ("data_loading", "--rounds"),
-                                          ("darcy_datagen", "--repeat"), ("darcy_fno", "--epochs")])
+                                          ("darcy_datagen", "--repeat"), ("darcy_fno", "--epochs"),
+                                          ("dsr_training_speed", "--threads"), ("dsr_training_speed", "--repeat"),
+                                          ("mgno_speed", "--threads"), ("darcy_datagen_solvers", "--repeat"),
+                                          ("dcdm", "--threads"), ("inverse_surrogates", "--threads")])
 def test_a_count_of_zero_is_refused_when_the_options_are_parsed(name, option, tmp_path, capsys):
     """--repeat 0 ended in "ValueError: min() arg is an empty sequence" (solvers_darcy) or "IndexError" (darcy_datagen),
     --threads 0 in torch's RuntimeError, --batch 0 in an MKL FFT error, --rounds 0 in a StatisticsError: tracebacks
-    after the setup (or the whole measurement) had run."""
+    after the setup (or the whole measurement) had run. dsr_training_speed --repeat 0 ran the default 8 rounds (and
+    --threads 0 of it, mgno_speed, dcdm, inverse_surrogates and --repeat 0 of darcy_datagen_solvers still ended in
+    those tracebacks): every option that counts is a positive integer."""
     with pytest.raises(SystemExit) as exit_info:
         runner.main(["run", name, option, "0", "--results-dir", str(tmp_path / "res")])
     assert exit_info.value.code == 2 and not (tmp_path / "res").exists()
@@ -218,3 +223,80 @@ def test_a_peer_that_is_not_installed_is_one_line_naming_the_extra(monkeypatch, 
                         else real(name))
     with pytest.raises(ModuleNotFoundError):  # a bug of ours stays a traceback
         runner.main(["run", "spectral_conv", "--quick"])
+
+
+FAKE_TRAINING_BENCHMARK = """
+import os, sys, types
+import lightning as L
+import torch
+from benchmarks import runner
+from neurops.utils.bench import save_results
+
+class Stop(L.Callback):
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == 2:
+            os.kill(os.getpid(), {signum})
+
+class Model(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 1)
+    def training_step(self, batch, index):
+        return self.layer(batch[0]).pow(2).mean()
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+def main(options):
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(64, 2)), batch_size=4)
+    L.Trainer(max_epochs=20, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, callbacks=[Stop()]).fit(Model(), data)
+    save_results("trained", {{}}, [], "", options[1])
+    return 0
+
+sys.modules["benchmarks.trained"] = types.SimpleNamespace(main=main)
+runner.benchmark_names = lambda: ["trained"]
+sys.exit(runner.main(["run", "trained", "--results-dir", {results!r}]))
+"""
+
+
+@pytest.mark.parametrize("signum, by", [(signal.SIGINT, "interrupted"), (signal.SIGTERM, "stopped by SIGTERM")])
+def test_ctrl_c_or_sigterm_while_a_benchmark_trains_is_one_line_and_its_status(signum, by, tmp_path):
+    """Ctrl-C while a benchmark's Lightning trainer ran ended with Lightning's status 1 (its trainer takes the
+    KeyboardInterrupt: the runner's line never came); SIGTERM (a scheduler, `timeout`) ended the runner where it was,
+    with no line. Now both are the runner's line, with status 130 / 143, and no result file."""
+    results = tmp_path / "results"
+    source = FAKE_TRAINING_BENCHMARK.format(signum=int(signum), results=str(results))
+    job = subprocess.run([sys.executable, "-c", source], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert job.returncode == 128 + signum, job.stderr[-2000:]
+    assert "Traceback" not in job.stderr and job.stderr.splitlines()[-1] == (
+        f"python -m benchmarks run trained: {by} (exit status {128 + signum}); result files are written whole or not "
+        "at all, so the results folder holds no part of this run's unfinished result")
+    assert not results.exists()
+
+
+@pytest.mark.parametrize("argv, what", [([], "no command given"), (["lst"], "no command 'lst' (did you mean 'list'?)"),
+                                        (["--foo"], "no command '--foo'")])
+def test_no_command_or_a_wrong_one_names_the_commands(argv, what, capsys):
+    """`python -m benchmarks` alone and `--foo` said "the following arguments are required: command", `lst`
+    "invalid choice" without the close match `list` (as `run NAME` suggests one)."""
+    assert runner.main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "usage: python -m benchmarks list | run NAME [options]",
+        f"python -m benchmarks: error: {what}; use `list` (the benchmarks) or `run NAME [options]` (run one)"]
+
+
+@pytest.mark.parametrize("name, argv, hint", [
+    ("darcy_fno", ["--quik"], "--quik; did you mean --quick?"),
+    ("solvers_darcy", ["--repaet", "2"], "--repaet 2; did you mean --repeat?"),
+    ("dsr_lorenz63", ["--overwirte"], "--overwirte; did you mean --overwrite?"),
+    ("spectral_conv", ["--zzz"], "--zzz"),
+])
+def test_a_misspelt_option_names_the_closest_one(name, argv, hint, tmp_path, capsys):
+    """`run darcy_fno --quik` said only "unrecognized arguments: --quik" (the neurops commands say "did you mean")."""
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["run", name, *argv, "--results-dir", str(tmp_path / "res")])
+    assert exit_info.value.code == 2 and not (tmp_path / "res").exists()
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"python -m benchmarks run {name}: error: unrecognized arguments: {hint}")

@@ -33,15 +33,17 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from neurops.errors import ModelError
+from neurops.errors import ModelError, NeuropsWarning
 from neurops.layers.boundary import BoundaryLike
 from neurops.layers.kernel_interp import GridStencilConv, grid_spacing
+from neurops.layers.resample import cells
 
 __all__ = ["LocalIntegralConv", "local_basis", "quadrature_weights"]
 
@@ -103,7 +105,10 @@ class LocalIntegralConv(GridStencilConv):
     Parameters
     ----------
     radius : support radius as a fraction of the domain's side (e.g. ``1 / 32``); a grid
-        needs ``h <= radius`` to resolve the kernel at all.
+        needs ``h <= radius`` to resolve the kernel at all. On a grid with ``h > radius`` along
+        an axis the kernel is only its centre tap there and the outputs scale like
+        ``(h / radius)^d``: the layer still runs (coarse levels of a U-Net do) but warns, once
+        per grid shape, with a :class:`~neurops.errors.NeuropsWarning` naming the points needed.
     n_rings : radial basis functions.
     order : 0 (isotropic kernels) or 1 (also first-order anisotropic ones).
     bias : add a learned bias per output channel.
@@ -129,12 +134,31 @@ class LocalIntegralConv(GridStencilConv):
         bound = 1.0 / math.sqrt(in_channels)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, n_basis).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound)) if bias else None
+        self._checked_shapes: set[tuple[int, ...]] = set()
+
+    def _warn_unresolved(self, shape: tuple[int, ...], spacing: Sequence[float]) -> None:
+        """One :class:`~neurops.errors.NeuropsWarning` per grid shape whose spacing exceeds the radius on an axis
+        (only the centre tap there: ``floor(r / h) = 0``), naming the points that resolve it."""
+        self._checked_shapes.add(shape)
+        coarse = [i for i, h in enumerate(spacing) if math.floor(self.radius / h + 1e-9) == 0]
+        if not coarse:
+            return
+        axes = ", ".join(f"axis {i} ({shape[i]} points, spacing {spacing[i]:g})" for i in coarse)
+        need = ", ".join(f"{math.ceil(1 / self.radius - 1e-9) + shape[i] - cells(shape[i], self.boundary[i])} "
+                         f"points on axis {i}" for i in coarse)
+        warnings.warn(f"LocalIntegralConv(radius={self.radius:g}) on a grid of shape {shape}: the grid spacing exceeds "
+                      f"the radius on {axes}, so the kernel there is only its centre tap and the quadrature does not "
+                      f"resolve it (outputs scale like (spacing / radius)^{len(shape)}); use a grid of at least "
+                      f"{need}, or a radius >= {max(spacing[i] for i in coarse):g}.", NeuropsWarning, stacklevel=3)
 
     def stencil(self, shape: Sequence[int]) -> torch.Tensor:
-        """The kernel ``[out, in, *taps]`` sampled on a grid of ``shape``."""
+        """The kernel ``[out, in, *taps]`` sampled on a grid of ``shape`` (warns if it does not resolve it)."""
         w = self.weight
-        phi = torch.as_tensor(local_basis(grid_spacing(shape, self.boundary), self.radius, self.n_rings,
-                                          self.order), dtype=w.dtype, device=w.device)
+        spacing = grid_spacing(shape, self.boundary)
+        if tuple(int(n) for n in shape) not in self._checked_shapes:
+            self._warn_unresolved(tuple(int(n) for n in shape), spacing)
+        phi = torch.as_tensor(local_basis(spacing, self.radius, self.n_rings, self.order), dtype=w.dtype,
+                              device=w.device)
         return torch.tensordot(w, phi, dims=([2], [0]))
 
     def weigh(self, x: torch.Tensor) -> torch.Tensor:

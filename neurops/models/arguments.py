@@ -82,30 +82,32 @@ def reference_grid(model: str, value: Any, ndim: int, axes_fix: str = "") -> tup
     return tuple(int(v) for v in entries if v is not None)
 
 
-def check_dtype(model: str, x: torch.Tensor, module: nn.Module) -> None:
+def check_dtype(model: str, x: torch.Tensor, module: nn.Module, argument: str = "") -> None:
     """Raise unless ``x`` is a floating-point tensor of the dtype of ``module``'s parameters.
 
     A float64, half or integer field given to a float32 model otherwise fails deep inside torch ("expected
     m1 and m2 to have the same dtype"). The input is not converted: the error names both dtypes and the
     fix. Under autocast any floating dtype passes (autocast casts per operation, e.g. a float16 feature
-    fed back into a float32 model in a mixed-precision rollout). Costs one dtype comparison.
+    fed back into a float32 model in a mixed-precision rollout). Costs one dtype comparison. ``argument``
+    names the checked argument in the message (e.g. ``"beta"``; default "the input", converted as ``x``).
     """
     param = next(module.parameters(), None)
+    what, name = (argument, argument) if argument else ("the input", "x")
     if not isinstance(x, torch.Tensor):
         want = str(param.dtype if param is not None else torch.float32).removeprefix("torch.")
-        raise ModelError(f"{model}: the input is a {type(x).__module__.split('.')[0]} {type(x).__name__}, not a "
-                         f"torch.Tensor; pass torch.as_tensor(x, dtype=torch.{want}).")
+        raise ModelError(f"{model}: {what} is a {type(x).__module__.split('.')[0]} {type(x).__name__}, not a "
+                         f"torch.Tensor; pass torch.as_tensor({name}, dtype=torch.{want}).")
     if param is None or (x.is_floating_point() and (x.dtype == param.dtype
                                                      or torch.is_autocast_enabled(x.device.type))):
         return
     want, got = str(param.dtype).removeprefix("torch."), str(x.dtype).removeprefix("torch.")
     if not x.is_floating_point():
-        raise ModelError(f"{model}: the input is {got}, not floating point; the model's parameters are {want}: "
-                         f"pass x.to(torch.{want}).")
+        raise ModelError(f"{model}: {what} is {got}, not floating point; the model's parameters are {want}: "
+                         f"pass {name}.to(torch.{want}).")
     other = {torch.float64: "model.double()", torch.float32: "model.float()"}.get(x.dtype,
                                                                              "run it under torch.autocast")
-    raise ModelError(f"{model}: the input is {got} but the model's parameters are {want}; pass x.to(torch.{want}), "
-                     f"or {other}.")
+    raise ModelError(f"{model}: {what} is {got} but the model's parameters are {want}; pass "
+                     f"{name}.to(torch.{want}), or {other}.")
 
 
 def check_modes_fit(model: str, option: str, modes: Sequence[int], spatial: Sequence[int], padded: Sequence[int],

@@ -97,6 +97,14 @@ def _check_grid_input(a: torch.Tensor, channels: int, dim: int, name: str, model
         raise ModelError(f"{name} expects input [B, {channels}, {dim} spatial dims], got {tuple(a.shape)}.")
 
 
+def _check_query(method: str, model: nn.Module, x: torch.Tensor | None, beta: torch.Tensor) -> None:
+    """Refuse query points ``x`` or latent codes ``beta`` that are not tensors of the model's dtype, naming the
+    argument (a NumPy array raised torch's TypeError or AttributeError deep inside the heads)."""
+    for argument, value in (("x", x), ("beta", beta)):
+        if value is not None:
+            check_dtype(f"DGNO.{method}", value, model, argument)
+
+
 @register("dgno")
 class DGNO(nn.Module):
     """Deep generative neural operator: encoder, coefficient decoder and solution MultiONet [1]_.
@@ -203,6 +211,7 @@ class DGNO(nn.Module):
     # coefficient decoder -------------------------------------------------------------------
     def a_params(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """Raw decoder output ``[B, N, C_a]``: logits (Bernoulli) or the scaled mean (Gaussian)."""
+        _check_query("a_params", self, x, beta)
         return self.a_head(x, beta)
 
     def a_scaled(self, a: torch.Tensor) -> torch.Tensor:
@@ -211,6 +220,7 @@ class DGNO(nn.Module):
 
     def a_mean(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """Expected coefficient ``E[a(x) | beta]``, ``[B, N, C_a]``."""
+        _check_query("a_mean", self, x, beta)
         p = self.a_params(x, beta)
         if self.a_likelihood == "bernoulli":
             p = torch.sigmoid(p)
@@ -218,6 +228,7 @@ class DGNO(nn.Module):
 
     def a_variance(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """Decoder variance ``Var[a(x) | beta]``, ``[B, N, C_a]`` (zero for the Gaussian mean decoder)."""
+        _check_query("a_variance", self, x, beta)
         p = self.a_params(x, beta)
         if self.a_likelihood == "gaussian":
             return torch.zeros_like(p)
@@ -231,6 +242,7 @@ class DGNO(nn.Module):
         the scaled field (Gaussian), averaged over points and batch.
         """
         _check_grid_input(a, self.in_channels, self.dim, "DGNO.a_nll", self)
+        _check_query("a_nll", self, None, beta)
         x = grid_points(a.shape[2:], self.domain, device=a.device, dtype=a.dtype)
         target = self.a_scaled(a).flatten(2).transpose(1, 2)          # [B, N, C]
         pred = self.a_params(x, beta)
@@ -241,6 +253,7 @@ class DGNO(nn.Module):
     # solution -------------------------------------------------------------------------------
     def solution(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """``u(x; beta)``: ``x : [N, d]`` or ``[B, N, d]``, ``beta : [B, m]`` -> ``[B, N, C_u]``."""
+        _check_query("solution", self, x, beta)
         u = self.u_scale * self.u_head(x, beta)
         if self.dirichlet == "none":
             return u
@@ -249,6 +262,7 @@ class DGNO(nn.Module):
 
     def solution_and_grad(self, x: torch.Tensor, beta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``u : [B, N, C_u]`` and its spatial gradient ``[B, N, C_u, d]``."""
+        _check_query("solution_and_grad", self, x, beta)
         n, dn = self.u_head.value_and_grad(x, beta)
         n, dn = self.u_scale * n, self.u_scale * dn
         if self.dirichlet == "none":
@@ -262,6 +276,7 @@ class DGNO(nn.Module):
 
     def flux(self, x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
         """Flux head ``s(x; beta) ~ a grad u`` (mixed form): ``[B, N, C_u, d]``."""
+        _check_query("flux", self, x, beta)
         if self.flux_head is None:
             raise ModelError("this DGNO has no flux head; build it with mixed_form=True.")
         s = self.flux_head(x, beta)
@@ -274,11 +289,13 @@ class DGNO(nn.Module):
 
     def decode_solution(self, beta: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
         """``u`` of latent codes ``beta : [B, m]`` on a grid of shape ``spatial`` -> ``[B, C_u, *spatial]``."""
+        _check_query("decode_solution", self, None, beta)
         x = grid_points(spatial, self.domain, device=beta.device, dtype=beta.dtype)
         return self.solution(x, beta).transpose(1, 2).reshape(beta.shape[0], self.out_channels, *spatial)
 
     def decode_coefficient(self, beta: torch.Tensor, spatial: Sequence[int]) -> torch.Tensor:
         """``E[a | beta]`` on a grid of shape ``spatial`` -> ``[B, C_a, *spatial]``."""
+        _check_query("decode_coefficient", self, None, beta)
         x = grid_points(spatial, self.domain, device=beta.device, dtype=beta.dtype)
         return self.a_mean(x, beta).transpose(1, 2).reshape(beta.shape[0], self.in_channels, *spatial)
 

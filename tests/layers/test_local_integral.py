@@ -65,3 +65,30 @@ def test_an_infinite_radius_is_refused():
 
     with pytest.raises(ModelError, match=r"^need a finite radius > 0, n_rings >= 1 and order 0 or 1; got inf, 3, 1$"):
         LocalIntegralConv(2, 3, radius=math.inf)
+
+
+def test_a_grid_coarser_than_the_radius_warns_once_per_shape():
+    """A radius below the grid spacing left only the centre tap, so outputs scaled like (h / r)^d (about 1e5 here)
+    without a word; now one NeuropsWarning per layer and grid shape names the spacing, the points and the fix."""
+    import warnings
+
+    from neurops.errors import NeuropsWarning
+
+    conv = LocalIntegralConv(1, 1, radius=1e-4)
+    x = torch.rand(1, 1, 9, 9)
+    with pytest.warns(NeuropsWarning) as record:
+        conv(x)
+        conv(x)
+    assert [str(w.message) for w in record] == [
+        "LocalIntegralConv(radius=0.0001) on a grid of shape (9, 9): the grid spacing exceeds the radius on axis 0 "
+        "(9 points, spacing 0.125), axis 1 (9 points, spacing 0.125), so the kernel there is only its centre tap and "
+        "the quadrature does not resolve it (outputs scale like (spacing / radius)^2); use a grid of at least 10001 "
+        "points on axis 0, 10001 points on axis 1, or a radius >= 0.125."]
+    periodic = LocalIntegralConv(1, 1, radius=1 / 8, boundary="periodic")
+    with pytest.warns(NeuropsWarning, match=r"axis 0 \(7 points, spacing 0.142857\), so .* at least 8 points on "
+                                            r"axis 0, or a radius >= 0.142857\.$"):
+        periodic(torch.rand(1, 1, 7, 9))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        periodic(torch.rand(1, 1, 8, 8))
+        LocalIntegralConv(1, 1, radius=1 / 8)(torch.rand(1, 1, 9, 9))

@@ -172,3 +172,29 @@ def test_a_numpy_array_is_one_error_naming_the_conversion():
             call(a)
         assert str(err.value) == (f"{name}: the input is a numpy ndarray, not a torch.Tensor; pass "
                                   "torch.as_tensor(x, dtype=torch.float32).")
+
+
+def test_numpy_query_points_or_latent_codes_are_one_error_naming_the_argument():
+    """DGNO.a_mean, the solution decoders and the flux head given NumPy points or codes raised torch's TypeError
+    ("linear(): argument 'input' must be Tensor", or from torch.linspace for decode_solution: "received an invalid
+    combination of arguments"); now each raises one ModelError naming the method, the argument and the conversion."""
+    model = DGNO(**SMALL, mixed_form=True)
+    x, beta = torch.rand(5, 2), torch.zeros(2, 8)
+    calls = {name: getattr(model, name) for name in ("a_params", "a_mean", "a_variance", "solution",
+                                                      "solution_and_grad", "flux")}
+    for name, call in calls.items():
+        for argument, args in (("x", (x.numpy(), beta)), ("beta", (x, beta.numpy()))):
+            with pytest.raises(ModelError) as err:
+                call(*args)
+            assert str(err.value) == (f"DGNO.{name}: {argument} is a numpy ndarray, not a torch.Tensor; pass "
+                                      f"torch.as_tensor({argument}, dtype=torch.float32).")
+    for name, call in (("decode_solution", lambda b: model.decode_solution(b, (9, 9))),
+                       ("decode_coefficient", lambda b: model.decode_coefficient(b, (9, 9))),
+                       ("a_nll", lambda b: model.a_nll(_two_phase(2, 9), b))):
+        with pytest.raises(ModelError) as err:
+            call(beta.numpy())
+        assert str(err.value) == (f"DGNO.{name}: beta is a numpy ndarray, not a torch.Tensor; pass "
+                                  "torch.as_tensor(beta, dtype=torch.float32).")
+    with pytest.raises(ModelError, match=r"^DGNO.solution: beta is float64 but the model's parameters are float32; "
+                                         r"pass beta.to\(torch.float32\), or model.double\(\)\.$"):
+        model.solution(x, beta.double())

@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from neurops.data.files import link_problems, open_hdf5
+from neurops.data.json_attrs import NONFINITE_ATTR, read_json_attr
 from neurops.data.metadata import DatasetMeta
 from neurops.data.records import record_kind, record_problems
 from neurops.data.schema import (
@@ -24,10 +25,12 @@ from neurops.data.schema import (
     REQUIRED_ROOT_ATTRS,
     TIME_FIX,
     coord_problem,
+    decode_attrs,
     flagged_samples,
     sample_list,
 )
 from neurops.data.shards import DataPath, is_shard_record, list_files, set_problems
+from neurops.errors import SchemaError
 
 _SCAN_BYTES = 64 * 2**20  # scan values for NaN/Inf in blocks of this size
 
@@ -137,11 +140,27 @@ def _check_root(f: h5py.File) -> list[str]:
         return ["not a neurops file: it has none of the root attributes of the neurops schema (schema_version, kind, "
                 "...); convert a file of another format with `neurops data convert FORMAT` (see `neurops data "
                 "convert --help`)"]
-    attrs = {}
-    for name, value in f.attrs.items():
-        attrs[name] = _json(value) if name in JSON_ATTRS else value
-        if name in JSON_ATTRS and attrs[name] is None:
+    attrs = decode_attrs(f, keep_invalid=True)
+    marks = _json(f.attrs.get(NONFINITE_ATTR, "{}"))  # where the JSON attributes hold null for inf, -inf, nan
+    for name in (a for a in JSON_ATTRS if a in f.attrs):
+        attrs[name] = _json(f.attrs[name])
+        if attrs[name] is None:
             problems.append(f"root attribute {name!r} is not valid JSON")
+            continue
+        try:
+            if isinstance(marks, dict) and name in marks:
+                read_json_attr(f, name, None)
+        except SchemaError:
+            problems.append(f"root attribute {NONFINITE_ATTR!r} does not match attribute {name!r} (it must name the "
+                            f"nulls written for its non-finite numbers): rewrite the file with neurops, or delete "
+                            f"{NONFINITE_ATTR!r} (those numbers are then read as None)")
+    extra = sorted(set(marks) - set(JSON_ATTRS).intersection(f.attrs)) if isinstance(marks, dict) else None
+    if extra is None:
+        problems.append(f"root attribute {NONFINITE_ATTR!r} is not a JSON object of attribute names: rewrite the file "
+                        "with neurops, or delete the attribute (its non-finite numbers are then read as None)")
+    elif extra:
+        problems.append(f"root attribute {NONFINITE_ATTR!r} names {extra}, which are not JSON attributes of the "
+                        "file: rewrite the file with neurops, or delete the attribute")
     if "shard" in attrs and not is_shard_record(attrs["shard"]):
         problems.append("root attribute 'shard' is not a shard record {index, count, samples, split_sizes}")
     return problems + DatasetMeta.problems(attrs)

@@ -20,7 +20,7 @@ import numpy as np
 from neurops.data.files import open_hdf5
 from neurops.data.progress import progress_bar
 from neurops.data.reader import open_h5
-from neurops.data.schema import encode_attr
+from neurops.data.schema import write_attrs
 from neurops.data.shards import DataPath, FileSummary, data_files
 from neurops.data.writer import require_space
 from neurops.errors import ConfigError
@@ -67,7 +67,7 @@ def merge_files(sources: DataPath, out: str | os.PathLike, *, copy: bool = False
                     f.attrs[key] = value
         generator = dict(summaries[0].attrs.get("generator") or {})
         generator["merged_from"] = relative
-        f.attrs["generator"] = encode_attr(generator)
+        write_attrs(f, {"generator": generator})
         copies = sum(len(s.splits[sp]["fields"]) for s in summaries for sp in s.splits)
         bar = progress_bar(copies, "merge --copy", "field", progress and copy)
         for split in dict.fromkeys(sp for s in summaries for sp in s.splits):

@@ -5,7 +5,8 @@ reader returns (:func:`neurops.data.reader.read_meta`), what the checker validat
 what ``neurops data info`` prints, what the converters of external formats build, and what
 boundary-aware layers read their boundary conditions from (:meth:`DatasetMeta.boundary_modes`).
 On disk nothing changes: the attributes of schema v1 (``docs/data-format.md``), with ``dims``,
-``boundary``, ``parameters``, ``generator`` and ``shard`` as JSON strings.
+``boundary``, ``parameters``, ``generator`` and ``shard`` as strict JSON strings (a non-finite number as ``null``,
+listed in ``json_nonfinite``: :func:`neurops.data.schema.write_attrs`, :func:`~neurops.data.schema.decode_attrs`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset, default_collate
 from neurops.data.check import structure_problems, value_problems
 from neurops.data.files import open_hdf5
 from neurops.data.metadata import DatasetMeta
-from neurops.data.schema import SUPPORTED_VERSIONS, decode_attr, flagged_samples, sample_list
+from neurops.data.schema import SUPPORTED_VERSIONS, decode_attrs, flagged_samples, sample_list
 from neurops.data.shards import DataPath, data_files
 from neurops.errors import DataError, SchemaError
 
@@ -63,7 +63,7 @@ def read_attrs(path_or_file: DataPath | h5py.File) -> dict[str, Any]:
     set's metadata takes the typed, validated :func:`read_meta`.
     """
     if isinstance(path_or_file, h5py.File):
-        return {k: decode_attr(k, v) for k, v in path_or_file.attrs.items()}
+        return decode_attrs(path_or_file)
     with open_h5(data_files(path_or_file)[0]) as f:
         return read_attrs(f)
 

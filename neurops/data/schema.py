@@ -12,7 +12,9 @@ Layout::
         states/<field>        float32 [N, T, *spatial]     (kind trajectory)
 
 ``dims``, ``boundary``, ``parameters`` and ``generator`` are JSON strings; so is the optional
-``shard`` of a file holding one shard of a generation run (see :mod:`neurops.data.shards`).
+``shard`` of a file holding one shard of a generation run (see :mod:`neurops.data.shards`). They are strict
+JSON: a non-finite number is written as ``null`` and listed in the root attribute ``json_nonfinite``
+(:mod:`neurops.data.json_attrs`), so that reading gives it back.
 
 Two more kinds hold no splits: ``observations`` (point values of a solution for an inverse
 problem) and ``posterior`` (what an inversion infers); their layouts are in
@@ -21,11 +23,14 @@ problem) and ``posterior`` (what an inversion infers); their layouts are in
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import h5py
 import numpy as np
+
+from neurops.data.json_attrs import NONFINITE_ATTR, read_json_attr, write_json_attrs
+from neurops.errors import SchemaError
 
 SCHEMA_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
@@ -93,22 +98,39 @@ def sample_list(index: Sequence[int], total: int | None = None) -> str:
     return f"samples {list(index[:10])}" + (f" ({total} in all)" if total > 10 else "")
 
 
-def encode_attr(value: Any) -> Any:
-    """Encode a root attribute value for HDF5 (dicts/lists as JSON)."""
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, default=_json_default)
-    return value
+def write_attrs(obj: h5py.Group, values: Mapping[str, Any]) -> None:
+    """Write ``values`` as attributes of ``obj`` (a file's root or a split): dicts, lists and tuples as strict JSON
+    (:func:`~neurops.data.json_attrs.write_json_attrs`: a non-finite number as ``null``, listed in
+    ``json_nonfinite``), the rest as they are."""
+    as_json = {k: v for k, v in values.items() if isinstance(v, (dict, list, tuple))}
+    for key, value in values.items():
+        if key not in as_json:
+            obj.attrs[key] = value
+    write_json_attrs(obj, as_json, default=_json_default)
 
 
-def decode_attr(name: str, value: Any) -> Any:
-    """Decode a root attribute read from HDF5."""
-    if isinstance(value, bytes):
-        value = value.decode()
-    if name in JSON_ATTRS and isinstance(value, str):
-        return json.loads(value)
-    if hasattr(value, "item") and getattr(value, "shape", None) == ():
-        return value.item()
-    return value
+def decode_attrs(obj: h5py.Group, *, keep_invalid: bool = False) -> dict[str, Any]:
+    """The root attributes of ``obj`` (a file), the JSON ones decoded with their non-finite numbers given back (those
+    of files written before neurops wrote strict JSON, ``Infinity``/``NaN``, too); ``json_nonfinite`` is not one.
+
+    Raises :class:`~neurops.errors.SchemaError` for an attribute that is not valid JSON or a ``json_nonfinite`` that
+    does not match it; ``keep_invalid`` keeps such an attribute as it is (for a check that reports it)."""
+    attrs = {}
+    for name, value in obj.attrs.items():
+        if name == NONFINITE_ATTR:
+            continue
+        if isinstance(value, bytes):
+            value = value.decode()
+        if name in JSON_ATTRS and isinstance(value, str):
+            try:
+                value = read_json_attr(obj, name, None)
+            except SchemaError:
+                if not keep_invalid:
+                    raise
+        elif hasattr(value, "item") and getattr(value, "shape", None) == ():
+            value = value.item()
+        attrs[name] = value
+    return attrs
 
 
 def _json_default(obj: Any) -> Any:

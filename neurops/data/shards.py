@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from neurops.data.files import open_hdf5
-from neurops.data.schema import decode_attr
+from neurops.data.schema import decode_attrs
 from neurops.errors import ConfigError, DataError
 from neurops.utils.io import DATA_FOLDER_SUFFIXES
 
@@ -131,12 +131,7 @@ class FileSummary:
     @classmethod
     def read(cls, path: Path) -> FileSummary:
         with open_hdf5(path) as f:
-            attrs = {}
-            for k, v in f.attrs.items():
-                try:
-                    attrs[k] = decode_attr(k, v)
-                except ValueError:  # invalid JSON: reported by the file's own check
-                    attrs[k] = v
+            attrs = decode_attrs(f, keep_invalid=True)  # invalid JSON: reported by the file's own check
             splits = {}
             for s, g in f.items():
                 if not isinstance(g, h5py.Group):

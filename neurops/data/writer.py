@@ -21,9 +21,9 @@ from neurops.data.schema import (
     KIND_GROUPS,
     TIME_FIX,
     coord_problem,
-    encode_attr,
     flagged_samples,
     sample_list,
+    write_attrs,
 )
 from neurops.errors import DataError, NeuropsWarning, OutputExistsError, SchemaError
 from neurops.utils.io import atomic_path, check_hdf5_name, format_size
@@ -89,8 +89,7 @@ class H5Writer:
         self._ctx = atomic_path(self.path, overwrite=self.overwrite)  # its name was checked in __init__
         tmp = self._ctx.__enter__()
         self._file = h5py.File(tmp, "w")
-        for key, value in self._root_attrs.items():
-            self._file.attrs[key] = encode_attr(value)
+        write_attrs(self._file, self._root_attrs)
         return self
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -146,8 +145,7 @@ class H5Writer:
         self._sample_bytes[split] = self._check_space(split, n, groups)
         g = self.file.create_group(split)
         g.attrs["resolution"] = list(spatial)
-        for key, value in (attrs or {}).items():
-            g.attrs[key] = encode_attr(value)
+        write_attrs(g, attrs or {})
         for d in self.dims:
             g.create_dataset(f"coords/{d}", data=np.asarray(coords[d], dtype=np.float64))
         expected = spatial

@@ -194,3 +194,39 @@ def test_seed_parameters_and_generator_are_required_root_attributes(operator_fil
     with h5py.File(path) as f:
         assert (f.attrs["seed"], f.attrs["parameters"], f.attrs["generator"]) == (-1, "{}", "{}")
     assert check_file(path) == []
+
+
+def test_infinity_of_files_written_before_strict_json_is_still_read(tmp_path):
+    """Files written before neurops wrote strict JSON hold ``Infinity``/``NaN`` in their JSON attributes: they still
+    check as valid and read back the same numbers."""
+    from neurops.data.reader import read_attrs
+
+    path = write_operator_file(tmp_path / "old.h5", {"train": (2, 8)})
+    with h5py.File(path, "a") as f:
+        f.attrs["parameters"] = '{"Re": Infinity, "floor": -Infinity, "kind": "integral"}'
+        assert "json_nonfinite" not in f.attrs
+    assert check_file(path) == []
+    assert read_attrs(path)["parameters"] == {"Re": np.inf, "floor": -np.inf, "kind": "integral"}
+
+
+def test_a_json_nonfinite_that_does_not_match_its_attributes_is_flagged_and_refused(tmp_path):
+    path = write_operator_file(tmp_path / "d.h5", {"train": (2, 8)})
+    with h5py.File(path, "a") as f:
+        f.attrs["parameters"] = '{"Re": null, "kind": "integral"}'
+        f.attrs["json_nonfinite"] = '{"parameters": [[["Re"], "inf"]]}'
+    assert check_file(path) == []
+    with h5py.File(path, "a") as f:
+        f.attrs["json_nonfinite"] = '{"parameters": [[["kind"], "inf"]], "seed": [[[], "nan"]]}'
+    assert check_file(path) == [
+        "root attribute 'json_nonfinite' does not match attribute 'parameters' (it must name the nulls written for its "
+        "non-finite numbers): rewrite the file with neurops, or delete 'json_nonfinite' (those numbers are then read "
+        "as None)",
+        "root attribute 'json_nonfinite' names ['seed'], which are not JSON attributes of the file: rewrite the file "
+        "with neurops, or delete the attribute"]
+    with pytest.raises(SchemaError, match="'json_nonfinite' does not match attribute 'parameters'"):
+        H5OperatorDataset(path, "train")
+    with h5py.File(path, "a") as f:
+        f.attrs["json_nonfinite"] = "[1, 2"
+    assert check_file(path) == ["root attribute 'json_nonfinite' is not a JSON object of attribute names: rewrite "
+                                "the file with neurops, or delete the attribute (its non-finite numbers are then read "
+                                "as None)"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 
+import h5py
 import numpy as np
 import pytest
 
@@ -11,6 +14,7 @@ from neurops.data.check import check_file
 from neurops.data.generators import get_generator
 from neurops.data.merge import merge_files
 from neurops.data.reader import H5OperatorDataset, read_attrs, read_split
+from neurops.data.schema import write_attrs
 from neurops.data.shards import Shard
 from neurops.errors import ConfigError, DataError
 
@@ -102,3 +106,16 @@ def test_a_copy_that_cannot_fit_on_the_disk_is_refused_before_copying(run, tmp_p
     assert not out.exists() and not list(tmp_path.glob(".copy.h5*"))
     merge_files(data / "shards", data / "virtual.h5", progress=False)
     _same_samples(full, data / "virtual.h5")
+
+
+def test_a_generator_option_that_is_infinite_stays_strict_json_and_infinite_in_the_merged_file(run, tmp_path):
+    _, data = run
+    for part in sorted((data / "shards").iterdir()):
+        with h5py.File(part, "a") as f:
+            write_attrs(f, {"generator": {**read_attrs(part)["generator"], "max_time": math.inf}})
+    out = merge_files(data / "shards", tmp_path / "merged.h5")
+    with h5py.File(out) as f:
+        generator = json.loads(f.attrs["generator"], parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+        assert generator["max_time"] is None and generator["merged_from"]
+    assert read_attrs(out)["generator"]["max_time"] == math.inf
+    assert check_file(out) == []

@@ -1,11 +1,14 @@
+import json
+import math
 import warnings
 
 import h5py
 import numpy as np
 import pytest
 
+from neurops.data.json_attrs import read_json_attr
 from neurops.data.metadata import DatasetMeta
-from neurops.data.reader import read_attrs, read_split
+from neurops.data.reader import read_attrs, read_meta, read_split
 from neurops.data.writer import H5Writer
 from neurops.errors import DataError, NeuropsWarning, SchemaError
 
@@ -257,3 +260,54 @@ def test_a_failed_write_says_nothing_about_rounding(tmp_path):
                 w.create_split("train", 4, coords=_coords(8), inputs={"a": (8, 8)}, outputs={"u": (8, 8)})
                 w.write("train", 0, inputs={"a": np.random.rand(2, 8, 8)}, outputs={"u": np.random.rand(2, 8, 8)})
     assert not (tmp_path / "d.h5").exists()
+
+
+def _strict(text):
+    """``json.loads`` as a strict parser (jq, JavaScript) reads: ``Infinity`` and ``NaN`` are refused."""
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_converted_inviscid_run_has_strict_json_attributes_and_reads_back_inf(tmp_path, capsys):
+    """`neurops data convert the_well` of a run with the simulation parameter Re = inf (inviscid) wrote
+    ``"Re": Infinity`` into the root attribute ``parameters``, which jq and JavaScript refuse. Now every JSON attribute
+    is strict JSON (``null``, listed in ``json_nonfinite``) and the reader gives inf back."""
+    from neurops.cli import main
+    from tests.data.external.test_the_well import write_well_file
+
+    write_well_file(tmp_path / "inviscid.hdf5")
+    with h5py.File(tmp_path / "inviscid.hdf5", "a") as f:
+        f.attrs["Re"] = np.inf
+    out = tmp_path / "inviscid.h5"
+    assert main(["data", "convert", "the_well", str(tmp_path / "inviscid.hdf5"), "--out", str(out),
+                 "--n-test", "1"]) in (0, None)
+    with h5py.File(out) as f:
+        texts = {k: v for k, v in f.attrs.items() if isinstance(v, str) and v[:1] in "[{"}
+    assert set(texts) == {"dims", "boundary", "parameters", "generator", "json_nonfinite"}
+    records = {k: _strict(v) for k, v in texts.items()}
+    assert records["parameters"]["Re"] is None
+    assert records["json_nonfinite"] == {"parameters": [[["Re"], "inf"]]}
+    assert read_attrs(out)["parameters"]["Re"] == math.inf
+    assert "json_nonfinite" not in read_attrs(out)
+    assert read_meta(out).parameters["Re"] == math.inf
+
+
+def test_nonfinite_numbers_of_every_json_attribute_and_of_split_attributes_read_back(tmp_path):
+    meta = DatasetMeta(kind="operator", name="t", dims=("x", "y"), parameters={"lo": -np.inf, "ok": None,
+                                                                               "nu": [1.0, np.float64("nan")]},
+                       generator={"clip": np.inf})
+    with H5Writer(tmp_path / "t.h5", meta) as w:
+        w.add_split("train", coords=_coords(4), inputs={"a": np.zeros((1, 4, 4), np.float32)},
+                    outputs={"u": np.zeros((1, 4, 4), np.float32)}, attrs={"bounds": [0.0, math.inf]})
+    attrs = read_attrs(tmp_path / "t.h5")
+    assert attrs["parameters"]["lo"] == -math.inf and attrs["parameters"]["ok"] is None
+    assert math.isnan(attrs["parameters"]["nu"][1]) and attrs["generator"]["clip"] == math.inf
+    with h5py.File(tmp_path / "t.h5") as f:
+        for obj in (f, f["train"]):
+            for value in obj.attrs.values():
+                if isinstance(value, str) and value[:1] in "[{":
+                    _strict(value)
+        assert _strict(f["train"].attrs["bounds"]) == [0.0, None]
+        assert read_json_attr(f["train"], "bounds", None) == [0.0, math.inf]

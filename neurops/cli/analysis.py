@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from neurops.checkpoints import load
-from neurops.dynamics.analyze import analyze_model
+from neurops.dynamics.analyze import analyze_model, check_max_period
 from neurops.dynamics.evaluate import read_series, spectrum_smoothing
 from neurops.errors import ConfigError, OutputExistsError
 from neurops.metrics.dsr import orbit_verdict
@@ -53,7 +53,8 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     out : folder for the figures and ``analysis.json`` (default: next to the checkpoint, one per checkpoint and
         member: ``best_analysis/`` for ``best.ckpt``, ``last_analysis_member1_best/`` for member 1 of an ensemble).
     steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``), at least 100.
-    max_period : cycles of periods 2 .. ``max_period`` are searched.
+    max_period : cycles of periods 2 .. ``max_period`` are searched, at most 500
+        (:data:`neurops.dynamics.analyze.MAX_PERIOD`).
     seed : seed of the random start (no ``data``) and of the cycle search.
     member : for an ensemble checkpoint (``DynamicsTask(seeds=...)``): which member, R = 0 .. members - 1
         (member R was trained with ``seeds[R]``).
@@ -67,6 +68,7 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     The report written to ``analysis.json`` (:func:`neurops.dynamics.analyze.format_analysis` prints it).
     """
     check_seed(seed)
+    check_max_period(max_period)  # before the checkpoint is read: too long a search is refused with its time
     task = load(ckpt, "dynamics", command="neurops dsr analyze")[1]
     meta = task.record
     if task.members and member is None:

@@ -60,6 +60,33 @@ class Analysis:
 
 #: the shortest orbit :func:`analyze_model` analyses
 MIN_STEPS = 100
+#: the longest cycle period :func:`analyze_model` searches. Every period 2 .. ``max_period`` is searched, and period
+#: ``k`` costs about ``k`` times :data:`_SECONDS_PER_PERIOD_STEP` (50 restarts of up to 30 solves of a ``k``-step
+#: product of Jacobians): periods up to 500 take about 15 minutes, up to 100000 about a year
+MAX_PERIOD = 500
+#: the cycle search's seconds per period step: a trained 4-unit ALRNN on one core took 0.25 s for period 64,
+#: 1.4 s for 256, 6.4 s for 1024, 36 s for 4096 (larger models take longer)
+_SECONDS_PER_PERIOD_STEP = 0.007
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} seconds"
+
+
+def check_max_period(max_period: int) -> int:
+    """``max_period``, refused (before any work) above :data:`MAX_PERIOD` with the search's expected time."""
+    if max_period > MAX_PERIOD:
+        def cost(n: int) -> str:
+            return _duration(_SECONDS_PER_PERIOD_STEP * (n * (n + 1) // 2 - 1))
+
+        raise ConfigError(f"max_period={max_period}: the cycle search solves every period 2..{max_period}, period k "
+                          f"in about {1000 * _SECONDS_PER_PERIOD_STEP:g} ms x k on one core (a model of 4 latent "
+                          f"units; larger ones take longer), about {cost(max_period)} in all; use max_period <= "
+                          f"{MAX_PERIOD} (--max-period; 4 by default), about {cost(MAX_PERIOD)} at most.")
+    return max_period
 
 
 def analyze_model(model: torch.nn.Module, z0: torch.Tensor, *, steps: int = 20_000, max_period: int = 4,
@@ -72,7 +99,7 @@ def analyze_model(model: torch.nn.Module, z0: torch.Tensor, *, steps: int = 20_0
     z0 : [M] latent start state.
     steps : length of the orbit analysed (after a transient of ``min(1000, steps / 4)``), at least
         :data:`MIN_STEPS`.
-    max_period : cycles of periods 2 .. ``max_period`` are searched.
+    max_period : cycles of periods 2 .. ``max_period`` are searched, at most :data:`MAX_PERIOD`.
     seed : seed of the cycle search.
     dt : time step of the data (``lambda_max`` is per time unit).
     """
@@ -80,6 +107,7 @@ def analyze_model(model: torch.nn.Module, z0: torch.Tensor, *, steps: int = 20_0
         raise ConfigError(f"need steps >= {MIN_STEPS} (the orbit analysed: a shorter one gives no meaningful region "
                           "frequencies, lambda_max or spectrum) and max_period >= 0 (0 or 1: no cycle search); got "
                           f"steps={steps}, max_period={max_period}.")
+    check_max_period(max_period)
     transient = min(1000, steps // 4)
     # the orbit, its observations and region codes, and the pre-activations the codes are computed from
     need, free = steps * (16 * (model.latent_dim + model.obs_dim) + 9 * model.code_size), available_memory()
@@ -204,4 +232,5 @@ def describe_continuum(record: dict[str, Any], what: str) -> str:
             f"{'real' if record['real'] else 'virtual'}, {_ACROSS[record['kind'].split()[0]]}, neutral along it")
 
 
-__all__ = ["MIN_STEPS", "Analysis", "analyze_model", "describe_continuum", "format_analysis"]
+__all__ = ["MAX_PERIOD", "MIN_STEPS", "Analysis", "analyze_model", "check_max_period", "describe_continuum",
+           "format_analysis"]

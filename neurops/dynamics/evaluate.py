@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from neurops.errors import ConfigError, DataError
-from neurops.metrics.spectra import PERIOD_FALSE_ALARM, check_smoothing
+from neurops.metrics.spectra import PERIOD_FALSE_ALARM, check_smoothing, smoothing_blurs
 from neurops.utils.seeding import check_seed
 
 #: the metrics reported per model (``pe`` does not depend on the initial condition)
@@ -125,7 +125,7 @@ def spectrum_smoothing(n_points: int, smoothing: float = 20.0) -> float:
     More than 2 % blurs the spectrum into its overall shape (20 bins of a 72-point series' 37).
     """
     n_freq = n_points // 2 + 1
-    return smoothing if 0 < smoothing <= 0.02 * n_freq else max(0.5, 0.01 * n_freq)
+    return smoothing if 0 < smoothing and not smoothing_blurs(n_points, smoothing) else max(0.5, 0.01 * n_freq)
 
 
 def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
@@ -135,7 +135,7 @@ def metric_notes(x_test: np.ndarray, settings: EvaluationSettings) -> list[str]:
     t, n = x_test.shape
     notes = []
     n_freq = t // 2 + 1
-    if settings.smoothing > 0.02 * n_freq:
+    if smoothing_blurs(t, settings.smoothing):
         notes.append(f"D_H: the power spectrum of {t} points has {n_freq} frequency bins; smoothing over "
                      f"{settings.smoothing:g} bins blurs it into its overall shape, so D_H separates little. Use "
                      f"--smoothing {spectrum_smoothing(t, 0.0):.2g} or a longer test series.")

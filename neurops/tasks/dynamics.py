@@ -71,8 +71,7 @@ class DynamicsTask(Task):
     alpha_every
         batches between two alpha estimates (``agtf``).
     alpha_rate
-        rate at which alpha decays towards lower estimates (``agtf``; the paper's 1e-3 suits its ~10^5 steps,
-        shorter runs need a faster rate).
+        how fast alpha decays towards lower estimates (``agtf``; the paper's 1e-3 suits ~10^5 steps, fewer need more).
     tau
         sparse-forcing interval in steps (``stf``).
     optimizer
@@ -93,7 +92,7 @@ class DynamicsTask(Task):
     n_bins
         D_stsp bins per dimension (validation).
     smoothing
-        D_H smoothing in frequency bins (validation).
+        D_H smoothing in frequency bins (validation; a validation series too short for it gets a warning).
     val_gen_length
         points of the free-running orbit whose state-space histogram gives ``val/d_stsp`` (after the protocol's
         ``0.25 T`` warm-up; the orbit starts at the validation series' first point); at least ``T`` (``None``:
@@ -104,8 +103,7 @@ class DynamicsTask(Task):
         criterion: ``"train"`` (default) the whole training split, ``"val"`` the validation series. On Lorenz-63 the
         training split's follows the test D_stsp best (docs/dsr.md, checkpoint criteria). Never the test split.
     gradient_clip
-        clip the gradient norm to this value (0: off; GTF needs none); for an ensemble, each member's gradient norm
-        on its own.
+        clip the gradient norm to this value (0: off; GTF needs none); an ensemble's members each on its own norm.
     seeds
         train one model per seed, all at once: an ensemble of ``R = len(seeds)`` members (distinct integers in
         ``[0, 2**32)``; one batched rollout, :mod:`neurops.tasks.members`); member ``r`` is initialised with
@@ -206,6 +204,8 @@ class DynamicsTask(Task):
             raise DataError(f"variables {constant} of {dm.path} are constant in the {self.hparams.val_reference} "
                             "split, which val/d_stsp's histogram is built on: it is inf for almost any orbit and "
                             "picks no checkpoint; drop them, import the series again (neurops data import-series).")
+        if stage in ("fit", "validate") and hasattr(dm, "check_val_spectrum"):
+            dm.check_val_spectrum(self.hparams.smoothing)  # one warning if val/d_h cannot tell models apart
         kwargs = dict(self.hparams.model_kwargs or {})
         if kwargs.get("obs_dim", dm.obs_dim) != dm.obs_dim:
             raise ModelError(f"model_kwargs obs_dim={kwargs['obs_dim']} but the data has {dm.obs_dim} variables.")

@@ -511,3 +511,22 @@ def test_evaluate_announces_a_long_lyapunov_run_before_it_starts(trained, monkey
                                 r"--lyapunov-steps \d+ takes about 5 min\.", err), err
         else:
             assert err == ""
+
+
+def test_analyze_refuses_a_cycle_search_of_hours_before_any_work(trained, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # `--max-period 100000` searched periods 2..100000 (about 7 ms x k each) for months without a word
+    from neurops.dynamics import analyze
+
+    def no_search(*args, **kwargs) -> None:
+        raise AssertionError("the cycle search started")
+
+    monkeypatch.setattr(analyze, "find_cycles", no_search)
+    data, ckpt, _ = trained
+    assert main(["dsr", "analyze", "--ckpt", str(ckpt), "--data", str(data), "--out", str(tmp_path / "an"),
+                 "--max-period", "100000"]) == 2
+    assert capsys.readouterr().err == (
+        "neurops: error: max_period=100000: the cycle search solves every period 2..100000, period k in about 7 ms x "
+        "k on one core (a model of 4 latent units; larger ones take longer), about 405 days in all; use max_period "
+        "<= 500 (--max-period; 4 by default), about 15 minutes at most.\n")
+    assert not (tmp_path / "an").exists()

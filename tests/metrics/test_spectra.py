@@ -73,3 +73,12 @@ def test_a_pure_sine_between_bins_is_located_within_a_tenth_of_a_bin() -> None:
 def test_a_false_alarm_level_outside_0_1_is_refused(false_alarm: float) -> None:
     with pytest.raises(ConfigError, match=r"it is a probability; use 0 < false_alarm < 1 \(0\.01: 1 %\)\.$"):
         dominant_periods(_sine(150)[:, None], false_alarm=false_alarm)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3, 1.0, 2.5, 20.0, 33.3])
+def test_shortest_unblurred_is_the_first_length_the_smoothing_rule_accepts(smoothing: float) -> None:
+    from neurops.metrics.spectra import shortest_unblurred, smoothing_blurs
+
+    n = shortest_unblurred(smoothing)
+    assert not smoothing_blurs(n, smoothing) and (n == 1 or smoothing_blurs(n - 1, smoothing))
+    assert n == {0.0: 1, 0.3: 28, 1.0: 98, 2.5: 248, 20.0: 1998, 33.3: 3328}[smoothing]

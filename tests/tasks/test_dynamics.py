@@ -415,3 +415,26 @@ def test_a_constant_variable_in_the_validation_reference_is_refused(tmp_path: Pa
                                         r"for almost any orbit and picks no checkpoint; drop them, import the series "
                                         r"again \(neurops data import-series\)\.$"):
         _fit(path, tmp_path, training="gtf", alpha=0.2, val_reference=val_reference)
+
+
+def test_a_validation_series_too_short_for_d_h_is_named_once_at_setup(tmp_path: Path) -> None:
+    # a series imported with a small --val-fraction left a 6-point val split: the fit logged val/d_h ~ 1e-6 (spectra
+    # of 4 bins smoothed over 20 are all the same), a perfect score, without a word; it now says so once, with the fix
+    import warnings
+
+    from neurops.data.series_import import import_series
+    from neurops.errors import NeuropsWarning
+
+    t = np.arange(2000)
+    series = np.stack([np.sin(2 * np.pi * t / 50), np.cos(2 * np.pi * t / 37)], axis=1).astype(np.float32)
+    np.save(tmp_path / "s.npy", series)
+    path = import_series(tmp_path / "s.npy", dt=1.0, out=tmp_path / "s.h5", val_fraction=0.003)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(path, tmp_path, training="gtf", alpha=0.2)
+    said = [str(w.message) for w in caught if issubclass(w.category, NeuropsWarning)]
+    assert said == ["the validation series have 6 points: val/d_h smooths their power spectra over 20 frequency bins, "
+                    "more than 2 % of their 4, which blurs every spectrum into its overall shape, so val/d_h separates "
+                    "models little (near 0 for any model when the series is far too short); D_H needs at least 1998 "
+                    "points at smoothing 20. Validate on a longer block: import the series again with a larger "
+                    "--val-fraction (neurops data import-series), or generate longer series."]

@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Sampler, SequentialSampler
 from typing_extensions import override
 
@@ -17,7 +18,8 @@ from neurops.data.datamodule.loaders import _data_parallel_ranks, evaluation_sam
 from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.data.schema import is_test_split
 from neurops.data.windows import MemberWindowSampler, OnEveryProcess, ProcessShare, RandomWindowSampler, WindowDataset
-from neurops.errors import DataError
+from neurops.errors import DataError, NeuropsWarning
+from neurops.metrics.spectra import MAX_SMOOTHING_FRACTION, shortest_unblurred, smoothing_blurs
 from neurops.utils.seeding import check_seed
 
 
@@ -118,6 +120,8 @@ class DynamicsDataModule(L.LightningDataModule):
                                                   self.train_series[:, -n_val:])
         elif val_split is not None:
             self.val_series = self._series(read_split(self.path, val_split)["states"][self.field])
+        #: the points of each validation series before ``val_length`` cuts it
+        self.val_points_read = None if self.val_series is None else self.val_series.shape[1]
         if self.val_series is not None and val_length is not None:  # >= 2, checked above
             self.val_series = self.val_series[:, :val_length]
         if self.train_series.shape[1] < seq_len + 1:
@@ -148,6 +152,25 @@ class DynamicsDataModule(L.LightningDataModule):
                             "with val_from_train=0.1 (--data.val_from_train 0.1), or skip validation with "
                             "val_split=None.")
         return val_split
+
+    def check_val_spectrum(self, smoothing: float) -> None:
+        """One :class:`~neurops.errors.NeuropsWarning` if the validation series are too short for ``val/d_h`` with
+        spectra smoothed over ``smoothing`` frequency bins (the rule of ``neurops dsr evaluate``'s notes)."""
+        if self.val_series is None or not smoothing_blurs(t := self.val_series.shape[1], smoothing):
+            return
+        if self.val_from_train is not None:
+            fix = "hold out a larger fraction of the training series (--data.val_from_train)"
+        elif self.val_length is not None and self.val_length < self.val_points_read:
+            fix = f"validate on more of the series: raise --data.val_length (the split has {self.val_points_read})"
+        else:
+            fix = ("validate on a longer block: import the series again with a larger --val-fraction (neurops data "
+                   "import-series), or generate longer series")
+        frac = 100 * MAX_SMOOTHING_FRACTION
+        rank_zero_warn(f"the validation series have {t} points: val/d_h smooths their power spectra over "
+                       f"{smoothing:g} frequency bins, more than {frac:g} % of their {t // 2 + 1}, which blurs every "
+                       "spectrum into its overall shape, so val/d_h separates models little (near 0 for any model "
+                       f"when the series is far too short); D_H needs at least {shortest_unblurred(smoothing)} points "
+                       f"at smoothing {smoothing:g}. {fix[0].upper()}{fix[1:]}.", category=NeuropsWarning)
 
     def _pick_field(self, states: dict[str, np.ndarray], field: str | None) -> str:
         if field is None:

@@ -161,3 +161,26 @@ def test_each_process_takes_its_block_of_every_global_batch_of_windows() -> None
     assert isinstance(ProcessShare(draws, 2, 2, 0), DistributedSampler) and len(ProcessShare(draws, 2, 2, 1)) == 6
     for k in range(3):  # global batch k of 4 windows: process 0's 2, then process 1's
         assert draws[4 * k: 4 * k + 4] == shares[0][2 * k: 2 * k + 2] + shares[1][2 * k: 2 * k + 2]
+
+
+@pytest.mark.parametrize(("kwargs", "points", "fix"), [
+    ({"val_from_train": 0.2}, 42, "Hold out a larger fraction of the training series (--data.val_from_train)."),
+    ({"val_length": 10}, 10, "Validate on more of the series: raise --data.val_length (the split has 30)."),
+    ({}, 30, "Validate on a longer block: import the series again with a larger --val-fraction (neurops data "
+             "import-series), or generate longer series.")])
+def test_validation_series_too_short_for_d_h_get_one_warning_with_their_fix(series_file: Path, kwargs: dict,
+                                                                           points: int, fix: str) -> None:
+    import warnings
+
+    from neurops.errors import NeuropsWarning
+
+    dm = DynamicsDataModule(series_file, seq_len=10, **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dm.check_val_spectrum(0.1)  # a smoothing evaluate's notes accept for these series: no warning
+        dm.check_val_spectrum(20.0)
+    assert [(w.category, str(w.message)) for w in caught] == [(NeuropsWarning, (
+        f"the validation series have {points} points: val/d_h smooths their power spectra over 20 frequency bins, "
+        f"more than 2 % of their {points // 2 + 1}, which blurs every spectrum into its overall shape, so val/d_h "
+        "separates models little (near 0 for any model when the series is far too short); D_H needs at least 1998 "
+        f"points at smoothing 20. {fix}"))]

@@ -53,7 +53,7 @@ def analyze_checkpoint(ckpt: str | os.PathLike, *, data: str | os.PathLike | Non
     out : folder for the figures and ``analysis.json`` (default: next to the checkpoint, one per checkpoint and
         member: ``best_analysis/`` for ``best.ckpt``, ``last_analysis_member1_best/`` for member 1 of an ensemble).
     steps : length of the model orbit analysed (after a transient of ``min(1000, steps / 4)``), at least 100.
-    max_period : cycles of periods 2 .. ``max_period`` are searched, at most 500
+    max_period : cycles of periods 2 .. ``max_period`` are searched, at most 1000
         (:data:`neurops.dynamics.analyze.MAX_PERIOD`).
     seed : seed of the random start (no ``data``) and of the cycle search.
     member : for an ensemble checkpoint (``DynamicsTask(seeds=...)``): which member, R = 0 .. members - 1

@@ -62,8 +62,9 @@ class Analysis:
 MIN_STEPS = 100
 #: the longest cycle period :func:`analyze_model` searches. Every period 2 .. ``max_period`` is searched, and period
 #: ``k`` costs about ``k`` times :data:`_SECONDS_PER_PERIOD_STEP` (50 restarts of up to 30 solves of a ``k``-step
-#: product of Jacobians): periods up to 500 take about 15 minutes, up to 100000 about a year
-MAX_PERIOD = 500
+#: product of Jacobians): periods up to 1000 (room for a measured series' cycles of several hundred steps, such as
+#: the ECG's beat of about 685) take about an hour, up to 100000 about a year
+MAX_PERIOD = 1000
 #: the cycle search's seconds per period step: a trained 4-unit ALRNN on one core took 0.25 s for period 64,
 #: 1.4 s for 256, 6.4 s for 1024, 36 s for 4096 (larger models take longer)
 _SECONDS_PER_PERIOD_STEP = 0.007

@@ -528,5 +528,5 @@ def test_analyze_refuses_a_cycle_search_of_hours_before_any_work(trained, tmp_pa
     assert capsys.readouterr().err == (
         "neurops: error: max_period=100000: the cycle search solves every period 2..100000, period k in about 7 ms x "
         "k on one core (a model of 4 latent units; larger ones take longer), about 405 days in all; use max_period "
-        "<= 500 (--max-period; 4 by default), about 15 minutes at most.\n")
+        "<= 1000 (--max-period; 4 by default), about 58 minutes at most.\n")
     assert not (tmp_path / "an").exists()

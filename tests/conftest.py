@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -210,6 +211,16 @@ def _no_seed_from_earlier_tests(monkeypatch):
     """Every test starts without a recorded global seed (``PL_GLOBAL_SEED``, which shuffles the training
     batches), so its result does not depend on the tests that ran before it."""
     monkeypatch.delenv("PL_GLOBAL_SEED", raising=False)
+
+
+@pytest.fixture
+def ctrl_c_reaches_python():
+    """SIGINT as a terminal's foreground command has it: Python's ``KeyboardInterrupt`` handler here, its default
+    action in the processes a test starts. A test suite started in the background of a non-interactive shell
+    (``python -m pytest &``) inherits SIGINT ignored, and Ctrl-C would reach neither."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 class _CurrentStderr:

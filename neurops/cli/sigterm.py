@@ -34,6 +34,7 @@ import os
 import re
 import shlex
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -97,6 +98,28 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     _state.interrupted = True
     if first or _state.trainer is None:
         signal.default_int_handler(signum, frame)
+
+
+def _redeliver_dropped(previous: Any) -> Any:
+    """A ``sys.unraisablehook`` that sends the signal again when Python dropped the exception its handler raised:
+    raised inside a ``__del__`` or weakref callback (h5py's, while a data command writes), it is printed as
+    "Exception ignored ... KeyboardInterrupt" and the command went on to its end (status 0). The signal is sent
+    again 50 ms later, outside the finalizer, while the command still runs; other unraisable errors go to
+    ``previous``."""
+    def hook(unraisable: Any) -> None:
+        exc = unraisable.exc_type
+        if _state.argv is None or exc is None or not issubclass(exc, (KeyboardInterrupt, Terminated)):
+            previous(unraisable)
+            return
+        signum = signal.SIGINT if issubclass(exc, KeyboardInterrupt) else signal.SIGTERM
+        threading.Timer(0.05, _send_while_running, (signum,)).start()
+
+    return hook
+
+
+def _send_while_running(signum: int) -> None:
+    if _state.argv is not None:  # not after the command has ended
+        os.kill(os.getpid(), signum)
 
 
 def _default_action_in_forked_child() -> None:
@@ -187,6 +210,7 @@ def reported(argv: Sequence[str]) -> Iterator[None]:
     previous_int = signal.getsignal(signal.SIGINT)
     if previous_int is signal.default_int_handler:  # Python's (a caller's own handler stays theirs)
         signal.signal(signal.SIGINT, _interrupt)
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_dropped(sys.unraisablehook)
     try:
         yield
     except BaseException:
@@ -197,6 +221,7 @@ def reported(argv: Sequence[str]) -> Iterator[None]:
         _wait_for_launched(_state.trainer)
         raise stopped(argv) from None
     finally:
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGTERM, previous)
         if previous_int is signal.default_int_handler:
             signal.signal(signal.SIGINT, previous_int)

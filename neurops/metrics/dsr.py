@@ -42,7 +42,13 @@ from torch import Tensor, nn
 from neurops.errors import ConfigError
 from neurops.metrics._series import Series, _as_series
 from neurops.metrics.lyapunov import lyapunov_spectrum_map, lyapunov_spectrum_orbit
-from neurops.metrics.spectra import dominant_periods, hellinger_distance, power_spectra
+from neurops.metrics.spectra import (
+    MAX_SMOOTHING_FRACTION,
+    dominant_periods,
+    hellinger_distance,
+    power_spectra,
+    shortest_unblurred,
+)
 from neurops.metrics.state_space import BINNING_MAX_DIM, occupied_bins, state_space_divergence
 from neurops.systems import system_from_attrs
 from neurops.utils.device import available_memory
@@ -380,7 +386,8 @@ def summarize(values: list[float] | Float[np.ndarray, " runs"]) -> dict[str, flo
             "n": int(len(v))}
 
 
-__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "LYAPUNOV_NOTE_SECONDS", "VERDICTS",
+__all__ = ["BINNING_MAX_DIM", "COLLAPSE_SPREAD", "DIVERGE_RANGE", "LYAPUNOV_NOTE_SECONDS", "MAX_SMOOTHING_FRACTION",
+           "VERDICTS", "shortest_unblurred",
            "check_orbit_memory", "data_lyapunov_max", "dominant_periods", "evaluate_reconstruction", "generate_like",
            "hellinger_distance", "lyapunov_time_note", "model_lyapunov_max", "occupied_bins", "orbit_distances",
            "orbit_divergence", "orbit_verdict", "power_spectra", "prediction_error", "start_indices",

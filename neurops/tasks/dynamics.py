@@ -38,7 +38,7 @@ from typing_extensions import override
 from neurops.dynamics import teacher_forcing
 from neurops.dynamics.teacher_forcing import AdaptiveAlpha, annealed_alpha, check_alpha, gtf_rollout, stf_rollout
 from neurops.errors import ConfigError, DataError, ModelError
-from neurops.metrics.dsr import generate_like, orbit_distances
+from neurops.metrics.dsr import MAX_SMOOTHING_FRACTION, generate_like, orbit_distances, shortest_unblurred
 from neurops.models.registry import build, get_class
 from neurops.tasks.base import Scheduler, Task
 from neurops.tasks.member_best import MemberBest
@@ -205,7 +205,7 @@ class DynamicsTask(Task):
                             "split, which val/d_stsp's histogram is built on: it is inf for almost any orbit and "
                             "picks no checkpoint; drop them, import the series again (neurops data import-series).")
         if stage in ("fit", "validate") and hasattr(dm, "check_val_spectrum"):
-            dm.check_val_spectrum(self.hparams.smoothing)  # one warning if val/d_h cannot tell models apart
+            dm.check_val_spectrum(s := self.hparams.smoothing, shortest_unblurred(s), MAX_SMOOTHING_FRACTION)
         kwargs = dict(self.hparams.model_kwargs or {})
         if kwargs.get("obs_dim", dm.obs_dim) != dm.obs_dim:
             raise ModelError(f"model_kwargs obs_dim={kwargs['obs_dim']} but the data has {dm.obs_dim} variables.")

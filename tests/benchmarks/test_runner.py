@@ -163,7 +163,7 @@ def test_every_benchmark_command_the_docs_show_parses(page, argv, monkeypatch):
     assert stopped.type is Parsed or (stopped.value.code == 0 and "--help" in argv)
 
 
-def test_ctrl_c_is_one_line_and_status_130(tmp_path):
+def test_ctrl_c_is_one_line_and_status_130(tmp_path, ctrl_c_reaches_python):
     """Ctrl-C during a benchmark printed a 30-line KeyboardInterrupt traceback from inside the timed kernels."""
     pytest.importorskip("neuralop", reason="spectral_conv times neuraloperator's layer: the bench extra")
     job = subprocess.Popen([sys.executable, "-m", "benchmarks", "run", "spectral_conv", "--quick", "--results-dir",

@@ -150,7 +150,7 @@ def test_sharded_generation_merge_and_check_through_the_cli(tmp_path, capsys):
     assert "mixed with other files" in capsys.readouterr().err
 
 
-def test_ctrl_c_stops_generate_with_its_workers_in_one_line_and_no_temporary_file(tmp_path):
+def test_ctrl_c_stops_generate_with_its_workers_in_one_line_and_no_temporary_file(tmp_path, ctrl_c_reaches_python):
     """Ctrl-C, which a terminal sends to every process of the command (here: to its process group), printed a
     KeyboardInterrupt traceback and ended with status -2 (SIGINT); the pool's workers now ignore it, the command
     stops them and says so in one line, with exit status 130."""

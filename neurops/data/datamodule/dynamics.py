@@ -19,7 +19,6 @@ from neurops.data.reader import list_splits, read_meta, read_split
 from neurops.data.schema import is_test_split
 from neurops.data.windows import MemberWindowSampler, OnEveryProcess, ProcessShare, RandomWindowSampler, WindowDataset
 from neurops.errors import DataError, NeuropsWarning
-from neurops.metrics.spectra import MAX_SMOOTHING_FRACTION, shortest_unblurred, smoothing_blurs
 from neurops.utils.seeding import check_seed
 
 
@@ -153,10 +152,12 @@ class DynamicsDataModule(L.LightningDataModule):
                             "val_split=None.")
         return val_split
 
-    def check_val_spectrum(self, smoothing: float) -> None:
+    def check_val_spectrum(self, smoothing: float, shortest: int, fraction: float) -> None:
         """One :class:`~neurops.errors.NeuropsWarning` if the validation series are too short for ``val/d_h`` with
-        spectra smoothed over ``smoothing`` frequency bins (the rule of ``neurops dsr evaluate``'s notes)."""
-        if self.val_series is None or not smoothing_blurs(t := self.val_series.shape[1], smoothing):
+        spectra smoothed over ``smoothing`` frequency bins: shorter than ``shortest`` points, where the smoothing
+        exceeds ``fraction`` of their frequency bins (the rule of ``neurops dsr evaluate``'s notes,
+        :func:`neurops.metrics.spectra.smoothing_blurs`, which the task passes in: the data layer is below it)."""
+        if self.val_series is None or (t := self.val_series.shape[1]) >= shortest:
             return
         if self.val_from_train is not None:
             fix = "hold out a larger fraction of the training series (--data.val_from_train)"
@@ -165,11 +166,11 @@ class DynamicsDataModule(L.LightningDataModule):
         else:
             fix = ("validate on a longer block: import the series again with a larger --val-fraction (neurops data "
                    "import-series), or generate longer series")
-        frac = 100 * MAX_SMOOTHING_FRACTION
+        frac = 100 * fraction
         rank_zero_warn(f"the validation series have {t} points: val/d_h smooths their power spectra over "
                        f"{smoothing:g} frequency bins, more than {frac:g} % of their {t // 2 + 1}, which blurs every "
                        "spectrum into its overall shape, so val/d_h separates models little (near 0 for any model "
-                       f"when the series is far too short); D_H needs at least {shortest_unblurred(smoothing)} points "
+                       f"when the series is far too short); D_H needs at least {shortest} points "
                        f"at smoothing {smoothing:g}. {fix[0].upper()}{fix[1:]}.", category=NeuropsWarning)
 
     def _pick_field(self, states: dict[str, np.ndarray], field: str | None) -> str:

@@ -173,12 +173,13 @@ def test_validation_series_too_short_for_d_h_get_one_warning_with_their_fix(seri
     import warnings
 
     from neurops.errors import NeuropsWarning
+    from neurops.metrics.spectra import MAX_SMOOTHING_FRACTION, shortest_unblurred
 
     dm = DynamicsDataModule(series_file, seq_len=10, **kwargs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dm.check_val_spectrum(0.1)  # a smoothing evaluate's notes accept for these series: no warning
-        dm.check_val_spectrum(20.0)
+        for smoothing in (0.1, 20.0):  # 0.1: a smoothing evaluate's notes accept for these series, no warning
+            dm.check_val_spectrum(smoothing, shortest_unblurred(smoothing), MAX_SMOOTHING_FRACTION)
     assert [(w.category, str(w.message)) for w in caught] == [(NeuropsWarning, (
         f"the validation series have {points} points: val/d_h smooths their power spectra over 20 frequency bins, "
         f"more than 2 % of their {points // 2 + 1}, which blurs every spectrum into its overall shape, so val/d_h "
